@@ -1,0 +1,126 @@
+//! The HTML document (`shell`) and the application: page chrome, shared cart state and
+//! the router of pages.
+
+use crate::account::AccountPage;
+use crate::cart::{AddToCart, Cart, CartCount, CartPage, SetCartQuantity, get_cart};
+use crate::catalog::{CatalogPage, get_shop_info};
+use crate::checkout::{CheckoutCompletePage, CheckoutPage};
+use crate::error::AppError;
+use crate::orders::OrderPage;
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::path;
+
+/// The whole HTML document, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The cart and the actions that change it, shared by the header and the pages.
+#[derive(Clone, Copy)]
+pub struct CartState {
+    pub cart: Resource<Result<Cart, AppError>>,
+    pub add: ServerAction<AddToCart>,
+    pub set: ServerAction<SetCartQuantity>,
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let add = ServerAction::<AddToCart>::new();
+    let set = ServerAction::<SetCartQuantity>::new();
+    // Refetched whenever either action completes.
+    let cart = Resource::new(move || (add.version().get(), set.version().get()), |_| get_cart());
+    provide_context(CartState { cart, add, set });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/storefront.css"/>
+        <Router>
+            <Header/>
+            <main id="main">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=CatalogPage/>
+                    <Route path=path!("/cart") view=CartPage/>
+                    <Route path=path!("/checkout") view=CheckoutPage/>
+                    <Route path=path!("/checkout/complete") view=CheckoutCompletePage/>
+                    <Route path=path!("/orders/:id") view=OrderPage/>
+                    <Route path=path!("/account") view=AccountPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn Header() -> impl IntoView {
+    let shop = OnceResource::new(get_shop_info());
+    view! {
+        <header class="site-header">
+            <Suspense fallback=|| view! { <A href="/" attr:class="brand">"Shop"</A> }>
+                {move || Suspend::new(async move {
+                    let name = shop.await.map(|info| info.name).unwrap_or_else(|_| "Shop".into());
+                    view! {
+                        <Title text=name.clone()/>
+                        <A href="/" attr:class="brand">{name}</A>
+                    }
+                })}
+            </Suspense>
+            <nav aria-label="Main">
+                <A href="/account">"Account"</A>
+                <A href="/cart" attr:class="cart-link">"Cart " <CartCount/></A>
+            </nav>
+        </header>
+    }
+}
+
+/// Shows the error of an action's last run, if it failed, in an alert region.
+#[component]
+pub fn ActionError<S>(action: ServerAction<S>) -> impl IntoView
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    let message = move || match action.value().get() {
+        Some(Err(error)) => error.to_string(),
+        _ => String::new(),
+    };
+    view! { <p class="error" role="alert" aria-live="assertive">{message}</p> }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    set_not_found_status();
+    view! {
+        <h1>"Page not found"</h1>
+        <p><A href="/">"Back to the shop"</A></p>
+    }
+}
+
+/// Makes the server's reply a 404 (no-op in the browser).
+#[cfg(feature = "ssr")]
+pub fn set_not_found_status() {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+}
+
+/// Makes the server's reply a 404 (no-op in the browser).
+#[cfg(not(feature = "ssr"))]
+pub fn set_not_found_status() {}

@@ -1,0 +1,83 @@
+//! Cart types that cross the wire, and the cart's server functions. These are public
+//! HTTP endpoints: they take only product ids and quantities, never prices or totals,
+//! and act only on the caller's own session.
+
+use crate::catalog::ProductId;
+use crate::error::AppError;
+use crate::money::Money;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Most of one product a cart may hold.
+pub const MAX_QUANTITY: u32 = 99;
+
+/// A line quantity, 1 to [`MAX_QUANTITY`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Quantity(u32);
+
+impl Quantity {
+    pub fn parse(value: u32) -> Result<Self, AppError> {
+        if (1..=MAX_QUANTITY).contains(&value) {
+            Ok(Self(value))
+        } else {
+            Err(AppError::invalid(format!("Choose a quantity from 1 to {MAX_QUANTITY}.")))
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// One line of a priced cart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartLine {
+    pub product_id: ProductId,
+    pub name: String,
+    pub image: String,
+    pub unit_price: Money,
+    pub quantity: u32,
+    pub line_total: Money,
+}
+
+/// A cart priced by the server from the catalog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cart {
+    pub lines: Vec<CartLine>,
+    /// Number of items (sum of quantities).
+    pub item_count: u32,
+    pub subtotal: Money,
+}
+
+/// The caller's cart, priced now.
+#[server(endpoint = "cart/get")]
+pub async fn get_cart() -> Result<Cart, AppError> {
+    let state = crate::state::AppState::from_context()?;
+    crate::error::respond(super::service::view_current(&state).await)
+}
+
+/// Adds `quantity` of a product to the caller's cart (starting a session if needed).
+/// Refuses unknown products, quantities outside 1–99 and more than the stock; a refusal
+/// changes nothing.
+#[server(endpoint = "cart/add")]
+pub async fn add_to_cart(product_id: String, quantity: u32) -> Result<Cart, AppError> {
+    let state = crate::state::AppState::from_context()?;
+    let result = async {
+        let product_id = ProductId::parse(&product_id)?;
+        let quantity = Quantity::parse(quantity)?;
+        super::service::add(&state, &product_id, quantity).await
+    };
+    crate::error::respond(result.await)
+}
+
+/// Sets a line's quantity in the caller's cart; 0 removes the line.
+#[server(endpoint = "cart/set")]
+pub async fn set_cart_quantity(product_id: String, quantity: u32) -> Result<Cart, AppError> {
+    let state = crate::state::AppState::from_context()?;
+    let result = async {
+        let product_id = ProductId::parse(&product_id)?;
+        let quantity = if quantity == 0 { None } else { Some(Quantity::parse(quantity)?) };
+        super::service::set_quantity(&state, &product_id, quantity).await
+    };
+    crate::error::respond(result.await)
+}

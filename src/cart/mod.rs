@@ -1,0 +1,11 @@
+//! The shopper's cart: kept on the server, keyed by the session, priced only there.
+
+mod api;
+#[cfg(feature = "ssr")]
+mod service;
+mod view;
+
+pub use api::*;
+#[cfg(feature = "ssr")]
+pub use service::*;
+pub use view::*;

@@ -1,0 +1,175 @@
+//! Cart logic (server only): pricing from the catalog, and changes under the rules of
+//! quantity and stock. Amounts come from the catalog, never from the caller.
+
+use super::{Cart, CartLine, MAX_QUANTITY, Quantity};
+use crate::catalog::{Catalog, ProductId};
+use crate::error::AppError;
+use crate::money::{Currency, Money, MoneyError};
+use crate::session::{self, SessionId};
+use crate::state::AppState;
+use crate::store::{CartAdd, StoreError};
+
+/// Prices stored cart lines with the catalog. Lines whose product left the catalog are
+/// dropped: they cannot be bought.
+pub fn price(catalog: &Catalog, currency: Currency, stored: &[(String, u32)]) -> Result<Cart, MoneyError> {
+    let mut lines = Vec::with_capacity(stored.len());
+    for (product_id, quantity) in stored {
+        let Some(product) = catalog.find(product_id) else { continue };
+        lines.push(CartLine {
+            product_id: product.id.clone(),
+            name: product.name.clone(),
+            image: product.image.clone(),
+            unit_price: product.unit_price,
+            quantity: *quantity,
+            line_total: product.unit_price.checked_mul(*quantity)?,
+        });
+    }
+    let subtotal = Money::sum(currency, lines.iter().map(|line| line.line_total))?;
+    let item_count = lines.iter().map(|line| line.quantity).sum();
+    Ok(Cart { lines, item_count, subtotal })
+}
+
+/// The current session's cart (empty when there is no session yet).
+#[tracing::instrument(name = "view the cart", skip_all, err(Debug))]
+pub async fn view_current(state: &AppState) -> Result<Cart, AppError> {
+    let session = session::current(&state.store).await.map_err(internal)?;
+    view(state, session.as_ref()).await
+}
+
+async fn view(state: &AppState, session: Option<&SessionId>) -> Result<Cart, AppError> {
+    let stored = match session {
+        Some(id) => state.store.cart_lines(id.as_str()).await.map_err(internal)?,
+        None => Vec::new(),
+    };
+    price(&state.catalog, state.config.store.currency, &stored).map_err(|error| {
+        tracing::error!(%error, "pricing the cart failed");
+        AppError::Internal
+    })
+}
+
+/// Adds to the current session's cart, within the quantity cap and the stock.
+#[tracing::instrument(name = "add to the cart", skip_all, fields(product = %product_id, quantity = quantity.get()), err(Debug))]
+pub async fn add(state: &AppState, product_id: &ProductId, quantity: Quantity) -> Result<Cart, AppError> {
+    state.catalog.get(product_id).ok_or_else(unknown_product)?;
+    let stock = state.store.stock_of(product_id.as_str()).await.map_err(internal)?;
+    if stock == 0 {
+        return Err(AppError::invalid("Sorry, that product is sold out."));
+    }
+    let session = session::current_or_start(&state.store, state.config.is_https()).await.map_err(internal)?;
+    let cap = stock.min(MAX_QUANTITY);
+    let added = state
+        .store
+        .add_to_cart(session.as_str(), product_id.as_str(), quantity.get(), cap, session::now())
+        .await
+        .map_err(internal)?;
+    match added {
+        CartAdd::Added(_) => view(state, Some(&session)).await,
+        CartAdd::OverCap if cap < MAX_QUANTITY => {
+            Err(AppError::invalid(format!("Only {stock} in stock: your cart cannot hold more.")))
+        }
+        CartAdd::OverCap => Err(AppError::invalid(format!("You can have at most {MAX_QUANTITY} of one product."))),
+    }
+}
+
+/// Sets (or with `None` removes) a line of the current session's cart.
+#[tracing::instrument(name = "change a cart line", skip_all, fields(product = %product_id), err(Debug))]
+pub async fn set_quantity(state: &AppState, product_id: &ProductId, quantity: Option<Quantity>) -> Result<Cart, AppError> {
+    state.catalog.get(product_id).ok_or_else(unknown_product)?;
+    let Some(quantity) = quantity else {
+        if let Some(session) = session::current(&state.store).await.map_err(internal)? {
+            state.store.remove_cart_line(session.as_str(), product_id.as_str()).await.map_err(internal)?;
+            return view(state, Some(&session)).await;
+        }
+        return view(state, None).await;
+    };
+    let stock = state.store.stock_of(product_id.as_str()).await.map_err(internal)?;
+    if quantity.get() > stock {
+        return Err(AppError::invalid(format!("Only {stock} in stock.")));
+    }
+    let session = session::current_or_start(&state.store, state.config.is_https()).await.map_err(internal)?;
+    state
+        .store
+        .set_cart_quantity(session.as_str(), product_id.as_str(), quantity.get(), session::now())
+        .await
+        .map_err(internal)?;
+    view(state, Some(&session)).await
+}
+
+fn unknown_product() -> AppError {
+    AppError::invalid("That product is not in our catalog.")
+}
+
+/// Logs a store fault with its cause chain and hides it from the shopper.
+fn internal(error: StoreError) -> AppError {
+    tracing::error!(error = ?error, "cart store operation failed");
+    AppError::Internal
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn catalog() -> Catalog {
+        Catalog::parse(
+            r#"
+            [[products]]
+            id = "mug"
+            name = "Mug"
+            description = "A mug."
+            unit_amount = 1800
+            currency = "eur"
+            image = "/m.svg"
+            stock = 5
+
+            [[products]]
+            id = "tote"
+            name = "Tote"
+            description = "A tote."
+            unit_amount = 2450
+            currency = "eur"
+            image = "/t.svg"
+            stock = 5
+            "#,
+            Currency::EUR,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_subtotal_is_the_sum_of_unit_price_times_quantity() {
+        let cart = price(&catalog(), Currency::EUR, &[("mug".into(), 2), ("tote".into(), 1)]).unwrap();
+        assert_eq!(cart.subtotal, Money::new(2 * 1800 + 2450, Currency::EUR));
+        assert_eq!(cart.item_count, 3);
+        assert_eq!(cart.lines[0].line_total, Money::new(3600, Currency::EUR));
+    }
+
+    #[test]
+    fn an_empty_cart_costs_nothing() {
+        let cart = price(&catalog(), Currency::EUR, &[]).unwrap();
+        assert_eq!((cart.subtotal.amount, cart.item_count), (0, 0));
+    }
+
+    #[test]
+    fn lines_for_products_no_longer_sold_are_left_out() {
+        let cart = price(&catalog(), Currency::EUR, &[("gone".into(), 4), ("mug".into(), 1)]).unwrap();
+        assert_eq!(cart.item_count, 1);
+        assert_eq!(cart.subtotal.amount, 1800);
+    }
+
+    #[test]
+    fn quantities_outside_one_to_ninety_nine_are_refused() {
+        assert!(Quantity::parse(0).is_err());
+        assert!(Quantity::parse(100).is_err());
+        assert_eq!(Quantity::parse(99).unwrap().get(), 99);
+    }
+
+    proptest! {
+        #[test]
+        fn pricing_is_linear_in_quantities(mugs in 1u32..=99, totes in 1u32..=99) {
+            let cart = price(&catalog(), Currency::EUR, &[("mug".into(), mugs), ("tote".into(), totes)]).unwrap();
+            prop_assert_eq!(cart.subtotal.amount, i64::from(mugs) * 1800 + i64::from(totes) * 2450);
+            prop_assert_eq!(cart.item_count, mugs + totes);
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Catalog types that cross the wire, and the server function that lists products.
+
+use crate::error::AppError;
+use crate::money::Money;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A product's id: 1 to 64 characters of `a-z`, `0-9` and `-`, so it is safe in URLs,
+/// test ids and Stripe metadata.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ProductId(String);
+
+impl ProductId {
+    pub fn parse(id: &str) -> Result<Self, AppError> {
+        let valid = (1..=64).contains(&id.len())
+            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if valid {
+            Ok(Self(id.to_owned()))
+        } else {
+            Err(AppError::invalid("That product is not in our catalog."))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ProductId {
+    type Error = AppError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<ProductId> for String {
+    fn from(value: ProductId) -> Self {
+        value.0
+    }
+}
+
+impl std::fmt::Display for ProductId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A product as shoppers see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    pub id: ProductId,
+    pub name: String,
+    pub description: String,
+    pub unit_price: Money,
+    /// Path of the image under the site root, e.g. `/images/mug.svg`.
+    pub image: String,
+}
+
+/// A product and how many are in stock now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogItem {
+    pub product: Product,
+    pub in_stock: u32,
+}
+
+/// The catalog with live stock levels. Public endpoint, read-only.
+#[server(endpoint = "catalog/list")]
+pub async fn list_products() -> Result<Vec<CatalogItem>, AppError> {
+    let state = crate::state::AppState::from_context()?;
+    crate::error::respond(super::service::list(&state.store, &state.catalog).await)
+}
+
+/// What the page chrome shows about the shop.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopInfo {
+    pub name: String,
+}
+
+/// The shop's name and other public settings. Public endpoint, read-only.
+#[server(endpoint = "shop/info")]
+pub async fn get_shop_info() -> Result<ShopInfo, AppError> {
+    let state = crate::state::AppState::from_context()?;
+    Ok(ShopInfo { name: state.config.store.name.clone() })
+}

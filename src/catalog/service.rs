@@ -1,0 +1,171 @@
+//! Loading the catalog file and answering catalog questions (server only).
+
+use super::{CatalogItem, Product, ProductId};
+use crate::error::AppError;
+use crate::money::{Currency, Money};
+use crate::store::Store;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The products on sale, read once at start-up. Prices live here; stock lives in the
+/// database.
+#[derive(Debug)]
+pub struct Catalog {
+    products: Vec<Product>,
+    index: HashMap<ProductId, usize>,
+    initial_stock: Vec<u32>,
+}
+
+/// Why the catalog file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("cannot read the catalog file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("the catalog file is not valid: {0}")]
+    Syntax(String),
+    #[error("product `{product}`: {problem}")]
+    Product { product: String, problem: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    products: Vec<ProductEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProductEntry {
+    id: String,
+    name: String,
+    description: String,
+    unit_amount: i64,
+    currency: String,
+    image: String,
+    stock: u32,
+}
+
+impl Catalog {
+    pub fn load(path: &Path, currency: Currency) -> Result<Catalog, CatalogError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| CatalogError::Read { path: path.display().to_string(), source })?;
+        Self::parse(&text, currency)
+    }
+
+    /// Parses a catalog whose prices must all be in `currency`, the store's.
+    pub fn parse(text: &str, currency: Currency) -> Result<Catalog, CatalogError> {
+        let file: CatalogFile = toml::from_str(text).map_err(|error| CatalogError::Syntax(error.to_string()))?;
+        let mut catalog = Catalog { products: Vec::new(), index: HashMap::new(), initial_stock: Vec::new() };
+        for entry in file.products {
+            let problem = |problem: String| CatalogError::Product { product: entry.id.clone(), problem };
+            let id = ProductId::parse(&entry.id)
+                .map_err(|_| problem("ids are 1–64 characters of a-z, 0-9 and -".into()))?;
+            let product_currency = Currency::parse(&entry.currency).map_err(|error| problem(error.to_string()))?;
+            if product_currency != currency {
+                return Err(problem(format!("priced in {product_currency}, but the store sells in {currency}")));
+            }
+            if entry.unit_amount <= 0 {
+                return Err(problem("unit_amount must be a positive number of minor units".into()));
+            }
+            if !entry.image.starts_with('/') {
+                return Err(problem("image must be a path under public/, starting with /".into()));
+            }
+            if catalog.index.insert(id.clone(), catalog.products.len()).is_some() {
+                return Err(problem("the id is used twice".into()));
+            }
+            catalog.initial_stock.push(entry.stock);
+            catalog.products.push(Product {
+                id,
+                name: entry.name,
+                description: entry.description,
+                unit_price: Money::new(entry.unit_amount, currency),
+                image: entry.image,
+            });
+        }
+        Ok(catalog)
+    }
+
+    pub fn products(&self) -> &[Product] {
+        &self.products
+    }
+
+    pub fn get(&self, id: &ProductId) -> Option<&Product> {
+        self.index.get(id).map(|&i| &self.products[i])
+    }
+
+    /// Looks a product up by its raw id, as stored in the database.
+    pub fn find(&self, id: &str) -> Option<&Product> {
+        ProductId::parse(id).ok().and_then(|id| self.get(&id))
+    }
+
+    /// `(product id, starting stock)` for every product, to seed the database.
+    pub fn initial_stock(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.products.iter().zip(&self.initial_stock).map(|(p, &stock)| (p.id.as_str(), stock))
+    }
+}
+
+/// Every product with its current stock.
+pub async fn list(store: &Store, catalog: &Catalog) -> Result<Vec<CatalogItem>, AppError> {
+    let stock = store.stock_levels().await.map_err(|error| {
+        tracing::error!(error = ?error, "reading stock levels failed");
+        AppError::Internal
+    })?;
+    Ok(catalog
+        .products()
+        .iter()
+        .map(|product| CatalogItem {
+            product: product.clone(),
+            in_stock: stock.get(product.id.as_str()).copied().unwrap_or(0),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE: &str = r#"
+        [[products]]
+        id = "mug"
+        name = "Mug"
+        description = "A mug."
+        unit_amount = 1800
+        currency = "eur"
+        image = "/images/mug.svg"
+        stock = 3
+    "#;
+
+    #[test]
+    fn a_valid_catalog_loads_with_prices_in_minor_units() {
+        let catalog = Catalog::parse(ONE, Currency::EUR).unwrap();
+        let mug = catalog.find("mug").unwrap();
+        assert_eq!(mug.unit_price, Money::new(1800, Currency::EUR));
+        assert_eq!(catalog.initial_stock().collect::<Vec<_>>(), vec![("mug", 3)]);
+    }
+
+    #[test]
+    fn a_product_in_another_currency_is_refused_by_name() {
+        let error = Catalog::parse(ONE, Currency::USD).unwrap_err().to_string();
+        assert!(error.contains("`mug`") && error.contains("usd"), "{error}");
+    }
+
+    #[test]
+    fn duplicate_ids_bad_ids_and_free_products_are_refused() {
+        let twice = format!("{ONE}{ONE}");
+        assert!(Catalog::parse(&twice, Currency::EUR).unwrap_err().to_string().contains("twice"));
+        assert!(Catalog::parse(&ONE.replace("\"mug\"", "\"Big Mug\""), Currency::EUR).is_err());
+        assert!(Catalog::parse(&ONE.replace("1800", "0"), Currency::EUR).is_err());
+    }
+
+    #[test]
+    fn the_repository_catalog_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog.toml");
+        let catalog = Catalog::load(&path, Currency::EUR).unwrap();
+        assert!(catalog.products().len() >= 3);
+        for product in catalog.products() {
+            let image = Path::new(env!("CARGO_MANIFEST_DIR")).join("public").join(&product.image[1..]);
+            assert!(image.exists(), "missing image {}", image.display());
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! Typed configuration, validated once at start-up. Sources, strongest first: the
+//! process environment (including `.env`), then `Leptos.toml`, then the defaults of
+//! the README's configuration table. Secrets come only from the environment.
+
+use crate::money::Currency;
+use leptos::config::LeptosOptions;
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A configuration problem, naming the setting and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration setting `{setting}`: {problem}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub problem: String,
+}
+
+fn bad(setting: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError { setting: setting.to_owned(), problem: problem.into() }
+}
+
+/// A value that must never be printed: `Debug` and `Display` redact it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// How the Payment Element lays out payment methods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentElementLayout {
+    Accordion,
+    Tabs,
+}
+
+/// Whether Stripe keys are for test mode or live mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StripeMode {
+    Test,
+    Live,
+}
+
+/// The store's own settings (`[store]` in `Leptos.toml`).
+#[derive(Clone, Debug)]
+pub struct StoreSettings {
+    pub name: String,
+    pub currency: Currency,
+    pub default_locale: String,
+    pub payment_element_layout: PaymentElementLayout,
+    pub catalog_file: PathBuf,
+}
+
+/// Where Stripe is and the keys to talk to it.
+#[derive(Clone, Debug)]
+pub struct StripeSettings {
+    /// `None`: no account configured, the embedded emulator stands in for Stripe.
+    pub secret_key: Option<Secret>,
+    pub publishable_key: Option<String>,
+    /// Every secret accepted on incoming webhooks (several while one is being rolled).
+    pub webhook_secrets: Vec<Secret>,
+    pub api_base: Option<String>,
+    pub js_url: Option<String>,
+    pub emulator_addr: SocketAddr,
+}
+
+impl StripeSettings {
+    pub fn mode(&self) -> Option<StripeMode> {
+        self.secret_key.as_ref().map(|key| {
+            if key.expose().contains("_live_") { StripeMode::Live } else { StripeMode::Test }
+        })
+    }
+}
+
+/// Everything the server needs to start.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Leptos' own site options (output name, site root, address, …).
+    pub site: LeptosOptions,
+    pub store: StoreSettings,
+    pub stripe: StripeSettings,
+    pub database_url: String,
+    /// The address shoppers use, for absolute URLs (`return_url`) and cookie security.
+    pub public_url: String,
+}
+
+impl Config {
+    /// Whether cookies must carry `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// Loads `.env`, then `Leptos.toml` (or the file named by `STOREFRONT_CONFIG`), then
+    /// applies the environment.
+    pub fn load() -> Result<Config, ConfigError> {
+        // A missing .env is normal; a malformed one is not.
+        if let Err(error) = dotenvy::dotenv() {
+            if !error.not_found() {
+                return Err(bad(".env", error.to_string()));
+            }
+        }
+        let env = |key: &str| std::env::var(key).ok().filter(|value| !value.is_empty());
+        let (path, explicit) = match env("STOREFRONT_CONFIG") {
+            Some(path) => (path, true),
+            None => ("Leptos.toml".to_owned(), false),
+        };
+        let file = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && !explicit => String::new(),
+            Err(error) => return Err(bad("STOREFRONT_CONFIG", format!("cannot read {path}: {error}"))),
+        };
+        Self::from_sources(&file, &env)
+    }
+
+    /// Builds the configuration from the text of `Leptos.toml` and an environment
+    /// lookup; pure, so tests can give both.
+    pub fn from_sources(file: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let file: FileConfig =
+            toml::from_str(file).map_err(|error| bad("Leptos.toml", error.message().to_owned()))?;
+
+        let mut site = file.site.unwrap_or_else(|| LeptosOptions::builder().output_name("storefront").build());
+        // cargo-leptos passes the site options of Cargo.toml through these variables.
+        if let Some(value) = env("LEPTOS_OUTPUT_NAME") {
+            site.output_name = value.into();
+        }
+        if let Some(value) = env("LEPTOS_SITE_ROOT") {
+            site.site_root = value.into();
+        }
+        if let Some(value) = env("LEPTOS_SITE_PKG_DIR") {
+            site.site_pkg_dir = value.into();
+        }
+        if let Some(value) = env("LEPTOS_SITE_ADDR") {
+            site.site_addr = value
+                .parse()
+                .map_err(|_| bad("LEPTOS_SITE_ADDR", format!("`{value}` is not an address like 127.0.0.1:3000")))?;
+        }
+        if let Some(value) = env("LEPTOS_RELOAD_PORT") {
+            site.reload_port =
+                value.parse().map_err(|_| bad("LEPTOS_RELOAD_PORT", format!("`{value}` is not a port")))?;
+        }
+        if let Some(value) = env("LEPTOS_ENV") {
+            site.env = value
+                .parse()
+                .map_err(|_| bad("LEPTOS_ENV", format!("`{value}` is neither DEV nor PROD")))?;
+        }
+        if let Some(value) = env("LEPTOS_HASH_FILES") {
+            site.hash_files = value == "true";
+        }
+        if let Some(value) = env("LEPTOS_HASH_FILE_NAME") {
+            site.hash_file = value.into();
+        }
+
+        let store_file = file.store.unwrap_or_default();
+        let currency_text = env("STORE_CURRENCY").or(store_file.currency).unwrap_or_else(|| "eur".into());
+        let layout_text = env("STORE_PAYMENT_ELEMENT_LAYOUT")
+            .or(store_file.payment_element_layout)
+            .unwrap_or_else(|| "accordion".into());
+        let store = StoreSettings {
+            name: env("STORE_NAME").or(store_file.name).unwrap_or_else(|| "Storefront".into()),
+            currency: Currency::parse(&currency_text).map_err(|error| bad("store.currency", error.to_string()))?,
+            default_locale: env("STORE_DEFAULT_LOCALE").or(store_file.default_locale).unwrap_or_else(|| "en".into()),
+            payment_element_layout: match layout_text.as_str() {
+                "accordion" => PaymentElementLayout::Accordion,
+                "tabs" => PaymentElementLayout::Tabs,
+                other => {
+                    return Err(bad(
+                        "store.payment-element-layout",
+                        format!("`{other}` is neither `accordion` nor `tabs`"),
+                    ));
+                }
+            },
+            catalog_file: env("STORE_CATALOG_FILE")
+                .or(store_file.catalog_file)
+                .unwrap_or_else(|| "catalog.toml".into())
+                .into(),
+        };
+
+        let stripe = stripe_settings(env)?;
+        let public_url = env("PUBLIC_URL").unwrap_or_else(|| format!("http://{}", site.site_addr));
+        let public_url = parse_base_url("PUBLIC_URL", &public_url)?;
+        if stripe.mode() == Some(StripeMode::Live) && !public_url.starts_with("https://") {
+            return Err(bad(
+                "PUBLIC_URL",
+                "a live Stripe key needs an https:// public URL; use an sk_test_ key for local work",
+            ));
+        }
+
+        Ok(Config {
+            site,
+            store,
+            stripe,
+            database_url: env("DATABASE_URL").unwrap_or_else(|| "sqlite://storefront.db".into()),
+            public_url,
+        })
+    }
+}
+
+fn stripe_settings(env: &dyn Fn(&str) -> Option<String>) -> Result<StripeSettings, ConfigError> {
+    let secret_key = env("STRIPE_SECRET_KEY")
+        .map(|key| {
+            let known = ["sk_test_", "sk_live_", "rk_test_", "rk_live_"];
+            if known.iter().any(|prefix| key.starts_with(prefix)) {
+                Ok(Secret(key))
+            } else {
+                Err(bad("STRIPE_SECRET_KEY", "expected a key starting with sk_test_ or sk_live_ (or rk_ for restricted keys)"))
+            }
+        })
+        .transpose()?;
+    let publishable_key = env("STRIPE_PUBLISHABLE_KEY")
+        .map(|key| {
+            if key.starts_with("pk_test_") || key.starts_with("pk_live_") {
+                Ok(key)
+            } else {
+                Err(bad("STRIPE_PUBLISHABLE_KEY", "expected a key starting with pk_test_ or pk_live_"))
+            }
+        })
+        .transpose()?;
+    if let (Some(secret), Some(publishable)) = (&secret_key, &publishable_key) {
+        if secret.expose().contains("_live_") != publishable.starts_with("pk_live_") {
+            return Err(bad("STRIPE_PUBLISHABLE_KEY", "test and live keys are mixed: use both from the same mode"));
+        }
+    }
+    if secret_key.is_some() && publishable_key.is_none() {
+        return Err(bad("STRIPE_PUBLISHABLE_KEY", "required when STRIPE_SECRET_KEY is set (Dashboard → Developers → API keys)"));
+    }
+    let webhook_secrets = env("STRIPE_WEBHOOK_SECRET")
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .map(|secret| {
+                    if secret.starts_with("whsec_") {
+                        Ok(Secret(secret.to_owned()))
+                    } else {
+                        Err(bad("STRIPE_WEBHOOK_SECRET", "expected whsec_… values, separated by commas while rolling"))
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?
+        .unwrap_or_default();
+    let api_base = env("STRIPE_API_BASE").map(|url| parse_base_url("STRIPE_API_BASE", &url)).transpose()?;
+    let js_url = env("STRIPE_JS_URL").map(|url| parse_base_url("STRIPE_JS_URL", &url)).transpose()?;
+    let emulator_addr = env("STRIPE_EMULATOR_ADDR").unwrap_or_else(|| "127.0.0.1:12111".into());
+    let emulator_addr = emulator_addr
+        .parse()
+        .map_err(|_| bad("STRIPE_EMULATOR_ADDR", format!("`{emulator_addr}` is not an address like 127.0.0.1:12111")))?;
+    Ok(StripeSettings { secret_key, publishable_key, webhook_secrets, api_base, js_url, emulator_addr })
+}
+
+/// Accepts an absolute http(s) URL and returns it without a trailing slash.
+fn parse_base_url(setting: &str, url: &str) -> Result<String, ConfigError> {
+    let uri: http::Uri = url.parse().map_err(|_| bad(setting, format!("`{url}` is not a URL")))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(_)) => Ok(url.trim_end_matches('/').to_owned()),
+        _ => Err(bad(setting, format!("`{url}` must be an absolute http:// or https:// URL"))),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    site: Option<LeptosOptions>,
+    store: Option<StoreFile>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct StoreFile {
+    name: Option<String>,
+    currency: Option<String>,
+    default_locale: Option<String>,
+    payment_element_layout: Option<String>,
+    catalog_file: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(file: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_sources(file, &|key| vars.get(key).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let config = load("", &[]).unwrap();
+        assert_eq!(config.site.site_addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.database_url, "sqlite://storefront.db");
+        assert_eq!(config.stripe.emulator_addr.to_string(), "127.0.0.1:12111");
+        assert!(config.stripe.secret_key.is_none());
+        assert_eq!(config.public_url, "http://127.0.0.1:3000");
+        assert_eq!(config.store.currency, Currency::EUR);
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let file = "[store]\nname = \"From file\"\ncurrency = \"usd\"\n";
+        let config = load(file, &[("STORE_NAME", "From env"), ("LEPTOS_SITE_ADDR", "127.0.0.1:4000")]).unwrap();
+        assert_eq!(config.store.name, "From env");
+        assert_eq!(config.store.currency, Currency::USD);
+        assert_eq!(config.site.site_addr.port(), 4000);
+    }
+
+    #[test]
+    fn errors_name_the_bad_setting() {
+        let error = load("", &[("STORE_CURRENCY", "EURO")]).unwrap_err();
+        assert_eq!(error.setting, "store.currency");
+        let error = load("", &[("STRIPE_SECRET_KEY", "pk_test_123")]).unwrap_err();
+        assert_eq!(error.setting, "STRIPE_SECRET_KEY");
+        let error = load("[store]\ncolour = \"red\"\n", &[]).unwrap_err();
+        assert_eq!(error.setting, "Leptos.toml");
+        assert!(error.problem.contains("colour"), "{}", error.problem);
+        let error = load("", &[("LEPTOS_SITE_ADDR", "localhost")]).unwrap_err();
+        assert_eq!(error.setting, "LEPTOS_SITE_ADDR");
+    }
+
+    #[test]
+    fn a_live_key_refuses_a_plain_http_public_url() {
+        let live = [("STRIPE_SECRET_KEY", "sk_live_abc"), ("STRIPE_PUBLISHABLE_KEY", "pk_live_abc")];
+        let error = load("", &live).unwrap_err();
+        assert_eq!(error.setting, "PUBLIC_URL");
+        let mut with_https = live.to_vec();
+        with_https.push(("PUBLIC_URL", "https://shop.example"));
+        assert!(load("", &with_https).is_ok());
+    }
+
+    #[test]
+    fn test_and_live_keys_cannot_be_mixed() {
+        let error = load("", &[("STRIPE_SECRET_KEY", "sk_test_abc"), ("STRIPE_PUBLISHABLE_KEY", "pk_live_abc")]).unwrap_err();
+        assert_eq!(error.setting, "STRIPE_PUBLISHABLE_KEY");
+    }
+
+    #[test]
+    fn several_webhook_secrets_can_be_active_while_rolling() {
+        let config = load("", &[("STRIPE_WEBHOOK_SECRET", "whsec_old, whsec_new")]).unwrap();
+        let secrets: Vec<_> = config.stripe.webhook_secrets.iter().map(Secret::expose).collect();
+        assert_eq!(secrets, ["whsec_old", "whsec_new"]);
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let config = load("", &[("STRIPE_SECRET_KEY", "sk_test_supersecret"), ("STRIPE_PUBLISHABLE_KEY", "pk_test_x")]).unwrap();
+        assert!(!format!("{config:?}").contains("supersecret"));
+    }
+
+    #[test]
+    fn the_repository_leptos_toml_is_valid() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml")).unwrap();
+        let config = load(&text, &[]).unwrap();
+        assert_eq!(&*config.site.output_name, "storefront");
+    }
+}

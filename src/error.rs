@@ -1,0 +1,68 @@
+//! `AppError`: the one error type that crosses the wire from server functions to the
+//! browser. Its messages are written for shoppers; causes stay in the server log.
+
+use serde::{Deserialize, Serialize};
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+/// What a shopper is told when a server function fails.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// The request was understood but its input is not acceptable; the message says
+    /// what to change. Nothing was modified.
+    #[error("{0}")]
+    Invalid(String),
+    /// The thing asked for does not exist (or is not this shopper's).
+    #[error("{0}")]
+    NotFound(String),
+    /// A fault on our side. The cause is in the server log under the request id.
+    #[error("Something went wrong on our side. Nothing was changed; please try again.")]
+    Internal,
+    /// The request never reached the server function, or its reply could not be read
+    /// (network, serialization): raised by the server-function plumbing.
+    #[error("The shop could not be reached. Check your connection and try again.")]
+    Transport(String),
+}
+
+impl AppError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid(message.into())
+    }
+
+    /// The HTTP status the server replies with for this error.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            Self::Invalid(_) | Self::Transport(_) => 400,
+            Self::NotFound(_) => 404,
+            Self::Internal => 500,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            // Bad or missing arguments are the caller's fault: say so plainly.
+            ServerFnErrorErr::Args(detail) | ServerFnErrorErr::MissingArg(detail) => {
+                Self::Invalid(format!("The request was malformed ({detail})."))
+            }
+            other => Self::Transport(other.to_string()),
+        }
+    }
+}
+
+/// Server side: sets the reply's status from the error, so that failures are 4xx/5xx
+/// and not 200s with an error body. Server functions end with `respond(result)`.
+#[cfg(feature = "ssr")]
+pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(error) = &result {
+        if let Some(options) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            let status = http::StatusCode::from_u16(error.status_code())
+                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+            options.set_status(status);
+        }
+    }
+    result
+}

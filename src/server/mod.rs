@@ -1,0 +1,146 @@
+//! The server: start-up, router and middleware. Composition only; the logic lives in
+//! the feature folders.
+
+mod health;
+mod middleware;
+
+use crate::app::{App, shell};
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::state::AppState;
+use crate::store::Store;
+use anyhow::Context;
+use axum::Router;
+use axum::routing::get;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// The process entry point: configuration, logging, runtime, serve.
+pub fn main() -> ExitCode {
+    init_tracing();
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!("{error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let app = Application::build(config).await?;
+        tracing::info!("storefront listening on http://{}", app.addr());
+        app.run_until_stopped().await.context("the server stopped with an error")
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+/// A storefront bound to its address, ready to serve. `main` and the integration tests
+/// build it the same way (tests with port 0 and a temporary database).
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    addr: SocketAddr,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let catalog = Catalog::load(&config.store.catalog_file, config.store.currency)
+            .context("the catalog file (store.catalog-file) cannot be used")?;
+        let store = Store::connect(&config.database_url)
+            .await
+            .with_context(|| format!("cannot open the database at DATABASE_URL={}", config.database_url))?;
+        store.seed_inventory(catalog.initial_stock()).await.context("cannot record the catalog's stock")?;
+        if config.stripe.secret_key.is_none() {
+            tracing::warn!(
+                "STRIPE_SECRET_KEY is not set: no payments can be taken until the embedded Stripe emulator \
+                 lands (issue 3); browsing and the cart work"
+            );
+        }
+
+        let listener = TcpListener::bind(config.site.site_addr)
+            .await
+            .with_context(|| format!("cannot listen on {} (LEPTOS_SITE_ADDR)", config.site.site_addr))?;
+        let addr = listener.local_addr()?;
+        let state = AppState {
+            leptos_options: config.site.clone(),
+            config: Arc::new(config),
+            store,
+            catalog: Arc::new(catalog),
+        };
+        Ok(Application { router: router(state), listener, addr })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    let options = state.leptos_options.clone();
+    let app_router = Router::new()
+        .route("/health", get(health::health))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .with_state(state);
+    middleware::apply(app_router)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,125 @@
+//! Shopper sessions: an opaque random token in an `HttpOnly; SameSite=Lax` cookie,
+//! known to the database only by its SHA-256. A session is started lazily, the first
+//! time something must be remembered (adding to the cart), so browsing writes nothing.
+
+use crate::store::{Store, StoreError};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use cookie::{Cookie, SameSite};
+use sha2::{Digest, Sha256};
+
+/// Name of the session cookie.
+pub const COOKIE_NAME: &str = "sf_session";
+/// How long a browser keeps the cookie.
+const MAX_AGE_DAYS: i64 = 30;
+
+/// A session as the database knows it (the token's hash). Obtainable only from a token
+/// the server issued and still has on record.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SessionId(String);
+
+impl SessionId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn of_token(token: &str) -> Self {
+        Self(hex(&Sha256::digest(token.as_bytes())))
+    }
+}
+
+/// The session named by the request's cookie, if it is one the server issued.
+pub async fn current(store: &Store) -> Result<Option<SessionId>, StoreError> {
+    let Some(token) = token_from_request() else { return Ok(None) };
+    let id = SessionId::of_token(&token);
+    Ok(store.session_exists(id.as_str()).await?.then_some(id))
+}
+
+/// The current session, or a new one whose cookie is set on the reply.
+pub async fn current_or_start(store: &Store, secure: bool) -> Result<SessionId, StoreError> {
+    if let Some(id) = current(store).await? {
+        return Ok(id);
+    }
+    let token = new_token();
+    let id = SessionId::of_token(&token);
+    store.create_session(id.as_str(), now()).await?;
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(value) = http::HeaderValue::from_str(&cookie_for(&token, secure)) {
+            response.append_header(http::header::SET_COOKIE, value);
+        }
+    }
+    Ok(id)
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// 256 random bits from the OS generator, URL-safe.
+fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn cookie_for(token: &str, secure: bool) -> String {
+    Cookie::build((COOKIE_NAME, token.to_owned()))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .max_age(cookie::time::Duration::days(MAX_AGE_DAYS))
+        .build()
+        .to_string()
+}
+
+fn token_from_request() -> Option<String> {
+    let parts = leptos::prelude::use_context::<http::request::Parts>()?;
+    parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == COOKIE_NAME)
+        .map(|cookie| cookie.value().to_owned())
+        // A token we issued is exactly 43 URL-safe characters; anything else is noise.
+        .filter(|token| token.len() == 43)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_unique_and_url_safe() {
+        let a = new_token();
+        let b = new_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+
+    #[test]
+    fn the_database_never_sees_the_token_itself() {
+        let token = new_token();
+        let id = SessionId::of_token(&token);
+        assert_ne!(id.as_str(), token);
+        assert_eq!(id.as_str().len(), 64);
+    }
+
+    #[test]
+    fn the_cookie_is_http_only_and_same_site_lax() {
+        let plain = cookie_for("abc", false);
+        assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Lax") && plain.contains("Path=/"));
+        assert!(!plain.contains("Secure"));
+        assert!(cookie_for("abc", true).contains("Secure"));
+    }
+}

@@ -1,0 +1,1 @@
+//! Offline Stripe stand-in (see issue 3); empty until then.
