@@ -29,7 +29,8 @@ impl AppError {
         Self::Invalid(message.into())
     }
 
-    /// The HTTP status the server replies with for this error.
+    /// The HTTP status the server replies with for this error (applied by the
+    /// server's middleware to every server-function reply).
     pub fn status_code(&self) -> u16 {
         match self {
             Self::Invalid(_) | Self::Transport(_) => 400,
@@ -51,18 +52,4 @@ impl FromServerFnError for AppError {
             other => Self::Transport(other.to_string()),
         }
     }
-}
-
-/// Server side: sets the reply's status from the error, so that failures are 4xx/5xx
-/// and not 200s with an error body. Server functions end with `respond(result)`.
-#[cfg(feature = "ssr")]
-pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    if let Err(error) = &result {
-        if let Some(options) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            let status = http::StatusCode::from_u16(error.status_code())
-                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-            options.set_status(status);
-        }
-    }
-    result
 }

@@ -53,7 +53,7 @@ pub struct Cart {
 #[server(endpoint = "cart/get")]
 pub async fn get_cart() -> Result<Cart, AppError> {
     let state = crate::state::AppState::from_context()?;
-    crate::error::respond(super::service::view_current(&state).await)
+    super::service::view_current(&state).await
 }
 
 /// Adds `quantity` of a product to the caller's cart (starting a session if needed).
@@ -62,22 +62,16 @@ pub async fn get_cart() -> Result<Cart, AppError> {
 #[server(endpoint = "cart/add")]
 pub async fn add_to_cart(product_id: String, quantity: u32) -> Result<Cart, AppError> {
     let state = crate::state::AppState::from_context()?;
-    let result = async {
-        let product_id = ProductId::parse(&product_id)?;
-        let quantity = Quantity::parse(quantity)?;
-        super::service::add(&state, &product_id, quantity).await
-    };
-    crate::error::respond(result.await)
+    let product_id = ProductId::parse(&product_id)?;
+    let quantity = Quantity::parse(quantity)?;
+    super::service::add(&state, &product_id, quantity).await
 }
 
 /// Sets a line's quantity in the caller's cart; 0 removes the line.
 #[server(endpoint = "cart/set")]
 pub async fn set_cart_quantity(product_id: String, quantity: u32) -> Result<Cart, AppError> {
     let state = crate::state::AppState::from_context()?;
-    let result = async {
-        let product_id = ProductId::parse(&product_id)?;
-        let quantity = if quantity == 0 { None } else { Some(Quantity::parse(quantity)?) };
-        super::service::set_quantity(&state, &product_id, quantity).await
-    };
-    crate::error::respond(result.await)
+    let product_id = ProductId::parse(&product_id)?;
+    let quantity = if quantity == 0 { None } else { Some(Quantity::parse(quantity)?) };
+    super::service::set_quantity(&state, &product_id, quantity).await
 }

@@ -68,7 +68,7 @@ pub struct CatalogItem {
 #[server(endpoint = "catalog/list")]
 pub async fn list_products() -> Result<Vec<CatalogItem>, AppError> {
     let state = crate::state::AppState::from_context()?;
-    crate::error::respond(super::service::list(&state.store, &state.catalog).await)
+    super::service::list(&state.store, &state.catalog).await
 }
 
 /// What the page chrome shows about the shop.

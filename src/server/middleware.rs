@@ -1,9 +1,14 @@
 //! Middleware around every route: request ids (accepted from a proxy or generated,
 //! echoed in `x-request-id` and present on every log line of the request), request
-//! tracing, a body-size limit and baseline security headers.
+//! tracing, a body-size limit, baseline security headers, and the HTTP status of
+//! server-function errors.
 
+use crate::error::AppError;
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Request, header};
+use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
+use axum::response::Response;
+use leptos::server_fn::error::{FromServerFnError, SERVER_FN_ERROR_HEADER};
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -31,5 +36,21 @@ pub fn apply(router: Router) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("strict-origin-when-cross-origin"),
         ));
-    router.layer(layers)
+    router.layer(axum::middleware::map_response(error_status)).layer(layers)
+}
+
+/// Server-function failures leave the framework as 500s whatever their cause; this
+/// gives each the status its `AppError` calls for (400 for bad input, 404, …), in one
+/// place for every function, including arguments that failed to deserialize.
+async fn error_status(response: Response) -> Response {
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR || !response.headers().contains_key(SERVER_FN_ERROR_HEADER) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let error = AppError::de(bytes.clone());
+    parts.status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    Response::from_parts(parts, Body::from(bytes))
 }

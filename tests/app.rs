@@ -1,0 +1,200 @@
+//! The real application on port 0 with a temporary database, driven over HTTP the way
+//! a browser (with or without JavaScript) drives it.
+
+use std::collections::HashMap;
+use storefront::config::Config;
+use storefront::server::Application;
+
+struct TestApp {
+    base: String,
+    client: reqwest::Client,
+    _db_dir: tempfile::TempDir,
+}
+
+async fn spawn_app() -> TestApp {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let db_dir = tempfile::tempdir().unwrap();
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("LEPTOS_SITE_ADDR", "127.0.0.1:0".to_owned()),
+        ("DATABASE_URL", format!("sqlite://{}", db_dir.path().join("shop.db").display())),
+        ("STORE_CATALOG_FILE", format!("{root}/catalog.toml")),
+    ]);
+    let file = std::fs::read_to_string(format!("{root}/Leptos.toml")).unwrap();
+    let config = Config::from_sources(&file, &|key| vars.get(key).cloned()).unwrap();
+    let app = Application::build(config).await.unwrap();
+    let base = format!("http://{}", app.addr());
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    TestApp { base, client, _db_dir: db_dir }
+}
+
+impl TestApp {
+    async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+        let response = self.client.post(format!("{}/api/{endpoint}", self.base)).form(form).send().await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap();
+        (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)))
+    }
+
+    async fn cart(&self) -> serde_json::Value {
+        let (status, cart) = self.call("cart/get", &[]).await;
+        assert_eq!(status, 200, "{cart}");
+        cart
+    }
+}
+
+#[tokio::test]
+async fn health_answers_ok_when_the_database_is_usable() {
+    let app = spawn_app().await;
+    let response = reqwest::get(format!("{}/health", app.base)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("x-request-id"));
+    assert_eq!(response.text().await.unwrap(), "ok");
+}
+
+#[tokio::test]
+async fn the_catalog_is_server_rendered_with_prices_and_stock() {
+    let app = spawn_app().await;
+    let html = reqwest::get(format!("{}/", app.base)).await.unwrap().text().await.unwrap();
+    assert!(html.contains(r#"data-testid="product-ceramic-mug""#), "{html}");
+    assert!(html.contains("€18.00"));
+    assert!(html.contains(r#"data-testid="add-to-cart-linen-tote""#));
+    assert!(html.contains("Sold out"), "the notebook has no stock");
+    assert!(html.contains(r#"rel="icon""#));
+}
+
+#[tokio::test]
+async fn adding_to_the_cart_starts_a_session_in_a_safe_cookie() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(format!("{}/api/cart/add", app.base))
+        .form(&[("product_id", "ceramic-mug"), ("quantity", "2")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("sf_session="));
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+
+    let cart = app.cart().await;
+    assert_eq!(cart["item_count"], 2);
+    assert_eq!(cart["subtotal"]["amount"], 3600);
+    assert_eq!(cart["subtotal"]["currency"], "eur");
+}
+
+#[tokio::test]
+async fn the_total_is_computed_by_the_server_from_catalog_prices() {
+    let app = spawn_app().await;
+    app.call("cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    // Extra fields (a price, a total) are not part of the function and cannot matter.
+    let (status, _) = app
+        .call("cart/add", &[("product_id", "linen-tote"), ("quantity", "3"), ("unit_amount", "1")])
+        .await;
+    assert!(status == 200 || status == 400);
+    app.call("cart/add", &[("product_id", "linen-tote"), ("quantity", "3")]).await;
+    let cart = app.cart().await;
+    let tote_lines = cart["lines"].as_array().unwrap().iter().filter(|l| l["product_id"] == "linen-tote").count();
+    assert_eq!(tote_lines, 1);
+    let tote_quantity = cart["lines"].as_array().unwrap().iter().find(|l| l["product_id"] == "linen-tote").unwrap()["quantity"].as_i64().unwrap();
+    assert_eq!(cart["subtotal"]["amount"].as_i64().unwrap(), 1800 + 2450 * tote_quantity);
+}
+
+#[tokio::test]
+async fn an_unknown_product_is_refused_with_a_clear_error_and_the_cart_is_unchanged() {
+    let app = spawn_app().await;
+    app.call("cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let before = app.cart().await;
+    for id in ["no-such-thing", "../../etc/passwd", "", "Ceramic-Mug"] {
+        let (status, error) = app.call("cart/add", &[("product_id", id), ("quantity", "1")]).await;
+        assert_eq!(status, 400, "{id:?}: {error}");
+        assert!(error.to_string().contains("not in our catalog"), "{error}");
+    }
+    assert_eq!(app.cart().await, before);
+}
+
+#[tokio::test]
+async fn quantities_outside_the_rules_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    app.call("cart/add", &[("product_id", "walnut-board"), ("quantity", "2")]).await;
+    let before = app.cart().await;
+    let cases = [
+        ("ceramic-mug", "0", "from 1 to 99"),
+        ("ceramic-mug", "100", "from 1 to 99"),
+        ("ceramic-mug", "-1", "malformed"),
+        ("ceramic-mug", "two", "malformed"),
+        ("walnut-board", "7", "Only 8 in stock"),
+        ("notebook", "1", "sold out"),
+    ];
+    for (product, quantity, message) in cases {
+        let (status, error) = app.call("cart/add", &[("product_id", product), ("quantity", quantity)]).await;
+        assert_eq!(status, 400, "{product} × {quantity}: {error}");
+        assert!(error.to_string().contains(message), "{product} × {quantity}: {error}");
+    }
+    assert_eq!(app.cart().await, before);
+}
+
+#[tokio::test]
+async fn setting_a_quantity_to_zero_removes_the_line() {
+    let app = spawn_app().await;
+    app.call("cart/add", &[("product_id", "ceramic-mug"), ("quantity", "2")]).await;
+    let (status, cart) = app.call("cart/set", &[("product_id", "ceramic-mug"), ("quantity", "5")]).await;
+    assert_eq!((status, cart["item_count"].as_i64()), (200, Some(5)));
+    let (status, cart) = app.call("cart/set", &[("product_id", "ceramic-mug"), ("quantity", "0")]).await;
+    assert_eq!((status, cart["item_count"].as_i64()), (200, Some(0)));
+}
+
+#[tokio::test]
+async fn a_session_cookie_the_server_never_issued_is_ignored() {
+    let app = spawn_app().await;
+    app.call("cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let forged = reqwest::Client::new()
+        .post(format!("{}/api/cart/get", app.base))
+        .header("cookie", format!("sf_session={}", "A".repeat(43)))
+        .send()
+        .await
+        .unwrap();
+    let cart: serde_json::Value = forged.json().await.unwrap();
+    assert_eq!(cart["item_count"], 0);
+}
+
+#[tokio::test]
+async fn a_plain_form_post_without_javascript_redirects_back() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client
+        .post(format!("{}/api/cart/add", app.base))
+        .header("accept", "text/html")
+        .header("referer", format!("{}/", app.base))
+        .form(&[("product_id", "linen-tote"), ("quantity", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().unwrap();
+    assert!(location.starts_with(&format!("{}/", app.base)), "back to the page the form was on: {location}");
+    let html = client.get(format!("{}/cart", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(r#"data-testid="cart-line-linen-tote""#), "{html}");
+}
+
+#[tokio::test]
+async fn unknown_pages_and_unknown_orders_are_404() {
+    let app = spawn_app().await;
+    for path in ["/no-such-page", "/orders/ord_123"] {
+        let response = reqwest::get(format!("{}{path}", app.base)).await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let app = spawn_app().await;
+    let huge = "x".repeat(1024 * 1024);
+    let (status, _) = app.call("cart/add", &[("product_id", &huge), ("quantity", "1")]).await;
+    assert_eq!(status, 413);
+}
