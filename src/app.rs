@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 /// The whole HTML document, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -55,13 +55,15 @@ pub fn App() -> impl IntoView {
         <Router>
             <Header/>
             <main id="main">
+                // Async: each page is sent whole once its data is ready, so it is
+                // complete and usable before (and without) the wasm bundle.
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=CatalogPage/>
-                    <Route path=path!("/cart") view=CartPage/>
-                    <Route path=path!("/checkout") view=CheckoutPage/>
-                    <Route path=path!("/checkout/complete") view=CheckoutCompletePage/>
-                    <Route path=path!("/orders/:id") view=OrderPage/>
-                    <Route path=path!("/account") view=AccountPage/>
+                    <Route path=path!("/") view=CatalogPage ssr=SsrMode::Async/>
+                    <Route path=path!("/cart") view=CartPage ssr=SsrMode::Async/>
+                    <Route path=path!("/checkout") view=CheckoutPage ssr=SsrMode::Async/>
+                    <Route path=path!("/checkout/complete") view=CheckoutCompletePage ssr=SsrMode::Async/>
+                    <Route path=path!("/orders/:id") view=OrderPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

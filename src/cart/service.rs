@@ -30,7 +30,7 @@ pub fn price(catalog: &Catalog, currency: Currency, stored: &[(String, u32)]) ->
 }
 
 /// The current session's cart (empty when there is no session yet).
-#[tracing::instrument(name = "view the cart", skip_all, err(Debug))]
+#[tracing::instrument(name = "view the cart", skip_all, err(level = "info", Debug))]
 pub async fn view_current(state: &AppState) -> Result<Cart, AppError> {
     let session = session::current(&state.store).await.map_err(internal)?;
     view(state, session.as_ref()).await
@@ -48,7 +48,7 @@ async fn view(state: &AppState, session: Option<&SessionId>) -> Result<Cart, App
 }
 
 /// Adds to the current session's cart, within the quantity cap and the stock.
-#[tracing::instrument(name = "add to the cart", skip_all, fields(product = %product_id, quantity = quantity.get()), err(Debug))]
+#[tracing::instrument(name = "add to the cart", skip_all, fields(product = %product_id, quantity = quantity.get()), err(level = "info", Debug))]
 pub async fn add(state: &AppState, product_id: &ProductId, quantity: Quantity) -> Result<Cart, AppError> {
     state.catalog.get(product_id).ok_or_else(unknown_product)?;
     let stock = state.store.stock_of(product_id.as_str()).await.map_err(internal)?;
@@ -72,7 +72,7 @@ pub async fn add(state: &AppState, product_id: &ProductId, quantity: Quantity) -
 }
 
 /// Sets (or with `None` removes) a line of the current session's cart.
-#[tracing::instrument(name = "change a cart line", skip_all, fields(product = %product_id), err(Debug))]
+#[tracing::instrument(name = "change a cart line", skip_all, fields(product = %product_id), err(level = "info", Debug))]
 pub async fn set_quantity(state: &AppState, product_id: &ProductId, quantity: Option<Quantity>) -> Result<Cart, AppError> {
     state.catalog.get(product_id).ok_or_else(unknown_product)?;
     let Some(quantity) = quantity else {

@@ -1,0 +1,67 @@
+# The README's commands. Every target installs what is missing (and only that), so a
+# fresh clone on a fresh machine needs nothing but rustup, Node.js and npm.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO_LEPTOS_VERSION := 0.3.11
+# The wasm-bindgen CLI must match the wasm-bindgen crate exactly: read it from the lockfile.
+WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' Cargo.lock)
+CARGO_BIN := $(or $(CARGO_INSTALL_ROOT),$(HOME)/.cargo)/bin
+# wasm-opt comes from the npm package `binaryen` (Debian's is too old and breaks hydration).
+export PATH := $(CURDIR)/end2end/node_modules/.bin:$(CARGO_BIN):$(PATH)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# The end-to-end run gets a database of its own, recreated each time.
+E2E_DB := $(CURDIR)/target/e2e/storefront.db
+
+.PHONY: help dev test bench tools toolchain cargo-leptos wasm-bindgen npm chromium
+
+help:
+	@echo "make dev    - run the storefront with live reload on http://127.0.0.1:3000"
+	@echo "make test   - every Rust test, then the Playwright suite against a release build"
+	@echo "make bench  - the benchmark runner (not built yet, issue 7)"
+
+dev: tools
+	cargo leptos watch
+
+test: tools
+	cargo test --features ssr
+	cargo test -p stripe-emulator
+	rm -f $(E2E_DB) $(E2E_DB)-wal $(E2E_DB)-shm && mkdir -p $(dir $(E2E_DB))
+	DATABASE_URL=sqlite://$(E2E_DB) cargo leptos end-to-end --release
+
+bench:
+	@echo "make bench: no benchmarks yet; the runner arrives with issue 7." >&2
+	@exit 1
+
+tools: toolchain cargo-leptos wasm-bindgen npm chromium
+
+# rust-toolchain.toml names the toolchain and the wasm32 target; this installs both.
+toolchain:
+	@rustup toolchain install >/dev/null
+
+cargo-leptos: toolchain
+	@if ! cargo leptos --version 2>/dev/null | grep -qF "$(CARGO_LEPTOS_VERSION)"; then \
+		echo "installing cargo-leptos $(CARGO_LEPTOS_VERSION) (about 12 minutes)"; \
+		cargo install cargo-leptos --version "=$(CARGO_LEPTOS_VERSION)" --locked; \
+	fi
+
+# Not --locked: wasm-bindgen-cli's lockfile pins a webpki-roots release the registry
+# does not serve; the CLI's own version is still exact.
+wasm-bindgen: toolchain
+	@if ! wasm-bindgen --version 2>/dev/null | grep -qxF "wasm-bindgen $(WASM_BINDGEN_VERSION)"; then \
+		echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION)"; \
+		cargo install wasm-bindgen-cli --version "=$(WASM_BINDGEN_VERSION)"; \
+	fi
+
+npm: end2end/node_modules/.package-lock.json
+
+end2end/node_modules/.package-lock.json: end2end/package-lock.json end2end/package.json
+	cd end2end && npm ci --no-audit --no-fund
+
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing Debian's chromium"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; \
+	fi

@@ -1,0 +1,44 @@
+import { test as base, expect, type Page } from '@playwright/test';
+
+/**
+ * `page` that fails the test on any console error or uncaught exception in the
+ * browser (but the refusals a test declares in `expectedErrorStatuses`), and `gotoHydrated`, which loads a path and waits for the app's hydration
+ * marker instead of sleeping.
+ */
+export const test = base.extend<{
+  /** HTTP statuses a test expects the shop to answer with (a refused request). */
+  expectedErrorStatuses: number[];
+  gotoHydrated: (path: string) => Promise<void>;
+}>({
+  expectedErrorStatuses: [[], { option: true }],
+  page: async ({ page, expectedErrorStatuses }, use) => {
+    const problems: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() !== 'error') return;
+      const text = message.text();
+      const expected = expectedErrorStatuses.some((status) =>
+        text === `Failed to load resource: the server responded with a status of ${status} (${statusText(status)})`,
+      );
+      if (!expected) problems.push(`console error: ${text}`);
+    });
+    page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
+    await use(page);
+    expect(problems, 'the browser reported errors').toEqual([]);
+  },
+  gotoHydrated: async ({ page }, use) => {
+    await use(async (path: string) => {
+      await page.goto(path);
+      await waitForHydration(page);
+    });
+  },
+});
+
+function statusText(status: number): string {
+  return { 400: 'Bad Request', 404: 'Not Found', 409: 'Conflict', 429: 'Too Many Requests' }[status] ?? '';
+}
+
+export async function waitForHydration(page: Page) {
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+export { expect };
