@@ -7,7 +7,7 @@ SHELL := /bin/bash
 CARGO_LEPTOS_VERSION := 0.3.11
 # The wasm-bindgen CLI must match the wasm-bindgen crate exactly: read it from the lockfile.
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' Cargo.lock)
-CARGO_BIN := $(or $(CARGO_INSTALL_ROOT),$(HOME)/.cargo)/bin
+CARGO_BIN := $(or $(CARGO_INSTALL_ROOT),$(CARGO_HOME),$(HOME)/.cargo)/bin
 # wasm-opt comes from the npm package `binaryen` (Debian's is too old and breaks hydration).
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(CARGO_BIN):$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
