@@ -1,0 +1,1 @@
+// Stripe.js stand-in: see README

@@ -1,0 +1,105 @@
+//! Customers: create, retrieve, update, delete, list.
+//! <https://docs.stripe.com/api/customers>
+
+use super::{Ctx, list_object, page};
+use crate::error::ApiError;
+use crate::form::Params;
+use crate::state::new_id;
+use serde_json::{Value, json};
+
+const FIELDS: &[&str] = &["email", "name", "phone", "description", "metadata.*", "address.*", "shipping.*", "preferred_locales", "expand"];
+
+pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    params.only(&[FIELDS, &["payment_method"]].concat())?;
+    let id = new_id("cus");
+    let customer = json!({
+        "id": id,
+        "object": "customer",
+        "address": null,
+        "balance": 0,
+        "created": ctx.now(),
+        "currency": null,
+        "default_source": null,
+        "delinquent": false,
+        "description": params.str("description")?,
+        "discount": null,
+        "email": params.str("email")?,
+        "invoice_prefix": crate::state::random_suffix(8).to_uppercase(),
+        "invoice_settings": { "custom_fields": null, "default_payment_method": null, "footer": null, "rendering_options": null },
+        "livemode": false,
+        "metadata": params.string_map("metadata")?,
+        "name": params.str("name")?,
+        "next_invoice_sequence": 1,
+        "phone": params.str("phone")?,
+        "preferred_locales": params.str_list("preferred_locales")?,
+        "shipping": null,
+        "tax_exempt": "none",
+        "test_clock": null,
+    });
+    ctx.account.put(customer.clone());
+    ctx.emit("customer.created", &customer, None);
+    if let Some(pm) = params.str("payment_method")? {
+        super::payment_methods::attach_to(ctx, pm, &id, "payment_method")?;
+    }
+    ctx.expand(customer, params)
+}
+
+pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    params.only(&["expand"])?;
+    let customer = ctx.account.get_kind("customer", id).cloned().ok_or_else(|| ApiError::no_such("customer", id))?;
+    ctx.expand(customer, params)
+}
+
+pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    params.only(FIELDS)?;
+    let before = ctx.account.get_kind("customer", id).cloned().ok_or_else(|| ApiError::no_such("customer", id))?;
+    let mut customer = before.clone();
+    let mut previous = serde_json::Map::new();
+    for field in ["email", "name", "phone", "description"] {
+        if let Some(value) = params.str(field)? {
+            previous.insert(field.into(), before[field].clone());
+            customer[field] = if value.is_empty() { Value::Null } else { json!(value) };
+        }
+    }
+    if params.get("metadata").is_some() {
+        previous.insert("metadata".into(), before["metadata"].clone());
+        let mut metadata = before["metadata"].as_object().cloned().unwrap_or_default();
+        for (key, value) in params.string_map("metadata")? {
+            if value.is_empty() {
+                metadata.remove(&key);
+            } else {
+                metadata.insert(key, json!(value));
+            }
+        }
+        customer["metadata"] = Value::Object(metadata);
+    }
+    ctx.account.put(customer.clone());
+    if !previous.is_empty() {
+        ctx.emit("customer.updated", &customer, Some(Value::Object(previous)));
+    }
+    ctx.expand(customer, params)
+}
+
+pub fn delete(ctx: &mut Ctx<'_>, id: &str) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    let customer = ctx.account.get_kind("customer", id).cloned().ok_or_else(|| ApiError::no_such("customer", id))?;
+    let mut deleted = customer.clone();
+    deleted["deleted"] = json!(true);
+    ctx.account.put(deleted);
+    ctx.emit("customer.deleted", &customer, None);
+    Ok(json!({ "id": id, "object": "customer", "deleted": true }))
+}
+
+pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    params.only(&["email", "limit", "starting_after", "ending_before", "expand", "created.*"])?;
+    let email = params.str("email")?.map(str::to_owned);
+    let items = ctx.account.list("customer", |c| {
+        c["deleted"] != true && email.as_ref().is_none_or(|email| c["email"] == email.as_str())
+    });
+    let (data, has_more) = page(items, params)?;
+    Ok(list_object("/v1/customers", data, has_more))
+}

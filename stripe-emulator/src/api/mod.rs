@@ -1,0 +1,147 @@
+//! The `/v1` API: routing by method and path to one function per endpoint. Endpoint
+//! functions are synchronous and run under the account lock, so each request is
+//! atomic, as Stripe's are.
+
+mod confirmation_tokens;
+mod customer_sessions;
+mod customers;
+mod elements;
+mod events;
+mod intents;
+mod payment_intents;
+mod payment_methods;
+mod setup_intents;
+
+use crate::error::ApiError;
+use crate::form::Params;
+use crate::state::{Account, RequestInfo};
+use axum::http::Method;
+use serde_json::Value;
+
+pub use intents::{authenticate, settle_processing};
+
+/// Which kind of key made the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    Secret,
+    Publishable,
+}
+
+/// Everything an endpoint may use.
+pub struct Ctx<'a> {
+    pub account: &'a mut Account,
+    pub caller: Caller,
+    pub request: RequestInfo,
+    /// The emulator's own base URL, for URLs it hands out (`next_action`).
+    pub base_url: &'a str,
+    /// Events this request emitted, to deliver once the lock is released.
+    pub emitted: Vec<String>,
+    /// Intents now `processing` that should succeed after the processing delay.
+    pub to_settle: Vec<String>,
+}
+
+impl Ctx<'_> {
+    pub fn now(&self) -> i64 {
+        self.account.now()
+    }
+
+    /// Records an event and remembers it for delivery.
+    pub fn emit(&mut self, kind: &str, object: &Value, previous: Option<Value>) {
+        let id = self.account.emit(kind, object, previous, &self.request);
+        self.emitted.push(id);
+    }
+
+    /// Refuses publishable keys.
+    pub fn secret_only(&self) -> Result<(), ApiError> {
+        match self.caller {
+            Caller::Secret => Ok(()),
+            Caller::Publishable => Err(ApiError::unauthorized(
+                "This API call cannot be made with a publishable API key. Please use a secret API key.",
+            )),
+        }
+    }
+
+    /// Applies `expand[]` to a reply.
+    pub fn expand(&self, object: Value, params: &Params) -> Result<Value, ApiError> {
+        let expand = params.str_list("expand")?;
+        Ok(self.account.expand(object, &expand))
+    }
+}
+
+/// Routes one API request. `path` is below `/v1/`.
+pub fn dispatch(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Result<Value, ApiError> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let get = method == Method::GET;
+    let post = method == Method::POST;
+    let delete = method == Method::DELETE;
+    match segments.as_slice() {
+        ["customers"] if post => customers::create(ctx, params),
+        ["customers"] if get => customers::list(ctx, params),
+        ["customers", id] if get => customers::retrieve(ctx, id, params),
+        ["customers", id] if post => customers::update(ctx, id, params),
+        ["customers", id] if delete => customers::delete(ctx, id),
+        ["customers", id, "payment_methods"] if get => payment_methods::list_for_customer(ctx, id, params),
+        ["customer_sessions"] if post => customer_sessions::create(ctx, params),
+        ["confirmation_tokens"] if post => confirmation_tokens::create(ctx, params),
+        ["confirmation_tokens", id] if get => confirmation_tokens::retrieve(ctx, id, params),
+        ["test_helpers", "confirmation_tokens"] if post => confirmation_tokens::create_for_tests(ctx, params),
+        ["payment_methods"] if post => payment_methods::create(ctx, params),
+        ["payment_methods"] if get => payment_methods::list(ctx, params),
+        ["payment_methods", id] if get => payment_methods::retrieve(ctx, id, params),
+        ["payment_methods", id] if post => payment_methods::update(ctx, id, params),
+        ["payment_methods", id, "attach"] if post => payment_methods::attach(ctx, id, params),
+        ["payment_methods", id, "detach"] if post => payment_methods::detach(ctx, id, params),
+        ["payment_intents"] if post => payment_intents::create(ctx, params),
+        ["payment_intents"] if get => payment_intents::list(ctx, params),
+        ["payment_intents", id] if get => payment_intents::retrieve(ctx, id, params),
+        ["payment_intents", id] if post => payment_intents::update(ctx, id, params),
+        ["payment_intents", id, "confirm"] if post => payment_intents::confirm(ctx, id, params),
+        ["payment_intents", id, "cancel"] if post => payment_intents::cancel(ctx, id, params),
+        ["payment_intents", id, "capture"] if post => payment_intents::capture(ctx, id, params),
+        ["setup_intents"] if post => setup_intents::create(ctx, params),
+        ["setup_intents", id] if get => setup_intents::retrieve(ctx, id, params),
+        ["setup_intents", id] if post => setup_intents::update(ctx, id, params),
+        ["setup_intents", id, "confirm"] if post => setup_intents::confirm(ctx, id, params),
+        ["setup_intents", id, "cancel"] if post => setup_intents::cancel(ctx, id, params),
+        ["events"] if get => events::list(ctx, params),
+        ["events", id] if get => events::retrieve(ctx, id),
+        ["elements", "sessions"] if get => elements::session(ctx, params),
+        ["elements", "payment_methods", id, "detach"] if post => elements::detach(ctx, id, params),
+        _ => Err(ApiError::not_found_route(method.as_str(), &format!("/v1/{path}"))),
+    }
+}
+
+/// A Stripe list object.
+pub fn list_object(url: &str, data: Vec<Value>, has_more: bool) -> Value {
+    serde_json::json!({ "object": "list", "data": data, "has_more": has_more, "url": url })
+}
+
+/// `limit` as Stripe reads it: 1 to 100, 10 by default.
+pub fn limit(params: &Params) -> Result<usize, ApiError> {
+    match params.int("limit")? {
+        None => Ok(10),
+        Some(limit @ 1..=100) => Ok(limit as usize),
+        Some(_) => Err(ApiError::invalid_param("limit", "Invalid limit: must be between 1 and 100")),
+    }
+}
+
+/// Pages a newest-first list with `starting_after` / `ending_before`.
+pub fn page(items: Vec<&Value>, params: &Params) -> Result<(Vec<Value>, bool), ApiError> {
+    let limit = limit(params)?;
+    let start = match params.str("starting_after")? {
+        Some(after) => items.iter().position(|o| o["id"] == after).map_or(items.len(), |i| i + 1),
+        None => 0,
+    };
+    let end = match params.str("ending_before")? {
+        Some(before) => items.iter().position(|o| o["id"] == before).unwrap_or(items.len()),
+        None => items.len(),
+    };
+    let window = &items[start.min(end)..end];
+    let (from, to) = if params.str("ending_before")?.is_some() {
+        (window.len().saturating_sub(limit), window.len())
+    } else {
+        (0, window.len().min(limit))
+    };
+    let has_more = window.len() > limit;
+    Ok((window[from..to].iter().map(|o| (*o).clone()).collect(), has_more))
+}

@@ -1,0 +1,460 @@
+//! PaymentIntents: create (optionally confirming at once), retrieve, update, confirm,
+//! cancel, capture, list. <https://docs.stripe.com/api/payment_intents>
+
+use super::intents::{self, Confirmation};
+use super::{Caller, Ctx, confirmation_tokens, list_object, page, payment_methods};
+use crate::error::ApiError;
+use crate::form::Params;
+use crate::state::{TokenMethod, new_id, random_suffix};
+use serde_json::{Value, json};
+
+/// Currencies the emulator accepts, with Stripe's minimum charge in minor units.
+const CURRENCIES: &[(&str, i64)] = &[
+    ("usd", 50), ("eur", 50), ("gbp", 30), ("chf", 50), ("cad", 50), ("aud", 50), ("nzd", 50), ("sek", 300),
+    ("nok", 300), ("dkk", 250), ("pln", 200), ("czk", 1500), ("huf", 17500), ("jpy", 50), ("sgd", 50), ("hkd", 400),
+    ("mxn", 1000), ("brl", 50), ("inr", 50), ("ron", 200), ("bgn", 100),
+];
+const MAX_AMOUNT: i64 = 99_999_999;
+
+const CONFIRM_PARAMS: &[&str] = &[
+    "confirmation_token",
+    "payment_method",
+    "return_url",
+    "off_session",
+    "use_stripe_sdk",
+    "mandate_data.*",
+    "setup_future_usage",
+    "payment_method_options.*",
+    "shipping.*",
+    "receipt_email",
+    "error_on_requires_action",
+    "capture_method",
+    "expand",
+];
+
+fn currency(params: &Params) -> Result<(String, i64), ApiError> {
+    let code = params.required_str("currency")?.to_ascii_lowercase();
+    CURRENCIES
+        .iter()
+        .find(|(known, _)| *known == code)
+        .map(|(known, minimum)| ((*known).to_owned(), *minimum))
+        .ok_or_else(|| ApiError::invalid_param("currency", format!("Invalid currency: {code}. The emulator supports: {}.", CURRENCIES.iter().map(|c| c.0).collect::<Vec<_>>().join(", "))))
+}
+
+fn amount(params: &Params, minimum: i64, currency: &str) -> Result<i64, ApiError> {
+    let amount = params.int("amount")?.ok_or_else(|| ApiError::missing_param("amount"))?;
+    if amount < minimum {
+        return Err(ApiError::invalid_param("amount", format!("Amount must be at least {minimum} {currency} (minor units)"))
+            .with_code("amount_too_small"));
+    }
+    if amount > MAX_AMOUNT {
+        return Err(ApiError::invalid_param("amount", format!("Amount must be no more than {MAX_AMOUNT}")).with_code("amount_too_large"));
+    }
+    Ok(amount)
+}
+
+fn one_of(params: &Params, name: &str, allowed: &[&str]) -> Result<Option<String>, ApiError> {
+    match params.str(name)? {
+        None | Some("") => Ok(None),
+        Some(value) if allowed.contains(&value) => Ok(Some(value.to_owned())),
+        Some(other) => Err(ApiError::invalid_param(name, format!("Invalid {name}: must be one of {}, not {other}", allowed.join(", ")))),
+    }
+}
+
+fn customer(ctx: &Ctx<'_>, params: &Params) -> Result<Option<String>, ApiError> {
+    match params.str("customer")? {
+        None | Some("") => Ok(None),
+        Some(id) if ctx.account.get_kind("customer", id).is_some_and(|c| c["deleted"] != true) => Ok(Some(id.to_owned())),
+        Some(id) => Err(ApiError::no_such_param("customer", id, "customer")),
+    }
+}
+
+/// The `payment_method_options` a request asks for (kept as given).
+fn method_options(params: &Params) -> Result<Value, ApiError> {
+    let Some(options) = params.object("payment_method_options")? else { return Ok(json!({})) };
+    let mut out = json!({});
+    if let Some(card) = options.object("card")? {
+        let mut card_out = json!({ "installments": null, "mandate_options": null, "network": null, "request_three_d_secure": "automatic" });
+        if let Some(recollect) = card.bool("require_cvc_recollection")? {
+            card_out["require_cvc_recollection"] = json!(recollect);
+        }
+        if let Some(sfu) = card.str("setup_future_usage")? {
+            card_out["setup_future_usage"] = json!(sfu);
+        }
+        out["card"] = card_out;
+    }
+    Ok(out)
+}
+
+pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    params.only(&[
+        CONFIRM_PARAMS,
+        &[
+            "amount", "currency", "confirm", "customer", "description", "metadata.*", "automatic_payment_methods.enabled",
+            "automatic_payment_methods.allow_redirects", "payment_method_types", "statement_descriptor",
+            "statement_descriptor_suffix", "confirmation_method", "payment_method_data.*", "transfer_group",
+        ],
+    ]
+    .concat())?;
+    let (currency, minimum) = currency(params)?;
+    let amount = amount(params, minimum, &currency)?;
+    let customer = customer(ctx, params)?;
+    let capture_method = one_of(params, "capture_method", &["automatic", "automatic_async", "manual"])?.unwrap_or_else(|| "automatic_async".into());
+    let setup_future_usage = one_of(params, "setup_future_usage", &["on_session", "off_session"])?;
+    let types = params.str_list("payment_method_types")?;
+    let apm = params.object("automatic_payment_methods")?;
+    let automatic = match (&apm, types.is_empty()) {
+        (Some(apm), _) => {
+            let enabled = apm.bool("enabled")?.ok_or_else(|| ApiError::missing_param("automatic_payment_methods[enabled]"))?;
+            let redirects = one_of(apm, "allow_redirects", &["always", "never"])?;
+            if enabled && !types.is_empty() {
+                return Err(ApiError::invalid_param("payment_method_types", "You may only specify one of these parameters: automatic_payment_methods, payment_method_types."));
+            }
+            enabled.then(|| json!({ "enabled": true, "allow_redirects": redirects.unwrap_or_else(|| "always".into()) }))
+        }
+        // Since API version 2023-08-16 automatic payment methods are on by default.
+        (None, true) => Some(json!({ "enabled": true, "allow_redirects": "always" })),
+        (None, false) => None,
+    };
+    let method_types = if types.is_empty() {
+        json!(["card", payment_methods::REDIRECT_TYPE, payment_methods::DELAYED_TYPE])
+    } else {
+        json!(types)
+    };
+    let id = new_id("pi");
+    let intent = json!({
+        "id": id,
+        "object": "payment_intent",
+        "amount": amount,
+        "amount_capturable": 0,
+        "amount_details": { "tip": {} },
+        "amount_received": 0,
+        "application": null,
+        "application_fee_amount": null,
+        "automatic_payment_methods": automatic,
+        "canceled_at": null,
+        "cancellation_reason": null,
+        "capture_method": capture_method,
+        "client_secret": format!("{id}_secret_{}", random_suffix(25)),
+        "confirmation_method": one_of(params, "confirmation_method", &["automatic", "manual"])?.unwrap_or_else(|| "automatic".into()),
+        "created": ctx.now(),
+        "currency": currency,
+        "customer": customer,
+        "description": params.str("description")?,
+        "excluded_payment_method_types": null,
+        "last_payment_error": null,
+        "latest_charge": null,
+        "livemode": false,
+        "metadata": params.string_map("metadata")?,
+        "next_action": null,
+        "on_behalf_of": null,
+        "payment_method": null,
+        "payment_method_configuration_details": null,
+        "payment_method_options": method_options(params)?,
+        "payment_method_types": method_types,
+        "processing": null,
+        "receipt_email": params.str("receipt_email")?,
+        "return_url": params.str("return_url")?,
+        "review": null,
+        "setup_future_usage": setup_future_usage,
+        "shipping": null,
+        "source": null,
+        "statement_descriptor": params.str("statement_descriptor")?,
+        "statement_descriptor_suffix": params.str("statement_descriptor_suffix")?,
+        "status": "requires_payment_method",
+        "transfer_data": null,
+        "transfer_group": params.str("transfer_group")?,
+    });
+    if params.bool("confirm")? == Some(true) {
+        // Check confirmation first so that a refused request creates nothing.
+        let plan = plan_confirmation(ctx, &intent, params)?;
+        ctx.account.put(intent.clone());
+        ctx.emit("payment_intent.created", &intent, None);
+        let confirmed = carry_out(ctx, intent, plan, params);
+        return confirmed.and_then(|intent| ctx.expand(intent, params));
+    }
+    let mut intent = intent;
+    if let Some(pm) = params.str("payment_method")? {
+        let pm = payment_methods::resolve(ctx, pm, "payment_method")?;
+        intent["payment_method"] = pm["id"].clone();
+        intent["status"] = json!("requires_confirmation");
+    }
+    ctx.account.put(intent.clone());
+    ctx.emit("payment_intent.created", &intent, None);
+    ctx.expand(intent, params)
+}
+
+/// Where the payment method of a confirmation comes from.
+enum Source {
+    Token(String),
+    Method(String),
+    Already(String),
+}
+
+/// Everything checked before anything changes.
+struct Plan {
+    source: Source,
+    return_url: Option<String>,
+}
+
+fn plan_confirmation(ctx: &Ctx<'_>, intent: &Value, params: &Params) -> Result<Plan, ApiError> {
+    let token = params.str("confirmation_token")?.filter(|t| !t.is_empty());
+    let method = params.str("payment_method")?.filter(|m| !m.is_empty());
+    let source = match (token, method) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid("You cannot provide both a confirmation_token and a payment_method.").with_param("confirmation_token"));
+        }
+        (Some(token), None) => Source::Token(token.to_owned()),
+        (None, Some(method)) => Source::Method(method.to_owned()),
+        (None, None) => match intent["payment_method"].as_str() {
+            Some(existing) => Source::Already(existing.to_owned()),
+            None => {
+                return Err(ApiError::invalid(
+                    "You cannot confirm this PaymentIntent because it's missing a payment method. To confirm the PaymentIntent with a payment method, pass confirmation_token or payment_method.",
+                )
+                .with_code("payment_intent_unexpected_state"));
+            }
+        },
+    };
+    let token_object = match &source {
+        Source::Token(id) => Some(confirmation_tokens::usable(ctx, id)?),
+        _ => None,
+    };
+    let return_url = params
+        .str("return_url")?
+        .map(str::to_owned)
+        .or_else(|| token_object.as_ref().and_then(|t| t["return_url"].as_str().map(str::to_owned)))
+        .or_else(|| intent["return_url"].as_str().map(str::to_owned));
+    if let Some(url) = &return_url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(ApiError::invalid_param("return_url", "Invalid URL: return_url must be an absolute http(s) URL"));
+        }
+    }
+    let redirects_allowed = intent["automatic_payment_methods"]["enabled"] == true
+        && intent["automatic_payment_methods"]["allow_redirects"] != "never";
+    if redirects_allowed && return_url.is_none() {
+        return Err(ApiError::invalid(
+            "This PaymentIntent is configured to accept payment methods enabled in your Dashboard. Because some of these payment methods might redirect your customer off of your page, you must provide a `return_url`. If you don't want to accept redirect-based payment methods, set `automatic_payment_methods[enabled]` to `true` and `automatic_payment_methods[allow_redirects]` to `never` when creating Setup Intents and Payment Intents.",
+        )
+        .with_param("return_url"));
+    }
+    if let Some(token) = &token_object {
+        let saved = matches!(ctx.account.token_methods.get(token["id"].as_str().unwrap_or_default()), Some(TokenMethod::Existing(_)));
+        let recollect = intent["payment_method_options"]["card"]["require_cvc_recollection"] == true
+            || params.object("payment_method_options")?.and_then(|o| o.object("card").ok().flatten()).and_then(|c| c.bool("require_cvc_recollection").ok().flatten()) == Some(true);
+        let is_card = token["payment_method_preview"]["type"] == "card";
+        if saved && is_card && recollect && token["payment_method_options"]["card"]["cvc_token"].is_null() {
+            return Err(ApiError::invalid_param(
+                "confirmation_token",
+                "This PaymentIntent requires the CVC to be collected again (require_cvc_recollection), but the ConfirmationToken carries no cvc_token. Pass paymentMethodOptions.card.require_cvc_recollection to Elements.",
+            ));
+        }
+    }
+    Ok(Plan { source, return_url })
+}
+
+/// Confirms a stored intent according to a checked plan.
+fn carry_out(ctx: &mut Ctx<'_>, mut intent: Value, plan: Plan, params: &Params) -> Result<Value, ApiError> {
+    let id = intent["id"].as_str().unwrap_or_default().to_owned();
+    let mut token_sfu = None;
+    let pm = match plan.source {
+        Source::Token(token_id) => {
+            let (token, method) = confirmation_tokens::consume(ctx, &token_id, "payment_intent", &id)?;
+            token_sfu = token["setup_future_usage"].as_str().map(str::to_owned);
+            if !token["shipping"].is_null() {
+                intent["shipping"] = token["shipping"].clone();
+            }
+            match method {
+                TokenMethod::Existing(pm) => payment_methods::resolve(ctx, &pm, "confirmation_token")?,
+                TokenMethod::New { preview, card } => payment_methods::insert_preview(ctx, preview, card, json!({})),
+            }
+        }
+        Source::Method(pm) | Source::Already(pm) => payment_methods::resolve(ctx, &pm, "payment_method")?,
+    };
+    if let (Some(owner), customer) = (pm["customer"].as_str(), intent["customer"].as_str()) {
+        if Some(owner) != customer {
+            return Err(ApiError::invalid_param(
+                "payment_method",
+                format!("The PaymentMethod provided ({}) does not belong to the Customer ({}).", pm["id"].as_str().unwrap_or_default(), customer.unwrap_or("none")),
+            ));
+        }
+    }
+    if let Some(sfu) = one_of(params, "setup_future_usage", &["on_session", "off_session"])?.or(token_sfu) {
+        intent["setup_future_usage"] = json!(sfu);
+    }
+    if let Some(options) = params.object("payment_method_options")? {
+        if let Some(card) = options.object("card")? {
+            if let Some(recollect) = card.bool("require_cvc_recollection")? {
+                intent["payment_method_options"]["card"]["require_cvc_recollection"] = json!(recollect);
+            }
+        }
+    }
+    if let Some(url) = plan.return_url {
+        intent["return_url"] = json!(url);
+    }
+    if let Some(capture) = one_of(params, "capture_method", &["automatic", "automatic_async", "manual"])? {
+        intent["capture_method"] = json!(capture);
+    }
+    let off_session = params.bool("off_session")?.unwrap_or(false);
+    intents::confirm(ctx, intent, pm, Confirmation { off_session })
+}
+
+fn find(ctx: &Ctx<'_>, id: &str) -> Result<Value, ApiError> {
+    ctx.account.get_kind("payment_intent", id).cloned().ok_or_else(|| ApiError::no_such("payment_intent", id))
+}
+
+/// Retrieve: with a secret key, or with a publishable key and the client secret (as
+/// Stripe.js does).
+pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
+    params.only(&["client_secret", "expand"])?;
+    let intent = find(ctx, id)?;
+    if ctx.caller == Caller::Publishable {
+        let secret = params.required_str("client_secret")?;
+        if intent["client_secret"] != secret {
+            return Err(ApiError::no_such("payment_intent", id));
+        }
+    }
+    ctx.expand(intent, params)
+}
+
+pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    params.only(&["amount", "currency", "customer", "description", "metadata.*", "receipt_email", "setup_future_usage", "shipping.*", "payment_method", "payment_method_options.*", "capture_method", "expand"])?;
+    let mut intent = find(ctx, id)?;
+    let before = intent.clone();
+    let editable = ["requires_payment_method", "requires_confirmation", "requires_action"];
+    if !editable.iter().any(|s| intent["status"] == *s) {
+        return Err(unexpected_state("update", &intent, &editable));
+    }
+    if params.get("currency").is_some() {
+        let (code, _) = currency(params)?;
+        intent["currency"] = json!(code);
+    }
+    if params.get("amount").is_some() {
+        let minimum = CURRENCIES.iter().find(|c| intent["currency"] == c.0).map_or(50, |c| c.1);
+        intent["amount"] = json!(amount(params, minimum, intent["currency"].as_str().unwrap_or_default())?);
+    }
+    if params.get("customer").is_some() {
+        intent["customer"] = json!(customer(ctx, params)?);
+    }
+    for field in ["description", "receipt_email"] {
+        if let Some(value) = params.str(field)? {
+            intent[field] = if value.is_empty() { Value::Null } else { json!(value) };
+        }
+    }
+    if params.get("setup_future_usage").is_some() {
+        intent["setup_future_usage"] = json!(one_of(params, "setup_future_usage", &["on_session", "off_session"])?);
+    }
+    if let Some(capture) = one_of(params, "capture_method", &["automatic", "automatic_async", "manual"])? {
+        intent["capture_method"] = json!(capture);
+    }
+    for (key, value) in params.string_map("metadata")? {
+        intent["metadata"][key] = if value.is_empty() { Value::Null } else { json!(value) };
+    }
+    if params.get("payment_method_options").is_some() {
+        intent["payment_method_options"] = method_options(params)?;
+    }
+    if let Some(pm) = params.str("payment_method")? {
+        let pm = payment_methods::resolve(ctx, pm, "payment_method")?;
+        intent["payment_method"] = pm["id"].clone();
+        intent["status"] = json!("requires_confirmation");
+    }
+    let mut previous = serde_json::Map::new();
+    for (key, value) in before.as_object().into_iter().flatten() {
+        if intent[key] != *value {
+            previous.insert(key.clone(), value.clone());
+        }
+    }
+    ctx.account.put(intent.clone());
+    if !previous.is_empty() {
+        ctx.emit("payment_intent.updated", &intent, Some(Value::Object(previous)));
+    }
+    ctx.expand(intent, params)
+}
+
+fn unexpected_state(action: &str, intent: &Value, allowed: &[&str]) -> ApiError {
+    ApiError::invalid(format!(
+        "You cannot {action} this PaymentIntent because it has a status of {}. Only a PaymentIntent with one of the following statuses may be {}: {}.",
+        intent["status"].as_str().unwrap_or_default(),
+        if action == "cancel" { "canceled" } else { "confirmed" },
+        allowed.join(", ")
+    ))
+    .with_code("payment_intent_unexpected_state")
+    .attach("payment_intent", intent.clone())
+}
+
+pub fn confirm(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    params.only(&[CONFIRM_PARAMS, &["payment_method_data.*"]].concat())?;
+    let intent = find(ctx, id)?;
+    let confirmable = ["requires_payment_method", "requires_confirmation", "requires_action"];
+    if !confirmable.iter().any(|s| intent["status"] == *s) {
+        return Err(unexpected_state("confirm", &intent, &confirmable));
+    }
+    let plan = plan_confirmation(ctx, &intent, params)?;
+    let confirmed = carry_out(ctx, intent, plan, params);
+    confirmed.and_then(|intent| ctx.expand(intent, params))
+}
+
+pub fn cancel(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    params.only(&["cancellation_reason", "expand"])?;
+    let mut intent = find(ctx, id)?;
+    let cancelable = ["requires_payment_method", "requires_capture", "requires_confirmation", "requires_action", "processing"];
+    if !cancelable.iter().any(|s| intent["status"] == *s) {
+        return Err(unexpected_state("cancel", &intent, &cancelable));
+    }
+    let reason = one_of(params, "cancellation_reason", &["duplicate", "fraudulent", "requested_by_customer", "abandoned"])?;
+    let previous = intent["status"].clone();
+    intent["status"] = json!("canceled");
+    intent["canceled_at"] = json!(ctx.now());
+    intent["cancellation_reason"] = json!(reason);
+    intent["next_action"] = Value::Null;
+    intent["amount_capturable"] = json!(0);
+    ctx.account.put(intent.clone());
+    ctx.emit("payment_intent.canceled", &intent, Some(json!({ "status": previous })));
+    ctx.expand(intent, params)
+}
+
+pub fn capture(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    params.only(&["amount_to_capture", "metadata.*", "expand", "final_capture"])?;
+    let mut intent = find(ctx, id)?;
+    if intent["status"] != "requires_capture" {
+        return Err(ApiError::invalid(format!(
+            "This PaymentIntent could not be captured because it has a status of {}. Only a PaymentIntent with one of the following statuses may be captured: requires_capture.",
+            intent["status"].as_str().unwrap_or_default()
+        ))
+        .with_code("payment_intent_unexpected_state")
+        .attach("payment_intent", intent.clone()));
+    }
+    let capturable = intent["amount_capturable"].as_i64().unwrap_or(0);
+    let to_capture = params.int("amount_to_capture")?.unwrap_or(capturable);
+    if to_capture <= 0 || to_capture > capturable {
+        return Err(ApiError::invalid_param("amount_to_capture", format!("The amount to capture must be between 1 and the capturable amount ({capturable}).")));
+    }
+    intent["status"] = json!("succeeded");
+    intent["amount_received"] = json!(to_capture);
+    intent["amount_capturable"] = json!(0);
+    if let Some(charge_id) = intent["latest_charge"].as_str().map(str::to_owned) {
+        if let Some(mut charge) = ctx.account.get(&charge_id).cloned() {
+            charge["captured"] = json!(true);
+            charge["amount_captured"] = json!(to_capture);
+            ctx.account.put(charge.clone());
+            ctx.emit("charge.captured", &charge, Some(json!({ "captured": false })));
+        }
+    }
+    ctx.account.put(intent.clone());
+    ctx.emit("payment_intent.succeeded", &intent, Some(json!({ "status": "requires_capture", "amount_received": 0 })));
+    ctx.expand(intent, params)
+}
+
+pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    params.only(&["customer", "limit", "starting_after", "ending_before", "expand", "created.*"])?;
+    let customer = params.str("customer")?.map(str::to_owned);
+    let items = ctx.account.list("payment_intent", |pi| customer.as_ref().is_none_or(|c| pi["customer"] == c.as_str()));
+    let (data, has_more) = page(items, params)?;
+    Ok(list_object("/v1/payment_intents", data, has_more))
+}

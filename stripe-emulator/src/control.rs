@@ -1,0 +1,279 @@
+//! The control API under `/_emulator/` (JSON, no key): inspect events and webhook
+//! deliveries, re-send events, manage webhook endpoints, inject faults, move the clock,
+//! reset. Also the pages and calls that stand in for what the shopper does at the
+//! bank: the 3-D Secure challenge's outcome and the redirect method's bank page.
+
+use crate::api::{self, Caller, Ctx};
+use crate::error::ApiError;
+use crate::faults::Rule;
+use crate::http::json_reply;
+use crate::state::{Account, RequestInfo};
+use crate::{Shared, WebhookEndpoint, webhooks};
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/_emulator", get(index))
+        .route("/_emulator/events", get(events))
+        .route("/_emulator/events/{id}/resend", post(resend))
+        .route("/_emulator/deliveries", get(deliveries))
+        .route("/_emulator/webhook_endpoints", get(endpoints).post(add_endpoint).delete(clear_endpoints))
+        .route("/_emulator/faults", get(faults).post(add_fault).delete(clear_faults))
+        .route("/_emulator/clock", post(advance_clock))
+        .route("/_emulator/reset", post(reset))
+        .route("/_emulator/3ds/{id}", post(three_d_secure))
+        .route("/_emulator/intents/{id}/settle", post(settle_now))
+        .route("/_emulator/redirect/{id}", get(bank_page).post(bank_decision))
+}
+
+/// Runs `work` on the account as the platform itself would (secret key, no request),
+/// then delivers what it emitted and schedules what it left processing.
+pub(crate) fn run(shared: &Arc<Shared>, work: impl FnOnce(&mut Ctx<'_>) -> Result<Value, ApiError>) -> Result<Value, ApiError> {
+    let (result, emitted, to_settle) = {
+        let mut account = shared.account.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ctx = Ctx {
+            account: &mut account,
+            caller: Caller::Secret,
+            request: RequestInfo::default(),
+            base_url: &shared.base_url,
+            emitted: Vec::new(),
+            to_settle: Vec::new(),
+        };
+        let result = work(&mut ctx);
+        (result, ctx.emitted, ctx.to_settle)
+    };
+    webhooks::deliver(shared, emitted, None);
+    for intent in to_settle {
+        let shared = Arc::clone(shared);
+        tokio::spawn(async move {
+            tokio::time::sleep(shared.config.processing_delay).await;
+            settle(&shared, &intent);
+        });
+    }
+    result
+}
+
+/// A delayed payment clears.
+pub(crate) fn settle(shared: &Arc<Shared>, intent: &str) {
+    if let Err(error) = run(shared, |ctx| api::settle_processing(ctx, intent)) {
+        tracing::warn!(intent, message = %error.message, "settling a processing payment failed");
+    }
+}
+
+fn reply(result: Result<Value, ApiError>) -> Response {
+    match result {
+        Ok(value) => json_reply(StatusCode::OK, &value, &[]),
+        Err(error) => json_reply(error.status, &error.body(), &[]),
+    }
+}
+
+fn bad_request(message: &str) -> Response {
+    let error = ApiError::invalid(message);
+    json_reply(error.status, &error.body(), &[])
+}
+
+async fn index() -> Response {
+    json_reply(
+        StatusCode::OK,
+        &json!({
+            "events": "GET /_emulator/events",
+            "resend": "POST /_emulator/events/{id}/resend [{\"url\",\"secret\"}]",
+            "deliveries": "GET /_emulator/deliveries[?event_id=evt_…]",
+            "webhook_endpoints": "GET | POST {\"url\",\"secret\"?} | DELETE /_emulator/webhook_endpoints",
+            "faults": "GET | POST {\"path\",\"method\"?,\"status\"|\"drop\"|\"delay_ms\",\"should_retry\"?,\"phase\"?,\"count\"?} | DELETE /_emulator/faults",
+            "clock": "POST /_emulator/clock {\"advance_seconds\"}",
+            "reset": "POST /_emulator/reset",
+            "settle": "POST /_emulator/intents/{id}/settle",
+        }),
+        &[],
+    )
+}
+
+async fn events(State(shared): State<Arc<Shared>>) -> Response {
+    let events = shared.account.lock().unwrap_or_else(|e| e.into_inner()).events.clone();
+    json_reply(StatusCode::OK, &json!({ "data": events }), &[])
+}
+
+async fn deliveries(State(shared): State<Arc<Shared>>, Query(query): Query<HashMap<String, String>>) -> Response {
+    let mut deliveries = shared.webhooks.deliveries();
+    if let Some(event) = query.get("event_id") {
+        deliveries.retain(|d| &d.event_id == event);
+    }
+    json_reply(StatusCode::OK, &json!({ "data": deliveries }), &[])
+}
+
+async fn resend(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: Option<axum::Json<WebhookEndpointInput>>) -> Response {
+    if shared.account.lock().unwrap_or_else(|e| e.into_inner()).event(&id).is_none() {
+        let error = ApiError::no_such("event", &id);
+        return json_reply(error.status, &error.body(), &[]);
+    }
+    let only = match body {
+        Some(axum::Json(input)) => Some(input.into_endpoint(&shared)),
+        None => None,
+    };
+    webhooks::deliver(&shared, vec![id.clone()], only);
+    json_reply(StatusCode::OK, &json!({ "resent": id }), &[])
+}
+
+#[derive(Deserialize)]
+struct WebhookEndpointInput {
+    url: String,
+    secret: Option<String>,
+}
+
+impl WebhookEndpointInput {
+    /// An endpoint, with the secret of a known endpoint at that URL when none is given.
+    fn into_endpoint(self, shared: &Shared) -> WebhookEndpoint {
+        let known = shared.webhooks.endpoints().into_iter().find(|e| e.url == self.url).map(|e| e.secret);
+        WebhookEndpoint { secret: self.secret.or(known).unwrap_or_else(webhooks::new_secret), url: self.url }
+    }
+}
+
+async fn endpoints(State(shared): State<Arc<Shared>>) -> Response {
+    json_reply(StatusCode::OK, &json!({ "data": shared.webhooks.endpoints() }), &[])
+}
+
+async fn add_endpoint(State(shared): State<Arc<Shared>>, axum::Json(input): axum::Json<WebhookEndpointInput>) -> Response {
+    if !(input.url.starts_with("http://") || input.url.starts_with("https://")) {
+        return bad_request("url must be an absolute http(s) URL");
+    }
+    let endpoint = input.into_endpoint(&shared);
+    shared.webhooks.add_endpoint(endpoint.clone());
+    json_reply(StatusCode::OK, &json!(endpoint), &[])
+}
+
+async fn clear_endpoints(State(shared): State<Arc<Shared>>) -> Response {
+    shared.webhooks.remove_endpoints();
+    json_reply(StatusCode::OK, &json!({ "deleted": true }), &[])
+}
+
+async fn faults(State(shared): State<Arc<Shared>>) -> Response {
+    json_reply(StatusCode::OK, &json!({ "data": shared.faults.list() }), &[])
+}
+
+async fn add_fault(State(shared): State<Arc<Shared>>, body: Result<axum::Json<Rule>, axum::extract::rejection::JsonRejection>) -> Response {
+    match body {
+        Ok(axum::Json(rule)) => json_reply(StatusCode::OK, &json!(shared.faults.add(rule)), &[]),
+        Err(rejection) => bad_request(&format!(
+            "A fault is {{\"path\", \"method\"?, one of \"status\" (with \"should_retry\"?) | \"drop\": true | \"delay_ms\", \"phase\"?: \"before\"|\"after\", \"count\"?}}: {rejection}"
+        )),
+    }
+}
+
+async fn clear_faults(State(shared): State<Arc<Shared>>) -> Response {
+    shared.faults.clear();
+    json_reply(StatusCode::OK, &json!({ "deleted": true }), &[])
+}
+
+#[derive(Deserialize)]
+struct ClockInput {
+    advance_seconds: i64,
+}
+
+async fn advance_clock(State(shared): State<Arc<Shared>>, axum::Json(input): axum::Json<ClockInput>) -> Response {
+    if input.advance_seconds < 0 {
+        return bad_request("the clock only moves forward");
+    }
+    let mut account = shared.account.lock().unwrap_or_else(|e| e.into_inner());
+    account.clock_offset += input.advance_seconds;
+    json_reply(StatusCode::OK, &json!({ "now": account.now() }), &[])
+}
+
+async fn reset(State(shared): State<Arc<Shared>>) -> Response {
+    *shared.account.lock().unwrap_or_else(|e| e.into_inner()) = Account::default();
+    shared.idempotency.clear();
+    shared.faults.clear();
+    shared.webhooks.clear();
+    json_reply(StatusCode::OK, &json!({ "reset": true }), &[])
+}
+
+#[derive(Deserialize)]
+struct Decision {
+    client_secret: String,
+    /// `complete` / `authorize` approve; `fail` refuses.
+    result: String,
+}
+
+impl Decision {
+    fn approved(&self) -> Result<bool, Response> {
+        match self.result.as_str() {
+            "complete" | "authorize" => Ok(true),
+            "fail" => Ok(false),
+            _ => Err(bad_request("result must be complete, authorize or fail")),
+        }
+    }
+}
+
+/// The 3-D Secure modal's Complete / Fail (called by the Stripe.js stand-in).
+async fn three_d_secure(State(shared): State<Arc<Shared>>, Path(id): Path<String>, axum::Json(decision): axum::Json<Decision>) -> Response {
+    let approved = match decision.approved() {
+        Ok(approved) => approved,
+        Err(response) => return response,
+    };
+    reply(run(&shared, |ctx| api::authenticate(ctx, &id, &decision.client_secret, approved)))
+}
+
+async fn settle_now(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    reply(run(&shared, |ctx| api::settle_processing(ctx, &id)))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The test bank page a redirect-based method sends the shopper to.
+async fn bank_page(State(shared): State<Arc<Shared>>, Path(id): Path<String>, Query(query): Query<HashMap<String, String>>) -> Response {
+    let secret = query.get("client_secret").cloned().unwrap_or_default();
+    let intent = shared.account.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned();
+    let Some(intent) = intent.filter(|i| i["client_secret"] == secret.as_str()) else {
+        return (StatusCode::NOT_FOUND, Html("<h1>Unknown payment</h1>")).into_response();
+    };
+    let amount = intent["amount"].as_i64().map(|a| format!("{:.2} {}", a as f64 / 100.0, intent["currency"].as_str().unwrap_or_default().to_uppercase())).unwrap_or_default();
+    let secret = escape(intent["client_secret"].as_str().unwrap_or_default());
+    let id = escape(&id);
+    Html(format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Test bank — authorize payment</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}}button{{font:inherit;padding:.6rem 1rem;margin-right:.5rem;border-radius:6px;border:1px solid #444;cursor:pointer}}#test-source-authorize-3ds{{background:#1a7f37;color:#fff;border-color:#1a7f37}}</style></head>
+<body><h1>Test bank</h1><p>This is the Stripe emulator's stand-in for a bank's payment page.</p><p>Amount: <strong>{amount}</strong></p>
+<form method="post" action="/_emulator/redirect/{id}"><input type="hidden" name="client_secret" value="{secret}">
+<button id="test-source-authorize-3ds" name="result" value="authorize">Authorize test payment</button>
+<button id="test-source-fail-3ds" name="result" value="fail">Fail test payment</button></form></body></html>"#
+    ))
+    .into_response()
+}
+
+/// The bank page's answer: applies it, then sends the shopper back to `return_url`.
+async fn bank_decision(State(shared): State<Arc<Shared>>, Path(id): Path<String>, axum::Form(decision): axum::Form<Decision>) -> Response {
+    let approved = match decision.approved() {
+        Ok(approved) => approved,
+        Err(response) => return response,
+    };
+    let intent = match run(&shared, |ctx| api::authenticate(ctx, &id, &decision.client_secret, approved)) {
+        Ok(intent) => intent,
+        Err(error) => return json_reply(error.status, &error.body(), &[]),
+    };
+    let kind = intent["object"].as_str().unwrap_or("payment_intent");
+    let status = match intent["status"].as_str() {
+        Some("succeeded" | "requires_capture") => "succeeded",
+        Some("processing") => "pending",
+        _ => "failed",
+    };
+    let Some(return_url) = intent["return_url"].as_str() else {
+        return (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], format!("Payment {status}. No return_url was given.")).into_response();
+    };
+    let separator = if return_url.contains('?') { '&' } else { '?' };
+    let target = format!(
+        "{return_url}{separator}{kind}={}&{kind}_client_secret={}&redirect_status={status}",
+        intent["id"].as_str().unwrap_or_default(),
+        intent["client_secret"].as_str().unwrap_or_default()
+    );
+    Redirect::to(&target).into_response()
+}

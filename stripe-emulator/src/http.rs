@@ -1,0 +1,242 @@
+//! The HTTP face of the emulator: routes, and around every `/v1` call what Stripe does
+//! around its endpoints — API keys, form decoding, idempotency keys, `Request-Id` and
+//! `Stripe-Version` headers, injected faults, and webhook delivery of the events the
+//! call emitted.
+
+use crate::api::{self, Caller, Ctx};
+use crate::error::ApiError;
+use crate::faults::{Action, Phase};
+use crate::form::Params;
+use crate::idempotency::Claim;
+use crate::state::{RequestInfo, random_suffix, wall_clock};
+use crate::{Shared, control, stripe_js, webhooks};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use base64::Engine;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let limit = shared.config.max_body_bytes;
+    Router::new()
+        .route("/v1/{*path}", any(api))
+        .route("/health", get(|| async { "ok" }))
+        .merge(stripe_js::routes())
+        .merge(control::routes())
+        .fallback(|method: Method, uri: Uri| async move {
+            let error = ApiError::not_found_route(method.as_str(), uri.path());
+            json_reply(error.status, &error.body(), &[])
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(tower_http::cors::Any)
+                .allow_methods([Method::GET, Method::POST, Method::DELETE])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, "stripe-version".parse().unwrap_or(header::ACCEPT), "idempotency-key".parse().unwrap_or(header::ACCEPT)])
+                .expose_headers(["request-id".parse().unwrap_or(header::ACCEPT)]),
+        )
+        .with_state(shared)
+}
+
+/// A JSON reply with extra headers.
+pub(crate) fn json_reply(status: StatusCode, body: &serde_json::Value, headers: &[(&str, String)]) -> Response {
+    let bytes = serde_json::to_vec_pretty(body).unwrap_or_default();
+    bytes_reply(status, bytes, headers)
+}
+
+fn bytes_reply(status: StatusCode, bytes: Vec<u8>, headers: &[(&str, String)]) -> Response {
+    let mut response = (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response();
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (name.parse::<header::HeaderName>(), HeaderValue::from_str(value)) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+/// The key that made a request.
+fn caller(headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return Err(ApiError::unauthorized(
+            "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+        ));
+    };
+    let key = if let Some(token) = value.strip_prefix("Bearer ") {
+        token.trim().to_owned()
+    } else if let Some(basic) = value.strip_prefix("Basic ") {
+        let decoded = base64::engine::general_purpose::STANDARD.decode(basic.trim()).unwrap_or_default();
+        String::from_utf8_lossy(&decoded).split(':').next().unwrap_or_default().to_owned()
+    } else {
+        String::new()
+    };
+    let masked = || {
+        let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+        format!("{}****{tail}", key.chars().take(8).collect::<String>())
+    };
+    if key.starts_with("sk_test_") || key.starts_with("rk_test_") {
+        Ok(Caller::Secret)
+    } else if key.starts_with("pk_test_") {
+        Ok(Caller::Publishable)
+    } else if key.contains("_live_") {
+        Err(ApiError::unauthorized("The Stripe emulator accepts only test-mode keys (sk_test_…, pk_test_…)."))
+    } else {
+        Err(ApiError::unauthorized(format!("Invalid API Key provided: {}", masked())))
+    }
+}
+
+/// A reply whose connection breaks before the body is complete.
+fn dropped() -> Response {
+    let stream = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "emulated dropped connection"))
+    });
+    Response::new(Body::from_stream(stream))
+}
+
+fn fault_reply(status: u16, should_retry: Option<bool>, common: &[(&str, String)]) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let error = match status {
+        StatusCode::TOO_MANY_REQUESTS => ApiError::rate_limited(),
+        s if s.is_server_error() => ApiError::api(s),
+        s => {
+            let mut error = ApiError::invalid("Emulated fault.");
+            error.status = s;
+            error
+        }
+    };
+    let mut headers = common.to_vec();
+    if let Some(retry) = should_retry {
+        headers.push(("stripe-should-retry", retry.to_string()));
+    }
+    json_reply(error.status, &error.body(), &headers)
+}
+
+/// Every `/v1/…` request.
+async fn api(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let request_id = format!("req_{}", random_suffix(14));
+    let version = headers
+        .get("stripe-version")
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| crate::API_VERSION.to_owned(), str::to_owned);
+    let idempotency_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let mut common = vec![("request-id", request_id.clone()), ("stripe-version", version)];
+    if let Some(key) = &idempotency_key {
+        common.push(("idempotency-key", key.clone()));
+    }
+    let fail = |error: ApiError, common: &[(&str, String)]| json_reply(error.status, &error.body(), common);
+    let path = uri.path().to_owned();
+
+    // A "before" delay is served after the idempotency key is claimed: it stands for
+    // slow processing, during which a second request with the key gets a 409.
+    let mut slow = None;
+    match shared.faults.take(method.as_str(), &path, Phase::Before) {
+        Some(Action::Status { status, should_retry }) => return fault_reply(status, should_retry, &common),
+        Some(Action::Drop { .. }) => return dropped(),
+        Some(Action::Delay { delay_ms }) => slow = Some(Duration::from_millis(delay_ms)),
+        None => {}
+    }
+
+    let caller = match caller(&headers) {
+        Ok(caller) => caller,
+        Err(error) => return fail(error, &common),
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let mut error = ApiError::invalid("The request body is too large.");
+            error.status = StatusCode::PAYLOAD_TOO_LARGE;
+            return fail(error, &common);
+        }
+        Err(rejection) => return fail(ApiError::invalid(format!("Could not read the request body: {rejection}")), &common),
+    };
+    let raw = if method == Method::GET || method == Method::DELETE {
+        uri.query().unwrap_or_default().to_owned()
+    } else {
+        match std::str::from_utf8(&body) {
+            Ok(text) => text.to_owned(),
+            Err(_) => return fail(ApiError::invalid("Invalid request: the body is not UTF-8 form data."), &common),
+        }
+    };
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if method == Method::POST && !raw.is_empty() && content_type.starts_with("application/json") {
+        return fail(
+            ApiError::invalid("Invalid request: Stripe's API takes application/x-www-form-urlencoded bodies, not JSON."),
+            &common,
+        );
+    }
+    let params = match Params::parse(&raw) {
+        Ok(params) => params,
+        Err(error) => return fail(ApiError::invalid(format!("Invalid request: {error}")), &common),
+    };
+
+    // Idempotency applies to POSTs that carry a key.
+    let key = idempotency_key.filter(|_| method == Method::POST);
+    if let Some(key) = &key {
+        let fingerprint = format!("{method} {path} {params:?}");
+        match shared.idempotency.claim(key, &fingerprint, wall_clock()) {
+            Ok(Claim::Proceed) => {}
+            Ok(Claim::Replay { status, body }) => {
+                let mut headers = common.clone();
+                headers.push(("idempotent-replayed", "true".into()));
+                return bytes_reply(status, body, &headers);
+            }
+            Err(error) => return fail(error, &common),
+        }
+    }
+
+    if let Some(delay) = slow {
+        tokio::time::sleep(delay).await;
+    }
+
+    // The work itself, atomically under the account lock.
+    let (result, emitted, to_settle) = {
+        let mut account = shared.account.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ctx = Ctx {
+            account: &mut account,
+            caller,
+            request: RequestInfo { id: Some(request_id.clone()), idempotency_key: key.clone() },
+            base_url: &shared.base_url,
+            emitted: Vec::new(),
+            to_settle: Vec::new(),
+        };
+        let path_below = path.strip_prefix("/v1/").unwrap_or_default();
+        let result = api::dispatch(&mut ctx, &method, path_below, &params);
+        (result, ctx.emitted, ctx.to_settle)
+    };
+    let (status, body) = match &result {
+        Ok(object) => (StatusCode::OK, object.clone()),
+        Err(error) => (error.status, error.body()),
+    };
+    let bytes = serde_json::to_vec_pretty(&body).unwrap_or_default();
+    if let Some(key) = &key {
+        shared.idempotency.finish(key, status, bytes.clone(), wall_clock());
+    }
+    webhooks::deliver(&shared, emitted, None);
+    for intent in to_settle {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            tokio::time::sleep(shared.config.processing_delay).await;
+            control::settle(&shared, &intent);
+        });
+    }
+
+    match shared.faults.take(method.as_str(), &path, Phase::After) {
+        Some(Action::Status { status, should_retry }) => fault_reply(status, should_retry, &common),
+        Some(Action::Drop { .. }) => dropped(),
+        Some(Action::Delay { delay_ms }) => {
+            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            bytes_reply(status, bytes, &common)
+        }
+        None => bytes_reply(status, bytes, &common),
+    }
+}

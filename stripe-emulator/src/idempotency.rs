@@ -1,0 +1,121 @@
+//! Idempotency keys, as Stripe keeps them: the first reply to a key is stored (even an
+//! error) and replayed for 24 hours to requests with the same key and parameters, with
+//! `Idempotent-Replayed: true`; the same key with other parameters is a 400
+//! `idempotency_error`; a key whose first request is still running is a 409.
+
+use crate::error::ApiError;
+use axum::http::StatusCode;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// How long a key is remembered.
+const RETENTION_SECONDS: i64 = 24 * 60 * 60;
+/// Stripe's limit on key length.
+pub const MAX_KEY_LENGTH: usize = 255;
+
+enum Entry {
+    Running { fingerprint: String },
+    Done { fingerprint: String, status: StatusCode, body: Vec<u8>, at: i64 },
+}
+
+/// What to do with a request that carries a key.
+pub enum Claim {
+    /// First use: go ahead, then `finish`.
+    Proceed,
+    /// Seen before with the same parameters: send this stored reply.
+    Replay { status: StatusCode, body: Vec<u8> },
+}
+
+#[derive(Default)]
+pub struct Store {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+impl Store {
+    /// Claims `key` for a request whose method, path and parameters give `fingerprint`.
+    pub fn claim(&self, key: &str, fingerprint: &str, now: i64) -> Result<Claim, ApiError> {
+        if key.len() > MAX_KEY_LENGTH {
+            return Err(ApiError::invalid(format!("Idempotency-Key is too long: at most {MAX_KEY_LENGTH} characters.")));
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        match entries.get(key) {
+            Some(Entry::Done { at, .. }) if now - at > RETENTION_SECONDS => {}
+            Some(Entry::Done { fingerprint: first, status, body, .. }) => {
+                if first != fingerprint {
+                    return Err(mismatch(key));
+                }
+                return Ok(Claim::Replay { status: *status, body: body.clone() });
+            }
+            Some(Entry::Running { fingerprint: first }) => {
+                if first != fingerprint {
+                    return Err(mismatch(key));
+                }
+                return Err(ApiError::idempotency(
+                    StatusCode::CONFLICT,
+                    "There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through): try again later.",
+                )
+                .with_code("idempotency_key_in_use"));
+            }
+            None => {}
+        }
+        entries.insert(key.to_owned(), Entry::Running { fingerprint: fingerprint.to_owned() });
+        Ok(Claim::Proceed)
+    }
+
+    /// Stores the reply to a claimed key.
+    pub fn finish(&self, key: &str, status: StatusCode, body: Vec<u8>, now: i64) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(Entry::Running { fingerprint }) = entries.remove(key) {
+            entries.insert(key.to_owned(), Entry::Done { fingerprint, status, body, at: now });
+        }
+    }
+
+    pub fn clear(&self) {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+fn mismatch(key: &str) -> ApiError {
+    ApiError::idempotency(
+        StatusCode::BAD_REQUEST,
+        format!("Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{key}' if you meant to execute a different request."),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finished_request_is_replayed_for_the_same_parameters_only() {
+        let store = Store::default();
+        assert!(matches!(store.claim("k", "a=1", 0), Ok(Claim::Proceed)));
+        store.finish("k", StatusCode::PAYMENT_REQUIRED, b"declined".to_vec(), 0);
+        match store.claim("k", "a=1", 10) {
+            Ok(Claim::Replay { status, body }) => assert_eq!((status, body.as_slice()), (StatusCode::PAYMENT_REQUIRED, &b"declined"[..])),
+            _ => panic!("expected a replay"),
+        }
+        let error = store.claim("k", "a=2", 10).err().unwrap();
+        assert_eq!((error.status, error.kind), (StatusCode::BAD_REQUEST, "idempotency_error"));
+    }
+
+    #[test]
+    fn a_running_request_makes_a_second_one_409() {
+        let store = Store::default();
+        assert!(matches!(store.claim("k", "a=1", 0), Ok(Claim::Proceed)));
+        assert_eq!(store.claim("k", "a=1", 0).err().unwrap().status, StatusCode::CONFLICT);
+    }
+
+    #[test]
+    fn keys_expire_after_a_day() {
+        let store = Store::default();
+        let _ = store.claim("k", "a=1", 0);
+        store.finish("k", StatusCode::OK, b"{}".to_vec(), 0);
+        assert!(matches!(store.claim("k", "a=2", RETENTION_SECONDS + 1), Ok(Claim::Proceed)));
+    }
+
+    #[test]
+    fn overlong_keys_are_refused() {
+        assert!(Store::default().claim(&"k".repeat(256), "", 0).is_err());
+    }
+}

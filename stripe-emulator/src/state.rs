@@ -1,0 +1,142 @@
+//! The emulated Stripe account: every object by id (stored as the JSON Stripe would
+//! return), the facts Stripe keeps but does not show (which test card is behind a
+//! PaymentMethod), the event log, and the account's clock.
+
+use crate::cards::Card;
+use rand::Rng;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+/// What a ConfirmationToken will turn into when it is used.
+#[derive(Debug, Clone)]
+pub enum TokenMethod {
+    /// A new PaymentMethod: the token's `payment_method_preview`, and the card behind
+    /// it (for cards).
+    New { preview: Value, card: Option<Card> },
+    /// A PaymentMethod that already exists (a saved one, or a test `pm_card_…`).
+    Existing(String),
+}
+
+/// The account's data. All access goes through one lock held for the span of a
+/// request's (synchronous) work.
+#[derive(Default)]
+pub struct Account {
+    objects: HashMap<String, Value>,
+    /// The card behind each card PaymentMethod.
+    pub cards: HashMap<String, Card>,
+    /// The method each unused ConfirmationToken carries.
+    pub token_methods: HashMap<String, TokenMethod>,
+    /// Customer sessions (they have no id: the client secret names them).
+    pub customer_sessions: Vec<Value>,
+    /// Events, oldest first.
+    pub events: Vec<Value>,
+    /// Seconds added to the real clock (`POST /_emulator/clock`).
+    pub clock_offset: i64,
+}
+
+/// A 24-character random suffix as in Stripe's ids (`pi_3Nx…`).
+pub fn random_suffix(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+/// A new id with Stripe's prefix for the kind of object.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", random_suffix(24))
+}
+
+/// The real clock, in Unix seconds.
+pub fn wall_clock() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64)
+}
+
+impl Account {
+    /// The account's idea of now (the real clock, possibly advanced for tests).
+    pub fn now(&self) -> i64 {
+        wall_clock() + self.clock_offset
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Value> {
+        self.objects.get(id)
+    }
+
+    /// An object of one kind (`object` field), or `None`.
+    pub fn get_kind(&self, kind: &str, id: &str) -> Option<&Value> {
+        self.objects.get(id).filter(|object| object["object"] == kind)
+    }
+
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut Value> {
+        self.objects.get_mut(id)
+    }
+
+    pub fn put(&mut self, object: Value) {
+        if let Some(id) = object["id"].as_str() {
+            self.objects.insert(id.to_owned(), object);
+        }
+    }
+
+    /// Objects of a kind matching a predicate, newest first (as Stripe lists).
+    pub fn list(&self, kind: &str, keep: impl Fn(&Value) -> bool) -> Vec<&Value> {
+        let mut found: Vec<&Value> = self.objects.values().filter(|o| o["object"] == kind && keep(o)).collect();
+        found.sort_by(|a, b| b["created"].as_i64().cmp(&a["created"].as_i64()).then_with(|| b["id"].as_str().cmp(&a["id"].as_str())));
+        found
+    }
+
+    /// Records an event about `object` (a snapshot is taken now) and returns its id.
+    pub fn emit(&mut self, kind: &str, object: &Value, previous: Option<Value>, request: &RequestInfo) -> String {
+        let id = new_id("evt");
+        let mut data = json!({ "object": object });
+        if let Some(previous) = previous {
+            data["previous_attributes"] = previous;
+        }
+        self.events.push(json!({
+            "id": id,
+            "object": "event",
+            "api_version": crate::API_VERSION,
+            "created": self.now(),
+            "data": data,
+            "livemode": false,
+            "pending_webhooks": 0,
+            "request": { "id": request.id, "idempotency_key": request.idempotency_key },
+            "type": kind,
+        }));
+        id
+    }
+
+    pub fn event(&self, id: &str) -> Option<&Value> {
+        self.events.iter().find(|event| event["id"] == id)
+    }
+
+    pub fn event_mut(&mut self, id: &str) -> Option<&mut Value> {
+        self.events.iter_mut().find(|event| event["id"] == id)
+    }
+
+    /// Replaces `field` ids named in `expand` by the objects they refer to (one level,
+    /// plus `a.b` paths).
+    pub fn expand(&self, mut object: Value, expand: &[String]) -> Value {
+        for path in expand {
+            let mut parts = path.split('.');
+            let Some(first) = parts.next() else { continue };
+            let rest: Vec<&str> = parts.collect();
+            if let Some(id) = object[first].as_str().map(str::to_owned) {
+                if let Some(found) = self.get(&id) {
+                    object[first] = if rest.is_empty() { found.clone() } else { self.expand(found.clone(), &[rest.join(".")]) };
+                }
+            } else if object[first].is_object() && !rest.is_empty() {
+                let inner = object[first].take();
+                object[first] = self.expand(inner, &[rest.join(".")]);
+            }
+        }
+        object
+    }
+}
+
+/// What an event records of the request that caused it.
+#[derive(Debug, Clone, Default)]
+pub struct RequestInfo {
+    pub id: Option<String>,
+    pub idempotency_key: Option<String>,
+}
