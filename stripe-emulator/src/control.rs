@@ -110,14 +110,19 @@ async fn deliveries(State(shared): State<Arc<Shared>>, Query(query): Query<HashM
     json_reply(StatusCode::OK, &json!({ "data": deliveries }), &[])
 }
 
-async fn resend(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: Option<axum::Json<WebhookEndpointInput>>) -> Response {
+/// Re-sends an event to every endpoint, or to the one a JSON body names.
+async fn resend(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: axum::body::Bytes) -> Response {
     if shared.account.lock().unwrap_or_else(|e| e.into_inner()).event(&id).is_none() {
         let error = ApiError::no_such("event", &id);
         return json_reply(error.status, &error.body(), &[]);
     }
-    let only = match body {
-        Some(axum::Json(input)) => Some(input.into_endpoint(&shared)),
-        None => None,
+    let only = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        match serde_json::from_slice::<WebhookEndpointInput>(&body) {
+            Ok(input) => Some(input.into_endpoint(&shared)),
+            Err(error) => return bad_request(&format!("expected {{\"url\", \"secret\"?}} or no body: {error}")),
+        }
     };
     webhooks::deliver(&shared, vec![id.clone()], only);
     json_reply(StatusCode::OK, &json!({ "resent": id }), &[])

@@ -1,0 +1,656 @@
+//! The emulator over HTTP, as a Stripe client sees it: one emulator per test on a free
+//! port, form-encoded requests, Stripe's replies.
+
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use stripe_emulator::{Config, Emulator, WebhookEndpoint};
+
+const SECRET_KEY: &str = "sk_test_emulator";
+const PUBLISHABLE_KEY: &str = "pk_test_emulator";
+
+struct Stripe {
+    emulator: Emulator,
+    http: reqwest::Client,
+}
+
+struct Reply {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+async fn start(config: Config) -> Stripe {
+    let config = Config { addr: "127.0.0.1:0".parse().unwrap(), ..config };
+    let emulator = stripe_emulator::spawn(config).await.unwrap();
+    Stripe { emulator, http: reqwest::Client::new() }
+}
+
+async fn emulator() -> Stripe {
+    start(Config { processing_delay: Duration::from_millis(200), ..Config::default() }).await
+}
+
+impl Stripe {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.emulator.base_url())
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, headers, body }
+    }
+
+    async fn post_as(&self, key: &str, path: &str, form: &[(&str, &str)], idempotency_key: Option<&str>) -> Reply {
+        let mut request = self.http.post(self.url(path)).bearer_auth(key).form(form);
+        if let Some(idempotency_key) = idempotency_key {
+            request = request.header("Idempotency-Key", idempotency_key);
+        }
+        self.send(request).await
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Reply {
+        self.post_as(SECRET_KEY, path, form, None).await
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        self.send(self.http.get(self.url(path)).bearer_auth(SECRET_KEY)).await
+    }
+
+    async fn control(&self, path: &str, body: Value) -> Reply {
+        self.send(self.http.post(self.url(path)).json(&body)).await
+    }
+
+    /// A ConfirmationToken for a test PaymentMethod, made with the test helper.
+    async fn token(&self, pm: &str) -> String {
+        let reply = self
+            .post("/v1/test_helpers/confirmation_tokens", &[("payment_method", pm), ("return_url", "https://shop.example/done")])
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn pay(&self, token: &str, extra: &[(&str, &str)]) -> Reply {
+        let mut form = vec![
+            ("amount", "1099"),
+            ("currency", "eur"),
+            ("confirm", "true"),
+            ("confirmation_token", token),
+            ("automatic_payment_methods[enabled]", "true"),
+            ("return_url", "https://shop.example/done"),
+        ];
+        form.extend_from_slice(extra);
+        self.post("/v1/payment_intents", &form).await
+    }
+
+    async fn event_types(&self) -> Vec<String> {
+        let events = self.get("/v1/events?limit=100").await.body;
+        let mut types: Vec<String> = events["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect();
+        types.reverse();
+        types
+    }
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_test_key_are_401_in_stripes_shape() {
+    let stripe = emulator().await;
+    let reply = stripe.send(stripe.http.get(stripe.url("/v1/customers"))).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.body["error"]["type"], "invalid_request_error");
+    assert!(reply.body["error"]["message"].as_str().unwrap().contains("did not provide an API key"));
+    for key in ["sk_live_abc", "nonsense"] {
+        let reply = stripe.send(stripe.http.get(stripe.url("/v1/customers")).bearer_auth(key)).await;
+        assert_eq!(reply.status, 401, "{key}");
+    }
+    let basic = stripe.send(stripe.http.get(stripe.url("/v1/customers")).basic_auth(SECRET_KEY, Some(""))).await;
+    assert_eq!(basic.status, 200);
+    let publishable = stripe.post_as(PUBLISHABLE_KEY, "/v1/customers", &[], None).await;
+    assert_eq!(publishable.status, 401);
+}
+
+#[tokio::test]
+async fn every_reply_has_a_request_id_and_echoes_the_api_version() {
+    let stripe = emulator().await;
+    let reply = stripe.send(stripe.http.get(stripe.url("/v1/customers")).bearer_auth(SECRET_KEY).header("Stripe-Version", "2025-09-30.clover")).await;
+    assert!(reply.headers["request-id"].to_str().unwrap().starts_with("req_"));
+    assert_eq!(reply.headers["stripe-version"], "2025-09-30.clover");
+    let error = stripe.get("/v1/customers/cus_missing").await;
+    assert!(error.headers.contains_key("request-id"));
+}
+
+#[tokio::test]
+async fn unknown_and_missing_parameters_are_named() {
+    let stripe = emulator().await;
+    let reply = stripe.post("/v1/customers", &[("email", "a@b.c"), ("favourite_colour", "green")]).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.body["error"]["code"], "parameter_unknown");
+    assert_eq!(reply.body["error"]["param"], "favourite_colour");
+    let reply = stripe.post("/v1/payment_intents", &[("currency", "eur")]).await;
+    assert_eq!((reply.status, reply.body["error"]["code"].as_str()), (400, Some("parameter_missing")));
+    assert_eq!(reply.body["error"]["param"], "amount");
+}
+
+#[tokio::test]
+async fn amounts_and_currencies_follow_stripes_rules() {
+    let stripe = emulator().await;
+    let too_small = stripe.post("/v1/payment_intents", &[("amount", "49"), ("currency", "eur")]).await;
+    assert_eq!(too_small.body["error"]["code"], "amount_too_small");
+    let bad_currency = stripe.post("/v1/payment_intents", &[("amount", "1000"), ("currency", "euro")]).await;
+    assert_eq!((bad_currency.status, bad_currency.body["error"]["param"].as_str()), (400, Some("currency")));
+    let upper = stripe.post("/v1/payment_intents", &[("amount", "1000"), ("currency", "EUR")]).await;
+    assert_eq!(upper.body["currency"], "eur");
+}
+
+#[tokio::test]
+async fn a_visa_payment_is_created_and_confirmed_in_one_request() {
+    let stripe = emulator().await;
+    let token = stripe.token("pm_card_visa").await;
+    let reply = stripe.pay(&token, &[("metadata[order_id]", "ord_1")]).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let intent = &reply.body;
+    assert_eq!(intent["object"], "payment_intent");
+    assert_eq!(intent["status"], "succeeded");
+    assert_eq!(intent["amount_received"], 1099);
+    assert_eq!(intent["metadata"]["order_id"], "ord_1");
+    assert!(intent["client_secret"].as_str().unwrap().starts_with(&format!("{}_secret_", intent["id"].as_str().unwrap())));
+    assert!(intent["payment_method"].as_str().unwrap().starts_with("pm_"));
+    assert!(intent["latest_charge"].as_str().unwrap().starts_with("ch_"));
+
+    let used = stripe.get(&format!("/v1/confirmation_tokens/{token}")).await.body;
+    assert_eq!(used["payment_intent"], intent["id"]);
+    assert!(used["expires_at"].is_null());
+    assert_eq!(stripe.event_types().await, ["payment_intent.created", "charge.succeeded", "payment_intent.succeeded"]);
+}
+
+#[tokio::test]
+async fn a_declined_card_is_a_402_card_error_carrying_the_intent() {
+    let stripe = emulator().await;
+    let token = stripe.token("pm_card_visa_chargeDeclinedInsufficientFunds").await;
+    let reply = stripe.pay(&token, &[]).await;
+    assert_eq!(reply.status, 402);
+    let error = &reply.body["error"];
+    assert_eq!(error["type"], "card_error");
+    assert_eq!(error["code"], "card_declined");
+    assert_eq!(error["decline_code"], "insufficient_funds");
+    assert_eq!(error["payment_intent"]["status"], "requires_payment_method");
+    assert_eq!(error["payment_intent"]["last_payment_error"]["decline_code"], "insufficient_funds");
+    let id = error["payment_intent"]["id"].as_str().unwrap();
+
+    // The same intent can be paid with another card.
+    let retry = stripe.token("pm_card_visa").await;
+    let confirmed = stripe.post(&format!("/v1/payment_intents/{id}/confirm"), &[("confirmation_token", &retry)]).await;
+    assert_eq!((confirmed.status, confirmed.body["status"].as_str()), (200, Some("succeeded")));
+    assert!(stripe.event_types().await.contains(&"payment_intent.payment_failed".to_owned()));
+}
+
+#[tokio::test]
+async fn every_decline_card_reports_its_documented_code() {
+    let stripe = emulator().await;
+    let cases = [
+        ("4000000000000002", "card_declined", "generic_decline"),
+        ("4000000000009995", "card_declined", "insufficient_funds"),
+        ("4000000000009987", "card_declined", "lost_card"),
+        ("4000000000000069", "expired_card", "expired_card"),
+        ("4000000000000127", "incorrect_cvc", "incorrect_cvc"),
+        ("4000000000000119", "processing_error", "processing_error"),
+        ("4100000000000019", "card_declined", "fraudulent"),
+        ("4000000000000341", "card_declined", "generic_decline"),
+    ];
+    for (number, code, decline_code) in cases {
+        let token = stripe
+            .post_as(PUBLISHABLE_KEY, "/v1/confirmation_tokens", &[
+                ("payment_method_data[type]", "card"),
+                ("payment_method_data[card][number]", number),
+                ("payment_method_data[card][exp_month]", "12"),
+                ("payment_method_data[card][exp_year]", "2034"),
+                ("payment_method_data[card][cvc]", "123"),
+                ("return_url", "https://shop.example/done"),
+            ], None)
+            .await;
+        assert_eq!(token.status, 200, "{number}: {}", token.body);
+        let reply = stripe.pay(token.body["id"].as_str().unwrap(), &[]).await;
+        assert_eq!(reply.status, 402, "{number}");
+        assert_eq!((reply.body["error"]["code"].as_str(), reply.body["error"]["decline_code"].as_str()), (Some(code), Some(decline_code)), "{number}");
+    }
+}
+
+#[tokio::test]
+async fn a_token_is_single_use_and_expires_after_twelve_hours() {
+    let stripe = emulator().await;
+    let token = stripe.token("pm_card_visa").await;
+    assert_eq!(stripe.pay(&token, &[]).await.status, 200);
+    let again = stripe.pay(&token, &[]).await;
+    assert_eq!((again.status, again.body["error"]["code"].as_str()), (400, Some("confirmation_token_already_used")));
+
+    let old = stripe.token("pm_card_visa").await;
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 12 * 3600 })).await;
+    let expired = stripe.pay(&old, &[]).await;
+    assert_eq!((expired.status, expired.body["error"]["code"].as_str()), (400, Some("confirmation_token_expired")));
+    // Refused confirmations create nothing.
+    assert_eq!(stripe.event_types().await.iter().filter(|t| *t == "payment_intent.created").count(), 1);
+}
+
+#[tokio::test]
+async fn a_return_url_is_required_when_redirect_methods_are_allowed() {
+    let stripe = emulator().await;
+    let made = stripe.post("/v1/test_helpers/confirmation_tokens", &[("payment_method", "pm_card_visa")]).await;
+    let token = made.body["id"].as_str().unwrap();
+    let reply = stripe
+        .post("/v1/payment_intents", &[("amount", "1099"), ("currency", "eur"), ("confirm", "true"), ("confirmation_token", token)])
+        .await;
+    assert_eq!((reply.status, reply.body["error"]["param"].as_str()), (400, Some("return_url")));
+    let never = stripe
+        .post("/v1/payment_intents", &[
+            ("amount", "1099"), ("currency", "eur"), ("confirm", "true"), ("confirmation_token", token),
+            ("automatic_payment_methods[enabled]", "true"), ("automatic_payment_methods[allow_redirects]", "never"),
+        ])
+        .await;
+    assert_eq!(never.body["status"], "succeeded", "{}", never.body);
+}
+
+#[tokio::test]
+async fn three_d_secure_completes_or_fails_through_the_challenge() {
+    let stripe = emulator().await;
+    let token = stripe.token("pm_card_threeDSecure2Required").await;
+    let intent = stripe.pay(&token, &[]).await.body;
+    assert_eq!(intent["status"], "requires_action");
+    assert_eq!(intent["next_action"]["type"], "use_stripe_sdk");
+    let id = intent["id"].as_str().unwrap();
+    let secret = intent["client_secret"].as_str().unwrap();
+
+    // Stripe.js, with the publishable key and the client secret, can read the intent.
+    let seen = stripe
+        .send(stripe.http.get(stripe.url(&format!("/v1/payment_intents/{id}?client_secret={secret}"))).bearer_auth(PUBLISHABLE_KEY))
+        .await;
+    assert_eq!(seen.body["status"], "requires_action");
+    let wrong = stripe
+        .send(stripe.http.get(stripe.url(&format!("/v1/payment_intents/{id}?client_secret=nope"))).bearer_auth(PUBLISHABLE_KEY))
+        .await;
+    assert_eq!(wrong.status, 404);
+
+    let done = stripe.control(&format!("/_emulator/3ds/{id}"), json!({ "client_secret": secret, "result": "complete" })).await;
+    assert_eq!(done.body["status"], "succeeded");
+
+    let token = stripe.token("pm_card_threeDSecure2Required").await;
+    let intent = stripe.pay(&token, &[]).await.body;
+    let failed = stripe
+        .control(&format!("/_emulator/3ds/{}", intent["id"].as_str().unwrap()), json!({ "client_secret": intent["client_secret"], "result": "fail" }))
+        .await;
+    assert_eq!(failed.body["status"], "requires_payment_method");
+    assert_eq!(failed.body["last_payment_error"]["code"], "payment_intent_authentication_failure");
+}
+
+#[tokio::test]
+async fn card_1629_authenticates_then_declines() {
+    let stripe = emulator().await;
+    let token = stripe
+        .post_as(PUBLISHABLE_KEY, "/v1/confirmation_tokens", &[
+            ("payment_method_data[type]", "card"),
+            ("payment_method_data[card][number]", "4000008400001629"),
+            ("payment_method_data[card][exp_month]", "1"),
+            ("payment_method_data[card][exp_year]", "40"),
+        ], None)
+        .await
+        .body;
+    let intent = stripe.pay(token["id"].as_str().unwrap(), &[]).await.body;
+    assert_eq!(intent["status"], "requires_action");
+    let done = stripe
+        .control(&format!("/_emulator/3ds/{}", intent["id"].as_str().unwrap()), json!({ "client_secret": intent["client_secret"], "result": "complete" }))
+        .await;
+    assert_eq!(done.body["status"], "requires_payment_method");
+    assert_eq!(done.body["last_payment_error"]["code"], "card_declined");
+}
+
+#[tokio::test]
+async fn a_redirect_method_sends_the_shopper_to_the_bank_and_back() {
+    let stripe = emulator().await;
+    let token = stripe
+        .post_as(PUBLISHABLE_KEY, "/v1/confirmation_tokens", &[("payment_method_data[type]", "ideal"), ("return_url", "https://shop.example/complete?x=1")], None)
+        .await
+        .body;
+    let intent = stripe.pay(token["id"].as_str().unwrap(), &[]).await.body;
+    assert_eq!(intent["next_action"]["type"], "redirect_to_url");
+    let bank = intent["next_action"]["redirect_to_url"]["url"].as_str().unwrap();
+    let page = stripe.http.get(bank).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("test-source-authorize-3ds"));
+
+    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let id = intent["id"].as_str().unwrap();
+    let back = no_redirect
+        .post(stripe.url(&format!("/_emulator/redirect/{id}")))
+        .form(&[("client_secret", intent["client_secret"].as_str().unwrap()), ("result", "authorize")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status(), 303);
+    let location = back.headers()["location"].to_str().unwrap();
+    // The server's return_url wins over the one the browser put in the token.
+    assert!(location.starts_with("https://shop.example/done?payment_intent=pi_"), "{location}");
+    assert!(location.contains("&payment_intent_client_secret=") && location.ends_with("&redirect_status=succeeded"));
+}
+
+#[tokio::test]
+async fn a_delayed_method_is_processing_then_succeeds() {
+    let stripe = emulator().await;
+    let token = stripe
+        .post_as(PUBLISHABLE_KEY, "/v1/confirmation_tokens", &[("payment_method_data[type]", "sepa_debit"), ("return_url", "https://shop.example/done")], None)
+        .await
+        .body;
+    let intent = stripe.pay(token["id"].as_str().unwrap(), &[]).await.body;
+    assert_eq!(intent["status"], "processing");
+    let id = intent["id"].as_str().unwrap();
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = stripe.get(&format!("/v1/payment_intents/{id}")).await.body["status"].as_str().unwrap().to_owned();
+        if status == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "succeeded");
+}
+
+#[tokio::test]
+async fn manual_capture_waits_for_capture() {
+    let stripe = emulator().await;
+    let token = stripe.token("pm_card_visa").await;
+    let intent = stripe.pay(&token, &[("capture_method", "manual")]).await.body;
+    assert_eq!((intent["status"].as_str(), intent["amount_capturable"].as_i64()), (Some("requires_capture"), Some(1099)));
+    let id = intent["id"].as_str().unwrap();
+    let captured = stripe.post(&format!("/v1/payment_intents/{id}/capture"), &[("amount_to_capture", "1000")]).await.body;
+    assert_eq!((captured["status"].as_str(), captured["amount_received"].as_i64()), (Some("succeeded"), Some(1000)));
+    let again = stripe.post(&format!("/v1/payment_intents/{id}/capture"), &[]).await;
+    assert_eq!((again.status, again.body["error"]["code"].as_str()), (400, Some("payment_intent_unexpected_state")));
+    let cancel = stripe.post(&format!("/v1/payment_intents/{id}/cancel"), &[]).await;
+    assert_eq!(cancel.status, 400);
+}
+
+#[tokio::test]
+async fn idempotency_keys_replay_refuse_other_parameters_and_409_while_running() {
+    let stripe = emulator().await;
+    let form = [("email", "jenny@example.com")];
+    let first = stripe.post_as(SECRET_KEY, "/v1/customers", &form, Some("key-1")).await;
+    let second = stripe.post_as(SECRET_KEY, "/v1/customers", &form, Some("key-1")).await;
+    assert_eq!(first.body, second.body);
+    assert_eq!(second.headers["idempotent-replayed"], "true");
+    assert_eq!(stripe.get("/v1/customers").await.body["data"].as_array().unwrap().len(), 1);
+
+    let other = stripe.post_as(SECRET_KEY, "/v1/customers", &[("email", "other@example.com")], Some("key-1")).await;
+    assert_eq!((other.status, other.body["error"]["type"].as_str()), (400, Some("idempotency_error")));
+
+    // A declined confirmation is replayed as the same 402.
+    let token = stripe.token("pm_card_chargeDeclined").await;
+    let pay = [("amount", "1099"), ("currency", "eur"), ("confirm", "true"), ("confirmation_token", token.as_str()), ("return_url", "https://shop.example/done")];
+    let declined = stripe.post_as(SECRET_KEY, "/v1/payment_intents", &pay, Some("pay-1")).await;
+    let replayed = stripe.post_as(SECRET_KEY, "/v1/payment_intents", &pay, Some("pay-1")).await;
+    assert_eq!((declined.status, replayed.status), (402, 402));
+    assert_eq!(declined.body, replayed.body);
+
+    stripe.control("/_emulator/faults", json!({ "path": "/v1/customers", "method": "POST", "delay_ms": 500 })).await;
+    let slow = stripe.post_as(SECRET_KEY, "/v1/customers", &[("name", "Slow")], Some("key-2"));
+    let racing = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stripe.post_as(SECRET_KEY, "/v1/customers", &[("name", "Slow")], Some("key-2")).await
+    };
+    let (slow, racing) = tokio::join!(slow, racing);
+    assert_eq!(slow.status, 200);
+    assert_eq!((racing.status, racing.body["error"]["code"].as_str()), (409, Some("idempotency_key_in_use")));
+}
+
+#[tokio::test]
+async fn faults_before_processing_change_nothing_and_after_processing_lose_only_the_reply() {
+    let stripe = emulator().await;
+    stripe.control("/_emulator/faults", json!({ "path": "/v1/customers", "status": 503, "should_retry": true })).await;
+    let refused = stripe.post_as(SECRET_KEY, "/v1/customers", &[("name", "A")], Some("k")).await;
+    assert_eq!((refused.status, refused.body["error"]["type"].as_str()), (503, Some("api_error")));
+    assert_eq!(refused.headers["stripe-should-retry"], "true");
+    assert_eq!(stripe.get("/v1/customers").await.body["data"].as_array().unwrap().len(), 0);
+
+    stripe.control("/_emulator/faults", json!({ "path": "/v1/customers", "method": "POST", "status": 500, "phase": "after" })).await;
+    let lost = stripe.post_as(SECRET_KEY, "/v1/customers", &[("name", "B")], Some("k2")).await;
+    assert_eq!(lost.status, 500);
+    let retried = stripe.post_as(SECRET_KEY, "/v1/customers", &[("name", "B")], Some("k2")).await;
+    assert_eq!(retried.status, 200);
+    assert_eq!(retried.headers["idempotent-replayed"], "true");
+    assert_eq!(stripe.get("/v1/customers").await.body["data"].as_array().unwrap().len(), 1);
+
+    stripe.control("/_emulator/faults", json!({ "path": "/v1/customers", "drop": true })).await;
+    let dropped = stripe.http.post(stripe.url("/v1/customers")).bearer_auth(SECRET_KEY).form(&[("name", "C")]).send().await;
+    let read = match dropped {
+        Ok(response) => response.text().await.is_err(),
+        Err(_) => true,
+    };
+    assert!(read, "a dropped connection must not deliver a complete reply");
+}
+
+#[tokio::test]
+async fn saving_a_card_attaches_it_to_the_customer_and_detaching_removes_it() {
+    let stripe = emulator().await;
+    let customer = stripe.post("/v1/customers", &[("email", "ada@example.com")]).await.body;
+    let cus = customer["id"].as_str().unwrap();
+    let token = stripe
+        .post("/v1/test_helpers/confirmation_tokens", &[("payment_method", "pm_card_visa"), ("setup_future_usage", "off_session"), ("return_url", "https://shop.example/done")])
+        .await
+        .body;
+    let intent = stripe.pay(token["id"].as_str().unwrap(), &[("customer", cus)]).await.body;
+    assert_eq!(intent["setup_future_usage"], "off_session");
+    let pm = intent["payment_method"].as_str().unwrap();
+
+    let listed = stripe.get(&format!("/v1/customers/{cus}/payment_methods")).await.body;
+    assert_eq!(listed["data"][0]["id"], pm);
+    let listed = stripe.get(&format!("/v1/payment_methods?customer={cus}&type=card")).await.body;
+    assert_eq!(listed["data"][0]["card"]["last4"], "4242");
+
+    let detached = stripe.post(&format!("/v1/payment_methods/{pm}/detach"), &[]).await.body;
+    assert!(detached["customer"].is_null());
+    assert_eq!(stripe.get(&format!("/v1/customers/{cus}/payment_methods")).await.body["data"].as_array().unwrap().len(), 0);
+    let types = stripe.event_types().await;
+    assert!(types.contains(&"payment_method.attached".to_owned()) && types.contains(&"payment_method.detached".to_owned()));
+}
+
+#[tokio::test]
+async fn a_card_saved_by_one_customer_cannot_be_used_by_another() {
+    let stripe = emulator().await;
+    let alice = stripe.post("/v1/customers", &[]).await.body["id"].as_str().unwrap().to_owned();
+    let bob = stripe.post("/v1/customers", &[]).await.body["id"].as_str().unwrap().to_owned();
+    let pm = stripe.post("/v1/payment_methods/pm_card_visa/attach", &[("customer", &alice)]).await.body;
+    let pm = pm["id"].as_str().unwrap();
+    let session = stripe
+        .post("/v1/customer_sessions", &[("customer", &bob), ("components[payment_element][enabled]", "true")])
+        .await
+        .body;
+    let stolen = stripe
+        .post_as(PUBLISHABLE_KEY, "/v1/confirmation_tokens", &[("payment_method", pm), ("customer_session_client_secret", session["client_secret"].as_str().unwrap())], None)
+        .await;
+    assert_eq!((stolen.status, stolen.body["error"]["code"].as_str()), (400, Some("resource_missing")));
+    let reply = stripe
+        .post("/v1/payment_intents", &[("amount", "500"), ("currency", "eur"), ("customer", &bob), ("payment_method", pm), ("confirm", "true"), ("return_url", "https://shop.example")])
+        .await;
+    assert_eq!(reply.status, 400);
+}
+
+#[tokio::test]
+async fn customer_sessions_enable_exactly_one_component_with_its_features() {
+    let stripe = emulator().await;
+    let cus = stripe.post("/v1/customers", &[]).await.body["id"].as_str().unwrap().to_owned();
+    let session = stripe
+        .post("/v1/customer_sessions", &[
+            ("customer", &cus),
+            ("components[payment_element][enabled]", "true"),
+            ("components[payment_element][features][payment_method_save]", "enabled"),
+            ("components[payment_element][features][payment_method_redisplay]", "enabled"),
+            ("components[payment_element][features][payment_method_remove]", "enabled"),
+            ("components[payment_element][features][payment_method_save_usage]", "off_session"),
+        ])
+        .await
+        .body;
+    assert!(session["client_secret"].as_str().unwrap().starts_with("cuss_secret_"));
+    let features = &session["components"]["payment_element"]["features"];
+    assert_eq!(features["payment_method_save"], "enabled");
+    assert_eq!(features["payment_method_allow_redisplay_filters"], json!(["always"]));
+    assert_eq!(features["payment_method_redisplay_limit"], 3);
+    assert!(session["expires_at"].as_i64().unwrap() > session["created"].as_i64().unwrap());
+
+    let two = stripe
+        .post("/v1/customer_sessions", &[("customer", &cus), ("components[payment_element][enabled]", "true"), ("components[pricing_table][enabled]", "true")])
+        .await;
+    assert_eq!(two.status, 400);
+}
+
+#[tokio::test]
+async fn setup_intents_save_a_card_and_can_require_3ds() {
+    let stripe = emulator().await;
+    let cus = stripe.post("/v1/customers", &[]).await.body["id"].as_str().unwrap().to_owned();
+    let token = stripe.token("pm_card_visa").await;
+    let setup = stripe
+        .post("/v1/setup_intents", &[("customer", &cus), ("confirm", "true"), ("confirmation_token", &token), ("automatic_payment_methods[enabled]", "true")])
+        .await
+        .body;
+    assert_eq!((setup["object"].as_str(), setup["status"].as_str()), (Some("setup_intent"), Some("succeeded")), "{setup}");
+    assert_eq!(stripe.get(&format!("/v1/customers/{cus}/payment_methods")).await.body["data"].as_array().unwrap().len(), 1);
+
+    let token = stripe.token("pm_card_authenticationRequiredOnSetup").await;
+    let setup = stripe.post("/v1/setup_intents", &[("customer", &cus), ("confirm", "true"), ("confirmation_token", &token)]).await.body;
+    assert_eq!(setup["status"], "requires_action");
+    let done = stripe
+        .control(&format!("/_emulator/3ds/{}", setup["id"].as_str().unwrap()), json!({ "client_secret": setup["client_secret"], "result": "complete" }))
+        .await;
+    assert_eq!(done.body["status"], "succeeded");
+}
+
+#[tokio::test]
+async fn events_are_listed_newest_first_with_type_and_time_filters() {
+    let stripe = emulator().await;
+    stripe.post("/v1/customers", &[]).await;
+    let token = stripe.token("pm_card_visa").await;
+    stripe.pay(&token, &[]).await;
+    let succeeded = stripe.get("/v1/events?type=payment_intent.succeeded").await.body;
+    assert_eq!(succeeded["data"].as_array().unwrap().len(), 1);
+    let id = succeeded["data"][0]["id"].as_str().unwrap();
+    assert_eq!(stripe.get(&format!("/v1/events/{id}")).await.body["type"], "payment_intent.succeeded");
+    let wildcard = stripe.get("/v1/events?type=payment_intent.*").await.body;
+    assert_eq!(wildcard["data"].as_array().unwrap().len(), 2);
+    let future = stripe.get("/v1/events?created[gt]=99999999999").await.body;
+    assert_eq!(future["data"].as_array().unwrap().len(), 0);
+    let limited = stripe.get("/v1/events?limit=2").await.body;
+    assert_eq!((limited["data"].as_array().unwrap().len(), limited["has_more"].as_bool()), (2, Some(true)));
+    assert_eq!(limited["data"][0]["type"], "payment_intent.succeeded");
+}
+
+#[tokio::test]
+async fn bad_input_gets_stripe_shaped_errors_and_never_panics() {
+    let stripe = emulator().await;
+    let json_body = stripe.send(stripe.http.post(stripe.url("/v1/customers")).bearer_auth(SECRET_KEY).json(&json!({ "email": "x" }))).await;
+    assert_eq!(json_body.status, 400);
+    let malformed = stripe
+        .send(stripe.http.post(stripe.url("/v1/customers")).bearer_auth(SECRET_KEY).header("content-type", "application/x-www-form-urlencoded").body("metadata[a=1&[x]=2"))
+        .await;
+    assert_eq!((malformed.status, malformed.body["error"]["type"].as_str()), (400, Some("invalid_request_error")));
+    let huge = stripe
+        .send(stripe.http.post(stripe.url("/v1/customers")).bearer_auth(SECRET_KEY).header("content-type", "application/x-www-form-urlencoded").body(format!("name={}", "x".repeat(2 * 1024 * 1024))))
+        .await;
+    assert_eq!(huge.status, 413);
+    let unknown = stripe.get("/v1/charges_of_the_light_brigade").await;
+    assert_eq!((unknown.status, unknown.body["error"]["type"].as_str()), (404, Some("invalid_request_error")));
+    let wrong_method = stripe.send(stripe.http.delete(stripe.url("/v1/payment_intents")).bearer_auth(SECRET_KEY)).await;
+    assert_eq!(wrong_method.status, 404);
+    let not_utf8 = stripe
+        .send(stripe.http.post(stripe.url("/v1/customers")).bearer_auth(SECRET_KEY).header("content-type", "application/x-www-form-urlencoded").body(vec![0xff, 0xfe]))
+        .await;
+    assert_eq!(not_utf8.status, 400);
+    assert_eq!(stripe.get("/v1/customers").await.status, 200, "still serving");
+}
+
+/// A webhook receiver on a free port that answers with scripted statuses and keeps
+/// what it received.
+async fn receiver(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+    use axum::http::StatusCode;
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let script = Arc::new(Mutex::new(statuses.into_iter()));
+    let app = {
+        let received = Arc::clone(&received);
+        axum::Router::new().route(
+            "/webhook",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let received = Arc::clone(&received);
+                let script = Arc::clone(&script);
+                async move {
+                    let signature = headers["stripe-signature"].to_str().unwrap().to_owned();
+                    received.lock().unwrap().push((signature, body));
+                    let status = script.lock().unwrap().next().unwrap_or(200);
+                    StatusCode::from_u16(status).unwrap()
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+async fn wait_until(mut done: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("condition not met in 5 s");
+}
+
+#[tokio::test]
+async fn events_are_delivered_signed_and_retried_until_accepted() {
+    let (url, received) = receiver(vec![500, 503]).await;
+    let secret = "whsec_test_delivery";
+    let stripe = start(Config {
+        webhooks: vec![WebhookEndpoint { url: url.clone(), secret: secret.into() }],
+        retry_schedule: vec![Duration::from_millis(50), Duration::from_millis(50), Duration::from_millis(50)],
+        ..Config::default()
+    })
+    .await;
+    let customer = stripe.post("/v1/customers", &[("email", "hooks@example.com")]).await.body;
+
+    wait_until(|| received.lock().unwrap().len() >= 3).await;
+    let (signature, body) = received.lock().unwrap()[2].clone();
+    let event: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(event["type"], "customer.created");
+    assert_eq!(event["data"]["object"]["id"], customer["id"]);
+    let timestamp: i64 = signature.split(',').next().unwrap().trim_start_matches("t=").parse().unwrap();
+    assert_eq!(signature, stripe_emulator::webhooks::signature_header(secret, timestamp, body.as_bytes()));
+
+    let deliveries = stripe.send(stripe.http.get(stripe.url("/_emulator/deliveries"))).await.body;
+    let delivery = &deliveries["data"][0];
+    assert_eq!(delivery["status"], "succeeded");
+    let statuses: Vec<i64> = delivery["attempts"].as_array().unwrap().iter().map(|a| a["status"].as_i64().unwrap()).collect();
+    assert_eq!(statuses, [500, 503, 200]);
+
+    let resent = stripe.send(stripe.http.post(stripe.url(&format!("/_emulator/events/{}/resend", event["id"].as_str().unwrap())))).await;
+    assert_eq!(resent.status, 200);
+    wait_until(|| received.lock().unwrap().len() >= 4).await;
+}
+
+#[tokio::test]
+async fn a_delivery_gives_up_when_the_schedule_runs_out() {
+    let (url, received) = receiver(vec![500, 500, 500]).await;
+    let stripe = start(Config {
+        webhooks: vec![WebhookEndpoint { url, secret: "whsec_x".into() }],
+        retry_schedule: vec![Duration::from_millis(20), Duration::from_millis(20)],
+        ..Config::default()
+    })
+    .await;
+    stripe.post("/v1/customers", &[]).await;
+    wait_until(|| received.lock().unwrap().len() >= 3).await;
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = stripe.send(stripe.http.get(stripe.url("/_emulator/deliveries"))).await.body["data"][0]["status"].clone();
+        if status == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, "failed");
+}
