@@ -15,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The end-to-end run gets a database of its own, recreated each time.
 E2E_DB := $(CURDIR)/target/e2e/storefront.db
 
-.PHONY: help dev test bench tools toolchain cargo-leptos wasm-bindgen npm chromium
+.PHONY: help dev test bench tools toolchain cargo-leptos wasm-bindgen npm chromium conformance
 
 help:
 	@echo "make dev    - run the storefront with live reload on http://127.0.0.1:3000"
@@ -28,12 +28,21 @@ dev: tools
 test: tools
 	cargo test --features ssr
 	cargo test -p stripe-emulator
+	$(MAKE) conformance
 	rm -f $(E2E_DB) $(E2E_DB)-wal $(E2E_DB)-shm && mkdir -p $(dir $(E2E_DB))
 	DATABASE_URL=sqlite://$(E2E_DB) cargo leptos end-to-end --release
 
 bench:
 	@echo "make bench: no benchmarks yet; the runner arrives with issue 7." >&2
 	@exit 1
+
+# Stripe's official Node SDK drives the emulator (stripe-emulator/conformance/).
+conformance: stripe-emulator/conformance/node_modules/.package-lock.json
+	cargo build -p stripe-emulator
+	cd stripe-emulator/conformance && npm test
+
+stripe-emulator/conformance/node_modules/.package-lock.json: stripe-emulator/conformance/package-lock.json stripe-emulator/conformance/package.json
+	cd stripe-emulator/conformance && npm ci --no-audit --no-fund
 
 tools: toolchain cargo-leptos wasm-bindgen npm chromium
 
