@@ -26,6 +26,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/{*path}", any(api))
         .route("/health", get(|| async { "ok" }))
+        // Browsers ask every origin for an icon; the bank and 3-D Secure pages have none.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .merge(stripe_js::routes())
         .merge(control::routes())
         .fallback(|method: Method, uri: Uri| async move {

@@ -1,0 +1,130 @@
+import { test, expect } from './fixtures';
+import type { FrameLocator, Page } from '@playwright/test';
+import { startMerchant, stripeApi, type Merchant } from '../stripe-js/merchant';
+
+// The emulator's Stripe.js stand-in on a bare merchant page of another origin: typing a
+// card into its iframe, createConfirmationToken, a server-side create-and-confirm, and
+// handleNextAction through the 3-D Secure modal.
+
+let merchant: Merchant;
+
+test.beforeAll(async () => {
+  merchant = await startMerchant();
+});
+
+test.afterAll(async () => {
+  await merchant.stop();
+});
+
+function paymentFrame(page: Page): FrameLocator {
+  return page.frameLocator('iframe[name^="__stripe_emulator_payment"]');
+}
+
+async function open(page: Page, query = '') {
+  await page.goto(merchant.pageUrl + query);
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true');
+}
+
+async function typeCard(page: Page, number: string, expiry = '12 / 34', cvc = '123') {
+  const frame = paymentFrame(page);
+  await frame.locator('[name="number"]').fill(number);
+  await frame.locator('[name="expiry"]').pressSequentially(expiry.replace(/\D/g, ''));
+  await frame.locator('[name="cvc"]').fill(cvc);
+  await frame.locator('[name="country"]').selectOption('US');
+  await frame.locator('[name="postalCode"]').fill('10001');
+}
+
+test('a Visa card pays through the stand-in and the server confirms it', async ({ page }) => {
+  await open(page);
+  await typeCard(page, '4242424242424242');
+  await expect(page.locator('#events')).toContainText('"complete":true');
+  await page.getByRole('button', { name: 'Pay' }).click();
+  await expect(page.getByRole('status')).toHaveText('succeeded');
+});
+
+test('card fields format as typed and report what is incomplete', async ({ page }) => {
+  await open(page);
+  const frame = paymentFrame(page);
+  await frame.locator('[name="number"]').fill('4242424242424242');
+  await expect(frame.locator('[name="number"]')).toHaveValue('4242 4242 4242 4242');
+  await frame.locator('[name="expiry"]').pressSequentially('1234');
+  await expect(frame.locator('[name="expiry"]')).toHaveValue('12 / 34');
+  await page.getByRole('button', { name: 'Pay' }).click();
+  await expect(page.getByRole('alert').first()).toHaveText("Your card's security code is incomplete.");
+  await expect(frame.getByText("Your card's security code is incomplete.")).toBeVisible();
+});
+
+test('a declined card shows the decline and the page never sees the card number', async ({ page }) => {
+  const requests: string[] = [];
+  page.on('request', (request) => {
+    if (request.frame() === page.mainFrame()) requests.push(`${request.url()} ${request.postData() ?? ''}`);
+  });
+  await open(page);
+  await typeCard(page, '4000000000009995');
+  await page.getByRole('button', { name: 'Pay' }).click();
+  await expect(page.locator('#error')).toHaveText('Your card has insufficient funds.');
+  expect(requests.join('\n')).not.toContain('4000000000009995');
+});
+
+test('3-D Secure: Complete pays, Fail reports the failure', async ({ page }) => {
+  await open(page);
+  await typeCard(page, '4000002500003155');
+  await page.getByRole('button', { name: 'Pay' }).click();
+  await expect(page.getByRole('dialog')).toBeVisible();
+  await page.locator('#test-source-authorize-3ds').click();
+  await expect(page.getByRole('status')).toHaveText('succeeded');
+
+  await open(page);
+  await typeCard(page, '4000000000003220');
+  await page.getByRole('button', { name: 'Pay' }).click();
+  await page.locator('#test-source-fail-3ds').click();
+  await expect(page.locator('#error')).toContainText('failed authentication');
+});
+
+test('a redirect method goes to the bank page and returns to return_url', async ({ page }) => {
+  await open(page);
+  await paymentFrame(page).getByRole('tab', { name: 'iDEAL' }).click();
+  await page.getByRole('button', { name: 'Pay' }).click();
+  await page.locator('#test-source-authorize-3ds').click();
+  await expect(page).toHaveURL(/\/complete\?payment_intent=pi_.*redirect_status=succeeded/);
+});
+
+test('saved cards from a customer session can be chosen, need the CVC again, and can be removed', async ({ page }) => {
+  const customer = await stripeApi(merchant.emulatorUrl, '/v1/customers', { email: 'saved@example.com' });
+  await stripeApi(merchant.emulatorUrl, '/v1/payment_methods/pm_card_visa/attach', { customer: customer.id });
+  const session = await stripeApi(merchant.emulatorUrl, '/v1/customer_sessions', {
+    customer: customer.id,
+    'components[payment_element][enabled]': 'true',
+    'components[payment_element][features][payment_method_redisplay]': 'enabled',
+    'components[payment_element][features][payment_method_remove]': 'enabled',
+    'components[payment_element][features][payment_method_allow_redisplay_filters][]': 'unspecified',
+  });
+  await open(page, `?session=${session.client_secret}&customer=${customer.id}&cvc=1`);
+  const frame = paymentFrame(page);
+  await expect(frame.getByTestId('saved-payment-method-4242')).toBeVisible();
+  await expect(page.locator('#events')).toContainText('"payment_method":{"id":"pm_');
+  await page.getByRole('button', { name: 'Pay' }).click();
+  await expect(page.getByRole('alert').first()).toHaveText("Your card's security code is incomplete.");
+  await frame.locator('[name="savedCvc"]').fill('123');
+  await page.getByRole('button', { name: 'Pay' }).click();
+  await expect(page.getByRole('status')).toHaveText('succeeded');
+
+  await open(page, `?session=${session.client_secret}&customer=${customer.id}`);
+  await frame.getByRole('button', { name: /Remove Visa/ }).click();
+  await expect(frame.getByTestId('saved-payment-method-4242')).toHaveCount(0);
+});
+
+test('the Address Element gives the token its shipping address', async ({ page }) => {
+  await open(page, '?address=1');
+  const address = page.frameLocator('iframe[name^="__stripe_emulator_address"]');
+  await typeCard(page, '4242424242424242');
+  await page.getByRole('button', { name: 'Pay' }).click();
+  await expect(page.locator('#error')).toHaveText('This field is incomplete.');
+  await address.locator('[name="name"]').fill('Jenny Rosen');
+  await address.locator('[name="line1"]').fill('1 Rue de Rivoli');
+  await address.locator('[name="city"]').fill('Paris');
+  await address.locator('[name="postal_code"]').fill('75001');
+  await page.getByRole('button', { name: 'Pay' }).click();
+  await expect(page.getByRole('status')).toHaveText('succeeded');
+  await expect(page.locator('#shipping')).toHaveText('Ships to Jenny Rosen');
+});
