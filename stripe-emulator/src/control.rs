@@ -271,7 +271,11 @@ async fn bank_decision(State(shared): State<Arc<Shared>>, Path(id): Path<String>
         Some("processing") => "pending",
         _ => "failed",
     };
-    let Some(return_url) = intent["return_url"].as_str() else {
+    let return_url = {
+        let account = shared.account.lock().unwrap_or_else(|e| e.into_inner());
+        account.return_urls.get(&id).cloned()
+    };
+    let Some(return_url) = return_url else {
         return (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], format!("Payment {status}. No return_url was given.")).into_response();
     };
     let separator = if return_url.contains('?') { '&' } else { '?' };

@@ -14,6 +14,9 @@
 //! # Ok(()) }
 //! ```
 
+// The PaymentIntent object is one large `json!` literal.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod cards;
 mod control;

@@ -26,6 +26,8 @@ pub struct Account {
     pub cards: HashMap<String, Card>,
     /// The method each unused ConfirmationToken carries.
     pub token_methods: HashMap<String, TokenMethod>,
+    /// Each intent's `return_url` (Stripe keeps it without showing it on the object).
+    pub return_urls: HashMap<String, String>,
     /// Customer sessions (they have no id: the client secret names them).
     pub customer_sessions: Vec<Value>,
     /// Events, oldest first.

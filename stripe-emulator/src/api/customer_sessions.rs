@@ -110,6 +110,7 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         },
         "created": now,
         "customer": customer,
+        "customer_account": null,
         "expires_at": now + LIFETIME_SECONDS,
         "livemode": false,
     });

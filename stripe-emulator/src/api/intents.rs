@@ -121,7 +121,8 @@ fn redirect_action(ctx: &Ctx<'_>, intent: &Value) -> Value {
 fn requires_action(ctx: &mut Ctx<'_>, mut intent: Value, mut action: Value) -> Result<Value, ApiError> {
     let kind = Kind::of(&intent);
     if action["type"] == "redirect_to_url" {
-        action["redirect_to_url"]["return_url"] = intent["return_url"].clone();
+        let url = ctx.account.return_urls.get(&intent_id(&intent)).cloned();
+        action["redirect_to_url"]["return_url"] = json!(url);
     }
     intent["status"] = json!("requires_action");
     intent["next_action"] = action;

@@ -141,11 +141,13 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         "created": ctx.now(),
         "currency": currency,
         "customer": customer,
+        "customer_account": null,
         "description": params.str("description")?,
         "excluded_payment_method_types": null,
         "last_payment_error": null,
         "latest_charge": null,
         "livemode": false,
+        "managed_payments": { "enabled": false },
         "metadata": params.string_map("metadata")?,
         "next_action": null,
         "on_behalf_of": null,
@@ -155,7 +157,6 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         "payment_method_types": method_types,
         "processing": null,
         "receipt_email": params.str("receipt_email")?,
-        "return_url": params.str("return_url")?,
         "review": null,
         "setup_future_usage": setup_future_usage,
         "shipping": null,
@@ -175,6 +176,9 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         return confirmed.and_then(|intent| ctx.expand(intent, params));
     }
     let mut intent = intent;
+    if let Some(url) = params.str("return_url")? {
+        ctx.account.return_urls.insert(id.clone(), url.to_owned());
+    }
     if let Some(pm) = params.str("payment_method")? {
         let pm = payment_methods::resolve(ctx, pm, "payment_method")?;
         intent["payment_method"] = pm["id"].clone();
@@ -225,7 +229,7 @@ fn plan_confirmation(ctx: &Ctx<'_>, intent: &Value, params: &Params) -> Result<P
         .str("return_url")?
         .map(str::to_owned)
         .or_else(|| token_object.as_ref().and_then(|t| t["return_url"].as_str().map(str::to_owned)))
-        .or_else(|| intent["return_url"].as_str().map(str::to_owned));
+        .or_else(|| intent["id"].as_str().and_then(|id| ctx.account.return_urls.get(id).cloned()));
     if let Some(url) = &return_url {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err(ApiError::invalid_param("return_url", "Invalid URL: return_url must be an absolute http(s) URL"));
@@ -291,7 +295,7 @@ fn carry_out(ctx: &mut Ctx<'_>, mut intent: Value, plan: Plan, params: &Params) 
         }
     }
     if let Some(url) = plan.return_url {
-        intent["return_url"] = json!(url);
+        ctx.account.return_urls.insert(id.clone(), url);
     }
     if let Some(capture) = one_of(params, "capture_method", &["automatic", "automatic_async", "manual"])? {
         intent["capture_method"] = json!(capture);

@@ -66,6 +66,7 @@ pub fn preview(method: &NewMethod) -> Value {
         "allow_redisplay": method.allow_redisplay,
         "billing_details": method.billing_details,
         "customer": null,
+        "customer_account": null,
         "type": method.kind,
     });
     match (&method.card, method.kind.as_str()) {

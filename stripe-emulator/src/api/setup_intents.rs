@@ -48,6 +48,7 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         "created": ctx.now(),
         "customer": customer,
         "description": params.str("description")?,
+        "excluded_payment_method_types": null,
         "flow_directions": null,
         "last_setup_error": null,
         "latest_attempt": null,
@@ -60,7 +61,6 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         "payment_method_configuration_details": null,
         "payment_method_options": {},
         "payment_method_types": if types.is_empty() { json!(["card", payment_methods::REDIRECT_TYPE]) } else { json!(types) },
-        "return_url": params.str("return_url")?,
         "single_use_mandate": null,
         "status": "requires_payment_method",
         "usage": usage,
@@ -88,7 +88,7 @@ fn check_confirmation(ctx: &Ctx<'_>, intent: &Value, params: &Params) -> Result<
     }
     let has_return_url = params.str("return_url")?.is_some()
         || token.as_ref().is_some_and(|t| t["return_url"].is_string())
-        || intent["return_url"].is_string();
+        || intent["id"].as_str().is_some_and(|id| ctx.account.return_urls.contains_key(id));
     let redirects = intent["automatic_payment_methods"]["enabled"] == true && intent["automatic_payment_methods"]["allow_redirects"] != "never";
     if redirects && !has_return_url {
         return Err(ApiError::invalid(
@@ -99,12 +99,12 @@ fn check_confirmation(ctx: &Ctx<'_>, intent: &Value, params: &Params) -> Result<
     Ok(())
 }
 
-fn carry_out(ctx: &mut Ctx<'_>, mut intent: Value, params: &Params) -> Result<Value, ApiError> {
+fn carry_out(ctx: &mut Ctx<'_>, intent: Value, params: &Params) -> Result<Value, ApiError> {
     let id = intent["id"].as_str().unwrap_or_default().to_owned();
     let pm = if let Some(token_id) = params.str("confirmation_token")?.filter(|t| !t.is_empty()) {
         let (token, method) = confirmation_tokens::consume(ctx, token_id, "setup_intent", &id)?;
         if let Some(url) = token["return_url"].as_str() {
-            intent["return_url"] = json!(url);
+            ctx.account.return_urls.insert(id.clone(), url.to_owned());
         }
         match method {
             TokenMethod::Existing(pm) => payment_methods::resolve(ctx, &pm, "confirmation_token")?,
@@ -115,7 +115,7 @@ fn carry_out(ctx: &mut Ctx<'_>, mut intent: Value, params: &Params) -> Result<Va
         payment_methods::resolve(ctx, &pm, "payment_method")?
     };
     if let Some(url) = params.str("return_url")? {
-        intent["return_url"] = json!(url);
+        ctx.account.return_urls.insert(id.clone(), url.to_owned());
     }
     intents::confirm(ctx, intent, pm, Confirmation { off_session: false })
 }
