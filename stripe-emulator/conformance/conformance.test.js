@@ -69,36 +69,23 @@ test('customer, customer session and a create-and-confirm payment with a test to
   const retrieved = await stripe.confirmationTokens.retrieve(ctoken);
   assert.equal(retrieved.payment_method_preview?.card?.last4, '4242');
 
-  const intent = await stripe.paymentIntents.create(
-    {
-      amount: 2599,
-      currency: 'eur',
-      confirm: true,
-      confirmation_token: ctoken,
-      automatic_payment_methods: { enabled: true },
-      return_url: 'https://shop.example/checkout/complete',
-      customer: customer.id,
-      metadata: { order_id: 'ord_1' },
-    },
-    { idempotencyKey: 'order-ord_1-attempt-1' },
-  );
+  /** @type {Stripe.PaymentIntentCreateParams} */
+  const params = {
+    amount: 2599,
+    currency: 'eur',
+    confirm: true,
+    confirmation_token: ctoken,
+    automatic_payment_methods: { enabled: true },
+    return_url: 'https://shop.example/checkout/complete',
+    customer: customer.id,
+    metadata: { order_id: 'ord_1' },
+  };
+  const intent = await stripe.paymentIntents.create(params, { idempotencyKey: 'order-ord_1-attempt-1' });
   assert.equal(intent.status, 'succeeded');
   assert.equal(intent.amount_received, 2599);
   assert.equal(intent.metadata.order_id, 'ord_1');
 
-  const again = await stripe.paymentIntents.create(
-    {
-      amount: 2599,
-      currency: 'eur',
-      confirm: true,
-      confirmation_token: ctoken,
-      automatic_payment_methods: { enabled: true },
-      return_url: 'https://shop.example/checkout/complete',
-      customer: customer.id,
-      metadata: { order_id: 'ord_1' },
-    },
-    { idempotencyKey: 'order-ord_1-attempt-1' },
-  );
+  const again = await stripe.paymentIntents.create(params, { idempotencyKey: 'order-ord_1-attempt-1' });
   assert.equal(again.id, intent.id, 'an idempotent replay returns the same PaymentIntent');
   assert.equal(again.lastResponse.headers['idempotent-replayed'], 'true');
 });
