@@ -21,6 +21,8 @@ pub mod session;
 pub mod state;
 #[cfg(feature = "ssr")]
 pub mod store;
+#[cfg(feature = "ssr")]
+pub mod stripe;
 
 /// Entry point of the wasm bundle: hydrates the server-rendered page, then marks
 /// `<body data-hydrated="true">` so tests and scripts can wait for interactivity.

@@ -1,0 +1,272 @@
+//! A typed client for the Stripe API endpoints this flow uses (server only). It knows
+//! nothing of the shop: form-encoded requests with bracket keys, a pinned
+//! `Stripe-Version`, timeouts, retries exactly as Stripe's SDKs make them with the same
+//! `Idempotency-Key` on every attempt, and an error that keeps everything Stripe said.
+
+pub mod ids;
+pub mod retry;
+pub mod types;
+
+use crate::config::Secret;
+use ids::{ConfirmationTokenId, PaymentIntentId};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+use types::{ConfirmationToken, CreateAndConfirmPaymentIntent, ErrorBody, PaymentIntent};
+
+/// The API version every request pins (the one Stripe's Node SDK 23 uses).
+pub const API_VERSION: &str = "2026-10-28.endive";
+
+/// An error Stripe replied with, as Stripe described it.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: u16,
+    /// `card_error`, `invalid_request_error`, `api_error`, `idempotency_error`, …
+    pub kind: String,
+    pub code: Option<String>,
+    pub decline_code: Option<String>,
+    pub message: String,
+    pub param: Option<String>,
+    pub request_id: Option<String>,
+    /// The PaymentIntent a card error is about.
+    pub payment_intent: Option<PaymentIntent>,
+}
+
+/// Why a Stripe call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Stripe replied {} {}: {}", .0.status, .0.kind, .0.message)]
+    Api(Box<ApiError>),
+    /// No reply after every retry: Stripe down, network cut, or too slow.
+    #[error("Stripe could not be reached: {0}")]
+    Unreachable(String),
+    #[error("Stripe's reply could not be read: {0}")]
+    Decode(String),
+}
+
+impl Error {
+    /// A card declined (or failed authentication): the shopper can fix it.
+    pub fn card_error(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(error) if error.kind == "card_error" => Some(error),
+            _ => None,
+        }
+    }
+
+    /// Stripe is unavailable (no reply, 5xx, 429, or a conflict that retries did not
+    /// resolve): nothing the shopper did wrong; safe to try again later.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Error::Unreachable(_) => true,
+            Error::Api(error) => error.status >= 500 || error.status == 429 || error.status == 409,
+            Error::Decode(_) => false,
+        }
+    }
+}
+
+/// Where Stripe is and how to authenticate.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    api_base: String,
+    secret_key: Secret,
+    max_retries: u32,
+}
+
+impl Client {
+    /// A client reused for the life of the process (it pools connections).
+    pub fn new(api_base: &str, secret_key: Secret, timeout: Duration) -> Result<Client, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(timeout)
+            .user_agent(concat!("storefront/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Client { http, api_base: api_base.trim_end_matches('/').to_owned(), secret_key, max_retries: 2 })
+    }
+
+    /// Retrieve a ConfirmationToken, to inspect the payment method before charging.
+    /// <https://docs.stripe.com/api/confirmation_tokens/retrieve>
+    pub async fn retrieve_confirmation_token(&self, id: &ConfirmationTokenId) -> Result<ConfirmationToken, Error> {
+        self.request(Method::GET, &format!("/v1/confirmation_tokens/{id}"), None, None).await
+    }
+
+    /// Create a PaymentIntent and confirm it with a ConfirmationToken, in one request.
+    /// <https://docs.stripe.com/api/payment_intents/create>
+    pub async fn create_and_confirm_payment_intent(
+        &self,
+        params: &CreateAndConfirmPaymentIntent<'_>,
+        idempotency_key: &str,
+    ) -> Result<PaymentIntent, Error> {
+        let body = encode(params)?;
+        self.request(Method::POST, "/v1/payment_intents", Some(body), Some(idempotency_key)).await
+    }
+
+    /// <https://docs.stripe.com/api/payment_intents/retrieve>
+    pub async fn retrieve_payment_intent(&self, id: &PaymentIntentId) -> Result<PaymentIntent, Error> {
+        self.request(Method::GET, &format!("/v1/payment_intents/{id}"), None, None).await
+    }
+
+    /// One API call, with retries; POSTs always carry an idempotency key (a random one
+    /// when the caller has none), the same on every attempt.
+    async fn request<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        idempotency_key: Option<&str>,
+    ) -> Result<T, Error> {
+        let generated;
+        let key = match idempotency_key {
+            Some(key) => Some(key),
+            None if method == Method::POST => {
+                generated = format!("storefront-{}", uuid_like());
+                Some(generated.as_str())
+            }
+            None => None,
+        };
+        let mut retries = 0;
+        loop {
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.api_base))
+                .bearer_auth(self.secret_key.expose())
+                .header("Stripe-Version", API_VERSION);
+            if let Some(key) = key {
+                request = request.header("Idempotency-Key", key);
+            }
+            if let Some(body) = &body {
+                request = request.header("Content-Type", "application/x-www-form-urlencoded").body(body.clone());
+            }
+            let (outcome, result) = match request.send().await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let should_retry = response
+                        .headers()
+                        .get("stripe-should-retry")
+                        .and_then(|v| v.to_str().ok())
+                        .map(|v| v == "true");
+                    let request_id = response.headers().get("request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                    let outcome = retry::Outcome::Reply { status, should_retry };
+                    match response.bytes().await {
+                        Ok(bytes) => (outcome, decode(status, request_id, &bytes)),
+                        // The connection broke while the body was read: no reply.
+                        Err(error) => (retry::Outcome::NoReply, Err(Error::Unreachable(error.to_string()))),
+                    }
+                }
+                Err(error) => (retry::Outcome::NoReply, Err(Error::Unreachable(without_url(&error)))),
+            };
+            if result.is_ok() {
+                return result;
+            }
+            match retry::next_delay(outcome, retries, self.max_retries, rand::random::<f64>()) {
+                Some(delay) => {
+                    tracing::warn!(path, retries, ?outcome, "retrying a Stripe request");
+                    tokio::time::sleep(delay).await;
+                    retries += 1;
+                }
+                None => return result,
+            }
+        }
+    }
+}
+
+fn decode<T: DeserializeOwned>(status: u16, request_id: Option<String>, bytes: &[u8]) -> Result<T, Error> {
+    if (200..300).contains(&status) {
+        return serde_json::from_slice(bytes).map_err(|error| Error::Decode(error.to_string()));
+    }
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(body) => Err(Error::Api(Box::new(ApiError {
+            status,
+            kind: body.error.kind,
+            code: body.error.code,
+            decline_code: body.error.decline_code,
+            message: body.error.message.unwrap_or_default(),
+            param: body.error.param,
+            request_id,
+            payment_intent: body.error.payment_intent,
+        }))),
+        Err(_) => Err(Error::Api(Box::new(ApiError {
+            status,
+            kind: "api_error".into(),
+            code: None,
+            decline_code: None,
+            message: format!("HTTP {status} without a Stripe error body"),
+            param: None,
+            request_id,
+            payment_intent: None,
+        }))),
+    }
+}
+
+/// Form encoding with Stripe's bracket keys (`metadata[order_id]=…`).
+fn encode<T: serde::Serialize>(params: &T) -> Result<String, Error> {
+    serde_qs::to_string(params).map_err(|error| Error::Decode(format!("cannot encode the request: {error}")))
+}
+
+/// reqwest's error text includes the URL; keep only the cause.
+fn without_url(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "timed out".into()
+    } else if error.is_connect() {
+        "connection refused or reset".into()
+    } else {
+        let mut error = std::error::Error::source(error).map_or_else(|| "request failed".to_owned(), ToString::to_string);
+        error.truncate(200);
+        error
+    }
+}
+
+fn uuid_like() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ids::ConfirmationTokenId;
+    use types::AutomaticPaymentMethods;
+
+    #[test]
+    fn parameters_are_form_encoded_with_bracket_keys() {
+        let token = ConfirmationTokenId::parse("ctoken_123").unwrap();
+        let params = CreateAndConfirmPaymentIntent {
+            amount: 4250,
+            currency: "eur",
+            confirm: true,
+            confirmation_token: &token,
+            automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
+            return_url: "http://127.0.0.1:3000/checkout/complete",
+            metadata: [("order_id", "ord_1")].into_iter().collect(),
+            customer: None,
+        };
+        let body = encode(&params).unwrap();
+        let decoded: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+        let get = |key: &str| decoded.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        assert_eq!(get("amount"), Some("4250"));
+        assert_eq!(get("confirm"), Some("true"));
+        assert_eq!(get("automatic_payment_methods[enabled]"), Some("true"));
+        assert_eq!(get("metadata[order_id]"), Some("ord_1"));
+        assert_eq!(get("return_url"), Some("http://127.0.0.1:3000/checkout/complete"));
+        assert_eq!(get("customer"), None);
+    }
+
+    #[test]
+    fn stripe_errors_keep_type_code_decline_code_param_and_request_id() {
+        let body = br#"{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds",
+            "message":"Your card has insufficient funds.","param":null,
+            "payment_intent":{"id":"pi_1","status":"requires_payment_method","amount":100,"currency":"eur","client_secret":"pi_1_secret_x"}}}"#;
+        let error = decode::<PaymentIntent>(402, Some("req_1".into()), body).unwrap_err();
+        let card = error.card_error().unwrap();
+        assert_eq!(card.decline_code.as_deref(), Some("insufficient_funds"));
+        assert_eq!(card.request_id.as_deref(), Some("req_1"));
+        assert_eq!(card.payment_intent.as_ref().unwrap().id.as_str(), "pi_1");
+        assert!(!error.is_unavailable());
+    }
+
+    #[test]
+    fn a_non_json_error_body_is_still_an_error_with_its_status() {
+        let error = decode::<PaymentIntent>(502, None, b"<html>Bad gateway</html>").unwrap_err();
+        assert!(error.is_unavailable());
+    }
+}

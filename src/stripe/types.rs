@@ -1,0 +1,120 @@
+//! The Stripe objects and parameters this flow uses. Request structs borrow; response
+//! structs hold only the fields the storefront reads (serde ignores the rest).
+
+use super::ids::{ConfirmationTokenId, CustomerId, PaymentIntentId, PaymentMethodId};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// PaymentIntent statuses; `Other` keeps the flow working if Stripe adds one.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentIntentStatus {
+    RequiresPaymentMethod,
+    RequiresConfirmation,
+    RequiresAction,
+    Processing,
+    RequiresCapture,
+    Canceled,
+    Succeeded,
+    #[serde(other)]
+    Other,
+}
+
+/// <https://docs.stripe.com/api/payment_intents/object>
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentIntent {
+    pub id: PaymentIntentId,
+    pub status: PaymentIntentStatus,
+    pub amount: i64,
+    pub currency: String,
+    pub client_secret: Option<String>,
+    pub customer: Option<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    pub last_payment_error: Option<LastPaymentError>,
+    pub next_action: Option<NextAction>,
+}
+
+/// <https://docs.stripe.com/api/payment_intents/object#payment_intent_object-last_payment_error>
+#[derive(Debug, Clone, Deserialize)]
+pub struct LastPaymentError {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub code: Option<String>,
+    pub decline_code: Option<String>,
+    pub message: Option<String>,
+}
+
+/// <https://docs.stripe.com/api/payment_intents/object#payment_intent_object-next_action>
+#[derive(Debug, Clone, Deserialize)]
+pub struct NextAction {
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// <https://docs.stripe.com/api/confirmation_tokens/object>
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConfirmationToken {
+    pub id: ConfirmationTokenId,
+    pub payment_method_preview: Option<PaymentMethodPreview>,
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentMethodPreview {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub card: Option<CardPreview>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CardPreview {
+    pub brand: Option<String>,
+    pub funding: Option<String>,
+    pub country: Option<String>,
+    pub last4: Option<String>,
+}
+
+/// <https://docs.stripe.com/api/payment_methods/object>
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentMethod {
+    pub id: PaymentMethodId,
+    pub customer: Option<CustomerId>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AutomaticPaymentMethods {
+    pub enabled: bool,
+}
+
+/// `POST /v1/payment_intents` with `confirm=true` and a ConfirmationToken: create and
+/// confirm in one request. <https://docs.stripe.com/api/payment_intents/create>
+#[derive(Debug, Clone, Serialize)]
+pub struct CreateAndConfirmPaymentIntent<'a> {
+    pub amount: i64,
+    pub currency: &'a str,
+    pub confirm: bool,
+    pub confirmation_token: &'a ConfirmationTokenId,
+    pub automatic_payment_methods: AutomaticPaymentMethods,
+    pub return_url: &'a str,
+    pub metadata: BTreeMap<&'a str, &'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<&'a CustomerId>,
+}
+
+/// Stripe's error body: `{"error": {...}}`.
+#[derive(Debug, Clone, Deserialize)]
+pub(super) struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(super) struct ErrorDetail {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub code: Option<String>,
+    pub decline_code: Option<String>,
+    pub message: Option<String>,
+    pub param: Option<String>,
+    pub payment_intent: Option<PaymentIntent>,
+}
