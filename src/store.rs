@@ -193,6 +193,272 @@ impl Store {
     }
 }
 
+/// A priced cart line, copied into an order.
+#[derive(Debug, Clone)]
+pub struct OrderLine {
+    pub product_id: String,
+    pub name: String,
+    pub unit_amount: i64,
+    pub quantity: u32,
+}
+
+/// One attempt to pay an order, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub order_id: String,
+    pub number: i64,
+    pub confirmation_token_id: String,
+    pub idempotency_key: String,
+    pub amount: i64,
+    pub currency: String,
+    pub payment_intent_id: Option<String>,
+    /// `None` while Stripe's answer is unknown.
+    pub outcome: Option<String>,
+}
+
+/// What `start_attempt` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptStart {
+    /// A new attempt, recorded before calling Stripe.
+    New(Attempt),
+    /// This token was already used by this session: the same attempt again.
+    Replay(Attempt),
+    /// An earlier attempt's outcome is unknown; it must be resolved first.
+    Unresolved(Attempt),
+    /// The token was used by someone else.
+    TokenUsedElsewhere,
+}
+
+/// An order as its status page shows it.
+#[derive(Debug, Clone)]
+pub struct OrderRecord {
+    pub id: String,
+    pub status: String,
+    pub amount: i64,
+    pub currency: String,
+    pub payment_intent_id: Option<String>,
+    pub created_at: i64,
+    pub lines: Vec<OrderLine>,
+}
+
+const ATTEMPT_COLUMNS: &str =
+    "pa.order_id, pa.attempt, pa.confirmation_token_id, pa.idempotency_key, pa.amount, pa.currency, pa.payment_intent_id, pa.outcome";
+
+fn attempt_from(row: &sqlx::sqlite::SqliteRow) -> Result<Attempt, sqlx::Error> {
+    Ok(Attempt {
+        order_id: row.try_get("order_id")?,
+        number: row.try_get("attempt")?,
+        confirmation_token_id: row.try_get("confirmation_token_id")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        amount: row.try_get("amount")?,
+        currency: row.try_get("currency")?,
+        payment_intent_id: row.try_get("payment_intent_id")?,
+        outcome: row.try_get("outcome")?,
+    })
+}
+
+impl Store {
+    /// Records an attempt to pay the session's open order (creating the order, as
+    /// `new_order_id`, from `lines` when there is none) with `token`, in one
+    /// transaction. The idempotency key is `{order}-attempt-{n}`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn start_attempt(
+        &self,
+        session_id: &str,
+        new_order_id: &str,
+        amount: i64,
+        currency: &str,
+        lines: &[OrderLine],
+        token: &str,
+        now: i64,
+    ) -> Result<AttemptStart, StoreError> {
+        // IMMEDIATE: take the write lock now, so two requests of one session queue
+        // here instead of both reading "no attempt in flight".
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let used = sqlx::query(&format!(
+            "SELECT {ATTEMPT_COLUMNS}, o.session_id FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
+             WHERE pa.confirmation_token_id = ?"
+        ))
+        .bind(token)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = used {
+            let owner: String = row.try_get("session_id")?;
+            return Ok(if owner == session_id { AttemptStart::Replay(attempt_from(&row)?) } else { AttemptStart::TokenUsedElsewhere });
+        }
+        let open: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM orders WHERE session_id = ? AND status IN ('pending', 'failed') ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(session_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let order_id = match open {
+            Some(order_id) => {
+                let unresolved = sqlx::query(&format!(
+                    "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa WHERE pa.order_id = ? AND pa.outcome IS NULL"
+                ))
+                .bind(&order_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(row) = unresolved {
+                    return Ok(AttemptStart::Unresolved(attempt_from(&row)?));
+                }
+                sqlx::query("UPDATE orders SET amount = ?, currency = ?, updated_at = ? WHERE id = ?")
+                    .bind(amount)
+                    .bind(currency)
+                    .bind(now)
+                    .bind(&order_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM order_lines WHERE order_id = ?").bind(&order_id).execute(&mut *tx).await?;
+                order_id
+            }
+            None => {
+                sqlx::query(
+                    "INSERT INTO orders (id, session_id, status, amount, currency, created_at, updated_at)
+                     VALUES (?, ?, 'pending', ?, ?, ?, ?)",
+                )
+                .bind(new_order_id)
+                .bind(session_id)
+                .bind(amount)
+                .bind(currency)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                new_order_id.to_owned()
+            }
+        };
+        for line in lines {
+            sqlx::query("INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity) VALUES (?, ?, ?, ?, ?)")
+                .bind(&order_id)
+                .bind(&line.product_id)
+                .bind(&line.name)
+                .bind(line.unit_amount)
+                .bind(i64::from(line.quantity))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let number: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(attempt), 0) + 1 FROM payment_attempts WHERE order_id = ?")
+            .bind(&order_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let attempt = Attempt {
+            idempotency_key: format!("{order_id}-attempt-{number}"),
+            order_id,
+            number,
+            confirmation_token_id: token.to_owned(),
+            amount,
+            currency: currency.to_owned(),
+            payment_intent_id: None,
+            outcome: None,
+        };
+        sqlx::query(
+            "INSERT INTO payment_attempts (order_id, attempt, confirmation_token_id, idempotency_key, amount, currency, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&attempt.order_id)
+        .bind(attempt.number)
+        .bind(&attempt.confirmation_token_id)
+        .bind(&attempt.idempotency_key)
+        .bind(attempt.amount)
+        .bind(&attempt.currency)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(AttemptStart::New(attempt))
+    }
+
+    /// Records Stripe's answer to an attempt and moves its order to `order_status`,
+    /// unless the order is already paid or canceled (states only move forward).
+    pub async fn finish_attempt(
+        &self,
+        attempt: &Attempt,
+        payment_intent_id: Option<&str>,
+        outcome: &str,
+        order_status: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE payment_attempts SET payment_intent_id = COALESCE(?, payment_intent_id), outcome = ? WHERE order_id = ? AND attempt = ?")
+            .bind(payment_intent_id)
+            .bind(outcome)
+            .bind(&attempt.order_id)
+            .bind(attempt.number)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE orders SET status = ?, payment_intent_id = COALESCE(?, payment_intent_id), updated_at = ?
+             WHERE id = ? AND status IN ('pending', 'failed', 'confirming')",
+        )
+        .bind(order_status)
+        .bind(payment_intent_id)
+        .bind(now)
+        .bind(&attempt.order_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An order of this session (`None` for anyone else's).
+    pub async fn order_of_session(&self, order_id: &str, session_id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, status, amount, currency, payment_intent_id, created_at FROM orders WHERE id = ? AND session_id = ?",
+        )
+        .bind(order_id)
+        .bind(session_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let lines = sqlx::query("SELECT product_id, name, unit_amount, quantity FROM order_lines WHERE order_id = ? ORDER BY name")
+            .bind(order_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|line| {
+                Ok(OrderLine {
+                    product_id: line.try_get("product_id")?,
+                    name: line.try_get("name")?,
+                    unit_amount: line.try_get("unit_amount")?,
+                    quantity: count(line.try_get("quantity")?),
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(Some(OrderRecord {
+            id: row.try_get("id")?,
+            status: row.try_get("status")?,
+            amount: row.try_get("amount")?,
+            currency: row.try_get("currency")?,
+            payment_intent_id: row.try_get("payment_intent_id")?,
+            created_at: row.try_get("created_at")?,
+            lines,
+        }))
+    }
+
+    /// The id of this session's order paid (or being paid) by a PaymentIntent.
+    pub async fn order_id_for_payment_intent(&self, payment_intent_id: &str, session_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT o.id FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
+             WHERE pa.payment_intent_id = ? AND o.session_id = ?",
+        )
+        .bind(payment_intent_id)
+        .bind(session_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Every attempt recorded for an order, oldest first.
+    pub async fn attempts(&self, order_id: &str) -> Result<Vec<Attempt>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa WHERE pa.order_id = ? ORDER BY pa.attempt"))
+            .bind(order_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(attempt_from).collect::<Result<_, _>>()?)
+    }
+}
+
 /// Counts are stored as SQL integers but are never negative (CHECK constraints).
 fn count(value: i64) -> u32 {
     u32::try_from(value).unwrap_or(0)
@@ -232,6 +498,54 @@ mod tests {
     async fn a_cart_line_needs_a_real_session() {
         let (store, _dir) = temp_store().await;
         assert!(store.add_to_cart("nobody", "mug", 1, 99, 0).await.is_err());
+    }
+
+    fn line() -> Vec<OrderLine> {
+        vec![OrderLine { product_id: "mug".into(), name: "Mug".into(), unit_amount: 1800, quantity: 2 }]
+    }
+
+    #[tokio::test]
+    async fn the_same_token_replays_its_attempt_and_a_second_token_waits_for_an_unknown_outcome() {
+        let (store, _dir) = temp_store().await;
+        store.create_session("s", 0).await.unwrap();
+        let AttemptStart::New(first) = store.start_attempt("s", "ord_1", 3600, "eur", &line(), "ctoken_a", 0).await.unwrap() else {
+            panic!("expected a new attempt")
+        };
+        assert_eq!(first.idempotency_key, "ord_1-attempt-1");
+        let replay = store.start_attempt("s", "ord_2", 3600, "eur", &line(), "ctoken_a", 0).await.unwrap();
+        assert_eq!(replay, AttemptStart::Replay(first.clone()));
+        let waiting = store.start_attempt("s", "ord_2", 3600, "eur", &line(), "ctoken_b", 0).await.unwrap();
+        assert_eq!(waiting, AttemptStart::Unresolved(first.clone()));
+
+        store.finish_attempt(&first, Some("pi_1"), "card_declined", "failed", 1).await.unwrap();
+        let AttemptStart::New(second) = store.start_attempt("s", "ord_2", 3600, "eur", &line(), "ctoken_b", 2).await.unwrap() else {
+            panic!("expected a second attempt on the same order")
+        };
+        assert_eq!((second.order_id.as_str(), second.number), ("ord_1", 2));
+    }
+
+    #[tokio::test]
+    async fn another_session_cannot_use_a_token_or_see_an_order() {
+        let (store, _dir) = temp_store().await;
+        store.create_session("alice", 0).await.unwrap();
+        store.create_session("bob", 0).await.unwrap();
+        store.start_attempt("alice", "ord_a", 3600, "eur", &line(), "ctoken_a", 0).await.unwrap();
+        let stolen = store.start_attempt("bob", "ord_b", 3600, "eur", &line(), "ctoken_a", 0).await.unwrap();
+        assert_eq!(stolen, AttemptStart::TokenUsedElsewhere);
+        assert!(store.order_of_session("ord_a", "bob").await.unwrap().is_none());
+        assert_eq!(store.order_of_session("ord_a", "alice").await.unwrap().unwrap().lines.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_paid_order_never_moves_back() {
+        let (store, _dir) = temp_store().await;
+        store.create_session("s", 0).await.unwrap();
+        let AttemptStart::New(attempt) = store.start_attempt("s", "ord_1", 3600, "eur", &line(), "ctoken_a", 0).await.unwrap() else {
+            panic!()
+        };
+        sqlx::query("UPDATE orders SET status = 'paid'").execute(&store.pool).await.unwrap();
+        store.finish_attempt(&attempt, Some("pi_1"), "requires_payment_method", "failed", 1).await.unwrap();
+        assert_eq!(store.order_of_session("ord_1", "s").await.unwrap().unwrap().status, "paid");
     }
 
     #[tokio::test]
