@@ -26,6 +26,10 @@ fn bad(setting: &str, problem: impl Into<String>) -> ConfigError {
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -60,6 +64,10 @@ pub struct StoreSettings {
     pub default_locale: String,
     pub payment_element_layout: PaymentElementLayout,
     pub catalog_file: PathBuf,
+    /// Business rule checked on the ConfirmationToken before charging.
+    pub refuse_prepaid_cards: bool,
+    /// Card-issuing countries (ISO codes) the shop refuses.
+    pub blocked_card_countries: Vec<String>,
 }
 
 /// Where Stripe is and the keys to talk to it.
@@ -73,6 +81,8 @@ pub struct StripeSettings {
     pub api_base: Option<String>,
     pub js_url: Option<String>,
     pub emulator_addr: SocketAddr,
+    /// How long one request to Stripe may take (retries come on top).
+    pub timeout: std::time::Duration,
 }
 
 impl StripeSettings {
@@ -91,16 +101,12 @@ pub struct Config {
     pub store: StoreSettings,
     pub stripe: StripeSettings,
     pub database_url: String,
-    /// The address shoppers use, for absolute URLs (`return_url`) and cookie security.
-    pub public_url: String,
+    /// The address shoppers use, for absolute URLs (`return_url`) and cookie security;
+    /// `None`: `http://` and the address the server is bound to.
+    pub public_url: Option<String>,
 }
 
 impl Config {
-    /// Whether cookies must carry `Secure`.
-    pub fn is_https(&self) -> bool {
-        self.public_url.starts_with("https://")
-    }
-
     /// Loads `.env`, then `Leptos.toml` (or the file named by `STOREFRONT_CONFIG`), then
     /// applies the environment.
     pub fn load() -> Result<Config, ConfigError> {
@@ -184,12 +190,13 @@ impl Config {
                 .or(store_file.catalog_file)
                 .unwrap_or_else(|| "catalog.toml".into())
                 .into(),
+            refuse_prepaid_cards: store_file.refuse_prepaid_cards.unwrap_or(false),
+            blocked_card_countries: store_file.blocked_card_countries.unwrap_or_default(),
         };
 
         let stripe = stripe_settings(env)?;
-        let public_url = env("PUBLIC_URL").unwrap_or_else(|| format!("http://{}", site.site_addr));
-        let public_url = parse_base_url("PUBLIC_URL", &public_url)?;
-        if stripe.mode() == Some(StripeMode::Live) && !public_url.starts_with("https://") {
+        let public_url = env("PUBLIC_URL").map(|url| parse_base_url("PUBLIC_URL", &url)).transpose()?;
+        if stripe.mode() == Some(StripeMode::Live) && !public_url.as_deref().is_some_and(|url| url.starts_with("https://")) {
             return Err(bad(
                 "PUBLIC_URL",
                 "a live Stripe key needs an https:// public URL; use an sk_test_ key for local work",
@@ -255,7 +262,16 @@ fn stripe_settings(env: &dyn Fn(&str) -> Option<String>) -> Result<StripeSetting
     let emulator_addr = emulator_addr
         .parse()
         .map_err(|_| bad("STRIPE_EMULATOR_ADDR", format!("`{emulator_addr}` is not an address like 127.0.0.1:12111")))?;
-    Ok(StripeSettings { secret_key, publishable_key, webhook_secrets, api_base, js_url, emulator_addr })
+    let timeout = match env("STRIPE_TIMEOUT_SECS") {
+        None => std::time::Duration::from_secs(20),
+        Some(text) => text
+            .parse::<f64>()
+            .ok()
+            .filter(|secs| *secs > 0.0 && *secs <= 600.0)
+            .map(std::time::Duration::from_secs_f64)
+            .ok_or_else(|| bad("STRIPE_TIMEOUT_SECS", format!("`{text}` is not a number of seconds between 0 and 600")))?,
+    };
+    Ok(StripeSettings { secret_key, publishable_key, webhook_secrets, api_base, js_url, emulator_addr, timeout })
 }
 
 /// Accepts an absolute http(s) URL and returns it without a trailing slash.
@@ -282,6 +298,8 @@ struct StoreFile {
     default_locale: Option<String>,
     payment_element_layout: Option<String>,
     catalog_file: Option<String>,
+    refuse_prepaid_cards: Option<bool>,
+    blocked_card_countries: Option<Vec<String>>,
 }
 
 #[cfg(test)]
@@ -301,7 +319,7 @@ mod tests {
         assert_eq!(config.database_url, "sqlite://storefront.db");
         assert_eq!(config.stripe.emulator_addr.to_string(), "127.0.0.1:12111");
         assert!(config.stripe.secret_key.is_none());
-        assert_eq!(config.public_url, "http://127.0.0.1:3000");
+        assert_eq!(config.public_url, None);
         assert_eq!(config.store.currency, Currency::EUR);
     }
 

@@ -15,9 +15,27 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
     pub catalog: Arc<Catalog>,
+    pub payments: Arc<Payments>,
+    /// Where shoppers reach the shop (`PUBLIC_URL`, or the bound address).
+    pub public_url: Arc<str>,
+}
+
+/// Stripe as this process talks to it: real Stripe when a secret key is configured,
+/// the embedded emulator otherwise (the code cannot tell the difference).
+#[derive(Debug)]
+pub struct Payments {
+    pub stripe: crate::stripe::Client,
+    pub publishable_key: String,
+    /// Where the browser loads Stripe.js from.
+    pub js_url: String,
 }
 
 impl AppState {
+    /// Whether cookies must carry `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
     /// The state of the current server function or page render.
     pub fn from_context() -> Result<AppState, crate::error::AppError> {
         leptos::prelude::use_context::<AppState>().ok_or_else(|| {

@@ -55,7 +55,7 @@ pub async fn add(state: &AppState, product_id: &ProductId, quantity: Quantity) -
     if stock == 0 {
         return Err(AppError::invalid("Sorry, that product is sold out."));
     }
-    let session = session::current_or_start(&state.store, state.config.is_https()).await.map_err(internal)?;
+    let session = session::current_or_start(&state.store, state.is_https()).await.map_err(internal)?;
     let cap = stock.min(MAX_QUANTITY);
     let added = state
         .store
@@ -86,7 +86,7 @@ pub async fn set_quantity(state: &AppState, product_id: &ProductId, quantity: Op
     if quantity.get() > stock {
         return Err(AppError::invalid(format!("Only {stock} in stock.")));
     }
-    let session = session::current_or_start(&state.store, state.config.is_https()).await.map_err(internal)?;
+    let session = session::current_or_start(&state.store, state.is_https()).await.map_err(internal)?;
     state
         .store
         .set_cart_quantity(session.as_str(), product_id.as_str(), quantity.get(), session::now())

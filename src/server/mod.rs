@@ -3,6 +3,7 @@
 
 mod health;
 mod middleware;
+mod payments;
 
 use crate::app::{App, shell};
 use crate::catalog::Catalog;
@@ -63,6 +64,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     addr: SocketAddr,
+    /// The embedded Stripe emulator, when no Stripe account is configured.
+    emulator: Option<stripe_emulator::Emulator>,
 }
 
 impl Application {
@@ -73,24 +76,22 @@ impl Application {
             .await
             .with_context(|| format!("cannot open the database at DATABASE_URL={}", config.database_url))?;
         store.seed_inventory(catalog.initial_stock()).await.context("cannot record the catalog's stock")?;
-        if config.stripe.secret_key.is_none() {
-            tracing::warn!(
-                "STRIPE_SECRET_KEY is not set: no payments can be taken until the embedded Stripe emulator \
-                 lands (issue 3); browsing and the cart work"
-            );
-        }
+        let (payments, emulator) = payments::connect(&config).await?;
 
         let listener = TcpListener::bind(config.site.site_addr)
             .await
             .with_context(|| format!("cannot listen on {} (LEPTOS_SITE_ADDR)", config.site.site_addr))?;
         let addr = listener.local_addr()?;
+        let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
         let state = AppState {
             leptos_options: config.site.clone(),
             config: Arc::new(config),
             store,
             catalog: Arc::new(catalog),
+            payments: Arc::new(payments),
+            public_url: public_url.into(),
         };
-        Ok(Application { router: router(state), listener, addr })
+        Ok(Application { router: router(state), listener, addr, emulator })
     }
 
     /// The address actually bound (useful with port 0).
@@ -104,7 +105,16 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await
+        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await;
+        if let Some(emulator) = self.emulator {
+            emulator.stop().await;
+        }
+        served
+    }
+
+    /// The embedded emulator's base URL, when there is one (tests use its control API).
+    pub fn emulator_url(&self) -> Option<&str> {
+        self.emulator.as_ref().map(stripe_emulator::Emulator::base_url)
     }
 }
 

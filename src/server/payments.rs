@@ -1,0 +1,43 @@
+//! Connecting to Stripe at start-up: the configured account, or — with no secret key —
+//! an embedded Stripe emulator, said loudly in the log.
+
+use crate::config::{Config, Secret};
+use crate::state::Payments;
+use anyhow::Context;
+
+/// Stripe's API, and the versioned Stripe.js URL matching `stripe::API_VERSION`.
+const STRIPE_API: &str = "https://api.stripe.com";
+const STRIPE_JS: &str = "https://js.stripe.com/clover/stripe.js";
+
+/// Connects to Stripe; the emulator, when one is started, must be kept alive as long as
+/// the server runs.
+pub async fn connect(config: &Config) -> anyhow::Result<(Payments, Option<stripe_emulator::Emulator>)> {
+    let timeout = config.stripe.timeout;
+    if let (Some(secret), Some(publishable)) = (&config.stripe.secret_key, &config.stripe.publishable_key) {
+        let api_base = config.stripe.api_base.as_deref().unwrap_or(STRIPE_API);
+        let stripe = crate::stripe::Client::new(api_base, secret.clone(), timeout).context("cannot build the HTTP client for Stripe")?;
+        tracing::info!(api = api_base, mode = ?config.stripe.mode(), "using the Stripe account of STRIPE_SECRET_KEY");
+        let js_url = config.stripe.js_url.clone().unwrap_or_else(|| STRIPE_JS.to_owned());
+        return Ok((Payments { stripe, publishable_key: publishable.clone(), js_url }, None));
+    }
+    let emulator = stripe_emulator::spawn(stripe_emulator::Config {
+        addr: config.stripe.emulator_addr,
+        ..Default::default()
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "no STRIPE_SECRET_KEY, so the embedded Stripe emulator should listen on {} (STRIPE_EMULATOR_ADDR), but it cannot",
+            config.stripe.emulator_addr
+        )
+    })?;
+    let base = emulator.base_url().to_owned();
+    tracing::warn!(
+        "no STRIPE_SECRET_KEY: payments go to the embedded Stripe emulator at {base} (offline test mode; \
+         set STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY to use your Stripe account)"
+    );
+    let stripe = crate::stripe::Client::new(&base, Secret::new("sk_test_embedded_emulator"), timeout)
+        .context("cannot build the HTTP client for the emulator")?;
+    let payments = Payments { stripe, publishable_key: "pk_test_embedded_emulator".into(), js_url: format!("{base}/v3/") };
+    Ok((payments, Some(emulator)))
+}
