@@ -13,8 +13,9 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
-/// The whole HTML document, rendered on the server only.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+/// The whole HTML document, rendered on the server only. Stripe.js is loaded from
+/// `stripe_js_url` on every page, as Stripe recommends (fraud signals).
+pub fn shell(options: LeptosOptions, stripe_js_url: String) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -22,6 +23,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <script src=stripe_js_url></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>

@@ -15,6 +15,13 @@ pub enum AppError {
     /// The thing asked for does not exist (or is not this shopper's).
     #[error("{0}")]
     NotFound(String),
+    /// The card was declined or could not be authenticated: Stripe's message for the
+    /// shopper, and its decline code. Nothing was charged; another card may work.
+    #[error("{message}")]
+    Declined { message: String, decline_code: Option<String> },
+    /// The payment service did not answer. Nothing was charged.
+    #[error("The payment service is unavailable right now. Nothing was charged; please try again in a moment.")]
+    PaymentUnavailable,
     /// A fault on our side. The cause is in the server log under the request id.
     #[error("Something went wrong on our side. Nothing was changed; please try again.")]
     Internal,
@@ -35,6 +42,8 @@ impl AppError {
         match self {
             Self::Invalid(_) | Self::Transport(_) => 400,
             Self::NotFound(_) => 404,
+            Self::Declined { .. } => 402,
+            Self::PaymentUnavailable => 503,
             Self::Internal => 500,
         }
     }

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod error;
 pub mod money;
+pub mod stripe_js;
 
 pub mod account;
 pub mod cart;

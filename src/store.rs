@@ -183,6 +183,12 @@ impl Store {
         Ok(())
     }
 
+    /// Empties a cart (its contents became an order).
+    pub async fn clear_cart(&self, session_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM cart_lines WHERE session_id = ?").bind(session_id).execute(&self.pool).await?;
+        Ok(())
+    }
+
     pub async fn remove_cart_line(&self, session_id: &str, product_id: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM cart_lines WHERE session_id = ? AND product_id = ?")
             .bind(session_id)

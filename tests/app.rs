@@ -18,6 +18,7 @@ async fn spawn_app() -> TestApp {
         ("LEPTOS_SITE_ADDR", "127.0.0.1:0".to_owned()),
         ("DATABASE_URL", format!("sqlite://{}", db_dir.path().join("shop.db").display())),
         ("STORE_CATALOG_FILE", format!("{root}/catalog.toml")),
+        ("STRIPE_EMULATOR_ADDR", "127.0.0.1:0".to_owned()),
     ]);
     let file = std::fs::read_to_string(format!("{root}/Leptos.toml")).unwrap();
     let config = Config::from_sources(&file, &|key| vars.get(key).cloned()).unwrap();

@@ -1,6 +1,12 @@
-//! Checkout: the Payment Element, ConfirmationToken and server-side confirmation
-//! (issue 4). Only the pages exist so far.
+//! Checkout: the Payment Element before any PaymentIntent, a ConfirmationToken from the
+//! browser, and one create-and-confirm request on the server (`FLOW.md` steps 1–8).
 
+mod api;
+#[cfg(feature = "ssr")]
+mod service;
 mod view;
 
+pub use api::*;
+#[cfg(feature = "ssr")]
+pub use service::*;
 pub use view::*;

@@ -1,21 +1,199 @@
-//! Checkout pages (`/checkout`, `/checkout/complete`).
+//! Checkout pages: `/checkout` (order summary, Payment Element, pay button) and
+//! `/checkout/complete` (the outcome, after a redirect or 3-D Secure).
 
+use super::{CheckoutView, PaymentResult, PaymentStatus, confirm_payment, get_checkout, payment_outcome};
+use crate::app::CartState;
+use crate::money::Money;
+use crate::stripe_js::{
+    Appearance, AppearanceVariables, ConfirmationTokenParams, Elements, ElementsOptions, Listener, PaymentElementOptions, Stripe,
+};
 use leptos::prelude::*;
 use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_query_map};
 
 #[component]
 pub fn CheckoutPage() -> impl IntoView {
+    let checkout = Resource::new(|| (), |_| get_checkout());
     view! {
         <h1>"Checkout"</h1>
-        <p>"Payment is not built yet: the Payment Element arrives with the checkout work (issue 4)."</p>
-        <p><A href="/cart">"Back to your cart"</A></p>
+        <noscript>
+            <p class="notice">"Paying needs JavaScript: card details are entered in Stripe's secure payment form."</p>
+        </noscript>
+        <Suspense fallback=|| view! { <p>"Loading your order…"</p> }>
+            {move || Suspend::new(async move {
+                match checkout.await {
+                    Ok(checkout) if checkout.cart.lines.is_empty() => view! {
+                        <p class="empty">"Your cart is empty. " <A href="/">"Browse the shop"</A></p>
+                    }
+                    .into_any(),
+                    Ok(checkout) => view! { <CheckoutForm checkout/> }.into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The Payment Element's look, from the same values as `style/main.css`.
+fn appearance() -> Appearance {
+    Appearance {
+        theme: "stripe".into(),
+        variables: AppearanceVariables {
+            color_primary: "#3f5f4f".into(),
+            color_text: "#1f2a24".into(),
+            color_danger: "#a4282b".into(),
+            font_family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif".into(),
+            border_radius: "10px".into(),
+        },
     }
 }
 
 #[component]
-pub fn CheckoutCompletePage() -> impl IntoView {
+fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
+    let CartState { cart, .. } = expect_context();
+    let error = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let ready = RwSignal::new(false);
+    let stripe = StoredValue::new_local(None::<(Stripe, Elements)>);
+    let listeners = StoredValue::new_local(Vec::<Listener>::new());
+    let navigate = use_navigate();
+    let total: Money = checkout.cart.subtotal;
+    let CheckoutView { publishable_key, layout, return_url, .. } = checkout.clone();
+
+    // In the browser only: load the Payment Element before any PaymentIntent exists.
+    Effect::new(move |_| {
+        let mounted = Stripe::new(&publishable_key).and_then(|js| {
+            let options = ElementsOptions {
+                mode: "payment".into(),
+                amount: total.amount,
+                currency: total.currency.to_string(),
+                appearance: appearance(),
+            };
+            let elements = js.elements(&options)?;
+            let element = elements.create_payment_element(&PaymentElementOptions { layout: layout.clone() })?;
+            element.mount("#payment-element")?;
+            listeners.set_value(vec![
+                element.on_ready(move || ready.set(true)),
+                element.on_load_error(move |failure| error.set(failure.message)),
+            ]);
+            Ok((js, elements))
+        });
+        match mounted {
+            Ok(pair) => stripe.set_value(Some(pair)),
+            Err(failure) => error.set(failure.message),
+        }
+    });
+
+    let on_submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let Some((js, elements)) = stripe.get_value() else {
+            error.set("The payment form is still loading; please wait a moment.".into());
+            return;
+        };
+        busy.set(true);
+        error.set(String::new());
+        // Stripe.js requires elements.submit() synchronously in the handler, before any
+        // other await.
+        let submitted = elements.submit();
+        let navigate = navigate.clone();
+        let return_url = return_url.clone();
+        leptos::task::spawn_local(async move {
+            let paid = async {
+                submitted.await.map_err(|e| e.message)?;
+                let token = js.create_confirmation_token(&elements, &ConfirmationTokenParams { return_url }).await.map_err(|e| e.message)?;
+                let reply = confirm_payment(token).await.map_err(|e| e.to_string())?;
+                if reply.status == PaymentStatus::RequiresAction {
+                    if let Err(failure) = js.handle_next_action(&reply.client_secret).await {
+                        // Record the failed authentication so the order can be paid again.
+                        let _ = payment_outcome(reply.payment_intent.clone()).await;
+                        return Err(failure.message);
+                    }
+                }
+                Ok::<_, String>(reply.payment_intent)
+            };
+            match paid.await {
+                Ok(intent) => {
+                    cart.refetch();
+                    navigate(&format!("/checkout/complete?payment_intent={intent}"), Default::default());
+                }
+                Err(message) => {
+                    error.set(message);
+                    busy.set(false);
+                }
+            }
+        });
+    };
+
     view! {
-        <h1>"Payment result"</h1>
-        <p>"This page will show the outcome of a payment once checkout is built (issue 4)."</p>
+        <section class="summary" aria-labelledby="summary-title">
+            <h2 id="summary-title">"Your order"</h2>
+            <ul class="summary-lines">
+                {checkout.cart.lines.iter().map(|line| view! {
+                    <li>
+                        <span>{format!("{} × {}", line.quantity, line.name)}</span>
+                        <span>{line.line_total.to_string()}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
+            <p class="total">"Total " <strong data-testid="order-total">{total.to_string()}</strong></p>
+        </section>
+        <form class="payment" on:submit=on_submit>
+            <h2>"Payment"</h2>
+            <div id="payment-element" data-testid="payment-element"></div>
+            <p class="error" data-testid="payment-error" role="alert" aria-live="assertive">{move || error.get()}</p>
+            <button type="submit" class="primary" data-testid="pay-button" disabled=move || busy.get() || !ready.get() aria-busy=move || busy.get().to_string()>
+                {move || if busy.get() { "Processing…".to_owned() } else { format!("Pay {total}") }}
+            </button>
+        </form>
+    }
+}
+
+/// The return page: reads the payment's outcome from Stripe through the server.
+#[component]
+pub fn CheckoutCompletePage() -> impl IntoView {
+    let query = use_query_map();
+    let outcome = Resource::new(
+        move || query.read().get("payment_intent"),
+        |intent| async move {
+            match intent {
+                Some(intent) => payment_outcome(intent).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
+    view! {
+        <h1>"Payment"</h1>
+        <Suspense fallback=|| view! { <p>"Checking your payment…"</p> }>
+            {move || Suspend::new(async move {
+                match outcome.await {
+                    Ok(Some(result)) => view! { <Outcome result/> }.into_any(),
+                    Ok(None) => view! { <p>"There is no payment to show. " <A href="/">"Back to the shop"</A></p> }.into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Outcome(result: PaymentResult) -> impl IntoView {
+    let message = match result.status.as_str() {
+        "succeeded" => "Thank you! Your payment was received.".to_owned(),
+        "processing" => "Your payment is processing; your order page will show when it completes.".to_owned(),
+        "requires_capture" => "Your payment is authorised.".to_owned(),
+        "requires_action" => "Your payment still needs your bank's confirmation.".to_owned(),
+        _ => format!(
+            "The payment did not go through{}. Nothing was charged.",
+            result.failure.as_deref().map(|f| format!(": {f}")).unwrap_or_default()
+        ),
+    };
+    let failed = !matches!(result.status.as_str(), "succeeded" | "processing" | "requires_capture");
+    view! {
+        <p data-testid="payment-result" data-status=result.status.clone() role="status">{message}</p>
+        {failed.then(|| view! { <p><A href="/checkout">"Try again"</A></p> })}
+        <p><A href=format!("/orders/{}", result.order_id)>"View your order"</A></p>
     }
 }

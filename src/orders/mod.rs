@@ -1,5 +1,12 @@
-//! Orders: status pages and, later, webhook fulfilment (issue 5).
+//! Orders: the status page of an order, to the session that placed it. (Webhook
+//! fulfilment arrives with issue 5.)
 
+mod api;
+#[cfg(feature = "ssr")]
+mod service;
 mod view;
 
+pub use api::*;
+#[cfg(feature = "ssr")]
+pub use service::*;
 pub use view::*;

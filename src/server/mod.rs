@@ -125,10 +125,14 @@ fn router(state: AppState) -> Router {
         move || provide_context(state.clone())
     };
     let options = state.leptos_options.clone();
+    let js_url = state.payments.js_url.clone();
+    let page = move || shell(options.clone(), js_url.clone());
+    let js_url = state.payments.js_url.clone();
+    let not_found_page = move |options| shell(options, js_url.clone());
     let app_router = Router::new()
         .route("/health", get(health::health))
-        .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .leptos_routes_with_context(&state, routes, context.clone(), page)
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, not_found_page))
         .with_state(state);
     middleware::apply(app_router)
 }

@@ -1,0 +1,124 @@
+import { test, expect, waitForHydration } from './fixtures';
+import type { Page } from '@playwright/test';
+
+// Checkout through the real page: the Payment Element (the embedded emulator's Stripe.js
+// stand-in), a ConfirmationToken, and one create-and-confirm request on the server.
+
+const EMULATOR = process.env.STRIPE_EMULATOR_URL ?? 'http://127.0.0.1:12111';
+
+async function cartWithMug(page: Page, gotoHydrated: (path: string) => Promise<void>) {
+  await gotoHydrated('/');
+  await page.getByTestId('add-to-cart-ceramic-mug').click();
+  await expect(page.getByTestId('cart-count')).toHaveText('1');
+  await gotoHydrated('/checkout');
+  await expect(page.getByTestId('order-total')).toHaveText('€18.00');
+  await expect(page.getByTestId('pay-button')).toBeEnabled();
+}
+
+async function typeCard(page: Page, number: string) {
+  const frame = page.frameLocator('[data-testid="payment-element"] iframe');
+  await frame.locator('[name="number"]').fill(number);
+  await frame.locator('[name="expiry"]').fill('12 / 34');
+  await frame.locator('[name="cvc"]').fill('123');
+  await frame.locator('[name="country"]').selectOption('US');
+  await frame.locator('[name="postalCode"]').fill('10001');
+}
+
+/** PaymentIntents the emulator created for an order (its control API). */
+async function intentsFor(orderId: string): Promise<number> {
+  const events = await (await fetch(`${EMULATOR}/_emulator/events`)).json();
+  return events.data.filter(
+    (event: any) => event.type === 'payment_intent.created' && event.data.object.metadata.order_id === orderId,
+  ).length;
+}
+
+async function orderIdFromCompletePage(page: Page): Promise<string> {
+  const href = await page.getByRole('link', { name: 'View your order' }).getAttribute('href');
+  return href!.split('/').pop()!;
+}
+
+test('a Visa card pays for the cart and the order page shows it', async ({ page, gotoHydrated }) => {
+  await cartWithMug(page, gotoHydrated);
+  await typeCard(page, '4242424242424242');
+  await page.getByTestId('pay-button').click();
+  await expect(page).toHaveURL(/\/checkout\/complete\?payment_intent=pi_/);
+  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+  await expect(page.getByTestId('cart-count')).toHaveText('0');
+  const orderId = await orderIdFromCompletePage(page);
+  expect(await intentsFor(orderId)).toBe(1);
+  await page.getByRole('link', { name: 'View your order' }).click();
+  await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', /confirming|paid/);
+});
+
+test.describe('declines', () => {
+  test.use({ expectedErrorStatuses: [402] });
+
+  test('insufficient funds is shown, then another card pays the same order', async ({ page, gotoHydrated }) => {
+    await cartWithMug(page, gotoHydrated);
+    await typeCard(page, '4000000000009995');
+    await page.getByTestId('pay-button').click();
+    await expect(page.getByTestId('payment-error')).toHaveText('Your card has insufficient funds.');
+    await expect(page.getByTestId('pay-button')).toBeEnabled();
+    await typeCard(page, '4242424242424242');
+    await page.getByTestId('pay-button').click();
+    await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+    const orderId = await orderIdFromCompletePage(page);
+    expect(await intentsFor(orderId)).toBe(2);
+  });
+});
+
+test('3-D Secure: Complete pays', async ({ page, gotoHydrated }) => {
+  await cartWithMug(page, gotoHydrated);
+  await typeCard(page, '4000002500003155');
+  await page.getByTestId('pay-button').click();
+  await page.locator('#test-source-authorize-3ds').click();
+  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+});
+
+test('3-D Secure: Fail shows the failure and the shopper can pay again', async ({ page, gotoHydrated }) => {
+  await cartWithMug(page, gotoHydrated);
+  await typeCard(page, '4000000000003220');
+  await page.getByTestId('pay-button').click();
+  await page.locator('#test-source-fail-3ds').click();
+  await expect(page.getByTestId('payment-error')).toContainText('failed authentication');
+  await typeCard(page, '4242424242424242');
+  await page.getByTestId('pay-button').click();
+  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+});
+
+test('a redirect method comes back to /checkout/complete with its outcome', async ({ page, gotoHydrated }) => {
+  await cartWithMug(page, gotoHydrated);
+  await page.frameLocator('[data-testid="payment-element"] iframe').getByRole('tab', { name: 'iDEAL' }).click();
+  await page.getByTestId('pay-button').click();
+  await page.locator('#test-source-authorize-3ds').click();
+  await expect(page).toHaveURL(/\/checkout\/complete\?payment_intent=pi_.*redirect_status=succeeded/);
+  await waitForHydration(page);
+  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+});
+
+test('a double click makes one PaymentIntent', async ({ page, gotoHydrated }) => {
+  await cartWithMug(page, gotoHydrated);
+  await typeCard(page, '4242424242424242');
+  await page.getByTestId('pay-button').dblclick();
+  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+  expect(await intentsFor(await orderIdFromCompletePage(page))).toBe(1);
+});
+
+test.describe('other shoppers', () => {
+  test.use({ expectedErrorStatuses: [404] });
+
+  test("a second shopper gets 404 on the first shopper's order", async ({ page, gotoHydrated, browser }) => {
+    await cartWithMug(page, gotoHydrated);
+    await typeCard(page, '4242424242424242');
+    await page.getByTestId('pay-button').click();
+    await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+    const orderId = await orderIdFromCompletePage(page);
+
+    const stranger = await browser.newContext();
+    const other = await stranger.newPage();
+    const response = await other.goto(`/orders/${orderId}`);
+    expect(response?.status()).toBe(404);
+    await expect(other.getByRole('heading', { name: 'Order not found' })).toBeVisible();
+    await stranger.close();
+  });
+});

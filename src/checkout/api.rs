@@ -1,0 +1,76 @@
+//! Checkout types that cross the wire, and its server functions. These are public HTTP
+//! endpoints: the amount is never taken from the browser, only the ConfirmationToken id;
+//! everything else comes from the caller's own session and the catalog.
+
+use crate::cart::Cart;
+use crate::error::AppError;
+use serde::{Deserialize, Serialize};
+use leptos::prelude::*;
+
+/// What the checkout page needs: the priced cart and how to load Stripe's Elements.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutView {
+    pub cart: Cart,
+    pub publishable_key: String,
+    /// `accordion` or `tabs`.
+    pub layout: String,
+    /// Where Stripe sends the shopper back after a redirect (`/checkout/complete`).
+    pub return_url: String,
+}
+
+/// Where a payment stands after the server confirmed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PaymentStatus {
+    Succeeded,
+    Processing,
+    RequiresAction,
+    RequiresCapture,
+}
+
+/// The server's answer to a confirmation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentReply {
+    pub order_id: String,
+    pub payment_intent: String,
+    pub status: PaymentStatus,
+    /// For `stripe.handleNextAction` when the status is `RequiresAction`.
+    pub client_secret: String,
+}
+
+/// The outcome of a payment as Stripe reports it now (for the return page).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentResult {
+    pub order_id: String,
+    /// Stripe's PaymentIntent status (`succeeded`, `processing`, `requires_payment_method`, …).
+    pub status: String,
+    /// Why the last attempt failed, if it did.
+    pub failure: Option<String>,
+}
+
+/// The caller's cart, priced, with what the browser needs to show the Payment Element.
+#[server(endpoint = "checkout/view")]
+pub async fn get_checkout() -> Result<CheckoutView, AppError> {
+    let state = crate::state::AppState::from_context()?;
+    super::service::view(&state).await
+}
+
+/// Pays the caller's cart with a ConfirmationToken (`ctoken_…`) made by Stripe.js.
+/// Creates the order before calling Stripe, then creates and confirms the
+/// PaymentIntent in one request with an idempotency key of the order attempt: a double
+/// click, a retried request or a replayed token cannot charge twice.
+#[server(endpoint = "checkout/confirm")]
+pub async fn confirm_payment(confirmation_token: String) -> Result<PaymentReply, AppError> {
+    let state = crate::state::AppState::from_context()?;
+    let token = crate::stripe::ids::ConfirmationTokenId::parse(confirmation_token.trim())
+        .map_err(|_| AppError::invalid("The payment details were not received correctly. Please enter them again."))?;
+    super::service::confirm(&state, &token).await
+}
+
+/// The outcome of the caller's payment `payment_intent` (from the return URL).
+#[server(endpoint = "checkout/outcome")]
+pub async fn payment_outcome(payment_intent: String) -> Result<PaymentResult, AppError> {
+    let state = crate::state::AppState::from_context()?;
+    let id = crate::stripe::ids::PaymentIntentId::parse(payment_intent.trim())
+        .map_err(|_| AppError::NotFound("There is no such payment.".into()))?;
+    super::service::outcome(&state, &id).await
+}

@@ -1,0 +1,260 @@
+//! Paying for the cart (server only): price it from the catalog, record the order and
+//! the attempt, check the card against the shop's rules, then create and confirm the
+//! PaymentIntent in one Stripe request whose idempotency key belongs to the attempt.
+
+use super::{CheckoutView, PaymentResult, PaymentReply, PaymentStatus};
+use crate::config::PaymentElementLayout;
+use crate::error::AppError;
+use crate::session::{self, SessionId};
+use crate::state::AppState;
+use crate::store::{Attempt, AttemptStart, OrderLine, StoreError};
+use crate::stripe::ids::{ConfirmationTokenId, PaymentIntentId};
+use crate::stripe::types::{AutomaticPaymentMethods, CreateAndConfirmPaymentIntent, PaymentIntent, PaymentIntentStatus};
+
+/// The checkout page's data.
+pub async fn view(state: &AppState) -> Result<CheckoutView, AppError> {
+    let cart = crate::cart::view_current(state).await?;
+    let layout = match state.config.store.payment_element_layout {
+        PaymentElementLayout::Accordion => "accordion",
+        PaymentElementLayout::Tabs => "tabs",
+    };
+    Ok(CheckoutView {
+        cart,
+        publishable_key: state.payments.publishable_key.clone(),
+        layout: layout.into(),
+        return_url: format!("{}/checkout/complete", state.public_url),
+    })
+}
+
+/// Pays the session's cart with `token`.
+#[tracing::instrument(name = "confirm a payment", skip_all, fields(token = %token), err(level = "info", Debug))]
+pub async fn confirm(state: &AppState, token: &ConfirmationTokenId) -> Result<PaymentReply, AppError> {
+    let session = session::current(&state.store).await.map_err(internal)?.ok_or_else(empty_cart)?;
+    let (amount, lines) = priced_cart(state, &session).await?;
+    let currency = state.config.store.currency.to_string();
+    // At most two rounds: resolving an earlier attempt of unknown outcome, then ours.
+    for _ in 0..2 {
+        let start = state
+            .store
+            .start_attempt(session.as_str(), &new_order_id(), amount, &currency, &lines, token.as_str(), session::now())
+            .await
+            .map_err(internal)?;
+        match start {
+            AttemptStart::TokenUsedElsewhere => {
+                return Err(AppError::invalid("These payment details were already used. Please enter them again."));
+            }
+            AttemptStart::Replay(attempt) if attempt.outcome.as_deref() == Some(REFUSED) => return Err(refused(state)),
+            AttemptStart::Replay(attempt) => return pay(state, &session, &attempt).await,
+            AttemptStart::New(attempt) => {
+                check_card(state, &attempt).await?;
+                return pay(state, &session, &attempt).await;
+            }
+            AttemptStart::Unresolved(previous) => {
+                // Stripe never answered this one: ask again with the same key. If it had
+                // gone through, this returns that result and nothing more is charged.
+                tracing::warn!(order = %previous.order_id, attempt = previous.number, "replaying an attempt of unknown outcome");
+                match pay(state, &session, &previous).await {
+                    Ok(reply) => return Ok(reply),
+                    Err(AppError::Declined { .. } | AppError::Invalid(_)) => continue,
+                    Err(other) => return Err(other),
+                }
+            }
+        }
+    }
+    Err(AppError::PaymentUnavailable)
+}
+
+/// The cart's total and lines, refused when empty or when a line exceeds the stock.
+async fn priced_cart(state: &AppState, session: &SessionId) -> Result<(i64, Vec<OrderLine>), AppError> {
+    let stored = state.store.cart_lines(session.as_str()).await.map_err(internal)?;
+    let cart = crate::cart::price(&state.catalog, state.config.store.currency, &stored).map_err(|error| {
+        tracing::error!(%error, "pricing the cart failed");
+        AppError::Internal
+    })?;
+    if cart.lines.is_empty() {
+        return Err(empty_cart());
+    }
+    for line in &cart.lines {
+        let stock = state.store.stock_of(line.product_id.as_str()).await.map_err(internal)?;
+        if line.quantity > stock {
+            return Err(AppError::invalid(format!("Only {stock} × {} left in stock: please update your cart.", line.name)));
+        }
+    }
+    let lines = cart
+        .lines
+        .iter()
+        .map(|line| OrderLine {
+            product_id: line.product_id.to_string(),
+            name: line.name.clone(),
+            unit_amount: line.unit_price.amount,
+            quantity: line.quantity,
+        })
+        .collect();
+    Ok((cart.subtotal.amount, lines))
+}
+
+/// Outcome recorded when the shop's own rules refuse a card (no PaymentIntent made).
+const REFUSED: &str = "refused_by_shop";
+/// Outcome recorded when no PaymentIntent request was sent.
+const NOT_SENT: &str = "not_sent";
+
+fn refused(state: &AppState) -> AppError {
+    let countries = &state.config.store.blocked_card_countries;
+    let message = if countries.is_empty() {
+        "This shop does not accept prepaid cards. Please use another card.".to_owned()
+    } else {
+        "This shop does not accept this card (prepaid cards and cards from some countries are refused). Please use another card.".to_owned()
+    };
+    AppError::Declined { message, decline_code: None }
+}
+
+/// The shop's rules on the card, checked on the ConfirmationToken before charging.
+async fn check_card(state: &AppState, attempt: &Attempt) -> Result<(), AppError> {
+    let rules = &state.config.store;
+    if !rules.refuse_prepaid_cards && rules.blocked_card_countries.is_empty() {
+        return Ok(());
+    }
+    let token = ConfirmationTokenId::parse(&attempt.confirmation_token_id).map_err(|_| AppError::Internal)?;
+    let preview = match state.payments.stripe.retrieve_confirmation_token(&token).await {
+        Ok(token) => token.payment_method_preview,
+        Err(error) => {
+            record(state, attempt, None, NOT_SENT, "failed").await?;
+            return Err(stripe_failure(error));
+        }
+    };
+    let card = preview.as_ref().and_then(|p| p.card.as_ref());
+    let prepaid = card.and_then(|c| c.funding.as_deref()) == Some("prepaid");
+    let blocked = card.and_then(|c| c.country.as_deref()).is_some_and(|country| rules.blocked_card_countries.iter().any(|b| b == country));
+    if (rules.refuse_prepaid_cards && prepaid) || blocked {
+        tracing::info!(order = %attempt.order_id, prepaid, blocked, "card refused by the shop's rules");
+        record(state, attempt, None, REFUSED, "failed").await?;
+        return Err(refused(state));
+    }
+    Ok(())
+}
+
+/// One create-and-confirm request for an attempt (the same key every time).
+async fn pay(state: &AppState, session: &SessionId, attempt: &Attempt) -> Result<PaymentReply, AppError> {
+    let token = ConfirmationTokenId::parse(&attempt.confirmation_token_id).map_err(|_| AppError::Internal)?;
+    let return_url = format!("{}/checkout/complete", state.public_url);
+    let params = CreateAndConfirmPaymentIntent {
+        amount: attempt.amount,
+        currency: &attempt.currency,
+        confirm: true,
+        confirmation_token: &token,
+        automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
+        return_url: &return_url,
+        metadata: [("order_id", attempt.order_id.as_str())].into_iter().collect(),
+        customer: None,
+    };
+    match state.payments.stripe.create_and_confirm_payment_intent(&params, &attempt.idempotency_key).await {
+        Ok(intent) => settle(state, session, attempt, &intent).await.map(|status| PaymentReply {
+            order_id: attempt.order_id.clone(),
+            payment_intent: intent.id.to_string(),
+            status,
+            client_secret: intent.client_secret.clone().unwrap_or_default(),
+        }),
+        Err(error) => {
+            if let Some(card) = error.card_error() {
+                let intent_id = card.payment_intent.as_ref().map(|pi| pi.id.as_str());
+                let outcome = card.decline_code.as_deref().or(card.code.as_deref()).unwrap_or("card_error");
+                record(state, attempt, intent_id, outcome, "failed").await?;
+                return Err(AppError::Declined { message: card.message.clone(), decline_code: card.decline_code.clone() });
+            }
+            if let crate::stripe::Error::Api(api) = &error {
+                if api.kind == "invalid_request_error" && api.status == 400 {
+                    tracing::warn!(order = %attempt.order_id, code = ?api.code, message = %api.message, "Stripe refused the confirmation");
+                    record(state, attempt, None, api.code.as_deref().unwrap_or("invalid_request"), "failed").await?;
+                    return Err(AppError::invalid("Your payment details could not be used (they may have expired). Please enter them again."));
+                }
+            }
+            Err(stripe_failure(error))
+        }
+    }
+}
+
+/// Records what Stripe says of an intent; a payment that went through empties the cart
+/// (its contents are now the order). Fulfilment waits for the webhook.
+async fn settle(state: &AppState, session: &SessionId, attempt: &Attempt, intent: &PaymentIntent) -> Result<PaymentStatus, AppError> {
+    let id = Some(intent.id.as_str());
+    let status = match intent.status {
+        PaymentIntentStatus::Succeeded => PaymentStatus::Succeeded,
+        PaymentIntentStatus::Processing => PaymentStatus::Processing,
+        PaymentIntentStatus::RequiresCapture => PaymentStatus::RequiresCapture,
+        PaymentIntentStatus::RequiresAction => {
+            record(state, attempt, id, "requires_action", "confirming").await?;
+            return Ok(PaymentStatus::RequiresAction);
+        }
+        PaymentIntentStatus::RequiresPaymentMethod => {
+            let failure = intent.last_payment_error.as_ref();
+            let outcome = failure.and_then(|f| f.decline_code.as_deref().or(f.code.as_deref())).unwrap_or("requires_payment_method");
+            record(state, attempt, id, outcome, "failed").await?;
+            let message = failure.and_then(|f| f.message.clone()).unwrap_or_else(|| "The payment did not go through. Please try another card.".into());
+            return Err(AppError::Declined { message, decline_code: failure.and_then(|f| f.decline_code.clone()) });
+        }
+        ref other => {
+            tracing::error!(status = ?other, intent = %intent.id, "unexpected PaymentIntent status after confirmation");
+            record(state, attempt, id, "unexpected_status", "failed").await?;
+            return Err(AppError::Internal);
+        }
+    };
+    let outcome = match status {
+        PaymentStatus::Succeeded => "succeeded",
+        PaymentStatus::Processing => "processing",
+        _ => "requires_capture",
+    };
+    record(state, attempt, id, outcome, "confirming").await?;
+    state.store.clear_cart(session.as_str()).await.map_err(internal)?;
+    Ok(status)
+}
+
+async fn record(state: &AppState, attempt: &Attempt, intent: Option<&str>, outcome: &str, order_status: &str) -> Result<(), AppError> {
+    state.store.finish_attempt(attempt, intent, outcome, order_status, session::now()).await.map_err(internal)
+}
+
+/// The outcome of one of the session's payments, as Stripe reports it now.
+#[tracing::instrument(name = "read a payment's outcome", skip_all, fields(intent = %intent_id), err(level = "info", Debug))]
+pub async fn outcome(state: &AppState, intent_id: &PaymentIntentId) -> Result<PaymentResult, AppError> {
+    let not_found = || AppError::NotFound("There is no such payment.".into());
+    let session = session::current(&state.store).await.map_err(internal)?.ok_or_else(not_found)?;
+    let order_id = state.store.order_id_for_payment_intent(intent_id.as_str(), session.as_str()).await.map_err(internal)?.ok_or_else(not_found)?;
+    let intent = state.payments.stripe.retrieve_payment_intent(intent_id).await.map_err(stripe_failure)?;
+    let attempt = state
+        .store
+        .attempts(&order_id)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .find(|a| a.payment_intent_id.as_deref() == Some(intent_id.as_str()))
+        .ok_or_else(not_found)?;
+    let failure = intent.last_payment_error.as_ref().and_then(|f| f.message.clone());
+    let status = serde_json::to_value(&intent.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    match settle(state, &session, &attempt, &intent).await {
+        Ok(_) | Err(AppError::Declined { .. }) => Ok(PaymentResult { order_id, status, failure }),
+        Err(other) => Err(other),
+    }
+}
+
+fn stripe_failure(error: crate::stripe::Error) -> AppError {
+    if error.is_unavailable() {
+        tracing::warn!(%error, "Stripe is unavailable");
+        AppError::PaymentUnavailable
+    } else {
+        tracing::error!(%error, "unexpected reply from Stripe");
+        AppError::Internal
+    }
+}
+
+fn empty_cart() -> AppError {
+    AppError::invalid("Your cart is empty: add something before paying.")
+}
+
+fn new_order_id() -> String {
+    let bytes: [u8; 12] = rand::random();
+    format!("ord_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+fn internal(error: StoreError) -> AppError {
+    tracing::error!(error = ?error, "checkout store operation failed");
+    AppError::Internal
+}

@@ -1,0 +1,227 @@
+//! The real bindings (browser build). Raw `extern` declarations stay private.
+
+use super::{ChangeEvent, ConfirmationTokenParams, ElementsOptions, PaymentElementOptions, StripeJsError};
+use js_sys::{Function, Promise, Reflect};
+use std::future::Future;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen]
+extern "C" {
+    #[derive(Clone)]
+    type JsStripe;
+    /// <https://docs.stripe.com/js/initializing>
+    #[wasm_bindgen(catch, js_name = Stripe)]
+    fn init_stripe(publishable_key: &str) -> Result<JsStripe, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn elements(this: &JsStripe, options: &JsValue) -> Result<JsElements, JsValue>;
+    #[wasm_bindgen(method, js_name = createConfirmationToken)]
+    fn create_confirmation_token(this: &JsStripe, options: &JsValue) -> Promise;
+    #[wasm_bindgen(method, js_name = handleNextAction)]
+    fn handle_next_action(this: &JsStripe, options: &JsValue) -> Promise;
+
+    #[derive(Clone)]
+    type JsElements;
+    #[wasm_bindgen(method, catch)]
+    fn create(this: &JsElements, kind: &str, options: &JsValue) -> Result<JsElement, JsValue>;
+    #[wasm_bindgen(method)]
+    fn update(this: &JsElements, options: &JsValue);
+    #[wasm_bindgen(method)]
+    fn submit(this: &JsElements) -> Promise;
+
+    #[derive(Clone)]
+    type JsElement;
+    #[wasm_bindgen(method, catch)]
+    fn mount(this: &JsElement, selector: &str) -> Result<(), JsValue>;
+    #[wasm_bindgen(method)]
+    fn on(this: &JsElement, event: &str, handler: &Function);
+    #[wasm_bindgen(method)]
+    fn off(this: &JsElement, event: &str, handler: &Function);
+    #[wasm_bindgen(method)]
+    fn destroy(this: &JsElement);
+}
+
+fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn get(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn get_string(object: &JsValue, key: &str) -> Option<String> {
+    get(object, key).as_string()
+}
+
+/// A thrown exception or a rejected promise, as an error.
+fn thrown(value: JsValue) -> StripeJsError {
+    let message = value
+        .dyn_ref::<js_sys::Error>()
+        .map(|error| String::from(error.message()))
+        .or_else(|| value.as_string())
+        .unwrap_or_else(|| "Stripe.js failed".to_owned());
+    StripeJsError::new("integration_error", message)
+}
+
+/// Reads `{error: {type, code, message}}` from a Stripe.js result.
+fn result_error(result: &JsValue) -> Option<StripeJsError> {
+    let error = get(result, "error");
+    if error.is_undefined() || error.is_null() {
+        return None;
+    }
+    Some(StripeJsError {
+        kind: get_string(&error, "type").unwrap_or_else(|| "api_error".into()),
+        code: get_string(&error, "code"),
+        message: get_string(&error, "message").unwrap_or_else(|| "The payment could not be completed.".into()),
+    })
+}
+
+async fn settle(promise: Promise) -> Result<JsValue, StripeJsError> {
+    let result = JsFuture::from(promise).await.map_err(thrown)?;
+    match result_error(&result) {
+        Some(error) => Err(error),
+        None => Ok(result),
+    }
+}
+
+/// `Stripe(publishableKey)`.
+#[derive(Clone)]
+pub struct Stripe {
+    js: JsStripe,
+}
+
+impl Stripe {
+    /// Fails when Stripe.js did not load (blocked, offline) or the key is refused.
+    pub fn new(publishable_key: &str) -> Result<Stripe, StripeJsError> {
+        init_stripe(publishable_key).map(|js| Stripe { js }).map_err(|error| {
+            let mut error = thrown(error);
+            if error.message.contains("Stripe is not defined") {
+                error.message = "The payment form could not be loaded. Check your connection and reload the page.".into();
+            }
+            error
+        })
+    }
+
+    pub fn elements(&self, options: &ElementsOptions) -> Result<Elements, StripeJsError> {
+        self.js.elements(&to_js(options)).map(|js| Elements { js }).map_err(thrown)
+    }
+
+    /// Turns the details in `elements` into a ConfirmationToken; returns its id.
+    pub async fn create_confirmation_token(&self, elements: &Elements, params: &ConfirmationTokenParams) -> Result<String, StripeJsError> {
+        let options = js_sys::Object::new();
+        let _ = Reflect::set(&options, &"elements".into(), elements.js.as_ref());
+        let _ = Reflect::set(&options, &"params".into(), &to_js(params));
+        let result = settle(self.js.create_confirmation_token(&options)).await?;
+        get_string(&get(&result, "confirmationToken"), "id")
+            .ok_or_else(|| StripeJsError::new("api_error", "Stripe.js returned no ConfirmationToken."))
+    }
+
+    /// Runs the intent's next action (3-D Secure, redirect); resolves with the intent's
+    /// status once it is done.
+    pub async fn handle_next_action(&self, client_secret: &str) -> Result<String, StripeJsError> {
+        let options = js_sys::Object::new();
+        let _ = Reflect::set(&options, &"clientSecret".into(), &client_secret.into());
+        let result = settle(self.js.handle_next_action(&options)).await?;
+        let intent = [get(&result, "paymentIntent"), get(&result, "setupIntent")].into_iter().find(|v| v.is_object());
+        Ok(intent.and_then(|intent| get_string(&intent, "status")).unwrap_or_default())
+    }
+}
+
+/// `stripe.elements(…)`.
+#[derive(Clone)]
+pub struct Elements {
+    js: JsElements,
+}
+
+impl Elements {
+    pub fn create_payment_element(&self, options: &PaymentElementOptions) -> Result<PaymentElement, StripeJsError> {
+        self.js.create("payment", &to_js(options)).map(|js| PaymentElement { js }).map_err(thrown)
+    }
+
+    /// Tells Elements the new total (wallets and BNPL show it); display only.
+    pub fn update_amount(&self, amount: i64) {
+        let options = js_sys::Object::new();
+        let _ = Reflect::set(&options, &"amount".into(), &JsValue::from_f64(amount as f64));
+        self.js.update(&options);
+    }
+
+    /// Validates the form. Stripe.js must receive this call synchronously in the click
+    /// handler: the call is made here, when `submit` is called, not when awaited.
+    pub fn submit(&self) -> impl Future<Output = Result<(), StripeJsError>> + use<> {
+        let promise = self.js.submit();
+        async move { settle(promise).await.map(|_| ()) }
+    }
+}
+
+/// The Payment Element.
+pub struct PaymentElement {
+    js: JsElement,
+}
+
+impl PaymentElement {
+    pub fn mount(&self, selector: &str) -> Result<(), StripeJsError> {
+        self.js.mount(selector).map_err(thrown)
+    }
+
+    fn listen(&self, event: &'static str, mut handler: impl FnMut(JsValue) + 'static) -> Listener {
+        let closure = Closure::<dyn FnMut(JsValue)>::new(move |value: JsValue| handler(value));
+        self.js.on(event, closure.as_ref().unchecked_ref());
+        Listener { element: self.js.clone(), event, closure: Some(closure) }
+    }
+
+    /// <https://docs.stripe.com/js/element/events/on_ready>
+    pub fn on_ready(&self, mut handler: impl FnMut() + 'static) -> Listener {
+        self.listen("ready", move |_| handler())
+    }
+
+    /// <https://docs.stripe.com/js/element/events/on_change?type=paymentElement>
+    pub fn on_change(&self, mut handler: impl FnMut(ChangeEvent) + 'static) -> Listener {
+        self.listen("change", move |event| {
+            let value = get(&event, "value");
+            let saved = get(&value, "payment_method");
+            handler(ChangeEvent {
+                complete: get(&event, "complete").as_bool().unwrap_or(false),
+                empty: get(&event, "empty").as_bool().unwrap_or(true),
+                value_type: get_string(&value, "type"),
+                saved_payment_method: if saved.is_object() { get_string(&saved, "id") } else { None },
+            })
+        })
+    }
+
+    /// <https://docs.stripe.com/js/element/events/on_loaderror>
+    pub fn on_load_error(&self, mut handler: impl FnMut(StripeJsError) + 'static) -> Listener {
+        self.listen("loaderror", move |event| {
+            handler(result_error(&event).unwrap_or_else(|| StripeJsError::new("api_error", "The payment form failed to load.")))
+        })
+    }
+
+    pub fn destroy(&self) {
+        self.js.destroy();
+    }
+}
+
+/// An event listener; removed from the element when dropped (or kept with `forget`).
+#[must_use = "dropping a Listener removes it at once"]
+pub struct Listener {
+    element: JsElement,
+    event: &'static str,
+    closure: Option<Closure<dyn FnMut(JsValue)>>,
+}
+
+impl Listener {
+    /// Keeps the listener for the life of the page.
+    pub fn forget(mut self) {
+        if let Some(closure) = self.closure.take() {
+            closure.forget();
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Some(closure) = &self.closure {
+            self.element.off(self.event, closure.as_ref().unchecked_ref());
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Stripe.js for the checkout page: typed Rust over `Stripe`, `Elements`, the Payment
+//! Element and its events, `elements.submit`, `createConfirmationToken` and
+//! `handleNextAction` (<https://docs.stripe.com/js>). Stripe.js itself is loaded by a
+//! `<script>` in the document head, never bundled. In the browser build the bindings
+//! are real (`browser.rs`); in the server build a twin with the same API does nothing,
+//! so call sites need no `cfg`.
+
+use serde::Serialize;
+
+#[cfg(feature = "hydrate")]
+mod browser;
+#[cfg(feature = "hydrate")]
+pub use browser::*;
+
+#[cfg(not(feature = "hydrate"))]
+mod server;
+#[cfg(not(feature = "hydrate"))]
+pub use server::*;
+
+/// `stripe.elements(options)` for a deferred intent.
+/// <https://docs.stripe.com/js/elements_object/create_without_intent>
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ElementsOptions {
+    /// `payment` or `setup`.
+    pub mode: String,
+    pub amount: i64,
+    pub currency: String,
+    pub appearance: Appearance,
+}
+
+/// <https://docs.stripe.com/elements/appearance-api>
+#[derive(Debug, Clone, Serialize)]
+pub struct Appearance {
+    pub theme: String,
+    pub variables: AppearanceVariables,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppearanceVariables {
+    pub color_primary: String,
+    pub color_text: String,
+    pub color_danger: String,
+    pub font_family: String,
+    pub border_radius: String,
+}
+
+/// `elements.create('payment', options)`.
+/// <https://docs.stripe.com/js/elements_object/create_payment_element>
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentElementOptions {
+    /// `accordion` or `tabs`.
+    pub layout: String,
+}
+
+/// `stripe.createConfirmationToken({elements, params})`'s `params`.
+/// <https://docs.stripe.com/js/confirmation_tokens/create_confirmation_token>
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfirmationTokenParams {
+    pub return_url: String,
+}
+
+/// An error as Stripe.js reports it (`{error: {type, code, message}}`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct StripeJsError {
+    /// `validation_error`, `card_error`, `invalid_request_error`, `api_connection_error`, …
+    pub kind: String,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl StripeJsError {
+    pub fn new(kind: &str, message: impl Into<String>) -> Self {
+        Self { kind: kind.to_owned(), code: None, message: message.into() }
+    }
+}
+
+/// The Payment Element's `change` event.
+/// <https://docs.stripe.com/js/element/events/on_change?type=paymentElement>
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChangeEvent {
+    pub complete: bool,
+    pub empty: bool,
+    /// The payment method type shown (`card`, …).
+    pub value_type: Option<String>,
+    /// Set when the shopper picked a saved payment method.
+    pub saved_payment_method: Option<String>,
+}
