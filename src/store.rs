@@ -376,6 +376,22 @@ impl Store {
         Ok(AttemptStart::New(attempt))
     }
 
+    /// The attempt that used `token`, and whether it was this session's.
+    pub async fn attempt_for_token(&self, token: &str, session_id: &str) -> Result<Option<(Attempt, bool)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {ATTEMPT_COLUMNS}, o.session_id FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
+             WHERE pa.confirmation_token_id = ?"
+        ))
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            let owner: String = row.try_get("session_id")?;
+            Ok((attempt_from(&row)?, owner == session_id))
+        })
+        .transpose()
+    }
+
     /// Records Stripe's answer to an attempt and moves its order to `order_status`,
     /// unless the order is already paid or canceled (states only move forward).
     pub async fn finish_attempt(

@@ -7,11 +7,17 @@ use storefront::server::Application;
 
 struct TestApp {
     base: String,
+    /// The embedded Stripe emulator of this app (no Stripe key is configured).
+    stripe: String,
     client: reqwest::Client,
     _db_dir: tempfile::TempDir,
 }
 
 async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let root = env!("CARGO_MANIFEST_DIR");
     let db_dir = tempfile::tempdir().unwrap();
     let vars: HashMap<&str, String> = HashMap::from([
@@ -20,13 +26,16 @@ async fn spawn_app() -> TestApp {
         ("STORE_CATALOG_FILE", format!("{root}/catalog.toml")),
         ("STRIPE_EMULATOR_ADDR", "127.0.0.1:0".to_owned()),
     ]);
+    let mut vars = vars;
+    vars.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let file = std::fs::read_to_string(format!("{root}/Leptos.toml")).unwrap();
     let config = Config::from_sources(&file, &|key| vars.get(key).cloned()).unwrap();
     let app = Application::build(config).await.unwrap();
     let base = format!("http://{}", app.addr());
+    let stripe = app.emulator_url().expect("no Stripe key, so an embedded emulator").to_owned();
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    TestApp { base, client, _db_dir: db_dir }
+    TestApp { base, stripe, client, _db_dir: db_dir }
 }
 
 impl TestApp {

@@ -30,6 +30,16 @@ pub async fn view(state: &AppState) -> Result<CheckoutView, AppError> {
 #[tracing::instrument(name = "confirm a payment", skip_all, fields(token = %token), err(level = "info", Debug))]
 pub async fn confirm(state: &AppState, token: &ConfirmationTokenId) -> Result<PaymentReply, AppError> {
     let session = session::current(&state.store).await.map_err(internal)?.ok_or_else(empty_cart)?;
+    // A token seen before is the same attempt again (a double submit, a retried
+    // request), even though the cart may have become the order since.
+    if let Some((attempt, own)) = state.store.attempt_for_token(token.as_str(), session.as_str()).await.map_err(internal)? {
+        return match (own, attempt.outcome.as_deref()) {
+            (false, _) => Err(AppError::invalid("These payment details were already used. Please enter them again.")),
+            (true, Some(REFUSED)) => Err(refused(state)),
+            (true, Some(NOT_SENT)) => Err(AppError::invalid("These payment details could not be used. Please enter them again.")),
+            (true, _) => pay(state, &session, &attempt).await,
+        };
+    }
     let (amount, lines) = priced_cart(state, &session).await?;
     let currency = state.config.store.currency.to_string();
     // At most two rounds: resolving an earlier attempt of unknown outcome, then ours.
@@ -117,6 +127,10 @@ async fn check_card(state: &AppState, attempt: &Attempt) -> Result<(), AppError>
     let token = ConfirmationTokenId::parse(&attempt.confirmation_token_id).map_err(|_| AppError::Internal)?;
     let preview = match state.payments.stripe.retrieve_confirmation_token(&token).await {
         Ok(token) => token.payment_method_preview,
+        Err(crate::stripe::Error::Api(api)) if api.status == 404 || api.status == 400 => {
+            record(state, attempt, None, NOT_SENT, "failed").await?;
+            return Err(AppError::invalid("Your payment details could not be found (they may have expired). Please enter them again."));
+        }
         Err(error) => {
             record(state, attempt, None, NOT_SENT, "failed").await?;
             return Err(stripe_failure(error));

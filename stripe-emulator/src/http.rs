@@ -190,29 +190,56 @@ async fn api(
             Ok(Claim::Replay { status, body }) => {
                 let mut headers = common.clone();
                 headers.push(("idempotent-replayed", "true".into()));
-                return bytes_reply(status, body, &headers);
+                return after_faults(&shared, &method, &path, status, body, &headers).await;
             }
             Err(error) => return fail(error, &common),
         }
     }
 
-    if let Some(delay) = slow {
-        tokio::time::sleep(delay).await;
-    }
+    // The work runs in its own task: like Stripe, it finishes (and its idempotency key
+    // records the result) even if the client hangs up or times out meanwhile.
+    let work = {
+        let shared = Arc::clone(&shared);
+        let (method, path, key, request_id) = (method.clone(), path.clone(), key.clone(), request_id.clone());
+        tokio::spawn(async move {
+            if let Some(delay) = slow {
+                tokio::time::sleep(delay).await;
+            }
+            process(&shared, caller, &method, &path, &params, request_id, key)
+        })
+    };
+    let (status, bytes) = match work.await {
+        Ok(reply) => reply,
+        Err(_) => {
+            let error = ApiError::api(StatusCode::INTERNAL_SERVER_ERROR);
+            (error.status, serde_json::to_vec_pretty(&error.body()).unwrap_or_default())
+        }
+    };
+    after_faults(&shared, &method, &path, status, bytes, &common).await
+}
 
-    // The work itself, atomically under the account lock.
+/// One API call under the account lock; stores the reply under its idempotency key,
+/// delivers the events it emitted and schedules what it left processing.
+fn process(
+    shared: &Arc<Shared>,
+    caller: Caller,
+    method: &Method,
+    path: &str,
+    params: &Params,
+    request_id: String,
+    key: Option<String>,
+) -> (StatusCode, Vec<u8>) {
     let (result, emitted, to_settle) = {
         let mut account = shared.account.lock().unwrap_or_else(|e| e.into_inner());
         let mut ctx = Ctx {
             account: &mut account,
             caller,
-            request: RequestInfo { id: Some(request_id.clone()), idempotency_key: key.clone() },
+            request: RequestInfo { id: Some(request_id), idempotency_key: key.clone() },
             base_url: &shared.base_url,
             emitted: Vec::new(),
             to_settle: Vec::new(),
         };
-        let path_below = path.strip_prefix("/v1/").unwrap_or_default();
-        let result = api::dispatch(&mut ctx, &method, path_below, &params);
+        let result = api::dispatch(&mut ctx, method, path.strip_prefix("/v1/").unwrap_or_default(), params);
         (result, ctx.emitted, ctx.to_settle)
     };
     let (status, body) = match &result {
@@ -223,22 +250,26 @@ async fn api(
     if let Some(key) = &key {
         shared.idempotency.finish(key, status, bytes.clone(), wall_clock());
     }
-    webhooks::deliver(&shared, emitted, None);
+    webhooks::deliver(shared, emitted, None);
     for intent in to_settle {
-        let shared = Arc::clone(&shared);
+        let shared = Arc::clone(shared);
         tokio::spawn(async move {
             tokio::time::sleep(shared.config.processing_delay).await;
             control::settle(&shared, &intent);
         });
     }
+    (status, bytes)
+}
 
-    match shared.faults.take(method.as_str(), &path, Phase::After) {
-        Some(Action::Status { status, should_retry }) => fault_reply(status, should_retry, &common),
+/// Sends a reply (first or replayed), unless an "after" fault loses or delays it.
+async fn after_faults(shared: &Shared, method: &Method, path: &str, status: StatusCode, bytes: Vec<u8>, headers: &[(&str, String)]) -> Response {
+    match shared.faults.take(method.as_str(), path, Phase::After) {
+        Some(Action::Status { status, should_retry }) => fault_reply(status, should_retry, headers),
         Some(Action::Drop { .. }) => dropped(),
         Some(Action::Delay { delay_ms }) => {
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-            bytes_reply(status, bytes, &common)
+            bytes_reply(status, bytes, headers)
         }
-        None => bytes_reply(status, bytes, &common),
+        None => bytes_reply(status, bytes, headers),
     }
 }

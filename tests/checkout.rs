@@ -1,0 +1,276 @@
+//! Paying over HTTP: the confirm server function posted directly (as an attacker or a
+//! flaky network would), against the app's embedded Stripe emulator, with faults
+//! injected through the emulator's control API.
+
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use storefront::config::Config;
+use storefront::server::Application;
+
+struct Shop {
+    base: String,
+    stripe: String,
+    client: reqwest::Client,
+    _db: tempfile::TempDir,
+}
+
+async fn shop_with(extra: &[(&str, &str)]) -> Shop {
+    let _ = tracing_subscriber::fmt().with_env_filter("warn,storefront=debug").with_test_writer().try_init();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let db = tempfile::tempdir().unwrap();
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into()),
+        ("DATABASE_URL".into(), format!("sqlite://{}", db.path().join("shop.db").display())),
+        ("STORE_CATALOG_FILE".into(), format!("{root}/catalog.toml")),
+        ("STRIPE_EMULATOR_ADDR".into(), "127.0.0.1:0".into()),
+    ]);
+    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let file = std::fs::read_to_string(format!("{root}/Leptos.toml")).unwrap();
+    let config = Config::from_sources(&file, &|key| vars.get(key).cloned()).unwrap();
+    let app = Application::build(config).await.unwrap();
+    let base = format!("http://{}", app.addr());
+    let stripe = app.emulator_url().unwrap().to_owned();
+    tokio::spawn(app.run_until_stopped());
+    Shop { base, stripe, client: reqwest::Client::builder().cookie_store(true).build().unwrap(), _db: db }
+}
+
+async fn shop() -> Shop {
+    shop_with(&[]).await
+}
+
+impl Shop {
+    async fn call(&self, client: &reqwest::Client, endpoint: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let response = client.post(format!("{}/api/{endpoint}", self.base)).form(form).send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn add(&self, product: &str, quantity: &str) {
+        let (status, body) = self.call(&self.client, "cart/add", &[("product_id", product), ("quantity", quantity)]).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    async fn pay(&self, token: &str, extra: &[(&str, &str)]) -> (u16, Value) {
+        let mut form = vec![("confirmation_token", token)];
+        form.extend_from_slice(extra);
+        self.call(&self.client, "checkout/confirm", &form).await
+    }
+
+    /// A ConfirmationToken as Stripe.js would make it (the emulator's test helper).
+    async fn token(&self, payment_method: &str) -> String {
+        let reply: Value = self
+            .client
+            .post(format!("{}/v1/test_helpers/confirmation_tokens", self.stripe))
+            .bearer_auth("sk_test_tests")
+            .form(&[("payment_method", payment_method)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        reply["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn card_token(&self, number: &str) -> String {
+        let reply: Value = self
+            .client
+            .post(format!("{}/v1/confirmation_tokens", self.stripe))
+            .bearer_auth("pk_test_tests")
+            .form(&[
+                ("payment_method_data[type]", "card"),
+                ("payment_method_data[card][number]", number),
+                ("payment_method_data[card][exp_month]", "12"),
+                ("payment_method_data[card][exp_year]", "2040"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        reply["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn payment_intents(&self) -> Vec<Value> {
+        let list: Value = self
+            .client
+            .get(format!("{}/v1/payment_intents?limit=100", self.stripe))
+            .bearer_auth("sk_test_tests")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        list["data"].as_array().unwrap().clone()
+    }
+
+    async fn fault(&self, rule: Value) {
+        let response = self.client.post(format!("{}/_emulator/faults", self.stripe)).json(&rule).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn the_amount_charged_is_the_servers_price_whatever_the_browser_sends() {
+    let shop = shop().await;
+    shop.add("ceramic-mug", "2").await;
+    let token = shop.token("pm_card_visa").await;
+    let (status, reply) = shop.pay(&token, &[("amount", "1"), ("currency", "usd"), ("order_id", "ord_forged")]).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["status"], "Succeeded");
+    let intents = shop.payment_intents().await;
+    assert_eq!(intents.len(), 1);
+    assert_eq!((intents[0]["amount"].as_i64(), intents[0]["currency"].as_str()), (Some(3600), Some("eur")));
+    assert_eq!(intents[0]["metadata"]["order_id"], reply["order_id"]);
+    assert!(intents[0]["id"].as_str() == reply["payment_intent"].as_str());
+}
+
+#[tokio::test]
+async fn a_replayed_token_returns_the_same_payment_and_charges_once() {
+    let shop = shop().await;
+    shop.add("ceramic-mug", "1").await;
+    let token = shop.token("pm_card_visa").await;
+    let (first, a) = shop.pay(&token, &[]).await;
+    let (second, b) = shop.pay(&token, &[]).await;
+    assert_eq!((first, second), (200, 200));
+    assert_eq!(a["payment_intent"], b["payment_intent"]);
+    assert_eq!(shop.payment_intents().await.len(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_confirmations_of_one_cart_make_one_payment() {
+    let shop = shop().await;
+    shop.add("ceramic-mug", "1").await;
+    let tokens = [shop.token("pm_card_visa").await, shop.token("pm_card_visa").await];
+    let (a, b) = tokio::join!(shop.pay(&tokens[0], &[]), shop.pay(&tokens[1], &[]));
+    let succeeded = [&a, &b].iter().filter(|(status, _)| *status == 200).count();
+    assert!(succeeded >= 1, "{a:?} {b:?}");
+    let paid: Vec<_> = shop.payment_intents().await.into_iter().filter(|pi| pi["status"] == "succeeded").collect();
+    assert_eq!(paid.len(), 1, "exactly one charge");
+}
+
+#[tokio::test]
+async fn another_shoppers_token_cannot_be_used_and_their_order_is_not_found() {
+    let shop = shop().await;
+    shop.add("ceramic-mug", "1").await;
+    let token = shop.token("pm_card_visa").await;
+    let (_, paid) = shop.pay(&token, &[]).await;
+
+    let stranger = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    shop.call(&stranger, "cart/add", &[("product_id", "linen-tote"), ("quantity", "1")]).await;
+    let (status, error) = shop.call(&stranger, "checkout/confirm", &[("confirmation_token", &token)]).await;
+    assert_eq!(status, 400, "{error}");
+    let (status, _) = shop.call(&stranger, "orders/get", &[("id", paid["order_id"].as_str().unwrap())]).await;
+    assert_eq!(status, 404);
+    let (status, _) = shop.call(&stranger, "checkout/outcome", &[("payment_intent", paid["payment_intent"].as_str().unwrap())]).await;
+    assert_eq!(status, 404);
+    assert_eq!(shop.payment_intents().await.len(), 1);
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_clearly_and_charge_nothing() {
+    let shop = shop().await;
+    let token = shop.token("pm_card_visa").await;
+    let (status, error) = shop.pay(&token, &[]).await;
+    assert_eq!(status, 400);
+    assert!(error.to_string().contains("cart is empty"), "{error}");
+    shop.add("ceramic-mug", "1").await;
+    for bad in ["", "pm_card_visa", "ctoken_../../v1/customers", "ctoken_missing"] {
+        let (status, _) = shop.pay(bad, &[]).await;
+        assert_eq!(status, 400, "{bad:?}");
+    }
+    let (status, _) = shop.call(&shop.client, "checkout/confirm", &[]).await;
+    assert_eq!(status, 400);
+    assert!(shop.payment_intents().await.iter().all(|pi| pi["status"] != "succeeded"));
+}
+
+#[tokio::test]
+async fn a_decline_carries_stripes_message_and_leaves_the_order_payable() {
+    let shop = shop().await;
+    shop.add("ceramic-mug", "1").await;
+    let (status, error) = shop.pay(&shop.token("pm_card_visa_chargeDeclinedInsufficientFunds").await, &[]).await;
+    assert_eq!(status, 402);
+    assert_eq!(error, json!({ "Declined": { "message": "Your card has insufficient funds.", "decline_code": "insufficient_funds" } }));
+    let (status, paid) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
+    assert_eq!(status, 200);
+    let intents = shop.payment_intents().await;
+    assert_eq!(intents.len(), 2);
+    assert!(intents.iter().all(|pi| pi["metadata"]["order_id"] == paid["order_id"]), "both attempts belong to one order");
+}
+
+#[tokio::test]
+async fn prepaid_cards_are_refused_before_any_charge() {
+    let shop = shop().await;
+    shop.add("ceramic-mug", "1").await;
+    let (status, error) = shop.pay(&shop.card_token("4000000000000077").await, &[]).await;
+    assert_eq!(status, 402, "{error}");
+    assert!(error.to_string().contains("prepaid"), "{error}");
+    assert!(shop.payment_intents().await.is_empty());
+}
+
+#[tokio::test]
+async fn stripe_errors_that_retries_absorb_leave_exactly_one_payment() {
+    let shop = shop().await;
+    shop.add("ceramic-mug", "1").await;
+    shop.fault(json!({ "path": "/v1/payment_intents", "method": "POST", "status": 503, "should_retry": true })).await;
+    shop.fault(json!({ "path": "/v1/payment_intents", "method": "POST", "status": 500, "phase": "after" })).await;
+    let (status, reply) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(shop.payment_intents().await.len(), 1);
+}
+
+#[tokio::test]
+async fn when_stripe_stays_down_nothing_is_charged_and_the_next_try_charges_once() {
+    let shop = shop().await;
+    shop.add("ceramic-mug", "1").await;
+    // 429 is not retried; every attempt is refused before Stripe does anything.
+    shop.fault(json!({ "path": "/v1/payment_intents", "method": "POST", "status": 429, "count": 3 })).await;
+    let (status, error) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
+    assert_eq!((status, error), (503, json!("PaymentUnavailable")));
+    assert!(shop.payment_intents().await.is_empty());
+    shop.client.delete(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap();
+    let (status, _) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(shop.payment_intents().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_reply_lost_on_every_retry_is_recovered_without_a_second_charge() {
+    let shop = shop().await;
+    shop.add("ceramic-mug", "1").await;
+    // Stripe charges, but the connection drops on the reply, on every retry too.
+    shop.fault(json!({ "path": "/v1/payment_intents", "method": "POST", "drop": true, "phase": "after", "count": 20 })).await;
+    let (status, _) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
+    assert_eq!(status, 503);
+    shop.client.delete(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap();
+    // The next try (a new token) first settles the unknown attempt with its own key.
+    let (status, reply) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
+    assert_eq!(status, 200, "{reply}");
+    let intents = shop.payment_intents().await;
+    assert_eq!(intents.len(), 1, "one PaymentIntent, charged once");
+    assert_eq!(intents[0]["id"].as_str(), reply["payment_intent"].as_str());
+}
+
+#[tokio::test]
+async fn a_reply_slower_than_the_timeout_never_leads_to_two_charges() {
+    let shop = shop_with(&[("STRIPE_TIMEOUT_SECS", "0.5")]).await;
+    shop.add("ceramic-mug", "1").await;
+    // Every request takes 1.5 s on Stripe's side; the storefront gives up after 0.5 s
+    // and retries with the same key (Stripe answers 409 while the first is running, then
+    // replays its result).
+    shop.fault(json!({ "path": "/v1/payment_intents", "method": "POST", "delay_ms": 1500, "count": 20 })).await;
+    let (status, reply) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
+    assert!(status == 200 || reply == json!("PaymentUnavailable"), "{status} {reply}");
+    shop.client.delete(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap();
+    if status != 200 {
+        // Nothing was reported charged; paying again settles the slow attempt first.
+        let (status, reply) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
+        assert_eq!(status, 200, "{reply}");
+    }
+    let intents = shop.payment_intents().await;
+    assert_eq!(intents.len(), 1, "one PaymentIntent");
+    assert_eq!(intents[0]["status"], "succeeded");
+}
