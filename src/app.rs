@@ -2,7 +2,7 @@
 //! the router of pages.
 
 use crate::account::AccountPage;
-use crate::cart::{AddToCart, Cart, CartCount, CartPage, SetCartQuantity, get_cart};
+use crate::cart::{AddToCart, ApplyDiscount, Cart, CartCount, CartPage, SetCartQuantity, get_cart};
 use crate::catalog::{CatalogPage, get_shop_info};
 use crate::checkout::{CheckoutCompletePage, CheckoutPage};
 use crate::error::AppError;
@@ -41,6 +41,7 @@ pub struct CartState {
     pub cart: Resource<Result<Cart, AppError>>,
     pub add: ServerAction<AddToCart>,
     pub set: ServerAction<SetCartQuantity>,
+    pub discount: ServerAction<ApplyDiscount>,
 }
 
 #[component]
@@ -48,9 +49,10 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let add = ServerAction::<AddToCart>::new();
     let set = ServerAction::<SetCartQuantity>::new();
-    // Refetched whenever either action completes.
-    let cart = Resource::new(move || (add.version().get(), set.version().get()), |_| get_cart());
-    provide_context(CartState { cart, add, set });
+    let discount = ServerAction::<ApplyDiscount>::new();
+    // Refetched whenever one of the actions completes.
+    let cart = Resource::new(move || (add.version().get(), set.version().get(), discount.version().get()), |_| get_cart());
+    provide_context(CartState { cart, add, set, discount });
 
     view! {
         <Stylesheet id="leptos" href="/pkg/storefront.css"/>

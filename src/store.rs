@@ -117,6 +117,20 @@ impl Store {
         Ok(found.is_some())
     }
 
+    /// The discount code a session applied, if any.
+    pub async fn session_discount(&self, session_id: &str) -> Result<Option<String>, StoreError> {
+        let code: Option<Option<String>> = sqlx::query_scalar("SELECT discount_code FROM sessions WHERE id = ?")
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(code.flatten())
+    }
+
+    pub async fn set_session_discount(&self, session_id: &str, code: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET discount_code = ? WHERE id = ?").bind(code).bind(session_id).execute(&self.pool).await?;
+        Ok(())
+    }
+
     // ---- carts -----------------------------------------------------------------
 
     /// The lines of a session's cart, oldest first.
@@ -208,6 +222,17 @@ pub struct OrderLine {
     pub quantity: u32,
 }
 
+/// An order to create from a priced cart.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub id: String,
+    /// What will be charged (after any discount).
+    pub amount: i64,
+    pub discount_amount: i64,
+    pub currency: String,
+    pub lines: Vec<OrderLine>,
+}
+
 /// One attempt to pay an order, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
@@ -264,20 +289,11 @@ fn attempt_from(row: &sqlx::sqlite::SqliteRow) -> Result<Attempt, sqlx::Error> {
 }
 
 impl Store {
-    /// Records an attempt to pay the session's open order (creating the order, as
-    /// `new_order_id`, from `lines` when there is none) with `token`, in one
-    /// transaction. The idempotency key is `{order}-attempt-{n}`.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn start_attempt(
-        &self,
-        session_id: &str,
-        new_order_id: &str,
-        amount: i64,
-        currency: &str,
-        lines: &[OrderLine],
-        token: &str,
-        now: i64,
-    ) -> Result<AttemptStart, StoreError> {
+    /// Records an attempt to pay the session's open order with `token` (the open order
+    /// is brought up to date with `order`, or `order` is created when there is none), in
+    /// one transaction. The idempotency key is `{order}-attempt-{n}`.
+    pub async fn start_attempt(&self, session_id: &str, order: &NewOrder, token: &str, now: i64) -> Result<AttemptStart, StoreError> {
+        let (amount, currency, lines) = (order.amount, order.currency.as_str(), &order.lines);
         // IMMEDIATE: take the write lock now, so two requests of one session queue
         // here instead of both reading "no attempt in flight".
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -309,8 +325,9 @@ impl Store {
                 if let Some(row) = unresolved {
                     return Ok(AttemptStart::Unresolved(attempt_from(&row)?));
                 }
-                sqlx::query("UPDATE orders SET amount = ?, currency = ?, updated_at = ? WHERE id = ?")
+                sqlx::query("UPDATE orders SET amount = ?, discount_amount = ?, currency = ?, updated_at = ? WHERE id = ?")
                     .bind(amount)
+                    .bind(order.discount_amount)
                     .bind(currency)
                     .bind(now)
                     .bind(&order_id)
@@ -321,18 +338,19 @@ impl Store {
             }
             None => {
                 sqlx::query(
-                    "INSERT INTO orders (id, session_id, status, amount, currency, created_at, updated_at)
-                     VALUES (?, ?, 'pending', ?, ?, ?, ?)",
+                    "INSERT INTO orders (id, session_id, status, amount, discount_amount, currency, created_at, updated_at)
+                     VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
                 )
-                .bind(new_order_id)
+                .bind(&order.id)
                 .bind(session_id)
                 .bind(amount)
+                .bind(order.discount_amount)
                 .bind(currency)
                 .bind(now)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                new_order_id.to_owned()
+                order.id.clone()
             }
         };
         for line in lines {
@@ -522,25 +540,31 @@ mod tests {
         assert!(store.add_to_cart("nobody", "mug", 1, 99, 0).await.is_err());
     }
 
-    fn line() -> Vec<OrderLine> {
-        vec![OrderLine { product_id: "mug".into(), name: "Mug".into(), unit_amount: 1800, quantity: 2 }]
+    fn order(id: &str) -> NewOrder {
+        NewOrder {
+            id: id.into(),
+            amount: 3600,
+            discount_amount: 0,
+            currency: "eur".into(),
+            lines: vec![OrderLine { product_id: "mug".into(), name: "Mug".into(), unit_amount: 1800, quantity: 2 }],
+        }
     }
 
     #[tokio::test]
     async fn the_same_token_replays_its_attempt_and_a_second_token_waits_for_an_unknown_outcome() {
         let (store, _dir) = temp_store().await;
         store.create_session("s", 0).await.unwrap();
-        let AttemptStart::New(first) = store.start_attempt("s", "ord_1", 3600, "eur", &line(), "ctoken_a", 0).await.unwrap() else {
+        let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", 0).await.unwrap() else {
             panic!("expected a new attempt")
         };
         assert_eq!(first.idempotency_key, "ord_1-attempt-1");
-        let replay = store.start_attempt("s", "ord_2", 3600, "eur", &line(), "ctoken_a", 0).await.unwrap();
+        let replay = store.start_attempt("s", &order("ord_2"), "ctoken_a", 0).await.unwrap();
         assert_eq!(replay, AttemptStart::Replay(first.clone()));
-        let waiting = store.start_attempt("s", "ord_2", 3600, "eur", &line(), "ctoken_b", 0).await.unwrap();
+        let waiting = store.start_attempt("s", &order("ord_2"), "ctoken_b", 0).await.unwrap();
         assert_eq!(waiting, AttemptStart::Unresolved(first.clone()));
 
         store.finish_attempt(&first, Some("pi_1"), "card_declined", "failed", 1).await.unwrap();
-        let AttemptStart::New(second) = store.start_attempt("s", "ord_2", 3600, "eur", &line(), "ctoken_b", 2).await.unwrap() else {
+        let AttemptStart::New(second) = store.start_attempt("s", &order("ord_2"), "ctoken_b", 2).await.unwrap() else {
             panic!("expected a second attempt on the same order")
         };
         assert_eq!((second.order_id.as_str(), second.number), ("ord_1", 2));
@@ -551,8 +575,8 @@ mod tests {
         let (store, _dir) = temp_store().await;
         store.create_session("alice", 0).await.unwrap();
         store.create_session("bob", 0).await.unwrap();
-        store.start_attempt("alice", "ord_a", 3600, "eur", &line(), "ctoken_a", 0).await.unwrap();
-        let stolen = store.start_attempt("bob", "ord_b", 3600, "eur", &line(), "ctoken_a", 0).await.unwrap();
+        store.start_attempt("alice", &order("ord_a"), "ctoken_a", 0).await.unwrap();
+        let stolen = store.start_attempt("bob", &order("ord_b"), "ctoken_a", 0).await.unwrap();
         assert_eq!(stolen, AttemptStart::TokenUsedElsewhere);
         assert!(store.order_of_session("ord_a", "bob").await.unwrap().is_none());
         assert_eq!(store.order_of_session("ord_a", "alice").await.unwrap().unwrap().lines.len(), 1);
@@ -562,7 +586,7 @@ mod tests {
     async fn a_paid_order_never_moves_back() {
         let (store, _dir) = temp_store().await;
         store.create_session("s", 0).await.unwrap();
-        let AttemptStart::New(attempt) = store.start_attempt("s", "ord_1", 3600, "eur", &line(), "ctoken_a", 0).await.unwrap() else {
+        let AttemptStart::New(attempt) = store.start_attempt("s", &order("ord_1"), "ctoken_a", 0).await.unwrap() else {
             panic!()
         };
         sqlx::query("UPDATE orders SET status = 'paid'").execute(&store.pool).await.unwrap();

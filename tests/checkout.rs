@@ -274,3 +274,27 @@ async fn a_reply_slower_than_the_timeout_never_leads_to_two_charges() {
     assert_eq!(intents.len(), 1, "one PaymentIntent");
     assert_eq!(intents[0]["status"], "succeeded");
 }
+
+#[tokio::test]
+async fn a_discount_code_lowers_what_is_charged_and_bad_codes_change_nothing() {
+    let shop = shop().await;
+    shop.add("ceramic-mug", "1").await;
+    for (code, message) in [
+        ("NOPE", "not valid"),
+        ("summer24", "expired on 2024-09-01"),
+        ("FIVEOFF50", "at least €50.00"),
+    ] {
+        let (status, error) = shop.call(&shop.client, "cart/discount", &[("code", code)]).await;
+        assert_eq!(status, 400, "{code}");
+        assert!(error.to_string().contains(message), "{code}: {error}");
+    }
+    let (_, cart) = shop.call(&shop.client, "cart/get", &[]).await;
+    assert_eq!((cart["total"]["amount"].as_i64(), cart["discount"].is_null()), (Some(1800), true));
+
+    let (status, cart) = shop.call(&shop.client, "cart/discount", &[("code", " welcome10 ")]).await;
+    assert_eq!(status, 200, "{cart}");
+    assert_eq!(cart["total"]["amount"], 1620);
+    let (status, _) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(shop.payment_intents().await[0]["amount"], 1620);
+}

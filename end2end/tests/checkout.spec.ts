@@ -67,6 +67,32 @@ test.describe('declines', () => {
   });
 });
 
+test.describe('discounts', () => {
+  test.use({ expectedErrorStatuses: [400] });
+
+  test('a discount code changes the total shown and the amount charged', async ({ page, gotoHydrated }) => {
+    await cartWithMug(page, gotoHydrated);
+    await page.getByTestId('discount-code').fill('NOPE');
+    await page.getByTestId('apply-discount').click();
+    await expect(page.getByTestId('discount-message')).toHaveText('That discount code is not valid.');
+    await expect(page.getByTestId('order-total')).toHaveText('€18.00');
+    await page.getByTestId('discount-code').fill('welcome10');
+    await page.getByTestId('apply-discount').click();
+    await expect(page.getByTestId('discount-message')).toHaveText('WELCOME10 applied.');
+    await expect(page.getByTestId('order-total')).toHaveText('€16.20');
+    await expect(page.getByTestId('pay-button')).toHaveText('Pay €16.20');
+    await typeCard(page, '4242424242424242');
+    await page.getByTestId('pay-button').click();
+    await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+    const orderId = await orderIdFromCompletePage(page);
+    const events = await (await fetch(`${EMULATOR}/_emulator/events`)).json();
+    const created = events.data.find(
+      (event: any) => event.type === 'payment_intent.created' && event.data.object.metadata.order_id === orderId,
+    );
+    expect(created.data.object.amount).toBe(1620);
+  });
+});
+
 test('3-D Secure: Complete pays', async ({ page, gotoHydrated }) => {
   await cartWithMug(page, gotoHydrated);
   await typeCard(page, '4000002500003155');

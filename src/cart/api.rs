@@ -40,6 +40,15 @@ pub struct CartLine {
     pub line_total: Money,
 }
 
+/// A discount applied to a cart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedDiscount {
+    pub code: String,
+    /// How the summary names it, e.g. `WELCOME10 (10% off)`.
+    pub label: String,
+    pub amount: Money,
+}
+
 /// A cart priced by the server from the catalog.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cart {
@@ -47,6 +56,11 @@ pub struct Cart {
     /// Number of items (sum of quantities).
     pub item_count: u32,
     pub subtotal: Money,
+    pub discount: Option<AppliedDiscount>,
+    /// Why the session's discount code no longer applies, if it does not.
+    pub discount_note: Option<String>,
+    /// What will be charged: subtotal less discount.
+    pub total: Money,
 }
 
 /// The caller's cart, priced now.
@@ -65,6 +79,14 @@ pub async fn add_to_cart(product_id: String, quantity: u32) -> Result<Cart, AppE
     let product_id = ProductId::parse(&product_id)?;
     let quantity = Quantity::parse(quantity)?;
     super::service::add(&state, &product_id, quantity).await
+}
+
+/// Applies a discount code to the caller's cart (an empty code removes it). An unknown,
+/// expired or inapplicable code is refused with the reason and changes nothing.
+#[server(endpoint = "cart/discount")]
+pub async fn apply_discount(code: String) -> Result<Cart, AppError> {
+    let state = crate::state::AppState::from_context()?;
+    super::service::apply_discount_code(&state, &code).await
 }
 
 /// Sets a line's quantity in the caller's cart; 0 removes the line.

@@ -1,7 +1,8 @@
 //! Cart logic (server only): pricing from the catalog, and changes under the rules of
 //! quantity and stock. Amounts come from the catalog, never from the caller.
 
-use super::{Cart, CartLine, MAX_QUANTITY, Quantity};
+use super::{AppliedDiscount, Cart, CartLine, MAX_QUANTITY, Quantity};
+use crate::catalog::discounts::DiscountRefusal;
 use crate::catalog::{Catalog, ProductId};
 use crate::error::AppError;
 use crate::money::{Currency, Money, MoneyError};
@@ -9,9 +10,9 @@ use crate::session::{self, SessionId};
 use crate::state::AppState;
 use crate::store::{CartAdd, StoreError};
 
-/// Prices stored cart lines with the catalog. Lines whose product left the catalog are
-/// dropped: they cannot be bought.
-pub fn price(catalog: &Catalog, currency: Currency, stored: &[(String, u32)]) -> Result<Cart, MoneyError> {
+/// Prices stored cart lines with the catalog, and the discount `code` if it applies at
+/// time `now`. Lines whose product left the catalog are dropped: they cannot be bought.
+pub fn price(catalog: &Catalog, currency: Currency, stored: &[(String, u32)], code: Option<&str>, now: i64) -> Result<Cart, MoneyError> {
     let mut lines = Vec::with_capacity(stored.len());
     for (product_id, quantity) in stored {
         let Some(product) = catalog.find(product_id) else { continue };
@@ -26,7 +27,18 @@ pub fn price(catalog: &Catalog, currency: Currency, stored: &[(String, u32)]) ->
     }
     let subtotal = Money::sum(currency, lines.iter().map(|line| line.line_total))?;
     let item_count = lines.iter().map(|line| line.quantity).sum();
-    Ok(Cart { lines, item_count, subtotal })
+    let (mut discount, mut discount_note) = (None, None);
+    if let Some(code) = code.filter(|_| !lines.is_empty()) {
+        match catalog.discount(code).ok_or(DiscountRefusal::Unknown).and_then(|d| d.amount_off(subtotal, now).map(|off| (d, off))) {
+            Ok((found, amount)) => {
+                discount = Some(AppliedDiscount { code: found.code.clone(), label: found.describe(currency), amount });
+            }
+            Err(refusal) => discount_note = Some(refusal.to_string()),
+        }
+    }
+    let off = discount.as_ref().map_or(0, |d| d.amount.amount);
+    let total = Money::new(subtotal.amount.checked_sub(off).ok_or(MoneyError::Overflow)?, currency);
+    Ok(Cart { lines, item_count, subtotal, discount, discount_note, total })
 }
 
 /// The current session's cart (empty when there is no session yet).
@@ -36,12 +48,16 @@ pub async fn view_current(state: &AppState) -> Result<Cart, AppError> {
     view(state, session.as_ref()).await
 }
 
-async fn view(state: &AppState, session: Option<&SessionId>) -> Result<Cart, AppError> {
-    let stored = match session {
-        Some(id) => state.store.cart_lines(id.as_str()).await.map_err(internal)?,
-        None => Vec::new(),
+/// The cart of `session`, priced now.
+pub async fn view(state: &AppState, session: Option<&SessionId>) -> Result<Cart, AppError> {
+    let (stored, code) = match session {
+        Some(id) => (
+            state.store.cart_lines(id.as_str()).await.map_err(internal)?,
+            state.store.session_discount(id.as_str()).await.map_err(internal)?,
+        ),
+        None => (Vec::new(), None),
     };
-    price(&state.catalog, state.config.store.currency, &stored).map_err(|error| {
+    price(&state.catalog, state.config.store.currency, &stored, code.as_deref(), session::now()).map_err(|error| {
         tracing::error!(%error, "pricing the cart failed");
         AppError::Internal
     })
@@ -95,6 +111,29 @@ pub async fn set_quantity(state: &AppState, product_id: &ProductId, quantity: Op
     view(state, Some(&session)).await
 }
 
+/// Applies (or with an empty code removes) a discount code; refuses one that does not
+/// apply to the cart as it is, changing nothing.
+#[tracing::instrument(name = "apply a discount code", skip_all, err(level = "info", Debug))]
+pub async fn apply_discount_code(state: &AppState, code: &str) -> Result<Cart, AppError> {
+    let code = code.trim();
+    if code.len() > 64 {
+        return Err(AppError::invalid(DiscountRefusal::Unknown.to_string()));
+    }
+    let session = session::current_or_start(&state.store, state.is_https()).await.map_err(internal)?;
+    if code.is_empty() {
+        state.store.set_session_discount(session.as_str(), None).await.map_err(internal)?;
+        return view(state, Some(&session)).await;
+    }
+    let discount = state.catalog.discount(code).ok_or_else(|| AppError::invalid(DiscountRefusal::Unknown.to_string()))?;
+    let cart = view(state, Some(&session)).await?;
+    if cart.lines.is_empty() {
+        return Err(AppError::invalid("Add something to your cart before applying a discount code."));
+    }
+    discount.amount_off(cart.subtotal, session::now()).map_err(|refusal| AppError::invalid(refusal.to_string()))?;
+    state.store.set_session_discount(session.as_str(), Some(&discount.code)).await.map_err(internal)?;
+    view(state, Some(&session)).await
+}
+
 fn unknown_product() -> AppError {
     AppError::invalid("That product is not in our catalog.")
 }
@@ -130,6 +169,11 @@ mod tests {
             currency = "eur"
             image = "/t.svg"
             stock = 5
+
+            [[discounts]]
+            code = "TEN"
+            percent_off = 10
+            minimum_amount = 2000
             "#,
             Currency::EUR,
         )
@@ -138,7 +182,7 @@ mod tests {
 
     #[test]
     fn the_subtotal_is_the_sum_of_unit_price_times_quantity() {
-        let cart = price(&catalog(), Currency::EUR, &[("mug".into(), 2), ("tote".into(), 1)]).unwrap();
+        let cart = price(&catalog(), Currency::EUR, &[("mug".into(), 2), ("tote".into(), 1)], None, 0).unwrap();
         assert_eq!(cart.subtotal, Money::new(2 * 1800 + 2450, Currency::EUR));
         assert_eq!(cart.item_count, 3);
         assert_eq!(cart.lines[0].line_total, Money::new(3600, Currency::EUR));
@@ -146,15 +190,26 @@ mod tests {
 
     #[test]
     fn an_empty_cart_costs_nothing() {
-        let cart = price(&catalog(), Currency::EUR, &[]).unwrap();
+        let cart = price(&catalog(), Currency::EUR, &[], None, 0).unwrap();
         assert_eq!((cart.subtotal.amount, cart.item_count), (0, 0));
     }
 
     #[test]
     fn lines_for_products_no_longer_sold_are_left_out() {
-        let cart = price(&catalog(), Currency::EUR, &[("gone".into(), 4), ("mug".into(), 1)]).unwrap();
+        let cart = price(&catalog(), Currency::EUR, &[("gone".into(), 4), ("mug".into(), 1)], None, 0).unwrap();
         assert_eq!(cart.item_count, 1);
         assert_eq!(cart.subtotal.amount, 1800);
+    }
+
+    #[test]
+    fn a_discount_lowers_the_total_and_is_dropped_with_a_note_when_it_no_longer_applies() {
+        let cart = price(&catalog(), Currency::EUR, &[("tote".into(), 1)], Some("ten"), 0).unwrap();
+        assert_eq!(cart.discount.as_ref().unwrap().amount.amount, 245);
+        assert_eq!(cart.total.amount, 2450 - 245);
+        let small = price(&catalog(), Currency::EUR, &[("mug".into(), 1)], Some("TEN"), 0).unwrap();
+        assert!(small.discount.is_none());
+        assert_eq!(small.total, small.subtotal);
+        assert!(small.discount_note.unwrap().contains("at least €20.00"));
     }
 
     #[test]
@@ -167,7 +222,7 @@ mod tests {
     proptest! {
         #[test]
         fn pricing_is_linear_in_quantities(mugs in 1u32..=99, totes in 1u32..=99) {
-            let cart = price(&catalog(), Currency::EUR, &[("mug".into(), mugs), ("tote".into(), totes)]).unwrap();
+            let cart = price(&catalog(), Currency::EUR, &[("mug".into(), mugs), ("tote".into(), totes)], None, 0).unwrap();
             prop_assert_eq!(cart.subtotal.amount, i64::from(mugs) * 1800 + i64::from(totes) * 2450);
             prop_assert_eq!(cart.item_count, mugs + totes);
         }

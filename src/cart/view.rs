@@ -45,12 +45,43 @@ pub fn CartPage() -> impl IntoView {
 fn CartLines(cart: Cart) -> impl IntoView {
     view! {
         <ul class="cart-lines">
-            {cart.lines.into_iter().map(|line| view! { <CartLineRow line/> }).collect_view()}
+            {cart.lines.clone().into_iter().map(|line| view! { <CartLineRow line/> }).collect_view()}
         </ul>
-        <p class="total">
-            "Total " <strong data-testid="order-total">{cart.subtotal.to_string()}</strong>
-        </p>
+        <Totals cart/>
+        <DiscountForm/>
         <A href="/checkout" attr:class="button primary">"Go to checkout"</A>
+    }
+}
+
+/// Subtotal, discount and total, as the server priced them.
+#[component]
+pub fn Totals(cart: Cart) -> impl IntoView {
+    view! {
+        {cart.discount.map(|discount| view! {
+            <p class="subtotal">"Subtotal " <span>{cart.subtotal.to_string()}</span></p>
+            <p class="discount" data-testid="discount-line">{discount.label} " " <span>{format!("−{}", discount.amount)}</span></p>
+        })}
+        {cart.discount_note.map(|note| view! { <p class="note">{note}</p> })}
+        <p class="total">"Total " <strong data-testid="order-total">{cart.total.to_string()}</strong></p>
+    }
+}
+
+/// The discount code field; works as a plain form without JavaScript.
+#[component]
+pub fn DiscountForm() -> impl IntoView {
+    let CartState { discount, .. } = expect_context();
+    let message = move || match discount.value().get() {
+        Some(Ok(cart)) => cart.discount.map(|d| format!("{} applied.", d.code)).unwrap_or_else(|| "Discount removed.".into()),
+        Some(Err(error)) => error.to_string(),
+        None => String::new(),
+    };
+    view! {
+        <ActionForm action=discount attr:class="discount-form">
+            <label for="discount-code">"Discount code"</label>
+            <input id="discount-code" name="code" data-testid="discount-code" autocomplete="off" maxlength="64"/>
+            <button type="submit" data-testid="apply-discount" disabled=move || discount.pending().get()>"Apply"</button>
+            <p data-testid="discount-message" role="status" aria-live="polite">{message}</p>
+        </ActionForm>
     }
 }
 

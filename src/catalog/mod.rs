@@ -2,6 +2,8 @@
 
 mod api;
 #[cfg(feature = "ssr")]
+pub mod discounts;
+#[cfg(feature = "ssr")]
 mod service;
 mod view;
 

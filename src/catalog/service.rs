@@ -3,6 +3,7 @@
 use super::{CatalogItem, Product, ProductId};
 use crate::error::AppError;
 use crate::money::{Currency, Money};
+use super::discounts::{Discount, DiscountEntry};
 use crate::store::Store;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ pub struct Catalog {
     products: Vec<Product>,
     index: HashMap<ProductId, usize>,
     initial_stock: Vec<u32>,
+    discounts: HashMap<String, Discount>,
 }
 
 /// Why the catalog file cannot be used.
@@ -26,12 +28,16 @@ pub enum CatalogError {
     Syntax(String),
     #[error("product `{product}`: {problem}")]
     Product { product: String, problem: String },
+    #[error("discount `{code}`: {problem}")]
+    Discount { code: String, problem: String },
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CatalogFile {
     products: Vec<ProductEntry>,
+    #[serde(default)]
+    discounts: Vec<DiscountEntry>,
 }
 
 #[derive(Deserialize)]
@@ -56,7 +62,14 @@ impl Catalog {
     /// Parses a catalog whose prices must all be in `currency`, the store's.
     pub fn parse(text: &str, currency: Currency) -> Result<Catalog, CatalogError> {
         let file: CatalogFile = toml::from_str(text).map_err(|error| CatalogError::Syntax(error.to_string()))?;
-        let mut catalog = Catalog { products: Vec::new(), index: HashMap::new(), initial_stock: Vec::new() };
+        let mut catalog = Catalog { products: Vec::new(), index: HashMap::new(), initial_stock: Vec::new(), discounts: HashMap::new() };
+        for entry in file.discounts {
+            let code = entry.code.clone();
+            let discount = Discount::parse(entry, currency).map_err(|problem| CatalogError::Discount { code: code.clone(), problem })?;
+            if catalog.discounts.insert(discount.code.clone(), discount).is_some() {
+                return Err(CatalogError::Discount { code, problem: "the code is listed twice".into() });
+            }
+        }
         for entry in file.products {
             let problem = |problem: String| CatalogError::Product { product: entry.id.clone(), problem };
             let id = ProductId::parse(&entry.id)
@@ -97,6 +110,11 @@ impl Catalog {
     /// Looks a product up by its raw id, as stored in the database.
     pub fn find(&self, id: &str) -> Option<&Product> {
         ProductId::parse(id).ok().and_then(|id| self.get(&id))
+    }
+
+    /// The discount with this code (as typed: case and spaces do not matter).
+    pub fn discount(&self, code: &str) -> Option<&Discount> {
+        self.discounts.get(&super::discounts::normalize(code))
     }
 
     /// `(product id, starting stock)` for every product, to seed the database.

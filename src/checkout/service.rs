@@ -7,7 +7,7 @@ use crate::config::PaymentElementLayout;
 use crate::error::AppError;
 use crate::session::{self, SessionId};
 use crate::state::AppState;
-use crate::store::{Attempt, AttemptStart, OrderLine, StoreError};
+use crate::store::{Attempt, AttemptStart, NewOrder, OrderLine, StoreError};
 use crate::stripe::ids::{ConfirmationTokenId, PaymentIntentId};
 use crate::stripe::types::{AutomaticPaymentMethods, CreateAndConfirmPaymentIntent, PaymentIntent, PaymentIntentStatus};
 
@@ -40,13 +40,12 @@ pub async fn confirm(state: &AppState, token: &ConfirmationTokenId) -> Result<Pa
             (true, _) => pay(state, &session, &attempt).await,
         };
     }
-    let (amount, lines) = priced_cart(state, &session).await?;
-    let currency = state.config.store.currency.to_string();
+    let (order, lines) = priced_cart(state, &session).await?;
     // At most two rounds: resolving an earlier attempt of unknown outcome, then ours.
     for _ in 0..2 {
         let start = state
             .store
-            .start_attempt(session.as_str(), &new_order_id(), amount, &currency, &lines, token.as_str(), session::now())
+            .start_attempt(session.as_str(), &NewOrder { id: new_order_id(), lines: lines.clone(), ..order.clone() }, token.as_str(), session::now())
             .await
             .map_err(internal)?;
         match start {
@@ -74,15 +73,21 @@ pub async fn confirm(state: &AppState, token: &ConfirmationTokenId) -> Result<Pa
     Err(AppError::PaymentUnavailable)
 }
 
-/// The cart's total and lines, refused when empty or when a line exceeds the stock.
-async fn priced_cart(state: &AppState, session: &SessionId) -> Result<(i64, Vec<OrderLine>), AppError> {
-    let stored = state.store.cart_lines(session.as_str()).await.map_err(internal)?;
-    let cart = crate::cart::price(&state.catalog, state.config.store.currency, &stored).map_err(|error| {
-        tracing::error!(%error, "pricing the cart failed");
-        AppError::Internal
-    })?;
+/// Stripe's smallest charge for the two-decimal currencies this shop sells in.
+const MINIMUM_CHARGE: i64 = 50;
+
+/// The order the cart makes (total after discount, lines), refused when empty, below
+/// Stripe's minimum, or when a line exceeds the stock.
+async fn priced_cart(state: &AppState, session: &SessionId) -> Result<(NewOrder, Vec<OrderLine>), AppError> {
+    let cart = crate::cart::view(state, Some(session)).await?;
     if cart.lines.is_empty() {
         return Err(empty_cart());
+    }
+    if cart.total.amount < MINIMUM_CHARGE {
+        return Err(AppError::invalid(format!(
+            "The smallest order we can charge is {}.",
+            crate::money::Money::new(MINIMUM_CHARGE, cart.total.currency)
+        )));
     }
     for line in &cart.lines {
         let stock = state.store.stock_of(line.product_id.as_str()).await.map_err(internal)?;
@@ -99,8 +104,15 @@ async fn priced_cart(state: &AppState, session: &SessionId) -> Result<(i64, Vec<
             unit_amount: line.unit_price.amount,
             quantity: line.quantity,
         })
-        .collect();
-    Ok((cart.subtotal.amount, lines))
+        .collect::<Vec<_>>();
+    let order = NewOrder {
+        id: String::new(),
+        amount: cart.total.amount,
+        discount_amount: cart.discount.as_ref().map_or(0, |d| d.amount.amount),
+        currency: cart.total.currency.to_string(),
+        lines: Vec::new(),
+    };
+    Ok((order, lines))
 }
 
 /// Outcome recorded when the shop's own rules refuse a card (no PaymentIntent made).

@@ -3,6 +3,7 @@
 
 use super::{CheckoutView, PaymentResult, PaymentStatus, confirm_payment, get_checkout, payment_outcome};
 use crate::app::CartState;
+use crate::cart::{DiscountForm, Totals};
 use crate::money::Money;
 use crate::stripe_js::{
     Appearance, AppearanceVariables, ConfirmationTokenParams, Elements, ElementsOptions, Listener, PaymentElementOptions, Stripe,
@@ -57,8 +58,18 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
     let stripe = StoredValue::new_local(None::<(Stripe, Elements)>);
     let listeners = StoredValue::new_local(Vec::<Listener>::new());
     let navigate = use_navigate();
-    let total: Money = checkout.cart.subtotal;
+    let total: Money = checkout.cart.total;
     let CheckoutView { publishable_key, layout, return_url, .. } = checkout.clone();
+
+    // The server reprices on a discount or quantity change; Elements shows the new
+    // amount (display only: the server decides what is charged).
+    Effect::new(move |_| {
+        if let Some(Ok(cart)) = cart.get() {
+            if let Some((_, elements)) = stripe.get_value() {
+                elements.update_amount(cart.total.amount);
+            }
+        }
+    });
 
     // In the browser only: load the Payment Element before any PaymentIntent exists.
     Effect::new(move |_| {
@@ -130,22 +141,34 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
     view! {
         <section class="summary" aria-labelledby="summary-title">
             <h2 id="summary-title">"Your order"</h2>
-            <ul class="summary-lines">
-                {checkout.cart.lines.iter().map(|line| view! {
-                    <li>
-                        <span>{format!("{} × {}", line.quantity, line.name)}</span>
-                        <span>{line.line_total.to_string()}</span>
-                    </li>
-                }).collect_view()}
-            </ul>
-            <p class="total">"Total " <strong data-testid="order-total">{total.to_string()}</strong></p>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    cart.await.ok().map(|cart| view! {
+                        <ul class="summary-lines">
+                            {cart.lines.iter().map(|line| view! {
+                                <li>
+                                    <span>{format!("{} × {}", line.quantity, line.name)}</span>
+                                    <span>{line.line_total.to_string()}</span>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                        <Totals cart/>
+                    })
+                })}
+            </Transition>
+            <DiscountForm/>
         </section>
         <form class="payment" on:submit=on_submit>
             <h2>"Payment"</h2>
             <div id="payment-element" data-testid="payment-element"></div>
             <p class="error" data-testid="payment-error" role="alert" aria-live="assertive">{move || error.get()}</p>
             <button type="submit" class="primary" data-testid="pay-button" disabled=move || busy.get() || !ready.get() aria-busy=move || busy.get().to_string()>
-                {move || if busy.get() { "Processing…".to_owned() } else { format!("Pay {total}") }}
+                {move || if busy.get() {
+                    "Processing…".to_owned()
+                } else {
+                    let now = cart.get().and_then(Result::ok).map_or(total, |cart| cart.total);
+                    format!("Pay {now}")
+                }}
             </button>
         </form>
     }
