@@ -16,6 +16,11 @@ async function cartWithMug(page: Page, gotoHydrated: (path: string) => Promise<v
 }
 
 async function typeCard(page: Page, number: string) {
+  const address = page.frameLocator('[data-testid="address-element"] iframe');
+  await address.locator('[name="name"]').fill('Jenny Rosen');
+  await address.locator('[name="line1"]').fill('1 Rue de Rivoli');
+  await address.locator('[name="city"]').fill('Paris');
+  await address.locator('[name="postal_code"]').fill('75001');
   const frame = page.frameLocator('[data-testid="payment-element"] iframe');
   await frame.locator('[name="number"]').fill(number);
   await frame.locator('[name="expiry"]').fill('12 / 34');
@@ -46,6 +51,9 @@ test('a Visa card pays for the cart and the order page shows it', async ({ page,
   await expect(page.getByTestId('cart-count')).toHaveText('0');
   const orderId = await orderIdFromCompletePage(page);
   expect(await intentsFor(orderId)).toBe(1);
+  const events = await (await fetch(`${EMULATOR}/_emulator/events`)).json();
+  const paid = events.data.find((e: any) => e.type === 'payment_intent.succeeded' && e.data.object.metadata.order_id === orderId);
+  expect(paid.data.object.shipping.name).toBe('Jenny Rosen');
   await page.getByRole('link', { name: 'View your order' }).click();
   await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', /confirming|paid/);
 });
@@ -114,6 +122,7 @@ test('3-D Secure: Fail shows the failure and the shopper can pay again', async (
 
 test('a redirect method comes back to /checkout/complete with its outcome', async ({ page, gotoHydrated }) => {
   await cartWithMug(page, gotoHydrated);
+  await typeCard(page, '4242424242424242');
   await page.frameLocator('[data-testid="payment-element"] iframe').getByRole('tab', { name: 'iDEAL' }).click();
   await page.getByTestId('pay-button').click();
   await page.locator('#test-source-authorize-3ds').click();

@@ -6,7 +6,8 @@ use crate::app::CartState;
 use crate::cart::{DiscountForm, Totals};
 use crate::money::Money;
 use crate::stripe_js::{
-    Appearance, AppearanceVariables, ConfirmationTokenParams, Elements, ElementsOptions, Listener, PaymentElementOptions, Stripe,
+    AddressElement, AddressElementOptions, Appearance, AppearanceVariables, ConfirmationTokenParams, Elements, ElementsOptions, Listener,
+    PaymentElementOptions, Stripe,
 };
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -57,6 +58,7 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
     let ready = RwSignal::new(false);
     let stripe = StoredValue::new_local(None::<(Stripe, Elements)>);
     let listeners = StoredValue::new_local(Vec::<Listener>::new());
+    let address = StoredValue::new_local(None::<AddressElement>);
     let navigate = use_navigate();
     let total: Money = checkout.cart.total;
     let CheckoutView { publishable_key, layout, return_url, .. } = checkout.clone();
@@ -81,6 +83,7 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
                 appearance: appearance(),
             };
             let elements = js.elements(&options)?;
+            address.set_value(Some(elements.create_address_element(&AddressElementOptions { mode: "shipping".into() })?));
             let element = elements.create_payment_element(&PaymentElementOptions { layout: layout.clone() })?;
             element.mount("#payment-element")?;
             listeners.set_value(vec![
@@ -159,6 +162,8 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
             <DiscountForm/>
         </section>
         <form class="payment" on:submit=on_submit>
+            <h2>"Shipping address"</h2>
+            <div id="address-element" data-testid="address-element"></div>
             <h2>"Payment"</h2>
             <div id="payment-element" data-testid="payment-element"></div>
             <p class="error" data-testid="payment-error" role="alert" aria-live="assertive">{move || error.get()}</p>

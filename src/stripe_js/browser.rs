@@ -1,6 +1,6 @@
 //! The real bindings (browser build). Raw `extern` declarations stay private.
 
-use super::{ChangeEvent, ConfirmationTokenParams, ElementsOptions, PaymentElementOptions, StripeJsError};
+use super::{AddressElementOptions, ChangeEvent, ConfirmationTokenParams, ElementsOptions, PaymentElementOptions, StripeJsError};
 use js_sys::{Function, Promise, Reflect};
 use std::future::Future;
 use wasm_bindgen::JsCast;
@@ -139,6 +139,13 @@ impl Elements {
         self.js.create("payment", &to_js(options)).map(|js| PaymentElement { js }).map_err(thrown)
     }
 
+    /// The Address Element (shown where `mount` puts it).
+    pub fn create_address_element(&self, options: &AddressElementOptions) -> Result<AddressElement, StripeJsError> {
+        let js = self.js.create("address", &to_js(options)).map_err(thrown)?;
+        js.mount_checked("#address-element")?;
+        Ok(AddressElement { js })
+    }
+
     /// Tells Elements the new total (wallets and BNPL show it); display only.
     pub fn update_amount(&self, amount: i64) {
         let options = js_sys::Object::new();
@@ -151,6 +158,27 @@ impl Elements {
     pub fn submit(&self) -> impl Future<Output = Result<(), StripeJsError>> + use<> {
         let promise = self.js.submit();
         async move { settle(promise).await.map(|_| ()) }
+    }
+}
+
+trait MountChecked {
+    fn mount_checked(&self, selector: &str) -> Result<(), StripeJsError>;
+}
+
+impl MountChecked for JsElement {
+    fn mount_checked(&self, selector: &str) -> Result<(), StripeJsError> {
+        self.mount(selector).map_err(thrown)
+    }
+}
+
+/// The Address Element, mounted at `#address-element`.
+pub struct AddressElement {
+    js: JsElement,
+}
+
+impl Drop for AddressElement {
+    fn drop(&mut self) {
+        self.js.destroy();
     }
 }
 

@@ -54,6 +54,13 @@ pub struct PaymentElementOptions {
     pub layout: String,
 }
 
+/// `elements.create('address', options)`; in `shipping` mode its address becomes the
+/// ConfirmationToken's `shipping`. <https://docs.stripe.com/js/elements_object/create_address_element>
+#[derive(Debug, Clone, Serialize)]
+pub struct AddressElementOptions {
+    pub mode: String,
+}
+
 /// `stripe.createConfirmationToken({elements, params})`'s `params`.
 /// <https://docs.stripe.com/js/confirmation_tokens/create_confirmation_token>
 #[derive(Debug, Clone, Serialize)]

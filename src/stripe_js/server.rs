@@ -1,7 +1,7 @@
 //! The server build's twin of the browser bindings: the same API, doing nothing (pages
 //! only touch Stripe.js inside effects, which run in the browser).
 
-use super::{ChangeEvent, ConfirmationTokenParams, ElementsOptions, PaymentElementOptions, StripeJsError};
+use super::{AddressElementOptions, ChangeEvent, ConfirmationTokenParams, ElementsOptions, PaymentElementOptions, StripeJsError};
 use std::future::Future;
 
 fn not_in_browser() -> StripeJsError {
@@ -37,12 +37,18 @@ impl Elements {
         Err(not_in_browser())
     }
 
+    pub fn create_address_element(&self, _options: &AddressElementOptions) -> Result<AddressElement, StripeJsError> {
+        Err(not_in_browser())
+    }
+
     pub fn update_amount(&self, _amount: i64) {}
 
     pub fn submit(&self) -> impl Future<Output = Result<(), StripeJsError>> + use<> {
         async { Err(not_in_browser()) }
     }
 }
+
+pub struct AddressElement;
 
 pub struct PaymentElement;
 
