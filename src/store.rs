@@ -197,12 +197,6 @@ impl Store {
         Ok(())
     }
 
-    /// Empties a cart (its contents became an order).
-    pub async fn clear_cart(&self, session_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM cart_lines WHERE session_id = ?").bind(session_id).execute(&self.pool).await?;
-        Ok(())
-    }
-
     pub async fn remove_cart_line(&self, session_id: &str, product_id: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM cart_lines WHERE session_id = ? AND product_id = ?")
             .bind(session_id)
@@ -258,6 +252,8 @@ pub enum AttemptStart {
     Unresolved(Attempt),
     /// The token was used by someone else.
     TokenUsedElsewhere,
+    /// The cart is empty (it may have just become an order by a concurrent request).
+    CartEmpty,
 }
 
 /// An order as its status page shows it.
@@ -274,6 +270,28 @@ pub struct OrderRecord {
 
 const ATTEMPT_COLUMNS: &str =
     "pa.order_id, pa.attempt, pa.confirmation_token_id, pa.idempotency_key, pa.amount, pa.currency, pa.payment_intent_id, pa.outcome";
+
+async fn cart_is_empty(tx: &mut sqlx::SqliteConnection, session_id: &str) -> Result<bool, StoreError> {
+    let lines: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cart_lines WHERE session_id = ?").bind(session_id).fetch_one(tx).await?;
+    Ok(lines == 0)
+}
+
+/// The attempt that used `token`, and whether it belongs to `session_id`.
+async fn token_attempt<'e, E>(executor: E, token: &str, session_id: &str) -> Result<Option<(Attempt, bool)>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
+    let row = sqlx::query(&format!(
+        "SELECT {ATTEMPT_COLUMNS}, o.session_id FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
+         WHERE pa.confirmation_token_id = ?"
+    ))
+    .bind(token)
+    .fetch_optional(executor)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let owner: String = row.try_get("session_id")?;
+    Ok(Some((attempt_from(&row)?, owner == session_id)))
+}
 
 fn attempt_from(row: &sqlx::sqlite::SqliteRow) -> Result<Attempt, sqlx::Error> {
     Ok(Attempt {
@@ -297,16 +315,8 @@ impl Store {
         // IMMEDIATE: take the write lock now, so two requests of one session queue
         // here instead of both reading "no attempt in flight".
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let used = sqlx::query(&format!(
-            "SELECT {ATTEMPT_COLUMNS}, o.session_id FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
-             WHERE pa.confirmation_token_id = ?"
-        ))
-        .bind(token)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = used {
-            let owner: String = row.try_get("session_id")?;
-            return Ok(if owner == session_id { AttemptStart::Replay(attempt_from(&row)?) } else { AttemptStart::TokenUsedElsewhere });
+        if let Some((attempt, own)) = token_attempt(&mut *tx, token, session_id).await? {
+            return Ok(if own { AttemptStart::Replay(attempt) } else { AttemptStart::TokenUsedElsewhere });
         }
         let open: Option<String> = sqlx::query_scalar(
             "SELECT id FROM orders WHERE session_id = ? AND status IN ('pending', 'failed') ORDER BY created_at DESC LIMIT 1",
@@ -325,6 +335,9 @@ impl Store {
                 if let Some(row) = unresolved {
                     return Ok(AttemptStart::Unresolved(attempt_from(&row)?));
                 }
+                if cart_is_empty(&mut *tx, session_id).await? {
+                    return Ok(AttemptStart::CartEmpty);
+                }
                 sqlx::query("UPDATE orders SET amount = ?, discount_amount = ?, currency = ?, updated_at = ? WHERE id = ?")
                     .bind(amount)
                     .bind(order.discount_amount)
@@ -337,6 +350,11 @@ impl Store {
                 order_id
             }
             None => {
+                // The cart was priced before this transaction; if a concurrent payment
+                // turned it into an order meanwhile, there is nothing left to pay for.
+                if cart_is_empty(&mut *tx, session_id).await? {
+                    return Ok(AttemptStart::CartEmpty);
+                }
                 sqlx::query(
                     "INSERT INTO orders (id, session_id, status, amount, discount_amount, currency, created_at, updated_at)
                      VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
@@ -396,31 +414,26 @@ impl Store {
 
     /// The attempt that used `token`, and whether it was this session's.
     pub async fn attempt_for_token(&self, token: &str, session_id: &str) -> Result<Option<(Attempt, bool)>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {ATTEMPT_COLUMNS}, o.session_id FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
-             WHERE pa.confirmation_token_id = ?"
-        ))
-        .bind(token)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| {
-            let owner: String = row.try_get("session_id")?;
-            Ok((attempt_from(&row)?, owner == session_id))
-        })
-        .transpose()
+        token_attempt(&self.pool, token, session_id).await
     }
 
     /// Records Stripe's answer to an attempt and moves its order to `order_status`,
-    /// unless the order is already paid or canceled (states only move forward).
+    /// unless the order is already paid or canceled (states only move forward). With
+    /// `empty_cart_of`, that session's cart is emptied in the same transaction (its
+    /// contents became the order).
     pub async fn finish_attempt(
         &self,
         attempt: &Attempt,
         payment_intent_id: Option<&str>,
         outcome: &str,
         order_status: &str,
+        empty_cart_of: Option<&str>,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(session_id) = empty_cart_of {
+            sqlx::query("DELETE FROM cart_lines WHERE session_id = ?").bind(session_id).execute(&mut *tx).await?;
+        }
         sqlx::query("UPDATE payment_attempts SET payment_intent_id = COALESCE(?, payment_intent_id), outcome = ? WHERE order_id = ? AND attempt = ?")
             .bind(payment_intent_id)
             .bind(outcome)
@@ -554,6 +567,7 @@ mod tests {
     async fn the_same_token_replays_its_attempt_and_a_second_token_waits_for_an_unknown_outcome() {
         let (store, _dir) = temp_store().await;
         store.create_session("s", 0).await.unwrap();
+        store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
         let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", 0).await.unwrap() else {
             panic!("expected a new attempt")
         };
@@ -563,7 +577,7 @@ mod tests {
         let waiting = store.start_attempt("s", &order("ord_2"), "ctoken_b", 0).await.unwrap();
         assert_eq!(waiting, AttemptStart::Unresolved(first.clone()));
 
-        store.finish_attempt(&first, Some("pi_1"), "card_declined", "failed", 1).await.unwrap();
+        store.finish_attempt(&first, Some("pi_1"), "card_declined", "failed", None, 1).await.unwrap();
         let AttemptStart::New(second) = store.start_attempt("s", &order("ord_2"), "ctoken_b", 2).await.unwrap() else {
             panic!("expected a second attempt on the same order")
         };
@@ -575,6 +589,7 @@ mod tests {
         let (store, _dir) = temp_store().await;
         store.create_session("alice", 0).await.unwrap();
         store.create_session("bob", 0).await.unwrap();
+        store.add_to_cart("alice", "mug", 2, 99, 0).await.unwrap();
         store.start_attempt("alice", &order("ord_a"), "ctoken_a", 0).await.unwrap();
         let stolen = store.start_attempt("bob", &order("ord_b"), "ctoken_a", 0).await.unwrap();
         assert_eq!(stolen, AttemptStart::TokenUsedElsewhere);
@@ -583,14 +598,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_cart_that_became_an_order_cannot_start_another_one() {
+        let (store, _dir) = temp_store().await;
+        store.create_session("s", 0).await.unwrap();
+        store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
+        let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", 0).await.unwrap() else { panic!() };
+        store.finish_attempt(&first, Some("pi_1"), "succeeded", "confirming", Some("s"), 1).await.unwrap();
+        // A request that priced the cart before it was emptied arrives now.
+        let late = store.start_attempt("s", &order("ord_2"), "ctoken_b", 2).await.unwrap();
+        assert_eq!(late, AttemptStart::CartEmpty);
+        assert!(store.cart_lines("s").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
     async fn a_paid_order_never_moves_back() {
         let (store, _dir) = temp_store().await;
         store.create_session("s", 0).await.unwrap();
+        store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
         let AttemptStart::New(attempt) = store.start_attempt("s", &order("ord_1"), "ctoken_a", 0).await.unwrap() else {
             panic!()
         };
         sqlx::query("UPDATE orders SET status = 'paid'").execute(&store.pool).await.unwrap();
-        store.finish_attempt(&attempt, Some("pi_1"), "requires_payment_method", "failed", 1).await.unwrap();
+        store.finish_attempt(&attempt, Some("pi_1"), "requires_payment_method", "failed", None, 1).await.unwrap();
         assert_eq!(store.order_of_session("ord_1", "s").await.unwrap().unwrap().status, "paid");
     }
 

@@ -49,6 +49,7 @@ pub async fn confirm(state: &AppState, token: &ConfirmationTokenId) -> Result<Pa
             .await
             .map_err(internal)?;
         match start {
+            AttemptStart::CartEmpty => return Err(empty_cart()),
             AttemptStart::TokenUsedElsewhere => {
                 return Err(AppError::invalid("These payment details were already used. Please enter them again."));
             }
@@ -229,13 +230,16 @@ async fn settle(state: &AppState, session: &SessionId, attempt: &Attempt, intent
         PaymentStatus::Processing => "processing",
         _ => "requires_capture",
     };
-    record(state, attempt, id, outcome, "confirming").await?;
-    state.store.clear_cart(session.as_str()).await.map_err(internal)?;
+    state
+        .store
+        .finish_attempt(attempt, id, outcome, "confirming", Some(session.as_str()), session::now())
+        .await
+        .map_err(internal)?;
     Ok(status)
 }
 
 async fn record(state: &AppState, attempt: &Attempt, intent: Option<&str>, outcome: &str, order_status: &str) -> Result<(), AppError> {
-    state.store.finish_attempt(attempt, intent, outcome, order_status, session::now()).await.map_err(internal)
+    state.store.finish_attempt(attempt, intent, outcome, order_status, None, session::now()).await.map_err(internal)
 }
 
 /// The outcome of one of the session's payments, as Stripe reports it now.
