@@ -8,11 +8,14 @@ pub mod retry;
 pub mod types;
 
 use crate::config::Secret;
-use ids::{ConfirmationTokenId, PaymentIntentId};
+use ids::{ConfirmationTokenId, CustomerId, PaymentIntentId, PaymentMethodId};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
-use types::{ConfirmationToken, CreateAndConfirmPaymentIntent, ErrorBody, PaymentIntent};
+use types::{
+    ConfirmationToken, CreateAndConfirmPaymentIntent, CreateAndConfirmSetupIntent, CreateCustomer, CreateCustomerSession, Customer,
+    CustomerSession, ErrorBody, List, PaymentIntent, PaymentMethod, SetupIntent,
+};
 
 /// The API version every request pins (the one Stripe's Node SDK 23 uses).
 pub const API_VERSION: &str = "2026-10-28.endive";
@@ -104,6 +107,49 @@ impl Client {
     /// <https://docs.stripe.com/api/payment_intents/retrieve>
     pub async fn retrieve_payment_intent(&self, id: &PaymentIntentId) -> Result<PaymentIntent, Error> {
         self.request(Method::GET, &format!("/v1/payment_intents/{id}"), None, None).await
+    }
+
+    /// Cancel a PaymentIntent that is not finished (an abandoned authentication).
+    /// <https://docs.stripe.com/api/payment_intents/cancel>
+    pub async fn cancel_payment_intent(&self, id: &PaymentIntentId, idempotency_key: &str) -> Result<PaymentIntent, Error> {
+        self.request(Method::POST, &format!("/v1/payment_intents/{id}/cancel"), Some(String::new()), Some(idempotency_key)).await
+    }
+
+    /// Capture an authorised (manual capture) PaymentIntent in full.
+    /// <https://docs.stripe.com/api/payment_intents/capture>
+    pub async fn capture_payment_intent(&self, id: &PaymentIntentId, idempotency_key: &str) -> Result<PaymentIntent, Error> {
+        self.request(Method::POST, &format!("/v1/payment_intents/{id}/capture"), Some(String::new()), Some(idempotency_key)).await
+    }
+
+    /// <https://docs.stripe.com/api/customers/create>
+    pub async fn create_customer(&self, params: &CreateCustomer<'_>, idempotency_key: &str) -> Result<Customer, Error> {
+        self.request(Method::POST, "/v1/customers", Some(encode(params)?), Some(idempotency_key)).await
+    }
+
+    /// <https://docs.stripe.com/api/customer_sessions/create>
+    pub async fn create_customer_session(&self, params: &CreateCustomerSession<'_>) -> Result<CustomerSession, Error> {
+        self.request(Method::POST, "/v1/customer_sessions", Some(encode(params)?), None).await
+    }
+
+    /// Create a SetupIntent and confirm it with a ConfirmationToken, in one request.
+    /// <https://docs.stripe.com/api/setup_intents/create>
+    pub async fn create_and_confirm_setup_intent(
+        &self,
+        params: &CreateAndConfirmSetupIntent<'_>,
+        idempotency_key: &str,
+    ) -> Result<SetupIntent, Error> {
+        self.request(Method::POST, "/v1/setup_intents", Some(encode(params)?), Some(idempotency_key)).await
+    }
+
+    /// A customer's saved card payment methods (first 100).
+    /// <https://docs.stripe.com/api/payment_methods/customer_list>
+    pub async fn list_customer_payment_methods(&self, customer: &CustomerId) -> Result<List<PaymentMethod>, Error> {
+        self.request(Method::GET, &format!("/v1/customers/{customer}/payment_methods?type=card&limit=100"), None, None).await
+    }
+
+    /// <https://docs.stripe.com/api/payment_methods/detach>
+    pub async fn detach_payment_method(&self, id: &PaymentMethodId) -> Result<PaymentMethod, Error> {
+        self.request(Method::POST, &format!("/v1/payment_methods/{id}/detach"), Some(String::new()), None).await
     }
 
     /// One API call, with retries; POSTs always carry an idempotency key (a random one

@@ -1,7 +1,7 @@
 //! The Stripe objects and parameters this flow uses. Request structs borrow; response
 //! structs hold only the fields the storefront reads (serde ignores the rest).
 
-use super::ids::{ConfirmationTokenId, CustomerId, PaymentIntentId, PaymentMethodId};
+use super::ids::{ConfirmationTokenId, CustomerId, PaymentIntentId, PaymentMethodId, SetupIntentId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -80,6 +80,107 @@ pub struct CardPreview {
 pub struct PaymentMethod {
     pub id: PaymentMethodId,
     pub customer: Option<CustomerId>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub card: Option<CardPreview>,
+    pub allow_redisplay: Option<String>,
+}
+
+/// <https://docs.stripe.com/api/customers/object>
+#[derive(Debug, Clone, Deserialize)]
+pub struct Customer {
+    pub id: CustomerId,
+    pub email: Option<String>,
+}
+
+/// <https://docs.stripe.com/api/customers/create>
+#[derive(Debug, Clone, Serialize)]
+pub struct CreateCustomer<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<&'a str>,
+    pub metadata: BTreeMap<&'a str, &'a str>,
+}
+
+/// <https://docs.stripe.com/api/customer_sessions/object>
+#[derive(Debug, Clone, Deserialize)]
+pub struct CustomerSession {
+    pub client_secret: String,
+    pub expires_at: i64,
+}
+
+/// `payment_element` features of a CustomerSession (`enabled` / `disabled`).
+/// <https://docs.stripe.com/api/customer_sessions/create#create_customer_session-components-payment_element-features>
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentElementFeatures<'a> {
+    pub payment_method_save: &'a str,
+    pub payment_method_redisplay: &'a str,
+    pub payment_method_remove: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_method_save_usage: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_method_redisplay_limit: Option<u8>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentElementComponent<'a> {
+    pub enabled: bool,
+    pub features: PaymentElementFeatures<'a>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerSessionComponents<'a> {
+    pub payment_element: PaymentElementComponent<'a>,
+}
+
+/// <https://docs.stripe.com/api/customer_sessions/create>
+#[derive(Debug, Clone, Serialize)]
+pub struct CreateCustomerSession<'a> {
+    pub customer: &'a CustomerId,
+    pub components: CustomerSessionComponents<'a>,
+}
+
+/// SetupIntent statuses.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SetupIntentStatus {
+    RequiresPaymentMethod,
+    RequiresConfirmation,
+    RequiresAction,
+    Processing,
+    Canceled,
+    Succeeded,
+    #[serde(other)]
+    Other,
+}
+
+/// <https://docs.stripe.com/api/setup_intents/object>
+#[derive(Debug, Clone, Deserialize)]
+pub struct SetupIntent {
+    pub id: SetupIntentId,
+    pub status: SetupIntentStatus,
+    pub client_secret: Option<String>,
+    pub customer: Option<String>,
+    pub payment_method: Option<String>,
+}
+
+/// `POST /v1/setup_intents` with `confirm=true` and a ConfirmationToken.
+/// <https://docs.stripe.com/api/setup_intents/create>
+#[derive(Debug, Clone, Serialize)]
+pub struct CreateAndConfirmSetupIntent<'a> {
+    pub confirm: bool,
+    pub confirmation_token: &'a ConfirmationTokenId,
+    pub customer: &'a CustomerId,
+    pub automatic_payment_methods: AutomaticPaymentMethods,
+    pub return_url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<&'a str>,
+}
+
+/// A page of a Stripe list.
+#[derive(Debug, Clone, Deserialize)]
+pub struct List<T> {
+    pub data: Vec<T>,
+    pub has_more: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

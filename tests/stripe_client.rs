@@ -1,0 +1,120 @@
+//! The storefront's Stripe client against the emulator: every endpoint it has, with
+//! the shapes it reads.
+
+use storefront::config::Secret;
+use storefront::stripe::Client;
+use storefront::stripe::ids::ConfirmationTokenId;
+use storefront::stripe::types::*;
+use std::time::Duration;
+
+async fn stripe() -> (Client, stripe_emulator::Emulator) {
+    let emulator = stripe_emulator::spawn(stripe_emulator::Config { addr: "127.0.0.1:0".parse().unwrap(), ..Default::default() })
+        .await
+        .unwrap();
+    let client = Client::new(emulator.base_url(), Secret::new("sk_test_client"), Duration::from_secs(5)).unwrap();
+    (client, emulator)
+}
+
+async fn token(emulator: &stripe_emulator::Emulator, payment_method: &str) -> ConfirmationTokenId {
+    let reply: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/v1/test_helpers/confirmation_tokens", emulator.base_url()))
+        .bearer_auth("sk_test_client")
+        .form(&[("payment_method", payment_method)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    ConfirmationTokenId::parse(reply["id"].as_str().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn customers_sessions_setup_intents_and_saved_cards() {
+    let (stripe, emulator) = stripe().await;
+    let customer = stripe
+        .create_customer(&CreateCustomer { email: Some("ada@example.com"), metadata: [("account", "7")].into_iter().collect() }, "cus-7")
+        .await
+        .unwrap();
+    assert_eq!(customer.email.as_deref(), Some("ada@example.com"));
+    let again = stripe.create_customer(&CreateCustomer { email: Some("ada@example.com"), metadata: [("account", "7")].into_iter().collect() }, "cus-7").await.unwrap();
+    assert_eq!(again.id, customer.id, "the idempotency key makes one customer");
+
+    let features = PaymentElementFeatures {
+        payment_method_save: "enabled",
+        payment_method_redisplay: "enabled",
+        payment_method_remove: "enabled",
+        payment_method_save_usage: Some("off_session"),
+        payment_method_redisplay_limit: Some(3),
+    };
+    let session = stripe
+        .create_customer_session(&CreateCustomerSession {
+            customer: &customer.id,
+            components: CustomerSessionComponents { payment_element: PaymentElementComponent { enabled: true, features } },
+        })
+        .await
+        .unwrap();
+    assert!(session.client_secret.starts_with("cuss_secret_"));
+
+    let setup = stripe
+        .create_and_confirm_setup_intent(
+            &CreateAndConfirmSetupIntent {
+                confirm: true,
+                confirmation_token: &token(&emulator, "pm_card_visa").await,
+                customer: &customer.id,
+                automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
+                return_url: "http://127.0.0.1:3000/account",
+                usage: Some("off_session"),
+            },
+            "setup-1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(setup.status, SetupIntentStatus::Succeeded);
+
+    let saved = stripe.list_customer_payment_methods(&customer.id).await.unwrap();
+    assert_eq!(saved.data.len(), 1);
+    assert_eq!(saved.data[0].card.as_ref().and_then(|c| c.last4.as_deref()), Some("4242"));
+    let detached = stripe.detach_payment_method(&saved.data[0].id).await.unwrap();
+    assert!(detached.customer.is_none());
+    assert!(stripe.list_customer_payment_methods(&customer.id).await.unwrap().data.is_empty());
+}
+
+#[tokio::test]
+async fn payment_intents_are_created_retrieved_captured_and_canceled() {
+    let (stripe, emulator) = stripe().await;
+    let confirm = |token| CreateAndConfirmPaymentIntent {
+        amount: 2500,
+        currency: "eur",
+        confirm: true,
+        confirmation_token: token,
+        automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
+        return_url: "http://127.0.0.1:3000/checkout/complete",
+        metadata: [("order_id", "ord_x")].into_iter().collect(),
+        customer: None,
+    };
+    let token_a = token(&emulator, "pm_card_threeDSecure2Required").await;
+    let waiting = stripe.create_and_confirm_payment_intent(&confirm(&token_a), "pi-a").await.unwrap();
+    assert_eq!(waiting.status, PaymentIntentStatus::RequiresAction);
+    assert_eq!(waiting.next_action.as_ref().map(|a| a.kind.as_str()), Some("use_stripe_sdk"));
+    let canceled = stripe.cancel_payment_intent(&waiting.id, "cancel-a").await.unwrap();
+    assert_eq!(canceled.status, PaymentIntentStatus::Canceled);
+
+    let token_b = token(&emulator, "pm_card_visa").await;
+    let paid = stripe.create_and_confirm_payment_intent(&confirm(&token_b), "pi-b").await.unwrap();
+    let read = stripe.retrieve_payment_intent(&paid.id).await.unwrap();
+    assert_eq!((read.status, read.amount, read.metadata["order_id"].as_str()), (PaymentIntentStatus::Succeeded, 2500, "ord_x"));
+    let error = stripe.capture_payment_intent(&paid.id, "capture-b").await.unwrap_err();
+    match error {
+        storefront::stripe::Error::Api(api) => assert_eq!(api.code.as_deref(), Some("payment_intent_unexpected_state")),
+        other => panic!("{other}"),
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_stripe_is_reported_as_unavailable_after_retries() {
+    let client = Client::new("http://127.0.0.1:9", Secret::new("sk_test_x"), Duration::from_secs(1)).unwrap();
+    let id = storefront::stripe::ids::PaymentIntentId::parse("pi_123").unwrap();
+    let error = client.retrieve_payment_intent(&id).await.unwrap_err();
+    assert!(error.is_unavailable(), "{error}");
+}
