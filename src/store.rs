@@ -502,6 +502,18 @@ impl Store {
         .await?)
     }
 
+    /// This session's attempts left waiting for authentication (3-D Secure, a redirect).
+    pub async fn attempts_awaiting_action(&self, session_id: &str) -> Result<Vec<Attempt>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
+             WHERE o.session_id = ? AND o.status = 'confirming' AND pa.outcome = 'requires_action'"
+        ))
+        .bind(session_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(attempt_from).collect::<Result<_, _>>()?)
+    }
+
     /// Every attempt recorded for an order, oldest first.
     pub async fn attempts(&self, order_id: &str) -> Result<Vec<Attempt>, StoreError> {
         let rows = sqlx::query(&format!("SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa WHERE pa.order_id = ? ORDER BY pa.attempt"))

@@ -289,3 +289,28 @@ async fn a_discount_code_lowers_what_is_charged_and_bad_codes_change_nothing() {
     assert_eq!(status, 200);
     assert_eq!(shop.payment_intents().await[0]["amount"], 1620);
 }
+
+#[tokio::test]
+async fn an_abandoned_authentication_is_canceled_before_the_next_attempt() {
+    let shop = shop().await;
+    shop.add("ceramic-mug", "1").await;
+    let (status, waiting) = shop.pay(&shop.token("pm_card_threeDSecure2Required").await, &[]).await;
+    assert_eq!((status, waiting["status"].as_str()), (200, Some("RequiresAction")));
+    // The shopper reloads and pays with another card instead of authenticating.
+    let (status, paid) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
+    assert_eq!(status, 200, "{paid}");
+    let intents = shop.payment_intents().await;
+    let status_of = |id: &Value| intents.iter().find(|pi| pi["id"] == *id).unwrap()["status"].clone();
+    assert_eq!(status_of(&waiting["payment_intent"]), "canceled");
+    assert_eq!(status_of(&paid["payment_intent"]), "succeeded");
+    // Completing the old challenge now fails: it can no longer charge.
+    let old = shop.payment_intents().await.into_iter().find(|pi| pi["id"] == waiting["payment_intent"]).unwrap();
+    let late = shop
+        .client
+        .post(format!("{}/_emulator/3ds/{}", shop.stripe, old["id"].as_str().unwrap()))
+        .json(&json!({ "client_secret": old["client_secret"], "result": "complete" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(late.status(), 400);
+}

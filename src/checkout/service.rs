@@ -40,6 +40,7 @@ pub async fn confirm(state: &AppState, token: &ConfirmationTokenId) -> Result<Pa
             (true, _) => pay(state, &session, &attempt).await,
         };
     }
+    abandon_pending_authentications(state, &session).await?;
     let (order, lines) = priced_cart(state, &session).await?;
     // At most two rounds: resolving an earlier attempt of unknown outcome, then ours.
     for _ in 0..2 {
@@ -72,6 +73,33 @@ pub async fn confirm(state: &AppState, token: &ConfirmationTokenId) -> Result<Pa
         }
     }
     Err(AppError::PaymentUnavailable)
+}
+
+/// A new payment while an earlier one still waits for 3-D Secure or a redirect: cancel
+/// the earlier PaymentIntent first, so that finishing its authentication later (in
+/// another tab) cannot charge a second time. If it went through meanwhile, record it:
+/// the cart is then already an order.
+async fn abandon_pending_authentications(state: &AppState, session: &SessionId) -> Result<(), AppError> {
+    for attempt in state.store.attempts_awaiting_action(session.as_str()).await.map_err(internal)? {
+        let Some(id) = attempt.payment_intent_id.as_deref().and_then(|id| PaymentIntentId::parse(id).ok()) else { continue };
+        let key = format!("{}-cancel", attempt.idempotency_key);
+        let intent = match state.payments.stripe.cancel_payment_intent(&id, &key).await {
+            Ok(intent) => intent,
+            // Not cancelable any more (it succeeded or failed): read where it stands.
+            Err(crate::stripe::Error::Api(api)) if api.status == 400 => {
+                state.payments.stripe.retrieve_payment_intent(&id).await.map_err(stripe_failure)?
+            }
+            Err(error) => return Err(stripe_failure(error)),
+        };
+        tracing::info!(order = %attempt.order_id, intent = %id, status = ?intent.status, "settled an abandoned authentication");
+        match intent.status {
+            PaymentIntentStatus::Canceled => record(state, &attempt, Some(id.as_str()), "canceled", "failed").await?,
+            _ => {
+                let _ = settle(state, session, &attempt, &intent).await;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Stripe's smallest charge for the two-decimal currencies this shop sells in.
