@@ -6,6 +6,7 @@
 pub mod ids;
 pub mod retry;
 pub mod types;
+pub mod webhook;
 
 use crate::config::Secret;
 use ids::{ConfirmationTokenId, CustomerId, PaymentIntentId, PaymentMethodId};
