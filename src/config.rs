@@ -83,6 +83,8 @@ pub struct StripeSettings {
     pub emulator_addr: SocketAddr,
     /// How long one request to Stripe may take (retries come on top).
     pub timeout: std::time::Duration,
+    /// Largest accepted age of a webhook signature, in seconds.
+    pub webhook_tolerance: i64,
 }
 
 impl StripeSettings {
@@ -271,7 +273,15 @@ fn stripe_settings(env: &dyn Fn(&str) -> Option<String>) -> Result<StripeSetting
             .map(std::time::Duration::from_secs_f64)
             .ok_or_else(|| bad("STRIPE_TIMEOUT_SECS", format!("`{text}` is not a number of seconds between 0 and 600")))?,
     };
-    Ok(StripeSettings { secret_key, publishable_key, webhook_secrets, api_base, js_url, emulator_addr, timeout })
+    let webhook_tolerance = match env("STRIPE_WEBHOOK_TOLERANCE_SECS") {
+        None => crate::stripe::webhook::DEFAULT_TOLERANCE_SECS,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|secs| *secs > 0)
+            .ok_or_else(|| bad("STRIPE_WEBHOOK_TOLERANCE_SECS", format!("`{text}` is not a positive number of seconds")))?,
+    };
+    Ok(StripeSettings { secret_key, publishable_key, webhook_secrets, api_base, js_url, emulator_addr, timeout, webhook_tolerance })
 }
 
 /// Accepts an absolute http(s) URL and returns it without a trailing slash.

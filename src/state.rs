@@ -28,6 +28,8 @@ pub struct Payments {
     pub publishable_key: String,
     /// Where the browser loads Stripe.js from.
     pub js_url: String,
+    /// Every secret accepted on `POST /webhook` (several while one is being rolled).
+    pub webhook_secrets: Vec<crate::config::Secret>,
 }
 
 impl AppState {

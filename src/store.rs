@@ -524,6 +524,154 @@ impl Store {
     }
 }
 
+/// A payment event, as the webhook handler understood it.
+#[derive(Debug, Clone)]
+pub struct PaymentEvent<'a> {
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    pub order_id: &'a str,
+    pub payment_intent_id: &'a str,
+    pub amount: i64,
+    pub currency: &'a str,
+}
+
+/// What applying an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventEffect {
+    /// Seen before: nothing more was done.
+    Duplicate,
+    /// The event names no order of this shop.
+    UnknownOrder,
+    /// The order is paid now: stock taken, confirmation queued, cart emptied.
+    Fulfilled { oversold: bool },
+    /// The charge does not match the order: flagged for the merchant, not fulfilled.
+    AmountMismatch,
+    /// The order's status moved (or stayed, when it could only have moved back).
+    StatusUpdated,
+    /// Recorded; nothing to change.
+    Ignored,
+}
+
+impl Store {
+    /// Applies a PaymentIntent event to its order, exactly once: the event id is
+    /// recorded in the same transaction as the effect. Orders only move forward.
+    pub async fn apply_payment_event(&self, event: &PaymentEvent<'_>, now: i64) -> Result<EventEffect, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let inserted = sqlx::query("INSERT INTO processed_events (event_id, type, received_at) VALUES (?, ?, ?) ON CONFLICT (event_id) DO NOTHING")
+            .bind(event.event_id)
+            .bind(event.event_type)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            return Ok(EventEffect::Duplicate);
+        }
+        let order = sqlx::query("SELECT session_id, status, amount, currency FROM orders WHERE id = ?")
+            .bind(event.order_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(order) = order else {
+            tx.commit().await?;
+            return Ok(EventEffect::UnknownOrder);
+        };
+        let status: String = order.try_get("status")?;
+        let effect = match event.event_type {
+            "payment_intent.succeeded" => {
+                let (amount, currency): (i64, String) = (order.try_get("amount")?, order.try_get("currency")?);
+                if amount != event.amount || currency != event.currency {
+                    sqlx::query("UPDATE orders SET flag = 'amount_mismatch', updated_at = ? WHERE id = ?")
+                        .bind(now)
+                        .bind(event.order_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    EventEffect::AmountMismatch
+                } else if status == "paid" {
+                    EventEffect::Ignored
+                } else {
+                    let session_id: String = order.try_get("session_id")?;
+                    let oversold = fulfil(&mut tx, event, &session_id, now).await?;
+                    EventEffect::Fulfilled { oversold }
+                }
+            }
+            "payment_intent.payment_failed" | "payment_intent.canceled" => {
+                sqlx::query("UPDATE orders SET status = 'failed', updated_at = ? WHERE id = ? AND status IN ('pending', 'confirming')")
+                    .bind(now)
+                    .bind(event.order_id)
+                    .execute(&mut *tx)
+                    .await?;
+                EventEffect::StatusUpdated
+            }
+            "payment_intent.processing" | "payment_intent.requires_action" | "payment_intent.amount_capturable_updated" => {
+                sqlx::query("UPDATE orders SET status = 'confirming', payment_intent_id = ?, updated_at = ? WHERE id = ? AND status IN ('pending', 'failed')")
+                    .bind(event.payment_intent_id)
+                    .bind(now)
+                    .bind(event.order_id)
+                    .execute(&mut *tx)
+                    .await?;
+                EventEffect::StatusUpdated
+            }
+            _ => EventEffect::Ignored,
+        };
+        tx.commit().await?;
+        Ok(effect)
+    }
+
+    /// Messages waiting in the outbox for an order (oldest first).
+    pub async fn outbox_for(&self, order_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT kind, body FROM outbox WHERE order_id = ? ORDER BY created_at").bind(order_id).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|row| Ok((row.try_get("kind")?, row.try_get("body")?))).collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    /// The flag on an order, if the merchant must look at it.
+    pub async fn order_flag(&self, order_id: &str) -> Result<Option<String>, StoreError> {
+        let flag: Option<Option<String>> = sqlx::query_scalar("SELECT flag FROM orders WHERE id = ?").bind(order_id).fetch_optional(&self.pool).await?;
+        Ok(flag.flatten())
+    }
+}
+
+/// Marks an order paid: stock taken (never below zero; an oversold order is flagged),
+/// a confirmation queued in the outbox, the cart emptied. Returns whether it oversold.
+async fn fulfil(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, event: &PaymentEvent<'_>, session_id: &str, now: i64) -> Result<bool, StoreError> {
+    sqlx::query("UPDATE orders SET status = 'paid', payment_intent_id = ?, updated_at = ? WHERE id = ?")
+        .bind(event.payment_intent_id)
+        .bind(now)
+        .bind(event.order_id)
+        .execute(&mut **tx)
+        .await?;
+    let lines = sqlx::query("SELECT product_id, name, quantity FROM order_lines WHERE order_id = ?").bind(event.order_id).fetch_all(&mut **tx).await?;
+    let mut oversold = false;
+    let mut summary = Vec::new();
+    for line in &lines {
+        let (product_id, name, quantity): (String, String, i64) = (line.try_get("product_id")?, line.try_get("name")?, line.try_get("quantity")?);
+        let taken = sqlx::query("UPDATE inventory SET on_hand = on_hand - ? WHERE product_id = ? AND on_hand >= ?")
+            .bind(quantity)
+            .bind(&product_id)
+            .bind(quantity)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if taken == 0 {
+            oversold = true;
+            sqlx::query("UPDATE inventory SET on_hand = 0 WHERE product_id = ?").bind(&product_id).execute(&mut **tx).await?;
+        }
+        summary.push(format!("{quantity} × {name}"));
+    }
+    if oversold {
+        sqlx::query("UPDATE orders SET flag = 'oversold' WHERE id = ?").bind(event.order_id).execute(&mut **tx).await?;
+    }
+    let body = format!("Thank you for your order {}: {}. It is paid and on its way.", event.order_id, summary.join(", "));
+    sqlx::query("INSERT INTO outbox (order_id, kind, body, created_at) VALUES (?, 'order_confirmation', ?, ?) ON CONFLICT DO NOTHING")
+        .bind(event.order_id)
+        .bind(&body)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM cart_lines WHERE session_id = ?").bind(session_id).execute(&mut **tx).await?;
+    tracing::info!(order = event.order_id, oversold, "order paid; confirmation queued: {body}");
+    Ok(oversold)
+}
+
 /// Counts are stored as SQL integers but are never negative (CHECK constraints).
 fn count(value: i64) -> u32 {
     u32::try_from(value).unwrap_or(0)

@@ -4,6 +4,8 @@
 mod api;
 #[cfg(feature = "ssr")]
 mod service;
+#[cfg(feature = "ssr")]
+pub mod webhook;
 mod view;
 
 pub use api::*;

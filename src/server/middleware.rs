@@ -15,8 +15,15 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-/// Largest request body accepted anywhere (server functions and forms are tiny).
-const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest request body for pages and server functions (forms are tiny).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest webhook delivery accepted.
+pub const MAX_WEBHOOK_BYTES: usize = 512 * 1024;
+
+/// A 413 for bodies over `bytes`.
+pub fn body_limit(bytes: usize) -> RequestBodyLimitLayer {
+    RequestBodyLimitLayer::new(bytes)
+}
 
 pub fn apply(router: Router) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
@@ -27,7 +34,6 @@ pub fn apply(router: Router) -> Router {
             tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
         }))
         .layer(PropagateRequestIdLayer::new(request_id))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

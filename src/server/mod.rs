@@ -76,13 +76,13 @@ impl Application {
             .await
             .with_context(|| format!("cannot open the database at DATABASE_URL={}", config.database_url))?;
         store.seed_inventory(catalog.initial_stock()).await.context("cannot record the catalog's stock")?;
-        let (payments, emulator) = payments::connect(&config).await?;
 
         let listener = TcpListener::bind(config.site.site_addr)
             .await
             .with_context(|| format!("cannot listen on {} (LEPTOS_SITE_ADDR)", config.site.site_addr))?;
         let addr = listener.local_addr()?;
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let (payments, emulator) = payments::connect(&config, &public_url).await?;
         let state = AppState {
             leptos_options: config.site.clone(),
             config: Arc::new(config),
@@ -129,12 +129,16 @@ fn router(state: AppState) -> Router {
     let page = move || shell(options.clone(), js_url.clone());
     let js_url = state.payments.js_url.clone();
     let not_found_page = move |options| shell(options, js_url.clone());
-    let app_router = Router::new()
+    let pages = Router::new()
         .route("/health", get(health::health))
         .leptos_routes_with_context(&state, routes, context.clone(), page)
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, not_found_page))
-        .with_state(state);
-    middleware::apply(app_router)
+        .layer(middleware::body_limit(middleware::MAX_BODY_BYTES));
+    // Stripe's events can be larger than any form; they get a limit of their own.
+    let webhook = Router::new()
+        .route("/webhook", axum::routing::post(crate::orders::webhook::receive))
+        .layer(middleware::body_limit(middleware::MAX_WEBHOOK_BYTES));
+    middleware::apply(pages.merge(webhook).with_state(state))
 }
 
 async fn shutdown_signal() {

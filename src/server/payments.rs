@@ -11,17 +11,26 @@ const STRIPE_JS: &str = "https://js.stripe.com/clover/stripe.js";
 
 /// Connects to Stripe; the emulator, when one is started, must be kept alive as long as
 /// the server runs.
-pub async fn connect(config: &Config) -> anyhow::Result<(Payments, Option<stripe_emulator::Emulator>)> {
+pub async fn connect(config: &Config, public_url: &str) -> anyhow::Result<(Payments, Option<stripe_emulator::Emulator>)> {
     let timeout = config.stripe.timeout;
     if let (Some(secret), Some(publishable)) = (&config.stripe.secret_key, &config.stripe.publishable_key) {
         let api_base = config.stripe.api_base.as_deref().unwrap_or(STRIPE_API);
         let stripe = crate::stripe::Client::new(api_base, secret.clone(), timeout).context("cannot build the HTTP client for Stripe")?;
         tracing::info!(api = api_base, mode = ?config.stripe.mode(), "using the Stripe account of STRIPE_SECRET_KEY");
         let js_url = config.stripe.js_url.clone().unwrap_or_else(|| STRIPE_JS.to_owned());
-        return Ok((Payments { stripe, publishable_key: publishable.clone(), js_url }, None));
+        if config.stripe.webhook_secrets.is_empty() {
+            tracing::warn!("STRIPE_WEBHOOK_SECRET is not set: every webhook delivery will be refused, so orders are never marked paid");
+        }
+        let webhook_secrets = config.stripe.webhook_secrets.clone();
+        return Ok((Payments { stripe, publishable_key: publishable.clone(), js_url, webhook_secrets }, None));
     }
+    // The emulator delivers its events to this server, signed with the configured
+    // secret or one made for this run.
+    let secret = config.stripe.webhook_secrets.first().map_or_else(stripe_emulator::webhooks::new_secret, |s| s.expose().to_owned());
     let emulator = stripe_emulator::spawn(stripe_emulator::Config {
         addr: config.stripe.emulator_addr,
+        webhooks: vec![stripe_emulator::WebhookEndpoint { url: format!("{public_url}/webhook"), secret: secret.clone() }],
+        retry_schedule: [1, 5, 30, 120, 600, 3600].into_iter().map(std::time::Duration::from_secs).collect(),
         ..Default::default()
     })
     .await
@@ -38,6 +47,11 @@ pub async fn connect(config: &Config) -> anyhow::Result<(Payments, Option<stripe
     );
     let stripe = crate::stripe::Client::new(&base, Secret::new("sk_test_embedded_emulator"), timeout)
         .context("cannot build the HTTP client for the emulator")?;
-    let payments = Payments { stripe, publishable_key: "pk_test_embedded_emulator".into(), js_url: format!("{base}/v3/") };
+    let payments = Payments {
+        stripe,
+        publishable_key: "pk_test_embedded_emulator".into(),
+        js_url: format!("{base}/v3/"),
+        webhook_secrets: vec![Secret::new(secret)],
+    };
     Ok((payments, Some(emulator)))
 }

@@ -1,0 +1,59 @@
+//! `POST /webhook`: Stripe's events, verified (`stripe::webhook`), applied exactly once
+//! to their orders (`Store::apply_payment_event`). A bad signature is a 400 with the
+//! reason in the log only; an event type the shop does not act on is a 200; a failure
+//! to record is a 500, so that Stripe retries.
+
+use crate::session;
+use crate::state::AppState;
+use crate::store::{EventEffect, PaymentEvent};
+use crate::stripe::webhook;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+
+pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> (StatusCode, &'static str) {
+    let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
+    let secrets = &state.payments.webhook_secrets;
+    if let Err(reason) = webhook::verify(&body, signature, secrets, state.config.stripe.webhook_tolerance, session::now()) {
+        tracing::warn!(%reason, "refused a webhook delivery");
+        return (StatusCode::BAD_REQUEST, "invalid signature");
+    }
+    let Ok(event) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        tracing::warn!("refused a signed webhook delivery that is not JSON");
+        return (StatusCode::BAD_REQUEST, "not an event");
+    };
+    let (Some(event_id), Some(event_type)) = (event["id"].as_str(), event["type"].as_str()) else {
+        return (StatusCode::BAD_REQUEST, "not an event");
+    };
+    if !event_type.starts_with("payment_intent.") {
+        tracing::debug!(event_id, event_type, "ignored an event type the shop does not act on");
+        return (StatusCode::OK, "ignored");
+    }
+    let object = &event["data"]["object"];
+    let Some(order_id) = object["metadata"]["order_id"].as_str() else {
+        tracing::info!(event_id, event_type, "ignored a PaymentIntent event without an order");
+        return (StatusCode::OK, "ignored");
+    };
+    let payment = PaymentEvent {
+        event_id,
+        event_type,
+        order_id,
+        payment_intent_id: object["id"].as_str().unwrap_or_default(),
+        amount: object["amount"].as_i64().unwrap_or(-1),
+        currency: object["currency"].as_str().unwrap_or_default(),
+    };
+    match state.store.apply_payment_event(&payment, session::now()).await {
+        Ok(effect) => {
+            match effect {
+                EventEffect::AmountMismatch => tracing::error!(event_id, order_id, "charged amount differs from the order: flagged, not fulfilled"),
+                EventEffect::Fulfilled { oversold: true } => tracing::error!(event_id, order_id, "order paid but stock ran out: flagged as oversold"),
+                effect => tracing::info!(event_id, event_type, order_id, ?effect, "webhook applied"),
+            }
+            (StatusCode::OK, "ok")
+        }
+        Err(error) => {
+            tracing::error!(error = ?error, event_id, "recording a webhook failed; Stripe will retry");
+            (StatusCode::INTERNAL_SERVER_ERROR, "try again")
+        }
+    }
+}

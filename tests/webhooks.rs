@@ -1,0 +1,182 @@
+//! Stripe's events reaching the storefront: signed deliveries from the embedded
+//! emulator, and hand-made ones (signed by the emulator's independent signer) sent
+//! twice, fifty times at once, out of order, or forged.
+
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use storefront::config::Config;
+use storefront::server::Application;
+use storefront::store::Store;
+
+const SECRET: &str = "whsec_webhook_tests";
+
+struct Shop {
+    base: String,
+    stripe: String,
+    client: reqwest::Client,
+    store: Store,
+    _db: tempfile::TempDir,
+}
+
+async fn shop() -> Shop {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let db = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", db.path().join("shop.db").display());
+    let vars: HashMap<String, String> = HashMap::from([
+        ("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into()),
+        ("DATABASE_URL".into(), url.clone()),
+        ("STORE_CATALOG_FILE".into(), format!("{root}/catalog.toml")),
+        ("STRIPE_EMULATOR_ADDR".into(), "127.0.0.1:0".into()),
+        ("STRIPE_WEBHOOK_SECRET".into(), SECRET.into()),
+    ]);
+    let file = std::fs::read_to_string(format!("{root}/Leptos.toml")).unwrap();
+    let config = Config::from_sources(&file, &|key| vars.get(key).cloned()).unwrap();
+    let app = Application::build(config).await.unwrap();
+    let base = format!("http://{}", app.addr());
+    let stripe = app.emulator_url().unwrap().to_owned();
+    tokio::spawn(app.run_until_stopped());
+    let store = Store::connect(&url).await.unwrap();
+    Shop { base, stripe, client: reqwest::Client::builder().cookie_store(true).build().unwrap(), store, _db: db }
+}
+
+impl Shop {
+    async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let response = self.client.post(format!("{}/api/{endpoint}", self.base)).form(form).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// An order for one walnut board (stock 8), paid with `payment_method`.
+    async fn order(&self, payment_method: &str) -> Value {
+        self.call("cart/add", &[("product_id", "walnut-board"), ("quantity", "1")]).await;
+        let token: Value = self
+            .client
+            .post(format!("{}/v1/test_helpers/confirmation_tokens", self.stripe))
+            .bearer_auth("sk_test_x")
+            .form(&[("payment_method", payment_method)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let (status, reply) = self.call("checkout/confirm", &[("confirmation_token", token["id"].as_str().unwrap())]).await;
+        assert_eq!(status, 200, "{reply}");
+        reply
+    }
+
+    async fn order_status(&self, order_id: &str) -> String {
+        self.call("orders/get", &[("id", order_id)]).await.1["status"].as_str().unwrap_or_default().to_owned()
+    }
+
+    async fn deliver(&self, event: &Value) -> u16 {
+        let payload = serde_json::to_vec(event).unwrap();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let signature = stripe_emulator::webhooks::signature_header(SECRET, now, &payload);
+        let response = reqwest::Client::new()
+            .post(format!("{}/webhook", self.base))
+            .header("stripe-signature", signature)
+            .header("content-type", "application/json")
+            .body(payload)
+            .send()
+            .await
+            .unwrap();
+        response.status().as_u16()
+    }
+}
+
+fn event(id: &str, kind: &str, order_id: &str, intent: &str, amount: i64) -> Value {
+    json!({
+        "id": id, "object": "event", "type": kind, "created": 1, "livemode": false, "api_version": "2026-10-28.endive",
+        "pending_webhooks": 1, "request": { "id": null, "idempotency_key": null },
+        "data": { "object": { "id": intent, "object": "payment_intent", "amount": amount, "currency": "eur", "status": "succeeded",
+                               "metadata": { "order_id": order_id } } },
+    })
+}
+
+async fn stock(store: &Store) -> u32 {
+    store.stock_levels().await.unwrap()["walnut-board"]
+}
+
+#[tokio::test]
+async fn a_payment_becomes_a_paid_order_through_the_emulators_signed_webhooks() {
+    let shop = shop().await;
+    let paid = shop.order("pm_card_visa").await;
+    let order_id = paid["order_id"].as_str().unwrap();
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = shop.order_status(order_id).await;
+        if status == "paid" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "paid");
+    assert_eq!(stock(&shop.store).await, 7);
+    let outbox = shop.store.outbox_for(order_id).await.unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert!(outbox[0].1.contains("1 × Walnut serving board"), "{outbox:?}");
+    let deliveries: Value = shop.client.get(format!("{}/_emulator/deliveries", shop.stripe)).send().await.unwrap().json().await.unwrap();
+    assert!(deliveries["data"].as_array().unwrap().iter().all(|d| d["attempts"][0]["status"] == 200), "{deliveries}");
+}
+
+#[tokio::test]
+async fn fifty_concurrent_copies_of_one_event_fulfil_once() {
+    let shop = shop().await;
+    // 3-D Secure pending: Stripe has sent no success yet; we deliver it ourselves.
+    let waiting = shop.order("pm_card_threeDSecure2Required").await;
+    let (order_id, intent) = (waiting["order_id"].as_str().unwrap(), waiting["payment_intent"].as_str().unwrap());
+    let succeeded = event("evt_concurrent", "payment_intent.succeeded", order_id, intent, 6900);
+    let statuses = futures_util::future::join_all((0..50).map(|_| shop.deliver(&succeeded))).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(shop.order_status(order_id).await, "paid");
+    assert_eq!(stock(&shop.store).await, 7, "stock taken once");
+    assert_eq!(shop.store.outbox_for(order_id).await.unwrap().len(), 1, "one confirmation");
+
+    // Late and out of order: a `processing` after `succeeded` leaves it paid.
+    let late = event("evt_late", "payment_intent.processing", order_id, intent, 6900);
+    assert_eq!(shop.deliver(&late).await, 200);
+    let failed = event("evt_failed", "payment_intent.payment_failed", order_id, intent, 6900);
+    assert_eq!(shop.deliver(&failed).await, 200);
+    assert_eq!(shop.order_status(order_id).await, "paid");
+}
+
+#[tokio::test]
+async fn a_charge_for_another_amount_is_flagged_not_fulfilled() {
+    let shop = shop().await;
+    let waiting = shop.order("pm_card_threeDSecure2Required").await;
+    let (order_id, intent) = (waiting["order_id"].as_str().unwrap(), waiting["payment_intent"].as_str().unwrap());
+    assert_eq!(shop.deliver(&event("evt_cheap", "payment_intent.succeeded", order_id, intent, 100)).await, 200);
+    assert_ne!(shop.order_status(order_id).await, "paid");
+    assert_eq!(shop.store.order_flag(order_id).await.unwrap().as_deref(), Some("amount_mismatch"));
+    assert_eq!(stock(&shop.store).await, 8);
+}
+
+#[tokio::test]
+async fn forged_unsigned_and_stale_deliveries_are_refused_and_change_nothing() {
+    let shop = shop().await;
+    let waiting = shop.order("pm_card_threeDSecure2Required").await;
+    let (order_id, intent) = (waiting["order_id"].as_str().unwrap(), waiting["payment_intent"].as_str().unwrap());
+    let payload = serde_json::to_vec(&event("evt_forged", "payment_intent.succeeded", order_id, intent, 6900)).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let cases = [
+        None,
+        Some(stripe_emulator::webhooks::signature_header("whsec_wrong", now, &payload)),
+        Some(stripe_emulator::webhooks::signature_header(SECRET, now - 600, &payload)),
+        Some("t=1,v1=zz".to_owned()),
+    ];
+    for header in cases {
+        let mut request = reqwest::Client::new().post(format!("{}/webhook", shop.base)).body(payload.clone());
+        if let Some(header) = &header {
+            request = request.header("stripe-signature", header);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 400, "{header:?}");
+        assert_eq!(response.text().await.unwrap(), "invalid signature", "no reason in the reply");
+    }
+    assert_ne!(shop.order_status(order_id).await, "paid");
+    let huge = reqwest::Client::new().post(format!("{}/webhook", shop.base)).body(vec![b'x'; 600 * 1024]).send().await.unwrap();
+    assert_eq!(huge.status(), 413);
+    let other = json!({ "id": "evt_other", "object": "event", "type": "customer.created", "data": { "object": {} } });
+    assert_eq!(shop.deliver(&other).await, 200, "unknown types are acknowledged");
+}
