@@ -55,7 +55,19 @@ test('a Visa card pays for the cart and the order page shows it', async ({ page,
   const paid = events.data.find((e: any) => e.type === 'payment_intent.succeeded' && e.data.object.metadata.order_id === orderId);
   expect(paid.data.object.shipping.name).toBe('Jenny Rosen');
   await page.getByRole('link', { name: 'View your order' }).click();
-  await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', /confirming|paid/);
+  await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', 'paid');
+});
+
+test('pay, close the page, and the order shows paid when reopened', async ({ page, gotoHydrated, context }) => {
+  await cartWithMug(page, gotoHydrated);
+  await typeCard(page, '5555555555554444');
+  await page.getByTestId('pay-button').click();
+  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+  const orderId = await orderIdFromCompletePage(page);
+  await page.close();
+  const reopened = await context.newPage();
+  await reopened.goto(`/orders/${orderId}`);
+  await expect(reopened.getByTestId('order-status')).toHaveAttribute('data-status', 'paid');
 });
 
 test.describe('declines', () => {

@@ -3,6 +3,7 @@
 use super::{OrderView, get_order};
 use crate::error::AppError;
 use leptos::prelude::*;
+use leptos_meta::Meta;
 use leptos_router::hooks::use_params_map;
 
 #[component]
@@ -34,7 +35,11 @@ fn Order(order: OrderView) -> impl IntoView {
         "canceled" => "Canceled",
         _ => "Awaiting payment",
     };
+    // Until Stripe's webhook settles the payment, the page reloads itself (with or
+    // without JavaScript).
+    let settling = matches!(order.status.as_str(), "confirming" | "pending");
     view! {
+        {settling.then(|| view! { <Meta http_equiv="refresh" content="3"/> })}
         <h1>{format!("Order {}", order.id)}</h1>
         <p>"Status: " <strong data-testid="order-status" data-status=order.status.clone()>{status}</strong></p>
         <ul class="summary-lines">
