@@ -595,11 +595,17 @@ impl Store {
                 }
             }
             "payment_intent.payment_failed" | "payment_intent.canceled" => {
-                sqlx::query("UPDATE orders SET status = 'failed', updated_at = ? WHERE id = ? AND status IN ('pending', 'confirming')")
-                    .bind(now)
-                    .bind(event.order_id)
-                    .execute(&mut *tx)
-                    .await?;
+                // Only the order's current PaymentIntent speaks for it: a late failure
+                // of an earlier attempt must not undo a later one.
+                sqlx::query(
+                    "UPDATE orders SET status = 'failed', updated_at = ?
+                     WHERE id = ? AND status IN ('pending', 'confirming') AND (payment_intent_id IS NULL OR payment_intent_id = ?)",
+                )
+                .bind(now)
+                .bind(event.order_id)
+                .bind(event.payment_intent_id)
+                .execute(&mut *tx)
+                .await?;
                 EventEffect::StatusUpdated
             }
             "payment_intent.processing" | "payment_intent.requires_action" | "payment_intent.amount_capturable_updated" => {
@@ -768,6 +774,27 @@ mod tests {
         let late = store.start_attempt("s", &order("ord_2"), "ctoken_b", 2).await.unwrap();
         assert_eq!(late, AttemptStart::CartEmpty);
         assert!(store.cart_lines("s").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_late_failure_of_an_earlier_attempt_does_not_undo_a_later_one() {
+        let (store, _dir) = temp_store().await;
+        store.create_session("s", 0).await.unwrap();
+        store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
+        let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", 0).await.unwrap() else { panic!() };
+        store.finish_attempt(&first, Some("pi_1"), "card_declined", "failed", None, 1).await.unwrap();
+        let AttemptStart::New(second) = store.start_attempt("s", &order("ord_1"), "ctoken_b", 2).await.unwrap() else { panic!() };
+        store.finish_attempt(&second, Some("pi_2"), "processing", "confirming", Some("s"), 3).await.unwrap();
+        let late = PaymentEvent {
+            event_id: "evt_late",
+            event_type: "payment_intent.payment_failed",
+            order_id: "ord_1",
+            payment_intent_id: "pi_1",
+            amount: 3600,
+            currency: "eur",
+        };
+        store.apply_payment_event(&late, 4).await.unwrap();
+        assert_eq!(store.order_of_session("ord_1", "s").await.unwrap().unwrap().status, "confirming");
     }
 
     #[tokio::test]
