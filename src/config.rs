@@ -103,6 +103,10 @@ pub struct Config {
     pub store: StoreSettings,
     pub stripe: StripeSettings,
     pub database_url: String,
+    /// Orders still settling after this long are checked against Stripe.
+    pub reconcile_after: std::time::Duration,
+    /// How often reconciliation runs (it also runs at start-up).
+    pub reconcile_every: std::time::Duration,
     /// The address shoppers use, for absolute URLs (`return_url`) and cookie security;
     /// `None`: `http://` and the address the server is bound to.
     pub public_url: Option<String>,
@@ -205,10 +209,21 @@ impl Config {
             ));
         }
 
+        let seconds = |name: &str, default: u64| -> Result<std::time::Duration, ConfigError> {
+            match env(name) {
+                None => Ok(std::time::Duration::from_secs(default)),
+                Some(text) => text
+                    .parse::<u64>()
+                    .map(std::time::Duration::from_secs)
+                    .map_err(|_| bad(name, format!("`{text}` is not a whole number of seconds"))),
+            }
+        };
         Ok(Config {
             site,
             store,
             stripe,
+            reconcile_after: seconds("RECONCILE_AFTER_SECS", 600)?,
+            reconcile_every: seconds("RECONCILE_EVERY_SECS", 300)?,
             database_url: env("DATABASE_URL").unwrap_or_else(|| "sqlite://storefront.db".into()),
             public_url,
         })

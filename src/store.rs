@@ -623,6 +623,19 @@ impl Store {
         Ok(effect)
     }
 
+    /// Orders still settling (`confirming`, with a PaymentIntent) last changed before
+    /// `cutoff`: `(order id, PaymentIntent id)`.
+    pub async fn orders_to_reconcile(&self, cutoff: i64) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, payment_intent_id FROM orders
+             WHERE status = 'confirming' AND payment_intent_id IS NOT NULL AND updated_at <= ? ORDER BY updated_at LIMIT 500",
+        )
+        .bind(cutoff)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|row| Ok((row.try_get("id")?, row.try_get("payment_intent_id")?))).collect::<Result<_, sqlx::Error>>()?)
+    }
+
     /// Messages waiting in the outbox for an order (oldest first).
     pub async fn outbox_for(&self, order_id: &str) -> Result<Vec<(String, String)>, StoreError> {
         let rows = sqlx::query("SELECT kind, body FROM outbox WHERE order_id = ? ORDER BY created_at").bind(order_id).fetch_all(&self.pool).await?;

@@ -91,6 +91,7 @@ impl Application {
             payments: Arc::new(payments),
             public_url: public_url.into(),
         };
+        crate::orders::reconcile::spawn(state.clone());
         Ok(Application { router: router(state), listener, addr, emulator })
     }
 
@@ -105,7 +106,12 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await;
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes (tests stop a server this way).
+    pub async fn run_until(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(stop).await;
         if let Some(emulator) = self.emulator {
             emulator.stop().await;
         }
