@@ -103,6 +103,8 @@ pub struct Config {
     pub store: StoreSettings,
     pub stripe: StripeSettings,
     pub database_url: String,
+    /// The merchant's credential for `/admin/orders` (disabled when `None`).
+    pub admin_token: Option<Secret>,
     /// Orders still settling after this long are checked against Stripe.
     pub reconcile_after: std::time::Duration,
     /// How often reconciliation runs (it also runs at start-up).
@@ -222,6 +224,15 @@ impl Config {
             site,
             store,
             stripe,
+            admin_token: env("ADMIN_TOKEN")
+                .map(|token| {
+                    if token.len() >= 16 {
+                        Ok(Secret(token))
+                    } else {
+                        Err(bad("ADMIN_TOKEN", "use at least 16 characters (e.g. `openssl rand -hex 16`)"))
+                    }
+                })
+                .transpose()?,
             reconcile_after: seconds("RECONCILE_AFTER_SECS", 600)?,
             reconcile_every: seconds("RECONCILE_EVERY_SECS", 300)?,
             database_url: env("DATABASE_URL").unwrap_or_else(|| "sqlite://storefront.db".into()),

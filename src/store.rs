@@ -256,6 +256,17 @@ pub enum AttemptStart {
     CartEmpty,
 }
 
+/// A line of the merchant's order list.
+#[derive(Debug, Clone)]
+pub struct OrderSummary {
+    pub id: String,
+    pub status: String,
+    pub amount: i64,
+    pub currency: String,
+    pub flag: Option<String>,
+    pub created_at: i64,
+}
+
 /// An order as its status page shows it.
 #[derive(Debug, Clone)]
 pub struct OrderRecord {
@@ -557,10 +568,13 @@ impl Store {
     /// recorded in the same transaction as the effect. Orders only move forward.
     pub async fn apply_payment_event(&self, event: &PaymentEvent<'_>, now: i64) -> Result<EventEffect, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let inserted = sqlx::query("INSERT INTO processed_events (event_id, type, received_at) VALUES (?, ?, ?) ON CONFLICT (event_id) DO NOTHING")
-            .bind(event.event_id)
-            .bind(event.event_type)
-            .bind(now)
+        let inserted = sqlx::query(
+            "INSERT INTO processed_events (event_id, type, received_at, order_id) VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(event.event_id)
+        .bind(event.event_type)
+        .bind(now)
+        .bind(event.order_id)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -634,6 +648,53 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(|row| Ok((row.try_get("id")?, row.try_get("payment_intent_id")?))).collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    /// Orders for the merchant, newest first, optionally of one status.
+    pub async fn list_orders(&self, status: Option<&str>, limit: i64) -> Result<Vec<OrderSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, status, amount, currency, flag, created_at FROM orders
+             WHERE (? IS NULL OR status = ?) ORDER BY created_at DESC, id LIMIT ?",
+        )
+        .bind(status)
+        .bind(status)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                Ok(OrderSummary {
+                    id: row.try_get("id")?,
+                    status: row.try_get("status")?,
+                    amount: row.try_get("amount")?,
+                    currency: row.try_get("currency")?,
+                    flag: row.try_get("flag")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    /// An order's events as applied: `(event id, type, received at)`, oldest first.
+    pub async fn order_events(&self, order_id: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT event_id, type, received_at FROM processed_events WHERE order_id = ? ORDER BY received_at, event_id")
+            .bind(order_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| Ok((row.try_get("event_id")?, row.try_get("type")?, row.try_get("received_at")?)))
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    /// Any order, for the merchant (no session check).
+    pub async fn order_for_merchant(&self, order_id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        let session: Option<String> = sqlx::query_scalar("SELECT session_id FROM orders WHERE id = ?").bind(order_id).fetch_optional(&self.pool).await?;
+        match session {
+            Some(session) => self.order_of_session(order_id, &session).await,
+            None => Ok(None),
+        }
     }
 
     /// Messages waiting in the outbox for an order (oldest first).

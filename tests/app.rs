@@ -195,7 +195,7 @@ async fn a_plain_form_post_without_javascript_redirects_back() {
 #[tokio::test]
 async fn unknown_pages_and_unknown_orders_are_404() {
     let app = spawn_app().await;
-    for path in ["/no-such-page", "/orders/ord_123"] {
+    for path in ["/no-such-page", "/orders/ord_123", "/admin/orders"] {
         let response = reqwest::get(format!("{}{path}", app.base)).await.unwrap();
         assert_eq!(response.status(), 404, "{path}");
     }

@@ -9,6 +9,7 @@ use storefront::server::Application;
 use storefront::store::Store;
 
 const SECRET: &str = "whsec_webhook_tests";
+const ADMIN: &str = "merchant-token-0123456789";
 
 struct Shop {
     base: String,
@@ -28,6 +29,7 @@ async fn shop() -> Shop {
         ("STORE_CATALOG_FILE".into(), format!("{root}/catalog.toml")),
         ("STRIPE_EMULATOR_ADDR".into(), "127.0.0.1:0".into()),
         ("STRIPE_WEBHOOK_SECRET".into(), SECRET.into()),
+        ("ADMIN_TOKEN".into(), ADMIN.into()),
     ]);
     let file = std::fs::read_to_string(format!("{root}/Leptos.toml")).unwrap();
     let config = Config::from_sources(&file, &|key| vars.get(key).cloned()).unwrap();
@@ -179,4 +181,25 @@ async fn forged_unsigned_and_stale_deliveries_are_refused_and_change_nothing() {
     assert_eq!(huge.status(), 413);
     let other = json!({ "id": "evt_other", "object": "event", "type": "customer.created", "data": { "object": {} } });
     assert_eq!(shop.deliver(&other).await, 200, "unknown types are acknowledged");
+}
+
+#[tokio::test]
+async fn the_merchant_sees_orders_and_their_events_behind_the_admin_token() {
+    let shop = shop().await;
+    let waiting = shop.order("pm_card_threeDSecure2Required").await;
+    let (order_id, intent) = (waiting["order_id"].as_str().unwrap(), waiting["payment_intent"].as_str().unwrap());
+    assert_eq!(shop.deliver(&event("evt_admin", "payment_intent.succeeded", order_id, intent, 6900)).await, 200);
+
+    let admin = reqwest::Client::new();
+    let url = format!("{}/admin/orders", shop.base);
+    assert_eq!(admin.get(&url).send().await.unwrap().status(), 401);
+    assert_eq!(admin.get(&url).basic_auth("merchant", Some("wrong-token-0123456789")).send().await.unwrap().status(), 401);
+    let list = admin.get(&url).basic_auth("merchant", Some(ADMIN)).send().await.unwrap();
+    assert_eq!(list.status(), 200);
+    assert!(list.text().await.unwrap().contains(&format!("admin-order-{order_id}")));
+    let failed_only = admin.get(format!("{url}?status=failed")).basic_auth("m", Some(ADMIN)).send().await.unwrap().text().await.unwrap();
+    assert!(!failed_only.contains(order_id));
+    let detail = admin.get(format!("{url}/{order_id}")).basic_auth("m", Some(ADMIN)).send().await.unwrap().text().await.unwrap();
+    assert!(detail.contains(r#"data-testid="admin-status">paid"#), "{detail}");
+    assert!(detail.contains("evt_admin") && detail.contains("requires_action"), "{detail}");
 }

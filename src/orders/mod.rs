@@ -5,6 +5,8 @@ mod api;
 #[cfg(feature = "ssr")]
 mod service;
 #[cfg(feature = "ssr")]
+pub mod admin;
+#[cfg(feature = "ssr")]
 pub mod reconcile;
 #[cfg(feature = "ssr")]
 pub mod webhook;

@@ -137,6 +137,8 @@ fn router(state: AppState) -> Router {
     let not_found_page = move |options| shell(options, js_url.clone());
     let pages = Router::new()
         .route("/health", get(health::health))
+        .route("/admin/orders", get(crate::orders::admin::list))
+        .route("/admin/orders/{id}", get(crate::orders::admin::detail))
         .leptos_routes_with_context(&state, routes, context.clone(), page)
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, not_found_page))
         .layer(middleware::body_limit(middleware::MAX_BODY_BYTES));
