@@ -34,7 +34,7 @@ async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let base = format!("http://{}", app.addr());
     let stripe = app.emulator_url().expect("no Stripe key, so an embedded emulator").to_owned();
     tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let client = reqwest::Client::builder().cookie_store(true).timeout(std::time::Duration::from_secs(30)).build().unwrap();
     TestApp { base, stripe, client, _db_dir: db_dir }
 }
 
@@ -53,19 +53,19 @@ impl TestApp {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_answers_ok_when_the_database_is_usable() {
     let app = spawn_app().await;
-    let response = reqwest::get(format!("{}/health", app.base)).await.unwrap();
+    let response = test_get(format!("{}/health", app.base)).await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.headers().contains_key("x-request-id"));
     assert_eq!(response.text().await.unwrap(), "ok");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_catalog_is_server_rendered_with_prices_and_stock() {
     let app = spawn_app().await;
-    let html = reqwest::get(format!("{}/", app.base)).await.unwrap().text().await.unwrap();
+    let html = test_get(format!("{}/", app.base)).await.unwrap().text().await.unwrap();
     assert!(html.contains(r#"data-testid="product-ceramic-mug""#), "{html}");
     assert!(html.contains("€18.00"));
     assert!(html.contains(r#"data-testid="add-to-cart-linen-tote""#));
@@ -73,7 +73,7 @@ async fn the_catalog_is_server_rendered_with_prices_and_stock() {
     assert!(html.contains(r#"rel="icon""#));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adding_to_the_cart_starts_a_session_in_a_safe_cookie() {
     let app = spawn_app().await;
     let response = app
@@ -94,7 +94,7 @@ async fn adding_to_the_cart_starts_a_session_in_a_safe_cookie() {
     assert_eq!(cart["subtotal"]["currency"], "eur");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_total_is_computed_by_the_server_from_catalog_prices() {
     let app = spawn_app().await;
     app.call("cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
@@ -111,7 +111,7 @@ async fn the_total_is_computed_by_the_server_from_catalog_prices() {
     assert_eq!(cart["subtotal"]["amount"].as_i64().unwrap(), 1800 + 2450 * tote_quantity);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_product_is_refused_with_a_clear_error_and_the_cart_is_unchanged() {
     let app = spawn_app().await;
     app.call("cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
@@ -124,7 +124,7 @@ async fn an_unknown_product_is_refused_with_a_clear_error_and_the_cart_is_unchan
     assert_eq!(app.cart().await, before);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quantities_outside_the_rules_are_refused_and_change_nothing() {
     let app = spawn_app().await;
     app.call("cart/add", &[("product_id", "walnut-board"), ("quantity", "2")]).await;
@@ -145,7 +145,7 @@ async fn quantities_outside_the_rules_are_refused_and_change_nothing() {
     assert_eq!(app.cart().await, before);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setting_a_quantity_to_zero_removes_the_line() {
     let app = spawn_app().await;
     app.call("cart/add", &[("product_id", "ceramic-mug"), ("quantity", "2")]).await;
@@ -155,11 +155,11 @@ async fn setting_a_quantity_to_zero_removes_the_line() {
     assert_eq!((status, cart["item_count"].as_i64()), (200, Some(0)));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_cookie_the_server_never_issued_is_ignored() {
     let app = spawn_app().await;
     app.call("cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
-    let forged = reqwest::Client::new()
+    let forged = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap()
         .post(format!("{}/api/cart/get", app.base))
         .header("cookie", format!("sf_session={}", "A".repeat(43)))
         .send()
@@ -169,7 +169,7 @@ async fn a_session_cookie_the_server_never_issued_is_ignored() {
     assert_eq!(cart["item_count"], 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_form_post_without_javascript_redirects_back() {
     let app = spawn_app().await;
     let client = reqwest::Client::builder()
@@ -192,19 +192,24 @@ async fn a_plain_form_post_without_javascript_redirects_back() {
     assert!(html.contains(r#"data-testid="cart-line-linen-tote""#), "{html}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_pages_and_unknown_orders_are_404() {
     let app = spawn_app().await;
     for path in ["/no-such-page", "/orders/ord_123", "/admin/orders"] {
-        let response = reqwest::get(format!("{}{path}", app.base)).await.unwrap();
+        let response = test_get(format!("{}{path}", app.base)).await.unwrap();
         assert_eq!(response.status(), 404, "{path}");
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bodies_are_refused() {
     let app = spawn_app().await;
     let huge = "x".repeat(1024 * 1024);
     let (status, _) = app.call("cart/add", &[("product_id", &huge), ("quantity", "1")]).await;
     assert_eq!(status, 413);
+}
+
+/// A GET that fails the test instead of hanging it.
+async fn test_get(url: String) -> Result<reqwest::Response, reqwest::Error> {
+    reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap().get(url).send().await
 }

@@ -31,7 +31,7 @@ async fn shop_with(extra: &[(&str, &str)]) -> Shop {
     let base = format!("http://{}", app.addr());
     let stripe = app.emulator_url().unwrap().to_owned();
     tokio::spawn(app.run_until_stopped());
-    Shop { base, stripe, client: reqwest::Client::builder().cookie_store(true).build().unwrap(), _db: db }
+    Shop { base, stripe, client: reqwest::Client::builder().cookie_store(true).timeout(std::time::Duration::from_secs(30)).build().unwrap(), _db: db }
 }
 
 async fn shop() -> Shop {
@@ -99,7 +99,7 @@ impl Shop {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_amount_charged_is_the_servers_price_whatever_the_browser_sends() {
     let shop = shop().await;
     shop.add("ceramic-mug", "2").await;
@@ -114,7 +114,7 @@ async fn the_amount_charged_is_the_servers_price_whatever_the_browser_sends() {
     assert!(intents[0]["id"].as_str() == reply["payment_intent"].as_str());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_token_returns_the_same_payment_and_charges_once() {
     let shop = shop().await;
     shop.add("ceramic-mug", "1").await;
@@ -126,7 +126,7 @@ async fn a_replayed_token_returns_the_same_payment_and_charges_once() {
     assert_eq!(shop.payment_intents().await.len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_confirmations_of_one_cart_make_one_payment() {
     let shop = shop().await;
     shop.add("ceramic-mug", "1").await;
@@ -143,14 +143,14 @@ async fn concurrent_confirmations_of_one_cart_make_one_payment() {
     assert_eq!(paid.len(), 1, "exactly one charge");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_shoppers_token_cannot_be_used_and_their_order_is_not_found() {
     let shop = shop().await;
     shop.add("ceramic-mug", "1").await;
     let token = shop.token("pm_card_visa").await;
     let (_, paid) = shop.pay(&token, &[]).await;
 
-    let stranger = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let stranger = reqwest::Client::builder().cookie_store(true).timeout(std::time::Duration::from_secs(30)).build().unwrap();
     shop.call(&stranger, "cart/add", &[("product_id", "linen-tote"), ("quantity", "1")]).await;
     let (status, error) = shop.call(&stranger, "checkout/confirm", &[("confirmation_token", &token)]).await;
     assert_eq!(status, 400, "{error}");
@@ -161,7 +161,7 @@ async fn another_shoppers_token_cannot_be_used_and_their_order_is_not_found() {
     assert_eq!(shop.payment_intents().await.len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_are_refused_clearly_and_charge_nothing() {
     let shop = shop().await;
     let token = shop.token("pm_card_visa").await;
@@ -178,7 +178,7 @@ async fn bad_requests_are_refused_clearly_and_charge_nothing() {
     assert!(shop.payment_intents().await.iter().all(|pi| pi["status"] != "succeeded"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decline_carries_stripes_message_and_leaves_the_order_payable() {
     let shop = shop().await;
     shop.add("ceramic-mug", "1").await;
@@ -192,7 +192,7 @@ async fn a_decline_carries_stripes_message_and_leaves_the_order_payable() {
     assert!(intents.iter().all(|pi| pi["metadata"]["order_id"] == paid["order_id"]), "both attempts belong to one order");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prepaid_cards_are_refused_before_any_charge() {
     let shop = shop().await;
     shop.add("ceramic-mug", "1").await;
@@ -202,7 +202,7 @@ async fn prepaid_cards_are_refused_before_any_charge() {
     assert!(shop.payment_intents().await.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stripe_errors_that_retries_absorb_leave_exactly_one_payment() {
     let shop = shop().await;
     shop.add("ceramic-mug", "1").await;
@@ -213,7 +213,7 @@ async fn stripe_errors_that_retries_absorb_leave_exactly_one_payment() {
     assert_eq!(shop.payment_intents().await.len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_stripe_stays_down_nothing_is_charged_and_the_next_try_charges_once() {
     let shop = shop().await;
     shop.add("ceramic-mug", "1").await;
@@ -228,7 +228,7 @@ async fn when_stripe_stays_down_nothing_is_charged_and_the_next_try_charges_once
     assert_eq!(shop.payment_intents().await.len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_lost_on_every_retry_is_recovered_without_a_second_charge() {
     let shop = shop().await;
     shop.add("ceramic-mug", "1").await;
@@ -246,7 +246,7 @@ async fn a_reply_lost_on_every_retry_is_recovered_without_a_second_charge() {
     assert_eq!(intents[0]["status"], "succeeded");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_slower_than_the_timeout_never_leads_to_two_charges() {
     let shop = shop_with(&[("STRIPE_TIMEOUT_SECS", "0.5")]).await;
     shop.add("ceramic-mug", "1").await;
@@ -268,7 +268,7 @@ async fn a_reply_slower_than_the_timeout_never_leads_to_two_charges() {
     assert_eq!(intents[0]["status"], "succeeded");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_discount_code_lowers_what_is_charged_and_bad_codes_change_nothing() {
     let shop = shop().await;
     shop.add("ceramic-mug", "1").await;
@@ -292,7 +292,7 @@ async fn a_discount_code_lowers_what_is_charged_and_bad_codes_change_nothing() {
     assert_eq!(shop.payment_intents().await[0]["amount"], 1620);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abandoned_authentication_is_canceled_before_the_next_attempt() {
     let shop = shop().await;
     shop.add("ceramic-mug", "1").await;

@@ -69,7 +69,7 @@ async fn wait_for_status(client: &reqwest::Client, shop: &str, order_id: &str, w
     status
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_sent_while_the_storefront_is_down_arrive_after_it_restarts() {
     let db = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite://{}", db.path().join("shop.db").display());
@@ -83,7 +83,7 @@ async fn events_sent_while_the_storefront_is_down_arrive_after_it_restarts() {
     .await
     .unwrap();
     let (shop, stripe) = (format!("http://127.0.0.1:{port}"), emulator.base_url().to_owned());
-    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let client = reqwest::Client::builder().cookie_store(true).timeout(std::time::Duration::from_secs(30)).build().unwrap();
 
     let stop = start(config(&db_url, port, &stripe, &[])).await;
     // 3-D Secure pending: nothing is paid yet.
@@ -92,7 +92,7 @@ async fn events_sent_while_the_storefront_is_down_arrive_after_it_restarts() {
     stop.send(()).unwrap();
     // Wait until the storefront no longer answers.
     for _ in 0..100 {
-        if reqwest::get(format!("{shop}/health")).await.is_err() {
+        if test_get(format!("{shop}/health")).await.is_err() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -124,7 +124,7 @@ async fn events_sent_while_the_storefront_is_down_arrive_after_it_restarts() {
     assert!(failed_first, "a delivery failed while the storefront was down, then succeeded: {deliveries}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconciliation_settles_an_order_whose_webhook_never_came() {
     let db = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite://{}", db.path().join("shop.db").display());
@@ -134,9 +134,14 @@ async fn reconciliation_settles_an_order_whose_webhook_never_came() {
         .await
         .unwrap();
     let (shop, stripe) = (format!("http://127.0.0.1:{port}"), emulator.base_url().to_owned());
-    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let client = reqwest::Client::builder().cookie_store(true).timeout(std::time::Duration::from_secs(30)).build().unwrap();
     let _stop = start(config(&db_url, port, &stripe, &[("RECONCILE_AFTER_SECS", "0"), ("RECONCILE_EVERY_SECS", "1")])).await;
     let paid = pay(&client, &shop, &stripe, "pm_card_visa").await;
     let order_id = paid["order_id"].as_str().unwrap();
     assert_eq!(wait_for_status(&client, &shop, order_id, "paid").await, "paid");
+}
+
+/// A GET that fails the test instead of hanging it.
+async fn test_get(url: String) -> Result<reqwest::Response, reqwest::Error> {
+    reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap().get(url).send().await
 }

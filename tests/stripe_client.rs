@@ -16,7 +16,7 @@ async fn stripe() -> (Client, stripe_emulator::Emulator) {
 }
 
 async fn token(emulator: &stripe_emulator::Emulator, payment_method: &str) -> ConfirmationTokenId {
-    let reply: serde_json::Value = reqwest::Client::new()
+    let reply: serde_json::Value = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap()
         .post(format!("{}/v1/test_helpers/confirmation_tokens", emulator.base_url()))
         .bearer_auth("sk_test_client")
         .form(&[("payment_method", payment_method)])
@@ -29,7 +29,7 @@ async fn token(emulator: &stripe_emulator::Emulator, payment_method: &str) -> Co
     ConfirmationTokenId::parse(reply["id"].as_str().unwrap()).unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customers_sessions_setup_intents_and_saved_cards() {
     let (stripe, emulator) = stripe().await;
     let customer = stripe
@@ -80,7 +80,7 @@ async fn customers_sessions_setup_intents_and_saved_cards() {
     assert!(stripe.list_customer_payment_methods(&customer.id).await.unwrap().data.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payment_intents_are_created_retrieved_captured_and_canceled() {
     let (stripe, emulator) = stripe().await;
     let confirm = |token| CreateAndConfirmPaymentIntent {
@@ -111,7 +111,7 @@ async fn payment_intents_are_created_retrieved_captured_and_canceled() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_stripe_is_reported_as_unavailable_after_retries() {
     let client = Client::new("http://127.0.0.1:9", Secret::new("sk_test_x"), Duration::from_secs(1)).unwrap();
     let id = storefront::stripe::ids::PaymentIntentId::parse("pi_123").unwrap();

@@ -38,7 +38,7 @@ async fn shop() -> Shop {
     let stripe = app.emulator_url().unwrap().to_owned();
     tokio::spawn(app.run_until_stopped());
     let store = Store::connect(&url).await.unwrap();
-    Shop { base, stripe, client: reqwest::Client::builder().cookie_store(true).build().unwrap(), store, _db: db }
+    Shop { base, stripe, client: reqwest::Client::builder().cookie_store(true).timeout(std::time::Duration::from_secs(30)).build().unwrap(), store, _db: db }
 }
 
 impl Shop {
@@ -75,7 +75,7 @@ impl Shop {
         let payload = serde_json::to_vec(event).unwrap();
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
         let signature = stripe_emulator::webhooks::signature_header(SECRET, now, &payload);
-        let response = reqwest::Client::new()
+        let response = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap()
             .post(format!("{}/webhook", self.base))
             .header("stripe-signature", signature)
             .header("content-type", "application/json")
@@ -100,7 +100,7 @@ async fn stock(store: &Store) -> u32 {
     store.stock_levels().await.unwrap()["walnut-board"]
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_becomes_a_paid_order_through_the_emulators_signed_webhooks() {
     let shop = shop().await;
     let paid = shop.order("pm_card_visa").await;
@@ -122,7 +122,7 @@ async fn a_payment_becomes_a_paid_order_through_the_emulators_signed_webhooks() 
     assert!(deliveries["data"].as_array().unwrap().iter().all(|d| d["attempts"][0]["status"] == 200), "{deliveries}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_copies_of_one_event_fulfil_once() {
     let shop = shop().await;
     // 3-D Secure pending: Stripe has sent no success yet; we deliver it ourselves.
@@ -143,7 +143,7 @@ async fn fifty_concurrent_copies_of_one_event_fulfil_once() {
     assert_eq!(shop.order_status(order_id).await, "paid");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_charge_for_another_amount_is_flagged_not_fulfilled() {
     let shop = shop().await;
     let waiting = shop.order("pm_card_threeDSecure2Required").await;
@@ -154,7 +154,7 @@ async fn a_charge_for_another_amount_is_flagged_not_fulfilled() {
     assert_eq!(stock(&shop.store).await, 8);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_unsigned_and_stale_deliveries_are_refused_and_change_nothing() {
     let shop = shop().await;
     let waiting = shop.order("pm_card_threeDSecure2Required").await;
@@ -168,7 +168,7 @@ async fn forged_unsigned_and_stale_deliveries_are_refused_and_change_nothing() {
         Some("t=1,v1=zz".to_owned()),
     ];
     for header in cases {
-        let mut request = reqwest::Client::new().post(format!("{}/webhook", shop.base)).body(payload.clone());
+        let mut request = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap().post(format!("{}/webhook", shop.base)).body(payload.clone());
         if let Some(header) = &header {
             request = request.header("stripe-signature", header);
         }
@@ -177,20 +177,20 @@ async fn forged_unsigned_and_stale_deliveries_are_refused_and_change_nothing() {
         assert_eq!(response.text().await.unwrap(), "invalid signature", "no reason in the reply");
     }
     assert_ne!(shop.order_status(order_id).await, "paid");
-    let huge = reqwest::Client::new().post(format!("{}/webhook", shop.base)).body(vec![b'x'; 600 * 1024]).send().await.unwrap();
+    let huge = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap().post(format!("{}/webhook", shop.base)).body(vec![b'x'; 600 * 1024]).send().await.unwrap();
     assert_eq!(huge.status(), 413);
     let other = json!({ "id": "evt_other", "object": "event", "type": "customer.created", "data": { "object": {} } });
     assert_eq!(shop.deliver(&other).await, 200, "unknown types are acknowledged");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_merchant_sees_orders_and_their_events_behind_the_admin_token() {
     let shop = shop().await;
     let waiting = shop.order("pm_card_threeDSecure2Required").await;
     let (order_id, intent) = (waiting["order_id"].as_str().unwrap(), waiting["payment_intent"].as_str().unwrap());
     assert_eq!(shop.deliver(&event("evt_admin", "payment_intent.succeeded", order_id, intent, 6900)).await, 200);
 
-    let admin = reqwest::Client::new();
+    let admin = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap();
     let url = format!("{}/admin/orders", shop.base);
     assert_eq!(admin.get(&url).send().await.unwrap().status(), 401);
     assert_eq!(admin.get(&url).basic_auth("merchant", Some("wrong-token-0123456789")).send().await.unwrap().status(), 401);

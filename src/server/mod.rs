@@ -124,8 +124,16 @@ impl Application {
     }
 }
 
+/// The app's routes, generated once per process. Generating them renders the app, and
+/// doing that from several threads at once (several servers in one process, as in the
+/// tests) left some servers unable to render a page.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let context = {
         let state = state.clone();
         move || provide_context(state.clone())
