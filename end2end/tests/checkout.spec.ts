@@ -92,16 +92,22 @@ test.describe('discounts', () => {
 
   test('a discount code changes the total shown and the amount charged', async ({ page, gotoHydrated }) => {
     await cartWithMug(page, gotoHydrated);
+    await typeCard(page, '4242424242424242');
     await page.getByTestId('discount-code').fill('NOPE');
     await page.getByTestId('apply-discount').click();
     await expect(page.getByTestId('discount-message')).toHaveText('That discount code is not valid.');
     await expect(page.getByTestId('order-total')).toHaveText('€18.00');
+    await expect(page.frameLocator('[data-testid="payment-element"] iframe').locator('html')).toHaveAttribute('data-amount', '1800');
     await page.getByTestId('discount-code').fill('welcome10');
     await page.getByTestId('apply-discount').click();
     await expect(page.getByTestId('discount-message')).toHaveText('WELCOME10 applied.');
     await expect(page.getByTestId('order-total')).toHaveText('€16.20');
     await expect(page.getByTestId('pay-button')).toHaveText('Pay €16.20');
-    await typeCard(page, '4242424242424242');
+    // elements.update({amount}) reached Stripe.js (the emulator's frame shows what it holds).
+    const elementsAmount = page.frameLocator('[data-testid="payment-element"] iframe').locator('html');
+    await expect(elementsAmount).toHaveAttribute('data-amount', '1620');
+    // Repricing left the payment form in place: what the shopper typed is still there.
+    await expect(page.frameLocator('[data-testid="payment-element"] iframe').locator('[name="number"]')).toHaveValue('4242 4242 4242 4242');
     await page.getByTestId('pay-button').click();
     await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
     const orderId = await orderIdFromCompletePage(page);

@@ -21,7 +21,10 @@ pub fn CheckoutPage() -> impl IntoView {
         <noscript>
             <p class="notice">"Paying needs JavaScript: card details are entered in Stripe's secure payment form."</p>
         </noscript>
-        <Suspense fallback=|| view! { <p>"Loading your order…"</p> }>
+        // A Transition, not a Suspense: when the cart is repriced (a discount), the form
+        // stays in place. Under a Suspense it would be taken out and put back, which
+        // reloads Stripe's iframes and loses what the shopper typed.
+        <Transition fallback=|| view! { <p>"Loading your order…"</p> }>
             {move || Suspend::new(async move {
                 match checkout.await {
                     Ok(checkout) if checkout.cart.lines.is_empty() => view! {
@@ -32,7 +35,7 @@ pub fn CheckoutPage() -> impl IntoView {
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
