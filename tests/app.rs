@@ -213,3 +213,19 @@ async fn oversized_bodies_are_refused() {
 async fn test_get(url: String) -> Result<reqwest::Response, reqwest::Error> {
     reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap().get(url).send().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checkout_page_renders_under_concurrent_requests() {
+    // A page render may start on one server thread and end on another; nothing it keeps
+    // may be tied to its first thread.
+    let app = spawn_app().await;
+    app.call("cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let pages = (0..60).map(|_| {
+        let client = app.client.clone();
+        let url = format!("{}/checkout", app.base);
+        async move { client.get(url).send().await.map(|r| r.status().as_u16()) }
+    });
+    let statuses = futures_util::future::join_all(pages).await;
+    let failed: Vec<_> = statuses.iter().filter(|s| !matches!(s, Ok(200))).collect();
+    assert!(failed.is_empty(), "{} of 60 renders failed: {failed:?}", failed.len());
+}

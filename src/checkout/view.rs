@@ -7,7 +7,7 @@ use crate::cart::{DiscountForm, Totals};
 use crate::money::Money;
 use crate::stripe_js::{
     AddressElement, AddressElementOptions, Appearance, AppearanceVariables, ConfirmationTokenParams, Elements, ElementsOptions, Listener,
-    PaymentElementOptions, Stripe,
+    PaymentElementOptions, Storage, Stripe,
 };
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -59,9 +59,9 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
     let error = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
     let ready = RwSignal::new(false);
-    let stripe = StoredValue::new_local(None::<(Stripe, Elements)>);
-    let listeners = StoredValue::new_local(Vec::<Listener>::new());
-    let address = StoredValue::new_local(None::<AddressElement>);
+    let stripe = StoredValue::<_, Storage>::new_with_storage(None::<(Stripe, Elements)>);
+    let listeners = StoredValue::<_, Storage>::new_with_storage(Vec::<Listener>::new());
+    let address = StoredValue::<_, Storage>::new_with_storage(None::<AddressElement>);
     let navigate = use_navigate();
     let total: Money = checkout.cart.total;
     let CheckoutView { publishable_key, layout, return_url, .. } = checkout.clone();

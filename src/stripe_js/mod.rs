@@ -7,6 +7,14 @@
 
 use serde::Serialize;
 
+/// Where a page keeps Stripe.js objects: thread-local in the browser (JS values are not
+/// `Send`); ordinary storage on the server, where the twin's values are `Send` and a page
+/// render may finish (and be dropped) on another thread than it started on.
+#[cfg(feature = "hydrate")]
+pub type Storage = leptos::prelude::LocalStorage;
+#[cfg(not(feature = "hydrate"))]
+pub type Storage = leptos::prelude::SyncStorage;
+
 #[cfg(feature = "hydrate")]
 mod browser;
 #[cfg(feature = "hydrate")]
