@@ -1,41 +1,18 @@
 //! The real application on port 0 with a temporary database, driven over HTTP the way
 //! a browser (with or without JavaScript) drives it.
 
-use std::collections::HashMap;
-use storefront::config::Config;
-use storefront::server::Application;
+mod support;
 
 struct TestApp {
     base: String,
-    /// The embedded Stripe emulator of this app (no Stripe key is configured).
-    stripe: String,
     client: reqwest::Client,
     _db_dir: tempfile::TempDir,
 }
 
 async fn spawn_app() -> TestApp {
-    spawn_app_with(&[]).await
-}
-
-async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let db_dir = tempfile::tempdir().unwrap();
-    let vars: HashMap<&str, String> = HashMap::from([
-        ("LEPTOS_SITE_ADDR", "127.0.0.1:0".to_owned()),
-        ("DATABASE_URL", format!("sqlite://{}", db_dir.path().join("shop.db").display())),
-        ("STORE_CATALOG_FILE", format!("{root}/catalog.toml")),
-        ("STRIPE_EMULATOR_ADDR", "127.0.0.1:0".to_owned()),
-    ]);
-    let mut vars = vars;
-    vars.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
-    let file = std::fs::read_to_string(format!("{root}/Leptos.toml")).unwrap();
-    let config = Config::from_sources(&file, &|key| vars.get(key).cloned()).unwrap();
-    let app = Application::build(config).await.unwrap();
-    let base = format!("http://{}", app.addr());
-    let stripe = app.emulator_url().expect("no Stripe key, so an embedded emulator").to_owned();
-    tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder().cookie_store(true).timeout(std::time::Duration::from_secs(30)).build().unwrap();
-    TestApp { base, stripe, client, _db_dir: db_dir }
+    let (config, _, db_dir) = support::config(&[]);
+    let running = support::serve(config).await;
+    TestApp { base: running.base, client: support::shopper(), _db_dir: db_dir }
 }
 
 impl TestApp {
@@ -56,7 +33,7 @@ impl TestApp {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_answers_ok_when_the_database_is_usable() {
     let app = spawn_app().await;
-    let response = test_get(format!("{}/health", app.base)).await.unwrap();
+    let response = support::client().get(format!("{}/health", app.base)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.headers().contains_key("x-request-id"));
     assert_eq!(response.text().await.unwrap(), "ok");
@@ -65,7 +42,7 @@ async fn health_answers_ok_when_the_database_is_usable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_catalog_is_server_rendered_with_prices_and_stock() {
     let app = spawn_app().await;
-    let html = test_get(format!("{}/", app.base)).await.unwrap().text().await.unwrap();
+    let html = support::client().get(format!("{}/", app.base)).send().await.unwrap().text().await.unwrap();
     assert!(html.contains(r#"data-testid="product-ceramic-mug""#), "{html}");
     assert!(html.contains("€18.00"));
     assert!(html.contains(r#"data-testid="add-to-cart-linen-tote""#));
@@ -159,7 +136,7 @@ async fn setting_a_quantity_to_zero_removes_the_line() {
 async fn a_session_cookie_the_server_never_issued_is_ignored() {
     let app = spawn_app().await;
     app.call("cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
-    let forged = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap()
+    let forged = support::client()
         .post(format!("{}/api/cart/get", app.base))
         .header("cookie", format!("sf_session={}", "A".repeat(43)))
         .send()
@@ -196,7 +173,7 @@ async fn a_plain_form_post_without_javascript_redirects_back() {
 async fn unknown_pages_and_unknown_orders_are_404() {
     let app = spawn_app().await;
     for path in ["/no-such-page", "/orders/ord_123", "/admin/orders"] {
-        let response = test_get(format!("{}{path}", app.base)).await.unwrap();
+        let response = support::client().get(format!("{}{path}", app.base)).send().await.unwrap();
         assert_eq!(response.status(), 404, "{path}");
     }
 }
@@ -207,11 +184,6 @@ async fn oversized_bodies_are_refused() {
     let huge = "x".repeat(1024 * 1024);
     let (status, _) = app.call("cart/add", &[("product_id", &huge), ("quantity", "1")]).await;
     assert_eq!(status, 413);
-}
-
-/// A GET that fails the test instead of hanging it.
-async fn test_get(url: String) -> Result<reqwest::Response, reqwest::Error> {
-    reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap().get(url).send().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

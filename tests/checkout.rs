@@ -3,9 +3,7 @@
 //! injected through the emulator's control API.
 
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use storefront::config::Config;
-use storefront::server::Application;
+mod support;
 
 struct Shop {
     base: String,
@@ -15,23 +13,9 @@ struct Shop {
 }
 
 async fn shop_with(extra: &[(&str, &str)]) -> Shop {
-    let _ = tracing_subscriber::fmt().with_env_filter("warn,storefront=debug").with_test_writer().try_init();
-    let root = env!("CARGO_MANIFEST_DIR");
-    let db = tempfile::tempdir().unwrap();
-    let mut vars: HashMap<String, String> = HashMap::from([
-        ("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into()),
-        ("DATABASE_URL".into(), format!("sqlite://{}", db.path().join("shop.db").display())),
-        ("STORE_CATALOG_FILE".into(), format!("{root}/catalog.toml")),
-        ("STRIPE_EMULATOR_ADDR".into(), "127.0.0.1:0".into()),
-    ]);
-    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let file = std::fs::read_to_string(format!("{root}/Leptos.toml")).unwrap();
-    let config = Config::from_sources(&file, &|key| vars.get(key).cloned()).unwrap();
-    let app = Application::build(config).await.unwrap();
-    let base = format!("http://{}", app.addr());
-    let stripe = app.emulator_url().unwrap().to_owned();
-    tokio::spawn(app.run_until_stopped());
-    Shop { base, stripe, client: reqwest::Client::builder().cookie_store(true).timeout(std::time::Duration::from_secs(30)).build().unwrap(), _db: db }
+    let (config, _, db) = support::config(extra);
+    let running = support::serve(config).await;
+    Shop { base: running.base, stripe: running.stripe.unwrap(), client: support::shopper(), _db: db }
 }
 
 async fn shop() -> Shop {
@@ -57,15 +41,9 @@ impl Shop {
         self.call(&self.client, "checkout/confirm", &form).await
     }
 
-    /// A call to the emulator's Stripe API, returning the new object's id.
-    async fn stripe_create(&self, path: &str, key: &str, form: &[(&str, &str)]) -> String {
-        let reply: Value = self.client.post(format!("{}{path}", self.stripe)).bearer_auth(key).form(form).send().await.unwrap().json().await.unwrap();
-        reply["id"].as_str().unwrap().to_owned()
-    }
-
     /// A ConfirmationToken for a test PaymentMethod (the emulator's test helper).
     async fn token(&self, payment_method: &str) -> String {
-        self.stripe_create("/v1/test_helpers/confirmation_tokens", "sk_test_tests", &[("payment_method", payment_method)]).await
+        support::test_token(&self.client, &self.stripe, payment_method).await
     }
 
     /// A ConfirmationToken for a card number, as Stripe.js makes it.
@@ -76,20 +54,13 @@ impl Shop {
             ("payment_method_data[card][exp_month]", "12"),
             ("payment_method_data[card][exp_year]", "2040"),
         ];
-        self.stripe_create("/v1/confirmation_tokens", "pk_test_tests", &form).await
+        let url = format!("{}/v1/confirmation_tokens", self.stripe);
+        support::stripe_call(&self.client, reqwest::Method::POST, url, "pk_test_tests", &form).await["id"].as_str().unwrap().to_owned()
     }
 
     async fn payment_intents(&self) -> Vec<Value> {
-        let list: Value = self
-            .client
-            .get(format!("{}/v1/payment_intents?limit=100", self.stripe))
-            .bearer_auth("sk_test_tests")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let url = format!("{}/v1/payment_intents?limit=100", self.stripe);
+        let list = support::stripe_call(&self.client, reqwest::Method::GET, url, "sk_test_tests", &[]).await;
         list["data"].as_array().unwrap().clone()
     }
 
@@ -150,7 +121,7 @@ async fn another_shoppers_token_cannot_be_used_and_their_order_is_not_found() {
     let token = shop.token("pm_card_visa").await;
     let (_, paid) = shop.pay(&token, &[]).await;
 
-    let stranger = reqwest::Client::builder().cookie_store(true).timeout(std::time::Duration::from_secs(30)).build().unwrap();
+    let stranger = support::shopper();
     shop.call(&stranger, "cart/add", &[("product_id", "linen-tote"), ("quantity", "1")]).await;
     let (status, error) = shop.call(&stranger, "checkout/confirm", &[("confirmation_token", &token)]).await;
     assert_eq!(status, 400, "{error}");

@@ -2,28 +2,16 @@
 //! do) must all serve pages. Building renders the app to list its routes; doing that
 //! from many threads at once used to leave some servers hanging on every page.
 
-use std::collections::HashMap;
 use std::time::Duration;
-use storefront::config::Config;
-use storefront::server::Application;
+
+mod support;
 
 /// Builds a storefront and asks it for the catalog page.
 async fn serves_the_catalog() -> Result<(), String> {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let db = tempfile::tempdir().unwrap();
-    let vars: HashMap<&str, String> = HashMap::from([
-        ("LEPTOS_SITE_ADDR", "127.0.0.1:0".to_owned()),
-        ("DATABASE_URL", format!("sqlite://{}", db.path().join("shop.db").display())),
-        ("STORE_CATALOG_FILE", format!("{root}/catalog.toml")),
-        ("STRIPE_EMULATOR_ADDR", "127.0.0.1:0".to_owned()),
-    ]);
-    let file = std::fs::read_to_string(format!("{root}/Leptos.toml")).unwrap();
-    let config = Config::from_sources(&file, &|key| vars.get(key).cloned()).unwrap();
-    let app = Application::build(config).await.unwrap();
-    let base = format!("http://{}", app.addr());
-    tokio::spawn(app.run_until_stopped());
+    let (config, _, _db) = support::config(&[]);
+    let running = support::serve(config).await;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
-    let response = client.get(format!("{base}/")).send().await.map_err(|e| e.to_string())?;
+    let response = client.get(format!("{}/", running.base)).send().await.map_err(|e| e.to_string())?;
     if response.status() == 200 { Ok(()) } else { Err(format!("status {}", response.status())) }
 }
 

@@ -3,7 +3,6 @@
 //! restart), and events lost for good (reconciliation asks Stripe).
 
 use serde_json::Value;
-use std::collections::HashMap;
 use std::time::Duration;
 use storefront::config::Config;
 use storefront::server::Application;
@@ -11,20 +10,22 @@ use tokio::sync::oneshot;
 
 const SECRET: &str = "whsec_recovery";
 
+mod support;
+
+/// The storefront on `port` and the database `db_url`, using the account of the emulator
+/// at `emulator` (a Stripe key is set, so nothing is embedded).
 fn config(db_url: &str, port: u16, emulator: &str, extra: &[(&str, &str)]) -> Config {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let mut vars: HashMap<String, String> = HashMap::from([
-        ("LEPTOS_SITE_ADDR".into(), format!("127.0.0.1:{port}")),
-        ("DATABASE_URL".into(), db_url.into()),
-        ("STORE_CATALOG_FILE".into(), format!("{root}/catalog.toml")),
-        ("STRIPE_SECRET_KEY".into(), "sk_test_recovery".into()),
-        ("STRIPE_PUBLISHABLE_KEY".into(), "pk_test_recovery".into()),
-        ("STRIPE_API_BASE".into(), emulator.into()),
-        ("STRIPE_WEBHOOK_SECRET".into(), SECRET.into()),
-    ]);
-    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let file = std::fs::read_to_string(format!("{root}/Leptos.toml")).unwrap();
-    Config::from_sources(&file, &|key| vars.get(key).cloned()).unwrap()
+    let site = format!("127.0.0.1:{port}");
+    let mut vars = vec![
+        ("LEPTOS_SITE_ADDR", site.as_str()),
+        ("DATABASE_URL", db_url),
+        ("STRIPE_SECRET_KEY", "sk_test_recovery"),
+        ("STRIPE_PUBLISHABLE_KEY", "pk_test_recovery"),
+        ("STRIPE_API_BASE", emulator),
+        ("STRIPE_WEBHOOK_SECRET", SECRET),
+    ];
+    vars.extend_from_slice(extra);
+    support::config(&vars).0
 }
 
 /// Starts a storefront; the sender stops it.
@@ -41,25 +42,22 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-async fn post(client: &reqwest::Client, url: String, key: Option<&str>, form: &[(&str, &str)]) -> Value {
-    let mut request = client.post(url).form(form);
-    if let Some(key) = key {
-        request = request.bearer_auth(key);
-    }
-    request.send().await.unwrap().json().await.unwrap_or(Value::Null)
+/// A form POST to the storefront; its JSON reply.
+async fn post(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> Value {
+    client.post(url).form(form).send().await.unwrap().json().await.unwrap_or(Value::Null)
 }
 
 /// Adds a product and pays with a test card through the storefront.
 async fn pay(client: &reqwest::Client, shop: &str, emulator: &str, card: &str) -> Value {
-    post(client, format!("{shop}/api/cart/add"), None, &[("product_id", "linen-tote"), ("quantity", "1")]).await;
-    let token = post(client, format!("{emulator}/v1/test_helpers/confirmation_tokens"), Some("sk_test_x"), &[("payment_method", card)]).await;
-    post(client, format!("{shop}/api/checkout/confirm"), None, &[("confirmation_token", token["id"].as_str().unwrap())]).await
+    post(client, format!("{shop}/api/cart/add"), &[("product_id", "linen-tote"), ("quantity", "1")]).await;
+    let token = support::test_token(client, emulator, card).await;
+    post(client, format!("{shop}/api/checkout/confirm"), &[("confirmation_token", token.as_str())]).await
 }
 
 async fn wait_for_status(client: &reqwest::Client, shop: &str, order_id: &str, wanted: &str) -> String {
     let mut status = String::new();
     for _ in 0..150 {
-        let order = post(client, format!("{shop}/api/orders/get"), None, &[("id", order_id)]).await;
+        let order = post(client, format!("{shop}/api/orders/get"), &[("id", order_id)]).await;
         status = order["status"].as_str().unwrap_or_default().to_owned();
         if status == wanted {
             break;
@@ -83,7 +81,7 @@ async fn events_sent_while_the_storefront_is_down_arrive_after_it_restarts() {
     .await
     .unwrap();
     let (shop, stripe) = (format!("http://127.0.0.1:{port}"), emulator.base_url().to_owned());
-    let client = reqwest::Client::builder().cookie_store(true).timeout(std::time::Duration::from_secs(30)).build().unwrap();
+    let client = support::shopper();
 
     let stop = start(config(&db_url, port, &stripe, &[])).await;
     // 3-D Secure pending: nothing is paid yet.
@@ -92,22 +90,15 @@ async fn events_sent_while_the_storefront_is_down_arrive_after_it_restarts() {
     stop.send(()).unwrap();
     // Wait until the storefront no longer answers.
     for _ in 0..100 {
-        if test_get(format!("{shop}/health")).await.is_err() {
+        if support::client().get(format!("{shop}/health")).send().await.is_err() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
     // The shopper completes 3-D Secure while the storefront is down: Stripe's events fail.
-    let intent: Value = client
-        .get(format!("{stripe}/v1/payment_intents/{}", waiting["payment_intent"].as_str().unwrap()))
-        .bearer_auth("sk_test_x")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = format!("{stripe}/v1/payment_intents/{}", waiting["payment_intent"].as_str().unwrap());
+    let intent = support::stripe_call(&client, reqwest::Method::GET, url, "sk_test_x", &[]).await;
     let done = client
         .post(format!("{stripe}/_emulator/3ds/{}", intent["id"].as_str().unwrap()))
         .json(&serde_json::json!({ "client_secret": intent["client_secret"], "result": "complete" }))
@@ -134,14 +125,10 @@ async fn reconciliation_settles_an_order_whose_webhook_never_came() {
         .await
         .unwrap();
     let (shop, stripe) = (format!("http://127.0.0.1:{port}"), emulator.base_url().to_owned());
-    let client = reqwest::Client::builder().cookie_store(true).timeout(std::time::Duration::from_secs(30)).build().unwrap();
+    let client = support::shopper();
     let _stop = start(config(&db_url, port, &stripe, &[("RECONCILE_AFTER_SECS", "0"), ("RECONCILE_EVERY_SECS", "1")])).await;
     let paid = pay(&client, &shop, &stripe, "pm_card_visa").await;
     let order_id = paid["order_id"].as_str().unwrap();
     assert_eq!(wait_for_status(&client, &shop, order_id, "paid").await, "paid");
 }
 
-/// A GET that fails the test instead of hanging it.
-async fn test_get(url: String) -> Result<reqwest::Response, reqwest::Error> {
-    reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap().get(url).send().await
-}

@@ -7,6 +7,8 @@ use storefront::stripe::ids::ConfirmationTokenId;
 use storefront::stripe::types::*;
 use std::time::Duration;
 
+mod support;
+
 async fn stripe() -> (Client, stripe_emulator::Emulator) {
     let emulator = stripe_emulator::spawn(stripe_emulator::Config { addr: "127.0.0.1:0".parse().unwrap(), ..Default::default() })
         .await
@@ -16,17 +18,7 @@ async fn stripe() -> (Client, stripe_emulator::Emulator) {
 }
 
 async fn token(emulator: &stripe_emulator::Emulator, payment_method: &str) -> ConfirmationTokenId {
-    let reply: serde_json::Value = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap()
-        .post(format!("{}/v1/test_helpers/confirmation_tokens", emulator.base_url()))
-        .bearer_auth("sk_test_client")
-        .form(&[("payment_method", payment_method)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    ConfirmationTokenId::parse(reply["id"].as_str().unwrap()).unwrap()
+    ConfirmationTokenId::parse(&support::test_token(&support::client(), emulator.base_url(), payment_method).await).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

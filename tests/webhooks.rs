@@ -3,10 +3,9 @@
 //! twice, fifty times at once, out of order, or forged.
 
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use storefront::config::Config;
-use storefront::server::Application;
 use storefront::store::Store;
+
+mod support;
 
 const SECRET: &str = "whsec_webhook_tests";
 const ADMIN: &str = "merchant-token-0123456789";
@@ -20,25 +19,10 @@ struct Shop {
 }
 
 async fn shop() -> Shop {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let db = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", db.path().join("shop.db").display());
-    let vars: HashMap<String, String> = HashMap::from([
-        ("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into()),
-        ("DATABASE_URL".into(), url.clone()),
-        ("STORE_CATALOG_FILE".into(), format!("{root}/catalog.toml")),
-        ("STRIPE_EMULATOR_ADDR".into(), "127.0.0.1:0".into()),
-        ("STRIPE_WEBHOOK_SECRET".into(), SECRET.into()),
-        ("ADMIN_TOKEN".into(), ADMIN.into()),
-    ]);
-    let file = std::fs::read_to_string(format!("{root}/Leptos.toml")).unwrap();
-    let config = Config::from_sources(&file, &|key| vars.get(key).cloned()).unwrap();
-    let app = Application::build(config).await.unwrap();
-    let base = format!("http://{}", app.addr());
-    let stripe = app.emulator_url().unwrap().to_owned();
-    tokio::spawn(app.run_until_stopped());
-    let store = Store::connect(&url).await.unwrap();
-    Shop { base, stripe, client: reqwest::Client::builder().cookie_store(true).timeout(std::time::Duration::from_secs(30)).build().unwrap(), store, _db: db }
+    let (config, db_url, db) = support::config(&[("STRIPE_WEBHOOK_SECRET", SECRET), ("ADMIN_TOKEN", ADMIN)]);
+    let running = support::serve(config).await;
+    let store = Store::connect(&db_url).await.unwrap();
+    Shop { base: running.base, stripe: running.stripe.unwrap(), client: support::shopper(), store, _db: db }
 }
 
 impl Shop {
@@ -51,18 +35,8 @@ impl Shop {
     /// An order for one walnut board (stock 8), paid with `payment_method`.
     async fn order(&self, payment_method: &str) -> Value {
         self.call("cart/add", &[("product_id", "walnut-board"), ("quantity", "1")]).await;
-        let token: Value = self
-            .client
-            .post(format!("{}/v1/test_helpers/confirmation_tokens", self.stripe))
-            .bearer_auth("sk_test_x")
-            .form(&[("payment_method", payment_method)])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let (status, reply) = self.call("checkout/confirm", &[("confirmation_token", token["id"].as_str().unwrap())]).await;
+        let token = support::test_token(&self.client, &self.stripe, payment_method).await;
+        let (status, reply) = self.call("checkout/confirm", &[("confirmation_token", token.as_str())]).await;
         assert_eq!(status, 200, "{reply}");
         reply
     }
@@ -75,7 +49,7 @@ impl Shop {
         let payload = serde_json::to_vec(event).unwrap();
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
         let signature = stripe_emulator::webhooks::signature_header(SECRET, now, &payload);
-        let response = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap()
+        let response = support::client()
             .post(format!("{}/webhook", self.base))
             .header("stripe-signature", signature)
             .header("content-type", "application/json")
@@ -168,7 +142,7 @@ async fn forged_unsigned_and_stale_deliveries_are_refused_and_change_nothing() {
         Some("t=1,v1=zz".to_owned()),
     ];
     for header in cases {
-        let mut request = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap().post(format!("{}/webhook", shop.base)).body(payload.clone());
+        let mut request = support::client().post(format!("{}/webhook", shop.base)).body(payload.clone());
         if let Some(header) = &header {
             request = request.header("stripe-signature", header);
         }
@@ -177,7 +151,7 @@ async fn forged_unsigned_and_stale_deliveries_are_refused_and_change_nothing() {
         assert_eq!(response.text().await.unwrap(), "invalid signature", "no reason in the reply");
     }
     assert_ne!(shop.order_status(order_id).await, "paid");
-    let huge = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap().post(format!("{}/webhook", shop.base)).body(vec![b'x'; 600 * 1024]).send().await.unwrap();
+    let huge = support::client().post(format!("{}/webhook", shop.base)).body(vec![b'x'; 600 * 1024]).send().await.unwrap();
     assert_eq!(huge.status(), 413);
     let other = json!({ "id": "evt_other", "object": "event", "type": "customer.created", "data": { "object": {} } });
     assert_eq!(shop.deliver(&other).await, 200, "unknown types are acknowledged");
@@ -190,7 +164,7 @@ async fn the_merchant_sees_orders_and_their_events_behind_the_admin_token() {
     let (order_id, intent) = (waiting["order_id"].as_str().unwrap(), waiting["payment_intent"].as_str().unwrap());
     assert_eq!(shop.deliver(&event("evt_admin", "payment_intent.succeeded", order_id, intent, 6900)).await, 200);
 
-    let admin = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap();
+    let admin = support::client();
     let url = format!("{}/admin/orders", shop.base);
     assert_eq!(admin.get(&url).send().await.unwrap().status(), 401);
     assert_eq!(admin.get(&url).basic_auth("merchant", Some("wrong-token-0123456789")).send().await.unwrap().status(), 401);
