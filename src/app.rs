@@ -1,7 +1,7 @@
 //! The HTML document (`shell`) and the application: page chrome, shared cart state and
 //! the router of pages.
 
-use crate::account::AccountPage;
+use crate::account::{AccountPage, AccountState};
 use crate::cart::{AddToCart, ApplyDiscount, Cart, CartCount, CartPage, SetCartQuantity, get_cart};
 use crate::catalog::{CatalogPage, get_shop_info};
 use crate::checkout::{CheckoutCompletePage, CheckoutPage};
@@ -50,8 +50,14 @@ pub fn App() -> impl IntoView {
     let add = ServerAction::<AddToCart>::new();
     let set = ServerAction::<SetCartQuantity>::new();
     let discount = ServerAction::<ApplyDiscount>::new();
-    // Refetched whenever one of the actions completes.
-    let cart = Resource::new(move || (add.version().get(), set.version().get(), discount.version().get()), |_| get_cart());
+    let account = AccountState::new();
+    provide_context(account);
+    // Refetched whenever one of the actions completes (signing in brings a guest cart
+    // along; signing out leaves an empty one).
+    let cart = Resource::new(
+        move || (add.version().get(), set.version().get(), discount.version().get(), account.version()),
+        |_| get_cart(),
+    );
     provide_context(CartState { cart, add, set, discount });
 
     view! {

@@ -49,6 +49,29 @@ pub enum PaymentElementLayout {
     Tabs,
 }
 
+/// How the browser hands the payment details to the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaymentMethodCreation {
+    /// `stripe.createConfirmationToken` (the flow this project is about).
+    ConfirmationToken,
+    /// Legacy: `paymentMethodCreation: 'manual'` + `stripe.createPaymentMethod`, confirmed
+    /// with `payment_method`, `use_stripe_sdk` and `mandate_data`. For adopters
+    /// migrating from it; saved payment methods are not offered on this path.
+    Manual,
+}
+
+/// Saved payment methods for signed-in shoppers (a CustomerSession on `/checkout`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavedMethodsSettings {
+    pub enabled: bool,
+    /// `payment_method_save_usage`: `off_session` or `on_session`.
+    pub save_usage: String,
+    /// `payment_method_redisplay_limit`: how many saved methods are shown (1–10).
+    pub redisplay_limit: u8,
+    /// Ask for the CVC again when paying with a saved card (Elements and the intent).
+    pub require_cvc_recollection: bool,
+}
+
 /// Whether Stripe keys are for test mode or live mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StripeMode {
@@ -68,6 +91,8 @@ pub struct StoreSettings {
     pub refuse_prepaid_cards: bool,
     /// Card-issuing countries (ISO codes) the shop refuses.
     pub blocked_card_countries: Vec<String>,
+    pub payment_method_creation: PaymentMethodCreation,
+    pub saved_methods: SavedMethodsSettings,
 }
 
 /// Where Stripe is and the keys to talk to it.
@@ -112,6 +137,9 @@ pub struct Config {
     /// The address shoppers use, for absolute URLs (`return_url`) and cookie security;
     /// `None`: `http://` and the address the server is bound to.
     pub public_url: Option<String>,
+    /// Take the client's address from the last `X-Forwarded-For` entry (set this only
+    /// behind a proxy that writes it); otherwise the TCP peer's address is used.
+    pub trust_forwarded_for: bool,
 }
 
 impl Config {
@@ -200,6 +228,21 @@ impl Config {
                 .into(),
             refuse_prepaid_cards: store_file.refuse_prepaid_cards.unwrap_or(false),
             blocked_card_countries: store_file.blocked_card_countries.unwrap_or_default(),
+            payment_method_creation: match env("STORE_PAYMENT_METHOD_CREATION")
+                .or(store_file.payment_method_creation)
+                .as_deref()
+                .unwrap_or("confirmation-token")
+            {
+                "confirmation-token" => PaymentMethodCreation::ConfirmationToken,
+                "manual" => PaymentMethodCreation::Manual,
+                other => {
+                    return Err(bad(
+                        "store.payment-method-creation",
+                        format!("`{other}` is neither `confirmation-token` nor `manual` (legacy)"),
+                    ));
+                }
+            },
+            saved_methods: saved_methods(store_file.saved_payment_methods.unwrap_or_default(), env)?,
         };
 
         let stripe = stripe_settings(env)?;
@@ -237,8 +280,38 @@ impl Config {
             reconcile_every: seconds("RECONCILE_EVERY_SECS", 300)?,
             database_url: env("DATABASE_URL").unwrap_or_else(|| "sqlite://storefront.db".into()),
             public_url,
+            trust_forwarded_for: flag("TRUST_X_FORWARDED_FOR", env("TRUST_X_FORWARDED_FOR"), false)?,
         })
     }
+}
+
+fn flag(setting: &str, text: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match text.as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(other) => Err(bad(setting, format!("`{other}` is neither true nor false"))),
+    }
+}
+
+fn saved_methods(file: SavedMethodsFile, env: &dyn Fn(&str) -> Option<String>) -> Result<SavedMethodsSettings, ConfigError> {
+    let enabled = match env("STORE_SAVED_PAYMENT_METHODS") {
+        Some(text) => flag("STORE_SAVED_PAYMENT_METHODS", Some(text), true)?,
+        None => file.enabled.unwrap_or(true),
+    };
+    let require_cvc_recollection = match env("STORE_REQUIRE_CVC_RECOLLECTION") {
+        Some(text) => flag("STORE_REQUIRE_CVC_RECOLLECTION", Some(text), false)?,
+        None => file.require_cvc_recollection.unwrap_or(false),
+    };
+    let save_usage = file.save_usage.unwrap_or_else(|| "off_session".into());
+    if save_usage != "off_session" && save_usage != "on_session" {
+        return Err(bad("store.saved-payment-methods.save-usage", format!("`{save_usage}` is neither `off_session` nor `on_session`")));
+    }
+    let redisplay_limit = file.redisplay_limit.unwrap_or(3);
+    if !(1..=10).contains(&redisplay_limit) {
+        return Err(bad("store.saved-payment-methods.redisplay-limit", "Stripe shows between 1 and 10 saved payment methods"));
+    }
+    Ok(SavedMethodsSettings { enabled, save_usage, redisplay_limit, require_cvc_recollection })
 }
 
 fn stripe_settings(env: &dyn Fn(&str) -> Option<String>) -> Result<StripeSettings, ConfigError> {
@@ -336,6 +409,17 @@ struct StoreFile {
     catalog_file: Option<String>,
     refuse_prepaid_cards: Option<bool>,
     blocked_card_countries: Option<Vec<String>>,
+    payment_method_creation: Option<String>,
+    saved_payment_methods: Option<SavedMethodsFile>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct SavedMethodsFile {
+    enabled: Option<bool>,
+    save_usage: Option<String>,
+    redisplay_limit: Option<u8>,
+    require_cvc_recollection: Option<bool>,
 }
 
 #[cfg(test)]
@@ -408,6 +492,23 @@ mod tests {
     fn secrets_are_redacted_in_debug_output() {
         let config = load("", &[("STRIPE_SECRET_KEY", "sk_test_supersecret"), ("STRIPE_PUBLISHABLE_KEY", "pk_test_x")]).unwrap();
         assert!(!format!("{config:?}").contains("supersecret"));
+    }
+
+    #[test]
+    fn saved_methods_and_the_legacy_path_are_configurable() {
+        let config = load("", &[]).unwrap();
+        assert_eq!(config.store.payment_method_creation, PaymentMethodCreation::ConfirmationToken);
+        assert!(config.store.saved_methods.enabled && !config.store.saved_methods.require_cvc_recollection);
+        let file = "[store]\npayment-method-creation = \"manual\"\n[store.saved-payment-methods]\nsave-usage = \"on_session\"\nredisplay-limit = 5\n";
+        let config = load(file, &[("STORE_REQUIRE_CVC_RECOLLECTION", "true")]).unwrap();
+        assert_eq!(config.store.payment_method_creation, PaymentMethodCreation::Manual);
+        assert_eq!(config.store.saved_methods.save_usage, "on_session");
+        assert_eq!(config.store.saved_methods.redisplay_limit, 5);
+        assert!(config.store.saved_methods.require_cvc_recollection);
+        let error = load("[store.saved-payment-methods]\nredisplay-limit = 11\n", &[]).unwrap_err();
+        assert_eq!(error.setting, "store.saved-payment-methods.redisplay-limit");
+        let error = load("", &[("STORE_PAYMENT_METHOD_CREATION", "tokens")]).unwrap_err();
+        assert_eq!(error.setting, "store.payment-method-creation");
     }
 
     #[test]

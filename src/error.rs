@@ -19,6 +19,10 @@ pub enum AppError {
     /// shopper, and its decline code. Nothing was charged; another card may work.
     #[error("{message}")]
     Declined { message: String, decline_code: Option<String> },
+    /// Too many attempts (signing in): try again after this many seconds. The reply
+    /// carries `Retry-After`.
+    #[error("Too many attempts. Please wait {} and try again.", wait_text(*retry_after_secs))]
+    RateLimited { retry_after_secs: u64 },
     /// The payment service did not answer. Nothing was charged.
     #[error("The payment service is unavailable right now. Nothing was charged; please try again in a moment.")]
     PaymentUnavailable,
@@ -43,9 +47,17 @@ impl AppError {
             Self::Invalid(_) | Self::Transport(_) => 400,
             Self::NotFound(_) => 404,
             Self::Declined { .. } => 402,
+            Self::RateLimited { .. } => 429,
             Self::PaymentUnavailable => 503,
             Self::Internal => 500,
         }
+    }
+}
+
+fn wait_text(seconds: u64) -> String {
+    match seconds {
+        0..=60 => "a minute".to_owned(),
+        _ => format!("{} minutes", seconds.div_ceil(60)),
     }
 }
 

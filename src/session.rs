@@ -1,6 +1,8 @@
 //! Shopper sessions: an opaque random token in an `HttpOnly; SameSite=Lax` cookie,
 //! known to the database only by its SHA-256. A session is started lazily, the first
 //! time something must be remembered (adding to the cart), so browsing writes nothing.
+//! Signing in always issues a new token (the old one stops working), so a token
+//! planted before sign-in is worth nothing after it; signing out ends the session.
 
 use crate::store::{Store, StoreError};
 use base64::Engine;
@@ -43,12 +45,62 @@ pub async fn current_or_start(store: &Store, secure: bool) -> Result<SessionId, 
     let token = new_token();
     let id = SessionId::of_token(&token);
     store.create_session(id.as_str(), now()).await?;
+    set_cookie(&cookie_for(&token, secure));
+    Ok(id)
+}
+
+/// Signs the browser in to `account_id`: a new session and cookie replace the current
+/// ones, carrying a guest cart over (see `Store::sign_in`).
+pub async fn sign_in(store: &Store, account_id: &str, secure: bool) -> Result<SessionId, StoreError> {
+    let previous = current(store).await?;
+    let token = new_token();
+    let id = SessionId::of_token(&token);
+    store
+        .sign_in(crate::store::SignIn {
+            account_id,
+            previous_session: previous.as_ref().map(SessionId::as_str),
+            new_session: id.as_str(),
+            now: now(),
+        })
+        .await?;
+    set_cookie(&cookie_for(&token, secure));
+    Ok(id)
+}
+
+/// Ends the current session (if any) and tells the browser to forget its cookie.
+pub async fn sign_out(store: &Store, secure: bool) -> Result<(), StoreError> {
+    if let Some(id) = current(store).await? {
+        store.end_session(id.as_str(), now()).await?;
+    }
+    set_cookie(&expired_cookie(secure));
+    Ok(())
+}
+
+fn set_cookie(cookie: &str) {
     if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-        if let Ok(value) = http::HeaderValue::from_str(&cookie_for(&token, secure)) {
+        if let Ok(value) = http::HeaderValue::from_str(cookie) {
             response.append_header(http::header::SET_COOKIE, value);
         }
     }
-    Ok(id)
+}
+
+/// The client's address: the TCP peer, or with `trust_forwarded_for` the address the
+/// proxy in front appended last to `X-Forwarded-For`.
+pub fn client_address(trust_forwarded_for: bool) -> Option<std::net::IpAddr> {
+    let parts = leptos::prelude::use_context::<http::request::Parts>()?;
+    if trust_forwarded_for {
+        let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).last();
+        if let Some(ip) = forwarded.and_then(|list| list.rsplit(',').next()).and_then(|ip| ip.trim().parse().ok()) {
+            return Some(ip);
+        }
+    }
+    parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip())
+}
+
+/// The request's `User-Agent`.
+pub fn user_agent() -> Option<String> {
+    let parts = leptos::prelude::use_context::<http::request::Parts>()?;
+    parts.headers.get(http::header::USER_AGENT).and_then(|value| value.to_str().ok()).map(str::to_owned)
 }
 
 /// Seconds since the Unix epoch.
@@ -71,6 +123,17 @@ fn cookie_for(token: &str, secure: bool) -> String {
         .same_site(SameSite::Lax)
         .secure(secure)
         .max_age(cookie::time::Duration::days(MAX_AGE_DAYS))
+        .build()
+        .to_string()
+}
+
+fn expired_cookie(secure: bool) -> String {
+    Cookie::build((COOKIE_NAME, ""))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .max_age(cookie::time::Duration::ZERO)
         .build()
         .to_string()
 }

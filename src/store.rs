@@ -8,6 +8,9 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
+mod accounts;
+pub use accounts::{AccountRecord, SignIn};
+
 /// A database fault. Its text is for the log, never for the browser.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -110,7 +113,7 @@ impl Store {
     }
 
     pub async fn session_exists(&self, id: &str) -> Result<bool, StoreError> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = ?")
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = ? AND ended_at IS NULL")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -239,6 +242,8 @@ pub struct Attempt {
     pub payment_intent_id: Option<String>,
     /// `None` while Stripe's answer is unknown.
     pub outcome: Option<String>,
+    /// The Stripe Customer the payment is for (a signed-in shopper's).
+    pub customer_id: Option<String>,
 }
 
 /// What `start_attempt` found.
@@ -279,8 +284,12 @@ pub struct OrderRecord {
     pub lines: Vec<OrderLine>,
 }
 
+/// `orders o` belongs to the session bound as the last parameter: placed in it, or
+/// placed by the account the session is signed in to.
+const OWNED_BY_SESSION: &str = "(o.session_id = ?2 OR o.account_id = (SELECT account_id FROM sessions WHERE id = ?2 AND ended_at IS NULL))";
+
 const ATTEMPT_COLUMNS: &str =
-    "pa.order_id, pa.attempt, pa.confirmation_token_id, pa.idempotency_key, pa.amount, pa.currency, pa.payment_intent_id, pa.outcome";
+    "pa.order_id, pa.attempt, pa.confirmation_token_id, pa.idempotency_key, pa.amount, pa.currency, pa.payment_intent_id, pa.outcome, pa.customer_id";
 
 async fn cart_is_empty(tx: &mut sqlx::SqliteConnection, session_id: &str) -> Result<bool, StoreError> {
     let lines: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cart_lines WHERE session_id = ?").bind(session_id).fetch_one(tx).await?;
@@ -304,6 +313,18 @@ where
     Ok(Some((attempt_from(&row)?, owner == session_id)))
 }
 
+/// A row of `SELECT id, status, amount, currency, flag, created_at FROM orders`.
+fn order_summary_from(row: &sqlx::sqlite::SqliteRow) -> Result<OrderSummary, sqlx::Error> {
+    Ok(OrderSummary {
+        id: row.try_get("id")?,
+        status: row.try_get("status")?,
+        amount: row.try_get("amount")?,
+        currency: row.try_get("currency")?,
+        flag: row.try_get("flag")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
 fn attempt_from(row: &sqlx::sqlite::SqliteRow) -> Result<Attempt, sqlx::Error> {
     Ok(Attempt {
         order_id: row.try_get("order_id")?,
@@ -314,14 +335,24 @@ fn attempt_from(row: &sqlx::sqlite::SqliteRow) -> Result<Attempt, sqlx::Error> {
         currency: row.try_get("currency")?,
         payment_intent_id: row.try_get("payment_intent_id")?,
         outcome: row.try_get("outcome")?,
+        customer_id: row.try_get("customer_id")?,
     })
 }
 
 impl Store {
     /// Records an attempt to pay the session's open order with `token` (the open order
     /// is brought up to date with `order`, or `order` is created when there is none), in
-    /// one transaction. The idempotency key is `{order}-attempt-{n}`.
-    pub async fn start_attempt(&self, session_id: &str, order: &NewOrder, token: &str, now: i64) -> Result<AttemptStart, StoreError> {
+    /// one transaction. The idempotency key is `{order}-attempt-{n}`. `token` is the
+    /// ConfirmationToken (or, on the legacy path, the PaymentMethod) the attempt pays
+    /// with; `customer` the signed-in shopper's Stripe Customer.
+    pub async fn start_attempt(
+        &self,
+        session_id: &str,
+        order: &NewOrder,
+        token: &str,
+        customer: Option<&str>,
+        now: i64,
+    ) -> Result<AttemptStart, StoreError> {
         let (amount, currency, lines) = (order.amount, order.currency.as_str(), &order.lines);
         // IMMEDIATE: take the write lock now, so two requests of one session queue
         // here instead of both reading "no attempt in flight".
@@ -367,8 +398,8 @@ impl Store {
                     return Ok(AttemptStart::CartEmpty);
                 }
                 sqlx::query(
-                    "INSERT INTO orders (id, session_id, status, amount, discount_amount, currency, created_at, updated_at)
-                     VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
+                    "INSERT INTO orders (id, session_id, account_id, status, amount, discount_amount, currency, created_at, updated_at)
+                     VALUES (?1, ?2, (SELECT account_id FROM sessions WHERE id = ?2), 'pending', ?3, ?4, ?5, ?6, ?7)",
                 )
                 .bind(&order.id)
                 .bind(session_id)
@@ -405,10 +436,11 @@ impl Store {
             currency: currency.to_owned(),
             payment_intent_id: None,
             outcome: None,
+            customer_id: customer.map(str::to_owned),
         };
         sqlx::query(
-            "INSERT INTO payment_attempts (order_id, attempt, confirmation_token_id, idempotency_key, amount, currency, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO payment_attempts (order_id, attempt, confirmation_token_id, idempotency_key, amount, currency, created_at, customer_id)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&attempt.order_id)
         .bind(attempt.number)
@@ -417,6 +449,7 @@ impl Store {
         .bind(attempt.amount)
         .bind(&attempt.currency)
         .bind(now)
+        .bind(&attempt.customer_id)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -466,11 +499,12 @@ impl Store {
         Ok(())
     }
 
-    /// An order of this session (`None` for anyone else's).
+    /// An order of this session, or of the account it is signed in to (`None` for
+    /// anyone else's).
     pub async fn order_of_session(&self, order_id: &str, session_id: &str) -> Result<Option<OrderRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, status, amount, currency, payment_intent_id, created_at FROM orders WHERE id = ? AND session_id = ?",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT id, status, amount, currency, payment_intent_id, created_at FROM orders o WHERE id = ? AND {OWNED_BY_SESSION}"
+        ))
         .bind(order_id)
         .bind(session_id)
         .fetch_optional(&self.pool)
@@ -503,10 +537,10 @@ impl Store {
 
     /// The id of this session's order paid (or being paid) by a PaymentIntent.
     pub async fn order_id_for_payment_intent(&self, payment_intent_id: &str, session_id: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar(
+        Ok(sqlx::query_scalar(&format!(
             "SELECT o.id FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
-             WHERE pa.payment_intent_id = ? AND o.session_id = ?",
-        )
+             WHERE pa.payment_intent_id = ? AND {OWNED_BY_SESSION}"
+        ))
         .bind(payment_intent_id)
         .bind(session_id)
         .fetch_optional(&self.pool)
@@ -661,19 +695,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|row| {
-                Ok(OrderSummary {
-                    id: row.try_get("id")?,
-                    status: row.try_get("status")?,
-                    amount: row.try_get("amount")?,
-                    currency: row.try_get("currency")?,
-                    flag: row.try_get("flag")?,
-                    created_at: row.try_get("created_at")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()?)
+        Ok(rows.iter().map(order_summary_from).collect::<Result<_, sqlx::Error>>()?)
     }
 
     /// An order's events as applied: `(event id, type, received at)`, oldest first.
@@ -690,7 +712,8 @@ impl Store {
 
     /// Any order, for the merchant (no session check).
     pub async fn order_for_merchant(&self, order_id: &str) -> Result<Option<OrderRecord>, StoreError> {
-        let session: Option<String> = sqlx::query_scalar("SELECT session_id FROM orders WHERE id = ?").bind(order_id).fetch_optional(&self.pool).await?;
+        let session: Option<String> =
+            sqlx::query_scalar("SELECT session_id FROM orders WHERE id = ?").bind(order_id).fetch_optional(&self.pool).await?;
         match session {
             Some(session) => self.order_of_session(order_id, &session).await,
             None => Ok(None),
@@ -808,17 +831,17 @@ mod tests {
         let (store, _dir) = temp_store().await;
         store.create_session("s", 0).await.unwrap();
         store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-        let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", 0).await.unwrap() else {
+        let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else {
             panic!("expected a new attempt")
         };
         assert_eq!(first.idempotency_key, "ord_1-attempt-1");
-        let replay = store.start_attempt("s", &order("ord_2"), "ctoken_a", 0).await.unwrap();
+        let replay = store.start_attempt("s", &order("ord_2"), "ctoken_a", None, 0).await.unwrap();
         assert_eq!(replay, AttemptStart::Replay(first.clone()));
-        let waiting = store.start_attempt("s", &order("ord_2"), "ctoken_b", 0).await.unwrap();
+        let waiting = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 0).await.unwrap();
         assert_eq!(waiting, AttemptStart::Unresolved(first.clone()));
 
         store.finish_attempt(&first, Some("pi_1"), "card_declined", "failed", None, 1).await.unwrap();
-        let AttemptStart::New(second) = store.start_attempt("s", &order("ord_2"), "ctoken_b", 2).await.unwrap() else {
+        let AttemptStart::New(second) = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 2).await.unwrap() else {
             panic!("expected a second attempt on the same order")
         };
         assert_eq!((second.order_id.as_str(), second.number), ("ord_1", 2));
@@ -830,8 +853,8 @@ mod tests {
         store.create_session("alice", 0).await.unwrap();
         store.create_session("bob", 0).await.unwrap();
         store.add_to_cart("alice", "mug", 2, 99, 0).await.unwrap();
-        store.start_attempt("alice", &order("ord_a"), "ctoken_a", 0).await.unwrap();
-        let stolen = store.start_attempt("bob", &order("ord_b"), "ctoken_a", 0).await.unwrap();
+        store.start_attempt("alice", &order("ord_a"), "ctoken_a", None, 0).await.unwrap();
+        let stolen = store.start_attempt("bob", &order("ord_b"), "ctoken_a", None, 0).await.unwrap();
         assert_eq!(stolen, AttemptStart::TokenUsedElsewhere);
         assert!(store.order_of_session("ord_a", "bob").await.unwrap().is_none());
         assert_eq!(store.order_of_session("ord_a", "alice").await.unwrap().unwrap().lines.len(), 1);
@@ -842,10 +865,10 @@ mod tests {
         let (store, _dir) = temp_store().await;
         store.create_session("s", 0).await.unwrap();
         store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-        let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", 0).await.unwrap() else { panic!() };
+        let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else { panic!() };
         store.finish_attempt(&first, Some("pi_1"), "succeeded", "confirming", Some("s"), 1).await.unwrap();
         // A request that priced the cart before it was emptied arrives now.
-        let late = store.start_attempt("s", &order("ord_2"), "ctoken_b", 2).await.unwrap();
+        let late = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 2).await.unwrap();
         assert_eq!(late, AttemptStart::CartEmpty);
         assert!(store.cart_lines("s").await.unwrap().is_empty());
     }
@@ -855,9 +878,9 @@ mod tests {
         let (store, _dir) = temp_store().await;
         store.create_session("s", 0).await.unwrap();
         store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-        let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", 0).await.unwrap() else { panic!() };
+        let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else { panic!() };
         store.finish_attempt(&first, Some("pi_1"), "card_declined", "failed", None, 1).await.unwrap();
-        let AttemptStart::New(second) = store.start_attempt("s", &order("ord_1"), "ctoken_b", 2).await.unwrap() else { panic!() };
+        let AttemptStart::New(second) = store.start_attempt("s", &order("ord_1"), "ctoken_b", None, 2).await.unwrap() else { panic!() };
         store.finish_attempt(&second, Some("pi_2"), "processing", "confirming", Some("s"), 3).await.unwrap();
         let late = PaymentEvent {
             event_id: "evt_late",
@@ -876,7 +899,7 @@ mod tests {
         let (store, _dir) = temp_store().await;
         store.create_session("s", 0).await.unwrap();
         store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-        let AttemptStart::New(attempt) = store.start_attempt("s", &order("ord_1"), "ctoken_a", 0).await.unwrap() else {
+        let AttemptStart::New(attempt) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else {
             panic!()
         };
         sqlx::query("UPDATE orders SET status = 'paid'").execute(&store.pool).await.unwrap();

@@ -79,11 +79,12 @@ async fn payment_intents_are_created_retrieved_captured_and_canceled() {
         amount: 2500,
         currency: "eur",
         confirm: true,
-        confirmation_token: token,
+        paid_with: PaidWith::ConfirmationToken { confirmation_token: token },
         automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
         return_url: "http://127.0.0.1:3000/checkout/complete",
         metadata: [("order_id", "ord_x")].into_iter().collect(),
         customer: None,
+        payment_method_options: None,
     };
     let token_a = token(&emulator, "pm_card_threeDSecure2Required").await;
     let waiting = stripe.create_and_confirm_payment_intent(&confirm(&token_a), "pi-a").await.unwrap();

@@ -58,6 +58,19 @@ test('a Visa card pays for the cart and the order page shows it', async ({ page,
   await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', 'paid');
 });
 
+test('checkout reached through the app\'s own links (client-side navigation) takes payment', async ({ page, gotoHydrated }) => {
+  await gotoHydrated('/');
+  await page.getByTestId('add-to-cart-ceramic-mug').click();
+  await expect(page.getByTestId('cart-count')).toHaveText('1');
+  await page.getByRole('link', { name: /^Cart/ }).click();
+  await page.getByRole('link', { name: 'Go to checkout' }).click();
+  await expect(page).toHaveURL(/\/checkout$/);
+  await expect(page.getByTestId('pay-button')).toBeEnabled();
+  await typeCard(page, '4242424242424242');
+  await page.getByTestId('pay-button').click();
+  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+});
+
 test('pay, close the page, and the order shows paid when reopened', async ({ page, gotoHydrated, context }) => {
   await cartWithMug(page, gotoHydrated);
   await typeCard(page, '5555555555554444');

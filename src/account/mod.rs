@@ -1,5 +1,14 @@
-//! Shopper accounts and saved payment methods (issue 6).
+//! Shopper accounts (email and password), their saved payment methods, and adding a
+//! card with a SetupIntent confirmed on the server.
 
+mod api;
+#[cfg(feature = "ssr")]
+pub mod password;
+#[cfg(feature = "ssr")]
+mod service;
 mod view;
 
+pub use api::*;
+#[cfg(feature = "ssr")]
+pub use service::{current_account, customer_of, list_saved};
 pub use view::*;

@@ -1,11 +1,302 @@
-//! The account page (`/account`).
+//! The account page (`/account`): sign in or create an account; once signed in, the
+//! saved cards (with remove), "add a card" (Elements in `setup` mode, a SetupIntent
+//! confirmed on the server) and the shopper's orders.
 
+use super::{
+    AccountSummary, CardSetupView, RemovePaymentMethod, SavedMethod, SignIn, SignOut, SignUp, confirm_card_setup, get_account,
+    get_card_setup, saved_payment_methods,
+};
+use crate::app::ActionError;
+use crate::stripe_js::{ConfirmationTokenParams, Elements, ElementsOptions, Listener, PaymentElementOptions, PaymentMethodData, Storage, Stripe};
 use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+
+/// Signing in and out, shared with the app (the cart is refetched after either).
+#[derive(Clone, Copy)]
+pub struct AccountState {
+    pub sign_in: ServerAction<SignIn>,
+    pub sign_up: ServerAction<SignUp>,
+    pub sign_out: ServerAction<SignOut>,
+}
+
+impl AccountState {
+    pub fn new() -> Self {
+        Self { sign_in: ServerAction::new(), sign_up: ServerAction::new(), sign_out: ServerAction::new() }
+    }
+
+    /// Changes whenever someone signs in, up or out.
+    pub fn version(&self) -> (usize, usize, usize) {
+        (self.sign_in.version().get(), self.sign_up.version().get(), self.sign_out.version().get())
+    }
+}
+
+impl Default for AccountState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
+    let state: AccountState = expect_context();
+    let account = Resource::new(move || state.version(), |_| get_account());
     view! {
         <h1>"Your account"</h1>
-        <p>"Accounts and saved cards are not built yet (issue 6). You can shop as a guest."</p>
+        <Transition fallback=|| view! { <p>"Loading your account…"</p> }>
+            {move || Suspend::new(async move {
+                match account.await {
+                    Ok(Some(summary)) => view! { <SignedIn summary/> }.into_any(),
+                    Ok(None) => view! { <SignInForms/> }.into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn SignInForms() -> impl IntoView {
+    let AccountState { sign_in, sign_up, .. } = expect_context();
+    view! {
+        <div class="account-forms">
+            <section aria-labelledby="sign-in-title">
+                <h2 id="sign-in-title">"Sign in"</h2>
+                <ActionForm action=sign_in attr:class="stacked" attr:data-testid="sign-in-form">
+                    <label for="sign-in-email">"Email"</label>
+                    <input id="sign-in-email" name="email" type="email" autocomplete="username" required maxlength="254"/>
+                    <label for="sign-in-password">"Password"</label>
+                    <input id="sign-in-password" name="password" type="password" autocomplete="current-password" required maxlength="128"/>
+                    <button type="submit" class="primary" data-testid="sign-in-button" disabled=move || sign_in.pending().get()>
+                        {move || if sign_in.pending().get() { "Signing in…" } else { "Sign in" }}
+                    </button>
+                </ActionForm>
+                <ActionError action=sign_in/>
+            </section>
+            <section aria-labelledby="sign-up-title">
+                <h2 id="sign-up-title">"New here? Create an account"</h2>
+                <p class="hint">"Save your cards for next time and find your orders from any device."</p>
+                <ActionForm action=sign_up attr:class="stacked" attr:data-testid="sign-up-form">
+                    <label for="sign-up-email">"Email"</label>
+                    <input id="sign-up-email" name="email" type="email" autocomplete="email" required maxlength="254"/>
+                    <label for="sign-up-password">"Password (at least 8 characters)"</label>
+                    <input id="sign-up-password" name="password" type="password" autocomplete="new-password" required minlength="8" maxlength="128"/>
+                    <button type="submit" class="primary" data-testid="sign-up-button" disabled=move || sign_up.pending().get()>
+                        {move || if sign_up.pending().get() { "Creating your account…" } else { "Create account" }}
+                    </button>
+                </ActionForm>
+                <ActionError action=sign_up/>
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn SignedIn(summary: AccountSummary) -> impl IntoView {
+    let AccountState { sign_out, .. } = expect_context();
+    let added = RwSignal::new(0_u32);
+    view! {
+        <p data-testid="signed-in-as">"Signed in as " <strong>{summary.email.clone()}</strong></p>
+        <ActionForm action=sign_out>
+            <button type="submit" data-testid="sign-out-button" disabled=move || sign_out.pending().get()>"Sign out"</button>
+        </ActionForm>
+        <SavedCards added/>
+        <AddCard added/>
+        <section aria-labelledby="orders-title">
+            <h2 id="orders-title">"Your orders"</h2>
+            {if summary.orders.is_empty() {
+                view! { <p class="empty">"No orders yet."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="account-orders">
+                        {summary.orders.into_iter().map(|order| {
+                            let (testid, href) = (format!("account-order-{}", order.id), format!("/orders/{}", order.id));
+                            view! {
+                            <li data-testid=testid>
+                                <A href=href>{order.id.clone()}</A>
+                                <span>{order.total.to_string()}</span>
+                                <span class="status">{order.status}</span>
+                            </li>
+                        }}).collect_view()}
+                    </ul>
+                }
+                .into_any()
+            }}
+        </section>
+    }
+}
+
+/// The saved cards, each with a remove button (the card is detached from the Customer).
+#[component]
+fn SavedCards(added: RwSignal<u32>) -> impl IntoView {
+    let remove = ServerAction::<RemovePaymentMethod>::new();
+    let cards = Resource::new(move || (added.get(), remove.version().get()), |_| saved_payment_methods());
+    view! {
+        <section aria-labelledby="cards-title">
+            <h2 id="cards-title">"Saved cards"</h2>
+            <ActionError action=remove/>
+            <Transition fallback=|| view! { <p>"Loading your cards…"</p> }>
+                {move || Suspend::new(async move {
+                    match cards.await {
+                        Ok(cards) if cards.is_empty() => view! {
+                            <p class="empty" data-testid="no-saved-cards">"No saved cards. Tick “save” when you pay, or add one below."</p>
+                        }
+                        .into_any(),
+                        Ok(cards) => view! {
+                            <ul class="saved-cards">
+                                {cards.into_iter().map(|card| view! { <SavedCardRow card remove/> }).collect_view()}
+                            </ul>
+                        }
+                        .into_any(),
+                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn SavedCardRow(card: SavedMethod, remove: ServerAction<RemovePaymentMethod>) -> impl IntoView {
+    let label = card.label();
+    let testid = format!("saved-method-{}", card.last4);
+    let remove_testid = format!("remove-method-{}", card.last4);
+    view! {
+        <li data-testid=testid>
+            <span class="card-label">{label.clone()}</span>
+            <span class="card-expiry">"Expires " {card.expiry()}</span>
+            <ActionForm action=remove>
+                <input type="hidden" name="payment_method" value=card.id.clone()/>
+                <button type="submit" data-testid=remove_testid aria-label=format!("Remove {label}")
+                    disabled=move || remove.pending().get()>"Remove"</button>
+            </ActionForm>
+        </li>
+    }
+}
+
+/// "Add a card": the Payment Element in `setup` mode; the server creates and confirms
+/// a SetupIntent from the ConfirmationToken (3-D Secure handled by `handleNextAction`).
+#[component]
+fn AddCard(added: RwSignal<u32>) -> impl IntoView {
+    let setup = Resource::new(|| (), |_| get_card_setup());
+    view! {
+        <section aria-labelledby="add-card-title">
+            <h2 id="add-card-title">"Add a card"</h2>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match setup.await {
+                        Ok(setup) => view! { <AddCardForm setup added/> }.into_any(),
+                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>) -> impl IntoView {
+    let error = RwSignal::new(String::new());
+    let result = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let ready = RwSignal::new(false);
+    let stripe = StoredValue::<_, Storage>::new_with_storage(None::<(Stripe, Elements)>);
+    let listeners = StoredValue::<_, Storage>::new_with_storage(Vec::<Listener>::new());
+    let CardSetupView { publishable_key, currency, return_url } = setup;
+    // Back from a redirect during setup: Stripe appends the outcome.
+    let query = use_query_map();
+    Effect::new(move |_| {
+        if query.read().get("redirect_status").as_deref() == Some("succeeded") {
+            result.set("Your card was saved.".into());
+        }
+    });
+
+    let target = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        // The container may not be in the document yet (client-side navigation): it is
+        // passed as a node, and the element's iframe loads once the form is attached.
+        let Some(node) = target.get() else { return };
+        if stripe.with_value(Option::is_some) {
+            return;
+        }
+        let mounted = Stripe::new(&publishable_key).and_then(|js| {
+            let options = ElementsOptions {
+                mode: "setup".into(),
+                amount: None,
+                currency: currency.clone(),
+                appearance: crate::checkout::appearance(),
+                customer_session_client_secret: None,
+                payment_method_options: None,
+                payment_method_creation: None,
+            };
+            let elements = js.elements(&options)?;
+            let element = elements.create_payment_element(&PaymentElementOptions { layout: "tabs".into() })?;
+            element.mount(&node)?;
+            listeners.set_value(vec![
+                element.on_ready(move || ready.set(true)),
+                element.on_load_error(move |failure| error.set(failure.message)),
+            ]);
+            Ok((js, elements))
+        });
+        match mounted {
+            Ok(pair) => stripe.set_value(Some(pair)),
+            Err(failure) => error.set(failure.message),
+        }
+    });
+
+    let on_submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let Some((js, elements)) = stripe.get_value() else {
+            error.set("The card form is still loading; please wait a moment.".into());
+            return;
+        };
+        busy.set(true);
+        error.set(String::new());
+        result.set(String::new());
+        // Synchronously in the handler, before any other await (Stripe.js requires it).
+        let submitted = elements.submit();
+        let return_url = return_url.clone();
+        leptos::task::spawn_local(async move {
+            let saved = async {
+                submitted.await.map_err(|e| e.message)?;
+                // Setup mode has no save box: the shopper asked to save, so it may be shown again.
+                let params = ConfirmationTokenParams { return_url, payment_method_data: Some(PaymentMethodData { allow_redisplay: "always".into() }) };
+                let token = js.create_confirmation_token(&elements, &params).await.map_err(|e| e.message)?;
+                let reply = confirm_card_setup(token).await.map_err(|e| e.to_string())?;
+                let status = if reply.status == "requires_action" {
+                    js.handle_next_action(&reply.client_secret).await.map_err(|e| e.message)?
+                } else {
+                    reply.status
+                };
+                match status.as_str() {
+                    "succeeded" => Ok("Your card was saved.".to_owned()),
+                    "processing" => Ok("Your card is being checked; it will appear here shortly.".to_owned()),
+                    _ => Err("Your card could not be saved. Please try another card.".to_owned()),
+                }
+            };
+            match saved.await {
+                Ok(message) => {
+                    result.set(message);
+                    added.update(|n| *n += 1);
+                }
+                Err(message) => error.set(message),
+            }
+            busy.set(false);
+        });
+    };
+
+    view! {
+        <form class="payment" on:submit=on_submit>
+            <div id="setup-element" data-testid="payment-element" node_ref=target></div>
+            <p class="error" data-testid="setup-error" role="alert" aria-live="assertive">{move || error.get()}</p>
+            <p data-testid="setup-result" role="status" aria-live="polite">{move || result.get()}</p>
+            <button type="submit" class="primary" data-testid="add-card-button" disabled=move || busy.get() || !ready.get()
+                aria-busy=move || busy.get().to_string()>
+                {move || if busy.get() { "Saving…" } else { "Save card" }}
+            </button>
+        </form>
     }
 }

@@ -16,6 +16,15 @@ pub struct CheckoutView {
     pub layout: String,
     /// Where Stripe sends the shopper back after a redirect (`/checkout/complete`).
     pub return_url: String,
+    /// For `stripe.elements({customerSessionClientSecret})`: a signed-in shopper's
+    /// saved payment methods. `None` for guests (or when Stripe could not make one).
+    pub customer_session_client_secret: Option<String>,
+    /// The cards that CustomerSession shows, to name the one being charged.
+    pub saved_methods: Vec<crate::account::SavedMethod>,
+    /// Ask for the CVC again with a saved card.
+    pub require_cvc_recollection: bool,
+    /// Legacy path: `paymentMethodCreation: 'manual'` and `createPaymentMethod`.
+    pub manual_payment_method_creation: bool,
 }
 
 /// Where a payment stands after the server confirmed it.
@@ -63,7 +72,19 @@ pub async fn confirm_payment(confirmation_token: String) -> Result<PaymentReply,
     let state = crate::state::AppState::from_context()?;
     let token = crate::stripe::ids::ConfirmationTokenId::parse(confirmation_token.trim())
         .map_err(|_| AppError::invalid("The payment details were not received correctly. Please enter them again."))?;
-    super::service::confirm(&state, &token).await
+    super::service::confirm(&state, &super::service::Credential::Token(token)).await
+}
+
+/// Legacy path (`store.payment-method-creation = "manual"`): pays the caller's cart with
+/// a PaymentMethod made by `stripe.createPaymentMethod`, confirmed with
+/// `payment_method`, `use_stripe_sdk` and `mandate_data`. Same order, attempt and
+/// idempotency rules as `confirm_payment`; a PaymentMethod of another customer is refused.
+#[server(endpoint = "checkout/confirm-payment-method")]
+pub async fn confirm_payment_method(payment_method: String) -> Result<PaymentReply, AppError> {
+    let state = crate::state::AppState::from_context()?;
+    let method = crate::stripe::ids::PaymentMethodId::parse(payment_method.trim())
+        .map_err(|_| AppError::invalid("The payment details were not received correctly. Please enter them again."))?;
+    super::service::confirm(&state, &super::service::Credential::PaymentMethod(method)).await
 }
 
 /// The outcome of the caller's payment `payment_intent` (from the return URL).

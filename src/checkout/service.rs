@@ -3,13 +3,48 @@
 //! PaymentIntent in one Stripe request whose idempotency key belongs to the attempt.
 
 use super::{CheckoutView, PaymentResult, PaymentReply, PaymentStatus};
-use crate::config::PaymentElementLayout;
+use crate::account::SavedMethod;
+use crate::config::{PaymentElementLayout, PaymentMethodCreation};
 use crate::error::AppError;
 use crate::session::{self, SessionId};
 use crate::state::AppState;
 use crate::store::{Attempt, AttemptStart, NewOrder, OrderLine, StoreError};
-use crate::stripe::ids::{ConfirmationTokenId, PaymentIntentId};
-use crate::stripe::types::{AutomaticPaymentMethods, CreateAndConfirmPaymentIntent, PaymentIntent, PaymentIntentStatus};
+use crate::stripe::ids::{ConfirmationTokenId, CustomerId, PaymentIntentId, PaymentMethodId};
+use crate::stripe::types::{
+    AutomaticPaymentMethods, CardOptions, CardPreview, CreateAndConfirmPaymentIntent, CreateCustomerSession, CustomerAcceptance,
+    CustomerSessionComponents, MandateData, OnlineAcceptance, PaidWith, PaymentElementComponent, PaymentElementFeatures, PaymentIntent,
+    PaymentIntentStatus, PaymentMethodOptions,
+};
+
+/// What pays an attempt: a ConfirmationToken, or (legacy path) a PaymentMethod made by
+/// `stripe.createPaymentMethod`. Recorded in the attempt by its id.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    Token(ConfirmationTokenId),
+    PaymentMethod(PaymentMethodId),
+}
+
+impl Credential {
+    fn parse(recorded: &str) -> Option<Credential> {
+        match ConfirmationTokenId::parse(recorded) {
+            Ok(token) => Some(Credential::Token(token)),
+            Err(_) => PaymentMethodId::parse(recorded).ok().map(Credential::PaymentMethod),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Credential::Token(token) => token.as_str(),
+            Credential::PaymentMethod(method) => method.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The checkout page's data.
 pub async fn view(state: &AppState) -> Result<CheckoutView, AppError> {
@@ -18,17 +53,70 @@ pub async fn view(state: &AppState) -> Result<CheckoutView, AppError> {
         PaymentElementLayout::Accordion => "accordion",
         PaymentElementLayout::Tabs => "tabs",
     };
+    let settings = &state.config.store;
+    let manual = settings.payment_method_creation == PaymentMethodCreation::Manual;
+    let (customer_session_client_secret, saved_methods) = match crate::account::current_account(state).await? {
+        Some(account) if settings.saved_methods.enabled && !manual && !cart.lines.is_empty() => {
+            match saved_methods_session(state, &account).await {
+                Ok((secret, saved)) => (Some(secret), saved),
+                Err(error) => {
+                    // Saved cards are a convenience: checkout goes on without them.
+                    tracing::warn!(account = %account.id, ?error, "no CustomerSession: checkout proceeds without saved payment methods");
+                    (None, Vec::new())
+                }
+            }
+        }
+        _ => (None, Vec::new()),
+    };
     Ok(CheckoutView {
         cart,
         publishable_key: state.payments.publishable_key.clone(),
         layout: layout.into(),
         return_url: format!("{}/checkout/complete", state.public_url),
+        customer_session_client_secret,
+        saved_methods,
+        require_cvc_recollection: settings.saved_methods.require_cvc_recollection,
+        manual_payment_method_creation: manual,
     })
 }
 
-/// Pays the session's cart with `token`.
+/// A CustomerSession for the Payment Element (save, redisplay and remove enabled) and
+/// the cards it will show, so the page can say which one is being charged.
+async fn saved_methods_session(state: &AppState, account: &crate::store::AccountRecord) -> Result<(String, Vec<SavedMethod>), AppError> {
+    let customer = crate::account::customer_of(state, account).await?;
+    let settings = &state.config.store.saved_methods;
+    let features = PaymentElementFeatures {
+        payment_method_save: "enabled",
+        payment_method_redisplay: "enabled",
+        payment_method_remove: "enabled",
+        payment_method_save_usage: Some(&settings.save_usage),
+        payment_method_redisplay_limit: Some(settings.redisplay_limit),
+    };
+    let session = state
+        .payments
+        .stripe
+        .create_customer_session(&CreateCustomerSession {
+            customer: &customer,
+            components: CustomerSessionComponents { payment_element: PaymentElementComponent { enabled: true, features } },
+        })
+        .await
+        .map_err(crate::stripe::shopper_error)?;
+    let saved = crate::account::list_saved(state, &customer).await.map_err(crate::stripe::shopper_error)?;
+    Ok((session.client_secret, saved))
+}
+
+/// Pays the session's cart with `token` (a ConfirmationToken, or on the legacy path a
+/// PaymentMethod).
 #[tracing::instrument(name = "confirm a payment", skip_all, fields(token = %token), err(level = "info", Debug))]
-pub async fn confirm(state: &AppState, token: &ConfirmationTokenId) -> Result<PaymentReply, AppError> {
+pub async fn confirm(state: &AppState, token: &Credential) -> Result<PaymentReply, AppError> {
+    let legacy = state.config.store.payment_method_creation == PaymentMethodCreation::Manual;
+    if legacy != matches!(token, Credential::PaymentMethod(_)) {
+        return Err(AppError::invalid(if legacy {
+            "This shop confirms payments with a PaymentMethod (legacy path); reload the page."
+        } else {
+            "This shop confirms payments with a ConfirmationToken; reload the page."
+        }));
+    }
     let session = session::current(&state.store).await.map_err(internal)?.ok_or_else(empty_cart)?;
     // A token seen before is the same attempt again (a double submit, a retried
     // request), even though the cart may have become the order since.
@@ -42,11 +130,22 @@ pub async fn confirm(state: &AppState, token: &ConfirmationTokenId) -> Result<Pa
     }
     abandon_pending_authentications(state, &session).await?;
     let (order, lines) = priced_cart(state, &session).await?;
+    // A signed-in shopper pays as their Customer (saved cards belong to it).
+    let customer = match crate::account::current_account(state).await? {
+        Some(account) => Some(crate::account::customer_of(state, &account).await?),
+        None => None,
+    };
     // At most two rounds: resolving an earlier attempt of unknown outcome, then ours.
     for _ in 0..2 {
         let start = state
             .store
-            .start_attempt(session.as_str(), &NewOrder { id: new_order_id(), lines: lines.clone(), ..order.clone() }, token.as_str(), session::now())
+            .start_attempt(
+                session.as_str(),
+                &NewOrder { id: new_order_id(), lines: lines.clone(), ..order.clone() },
+                token.as_str(),
+                customer.as_ref().map(CustomerId::as_str),
+                session::now(),
+            )
             .await
             .map_err(internal)?;
         match start {
@@ -87,9 +186,9 @@ async fn abandon_pending_authentications(state: &AppState, session: &SessionId) 
             Ok(intent) => intent,
             // Not cancelable any more (it succeeded or failed): read where it stands.
             Err(crate::stripe::Error::Api(api)) if api.status == 400 => {
-                state.payments.stripe.retrieve_payment_intent(&id).await.map_err(stripe_failure)?
+                state.payments.stripe.retrieve_payment_intent(&id).await.map_err(crate::stripe::shopper_error)?
             }
-            Err(error) => return Err(stripe_failure(error)),
+            Err(error) => return Err(crate::stripe::shopper_error(error)),
         };
         tracing::info!(order = %attempt.order_id, intent = %id, status = ?intent.status, "settled an abandoned authentication");
         match intent.status {
@@ -159,27 +258,35 @@ fn refused(state: &AppState) -> AppError {
     AppError::Declined { message, decline_code: None }
 }
 
-/// The shop's rules on the card, checked on the ConfirmationToken before charging.
+/// The shop's rules on the card, checked on the ConfirmationToken (or PaymentMethod)
+/// before charging. A PaymentMethod named by the browser (legacy path) must be new or
+/// the shopper's own: anyone else's is refused as if it did not exist.
 async fn check_card(state: &AppState, attempt: &Attempt) -> Result<(), AppError> {
     let rules = &state.config.store;
-    if !rules.refuse_prepaid_cards && rules.blocked_card_countries.is_empty() {
+    let credential = Credential::parse(&attempt.confirmation_token_id).ok_or(AppError::Internal)?;
+    let checks_rules = rules.refuse_prepaid_cards || !rules.blocked_card_countries.is_empty();
+    if !checks_rules && matches!(credential, Credential::Token(_)) {
         return Ok(());
     }
-    let token = ConfirmationTokenId::parse(&attempt.confirmation_token_id).map_err(|_| AppError::Internal)?;
-    let preview = match state.payments.stripe.retrieve_confirmation_token(&token).await {
-        Ok(token) => token.payment_method_preview,
-        Err(crate::stripe::Error::Api(api)) if api.status == 404 || api.status == 400 => {
-            record(state, attempt, None, NOT_SENT, "failed").await?;
-            return Err(AppError::invalid("Your payment details could not be found (they may have expired). Please enter them again."));
-        }
-        Err(error) => {
-            record(state, attempt, None, NOT_SENT, "failed").await?;
-            return Err(stripe_failure(error));
-        }
+    let card: Option<CardPreview> = match &credential {
+        Credential::Token(token) => match state.payments.stripe.retrieve_confirmation_token(token).await {
+            Ok(token) => token.payment_method_preview.and_then(|preview| preview.card),
+            Err(error) => return Err(not_sent(state, attempt, error).await),
+        },
+        Credential::PaymentMethod(method) => match state.payments.stripe.retrieve_payment_method(method).await {
+            Ok(method) if method.customer.is_none() || method.customer.as_ref().map(CustomerId::as_str) == attempt.customer_id.as_deref() => {
+                method.card
+            }
+            Ok(method) => {
+                tracing::warn!(order = %attempt.order_id, method = %method.id, "refused a payment method of another customer");
+                record(state, attempt, None, NOT_SENT, "failed").await?;
+                return Err(details_not_found());
+            }
+            Err(error) => return Err(not_sent(state, attempt, error).await),
+        },
     };
-    let card = preview.as_ref().and_then(|p| p.card.as_ref());
-    let prepaid = card.and_then(|c| c.funding.as_deref()) == Some("prepaid");
-    let blocked = card.and_then(|c| c.country.as_deref()).is_some_and(|country| rules.blocked_card_countries.iter().any(|b| b == country));
+    let prepaid = card.as_ref().and_then(|c| c.funding.as_deref()) == Some("prepaid");
+    let blocked = card.as_ref().and_then(|c| c.country.as_deref()).is_some_and(|country| rules.blocked_card_countries.iter().any(|b| b == country));
     if (rules.refuse_prepaid_cards && prepaid) || blocked {
         tracing::info!(order = %attempt.order_id, prepaid, blocked, "card refused by the shop's rules");
         record(state, attempt, None, REFUSED, "failed").await?;
@@ -188,19 +295,53 @@ async fn check_card(state: &AppState, attempt: &Attempt) -> Result<(), AppError>
     Ok(())
 }
 
+/// The credential could not be read: the attempt is closed without calling Stripe.
+async fn not_sent(state: &AppState, attempt: &Attempt, error: crate::stripe::Error) -> AppError {
+    if let Err(failure) = record(state, attempt, None, NOT_SENT, "failed").await {
+        return failure;
+    }
+    match error {
+        crate::stripe::Error::Api(api) if api.status == 404 || api.status == 400 => details_not_found(),
+        other => crate::stripe::shopper_error(other),
+    }
+}
+
+fn details_not_found() -> AppError {
+    AppError::invalid("Your payment details could not be found (they may have expired). Please enter them again.")
+}
+
 /// One create-and-confirm request for an attempt (the same key every time).
 async fn pay(state: &AppState, session: &SessionId, attempt: &Attempt) -> Result<PaymentReply, AppError> {
-    let token = ConfirmationTokenId::parse(&attempt.confirmation_token_id).map_err(|_| AppError::Internal)?;
+    let credential = Credential::parse(&attempt.confirmation_token_id).ok_or(AppError::Internal)?;
+    let customer = attempt.customer_id.as_deref().map(CustomerId::parse).transpose().map_err(|_| AppError::Internal)?;
     let return_url = format!("{}/checkout/complete", state.public_url);
+    let (ip_address, user_agent) = client_of_request(state);
+    let paid_with = match &credential {
+        Credential::Token(token) => PaidWith::ConfirmationToken { confirmation_token: token },
+        Credential::PaymentMethod(method) => PaidWith::PaymentMethod {
+            payment_method: method,
+            use_stripe_sdk: true,
+            mandate_data: MandateData {
+                customer_acceptance: CustomerAcceptance { kind: "online", online: OnlineAcceptance { ip_address: &ip_address, user_agent: &user_agent } },
+            },
+        },
+    };
     let params = CreateAndConfirmPaymentIntent {
         amount: attempt.amount,
         currency: &attempt.currency,
         confirm: true,
-        confirmation_token: &token,
+        paid_with,
         automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
         return_url: &return_url,
         metadata: [("order_id", attempt.order_id.as_str())].into_iter().collect(),
-        customer: None,
+        customer: customer.as_ref(),
+        // Set together with Elements' paymentMethodOptions.card.require_cvc_recollection.
+        payment_method_options: state
+            .config
+            .store
+            .saved_methods
+            .require_cvc_recollection
+            .then_some(PaymentMethodOptions { card: CardOptions { require_cvc_recollection: true } }),
     };
     match state.payments.stripe.create_and_confirm_payment_intent(&params, &attempt.idempotency_key).await {
         Ok(intent) => settle(state, session, attempt, &intent).await.map(|status| PaymentReply {
@@ -223,7 +364,7 @@ async fn pay(state: &AppState, session: &SessionId, attempt: &Attempt) -> Result
                     return Err(AppError::invalid("Your payment details could not be used (they may have expired). Please enter them again."));
                 }
             }
-            Err(stripe_failure(error))
+            Err(crate::stripe::shopper_error(error))
         }
     }
 }
@@ -276,7 +417,7 @@ pub async fn outcome(state: &AppState, intent_id: &PaymentIntentId) -> Result<Pa
     let not_found = || AppError::NotFound("There is no such payment.".into());
     let session = session::current(&state.store).await.map_err(internal)?.ok_or_else(not_found)?;
     let order_id = state.store.order_id_for_payment_intent(intent_id.as_str(), session.as_str()).await.map_err(internal)?.ok_or_else(not_found)?;
-    let intent = state.payments.stripe.retrieve_payment_intent(intent_id).await.map_err(stripe_failure)?;
+    let intent = state.payments.stripe.retrieve_payment_intent(intent_id).await.map_err(crate::stripe::shopper_error)?;
     let attempt = state
         .store
         .attempts(&order_id)
@@ -293,14 +434,10 @@ pub async fn outcome(state: &AppState, intent_id: &PaymentIntentId) -> Result<Pa
     }
 }
 
-fn stripe_failure(error: crate::stripe::Error) -> AppError {
-    if error.is_unavailable() {
-        tracing::warn!(%error, "Stripe is unavailable");
-        AppError::PaymentUnavailable
-    } else {
-        tracing::error!(%error, "unexpected reply from Stripe");
-        AppError::Internal
-    }
+/// The shopper's address and browser, for the mandate a legacy confirmation carries.
+fn client_of_request(state: &AppState) -> (String, String) {
+    let ip = session::client_address(state.config.trust_forwarded_for).map_or_else(|| "0.0.0.0".to_owned(), |ip| ip.to_string());
+    (ip, session::user_agent().unwrap_or_else(|| "unknown".to_owned()))
 }
 
 fn empty_cart() -> AppError {

@@ -1,13 +1,14 @@
 //! Checkout pages: `/checkout` (order summary, Payment Element, pay button) and
 //! `/checkout/complete` (the outcome, after a redirect or 3-D Secure).
 
-use super::{CheckoutView, PaymentResult, PaymentStatus, confirm_payment, get_checkout, payment_outcome};
+use super::{CheckoutView, PaymentReply, PaymentResult, PaymentStatus, confirm_payment, confirm_payment_method, get_checkout, payment_outcome};
+use crate::account::SavedMethod;
 use crate::app::CartState;
 use crate::cart::{DiscountForm, Totals};
 use crate::money::Money;
 use crate::stripe_js::{
-    AddressElement, AddressElementOptions, Appearance, AppearanceVariables, ConfirmationTokenParams, Elements, ElementsOptions, Listener,
-    PaymentElementOptions, Storage, Stripe,
+    AddressElement, AddressElementOptions, Appearance, AppearanceVariables, ConfirmationTokenParams, Elements, ElementsCardOptions,
+    ElementsOptions, ElementsPaymentMethodOptions, Listener, PaymentElementOptions, Storage, Stripe,
 };
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -40,7 +41,7 @@ pub fn CheckoutPage() -> impl IntoView {
 }
 
 /// The Payment Element's look, from the same values as `style/main.css`.
-fn appearance() -> Appearance {
+pub fn appearance() -> Appearance {
     Appearance {
         theme: "stripe".into(),
         variables: AppearanceVariables {
@@ -64,7 +65,19 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
     let address = StoredValue::<_, Storage>::new_with_storage(None::<AddressElement>);
     let navigate = use_navigate();
     let total: Money = checkout.cart.total;
-    let CheckoutView { publishable_key, layout, return_url, .. } = checkout.clone();
+    let CheckoutView {
+        publishable_key,
+        layout,
+        return_url,
+        customer_session_client_secret,
+        saved_methods,
+        require_cvc_recollection,
+        manual_payment_method_creation: manual,
+        ..
+    } = checkout.clone();
+    // The saved payment method the shopper picked in the Payment Element, if any.
+    let picked = RwSignal::new(None::<String>);
+    let saved_methods = StoredValue::new(saved_methods);
 
     // The server reprices on a discount or quantity change; Elements shows the new
     // amount (display only: the server decides what is charged).
@@ -76,22 +89,36 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
         }
     });
 
-    // In the browser only: load the Payment Element before any PaymentIntent exists.
+    // In the browser only: load the Payment Element before any PaymentIntent exists,
+    // once both containers exist (after a client-side navigation they exist before
+    // they are in the document, so they are passed as nodes, not selectors).
+    let payment_target = NodeRef::<leptos::html::Div>::new();
+    let address_target = NodeRef::<leptos::html::Div>::new();
     Effect::new(move |_| {
+        let (Some(payment_node), Some(address_node)) = (payment_target.get(), address_target.get()) else { return };
+        if stripe.with_value(Option::is_some) {
+            return;
+        }
         let mounted = Stripe::new(&publishable_key).and_then(|js| {
             let options = ElementsOptions {
                 mode: "payment".into(),
-                amount: total.amount,
+                amount: Some(total.amount),
                 currency: total.currency.to_string(),
                 appearance: appearance(),
+                customer_session_client_secret: customer_session_client_secret.clone(),
+                // Set together with the intent's payment_method_options (server).
+                payment_method_options: require_cvc_recollection
+                    .then_some(ElementsPaymentMethodOptions { card: ElementsCardOptions { require_cvc_recollection: true } }),
+                payment_method_creation: manual.then(|| "manual".to_owned()),
             };
             let elements = js.elements(&options)?;
-            address.set_value(Some(elements.create_address_element(&AddressElementOptions { mode: "shipping".into() })?));
+            address.set_value(Some(elements.create_address_element(&AddressElementOptions { mode: "shipping".into() }, &address_node)?));
             let element = elements.create_payment_element(&PaymentElementOptions { layout: layout.clone() })?;
-            element.mount("#payment-element")?;
+            element.mount(&payment_node)?;
             listeners.set_value(vec![
                 element.on_ready(move || ready.set(true)),
                 element.on_load_error(move |failure| error.set(failure.message)),
+                element.on_change(move |change| picked.set(change.saved_payment_method)),
             ]);
             Ok((js, elements))
         });
@@ -120,8 +147,14 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
         leptos::task::spawn_local(async move {
             let paid = async {
                 submitted.await.map_err(|e| e.message)?;
-                let token = js.create_confirmation_token(&elements, &ConfirmationTokenParams { return_url }).await.map_err(|e| e.message)?;
-                let reply = confirm_payment(token).await.map_err(|e| e.to_string())?;
+                let reply: PaymentReply = if manual {
+                    let method = js.create_payment_method(&elements).await.map_err(|e| e.message)?;
+                    confirm_payment_method(method).await.map_err(|e| e.to_string())?
+                } else {
+                    let params = ConfirmationTokenParams { return_url, payment_method_data: None };
+                    let token = js.create_confirmation_token(&elements, &params).await.map_err(|e| e.message)?;
+                    confirm_payment(token).await.map_err(|e| e.to_string())?
+                };
                 if reply.status == PaymentStatus::RequiresAction {
                     if let Err(failure) = js.handle_next_action(&reply.client_secret).await {
                         // Record the failed authentication so the order can be paid again.
@@ -166,9 +199,10 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
         </section>
         <form class="payment" on:submit=on_submit>
             <h2>"Shipping address"</h2>
-            <div id="address-element" data-testid="address-element"></div>
+            <div id="address-element" data-testid="address-element" node_ref=address_target></div>
             <h2>"Payment"</h2>
-            <div id="payment-element" data-testid="payment-element"></div>
+            <div id="payment-element" data-testid="payment-element" node_ref=payment_target></div>
+            {move || picked.get().map(|id| view! { <PickedMethod method=saved_methods.with_value(|saved| saved.iter().find(|m| m.id == id).cloned())/> })}
             <p class="error" data-testid="payment-error" role="alert" aria-live="assertive">{move || error.get()}</p>
             <button type="submit" class="primary" data-testid="pay-button" disabled=move || busy.get() || !ready.get() aria-busy=move || busy.get().to_string()>
                 {move || if busy.get() {
@@ -179,6 +213,20 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
                 }}
             </button>
         </form>
+    }
+}
+
+/// Which saved card will be charged (the Payment Element shows no card fields then).
+#[component]
+fn PickedMethod(method: Option<SavedMethod>) -> impl IntoView {
+    match method {
+        Some(method) => view! {
+            <p class="picked-method" data-testid=format!("saved-method-{}", method.last4) role="status">
+                "Paying with your saved " {method.label()} " (expires " {method.expiry()} ")."
+            </p>
+        }
+        .into_any(),
+        None => view! { <p class="picked-method" role="status">"Paying with a saved payment method."</p> }.into_any(),
     }
 }
 

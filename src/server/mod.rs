@@ -111,7 +111,9 @@ impl Application {
 
     /// Serves until `stop` completes (tests stop a server this way).
     pub async fn run_until(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(stop).await;
+        // With the peer's address in each request (the sign-in rate limit per address).
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(stop).await;
         if let Some(emulator) = self.emulator {
             emulator.stop().await;
         }

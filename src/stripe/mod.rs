@@ -18,6 +18,19 @@ use types::{
     CustomerSession, ErrorBody, List, PaymentIntent, PaymentMethod, SetupIntent,
 };
 
+/// What a shopper is told when a Stripe call fails for a reason other than their
+/// card: "unavailable, nothing charged" when Stripe did not answer (logged as a
+/// warning), an internal error otherwise (logged as an error).
+pub fn shopper_error(error: Error) -> crate::error::AppError {
+    if error.is_unavailable() {
+        tracing::warn!(%error, "Stripe is unavailable");
+        crate::error::AppError::PaymentUnavailable
+    } else {
+        tracing::error!(%error, "unexpected reply from Stripe");
+        crate::error::AppError::Internal
+    }
+}
+
 /// The API version every request pins (the one Stripe's Node SDK 23 uses).
 pub const API_VERSION: &str = "2026-10-28.endive";
 
@@ -148,6 +161,11 @@ impl Client {
         self.request(Method::GET, &format!("/v1/customers/{customer}/payment_methods?type=card&limit=100"), None, None).await
     }
 
+    /// <https://docs.stripe.com/api/payment_methods/retrieve>
+    pub async fn retrieve_payment_method(&self, id: &PaymentMethodId) -> Result<PaymentMethod, Error> {
+        self.request(Method::GET, &format!("/v1/payment_methods/{id}"), None, None).await
+    }
+
     /// <https://docs.stripe.com/api/payment_methods/detach>
     pub async fn detach_payment_method(&self, id: &PaymentMethodId) -> Result<PaymentMethod, Error> {
         self.request(Method::POST, &format!("/v1/payment_methods/{id}/detach"), Some(String::new()), None).await
@@ -272,7 +290,8 @@ fn uuid_like() -> String {
 mod tests {
     use super::*;
     use ids::ConfirmationTokenId;
-    use types::AutomaticPaymentMethods;
+    use std::collections::BTreeMap;
+    use types::*;
 
     #[test]
     fn parameters_are_form_encoded_with_bracket_keys() {
@@ -281,11 +300,12 @@ mod tests {
             amount: 4250,
             currency: "eur",
             confirm: true,
-            confirmation_token: &token,
+            paid_with: PaidWith::ConfirmationToken { confirmation_token: &token },
             automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
             return_url: "http://127.0.0.1:3000/checkout/complete",
             metadata: [("order_id", "ord_1")].into_iter().collect(),
             customer: None,
+            payment_method_options: None,
         };
         let body = encode(&params).unwrap();
         let decoded: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
@@ -295,7 +315,46 @@ mod tests {
         assert_eq!(get("automatic_payment_methods[enabled]"), Some("true"));
         assert_eq!(get("metadata[order_id]"), Some("ord_1"));
         assert_eq!(get("return_url"), Some("http://127.0.0.1:3000/checkout/complete"));
+        assert_eq!(get("confirmation_token"), Some("ctoken_123"));
         assert_eq!(get("customer"), None);
+        assert_eq!(get("payment_method_options[card][require_cvc_recollection]"), None);
+    }
+
+    #[test]
+    fn the_legacy_path_sends_the_payment_method_use_stripe_sdk_and_mandate_data() {
+        let method = ids::PaymentMethodId::parse("pm_123").unwrap();
+        let customer = ids::CustomerId::parse("cus_9").unwrap();
+        let params = CreateAndConfirmPaymentIntent {
+            amount: 1800,
+            currency: "eur",
+            confirm: true,
+            paid_with: PaidWith::PaymentMethod {
+                payment_method: &method,
+                use_stripe_sdk: true,
+                mandate_data: MandateData {
+                    customer_acceptance: CustomerAcceptance {
+                        kind: "online",
+                        online: OnlineAcceptance { ip_address: "127.0.0.1", user_agent: "Mozilla/5.0 (X11)" },
+                    },
+                },
+            },
+            automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
+            return_url: "http://127.0.0.1:3000/checkout/complete",
+            metadata: BTreeMap::new(),
+            customer: Some(&customer),
+            payment_method_options: Some(PaymentMethodOptions { card: CardOptions { require_cvc_recollection: true } }),
+        };
+        let body = encode(&params).unwrap();
+        let decoded: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+        let get = |key: &str| decoded.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        assert_eq!(get("payment_method"), Some("pm_123"));
+        assert_eq!(get("use_stripe_sdk"), Some("true"));
+        assert_eq!(get("mandate_data[customer_acceptance][type]"), Some("online"));
+        assert_eq!(get("mandate_data[customer_acceptance][online][ip_address]"), Some("127.0.0.1"));
+        assert_eq!(get("mandate_data[customer_acceptance][online][user_agent]"), Some("Mozilla/5.0 (X11)"));
+        assert_eq!(get("customer"), Some("cus_9"));
+        assert_eq!(get("payment_method_options[card][require_cvc_recollection]"), Some("true"));
+        assert_eq!(get("confirmation_token"), None);
     }
 
     #[test]

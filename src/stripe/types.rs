@@ -73,6 +73,8 @@ pub struct CardPreview {
     pub funding: Option<String>,
     pub country: Option<String>,
     pub last4: Option<String>,
+    pub exp_month: Option<u8>,
+    pub exp_year: Option<u16>,
 }
 
 /// <https://docs.stripe.com/api/payment_methods/object>
@@ -188,19 +190,66 @@ pub struct AutomaticPaymentMethods {
     pub enabled: bool,
 }
 
-/// `POST /v1/payment_intents` with `confirm=true` and a ConfirmationToken: create and
-/// confirm in one request. <https://docs.stripe.com/api/payment_intents/create>
+/// `POST /v1/payment_intents` with `confirm=true`: create and confirm in one request,
+/// with a ConfirmationToken (or, on the legacy path, a PaymentMethod).
+/// <https://docs.stripe.com/api/payment_intents/create>
 #[derive(Debug, Clone, Serialize)]
 pub struct CreateAndConfirmPaymentIntent<'a> {
     pub amount: i64,
     pub currency: &'a str,
     pub confirm: bool,
-    pub confirmation_token: &'a ConfirmationTokenId,
+    #[serde(flatten)]
+    pub paid_with: PaidWith<'a>,
     pub automatic_payment_methods: AutomaticPaymentMethods,
     pub return_url: &'a str,
     pub metadata: BTreeMap<&'a str, &'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer: Option<&'a CustomerId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_method_options: Option<PaymentMethodOptions>,
+}
+
+/// What confirms an intent.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum PaidWith<'a> {
+    /// `confirmation_token=ctoken_…`.
+    ConfirmationToken { confirmation_token: &'a ConfirmationTokenId },
+    /// Legacy: `payment_method=pm_…&use_stripe_sdk=true&mandate_data[…]`.
+    PaymentMethod { payment_method: &'a PaymentMethodId, use_stripe_sdk: bool, mandate_data: MandateData<'a> },
+}
+
+/// `mandate_data` for an online acceptance (required by methods that need a mandate,
+/// such as SEPA Debit, when confirming with a PaymentMethod).
+#[derive(Debug, Clone, Serialize)]
+pub struct MandateData<'a> {
+    pub customer_acceptance: CustomerAcceptance<'a>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerAcceptance<'a> {
+    /// Always `online` here.
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    pub online: OnlineAcceptance<'a>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OnlineAcceptance<'a> {
+    pub ip_address: &'a str,
+    pub user_agent: &'a str,
+}
+
+/// `payment_method_options` this flow sets.
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentMethodOptions {
+    pub card: CardOptions,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CardOptions {
+    /// Ask for the CVC again with a saved card (Elements must collect it too).
+    pub require_cvc_recollection: bool,
 }
 
 /// Stripe's error body: `{"error": {...}}`.

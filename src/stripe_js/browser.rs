@@ -2,6 +2,7 @@
 
 use super::{AddressElementOptions, ChangeEvent, ConfirmationTokenParams, ElementsOptions, PaymentElementOptions, StripeJsError};
 use js_sys::{Function, Promise, Reflect};
+use leptos::web_sys::Element;
 use std::future::Future;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -18,6 +19,8 @@ extern "C" {
     fn elements(this: &JsStripe, options: &JsValue) -> Result<JsElements, JsValue>;
     #[wasm_bindgen(method, js_name = createConfirmationToken)]
     fn create_confirmation_token(this: &JsStripe, options: &JsValue) -> Promise;
+    #[wasm_bindgen(method, js_name = createPaymentMethod)]
+    fn create_payment_method(this: &JsStripe, options: &JsValue) -> Promise;
     #[wasm_bindgen(method, js_name = handleNextAction)]
     fn handle_next_action(this: &JsStripe, options: &JsValue) -> Promise;
 
@@ -33,7 +36,7 @@ extern "C" {
     #[derive(Clone)]
     type JsElement;
     #[wasm_bindgen(method, catch)]
-    fn mount(this: &JsElement, selector: &str) -> Result<(), JsValue>;
+    fn mount(this: &JsElement, target: &JsValue) -> Result<(), JsValue>;
     #[wasm_bindgen(method)]
     fn on(this: &JsElement, event: &str, handler: &Function);
     #[wasm_bindgen(method)]
@@ -117,6 +120,15 @@ impl Stripe {
             .ok_or_else(|| StripeJsError::new("api_error", "Stripe.js returned no ConfirmationToken."))
     }
 
+    /// Legacy path: turns the details in `elements` (created with
+    /// `paymentMethodCreation: 'manual'`) into a PaymentMethod; returns its id.
+    pub async fn create_payment_method(&self, elements: &Elements) -> Result<String, StripeJsError> {
+        let options = js_sys::Object::new();
+        let _ = Reflect::set(&options, &"elements".into(), elements.js.as_ref());
+        let result = settle(self.js.create_payment_method(&options)).await?;
+        get_string(&get(&result, "paymentMethod"), "id").ok_or_else(|| StripeJsError::new("api_error", "Stripe.js returned no PaymentMethod."))
+    }
+
     /// Runs the intent's next action (3-D Secure, redirect); resolves with the intent's
     /// status once it is done.
     pub async fn handle_next_action(&self, client_secret: &str) -> Result<String, StripeJsError> {
@@ -139,10 +151,10 @@ impl Elements {
         self.js.create("payment", &to_js(options)).map(|js| PaymentElement { js }).map_err(thrown)
     }
 
-    /// The Address Element (shown where `mount` puts it).
-    pub fn create_address_element(&self, options: &AddressElementOptions) -> Result<AddressElement, StripeJsError> {
+    /// The Address Element, mounted in `target`.
+    pub fn create_address_element(&self, options: &AddressElementOptions, target: &Element) -> Result<AddressElement, StripeJsError> {
         let js = self.js.create("address", &to_js(options)).map_err(thrown)?;
-        js.mount_checked("#address-element")?;
+        js.mount(target.as_ref()).map_err(thrown)?;
         Ok(AddressElement { js })
     }
 
@@ -161,17 +173,7 @@ impl Elements {
     }
 }
 
-trait MountChecked {
-    fn mount_checked(&self, selector: &str) -> Result<(), StripeJsError>;
-}
-
-impl MountChecked for JsElement {
-    fn mount_checked(&self, selector: &str) -> Result<(), StripeJsError> {
-        self.mount(selector).map_err(thrown)
-    }
-}
-
-/// The Address Element, mounted at `#address-element`.
+/// The Address Element.
 pub struct AddressElement {
     js: JsElement,
 }
@@ -188,8 +190,11 @@ pub struct PaymentElement {
 }
 
 impl PaymentElement {
-    pub fn mount(&self, selector: &str) -> Result<(), StripeJsError> {
-        self.js.mount(selector).map_err(thrown)
+    /// Mounts the element in `target`, which need not be in the document yet (a view
+    /// rendered off-document during client-side navigation): its iframe loads once the
+    /// view is attached.
+    pub fn mount(&self, target: &Element) -> Result<(), StripeJsError> {
+        self.js.mount(target.as_ref()).map_err(thrown)
     }
 
     fn listen(&self, event: &'static str, mut handler: impl FnMut(JsValue) + 'static) -> Listener {

@@ -32,9 +32,31 @@ pub use server::*;
 pub struct ElementsOptions {
     /// `payment` or `setup`.
     pub mode: String,
-    pub amount: i64,
+    /// Required in `payment` mode; absent in `setup` mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
     pub currency: String,
     pub appearance: Appearance,
+    /// Shows a signed-in shopper's saved payment methods (and the save box).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_session_client_secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_method_options: Option<ElementsPaymentMethodOptions>,
+    /// `manual` for the legacy `createPaymentMethod` path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_method_creation: Option<String>,
+}
+
+/// `paymentMethodOptions` of `stripe.elements`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ElementsPaymentMethodOptions {
+    pub card: ElementsCardOptions,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ElementsCardOptions {
+    /// Collect the CVC again for a saved card (the intent must ask for it too).
+    pub require_cvc_recollection: bool,
 }
 
 /// <https://docs.stripe.com/elements/appearance-api>
@@ -74,6 +96,16 @@ pub struct AddressElementOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct ConfirmationTokenParams {
     pub return_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_method_data: Option<PaymentMethodData>,
+}
+
+/// `params.payment_method_data` of `createConfirmationToken`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentMethodData {
+    /// `always`: the saved method may be shown to its customer again (setup mode has no
+    /// save box, so the page says so).
+    pub allow_redisplay: String,
 }
 
 /// An error as Stripe.js reports it (`{error: {type, code, message}}`).

@@ -2,6 +2,7 @@
 //! only touch Stripe.js inside effects, which run in the browser).
 
 use super::{AddressElementOptions, ChangeEvent, ConfirmationTokenParams, ElementsOptions, PaymentElementOptions, StripeJsError};
+use leptos::web_sys::Element;
 use std::future::Future;
 
 fn not_in_browser() -> StripeJsError {
@@ -24,6 +25,10 @@ impl Stripe {
         Err(not_in_browser())
     }
 
+    pub async fn create_payment_method(&self, _elements: &Elements) -> Result<String, StripeJsError> {
+        Err(not_in_browser())
+    }
+
     pub async fn handle_next_action(&self, _client_secret: &str) -> Result<String, StripeJsError> {
         Err(not_in_browser())
     }
@@ -37,7 +42,7 @@ impl Elements {
         Err(not_in_browser())
     }
 
-    pub fn create_address_element(&self, _options: &AddressElementOptions) -> Result<AddressElement, StripeJsError> {
+    pub fn create_address_element(&self, _options: &AddressElementOptions, _target: &Element) -> Result<AddressElement, StripeJsError> {
         Err(not_in_browser())
     }
 
@@ -53,7 +58,7 @@ pub struct AddressElement;
 pub struct PaymentElement;
 
 impl PaymentElement {
-    pub fn mount(&self, _selector: &str) -> Result<(), StripeJsError> {
+    pub fn mount(&self, _target: &Element) -> Result<(), StripeJsError> {
         Err(not_in_browser())
     }
 

@@ -305,6 +305,9 @@
     if (!options.elements) {
       return Promise.resolve({ error: apiError('invalid_request_error', 'The Stripe emulator supports createPaymentMethod({elements}) only.') });
     }
+    if (options.elements._options && options.elements._options.paymentMethodCreation !== 'manual') {
+      return Promise.reject(new Error("IntegrationError: stripe.createPaymentMethod({elements}) needs elements created with paymentMethodCreation: 'manual'."));
+    }
     return tokenRequest(this, options.elements, options.params, 'paymentMethod');
   };
 

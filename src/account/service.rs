@@ -1,0 +1,283 @@
+//! Accounts on the server: sign-up, sign-in (rate-limited), sign-out, the lazily
+//! created Stripe Customer, saved payment methods and adding a card.
+
+use super::{AccountOrder, AccountSummary, CardSetupView, SavedMethod, SetupReply, password};
+use crate::error::AppError;
+use crate::money::{Currency, Money};
+use crate::session;
+use crate::state::AppState;
+use crate::store::{AccountRecord, StoreError};
+use crate::stripe::ids::{ConfirmationTokenId, CustomerId, PaymentMethodId};
+use crate::stripe::types::{AutomaticPaymentMethods, CreateAndConfirmSetupIntent, CreateCustomer, SetupIntentStatus};
+
+/// Failed sign-ins counted over this window…
+const WINDOW_SECS: i64 = 15 * 60;
+/// …and allowed per account…
+const FAILURES_PER_ACCOUNT: i64 = 5;
+/// …and per client address (a shared address, an office or a proxy, has more room).
+const FAILURES_PER_ADDRESS: i64 = 20;
+const MIN_PASSWORD_CHARS: usize = 8;
+const MAX_PASSWORD_CHARS: usize = 128;
+
+/// The signed-in shopper's account and recent orders; `None` for a guest.
+pub async fn summary(state: &AppState) -> Result<Option<AccountSummary>, AppError> {
+    let Some(account) = current_account(state).await? else { return Ok(None) };
+    let orders = state.store.account_orders(&account.id, 20).await.map_err(internal)?;
+    let orders = orders
+        .into_iter()
+        .filter_map(|order| {
+            let currency = Currency::parse(&order.currency).ok()?;
+            Some(AccountOrder { id: order.id, status: order.status, total: Money::new(order.amount, currency) })
+        })
+        .collect();
+    Ok(Some(AccountSummary { email: account.email, orders }))
+}
+
+/// The account the request's session is signed in to.
+pub async fn current_account(state: &AppState) -> Result<Option<AccountRecord>, AppError> {
+    let Some(session) = session::current(&state.store).await.map_err(internal)? else { return Ok(None) };
+    state.store.account_of_session(session.as_str()).await.map_err(internal)
+}
+
+pub async fn sign_up(state: &AppState, email: &str, password: &str) -> Result<(), AppError> {
+    let (email, key) = checked_email(email)?;
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AppError::invalid(format!("Choose a password of at least {MIN_PASSWORD_CHARS} characters.")));
+    }
+    if password.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(AppError::invalid(format!("Choose a password of at most {MAX_PASSWORD_CHARS} characters.")));
+    }
+    let hash = hash_off_thread(password.to_owned()).await?;
+    let id = new_account_id();
+    if !state.store.create_account(&id, email, &key, &hash, session::now()).await.map_err(internal)? {
+        return Err(AppError::invalid("An account with this email already exists: sign in instead."));
+    }
+    tracing::info!(account = %id, "account created");
+    session::sign_in(&state.store, &id, state.is_https()).await.map_err(internal)?;
+    Ok(())
+}
+
+pub async fn sign_in(state: &AppState, email: &str, password: &str) -> Result<(), AppError> {
+    let key = email.trim().to_lowercase();
+    let now = session::now();
+    let scopes = [format!("email:{key}"), format!("ip:{}", session::client_address(state.config.trust_forwarded_for).map_or_else(|| "unknown".into(), |ip| ip.to_string()))];
+    for (scope, limit) in scopes.iter().zip([FAILURES_PER_ACCOUNT, FAILURES_PER_ADDRESS]) {
+        let (failures, oldest) = state.store.sign_in_failures(scope, now - WINDOW_SECS).await.map_err(internal)?;
+        if failures >= limit {
+            let retry_after = oldest.map_or(WINDOW_SECS, |oldest| oldest + WINDOW_SECS - now).max(1);
+            tracing::warn!(scope = scope.split(':').next().unwrap_or(""), failures, "sign-in refused: too many failures");
+            return Err(rate_limited(u64::try_from(retry_after).unwrap_or(1)));
+        }
+    }
+    let account = state.store.account_by_email(&key).await.map_err(internal)?;
+    let password = password.to_owned();
+    let matched = match account {
+        Some(account) => {
+            let stored = account.password_hash.clone();
+            verify_off_thread(move || password::verify(&password, &stored)).await?.then_some(account)
+        }
+        None => {
+            verify_off_thread(move || {
+                password::verify_nothing(&password);
+                false
+            })
+            .await?;
+            None
+        }
+    };
+    let Some(account) = matched else {
+        let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+        state.store.record_sign_in_failure(&scopes, now, now - WINDOW_SECS).await.map_err(internal)?;
+        return Err(AppError::invalid("The email or password is not right. Check both and try again."));
+    };
+    state.store.clear_sign_in_failures(&scopes[0]).await.map_err(internal)?;
+    session::sign_in(&state.store, &account.id, state.is_https()).await.map_err(internal)?;
+    tracing::info!(account = %account.id, "signed in");
+    Ok(())
+}
+
+pub async fn sign_out(state: &AppState) -> Result<(), AppError> {
+    session::sign_out(&state.store, state.is_https()).await.map_err(internal)
+}
+
+/// The account's Stripe Customer, created the first time it is needed. The
+/// idempotency key names the account, so two first requests racing get one Customer.
+pub async fn customer_of(state: &AppState, account: &AccountRecord) -> Result<CustomerId, AppError> {
+    if let Some(id) = account.stripe_customer_id.as_deref().and_then(|id| CustomerId::parse(id).ok()) {
+        return Ok(id);
+    }
+    let params = CreateCustomer { email: Some(&account.email), metadata: [("account_id", account.id.as_str())].into_iter().collect() };
+    let customer = state.payments.stripe.create_customer(&params, &format!("customer-{}", account.id)).await.map_err(crate::stripe::shopper_error)?;
+    let stored = state.store.set_stripe_customer(&account.id, customer.id.as_str()).await.map_err(internal)?;
+    tracing::info!(account = %account.id, customer = %stored, "Stripe Customer created");
+    CustomerId::parse(&stored).map_err(|_| AppError::Internal)
+}
+
+/// The signed-in shopper's saved cards, newest first (as Stripe lists them).
+pub async fn saved_methods(state: &AppState) -> Result<Vec<SavedMethod>, AppError> {
+    let account = signed_in(state).await?;
+    let Some(customer) = account.stripe_customer_id.as_deref().and_then(|id| CustomerId::parse(id).ok()) else {
+        return Ok(Vec::new());
+    };
+    list_saved(state, &customer).await.map_err(crate::stripe::shopper_error)
+}
+
+/// A customer's saved cards as the pages show them.
+pub async fn list_saved(state: &AppState, customer: &CustomerId) -> Result<Vec<SavedMethod>, crate::stripe::Error> {
+    let list = state.payments.stripe.list_customer_payment_methods(customer).await?;
+    Ok(list
+        .data
+        .into_iter()
+        .filter_map(|method| {
+            let card = method.card?;
+            Some(SavedMethod {
+                id: method.id.to_string(),
+                brand: card.brand.unwrap_or_default(),
+                last4: card.last4.unwrap_or_default(),
+                exp_month: card.exp_month.unwrap_or_default(),
+                exp_year: card.exp_year.unwrap_or_default(),
+            })
+        })
+        .collect())
+}
+
+/// Detaches one of the shopper's own saved cards.
+pub async fn remove_method(state: &AppState, id: &str) -> Result<(), AppError> {
+    let not_found = || AppError::NotFound("There is no such saved card.".into());
+    let account = signed_in(state).await?;
+    let id = PaymentMethodId::parse(id).map_err(|_| not_found())?;
+    let customer = account.stripe_customer_id.as_deref().ok_or_else(not_found)?;
+    let method = match state.payments.stripe.retrieve_payment_method(&id).await {
+        Ok(method) => method,
+        Err(crate::stripe::Error::Api(api)) if api.status == 404 => return Err(not_found()),
+        Err(error) => return Err(crate::stripe::shopper_error(error)),
+    };
+    if method.customer.as_ref().map(CustomerId::as_str) != Some(customer) {
+        tracing::warn!(account = %account.id, method = %id, "refused to remove a payment method of another customer");
+        return Err(not_found());
+    }
+    state.payments.stripe.detach_payment_method(&id).await.map_err(crate::stripe::shopper_error)?;
+    tracing::info!(account = %account.id, method = %id, "saved card removed");
+    Ok(())
+}
+
+pub async fn card_setup(state: &AppState) -> Result<CardSetupView, AppError> {
+    signed_in(state).await?;
+    Ok(CardSetupView {
+        publishable_key: state.payments.publishable_key.clone(),
+        currency: state.config.store.currency.to_string(),
+        return_url: format!("{}/account", state.public_url),
+    })
+}
+
+/// Creates and confirms a SetupIntent for the shopper's Customer. The idempotency key
+/// is the token's: the token is single-use, so a retried request replays the same
+/// SetupIntent instead of making another.
+pub async fn confirm_setup(state: &AppState, token: &ConfirmationTokenId) -> Result<SetupReply, AppError> {
+    let account = signed_in(state).await?;
+    let customer = customer_of(state, &account).await?;
+    let return_url = format!("{}/account", state.public_url);
+    let params = CreateAndConfirmSetupIntent {
+        confirm: true,
+        confirmation_token: token,
+        customer: &customer,
+        automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
+        return_url: &return_url,
+        usage: Some(&state.config.store.saved_methods.save_usage),
+    };
+    let intent = match state.payments.stripe.create_and_confirm_setup_intent(&params, &format!("setup-{token}")).await {
+        Ok(intent) => intent,
+        Err(error) => {
+            if let Some(card) = error.card_error() {
+                return Err(AppError::Declined { message: card.message.clone(), decline_code: card.decline_code.clone() });
+            }
+            if let crate::stripe::Error::Api(api) = &error {
+                if api.status == 400 {
+                    tracing::warn!(code = ?api.code, message = %api.message, "Stripe refused the SetupIntent");
+                    return Err(AppError::invalid("Your card details could not be used (they may have expired). Please enter them again."));
+                }
+            }
+            return Err(crate::stripe::shopper_error(error));
+        }
+    };
+    let status = match intent.status {
+        SetupIntentStatus::Succeeded => "succeeded",
+        SetupIntentStatus::Processing => "processing",
+        SetupIntentStatus::RequiresAction => "requires_action",
+        SetupIntentStatus::RequiresPaymentMethod => {
+            return Err(AppError::Declined { message: "Your card could not be saved. Please try another card.".into(), decline_code: None });
+        }
+        ref other => {
+            tracing::error!(status = ?other, intent = %intent.id, "unexpected SetupIntent status");
+            return Err(AppError::Internal);
+        }
+    };
+    tracing::info!(account = %account.id, intent = %intent.id, status, "card setup confirmed");
+    Ok(SetupReply { status: status.into(), client_secret: intent.client_secret.unwrap_or_default() })
+}
+
+async fn signed_in(state: &AppState) -> Result<AccountRecord, AppError> {
+    current_account(state).await?.ok_or_else(|| AppError::NotFound("Sign in to see your saved cards.".into()))
+}
+
+/// Trimmed email and its lookup key (lowercased), or why it is not an email address.
+fn checked_email(email: &str) -> Result<(&str, String), AppError> {
+    let email = email.trim();
+    let plausible = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
+        })
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if plausible { Ok((email, email.to_lowercase())) } else { Err(AppError::invalid("Enter an email address like name@example.com.")) }
+}
+
+fn rate_limited(retry_after_secs: u64) -> AppError {
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(retry_after_secs));
+    }
+    AppError::RateLimited { retry_after_secs }
+}
+
+async fn hash_off_thread(password: String) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "the hashing task failed");
+            AppError::Internal
+        })?
+        .map_err(|error| {
+            tracing::error!(%error, "hashing a password failed");
+            AppError::Internal
+        })
+}
+
+async fn verify_off_thread(check: impl FnOnce() -> bool + Send + 'static) -> Result<bool, AppError> {
+    tokio::task::spawn_blocking(check).await.map_err(|error| {
+        tracing::error!(%error, "the verification task failed");
+        AppError::Internal
+    })
+}
+
+fn new_account_id() -> String {
+    let bytes: [u8; 12] = rand::random();
+    format!("acct_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+fn internal(error: StoreError) -> AppError {
+    tracing::error!(error = ?error, "account store operation failed");
+    AppError::Internal
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_compared_lowercased() {
+        let (email, key) = checked_email("  Jenny.Rosen@Example.com ").unwrap();
+        assert_eq!((email, key.as_str()), ("Jenny.Rosen@Example.com", "jenny.rosen@example.com"));
+        for bad in ["", "jenny", "@example.com", "jenny@", "jenny@example", "jen ny@example.com", "a@b@c.com", "jenny@.com"] {
+            assert!(checked_email(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! Accounts and saved payment methods over HTTP, as a browser (or an attacker) calls
+//! the server functions: sign-up and sign-in rotate the session, the guest cart comes
+//! along, failures are rate-limited, and no shopper can see, use or remove another's
+//! payment methods, whatever ids they put in a request.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+mod support;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Shop {
+    base: String,
+    stripe: String,
+    http: reqwest::Client,
+    _db: tempfile::TempDir,
+}
+
+/// A browser: one session cookie, replaced whenever the server sets a new one.
+#[derive(Default, Clone)]
+struct Browser {
+    cookie: Option<String>,
+}
+
+async fn shop_with(extra: &[(&str, &str)]) -> Shop {
+    let (config, _, db) = support::config(extra);
+    let running = support::serve(config).await;
+    Shop { base: running.base, stripe: running.stripe.unwrap(), http: support::client(), _db: db }
+}
+
+impl Shop {
+    async fn call(&self, browser: &mut Browser, endpoint: &str, form: &[(&str, &str)]) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut request = self.http.post(format!("{}/api/{endpoint}", self.base)).form(form);
+        if let Some(cookie) = &browser.cookie {
+            request = request.header("cookie", format!("sf_session={cookie}"));
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        for value in headers.get_all("set-cookie") {
+            let text = value.to_str().unwrap();
+            let value = text.split(';').next().unwrap().trim_start_matches("sf_session=");
+            browser.cookie = (!value.is_empty()).then(|| value.to_owned());
+        }
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)), headers)
+    }
+
+    async fn ok(&self, browser: &mut Browser, endpoint: &str, form: &[(&str, &str)]) -> Value {
+        let (status, body, _) = self.call(browser, endpoint, form).await;
+        assert_eq!(status, 200, "{endpoint}: {body}");
+        body
+    }
+
+    async fn sign_up(&self, browser: &mut Browser, email: &str) {
+        self.ok(browser, "account/sign-up", &[("email", email), ("password", PASSWORD)]).await;
+    }
+
+    async fn cart_count(&self, browser: &mut Browser) -> u64 {
+        self.ok(browser, "cart/get", &[]).await["item_count"].as_u64().unwrap()
+    }
+
+    async fn stripe(&self, method: Method, path: &str, key: &str, form: &[(&str, &str)]) -> Value {
+        support::stripe_call(&self.http, method, format!("{}{path}", self.stripe), key, form).await
+    }
+
+    /// A ConfirmationToken as Stripe.js makes it for a new card, ticking "save".
+    async fn saving_card_token(&self, number: &str) -> String {
+        let form = [
+            ("payment_method_data[type]", "card"),
+            ("payment_method_data[card][number]", number),
+            ("payment_method_data[card][exp_month]", "12"),
+            ("payment_method_data[card][exp_year]", "2040"),
+            ("payment_method_data[allow_redisplay]", "always"),
+            ("setup_future_usage", "off_session"),
+        ];
+        self.stripe(Method::POST, "/v1/confirmation_tokens", "pk_test_tests", &form).await["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn intent(&self, id: &str) -> Value {
+        self.stripe(Method::GET, &format!("/v1/payment_intents/{id}"), "sk_test_tests", &[]).await
+    }
+
+    async fn fault(&self, rule: Value) {
+        let response = self.http.post(format!("{}/_emulator/faults", self.stripe)).json(&rule).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_up_rotates_the_session_and_brings_the_guest_cart() {
+    let shop = shop_with(&[]).await;
+    let mut browser = Browser::default();
+    shop.ok(&mut browser, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "2")]).await;
+    let guest_cookie = browser.cookie.clone().unwrap();
+
+    shop.sign_up(&mut browser, "Jenny.Rosen@example.com").await;
+    let signed_in_cookie = browser.cookie.clone().unwrap();
+    assert_ne!(guest_cookie, signed_in_cookie, "signing in must issue a new session token");
+    assert_eq!(shop.cart_count(&mut browser).await, 2, "the guest cart carries over");
+    let account = shop.ok(&mut browser, "account/summary", &[]).await;
+    assert_eq!(account["email"], "Jenny.Rosen@example.com");
+
+    // The guest token is worth nothing now: it neither sees the cart nor the account.
+    let mut old = Browser { cookie: Some(guest_cookie) };
+    assert_eq!(shop.ok(&mut old, "account/summary", &[]).await, Value::Null);
+    assert_eq!(shop.cart_count(&mut old).await, 0);
+
+    // Signing out ends the session for good, even for someone who kept the cookie.
+    shop.ok(&mut browser, "account/sign-out", &[]).await;
+    assert_eq!(browser.cookie, None, "the cookie is cleared");
+    let mut kept = Browser { cookie: Some(signed_in_cookie) };
+    assert_eq!(shop.ok(&mut kept, "account/summary", &[]).await, Value::Null);
+
+    // Signing in again (email in another case) finds the account.
+    let mut again = Browser::default();
+    shop.ok(&mut again, "account/sign-in", &[("email", "jenny.rosen@EXAMPLE.com"), ("password", PASSWORD)]).await;
+    assert_eq!(shop.ok(&mut again, "account/summary", &[]).await["email"], "Jenny.Rosen@example.com");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_refuses_bad_input_and_a_taken_email() {
+    let shop = shop_with(&[]).await;
+    let mut browser = Browser::default();
+    for (email, password, says) in [
+        ("not-an-email", PASSWORD, "email address"),
+        ("jenny@example.com", "short", "at least 8"),
+        ("jenny@example.com", &"x".repeat(129), "at most 128"),
+    ] {
+        let (status, body, _) = shop.call(&mut browser, "account/sign-up", &[("email", email), ("password", password)]).await;
+        assert_eq!(status, 400);
+        assert!(body.to_string().contains(says), "{body}");
+    }
+    assert_eq!(browser.cookie, None, "nothing was started");
+    shop.sign_up(&mut browser, "jenny@example.com").await;
+    let (status, body, _) = shop.call(&mut Browser::default(), "account/sign-up", &[("email", "JENNY@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(status, 400);
+    assert!(body.to_string().contains("already exists"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_get_one_answer_and_repeated_failures_are_refused() {
+    let shop = shop_with(&[]).await;
+    shop.sign_up(&mut Browser::default(), "jenny@example.com").await;
+    let mut attacker = Browser::default();
+    let (status, unknown, _) = shop.call(&mut attacker, "account/sign-in", &[("email", "nobody@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(status, 400);
+    let (status, wrong, _) = shop.call(&mut attacker, "account/sign-in", &[("email", "jenny@example.com"), ("password", "guess-1234")]).await;
+    assert_eq!(status, 400);
+    assert_eq!(unknown, wrong, "an unknown email and a wrong password must look the same");
+
+    for attempt in 2..=5 {
+        let password = format!("guess-{attempt}-xyz");
+        let (status, _, _) = shop.call(&mut attacker, "account/sign-in", &[("email", "jenny@example.com"), ("password", &password)]).await;
+        assert_eq!(status, 400, "attempt {attempt}");
+    }
+    // Five failures on the account: refused for a while, even with the right password.
+    let (status, body, headers) = shop.call(&mut attacker, "account/sign-in", &[("email", "jenny@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(status, 429, "{body}");
+    let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    assert_eq!(body["RateLimited"]["retry_after_secs"], retry_after, "{body}");
+    assert_eq!(attacker.cookie, None, "no session was granted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_failures_from_one_address_are_refused_across_accounts() {
+    let shop = shop_with(&[]).await;
+    let mut attacker = Browser::default();
+    // 20 failures spread over many accounts (never 5 on one) from one address.
+    for n in 0..20 {
+        let email = format!("victim{}@example.com", n % 5);
+        let (status, _, _) = shop.call(&mut attacker, "account/sign-in", &[("email", &email), ("password", "wrong-password")]).await;
+        assert_eq!(status, 400, "failure {n}");
+    }
+    let (status, _, headers) = shop.call(&mut attacker, "account/sign-in", &[("email", "victim9@example.com"), ("password", "x-wrong-x")]).await;
+    assert_eq!(status, 429);
+    assert!(headers.contains_key("retry-after"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_in_payment_carries_the_customer_and_saves_the_card_for_that_account_only() {
+    let shop = shop_with(&[]).await;
+    let mut jenny = Browser::default();
+    shop.sign_up(&mut jenny, "jenny@example.com").await;
+    shop.ok(&mut jenny, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+
+    // Checkout for a signed-in shopper: a CustomerSession for the Payment Element.
+    let view = shop.ok(&mut jenny, "checkout/view", &[]).await;
+    let secret = view["customer_session_client_secret"].as_str().unwrap();
+    assert!(secret.starts_with("cuss_secret_"), "{secret}");
+
+    // A forged customer in the request is ignored: the intent is for Jenny's Customer.
+    let token = shop.saving_card_token("4242424242424242").await;
+    let reply = shop.ok(&mut jenny, "checkout/confirm", &[("confirmation_token", &token), ("customer", "cus_forged")]).await;
+    let intent = shop.intent(reply["payment_intent"].as_str().unwrap()).await;
+    let customer = intent["customer"].as_str().unwrap().to_owned();
+    assert!(customer.starts_with("cus_"));
+    assert_eq!(intent["setup_future_usage"], "off_session");
+
+    let saved = shop.ok(&mut jenny, "account/payment-methods", &[]).await;
+    assert_eq!(saved.as_array().unwrap().len(), 1, "{saved}");
+    assert_eq!(saved[0]["last4"], "4242");
+    assert_eq!(saved[0]["brand"], "visa");
+    let jenny_card = saved[0]["id"].as_str().unwrap().to_owned();
+    // Her order is listed on her account.
+    let summary = shop.ok(&mut jenny, "account/summary", &[]).await;
+    assert_eq!(summary["orders"][0]["id"], reply["order_id"]);
+
+    // Next time, checkout shows the saved card (the CustomerSession is for her Customer).
+    shop.ok(&mut jenny, "cart/add", &[("product_id", "linen-tote"), ("quantity", "1")]).await;
+    let view = shop.ok(&mut jenny, "checkout/view", &[]).await;
+    assert_eq!(view["saved_methods"][0]["id"], jenny_card);
+    let secret = view["customer_session_client_secret"].as_str().unwrap();
+    let session = shop.stripe(Method::GET, &format!("/v1/elements/sessions?customer_session_client_secret={secret}"), "pk_test_tests", &[]).await;
+    assert_eq!(session["saved_payment_methods"][0]["id"], jenny_card, "{session}");
+
+    // Another account sees none of it, and cannot remove or use Jenny's card.
+    let mut mallory = Browser::default();
+    shop.sign_up(&mut mallory, "mallory@example.com").await;
+    assert_eq!(shop.ok(&mut mallory, "account/payment-methods", &[]).await, json!([]));
+    assert_eq!(shop.ok(&mut mallory, "account/summary", &[]).await["orders"], json!([]));
+    let (status, _, _) = shop.call(&mut mallory, "account/remove-payment-method", &[("payment_method", &jenny_card)]).await;
+    assert_eq!(status, 404);
+    let (status, _, _) = shop.call(&mut mallory, "orders/get", &[("id", reply["order_id"].as_str().unwrap())]).await;
+    assert_eq!(status, 404, "another account's order");
+    assert_eq!(shop.ok(&mut jenny, "account/payment-methods", &[]).await.as_array().unwrap().len(), 1);
+
+    // Jenny removes her card: it is detached from her Customer.
+    shop.ok(&mut jenny, "account/remove-payment-method", &[("payment_method", &jenny_card)]).await;
+    assert_eq!(shop.ok(&mut jenny, "account/payment-methods", &[]).await, json!([]));
+    let method = shop.stripe(Method::GET, &format!("/v1/payment_methods/{jenny_card}"), "sk_test_tests", &[]).await;
+    assert_eq!(method["customer"], Value::Null);
+    let _ = customer;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guests_get_no_customer_session_and_account_calls_need_a_sign_in() {
+    let shop = shop_with(&[]).await;
+    let mut guest = Browser::default();
+    shop.ok(&mut guest, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let view = shop.ok(&mut guest, "checkout/view", &[]).await;
+    assert_eq!(view["customer_session_client_secret"], Value::Null);
+    for (endpoint, form) in [
+        ("account/payment-methods", vec![]),
+        ("account/remove-payment-method", vec![("payment_method", "pm_123")]),
+        ("account/card-setup", vec![]),
+        ("account/confirm-setup", vec![("confirmation_token", "ctoken_123")]),
+    ] {
+        let (status, _, _) = shop.call(&mut guest, endpoint, &form).await;
+        assert_eq!(status, 404, "{endpoint}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_goes_on_without_saved_cards_when_the_customer_session_fails() {
+    let shop = shop_with(&[]).await;
+    let mut jenny = Browser::default();
+    shop.sign_up(&mut jenny, "jenny@example.com").await;
+    shop.ok(&mut jenny, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    shop.fault(json!({ "path": "/v1/customer_sessions", "method": "POST", "status": 500, "count": 10 })).await;
+    let view = shop.ok(&mut jenny, "checkout/view", &[]).await;
+    assert_eq!(view["customer_session_client_secret"], Value::Null);
+    assert_eq!(view["cart"]["item_count"], 1);
+    let token = support::test_token(&shop.http, &shop.stripe, "pm_card_visa").await;
+    let reply = shop.ok(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await;
+    assert_eq!(reply["status"], "Succeeded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_is_added_with_a_setup_intent_and_3ds_cards_ask_for_authentication() {
+    let shop = shop_with(&[]).await;
+    let mut jenny = Browser::default();
+    shop.sign_up(&mut jenny, "jenny@example.com").await;
+    let setup = shop.ok(&mut jenny, "account/card-setup", &[]).await;
+    assert_eq!(setup["currency"], "eur");
+
+    let token = support::test_token(&shop.http, &shop.stripe, "pm_card_visa").await;
+    let reply = shop.ok(&mut jenny, "account/confirm-setup", &[("confirmation_token", &token)]).await;
+    assert_eq!(reply["status"], "succeeded");
+    // The same token again (a retried request) replays the same SetupIntent.
+    let again = shop.ok(&mut jenny, "account/confirm-setup", &[("confirmation_token", &token)]).await;
+    assert_eq!(again, reply);
+    assert_eq!(shop.ok(&mut jenny, "account/payment-methods", &[]).await.as_array().unwrap().len(), 1);
+
+    let token = support::test_token(&shop.http, &shop.stripe, "pm_card_threeDSecureRequired").await;
+    let reply = shop.ok(&mut jenny, "account/confirm-setup", &[("confirmation_token", &token)]).await;
+    assert_eq!(reply["status"], "requires_action");
+    assert!(reply["client_secret"].as_str().unwrap().starts_with("seti_"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_legacy_path_confirms_a_payment_method_and_refuses_anyone_elses() {
+    let shop = shop_with(&[("STORE_PAYMENT_METHOD_CREATION", "manual")]).await;
+    // Jenny saves a card through a SetupIntent: it is attached to her Customer.
+    let mut jenny = Browser::default();
+    shop.sign_up(&mut jenny, "jenny@example.com").await;
+    let token = support::test_token(&shop.http, &shop.stripe, "pm_card_visa").await;
+    shop.ok(&mut jenny, "account/confirm-setup", &[("confirmation_token", &token)]).await;
+    let jenny_card = shop.ok(&mut jenny, "account/payment-methods", &[]).await[0]["id"].as_str().unwrap().to_owned();
+
+    // A guest pays with a PaymentMethod made by createPaymentMethod.
+    let mut guest = Browser::default();
+    shop.ok(&mut guest, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let fresh = shop
+        .stripe(Method::POST, "/v1/payment_methods", "pk_test_tests", &[
+            ("type", "card"),
+            ("card[number]", "4242424242424242"),
+            ("card[exp_month]", "12"),
+            ("card[exp_year]", "2040"),
+        ])
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The ConfirmationToken endpoint is not the one this shop uses.
+    let (status, _, _) = shop.call(&mut guest, "checkout/confirm", &[("confirmation_token", "ctoken_123")]).await;
+    assert_eq!(status, 400);
+    let reply = shop.ok(&mut guest, "checkout/confirm-payment-method", &[("payment_method", &fresh)]).await;
+    assert_eq!(reply["status"], "Succeeded");
+    let intent = shop.intent(reply["payment_intent"].as_str().unwrap()).await;
+    assert_eq!(intent["payment_method"], fresh.as_str());
+
+    // Mallory names Jenny's saved card: refused before anything is charged.
+    let mut mallory = Browser::default();
+    shop.sign_up(&mut mallory, "mallory@example.com").await;
+    shop.ok(&mut mallory, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let intents_before = shop.stripe(Method::GET, "/v1/payment_intents?limit=100", "sk_test_tests", &[]).await["data"].as_array().unwrap().len();
+    let (status, body, _) = shop.call(&mut mallory, "checkout/confirm-payment-method", &[("payment_method", &jenny_card)]).await;
+    assert_eq!(status, 400, "{body}");
+    let intents_after = shop.stripe(Method::GET, "/v1/payment_intents?limit=100", "sk_test_tests", &[]).await["data"].as_array().unwrap().len();
+    assert_eq!(intents_before, intents_after, "no PaymentIntent was made with another's card");
+}
