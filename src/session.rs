@@ -30,11 +30,61 @@ impl SessionId {
     }
 }
 
+/// What one request knows of its session, looked up once: a page render asks from
+/// several resources (header, page), and each lookup is a database round trip. Set
+/// again whenever the request starts, replaces or ends the session.
+#[derive(Clone, Default)]
+pub struct RequestSession(std::sync::Arc<std::sync::Mutex<Option<Option<LiveSession>>>>);
+
+/// A live session and the account it is signed in to.
+#[derive(Clone, Debug)]
+struct LiveSession {
+    id: SessionId,
+    account_id: Option<String>,
+}
+
+impl RequestSession {
+    fn get(&self) -> Option<Option<LiveSession>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, session: Option<LiveSession>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(session);
+    }
+}
+
+fn remember(session: Option<LiveSession>) {
+    if let Some(memo) = leptos::prelude::use_context::<RequestSession>() {
+        memo.set(session);
+    }
+}
+
+async fn live(store: &Store) -> Result<Option<LiveSession>, StoreError> {
+    let memo = leptos::prelude::use_context::<RequestSession>();
+    if let Some(known) = memo.as_ref().and_then(RequestSession::get) {
+        return Ok(known);
+    }
+    let session = match token_from_request() {
+        None => None,
+        Some(token) => {
+            let id = SessionId::of_token(&token);
+            store.live_session(id.as_str()).await?.map(|account_id| LiveSession { id, account_id })
+        }
+    };
+    if let Some(memo) = memo {
+        memo.set(session.clone());
+    }
+    Ok(session)
+}
+
 /// The session named by the request's cookie, if it is one the server issued.
 pub async fn current(store: &Store) -> Result<Option<SessionId>, StoreError> {
-    let Some(token) = token_from_request() else { return Ok(None) };
-    let id = SessionId::of_token(&token);
-    Ok(store.session_exists(id.as_str()).await?.then_some(id))
+    Ok(live(store).await?.map(|session| session.id))
+}
+
+/// The session and the account it is signed in to (`None` for a guest).
+pub async fn current_with_account(store: &Store) -> Result<Option<(SessionId, Option<String>)>, StoreError> {
+    Ok(live(store).await?.map(|session| (session.id, session.account_id)))
 }
 
 /// The current session, or a new one whose cookie is set on the reply.
@@ -46,6 +96,7 @@ pub async fn current_or_start(store: &Store, secure: bool) -> Result<SessionId, 
     let id = SessionId::of_token(&token);
     store.create_session(id.as_str(), now()).await?;
     set_cookie(&cookie_for(&token, secure));
+    remember(Some(LiveSession { id: id.clone(), account_id: None }));
     Ok(id)
 }
 
@@ -64,6 +115,7 @@ pub async fn sign_in(store: &Store, account_id: &str, secure: bool) -> Result<Se
         })
         .await?;
     set_cookie(&cookie_for(&token, secure));
+    remember(Some(LiveSession { id: id.clone(), account_id: Some(account_id.to_owned()) }));
     Ok(id)
 }
 
@@ -73,6 +125,7 @@ pub async fn sign_out(store: &Store, secure: bool) -> Result<(), StoreError> {
         store.end_session(id.as_str(), now()).await?;
     }
     set_cookie(&expired_cookie(secure));
+    remember(None);
     Ok(())
 }
 

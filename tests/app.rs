@@ -201,3 +201,41 @@ async fn the_checkout_page_renders_under_concurrent_requests() {
     let failed: Vec<_> = statuses.iter().filter(|s| !matches!(s, Ok(200))).collect();
     assert!(failed.is_empty(), "{} of 60 renders failed: {failed:?}", failed.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_catalog_is_served_a_page_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog.toml");
+    let products: String = (1..=30)
+        .map(|n| {
+            format!(
+                "[[products]]\nid = \"item-{n:02}\"\nname = \"Item {n}\"\ndescription = \"Number {n}.\"\nunit_amount = {}\ncurrency = \"eur\"\nimage = \"/images/notebook.svg\"\nstock = {n}\n\n",
+                100 * n
+            )
+        })
+        .collect();
+    std::fs::write(&catalog, products).unwrap();
+    let (config, _, _db) = support::config(&[("STORE_CATALOG_FILE", catalog.to_str().unwrap())]);
+    let running = support::serve(config).await;
+    let client = support::client();
+    let list = |page: &'static str| {
+        let (client, base) = (client.clone(), running.base.clone());
+        async move {
+            let reply = client.post(format!("{base}/api/catalog/list")).form(&[("page", page)]).send().await.unwrap();
+            assert_eq!(reply.status(), 200);
+            reply.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let first = list("1").await;
+    assert_eq!((first["items"].as_array().unwrap().len(), first["pages"].as_u64()), (24, Some(2)));
+    assert_eq!(first["items"][0]["product"]["id"], "item-01");
+    let second = list("2").await;
+    assert_eq!(second["items"].as_array().unwrap().len(), 6);
+    assert_eq!(second["items"][5]["in_stock"], 30, "stock read for the page's products");
+    assert_eq!(list("99").await["page"], 2, "past the end: the last page");
+    assert_eq!(list("0").await["page"], 1);
+
+    let html = client.get(format!("{}/?page=2", running.base)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("data-testid=\"product-item-30\"") && !html.contains("data-testid=\"product-item-01\""));
+    assert!(html.contains("Page 2 of 2") && html.contains("href=\"/?page=1\""));
+}

@@ -35,8 +35,11 @@ pub async fn summary(state: &AppState) -> Result<Option<AccountSummary>, AppErro
 
 /// The account the request's session is signed in to.
 pub async fn current_account(state: &AppState) -> Result<Option<AccountRecord>, AppError> {
-    let Some(session) = session::current(&state.store).await.map_err(internal)? else { return Ok(None) };
-    state.store.account_of_session(session.as_str()).await.map_err(internal)
+    // A guest's session names no account: no second lookup.
+    match session::current_with_account(&state.store).await.map_err(internal)? {
+        Some((session, Some(_))) => state.store.account_of_session(session.as_str()).await.map_err(internal),
+        _ => Ok(None),
+    }
 }
 
 pub async fn sign_up(state: &AppState, email: &str, password: &str) -> Result<(), AppError> {

@@ -51,10 +51,7 @@ pub async fn view_current(state: &AppState) -> Result<Cart, AppError> {
 /// The cart of `session`, priced now.
 pub async fn view(state: &AppState, session: Option<&SessionId>) -> Result<Cart, AppError> {
     let (stored, code) = match session {
-        Some(id) => (
-            state.store.cart_lines(id.as_str()).await.map_err(internal)?,
-            state.store.session_discount(id.as_str()).await.map_err(internal)?,
-        ),
+        Some(id) => state.store.cart(id.as_str()).await.map_err(internal)?,
         None => (Vec::new(), None),
     };
     price(&state.catalog, state.config.store.currency, &stored, code.as_deref(), session::now()).map_err(|error| {

@@ -64,11 +64,24 @@ pub struct CatalogItem {
     pub in_stock: u32,
 }
 
-/// The catalog with live stock levels. Public endpoint, read-only.
+/// Products per catalog page.
+pub const PAGE_SIZE: usize = 24;
+
+/// A page of the catalog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogListing {
+    pub items: Vec<CatalogItem>,
+    /// This page's number, from 1.
+    pub page: u32,
+    /// How many pages there are (at least 1).
+    pub pages: u32,
+}
+
+/// A page of the catalog with live stock levels (`page` from 1). Public, read-only.
 #[server(endpoint = "catalog/list")]
-pub async fn list_products() -> Result<Vec<CatalogItem>, AppError> {
+pub async fn list_products(page: u32) -> Result<CatalogListing, AppError> {
     let state = crate::state::AppState::from_context()?;
-    super::service::list(&state.store, &state.catalog).await
+    super::service::list(&state.store, &state.catalog, page).await
 }
 
 /// What the page chrome shows about the shop.

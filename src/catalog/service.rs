@@ -1,6 +1,6 @@
 //! Loading the catalog file and answering catalog questions (server only).
 
-use super::{CatalogItem, Product, ProductId};
+use super::{CatalogItem, CatalogListing, PAGE_SIZE, Product, ProductId};
 use crate::error::AppError;
 use crate::money::{Currency, Money};
 use super::discounts::{Discount, DiscountEntry};
@@ -123,20 +123,25 @@ impl Catalog {
     }
 }
 
-/// Every product with its current stock.
-pub async fn list(store: &Store, catalog: &Catalog) -> Result<Vec<CatalogItem>, AppError> {
-    let stock = store.stock_levels().await.map_err(|error| {
+/// One page of the catalog (`page` from 1; past the end: the last page), each product
+/// with its current stock. Costs the same whatever the catalog's size: the page is a
+/// slice, and stock is read for its products only.
+pub async fn list(store: &Store, catalog: &Catalog, page: u32) -> Result<CatalogListing, AppError> {
+    let products = catalog.products();
+    let pages = u32::try_from(products.len().div_ceil(PAGE_SIZE)).unwrap_or(u32::MAX).max(1);
+    let page = page.clamp(1, pages);
+    let start = (page as usize - 1) * PAGE_SIZE;
+    let shown = &products[start.min(products.len())..(start + PAGE_SIZE).min(products.len())];
+    let ids: Vec<&str> = shown.iter().map(|product| product.id.as_str()).collect();
+    let stock = store.stock_of_products(&ids).await.map_err(|error| {
         tracing::error!(error = ?error, "reading stock levels failed");
         AppError::Internal
     })?;
-    Ok(catalog
-        .products()
+    let items = shown
         .iter()
-        .map(|product| CatalogItem {
-            product: product.clone(),
-            in_stock: stock.get(product.id.as_str()).copied().unwrap_or(0),
-        })
-        .collect())
+        .map(|product| CatalogItem { product: product.clone(), in_stock: stock.get(product.id.as_str()).copied().unwrap_or(0) })
+        .collect();
+    Ok(CatalogListing { items, page, pages })
 }
 
 #[cfg(test)]

@@ -1,14 +1,18 @@
 //! The catalog page (`/`).
 
-use super::{CatalogItem, list_products};
+use super::{CatalogItem, CatalogListing, list_products};
 use crate::app::{ActionError, CartState};
 use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
 
-/// Every product, server-rendered, each with an "Add to cart" form that works before
+/// A page of products (`?page=`, 24 a page), server-rendered, each with an "Add to cart" form that works before
 /// (and without) hydration.
 #[component]
 pub fn CatalogPage() -> impl IntoView {
-    let products = Resource::new(|| (), |_| list_products());
+    let query = use_query_map();
+    let page = move || query.read().get("page").and_then(|page| page.parse::<u32>().ok()).unwrap_or(1);
+    let products = Resource::new(page, list_products);
     let CartState { add, .. } = expect_context();
     view! {
         <h1>"Shop"</h1>
@@ -16,10 +20,17 @@ pub fn CatalogPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading the catalog…"</p> }>
             {move || Suspend::new(async move {
                 match products.await {
-                    Ok(items) => view! {
+                    Ok(CatalogListing { items, page, pages }) => view! {
                         <ul class="products">
                             {items.into_iter().map(|item| view! { <ProductCard item/> }).collect_view()}
                         </ul>
+                        {(pages > 1).then(|| view! {
+                            <nav class="pages" aria-label="Catalog pages">
+                                {(page > 1).then(|| view! { <A href=format!("/?page={}", page - 1) attr:rel="prev">"Previous"</A> })}
+                                <span>{format!("Page {page} of {pages}")}</span>
+                                {(page < pages).then(|| view! { <A href=format!("/?page={}", page + 1) attr:rel="next">"Next"</A> })}
+                            </nav>
+                        })}
                     }
                     .into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),

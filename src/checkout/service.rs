@@ -217,8 +217,10 @@ async fn priced_cart(state: &AppState, session: &SessionId) -> Result<(NewOrder,
             crate::money::Money::new(MINIMUM_CHARGE, cart.total.currency)
         )));
     }
+    let ids: Vec<&str> = cart.lines.iter().map(|line| line.product_id.as_str()).collect();
+    let stock_levels = state.store.stock_of_products(&ids).await.map_err(internal)?;
     for line in &cart.lines {
-        let stock = state.store.stock_of(line.product_id.as_str()).await.map_err(internal)?;
+        let stock = stock_levels.get(line.product_id.as_str()).copied().unwrap_or(0);
         if line.quantity > stock {
             return Err(AppError::invalid(format!("Only {stock} × {} left in stock: please update your cart.", line.name)));
         }

@@ -42,6 +42,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         amount: object["amount"].as_i64().unwrap_or(-1),
         currency: object["currency"].as_str().unwrap_or_default(),
     };
+    // The store applies it to the end even if Stripe hangs up first.
     match state.store.apply_payment_event(&payment, session::now()).await {
         Ok(effect) => {
             match effect {

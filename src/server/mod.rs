@@ -138,7 +138,10 @@ fn router(state: AppState) -> Router {
     let routes = route_list();
     let context = {
         let state = state.clone();
-        move || provide_context(state.clone())
+        move || {
+            provide_context(state.clone());
+            provide_context(crate::session::RequestSession::default());
+        }
     };
     let options = state.leptos_options.clone();
     let js_url = state.payments.js_url.clone();

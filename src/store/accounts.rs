@@ -46,7 +46,7 @@ impl Store {
         .bind(email_key)
         .bind(password_hash)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(inserted.rows_affected() == 1)
     }
@@ -76,8 +76,18 @@ impl Store {
     /// A session signed in to another account passes nothing on. The previous session
     /// ends either way: its cookie is worthless from now on.
     pub async fn sign_in(&self, sign_in: SignIn<'_>) -> Result<(), StoreError> {
+        let store = self.clone();
+        let (account, previous, new, now) =
+            (sign_in.account_id.to_owned(), sign_in.previous_session.map(str::to_owned), sign_in.new_session.to_owned(), sign_in.now);
+        Self::detached(async move {
+            store.sign_in_now(SignIn { account_id: &account, previous_session: previous.as_deref(), new_session: &new, now }).await
+        })
+        .await
+    }
+
+    async fn sign_in_now(&self, sign_in: SignIn<'_>) -> Result<(), StoreError> {
         let SignIn { account_id, previous_session, new_session, now } = sign_in;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT INTO sessions (id, created_at, last_seen_at, account_id) VALUES (?, ?, ?, ?)")
             .bind(new_session)
             .bind(now)
@@ -120,10 +130,14 @@ impl Store {
     /// Ends a session (signing out): it is never accepted again; its cart is dropped.
     /// Orders stay with the account they were placed in.
     pub async fn end_session(&self, session_id: &str, now: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        end_session(&mut tx, session_id, now).await?;
-        tx.commit().await?;
-        Ok(())
+        let (writer, session_id) = (self.writer.clone(), session_id.to_owned());
+        Self::detached(async move {
+            let mut tx = writer.begin().await?;
+            end_session(&mut tx, &session_id, now).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Records the account's Stripe Customer unless it already has one; returns the
@@ -132,11 +146,11 @@ impl Store {
         sqlx::query("UPDATE accounts SET stripe_customer_id = ? WHERE id = ? AND stripe_customer_id IS NULL")
             .bind(customer_id)
             .bind(account_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         let stored: Option<String> = sqlx::query_scalar("SELECT stripe_customer_id FROM accounts WHERE id = ?")
             .bind(account_id)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await?;
         Ok(stored.unwrap_or_else(|| customer_id.to_owned()))
     }
@@ -169,20 +183,25 @@ impl Store {
     /// Records one failed sign-in under each scope, and forgets failures older than
     /// `forget_before` (the table stays as small as the window).
     pub async fn record_sign_in_failure(&self, scopes: &[&str], now: i64, forget_before: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for scope in scopes {
-            sqlx::query("INSERT INTO sign_in_failures (scope, failed_at) VALUES (?, ?)").bind(scope).bind(now).execute(&mut *tx).await?;
-        }
-        sqlx::query("DELETE FROM sign_in_failures WHERE failed_at < ?").bind(forget_before).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
+        let (writer, scopes) = (self.writer.clone(), scopes.iter().map(|scope| (*scope).to_owned()).collect::<Vec<_>>());
+        Self::detached(async move { record_failures(&writer, &scopes, now, forget_before).await }).await
     }
 
     /// Forgets the failures of a scope (the account, after a successful sign-in).
     pub async fn clear_sign_in_failures(&self, scope: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sign_in_failures WHERE scope = ?").bind(scope).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM sign_in_failures WHERE scope = ?").bind(scope).execute(&self.writer).await?;
         Ok(())
     }
+}
+
+async fn record_failures(writer: &sqlx::SqlitePool, scopes: &[String], now: i64, forget_before: i64) -> Result<(), StoreError> {
+    let mut tx = writer.begin().await?;
+    for scope in scopes {
+        sqlx::query("INSERT INTO sign_in_failures (scope, failed_at) VALUES (?, ?)").bind(scope).bind(now).execute(&mut *tx).await?;
+    }
+    sqlx::query("DELETE FROM sign_in_failures WHERE failed_at < ?").bind(forget_before).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn end_session(tx: &mut sqlx::SqliteConnection, session_id: &str, now: i64) -> Result<(), StoreError> {

@@ -1,0 +1,144 @@
+//! Per-request cost must not grow with the order history: every SQL statement the
+//! shopper and webhook paths run is captured (from sqlx's statement log) while they
+//! run for real against a store, then `EXPLAIN QUERY PLAN`ned: none may scan a table
+//! that grows with orders, sessions, accounts or events. Statements are found by
+//! running the code, not listed by hand, so a new query is checked as soon as a path
+//! runs it.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use storefront::store::{AttemptStart, NewOrder, OrderLine, PaymentEvent, SignIn, Store};
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+/// Collects the SQL text of every `sqlx::query` event.
+#[derive(Clone, Default)]
+struct Statements(Arc<Mutex<BTreeSet<String>>>);
+
+struct StatementVisitor {
+    summary: String,
+    statement: String,
+}
+
+impl Visit for StatementVisitor {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "summary" => self.summary = value.to_owned(),
+            "db.statement" => self.statement = value.to_owned(),
+            _ => {}
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "summary" => self.summary = format!("{value:?}").trim_matches('"').to_owned(),
+            "db.statement" => self.statement = format!("{value:?}").trim_matches('"').replace("\\n", "\n"),
+            _ => {}
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> Layer<S> for Statements {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        if event.metadata().target() != "sqlx::query" {
+            return;
+        }
+        let mut visitor = StatementVisitor { summary: String::new(), statement: String::new() };
+        event.record(&mut visitor);
+        let sql = if visitor.statement.trim().is_empty() { visitor.summary } else { visitor.statement };
+        self.0.lock().unwrap().insert(sql.split_whitespace().collect::<Vec<_>>().join(" "));
+    }
+}
+
+/// Tables whose size grows with the shop's history.
+const GROWING: &[&str] =
+    &["orders", "order_lines", "payment_attempts", "processed_events", "sessions", "cart_lines", "accounts", "sign_in_failures", "outbox"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
+    let statements = Statements::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(statements.clone().with_filter(tracing_subscriber::filter::Targets::new().with_target("sqlx::query", tracing::Level::TRACE)));
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("plans.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    statements.0.lock().unwrap().clear(); // the migrations
+    // What the shop does for a shopper and for Stripe, end to end, through the store.
+    store.seed_inventory([("mug", 50_u32), ("tote", 50)]).await.unwrap();
+    store.stock_of_products(&["mug", "tote"]).await.unwrap();
+    store.create_session("s", 0).await.unwrap();
+    store.live_session("s").await.unwrap();
+    store.add_to_cart("s", "mug", 1, 99, 0).await.unwrap();
+    store.set_cart_quantity("s", "tote", 2, 0).await.unwrap();
+    store.set_session_discount("s", Some("WELCOME10")).await.unwrap();
+    store.cart("s").await.unwrap();
+    store.stock_of("mug").await.unwrap();
+    let order = NewOrder {
+        id: "ord_1".into(),
+        amount: 5400,
+        discount_amount: 0,
+        currency: "eur".into(),
+        lines: vec![OrderLine { product_id: "mug".into(), name: "Mug".into(), unit_amount: 1800, quantity: 3 }],
+    };
+    store.attempts_awaiting_action("s").await.unwrap();
+    let AttemptStart::New(attempt) = store.start_attempt("s", &order, "ctoken_1", Some("cus_1"), 1).await.unwrap() else { panic!() };
+    store.attempt_for_token("ctoken_1", "s").await.unwrap();
+    store.finish_attempt(&attempt, Some("pi_1"), "requires_action", "confirming", None, 2).await.unwrap();
+    let AttemptStart::Replay(_) = store.start_attempt("s", &order, "ctoken_1", None, 3).await.unwrap() else { panic!() };
+    store.finish_attempt(&attempt, Some("pi_1"), "succeeded", "confirming", Some("s"), 4).await.unwrap();
+    store.order_id_for_payment_intent("pi_1", "s").await.unwrap();
+    store.order_of_session("ord_1", "s").await.unwrap();
+    store.attempts("ord_1").await.unwrap();
+    for (id, kind) in [("evt_1", "payment_intent.processing"), ("evt_2", "payment_intent.succeeded"), ("evt_2", "payment_intent.succeeded"), ("evt_3", "payment_intent.payment_failed")] {
+        let event = PaymentEvent { event_id: id, event_type: kind, order_id: "ord_1", payment_intent_id: "pi_1", amount: 5400, currency: "eur" };
+        store.apply_payment_event(&event, 5).await.unwrap();
+    }
+    store.orders_to_reconcile(10).await.unwrap();
+    assert!(store.create_account("acct_1", "a@example.com", "a@example.com", "hash", 6).await.unwrap());
+    store.account_by_email("a@example.com").await.unwrap();
+    store.sign_in_failures("email:a@example.com", 0).await.unwrap();
+    store.record_sign_in_failure(&["email:a@example.com", "ip:127.0.0.1"], 7, 0).await.unwrap();
+    store.clear_sign_in_failures("email:a@example.com").await.unwrap();
+    store.sign_in(SignIn { account_id: "acct_1", previous_session: Some("s"), new_session: "s2", now: 8 }).await.unwrap();
+    store.account_of_session("s2").await.unwrap();
+    store.set_stripe_customer("acct_1", "cus_1").await.unwrap();
+    store.account_orders("acct_1", 20).await.unwrap();
+    store.end_session("s2", 9).await.unwrap();
+    // The merchant's view.
+    store.list_orders(None, 50).await.unwrap();
+    store.list_orders(Some("paid"), 50).await.unwrap();
+    store.order_for_merchant("ord_1").await.unwrap();
+    store.order_events("ord_1").await.unwrap();
+    store.outbox_for("ord_1").await.unwrap();
+    store.order_flag("ord_1").await.unwrap();
+    store.order_events("ord_1").await.unwrap();
+    store.outbox_for("ord_1").await.unwrap();
+
+    let captured: Vec<String> = statements.0.lock().unwrap().iter().cloned().collect();
+    assert!(captured.len() >= 30, "only {} statements were captured: {captured:#?}", captured.len());
+
+    let inspector = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let mut scans = Vec::new();
+    for sql in &captured {
+        let upper = sql.to_uppercase();
+        if ["BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "CREATE", "ALTER", "SAVEPOINT", "RELEASE"].iter().any(|k| upper.starts_with(k))
+            || upper.contains("_SQLX_MIGRATIONS")
+        {
+            continue;
+        }
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}")).fetch_all(&inspector).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        for (_, _, _, detail) in plan {
+            let scanned = detail.strip_prefix("SCAN ").map(|rest| rest.split_whitespace().next().unwrap_or_default().to_owned());
+            // Walking an index in order under a LIMIT reads only that many rows.
+            let bounded = detail.contains(" USING ") && detail.contains("INDEX") && sql.to_uppercase().contains(" LIMIT ");
+            if let Some(table) = scanned.filter(|_| !bounded) {
+                if GROWING.contains(&table.as_str()) {
+                    scans.push(format!("{detail}  ←  {sql}"));
+                }
+            }
+        }
+    }
+    assert!(scans.is_empty(), "full scans of growing tables:\n{}", scans.join("\n"));
+}
