@@ -18,6 +18,8 @@ pub struct AppState {
     pub payments: Arc<Payments>,
     /// Where shoppers reach the shop (`PUBLIC_URL`, or the bound address).
     pub public_url: Arc<str>,
+    /// `/pkg/…`, compressed once.
+    pub assets: crate::server::assets::Assets,
 }
 
 /// Stripe as this process talks to it: real Stripe when a secret key is configured,

@@ -239,3 +239,60 @@ async fn a_large_catalog_is_served_a_page_at_a_time() {
     assert!(html.contains("data-testid=\"product-item-30\"") && !html.contains("data-testid=\"product-item-01\""));
     assert!(html.contains("Page 2 of 2") && html.contains("href=\"/?page=1\""));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bundle_is_served_compressed_from_memory_with_an_etag() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(site.path().join("pkg")).unwrap();
+    let wasm: Vec<u8> = (0..200_000_u32).map(|n| (n % 7) as u8).collect();
+    std::fs::write(site.path().join("pkg/storefront.wasm"), &wasm).unwrap();
+    let (config, _, _db) = support::config(&[("LEPTOS_SITE_ROOT", site.path().to_str().unwrap())]);
+    let running = support::serve(config).await;
+    let client = reqwest::Client::builder().no_gzip().no_brotli().timeout(std::time::Duration::from_secs(10)).build().unwrap();
+    let url = format!("{}/pkg/storefront.wasm", running.base);
+    // Served from disk until the compressed copies are ready, then compressed: wait
+    // for that (bounded), never sleep a fixed time.
+    let mut compressed = None;
+    for _ in 0..200 {
+        let reply = client.get(&url).header("accept-encoding", "gzip").send().await.unwrap();
+        assert_eq!(reply.status(), 200);
+        // From memory: compressed once, with an ETag (the disk copy has none).
+        if reply.headers().get("content-encoding").is_some_and(|v| v == "gzip") && reply.headers().contains_key("etag") {
+            compressed = Some(reply);
+            break;
+        }
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let reply = compressed.expect("the bundle was never served compressed");
+    assert_eq!(reply.headers()["content-type"], "application/wasm");
+    assert_eq!(reply.headers()["vary"], "accept-encoding");
+    let etag = reply.headers()["etag"].to_str().unwrap().to_owned();
+    let body = reply.bytes().await.unwrap();
+    assert!(body.len() < wasm.len() / 10, "{} bytes", body.len());
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut unzipped).unwrap();
+    assert_eq!(unzipped, wasm);
+
+    let brotli = client.get(&url).header("accept-encoding", "gzip, deflate, br").send().await.unwrap();
+    assert_eq!(brotli.headers()["content-encoding"], "br");
+    let plain = client.get(&url).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.bytes().await.unwrap().len(), wasm.len());
+    let again = client.get(&url).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(client.get(format!("{}/pkg/missing.js", running.base)).send().await.unwrap().status(), 404);
+    assert_eq!(client.get(format!("{}/pkg/.env", running.base)).send().await.unwrap().status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_are_compressed_for_browsers_that_ask() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::builder().no_gzip().no_brotli().build().unwrap();
+    let reply = client.get(format!("{}/", app.base)).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.headers()["content-encoding"], "gzip");
+    let reply = client.get(format!("{}/", app.base)).send().await.unwrap();
+    assert!(reply.headers().get("content-encoding").is_none());
+    assert!(reply.text().await.unwrap().contains("data-testid=\"product-ceramic-mug\""));
+}

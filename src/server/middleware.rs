@@ -10,6 +10,7 @@ use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::response::Response;
 use leptos::server_fn::error::{FromServerFnError, SERVER_FN_ERROR_HEADER};
 use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -41,7 +42,10 @@ pub fn apply(router: Router) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             HeaderValue::from_static("strict-origin-when-cross-origin"),
-        ));
+        ))
+        // Pages and server-function replies compressed for browsers that ask (`/pkg`
+        // files arrive already compressed and pass through untouched).
+        .layer(CompressionLayer::new());
     router.layer(axum::middleware::map_response(error_status)).layer(layers)
 }
 

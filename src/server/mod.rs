@@ -1,6 +1,7 @@
 //! The server: start-up, router and middleware. Composition only; the logic lives in
 //! the feature folders.
 
+pub mod assets;
 mod health;
 mod middleware;
 mod payments;
@@ -83,7 +84,11 @@ impl Application {
         let addr = listener.local_addr()?;
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
         let (payments, emulator) = payments::connect(&config, &public_url).await?;
+        let pkg_dir = std::path::Path::new(&*config.site.site_root).join(&*config.site.site_pkg_dir);
         let state = AppState {
+            // In development cargo-leptos rewrites these files under a running server:
+            // read them from disk each time there.
+            assets: if config.site.env == leptos::config::Env::PROD { assets::Assets::compressed(pkg_dir) } else { assets::Assets::from_disk(pkg_dir) },
             leptos_options: config.site.clone(),
             config: Arc::new(config),
             store,
@@ -150,6 +155,7 @@ fn router(state: AppState) -> Router {
     let not_found_page = move |options| shell(options, js_url.clone());
     let pages = Router::new()
         .route("/health", get(health::health))
+        .route("/pkg/{file}", get(assets::serve))
         .route("/admin/orders", get(crate::orders::admin::list))
         .route("/admin/orders/{id}", get(crate::orders::admin::detail))
         .leptos_routes_with_context(&state, routes, context.clone(), page)
