@@ -15,12 +15,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The end-to-end run gets a database of its own, recreated each time.
 E2E_DB := $(CURDIR)/target/e2e/storefront.db
 
-.PHONY: help dev test bench tools toolchain cargo-leptos wasm-bindgen npm chromium conformance
+.PHONY: help dev test bench tools toolchain cargo-leptos wasm-bindgen npm chromium conformance wrk
 
 help:
 	@echo "make dev    - run the storefront with live reload on http://127.0.0.1:3000"
 	@echo "make test   - every Rust test, then the Playwright suite against a release build"
-	@echo "make bench  - the benchmark runner (not built yet, issue 7)"
+	@echo "make bench  - the storefront against a Node.js/Express reference, side by side (about 10 minutes)"
 
 dev: tools
 	cargo leptos watch
@@ -32,9 +32,24 @@ test: tools
 	rm -f $(E2E_DB) $(E2E_DB)-wal $(E2E_DB)-shm && mkdir -p $(dir $(E2E_DB))
 	DATABASE_URL=sqlite://$(E2E_DB) cargo leptos end-to-end --release
 
-bench:
-	@echo "make bench: no benchmarks yet; the runner arrives with issue 7." >&2
-	@exit 1
+# Both servers, one Stripe emulator, wrk as the load generator (benches/README.md).
+bench: tools wrk benches/reference-node/node_modules/.package-lock.json benches/runner/node_modules/.package-lock.json
+	cargo leptos build --release
+	cargo build --release -p stripe-emulator
+	node benches/runner/run.mjs
+
+benches/reference-node/node_modules/.package-lock.json: benches/reference-node/package-lock.json benches/reference-node/package.json
+	cd benches/reference-node && npm ci --no-audit --no-fund
+
+benches/runner/node_modules/.package-lock.json: benches/runner/package-lock.json benches/runner/package.json
+	cd benches/runner && npm ci --no-audit --no-fund
+
+# The load generator: Debian's wrk (4.1.0 on Debian 12).
+wrk:
+	@if ! command -v wrk >/dev/null; then \
+		echo "installing Debian's wrk"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; \
+	fi
 
 # Stripe's official Node SDK drives the emulator (stripe-emulator/conformance/).
 conformance: stripe-emulator/conformance/node_modules/.package-lock.json

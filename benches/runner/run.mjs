@@ -1,0 +1,544 @@
+// make bench: the storefront and the Node.js reference (benches/reference-node), side by
+// side on this machine, against one Stripe emulator, driven by wrk. Prints one table and
+// writes the results to target/bench/. BENCH_QUICK=1 shortens every phase (for trying
+// the runner out; its numbers are not the README's).
+
+import { spawn, execFileSync } from 'node:child_process';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const Database = require(path.join(ROOT, 'benches/reference-node/node_modules/better-sqlite3'));
+
+const QUICK = process.env.BENCH_QUICK === '1';
+// For investigating one side: BENCH_SERVERS=storefront, BENCH_GROWTH=0 (the table then
+// has gaps).
+const ONLY = process.env.BENCH_SERVERS?.split(',');
+const GROWTH = process.env.BENCH_GROWTH !== '0';
+const WARM_SECS = QUICK ? 1 : 3;
+const SECS = QUICK ? 3 : 10;
+const GROWTH_SECS = QUICK ? 2 : 5;
+const CONNECTIONS = 32;
+const THREADS = 2;
+const HYDRATION_RUNS = 20;
+const WORK = path.join(ROOT, 'target/bench/work');
+const EMULATOR_PORT = 12201;
+const EMULATOR = `http://127.0.0.1:${EMULATOR_PORT}`;
+const SECRET_KEY = 'sk_test_bench';
+const PUBLISHABLE_KEY = 'pk_test_bench';
+const WEBHOOK_SECRET = `whsec_${randomBytes(24).toString('hex')}`;
+const CART = [['ceramic-mug', 1], ['linen-tote', 2], ['beeswax-candle', 1]];
+
+// ---- processes ---------------------------------------------------------------------------
+
+const children = new Set();
+process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+
+let started = 0;
+function start(name, command, args, env, cwd = ROOT) {
+  started += 1;
+  const log = fs.openSync(path.join(WORK, `${String(started).padStart(2, '0')}-${name}.log`), 'w');
+  const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+async function stop(child) {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function healthy(url) {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${url}/health`)).ok) return;
+    } catch {}
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${url} did not become healthy; see target/bench/work/*.log`);
+}
+
+/** Peak resident memory since the last reset, in MB (VmHWM; reset through clear_refs). */
+function peakRss(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024;
+}
+
+function resetPeakRss(pid) {
+  try {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  } catch {} // not permitted: the peak is then since start
+}
+
+// ---- the two servers ------------------------------------------------------------------
+
+/** What differs between the storefront and the reference: ports, paths, cookies, schema. */
+const SERVERS = {
+  storefront: {
+    url: 'http://127.0.0.1:3201',
+    confirm: '/api/checkout/confirm',
+    cookie: (token) => `sf_session=${token}`,
+    start(db, catalog) {
+      return start('storefront', path.join(ROOT, 'target/release/storefront'), [], {
+        STOREFRONT_CONFIG: 'benches/bench.toml',
+        LEPTOS_SITE_ADDR: '127.0.0.1:3201',
+        DATABASE_URL: `sqlite://${db}`,
+        STORE_CATALOG_FILE: catalog,
+        STRIPE_SECRET_KEY: SECRET_KEY,
+        STRIPE_PUBLISHABLE_KEY: PUBLISHABLE_KEY,
+        STRIPE_API_BASE: EMULATOR,
+        STRIPE_JS_URL: `${EMULATOR}/v3/`,
+        STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        PUBLIC_URL: 'http://127.0.0.1:3201',
+        RECONCILE_AFTER_SECS: '86400',
+        RECONCILE_EVERY_SECS: '86400',
+        RUST_LOG: 'warn',
+      });
+    },
+    /** Sessions with carts, written as the storefront stores them (SHA-256 of the token). */
+    addSessions(db, tokens) {
+      const session = db.prepare('INSERT INTO sessions (id, created_at, last_seen_at) VALUES (?, 0, 0)');
+      const line = db.prepare('INSERT INTO cart_lines (session_id, product_id, quantity, added_at) VALUES (?, ?, ?, ?)');
+      db.transaction(() => {
+        for (const token of tokens) {
+          const id = createHash('sha256').update(token).digest('hex');
+          session.run(id);
+          CART.forEach(([product, quantity], n) => line.run(id, product, quantity, n));
+        }
+      })();
+    },
+    addOrders(db, from, count) {
+      db.exec("INSERT INTO sessions (id, created_at, last_seen_at) VALUES ('bench-orders', 0, 0) ON CONFLICT DO NOTHING");
+      addAwaitingOrders(db, from, count);
+    },
+    addHistory(db, from, count) {
+      // Paid orders of many sessions, with their lines, attempts and applied events.
+      const range = `WITH RECURSIVE n(i) AS (SELECT ${from} UNION ALL SELECT i + 1 FROM n WHERE i < ${from + count - 1})`;
+      db.exec(`${range} INSERT INTO sessions (id, created_at, last_seen_at) SELECT printf('hist-%09d', i / 4), i, i FROM n WHERE i % 4 = 0 OR i = ${from} ON CONFLICT DO NOTHING`);
+      db.exec(`${range} INSERT INTO orders (id, session_id, status, amount, currency, payment_intent_id, created_at, updated_at)
+        SELECT printf('ord_hist_%09d', i), printf('hist-%09d', i / 4), 'paid', 1800, 'eur', printf('pi_hist_%09d', i), i, i FROM n`);
+      db.exec(`${range} INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity) SELECT printf('ord_hist_%09d', i), 'ceramic-mug', 'Ceramic mug', 1800, 1 FROM n`);
+      db.exec(`${range} INSERT INTO payment_attempts (order_id, attempt, confirmation_token_id, idempotency_key, amount, currency, payment_intent_id, outcome, created_at)
+        SELECT printf('ord_hist_%09d', i), 1, printf('ctoken_hist_%09d', i), printf('ord_hist_%09d-attempt-1', i), 1800, 'eur', printf('pi_hist_%09d', i), 'succeeded', i FROM n`);
+      db.exec(`${range} INSERT INTO processed_events (event_id, type, received_at, order_id) SELECT printf('evt_hist_%09d', i), 'payment_intent.succeeded', i, printf('ord_hist_%09d', i) FROM n`);
+    },
+  },
+  reference: {
+    url: 'http://127.0.0.1:3202',
+    confirm: '/checkout/confirm',
+    cookie: (token) => `sid=${token}`,
+    start(db, catalog) {
+      return start('reference', process.execPath, ['server.js'], {
+        PORT: '3202',
+        DATABASE_PATH: db,
+        CATALOG_FILE: catalog,
+        STRIPE_SECRET_KEY: SECRET_KEY,
+        STRIPE_PUBLISHABLE_KEY: PUBLISHABLE_KEY,
+        STRIPE_API_BASE: EMULATOR,
+        STRIPE_JS_URL: `${EMULATOR}/v3/`,
+        STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        PUBLIC_URL: 'http://127.0.0.1:3202',
+        NODE_ENV: 'production',
+      }, path.join(ROOT, 'benches/reference-node'));
+    },
+    addSessions(db, tokens) {
+      const session = db.prepare('INSERT INTO sessions (id, created_at) VALUES (?, 0)');
+      const line = db.prepare('INSERT INTO cart_lines (session_id, product_id, quantity) VALUES (?, ?, ?)');
+      db.transaction(() => {
+        for (const token of tokens) {
+          session.run(token);
+          CART.forEach(([product, quantity]) => line.run(token, product, quantity));
+        }
+      })();
+    },
+    addOrders(db, from, count) {
+      db.exec("INSERT INTO sessions (id, created_at) VALUES ('bench-orders', 0) ON CONFLICT DO NOTHING");
+      addAwaitingOrders(db, from, count);
+    },
+    addHistory(db, from, count) {
+      const range = `WITH RECURSIVE n(i) AS (SELECT ${from} UNION ALL SELECT i + 1 FROM n WHERE i < ${from + count - 1})`;
+      db.exec(`${range} INSERT INTO sessions (id, created_at) SELECT printf('hist-%09d', i / 4), i FROM n WHERE i % 4 = 0 OR i = ${from} ON CONFLICT DO NOTHING`);
+      db.exec(`${range} INSERT INTO orders (id, session_id, status, amount, currency, payment_intent_id, created_at, updated_at)
+        SELECT printf('ord_hist_%09d', i), printf('hist-%09d', i / 4), 'paid', 1800, 'eur', printf('pi_hist_%09d', i), i, i FROM n`);
+      db.exec(`${range} INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity) SELECT printf('ord_hist_%09d', i), 'ceramic-mug', 'Ceramic mug', 1800, 1 FROM n`);
+      db.exec(`${range} INSERT INTO payment_attempts (order_id, attempt, confirmation_token_id, idempotency_key, amount, payment_intent_id, outcome)
+        SELECT printf('ord_hist_%09d', i), 1, printf('ctoken_hist_%09d', i), printf('ord_hist_%09d-attempt-1', i), 1800, printf('pi_hist_%09d', i), 'succeeded' FROM n`);
+      db.exec(`${range} INSERT INTO processed_events (event_id, type, received_at) SELECT printf('evt_hist_%09d', i), 'payment_intent.succeeded', i FROM n`);
+    },
+  },
+};
+
+/** Orders waiting for their payment_intent.succeeded (one line each), in either schema:
+ * both servers name these columns alike. Stamped now, so reconciliation leaves them be. */
+function addAwaitingOrders(db, from, count) {
+  const range = 'WITH RECURSIVE n(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM n WHERE i < ?)';
+  db.prepare(`${range} INSERT INTO orders (id, session_id, status, amount, currency, payment_intent_id, created_at, updated_at)
+    SELECT printf('ord_bench_%09d', i), 'bench-orders', 'confirming', 1800, 'eur', printf('pi_bench_%09d', i), unixepoch(), unixepoch() FROM n`).run(from, from + count - 1);
+  db.prepare(`${range} INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity)
+    SELECT printf('ord_bench_%09d', i), 'ceramic-mug', 'Ceramic mug', 1800, 1 FROM n`).run(from, from + count - 1);
+}
+
+function openDb(file) {
+  const db = new Database(file, { timeout: 30_000 });
+  db.pragma('journal_mode = WAL');
+  return db;
+}
+
+// ---- load generation ------------------------------------------------------------------
+
+function parseDuration(text) {
+  const match = /([\d.]+)(us|ms|s|m)/.exec(text);
+  const value = Number(match[1]);
+  return { us: value / 1000, ms: value, s: value * 1000, m: value * 60_000 }[match[2]];
+}
+
+function wrk(url, seconds, extra = [], scriptArgs = []) {
+  const args = ['-t', String(THREADS), '-c', String(CONNECTIONS), '-d', `${seconds}s`, '--latency', ...extra, url];
+  const output = execFileSync('wrk', scriptArgs.length ? [...args, '--', ...scriptArgs] : args, {
+    encoding: 'utf8',
+    maxBuffer: 16 << 20,
+  });
+  const percentile = (p) => parseDuration(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(output)[1]);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(output);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(output)[1]),
+    p50: percentile(50),
+    p99: percentile(99),
+    errors: (non2xx ? Number(non2xx[1]) : 0) + (socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
+  };
+}
+
+function linesFile(name, lines) {
+  const file = path.join(WORK, `${name}.tsv`);
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+function postLines(url, file, route, header, contentType, seconds) {
+  const script = path.join(HERE, 'lines.lua');
+  return wrk(url, seconds, ['-s', script], [file, route, header, contentType, String(THREADS)]);
+}
+
+async function pool(items, concurrency, work) {
+  const results = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await work(items[i], i);
+      }
+    }),
+  );
+  return results;
+}
+
+/** ConfirmationTokens for pm_card_visa, through the emulator's test helper. */
+async function confirmationTokens(count) {
+  return pool(Array.from({ length: count }), 16, async () => {
+    const reply = await fetch(`${EMULATOR}/v1/test_helpers/confirmation_tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SECRET_KEY}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'payment_method=pm_card_visa',
+    });
+    const token = await reply.json();
+    if (!token.id) throw new Error(`the emulator made no ConfirmationToken: ${JSON.stringify(token)}`);
+    return token.id;
+  });
+}
+
+function sessionToken() {
+  return randomBytes(32).toString('base64url');
+}
+
+/** A signed `payment_intent.succeeded` for a bench order, as a wrk line. */
+function signedEvent(n, timestamp) {
+  const body = JSON.stringify({
+    id: `evt_bench_${String(n).padStart(9, '0')}_${randomBytes(4).toString('hex')}`,
+    object: 'event',
+    api_version: '2026-10-28.endive',
+    created: timestamp,
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type: 'payment_intent.succeeded',
+    data: {
+      object: {
+        id: `pi_bench_${String(n).padStart(9, '0')}`,
+        object: 'payment_intent',
+        amount: 1800,
+        currency: 'eur',
+        status: 'succeeded',
+        metadata: { order_id: `ord_bench_${String(n).padStart(9, '0')}` },
+      },
+    },
+  });
+  const signature = createHmac('sha256', WEBHOOK_SECRET).update(`${timestamp}.${body}`).digest('hex');
+  return `t=${timestamp},v1=${signature}\t${body}`;
+}
+
+// ---- scenarios ----------------------------------------------------------------------------
+
+/** Everything each server needs for the POST scenarios, prepared before the clock runs. */
+async function prepare(name, server, db, sizes) {
+  const { confirmations, events, orderBase } = sizes;
+  const sessions = Array.from({ length: confirmations }, sessionToken);
+  // One more cart, never paid, for the checkout page scenarios.
+  const browsing = sessionToken();
+  server.addSessions(db, [...sessions, browsing]);
+  const tokens = await confirmationTokens(confirmations);
+  const confirmLines = sessions.map((session, i) => `${server.cookie(session)}\tconfirmation_token=${tokens[i]}`);
+  server.addOrders(db, orderBase, events);
+  return { confirmLines, checkoutCookie: server.cookie(browsing), orderBase, events };
+}
+
+function webhookLines(orderBase, count, duplicates) {
+  const now = Math.floor(Date.now() / 1000);
+  const lines = [];
+  for (let i = 0; i < count; i++) {
+    const line = signedEvent(orderBase + i, now);
+    lines.push(line);
+    // With duplicates, each event is delivered twice, the copy a little later.
+    if (duplicates) lines.splice(Math.max(0, lines.length - 1 - (i % 7)), 0, line);
+  }
+  return duplicates ? lines.slice(0, count) : lines;
+}
+
+async function runScenarios(label, name, server, pid, prepared, seconds) {
+  const results = {};
+  // `pool`: how many distinct prepared requests the measured run may use; a run that
+  // needed more reused some, and is marked.
+  const run = (scenario, fn, pool) => {
+    fn(WARM_SECS, true);
+    resetPeakRss(pid);
+    const result = fn(seconds, false);
+    results[scenario] = { ...result, rss: peakRss(pid), poolExceeded: pool !== undefined && result.rps * seconds > pool };
+    process.stderr.write(`  ${label} ${name} ${scenario}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99.toFixed(2)} ms\n`);
+  };
+  run('GET /', (secs) => wrk(`${server.url}/`, secs));
+  run('GET /checkout', (secs) => wrk(`${server.url}/checkout`, secs, ['-H', `Cookie: ${prepared.checkoutCookie}`]));
+  // Warm-up and measured runs draw from separate slices of the prepared lines.
+  const confirmWarm = linesFile(`${name}-confirm-warm`, prepared.confirmLines.slice(0, prepared.warmConfirmations));
+  const confirmMain = linesFile(`${name}-confirm`, prepared.confirmLines.slice(prepared.warmConfirmations));
+  run('confirm payment', (secs, warm) =>
+    postLines(`${server.url}`, warm ? confirmWarm : confirmMain, server.confirm, 'Cookie', 'application/x-www-form-urlencoded', secs),
+    prepared.confirmLines.length - prepared.warmConfirmations,
+  );
+  const half = Math.floor(prepared.events / 2);
+  const distinct = webhookLines(prepared.orderBase, half, false);
+  const warmEvents = linesFile(`${name}-webhook-warm`, distinct.slice(0, Math.floor(half / 5)));
+  const mainEvents = linesFile(`${name}-webhook`, distinct.slice(Math.floor(half / 5)));
+  run('webhook ingest', (secs, warm) => postLines(server.url, warm ? warmEvents : mainEvents, '/webhook', 'Stripe-Signature', 'application/json', secs), half - Math.floor(half / 5));
+  if (prepared.withDuplicates) {
+    const dupLines = webhookLines(prepared.orderBase + half, prepared.events - half, true);
+    const dup = linesFile(`${name}-webhook-dup`, dupLines);
+    run('webhook 50% duplicates', (secs) => postLines(server.url, dup, '/webhook', 'Stripe-Signature', 'application/json', secs), dupLines.length);
+  }
+  return results;
+}
+
+// ---- page weight and hydration ---------------------------------------------------------
+
+async function pageWeightAndHydration(browser, server, cookie) {
+  const origin = new URL(server.url).origin;
+  const [cookieName, cookieValue] = cookie.split('=');
+  const context = await browser.newContext();
+  await context.addCookies([{ name: cookieName, value: cookieValue, url: server.url }]);
+  const page = await context.newPage();
+  const bodies = [];
+  page.on('response', async (response) => {
+    if (new URL(response.url()).origin !== origin) return;
+    try {
+      const sizes = await response.request().sizes();
+      bodies.push({ url: response.url(), body: await response.body(), wire: sizes.responseBodySize });
+    } catch {}
+  });
+  await page.goto(`${server.url}/checkout`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.waitForLoadState('networkidle');
+  await context.close();
+  const files = bodies.map(({ url, body, wire }) => ({ url: new URL(url).pathname, raw: body.length, gzip: gzipSync(body).length, wire }));
+  const sum = (key) => files.reduce((a, f) => a + f[key], 0);
+  const weight = { files, raw: sum('raw'), gzip: sum('gzip'), wire: sum('wire') };
+
+  const times = [];
+  for (let i = 0; i < HYDRATION_RUNS; i++) {
+    const run = await browser.newContext();
+    await run.addCookies([{ name: cookieName, value: cookieValue, url: server.url }]);
+    await run.addInitScript(() => {
+      new MutationObserver((_, observer) => {
+        if (document.body?.dataset.hydrated === 'true') {
+          window.__hydratedAt = performance.now();
+          observer.disconnect();
+        }
+      }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-hydrated'] });
+    });
+    const tab = await run.newPage();
+    await tab.goto(`${server.url}/checkout`);
+    await tab.waitForFunction(() => window.__hydratedAt !== undefined);
+    times.push(await tab.evaluate(() => window.__hydratedAt));
+    await run.close();
+  }
+  times.sort((a, b) => a - b);
+  return { weight, hydratedMs: (times[9] + times[10]) / 2 };
+}
+
+// ---- growth -----------------------------------------------------------------------------------
+
+function bigCatalog(file, count) {
+  const out = [];
+  for (let i = 1; i <= count; i++) {
+    const id = `item-${String(i).padStart(5, '0')}`;
+    out.push(`[[products]]\nid = "${id}"\nname = "Item ${i}"\ndescription = "Catalog entry ${i}."\nunit_amount = ${100 + (i % 5000)}\ncurrency = "eur"\nimage = "/images/notebook.svg"\nstock = 1000\n`);
+  }
+  // The cart's products stay in the catalog, so checkout and confirm do the same work.
+  const demo = fs.readFileSync(path.join(ROOT, 'catalog.toml'), 'utf8').split('[[discounts]]')[0];
+  fs.writeFileSync(file, demo + '\n' + out.join('\n'));
+}
+
+// ---- main -------------------------------------------------------------------------------
+
+function format(value, digits = 0) {
+  return value === undefined ? '—' : value.toFixed(digits);
+}
+
+function table(rows, baseline) {
+  const header = ['scenario', 'storefront req/s', 'p50 ms', 'p99 ms', 'RSS MB', 'reference req/s', 'p50 ms', 'p99 ms', 'RSS MB', 'throughput ×', 'p99 ÷'];
+  const lines = [header, header.map(() => '---')];
+  for (const [scenario, s, r] of rows) {
+    lines.push([
+      scenario,
+      format(s.rps), format(s.p50, 2), format(s.p99, 2), format(s.rss, 1),
+      format(r?.rps), format(r?.p50, 2), format(r?.p99, 2), format(r?.rss, 1),
+      r ? format(s.rps / r.rps, 2) : '—',
+      r ? format(s.p99 / r.p99, 2) : '—',
+    ]);
+  }
+  return lines.map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
+
+async function main() {
+  fs.rmSync(WORK, { recursive: true, force: true });
+  fs.mkdirSync(WORK, { recursive: true });
+  const machine = `${os.cpus().length} × ${os.cpus()[0].model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.release()}`;
+  process.stderr.write(`make bench on ${machine}\n`);
+
+  const emulator = start('emulator', path.join(ROOT, 'target/release/stripe-emulator'), ['--addr', `127.0.0.1:${EMULATOR_PORT}`]);
+  await healthy(EMULATOR);
+
+  const demoCatalog = path.join(ROOT, 'catalog.toml');
+  const results = { machine, date: new Date().toISOString(), quick: QUICK, connections: CONNECTIONS, seconds: SECS, scenarios: {}, growth: {} };
+  const confirmations = QUICK ? 8_000 : 30_000;
+  const events = QUICK ? 60_000 : 300_000;
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1'],
+  });
+
+  const servers = Object.entries(SERVERS).filter(([name]) => !ONLY || ONLY.includes(name));
+  for (const [name, server] of servers) {
+    const dbFile = path.join(WORK, `${name}.db`);
+    const child = server.start(dbFile, demoCatalog);
+    await healthy(server.url);
+    const db = openDb(dbFile);
+    db.exec('UPDATE inventory SET on_hand = 1000000000');
+    process.stderr.write(`${name}: preparing ${confirmations} carts and ConfirmationTokens, ${events} orders\n`);
+    const prepared = await prepare(name, server, db, { confirmations, events, orderBase: 1 });
+    prepared.warmConfirmations = Math.floor(confirmations / 6);
+    prepared.events = events;
+    prepared.withDuplicates = true;
+    results.scenarios[name] = await runScenarios('base', name, server, child.pid, prepared, SECS);
+    const { weight, hydratedMs } = await pageWeightAndHydration(browser, server, prepared.checkoutCookie);
+    results.scenarios[name].weight = weight;
+    results.scenarios[name].hydratedMs = hydratedMs;
+    db.close();
+    await stop(child);
+  }
+  await browser.close();
+
+  // Growth: a 10,000-product catalog, and order stores holding 100,000 then 1,000,000 orders.
+  const bigCatalogFile = path.join(WORK, 'catalog-10k.toml');
+  bigCatalog(bigCatalogFile, 10_000);
+  const sizes = !GROWTH ? [] : QUICK ? [10_000, 100_000] : [100_000, 1_000_000];
+  for (const [name, server] of servers) {
+    const dbFile = path.join(WORK, `${name}-growth.db`);
+    let filled = 0;
+    let orderBase = 10_000_000;
+    for (const size of sizes) {
+      let child = server.start(dbFile, bigCatalogFile);
+      await healthy(server.url);
+      let db = openDb(dbFile);
+      process.stderr.write(`${name}: filling the order store to ${size} orders\n`);
+      server.addHistory(db, filled + 1, size - filled);
+      filled = size;
+      db.exec('UPDATE inventory SET on_hand = 1000000000');
+      db.exec('PRAGMA optimize');
+      const confirmationsNow = QUICK ? 6_000 : 15_000;
+      const eventsNow = QUICK ? 30_000 : 60_000;
+      const prepared = await prepare(name, server, db, { confirmations: confirmationsNow, events: eventsNow, orderBase });
+      orderBase += eventsNow;
+      prepared.warmConfirmations = Math.floor(confirmationsNow / 4);
+      prepared.events = eventsNow * 2;
+      prepared.withDuplicates = false;
+      db.close();
+      results.growth[`${name} @ ${size}`] = await runScenarios(`${size}`, `${name}-${size}`, server, child.pid, prepared, GROWTH_SECS);
+      await stop(child);
+    }
+  }
+  await stop(emulator);
+
+  const none = { weight: { gzip: NaN, raw: NaN }, hydratedMs: NaN };
+  const s = results.scenarios.storefront ?? none;
+  const r = results.scenarios.reference ?? none;
+  const scenarios = ['GET /', 'GET /checkout', 'confirm payment', 'webhook ingest', 'webhook 50% duplicates'];
+  const errors = [...Object.values(results.scenarios), ...Object.values(results.growth)]
+    .flatMap((set) => scenarios.map((name) => set[name]?.errors ?? 0))
+    .reduce((a, b) => a + b, 0);
+  let out = `\n## make bench — ${results.date}${QUICK ? ' (BENCH_QUICK: short runs)' : ''}\n\nMachine: ${machine}. wrk ${THREADS} threads, ${CONNECTIONS} connections, ${WARM_SECS} s warm-up, ${SECS} s measured; one Stripe emulator for both.\n\n`;
+  out += table(scenarios.map((name) => [name, s[name], r[name]]));
+  const kb = (bytes) => (bytes / 1024).toFixed(1);
+  out += `\n\nCheckout page, first-party transfer (HTML + JS + wasm + CSS): storefront ${kb(s.weight.gzip)} KB gzipped, ${kb(s.weight.wire)} KB as sent to Chromium, ${kb(s.weight.raw)} KB raw; reference ${kb(r.weight.gzip)} KB gzipped, ${kb(r.weight.wire)} KB as sent, ${kb(r.weight.raw)} KB raw.\n`;
+  out += `Navigation to hydrated in headless Chromium (median of ${HYDRATION_RUNS}): storefront ${s.hydratedMs.toFixed(0)} ms, reference ${r.hydratedMs.toFixed(0)} ms.\n`;
+  out += `\n### Growth: 10,000 products; ${sizes.map((n) => n.toLocaleString('en')).join(' and ')} orders (${GROWTH_SECS} s runs)\n\n`;
+  const growthRows = [];
+  for (const size of sizes) {
+    for (const name of ['GET /', 'GET /checkout', 'confirm payment', 'webhook ingest']) {
+      growthRows.push([`${name} @ ${size.toLocaleString('en')} orders`, results.growth[`storefront @ ${size}`]?.[name] ?? {}, results.growth[`reference @ ${size}`]?.[name]]);
+    }
+  }
+  out += table(growthRows);
+  const exceeded = [...Object.entries(results.scenarios), ...Object.entries(results.growth)].flatMap(([who, set]) =>
+    scenarios.filter((name) => set[name]?.poolExceeded).map((name) => `${who}: ${name}`),
+  );
+  out += `\n\nUnexpected replies (non-2xx, socket errors) over every run: ${errors}.`;
+  out += exceeded.length ? ` Runs that outran their prepared requests (some were reused): ${exceeded.join('; ')}.\n` : ' Every run had fresh prepared requests to the end.\n';
+  process.stdout.write(out);
+
+  fs.mkdirSync(path.join(ROOT, 'target/bench'), { recursive: true });
+  const stamp = results.date.replace(/[:.]/g, '-');
+  for (const file of [`bench-${stamp}.json`, 'latest.json']) {
+    fs.writeFileSync(path.join(ROOT, 'target/bench', file), JSON.stringify(results, null, 2));
+  }
+  fs.writeFileSync(path.join(ROOT, 'target/bench/latest.md'), out);
+  process.stderr.write(`results: target/bench/latest.json, target/bench/bench-${stamp}.json\n`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
