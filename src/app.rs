@@ -14,8 +14,19 @@ use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 /// The whole HTML document, rendered on the server only. Stripe.js is loaded from
-/// `stripe_js_url` on every page, as Stripe recommends (fraud signals).
-pub fn shell(options: LeptosOptions, stripe_js_url: String) -> impl IntoView {
+/// `stripe_js_url` on every page, as Stripe recommends (fraud signals). With a
+/// Content-Security-Policy (`csp`, with `{nonce}` for this response's nonce) the page
+/// runs only scripts the server marked with its nonce, and what they load.
+pub fn shell(options: LeptosOptions, stripe_js_url: String, csp: Option<std::sync::Arc<str>>) -> impl IntoView {
+    let nonce = leptos::nonce::use_nonce();
+    #[cfg(feature = "ssr")]
+    if let (Some(csp), Some(nonce), Some(response)) = (csp, &nonce, use_context::<leptos_axum::ResponseOptions>()) {
+        if let Ok(value) = http::HeaderValue::from_str(&csp.replace("{nonce}", nonce)) {
+            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = csp;
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -23,7 +34,7 @@ pub fn shell(options: LeptosOptions, stripe_js_url: String) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
-                <script src=stripe_js_url></script>
+                <script src=stripe_js_url nonce=nonce></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>

@@ -296,3 +296,36 @@ async fn pages_are_compressed_for_browsers_that_ask() {
     assert!(reply.headers().get("content-encoding").is_none());
     assert!(reply.text().await.unwrap().contains("data-testid=\"product-ceramic-mug\""));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_carry_a_strict_content_security_policy_with_a_fresh_nonce() {
+    let app = spawn_app().await;
+    let page = |path: &'static str| {
+        let (client, base) = (support::client(), app.base.clone());
+        async move {
+            let reply = client.get(format!("{base}{path}")).send().await.unwrap();
+            let csp = reply.headers()["content-security-policy"].to_str().unwrap().to_owned();
+            (csp, reply.text().await.unwrap())
+        }
+    };
+    let (csp, html) = page("/").await;
+    let nonce = csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).unwrap().to_owned();
+    assert!(nonce.len() >= 16, "{csp}");
+    for directive in ["default-src 'self'", "'strict-dynamic'", "'wasm-unsafe-eval'", "object-src 'none'", "frame-ancestors 'none'", "base-uri 'self'"] {
+        assert!(csp.contains(directive), "{directive} missing from {csp}");
+    }
+    assert!(!csp.contains("'unsafe-eval'") && !csp.contains("script-src 'self' 'unsafe-inline'"), "{csp}");
+    // Every script the page carries has this response's nonce.
+    let scripts = html.matches("<script").count();
+    assert!(scripts >= 2, "{html}");
+    assert_eq!(html.matches(&format!("nonce=\"{nonce}\"")).count(), scripts, "{html}");
+    // The embedded emulator's origin is allowed for Stripe.js, its frames and its API.
+    let stripe_origin = html.split("<script src=\"").nth(1).unwrap().split("/v3").next().unwrap();
+    assert!(csp.contains(&format!("frame-src {stripe_origin}")), "{csp}");
+    assert!(csp.contains(&format!("connect-src 'self' {stripe_origin}")), "{csp}");
+    // A new nonce on every response; and the 404 page too.
+    let (again, _) = page("/").await;
+    assert_ne!(again, csp);
+    let (missing, _) = page("/no-such-page").await;
+    assert!(missing.contains("'nonce-"));
+}

@@ -21,6 +21,42 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Largest webhook delivery accepted.
 pub const MAX_WEBHOOK_BYTES: usize = 512 * 1024;
 
+/// The pages' Content-Security-Policy, with `{nonce}` where each response's nonce goes:
+/// scripts only with the nonce (and what they load: `strict-dynamic`), WebAssembly, and
+/// Stripe.js's own origins for frames and API calls; no plugins, no framing of the shop.
+/// The Stripe origins follow Stripe's published list when Stripe.js comes from
+/// js.stripe.com, and the configured origin otherwise (the emulator).
+pub fn content_security_policy(stripe_js_url: &str, site: &leptos::config::LeptosOptions) -> String {
+    let origin = |url: &str| -> String {
+        url.parse::<http::Uri>()
+            .ok()
+            .and_then(|uri| Some(format!("{}://{}", uri.scheme_str()?, uri.authority()?)))
+            .unwrap_or_default()
+    };
+    let js = origin(stripe_js_url);
+    let (scripts, frames, connect, images) = if js == "https://js.stripe.com" {
+        (
+            "https://js.stripe.com https://*.js.stripe.com".to_owned(),
+            "https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com".to_owned(),
+            "https://api.stripe.com".to_owned(),
+            "https://*.stripe.com".to_owned(),
+        )
+    } else {
+        (js.clone(), js.clone(), js.clone(), js)
+    };
+    // cargo-leptos' live reload talks over a websocket in development.
+    let reload = if site.env == leptos::config::Env::DEV {
+        format!(" ws://{}:{}", site.site_addr.ip(), site.reload_port)
+    } else {
+        String::new()
+    };
+    format!(
+        "default-src 'self'; script-src 'nonce-{{nonce}}' 'strict-dynamic' 'wasm-unsafe-eval' {scripts}; \
+         frame-src {frames}; connect-src 'self' {connect}{reload}; img-src 'self' data: {images}; \
+         style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
 /// A 413 for bodies over `bytes`.
 pub fn body_limit(bytes: usize) -> RequestBodyLimitLayer {
     RequestBodyLimitLayer::new(bytes)
@@ -63,4 +99,21 @@ async fn error_status(response: Response) -> Response {
     let error = AppError::de(bytes.clone());
     parts.status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     Response::from_parts(parts, Body::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_real_stripe_the_policy_lists_stripes_published_origins() {
+        let site = leptos::config::LeptosOptions::builder().output_name("storefront").build();
+        let csp = content_security_policy("https://js.stripe.com/clover/stripe.js", &site);
+        assert!(csp.contains("script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval' https://js.stripe.com https://*.js.stripe.com;"), "{csp}");
+        assert!(csp.contains("frame-src https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com;"), "{csp}");
+        // The builder's default is development: the live-reload socket is allowed too.
+        assert!(csp.contains("connect-src 'self' https://api.stripe.com ws://127.0.0.1:3001;"), "{csp}");
+        let emulated = content_security_policy("http://127.0.0.1:12111/v3/", &site);
+        assert!(emulated.contains("frame-src http://127.0.0.1:12111;") && !emulated.contains("stripe.com"), "{emulated}");
+    }
 }

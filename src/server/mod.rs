@@ -146,13 +146,19 @@ fn router(state: AppState) -> Router {
         move || {
             provide_context(state.clone());
             provide_context(crate::session::RequestSession::default());
+            // A fresh nonce for the page's inline scripts (the CSP names it).
+            leptos::nonce::provide_nonce();
         }
     };
     let options = state.leptos_options.clone();
     let js_url = state.payments.js_url.clone();
-    let page = move || shell(options.clone(), js_url.clone());
+    let csp: Option<Arc<str>> = Some(middleware::content_security_policy(&state.payments.js_url, &state.leptos_options).into());
+    let page = {
+        let csp = csp.clone();
+        move || shell(options.clone(), js_url.clone(), csp.clone())
+    };
     let js_url = state.payments.js_url.clone();
-    let not_found_page = move |options| shell(options, js_url.clone());
+    let not_found_page = move |options| shell(options, js_url.clone(), csp.clone());
     let pages = Router::new()
         .route("/health", get(health::health))
         .route("/pkg/{file}", get(assets::serve))
