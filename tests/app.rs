@@ -329,3 +329,27 @@ async fn pages_carry_a_strict_content_security_policy_with_a_fresh_nonce() {
     let (missing, _) = page("/no-such-page").await;
     assert!(missing.contains("'nonce-"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_site_posts_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let post = |origin: Option<&'static str>, endpoint: &'static str, form: &'static [(&'static str, &'static str)]| {
+        let (client, base) = (app.client.clone(), app.base.clone());
+        async move {
+            let mut request = client.post(format!("{base}/api/{endpoint}")).form(form);
+            if let Some(origin) = origin {
+                request = request.header("origin", origin.replace("{base}", &base));
+            }
+            request.send().await.unwrap().status().as_u16()
+        }
+    };
+    // Another site's page posting a form with the shopper's browser: refused.
+    assert_eq!(post(Some("https://evil.example"), "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await, 403);
+    assert_eq!(post(Some("null"), "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await, 403);
+    assert_eq!(post(Some("https://evil.example"), "account/sign-up", &[("email", "a@example.com"), ("password", "long enough pw")]).await, 403);
+    assert_eq!(app.cart().await["item_count"], 0, "nothing was added");
+    // The shop's own pages, and clients that are not browsers (no Origin): accepted.
+    assert_eq!(post(Some("{base}"), "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await, 200);
+    assert_eq!(post(None, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await, 200);
+    assert_eq!(app.cart().await["item_count"], 2);
+}

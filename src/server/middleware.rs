@@ -7,7 +7,7 @@ use crate::error::AppError;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use leptos::server_fn::error::{FromServerFnError, SERVER_FN_ERROR_HEADER};
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
@@ -55,6 +55,33 @@ pub fn content_security_policy(stripe_js_url: &str, site: &leptos::config::Lepto
          frame-src {frames}; connect-src 'self' {connect}{reload}; img-src 'self' data: {images}; \
          style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     )
+}
+
+/// Refuses state-changing requests that a browser says come from another site: a
+/// POST (PUT, PATCH, DELETE) whose `Origin` names neither this request's own host nor
+/// the shop's public URL gets 403 and changes nothing. Browsers send `Origin` on every
+/// such request; clients that send none (scripts, Stripe's webhooks, the tests) are
+/// not browsers carrying a shopper's cookies, and pass. Against login CSRF above all:
+/// `SameSite=Lax` keeps the session cookie off cross-site posts, but signing in needs
+/// no cookie, so another site could otherwise sign a shopper in to its own account.
+pub async fn same_origin_writes(
+    axum::extract::State(public_origin): axum::extract::State<std::sync::Arc<str>>,
+    request: Request<Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let writes = !matches!(*request.method(), http::Method::GET | http::Method::HEAD | http::Method::OPTIONS);
+    if writes {
+        if let Some(origin) = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+            let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+            let authority = origin.split_once("://").map(|(_, rest)| rest);
+            let same_host = authority.is_some() && authority == host;
+            if !same_host && origin != &*public_origin {
+                tracing::warn!(%origin, "refused a cross-site request");
+                return (StatusCode::FORBIDDEN, "Cross-site requests are refused: use the shop's own pages.").into_response();
+            }
+        }
+    }
+    next.run(request).await
 }
 
 /// A 413 for bodies over `bytes`.

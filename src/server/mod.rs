@@ -166,12 +166,21 @@ fn router(state: AppState) -> Router {
         .route("/admin/orders/{id}", get(crate::orders::admin::detail))
         .leptos_routes_with_context(&state, routes, context.clone(), page)
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, not_found_page))
+        .layer(axum::middleware::from_fn_with_state(public_origin(&state.public_url), middleware::same_origin_writes))
         .layer(middleware::body_limit(middleware::MAX_BODY_BYTES));
     // Stripe's events can be larger than any form; they get a limit of their own.
     let webhook = Router::new()
         .route("/webhook", axum::routing::post(crate::orders::webhook::receive))
         .layer(middleware::body_limit(middleware::MAX_WEBHOOK_BYTES));
     middleware::apply(pages.merge(webhook).with_state(state))
+}
+
+/// `scheme://host[:port]` of the shop's public URL.
+fn public_origin(public_url: &str) -> Arc<str> {
+    match public_url.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}", rest.split('/').next().unwrap_or_default()).into(),
+        None => public_url.into(),
+    }
 }
 
 async fn shutdown_signal() {
