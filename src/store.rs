@@ -9,7 +9,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 mod accounts;
+mod limits;
 pub use accounts::{AccountRecord, SignIn};
+pub use limits::Limit;
 
 /// A database fault. Its text is for the log, never for the browser.
 #[derive(Debug, thiserror::Error)]

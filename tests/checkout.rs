@@ -287,3 +287,29 @@ async fn an_abandoned_authentication_is_canceled_before_the_next_attempt() {
         .unwrap();
     assert_eq!(late.status(), 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn card_testing_and_code_guessing_are_rate_limited_per_session() {
+    let shop = shop().await;
+    shop.add("ceramic-mug", "1").await;
+    // Twenty confirmations in ten minutes are allowed (these use unknown tokens and fail).
+    for n in 0..20 {
+        let (status, reply) = shop.pay(&format!("ctoken_made_up_{n}"), &[]).await;
+        assert_eq!(status, 400, "attempt {n}: {reply}");
+    }
+    let response = shop.client.post(format!("{}/api/checkout/confirm", shop.base)).form(&[("confirmation_token", "ctoken_made_up_x")]).send().await.unwrap();
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=600).contains(&retry_after));
+    // Refused before Stripe: even a good card waits.
+    let token = shop.token("pm_card_visa").await;
+    assert_eq!(shop.pay(&token, &[]).await.0, 429);
+    assert!(shop.payment_intents().await.is_empty(), "no PaymentIntent was made");
+
+    for n in 0..20 {
+        let (status, _) = shop.call(&shop.client, "cart/discount", &[("code", &format!("GUESS{n}"))]).await;
+        assert_eq!(status, 400, "guess {n}");
+    }
+    let (status, reply) = shop.call(&shop.client, "cart/discount", &[("code", "WELCOME10")]).await;
+    assert_eq!(status, 429, "{reply}");
+}

@@ -69,7 +69,7 @@ pub async fn sign_in(state: &AppState, email: &str, password: &str) -> Result<()
         if failures >= limit {
             let retry_after = oldest.map_or(WINDOW_SECS, |oldest| oldest + WINDOW_SECS - now).max(1);
             tracing::warn!(scope = scope.split(':').next().unwrap_or(""), failures, "sign-in refused: too many failures");
-            return Err(rate_limited(u64::try_from(retry_after).unwrap_or(1)));
+            return Err(crate::rate_limit::refused(u64::try_from(retry_after).unwrap_or(1)));
         }
     }
     let account = state.store.account_by_email(&key).await.map_err(internal)?;
@@ -232,13 +232,6 @@ fn checked_email(email: &str) -> Result<(&str, String), AppError> {
         })
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
     if plausible { Ok((email, email.to_lowercase())) } else { Err(AppError::invalid("Enter an email address like name@example.com.")) }
-}
-
-fn rate_limited(retry_after_secs: u64) -> AppError {
-    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-        response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(retry_after_secs));
-    }
-    AppError::RateLimited { retry_after_secs }
 }
 
 async fn hash_off_thread(password: String) -> Result<String, AppError> {

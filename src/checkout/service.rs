@@ -118,6 +118,8 @@ pub async fn confirm(state: &AppState, token: &Credential) -> Result<PaymentRepl
         }));
     }
     let session = session::current(&state.store).await.map_err(internal)?.ok_or_else(empty_cart)?;
+    use crate::rate_limit::{CONFIRM_PER_ADDRESS, CONFIRM_PER_SESSION};
+    crate::rate_limit::check(state, "confirm", session.as_str(), CONFIRM_PER_SESSION, CONFIRM_PER_ADDRESS).await?;
     // A token seen before is the same attempt again (a double submit, a retried
     // request), even though the cart may have become the order since.
     if let Some((attempt, own)) = state.store.attempt_for_token(token.as_str(), session.as_str()).await.map_err(internal)? {

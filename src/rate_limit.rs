@@ -1,0 +1,41 @@
+//! Limits on how often one shopper (session) and one client address may do the things
+//! attackers repeat: confirming payments (card testing: trying stolen card numbers one
+//! after another) and trying discount codes (guessing them). Counted in the database,
+//! so every instance shares them. Refused: 429 with `Retry-After`, nothing done.
+
+use crate::error::AppError;
+use crate::session;
+use crate::state::AppState;
+use crate::store::Limit;
+
+/// Payment confirmations per session, and per client address, in ten minutes.
+pub const CONFIRM_PER_SESSION: Limit = Limit { max: 20, window_secs: 600 };
+pub const CONFIRM_PER_ADDRESS: Limit = Limit { max: 100, window_secs: 600 };
+/// Discount codes tried per session, and per client address, in ten minutes.
+pub const DISCOUNT_PER_SESSION: Limit = Limit { max: 20, window_secs: 600 };
+pub const DISCOUNT_PER_ADDRESS: Limit = Limit { max: 100, window_secs: 600 };
+
+/// Counts one `action` for this session and this client's address, or refuses it.
+pub async fn check(state: &AppState, action: &str, session: &str, per_session: Limit, per_address: Limit) -> Result<(), AppError> {
+    let address = session::client_address(state.config.trust_forwarded_for).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let scopes = [(format!("{action}:session:{session}"), per_session), (format!("{action}:ip:{address}"), per_address)];
+    match state.store.take_rate_slot(&scopes, session::now()).await {
+        Ok(None) => Ok(()),
+        Ok(Some(retry_after)) => {
+            tracing::warn!(action, "refused: rate limit reached");
+            Err(refused(u64::try_from(retry_after).unwrap_or(1)))
+        }
+        Err(error) => {
+            tracing::error!(?error, "counting a rate-limited action failed");
+            Err(AppError::Internal)
+        }
+    }
+}
+
+/// A 429 for the current request, with `Retry-After`.
+pub fn refused(retry_after_secs: u64) -> AppError {
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(retry_after_secs));
+    }
+    AppError::RateLimited { retry_after_secs }
+}

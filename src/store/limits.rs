@@ -1,0 +1,66 @@
+//! Sliding-window rate limits, counted in the database (shared by every instance).
+
+use super::{Store, StoreError};
+use sqlx::Row;
+
+/// One limit: at most `max` hits per `window_secs` for a scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub max: i64,
+    pub window_secs: i64,
+}
+
+impl Store {
+    /// Counts a hit against every scope, unless one of them is already at its limit:
+    /// then nothing is counted and the answer is how many seconds until a slot frees up.
+    /// One write transaction; hits older than the longest window are forgotten.
+    pub async fn take_rate_slot(&self, scopes: &[(String, Limit)], now: i64) -> Result<Option<i64>, StoreError> {
+        let (writer, scopes) = (self.writer.clone(), scopes.to_vec());
+        Self::detached(async move {
+            let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+            for (scope, limit) in &scopes {
+                let row = sqlx::query("SELECT COUNT(*) AS hits, MIN(at) AS oldest FROM rate_limit_hits WHERE scope = ? AND at > ?")
+                    .bind(scope)
+                    .bind(now - limit.window_secs)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let (hits, oldest): (i64, Option<i64>) = (row.try_get("hits")?, row.try_get("oldest")?);
+                if hits >= limit.max {
+                    tx.rollback().await?;
+                    return Ok(Some(oldest.map_or(limit.window_secs, |oldest| oldest + limit.window_secs - now).max(1)));
+                }
+            }
+            for (scope, _) in &scopes {
+                sqlx::query("INSERT INTO rate_limit_hits (scope, at) VALUES (?, ?)").bind(scope).bind(now).execute(&mut *tx).await?;
+            }
+            let longest = scopes.iter().map(|(_, limit)| limit.window_secs).max().unwrap_or(0);
+            sqlx::query("DELETE FROM rate_limit_hits WHERE at <= ?").bind(now - longest).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(None)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_scope_at_its_limit_is_refused_until_the_window_moves_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+        let limit = Limit { max: 3, window_secs: 60 };
+        let scopes = vec![("a".to_owned(), limit), ("shared".to_owned(), Limit { max: 5, window_secs: 60 })];
+        for now in 0..3 {
+            assert_eq!(store.take_rate_slot(&scopes, now).await.unwrap(), None);
+        }
+        assert_eq!(store.take_rate_slot(&scopes, 10).await.unwrap(), Some(50), "the first hit frees its slot at 60");
+        // Refused hits are not counted: another scope sharing a limit still has room.
+        let other = vec![("b".to_owned(), limit), ("shared".to_owned(), Limit { max: 5, window_secs: 60 })];
+        assert_eq!(store.take_rate_slot(&other, 11).await.unwrap(), None);
+        assert_eq!(store.take_rate_slot(&other, 12).await.unwrap(), None);
+        assert!(store.take_rate_slot(&other, 13).await.unwrap().is_some(), "the shared scope is full at 5");
+        assert_eq!(store.take_rate_slot(&scopes, 61).await.unwrap(), None, "the window moved on");
+    }
+}
