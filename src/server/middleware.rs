@@ -44,9 +44,13 @@ pub fn content_security_policy(stripe_js_url: &str, site: &leptos::config::Lepto
     } else {
         (js.clone(), js.clone(), js.clone(), js)
     };
-    // cargo-leptos' live reload talks over a websocket in development.
-    let reload = if site.env == leptos::config::Env::DEV {
-        format!(" ws://{}:{}", site.site_addr.ip(), site.reload_port)
+    // `cargo leptos watch` (which sets LEPTOS_WATCH) injects a live-reload script that
+    // opens a websocket to the page's host on the reload port.
+    let reload = if site.env == leptos::config::Env::DEV || std::env::var_os("LEPTOS_WATCH").is_some() {
+        let port = site.reload_external_port.unwrap_or(site.reload_port);
+        let mut hosts = vec![site.site_addr.ip().to_string(), "127.0.0.1".to_owned(), "localhost".to_owned()];
+        hosts.dedup();
+        hosts.iter().map(|host| format!(" ws://{host}:{port}")).collect::<String>()
     } else {
         String::new()
     };
@@ -139,7 +143,7 @@ mod tests {
         assert!(csp.contains("script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval' https://js.stripe.com https://*.js.stripe.com;"), "{csp}");
         assert!(csp.contains("frame-src https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com;"), "{csp}");
         // The builder's default is development: the live-reload socket is allowed too.
-        assert!(csp.contains("connect-src 'self' https://api.stripe.com ws://127.0.0.1:3001;"), "{csp}");
+        assert!(csp.contains("connect-src 'self' https://api.stripe.com ws://127.0.0.1:3001 ws://localhost:3001;"), "{csp}");
         let emulated = content_security_policy("http://127.0.0.1:12111/v3/", &site);
         assert!(emulated.contains("frame-src http://127.0.0.1:12111;") && !emulated.contains("stripe.com"), "{emulated}");
     }
