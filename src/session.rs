@@ -163,6 +163,13 @@ pub fn now() -> i64 {
         .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// A new record id: `prefix` and 96 random bits in hex (`ord_…`, `acct_…`). Not a
+/// secret: ids name records, the session cookie is what proves who someone is.
+pub fn random_id(prefix: &str) -> String {
+    let bytes: [u8; 12] = rand::random();
+    format!("{prefix}_{}", hex(&bytes))
+}
+
 /// 256 random bits from the OS generator, URL-safe.
 fn new_token() -> String {
     let bytes: [u8; 32] = rand::random();
@@ -221,6 +228,13 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 43);
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+
+    #[test]
+    fn record_ids_carry_their_prefix_and_96_random_bits() {
+        let (a, b) = (random_id("ord"), random_id("ord"));
+        assert_ne!(a, b);
+        assert!(a.starts_with("ord_") && a.len() == 4 + 24 && a[4..].chars().all(|c| c.is_ascii_hexdigit()), "{a}");
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub async fn sign_up(state: &AppState, email: &str, password: &str) -> Result<()
         return Err(AppError::invalid(format!("Choose a password of at most {MAX_PASSWORD_CHARS} characters.")));
     }
     let hash = hash_off_thread(password.to_owned()).await?;
-    let id = new_account_id();
+    let id = session::random_id("acct");
     if !state.store.create_account(&id, email, &key, &hash, session::now()).await.map_err(internal)? {
         return Err(AppError::invalid("An account with this email already exists: sign in instead."));
     }
@@ -252,11 +252,6 @@ async fn verify_off_thread(check: impl FnOnce() -> bool + Send + 'static) -> Res
         tracing::error!(%error, "the verification task failed");
         AppError::Internal
     })
-}
-
-fn new_account_id() -> String {
-    let bytes: [u8; 12] = rand::random();
-    format!("acct_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
 fn internal(error: StoreError) -> AppError {

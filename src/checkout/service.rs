@@ -143,7 +143,7 @@ pub async fn confirm(state: &AppState, token: &Credential) -> Result<PaymentRepl
             .store
             .start_attempt(
                 session.as_str(),
-                &NewOrder { id: new_order_id(), lines: lines.clone(), ..order.clone() },
+                &NewOrder { id: session::random_id("ord"), lines: lines.clone(), ..order.clone() },
                 token.as_str(),
                 customer.as_ref().map(CustomerId::as_str),
                 session::now(),
@@ -446,11 +446,6 @@ fn client_of_request(state: &AppState) -> (String, String) {
 
 fn empty_cart() -> AppError {
     AppError::invalid("Your cart is empty: add something before paying.")
-}
-
-fn new_order_id() -> String {
-    let bytes: [u8; 12] = rand::random();
-    format!("ord_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
 fn internal(error: StoreError) -> AppError {
