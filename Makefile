@@ -15,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The end-to-end run gets a database of its own, recreated each time.
 E2E_DB := $(CURDIR)/target/e2e/storefront.db
 
-.PHONY: help dev test bench tools toolchain cargo-leptos wasm-bindgen npm chromium conformance wrk
+.PHONY: help dev test test-suites bench tools toolchain cargo-leptos wasm-bindgen npm chromium conformance wrk
 
 help:
 	@echo "make dev    - run the storefront with live reload on http://127.0.0.1:3000"
@@ -25,8 +25,16 @@ help:
 dev: tools
 	cargo leptos watch
 
+# scripts/with-postgres starts a throwaway PostgreSQL (Debian's, installed if missing)
+# unless TEST_POSTGRES_URL names one, and stops it when the tests end.
 test: tools
+	scripts/with-postgres $(MAKE) --no-print-directory test-suites
+
+# The store's tests run on both backends (src/store/testing.rs); the app's integration
+# suites run on SQLite, then again with every storefront on PostgreSQL.
+test-suites:
 	cargo test --features ssr
+	TEST_DATABASE=postgres cargo test --features ssr --test app --test accounts --test checkout --test webhooks --test recovery --test secrets
 	cargo test -p stripe-emulator
 	$(MAKE) conformance
 	rm -f $(E2E_DB) $(E2E_DB)-wal $(E2E_DB)-shm && mkdir -p $(dir $(E2E_DB))

@@ -1,15 +1,21 @@
-//! The database: connection pool, migrations, and every SQL statement of the app.
-//! Features call the typed methods here and never write SQL themselves, so a second
-//! backend (Postgres) can be added behind this one module.
+//! The database: connection pools, migrations, and every SQL statement of the app.
+//! Features call the typed methods here and never write SQL themselves.
+//!
+//! Two backends, chosen by `DATABASE_URL`: SQLite (`sqlite://path`, one process) and
+//! PostgreSQL (`postgres://…`, any number of instances). The statements are written
+//! once, in the SQL both understand (`$n` parameters, `ON CONFLICT`, `RETURNING`), and
+//! run through sqlx's `Any` driver; the migrations are shared too. Where the two differ
+//! is how a write transaction keeps concurrent writers out, see [`Store::begin_write`].
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyPool, Row, Transaction};
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::time::Duration;
 
 mod accounts;
 mod limits;
+#[cfg(test)]
+mod testing;
 pub use accounts::{AccountRecord, SignIn};
 pub use limits::Limit;
 
@@ -22,19 +28,29 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("the database work was interrupted")]
     Interrupted,
-    #[error("`{0}` is not a supported DATABASE_URL: use sqlite://path (Postgres is planned, issue 8)")]
+    #[error("DATABASE_URL names `{0}`, which is not supported: use sqlite://path or postgres://user@host/database")]
     UnsupportedUrl(String),
 }
 
-/// Handle to the order store; cheap to clone (two pools). SQLite lets one writer in
-/// at a time: writes queue on a single connection, in order, instead of several
-/// connections taking turns through SQLite's busy handler (which sleeps, and made the
-/// slowest writes wait hundreds of milliseconds under load). Reads run in parallel on
-/// the other pool; WAL lets them proceed while the writer commits.
+/// Handle to the order store; cheap to clone (two pool handles).
+///
+/// SQLite lets one writer in at a time: writes queue on a single connection, in order,
+/// instead of several connections taking turns through SQLite's busy handler (which
+/// sleeps, and made the slowest writes wait hundreds of milliseconds under load). Reads
+/// run in parallel on the other pool; WAL lets them proceed while the writer commits.
+/// PostgreSQL takes concurrent writers itself: both handles are one pool there.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
-    writer: SqlitePool,
+    pool: AnyPool,
+    writer: AnyPool,
+    backend: Backend,
+}
+
+/// Which database is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
 }
 
 /// Result of trying to add to a cart line atomically under a cap.
@@ -58,35 +74,78 @@ impl Store {
         tokio::spawn(work).await.map_err(|_| StoreError::Interrupted)?
     }
 
-    /// Opens (creating if needed) the database and applies pending migrations.
+    /// Opens (creating a SQLite file if needed) the database and applies pending
+    /// migrations (several instances starting at once apply them once: sqlx's migrator
+    /// takes a lock).
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        if !url.starts_with("sqlite:") {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.split(':').next().unwrap_or_default().to_owned()));
+        };
+        let store = match backend {
+            Backend::Sqlite => {
+                let separator = if url.contains('?') { '&' } else { '?' };
+                let url = if url.contains("mode=") { url.to_owned() } else { format!("{url}{separator}mode=rwc") };
+                // No ping before each use (sqlx's default): a local SQLite file does not
+                // drop connections, and the ping doubled the round trips to the
+                // connection's thread.
+                let options = || {
+                    AnyPoolOptions::new().test_before_acquire(false).acquire_timeout(Duration::from_secs(5)).after_connect(|connection, _| {
+                        Box::pin(async move {
+                            // WAL lets readers run while one writer commits; NORMAL is
+                            // durable in WAL mode except for the last transactions on
+                            // power loss, never corrupting.
+                            sqlx::Executor::execute(
+                                connection,
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                };
+                let writer = options().max_connections(1).connect(&url).await?;
+                let pool = options().max_connections(8).connect(&url).await?;
+                Store { pool, writer, backend }
+            }
+            Backend::Postgres => {
+                // Checked before use (the default): a connection the server dropped
+                // (a restart, a failover) is replaced instead of failing a request.
+                let pool = AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(5)).connect(url).await?;
+                Store { writer: pool.clone(), pool, backend }
+            }
+        };
+        sqlx::migrate!("./migrations").run(&store.writer).await?;
+        Ok(store)
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Begins a write transaction. On SQLite it takes the database's write lock at once
+    /// (`BEGIN IMMEDIATE`), so two writers never both read a state only one may act on.
+    /// PostgreSQL lets writers run side by side: the statements that must not interleave
+    /// lock what they read ([`Store::lock_session`], [`Backend::for_update`]).
+    async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
+        })
+    }
+
+    /// Serializes the write transactions of one session (on SQLite they already are).
+    async fn lock_session(&self, tx: &mut sqlx::AnyConnection, session_id: &str) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT id FROM sessions WHERE id = $1 FOR UPDATE").bind(session_id).fetch_optional(tx).await?;
         }
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            // WAL lets readers run while one writer commits; NORMAL is durable in WAL
-            // mode except for the last transactions on power loss, never corrupting.
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
-        // No ping before each use (sqlx's default): a local SQLite file does not drop
-        // connections, and the ping doubled the round trips to the connection's thread.
-        let writer = SqlitePoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options.clone())
-            .await?;
-        sqlx::migrate!("./migrations").run(&writer).await?;
-        let pool = SqlitePoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await?;
-        Ok(Store { pool, writer })
+        Ok(())
     }
 
     /// A trivial query, for health checks.
@@ -106,9 +165,9 @@ impl Store {
     }
 
     async fn seed_inventory_now(&self, items: &[(String, u32)]) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (product_id, on_hand) in items {
-            sqlx::query("INSERT INTO inventory (product_id, on_hand) VALUES (?, ?) ON CONFLICT (product_id) DO NOTHING")
+            sqlx::query("INSERT INTO inventory (product_id, on_hand) VALUES ($1, $2) ON CONFLICT (product_id) DO NOTHING")
                 .bind(product_id)
                 .bind(i64::from(*on_hand))
                 .execute(&mut *tx)
@@ -123,7 +182,7 @@ impl Store {
         if product_ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let placeholders = vec!["?"; product_ids.len()].join(", ");
+        let placeholders = (1..=product_ids.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
         let statement = format!("SELECT product_id, on_hand FROM inventory WHERE product_id IN ({placeholders})");
         let mut query = sqlx::query(&statement);
         for id in product_ids {
@@ -145,7 +204,7 @@ impl Store {
 
     /// Stock on hand of one product (0 when unknown).
     pub async fn stock_of(&self, product_id: &str) -> Result<u32, StoreError> {
-        let on_hand: Option<i64> = sqlx::query_scalar("SELECT on_hand FROM inventory WHERE product_id = ?")
+        let on_hand: Option<i64> = sqlx::query_scalar("SELECT on_hand FROM inventory WHERE product_id = $1")
             .bind(product_id)
             .fetch_optional(&self.pool)
             .await?;
@@ -155,7 +214,7 @@ impl Store {
     // ---- sessions --------------------------------------------------------------
 
     pub async fn create_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO sessions (id, created_at, last_seen_at) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO sessions (id, created_at, last_seen_at) VALUES ($1, $2, $3)")
             .bind(id)
             .bind(now)
             .bind(now)
@@ -166,14 +225,14 @@ impl Store {
 
     /// A live (not ended) session: `Some(account id, if signed in)`.
     pub async fn live_session(&self, id: &str) -> Result<Option<Option<String>>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT account_id FROM sessions WHERE id = ? AND ended_at IS NULL")
+        Ok(sqlx::query_scalar("SELECT account_id FROM sessions WHERE id = $1 AND ended_at IS NULL")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?)
     }
 
     pub async fn session_exists(&self, id: &str) -> Result<bool, StoreError> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = ? AND ended_at IS NULL")
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = $1 AND ended_at IS NULL")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -182,7 +241,7 @@ impl Store {
 
     /// The discount code a session applied, if any.
     pub async fn session_discount(&self, session_id: &str) -> Result<Option<String>, StoreError> {
-        let code: Option<Option<String>> = sqlx::query_scalar("SELECT discount_code FROM sessions WHERE id = ?")
+        let code: Option<Option<String>> = sqlx::query_scalar("SELECT discount_code FROM sessions WHERE id = $1")
             .bind(session_id)
             .fetch_optional(&self.pool)
             .await?;
@@ -190,7 +249,7 @@ impl Store {
     }
 
     pub async fn set_session_discount(&self, session_id: &str, code: Option<&str>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET discount_code = ? WHERE id = ?").bind(code).bind(session_id).execute(&self.writer).await?;
+        sqlx::query("UPDATE sessions SET discount_code = $1 WHERE id = $2").bind(code).bind(session_id).execute(&self.writer).await?;
         Ok(())
     }
 
@@ -201,7 +260,7 @@ impl Store {
     pub async fn cart(&self, session_id: &str) -> Result<(Vec<(String, u32)>, Option<String>), StoreError> {
         let rows = sqlx::query(
             "SELECT c.product_id, c.quantity, s.discount_code FROM sessions s
-             LEFT JOIN cart_lines c ON c.session_id = s.id WHERE s.id = ? ORDER BY c.added_at, c.product_id",
+             LEFT JOIN cart_lines c ON c.session_id = s.id WHERE s.id = $1 ORDER BY c.added_at, c.product_id",
         )
         .bind(session_id)
         .fetch_all(&self.pool)
@@ -222,7 +281,7 @@ impl Store {
 
     pub async fn cart_lines(&self, session_id: &str) -> Result<Vec<(String, u32)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT product_id, quantity FROM cart_lines WHERE session_id = ? ORDER BY added_at, product_id",
+            "SELECT product_id, quantity FROM cart_lines WHERE session_id = $1 ORDER BY added_at, product_id",
         )
         .bind(session_id)
         .fetch_all(&self.pool)
@@ -246,10 +305,10 @@ impl Store {
             return Ok(CartAdd::OverCap);
         }
         let new_quantity: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO cart_lines (session_id, product_id, quantity, added_at) VALUES (?1, ?2, ?3, ?5)
+            "INSERT INTO cart_lines (session_id, product_id, quantity, added_at) VALUES ($1, $2, $3, $5)
              ON CONFLICT (session_id, product_id)
              DO UPDATE SET quantity = cart_lines.quantity + excluded.quantity
-             WHERE cart_lines.quantity + excluded.quantity <= ?4
+             WHERE cart_lines.quantity + excluded.quantity <= $4
              RETURNING quantity",
         )
         .bind(session_id)
@@ -271,7 +330,7 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO cart_lines (session_id, product_id, quantity, added_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO cart_lines (session_id, product_id, quantity, added_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (session_id, product_id) DO UPDATE SET quantity = excluded.quantity",
         )
         .bind(session_id)
@@ -284,7 +343,7 @@ impl Store {
     }
 
     pub async fn remove_cart_line(&self, session_id: &str, product_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM cart_lines WHERE session_id = ? AND product_id = ?")
+        sqlx::query("DELETE FROM cart_lines WHERE session_id = $1 AND product_id = $2")
             .bind(session_id)
             .bind(product_id)
             .execute(&self.writer)
@@ -369,24 +428,24 @@ pub struct OrderRecord {
 
 /// `orders o` belongs to the session bound as the last parameter: placed in it, or
 /// placed by the account the session is signed in to.
-const OWNED_BY_SESSION: &str = "(o.session_id = ?2 OR o.account_id = (SELECT account_id FROM sessions WHERE id = ?2 AND ended_at IS NULL))";
+const OWNED_BY_SESSION: &str = "(o.session_id = $2 OR o.account_id = (SELECT account_id FROM sessions WHERE id = $2 AND ended_at IS NULL))";
 
 const ATTEMPT_COLUMNS: &str =
     "pa.order_id, pa.attempt, pa.confirmation_token_id, pa.idempotency_key, pa.amount, pa.currency, pa.payment_intent_id, pa.outcome, pa.customer_id";
 
-async fn cart_is_empty(tx: &mut sqlx::SqliteConnection, session_id: &str) -> Result<bool, StoreError> {
-    let lines: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cart_lines WHERE session_id = ?").bind(session_id).fetch_one(tx).await?;
+async fn cart_is_empty(tx: &mut sqlx::AnyConnection, session_id: &str) -> Result<bool, StoreError> {
+    let lines: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cart_lines WHERE session_id = $1").bind(session_id).fetch_one(tx).await?;
     Ok(lines == 0)
 }
 
 /// The attempt that used `token`, and whether it belongs to `session_id`.
 async fn token_attempt<'e, E>(executor: E, token: &str, session_id: &str) -> Result<Option<(Attempt, bool)>, StoreError>
 where
-    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     let row = sqlx::query(&format!(
         "SELECT {ATTEMPT_COLUMNS}, o.session_id FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
-         WHERE pa.confirmation_token_id = ?"
+         WHERE pa.confirmation_token_id = $1"
     ))
     .bind(token)
     .fetch_optional(executor)
@@ -397,7 +456,7 @@ where
 }
 
 /// A row of `SELECT id, status, amount, currency, flag, created_at FROM orders`.
-fn order_summary_from(row: &sqlx::sqlite::SqliteRow) -> Result<OrderSummary, sqlx::Error> {
+fn order_summary_from(row: &sqlx::any::AnyRow) -> Result<OrderSummary, sqlx::Error> {
     Ok(OrderSummary {
         id: row.try_get("id")?,
         status: row.try_get("status")?,
@@ -408,7 +467,7 @@ fn order_summary_from(row: &sqlx::sqlite::SqliteRow) -> Result<OrderSummary, sql
     })
 }
 
-fn attempt_from(row: &sqlx::sqlite::SqliteRow) -> Result<Attempt, sqlx::Error> {
+fn attempt_from(row: &sqlx::any::AnyRow) -> Result<Attempt, sqlx::Error> {
     Ok(Attempt {
         order_id: row.try_get("order_id")?,
         number: row.try_get("attempt")?,
@@ -450,15 +509,16 @@ impl Store {
         now: i64,
     ) -> Result<AttemptStart, StoreError> {
         let (amount, currency, lines) = (order.amount, order.currency.as_str(), &order.lines);
-        // IMMEDIATE: take the write lock now, so two requests of one session queue
-        // here instead of both reading "no attempt in flight".
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // Two requests of one session queue here instead of both reading "no attempt in
+        // flight".
+        let mut tx = self.begin_write().await?;
+        self.lock_session(&mut tx, session_id).await?;
         if let Some((attempt, own)) = token_attempt(&mut *tx, token, session_id).await? {
             tx.rollback().await?;
             return Ok(if own { AttemptStart::Replay(attempt) } else { AttemptStart::TokenUsedElsewhere });
         }
         let open: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM orders WHERE session_id = ? AND status IN ('pending', 'failed') ORDER BY created_at DESC LIMIT 1",
+            "SELECT id FROM orders WHERE session_id = $1 AND status IN ('pending', 'failed') ORDER BY created_at DESC LIMIT 1",
         )
         .bind(session_id)
         .fetch_optional(&mut *tx)
@@ -466,7 +526,7 @@ impl Store {
         let order_id = match open {
             Some(order_id) => {
                 let unresolved = sqlx::query(&format!(
-                    "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa WHERE pa.order_id = ? AND pa.outcome IS NULL"
+                    "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa WHERE pa.order_id = $1 AND pa.outcome IS NULL"
                 ))
                 .bind(&order_id)
                 .fetch_optional(&mut *tx)
@@ -480,7 +540,7 @@ impl Store {
                     tx.rollback().await?;
                     return Ok(AttemptStart::CartEmpty);
                 }
-                sqlx::query("UPDATE orders SET amount = ?, discount_amount = ?, currency = ?, updated_at = ? WHERE id = ?")
+                sqlx::query("UPDATE orders SET amount = $1, discount_amount = $2, currency = $3, updated_at = $4 WHERE id = $5")
                     .bind(amount)
                     .bind(order.discount_amount)
                     .bind(currency)
@@ -488,7 +548,7 @@ impl Store {
                     .bind(&order_id)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("DELETE FROM order_lines WHERE order_id = ?").bind(&order_id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM order_lines WHERE order_id = $1").bind(&order_id).execute(&mut *tx).await?;
                 order_id
             }
             None => {
@@ -500,7 +560,7 @@ impl Store {
                 }
                 sqlx::query(
                     "INSERT INTO orders (id, session_id, account_id, status, amount, discount_amount, currency, created_at, updated_at)
-                     VALUES (?1, ?2, (SELECT account_id FROM sessions WHERE id = ?2), 'pending', ?3, ?4, ?5, ?6, ?7)",
+                     VALUES ($1, $2, (SELECT account_id FROM sessions WHERE id = $2), 'pending', $3, $4, $5, $6, $7)",
                 )
                 .bind(&order.id)
                 .bind(session_id)
@@ -515,7 +575,7 @@ impl Store {
             }
         };
         for line in lines {
-            sqlx::query("INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity) VALUES (?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity) VALUES ($1, $2, $3, $4, $5)")
                 .bind(&order_id)
                 .bind(&line.product_id)
                 .bind(&line.name)
@@ -524,7 +584,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        let number: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(attempt), 0) + 1 FROM payment_attempts WHERE order_id = ?")
+        let number: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(attempt), 0) + 1 FROM payment_attempts WHERE order_id = $1")
             .bind(&order_id)
             .fetch_one(&mut *tx)
             .await?;
@@ -541,7 +601,7 @@ impl Store {
         };
         sqlx::query(
             "INSERT INTO payment_attempts (order_id, attempt, confirmation_token_id, idempotency_key, amount, currency, created_at, customer_id)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&attempt.order_id)
         .bind(attempt.number)
@@ -590,11 +650,11 @@ impl Store {
         empty_cart_of: Option<&str>,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         if let Some(session_id) = empty_cart_of {
-            sqlx::query("DELETE FROM cart_lines WHERE session_id = ?").bind(session_id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM cart_lines WHERE session_id = $1").bind(session_id).execute(&mut *tx).await?;
         }
-        sqlx::query("UPDATE payment_attempts SET payment_intent_id = COALESCE(?, payment_intent_id), outcome = ? WHERE order_id = ? AND attempt = ?")
+        sqlx::query("UPDATE payment_attempts SET payment_intent_id = COALESCE($1, payment_intent_id), outcome = $2 WHERE order_id = $3 AND attempt = $4")
             .bind(payment_intent_id)
             .bind(outcome)
             .bind(&attempt.order_id)
@@ -602,8 +662,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "UPDATE orders SET status = ?, payment_intent_id = COALESCE(?, payment_intent_id), updated_at = ?
-             WHERE id = ? AND status IN ('pending', 'failed', 'confirming')",
+            "UPDATE orders SET status = $1, payment_intent_id = COALESCE($2, payment_intent_id), updated_at = $3
+             WHERE id = $4 AND status IN ('pending', 'failed', 'confirming')",
         )
         .bind(order_status)
         .bind(payment_intent_id)
@@ -619,14 +679,14 @@ impl Store {
     /// anyone else's).
     pub async fn order_of_session(&self, order_id: &str, session_id: &str) -> Result<Option<OrderRecord>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT id, status, amount, currency, payment_intent_id, created_at FROM orders o WHERE id = ? AND {OWNED_BY_SESSION}"
+            "SELECT id, status, amount, currency, payment_intent_id, created_at FROM orders o WHERE id = $1 AND {OWNED_BY_SESSION}"
         ))
         .bind(order_id)
         .bind(session_id)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let lines = sqlx::query("SELECT product_id, name, unit_amount, quantity FROM order_lines WHERE order_id = ? ORDER BY name")
+        let lines = sqlx::query("SELECT product_id, name, unit_amount, quantity FROM order_lines WHERE order_id = $1 ORDER BY name")
             .bind(order_id)
             .fetch_all(&self.pool)
             .await?
@@ -655,7 +715,7 @@ impl Store {
     pub async fn order_id_for_payment_intent(&self, payment_intent_id: &str, session_id: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar(&format!(
             "SELECT o.id FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
-             WHERE pa.payment_intent_id = ? AND {OWNED_BY_SESSION}"
+             WHERE pa.payment_intent_id = $1 AND {OWNED_BY_SESSION}"
         ))
         .bind(payment_intent_id)
         .bind(session_id)
@@ -667,7 +727,7 @@ impl Store {
     pub async fn attempts_awaiting_action(&self, session_id: &str) -> Result<Vec<Attempt>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
-             WHERE o.session_id = ? AND o.status = 'confirming' AND pa.outcome = 'requires_action'"
+             WHERE o.session_id = $1 AND o.status = 'confirming' AND pa.outcome = 'requires_action'"
         ))
         .bind(session_id)
         .fetch_all(&self.pool)
@@ -677,7 +737,7 @@ impl Store {
 
     /// Every attempt recorded for an order, oldest first.
     pub async fn attempts(&self, order_id: &str) -> Result<Vec<Attempt>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa WHERE pa.order_id = ? ORDER BY pa.attempt"))
+        let rows = sqlx::query(&format!("SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa WHERE pa.order_id = $1 ORDER BY pa.attempt"))
             .bind(order_id)
             .fetch_all(&self.pool)
             .await?;
@@ -729,9 +789,9 @@ impl Store {
     }
 
     async fn apply_payment_event_now(&self, event: &PaymentEvent<'_>, now: i64) -> Result<EventEffect, StoreError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
-            "INSERT INTO processed_events (event_id, type, received_at, order_id) VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+            "INSERT INTO processed_events (event_id, type, received_at, order_id) VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
         )
         .bind(event.event_id)
         .bind(event.event_type)
@@ -744,7 +804,9 @@ impl Store {
             tx.rollback().await?;
             return Ok(EventEffect::Duplicate);
         }
-        let order = sqlx::query("SELECT session_id, status, amount, currency FROM orders WHERE id = ?")
+        // Locked: two different events for one order (two instances, or a webhook and
+        // reconciliation) apply one after the other.
+        let order = sqlx::query(&format!("SELECT session_id, status, amount, currency FROM orders WHERE id = $1{}", self.backend.for_update()))
             .bind(event.order_id)
             .fetch_optional(&mut *tx)
             .await?;
@@ -757,7 +819,7 @@ impl Store {
             "payment_intent.succeeded" => {
                 let (amount, currency): (i64, String) = (order.try_get("amount")?, order.try_get("currency")?);
                 if amount != event.amount || currency != event.currency {
-                    sqlx::query("UPDATE orders SET flag = 'amount_mismatch', updated_at = ? WHERE id = ?")
+                    sqlx::query("UPDATE orders SET flag = 'amount_mismatch', updated_at = $1 WHERE id = $2")
                         .bind(now)
                         .bind(event.order_id)
                         .execute(&mut *tx)
@@ -775,8 +837,8 @@ impl Store {
                 // Only the order's current PaymentIntent speaks for it: a late failure
                 // of an earlier attempt must not undo a later one.
                 sqlx::query(
-                    "UPDATE orders SET status = 'failed', updated_at = ?
-                     WHERE id = ? AND status IN ('pending', 'confirming') AND (payment_intent_id IS NULL OR payment_intent_id = ?)",
+                    "UPDATE orders SET status = 'failed', updated_at = $1
+                     WHERE id = $2 AND status IN ('pending', 'confirming') AND (payment_intent_id IS NULL OR payment_intent_id = $3)",
                 )
                 .bind(now)
                 .bind(event.order_id)
@@ -786,7 +848,7 @@ impl Store {
                 EventEffect::StatusUpdated
             }
             "payment_intent.processing" | "payment_intent.requires_action" | "payment_intent.amount_capturable_updated" => {
-                sqlx::query("UPDATE orders SET status = 'confirming', payment_intent_id = ?, updated_at = ? WHERE id = ? AND status IN ('pending', 'failed')")
+                sqlx::query("UPDATE orders SET status = 'confirming', payment_intent_id = $1, updated_at = $2 WHERE id = $3 AND status IN ('pending', 'failed')")
                     .bind(event.payment_intent_id)
                     .bind(now)
                     .bind(event.order_id)
@@ -805,7 +867,7 @@ impl Store {
     pub async fn orders_to_reconcile(&self, cutoff: i64) -> Result<Vec<(String, String)>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, payment_intent_id FROM orders
-             WHERE status = 'confirming' AND payment_intent_id IS NOT NULL AND updated_at <= ? ORDER BY updated_at LIMIT 500",
+             WHERE status = 'confirming' AND payment_intent_id IS NOT NULL AND updated_at <= $1 ORDER BY updated_at LIMIT 500",
         )
         .bind(cutoff)
         .fetch_all(&self.pool)
@@ -818,14 +880,14 @@ impl Store {
         // Two statements, so that each reads an index in order (no scan, no sort).
         let rows = match status {
             Some(status) => {
-                sqlx::query("SELECT id, status, amount, currency, flag, created_at FROM orders WHERE status = ? ORDER BY created_at DESC LIMIT ?")
+                sqlx::query("SELECT id, status, amount, currency, flag, created_at FROM orders WHERE status = $1 ORDER BY created_at DESC LIMIT $2")
                     .bind(status)
                     .bind(limit)
                     .fetch_all(&self.pool)
                     .await?
             }
             None => {
-                sqlx::query("SELECT id, status, amount, currency, flag, created_at FROM orders ORDER BY created_at DESC LIMIT ?")
+                sqlx::query("SELECT id, status, amount, currency, flag, created_at FROM orders ORDER BY created_at DESC LIMIT $1")
                     .bind(limit)
                     .fetch_all(&self.pool)
                     .await?
@@ -836,7 +898,7 @@ impl Store {
 
     /// An order's events as applied: `(event id, type, received at)`, oldest first.
     pub async fn order_events(&self, order_id: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT event_id, type, received_at FROM processed_events WHERE order_id = ? ORDER BY received_at, event_id")
+        let rows = sqlx::query("SELECT event_id, type, received_at FROM processed_events WHERE order_id = $1 ORDER BY received_at, event_id")
             .bind(order_id)
             .fetch_all(&self.pool)
             .await?;
@@ -849,7 +911,7 @@ impl Store {
     /// Any order, for the merchant (no session check).
     pub async fn order_for_merchant(&self, order_id: &str) -> Result<Option<OrderRecord>, StoreError> {
         let session: Option<String> =
-            sqlx::query_scalar("SELECT session_id FROM orders WHERE id = ?").bind(order_id).fetch_optional(&self.pool).await?;
+            sqlx::query_scalar("SELECT session_id FROM orders WHERE id = $1").bind(order_id).fetch_optional(&self.pool).await?;
         match session {
             Some(session) => self.order_of_session(order_id, &session).await,
             None => Ok(None),
@@ -858,32 +920,32 @@ impl Store {
 
     /// Messages waiting in the outbox for an order (oldest first).
     pub async fn outbox_for(&self, order_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query("SELECT kind, body FROM outbox WHERE order_id = ? ORDER BY created_at").bind(order_id).fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT kind, body FROM outbox WHERE order_id = $1 ORDER BY created_at").bind(order_id).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(|row| Ok((row.try_get("kind")?, row.try_get("body")?))).collect::<Result<_, sqlx::Error>>()?)
     }
 
     /// The flag on an order, if the merchant must look at it.
     pub async fn order_flag(&self, order_id: &str) -> Result<Option<String>, StoreError> {
-        let flag: Option<Option<String>> = sqlx::query_scalar("SELECT flag FROM orders WHERE id = ?").bind(order_id).fetch_optional(&self.pool).await?;
+        let flag: Option<Option<String>> = sqlx::query_scalar("SELECT flag FROM orders WHERE id = $1").bind(order_id).fetch_optional(&self.pool).await?;
         Ok(flag.flatten())
     }
 }
 
 /// Marks an order paid: stock taken (never below zero; an oversold order is flagged),
 /// a confirmation queued in the outbox, the cart emptied. Returns whether it oversold.
-async fn fulfil(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, event: &PaymentEvent<'_>, session_id: &str, now: i64) -> Result<bool, StoreError> {
-    sqlx::query("UPDATE orders SET status = 'paid', payment_intent_id = ?, updated_at = ? WHERE id = ?")
+async fn fulfil(tx: &mut sqlx::Transaction<'_, sqlx::Any>, event: &PaymentEvent<'_>, session_id: &str, now: i64) -> Result<bool, StoreError> {
+    sqlx::query("UPDATE orders SET status = 'paid', payment_intent_id = $1, updated_at = $2 WHERE id = $3")
         .bind(event.payment_intent_id)
         .bind(now)
         .bind(event.order_id)
         .execute(&mut **tx)
         .await?;
-    let lines = sqlx::query("SELECT product_id, name, quantity FROM order_lines WHERE order_id = ?").bind(event.order_id).fetch_all(&mut **tx).await?;
+    let lines = sqlx::query("SELECT product_id, name, quantity FROM order_lines WHERE order_id = $1").bind(event.order_id).fetch_all(&mut **tx).await?;
     let mut oversold = false;
     let mut summary = Vec::new();
     for line in &lines {
         let (product_id, name, quantity): (String, String, i64) = (line.try_get("product_id")?, line.try_get("name")?, line.try_get("quantity")?);
-        let taken = sqlx::query("UPDATE inventory SET on_hand = on_hand - ? WHERE product_id = ? AND on_hand >= ?")
+        let taken = sqlx::query("UPDATE inventory SET on_hand = on_hand - $1 WHERE product_id = $2 AND on_hand >= $3")
             .bind(quantity)
             .bind(&product_id)
             .bind(quantity)
@@ -892,23 +954,34 @@ async fn fulfil(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, event: &PaymentEve
             .rows_affected();
         if taken == 0 {
             oversold = true;
-            sqlx::query("UPDATE inventory SET on_hand = 0 WHERE product_id = ?").bind(&product_id).execute(&mut **tx).await?;
+            sqlx::query("UPDATE inventory SET on_hand = 0 WHERE product_id = $1").bind(&product_id).execute(&mut **tx).await?;
         }
         summary.push(format!("{quantity} × {name}"));
     }
     if oversold {
-        sqlx::query("UPDATE orders SET flag = 'oversold' WHERE id = ?").bind(event.order_id).execute(&mut **tx).await?;
+        sqlx::query("UPDATE orders SET flag = 'oversold' WHERE id = $1").bind(event.order_id).execute(&mut **tx).await?;
     }
     let body = format!("Thank you for your order {}: {}. It is paid and on its way.", event.order_id, summary.join(", "));
-    sqlx::query("INSERT INTO outbox (order_id, kind, body, created_at) VALUES (?, 'order_confirmation', ?, ?) ON CONFLICT DO NOTHING")
+    sqlx::query("INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, 'order_confirmation', $2, $3) ON CONFLICT DO NOTHING")
         .bind(event.order_id)
         .bind(&body)
         .bind(now)
         .execute(&mut **tx)
         .await?;
-    sqlx::query("DELETE FROM cart_lines WHERE session_id = ?").bind(session_id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM cart_lines WHERE session_id = $1").bind(session_id).execute(&mut **tx).await?;
     tracing::info!(order = event.order_id, oversold, "order paid; confirmation queued: {body}");
     Ok(oversold)
+}
+
+impl Backend {
+    /// The clause that locks the rows a `SELECT` read until the transaction ends (on
+    /// SQLite, `BEGIN IMMEDIATE` already excluded every other writer).
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
 }
 
 /// Counts are stored as SQL integers but are never negative (CHECK constraints).
@@ -920,87 +993,87 @@ fn count(value: i64) -> u32 {
 mod tests {
     use super::*;
 
-    async fn temp_store() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        (Store::connect(&url).await.unwrap(), dir)
-    }
+    use testing::stores;
 
     #[tokio::test]
     async fn adding_past_the_cap_changes_nothing() {
-        let (store, _dir) = temp_store().await;
-        store.create_session("s", 0).await.unwrap();
-        assert_eq!(store.add_to_cart("s", "mug", 60, 99, 0).await.unwrap(), CartAdd::Added(60));
-        assert_eq!(store.add_to_cart("s", "mug", 40, 99, 0).await.unwrap(), CartAdd::OverCap);
-        assert_eq!(store.add_to_cart("s", "mug", 39, 99, 0).await.unwrap(), CartAdd::Added(99));
-        assert_eq!(store.cart_lines("s").await.unwrap(), vec![("mug".to_owned(), 99)]);
+        for (store, _scratch) in stores().await {
+            store.create_session("s", 0).await.unwrap();
+            assert_eq!(store.add_to_cart("s", "mug", 60, 99, 0).await.unwrap(), CartAdd::Added(60));
+            assert_eq!(store.add_to_cart("s", "mug", 40, 99, 0).await.unwrap(), CartAdd::OverCap);
+            assert_eq!(store.add_to_cart("s", "mug", 39, 99, 0).await.unwrap(), CartAdd::Added(99));
+            assert_eq!(store.cart_lines("s").await.unwrap(), vec![("mug".to_owned(), 99)]);
+        }
     }
 
     #[tokio::test]
     async fn seeding_inventory_never_overwrites_known_stock() {
-        let (store, _dir) = temp_store().await;
-        store.seed_inventory([("mug", 5)]).await.unwrap();
-        store.seed_inventory([("mug", 50), ("tote", 3)]).await.unwrap();
-        assert_eq!(store.stock_of("mug").await.unwrap(), 5);
-        assert_eq!(store.stock_of("tote").await.unwrap(), 3);
-        assert_eq!(store.stock_of("unknown").await.unwrap(), 0);
+        for (store, _scratch) in stores().await {
+            store.seed_inventory([("mug", 5)]).await.unwrap();
+            store.seed_inventory([("mug", 50), ("tote", 3)]).await.unwrap();
+            assert_eq!(store.stock_of("mug").await.unwrap(), 5);
+            assert_eq!(store.stock_of("tote").await.unwrap(), 3);
+            assert_eq!(store.stock_of("unknown").await.unwrap(), 0);
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writes_after_a_duplicate_event_or_a_replayed_token_still_go_through() {
         // Both return early from a write transaction; the single writer connection must
         // come back clean (a transaction left open made every later write fail).
-        let (store, _dir) = temp_store().await;
-        store.create_session("s", 0).await.unwrap();
-        store.add_to_cart("s", "mug", 1, 99, 0).await.unwrap();
-        let AttemptStart::New(_) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else { panic!() };
-        for round in 0..20 {
-            let replay = store.start_attempt("s", &order("ord_x"), "ctoken_a", None, 0).await.unwrap();
-            assert!(matches!(replay, AttemptStart::Replay(_) | AttemptStart::Unresolved(_)), "{replay:?}");
-            let event = PaymentEvent {
-                event_id: "evt_1",
-                event_type: "payment_intent.processing",
-                order_id: "ord_1",
-                payment_intent_id: "pi_1",
-                amount: 3600,
-                currency: "eur",
-            };
-            let effect = store.apply_payment_event(&event, round).await.unwrap();
-            assert_eq!(effect, if round == 0 { EventEffect::StatusUpdated } else { EventEffect::Duplicate });
-            store.create_session(&format!("after-{round}"), round).await.unwrap();
+        for (store, _scratch) in stores().await {
+            store.create_session("s", 0).await.unwrap();
+            store.add_to_cart("s", "mug", 1, 99, 0).await.unwrap();
+            let AttemptStart::New(_) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else { panic!() };
+            for round in 0..20 {
+                let replay = store.start_attempt("s", &order("ord_x"), "ctoken_a", None, 0).await.unwrap();
+                assert!(matches!(replay, AttemptStart::Replay(_) | AttemptStart::Unresolved(_)), "{replay:?}");
+                let event = PaymentEvent {
+                    event_id: "evt_1",
+                    event_type: "payment_intent.processing",
+                    order_id: "ord_1",
+                    payment_intent_id: "pi_1",
+                    amount: 3600,
+                    currency: "eur",
+                };
+                let effect = store.apply_payment_event(&event, round).await.unwrap();
+                assert_eq!(effect, if round == 0 { EventEffect::StatusUpdated } else { EventEffect::Duplicate });
+                store.create_session(&format!("after-{round}"), round).await.unwrap();
+            }
         }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn hundreds_of_concurrent_duplicate_events_leave_the_writer_usable() {
-        let (store, _dir) = temp_store().await;
-        store.create_session("s", 0).await.unwrap();
-        store.add_to_cart("s", "mug", 1, 99, 0).await.unwrap();
-        let AttemptStart::New(_) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else { panic!() };
-        let tasks: Vec<_> = (0..400)
-            .map(|n| {
-                let store = store.clone();
-                tokio::spawn(async move {
-                    let event = PaymentEvent {
-                        event_id: if n % 2 == 0 { "evt_same" } else { "evt_other" },
-                        event_type: "payment_intent.processing",
-                        order_id: "ord_1",
-                        payment_intent_id: "pi_1",
-                        amount: 3600,
-                        currency: "eur",
-                    };
-                    store.apply_payment_event(&event, 1).await
+        for (store, _scratch) in stores().await {
+            store.create_session("s", 0).await.unwrap();
+            store.add_to_cart("s", "mug", 1, 99, 0).await.unwrap();
+            let AttemptStart::New(_) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else { panic!() };
+            let tasks: Vec<_> = (0..400)
+                .map(|n| {
+                    let store = store.clone();
+                    tokio::spawn(async move {
+                        let event = PaymentEvent {
+                            event_id: if n % 2 == 0 { "evt_same" } else { "evt_other" },
+                            event_type: "payment_intent.processing",
+                            order_id: "ord_1",
+                            payment_intent_id: "pi_1",
+                            amount: 3600,
+                            currency: "eur",
+                        };
+                        store.apply_payment_event(&event, 1).await
+                    })
                 })
-            })
-            .collect();
-        let mut applied = 0;
-        for task in tasks {
-            if task.await.unwrap().unwrap() != EventEffect::Duplicate {
-                applied += 1;
+                .collect();
+            let mut applied = 0;
+            for task in tasks {
+                if task.await.unwrap().unwrap() != EventEffect::Duplicate {
+                    applied += 1;
+                }
             }
+            assert_eq!(applied, 2, "each event applied once");
+            store.create_session("after", 2).await.unwrap();
         }
-        assert_eq!(applied, 2, "each event applied once");
-        store.create_session("after", 2).await.unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1008,39 +1081,41 @@ mod tests {
         // What a load generator does at the end of a run: hang up on requests in flight,
         // dropping their futures wherever they are (waiting for the writer, inside a
         // transaction, waiting for COMMIT).
-        let (store, _dir) = temp_store().await;
-        let mut tasks = Vec::new();
-        for n in 0..64_u64 {
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                for round in 0..150_u64 {
-                    let session = format!("s{n}-{round}");
-                    let work = async {
-                        store.create_session(&session, 0).await?;
-                        store.add_to_cart(&session, "mug", 1, 99, 0).await?;
-                        let order = NewOrder { id: format!("ord_{n}_{round}"), ..order("") };
-                        if let AttemptStart::New(attempt) = store.start_attempt(&session, &order, &format!("ctoken_{n}_{round}"), None, 0).await? {
-                            store.finish_attempt(&attempt, Some(&format!("pi_{n}_{round}")), "succeeded", "confirming", Some(&session), 1).await?;
-                        }
-                        Ok::<_, StoreError>(())
-                    };
-                    let _ = tokio::time::timeout(std::time::Duration::from_micros((n * 37 + round * 101) % 20_000), work).await;
-                }
-            }));
+        for (store, _scratch) in stores().await {
+            let mut tasks = Vec::new();
+            for n in 0..64_u64 {
+                let store = store.clone();
+                tasks.push(tokio::spawn(async move {
+                    for round in 0..150_u64 {
+                        let session = format!("s{n}-{round}");
+                        let work = async {
+                            store.create_session(&session, 0).await?;
+                            store.add_to_cart(&session, "mug", 1, 99, 0).await?;
+                            let order = NewOrder { id: format!("ord_{n}_{round}"), ..order("") };
+                            if let AttemptStart::New(attempt) = store.start_attempt(&session, &order, &format!("ctoken_{n}_{round}"), None, 0).await? {
+                                store.finish_attempt(&attempt, Some(&format!("pi_{n}_{round}")), "succeeded", "confirming", Some(&session), 1).await?;
+                            }
+                            Ok::<_, StoreError>(())
+                        };
+                        let _ = tokio::time::timeout(std::time::Duration::from_micros((n * 37 + round * 101) % 20_000), work).await;
+                    }
+                }));
+            }
+            for task in tasks {
+                task.await.unwrap();
+            }
+            store.create_session("after", 2).await.unwrap();
+            store.add_to_cart("after", "mug", 1, 99, 0).await.unwrap();
+            let started = store.start_attempt("after", &order("ord_after"), "ctoken_after", None, 3).await.unwrap();
+            assert!(matches!(started, AttemptStart::New(_)), "{started:?}");
         }
-        for task in tasks {
-            task.await.unwrap();
-        }
-        store.create_session("after", 2).await.unwrap();
-        store.add_to_cart("after", "mug", 1, 99, 0).await.unwrap();
-        let started = store.start_attempt("after", &order("ord_after"), "ctoken_after", None, 3).await.unwrap();
-        assert!(matches!(started, AttemptStart::New(_)), "{started:?}");
     }
 
     #[tokio::test]
     async fn a_cart_line_needs_a_real_session() {
-        let (store, _dir) = temp_store().await;
-        assert!(store.add_to_cart("nobody", "mug", 1, 99, 0).await.is_err());
+        for (store, _scratch) in stores().await {
+            assert!(store.add_to_cart("nobody", "mug", 1, 99, 0).await.is_err());
+        }
     }
 
     fn order(id: &str) -> NewOrder {
@@ -1055,83 +1130,88 @@ mod tests {
 
     #[tokio::test]
     async fn the_same_token_replays_its_attempt_and_a_second_token_waits_for_an_unknown_outcome() {
-        let (store, _dir) = temp_store().await;
-        store.create_session("s", 0).await.unwrap();
-        store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-        let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else {
-            panic!("expected a new attempt")
-        };
-        assert_eq!(first.idempotency_key, "ord_1-attempt-1");
-        let replay = store.start_attempt("s", &order("ord_2"), "ctoken_a", None, 0).await.unwrap();
-        assert_eq!(replay, AttemptStart::Replay(first.clone()));
-        let waiting = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 0).await.unwrap();
-        assert_eq!(waiting, AttemptStart::Unresolved(first.clone()));
+        for (store, _scratch) in stores().await {
+            store.create_session("s", 0).await.unwrap();
+            store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
+            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else {
+                panic!("expected a new attempt")
+            };
+            assert_eq!(first.idempotency_key, "ord_1-attempt-1");
+            let replay = store.start_attempt("s", &order("ord_2"), "ctoken_a", None, 0).await.unwrap();
+            assert_eq!(replay, AttemptStart::Replay(first.clone()));
+            let waiting = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 0).await.unwrap();
+            assert_eq!(waiting, AttemptStart::Unresolved(first.clone()));
 
-        store.finish_attempt(&first, Some("pi_1"), "card_declined", "failed", None, 1).await.unwrap();
-        let AttemptStart::New(second) = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 2).await.unwrap() else {
-            panic!("expected a second attempt on the same order")
-        };
-        assert_eq!((second.order_id.as_str(), second.number), ("ord_1", 2));
+            store.finish_attempt(&first, Some("pi_1"), "card_declined", "failed", None, 1).await.unwrap();
+            let AttemptStart::New(second) = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 2).await.unwrap() else {
+                panic!("expected a second attempt on the same order")
+            };
+            assert_eq!((second.order_id.as_str(), second.number), ("ord_1", 2));
+        }
     }
 
     #[tokio::test]
     async fn another_session_cannot_use_a_token_or_see_an_order() {
-        let (store, _dir) = temp_store().await;
-        store.create_session("alice", 0).await.unwrap();
-        store.create_session("bob", 0).await.unwrap();
-        store.add_to_cart("alice", "mug", 2, 99, 0).await.unwrap();
-        store.start_attempt("alice", &order("ord_a"), "ctoken_a", None, 0).await.unwrap();
-        let stolen = store.start_attempt("bob", &order("ord_b"), "ctoken_a", None, 0).await.unwrap();
-        assert_eq!(stolen, AttemptStart::TokenUsedElsewhere);
-        assert!(store.order_of_session("ord_a", "bob").await.unwrap().is_none());
-        assert_eq!(store.order_of_session("ord_a", "alice").await.unwrap().unwrap().lines.len(), 1);
+        for (store, _scratch) in stores().await {
+            store.create_session("alice", 0).await.unwrap();
+            store.create_session("bob", 0).await.unwrap();
+            store.add_to_cart("alice", "mug", 2, 99, 0).await.unwrap();
+            store.start_attempt("alice", &order("ord_a"), "ctoken_a", None, 0).await.unwrap();
+            let stolen = store.start_attempt("bob", &order("ord_b"), "ctoken_a", None, 0).await.unwrap();
+            assert_eq!(stolen, AttemptStart::TokenUsedElsewhere);
+            assert!(store.order_of_session("ord_a", "bob").await.unwrap().is_none());
+            assert_eq!(store.order_of_session("ord_a", "alice").await.unwrap().unwrap().lines.len(), 1);
+        }
     }
 
     #[tokio::test]
     async fn a_cart_that_became_an_order_cannot_start_another_one() {
-        let (store, _dir) = temp_store().await;
-        store.create_session("s", 0).await.unwrap();
-        store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-        let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else { panic!() };
-        store.finish_attempt(&first, Some("pi_1"), "succeeded", "confirming", Some("s"), 1).await.unwrap();
-        // A request that priced the cart before it was emptied arrives now.
-        let late = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 2).await.unwrap();
-        assert_eq!(late, AttemptStart::CartEmpty);
-        assert!(store.cart_lines("s").await.unwrap().is_empty());
+        for (store, _scratch) in stores().await {
+            store.create_session("s", 0).await.unwrap();
+            store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
+            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else { panic!() };
+            store.finish_attempt(&first, Some("pi_1"), "succeeded", "confirming", Some("s"), 1).await.unwrap();
+            // A request that priced the cart before it was emptied arrives now.
+            let late = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 2).await.unwrap();
+            assert_eq!(late, AttemptStart::CartEmpty);
+            assert!(store.cart_lines("s").await.unwrap().is_empty());
+        }
     }
 
     #[tokio::test]
     async fn a_late_failure_of_an_earlier_attempt_does_not_undo_a_later_one() {
-        let (store, _dir) = temp_store().await;
-        store.create_session("s", 0).await.unwrap();
-        store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-        let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else { panic!() };
-        store.finish_attempt(&first, Some("pi_1"), "card_declined", "failed", None, 1).await.unwrap();
-        let AttemptStart::New(second) = store.start_attempt("s", &order("ord_1"), "ctoken_b", None, 2).await.unwrap() else { panic!() };
-        store.finish_attempt(&second, Some("pi_2"), "processing", "confirming", Some("s"), 3).await.unwrap();
-        let late = PaymentEvent {
-            event_id: "evt_late",
-            event_type: "payment_intent.payment_failed",
-            order_id: "ord_1",
-            payment_intent_id: "pi_1",
-            amount: 3600,
-            currency: "eur",
-        };
-        store.apply_payment_event(&late, 4).await.unwrap();
-        assert_eq!(store.order_of_session("ord_1", "s").await.unwrap().unwrap().status, "confirming");
+        for (store, _scratch) in stores().await {
+            store.create_session("s", 0).await.unwrap();
+            store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
+            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else { panic!() };
+            store.finish_attempt(&first, Some("pi_1"), "card_declined", "failed", None, 1).await.unwrap();
+            let AttemptStart::New(second) = store.start_attempt("s", &order("ord_1"), "ctoken_b", None, 2).await.unwrap() else { panic!() };
+            store.finish_attempt(&second, Some("pi_2"), "processing", "confirming", Some("s"), 3).await.unwrap();
+            let late = PaymentEvent {
+                event_id: "evt_late",
+                event_type: "payment_intent.payment_failed",
+                order_id: "ord_1",
+                payment_intent_id: "pi_1",
+                amount: 3600,
+                currency: "eur",
+            };
+            store.apply_payment_event(&late, 4).await.unwrap();
+            assert_eq!(store.order_of_session("ord_1", "s").await.unwrap().unwrap().status, "confirming");
+        }
     }
 
     #[tokio::test]
     async fn a_paid_order_never_moves_back() {
-        let (store, _dir) = temp_store().await;
-        store.create_session("s", 0).await.unwrap();
-        store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-        let AttemptStart::New(attempt) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else {
-            panic!()
-        };
-        sqlx::query("UPDATE orders SET status = 'paid'").execute(&store.pool).await.unwrap();
-        store.finish_attempt(&attempt, Some("pi_1"), "requires_payment_method", "failed", None, 1).await.unwrap();
-        assert_eq!(store.order_of_session("ord_1", "s").await.unwrap().unwrap().status, "paid");
+        for (store, _scratch) in stores().await {
+            store.create_session("s", 0).await.unwrap();
+            store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
+            let AttemptStart::New(attempt) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else {
+                panic!()
+            };
+            sqlx::query("UPDATE orders SET status = 'paid'").execute(&store.pool).await.unwrap();
+            store.finish_attempt(&attempt, Some("pi_1"), "requires_payment_method", "failed", None, 1).await.unwrap();
+            assert_eq!(store.order_of_session("ord_1", "s").await.unwrap().unwrap().status, "paid");
+        }
     }
 
     #[tokio::test]

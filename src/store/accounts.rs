@@ -23,7 +23,7 @@ pub struct SignIn<'a> {
     pub now: i64,
 }
 
-fn account_from(row: &sqlx::sqlite::SqliteRow) -> Result<AccountRecord, sqlx::Error> {
+fn account_from(row: &sqlx::any::AnyRow) -> Result<AccountRecord, sqlx::Error> {
     Ok(AccountRecord {
         id: row.try_get("id")?,
         email: row.try_get("email")?,
@@ -38,7 +38,7 @@ impl Store {
     /// Creates an account; `false` when the email (compared by `email_key`) is taken.
     pub async fn create_account(&self, id: &str, email: &str, email_key: &str, password_hash: &str, now: i64) -> Result<bool, StoreError> {
         let inserted = sqlx::query(
-            "INSERT INTO accounts (id, email, email_key, password_hash, created_at) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO accounts (id, email, email_key, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (email_key) DO NOTHING",
         )
         .bind(id)
@@ -52,7 +52,7 @@ impl Store {
     }
 
     pub async fn account_by_email(&self, email_key: &str) -> Result<Option<AccountRecord>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.email_key = ?"))
+        let row = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.email_key = $1"))
             .bind(email_key)
             .fetch_optional(&self.pool)
             .await?;
@@ -62,7 +62,7 @@ impl Store {
     /// The account a live session is signed in to.
     pub async fn account_of_session(&self, session_id: &str) -> Result<Option<AccountRecord>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = ? AND s.ended_at IS NULL"
+            "SELECT {ACCOUNT_COLUMNS} FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1 AND s.ended_at IS NULL"
         ))
         .bind(session_id)
         .fetch_optional(&self.pool)
@@ -87,8 +87,8 @@ impl Store {
 
     async fn sign_in_now(&self, sign_in: SignIn<'_>) -> Result<(), StoreError> {
         let SignIn { account_id, previous_session, new_session, now } = sign_in;
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("INSERT INTO sessions (id, created_at, last_seen_at, account_id) VALUES (?, ?, ?, ?)")
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO sessions (id, created_at, last_seen_at, account_id) VALUES ($1, $2, $3, $4)")
             .bind(new_session)
             .bind(now)
             .bind(now)
@@ -96,25 +96,25 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if let Some(previous) = previous_session {
-            let guest: Option<Option<String>> = sqlx::query_scalar("SELECT account_id FROM sessions WHERE id = ? AND ended_at IS NULL")
+            let guest: Option<Option<String>> = sqlx::query_scalar("SELECT account_id FROM sessions WHERE id = $1 AND ended_at IS NULL")
                 .bind(previous)
                 .fetch_optional(&mut *tx)
                 .await?;
             if guest == Some(None) {
                 sqlx::query(
                     "INSERT INTO cart_lines (session_id, product_id, quantity, added_at)
-                     SELECT ?, product_id, quantity, added_at FROM cart_lines WHERE session_id = ?",
+                     SELECT $1, product_id, quantity, added_at FROM cart_lines WHERE session_id = $2",
                 )
                 .bind(new_session)
                 .bind(previous)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("UPDATE sessions SET discount_code = (SELECT discount_code FROM sessions WHERE id = ?) WHERE id = ?")
+                sqlx::query("UPDATE sessions SET discount_code = (SELECT discount_code FROM sessions WHERE id = $1) WHERE id = $2")
                     .bind(previous)
                     .bind(new_session)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("UPDATE orders SET session_id = ?, account_id = ? WHERE session_id = ? AND account_id IS NULL")
+                sqlx::query("UPDATE orders SET session_id = $1, account_id = $2 WHERE session_id = $3 AND account_id IS NULL")
                     .bind(new_session)
                     .bind(account_id)
                     .bind(previous)
@@ -130,9 +130,9 @@ impl Store {
     /// Ends a session (signing out): it is never accepted again; its cart is dropped.
     /// Orders stay with the account they were placed in.
     pub async fn end_session(&self, session_id: &str, now: i64) -> Result<(), StoreError> {
-        let (writer, session_id) = (self.writer.clone(), session_id.to_owned());
+        let (store, session_id) = (self.clone(), session_id.to_owned());
         Self::detached(async move {
-            let mut tx = writer.begin().await?;
+            let mut tx = store.begin_write().await?;
             end_session(&mut tx, &session_id, now).await?;
             tx.commit().await?;
             Ok(())
@@ -143,12 +143,12 @@ impl Store {
     /// Records the account's Stripe Customer unless it already has one; returns the
     /// one on record (the first writer wins when two requests race).
     pub async fn set_stripe_customer(&self, account_id: &str, customer_id: &str) -> Result<String, StoreError> {
-        sqlx::query("UPDATE accounts SET stripe_customer_id = ? WHERE id = ? AND stripe_customer_id IS NULL")
+        sqlx::query("UPDATE accounts SET stripe_customer_id = $1 WHERE id = $2 AND stripe_customer_id IS NULL")
             .bind(customer_id)
             .bind(account_id)
             .execute(&self.writer)
             .await?;
-        let stored: Option<String> = sqlx::query_scalar("SELECT stripe_customer_id FROM accounts WHERE id = ?")
+        let stored: Option<String> = sqlx::query_scalar("SELECT stripe_customer_id FROM accounts WHERE id = $1")
             .bind(account_id)
             .fetch_one(&self.writer)
             .await?;
@@ -158,8 +158,8 @@ impl Store {
     /// The account's orders, newest first.
     pub async fn account_orders(&self, account_id: &str, limit: i64) -> Result<Vec<OrderSummary>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, status, amount, currency, flag, created_at FROM orders WHERE account_id = ?
-             ORDER BY created_at DESC, id LIMIT ?",
+            "SELECT id, status, amount, currency, flag, created_at FROM orders WHERE account_id = $1
+             ORDER BY created_at DESC, id LIMIT $2",
         )
         .bind(account_id)
         .bind(limit)
@@ -172,7 +172,7 @@ impl Store {
 
     /// Failed sign-ins recorded for `scope` at or after `since`.
     pub async fn sign_in_failures(&self, scope: &str, since: i64) -> Result<(i64, Option<i64>), StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS failures, MIN(failed_at) AS oldest FROM sign_in_failures WHERE scope = ? AND failed_at >= ?")
+        let row = sqlx::query("SELECT COUNT(*) AS failures, MIN(failed_at) AS oldest FROM sign_in_failures WHERE scope = $1 AND failed_at >= $2")
             .bind(scope)
             .bind(since)
             .fetch_one(&self.pool)
@@ -183,30 +183,32 @@ impl Store {
     /// Records one failed sign-in under each scope, and forgets failures older than
     /// `forget_before` (the table stays as small as the window).
     pub async fn record_sign_in_failure(&self, scopes: &[&str], now: i64, forget_before: i64) -> Result<(), StoreError> {
-        let (writer, scopes) = (self.writer.clone(), scopes.iter().map(|scope| (*scope).to_owned()).collect::<Vec<_>>());
-        Self::detached(async move { record_failures(&writer, &scopes, now, forget_before).await }).await
+        let (store, scopes) = (self.clone(), scopes.iter().map(|scope| (*scope).to_owned()).collect::<Vec<_>>());
+        Self::detached(async move { store.record_failures(&scopes, now, forget_before).await }).await
     }
 
     /// Forgets the failures of a scope (the account, after a successful sign-in).
     pub async fn clear_sign_in_failures(&self, scope: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sign_in_failures WHERE scope = ?").bind(scope).execute(&self.writer).await?;
+        sqlx::query("DELETE FROM sign_in_failures WHERE scope = $1").bind(scope).execute(&self.writer).await?;
         Ok(())
     }
 }
 
-async fn record_failures(writer: &sqlx::SqlitePool, scopes: &[String], now: i64, forget_before: i64) -> Result<(), StoreError> {
-    let mut tx = writer.begin().await?;
-    for scope in scopes {
-        sqlx::query("INSERT INTO sign_in_failures (scope, failed_at) VALUES (?, ?)").bind(scope).bind(now).execute(&mut *tx).await?;
+impl Store {
+    async fn record_failures(&self, scopes: &[String], now: i64, forget_before: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        for scope in scopes {
+            sqlx::query("INSERT INTO sign_in_failures (scope, failed_at) VALUES ($1, $2)").bind(scope).bind(now).execute(&mut *tx).await?;
+        }
+        sqlx::query("DELETE FROM sign_in_failures WHERE failed_at < $1").bind(forget_before).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
-    sqlx::query("DELETE FROM sign_in_failures WHERE failed_at < ?").bind(forget_before).execute(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(())
 }
 
-async fn end_session(tx: &mut sqlx::SqliteConnection, session_id: &str, now: i64) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM cart_lines WHERE session_id = ?").bind(session_id).execute(&mut *tx).await?;
-    sqlx::query("UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL").bind(now).bind(session_id).execute(&mut *tx).await?;
+async fn end_session(tx: &mut sqlx::AnyConnection, session_id: &str, now: i64) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM cart_lines WHERE session_id = $1").bind(session_id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL").bind(now).bind(session_id).execute(&mut *tx).await?;
     Ok(())
 }
 
@@ -214,48 +216,52 @@ async fn end_session(tx: &mut sqlx::SqliteConnection, session_id: &str, now: i64
 mod tests {
     use super::*;
 
-    async fn store() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
-        store.seed_inventory([("mug", 500_u32), ("tote", 500)]).await.unwrap();
-        (store, dir)
+    async fn stores() -> Vec<(Store, crate::store::testing::Scratch)> {
+        let stores = crate::store::testing::stores().await;
+        for (store, _) in &stores {
+            store.seed_inventory([("mug", 500_u32), ("tote", 500)]).await.unwrap();
+        }
+        stores
     }
 
     #[tokio::test]
     async fn signing_in_merges_the_guest_cart_and_ends_the_guest_session() {
-        let (store, _dir) = store().await;
-        assert!(store.create_account("acct_1", "a@example.com", "a@example.com", "hash", 0).await.unwrap());
-        store.create_session("guest", 1).await.unwrap();
-        store.add_to_cart("guest", "mug", 50, 99, 1).await.unwrap();
-        store.add_to_cart("guest", "tote", 1, 99, 1).await.unwrap();
+        for (store, _scratch) in stores().await {
+            assert!(store.create_account("acct_1", "a@example.com", "a@example.com", "hash", 0).await.unwrap());
+            store.create_session("guest", 1).await.unwrap();
+            store.add_to_cart("guest", "mug", 50, 99, 1).await.unwrap();
+            store.add_to_cart("guest", "tote", 1, 99, 1).await.unwrap();
 
-        store.sign_in(SignIn { account_id: "acct_1", previous_session: Some("guest"), new_session: "s2", now: 2 }).await.unwrap();
-        let mut lines = store.cart_lines("s2").await.unwrap();
-        lines.sort();
-        assert_eq!(lines, [("mug".to_owned(), 50), ("tote".to_owned(), 1)]);
-        assert!(!store.session_exists("guest").await.unwrap());
-        assert!(store.cart_lines("guest").await.unwrap().is_empty());
-        assert_eq!(store.account_of_session("s2").await.unwrap().unwrap().id, "acct_1");
+            store.sign_in(SignIn { account_id: "acct_1", previous_session: Some("guest"), new_session: "s2", now: 2 }).await.unwrap();
+            let mut lines = store.cart_lines("s2").await.unwrap();
+            lines.sort();
+            assert_eq!(lines, [("mug".to_owned(), 50), ("tote".to_owned(), 1)]);
+            assert!(!store.session_exists("guest").await.unwrap());
+            assert!(store.cart_lines("guest").await.unwrap().is_empty());
+            assert_eq!(store.account_of_session("s2").await.unwrap().unwrap().id, "acct_1");
+        }
     }
 
     #[tokio::test]
     async fn a_session_of_another_account_passes_nothing_on() {
-        let (store, _dir) = store().await;
-        store.create_account("acct_a", "a@example.com", "a@example.com", "hash", 0).await.unwrap();
-        store.create_account("acct_b", "b@example.com", "b@example.com", "hash", 0).await.unwrap();
-        store.sign_in(SignIn { account_id: "acct_a", previous_session: None, new_session: "sa", now: 0 }).await.unwrap();
-        store.add_to_cart("sa", "mug", 2, 99, 0).await.unwrap();
-        store.sign_in(SignIn { account_id: "acct_b", previous_session: Some("sa"), new_session: "sb", now: 1 }).await.unwrap();
-        assert!(store.cart_lines("sb").await.unwrap().is_empty());
-        assert!(!store.session_exists("sa").await.unwrap());
-        assert!(store.account_of_session("sa").await.unwrap().is_none());
+        for (store, _scratch) in stores().await {
+            store.create_account("acct_a", "a@example.com", "a@example.com", "hash", 0).await.unwrap();
+            store.create_account("acct_b", "b@example.com", "b@example.com", "hash", 0).await.unwrap();
+            store.sign_in(SignIn { account_id: "acct_a", previous_session: None, new_session: "sa", now: 0 }).await.unwrap();
+            store.add_to_cart("sa", "mug", 2, 99, 0).await.unwrap();
+            store.sign_in(SignIn { account_id: "acct_b", previous_session: Some("sa"), new_session: "sb", now: 1 }).await.unwrap();
+            assert!(store.cart_lines("sb").await.unwrap().is_empty());
+            assert!(!store.session_exists("sa").await.unwrap());
+            assert!(store.account_of_session("sa").await.unwrap().is_none());
+        }
     }
 
     #[tokio::test]
     async fn the_first_stripe_customer_recorded_wins() {
-        let (store, _dir) = store().await;
-        store.create_account("acct_1", "a@example.com", "a@example.com", "hash", 0).await.unwrap();
-        assert_eq!(store.set_stripe_customer("acct_1", "cus_first").await.unwrap(), "cus_first");
-        assert_eq!(store.set_stripe_customer("acct_1", "cus_second").await.unwrap(), "cus_first");
+        for (store, _scratch) in stores().await {
+            store.create_account("acct_1", "a@example.com", "a@example.com", "hash", 0).await.unwrap();
+            assert_eq!(store.set_stripe_customer("acct_1", "cus_first").await.unwrap(), "cus_first");
+            assert_eq!(store.set_stripe_customer("acct_1", "cus_second").await.unwrap(), "cus_first");
+        }
     }
 }

@@ -15,11 +15,19 @@ impl Store {
     /// then nothing is counted and the answer is how many seconds until a slot frees up.
     /// One write transaction; hits older than the longest window are forgotten.
     pub async fn take_rate_slot(&self, scopes: &[(String, Limit)], now: i64) -> Result<Option<i64>, StoreError> {
-        let (writer, scopes) = (self.writer.clone(), scopes.to_vec());
+        let (store, mut scopes) = (self.clone(), scopes.to_vec());
         Self::detached(async move {
-            let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+            let mut tx = store.begin_write().await?;
+            if store.backend == super::Backend::Postgres {
+                // Count-then-insert must not interleave for one scope. The locks are
+                // taken in one global order (sorted), so two requests cannot deadlock.
+                scopes.sort_by(|a, b| a.0.cmp(&b.0));
+                for (scope, _) in &scopes {
+                    sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS locked").bind(scope).execute(&mut *tx).await?;
+                }
+            }
             for (scope, limit) in &scopes {
-                let row = sqlx::query("SELECT COUNT(*) AS hits, MIN(at) AS oldest FROM rate_limit_hits WHERE scope = ? AND at > ?")
+                let row = sqlx::query("SELECT COUNT(*) AS hits, MIN(at) AS oldest FROM rate_limit_hits WHERE scope = $1 AND at > $2")
                     .bind(scope)
                     .bind(now - limit.window_secs)
                     .fetch_one(&mut *tx)
@@ -31,10 +39,10 @@ impl Store {
                 }
             }
             for (scope, _) in &scopes {
-                sqlx::query("INSERT INTO rate_limit_hits (scope, at) VALUES (?, ?)").bind(scope).bind(now).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO rate_limit_hits (scope, at) VALUES ($1, $2)").bind(scope).bind(now).execute(&mut *tx).await?;
             }
             let longest = scopes.iter().map(|(_, limit)| limit.window_secs).max().unwrap_or(0);
-            sqlx::query("DELETE FROM rate_limit_hits WHERE at <= ?").bind(now - longest).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM rate_limit_hits WHERE at <= $1").bind(now - longest).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(None)
         })
@@ -48,19 +56,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_scope_at_its_limit_is_refused_until_the_window_moves_on() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
-        let limit = Limit { max: 3, window_secs: 60 };
-        let scopes = vec![("a".to_owned(), limit), ("shared".to_owned(), Limit { max: 5, window_secs: 60 })];
-        for now in 0..3 {
-            assert_eq!(store.take_rate_slot(&scopes, now).await.unwrap(), None);
+        for (store, _scratch) in crate::store::testing::stores().await {
+            let limit = Limit { max: 3, window_secs: 60 };
+            let scopes = vec![("a".to_owned(), limit), ("shared".to_owned(), Limit { max: 5, window_secs: 60 })];
+            for now in 0..3 {
+                assert_eq!(store.take_rate_slot(&scopes, now).await.unwrap(), None);
+            }
+            assert_eq!(store.take_rate_slot(&scopes, 10).await.unwrap(), Some(50), "the first hit frees its slot at 60");
+            // Refused hits are not counted: another scope sharing a limit still has room.
+            let other = vec![("b".to_owned(), limit), ("shared".to_owned(), Limit { max: 5, window_secs: 60 })];
+            assert_eq!(store.take_rate_slot(&other, 11).await.unwrap(), None);
+            assert_eq!(store.take_rate_slot(&other, 12).await.unwrap(), None);
+            assert!(store.take_rate_slot(&other, 13).await.unwrap().is_some(), "the shared scope is full at 5");
+            assert_eq!(store.take_rate_slot(&scopes, 61).await.unwrap(), None, "the window moved on");
         }
-        assert_eq!(store.take_rate_slot(&scopes, 10).await.unwrap(), Some(50), "the first hit frees its slot at 60");
-        // Refused hits are not counted: another scope sharing a limit still has room.
-        let other = vec![("b".to_owned(), limit), ("shared".to_owned(), Limit { max: 5, window_secs: 60 })];
-        assert_eq!(store.take_rate_slot(&other, 11).await.unwrap(), None);
-        assert_eq!(store.take_rate_slot(&other, 12).await.unwrap(), None);
-        assert!(store.take_rate_slot(&other, 13).await.unwrap().is_some(), "the shared scope is full at 5");
-        assert_eq!(store.take_rate_slot(&scopes, 61).await.unwrap(), None, "the window moved on");
     }
 }

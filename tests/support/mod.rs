@@ -8,13 +8,20 @@ use std::time::Duration;
 use storefront::config::Config;
 use storefront::server::Application;
 
-/// A configuration for tests: `Leptos.toml` with a temporary SQLite database, the
+/// A configuration for tests: `Leptos.toml` with a temporary database, the
 /// repository's catalog, port 0 for the storefront and its embedded emulator; `extra`
 /// adds or overrides variables. Keep the returned directory alive with the server.
+///
+/// The database is a SQLite file, or with `TEST_DATABASE=postgres` a fresh schema in the
+/// PostgreSQL named by `TEST_POSTGRES_URL` (`make test` runs these suites both ways).
 pub fn config(extra: &[(&str, &str)]) -> (Config, String, tempfile::TempDir) {
     let root = env!("CARGO_MANIFEST_DIR");
     let db = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", db.path().join("shop.db").display());
+    let db_url = match std::env::var("TEST_DATABASE").as_deref() {
+        Ok("postgres") => postgres_schema(),
+        Ok("sqlite") | Err(_) => format!("sqlite://{}", db.path().join("shop.db").display()),
+        Ok(other) => panic!("TEST_DATABASE={other}: use sqlite or postgres"),
+    };
     let mut vars: HashMap<String, String> = HashMap::from([
         ("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into()),
         ("DATABASE_URL".into(), db_url.clone()),
@@ -63,4 +70,27 @@ pub async fn test_token(client: &reqwest::Client, emulator: &str, payment_method
     let url = format!("{emulator}/v1/test_helpers/confirmation_tokens");
     let reply = stripe_call(client, reqwest::Method::POST, url, "sk_test_tests", &[("payment_method", payment_method)]).await;
     reply["id"].as_str().unwrap().to_owned()
+}
+
+/// A URL of the test PostgreSQL whose search path is a new, empty schema.
+pub fn postgres_schema() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let url = std::env::var("TEST_POSTGRES_URL").expect("TEST_DATABASE=postgres needs TEST_POSTGRES_URL (scripts/with-postgres sets it)");
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("it{}_{nanos}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let admin_url = url.clone();
+    let create = format!("CREATE SCHEMA {schema}");
+    // Callers may be inside a runtime: create the schema on a thread of its own.
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+            sqlx::any::install_default_drivers();
+            let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url).await.unwrap();
+            sqlx::Executor::execute(&mut admin, create.as_str()).await.unwrap();
+        })
+    })
+    .join()
+    .unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-c%20search_path%3D{schema}")
 }
