@@ -26,6 +26,10 @@ pub enum AppError {
     /// The payment service did not answer. Nothing was charged.
     #[error("The payment service is unavailable right now. Nothing was charged; please try again in a moment.")]
     PaymentUnavailable,
+    /// The database could not be reached (a restart, a network fault). The request
+    /// changed nothing and charged nothing; trying again shortly works.
+    #[error("Our order system is unavailable for a moment. Nothing was charged or changed; please try again shortly.")]
+    StoreUnavailable,
     /// A fault on our side. The cause is in the server log under the request id.
     #[error("Something went wrong on our side. Nothing was changed; please try again.")]
     Internal,
@@ -48,9 +52,22 @@ impl AppError {
             Self::NotFound(_) => 404,
             Self::Declined { .. } => 402,
             Self::RateLimited { .. } => 429,
-            Self::PaymentUnavailable => 503,
+            Self::PaymentUnavailable | Self::StoreUnavailable => 503,
             Self::Internal => 500,
         }
+    }
+}
+
+/// What a shopper is told about a database fault: "unavailable, try again" when the
+/// database could not be reached, a generic fault otherwise. The cause goes to the log.
+#[cfg(feature = "ssr")]
+pub fn store_fault(error: crate::store::StoreError, operation: &str) -> AppError {
+    if error.is_unavailable() {
+        tracing::warn!(error = ?error, operation, "the database is unreachable");
+        AppError::StoreUnavailable
+    } else {
+        tracing::error!(error = ?error, operation, "a store operation failed");
+        AppError::Internal
     }
 }
 

@@ -25,10 +25,7 @@ pub async fn check(state: &AppState, action: &str, session: &str, per_session: L
             tracing::warn!(action, "refused: rate limit reached");
             Err(refused(u64::try_from(retry_after).unwrap_or(1)))
         }
-        Err(error) => {
-            tracing::error!(?error, "counting a rate-limited action failed");
-            Err(AppError::Internal)
-        }
+        Err(error) => Err(crate::error::store_fault(error, "rate limit")),
     }
 }
 

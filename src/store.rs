@@ -32,6 +32,24 @@ pub enum StoreError {
     UnsupportedUrl(String),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached (as opposed to refusing a statement):
+    /// the connection failed or dropped, the pool had none to give in time, or the
+    /// server is shutting down or starting up.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(error) => match error {
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+                // PostgreSQL: class 08 (connection exception), 57P01-57P03 (shutting
+                // down, crash recovery, not yet accepting connections).
+                sqlx::Error::Database(db) => db.code().is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
 /// Handle to the order store; cheap to clone (two pool handles).
 ///
 /// SQLite lets one writer in at a time: writes queue on a single connection, in order,
@@ -401,6 +419,9 @@ pub enum AttemptStart {
     TokenUsedElsewhere,
     /// The cart is empty (it may have just become an order by a concurrent request).
     CartEmpty,
+    /// Not enough of a product is left (others reserved or bought it since the cart was
+    /// filled): nothing was recorded or reserved.
+    OutOfStock { name: String, available: u32 },
 }
 
 /// A line of the merchant's order list.
@@ -548,6 +569,7 @@ impl Store {
                     .bind(&order_id)
                     .execute(&mut *tx)
                     .await?;
+                release_stock(&mut tx, &order_id).await?;
                 sqlx::query("DELETE FROM order_lines WHERE order_id = $1").bind(&order_id).execute(&mut *tx).await?;
                 order_id
             }
@@ -583,6 +605,10 @@ impl Store {
                 .bind(i64::from(line.quantity))
                 .execute(&mut *tx)
                 .await?;
+        }
+        if let Some((name, available)) = reserve_stock(&mut tx, &order_id, lines).await? {
+            tx.rollback().await?;
+            return Ok(AttemptStart::OutOfStock { name, available });
         }
         let number: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(attempt), 0) + 1 FROM payment_attempts WHERE order_id = $1")
             .bind(&order_id)
@@ -661,7 +687,7 @@ impl Store {
             .bind(attempt.number)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
+        let moved = sqlx::query(
             "UPDATE orders SET status = $1, payment_intent_id = COALESCE($2, payment_intent_id), updated_at = $3
              WHERE id = $4 AND status IN ('pending', 'failed', 'confirming')",
         )
@@ -670,7 +696,11 @@ impl Store {
         .bind(now)
         .bind(&attempt.order_id)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if moved == 1 && matches!(order_status, "failed" | "canceled") {
+            release_stock(&mut tx, &attempt.order_id).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -836,7 +866,7 @@ impl Store {
             "payment_intent.payment_failed" | "payment_intent.canceled" => {
                 // Only the order's current PaymentIntent speaks for it: a late failure
                 // of an earlier attempt must not undo a later one.
-                sqlx::query(
+                let moved = sqlx::query(
                     "UPDATE orders SET status = 'failed', updated_at = $1
                      WHERE id = $2 AND status IN ('pending', 'confirming') AND (payment_intent_id IS NULL OR payment_intent_id = $3)",
                 )
@@ -844,7 +874,11 @@ impl Store {
                 .bind(event.order_id)
                 .bind(event.payment_intent_id)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+                if moved == 1 {
+                    release_stock(&mut tx, event.order_id).await?;
+                }
                 EventEffect::StatusUpdated
             }
             "payment_intent.processing" | "payment_intent.requires_action" | "payment_intent.amount_capturable_updated" => {
@@ -931,20 +965,30 @@ impl Store {
     }
 }
 
-/// Marks an order paid: stock taken (never below zero; an oversold order is flagged),
-/// a confirmation queued in the outbox, the cart emptied. Returns whether it oversold.
+/// Marks an order paid: its reserved stock kept (or, when the reservation was released
+/// because an earlier failure was reported first, taken now: never below zero, and an
+/// oversold order is flagged), a confirmation queued in the outbox, the cart emptied.
+/// Returns whether it oversold.
 async fn fulfil(tx: &mut sqlx::Transaction<'_, sqlx::Any>, event: &PaymentEvent<'_>, session_id: &str, now: i64) -> Result<bool, StoreError> {
-    sqlx::query("UPDATE orders SET status = 'paid', payment_intent_id = $1, updated_at = $2 WHERE id = $3")
+    let reserved: i64 = sqlx::query_scalar("SELECT stock_reserved FROM orders WHERE id = $1").bind(event.order_id).fetch_one(&mut **tx).await?;
+    sqlx::query("UPDATE orders SET status = 'paid', payment_intent_id = $1, updated_at = $2, stock_reserved = 1 WHERE id = $3")
         .bind(event.payment_intent_id)
         .bind(now)
         .bind(event.order_id)
         .execute(&mut **tx)
         .await?;
-    let lines = sqlx::query("SELECT product_id, name, quantity FROM order_lines WHERE order_id = $1").bind(event.order_id).fetch_all(&mut **tx).await?;
+    let lines = sqlx::query("SELECT product_id, name, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id")
+        .bind(event.order_id)
+        .fetch_all(&mut **tx)
+        .await?;
     let mut oversold = false;
     let mut summary = Vec::new();
     for line in &lines {
         let (product_id, name, quantity): (String, String, i64) = (line.try_get("product_id")?, line.try_get("name")?, line.try_get("quantity")?);
+        summary.push(format!("{quantity} × {name}"));
+        if reserved == 1 {
+            continue;
+        }
         let taken = sqlx::query("UPDATE inventory SET on_hand = on_hand - $1 WHERE product_id = $2 AND on_hand >= $3")
             .bind(quantity)
             .bind(&product_id)
@@ -956,7 +1000,6 @@ async fn fulfil(tx: &mut sqlx::Transaction<'_, sqlx::Any>, event: &PaymentEvent<
             oversold = true;
             sqlx::query("UPDATE inventory SET on_hand = 0 WHERE product_id = $1").bind(&product_id).execute(&mut **tx).await?;
         }
-        summary.push(format!("{quantity} × {name}"));
     }
     if oversold {
         sqlx::query("UPDATE orders SET flag = 'oversold' WHERE id = $1").bind(event.order_id).execute(&mut **tx).await?;
@@ -984,6 +1027,43 @@ impl Backend {
     }
 }
 
+/// Takes `lines` out of the stock for `order_id` (in product order, so that concurrent
+/// reservations on PostgreSQL lock rows in one order and cannot deadlock). When a line is
+/// short, returns its name and what is left; the caller rolls back.
+async fn reserve_stock(tx: &mut sqlx::AnyConnection, order_id: &str, lines: &[OrderLine]) -> Result<Option<(String, u32)>, StoreError> {
+    let mut sorted: Vec<&OrderLine> = lines.iter().collect();
+    sorted.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+    for line in sorted {
+        let left: Option<i64> = sqlx::query_scalar(
+            "UPDATE inventory SET on_hand = on_hand - $1 WHERE product_id = $2 AND on_hand >= $1 RETURNING on_hand",
+        )
+        .bind(i64::from(line.quantity))
+        .bind(&line.product_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if left.is_none() {
+            let available: Option<i64> =
+                sqlx::query_scalar("SELECT on_hand FROM inventory WHERE product_id = $1").bind(&line.product_id).fetch_optional(&mut *tx).await?;
+            return Ok(Some((line.name.clone(), available.map_or(0, count))));
+        }
+    }
+    sqlx::query("UPDATE orders SET stock_reserved = 1 WHERE id = $1").bind(order_id).execute(&mut *tx).await?;
+    Ok(None)
+}
+
+/// Puts an order's reserved stock back (once: a second call finds nothing reserved).
+async fn release_stock(tx: &mut sqlx::AnyConnection, order_id: &str) -> Result<(), StoreError> {
+    let released = sqlx::query("UPDATE orders SET stock_reserved = 0 WHERE id = $1 AND stock_reserved = 1").bind(order_id).execute(&mut *tx).await?;
+    if released.rows_affected() == 1 {
+        let lines = sqlx::query("SELECT product_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id").bind(order_id).fetch_all(&mut *tx).await?;
+        for line in &lines {
+            let (product_id, quantity): (String, i64) = (line.try_get("product_id")?, line.try_get("quantity")?);
+            sqlx::query("UPDATE inventory SET on_hand = on_hand + $1 WHERE product_id = $2").bind(quantity).bind(&product_id).execute(&mut *tx).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Counts are stored as SQL integers but are never negative (CHECK constraints).
 fn count(value: i64) -> u32 {
     u32::try_from(value).unwrap_or(0)
@@ -993,7 +1073,16 @@ fn count(value: i64) -> u32 {
 mod tests {
     use super::*;
 
-    use testing::stores;
+    use testing::Scratch;
+
+    /// One store per backend, with plenty of mugs in stock.
+    async fn stores() -> Vec<(Store, Scratch)> {
+        let stores = testing::stores().await;
+        for (store, _) in &stores {
+            store.seed_inventory([("mug", 1_000_000)]).await.unwrap();
+        }
+        stores
+    }
 
     #[tokio::test]
     async fn adding_past_the_cap_changes_nothing() {
@@ -1008,7 +1097,7 @@ mod tests {
 
     #[tokio::test]
     async fn seeding_inventory_never_overwrites_known_stock() {
-        for (store, _scratch) in stores().await {
+        for (store, _scratch) in testing::stores().await {
             store.seed_inventory([("mug", 5)]).await.unwrap();
             store.seed_inventory([("mug", 50), ("tote", 3)]).await.unwrap();
             assert_eq!(store.stock_of("mug").await.unwrap(), 5);

@@ -255,8 +255,7 @@ async fn verify_off_thread(check: impl FnOnce() -> bool + Send + 'static) -> Res
 }
 
 fn internal(error: StoreError) -> AppError {
-    tracing::error!(error = ?error, "account store operation failed");
-    AppError::Internal
+    crate::error::store_fault(error, "account")
 }
 
 #[cfg(test)]

@@ -139,8 +139,7 @@ fn unknown_product() -> AppError {
 
 /// Logs a store fault with its cause chain and hides it from the shopper.
 fn internal(error: StoreError) -> AppError {
-    tracing::error!(error = ?error, "cart store operation failed");
-    AppError::Internal
+    crate::error::store_fault(error, "cart")
 }
 
 #[cfg(test)]

@@ -152,6 +152,7 @@ pub async fn confirm(state: &AppState, token: &Credential) -> Result<PaymentRepl
             .map_err(internal)?;
         match start {
             AttemptStart::CartEmpty => return Err(empty_cart()),
+            AttemptStart::OutOfStock { name, available } => return Err(out_of_stock(available, &name)),
             AttemptStart::TokenUsedElsewhere => {
                 return Err(AppError::invalid("These payment details were already used. Please enter them again."));
             }
@@ -203,6 +204,11 @@ async fn abandon_pending_authentications(state: &AppState, session: &SessionId) 
     Ok(())
 }
 
+/// Others bought (or are paying for) what the cart holds since it was filled.
+fn out_of_stock(available: u32, name: &str) -> AppError {
+    AppError::invalid(format!("Only {available} × {name} left in stock: please update your cart."))
+}
+
 /// Stripe's smallest charge for the two-decimal currencies this shop sells in.
 const MINIMUM_CHARGE: i64 = 50;
 
@@ -224,7 +230,7 @@ async fn priced_cart(state: &AppState, session: &SessionId) -> Result<(NewOrder,
     for line in &cart.lines {
         let stock = stock_levels.get(line.product_id.as_str()).copied().unwrap_or(0);
         if line.quantity > stock {
-            return Err(AppError::invalid(format!("Only {stock} × {} left in stock: please update your cart.", line.name)));
+            return Err(out_of_stock(stock, &line.name));
         }
     }
     let lines = cart
@@ -449,6 +455,5 @@ fn empty_cart() -> AppError {
 }
 
 fn internal(error: StoreError) -> AppError {
-    tracing::error!(error = ?error, "checkout store operation failed");
-    AppError::Internal
+    crate::error::store_fault(error, "checkout")
 }

@@ -2,6 +2,8 @@
 //! HTTP clients that time out instead of hanging, and calls to the Stripe emulator.
 #![allow(dead_code)] // each test file uses a part of it
 
+pub mod net;
+
 use serde_json::Value;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -93,4 +95,9 @@ pub fn postgres_schema() -> String {
     .unwrap();
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}options=-c%20search_path%3D{schema}")
+}
+
+/// `TEST_POSTGRES_URL`, when set.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())
 }

@@ -1,0 +1,139 @@
+//! Stand-ins for the network between the parts: a TCP forwarder that can be cut (the
+//! database going away), an HTTP load balancer that deals requests round-robin, and a
+//! storefront run as a real process that can be killed.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// Forwards TCP connections to `target` until cut: then every open connection is closed
+/// and new ones are refused, until restored.
+pub struct TcpProxy {
+    pub addr: SocketAddr,
+    open: watch::Sender<bool>,
+}
+
+impl TcpProxy {
+    pub async fn start(target: SocketAddr) -> TcpProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (open, watcher) = watch::channel(true);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                let mut watcher = watcher.clone();
+                if !*watcher.borrow() {
+                    continue; // dropped: the connection is closed at once
+                }
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = watcher.wait_for(|open| !*open) => {}
+                    }
+                });
+            }
+        });
+        TcpProxy { addr, open }
+    }
+
+    pub fn cut(&self) {
+        self.open.send_replace(false);
+    }
+
+    pub fn restore(&self) {
+        self.open.send_replace(true);
+    }
+}
+
+/// An HTTP load balancer: each request goes to the next backend in turn.
+pub async fn round_robin(backends: Vec<String>) -> String {
+    #[derive(Clone)]
+    struct Balancer {
+        backends: Arc<Vec<String>>,
+        next: Arc<AtomicUsize>,
+        client: reqwest::Client,
+    }
+    async fn forward(
+        axum::extract::State(lb): axum::extract::State<Balancer>,
+        request: axum::extract::Request,
+    ) -> axum::response::Response {
+        let backend = &lb.backends[lb.next.fetch_add(1, Ordering::Relaxed) % lb.backends.len()];
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+        let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let mut outgoing = lb.client.request(parts.method.clone(), format!("{backend}{path}")).body(body);
+        for (name, value) in &parts.headers {
+            if name != axum::http::header::HOST {
+                outgoing = outgoing.header(name, value);
+            }
+        }
+        match outgoing.send().await {
+            Ok(reply) => {
+                let mut response = axum::response::Response::builder().status(reply.status());
+                for (name, value) in reply.headers() {
+                    response = response.header(name, value);
+                }
+                response.body(axum::body::Body::from(reply.bytes().await.unwrap_or_default())).unwrap()
+            }
+            Err(_) => axum::response::Response::builder().status(502).body(axum::body::Body::empty()).unwrap(),
+        }
+    }
+    let balancer = Balancer {
+        backends: Arc::new(backends),
+        next: Arc::new(AtomicUsize::new(0)),
+        client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+    };
+    let app = axum::Router::new().fallback(forward).with_state(balancer);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// A free loopback port (free when asked; tests bind it right after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The storefront binary, run as a process of its own (from the repository root, so it
+/// reads `Leptos.toml` and `catalog.toml` like a deployment).
+pub struct Process {
+    pub base: String,
+    child: tokio::process::Child,
+}
+
+impl Process {
+    /// Starts `target/…/storefront` on `port` with these variables and waits until it
+    /// answers `/health`.
+    pub async fn start(port: u16, vars: &[(&str, &str)]) -> Process {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_storefront"));
+        command
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .envs(vars.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        let child = command.spawn().unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
+        for _ in 0..300 {
+            if client.get(format!("{base}/health")).send().await.is_ok_and(|r| r.status().is_success()) {
+                return Process { base, child };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the storefront at {base} did not come up within 30 s");
+    }
+
+    /// SIGKILL: no shutdown, no flushing, requests in flight abandoned.
+    pub async fn kill(mut self) {
+        self.child.kill().await.unwrap();
+    }
+}
