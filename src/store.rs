@@ -150,12 +150,23 @@ impl Store {
     /// Begins a write transaction. On SQLite it takes the database's write lock at once
     /// (`BEGIN IMMEDIATE`), so two writers never both read a state only one may act on.
     /// PostgreSQL lets writers run side by side: the statements that must not interleave
-    /// lock what they read ([`Store::lock_session`], [`Backend::for_update`]).
+    /// lock what they read ([`Store::lock_session`], [`Store::lock_order`],
+    /// [`Backend::for_update`]). Every transaction takes its locks in one order, so none
+    /// can wait for another in a circle (a deadlock, which PostgreSQL breaks by failing
+    /// one): session, then order, then inventory rows by product id, then cart lines.
     async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
         Ok(match self.backend {
             Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.writer.begin().await?,
         })
+    }
+
+    /// Serializes the write transactions of one order (on SQLite they already are).
+    async fn lock_order(&self, tx: &mut sqlx::AnyConnection, order_id: &str) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT id FROM orders WHERE id = $1 FOR UPDATE").bind(order_id).fetch_optional(tx).await?;
+        }
+        Ok(())
     }
 
     /// Serializes the write transactions of one session (on SQLite they already are).
@@ -677,9 +688,7 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        if let Some(session_id) = empty_cart_of {
-            sqlx::query("DELETE FROM cart_lines WHERE session_id = $1").bind(session_id).execute(&mut *tx).await?;
-        }
+        self.lock_order(&mut tx, &attempt.order_id).await?;
         sqlx::query("UPDATE payment_attempts SET payment_intent_id = COALESCE($1, payment_intent_id), outcome = $2 WHERE order_id = $3 AND attempt = $4")
             .bind(payment_intent_id)
             .bind(outcome)
@@ -700,6 +709,9 @@ impl Store {
         .rows_affected();
         if moved == 1 && matches!(order_status, "failed" | "canceled") {
             release_stock(&mut tx, &attempt.order_id).await?;
+        }
+        if let Some(session_id) = empty_cart_of {
+            sqlx::query("DELETE FROM cart_lines WHERE session_id = $1").bind(session_id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
