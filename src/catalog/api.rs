@@ -96,3 +96,20 @@ pub async fn get_shop_info() -> Result<ShopInfo, AppError> {
     let state = crate::state::AppState::from_context()?;
     Ok(ShopInfo { name: state.config.store.name.clone() })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Any text is either refused or becomes an id of lowercase ASCII, digits and
+        /// dashes (what the database and the catalog are keyed by), unchanged.
+        #[test]
+        fn product_ids_are_plain_or_refused(text in "\\PC{0,80}") {
+            if let Ok(id) = ProductId::parse(&text) {
+                proptest::prop_assert_eq!(id.as_str(), text.as_str());
+                proptest::prop_assert!(id.as_str().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+            }
+        }
+    }
+}

@@ -159,4 +159,28 @@ mod tests {
         assert!(Discount::parse(DiscountEntry { expires: Some("31/12/2026".into()), ..entry("A") }, Currency::EUR).is_err());
         assert!(Discount::parse(entry("no spaces"), Currency::EUR).is_err());
     }
+
+    proptest::proptest! {
+        /// Whatever is typed, normalising is stable, and a code is only ever accepted in
+        /// its plain form (no whitespace, control or look-alike characters survive).
+        #[test]
+        fn typed_codes_normalise_stably_and_only_plain_codes_parse(typed in "\\PC{0,40}") {
+            let once = normalize(&typed);
+            proptest::prop_assert_eq!(normalize(&once), once.clone());
+            if let Ok(discount) = Discount::parse(entry(&typed), Currency::EUR) {
+                proptest::prop_assert!(discount.code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_'));
+                proptest::prop_assert_eq!(discount.code, once);
+            }
+        }
+
+        /// No subtotal and no reduction gives more off than the subtotal, or a negative amount.
+        #[test]
+        fn the_amount_off_stays_within_the_subtotal(subtotal in 0i64..=1_000_000_000_000, percent in 1u32..=100, amount in 1i64..=i64::MAX) {
+            for reduction in [(Some(percent), None), (None, Some(amount))] {
+                let discount = Discount::parse(DiscountEntry { percent_off: reduction.0, amount_off: reduction.1, ..entry("X") }, Currency::EUR).unwrap();
+                let off = discount.amount_off(Money::new(subtotal, Currency::EUR), 0).unwrap().amount;
+                proptest::prop_assert!((0..=subtotal).contains(&off), "{off} off {subtotal}");
+            }
+        }
+    }
 }

@@ -375,4 +375,32 @@ mod tests {
         let error = decode::<PaymentIntent>(502, None, b"<html>Bad gateway</html>").unwrap_err();
         assert!(error.is_unavailable());
     }
+
+    proptest::proptest! {
+        /// Whatever a shopper's data holds (unicode, `&`, `=`, brackets, newlines), the
+        /// form body decodes back to exactly the values sent, under Stripe's bracket keys.
+        #[test]
+        fn any_metadata_and_url_survive_form_encoding(value in "\\PC{0,40}", url_tail in "[a-zA-Z0-9/?&=%#\\[\\] ]{0,30}", amount in 1i64..=99_999_999) {
+            let token = ConfirmationTokenId::parse("ctoken_123").unwrap();
+            let return_url = format!("https://shop.example/checkout/complete{url_tail}");
+            let params = CreateAndConfirmPaymentIntent {
+                amount,
+                currency: "eur",
+                confirm: true,
+                paid_with: PaidWith::ConfirmationToken { confirmation_token: &token },
+                automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
+                return_url: &return_url,
+                metadata: [("order_id", "ord_1"), ("note", value.as_str())].into_iter().collect(),
+                customer: None,
+                payment_method_options: None,
+            };
+            let body = encode(&params).unwrap();
+            let decoded: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+            let get = |key: &str| decoded.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+            proptest::prop_assert_eq!(get("metadata[note]"), Some(value.clone()));
+            proptest::prop_assert_eq!(get("return_url"), Some(return_url.clone()));
+            proptest::prop_assert_eq!(get("amount"), Some(amount.to_string()));
+            proptest::prop_assert_eq!(decoded.iter().filter(|(k, _)| k == "metadata[note]").count(), 1);
+        }
+    }
 }

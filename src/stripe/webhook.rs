@@ -126,4 +126,47 @@ mod tests {
         assert_eq!(verify(PAYLOAD.as_bytes(), Some("t=abc,v1=00"), &secrets(&[SECRET]), 300, T), Err(VerifyError::NoTimestamp));
         assert_eq!(verify(PAYLOAD.as_bytes(), Some(""), &secrets(&[SECRET]), 300, T), Err(VerifyError::NoTimestamp));
     }
+
+    fn sign(payload: &[u8], secret: &str, t: i64) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{t}.").as_bytes());
+        mac.update(payload);
+        format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    proptest::proptest! {
+        /// Any header at all is parsed without panicking, and without the secret no
+        /// header verifies.
+        #[test]
+        fn arbitrary_headers_never_panic_and_never_verify(header in "\\PC{0,200}", payload in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            proptest::prop_assert!(verify(&payload, Some(&header), &secrets(&[SECRET]), 300, T).is_err());
+        }
+
+        /// Headers shaped like Stripe's, with random pieces, never verify either.
+        #[test]
+        fn stripe_shaped_forgeries_never_verify(t in proptest::num::i64::ANY, sig in "[0-9a-f]{0,80}", extra in "[a-z0-9=,]{0,40}") {
+            let header = format!("t={t},v1={sig},{extra}");
+            proptest::prop_assert!(verify(PAYLOAD.as_bytes(), Some(&header), &secrets(&[SECRET]), 300, T).is_err());
+        }
+
+        /// A genuine signature verifies for any body and any secret; changing one byte of
+        /// the body, or verifying with another secret, fails.
+        #[test]
+        fn genuine_signatures_verify_and_any_change_breaks_them(
+            payload in proptest::collection::vec(proptest::num::u8::ANY, 1..300),
+            secret in "whsec_[A-Za-z0-9]{1,40}",
+            flip in proptest::num::usize::ANY,
+            age in 0i64..=300,
+        ) {
+            let header = sign(&payload, &secret, T);
+            proptest::prop_assert_eq!(verify(&payload, Some(&header), &secrets(&[&secret]), 300, T + age), Ok(()));
+            let mut changed = payload.clone();
+            let at = flip % changed.len();
+            changed[at] ^= 0x01;
+            proptest::prop_assert_eq!(verify(&changed, Some(&header), &secrets(&[&secret]), 300, T), Err(VerifyError::NoMatch));
+            let other = format!("{secret}x");
+            proptest::prop_assert_eq!(verify(&payload, Some(&header), &secrets(&[&other]), 300, T), Err(VerifyError::NoMatch));
+            proptest::prop_assert!(verify(&payload, Some(&header), &secrets(&[&secret]), 300, T + 301).is_err());
+        }
+    }
 }
