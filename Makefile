@@ -20,7 +20,7 @@ E2E_DB := $(CURDIR)/target/e2e/storefront.db
 help:
 	@echo "make dev    - run the storefront with live reload on http://127.0.0.1:3000"
 	@echo "make test   - every Rust test, then the Playwright suite against a release build"
-	@echo "make bench  - the storefront against a Node.js/Express reference, side by side (about 10 minutes)"
+	@echo "make bench  - the storefront against a Node.js/Express reference, side by side, then a 3-minute soak (about 15 minutes)"
 
 dev: tools
 	cargo leptos watch
@@ -45,6 +45,7 @@ bench: tools wrk benches/reference-node/node_modules/.package-lock.json benches/
 	cargo leptos build --release
 	cargo build --release -p stripe-emulator
 	node benches/runner/run.mjs
+	node benches/runner/soak.mjs
 
 benches/reference-node/node_modules/.package-lock.json: benches/reference-node/package-lock.json benches/reference-node/package.json
 	cd benches/reference-node && npm ci --no-audit --no-fund
