@@ -27,9 +27,10 @@ pub fn shell(options: LeptosOptions, stripe_js_url: String, csp: Option<std::syn
     }
     #[cfg(not(feature = "ssr"))]
     let _ = csp;
+    let lang = crate::i18n::current().tag();
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang=lang>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -58,6 +59,12 @@ pub struct CartState {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // The page's language: the request's on the server, read back from `<html lang>`
+    // in the browser, so that hydration renders the same text.
+    #[cfg(feature = "ssr")]
+    provide_context(crate::i18n::request_locale());
+    #[cfg(not(feature = "ssr"))]
+    provide_context(crate::i18n::document_locale());
     let add = ServerAction::<AddToCart>::new();
     let set = ServerAction::<SetCartQuantity>::new();
     let discount = ServerAction::<ApplyDiscount>::new();
@@ -74,6 +81,7 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="leptos" href="/pkg/storefront.css"/>
         <Router>
+            <a class="skip-link" href="#main">{crate::i18n::use_locale().texts().skip_to_content}</a>
             <Header/>
             <main id="main">
                 // Async: each page is sent whole once its data is ready, so it is
@@ -94,23 +102,54 @@ pub fn App() -> impl IntoView {
 #[component]
 fn Header() -> impl IntoView {
     let shop = OnceResource::new(get_shop_info());
+    let t = crate::i18n::use_locale().texts();
     view! {
         <header class="site-header">
-            <Suspense fallback=|| view! { <A href="/" attr:class="brand">"Shop"</A> }>
+            <Suspense fallback=move || view! { <A href="/" attr:class="brand">{t.shop}</A> }>
                 {move || Suspend::new(async move {
-                    let name = shop.await.map(|info| info.name).unwrap_or_else(|_| "Shop".into());
+                    let name = shop.await.map(|info| info.name).unwrap_or_else(|_| t.shop.into());
                     view! {
                         <Title text=name.clone()/>
                         <A href="/" attr:class="brand">{name}</A>
                     }
                 })}
             </Suspense>
-            <nav aria-label="Main">
-                <A href="/account">"Account"</A>
-                <A href="/cart" attr:class="cart-link">"Cart " <CartCount/></A>
+            <nav aria-label=t.nav_main>
+                <A href="/account">{t.account}</A>
+                <A href="/cart" attr:class="cart-link">{t.cart} " " <CartCount/></A>
+                <LanguageSwitch/>
             </nav>
         </header>
     }
+}
+
+/// A button to the other language: a plain form (works without JavaScript; the server
+/// sends the browser back), after which the page is loaded again in that language.
+#[component]
+fn LanguageSwitch() -> impl IntoView {
+    let current = crate::i18n::use_locale();
+    let set = ServerAction::<crate::i18n::SetLocale>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = set.value().get() {
+            #[cfg(not(feature = "ssr"))]
+            let _ = window().location().reload();
+        }
+    });
+    crate::i18n::Locale::ALL
+        .into_iter()
+        .filter(|locale| *locale != current)
+        .map(|locale| {
+            view! {
+                <ActionForm action=set attr:class="language-switch">
+                    <input type="hidden" name="locale" value=locale.tag()/>
+                    <button type="submit" lang=locale.tag() data-testid=format!("language-{}", locale.tag())
+                        aria-label=format!("{}: {}", current.texts().language, locale.name())>
+                        {locale.name()}
+                    </button>
+                </ActionForm>
+            }
+        })
+        .collect_view()
 }
 
 /// Shows the error of an action's last run, if it failed, in an alert region.
@@ -120,8 +159,9 @@ where
     S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
     S::Output: Clone + Send + Sync + 'static,
 {
+    let locale = crate::i18n::use_locale();
     let message = move || match action.value().get() {
-        Some(Err(error)) => error.to_string(),
+        Some(Err(error)) => error.message(locale),
         _ => String::new(),
     };
     view! { <p class="error" role="alert" aria-live="assertive">{message}</p> }
@@ -130,9 +170,10 @@ where
 #[component]
 fn NotFound() -> impl IntoView {
     set_not_found_status();
+    let t = crate::i18n::use_locale().texts();
     view! {
-        <h1>"Page not found"</h1>
-        <p><A href="/">"Back to the shop"</A></p>
+        <h1>{t.not_found_title}</h1>
+        <p><A href="/">{t.back_to_shop}</A></p>
     }
 }
 

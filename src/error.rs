@@ -44,6 +44,26 @@ impl AppError {
         Self::Invalid(message.into())
     }
 
+    /// What the shopper reads, in their language. Refusals carry the text the server
+    /// wrote in the request's language; the fixed messages come from the catalogue.
+    pub fn message(&self, locale: crate::i18n::Locale) -> String {
+        let t = locale.texts();
+        match self {
+            Self::Invalid(message) | Self::NotFound(message) | Self::Declined { message, .. } => message.clone(),
+            Self::RateLimited { retry_after_secs } => {
+                let wait = match retry_after_secs {
+                    0..=60 => t.a_minute.to_owned(),
+                    seconds => crate::i18n::fill(t.minutes, &[&seconds.div_ceil(60)]),
+                };
+                crate::i18n::fill(t.error_rate_limited, &[&wait])
+            }
+            Self::PaymentUnavailable => t.error_payment_unavailable.to_owned(),
+            Self::StoreUnavailable => t.error_store_unavailable.to_owned(),
+            Self::Internal => t.error_internal.to_owned(),
+            Self::Transport(_) => t.error_transport.to_owned(),
+        }
+    }
+
     /// The HTTP status the server replies with for this error (applied by the
     /// server's middleware to every server-function reply).
     pub fn status_code(&self) -> u16 {

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod error;
+pub mod i18n;
 pub mod money;
 pub mod stripe_js;
 

@@ -51,7 +51,7 @@ impl Currency {
         }
     }
 
-    fn symbol(&self) -> Option<&'static str> {
+    pub(crate) fn symbol(&self) -> Option<&'static str> {
         Some(match self.as_str() {
             "eur" => "€",
             "usd" => "$",

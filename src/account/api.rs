@@ -135,6 +135,6 @@ pub async fn get_card_setup() -> Result<CardSetupView, AppError> {
 pub async fn confirm_card_setup(confirmation_token: String) -> Result<SetupReply, AppError> {
     let state = crate::state::AppState::from_context()?;
     let token = crate::stripe::ids::ConfirmationTokenId::parse(confirmation_token.trim())
-        .map_err(|_| AppError::invalid("The card details were not received correctly. Please enter them again."))?;
+        .map_err(|_| AppError::invalid(crate::i18n::tr().card_details_garbled))?;
     super::service::confirm_setup(&state, &token).await
 }

@@ -45,15 +45,15 @@ pub async fn current_account(state: &AppState) -> Result<Option<AccountRecord>, 
 pub async fn sign_up(state: &AppState, email: &str, password: &str) -> Result<(), AppError> {
     let (email, key) = checked_email(email)?;
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(AppError::invalid(format!("Choose a password of at least {MIN_PASSWORD_CHARS} characters.")));
+        return Err(AppError::invalid(crate::i18n::fill(crate::i18n::tr().password_too_short, &[&MIN_PASSWORD_CHARS])));
     }
     if password.chars().count() > MAX_PASSWORD_CHARS {
-        return Err(AppError::invalid(format!("Choose a password of at most {MAX_PASSWORD_CHARS} characters.")));
+        return Err(AppError::invalid(crate::i18n::fill(crate::i18n::tr().password_too_long, &[&MAX_PASSWORD_CHARS])));
     }
     let hash = hash_off_thread(password.to_owned()).await?;
     let id = session::random_id("acct");
     if !state.store.create_account(&id, email, &key, &hash, session::now()).await.map_err(internal)? {
-        return Err(AppError::invalid("An account with this email already exists: sign in instead."));
+        return Err(AppError::invalid(crate::i18n::tr().account_exists));
     }
     tracing::info!(account = %id, "account created");
     session::sign_in(&state.store, &id, state.is_https()).await.map_err(internal)?;
@@ -91,7 +91,7 @@ pub async fn sign_in(state: &AppState, email: &str, password: &str) -> Result<()
     let Some(account) = matched else {
         let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
         state.store.record_sign_in_failure(&scopes, now, now - WINDOW_SECS).await.map_err(internal)?;
-        return Err(AppError::invalid("The email or password is not right. Check both and try again."));
+        return Err(AppError::invalid(crate::i18n::tr().wrong_credentials));
     };
     state.store.clear_sign_in_failures(&scopes[0]).await.map_err(internal)?;
     session::sign_in(&state.store, &account.id, state.is_https()).await.map_err(internal)?;
@@ -146,7 +146,7 @@ pub async fn list_saved(state: &AppState, customer: &CustomerId) -> Result<Vec<S
 
 /// Detaches one of the shopper's own saved cards.
 pub async fn remove_method(state: &AppState, id: &str) -> Result<(), AppError> {
-    let not_found = || AppError::NotFound("There is no such saved card.".into());
+    let not_found = || AppError::NotFound(crate::i18n::tr().no_such_card.into());
     let account = signed_in(state).await?;
     let id = PaymentMethodId::parse(id).map_err(|_| not_found())?;
     let customer = account.stripe_customer_id.as_deref().ok_or_else(not_found)?;
@@ -192,12 +192,12 @@ pub async fn confirm_setup(state: &AppState, token: &ConfirmationTokenId) -> Res
         Ok(intent) => intent,
         Err(error) => {
             if let Some(card) = error.card_error() {
-                return Err(AppError::Declined { message: card.message.clone(), decline_code: card.decline_code.clone() });
+                return Err(AppError::Declined { message: crate::i18n::current().decline(card.decline_code.as_deref(), card.code.as_deref(), &card.message), decline_code: card.decline_code.clone() });
             }
             if let crate::stripe::Error::Api(api) = &error {
                 if api.status == 400 {
                     tracing::warn!(code = ?api.code, message = %api.message, "Stripe refused the SetupIntent");
-                    return Err(AppError::invalid("Your card details could not be used (they may have expired). Please enter them again."));
+                    return Err(AppError::invalid(crate::i18n::tr().card_details_expired));
                 }
             }
             return Err(crate::stripe::shopper_error(error));
@@ -208,7 +208,7 @@ pub async fn confirm_setup(state: &AppState, token: &ConfirmationTokenId) -> Res
         SetupIntentStatus::Processing => "processing",
         SetupIntentStatus::RequiresAction => "requires_action",
         SetupIntentStatus::RequiresPaymentMethod => {
-            return Err(AppError::Declined { message: "Your card could not be saved. Please try another card.".into(), decline_code: None });
+            return Err(AppError::Declined { message: crate::i18n::tr().card_not_saved.into(), decline_code: None });
         }
         ref other => {
             tracing::error!(status = ?other, intent = %intent.id, "unexpected SetupIntent status");
@@ -220,7 +220,7 @@ pub async fn confirm_setup(state: &AppState, token: &ConfirmationTokenId) -> Res
 }
 
 async fn signed_in(state: &AppState) -> Result<AccountRecord, AppError> {
-    current_account(state).await?.ok_or_else(|| AppError::NotFound("Sign in to see your saved cards.".into()))
+    current_account(state).await?.ok_or_else(|| AppError::NotFound(crate::i18n::tr().sign_in_for_cards.into()))
 }
 
 /// Trimmed email and its lookup key (lowercased), or why it is not an email address.
@@ -231,7 +231,7 @@ fn checked_email(email: &str) -> Result<(&str, String), AppError> {
             !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
         })
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if plausible { Ok((email, email.to_lowercase())) } else { Err(AppError::invalid("Enter an email address like name@example.com.")) }
+    if plausible { Ok((email, email.to_lowercase())) } else { Err(AppError::invalid(crate::i18n::tr().email_format)) }
 }
 
 async fn hash_off_thread(password: String) -> Result<String, AppError> {

@@ -41,14 +41,16 @@ impl Default for AccountState {
 pub fn AccountPage() -> impl IntoView {
     let state: AccountState = expect_context();
     let account = Resource::new(move || state.version(), |_| get_account());
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     view! {
-        <h1>"Your account"</h1>
-        <Transition fallback=|| view! { <p>"Loading your account…"</p> }>
+        <h1>{t.your_account}</h1>
+        <Transition fallback=move || view! { <p>{t.loading_account}</p> }>
             {move || Suspend::new(async move {
                 match account.await {
                     Ok(Some(summary)) => view! { <SignedIn summary/> }.into_any(),
                     Ok(None) => view! { <SignInForms/> }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
                 }
             })}
         </Transition>
@@ -58,31 +60,32 @@ pub fn AccountPage() -> impl IntoView {
 #[component]
 fn SignInForms() -> impl IntoView {
     let AccountState { sign_in, sign_up, .. } = expect_context();
+    let t = crate::i18n::use_locale().texts();
     view! {
         <div class="account-forms">
             <section aria-labelledby="sign-in-title">
-                <h2 id="sign-in-title">"Sign in"</h2>
+                <h2 id="sign-in-title">{t.sign_in}</h2>
                 <ActionForm action=sign_in attr:class="stacked" attr:data-testid="sign-in-form">
-                    <label for="sign-in-email">"Email"</label>
+                    <label for="sign-in-email">{t.email}</label>
                     <input id="sign-in-email" name="email" type="email" autocomplete="username" required maxlength="254"/>
-                    <label for="sign-in-password">"Password"</label>
+                    <label for="sign-in-password">{t.password}</label>
                     <input id="sign-in-password" name="password" type="password" autocomplete="current-password" required maxlength="128"/>
                     <button type="submit" class="primary" data-testid="sign-in-button" disabled=move || sign_in.pending().get()>
-                        {move || if sign_in.pending().get() { "Signing in…" } else { "Sign in" }}
+                        {move || if sign_in.pending().get() { t.signing_in } else { t.sign_in }}
                     </button>
                 </ActionForm>
                 <ActionError action=sign_in/>
             </section>
             <section aria-labelledby="sign-up-title">
-                <h2 id="sign-up-title">"New here? Create an account"</h2>
-                <p class="hint">"Save your cards for next time and find your orders from any device."</p>
+                <h2 id="sign-up-title">{t.new_here}</h2>
+                <p class="hint">{t.account_pitch}</p>
                 <ActionForm action=sign_up attr:class="stacked" attr:data-testid="sign-up-form">
-                    <label for="sign-up-email">"Email"</label>
+                    <label for="sign-up-email">{t.email}</label>
                     <input id="sign-up-email" name="email" type="email" autocomplete="email" required maxlength="254"/>
-                    <label for="sign-up-password">"Password (at least 8 characters)"</label>
+                    <label for="sign-up-password">{t.password_rule}</label>
                     <input id="sign-up-password" name="password" type="password" autocomplete="new-password" required minlength="8" maxlength="128"/>
                     <button type="submit" class="primary" data-testid="sign-up-button" disabled=move || sign_up.pending().get()>
-                        {move || if sign_up.pending().get() { "Creating your account…" } else { "Create account" }}
+                        {move || if sign_up.pending().get() { t.creating_account } else { t.create_account }}
                     </button>
                 </ActionForm>
                 <ActionError action=sign_up/>
@@ -95,17 +98,20 @@ fn SignInForms() -> impl IntoView {
 fn SignedIn(summary: AccountSummary) -> impl IntoView {
     let AccountState { sign_out, .. } = expect_context();
     let added = RwSignal::new(0_u32);
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
+    let (before, after) = t.signed_in_as.split_once("{0}").unwrap_or((t.signed_in_as, ""));
     view! {
-        <p data-testid="signed-in-as">"Signed in as " <strong>{summary.email.clone()}</strong></p>
+        <p data-testid="signed-in-as">{before} <strong>{summary.email.clone()}</strong>{after}</p>
         <ActionForm action=sign_out>
-            <button type="submit" data-testid="sign-out-button" disabled=move || sign_out.pending().get()>"Sign out"</button>
+            <button type="submit" data-testid="sign-out-button" disabled=move || sign_out.pending().get()>{t.sign_out}</button>
         </ActionForm>
         <SavedCards added/>
         <AddCard added/>
         <section aria-labelledby="orders-title">
-            <h2 id="orders-title">"Your orders"</h2>
+            <h2 id="orders-title">{t.your_orders}</h2>
             {if summary.orders.is_empty() {
-                view! { <p class="empty">"No orders yet."</p> }.into_any()
+                view! { <p class="empty">{t.no_orders}</p> }.into_any()
             } else {
                 view! {
                     <ul class="account-orders">
@@ -114,8 +120,14 @@ fn SignedIn(summary: AccountSummary) -> impl IntoView {
                             view! {
                             <li data-testid=testid>
                                 <A href=href>{order.id.clone()}</A>
-                                <span>{order.total.to_string()}</span>
-                                <span class="status">{order.status}</span>
+                                <span>{locale.money(order.total)}</span>
+                                <span class="status" data-status=order.status.clone()>{match order.status.as_str() {
+                                    "paid" => t.status_paid,
+                                    "confirming" => t.status_confirming,
+                                    "failed" => t.status_failed,
+                                    "canceled" => t.status_canceled,
+                                    _ => t.status_pending,
+                                }}</span>
                             </li>
                         }}).collect_view()}
                     </ul>
@@ -131,15 +143,17 @@ fn SignedIn(summary: AccountSummary) -> impl IntoView {
 fn SavedCards(added: RwSignal<u32>) -> impl IntoView {
     let remove = ServerAction::<RemovePaymentMethod>::new();
     let cards = Resource::new(move || (added.get(), remove.version().get()), |_| saved_payment_methods());
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     view! {
         <section aria-labelledby="cards-title">
-            <h2 id="cards-title">"Saved cards"</h2>
+            <h2 id="cards-title">{t.saved_cards}</h2>
             <ActionError action=remove/>
-            <Transition fallback=|| view! { <p>"Loading your cards…"</p> }>
+            <Transition fallback=move || view! { <p>{t.loading_cards}</p> }>
                 {move || Suspend::new(async move {
                     match cards.await {
                         Ok(cards) if cards.is_empty() => view! {
-                            <p class="empty" data-testid="no-saved-cards">"No saved cards. Tick “save” when you pay, or add one below."</p>
+                            <p class="empty" data-testid="no-saved-cards">{t.no_saved_cards}</p>
                         }
                         .into_any(),
                         Ok(cards) => view! {
@@ -148,7 +162,7 @@ fn SavedCards(added: RwSignal<u32>) -> impl IntoView {
                             </ul>
                         }
                         .into_any(),
-                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
                     }
                 })}
             </Transition>
@@ -161,14 +175,15 @@ fn SavedCardRow(card: SavedMethod, remove: ServerAction<RemovePaymentMethod>) ->
     let label = card.label();
     let testid = format!("saved-method-{}", card.last4);
     let remove_testid = format!("remove-method-{}", card.last4);
+    let t = crate::i18n::use_locale().texts();
     view! {
         <li data-testid=testid>
             <span class="card-label">{label.clone()}</span>
-            <span class="card-expiry">"Expires " {card.expiry()}</span>
+            <span class="card-expiry">{crate::i18n::fill(t.expires, &[&card.expiry()])}</span>
             <ActionForm action=remove>
                 <input type="hidden" name="payment_method" value=card.id.clone()/>
-                <button type="submit" data-testid=remove_testid aria-label=format!("Remove {label}")
-                    disabled=move || remove.pending().get()>"Remove"</button>
+                <button type="submit" data-testid=remove_testid aria-label=crate::i18n::fill(t.remove_named, &[&label])
+                    disabled=move || remove.pending().get()>{t.remove}</button>
             </ActionForm>
         </li>
     }
@@ -179,14 +194,16 @@ fn SavedCardRow(card: SavedMethod, remove: ServerAction<RemovePaymentMethod>) ->
 #[component]
 fn AddCard(added: RwSignal<u32>) -> impl IntoView {
     let setup = Resource::new(|| (), |_| get_card_setup());
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     view! {
         <section aria-labelledby="add-card-title">
-            <h2 id="add-card-title">"Add a card"</h2>
+            <h2 id="add-card-title">{t.add_a_card}</h2>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match setup.await {
                         Ok(setup) => view! { <AddCardForm setup added/> }.into_any(),
-                        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
                     }
                 })}
             </Transition>
@@ -196,6 +213,8 @@ fn AddCard(added: RwSignal<u32>) -> impl IntoView {
 
 #[component]
 fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>) -> impl IntoView {
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     let error = RwSignal::new(String::new());
     let result = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
@@ -207,7 +226,7 @@ fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>) -> impl IntoView {
     let query = use_query_map();
     Effect::new(move |_| {
         if query.read().get("redirect_status").as_deref() == Some("succeeded") {
-            result.set("Your card was saved.".into());
+            result.set(t.card_saved.into());
         }
     });
 
@@ -225,6 +244,7 @@ fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>) -> impl IntoView {
                 amount: None,
                 currency: currency.clone(),
                 appearance: crate::checkout::appearance(),
+                locale: locale.tag().into(),
                 customer_session_client_secret: None,
                 payment_method_options: None,
                 payment_method_creation: None,
@@ -250,7 +270,7 @@ fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>) -> impl IntoView {
             return;
         }
         let Some((js, elements)) = stripe.get_value() else {
-            error.set("The card form is still loading; please wait a moment.".into());
+            error.set(t.card_form_loading.into());
             return;
         };
         busy.set(true);
@@ -265,16 +285,16 @@ fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>) -> impl IntoView {
                 // Setup mode has no save box: the shopper asked to save, so it may be shown again.
                 let params = ConfirmationTokenParams { return_url, payment_method_data: Some(PaymentMethodData { allow_redisplay: "always".into() }) };
                 let token = js.create_confirmation_token(&elements, &params).await.map_err(|e| e.message)?;
-                let reply = confirm_card_setup(token).await.map_err(|e| e.to_string())?;
+                let reply = confirm_card_setup(token).await.map_err(|e| e.message(locale))?;
                 let status = if reply.status == "requires_action" {
                     js.handle_next_action(&reply.client_secret).await.map_err(|e| e.message)?
                 } else {
                     reply.status
                 };
                 match status.as_str() {
-                    "succeeded" => Ok("Your card was saved.".to_owned()),
-                    "processing" => Ok("Your card is being checked; it will appear here shortly.".to_owned()),
-                    _ => Err("Your card could not be saved. Please try another card.".to_owned()),
+                    "succeeded" => Ok(t.card_saved.to_owned()),
+                    "processing" => Ok(t.card_being_checked.to_owned()),
+                    _ => Err(t.card_not_saved.to_owned()),
                 }
             };
             match saved.await {
@@ -295,7 +315,8 @@ fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>) -> impl IntoView {
             <p data-testid="setup-result" role="status" aria-live="polite">{move || result.get()}</p>
             <button type="submit" class="primary" data-testid="add-card-button" disabled=move || busy.get() || !ready.get()
                 aria-busy=move || busy.get().to_string()>
-                {move || if busy.get() { "Saving…" } else { "Save card" }}
+                {move || busy.get().then(|| view! { <span class="spinner" aria-hidden="true"></span> })}
+                {move || if busy.get() { t.saving } else { t.save_card }}
             </button>
         </form>
     }

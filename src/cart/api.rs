@@ -20,7 +20,7 @@ impl Quantity {
         if (1..=MAX_QUANTITY).contains(&value) {
             Ok(Self(value))
         } else {
-            Err(AppError::invalid(format!("Choose a quantity from 1 to {MAX_QUANTITY}.")))
+            Err(AppError::invalid(crate::i18n::fill(crate::i18n::tr().quantity_range, &[&MAX_QUANTITY])))
         }
     }
 

@@ -18,7 +18,7 @@ pub fn price(catalog: &Catalog, currency: Currency, stored: &[(String, u32)], co
         let Some(product) = catalog.find(product_id) else { continue };
         lines.push(CartLine {
             product_id: product.id.clone(),
-            name: product.name.clone(),
+            name: catalog.localized(product, crate::i18n::current()).name,
             image: product.image.clone(),
             unit_price: product.unit_price,
             quantity: *quantity,
@@ -31,9 +31,9 @@ pub fn price(catalog: &Catalog, currency: Currency, stored: &[(String, u32)], co
     if let Some(code) = code.filter(|_| !lines.is_empty()) {
         match catalog.discount(code).ok_or(DiscountRefusal::Unknown).and_then(|d| d.amount_off(subtotal, now).map(|off| (d, off))) {
             Ok((found, amount)) => {
-                discount = Some(AppliedDiscount { code: found.code.clone(), label: found.describe(currency), amount });
+                discount = Some(AppliedDiscount { code: found.code.clone(), label: found.describe(currency, crate::i18n::current()), amount });
             }
-            Err(refusal) => discount_note = Some(refusal.to_string()),
+            Err(refusal) => discount_note = Some(refusal_message(&refusal)),
         }
     }
     let off = discount.as_ref().map_or(0, |d| d.amount.amount);
@@ -66,7 +66,7 @@ pub async fn add(state: &AppState, product_id: &ProductId, quantity: Quantity) -
     state.catalog.get(product_id).ok_or_else(unknown_product)?;
     let stock = state.store.stock_of(product_id.as_str()).await.map_err(internal)?;
     if stock == 0 {
-        return Err(AppError::invalid("Sorry, that product is sold out."));
+        return Err(AppError::invalid(crate::i18n::tr().product_sold_out));
     }
     let session = session::current_or_start(&state.store, state.is_https()).await.map_err(internal)?;
     let cap = stock.min(MAX_QUANTITY);
@@ -78,9 +78,9 @@ pub async fn add(state: &AppState, product_id: &ProductId, quantity: Quantity) -
     match added {
         CartAdd::Added(_) => view(state, Some(&session)).await,
         CartAdd::OverCap if cap < MAX_QUANTITY => {
-            Err(AppError::invalid(format!("Only {stock} in stock: your cart cannot hold more.")))
+            Err(AppError::invalid(crate::i18n::fill(crate::i18n::tr().cart_cannot_hold_more, &[&stock])))
         }
-        CartAdd::OverCap => Err(AppError::invalid(format!("You can have at most {MAX_QUANTITY} of one product."))),
+        CartAdd::OverCap => Err(AppError::invalid(crate::i18n::fill(crate::i18n::tr().at_most_per_product, &[&MAX_QUANTITY]))),
     }
 }
 
@@ -97,7 +97,7 @@ pub async fn set_quantity(state: &AppState, product_id: &ProductId, quantity: Op
     };
     let stock = state.store.stock_of(product_id.as_str()).await.map_err(internal)?;
     if quantity.get() > stock {
-        return Err(AppError::invalid(format!("Only {stock} in stock.")));
+        return Err(AppError::invalid(crate::i18n::fill(crate::i18n::tr().only_in_stock, &[&stock])));
     }
     let session = session::current_or_start(&state.store, state.is_https()).await.map_err(internal)?;
     state
@@ -114,7 +114,7 @@ pub async fn set_quantity(state: &AppState, product_id: &ProductId, quantity: Op
 pub async fn apply_discount_code(state: &AppState, code: &str) -> Result<Cart, AppError> {
     let code = code.trim();
     if code.len() > 64 {
-        return Err(AppError::invalid(DiscountRefusal::Unknown.to_string()));
+        return Err(AppError::invalid(refusal_message(&DiscountRefusal::Unknown)));
     }
     let session = session::current_or_start(&state.store, state.is_https()).await.map_err(internal)?;
     if code.is_empty() {
@@ -123,18 +123,29 @@ pub async fn apply_discount_code(state: &AppState, code: &str) -> Result<Cart, A
     }
     use crate::rate_limit::{DISCOUNT_PER_ADDRESS, DISCOUNT_PER_SESSION};
     crate::rate_limit::check(state, "discount", session.as_str(), DISCOUNT_PER_SESSION, DISCOUNT_PER_ADDRESS).await?;
-    let discount = state.catalog.discount(code).ok_or_else(|| AppError::invalid(DiscountRefusal::Unknown.to_string()))?;
+    let discount = state.catalog.discount(code).ok_or_else(|| AppError::invalid(refusal_message(&DiscountRefusal::Unknown)))?;
     let cart = view(state, Some(&session)).await?;
     if cart.lines.is_empty() {
-        return Err(AppError::invalid("Add something to your cart before applying a discount code."));
+        return Err(AppError::invalid(crate::i18n::tr().discount_needs_cart));
     }
-    discount.amount_off(cart.subtotal, session::now()).map_err(|refusal| AppError::invalid(refusal.to_string()))?;
+    discount.amount_off(cart.subtotal, session::now()).map_err(|refusal| AppError::invalid(refusal_message(&refusal)))?;
     state.store.set_session_discount(session.as_str(), Some(&discount.code)).await.map_err(internal)?;
     view(state, Some(&session)).await
 }
 
 fn unknown_product() -> AppError {
-    AppError::invalid("That product is not in our catalog.")
+    AppError::invalid(crate::i18n::tr().not_in_catalog)
+}
+
+/// Why a discount code does not apply, in the shopper's language.
+fn refusal_message(refusal: &DiscountRefusal) -> String {
+    let locale = crate::i18n::current();
+    let t = locale.texts();
+    match refusal {
+        DiscountRefusal::Unknown => t.discount_unknown.to_owned(),
+        DiscountRefusal::Expired(date) => crate::i18n::fill(t.discount_expired, &[date]),
+        DiscountRefusal::BelowMinimum(minimum) => crate::i18n::fill(t.discount_minimum, &[&locale.money(*minimum)]),
+    }
 }
 
 /// Logs a store fault with its cause chain and hides it from the shopper.

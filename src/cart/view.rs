@@ -23,18 +23,20 @@ pub fn CartCount() -> impl IntoView {
 #[component]
 pub fn CartPage() -> impl IntoView {
     let CartState { cart, set, .. } = expect_context();
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     view! {
-        <h1>"Your cart"</h1>
+        <h1>{t.your_cart}</h1>
         <ActionError action=set/>
-        <Transition fallback=|| view! { <p>"Loading your cart…"</p> }>
+        <Transition fallback=move || view! { <p>{t.loading_cart}</p> }>
             {move || Suspend::new(async move {
                 match cart.await {
                     Ok(cart) if cart.lines.is_empty() => view! {
-                        <p class="empty">"Your cart is empty. " <A href="/">"Browse the shop"</A></p>
+                        <p class="empty" data-testid="cart-empty">{t.cart_empty} " " <A href="/">{t.browse_shop}</A></p>
                     }
                     .into_any(),
                     Ok(cart) => view! { <CartLines cart/> }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
                 }
             })}
         </Transition>
@@ -43,26 +45,29 @@ pub fn CartPage() -> impl IntoView {
 
 #[component]
 fn CartLines(cart: Cart) -> impl IntoView {
+    let t = crate::i18n::use_locale().texts();
     view! {
         <ul class="cart-lines">
             {cart.lines.clone().into_iter().map(|line| view! { <CartLineRow line/> }).collect_view()}
         </ul>
         <Totals cart/>
         <DiscountForm/>
-        <A href="/checkout" attr:class="button primary">"Go to checkout"</A>
+        <A href="/checkout" attr:class="button primary">{t.go_to_checkout}</A>
     }
 }
 
 /// Subtotal, discount and total, as the server priced them.
 #[component]
 pub fn Totals(cart: Cart) -> impl IntoView {
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     view! {
         {cart.discount.map(|discount| view! {
-            <p class="subtotal">"Subtotal " <span>{cart.subtotal.to_string()}</span></p>
-            <p class="discount" data-testid="discount-line">{discount.label} " " <span>{format!("−{}", discount.amount)}</span></p>
+            <p class="subtotal">{t.subtotal} " " <span>{locale.money(cart.subtotal)}</span></p>
+            <p class="discount" data-testid="discount-line">{discount.label} " " <span>{format!("−{}", locale.money(discount.amount))}</span></p>
         })}
         {cart.discount_note.map(|note| view! { <p class="note">{note}</p> })}
-        <p class="total">"Total " <strong data-testid="order-total">{cart.total.to_string()}</strong></p>
+        <p class="total">{t.total} " " <strong data-testid="order-total">{locale.money(cart.total)}</strong></p>
     }
 }
 
@@ -70,16 +75,18 @@ pub fn Totals(cart: Cart) -> impl IntoView {
 #[component]
 pub fn DiscountForm() -> impl IntoView {
     let CartState { discount, .. } = expect_context();
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     let message = move || match discount.value().get() {
-        Some(Ok(cart)) => cart.discount.map(|d| format!("{} applied.", d.code)).unwrap_or_else(|| "Discount removed.".into()),
-        Some(Err(error)) => error.to_string(),
+        Some(Ok(cart)) => cart.discount.map(|d| crate::i18n::fill(t.discount_applied, &[&d.code])).unwrap_or_else(|| t.discount_removed.into()),
+        Some(Err(error)) => error.message(locale),
         None => String::new(),
     };
     view! {
         <ActionForm action=discount attr:class="discount-form">
-            <label for="discount-code">"Discount code"</label>
+            <label for="discount-code">{t.discount_code}</label>
             <input id="discount-code" name="code" data-testid="discount-code" autocomplete="off" maxlength="64"/>
-            <button type="submit" data-testid="apply-discount" disabled=move || discount.pending().get()>"Apply"</button>
+            <button type="submit" data-testid="apply-discount" disabled=move || discount.pending().get()>{t.apply}</button>
             <p data-testid="discount-message" role="status" aria-live="polite">{message}</p>
         </ActionForm>
     }
@@ -88,6 +95,8 @@ pub fn DiscountForm() -> impl IntoView {
 #[component]
 fn CartLineRow(line: CartLine) -> impl IntoView {
     let CartState { set, .. } = expect_context();
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     let id = line.product_id.to_string();
     let name = line.name.clone();
     let stepper = move |quantity: u32, label: &'static str, aria: String, disabled: bool| {
@@ -107,14 +116,14 @@ fn CartLineRow(line: CartLine) -> impl IntoView {
         <li class="cart-line" data-testid=format!("cart-line-{}", line.product_id)>
             <img src=line.image alt="" width="64" height="64"/>
             <span class="name">{line.name.clone()}</span>
-            <span class="unit-price">{line.unit_price.to_string()}</span>
+            <span class="unit-price">{locale.money(line.unit_price)}</span>
             <span class="quantity">
-                {stepper(quantity - 1, "−", format!("One fewer {name}"), quantity <= 1)}
-                <output aria-label=format!("Quantity of {name}")>{quantity}</output>
-                {stepper(quantity + 1, "+", format!("One more {name}"), quantity >= MAX_QUANTITY)}
+                {stepper(quantity - 1, "−", crate::i18n::fill(t.one_fewer, &[&name]), quantity <= 1)}
+                <output aria-label=crate::i18n::fill(t.quantity_of, &[&name])>{quantity}</output>
+                {stepper(quantity + 1, "+", crate::i18n::fill(t.one_more, &[&name]), quantity >= MAX_QUANTITY)}
             </span>
-            <span class="line-total">{line.line_total.to_string()}</span>
-            {stepper(0, "Remove", format!("Remove {name} from the cart"), false)}
+            <span class="line-total">{locale.money(line.line_total)}</span>
+            {stepper(0, t.remove, crate::i18n::fill(t.remove_from_cart, &[&name]), false)}
         </li>
     }
 }

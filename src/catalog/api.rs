@@ -18,7 +18,7 @@ impl ProductId {
         if valid {
             Ok(Self(id.to_owned()))
         } else {
-            Err(AppError::invalid("That product is not in our catalog."))
+            Err(AppError::invalid(crate::i18n::tr().not_in_catalog))
         }
     }
 

@@ -88,10 +88,11 @@ impl Discount {
     }
 
     /// How the code reads on the order summary.
-    pub fn describe(&self, currency: Currency) -> String {
+    pub fn describe(&self, currency: Currency, locale: crate::i18n::Locale) -> String {
+        let t = locale.texts();
         match self.reduction {
-            Reduction::Percent(percent) => format!("{} ({percent}% off)", self.code),
-            Reduction::Amount(amount) => format!("{} ({} off)", self.code, Money::new(amount, currency)),
+            Reduction::Percent(percent) => crate::i18n::fill(t.percent_off, &[&self.code, &percent]),
+            Reduction::Amount(amount) => crate::i18n::fill(t.amount_off, &[&self.code, &locale.money(Money::new(amount, currency))]),
         }
     }
 }

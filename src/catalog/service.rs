@@ -16,6 +16,8 @@ pub struct Catalog {
     products: Vec<Product>,
     index: HashMap<ProductId, usize>,
     initial_stock: Vec<u32>,
+    /// Each product's name and description in French, when the file gives them.
+    french: Vec<Option<ProductText>>,
     discounts: HashMap<String, Discount>,
 }
 
@@ -50,6 +52,16 @@ struct ProductEntry {
     currency: String,
     image: String,
     stock: u32,
+    /// `[products.fr]`: the name and description in French.
+    #[serde(default)]
+    fr: Option<ProductText>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProductText {
+    name: String,
+    description: String,
 }
 
 impl Catalog {
@@ -62,7 +74,7 @@ impl Catalog {
     /// Parses a catalog whose prices must all be in `currency`, the store's.
     pub fn parse(text: &str, currency: Currency) -> Result<Catalog, CatalogError> {
         let file: CatalogFile = toml::from_str(text).map_err(|error| CatalogError::Syntax(error.to_string()))?;
-        let mut catalog = Catalog { products: Vec::new(), index: HashMap::new(), initial_stock: Vec::new(), discounts: HashMap::new() };
+        let mut catalog = Catalog { products: Vec::new(), index: HashMap::new(), initial_stock: Vec::new(), french: Vec::new(), discounts: HashMap::new() };
         for entry in file.discounts {
             let code = entry.code.clone();
             let discount = Discount::parse(entry, currency).map_err(|problem| CatalogError::Discount { code: code.clone(), problem })?;
@@ -88,6 +100,7 @@ impl Catalog {
                 return Err(problem("the id is used twice".into()));
             }
             catalog.initial_stock.push(entry.stock);
+            catalog.french.push(entry.fr);
             catalog.products.push(Product {
                 id,
                 name: entry.name,
@@ -105,6 +118,15 @@ impl Catalog {
 
     pub fn get(&self, id: &ProductId) -> Option<&Product> {
         self.index.get(id).map(|&i| &self.products[i])
+    }
+
+    /// A product as shoppers of `locale` read it (English when no translation is given).
+    pub fn localized(&self, product: &Product, locale: crate::i18n::Locale) -> Product {
+        let text = self.index.get(&product.id).and_then(|&i| self.french[i].as_ref()).filter(|_| locale == crate::i18n::Locale::Fr);
+        match text {
+            Some(text) => Product { name: text.name.clone(), description: text.description.clone(), ..product.clone() },
+            None => product.clone(),
+        }
     }
 
     /// Looks a product up by its raw id, as stored in the database.
@@ -139,7 +161,10 @@ pub async fn list(store: &Store, catalog: &Catalog, page: u32) -> Result<Catalog
     })?;
     let items = shown
         .iter()
-        .map(|product| CatalogItem { product: product.clone(), in_stock: stock.get(product.id.as_str()).copied().unwrap_or(0) })
+        .map(|product| CatalogItem {
+            product: catalog.localized(product, crate::i18n::current()),
+            in_stock: stock.get(product.id.as_str()).copied().unwrap_or(0),
+        })
         .collect();
     Ok(CatalogListing { items, page, pages })
 }
@@ -190,5 +215,17 @@ mod tests {
             let image = Path::new(env!("CARGO_MANIFEST_DIR")).join("public").join(&product.image[1..]);
             assert!(image.exists(), "missing image {}", image.display());
         }
+    }
+
+    #[test]
+    fn a_product_reads_in_french_when_the_file_translates_it() {
+        let text = format!("{ONE}\n[products.fr]\nname = \"Tasse\"\ndescription = \"Une tasse.\"\n");
+        let catalog = Catalog::parse(&text, Currency::EUR).unwrap();
+        let mug = &catalog.products()[0];
+        let french = catalog.localized(mug, crate::i18n::Locale::Fr);
+        assert_eq!((french.name.as_str(), french.description.as_str(), french.unit_price), ("Tasse", "Une tasse.", mug.unit_price));
+        assert_eq!(catalog.localized(mug, crate::i18n::Locale::En).name, "Mug");
+        let untranslated = Catalog::parse(ONE, Currency::EUR).unwrap();
+        assert_eq!(untranslated.localized(&untranslated.products()[0], crate::i18n::Locale::Fr).name, "Mug", "English when no translation");
     }
 }

@@ -14,10 +14,12 @@ pub fn CatalogPage() -> impl IntoView {
     let page = move || query.read().get("page").and_then(|page| page.parse::<u32>().ok()).unwrap_or(1);
     let products = Resource::new(page, list_products);
     let CartState { add, .. } = expect_context();
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     view! {
-        <h1>"Shop"</h1>
+        <h1>{t.shop}</h1>
         <ActionError action=add/>
-        <Suspense fallback=|| view! { <p>"Loading the catalog…"</p> }>
+        <Suspense fallback=move || view! { <p>{t.loading_catalog}</p> }>
             {move || Suspend::new(async move {
                 match products.await {
                     Ok(CatalogListing { items, page, pages }) => view! {
@@ -25,15 +27,15 @@ pub fn CatalogPage() -> impl IntoView {
                             {items.into_iter().map(|item| view! { <ProductCard item/> }).collect_view()}
                         </ul>
                         {(pages > 1).then(|| view! {
-                            <nav class="pages" aria-label="Catalog pages">
-                                {(page > 1).then(|| view! { <A href=format!("/?page={}", page - 1) attr:rel="prev">"Previous"</A> })}
-                                <span>{format!("Page {page} of {pages}")}</span>
-                                {(page < pages).then(|| view! { <A href=format!("/?page={}", page + 1) attr:rel="next">"Next"</A> })}
+                            <nav class="pages" aria-label=t.catalog_pages>
+                                {(page > 1).then(|| view! { <A href=format!("/?page={}", page - 1) attr:rel="prev">{t.previous}</A> })}
+                                <span>{crate::i18n::fill(t.page_of, &[&page, &pages])}</span>
+                                {(page < pages).then(|| view! { <A href=format!("/?page={}", page + 1) attr:rel="next">{t.next}</A> })}
                             </nav>
                         })}
                     }
                     .into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
                 }
             })}
         </Suspense>
@@ -48,17 +50,19 @@ fn ProductCard(item: CatalogItem) -> impl IntoView {
     let card_test_id = format!("product-{id}");
     let button_test_id = format!("add-to-cart-{id}");
     let sold_out = item.in_stock == 0;
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     let availability = match item.in_stock {
-        0 => "Sold out".to_owned(),
-        n @ 1..=5 => format!("Only {n} left"),
-        _ => "In stock".to_owned(),
+        0 => t.sold_out.to_owned(),
+        n @ 1..=5 => crate::i18n::fill(t.only_left, &[&n]),
+        _ => t.in_stock.to_owned(),
     };
     view! {
         <li class="product" data-testid=card_test_id>
             <img src=product.image alt="" width="240" height="240"/>
             <h2>{product.name.clone()}</h2>
             <p class="description">{product.description}</p>
-            <p class="price">{product.unit_price.to_string()}</p>
+            <p class="price">{locale.money(product.unit_price)}</p>
             <p class="availability" class:sold-out=sold_out>{availability}</p>
             <ActionForm action=add>
                 <input type="hidden" name="product_id" value=id/>
@@ -66,10 +70,10 @@ fn ProductCard(item: CatalogItem) -> impl IntoView {
                 <button
                     type="submit"
                     data-testid=button_test_id
-                    aria-label=format!("Add {} to cart", product.name)
+                    aria-label=crate::i18n::fill(t.add_named_to_cart, &[&product.name])
                     disabled=move || sold_out || add.pending().get()
                 >
-                    "Add to cart"
+                    {t.add_to_cart}
                 </button>
             </ActionForm>
         </li>

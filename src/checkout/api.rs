@@ -71,7 +71,7 @@ pub async fn get_checkout() -> Result<CheckoutView, AppError> {
 pub async fn confirm_payment(confirmation_token: String) -> Result<PaymentReply, AppError> {
     let state = crate::state::AppState::from_context()?;
     let token = crate::stripe::ids::ConfirmationTokenId::parse(confirmation_token.trim())
-        .map_err(|_| AppError::invalid("The payment details were not received correctly. Please enter them again."))?;
+        .map_err(|_| AppError::invalid(crate::i18n::tr().details_garbled))?;
     super::service::confirm(&state, &super::service::Credential::Token(token)).await
 }
 
@@ -83,7 +83,7 @@ pub async fn confirm_payment(confirmation_token: String) -> Result<PaymentReply,
 pub async fn confirm_payment_method(payment_method: String) -> Result<PaymentReply, AppError> {
     let state = crate::state::AppState::from_context()?;
     let method = crate::stripe::ids::PaymentMethodId::parse(payment_method.trim())
-        .map_err(|_| AppError::invalid("The payment details were not received correctly. Please enter them again."))?;
+        .map_err(|_| AppError::invalid(crate::i18n::tr().details_garbled))?;
     super::service::confirm(&state, &super::service::Credential::PaymentMethod(method)).await
 }
 
@@ -92,6 +92,6 @@ pub async fn confirm_payment_method(payment_method: String) -> Result<PaymentRep
 pub async fn payment_outcome(payment_intent: String) -> Result<PaymentResult, AppError> {
     let state = crate::state::AppState::from_context()?;
     let id = crate::stripe::ids::PaymentIntentId::parse(payment_intent.trim())
-        .map_err(|_| AppError::NotFound("There is no such payment.".into()))?;
+        .map_err(|_| AppError::NotFound(crate::i18n::tr().no_such_payment.into()))?;
     super::service::outcome(&state, &id).await
 }

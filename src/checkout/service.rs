@@ -124,9 +124,9 @@ pub async fn confirm(state: &AppState, token: &Credential) -> Result<PaymentRepl
     // request), even though the cart may have become the order since.
     if let Some((attempt, own)) = state.store.attempt_for_token(token.as_str(), session.as_str()).await.map_err(internal)? {
         return match (own, attempt.outcome.as_deref()) {
-            (false, _) => Err(AppError::invalid("These payment details were already used. Please enter them again.")),
+            (false, _) => Err(AppError::invalid(crate::i18n::tr().details_used)),
             (true, Some(REFUSED)) => Err(refused(state)),
-            (true, Some(NOT_SENT)) => Err(AppError::invalid("These payment details could not be used. Please enter them again.")),
+            (true, Some(NOT_SENT)) => Err(AppError::invalid(crate::i18n::tr().details_unusable)),
             (true, _) => pay(state, &session, &attempt).await,
         };
     }
@@ -154,7 +154,7 @@ pub async fn confirm(state: &AppState, token: &Credential) -> Result<PaymentRepl
             AttemptStart::CartEmpty => return Err(empty_cart()),
             AttemptStart::OutOfStock { name, available } => return Err(out_of_stock(available, &name)),
             AttemptStart::TokenUsedElsewhere => {
-                return Err(AppError::invalid("These payment details were already used. Please enter them again."));
+                return Err(AppError::invalid(crate::i18n::tr().details_used));
             }
             AttemptStart::Replay(attempt) if attempt.outcome.as_deref() == Some(REFUSED) => return Err(refused(state)),
             AttemptStart::Replay(attempt) => return pay(state, &session, &attempt).await,
@@ -206,7 +206,7 @@ async fn abandon_pending_authentications(state: &AppState, session: &SessionId) 
 
 /// Others bought (or are paying for) what the cart holds since it was filled.
 fn out_of_stock(available: u32, name: &str) -> AppError {
-    AppError::invalid(format!("Only {available} × {name} left in stock: please update your cart."))
+    AppError::invalid(crate::i18n::fill(crate::i18n::tr().stock_short, &[&available, &name]))
 }
 
 /// Stripe's smallest charge for the two-decimal currencies this shop sells in.
@@ -220,10 +220,8 @@ async fn priced_cart(state: &AppState, session: &SessionId) -> Result<(NewOrder,
         return Err(empty_cart());
     }
     if cart.total.amount < MINIMUM_CHARGE {
-        return Err(AppError::invalid(format!(
-            "The smallest order we can charge is {}.",
-            crate::money::Money::new(MINIMUM_CHARGE, cart.total.currency)
-        )));
+        let minimum = crate::i18n::current().money(crate::money::Money::new(MINIMUM_CHARGE, cart.total.currency));
+        return Err(AppError::invalid(crate::i18n::fill(crate::i18n::tr().minimum_charge, &[&minimum])));
     }
     let ids: Vec<&str> = cart.lines.iter().map(|line| line.product_id.as_str()).collect();
     let stock_levels = state.store.stock_of_products(&ids).await.map_err(internal)?;
@@ -261,9 +259,9 @@ const NOT_SENT: &str = "not_sent";
 fn refused(state: &AppState) -> AppError {
     let countries = &state.config.store.blocked_card_countries;
     let message = if countries.is_empty() {
-        "This shop does not accept prepaid cards. Please use another card.".to_owned()
+        crate::i18n::tr().prepaid_refused.to_owned()
     } else {
-        "This shop does not accept this card (prepaid cards and cards from some countries are refused). Please use another card.".to_owned()
+        crate::i18n::tr().card_refused_by_shop.to_owned()
     };
     AppError::Declined { message, decline_code: None }
 }
@@ -317,7 +315,7 @@ async fn not_sent(state: &AppState, attempt: &Attempt, error: crate::stripe::Err
 }
 
 fn details_not_found() -> AppError {
-    AppError::invalid("Your payment details could not be found (they may have expired). Please enter them again.")
+    AppError::invalid(crate::i18n::tr().details_not_found)
 }
 
 /// One create-and-confirm request for an attempt (the same key every time).
@@ -365,13 +363,13 @@ async fn pay(state: &AppState, session: &SessionId, attempt: &Attempt) -> Result
                 let intent_id = card.payment_intent.as_ref().map(|pi| pi.id.as_str());
                 let outcome = card.decline_code.as_deref().or(card.code.as_deref()).unwrap_or("card_error");
                 record(state, attempt, intent_id, outcome, "failed").await?;
-                return Err(AppError::Declined { message: card.message.clone(), decline_code: card.decline_code.clone() });
+                return Err(AppError::Declined { message: crate::i18n::current().decline(card.decline_code.as_deref(), card.code.as_deref(), &card.message), decline_code: card.decline_code.clone() });
             }
             if let crate::stripe::Error::Api(api) = &error {
                 if api.kind == "invalid_request_error" && api.status == 400 {
                     tracing::warn!(order = %attempt.order_id, code = ?api.code, message = %api.message, "Stripe refused the confirmation");
                     record(state, attempt, None, api.code.as_deref().unwrap_or("invalid_request"), "failed").await?;
-                    return Err(AppError::invalid("Your payment details could not be used (they may have expired). Please enter them again."));
+                    return Err(AppError::invalid(crate::i18n::tr().details_expired));
                 }
             }
             Err(crate::stripe::shopper_error(error))
@@ -395,7 +393,7 @@ async fn settle(state: &AppState, session: &SessionId, attempt: &Attempt, intent
             let failure = intent.last_payment_error.as_ref();
             let outcome = failure.and_then(|f| f.decline_code.as_deref().or(f.code.as_deref())).unwrap_or("requires_payment_method");
             record(state, attempt, id, outcome, "failed").await?;
-            let message = failure.and_then(|f| f.message.clone()).unwrap_or_else(|| "The payment did not go through. Please try another card.".into());
+            let message = failure.and_then(|f| f.message.as_deref().map(|m| crate::i18n::current().decline(f.decline_code.as_deref(), f.code.as_deref(), m))).unwrap_or_else(|| crate::i18n::tr().payment_not_through.into());
             return Err(AppError::Declined { message, decline_code: failure.and_then(|f| f.decline_code.clone()) });
         }
         ref other => {
@@ -424,7 +422,7 @@ async fn record(state: &AppState, attempt: &Attempt, intent: Option<&str>, outco
 /// The outcome of one of the session's payments, as Stripe reports it now.
 #[tracing::instrument(name = "read a payment's outcome", skip_all, fields(intent = %intent_id), err(level = "info", Debug))]
 pub async fn outcome(state: &AppState, intent_id: &PaymentIntentId) -> Result<PaymentResult, AppError> {
-    let not_found = || AppError::NotFound("There is no such payment.".into());
+    let not_found = || AppError::NotFound(crate::i18n::tr().no_such_payment.into());
     let session = session::current(&state.store).await.map_err(internal)?.ok_or_else(not_found)?;
     let order_id = state.store.order_id_for_payment_intent(intent_id.as_str(), session.as_str()).await.map_err(internal)?.ok_or_else(not_found)?;
     let intent = state.payments.stripe.retrieve_payment_intent(intent_id).await.map_err(crate::stripe::shopper_error)?;
@@ -436,7 +434,7 @@ pub async fn outcome(state: &AppState, intent_id: &PaymentIntentId) -> Result<Pa
         .into_iter()
         .find(|a| a.payment_intent_id.as_deref() == Some(intent_id.as_str()))
         .ok_or_else(not_found)?;
-    let failure = intent.last_payment_error.as_ref().and_then(|f| f.message.clone());
+    let failure = intent.last_payment_error.as_ref().and_then(|f| f.message.as_deref().map(|m| crate::i18n::current().decline(f.decline_code.as_deref(), f.code.as_deref(), m)));
     let status = serde_json::to_value(&intent.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
     match settle(state, &session, &attempt, &intent).await {
         Ok(_) | Err(AppError::Declined { .. }) => Ok(PaymentResult { order_id, status, failure }),
@@ -451,7 +449,7 @@ fn client_of_request(state: &AppState) -> (String, String) {
 }
 
 fn empty_cart() -> AppError {
-    AppError::invalid("Your cart is empty: add something before paying.")
+    AppError::invalid(crate::i18n::tr().cart_empty_pay)
 }
 
 fn internal(error: StoreError) -> AppError {

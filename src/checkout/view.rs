@@ -17,39 +17,47 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 #[component]
 pub fn CheckoutPage() -> impl IntoView {
     let checkout = Resource::new(|| (), |_| get_checkout());
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     view! {
-        <h1>"Checkout"</h1>
+        <h1>{t.checkout}</h1>
         <noscript>
-            <p class="notice">"Paying needs JavaScript: card details are entered in Stripe's secure payment form."</p>
+            <p class="notice" data-testid="needs-javascript">{t.needs_javascript}</p>
         </noscript>
         // A Transition, not a Suspense: when the cart is repriced (a discount), the form
         // stays in place. Under a Suspense it would be taken out and put back, which
         // reloads Stripe's iframes and loses what the shopper typed.
-        <Transition fallback=|| view! { <p>"Loading your order…"</p> }>
+        <Transition fallback=move || view! { <p>{t.loading_order}</p> }>
             {move || Suspend::new(async move {
                 match checkout.await {
                     Ok(checkout) if checkout.cart.lines.is_empty() => view! {
-                        <p class="empty">"Your cart is empty. " <A href="/">"Browse the shop"</A></p>
+                        <p class="empty">{t.cart_empty} " " <A href="/">{t.browse_shop}</A></p>
                     }
                     .into_any(),
                     Ok(checkout) => view! { <CheckoutForm checkout/> }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
                 }
             })}
         </Transition>
     }
 }
 
-/// The Payment Element's look, from the same values as `style/main.css`.
+/// The Payment Element's look, from the page's own design values: the CSS custom
+/// properties of `style/main.css` as the browser computed them, so Elements follows the
+/// light or dark scheme the page is in. (The fallbacks are the light scheme's values.)
 pub fn appearance() -> Appearance {
+    let value = |name: &str, fallback: &str| crate::stripe_js::css_custom_property(name).unwrap_or_else(|| fallback.to_owned());
+    let dark = crate::stripe_js::css_custom_property("--scheme").as_deref() == Some("dark");
     Appearance {
-        theme: "stripe".into(),
+        theme: if dark { "night" } else { "stripe" }.into(),
         variables: AppearanceVariables {
-            color_primary: "#3f5f4f".into(),
-            color_text: "#1f2a24".into(),
-            color_danger: "#a4282b".into(),
-            font_family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif".into(),
-            border_radius: "10px".into(),
+            color_primary: value("--accent", "#3f5f4f"),
+            color_background: value("--surface", "#ffffff"),
+            color_text: value("--text", "#1f2a24"),
+            color_text_secondary: value("--muted", "#5b665f"),
+            color_danger: value("--danger", "#a4282b"),
+            font_family: value("--font", "system-ui, sans-serif"),
+            border_radius: value("--radius", "10px"),
         },
     }
 }
@@ -57,6 +65,8 @@ pub fn appearance() -> Appearance {
 #[component]
 fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
     let CartState { cart, .. } = expect_context();
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     let error = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
     let ready = RwSignal::new(false);
@@ -105,6 +115,7 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
                 amount: Some(total.amount),
                 currency: total.currency.to_string(),
                 appearance: appearance(),
+                locale: locale.tag().into(),
                 customer_session_client_secret: customer_session_client_secret.clone(),
                 // Set together with the intent's payment_method_options (server).
                 payment_method_options: require_cvc_recollection
@@ -134,7 +145,7 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
             return;
         }
         let Some((js, elements)) = stripe.get_value() else {
-            error.set("The payment form is still loading; please wait a moment.".into());
+            error.set(t.form_loading.into());
             return;
         };
         busy.set(true);
@@ -149,11 +160,11 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
                 submitted.await.map_err(|e| e.message)?;
                 let reply: PaymentReply = if manual {
                     let method = js.create_payment_method(&elements).await.map_err(|e| e.message)?;
-                    confirm_payment_method(method).await.map_err(|e| e.to_string())?
+                    confirm_payment_method(method).await.map_err(|e| e.message(locale))?
                 } else {
                     let params = ConfirmationTokenParams { return_url, payment_method_data: None };
                     let token = js.create_confirmation_token(&elements, &params).await.map_err(|e| e.message)?;
-                    confirm_payment(token).await.map_err(|e| e.to_string())?
+                    confirm_payment(token).await.map_err(|e| e.message(locale))?
                 };
                 if reply.status == PaymentStatus::RequiresAction {
                     if let Err(failure) = js.handle_next_action(&reply.client_secret).await {
@@ -178,8 +189,9 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
     };
 
     view! {
+        <div class="checkout-layout">
         <section class="summary" aria-labelledby="summary-title">
-            <h2 id="summary-title">"Your order"</h2>
+            <h2 id="summary-title">{t.your_order}</h2>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     cart.await.ok().map(|cart| view! {
@@ -187,7 +199,7 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
                             {cart.lines.iter().map(|line| view! {
                                 <li>
                                     <span>{format!("{} × {}", line.quantity, line.name)}</span>
-                                    <span>{line.line_total.to_string()}</span>
+                                    <span>{locale.money(line.line_total)}</span>
                                 </li>
                             }).collect_view()}
                         </ul>
@@ -198,35 +210,38 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
             <DiscountForm/>
         </section>
         <form class="payment" on:submit=on_submit>
-            <h2>"Shipping address"</h2>
+            <h2>{t.shipping_address}</h2>
             <div id="address-element" data-testid="address-element" node_ref=address_target></div>
-            <h2>"Payment"</h2>
+            <h2>{t.payment}</h2>
             <div id="payment-element" data-testid="payment-element" node_ref=payment_target></div>
             {move || picked.get().map(|id| view! { <PickedMethod method=saved_methods.with_value(|saved| saved.iter().find(|m| m.id == id).cloned())/> })}
             <p class="error" data-testid="payment-error" role="alert" aria-live="assertive">{move || error.get()}</p>
             <button type="submit" class="primary" data-testid="pay-button" disabled=move || busy.get() || !ready.get() aria-busy=move || busy.get().to_string()>
+                {move || busy.get().then(|| view! { <span class="spinner" aria-hidden="true"></span> })}
                 {move || if busy.get() {
-                    "Processing…".to_owned()
+                    t.processing.to_owned()
                 } else {
                     let now = cart.get().and_then(Result::ok).map_or(total, |cart| cart.total);
-                    format!("Pay {now}")
+                    crate::i18n::fill(t.pay_amount, &[&locale.money(now)])
                 }}
             </button>
         </form>
+        </div>
     }
 }
 
 /// Which saved card will be charged (the Payment Element shows no card fields then).
 #[component]
 fn PickedMethod(method: Option<SavedMethod>) -> impl IntoView {
+    let t = crate::i18n::use_locale().texts();
     match method {
         Some(method) => view! {
             <p class="picked-method" data-testid=format!("saved-method-{}", method.last4) role="status">
-                "Paying with your saved " {method.label()} " (expires " {method.expiry()} ")."
+                {crate::i18n::fill(t.paying_with_saved, &[&method.label(), &method.expiry()])}
             </p>
         }
         .into_any(),
-        None => view! { <p class="picked-method" role="status">"Paying with a saved payment method."</p> }.into_any(),
+        None => view! { <p class="picked-method" role="status">{t.paying_with_saved_method}</p> }.into_any(),
     }
 }
 
@@ -243,14 +258,24 @@ pub fn CheckoutCompletePage() -> impl IntoView {
             }
         },
     );
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
+    // Reading the outcome may have turned the cart into the order (a payment that
+    // succeeded after 3-D Secure): the header's count follows.
+    let CartState { cart, .. } = expect_context();
+    Effect::new(move |_| {
+        if outcome.get().is_some() {
+            cart.refetch();
+        }
+    });
     view! {
-        <h1>"Payment"</h1>
-        <Suspense fallback=|| view! { <p>"Checking your payment…"</p> }>
+        <h1>{t.payment}</h1>
+        <Suspense fallback=move || view! { <p>{t.checking_payment}</p> }>
             {move || Suspend::new(async move {
                 match outcome.await {
                     Ok(Some(result)) => view! { <Outcome result/> }.into_any(),
-                    Ok(None) => view! { <p>"There is no payment to show. " <A href="/">"Back to the shop"</A></p> }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Ok(None) => view! { <p>{t.no_payment} " " <A href="/">{t.back_to_shop}</A></p> }.into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
                 }
             })}
         </Suspense>
@@ -259,20 +284,21 @@ pub fn CheckoutCompletePage() -> impl IntoView {
 
 #[component]
 fn Outcome(result: PaymentResult) -> impl IntoView {
+    let t = crate::i18n::use_locale().texts();
     let message = match result.status.as_str() {
-        "succeeded" => "Thank you! Your payment was received.".to_owned(),
-        "processing" => "Your payment is processing; your order page will show when it completes.".to_owned(),
-        "requires_capture" => "Your payment is authorised.".to_owned(),
-        "requires_action" => "Your payment still needs your bank's confirmation.".to_owned(),
-        _ => format!(
-            "The payment did not go through{}. Nothing was charged.",
-            result.failure.as_deref().map(|f| format!(": {f}")).unwrap_or_default()
-        ),
+        "succeeded" => t.paid_thanks.to_owned(),
+        "processing" => t.payment_processing.to_owned(),
+        "requires_capture" => t.payment_authorised.to_owned(),
+        "requires_action" => t.payment_needs_action.to_owned(),
+        _ => match result.failure.as_deref() {
+            Some(reason) => crate::i18n::fill(t.payment_failed_because, &[&reason]),
+            None => t.payment_failed.to_owned(),
+        },
     };
     let failed = !matches!(result.status.as_str(), "succeeded" | "processing" | "requires_capture");
     view! {
         <p data-testid="payment-result" data-status=result.status.clone() role="status">{message}</p>
-        {failed.then(|| view! { <p><A href="/checkout">"Try again"</A></p> })}
-        <p><A href=format!("/orders/{}", result.order_id)>"View your order"</A></p>
+        {failed.then(|| view! { <p><A href="/checkout">{t.try_again}</A></p> })}
+        <p><A href=format!("/orders/{}", result.order_id)>{t.view_order}</A></p>
     }
 }

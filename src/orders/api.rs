@@ -19,6 +19,8 @@ pub struct OrderView {
     pub status: String,
     pub total: Money,
     pub lines: Vec<OrderLineView>,
+    /// When it was placed (unix seconds).
+    pub placed_at: i64,
 }
 
 /// One of the caller's orders; anyone else's is "not found", like a missing one.

@@ -8,7 +8,7 @@ use crate::state::AppState;
 
 /// The session's order `id`, or not found (for a missing order and for anyone else's).
 pub async fn view(state: &AppState, id: &str) -> Result<OrderView, AppError> {
-    let not_found = || AppError::NotFound("There is no order with this number for you.".into());
+    let not_found = || AppError::NotFound(crate::i18n::tr().no_such_order.into());
     let internal = |error| {
         tracing::error!(error = ?error, "reading an order failed");
         AppError::Internal
@@ -19,6 +19,7 @@ pub async fn view(state: &AppState, id: &str) -> Result<OrderView, AppError> {
     Ok(OrderView {
         id: order.id,
         status: order.status,
+        placed_at: order.created_at,
         total: Money::new(order.amount, currency),
         lines: order
             .lines

@@ -10,16 +10,18 @@ use leptos_router::hooks::use_params_map;
 pub fn OrderPage() -> impl IntoView {
     let params = use_params_map();
     let order = Resource::new(move || params.read().get("id").unwrap_or_default(), get_order);
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     view! {
-        <Suspense fallback=|| view! { <p>"Loading your order…"</p> }>
+        <Suspense fallback=move || view! { <p>{t.loading_order}</p> }>
             {move || Suspend::new(async move {
                 match order.await {
                     Ok(order) => view! { <Order order/> }.into_any(),
                     Err(AppError::NotFound(message)) => {
                         crate::app::set_not_found_status();
-                        view! { <h1>"Order not found"</h1> <p>{message}</p> }.into_any()
+                        view! { <h1>{t.order_not_found}</h1> <p>{message}</p> }.into_any()
                     }
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
                 }
             })}
         </Suspense>
@@ -28,25 +30,29 @@ pub fn OrderPage() -> impl IntoView {
 
 #[component]
 fn Order(order: OrderView) -> impl IntoView {
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
     let status = match order.status.as_str() {
-        "paid" => "Paid",
-        "confirming" => "Payment submitted — awaiting Stripe's confirmation",
-        "failed" => "Payment failed — you can pay again from checkout",
-        "canceled" => "Canceled",
-        _ => "Awaiting payment",
+        "paid" => t.status_paid,
+        "confirming" => t.status_confirming,
+        "failed" => t.status_failed,
+        "canceled" => t.status_canceled,
+        _ => t.status_pending,
     };
     // Until Stripe's webhook settles the payment, the page reloads itself (with or
     // without JavaScript).
     let settling = matches!(order.status.as_str(), "confirming" | "pending");
+    let (title_before, title_after) = t.order_title.split_once("{0}").unwrap_or((t.order_title, ""));
     view! {
         {settling.then(|| view! { <Meta http_equiv="refresh" content="3"/> })}
-        <h1>{format!("Order {}", order.id)}</h1>
-        <p>"Status: " <strong data-testid="order-status" data-status=order.status.clone()>{status}</strong></p>
+        <h1 class="order-title">{title_before} <span class="order-number">{order.id.clone()}</span>{title_after}</h1>
+        <p class="placed-on">{crate::i18n::fill(t.placed_on, &[&locale.date(order.placed_at)])}</p>
+        <p>{t.status} ": " <strong data-testid="order-status" data-status=order.status.clone()>{status}</strong></p>
         <ul class="summary-lines">
             {order.lines.into_iter().map(|line| view! {
-                <li><span>{format!("{} × {}", line.quantity, line.name)}</span><span>{line.line_total.to_string()}</span></li>
+                <li><span>{format!("{} × {}", line.quantity, line.name)}</span><span>{locale.money(line.line_total)}</span></li>
             }).collect_view()}
         </ul>
-        <p class="total">"Total " <strong>{order.total.to_string()}</strong></p>
+        <p class="total">{t.total} " " <strong>{locale.money(order.total)}</strong></p>
     }
 }

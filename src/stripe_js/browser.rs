@@ -258,3 +258,13 @@ impl Drop for Listener {
         }
     }
 }
+
+/// A CSS custom property of the page (`--accent`…) as the browser computed it for
+/// `<html>` now (so it follows `prefers-color-scheme`).
+pub fn css_custom_property(name: &str) -> Option<String> {
+    let window = web_sys::window()?;
+    let root = window.document()?.document_element()?;
+    let value = window.get_computed_style(&root).ok()??.get_property_value(name).ok()?;
+    let value = value.trim();
+    (!value.is_empty()).then(|| value.to_owned())
+}

@@ -37,6 +37,8 @@ pub struct ElementsOptions {
     pub amount: Option<i64>,
     pub currency: String,
     pub appearance: Appearance,
+    /// The page's language (`en`, `fr`), so that Stripe's fields and messages match it.
+    pub locale: String,
     /// Shows a signed-in shopper's saved payment methods (and the save box).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_session_client_secret: Option<String>,
@@ -70,7 +72,9 @@ pub struct Appearance {
 #[serde(rename_all = "camelCase")]
 pub struct AppearanceVariables {
     pub color_primary: String,
+    pub color_background: String,
     pub color_text: String,
+    pub color_text_secondary: String,
     pub color_danger: String,
     pub font_family: String,
     pub border_radius: String,

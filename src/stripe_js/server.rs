@@ -83,3 +83,9 @@ pub struct Listener;
 impl Listener {
     pub fn forget(self) {}
 }
+
+/// A CSS custom property of the page (`--accent`…): none on the server, where nothing is
+/// laid out.
+pub fn css_custom_property(_name: &str) -> Option<String> {
+    None
+}

@@ -1,0 +1,468 @@
+//! The shop in English and French: which language a request gets, every fixed string of
+//! the interface in both (a typed catalogue: a string missing in one language does not
+//! compile), and money and dates written the way each language writes them.
+//!
+//! The language is the shopper's choice when they made one (the `sf_locale` cookie, set
+//! by the switch in the header), else the best match of the browser's `Accept-Language`,
+//! else the store's `default-locale`. The server renders `<html lang>` with it; the
+//! browser reads it back from there when it hydrates, so both render the same text.
+
+use crate::money::Money;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::fmt::Display;
+
+/// The languages the shop speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Locale {
+    #[default]
+    En,
+    Fr,
+}
+
+/// The cookie that remembers the shopper's choice.
+pub const COOKIE: &str = "sf_locale";
+
+impl Locale {
+    pub const ALL: [Locale; 2] = [Locale::En, Locale::Fr];
+
+    /// `en`, `en-GB`, `fr`, `fr-CA`… (any region), case-insensitive.
+    pub fn parse(tag: &str) -> Option<Locale> {
+        let language = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match language.as_str() {
+            "en" => Some(Locale::En),
+            "fr" => Some(Locale::Fr),
+            _ => None,
+        }
+    }
+
+    /// The BCP 47 tag (also Stripe Elements' `locale`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Locale::En => "en",
+            Locale::Fr => "fr",
+        }
+    }
+
+    /// The language's name in itself, for the switch.
+    pub fn name(self) -> &'static str {
+        match self {
+            Locale::En => "English",
+            Locale::Fr => "Français",
+        }
+    }
+
+    /// The best language of an `Accept-Language` header (highest `q` first, then order).
+    pub fn from_accept_language(header: &str) -> Option<Locale> {
+        let mut ranked: Vec<(u16, usize, Locale)> = header
+            .split(',')
+            .enumerate()
+            .filter_map(|(position, item)| {
+                let mut parts = item.split(';');
+                let locale = Locale::parse(parts.next()?)?;
+                let quality = parts
+                    .filter_map(|param| param.trim().strip_prefix("q="))
+                    .find_map(|q| q.trim().parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                // Thousandths, as the header allows three decimals.
+                let quality = (quality.clamp(0.0, 1.0) * 1000.0).round() as u16;
+                (quality > 0).then_some((quality, position, locale))
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        ranked.first().map(|(_, _, locale)| *locale)
+    }
+
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Locale::En => &EN,
+            Locale::Fr => &FR,
+        }
+    }
+
+    /// An amount as the language writes it: `€1,299.00` / `1 299,00 €` (non-breaking
+    /// spaces in French); currencies without a well-known symbol by their code.
+    pub fn money(self, money: Money) -> String {
+        let exponent = money.currency.exponent();
+        let unit = 10u64.pow(exponent);
+        let magnitude = money.amount.unsigned_abs();
+        let (whole, fraction) = (magnitude / unit, magnitude % unit);
+        let (group, decimal) = match self {
+            Locale::En => (",", "."),
+            Locale::Fr => ("\u{202f}", ","),
+        };
+        let digits = whole.to_string();
+        let mut grouped = String::new();
+        for (n, digit) in digits.chars().enumerate() {
+            if n > 0 && (digits.len() - n) % 3 == 0 {
+                grouped.push_str(group);
+            }
+            grouped.push(digit);
+        }
+        let number = if exponent == 0 { grouped } else { format!("{grouped}{decimal}{fraction:0width$}", width = exponent as usize) };
+        let sign = if money.amount < 0 { "-" } else { "" };
+        match (self, money.currency.symbol()) {
+            (Locale::En, Some(symbol)) => format!("{sign}{symbol}{number}"),
+            (Locale::Fr, Some(symbol)) => format!("{sign}{number}\u{a0}{symbol}"),
+            (_, None) => format!("{sign}{number}\u{a0}{}", money.currency.as_str().to_uppercase()),
+        }
+    }
+
+    /// A date (unix seconds, UTC): `26 November 2026` / `26 novembre 2026`.
+    pub fn date(self, unix: i64) -> String {
+        let (year, month, day) = civil_from_days(unix.div_euclid(86_400));
+        const EN_MONTHS: [&str; 12] =
+            ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+        const FR_MONTHS: [&str; 12] =
+            ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"];
+        let month = usize::try_from(month - 1).unwrap_or(0);
+        match self {
+            Locale::En => format!("{day} {} {year}", EN_MONTHS[month]),
+            Locale::Fr => format!("{}{} {} {year}", day, if day == 1 { "er" } else { "" }, FR_MONTHS[month]),
+        }
+    }
+}
+
+/// Days since 1970-01-01 → (year, month 1–12, day 1–31), proleptic Gregorian (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// Replaces `{0}`, `{1}`, … in a catalogue string.
+pub fn fill(template: &str, args: &[&dyn Display]) -> String {
+    let mut text = template.to_owned();
+    for (n, arg) in args.iter().enumerate() {
+        text = text.replace(&format!("{{{n}}}"), &arg.to_string());
+    }
+    text
+}
+
+/// The language of the page being rendered (in the browser: the one the server chose).
+pub fn use_locale() -> Locale {
+    use_context::<Locale>().unwrap_or_default()
+}
+
+/// The language of what is being done now: the request's on the server, the page's in
+/// the browser.
+pub fn current() -> Locale {
+    #[cfg(feature = "ssr")]
+    return request_locale();
+    #[cfg(not(feature = "ssr"))]
+    return use_locale();
+}
+
+/// The catalogue of [`current`].
+pub fn tr() -> &'static Texts {
+    current().texts()
+}
+
+/// The language of the current request, for messages made on the server.
+#[cfg(feature = "ssr")]
+pub fn request_locale() -> Locale {
+    let default = use_context::<crate::state::AppState>()
+        .and_then(|state| Locale::parse(&state.config.store.default_locale))
+        .unwrap_or_default();
+    use_context::<http::request::Parts>().map_or(default, |parts| locale_of(&parts.headers, default))
+}
+
+/// The language a request asks for (see the module's documentation).
+#[cfg(feature = "ssr")]
+pub fn locale_of(headers: &http::HeaderMap, default: Locale) -> Locale {
+    let chosen = headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .and_then(|(_, value)| Locale::parse(value));
+    chosen
+        .or_else(|| headers.get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Locale::from_accept_language))
+        .unwrap_or(default)
+}
+
+/// In the browser: the language the server rendered (`<html lang>`).
+#[cfg(not(feature = "ssr"))]
+pub fn document_locale() -> Locale {
+    leptos::prelude::document().document_element().and_then(|html| html.get_attribute("lang")).and_then(|tag| Locale::parse(&tag)).unwrap_or_default()
+}
+
+/// Remembers the shopper's language for a year. A plain form post works without
+/// JavaScript (the server sends the browser back to the page it came from).
+#[server(endpoint = "locale/set")]
+pub async fn set_locale(locale: String) -> Result<(), crate::error::AppError> {
+    let locale = Locale::parse(&locale).ok_or_else(|| crate::error::AppError::invalid("Unknown language / langue inconnue."))?;
+    let cookie = format!("{COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", locale.tag());
+    if let (Some(response), Ok(value)) = (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(&cookie)) {
+        response.append_header(http::header::SET_COOKIE, value);
+    }
+    Ok(())
+}
+
+macro_rules! catalogue {
+    ($($name:ident: $en:expr, $fr:expr;)*) => {
+        /// Every fixed string of the interface, in one language. `{0}`, `{1}`: see [`fill`].
+        pub struct Texts { $(pub $name: &'static str,)* }
+        pub static EN: Texts = Texts { $($name: $en,)* };
+        pub static FR: Texts = Texts { $($name: $fr,)* };
+    };
+}
+
+catalogue! {
+    // Chrome
+    shop: "Shop", "Boutique";
+    nav_main: "Main", "Principal";
+    account: "Account", "Compte";
+    cart: "Cart", "Panier";
+    language: "Language", "Langue";
+    skip_to_content: "Skip to content", "Aller au contenu";
+    not_found_title: "Page not found", "Page introuvable";
+    back_to_shop: "Back to the shop", "Retour à la boutique";
+    browse_shop: "Browse the shop", "Parcourir la boutique";
+    // Catalog
+    loading_catalog: "Loading the catalog…", "Chargement du catalogue…";
+    catalog_pages: "Catalog pages", "Pages du catalogue";
+    previous: "Previous", "Précédent";
+    next: "Next", "Suivant";
+    page_of: "Page {0} of {1}", "Page {0} sur {1}";
+    sold_out: "Sold out", "Épuisé";
+    only_left: "Only {0} left", "Plus que {0}";
+    in_stock: "In stock", "En stock";
+    add_to_cart: "Add to cart", "Ajouter au panier";
+    add_named_to_cart: "Add to cart: {0}", "Ajouter au panier : {0}";
+    // Cart
+    your_cart: "Your cart", "Votre panier";
+    loading_cart: "Loading your cart…", "Chargement de votre panier…";
+    cart_empty: "Your cart is empty.", "Votre panier est vide.";
+    go_to_checkout: "Go to checkout", "Passer la commande";
+    subtotal: "Subtotal", "Sous-total";
+    total: "Total", "Total";
+    discount_code: "Discount code", "Code de réduction";
+    apply: "Apply", "Appliquer";
+    discount_applied: "{0} applied.", "{0} appliqué.";
+    discount_removed: "Discount removed.", "Réduction retirée.";
+    one_fewer: "One fewer {0}", "Un {0} de moins";
+    one_more: "One more {0}", "Un {0} de plus";
+    quantity_of: "Quantity of {0}", "Quantité de {0}";
+    remove: "Remove", "Retirer";
+    remove_from_cart: "Remove {0} from the cart", "Retirer {0} du panier";
+    // Checkout
+    checkout: "Checkout", "Paiement";
+    needs_javascript: "Paying needs JavaScript: card details are entered in Stripe's secure payment form. Your cart and discount code work without it.",
+        "Le paiement nécessite JavaScript : les données de carte sont saisies dans le formulaire sécurisé de Stripe. Votre panier et votre code de réduction fonctionnent sans.";
+    loading_order: "Loading your order…", "Chargement de votre commande…";
+    your_order: "Your order", "Votre commande";
+    shipping_address: "Shipping address", "Adresse de livraison";
+    payment: "Payment", "Paiement";
+    form_loading: "The payment form is still loading; please wait a moment.", "Le formulaire de paiement se charge encore ; patientez un instant.";
+    processing: "Processing…", "Traitement…";
+    pay_amount: "Pay {0}", "Payer {0}";
+    paying_with_saved: "Paying with your saved {0} (expires {1}).", "Paiement avec votre {0} enregistrée (expire {1}).";
+    paying_with_saved_method: "Paying with a saved payment method.", "Paiement avec un moyen de paiement enregistré.";
+    checking_payment: "Checking your payment…", "Vérification de votre paiement…";
+    no_payment: "There is no payment to show.", "Aucun paiement à afficher.";
+    paid_thanks: "Thank you! Your payment was received.", "Merci ! Votre paiement a bien été reçu.";
+    payment_processing: "Your payment is processing; your order page will show when it completes.",
+        "Votre paiement est en cours de traitement ; la page de votre commande indiquera quand il sera terminé.";
+    payment_authorised: "Your payment is authorised.", "Votre paiement est autorisé.";
+    payment_needs_action: "Your payment still needs your bank's confirmation.", "Votre paiement attend encore la confirmation de votre banque.";
+    payment_failed: "The payment did not go through. Nothing was charged.", "Le paiement n'a pas abouti. Rien n'a été débité.";
+    payment_failed_because: "The payment did not go through: {0} Nothing was charged.", "Le paiement n'a pas abouti : {0} Rien n'a été débité.";
+    try_again: "Try again", "Réessayer";
+    view_order: "View your order", "Voir votre commande";
+    // Orders
+    order_title: "Order {0}", "Commande {0}";
+    order_not_found: "Order not found", "Commande introuvable";
+    status: "Status", "Statut";
+    status_paid: "Paid", "Payée";
+    status_confirming: "Payment submitted — awaiting Stripe's confirmation", "Paiement envoyé — en attente de la confirmation de Stripe";
+    status_failed: "Payment failed — you can pay again from checkout", "Paiement refusé — vous pouvez payer à nouveau depuis la page de paiement";
+    status_canceled: "Canceled", "Annulée";
+    status_pending: "Awaiting payment", "En attente de paiement";
+    placed_on: "Placed on {0}", "Passée le {0}";
+    // Account
+    your_account: "Your account", "Votre compte";
+    loading_account: "Loading your account…", "Chargement de votre compte…";
+    sign_in: "Sign in", "Se connecter";
+    signing_in: "Signing in…", "Connexion…";
+    email: "Email", "E-mail";
+    password: "Password", "Mot de passe";
+    new_here: "New here? Create an account", "Nouveau ? Créez un compte";
+    account_pitch: "Save your cards for next time and find your orders from any device.",
+        "Enregistrez vos cartes pour la prochaine fois et retrouvez vos commandes depuis n'importe quel appareil.";
+    password_rule: "Password (at least 8 characters)", "Mot de passe (8 caractères minimum)";
+    creating_account: "Creating your account…", "Création de votre compte…";
+    create_account: "Create account", "Créer le compte";
+    signed_in_as: "Signed in as {0}", "Connecté en tant que {0}";
+    sign_out: "Sign out", "Se déconnecter";
+    your_orders: "Your orders", "Vos commandes";
+    no_orders: "No orders yet.", "Aucune commande pour l'instant.";
+    saved_cards: "Saved cards", "Cartes enregistrées";
+    loading_cards: "Loading your cards…", "Chargement de vos cartes…";
+    no_saved_cards: "No saved cards. Tick “save” when you pay, or add one below.",
+        "Aucune carte enregistrée. Cochez « enregistrer » lors d'un paiement, ou ajoutez-en une ci-dessous.";
+    expires: "Expires {0}", "Expire {0}";
+    remove_named: "Remove {0}", "Retirer {0}";
+    add_a_card: "Add a card", "Ajouter une carte";
+    card_saved: "Your card was saved.", "Votre carte a été enregistrée.";
+    card_form_loading: "The card form is still loading; please wait a moment.", "Le formulaire de carte se charge encore ; patientez un instant.";
+    card_being_checked: "Your card is being checked; it will appear here shortly.", "Votre carte est en cours de vérification ; elle apparaîtra ici sous peu.";
+    card_not_saved: "Your card could not be saved. Please try another card.", "Votre carte n'a pas pu être enregistrée. Essayez une autre carte.";
+    saving: "Saving…", "Enregistrement…";
+    save_card: "Save card", "Enregistrer la carte";
+    // Errors the server or the network cause (the shopper's own mistakes are
+    // explained by the server, in the request's language)
+    error_payment_unavailable: "The payment service is unavailable right now. Nothing was charged; please try again in a moment.",
+        "Le service de paiement est indisponible pour le moment. Rien n'a été débité ; réessayez dans un instant.";
+    error_store_unavailable: "Our order system is unavailable for a moment. Nothing was charged or changed; please try again shortly.",
+        "Notre système de commande est momentanément indisponible. Rien n'a été débité ni modifié ; réessayez dans un instant.";
+    error_internal: "Something went wrong on our side. Nothing was changed; please try again.",
+        "Un problème est survenu de notre côté. Rien n'a été modifié ; veuillez réessayer.";
+    error_transport: "The shop could not be reached. Check your connection and try again.",
+        "La boutique est injoignable. Vérifiez votre connexion et réessayez.";
+    error_rate_limited: "Too many attempts. Please wait {0} and try again.", "Trop de tentatives. Patientez {0} puis réessayez.";
+    a_minute: "a minute", "une minute";
+    minutes: "{0} minutes", "{0} minutes";
+    // What the server says when it refuses (made in the request's language)
+    not_in_catalog: "That product is not in our catalog.", "Ce produit n'est pas dans notre catalogue.";
+    quantity_range: "Choose a quantity from 1 to {0}.", "Choisissez une quantité de 1 à {0}.";
+    product_sold_out: "Sorry, that product is sold out.", "Désolé, ce produit est épuisé.";
+    cart_cannot_hold_more: "Only {0} in stock: your cart cannot hold more.", "Seulement {0} en stock : votre panier ne peut pas en contenir plus.";
+    at_most_per_product: "You can have at most {0} of one product.", "Vous pouvez prendre au plus {0} exemplaires d'un produit.";
+    only_in_stock: "Only {0} in stock.", "Seulement {0} en stock.";
+    discount_unknown: "That discount code is not valid.", "Ce code de réduction n'est pas valable.";
+    discount_expired: "That discount code expired on {0}.", "Ce code de réduction a expiré le {0}.";
+    discount_minimum: "That discount code needs an order of at least {0}.", "Ce code de réduction demande une commande d'au moins {0}.";
+    discount_needs_cart: "Add something to your cart before applying a discount code.", "Ajoutez un article à votre panier avant d'appliquer un code de réduction.";
+    cart_empty_pay: "Your cart is empty: add something before paying.", "Votre panier est vide : ajoutez un article avant de payer.";
+    stock_short: "Only {0} × {1} left in stock: please update your cart.", "Plus que {0} × {1} en stock : mettez à jour votre panier.";
+    minimum_charge: "The smallest order we can charge is {0}.", "La plus petite commande que nous pouvons débiter est de {0}.";
+    details_used: "These payment details were already used. Please enter them again.", "Ces données de paiement ont déjà été utilisées. Saisissez-les à nouveau.";
+    details_unusable: "These payment details could not be used. Please enter them again.", "Ces données de paiement n'ont pas pu être utilisées. Saisissez-les à nouveau.";
+    details_expired: "Your payment details could not be used (they may have expired). Please enter them again.",
+        "Vos données de paiement n'ont pas pu être utilisées (elles ont peut-être expiré). Saisissez-les à nouveau.";
+    details_not_found: "Your payment details could not be found (they may have expired). Please enter them again.",
+        "Vos données de paiement sont introuvables (elles ont peut-être expiré). Saisissez-les à nouveau.";
+    details_garbled: "The payment details were not received correctly. Please enter them again.", "Les données de paiement n'ont pas été reçues correctement. Saisissez-les à nouveau.";
+    card_details_garbled: "The card details were not received correctly. Please enter them again.", "Les données de carte n'ont pas été reçues correctement. Saisissez-les à nouveau.";
+    card_details_expired: "Your card details could not be used (they may have expired). Please enter them again.",
+        "Les données de votre carte n'ont pas pu être utilisées (elles ont peut-être expiré). Saisissez-les à nouveau.";
+    no_such_payment: "There is no such payment.", "Ce paiement n'existe pas.";
+    no_such_order: "There is no order with this number for you.", "Vous n'avez pas de commande avec ce numéro.";
+    no_such_card: "There is no such saved card.", "Cette carte enregistrée n'existe pas.";
+    sign_in_for_cards: "Sign in to see your saved cards.", "Connectez-vous pour voir vos cartes enregistrées.";
+    prepaid_refused: "This shop does not accept prepaid cards. Please use another card.", "Cette boutique n'accepte pas les cartes prépayées. Utilisez une autre carte.";
+    card_refused_by_shop: "This shop does not accept this card (prepaid cards and cards from some countries are refused). Please use another card.",
+        "Cette boutique n'accepte pas cette carte (les cartes prépayées et celles de certains pays sont refusées). Utilisez une autre carte.";
+    password_too_short: "Choose a password of at least {0} characters.", "Choisissez un mot de passe d'au moins {0} caractères.";
+    password_too_long: "Choose a password of at most {0} characters.", "Choisissez un mot de passe d'au plus {0} caractères.";
+    account_exists: "An account with this email already exists: sign in instead.", "Un compte existe déjà avec cet e-mail : connectez-vous.";
+    wrong_credentials: "The email or password is not right. Check both and try again.", "L'e-mail ou le mot de passe est incorrect. Vérifiez-les et réessayez.";
+    email_format: "Enter an email address like name@example.com.", "Saisissez une adresse e-mail comme nom@exemple.fr.";
+    payment_not_through: "The payment did not go through. Please try another card.", "Le paiement n'a pas abouti. Essayez une autre carte.";
+    percent_off: "{0} ({1}% off)", "{0} (−{1}\u{a0}%)";
+    amount_off: "{0} ({1} off)", "{0} (−{1})";
+}
+
+impl Locale {
+    /// A card decline as the shopper reads it. In English, Stripe's own message (written
+    /// for shoppers); in French, the same meaning for each of Stripe's decline codes.
+    pub fn decline(self, decline_code: Option<&str>, code: Option<&str>, stripe_message: &str) -> String {
+        if self == Locale::En {
+            return stripe_message.to_owned();
+        }
+        match decline_code.or(code).unwrap_or_default() {
+            "insufficient_funds" => "Votre carte n'est pas suffisamment approvisionnée.",
+            "expired_card" => "Votre carte a expiré.",
+            "incorrect_cvc" | "invalid_cvc" => "Le code de sécurité de votre carte est incorrect.",
+            "incorrect_number" | "invalid_number" => "Le numéro de votre carte est incorrect.",
+            "processing_error" => "Une erreur s'est produite lors du traitement de votre carte. Réessayez dans un instant.",
+            "lost_card" | "stolen_card" | "fraudulent" | "pickup_card" | "restricted_card" | "security_violation" | "generic_decline"
+            | "do_not_honor" | "card_declined" | "card_not_supported" | "transaction_not_allowed" => "Votre carte a été refusée.",
+            "authentication_required" | "payment_intent_authentication_failure" => {
+                "Nous n'avons pas pu authentifier votre moyen de paiement. Choisissez un autre moyen de paiement et réessayez."
+            }
+            "card_velocity_exceeded" | "withdrawal_count_limit_exceeded" => "Votre carte a dépassé sa limite. Essayez une autre carte.",
+            _ => "Votre paiement a été refusé. Essayez une autre carte.",
+        }
+        .to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+
+    #[test]
+    fn accept_language_picks_the_best_supported_language() {
+        assert_eq!(Locale::from_accept_language("fr-CA,fr;q=0.9,en;q=0.8"), Some(Locale::Fr));
+        assert_eq!(Locale::from_accept_language("de-DE,de;q=0.9,en;q=0.5,fr;q=0.4"), Some(Locale::En));
+        assert_eq!(Locale::from_accept_language("en;q=0.2, fr;q=0.7"), Some(Locale::Fr));
+        assert_eq!(Locale::from_accept_language("de, es"), None);
+        assert_eq!(Locale::from_accept_language("fr;q=0, en;q=0.1"), Some(Locale::En));
+        assert_eq!(Locale::from_accept_language(""), None);
+    }
+
+    #[test]
+    fn money_is_written_as_each_language_writes_it() {
+        let eur = |amount| Money::new(amount, Currency::EUR);
+        assert_eq!(Locale::En.money(eur(1099)), "€10.99");
+        assert_eq!(Locale::Fr.money(eur(1099)), "10,99\u{a0}€");
+        assert_eq!(Locale::En.money(eur(129_900)), "€1,299.00");
+        assert_eq!(Locale::Fr.money(eur(123_456_789)), "1\u{202f}234\u{202f}567,89\u{a0}€");
+        assert_eq!(Locale::Fr.money(eur(-250)), "-2,50\u{a0}€");
+        assert_eq!(Locale::En.money(Money::new(500, Currency::parse("jpy").unwrap())), "¥500");
+        assert_eq!(Locale::Fr.money(Money::new(12_345, Currency::parse("kwd").unwrap())), "12,345\u{a0}KWD");
+    }
+
+    #[test]
+    fn dates_are_written_in_words() {
+        assert_eq!(Locale::En.date(1_795_651_200), "26 November 2026");
+        assert_eq!(Locale::Fr.date(1_795_651_200), "26 novembre 2026");
+        assert_eq!(Locale::Fr.date(1_793_491_200), "1er novembre 2026");
+        assert_eq!(Locale::En.date(0), "1 January 1970");
+    }
+
+    #[test]
+    fn declines_read_in_the_shoppers_language() {
+        let stripe = "Your card has insufficient funds.";
+        assert_eq!(Locale::En.decline(Some("insufficient_funds"), Some("card_declined"), stripe), stripe);
+        assert_eq!(Locale::Fr.decline(Some("insufficient_funds"), Some("card_declined"), stripe), "Votre carte n'est pas suffisamment approvisionnée.");
+        assert_eq!(Locale::Fr.decline(None, Some("expired_card"), "Your card has expired."), "Votre carte a expiré.");
+        assert_eq!(Locale::Fr.decline(Some("something_new"), None, "?"), "Votre paiement a été refusé. Essayez une autre carte.");
+    }
+
+    #[test]
+    fn placeholders_are_filled_in_order() {
+        assert_eq!(fill(FR.page_of, &[&2, &5]), "Page 2 sur 5");
+        assert_eq!(fill(EN.pay_amount, &[&Locale::En.money(Money::new(4250, Currency::EUR))]), "Pay €42.50");
+    }
+
+    #[test]
+    fn both_catalogues_use_the_same_placeholders() {
+        // A French string that forgot `{1}` would silently drop a value.
+        let fields = |texts: &Texts| -> Vec<&'static str> {
+            vec![texts.page_of, texts.only_left, texts.add_named_to_cart, texts.discount_applied, texts.one_fewer, texts.one_more, texts.quantity_of,
+                texts.remove_from_cart, texts.pay_amount, texts.paying_with_saved, texts.payment_failed_because, texts.order_title, texts.placed_on,
+                texts.signed_in_as, texts.expires, texts.remove_named, texts.error_rate_limited, texts.minutes, texts.quantity_range,
+                texts.cart_cannot_hold_more, texts.at_most_per_product, texts.only_in_stock, texts.discount_expired, texts.discount_minimum,
+                texts.stock_short, texts.minimum_charge, texts.password_too_short, texts.password_too_long]
+        };
+        for (en, fr) in fields(&EN).into_iter().zip(fields(&FR)) {
+            for n in 0..3 {
+                let placeholder = format!("{{{n}}}");
+                assert_eq!(en.contains(&placeholder), fr.contains(&placeholder), "{en} / {fr}");
+            }
+        }
+    }
+}
