@@ -15,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The end-to-end run gets a database of its own, recreated each time.
 E2E_DB := $(CURDIR)/target/e2e/storefront.db
 
-.PHONY: help dev test test-suites bench tools toolchain cargo-leptos wasm-bindgen npm chromium conformance wrk
+.PHONY: help dev test test-suites bench screenshots tools toolchain cargo-leptos wasm-bindgen npm chromium conformance wrk
 
 help:
 	@echo "make dev    - run the storefront with live reload on http://127.0.0.1:3000"
@@ -39,6 +39,11 @@ test-suites:
 	$(MAKE) conformance
 	rm -f $(E2E_DB) $(E2E_DB)-wal $(E2E_DB)-shm && mkdir -p $(dir $(E2E_DB))
 	DATABASE_URL=sqlite://$(E2E_DB) cargo leptos end-to-end --release
+
+# The README's pictures: taken by the Playwright suite during `make test`.
+screenshots:
+	@test -n "$$(ls target/screenshots/*.png 2>/dev/null)" || { echo "no screenshots yet: run make test first"; exit 1; }
+	mkdir -p docs/screenshots && cp target/screenshots/*.png docs/screenshots/
 
 # Both servers, one Stripe emulator, wrk as the load generator (benches/README.md).
 bench: tools wrk benches/reference-node/node_modules/.package-lock.json benches/runner/node_modules/.package-lock.json

@@ -1,4 +1,4 @@
-import { test, expect, waitForHydration } from './fixtures';
+import { test, expect, waitForHydration, typeCard } from './fixtures';
 import type { Page } from '@playwright/test';
 
 // Checkout through the real page: the Payment Element (the embedded emulator's Stripe.js
@@ -13,20 +13,6 @@ async function cartWithMug(page: Page, gotoHydrated: (path: string) => Promise<v
   await gotoHydrated('/checkout');
   await expect(page.getByTestId('order-total')).toHaveText('€18.00');
   await expect(page.getByTestId('pay-button')).toBeEnabled();
-}
-
-async function typeCard(page: Page, number: string) {
-  const address = page.frameLocator('[data-testid="address-element"] iframe');
-  await address.locator('[name="name"]').fill('Jenny Rosen');
-  await address.locator('[name="line1"]').fill('1 Rue de Rivoli');
-  await address.locator('[name="city"]').fill('Paris');
-  await address.locator('[name="postal_code"]').fill('75001');
-  const frame = page.frameLocator('[data-testid="payment-element"] iframe');
-  await frame.locator('[name="number"]').fill(number);
-  await frame.locator('[name="expiry"]').fill('12 / 34');
-  await frame.locator('[name="cvc"]').fill('123');
-  await frame.locator('[name="country"]').selectOption('US');
-  await frame.locator('[name="postalCode"]').fill('10001');
 }
 
 /** PaymentIntents the emulator created for an order (its control API). */

@@ -1,0 +1,44 @@
+import type { Page } from '@playwright/test';
+import { test, expect, typeCard } from './fixtures';
+
+// The README's pictures: catalog, checkout with the Payment Element, the 3-D Secure
+// challenge and the order confirmation, light and dark, desktop and phone. Written to
+// target/screenshots/; `make screenshots` copies them to docs/screenshots/.
+
+const OUT = '../target/screenshots';
+const SIZES = { desktop: { width: 1280, height: 860 }, phone: { width: 390, height: 844 } };
+
+async function shot(page: Page, name: string, fullPage = false) {
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.screenshot({ path: `${OUT}/${name}.png`, animations: 'disabled', caret: 'hide', fullPage });
+}
+
+for (const [size, viewport] of Object.entries(SIZES)) {
+  for (const colorScheme of ['light', 'dark'] as const) {
+    test.describe(`${size}, ${colorScheme}`, () => {
+      test.use({ viewport, colorScheme, locale: 'en-GB' });
+
+      test('screenshots of a purchase through 3-D Secure', async ({ page, gotoHydrated }) => {
+        const suffix = `${colorScheme}-${size}`;
+        await gotoHydrated('/');
+        await shot(page, `catalog-${suffix}`);
+        await page.getByTestId('add-to-cart-beeswax-candle').click();
+        await expect(page.getByTestId('cart-count')).toHaveText('1');
+        await gotoHydrated('/checkout');
+        await expect(page.getByTestId('pay-button')).toBeEnabled();
+        await typeCard(page, '4000002760003184');
+        await page.evaluate(() => window.scrollTo(0, 0));
+        await shot(page, `checkout-${suffix}`, true);
+        await page.getByTestId('pay-button').click();
+        const challenge = page.locator('#test-source-authorize-3ds');
+        await expect(challenge).toBeVisible();
+        await shot(page, `3ds-${suffix}`);
+        await challenge.click();
+        await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+        await page.getByRole('link', { name: 'View your order' }).click();
+        await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', 'paid');
+        await shot(page, `confirmation-${suffix}`);
+      });
+    });
+  }
+}
