@@ -105,7 +105,7 @@ impl FromServerFnError for AppError {
         match value {
             // Bad or missing arguments are the caller's fault: say so plainly.
             ServerFnErrorErr::Args(detail) | ServerFnErrorErr::MissingArg(detail) => {
-                Self::Invalid(format!("The request was malformed ({detail})."))
+                Self::Invalid(crate::i18n::fill(crate::i18n::tr().malformed, &[&detail]))
             }
             other => Self::Transport(other.to_string()),
         }

@@ -369,6 +369,11 @@ catalogue! {
     wrong_credentials: "The email or password is not right. Check both and try again.", "L'e-mail ou le mot de passe est incorrect. Vérifiez-les et réessayez.";
     email_format: "Enter an email address like name@example.com.", "Saisissez une adresse e-mail comme nom@exemple.fr.";
     payment_not_through: "The payment did not go through. Please try another card.", "Le paiement n'a pas abouti. Essayez une autre carte.";
+    wrong_path_legacy: "This shop confirms payments with a PaymentMethod (legacy path); reload the page.",
+        "Cette boutique confirme les paiements avec un PaymentMethod (ancienne méthode) ; rechargez la page.";
+    wrong_path_token: "This shop confirms payments with a ConfirmationToken; reload the page.",
+        "Cette boutique confirme les paiements avec un ConfirmationToken ; rechargez la page.";
+    malformed: "The request was malformed ({0}).", "La requête est mal formée ({0}).";
     percent_off: "{0} ({1}% off)", "{0} (−{1}\u{a0}%)";
     amount_off: "{0} ({1} off)", "{0} (−{1})";
 }

@@ -68,5 +68,19 @@ test.describe('without JavaScript', () => {
     await expect(page.getByTestId('cart-count')).toHaveText('1');
     await page.goto('/cart');
     await expect(page.getByTestId('order-total')).toHaveText('€18.00');
+    // The quantity stepper and the discount code are plain forms too.
+    await page.getByRole('button', { name: 'One more Ceramic mug' }).click();
+    await expect(page.getByTestId('order-total')).toHaveText('€36.00');
+    await page.getByTestId('discount-code').fill('welcome10');
+    await page.getByTestId('apply-discount').click();
+    await expect(page.getByTestId('discount-line')).toContainText('WELCOME10');
+    await expect(page.getByTestId('order-total')).toHaveText('€32.40');
+  });
+
+  test('the checkout page says plainly that paying needs JavaScript', async ({ page }) => {
+    await page.goto('/');
+    await page.getByTestId('add-to-cart-ceramic-mug').click();
+    await page.goto('/checkout');
+    await expect(page.getByTestId('needs-javascript')).toContainText('Paying needs JavaScript');
   });
 });

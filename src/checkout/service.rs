@@ -111,11 +111,8 @@ async fn saved_methods_session(state: &AppState, account: &crate::store::Account
 pub async fn confirm(state: &AppState, token: &Credential) -> Result<PaymentReply, AppError> {
     let legacy = state.config.store.payment_method_creation == PaymentMethodCreation::Manual;
     if legacy != matches!(token, Credential::PaymentMethod(_)) {
-        return Err(AppError::invalid(if legacy {
-            "This shop confirms payments with a PaymentMethod (legacy path); reload the page."
-        } else {
-            "This shop confirms payments with a ConfirmationToken; reload the page."
-        }));
+        let t = crate::i18n::tr();
+        return Err(AppError::invalid(if legacy { t.wrong_path_legacy } else { t.wrong_path_token }));
     }
     let session = session::current(&state.store).await.map_err(internal)?.ok_or_else(empty_cart)?;
     use crate::rate_limit::{CONFIRM_PER_ADDRESS, CONFIRM_PER_SESSION};
