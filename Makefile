@@ -34,7 +34,7 @@ test: tools
 # suites run on SQLite, then again with every storefront on PostgreSQL.
 test-suites:
 	cargo test --features ssr
-	TEST_DATABASE=postgres cargo test --features ssr --test app --test accounts --test checkout --test webhooks --test recovery --test secrets --test reliability
+	TEST_DATABASE=postgres cargo test --features ssr --test app --test accounts --test checkout --test webhooks --test recovery --test secrets --test reliability --test hostile --test i18n
 	cargo test -p stripe-emulator
 	$(MAKE) conformance
 	rm -f $(E2E_DB) $(E2E_DB)-wal $(E2E_DB)-shm && mkdir -p $(dir $(E2E_DB))

@@ -61,7 +61,9 @@ pub async fn sign_up(state: &AppState, email: &str, password: &str) -> Result<()
 }
 
 pub async fn sign_in(state: &AppState, email: &str, password: &str) -> Result<(), AppError> {
-    let key = email.trim().to_lowercase();
+    // As typed, but with control characters (which no stored email has, and which
+    // PostgreSQL refuses in text) made harmless: such an email simply matches no account.
+    let key: String = email.trim().to_lowercase().chars().take(254).map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
     let now = session::now();
     let scopes = [format!("email:{key}"), format!("ip:{}", session::client_address(state.config.trust_forwarded_for).map_or_else(|| "unknown".into(), |ip| ip.to_string()))];
     for (scope, limit) in scopes.iter().zip([FAILURES_PER_ACCOUNT, FAILURES_PER_ADDRESS]) {

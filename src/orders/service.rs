@@ -13,6 +13,11 @@ pub async fn view(state: &AppState, id: &str) -> Result<OrderView, AppError> {
         tracing::error!(error = ?error, "reading an order failed");
         AppError::Internal
     };
+    // Order numbers are `ord_` and lowercase letters or digits; anything else names no order.
+    let well_formed = id.strip_prefix("ord_").is_some_and(|rest| (1..=64).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+    if !well_formed {
+        return Err(not_found());
+    }
     let session = session::current(&state.store).await.map_err(internal)?.ok_or_else(not_found)?;
     let order = state.store.order_of_session(id, session.as_str()).await.map_err(internal)?.ok_or_else(not_found)?;
     let currency = Currency::parse(&order.currency).map_err(|_| AppError::Internal)?;
