@@ -105,6 +105,8 @@ const SERVERS = {
         PUBLIC_URL: 'http://127.0.0.1:3201',
         RECONCILE_AFTER_SECS: '86400',
         RECONCILE_EVERY_SECS: '86400',
+        // Behind a load balancer: each request's client address is its own (lines.lua).
+        TRUST_X_FORWARDED_FOR: 'true',
         RUST_LOG: 'warn',
       });
     },
