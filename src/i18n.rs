@@ -165,13 +165,24 @@ pub fn tr() -> &'static Texts {
     current().texts()
 }
 
-/// The language of the current request, for messages made on the server.
+/// The language of the current request, for messages made on the server. Worked out
+/// once per request (a page asks for it once per product and line) and kept in the
+/// request's context.
 #[cfg(feature = "ssr")]
 pub fn request_locale() -> Locale {
-    let default = use_context::<crate::state::AppState>()
-        .and_then(|state| Locale::parse(&state.config.store.default_locale))
+    #[derive(Clone, Copy)]
+    struct RequestLocale(Locale);
+    if let Some(RequestLocale(locale)) = use_context::<RequestLocale>() {
+        return locale;
+    }
+    let default = with_context::<crate::state::AppState, _>(|state| Locale::parse(&state.config.store.default_locale))
+        .flatten()
         .unwrap_or_default();
-    use_context::<http::request::Parts>().map_or(default, |parts| locale_of(&parts.headers, default))
+    let locale = with_context::<http::request::Parts, _>(|parts| locale_of(&parts.headers, default)).unwrap_or(default);
+    if leptos::prelude::Owner::current().is_some() {
+        provide_context(RequestLocale(locale));
+    }
+    locale
 }
 
 /// The language a request asks for (see the module's documentation).
