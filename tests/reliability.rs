@@ -115,22 +115,9 @@ async fn two_hundred_shoppers_race_for_the_last_five_lamps() {
 async fn the_storefront_killed_mid_payment_ends_the_order_right_after_a_restart() {
     let (_, db_url, _db) = support::config(&[]);
     let port = free_port();
-    let emulator = stripe_emulator::spawn(stripe_emulator::Config {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        webhooks: vec![stripe_emulator::WebhookEndpoint { url: format!("http://127.0.0.1:{port}/webhook"), secret: SECRET.into() }],
-        retry_schedule: vec![Duration::from_millis(300); 100],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let emulator = support::net::emulator_delivering_to(format!("http://127.0.0.1:{port}/webhook"), SECRET).await;
     let stripe = emulator.base_url().to_owned();
-    let vars = [
-        ("DATABASE_URL", db_url.as_str()),
-        ("STRIPE_SECRET_KEY", "sk_test_killed"),
-        ("STRIPE_PUBLISHABLE_KEY", "pk_test_killed"),
-        ("STRIPE_API_BASE", stripe.as_str()),
-        ("STRIPE_WEBHOOK_SECRET", SECRET),
-    ];
+    let vars = support::net::storefront_vars(&db_url, &stripe, SECRET, &[]);
     let first = Process::start(port, &vars).await;
     let shopper = support::shopper();
     let (status, _) = post(&shopper, format!("{}/api/cart/add", first.base), &[("product_id", "linen-tote"), ("quantity", "1")]).await;

@@ -23,26 +23,11 @@ async fn two_instances_on_one_database_fulfil_every_payment_exactly_once() {
     let db_url = support::postgres_schema();
     let ports = [free_port(), free_port()];
     let lb = round_robin(ports.iter().map(|port| format!("http://127.0.0.1:{port}")).collect()).await;
-    let emulator = stripe_emulator::spawn(stripe_emulator::Config {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        webhooks: vec![stripe_emulator::WebhookEndpoint { url: format!("{lb}/webhook"), secret: SECRET.into() }],
-        retry_schedule: vec![Duration::from_millis(200); 50],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let emulator = support::net::emulator_delivering_to(format!("{lb}/webhook"), SECRET).await;
     let stripe = emulator.base_url().to_owned();
-    let vars = [
-        ("DATABASE_URL", db_url.as_str()),
-        ("STRIPE_SECRET_KEY", "sk_test_scale"),
-        ("STRIPE_PUBLISHABLE_KEY", "pk_test_scale"),
-        ("STRIPE_API_BASE", stripe.as_str()),
-        ("STRIPE_WEBHOOK_SECRET", SECRET),
-        // Both instances reconcile, all the time, racing the webhooks.
-        ("RECONCILE_AFTER_SECS", "0"),
-        ("RECONCILE_EVERY_SECS", "1"),
-        ("TRUST_X_FORWARDED_FOR", "true"),
-    ];
+    // Both instances reconcile, all the time, racing the webhooks.
+    let extra = [("RECONCILE_AFTER_SECS", "0"), ("RECONCILE_EVERY_SECS", "1"), ("TRUST_X_FORWARDED_FOR", "true")];
+    let vars = support::net::storefront_vars(&db_url, &stripe, SECRET, &extra);
     let (_first, _second) = tokio::join!(Process::start(ports[0], &vars), Process::start(ports[1], &vars));
 
     let store = Store::connect(&db_url).await.unwrap();
@@ -79,7 +64,7 @@ async fn two_instances_on_one_database_fulfil_every_payment_exactly_once() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let intents = support::stripe_call(&control, reqwest::Method::GET, format!("{stripe}/v1/payment_intents?limit=100"), "sk_test_scale", &[]).await;
+    let intents = support::stripe_call(&control, reqwest::Method::GET, format!("{stripe}/v1/payment_intents?limit=100"), "sk_test_process", &[]).await;
     let succeeded: HashSet<String> = intents["data"]
         .as_array()
         .unwrap()

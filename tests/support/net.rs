@@ -137,3 +137,30 @@ impl Process {
         self.child.kill().await.unwrap();
     }
 }
+
+/// A Stripe emulator of the test's own, delivering every event to `webhook_url` signed
+/// with `secret`, retrying failed deliveries every 250 ms for a while.
+pub async fn emulator_delivering_to(webhook_url: String, secret: &str) -> stripe_emulator::Emulator {
+    stripe_emulator::spawn(stripe_emulator::Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        webhooks: vec![stripe_emulator::WebhookEndpoint { url: webhook_url, secret: secret.into() }],
+        retry_schedule: vec![Duration::from_millis(250); 100],
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// The variables that point a storefront process at `db_url` and the emulator at
+/// `stripe` (test keys, the webhook secret), plus `extra`.
+pub fn storefront_vars<'a>(db_url: &'a str, stripe: &'a str, secret: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut vars = vec![
+        ("DATABASE_URL", db_url),
+        ("STRIPE_SECRET_KEY", "sk_test_process"),
+        ("STRIPE_PUBLISHABLE_KEY", "pk_test_process"),
+        ("STRIPE_API_BASE", stripe),
+        ("STRIPE_WEBHOOK_SECRET", secret),
+    ];
+    vars.extend_from_slice(extra);
+    vars
+}
