@@ -55,16 +55,11 @@ async fn pay(client: &reqwest::Client, shop: &str, emulator: &str, card: &str) -
 }
 
 async fn wait_for_status(client: &reqwest::Client, shop: &str, order_id: &str, wanted: &str) -> String {
-    let mut status = String::new();
-    for _ in 0..150 {
+    let status = || async {
         let order = post(client, format!("{shop}/api/orders/get"), &[("id", order_id)]).await;
-        status = order["status"].as_str().unwrap_or_default().to_owned();
-        if status == wanted {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    status
+        order["status"].as_str().unwrap_or_default().to_owned()
+    };
+    support::poll_until(150, status, |status| status == wanted).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,15 +30,7 @@ async fn payment_intents(stripe: &str) -> Vec<Value> {
 
 /// Waits until `count` orders are paid (webhooks arrive in the background).
 async fn wait_for_paid(store: &Store, count: usize) -> usize {
-    let mut paid = 0;
-    for _ in 0..600 {
-        paid = store.list_orders(Some("paid"), 1000).await.unwrap().len();
-        if paid >= count {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    paid
+    support::poll_until(600, || async { store.list_orders(Some("paid"), 1000).await.unwrap().len() }, |paid| *paid >= count).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { healthy as healthyOr } from './common.mjs';
 import { chromium } from 'playwright-core';
 
 const require = createRequire(import.meta.url);
@@ -37,6 +38,8 @@ const PUBLISHABLE_KEY = 'pk_test_bench';
 const WEBHOOK_SECRET = `whsec_${randomBytes(24).toString('hex')}`;
 const CART = [['ceramic-mug', 1], ['linen-tote', 2], ['beeswax-candle', 1]];
 
+const healthy = (url) => healthyOr(url, 'target/bench/work/*.log');
+
 // ---- processes ---------------------------------------------------------------------------
 
 const children = new Set();
@@ -60,16 +63,6 @@ async function stop(child) {
   await exited;
 }
 
-async function healthy(url) {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${url}/health`)).ok) return;
-    } catch {}
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${url} did not become healthy; see target/bench/work/*.log`);
-}
 
 /** Peak resident memory since the last reset, in MB (VmHWM; reset through clear_refs). */
 function peakRss(pid) {

@@ -101,3 +101,20 @@ pub fn postgres_schema() -> String {
 pub fn postgres_url() -> Option<String> {
     std::env::var("TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())
 }
+
+/// Asks `probe` again every 50 ms until its answer satisfies `done` (at most `attempts`
+/// times); the last answer. Waits for a condition, never for a fixed time.
+pub async fn poll_until<T, F>(attempts: u32, mut probe: impl FnMut() -> F, done: impl Fn(&T) -> bool) -> T
+where
+    F: std::future::Future<Output = T>,
+{
+    let mut answer = probe().await;
+    for _ in 1..attempts {
+        if done(&answer) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        answer = probe().await;
+    }
+    answer
+}
