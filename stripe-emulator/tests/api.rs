@@ -654,3 +654,28 @@ async fn a_delivery_gives_up_when_the_schedule_runs_out() {
     }
     assert_eq!(status, "failed");
 }
+
+#[tokio::test]
+async fn a_shipping_address_sent_with_the_payment_is_kept_and_needs_a_name_and_a_street() {
+    let stripe = emulator().await;
+    let address = [
+        ("shipping[name]", "Jenny Rosen"),
+        ("shipping[address][line1]", "12 Rue de la Paix"),
+        ("shipping[address][city]", "Paris"),
+        ("shipping[address][country]", "FR"),
+    ];
+    let reply = stripe.post("/v1/payment_intents", &[&[("amount", "1000"), ("currency", "eur")][..], &address].concat()).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let shipping = &reply.body["shipping"];
+    assert_eq!((shipping["name"].as_str(), shipping["address"]["line1"].as_str()), (Some("Jenny Rosen"), Some("12 Rue de la Paix")));
+    assert_eq!((shipping["address"]["postal_code"].clone(), shipping["carrier"].clone()), (Value::Null, Value::Null));
+    let id = reply.body["id"].as_str().unwrap().to_owned();
+    let updated = stripe.post(&format!("/v1/payment_intents/{id}"), &[("shipping[name]", "Jenny"), ("shipping[address][line1]", "1 Quai")]).await;
+    assert_eq!(updated.body["shipping"]["address"]["line1"], "1 Quai");
+    assert_eq!(stripe.post(&format!("/v1/payment_intents/{id}"), &[("shipping", "")]).await.body["shipping"], Value::Null);
+
+    let nameless = stripe.post("/v1/payment_intents", &[("amount", "1000"), ("currency", "eur"), ("shipping[address][line1]", "1 Quai")]).await;
+    assert_eq!((nameless.status, nameless.body["error"]["param"].as_str()), (400, Some("shipping[name]")));
+    let streetless = stripe.post("/v1/payment_intents", &[("amount", "1000"), ("currency", "eur"), ("shipping[name]", "Jenny")]).await;
+    assert_eq!((streetless.status, streetless.body["error"]["param"].as_str()), (400, Some("shipping[address][line1]")));
+}

@@ -70,6 +70,24 @@ fn customer(ctx: &Ctx<'_>, params: &Params) -> Result<Option<String>, ApiError> 
 }
 
 /// The `payment_method_options` a request asks for (kept as given).
+/// The `shipping` hash (`null` when absent or sent empty to unset it); Stripe requires
+/// a name and an address with a first line.
+fn shipping(params: &Params) -> Result<Value, ApiError> {
+    let Some(shipping) = params.object("shipping")? else { return Ok(Value::Null) };
+    let name = shipping.required_str("name").map_err(|_| ApiError::missing_param("shipping[name]"))?;
+    let details = payment_methods::billing_details(Some(&shipping))?;
+    if details["address"]["line1"].is_null() {
+        return Err(ApiError::missing_param("shipping[address][line1]"));
+    }
+    Ok(json!({
+        "address": details["address"],
+        "carrier": shipping.str("carrier")?,
+        "name": name,
+        "phone": details["phone"],
+        "tracking_number": shipping.str("tracking_number")?,
+    }))
+}
+
 fn method_options(params: &Params) -> Result<Value, ApiError> {
     let Some(options) = params.object("payment_method_options")? else { return Ok(json!({})) };
     let mut out = json!({});
@@ -159,7 +177,7 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         "receipt_email": params.str("receipt_email")?,
         "review": null,
         "setup_future_usage": setup_future_usage,
-        "shipping": null,
+        "shipping": shipping(params)?,
         "source": null,
         "statement_descriptor": params.str("statement_descriptor")?,
         "statement_descriptor_suffix": params.str("statement_descriptor_suffix")?,
@@ -346,6 +364,9 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
         if let Some(value) = params.str(field)? {
             intent[field] = if value.is_empty() { Value::Null } else { json!(value) };
         }
+    }
+    if params.get("shipping").is_some() {
+        intent["shipping"] = shipping(params)?;
     }
     if params.get("setup_future_usage").is_some() {
         intent["setup_future_usage"] = json!(one_of(params, "setup_future_usage", &["on_session", "off_session"])?);
