@@ -353,3 +353,99 @@ async fn cross_site_posts_are_refused_and_change_nothing() {
     assert_eq!(post(None, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await, 200);
     assert_eq!(app.cart().await["item_count"], 2);
 }
+
+/// The repository's `public/` as the site root: the favicon and the product images.
+async fn spawn_app_with_files() -> TestApp {
+    let public = concat!(env!("CARGO_MANIFEST_DIR"), "/public");
+    let (config, _, db_dir) = support::config(&[("LEPTOS_SITE_ROOT", public)]);
+    let running = support::serve(config).await;
+    TestApp { base: running.base, client: support::shopper(), _db_dir: db_dir }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_about_a_shopper_are_never_stored_and_plain_files_are() {
+    let app = spawn_app_with_files().await;
+    let (status, _) = app.call("cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    assert_eq!(status, 200);
+    for path in ["/", "/cart", "/checkout", "/account", "/orders/ord_unknown", "/checkout/complete?payment_intent=pi_123", "/no-such-page"] {
+        let reply = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(reply.headers().get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"), "{path}");
+    }
+    let reply = app.client.post(format!("{}/api/cart/get", app.base)).send().await.unwrap();
+    assert_eq!(reply.headers()["cache-control"], "no-store");
+    let favicon = app.client.get(format!("{}/favicon.svg", app.base)).send().await.unwrap();
+    assert_eq!(favicon.status(), 200);
+    assert_eq!(favicon.headers()["cache-control"], "public, max-age=3600");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_favicon_is_served_under_concurrent_page_loads_when_revalidated_too() {
+    let app = spawn_app_with_files().await;
+    let url = format!("{}/favicon.svg", app.base);
+    let first = support::client().get(&url).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let modified = first.headers()["last-modified"].to_str().unwrap().to_owned();
+    // What a browser does on a reload: the page, and the favicon revalidated.
+    let loads = (0..32).map(|n| {
+        let (base, url, modified) = (app.base.clone(), url.clone(), modified.clone());
+        tokio::spawn(async move {
+            let client = support::client();
+            let (page, favicon) = tokio::join!(client.get(format!("{base}/checkout")).send(), async {
+                let request = client.get(&url);
+                if n % 2 == 0 { request.header("if-modified-since", modified).send().await } else { request.send().await }
+            });
+            (page.unwrap().status().as_u16(), favicon.unwrap().status().as_u16())
+        })
+    });
+    for load in futures_util::future::join_all(loads).await {
+        let (page, favicon) = load.unwrap();
+        assert_eq!(page, 200);
+        assert!(favicon == 200 || favicon == 304, "the favicon answered {favicon}");
+    }
+    let revalidated = support::client().get(&url).header("if-modified-since", &modified).send().await.unwrap();
+    let st = revalidated.status(); let hd = format!("{:?}", revalidated.headers()); let tx = revalidated.text().await.unwrap(); assert_eq!(st, 304, "{hd} {}", &tx[..tx.len().min(300)]);
+    assert_eq!(support::client().get(format!("{}/images/no-such.svg", app.base)).send().await.unwrap().status(), 404);
+}
+
+/// Sends `GET path` on `stream` (HTTP/1.1, kept alive) and reads the whole reply;
+/// returns its status line and how long it took.
+async fn get_on(stream: &mut tokio::net::TcpStream, host: &str, path: &str) -> (String, std::time::Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let started = std::time::Instant::now();
+    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: */*\r\n\r\n").as_bytes()).await.unwrap();
+    let mut reply = Vec::new();
+    let mut buffer = [0_u8; 16 * 1024];
+    loop {
+        let read = stream.read(&mut buffer).await.unwrap();
+        assert!(read > 0, "the server closed the connection");
+        reply.extend_from_slice(&buffer[..read]);
+        let Some(end) = reply.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        let head = String::from_utf8_lossy(&reply[..end]).to_lowercase();
+        let length: usize = head.lines().find_map(|line| line.strip_prefix("content-length:")).expect("a content-length").trim().parse().unwrap();
+        if reply.len() >= end + 4 + length {
+            return (head.lines().next().unwrap().to_owned(), started.elapsed());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_files_on_a_reused_connection_are_not_held_back() {
+    // A reply written as headers then body on a socket without TCP_NODELAY waits for
+    // the client's delayed ACK of the headers: 40 ms, on a good part of the requests
+    // that reuse a connection (a quarter to a third of them here). Once replies go out
+    // as written, none of twenty waits anywhere near that; one slow answer is allowed
+    // for a busy machine, the stall makes several.
+    let app = spawn_app_with_files().await;
+    let host = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    for path in ["/favicon.svg", "/images/ceramic-mug.svg", "/health"] {
+        let mut times = Vec::new();
+        for _ in 0..20 {
+            let (status, took) = get_on(&mut stream, &host, path).await;
+            assert_eq!(status, "http/1.1 200 ok", "{path}");
+            times.push(took);
+        }
+        let stalled = times.iter().filter(|took| **took >= std::time::Duration::from_millis(30)).count();
+        assert!(stalled <= 1, "{path}: {stalled} of 20 requests on one connection took 30 ms or more: {times:?}");
+    }
+}

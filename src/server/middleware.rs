@@ -88,6 +88,15 @@ pub async fn same_origin_writes(
     next.run(request).await
 }
 
+/// Files of the site root (favicon, images; their names carry no hash): kept by the
+/// browser for an hour, then revalidated (a 304 while unchanged).
+pub async fn static_file_caching<B>(mut response: Response<B>) -> Response<B> {
+    if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    }
+    response
+}
+
 /// A 413 for bodies over `bytes`.
 pub fn body_limit(bytes: usize) -> RequestBodyLimitLayer {
     RequestBodyLimitLayer::new(bytes)
@@ -110,6 +119,9 @@ pub fn apply(router: Router) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("strict-origin-when-cross-origin"),
         ))
+        // Pages and replies are about a shopper (their cart, their order, a client
+        // secret): no browser or proxy keeps a copy. Static files say otherwise.
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         // Pages and server-function replies compressed for browsers that ask (`/pkg`
         // files arrive already compressed and pass through untouched).
         .layer(CompressionLayer::new());
