@@ -23,15 +23,26 @@ pub enum AppError {
     /// carries `Retry-After`.
     #[error("Too many attempts. Please wait {} and try again.", wait_text(*retry_after_secs))]
     RateLimited { retry_after_secs: u64 },
-    /// The payment service did not answer. Nothing was charged.
-    #[error("The payment service is unavailable right now. Nothing was charged; please try again in a moment.")]
+    /// The payment service did not answer a request that changes nothing (a read), or
+    /// refused one before acting on it (rate limited).
+    #[error("The payment service is not answering right now. Please try again in a moment.")]
     PaymentUnavailable,
+    /// A payment was sent to Stripe and no answer came back, so whether it went through
+    /// is not known yet. Confirming again with the same details asks Stripe under the
+    /// attempt's idempotency key (it cannot charge twice); reconciliation resolves it
+    /// too. `order_id` names the order whose page will show the outcome.
+    #[error("We could not find out yet whether your payment went through.")]
+    PaymentUnknown { order_id: String },
+    /// Stripe refused the request as the shop made it (a parameter, the currency, the
+    /// account's settings): nothing was charged, and only the merchant can fix it.
+    #[error("This shop cannot take this payment because of a problem on our side.")]
+    PaymentSetupFault,
     /// The database could not be reached (a restart, a network fault). The request
     /// changed nothing and charged nothing; trying again shortly works.
     #[error("Our order system is unavailable for a moment. Nothing was charged or changed; please try again shortly.")]
     StoreUnavailable,
     /// A fault on our side. The cause is in the server log under the request id.
-    #[error("Something went wrong on our side. Nothing was changed; please try again.")]
+    #[error("Something went wrong on our side. Please try again in a moment.")]
     Internal,
     /// The request never reached the server function, or its reply could not be read
     /// (network, serialization): raised by the server-function plumbing.
@@ -58,6 +69,8 @@ impl AppError {
                 crate::i18n::fill(t.error_rate_limited, &[&wait])
             }
             Self::PaymentUnavailable => t.error_payment_unavailable.to_owned(),
+            Self::PaymentUnknown { .. } => t.error_payment_unknown.to_owned(),
+            Self::PaymentSetupFault => t.error_payment_setup.to_owned(),
             Self::StoreUnavailable => t.error_store_unavailable.to_owned(),
             Self::Internal => t.error_internal.to_owned(),
             Self::Transport(_) => t.error_transport.to_owned(),
@@ -73,7 +86,9 @@ impl AppError {
             Self::Declined { .. } => 402,
             Self::RateLimited { .. } => 429,
             Self::PaymentUnavailable | Self::StoreUnavailable => 503,
-            Self::Internal => 500,
+            // The gateway (Stripe) gave no usable answer in time.
+            Self::PaymentUnknown { .. } => 504,
+            Self::Internal | Self::PaymentSetupFault => 500,
         }
     }
 }

@@ -280,6 +280,8 @@ catalogue! {
     paying_with_saved: "Paying with your saved {0} (expires {1}).", "Paiement avec votre {0} enregistrée (expire {1}).";
     paying_with_saved_method: "Paying with a saved payment method.", "Paiement avec un moyen de paiement enregistré.";
     checking_payment: "Checking your payment…", "Vérification de votre paiement…";
+    checking_unknown_outcome: "The payment service did not answer in time. Checking whether your payment went through…",
+        "Le service de paiement n'a pas répondu à temps. Nous vérifions si votre paiement est passé…";
     no_payment: "There is no payment to show.", "Aucun paiement à afficher.";
     paid_thanks: "Thank you! Your payment was received.", "Merci ! Votre paiement a bien été reçu.";
     payment_processing: "Your payment is processing; your order page will show when it completes.",
@@ -300,6 +302,11 @@ catalogue! {
     status_canceled: "Canceled", "Annulée";
     status_pending: "Awaiting payment", "En attente de paiement";
     placed_on: "Placed on {0}", "Passée le {0}";
+    discount_with_code: "Discount ({0})", "Réduction ({0})";
+    ship_to: "Shipping to", "Livraison à";
+    order_refreshing: "This page updates itself until your bank answers.", "Cette page se met à jour jusqu'à la réponse de votre banque.";
+    order_still_waiting: "This is taking longer than usual. We keep checking with the payment service: reload this page later to see where your order stands. You will not be charged twice.",
+        "Cela prend plus de temps que d'habitude. Nous continuons de vérifier auprès du service de paiement : rechargez cette page plus tard pour voir où en est votre commande. Vous ne serez pas débité deux fois.";
     // Account
     your_account: "Your account", "Votre compte";
     loading_account: "Loading your account…", "Chargement de votre compte…";
@@ -332,12 +339,16 @@ catalogue! {
     save_card: "Save card", "Enregistrer la carte";
     // Errors the server or the network cause (the shopper's own mistakes are
     // explained by the server, in the request's language)
-    error_payment_unavailable: "The payment service is unavailable right now. Nothing was charged; please try again in a moment.",
-        "Le service de paiement est indisponible pour le moment. Rien n'a été débité ; réessayez dans un instant.";
+    error_payment_unavailable: "The payment service is not answering right now. Please try again in a moment.",
+        "Le service de paiement ne répond pas pour le moment. Réessayez dans un instant.";
+    error_payment_unknown: "We could not find out yet whether your payment went through. You will not be charged twice: we keep checking, and your order page shows the result as soon as we know.",
+        "Nous ne savons pas encore si votre paiement est passé. Vous ne serez pas débité deux fois : nous continuons de vérifier, et la page de votre commande affichera le résultat dès que nous le saurons.";
+    error_payment_setup: "This shop cannot take this payment because of a problem on our side. Nothing was charged, and we have been told. Please try again later.",
+        "Cette boutique ne peut pas accepter ce paiement à cause d'un problème de notre côté. Rien n'a été débité et nous avons été prévenus. Réessayez plus tard.";
     error_store_unavailable: "Our order system is unavailable for a moment. Nothing was charged or changed; please try again shortly.",
         "Notre système de commande est momentanément indisponible. Rien n'a été débité ni modifié ; réessayez dans un instant.";
-    error_internal: "Something went wrong on our side. Nothing was changed; please try again.",
-        "Un problème est survenu de notre côté. Rien n'a été modifié ; veuillez réessayer.";
+    error_internal: "Something went wrong on our side. Please try again in a moment.",
+        "Un problème est survenu de notre côté. Veuillez réessayer dans un instant.";
     error_transport: "The shop could not be reached. Check your connection and try again.",
         "La boutique est injoignable. Vérifiez votre connexion et réessayez.";
     error_rate_limited: "Too many attempts. Please wait {0} and try again.", "Trop de tentatives. Patientez {0} puis réessayez.";
@@ -385,6 +396,8 @@ catalogue! {
     wrong_path_token: "This shop confirms payments with a ConfirmationToken; reload the page.",
         "Cette boutique confirme les paiements avec un ConfirmationToken ; rechargez la page.";
     malformed: "The request was malformed ({0}).", "La requête est mal formée ({0}).";
+    address_incomplete: "Please complete the shipping address: name, street, city and country.",
+        "Complétez l'adresse de livraison : nom, rue, ville et pays.";
     percent_off: "{0} ({1}% off)", "{0} (−{1}\u{a0}%)";
     amount_off: "{0} ({1} off)", "{0} (−{1})";
 }
@@ -472,7 +485,7 @@ mod tests {
                 texts.remove_from_cart, texts.pay_amount, texts.paying_with_saved, texts.payment_failed_because, texts.order_title, texts.placed_on,
                 texts.signed_in_as, texts.expires, texts.remove_named, texts.error_rate_limited, texts.minutes, texts.quantity_range,
                 texts.cart_cannot_hold_more, texts.at_most_per_product, texts.only_in_stock, texts.discount_expired, texts.discount_minimum,
-                texts.stock_short, texts.minimum_charge, texts.password_too_short, texts.password_too_long]
+                texts.stock_short, texts.minimum_charge, texts.password_too_short, texts.password_too_long, texts.discount_with_code]
         };
         for (en, fr) in fields(&EN).into_iter().zip(fields(&FR)) {
             for n in 0..3 {

@@ -14,11 +14,23 @@ pub const CONFIRM_PER_ADDRESS: Limit = Limit { max: 100, window_secs: 600 };
 /// Discount codes tried per session, and per client address, in ten minutes.
 pub const DISCOUNT_PER_SESSION: Limit = Limit { max: 20, window_secs: 600 };
 pub const DISCOUNT_PER_ADDRESS: Limit = Limit { max: 100, window_secs: 600 };
+/// Cards added (SetupIntents confirmed) per session, and per client address, in ten
+/// minutes: saving a card checks it with the bank, which is another way to test
+/// stolen card numbers.
+pub const CARD_SETUP_PER_SESSION: Limit = Limit { max: 10, window_secs: 600 };
+pub const CARD_SETUP_PER_ADDRESS: Limit = Limit { max: 50, window_secs: 600 };
+/// Accounts created per client address in an hour (each new account is a fresh
+/// session and a fresh Customer, which would dodge the limits above).
+pub const SIGN_UP_PER_ADDRESS: Limit = Limit { max: 10, window_secs: 3600 };
 
-/// Counts one `action` for this session and this client's address, or refuses it.
-pub async fn check(state: &AppState, action: &str, session: &str, per_session: Limit, per_address: Limit) -> Result<(), AppError> {
+/// Counts one `action` for this session (when there is one) and this client's address,
+/// or refuses it.
+pub async fn check(state: &AppState, action: &str, session: Option<&str>, per_session: Limit, per_address: Limit) -> Result<(), AppError> {
     let address = session::client_address(state.config.trust_forwarded_for).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    let scopes = [(format!("{action}:session:{session}"), per_session), (format!("{action}:ip:{address}"), per_address)];
+    let mut scopes = vec![(format!("{action}:ip:{address}"), per_address)];
+    if let Some(session) = session {
+        scopes.push((format!("{action}:session:{session}"), per_session));
+    }
     match state.store.take_rate_slot(&scopes, session::now()).await {
         Ok(None) => Ok(()),
         Ok(Some(retry_after)) => {

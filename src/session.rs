@@ -12,8 +12,12 @@ use sha2::{Digest, Sha256};
 
 /// Name of the session cookie.
 pub const COOKIE_NAME: &str = "sf_session";
-/// How long a browser keeps the cookie.
-const MAX_AGE_DAYS: i64 = 30;
+/// How long a session lives without being used: the browser keeps the cookie this
+/// long, and the server forgets an idle session after it. Both slide on use.
+pub const IDLE_LIFETIME_SECS: i64 = 30 * 24 * 3600;
+/// How often a session in use has its lifetime moved on (one write, and the cookie
+/// sent again, per session and day at most).
+const TOUCH_EVERY_SECS: i64 = 24 * 3600;
 
 /// A session as the database knows it (the token's hash). Obtainable only from a token
 /// the server issued and still has on record.
@@ -68,7 +72,18 @@ async fn live(store: &Store) -> Result<Option<LiveSession>, StoreError> {
         None => None,
         Some(token) => {
             let id = SessionId::of_token(&token);
-            store.live_session(id.as_str()).await?.map(|account_id| LiveSession { id, account_id })
+            let now = now();
+            match store.live_session(id.as_str(), now - IDLE_LIFETIME_SECS).await? {
+                Some((account_id, last_seen)) => {
+                    if now - last_seen >= TOUCH_EVERY_SECS {
+                        store.touch_session(id.as_str(), now).await?;
+                        let secure = leptos::prelude::use_context::<crate::state::AppState>().is_some_and(|state| state.is_https());
+                        set_cookie(&cookie_for(&token, secure));
+                    }
+                    Some(LiveSession { id, account_id })
+                }
+                None => None,
+            }
         }
     };
     if let Some(memo) = memo {
@@ -182,7 +197,7 @@ fn cookie_for(token: &str, secure: bool) -> String {
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(secure)
-        .max_age(cookie::time::Duration::days(MAX_AGE_DAYS))
+        .max_age(cookie::time::Duration::seconds(IDLE_LIFETIME_SECS))
         .build()
         .to_string()
 }

@@ -252,12 +252,52 @@ impl Store {
         Ok(())
     }
 
-    /// A live (not ended) session: `Some(account id, if signed in)`.
-    pub async fn live_session(&self, id: &str) -> Result<Option<Option<String>>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT account_id FROM sessions WHERE id = $1 AND ended_at IS NULL")
+    /// A live session: not ended, and seen after `idle_cutoff`. `Some((account id if
+    /// signed in, last seen))`.
+    pub async fn live_session(&self, id: &str, idle_cutoff: i64) -> Result<Option<(Option<String>, i64)>, StoreError> {
+        let row = sqlx::query("SELECT account_id, last_seen_at FROM sessions WHERE id = $1 AND ended_at IS NULL AND last_seen_at > $2")
             .bind(id)
+            .bind(idle_cutoff)
             .fetch_optional(&self.pool)
-            .await?)
+            .await?;
+        Ok(row.map(|row| Ok::<_, sqlx::Error>((row.try_get("account_id")?, row.try_get("last_seen_at")?))).transpose()?)
+    }
+
+    /// Moves a session's idle expiry on.
+    pub async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1").bind(now).bind(id).execute(&self.writer).await?;
+        Ok(())
+    }
+
+    /// Forgets live sessions idle since `idle_cutoff`: deleted (with their carts) when
+    /// no order names them, otherwise ended and their carts emptied, since their orders
+    /// name them. A session with an order still being paid (`pending`, `confirming`) is
+    /// left alone. Returns how many sessions were deleted or ended.
+    pub async fn expire_sessions(&self, idle_cutoff: i64, now: i64) -> Result<u64, StoreError> {
+        const IDLE: &str = "ended_at IS NULL AND last_seen_at <= $1";
+        const IN_FLIGHT: &str = "EXISTS (SELECT 1 FROM orders o WHERE o.session_id = sessions.id AND o.status IN ('pending', 'confirming'))";
+        let store = self.clone();
+        Self::detached(async move {
+            let mut tx = store.begin_write().await?;
+            let deleted = sqlx::query(&format!("DELETE FROM sessions WHERE {IDLE} AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.session_id = sessions.id)"))
+                .bind(idle_cutoff)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query(&format!("DELETE FROM cart_lines WHERE session_id IN (SELECT id FROM sessions WHERE {IDLE} AND NOT {IN_FLIGHT})"))
+                .bind(idle_cutoff)
+                .execute(&mut *tx)
+                .await?;
+            let ended = sqlx::query(&format!("UPDATE sessions SET ended_at = $2 WHERE {IDLE} AND NOT {IN_FLIGHT}"))
+                .bind(idle_cutoff)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            Ok(deleted + ended)
+        })
+        .await
     }
 
     pub async fn session_exists(&self, id: &str) -> Result<bool, StoreError> {
@@ -397,6 +437,8 @@ pub struct NewOrder {
     /// What will be charged (after any discount).
     pub amount: i64,
     pub discount_amount: i64,
+    /// The code behind `discount_amount`.
+    pub discount_code: Option<String>,
     pub currency: String,
     pub lines: Vec<OrderLine>,
 }
@@ -415,6 +457,33 @@ pub struct Attempt {
     pub outcome: Option<String>,
     /// The Stripe Customer the payment is for (a signed-in shopper's).
     pub customer_id: Option<String>,
+    /// The form body first sent to Stripe for this attempt (replayed as it is).
+    pub request_body: Option<String>,
+}
+
+/// What Stripe said of an attempt, to record.
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptResult<'a> {
+    pub payment_intent_id: Option<&'a str>,
+    /// Stripe's status, or a decline code, or why nothing was sent.
+    pub outcome: &'a str,
+    /// Where the order goes (unless it is already paid or canceled).
+    pub order_status: &'a str,
+    /// The payment went through: the order's lines leave the cart (once).
+    pub clear_cart: bool,
+    pub details: Option<&'a PaymentDetails>,
+}
+
+/// What the merchant needs to know of a payment: where to ship, and what paid.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaymentDetails {
+    /// The shipping address as JSON (`{name, phone, address{line1, …}}`).
+    pub shipping: Option<String>,
+    pub payment_method_id: Option<String>,
+    /// `card`, `sepa_debit`, …
+    pub payment_method_type: Option<String>,
+    pub card_brand: Option<String>,
+    pub last4: Option<String>,
 }
 
 /// What `start_attempt` found.
@@ -453,17 +522,22 @@ pub struct OrderRecord {
     pub status: String,
     pub amount: i64,
     pub currency: String,
+    pub discount_amount: i64,
+    pub discount_code: Option<String>,
     pub payment_intent_id: Option<String>,
     pub created_at: i64,
+    /// When its status last changed.
+    pub updated_at: i64,
     pub lines: Vec<OrderLine>,
+    pub details: PaymentDetails,
 }
 
 /// `orders o` belongs to the session bound as the last parameter: placed in it, or
 /// placed by the account the session is signed in to.
 const OWNED_BY_SESSION: &str = "(o.session_id = $2 OR o.account_id = (SELECT account_id FROM sessions WHERE id = $2 AND ended_at IS NULL))";
 
-const ATTEMPT_COLUMNS: &str =
-    "pa.order_id, pa.attempt, pa.confirmation_token_id, pa.idempotency_key, pa.amount, pa.currency, pa.payment_intent_id, pa.outcome, pa.customer_id";
+const ATTEMPT_COLUMNS: &str = "pa.order_id, pa.attempt, pa.confirmation_token_id, pa.idempotency_key, pa.amount, pa.currency, \
+     pa.payment_intent_id, pa.outcome, pa.customer_id, pa.request_body";
 
 async fn cart_is_empty(tx: &mut sqlx::AnyConnection, session_id: &str) -> Result<bool, StoreError> {
     let lines: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cart_lines WHERE session_id = $1").bind(session_id).fetch_one(tx).await?;
@@ -510,6 +584,7 @@ fn attempt_from(row: &sqlx::any::AnyRow) -> Result<Attempt, sqlx::Error> {
         payment_intent_id: row.try_get("payment_intent_id")?,
         outcome: row.try_get("outcome")?,
         customer_id: row.try_get("customer_id")?,
+        request_body: row.try_get("request_body")?,
     })
 }
 
@@ -518,7 +593,9 @@ impl Store {
     /// is brought up to date with `order`, or `order` is created when there is none), in
     /// one transaction. The idempotency key is `{order}-attempt-{n}`. `token` is the
     /// ConfirmationToken (or, on the legacy path, the PaymentMethod) the attempt pays
-    /// with; `customer` the signed-in shopper's Stripe Customer.
+    /// with; `customer` the signed-in shopper's Stripe Customer. `request` makes the
+    /// form body the attempt will send to Stripe, recorded with it in the same
+    /// transaction, so that every retry sends exactly these bytes.
     pub async fn start_attempt(
         &self,
         session_id: &str,
@@ -526,10 +603,11 @@ impl Store {
         token: &str,
         customer: Option<&str>,
         now: i64,
+        request: impl FnOnce(&Attempt) -> Option<String> + Send + 'static,
     ) -> Result<AttemptStart, StoreError> {
         let (store, session_id, order, token, customer) =
             (self.clone(), session_id.to_owned(), order.clone(), token.to_owned(), customer.map(str::to_owned));
-        Self::detached(async move { store.start_attempt_now(&session_id, &order, &token, customer.as_deref(), now).await }).await
+        Self::detached(async move { store.start_attempt_now(&session_id, &order, &token, customer.as_deref(), now, request).await }).await
     }
 
     async fn start_attempt_now(
@@ -539,6 +617,7 @@ impl Store {
         token: &str,
         customer: Option<&str>,
         now: i64,
+        request: impl FnOnce(&Attempt) -> Option<String>,
     ) -> Result<AttemptStart, StoreError> {
         let (amount, currency, lines) = (order.amount, order.currency.as_str(), &order.lines);
         // Two requests of one session queue here instead of both reading "no attempt in
@@ -572,11 +651,12 @@ impl Store {
                     tx.rollback().await?;
                     return Ok(AttemptStart::CartEmpty);
                 }
-                sqlx::query("UPDATE orders SET amount = $1, discount_amount = $2, currency = $3, updated_at = $4 WHERE id = $5")
+                sqlx::query("UPDATE orders SET amount = $1, discount_amount = $2, currency = $3, updated_at = $4, discount_code = $5 WHERE id = $6")
                     .bind(amount)
                     .bind(order.discount_amount)
                     .bind(currency)
                     .bind(now)
+                    .bind(&order.discount_code)
                     .bind(&order_id)
                     .execute(&mut *tx)
                     .await?;
@@ -592,13 +672,14 @@ impl Store {
                     return Ok(AttemptStart::CartEmpty);
                 }
                 sqlx::query(
-                    "INSERT INTO orders (id, session_id, account_id, status, amount, discount_amount, currency, created_at, updated_at)
-                     VALUES ($1, $2, (SELECT account_id FROM sessions WHERE id = $2), 'pending', $3, $4, $5, $6, $7)",
+                    "INSERT INTO orders (id, session_id, account_id, status, amount, discount_amount, discount_code, currency, created_at, updated_at)
+                     VALUES ($1, $2, (SELECT account_id FROM sessions WHERE id = $2), 'pending', $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&order.id)
                 .bind(session_id)
                 .bind(amount)
                 .bind(order.discount_amount)
+                .bind(&order.discount_code)
                 .bind(currency)
                 .bind(now)
                 .bind(now)
@@ -625,7 +706,7 @@ impl Store {
             .bind(&order_id)
             .fetch_one(&mut *tx)
             .await?;
-        let attempt = Attempt {
+        let mut attempt = Attempt {
             idempotency_key: format!("{order_id}-attempt-{number}"),
             order_id,
             number,
@@ -635,10 +716,12 @@ impl Store {
             payment_intent_id: None,
             outcome: None,
             customer_id: customer.map(str::to_owned),
+            request_body: None,
         };
+        attempt.request_body = request(&attempt);
         sqlx::query(
-            "INSERT INTO payment_attempts (order_id, attempt, confirmation_token_id, idempotency_key, amount, currency, created_at, customer_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO payment_attempts (order_id, attempt, confirmation_token_id, idempotency_key, amount, currency, created_at, customer_id, request_body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&attempt.order_id)
         .bind(attempt.number)
@@ -648,6 +731,7 @@ impl Store {
         .bind(&attempt.currency)
         .bind(now)
         .bind(&attempt.customer_id)
+        .bind(&attempt.request_body)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -661,32 +745,32 @@ impl Store {
 
     /// Records Stripe's answer to an attempt and moves its order to `order_status`,
     /// unless the order is already paid or canceled (states only move forward). With
-    /// `empty_cart_of`, that session's cart is emptied in the same transaction (its
-    /// contents became the order).
-    pub async fn finish_attempt(
-        &self,
-        attempt: &Attempt,
-        payment_intent_id: Option<&str>,
-        outcome: &str,
-        order_status: &str,
-        empty_cart_of: Option<&str>,
-        now: i64,
-    ) -> Result<(), StoreError> {
+    /// `clear_cart`, the order's lines leave its session's cart in the same
+    /// transaction, once (see [`clear_ordered_lines`]).
+    pub async fn finish_attempt(&self, attempt: &Attempt, result: AttemptResult<'_>, now: i64) -> Result<(), StoreError> {
         let (store, attempt) = (self.clone(), attempt.clone());
-        let (intent, outcome, status, cart) =
-            (payment_intent_id.map(str::to_owned), outcome.to_owned(), order_status.to_owned(), empty_cart_of.map(str::to_owned));
-        Self::detached(async move { store.finish_attempt_now(&attempt, intent.as_deref(), &outcome, &status, cart.as_deref(), now).await }).await
+        let (intent, outcome, status, details) = (
+            result.payment_intent_id.map(str::to_owned),
+            result.outcome.to_owned(),
+            result.order_status.to_owned(),
+            result.details.cloned(),
+        );
+        let clear_cart = result.clear_cart;
+        Self::detached(async move {
+            let result = AttemptResult {
+                payment_intent_id: intent.as_deref(),
+                outcome: &outcome,
+                order_status: &status,
+                clear_cart,
+                details: details.as_ref(),
+            };
+            store.finish_attempt_now(&attempt, result, now).await
+        })
+        .await
     }
 
-    async fn finish_attempt_now(
-        &self,
-        attempt: &Attempt,
-        payment_intent_id: Option<&str>,
-        outcome: &str,
-        order_status: &str,
-        empty_cart_of: Option<&str>,
-        now: i64,
-    ) -> Result<(), StoreError> {
+    async fn finish_attempt_now(&self, attempt: &Attempt, result: AttemptResult<'_>, now: i64) -> Result<(), StoreError> {
+        let AttemptResult { payment_intent_id, outcome, order_status, clear_cart, details } = result;
         let mut tx = self.begin_write().await?;
         self.lock_order(&mut tx, &attempt.order_id).await?;
         sqlx::query("UPDATE payment_attempts SET payment_intent_id = COALESCE($1, payment_intent_id), outcome = $2 WHERE order_id = $3 AND attempt = $4")
@@ -696,22 +780,29 @@ impl Store {
             .bind(attempt.number)
             .execute(&mut *tx)
             .await?;
+        // Only the order's latest attempt speaks for it: a late answer about an earlier
+        // one (an old result page) must not undo a later one.
         let moved = sqlx::query(
             "UPDATE orders SET status = $1, payment_intent_id = COALESCE($2, payment_intent_id), updated_at = $3
-             WHERE id = $4 AND status IN ('pending', 'failed', 'confirming')",
+             WHERE id = $4 AND status IN ('pending', 'failed', 'confirming')
+             AND NOT EXISTS (SELECT 1 FROM payment_attempts later WHERE later.order_id = $4 AND later.attempt > $5)",
         )
         .bind(order_status)
         .bind(payment_intent_id)
         .bind(now)
         .bind(&attempt.order_id)
+        .bind(attempt.number)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if moved == 1 && matches!(order_status, "failed" | "canceled") {
             release_stock(&mut tx, &attempt.order_id).await?;
         }
-        if let Some(session_id) = empty_cart_of {
-            sqlx::query("DELETE FROM cart_lines WHERE session_id = $1").bind(session_id).execute(&mut *tx).await?;
+        if let Some(details) = details {
+            record_details(&mut tx, &attempt.order_id, details).await?;
+        }
+        if clear_cart {
+            clear_ordered_lines(&mut tx, &attempt.order_id).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -721,7 +812,9 @@ impl Store {
     /// anyone else's).
     pub async fn order_of_session(&self, order_id: &str, session_id: &str) -> Result<Option<OrderRecord>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT id, status, amount, currency, payment_intent_id, created_at FROM orders o WHERE id = $1 AND {OWNED_BY_SESSION}"
+            "SELECT id, status, amount, currency, discount_amount, discount_code, payment_intent_id, created_at, updated_at,
+                    shipping, payment_method_id, payment_method_type, card_brand, last4
+             FROM orders o WHERE id = $1 AND {OWNED_BY_SESSION}"
         ))
         .bind(order_id)
         .bind(session_id)
@@ -747,9 +840,19 @@ impl Store {
             status: row.try_get("status")?,
             amount: row.try_get("amount")?,
             currency: row.try_get("currency")?,
+            discount_amount: row.try_get("discount_amount")?,
+            discount_code: row.try_get("discount_code")?,
             payment_intent_id: row.try_get("payment_intent_id")?,
             created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
             lines,
+            details: PaymentDetails {
+                shipping: row.try_get("shipping")?,
+                payment_method_id: row.try_get("payment_method_id")?,
+                payment_method_type: row.try_get("payment_method_type")?,
+                card_brand: row.try_get("card_brand")?,
+                last4: row.try_get("last4")?,
+            },
         }))
     }
 
@@ -772,6 +875,19 @@ impl Store {
              WHERE o.session_id = $1 AND o.status = 'confirming' AND pa.outcome = 'requires_action'"
         ))
         .bind(session_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(attempt_from).collect::<Result<_, _>>()?)
+    }
+
+    /// Attempts whose outcome is unknown (Stripe's reply never arrived), started
+    /// before `cutoff`, with the request to replay under their key.
+    pub async fn unresolved_attempts(&self, cutoff: i64) -> Result<Vec<Attempt>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa
+             WHERE pa.outcome IS NULL AND pa.request_body IS NOT NULL AND pa.created_at <= $1 ORDER BY pa.created_at LIMIT 100"
+        ))
+        .bind(cutoff)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(attempt_from).collect::<Result<_, _>>()?)
@@ -848,7 +964,7 @@ impl Store {
         }
         // Locked: two different events for one order (two instances, or a webhook and
         // reconciliation) apply one after the other.
-        let order = sqlx::query(&format!("SELECT session_id, status, amount, currency FROM orders WHERE id = $1{}", self.backend.for_update()))
+        let order = sqlx::query(&format!("SELECT status, amount, currency FROM orders WHERE id = $1{}", self.backend.for_update()))
             .bind(event.order_id)
             .fetch_optional(&mut *tx)
             .await?;
@@ -870,8 +986,7 @@ impl Store {
                 } else if status == "paid" {
                     EventEffect::Ignored
                 } else {
-                    let session_id: String = order.try_get("session_id")?;
-                    let oversold = fulfil(&mut tx, event, &session_id, now).await?;
+                    let oversold = fulfil(&mut tx, event, now).await?;
                     EventEffect::Fulfilled { oversold }
                 }
             }
@@ -979,9 +1094,9 @@ impl Store {
 
 /// Marks an order paid: its reserved stock kept (or, when the reservation was released
 /// because an earlier failure was reported first, taken now: never below zero, and an
-/// oversold order is flagged), a confirmation queued in the outbox, the cart emptied.
-/// Returns whether it oversold.
-async fn fulfil(tx: &mut sqlx::Transaction<'_, sqlx::Any>, event: &PaymentEvent<'_>, session_id: &str, now: i64) -> Result<bool, StoreError> {
+/// oversold order is flagged), a confirmation queued in the outbox, its lines out of
+/// the cart (unless that happened already). Returns whether it oversold.
+async fn fulfil(tx: &mut sqlx::Transaction<'_, sqlx::Any>, event: &PaymentEvent<'_>, now: i64) -> Result<bool, StoreError> {
     let reserved: i64 = sqlx::query_scalar("SELECT stock_reserved FROM orders WHERE id = $1").bind(event.order_id).fetch_one(&mut **tx).await?;
     sqlx::query("UPDATE orders SET status = 'paid', payment_intent_id = $1, updated_at = $2, stock_reserved = 1 WHERE id = $3")
         .bind(event.payment_intent_id)
@@ -1023,7 +1138,7 @@ async fn fulfil(tx: &mut sqlx::Transaction<'_, sqlx::Any>, event: &PaymentEvent<
         .bind(now)
         .execute(&mut **tx)
         .await?;
-    sqlx::query("DELETE FROM cart_lines WHERE session_id = $1").bind(session_id).execute(&mut **tx).await?;
+    clear_ordered_lines(&mut **tx, event.order_id).await?;
     tracing::info!(order = event.order_id, oversold, "order paid; confirmation queued: {body}");
     Ok(oversold)
 }
@@ -1076,6 +1191,55 @@ async fn release_stock(tx: &mut sqlx::AnyConnection, order_id: &str) -> Result<(
     Ok(())
 }
 
+/// Takes an order's lines out of the cart of the session that placed it, once: the
+/// first payment outcome that says it went through (the confirmation, the result page,
+/// the webhook) does it, and every later one finds it done. Only what the order bought
+/// leaves: a line the shopper added since, or the part of a quantity raised since,
+/// stays in the cart.
+async fn clear_ordered_lines(tx: &mut sqlx::AnyConnection, order_id: &str) -> Result<(), StoreError> {
+    let session: Option<String> = sqlx::query_scalar("UPDATE orders SET cart_cleared = 1 WHERE id = $1 AND cart_cleared = 0 RETURNING session_id")
+        .bind(order_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(session_id) = session else { return Ok(()) };
+    let lines = sqlx::query("SELECT product_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id").bind(order_id).fetch_all(&mut *tx).await?;
+    for line in &lines {
+        let (product_id, quantity): (String, i64) = (line.try_get("product_id")?, line.try_get("quantity")?);
+        sqlx::query("DELETE FROM cart_lines WHERE session_id = $1 AND product_id = $2 AND quantity <= $3")
+            .bind(&session_id)
+            .bind(&product_id)
+            .bind(quantity)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE cart_lines SET quantity = quantity - $1 WHERE session_id = $2 AND product_id = $3")
+            .bind(quantity)
+            .bind(&session_id)
+            .bind(&product_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Records where to ship and what paid; a detail Stripe did not send keeps what was
+/// recorded before.
+async fn record_details(tx: &mut sqlx::AnyConnection, order_id: &str, details: &PaymentDetails) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE orders SET shipping = COALESCE($1, shipping), payment_method_id = COALESCE($2, payment_method_id),
+                payment_method_type = COALESCE($3, payment_method_type), card_brand = COALESCE($4, card_brand), last4 = COALESCE($5, last4)
+         WHERE id = $6",
+    )
+    .bind(&details.shipping)
+    .bind(&details.payment_method_id)
+    .bind(&details.payment_method_type)
+    .bind(&details.card_brand)
+    .bind(&details.last4)
+    .bind(order_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 /// Counts are stored as SQL integers but are never negative (CHECK constraints).
 fn count(value: i64) -> u32 {
     u32::try_from(value).unwrap_or(0)
@@ -1086,6 +1250,15 @@ mod tests {
     use super::*;
 
     use testing::Scratch;
+
+    /// The request an attempt would send (any text will do for the store).
+    fn recorded_body(attempt: &Attempt) -> Option<String> {
+        Some(format!("metadata[order_id]={}", attempt.order_id))
+    }
+
+    fn result<'a>(payment_intent_id: Option<&'a str>, outcome: &'a str, order_status: &'a str, clear_cart: bool) -> AttemptResult<'a> {
+        AttemptResult { payment_intent_id, outcome, order_status, clear_cart, details: None }
+    }
 
     /// One store per backend, with plenty of mugs in stock.
     async fn stores() -> Vec<(Store, Scratch)> {
@@ -1125,9 +1298,9 @@ mod tests {
         for (store, _scratch) in stores().await {
             store.create_session("s", 0).await.unwrap();
             store.add_to_cart("s", "mug", 1, 99, 0).await.unwrap();
-            let AttemptStart::New(_) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else { panic!() };
+            let AttemptStart::New(_) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else { panic!() };
             for round in 0..20 {
-                let replay = store.start_attempt("s", &order("ord_x"), "ctoken_a", None, 0).await.unwrap();
+                let replay = store.start_attempt("s", &order("ord_x"), "ctoken_a", None, 0, recorded_body).await.unwrap();
                 assert!(matches!(replay, AttemptStart::Replay(_) | AttemptStart::Unresolved(_)), "{replay:?}");
                 let event = PaymentEvent {
                     event_id: "evt_1",
@@ -1149,7 +1322,7 @@ mod tests {
         for (store, _scratch) in stores().await {
             store.create_session("s", 0).await.unwrap();
             store.add_to_cart("s", "mug", 1, 99, 0).await.unwrap();
-            let AttemptStart::New(_) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else { panic!() };
+            let AttemptStart::New(_) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else { panic!() };
             let tasks: Vec<_> = (0..400)
                 .map(|n| {
                     let store = store.clone();
@@ -1193,8 +1366,8 @@ mod tests {
                             store.create_session(&session, 0).await?;
                             store.add_to_cart(&session, "mug", 1, 99, 0).await?;
                             let order = NewOrder { id: format!("ord_{n}_{round}"), ..order("") };
-                            if let AttemptStart::New(attempt) = store.start_attempt(&session, &order, &format!("ctoken_{n}_{round}"), None, 0).await? {
-                                store.finish_attempt(&attempt, Some(&format!("pi_{n}_{round}")), "succeeded", "confirming", Some(&session), 1).await?;
+                            if let AttemptStart::New(attempt) = store.start_attempt(&session, &order, &format!("ctoken_{n}_{round}"), None, 0, recorded_body).await? {
+                                store.finish_attempt(&attempt, result(Some(&format!("pi_{n}_{round}")), "succeeded", "confirming", true), 1).await?;
                             }
                             Ok::<_, StoreError>(())
                         };
@@ -1207,7 +1380,7 @@ mod tests {
             }
             store.create_session("after", 2).await.unwrap();
             store.add_to_cart("after", "mug", 1, 99, 0).await.unwrap();
-            let started = store.start_attempt("after", &order("ord_after"), "ctoken_after", None, 3).await.unwrap();
+            let started = store.start_attempt("after", &order("ord_after"), "ctoken_after", None, 3, recorded_body).await.unwrap();
             assert!(matches!(started, AttemptStart::New(_)), "{started:?}");
         }
     }
@@ -1224,6 +1397,7 @@ mod tests {
             id: id.into(),
             amount: 3600,
             discount_amount: 0,
+            discount_code: None,
             currency: "eur".into(),
             lines: vec![OrderLine { product_id: "mug".into(), name: "Mug".into(), unit_amount: 1800, quantity: 2 }],
         }
@@ -1234,17 +1408,17 @@ mod tests {
         for (store, _scratch) in stores().await {
             store.create_session("s", 0).await.unwrap();
             store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else {
+            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else {
                 panic!("expected a new attempt")
             };
             assert_eq!(first.idempotency_key, "ord_1-attempt-1");
-            let replay = store.start_attempt("s", &order("ord_2"), "ctoken_a", None, 0).await.unwrap();
+            let replay = store.start_attempt("s", &order("ord_2"), "ctoken_a", None, 0, recorded_body).await.unwrap();
             assert_eq!(replay, AttemptStart::Replay(first.clone()));
-            let waiting = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 0).await.unwrap();
+            let waiting = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 0, recorded_body).await.unwrap();
             assert_eq!(waiting, AttemptStart::Unresolved(first.clone()));
 
-            store.finish_attempt(&first, Some("pi_1"), "card_declined", "failed", None, 1).await.unwrap();
-            let AttemptStart::New(second) = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 2).await.unwrap() else {
+            store.finish_attempt(&first, result(Some("pi_1"), "card_declined", "failed", false), 1).await.unwrap();
+            let AttemptStart::New(second) = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 2, recorded_body).await.unwrap() else {
                 panic!("expected a second attempt on the same order")
             };
             assert_eq!((second.order_id.as_str(), second.number), ("ord_1", 2));
@@ -1257,8 +1431,8 @@ mod tests {
             store.create_session("alice", 0).await.unwrap();
             store.create_session("bob", 0).await.unwrap();
             store.add_to_cart("alice", "mug", 2, 99, 0).await.unwrap();
-            store.start_attempt("alice", &order("ord_a"), "ctoken_a", None, 0).await.unwrap();
-            let stolen = store.start_attempt("bob", &order("ord_b"), "ctoken_a", None, 0).await.unwrap();
+            store.start_attempt("alice", &order("ord_a"), "ctoken_a", None, 0, recorded_body).await.unwrap();
+            let stolen = store.start_attempt("bob", &order("ord_b"), "ctoken_a", None, 0, recorded_body).await.unwrap();
             assert_eq!(stolen, AttemptStart::TokenUsedElsewhere);
             assert!(store.order_of_session("ord_a", "bob").await.unwrap().is_none());
             assert_eq!(store.order_of_session("ord_a", "alice").await.unwrap().unwrap().lines.len(), 1);
@@ -1270,10 +1444,10 @@ mod tests {
         for (store, _scratch) in stores().await {
             store.create_session("s", 0).await.unwrap();
             store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else { panic!() };
-            store.finish_attempt(&first, Some("pi_1"), "succeeded", "confirming", Some("s"), 1).await.unwrap();
+            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else { panic!() };
+            store.finish_attempt(&first, result(Some("pi_1"), "succeeded", "confirming", true), 1).await.unwrap();
             // A request that priced the cart before it was emptied arrives now.
-            let late = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 2).await.unwrap();
+            let late = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 2, recorded_body).await.unwrap();
             assert_eq!(late, AttemptStart::CartEmpty);
             assert!(store.cart_lines("s").await.unwrap().is_empty());
         }
@@ -1284,10 +1458,10 @@ mod tests {
         for (store, _scratch) in stores().await {
             store.create_session("s", 0).await.unwrap();
             store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else { panic!() };
-            store.finish_attempt(&first, Some("pi_1"), "card_declined", "failed", None, 1).await.unwrap();
-            let AttemptStart::New(second) = store.start_attempt("s", &order("ord_1"), "ctoken_b", None, 2).await.unwrap() else { panic!() };
-            store.finish_attempt(&second, Some("pi_2"), "processing", "confirming", Some("s"), 3).await.unwrap();
+            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else { panic!() };
+            store.finish_attempt(&first, result(Some("pi_1"), "card_declined", "failed", false), 1).await.unwrap();
+            let AttemptStart::New(second) = store.start_attempt("s", &order("ord_1"), "ctoken_b", None, 2, recorded_body).await.unwrap() else { panic!() };
+            store.finish_attempt(&second, result(Some("pi_2"), "processing", "confirming", true), 3).await.unwrap();
             let late = PaymentEvent {
                 event_id: "evt_late",
                 event_type: "payment_intent.payment_failed",
@@ -1306,12 +1480,126 @@ mod tests {
         for (store, _scratch) in stores().await {
             store.create_session("s", 0).await.unwrap();
             store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-            let AttemptStart::New(attempt) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0).await.unwrap() else {
+            let AttemptStart::New(attempt) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else {
                 panic!()
             };
             sqlx::query("UPDATE orders SET status = 'paid'").execute(&store.pool).await.unwrap();
-            store.finish_attempt(&attempt, Some("pi_1"), "requires_payment_method", "failed", None, 1).await.unwrap();
+            store.finish_attempt(&attempt, result(Some("pi_1"), "requires_payment_method", "failed", false), 1).await.unwrap();
             assert_eq!(store.order_of_session("ord_1", "s").await.unwrap().unwrap().status, "paid");
+        }
+    }
+
+    fn paid(event_id: &'static str) -> PaymentEvent<'static> {
+        PaymentEvent { event_id, event_type: "payment_intent.succeeded", order_id: "ord_1", payment_intent_id: "pi_1", amount: 3600, currency: "eur" }
+    }
+
+    #[tokio::test]
+    async fn an_old_result_page_or_a_late_webhook_keeps_the_next_cart() {
+        for (store, _scratch) in stores().await {
+            store.seed_inventory([("tote", 100)]).await.unwrap();
+            store.create_session("s", 0).await.unwrap();
+            store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
+            let AttemptStart::New(attempt) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else { panic!() };
+            store.finish_attempt(&attempt, result(Some("pi_1"), "succeeded", "confirming", true), 1).await.unwrap();
+            assert!(store.cart_lines("s").await.unwrap().is_empty(), "the paid lines left the cart");
+
+            // The shopper fills a new cart, then the old result page is reloaded and the
+            // webhook arrives late (twice).
+            store.add_to_cart("s", "mug", 1, 99, 2).await.unwrap();
+            store.add_to_cart("s", "tote", 1, 99, 2).await.unwrap();
+            store.finish_attempt(&attempt, result(Some("pi_1"), "succeeded", "confirming", true), 3).await.unwrap();
+            assert_eq!(store.apply_payment_event(&paid("evt_1"), 4).await.unwrap(), EventEffect::Fulfilled { oversold: false });
+            store.apply_payment_event(&paid("evt_2"), 5).await.unwrap();
+            assert_eq!(store.cart_lines("s").await.unwrap(), vec![("mug".to_owned(), 1), ("tote".to_owned(), 1)]);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_payment_that_succeeds_late_takes_only_what_the_order_bought() {
+        for (store, _scratch) in stores().await {
+            store.seed_inventory([("tote", 100)]).await.unwrap();
+            store.create_session("s", 0).await.unwrap();
+            store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
+            let AttemptStart::New(_) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else { panic!() };
+            // Stripe's answer was lost; meanwhile the shopper adds a mug and a tote, and
+            // then the webhook says the order was paid.
+            store.add_to_cart("s", "mug", 1, 99, 1).await.unwrap();
+            store.add_to_cart("s", "tote", 1, 99, 1).await.unwrap();
+            assert_eq!(store.apply_payment_event(&paid("evt_1"), 2).await.unwrap(), EventEffect::Fulfilled { oversold: false });
+            assert_eq!(store.cart_lines("s").await.unwrap(), vec![("mug".to_owned(), 1), ("tote".to_owned(), 1)]);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_about_an_earlier_attempt_does_not_move_the_order() {
+        for (store, _scratch) in stores().await {
+            store.create_session("s", 0).await.unwrap();
+            store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
+            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else { panic!() };
+            store.finish_attempt(&first, result(Some("pi_1"), "requires_action", "confirming", false), 1).await.unwrap();
+            store.finish_attempt(&first, result(Some("pi_1"), "canceled", "failed", false), 2).await.unwrap();
+            let AttemptStart::New(second) = store.start_attempt("s", &order("ord_1"), "ctoken_b", None, 3, recorded_body).await.unwrap() else { panic!() };
+            store.finish_attempt(&second, result(Some("pi_2"), "requires_action", "confirming", false), 4).await.unwrap();
+            // The first attempt's result page is opened again.
+            store.finish_attempt(&first, result(Some("pi_1"), "requires_payment_method", "failed", false), 5).await.unwrap();
+            let order = store.order_of_session("ord_1", "s").await.unwrap().unwrap();
+            assert_eq!((order.status.as_str(), order.payment_intent_id.as_deref()), ("confirming", Some("pi_2")));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_attempt_keeps_the_request_it_sent_and_the_order_what_paid() {
+        for (store, _scratch) in stores().await {
+            store.create_session("s", 0).await.unwrap();
+            store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
+            let AttemptStart::New(attempt) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else { panic!() };
+            assert_eq!(attempt.request_body.as_deref(), Some("metadata[order_id]=ord_1"));
+            let replay = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 9, |_| Some("something else".into())).await.unwrap();
+            assert_eq!(replay, AttemptStart::Replay(attempt.clone()), "a replay sends the first body again");
+
+            let details = PaymentDetails {
+                shipping: Some(r#"{"name":"Jenny Rosen"}"#.into()),
+                payment_method_id: Some("pm_1".into()),
+                payment_method_type: Some("card".into()),
+                card_brand: Some("visa".into()),
+                last4: Some("4242".into()),
+            };
+            let with = AttemptResult { details: Some(&details), ..result(Some("pi_1"), "requires_action", "confirming", false) };
+            store.finish_attempt(&attempt, with, 1).await.unwrap();
+            // A later answer without details keeps them.
+            store.finish_attempt(&attempt, result(Some("pi_1"), "succeeded", "confirming", true), 2).await.unwrap();
+            let order = store.order_for_merchant("ord_1").await.unwrap().unwrap();
+            assert_eq!(order.details, details);
+            assert_eq!((order.discount_amount, order.discount_code.as_deref()), (0, None));
+        }
+    }
+
+    #[tokio::test]
+    async fn idle_sessions_expire_unless_a_payment_is_in_flight() {
+        for (store, _scratch) in stores().await {
+            for id in ["idle", "active", "paying", "ordered"] {
+                store.create_session(id, 0).await.unwrap();
+                store.add_to_cart(id, "mug", 2, 99, 0).await.unwrap();
+            }
+            store.touch_session("active", 100).await.unwrap();
+            // One session has an attempt in flight, one a finished (failed) order.
+            store.start_attempt("paying", &order("ord_p"), "ctoken_p", None, 0, recorded_body).await.unwrap();
+            let AttemptStart::New(done) = store.start_attempt("ordered", &order("ord_o"), "ctoken_o", None, 0, recorded_body).await.unwrap() else { panic!() };
+            store.finish_attempt(&done, result(Some("pi_o"), "card_declined", "failed", false), 1).await.unwrap();
+
+            store.expire_sessions(50, 200).await.unwrap();
+            let rows = |id: &'static str| {
+                let pool = store.pool.clone();
+                async move { sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions WHERE id = $1").bind(id).fetch_one(&pool).await.unwrap() }
+            };
+            assert_eq!(rows("idle").await, 0, "an idle session without orders is deleted");
+            assert!(store.live_session("active", 50).await.unwrap().is_some());
+            assert_eq!(store.cart_lines("active").await.unwrap().len(), 1);
+            assert!(store.session_exists("paying").await.unwrap(), "a payment in flight keeps its session");
+            assert_eq!(store.cart_lines("paying").await.unwrap().len(), 1);
+            assert_eq!(rows("ordered").await, 1, "a session with orders stays for them");
+            assert!(store.live_session("ordered", 50).await.unwrap().is_none());
+            assert!(store.cart_lines("ordered").await.unwrap().is_empty());
         }
     }
 

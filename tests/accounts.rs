@@ -331,3 +331,35 @@ async fn the_legacy_path_confirms_a_payment_method_and_refuses_anyone_elses() {
     let intents_after = shop.stripe(Method::GET, "/v1/payment_intents?limit=100", "sk_test_tests", &[]).await["data"].as_array().unwrap().len();
     assert_eq!(intents_before, intents_after, "no PaymentIntent was made with another's card");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_cards_is_rate_limited_before_stripe_checks_them() {
+    let shop = shop_with(&[]).await;
+    let mut jenny = Browser::default();
+    shop.sign_up(&mut jenny, "jenny@example.com").await;
+    // Ten card checks in ten minutes are allowed (these use unknown tokens and fail).
+    for n in 0..10 {
+        let (status, body, _) = shop.call(&mut jenny, "account/confirm-setup", &[("confirmation_token", &format!("ctoken_made_up_{n}"))]).await;
+        assert_eq!(status, 400, "check {n}: {body}");
+    }
+    let token = support::test_token(&shop.http, &shop.stripe, "pm_card_visa").await;
+    let (status, body, headers) = shop.call(&mut jenny, "account/confirm-setup", &[("confirmation_token", &token)]).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(headers.contains_key("retry-after"));
+    assert_eq!(shop.ok(&mut jenny, "account/payment-methods", &[]).await, json!([]), "the card was not checked nor saved");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_create_accounts_without_end() {
+    let shop = shop_with(&[]).await;
+    for n in 0..10 {
+        shop.sign_up(&mut Browser::default(), &format!("shopper{n}@example.com")).await;
+    }
+    let mut eleventh = Browser::default();
+    let (status, body, headers) = shop.call(&mut eleventh, "account/sign-up", &[("email", "shopper10@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(headers.contains_key("retry-after"));
+    // Nothing was made: the address is still free once the hour has passed.
+    let (status, _, _) = shop.call(&mut eleventh, "account/sign-in", &[("email", "shopper10@example.com"), ("password", PASSWORD)]).await;
+    assert_ne!(status, 200);
+}

@@ -200,21 +200,152 @@ async fn when_stripe_stays_down_nothing_is_charged_and_the_next_try_charges_once
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reply_lost_on_every_retry_is_recovered_without_a_second_charge() {
+async fn a_reply_lost_on_every_retry_is_said_to_be_unknown_and_the_same_details_resolve_it() {
     let shop = shop().await;
     shop.add("ceramic-mug", "1").await;
     // Stripe charges, but the connection drops on the reply, on every retry too.
     shop.fault(json!({ "path": "/v1/payment_intents", "method": "POST", "drop": true, "phase": "after", "count": 20 })).await;
-    let (status, _) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
-    assert_eq!(status, 503);
+    let token = shop.token("pm_card_visa").await;
+    let (status, unknown) = shop.pay(&token, &[]).await;
+    assert_eq!(status, 504, "{unknown}");
+    let order_id = unknown["PaymentUnknown"]["order_id"].as_str().expect("the reply names the order").to_owned();
+    assert!(!unknown.to_string().contains("charged"), "nothing is claimed about the charge: {unknown}");
     shop.client.delete(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap();
-    // The next try (a new token) first settles the unknown attempt with its own key —
-    // unless the webhook already told the shop it was paid (the cart is then an order).
-    let (status, reply) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
-    assert!(status == 200 || reply.to_string().contains("cart is empty"), "{status} {reply}");
+    // The page asks again with the same details: the attempt's own key returns what
+    // Stripe did, whether or not the webhook came first.
+    let (status, reply) = shop.pay(&token, &[]).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!((reply["status"].as_str(), reply["order_id"].as_str()), (Some("Succeeded"), Some(order_id.as_str())));
     let intents = shop.payment_intents().await;
     assert_eq!(intents.len(), 1, "one PaymentIntent, charged once");
-    assert_eq!(intents[0]["status"], "succeeded");
+    assert_eq!((intents[0]["status"].as_str(), intents[0]["id"].as_str()), (Some("succeeded"), reply["payment_intent"].as_str()));
+    let (_, cart) = shop.call(&shop.client, "cart/get", &[]).await;
+    assert_eq!(cart["item_count"], 0, "the paid mug left the cart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_resolves_a_payment_whose_answer_never_came() {
+    let admin = "merchant-token-0123456789";
+    let shop = shop_with(&[("RECONCILE_AFTER_SECS", "0"), ("RECONCILE_EVERY_SECS", "1"), ("ADMIN_TOKEN", admin)]).await;
+    shop.add("ceramic-mug", "1").await;
+    shop.fault(json!({ "path": "/v1/payment_intents", "method": "POST", "drop": true, "phase": "after", "count": 20 })).await;
+    let (status, unknown) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
+    assert_eq!(status, 504, "{unknown}");
+    let order_id = unknown["PaymentUnknown"]["order_id"].as_str().unwrap().to_owned();
+    shop.client.delete(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap();
+    // The shopper never comes back. Reconciliation asks Stripe again under the attempt's
+    // key: the answer records what paid (the webhook alone does not carry it).
+    let url = format!("{}/admin/orders/{order_id}", shop.base);
+    let page = support::poll_until(
+        200,
+        || async { support::client().get(&url).basic_auth("merchant", Some(admin)).send().await.unwrap().text().await.unwrap() },
+        |page: &String| page.contains("admin-payment-method"),
+    )
+    .await;
+    assert!(page.contains("4242"), "{page}");
+    assert_eq!(shop.payment_intents().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_stripe_refuses_as_the_shop_made_it_is_not_blamed_on_the_shopper() {
+    let shop = shop().await;
+    shop.add("ceramic-mug", "1").await;
+    // An invalid_request_error that is not about the payment details (a parameter, the
+    // currency, the account's settings): the merchant must fix it.
+    shop.fault(json!({ "path": "/v1/payment_intents", "method": "POST", "status": 400 })).await;
+    let token = shop.token("pm_card_visa").await;
+    let (status, error) = shop.pay(&token, &[]).await;
+    assert_eq!((status, error), (500, json!("PaymentSetupFault")));
+    // Payment details Stripe refuses are the shopper's to replace.
+    let used = shop.token("pm_card_visa").await;
+    let url = format!("{}/v1/payment_intents", shop.stripe);
+    let form = [("amount", "500"), ("currency", "eur"), ("confirm", "true"), ("confirmation_token", used.as_str()), ("return_url", "https://shop.example/done")];
+    let direct = support::stripe_call(&shop.client, reqwest::Method::POST, url, "sk_test_tests", &form).await;
+    assert_eq!(direct["status"], "succeeded", "{direct}");
+    let (status, error) = shop.pay(&used, &[]).await;
+    assert_eq!(status, 400, "{error}");
+    assert!(error.to_string().contains("could not be used (they may have expired)"), "{error}");
+    // Nothing is stuck: new details pay.
+    let (status, reply) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
+    assert_eq!(status, 200, "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_order_keeps_where_to_ship_what_paid_and_the_discount() {
+    let admin = "merchant-token-0123456789";
+    let shop = shop_with(&[("ADMIN_TOKEN", admin)]).await;
+    shop.add("ceramic-mug", "1").await;
+    let (status, _) = shop.call(&shop.client, "cart/discount", &[("code", "WELCOME10")]).await;
+    assert_eq!(status, 200);
+    let form = [
+        ("payment_method_data[type]", "card"),
+        ("payment_method_data[card][number]", "4242424242424242"),
+        ("payment_method_data[card][exp_month]", "12"),
+        ("payment_method_data[card][exp_year]", "2040"),
+        ("shipping[name]", "Jenny Rosen"),
+        ("shipping[address][line1]", "12 Rue de la Paix"),
+        ("shipping[address][postal_code]", "75002"),
+        ("shipping[address][city]", "Paris"),
+        ("shipping[address][country]", "FR"),
+    ];
+    let url = format!("{}/v1/confirmation_tokens", shop.stripe);
+    let token = support::stripe_call(&shop.client, reqwest::Method::POST, url, "pk_test_tests", &form).await["id"].as_str().unwrap().to_owned();
+    let (status, reply) = shop.pay(&token, &[]).await;
+    assert_eq!(status, 200, "{reply}");
+    let order_id = reply["order_id"].as_str().unwrap();
+
+    let (_, order) = shop.call(&shop.client, "orders/get", &[("id", order_id)]).await;
+    assert_eq!(order["discount"][0], "WELCOME10", "{order}");
+    assert_eq!(order["discount"][1]["amount"], 180);
+    assert_eq!(order["total"]["amount"], 1620);
+    assert_eq!(order["ship_to"], json!(["Jenny Rosen", "12 Rue de la Paix", "75002 Paris", "FR"]));
+    let page = support::client().get(format!("{}/admin/orders/{order_id}", shop.base)).basic_auth("m", Some(admin)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Jenny Rosen") && page.contains("12 Rue de la Paix"), "{page}");
+    let method = &page[page.find("admin-payment-method").unwrap()..];
+    assert!(method.contains("4242") && method.to_lowercase().contains("visa"), "{method}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_legacy_path_replays_exactly_what_it_sent_and_keeps_the_address() {
+    let shop = shop_with(&[("STORE_PAYMENT_METHOD_CREATION", "manual")]).await;
+    shop.add("ceramic-mug", "1").await;
+    let form = [
+        ("type", "card"),
+        ("card[number]", "4242424242424242"),
+        ("card[exp_month]", "12"),
+        ("card[exp_year]", "2040"),
+    ];
+    let url = format!("{}/v1/payment_methods", shop.stripe);
+    let method = support::stripe_call(&shop.client, reqwest::Method::POST, url, "pk_test_tests", &form).await["id"].as_str().unwrap().to_owned();
+    let pay = |user_agent: &'static str| {
+        let form = [
+            ("payment_method", method.as_str()),
+            ("shipping[name]", "Jenny Rosen"),
+            ("shipping[line1]", "12 Rue de la Paix"),
+            ("shipping[city]", "Paris"),
+            ("shipping[postal_code]", "75002"),
+            ("shipping[country]", "FR"),
+        ];
+        let request = shop.client.post(format!("{}/api/checkout/confirm-payment-method", shop.base)).header("user-agent", user_agent).form(&form);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    shop.fault(json!({ "path": "/v1/payment_intents", "method": "POST", "drop": true, "phase": "after", "count": 20 })).await;
+    let (status, unknown) = pay("Browser/1").await;
+    assert_eq!(status, 504, "{unknown}");
+    shop.client.delete(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap();
+    // The retry comes from a browser that has been updated meanwhile: the mandate sent
+    // the first time is replayed, not a new one (Stripe would refuse a different body
+    // under the same idempotency key).
+    let (status, reply) = pay("Browser/2").await;
+    assert_eq!(status, 200, "{reply}");
+    let intents = shop.payment_intents().await;
+    assert_eq!(intents.len(), 1);
+    assert_eq!(intents[0]["shipping"]["address"]["line1"], "12 Rue de la Paix");
+    let (_, order) = shop.call(&shop.client, "orders/get", &[("id", reply["order_id"].as_str().unwrap())]).await;
+    assert_eq!(order["ship_to"][0], "Jenny Rosen", "{order}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,14 +356,14 @@ async fn a_reply_slower_than_the_timeout_never_leads_to_two_charges() {
     // and retries with the same key (Stripe answers 409 while the first is running, then
     // replays its result).
     shop.fault(json!({ "path": "/v1/payment_intents", "method": "POST", "delay_ms": 1500, "count": 20 })).await;
-    let (status, reply) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
-    assert!(status == 200 || reply == json!("PaymentUnavailable"), "{status} {reply}");
+    let token = shop.token("pm_card_visa").await;
+    let (status, reply) = shop.pay(&token, &[]).await;
+    assert!(status == 200 || (status == 504 && reply["PaymentUnknown"].is_object()), "{status} {reply}");
     shop.client.delete(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap();
     if status != 200 {
-        // Paying again settles the slow attempt first (or finds the cart already paid
-        // for, when the webhook came first).
-        let (status, reply) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
-        assert!(status == 200 || reply.to_string().contains("cart is empty"), "{status} {reply}");
+        // Asking again with the same details replays the slow attempt under its key.
+        let (status, reply) = shop.pay(&token, &[]).await;
+        assert_eq!(status, 200, "{reply}");
     }
     let intents = shop.payment_intents().await;
     assert_eq!(intents.len(), 1, "one PaymentIntent");

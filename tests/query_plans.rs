@@ -7,7 +7,11 @@
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
-use storefront::store::{AttemptStart, NewOrder, OrderLine, PaymentEvent, SignIn, Store};
+use storefront::store::{AttemptResult, AttemptStart, NewOrder, OrderLine, PaymentEvent, SignIn, Store};
+
+fn result(outcome: &str, clear_cart: bool) -> AttemptResult<'_> {
+    AttemptResult { payment_intent_id: Some("pi_1"), outcome, order_status: "confirming", clear_cart, details: None }
+}
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
@@ -79,7 +83,8 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
     store.seed_inventory([("mug", 50_u32), ("tote", 50)]).await.unwrap();
     store.stock_of_products(&["mug", "tote"]).await.unwrap();
     store.create_session("s", 0).await.unwrap();
-    store.live_session("s").await.unwrap();
+    store.live_session("s", -1).await.unwrap();
+    store.touch_session("s", 1).await.unwrap();
     store.add_to_cart("s", "mug", 1, 99, 0).await.unwrap();
     store.set_cart_quantity("s", "tote", 2, 0).await.unwrap();
     store.set_session_discount("s", Some("WELCOME10")).await.unwrap();
@@ -89,15 +94,17 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
         id: "ord_1".into(),
         amount: 5400,
         discount_amount: 0,
+        discount_code: None,
         currency: "eur".into(),
         lines: vec![OrderLine { product_id: "mug".into(), name: "Mug".into(), unit_amount: 1800, quantity: 3 }],
     };
     store.attempts_awaiting_action("s").await.unwrap();
-    let AttemptStart::New(attempt) = store.start_attempt("s", &order, "ctoken_1", Some("cus_1"), 1).await.unwrap() else { panic!() };
+    let AttemptStart::New(attempt) = store.start_attempt("s", &order, "ctoken_1", Some("cus_1"), 1, |_| Some("amount=5400".into())).await.unwrap() else { panic!() };
     store.attempt_for_token("ctoken_1", "s").await.unwrap();
-    store.finish_attempt(&attempt, Some("pi_1"), "requires_action", "confirming", None, 2).await.unwrap();
-    let AttemptStart::Replay(_) = store.start_attempt("s", &order, "ctoken_1", None, 3).await.unwrap() else { panic!() };
-    store.finish_attempt(&attempt, Some("pi_1"), "succeeded", "confirming", Some("s"), 4).await.unwrap();
+    store.finish_attempt(&attempt, result("requires_action", false), 2).await.unwrap();
+    let AttemptStart::Replay(_) = store.start_attempt("s", &order, "ctoken_1", None, 3, |_| None).await.unwrap() else { panic!() };
+    store.finish_attempt(&attempt, result("succeeded", true), 4).await.unwrap();
+    store.unresolved_attempts(4).await.unwrap();
     store.order_id_for_payment_intent("pi_1", "s").await.unwrap();
     store.order_of_session("ord_1", "s").await.unwrap();
     store.attempts("ord_1").await.unwrap();
@@ -106,6 +113,7 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
         store.apply_payment_event(&event, 5).await.unwrap();
     }
     store.orders_to_reconcile(10).await.unwrap();
+    store.expire_sessions(-1, 10).await.unwrap();
     assert!(store.create_account("acct_1", "a@example.com", "a@example.com", "hash", 6).await.unwrap());
     store.account_by_email("a@example.com").await.unwrap();
     store.sign_in_failures("email:a@example.com", 0).await.unwrap();

@@ -2,7 +2,7 @@
 //! the shapes it reads.
 
 use storefront::config::Secret;
-use storefront::stripe::Client;
+use storefront::stripe::{Client, FormBody};
 use storefront::stripe::ids::ConfirmationTokenId;
 use storefront::stripe::types::*;
 use std::time::Duration;
@@ -75,16 +75,21 @@ async fn customers_sessions_setup_intents_and_saved_cards() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payment_intents_are_created_retrieved_captured_and_canceled() {
     let (stripe, emulator) = stripe().await;
-    let confirm = |token| CreateAndConfirmPaymentIntent {
-        amount: 2500,
-        currency: "eur",
-        confirm: true,
-        paid_with: PaidWith::ConfirmationToken { confirmation_token: token },
-        automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
-        return_url: "http://127.0.0.1:3000/checkout/complete",
-        metadata: [("order_id", "ord_x")].into_iter().collect(),
-        customer: None,
-        payment_method_options: None,
+    let confirm = |token| {
+        FormBody::encode(&CreateAndConfirmPaymentIntent {
+            amount: 2500,
+            currency: "eur",
+            confirm: true,
+            paid_with: PaidWith::ConfirmationToken { confirmation_token: token },
+            automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
+            return_url: "http://127.0.0.1:3000/checkout/complete",
+            metadata: [("order_id", "ord_x")].into_iter().collect(),
+            customer: None,
+            payment_method_options: None,
+            shipping: None,
+            expand: ["payment_method"],
+        })
+        .unwrap()
     };
     let token_a = token(&emulator, "pm_card_threeDSecure2Required").await;
     let waiting = stripe.create_and_confirm_payment_intent(&confirm(&token_a), "pi-a").await.unwrap();
@@ -96,7 +101,12 @@ async fn payment_intents_are_created_retrieved_captured_and_canceled() {
     let token_b = token(&emulator, "pm_card_visa").await;
     let paid = stripe.create_and_confirm_payment_intent(&confirm(&token_b), "pi-b").await.unwrap();
     let read = stripe.retrieve_payment_intent(&paid.id).await.unwrap();
-    assert_eq!((read.status, read.amount, read.metadata["order_id"].as_str()), (PaymentIntentStatus::Succeeded, 2500, "ord_x"));
+    assert_eq!((&read.status, read.amount, read.metadata["order_id"].as_str()), (&PaymentIntentStatus::Succeeded, 2500, "ord_x"));
+    // What paid comes back expanded, on create and on retrieve.
+    for intent in [&paid, &read] {
+        let Some(Expandable::Object(method)) = &intent.payment_method else { panic!("{:?}", intent.payment_method) };
+        assert_eq!((method.kind.as_str(), method.card.as_ref().and_then(|c| c.last4.as_deref())), ("card", Some("4242")));
+    }
     let error = stripe.capture_payment_intent(&paid.id, "capture-b").await.unwrap_err();
     match error {
         storefront::stripe::Error::Api(api) => assert_eq!(api.code.as_deref(), Some("payment_intent_unexpected_state")),

@@ -174,3 +174,99 @@ test.describe('other shoppers', () => {
     await stranger.close();
   });
 });
+
+test('an old result page opened again keeps the next cart', async ({ page, gotoHydrated }) => {
+  await cartWithMug(page, gotoHydrated);
+  await typeCard(page, '4242424242424242');
+  await page.getByTestId('pay-button').click();
+  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+  const resultUrl = page.url();
+  await expect(page.getByTestId('cart-count')).toHaveText('0');
+  // The shopper fills a new cart, then goes back to the earlier result page.
+  await gotoHydrated('/');
+  await page.getByTestId('add-to-cart-linen-tote').click();
+  await expect(page.getByTestId('cart-count')).toHaveText('1');
+  await page.goto(resultUrl);
+  await waitForHydration(page);
+  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+  await expect(page.getByTestId('cart-count')).toHaveText('1');
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.getByTestId('cart-count')).toHaveText('1');
+});
+
+test('the order page adds up: the discount taken off and where it ships', async ({ page, gotoHydrated }) => {
+  await cartWithMug(page, gotoHydrated);
+  await typeCard(page, '4242424242424242');
+  await page.getByTestId('discount-code').fill('WELCOME10');
+  await page.getByTestId('apply-discount').click();
+  await expect(page.getByTestId('pay-button')).toHaveText('Pay €16.20');
+  await page.getByTestId('pay-button').click();
+  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+  await page.getByRole('link', { name: 'View your order' }).click();
+  await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', 'paid');
+  await expect(page.getByTestId('order-discount')).toHaveText('Discount (WELCOME10) −€1.80');
+  await expect(page.getByTestId('order-shipping')).toContainText('Jenny Rosen');
+  await expect(page.getByTestId('order-shipping')).toContainText('1 Rue de Rivoli');
+  await expect(page.getByTestId('order-shipping')).toContainText('75001 Paris');
+});
+
+test('Pay waits while a discount is being applied', async ({ page, gotoHydrated }) => {
+  await cartWithMug(page, gotoHydrated);
+  await typeCard(page, '4242424242424242');
+  // Hold the repricing request until the test has looked at the button.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route('**/api/cart/discount', async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.getByTestId('discount-code').fill('WELCOME10');
+  await page.getByTestId('apply-discount').click();
+  await expect(page.getByTestId('pay-button')).toBeDisabled();
+  release();
+  await expect(page.getByTestId('pay-button')).toHaveText('Pay €16.20');
+  await expect(page.getByTestId('pay-button')).toBeEnabled();
+  await expect(page.frameLocator('[data-testid="payment-element"] iframe').locator('html')).toHaveAttribute('data-amount', '1620');
+});
+
+test('3-D Secure: the outcome shown is the server\'s, even when the browser lost the answer', async ({ page, gotoHydrated }) => {
+  await cartWithMug(page, gotoHydrated);
+  await typeCard(page, '4000002500003155');
+  // The authentication reaches Stripe and succeeds, but its answer never reaches the
+  // page: Stripe.js reports an error.
+  await page.route('**/_emulator/3ds/**', async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({
+      response,
+      body: JSON.stringify({ error: { type: 'api_connection_error', message: 'The connection dropped during authentication.' } }),
+    });
+  });
+  await page.getByTestId('pay-button').click();
+  await page.locator('#test-source-authorize-3ds').click();
+  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+  await expect(page.getByTestId('cart-count')).toHaveText('0');
+});
+
+test.describe('an unknown outcome', () => {
+  test.use({ expectedErrorStatuses: [504] });
+
+  test('is said, asked again, and the real outcome shown', async ({ page, gotoHydrated }) => {
+    await cartWithMug(page, gotoHydrated);
+    await typeCard(page, '4242424242424242');
+    // The first confirmation goes through, but the page is told what the server says
+    // when Stripe's reply was lost: the outcome is unknown.
+    let first = true;
+    await page.route('**/api/checkout/confirm', async (route) => {
+      const response = await route.fetch();
+      if (!first) return route.fulfill({ response });
+      first = false;
+      const reply = await response.json();
+      await route.fulfill({ response, status: 504, body: JSON.stringify({ PaymentUnknown: { order_id: reply.order_id } }) });
+    });
+    await page.getByTestId('pay-button').click();
+    await expect(page.getByTestId('payment-checking')).toBeVisible();
+    await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+    expect(await intentsFor(await orderIdFromCompletePage(page))).toBe(1);
+  });
+});

@@ -34,7 +34,7 @@ export const test = base.extend<{
 });
 
 function statusText(status: number): string {
-  return { 400: 'Bad Request', 402: 'Payment Required', 404: 'Not Found', 409: 'Conflict', 429: 'Too Many Requests', 503: 'Service Unavailable' }[status] ?? '';
+  return { 400: 'Bad Request', 402: 'Payment Required', 404: 'Not Found', 409: 'Conflict', 429: 'Too Many Requests', 503: 'Service Unavailable', 504: 'Gateway Timeout' }[status] ?? '';
 }
 
 export async function waitForHydration(page: Page) {

@@ -50,6 +50,8 @@ pub async fn sign_up(state: &AppState, email: &str, password: &str) -> Result<()
     if password.chars().count() > MAX_PASSWORD_CHARS {
         return Err(AppError::invalid(crate::i18n::fill(crate::i18n::tr().password_too_long, &[&MAX_PASSWORD_CHARS])));
     }
+    use crate::rate_limit::SIGN_UP_PER_ADDRESS;
+    crate::rate_limit::check(state, "sign_up", None, SIGN_UP_PER_ADDRESS, SIGN_UP_PER_ADDRESS).await?;
     let hash = hash_off_thread(password.to_owned()).await?;
     let id = session::random_id("acct");
     if !state.store.create_account(&id, email, &key, &hash, session::now()).await.map_err(internal)? {
@@ -180,6 +182,9 @@ pub async fn card_setup(state: &AppState) -> Result<CardSetupView, AppError> {
 /// SetupIntent instead of making another.
 pub async fn confirm_setup(state: &AppState, token: &ConfirmationTokenId) -> Result<SetupReply, AppError> {
     let account = signed_in(state).await?;
+    let session = session::current(&state.store).await.map_err(internal)?;
+    use crate::rate_limit::{CARD_SETUP_PER_ADDRESS, CARD_SETUP_PER_SESSION};
+    crate::rate_limit::check(state, "card_setup", session.as_ref().map(session::SessionId::as_str), CARD_SETUP_PER_SESSION, CARD_SETUP_PER_ADDRESS).await?;
     let customer = customer_of(state, &account).await?;
     let return_url = format!("{}/account", state.public_url);
     let params = CreateAndConfirmSetupIntent {

@@ -122,7 +122,7 @@ pub async fn apply_discount_code(state: &AppState, code: &str) -> Result<Cart, A
         return view(state, Some(&session)).await;
     }
     use crate::rate_limit::{DISCOUNT_PER_ADDRESS, DISCOUNT_PER_SESSION};
-    crate::rate_limit::check(state, "discount", session.as_str(), DISCOUNT_PER_SESSION, DISCOUNT_PER_ADDRESS).await?;
+    crate::rate_limit::check(state, "discount", Some(session.as_str()), DISCOUNT_PER_SESSION, DISCOUNT_PER_ADDRESS).await?;
     let discount = state.catalog.discount(code).ok_or_else(|| AppError::invalid(refusal_message(&DiscountRefusal::Unknown)))?;
     let cart = view(state, Some(&session)).await?;
     if cart.lines.is_empty() {

@@ -56,6 +56,41 @@ pub struct PaymentResult {
     pub failure: Option<String>,
 }
 
+/// A shipping address as the legacy path sends it with its PaymentMethod (the
+/// Address Element's value; a ConfirmationToken carries its own).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingAddress {
+    pub name: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+    pub line1: String,
+    #[serde(default)]
+    pub line2: Option<String>,
+    pub city: String,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+}
+
+impl From<crate::stripe_js::AddressValue> for ShippingAddress {
+    fn from(value: crate::stripe_js::AddressValue) -> Self {
+        let address = value.address;
+        ShippingAddress {
+            name: value.name,
+            phone: value.phone.filter(|phone| !phone.is_empty()),
+            line1: address.line1.unwrap_or_default(),
+            line2: address.line2.filter(|line| !line.is_empty()),
+            city: address.city.unwrap_or_default(),
+            state: address.state.filter(|state| !state.is_empty()),
+            postal_code: address.postal_code.filter(|code| !code.is_empty()),
+            country: address.country.unwrap_or_default(),
+        }
+    }
+}
+
 /// The caller's cart, priced, with what the browser needs to show the Payment Element.
 #[server(endpoint = "checkout/view")]
 pub async fn get_checkout() -> Result<CheckoutView, AppError> {
@@ -72,19 +107,23 @@ pub async fn confirm_payment(confirmation_token: String) -> Result<PaymentReply,
     let state = crate::state::AppState::from_context()?;
     let token = crate::stripe::ids::ConfirmationTokenId::parse(confirmation_token.trim())
         .map_err(|_| AppError::invalid(crate::i18n::tr().details_garbled))?;
-    super::service::confirm(&state, &super::service::Credential::Token(token)).await
+    let request = super::service::PaymentRequest::of_request(&state, None);
+    super::service::confirm(&state, &super::service::Credential::Token(token), request).await
 }
 
 /// Legacy path (`store.payment-method-creation = "manual"`): pays the caller's cart with
 /// a PaymentMethod made by `stripe.createPaymentMethod`, confirmed with
-/// `payment_method`, `use_stripe_sdk` and `mandate_data`. Same order, attempt and
-/// idempotency rules as `confirm_payment`; a PaymentMethod of another customer is refused.
+/// `payment_method`, `use_stripe_sdk`, `mandate_data` and the `shipping` address the
+/// page collected. Same order, attempt and idempotency rules as `confirm_payment`; a
+/// PaymentMethod of another customer is refused.
 #[server(endpoint = "checkout/confirm-payment-method")]
-pub async fn confirm_payment_method(payment_method: String) -> Result<PaymentReply, AppError> {
+pub async fn confirm_payment_method(payment_method: String, shipping: Option<ShippingAddress>) -> Result<PaymentReply, AppError> {
     let state = crate::state::AppState::from_context()?;
     let method = crate::stripe::ids::PaymentMethodId::parse(payment_method.trim())
         .map_err(|_| AppError::invalid(crate::i18n::tr().details_garbled))?;
-    super::service::confirm(&state, &super::service::Credential::PaymentMethod(method)).await
+    let shipping = shipping.map(super::service::parse_shipping).transpose()?;
+    let request = super::service::PaymentRequest::of_request(&state, shipping);
+    super::service::confirm(&state, &super::service::Credential::PaymentMethod(method), request).await
 }
 
 /// The outcome of the caller's payment `payment_intent` (from the return URL).

@@ -8,12 +8,13 @@ use crate::config::{PaymentElementLayout, PaymentMethodCreation};
 use crate::error::AppError;
 use crate::session::{self, SessionId};
 use crate::state::AppState;
-use crate::store::{Attempt, AttemptStart, NewOrder, OrderLine, StoreError};
+use crate::store::{Attempt, AttemptResult, AttemptStart, NewOrder, OrderLine, PaymentDetails, StoreError};
+use crate::stripe::FormBody;
 use crate::stripe::ids::{ConfirmationTokenId, CustomerId, PaymentIntentId, PaymentMethodId};
 use crate::stripe::types::{
     AutomaticPaymentMethods, CardOptions, CardPreview, CreateAndConfirmPaymentIntent, CreateCustomerSession, CustomerAcceptance,
-    CustomerSessionComponents, MandateData, OnlineAcceptance, PaidWith, PaymentElementComponent, PaymentElementFeatures, PaymentIntent,
-    PaymentIntentStatus, PaymentMethodOptions,
+    CustomerSessionComponents, Expandable, MandateData, OnlineAcceptance, PaidWith, PaymentElementComponent, PaymentElementFeatures,
+    PaymentIntent, PaymentIntentStatus, PaymentMethodOptions, Shipping,
 };
 
 /// What pays an attempt: a ConfirmationToken, or (legacy path) a PaymentMethod made by
@@ -106,9 +107,9 @@ async fn saved_methods_session(state: &AppState, account: &crate::store::Account
 }
 
 /// Pays the session's cart with `token` (a ConfirmationToken, or on the legacy path a
-/// PaymentMethod).
+/// PaymentMethod with the shipping address the page collected).
 #[tracing::instrument(name = "confirm a payment", skip_all, fields(token = %token), err(level = "info", Debug))]
-pub async fn confirm(state: &AppState, token: &Credential) -> Result<PaymentReply, AppError> {
+pub async fn confirm(state: &AppState, token: &Credential, request: PaymentRequest) -> Result<PaymentReply, AppError> {
     let legacy = state.config.store.payment_method_creation == PaymentMethodCreation::Manual;
     if legacy != matches!(token, Credential::PaymentMethod(_)) {
         let t = crate::i18n::tr();
@@ -116,18 +117,19 @@ pub async fn confirm(state: &AppState, token: &Credential) -> Result<PaymentRepl
     }
     let session = session::current(&state.store).await.map_err(internal)?.ok_or_else(empty_cart)?;
     use crate::rate_limit::{CONFIRM_PER_ADDRESS, CONFIRM_PER_SESSION};
-    crate::rate_limit::check(state, "confirm", session.as_str(), CONFIRM_PER_SESSION, CONFIRM_PER_ADDRESS).await?;
+    crate::rate_limit::check(state, "confirm", Some(session.as_str()), CONFIRM_PER_SESSION, CONFIRM_PER_ADDRESS).await?;
     // A token seen before is the same attempt again (a double submit, a retried
-    // request), even though the cart may have become the order since.
+    // request, the page asking again after an unknown outcome), even though the cart
+    // may have become the order since.
     if let Some((attempt, own)) = state.store.attempt_for_token(token.as_str(), session.as_str()).await.map_err(internal)? {
         return match (own, attempt.outcome.as_deref()) {
             (false, _) => Err(AppError::invalid(crate::i18n::tr().details_used)),
             (true, Some(REFUSED)) => Err(refused(state)),
             (true, Some(NOT_SENT)) => Err(AppError::invalid(crate::i18n::tr().details_unusable)),
-            (true, _) => pay(state, &session, &attempt).await,
+            (true, _) => pay(state, &attempt, &body_of(&attempt, &request)?).await,
         };
     }
-    abandon_pending_authentications(state, &session).await?;
+    abandon_pending_authentications(state).await?;
     let (order, lines) = priced_cart(state, &session).await?;
     // A signed-in shopper pays as their Customer (saved cards belong to it).
     let customer = match crate::account::current_account(state).await? {
@@ -136,6 +138,16 @@ pub async fn confirm(state: &AppState, token: &Credential) -> Result<PaymentRepl
     };
     // At most two rounds: resolving an earlier attempt of unknown outcome, then ours.
     for _ in 0..2 {
+        let body_for = {
+            let request = request.clone();
+            move |attempt: &Attempt| match request.body(attempt) {
+                Ok(body) => Some(body.into_string()),
+                Err(error) => {
+                    tracing::error!(%error, "cannot make the payment request");
+                    None
+                }
+            }
+        };
         let start = state
             .store
             .start_attempt(
@@ -144,6 +156,7 @@ pub async fn confirm(state: &AppState, token: &Credential) -> Result<PaymentRepl
                 token.as_str(),
                 customer.as_ref().map(CustomerId::as_str),
                 session::now(),
+                body_for,
             )
             .await
             .map_err(internal)?;
@@ -154,16 +167,17 @@ pub async fn confirm(state: &AppState, token: &Credential) -> Result<PaymentRepl
                 return Err(AppError::invalid(crate::i18n::tr().details_used));
             }
             AttemptStart::Replay(attempt) if attempt.outcome.as_deref() == Some(REFUSED) => return Err(refused(state)),
-            AttemptStart::Replay(attempt) => return pay(state, &session, &attempt).await,
+            AttemptStart::Replay(attempt) => return pay(state, &attempt, &body_of(&attempt, &request)?).await,
             AttemptStart::New(attempt) => {
                 check_card(state, &attempt).await?;
-                return pay(state, &session, &attempt).await;
+                return pay(state, &attempt, &body_of(&attempt, &request)?).await;
             }
             AttemptStart::Unresolved(previous) => {
-                // Stripe never answered this one: ask again with the same key. If it had
-                // gone through, this returns that result and nothing more is charged.
+                // Stripe never answered this one: ask again with the same key and body.
+                // If it had gone through, this returns that result and nothing more is
+                // charged.
                 tracing::warn!(order = %previous.order_id, attempt = previous.number, "replaying an attempt of unknown outcome");
-                match pay(state, &session, &previous).await {
+                match pay(state, &previous, &body_of(&previous, &request)?).await {
                     Ok(reply) => return Ok(reply),
                     Err(AppError::Declined { .. } | AppError::Invalid(_)) => continue,
                     Err(other) => return Err(other),
@@ -178,7 +192,8 @@ pub async fn confirm(state: &AppState, token: &Credential) -> Result<PaymentRepl
 /// the earlier PaymentIntent first, so that finishing its authentication later (in
 /// another tab) cannot charge a second time. If it went through meanwhile, record it:
 /// the cart is then already an order.
-async fn abandon_pending_authentications(state: &AppState, session: &SessionId) -> Result<(), AppError> {
+async fn abandon_pending_authentications(state: &AppState) -> Result<(), AppError> {
+    let Some(session) = session::current(&state.store).await.map_err(internal)? else { return Ok(()) };
     for attempt in state.store.attempts_awaiting_action(session.as_str()).await.map_err(internal)? {
         let Some(id) = attempt.payment_intent_id.as_deref().and_then(|id| PaymentIntentId::parse(id).ok()) else { continue };
         let key = format!("{}-cancel", attempt.idempotency_key);
@@ -192,9 +207,9 @@ async fn abandon_pending_authentications(state: &AppState, session: &SessionId) 
         };
         tracing::info!(order = %attempt.order_id, intent = %id, status = ?intent.status, "settled an abandoned authentication");
         match intent.status {
-            PaymentIntentStatus::Canceled => record(state, &attempt, Some(id.as_str()), "canceled", "failed").await?,
+            PaymentIntentStatus::Canceled => record(state, &attempt, Some(id.as_str()), "canceled", "failed", None).await?,
             _ => {
-                let _ = settle(state, session, &attempt, &intent).await;
+                let _ = settle(state, &attempt, &intent).await;
             }
         }
     }
@@ -242,6 +257,7 @@ async fn priced_cart(state: &AppState, session: &SessionId) -> Result<(NewOrder,
         id: String::new(),
         amount: cart.total.amount,
         discount_amount: cart.discount.as_ref().map_or(0, |d| d.amount.amount),
+        discount_code: cart.discount.as_ref().map(|d| d.code.clone()),
         currency: cart.total.currency.to_string(),
         lines: Vec::new(),
     };
@@ -284,7 +300,7 @@ async fn check_card(state: &AppState, attempt: &Attempt) -> Result<(), AppError>
             }
             Ok(method) => {
                 tracing::warn!(order = %attempt.order_id, method = %method.id, "refused a payment method of another customer");
-                record(state, attempt, None, NOT_SENT, "failed").await?;
+                record(state, attempt, None, NOT_SENT, "failed", None).await?;
                 return Err(details_not_found());
             }
             Err(error) => return Err(not_sent(state, attempt, error).await),
@@ -294,7 +310,7 @@ async fn check_card(state: &AppState, attempt: &Attempt) -> Result<(), AppError>
     let blocked = card.as_ref().and_then(|c| c.country.as_deref()).is_some_and(|country| rules.blocked_card_countries.iter().any(|b| b == country));
     if (rules.refuse_prepaid_cards && prepaid) || blocked {
         tracing::info!(order = %attempt.order_id, prepaid, blocked, "card refused by the shop's rules");
-        record(state, attempt, None, REFUSED, "failed").await?;
+        record(state, attempt, None, REFUSED, "failed", None).await?;
         return Err(refused(state));
     }
     Ok(())
@@ -302,7 +318,7 @@ async fn check_card(state: &AppState, attempt: &Attempt) -> Result<(), AppError>
 
 /// The credential could not be read: the attempt is closed without calling Stripe.
 async fn not_sent(state: &AppState, attempt: &Attempt, error: crate::stripe::Error) -> AppError {
-    if let Err(failure) = record(state, attempt, None, NOT_SENT, "failed").await {
+    if let Err(failure) = record(state, attempt, None, NOT_SENT, "failed", None).await {
         return failure;
     }
     match error {
@@ -315,87 +331,172 @@ fn details_not_found() -> AppError {
     AppError::invalid(crate::i18n::tr().details_not_found)
 }
 
-/// One create-and-confirm request for an attempt (the same key every time).
-async fn pay(state: &AppState, session: &SessionId, attempt: &Attempt) -> Result<PaymentReply, AppError> {
-    let credential = Credential::parse(&attempt.confirmation_token_id).ok_or(AppError::Internal)?;
-    let customer = attempt.customer_id.as_deref().map(CustomerId::parse).transpose().map_err(|_| AppError::Internal)?;
-    let return_url = format!("{}/checkout/complete", state.public_url);
-    let (ip_address, user_agent) = client_of_request(state);
-    let paid_with = match &credential {
-        Credential::Token(token) => PaidWith::ConfirmationToken { confirmation_token: token },
-        Credential::PaymentMethod(method) => PaidWith::PaymentMethod {
-            payment_method: method,
-            use_stripe_sdk: true,
-            mandate_data: MandateData {
-                customer_acceptance: CustomerAcceptance { kind: "online", online: OnlineAcceptance { ip_address: &ip_address, user_agent: &user_agent } },
-            },
-        },
-    };
-    let params = CreateAndConfirmPaymentIntent {
-        amount: attempt.amount,
-        currency: &attempt.currency,
-        confirm: true,
-        paid_with,
-        automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
-        return_url: &return_url,
-        metadata: [("order_id", attempt.order_id.as_str())].into_iter().collect(),
-        customer: customer.as_ref(),
-        // Set together with Elements' paymentMethodOptions.card.require_cvc_recollection.
-        payment_method_options: state
-            .config
-            .store
-            .saved_methods
-            .require_cvc_recollection
-            .then_some(PaymentMethodOptions { card: CardOptions { require_cvc_recollection: true } }),
-    };
-    match state.payments.stripe.create_and_confirm_payment_intent(&params, &attempt.idempotency_key).await {
-        Ok(intent) => settle(state, session, attempt, &intent).await.map(|status| PaymentReply {
+/// What a create-and-confirm request carries besides the attempt itself, taken from
+/// the configuration and the confirming request. Turned into the request's body once,
+/// when the attempt is recorded: every retry sends that body again.
+#[derive(Debug, Clone)]
+pub struct PaymentRequest {
+    return_url: String,
+    require_cvc_recollection: bool,
+    /// Legacy path: the shopper's address and browser, for the mandate.
+    client: (String, String),
+    /// Legacy path: the Address Element's value.
+    shipping: Option<Shipping>,
+}
+
+impl PaymentRequest {
+    /// For a confirmation made now, by this request.
+    pub fn of_request(state: &AppState, shipping: Option<Shipping>) -> PaymentRequest {
+        PaymentRequest {
+            return_url: format!("{}/checkout/complete", state.public_url),
+            require_cvc_recollection: state.config.store.saved_methods.require_cvc_recollection,
+            client: client_of_request(state),
+            shipping,
+        }
+    }
+
+    /// The form body of `attempt`'s create-and-confirm request.
+    fn body(&self, attempt: &Attempt) -> Result<FormBody, crate::stripe::Error> {
+        let unusable = |what: &str| crate::stripe::Error::Encode(format!("the attempt's {what} is not usable"));
+        let credential = Credential::parse(&attempt.confirmation_token_id).ok_or_else(|| unusable("credential"))?;
+        let customer = attempt.customer_id.as_deref().map(CustomerId::parse).transpose().map_err(|_| unusable("customer"))?;
+        let (ip_address, user_agent) = (&self.client.0, &self.client.1);
+        let (paid_with, shipping) = match &credential {
+            // The ConfirmationToken carries the shipping address the Address Element collected.
+            Credential::Token(token) => (PaidWith::ConfirmationToken { confirmation_token: token }, None),
+            Credential::PaymentMethod(method) => (
+                PaidWith::PaymentMethod {
+                    payment_method: method,
+                    use_stripe_sdk: true,
+                    mandate_data: MandateData {
+                        customer_acceptance: CustomerAcceptance { kind: "online", online: OnlineAcceptance { ip_address, user_agent } },
+                    },
+                },
+                self.shipping.as_ref(),
+            ),
+        };
+        FormBody::encode(&CreateAndConfirmPaymentIntent {
+            amount: attempt.amount,
+            currency: &attempt.currency,
+            confirm: true,
+            paid_with,
+            automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
+            return_url: &self.return_url,
+            metadata: [("order_id", attempt.order_id.as_str())].into_iter().collect(),
+            customer: customer.as_ref(),
+            // Set together with Elements' paymentMethodOptions.card.require_cvc_recollection.
+            payment_method_options: self
+                .require_cvc_recollection
+                .then_some(PaymentMethodOptions { card: CardOptions { require_cvc_recollection: true } }),
+            shipping,
+            expand: ["payment_method"],
+        })
+    }
+}
+
+/// The body to send for `attempt`: the one recorded with it, or (an attempt recorded
+/// before bodies were kept) one made now.
+fn body_of(attempt: &Attempt, request: &PaymentRequest) -> Result<FormBody, AppError> {
+    match &attempt.request_body {
+        Some(body) => Ok(FormBody::recorded(body.clone())),
+        None => request.body(attempt).map_err(|error| {
+            tracing::error!(%error, order = %attempt.order_id, "cannot make the payment request");
+            AppError::Internal
+        }),
+    }
+}
+
+/// One create-and-confirm request for an attempt (the same key and body every time).
+async fn pay(state: &AppState, attempt: &Attempt, body: &FormBody) -> Result<PaymentReply, AppError> {
+    match state.payments.stripe.create_and_confirm_payment_intent(body, &attempt.idempotency_key).await {
+        Ok(intent) => settle(state, attempt, &intent).await.map(|status| PaymentReply {
             order_id: attempt.order_id.clone(),
             payment_intent: intent.id.to_string(),
             status,
             client_secret: intent.client_secret.clone().unwrap_or_default(),
         }),
-        Err(error) => {
-            if let Some(card) = error.card_error() {
-                let intent_id = card.payment_intent.as_ref().map(|pi| pi.id.as_str());
-                let outcome = card.decline_code.as_deref().or(card.code.as_deref()).unwrap_or("card_error");
-                record(state, attempt, intent_id, outcome, "failed").await?;
-                return Err(AppError::Declined { message: crate::i18n::current().decline(card.decline_code.as_deref(), card.code.as_deref(), &card.message), decline_code: card.decline_code.clone() });
-            }
-            if let crate::stripe::Error::Api(api) = &error {
-                if api.kind == "invalid_request_error" && api.status == 400 {
-                    tracing::warn!(order = %attempt.order_id, code = ?api.code, message = %api.message, "Stripe refused the confirmation");
-                    record(state, attempt, None, api.code.as_deref().unwrap_or("invalid_request"), "failed").await?;
-                    return Err(AppError::invalid(crate::i18n::tr().details_expired));
-                }
-            }
-            Err(crate::stripe::shopper_error(error))
-        }
+        Err(error) => Err(refusal(state, attempt, error).await),
     }
 }
 
-/// Records what Stripe says of an intent; a payment that went through empties the cart
-/// (its contents are now the order). Fulfilment waits for the webhook.
-async fn settle(state: &AppState, session: &SessionId, attempt: &Attempt, intent: &PaymentIntent) -> Result<PaymentStatus, AppError> {
+/// What a failed create-and-confirm request means, recorded when it is known.
+async fn refusal(state: &AppState, attempt: &Attempt, error: crate::stripe::Error) -> AppError {
+    let order = attempt.order_id.as_str();
+    if let Some(card) = error.card_error() {
+        let intent_id = card.payment_intent.as_ref().map(|pi| pi.id.as_str());
+        let outcome = card.decline_code.as_deref().or(card.code.as_deref()).unwrap_or("card_error");
+        if let Err(failure) = record(state, attempt, intent_id, outcome, "failed", None).await {
+            return failure;
+        }
+        return AppError::Declined {
+            message: crate::i18n::current().decline(card.decline_code.as_deref(), card.code.as_deref(), &card.message),
+            decline_code: card.decline_code.clone(),
+        };
+    }
+    if error.outcome_unknown() {
+        // The attempt stays open: asking again under its key (the shopper's next
+        // confirmation, or reconciliation) returns what Stripe did, and cannot charge twice.
+        tracing::warn!(order, attempt = attempt.number, %error, "no usable answer from Stripe to a payment: its outcome is unknown for now");
+        return AppError::PaymentUnknown { order_id: attempt.order_id.clone() };
+    }
+    let crate::stripe::Error::Api(api) = &error else {
+        tracing::error!(order, %error, "cannot send the payment request");
+        return AppError::Internal;
+    };
+    let request_id = api.request_id.as_deref().unwrap_or("-");
+    let code = api.code.as_deref().unwrap_or(&api.kind);
+    if api.status == 429 {
+        // Refused before Stripe acted on it; the attempt is replayed under its key next time.
+        tracing::warn!(order, request_id, "Stripe rate-limited a payment");
+        return AppError::PaymentUnavailable;
+    }
+    let outcome = if api.kind == "idempotency_error" {
+        // The recorded body is replayed byte for byte, so this is a bug: say so loudly
+        // and close the attempt, so that the next confirmation starts a new one.
+        tracing::error!(order, request_id, key = %attempt.idempotency_key, message = %api.message, "Stripe refused a retry under the attempt's idempotency key");
+        Err(AppError::Internal)
+    } else if matches!(api.param.as_deref(), Some("confirmation_token" | "payment_method")) {
+        // The shopper's details: used, expired or unknown. New ones will do.
+        tracing::info!(order, request_id, code, message = %api.message, "Stripe refused the payment details");
+        Err(AppError::invalid(crate::i18n::tr().details_expired))
+    } else {
+        // The request as the shop made it (a parameter, the currency, the customer, the
+        // account's settings, the API key): nothing the shopper can change.
+        tracing::error!(order, request_id, status = api.status, code, param = ?api.param, message = %api.message, "Stripe refused a payment as the shop made it: the shop's integration or settings need fixing");
+        Err(AppError::PaymentSetupFault)
+    };
+    if let Err(failure) = record(state, attempt, None, code, "failed", None).await {
+        return failure;
+    }
+    outcome.unwrap_or_else(|error| error)
+}
+
+/// Records what Stripe says of an intent. A payment that went through takes the
+/// order's lines out of the cart (once, however many times this runs). Fulfilment
+/// waits for the webhook.
+async fn settle(state: &AppState, attempt: &Attempt, intent: &PaymentIntent) -> Result<PaymentStatus, AppError> {
     let id = Some(intent.id.as_str());
+    let details = payment_details(intent);
     let status = match intent.status {
         PaymentIntentStatus::Succeeded => PaymentStatus::Succeeded,
         PaymentIntentStatus::Processing => PaymentStatus::Processing,
         PaymentIntentStatus::RequiresCapture => PaymentStatus::RequiresCapture,
         PaymentIntentStatus::RequiresAction => {
-            record(state, attempt, id, "requires_action", "confirming").await?;
+            record(state, attempt, id, "requires_action", "confirming", Some(&details)).await?;
             return Ok(PaymentStatus::RequiresAction);
         }
         PaymentIntentStatus::RequiresPaymentMethod => {
             let failure = intent.last_payment_error.as_ref();
             let outcome = failure.and_then(|f| f.decline_code.as_deref().or(f.code.as_deref())).unwrap_or("requires_payment_method");
-            record(state, attempt, id, outcome, "failed").await?;
-            let message = failure.and_then(|f| f.message.as_deref().map(|m| crate::i18n::current().decline(f.decline_code.as_deref(), f.code.as_deref(), m))).unwrap_or_else(|| crate::i18n::tr().payment_not_through.into());
+            record(state, attempt, id, outcome, "failed", None).await?;
+            let message = failure
+                .and_then(|f| f.message.as_deref().map(|m| crate::i18n::current().decline(f.decline_code.as_deref(), f.code.as_deref(), m)))
+                .unwrap_or_else(|| crate::i18n::tr().payment_not_through.into());
             return Err(AppError::Declined { message, decline_code: failure.and_then(|f| f.decline_code.clone()) });
         }
         ref other => {
             tracing::error!(status = ?other, intent = %intent.id, "unexpected PaymentIntent status after confirmation");
-            record(state, attempt, id, "unexpected_status", "failed").await?;
+            record(state, attempt, id, "unexpected_status", "failed", None).await?;
             return Err(AppError::Internal);
         }
     };
@@ -404,16 +505,39 @@ async fn settle(state: &AppState, session: &SessionId, attempt: &Attempt, intent
         PaymentStatus::Processing => "processing",
         _ => "requires_capture",
     };
-    state
-        .store
-        .finish_attempt(attempt, id, outcome, "confirming", Some(session.as_str()), session::now())
-        .await
-        .map_err(internal)?;
+    let result = AttemptResult { payment_intent_id: id, outcome, order_status: "confirming", clear_cart: true, details: Some(&details) };
+    state.store.finish_attempt(attempt, result, session::now()).await.map_err(internal)?;
     Ok(status)
 }
 
-async fn record(state: &AppState, attempt: &Attempt, intent: Option<&str>, outcome: &str, order_status: &str) -> Result<(), AppError> {
-    state.store.finish_attempt(attempt, intent, outcome, order_status, None, session::now()).await.map_err(internal)
+/// Where to ship and what paid, as the PaymentIntent says.
+fn payment_details(intent: &PaymentIntent) -> PaymentDetails {
+    let shipping = intent.shipping.as_ref().and_then(|shipping| serde_json::to_string(shipping).ok());
+    let (method_id, method) = match &intent.payment_method {
+        Some(Expandable::Id(id)) => (Some(id.clone()), None),
+        Some(Expandable::Object(method)) => (Some(method.id.to_string()), Some(method)),
+        None => (None, None),
+    };
+    let card = method.and_then(|method| method.card.as_ref());
+    PaymentDetails {
+        shipping,
+        payment_method_id: method_id,
+        payment_method_type: method.map(|method| method.kind.clone()),
+        card_brand: card.and_then(|card| card.brand.clone()),
+        last4: card.and_then(|card| card.last4.clone()),
+    }
+}
+
+async fn record(
+    state: &AppState,
+    attempt: &Attempt,
+    intent: Option<&str>,
+    outcome: &str,
+    order_status: &str,
+    details: Option<&PaymentDetails>,
+) -> Result<(), AppError> {
+    let result = AttemptResult { payment_intent_id: intent, outcome, order_status, clear_cart: false, details };
+    state.store.finish_attempt(attempt, result, session::now()).await.map_err(internal)
 }
 
 /// The outcome of one of the session's payments, as Stripe reports it now.
@@ -433,10 +557,68 @@ pub async fn outcome(state: &AppState, intent_id: &PaymentIntentId) -> Result<Pa
         .ok_or_else(not_found)?;
     let failure = intent.last_payment_error.as_ref().and_then(|f| f.message.as_deref().map(|m| crate::i18n::current().decline(f.decline_code.as_deref(), f.code.as_deref(), m)));
     let status = serde_json::to_value(&intent.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    match settle(state, &session, &attempt, &intent).await {
+    match settle(state, &attempt, &intent).await {
         Ok(_) | Err(AppError::Declined { .. }) => Ok(PaymentResult { order_id, status, failure }),
         Err(other) => Err(other),
     }
+}
+
+/// Asks Stripe again, under their own keys, about attempts whose answer never came
+/// (the shopper may have left): the same recorded request returns what Stripe did the
+/// first time, or does it now if it never arrived. Returns how many were resolved.
+pub async fn resolve_unknown_attempts(state: &AppState, cutoff: i64) -> usize {
+    let attempts = match state.store.unresolved_attempts(cutoff).await {
+        Ok(attempts) => attempts,
+        Err(error) => {
+            tracing::error!(error = ?error, "cannot list payment attempts of unknown outcome");
+            return 0;
+        }
+    };
+    let mut resolved = 0;
+    for attempt in attempts {
+        let Some(body) = attempt.request_body.clone().map(FormBody::recorded) else { continue };
+        match pay(state, &attempt, &body).await {
+            Err(AppError::PaymentUnknown { .. } | AppError::PaymentUnavailable) => {
+                tracing::warn!(order = %attempt.order_id, "a payment's outcome is still unknown; will ask again");
+                break;
+            }
+            result => {
+                resolved += 1;
+                tracing::info!(order = %attempt.order_id, attempt = attempt.number, ok = result.is_ok(), "resolved a payment of unknown outcome");
+            }
+        }
+    }
+    resolved
+}
+
+/// A shipping address from the browser, checked: a name, a first line, a city and a
+/// two-letter country, every field of a sensible length and without control characters.
+pub fn parse_shipping(input: super::ShippingAddress) -> Result<Shipping, AppError> {
+    let t = crate::i18n::tr();
+    let clean = |value: String, required: bool| -> Result<Option<String>, AppError> {
+        let value = value.trim().to_owned();
+        if value.chars().count() > 200 || value.chars().any(char::is_control) || (required && value.is_empty()) {
+            return Err(AppError::invalid(t.address_incomplete));
+        }
+        Ok((!value.is_empty()).then_some(value))
+    };
+    let optional = |value: Option<String>| clean(value.unwrap_or_default(), false);
+    let country = input.country.trim().to_ascii_uppercase();
+    if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(AppError::invalid(t.address_incomplete));
+    }
+    Ok(Shipping {
+        name: clean(input.name, true)?.unwrap_or_default(),
+        phone: optional(input.phone)?,
+        address: crate::stripe::types::Address {
+            line1: clean(input.line1, true)?,
+            line2: optional(input.line2)?,
+            city: clean(input.city, true)?,
+            state: optional(input.state)?,
+            postal_code: optional(input.postal_code)?,
+            country: Some(country),
+        },
+    })
 }
 
 /// The shopper's address and browser, for the mandate a legacy confirmation carries.

@@ -1,7 +1,10 @@
 //! Checkout pages: `/checkout` (order summary, Payment Element, pay button) and
 //! `/checkout/complete` (the outcome, after a redirect or 3-D Secure).
 
-use super::{CheckoutView, PaymentReply, PaymentResult, PaymentStatus, confirm_payment, confirm_payment_method, get_checkout, payment_outcome};
+use super::{
+    CheckoutView, PaymentReply, PaymentResult, PaymentStatus, ShippingAddress, confirm_payment, confirm_payment_method, get_checkout, payment_outcome,
+};
+use crate::error::AppError;
 use crate::account::SavedMethod;
 use crate::app::CartState;
 use crate::cart::{DiscountForm, Totals};
@@ -62,14 +65,47 @@ pub fn appearance() -> Appearance {
     }
 }
 
+/// Whether a payment with this Stripe status went through (or is on its way).
+fn went_through(status: &str) -> bool {
+    matches!(status, "succeeded" | "processing" | "requires_capture")
+}
+
+/// Confirms, asking again (the same details: the same attempt, under its idempotency
+/// key) while the server cannot tell whether Stripe took the payment, for about 15
+/// seconds; `checking` is on meanwhile.
+async fn confirm_until_known<F, Fut>(confirm: F, checking: RwSignal<bool>) -> Result<PaymentReply, AppError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<PaymentReply, AppError>>,
+{
+    let mut delay_ms = 1_000;
+    loop {
+        match confirm().await {
+            Err(AppError::PaymentUnknown { .. }) if delay_ms <= 8_000 => {
+                checking.set(true);
+                crate::stripe_js::wait(delay_ms).await;
+                delay_ms *= 2;
+            }
+            other => {
+                checking.set(false);
+                return other;
+            }
+        }
+    }
+}
+
 #[component]
 fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
-    let CartState { cart, .. } = expect_context();
+    let CartState { cart, discount, .. } = expect_context();
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     let error = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
     let ready = RwSignal::new(false);
+    // The server could not tell yet whether Stripe took the payment.
+    let checking = RwSignal::new(false);
+    // The order whose page will show an outcome that is still unknown.
+    let unknown_order = RwSignal::new(None::<String>);
     let stripe = StoredValue::<_, Storage>::new_with_storage(None::<(Stripe, Elements)>);
     let listeners = StoredValue::<_, Storage>::new_with_storage(Vec::<Listener>::new());
     let address = StoredValue::<_, Storage>::new_with_storage(None::<AddressElement>);
@@ -90,14 +126,28 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
     let saved_methods = StoredValue::new(saved_methods);
 
     // The server reprices on a discount or quantity change; Elements shows the new
-    // amount (display only: the server decides what is charged).
+    // amount (display only: the server decides what is charged), and so does the Pay
+    // button. `shown` is that amount: until it is the server's new total, Pay waits.
+    let shown = RwSignal::new(total);
+    let show = move |total: Money| {
+        if let Some((_, elements)) = stripe.get_value() {
+            elements.update_amount(total.amount);
+        }
+        shown.set(total);
+    };
     Effect::new(move |_| {
         if let Some(Ok(cart)) = cart.get() {
-            if let Some((_, elements)) = stripe.get_value() {
-                elements.update_amount(cart.total.amount);
-            }
+            show(cart.total);
         }
     });
+    Effect::new(move |_| {
+        if let Some(Ok(cart)) = discount.value().get() {
+            show(cart.total);
+        }
+    });
+    let repricing = move || {
+        discount.pending().get() || discount.value().with(|priced| matches!(priced, Some(Ok(cart)) if cart.total != shown.get()))
+    };
 
     // In the browser only: load the Payment Element before any PaymentIntent exists,
     // once both containers exist (after a client-side navigation they exist before
@@ -141,7 +191,7 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
 
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        if busy.get_untracked() {
+        if busy.get_untracked() || repricing() {
             return;
         }
         let Some((js, elements)) = stripe.get_value() else {
@@ -150,6 +200,7 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
         };
         busy.set(true);
         error.set(String::new());
+        unknown_order.set(None);
         // Stripe.js requires elements.submit() synchronously in the handler, before any
         // other await.
         let submitted = elements.submit();
@@ -158,28 +209,45 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
         leptos::task::spawn_local(async move {
             let paid = async {
                 submitted.await.map_err(|e| e.message)?;
-                let reply: PaymentReply = if manual {
+                let confirmed = if manual {
+                    let shipping = match address.with_value(|a| a.as_ref().map(|a| a.value())) {
+                        Some(value) => value.await.map_err(|e| e.message)?.map(ShippingAddress::from),
+                        None => None,
+                    };
                     let method = js.create_payment_method(&elements).await.map_err(|e| e.message)?;
-                    confirm_payment_method(method).await.map_err(|e| e.message(locale))?
+                    confirm_until_known(|| confirm_payment_method(method.clone(), shipping.clone()), checking).await
                 } else {
                     let params = ConfirmationTokenParams { return_url, payment_method_data: None };
                     let token = js.create_confirmation_token(&elements, &params).await.map_err(|e| e.message)?;
-                    confirm_payment(token).await.map_err(|e| e.message(locale))?
+                    confirm_until_known(|| confirm_payment(token.clone()), checking).await
                 };
+                let reply = confirmed.map_err(|failure| {
+                    if let AppError::PaymentUnknown { order_id } = &failure {
+                        unknown_order.set(Some(order_id.clone()));
+                    }
+                    failure.message(locale)
+                })?;
                 if reply.status == PaymentStatus::RequiresAction {
-                    if let Err(failure) = js.handle_next_action(&reply.client_secret).await {
-                        // Record the failed authentication so the order can be paid again.
-                        let _ = payment_outcome(reply.payment_intent.clone()).await;
-                        return Err(failure.message);
+                    // Whatever the browser says of the authentication, the server asks
+                    // Stripe what became of the payment, and that is what the shopper sees.
+                    let authenticated = js.handle_next_action(&reply.client_secret).await;
+                    match payment_outcome(reply.payment_intent.clone()).await {
+                        Ok(result) if went_through(&result.status) => {}
+                        Ok(result) => {
+                            let said = authenticated.err().map(|e| e.message);
+                            return Err(said.or(result.failure).unwrap_or_else(|| t.payment_failed.to_owned()));
+                        }
+                        // The server could not tell now: the result page asks again.
+                        Err(_) => {}
                     }
                 }
                 Ok::<_, String>(reply.payment_intent)
             };
-            match paid.await {
-                Ok(intent) => {
-                    cart.refetch();
-                    navigate(&format!("/checkout/complete?payment_intent={intent}"), Default::default());
-                }
+            let ended = paid.await;
+            // A payment that went through took the order's lines out of the cart.
+            cart.refetch();
+            match ended {
+                Ok(intent) => navigate(&format!("/checkout/complete?payment_intent={intent}"), Default::default()),
                 Err(message) => {
                     error.set(message);
                     busy.set(false);
@@ -215,14 +283,21 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
             <h2>{t.payment}</h2>
             <div id="payment-element" data-testid="payment-element" node_ref=payment_target></div>
             {move || picked.get().map(|id| view! { <PickedMethod method=saved_methods.with_value(|saved| saved.iter().find(|m| m.id == id).cloned())/> })}
+            {move || checking.get().then(|| view! { <p class="notice" data-testid="payment-checking" role="status">{t.checking_unknown_outcome}</p> })}
             <p class="error" data-testid="payment-error" role="alert" aria-live="assertive">{move || error.get()}</p>
-            <button type="submit" class="primary" data-testid="pay-button" disabled=move || busy.get() || !ready.get() aria-busy=move || busy.get().to_string()>
-                {move || busy.get().then(|| view! { <span class="spinner" aria-hidden="true"></span> })}
+            {move || unknown_order.get().map(|order| view! { <p><A href=format!("/orders/{order}")>{t.view_order}</A></p> })}
+            <button
+                type="submit"
+                class="primary"
+                data-testid="pay-button"
+                disabled=move || busy.get() || !ready.get() || repricing()
+                aria-busy=move || (busy.get() || repricing()).to_string()
+            >
+                {move || (busy.get() || repricing()).then(|| view! { <span class="spinner" aria-hidden="true"></span> })}
                 {move || if busy.get() {
                     t.processing.to_owned()
                 } else {
-                    let now = cart.get().and_then(Result::ok).map_or(total, |cart| cart.total);
-                    crate::i18n::fill(t.pay_amount, &[&locale.money(now)])
+                    crate::i18n::fill(t.pay_amount, &[&locale.money(shown.get())])
                 }}
             </button>
         </form>

@@ -125,11 +125,33 @@ pub async fn detail(State(state): State<AppState>, headers: HeaderMap, Path(id):
             )
         })
         .collect();
+    let ship_to = order.details.shipping.as_deref().map(super::service::address_lines).unwrap_or_default();
+    let ship_to = if ship_to.is_empty() {
+        "<p>No shipping address was given.</p>".to_owned()
+    } else {
+        format!("<address data-testid=\"admin-shipping\">{}</address>", ship_to.iter().map(|line| escape(line)).collect::<Vec<_>>().join("<br>"))
+    };
+    let details = &order.details;
+    let paid_with = match (&details.payment_method_id, &details.payment_method_type) {
+        (Some(id), kind) => format!(
+            "<p data-testid=\"admin-payment-method\">{} {} {} <code>{}</code></p>",
+            escape(kind.as_deref().unwrap_or("")),
+            escape(details.card_brand.as_deref().unwrap_or("")),
+            details.last4.as_deref().map(|last4| format!("•••• {}", escape(last4))).unwrap_or_default(),
+            escape(id)
+        ),
+        (None, _) => "<p>No payment method yet.</p>".to_owned(),
+    };
+    let discount = match &order.discount_code {
+        Some(code) if order.discount_amount > 0 => format!("<p>Discount {}: −{}</p>", escape(code), escape(&money(order.discount_amount, &order.currency))),
+        _ => String::new(),
+    };
     let events: String = events.iter().map(|(id, kind, at)| format!("<tr><td>{}</td><td>{}</td><td>{at}</td></tr>", escape(id), escape(kind))).collect();
     page(
         &format!("Order {id}"),
         &format!(
-            "<p><a href=\"/admin/orders\">All orders</a></p><h1>Order {id}</h1><p>Status: <strong data-testid=\"admin-status\">{status}</strong> · Total {total}{flag}</p><ul>{lines}</ul>\
+            "<p><a href=\"/admin/orders\">All orders</a></p><h1>Order {id}</h1><p>Status: <strong data-testid=\"admin-status\">{status}</strong> · Total {total}{flag}</p><ul>{lines}</ul>{discount}\
+             <h2>Ship to</h2>{ship_to}<h2>Paid with</h2>{paid_with}\
              <h2>Payment attempts</h2><table><tr><th>#</th><th>PaymentIntent</th><th>Outcome</th><th>Amount</th></tr>{attempts}</table>\
              <h2>Events</h2><table><tr><th>Event</th><th>Type</th><th>Received (unix)</th></tr>{events}</table>",
             id = escape(&order.id),

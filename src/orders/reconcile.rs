@@ -9,11 +9,12 @@ use crate::store::{EventEffect, PaymentEvent};
 use crate::stripe::ids::PaymentIntentId;
 use crate::stripe::types::PaymentIntentStatus;
 
-/// Checks every order settling for longer than the configured age; returns how many
-/// changed.
+/// Checks every order settling for longer than the configured age, and asks Stripe again
+/// about payments whose answer never came; returns how many changed.
 #[tracing::instrument(name = "reconcile settling orders", skip_all)]
 pub async fn run_once(state: &AppState) -> usize {
     let cutoff = session::now() - state.config.reconcile_after.as_secs() as i64;
+    let resolved = crate::checkout::resolve_unknown_attempts(state, cutoff).await;
     let orders = match state.store.orders_to_reconcile(cutoff).await {
         Ok(orders) => orders,
         Err(error) => {
@@ -21,7 +22,7 @@ pub async fn run_once(state: &AppState) -> usize {
             return 0;
         }
     };
-    let mut changed = 0;
+    let mut changed = resolved;
     for (order_id, intent_id) in orders {
         let Ok(id) = PaymentIntentId::parse(&intent_id) else { continue };
         let intent = match state.payments.stripe.retrieve_payment_intent(&id).await {
@@ -58,13 +59,20 @@ pub async fn run_once(state: &AppState) -> usize {
     changed
 }
 
-/// Runs reconciliation now and then every `reconcile_every`, for the life of the process.
+/// Runs reconciliation now and then every `reconcile_every`, for the life of the process;
+/// idle sessions are forgotten on the same schedule.
 pub fn spawn(state: AppState) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(state.config.reconcile_every.max(std::time::Duration::from_secs(1)));
         loop {
             ticks.tick().await;
             run_once(&state).await;
+            let now = session::now();
+            match state.store.expire_sessions(now - session::IDLE_LIFETIME_SECS, now).await {
+                Ok(0) => {}
+                Ok(expired) => tracing::info!(expired, "forgot idle sessions"),
+                Err(error) => tracing::error!(error = ?error, "cannot forget idle sessions"),
+            }
         }
     });
 }

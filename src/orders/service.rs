@@ -21,11 +21,15 @@ pub async fn view(state: &AppState, id: &str) -> Result<OrderView, AppError> {
     let session = session::current(&state.store).await.map_err(internal)?.ok_or_else(not_found)?;
     let order = state.store.order_of_session(id, session.as_str()).await.map_err(internal)?.ok_or_else(not_found)?;
     let currency = Currency::parse(&order.currency).map_err(|_| AppError::Internal)?;
+    let settling = matches!(order.status.as_str(), "pending" | "confirming");
     Ok(OrderView {
         id: order.id,
-        status: order.status,
         placed_at: order.created_at,
+        refresh_in_secs: if settling { refresh_after(session::now() - order.updated_at) } else { None },
+        status: order.status,
         total: Money::new(order.amount, currency),
+        discount: order.discount_code.filter(|_| order.discount_amount > 0).map(|code| (code, Money::new(order.discount_amount, currency))),
+        ship_to: order.details.shipping.as_deref().map(address_lines).unwrap_or_default(),
         lines: order
             .lines
             .into_iter()
@@ -36,4 +40,49 @@ pub async fn view(state: &AppState, id: &str) -> Result<OrderView, AppError> {
             })
             .collect(),
     })
+}
+
+/// How long the order page waits before it reloads, for an order whose status last
+/// changed `age` seconds ago: often at first, then less and less, then not at all (the
+/// page says so; reconciliation keeps checking with Stripe meanwhile).
+fn refresh_after(age: i64) -> Option<u32> {
+    match age {
+        ..30 => Some(3),
+        30..120 => Some(10),
+        120..600 => Some(30),
+        _ => None,
+    }
+}
+
+/// The recorded shipping address (Stripe's `shipping` as JSON), one line each: name,
+/// street lines, postal code and city, state, country, phone.
+pub fn address_lines(json: &str) -> Vec<String> {
+    let Ok(shipping) = serde_json::from_str::<crate::stripe::types::Shipping>(json) else { return Vec::new() };
+    let address = shipping.address;
+    let town = [address.postal_code, address.city].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    [Some(shipping.name), address.line1, address.line2, Some(town), address.state, address.country, shipping.phone]
+        .into_iter()
+        .flatten()
+        .filter(|line| !line.trim().is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_order_page_reloads_less_often_then_stops() {
+        assert_eq!(refresh_after(0), Some(3));
+        assert_eq!(refresh_after(45), Some(10));
+        assert_eq!(refresh_after(300), Some(30));
+        assert_eq!(refresh_after(600), None);
+    }
+
+    #[test]
+    fn an_address_reads_line_by_line() {
+        let json = r#"{"name":"Ada Lovelace","address":{"line1":"1 Rue de Rivoli","city":"Paris","postal_code":"75001","country":"FR"}}"#;
+        assert_eq!(address_lines(json), ["Ada Lovelace", "1 Rue de Rivoli", "75001 Paris", "FR"]);
+        assert!(address_lines("not json").is_empty());
+    }
 }

@@ -40,11 +40,16 @@ fn Order(order: OrderView) -> impl IntoView {
         _ => t.status_pending,
     };
     // Until Stripe's webhook settles the payment, the page reloads itself (with or
-    // without JavaScript).
+    // without JavaScript), less and less often, and then stops and says so.
     let settling = matches!(order.status.as_str(), "confirming" | "pending");
     let (title_before, title_after) = t.order_title.split_once("{0}").unwrap_or((t.order_title, ""));
     view! {
-        {settling.then(|| view! { <Meta http_equiv="refresh" content="3"/> })}
+        {order.refresh_in_secs.map(|secs| view! { <Meta http_equiv="refresh" content=secs.to_string()/> })}
+        {settling.then(|| view! {
+            <p class="notice" data-testid="order-waiting" role="status">
+                {if order.refresh_in_secs.is_some() { t.order_refreshing } else { t.order_still_waiting }}
+            </p>
+        })}
         <h1 class="order-title">{title_before} <span class="order-number">{order.id.clone()}</span>{title_after}</h1>
         <p class="placed-on">{crate::i18n::fill(t.placed_on, &[&locale.date(order.placed_at)])}</p>
         <p>{t.status} ": " <strong data-testid="order-status" data-status=order.status.clone()>{status}</strong></p>
@@ -53,6 +58,17 @@ fn Order(order: OrderView) -> impl IntoView {
                 <li><span>{format!("{} × {}", line.quantity, line.name)}</span><span>{locale.money(line.line_total)}</span></li>
             }).collect_view()}
         </ul>
+        {order.discount.map(|(code, amount)| view! {
+            <p class="discount" data-testid="order-discount">
+                {crate::i18n::fill(t.discount_with_code, &[&code])} " " <span>{format!("−{}", locale.money(amount))}</span>
+            </p>
+        })}
         <p class="total">{t.total} " " <strong>{locale.money(order.total)}</strong></p>
+        {(!order.ship_to.is_empty()).then(|| view! {
+            <h2>{t.ship_to}</h2>
+            <address data-testid="order-shipping">
+                {order.ship_to.into_iter().map(|line| view! { <span class="address-line">{line}</span> }).collect_view()}
+            </address>
+        })}
     }
 }

@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 use types::{
-    ConfirmationToken, CreateAndConfirmPaymentIntent, CreateAndConfirmSetupIntent, CreateCustomer, CreateCustomerSession, Customer,
+    ConfirmationToken, CreateAndConfirmSetupIntent, CreateCustomer, CreateCustomerSession, Customer,
     CustomerSession, ErrorBody, List, PaymentIntent, PaymentMethod, SetupIntent,
 };
 
@@ -59,6 +59,9 @@ pub enum Error {
     Unreachable(String),
     #[error("Stripe's reply could not be read: {0}")]
     Decode(String),
+    /// The request could not be encoded: nothing was sent.
+    #[error("the request could not be encoded: {0}")]
+    Encode(String),
 }
 
 impl Error {
@@ -76,8 +79,50 @@ impl Error {
         match self {
             Error::Unreachable(_) => true,
             Error::Api(error) => error.status >= 500 || error.status == 429 || error.status == 409,
-            Error::Decode(_) => false,
+            Error::Decode(_) | Error::Encode(_) => false,
         }
+    }
+
+    /// Whether a request that would change something may have done so although this
+    /// error came back: no reply (it may have been lost after Stripe acted), a reply
+    /// that could not be read, a 5xx (Stripe documents the result of a 500 as
+    /// indeterminate), or a 409 (a request with the same key still running). Only a
+    /// retry under the same idempotency key, or a retrieve, tells what happened. A 4xx
+    /// other than 409 means Stripe did nothing.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            Error::Unreachable(_) | Error::Decode(_) => true,
+            Error::Api(error) => error.status >= 500 || error.status == 409,
+            Error::Encode(_) => false,
+        }
+    }
+
+    /// The id of Stripe's log entry for the request, to quote to Stripe's support.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Api(error) => error.request_id.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// A form-encoded request body, as sent (and, for a payment, recorded to be sent again
+/// byte for byte under the same idempotency key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormBody(String);
+
+impl FormBody {
+    pub fn encode<T: serde::Serialize>(params: &T) -> Result<FormBody, Error> {
+        encode(params).map(FormBody)
+    }
+
+    /// A body recorded earlier by [`FormBody::encode`].
+    pub fn recorded(body: String) -> FormBody {
+        FormBody(body)
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
     }
 }
 
@@ -107,20 +152,17 @@ impl Client {
         self.request(Method::GET, &format!("/v1/confirmation_tokens/{id}"), None, None).await
     }
 
-    /// Create a PaymentIntent and confirm it with a ConfirmationToken, in one request.
+    /// Create a PaymentIntent and confirm it with a ConfirmationToken, in one request:
+    /// `body` is a [`CreateAndConfirmPaymentIntent`] as [`FormBody::encode`] made it.
     /// <https://docs.stripe.com/api/payment_intents/create>
-    pub async fn create_and_confirm_payment_intent(
-        &self,
-        params: &CreateAndConfirmPaymentIntent<'_>,
-        idempotency_key: &str,
-    ) -> Result<PaymentIntent, Error> {
-        let body = encode(params)?;
-        self.request(Method::POST, "/v1/payment_intents", Some(body), Some(idempotency_key)).await
+    pub async fn create_and_confirm_payment_intent(&self, body: &FormBody, idempotency_key: &str) -> Result<PaymentIntent, Error> {
+        self.request(Method::POST, "/v1/payment_intents", Some(body.0.clone()), Some(idempotency_key)).await
     }
 
+    /// With its PaymentMethod expanded (what paid).
     /// <https://docs.stripe.com/api/payment_intents/retrieve>
     pub async fn retrieve_payment_intent(&self, id: &PaymentIntentId) -> Result<PaymentIntent, Error> {
-        self.request(Method::GET, &format!("/v1/payment_intents/{id}"), None, None).await
+        self.request(Method::GET, &format!("/v1/payment_intents/{id}?expand%5B0%5D=payment_method"), None, None).await
     }
 
     /// Cancel a PaymentIntent that is not finished (an abandoned authentication).
@@ -265,7 +307,7 @@ fn decode<T: DeserializeOwned>(status: u16, request_id: Option<String>, bytes: &
 
 /// Form encoding with Stripe's bracket keys (`metadata[order_id]=…`).
 fn encode<T: serde::Serialize>(params: &T) -> Result<String, Error> {
-    serde_qs::to_string(params).map_err(|error| Error::Decode(format!("cannot encode the request: {error}")))
+    serde_qs::to_string(params).map_err(|error| Error::Encode(error.to_string()))
 }
 
 /// reqwest's error text includes the URL; keep only the cause.
@@ -306,10 +348,13 @@ mod tests {
             metadata: [("order_id", "ord_1")].into_iter().collect(),
             customer: None,
             payment_method_options: None,
+            shipping: None,
+            expand: ["payment_method"],
         };
         let body = encode(&params).unwrap();
         let decoded: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
         let get = |key: &str| decoded.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        assert_eq!(get("expand[0]"), Some("payment_method"));
         assert_eq!(get("amount"), Some("4250"));
         assert_eq!(get("confirm"), Some("true"));
         assert_eq!(get("automatic_payment_methods[enabled]"), Some("true"));
@@ -343,6 +388,12 @@ mod tests {
             metadata: BTreeMap::new(),
             customer: Some(&customer),
             payment_method_options: Some(PaymentMethodOptions { card: CardOptions { require_cvc_recollection: true } }),
+            shipping: Some(&Shipping {
+                name: "Ada Lovelace".into(),
+                phone: None,
+                address: Address { line1: Some("1 Rue de Rivoli".into()), city: Some("Paris".into()), country: Some("FR".into()), ..Address::default() },
+            }),
+            expand: ["payment_method"],
         };
         let body = encode(&params).unwrap();
         let decoded: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
@@ -353,6 +404,10 @@ mod tests {
         assert_eq!(get("mandate_data[customer_acceptance][online][ip_address]"), Some("127.0.0.1"));
         assert_eq!(get("mandate_data[customer_acceptance][online][user_agent]"), Some("Mozilla/5.0 (X11)"));
         assert_eq!(get("customer"), Some("cus_9"));
+        assert_eq!(get("shipping[name]"), Some("Ada Lovelace"));
+        assert_eq!(get("shipping[address][line1]"), Some("1 Rue de Rivoli"));
+        assert_eq!(get("shipping[address][country]"), Some("FR"));
+        assert_eq!(get("shipping[address][line2]"), None);
         assert_eq!(get("payment_method_options[card][require_cvc_recollection]"), Some("true"));
         assert_eq!(get("confirmation_token"), None);
     }
@@ -393,6 +448,8 @@ mod tests {
                 metadata: [("order_id", "ord_1"), ("note", value.as_str())].into_iter().collect(),
                 customer: None,
                 payment_method_options: None,
+                shipping: None,
+                expand: ["payment_method"],
             };
             let body = encode(&params).unwrap();
             let decoded: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();

@@ -33,6 +33,43 @@ pub struct PaymentIntent {
     pub metadata: BTreeMap<String, String>,
     pub last_payment_error: Option<LastPaymentError>,
     pub next_action: Option<NextAction>,
+    /// An id, or the object when the request expanded it.
+    pub payment_method: Option<Expandable<PaymentMethod>>,
+    pub shipping: Option<Shipping>,
+}
+
+/// A field Stripe sends as an id, or as the object when asked to `expand` it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Expandable<T> {
+    Id(String),
+    Object(Box<T>),
+}
+
+/// <https://docs.stripe.com/api/payment_intents/object#payment_intent_object-shipping>
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Shipping {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    pub address: Address,
+}
+
+/// <https://docs.stripe.com/api/payment_intents/object#payment_intent_object-shipping-address>
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Address {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line1: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
 }
 
 /// <https://docs.stripe.com/api/payment_intents/object#payment_intent_object-last_payment_error>
@@ -207,6 +244,11 @@ pub struct CreateAndConfirmPaymentIntent<'a> {
     pub customer: Option<&'a CustomerId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_method_options: Option<PaymentMethodOptions>,
+    /// Legacy path: the Address Element's value (a ConfirmationToken carries its own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping: Option<&'a Shipping>,
+    /// `["payment_method"]`: the reply says what paid.
+    pub expand: [&'a str; 1],
 }
 
 /// What confirms an intent.

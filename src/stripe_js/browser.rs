@@ -43,6 +43,8 @@ extern "C" {
     fn off(this: &JsElement, event: &str, handler: &Function);
     #[wasm_bindgen(method)]
     fn destroy(this: &JsElement);
+    #[wasm_bindgen(method, js_name = getValue)]
+    fn get_value(this: &JsElement) -> Promise;
 }
 
 fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
@@ -178,6 +180,23 @@ pub struct AddressElement {
     js: JsElement,
 }
 
+impl AddressElement {
+    /// The address entered (`None` while incomplete).
+    /// <https://docs.stripe.com/js/elements_object/get_value_address_element>
+    pub fn value(&self) -> impl Future<Output = Result<Option<super::AddressValue>, StripeJsError>> + use<> {
+        let promise = self.js.get_value();
+        async move {
+            let result = settle(promise).await?;
+            if get(&result, "complete").as_bool() != Some(true) {
+                return Ok(None);
+            }
+            serde_wasm_bindgen::from_value(get(&result, "value"))
+                .map(Some)
+                .map_err(|error| StripeJsError::new("api_error", format!("Stripe.js returned an unreadable address: {error}")))
+        }
+    }
+}
+
 impl Drop for AddressElement {
     fn drop(&mut self) {
         self.js.destroy();
@@ -257,6 +276,17 @@ impl Drop for Listener {
             self.element.off(self.event, closure.as_ref().unchecked_ref());
         }
     }
+}
+
+/// Resolves after `ms` milliseconds (`setTimeout`): the page waits between two
+/// questions to the server.
+pub async fn wait(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
 }
 
 /// A CSS custom property of the page (`--accent`…) as the browser computed it for

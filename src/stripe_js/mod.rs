@@ -90,6 +90,26 @@ pub struct PaymentElementOptions {
 
 /// `elements.create('address', options)`; in `shipping` mode its address becomes the
 /// ConfirmationToken's `shipping`. <https://docs.stripe.com/js/elements_object/create_address_element>
+/// The Address Element's value (`addressElement.getValue()`, `value`).
+/// <https://docs.stripe.com/js/elements_object/get_value_address_element>
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct AddressValue {
+    pub name: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+    pub address: AddressFields,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct AddressFields {
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct AddressElementOptions {
     pub mode: String,

@@ -55,6 +55,12 @@ impl Elements {
 
 pub struct AddressElement;
 
+impl AddressElement {
+    pub fn value(&self) -> impl Future<Output = Result<Option<super::AddressValue>, StripeJsError>> + use<> {
+        std::future::ready(Err(not_in_browser()))
+    }
+}
+
 pub struct PaymentElement;
 
 impl PaymentElement {
@@ -89,3 +95,5 @@ impl Listener {
 pub fn css_custom_property(_name: &str) -> Option<String> {
     None
 }
+
+pub async fn wait(_ms: i32) {}
