@@ -72,10 +72,8 @@ pub fn App() -> impl IntoView {
     provide_context(account);
     // Refetched whenever one of the actions completes (signing in brings a guest cart
     // along; signing out leaves an empty one).
-    let cart = Resource::new(
-        move || (add.version().get(), set.version().get(), discount.version().get(), account.version()),
-        |_| get_cart(),
-    );
+    let cart =
+        Resource::new(move || (add.version().get(), set.version().get(), discount.version().get(), account.version()), |_| get_cart());
     provide_context(CartState { cart, add, set, discount });
 
     view! {

@@ -114,9 +114,7 @@ pub struct StripeSettings {
 
 impl StripeSettings {
     pub fn mode(&self) -> Option<StripeMode> {
-        self.secret_key.as_ref().map(|key| {
-            if key.expose().contains("_live_") { StripeMode::Live } else { StripeMode::Test }
-        })
+        self.secret_key.as_ref().map(|key| if key.expose().contains("_live_") { StripeMode::Live } else { StripeMode::Test })
     }
 }
 
@@ -168,8 +166,7 @@ impl Config {
     /// Builds the configuration from the text of `Leptos.toml` and an environment
     /// lookup; pure, so tests can give both.
     pub fn from_sources(file: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let file: FileConfig =
-            toml::from_str(file).map_err(|error| bad("Leptos.toml", error.message().to_owned()))?;
+        let file: FileConfig = toml::from_str(file).map_err(|error| bad("Leptos.toml", error.message().to_owned()))?;
 
         let mut site = file.site.unwrap_or_else(|| LeptosOptions::builder().output_name("storefront").build());
         // cargo-leptos passes the site options of Cargo.toml through these variables.
@@ -183,18 +180,14 @@ impl Config {
             site.site_pkg_dir = value.into();
         }
         if let Some(value) = env("LEPTOS_SITE_ADDR") {
-            site.site_addr = value
-                .parse()
-                .map_err(|_| bad("LEPTOS_SITE_ADDR", format!("`{value}` is not an address like 127.0.0.1:3000")))?;
+            site.site_addr =
+                value.parse().map_err(|_| bad("LEPTOS_SITE_ADDR", format!("`{value}` is not an address like 127.0.0.1:3000")))?;
         }
         if let Some(value) = env("LEPTOS_RELOAD_PORT") {
-            site.reload_port =
-                value.parse().map_err(|_| bad("LEPTOS_RELOAD_PORT", format!("`{value}` is not a port")))?;
+            site.reload_port = value.parse().map_err(|_| bad("LEPTOS_RELOAD_PORT", format!("`{value}` is not a port")))?;
         }
         if let Some(value) = env("LEPTOS_ENV") {
-            site.env = value
-                .parse()
-                .map_err(|_| bad("LEPTOS_ENV", format!("`{value}` is neither DEV nor PROD")))?;
+            site.env = value.parse().map_err(|_| bad("LEPTOS_ENV", format!("`{value}` is neither DEV nor PROD")))?;
         }
         if let Some(value) = env("LEPTOS_HASH_FILES") {
             site.hash_files = value == "true";
@@ -205,9 +198,7 @@ impl Config {
 
         let store_file = file.store.unwrap_or_default();
         let currency_text = env("STORE_CURRENCY").or(store_file.currency).unwrap_or_else(|| "eur".into());
-        let layout_text = env("STORE_PAYMENT_ELEMENT_LAYOUT")
-            .or(store_file.payment_element_layout)
-            .unwrap_or_else(|| "accordion".into());
+        let layout_text = env("STORE_PAYMENT_ELEMENT_LAYOUT").or(store_file.payment_element_layout).unwrap_or_else(|| "accordion".into());
         let store = StoreSettings {
             name: env("STORE_NAME").or(store_file.name).unwrap_or_else(|| "Storefront".into()),
             currency: Currency::parse(&currency_text).map_err(|error| bad("store.currency", error.to_string()))?,
@@ -216,16 +207,10 @@ impl Config {
                 "accordion" => PaymentElementLayout::Accordion,
                 "tabs" => PaymentElementLayout::Tabs,
                 other => {
-                    return Err(bad(
-                        "store.payment-element-layout",
-                        format!("`{other}` is neither `accordion` nor `tabs`"),
-                    ));
+                    return Err(bad("store.payment-element-layout", format!("`{other}` is neither `accordion` nor `tabs`")));
                 }
             },
-            catalog_file: env("STORE_CATALOG_FILE")
-                .or(store_file.catalog_file)
-                .unwrap_or_else(|| "catalog.toml".into())
-                .into(),
+            catalog_file: env("STORE_CATALOG_FILE").or(store_file.catalog_file).unwrap_or_else(|| "catalog.toml".into()).into(),
             refuse_prepaid_cards: store_file.refuse_prepaid_cards.unwrap_or(false),
             blocked_card_countries: store_file.blocked_card_countries.unwrap_or_default(),
             payment_method_creation: match env("STORE_PAYMENT_METHOD_CREATION")
@@ -248,10 +233,7 @@ impl Config {
         let stripe = stripe_settings(env)?;
         let public_url = env("PUBLIC_URL").map(|url| parse_base_url("PUBLIC_URL", &url)).transpose()?;
         if stripe.mode() == Some(StripeMode::Live) && !public_url.as_deref().is_some_and(|url| url.starts_with("https://")) {
-            return Err(bad(
-                "PUBLIC_URL",
-                "a live Stripe key needs an https:// public URL; use an sk_test_ key for local work",
-            ));
+            return Err(bad("PUBLIC_URL", "a live Stripe key needs an https:// public URL; use an sk_test_ key for local work"));
         }
 
         let seconds = |name: &str, default: u64| -> Result<std::time::Duration, ConfigError> {

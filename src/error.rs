@@ -1,9 +1,9 @@
 //! `AppError`: the one error type that crosses the wire from server functions to the
 //! browser. Its messages are written for shoppers; causes stay in the server log.
 
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
 
 /// What a shopper is told when a server function fails.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]

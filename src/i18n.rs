@@ -60,10 +60,8 @@ impl Locale {
             .filter_map(|(position, item)| {
                 let mut parts = item.split(';');
                 let locale = Locale::parse(parts.next()?)?;
-                let quality = parts
-                    .filter_map(|param| param.trim().strip_prefix("q="))
-                    .find_map(|q| q.trim().parse::<f32>().ok())
-                    .unwrap_or(1.0);
+                let quality =
+                    parts.filter_map(|param| param.trim().strip_prefix("q=")).find_map(|q| q.trim().parse::<f32>().ok()).unwrap_or(1.0);
                 // Thousandths, as the header allows three decimals.
                 let quality = (quality.clamp(0.0, 1.0) * 1000.0).round() as u16;
                 (quality > 0).then_some((quality, position, locale))
@@ -175,9 +173,8 @@ pub fn request_locale() -> Locale {
     if let Some(RequestLocale(locale)) = use_context::<RequestLocale>() {
         return locale;
     }
-    let default = with_context::<crate::state::AppState, _>(|state| Locale::parse(&state.config.store.default_locale))
-        .flatten()
-        .unwrap_or_default();
+    let default =
+        with_context::<crate::state::AppState, _>(|state| Locale::parse(&state.config.store.default_locale)).flatten().unwrap_or_default();
     let locale = with_context::<http::request::Parts, _>(|parts| locale_of(&parts.headers, default)).unwrap_or(default);
     if leptos::prelude::Owner::current().is_some() {
         provide_context(RequestLocale(locale));
@@ -204,7 +201,11 @@ pub fn locale_of(headers: &http::HeaderMap, default: Locale) -> Locale {
 /// In the browser: the language the server rendered (`<html lang>`).
 #[cfg(not(feature = "ssr"))]
 pub fn document_locale() -> Locale {
-    leptos::prelude::document().document_element().and_then(|html| html.get_attribute("lang")).and_then(|tag| Locale::parse(&tag)).unwrap_or_default()
+    leptos::prelude::document()
+        .document_element()
+        .and_then(|html| html.get_attribute("lang"))
+        .and_then(|tag| Locale::parse(&tag))
+        .unwrap_or_default()
 }
 
 /// Remembers the shopper's language for a year. A plain form post works without
@@ -415,8 +416,17 @@ impl Locale {
             "incorrect_cvc" | "invalid_cvc" => "Le code de sécurité de votre carte est incorrect.",
             "incorrect_number" | "invalid_number" => "Le numéro de votre carte est incorrect.",
             "processing_error" => "Une erreur s'est produite lors du traitement de votre carte. Réessayez dans un instant.",
-            "lost_card" | "stolen_card" | "fraudulent" | "pickup_card" | "restricted_card" | "security_violation" | "generic_decline"
-            | "do_not_honor" | "card_declined" | "card_not_supported" | "transaction_not_allowed" => "Votre carte a été refusée.",
+            "lost_card"
+            | "stolen_card"
+            | "fraudulent"
+            | "pickup_card"
+            | "restricted_card"
+            | "security_violation"
+            | "generic_decline"
+            | "do_not_honor"
+            | "card_declined"
+            | "card_not_supported"
+            | "transaction_not_allowed" => "Votre carte a été refusée.",
             "authentication_required" | "payment_intent_authentication_failure" => {
                 "Nous n'avons pas pu authentifier votre moyen de paiement. Choisissez un autre moyen de paiement et réessayez."
             }
@@ -466,7 +476,10 @@ mod tests {
     fn declines_read_in_the_shoppers_language() {
         let stripe = "Your card has insufficient funds.";
         assert_eq!(Locale::En.decline(Some("insufficient_funds"), Some("card_declined"), stripe), stripe);
-        assert_eq!(Locale::Fr.decline(Some("insufficient_funds"), Some("card_declined"), stripe), "Votre carte n'est pas suffisamment approvisionnée.");
+        assert_eq!(
+            Locale::Fr.decline(Some("insufficient_funds"), Some("card_declined"), stripe),
+            "Votre carte n'est pas suffisamment approvisionnée."
+        );
         assert_eq!(Locale::Fr.decline(None, Some("expired_card"), "Your card has expired."), "Votre carte a expiré.");
         assert_eq!(Locale::Fr.decline(Some("something_new"), None, "?"), "Votre paiement a été refusé. Essayez une autre carte.");
     }
@@ -481,11 +494,37 @@ mod tests {
     fn both_catalogues_use_the_same_placeholders() {
         // A French string that forgot `{1}` would silently drop a value.
         let fields = |texts: &Texts| -> Vec<&'static str> {
-            vec![texts.page_of, texts.only_left, texts.add_named_to_cart, texts.discount_applied, texts.one_fewer, texts.one_more, texts.quantity_of,
-                texts.remove_from_cart, texts.pay_amount, texts.paying_with_saved, texts.payment_failed_because, texts.order_title, texts.placed_on,
-                texts.signed_in_as, texts.expires, texts.remove_named, texts.error_rate_limited, texts.minutes, texts.quantity_range,
-                texts.cart_cannot_hold_more, texts.at_most_per_product, texts.only_in_stock, texts.discount_expired, texts.discount_minimum,
-                texts.stock_short, texts.minimum_charge, texts.password_too_short, texts.password_too_long, texts.discount_with_code]
+            vec![
+                texts.page_of,
+                texts.only_left,
+                texts.add_named_to_cart,
+                texts.discount_applied,
+                texts.one_fewer,
+                texts.one_more,
+                texts.quantity_of,
+                texts.remove_from_cart,
+                texts.pay_amount,
+                texts.paying_with_saved,
+                texts.payment_failed_because,
+                texts.order_title,
+                texts.placed_on,
+                texts.signed_in_as,
+                texts.expires,
+                texts.remove_named,
+                texts.error_rate_limited,
+                texts.minutes,
+                texts.quantity_range,
+                texts.cart_cannot_hold_more,
+                texts.at_most_per_product,
+                texts.only_in_stock,
+                texts.discount_expired,
+                texts.discount_minimum,
+                texts.stock_short,
+                texts.minimum_charge,
+                texts.password_too_short,
+                texts.password_too_long,
+                texts.discount_with_code,
+            ]
         };
         for (en, fr) in fields(&EN).into_iter().zip(fields(&FR)) {
             for n in 0..3 {

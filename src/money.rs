@@ -36,10 +36,8 @@ impl Currency {
     /// Digits after the decimal point in this currency's minor unit, per Stripe's list of
     /// zero-decimal and three-decimal currencies.
     pub fn exponent(&self) -> u32 {
-        const ZERO_DECIMAL: [&str; 16] = [
-            "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd",
-            "vuv", "xaf", "xof", "xpf",
-        ];
+        const ZERO_DECIMAL: [&str; 16] =
+            ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"];
         const THREE_DECIMAL: [&str; 5] = ["bhd", "jod", "kwd", "omr", "tnd"];
         let code = self.as_str();
         if ZERO_DECIMAL.contains(&code) {
@@ -176,10 +174,7 @@ mod tests {
     #[test]
     fn overflow_is_an_error_not_a_wrap() {
         assert_eq!(Money::new(i64::MAX, Currency::EUR).checked_mul(2), Err(MoneyError::Overflow));
-        assert_eq!(
-            Money::new(i64::MAX, Currency::EUR).checked_add(Money::new(1, Currency::EUR)),
-            Err(MoneyError::Overflow)
-        );
+        assert_eq!(Money::new(i64::MAX, Currency::EUR).checked_add(Money::new(1, Currency::EUR)), Err(MoneyError::Overflow));
     }
 
     #[test]

@@ -39,10 +39,16 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             StoreError::Database(error) => match error {
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_) => true,
                 // PostgreSQL: class 08 (connection exception), 57P01-57P03 (shutting
                 // down, crash recovery, not yet accepting connections).
-                sqlx::Error::Database(db) => db.code().is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")),
+                sqlx::Error::Database(db) => {
+                    db.code().is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03"))
+                }
                 _ => false,
             },
             _ => false,
@@ -112,20 +118,22 @@ impl Store {
                 // drop connections, and the ping doubled the round trips to the
                 // connection's thread.
                 let options = || {
-                    AnyPoolOptions::new().test_before_acquire(false).acquire_timeout(Duration::from_secs(5)).after_connect(|connection, _| {
-                        Box::pin(async move {
-                            // WAL lets readers run while one writer commits; NORMAL is
-                            // durable in WAL mode except for the last transactions on
-                            // power loss, never corrupting.
-                            sqlx::Executor::execute(
-                                connection,
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+                    AnyPoolOptions::new().test_before_acquire(false).acquire_timeout(Duration::from_secs(5)).after_connect(
+                        |connection, _| {
+                            Box::pin(async move {
+                                // WAL lets readers run while one writer commits; NORMAL is
+                                // durable in WAL mode except for the last transactions on
+                                // power loss, never corrupting.
+                                sqlx::Executor::execute(
+                                    connection,
+                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
                                  PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-                            )
-                            .await?;
-                            Ok(())
-                        })
-                    })
+                                )
+                                .await?;
+                                Ok(())
+                            })
+                        },
+                    )
                 };
                 let writer = options().max_connections(1).connect(&url).await?;
                 let pool = options().max_connections(8).connect(&url).await?;
@@ -218,25 +226,19 @@ impl Store {
             query = query.bind(*id);
         }
         let rows = query.fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get("product_id")?, count(row.try_get("on_hand")?))))
-            .collect()
+        rows.iter().map(|row| Ok((row.try_get("product_id")?, count(row.try_get("on_hand")?)))).collect()
     }
 
     /// Stock on hand of every product.
     pub async fn stock_levels(&self) -> Result<HashMap<String, u32>, StoreError> {
         let rows = sqlx::query("SELECT product_id, on_hand FROM inventory").fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get("product_id")?, count(row.try_get("on_hand")?))))
-            .collect()
+        rows.iter().map(|row| Ok((row.try_get("product_id")?, count(row.try_get("on_hand")?)))).collect()
     }
 
     /// Stock on hand of one product (0 when unknown).
     pub async fn stock_of(&self, product_id: &str) -> Result<u32, StoreError> {
-        let on_hand: Option<i64> = sqlx::query_scalar("SELECT on_hand FROM inventory WHERE product_id = $1")
-            .bind(product_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let on_hand: Option<i64> =
+            sqlx::query_scalar("SELECT on_hand FROM inventory WHERE product_id = $1").bind(product_id).fetch_optional(&self.pool).await?;
         Ok(on_hand.map_or(0, count))
     }
 
@@ -265,7 +267,11 @@ impl Store {
 
     /// Moves a session's idle expiry on.
     pub async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1").bind(now).bind(id).execute(&self.writer).await?;
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1")
+            .bind(now)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 
@@ -275,15 +281,18 @@ impl Store {
     /// left alone. Returns how many sessions were deleted or ended.
     pub async fn expire_sessions(&self, idle_cutoff: i64, now: i64) -> Result<u64, StoreError> {
         const IDLE: &str = "ended_at IS NULL AND last_seen_at <= $1";
-        const IN_FLIGHT: &str = "EXISTS (SELECT 1 FROM orders o WHERE o.session_id = sessions.id AND o.status IN ('pending', 'confirming'))";
+        const IN_FLIGHT: &str =
+            "EXISTS (SELECT 1 FROM orders o WHERE o.session_id = sessions.id AND o.status IN ('pending', 'confirming'))";
         let store = self.clone();
         Self::detached(async move {
             let mut tx = store.begin_write().await?;
-            let deleted = sqlx::query(&format!("DELETE FROM sessions WHERE {IDLE} AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.session_id = sessions.id)"))
-                .bind(idle_cutoff)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let deleted = sqlx::query(&format!(
+                "DELETE FROM sessions WHERE {IDLE} AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.session_id = sessions.id)"
+            ))
+            .bind(idle_cutoff)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
             sqlx::query(&format!("DELETE FROM cart_lines WHERE session_id IN (SELECT id FROM sessions WHERE {IDLE} AND NOT {IN_FLIGHT})"))
                 .bind(idle_cutoff)
                 .execute(&mut *tx)
@@ -301,19 +310,15 @@ impl Store {
     }
 
     pub async fn session_exists(&self, id: &str) -> Result<bool, StoreError> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = $1 AND ended_at IS NULL")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = $1 AND ended_at IS NULL").bind(id).fetch_optional(&self.pool).await?;
         Ok(found.is_some())
     }
 
     /// The discount code a session applied, if any.
     pub async fn session_discount(&self, session_id: &str) -> Result<Option<String>, StoreError> {
-        let code: Option<Option<String>> = sqlx::query_scalar("SELECT discount_code FROM sessions WHERE id = $1")
-            .bind(session_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let code: Option<Option<String>> =
+            sqlx::query_scalar("SELECT discount_code FROM sessions WHERE id = $1").bind(session_id).fetch_optional(&self.pool).await?;
         Ok(code.flatten())
     }
 
@@ -349,27 +354,16 @@ impl Store {
     }
 
     pub async fn cart_lines(&self, session_id: &str) -> Result<Vec<(String, u32)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT product_id, quantity FROM cart_lines WHERE session_id = $1 ORDER BY added_at, product_id",
-        )
-        .bind(session_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get("product_id")?, count(row.try_get("quantity")?))))
-            .collect()
+        let rows = sqlx::query("SELECT product_id, quantity FROM cart_lines WHERE session_id = $1 ORDER BY added_at, product_id")
+            .bind(session_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|row| Ok((row.try_get("product_id")?, count(row.try_get("quantity")?)))).collect()
     }
 
     /// Adds `quantity` to a line in one statement, refusing (and changing nothing) when
     /// the line would exceed `cap`; concurrent additions cannot overshoot it.
-    pub async fn add_to_cart(
-        &self,
-        session_id: &str,
-        product_id: &str,
-        quantity: u32,
-        cap: u32,
-        now: i64,
-    ) -> Result<CartAdd, StoreError> {
+    pub async fn add_to_cart(&self, session_id: &str, product_id: &str, quantity: u32, cap: u32, now: i64) -> Result<CartAdd, StoreError> {
         if quantity > cap {
             return Ok(CartAdd::OverCap);
         }
@@ -391,13 +385,7 @@ impl Store {
     }
 
     /// Sets a line's quantity, creating the line if needed.
-    pub async fn set_cart_quantity(
-        &self,
-        session_id: &str,
-        product_id: &str,
-        quantity: u32,
-        now: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn set_cart_quantity(&self, session_id: &str, product_id: &str, quantity: u32, now: i64) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO cart_lines (session_id, product_id, quantity, added_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (session_id, product_id) DO UPDATE SET quantity = excluded.quantity",
@@ -651,15 +639,17 @@ impl Store {
                     tx.rollback().await?;
                     return Ok(AttemptStart::CartEmpty);
                 }
-                sqlx::query("UPDATE orders SET amount = $1, discount_amount = $2, currency = $3, updated_at = $4, discount_code = $5 WHERE id = $6")
-                    .bind(amount)
-                    .bind(order.discount_amount)
-                    .bind(currency)
-                    .bind(now)
-                    .bind(&order.discount_code)
-                    .bind(&order_id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE orders SET amount = $1, discount_amount = $2, currency = $3, updated_at = $4, discount_code = $5 WHERE id = $6",
+                )
+                .bind(amount)
+                .bind(order.discount_amount)
+                .bind(currency)
+                .bind(now)
+                .bind(&order.discount_code)
+                .bind(&order_id)
+                .execute(&mut *tx)
+                .await?;
                 release_stock(&mut tx, &order_id).await?;
                 sqlx::query("DELETE FROM order_lines WHERE order_id = $1").bind(&order_id).execute(&mut *tx).await?;
                 order_id
@@ -936,7 +926,8 @@ impl Store {
     /// recorded in the same transaction as the effect. Orders only move forward.
     pub async fn apply_payment_event(&self, event: &PaymentEvent<'_>, now: i64) -> Result<EventEffect, StoreError> {
         let store = self.clone();
-        let owned: [String; 5] = [event.event_id, event.event_type, event.order_id, event.payment_intent_id, event.currency].map(str::to_owned);
+        let owned: [String; 5] =
+            [event.event_id, event.event_type, event.order_id, event.payment_intent_id, event.currency].map(str::to_owned);
         let amount = event.amount;
         Self::detached(async move {
             let [event_id, event_type, order_id, payment_intent_id, currency] = &owned;
@@ -1039,30 +1030,32 @@ impl Store {
     /// Orders for the merchant, newest first, optionally of one status.
     pub async fn list_orders(&self, status: Option<&str>, limit: i64) -> Result<Vec<OrderSummary>, StoreError> {
         // Two statements, so that each reads an index in order (no scan, no sort).
-        let rows = match status {
-            Some(status) => {
-                sqlx::query("SELECT id, status, amount, currency, flag, created_at FROM orders WHERE status = $1 ORDER BY created_at DESC LIMIT $2")
-                    .bind(status)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            None => {
-                sqlx::query("SELECT id, status, amount, currency, flag, created_at FROM orders ORDER BY created_at DESC LIMIT $1")
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
+        let rows =
+            match status {
+                Some(status) => sqlx::query(
+                    "SELECT id, status, amount, currency, flag, created_at FROM orders WHERE status = $1 ORDER BY created_at DESC LIMIT $2",
+                )
+                .bind(status)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+                None => {
+                    sqlx::query("SELECT id, status, amount, currency, flag, created_at FROM orders ORDER BY created_at DESC LIMIT $1")
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                        .await?
+                }
+            };
         Ok(rows.iter().map(order_summary_from).collect::<Result<_, sqlx::Error>>()?)
     }
 
     /// An order's events as applied: `(event id, type, received at)`, oldest first.
     pub async fn order_events(&self, order_id: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT event_id, type, received_at FROM processed_events WHERE order_id = $1 ORDER BY received_at, event_id")
-            .bind(order_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT event_id, type, received_at FROM processed_events WHERE order_id = $1 ORDER BY received_at, event_id")
+                .bind(order_id)
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows
             .iter()
             .map(|row| Ok((row.try_get("event_id")?, row.try_get("type")?, row.try_get("received_at")?)))
@@ -1081,13 +1074,17 @@ impl Store {
 
     /// Messages waiting in the outbox for an order (oldest first).
     pub async fn outbox_for(&self, order_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query("SELECT kind, body FROM outbox WHERE order_id = $1 ORDER BY created_at").bind(order_id).fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT kind, body FROM outbox WHERE order_id = $1 ORDER BY created_at")
+            .bind(order_id)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.iter().map(|row| Ok((row.try_get("kind")?, row.try_get("body")?))).collect::<Result<_, sqlx::Error>>()?)
     }
 
     /// The flag on an order, if the merchant must look at it.
     pub async fn order_flag(&self, order_id: &str) -> Result<Option<String>, StoreError> {
-        let flag: Option<Option<String>> = sqlx::query_scalar("SELECT flag FROM orders WHERE id = $1").bind(order_id).fetch_optional(&self.pool).await?;
+        let flag: Option<Option<String>> =
+            sqlx::query_scalar("SELECT flag FROM orders WHERE id = $1").bind(order_id).fetch_optional(&self.pool).await?;
         Ok(flag.flatten())
     }
 }
@@ -1097,7 +1094,8 @@ impl Store {
 /// oversold order is flagged), a confirmation queued in the outbox, its lines out of
 /// the cart (unless that happened already). Returns whether it oversold.
 async fn fulfil(tx: &mut sqlx::Transaction<'_, sqlx::Any>, event: &PaymentEvent<'_>, now: i64) -> Result<bool, StoreError> {
-    let reserved: i64 = sqlx::query_scalar("SELECT stock_reserved FROM orders WHERE id = $1").bind(event.order_id).fetch_one(&mut **tx).await?;
+    let reserved: i64 =
+        sqlx::query_scalar("SELECT stock_reserved FROM orders WHERE id = $1").bind(event.order_id).fetch_one(&mut **tx).await?;
     sqlx::query("UPDATE orders SET status = 'paid', payment_intent_id = $1, updated_at = $2, stock_reserved = 1 WHERE id = $3")
         .bind(event.payment_intent_id)
         .bind(now)
@@ -1111,7 +1109,8 @@ async fn fulfil(tx: &mut sqlx::Transaction<'_, sqlx::Any>, event: &PaymentEvent<
     let mut oversold = false;
     let mut summary = Vec::new();
     for line in &lines {
-        let (product_id, name, quantity): (String, String, i64) = (line.try_get("product_id")?, line.try_get("name")?, line.try_get("quantity")?);
+        let (product_id, name, quantity): (String, String, i64) =
+            (line.try_get("product_id")?, line.try_get("name")?, line.try_get("quantity")?);
         summary.push(format!("{quantity} × {name}"));
         if reserved == 1 {
             continue;
@@ -1161,16 +1160,17 @@ async fn reserve_stock(tx: &mut sqlx::AnyConnection, order_id: &str, lines: &[Or
     let mut sorted: Vec<&OrderLine> = lines.iter().collect();
     sorted.sort_by(|a, b| a.product_id.cmp(&b.product_id));
     for line in sorted {
-        let left: Option<i64> = sqlx::query_scalar(
-            "UPDATE inventory SET on_hand = on_hand - $1 WHERE product_id = $2 AND on_hand >= $1 RETURNING on_hand",
-        )
-        .bind(i64::from(line.quantity))
-        .bind(&line.product_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let left: Option<i64> =
+            sqlx::query_scalar("UPDATE inventory SET on_hand = on_hand - $1 WHERE product_id = $2 AND on_hand >= $1 RETURNING on_hand")
+                .bind(i64::from(line.quantity))
+                .bind(&line.product_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         if left.is_none() {
-            let available: Option<i64> =
-                sqlx::query_scalar("SELECT on_hand FROM inventory WHERE product_id = $1").bind(&line.product_id).fetch_optional(&mut *tx).await?;
+            let available: Option<i64> = sqlx::query_scalar("SELECT on_hand FROM inventory WHERE product_id = $1")
+                .bind(&line.product_id)
+                .fetch_optional(&mut *tx)
+                .await?;
             return Ok(Some((line.name.clone(), available.map_or(0, count))));
         }
     }
@@ -1180,12 +1180,20 @@ async fn reserve_stock(tx: &mut sqlx::AnyConnection, order_id: &str, lines: &[Or
 
 /// Puts an order's reserved stock back (once: a second call finds nothing reserved).
 async fn release_stock(tx: &mut sqlx::AnyConnection, order_id: &str) -> Result<(), StoreError> {
-    let released = sqlx::query("UPDATE orders SET stock_reserved = 0 WHERE id = $1 AND stock_reserved = 1").bind(order_id).execute(&mut *tx).await?;
+    let released =
+        sqlx::query("UPDATE orders SET stock_reserved = 0 WHERE id = $1 AND stock_reserved = 1").bind(order_id).execute(&mut *tx).await?;
     if released.rows_affected() == 1 {
-        let lines = sqlx::query("SELECT product_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id").bind(order_id).fetch_all(&mut *tx).await?;
+        let lines = sqlx::query("SELECT product_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id")
+            .bind(order_id)
+            .fetch_all(&mut *tx)
+            .await?;
         for line in &lines {
             let (product_id, quantity): (String, i64) = (line.try_get("product_id")?, line.try_get("quantity")?);
-            sqlx::query("UPDATE inventory SET on_hand = on_hand + $1 WHERE product_id = $2").bind(quantity).bind(&product_id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE inventory SET on_hand = on_hand + $1 WHERE product_id = $2")
+                .bind(quantity)
+                .bind(&product_id)
+                .execute(&mut *tx)
+                .await?;
         }
     }
     Ok(())
@@ -1197,12 +1205,16 @@ async fn release_stock(tx: &mut sqlx::AnyConnection, order_id: &str) -> Result<(
 /// leaves: a line the shopper added since, or the part of a quantity raised since,
 /// stays in the cart.
 async fn clear_ordered_lines(tx: &mut sqlx::AnyConnection, order_id: &str) -> Result<(), StoreError> {
-    let session: Option<String> = sqlx::query_scalar("UPDATE orders SET cart_cleared = 1 WHERE id = $1 AND cart_cleared = 0 RETURNING session_id")
-        .bind(order_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let session: Option<String> =
+        sqlx::query_scalar("UPDATE orders SET cart_cleared = 1 WHERE id = $1 AND cart_cleared = 0 RETURNING session_id")
+            .bind(order_id)
+            .fetch_optional(&mut *tx)
+            .await?;
     let Some(session_id) = session else { return Ok(()) };
-    let lines = sqlx::query("SELECT product_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id").bind(order_id).fetch_all(&mut *tx).await?;
+    let lines = sqlx::query("SELECT product_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id")
+        .bind(order_id)
+        .fetch_all(&mut *tx)
+        .await?;
     for line in &lines {
         let (product_id, quantity): (String, i64) = (line.try_get("product_id")?, line.try_get("quantity")?);
         sqlx::query("DELETE FROM cart_lines WHERE session_id = $1 AND product_id = $2 AND quantity <= $3")
@@ -1298,7 +1310,9 @@ mod tests {
         for (store, _scratch) in stores().await {
             store.create_session("s", 0).await.unwrap();
             store.add_to_cart("s", "mug", 1, 99, 0).await.unwrap();
-            let AttemptStart::New(_) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else { panic!() };
+            let AttemptStart::New(_) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else {
+                panic!()
+            };
             for round in 0..20 {
                 let replay = store.start_attempt("s", &order("ord_x"), "ctoken_a", None, 0, recorded_body).await.unwrap();
                 assert!(matches!(replay, AttemptStart::Replay(_) | AttemptStart::Unresolved(_)), "{replay:?}");
@@ -1322,7 +1336,9 @@ mod tests {
         for (store, _scratch) in stores().await {
             store.create_session("s", 0).await.unwrap();
             store.add_to_cart("s", "mug", 1, 99, 0).await.unwrap();
-            let AttemptStart::New(_) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else { panic!() };
+            let AttemptStart::New(_) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else {
+                panic!()
+            };
             let tasks: Vec<_> = (0..400)
                 .map(|n| {
                     let store = store.clone();
@@ -1366,8 +1382,12 @@ mod tests {
                             store.create_session(&session, 0).await?;
                             store.add_to_cart(&session, "mug", 1, 99, 0).await?;
                             let order = NewOrder { id: format!("ord_{n}_{round}"), ..order("") };
-                            if let AttemptStart::New(attempt) = store.start_attempt(&session, &order, &format!("ctoken_{n}_{round}"), None, 0, recorded_body).await? {
-                                store.finish_attempt(&attempt, result(Some(&format!("pi_{n}_{round}")), "succeeded", "confirming", true), 1).await?;
+                            if let AttemptStart::New(attempt) =
+                                store.start_attempt(&session, &order, &format!("ctoken_{n}_{round}"), None, 0, recorded_body).await?
+                            {
+                                store
+                                    .finish_attempt(&attempt, result(Some(&format!("pi_{n}_{round}")), "succeeded", "confirming", true), 1)
+                                    .await?;
                             }
                             Ok::<_, StoreError>(())
                         };
@@ -1408,7 +1428,8 @@ mod tests {
         for (store, _scratch) in stores().await {
             store.create_session("s", 0).await.unwrap();
             store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else {
+            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap()
+            else {
                 panic!("expected a new attempt")
             };
             assert_eq!(first.idempotency_key, "ord_1-attempt-1");
@@ -1418,7 +1439,8 @@ mod tests {
             assert_eq!(waiting, AttemptStart::Unresolved(first.clone()));
 
             store.finish_attempt(&first, result(Some("pi_1"), "card_declined", "failed", false), 1).await.unwrap();
-            let AttemptStart::New(second) = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 2, recorded_body).await.unwrap() else {
+            let AttemptStart::New(second) = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 2, recorded_body).await.unwrap()
+            else {
                 panic!("expected a second attempt on the same order")
             };
             assert_eq!((second.order_id.as_str(), second.number), ("ord_1", 2));
@@ -1444,7 +1466,10 @@ mod tests {
         for (store, _scratch) in stores().await {
             store.create_session("s", 0).await.unwrap();
             store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else { panic!() };
+            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap()
+            else {
+                panic!()
+            };
             store.finish_attempt(&first, result(Some("pi_1"), "succeeded", "confirming", true), 1).await.unwrap();
             // A request that priced the cart before it was emptied arrives now.
             let late = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 2, recorded_body).await.unwrap();
@@ -1458,9 +1483,15 @@ mod tests {
         for (store, _scratch) in stores().await {
             store.create_session("s", 0).await.unwrap();
             store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else { panic!() };
+            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap()
+            else {
+                panic!()
+            };
             store.finish_attempt(&first, result(Some("pi_1"), "card_declined", "failed", false), 1).await.unwrap();
-            let AttemptStart::New(second) = store.start_attempt("s", &order("ord_1"), "ctoken_b", None, 2, recorded_body).await.unwrap() else { panic!() };
+            let AttemptStart::New(second) = store.start_attempt("s", &order("ord_1"), "ctoken_b", None, 2, recorded_body).await.unwrap()
+            else {
+                panic!()
+            };
             store.finish_attempt(&second, result(Some("pi_2"), "processing", "confirming", true), 3).await.unwrap();
             let late = PaymentEvent {
                 event_id: "evt_late",
@@ -1480,7 +1511,8 @@ mod tests {
         for (store, _scratch) in stores().await {
             store.create_session("s", 0).await.unwrap();
             store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-            let AttemptStart::New(attempt) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else {
+            let AttemptStart::New(attempt) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap()
+            else {
                 panic!()
             };
             sqlx::query("UPDATE orders SET status = 'paid'").execute(&store.pool).await.unwrap();
@@ -1490,7 +1522,14 @@ mod tests {
     }
 
     fn paid(event_id: &'static str) -> PaymentEvent<'static> {
-        PaymentEvent { event_id, event_type: "payment_intent.succeeded", order_id: "ord_1", payment_intent_id: "pi_1", amount: 3600, currency: "eur" }
+        PaymentEvent {
+            event_id,
+            event_type: "payment_intent.succeeded",
+            order_id: "ord_1",
+            payment_intent_id: "pi_1",
+            amount: 3600,
+            currency: "eur",
+        }
     }
 
     #[tokio::test]
@@ -1499,7 +1538,10 @@ mod tests {
             store.seed_inventory([("tote", 100)]).await.unwrap();
             store.create_session("s", 0).await.unwrap();
             store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-            let AttemptStart::New(attempt) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else { panic!() };
+            let AttemptStart::New(attempt) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap()
+            else {
+                panic!()
+            };
             store.finish_attempt(&attempt, result(Some("pi_1"), "succeeded", "confirming", true), 1).await.unwrap();
             assert!(store.cart_lines("s").await.unwrap().is_empty(), "the paid lines left the cart");
 
@@ -1520,7 +1562,9 @@ mod tests {
             store.seed_inventory([("tote", 100)]).await.unwrap();
             store.create_session("s", 0).await.unwrap();
             store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-            let AttemptStart::New(_) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else { panic!() };
+            let AttemptStart::New(_) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else {
+                panic!()
+            };
             // Stripe's answer was lost; meanwhile the shopper adds a mug and a tote, and
             // then the webhook says the order was paid.
             store.add_to_cart("s", "mug", 1, 99, 1).await.unwrap();
@@ -1535,10 +1579,16 @@ mod tests {
         for (store, _scratch) in stores().await {
             store.create_session("s", 0).await.unwrap();
             store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else { panic!() };
+            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap()
+            else {
+                panic!()
+            };
             store.finish_attempt(&first, result(Some("pi_1"), "requires_action", "confirming", false), 1).await.unwrap();
             store.finish_attempt(&first, result(Some("pi_1"), "canceled", "failed", false), 2).await.unwrap();
-            let AttemptStart::New(second) = store.start_attempt("s", &order("ord_1"), "ctoken_b", None, 3, recorded_body).await.unwrap() else { panic!() };
+            let AttemptStart::New(second) = store.start_attempt("s", &order("ord_1"), "ctoken_b", None, 3, recorded_body).await.unwrap()
+            else {
+                panic!()
+            };
             store.finish_attempt(&second, result(Some("pi_2"), "requires_action", "confirming", false), 4).await.unwrap();
             // The first attempt's result page is opened again.
             store.finish_attempt(&first, result(Some("pi_1"), "requires_payment_method", "failed", false), 5).await.unwrap();
@@ -1552,7 +1602,10 @@ mod tests {
         for (store, _scratch) in stores().await {
             store.create_session("s", 0).await.unwrap();
             store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-            let AttemptStart::New(attempt) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else { panic!() };
+            let AttemptStart::New(attempt) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap()
+            else {
+                panic!()
+            };
             assert_eq!(attempt.request_body.as_deref(), Some("metadata[order_id]=ord_1"));
             let replay = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 9, |_| Some("something else".into())).await.unwrap();
             assert_eq!(replay, AttemptStart::Replay(attempt.clone()), "a replay sends the first body again");
@@ -1584,13 +1637,19 @@ mod tests {
             store.touch_session("active", 100).await.unwrap();
             // One session has an attempt in flight, one a finished (failed) order.
             store.start_attempt("paying", &order("ord_p"), "ctoken_p", None, 0, recorded_body).await.unwrap();
-            let AttemptStart::New(done) = store.start_attempt("ordered", &order("ord_o"), "ctoken_o", None, 0, recorded_body).await.unwrap() else { panic!() };
+            let AttemptStart::New(done) =
+                store.start_attempt("ordered", &order("ord_o"), "ctoken_o", None, 0, recorded_body).await.unwrap()
+            else {
+                panic!()
+            };
             store.finish_attempt(&done, result(Some("pi_o"), "card_declined", "failed", false), 1).await.unwrap();
 
             store.expire_sessions(50, 200).await.unwrap();
             let rows = |id: &'static str| {
                 let pool = store.pool.clone();
-                async move { sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions WHERE id = $1").bind(id).fetch_one(&pool).await.unwrap() }
+                async move {
+                    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions WHERE id = $1").bind(id).fetch_one(&pool).await.unwrap()
+                }
             };
             assert_eq!(rows("idle").await, 0, "an idle session without orders is deleted");
             assert!(store.live_session("active", 50).await.unwrap().is_some());

@@ -133,7 +133,8 @@ async fn sign_up_refuses_bad_input_and_a_taken_email() {
     }
     assert_eq!(browser.cookie, None, "nothing was started");
     shop.sign_up(&mut browser, "jenny@example.com").await;
-    let (status, body, _) = shop.call(&mut Browser::default(), "account/sign-up", &[("email", "JENNY@example.com"), ("password", PASSWORD)]).await;
+    let (status, body, _) =
+        shop.call(&mut Browser::default(), "account/sign-up", &[("email", "JENNY@example.com"), ("password", PASSWORD)]).await;
     assert_eq!(status, 400);
     assert!(body.to_string().contains("already exists"), "{body}");
 }
@@ -143,9 +144,11 @@ async fn wrong_credentials_get_one_answer_and_repeated_failures_are_refused() {
     let shop = shop_with(&[]).await;
     shop.sign_up(&mut Browser::default(), "jenny@example.com").await;
     let mut attacker = Browser::default();
-    let (status, unknown, _) = shop.call(&mut attacker, "account/sign-in", &[("email", "nobody@example.com"), ("password", PASSWORD)]).await;
+    let (status, unknown, _) =
+        shop.call(&mut attacker, "account/sign-in", &[("email", "nobody@example.com"), ("password", PASSWORD)]).await;
     assert_eq!(status, 400);
-    let (status, wrong, _) = shop.call(&mut attacker, "account/sign-in", &[("email", "jenny@example.com"), ("password", "guess-1234")]).await;
+    let (status, wrong, _) =
+        shop.call(&mut attacker, "account/sign-in", &[("email", "jenny@example.com"), ("password", "guess-1234")]).await;
     assert_eq!(status, 400);
     assert_eq!(unknown, wrong, "an unknown email and a wrong password must look the same");
 
@@ -155,7 +158,8 @@ async fn wrong_credentials_get_one_answer_and_repeated_failures_are_refused() {
         assert_eq!(status, 400, "attempt {attempt}");
     }
     // Five failures on the account: refused for a while, even with the right password.
-    let (status, body, headers) = shop.call(&mut attacker, "account/sign-in", &[("email", "jenny@example.com"), ("password", PASSWORD)]).await;
+    let (status, body, headers) =
+        shop.call(&mut attacker, "account/sign-in", &[("email", "jenny@example.com"), ("password", PASSWORD)]).await;
     assert_eq!(status, 429, "{body}");
     let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=900).contains(&retry_after), "{retry_after}");
@@ -173,7 +177,8 @@ async fn too_many_failures_from_one_address_are_refused_across_accounts() {
         let (status, _, _) = shop.call(&mut attacker, "account/sign-in", &[("email", &email), ("password", "wrong-password")]).await;
         assert_eq!(status, 400, "failure {n}");
     }
-    let (status, _, headers) = shop.call(&mut attacker, "account/sign-in", &[("email", "victim9@example.com"), ("password", "x-wrong-x")]).await;
+    let (status, _, headers) =
+        shop.call(&mut attacker, "account/sign-in", &[("email", "victim9@example.com"), ("password", "x-wrong-x")]).await;
     assert_eq!(status, 429);
     assert!(headers.contains_key("retry-after"));
 }
@@ -212,7 +217,8 @@ async fn a_signed_in_payment_carries_the_customer_and_saves_the_card_for_that_ac
     let view = shop.ok(&mut jenny, "checkout/view", &[]).await;
     assert_eq!(view["saved_methods"][0]["id"], jenny_card);
     let secret = view["customer_session_client_secret"].as_str().unwrap();
-    let session = shop.stripe(Method::GET, &format!("/v1/elements/sessions?customer_session_client_secret={secret}"), "pk_test_tests", &[]).await;
+    let session =
+        shop.stripe(Method::GET, &format!("/v1/elements/sessions?customer_session_client_secret={secret}"), "pk_test_tests", &[]).await;
     assert_eq!(session["saved_payment_methods"][0]["id"], jenny_card, "{session}");
 
     // Another account sees none of it, and cannot remove or use Jenny's card.
@@ -303,12 +309,12 @@ async fn the_legacy_path_confirms_a_payment_method_and_refuses_anyone_elses() {
     let mut guest = Browser::default();
     shop.ok(&mut guest, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
     let fresh = shop
-        .stripe(Method::POST, "/v1/payment_methods", "pk_test_tests", &[
-            ("type", "card"),
-            ("card[number]", "4242424242424242"),
-            ("card[exp_month]", "12"),
-            ("card[exp_year]", "2040"),
-        ])
+        .stripe(
+            Method::POST,
+            "/v1/payment_methods",
+            "pk_test_tests",
+            &[("type", "card"), ("card[number]", "4242424242424242"), ("card[exp_month]", "12"), ("card[exp_year]", "2040")],
+        )
         .await["id"]
         .as_str()
         .unwrap()
@@ -325,10 +331,12 @@ async fn the_legacy_path_confirms_a_payment_method_and_refuses_anyone_elses() {
     let mut mallory = Browser::default();
     shop.sign_up(&mut mallory, "mallory@example.com").await;
     shop.ok(&mut mallory, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
-    let intents_before = shop.stripe(Method::GET, "/v1/payment_intents?limit=100", "sk_test_tests", &[]).await["data"].as_array().unwrap().len();
+    let intents_before =
+        shop.stripe(Method::GET, "/v1/payment_intents?limit=100", "sk_test_tests", &[]).await["data"].as_array().unwrap().len();
     let (status, body, _) = shop.call(&mut mallory, "checkout/confirm-payment-method", &[("payment_method", &jenny_card)]).await;
     assert_eq!(status, 400, "{body}");
-    let intents_after = shop.stripe(Method::GET, "/v1/payment_intents?limit=100", "sk_test_tests", &[]).await["data"].as_array().unwrap().len();
+    let intents_after =
+        shop.stripe(Method::GET, "/v1/payment_intents?limit=100", "sk_test_tests", &[]).await["data"].as_array().unwrap().len();
     assert_eq!(intents_before, intents_after, "no PaymentIntent was made with another's card");
 }
 
@@ -339,7 +347,8 @@ async fn adding_cards_is_rate_limited_before_stripe_checks_them() {
     shop.sign_up(&mut jenny, "jenny@example.com").await;
     // Ten card checks in ten minutes are allowed (these use unknown tokens and fail).
     for n in 0..10 {
-        let (status, body, _) = shop.call(&mut jenny, "account/confirm-setup", &[("confirmation_token", &format!("ctoken_made_up_{n}"))]).await;
+        let (status, body, _) =
+            shop.call(&mut jenny, "account/confirm-setup", &[("confirmation_token", &format!("ctoken_made_up_{n}"))]).await;
         assert_eq!(status, 400, "check {n}: {body}");
     }
     let token = support::test_token(&shop.http, &shop.stripe, "pm_card_visa").await;
@@ -356,7 +365,8 @@ async fn one_address_cannot_create_accounts_without_end() {
         shop.sign_up(&mut Browser::default(), &format!("shopper{n}@example.com")).await;
     }
     let mut eleventh = Browser::default();
-    let (status, body, headers) = shop.call(&mut eleventh, "account/sign-up", &[("email", "shopper10@example.com"), ("password", PASSWORD)]).await;
+    let (status, body, headers) =
+        shop.call(&mut eleventh, "account/sign-up", &[("email", "shopper10@example.com"), ("password", PASSWORD)]).await;
     assert_eq!(status, 429, "{body}");
     assert!(headers.contains_key("retry-after"));
     // Nothing was made: the address is still free once the hour has passed.

@@ -76,15 +76,14 @@ async fn the_total_is_computed_by_the_server_from_catalog_prices() {
     let app = spawn_app().await;
     app.call("cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
     // Extra fields (a price, a total) are not part of the function and cannot matter.
-    let (status, _) = app
-        .call("cart/add", &[("product_id", "linen-tote"), ("quantity", "3"), ("unit_amount", "1")])
-        .await;
+    let (status, _) = app.call("cart/add", &[("product_id", "linen-tote"), ("quantity", "3"), ("unit_amount", "1")]).await;
     assert!(status == 200 || status == 400);
     app.call("cart/add", &[("product_id", "linen-tote"), ("quantity", "3")]).await;
     let cart = app.cart().await;
     let tote_lines = cart["lines"].as_array().unwrap().iter().filter(|l| l["product_id"] == "linen-tote").count();
     assert_eq!(tote_lines, 1);
-    let tote_quantity = cart["lines"].as_array().unwrap().iter().find(|l| l["product_id"] == "linen-tote").unwrap()["quantity"].as_i64().unwrap();
+    let tote_quantity =
+        cart["lines"].as_array().unwrap().iter().find(|l| l["product_id"] == "linen-tote").unwrap()["quantity"].as_i64().unwrap();
     assert_eq!(cart["subtotal"]["amount"].as_i64().unwrap(), 1800 + 2450 * tote_quantity);
 }
 
@@ -149,11 +148,7 @@ async fn a_session_cookie_the_server_never_issued_is_ignored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_form_post_without_javascript_redirects_back() {
     let app = spawn_app().await;
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let response = client
         .post(format!("{}/api/cart/add", app.base))
         .header("accept", "text/html")
@@ -311,7 +306,9 @@ async fn pages_carry_a_strict_content_security_policy_with_a_fresh_nonce() {
     let (csp, html) = page("/").await;
     let nonce = csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).unwrap().to_owned();
     assert!(nonce.len() >= 16, "{csp}");
-    for directive in ["default-src 'self'", "'strict-dynamic'", "'wasm-unsafe-eval'", "object-src 'none'", "frame-ancestors 'none'", "base-uri 'self'"] {
+    for directive in
+        ["default-src 'self'", "'strict-dynamic'", "'wasm-unsafe-eval'", "object-src 'none'", "frame-ancestors 'none'", "base-uri 'self'"]
+    {
         assert!(csp.contains(directive), "{directive} missing from {csp}");
     }
     assert!(!csp.contains("'unsafe-eval'") && !csp.contains("script-src 'self' 'unsafe-inline'"), "{csp}");
@@ -346,7 +343,10 @@ async fn cross_site_posts_are_refused_and_change_nothing() {
     // Another site's page posting a form with the shopper's browser: refused.
     assert_eq!(post(Some("https://evil.example"), "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await, 403);
     assert_eq!(post(Some("null"), "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await, 403);
-    assert_eq!(post(Some("https://evil.example"), "account/sign-up", &[("email", "a@example.com"), ("password", "long enough pw")]).await, 403);
+    assert_eq!(
+        post(Some("https://evil.example"), "account/sign-up", &[("email", "a@example.com"), ("password", "long enough pw")]).await,
+        403
+    );
     assert_eq!(app.cart().await["item_count"], 0, "nothing was added");
     // The shop's own pages, and clients that are not browsers (no Origin): accepted.
     assert_eq!(post(Some("{base}"), "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await, 200);
@@ -367,7 +367,8 @@ async fn pages_about_a_shopper_are_never_stored_and_plain_files_are() {
     let app = spawn_app_with_files().await;
     let (status, _) = app.call("cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
     assert_eq!(status, 200);
-    for path in ["/", "/cart", "/checkout", "/account", "/orders/ord_unknown", "/checkout/complete?payment_intent=pi_123", "/no-such-page"] {
+    for path in ["/", "/cart", "/checkout", "/account", "/orders/ord_unknown", "/checkout/complete?payment_intent=pi_123", "/no-such-page"]
+    {
         let reply = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
         assert_eq!(reply.headers().get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"), "{path}");
     }
@@ -403,7 +404,10 @@ async fn the_favicon_is_served_under_concurrent_page_loads_when_revalidated_too(
         assert!(favicon == 200 || favicon == 304, "the favicon answered {favicon}");
     }
     let revalidated = support::client().get(&url).header("if-modified-since", &modified).send().await.unwrap();
-    let st = revalidated.status(); let hd = format!("{:?}", revalidated.headers()); let tx = revalidated.text().await.unwrap(); assert_eq!(st, 304, "{hd} {}", &tx[..tx.len().min(300)]);
+    let st = revalidated.status();
+    let hd = format!("{:?}", revalidated.headers());
+    let tx = revalidated.text().await.unwrap();
+    assert_eq!(st, 304, "{hd} {}", &tx[..tx.len().min(300)]);
     assert_eq!(support::client().get(format!("{}/images/no-such.svg", app.base)).send().await.unwrap().status(), 404);
 }
 
@@ -421,7 +425,8 @@ async fn get_on(stream: &mut tokio::net::TcpStream, host: &str, path: &str) -> (
         reply.extend_from_slice(&buffer[..read]);
         let Some(end) = reply.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
         let head = String::from_utf8_lossy(&reply[..end]).to_lowercase();
-        let length: usize = head.lines().find_map(|line| line.strip_prefix("content-length:")).expect("a content-length").trim().parse().unwrap();
+        let length: usize =
+            head.lines().find_map(|line| line.strip_prefix("content-length:")).expect("a content-length").trim().parse().unwrap();
         if reply.len() >= end + 4 + length {
             return (head.lines().next().unwrap().to_owned(), started.elapsed());
         }

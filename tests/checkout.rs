@@ -259,7 +259,13 @@ async fn a_request_stripe_refuses_as_the_shop_made_it_is_not_blamed_on_the_shopp
     // Payment details Stripe refuses are the shopper's to replace.
     let used = shop.token("pm_card_visa").await;
     let url = format!("{}/v1/payment_intents", shop.stripe);
-    let form = [("amount", "500"), ("currency", "eur"), ("confirm", "true"), ("confirmation_token", used.as_str()), ("return_url", "https://shop.example/done")];
+    let form = [
+        ("amount", "500"),
+        ("currency", "eur"),
+        ("confirm", "true"),
+        ("confirmation_token", used.as_str()),
+        ("return_url", "https://shop.example/done"),
+    ];
     let direct = support::stripe_call(&shop.client, reqwest::Method::POST, url, "sk_test_tests", &form).await;
     assert_eq!(direct["status"], "succeeded", "{direct}");
     let (status, error) = shop.pay(&used, &[]).await;
@@ -289,7 +295,8 @@ async fn the_order_keeps_where_to_ship_what_paid_and_the_discount() {
         ("shipping[address][country]", "FR"),
     ];
     let url = format!("{}/v1/confirmation_tokens", shop.stripe);
-    let token = support::stripe_call(&shop.client, reqwest::Method::POST, url, "pk_test_tests", &form).await["id"].as_str().unwrap().to_owned();
+    let token =
+        support::stripe_call(&shop.client, reqwest::Method::POST, url, "pk_test_tests", &form).await["id"].as_str().unwrap().to_owned();
     let (status, reply) = shop.pay(&token, &[]).await;
     assert_eq!(status, 200, "{reply}");
     let order_id = reply["order_id"].as_str().unwrap();
@@ -299,7 +306,15 @@ async fn the_order_keeps_where_to_ship_what_paid_and_the_discount() {
     assert_eq!(order["discount"][1]["amount"], 180);
     assert_eq!(order["total"]["amount"], 1620);
     assert_eq!(order["ship_to"], json!(["Jenny Rosen", "12 Rue de la Paix", "75002 Paris", "FR"]));
-    let page = support::client().get(format!("{}/admin/orders/{order_id}", shop.base)).basic_auth("m", Some(admin)).send().await.unwrap().text().await.unwrap();
+    let page = support::client()
+        .get(format!("{}/admin/orders/{order_id}", shop.base))
+        .basic_auth("m", Some(admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Jenny Rosen") && page.contains("12 Rue de la Paix"), "{page}");
     let method = &page[page.find("admin-payment-method").unwrap()..];
     assert!(method.contains("4242") && method.to_lowercase().contains("visa"), "{method}");
@@ -309,14 +324,10 @@ async fn the_order_keeps_where_to_ship_what_paid_and_the_discount() {
 async fn the_legacy_path_replays_exactly_what_it_sent_and_keeps_the_address() {
     let shop = shop_with(&[("STORE_PAYMENT_METHOD_CREATION", "manual")]).await;
     shop.add("ceramic-mug", "1").await;
-    let form = [
-        ("type", "card"),
-        ("card[number]", "4242424242424242"),
-        ("card[exp_month]", "12"),
-        ("card[exp_year]", "2040"),
-    ];
+    let form = [("type", "card"), ("card[number]", "4242424242424242"), ("card[exp_month]", "12"), ("card[exp_year]", "2040")];
     let url = format!("{}/v1/payment_methods", shop.stripe);
-    let method = support::stripe_call(&shop.client, reqwest::Method::POST, url, "pk_test_tests", &form).await["id"].as_str().unwrap().to_owned();
+    let method =
+        support::stripe_call(&shop.client, reqwest::Method::POST, url, "pk_test_tests", &form).await["id"].as_str().unwrap().to_owned();
     let pay = |user_agent: &'static str| {
         let form = [
             ("payment_method", method.as_str()),
@@ -326,7 +337,8 @@ async fn the_legacy_path_replays_exactly_what_it_sent_and_keeps_the_address() {
             ("shipping[postal_code]", "75002"),
             ("shipping[country]", "FR"),
         ];
-        let request = shop.client.post(format!("{}/api/checkout/confirm-payment-method", shop.base)).header("user-agent", user_agent).form(&form);
+        let request =
+            shop.client.post(format!("{}/api/checkout/confirm-payment-method", shop.base)).header("user-agent", user_agent).form(&form);
         async move {
             let response = request.send().await.unwrap();
             (response.status().as_u16(), response.json::<Value>().await.unwrap_or(Value::Null))
@@ -374,11 +386,7 @@ async fn a_reply_slower_than_the_timeout_never_leads_to_two_charges() {
 async fn a_discount_code_lowers_what_is_charged_and_bad_codes_change_nothing() {
     let shop = shop().await;
     shop.add("ceramic-mug", "1").await;
-    for (code, message) in [
-        ("NOPE", "not valid"),
-        ("summer24", "expired on 2024-09-01"),
-        ("FIVEOFF50", "at least €50.00"),
-    ] {
+    for (code, message) in [("NOPE", "not valid"), ("summer24", "expired on 2024-09-01"), ("FIVEOFF50", "at least €50.00")] {
         let (status, error) = shop.call(&shop.client, "cart/discount", &[("code", code)]).await;
         assert_eq!(status, 400, "{code}");
         assert!(error.to_string().contains(message), "{code}: {error}");
@@ -428,7 +436,13 @@ async fn card_testing_and_code_guessing_are_rate_limited_per_session() {
         let (status, reply) = shop.pay(&format!("ctoken_made_up_{n}"), &[]).await;
         assert_eq!(status, 400, "attempt {n}: {reply}");
     }
-    let response = shop.client.post(format!("{}/api/checkout/confirm", shop.base)).form(&[("confirmation_token", "ctoken_made_up_x")]).send().await.unwrap();
+    let response = shop
+        .client
+        .post(format!("{}/api/checkout/confirm", shop.base))
+        .form(&[("confirmation_token", "ctoken_made_up_x")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 429);
     let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=600).contains(&retry_after));

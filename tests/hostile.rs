@@ -10,7 +10,8 @@ use storefront::error::AppError;
 mod support;
 
 /// The arguments the server functions take, each given every odd value below.
-const FIELDS: &[&str] = &["product_id", "quantity", "page", "id", "code", "email", "password", "confirmation_token", "payment_method", "payment_intent"];
+const FIELDS: &[&str] =
+    &["product_id", "quantity", "page", "id", "code", "email", "password", "confirmation_token", "payment_method", "payment_intent"];
 
 fn odd_values() -> Vec<String> {
     vec![
@@ -90,7 +91,8 @@ async fn hostile_input_to_every_server_function_and_the_webhook_is_refused_and_c
     let (config, db_url, _db) = support::config(&[("STRIPE_WEBHOOK_SECRET", "whsec_hostile")]);
     let shop = support::serve(config).await;
     let shopper = support::shopper();
-    let added = shopper.post(format!("{}/api/cart/add", shop.base)).form(&[("product_id", "ceramic-mug"), ("quantity", "2")]).send().await.unwrap();
+    let added =
+        shopper.post(format!("{}/api/cart/add", shop.base)).form(&[("product_id", "ceramic-mug"), ("quantity", "2")]).send().await.unwrap();
     assert_eq!(added.status(), 200);
     let before = state(&db_url).await;
 
@@ -129,14 +131,25 @@ async fn hostile_input_to_every_server_function_and_the_webhook_is_refused_and_c
             for value in &odd {
                 let form: Vec<(&str, &str)> = FIELDS.iter().map(|field| (*field, value.as_str())).collect();
                 attempts.push((format!("POST {path} form {value:.20}"), shopper.post(&url).form(&form).send().await.unwrap()));
-                let json = serde_json::json!(FIELDS.iter().map(|field| (field.to_string(), Value::String(value.clone()))).collect::<serde_json::Map<_, _>>());
-                attempts.push((format!("POST {path} json {value:.20}"), post("application/json", json.to_string().into_bytes()).await.unwrap()));
+                let json = serde_json::json!(
+                    FIELDS.iter().map(|field| (field.to_string(), Value::String(value.clone()))).collect::<serde_json::Map<_, _>>()
+                );
+                attempts.push((
+                    format!("POST {path} json {value:.20}"),
+                    post("application/json", json.to_string().into_bytes()).await.unwrap(),
+                ));
             }
             attempts.push((format!("POST {path} bad json"), post("application/json", b"{\"product_id\": [1, 2".to_vec()).await.unwrap()));
             attempts.push((format!("POST {path} text"), post("text/plain", b"product_id=ceramic-mug&quantity=99".to_vec()).await.unwrap()));
             attempts.push((format!("POST {path} no type"), shopper.post(&url).body("quantity=1").send().await.unwrap()));
-            attempts.push((format!("POST {path} bad utf-8"), post("application/x-www-form-urlencoded", vec![b'q', b'=', 0xff, 0xfe, 0xc3]).await.unwrap()));
-            attempts.push((format!("POST {path} repeated keys"), post("application/x-www-form-urlencoded", b"quantity=1&quantity=99&product_id=a&product_id=b".to_vec()).await.unwrap()));
+            attempts.push((
+                format!("POST {path} bad utf-8"),
+                post("application/x-www-form-urlencoded", vec![b'q', b'=', 0xff, 0xfe, 0xc3]).await.unwrap(),
+            ));
+            attempts.push((
+                format!("POST {path} repeated keys"),
+                post("application/x-www-form-urlencoded", b"quantity=1&quantity=99&product_id=a&product_id=b".to_vec()).await.unwrap(),
+            ));
             let status = announce_huge_body(&shop.base, path).await;
             assert_eq!(status, 413, "POST {path}: a 1 MB body is refused");
             check(format!("POST {path} 1 MB"), status, "");
@@ -163,7 +176,14 @@ async fn hostile_input_to_every_server_function_and_the_webhook_is_refused_and_c
     ];
     for signature in signatures {
         for body in &bodies {
-            let reply = client.post(&webhook).header("stripe-signature", signature).header("content-type", "application/json").body(body.clone()).send().await.unwrap();
+            let reply = client
+                .post(&webhook)
+                .header("stripe-signature", signature)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
             let status = reply.status().as_u16();
             assert_eq!(status, 400, "webhook with signature {signature:.30}");
             tried += 1;

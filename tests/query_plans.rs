@@ -99,7 +99,11 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
         lines: vec![OrderLine { product_id: "mug".into(), name: "Mug".into(), unit_amount: 1800, quantity: 3 }],
     };
     store.attempts_awaiting_action("s").await.unwrap();
-    let AttemptStart::New(attempt) = store.start_attempt("s", &order, "ctoken_1", Some("cus_1"), 1, |_| Some("amount=5400".into())).await.unwrap() else { panic!() };
+    let AttemptStart::New(attempt) =
+        store.start_attempt("s", &order, "ctoken_1", Some("cus_1"), 1, |_| Some("amount=5400".into())).await.unwrap()
+    else {
+        panic!()
+    };
     store.attempt_for_token("ctoken_1", "s").await.unwrap();
     store.finish_attempt(&attempt, result("requires_action", false), 2).await.unwrap();
     let AttemptStart::Replay(_) = store.start_attempt("s", &order, "ctoken_1", None, 3, |_| None).await.unwrap() else { panic!() };
@@ -108,8 +112,14 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
     store.order_id_for_payment_intent("pi_1", "s").await.unwrap();
     store.order_of_session("ord_1", "s").await.unwrap();
     store.attempts("ord_1").await.unwrap();
-    for (id, kind) in [("evt_1", "payment_intent.processing"), ("evt_2", "payment_intent.succeeded"), ("evt_2", "payment_intent.succeeded"), ("evt_3", "payment_intent.payment_failed")] {
-        let event = PaymentEvent { event_id: id, event_type: kind, order_id: "ord_1", payment_intent_id: "pi_1", amount: 5400, currency: "eur" };
+    for (id, kind) in [
+        ("evt_1", "payment_intent.processing"),
+        ("evt_2", "payment_intent.succeeded"),
+        ("evt_2", "payment_intent.succeeded"),
+        ("evt_3", "payment_intent.payment_failed"),
+    ] {
+        let event =
+            PaymentEvent { event_id: id, event_type: kind, order_id: "ord_1", payment_intent_id: "pi_1", amount: 5400, currency: "eur" };
         store.apply_payment_event(&event, 5).await.unwrap();
     }
     store.orders_to_reconcile(10).await.unwrap();
@@ -148,7 +158,8 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
         {
             continue;
         }
-        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}")).fetch_all(&inspector).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}")).fetch_all(&inspector).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
         for (_, _, _, detail) in plan {
             let scanned = detail.strip_prefix("SCAN ").map(|rest| rest.split_whitespace().next().unwrap_or_default().to_owned());
             // Walking an index in order under a LIMIT reads only that many rows.

@@ -106,7 +106,8 @@ async fn events_sent_while_the_storefront_is_down_arrive_after_it_restarts() {
     let _stop = start(config(&db_url, port, &stripe, &[])).await;
     assert_eq!(wait_for_status(&client, &shop, &order_id, "paid").await, "paid");
     let deliveries: Value = client.get(format!("{stripe}/_emulator/deliveries")).send().await.unwrap().json().await.unwrap();
-    let failed_first = deliveries["data"].as_array().unwrap().iter().any(|d| d["attempts"][0]["status"].is_null() && d["status"] == "succeeded");
+    let failed_first =
+        deliveries["data"].as_array().unwrap().iter().any(|d| d["attempts"][0]["status"].is_null() && d["status"] == "succeeded");
     assert!(failed_first, "a delivery failed while the storefront was down, then succeeded: {deliveries}");
 }
 
@@ -116,9 +117,8 @@ async fn reconciliation_settles_an_order_whose_webhook_never_came() {
     let db_url = format!("sqlite://{}", db.path().join("shop.db").display());
     let port = free_port();
     // No webhook endpoint at all: every event is lost.
-    let emulator = stripe_emulator::spawn(stripe_emulator::Config { addr: "127.0.0.1:0".parse().unwrap(), ..Default::default() })
-        .await
-        .unwrap();
+    let emulator =
+        stripe_emulator::spawn(stripe_emulator::Config { addr: "127.0.0.1:0".parse().unwrap(), ..Default::default() }).await.unwrap();
     let (shop, stripe) = (format!("http://127.0.0.1:{port}"), emulator.base_url().to_owned());
     let client = support::shopper();
     let _stop = start(config(&db_url, port, &stripe, &[("RECONCILE_AFTER_SECS", "0"), ("RECONCILE_EVERY_SECS", "1")])).await;
@@ -126,4 +126,3 @@ async fn reconciliation_settles_an_order_whose_webhook_never_came() {
     let order_id = paid["order_id"].as_str().unwrap();
     assert_eq!(wait_for_status(&client, &shop, order_id, "paid").await, "paid");
 }
-

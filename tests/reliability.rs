@@ -43,12 +43,12 @@ async fn two_hundred_shoppers_race_for_the_last_five_lamps() {
     )
     .unwrap();
     // Behind a proxy, each shopper's own address counts for the rate limits.
-    let (config, db_url, _db) =
-        support::config(&[("STORE_CATALOG_FILE", catalog.to_str().unwrap()), ("TRUST_X_FORWARDED_FOR", "true")]);
+    let (config, db_url, _db) = support::config(&[("STORE_CATALOG_FILE", catalog.to_str().unwrap()), ("TRUST_X_FORWARDED_FOR", "true")]);
     let shop = support::serve(config).await;
     let stripe = shop.stripe.clone().unwrap();
 
-    let shoppers: Vec<(reqwest::Client, String)> = (0..200).map(|n| (support::shopper(), format!("10.1.{}.{}", n / 250, n % 250 + 1))).collect();
+    let shoppers: Vec<(reqwest::Client, String)> =
+        (0..200).map(|n| (support::shopper(), format!("10.1.{}.{}", n / 250, n % 250 + 1))).collect();
     // Everyone fills a cart while five are left...
     for (client, address) in &shoppers {
         let response = client
@@ -69,15 +69,15 @@ async fn two_hundred_shoppers_race_for_the_last_five_lamps() {
     let replies = futures_util::future::join_all(shoppers.iter().zip(&tokens).map(|((client, address), token)| {
         let confirm_url = confirm_url.clone();
         async move {
-        let response = client
-            .post(confirm_url)
-            .header("x-forwarded-for", address)
-            .form(&[("confirmation_token", token.as_str())])
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json::<Value>().await.unwrap())
+            let response = client
+                .post(confirm_url)
+                .header("x-forwarded-for", address)
+                .form(&[("confirmation_token", token.as_str())])
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
         }
     }))
     .await;
@@ -156,7 +156,8 @@ async fn the_storefront_killed_mid_payment_ends_the_order_right_after_a_restart(
     assert_eq!(store.outbox_for(&orders[0].id).await.unwrap().len(), 1);
     assert_eq!(payment_intents(&stripe).await.len(), 1, "charged once");
     // The same token again (the shopper retries): the same payment, not a second one.
-    let (status, reply) = post(&shopper, format!("http://127.0.0.1:{port}/api/checkout/confirm"), &[("confirmation_token", token.as_str())]).await;
+    let (status, reply) =
+        post(&shopper, format!("http://127.0.0.1:{port}/api/checkout/confirm"), &[("confirmation_token", token.as_str())]).await;
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["order_id"], orders[0].id.as_str());
     assert_eq!(payment_intents(&stripe).await.len(), 1, "still charged once");
@@ -164,10 +165,7 @@ async fn the_storefront_killed_mid_payment_ends_the_order_right_after_a_restart(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_gone_for_a_moment_costs_a_retry_and_nothing_else() {
-    assert!(
-        support::postgres_url().is_some(),
-        "this test needs PostgreSQL: run it through scripts/with-postgres (make test does)"
-    );
+    assert!(support::postgres_url().is_some(), "this test needs PostgreSQL: run it through scripts/with-postgres (make test does)");
     let direct = support::postgres_schema();
     let parsed = url::Url::parse(&direct).unwrap();
     let target = format!("{}:{}", parsed.host_str().unwrap(), parsed.port().unwrap()).parse().unwrap();

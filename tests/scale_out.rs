@@ -64,7 +64,9 @@ async fn two_instances_on_one_database_fulfil_every_payment_exactly_once() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let intents = support::stripe_call(&control, reqwest::Method::GET, format!("{stripe}/v1/payment_intents?limit=100"), "sk_test_process", &[]).await;
+    let intents =
+        support::stripe_call(&control, reqwest::Method::GET, format!("{stripe}/v1/payment_intents?limit=100"), "sk_test_process", &[])
+            .await;
     let succeeded: HashSet<String> = intents["data"]
         .as_array()
         .unwrap()
@@ -82,7 +84,11 @@ async fn two_instances_on_one_database_fulfil_every_payment_exactly_once() {
     }
     assert_eq!(by_intent.keys().cloned().collect::<HashSet<_>>(), succeeded, "every paid intent is a paid order and only those");
     assert!(by_intent.values().all(|orders| *orders == 1), "no intent paid two orders");
-    assert_eq!(store.stock_of("ceramic-mug").await.unwrap(), stock_before - u32::try_from(expected_paid).unwrap(), "stock taken once per paid order");
+    assert_eq!(
+        store.stock_of("ceramic-mug").await.unwrap(),
+        stock_before - u32::try_from(expected_paid).unwrap(),
+        "stock taken once per paid order"
+    );
     let unpaid = store.list_orders(Some("failed"), 1000).await.unwrap();
     assert_eq!(unpaid.len(), SHOPPERS / 4, "declined orders stay payable, with their stock back");
 }

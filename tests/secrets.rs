@@ -37,7 +37,10 @@ async fn secrets_appear_in_no_reply_asset_or_log_line() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let emulator = stripe_emulator::spawn(stripe_emulator::Config {
         addr: "127.0.0.1:0".parse().unwrap(),
-        webhooks: vec![stripe_emulator::WebhookEndpoint { url: format!("http://127.0.0.1:{port}/webhook"), secret: webhook_secret.clone() }],
+        webhooks: vec![stripe_emulator::WebhookEndpoint {
+            url: format!("http://127.0.0.1:{port}/webhook"),
+            secret: webhook_secret.clone(),
+        }],
         ..Default::default()
     })
     .await
@@ -64,7 +67,9 @@ async fn secrets_appear_in_no_reply_asset_or_log_line() {
         seen.push_str(&reply.text().await.unwrap());
     };
 
-    for path in ["/", "/cart", "/checkout", "/account", "/orders/ord_x", "/checkout/complete?payment_intent=pi_x", "/health", "/no-such-page"] {
+    for path in
+        ["/", "/cart", "/checkout", "/account", "/orders/ord_x", "/checkout/complete?payment_intent=pi_x", "/health", "/no-such-page"]
+    {
         fetch(shopper.get(format!("{base}{path}"))).await;
     }
     fetch(shopper.post(format!("{base}/api/cart/add")).form(&[("product_id", "ceramic-mug"), ("quantity", "1")])).await;

@@ -1,18 +1,17 @@
 //! The storefront's Stripe client against the emulator: every endpoint it has, with
 //! the shapes it reads.
 
+use std::time::Duration;
 use storefront::config::Secret;
-use storefront::stripe::{Client, FormBody};
 use storefront::stripe::ids::ConfirmationTokenId;
 use storefront::stripe::types::*;
-use std::time::Duration;
+use storefront::stripe::{Client, FormBody};
 
 mod support;
 
 async fn stripe() -> (Client, stripe_emulator::Emulator) {
-    let emulator = stripe_emulator::spawn(stripe_emulator::Config { addr: "127.0.0.1:0".parse().unwrap(), ..Default::default() })
-        .await
-        .unwrap();
+    let emulator =
+        stripe_emulator::spawn(stripe_emulator::Config { addr: "127.0.0.1:0".parse().unwrap(), ..Default::default() }).await.unwrap();
     let client = Client::new(emulator.base_url(), Secret::new("sk_test_client"), Duration::from_secs(5)).unwrap();
     (client, emulator)
 }
@@ -29,7 +28,10 @@ async fn customers_sessions_setup_intents_and_saved_cards() {
         .await
         .unwrap();
     assert_eq!(customer.email.as_deref(), Some("ada@example.com"));
-    let again = stripe.create_customer(&CreateCustomer { email: Some("ada@example.com"), metadata: [("account", "7")].into_iter().collect() }, "cus-7").await.unwrap();
+    let again = stripe
+        .create_customer(&CreateCustomer { email: Some("ada@example.com"), metadata: [("account", "7")].into_iter().collect() }, "cus-7")
+        .await
+        .unwrap();
     assert_eq!(again.id, customer.id, "the idempotency key makes one customer");
 
     let features = PaymentElementFeatures {

@@ -1,8 +1,8 @@
 //! Password hashing: Argon2id with the crate's defaults (19 MiB, 2 passes, 1 lane:
 //! OWASP's recommendation), a random 16-byte salt per password, stored as a PHC string.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use std::sync::LazyLock;
 
 /// Hashes a password for storage.

@@ -67,7 +67,10 @@ pub async fn sign_in(state: &AppState, email: &str, password: &str) -> Result<()
     // PostgreSQL refuses in text) made harmless: such an email simply matches no account.
     let key: String = email.trim().to_lowercase().chars().take(254).map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
     let now = session::now();
-    let scopes = [format!("email:{key}"), format!("ip:{}", session::client_address(state.config.trust_forwarded_for).map_or_else(|| "unknown".into(), |ip| ip.to_string()))];
+    let scopes = [
+        format!("email:{key}"),
+        format!("ip:{}", session::client_address(state.config.trust_forwarded_for).map_or_else(|| "unknown".into(), |ip| ip.to_string())),
+    ];
     for (scope, limit) in scopes.iter().zip([FAILURES_PER_ACCOUNT, FAILURES_PER_ADDRESS]) {
         let (failures, oldest) = state.store.sign_in_failures(scope, now - WINDOW_SECS).await.map_err(internal)?;
         if failures >= limit {
@@ -114,7 +117,8 @@ pub async fn customer_of(state: &AppState, account: &AccountRecord) -> Result<Cu
         return Ok(id);
     }
     let params = CreateCustomer { email: Some(&account.email), metadata: [("account_id", account.id.as_str())].into_iter().collect() };
-    let customer = state.payments.stripe.create_customer(&params, &format!("customer-{}", account.id)).await.map_err(crate::stripe::shopper_error)?;
+    let customer =
+        state.payments.stripe.create_customer(&params, &format!("customer-{}", account.id)).await.map_err(crate::stripe::shopper_error)?;
     let stored = state.store.set_stripe_customer(&account.id, customer.id.as_str()).await.map_err(internal)?;
     tracing::info!(account = %account.id, customer = %stored, "Stripe Customer created");
     CustomerId::parse(&stored).map_err(|_| AppError::Internal)
@@ -184,7 +188,14 @@ pub async fn confirm_setup(state: &AppState, token: &ConfirmationTokenId) -> Res
     let account = signed_in(state).await?;
     let session = session::current(&state.store).await.map_err(internal)?;
     use crate::rate_limit::{CARD_SETUP_PER_ADDRESS, CARD_SETUP_PER_SESSION};
-    crate::rate_limit::check(state, "card_setup", session.as_ref().map(session::SessionId::as_str), CARD_SETUP_PER_SESSION, CARD_SETUP_PER_ADDRESS).await?;
+    crate::rate_limit::check(
+        state,
+        "card_setup",
+        session.as_ref().map(session::SessionId::as_str),
+        CARD_SETUP_PER_SESSION,
+        CARD_SETUP_PER_ADDRESS,
+    )
+    .await?;
     let customer = customer_of(state, &account).await?;
     let return_url = format!("{}/account", state.public_url);
     let params = CreateAndConfirmSetupIntent {
@@ -199,7 +210,10 @@ pub async fn confirm_setup(state: &AppState, token: &ConfirmationTokenId) -> Res
         Ok(intent) => intent,
         Err(error) => {
             if let Some(card) = error.card_error() {
-                return Err(AppError::Declined { message: crate::i18n::current().decline(card.decline_code.as_deref(), card.code.as_deref(), &card.message), decline_code: card.decline_code.clone() });
+                return Err(AppError::Declined {
+                    message: crate::i18n::current().decline(card.decline_code.as_deref(), card.code.as_deref(), &card.message),
+                    decline_code: card.decline_code.clone(),
+                });
             }
             if let crate::stripe::Error::Api(api) = &error {
                 if api.status == 400 {

@@ -7,7 +7,9 @@ use super::{
     get_card_setup, saved_payment_methods,
 };
 use crate::app::ActionError;
-use crate::stripe_js::{ConfirmationTokenParams, Elements, ElementsOptions, Listener, PaymentElementOptions, PaymentMethodData, Storage, Stripe};
+use crate::stripe_js::{
+    ConfirmationTokenParams, Elements, ElementsOptions, Listener, PaymentElementOptions, PaymentMethodData, Storage, Stripe,
+};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
@@ -283,7 +285,10 @@ fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>) -> impl IntoView {
             let saved = async {
                 submitted.await.map_err(|e| e.message)?;
                 // Setup mode has no save box: the shopper asked to save, so it may be shown again.
-                let params = ConfirmationTokenParams { return_url, payment_method_data: Some(PaymentMethodData { allow_redisplay: "always".into() }) };
+                let params = ConfirmationTokenParams {
+                    return_url,
+                    payment_method_data: Some(PaymentMethodData { allow_redisplay: "always".into() }),
+                };
                 let token = js.create_confirmation_token(&elements, &params).await.map_err(|e| e.message)?;
                 let reply = confirm_card_setup(token).await.map_err(|e| e.message(locale))?;
                 let status = if reply.status == "requires_action" {

@@ -31,7 +31,8 @@ pub fn price(catalog: &Catalog, currency: Currency, stored: &[(String, u32)], co
     if let Some(code) = code.filter(|_| !lines.is_empty()) {
         match catalog.discount(code).ok_or(DiscountRefusal::Unknown).and_then(|d| d.amount_off(subtotal, now).map(|off| (d, off))) {
             Ok((found, amount)) => {
-                discount = Some(AppliedDiscount { code: found.code.clone(), label: found.describe(currency, crate::i18n::current()), amount });
+                discount =
+                    Some(AppliedDiscount { code: found.code.clone(), label: found.describe(currency, crate::i18n::current()), amount });
             }
             Err(refusal) => discount_note = Some(refusal_message(&refusal)),
         }
@@ -70,11 +71,8 @@ pub async fn add(state: &AppState, product_id: &ProductId, quantity: Quantity) -
     }
     let session = session::current_or_start(&state.store, state.is_https()).await.map_err(internal)?;
     let cap = stock.min(MAX_QUANTITY);
-    let added = state
-        .store
-        .add_to_cart(session.as_str(), product_id.as_str(), quantity.get(), cap, session::now())
-        .await
-        .map_err(internal)?;
+    let added =
+        state.store.add_to_cart(session.as_str(), product_id.as_str(), quantity.get(), cap, session::now()).await.map_err(internal)?;
     match added {
         CartAdd::Added(_) => view(state, Some(&session)).await,
         CartAdd::OverCap if cap < MAX_QUANTITY => {
@@ -100,11 +98,7 @@ pub async fn set_quantity(state: &AppState, product_id: &ProductId, quantity: Op
         return Err(AppError::invalid(crate::i18n::fill(crate::i18n::tr().only_in_stock, &[&stock])));
     }
     let session = session::current_or_start(&state.store, state.is_https()).await.map_err(internal)?;
-    state
-        .store
-        .set_cart_quantity(session.as_str(), product_id.as_str(), quantity.get(), session::now())
-        .await
-        .map_err(internal)?;
+    state.store.set_cart_quantity(session.as_str(), product_id.as_str(), quantity.get(), session::now()).await.map_err(internal)?;
     view(state, Some(&session)).await
 }
 

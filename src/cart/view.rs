@@ -78,7 +78,9 @@ pub fn DiscountForm() -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     let message = move || match discount.value().get() {
-        Some(Ok(cart)) => cart.discount.map(|d| crate::i18n::fill(t.discount_applied, &[&d.code])).unwrap_or_else(|| t.discount_removed.into()),
+        Some(Ok(cart)) => {
+            cart.discount.map(|d| crate::i18n::fill(t.discount_applied, &[&d.code])).unwrap_or_else(|| t.discount_removed.into())
+        }
         Some(Err(error)) => error.message(locale),
         None => String::new(),
     };

@@ -13,13 +13,8 @@ pub struct ProductId(String);
 
 impl ProductId {
     pub fn parse(id: &str) -> Result<Self, AppError> {
-        let valid = (1..=64).contains(&id.len())
-            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if valid {
-            Ok(Self(id.to_owned()))
-        } else {
-            Err(AppError::invalid(crate::i18n::tr().not_in_catalog))
-        }
+        let valid = (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if valid { Ok(Self(id.to_owned())) } else { Err(AppError::invalid(crate::i18n::tr().not_in_catalog)) }
     }
 
     pub fn as_str(&self) -> &str {

@@ -100,8 +100,7 @@ impl Discount {
 /// The last second of a `YYYY-MM-DD` day, UTC.
 fn end_of_day(date: &str) -> Option<i64> {
     let mut parts = date.split('-');
-    let (year, month, day): (i64, i64, i64) =
-        (parts.next()?.parse().ok()?, parts.next()?.parse().ok()?, parts.next()?.parse().ok()?);
+    let (year, month, day): (i64, i64, i64) = (parts.next()?.parse().ok()?, parts.next()?.parse().ok()?, parts.next()?.parse().ok()?);
     if parts.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return None;
     }
@@ -138,10 +137,7 @@ mod tests {
         let code = Discount::parse(DiscountEntry { expires: Some("2026-11-26".into()), ..entry("X") }, Currency::EUR).unwrap();
         let last_second = 1_795_651_200 + 86_399;
         assert!(code.amount_off(Money::new(1000, Currency::EUR), last_second).is_ok());
-        assert_eq!(
-            code.amount_off(Money::new(1000, Currency::EUR), last_second + 1),
-            Err(DiscountRefusal::Expired("2026-11-26".into()))
-        );
+        assert_eq!(code.amount_off(Money::new(1000, Currency::EUR), last_second + 1), Err(DiscountRefusal::Expired("2026-11-26".into())));
     }
 
     #[test]

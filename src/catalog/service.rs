@@ -1,9 +1,9 @@
 //! Loading the catalog file and answering catalog questions (server only).
 
+use super::discounts::{Discount, DiscountEntry};
 use super::{CatalogItem, CatalogListing, PAGE_SIZE, Product, ProductId};
 use crate::error::AppError;
 use crate::money::{Currency, Money};
-use super::discounts::{Discount, DiscountEntry};
 use crate::store::Store;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -66,15 +66,20 @@ struct ProductText {
 
 impl Catalog {
     pub fn load(path: &Path, currency: Currency) -> Result<Catalog, CatalogError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| CatalogError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read { path: path.display().to_string(), source })?;
         Self::parse(&text, currency)
     }
 
     /// Parses a catalog whose prices must all be in `currency`, the store's.
     pub fn parse(text: &str, currency: Currency) -> Result<Catalog, CatalogError> {
         let file: CatalogFile = toml::from_str(text).map_err(|error| CatalogError::Syntax(error.to_string()))?;
-        let mut catalog = Catalog { products: Vec::new(), index: HashMap::new(), initial_stock: Vec::new(), french: Vec::new(), discounts: HashMap::new() };
+        let mut catalog = Catalog {
+            products: Vec::new(),
+            index: HashMap::new(),
+            initial_stock: Vec::new(),
+            french: Vec::new(),
+            discounts: HashMap::new(),
+        };
         for entry in file.discounts {
             let code = entry.code.clone();
             let discount = Discount::parse(entry, currency).map_err(|problem| CatalogError::Discount { code: code.clone(), problem })?;
@@ -84,8 +89,7 @@ impl Catalog {
         }
         for entry in file.products {
             let problem = |problem: String| CatalogError::Product { product: entry.id.clone(), problem };
-            let id = ProductId::parse(&entry.id)
-                .map_err(|_| problem("ids are 1–64 characters of a-z, 0-9 and -".into()))?;
+            let id = ProductId::parse(&entry.id).map_err(|_| problem("ids are 1–64 characters of a-z, 0-9 and -".into()))?;
             let product_currency = Currency::parse(&entry.currency).map_err(|error| problem(error.to_string()))?;
             if product_currency != currency {
                 return Err(problem(format!("priced in {product_currency}, but the store sells in {currency}")));

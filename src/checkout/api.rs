@@ -4,8 +4,8 @@
 
 use crate::cart::Cart;
 use crate::error::AppError;
-use serde::{Deserialize, Serialize};
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// What the checkout page needs: the priced cart and how to load Stripe's Elements.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

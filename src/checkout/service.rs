@@ -2,7 +2,7 @@
 //! the attempt, check the card against the shop's rules, then create and confirm the
 //! PaymentIntent in one Stripe request whose idempotency key belongs to the attempt.
 
-use super::{CheckoutView, PaymentResult, PaymentReply, PaymentStatus};
+use super::{CheckoutView, PaymentReply, PaymentResult, PaymentStatus};
 use crate::account::SavedMethod;
 use crate::config::{PaymentElementLayout, PaymentMethodCreation};
 use crate::error::AppError;
@@ -271,11 +271,8 @@ const NOT_SENT: &str = "not_sent";
 
 fn refused(state: &AppState) -> AppError {
     let countries = &state.config.store.blocked_card_countries;
-    let message = if countries.is_empty() {
-        crate::i18n::tr().prepaid_refused.to_owned()
-    } else {
-        crate::i18n::tr().card_refused_by_shop.to_owned()
-    };
+    let message =
+        if countries.is_empty() { crate::i18n::tr().prepaid_refused.to_owned() } else { crate::i18n::tr().card_refused_by_shop.to_owned() };
     AppError::Declined { message, decline_code: None }
 }
 
@@ -295,7 +292,9 @@ async fn check_card(state: &AppState, attempt: &Attempt) -> Result<(), AppError>
             Err(error) => return Err(not_sent(state, attempt, error).await),
         },
         Credential::PaymentMethod(method) => match state.payments.stripe.retrieve_payment_method(method).await {
-            Ok(method) if method.customer.is_none() || method.customer.as_ref().map(CustomerId::as_str) == attempt.customer_id.as_deref() => {
+            Ok(method)
+                if method.customer.is_none() || method.customer.as_ref().map(CustomerId::as_str) == attempt.customer_id.as_deref() =>
+            {
                 method.card
             }
             Ok(method) => {
@@ -307,7 +306,8 @@ async fn check_card(state: &AppState, attempt: &Attempt) -> Result<(), AppError>
         },
     };
     let prepaid = card.as_ref().and_then(|c| c.funding.as_deref()) == Some("prepaid");
-    let blocked = card.as_ref().and_then(|c| c.country.as_deref()).is_some_and(|country| rules.blocked_card_countries.iter().any(|b| b == country));
+    let blocked =
+        card.as_ref().and_then(|c| c.country.as_deref()).is_some_and(|country| rules.blocked_card_countries.iter().any(|b| b == country));
     if (rules.refuse_prepaid_cards && prepaid) || blocked {
         tracing::info!(order = %attempt.order_id, prepaid, blocked, "card refused by the shop's rules");
         record(state, attempt, None, REFUSED, "failed", None).await?;
@@ -545,7 +545,8 @@ async fn record(
 pub async fn outcome(state: &AppState, intent_id: &PaymentIntentId) -> Result<PaymentResult, AppError> {
     let not_found = || AppError::NotFound(crate::i18n::tr().no_such_payment.into());
     let session = session::current(&state.store).await.map_err(internal)?.ok_or_else(not_found)?;
-    let order_id = state.store.order_id_for_payment_intent(intent_id.as_str(), session.as_str()).await.map_err(internal)?.ok_or_else(not_found)?;
+    let order_id =
+        state.store.order_id_for_payment_intent(intent_id.as_str(), session.as_str()).await.map_err(internal)?.ok_or_else(not_found)?;
     let intent = state.payments.stripe.retrieve_payment_intent(intent_id).await.map_err(crate::stripe::shopper_error)?;
     let attempt = state
         .store
@@ -555,7 +556,10 @@ pub async fn outcome(state: &AppState, intent_id: &PaymentIntentId) -> Result<Pa
         .into_iter()
         .find(|a| a.payment_intent_id.as_deref() == Some(intent_id.as_str()))
         .ok_or_else(not_found)?;
-    let failure = intent.last_payment_error.as_ref().and_then(|f| f.message.as_deref().map(|m| crate::i18n::current().decline(f.decline_code.as_deref(), f.code.as_deref(), m)));
+    let failure = intent
+        .last_payment_error
+        .as_ref()
+        .and_then(|f| f.message.as_deref().map(|m| crate::i18n::current().decline(f.decline_code.as_deref(), f.code.as_deref(), m)));
     let status = serde_json::to_value(&intent.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
     match settle(state, &attempt, &intent).await {
         Ok(_) | Err(AppError::Declined { .. }) => Ok(PaymentResult { order_id, status, failure }),

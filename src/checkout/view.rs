@@ -2,12 +2,13 @@
 //! `/checkout/complete` (the outcome, after a redirect or 3-D Secure).
 
 use super::{
-    CheckoutView, PaymentReply, PaymentResult, PaymentStatus, ShippingAddress, confirm_payment, confirm_payment_method, get_checkout, payment_outcome,
+    CheckoutView, PaymentReply, PaymentResult, PaymentStatus, ShippingAddress, confirm_payment, confirm_payment_method, get_checkout,
+    payment_outcome,
 };
-use crate::error::AppError;
 use crate::account::SavedMethod;
 use crate::app::CartState;
 use crate::cart::{DiscountForm, Totals};
+use crate::error::AppError;
 use crate::money::Money;
 use crate::stripe_js::{
     AddressElement, AddressElementOptions, Appearance, AppearanceVariables, ConfirmationTokenParams, Elements, ElementsCardOptions,
@@ -145,9 +146,8 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
             show(cart.total);
         }
     });
-    let repricing = move || {
-        discount.pending().get() || discount.value().with(|priced| matches!(priced, Some(Ok(cart)) if cart.total != shown.get()))
-    };
+    let repricing =
+        move || discount.pending().get() || discount.value().with(|priced| matches!(priced, Some(Ok(cart)) if cart.total != shown.get()));
 
     // In the browser only: load the Payment Element before any PaymentIntent exists,
     // once both containers exist (after a client-side navigation they exist before

@@ -33,7 +33,10 @@ fn check(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     if same {
         None
     } else {
-        Some((StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"orders\"")], "Sign in with ADMIN_TOKEN as the password.").into_response())
+        Some(
+            (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"orders\"")], "Sign in with ADMIN_TOKEN as the password.")
+                .into_response(),
+        )
     }
 }
 
@@ -104,14 +107,22 @@ pub async fn detail(State(state): State<AppState>, headers: HeaderMap, Path(id):
         Ok(None) => return (StatusCode::NOT_FOUND, "No such order.").into_response(),
         Err(error) => return internal(error),
     };
-    let (attempts, events, flag) = match (state.store.attempts(&id).await, state.store.order_events(&id).await, state.store.order_flag(&id).await) {
-        (Ok(a), Ok(e), Ok(f)) => (a, e, f),
-        (Err(error), ..) | (_, Err(error), _) | (.., Err(error)) => return internal(error),
-    };
+    let (attempts, events, flag) =
+        match (state.store.attempts(&id).await, state.store.order_events(&id).await, state.store.order_flag(&id).await) {
+            (Ok(a), Ok(e), Ok(f)) => (a, e, f),
+            (Err(error), ..) | (_, Err(error), _) | (.., Err(error)) => return internal(error),
+        };
     let lines: String = order
         .lines
         .iter()
-        .map(|l| format!("<li>{} × {} — {}</li>", l.quantity, escape(&l.name), escape(&money(l.unit_amount * i64::from(l.quantity), &order.currency))))
+        .map(|l| {
+            format!(
+                "<li>{} × {} — {}</li>",
+                l.quantity,
+                escape(&l.name),
+                escape(&money(l.unit_amount * i64::from(l.quantity), &order.currency))
+            )
+        })
         .collect();
     let attempts: String = attempts
         .iter()
@@ -129,7 +140,10 @@ pub async fn detail(State(state): State<AppState>, headers: HeaderMap, Path(id):
     let ship_to = if ship_to.is_empty() {
         "<p>No shipping address was given.</p>".to_owned()
     } else {
-        format!("<address data-testid=\"admin-shipping\">{}</address>", ship_to.iter().map(|line| escape(line)).collect::<Vec<_>>().join("<br>"))
+        format!(
+            "<address data-testid=\"admin-shipping\">{}</address>",
+            ship_to.iter().map(|line| escape(line)).collect::<Vec<_>>().join("<br>")
+        )
     };
     let details = &order.details;
     let paid_with = match (&details.payment_method_id, &details.payment_method_type) {
@@ -143,10 +157,13 @@ pub async fn detail(State(state): State<AppState>, headers: HeaderMap, Path(id):
         (None, _) => "<p>No payment method yet.</p>".to_owned(),
     };
     let discount = match &order.discount_code {
-        Some(code) if order.discount_amount > 0 => format!("<p>Discount {}: −{}</p>", escape(code), escape(&money(order.discount_amount, &order.currency))),
+        Some(code) if order.discount_amount > 0 => {
+            format!("<p>Discount {}: −{}</p>", escape(code), escape(&money(order.discount_amount, &order.currency)))
+        }
         _ => String::new(),
     };
-    let events: String = events.iter().map(|(id, kind, at)| format!("<tr><td>{}</td><td>{}</td><td>{at}</td></tr>", escape(id), escape(kind))).collect();
+    let events: String =
+        events.iter().map(|(id, kind, at)| format!("<tr><td>{}</td><td>{}</td><td>{at}</td></tr>", escape(id), escape(kind))).collect();
     page(
         &format!("Order {id}"),
         &format!(

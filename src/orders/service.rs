@@ -14,7 +14,9 @@ pub async fn view(state: &AppState, id: &str) -> Result<OrderView, AppError> {
         AppError::Internal
     };
     // Order numbers are `ord_` and lowercase letters or digits; anything else names no order.
-    let well_formed = id.strip_prefix("ord_").is_some_and(|rest| (1..=64).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+    let well_formed = id
+        .strip_prefix("ord_")
+        .is_some_and(|rest| (1..=64).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
     if !well_formed {
         return Err(not_found());
     }

@@ -46,8 +46,12 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     match state.store.apply_payment_event(&payment, session::now()).await {
         Ok(effect) => {
             match effect {
-                EventEffect::AmountMismatch => tracing::error!(event_id, order_id, "charged amount differs from the order: flagged, not fulfilled"),
-                EventEffect::Fulfilled { oversold: true } => tracing::error!(event_id, order_id, "order paid but stock ran out: flagged as oversold"),
+                EventEffect::AmountMismatch => {
+                    tracing::error!(event_id, order_id, "charged amount differs from the order: flagged, not fulfilled")
+                }
+                EventEffect::Fulfilled { oversold: true } => {
+                    tracing::error!(event_id, order_id, "order paid but stock ran out: flagged as oversold")
+                }
                 effect => tracing::info!(event_id, event_type, order_id, ?effect, "webhook applied"),
             }
             (StatusCode::OK, "ok")

@@ -133,15 +133,12 @@ pub async fn serve(State(assets): State<Assets>, Path(file): Path<String>, heade
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let accepts = |coding: &str| {
-            headers
-                .get_all(header::ACCEPT_ENCODING)
-                .iter()
-                .filter_map(|value| value.to_str().ok())
-                .flat_map(|value| value.split(','))
-                .any(|item| {
+            headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|value| value.to_str().ok()).flat_map(|value| value.split(',')).any(
+                |item| {
                     let mut parts = item.trim().split(';');
                     parts.next() == Some(coding) && !parts.any(|q| q.trim() == "q=0")
-                })
+                },
+            )
         };
         let (body, encoding) = if accepts("br") {
             (asset.brotli.clone(), Some("br"))

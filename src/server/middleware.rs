@@ -28,10 +28,7 @@ pub const MAX_WEBHOOK_BYTES: usize = 512 * 1024;
 /// js.stripe.com, and the configured origin otherwise (the emulator).
 pub fn content_security_policy(stripe_js_url: &str, site: &leptos::config::LeptosOptions) -> String {
     let origin = |url: &str| -> String {
-        url.parse::<http::Uri>()
-            .ok()
-            .and_then(|uri| Some(format!("{}://{}", uri.scheme_str()?, uri.authority()?)))
-            .unwrap_or_default()
+        url.parse::<http::Uri>().ok().and_then(|uri| Some(format!("{}://{}", uri.scheme_str()?, uri.authority()?))).unwrap_or_default()
     };
     let js = origin(stripe_js_url);
     let (scripts, frames, connect, images) = if js == "https://js.stripe.com" {
@@ -111,14 +108,8 @@ pub fn apply(router: Router) -> Router {
             tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
         }))
         .layer(PropagateRequestIdLayer::new(request_id))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin")))
         // Pages and replies are about a shopper (their cart, their order, a client
         // secret): no browser or proxy keeps a copy. Static files say otherwise.
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
@@ -152,7 +143,10 @@ mod tests {
     fn with_real_stripe_the_policy_lists_stripes_published_origins() {
         let site = leptos::config::LeptosOptions::builder().output_name("storefront").build();
         let csp = content_security_policy("https://js.stripe.com/clover/stripe.js", &site);
-        assert!(csp.contains("script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval' https://js.stripe.com https://*.js.stripe.com;"), "{csp}");
+        assert!(
+            csp.contains("script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval' https://js.stripe.com https://*.js.stripe.com;"),
+            "{csp}"
+        );
         assert!(csp.contains("frame-src https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com;"), "{csp}");
         // The builder's default is development: the live-reload socket is allowed too.
         assert!(csp.contains("connect-src 'self' https://api.stripe.com ws://127.0.0.1:3001 ws://localhost:3001;"), "{csp}");

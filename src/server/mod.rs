@@ -54,8 +54,7 @@ pub fn main() -> ExitCode {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
     tracing_subscriber::fmt().with_env_filter(filter).init();
 }
 
@@ -88,7 +87,11 @@ impl Application {
         let state = AppState {
             // In development cargo-leptos rewrites these files under a running server:
             // read them from disk each time there.
-            assets: if config.site.env == leptos::config::Env::PROD { assets::Assets::compressed(pkg_dir) } else { assets::Assets::from_disk(pkg_dir) },
+            assets: if config.site.env == leptos::config::Env::PROD {
+                assets::Assets::compressed(pkg_dir)
+            } else {
+                assets::Assets::from_disk(pkg_dir)
+            },
             leptos_options: config.site.clone(),
             config: Arc::new(config),
             store,

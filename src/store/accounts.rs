@@ -148,10 +148,8 @@ impl Store {
             .bind(account_id)
             .execute(&self.writer)
             .await?;
-        let stored: Option<String> = sqlx::query_scalar("SELECT stripe_customer_id FROM accounts WHERE id = $1")
-            .bind(account_id)
-            .fetch_one(&self.writer)
-            .await?;
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT stripe_customer_id FROM accounts WHERE id = $1").bind(account_id).fetch_one(&self.writer).await?;
         Ok(stored.unwrap_or_else(|| customer_id.to_owned()))
     }
 
@@ -172,11 +170,12 @@ impl Store {
 
     /// Failed sign-ins recorded for `scope` at or after `since`.
     pub async fn sign_in_failures(&self, scope: &str, since: i64) -> Result<(i64, Option<i64>), StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS failures, MIN(failed_at) AS oldest FROM sign_in_failures WHERE scope = $1 AND failed_at >= $2")
-            .bind(scope)
-            .bind(since)
-            .fetch_one(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT COUNT(*) AS failures, MIN(failed_at) AS oldest FROM sign_in_failures WHERE scope = $1 AND failed_at >= $2")
+                .bind(scope)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?;
         Ok((row.try_get("failures")?, row.try_get("oldest")?))
     }
 
@@ -208,7 +207,11 @@ impl Store {
 
 async fn end_session(tx: &mut sqlx::AnyConnection, session_id: &str, now: i64) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM cart_lines WHERE session_id = $1").bind(session_id).execute(&mut *tx).await?;
-    sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL").bind(now).bind(session_id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
+        .bind(now)
+        .bind(session_id)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 

@@ -23,7 +23,10 @@ impl Store {
                 // taken in one global order (sorted), so two requests cannot deadlock.
                 scopes.sort_by(|a, b| a.0.cmp(&b.0));
                 for (scope, _) in &scopes {
-                    sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS locked").bind(scope).execute(&mut *tx).await?;
+                    sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS locked")
+                        .bind(scope)
+                        .execute(&mut *tx)
+                        .await?;
                 }
             }
             for (scope, limit) in &scopes {

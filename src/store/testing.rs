@@ -11,12 +11,7 @@ pub struct Scratch(#[allow(dead_code)] Option<tempfile::TempDir>);
 /// One empty, migrated store per backend.
 pub async fn stores() -> Vec<(Store, Scratch)> {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = Store::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("test.db").display()
-    ))
-    .await
-    .unwrap();
+    let sqlite = Store::connect(&format!("sqlite://{}", dir.path().join("test.db").display())).await.unwrap();
     let mut stores = vec![(sqlite, Scratch(Some(dir)))];
     if let Some(url) = postgres_url() {
         stores.push((postgres_store(&url).await, Scratch(None)));
@@ -26,9 +21,7 @@ pub async fn stores() -> Vec<(Store, Scratch)> {
 
 /// `TEST_POSTGRES_URL`, when set.
 pub fn postgres_url() -> Option<String> {
-    std::env::var("TEST_POSTGRES_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
+    std::env::var("TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())
 }
 
 /// A store on a schema of its own in the PostgreSQL at `url`.
@@ -42,23 +35,11 @@ pub async fn postgres_store(url: &str) -> Store {
 /// Creates an empty schema and returns `url` with it as the search path.
 pub async fn fresh_schema(url: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let schema = format!(
-        "t{}_{}_{}",
-        std::process::id(),
-        nanos,
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("t{}_{}_{}", std::process::id(), nanos, NEXT.fetch_add(1, Ordering::Relaxed));
     sqlx::any::install_default_drivers();
-    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
-        .await
-        .unwrap();
-    sqlx::Executor::execute(&mut admin, format!("CREATE SCHEMA {schema}").as_str())
-        .await
-        .unwrap();
+    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(url).await.unwrap();
+    sqlx::Executor::execute(&mut admin, format!("CREATE SCHEMA {schema}").as_str()).await.unwrap();
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}options=-c%20search_path%3D{schema}")
 }

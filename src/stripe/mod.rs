@@ -14,8 +14,8 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 use types::{
-    ConfirmationToken, CreateAndConfirmSetupIntent, CreateCustomer, CreateCustomerSession, Customer,
-    CustomerSession, ErrorBody, List, PaymentIntent, PaymentMethod, SetupIntent,
+    ConfirmationToken, CreateAndConfirmSetupIntent, CreateCustomer, CreateCustomerSession, Customer, CustomerSession, ErrorBody, List,
+    PaymentIntent, PaymentMethod, SetupIntent,
 };
 
 /// What a shopper is told when a Stripe call fails for a reason other than their
@@ -247,11 +247,7 @@ impl Client {
             let (outcome, result) = match request.send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
-                    let should_retry = response
-                        .headers()
-                        .get("stripe-should-retry")
-                        .and_then(|v| v.to_str().ok())
-                        .map(|v| v == "true");
+                    let should_retry = response.headers().get("stripe-should-retry").and_then(|v| v.to_str().ok()).map(|v| v == "true");
                     let request_id = response.headers().get("request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
                     let outcome = retry::Outcome::Reply { status, should_retry };
                     match response.bytes().await {
@@ -391,7 +387,12 @@ mod tests {
             shipping: Some(&Shipping {
                 name: "Ada Lovelace".into(),
                 phone: None,
-                address: Address { line1: Some("1 Rue de Rivoli".into()), city: Some("Paris".into()), country: Some("FR".into()), ..Address::default() },
+                address: Address {
+                    line1: Some("1 Rue de Rivoli".into()),
+                    city: Some("Paris".into()),
+                    country: Some("FR".into()),
+                    ..Address::default()
+                },
             }),
             expand: ["payment_method"],
         };

@@ -128,7 +128,8 @@ impl Stripe {
         let options = js_sys::Object::new();
         let _ = Reflect::set(&options, &"elements".into(), elements.js.as_ref());
         let result = settle(self.js.create_payment_method(&options)).await?;
-        get_string(&get(&result, "paymentMethod"), "id").ok_or_else(|| StripeJsError::new("api_error", "Stripe.js returned no PaymentMethod."))
+        get_string(&get(&result, "paymentMethod"), "id")
+            .ok_or_else(|| StripeJsError::new("api_error", "Stripe.js returned no PaymentMethod."))
     }
 
     /// Runs the intent's next action (3-D Secure, redirect); resolves with the intent's

@@ -21,7 +21,11 @@ impl Stripe {
         Err(not_in_browser())
     }
 
-    pub async fn create_confirmation_token(&self, _elements: &Elements, _params: &ConfirmationTokenParams) -> Result<String, StripeJsError> {
+    pub async fn create_confirmation_token(
+        &self,
+        _elements: &Elements,
+        _params: &ConfirmationTokenParams,
+    ) -> Result<String, StripeJsError> {
         Err(not_in_browser())
     }
 

@@ -30,7 +30,10 @@ pub enum Behaviour {
     Succeeds,
     /// 3-D Secure is asked for; `when_saved` says whether it is still asked for an
     /// off-session charge of a saved card; after authentication, `then` decides.
-    Authenticate { when_saved: bool, then: Option<Decline> },
+    Authenticate {
+        when_saved: bool,
+        then: Option<Decline>,
+    },
     Declines(Decline),
     /// Attaching to a customer works; charging declines.
     AttachesThenDeclines(Decline),

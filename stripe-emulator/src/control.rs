@@ -241,7 +241,10 @@ async fn bank_page(State(shared): State<Arc<Shared>>, Path(id): Path<String>, Qu
     let Some(intent) = intent.filter(|i| i["client_secret"] == secret.as_str()) else {
         return (StatusCode::NOT_FOUND, Html("<h1>Unknown payment</h1>")).into_response();
     };
-    let amount = intent["amount"].as_i64().map(|a| format!("{:.2} {}", a as f64 / 100.0, intent["currency"].as_str().unwrap_or_default().to_uppercase())).unwrap_or_default();
+    let amount = intent["amount"]
+        .as_i64()
+        .map(|a| format!("{:.2} {}", a as f64 / 100.0, intent["currency"].as_str().unwrap_or_default().to_uppercase()))
+        .unwrap_or_default();
     let secret = escape(intent["client_secret"].as_str().unwrap_or_default());
     let id = escape(&id);
     Html(format!(
@@ -276,7 +279,8 @@ async fn bank_decision(State(shared): State<Arc<Shared>>, Path(id): Path<String>
         account.return_urls.get(&id).cloned()
     };
     let Some(return_url) = return_url else {
-        return (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], format!("Payment {status}. No return_url was given.")).into_response();
+        return (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], format!("Payment {status}. No return_url was given."))
+            .into_response();
     };
     let separator = if return_url.contains('?') { '&' } else { '?' };
     let target = format!(

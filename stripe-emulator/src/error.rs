@@ -20,15 +20,7 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            kind,
-            code: None,
-            decline_code: None,
-            message: message.into(),
-            param: None,
-            attached: Map::new(),
-        }
+        Self { status, kind, code: None, decline_code: None, message: message.into(), param: None, attached: Map::new() }
     }
 
     pub fn with_code(mut self, code: &str) -> Self {
@@ -65,8 +57,7 @@ impl ApiError {
 
     /// 404 for a missing object in the URL path.
     pub fn no_such(kind: &str, id: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "invalid_request_error", format!("No such {kind}: '{id}'"))
-            .with_code("resource_missing")
+        Self::new(StatusCode::NOT_FOUND, "invalid_request_error", format!("No such {kind}: '{id}'")).with_code("resource_missing")
     }
 
     /// 400 for a missing object named by a parameter.
@@ -96,12 +87,8 @@ impl ApiError {
     }
 
     pub fn rate_limited() -> Self {
-        Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "invalid_request_error",
-            "Too many requests hit the API too quickly (emulated fault).",
-        )
-        .with_code("rate_limit")
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "invalid_request_error", "Too many requests hit the API too quickly (emulated fault).")
+            .with_code("rate_limit")
     }
 
     pub fn not_found_route(method: &str, path: &str) -> Self {

@@ -114,9 +114,7 @@ impl Params {
     /// An integer parameter, if present.
     pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
         self.str(name)?
-            .map(|value| {
-                value.parse::<i64>().map_err(|_| ApiError::invalid_param(name, format!("Invalid integer: {value}")))
-            })
+            .map(|value| value.parse::<i64>().map_err(|_| ApiError::invalid_param(name, format!("Invalid integer: {value}"))))
             .transpose()
     }
 
@@ -195,9 +193,9 @@ impl Params {
             }
             let has_children = allowed.iter().any(|a| a.starts_with(&child_prefix));
             match param {
-                Param::Map(map) if has_children => map.iter().try_for_each(|(key, inner)| {
-                    walk(&format!("{path}.{key}"), &format!("{shown}[{key}]"), inner, allowed)
-                }),
+                Param::Map(map) if has_children => {
+                    map.iter().try_for_each(|(key, inner)| walk(&format!("{path}.{key}"), &format!("{shown}[{key}]"), inner, allowed))
+                }
                 _ if allowed.contains(&path) => Ok(()),
                 _ => Err(ApiError::unknown_param(shown)),
             }

@@ -39,7 +39,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             tower_http::cors::CorsLayer::new()
                 .allow_origin(tower_http::cors::Any)
                 .allow_methods([Method::GET, Method::POST, Method::DELETE])
-                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, "stripe-version".parse().unwrap_or(header::ACCEPT), "idempotency-key".parse().unwrap_or(header::ACCEPT)])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    "stripe-version".parse().unwrap_or(header::ACCEPT),
+                    "idempotency-key".parse().unwrap_or(header::ACCEPT),
+                ])
                 .expose_headers(["request-id".parse().unwrap_or(header::ACCEPT)]),
         )
         .with_state(shared)
@@ -126,10 +131,7 @@ async fn api(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let request_id = format!("req_{}", random_suffix(14));
-    let version = headers
-        .get("stripe-version")
-        .and_then(|v| v.to_str().ok())
-        .map_or_else(|| crate::API_VERSION.to_owned(), str::to_owned);
+    let version = headers.get("stripe-version").and_then(|v| v.to_str().ok()).map_or_else(|| crate::API_VERSION.to_owned(), str::to_owned);
     let idempotency_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut common = vec![("request-id", request_id.clone()), ("stripe-version", version)];
     if let Some(key) = &idempotency_key {
@@ -171,10 +173,7 @@ async fn api(
     };
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if method == Method::POST && !raw.is_empty() && content_type.starts_with("application/json") {
-        return fail(
-            ApiError::invalid("Invalid request: Stripe's API takes application/x-www-form-urlencoded bodies, not JSON."),
-            &common,
-        );
+        return fail(ApiError::invalid("Invalid request: Stripe's API takes application/x-www-form-urlencoded bodies, not JSON."), &common);
     }
     let params = match Params::parse(&raw) {
         Ok(params) => params,
@@ -262,7 +261,14 @@ fn process(
 }
 
 /// Sends a reply (first or replayed), unless an "after" fault loses or delays it.
-async fn after_faults(shared: &Shared, method: &Method, path: &str, status: StatusCode, bytes: Vec<u8>, headers: &[(&str, String)]) -> Response {
+async fn after_faults(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    status: StatusCode,
+    bytes: Vec<u8>,
+    headers: &[(&str, String)],
+) -> Response {
     match shared.faults.take(method.as_str(), path, Phase::After) {
         Some(Action::Status { status, should_retry }) => fault_reply(status, should_retry, headers),
         Some(Action::Drop { .. }) => dropped(),

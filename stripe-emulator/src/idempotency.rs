@@ -78,7 +78,9 @@ impl Store {
 fn mismatch(key: &str) -> ApiError {
     ApiError::idempotency(
         StatusCode::BAD_REQUEST,
-        format!("Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{key}' if you meant to execute a different request."),
+        format!(
+            "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{key}' if you meant to execute a different request."
+        ),
     )
 }
 

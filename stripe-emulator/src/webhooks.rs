@@ -189,7 +189,13 @@ async fn attempt(shared: &Arc<Shared>, delivery_id: &str, endpoint: &WebhookEndp
         Err(error) => (None, Some(format!("could not connect: {error}"))),
     };
     let ok = status.is_some_and(|s| (200..300).contains(&s));
-    let outcome = if ok { "succeeded" } else if last { "failed" } else { "pending" };
+    let outcome = if ok {
+        "succeeded"
+    } else if last {
+        "failed"
+    } else {
+        "pending"
+    };
     shared.webhooks.record(delivery_id, Attempt { at: timestamp, status, error, duration_ms }, outcome);
     if outcome != "pending" {
         finish(shared, delivery_id, outcome);

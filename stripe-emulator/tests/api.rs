@@ -66,9 +66,8 @@ impl Stripe {
 
     /// A ConfirmationToken for a test PaymentMethod, made with the test helper.
     async fn token(&self, pm: &str) -> String {
-        let reply = self
-            .post("/v1/test_helpers/confirmation_tokens", &[("payment_method", pm), ("return_url", "https://shop.example/done")])
-            .await;
+        let reply =
+            self.post("/v1/test_helpers/confirmation_tokens", &[("payment_method", pm), ("return_url", "https://shop.example/done")]).await;
         assert_eq!(reply.status, 200, "{}", reply.body);
         reply.body["id"].as_str().unwrap().to_owned()
     }
@@ -114,7 +113,9 @@ async fn requests_without_a_valid_test_key_are_401_in_stripes_shape() {
 #[tokio::test]
 async fn every_reply_has_a_request_id_and_echoes_the_api_version() {
     let stripe = emulator().await;
-    let reply = stripe.send(stripe.http.get(stripe.url("/v1/customers")).bearer_auth(SECRET_KEY).header("Stripe-Version", "2025-09-30.clover")).await;
+    let reply = stripe
+        .send(stripe.http.get(stripe.url("/v1/customers")).bearer_auth(SECRET_KEY).header("Stripe-Version", "2025-09-30.clover"))
+        .await;
     assert!(reply.headers["request-id"].to_str().unwrap().starts_with("req_"));
     assert_eq!(reply.headers["stripe-version"], "2025-09-30.clover");
     let error = stripe.get("/v1/customers/cus_missing").await;
@@ -201,19 +202,28 @@ async fn every_decline_card_reports_its_documented_code() {
     ];
     for (number, code, decline_code) in cases {
         let token = stripe
-            .post_as(PUBLISHABLE_KEY, "/v1/confirmation_tokens", &[
-                ("payment_method_data[type]", "card"),
-                ("payment_method_data[card][number]", number),
-                ("payment_method_data[card][exp_month]", "12"),
-                ("payment_method_data[card][exp_year]", "2034"),
-                ("payment_method_data[card][cvc]", "123"),
-                ("return_url", "https://shop.example/done"),
-            ], None)
+            .post_as(
+                PUBLISHABLE_KEY,
+                "/v1/confirmation_tokens",
+                &[
+                    ("payment_method_data[type]", "card"),
+                    ("payment_method_data[card][number]", number),
+                    ("payment_method_data[card][exp_month]", "12"),
+                    ("payment_method_data[card][exp_year]", "2034"),
+                    ("payment_method_data[card][cvc]", "123"),
+                    ("return_url", "https://shop.example/done"),
+                ],
+                None,
+            )
             .await;
         assert_eq!(token.status, 200, "{number}: {}", token.body);
         let reply = stripe.pay(token.body["id"].as_str().unwrap(), &[]).await;
         assert_eq!(reply.status, 402, "{number}");
-        assert_eq!((reply.body["error"]["code"].as_str(), reply.body["error"]["decline_code"].as_str()), (Some(code), Some(decline_code)), "{number}");
+        assert_eq!(
+            (reply.body["error"]["code"].as_str(), reply.body["error"]["decline_code"].as_str()),
+            (Some(code), Some(decline_code)),
+            "{number}"
+        );
     }
 }
 
@@ -243,10 +253,17 @@ async fn a_return_url_is_required_when_redirect_methods_are_allowed() {
         .await;
     assert_eq!((reply.status, reply.body["error"]["param"].as_str()), (400, Some("return_url")));
     let never = stripe
-        .post("/v1/payment_intents", &[
-            ("amount", "1099"), ("currency", "eur"), ("confirm", "true"), ("confirmation_token", token),
-            ("automatic_payment_methods[enabled]", "true"), ("automatic_payment_methods[allow_redirects]", "never"),
-        ])
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "1099"),
+                ("currency", "eur"),
+                ("confirm", "true"),
+                ("confirmation_token", token),
+                ("automatic_payment_methods[enabled]", "true"),
+                ("automatic_payment_methods[allow_redirects]", "never"),
+            ],
+        )
         .await;
     assert_eq!(never.body["status"], "succeeded", "{}", never.body);
 }
@@ -277,7 +294,10 @@ async fn three_d_secure_completes_or_fails_through_the_challenge() {
     let token = stripe.token("pm_card_threeDSecure2Required").await;
     let intent = stripe.pay(&token, &[]).await.body;
     let failed = stripe
-        .control(&format!("/_emulator/3ds/{}", intent["id"].as_str().unwrap()), json!({ "client_secret": intent["client_secret"], "result": "fail" }))
+        .control(
+            &format!("/_emulator/3ds/{}", intent["id"].as_str().unwrap()),
+            json!({ "client_secret": intent["client_secret"], "result": "fail" }),
+        )
         .await;
     assert_eq!(failed.body["status"], "requires_payment_method");
     assert_eq!(failed.body["last_payment_error"]["code"], "payment_intent_authentication_failure");
@@ -287,18 +307,26 @@ async fn three_d_secure_completes_or_fails_through_the_challenge() {
 async fn card_1629_authenticates_then_declines() {
     let stripe = emulator().await;
     let token = stripe
-        .post_as(PUBLISHABLE_KEY, "/v1/confirmation_tokens", &[
-            ("payment_method_data[type]", "card"),
-            ("payment_method_data[card][number]", "4000008400001629"),
-            ("payment_method_data[card][exp_month]", "1"),
-            ("payment_method_data[card][exp_year]", "40"),
-        ], None)
+        .post_as(
+            PUBLISHABLE_KEY,
+            "/v1/confirmation_tokens",
+            &[
+                ("payment_method_data[type]", "card"),
+                ("payment_method_data[card][number]", "4000008400001629"),
+                ("payment_method_data[card][exp_month]", "1"),
+                ("payment_method_data[card][exp_year]", "40"),
+            ],
+            None,
+        )
         .await
         .body;
     let intent = stripe.pay(token["id"].as_str().unwrap(), &[]).await.body;
     assert_eq!(intent["status"], "requires_action");
     let done = stripe
-        .control(&format!("/_emulator/3ds/{}", intent["id"].as_str().unwrap()), json!({ "client_secret": intent["client_secret"], "result": "complete" }))
+        .control(
+            &format!("/_emulator/3ds/{}", intent["id"].as_str().unwrap()),
+            json!({ "client_secret": intent["client_secret"], "result": "complete" }),
+        )
         .await;
     assert_eq!(done.body["status"], "requires_payment_method");
     assert_eq!(done.body["last_payment_error"]["code"], "card_declined");
@@ -308,7 +336,12 @@ async fn card_1629_authenticates_then_declines() {
 async fn a_redirect_method_sends_the_shopper_to_the_bank_and_back() {
     let stripe = emulator().await;
     let token = stripe
-        .post_as(PUBLISHABLE_KEY, "/v1/confirmation_tokens", &[("payment_method_data[type]", "ideal"), ("return_url", "https://shop.example/complete?x=1")], None)
+        .post_as(
+            PUBLISHABLE_KEY,
+            "/v1/confirmation_tokens",
+            &[("payment_method_data[type]", "ideal"), ("return_url", "https://shop.example/complete?x=1")],
+            None,
+        )
         .await
         .body;
     let intent = stripe.pay(token["id"].as_str().unwrap(), &[]).await.body;
@@ -336,7 +369,12 @@ async fn a_redirect_method_sends_the_shopper_to_the_bank_and_back() {
 async fn a_delayed_method_is_processing_then_succeeds() {
     let stripe = emulator().await;
     let token = stripe
-        .post_as(PUBLISHABLE_KEY, "/v1/confirmation_tokens", &[("payment_method_data[type]", "sepa_debit"), ("return_url", "https://shop.example/done")], None)
+        .post_as(
+            PUBLISHABLE_KEY,
+            "/v1/confirmation_tokens",
+            &[("payment_method_data[type]", "sepa_debit"), ("return_url", "https://shop.example/done")],
+            None,
+        )
         .await
         .body;
     let intent = stripe.pay(token["id"].as_str().unwrap(), &[]).await.body;
@@ -383,7 +421,13 @@ async fn idempotency_keys_replay_refuse_other_parameters_and_409_while_running()
 
     // A declined confirmation is replayed as the same 402.
     let token = stripe.token("pm_card_chargeDeclined").await;
-    let pay = [("amount", "1099"), ("currency", "eur"), ("confirm", "true"), ("confirmation_token", token.as_str()), ("return_url", "https://shop.example/done")];
+    let pay = [
+        ("amount", "1099"),
+        ("currency", "eur"),
+        ("confirm", "true"),
+        ("confirmation_token", token.as_str()),
+        ("return_url", "https://shop.example/done"),
+    ];
     let declined = stripe.post_as(SECRET_KEY, "/v1/payment_intents", &pay, Some("pay-1")).await;
     let replayed = stripe.post_as(SECRET_KEY, "/v1/payment_intents", &pay, Some("pay-1")).await;
     assert_eq!((declined.status, replayed.status), (402, 402));
@@ -432,7 +476,10 @@ async fn saving_a_card_attaches_it_to_the_customer_and_detaching_removes_it() {
     let customer = stripe.post("/v1/customers", &[("email", "ada@example.com")]).await.body;
     let cus = customer["id"].as_str().unwrap();
     let token = stripe
-        .post("/v1/test_helpers/confirmation_tokens", &[("payment_method", "pm_card_visa"), ("setup_future_usage", "off_session"), ("return_url", "https://shop.example/done")])
+        .post(
+            "/v1/test_helpers/confirmation_tokens",
+            &[("payment_method", "pm_card_visa"), ("setup_future_usage", "off_session"), ("return_url", "https://shop.example/done")],
+        )
         .await
         .body;
     let intent = stripe.pay(token["id"].as_str().unwrap(), &[("customer", cus)]).await.body;
@@ -458,16 +505,28 @@ async fn a_card_saved_by_one_customer_cannot_be_used_by_another() {
     let bob = stripe.post("/v1/customers", &[]).await.body["id"].as_str().unwrap().to_owned();
     let pm = stripe.post("/v1/payment_methods/pm_card_visa/attach", &[("customer", &alice)]).await.body;
     let pm = pm["id"].as_str().unwrap();
-    let session = stripe
-        .post("/v1/customer_sessions", &[("customer", &bob), ("components[payment_element][enabled]", "true")])
-        .await
-        .body;
+    let session = stripe.post("/v1/customer_sessions", &[("customer", &bob), ("components[payment_element][enabled]", "true")]).await.body;
     let stolen = stripe
-        .post_as(PUBLISHABLE_KEY, "/v1/confirmation_tokens", &[("payment_method", pm), ("customer_session_client_secret", session["client_secret"].as_str().unwrap())], None)
+        .post_as(
+            PUBLISHABLE_KEY,
+            "/v1/confirmation_tokens",
+            &[("payment_method", pm), ("customer_session_client_secret", session["client_secret"].as_str().unwrap())],
+            None,
+        )
         .await;
     assert_eq!((stolen.status, stolen.body["error"]["code"].as_str()), (400, Some("resource_missing")));
     let reply = stripe
-        .post("/v1/payment_intents", &[("amount", "500"), ("currency", "eur"), ("customer", &bob), ("payment_method", pm), ("confirm", "true"), ("return_url", "https://shop.example")])
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "500"),
+                ("currency", "eur"),
+                ("customer", &bob),
+                ("payment_method", pm),
+                ("confirm", "true"),
+                ("return_url", "https://shop.example"),
+            ],
+        )
         .await;
     assert_eq!(reply.status, 400);
 }
@@ -477,14 +536,17 @@ async fn customer_sessions_enable_exactly_one_component_with_its_features() {
     let stripe = emulator().await;
     let cus = stripe.post("/v1/customers", &[]).await.body["id"].as_str().unwrap().to_owned();
     let session = stripe
-        .post("/v1/customer_sessions", &[
-            ("customer", &cus),
-            ("components[payment_element][enabled]", "true"),
-            ("components[payment_element][features][payment_method_save]", "enabled"),
-            ("components[payment_element][features][payment_method_redisplay]", "enabled"),
-            ("components[payment_element][features][payment_method_remove]", "enabled"),
-            ("components[payment_element][features][payment_method_save_usage]", "off_session"),
-        ])
+        .post(
+            "/v1/customer_sessions",
+            &[
+                ("customer", &cus),
+                ("components[payment_element][enabled]", "true"),
+                ("components[payment_element][features][payment_method_save]", "enabled"),
+                ("components[payment_element][features][payment_method_redisplay]", "enabled"),
+                ("components[payment_element][features][payment_method_remove]", "enabled"),
+                ("components[payment_element][features][payment_method_save_usage]", "off_session"),
+            ],
+        )
         .await
         .body;
     assert!(session["client_secret"].as_str().unwrap().starts_with("cuss_secret_"));
@@ -495,7 +557,10 @@ async fn customer_sessions_enable_exactly_one_component_with_its_features() {
     assert!(session["expires_at"].as_i64().unwrap() > session["created"].as_i64().unwrap());
 
     let two = stripe
-        .post("/v1/customer_sessions", &[("customer", &cus), ("components[payment_element][enabled]", "true"), ("components[pricing_table][enabled]", "true")])
+        .post(
+            "/v1/customer_sessions",
+            &[("customer", &cus), ("components[payment_element][enabled]", "true"), ("components[pricing_table][enabled]", "true")],
+        )
         .await;
     assert_eq!(two.status, 400);
 }
@@ -506,7 +571,10 @@ async fn setup_intents_save_a_card_and_can_require_3ds() {
     let cus = stripe.post("/v1/customers", &[]).await.body["id"].as_str().unwrap().to_owned();
     let token = stripe.token("pm_card_visa").await;
     let setup = stripe
-        .post("/v1/setup_intents", &[("customer", &cus), ("confirm", "true"), ("confirmation_token", &token), ("automatic_payment_methods[enabled]", "true")])
+        .post(
+            "/v1/setup_intents",
+            &[("customer", &cus), ("confirm", "true"), ("confirmation_token", &token), ("automatic_payment_methods[enabled]", "true")],
+        )
         .await
         .body;
     assert_eq!((setup["object"].as_str(), setup["status"].as_str()), (Some("setup_intent"), Some("succeeded")), "{setup}");
@@ -516,7 +584,10 @@ async fn setup_intents_save_a_card_and_can_require_3ds() {
     let setup = stripe.post("/v1/setup_intents", &[("customer", &cus), ("confirm", "true"), ("confirmation_token", &token)]).await.body;
     assert_eq!(setup["status"], "requires_action");
     let done = stripe
-        .control(&format!("/_emulator/3ds/{}", setup["id"].as_str().unwrap()), json!({ "client_secret": setup["client_secret"], "result": "complete" }))
+        .control(
+            &format!("/_emulator/3ds/{}", setup["id"].as_str().unwrap()),
+            json!({ "client_secret": setup["client_secret"], "result": "complete" }),
+        )
         .await;
     assert_eq!(done.body["status"], "succeeded");
 }
@@ -546,11 +617,25 @@ async fn bad_input_gets_stripe_shaped_errors_and_never_panics() {
     let json_body = stripe.send(stripe.http.post(stripe.url("/v1/customers")).bearer_auth(SECRET_KEY).json(&json!({ "email": "x" }))).await;
     assert_eq!(json_body.status, 400);
     let malformed = stripe
-        .send(stripe.http.post(stripe.url("/v1/customers")).bearer_auth(SECRET_KEY).header("content-type", "application/x-www-form-urlencoded").body("metadata[a=1&[x]=2"))
+        .send(
+            stripe
+                .http
+                .post(stripe.url("/v1/customers"))
+                .bearer_auth(SECRET_KEY)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("metadata[a=1&[x]=2"),
+        )
         .await;
     assert_eq!((malformed.status, malformed.body["error"]["type"].as_str()), (400, Some("invalid_request_error")));
     let huge = stripe
-        .send(stripe.http.post(stripe.url("/v1/customers")).bearer_auth(SECRET_KEY).header("content-type", "application/x-www-form-urlencoded").body(format!("name={}", "x".repeat(2 * 1024 * 1024))))
+        .send(
+            stripe
+                .http
+                .post(stripe.url("/v1/customers"))
+                .bearer_auth(SECRET_KEY)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("name={}", "x".repeat(2 * 1024 * 1024))),
+        )
         .await;
     assert_eq!(huge.status, 413);
     let unknown = stripe.get("/v1/charges_of_the_light_brigade").await;
@@ -558,7 +643,14 @@ async fn bad_input_gets_stripe_shaped_errors_and_never_panics() {
     let wrong_method = stripe.send(stripe.http.delete(stripe.url("/v1/payment_intents")).bearer_auth(SECRET_KEY)).await;
     assert_eq!(wrong_method.status, 404);
     let not_utf8 = stripe
-        .send(stripe.http.post(stripe.url("/v1/customers")).bearer_auth(SECRET_KEY).header("content-type", "application/x-www-form-urlencoded").body(vec![0xff, 0xfe]))
+        .send(
+            stripe
+                .http
+                .post(stripe.url("/v1/customers"))
+                .bearer_auth(SECRET_KEY)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(vec![0xff, 0xfe]),
+        )
         .await;
     assert_eq!(not_utf8.status, 400);
     assert_eq!(stripe.get("/v1/customers").await.status, 200, "still serving");
@@ -670,11 +762,13 @@ async fn a_shipping_address_sent_with_the_payment_is_kept_and_needs_a_name_and_a
     assert_eq!((shipping["name"].as_str(), shipping["address"]["line1"].as_str()), (Some("Jenny Rosen"), Some("12 Rue de la Paix")));
     assert_eq!((shipping["address"]["postal_code"].clone(), shipping["carrier"].clone()), (Value::Null, Value::Null));
     let id = reply.body["id"].as_str().unwrap().to_owned();
-    let updated = stripe.post(&format!("/v1/payment_intents/{id}"), &[("shipping[name]", "Jenny"), ("shipping[address][line1]", "1 Quai")]).await;
+    let updated =
+        stripe.post(&format!("/v1/payment_intents/{id}"), &[("shipping[name]", "Jenny"), ("shipping[address][line1]", "1 Quai")]).await;
     assert_eq!(updated.body["shipping"]["address"]["line1"], "1 Quai");
     assert_eq!(stripe.post(&format!("/v1/payment_intents/{id}"), &[("shipping", "")]).await.body["shipping"], Value::Null);
 
-    let nameless = stripe.post("/v1/payment_intents", &[("amount", "1000"), ("currency", "eur"), ("shipping[address][line1]", "1 Quai")]).await;
+    let nameless =
+        stripe.post("/v1/payment_intents", &[("amount", "1000"), ("currency", "eur"), ("shipping[address][line1]", "1 Quai")]).await;
     assert_eq!((nameless.status, nameless.body["error"]["param"].as_str()), (400, Some("shipping[name]")));
     let streetless = stripe.post("/v1/payment_intents", &[("amount", "1000"), ("currency", "eur"), ("shipping[name]", "Jenny")]).await;
     assert_eq!((streetless.status, streetless.body["error"]["param"].as_str()), (400, Some("shipping[address][line1]")));

@@ -42,20 +42,38 @@ async fn every_object_has_stripes_fields_and_no_others() {
     assert_same_fields("customer", &customer, &[]);
     let cus = customer["id"].as_str().unwrap();
 
-    let session = post(&client, &base, "/v1/customer_sessions", &[("customer", cus), ("components[payment_element][enabled]", "true")]).await;
+    let session =
+        post(&client, &base, "/v1/customer_sessions", &[("customer", cus), ("components[payment_element][enabled]", "true")]).await;
     assert_same_fields("customer_session", &session, &[]);
 
-    let token = post(&client, &base, "/v1/test_helpers/confirmation_tokens", &[("payment_method", "pm_card_visa"), ("return_url", "https://shop.example")]).await;
+    let token = post(
+        &client,
+        &base,
+        "/v1/test_helpers/confirmation_tokens",
+        &[("payment_method", "pm_card_visa"), ("return_url", "https://shop.example")],
+    )
+    .await;
     assert_same_fields("confirmation_token", &token, &[]);
 
-    let intent = post(&client, &base, "/v1/payment_intents", &[
-        ("amount", "1000"), ("currency", "eur"), ("confirm", "true"), ("customer", cus),
-        ("confirmation_token", token["id"].as_str().unwrap()), ("return_url", "https://shop.example"),
-    ])
+    let intent = post(
+        &client,
+        &base,
+        "/v1/payment_intents",
+        &[
+            ("amount", "1000"),
+            ("currency", "eur"),
+            ("confirm", "true"),
+            ("customer", cus),
+            ("confirmation_token", token["id"].as_str().unwrap()),
+            ("return_url", "https://shop.example"),
+        ],
+    )
     .await;
     assert_same_fields("payment_intent", &intent, &[]);
 
-    let pm = post(&client, &base, &format!("/v1/payment_methods/{}/attach", intent["payment_method"].as_str().unwrap()), &[("customer", cus)]).await;
+    let pm =
+        post(&client, &base, &format!("/v1/payment_methods/{}/attach", intent["payment_method"].as_str().unwrap()), &[("customer", cus)])
+            .await;
     assert_same_fields("payment_method", &pm, &[]);
     let card_theirs = keys(&fixture("payment_method")["card"]);
     assert_eq!(keys(&pm["card"]), card_theirs, "payment_method.card");

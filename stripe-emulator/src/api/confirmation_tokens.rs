@@ -157,7 +157,8 @@ pub fn usable(ctx: &Ctx<'_>, id: &str) -> Result<Value, ApiError> {
 /// `intent_id` and hands back the token and its method.
 pub fn consume(ctx: &mut Ctx<'_>, id: &str, intent_field: &str, intent_id: &str) -> Result<(Value, TokenMethod), ApiError> {
     let token = usable(ctx, id)?;
-    let method = ctx.account.token_methods.remove(id).ok_or_else(|| ApiError::no_such_param("confirmation_token", id, "confirmation_token"))?;
+    let method =
+        ctx.account.token_methods.remove(id).ok_or_else(|| ApiError::no_such_param("confirmation_token", id, "confirmation_token"))?;
     let mut used_token = token.clone();
     used_token[intent_field] = json!(intent_id);
     used_token["expires_at"] = Value::Null;

@@ -97,9 +97,7 @@ pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
     params.only(&["email", "limit", "starting_after", "ending_before", "expand", "created.*"])?;
     let email = params.str("email")?.map(str::to_owned);
-    let items = ctx.account.list("customer", |c| {
-        c["deleted"] != true && email.as_ref().is_none_or(|email| c["email"] == email.as_str())
-    });
+    let items = ctx.account.list("customer", |c| c["deleted"] != true && email.as_ref().is_none_or(|email| c["email"] == email.as_str()));
     let (data, has_more) = page(items, params)?;
     Ok(list_object("/v1/customers", data, has_more))
 }

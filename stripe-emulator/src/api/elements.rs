@@ -24,9 +24,7 @@ pub fn session(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     let limit = features["payment_method_redisplay_limit"].as_u64().unwrap_or(3) as usize;
     let saved: Vec<Value> = if features["payment_method_redisplay"] == "enabled" {
         ctx.account
-            .list("payment_method", |pm| {
-                pm["customer"] == customer.as_str() && filters.iter().any(|f| pm["allow_redisplay"] == f.as_str())
-            })
+            .list("payment_method", |pm| pm["customer"] == customer.as_str() && filters.iter().any(|f| pm["allow_redisplay"] == f.as_str()))
             .into_iter()
             .take(limit)
             .cloned()

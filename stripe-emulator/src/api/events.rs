@@ -8,7 +8,19 @@ use serde_json::Value;
 
 pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&["type", "types", "created", "created.gt", "created.gte", "created.lt", "created.lte", "limit", "starting_after", "ending_before", "delivery_success"])?;
+    params.only(&[
+        "type",
+        "types",
+        "created",
+        "created.gt",
+        "created.gte",
+        "created.lt",
+        "created.lte",
+        "limit",
+        "starting_after",
+        "ending_before",
+        "delivery_success",
+    ])?;
     let kind = params.str("type")?.map(str::to_owned);
     let kinds = params.str_list("types")?;
     let created = params.object("created")?;

@@ -275,11 +275,8 @@ pub fn authenticate(ctx: &mut Ctx<'_>, id: &str, client_secret: &str, approved: 
         .cloned()
         .ok_or_else(|| ApiError::no_such("intent", id))?;
     if intent["status"] != "requires_action" {
-        return Err(ApiError::invalid(format!(
-            "This intent is not waiting for authentication (status {}).",
-            intent["status"]
-        ))
-        .with_code(&format!("{}_unexpected_state", Kind::of(&intent).name())));
+        return Err(ApiError::invalid(format!("This intent is not waiting for authentication (status {}).", intent["status"]))
+            .with_code(&format!("{}_unexpected_state", Kind::of(&intent).name())));
     }
     let pm_id = intent["payment_method"].as_str().unwrap_or_default().to_owned();
     let pm = ctx.account.get(&pm_id).cloned().unwrap_or(Value::Null);

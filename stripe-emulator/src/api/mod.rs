@@ -55,9 +55,9 @@ impl Ctx<'_> {
     pub fn secret_only(&self) -> Result<(), ApiError> {
         match self.caller {
             Caller::Secret => Ok(()),
-            Caller::Publishable => Err(ApiError::unauthorized(
-                "This API call cannot be made with a publishable API key. Please use a secret API key.",
-            )),
+            Caller::Publishable => {
+                Err(ApiError::unauthorized("This API call cannot be made with a publishable API key. Please use a secret API key."))
+            }
         }
     }
 

@@ -10,9 +10,27 @@ use serde_json::{Value, json};
 
 /// Currencies the emulator accepts, with Stripe's minimum charge in minor units.
 const CURRENCIES: &[(&str, i64)] = &[
-    ("usd", 50), ("eur", 50), ("gbp", 30), ("chf", 50), ("cad", 50), ("aud", 50), ("nzd", 50), ("sek", 300),
-    ("nok", 300), ("dkk", 250), ("pln", 200), ("czk", 1500), ("huf", 17500), ("jpy", 50), ("sgd", 50), ("hkd", 400),
-    ("mxn", 1000), ("brl", 50), ("inr", 50), ("ron", 200), ("bgn", 100),
+    ("usd", 50),
+    ("eur", 50),
+    ("gbp", 30),
+    ("chf", 50),
+    ("cad", 50),
+    ("aud", 50),
+    ("nzd", 50),
+    ("sek", 300),
+    ("nok", 300),
+    ("dkk", 250),
+    ("pln", 200),
+    ("czk", 1500),
+    ("huf", 17500),
+    ("jpy", 50),
+    ("sgd", 50),
+    ("hkd", 400),
+    ("mxn", 1000),
+    ("brl", 50),
+    ("inr", 50),
+    ("ron", 200),
+    ("bgn", 100),
 ];
 const MAX_AMOUNT: i64 = 99_999_999;
 
@@ -34,11 +52,12 @@ const CONFIRM_PARAMS: &[&str] = &[
 
 fn currency(params: &Params) -> Result<(String, i64), ApiError> {
     let code = params.required_str("currency")?.to_ascii_lowercase();
-    CURRENCIES
-        .iter()
-        .find(|(known, _)| *known == code)
-        .map(|(known, minimum)| ((*known).to_owned(), *minimum))
-        .ok_or_else(|| ApiError::invalid_param("currency", format!("Invalid currency: {code}. The emulator supports: {}.", CURRENCIES.iter().map(|c| c.0).collect::<Vec<_>>().join(", "))))
+    CURRENCIES.iter().find(|(known, _)| *known == code).map(|(known, minimum)| ((*known).to_owned(), *minimum)).ok_or_else(|| {
+        ApiError::invalid_param(
+            "currency",
+            format!("Invalid currency: {code}. The emulator supports: {}.", CURRENCIES.iter().map(|c| c.0).collect::<Vec<_>>().join(", ")),
+        )
+    })
 }
 
 fn amount(params: &Params, minimum: i64, currency: &str) -> Result<i64, ApiError> {
@@ -106,19 +125,33 @@ fn method_options(params: &Params) -> Result<Value, ApiError> {
 
 pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&[
-        CONFIRM_PARAMS,
+    params.only(
         &[
-            "amount", "currency", "confirm", "customer", "description", "metadata.*", "automatic_payment_methods.enabled",
-            "automatic_payment_methods.allow_redirects", "payment_method_types", "statement_descriptor",
-            "statement_descriptor_suffix", "confirmation_method", "payment_method_data.*", "transfer_group",
-        ],
-    ]
-    .concat())?;
+            CONFIRM_PARAMS,
+            &[
+                "amount",
+                "currency",
+                "confirm",
+                "customer",
+                "description",
+                "metadata.*",
+                "automatic_payment_methods.enabled",
+                "automatic_payment_methods.allow_redirects",
+                "payment_method_types",
+                "statement_descriptor",
+                "statement_descriptor_suffix",
+                "confirmation_method",
+                "payment_method_data.*",
+                "transfer_group",
+            ],
+        ]
+        .concat(),
+    )?;
     let (currency, minimum) = currency(params)?;
     let amount = amount(params, minimum, &currency)?;
     let customer = customer(ctx, params)?;
-    let capture_method = one_of(params, "capture_method", &["automatic", "automatic_async", "manual"])?.unwrap_or_else(|| "automatic_async".into());
+    let capture_method =
+        one_of(params, "capture_method", &["automatic", "automatic_async", "manual"])?.unwrap_or_else(|| "automatic_async".into());
     let setup_future_usage = one_of(params, "setup_future_usage", &["on_session", "off_session"])?;
     let types = params.str_list("payment_method_types")?;
     let apm = params.object("automatic_payment_methods")?;
@@ -127,7 +160,10 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
             let enabled = apm.bool("enabled")?.ok_or_else(|| ApiError::missing_param("automatic_payment_methods[enabled]"))?;
             let redirects = one_of(apm, "allow_redirects", &["always", "never"])?;
             if enabled && !types.is_empty() {
-                return Err(ApiError::invalid_param("payment_method_types", "You may only specify one of these parameters: automatic_payment_methods, payment_method_types."));
+                return Err(ApiError::invalid_param(
+                    "payment_method_types",
+                    "You may only specify one of these parameters: automatic_payment_methods, payment_method_types.",
+                ));
             }
             enabled.then(|| json!({ "enabled": true, "allow_redirects": redirects.unwrap_or_else(|| "always".into()) }))
         }
@@ -135,11 +171,8 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         (None, true) => Some(json!({ "enabled": true, "allow_redirects": "always" })),
         (None, false) => None,
     };
-    let method_types = if types.is_empty() {
-        json!(["card", payment_methods::REDIRECT_TYPE, payment_methods::DELAYED_TYPE])
-    } else {
-        json!(types)
-    };
+    let method_types =
+        if types.is_empty() { json!(["card", payment_methods::REDIRECT_TYPE, payment_methods::DELAYED_TYPE]) } else { json!(types) };
     let id = new_id("pi");
     let intent = json!({
         "id": id,
@@ -225,7 +258,9 @@ fn plan_confirmation(ctx: &Ctx<'_>, intent: &Value, params: &Params) -> Result<P
     let method = params.str("payment_method")?.filter(|m| !m.is_empty());
     let source = match (token, method) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::invalid("You cannot provide both a confirmation_token and a payment_method.").with_param("confirmation_token"));
+            return Err(
+                ApiError::invalid("You cannot provide both a confirmation_token and a payment_method.").with_param("confirmation_token")
+            );
         }
         (Some(token), None) => Source::Token(token.to_owned()),
         (None, Some(method)) => Source::Method(method.to_owned()),
@@ -253,8 +288,8 @@ fn plan_confirmation(ctx: &Ctx<'_>, intent: &Value, params: &Params) -> Result<P
             return Err(ApiError::invalid_param("return_url", "Invalid URL: return_url must be an absolute http(s) URL"));
         }
     }
-    let redirects_allowed = intent["automatic_payment_methods"]["enabled"] == true
-        && intent["automatic_payment_methods"]["allow_redirects"] != "never";
+    let redirects_allowed =
+        intent["automatic_payment_methods"]["enabled"] == true && intent["automatic_payment_methods"]["allow_redirects"] != "never";
     if redirects_allowed && return_url.is_none() {
         return Err(ApiError::invalid(
             "This PaymentIntent is configured to accept payment methods enabled in your Dashboard. Because some of these payment methods might redirect your customer off of your page, you must provide a `return_url`. If you don't want to accept redirect-based payment methods, set `automatic_payment_methods[enabled]` to `true` and `automatic_payment_methods[allow_redirects]` to `never` when creating Setup Intents and Payment Intents.",
@@ -264,7 +299,11 @@ fn plan_confirmation(ctx: &Ctx<'_>, intent: &Value, params: &Params) -> Result<P
     if let Some(token) = &token_object {
         let saved = matches!(ctx.account.token_methods.get(token["id"].as_str().unwrap_or_default()), Some(TokenMethod::Existing(_)));
         let recollect = intent["payment_method_options"]["card"]["require_cvc_recollection"] == true
-            || params.object("payment_method_options")?.and_then(|o| o.object("card").ok().flatten()).and_then(|c| c.bool("require_cvc_recollection").ok().flatten()) == Some(true);
+            || params
+                .object("payment_method_options")?
+                .and_then(|o| o.object("card").ok().flatten())
+                .and_then(|c| c.bool("require_cvc_recollection").ok().flatten())
+                == Some(true);
         let is_card = token["payment_method_preview"]["type"] == "card";
         if saved && is_card && recollect && token["payment_method_options"]["card"]["cvc_token"].is_null() {
             return Err(ApiError::invalid_param(
@@ -298,7 +337,11 @@ fn carry_out(ctx: &mut Ctx<'_>, mut intent: Value, plan: Plan, params: &Params) 
         if Some(owner) != customer {
             return Err(ApiError::invalid_param(
                 "payment_method",
-                format!("The PaymentMethod provided ({}) does not belong to the Customer ({}).", pm["id"].as_str().unwrap_or_default(), customer.unwrap_or("none")),
+                format!(
+                    "The PaymentMethod provided ({}) does not belong to the Customer ({}).",
+                    pm["id"].as_str().unwrap_or_default(),
+                    customer.unwrap_or("none")
+                ),
             ));
         }
     }
@@ -342,7 +385,20 @@ pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, A
 
 pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&["amount", "currency", "customer", "description", "metadata.*", "receipt_email", "setup_future_usage", "shipping.*", "payment_method", "payment_method_options.*", "capture_method", "expand"])?;
+    params.only(&[
+        "amount",
+        "currency",
+        "customer",
+        "description",
+        "metadata.*",
+        "receipt_email",
+        "setup_future_usage",
+        "shipping.*",
+        "payment_method",
+        "payment_method_options.*",
+        "capture_method",
+        "expand",
+    ])?;
     let mut intent = find(ctx, id)?;
     let before = intent.clone();
     let editable = ["requires_payment_method", "requires_confirmation", "requires_action"];
@@ -457,7 +513,10 @@ pub fn capture(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Ap
     let capturable = intent["amount_capturable"].as_i64().unwrap_or(0);
     let to_capture = params.int("amount_to_capture")?.unwrap_or(capturable);
     if to_capture <= 0 || to_capture > capturable {
-        return Err(ApiError::invalid_param("amount_to_capture", format!("The amount to capture must be between 1 and the capturable amount ({capturable}).")));
+        return Err(ApiError::invalid_param(
+            "amount_to_capture",
+            format!("The amount to capture must be between 1 and the capturable amount ({capturable})."),
+        ));
     }
     intent["status"] = json!("succeeded");
     intent["amount_received"] = json!(to_capture);

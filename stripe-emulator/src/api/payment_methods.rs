@@ -106,9 +106,8 @@ pub fn insert_preview(ctx: &mut Ctx<'_>, mut object: Value, card: Option<Card>, 
 /// `card[cvc]`, checking it as Stripe does.
 pub fn card_from_params(card: &Params, now: i64) -> Result<(Card, i64, i64), ApiError> {
     let number = card.required_str("number").map_err(|_| ApiError::missing_param("card[number]"))?;
-    let found = cards::by_number(number).ok_or_else(|| {
-        ApiError::card("incorrect_number", None, "Your card number is incorrect.").with_param("number")
-    })?;
+    let found = cards::by_number(number)
+        .ok_or_else(|| ApiError::card("incorrect_number", None, "Your card number is incorrect.").with_param("number"))?;
     let month = card.int("exp_month")?.ok_or_else(|| ApiError::missing_param("card[exp_month]"))?;
     let year = card.int("exp_year")?.ok_or_else(|| ApiError::missing_param("card[exp_year]"))?;
     let year = if year < 100 { 2000 + year } else { year };
@@ -173,19 +172,33 @@ pub fn resolve(ctx: &mut Ctx<'_>, id: &str, param: &str) -> Result<Value, ApiErr
     if let Some(card) = cards::by_test_payment_method(id) {
         let now = ctx.now();
         let (year, _) = year_month(now);
-        return Ok(insert(ctx, NewMethod {
-            kind: "card".into(),
-            card: Some((card, 12, year + 3)),
-            billing_details: billing_details(None)?,
-            allow_redisplay: "unspecified".into(),
-            metadata: json!({}),
-        }));
+        return Ok(insert(
+            ctx,
+            NewMethod {
+                kind: "card".into(),
+                card: Some((card, 12, year + 3)),
+                billing_details: billing_details(None)?,
+                allow_redisplay: "unspecified".into(),
+                metadata: json!({}),
+            },
+        ));
     }
     ctx.account.get_kind("payment_method", id).cloned().ok_or_else(|| ApiError::no_such_param("payment_method", id, param))
 }
 
 pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
-    params.only(&["type", "card.*", "billing_details.*", "allow_redisplay", "metadata.*", "expand", "ideal.*", "sepa_debit.*", "customer", "payment_method"])?;
+    params.only(&[
+        "type",
+        "card.*",
+        "billing_details.*",
+        "allow_redisplay",
+        "metadata.*",
+        "expand",
+        "ideal.*",
+        "sepa_debit.*",
+        "customer",
+        "payment_method",
+    ])?;
     if ctx.caller == Caller::Publishable && (params.get("customer").is_some() || params.get("payment_method").is_some()) {
         return ctx.secret_only().map(|()| Value::Null);
     }
@@ -233,10 +246,8 @@ pub fn attach_to(ctx: &mut Ctx<'_>, pm_id: &str, customer: &str, param: &str) ->
     match pm["customer"].as_str() {
         Some(owner) if owner == customer => return Ok(pm),
         Some(_) => {
-            return Err(ApiError::invalid(
-                "The payment method you provided has already been attached to a customer.",
-            )
-            .with_code("payment_method_unexpected_state"));
+            return Err(ApiError::invalid("The payment method you provided has already been attached to a customer.")
+                .with_code("payment_method_unexpected_state"));
         }
         None => {}
     }

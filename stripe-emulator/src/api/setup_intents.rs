@@ -13,11 +13,25 @@ const CONFIRM_PARAMS: &[&str] =
 
 pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&[
-        CONFIRM_PARAMS,
-        &["confirm", "customer", "description", "metadata.*", "usage", "automatic_payment_methods.enabled", "automatic_payment_methods.allow_redirects", "payment_method_types", "payment_method_data.*", "flow_directions", "single_use.*"],
-    ]
-    .concat())?;
+    params.only(
+        &[
+            CONFIRM_PARAMS,
+            &[
+                "confirm",
+                "customer",
+                "description",
+                "metadata.*",
+                "usage",
+                "automatic_payment_methods.enabled",
+                "automatic_payment_methods.allow_redirects",
+                "payment_method_types",
+                "payment_method_data.*",
+                "flow_directions",
+                "single_use.*",
+            ],
+        ]
+        .concat(),
+    )?;
     let customer = match params.str("customer")? {
         None | Some("") => None,
         Some(id) if ctx.account.get_kind("customer", id).is_some_and(|c| c["deleted"] != true) => Some(id.to_owned()),
@@ -89,7 +103,8 @@ fn check_confirmation(ctx: &Ctx<'_>, intent: &Value, params: &Params) -> Result<
     let has_return_url = params.str("return_url")?.is_some()
         || token.as_ref().is_some_and(|t| t["return_url"].is_string())
         || intent["id"].as_str().is_some_and(|id| ctx.account.return_urls.contains_key(id));
-    let redirects = intent["automatic_payment_methods"]["enabled"] == true && intent["automatic_payment_methods"]["allow_redirects"] != "never";
+    let redirects =
+        intent["automatic_payment_methods"]["enabled"] == true && intent["automatic_payment_methods"]["allow_redirects"] != "never";
     if redirects && !has_return_url {
         return Err(ApiError::invalid(
             "This SetupIntent is configured to accept payment methods enabled in your Dashboard. Because some of these payment methods might redirect your customer off of your page, you must provide a `return_url`.",
@@ -111,7 +126,11 @@ fn carry_out(ctx: &mut Ctx<'_>, intent: Value, params: &Params) -> Result<Value,
             TokenMethod::New { preview, card } => payment_methods::insert_preview(ctx, preview, card, json!({})),
         }
     } else {
-        let pm = params.str("payment_method")?.map(str::to_owned).or_else(|| intent["payment_method"].as_str().map(str::to_owned)).unwrap_or_default();
+        let pm = params
+            .str("payment_method")?
+            .map(str::to_owned)
+            .or_else(|| intent["payment_method"].as_str().map(str::to_owned))
+            .unwrap_or_default();
         payment_methods::resolve(ctx, &pm, "payment_method")?
     };
     if let Some(url) = params.str("return_url")? {
