@@ -15,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The end-to-end run gets a database of its own, recreated each time.
 E2E_DB := $(CURDIR)/target/e2e/storefront.db
 
-.PHONY: help dev test test-suites bench screenshots tools toolchain cargo-leptos wasm-bindgen npm chromium conformance wrk
+.PHONY: help dev test test-suites lint bench screenshots tools toolchain cargo-leptos wasm-bindgen npm chromium conformance wrk
 
 help:
 	@echo "make dev    - run the storefront with live reload on http://127.0.0.1:3000"
@@ -30,15 +30,27 @@ dev: tools
 test: tools
 	scripts/with-postgres $(MAKE) --no-print-directory test-suites
 
+# Every integration suite runs again with its storefronts on PostgreSQL, unless its file
+# says why not with a `//! Backend: runs once` line.
+POSTGRES_SUITES := $(basename $(notdir $(shell grep -L '^//! Backend: runs once' tests/*.rs)))
+
 # The store's tests run on both backends (src/store/testing.rs); the app's integration
-# suites run on SQLite, then again with every storefront on PostgreSQL.
-test-suites:
+# suites run on SQLite, then again on PostgreSQL. Lints first: they are the fastest to fail.
+test-suites: lint
 	cargo test --features ssr
-	TEST_DATABASE=postgres cargo test --features ssr --test app --test accounts --test checkout --test webhooks --test recovery --test secrets --test reliability --test hostile --test i18n
+	TEST_DATABASE=postgres cargo test --features ssr $(addprefix --test ,$(POSTGRES_SUITES))
 	cargo test -p stripe-emulator
 	$(MAKE) conformance
 	rm -f $(E2E_DB) $(E2E_DB)-wal $(E2E_DB)-shm && mkdir -p $(dir $(E2E_DB))
 	DATABASE_URL=sqlite://$(E2E_DB) cargo leptos end-to-end --release
+
+# Formatting, and clippy with warnings as errors on the server build, the browser (wasm)
+# build and the emulator.
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --features ssr --all-targets -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
+	cargo clippy -p stripe-emulator --all-targets -- -D warnings
 
 # The README's pictures: taken by the Playwright suite during `make test`.
 screenshots:

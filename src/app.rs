@@ -20,10 +20,10 @@ use leptos_router::{SsrMode, path};
 pub fn shell(options: LeptosOptions, stripe_js_url: String, csp: Option<std::sync::Arc<str>>) -> impl IntoView {
     let nonce = leptos::nonce::use_nonce();
     #[cfg(feature = "ssr")]
-    if let (Some(csp), Some(nonce), Some(response)) = (csp, &nonce, use_context::<leptos_axum::ResponseOptions>()) {
-        if let Ok(value) = http::HeaderValue::from_str(&csp.replace("{nonce}", nonce)) {
-            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
-        }
+    if let (Some(csp), Some(nonce), Some(response)) = (csp, &nonce, use_context::<leptos_axum::ResponseOptions>())
+        && let Ok(value) = http::HeaderValue::from_str(&csp.replace("{nonce}", nonce))
+    {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
     #[cfg(not(feature = "ssr"))]
     let _ = csp;

@@ -145,10 +145,10 @@ impl Config {
     /// applies the environment.
     pub fn load() -> Result<Config, ConfigError> {
         // A missing .env is normal; a malformed one is not.
-        if let Err(error) = dotenvy::dotenv() {
-            if !error.not_found() {
-                return Err(bad(".env", error.to_string()));
-            }
+        if let Err(error) = dotenvy::dotenv()
+            && !error.not_found()
+        {
+            return Err(bad(".env", error.to_string()));
         }
         let env = |key: &str| std::env::var(key).ok().filter(|value| !value.is_empty());
         let (path, explicit) = match env("STOREFRONT_CONFIG") {
@@ -316,10 +316,10 @@ fn stripe_settings(env: &dyn Fn(&str) -> Option<String>) -> Result<StripeSetting
             }
         })
         .transpose()?;
-    if let (Some(secret), Some(publishable)) = (&secret_key, &publishable_key) {
-        if secret.expose().contains("_live_") != publishable.starts_with("pk_live_") {
-            return Err(bad("STRIPE_PUBLISHABLE_KEY", "test and live keys are mixed: use both from the same mode"));
-        }
+    if let (Some(secret), Some(publishable)) = (&secret_key, &publishable_key)
+        && secret.expose().contains("_live_") != publishable.starts_with("pk_live_")
+    {
+        return Err(bad("STRIPE_PUBLISHABLE_KEY", "test and live keys are mixed: use both from the same mode"));
     }
     if secret_key.is_some() && publishable_key.is_none() {
         return Err(bad("STRIPE_PUBLISHABLE_KEY", "required when STRIPE_SECRET_KEY is set (Dashboard → Developers → API keys)"));

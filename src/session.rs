@@ -145,10 +145,10 @@ pub async fn sign_out(store: &Store, secure: bool) -> Result<(), StoreError> {
 }
 
 fn set_cookie(cookie: &str) {
-    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-        if let Ok(value) = http::HeaderValue::from_str(cookie) {
-            response.append_header(http::header::SET_COOKIE, value);
-        }
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(value) = http::HeaderValue::from_str(cookie)
+    {
+        response.append_header(http::header::SET_COOKIE, value);
     }
 }
 
@@ -157,7 +157,7 @@ fn set_cookie(cookie: &str) {
 pub fn client_address(trust_forwarded_for: bool) -> Option<std::net::IpAddr> {
     let parts = leptos::prelude::use_context::<http::request::Parts>()?;
     if trust_forwarded_for {
-        let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).last();
+        let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).next_back();
         if let Some(ip) = forwarded.and_then(|list| list.rsplit(',').next()).and_then(|ip| ip.trim().parse().ok()) {
             return Some(ip);
         }

@@ -635,7 +635,7 @@ impl Store {
                     tx.rollback().await?;
                     return Ok(AttemptStart::Unresolved(attempt));
                 }
-                if cart_is_empty(&mut *tx, session_id).await? {
+                if cart_is_empty(&mut tx, session_id).await? {
                     tx.rollback().await?;
                     return Ok(AttemptStart::CartEmpty);
                 }
@@ -657,7 +657,7 @@ impl Store {
             None => {
                 // The cart was priced before this transaction; if a concurrent payment
                 // turned it into an order meanwhile, there is nothing left to pay for.
-                if cart_is_empty(&mut *tx, session_id).await? {
+                if cart_is_empty(&mut tx, session_id).await? {
                     tx.rollback().await?;
                     return Ok(AttemptStart::CartEmpty);
                 }
@@ -1137,7 +1137,7 @@ async fn fulfil(tx: &mut sqlx::Transaction<'_, sqlx::Any>, event: &PaymentEvent<
         .bind(now)
         .execute(&mut **tx)
         .await?;
-    clear_ordered_lines(&mut **tx, event.order_id).await?;
+    clear_ordered_lines(tx, event.order_id).await?;
     tracing::info!(order = event.order_id, oversold, "order paid; confirmation queued: {body}");
     Ok(oversold)
 }

@@ -1,6 +1,8 @@
 //! Several storefronts built at once in one process (as the other integration tests
 //! do) must all serve pages. Building renders the app to list its routes; doing that
 //! from many threads at once used to leave some servers hanging on every page.
+//!
+//! Backend: runs once (on SQLite): it is about building servers, not about the store.
 
 use std::time::Duration;
 

@@ -4,6 +4,8 @@
 //! that grows with orders, sessions, accounts or events. Statements are found by
 //! running the code, not listed by hand, so a new query is checked as soon as a path
 //! runs it.
+//!
+//! Backend: runs once (on SQLite, whose `EXPLAIN QUERY PLAN` it reads).
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -164,10 +166,10 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
             let scanned = detail.strip_prefix("SCAN ").map(|rest| rest.split_whitespace().next().unwrap_or_default().to_owned());
             // Walking an index in order under a LIMIT reads only that many rows.
             let bounded = detail.contains(" USING ") && detail.contains("INDEX") && sql.to_uppercase().contains(" LIMIT ");
-            if let Some(table) = scanned.filter(|_| !bounded) {
-                if GROWING.contains(&table.as_str()) {
-                    scans.push(format!("{detail}  ←  {sql}"));
-                }
+            if let Some(table) = scanned.filter(|_| !bounded)
+                && GROWING.contains(&table.as_str())
+            {
+                scans.push(format!("{detail}  ←  {sql}"));
             }
         }
     }

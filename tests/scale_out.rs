@@ -5,6 +5,8 @@
 //!
 //! Needs PostgreSQL: `scripts/with-postgres cargo test --features ssr --test scale_out`
 //! (`make test` does).
+//!
+//! Backend: runs once (always on PostgreSQL, the only backend for several instances).
 
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};

@@ -1,5 +1,7 @@
 //! The storefront's Stripe client against the emulator: every endpoint it has, with
 //! the shapes it reads.
+//!
+//! Backend: runs once: it needs no database.
 
 use std::time::Duration;
 use storefront::config::Secret;

@@ -215,11 +215,11 @@ pub async fn confirm_setup(state: &AppState, token: &ConfirmationTokenId) -> Res
                     decline_code: card.decline_code.clone(),
                 });
             }
-            if let crate::stripe::Error::Api(api) = &error {
-                if api.status == 400 {
-                    tracing::warn!(code = ?api.code, message = %api.message, "Stripe refused the SetupIntent");
-                    return Err(AppError::invalid(crate::i18n::tr().card_details_expired));
-                }
+            if let crate::stripe::Error::Api(api) = &error
+                && api.status == 400
+            {
+                tracing::warn!(code = ?api.code, message = %api.message, "Stripe refused the SetupIntent");
+                return Err(AppError::invalid(crate::i18n::tr().card_details_expired));
             }
             return Err(crate::stripe::shopper_error(error));
         }

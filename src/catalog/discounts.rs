@@ -69,15 +69,15 @@ impl Discount {
 
     /// The amount off `subtotal` at time `now`, or why the code does not apply.
     pub fn amount_off(&self, subtotal: Money, now: i64) -> Result<Money, DiscountRefusal> {
-        if let Some((until, date)) = &self.expires {
-            if now > *until {
-                return Err(DiscountRefusal::Expired(date.clone()));
-            }
+        if let Some((until, date)) = &self.expires
+            && now > *until
+        {
+            return Err(DiscountRefusal::Expired(date.clone()));
         }
-        if let Some(minimum) = self.minimum {
-            if subtotal.amount < minimum.amount {
-                return Err(DiscountRefusal::BelowMinimum(minimum));
-            }
+        if let Some(minimum) = self.minimum
+            && subtotal.amount < minimum.amount
+        {
+            return Err(DiscountRefusal::BelowMinimum(minimum));
         }
         let off = match self.reduction {
             // Rounded down: the shopper never gets more off than the percentage says.

@@ -71,15 +71,13 @@ pub async fn same_origin_writes(
     next: axum::middleware::Next,
 ) -> Response {
     let writes = !matches!(*request.method(), http::Method::GET | http::Method::HEAD | http::Method::OPTIONS);
-    if writes {
-        if let Some(origin) = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-            let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok());
-            let authority = origin.split_once("://").map(|(_, rest)| rest);
-            let same_host = authority.is_some() && authority == host;
-            if !same_host && origin != &*public_origin {
-                tracing::warn!(%origin, "refused a cross-site request");
-                return (StatusCode::FORBIDDEN, "Cross-site requests are refused: use the shop's own pages.").into_response();
-            }
+    if writes && let Some(origin) = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+        let authority = origin.split_once("://").map(|(_, rest)| rest);
+        let same_host = authority.is_some() && authority == host;
+        if !same_host && origin != &*public_origin {
+            tracing::warn!(%origin, "refused a cross-site request");
+            return (StatusCode::FORBIDDEN, "Cross-site requests are refused: use the shop's own pages.").into_response();
         }
     }
     next.run(request).await

@@ -208,21 +208,19 @@ struct Decision {
 }
 
 impl Decision {
-    fn approved(&self) -> Result<bool, Response> {
+    /// `None` for anything else than the three words.
+    fn approved(&self) -> Option<bool> {
         match self.result.as_str() {
-            "complete" | "authorize" => Ok(true),
-            "fail" => Ok(false),
-            _ => Err(bad_request("result must be complete, authorize or fail")),
+            "complete" | "authorize" => Some(true),
+            "fail" => Some(false),
+            _ => None,
         }
     }
 }
 
 /// The 3-D Secure modal's Complete / Fail (called by the Stripe.js stand-in).
 async fn three_d_secure(State(shared): State<Arc<Shared>>, Path(id): Path<String>, axum::Json(decision): axum::Json<Decision>) -> Response {
-    let approved = match decision.approved() {
-        Ok(approved) => approved,
-        Err(response) => return response,
-    };
+    let Some(approved) = decision.approved() else { return bad_request("result must be complete, authorize or fail") };
     reply(run(&shared, |ctx| api::authenticate(ctx, &id, &decision.client_secret, approved)))
 }
 
@@ -260,10 +258,7 @@ async fn bank_page(State(shared): State<Arc<Shared>>, Path(id): Path<String>, Qu
 
 /// The bank page's answer: applies it, then sends the shopper back to `return_url`.
 async fn bank_decision(State(shared): State<Arc<Shared>>, Path(id): Path<String>, axum::Form(decision): axum::Form<Decision>) -> Response {
-    let approved = match decision.approved() {
-        Ok(approved) => approved,
-        Err(response) => return response,
-    };
+    let Some(approved) = decision.approved() else { return bad_request("result must be complete, authorize or fail") };
     let intent = match run(&shared, |ctx| api::authenticate(ctx, &id, &decision.client_secret, approved)) {
         Ok(intent) => intent,
         Err(error) => return json_reply(error.status, &error.body(), &[]),

@@ -4,9 +4,14 @@
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-/// An error as Stripe reports it.
+/// An error as Stripe reports it. Boxed: every handler returns `Result<_, ApiError>`,
+/// and the error path should not make every `Ok` as large as the error's fields.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ApiError {
+pub struct ApiError(Box<ErrorDetails>);
+
+/// What an [`ApiError`] says; its fields read through the error itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorDetails {
     pub status: StatusCode,
     pub kind: &'static str,
     pub code: Option<String>,
@@ -18,9 +23,30 @@ pub struct ApiError {
     pub attached: Map<String, Value>,
 }
 
+impl std::ops::Deref for ApiError {
+    type Target = ErrorDetails;
+    fn deref(&self) -> &ErrorDetails {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ErrorDetails {
+        &mut self.0
+    }
+}
+
 impl ApiError {
     fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
-        Self { status, kind, code: None, decline_code: None, message: message.into(), param: None, attached: Map::new() }
+        Self(Box::new(ErrorDetails {
+            status,
+            kind,
+            code: None,
+            decline_code: None,
+            message: message.into(),
+            param: None,
+            attached: Map::new(),
+        }))
     }
 
     pub fn with_code(mut self, code: &str) -> Self {

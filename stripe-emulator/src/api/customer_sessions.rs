@@ -36,10 +36,10 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     let components = params.object("components")?.ok_or_else(|| ApiError::missing_param("components"))?;
     let mut enabled = Vec::new();
     for name in COMPONENTS {
-        if let Some(component) = components.object(name)? {
-            if component.bool("enabled")?.unwrap_or(false) {
-                enabled.push(name);
-            }
+        if let Some(component) = components.object(name)?
+            && component.bool("enabled")?.unwrap_or(false)
+        {
+            enabled.push(name);
         }
     }
     if enabled.len() != 1 {

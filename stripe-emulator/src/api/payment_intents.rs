@@ -283,10 +283,10 @@ fn plan_confirmation(ctx: &Ctx<'_>, intent: &Value, params: &Params) -> Result<P
         .map(str::to_owned)
         .or_else(|| token_object.as_ref().and_then(|t| t["return_url"].as_str().map(str::to_owned)))
         .or_else(|| intent["id"].as_str().and_then(|id| ctx.account.return_urls.get(id).cloned()));
-    if let Some(url) = &return_url {
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(ApiError::invalid_param("return_url", "Invalid URL: return_url must be an absolute http(s) URL"));
-        }
+    if let Some(url) = &return_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(ApiError::invalid_param("return_url", "Invalid URL: return_url must be an absolute http(s) URL"));
     }
     let redirects_allowed =
         intent["automatic_payment_methods"]["enabled"] == true && intent["automatic_payment_methods"]["allow_redirects"] != "never";
@@ -333,27 +333,26 @@ fn carry_out(ctx: &mut Ctx<'_>, mut intent: Value, plan: Plan, params: &Params) 
         }
         Source::Method(pm) | Source::Already(pm) => payment_methods::resolve(ctx, &pm, "payment_method")?,
     };
-    if let (Some(owner), customer) = (pm["customer"].as_str(), intent["customer"].as_str()) {
-        if Some(owner) != customer {
-            return Err(ApiError::invalid_param(
-                "payment_method",
-                format!(
-                    "The PaymentMethod provided ({}) does not belong to the Customer ({}).",
-                    pm["id"].as_str().unwrap_or_default(),
-                    customer.unwrap_or("none")
-                ),
-            ));
-        }
+    if let (Some(owner), customer) = (pm["customer"].as_str(), intent["customer"].as_str())
+        && Some(owner) != customer
+    {
+        return Err(ApiError::invalid_param(
+            "payment_method",
+            format!(
+                "The PaymentMethod provided ({}) does not belong to the Customer ({}).",
+                pm["id"].as_str().unwrap_or_default(),
+                customer.unwrap_or("none")
+            ),
+        ));
     }
     if let Some(sfu) = one_of(params, "setup_future_usage", &["on_session", "off_session"])?.or(token_sfu) {
         intent["setup_future_usage"] = json!(sfu);
     }
-    if let Some(options) = params.object("payment_method_options")? {
-        if let Some(card) = options.object("card")? {
-            if let Some(recollect) = card.bool("require_cvc_recollection")? {
-                intent["payment_method_options"]["card"]["require_cvc_recollection"] = json!(recollect);
-            }
-        }
+    if let Some(options) = params.object("payment_method_options")?
+        && let Some(card) = options.object("card")?
+        && let Some(recollect) = card.bool("require_cvc_recollection")?
+    {
+        intent["payment_method_options"]["card"]["require_cvc_recollection"] = json!(recollect);
     }
     if let Some(url) = plan.return_url {
         ctx.account.return_urls.insert(id.clone(), url);
@@ -521,13 +520,13 @@ pub fn capture(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Ap
     intent["status"] = json!("succeeded");
     intent["amount_received"] = json!(to_capture);
     intent["amount_capturable"] = json!(0);
-    if let Some(charge_id) = intent["latest_charge"].as_str().map(str::to_owned) {
-        if let Some(mut charge) = ctx.account.get(&charge_id).cloned() {
-            charge["captured"] = json!(true);
-            charge["amount_captured"] = json!(to_capture);
-            ctx.account.put(charge.clone());
-            ctx.emit("charge.captured", &charge, Some(json!({ "captured": false })));
-        }
+    if let Some(charge_id) = intent["latest_charge"].as_str().map(str::to_owned)
+        && let Some(mut charge) = ctx.account.get(&charge_id).cloned()
+    {
+        charge["captured"] = json!(true);
+        charge["amount_captured"] = json!(to_capture);
+        ctx.account.put(charge.clone());
+        ctx.emit("charge.captured", &charge, Some(json!({ "captured": false })));
     }
     ctx.account.put(intent.clone());
     ctx.emit("payment_intent.succeeded", &intent, Some(json!({ "status": "requires_capture", "amount_received": 0 })));

@@ -118,10 +118,10 @@ pub fn card_from_params(card: &Params, now: i64) -> Result<(Card, i64, i64), Api
     if year < current_year || (year == current_year && month < current_month) || year > current_year + 50 {
         return Err(ApiError::card("invalid_expiry_year", None, "Your card's expiration year is invalid.").with_param("exp_year"));
     }
-    if let Some(cvc) = card.str("cvc")? {
-        if cvc.len() != found.cvc_length() || !cvc.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ApiError::card("invalid_cvc", None, "Your card's security code is invalid.").with_param("cvc"));
-        }
+    if let Some(cvc) = card.str("cvc")?
+        && (cvc.len() != found.cvc_length() || !cvc.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(ApiError::card("invalid_cvc", None, "Your card's security code is invalid.").with_param("cvc"));
     }
     Ok((found, month, year))
 }
