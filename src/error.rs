@@ -93,16 +93,40 @@ impl AppError {
     }
 }
 
-/// What a shopper is told about a database fault: "unavailable, try again" when the
-/// database could not be reached, a generic fault otherwise. The cause goes to the log.
+/// A database fault, as the shopper hears it: "unavailable, try again" when the
+/// database could not be reached, a generic fault otherwise. The cause goes to the log
+/// with the place the `?` was.
 #[cfg(feature = "ssr")]
-pub fn store_fault(error: crate::store::StoreError, operation: &str) -> AppError {
-    if error.is_unavailable() {
-        tracing::warn!(error = ?error, operation, "the database is unreachable");
-        AppError::StoreUnavailable
-    } else {
-        tracing::error!(error = ?error, operation, "a store operation failed");
-        AppError::Internal
+impl From<crate::store::StoreError> for AppError {
+    #[track_caller]
+    fn from(error: crate::store::StoreError) -> Self {
+        let at = std::panic::Location::caller();
+        if error.is_unavailable() {
+            tracing::warn!(error = ?error, %at, "the database is unreachable");
+            AppError::StoreUnavailable
+        } else {
+            tracing::error!(error = ?error, %at, "a store operation failed");
+            AppError::Internal
+        }
+    }
+}
+
+/// A Stripe call that failed for a reason other than the shopper's card, as the
+/// shopper hears it: "unavailable" when Stripe did not answer (a warning in the log),
+/// an internal error otherwise (an error in the log). Paths that can tell more (a
+/// payment whose outcome is unknown, a decline) match on the error before this.
+#[cfg(feature = "ssr")]
+impl From<crate::stripe::Error> for AppError {
+    #[track_caller]
+    fn from(error: crate::stripe::Error) -> Self {
+        let at = std::panic::Location::caller();
+        if error.is_unavailable() {
+            tracing::warn!(%error, %at, "Stripe is unavailable");
+            AppError::PaymentUnavailable
+        } else {
+            tracing::error!(%error, %at, "unexpected reply from Stripe");
+            AppError::Internal
+        }
     }
 }
 

@@ -37,7 +37,7 @@ pub async fn check(state: &AppState, action: &str, session: Option<&str>, per_se
             tracing::warn!(action, "refused: rate limit reached");
             Err(refused(u64::try_from(retry_after).unwrap_or(1)))
         }
-        Err(error) => Err(crate::error::store_fault(error, "rate limit")),
+        Err(error) => Err(AppError::from(error)),
     }
 }
 

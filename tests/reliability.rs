@@ -189,6 +189,11 @@ async fn the_database_gone_for_a_moment_costs_a_retry_and_nothing_else() {
     let (status, reply) = post(&shopper, format!("{}/api/checkout/confirm", shop.base), &[("confirmation_token", token.as_str())]).await;
     assert_eq!(status, 503, "{reply}");
     assert!(payment_intents(&stripe).await.is_empty(), "Stripe was not called");
+    // Reads say the same: the catalog and an order page are unavailable, not broken.
+    for (endpoint, form) in [("catalog/list", vec![("page", "1")]), ("orders/get", vec![("id", "ord_abc123")])] {
+        let (status, reply) = post(&shopper, format!("{}/api/{endpoint}", shop.base), &form).await;
+        assert_eq!((status, reply), (503, serde_json::json!("StoreUnavailable")), "{endpoint}");
+    }
 
     proxy.restore();
     let (status, reply) = post(&shopper, format!("{}/api/checkout/confirm", shop.base), &[("confirmation_token", token.as_str())]).await;

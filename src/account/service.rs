@@ -6,7 +6,7 @@ use crate::error::AppError;
 use crate::money::{Currency, Money};
 use crate::session;
 use crate::state::AppState;
-use crate::store::{AccountRecord, StoreError};
+use crate::store::AccountRecord;
 use crate::stripe::ids::{ConfirmationTokenId, CustomerId, PaymentMethodId};
 use crate::stripe::types::{AutomaticPaymentMethods, CreateAndConfirmSetupIntent, CreateCustomer, SetupIntentStatus};
 
@@ -22,7 +22,7 @@ const MAX_PASSWORD_CHARS: usize = 128;
 /// The signed-in shopper's account and recent orders; `None` for a guest.
 pub async fn summary(state: &AppState) -> Result<Option<AccountSummary>, AppError> {
     let Some(account) = current_account(state).await? else { return Ok(None) };
-    let orders = state.store.account_orders(&account.id, 20).await.map_err(internal)?;
+    let orders = state.store.account_orders(&account.id, 20).await?;
     let orders = orders
         .into_iter()
         .filter_map(|order| {
@@ -36,8 +36,8 @@ pub async fn summary(state: &AppState) -> Result<Option<AccountSummary>, AppErro
 /// The account the request's session is signed in to.
 pub async fn current_account(state: &AppState) -> Result<Option<AccountRecord>, AppError> {
     // A guest's session names no account: no second lookup.
-    match session::current_with_account(&state.store).await.map_err(internal)? {
-        Some((session, Some(_))) => state.store.account_of_session(session.as_str()).await.map_err(internal),
+    match session::current_with_account(&state.store).await? {
+        Some((session, Some(_))) => state.store.account_of_session(session.as_str()).await.map_err(AppError::from),
         _ => Ok(None),
     }
 }
@@ -54,11 +54,11 @@ pub async fn sign_up(state: &AppState, email: &str, password: &str) -> Result<()
     crate::rate_limit::check(state, "sign_up", None, SIGN_UP_PER_ADDRESS, SIGN_UP_PER_ADDRESS).await?;
     let hash = hash_off_thread(password.to_owned()).await?;
     let id = session::random_id("acct");
-    if !state.store.create_account(&id, email, &key, &hash, session::now()).await.map_err(internal)? {
+    if !state.store.create_account(&id, email, &key, &hash, session::now()).await? {
         return Err(AppError::invalid(crate::i18n::tr().account_exists));
     }
     tracing::info!(account = %id, "account created");
-    session::sign_in(&state.store, &id, state.is_https()).await.map_err(internal)?;
+    session::sign_in(&state.store, &id, state.is_https()).await?;
     Ok(())
 }
 
@@ -72,14 +72,14 @@ pub async fn sign_in(state: &AppState, email: &str, password: &str) -> Result<()
         format!("ip:{}", session::client_address(state.config.trust_forwarded_for).map_or_else(|| "unknown".into(), |ip| ip.to_string())),
     ];
     for (scope, limit) in scopes.iter().zip([FAILURES_PER_ACCOUNT, FAILURES_PER_ADDRESS]) {
-        let (failures, oldest) = state.store.sign_in_failures(scope, now - WINDOW_SECS).await.map_err(internal)?;
+        let (failures, oldest) = state.store.sign_in_failures(scope, now - WINDOW_SECS).await?;
         if failures >= limit {
             let retry_after = oldest.map_or(WINDOW_SECS, |oldest| oldest + WINDOW_SECS - now).max(1);
             tracing::warn!(scope = scope.split(':').next().unwrap_or(""), failures, "sign-in refused: too many failures");
             return Err(crate::rate_limit::refused(u64::try_from(retry_after).unwrap_or(1)));
         }
     }
-    let account = state.store.account_by_email(&key).await.map_err(internal)?;
+    let account = state.store.account_by_email(&key).await?;
     let password = password.to_owned();
     let matched = match account {
         Some(account) => {
@@ -97,17 +97,17 @@ pub async fn sign_in(state: &AppState, email: &str, password: &str) -> Result<()
     };
     let Some(account) = matched else {
         let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
-        state.store.record_sign_in_failure(&scopes, now, now - WINDOW_SECS).await.map_err(internal)?;
+        state.store.record_sign_in_failure(&scopes, now, now - WINDOW_SECS).await?;
         return Err(AppError::invalid(crate::i18n::tr().wrong_credentials));
     };
-    state.store.clear_sign_in_failures(&scopes[0]).await.map_err(internal)?;
-    session::sign_in(&state.store, &account.id, state.is_https()).await.map_err(internal)?;
+    state.store.clear_sign_in_failures(&scopes[0]).await?;
+    session::sign_in(&state.store, &account.id, state.is_https()).await?;
     tracing::info!(account = %account.id, "signed in");
     Ok(())
 }
 
 pub async fn sign_out(state: &AppState) -> Result<(), AppError> {
-    session::sign_out(&state.store, state.is_https()).await.map_err(internal)
+    session::sign_out(&state.store, state.is_https()).await.map_err(AppError::from)
 }
 
 /// The account's Stripe Customer, created the first time it is needed. The
@@ -117,9 +117,8 @@ pub async fn customer_of(state: &AppState, account: &AccountRecord) -> Result<Cu
         return Ok(id);
     }
     let params = CreateCustomer { email: Some(&account.email), metadata: [("account_id", account.id.as_str())].into_iter().collect() };
-    let customer =
-        state.payments.stripe.create_customer(&params, &format!("customer-{}", account.id)).await.map_err(crate::stripe::shopper_error)?;
-    let stored = state.store.set_stripe_customer(&account.id, customer.id.as_str()).await.map_err(internal)?;
+    let customer = state.payments.stripe.create_customer(&params, &format!("customer-{}", account.id)).await?;
+    let stored = state.store.set_stripe_customer(&account.id, customer.id.as_str()).await?;
     tracing::info!(account = %account.id, customer = %stored, "Stripe Customer created");
     CustomerId::parse(&stored).map_err(|_| AppError::Internal)
 }
@@ -130,7 +129,7 @@ pub async fn saved_methods(state: &AppState) -> Result<Vec<SavedMethod>, AppErro
     let Some(customer) = account.stripe_customer_id.as_deref().and_then(|id| CustomerId::parse(id).ok()) else {
         return Ok(Vec::new());
     };
-    list_saved(state, &customer).await.map_err(crate::stripe::shopper_error)
+    list_saved(state, &customer).await.map_err(AppError::from)
 }
 
 /// A customer's saved cards as the pages show them.
@@ -161,13 +160,13 @@ pub async fn remove_method(state: &AppState, id: &str) -> Result<(), AppError> {
     let method = match state.payments.stripe.retrieve_payment_method(&id).await {
         Ok(method) => method,
         Err(crate::stripe::Error::Api(api)) if api.status == 404 => return Err(not_found()),
-        Err(error) => return Err(crate::stripe::shopper_error(error)),
+        Err(error) => return Err(AppError::from(error)),
     };
     if method.customer.as_ref().map(CustomerId::as_str) != Some(customer) {
         tracing::warn!(account = %account.id, method = %id, "refused to remove a payment method of another customer");
         return Err(not_found());
     }
-    state.payments.stripe.detach_payment_method(&id).await.map_err(crate::stripe::shopper_error)?;
+    state.payments.stripe.detach_payment_method(&id).await?;
     tracing::info!(account = %account.id, method = %id, "saved card removed");
     Ok(())
 }
@@ -186,7 +185,7 @@ pub async fn card_setup(state: &AppState) -> Result<CardSetupView, AppError> {
 /// SetupIntent instead of making another.
 pub async fn confirm_setup(state: &AppState, token: &ConfirmationTokenId) -> Result<SetupReply, AppError> {
     let account = signed_in(state).await?;
-    let session = session::current(&state.store).await.map_err(internal)?;
+    let session = session::current(&state.store).await?;
     use crate::rate_limit::{CARD_SETUP_PER_ADDRESS, CARD_SETUP_PER_SESSION};
     crate::rate_limit::check(
         state,
@@ -221,7 +220,7 @@ pub async fn confirm_setup(state: &AppState, token: &ConfirmationTokenId) -> Res
                 tracing::warn!(code = ?api.code, message = %api.message, "Stripe refused the SetupIntent");
                 return Err(AppError::invalid(crate::i18n::tr().card_details_expired));
             }
-            return Err(crate::stripe::shopper_error(error));
+            return Err(AppError::from(error));
         }
     };
     let status = match intent.status {
@@ -273,10 +272,6 @@ async fn verify_off_thread(check: impl FnOnce() -> bool + Send + 'static) -> Res
         tracing::error!(%error, "the verification task failed");
         AppError::Internal
     })
-}
-
-fn internal(error: StoreError) -> AppError {
-    crate::error::store_fault(error, "account")
 }
 
 #[cfg(test)]

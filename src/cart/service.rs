@@ -8,7 +8,7 @@ use crate::error::AppError;
 use crate::money::{Currency, Money, MoneyError};
 use crate::session::{self, SessionId};
 use crate::state::AppState;
-use crate::store::{CartAdd, StoreError};
+use crate::store::CartAdd;
 
 /// Prices stored cart lines with the catalog, and the discount `code` if it applies at
 /// time `now`. Lines whose product left the catalog are dropped: they cannot be bought.
@@ -45,14 +45,14 @@ pub fn price(catalog: &Catalog, currency: Currency, stored: &[(String, u32)], co
 /// The current session's cart (empty when there is no session yet).
 #[tracing::instrument(name = "view the cart", skip_all, err(level = "info", Debug))]
 pub async fn view_current(state: &AppState) -> Result<Cart, AppError> {
-    let session = session::current(&state.store).await.map_err(internal)?;
+    let session = session::current(&state.store).await?;
     view(state, session.as_ref()).await
 }
 
 /// The cart of `session`, priced now.
 pub async fn view(state: &AppState, session: Option<&SessionId>) -> Result<Cart, AppError> {
     let (stored, code) = match session {
-        Some(id) => state.store.cart(id.as_str()).await.map_err(internal)?,
+        Some(id) => state.store.cart(id.as_str()).await?,
         None => (Vec::new(), None),
     };
     price(&state.catalog, state.config.store.currency, &stored, code.as_deref(), session::now()).map_err(|error| {
@@ -65,14 +65,13 @@ pub async fn view(state: &AppState, session: Option<&SessionId>) -> Result<Cart,
 #[tracing::instrument(name = "add to the cart", skip_all, fields(product = %product_id, quantity = quantity.get()), err(level = "info", Debug))]
 pub async fn add(state: &AppState, product_id: &ProductId, quantity: Quantity) -> Result<Cart, AppError> {
     state.catalog.get(product_id).ok_or_else(unknown_product)?;
-    let stock = state.store.stock_of(product_id.as_str()).await.map_err(internal)?;
+    let stock = state.store.stock_of(product_id.as_str()).await?;
     if stock == 0 {
         return Err(AppError::invalid(crate::i18n::tr().product_sold_out));
     }
-    let session = session::current_or_start(&state.store, state.is_https()).await.map_err(internal)?;
+    let session = session::current_or_start(&state.store, state.is_https()).await?;
     let cap = stock.min(MAX_QUANTITY);
-    let added =
-        state.store.add_to_cart(session.as_str(), product_id.as_str(), quantity.get(), cap, session::now()).await.map_err(internal)?;
+    let added = state.store.add_to_cart(session.as_str(), product_id.as_str(), quantity.get(), cap, session::now()).await?;
     match added {
         CartAdd::Added(_) => view(state, Some(&session)).await,
         CartAdd::OverCap if cap < MAX_QUANTITY => {
@@ -87,18 +86,18 @@ pub async fn add(state: &AppState, product_id: &ProductId, quantity: Quantity) -
 pub async fn set_quantity(state: &AppState, product_id: &ProductId, quantity: Option<Quantity>) -> Result<Cart, AppError> {
     state.catalog.get(product_id).ok_or_else(unknown_product)?;
     let Some(quantity) = quantity else {
-        if let Some(session) = session::current(&state.store).await.map_err(internal)? {
-            state.store.remove_cart_line(session.as_str(), product_id.as_str()).await.map_err(internal)?;
+        if let Some(session) = session::current(&state.store).await? {
+            state.store.remove_cart_line(session.as_str(), product_id.as_str()).await?;
             return view(state, Some(&session)).await;
         }
         return view(state, None).await;
     };
-    let stock = state.store.stock_of(product_id.as_str()).await.map_err(internal)?;
+    let stock = state.store.stock_of(product_id.as_str()).await?;
     if quantity.get() > stock {
         return Err(AppError::invalid(crate::i18n::fill(crate::i18n::tr().only_in_stock, &[&stock])));
     }
-    let session = session::current_or_start(&state.store, state.is_https()).await.map_err(internal)?;
-    state.store.set_cart_quantity(session.as_str(), product_id.as_str(), quantity.get(), session::now()).await.map_err(internal)?;
+    let session = session::current_or_start(&state.store, state.is_https()).await?;
+    state.store.set_cart_quantity(session.as_str(), product_id.as_str(), quantity.get(), session::now()).await?;
     view(state, Some(&session)).await
 }
 
@@ -110,9 +109,9 @@ pub async fn apply_discount_code(state: &AppState, code: &str) -> Result<Cart, A
     if code.len() > 64 {
         return Err(AppError::invalid(refusal_message(&DiscountRefusal::Unknown)));
     }
-    let session = session::current_or_start(&state.store, state.is_https()).await.map_err(internal)?;
+    let session = session::current_or_start(&state.store, state.is_https()).await?;
     if code.is_empty() {
-        state.store.set_session_discount(session.as_str(), None).await.map_err(internal)?;
+        state.store.set_session_discount(session.as_str(), None).await?;
         return view(state, Some(&session)).await;
     }
     use crate::rate_limit::{DISCOUNT_PER_ADDRESS, DISCOUNT_PER_SESSION};
@@ -123,7 +122,7 @@ pub async fn apply_discount_code(state: &AppState, code: &str) -> Result<Cart, A
         return Err(AppError::invalid(crate::i18n::tr().discount_needs_cart));
     }
     discount.amount_off(cart.subtotal, session::now()).map_err(|refusal| AppError::invalid(refusal_message(&refusal)))?;
-    state.store.set_session_discount(session.as_str(), Some(&discount.code)).await.map_err(internal)?;
+    state.store.set_session_discount(session.as_str(), Some(&discount.code)).await?;
     view(state, Some(&session)).await
 }
 
@@ -140,11 +139,6 @@ fn refusal_message(refusal: &DiscountRefusal) -> String {
         DiscountRefusal::Expired(date) => crate::i18n::fill(t.discount_expired, &[date]),
         DiscountRefusal::BelowMinimum(minimum) => crate::i18n::fill(t.discount_minimum, &[&locale.money(*minimum)]),
     }
-}
-
-/// Logs a store fault with its cause chain and hides it from the shopper.
-fn internal(error: StoreError) -> AppError {
-    crate::error::store_fault(error, "cart")
 }
 
 #[cfg(test)]

@@ -159,10 +159,7 @@ pub async fn list(store: &Store, catalog: &Catalog, page: u32) -> Result<Catalog
     let start = (page as usize - 1) * PAGE_SIZE;
     let shown = &products[start.min(products.len())..(start + PAGE_SIZE).min(products.len())];
     let ids: Vec<&str> = shown.iter().map(|product| product.id.as_str()).collect();
-    let stock = store.stock_of_products(&ids).await.map_err(|error| {
-        tracing::error!(error = ?error, "reading stock levels failed");
-        AppError::Internal
-    })?;
+    let stock = store.stock_of_products(&ids).await?;
     let items = shown
         .iter()
         .map(|product| CatalogItem {

@@ -8,7 +8,7 @@ use crate::config::{PaymentElementLayout, PaymentMethodCreation};
 use crate::error::AppError;
 use crate::session::{self, SessionId};
 use crate::state::AppState;
-use crate::store::{Attempt, AttemptResult, AttemptStart, NewOrder, OrderLine, PaymentDetails, StoreError};
+use crate::store::{Attempt, AttemptResult, AttemptStart, NewOrder, OrderLine, PaymentDetails};
 use crate::stripe::FormBody;
 use crate::stripe::ids::{ConfirmationTokenId, CustomerId, PaymentIntentId, PaymentMethodId};
 use crate::stripe::types::{
@@ -100,9 +100,8 @@ async fn saved_methods_session(state: &AppState, account: &crate::store::Account
             customer: &customer,
             components: CustomerSessionComponents { payment_element: PaymentElementComponent { enabled: true, features } },
         })
-        .await
-        .map_err(crate::stripe::shopper_error)?;
-    let saved = crate::account::list_saved(state, &customer).await.map_err(crate::stripe::shopper_error)?;
+        .await?;
+    let saved = crate::account::list_saved(state, &customer).await?;
     Ok((session.client_secret, saved))
 }
 
@@ -115,13 +114,13 @@ pub async fn confirm(state: &AppState, token: &Credential, request: PaymentReque
         let t = crate::i18n::tr();
         return Err(AppError::invalid(if legacy { t.wrong_path_legacy } else { t.wrong_path_token }));
     }
-    let session = session::current(&state.store).await.map_err(internal)?.ok_or_else(empty_cart)?;
+    let session = session::current(&state.store).await?.ok_or_else(empty_cart)?;
     use crate::rate_limit::{CONFIRM_PER_ADDRESS, CONFIRM_PER_SESSION};
     crate::rate_limit::check(state, "confirm", Some(session.as_str()), CONFIRM_PER_SESSION, CONFIRM_PER_ADDRESS).await?;
     // A token seen before is the same attempt again (a double submit, a retried
     // request, the page asking again after an unknown outcome), even though the cart
     // may have become the order since.
-    if let Some((attempt, own)) = state.store.attempt_for_token(token.as_str(), session.as_str()).await.map_err(internal)? {
+    if let Some((attempt, own)) = state.store.attempt_for_token(token.as_str(), session.as_str()).await? {
         return match (own, attempt.outcome.as_deref()) {
             (false, _) => Err(AppError::invalid(crate::i18n::tr().details_used)),
             (true, Some(REFUSED)) => Err(refused(state)),
@@ -158,8 +157,7 @@ pub async fn confirm(state: &AppState, token: &Credential, request: PaymentReque
                 session::now(),
                 body_for,
             )
-            .await
-            .map_err(internal)?;
+            .await?;
         match start {
             AttemptStart::CartEmpty => return Err(empty_cart()),
             AttemptStart::OutOfStock { name, available } => return Err(out_of_stock(available, &name)),
@@ -193,17 +191,15 @@ pub async fn confirm(state: &AppState, token: &Credential, request: PaymentReque
 /// another tab) cannot charge a second time. If it went through meanwhile, record it:
 /// the cart is then already an order.
 async fn abandon_pending_authentications(state: &AppState) -> Result<(), AppError> {
-    let Some(session) = session::current(&state.store).await.map_err(internal)? else { return Ok(()) };
-    for attempt in state.store.attempts_awaiting_action(session.as_str()).await.map_err(internal)? {
+    let Some(session) = session::current(&state.store).await? else { return Ok(()) };
+    for attempt in state.store.attempts_awaiting_action(session.as_str()).await? {
         let Some(id) = attempt.payment_intent_id.as_deref().and_then(|id| PaymentIntentId::parse(id).ok()) else { continue };
         let key = format!("{}-cancel", attempt.idempotency_key);
         let intent = match state.payments.stripe.cancel_payment_intent(&id, &key).await {
             Ok(intent) => intent,
             // Not cancelable any more (it succeeded or failed): read where it stands.
-            Err(crate::stripe::Error::Api(api)) if api.status == 400 => {
-                state.payments.stripe.retrieve_payment_intent(&id).await.map_err(crate::stripe::shopper_error)?
-            }
-            Err(error) => return Err(crate::stripe::shopper_error(error)),
+            Err(crate::stripe::Error::Api(api)) if api.status == 400 => state.payments.stripe.retrieve_payment_intent(&id).await?,
+            Err(error) => return Err(AppError::from(error)),
         };
         tracing::info!(order = %attempt.order_id, intent = %id, status = ?intent.status, "settled an abandoned authentication");
         match intent.status {
@@ -236,7 +232,7 @@ async fn priced_cart(state: &AppState, session: &SessionId) -> Result<(NewOrder,
         return Err(AppError::invalid(crate::i18n::fill(crate::i18n::tr().minimum_charge, &[&minimum])));
     }
     let ids: Vec<&str> = cart.lines.iter().map(|line| line.product_id.as_str()).collect();
-    let stock_levels = state.store.stock_of_products(&ids).await.map_err(internal)?;
+    let stock_levels = state.store.stock_of_products(&ids).await?;
     for line in &cart.lines {
         let stock = stock_levels.get(line.product_id.as_str()).copied().unwrap_or(0);
         if line.quantity > stock {
@@ -323,7 +319,7 @@ async fn not_sent(state: &AppState, attempt: &Attempt, error: crate::stripe::Err
     }
     match error {
         crate::stripe::Error::Api(api) if api.status == 404 || api.status == 400 => details_not_found(),
-        other => crate::stripe::shopper_error(other),
+        other => AppError::from(other),
     }
 }
 
@@ -506,7 +502,7 @@ async fn settle(state: &AppState, attempt: &Attempt, intent: &PaymentIntent) -> 
         _ => "requires_capture",
     };
     let result = AttemptResult { payment_intent_id: id, outcome, order_status: "confirming", clear_cart: true, details: Some(&details) };
-    state.store.finish_attempt(attempt, result, session::now()).await.map_err(internal)?;
+    state.store.finish_attempt(attempt, result, session::now()).await?;
     Ok(status)
 }
 
@@ -537,22 +533,20 @@ async fn record(
     details: Option<&PaymentDetails>,
 ) -> Result<(), AppError> {
     let result = AttemptResult { payment_intent_id: intent, outcome, order_status, clear_cart: false, details };
-    state.store.finish_attempt(attempt, result, session::now()).await.map_err(internal)
+    state.store.finish_attempt(attempt, result, session::now()).await.map_err(AppError::from)
 }
 
 /// The outcome of one of the session's payments, as Stripe reports it now.
 #[tracing::instrument(name = "read a payment's outcome", skip_all, fields(intent = %intent_id), err(level = "info", Debug))]
 pub async fn outcome(state: &AppState, intent_id: &PaymentIntentId) -> Result<PaymentResult, AppError> {
     let not_found = || AppError::NotFound(crate::i18n::tr().no_such_payment.into());
-    let session = session::current(&state.store).await.map_err(internal)?.ok_or_else(not_found)?;
-    let order_id =
-        state.store.order_id_for_payment_intent(intent_id.as_str(), session.as_str()).await.map_err(internal)?.ok_or_else(not_found)?;
-    let intent = state.payments.stripe.retrieve_payment_intent(intent_id).await.map_err(crate::stripe::shopper_error)?;
+    let session = session::current(&state.store).await?.ok_or_else(not_found)?;
+    let order_id = state.store.order_id_for_payment_intent(intent_id.as_str(), session.as_str()).await?.ok_or_else(not_found)?;
+    let intent = state.payments.stripe.retrieve_payment_intent(intent_id).await?;
     let attempt = state
         .store
         .attempts(&order_id)
-        .await
-        .map_err(internal)?
+        .await?
         .into_iter()
         .find(|a| a.payment_intent_id.as_deref() == Some(intent_id.as_str()))
         .ok_or_else(not_found)?;
@@ -633,8 +627,4 @@ fn client_of_request(state: &AppState) -> (String, String) {
 
 fn empty_cart() -> AppError {
     AppError::invalid(crate::i18n::tr().cart_empty_pay)
-}
-
-fn internal(error: StoreError) -> AppError {
-    crate::error::store_fault(error, "checkout")
 }

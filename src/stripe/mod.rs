@@ -18,19 +18,6 @@ use types::{
     PaymentIntent, PaymentMethod, SetupIntent,
 };
 
-/// What a shopper is told when a Stripe call fails for a reason other than their
-/// card: "unavailable, nothing charged" when Stripe did not answer (logged as a
-/// warning), an internal error otherwise (logged as an error).
-pub fn shopper_error(error: Error) -> crate::error::AppError {
-    if error.is_unavailable() {
-        tracing::warn!(%error, "Stripe is unavailable");
-        crate::error::AppError::PaymentUnavailable
-    } else {
-        tracing::error!(%error, "unexpected reply from Stripe");
-        crate::error::AppError::Internal
-    }
-}
-
 /// The API version every request pins (the one Stripe's Node SDK 23 uses).
 pub const API_VERSION: &str = "2026-10-28.endive";
 
