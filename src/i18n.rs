@@ -81,58 +81,25 @@ impl Locale {
     /// An amount as the language writes it: `€1,299.00` / `1 299,00 €` (non-breaking
     /// spaces in French); currencies without a well-known symbol by their code.
     pub fn money(self, money: Money) -> String {
-        let exponent = money.currency.exponent();
-        let unit = 10u64.pow(exponent);
-        let magnitude = money.amount.unsigned_abs();
-        let (whole, fraction) = (magnitude / unit, magnitude % unit);
-        let (group, decimal) = match self {
-            Locale::En => (",", "."),
-            Locale::Fr => ("\u{202f}", ","),
-        };
-        let digits = whole.to_string();
-        let mut grouped = String::new();
-        for (n, digit) in digits.chars().enumerate() {
-            if n > 0 && (digits.len() - n) % 3 == 0 {
-                grouped.push_str(group);
-            }
-            grouped.push(digit);
-        }
-        let number = if exponent == 0 { grouped } else { format!("{grouped}{decimal}{fraction:0width$}", width = exponent as usize) };
-        let sign = if money.amount < 0 { "-" } else { "" };
-        match (self, money.currency.symbol()) {
-            (Locale::En, Some(symbol)) => format!("{sign}{symbol}{number}"),
-            (Locale::Fr, Some(symbol)) => format!("{sign}{number}\u{a0}{symbol}"),
-            (_, None) => format!("{sign}{number}\u{a0}{}", money.currency.as_str().to_uppercase()),
-        }
+        money.written(match self {
+            Locale::En => crate::money::Writing::ENGLISH,
+            Locale::Fr => crate::money::Writing::FRENCH,
+        })
     }
 
     /// A date (unix seconds, UTC): `26 November 2026` / `26 novembre 2026`.
     pub fn date(self, unix: i64) -> String {
-        let (year, month, day) = civil_from_days(unix.div_euclid(86_400));
+        let date = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH).date();
         const EN_MONTHS: [&str; 12] =
             ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
         const FR_MONTHS: [&str; 12] =
             ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"];
-        let month = usize::try_from(month - 1).unwrap_or(0);
+        let (year, month, day) = (date.year(), usize::from(u8::from(date.month())) - 1, date.day());
         match self {
             Locale::En => format!("{day} {} {year}", EN_MONTHS[month]),
             Locale::Fr => format!("{}{} {} {year}", day, if day == 1 { "er" } else { "" }, FR_MONTHS[month]),
         }
     }
-}
-
-/// Days since 1970-01-01 → (year, month 1–12, day 1–31), proleptic Gregorian (Howard
-/// Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
 /// Replaces `{0}`, `{1}`, … in a catalogue string.

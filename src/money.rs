@@ -123,23 +123,55 @@ impl Money {
     }
 }
 
-impl fmt::Display for Money {
-    /// English formatting with the symbol first when the currency has a well-known one
-    /// (`€10.99`, `$5.00`, `¥500`), the code last otherwise (`10.99 CHF`).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// How a language writes amounts: the digit grouping, the decimal mark, and where the
+/// currency symbol goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Writing {
+    pub group: &'static str,
+    pub decimal: &'static str,
+    pub symbol_first: bool,
+}
+
+impl Writing {
+    /// `€1,299.00`.
+    pub const ENGLISH: Writing = Writing { group: ",", decimal: ".", symbol_first: true };
+    /// `1 299,00 €`, with a narrow no-break space between groups.
+    pub const FRENCH: Writing = Writing { group: "\u{202f}", decimal: ",", symbol_first: false };
+}
+
+impl Money {
+    /// The amount as `writing` puts it, with the currency's minor unit; a currency
+    /// without a well-known symbol is written by its code, after the number (a no-break
+    /// space between them in every language).
+    pub fn written(self, writing: Writing) -> String {
         let exponent = self.currency.exponent();
-        let sign = if self.amount < 0 { "-" } else { "" };
+        let unit = 10u64.pow(exponent);
         let magnitude = self.amount.unsigned_abs();
-        let number = if exponent == 0 {
-            magnitude.to_string()
-        } else {
-            let unit = 10u64.pow(exponent);
-            format!("{}.{:0width$}", magnitude / unit, magnitude % unit, width = exponent as usize)
-        };
-        match self.currency.symbol() {
-            Some(symbol) => write!(f, "{sign}{symbol}{number}"),
-            None => write!(f, "{sign}{number} {}", self.currency.as_str().to_uppercase()),
+        let (whole, fraction) = (magnitude / unit, magnitude % unit);
+        let digits = whole.to_string();
+        let mut number = String::new();
+        for (n, digit) in digits.chars().enumerate() {
+            if n > 0 && (digits.len() - n) % 3 == 0 {
+                number.push_str(writing.group);
+            }
+            number.push(digit);
         }
+        if exponent > 0 {
+            number = format!("{number}{}{fraction:0width$}", writing.decimal, width = exponent as usize);
+        }
+        let sign = if self.amount < 0 { "-" } else { "" };
+        match self.currency.symbol() {
+            Some(symbol) if writing.symbol_first => format!("{sign}{symbol}{number}"),
+            Some(symbol) => format!("{sign}{number}\u{a0}{symbol}"),
+            None => format!("{sign}{number}\u{a0}{}", self.currency.as_str().to_uppercase()),
+        }
+    }
+}
+
+impl fmt::Display for Money {
+    /// As English writes it: `€10.99`, `$5.00`, `¥500`, `€1,299.00`, `10.99 CHF`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.written(Writing::ENGLISH))
     }
 }
 
@@ -161,7 +193,9 @@ mod tests {
         assert_eq!(Money::new(1099, Currency::EUR).to_string(), "€10.99");
         assert_eq!(Money::new(5, Currency::USD).to_string(), "$0.05");
         assert_eq!(Money::new(500, Currency::parse("jpy").unwrap()).to_string(), "¥500");
-        assert_eq!(Money::new(12345, Currency::parse("kwd").unwrap()).to_string(), "12.345 KWD");
+        assert_eq!(Money::new(12345, Currency::parse("kwd").unwrap()).to_string(), "12.345\u{a0}KWD");
+        assert_eq!(Money::new(129_900, Currency::EUR).to_string(), "€1,299.00");
+        assert_eq!(Money::new(129_900, Currency::EUR).written(Writing::FRENCH), "1\u{202f}299,00\u{a0}€");
         assert_eq!(Money::new(-250, Currency::EUR).to_string(), "-€2.50");
     }
 

@@ -30,7 +30,7 @@ impl SessionId {
     }
 
     fn of_token(token: &str) -> Self {
-        Self(hex(&Sha256::digest(token.as_bytes())))
+        Self(hex::encode(Sha256::digest(token.as_bytes())))
     }
 }
 
@@ -182,7 +182,7 @@ pub fn now() -> i64 {
 /// secret: ids name records, the session cookie is what proves who someone is.
 pub fn random_id(prefix: &str) -> String {
     let bytes: [u8; 12] = rand::random();
-    format!("{prefix}_{}", hex(&bytes))
+    format!("{prefix}_{}", hex::encode(bytes))
 }
 
 /// 256 random bits from the OS generator, URL-safe.
@@ -226,10 +226,6 @@ fn token_from_request() -> Option<String> {
         .map(|cookie| cookie.value().to_owned())
         // A token we issued is exactly 43 URL-safe characters; anything else is noise.
         .filter(|token| token.len() == 43)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[cfg(test)]

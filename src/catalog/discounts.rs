@@ -97,22 +97,16 @@ impl Discount {
     }
 }
 
-/// The last second of a `YYYY-MM-DD` day, UTC.
+/// The last second of a `YYYY-MM-DD` day, UTC; `None` for anything else, a day that
+/// does not exist (`2026-02-31`) included.
 fn end_of_day(date: &str) -> Option<i64> {
     let mut parts = date.split('-');
-    let (year, month, day): (i64, i64, i64) = (parts.next()?.parse().ok()?, parts.next()?.parse().ok()?, parts.next()?.parse().ok()?);
-    if parts.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+    let (year, month, day): (i32, u8, u8) = (parts.next()?.parse().ok()?, parts.next()?.parse().ok()?, parts.next()?.parse().ok()?);
+    if parts.next().is_some() {
         return None;
     }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + 86_399)
+    let day = time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()?;
+    Some(day.with_hms(23, 59, 59).ok()?.assume_utc().unix_timestamp())
 }
 
 #[cfg(test)]
@@ -138,6 +132,14 @@ mod tests {
         let last_second = 1_795_651_200 + 86_399;
         assert!(code.amount_off(Money::new(1000, Currency::EUR), last_second).is_ok());
         assert_eq!(code.amount_off(Money::new(1000, Currency::EUR), last_second + 1), Err(DiscountRefusal::Expired("2026-11-26".into())));
+    }
+
+    #[test]
+    fn an_expiry_must_be_a_day_that_exists() {
+        for bad in ["2026-02-31", "2026-13-01", "2026-11", "26-11-2026x", "2026-11-26-1", "tomorrow"] {
+            assert!(Discount::parse(DiscountEntry { expires: Some(bad.into()), ..entry("X") }, Currency::EUR).is_err(), "{bad}");
+        }
+        assert!(Discount::parse(DiscountEntry { expires: Some("2028-02-29".into()), ..entry("X") }, Currency::EUR).is_ok());
     }
 
     #[test]

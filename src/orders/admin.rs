@@ -8,9 +8,11 @@ use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use base64::Engine;
+use axum_extra::headers::HeaderMapExt;
+use axum_extra::headers::authorization::{Authorization, Basic};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use subtle::ConstantTimeEq;
 
 const STATUSES: [&str; 5] = ["pending", "confirming", "failed", "paid", "canceled"];
 
@@ -19,17 +21,10 @@ fn check(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     let Some(token) = &state.config.admin_token else {
         return Some(StatusCode::NOT_FOUND.into_response());
     };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
-        .and_then(|raw| String::from_utf8(raw).ok())
-        .and_then(|pair| pair.split_once(':').map(|(_, password)| password.to_owned()))
-        .unwrap_or_default();
-    // Compare digests: equal length, and a constant-time comparison of the bytes.
-    let (a, b) = (Sha256::digest(given.as_bytes()), Sha256::digest(token.expose().as_bytes()));
-    let same = a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+    let given = headers.typed_get::<Authorization<Basic>>();
+    let password = given.as_ref().map_or("", |basic| basic.password());
+    // Digests first, so that the comparison takes as long whatever the lengths.
+    let same: bool = Sha256::digest(password.as_bytes()).ct_eq(&Sha256::digest(token.expose().as_bytes())).into();
     if same {
         None
     } else {

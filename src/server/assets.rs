@@ -104,7 +104,7 @@ fn compress(content_type: &'static str, bytes: Vec<u8>) -> Asset {
         let _ = writer.write_all(&bytes);
     }
     let digest = Sha256::digest(&bytes);
-    let etag = format!("\"{}\"", digest.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>());
+    let etag = format!("\"{}\"", hex::encode(&digest[..12]));
     Asset {
         content_type,
         etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"0\"")),

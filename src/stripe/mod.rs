@@ -307,8 +307,7 @@ fn without_url(error: &reqwest::Error) -> String {
 }
 
 fn uuid_like() -> String {
-    let bytes: [u8; 16] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(rand::random::<[u8; 16]>())
 }
 
 #[cfg(test)]
