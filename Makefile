@@ -42,7 +42,9 @@ test-suites: lint
 	cargo test -p stripe-emulator
 	$(MAKE) conformance
 	rm -f $(E2E_DB) $(E2E_DB)-wal $(E2E_DB)-shm && mkdir -p $(dir $(E2E_DB))
+	rm -f target/e2e/results.json
 	DATABASE_URL=sqlite://$(E2E_DB) cargo leptos end-to-end --release
+	node scripts/e2e-passed.mjs target/e2e/results.json
 
 # Formatting, and clippy with warnings as errors on the server build, the browser (wasm)
 # build and the emulator.

@@ -14,7 +14,9 @@ export default defineConfig({
   workers: 2,
   forbidOnly: true,
   retries: 0,
-  reporter: [['list']],
+  // The JSON report is what `make test` checks: `cargo leptos end-to-end` exits 0 even
+  // when the server fails to build and no test runs (scripts/e2e-passed.mjs).
+  reporter: [['list'], ['json', { outputFile: '../target/e2e/results.json' }]],
   use: {
     baseURL,
     trace: 'retain-on-failure',
