@@ -223,6 +223,10 @@ test.describe('legacy createPaymentMethod path (own storefront)', () => {
     const events = await (await fetch(`${VARIANTS.legacy.emulator}/_emulator/events`)).json();
     const paid = events.data.find((e: any) => e.type === 'payment_intent.succeeded' && e.data.object.id === intentId);
     expect(paid.data.object.payment_method).toMatch(/^pm_/);
+    // The Address Element's value went with the PaymentMethod: on the PaymentIntent and on the order.
+    expect(paid.data.object.shipping.address.line1).toBe('1 Rue de Rivoli');
+    await page.getByRole('link', { name: 'View your order' }).click();
+    await expect(page.getByTestId('order-shipping')).toContainText('1 Rue de Rivoli');
   });
 
   test('3-D Secure on the legacy path is handled with handleNextAction', async ({ page, gotoHydrated }) => {

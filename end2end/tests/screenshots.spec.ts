@@ -1,16 +1,28 @@
-import type { Page } from '@playwright/test';
+import type { Locator, Page } from '@playwright/test';
 import { test, expect, typeCard } from './fixtures';
 
-// The README's pictures: catalog, checkout with the Payment Element, the 3-D Secure
-// challenge and the order confirmation, light and dark, desktop and phone. Written to
-// target/screenshots/; `make screenshots` copies them to docs/screenshots/.
+// The README's pictures: catalog, checkout, the 3-D Secure challenge and the order
+// confirmation, light and dark, desktop and phone. Written to target/screenshots/;
+// `make screenshots` copies them to docs/screenshots/.
+//
+// Pictures are of the viewport, never of the full page: Chromium does not paint an
+// iframe below the fold into a full-page screenshot, which showed Stripe's Address and
+// Payment Elements empty. The checkout is shot in parts instead, each part scrolled
+// into view and its iframe's fields visible first.
 
 const OUT = '../target/screenshots';
 const SIZES = { desktop: { width: 1280, height: 860 }, phone: { width: 390, height: 844 } };
 
-async function shot(page: Page, name: string, fullPage = false) {
+async function shot(page: Page, name: string) {
   await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
-  await page.screenshot({ path: `${OUT}/${name}.png`, animations: 'disabled', caret: 'hide', fullPage });
+  await page.screenshot({ path: `${OUT}/${name}.png`, animations: 'disabled', caret: 'hide' });
+}
+
+/** Scrolls `element` to the top of the viewport and waits for `field` (in its iframe) to show. */
+async function scrollTo(page: Page, element: Locator, field: Locator) {
+  await element.evaluate((node) => node.scrollIntoView({ block: 'start' }));
+  await expect(field).toBeInViewport();
+  await expect(field).toBeVisible();
 }
 
 for (const [size, viewport] of Object.entries(SIZES)) {
@@ -28,7 +40,14 @@ for (const [size, viewport] of Object.entries(SIZES)) {
         await expect(page.getByTestId('pay-button')).toBeEnabled();
         await typeCard(page, '4000002760003184');
         await page.evaluate(() => window.scrollTo(0, 0));
-        await shot(page, `checkout-${suffix}`, true);
+        await shot(page, `checkout-${suffix}`);
+        const address = page.frameLocator('[data-testid="address-element"] iframe');
+        await scrollTo(page, page.getByRole('heading', { name: 'Shipping address' }), address.locator('[name="line1"]'));
+        await shot(page, `checkout-address-${suffix}`);
+        const payment = page.frameLocator('[data-testid="payment-element"] iframe');
+        await scrollTo(page, page.getByRole('heading', { name: 'Payment', exact: true }), payment.locator('[name="number"]'));
+        await expect(page.getByTestId('pay-button')).toBeInViewport();
+        await shot(page, `checkout-payment-${suffix}`);
         await page.getByTestId('pay-button').click();
         const challenge = page.locator('#test-source-authorize-3ds');
         await expect(challenge).toBeVisible();
