@@ -5,7 +5,6 @@
 use crate::money::Currency;
 use leptos::config::LeptosOptions;
 use serde::Deserialize;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -21,25 +20,7 @@ fn bad(setting: &str, problem: impl Into<String>) -> ConfigError {
     ConfigError { setting: setting.to_owned(), problem: problem.into() }
 }
 
-/// A value that must never be printed: `Debug` and `Display` redact it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
+pub use crate::secret::Secret;
 
 /// How the Payment Element lays out payment methods.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -252,7 +233,7 @@ impl Config {
             admin_token: env("ADMIN_TOKEN")
                 .map(|token| {
                     if token.len() >= 16 {
-                        Ok(Secret(token))
+                        Ok(Secret::new(token))
                     } else {
                         Err(bad("ADMIN_TOKEN", "use at least 16 characters (e.g. `openssl rand -hex 16`)"))
                     }
@@ -301,7 +282,7 @@ fn stripe_settings(env: &dyn Fn(&str) -> Option<String>) -> Result<StripeSetting
         .map(|key| {
             let known = ["sk_test_", "sk_live_", "rk_test_", "rk_live_"];
             if known.iter().any(|prefix| key.starts_with(prefix)) {
-                Ok(Secret(key))
+                Ok(Secret::new(key))
             } else {
                 Err(bad("STRIPE_SECRET_KEY", "expected a key starting with sk_test_ or sk_live_ (or rk_ for restricted keys)"))
             }
@@ -330,7 +311,7 @@ fn stripe_settings(env: &dyn Fn(&str) -> Option<String>) -> Result<StripeSetting
                 .map(str::trim)
                 .map(|secret| {
                     if secret.starts_with("whsec_") {
-                        Ok(Secret(secret.to_owned()))
+                        Ok(Secret::new(secret.to_owned()))
                     } else {
                         Err(bad("STRIPE_WEBHOOK_SECRET", "expected whsec_… values, separated by commas while rolling"))
                     }

@@ -31,7 +31,7 @@ pub struct Payments {
     /// Where the browser loads Stripe.js from.
     pub js_url: String,
     /// Every secret accepted on `POST /webhook` (several while one is being rolled).
-    pub webhook_secrets: Vec<crate::config::Secret>,
+    pub webhook_secrets: Vec<crate::secret::Secret>,
 }
 
 impl AppState {

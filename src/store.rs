@@ -229,12 +229,6 @@ impl Store {
         rows.iter().map(|row| Ok((row.try_get("product_id")?, count(row.try_get("on_hand")?)))).collect()
     }
 
-    /// Stock on hand of every product.
-    pub async fn stock_levels(&self) -> Result<HashMap<String, u32>, StoreError> {
-        let rows = sqlx::query("SELECT product_id, on_hand FROM inventory").fetch_all(&self.pool).await?;
-        rows.iter().map(|row| Ok((row.try_get("product_id")?, count(row.try_get("on_hand")?)))).collect()
-    }
-
     /// Stock on hand of one product (0 when unknown).
     pub async fn stock_of(&self, product_id: &str) -> Result<u32, StoreError> {
         let on_hand: Option<i64> =
@@ -316,12 +310,6 @@ impl Store {
     }
 
     /// The discount code a session applied, if any.
-    pub async fn session_discount(&self, session_id: &str) -> Result<Option<String>, StoreError> {
-        let code: Option<Option<String>> =
-            sqlx::query_scalar("SELECT discount_code FROM sessions WHERE id = $1").bind(session_id).fetch_optional(&self.pool).await?;
-        Ok(code.flatten())
-    }
-
     pub async fn set_session_discount(&self, session_id: &str, code: Option<&str>) -> Result<(), StoreError> {
         sqlx::query("UPDATE sessions SET discount_code = $1 WHERE id = $2").bind(code).bind(session_id).execute(&self.writer).await?;
         Ok(())

@@ -84,12 +84,9 @@ async fn events_sent_while_the_storefront_is_down_arrive_after_it_restarts() {
     let order_id = waiting["order_id"].as_str().unwrap().to_owned();
     stop.send(()).unwrap();
     // Wait until the storefront no longer answers.
-    for _ in 0..100 {
-        if support::client().get(format!("{shop}/health")).send().await.is_err() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let down =
+        support::poll_until(100, || async { support::client().get(format!("{shop}/health")).send().await.is_err() }, |down| *down).await;
+    assert!(down, "the storefront still answers after being stopped");
 
     // The shopper completes 3-D Secure while the storefront is down: Stripe's events fail.
     let url = format!("{stripe}/v1/payment_intents/{}", waiting["payment_intent"].as_str().unwrap());

@@ -6,7 +6,6 @@
 //! database outage needs PostgreSQL (`scripts/with-postgres cargo test --test reliability`).
 
 use serde_json::{Value, json};
-use std::time::Duration;
 use storefront::store::Store;
 use support::net::{Process, TcpProxy, free_port};
 
@@ -127,25 +126,26 @@ async fn the_storefront_killed_mid_payment_ends_the_order_right_after_a_restart(
         async move { shopper.post(url).form(&[("confirmation_token", token.as_str())]).send().await }
     });
     // The fault is used up once the confirmation reached Stripe.
-    for _ in 0..200 {
-        let rules: Value = control.get(format!("{stripe}/_emulator/faults")).send().await.unwrap().json().await.unwrap();
-        if rules["data"].as_array().is_some_and(Vec::is_empty) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let used_up = support::poll_until(
+        200,
+        || async {
+            let rules: Value = control.get(format!("{stripe}/_emulator/faults")).send().await.unwrap().json().await.unwrap();
+            rules["data"].as_array().is_some_and(Vec::is_empty)
+        },
+        |used_up| *used_up,
+    )
+    .await;
+    assert!(used_up, "the confirmation never reached Stripe");
     first.kill().await;
     assert!(confirm.await.unwrap().is_err(), "the shopper's request died with the process");
 
     // Stripe finished the payment; its event cannot be delivered until the restart.
-    let mut intents = Vec::new();
-    for _ in 0..200 {
-        intents = payment_intents(&stripe).await;
-        if intents.first().is_some_and(|intent| intent["status"] == "succeeded") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let intents = support::poll_until(
+        200,
+        || payment_intents(&stripe),
+        |intents: &Vec<Value>| intents.first().is_some_and(|pi| pi["status"] == "succeeded"),
+    )
+    .await;
     assert_eq!(intents.len(), 1);
     let _second = Process::start(port, &vars).await;
 

@@ -10,7 +10,6 @@
 
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 use storefront::store::Store;
 use support::net::{Process, free_port, round_robin};
 
@@ -58,14 +57,12 @@ async fn two_instances_on_one_database_fulfil_every_payment_exactly_once() {
     .await;
 
     // Settled: as many paid orders as succeeded PaymentIntents, one to one.
-    let mut paid = Vec::new();
-    for _ in 0..400 {
-        paid = store.list_orders(Some("paid"), 1000).await.unwrap();
-        if paid.len() >= expected_paid {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let paid = support::poll_until(
+        400,
+        || async { store.list_orders(Some("paid"), 1000).await.unwrap() },
+        |paid: &Vec<_>| paid.len() >= expected_paid,
+    )
+    .await;
     let intents =
         support::stripe_call(&control, reqwest::Method::GET, format!("{stripe}/v1/payment_intents?limit=100"), "sk_test_process", &[])
             .await;

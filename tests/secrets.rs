@@ -4,7 +4,6 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 mod support;
 
 /// Every log line the process writes, kept for inspection.
@@ -84,12 +83,12 @@ async fn secrets_appear_in_no_reply_asset_or_log_line() {
     fetch(shopper.post(format!("{base}/webhook")).header("stripe-signature", "t=1,v1=00").body("{}")).await;
     fetch(shopper.post(format!("{base}/api/checkout/confirm")).form(&[("confirmation_token", "ctoken_")])).await;
     // Wait (bounded) until the paid order's webhook has been applied and logged.
-    for _ in 0..200 {
-        if String::from_utf8_lossy(&logs.0.lock().unwrap()).contains("payment_intent.succeeded") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    support::poll_until(
+        200,
+        || async { String::from_utf8_lossy(&logs.0.lock().unwrap()).contains("payment_intent.succeeded") },
+        |seen| *seen,
+    )
+    .await;
     let log = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(log.contains("webhook applied") && log.contains("payment_intent.succeeded"), "the flow did not run: {log}");
 

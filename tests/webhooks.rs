@@ -71,7 +71,7 @@ fn event(id: &str, kind: &str, order_id: &str, intent: &str, amount: i64) -> Val
 }
 
 async fn stock(store: &Store) -> u32 {
-    store.stock_levels().await.unwrap()["walnut-board"]
+    store.stock_of("walnut-board").await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,14 +79,7 @@ async fn a_payment_becomes_a_paid_order_through_the_emulators_signed_webhooks() 
     let shop = shop().await;
     let paid = shop.order("pm_card_visa").await;
     let order_id = paid["order_id"].as_str().unwrap();
-    let mut status = String::new();
-    for _ in 0..100 {
-        status = shop.order_status(order_id).await;
-        if status == "paid" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let status = support::poll_until(100, || shop.order_status(order_id), |status: &String| status == "paid").await;
     assert_eq!(status, "paid");
     assert_eq!(stock(&shop.store).await, 7);
     let outbox = shop.store.outbox_for(order_id).await.unwrap();
@@ -177,4 +170,11 @@ async fn the_merchant_sees_orders_and_their_events_behind_the_admin_token() {
     let detail = admin.get(format!("{url}/{order_id}")).basic_auth("m", Some(ADMIN)).send().await.unwrap().text().await.unwrap();
     assert!(detail.contains(r#"data-testid="admin-status">paid"#), "{detail}");
     assert!(detail.contains("evt_admin") && detail.contains("requires_action"), "{detail}");
+    assert!(
+        detail.contains("admin-outbox") && detail.contains("Thank you for your order"),
+        "the confirmation queued for the shopper: {detail}"
+    );
+    // Without a token, or with a missing Basic header, the answer is the same refusal.
+    let unauthorised = admin.get(format!("{url}/{order_id}")).header("authorization", "Bearer x").send().await.unwrap();
+    assert_eq!(unauthorised.status(), 401);
 }

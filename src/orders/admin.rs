@@ -102,11 +102,15 @@ pub async fn detail(State(state): State<AppState>, headers: HeaderMap, Path(id):
         Ok(None) => return (StatusCode::NOT_FOUND, "No such order.").into_response(),
         Err(error) => return internal(error),
     };
-    let (attempts, events, flag) =
-        match (state.store.attempts(&id).await, state.store.order_events(&id).await, state.store.order_flag(&id).await) {
-            (Ok(a), Ok(e), Ok(f)) => (a, e, f),
-            (Err(error), ..) | (_, Err(error), _) | (.., Err(error)) => return internal(error),
-        };
+    let (attempts, events, flag, outbox) = match (
+        state.store.attempts(&id).await,
+        state.store.order_events(&id).await,
+        state.store.order_flag(&id).await,
+        state.store.outbox_for(&id).await,
+    ) {
+        (Ok(a), Ok(e), Ok(f), Ok(o)) => (a, e, f, o),
+        (Err(error), ..) | (_, Err(error), ..) | (_, _, Err(error), _) | (.., Err(error)) => return internal(error),
+    };
     let lines: String = order
         .lines
         .iter()
@@ -157,6 +161,10 @@ pub async fn detail(State(state): State<AppState>, headers: HeaderMap, Path(id):
         }
         _ => String::new(),
     };
+    let outbox: String = outbox
+        .iter()
+        .map(|(kind, body)| format!("<tr data-testid=\"admin-outbox\"><td>{}</td><td>{}</td></tr>", escape(kind), escape(body)))
+        .collect();
     let events: String =
         events.iter().map(|(id, kind, at)| format!("<tr><td>{}</td><td>{}</td><td>{at}</td></tr>", escape(id), escape(kind))).collect();
     page(
@@ -165,7 +173,8 @@ pub async fn detail(State(state): State<AppState>, headers: HeaderMap, Path(id):
             "<p><a href=\"/admin/orders\">All orders</a></p><h1>Order {id}</h1><p>Status: <strong data-testid=\"admin-status\">{status}</strong> · Total {total}{flag}</p><ul>{lines}</ul>{discount}\
              <h2>Ship to</h2>{ship_to}<h2>Paid with</h2>{paid_with}\
              <h2>Payment attempts</h2><table><tr><th>#</th><th>PaymentIntent</th><th>Outcome</th><th>Amount</th></tr>{attempts}</table>\
-             <h2>Events</h2><table><tr><th>Event</th><th>Type</th><th>Received (unix)</th></tr>{events}</table>",
+             <h2>Events</h2><table><tr><th>Event</th><th>Type</th><th>Received (unix)</th></tr>{events}</table>\
+             <h2>Messages to the shopper</h2><table><tr><th>Kind</th><th>Message</th></tr>{outbox}</table>",
             id = escape(&order.id),
             status = escape(&order.status),
             total = escape(&money(order.amount, &order.currency)),

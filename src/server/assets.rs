@@ -36,7 +36,7 @@ pub struct Assets {
 
 impl std::fmt::Debug for Assets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Assets").field("dir", &self.dir).field("ready", &self.is_ready()).finish()
+        f.debug_struct("Assets").field("dir", &self.dir).field("ready", &self.files.get().is_some()).finish()
     }
 }
 
@@ -63,11 +63,6 @@ impl Assets {
             tracing::info!(files = files.len(), elapsed_ms = started.elapsed().as_millis(), dir = %dir.display(), "static assets compressed");
             let _ = cell.set(files);
         });
-    }
-
-    /// Whether the compressed copies are ready (tests wait for it).
-    pub fn is_ready(&self) -> bool {
-        self.files.get().is_some()
     }
 }
 

@@ -71,8 +71,6 @@ stripe_id!(/// `cus_…`
     CustomerId, "cus_", "Customer");
 stripe_id!(/// `pm_…`
     PaymentMethodId, "pm_", "PaymentMethod");
-stripe_id!(/// `evt_…`
-    EventId, "evt_", "Event");
 
 #[cfg(test)]
 mod tests {

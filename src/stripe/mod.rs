@@ -8,7 +8,7 @@ pub mod retry;
 pub mod types;
 pub mod webhook;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use ids::{ConfirmationTokenId, CustomerId, PaymentIntentId, PaymentMethodId};
 use reqwest::Method;
 use serde::de::DeserializeOwned;

@@ -5,7 +5,7 @@
 //! tolerance is refused. Several secrets may be active while one is being rolled. The
 //! clock is a parameter, so tests are deterministic.
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 

@@ -220,7 +220,7 @@ impl PaymentElement {
     fn listen(&self, event: &'static str, mut handler: impl FnMut(JsValue) + 'static) -> Listener {
         let closure = Closure::<dyn FnMut(JsValue)>::new(move |value: JsValue| handler(value));
         self.js.on(event, closure.as_ref().unchecked_ref());
-        Listener { element: self.js.clone(), event, closure: Some(closure) }
+        Listener { element: self.js.clone(), event, closure }
     }
 
     /// <https://docs.stripe.com/js/element/events/on_ready>
@@ -248,34 +248,19 @@ impl PaymentElement {
             handler(result_error(&event).unwrap_or_else(|| StripeJsError::new("api_error", "The payment form failed to load.")))
         })
     }
-
-    pub fn destroy(&self) {
-        self.js.destroy();
-    }
 }
 
-/// An event listener; removed from the element when dropped (or kept with `forget`).
+/// An event listener; removed from the element when dropped.
 #[must_use = "dropping a Listener removes it at once"]
 pub struct Listener {
     element: JsElement,
     event: &'static str,
-    closure: Option<Closure<dyn FnMut(JsValue)>>,
-}
-
-impl Listener {
-    /// Keeps the listener for the life of the page.
-    pub fn forget(mut self) {
-        if let Some(closure) = self.closure.take() {
-            closure.forget();
-        }
-    }
+    closure: Closure<dyn FnMut(JsValue)>,
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        if let Some(closure) = &self.closure {
-            self.element.off(self.event, closure.as_ref().unchecked_ref());
-        }
+        self.element.off(self.event, self.closure.as_ref().unchecked_ref());
     }
 }
 

@@ -83,16 +83,10 @@ impl PaymentElement {
     pub fn on_load_error(&self, _handler: impl FnMut(StripeJsError) + 'static) -> Listener {
         Listener
     }
-
-    pub fn destroy(&self) {}
 }
 
 #[must_use = "dropping a Listener removes it at once"]
 pub struct Listener;
-
-impl Listener {
-    pub fn forget(self) {}
-}
 
 /// A CSS custom property of the page (`--accent`…): none on the server, where nothing is
 /// laid out.

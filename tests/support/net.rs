@@ -123,13 +123,14 @@ impl Process {
         let child = command.spawn().unwrap();
         let base = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
-        for _ in 0..300 {
-            if client.get(format!("{base}/health")).send().await.is_ok_and(|r| r.status().is_success()) {
-                return Process { base, child };
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the storefront at {base} did not come up within 30 s");
+        let healthy = super::poll_until(
+            600,
+            || async { client.get(format!("{base}/health")).send().await.is_ok_and(|r| r.status().is_success()) },
+            |healthy| *healthy,
+        )
+        .await;
+        assert!(healthy, "the storefront at {base} did not come up within 30 s");
+        Process { base, child }
     }
 
     /// SIGKILL: no shutdown, no flushing, requests in flight abandoned.
