@@ -46,12 +46,13 @@ test-suites: lint
 	DATABASE_URL=sqlite://$(E2E_DB) cargo leptos end-to-end --release
 	node scripts/e2e-passed.mjs target/e2e/results.json
 
-# Formatting, and clippy with warnings as errors on the server build, the browser (wasm)
-# build and the emulator.
+# Formatting, and clippy with warnings as errors on the server build (with and without
+# the embedded emulator), the browser (wasm) build and the emulator.
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --features ssr --all-targets -- -D warnings
-	cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
+	cargo clippy --no-default-features --features ssr -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
 	cargo clippy -p stripe-emulator --all-targets -- -D warnings
 
 # The README's pictures: taken by the Playwright suite during `make test`.

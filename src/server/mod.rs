@@ -65,7 +65,7 @@ pub struct Application {
     router: Router,
     addr: SocketAddr,
     /// The embedded Stripe emulator, when no Stripe account is configured.
-    emulator: Option<stripe_emulator::Emulator>,
+    emulator: Option<payments::Emulator>,
 }
 
 impl Application {
@@ -134,7 +134,7 @@ impl Application {
 
     /// The embedded emulator's base URL, when there is one (tests use its control API).
     pub fn emulator_url(&self) -> Option<&str> {
-        self.emulator.as_ref().map(stripe_emulator::Emulator::base_url)
+        self.emulator.as_ref().map(payments::Emulator::base_url)
     }
 }
 

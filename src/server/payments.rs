@@ -1,7 +1,9 @@
 //! Connecting to Stripe at start-up: the configured account, or — with no secret key —
 //! an embedded Stripe emulator, said loudly in the log.
 
-use crate::config::{Config, Secret};
+use crate::config::Config;
+#[cfg(feature = "emulator")]
+use crate::secret::Secret;
 use crate::state::Payments;
 use anyhow::Context;
 
@@ -9,9 +11,28 @@ use anyhow::Context;
 const STRIPE_API: &str = "https://api.stripe.com";
 const STRIPE_JS: &str = "https://js.stripe.com/clover/stripe.js";
 
+/// The embedded Stripe emulator (feature `emulator`).
+#[cfg(feature = "emulator")]
+pub use stripe_emulator::Emulator;
+
+/// A build without the emulator: no value of this type exists.
+#[cfg(not(feature = "emulator"))]
+pub enum Emulator {}
+
+#[cfg(not(feature = "emulator"))]
+impl Emulator {
+    pub fn base_url(&self) -> &str {
+        match *self {}
+    }
+
+    pub async fn stop(self) {
+        match self {}
+    }
+}
+
 /// Connects to Stripe; the emulator, when one is started, must be kept alive as long as
 /// the server runs.
-pub async fn connect(config: &Config, public_url: &str) -> anyhow::Result<(Payments, Option<stripe_emulator::Emulator>)> {
+pub async fn connect(config: &Config, public_url: &str) -> anyhow::Result<(Payments, Option<Emulator>)> {
     let timeout = config.stripe.timeout;
     if let (Some(secret), Some(publishable)) = (&config.stripe.secret_key, &config.stripe.publishable_key) {
         let api_base = config.stripe.api_base.as_deref().unwrap_or(STRIPE_API);
@@ -24,8 +45,22 @@ pub async fn connect(config: &Config, public_url: &str) -> anyhow::Result<(Payme
         let webhook_secrets = config.stripe.webhook_secrets.clone();
         return Ok((Payments { stripe, publishable_key: publishable.clone(), js_url, webhook_secrets }, None));
     }
-    // The emulator delivers its events to this server, signed with the configured
-    // secret or one made for this run.
+    embedded(config, public_url).await
+}
+
+#[cfg(not(feature = "emulator"))]
+async fn embedded(_config: &Config, _public_url: &str) -> anyhow::Result<(Payments, Option<Emulator>)> {
+    anyhow::bail!(
+        "STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY are not set, and this build has no embedded Stripe emulator \
+         (it was built without the `emulator` feature): set your Stripe keys"
+    )
+}
+
+/// No Stripe account: the embedded emulator, which delivers its events to this server
+/// signed with the configured secret or one made for this run.
+#[cfg(feature = "emulator")]
+async fn embedded(config: &Config, public_url: &str) -> anyhow::Result<(Payments, Option<Emulator>)> {
+    let timeout = config.stripe.timeout;
     let secret = config.stripe.webhook_secrets.first().map_or_else(stripe_emulator::webhooks::new_secret, |s| s.expose().to_owned());
     let emulator = stripe_emulator::spawn(stripe_emulator::Config {
         addr: config.stripe.emulator_addr,
