@@ -1400,6 +1400,17 @@ mod tests {
         }
     }
 
+    /// Session `s` with two mugs in its cart, and the first attempt to pay for them
+    /// (order `ord_1`, token `ctoken_a`).
+    async fn first_attempt(store: &Store) -> Attempt {
+        store.create_session("s", 0).await.unwrap();
+        store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
+        match store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() {
+            AttemptStart::New(attempt) => attempt,
+            other => panic!("expected a new attempt, got {other:?}"),
+        }
+    }
+
     fn order(id: &str) -> NewOrder {
         NewOrder {
             id: id.into(),
@@ -1414,12 +1425,7 @@ mod tests {
     #[tokio::test]
     async fn the_same_token_replays_its_attempt_and_a_second_token_waits_for_an_unknown_outcome() {
         for (store, _scratch) in stores().await {
-            store.create_session("s", 0).await.unwrap();
-            store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap()
-            else {
-                panic!("expected a new attempt")
-            };
+            let first = first_attempt(&store).await;
             assert_eq!(first.idempotency_key, "ord_1-attempt-1");
             let replay = store.start_attempt("s", &order("ord_2"), "ctoken_a", None, 0, recorded_body).await.unwrap();
             assert_eq!(replay, AttemptStart::Replay(first.clone()));
@@ -1452,12 +1458,7 @@ mod tests {
     #[tokio::test]
     async fn a_cart_that_became_an_order_cannot_start_another_one() {
         for (store, _scratch) in stores().await {
-            store.create_session("s", 0).await.unwrap();
-            store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap()
-            else {
-                panic!()
-            };
+            let first = first_attempt(&store).await;
             store.finish_attempt(&first, result(Some("pi_1"), "succeeded", "confirming", true), 1).await.unwrap();
             // A request that priced the cart before it was emptied arrives now.
             let late = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 2, recorded_body).await.unwrap();
@@ -1469,12 +1470,7 @@ mod tests {
     #[tokio::test]
     async fn a_late_failure_of_an_earlier_attempt_does_not_undo_a_later_one() {
         for (store, _scratch) in stores().await {
-            store.create_session("s", 0).await.unwrap();
-            store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap()
-            else {
-                panic!()
-            };
+            let first = first_attempt(&store).await;
             store.finish_attempt(&first, result(Some("pi_1"), "card_declined", "failed", false), 1).await.unwrap();
             let AttemptStart::New(second) = store.start_attempt("s", &order("ord_1"), "ctoken_b", None, 2, recorded_body).await.unwrap()
             else {
@@ -1497,12 +1493,7 @@ mod tests {
     #[tokio::test]
     async fn a_paid_order_never_moves_back() {
         for (store, _scratch) in stores().await {
-            store.create_session("s", 0).await.unwrap();
-            store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-            let AttemptStart::New(attempt) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap()
-            else {
-                panic!()
-            };
+            let attempt = first_attempt(&store).await;
             sqlx::query("UPDATE orders SET status = 'paid'").execute(&store.pool).await.unwrap();
             store.finish_attempt(&attempt, result(Some("pi_1"), "requires_payment_method", "failed", false), 1).await.unwrap();
             assert_eq!(store.order_of_session("ord_1", "s").await.unwrap().unwrap().status, "paid");
@@ -1524,12 +1515,7 @@ mod tests {
     async fn an_old_result_page_or_a_late_webhook_keeps_the_next_cart() {
         for (store, _scratch) in stores().await {
             store.seed_inventory([("tote", 100)]).await.unwrap();
-            store.create_session("s", 0).await.unwrap();
-            store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-            let AttemptStart::New(attempt) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap()
-            else {
-                panic!()
-            };
+            let attempt = first_attempt(&store).await;
             store.finish_attempt(&attempt, result(Some("pi_1"), "succeeded", "confirming", true), 1).await.unwrap();
             assert!(store.cart_lines("s").await.unwrap().is_empty(), "the paid lines left the cart");
 
@@ -1565,12 +1551,7 @@ mod tests {
     #[tokio::test]
     async fn an_answer_about_an_earlier_attempt_does_not_move_the_order() {
         for (store, _scratch) in stores().await {
-            store.create_session("s", 0).await.unwrap();
-            store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-            let AttemptStart::New(first) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap()
-            else {
-                panic!()
-            };
+            let first = first_attempt(&store).await;
             store.finish_attempt(&first, result(Some("pi_1"), "requires_action", "confirming", false), 1).await.unwrap();
             store.finish_attempt(&first, result(Some("pi_1"), "canceled", "failed", false), 2).await.unwrap();
             let AttemptStart::New(second) = store.start_attempt("s", &order("ord_1"), "ctoken_b", None, 3, recorded_body).await.unwrap()
@@ -1588,12 +1569,7 @@ mod tests {
     #[tokio::test]
     async fn an_attempt_keeps_the_request_it_sent_and_the_order_what_paid() {
         for (store, _scratch) in stores().await {
-            store.create_session("s", 0).await.unwrap();
-            store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
-            let AttemptStart::New(attempt) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap()
-            else {
-                panic!()
-            };
+            let attempt = first_attempt(&store).await;
             assert_eq!(attempt.request_body.as_deref(), Some("metadata[order_id]=ord_1"));
             let replay = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 9, |_| Some("something else".into())).await.unwrap();
             assert_eq!(replay, AttemptStart::Replay(attempt.clone()), "a replay sends the first body again");
