@@ -79,6 +79,8 @@ const sql = {
   markEvent: db.prepare('INSERT INTO processed_events (event_id, type, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
   orderById: db.prepare('SELECT session_id, status, amount, currency FROM orders WHERE id = ?'),
   orderLines: db.prepare('SELECT product_id, name, quantity FROM order_lines WHERE order_id = ?'),
+  orderOfSession: db.prepare('SELECT id, status, amount FROM orders WHERE id = ? AND session_id = ?'),
+  orderPage: db.prepare('SELECT name, unit_amount, quantity FROM order_lines WHERE order_id = ? ORDER BY product_id'),
   takeStock: db.prepare('UPDATE inventory SET on_hand = MAX(on_hand - ?, 0) WHERE product_id = ?'),
   paid: db.prepare("UPDATE orders SET status = 'paid', updated_at = ? WHERE id = ?"),
   failed: db.prepare("UPDATE orders SET status = 'failed', updated_at = ? WHERE id = ? AND status IN ('pending', 'confirming')"),
@@ -126,17 +128,44 @@ function pricedCart(session) {
 
 const layout = (title, count, body, head = '') => `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escape(title)}</title><link rel="stylesheet" href="/style.css"><script src="${escape(stripeJsUrl)}"></script>${head}</head>
+<title>${escape(title)}</title><link rel="icon" href="/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/style.css"><script src="${escape(stripeJsUrl)}"></script>${head}</head>
 <body><header class="site-header"><a href="/" class="brand">Lumen &amp; Loam</a>
 <nav><a href="/account">Account</a> <a href="/cart">Cart <span data-testid="cart-count">${count}</span></a></nav></header>
-<main>${body}</main></body></html>`;
+<main>${body}</main><script>document.body.dataset.hydrated = 'true';</script></body></html>`;
 
 // ---- app -----------------------------------------------------------------------------------
 const app = express();
 app.disable('x-powered-by');
 app.use('/style.css', express.static(new URL('../../style/main.css', import.meta.url).pathname, { maxAge: '1h' }));
 
+// The shop's pictures and icon, cached for an hour like the storefront's.
+const publicDir = new URL('../../public', import.meta.url).pathname;
+app.use('/images', express.static(`${publicDir}/images`, { maxAge: '1h' }));
+app.get('/favicon.svg', (_req, res) => res.sendFile(`${publicDir}/favicon.svg`, { maxAge: '1h' }));
+
 app.get('/health', (_req, res) => res.send('ok'));
+
+app.get('/cart', (req, res) => {
+  const cart = pricedCart(sessionOf(req));
+  const lines = cart.lines
+    .map((l) => `<li data-testid="cart-line-${l.product.id}"><span>${l.quantity} × ${escape(l.product.name)}</span><span>${money(l.total)}</span></li>`)
+    .join('');
+  const body = cart.lines.length
+    ? `<h1>Cart</h1><ul class="summary-lines">${lines}</ul><p class="total">Total <strong data-testid="order-total">${money(cart.total)}</strong></p><p><a href="/checkout">Go to checkout</a></p>`
+    : '<h1>Cart</h1><p data-testid="cart-empty">Your cart is empty.</p>';
+  res.send(layout('Cart', cart.count, body));
+});
+
+app.get('/orders/:id', (req, res) => {
+  const session = sessionOf(req);
+  const order = session && sql.orderOfSession.get(req.params.id, session);
+  if (!order) return res.status(404).send(layout('Order not found', 0, '<h1>Order not found</h1>'));
+  const lines = sql.orderPage.all(order.id).map((l) => `<li><span>${l.quantity} × ${escape(l.name)}</span><span>${money(l.unit_amount * l.quantity)}</span></li>`).join('');
+  const settling = order.status === 'pending' || order.status === 'confirming';
+  res.send(layout(`Order ${order.id}`, sql.cartCount.get(session).n, `<h1>Order ${escape(order.id)}</h1>
+<p>Status: <strong data-testid="order-status" data-status="${escape(order.status)}">${escape(order.status)}</strong></p>
+<ul class="summary-lines">${lines}</ul><p class="total">Total <strong>${money(order.amount)}</strong></p>`, settling ? '<meta http-equiv="refresh" content="3">' : ''));
+});
 
 app.get('/', (req, res) => {
   const page = Math.max(1, Number.parseInt(req.query.page ?? '1', 10) || 1);

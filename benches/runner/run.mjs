@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { healthy as healthyOr } from './common.mjs';
 import { chromium } from 'playwright-core';
+import { pageLoads, pageTable } from './pages.mjs';
 
 const require = createRequire(import.meta.url);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -24,6 +25,11 @@ const QUICK = process.env.BENCH_QUICK === '1';
 // has gaps).
 const ONLY = process.env.BENCH_SERVERS?.split(',');
 const GROWTH = process.env.BENCH_GROWTH !== '0';
+// BENCH_PAGES_ONLY=1: only the whole-page loads in Chromium (no wrk scenarios, no growth).
+const PAGES_ONLY = process.env.BENCH_PAGES_ONLY === '1';
+const PAGE_RUNS = QUICK ? 5 : 20;
+/** The paid order every page-load run opens (one per database, of the browsing session). */
+const PAGE_ORDER = 'ord_pageload';
 const WARM_SECS = QUICK ? 1 : 3;
 const SECS = QUICK ? 3 : 10;
 const GROWTH_SECS = QUICK ? 2 : 5;
@@ -105,7 +111,7 @@ const SERVERS = {
     },
     /** Sessions with carts, written as the storefront stores them (SHA-256 of the token). */
     addSessions(db, tokens) {
-      const session = db.prepare('INSERT INTO sessions (id, created_at, last_seen_at) VALUES (?, 0, 0)');
+      const session = db.prepare('INSERT INTO sessions (id, created_at, last_seen_at) VALUES (?, unixepoch(), unixepoch())');
       const line = db.prepare('INSERT INTO cart_lines (session_id, product_id, quantity, added_at) VALUES (?, ?, ?, ?)');
       db.transaction(() => {
         for (const token of tokens) {
@@ -116,13 +122,16 @@ const SERVERS = {
       })();
     },
     addOrders(db, from, count) {
-      db.exec("INSERT INTO sessions (id, created_at, last_seen_at) VALUES ('bench-orders', 0, 0) ON CONFLICT DO NOTHING");
+      db.exec("INSERT INTO sessions (id, created_at, last_seen_at) VALUES ('bench-orders', unixepoch(), unixepoch()) ON CONFLICT DO NOTHING");
       addAwaitingOrders(db, from, count);
+    },
+    addPaidOrder(db, token) {
+      addPaidOrder(db, createHash('sha256').update(token).digest('hex'));
     },
     addHistory(db, from, count) {
       // Paid orders of many sessions, with their lines, attempts and applied events.
       const range = `WITH RECURSIVE n(i) AS (SELECT ${from} UNION ALL SELECT i + 1 FROM n WHERE i < ${from + count - 1})`;
-      db.exec(`${range} INSERT INTO sessions (id, created_at, last_seen_at) SELECT printf('hist-%09d', i / 4), i, i FROM n WHERE i % 4 = 0 OR i = ${from} ON CONFLICT DO NOTHING`);
+      db.exec(`${range} INSERT INTO sessions (id, created_at, last_seen_at) SELECT printf('hist-%09d', i / 4), i, unixepoch() FROM n WHERE i % 4 = 0 OR i = ${from} ON CONFLICT DO NOTHING`);
       db.exec(`${range} INSERT INTO orders (id, session_id, status, amount, currency, payment_intent_id, created_at, updated_at)
         SELECT printf('ord_hist_%09d', i), printf('hist-%09d', i / 4), 'paid', 1800, 'eur', printf('pi_hist_%09d', i), i, i FROM n`);
       db.exec(`${range} INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity) SELECT printf('ord_hist_%09d', i), 'ceramic-mug', 'Ceramic mug', 1800, 1 FROM n`);
@@ -163,6 +172,9 @@ const SERVERS = {
       db.exec("INSERT INTO sessions (id, created_at) VALUES ('bench-orders', 0) ON CONFLICT DO NOTHING");
       addAwaitingOrders(db, from, count);
     },
+    addPaidOrder(db, token) {
+      addPaidOrder(db, token);
+    },
     addHistory(db, from, count) {
       const range = `WITH RECURSIVE n(i) AS (SELECT ${from} UNION ALL SELECT i + 1 FROM n WHERE i < ${from + count - 1})`;
       db.exec(`${range} INSERT INTO sessions (id, created_at) SELECT printf('hist-%09d', i / 4), i FROM n WHERE i % 4 = 0 OR i = ${from} ON CONFLICT DO NOTHING`);
@@ -184,6 +196,13 @@ function addAwaitingOrders(db, from, count) {
     SELECT printf('ord_bench_%09d', i), 'bench-orders', 'confirming', 1800, 'eur', printf('pi_bench_%09d', i), unixepoch(), unixepoch() FROM n`).run(from, from + count - 1);
   db.prepare(`${range} INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity)
     SELECT printf('ord_bench_%09d', i), 'ceramic-mug', 'Ceramic mug', 1800, 1 FROM n`).run(from, from + count - 1);
+}
+
+/** A paid order of two mugs for `session` (the same columns in both schemas). */
+function addPaidOrder(db, session) {
+  db.prepare(`INSERT INTO orders (id, session_id, status, amount, currency, payment_intent_id, created_at, updated_at)
+    VALUES (?, ?, 'paid', 3600, 'eur', 'pi_pageload', unixepoch(), unixepoch())`).run(PAGE_ORDER, session);
+  db.prepare(`INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity) VALUES (?, 'ceramic-mug', 'Ceramic mug', 1800, 2)`).run(PAGE_ORDER);
 }
 
 function openDb(file) {
@@ -298,6 +317,7 @@ async function prepare(name, server, db, sizes) {
   const tokens = await confirmationTokens(confirmations);
   const confirmLines = sessions.map((session, i) => `${server.cookie(session)}\tconfirmation_token=${tokens[i]}`);
   server.addOrders(db, orderBase, events);
+  server.addPaidOrder(db, browsing);
   return { confirmLines, checkoutCookie: server.cookie(browsing), orderBase, events };
 }
 
@@ -437,8 +457,8 @@ async function main() {
 
   const demoCatalog = path.join(ROOT, 'catalog.toml');
   const results = { machine, date: new Date().toISOString(), quick: QUICK, connections: CONNECTIONS, seconds: SECS, scenarios: {}, growth: {} };
-  const confirmations = QUICK ? 8_000 : 30_000;
-  const events = QUICK ? 60_000 : 300_000;
+  const confirmations = PAGES_ONLY ? 10 : QUICK ? 8_000 : 30_000;
+  const events = PAGES_ONLY ? 10 : QUICK ? 60_000 : 300_000;
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -457,10 +477,15 @@ async function main() {
     prepared.warmConfirmations = Math.floor(confirmations / 6);
     prepared.events = events;
     prepared.withDuplicates = true;
-    results.scenarios[name] = await runScenarios('base', name, server, child.pid, prepared, SECS);
-    const { weight, hydratedMs } = await pageWeightAndHydration(browser, server, prepared.checkoutCookie);
-    results.scenarios[name].weight = weight;
-    results.scenarios[name].hydratedMs = hydratedMs;
+    results.scenarios[name] = PAGES_ONLY ? {} : await runScenarios('base', name, server, child.pid, prepared, SECS);
+    if (!PAGES_ONLY) {
+      const { weight, hydratedMs } = await pageWeightAndHydration(browser, server, prepared.checkoutCookie);
+      results.scenarios[name].weight = weight;
+      results.scenarios[name].hydratedMs = hydratedMs;
+    }
+    process.stderr.write(`${name}: whole page loads in Chromium (${PAGE_RUNS} of each)\n`);
+    const pages = [['catalog', '/'], ['cart', '/cart'], ['checkout', '/checkout'], ['order', `/orders/${PAGE_ORDER}`]];
+    results.scenarios[name].pages = await pageLoads(browser, server.url, prepared.checkoutCookie, pages, PAGE_RUNS);
     db.close();
     await stop(child);
   }
@@ -469,7 +494,7 @@ async function main() {
   // Growth: a 10,000-product catalog, and order stores holding 100,000 then 1,000,000 orders.
   const bigCatalogFile = path.join(WORK, 'catalog-10k.toml');
   bigCatalog(bigCatalogFile, 10_000);
-  const sizes = !GROWTH ? [] : QUICK ? [10_000, 100_000] : [100_000, 1_000_000];
+  const sizes = !GROWTH || PAGES_ONLY ? [] : QUICK ? [10_000, 100_000] : [100_000, 1_000_000];
   for (const [name, server] of servers) {
     const dbFile = path.join(WORK, `${name}-growth.db`);
     let filled = 0;
@@ -504,6 +529,15 @@ async function main() {
   const errors = [...Object.values(results.scenarios), ...Object.values(results.growth)]
     .flatMap((set) => scenarios.map((name) => set[name]?.errors ?? 0))
     .reduce((a, b) => a + b, 0);
+  const pagesOut = `\n### Whole page loads in headless Chromium (${PAGE_RUNS} loads of each; the checkout's 4G run: ${Math.max(3, Math.floor(PAGE_RUNS / 2))})\n\nCold: a new browser context, cache disabled. Warm: cache on, connections kept alive, each load a navigation from another page. 4G: 9 Mbit/s down, 1.5 up, 60 ms round trip, cold. "hydrated" is \`data-hydrated\` (the reference sets it from an inline script at the end of each page, its interactive point). Requests and KB: what reached the network, every origin (Stripe.js included), KB as transferred.\n\n${pageTable(results.scenarios.storefront?.pages ?? {}, results.scenarios.reference?.pages)}\n`;
+  if (PAGES_ONLY) {
+    const out = `\n## make bench, page loads only (BENCH_PAGES_ONLY=1) — ${results.date}\n\nMachine: ${machine}.\n${pagesOut}`;
+    process.stdout.write(out);
+    fs.mkdirSync(path.join(ROOT, 'target/bench'), { recursive: true });
+    fs.writeFileSync(path.join(ROOT, 'target/bench/pages.json'), JSON.stringify(results, null, 2));
+    fs.writeFileSync(path.join(ROOT, 'target/bench/pages.md'), out);
+    return;
+  }
   let out = `\n## make bench — ${results.date}${QUICK ? ' (BENCH_QUICK: short runs)' : ''}\n\nMachine: ${machine}. wrk ${THREADS} threads, ${CONNECTIONS} connections, ${WARM_SECS} s warm-up, ${SECS} s measured; one Stripe emulator for both.\n\n`;
   out += table(scenarios.map((name) => [name, s[name], r[name]]));
   const kb = (bytes) => (bytes / 1024).toFixed(1);
@@ -520,6 +554,7 @@ async function main() {
   const exceeded = [...Object.entries(results.scenarios), ...Object.entries(results.growth)].flatMap(([who, set]) =>
     scenarios.filter((name) => set[name]?.poolExceeded).map((name) => `${who}: ${name}`),
   );
+  out += `\n${pagesOut}`;
   out += `\n\nUnexpected replies (non-2xx, socket errors) over every run: ${errors}.`;
   out += exceeded.length ? ` Runs that outran their prepared requests (some were reused): ${exceeded.join('; ')}.\n` : ' Every run had fresh prepared requests to the end.\n';
   process.stdout.write(out);
