@@ -198,11 +198,12 @@ function addAwaitingOrders(db, from, count) {
     SELECT printf('ord_bench_%09d', i), 'ceramic-mug', 'Ceramic mug', 1800, 1 FROM n`).run(from, from + count - 1);
 }
 
-/** A paid order of two mugs for `session` (the same columns in both schemas). */
+/** A paid order of two mugs for `session` (the same columns in both schemas); once per database. */
 function addPaidOrder(db, session) {
   db.prepare(`INSERT INTO orders (id, session_id, status, amount, currency, payment_intent_id, created_at, updated_at)
-    VALUES (?, ?, 'paid', 3600, 'eur', 'pi_pageload', unixepoch(), unixepoch())`).run(PAGE_ORDER, session);
-  db.prepare(`INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity) VALUES (?, 'ceramic-mug', 'Ceramic mug', 1800, 2)`).run(PAGE_ORDER);
+    VALUES (?, ?, 'paid', 3600, 'eur', 'pi_pageload', unixepoch(), unixepoch()) ON CONFLICT DO NOTHING`).run(PAGE_ORDER, session);
+  db.prepare(`INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity) VALUES (?, 'ceramic-mug', 'Ceramic mug', 1800, 2)
+    ON CONFLICT DO NOTHING`).run(PAGE_ORDER);
 }
 
 function openDb(file) {
