@@ -130,6 +130,12 @@ pub fn tr() -> &'static Texts {
     current().texts()
 }
 
+/// The shop's default language (`STORE_DEFAULT_LOCALE`), put in every request's context
+/// by the server, so that this module needs nothing of the server's state.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShopLocale(pub Locale);
+
 /// The language of the current request, for messages made on the server. Worked out
 /// once per request (a page asks for it once per product and line) and kept in the
 /// request's context.
@@ -140,8 +146,7 @@ pub fn request_locale() -> Locale {
     if let Some(RequestLocale(locale)) = use_context::<RequestLocale>() {
         return locale;
     }
-    let default =
-        with_context::<crate::state::AppState, _>(|state| Locale::parse(&state.config.store.default_locale)).flatten().unwrap_or_default();
+    let default = use_context::<ShopLocale>().map_or_else(Locale::default, |ShopLocale(locale)| locale);
     let locale = with_context::<http::request::Parts, _>(|parts| locale_of(&parts.headers, default)).unwrap_or(default);
     if leptos::prelude::Owner::current().is_some() {
         provide_context(RequestLocale(locale));

@@ -78,3 +78,26 @@ async fn refusals_and_card_declines_are_written_in_the_shoppers_language() {
         assert_eq!(error.message(storefront::i18n::Locale::Fr), french, "{card}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shop_whose_default_language_is_french_speaks_it_to_unknown_browsers() {
+    let (config, _, _db) = support::config(&[("STORE_DEFAULT_LOCALE", "fr")]);
+    let shop = support::serve(config).await;
+    let client = support::client();
+    let unsupported = page(&client, format!("{}/", shop.base), "de-DE,de;q=0.9", None).await;
+    assert!(unsupported.contains(r#"<html lang="fr""#), "{}", &unsupported[..200]);
+    assert!(unsupported.contains("Ajouter au panier"));
+    // What the server writes follows it too.
+    let reply = client
+        .post(format!("{}/api/cart/add", shop.base))
+        .header("accept-language", "de-DE")
+        .form(&[("product_id", "no-such-thing"), ("quantity", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 400);
+    let error: Value = reply.json().await.unwrap();
+    assert!(error.to_string().contains("Ce produit n'est pas"), "written in French: {error}");
+    let english = page(&client, format!("{}/", shop.base), "en-GB,en;q=0.9", None).await;
+    assert!(english.contains(r#"<html lang="en""#), "a browser that asks for English gets it");
+}
