@@ -1171,12 +1171,7 @@ async fn release_stock(tx: &mut sqlx::AnyConnection, order_id: &str) -> Result<(
     let released =
         sqlx::query("UPDATE orders SET stock_reserved = 0 WHERE id = $1 AND stock_reserved = 1").bind(order_id).execute(&mut *tx).await?;
     if released.rows_affected() == 1 {
-        let lines = sqlx::query("SELECT product_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id")
-            .bind(order_id)
-            .fetch_all(&mut *tx)
-            .await?;
-        for line in &lines {
-            let (product_id, quantity): (String, i64) = (line.try_get("product_id")?, line.try_get("quantity")?);
+        for (product_id, quantity) in order_quantities(tx, order_id).await? {
             sqlx::query("UPDATE inventory SET on_hand = on_hand + $1 WHERE product_id = $2")
                 .bind(quantity)
                 .bind(&product_id)
@@ -1185,6 +1180,15 @@ async fn release_stock(tx: &mut sqlx::AnyConnection, order_id: &str) -> Result<(
         }
     }
     Ok(())
+}
+
+/// An order's products and quantities, in product order (rows are then locked in one order).
+async fn order_quantities(tx: &mut sqlx::AnyConnection, order_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
+    let lines = sqlx::query("SELECT product_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id")
+        .bind(order_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    Ok(lines.iter().map(|line| Ok((line.try_get("product_id")?, line.try_get("quantity")?))).collect::<Result<_, sqlx::Error>>()?)
 }
 
 /// Takes an order's lines out of the cart of the session that placed it, once: the
@@ -1199,12 +1203,7 @@ async fn clear_ordered_lines(tx: &mut sqlx::AnyConnection, order_id: &str) -> Re
             .fetch_optional(&mut *tx)
             .await?;
     let Some(session_id) = session else { return Ok(()) };
-    let lines = sqlx::query("SELECT product_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id")
-        .bind(order_id)
-        .fetch_all(&mut *tx)
-        .await?;
-    for line in &lines {
-        let (product_id, quantity): (String, i64) = (line.try_get("product_id")?, line.try_get("quantity")?);
+    for (product_id, quantity) in order_quantities(tx, order_id).await? {
         sqlx::query("DELETE FROM cart_lines WHERE session_id = $1 AND product_id = $2 AND quantity <= $3")
             .bind(&session_id)
             .bind(&product_id)
