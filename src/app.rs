@@ -62,7 +62,7 @@ pub fn App() -> impl IntoView {
     // The page's language: the request's on the server, read back from `<html lang>`
     // in the browser, so that hydration renders the same text.
     #[cfg(feature = "ssr")]
-    provide_context(crate::i18n::request_locale());
+    provide_context(crate::i18n::current());
     #[cfg(not(feature = "ssr"))]
     provide_context(crate::i18n::document_locale());
     let add = ServerAction::<AddToCart>::new();

@@ -116,11 +116,12 @@ pub fn use_locale() -> Locale {
     use_context::<Locale>().unwrap_or_default()
 }
 
-/// The language of what is being done now: the request's on the server, the page's in
-/// the browser.
+/// The language of the page or reply being made: the request's on the server (read at
+/// the edge, see `crate::request`), the page's in the browser. For views and for the
+/// server-function plumbing; services are given the request's locale instead.
 pub fn current() -> Locale {
     #[cfg(feature = "ssr")]
-    return request_locale();
+    return crate::request::current().locale;
     #[cfg(not(feature = "ssr"))]
     return use_locale();
 }
@@ -128,30 +129,6 @@ pub fn current() -> Locale {
 /// The catalogue of [`current`].
 pub fn tr() -> &'static Texts {
     current().texts()
-}
-
-/// The shop's default language (`STORE_DEFAULT_LOCALE`), put in every request's context
-/// by the server, so that this module needs nothing of the server's state.
-#[cfg(feature = "ssr")]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ShopLocale(pub Locale);
-
-/// The language of the current request, for messages made on the server. Worked out
-/// once per request (a page asks for it once per product and line) and kept in the
-/// request's context.
-#[cfg(feature = "ssr")]
-pub fn request_locale() -> Locale {
-    #[derive(Clone, Copy)]
-    struct RequestLocale(Locale);
-    if let Some(RequestLocale(locale)) = use_context::<RequestLocale>() {
-        return locale;
-    }
-    let default = use_context::<ShopLocale>().map_or_else(Locale::default, |ShopLocale(locale)| locale);
-    let locale = with_context::<http::request::Parts, _>(|parts| locale_of(&parts.headers, default)).unwrap_or(default);
-    if leptos::prelude::Owner::current().is_some() {
-        provide_context(RequestLocale(locale));
-    }
-    locale
 }
 
 /// The language a request asks for (see the module's documentation).
@@ -186,8 +163,8 @@ pub fn document_locale() -> Locale {
 pub async fn set_locale(locale: String) -> Result<(), crate::error::AppError> {
     let locale = Locale::parse(&locale).ok_or_else(|| crate::error::AppError::invalid("Unknown language / langue inconnue."))?;
     let cookie = format!("{COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", locale.tag());
-    if let (Some(response), Ok(value)) = (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(&cookie)) {
-        response.append_header(http::header::SET_COOKIE, value);
+    if let Ok(value) = http::HeaderValue::from_str(&cookie) {
+        crate::request::current().append_header(http::header::SET_COOKIE, value);
     }
     Ok(())
 }

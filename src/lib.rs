@@ -18,6 +18,8 @@ pub mod config;
 #[cfg(feature = "ssr")]
 pub mod rate_limit;
 #[cfg(feature = "ssr")]
+pub mod request;
+#[cfg(feature = "ssr")]
 pub mod secret;
 #[cfg(feature = "ssr")]
 pub mod server;

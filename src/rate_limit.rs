@@ -4,6 +4,7 @@
 //! so every instance shares them. Refused: 429 with `Retry-After`, nothing done.
 
 use crate::error::AppError;
+use crate::request::Request;
 use crate::session;
 use crate::state::AppState;
 use crate::store::Limit;
@@ -25,8 +26,15 @@ pub const SIGN_UP_PER_ADDRESS: Limit = Limit { max: 10, window_secs: 3600 };
 
 /// Counts one `action` for this session (when there is one) and this client's address,
 /// or refuses it.
-pub async fn check(state: &AppState, action: &str, session: Option<&str>, per_session: Limit, per_address: Limit) -> Result<(), AppError> {
-    let address = session::client_address(state.config.trust_forwarded_for).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+pub async fn check(
+    state: &AppState,
+    request: &Request,
+    action: &str,
+    session: Option<&str>,
+    per_session: Limit,
+    per_address: Limit,
+) -> Result<(), AppError> {
+    let address = request.client_address.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     let mut scopes = vec![(format!("{action}:ip:{address}"), per_address)];
     if let Some(session) = session {
         scopes.push((format!("{action}:session:{session}"), per_session));
@@ -35,16 +43,14 @@ pub async fn check(state: &AppState, action: &str, session: Option<&str>, per_se
         Ok(None) => Ok(()),
         Ok(Some(retry_after)) => {
             tracing::warn!(action, "refused: rate limit reached");
-            Err(refused(u64::try_from(retry_after).unwrap_or(1)))
+            Err(refused(request, u64::try_from(retry_after).unwrap_or(1)))
         }
         Err(error) => Err(AppError::from(error)),
     }
 }
 
-/// A 429 for the current request, with `Retry-After`.
-pub fn refused(retry_after_secs: u64) -> AppError {
-    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-        response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(retry_after_secs));
-    }
+/// A 429 for `request`, with `Retry-After`.
+pub fn refused(request: &Request, retry_after_secs: u64) -> AppError {
+    request.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(retry_after_secs));
     AppError::RateLimited { retry_after_secs }
 }

@@ -4,6 +4,7 @@
 //! Signing in always issues a new token (the old one stops working), so a token
 //! planted before sign-in is worth nothing after it; signing out ends the session.
 
+use crate::request::Request;
 use crate::store::{Store, StoreError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -34,51 +35,31 @@ impl SessionId {
     }
 }
 
-/// What one request knows of its session, looked up once: a page render asks from
-/// several resources (header, page), and each lookup is a database round trip. Set
-/// again whenever the request starts, replaces or ends the session.
-#[derive(Clone, Default)]
-pub struct RequestSession(std::sync::Arc<std::sync::Mutex<Option<Option<LiveSession>>>>);
-
 /// A live session and the account it is signed in to.
 #[derive(Clone, Debug)]
-struct LiveSession {
+pub(crate) struct LiveSession {
     id: SessionId,
     account_id: Option<String>,
 }
 
-impl RequestSession {
-    fn get(&self) -> Option<Option<LiveSession>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn set(&self, session: Option<LiveSession>) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(session);
-    }
+fn remember(request: &Request, session: Option<LiveSession>) {
+    *request.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(session);
 }
 
-fn remember(session: Option<LiveSession>) {
-    if let Some(memo) = leptos::prelude::use_context::<RequestSession>() {
-        memo.set(session);
-    }
-}
-
-async fn live(store: &Store) -> Result<Option<LiveSession>, StoreError> {
-    let memo = leptos::prelude::use_context::<RequestSession>();
-    if let Some(known) = memo.as_ref().and_then(RequestSession::get) {
+async fn live(store: &Store, request: &Request) -> Result<Option<LiveSession>, StoreError> {
+    if let Some(known) = request.session.lock().unwrap_or_else(|e| e.into_inner()).clone() {
         return Ok(known);
     }
-    let session = match token_from_request() {
+    let session = match &request.session_token {
         None => None,
         Some(token) => {
-            let id = SessionId::of_token(&token);
+            let id = SessionId::of_token(token);
             let now = now();
             match store.live_session(id.as_str(), now - IDLE_LIFETIME_SECS).await? {
                 Some((account_id, last_seen)) => {
                     if now - last_seen >= TOUCH_EVERY_SECS {
                         store.touch_session(id.as_str(), now).await?;
-                        let secure = leptos::prelude::use_context::<crate::state::AppState>().is_some_and(|state| state.is_https());
-                        set_cookie(&cookie_for(&token, secure));
+                        set_cookie(request, &cookie_for(token, request.secure));
                     }
                     Some(LiveSession { id, account_id })
                 }
@@ -86,39 +67,37 @@ async fn live(store: &Store) -> Result<Option<LiveSession>, StoreError> {
             }
         }
     };
-    if let Some(memo) = memo {
-        memo.set(session.clone());
-    }
+    remember(request, session.clone());
     Ok(session)
 }
 
 /// The session named by the request's cookie, if it is one the server issued.
-pub async fn current(store: &Store) -> Result<Option<SessionId>, StoreError> {
-    Ok(live(store).await?.map(|session| session.id))
+pub async fn current(store: &Store, request: &Request) -> Result<Option<SessionId>, StoreError> {
+    Ok(live(store, request).await?.map(|session| session.id))
 }
 
 /// The session and the account it is signed in to (`None` for a guest).
-pub async fn current_with_account(store: &Store) -> Result<Option<(SessionId, Option<String>)>, StoreError> {
-    Ok(live(store).await?.map(|session| (session.id, session.account_id)))
+pub async fn current_with_account(store: &Store, request: &Request) -> Result<Option<(SessionId, Option<String>)>, StoreError> {
+    Ok(live(store, request).await?.map(|session| (session.id, session.account_id)))
 }
 
 /// The current session, or a new one whose cookie is set on the reply.
-pub async fn current_or_start(store: &Store, secure: bool) -> Result<SessionId, StoreError> {
-    if let Some(id) = current(store).await? {
+pub async fn current_or_start(store: &Store, request: &Request) -> Result<SessionId, StoreError> {
+    if let Some(id) = current(store, request).await? {
         return Ok(id);
     }
     let token = new_token();
     let id = SessionId::of_token(&token);
     store.create_session(id.as_str(), now()).await?;
-    set_cookie(&cookie_for(&token, secure));
-    remember(Some(LiveSession { id: id.clone(), account_id: None }));
+    set_cookie(request, &cookie_for(&token, request.secure));
+    remember(request, Some(LiveSession { id: id.clone(), account_id: None }));
     Ok(id)
 }
 
 /// Signs the browser in to `account_id`: a new session and cookie replace the current
 /// ones, carrying a guest cart over (see `Store::sign_in`).
-pub async fn sign_in(store: &Store, account_id: &str, secure: bool) -> Result<SessionId, StoreError> {
-    let previous = current(store).await?;
+pub async fn sign_in(store: &Store, request: &Request, account_id: &str) -> Result<SessionId, StoreError> {
+    let previous = current(store, request).await?;
     let token = new_token();
     let id = SessionId::of_token(&token);
     store
@@ -129,46 +108,25 @@ pub async fn sign_in(store: &Store, account_id: &str, secure: bool) -> Result<Se
             now: now(),
         })
         .await?;
-    set_cookie(&cookie_for(&token, secure));
-    remember(Some(LiveSession { id: id.clone(), account_id: Some(account_id.to_owned()) }));
+    set_cookie(request, &cookie_for(&token, request.secure));
+    remember(request, Some(LiveSession { id: id.clone(), account_id: Some(account_id.to_owned()) }));
     Ok(id)
 }
 
 /// Ends the current session (if any) and tells the browser to forget its cookie.
-pub async fn sign_out(store: &Store, secure: bool) -> Result<(), StoreError> {
-    if let Some(id) = current(store).await? {
+pub async fn sign_out(store: &Store, request: &Request) -> Result<(), StoreError> {
+    if let Some(id) = current(store, request).await? {
         store.end_session(id.as_str(), now()).await?;
     }
-    set_cookie(&expired_cookie(secure));
-    remember(None);
+    set_cookie(request, &expired_cookie(request.secure));
+    remember(request, None);
     Ok(())
 }
 
-fn set_cookie(cookie: &str) {
-    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
-        && let Ok(value) = http::HeaderValue::from_str(cookie)
-    {
-        response.append_header(http::header::SET_COOKIE, value);
+fn set_cookie(request: &Request, cookie: &str) {
+    if let Ok(value) = http::HeaderValue::from_str(cookie) {
+        request.append_header(http::header::SET_COOKIE, value);
     }
-}
-
-/// The client's address: the TCP peer, or with `trust_forwarded_for` the address the
-/// proxy in front appended last to `X-Forwarded-For`.
-pub fn client_address(trust_forwarded_for: bool) -> Option<std::net::IpAddr> {
-    let parts = leptos::prelude::use_context::<http::request::Parts>()?;
-    if trust_forwarded_for {
-        let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).next_back();
-        if let Some(ip) = forwarded.and_then(|list| list.rsplit(',').next()).and_then(|ip| ip.trim().parse().ok()) {
-            return Some(ip);
-        }
-    }
-    parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip())
-}
-
-/// The request's `User-Agent`.
-pub fn user_agent() -> Option<String> {
-    let parts = leptos::prelude::use_context::<http::request::Parts>()?;
-    parts.headers.get(http::header::USER_AGENT).and_then(|value| value.to_str().ok()).map(str::to_owned)
 }
 
 /// Seconds since the Unix epoch.
@@ -213,10 +171,9 @@ fn expired_cookie(secure: bool) -> String {
         .to_string()
 }
 
-fn token_from_request() -> Option<String> {
-    let parts = leptos::prelude::use_context::<http::request::Parts>()?;
-    parts
-        .headers
+/// The session token in a request's cookies, if it has the shape of one we issue.
+pub(crate) fn token_of(headers: &http::HeaderMap) -> Option<String> {
+    headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())

@@ -3,7 +3,9 @@
 
 use super::{AccountOrder, AccountSummary, CardSetupView, SavedMethod, SetupReply, password};
 use crate::error::AppError;
+use crate::i18n::fill;
 use crate::money::{Currency, Money};
+use crate::request::Request;
 use crate::session;
 use crate::state::AppState;
 use crate::store::AccountRecord;
@@ -20,8 +22,8 @@ const MIN_PASSWORD_CHARS: usize = 8;
 const MAX_PASSWORD_CHARS: usize = 128;
 
 /// The signed-in shopper's account and recent orders; `None` for a guest.
-pub async fn summary(state: &AppState) -> Result<Option<AccountSummary>, AppError> {
-    let Some(account) = current_account(state).await? else { return Ok(None) };
+pub async fn summary(state: &AppState, request: &Request) -> Result<Option<AccountSummary>, AppError> {
+    let Some(account) = current_account(state, request).await? else { return Ok(None) };
     let orders = state.store.account_orders(&account.id, 20).await?;
     let orders = orders
         .into_iter()
@@ -34,49 +36,47 @@ pub async fn summary(state: &AppState) -> Result<Option<AccountSummary>, AppErro
 }
 
 /// The account the request's session is signed in to.
-pub async fn current_account(state: &AppState) -> Result<Option<AccountRecord>, AppError> {
+pub async fn current_account(state: &AppState, request: &Request) -> Result<Option<AccountRecord>, AppError> {
     // A guest's session names no account: no second lookup.
-    match session::current_with_account(&state.store).await? {
+    match session::current_with_account(&state.store, request).await? {
         Some((session, Some(_))) => state.store.account_of_session(session.as_str()).await.map_err(AppError::from),
         _ => Ok(None),
     }
 }
 
-pub async fn sign_up(state: &AppState, email: &str, password: &str) -> Result<(), AppError> {
-    let (email, key) = checked_email(email)?;
+pub async fn sign_up(state: &AppState, request: &Request, email: &str, password: &str) -> Result<(), AppError> {
+    let t = request.texts();
+    let (email, key) = checked_email(email).ok_or_else(|| AppError::invalid(t.email_format))?;
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(AppError::invalid(crate::i18n::fill(crate::i18n::tr().password_too_short, &[&MIN_PASSWORD_CHARS])));
+        return Err(AppError::invalid(fill(t.password_too_short, &[&MIN_PASSWORD_CHARS])));
     }
     if password.chars().count() > MAX_PASSWORD_CHARS {
-        return Err(AppError::invalid(crate::i18n::fill(crate::i18n::tr().password_too_long, &[&MAX_PASSWORD_CHARS])));
+        return Err(AppError::invalid(fill(t.password_too_long, &[&MAX_PASSWORD_CHARS])));
     }
     use crate::rate_limit::SIGN_UP_PER_ADDRESS;
-    crate::rate_limit::check(state, "sign_up", None, SIGN_UP_PER_ADDRESS, SIGN_UP_PER_ADDRESS).await?;
+    crate::rate_limit::check(state, request, "sign_up", None, SIGN_UP_PER_ADDRESS, SIGN_UP_PER_ADDRESS).await?;
     let hash = hash_off_thread(password.to_owned()).await?;
     let id = session::random_id("acct");
     if !state.store.create_account(&id, email, &key, &hash, session::now()).await? {
-        return Err(AppError::invalid(crate::i18n::tr().account_exists));
+        return Err(AppError::invalid(t.account_exists));
     }
     tracing::info!(account = %id, "account created");
-    session::sign_in(&state.store, &id, state.is_https()).await?;
+    session::sign_in(&state.store, request, &id).await?;
     Ok(())
 }
 
-pub async fn sign_in(state: &AppState, email: &str, password: &str) -> Result<(), AppError> {
+pub async fn sign_in(state: &AppState, request: &Request, email: &str, password: &str) -> Result<(), AppError> {
     // As typed, but with control characters (which no stored email has, and which
     // PostgreSQL refuses in text) made harmless: such an email simply matches no account.
     let key: String = email.trim().to_lowercase().chars().take(254).map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
     let now = session::now();
-    let scopes = [
-        format!("email:{key}"),
-        format!("ip:{}", session::client_address(state.config.trust_forwarded_for).map_or_else(|| "unknown".into(), |ip| ip.to_string())),
-    ];
+    let scopes = [format!("email:{key}"), format!("ip:{}", request.client_address.map_or_else(|| "unknown".into(), |ip| ip.to_string()))];
     for (scope, limit) in scopes.iter().zip([FAILURES_PER_ACCOUNT, FAILURES_PER_ADDRESS]) {
         let (failures, oldest) = state.store.sign_in_failures(scope, now - WINDOW_SECS).await?;
         if failures >= limit {
             let retry_after = oldest.map_or(WINDOW_SECS, |oldest| oldest + WINDOW_SECS - now).max(1);
             tracing::warn!(scope = scope.split(':').next().unwrap_or(""), failures, "sign-in refused: too many failures");
-            return Err(crate::rate_limit::refused(u64::try_from(retry_after).unwrap_or(1)));
+            return Err(crate::rate_limit::refused(request, u64::try_from(retry_after).unwrap_or(1)));
         }
     }
     let account = state.store.account_by_email(&key).await?;
@@ -98,16 +98,16 @@ pub async fn sign_in(state: &AppState, email: &str, password: &str) -> Result<()
     let Some(account) = matched else {
         let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
         state.store.record_sign_in_failure(&scopes, now, now - WINDOW_SECS).await?;
-        return Err(AppError::invalid(crate::i18n::tr().wrong_credentials));
+        return Err(AppError::invalid(request.texts().wrong_credentials));
     };
     state.store.clear_sign_in_failures(&scopes[0]).await?;
-    session::sign_in(&state.store, &account.id, state.is_https()).await?;
+    session::sign_in(&state.store, request, &account.id).await?;
     tracing::info!(account = %account.id, "signed in");
     Ok(())
 }
 
-pub async fn sign_out(state: &AppState) -> Result<(), AppError> {
-    session::sign_out(&state.store, state.is_https()).await.map_err(AppError::from)
+pub async fn sign_out(state: &AppState, request: &Request) -> Result<(), AppError> {
+    session::sign_out(&state.store, request).await.map_err(AppError::from)
 }
 
 /// The account's Stripe Customer, created the first time it is needed. The
@@ -124,8 +124,8 @@ pub async fn customer_of(state: &AppState, account: &AccountRecord) -> Result<Cu
 }
 
 /// The signed-in shopper's saved cards, newest first (as Stripe lists them).
-pub async fn saved_methods(state: &AppState) -> Result<Vec<SavedMethod>, AppError> {
-    let account = signed_in(state).await?;
+pub async fn saved_methods(state: &AppState, request: &Request) -> Result<Vec<SavedMethod>, AppError> {
+    let account = signed_in(state, request).await?;
     let Some(customer) = account.stripe_customer_id.as_deref().and_then(|id| CustomerId::parse(id).ok()) else {
         return Ok(Vec::new());
     };
@@ -152,9 +152,9 @@ pub async fn list_saved(state: &AppState, customer: &CustomerId) -> Result<Vec<S
 }
 
 /// Detaches one of the shopper's own saved cards.
-pub async fn remove_method(state: &AppState, id: &str) -> Result<(), AppError> {
-    let not_found = || AppError::NotFound(crate::i18n::tr().no_such_card.into());
-    let account = signed_in(state).await?;
+pub async fn remove_method(state: &AppState, request: &Request, id: &str) -> Result<(), AppError> {
+    let not_found = || AppError::NotFound(request.texts().no_such_card.into());
+    let account = signed_in(state, request).await?;
     let id = PaymentMethodId::parse(id).map_err(|_| not_found())?;
     let customer = account.stripe_customer_id.as_deref().ok_or_else(not_found)?;
     let method = match state.payments.stripe.retrieve_payment_method(&id).await {
@@ -171,8 +171,8 @@ pub async fn remove_method(state: &AppState, id: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-pub async fn card_setup(state: &AppState) -> Result<CardSetupView, AppError> {
-    signed_in(state).await?;
+pub async fn card_setup(state: &AppState, request: &Request) -> Result<CardSetupView, AppError> {
+    signed_in(state, request).await?;
     Ok(CardSetupView {
         publishable_key: state.payments.publishable_key.clone(),
         currency: state.config.store.currency.to_string(),
@@ -183,12 +183,14 @@ pub async fn card_setup(state: &AppState) -> Result<CardSetupView, AppError> {
 /// Creates and confirms a SetupIntent for the shopper's Customer. The idempotency key
 /// is the token's: the token is single-use, so a retried request replays the same
 /// SetupIntent instead of making another.
-pub async fn confirm_setup(state: &AppState, token: &ConfirmationTokenId) -> Result<SetupReply, AppError> {
-    let account = signed_in(state).await?;
-    let session = session::current(&state.store).await?;
+pub async fn confirm_setup(state: &AppState, request: &Request, token: &ConfirmationTokenId) -> Result<SetupReply, AppError> {
+    let t = request.texts();
+    let account = signed_in(state, request).await?;
+    let session = session::current(&state.store, request).await?;
     use crate::rate_limit::{CARD_SETUP_PER_ADDRESS, CARD_SETUP_PER_SESSION};
     crate::rate_limit::check(
         state,
+        request,
         "card_setup",
         session.as_ref().map(session::SessionId::as_str),
         CARD_SETUP_PER_SESSION,
@@ -210,7 +212,7 @@ pub async fn confirm_setup(state: &AppState, token: &ConfirmationTokenId) -> Res
         Err(error) => {
             if let Some(card) = error.card_error() {
                 return Err(AppError::Declined {
-                    message: crate::i18n::current().decline(card.decline_code.as_deref(), card.code.as_deref(), &card.message),
+                    message: request.locale.decline(card.decline_code.as_deref(), card.code.as_deref(), &card.message),
                     decline_code: card.decline_code.clone(),
                 });
             }
@@ -218,7 +220,7 @@ pub async fn confirm_setup(state: &AppState, token: &ConfirmationTokenId) -> Res
                 && api.status == 400
             {
                 tracing::warn!(code = ?api.code, message = %api.message, "Stripe refused the SetupIntent");
-                return Err(AppError::invalid(crate::i18n::tr().card_details_expired));
+                return Err(AppError::invalid(t.card_details_expired));
             }
             return Err(AppError::from(error));
         }
@@ -228,7 +230,7 @@ pub async fn confirm_setup(state: &AppState, token: &ConfirmationTokenId) -> Res
         SetupIntentStatus::Processing => "processing",
         SetupIntentStatus::RequiresAction => "requires_action",
         SetupIntentStatus::RequiresPaymentMethod => {
-            return Err(AppError::Declined { message: crate::i18n::tr().card_not_saved.into(), decline_code: None });
+            return Err(AppError::Declined { message: t.card_not_saved.into(), decline_code: None });
         }
         ref other => {
             tracing::error!(status = ?other, intent = %intent.id, "unexpected SetupIntent status");
@@ -239,19 +241,19 @@ pub async fn confirm_setup(state: &AppState, token: &ConfirmationTokenId) -> Res
     Ok(SetupReply { status: status.into(), client_secret: intent.client_secret.unwrap_or_default() })
 }
 
-async fn signed_in(state: &AppState) -> Result<AccountRecord, AppError> {
-    current_account(state).await?.ok_or_else(|| AppError::NotFound(crate::i18n::tr().sign_in_for_cards.into()))
+async fn signed_in(state: &AppState, request: &Request) -> Result<AccountRecord, AppError> {
+    current_account(state, request).await?.ok_or_else(|| AppError::NotFound(request.texts().sign_in_for_cards.into()))
 }
 
-/// Trimmed email and its lookup key (lowercased), or why it is not an email address.
-fn checked_email(email: &str) -> Result<(&str, String), AppError> {
+/// Trimmed email and its lookup key (lowercased); `None` when it is not an email address.
+fn checked_email(email: &str) -> Option<(&str, String)> {
     let email = email.trim();
     let plausible = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
         })
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if plausible { Ok((email, email.to_lowercase())) } else { Err(AppError::invalid(crate::i18n::tr().email_format)) }
+    plausible.then(|| (email, email.to_lowercase()))
 }
 
 async fn hash_off_thread(password: String) -> Result<String, AppError> {
@@ -283,7 +285,7 @@ mod tests {
         let (email, key) = checked_email("  Jenny.Rosen@Example.com ").unwrap();
         assert_eq!((email, key.as_str()), ("Jenny.Rosen@Example.com", "jenny.rosen@example.com"));
         for bad in ["", "jenny", "@example.com", "jenny@", "jenny@example", "jen ny@example.com", "a@b@c.com", "jenny@.com"] {
-            assert!(checked_email(bad).is_err(), "{bad:?} was accepted");
+            assert!(checked_email(bad).is_none(), "{bad:?} was accepted");
         }
     }
 }

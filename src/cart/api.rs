@@ -16,12 +16,9 @@ pub const MAX_QUANTITY: u32 = 99;
 pub struct Quantity(u32);
 
 impl Quantity {
-    pub fn parse(value: u32) -> Result<Self, AppError> {
-        if (1..=MAX_QUANTITY).contains(&value) {
-            Ok(Self(value))
-        } else {
-            Err(AppError::invalid(crate::i18n::fill(crate::i18n::tr().quantity_range, &[&MAX_QUANTITY])))
-        }
+    /// `None` outside 1–[`MAX_QUANTITY`].
+    pub fn new(value: u32) -> Option<Self> {
+        (1..=MAX_QUANTITY).contains(&value).then_some(Self(value))
     }
 
     pub fn get(self) -> u32 {
@@ -66,8 +63,8 @@ pub struct Cart {
 /// The caller's cart, priced now.
 #[server(endpoint = "cart/get")]
 pub async fn get_cart() -> Result<Cart, AppError> {
-    let state = crate::state::AppState::from_context()?;
-    super::service::view_current(&state).await
+    let (state, request) = crate::request::edge()?;
+    super::service::view_current(&state, &request).await
 }
 
 /// Adds `quantity` of a product to the caller's cart (starting a session if needed).
@@ -75,25 +72,30 @@ pub async fn get_cart() -> Result<Cart, AppError> {
 /// changes nothing.
 #[server(endpoint = "cart/add")]
 pub async fn add_to_cart(product_id: String, quantity: u32) -> Result<Cart, AppError> {
-    let state = crate::state::AppState::from_context()?;
-    let product_id = ProductId::parse(&product_id)?;
-    let quantity = Quantity::parse(quantity)?;
-    super::service::add(&state, &product_id, quantity).await
+    let (state, request) = crate::request::edge()?;
+    let product_id = ProductId::parse(&product_id).map_err(|_| AppError::invalid(request.texts().not_in_catalog))?;
+    let quantity = Quantity::new(quantity).ok_or_else(|| quantity_range(&request))?;
+    super::service::add(&state, &request, &product_id, quantity).await
 }
 
 /// Applies a discount code to the caller's cart (an empty code removes it). An unknown,
 /// expired or inapplicable code is refused with the reason and changes nothing.
 #[server(endpoint = "cart/discount")]
 pub async fn apply_discount(code: String) -> Result<Cart, AppError> {
-    let state = crate::state::AppState::from_context()?;
-    super::service::apply_discount_code(&state, &code).await
+    let (state, request) = crate::request::edge()?;
+    super::service::apply_discount_code(&state, &request, &code).await
 }
 
 /// Sets a line's quantity in the caller's cart; 0 removes the line.
 #[server(endpoint = "cart/set")]
 pub async fn set_cart_quantity(product_id: String, quantity: u32) -> Result<Cart, AppError> {
-    let state = crate::state::AppState::from_context()?;
-    let product_id = ProductId::parse(&product_id)?;
-    let quantity = if quantity == 0 { None } else { Some(Quantity::parse(quantity)?) };
-    super::service::set_quantity(&state, &product_id, quantity).await
+    let (state, request) = crate::request::edge()?;
+    let product_id = ProductId::parse(&product_id).map_err(|_| AppError::invalid(request.texts().not_in_catalog))?;
+    let quantity = if quantity == 0 { None } else { Some(Quantity::new(quantity).ok_or_else(|| quantity_range(&request))?) };
+    super::service::set_quantity(&state, &request, &product_id, quantity).await
+}
+
+#[cfg(feature = "ssr")]
+fn quantity_range(request: &crate::request::Request) -> AppError {
+    AppError::invalid(crate::i18n::fill(request.texts().quantity_range, &[&MAX_QUANTITY]))
 }

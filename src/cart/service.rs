@@ -5,20 +5,29 @@ use super::{AppliedDiscount, Cart, CartLine, MAX_QUANTITY, Quantity};
 use crate::catalog::discounts::DiscountRefusal;
 use crate::catalog::{Catalog, ProductId};
 use crate::error::AppError;
+use crate::i18n::{Locale, fill};
 use crate::money::{Currency, Money, MoneyError};
+use crate::request::Request;
 use crate::session::{self, SessionId};
 use crate::state::AppState;
 use crate::store::CartAdd;
 
 /// Prices stored cart lines with the catalog, and the discount `code` if it applies at
-/// time `now`. Lines whose product left the catalog are dropped: they cannot be bought.
-pub fn price(catalog: &Catalog, currency: Currency, stored: &[(String, u32)], code: Option<&str>, now: i64) -> Result<Cart, MoneyError> {
+/// time `now`, named in `locale`. Lines whose product left the catalog are dropped: they cannot be bought.
+pub fn price(
+    catalog: &Catalog,
+    currency: Currency,
+    stored: &[(String, u32)],
+    code: Option<&str>,
+    now: i64,
+    locale: Locale,
+) -> Result<Cart, MoneyError> {
     let mut lines = Vec::with_capacity(stored.len());
     for (product_id, quantity) in stored {
         let Some(product) = catalog.find(product_id) else { continue };
         lines.push(CartLine {
             product_id: product.id.clone(),
-            name: catalog.localized(product, crate::i18n::current()).name,
+            name: catalog.localized(product, locale).name,
             image: product.image.clone(),
             unit_price: product.unit_price,
             quantity: *quantity,
@@ -31,10 +40,9 @@ pub fn price(catalog: &Catalog, currency: Currency, stored: &[(String, u32)], co
     if let Some(code) = code.filter(|_| !lines.is_empty()) {
         match catalog.discount(code).ok_or(DiscountRefusal::Unknown).and_then(|d| d.amount_off(subtotal, now).map(|off| (d, off))) {
             Ok((found, amount)) => {
-                discount =
-                    Some(AppliedDiscount { code: found.code.clone(), label: found.describe(currency, crate::i18n::current()), amount });
+                discount = Some(AppliedDiscount { code: found.code.clone(), label: found.describe(currency, locale), amount });
             }
-            Err(refusal) => discount_note = Some(refusal_message(&refusal)),
+            Err(refusal) => discount_note = Some(refusal_message(&refusal, locale)),
         }
     }
     let off = discount.as_ref().map_or(0, |d| d.amount.amount);
@@ -44,18 +52,18 @@ pub fn price(catalog: &Catalog, currency: Currency, stored: &[(String, u32)], co
 
 /// The current session's cart (empty when there is no session yet).
 #[tracing::instrument(name = "view the cart", skip_all, err(level = "info", Debug))]
-pub async fn view_current(state: &AppState) -> Result<Cart, AppError> {
-    let session = session::current(&state.store).await?;
-    view(state, session.as_ref()).await
+pub async fn view_current(state: &AppState, request: &Request) -> Result<Cart, AppError> {
+    let session = session::current(&state.store, request).await?;
+    view(state, request, session.as_ref()).await
 }
 
 /// The cart of `session`, priced now.
-pub async fn view(state: &AppState, session: Option<&SessionId>) -> Result<Cart, AppError> {
+pub async fn view(state: &AppState, request: &Request, session: Option<&SessionId>) -> Result<Cart, AppError> {
     let (stored, code) = match session {
         Some(id) => state.store.cart(id.as_str()).await?,
         None => (Vec::new(), None),
     };
-    price(&state.catalog, state.config.store.currency, &stored, code.as_deref(), session::now()).map_err(|error| {
+    price(&state.catalog, state.config.store.currency, &stored, code.as_deref(), session::now(), request.locale).map_err(|error| {
         tracing::error!(%error, "pricing the cart failed");
         AppError::Internal
     })
@@ -63,81 +71,82 @@ pub async fn view(state: &AppState, session: Option<&SessionId>) -> Result<Cart,
 
 /// Adds to the current session's cart, within the quantity cap and the stock.
 #[tracing::instrument(name = "add to the cart", skip_all, fields(product = %product_id, quantity = quantity.get()), err(level = "info", Debug))]
-pub async fn add(state: &AppState, product_id: &ProductId, quantity: Quantity) -> Result<Cart, AppError> {
-    state.catalog.get(product_id).ok_or_else(unknown_product)?;
+pub async fn add(state: &AppState, request: &Request, product_id: &ProductId, quantity: Quantity) -> Result<Cart, AppError> {
+    let t = request.texts();
+    state.catalog.get(product_id).ok_or_else(|| AppError::invalid(t.not_in_catalog))?;
     let stock = state.store.stock_of(product_id.as_str()).await?;
     if stock == 0 {
-        return Err(AppError::invalid(crate::i18n::tr().product_sold_out));
+        return Err(AppError::invalid(t.product_sold_out));
     }
-    let session = session::current_or_start(&state.store, state.is_https()).await?;
+    let session = session::current_or_start(&state.store, request).await?;
     let cap = stock.min(MAX_QUANTITY);
     let added = state.store.add_to_cart(session.as_str(), product_id.as_str(), quantity.get(), cap, session::now()).await?;
     match added {
-        CartAdd::Added(_) => view(state, Some(&session)).await,
-        CartAdd::OverCap if cap < MAX_QUANTITY => {
-            Err(AppError::invalid(crate::i18n::fill(crate::i18n::tr().cart_cannot_hold_more, &[&stock])))
-        }
-        CartAdd::OverCap => Err(AppError::invalid(crate::i18n::fill(crate::i18n::tr().at_most_per_product, &[&MAX_QUANTITY]))),
+        CartAdd::Added(_) => view(state, request, Some(&session)).await,
+        CartAdd::OverCap if cap < MAX_QUANTITY => Err(AppError::invalid(fill(t.cart_cannot_hold_more, &[&stock]))),
+        CartAdd::OverCap => Err(AppError::invalid(fill(t.at_most_per_product, &[&MAX_QUANTITY]))),
     }
 }
 
 /// Sets (or with `None` removes) a line of the current session's cart.
 #[tracing::instrument(name = "change a cart line", skip_all, fields(product = %product_id), err(level = "info", Debug))]
-pub async fn set_quantity(state: &AppState, product_id: &ProductId, quantity: Option<Quantity>) -> Result<Cart, AppError> {
-    state.catalog.get(product_id).ok_or_else(unknown_product)?;
+pub async fn set_quantity(
+    state: &AppState,
+    request: &Request,
+    product_id: &ProductId,
+    quantity: Option<Quantity>,
+) -> Result<Cart, AppError> {
+    let t = request.texts();
+    state.catalog.get(product_id).ok_or_else(|| AppError::invalid(t.not_in_catalog))?;
     let Some(quantity) = quantity else {
-        if let Some(session) = session::current(&state.store).await? {
+        if let Some(session) = session::current(&state.store, request).await? {
             state.store.remove_cart_line(session.as_str(), product_id.as_str()).await?;
-            return view(state, Some(&session)).await;
+            return view(state, request, Some(&session)).await;
         }
-        return view(state, None).await;
+        return view(state, request, None).await;
     };
     let stock = state.store.stock_of(product_id.as_str()).await?;
     if quantity.get() > stock {
-        return Err(AppError::invalid(crate::i18n::fill(crate::i18n::tr().only_in_stock, &[&stock])));
+        return Err(AppError::invalid(fill(t.only_in_stock, &[&stock])));
     }
-    let session = session::current_or_start(&state.store, state.is_https()).await?;
+    let session = session::current_or_start(&state.store, request).await?;
     state.store.set_cart_quantity(session.as_str(), product_id.as_str(), quantity.get(), session::now()).await?;
-    view(state, Some(&session)).await
+    view(state, request, Some(&session)).await
 }
 
 /// Applies (or with an empty code removes) a discount code; refuses one that does not
 /// apply to the cart as it is, changing nothing.
 #[tracing::instrument(name = "apply a discount code", skip_all, err(level = "info", Debug))]
-pub async fn apply_discount_code(state: &AppState, code: &str) -> Result<Cart, AppError> {
+pub async fn apply_discount_code(state: &AppState, request: &Request, code: &str) -> Result<Cart, AppError> {
     let code = code.trim();
     if code.len() > 64 {
-        return Err(AppError::invalid(refusal_message(&DiscountRefusal::Unknown)));
+        return Err(AppError::invalid(refusal_message(&DiscountRefusal::Unknown, request.locale)));
     }
-    let session = session::current_or_start(&state.store, state.is_https()).await?;
+    let session = session::current_or_start(&state.store, request).await?;
     if code.is_empty() {
         state.store.set_session_discount(session.as_str(), None).await?;
-        return view(state, Some(&session)).await;
+        return view(state, request, Some(&session)).await;
     }
     use crate::rate_limit::{DISCOUNT_PER_ADDRESS, DISCOUNT_PER_SESSION};
-    crate::rate_limit::check(state, "discount", Some(session.as_str()), DISCOUNT_PER_SESSION, DISCOUNT_PER_ADDRESS).await?;
-    let discount = state.catalog.discount(code).ok_or_else(|| AppError::invalid(refusal_message(&DiscountRefusal::Unknown)))?;
-    let cart = view(state, Some(&session)).await?;
+    crate::rate_limit::check(state, request, "discount", Some(session.as_str()), DISCOUNT_PER_SESSION, DISCOUNT_PER_ADDRESS).await?;
+    let discount =
+        state.catalog.discount(code).ok_or_else(|| AppError::invalid(refusal_message(&DiscountRefusal::Unknown, request.locale)))?;
+    let cart = view(state, request, Some(&session)).await?;
     if cart.lines.is_empty() {
-        return Err(AppError::invalid(crate::i18n::tr().discount_needs_cart));
+        return Err(AppError::invalid(request.texts().discount_needs_cart));
     }
-    discount.amount_off(cart.subtotal, session::now()).map_err(|refusal| AppError::invalid(refusal_message(&refusal)))?;
+    discount.amount_off(cart.subtotal, session::now()).map_err(|refusal| AppError::invalid(refusal_message(&refusal, request.locale)))?;
     state.store.set_session_discount(session.as_str(), Some(&discount.code)).await?;
-    view(state, Some(&session)).await
-}
-
-fn unknown_product() -> AppError {
-    AppError::invalid(crate::i18n::tr().not_in_catalog)
+    view(state, request, Some(&session)).await
 }
 
 /// Why a discount code does not apply, in the shopper's language.
-fn refusal_message(refusal: &DiscountRefusal) -> String {
-    let locale = crate::i18n::current();
+fn refusal_message(refusal: &DiscountRefusal, locale: Locale) -> String {
     let t = locale.texts();
     match refusal {
         DiscountRefusal::Unknown => t.discount_unknown.to_owned(),
-        DiscountRefusal::Expired(date) => crate::i18n::fill(t.discount_expired, &[date]),
-        DiscountRefusal::BelowMinimum(minimum) => crate::i18n::fill(t.discount_minimum, &[&locale.money(*minimum)]),
+        DiscountRefusal::Expired(date) => fill(t.discount_expired, &[date]),
+        DiscountRefusal::BelowMinimum(minimum) => fill(t.discount_minimum, &[&locale.money(*minimum)]),
     }
 }
 
@@ -179,7 +188,7 @@ mod tests {
 
     #[test]
     fn the_subtotal_is_the_sum_of_unit_price_times_quantity() {
-        let cart = price(&catalog(), Currency::EUR, &[("mug".into(), 2), ("tote".into(), 1)], None, 0).unwrap();
+        let cart = price(&catalog(), Currency::EUR, &[("mug".into(), 2), ("tote".into(), 1)], None, 0, Locale::En).unwrap();
         assert_eq!(cart.subtotal, Money::new(2 * 1800 + 2450, Currency::EUR));
         assert_eq!(cart.item_count, 3);
         assert_eq!(cart.lines[0].line_total, Money::new(3600, Currency::EUR));
@@ -187,23 +196,23 @@ mod tests {
 
     #[test]
     fn an_empty_cart_costs_nothing() {
-        let cart = price(&catalog(), Currency::EUR, &[], None, 0).unwrap();
+        let cart = price(&catalog(), Currency::EUR, &[], None, 0, Locale::En).unwrap();
         assert_eq!((cart.subtotal.amount, cart.item_count), (0, 0));
     }
 
     #[test]
     fn lines_for_products_no_longer_sold_are_left_out() {
-        let cart = price(&catalog(), Currency::EUR, &[("gone".into(), 4), ("mug".into(), 1)], None, 0).unwrap();
+        let cart = price(&catalog(), Currency::EUR, &[("gone".into(), 4), ("mug".into(), 1)], None, 0, Locale::En).unwrap();
         assert_eq!(cart.item_count, 1);
         assert_eq!(cart.subtotal.amount, 1800);
     }
 
     #[test]
     fn a_discount_lowers_the_total_and_is_dropped_with_a_note_when_it_no_longer_applies() {
-        let cart = price(&catalog(), Currency::EUR, &[("tote".into(), 1)], Some("ten"), 0).unwrap();
+        let cart = price(&catalog(), Currency::EUR, &[("tote".into(), 1)], Some("ten"), 0, Locale::En).unwrap();
         assert_eq!(cart.discount.as_ref().unwrap().amount.amount, 245);
         assert_eq!(cart.total.amount, 2450 - 245);
-        let small = price(&catalog(), Currency::EUR, &[("mug".into(), 1)], Some("TEN"), 0).unwrap();
+        let small = price(&catalog(), Currency::EUR, &[("mug".into(), 1)], Some("TEN"), 0, Locale::En).unwrap();
         assert!(small.discount.is_none());
         assert_eq!(small.total, small.subtotal);
         assert!(small.discount_note.unwrap().contains("at least €20.00"));
@@ -211,15 +220,15 @@ mod tests {
 
     #[test]
     fn quantities_outside_one_to_ninety_nine_are_refused() {
-        assert!(Quantity::parse(0).is_err());
-        assert!(Quantity::parse(100).is_err());
-        assert_eq!(Quantity::parse(99).unwrap().get(), 99);
+        assert!(Quantity::new(0).is_none());
+        assert!(Quantity::new(100).is_none());
+        assert_eq!(Quantity::new(99).unwrap().get(), 99);
     }
 
     proptest! {
         #[test]
         fn pricing_is_linear_in_quantities(mugs in 1u32..=99, totes in 1u32..=99) {
-            let cart = price(&catalog(), Currency::EUR, &[("mug".into(), mugs), ("tote".into(), totes)], None, 0).unwrap();
+            let cart = price(&catalog(), Currency::EUR, &[("mug".into(), mugs), ("tote".into(), totes)], None, 0, Locale::En).unwrap();
             prop_assert_eq!(cart.subtotal.amount, i64::from(mugs) * 1800 + i64::from(totes) * 2450);
             prop_assert_eq!(cart.item_count, mugs + totes);
         }

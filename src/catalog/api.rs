@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 pub struct ProductId(String);
 
 impl ProductId {
-    pub fn parse(id: &str) -> Result<Self, AppError> {
+    pub fn parse(id: &str) -> Result<Self, NotAProductId> {
         let valid = (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if valid { Ok(Self(id.to_owned())) } else { Err(AppError::invalid(crate::i18n::tr().not_in_catalog)) }
+        if valid { Ok(Self(id.to_owned())) } else { Err(NotAProductId) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -22,8 +22,13 @@ impl ProductId {
     }
 }
 
+/// Text that cannot name a product (so no product of the catalog).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not a product id: 1–64 characters of a-z, 0-9 and -")]
+pub struct NotAProductId;
+
 impl TryFrom<String> for ProductId {
-    type Error = AppError;
+    type Error = NotAProductId;
     fn try_from(value: String) -> Result<Self, Self::Error> {
         Self::parse(&value)
     }
@@ -75,8 +80,8 @@ pub struct CatalogListing {
 /// A page of the catalog with live stock levels (`page` from 1). Public, read-only.
 #[server(endpoint = "catalog/list")]
 pub async fn list_products(page: u32) -> Result<CatalogListing, AppError> {
-    let state = crate::state::AppState::from_context()?;
-    super::service::list(&state.store, &state.catalog, page).await
+    let (state, request) = crate::request::edge()?;
+    super::service::list(&state.store, &state.catalog, page, request.locale).await
 }
 
 /// What the page chrome shows about the shop.

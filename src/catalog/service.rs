@@ -150,9 +150,9 @@ impl Catalog {
 }
 
 /// One page of the catalog (`page` from 1; past the end: the last page), each product
-/// with its current stock. Costs the same whatever the catalog's size: the page is a
+/// with its current stock, named in `locale`. Costs the same whatever the catalog's size: the page is a
 /// slice, and stock is read for its products only.
-pub async fn list(store: &Store, catalog: &Catalog, page: u32) -> Result<CatalogListing, AppError> {
+pub async fn list(store: &Store, catalog: &Catalog, page: u32, locale: crate::i18n::Locale) -> Result<CatalogListing, AppError> {
     let products = catalog.products();
     let pages = u32::try_from(products.len().div_ceil(PAGE_SIZE)).unwrap_or(u32::MAX).max(1);
     let page = page.clamp(1, pages);
@@ -163,7 +163,7 @@ pub async fn list(store: &Store, catalog: &Catalog, page: u32) -> Result<Catalog
     let items = shown
         .iter()
         .map(|product| CatalogItem {
-            product: catalog.localized(product, crate::i18n::current()),
+            product: catalog.localized(product, locale),
             in_stock: stock.get(product.id.as_str()).copied().unwrap_or(0),
         })
         .collect();

@@ -94,8 +94,8 @@ impl From<crate::stripe_js::AddressValue> for ShippingAddress {
 /// The caller's cart, priced, with what the browser needs to show the Payment Element.
 #[server(endpoint = "checkout/view")]
 pub async fn get_checkout() -> Result<CheckoutView, AppError> {
-    let state = crate::state::AppState::from_context()?;
-    super::service::view(&state).await
+    let (state, request) = crate::request::edge()?;
+    super::service::view(&state, &request).await
 }
 
 /// Pays the caller's cart with a ConfirmationToken (`ctoken_…`) made by Stripe.js.
@@ -104,11 +104,11 @@ pub async fn get_checkout() -> Result<CheckoutView, AppError> {
 /// click, a retried request or a replayed token cannot charge twice.
 #[server(endpoint = "checkout/confirm")]
 pub async fn confirm_payment(confirmation_token: String) -> Result<PaymentReply, AppError> {
-    let state = crate::state::AppState::from_context()?;
+    let (state, request) = crate::request::edge()?;
     let token = crate::stripe::ids::ConfirmationTokenId::parse(confirmation_token.trim())
-        .map_err(|_| AppError::invalid(crate::i18n::tr().details_garbled))?;
-    let request = super::service::PaymentRequest::of_request(&state, None);
-    super::service::confirm(&state, &super::service::Credential::Token(token), request).await
+        .map_err(|_| AppError::invalid(request.texts().details_garbled))?;
+    let payment = super::service::PaymentRequest::of_request(&state, &request, None);
+    super::service::confirm(&state, &request, &super::service::Credential::Token(token), payment).await
 }
 
 /// Legacy path (`store.payment-method-creation = "manual"`): pays the caller's cart with
@@ -118,19 +118,19 @@ pub async fn confirm_payment(confirmation_token: String) -> Result<PaymentReply,
 /// PaymentMethod of another customer is refused.
 #[server(endpoint = "checkout/confirm-payment-method")]
 pub async fn confirm_payment_method(payment_method: String, shipping: Option<ShippingAddress>) -> Result<PaymentReply, AppError> {
-    let state = crate::state::AppState::from_context()?;
+    let (state, request) = crate::request::edge()?;
     let method = crate::stripe::ids::PaymentMethodId::parse(payment_method.trim())
-        .map_err(|_| AppError::invalid(crate::i18n::tr().details_garbled))?;
-    let shipping = shipping.map(super::service::parse_shipping).transpose()?;
-    let request = super::service::PaymentRequest::of_request(&state, shipping);
-    super::service::confirm(&state, &super::service::Credential::PaymentMethod(method), request).await
+        .map_err(|_| AppError::invalid(request.texts().details_garbled))?;
+    let shipping = shipping.map(|address| super::service::parse_shipping(address, request.texts())).transpose()?;
+    let payment = super::service::PaymentRequest::of_request(&state, &request, shipping);
+    super::service::confirm(&state, &request, &super::service::Credential::PaymentMethod(method), payment).await
 }
 
 /// The outcome of the caller's payment `payment_intent` (from the return URL).
 #[server(endpoint = "checkout/outcome")]
 pub async fn payment_outcome(payment_intent: String) -> Result<PaymentResult, AppError> {
-    let state = crate::state::AppState::from_context()?;
+    let (state, request) = crate::request::edge()?;
     let id = crate::stripe::ids::PaymentIntentId::parse(payment_intent.trim())
-        .map_err(|_| AppError::NotFound(crate::i18n::tr().no_such_payment.into()))?;
-    super::service::outcome(&state, &id).await
+        .map_err(|_| AppError::NotFound(request.texts().no_such_payment.into()))?;
+    super::service::outcome(&state, &request, &id).await
 }

@@ -6,6 +6,8 @@ use super::{CheckoutView, PaymentReply, PaymentResult, PaymentStatus};
 use crate::account::SavedMethod;
 use crate::config::{PaymentElementLayout, PaymentMethodCreation};
 use crate::error::AppError;
+use crate::i18n::{Locale, Texts, fill};
+use crate::request::Request;
 use crate::session::{self, SessionId};
 use crate::state::AppState;
 use crate::store::{Attempt, AttemptResult, AttemptStart, NewOrder, OrderLine, PaymentDetails};
@@ -48,15 +50,15 @@ impl std::fmt::Display for Credential {
 }
 
 /// The checkout page's data.
-pub async fn view(state: &AppState) -> Result<CheckoutView, AppError> {
-    let cart = crate::cart::view_current(state).await?;
+pub async fn view(state: &AppState, request: &Request) -> Result<CheckoutView, AppError> {
+    let cart = crate::cart::view_current(state, request).await?;
     let layout = match state.config.store.payment_element_layout {
         PaymentElementLayout::Accordion => "accordion",
         PaymentElementLayout::Tabs => "tabs",
     };
     let settings = &state.config.store;
     let manual = settings.payment_method_creation == PaymentMethodCreation::Manual;
-    let (customer_session_client_secret, saved_methods) = match crate::account::current_account(state).await? {
+    let (customer_session_client_secret, saved_methods) = match crate::account::current_account(state, request).await? {
         Some(account) if settings.saved_methods.enabled && !manual && !cart.lines.is_empty() => {
             match saved_methods_session(state, &account).await {
                 Ok((secret, saved)) => (Some(secret), saved),
@@ -108,38 +110,38 @@ async fn saved_methods_session(state: &AppState, account: &crate::store::Account
 /// Pays the session's cart with `token` (a ConfirmationToken, or on the legacy path a
 /// PaymentMethod with the shipping address the page collected).
 #[tracing::instrument(name = "confirm a payment", skip_all, fields(token = %token), err(level = "info", Debug))]
-pub async fn confirm(state: &AppState, token: &Credential, request: PaymentRequest) -> Result<PaymentReply, AppError> {
+pub async fn confirm(state: &AppState, request: &Request, token: &Credential, payment: PaymentRequest) -> Result<PaymentReply, AppError> {
+    let (locale, t) = (request.locale, request.texts());
     let legacy = state.config.store.payment_method_creation == PaymentMethodCreation::Manual;
     if legacy != matches!(token, Credential::PaymentMethod(_)) {
-        let t = crate::i18n::tr();
         return Err(AppError::invalid(if legacy { t.wrong_path_legacy } else { t.wrong_path_token }));
     }
-    let session = session::current(&state.store).await?.ok_or_else(empty_cart)?;
+    let session = session::current(&state.store, request).await?.ok_or_else(|| empty_cart(locale))?;
     use crate::rate_limit::{CONFIRM_PER_ADDRESS, CONFIRM_PER_SESSION};
-    crate::rate_limit::check(state, "confirm", Some(session.as_str()), CONFIRM_PER_SESSION, CONFIRM_PER_ADDRESS).await?;
+    crate::rate_limit::check(state, request, "confirm", Some(session.as_str()), CONFIRM_PER_SESSION, CONFIRM_PER_ADDRESS).await?;
     // A token seen before is the same attempt again (a double submit, a retried
     // request, the page asking again after an unknown outcome), even though the cart
     // may have become the order since.
     if let Some((attempt, own)) = state.store.attempt_for_token(token.as_str(), session.as_str()).await? {
         return match (own, attempt.outcome.as_deref()) {
-            (false, _) => Err(AppError::invalid(crate::i18n::tr().details_used)),
-            (true, Some(REFUSED)) => Err(refused(state)),
-            (true, Some(NOT_SENT)) => Err(AppError::invalid(crate::i18n::tr().details_unusable)),
-            (true, _) => pay(state, &attempt, &body_of(&attempt, &request)?).await,
+            (false, _) => Err(AppError::invalid(t.details_used)),
+            (true, Some(REFUSED)) => Err(refused(state, locale)),
+            (true, Some(NOT_SENT)) => Err(AppError::invalid(t.details_unusable)),
+            (true, _) => pay(state, locale, &attempt, &body_of(&attempt, &payment)?).await,
         };
     }
-    abandon_pending_authentications(state).await?;
-    let (order, lines) = priced_cart(state, &session).await?;
+    abandon_pending_authentications(state, locale, &session).await?;
+    let (order, lines) = priced_cart(state, request, &session).await?;
     // A signed-in shopper pays as their Customer (saved cards belong to it).
-    let customer = match crate::account::current_account(state).await? {
+    let customer = match crate::account::current_account(state, request).await? {
         Some(account) => Some(crate::account::customer_of(state, &account).await?),
         None => None,
     };
     // At most two rounds: resolving an earlier attempt of unknown outcome, then ours.
     for _ in 0..2 {
         let body_for = {
-            let request = request.clone();
-            move |attempt: &Attempt| match request.body(attempt) {
+            let payment = payment.clone();
+            move |attempt: &Attempt| match payment.body(attempt) {
                 Ok(body) => Some(body.into_string()),
                 Err(error) => {
                     tracing::error!(%error, "cannot make the payment request");
@@ -159,23 +161,21 @@ pub async fn confirm(state: &AppState, token: &Credential, request: PaymentReque
             )
             .await?;
         match start {
-            AttemptStart::CartEmpty => return Err(empty_cart()),
-            AttemptStart::OutOfStock { name, available } => return Err(out_of_stock(available, &name)),
-            AttemptStart::TokenUsedElsewhere => {
-                return Err(AppError::invalid(crate::i18n::tr().details_used));
-            }
-            AttemptStart::Replay(attempt) if attempt.outcome.as_deref() == Some(REFUSED) => return Err(refused(state)),
-            AttemptStart::Replay(attempt) => return pay(state, &attempt, &body_of(&attempt, &request)?).await,
+            AttemptStart::CartEmpty => return Err(empty_cart(locale)),
+            AttemptStart::OutOfStock { name, available } => return Err(out_of_stock(locale, available, &name)),
+            AttemptStart::TokenUsedElsewhere => return Err(AppError::invalid(t.details_used)),
+            AttemptStart::Replay(attempt) if attempt.outcome.as_deref() == Some(REFUSED) => return Err(refused(state, locale)),
+            AttemptStart::Replay(attempt) => return pay(state, locale, &attempt, &body_of(&attempt, &payment)?).await,
             AttemptStart::New(attempt) => {
-                check_card(state, &attempt).await?;
-                return pay(state, &attempt, &body_of(&attempt, &request)?).await;
+                check_card(state, locale, &attempt).await?;
+                return pay(state, locale, &attempt, &body_of(&attempt, &payment)?).await;
             }
             AttemptStart::Unresolved(previous) => {
                 // Stripe never answered this one: ask again with the same key and body.
                 // If it had gone through, this returns that result and nothing more is
                 // charged.
                 tracing::warn!(order = %previous.order_id, attempt = previous.number, "replaying an attempt of unknown outcome");
-                match pay(state, &previous, &body_of(&previous, &request)?).await {
+                match pay(state, locale, &previous, &body_of(&previous, &payment)?).await {
                     Ok(reply) => return Ok(reply),
                     Err(AppError::Declined { .. } | AppError::Invalid(_)) => continue,
                     Err(other) => return Err(other),
@@ -190,8 +190,7 @@ pub async fn confirm(state: &AppState, token: &Credential, request: PaymentReque
 /// the earlier PaymentIntent first, so that finishing its authentication later (in
 /// another tab) cannot charge a second time. If it went through meanwhile, record it:
 /// the cart is then already an order.
-async fn abandon_pending_authentications(state: &AppState) -> Result<(), AppError> {
-    let Some(session) = session::current(&state.store).await? else { return Ok(()) };
+async fn abandon_pending_authentications(state: &AppState, locale: Locale, session: &SessionId) -> Result<(), AppError> {
     for attempt in state.store.attempts_awaiting_action(session.as_str()).await? {
         let Some(id) = attempt.payment_intent_id.as_deref().and_then(|id| PaymentIntentId::parse(id).ok()) else { continue };
         let key = format!("{}-cancel", attempt.idempotency_key);
@@ -205,7 +204,7 @@ async fn abandon_pending_authentications(state: &AppState) -> Result<(), AppErro
         match intent.status {
             PaymentIntentStatus::Canceled => record(state, &attempt, Some(id.as_str()), "canceled", "failed", None).await?,
             _ => {
-                let _ = settle(state, &attempt, &intent).await;
+                let _ = settle(state, locale, &attempt, &intent).await;
             }
         }
     }
@@ -213,8 +212,8 @@ async fn abandon_pending_authentications(state: &AppState) -> Result<(), AppErro
 }
 
 /// Others bought (or are paying for) what the cart holds since it was filled.
-fn out_of_stock(available: u32, name: &str) -> AppError {
-    AppError::invalid(crate::i18n::fill(crate::i18n::tr().stock_short, &[&available, &name]))
+fn out_of_stock(locale: Locale, available: u32, name: &str) -> AppError {
+    AppError::invalid(fill(locale.texts().stock_short, &[&available, &name]))
 }
 
 /// Stripe's smallest charge for the two-decimal currencies this shop sells in.
@@ -222,21 +221,22 @@ const MINIMUM_CHARGE: i64 = 50;
 
 /// The order the cart makes (total after discount, lines), refused when empty, below
 /// Stripe's minimum, or when a line exceeds the stock.
-async fn priced_cart(state: &AppState, session: &SessionId) -> Result<(NewOrder, Vec<OrderLine>), AppError> {
-    let cart = crate::cart::view(state, Some(session)).await?;
+async fn priced_cart(state: &AppState, request: &Request, session: &SessionId) -> Result<(NewOrder, Vec<OrderLine>), AppError> {
+    let locale = request.locale;
+    let cart = crate::cart::view(state, request, Some(session)).await?;
     if cart.lines.is_empty() {
-        return Err(empty_cart());
+        return Err(empty_cart(locale));
     }
     if cart.total.amount < MINIMUM_CHARGE {
-        let minimum = crate::i18n::current().money(crate::money::Money::new(MINIMUM_CHARGE, cart.total.currency));
-        return Err(AppError::invalid(crate::i18n::fill(crate::i18n::tr().minimum_charge, &[&minimum])));
+        let minimum = locale.money(crate::money::Money::new(MINIMUM_CHARGE, cart.total.currency));
+        return Err(AppError::invalid(fill(locale.texts().minimum_charge, &[&minimum])));
     }
     let ids: Vec<&str> = cart.lines.iter().map(|line| line.product_id.as_str()).collect();
     let stock_levels = state.store.stock_of_products(&ids).await?;
     for line in &cart.lines {
         let stock = stock_levels.get(line.product_id.as_str()).copied().unwrap_or(0);
         if line.quantity > stock {
-            return Err(out_of_stock(stock, &line.name));
+            return Err(out_of_stock(locale, stock, &line.name));
         }
     }
     let lines = cart
@@ -265,17 +265,16 @@ const REFUSED: &str = "refused_by_shop";
 /// Outcome recorded when no PaymentIntent request was sent.
 const NOT_SENT: &str = "not_sent";
 
-fn refused(state: &AppState) -> AppError {
-    let countries = &state.config.store.blocked_card_countries;
-    let message =
-        if countries.is_empty() { crate::i18n::tr().prepaid_refused.to_owned() } else { crate::i18n::tr().card_refused_by_shop.to_owned() };
+fn refused(state: &AppState, locale: Locale) -> AppError {
+    let t = locale.texts();
+    let message = if state.config.store.blocked_card_countries.is_empty() { t.prepaid_refused } else { t.card_refused_by_shop }.to_owned();
     AppError::Declined { message, decline_code: None }
 }
 
 /// The shop's rules on the card, checked on the ConfirmationToken (or PaymentMethod)
 /// before charging. A PaymentMethod named by the browser (legacy path) must be new or
 /// the shopper's own: anyone else's is refused as if it did not exist.
-async fn check_card(state: &AppState, attempt: &Attempt) -> Result<(), AppError> {
+async fn check_card(state: &AppState, locale: Locale, attempt: &Attempt) -> Result<(), AppError> {
     let rules = &state.config.store;
     let credential = Credential::parse(&attempt.confirmation_token_id).ok_or(AppError::Internal)?;
     let checks_rules = rules.refuse_prepaid_cards || !rules.blocked_card_countries.is_empty();
@@ -285,7 +284,7 @@ async fn check_card(state: &AppState, attempt: &Attempt) -> Result<(), AppError>
     let card: Option<CardPreview> = match &credential {
         Credential::Token(token) => match state.payments.stripe.retrieve_confirmation_token(token).await {
             Ok(token) => token.payment_method_preview.and_then(|preview| preview.card),
-            Err(error) => return Err(not_sent(state, attempt, error).await),
+            Err(error) => return Err(not_sent(state, locale, attempt, error).await),
         },
         Credential::PaymentMethod(method) => match state.payments.stripe.retrieve_payment_method(method).await {
             Ok(method)
@@ -296,9 +295,9 @@ async fn check_card(state: &AppState, attempt: &Attempt) -> Result<(), AppError>
             Ok(method) => {
                 tracing::warn!(order = %attempt.order_id, method = %method.id, "refused a payment method of another customer");
                 record(state, attempt, None, NOT_SENT, "failed", None).await?;
-                return Err(details_not_found());
+                return Err(details_not_found(locale));
             }
-            Err(error) => return Err(not_sent(state, attempt, error).await),
+            Err(error) => return Err(not_sent(state, locale, attempt, error).await),
         },
     };
     let prepaid = card.as_ref().and_then(|c| c.funding.as_deref()) == Some("prepaid");
@@ -307,24 +306,24 @@ async fn check_card(state: &AppState, attempt: &Attempt) -> Result<(), AppError>
     if (rules.refuse_prepaid_cards && prepaid) || blocked {
         tracing::info!(order = %attempt.order_id, prepaid, blocked, "card refused by the shop's rules");
         record(state, attempt, None, REFUSED, "failed", None).await?;
-        return Err(refused(state));
+        return Err(refused(state, locale));
     }
     Ok(())
 }
 
 /// The credential could not be read: the attempt is closed without calling Stripe.
-async fn not_sent(state: &AppState, attempt: &Attempt, error: crate::stripe::Error) -> AppError {
+async fn not_sent(state: &AppState, locale: Locale, attempt: &Attempt, error: crate::stripe::Error) -> AppError {
     if let Err(failure) = record(state, attempt, None, NOT_SENT, "failed", None).await {
         return failure;
     }
     match error {
-        crate::stripe::Error::Api(api) if api.status == 404 || api.status == 400 => details_not_found(),
+        crate::stripe::Error::Api(api) if api.status == 404 || api.status == 400 => details_not_found(locale),
         other => AppError::from(other),
     }
 }
 
-fn details_not_found() -> AppError {
-    AppError::invalid(crate::i18n::tr().details_not_found)
+fn details_not_found(locale: Locale) -> AppError {
+    AppError::invalid(locale.texts().details_not_found)
 }
 
 /// What a create-and-confirm request carries besides the attempt itself, taken from
@@ -341,12 +340,15 @@ pub struct PaymentRequest {
 }
 
 impl PaymentRequest {
-    /// For a confirmation made now, by this request.
-    pub fn of_request(state: &AppState, shipping: Option<Shipping>) -> PaymentRequest {
+    /// For a confirmation made now, by `request`.
+    pub fn of_request(state: &AppState, request: &Request, shipping: Option<Shipping>) -> PaymentRequest {
         PaymentRequest {
             return_url: format!("{}/checkout/complete", state.public_url),
             require_cvc_recollection: state.config.store.saved_methods.require_cvc_recollection,
-            client: client_of_request(state),
+            client: (
+                request.client_address.map_or_else(|| "0.0.0.0".to_owned(), |ip| ip.to_string()),
+                request.user_agent.clone().unwrap_or_else(|| "unknown".to_owned()),
+            ),
             shipping,
         }
     }
@@ -392,10 +394,10 @@ impl PaymentRequest {
 
 /// The body to send for `attempt`: the one recorded with it, or (an attempt recorded
 /// before bodies were kept) one made now.
-fn body_of(attempt: &Attempt, request: &PaymentRequest) -> Result<FormBody, AppError> {
+fn body_of(attempt: &Attempt, payment: &PaymentRequest) -> Result<FormBody, AppError> {
     match &attempt.request_body {
         Some(body) => Ok(FormBody::recorded(body.clone())),
-        None => request.body(attempt).map_err(|error| {
+        None => payment.body(attempt).map_err(|error| {
             tracing::error!(%error, order = %attempt.order_id, "cannot make the payment request");
             AppError::Internal
         }),
@@ -403,20 +405,20 @@ fn body_of(attempt: &Attempt, request: &PaymentRequest) -> Result<FormBody, AppE
 }
 
 /// One create-and-confirm request for an attempt (the same key and body every time).
-async fn pay(state: &AppState, attempt: &Attempt, body: &FormBody) -> Result<PaymentReply, AppError> {
+async fn pay(state: &AppState, locale: Locale, attempt: &Attempt, body: &FormBody) -> Result<PaymentReply, AppError> {
     match state.payments.stripe.create_and_confirm_payment_intent(body, &attempt.idempotency_key).await {
-        Ok(intent) => settle(state, attempt, &intent).await.map(|status| PaymentReply {
+        Ok(intent) => settle(state, locale, attempt, &intent).await.map(|status| PaymentReply {
             order_id: attempt.order_id.clone(),
             payment_intent: intent.id.to_string(),
             status,
             client_secret: intent.client_secret.clone().unwrap_or_default(),
         }),
-        Err(error) => Err(refusal(state, attempt, error).await),
+        Err(error) => Err(refusal(state, locale, attempt, error).await),
     }
 }
 
 /// What a failed create-and-confirm request means, recorded when it is known.
-async fn refusal(state: &AppState, attempt: &Attempt, error: crate::stripe::Error) -> AppError {
+async fn refusal(state: &AppState, locale: Locale, attempt: &Attempt, error: crate::stripe::Error) -> AppError {
     let order = attempt.order_id.as_str();
     if let Some(card) = error.card_error() {
         let intent_id = card.payment_intent.as_ref().map(|pi| pi.id.as_str());
@@ -425,7 +427,7 @@ async fn refusal(state: &AppState, attempt: &Attempt, error: crate::stripe::Erro
             return failure;
         }
         return AppError::Declined {
-            message: crate::i18n::current().decline(card.decline_code.as_deref(), card.code.as_deref(), &card.message),
+            message: locale.decline(card.decline_code.as_deref(), card.code.as_deref(), &card.message),
             decline_code: card.decline_code.clone(),
         };
     }
@@ -454,7 +456,7 @@ async fn refusal(state: &AppState, attempt: &Attempt, error: crate::stripe::Erro
     } else if matches!(api.param.as_deref(), Some("confirmation_token" | "payment_method")) {
         // The shopper's details: used, expired or unknown. New ones will do.
         tracing::info!(order, request_id, code, message = %api.message, "Stripe refused the payment details");
-        Err(AppError::invalid(crate::i18n::tr().details_expired))
+        Err(AppError::invalid(locale.texts().details_expired))
     } else {
         // The request as the shop made it (a parameter, the currency, the customer, the
         // account's settings, the API key): nothing the shopper can change.
@@ -470,7 +472,7 @@ async fn refusal(state: &AppState, attempt: &Attempt, error: crate::stripe::Erro
 /// Records what Stripe says of an intent. A payment that went through takes the
 /// order's lines out of the cart (once, however many times this runs). Fulfilment
 /// waits for the webhook.
-async fn settle(state: &AppState, attempt: &Attempt, intent: &PaymentIntent) -> Result<PaymentStatus, AppError> {
+async fn settle(state: &AppState, locale: Locale, attempt: &Attempt, intent: &PaymentIntent) -> Result<PaymentStatus, AppError> {
     let id = Some(intent.id.as_str());
     let details = payment_details(intent);
     let status = match intent.status {
@@ -486,8 +488,8 @@ async fn settle(state: &AppState, attempt: &Attempt, intent: &PaymentIntent) -> 
             let outcome = failure.and_then(|f| f.decline_code.as_deref().or(f.code.as_deref())).unwrap_or("requires_payment_method");
             record(state, attempt, id, outcome, "failed", None).await?;
             let message = failure
-                .and_then(|f| f.message.as_deref().map(|m| crate::i18n::current().decline(f.decline_code.as_deref(), f.code.as_deref(), m)))
-                .unwrap_or_else(|| crate::i18n::tr().payment_not_through.into());
+                .and_then(|f| f.message.as_deref().map(|m| locale.decline(f.decline_code.as_deref(), f.code.as_deref(), m)))
+                .unwrap_or_else(|| locale.texts().payment_not_through.into());
             return Err(AppError::Declined { message, decline_code: failure.and_then(|f| f.decline_code.clone()) });
         }
         ref other => {
@@ -538,9 +540,10 @@ async fn record(
 
 /// The outcome of one of the session's payments, as Stripe reports it now.
 #[tracing::instrument(name = "read a payment's outcome", skip_all, fields(intent = %intent_id), err(level = "info", Debug))]
-pub async fn outcome(state: &AppState, intent_id: &PaymentIntentId) -> Result<PaymentResult, AppError> {
-    let not_found = || AppError::NotFound(crate::i18n::tr().no_such_payment.into());
-    let session = session::current(&state.store).await?.ok_or_else(not_found)?;
+pub async fn outcome(state: &AppState, request: &Request, intent_id: &PaymentIntentId) -> Result<PaymentResult, AppError> {
+    let locale = request.locale;
+    let not_found = || AppError::NotFound(locale.texts().no_such_payment.into());
+    let session = session::current(&state.store, request).await?.ok_or_else(not_found)?;
     let order_id = state.store.order_id_for_payment_intent(intent_id.as_str(), session.as_str()).await?.ok_or_else(not_found)?;
     let intent = state.payments.stripe.retrieve_payment_intent(intent_id).await?;
     let attempt = state
@@ -553,9 +556,9 @@ pub async fn outcome(state: &AppState, intent_id: &PaymentIntentId) -> Result<Pa
     let failure = intent
         .last_payment_error
         .as_ref()
-        .and_then(|f| f.message.as_deref().map(|m| crate::i18n::current().decline(f.decline_code.as_deref(), f.code.as_deref(), m)));
+        .and_then(|f| f.message.as_deref().map(|m| locale.decline(f.decline_code.as_deref(), f.code.as_deref(), m)));
     let status = serde_json::to_value(&intent.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    match settle(state, &attempt, &intent).await {
+    match settle(state, locale, &attempt, &intent).await {
         Ok(_) | Err(AppError::Declined { .. }) => Ok(PaymentResult { order_id, status, failure }),
         Err(other) => Err(other),
     }
@@ -572,10 +575,12 @@ pub async fn resolve_unknown_attempts(state: &AppState, cutoff: i64) -> usize {
             return 0;
         }
     };
+    // Nobody reads the messages made here: the shop's language will do.
+    let locale = Locale::parse(&state.config.store.default_locale).unwrap_or_default();
     let mut resolved = 0;
     for attempt in attempts {
         let Some(body) = attempt.request_body.clone().map(FormBody::recorded) else { continue };
-        match pay(state, &attempt, &body).await {
+        match pay(state, locale, &attempt, &body).await {
             Err(AppError::PaymentUnknown { .. } | AppError::PaymentUnavailable) => {
                 tracing::warn!(order = %attempt.order_id, "a payment's outcome is still unknown; will ask again");
                 break;
@@ -591,8 +596,7 @@ pub async fn resolve_unknown_attempts(state: &AppState, cutoff: i64) -> usize {
 
 /// A shipping address from the browser, checked: a name, a first line, a city and a
 /// two-letter country, every field of a sensible length and without control characters.
-pub fn parse_shipping(input: super::ShippingAddress) -> Result<Shipping, AppError> {
-    let t = crate::i18n::tr();
+pub fn parse_shipping(input: super::ShippingAddress, t: &Texts) -> Result<Shipping, AppError> {
     let clean = |value: String, required: bool| -> Result<Option<String>, AppError> {
         let value = value.trim().to_owned();
         if value.chars().count() > 200 || value.chars().any(char::is_control) || (required && value.is_empty()) {
@@ -619,12 +623,6 @@ pub fn parse_shipping(input: super::ShippingAddress) -> Result<Shipping, AppErro
     })
 }
 
-/// The shopper's address and browser, for the mandate a legacy confirmation carries.
-fn client_of_request(state: &AppState) -> (String, String) {
-    let ip = session::client_address(state.config.trust_forwarded_for).map_or_else(|| "0.0.0.0".to_owned(), |ip| ip.to_string());
-    (ip, session::user_agent().unwrap_or_else(|| "unknown".to_owned()))
-}
-
-fn empty_cart() -> AppError {
-    AppError::invalid(crate::i18n::tr().cart_empty_pay)
+fn empty_cart(locale: Locale) -> AppError {
+    AppError::invalid(locale.texts().cart_empty_pay)
 }

@@ -33,6 +33,6 @@ pub struct OrderView {
 /// One of the caller's orders; anyone else's is "not found", like a missing one.
 #[server(endpoint = "orders/get")]
 pub async fn get_order(id: String) -> Result<OrderView, AppError> {
-    let state = crate::state::AppState::from_context()?;
-    super::service::view(&state, &id).await
+    let (state, request) = crate::request::edge()?;
+    super::service::view(&state, &request, &id).await
 }

@@ -3,12 +3,13 @@
 use super::{OrderLineView, OrderView};
 use crate::error::AppError;
 use crate::money::{Currency, Money};
+use crate::request::Request;
 use crate::session;
 use crate::state::AppState;
 
 /// The session's order `id`, or not found (for a missing order and for anyone else's).
-pub async fn view(state: &AppState, id: &str) -> Result<OrderView, AppError> {
-    let not_found = || AppError::NotFound(crate::i18n::tr().no_such_order.into());
+pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<OrderView, AppError> {
+    let not_found = || AppError::NotFound(request.texts().no_such_order.into());
     // Order numbers are `ord_` and lowercase letters or digits; anything else names no order.
     let well_formed = id
         .strip_prefix("ord_")
@@ -16,7 +17,7 @@ pub async fn view(state: &AppState, id: &str) -> Result<OrderView, AppError> {
     if !well_formed {
         return Err(not_found());
     }
-    let session = session::current(&state.store).await?.ok_or_else(not_found)?;
+    let session = session::current(&state.store, request).await?.ok_or_else(not_found)?;
     let order = state.store.order_of_session(id, session.as_str()).await?.ok_or_else(not_found)?;
     let currency = Currency::parse(&order.currency).map_err(|_| AppError::Internal)?;
     let settling = matches!(order.status.as_str(), "pending" | "confirming");

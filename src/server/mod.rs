@@ -150,11 +150,10 @@ fn router(state: AppState) -> Router {
     let routes = route_list();
     let context = {
         let state = state.clone();
-        let shop_locale = crate::i18n::ShopLocale(crate::i18n::Locale::parse(&state.config.store.default_locale).unwrap_or_default());
+        let reading = crate::request::Reading::of(&state);
         move || {
             provide_context(state.clone());
-            provide_context(shop_locale);
-            provide_context(crate::session::RequestSession::default());
+            provide_context(crate::request::Edge::new(reading));
             // A fresh nonce for the page's inline scripts (the CSP names it).
             leptos::nonce::provide_nonce();
         }
