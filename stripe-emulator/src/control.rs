@@ -3,12 +3,12 @@
 //! reset. Also the pages and calls that stand in for what the shopper does at the
 //! bank: the 3-D Secure challenge's outcome and the redirect method's bank page.
 
-use crate::api::{self, Caller, Ctx};
+use crate::api;
+use crate::engine::Shared;
 use crate::error::ApiError;
 use crate::faults::Rule;
-use crate::http::json_reply;
-use crate::state::{Account, RequestInfo};
-use crate::{Shared, WebhookEndpoint, webhooks};
+use crate::webhooks::{self, WebhookEndpoint};
+use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -34,56 +34,16 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_emulator/redirect/{id}", get(bank_page).post(bank_decision))
 }
 
-/// Runs `work` on the account as the platform itself would (secret key, no request),
-/// then delivers what it emitted and schedules what it left processing.
-pub(crate) fn run(shared: &Arc<Shared>, work: impl FnOnce(&mut Ctx<'_>) -> Result<Value, ApiError>) -> Result<Value, ApiError> {
-    let (result, emitted, to_settle) = {
-        let mut account = shared.account.lock().unwrap_or_else(|e| e.into_inner());
-        let mut ctx = Ctx {
-            account: &mut account,
-            caller: Caller::Secret,
-            request: RequestInfo::default(),
-            base_url: &shared.base_url,
-            emitted: Vec::new(),
-            to_settle: Vec::new(),
-        };
-        let result = work(&mut ctx);
-        (result, ctx.emitted, ctx.to_settle)
-    };
-    webhooks::deliver(shared, emitted, None);
-    for intent in to_settle {
-        let shared = Arc::clone(shared);
-        tokio::spawn(async move {
-            tokio::time::sleep(shared.config.processing_delay).await;
-            settle(&shared, &intent);
-        });
-    }
-    result
-}
-
-/// A delayed payment clears.
-pub(crate) fn settle(shared: &Arc<Shared>, intent: &str) {
-    if let Err(error) = run(shared, |ctx| api::settle_processing(ctx, intent)) {
-        tracing::warn!(intent, message = %error.message, "settling a processing payment failed");
-    }
-}
-
 fn reply(result: Result<Value, ApiError>) -> Response {
-    match result {
-        Ok(value) => json_reply(StatusCode::OK, &value, &[]),
-        Err(error) => json_reply(error.status, &error.body(), &[]),
-    }
+    result.map(Json).into_response()
 }
 
 fn bad_request(message: &str) -> Response {
-    let error = ApiError::invalid(message);
-    json_reply(error.status, &error.body(), &[])
+    ApiError::invalid(message).into_response()
 }
 
 async fn index() -> Response {
-    json_reply(
-        StatusCode::OK,
-        &json!({
+    Json(json!({
             "events": "GET /_emulator/events",
             "resend": "POST /_emulator/events/{id}/resend [{\"url\",\"secret\"}]",
             "deliveries": "GET /_emulator/deliveries[?event_id=evt_…]",
@@ -92,14 +52,13 @@ async fn index() -> Response {
             "clock": "POST /_emulator/clock {\"advance_seconds\"}",
             "reset": "POST /_emulator/reset",
             "settle": "POST /_emulator/intents/{id}/settle",
-        }),
-        &[],
-    )
+        }))
+    .into_response()
 }
 
 async fn events(State(shared): State<Arc<Shared>>) -> Response {
     let events = shared.account.lock().unwrap_or_else(|e| e.into_inner()).events.clone();
-    json_reply(StatusCode::OK, &json!({ "data": events }), &[])
+    Json(json!({ "data": events })).into_response()
 }
 
 async fn deliveries(State(shared): State<Arc<Shared>>, Query(query): Query<HashMap<String, String>>) -> Response {
@@ -107,14 +66,13 @@ async fn deliveries(State(shared): State<Arc<Shared>>, Query(query): Query<HashM
     if let Some(event) = query.get("event_id") {
         deliveries.retain(|d| &d.event_id == event);
     }
-    json_reply(StatusCode::OK, &json!({ "data": deliveries }), &[])
+    Json(json!({ "data": deliveries })).into_response()
 }
 
 /// Re-sends an event to every endpoint, or to the one a JSON body names.
 async fn resend(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: axum::body::Bytes) -> Response {
     if shared.account.lock().unwrap_or_else(|e| e.into_inner()).event(&id).is_none() {
-        let error = ApiError::no_such("event", &id);
-        return json_reply(error.status, &error.body(), &[]);
+        return ApiError::no_such("event", &id).into_response();
     }
     let only = if body.iter().all(u8::is_ascii_whitespace) {
         None
@@ -124,8 +82,8 @@ async fn resend(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body:
             Err(error) => return bad_request(&format!("expected {{\"url\", \"secret\"?}} or no body: {error}")),
         }
     };
-    webhooks::deliver(&shared, vec![id.clone()], only);
-    json_reply(StatusCode::OK, &json!({ "resent": id }), &[])
+    shared.webhooks.deliver(vec![id.clone()], only);
+    Json(json!({ "resent": id })).into_response()
 }
 
 #[derive(Deserialize)]
@@ -143,7 +101,7 @@ impl WebhookEndpointInput {
 }
 
 async fn endpoints(State(shared): State<Arc<Shared>>) -> Response {
-    json_reply(StatusCode::OK, &json!({ "data": shared.webhooks.endpoints() }), &[])
+    Json(json!({ "data": shared.webhooks.endpoints() })).into_response()
 }
 
 async fn add_endpoint(State(shared): State<Arc<Shared>>, axum::Json(input): axum::Json<WebhookEndpointInput>) -> Response {
@@ -152,21 +110,21 @@ async fn add_endpoint(State(shared): State<Arc<Shared>>, axum::Json(input): axum
     }
     let endpoint = input.into_endpoint(&shared);
     shared.webhooks.add_endpoint(endpoint.clone());
-    json_reply(StatusCode::OK, &json!(endpoint), &[])
+    Json(json!(endpoint)).into_response()
 }
 
 async fn clear_endpoints(State(shared): State<Arc<Shared>>) -> Response {
     shared.webhooks.remove_endpoints();
-    json_reply(StatusCode::OK, &json!({ "deleted": true }), &[])
+    Json(json!({ "deleted": true })).into_response()
 }
 
 async fn faults(State(shared): State<Arc<Shared>>) -> Response {
-    json_reply(StatusCode::OK, &json!({ "data": shared.faults.list() }), &[])
+    Json(json!({ "data": shared.faults.list() })).into_response()
 }
 
 async fn add_fault(State(shared): State<Arc<Shared>>, body: Result<axum::Json<Rule>, axum::extract::rejection::JsonRejection>) -> Response {
     match body {
-        Ok(axum::Json(rule)) => json_reply(StatusCode::OK, &json!(shared.faults.add(rule)), &[]),
+        Ok(axum::Json(rule)) => Json(json!(shared.faults.add(rule))).into_response(),
         Err(rejection) => bad_request(&format!(
             "A fault is {{\"path\", \"method\"?, one of \"status\" (with \"should_retry\"?) | \"drop\": true | \"delay_ms\", \"phase\"?: \"before\"|\"after\", \"count\"?}}: {rejection}"
         )),
@@ -175,7 +133,7 @@ async fn add_fault(State(shared): State<Arc<Shared>>, body: Result<axum::Json<Ru
 
 async fn clear_faults(State(shared): State<Arc<Shared>>) -> Response {
     shared.faults.clear();
-    json_reply(StatusCode::OK, &json!({ "deleted": true }), &[])
+    Json(json!({ "deleted": true })).into_response()
 }
 
 #[derive(Deserialize)]
@@ -189,15 +147,12 @@ async fn advance_clock(State(shared): State<Arc<Shared>>, axum::Json(input): axu
     }
     let mut account = shared.account.lock().unwrap_or_else(|e| e.into_inner());
     account.clock_offset += input.advance_seconds;
-    json_reply(StatusCode::OK, &json!({ "now": account.now() }), &[])
+    Json(json!({ "now": account.now() })).into_response()
 }
 
 async fn reset(State(shared): State<Arc<Shared>>) -> Response {
-    *shared.account.lock().unwrap_or_else(|e| e.into_inner()) = Account::default();
-    shared.idempotency.clear();
-    shared.faults.clear();
-    shared.webhooks.clear();
-    json_reply(StatusCode::OK, &json!({ "reset": true }), &[])
+    shared.reset();
+    Json(json!({ "reset": true })).into_response()
 }
 
 #[derive(Deserialize)]
@@ -221,11 +176,11 @@ impl Decision {
 /// The 3-D Secure modal's Complete / Fail (called by the Stripe.js stand-in).
 async fn three_d_secure(State(shared): State<Arc<Shared>>, Path(id): Path<String>, axum::Json(decision): axum::Json<Decision>) -> Response {
     let Some(approved) = decision.approved() else { return bad_request("result must be complete, authorize or fail") };
-    reply(run(&shared, |ctx| api::authenticate(ctx, &id, &decision.client_secret, approved)))
+    reply(shared.run_as_platform(|ctx| api::authenticate(ctx, &id, &decision.client_secret, approved)))
 }
 
 async fn settle_now(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    reply(run(&shared, |ctx| api::settle_processing(ctx, &id)))
+    reply(shared.run_as_platform(|ctx| api::settle_processing(ctx, &id)))
 }
 
 fn escape(text: &str) -> String {
@@ -259,9 +214,9 @@ async fn bank_page(State(shared): State<Arc<Shared>>, Path(id): Path<String>, Qu
 /// The bank page's answer: applies it, then sends the shopper back to `return_url`.
 async fn bank_decision(State(shared): State<Arc<Shared>>, Path(id): Path<String>, axum::Form(decision): axum::Form<Decision>) -> Response {
     let Some(approved) = decision.approved() else { return bad_request("result must be complete, authorize or fail") };
-    let intent = match run(&shared, |ctx| api::authenticate(ctx, &id, &decision.client_secret, approved)) {
+    let intent = match shared.run_as_platform(|ctx| api::authenticate(ctx, &id, &decision.client_secret, approved)) {
         Ok(intent) => intent,
-        Err(error) => return json_reply(error.status, &error.body(), &[]),
+        Err(error) => return error.into_response(),
     };
     let kind = intent["object"].as_str().unwrap_or("payment_intent");
     let status = match intent["status"].as_str() {

@@ -146,3 +146,10 @@ impl ApiError {
         json!({ "error": error })
     }
 }
+
+/// The reply Stripe sends for the error: its status and `{"error": …}`.
+impl axum::response::IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        (self.status, axum::Json(self.body())).into_response()
+    }
+}

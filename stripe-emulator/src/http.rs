@@ -3,17 +3,17 @@
 //! `Stripe-Version` headers, injected faults, and webhook delivery of the events the
 //! call emitted.
 
-use crate::api::{self, Caller, Ctx};
+use crate::api::{self, Caller};
+use crate::engine::Shared;
 use crate::error::ApiError;
 use crate::faults::{Action, Phase};
 use crate::form::Params;
 use crate::idempotency::Claim;
 use crate::state::{RequestInfo, random_suffix, wall_clock};
-use crate::{Shared, control, stripe_js, webhooks};
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -21,33 +21,12 @@ use base64::Engine;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    let limit = shared.config.max_body_bytes;
+pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/v1/{*path}", any(api))
         .route("/health", get(|| async { "ok" }))
         // Browsers ask every origin for an icon; the bank and 3-D Secure pages have none.
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
-        .merge(stripe_js::routes())
-        .merge(control::routes())
-        .fallback(|method: Method, uri: Uri| async move {
-            let error = ApiError::not_found_route(method.as_str(), uri.path());
-            json_reply(error.status, &error.body(), &[])
-        })
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(
-            tower_http::cors::CorsLayer::new()
-                .allow_origin(tower_http::cors::Any)
-                .allow_methods([Method::GET, Method::POST, Method::DELETE])
-                .allow_headers([
-                    header::AUTHORIZATION,
-                    header::CONTENT_TYPE,
-                    "stripe-version".parse().unwrap_or(header::ACCEPT),
-                    "idempotency-key".parse().unwrap_or(header::ACCEPT),
-                ])
-                .expose_headers(["request-id".parse().unwrap_or(header::ACCEPT)]),
-        )
-        .with_state(shared)
 }
 
 /// A JSON reply with extra headers.
@@ -217,8 +196,8 @@ async fn api(
     after_faults(&shared, &method, &path, status, bytes, &common).await
 }
 
-/// One API call under the account lock; stores the reply under its idempotency key,
-/// delivers the events it emitted and schedules what it left processing.
+/// One API call on the account; its reply is stored under its idempotency key before
+/// the events it emitted go out.
 fn process(
     shared: &Arc<Shared>,
     caller: Caller,
@@ -228,36 +207,18 @@ fn process(
     request_id: String,
     key: Option<String>,
 ) -> (StatusCode, Vec<u8>) {
-    let (result, emitted, to_settle) = {
-        let mut account = shared.account.lock().unwrap_or_else(|e| e.into_inner());
-        let mut ctx = Ctx {
-            account: &mut account,
-            caller,
-            request: RequestInfo { id: Some(request_id), idempotency_key: key.clone() },
-            base_url: &shared.base_url,
-            emitted: Vec::new(),
-            to_settle: Vec::new(),
+    let request = RequestInfo { id: Some(request_id), idempotency_key: key.clone() };
+    shared.run(caller, request, |ctx| {
+        let (status, body) = match api::dispatch(ctx, method, path.strip_prefix("/v1/").unwrap_or_default(), params) {
+            Ok(object) => (StatusCode::OK, object),
+            Err(error) => (error.status, error.body()),
         };
-        let result = api::dispatch(&mut ctx, method, path.strip_prefix("/v1/").unwrap_or_default(), params);
-        (result, ctx.emitted, ctx.to_settle)
-    };
-    let (status, body) = match &result {
-        Ok(object) => (StatusCode::OK, object.clone()),
-        Err(error) => (error.status, error.body()),
-    };
-    let bytes = serde_json::to_vec_pretty(&body).unwrap_or_default();
-    if let Some(key) = &key {
-        shared.idempotency.finish(key, status, bytes.clone(), wall_clock());
-    }
-    webhooks::deliver(shared, emitted, None);
-    for intent in to_settle {
-        let shared = Arc::clone(shared);
-        tokio::spawn(async move {
-            tokio::time::sleep(shared.config.processing_delay).await;
-            control::settle(&shared, &intent);
-        });
-    }
-    (status, bytes)
+        let bytes = serde_json::to_vec_pretty(&body).unwrap_or_default();
+        if let Some(key) = &key {
+            shared.idempotency.finish(key, status, bytes.clone(), wall_clock());
+        }
+        (status, bytes)
+    })
 }
 
 /// Sends a reply (first or replayed), unless an "after" fault loses or delays it.

@@ -17,9 +17,15 @@
 // The PaymentIntent object is one large `json!` literal.
 #![recursion_limit = "256"]
 
+// Layers, each using only those above it: the objects and their rules (`state`,
+// `cards`, `form`, `error`, `api`); webhook delivery; the engine that runs a call on
+// the account; the two HTTP faces (`http` for `/v1`, `control` for `/_emulator`) and
+// Stripe.js; this file, which puts them together.
 pub mod api;
 pub mod cards;
+mod config;
 mod control;
+mod engine;
 pub mod error;
 mod faults;
 pub mod form;
@@ -29,61 +35,18 @@ pub mod state;
 mod stripe_js;
 pub mod webhooks;
 
+pub use config::Config;
+pub use state::API_VERSION;
+pub use webhooks::WebhookEndpoint;
+
+use axum::Router;
+use axum::http::{Method, header};
+use axum::response::IntoResponse;
+use engine::Shared;
+
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 use tokio::sync::oneshot;
-
-/// The API version the emulator speaks (and reports when a request names none).
-pub const API_VERSION: &str = "2026-10-28.endive";
-
-/// A webhook endpoint: where events are POSTed and the secret that signs them.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct WebhookEndpoint {
-    pub url: String,
-    pub secret: String,
-}
-
-/// How the emulator runs.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Where to listen (`127.0.0.1:0` picks a free port).
-    pub addr: SocketAddr,
-    /// Endpoints that receive every event.
-    pub webhooks: Vec<WebhookEndpoint>,
-    /// Waits before the 2nd, 3rd, … delivery attempt of an event (Stripe retries for
-    /// up to three days; tests compress this).
-    pub retry_schedule: Vec<Duration>,
-    /// How long one delivery attempt may take before it counts as failed.
-    pub attempt_timeout: Duration,
-    /// How long a delayed payment method (`sepa_debit`) stays `processing`.
-    pub processing_delay: Duration,
-    /// Largest request body accepted (larger gets 413).
-    pub max_body_bytes: usize,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            addr: SocketAddr::from(([127, 0, 0, 1], 12111)),
-            webhooks: Vec::new(),
-            retry_schedule: [5, 30, 120, 600, 3600, 6 * 3600, 12 * 3600, 24 * 3600].into_iter().map(Duration::from_secs).collect(),
-            attempt_timeout: Duration::from_secs(10),
-            processing_delay: Duration::from_secs(3),
-            max_body_bytes: 256 * 1024,
-        }
-    }
-}
-
-/// Everything the handlers share.
-pub(crate) struct Shared {
-    pub account: Mutex<state::Account>,
-    pub idempotency: idempotency::Store,
-    pub faults: faults::Faults,
-    pub webhooks: webhooks::Webhooks,
-    pub config: Config,
-    pub base_url: String,
-}
 
 /// A running emulator.
 pub struct Emulator {
@@ -123,15 +86,7 @@ pub async fn spawn(config: Config) -> std::io::Result<Emulator> {
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     let base_url = format!("http://{addr}");
-    let shared = Arc::new(Shared {
-        account: Mutex::new(state::Account::default()),
-        idempotency: idempotency::Store::default(),
-        faults: faults::Faults::default(),
-        webhooks: webhooks::Webhooks::new(config.webhooks.clone(), config.retry_schedule.clone(), config.attempt_timeout),
-        config,
-        base_url: base_url.clone(),
-    });
-    let router = http::router(shared);
+    let router = router(Arc::new(Shared::new(config, base_url.clone())));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let serve = axum::serve(listener, router).with_graceful_shutdown(async {
@@ -142,4 +97,31 @@ pub async fn spawn(config: Config) -> std::io::Result<Emulator> {
         }
     });
     Ok(Emulator { addr, base_url, stop: Some(stop), task })
+}
+
+/// Every route: the API, the control API and Stripe.js, behind CORS (Stripe.js calls
+/// the API from the shop's pages) and the body limit.
+fn router(shared: Arc<Shared>) -> Router {
+    let limit = shared.config.max_body_bytes;
+    Router::new()
+        .merge(http::routes())
+        .merge(control::routes())
+        .merge(stripe_js::routes())
+        .fallback(|method: Method, uri: axum::http::Uri| async move {
+            error::ApiError::not_found_route(method.as_str(), uri.path()).into_response()
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(tower_http::cors::Any)
+                .allow_methods([Method::GET, Method::POST, Method::DELETE])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    header::HeaderName::from_static("stripe-version"),
+                    header::HeaderName::from_static("idempotency-key"),
+                ])
+                .expose_headers([header::HeaderName::from_static("request-id")]),
+        )
+        .with_state(shared)
 }

@@ -7,6 +7,9 @@ use rand::Rng;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
+/// The API version the emulator speaks (and reports when a request names none).
+pub const API_VERSION: &str = "2026-10-28.endive";
+
 /// What a ConfirmationToken will turn into when it is used.
 #[derive(Debug, Clone)]
 pub enum TokenMethod {
@@ -95,7 +98,7 @@ impl Account {
         self.events.push(json!({
             "id": id,
             "object": "event",
-            "api_version": crate::API_VERSION,
+            "api_version": API_VERSION,
             "created": self.now(),
             "data": data,
             "livemode": false,

@@ -1,6 +1,6 @@
 //! The Stripe.js stand-in, served at `/v3/` (see `assets/`).
 
-use crate::Shared;
+use crate::engine::Shared;
 use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;

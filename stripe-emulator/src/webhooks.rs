@@ -3,13 +3,19 @@
 //! whole `whsec_…` secret), and retried on a non-2xx reply or a timeout on the
 //! configured schedule. Every attempt is recorded for the control API.
 
-use crate::state::{new_id, wall_clock};
-use crate::{Shared, WebhookEndpoint};
+use crate::state::{Account, new_id, wall_clock};
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// A webhook endpoint: where events are POSTed and the secret that signs them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WebhookEndpoint {
+    pub url: String,
+    pub secret: String,
+}
 
 /// The `Stripe-Signature` header for `payload` sent at `timestamp` (Unix seconds).
 pub fn signature_header(secret: &str, timestamp: i64, payload: &[u8]) -> String {
@@ -55,6 +61,8 @@ pub struct Delivery {
 }
 
 pub struct Webhooks {
+    /// Where the events are.
+    account: Arc<Mutex<Account>>,
     endpoints: Mutex<Vec<WebhookEndpoint>>,
     deliveries: Mutex<Vec<Delivery>>,
     client: reqwest::Client,
@@ -63,8 +71,9 @@ pub struct Webhooks {
 }
 
 impl Webhooks {
-    pub fn new(endpoints: Vec<WebhookEndpoint>, schedule: Vec<Duration>, timeout: Duration) -> Self {
+    pub(crate) fn new(account: Arc<Mutex<Account>>, endpoints: Vec<WebhookEndpoint>, schedule: Vec<Duration>, timeout: Duration) -> Self {
         Self {
+            account,
             endpoints: Mutex::new(endpoints),
             deliveries: Mutex::new(Vec::new()),
             client: reqwest::Client::builder().timeout(timeout).build().unwrap_or_default(),
@@ -102,118 +111,117 @@ impl Webhooks {
             delivery.status = status;
         }
     }
-}
 
-/// Sends `event_ids` to every endpoint (or only to `only`), first attempts in order.
-pub(crate) fn deliver(shared: &Arc<Shared>, event_ids: Vec<String>, only: Option<WebhookEndpoint>) {
-    let endpoints = match only {
-        Some(endpoint) => vec![endpoint],
-        None => shared.webhooks.endpoints(),
-    };
-    if event_ids.is_empty() || endpoints.is_empty() {
-        return;
-    }
-    for endpoint in endpoints {
-        let mut batch = Vec::new();
-        {
-            let mut account = shared.account.lock().unwrap_or_else(|e| e.into_inner());
-            let mut deliveries = shared.webhooks.deliveries.lock().unwrap_or_else(|e| e.into_inner());
-            for event_id in &event_ids {
-                let Some(event) = account.event_mut(event_id) else { continue };
-                event["pending_webhooks"] = (event["pending_webhooks"].as_i64().unwrap_or(0) + 1).into();
-                let delivery = Delivery {
-                    id: new_id("whdel"),
-                    event_id: event_id.clone(),
-                    event_type: event["type"].as_str().unwrap_or_default().to_owned(),
-                    url: endpoint.url.clone(),
-                    status: "pending",
-                    attempts: Vec::new(),
-                };
-                batch.push(delivery.id.clone());
-                deliveries.push(delivery);
-            }
-        }
-        let shared = Arc::clone(shared);
-        tokio::spawn(async move {
-            for delivery_id in batch {
-                let last = shared.webhooks.schedule.is_empty();
-                if !attempt(&shared, &delivery_id, &endpoint, last).await && !last {
-                    let shared = Arc::clone(&shared);
-                    let endpoint = endpoint.clone();
-                    tokio::spawn(async move { retry(&shared, &delivery_id, &endpoint).await });
-                }
-            }
-        });
-    }
-}
-
-/// Retries on the schedule until an attempt succeeds or the schedule runs out.
-async fn retry(shared: &Arc<Shared>, delivery_id: &str, endpoint: &WebhookEndpoint) {
-    let schedule = &shared.webhooks.schedule;
-    for (index, wait) in schedule.iter().enumerate() {
-        tokio::time::sleep(*wait).await;
-        if attempt(shared, delivery_id, endpoint, index + 1 == schedule.len()).await {
+    /// Sends `event_ids` to every endpoint (or only to `only`), first attempts in order.
+    pub(crate) fn deliver(self: &Arc<Self>, event_ids: Vec<String>, only: Option<WebhookEndpoint>) {
+        let endpoints = match only {
+            Some(endpoint) => vec![endpoint],
+            None => self.endpoints(),
+        };
+        if event_ids.is_empty() || endpoints.is_empty() {
             return;
         }
-    }
-}
-
-/// One attempt; `last` says whether a failure ends the delivery. True when delivered.
-async fn attempt(shared: &Arc<Shared>, delivery_id: &str, endpoint: &WebhookEndpoint, last: bool) -> bool {
-    let payload = {
-        let account = shared.account.lock().unwrap_or_else(|e| e.into_inner());
-        let deliveries = shared.webhooks.deliveries.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(delivery) = deliveries.iter().find(|d| d.id == delivery_id) else { return true };
-        match account.event(&delivery.event_id) {
-            Some(event) => serde_json::to_vec(event).unwrap_or_default(),
-            None => return true, // the state was reset: nothing left to deliver
+        for endpoint in endpoints {
+            let mut batch = Vec::new();
+            {
+                let mut account = self.account.lock().unwrap_or_else(|e| e.into_inner());
+                let mut deliveries = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
+                for event_id in &event_ids {
+                    let Some(event) = account.event_mut(event_id) else { continue };
+                    event["pending_webhooks"] = (event["pending_webhooks"].as_i64().unwrap_or(0) + 1).into();
+                    let delivery = Delivery {
+                        id: new_id("whdel"),
+                        event_id: event_id.clone(),
+                        event_type: event["type"].as_str().unwrap_or_default().to_owned(),
+                        url: endpoint.url.clone(),
+                        status: "pending",
+                        attempts: Vec::new(),
+                    };
+                    batch.push(delivery.id.clone());
+                    deliveries.push(delivery);
+                }
+            }
+            let webhooks = Arc::clone(self);
+            tokio::spawn(async move {
+                for delivery_id in batch {
+                    let last = webhooks.schedule.is_empty();
+                    if !webhooks.attempt(&delivery_id, &endpoint, last).await && !last {
+                        let webhooks = Arc::clone(&webhooks);
+                        let endpoint = endpoint.clone();
+                        tokio::spawn(async move { webhooks.retry(&delivery_id, &endpoint).await });
+                    }
+                }
+            });
         }
-    };
-    let timestamp = wall_clock();
-    let started = Instant::now();
-    let reply = shared
-        .webhooks
-        .client
-        .post(&endpoint.url)
-        .header("content-type", "application/json; charset=utf-8")
-        .header("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
-        .header("stripe-signature", signature_header(&endpoint.secret, timestamp, &payload))
-        .timeout(shared.webhooks.timeout)
-        .body(payload)
-        .send()
-        .await;
-    let duration_ms = started.elapsed().as_millis() as u64;
-    let (status, error) = match reply {
-        Ok(response) => (Some(response.status().as_u16()), None),
-        Err(error) if error.is_timeout() => (None, Some("timed out".to_owned())),
-        Err(error) => (None, Some(format!("could not connect: {error}"))),
-    };
-    let ok = status.is_some_and(|s| (200..300).contains(&s));
-    let outcome = if ok {
-        "succeeded"
-    } else if last {
-        "failed"
-    } else {
-        "pending"
-    };
-    shared.webhooks.record(delivery_id, Attempt { at: timestamp, status, error, duration_ms }, outcome);
-    if outcome != "pending" {
-        finish(shared, delivery_id, outcome);
     }
-    ok
-}
 
-/// A delivery is over: the event has one fewer webhook pending.
-fn finish(shared: &Arc<Shared>, delivery_id: &str, status: &'static str) {
-    let event_id = {
-        let mut deliveries = shared.webhooks.deliveries.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(delivery) = deliveries.iter_mut().find(|d| d.id == delivery_id) else { return };
-        delivery.status = status;
-        delivery.event_id.clone()
-    };
-    let mut account = shared.account.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(event) = account.event_mut(&event_id) {
-        event["pending_webhooks"] = (event["pending_webhooks"].as_i64().unwrap_or(1) - 1).max(0).into();
+    /// Retries on the schedule until an attempt succeeds or the schedule runs out.
+    async fn retry(&self, delivery_id: &str, endpoint: &WebhookEndpoint) {
+        let schedule = &self.schedule;
+        for (index, wait) in schedule.iter().enumerate() {
+            tokio::time::sleep(*wait).await;
+            if self.attempt(delivery_id, endpoint, index + 1 == schedule.len()).await {
+                return;
+            }
+        }
+    }
+
+    /// One attempt; `last` says whether a failure ends the delivery. True when delivered.
+    async fn attempt(&self, delivery_id: &str, endpoint: &WebhookEndpoint, last: bool) -> bool {
+        let payload = {
+            let account = self.account.lock().unwrap_or_else(|e| e.into_inner());
+            let deliveries = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(delivery) = deliveries.iter().find(|d| d.id == delivery_id) else { return true };
+            match account.event(&delivery.event_id) {
+                Some(event) => serde_json::to_vec(event).unwrap_or_default(),
+                None => return true, // the state was reset: nothing left to deliver
+            }
+        };
+        let timestamp = wall_clock();
+        let started = Instant::now();
+        let reply = self
+            .client
+            .post(&endpoint.url)
+            .header("content-type", "application/json; charset=utf-8")
+            .header("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+            .header("stripe-signature", signature_header(&endpoint.secret, timestamp, &payload))
+            .timeout(self.timeout)
+            .body(payload)
+            .send()
+            .await;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let (status, error) = match reply {
+            Ok(response) => (Some(response.status().as_u16()), None),
+            Err(error) if error.is_timeout() => (None, Some("timed out".to_owned())),
+            Err(error) => (None, Some(format!("could not connect: {error}"))),
+        };
+        let ok = status.is_some_and(|s| (200..300).contains(&s));
+        let outcome = if ok {
+            "succeeded"
+        } else if last {
+            "failed"
+        } else {
+            "pending"
+        };
+        self.record(delivery_id, Attempt { at: timestamp, status, error, duration_ms }, outcome);
+        if outcome != "pending" {
+            self.finish(delivery_id, outcome);
+        }
+        ok
+    }
+
+    /// A delivery is over: the event has one fewer webhook pending.
+    fn finish(&self, delivery_id: &str, status: &'static str) {
+        let event_id = {
+            let mut deliveries = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(delivery) = deliveries.iter_mut().find(|d| d.id == delivery_id) else { return };
+            delivery.status = status;
+            delivery.event_id.clone()
+        };
+        let mut account = self.account.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(event) = account.event_mut(&event_id) {
+            event["pending_webhooks"] = (event["pending_webhooks"].as_i64().unwrap_or(1) - 1).max(0).into();
+        }
     }
 }
 
