@@ -2,13 +2,12 @@
 //! the router of pages.
 
 use crate::account::{AccountPage, AccountState};
-use crate::cart::{AddToCart, ApplyDiscount, Cart, CartCount, CartPage, SetCartQuantity, get_cart};
+use crate::cart::{CartCount, CartPage, CartState};
 use crate::catalog::{CatalogPage, get_shop_info};
 use crate::checkout::{CheckoutCompletePage, CheckoutPage};
 use crate::error::AppError;
 use crate::orders::OrderPage;
 use leptos::prelude::*;
-use leptos::server_fn::ServerFn;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
@@ -27,7 +26,7 @@ pub fn shell(options: LeptosOptions, stripe_js_url: String, csp: Option<std::syn
     }
     #[cfg(not(feature = "ssr"))]
     let _ = csp;
-    let lang = crate::i18n::current().tag();
+    let lang = crate::i18n::use_locale().tag();
     view! {
         <!DOCTYPE html>
         <html lang=lang>
@@ -47,34 +46,16 @@ pub fn shell(options: LeptosOptions, stripe_js_url: String, csp: Option<std::syn
     }
 }
 
-/// The cart and the actions that change it, shared by the header and the pages.
-#[derive(Clone, Copy)]
-pub struct CartState {
-    pub cart: Resource<Result<Cart, AppError>>,
-    pub add: ServerAction<AddToCart>,
-    pub set: ServerAction<SetCartQuantity>,
-    pub discount: ServerAction<ApplyDiscount>,
-}
-
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // The page's language: the request's on the server, read back from `<html lang>`
-    // in the browser, so that hydration renders the same text.
-    #[cfg(feature = "ssr")]
-    provide_context(crate::i18n::current());
+    // The page's language: on the server the request's (already in the context), in the
+    // browser read back from `<html lang>`, so that hydration renders the same text.
     #[cfg(not(feature = "ssr"))]
     provide_context(crate::i18n::document_locale());
-    let add = ServerAction::<AddToCart>::new();
-    let set = ServerAction::<SetCartQuantity>::new();
-    let discount = ServerAction::<ApplyDiscount>::new();
     let account = AccountState::new();
     provide_context(account);
-    // Refetched whenever one of the actions completes (signing in brings a guest cart
-    // along; signing out leaves an empty one).
-    let cart =
-        Resource::new(move || (add.version().get(), set.version().get(), discount.version().get(), account.version()), |_| get_cart());
-    provide_context(CartState { cart, add, set, discount });
+    provide_context(CartState::new(account));
 
     view! {
         <Stylesheet id="leptos" href="/pkg/storefront.css"/>
@@ -126,7 +107,7 @@ fn Header() -> impl IntoView {
 #[component]
 fn LanguageSwitch() -> impl IntoView {
     let current = crate::i18n::use_locale();
-    let set = ServerAction::<crate::i18n::SetLocale>::new();
+    let set = ServerAction::<SetLocale>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = set.value().get() {
             #[cfg(not(feature = "ssr"))]
@@ -150,24 +131,9 @@ fn LanguageSwitch() -> impl IntoView {
         .collect_view()
 }
 
-/// Shows the error of an action's last run, if it failed, in an alert region.
-#[component]
-pub fn ActionError<S>(action: ServerAction<S>) -> impl IntoView
-where
-    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
-    S::Output: Clone + Send + Sync + 'static,
-{
-    let locale = crate::i18n::use_locale();
-    let message = move || match action.value().get() {
-        Some(Err(error)) => error.message(locale),
-        _ => String::new(),
-    };
-    view! { <p class="error" role="alert" aria-live="assertive">{message}</p> }
-}
-
 #[component]
 fn NotFound() -> impl IntoView {
-    set_not_found_status();
+    crate::ui::set_not_found_status();
     let t = crate::i18n::use_locale().texts();
     view! {
         <h1>{t.not_found_title}</h1>
@@ -175,14 +141,14 @@ fn NotFound() -> impl IntoView {
     }
 }
 
-/// Makes the server's reply a 404 (no-op in the browser).
-#[cfg(feature = "ssr")]
-pub fn set_not_found_status() {
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(http::StatusCode::NOT_FOUND);
+/// Remembers the shopper's language for a year. A plain form post works without
+/// JavaScript (the server sends the browser back to the page it came from).
+#[server(endpoint = "locale/set")]
+pub async fn set_locale(locale: String) -> Result<(), AppError> {
+    let locale = crate::i18n::Locale::parse(&locale).ok_or_else(|| AppError::invalid("Unknown language / langue inconnue."))?;
+    let cookie = format!("{}={}; Path=/; Max-Age=31536000; SameSite=Lax", crate::i18n::COOKIE, locale.tag());
+    if let (Some(response), Ok(value)) = (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(&cookie)) {
+        response.append_header(http::header::SET_COOKIE, value);
     }
+    Ok(())
 }
-
-/// Makes the server's reply a 404 (no-op in the browser).
-#[cfg(not(feature = "ssr"))]
-pub fn set_not_found_status() {}

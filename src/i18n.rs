@@ -111,24 +111,17 @@ pub fn fill(template: &str, args: &[&dyn Display]) -> String {
     text
 }
 
-/// The language of the page being rendered (in the browser: the one the server chose).
+/// The language of the page or reply being made: on the server the request's (put in
+/// the context by `crate::request::provide`), in the browser the page's (`App` puts it
+/// there from `<html lang>`). For views and the server-function plumbing; services are
+/// given the request's locale instead.
 pub fn use_locale() -> Locale {
     use_context::<Locale>().unwrap_or_default()
 }
 
-/// The language of the page or reply being made: the request's on the server (read at
-/// the edge, see `crate::request`), the page's in the browser. For views and for the
-/// server-function plumbing; services are given the request's locale instead.
-pub fn current() -> Locale {
-    #[cfg(feature = "ssr")]
-    return crate::request::current().locale;
-    #[cfg(not(feature = "ssr"))]
-    return use_locale();
-}
-
-/// The catalogue of [`current`].
+/// The catalogue of [`use_locale`].
 pub fn tr() -> &'static Texts {
-    current().texts()
+    use_locale().texts()
 }
 
 /// The language a request asks for (see the module's documentation).
@@ -155,18 +148,6 @@ pub fn document_locale() -> Locale {
         .and_then(|html| html.get_attribute("lang"))
         .and_then(|tag| Locale::parse(&tag))
         .unwrap_or_default()
-}
-
-/// Remembers the shopper's language for a year. A plain form post works without
-/// JavaScript (the server sends the browser back to the page it came from).
-#[server(endpoint = "locale/set")]
-pub async fn set_locale(locale: String) -> Result<(), crate::error::AppError> {
-    let locale = Locale::parse(&locale).ok_or_else(|| crate::error::AppError::invalid("Unknown language / langue inconnue."))?;
-    let cookie = format!("{COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", locale.tag());
-    if let Ok(value) = http::HeaderValue::from_str(&cookie) {
-        crate::request::current().append_header(http::header::SET_COOKIE, value);
-    }
-    Ok(())
 }
 
 macro_rules! catalogue {

@@ -6,6 +6,7 @@ pub mod error;
 pub mod i18n;
 pub mod money;
 pub mod stripe_js;
+pub mod ui;
 
 pub mod account;
 pub mod cart;

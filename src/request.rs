@@ -5,11 +5,11 @@
 
 use crate::error::AppError;
 use crate::i18n::{Locale, Texts};
+use crate::session::SessionCookie;
 use crate::state::AppState;
 use http::HeaderValue;
 use leptos_axum::ResponseOptions;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, OnceLock};
 
 /// The request being served.
 #[derive(Clone, Debug)]
@@ -21,12 +21,8 @@ pub struct Request {
     pub user_agent: Option<String>,
     /// Whether cookies must carry `Secure` (the shop's public URL is `https://`).
     pub secure: bool,
-    /// The session cookie's value, when it has the shape of a token the server issues.
-    pub(crate) session_token: Option<String>,
-    /// What the request knows of its session, looked up once: a page render asks from
-    /// several resources (header, page), and each lookup is a database round trip. Set
-    /// again whenever the request starts, replaces or ends the session.
-    pub(crate) session: Arc<Mutex<Option<Option<crate::session::LiveSession>>>>,
+    /// The session it names, if any (see `crate::session`).
+    pub session: SessionCookie,
     response: Option<ResponseOptions>,
 }
 
@@ -58,8 +54,7 @@ impl Request {
             client_address: client_address(parts, reading.trust_forwarded_for),
             user_agent: parts.headers.get(http::header::USER_AGENT).and_then(|value| value.to_str().ok()).map(str::to_owned),
             secure: reading.secure,
-            session_token: crate::session::token_of(&parts.headers),
-            session: Arc::default(),
+            session: SessionCookie::read(&parts.headers, reading.secure, response.clone()),
             response,
         }
     }
@@ -84,44 +79,28 @@ impl Request {
     }
 }
 
-/// Put in the context of every request by the router: the shop's settings, and the
-/// [`Request`] once the edge has read it (a page render reads it once for all of its
-/// server functions).
-#[derive(Clone, Debug)]
-pub struct Edge {
-    reading: Reading,
-    request: Arc<OnceLock<Request>>,
-}
-
-impl Edge {
-    pub fn new(reading: Reading) -> Edge {
-        Edge { reading, request: Arc::default() }
-    }
+/// Reads the request being served and puts it, and its language, in the Leptos context:
+/// called by the router once per request, before any server function or page render.
+pub fn provide(reading: Reading) {
+    use leptos::prelude::{provide_context, use_context};
+    let response = use_context::<ResponseOptions>();
+    let request = match use_context::<http::request::Parts>() {
+        Some(parts) => Request::read(&parts, reading, response),
+        None => Request::read(&http::Request::new(()).into_parts().0, reading, response),
+    };
+    provide_context(request.locale);
+    provide_context(request);
 }
 
 /// At the edge of a server function or page render: the shop's state and the request
 /// being served, from the Leptos context.
 pub fn edge() -> Result<(AppState, Request), AppError> {
     let state = AppState::from_context()?;
-    Ok((state, current()))
-}
-
-/// The request being served, from the Leptos context (read on first use). Outside a
-/// request (never in practice) a request with no headers.
-pub fn current() -> Request {
-    use leptos::prelude::use_context;
-    let edge = use_context::<Edge>();
-    let read = |reading: Reading| {
-        let response = use_context::<ResponseOptions>();
-        match use_context::<http::request::Parts>() {
-            Some(parts) => Request::read(&parts, reading, response),
-            None => Request::read(&http::Request::new(()).into_parts().0, reading, response),
-        }
-    };
-    match edge {
-        Some(edge) => edge.request.get_or_init(|| read(edge.reading)).clone(),
-        None => read(Reading { default_locale: Locale::default(), trust_forwarded_for: false, secure: false }),
-    }
+    let request = leptos::prelude::use_context::<Request>().ok_or_else(|| {
+        tracing::error!("the request is missing from the Leptos context");
+        AppError::Internal
+    })?;
+    Ok((state, request))
 }
 
 /// The client's address: the TCP peer, or with `trust_forwarded_for` the address the
@@ -162,13 +141,12 @@ mod tests {
     }
 
     #[test]
-    fn language_browser_and_session_cookie_are_read_once_from_the_head() {
+    fn language_and_browser_are_read_from_the_head() {
         let token = "a".repeat(43);
         let head = parts(&[("accept-language", "en-GB"), ("user-agent", "Firefox"), ("cookie", &format!("x=1; sf_session={token}"))]);
         let request = Request::read(&head, reading(false), None);
         assert_eq!((request.locale, request.user_agent.as_deref(), request.secure), (Locale::En, Some("Firefox"), true));
-        assert_eq!(request.session_token.as_deref(), Some(token.as_str()));
         let bare = Request::read(&parts(&[("cookie", "sf_session=short")]), reading(false), None);
-        assert_eq!((bare.locale, bare.session_token), (Locale::Fr, None), "the shop's language; a malformed token is no token");
+        assert_eq!(bare.locale, Locale::Fr, "the shop's language");
     }
 }

@@ -4,12 +4,13 @@
 //! Signing in always issues a new token (the old one stops working), so a token
 //! planted before sign-in is worth nothing after it; signing out ends the session.
 
-use crate::request::Request;
 use crate::store::{Store, StoreError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cookie::{Cookie, SameSite};
+use leptos_axum::ResponseOptions;
 use sha2::{Digest, Sha256};
+use std::sync::{Arc, Mutex};
 
 /// Name of the session cookie.
 pub const COOKIE_NAME: &str = "sf_session";
@@ -35,22 +36,49 @@ impl SessionId {
     }
 }
 
+/// A request's side of its session: the cookie it came with, where a new cookie goes,
+/// and what was looked up. Looked up once: a page render asks from several resources
+/// (header, page), and each lookup is a database round trip; set again whenever the
+/// request starts, replaces or ends the session. Clones share it.
+#[derive(Clone, Debug)]
+pub struct SessionCookie {
+    /// The cookie's value, when it has the shape of a token the server issues.
+    token: Option<String>,
+    /// Whether a cookie set on the reply must carry `Secure`.
+    secure: bool,
+    known: Arc<Mutex<Option<Option<LiveSession>>>>,
+    reply: Option<ResponseOptions>,
+}
+
 /// A live session and the account it is signed in to.
 #[derive(Clone, Debug)]
-pub(crate) struct LiveSession {
+struct LiveSession {
     id: SessionId,
     account_id: Option<String>,
 }
 
-fn remember(request: &Request, session: Option<LiveSession>) {
-    *request.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(session);
+impl SessionCookie {
+    /// The session cookie of a request with `headers`; `reply` is where a new one goes.
+    pub fn read(headers: &http::HeaderMap, secure: bool, reply: Option<ResponseOptions>) -> SessionCookie {
+        SessionCookie { token: token_of(headers), secure, known: Arc::default(), reply }
+    }
+
+    fn remember(&self, session: Option<LiveSession>) {
+        *self.known.lock().unwrap_or_else(|e| e.into_inner()) = Some(session);
+    }
+
+    fn set(&self, cookie: &str) {
+        if let (Some(reply), Ok(value)) = (&self.reply, http::HeaderValue::from_str(cookie)) {
+            reply.append_header(http::header::SET_COOKIE, value);
+        }
+    }
 }
 
-async fn live(store: &Store, request: &Request) -> Result<Option<LiveSession>, StoreError> {
-    if let Some(known) = request.session.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+async fn live(store: &Store, cookie: &SessionCookie) -> Result<Option<LiveSession>, StoreError> {
+    if let Some(known) = cookie.known.lock().unwrap_or_else(|e| e.into_inner()).clone() {
         return Ok(known);
     }
-    let session = match &request.session_token {
+    let session = match &cookie.token {
         None => None,
         Some(token) => {
             let id = SessionId::of_token(token);
@@ -59,7 +87,7 @@ async fn live(store: &Store, request: &Request) -> Result<Option<LiveSession>, S
                 Some((account_id, last_seen)) => {
                     if now - last_seen >= TOUCH_EVERY_SECS {
                         store.touch_session(id.as_str(), now).await?;
-                        set_cookie(request, &cookie_for(token, request.secure));
+                        cookie.set(&cookie_for(token, cookie.secure));
                     }
                     Some(LiveSession { id, account_id })
                 }
@@ -67,37 +95,37 @@ async fn live(store: &Store, request: &Request) -> Result<Option<LiveSession>, S
             }
         }
     };
-    remember(request, session.clone());
+    cookie.remember(session.clone());
     Ok(session)
 }
 
 /// The session named by the request's cookie, if it is one the server issued.
-pub async fn current(store: &Store, request: &Request) -> Result<Option<SessionId>, StoreError> {
-    Ok(live(store, request).await?.map(|session| session.id))
+pub async fn current(store: &Store, cookie: &SessionCookie) -> Result<Option<SessionId>, StoreError> {
+    Ok(live(store, cookie).await?.map(|session| session.id))
 }
 
 /// The session and the account it is signed in to (`None` for a guest).
-pub async fn current_with_account(store: &Store, request: &Request) -> Result<Option<(SessionId, Option<String>)>, StoreError> {
-    Ok(live(store, request).await?.map(|session| (session.id, session.account_id)))
+pub async fn current_with_account(store: &Store, cookie: &SessionCookie) -> Result<Option<(SessionId, Option<String>)>, StoreError> {
+    Ok(live(store, cookie).await?.map(|session| (session.id, session.account_id)))
 }
 
 /// The current session, or a new one whose cookie is set on the reply.
-pub async fn current_or_start(store: &Store, request: &Request) -> Result<SessionId, StoreError> {
-    if let Some(id) = current(store, request).await? {
+pub async fn current_or_start(store: &Store, cookie: &SessionCookie) -> Result<SessionId, StoreError> {
+    if let Some(id) = current(store, cookie).await? {
         return Ok(id);
     }
     let token = new_token();
     let id = SessionId::of_token(&token);
     store.create_session(id.as_str(), now()).await?;
-    set_cookie(request, &cookie_for(&token, request.secure));
-    remember(request, Some(LiveSession { id: id.clone(), account_id: None }));
+    cookie.set(&cookie_for(&token, cookie.secure));
+    cookie.remember(Some(LiveSession { id: id.clone(), account_id: None }));
     Ok(id)
 }
 
 /// Signs the browser in to `account_id`: a new session and cookie replace the current
 /// ones, carrying a guest cart over (see `Store::sign_in`).
-pub async fn sign_in(store: &Store, request: &Request, account_id: &str) -> Result<SessionId, StoreError> {
-    let previous = current(store, request).await?;
+pub async fn sign_in(store: &Store, cookie: &SessionCookie, account_id: &str) -> Result<SessionId, StoreError> {
+    let previous = current(store, cookie).await?;
     let token = new_token();
     let id = SessionId::of_token(&token);
     store
@@ -108,25 +136,19 @@ pub async fn sign_in(store: &Store, request: &Request, account_id: &str) -> Resu
             now: now(),
         })
         .await?;
-    set_cookie(request, &cookie_for(&token, request.secure));
-    remember(request, Some(LiveSession { id: id.clone(), account_id: Some(account_id.to_owned()) }));
+    cookie.set(&cookie_for(&token, cookie.secure));
+    cookie.remember(Some(LiveSession { id: id.clone(), account_id: Some(account_id.to_owned()) }));
     Ok(id)
 }
 
 /// Ends the current session (if any) and tells the browser to forget its cookie.
-pub async fn sign_out(store: &Store, request: &Request) -> Result<(), StoreError> {
-    if let Some(id) = current(store, request).await? {
+pub async fn sign_out(store: &Store, cookie: &SessionCookie) -> Result<(), StoreError> {
+    if let Some(id) = current(store, cookie).await? {
         store.end_session(id.as_str(), now()).await?;
     }
-    set_cookie(request, &expired_cookie(request.secure));
-    remember(request, None);
+    cookie.set(&expired_cookie(cookie.secure));
+    cookie.remember(None);
     Ok(())
-}
-
-fn set_cookie(request: &Request, cookie: &str) {
-    if let Ok(value) = http::HeaderValue::from_str(cookie) {
-        request.append_header(http::header::SET_COOKIE, value);
-    }
 }
 
 /// Seconds since the Unix epoch.
@@ -172,7 +194,7 @@ fn expired_cookie(secure: bool) -> String {
 }
 
 /// The session token in a request's cookies, if it has the shape of one we issue.
-pub(crate) fn token_of(headers: &http::HeaderMap) -> Option<String> {
+fn token_of(headers: &http::HeaderMap) -> Option<String> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
@@ -203,6 +225,19 @@ mod tests {
         let (a, b) = (random_id("ord"), random_id("ord"));
         assert_ne!(a, b);
         assert!(a.starts_with("ord_") && a.len() == 4 + 24 && a[4..].chars().all(|c| c.is_ascii_hexdigit()), "{a}");
+    }
+
+    #[test]
+    fn only_a_cookie_shaped_like_an_issued_token_names_a_session() {
+        let token = new_token();
+        let headers = |cookie: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::COOKIE, http::HeaderValue::from_str(cookie).unwrap());
+            headers
+        };
+        assert_eq!(token_of(&headers(&format!("a=1; {COOKIE_NAME}={token}; b=2"))), Some(token));
+        assert_eq!(token_of(&headers(&format!("{COOKIE_NAME}=short"))), None);
+        assert_eq!(token_of(&http::HeaderMap::new()), None);
     }
 
     #[test]

@@ -1,84 +1,9 @@
-//! Account types that cross the wire, and the account's server functions. Who the
-//! shopper is comes only from the session cookie; the Stripe Customer is never named
-//! by the browser.
+//! The account's server functions. Who the shopper is comes only from the session
+//! cookie; the Stripe Customer is never named by the browser.
 
+use super::{AccountSummary, CardSetupView, SavedMethod, SetupReply};
 use crate::error::AppError;
-use crate::money::Money;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
-
-/// The signed-in shopper, as their pages show them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccountSummary {
-    pub email: String,
-    pub orders: Vec<AccountOrder>,
-}
-
-/// One of the account's orders.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccountOrder {
-    pub id: String,
-    pub status: String,
-    pub total: Money,
-}
-
-/// A saved payment method, as the shopper recognises it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SavedMethod {
-    pub id: String,
-    /// `visa`, `mastercard`, … (Stripe's brand code).
-    pub brand: String,
-    pub last4: String,
-    pub exp_month: u8,
-    pub exp_year: u16,
-}
-
-impl SavedMethod {
-    /// "Visa •••• 4242".
-    pub fn label(&self) -> String {
-        format!("{} •••• {}", brand_name(&self.brand), self.last4)
-    }
-
-    /// "12/34".
-    pub fn expiry(&self) -> String {
-        format!("{:02}/{:02}", self.exp_month, self.exp_year % 100)
-    }
-}
-
-/// A card brand code as shoppers read it.
-pub fn brand_name(brand: &str) -> String {
-    match brand {
-        "visa" => "Visa".into(),
-        "mastercard" => "Mastercard".into(),
-        "amex" => "American Express".into(),
-        "discover" => "Discover".into(),
-        "diners" => "Diners Club".into(),
-        "jcb" => "JCB".into(),
-        "unionpay" => "UnionPay".into(),
-        "cartes_bancaires" => "Cartes Bancaires".into(),
-        other => {
-            let mut chars = other.chars();
-            chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_else(|| "Card".into())
-        }
-    }
-}
-
-/// What the "add a card" form needs (Elements in `setup` mode).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CardSetupView {
-    pub publishable_key: String,
-    pub currency: String,
-    /// Where Stripe sends the shopper back after a redirect during setup.
-    pub return_url: String,
-}
-
-/// The server's answer to saving a card.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SetupReply {
-    /// `succeeded`, `processing` or `requires_action` (then run `handleNextAction`).
-    pub status: String,
-    pub client_secret: String,
-}
 
 /// The signed-in shopper, or `None` for a guest.
 #[server(endpoint = "account/summary")]

@@ -2,6 +2,7 @@
 //! card with a SetupIntent confirmed on the server.
 
 mod api;
+mod model;
 #[cfg(feature = "ssr")]
 pub mod password;
 #[cfg(feature = "ssr")]
@@ -9,6 +10,7 @@ mod service;
 mod view;
 
 pub use api::*;
+pub use model::*;
 #[cfg(feature = "ssr")]
 pub use service::{current_account, customer_of, list_saved};
 pub use view::*;

@@ -38,7 +38,7 @@ pub async fn summary(state: &AppState, request: &Request) -> Result<Option<Accou
 /// The account the request's session is signed in to.
 pub async fn current_account(state: &AppState, request: &Request) -> Result<Option<AccountRecord>, AppError> {
     // A guest's session names no account: no second lookup.
-    match session::current_with_account(&state.store, request).await? {
+    match session::current_with_account(&state.store, &request.session).await? {
         Some((session, Some(_))) => state.store.account_of_session(session.as_str()).await.map_err(AppError::from),
         _ => Ok(None),
     }
@@ -61,7 +61,7 @@ pub async fn sign_up(state: &AppState, request: &Request, email: &str, password:
         return Err(AppError::invalid(t.account_exists));
     }
     tracing::info!(account = %id, "account created");
-    session::sign_in(&state.store, request, &id).await?;
+    session::sign_in(&state.store, &request.session, &id).await?;
     Ok(())
 }
 
@@ -101,13 +101,13 @@ pub async fn sign_in(state: &AppState, request: &Request, email: &str, password:
         return Err(AppError::invalid(request.texts().wrong_credentials));
     };
     state.store.clear_sign_in_failures(&scopes[0]).await?;
-    session::sign_in(&state.store, request, &account.id).await?;
+    session::sign_in(&state.store, &request.session, &account.id).await?;
     tracing::info!(account = %account.id, "signed in");
     Ok(())
 }
 
 pub async fn sign_out(state: &AppState, request: &Request) -> Result<(), AppError> {
-    session::sign_out(&state.store, request).await.map_err(AppError::from)
+    session::sign_out(&state.store, &request.session).await.map_err(AppError::from)
 }
 
 /// The account's Stripe Customer, created the first time it is needed. The
@@ -186,7 +186,7 @@ pub async fn card_setup(state: &AppState, request: &Request) -> Result<CardSetup
 pub async fn confirm_setup(state: &AppState, request: &Request, token: &ConfirmationTokenId) -> Result<SetupReply, AppError> {
     let t = request.texts();
     let account = signed_in(state, request).await?;
-    let session = session::current(&state.store, request).await?;
+    let session = session::current(&state.store, &request.session).await?;
     use crate::rate_limit::{CARD_SETUP_PER_ADDRESS, CARD_SETUP_PER_SESSION};
     crate::rate_limit::check(
         state,

@@ -6,10 +6,10 @@ use super::{
     AccountSummary, CardSetupView, RemovePaymentMethod, SavedMethod, SignIn, SignOut, SignUp, confirm_card_setup, get_account,
     get_card_setup, saved_payment_methods,
 };
-use crate::app::ActionError;
 use crate::stripe_js::{
     ConfirmationTokenParams, Elements, ElementsOptions, Listener, PaymentElementOptions, PaymentMethodData, Storage, Stripe,
 };
+use crate::ui::ActionError;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
@@ -245,7 +245,7 @@ fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>) -> impl IntoView {
                 mode: "setup".into(),
                 amount: None,
                 currency: currency.clone(),
-                appearance: crate::checkout::appearance(),
+                appearance: crate::ui::appearance(),
                 locale: locale.tag().into(),
                 customer_session_client_secret: None,
                 payment_method_options: None,

@@ -1,64 +1,13 @@
-//! Cart types that cross the wire, and the cart's server functions. These are public
-//! HTTP endpoints: they take only product ids and quantities, never prices or totals,
-//! and act only on the caller's own session.
+//! The cart's server functions. These are public HTTP endpoints: they take only product
+//! ids and quantities, never prices or totals, and act only on the caller's own session.
 
+use super::Cart;
+#[cfg(feature = "ssr")]
+use super::{MAX_QUANTITY, Quantity};
+#[cfg(feature = "ssr")]
 use crate::catalog::ProductId;
 use crate::error::AppError;
-use crate::money::Money;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
-
-/// Most of one product a cart may hold.
-pub const MAX_QUANTITY: u32 = 99;
-
-/// A line quantity, 1 to [`MAX_QUANTITY`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Quantity(u32);
-
-impl Quantity {
-    /// `None` outside 1–[`MAX_QUANTITY`].
-    pub fn new(value: u32) -> Option<Self> {
-        (1..=MAX_QUANTITY).contains(&value).then_some(Self(value))
-    }
-
-    pub fn get(self) -> u32 {
-        self.0
-    }
-}
-
-/// One line of a priced cart.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CartLine {
-    pub product_id: ProductId,
-    pub name: String,
-    pub image: String,
-    pub unit_price: Money,
-    pub quantity: u32,
-    pub line_total: Money,
-}
-
-/// A discount applied to a cart.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AppliedDiscount {
-    pub code: String,
-    /// How the summary names it, e.g. `WELCOME10 (10% off)`.
-    pub label: String,
-    pub amount: Money,
-}
-
-/// A cart priced by the server from the catalog.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cart {
-    pub lines: Vec<CartLine>,
-    /// Number of items (sum of quantities).
-    pub item_count: u32,
-    pub subtotal: Money,
-    pub discount: Option<AppliedDiscount>,
-    /// Why the session's discount code no longer applies, if it does not.
-    pub discount_note: Option<String>,
-    /// What will be charged: subtotal less discount.
-    pub total: Money,
-}
 
 /// The caller's cart, priced now.
 #[server(endpoint = "cart/get")]

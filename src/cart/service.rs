@@ -53,7 +53,7 @@ pub fn price(
 /// The current session's cart (empty when there is no session yet).
 #[tracing::instrument(name = "view the cart", skip_all, err(level = "info", Debug))]
 pub async fn view_current(state: &AppState, request: &Request) -> Result<Cart, AppError> {
-    let session = session::current(&state.store, request).await?;
+    let session = session::current(&state.store, &request.session).await?;
     view(state, request, session.as_ref()).await
 }
 
@@ -78,7 +78,7 @@ pub async fn add(state: &AppState, request: &Request, product_id: &ProductId, qu
     if stock == 0 {
         return Err(AppError::invalid(t.product_sold_out));
     }
-    let session = session::current_or_start(&state.store, request).await?;
+    let session = session::current_or_start(&state.store, &request.session).await?;
     let cap = stock.min(MAX_QUANTITY);
     let added = state.store.add_to_cart(session.as_str(), product_id.as_str(), quantity.get(), cap, session::now()).await?;
     match added {
@@ -99,7 +99,7 @@ pub async fn set_quantity(
     let t = request.texts();
     state.catalog.get(product_id).ok_or_else(|| AppError::invalid(t.not_in_catalog))?;
     let Some(quantity) = quantity else {
-        if let Some(session) = session::current(&state.store, request).await? {
+        if let Some(session) = session::current(&state.store, &request.session).await? {
             state.store.remove_cart_line(session.as_str(), product_id.as_str()).await?;
             return view(state, request, Some(&session)).await;
         }
@@ -109,7 +109,7 @@ pub async fn set_quantity(
     if quantity.get() > stock {
         return Err(AppError::invalid(fill(t.only_in_stock, &[&stock])));
     }
-    let session = session::current_or_start(&state.store, request).await?;
+    let session = session::current_or_start(&state.store, &request.session).await?;
     state.store.set_cart_quantity(session.as_str(), product_id.as_str(), quantity.get(), session::now()).await?;
     view(state, request, Some(&session)).await
 }
@@ -122,7 +122,7 @@ pub async fn apply_discount_code(state: &AppState, request: &Request, code: &str
     if code.len() > 64 {
         return Err(AppError::invalid(refusal_message(&DiscountRefusal::Unknown, request.locale)));
     }
-    let session = session::current_or_start(&state.store, request).await?;
+    let session = session::current_or_start(&state.store, &request.session).await?;
     if code.is_empty() {
         state.store.set_session_discount(session.as_str(), None).await?;
         return view(state, request, Some(&session)).await;

@@ -1,9 +1,32 @@
 //! The cart page (`/cart`) and the cart count in the header.
 
-use super::{Cart, CartLine, MAX_QUANTITY};
-use crate::app::{ActionError, CartState};
+use super::{AddToCart, ApplyDiscount, Cart, CartLine, MAX_QUANTITY, SetCartQuantity, get_cart};
+use crate::error::AppError;
+use crate::ui::ActionError;
 use leptos::prelude::*;
 use leptos_router::components::A;
+
+/// The cart and the actions that change it, shared by the header and the pages.
+#[derive(Clone, Copy)]
+pub struct CartState {
+    pub cart: Resource<Result<Cart, AppError>>,
+    pub add: ServerAction<AddToCart>,
+    pub set: ServerAction<SetCartQuantity>,
+    pub discount: ServerAction<ApplyDiscount>,
+}
+
+impl CartState {
+    /// The cart, refetched whenever one of its actions completes, or someone signs in
+    /// (a guest cart comes along) or out (an empty one is left).
+    pub fn new(account: crate::account::AccountState) -> CartState {
+        let add = ServerAction::<AddToCart>::new();
+        let set = ServerAction::<SetCartQuantity>::new();
+        let discount = ServerAction::<ApplyDiscount>::new();
+        let cart =
+            Resource::new(move || (add.version().get(), set.version().get(), discount.version().get(), account.version()), |_| get_cart());
+        CartState { cart, add, set, discount }
+    }
+}
 
 /// The number of items in the cart, for the header.
 #[component]

@@ -1,7 +1,8 @@
 //! The catalog page (`/`).
 
 use super::{CatalogItem, CatalogListing, list_products};
-use crate::app::{ActionError, CartState};
+use crate::cart::CartState;
+use crate::ui::ActionError;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;

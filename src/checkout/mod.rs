@@ -2,11 +2,13 @@
 //! browser, and one create-and-confirm request on the server (`FLOW.md` steps 1–8).
 
 mod api;
+mod model;
 #[cfg(feature = "ssr")]
 mod service;
 mod view;
 
 pub use api::*;
+pub use model::*;
 #[cfg(feature = "ssr")]
 pub use service::*;
 pub use view::*;

@@ -116,7 +116,7 @@ pub async fn confirm(state: &AppState, request: &Request, token: &Credential, pa
     if legacy != matches!(token, Credential::PaymentMethod(_)) {
         return Err(AppError::invalid(if legacy { t.wrong_path_legacy } else { t.wrong_path_token }));
     }
-    let session = session::current(&state.store, request).await?.ok_or_else(|| empty_cart(locale))?;
+    let session = session::current(&state.store, &request.session).await?.ok_or_else(|| empty_cart(locale))?;
     use crate::rate_limit::{CONFIRM_PER_ADDRESS, CONFIRM_PER_SESSION};
     crate::rate_limit::check(state, request, "confirm", Some(session.as_str()), CONFIRM_PER_SESSION, CONFIRM_PER_ADDRESS).await?;
     // A token seen before is the same attempt again (a double submit, a retried
@@ -543,7 +543,7 @@ async fn record(
 pub async fn outcome(state: &AppState, request: &Request, intent_id: &PaymentIntentId) -> Result<PaymentResult, AppError> {
     let locale = request.locale;
     let not_found = || AppError::NotFound(locale.texts().no_such_payment.into());
-    let session = session::current(&state.store, request).await?.ok_or_else(not_found)?;
+    let session = session::current(&state.store, &request.session).await?.ok_or_else(not_found)?;
     let order_id = state.store.order_id_for_payment_intent(intent_id.as_str(), session.as_str()).await?.ok_or_else(not_found)?;
     let intent = state.payments.stripe.retrieve_payment_intent(intent_id).await?;
     let attempt = state

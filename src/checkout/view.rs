@@ -6,13 +6,13 @@ use super::{
     payment_outcome,
 };
 use crate::account::SavedMethod;
-use crate::app::CartState;
+use crate::cart::CartState;
 use crate::cart::{DiscountForm, Totals};
 use crate::error::AppError;
 use crate::money::Money;
 use crate::stripe_js::{
-    AddressElement, AddressElementOptions, Appearance, AppearanceVariables, ConfirmationTokenParams, Elements, ElementsCardOptions,
-    ElementsOptions, ElementsPaymentMethodOptions, Listener, PaymentElementOptions, Storage, Stripe,
+    AddressElement, AddressElementOptions, ConfirmationTokenParams, Elements, ElementsCardOptions, ElementsOptions,
+    ElementsPaymentMethodOptions, Listener, PaymentElementOptions, Storage, Stripe,
 };
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -43,26 +43,6 @@ pub fn CheckoutPage() -> impl IntoView {
                 }
             })}
         </Transition>
-    }
-}
-
-/// The Payment Element's look, from the page's own design values: the CSS custom
-/// properties of `style/main.css` as the browser computed them, so Elements follows the
-/// light or dark scheme the page is in. (The fallbacks are the light scheme's values.)
-pub fn appearance() -> Appearance {
-    let value = |name: &str, fallback: &str| crate::stripe_js::css_custom_property(name).unwrap_or_else(|| fallback.to_owned());
-    let dark = crate::stripe_js::css_custom_property("--scheme").as_deref() == Some("dark");
-    Appearance {
-        theme: if dark { "night" } else { "stripe" }.into(),
-        variables: AppearanceVariables {
-            color_primary: value("--accent", "#3f5f4f"),
-            color_background: value("--surface", "#ffffff"),
-            color_text: value("--text", "#1f2a24"),
-            color_text_secondary: value("--muted", "#5b665f"),
-            color_danger: value("--danger", "#a4282b"),
-            font_family: value("--font", "system-ui, sans-serif"),
-            border_radius: value("--radius", "10px"),
-        },
     }
 }
 
@@ -164,7 +144,7 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
                 mode: "payment".into(),
                 amount: Some(total.amount),
                 currency: total.currency.to_string(),
-                appearance: appearance(),
+                appearance: crate::ui::appearance(),
                 locale: locale.tag().into(),
                 customer_session_client_secret: customer_session_client_secret.clone(),
                 // Set together with the intent's payment_method_options (server).

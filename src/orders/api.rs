@@ -1,34 +1,8 @@
-//! Order types that cross the wire, and the server function that reads one order.
+//! The server function that reads one order.
 
+use super::OrderView;
 use crate::error::AppError;
-use crate::money::Money;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderLineView {
-    pub name: String,
-    pub quantity: u32,
-    pub line_total: Money,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderView {
-    pub id: String,
-    /// `pending`, `confirming`, `failed`, `paid`, `canceled`.
-    pub status: String,
-    pub total: Money,
-    pub lines: Vec<OrderLineView>,
-    /// The discount code and what it took off, when one was used.
-    pub discount: Option<(String, Money)>,
-    /// Where it ships, one line of the address each.
-    pub ship_to: Vec<String>,
-    /// When it was placed (unix seconds).
-    pub placed_at: i64,
-    /// While the payment is settling: reload the page in this many seconds. `None` when
-    /// it is settled, or when it has been settling for so long that reloading stopped.
-    pub refresh_in_secs: Option<u32>,
-}
 
 /// One of the caller's orders; anyone else's is "not found", like a missing one.
 #[server(endpoint = "orders/get")]

@@ -1,9 +1,10 @@
-//! Orders: the status page of an order, to the session that placed it. (Webhook
-//! fulfilment arrives with issue 5.)
+//! Orders: the status page of an order, to the session that placed it; fulfilment from
+//! Stripe's signed events; reconciliation; the merchant's view.
 
 #[cfg(feature = "ssr")]
 pub mod admin;
 mod api;
+mod model;
 #[cfg(feature = "ssr")]
 pub mod reconcile;
 #[cfg(feature = "ssr")]
@@ -13,6 +14,7 @@ mod view;
 pub mod webhook;
 
 pub use api::*;
+pub use model::*;
 #[cfg(feature = "ssr")]
 pub use service::*;
 pub use view::*;

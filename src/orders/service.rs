@@ -17,7 +17,7 @@ pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<Order
     if !well_formed {
         return Err(not_found());
     }
-    let session = session::current(&state.store, request).await?.ok_or_else(not_found)?;
+    let session = session::current(&state.store, &request.session).await?.ok_or_else(not_found)?;
     let order = state.store.order_of_session(id, session.as_str()).await?.ok_or_else(not_found)?;
     let currency = Currency::parse(&order.currency).map_err(|_| AppError::Internal)?;
     let settling = matches!(order.status.as_str(), "pending" | "confirming");

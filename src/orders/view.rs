@@ -18,7 +18,7 @@ pub fn OrderPage() -> impl IntoView {
                 match order.await {
                     Ok(order) => view! { <Order order/> }.into_any(),
                     Err(AppError::NotFound(message)) => {
-                        crate::app::set_not_found_status();
+                        crate::ui::set_not_found_status();
                         view! { <h1>{t.order_not_found}</h1> <p>{message}</p> }.into_any()
                     }
                     Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),

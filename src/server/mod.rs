@@ -153,7 +153,7 @@ fn router(state: AppState) -> Router {
         let reading = crate::request::Reading::of(&state);
         move || {
             provide_context(state.clone());
-            provide_context(crate::request::Edge::new(reading));
+            crate::request::provide(reading);
             // A fresh nonce for the page's inline scripts (the CSP names it).
             leptos::nonce::provide_nonce();
         }
