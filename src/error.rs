@@ -6,47 +6,37 @@ use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
 /// What a shopper is told when a server function fails.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AppError {
     /// The request was understood but its input is not acceptable; the message says
     /// what to change. Nothing was modified.
-    #[error("{0}")]
     Invalid(String),
     /// The thing asked for does not exist (or is not this shopper's).
-    #[error("{0}")]
     NotFound(String),
     /// The card was declined or could not be authenticated: Stripe's message for the
     /// shopper, and its decline code. Nothing was charged; another card may work.
-    #[error("{message}")]
     Declined { message: String, decline_code: Option<String> },
     /// Too many attempts (signing in): try again after this many seconds. The reply
     /// carries `Retry-After`.
-    #[error("Too many attempts. Please wait {} and try again.", wait_text(*retry_after_secs))]
     RateLimited { retry_after_secs: u64 },
     /// The payment service did not answer a request that changes nothing (a read), or
     /// refused one before acting on it (rate limited).
-    #[error("The payment service is not answering right now. Please try again in a moment.")]
     PaymentUnavailable,
     /// A payment was sent to Stripe and no answer came back, so whether it went through
     /// is not known yet. Confirming again with the same details asks Stripe under the
     /// attempt's idempotency key (it cannot charge twice); reconciliation resolves it
     /// too. `order_id` names the order whose page will show the outcome.
-    #[error("We could not find out yet whether your payment went through.")]
     PaymentUnknown { order_id: String },
     /// Stripe refused the request as the shop made it (a parameter, the currency, the
     /// account's settings): nothing was charged, and only the merchant can fix it.
-    #[error("This shop cannot take this payment because of a problem on our side.")]
     PaymentSetupFault,
     /// The database could not be reached (a restart, a network fault). The request
     /// changed nothing and charged nothing; trying again shortly works.
-    #[error("Our order system is unavailable for a moment. Nothing was charged or changed; please try again shortly.")]
     StoreUnavailable,
     /// A fault on our side. The cause is in the server log under the request id.
-    #[error("Something went wrong on our side. Please try again in a moment.")]
     Internal,
     /// The request never reached the server function, or its reply could not be read
     /// (network, serialization): raised by the server-function plumbing.
-    #[error("The shop could not be reached. Check your connection and try again.")]
     Transport(String),
 }
 
@@ -130,12 +120,14 @@ impl From<crate::stripe::Error> for AppError {
     }
 }
 
-fn wait_text(seconds: u64) -> String {
-    match seconds {
-        0..=60 => "a minute".to_owned(),
-        _ => format!("{} minutes", seconds.div_ceil(60)),
+/// In English (logs, tests); shoppers read [`AppError::message`] in their language.
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message(crate::i18n::Locale::En))
     }
 }
+
+impl std::error::Error for AppError {}
 
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
