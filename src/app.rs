@@ -8,7 +8,7 @@ use crate::checkout::{CheckoutCompletePage, CheckoutPage};
 use crate::error::AppError;
 use crate::orders::OrderPage;
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
@@ -34,6 +34,7 @@ pub fn shell(options: LeptosOptions, stripe_js_url: String, csp: Option<std::syn
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <script src=stripe_js_url nonce=nonce></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
@@ -58,7 +59,6 @@ pub fn App() -> impl IntoView {
     provide_context(CartState::new(account));
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/storefront.css"/>
         <Router>
             <a class="skip-link" href="#main">{crate::i18n::use_locale().texts().skip_to_content}</a>
             <Header/>

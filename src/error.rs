@@ -67,8 +67,8 @@ impl AppError {
         }
     }
 
-    /// The HTTP status the server replies with for this error (applied by the
-    /// server's middleware to every server-function reply).
+    /// The HTTP status the server replies with for this error (set when it is encoded
+    /// for the wire, see `ser`).
     pub fn status_code(&self) -> u16 {
         match self {
             Self::Invalid(_) | Self::Transport(_) => 400,
@@ -139,6 +139,33 @@ impl FromServerFnError for AppError {
                 Self::Invalid(crate::i18n::fill(crate::i18n::tr().malformed, &[&detail]))
             }
             other => Self::Transport(other.to_string()),
+        }
+    }
+
+    /// Encoded for the wire once per failed server function, on the server inside its
+    /// request: the reply gets the status this error calls for (the framework answers
+    /// 500 otherwise), arguments that failed to decode included. A plain form post (no
+    /// JavaScript) keeps the framework's redirect back to its page.
+    fn ser(&self) -> leptos::server_fn::Bytes {
+        #[cfg(feature = "ssr")]
+        self.set_reply_status();
+        <JsonEncoding as leptos::server_fn::Encodes<Self>>::encode(self).unwrap_or_default()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl AppError {
+    fn set_reply_status(&self) {
+        use leptos::prelude::use_context;
+        let Some(reply) = use_context::<leptos_axum::ResponseOptions>() else { return };
+        let plain_form_post = use_context::<http::request::Parts>().is_some_and(|head| {
+            head.headers
+                .get(http::header::ACCEPT)
+                .and_then(|accept| accept.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
+        });
+        if !plain_form_post {
+            reply.set_status(http::StatusCode::from_u16(self.status_code()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
         }
     }
 }

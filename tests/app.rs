@@ -236,6 +236,27 @@ async fn a_large_catalog_is_served_a_page_at_a_time() {
     assert!(html.contains("Page 2 of 2") && html.contains("href=\"/?page=1\""));
 }
 
+/// With content-hashed names (as `cargo leptos build` makes them), a name always means
+/// the same bytes: browsers keep the file for good and never ask again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashed_bundle_names_are_kept_by_browsers_for_good() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(site.path().join("pkg")).unwrap();
+    std::fs::write(site.path().join("pkg/storefront.0f1e2d3c4b5a.css"), "body { color: teal }").unwrap();
+    let (config, _, _db) = support::config(&[("LEPTOS_SITE_ROOT", site.path().to_str().unwrap()), ("LEPTOS_HASH_FILES", "true")]);
+    let running = support::serve(config).await;
+    let client = support::client();
+    let url = format!("{}/pkg/storefront.0f1e2d3c4b5a.css", running.base);
+    let reply = support::poll_until(
+        200,
+        || async { client.get(&url).send().await.unwrap() },
+        |reply: &reqwest::Response| reply.headers().contains_key("etag"),
+    )
+    .await;
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.headers()["cache-control"], "public, max-age=31536000, immutable");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bundle_is_served_compressed_from_memory_with_an_etag() {
     let site = tempfile::tempdir().unwrap();
@@ -264,6 +285,7 @@ async fn the_bundle_is_served_compressed_from_memory_with_an_etag() {
     assert!(reply.headers().contains_key("etag"), "the bundle was never served compressed");
     assert_eq!(reply.headers()["content-type"], "application/wasm");
     assert_eq!(reply.headers()["vary"], "accept-encoding");
+    assert_eq!(reply.headers()["cache-control"], "no-cache", "a name without a hash is revalidated");
     let etag = reply.headers()["etag"].to_str().unwrap().to_owned();
     let body = reply.bytes().await.unwrap();
     assert!(body.len() < wasm.len() / 10, "{} bytes", body.len());

@@ -31,6 +31,9 @@ pub struct Assets {
     dir: Arc<PathBuf>,
     /// Whether to compress at all (not in development, where the files change).
     compress: bool,
+    /// The names carry a hash of the content (cargo-leptos `hash-files`): a name always
+    /// means the same bytes, so browsers may keep them for good.
+    immutable: bool,
     started: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -41,14 +44,25 @@ impl std::fmt::Debug for Assets {
 }
 
 impl Assets {
-    /// Files of `dir`, compressed once when first asked for.
-    pub fn compressed(dir: PathBuf) -> Assets {
-        Assets { files: Arc::default(), dir: Arc::new(dir), compress: true, started: Arc::default() }
+    /// Files of `dir`, compressed once when first asked for; `hashed`: their names
+    /// carry a hash of their content.
+    pub fn compressed(dir: PathBuf, hashed: bool) -> Assets {
+        Assets { files: Arc::default(), dir: Arc::new(dir), compress: true, immutable: hashed, started: Arc::default() }
     }
 
     /// Never compressed: every request reads the file (development).
     pub fn from_disk(dir: PathBuf) -> Assets {
-        Assets { files: Arc::default(), dir: Arc::new(dir), compress: false, started: Arc::default() }
+        Assets { files: Arc::default(), dir: Arc::new(dir), compress: false, immutable: false, started: Arc::default() }
+    }
+
+    fn cache_control(&self) -> HeaderValue {
+        HeaderValue::from_static(if self.immutable {
+            // Another content gets another name: never ask again.
+            "public, max-age=31536000, immutable"
+        } else {
+            // Names without a hash: revalidate each time (a 304 when unchanged).
+            "no-cache"
+        })
     }
 
     /// Starts compressing every file of the directory on a blocking thread, once.
@@ -119,10 +133,11 @@ pub async fn serve(State(assets): State<Assets>, Path(file): Path<String>, heade
             return StatusCode::NOT_FOUND.into_response();
         }
         use tower::ServiceExt;
-        return match tower_http::services::ServeFile::new(assets.dir.join(&file)).oneshot(request).await {
-            Ok(response) => response.map(Body::new),
-            Err(never) => match never {},
-        };
+        let Ok(mut response) = tower_http::services::ServeFile::new(assets.dir.join(&file)).oneshot(request).await;
+        if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+            response.headers_mut().insert(header::CACHE_CONTROL, assets.cache_control());
+        }
+        return response.map(Body::new);
     };
     let mut response = if headers.get(header::IF_NONE_MATCH).is_some_and(|tag| tag == asset.etag) {
         StatusCode::NOT_MODIFIED.into_response()
@@ -152,7 +167,6 @@ pub async fn serve(State(assets): State<Assets>, Path(file): Path<String>, heade
     let headers = response.headers_mut();
     headers.insert(header::ETAG, asset.etag.clone());
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    // The file names are not content-hashed: revalidate each time (a 304 when unchanged).
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(header::CACHE_CONTROL, assets.cache_control());
     response
 }

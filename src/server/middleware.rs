@@ -3,12 +3,11 @@
 //! tracing, a body-size limit, baseline security headers, and the HTTP status of
 //! server-function errors.
 
-use crate::error::AppError;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use leptos::server_fn::error::{FromServerFnError, SERVER_FN_ERROR_HEADER};
+
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -114,23 +113,7 @@ pub fn apply(router: Router) -> Router {
         // Pages and server-function replies compressed for browsers that ask (`/pkg`
         // files arrive already compressed and pass through untouched).
         .layer(CompressionLayer::new());
-    router.layer(axum::middleware::map_response(error_status)).layer(layers)
-}
-
-/// Server-function failures leave the framework as 500s whatever their cause; this
-/// gives each the status its `AppError` calls for (400 for bad input, 404, …), in one
-/// place for every function, including arguments that failed to deserialize.
-async fn error_status(response: Response) -> Response {
-    if response.status() != StatusCode::INTERNAL_SERVER_ERROR || !response.headers().contains_key(SERVER_FN_ERROR_HEADER) {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return Response::from_parts(parts, Body::empty());
-    };
-    let error = AppError::de(bytes.clone());
-    parts.status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    Response::from_parts(parts, Body::from(bytes))
+    router.layer(layers)
 }
 
 #[cfg(test)]

@@ -24,13 +24,21 @@ use tokio::net::TcpListener;
 /// The process entry point: configuration, logging, runtime, serve.
 pub fn main() -> ExitCode {
     init_tracing();
-    let config = match Config::load() {
+    let mut config = match Config::load() {
         Ok(config) => config,
         Err(error) => {
             tracing::error!("{error}");
             return ExitCode::from(2);
         }
     };
+    if config.site.hash_files && !hash_file_beside_binary(&config.site.hash_file) {
+        // Leptos would panic rendering the first page; plain names may still be there.
+        tracing::warn!(
+            "hash-files is on but {} is not beside the binary (the build writes it there): serving /pkg under plain names",
+            config.site.hash_file
+        );
+        config.site.hash_files = false;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -50,6 +58,11 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether the build's list of content-hashed `/pkg` names is where Leptos reads it.
+fn hash_file_beside_binary(name: &str) -> bool {
+    std::env::current_exe().ok().and_then(|exe| exe.parent().map(|dir| dir.join(name))).is_some_and(|path| path.is_file())
 }
 
 fn init_tracing() {
@@ -88,7 +101,7 @@ impl Application {
             // In development cargo-leptos rewrites these files under a running server:
             // read them from disk each time there.
             assets: if config.site.env == leptos::config::Env::PROD {
-                assets::Assets::compressed(pkg_dir)
+                assets::Assets::compressed(pkg_dir, config.site.hash_files)
             } else {
                 assets::Assets::from_disk(pkg_dir)
             },
