@@ -18,8 +18,11 @@ pub struct AppState {
     pub payments: Arc<Payments>,
     /// Where shoppers reach the shop (`PUBLIC_URL`, or the bound address).
     pub public_url: Arc<str>,
-    /// `/pkg/…`, compressed once.
+    /// `/pkg/…`, kept in memory, compressed once.
     pub assets: crate::server::assets::Assets,
+    /// The site root's other files (favicon, images), the same way.
+    #[from_ref(skip)]
+    pub site_files: crate::server::assets::Assets,
 }
 
 /// Stripe as this process talks to it: real Stripe when a secret key is configured,

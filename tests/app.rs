@@ -435,6 +435,37 @@ async fn the_favicon_is_served_under_concurrent_page_loads_when_revalidated_too(
     assert_eq!(support::client().get(format!("{}/images/no-such.svg", app.base)).send().await.unwrap().status(), 404);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn site_files_are_served_from_memory_compressed_and_revalidated() {
+    let app = spawn_app_with_files().await;
+    let client = reqwest::Client::builder().no_gzip().no_brotli().timeout(std::time::Duration::from_secs(10)).build().unwrap();
+    let url = format!("{}/images/ceramic-mug.svg", app.base);
+    // From disk until the files are read (no ETag there), then from memory: wait for
+    // that (bounded), never sleep a fixed time.
+    let reply = support::poll_until(
+        200,
+        || async { client.get(&url).header("accept-encoding", "gzip").send().await.unwrap() },
+        |reply: &reqwest::Response| reply.headers().contains_key("etag"),
+    )
+    .await;
+    assert_eq!(reply.status(), 200);
+    let on_disk = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/public/images/ceramic-mug.svg")).unwrap();
+    let headers = reply.headers().clone();
+    assert_eq!((headers["content-type"].to_str().unwrap(), headers["content-encoding"].to_str().unwrap()), ("image/svg+xml", "gzip"));
+    assert_eq!(headers["cache-control"], "public, max-age=3600");
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&reply.bytes().await.unwrap()[..]), &mut unzipped).unwrap();
+    assert_eq!(unzipped, on_disk);
+    let by_tag = client.get(&url).header("if-none-match", &headers["etag"]).send().await.unwrap();
+    assert_eq!(by_tag.status(), 304);
+    let by_date = client.get(&url).header("if-modified-since", &headers["last-modified"]).send().await.unwrap();
+    assert_eq!(by_date.status(), 304);
+    let head = client.head(&url).send().await.unwrap();
+    assert_eq!((head.status().as_u16(), head.headers()["content-type"].to_str().unwrap()), (200, "image/svg+xml"));
+    assert!(head.bytes().await.unwrap().is_empty());
+    assert_eq!(client.get(format!("{}/images/no-such.svg", app.base)).send().await.unwrap().status(), 404);
+}
+
 /// Sends `GET path` on `stream` (HTTP/1.1, kept alive) and reads the whole reply;
 /// returns its status line and how long it took.
 async fn get_on(stream: &mut tokio::net::TcpStream, host: &str, path: &str) -> (String, std::time::Duration) {

@@ -1,39 +1,48 @@
-//! The wasm bundle, its JS glue and the stylesheet (`/pkg/…`), compressed once (in the
-//! background, from the first request for one of them) and then served from memory: brotli or gzip as the browser accepts,
-//! with an `ETag` so a repeat visit costs a 304. Compressing a 1 MB wasm file on every
-//! request would cost more CPU than rendering the page; compressing it once costs
-//! nothing per request. Until the compressed copies are ready (a second or so), and for
-//! anything not found here, the file is served from disk.
+//! Static files served from memory: the wasm bundle, its JS glue and the stylesheet
+//! (`/pkg/…`), and the site root's files (favicon, product images). Read and compressed
+//! once (in the background, from the first request for one of them), then answered from
+//! memory — brotli or gzip as the browser accepts, with an `ETag` so a revalidation
+//! costs a 304. Compressing a 1 MB wasm file on every request would cost more CPU than
+//! rendering the page, and opening a file per request caps a small image at half of
+//! what memory serves. Until the copies are ready (a second or so), and for anything not
+//! found here, the file is served from disk.
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum_extra::headers::{HeaderMapExt, IfModifiedSince, LastModified};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-/// One file in its three encodings.
+/// How long browsers keep a site-root file (favicon, images) before revalidating.
+pub const SITE_FILE_CACHING: &str = "public, max-age=3600";
+
+/// One file in its encodings (compressed ones only for formats that compress).
 struct Asset {
     content_type: &'static str,
     etag: HeaderValue,
+    /// The file's time, for browsers that revalidate by date.
+    modified: Option<std::time::SystemTime>,
     identity: axum::body::Bytes,
-    gzip: axum::body::Bytes,
-    brotli: axum::body::Bytes,
+    gzip: Option<axum::body::Bytes>,
+    brotli: Option<axum::body::Bytes>,
 }
 
-/// The compressed copies of `site-root/pkg`, filled in the background.
+/// The in-memory copies of a directory's files (by their path below it), filled in the
+/// background.
 #[derive(Clone)]
 pub struct Assets {
     files: Arc<OnceLock<HashMap<String, Asset>>>,
     dir: Arc<PathBuf>,
-    /// Whether to compress at all (not in development, where the files change).
-    compress: bool,
-    /// The names carry a hash of the content (cargo-leptos `hash-files`): a name always
-    /// means the same bytes, so browsers may keep them for good.
-    immutable: bool,
+    /// Whether to keep copies at all (not in development, where the files change).
+    keep: bool,
+    cache_control: HeaderValue,
+    /// A sub-directory served by other means (the site root leaves `pkg` to its own).
+    skip: Option<Arc<str>>,
     started: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -44,53 +53,79 @@ impl std::fmt::Debug for Assets {
 }
 
 impl Assets {
-    /// Files of `dir`, compressed once when first asked for; `hashed`: their names
-    /// carry a hash of their content.
-    pub fn compressed(dir: PathBuf, hashed: bool) -> Assets {
-        Assets { files: Arc::default(), dir: Arc::new(dir), compress: true, immutable: hashed, started: Arc::default() }
-    }
-
-    /// Never compressed: every request reads the file (development).
-    pub fn from_disk(dir: PathBuf) -> Assets {
-        Assets { files: Arc::default(), dir: Arc::new(dir), compress: false, immutable: false, started: Arc::default() }
-    }
-
-    fn cache_control(&self) -> HeaderValue {
-        HeaderValue::from_static(if self.immutable {
+    /// The `/pkg` files of `dir`. `hashed`: their names carry a hash of their content
+    /// (cargo-leptos `hash-files`), so a name always means the same bytes and browsers
+    /// may keep them for good.
+    pub fn bundle(dir: PathBuf, hashed: bool) -> Assets {
+        let cache_control = if hashed {
             // Another content gets another name: never ask again.
             "public, max-age=31536000, immutable"
         } else {
             // Names without a hash: revalidate each time (a 304 when unchanged).
             "no-cache"
-        })
+        };
+        Assets::new(dir, true, cache_control, None)
     }
 
-    /// Starts compressing every file of the directory on a blocking thread, once.
+    /// The site root's files (`dir` but its `skip` sub-directory). Their names carry no
+    /// hash: browsers keep them for an hour, then revalidate.
+    pub fn site_root(dir: PathBuf, skip: &str) -> Assets {
+        Assets::new(dir, true, SITE_FILE_CACHING, Some(skip.into()))
+    }
+
+    /// Never kept: every request reads the file (development, where files change).
+    pub fn from_disk(dir: PathBuf) -> Assets {
+        Assets::new(dir, false, "no-cache", None)
+    }
+
+    fn new(dir: PathBuf, keep: bool, cache_control: &'static str, skip: Option<Arc<str>>) -> Assets {
+        Assets {
+            files: Arc::default(),
+            dir: Arc::new(dir),
+            keep,
+            cache_control: HeaderValue::from_static(cache_control),
+            skip,
+            started: Arc::default(),
+        }
+    }
+
+    /// Starts reading and compressing every file of the directory on a blocking thread,
+    /// once.
     fn start(&self) {
-        if !self.compress || self.started.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        if !self.keep || self.started.swap(true, std::sync::atomic::Ordering::AcqRel) {
             return;
         }
-        let (cell, dir) = (self.files.clone(), self.dir.as_ref().clone());
+        let (cell, dir, skip) = (self.files.clone(), self.dir.as_ref().clone(), self.skip.clone());
         tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
-            let files = compress_dir(&dir);
-            tracing::info!(files = files.len(), elapsed_ms = started.elapsed().as_millis(), dir = %dir.display(), "static assets compressed");
+            let mut files = HashMap::new();
+            read_dir(&dir, "", skip.as_deref(), &mut files);
+            tracing::info!(files = files.len(), elapsed_ms = started.elapsed().as_millis(), dir = %dir.display(), "static files kept in memory");
             let _ = cell.set(files);
         });
     }
 }
 
-fn compress_dir(dir: &std::path::Path) -> HashMap<String, Asset> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return HashMap::new() };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            let content_type = content_type(&name)?;
-            let bytes = std::fs::read(entry.path()).ok()?;
-            Some((name, compress(content_type, bytes)))
-        })
-        .collect()
+/// Every servable file below `dir` (by its path after `prefix`), but the `skip` folder.
+fn read_dir(dir: &std::path::Path, prefix: &str, skip: Option<&str>, files: &mut HashMap<String, Asset>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.filter_map(Result::ok) {
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = format!("{prefix}{name}");
+        match entry.file_type() {
+            Ok(kind) if kind.is_dir() && skip != Some(path.as_str()) => read_dir(&entry.path(), &format!("{path}/"), skip, files),
+            Ok(kind) if kind.is_file() => {
+                if let (Some(content_type), Ok(bytes)) = (content_type(&name), std::fs::read(entry.path())) {
+                    let modified = entry.metadata().and_then(|meta| meta.modified()).ok();
+                    files.insert(path, keep(content_type, bytes, modified));
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 fn content_type(name: &str) -> Option<&'static str> {
@@ -98,48 +133,97 @@ fn content_type(name: &str) -> Option<&'static str> {
         "wasm" => Some("application/wasm"),
         "js" => Some("text/javascript; charset=utf-8"),
         "css" => Some("text/css; charset=utf-8"),
+        "svg" => Some("image/svg+xml"),
+        "png" => Some("image/png"),
+        "jpg" | "jpeg" => Some("image/jpeg"),
+        "webp" => Some("image/webp"),
+        "ico" => Some("image/x-icon"),
+        "txt" => Some("text/plain; charset=utf-8"),
         _ => None,
     }
 }
 
-fn compress(content_type: &'static str, bytes: Vec<u8>) -> Asset {
-    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    let _ = gzip.write_all(&bytes);
-    let gzip = gzip.finish().unwrap_or_default();
-    let mut brotli = Vec::new();
-    {
-        // Quality 10 of 11: nearly the smallest output in a fraction of the time.
-        let mut writer = brotli::CompressorWriter::new(&mut brotli, 64 * 1024, 10, 22);
-        let _ = writer.write_all(&bytes);
-    }
+/// Text, wasm and SVG compress; the other image formats already are.
+fn compressible(content_type: &str) -> bool {
+    content_type.starts_with("text/") || content_type == "application/wasm" || content_type == "image/svg+xml"
+}
+
+fn keep(content_type: &'static str, bytes: Vec<u8>, modified: Option<std::time::SystemTime>) -> Asset {
     let digest = Sha256::digest(&bytes);
     let etag = format!("\"{}\"", hex::encode(&digest[..12]));
+    let (gzip, brotli) = if compressible(content_type) {
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let _ = gzip.write_all(&bytes);
+        let gzip = gzip.finish().unwrap_or_default();
+        let mut brotli = Vec::new();
+        {
+            // Quality 10 of 11: nearly the smallest output in a fraction of the time.
+            let mut writer = brotli::CompressorWriter::new(&mut brotli, 64 * 1024, 10, 22);
+            let _ = writer.write_all(&bytes);
+        }
+        (Some(gzip.into()), Some(brotli.into()))
+    } else {
+        (None, None)
+    };
     Asset {
         content_type,
         etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"0\"")),
+        modified,
         identity: bytes.into(),
-        gzip: gzip.into(),
-        brotli: brotli.into(),
+        gzip,
+        brotli,
     }
 }
 
-/// `GET /pkg/{file}`: from memory when ready, otherwise (and for unknown files) the
-/// static file handler.
+/// `GET /pkg/{file}`: from memory when ready, otherwise (and for unknown files) from
+/// disk.
 pub async fn serve(State(assets): State<Assets>, Path(file): Path<String>, headers: HeaderMap, request: Request) -> Response {
     assets.start();
-    let Some(asset) = assets.files.get().and_then(|files| files.get(&file)) else {
-        // Not compressed (yet): the file as it is, from disk.
-        if file.starts_with('.') || file.contains(['/', '\\']) {
-            return StatusCode::NOT_FOUND.into_response();
+    match assets.files.get().and_then(|files| files.get(&file)) {
+        Some(asset) => reply(asset, &headers, assets.cache_control.clone()),
+        None if file.starts_with('.') || file.contains(['/', '\\']) => StatusCode::NOT_FOUND.into_response(),
+        None => {
+            // Not read (yet): the file as it is, from disk.
+            use tower::ServiceExt;
+            let Ok(mut response) = tower_http::services::ServeFile::new(assets.dir.join(&file)).oneshot(request).await;
+            if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+                response.headers_mut().insert(header::CACHE_CONTROL, assets.cache_control.clone());
+            }
+            response.map(Body::new)
         }
-        use tower::ServiceExt;
-        let Ok(mut response) = tower_http::services::ServeFile::new(assets.dir.join(&file)).oneshot(request).await;
-        if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
-            response.headers_mut().insert(header::CACHE_CONTROL, assets.cache_control());
-        }
-        return response.map(Body::new);
-    };
-    let mut response = if headers.get(header::IF_NONE_MATCH).is_some_and(|tag| tag == asset.etag) {
+    }
+}
+
+/// A file of the site root from memory; `None` when it is not there (yet), and the
+/// caller serves it from disk or says it does not exist.
+pub fn site_file(assets: &Assets, request: &Request) -> Option<Response> {
+    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return None;
+    }
+    assets.start();
+    let asset = assets.files.get()?.get(request.uri().path().strip_prefix('/')?)?;
+    let mut response = reply(asset, request.headers(), assets.cache_control.clone());
+    if request.method() == Method::HEAD {
+        *response.body_mut() = Body::empty();
+    }
+    Some(response)
+}
+
+/// Whether the browser's copy is current: its `ETag`, or else its date (RFC 9110 §13.2.2).
+fn current(asset: &Asset, headers: &HeaderMap) -> bool {
+    match headers.get(header::IF_NONE_MATCH) {
+        Some(tag) => tag == asset.etag,
+        None => match (headers.typed_get::<IfModifiedSince>(), asset.modified) {
+            (Some(since), Some(modified)) => !since.is_modified(modified),
+            _ => false,
+        },
+    }
+}
+
+/// The reply for `asset`: a 304 when the browser's copy is current, else the encoding
+/// it accepts best.
+fn reply(asset: &Asset, headers: &HeaderMap, cache_control: HeaderValue) -> Response {
+    let mut response = if current(asset, headers) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let accepts = |coding: &str| {
@@ -150,12 +234,10 @@ pub async fn serve(State(assets): State<Assets>, Path(file): Path<String>, heade
                 },
             )
         };
-        let (body, encoding) = if accepts("br") {
-            (asset.brotli.clone(), Some("br"))
-        } else if accepts("gzip") {
-            (asset.gzip.clone(), Some("gzip"))
-        } else {
-            (asset.identity.clone(), None)
+        let (body, encoding) = match (&asset.brotli, &asset.gzip) {
+            (Some(brotli), _) if accepts("br") => (brotli.clone(), Some("br")),
+            (_, Some(gzip)) if accepts("gzip") => (gzip.clone(), Some("gzip")),
+            _ => (asset.identity.clone(), None),
         };
         let mut response = Response::new(Body::from(body));
         if let Some(encoding) = encoding {
@@ -166,7 +248,12 @@ pub async fn serve(State(assets): State<Assets>, Path(file): Path<String>, heade
     };
     let headers = response.headers_mut();
     headers.insert(header::ETAG, asset.etag.clone());
-    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    headers.insert(header::CACHE_CONTROL, assets.cache_control());
+    if let Some(modified) = asset.modified {
+        headers.typed_insert(LastModified::from(modified));
+    }
+    if asset.gzip.is_some() {
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    headers.insert(header::CACHE_CONTROL, cache_control);
     response
 }

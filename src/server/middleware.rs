@@ -86,7 +86,7 @@ pub async fn same_origin_writes(
 /// browser for an hour, then revalidated (a 304 while unchanged).
 pub async fn static_file_caching<B>(mut response: Response<B>) -> Response<B> {
     if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
-        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(super::assets::SITE_FILE_CACHING));
     }
     response
 }

@@ -96,14 +96,17 @@ impl Application {
         let addr = listener.local_addr()?;
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
         let (payments, emulator) = payments::connect(&config, &public_url).await?;
-        let pkg_dir = std::path::Path::new(&*config.site.site_root).join(&*config.site.site_pkg_dir);
+        let site_root = std::path::PathBuf::from(&*config.site.site_root);
+        let pkg_dir = site_root.join(&*config.site.site_pkg_dir);
+        // In development cargo-leptos rewrites the files under a running server: read
+        // them from disk each time there.
+        let production = config.site.env == leptos::config::Env::PROD;
         let state = AppState {
-            // In development cargo-leptos rewrites these files under a running server:
-            // read them from disk each time there.
-            assets: if config.site.env == leptos::config::Env::PROD {
-                assets::Assets::compressed(pkg_dir, config.site.hash_files)
+            assets: if production { assets::Assets::bundle(pkg_dir, config.site.hash_files) } else { assets::Assets::from_disk(pkg_dir) },
+            site_files: if production {
+                assets::Assets::site_root(site_root, &config.site.site_pkg_dir)
             } else {
-                assets::Assets::from_disk(pkg_dir)
+                assets::Assets::from_disk(site_root)
             },
             leptos_options: config.site.clone(),
             config: Arc::new(config),
@@ -180,9 +183,10 @@ fn router(state: AppState) -> Router {
     };
     let js_url = state.payments.js_url.clone();
     let not_found_page = move |options| shell(options, js_url.clone(), csp.clone());
-    // Files of the site root (the favicon, product images): answered by the static file
-    // service as HTTP says, conditional requests included (a 304 for an unchanged file);
-    // a path with no file gets the app's 404 page.
+    // Files of the site root (the favicon, product images): from memory once read
+    // (assets.rs); until then, by the static file service as HTTP says, conditional
+    // requests included (a 304 for an unchanged file). A path with no file gets the
+    // app's 404 page.
     let not_found = axum::handler::Handler::with_state(
         leptos_axum::file_and_error_handler_with_context::<AppState, _>(context.clone(), not_found_page),
         state.clone(),
@@ -198,7 +202,16 @@ fn router(state: AppState) -> Router {
         .route("/admin/orders", get(crate::orders::admin::list))
         .route("/admin/orders/{id}", get(crate::orders::admin::detail))
         .leptos_routes_with_context(&state, routes, context, page)
-        .fallback_service(static_files)
+        .fallback(move |axum::extract::State(state): axum::extract::State<AppState>, request: axum::extract::Request| async move {
+            match assets::site_file(&state.site_files, &request) {
+                Some(response) => response,
+                None => {
+                    use tower::ServiceExt;
+                    let Ok(response) = static_files.oneshot(request).await;
+                    axum::response::IntoResponse::into_response(response)
+                }
+            }
+        })
         .layer(axum::middleware::from_fn_with_state(public_origin(&state.public_url), middleware::same_origin_writes))
         .layer(middleware::body_limit(middleware::MAX_BODY_BYTES));
     // Stripe's events can be larger than any form; they get a limit of their own.
