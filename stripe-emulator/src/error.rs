@@ -125,6 +125,13 @@ impl ApiError {
         )
     }
 
+    /// Refused by parameter validation, before the endpoint started executing (so no
+    /// idempotent result is saved for it).
+    pub fn is_validation(&self) -> bool {
+        self.status == StatusCode::BAD_REQUEST
+            && self.code.as_deref().is_some_and(|code| code.starts_with("parameter") || code == "url_invalid")
+    }
+
     /// The body Stripe sends.
     pub fn body(&self) -> Value {
         let mut error = Map::new();

@@ -209,13 +209,17 @@ fn process(
 ) -> (StatusCode, Vec<u8>) {
     let request = RequestInfo { id: Some(request_id), idempotency_key: key.clone() };
     shared.run(caller, request, |ctx| {
-        let (status, body) = match api::dispatch(ctx, method, path.strip_prefix("/v1/").unwrap_or_default(), params) {
-            Ok(object) => (StatusCode::OK, object),
-            Err(error) => (error.status, error.body()),
+        let (status, body, validation) = match api::dispatch(ctx, method, path.strip_prefix("/v1/").unwrap_or_default(), params) {
+            Ok(object) => (StatusCode::OK, object, false),
+            Err(error) => (error.status, error.body(), error.is_validation()),
         };
         let bytes = serde_json::to_vec_pretty(&body).unwrap_or_default();
         if let Some(key) = &key {
-            shared.idempotency.finish(key, status, bytes.clone(), wall_clock());
+            if validation {
+                shared.idempotency.release(key);
+            } else {
+                shared.idempotency.finish(key, status, bytes.clone(), wall_clock());
+            }
         }
         (status, bytes)
     })

@@ -1,7 +1,9 @@
-//! Idempotency keys, as Stripe keeps them: the first reply to a key is stored (even an
-//! error) and replayed for 24 hours to requests with the same key and parameters, with
-//! `Idempotent-Replayed: true`; the same key with other parameters is a 400
-//! `idempotency_error`; a key whose first request is still running is a 409.
+//! Idempotency keys, as Stripe keeps them: the first reply of an endpoint that started
+//! executing is stored (even an error) and replayed for 24 hours to requests with the
+//! same key and parameters, with `Idempotent-Replayed: true`; the same key with other
+//! parameters is a 400 `idempotency_error`; a key whose first request is still running
+//! is a 409. A request refused by parameter validation never started executing: its
+//! key is released, and a corrected retry with it goes through.
 
 use crate::error::ApiError;
 use axum::http::StatusCode;
@@ -67,6 +69,14 @@ impl Store {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(Entry::Running { fingerprint }) = entries.remove(key) {
             entries.insert(key.to_owned(), Entry::Done { fingerprint, status, body, at: now });
+        }
+    }
+
+    /// Forgets a claimed key whose request never started executing.
+    pub fn release(&self, key: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(entries.get(key), Some(Entry::Running { .. })) {
+            entries.remove(key);
         }
     }
 

@@ -92,7 +92,8 @@ impl Account {
     pub fn emit(&mut self, kind: &str, object: &Value, previous: Option<Value>, request: &RequestInfo) -> String {
         let id = new_id("evt");
         let mut data = json!({ "object": object });
-        if let Some(previous) = previous {
+        // Stripe sends previous_attributes only with `*.updated` events.
+        if let Some(previous) = previous.filter(|_| kind.ends_with(".updated")) {
             data["previous_attributes"] = previous;
         }
         self.events.push(json!({

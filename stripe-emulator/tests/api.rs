@@ -233,12 +233,14 @@ async fn a_token_is_single_use_and_expires_after_twelve_hours() {
     let token = stripe.token("pm_card_visa").await;
     assert_eq!(stripe.pay(&token, &[]).await.status, 200);
     let again = stripe.pay(&token, &[]).await;
-    assert_eq!((again.status, again.body["error"]["code"].as_str()), (400, Some("confirmation_token_already_used")));
+    assert_eq!((again.status, again.body["error"]["code"].as_str()), (400, Some("token_already_used")));
 
     let old = stripe.token("pm_card_visa").await;
     stripe.control("/_emulator/clock", json!({ "advance_seconds": 12 * 3600 })).await;
     let expired = stripe.pay(&old, &[]).await;
-    assert_eq!((expired.status, expired.body["error"]["code"].as_str()), (400, Some("confirmation_token_expired")));
+    assert_eq!((expired.status, expired.body["error"]["param"].as_str()), (400, Some("confirmation_token")));
+    assert!(expired.body["error"]["message"].as_str().unwrap().contains("expired"), "{}", expired.body);
+    assert!(expired.body["error"]["code"].is_null(), "Stripe's list of codes has none for an expired token");
     // Refused confirmations create nothing.
     assert_eq!(stripe.event_types().await.iter().filter(|t| *t == "payment_intent.created").count(), 1);
 }
@@ -609,6 +611,49 @@ async fn events_are_listed_newest_first_with_type_and_time_filters() {
     let limited = stripe.get("/v1/events?limit=2").await.body;
     assert_eq!((limited["data"].as_array().unwrap().len(), limited["has_more"].as_bool()), (2, Some(true)));
     assert_eq!(limited["data"][0]["type"], "payment_intent.succeeded");
+}
+
+#[tokio::test]
+async fn a_request_refused_by_validation_leaves_its_idempotency_key_free() {
+    // Stripe saves a result only once an endpoint started executing: the corrected
+    // retry under the same key goes through.
+    let stripe = emulator().await;
+    let token = stripe.token("pm_card_visa").await;
+    let missing_amount = [("currency", "eur"), ("confirm", "true"), ("confirmation_token", token.as_str())];
+    let refused = stripe.post_as(SECRET_KEY, "/v1/payment_intents", &missing_amount, Some("order-1")).await;
+    assert_eq!((refused.status, refused.body["error"]["code"].as_str()), (400, Some("parameter_missing")));
+    let corrected = [("amount", "1099"), ("currency", "eur"), ("confirm", "true"), ("confirmation_token", token.as_str())];
+    let paid = stripe.post_as(SECRET_KEY, "/v1/payment_intents", &corrected, Some("order-1")).await;
+    assert_eq!((paid.status, paid.body["status"].as_str()), (200, Some("succeeded")), "{}", paid.body);
+    assert!(!paid.headers.contains_key("idempotent-replayed"));
+    // What executed is kept: the same request again is replayed.
+    let again = stripe.post_as(SECRET_KEY, "/v1/payment_intents", &corrected, Some("order-1")).await;
+    assert_eq!((again.headers["idempotent-replayed"].to_str().unwrap(), again.body["id"].clone()), ("true", paid.body["id"].clone()));
+}
+
+#[tokio::test]
+async fn a_list_cursor_naming_no_object_is_refused_and_only_updates_carry_previous_attributes() {
+    let stripe = emulator().await;
+    let unknown = stripe.get("/v1/customers?starting_after=cus_nothere").await;
+    assert_eq!(
+        (unknown.status, unknown.body["error"]["code"].as_str(), unknown.body["error"]["param"].as_str()),
+        (400, Some("resource_missing"), Some("starting_after"))
+    );
+    let before = stripe.get("/v1/events?ending_before=evt_nothere").await;
+    assert_eq!((before.status, before.body["error"]["param"].as_str()), (400, Some("ending_before")));
+
+    let token = stripe.token("pm_card_visa").await;
+    stripe.pay(&token, &[]).await;
+    let customer = stripe.post("/v1/customers", &[("email", "a@example.com")]).await.body;
+    let id = customer["id"].as_str().unwrap();
+    stripe.post(&format!("/v1/customers/{id}"), &[("email", "b@example.com")]).await;
+    let events = stripe.get("/v1/events?limit=100").await.body;
+    for event in events["data"].as_array().unwrap() {
+        let kind = event["type"].as_str().unwrap();
+        let previous = &event["data"]["previous_attributes"];
+        assert_eq!(kind.ends_with(".updated"), !previous.is_null(), "{kind}: {previous}");
+        assert_ne!(kind, "payment_intent.updated", "Stripe has no such event");
+    }
 }
 
 #[tokio::test]

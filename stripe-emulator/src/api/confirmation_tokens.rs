@@ -144,11 +144,11 @@ pub fn usable(ctx: &Ctx<'_>, id: &str) -> Result<Value, ApiError> {
             "confirmation_token",
             "This ConfirmationToken has already been used to confirm a PaymentIntent or SetupIntent. Create a new one.",
         )
-        .with_code("confirmation_token_already_used"));
+        .with_code("token_already_used"));
     }
     if token["expires_at"].as_i64().is_some_and(|at| at <= ctx.now()) {
-        return Err(ApiError::invalid_param("confirmation_token", "This ConfirmationToken has expired. Create a new one.")
-            .with_code("confirmation_token_expired"));
+        // Stripe's list of codes has none for an expired token: the message says it.
+        return Err(ApiError::invalid_param("confirmation_token", "This ConfirmationToken has expired. Create a new one."));
     }
     Ok(token.clone())
 }

@@ -125,15 +125,31 @@ pub fn limit(params: &Params) -> Result<usize, ApiError> {
     }
 }
 
+/// What Stripe calls an object in "No such …" messages, from its id's prefix.
+fn kind_of(id: &str) -> &'static str {
+    match id.split('_').next().unwrap_or_default() {
+        "cus" => "customer",
+        "pi" => "payment_intent",
+        "seti" => "setup_intent",
+        "pm" => "payment_method",
+        "evt" => "event",
+        "ch" => "charge",
+        _ => "object",
+    }
+}
+
 /// Pages a newest-first list with `starting_after` / `ending_before`.
 pub fn page(items: Vec<&Value>, params: &Params) -> Result<(Vec<Value>, bool), ApiError> {
     let limit = limit(params)?;
+    // A cursor that names no object of the list is refused, as Stripe does.
+    let position =
+        |param: &str, id: &str| items.iter().position(|o| o["id"] == id).ok_or_else(|| ApiError::no_such_param(kind_of(id), id, param));
     let start = match params.str("starting_after")? {
-        Some(after) => items.iter().position(|o| o["id"] == after).map_or(items.len(), |i| i + 1),
+        Some(after) => position("starting_after", after)? + 1,
         None => 0,
     };
     let end = match params.str("ending_before")? {
-        Some(before) => items.iter().position(|o| o["id"] == before).unwrap_or(items.len()),
+        Some(before) => position("ending_before", before)?,
         None => items.len(),
     };
     let window = &items[start.min(end)..end];

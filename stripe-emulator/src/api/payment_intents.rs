@@ -399,7 +399,6 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
         "expand",
     ])?;
     let mut intent = find(ctx, id)?;
-    let before = intent.clone();
     let editable = ["requires_payment_method", "requires_confirmation", "requires_action"];
     if !editable.iter().any(|s| intent["status"] == *s) {
         return Err(unexpected_state("update", &intent, &editable));
@@ -440,16 +439,8 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
         intent["payment_method"] = pm["id"].clone();
         intent["status"] = json!("requires_confirmation");
     }
-    let mut previous = serde_json::Map::new();
-    for (key, value) in before.as_object().into_iter().flatten() {
-        if intent[key] != *value {
-            previous.insert(key.clone(), value.clone());
-        }
-    }
+    // Stripe has no `payment_intent.updated` event: an update emits nothing.
     ctx.account.put(intent.clone());
-    if !previous.is_empty() {
-        ctx.emit("payment_intent.updated", &intent, Some(Value::Object(previous)));
-    }
     ctx.expand(intent, params)
 }
 
