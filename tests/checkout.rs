@@ -167,7 +167,7 @@ async fn a_decline_carries_stripes_message_and_leaves_the_order_payable() {
 async fn prepaid_cards_are_refused_before_any_charge() {
     let shop = shop().await;
     shop.add("ceramic-mug", "1").await;
-    let (status, error) = shop.pay(&shop.card_token("4000000000000077").await, &[]).await;
+    let (status, error) = shop.pay(&shop.card_token("5105105105105100").await, &[]).await;
     assert_eq!(status, 402, "{error}");
     assert!(error.to_string().contains("prepaid"), "{error}");
     assert!(shop.payment_intents().await.is_empty());

@@ -88,8 +88,11 @@ pub const CARDS: &[TestCard] = &[
     card("4242424242424242", "visa", Behaviour::Succeeds),
     TestCard { number: "4000056655665556", brand: "visa", funding: "debit", country: "US", behaviour: Behaviour::Succeeds },
     card("5555555555554444", "mastercard", Behaviour::Succeeds),
+    TestCard { number: "5200828282828210", brand: "mastercard", funding: "debit", country: "US", behaviour: Behaviour::Succeeds },
+    TestCard { number: "5105105105105100", brand: "mastercard", funding: "prepaid", country: "US", behaviour: Behaviour::Succeeds },
     card("378282246310005", "amex", Behaviour::Succeeds),
-    TestCard { number: "4000000000000077", brand: "visa", funding: "prepaid", country: "US", behaviour: Behaviour::Succeeds },
+    // "Bypass pending balance" in Stripe's list: a plain credit card here.
+    card("4000000000000077", "visa", Behaviour::Succeeds),
     TestCard { number: "4000002500000003", brand: "visa", funding: "credit", country: "FR", behaviour: Behaviour::Succeeds },
     card("4000002500003155", "visa", Behaviour::Authenticate { when_saved: false, then: None }),
     card("4000000000003220", "visa", Behaviour::Authenticate { when_saved: true, then: None }),
@@ -110,6 +113,8 @@ pub const TEST_PAYMENT_METHODS: &[(&str, &str)] = &[
     ("pm_card_visa", "4242424242424242"),
     ("pm_card_visa_debit", "4000056655665556"),
     ("pm_card_mastercard", "5555555555554444"),
+    ("pm_card_mastercard_debit", "5200828282828210"),
+    ("pm_card_mastercard_prepaid", "5105105105105100"),
     ("pm_card_amex", "378282246310005"),
     ("pm_card_visa_chargeDeclined", "4000000000000002"),
     ("pm_card_chargeDeclined", "4000000000000002"),
@@ -125,7 +130,6 @@ pub const TEST_PAYMENT_METHODS: &[(&str, &str)] = &[
     ("pm_card_threeDSecure2Required", "4000000000003220"),
     ("pm_card_authenticationRequiredOnSetup", "4000002500003155"),
     ("pm_card_authenticationRequired", "4000002760003184"),
-    ("pm_card_prepaid", "4000000000000077"),
 ];
 
 /// The card for a number (spaces ignored): a listed test card, or for any other
@@ -224,7 +228,25 @@ mod tests {
 
     #[test]
     fn other_valid_numbers_succeed_with_their_brand() {
-        let card = by_number("5105105105105100").unwrap();
-        assert_eq!((card.brand, card.last4.as_str(), card.behaviour), ("mastercard", "5100", Behaviour::Succeeds));
+        let card = by_number("2223003122003222").unwrap();
+        assert_eq!((card.brand, card.behaviour), ("mastercard", Behaviour::Succeeds));
+    }
+
+    #[test]
+    fn funding_is_as_stripes_testing_page_lists_it() {
+        // docs.stripe.com/testing, "Cards by brand".
+        for (number, pm, brand, funding) in [
+            ("4242424242424242", "pm_card_visa", "visa", "credit"),
+            ("4000056655665556", "pm_card_visa_debit", "visa", "debit"),
+            ("5555555555554444", "pm_card_mastercard", "mastercard", "credit"),
+            ("5200828282828210", "pm_card_mastercard_debit", "mastercard", "debit"),
+            ("5105105105105100", "pm_card_mastercard_prepaid", "mastercard", "prepaid"),
+        ] {
+            let card = by_number(number).unwrap();
+            assert_eq!((card.brand, card.funding), (brand, funding), "{number}");
+            assert_eq!(by_test_payment_method(pm).unwrap().last4, number[number.len() - 4..], "{pm}");
+        }
+        assert_eq!(by_number("4000000000000077").unwrap().funding, "credit", "Stripe lists it for bypassing the pending balance");
+        assert!(by_test_payment_method("pm_card_prepaid").is_none(), "not one of Stripe's ids");
     }
 }
