@@ -85,6 +85,44 @@ async fn the_amount_charged_is_the_servers_price_whatever_the_browser_sends() {
     assert!(intents[0]["id"].as_str() == reply["payment_intent"].as_str());
 }
 
+/// What Stripe received, from the emulator's request log: every write carries an
+/// idempotency key, and the amount asked for is the server's price.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_write_to_stripe_carries_an_idempotency_key_and_the_servers_amount() {
+    let shop = shop().await;
+    // A signed-in shopper: a Customer and a CustomerSession besides the payment.
+    let (status, body) =
+        shop.call(&shop.client, "account/sign-up", &[("email", "log@example.com"), ("password", "correct horse battery")]).await;
+    assert_eq!(status, 200, "{body}");
+    shop.add("ceramic-mug", "2").await;
+    assert_eq!(shop.call(&shop.client, "checkout/view", &[]).await.0, 200);
+    let (status, _) = shop.pay(&shop.token("pm_card_visa_chargeDeclined").await, &[("amount", "1")]).await;
+    assert_eq!(status, 402);
+    let (status, reply) = shop.pay(&shop.token("pm_card_visa").await, &[("amount", "1")]).await;
+    assert_eq!(status, 200, "{reply}");
+
+    let log: Value = shop.client.get(format!("{}/_emulator/requests", shop.stripe)).send().await.unwrap().json().await.unwrap();
+    // The storefront's writes (the test's own test-helper tokens aside).
+    let writes: Vec<&Value> = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "POST" && !r["path"].as_str().unwrap().starts_with("/v1/test_helpers/"))
+        .collect();
+    let paths: Vec<&str> = writes.iter().map(|r| r["path"].as_str().unwrap()).collect();
+    for path in ["/v1/customers", "/v1/customer_sessions", "/v1/payment_intents"] {
+        assert!(paths.contains(&path), "no {path} among {paths:?}");
+    }
+    for write in &writes {
+        assert!(write["idempotency_key"].as_str().is_some_and(|key| !key.is_empty()), "a write without a key: {write}");
+    }
+    let payments: Vec<&&Value> = writes.iter().filter(|r| r["path"] == "/v1/payment_intents").collect();
+    assert_eq!(payments.len(), 2, "the declined attempt and the paid one");
+    for payment in payments {
+        assert_eq!((payment["params"]["amount"].as_str(), payment["params"]["currency"].as_str()), (Some("3600"), Some("eur")));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_token_returns_the_same_payment_and_charges_once() {
     let shop = shop().await;

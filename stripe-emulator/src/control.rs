@@ -25,6 +25,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_emulator/events", get(events))
         .route("/_emulator/events/{id}/resend", post(resend))
         .route("/_emulator/deliveries", get(deliveries))
+        .route("/_emulator/requests", get(requests))
         .route("/_emulator/webhook_endpoints", get(endpoints).post(add_endpoint).delete(clear_endpoints))
         .route("/_emulator/faults", get(faults).post(add_fault).delete(clear_faults))
         .route("/_emulator/clock", post(advance_clock))
@@ -47,6 +48,7 @@ async fn index() -> Response {
             "events": "GET /_emulator/events",
             "resend": "POST /_emulator/events/{id}/resend [{\"url\",\"secret\"}]",
             "deliveries": "GET /_emulator/deliveries[?event_id=evt_…]",
+            "requests": "GET /_emulator/requests[?path=/v1/…]",
             "webhook_endpoints": "GET | POST {\"url\",\"secret\"?} | DELETE /_emulator/webhook_endpoints",
             "faults": "GET | POST {\"path\",\"method\"?,\"status\"|\"drop\"|\"delay_ms\",\"should_retry\"?,\"phase\"?,\"count\"?} | DELETE /_emulator/faults",
             "clock": "POST /_emulator/clock {\"advance_seconds\"}",
@@ -59,6 +61,15 @@ async fn index() -> Response {
 async fn events(State(shared): State<Arc<Shared>>) -> Response {
     let events = shared.account.lock().unwrap_or_else(|e| e.into_inner()).events.clone();
     Json(json!({ "data": events })).into_response()
+}
+
+/// Every `/v1` request, oldest first (`?path=` keeps those to one path).
+async fn requests(State(shared): State<Arc<Shared>>, Query(query): Query<HashMap<String, String>>) -> Response {
+    let mut requests = shared.requests.list();
+    if let Some(path) = query.get("path") {
+        requests.retain(|request| &request.path == path);
+    }
+    Json(json!({ "data": requests })).into_response()
 }
 
 async fn deliveries(State(shared): State<Arc<Shared>>, Query(query): Query<HashMap<String, String>>) -> Response {

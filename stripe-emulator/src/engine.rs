@@ -7,13 +7,14 @@ use crate::api::{self, Caller, Ctx};
 use crate::config::Config;
 use crate::state::{Account, RequestInfo};
 use crate::webhooks::Webhooks;
-use crate::{faults, idempotency};
+use crate::{faults, idempotency, requests};
 use std::sync::{Arc, Mutex};
 
 /// Everything the handlers share.
 pub(crate) struct Shared {
     pub account: Arc<Mutex<Account>>,
     pub idempotency: idempotency::Store,
+    pub requests: requests::RequestLog,
     pub faults: faults::Faults,
     pub webhooks: Arc<Webhooks>,
     pub config: Config,
@@ -25,7 +26,15 @@ impl Shared {
         let account = Arc::new(Mutex::new(Account::default()));
         let webhooks =
             Arc::new(Webhooks::new(Arc::clone(&account), config.webhooks.clone(), config.retry_schedule.clone(), config.attempt_timeout));
-        Shared { account, idempotency: idempotency::Store::default(), faults: faults::Faults::default(), webhooks, config, base_url }
+        Shared {
+            account,
+            idempotency: idempotency::Store::default(),
+            requests: requests::RequestLog::default(),
+            faults: faults::Faults::default(),
+            webhooks,
+            config,
+            base_url,
+        }
     }
 
     /// Runs `work` on the account as `caller`, in `request`; then delivers the events
@@ -61,10 +70,12 @@ impl Shared {
         }
     }
 
-    /// Forgets everything: objects, events, idempotency keys, faults and deliveries.
+    /// Forgets everything: objects, events, idempotency keys, the request log, faults
+    /// and deliveries.
     pub fn reset(&self) {
         *self.account.lock().unwrap_or_else(|e| e.into_inner()) = Account::default();
         self.idempotency.clear();
+        self.requests.clear();
         self.faults.clear();
         self.webhooks.clear();
     }

@@ -77,7 +77,23 @@ fn insert(map: &mut BTreeMap<String, Param>, path: &[String], value: String, key
     }
 }
 
+impl Param {
+    /// As JSON: strings, objects and arrays, as the form said them.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Param::Str(value) => serde_json::Value::String(value.clone()),
+            Param::Map(map) => map.iter().map(|(key, value)| (key.clone(), value.to_json())).collect(),
+            Param::List(items) => items.iter().map(Param::to_json).collect(),
+        }
+    }
+}
+
 impl Params {
+    /// As JSON (see [`Param::to_json`]).
+    pub fn to_json(&self) -> serde_json::Value {
+        self.0.iter().map(|(key, value)| (key.clone(), value.to_json())).collect()
+    }
+
     /// Decodes a form body or a query string.
     pub fn parse(body: &str) -> Result<Params, FormError> {
         let mut map = BTreeMap::new();

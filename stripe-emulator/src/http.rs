@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::faults::{Action, Phase};
 use crate::form::Params;
 use crate::idempotency::Claim;
+use crate::requests::LoggedRequest;
 use crate::state::{RequestInfo, random_suffix, wall_clock};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -101,7 +102,7 @@ fn fault_reply(status: u16, should_retry: Option<bool>, common: &[(&str, String)
     json_reply(error.status, &error.body(), &headers)
 }
 
-/// Every `/v1/…` request.
+/// Every `/v1/…` request, recorded in the request log with the status it got.
 async fn api(
     State(shared): State<Arc<Shared>>,
     method: Method,
@@ -109,7 +110,28 @@ async fn api(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let request_id = format!("req_{}", random_suffix(14));
+    let mut logged = LoggedRequest {
+        request_id: format!("req_{}", random_suffix(14)),
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        idempotency_key: headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned),
+        ..LoggedRequest::default()
+    };
+    let response = answer(&shared, method, uri, headers, body, &mut logged).await;
+    logged.status = response.status().as_u16();
+    shared.requests.record(logged);
+    response
+}
+
+async fn answer(
+    shared: &Arc<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    logged: &mut LoggedRequest,
+) -> Response {
+    let request_id = logged.request_id.clone();
     let version = headers.get("stripe-version").and_then(|v| v.to_str().ok()).map_or_else(|| crate::API_VERSION.to_owned(), str::to_owned);
     let idempotency_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut common = vec![("request-id", request_id.clone()), ("stripe-version", version)];
@@ -158,6 +180,7 @@ async fn api(
         Ok(params) => params,
         Err(error) => return fail(ApiError::invalid(format!("Invalid request: {error}")), &common),
     };
+    logged.params = params.to_json();
 
     // Idempotency applies to POSTs that carry a key.
     let key = idempotency_key.filter(|_| method == Method::POST);
@@ -168,7 +191,8 @@ async fn api(
             Ok(Claim::Replay { status, body }) => {
                 let mut headers = common.clone();
                 headers.push(("idempotent-replayed", "true".into()));
-                return after_faults(&shared, &method, &path, status, body, &headers).await;
+                logged.replayed = true;
+                return after_faults(shared, &method, &path, status, body, &headers).await;
             }
             Err(error) => return fail(error, &common),
         }
@@ -177,7 +201,7 @@ async fn api(
     // The work runs in its own task: like Stripe, it finishes (and its idempotency key
     // records the result) even if the client hangs up or times out meanwhile.
     let work = {
-        let shared = Arc::clone(&shared);
+        let shared = Arc::clone(shared);
         let (method, path, key, request_id) = (method.clone(), path.clone(), key.clone(), request_id.clone());
         tokio::spawn(async move {
             if let Some(delay) = slow {
@@ -193,7 +217,7 @@ async fn api(
             (error.status, serde_json::to_vec_pretty(&error.body()).unwrap_or_default())
         }
     };
-    after_faults(&shared, &method, &path, status, bytes, &common).await
+    after_faults(shared, &method, &path, status, bytes, &common).await
 }
 
 /// One API call on the account; its reply is stored under its idempotency key before

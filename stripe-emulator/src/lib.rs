@@ -31,6 +31,7 @@ mod faults;
 pub mod form;
 mod http;
 mod idempotency;
+mod requests;
 pub mod state;
 mod stripe_js;
 pub mod webhooks;

@@ -632,6 +632,30 @@ async fn a_request_refused_by_validation_leaves_its_idempotency_key_free() {
 }
 
 #[tokio::test]
+async fn the_request_log_shows_what_each_request_sent_and_got() {
+    let stripe = emulator().await;
+    let form = [("email", "jenny@example.com"), ("metadata[order]", "7")];
+    stripe.post_as(SECRET_KEY, "/v1/customers", &form, Some("log-1")).await;
+    stripe.post_as(SECRET_KEY, "/v1/customers", &form, Some("log-1")).await;
+    stripe.post_as("sk_live_nope", "/v1/customers", &form, None).await;
+    stripe.get("/v1/customers?limit=2").await;
+    let log = stripe.get("/_emulator/requests?path=/v1/customers").await.body;
+    let log = log["data"].as_array().unwrap();
+    assert_eq!(log.len(), 4);
+    assert_eq!(
+        (log[0]["method"].as_str(), log[0]["status"].as_u64(), log[0]["replayed"].as_bool()),
+        (Some("POST"), Some(200), Some(false))
+    );
+    assert_eq!(log[0]["params"], json!({ "email": "jenny@example.com", "metadata": { "order": "7" } }));
+    assert_eq!((log[0]["idempotency_key"].as_str(), log[1]["replayed"].as_bool()), (Some("log-1"), Some(true)));
+    assert!(log[0]["request_id"].as_str().unwrap().starts_with("req_"));
+    assert_eq!((log[2]["status"].as_u64(), log[2]["idempotency_key"].is_null()), (Some(401), true));
+    assert_eq!((log[3]["method"].as_str(), log[3]["params"]["limit"].as_str()), (Some("GET"), Some("2")));
+    stripe.control("/_emulator/reset", json!({})).await;
+    assert_eq!(stripe.get("/_emulator/requests").await.body["data"], json!([]));
+}
+
+#[tokio::test]
 async fn a_list_cursor_naming_no_object_is_refused_and_only_updates_carry_previous_attributes() {
     let stripe = emulator().await;
     let unknown = stripe.get("/v1/customers?starting_after=cus_nothere").await;
