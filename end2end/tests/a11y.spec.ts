@@ -1,6 +1,6 @@
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
-import { test, expect, typeCard } from './fixtures';
+import { test, expect, paidOrderAndNextCart } from './fixtures';
 
 // Accessibility: axe on every page, in both languages and both colour schemes (zero
 // violations of serious or critical impact); a checkout done with the keyboard alone;
@@ -8,25 +8,13 @@ import { test, expect, typeCard } from './fixtures';
 
 /** Every page of the shop, reached as a shopper reaches it. Returns [name, path]. */
 async function everyPage(page: Page, gotoHydrated: (path: string) => Promise<void>): Promise<[string, string][]> {
-  await gotoHydrated('/');
-  await page.getByTestId('add-to-cart-ceramic-mug').click();
-  await expect(page.getByTestId('cart-count')).toHaveText('1');
-  await gotoHydrated('/checkout');
-  await expect(page.getByTestId('pay-button')).toBeEnabled();
-  await typeCard(page, '4242424242424242');
-  await page.getByTestId('pay-button').click();
-  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
-  const complete = new URL(page.url());
-  const order = await page.getByTestId('payment-result').locator('xpath=following::a[contains(@href, "/orders/")]').first().getAttribute('href');
-  await gotoHydrated('/');
-  await page.getByTestId('add-to-cart-linen-tote').click();
-  await expect(page.getByTestId('cart-count')).toHaveText('1');
+  const { complete, order } = await paidOrderAndNextCart(page, gotoHydrated);
   return [
     ['catalog', '/'],
     ['cart', '/cart'],
     ['checkout', '/checkout'],
     ['payment result', complete.pathname + complete.search],
-    ['order', order!],
+    ['order', order],
     ['account', '/account'],
     ['not found', '/no-such-page'],
   ];

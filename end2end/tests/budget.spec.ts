@@ -1,4 +1,4 @@
-import { test, expect, waitForHydration, typeCard } from './fixtures';
+import { test, expect, waitForHydration, paidOrderAndNextCart } from './fixtures';
 import type { Page } from '@playwright/test';
 
 // A budget for whole page loads as a returning shopper's browser makes them: warm (the
@@ -59,23 +59,11 @@ async function warmLoads(page: Page, name: string, path: string) {
 }
 
 test('warm page loads make one request each, and every response is fast', async ({ page, gotoHydrated }) => {
-  // An order to look at: pay for a mug (the order page is one of the measured pages).
-  await gotoHydrated('/');
-  await page.getByTestId('add-to-cart-ceramic-mug').click();
-  await expect(page.getByTestId('cart-count')).toHaveText('1');
-  await gotoHydrated('/checkout');
-  await expect(page.getByTestId('pay-button')).toBeEnabled();
-  await typeCard(page, '4242424242424242');
-  await page.getByTestId('pay-button').click();
-  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
-  const order = await page.getByRole('link', { name: 'View your order' }).getAttribute('href');
-  // And a cart to check out again.
-  await gotoHydrated('/');
-  await page.getByTestId('add-to-cart-linen-tote').click();
-  await expect(page.getByTestId('cart-count')).toHaveText('1');
+  // An order and a cart to look at.
+  const { order } = await paidOrderAndNextCart(page, gotoHydrated);
 
   await warmLoads(page, 'catalog', '/');
   await warmLoads(page, 'cart', '/cart');
   await warmLoads(page, 'checkout', '/checkout');
-  await warmLoads(page, 'order', order!);
+  await warmLoads(page, 'order', order);
 });

@@ -56,4 +56,25 @@ export async function typeCard(page: Page, number: string) {
   await frame.locator('[name="postalCode"]').fill('10001');
 }
 
+/**
+ * Pays for a mug with a Visa (an order to look at), then puts a tote in the next cart
+ * (a checkout to look at). Returns the result page's URL and the order page's path.
+ */
+export async function paidOrderAndNextCart(page: Page, gotoHydrated: (path: string) => Promise<void>) {
+  await gotoHydrated('/');
+  await page.getByTestId('add-to-cart-ceramic-mug').click();
+  await expect(page.getByTestId('cart-count')).toHaveText('1');
+  await gotoHydrated('/checkout');
+  await expect(page.getByTestId('pay-button')).toBeEnabled();
+  await typeCard(page, '4242424242424242');
+  await page.getByTestId('pay-button').click();
+  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+  const complete = new URL(page.url());
+  const order = await page.getByTestId('payment-result').locator('xpath=following::a[contains(@href, "/orders/")]').first().getAttribute('href');
+  await gotoHydrated('/');
+  await page.getByTestId('add-to-cart-linen-tote').click();
+  await expect(page.getByTestId('cart-count')).toHaveText('1');
+  return { complete, order: order! };
+}
+
 export { expect };
