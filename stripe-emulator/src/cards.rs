@@ -14,6 +14,7 @@ const GENERIC: Decline = Decline { code: "card_declined", decline_code: "generic
 const INSUFFICIENT_FUNDS: Decline =
     Decline { code: "card_declined", decline_code: "insufficient_funds", message: "Your card has insufficient funds." };
 const LOST_CARD: Decline = Decline { code: "card_declined", decline_code: "lost_card", message: "Your card was declined." };
+const STOLEN_CARD: Decline = Decline { code: "card_declined", decline_code: "stolen_card", message: "Your card was declined." };
 const EXPIRED: Decline = Decline { code: "expired_card", decline_code: "expired_card", message: "Your card has expired." };
 const INCORRECT_CVC: Decline =
     Decline { code: "incorrect_cvc", decline_code: "incorrect_cvc", message: "Your card's security code is incorrect." };
@@ -101,6 +102,7 @@ pub const CARDS: &[TestCard] = &[
     card("4000000000000002", "visa", Behaviour::Declines(GENERIC)),
     card("4000000000009995", "visa", Behaviour::Declines(INSUFFICIENT_FUNDS)),
     card("4000000000009987", "visa", Behaviour::Declines(LOST_CARD)),
+    card("4000000000009979", "visa", Behaviour::Declines(STOLEN_CARD)),
     card("4000000000000069", "visa", Behaviour::Declines(EXPIRED)),
     card("4000000000000127", "visa", Behaviour::Declines(INCORRECT_CVC)),
     card("4000000000000119", "visa", Behaviour::Declines(PROCESSING)),
