@@ -1,10 +1,10 @@
 //! The HTML document (`shell`) and the application: page chrome, shared cart state and
 //! the router of pages.
 
-use crate::account::{AccountPage, AccountState};
+use crate::account::AccountPage;
 use crate::cart::{CartCount, CartPage, CartState};
 use crate::catalog::{CatalogPage, get_shop_info};
-use crate::checkout::{CheckoutCompletePage, CheckoutPage};
+use crate::checkout::{CheckoutCompletePage, CheckoutPage, ReturnedPayment};
 use crate::error::AppError;
 use crate::orders::OrderPage;
 use leptos::prelude::*;
@@ -12,12 +12,23 @@ use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
-/// The whole HTML document, rendered on the server only. Stripe.js is loaded from
-/// `stripe_js_url` on every page, as Stripe recommends (fraud signals). With a
-/// Content-Security-Policy (`csp`, with `{nonce}` for this response's nonce) the page
-/// runs only scripts the server marked with its nonce, and what they load.
-pub fn shell(options: LeptosOptions, stripe_js_url: String, csp: Option<std::sync::Arc<str>>) -> impl IntoView {
+/// What every page's document carries besides the app; fixed for the server's life.
+#[derive(Clone, Debug)]
+pub struct Document {
+    /// Stripe.js, loaded on every page, as Stripe recommends (fraud signals).
+    pub stripe_js_url: String,
+    /// The Content-Security-Policy, with `{nonce}` for this response's nonce: the page
+    /// runs only the scripts the server marked with it, and what they load.
+    pub csp: Option<std::sync::Arc<str>>,
+    /// The wasm bundle's JS glue and module (`/pkg/…`, content-hashed names when built so).
+    pub bundle_js: String,
+    pub bundle_wasm: String,
+}
+
+/// The whole HTML document, rendered on the server only.
+pub fn shell(options: LeptosOptions, document: Document) -> impl IntoView {
     let nonce = leptos::nonce::use_nonce();
+    let Document { stripe_js_url, csp, bundle_js, bundle_wasm } = document;
     #[cfg(feature = "ssr")]
     if let (Some(csp), Some(nonce), Some(response)) = (csp, &nonce, use_context::<leptos_axum::ResponseOptions>())
         && let Ok(value) = http::HeaderValue::from_str(&csp.replace("{nonce}", nonce))
@@ -35,31 +46,59 @@ pub fn shell(options: LeptosOptions, stripe_js_url: String, csp: Option<std::syn
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <HashedStylesheet options=options.clone() id="leptos"/>
-                <script src=stripe_js_url nonce=nonce></script>
-                <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <script src=stripe_js_url nonce=nonce.clone()></script>
+                <AutoReload options/>
                 <MetaTags/>
             </head>
             <body>
                 <App/>
+                <IslandLoader js=bundle_js wasm=bundle_wasm/>
             </body>
         </html>
     }
 }
 
+/// Hydrates the page's islands, if it has any, then marks `<body data-hydrated="true">`
+/// (the contract's signal that the page is interactive). A page without an island loads
+/// no wasm at all; one with islands fetches the module and its JS glue at once. (Leptos'
+/// own `HydrationScripts` loads the bundle on every page and says nothing once the
+/// islands are hydrated.) A module script: it runs once the document is parsed.
+#[component]
+fn IslandLoader(js: String, wasm: String) -> impl IntoView {
+    let nonce = leptos::nonce::use_nonce();
+    let script = format!(
+        "const islands = document.querySelectorAll('leptos-island');\
+         if (islands.length) {{\
+           const wasm = fetch({wasm:?});\
+           const bundle = await import({js:?});\
+           await bundle.default({{ module_or_path: wasm }});\
+           bundle.hydrate();\
+           for (const island of islands) await bundle[island.dataset.component]?.(island);\
+         }}\
+         document.body.dataset.hydrated = 'true';"
+    );
+    view! { <script type="module" nonce=nonce>{script}</script> }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // The page's language: on the server the request's (already in the context), in the
-    // browser read back from `<html lang>`, so that hydration renders the same text.
-    #[cfg(not(feature = "ssr"))]
-    provide_context(crate::i18n::document_locale());
-    let account = AccountState::new();
-    provide_context(account);
-    provide_context(CartState::new(account));
-
     view! {
         <Router>
+            <Page/>
+        </Router>
+    }
+}
+
+/// The page chrome around the routes, with what the pages share.
+#[component]
+fn Page() -> impl IntoView {
+    let returned = ReturnedPayment::on_result_page();
+    if let Some(returned) = returned {
+        provide_context(returned);
+    }
+    provide_context(CartState::new(returned));
+    view! {
             <a class="skip-link" href="#main">{crate::i18n::use_locale().texts().skip_to_content}</a>
             <Header/>
             <main id="main">
@@ -74,7 +113,6 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
-        </Router>
     }
 }
 
@@ -102,18 +140,12 @@ fn Header() -> impl IntoView {
     }
 }
 
-/// A button to the other language: a plain form (works without JavaScript; the server
-/// sends the browser back), after which the page is loaded again in that language.
+/// A button to the other language: a plain form; the server sends the browser back to
+/// the page, which loads again in that language.
 #[component]
 fn LanguageSwitch() -> impl IntoView {
     let current = crate::i18n::use_locale();
     let set = ServerAction::<SetLocale>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = set.value().get() {
-            #[cfg(not(feature = "ssr"))]
-            let _ = window().location().reload();
-        }
-    });
     crate::i18n::Locale::ALL
         .into_iter()
         .filter(|locale| *locale != current)

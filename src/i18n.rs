@@ -112,11 +112,18 @@ pub fn fill(template: &str, args: &[&dyn Display]) -> String {
 }
 
 /// The language of the page or reply being made: on the server the request's (put in
-/// the context by `crate::request::provide`), in the browser the page's (`App` puts it
-/// there from `<html lang>`). For views and the server-function plumbing; services are
+/// the context by `crate::request::provide`), in an island hydrating in the browser the
+/// page's (`<html lang>`). For views and the server-function plumbing; services are
 /// given the request's locale instead.
 pub fn use_locale() -> Locale {
-    use_context::<Locale>().unwrap_or_default()
+    match use_context::<Locale>() {
+        Some(locale) => locale,
+        // An island hydrating in the browser: the page's language, from `<html lang>`.
+        #[cfg(feature = "hydrate")]
+        None => document_locale(),
+        #[cfg(not(feature = "hydrate"))]
+        None => Locale::default(),
+    }
 }
 
 /// The catalogue of [`use_locale`].
@@ -141,7 +148,7 @@ pub fn locale_of(headers: &http::HeaderMap, default: Locale) -> Locale {
 }
 
 /// In the browser: the language the server rendered (`<html lang>`).
-#[cfg(not(feature = "ssr"))]
+#[cfg(feature = "hydrate")]
 pub fn document_locale() -> Locale {
     leptos::prelude::document()
         .document_element()

@@ -1,6 +1,9 @@
 //! The storefront: one crate built twice, as the server (`ssr`) and as the wasm bundle
 //! (`hydrate`). Server-only modules are gated here, at module level, and nowhere else.
 
+// The islands' server-rendered view types nest deeper than the default limit allows.
+#![recursion_limit = "256"]
+
 pub mod app;
 pub mod error;
 pub mod i18n;
@@ -33,15 +36,12 @@ pub mod store;
 #[cfg(feature = "ssr")]
 pub mod stripe;
 
-/// Entry point of the wasm bundle: hydrates the server-rendered page, then marks
-/// `<body data-hydrated="true">` so tests and scripts can wait for interactivity.
+/// Entry point of the wasm bundle, loaded only by pages that have an island: readies
+/// the reactive system, after which the page's loader (`app::IslandLoader`) hydrates
+/// each `<leptos-island>` through the function the `#[island]` macro exported for it.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
-    if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
-        // Cannot fail for a valid attribute name; nothing useful to do if it did.
-        let _ = body.set_attribute("data-hydrated", "true");
-    }
+    leptos::mount::hydrate_islands();
 }

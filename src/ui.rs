@@ -1,6 +1,7 @@
 //! Pieces of interface every feature's pages use.
 
 use crate::error::AppError;
+use crate::stripe_js::{Elements, ElementsOptions, Listener, PaymentElement, PaymentElementOptions, Storage, Stripe, StripeJsError};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
@@ -30,6 +31,55 @@ pub fn set_not_found_status() {
 /// Makes the server's reply a 404 (no-op in the browser).
 #[cfg(not(feature = "ssr"))]
 pub fn set_not_found_status() {}
+
+/// A form island's Stripe.js and Elements, with its Payment Element mounted.
+#[derive(Clone, Copy)]
+pub struct MountedPaymentElement {
+    /// Set once mounted.
+    pub stripe: StoredValue<Option<(Stripe, Elements)>, Storage>,
+    /// The Payment Element said it is ready.
+    pub ready: RwSignal<bool>,
+}
+
+/// Mounts the Payment Element in `target`, in the browser, once the island has rendered
+/// it: `stripe.elements(options())` (before any intent exists), `create('payment')`,
+/// then `also` for what else the form shows with the same Elements (the checkout's
+/// Address Element), then `mount`. A load failure lands in `error`. The checkout and
+/// "add a card" both use it.
+pub fn mount_payment_element(
+    publishable_key: String,
+    options: impl Fn() -> ElementsOptions + 'static,
+    layout: String,
+    target: NodeRef<leptos::html::Div>,
+    error: RwSignal<String>,
+    also: impl Fn(&Elements, &PaymentElement) -> Result<Vec<Listener>, StripeJsError> + 'static,
+) -> MountedPaymentElement {
+    let stripe = StoredValue::<_, Storage>::new_with_storage(None::<(Stripe, Elements)>);
+    // Stripe.js calls these for as long as the page lives.
+    let listeners = StoredValue::<_, Storage>::new_with_storage(Vec::<Listener>::new());
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| {
+        let Some(node) = target.get() else { return };
+        if stripe.with_value(Option::is_some) {
+            return;
+        }
+        let mounted = Stripe::new(&publishable_key).and_then(|js| {
+            let elements = js.elements(&options())?;
+            let element = elements.create_payment_element(&PaymentElementOptions { layout: layout.clone() })?;
+            let mut kept = also(&elements, &element)?;
+            element.mount(&node)?;
+            kept.push(element.on_ready(move || ready.set(true)));
+            kept.push(element.on_load_error(move |failure| error.set(failure.message)));
+            listeners.set_value(kept);
+            Ok((js, elements))
+        });
+        match mounted {
+            Ok(pair) => stripe.set_value(Some(pair)),
+            Err(failure) => error.set(failure.message),
+        }
+    });
+    MountedPaymentElement { stripe, ready }
+}
 
 /// The Payment Element's look, from the page's own design values: the CSS custom
 /// properties of `style/main.css` as the browser computed them, so Elements follows the

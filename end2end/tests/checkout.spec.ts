@@ -44,7 +44,7 @@ test('a Visa card pays for the cart and the order page shows it', async ({ page,
   await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', 'paid');
 });
 
-test('checkout reached through the app\'s own links (client-side navigation) takes payment', async ({ page, gotoHydrated }) => {
+test('checkout reached through the app\'s own links (whole page loads, no gotoHydrated) takes payment', async ({ page, gotoHydrated }) => {
   await gotoHydrated('/');
   await page.getByTestId('add-to-cart-ceramic-mug').click();
   await expect(page.getByTestId('cart-count')).toHaveText('1');
@@ -146,6 +146,9 @@ test('a redirect method comes back to /checkout/complete with its outcome', asyn
   await expect(page).toHaveURL(/\/checkout\/complete\?payment_intent=pi_.*redirect_status=succeeded/);
   await waitForHydration(page);
   await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+  // Reading the outcome turned the cart into the order; the header, rendered in the same
+  // page, counts what is left.
+  await expect(page.getByTestId('cart-count')).toHaveText('0');
 });
 
 test('a double click makes one PaymentIntent', async ({ page, gotoHydrated }) => {

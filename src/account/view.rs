@@ -6,48 +6,20 @@ use super::{
     AccountSummary, CardSetupView, RemovePaymentMethod, SavedMethod, SignIn, SignOut, SignUp, confirm_card_setup, get_account,
     get_card_setup, saved_payment_methods,
 };
-use crate::stripe_js::{
-    ConfirmationTokenParams, Elements, ElementsOptions, Listener, PaymentElementOptions, PaymentMethodData, Storage, Stripe,
-};
-use crate::ui::ActionError;
+use crate::stripe_js::{ConfirmationTokenParams, ElementsOptions, PaymentMethodData};
+use crate::ui::{ActionError, MountedPaymentElement, mount_payment_element};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
-/// Signing in and out, shared with the app (the cart is refetched after either).
-#[derive(Clone, Copy)]
-pub struct AccountState {
-    pub sign_in: ServerAction<SignIn>,
-    pub sign_up: ServerAction<SignUp>,
-    pub sign_out: ServerAction<SignOut>,
-}
-
-impl AccountState {
-    pub fn new() -> Self {
-        Self { sign_in: ServerAction::new(), sign_up: ServerAction::new(), sign_out: ServerAction::new() }
-    }
-
-    /// Changes whenever someone signs in, up or out.
-    pub fn version(&self) -> (usize, usize, usize) {
-        (self.sign_in.version().get(), self.sign_up.version().get(), self.sign_out.version().get())
-    }
-}
-
-impl Default for AccountState {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let state: AccountState = expect_context();
-    let account = Resource::new(move || state.version(), |_| get_account());
+    let account = Resource::new(|| (), |_| get_account());
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     view! {
         <h1>{t.your_account}</h1>
-        <Transition fallback=move || view! { <p>{t.loading_account}</p> }>
+        <Suspense fallback=move || view! { <p>{t.loading_account}</p> }>
             {move || Suspend::new(async move {
                 match account.await {
                     Ok(Some(summary)) => view! { <SignedIn summary/> }.into_any(),
@@ -55,13 +27,16 @@ pub fn AccountPage() -> impl IntoView {
                     Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
 #[component]
 fn SignInForms() -> impl IntoView {
-    let AccountState { sign_in, sign_up, .. } = expect_context();
+    // Plain forms: the server sends the browser back to this page, signed in (the guest
+    // cart comes along) or with the refusal in the address, which the action reads.
+    let sign_in = ServerAction::<SignIn>::new();
+    let sign_up = ServerAction::<SignUp>::new();
     let t = crate::i18n::use_locale().texts();
     view! {
         <div class="account-forms">
@@ -98,8 +73,7 @@ fn SignInForms() -> impl IntoView {
 
 #[component]
 fn SignedIn(summary: AccountSummary) -> impl IntoView {
-    let AccountState { sign_out, .. } = expect_context();
-    let added = RwSignal::new(0_u32);
+    let sign_out = ServerAction::<SignOut>::new();
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     let (before, after) = t.signed_in_as.split_once("{0}").unwrap_or((t.signed_in_as, ""));
@@ -108,8 +82,7 @@ fn SignedIn(summary: AccountSummary) -> impl IntoView {
         <ActionForm action=sign_out>
             <button type="submit" data-testid="sign-out-button" disabled=move || sign_out.pending().get()>{t.sign_out}</button>
         </ActionForm>
-        <SavedCards added/>
-        <AddCard added/>
+        <Cards/>
         <section aria-labelledby="orders-title">
             <h2 id="orders-title">{t.your_orders}</h2>
             {if summary.orders.is_empty() {
@@ -140,34 +113,70 @@ fn SignedIn(summary: AccountSummary) -> impl IntoView {
     }
 }
 
-/// The saved cards, each with a remove button (the card is detached from the Customer).
+/// The saved cards and "add a card", read on the server and handed to their island.
 #[component]
-fn SavedCards(added: RwSignal<u32>) -> impl IntoView {
-    let remove = ServerAction::<RemovePaymentMethod>::new();
-    let cards = Resource::new(move || (added.get(), remove.version().get()), |_| saved_payment_methods());
+fn Cards() -> impl IntoView {
+    let cards = Resource::new(|| (), |_| saved_payment_methods());
+    let setup = Resource::new(|| (), |_| get_card_setup());
+    // Back from a redirect during setup: Stripe appends the outcome.
+    let query = use_query_map();
+    let card_saved = query.read_untracked().get("redirect_status").as_deref() == Some("succeeded");
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
+    view! {
+        <Suspense fallback=move || view! { <p>{t.loading_cards}</p> }>
+            {move || Suspend::new(async move {
+                let cards = cards.await.map_err(|error| error.message(locale));
+                let setup = setup.await.map_err(|error| error.message(locale));
+                view! { <CardsPanel cards setup card_saved/> }
+            })}
+        </Suspense>
+    }
+}
+
+/// The account page's island: the saved cards, each with a remove button (the card is
+/// detached from the Customer), and "add a card": the Payment Element in `setup` mode,
+/// whose ConfirmationToken the server turns into a confirmed SetupIntent (3-D Secure by
+/// `handleNextAction`). The list follows what is added and removed, in place.
+#[island]
+fn CardsPanel(cards: Result<Vec<SavedMethod>, String>, setup: Result<CardSetupView, String>, card_saved: bool) -> impl IntoView {
+    let remove = ServerAction::<RemovePaymentMethod>::new();
+    let added = RwSignal::new(0_u32);
+    let cards = RwSignal::new(cards);
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
+    // After an addition or a removal (not on the first run: the server's list is current).
+    Effect::new(move |first: Option<()>| {
+        added.track();
+        remove.version().track();
+        if first.is_some() {
+            leptos::task::spawn_local(async move { cards.set(saved_payment_methods().await.map_err(|error| error.message(locale))) });
+        }
+    });
     view! {
         <section aria-labelledby="cards-title">
             <h2 id="cards-title">{t.saved_cards}</h2>
             <ActionError action=remove/>
-            <Transition fallback=move || view! { <p>{t.loading_cards}</p> }>
-                {move || Suspend::new(async move {
-                    match cards.await {
-                        Ok(cards) if cards.is_empty() => view! {
-                            <p class="empty" data-testid="no-saved-cards">{t.no_saved_cards}</p>
-                        }
-                        .into_any(),
-                        Ok(cards) => view! {
-                            <ul class="saved-cards">
-                                {cards.into_iter().map(|card| view! { <SavedCardRow card remove/> }).collect_view()}
-                            </ul>
-                        }
-                        .into_any(),
-                        Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+            {move || match cards.get() {
+                Ok(cards) if cards.is_empty() => view! {
+                    <p class="empty" data-testid="no-saved-cards">{t.no_saved_cards}</p>
+                }
+                .into_any(),
+                Ok(cards) => view! {
+                    <ul class="saved-cards">
+                        {cards.into_iter().map(|card| view! { <SavedCardRow card remove/> }).collect_view()}
+                    </ul>
+                }
+                .into_any(),
+                Err(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
+            }}
+        </section>
+        <section aria-labelledby="add-card-title">
+            <h2 id="add-card-title">{t.add_a_card}</h2>
+            {match setup {
+                Ok(setup) => view! { <AddCardForm setup added card_saved/> }.into_any(),
+                Err(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
+            }}
         </section>
     }
 }
@@ -191,80 +200,27 @@ fn SavedCardRow(card: SavedMethod, remove: ServerAction<RemovePaymentMethod>) ->
     }
 }
 
-/// "Add a card": the Payment Element in `setup` mode; the server creates and confirms
-/// a SetupIntent from the ConfirmationToken (3-D Secure handled by `handleNextAction`).
 #[component]
-fn AddCard(added: RwSignal<u32>) -> impl IntoView {
-    let setup = Resource::new(|| (), |_| get_card_setup());
-    let locale = crate::i18n::use_locale();
-    let t = locale.texts();
-    view! {
-        <section aria-labelledby="add-card-title">
-            <h2 id="add-card-title">{t.add_a_card}</h2>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match setup.await {
-                        Ok(setup) => view! { <AddCardForm setup added/> }.into_any(),
-                        Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
-        </section>
-    }
-}
-
-#[component]
-fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>) -> impl IntoView {
+fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>, card_saved: bool) -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     let error = RwSignal::new(String::new());
-    let result = RwSignal::new(String::new());
+    let result = RwSignal::new(if card_saved { t.card_saved.to_owned() } else { String::new() });
     let busy = RwSignal::new(false);
-    let ready = RwSignal::new(false);
-    let stripe = StoredValue::<_, Storage>::new_with_storage(None::<(Stripe, Elements)>);
-    let listeners = StoredValue::<_, Storage>::new_with_storage(Vec::<Listener>::new());
     let CardSetupView { publishable_key, currency, return_url } = setup;
-    // Back from a redirect during setup: Stripe appends the outcome.
-    let query = use_query_map();
-    Effect::new(move |_| {
-        if query.read().get("redirect_status").as_deref() == Some("succeeded") {
-            result.set(t.card_saved.into());
-        }
-    });
-
     let target = NodeRef::<leptos::html::Div>::new();
-    Effect::new(move |_| {
-        // The container may not be in the document yet (client-side navigation): it is
-        // passed as a node, and the element's iframe loads once the form is attached.
-        let Some(node) = target.get() else { return };
-        if stripe.with_value(Option::is_some) {
-            return;
-        }
-        let mounted = Stripe::new(&publishable_key).and_then(|js| {
-            let options = ElementsOptions {
-                mode: "setup".into(),
-                amount: None,
-                currency: currency.clone(),
-                appearance: crate::ui::appearance(),
-                locale: locale.tag().into(),
-                customer_session_client_secret: None,
-                payment_method_options: None,
-                payment_method_creation: None,
-            };
-            let elements = js.elements(&options)?;
-            let element = elements.create_payment_element(&PaymentElementOptions { layout: "tabs".into() })?;
-            element.mount(&node)?;
-            listeners.set_value(vec![
-                element.on_ready(move || ready.set(true)),
-                element.on_load_error(move |failure| error.set(failure.message)),
-            ]);
-            Ok((js, elements))
-        });
-        match mounted {
-            Ok(pair) => stripe.set_value(Some(pair)),
-            Err(failure) => error.set(failure.message),
-        }
-    });
+    let options = move || ElementsOptions {
+        mode: "setup".into(),
+        amount: None,
+        currency: currency.clone(),
+        appearance: crate::ui::appearance(),
+        locale: locale.tag().into(),
+        customer_session_client_secret: None,
+        payment_method_options: None,
+        payment_method_creation: None,
+    };
+    let MountedPaymentElement { stripe, ready } =
+        mount_payment_element(publishable_key, options, "tabs".into(), target, error, |_, _| Ok(vec![]));
 
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();

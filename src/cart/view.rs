@@ -1,80 +1,87 @@
 //! The cart page (`/cart`) and the cart count in the header.
 
-use super::{AddToCart, ApplyDiscount, Cart, CartLine, MAX_QUANTITY, SetCartQuantity, get_cart};
+use super::{ApplyDiscount, Cart, CartLine, MAX_QUANTITY, SetCartQuantity, get_cart};
 use crate::error::AppError;
 use crate::ui::ActionError;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-/// The cart and the actions that change it, shared by the header and the pages.
+/// The cart as this page shows it, read once for the header and the page.
+///
+/// The forms that change it are plain posts, each page making its own actions: the
+/// server sends the browser back to the page, with a failed post's error in the address,
+/// which an action made under the router reads back (`ActionError` shows it).
 #[derive(Clone, Copy)]
 pub struct CartState {
     pub cart: Resource<Result<Cart, AppError>>,
-    pub add: ServerAction<AddToCart>,
-    pub set: ServerAction<SetCartQuantity>,
-    pub discount: ServerAction<ApplyDiscount>,
 }
 
 impl CartState {
-    /// The cart, refetched whenever one of its actions completes, or someone signs in
-    /// (a guest cart comes along) or out (an empty one is left).
-    pub fn new(account: crate::account::AccountState) -> CartState {
-        let add = ServerAction::<AddToCart>::new();
-        let set = ServerAction::<SetCartQuantity>::new();
-        let discount = ServerAction::<ApplyDiscount>::new();
-        let cart =
-            Resource::new(move || (add.version().get(), set.version().get(), discount.version().get(), account.version()), |_| get_cart());
-        CartState { cart, add, set, discount }
+    /// The cart, read once `first` (a page's read that may change it) has settled.
+    pub fn new(first: Option<crate::checkout::ReturnedPayment>) -> CartState {
+        CartState {
+            cart: Resource::new(
+                || (),
+                move |_| async move {
+                    if let Some(first) = first {
+                        first.settled().await;
+                    }
+                    get_cart().await
+                },
+            ),
+        }
     }
 }
 
 /// The number of items in the cart, for the header.
 #[component]
 pub fn CartCount() -> impl IntoView {
-    let CartState { cart, .. } = expect_context();
+    let CartState { cart } = expect_context();
     view! {
-        <Transition fallback=|| view! { <span class="count" data-testid="cart-count">"0"</span> }>
+        <Suspense fallback=|| view! { <span class="count" data-testid="cart-count">"0"</span> }>
             {move || Suspend::new(async move {
                 let count = cart.await.map(|cart| cart.item_count).unwrap_or(0);
                 view! { <span class="count" data-testid="cart-count">{count}</span> }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
 /// The cart's lines with quantity controls, the subtotal and the way to checkout.
 #[component]
 pub fn CartPage() -> impl IntoView {
-    let CartState { cart, set, .. } = expect_context();
+    let CartState { cart } = expect_context();
+    let set = ServerAction::<SetCartQuantity>::new();
+    let discount = ServerAction::<ApplyDiscount>::new();
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     view! {
         <h1>{t.your_cart}</h1>
         <ActionError action=set/>
-        <Transition fallback=move || view! { <p>{t.loading_cart}</p> }>
+        <Suspense fallback=move || view! { <p>{t.loading_cart}</p> }>
             {move || Suspend::new(async move {
                 match cart.await {
                     Ok(cart) if cart.lines.is_empty() => view! {
                         <p class="empty" data-testid="cart-empty">{t.cart_empty} " " <A href="/">{t.browse_shop}</A></p>
                     }
                     .into_any(),
-                    Ok(cart) => view! { <CartLines cart/> }.into_any(),
+                    Ok(cart) => view! { <CartLines cart set discount/> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
 #[component]
-fn CartLines(cart: Cart) -> impl IntoView {
+fn CartLines(cart: Cart, set: ServerAction<SetCartQuantity>, discount: ServerAction<ApplyDiscount>) -> impl IntoView {
     let t = crate::i18n::use_locale().texts();
     view! {
         <ul class="cart-lines">
-            {cart.lines.clone().into_iter().map(|line| view! { <CartLineRow line/> }).collect_view()}
+            {cart.lines.clone().into_iter().map(|line| view! { <CartLineRow line set/> }).collect_view()}
         </ul>
         <Totals cart/>
-        <DiscountForm/>
+        <DiscountForm discount/>
         <A href="/checkout" attr:class="button primary">{t.go_to_checkout}</A>
     }
 }
@@ -94,10 +101,10 @@ pub fn Totals(cart: Cart) -> impl IntoView {
     }
 }
 
-/// The discount code field; works as a plain form without JavaScript.
+/// The discount code field: a plain form on the cart page, and in the checkout island a
+/// request that reprices the form in place.
 #[component]
-pub fn DiscountForm() -> impl IntoView {
-    let CartState { discount, .. } = expect_context();
+pub fn DiscountForm(discount: ServerAction<ApplyDiscount>) -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     let message = move || match discount.value().get() {
@@ -118,8 +125,7 @@ pub fn DiscountForm() -> impl IntoView {
 }
 
 #[component]
-fn CartLineRow(line: CartLine) -> impl IntoView {
-    let CartState { set, .. } = expect_context();
+fn CartLineRow(line: CartLine, set: ServerAction<SetCartQuantity>) -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     let id = line.product_id.to_string();

@@ -1,7 +1,7 @@
 //! The catalog page (`/`).
 
 use super::{CatalogItem, CatalogListing, list_products};
-use crate::cart::CartState;
+use crate::cart::AddToCart;
 use crate::ui::ActionError;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -14,7 +14,7 @@ pub fn CatalogPage() -> impl IntoView {
     let query = use_query_map();
     let page = move || query.read().get("page").and_then(|page| page.parse::<u32>().ok()).unwrap_or(1);
     let products = Resource::new(page, list_products);
-    let CartState { add, .. } = expect_context();
+    let add = ServerAction::<AddToCart>::new();
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     view! {
@@ -25,7 +25,7 @@ pub fn CatalogPage() -> impl IntoView {
                 match products.await {
                     Ok(CatalogListing { items, page, pages }) => view! {
                         <ul class="products">
-                            {items.into_iter().map(|item| view! { <ProductCard item/> }).collect_view()}
+                            {items.into_iter().map(|item| view! { <ProductCard item add/> }).collect_view()}
                         </ul>
                         {(pages > 1).then(|| view! {
                             <nav class="pages" aria-label=t.catalog_pages>
@@ -44,8 +44,7 @@ pub fn CatalogPage() -> impl IntoView {
 }
 
 #[component]
-fn ProductCard(item: CatalogItem) -> impl IntoView {
-    let CartState { add, .. } = expect_context();
+fn ProductCard(item: CatalogItem, add: ServerAction<AddToCart>) -> impl IntoView {
     let product = item.product;
     let id = product.id.to_string();
     let card_test_id = format!("product-{id}");

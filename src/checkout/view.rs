@@ -6,17 +6,17 @@ use super::{
     payment_outcome,
 };
 use crate::account::SavedMethod;
-use crate::cart::CartState;
-use crate::cart::{DiscountForm, Totals};
+use crate::cart::{ApplyDiscount, DiscountForm, Totals};
 use crate::error::AppError;
 use crate::money::Money;
 use crate::stripe_js::{
-    AddressElement, AddressElementOptions, ConfirmationTokenParams, Elements, ElementsCardOptions, ElementsOptions,
-    ElementsPaymentMethodOptions, Listener, PaymentElementOptions, Storage, Stripe,
+    AddressElement, AddressElementOptions, ConfirmationTokenParams, ElementsCardOptions, ElementsOptions, ElementsPaymentMethodOptions,
+    Storage, StripeJsError,
 };
+use crate::ui::{MountedPaymentElement, mount_payment_element};
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::hooks::{use_location, use_query_map};
 
 #[component]
 pub fn CheckoutPage() -> impl IntoView {
@@ -28,10 +28,7 @@ pub fn CheckoutPage() -> impl IntoView {
         <noscript>
             <p class="notice" data-testid="needs-javascript">{t.needs_javascript}</p>
         </noscript>
-        // A Transition, not a Suspense: when the cart is repriced (a discount), the form
-        // stays in place. Under a Suspense it would be taken out and put back, which
-        // reloads Stripe's iframes and loses what the shopper typed.
-        <Transition fallback=move || view! { <p>{t.loading_order}</p> }>
+        <Suspense fallback=move || view! { <p>{t.loading_order}</p> }>
             {move || Suspend::new(async move {
                 match checkout.await {
                     Ok(checkout) if checkout.cart.lines.is_empty() => view! {
@@ -42,7 +39,7 @@ pub fn CheckoutPage() -> impl IntoView {
                     Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
@@ -75,22 +72,24 @@ where
     }
 }
 
-#[component]
+/// The order summary with its discount field, the Address and Payment Elements and the
+/// Pay button: the checkout page's one island (the rest of the page is server-rendered
+/// HTML). A discount reprices the cart in place, so Stripe's iframes keep what the
+/// shopper typed.
+#[island]
 fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
-    let CartState { cart, discount, .. } = expect_context();
+    let discount = ServerAction::<ApplyDiscount>::new();
+    // The cart as last priced by the server.
+    let cart = RwSignal::new(checkout.cart.clone());
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     let error = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
-    let ready = RwSignal::new(false);
     // The server could not tell yet whether Stripe took the payment.
     let checking = RwSignal::new(false);
     // The order whose page will show an outcome that is still unknown.
     let unknown_order = RwSignal::new(None::<String>);
-    let stripe = StoredValue::<_, Storage>::new_with_storage(None::<(Stripe, Elements)>);
-    let listeners = StoredValue::<_, Storage>::new_with_storage(Vec::<Listener>::new());
     let address = StoredValue::<_, Storage>::new_with_storage(None::<AddressElement>);
-    let navigate = use_navigate();
     let total: Money = checkout.cart.total;
     let CheckoutView {
         publishable_key,
@@ -106,68 +105,44 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
     let picked = RwSignal::new(None::<String>);
     let saved_methods = StoredValue::new(saved_methods);
 
-    // The server reprices on a discount or quantity change; Elements shows the new
-    // amount (display only: the server decides what is charged), and so does the Pay
-    // button. `shown` is that amount: until it is the server's new total, Pay waits.
-    let shown = RwSignal::new(total);
-    let show = move |total: Money| {
-        if let Some((_, elements)) = stripe.get_value() {
-            elements.update_amount(total.amount);
-        }
-        shown.set(total);
+    // In the browser only: the Address and Payment Elements, before any PaymentIntent
+    // exists, in the containers the server rendered.
+    let payment_target = NodeRef::<leptos::html::Div>::new();
+    let address_target = NodeRef::<leptos::html::Div>::new();
+    let options = move || ElementsOptions {
+        mode: "payment".into(),
+        amount: Some(total.amount),
+        currency: total.currency.to_string(),
+        appearance: crate::ui::appearance(),
+        locale: locale.tag().into(),
+        customer_session_client_secret: customer_session_client_secret.clone(),
+        // Set together with the intent's payment_method_options (server).
+        payment_method_options: require_cvc_recollection
+            .then_some(ElementsPaymentMethodOptions { card: ElementsCardOptions { require_cvc_recollection: true } }),
+        payment_method_creation: manual.then(|| "manual".to_owned()),
     };
+    let MountedPaymentElement { stripe, ready } =
+        mount_payment_element(publishable_key, options, layout, payment_target, error, move |elements, element| {
+            let node = address_target.get().ok_or_else(|| StripeJsError::new("invalid_request_error", t.form_loading))?;
+            address.set_value(Some(elements.create_address_element(&AddressElementOptions { mode: "shipping".into() }, &node)?));
+            Ok(vec![element.on_change(move |change| picked.set(change.saved_payment_method))])
+        });
+
+    // The server reprices on a discount; Elements shows the new amount (display only:
+    // the server decides what is charged), and so does the Pay button. `shown` is that
+    // amount: until it is the server's new total, Pay waits.
+    let shown = RwSignal::new(total);
     Effect::new(move |_| {
-        if let Some(Ok(cart)) = cart.get() {
-            show(cart.total);
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(cart)) = discount.value().get() {
-            show(cart.total);
+        if let Some(Ok(priced)) = discount.value().get() {
+            if let Some((_, elements)) = stripe.get_value() {
+                elements.update_amount(priced.total.amount);
+            }
+            shown.set(priced.total);
+            cart.set(priced);
         }
     });
     let repricing =
         move || discount.pending().get() || discount.value().with(|priced| matches!(priced, Some(Ok(cart)) if cart.total != shown.get()));
-
-    // In the browser only: load the Payment Element before any PaymentIntent exists,
-    // once both containers exist (after a client-side navigation they exist before
-    // they are in the document, so they are passed as nodes, not selectors).
-    let payment_target = NodeRef::<leptos::html::Div>::new();
-    let address_target = NodeRef::<leptos::html::Div>::new();
-    Effect::new(move |_| {
-        let (Some(payment_node), Some(address_node)) = (payment_target.get(), address_target.get()) else { return };
-        if stripe.with_value(Option::is_some) {
-            return;
-        }
-        let mounted = Stripe::new(&publishable_key).and_then(|js| {
-            let options = ElementsOptions {
-                mode: "payment".into(),
-                amount: Some(total.amount),
-                currency: total.currency.to_string(),
-                appearance: crate::ui::appearance(),
-                locale: locale.tag().into(),
-                customer_session_client_secret: customer_session_client_secret.clone(),
-                // Set together with the intent's payment_method_options (server).
-                payment_method_options: require_cvc_recollection
-                    .then_some(ElementsPaymentMethodOptions { card: ElementsCardOptions { require_cvc_recollection: true } }),
-                payment_method_creation: manual.then(|| "manual".to_owned()),
-            };
-            let elements = js.elements(&options)?;
-            address.set_value(Some(elements.create_address_element(&AddressElementOptions { mode: "shipping".into() }, &address_node)?));
-            let element = elements.create_payment_element(&PaymentElementOptions { layout: layout.clone() })?;
-            element.mount(&payment_node)?;
-            listeners.set_value(vec![
-                element.on_ready(move || ready.set(true)),
-                element.on_load_error(move |failure| error.set(failure.message)),
-                element.on_change(move |change| picked.set(change.saved_payment_method)),
-            ]);
-            Ok((js, elements))
-        });
-        match mounted {
-            Ok(pair) => stripe.set_value(Some(pair)),
-            Err(failure) => error.set(failure.message),
-        }
-    });
 
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -184,7 +159,6 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
         // Stripe.js requires elements.submit() synchronously in the handler, before any
         // other await.
         let submitted = elements.submit();
-        let navigate = navigate.clone();
         let return_url = return_url.clone();
         leptos::task::spawn_local(async move {
             let paid = async {
@@ -223,11 +197,10 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
                 }
                 Ok::<_, String>(reply.payment_intent)
             };
-            let ended = paid.await;
-            // A payment that went through took the order's lines out of the cart.
-            cart.refetch();
-            match ended {
-                Ok(intent) => navigate(&format!("/checkout/complete?payment_intent={intent}"), Default::default()),
+            match paid.await {
+                // The result page, loaded whole (its header counts the cart the payment emptied).
+                // (A same-origin address: nothing refuses it.)
+                Ok(intent) => drop(window().location().set_href(&format!("/checkout/complete?payment_intent={intent}"))),
                 Err(message) => {
                     error.set(message);
                     busy.set(false);
@@ -240,22 +213,21 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
         <div class="checkout-layout">
         <section class="summary" aria-labelledby="summary-title">
             <h2 id="summary-title">{t.your_order}</h2>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    cart.await.ok().map(|cart| view! {
-                        <ul class="summary-lines">
-                            {cart.lines.iter().map(|line| view! {
-                                <li>
-                                    <span>{format!("{} × {}", line.quantity, line.name)}</span>
-                                    <span>{locale.money(line.line_total)}</span>
-                                </li>
-                            }).collect_view()}
-                        </ul>
-                        <Totals cart/>
-                    })
-                })}
-            </Transition>
-            <DiscountForm/>
+            {move || {
+                let cart = cart.get();
+                view! {
+                    <ul class="summary-lines">
+                        {cart.lines.iter().map(|line| view! {
+                            <li>
+                                <span>{format!("{} × {}", line.quantity, line.name)}</span>
+                                <span>{locale.money(line.line_total)}</span>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                    <Totals cart/>
+                }
+            }}
+            <DiscountForm discount/>
         </section>
         <form class="payment" on:submit=on_submit>
             <h2>{t.shipping_address}</h2>
@@ -265,7 +237,7 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
             {move || picked.get().map(|id| view! { <PickedMethod method=saved_methods.with_value(|saved| saved.iter().find(|m| m.id == id).cloned())/> })}
             {move || checking.get().then(|| view! { <p class="notice" data-testid="payment-checking" role="status">{t.checking_unknown_outcome}</p> })}
             <p class="error" data-testid="payment-error" role="alert" aria-live="assertive">{move || error.get()}</p>
-            {move || unknown_order.get().map(|order| view! { <p><A href=format!("/orders/{order}")>{t.view_order}</A></p> })}
+            {move || unknown_order.get().map(|order| view! { <p><a href=format!("/orders/{order}")>{t.view_order}</a></p> })}
             <button
                 type="submit"
                 class="primary"
@@ -300,29 +272,47 @@ fn PickedMethod(method: Option<SavedMethod>) -> impl IntoView {
     }
 }
 
-/// The return page: reads the payment's outcome from Stripe through the server.
+/// The outcome of the payment a shopper came back to `/checkout/complete` with, read from
+/// Stripe through the server once per page. Reading it may turn the cart into the order
+/// (a payment that succeeded after a redirect or 3-D Secure), so the header's cart count
+/// is read after it.
+#[derive(Clone, Copy)]
+pub struct ReturnedPayment(Resource<Result<Option<PaymentResult>, AppError>>);
+
+impl ReturnedPayment {
+    /// On the result page, its payment's outcome being read (under the router).
+    pub fn on_result_page() -> Option<ReturnedPayment> {
+        (use_location().pathname.get_untracked().trim_end_matches('/') == "/checkout/complete").then(ReturnedPayment::read)
+    }
+
+    fn read() -> ReturnedPayment {
+        let intent = use_query_map().with_untracked(|query| query.get("payment_intent"));
+        ReturnedPayment(Resource::new(
+            || (),
+            move |_| {
+                let intent = intent.clone();
+                async move {
+                    match intent {
+                        Some(intent) => payment_outcome(intent).await.map(Some),
+                        None => Ok(None),
+                    }
+                }
+            },
+        ))
+    }
+
+    /// Once the outcome has been read (whatever it was).
+    pub async fn settled(self) {
+        let _ = self.0.await;
+    }
+}
+
+/// The return page: the payment's outcome.
 #[component]
 pub fn CheckoutCompletePage() -> impl IntoView {
-    let query = use_query_map();
-    let outcome = Resource::new(
-        move || query.read().get("payment_intent"),
-        |intent| async move {
-            match intent {
-                Some(intent) => payment_outcome(intent).await.map(Some),
-                None => Ok(None),
-            }
-        },
-    );
+    let ReturnedPayment(outcome) = use_context::<ReturnedPayment>().unwrap_or_else(ReturnedPayment::read);
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
-    // Reading the outcome may have turned the cart into the order (a payment that
-    // succeeded after 3-D Secure): the header's count follows.
-    let CartState { cart, .. } = expect_context();
-    Effect::new(move |_| {
-        if outcome.get().is_some() {
-            cart.refetch();
-        }
-    });
     view! {
         <h1>{t.payment}</h1>
         <Suspense fallback=move || view! { <p>{t.checking_payment}</p> }>

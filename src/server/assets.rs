@@ -18,6 +18,34 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+/// The wasm bundle's JS glue and module, as pages load them: `/pkg/storefront.<hash>.js`
+/// and `.wasm` when built with `hash-files` (the build's hash file beside the binary
+/// says which hash), plain names otherwise — as Leptos names them.
+pub fn bundle_urls(options: &leptos::config::LeptosOptions) -> (String, String) {
+    let (mut js, mut wasm) = (options.output_name.to_string(), options.output_name.to_string());
+    let hashes = options
+        .hash_files
+        .then(|| std::env::current_exe().ok()?.parent().map(|dir| dir.join(&*options.hash_file)))
+        .flatten()
+        .and_then(|path| std::fs::read_to_string(path).ok());
+    match hashes {
+        Some(hashes) => {
+            for (file, hash) in hashes.lines().filter_map(|line| line.split_once(':')) {
+                match file.trim() {
+                    "js" => js = format!("{js}.{}", hash.trim()),
+                    "wasm" => wasm = format!("{wasm}.{}", hash.trim()),
+                    _ => {}
+                }
+            }
+        }
+        // wasm-bindgen's own name, unless cargo-leptos named the files.
+        None if option_env!("LEPTOS_OUTPUT_NAME").is_none() => wasm.push_str("_bg"),
+        None => {}
+    }
+    let pkg = &options.site_pkg_dir;
+    (format!("/{pkg}/{js}.js"), format!("/{pkg}/{wasm}.wasm"))
+}
+
 /// How long browsers keep a site-root file (favicon, images) before revalidating.
 pub const SITE_FILE_CACHING: &str = "public, max-age=3600";
 

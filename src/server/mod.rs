@@ -6,7 +6,7 @@ mod health;
 mod middleware;
 mod payments;
 
-use crate::app::{App, shell};
+use crate::app::{App, Document, shell};
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::state::AppState;
@@ -175,14 +175,18 @@ fn router(state: AppState) -> Router {
         }
     };
     let options = state.leptos_options.clone();
-    let js_url = state.payments.js_url.clone();
-    let csp: Option<Arc<str>> = Some(middleware::content_security_policy(&state.payments.js_url, &state.leptos_options).into());
-    let page = {
-        let csp = csp.clone();
-        move || shell(options.clone(), js_url.clone(), csp.clone())
+    let (bundle_js, bundle_wasm) = assets::bundle_urls(&options);
+    let document = Document {
+        stripe_js_url: state.payments.js_url.clone(),
+        csp: Some(middleware::content_security_policy(&state.payments.js_url, &state.leptos_options).into()),
+        bundle_js,
+        bundle_wasm,
     };
-    let js_url = state.payments.js_url.clone();
-    let not_found_page = move |options| shell(options, js_url.clone(), csp.clone());
+    let page = {
+        let document = document.clone();
+        move || shell(options.clone(), document.clone())
+    };
+    let not_found_page = move |options| shell(options, document.clone());
     // Files of the site root (the favicon, product images): from memory once read
     // (assets.rs); until then, by the static file service as HTTP says, conditional
     // requests included (a 304 for an unchanged file). A path with no file gets the

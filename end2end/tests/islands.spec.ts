@@ -1,0 +1,34 @@
+import { test, expect } from './fixtures';
+import type { Page } from '@playwright/test';
+
+// Pages render on the server; only islands (the checkout form, the account's cards) load
+// the wasm bundle. A page without one is interactive as soon as it is parsed.
+
+/** Every request the page makes to the shop's `/pkg/` (the bundle, its JS glue, the CSS). */
+function pkgRequests(page: Page): string[] {
+  const seen: string[] = [];
+  page.on('request', (request) => {
+    const url = new URL(request.url());
+    if (url.pathname.startsWith('/pkg/')) seen.push(url.pathname);
+  });
+  return seen;
+}
+
+const bundle = (paths: string[]) => paths.filter((path) => /\.(wasm|js)$/.test(path));
+
+test('the catalog and the cart load no wasm; the checkout hydrates its one island', async ({ page, gotoHydrated }) => {
+  const requested = pkgRequests(page);
+  await gotoHydrated('/');
+  await expect(page.locator('leptos-island')).toHaveCount(0);
+  await page.getByTestId('add-to-cart-ceramic-mug').click();
+  await expect(page.getByTestId('cart-count')).toHaveText('1');
+  await gotoHydrated('/cart');
+  await expect(page.getByTestId('cart-line-ceramic-mug')).toBeVisible();
+  expect(bundle(requested), 'catalog and cart').toEqual([]);
+
+  await gotoHydrated('/checkout');
+  await expect(page.locator('leptos-island')).toHaveCount(1);
+  expect(bundle(requested).some((path) => path.endsWith('.wasm')), 'checkout').toBe(true);
+  // Hydrated: the island's Payment Element is mounted and Pay becomes usable.
+  await expect(page.getByTestId('pay-button')).toBeEnabled();
+});
