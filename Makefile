@@ -43,7 +43,7 @@ test-suites: lint
 	$(MAKE) conformance
 	rm -f $(E2E_DB) $(E2E_DB)-wal $(E2E_DB)-shm && mkdir -p $(dir $(E2E_DB))
 	rm -f target/e2e/results.json
-	DATABASE_URL=sqlite://$(E2E_DB) cargo leptos end-to-end --release
+	DATABASE_URL=sqlite://$(E2E_DB) cargo leptos end-to-end --release --precompress
 	node scripts/e2e-passed.mjs target/e2e/results.json
 
 # Formatting, and clippy with warnings as errors on the server build (with and without
@@ -62,7 +62,7 @@ screenshots:
 
 # Both servers, one Stripe emulator, wrk as the load generator (benches/README.md).
 bench: tools wrk benches/reference-node/node_modules/.package-lock.json benches/runner/node_modules/.package-lock.json
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 	cargo build --release -p stripe-emulator
 	node benches/runner/run.mjs
 	node benches/runner/soak.mjs

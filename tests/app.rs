@@ -263,6 +263,12 @@ async fn the_bundle_is_served_compressed_from_memory_with_an_etag() {
     std::fs::create_dir_all(site.path().join("pkg")).unwrap();
     let wasm: Vec<u8> = (0..200_000_u32).map(|n| (n % 7) as u8).collect();
     std::fs::write(site.path().join("pkg/storefront.wasm"), &wasm).unwrap();
+    // The copies `cargo leptos build --release --precompress` writes beside each file
+    // (the brotli one stands in: the server sends what the build wrote, unread).
+    std::fs::write(site.path().join("pkg/storefront.wasm.gz"), gzip(&wasm)).unwrap();
+    std::fs::write(site.path().join("pkg/storefront.wasm.br"), b"the build's brotli copy").unwrap();
+    // A file the build did not compress.
+    std::fs::write(site.path().join("pkg/storefront.css"), "body { margin: 0 }").unwrap();
     let (config, _, _db) = support::config(&[("LEPTOS_SITE_ROOT", site.path().to_str().unwrap())]);
     let running = support::serve(config).await;
     let client = reqwest::Client::builder().no_gzip().no_brotli().timeout(std::time::Duration::from_secs(10)).build().unwrap();
@@ -276,7 +282,7 @@ async fn the_bundle_is_served_compressed_from_memory_with_an_etag() {
             assert_eq!(reply.status(), 200);
             reply
         },
-        // From memory: compressed once, with an ETag (the disk copy has none).
+        // From memory, with an ETag (the disk copy has none).
         |reply: &reqwest::Response| {
             reply.headers().get("content-encoding").is_some_and(|v| v == "gzip") && reply.headers().contains_key("etag")
         },
@@ -295,6 +301,10 @@ async fn the_bundle_is_served_compressed_from_memory_with_an_etag() {
 
     let brotli = client.get(&url).header("accept-encoding", "gzip, deflate, br").send().await.unwrap();
     assert_eq!(brotli.headers()["content-encoding"], "br");
+    assert_eq!(&brotli.bytes().await.unwrap()[..], b"the build's brotli copy");
+    let css = client.get(format!("{}/pkg/storefront.css", running.base)).header("accept-encoding", "gzip, br").send().await.unwrap();
+    assert!(css.headers().get("content-encoding").is_none() && css.headers().get("vary").is_none());
+    assert_eq!(css.text().await.unwrap(), "body { margin: 0 }");
     let plain = client.get(&url).send().await.unwrap();
     assert!(plain.headers().get("content-encoding").is_none());
     assert_eq!(plain.bytes().await.unwrap().len(), wasm.len());
@@ -437,7 +447,14 @@ async fn the_favicon_is_served_under_concurrent_page_loads_when_revalidated_too(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn site_files_are_served_from_memory_compressed_and_revalidated() {
-    let app = spawn_app_with_files().await;
+    // The site root as a release build leaves it: each file with its gzip copy.
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(site.path().join("images")).unwrap();
+    let svg = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/public/images/ceramic-mug.svg")).unwrap();
+    std::fs::write(site.path().join("images/ceramic-mug.svg"), &svg).unwrap();
+    std::fs::write(site.path().join("images/ceramic-mug.svg.gz"), gzip(&svg)).unwrap();
+    let (config, _, _db) = support::config(&[("LEPTOS_SITE_ROOT", site.path().to_str().unwrap())]);
+    let app = support::serve(config).await;
     let client = reqwest::Client::builder().no_gzip().no_brotli().timeout(std::time::Duration::from_secs(10)).build().unwrap();
     let url = format!("{}/images/ceramic-mug.svg", app.base);
     // From disk until the files are read (no ETag there), then from memory: wait for
@@ -464,6 +481,13 @@ async fn site_files_are_served_from_memory_compressed_and_revalidated() {
     assert_eq!((head.status().as_u16(), head.headers()["content-type"].to_str().unwrap()), (200, "image/svg+xml"));
     assert!(head.bytes().await.unwrap().is_empty());
     assert_eq!(client.get(format!("{}/images/no-such.svg", app.base)).send().await.unwrap().status(), 404);
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
 }
 
 /// Sends `GET path` on `stream` (HTTP/1.1, kept alive) and reads the whole reply;

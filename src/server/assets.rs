@@ -1,11 +1,11 @@
 //! Static files served from memory: the wasm bundle, its JS glue and the stylesheet
-//! (`/pkg/…`), and the site root's files (favicon, product images). Read and compressed
-//! once (in the background, from the first request for one of them), then answered from
-//! memory — brotli or gzip as the browser accepts, with an `ETag` so a revalidation
-//! costs a 304. Compressing a 1 MB wasm file on every request would cost more CPU than
-//! rendering the page, and opening a file per request caps a small image at half of
-//! what memory serves. Until the copies are ready (a second or so), and for anything not
-//! found here, the file is served from disk.
+//! (`/pkg/…`), and the site root's files (favicon, product images). Read once (in the
+//! background, from the first request for one of them), with the brotli and gzip copies
+//! the release build wrote beside them (`cargo leptos build --release --precompress`),
+//! then answered from memory — the encoding the browser accepts, with an `ETag` so a
+//! revalidation costs a 304. Opening a file per request caps a small image at half of
+//! what memory serves. Until the copies are ready (a moment), and for anything not found
+//! here, the file is served from disk, precompressed copies included.
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::headers::{HeaderMapExt, IfModifiedSince, LastModified};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
@@ -49,7 +48,7 @@ pub fn bundle_urls(options: &leptos::config::LeptosOptions) -> (String, String) 
 /// How long browsers keep a site-root file (favicon, images) before revalidating.
 pub const SITE_FILE_CACHING: &str = "public, max-age=3600";
 
-/// One file in its encodings (compressed ones only for formats that compress).
+/// One file in its encodings (the compressed ones when the build wrote them).
 struct Asset {
     content_type: &'static str,
     etag: HeaderValue,
@@ -117,8 +116,7 @@ impl Assets {
         }
     }
 
-    /// Starts reading and compressing every file of the directory on a blocking thread,
-    /// once.
+    /// Starts reading every file of the directory on a blocking thread, once.
     fn start(&self) {
         if !self.keep || self.started.swap(true, std::sync::atomic::Ordering::AcqRel) {
             return;
@@ -148,7 +146,15 @@ fn read_dir(dir: &std::path::Path, prefix: &str, skip: Option<&str>, files: &mut
             Ok(kind) if kind.is_file() => {
                 if let (Some(content_type), Ok(bytes)) = (content_type(&name), std::fs::read(entry.path())) {
                     let modified = entry.metadata().and_then(|meta| meta.modified()).ok();
-                    files.insert(path, keep(content_type, bytes, modified));
+                    // The build's compressed copy, when it saves bytes (not for a PNG).
+                    let compressed = |extension: &str| {
+                        std::fs::read(dir.join(format!("{name}.{extension}")))
+                            .ok()
+                            .filter(|copy| copy.len() < bytes.len())
+                            .map(axum::body::Bytes::from)
+                    };
+                    let (gzip, brotli) = (compressed("gz"), compressed("br"));
+                    files.insert(path, keep(content_type, bytes, modified, gzip, brotli));
                 }
             }
             _ => {}
@@ -171,28 +177,15 @@ fn content_type(name: &str) -> Option<&'static str> {
     }
 }
 
-/// Text, wasm and SVG compress; the other image formats already are.
-fn compressible(content_type: &str) -> bool {
-    content_type.starts_with("text/") || content_type == "application/wasm" || content_type == "image/svg+xml"
-}
-
-fn keep(content_type: &'static str, bytes: Vec<u8>, modified: Option<std::time::SystemTime>) -> Asset {
+fn keep(
+    content_type: &'static str,
+    bytes: Vec<u8>,
+    modified: Option<std::time::SystemTime>,
+    gzip: Option<axum::body::Bytes>,
+    brotli: Option<axum::body::Bytes>,
+) -> Asset {
     let digest = Sha256::digest(&bytes);
     let etag = format!("\"{}\"", hex::encode(&digest[..12]));
-    let (gzip, brotli) = if compressible(content_type) {
-        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        let _ = gzip.write_all(&bytes);
-        let gzip = gzip.finish().unwrap_or_default();
-        let mut brotli = Vec::new();
-        {
-            // Quality 10 of 11: nearly the smallest output in a fraction of the time.
-            let mut writer = brotli::CompressorWriter::new(&mut brotli, 64 * 1024, 10, 22);
-            let _ = writer.write_all(&bytes);
-        }
-        (Some(gzip.into()), Some(brotli.into()))
-    } else {
-        (None, None)
-    };
     Asset {
         content_type,
         etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"0\"")),
@@ -211,9 +204,10 @@ pub async fn serve(State(assets): State<Assets>, Path(file): Path<String>, heade
         Some(asset) => reply(asset, &headers, assets.cache_control.clone()),
         None if file.starts_with('.') || file.contains(['/', '\\']) => StatusCode::NOT_FOUND.into_response(),
         None => {
-            // Not read (yet): the file as it is, from disk.
+            // Not read (yet): from disk.
             use tower::ServiceExt;
-            let Ok(mut response) = tower_http::services::ServeFile::new(assets.dir.join(&file)).oneshot(request).await;
+            let from_disk = tower_http::services::ServeFile::new(assets.dir.join(&file)).precompressed_br().precompressed_gzip();
+            let Ok(mut response) = from_disk.oneshot(request).await;
             if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
                 response.headers_mut().insert(header::CACHE_CONTROL, assets.cache_control.clone());
             }
@@ -279,7 +273,7 @@ fn reply(asset: &Asset, headers: &HeaderMap, cache_control: HeaderValue) -> Resp
     if let Some(modified) = asset.modified {
         headers.typed_insert(LastModified::from(modified));
     }
-    if asset.gzip.is_some() {
+    if asset.gzip.is_some() || asset.brotli.is_some() {
         headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     headers.insert(header::CACHE_CONTROL, cache_control);

@@ -197,6 +197,8 @@ fn router(state: AppState) -> Router {
     );
     let static_files = tower::ServiceBuilder::new().layer(axum::middleware::map_response(middleware::static_file_caching)).service(
         tower_http::services::ServeDir::new(&*state.leptos_options.site_root)
+            .precompressed_br()
+            .precompressed_gzip()
             .append_index_html_on_directories(false)
             .not_found_service(not_found),
     );
