@@ -20,15 +20,32 @@ pub struct Document {
     /// The Content-Security-Policy, with `{nonce}` for this response's nonce: the page
     /// runs only the scripts the server marked with it, and what they load.
     pub csp: Option<std::sync::Arc<str>>,
-    /// The wasm bundle's JS glue and module (`/pkg/…`, content-hashed names when built so).
-    pub bundle_js: String,
-    pub bundle_wasm: String,
+    /// The wasm bundle, for the pages with an island.
+    pub bundle: Bundle,
+}
+
+/// The wasm bundle's JS glue and module (`/pkg/…`, content-hashed names when built so).
+#[derive(Clone, Debug)]
+pub struct Bundle {
+    pub js: String,
+    pub wasm: String,
+}
+
+impl Bundle {
+    /// A script expression: the bundle fetched, compiled and instantiated (a promise of
+    /// its module). The module and the wasm are fetched at once.
+    pub fn loading(&self) -> String {
+        format!(
+            "((wasm) => import({:?}).then(async (bundle) => {{ await bundle.default({{ module_or_path: wasm }}); return bundle; }}))(fetch({:?}))",
+            self.js, self.wasm
+        )
+    }
 }
 
 /// The whole HTML document, rendered on the server only.
 pub fn shell(options: LeptosOptions, document: Document) -> impl IntoView {
     let nonce = leptos::nonce::use_nonce();
-    let Document { stripe_js_url, csp, bundle_js, bundle_wasm } = document;
+    let Document { stripe_js_url, csp, bundle } = document;
     #[cfg(feature = "ssr")]
     if let (Some(csp), Some(nonce), Some(response)) = (csp, &nonce, use_context::<leptos_axum::ResponseOptions>())
         && let Ok(value) = http::HeaderValue::from_str(&csp.replace("{nonce}", nonce))
@@ -37,6 +54,12 @@ pub fn shell(options: LeptosOptions, document: Document) -> impl IntoView {
     }
     #[cfg(not(feature = "ssr"))]
     let _ = csp;
+    // Islands: the page is not hydrated, so nothing of it is serialised for the browser
+    // but what an island (which turns hydration back on for itself) needs. Leptos'
+    // `HydrationScripts` would say so; `IslandLoader` stands in for it.
+    if let Some(shared) = Owner::current_shared_context() {
+        shared.set_is_hydrating(false);
+    }
     let lang = crate::i18n::use_locale().tag();
     view! {
         <!DOCTYPE html>
@@ -52,7 +75,7 @@ pub fn shell(options: LeptosOptions, document: Document) -> impl IntoView {
             </head>
             <body>
                 <App/>
-                <IslandLoader js=bundle_js wasm=bundle_wasm/>
+                <IslandLoader bundle/>
             </body>
         </html>
     }
@@ -60,22 +83,21 @@ pub fn shell(options: LeptosOptions, document: Document) -> impl IntoView {
 
 /// Hydrates the page's islands, if it has any, then marks `<body data-hydrated="true">`
 /// (the contract's signal that the page is interactive). A page without an island loads
-/// no wasm at all; one with islands fetches the module and its JS glue at once. (Leptos'
-/// own `HydrationScripts` loads the bundle on every page and says nothing once the
-/// islands are hydrated.) A module script: it runs once the document is parsed.
+/// no wasm at all. (Leptos' own `HydrationScripts` loads the bundle on every page and
+/// says nothing once the islands are hydrated.) A module script: it runs once the
+/// document is parsed.
 #[component]
-fn IslandLoader(js: String, wasm: String) -> impl IntoView {
+fn IslandLoader(bundle: Bundle) -> impl IntoView {
     let nonce = leptos::nonce::use_nonce();
     let script = format!(
         "const islands = document.querySelectorAll('leptos-island');\
          if (islands.length) {{\
-           const wasm = fetch({wasm:?});\
-           const bundle = await import({js:?});\
-           await bundle.default({{ module_or_path: wasm }});\
+           const bundle = await {};\
            bundle.hydrate();\
            for (const island of islands) await bundle[island.dataset.component]?.(island);\
          }}\
-         document.body.dataset.hydrated = 'true';"
+         document.body.dataset.hydrated = 'true';",
+        bundle.loading()
     );
     view! { <script type="module" nonce=nonce>{script}</script> }
 }

@@ -315,6 +315,17 @@ async fn the_bundle_is_served_compressed_from_memory_with_an_etag() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_without_islands_sends_no_data_for_hydration_and_no_wasm() {
+    let app = spawn_app().await;
+    let html = app.client.get(format!("{}/", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("data-testid=\"product-ceramic-mug\""));
+    // Islands mode: the catalog's data is in the HTML once, not again for a hydration
+    // that never happens, and no island means nothing for the bundle to do.
+    assert!(!html.contains("__RESOLVED_RESOURCES["), "resources serialised: {html}");
+    assert!(!html.contains("<leptos-island"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_are_compressed_for_browsers_that_ask() {
     let app = spawn_app().await;
     let client = reqwest::Client::builder().no_gzip().no_brotli().build().unwrap();

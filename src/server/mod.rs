@@ -175,12 +175,11 @@ fn router(state: AppState) -> Router {
         }
     };
     let options = state.leptos_options.clone();
-    let (bundle_js, bundle_wasm) = assets::bundle_urls(&options);
+    let (js, wasm) = assets::bundle_urls(&options);
     let document = Document {
         stripe_js_url: state.payments.js_url.clone(),
         csp: Some(middleware::content_security_policy(&state.payments.js_url, &state.leptos_options).into()),
-        bundle_js,
-        bundle_wasm,
+        bundle: crate::app::Bundle { js, wasm },
     };
     let page = {
         let document = document.clone();
