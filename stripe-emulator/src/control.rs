@@ -53,7 +53,7 @@ async fn index() -> Response {
             "faults": "GET | POST {\"path\",\"method\"?,\"status\"|\"drop\"|\"delay_ms\",\"should_retry\"?,\"phase\"?,\"count\"?} | DELETE /_emulator/faults",
             "clock": "POST /_emulator/clock {\"advance_seconds\"}",
             "reset": "POST /_emulator/reset",
-            "settle": "POST /_emulator/intents/{id}/settle",
+            "settle": "POST /_emulator/intents/{id}/settle {\"result\"?: \"succeed\" | \"fail\"}",
         }))
     .into_response()
 }
@@ -190,8 +190,24 @@ async fn three_d_secure(State(shared): State<Arc<Shared>>, Path(id): Path<String
     reply(shared.run_as_platform(|ctx| api::authenticate(ctx, &id, &decision.client_secret, approved)))
 }
 
-async fn settle_now(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    reply(shared.run_as_platform(|ctx| api::settle_processing(ctx, &id)))
+/// Ends a `processing` payment now: `{"result": "succeed" | "fail"}`, or as its test
+/// IBAN says when the body is empty.
+async fn settle_now(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: axum::body::Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    struct Settle {
+        result: Option<String>,
+    }
+    let how = if body.iter().all(u8::is_ascii_whitespace) {
+        api::Settlement::AsTheAccountSays
+    } else {
+        match serde_json::from_slice::<Settle>(&body).map(|s| s.result) {
+            Ok(None) => api::Settlement::AsTheAccountSays,
+            Ok(Some(result)) if result == "succeed" => api::Settlement::Succeed,
+            Ok(Some(result)) if result == "fail" => api::Settlement::Fail,
+            _ => return bad_request("the body is empty or {\"result\": \"succeed\" | \"fail\"}"),
+        }
+    };
+    reply(shared.run_as_platform(|ctx| api::settle_processing(ctx, &id, how)))
 }
 
 fn escape(text: &str) -> String {

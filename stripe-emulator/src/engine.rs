@@ -65,7 +65,7 @@ impl Shared {
 
     /// A delayed payment clears.
     pub fn settle(self: &Arc<Self>, intent: &str) {
-        if let Err(error) = self.run_as_platform(|ctx| api::settle_processing(ctx, intent)) {
+        if let Err(error) = self.run_as_platform(|ctx| api::settle_processing(ctx, intent, api::Settlement::AsTheAccountSays)) {
             tracing::warn!(intent, message = %error.message, "settling a processing payment failed");
         }
     }

@@ -286,6 +286,39 @@ async fn three_d_secure_completes_or_fails_through_the_challenge() {
         .send(stripe.http.get(stripe.url(&format!("/v1/payment_intents/{id}?client_secret={secret}"))).bearer_auth(PUBLISHABLE_KEY))
         .await;
     assert_eq!(seen.body["status"], "requires_action");
+    assert_eq!(seen.body["next_action"], intent["next_action"]);
+    // …but only the fields Stripe shows to a publishable key: no metadata, customer,
+    // amount received or charge.
+    let mut shown: Vec<&str> = seen.body.as_object().unwrap().keys().map(String::as_str).collect();
+    shown.sort_unstable();
+    assert_eq!(
+        shown,
+        [
+            "amount",
+            "automatic_payment_methods",
+            "canceled_at",
+            "cancellation_reason",
+            "capture_method",
+            "client_secret",
+            "confirmation_method",
+            "created",
+            "currency",
+            "description",
+            "id",
+            "last_payment_error",
+            "livemode",
+            "next_action",
+            "object",
+            "payment_method",
+            "payment_method_types",
+            "processing",
+            "receipt_email",
+            "setup_future_usage",
+            "shipping",
+            "status",
+        ]
+    );
+    assert!(intent.get("metadata").is_some() && intent.get("latest_charge").is_some(), "the secret key sees everything");
     let wrong = stripe
         .send(stripe.http.get(stripe.url(&format!("/v1/payment_intents/{id}?client_secret=nope"))).bearer_auth(PUBLISHABLE_KEY))
         .await;
@@ -375,13 +408,20 @@ async fn a_delayed_method_is_processing_then_succeeds() {
         .post_as(
             PUBLISHABLE_KEY,
             "/v1/confirmation_tokens",
-            &[("payment_method_data[type]", "sepa_debit"), ("return_url", "https://shop.example/done")],
+            &[
+                ("payment_method_data[type]", "sepa_debit"),
+                ("payment_method_data[sepa_debit][iban]", "DE89 3704 0044 0532 0130 00"),
+                ("return_url", "https://shop.example/done"),
+            ],
             None,
         )
         .await
         .body;
+    assert_eq!(token["payment_method_preview"]["sepa_debit"]["last4"], "3000");
+    assert_eq!(token["payment_method_preview"]["sepa_debit"]["bank_code"], "37040044");
     let intent = stripe.pay(token["id"].as_str().unwrap(), &[]).await.body;
     assert_eq!(intent["status"], "processing");
+    assert_eq!(intent["processing"], Value::Null, "`processing` describes card payments only");
     let id = intent["id"].as_str().unwrap();
     let mut status = String::new();
     for _ in 0..100 {
@@ -392,6 +432,100 @@ async fn a_delayed_method_is_processing_then_succeeds() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(status, "succeeded");
+}
+
+async fn sepa_token(stripe: &Stripe, iban: &str) -> String {
+    let form = [
+        ("payment_method_data[type]", "sepa_debit"),
+        ("payment_method_data[sepa_debit][iban]", iban),
+        ("return_url", "https://shop.example/done"),
+    ];
+    let token = stripe.post_as(PUBLISHABLE_KEY, "/v1/confirmation_tokens", &form, None).await;
+    assert_eq!(token.status, 200, "{}", token.body);
+    token.body["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_failing_test_iban_fails_after_processing_and_settling_can_be_forced() {
+    let stripe = start(Config { processing_delay: Duration::from_secs(3600), ..Config::default() }).await;
+    // Stripe's failing test IBAN: processing, then requires_payment_method.
+    let token = sepa_token(&stripe, "DE62370400440532013001").await;
+    let intent = stripe.pay(&token, &[]).await.body;
+    assert_eq!(intent["status"], "processing");
+    let id = intent["id"].as_str().unwrap();
+    let failed = stripe.control(&format!("/_emulator/intents/{id}/settle"), json!({})).await.body;
+    assert_eq!(failed["status"], "requires_payment_method", "{failed}");
+    assert_eq!(failed["last_payment_error"]["code"], "insufficient_funds");
+    let events = stripe.get("/v1/events?limit=5").await.body;
+    let kinds: Vec<&str> = events["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(kinds.starts_with(&["payment_intent.payment_failed", "charge.failed"]), "{kinds:?}");
+
+    // A succeeding IBAN can be made to fail, and a failing one to succeed.
+    let token = sepa_token(&stripe, "DE89370400440532013000").await;
+    let id = stripe.pay(&token, &[]).await.body["id"].as_str().unwrap().to_owned();
+    let forced = stripe.control(&format!("/_emulator/intents/{id}/settle"), json!({ "result": "fail" })).await.body;
+    assert_eq!(forced["status"], "requires_payment_method");
+    let token = sepa_token(&stripe, "DE62370400440532013001").await;
+    let id = stripe.pay(&token, &[]).await.body["id"].as_str().unwrap().to_owned();
+    let forced = stripe.control(&format!("/_emulator/intents/{id}/settle"), json!({ "result": "succeed" })).await.body;
+    assert_eq!(forced["status"], "succeeded");
+    let bad = stripe.control(&format!("/_emulator/intents/{id}/settle"), json!({ "result": "maybe" })).await;
+    assert_eq!(bad.status, 400);
+}
+
+#[tokio::test]
+async fn payment_method_types_follow_the_currency_and_a_mismatch_is_refused() {
+    let stripe = emulator().await;
+    let created = |currency: &'static str| {
+        let stripe = &stripe;
+        async move {
+            stripe
+                .post("/v1/payment_intents", &[("amount", "1099"), ("currency", currency), ("automatic_payment_methods[enabled]", "true")])
+                .await
+                .body
+        }
+    };
+    assert_eq!(created("eur").await["payment_method_types"], json!(["card", "ideal", "sepa_debit"]));
+    let dollars = created("usd").await;
+    assert_eq!(dollars["payment_method_types"], json!(["card"]));
+    let no_redirects = stripe
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "1099"),
+                ("currency", "eur"),
+                ("automatic_payment_methods[enabled]", "true"),
+                ("automatic_payment_methods[allow_redirects]", "never"),
+            ],
+        )
+        .await
+        .body;
+    assert_eq!(no_redirects["payment_method_types"], json!(["card", "sepa_debit"]));
+
+    // Changing the currency changes the types.
+    let id = dollars["id"].as_str().unwrap();
+    let euros = stripe.post(&format!("/v1/payment_intents/{id}"), &[("currency", "eur")]).await.body;
+    assert_eq!(euros["payment_method_types"], json!(["card", "ideal", "sepa_debit"]));
+
+    // An explicit euro-only type in dollars is refused.
+    let refused = stripe.post("/v1/payment_intents", &[("amount", "1099"), ("currency", "usd"), ("payment_method_types[]", "ideal")]).await;
+    assert_eq!((refused.status, refused.body["error"]["param"].as_str()), (400, Some("payment_method_types")));
+
+    // Confirming a dollar payment with a SEPA account: payment_method_currency_mismatch,
+    // and the token is still usable for a euro payment.
+    let token = sepa_token(&stripe, "DE89370400440532013000").await;
+    let form = [
+        ("amount", "1099"),
+        ("currency", "usd"),
+        ("confirm", "true"),
+        ("confirmation_token", token.as_str()),
+        ("return_url", "https://shop.example/done"),
+    ];
+    let mismatch = stripe.post("/v1/payment_intents", &form).await;
+    assert_eq!(mismatch.status, 400);
+    assert_eq!(mismatch.body["error"]["code"], "payment_method_currency_mismatch");
+    assert_eq!(mismatch.body["error"]["param"], "confirmation_token");
+    assert_eq!(stripe.pay(&token, &[]).await.body["status"], "processing");
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! Object shapes against Stripe's own example objects (`tests/data/stripe-fixtures.json`,
 //! copied from the stripe/openapi repository's fixtures): every field Stripe's example
-//! has, the emulator's object has, and the emulator invents no top-level field.
+//! has, the emulator's object has, optional ones included. The other direction (no field
+//! Stripe does not have, at every depth) is checked against the pinned API version's
+//! own SDK types by `conformance/shapes.test.js`; these fixtures are an older version.
 
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -21,11 +23,8 @@ fn keys(object: &Value) -> BTreeSet<String> {
 fn assert_same_fields(kind: &str, ours: &Value, omitted: &[&str]) {
     let theirs = fixture(kind);
     let ours_keys = keys(ours);
-    let theirs_keys = keys(&theirs);
-    let missing: Vec<_> = theirs_keys.iter().filter(|k| !ours_keys.contains(*k) && !omitted.contains(&k.as_str())).collect();
-    let invented: Vec<_> = ours_keys.iter().filter(|k| !theirs_keys.contains(*k)).collect();
+    let missing: Vec<_> = keys(&theirs).into_iter().filter(|k| !ours_keys.contains(k) && !omitted.contains(&k.as_str())).collect();
     assert!(missing.is_empty(), "{kind}: missing Stripe's fields {missing:?}");
-    assert!(invented.is_empty(), "{kind}: fields Stripe does not have {invented:?}");
 }
 
 async fn post(client: &reqwest::Client, base: &str, path: &str, form: &[(&str, &str)]) -> Value {
@@ -33,7 +32,7 @@ async fn post(client: &reqwest::Client, base: &str, path: &str, form: &[(&str, &
 }
 
 #[tokio::test]
-async fn every_object_has_stripes_fields_and_no_others() {
+async fn every_object_has_the_fields_of_stripes_examples() {
     let emulator = stripe_emulator::spawn(Config { addr: "127.0.0.1:0".parse().unwrap(), ..Config::default() }).await.unwrap();
     let base = emulator.base_url().to_owned();
     let client = reqwest::Client::new();

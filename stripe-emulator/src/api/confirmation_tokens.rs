@@ -110,6 +110,7 @@ fn build(ctx: &mut Ctx<'_>, params: &Params, existing: Option<String>) -> Result
         "created": now,
         "expires_at": now + LIFETIME_SECONDS,
         "livemode": false,
+        "metadata": {},
         "mandate_data": params.object("mandate_data")?.map(|_| json!({ "customer_acceptance": { "online": { "ip_address": null, "user_agent": null }, "type": "online" } })),
         "payment_intent": null,
         "payment_method_options": { "card": { "cvc_token": cvc_token } },

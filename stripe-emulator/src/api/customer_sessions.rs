@@ -92,8 +92,10 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         "object": "customer_session",
         "client_secret": format!("cuss_secret_{}", random_suffix(43)),
         "components": {
+            "active_entitlements": { "enabled": false },
             "buy_button": { "enabled": enabled[0] == "buy_button" },
             "pricing_table": { "enabled": enabled[0] == "pricing_table" },
+            "customer_portal": { "enabled": false },
             "customer_sheet": { "enabled": enabled[0] == "customer_sheet", "features": null },
             "mobile_payment_element": { "enabled": enabled[0] == "mobile_payment_element", "features": null },
             "payment_element": {

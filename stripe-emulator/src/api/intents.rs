@@ -133,8 +133,9 @@ fn requires_action(ctx: &mut Ctx<'_>, mut intent: Value, mut action: Value) -> R
 
 fn processing(ctx: &mut Ctx<'_>, mut intent: Value) -> Result<Value, ApiError> {
     save_method_if_asked(ctx, &intent)?;
+    // `processing` (the field) describes card payments awaiting a customer's
+    // notification; a bank debit in flight leaves it null.
     intent["status"] = json!("processing");
-    intent["processing"] = json!({ "type": DELAYED_TYPE });
     ctx.account.put(intent.clone());
     ctx.emit("payment_intent.processing", &intent, Some(json!({ "status": "requires_payment_method" })));
     ctx.to_settle.push(intent_id(&intent));
@@ -156,27 +157,35 @@ fn charge(ctx: &mut Ctx<'_>, intent: &Value, status: &str, captured: bool, decli
     let pm_id = intent["payment_method"].as_str().unwrap_or_default();
     let pm = ctx.account.get(pm_id).cloned().unwrap_or(Value::Null);
     let amount = intent["amount"].as_i64().unwrap_or(0);
-    let mut details = json!({ "type": pm["type"] });
-    if let Some(kind) = pm["type"].as_str() {
-        details[kind] = pm[kind].clone();
-    }
     let charge = json!({
         "id": new_id("ch"),
         "object": "charge",
         "amount": amount,
         "amount_captured": if captured { amount } else { 0 },
         "amount_refunded": 0,
+        "application": null,
+        "application_fee": null,
+        "application_fee_amount": null,
+        "balance_transaction": if captured { json!(new_id("txn")) } else { Value::Null },
         "billing_details": pm["billing_details"],
+        "calculated_statement_descriptor": "STRIPE EMULATOR",
         "captured": captured,
         "created": ctx.now(),
         "currency": intent["currency"],
         "customer": intent["customer"],
         "description": intent["description"],
+        "disputed": false,
+        "failure_balance_transaction": null,
         "failure_code": decline.map(|d| d.code),
         "failure_message": decline.map(|d| d.message),
+        "fraud_details": {},
         "livemode": false,
         "metadata": intent["metadata"],
+        "on_behalf_of": null,
         "outcome": {
+            "advice_code": null,
+            "network_advice_code": null,
+            "network_decline_code": null,
             "network_status": if decline.is_some() { "declined_by_network" } else { "approved_by_network" },
             "reason": decline.map(|d| d.decline_code),
             "risk_level": "normal",
@@ -186,12 +195,85 @@ fn charge(ctx: &mut Ctx<'_>, intent: &Value, status: &str, captured: bool, decli
         "paid": decline.is_none(),
         "payment_intent": intent["id"],
         "payment_method": pm_id,
-        "payment_method_details": details,
+        "payment_method_details": payment_method_details(&pm, amount, decline.is_none()),
+        "receipt_email": intent["receipt_email"],
+        "receipt_number": null,
+        "receipt_url": null,
         "refunded": false,
+        "review": null,
+        "shipping": intent["shipping"],
+        "source": null,
+        "source_transfer": null,
+        "statement_descriptor": intent["statement_descriptor"],
+        "statement_descriptor_suffix": intent["statement_descriptor_suffix"],
         "status": status,
+        "transfer_data": null,
+        "transfer_group": intent["transfer_group"],
     });
     ctx.account.put(charge.clone());
     charge
+}
+
+/// A charge's `payment_method_details`: what the payment network reported about the
+/// method, shaped per type as Stripe's Charge has it (not a copy of the PaymentMethod).
+fn payment_method_details(pm: &Value, amount: i64, authorized: bool) -> Value {
+    let kind = pm["type"].as_str().unwrap_or("card");
+    let details = match kind {
+        "card" => {
+            let card = &pm["card"];
+            json!({
+                "amount_authorized": if authorized { json!(amount) } else { Value::Null },
+                "authorization_code": if authorized { json!("123456") } else { Value::Null },
+                "brand": card["brand"],
+                "checks": card["checks"],
+                "country": card["country"],
+                "electronic_commerce_indicator": null,
+                "exp_month": card["exp_month"],
+                "exp_year": card["exp_year"],
+                "extended_authorization": { "status": "disabled" },
+                "fingerprint": card["fingerprint"],
+                "funding": card["funding"],
+                "incremental_authorization": { "status": "unavailable" },
+                "installments": null,
+                "last4": card["last4"],
+                "mandate": null,
+                "multicapture": { "status": "unavailable" },
+                "network": card["brand"],
+                "network_token": { "used": false },
+                "network_transaction_id": if authorized { json!("104557651805572") } else { Value::Null },
+                "overcapture": { "maximum_amount_capturable": amount, "status": "unavailable" },
+                "regulated_status": card["regulated_status"],
+                "three_d_secure": null,
+                "transaction_link_id": null,
+                "wallet": null,
+            })
+        }
+        DELAYED_TYPE => {
+            let sepa = &pm[DELAYED_TYPE];
+            json!({
+                "bank_code": sepa["bank_code"],
+                "branch_code": sepa["branch_code"],
+                "country": sepa["country"],
+                "fingerprint": sepa["fingerprint"],
+                "last4": sepa["last4"],
+                "mandate": null,
+            })
+        }
+        REDIRECT_TYPE => {
+            let ideal = &pm[REDIRECT_TYPE];
+            json!({
+                "bank": ideal["bank"],
+                "bic": ideal["bic"],
+                "generated_sepa_debit": null,
+                "generated_sepa_debit_mandate": null,
+                "iban_last4": "5264",
+                "transaction_id": if authorized { json!("0000000000000001") } else { Value::Null },
+                "verified_name": pm["billing_details"]["name"],
+            })
+        }
+        _ => json!({}),
+    };
+    json!({ "type": kind, kind: details })
 }
 
 /// The successful end of a confirmation (or of authentication, or of processing).
@@ -200,7 +282,6 @@ pub fn succeed(ctx: &mut Ctx<'_>, mut intent: Value) -> Result<Value, ApiError> 
     let previous_status = intent["status"].clone();
     save_method_if_asked(ctx, &intent)?;
     intent["next_action"] = Value::Null;
-    intent["processing"] = Value::Null;
     if kind == Kind::Setup {
         intent["status"] = json!("succeeded");
         ctx.account.put(intent.clone());
@@ -311,11 +392,37 @@ fn authentication_failed(ctx: &mut Ctx<'_>, mut intent: Value, pm: &Value) -> Va
     intent
 }
 
-/// A delayed method's payment clears: `processing` → `succeeded`.
-pub fn settle_processing(ctx: &mut Ctx<'_>, id: &str) -> Result<Value, ApiError> {
+/// How a delayed payment ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// As the bank account's test IBAN says (Stripe's failing IBANs fail).
+    AsTheAccountSays,
+    Succeed,
+    Fail,
+}
+
+/// What a failed SEPA debit records.
+const DEBIT_FAILED: Decline = Decline {
+    code: "insufficient_funds",
+    decline_code: "insufficient_funds",
+    message: "The customer's account has insufficient funds to cover this payment.",
+};
+
+/// A delayed method's payment clears (`processing` → `succeeded`) or fails
+/// (→ `requires_payment_method`, with `charge.failed` and `payment_intent.payment_failed`).
+pub fn settle_processing(ctx: &mut Ctx<'_>, id: &str, how: Settlement) -> Result<Value, ApiError> {
     let intent = ctx.account.get_kind("payment_intent", id).cloned().ok_or_else(|| ApiError::no_such("payment_intent", id))?;
     if intent["status"] != "processing" {
         return Ok(intent);
+    }
+    let pm = ctx.account.get(intent["payment_method"].as_str().unwrap_or_default()).cloned().unwrap_or(Value::Null);
+    let fails = match how {
+        Settlement::AsTheAccountSays => payment_methods::debit_fails(&pm),
+        Settlement::Succeed => false,
+        Settlement::Fail => true,
+    };
+    if fails {
+        return Ok(record_decline(ctx, intent, &pm, DEBIT_FAILED).0);
     }
     succeed(ctx, intent)
 }

@@ -18,7 +18,7 @@ use crate::state::{Account, RequestInfo};
 use axum::http::Method;
 use serde_json::Value;
 
-pub use intents::{authenticate, settle_processing};
+pub use intents::{Settlement, authenticate, settle_processing};
 
 /// Which kind of key made the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +68,82 @@ impl Ctx<'_> {
     }
 }
 
-/// Routes one API request. `path` is below `/v1/`.
+/// Routes one API request. `path` is below `/v1/`. A publishable key sees an intent
+/// (in a reply or attached to an error) only as far as Stripe shows it to one.
 pub fn dispatch(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Result<Value, ApiError> {
+    let reply = route(ctx, method, path, params);
+    if ctx.caller == Caller::Secret {
+        return reply;
+    }
+    match reply {
+        Ok(object) => Ok(publishable_view(object)),
+        Err(mut error) => {
+            for object in error.attached.values_mut() {
+                *object = publishable_view(std::mem::take(object));
+            }
+            Err(error)
+        }
+    }
+}
+
+/// The fields of a PaymentIntent / SetupIntent that Stripe's API reference marks
+/// "retrievable with publishable key"; other objects are returned whole.
+fn publishable_view(object: Value) -> Value {
+    const PAYMENT_INTENT: &[&str] = &[
+        "id",
+        "object",
+        "amount",
+        "automatic_payment_methods",
+        "canceled_at",
+        "cancellation_reason",
+        "capture_method",
+        "client_secret",
+        "confirmation_method",
+        "created",
+        "currency",
+        "description",
+        "last_payment_error",
+        "livemode",
+        "next_action",
+        "payment_method",
+        "payment_method_types",
+        "processing",
+        "receipt_email",
+        "setup_future_usage",
+        "shipping",
+        "status",
+    ];
+    const SETUP_INTENT: &[&str] = &[
+        "id",
+        "object",
+        "automatic_payment_methods",
+        "cancellation_reason",
+        "client_secret",
+        "created",
+        "description",
+        "last_setup_error",
+        "livemode",
+        "next_action",
+        "payment_method",
+        "payment_method_types",
+        "status",
+        "usage",
+    ];
+    let fields = match object["object"].as_str() {
+        Some("payment_intent") => PAYMENT_INTENT,
+        Some("setup_intent") => SETUP_INTENT,
+        _ => return object,
+    };
+    match object {
+        Value::Object(mut map) => {
+            map.retain(|key, _| fields.contains(&key.as_str()));
+            Value::Object(map)
+        }
+        other => other,
+    }
+}
+
+fn route(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Result<Value, ApiError> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let get = method == Method::GET;
     let post = method == Method::POST;

@@ -171,12 +171,22 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         (None, true) => Some(json!({ "enabled": true, "allow_redirects": "always" })),
         (None, false) => None,
     };
-    let method_types =
-        if types.is_empty() { json!(["card", payment_methods::REDIRECT_TYPE, payment_methods::DELAYED_TYPE]) } else { json!(types) };
+    let method_types = if types.is_empty() {
+        json!(payment_methods::automatic_types(&currency, automatic.as_ref().is_none_or(|a| a["allow_redirects"] != "never")))
+    } else {
+        if let Some(kind) = types.iter().find(|kind| !payment_methods::supports_currency(kind, &currency)) {
+            return Err(ApiError::invalid_param(
+                "payment_method_types",
+                format!("The currency provided ({currency}) is invalid for the payment method type {kind}, which supports only eur."),
+            ));
+        }
+        json!(types)
+    };
     let id = new_id("pi");
     let intent = json!({
         "id": id,
         "object": "payment_intent",
+        "allowed_payment_method_types": null,
         "amount": amount,
         "amount_capturable": 0,
         "amount_details": { "tip": {} },
@@ -206,6 +216,7 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         "payment_method_configuration_details": null,
         "payment_method_options": method_options(params)?,
         "payment_method_types": method_types,
+        "payment_record": null,
         "processing": null,
         "receipt_email": params.str("receipt_email")?,
         "review": null,
@@ -278,6 +289,23 @@ fn plan_confirmation(ctx: &Ctx<'_>, intent: &Value, params: &Params) -> Result<P
         Source::Token(id) => Some(confirmation_tokens::usable(ctx, id)?),
         _ => None,
     };
+    // A method that cannot pay in the intent's currency is refused before anything
+    // changes (the token stays unused).
+    let (method_type, param) = match (&source, &token_object) {
+        (_, Some(token)) => (token["payment_method_preview"]["type"].as_str().map(str::to_owned), "confirmation_token"),
+        (Source::Method(id) | Source::Already(id), None) => {
+            (ctx.account.get_kind("payment_method", id).and_then(|pm| pm["type"].as_str()).map(str::to_owned), "payment_method")
+        }
+        _ => (None, "payment_method"),
+    };
+    let currency = intent["currency"].as_str().unwrap_or_default();
+    if let Some(kind) = method_type.filter(|kind| !payment_methods::supports_currency(kind, currency)) {
+        return Err(ApiError::invalid_param(
+            param,
+            format!("The payment method type {kind} cannot pay in {currency}: it supports only eur. Create the PaymentIntent in eur, or collect another payment method."),
+        )
+        .with_code("payment_method_currency_mismatch"));
+    }
     let return_url = params
         .str("return_url")?
         .map(str::to_owned)
@@ -405,6 +433,21 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
     }
     if params.get("currency").is_some() {
         let (code, _) = currency(params)?;
+        if intent["automatic_payment_methods"]["enabled"] == true {
+            let redirects = intent["automatic_payment_methods"]["allow_redirects"] != "never";
+            intent["payment_method_types"] = json!(payment_methods::automatic_types(&code, redirects));
+        } else if let Some(kind) = intent["payment_method_types"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .find(|kind| !payment_methods::supports_currency(kind, &code))
+        {
+            return Err(ApiError::invalid_param(
+                "currency",
+                format!("The currency provided ({code}) is invalid for the payment method type {kind}, which supports only eur."),
+            ));
+        }
         intent["currency"] = json!(code);
     }
     if params.get("amount").is_some() {

@@ -13,6 +13,52 @@ use serde_json::{Value, json};
 pub const REDIRECT_TYPE: &str = "ideal";
 pub const DELAYED_TYPE: &str = "sepa_debit";
 
+/// Whether a payment method type can pay in `currency`: cards in every currency the
+/// emulator knows, iDEAL and SEPA Debit in euros only (Stripe's payment method pages).
+pub fn supports_currency(kind: &str, currency: &str) -> bool {
+    match kind {
+        REDIRECT_TYPE | DELAYED_TYPE => currency == "eur",
+        _ => true,
+    }
+}
+
+/// The types automatic payment methods offer a PaymentIntent in `currency`, as Stripe
+/// derives them; without redirects, no iDEAL.
+pub fn automatic_types(currency: &str, allow_redirects: bool) -> Vec<&'static str> {
+    ["card", REDIRECT_TYPE, DELAYED_TYPE]
+        .into_iter()
+        .filter(|kind| supports_currency(kind, currency) && (allow_redirects || *kind != REDIRECT_TYPE))
+        .collect()
+}
+
+/// Stripe's SEPA Direct Debit test IBANs whose debit fails once `processing` ends
+/// (<https://docs.stripe.com/testing#sepa-direct-debit>); every other IBAN succeeds.
+const FAILING_IBANS: &[&str] = &["DE62370400440532013001", "DE78370400440532013004", "AT861904300235473202", "AT981904300235473204"];
+
+/// The `sepa_debit` hash of a PaymentMethod, from its IBAN.
+fn sepa_details(iban: &str) -> Value {
+    let country = iban.get(..2).unwrap_or_default();
+    let bank_code = match country {
+        "DE" => iban.get(4..12),
+        "AT" => iban.get(4..9),
+        _ => None,
+    };
+    json!({
+        "bank_code": bank_code,
+        "branch_code": null,
+        "country": country,
+        "fingerprint": format!("fpsepa{}", &iban[iban.len().saturating_sub(8)..]),
+        "generated_from": null,
+        "last4": &iban[iban.len().saturating_sub(4)..],
+    })
+}
+
+/// Whether the debit of a `sepa_debit` PaymentMethod fails after `processing`.
+pub fn debit_fails(pm: &Value) -> bool {
+    let sepa = &pm[DELAYED_TYPE];
+    FAILING_IBANS.iter().any(|iban| sepa_details(iban) == *sepa)
+}
+
 /// The `billing_details` object from parameters (all fields present, null when unset).
 pub fn billing_details(params: Option<&Params>) -> Result<Value, ApiError> {
     let empty = Params::default();
@@ -54,6 +100,8 @@ fn card_details(card: &Card, exp_month: i64, exp_year: i64) -> Value {
 pub struct NewMethod {
     pub kind: String,
     pub card: Option<(Card, i64, i64)>,
+    /// The IBAN of a `sepa_debit` method.
+    pub iban: Option<String>,
     pub billing_details: Value,
     pub allow_redisplay: String,
     pub metadata: Value,
@@ -71,9 +119,7 @@ pub fn preview(method: &NewMethod) -> Value {
     });
     match (&method.card, method.kind.as_str()) {
         (Some((card, month, year)), _) => object["card"] = card_details(card, *month, *year),
-        (None, DELAYED_TYPE) => {
-            object[DELAYED_TYPE] = json!({ "bank_code": "37040044", "branch_code": null, "country": "DE", "fingerprint": "fpsepa", "generated_from": null, "last4": "3000" })
-        }
+        (None, DELAYED_TYPE) => object[DELAYED_TYPE] = sepa_details(method.iban.as_deref().unwrap_or_default()),
         (None, REDIRECT_TYPE) => object[REDIRECT_TYPE] = json!({ "bank": "ing", "bic": "INGBNL2A" }),
         _ => {}
     }
@@ -157,9 +203,30 @@ pub fn method_from_params(params: &Params, now: i64) -> Result<NewMethod, ApiErr
             ));
         }
     };
+    let iban = match kind.as_str() {
+        DELAYED_TYPE => {
+            let sepa = params.object("sepa_debit")?.ok_or_else(|| ApiError::missing_param("sepa_debit"))?;
+            let iban: String = sepa
+                .required_str("iban")
+                .map_err(|_| ApiError::missing_param("sepa_debit[iban]"))?
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .to_ascii_uppercase();
+            let shaped = (15..=34).contains(&iban.len())
+                && iban.bytes().all(|b| b.is_ascii_alphanumeric())
+                && iban.bytes().take(2).all(|b| b.is_ascii_alphabetic());
+            if !shaped {
+                return Err(ApiError::invalid_param("sepa_debit[iban]", "The IBAN you entered is invalid."));
+            }
+            Some(iban)
+        }
+        _ => None,
+    };
     Ok(NewMethod {
         kind,
         card,
+        iban,
         billing_details: billing_details(params.object("billing_details")?.as_ref())?,
         allow_redisplay: params.str("allow_redisplay")?.unwrap_or("unspecified").to_owned(),
         metadata: json!(params.string_map("metadata")?),
@@ -177,6 +244,7 @@ pub fn resolve(ctx: &mut Ctx<'_>, id: &str, param: &str) -> Result<Value, ApiErr
             NewMethod {
                 kind: "card".into(),
                 card: Some((card, 12, year + 3)),
+                iban: None,
                 billing_details: billing_details(None)?,
                 allow_redisplay: "unspecified".into(),
                 metadata: json!({}),

@@ -55,6 +55,7 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     let intent = json!({
         "id": id,
         "object": "setup_intent",
+        "allowed_payment_method_types": null,
         "application": null,
         "automatic_payment_methods": automatic,
         "cancellation_reason": null,

@@ -1,0 +1,271 @@
+// @ts-check
+// Deep shape conformance: every object and event the checkout flow produces is written,
+// exactly as the emulator sent it, into a TypeScript file as a literal typed with the
+// official SDK's own type (`Stripe.PaymentIntent`, `Stripe.Event`, …), and that file is
+// compiled with `tsc --strict`. A literal assigned to a declared type is checked at
+// every depth: a field the SDK's type does not declare is an error (excess property
+// check), so is a required field that is missing, a wrong enum value or a wrong type.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { startEmulator } from './harness.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** @type {Awaited<ReturnType<typeof startEmulator>>} */
+let emulator;
+
+before(async () => {
+  emulator = await startEmulator();
+});
+
+after(() => emulator.stop());
+
+/**
+ * Form-encodes nested parameters as Stripe does (`a[b][0]=c`).
+ * @param {Record<string, unknown>} params
+ */
+function form(params, prefix = '', out = new URLSearchParams()) {
+  for (const [key, value] of Object.entries(params)) {
+    const name = prefix ? `${prefix}[${key}]` : key;
+    if (value !== null && typeof value === 'object') form(/** @type {Record<string, unknown>} */ (value), name, out);
+    else out.append(name, String(value));
+  }
+  return out;
+}
+
+/**
+ * One raw API call: the JSON exactly as the emulator sent it.
+ * @param {string} method
+ * @param {string} route
+ * @param {Record<string, unknown>} [params]
+ * @returns {Promise<any>}
+ */
+async function api(method, route, params = {}) {
+  const body = method === 'GET' ? undefined : form(params);
+  const query = method === 'GET' && Object.keys(params).length ? `?${form(params)}` : '';
+  const response = await fetch(`${emulator.baseUrl}${route}${query}`, {
+    method,
+    headers: { authorization: 'Bearer sk_test_shapes', 'content-type': 'application/x-www-form-urlencoded' },
+    body,
+  });
+  return response.json();
+}
+
+/**
+ * @param {string} route
+ * @param {Record<string, unknown>} body
+ */
+async function control(route, body) {
+  const response = await fetch(`${emulator.baseUrl}${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  assert.ok(response.ok, `${route}: ${response.status}`);
+}
+
+/**
+ * @param {string | Record<string, unknown>} paymentMethod a test id, or `payment_method_data`
+ * @param {Record<string, unknown>} [extra]
+ */
+async function confirmationToken(paymentMethod, extra = {}) {
+  const method = typeof paymentMethod === 'string' ? { payment_method: paymentMethod } : { payment_method_data: paymentMethod };
+  return api('POST', '/v1/test_helpers/confirmation_tokens', {
+    ...method,
+    return_url: 'https://shop.example/checkout/complete',
+    ...extra,
+  });
+}
+
+const jenny = { name: 'Jenny Rosen', email: 'jenny@example.com' };
+
+/** @param {string | Record<string, unknown>} paymentMethod @param {Record<string, unknown>} [extra] */
+async function pay(paymentMethod, extra = {}) {
+  const token = await confirmationToken(paymentMethod);
+  return api('POST', '/v1/payment_intents', {
+    amount: 2599,
+    currency: 'eur',
+    confirm: true,
+    confirmation_token: token.id,
+    automatic_payment_methods: { enabled: true },
+    return_url: 'https://shop.example/checkout/complete',
+    ...extra,
+  });
+}
+
+/** @type {Record<string, string>} */
+const objectTypes = {
+  charge: 'Stripe.Charge',
+  customer: 'Stripe.Customer',
+  payment_intent: 'Stripe.PaymentIntent',
+  payment_method: 'Stripe.PaymentMethod',
+  setup_intent: 'Stripe.SetupIntent',
+};
+
+test('every object and event the flow produces type-checks against the SDK at every depth', async () => {
+  /** @type {Array<{ type: string, label: string, value: unknown }>} */
+  const objects = [];
+  /** @param {string} type @param {string} label @param {any} value */
+  const keep = (type, label, value) => {
+    assert.ok(value && typeof value === 'object' && !('error' in value), `${label}: ${JSON.stringify(value)}`);
+    objects.push({ type, label, value });
+  };
+
+  const customer = await api('POST', '/v1/customers', { email: 'shapes@example.com', name: 'Jenny Rosen', metadata: { account: '42' } });
+  keep('Stripe.Customer', 'customer created', customer);
+  keep('Stripe.Customer', 'customer updated', await api('POST', `/v1/customers/${customer.id}`, { name: 'Jenny R.' }));
+  keep('Stripe.Customer', 'customer retrieved', await api('GET', `/v1/customers/${customer.id}`));
+  keep('Stripe.ApiList<Stripe.Customer>', 'customer list', await api('GET', '/v1/customers', { limit: 3 }));
+
+  keep(
+    'Stripe.CustomerSession',
+    'customer session',
+    await api('POST', '/v1/customer_sessions', {
+      customer: customer.id,
+      components: {
+        payment_element: {
+          enabled: true,
+          features: { payment_method_save: 'enabled', payment_method_redisplay: 'enabled', payment_method_remove: 'enabled' },
+        },
+      },
+    }),
+  );
+
+  const token = await confirmationToken('pm_card_visa', {
+    shipping: { name: 'Jenny Rosen', address: { line1: '1 Rue de Rivoli', city: 'Paris', postal_code: '75001', country: 'FR' } },
+  });
+  keep('Stripe.ConfirmationToken', 'confirmation token', token);
+  keep('Stripe.ConfirmationToken', 'confirmation token retrieved', await api('GET', `/v1/confirmation_tokens/${token.id}`));
+
+  const attached = await api('POST', '/v1/payment_methods/pm_card_visa/attach', { customer: customer.id });
+  keep('Stripe.PaymentMethod', 'payment method attached', attached);
+  keep('Stripe.ApiList<Stripe.PaymentMethod>', 'customer payment methods', await api('GET', `/v1/customers/${customer.id}/payment_methods`));
+  keep('Stripe.PaymentMethod', 'payment method detached', await api('POST', `/v1/payment_methods/${attached.id}/detach`));
+
+  // PaymentIntents in every status the flow reaches.
+  const open = await api('POST', '/v1/payment_intents', { amount: 1500, currency: 'eur', automatic_payment_methods: { enabled: true } });
+  keep('Stripe.PaymentIntent', 'intent requires_payment_method', open);
+  keep('Stripe.PaymentIntent', 'intent updated', await api('POST', `/v1/payment_intents/${open.id}`, { amount: 1600 }));
+  keep('Stripe.PaymentIntent', 'intent canceled', await api('POST', `/v1/payment_intents/${open.id}/cancel`, { cancellation_reason: 'abandoned' }));
+  keep(
+    'Stripe.PaymentIntent',
+    'intent requires_confirmation',
+    await api('POST', '/v1/payment_intents', { amount: 1500, currency: 'eur', payment_method: 'pm_card_visa', payment_method_types: ['card'] }),
+  );
+  const paid = await pay('pm_card_visa', { customer: customer.id, metadata: { order_id: 'ord_1' } });
+  keep('Stripe.PaymentIntent', 'intent succeeded', paid);
+  keep('Stripe.PaymentIntent', 'intent expanded', await api('GET', `/v1/payment_intents/${paid.id}`, { expand: ['payment_method', 'latest_charge'] }));
+  const declined = await api('POST', '/v1/payment_intents', {
+    amount: 1500,
+    currency: 'eur',
+    confirm: true,
+    confirmation_token: (await confirmationToken('pm_card_visa_chargeDeclinedInsufficientFunds')).id,
+  });
+  keep('Stripe.PaymentIntent', 'intent declined', declined.error.payment_intent);
+  keep('Stripe.PaymentIntent', 'intent requires_action (3DS)', await pay('pm_card_threeDSecure2Required'));
+  keep('Stripe.PaymentIntent', 'intent requires_capture', await pay('pm_card_visa', { capture_method: 'manual' }));
+  const ideal = await pay({ type: 'ideal', ideal: { bank: 'ing' }, billing_details: jenny });
+  keep('Stripe.PaymentIntent', 'intent requires_action (redirect)', ideal);
+  const sepa = await api('POST', '/v1/payment_intents', {
+    amount: 2599,
+    currency: 'eur',
+    confirm: true,
+    confirmation_token: (
+      await confirmationToken(
+        { type: 'sepa_debit', sepa_debit: { iban: 'DE89370400440532013000' }, billing_details: jenny },
+        { mandate_data: { customer_acceptance: { type: 'online', online: { infer_from_client: true } } } },
+      )
+    ).id,
+    automatic_payment_methods: { enabled: true },
+    return_url: 'https://shop.example/checkout/complete',
+  });
+  keep('Stripe.PaymentIntent', 'intent processing', sepa);
+  await control(`/_emulator/intents/${sepa.id}/settle`, {});
+  keep('Stripe.PaymentIntent', 'intent settled', await api('GET', `/v1/payment_intents/${sepa.id}`));
+  const capturable = await pay('pm_card_visa', { capture_method: 'manual' });
+  keep('Stripe.PaymentIntent', 'intent captured', await api('POST', `/v1/payment_intents/${capturable.id}/capture`, { amount_to_capture: 2000 }));
+
+  // SetupIntents.
+  const setup = await api('POST', '/v1/setup_intents', {
+    customer: customer.id,
+    confirm: true,
+    confirmation_token: (await confirmationToken('pm_card_visa')).id,
+    automatic_payment_methods: { enabled: true },
+  });
+  keep('Stripe.SetupIntent', 'setup succeeded', setup);
+  const setupOpen = await api('POST', '/v1/setup_intents', { customer: customer.id, automatic_payment_methods: { enabled: true } });
+  keep('Stripe.SetupIntent', 'setup requires_payment_method', setupOpen);
+  keep('Stripe.SetupIntent', 'setup canceled', await api('POST', `/v1/setup_intents/${setupOpen.id}/cancel`));
+  keep(
+    'Stripe.SetupIntent',
+    'setup requires_action',
+    await api('POST', '/v1/setup_intents', {
+      customer: customer.id,
+      confirm: true,
+      confirmation_token: (await confirmationToken('pm_card_threeDSecure2Required')).id,
+      automatic_payment_methods: { enabled: true },
+      return_url: 'https://shop.example/account',
+    }),
+  );
+
+  // Every event these calls emitted (charges arrive inside charge.* events).
+  const events = await api('GET', '/v1/events', { limit: 100 });
+  assert.ok(events.data.length > 10, 'the flow emitted events');
+  const kinds = new Set();
+  for (const event of events.data) {
+    kinds.add(event.type);
+    keep('Stripe.Event', `event ${event.type}`, event);
+    const type = objectTypes[event.data.object.object];
+    assert.ok(type, `an SDK type for ${event.data.object.object}`);
+    keep(type, `${event.data.object.object} in ${event.type}`, event.data.object);
+  }
+  for (const kind of ['payment_intent.succeeded', 'payment_intent.payment_failed', 'charge.succeeded', 'setup_intent.succeeded']) {
+    assert.ok(kinds.has(kind), `the flow emitted ${kind}`);
+  }
+
+  const diagnostics = typecheck(objects);
+  assert.deepEqual(diagnostics, [], `\n${diagnostics.join('\n')}`);
+});
+
+/**
+ * Writes each object as `const oN: Type = <json>;` and compiles the file with the SDK's
+ * types. Returns one line per error, naming the object it is in.
+ * @param {Array<{ type: string, label: string, value: unknown }>} objects
+ */
+function typecheck(objects) {
+  const dir = path.join(here, 'generated');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'objects.ts');
+  const lines = ["import Stripe from 'stripe';", ''];
+  /** @type {Array<{ from: number, label: string }>} */
+  const starts = [];
+  objects.forEach(({ type, label, value }, index) => {
+    starts.push({ from: lines.length, label });
+    const text = `// ${label}\nexport const o${index}: ${type} = ${JSON.stringify(value, null, 2)};\n`;
+    lines.push(...text.split('\n'));
+  });
+  writeFileSync(file, lines.join('\n'));
+
+  const program = ts.createProgram([file], {
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    types: [],
+  });
+  return ts.getPreEmitDiagnostics(program).map((diagnostic) => {
+    const message = ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n  ');
+    if (!diagnostic.file || diagnostic.start === undefined) return message;
+    const { line } = diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start);
+    const owner = starts.filter((start) => start.from <= line).at(-1);
+    const where = diagnostic.file.text.split('\n')[line].trim();
+    return `${owner?.label ?? '?'} (generated/objects.ts:${line + 1}: ${where}): ${message}`;
+  });
+}
