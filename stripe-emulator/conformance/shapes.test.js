@@ -167,6 +167,9 @@ test('every object and event the flow produces type-checks against the SDK at ev
     confirmation_token: (await confirmationToken('pm_card_visa_chargeDeclinedInsufficientFunds')).id,
   });
   keep('Stripe.PaymentIntent', 'intent declined', declined.error.payment_intent);
+  const blocked = await pay('pm_card_radarBlock');
+  keep('Stripe.PaymentIntent', 'intent blocked by Radar', blocked.error.payment_intent);
+  keep('Stripe.PaymentIntent', 'intent at elevated risk', await pay('pm_card_riskLevelElevated'));
   keep('Stripe.PaymentIntent', 'intent requires_action (3DS)', await pay('pm_card_threeDSecure2Required'));
   keep('Stripe.PaymentIntent', 'intent requires_capture', await pay('pm_card_visa', { capture_method: 'manual' }));
   const ideal = await pay({ type: 'ideal', ideal: { bank: 'ing' }, billing_details: jenny });
@@ -187,6 +190,12 @@ test('every object and event the flow produces type-checks against the SDK at ev
   keep('Stripe.PaymentIntent', 'intent processing', sepa);
   await control(`/_emulator/intents/${sepa.id}/settle`, {});
   keep('Stripe.PaymentIntent', 'intent settled', await api('GET', `/v1/payment_intents/${sepa.id}`));
+  const debit = await pay(
+    { type: 'sepa_debit', sepa_debit: { iban: 'DE62370400440532013001' }, billing_details: jenny },
+    { mandate_data: { customer_acceptance: { type: 'online', online: { infer_from_client: true } } } },
+  );
+  await control(`/_emulator/intents/${debit.id}/settle`, {});
+  keep('Stripe.PaymentIntent', 'intent whose debit failed', await api('GET', `/v1/payment_intents/${debit.id}`));
   const capturable = await pay('pm_card_visa', { capture_method: 'manual' });
   keep('Stripe.PaymentIntent', 'intent captured', await api('POST', `/v1/payment_intents/${capturable.id}/capture`, { amount_to_capture: 2000 }));
 

@@ -47,6 +47,9 @@ pub struct TestCard {
     pub brand: &'static str,
     pub funding: &'static str,
     pub country: &'static str,
+    /// Radar's risk level for a charge of the card: `normal`, `elevated` or `highest`
+    /// (Radar's default rules block `highest`).
+    pub risk_level: &'static str,
     pub behaviour: Behaviour,
 }
 
@@ -58,6 +61,7 @@ pub struct Card {
     pub funding: &'static str,
     pub country: &'static str,
     pub last4: String,
+    pub risk_level: &'static str,
     pub behaviour: Behaviour,
 }
 
@@ -75,26 +79,32 @@ impl From<&TestCard> for Card {
             funding: card.funding,
             country: card.country,
             last4: card.number[card.number.len() - 4..].to_owned(),
+            risk_level: card.risk_level,
             behaviour: card.behaviour,
         }
     }
 }
 
 const fn card(number: &'static str, brand: &'static str, behaviour: Behaviour) -> TestCard {
-    TestCard { number, brand, funding: "credit", country: "US", behaviour }
+    TestCard { number, brand, funding: "credit", country: "US", risk_level: "normal", behaviour }
+}
+
+/// A card Radar scores at `risk_level`.
+const fn risky(number: &'static str, risk_level: &'static str, behaviour: Behaviour) -> TestCard {
+    TestCard { risk_level, ..card(number, "visa", behaviour) }
 }
 
 /// Every card number the emulator knows.
 pub const CARDS: &[TestCard] = &[
     card("4242424242424242", "visa", Behaviour::Succeeds),
-    TestCard { number: "4000056655665556", brand: "visa", funding: "debit", country: "US", behaviour: Behaviour::Succeeds },
+    TestCard { funding: "debit", country: "US", ..card("4000056655665556", "visa", Behaviour::Succeeds) },
     card("5555555555554444", "mastercard", Behaviour::Succeeds),
-    TestCard { number: "5200828282828210", brand: "mastercard", funding: "debit", country: "US", behaviour: Behaviour::Succeeds },
-    TestCard { number: "5105105105105100", brand: "mastercard", funding: "prepaid", country: "US", behaviour: Behaviour::Succeeds },
+    TestCard { funding: "debit", country: "US", ..card("5200828282828210", "mastercard", Behaviour::Succeeds) },
+    TestCard { funding: "prepaid", country: "US", ..card("5105105105105100", "mastercard", Behaviour::Succeeds) },
     card("378282246310005", "amex", Behaviour::Succeeds),
     // "Bypass pending balance" in Stripe's list: a plain credit card here.
     card("4000000000000077", "visa", Behaviour::Succeeds),
-    TestCard { number: "4000002500000003", brand: "visa", funding: "credit", country: "FR", behaviour: Behaviour::Succeeds },
+    TestCard { funding: "credit", country: "FR", ..card("4000002500000003", "visa", Behaviour::Succeeds) },
     card("4000002500003155", "visa", Behaviour::Authenticate { when_saved: false, then: None }),
     card("4000000000003220", "visa", Behaviour::Authenticate { when_saved: true, then: None }),
     card("4000002760003184", "visa", Behaviour::Authenticate { when_saved: true, then: None }),
@@ -107,7 +117,11 @@ pub const CARDS: &[TestCard] = &[
     card("4000000000000127", "visa", Behaviour::Declines(INCORRECT_CVC)),
     card("4000000000000119", "visa", Behaviour::Declines(PROCESSING)),
     card("4000000000000341", "visa", Behaviour::AttachesThenDeclines(GENERIC)),
-    card("4100000000000019", "visa", Behaviour::Declines(FRAUDULENT)),
+    // Radar (Stripe's testing page, "Fraud prevention"): always blocked, highest risk
+    // (blocked by the default rules), elevated risk (goes through).
+    risky("4100000000000019", "highest", Behaviour::Declines(FRAUDULENT)),
+    risky("4000000000004954", "highest", Behaviour::Declines(FRAUDULENT)),
+    risky("4000000000009235", "elevated", Behaviour::Succeeds),
 ];
 
 /// Stripe's test PaymentMethod ids usable server-side, and the card each stands for.
@@ -127,6 +141,9 @@ pub const TEST_PAYMENT_METHODS: &[(&str, &str)] = &[
     ("pm_card_chargeDeclinedIncorrectCvc", "4000000000000127"),
     ("pm_card_chargeDeclinedProcessingError", "4000000000000119"),
     ("pm_card_chargeDeclinedFraudulent", "4100000000000019"),
+    ("pm_card_radarBlock", "4100000000000019"),
+    ("pm_card_riskLevelHighest", "4000000000004954"),
+    ("pm_card_riskLevelElevated", "4000000000009235"),
     ("pm_card_chargeCustomerFail", "4000000000000341"),
     ("pm_card_threeDSecureRequired", "4000000000003220"),
     ("pm_card_threeDSecure2Required", "4000000000003220"),
@@ -149,6 +166,7 @@ pub fn by_number(number: &str) -> Option<Card> {
         brand: brand_of(&digits),
         funding: "credit",
         country: "US",
+        risk_level: "normal",
         last4: digits[digits.len() - 4..].to_owned(),
         behaviour: Behaviour::Succeeds,
     })

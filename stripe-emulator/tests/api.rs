@@ -528,6 +528,40 @@ async fn payment_method_types_follow_the_currency_and_a_mismatch_is_refused() {
     assert_eq!(stripe.pay(&token, &[]).await.body["status"], "processing");
 }
 
+/// The charge of the newest `charge.*` event.
+async fn latest_charge(stripe: &Stripe) -> Value {
+    let events = stripe.get("/v1/events?type=charge.*&limit=1").await.body;
+    events["data"][0]["data"]["object"].clone()
+}
+
+#[tokio::test]
+async fn radar_scores_the_risk_cards_and_blocks_the_highest() {
+    let stripe = emulator().await;
+    let elevated = stripe.pay(&stripe.token("pm_card_riskLevelElevated").await, &[]).await;
+    assert_eq!(elevated.body["status"], "succeeded");
+    let outcome = latest_charge(&stripe).await["outcome"].clone();
+    assert_eq!((outcome["type"].as_str(), outcome["risk_level"].as_str()), (Some("authorized"), Some("elevated")));
+
+    for pm in ["pm_card_riskLevelHighest", "pm_card_radarBlock"] {
+        let blocked = stripe.pay(&stripe.token(pm).await, &[]).await;
+        assert_eq!(blocked.status, 402, "{pm}");
+        assert_eq!(blocked.body["error"]["decline_code"], "fraudulent", "{pm}");
+        let charge = latest_charge(&stripe).await;
+        assert_eq!(charge["status"], "failed");
+        let outcome = &charge["outcome"];
+        assert_eq!(
+            (outcome["type"].as_str(), outcome["risk_level"].as_str(), outcome["network_status"].as_str()),
+            (Some("blocked"), Some("highest"), Some("not_sent_to_network")),
+            "{pm}"
+        );
+    }
+
+    stripe.pay(&stripe.token("pm_card_visa").await, &[]).await;
+    assert_eq!(latest_charge(&stripe).await["outcome"]["risk_level"], "normal");
+    stripe.pay(&stripe.token("pm_card_chargeDeclinedInsufficientFunds").await, &[]).await;
+    assert_eq!(latest_charge(&stripe).await["outcome"]["type"], "issuer_declined");
+}
+
 #[tokio::test]
 async fn manual_capture_waits_for_capture() {
     let stripe = emulator().await;

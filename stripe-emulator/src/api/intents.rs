@@ -157,6 +157,31 @@ fn charge(ctx: &mut Ctx<'_>, intent: &Value, status: &str, captured: bool, decli
     let pm_id = intent["payment_method"].as_str().unwrap_or_default();
     let pm = ctx.account.get(pm_id).cloned().unwrap_or(Value::Null);
     let amount = intent["amount"].as_i64().unwrap_or(0);
+    let risk_level = ctx.account.cards.get(pm_id).map_or("normal", |card| card.risk_level);
+    // Radar's default rules block the highest risk before the card network sees it.
+    let blocked = decline.is_some() && risk_level == "highest";
+    let outcome = json!({
+        "advice_code": null,
+        "network_advice_code": null,
+        "network_decline_code": null,
+        "network_status": match (decline, blocked) {
+            (_, true) => "not_sent_to_network",
+            (Some(_), false) => "declined_by_network",
+            (None, _) => "approved_by_network",
+        },
+        "reason": if blocked { Some("highest_risk_level") } else { decline.map(|d| d.decline_code) },
+        "risk_level": risk_level,
+        "seller_message": match (decline, blocked) {
+            (_, true) => "Stripe blocked this payment as too risky.",
+            (Some(_), false) => "The bank did not return any further details with this decline.",
+            (None, _) => "Payment complete.",
+        },
+        "type": match (decline, blocked) {
+            (_, true) => "blocked",
+            (Some(_), false) => "issuer_declined",
+            (None, _) => "authorized",
+        },
+    });
     let charge = json!({
         "id": new_id("ch"),
         "object": "charge",
@@ -182,16 +207,7 @@ fn charge(ctx: &mut Ctx<'_>, intent: &Value, status: &str, captured: bool, decli
         "livemode": false,
         "metadata": intent["metadata"],
         "on_behalf_of": null,
-        "outcome": {
-            "advice_code": null,
-            "network_advice_code": null,
-            "network_decline_code": null,
-            "network_status": if decline.is_some() { "declined_by_network" } else { "approved_by_network" },
-            "reason": decline.map(|d| d.decline_code),
-            "risk_level": "normal",
-            "seller_message": if decline.is_some() { "The bank did not return any further details with this decline." } else { "Payment complete." },
-            "type": if decline.is_some() { "issuer_declined" } else { "authorized" },
-        },
+        "outcome": outcome,
         "paid": decline.is_none(),
         "payment_intent": intent["id"],
         "payment_method": pm_id,
