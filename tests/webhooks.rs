@@ -178,3 +178,97 @@ async fn the_merchant_sees_orders_and_their_events_behind_the_admin_token() {
     let unauthorised = admin.get(format!("{url}/{order_id}")).header("authorization", "Bearer x").send().await.unwrap();
     assert_eq!(unauthorised.status(), 401);
 }
+
+/// Checks out one walnut board in a session of its own, paying with the
+/// ConfirmationToken that `form` creates (with the publishable key, as Stripe.js does).
+async fn checkout_in_new_session(shop: &Shop, form: &[(&str, &str)]) -> Value {
+    let client = support::shopper();
+    let add = [("product_id", "walnut-board"), ("quantity", "1")];
+    client.post(format!("{}/api/cart/add", shop.base)).form(&add).send().await.unwrap();
+    let mut token_form = vec![("return_url", "https://shop.example/checkout/complete")];
+    token_form.extend_from_slice(form);
+    let token = support::stripe_call(
+        &client,
+        reqwest::Method::POST,
+        format!("{}/v1/confirmation_tokens", shop.stripe),
+        "pk_test_tests",
+        &token_form,
+    )
+    .await;
+    let token = token["id"].as_str().unwrap();
+    let reply = client.post(format!("{}/api/checkout/confirm", shop.base)).form(&[("confirmation_token", token)]).send().await.unwrap();
+    assert_eq!(reply.status(), 200);
+    reply.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_delivered_twice_and_out_of_order_still_fulfils_each_order_once() {
+    let shop = shop().await;
+    let mode = json!({ "duplicate": true, "shuffle": true });
+    let set = shop.client.post(format!("{}/_emulator/delivery_mode", shop.stripe)).json(&mode).send().await.unwrap();
+    assert!(set.status().is_success());
+
+    let card = [
+        ("payment_method_data[type]", "card"),
+        ("payment_method_data[card][number]", "4242424242424242"),
+        ("payment_method_data[card][exp_month]", "12"),
+        ("payment_method_data[card][exp_year]", "2040"),
+        ("payment_method_data[card][cvc]", "123"),
+    ];
+    let three_ds = [("payment_method_data[card][number]", "4000000000003220")];
+    let three_ds: Vec<(&str, &str)> =
+        card.iter().map(|(k, v)| three_ds.iter().find(|(key, _)| key == k).copied().unwrap_or((*k, *v))).collect();
+    let sepa = |iban| {
+        [
+            ("payment_method_data[type]", "sepa_debit"),
+            ("payment_method_data[sepa_debit][iban]", iban),
+            ("payment_method_data[billing_details][name]", "Jenny Rosen"),
+            ("payment_method_data[billing_details][email]", "jenny@example.com"),
+        ]
+    };
+    let paid_now = checkout_in_new_session(&shop, &card).await;
+    let authenticated = checkout_in_new_session(&shop, &three_ds).await;
+    let debited = checkout_in_new_session(&shop, &sepa("DE89370400440532013000")).await;
+    let bounced = checkout_in_new_session(&shop, &sepa("DE62370400440532013001")).await;
+
+    let intent = authenticated["payment_intent"].as_str().unwrap();
+    let secret = support::stripe_call(
+        &shop.client,
+        reqwest::Method::GET,
+        format!("{}/v1/payment_intents/{intent}", shop.stripe),
+        "sk_test_tests",
+        &[],
+    )
+    .await;
+    let done = shop
+        .client
+        .post(format!("{}/_emulator/3ds/{intent}", shop.stripe))
+        .json(&json!({ "client_secret": secret["client_secret"], "result": "complete" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(done.status().is_success());
+
+    for (order, expected) in [(&paid_now, "paid"), (&authenticated, "paid"), (&debited, "paid"), (&bounced, "failed")] {
+        let order_id = order["order_id"].as_str().unwrap();
+        let status_of = || async { shop.store.order_for_merchant(order_id).await.unwrap().map(|o| o.status).unwrap_or_default() };
+        let status = support::poll_until(300, status_of, |status: &String| status == expected).await;
+        assert_eq!(status, expected, "{order}");
+        let confirmations = shop.store.outbox_for(order_id).await.unwrap();
+        assert_eq!(confirmations.len(), usize::from(expected == "paid"), "one confirmation per paid order: {confirmations:?}");
+    }
+    // Every delivery, each twice, has been answered 2xx; the stock went down by the
+    // three boards paid for, once each.
+    let all_answered = support::poll_until(
+        200,
+        || async {
+            let deliveries: Value =
+                shop.client.get(format!("{}/_emulator/deliveries", shop.stripe)).send().await.unwrap().json().await.unwrap();
+            deliveries["data"].as_array().unwrap().iter().all(|d| d["status"] == "succeeded")
+        },
+        |done| *done,
+    )
+    .await;
+    assert!(all_answered);
+    assert_eq!(stock(&shop.store).await, 8 - 3);
+}

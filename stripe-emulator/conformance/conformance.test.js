@@ -200,3 +200,27 @@ test('the SDK signs a test header exactly as the emulator does (shared vector)',
   const header = stripe.webhooks.generateTestHeaderString({ payload, secret: 'whsec_test_secret', timestamp: 1_700_000_000 });
   assert.equal(header, 't=1700000000,v1=248a374f50f943a28b0f6ab50faf9a7e7e29b710fa26df9fb1618b9bf8ea9c9a');
 });
+
+test('webhook endpoints made through the API sign with their own secret and filter events', async () => {
+  const receiver = await startReceiver();
+  try {
+    const endpoint = await stripe.webhookEndpoints.create({ url: receiver.url, enabled_events: ['customer.updated'] });
+    assert.match(String(endpoint.secret), /^whsec_/);
+    const customer = await stripe.customers.create({ email: 'endpoint@example.com' });
+    await stripe.customers.update(customer.id, { name: 'Jenny' });
+    await waitFor(() => receiver.received.some((r) => r.body.includes(customer.id)));
+    const event = stripe.webhooks.constructEvent(receiver.received[0].body, receiver.received[0].signature, String(endpoint.secret));
+    assert.equal(event.type, 'customer.updated', 'customer.created is not enabled');
+
+    const updated = await stripe.webhookEndpoints.update(endpoint.id, { enabled_events: ['*'], description: 'all' });
+    assert.deepEqual(updated.enabled_events, ['*']);
+    assert.equal(updated.secret, undefined, 'the secret is shown only on create');
+    const listed = await stripe.webhookEndpoints.list({ limit: 100 });
+    assert.ok(listed.data.some((e) => e.id === endpoint.id));
+    const deleted = await stripe.webhookEndpoints.del(endpoint.id);
+    assert.equal(deleted.deleted, true);
+    await assert.rejects(stripe.webhookEndpoints.retrieve(endpoint.id), (/** @type {any} */ error) => error.statusCode === 404);
+  } finally {
+    receiver.close();
+  }
+});

@@ -222,6 +222,12 @@ test('every object and event the flow produces type-checks against the SDK at ev
     }),
   );
 
+  const endpoint = await api('POST', '/v1/webhook_endpoints', { url: 'https://shop.example/webhook', enabled_events: ['payment_intent.succeeded'] });
+  keep('Stripe.WebhookEndpoint', 'webhook endpoint created', endpoint);
+  keep('Stripe.WebhookEndpoint', 'webhook endpoint updated', await api('POST', `/v1/webhook_endpoints/${endpoint.id}`, { disabled: true }));
+  keep('Stripe.ApiList<Stripe.WebhookEndpoint>', 'webhook endpoints', await api('GET', '/v1/webhook_endpoints'));
+  keep('Stripe.DeletedWebhookEndpoint', 'webhook endpoint deleted', await api('DELETE', `/v1/webhook_endpoints/${endpoint.id}`));
+
   // Every event these calls emitted (charges arrive inside charge.* events).
   const events = await api('GET', '/v1/events', { limit: 100 });
   assert.ok(events.data.length > 10, 'the flow emitted events');

@@ -62,3 +62,11 @@ test('every event type the emulator emits is in the SDK\'s list for this API ver
   const invented = [...types].filter((type) => !published.has(type));
   assert.deepEqual(invented, [], `event types Stripe does not publish: ${invented.join(', ')}`);
 });
+
+test('the event types a webhook endpoint may enable are exactly the SDK\'s', () => {
+  const published = sdkUnion('WebhookEndpoints.d.ts', 'EnabledEvent', 'payment_intent.succeeded');
+  const vendored = readFileSync(path.join(here, '..', 'src', 'api', 'enabled_events.txt'), 'utf8')
+    .split('\n')
+    .filter((line) => line && !line.startsWith('#'));
+  assert.deepEqual(new Set(vendored), published);
+});

@@ -27,6 +27,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_emulator/deliveries", get(deliveries))
         .route("/_emulator/requests", get(requests))
         .route("/_emulator/webhook_endpoints", get(endpoints).post(add_endpoint).delete(clear_endpoints))
+        .route("/_emulator/delivery_mode", get(delivery_mode).post(set_delivery_mode))
         .route("/_emulator/faults", get(faults).post(add_fault).delete(clear_faults))
         .route("/_emulator/clock", post(advance_clock))
         .route("/_emulator/reset", post(reset))
@@ -50,6 +51,7 @@ async fn index() -> Response {
             "deliveries": "GET /_emulator/deliveries[?event_id=evt_…]",
             "requests": "GET /_emulator/requests[?path=/v1/…]",
             "webhook_endpoints": "GET | POST {\"url\",\"secret\"?} | DELETE /_emulator/webhook_endpoints",
+            "delivery_mode": "GET | POST {\"duplicate\"?: bool, \"shuffle\"?: bool} /_emulator/delivery_mode",
             "faults": "GET | POST {\"path\",\"method\"?,\"status\"|\"drop\"|\"delay_ms\",\"should_retry\"?,\"phase\"?,\"count\"?} | DELETE /_emulator/faults",
             "clock": "POST /_emulator/clock {\"advance_seconds\"}",
             "reset": "POST /_emulator/reset",
@@ -111,17 +113,37 @@ impl WebhookEndpointInput {
     }
 }
 
+/// Every endpoint, with its secret (the control API is the emulator's dashboard).
 async fn endpoints(State(shared): State<Arc<Shared>>) -> Response {
-    Json(json!({ "data": shared.webhooks.endpoints() })).into_response()
+    let data: Vec<Value> = shared.webhooks.endpoints().iter().map(|endpoint| endpoint.object(true)).collect();
+    Json(json!({ "data": data })).into_response()
+}
+
+async fn delivery_mode(State(shared): State<Arc<Shared>>) -> Response {
+    Json(json!(shared.webhooks.mode())).into_response()
+}
+
+/// `{"duplicate": bool, "shuffle": bool}`: deliver every event twice, in random order.
+async fn set_delivery_mode(
+    State(shared): State<Arc<Shared>>,
+    body: Result<axum::Json<webhooks::DeliveryMode>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    match body {
+        Ok(axum::Json(mode)) => {
+            shared.webhooks.set_mode(mode);
+            Json(json!(mode)).into_response()
+        }
+        Err(rejection) => bad_request(&format!("expected {{\"duplicate\"?: bool, \"shuffle\"?: bool}}: {rejection}")),
+    }
 }
 
 async fn add_endpoint(State(shared): State<Arc<Shared>>, axum::Json(input): axum::Json<WebhookEndpointInput>) -> Response {
     if !(input.url.starts_with("http://") || input.url.starts_with("https://")) {
         return bad_request("url must be an absolute http(s) URL");
     }
-    let endpoint = input.into_endpoint(&shared);
+    let endpoint = webhooks::Endpoint::every_event(input.into_endpoint(&shared));
     shared.webhooks.add_endpoint(endpoint.clone());
-    Json(json!(endpoint)).into_response()
+    Json(endpoint.object(true)).into_response()
 }
 
 async fn clear_endpoints(State(shared): State<Arc<Shared>>) -> Response {

@@ -24,8 +24,13 @@ pub(crate) struct Shared {
 impl Shared {
     pub fn new(config: Config, base_url: String) -> Shared {
         let account = Arc::new(Mutex::new(Account::default()));
-        let webhooks =
-            Arc::new(Webhooks::new(Arc::clone(&account), config.webhooks.clone(), config.retry_schedule.clone(), config.attempt_timeout));
+        let webhooks = Arc::new(Webhooks::new(
+            Arc::clone(&account),
+            config.webhooks.clone(),
+            config.delivery,
+            config.retry_schedule.clone(),
+            config.attempt_timeout,
+        ));
         Shared {
             account,
             idempotency: idempotency::Store::default(),
@@ -42,8 +47,15 @@ impl Shared {
     pub fn run<T>(self: &Arc<Self>, caller: Caller, request: RequestInfo, work: impl FnOnce(&mut Ctx<'_>) -> T) -> T {
         let (result, emitted, to_settle) = {
             let mut account = self.account.lock().unwrap_or_else(|e| e.into_inner());
-            let mut ctx =
-                Ctx { account: &mut account, caller, request, base_url: &self.base_url, emitted: Vec::new(), to_settle: Vec::new() };
+            let mut ctx = Ctx {
+                account: &mut account,
+                webhooks: &self.webhooks,
+                caller,
+                request,
+                base_url: &self.base_url,
+                emitted: Vec::new(),
+                to_settle: Vec::new(),
+            };
             let result = work(&mut ctx);
             (result, ctx.emitted, ctx.to_settle)
         };

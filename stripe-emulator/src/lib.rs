@@ -38,7 +38,7 @@ pub mod webhooks;
 
 pub use config::Config;
 pub use state::API_VERSION;
-pub use webhooks::WebhookEndpoint;
+pub use webhooks::{DeliveryMode, WebhookEndpoint};
 
 use axum::Router;
 use axum::http::{Method, header};

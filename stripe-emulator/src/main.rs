@@ -3,7 +3,7 @@
 use clap::Parser;
 use std::net::SocketAddr;
 use std::time::Duration;
-use stripe_emulator::{Config, WebhookEndpoint};
+use stripe_emulator::{Config, DeliveryMode, WebhookEndpoint};
 
 /// An offline, stateful stand-in for the Stripe API, Stripe.js and webhooks.
 #[derive(Parser)]
@@ -18,9 +18,16 @@ struct Args {
     /// Secret that signs deliveries (`whsec_…`); generated and printed when absent.
     #[arg(long, env = "STRIPE_EMULATOR_WEBHOOK_SECRET")]
     webhook_secret: Option<String>,
-    /// Seconds to wait before each retry of a failed delivery, comma-separated.
+    /// Retries of a failed delivery: `sandbox` (default: three over a few hours, as in a
+    /// Stripe sandbox), `live` (three days), or seconds before each, comma-separated.
     #[arg(long, env = "STRIPE_EMULATOR_RETRY_SCHEDULE", value_delimiter = ',')]
-    retry_schedule: Vec<f64>,
+    retry_schedule: Vec<String>,
+    /// Deliver every event twice (exercises a receiver's dedupe).
+    #[arg(long, env = "STRIPE_EMULATOR_DUPLICATE_DELIVERIES")]
+    duplicate_deliveries: bool,
+    /// Deliver the events of each request in random order (exercises a receiver's ordering).
+    #[arg(long, env = "STRIPE_EMULATOR_SHUFFLE_DELIVERIES")]
+    shuffle_deliveries: bool,
     /// Seconds a delayed payment method stays `processing`.
     #[arg(long, env = "STRIPE_EMULATOR_PROCESSING_DELAY", default_value_t = 3.0)]
     processing_delay: f64,
@@ -45,8 +52,17 @@ async fn main() -> std::process::ExitCode {
         processing_delay: Duration::from_secs_f64(args.processing_delay.max(0.0)),
         ..Config::default()
     };
-    if !args.retry_schedule.is_empty() {
-        config.retry_schedule = args.retry_schedule.iter().map(|s| Duration::from_secs_f64(s.max(0.0))).collect();
+    config.delivery = DeliveryMode { duplicate: args.duplicate_deliveries, shuffle: args.shuffle_deliveries };
+    match args.retry_schedule.as_slice() {
+        [] => {}
+        [name] if Config::retries(name).is_some() => config.retry_schedule = Config::retries(name).unwrap_or_default(),
+        seconds => match seconds.iter().map(|s| s.trim().parse::<f64>()).collect::<Result<Vec<f64>, _>>() {
+            Ok(seconds) => config.retry_schedule = seconds.into_iter().map(|s| Duration::from_secs_f64(s.max(0.0))).collect(),
+            Err(_) => {
+                eprintln!("--retry-schedule is sandbox, live, or seconds separated by commas");
+                return std::process::ExitCode::from(2);
+            }
+        },
     }
     let emulator = match stripe_emulator::spawn(config).await {
         Ok(emulator) => emulator,

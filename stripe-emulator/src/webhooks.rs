@@ -10,11 +10,80 @@ use sha2::Sha256;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A webhook endpoint: where events are POSTed and the secret that signs them.
+/// A webhook endpoint given at start-up (`--webhook-url`): where every event is POSTed
+/// and the secret that signs them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WebhookEndpoint {
     pub url: String,
     pub secret: String,
+}
+
+/// A webhook endpoint as Stripe keeps it (`/v1/webhook_endpoints`): the start-up and
+/// control-API endpoints are ones that enable every event (`*`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint {
+    pub id: String,
+    pub url: String,
+    pub secret: String,
+    pub enabled_events: Vec<String>,
+    pub disabled: bool,
+    pub description: Option<String>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub created: i64,
+}
+
+impl Endpoint {
+    /// An endpoint for every event.
+    pub fn every_event(endpoint: WebhookEndpoint) -> Endpoint {
+        Endpoint {
+            id: new_id("we"),
+            url: endpoint.url,
+            secret: endpoint.secret,
+            enabled_events: vec!["*".to_owned()],
+            disabled: false,
+            description: None,
+            metadata: serde_json::Map::new(),
+            created: wall_clock(),
+        }
+    }
+
+    /// Whether an event of `kind` goes to this endpoint.
+    pub fn wants(&self, kind: &str) -> bool {
+        !self.disabled && self.enabled_events.iter().any(|enabled| enabled == "*" || enabled == kind)
+    }
+
+    /// The `webhook_endpoint` object; the secret only where Stripe shows it (on create).
+    pub fn object(&self, with_secret: bool) -> serde_json::Value {
+        let mut object = serde_json::json!({
+            "id": self.id,
+            "object": "webhook_endpoint",
+            "api_version": crate::state::API_VERSION,
+            "application": null,
+            "created": self.created,
+            "description": self.description,
+            "enabled_events": self.enabled_events,
+            "livemode": false,
+            "metadata": self.metadata,
+            "status": if self.disabled { "disabled" } else { "enabled" },
+            "url": self.url,
+        });
+        if with_secret {
+            object["secret"] = self.secret.clone().into();
+        }
+        object
+    }
+}
+
+/// How deliveries are sent, switchable at run time to exercise a receiver's dedupe and
+/// ordering (Stripe delivers at least once and in no guaranteed order).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct DeliveryMode {
+    /// Every event is delivered twice to each endpoint.
+    #[serde(default)]
+    pub duplicate: bool,
+    /// The events of one API request are delivered in random order.
+    #[serde(default)]
+    pub shuffle: bool,
 }
 
 /// The `Stripe-Signature` header for `payload` sent at `timestamp` (Unix seconds).
@@ -63,37 +132,74 @@ pub struct Delivery {
 pub struct Webhooks {
     /// Where the events are.
     account: Arc<Mutex<Account>>,
-    endpoints: Mutex<Vec<WebhookEndpoint>>,
+    endpoints: Mutex<Vec<Endpoint>>,
     deliveries: Mutex<Vec<Delivery>>,
+    mode: Mutex<DeliveryMode>,
     client: reqwest::Client,
     schedule: Vec<Duration>,
     timeout: Duration,
 }
 
 impl Webhooks {
-    pub(crate) fn new(account: Arc<Mutex<Account>>, endpoints: Vec<WebhookEndpoint>, schedule: Vec<Duration>, timeout: Duration) -> Self {
+    pub(crate) fn new(
+        account: Arc<Mutex<Account>>,
+        endpoints: Vec<WebhookEndpoint>,
+        mode: DeliveryMode,
+        schedule: Vec<Duration>,
+        timeout: Duration,
+    ) -> Self {
         Self {
             account,
-            endpoints: Mutex::new(endpoints),
+            endpoints: Mutex::new(endpoints.into_iter().map(Endpoint::every_event).collect()),
             deliveries: Mutex::new(Vec::new()),
+            mode: Mutex::new(mode),
             client: reqwest::Client::builder().timeout(timeout).build().unwrap_or_default(),
             schedule,
             timeout,
         }
     }
 
-    pub fn endpoints(&self) -> Vec<WebhookEndpoint> {
+    pub fn endpoints(&self) -> Vec<Endpoint> {
         self.endpoints.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    pub fn add_endpoint(&self, endpoint: WebhookEndpoint) {
+    /// Adds an endpoint; one added for a URL that is known (through the control API)
+    /// replaces the earlier one.
+    pub fn add_endpoint(&self, endpoint: Endpoint) {
         let mut endpoints = self.endpoints.lock().unwrap_or_else(|e| e.into_inner());
         endpoints.retain(|known| known.url != endpoint.url);
         endpoints.push(endpoint);
     }
 
+    /// Adds an endpoint made through the API (several may share a URL, as at Stripe).
+    pub fn insert_endpoint(&self, endpoint: Endpoint) {
+        self.endpoints.lock().unwrap_or_else(|e| e.into_inner()).push(endpoint);
+    }
+
+    /// Changes the endpoint `id` with `change`; `None` when there is no such endpoint.
+    pub fn update_endpoint<T>(&self, id: &str, change: impl FnOnce(&mut Endpoint) -> T) -> Option<T> {
+        let mut endpoints = self.endpoints.lock().unwrap_or_else(|e| e.into_inner());
+        endpoints.iter_mut().find(|endpoint| endpoint.id == id).map(change)
+    }
+
+    /// Removes the endpoint `id`; false when there was none.
+    pub fn remove_endpoint(&self, id: &str) -> bool {
+        let mut endpoints = self.endpoints.lock().unwrap_or_else(|e| e.into_inner());
+        let before = endpoints.len();
+        endpoints.retain(|endpoint| endpoint.id != id);
+        endpoints.len() < before
+    }
+
     pub fn remove_endpoints(&self) {
         self.endpoints.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    pub fn mode(&self) -> DeliveryMode {
+        *self.mode.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_mode(&self, mode: DeliveryMode) {
+        *self.mode.lock().unwrap_or_else(|e| e.into_inner()) = mode;
     }
 
     pub fn deliveries(&self) -> Vec<Delivery> {
@@ -112,14 +218,24 @@ impl Webhooks {
         }
     }
 
-    /// Sends `event_ids` to every endpoint (or only to `only`), first attempts in order.
+    /// Sends `event_ids` to every endpoint that enables them (or only to `only`), first
+    /// attempts in order unless the delivery mode shuffles or duplicates them.
     pub(crate) fn deliver(self: &Arc<Self>, event_ids: Vec<String>, only: Option<WebhookEndpoint>) {
         let endpoints = match only {
-            Some(endpoint) => vec![endpoint],
+            Some(endpoint) => vec![Endpoint::every_event(endpoint)],
             None => self.endpoints(),
         };
         if event_ids.is_empty() || endpoints.is_empty() {
             return;
+        }
+        let mode = self.mode();
+        let mut event_ids = event_ids;
+        if mode.duplicate {
+            event_ids = event_ids.iter().flat_map(|id| [id.clone(), id.clone()]).collect();
+        }
+        if mode.shuffle {
+            use rand::seq::SliceRandom;
+            event_ids.shuffle(&mut rand::rng());
         }
         for endpoint in endpoints {
             let mut batch = Vec::new();
@@ -128,6 +244,9 @@ impl Webhooks {
                 let mut deliveries = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
                 for event_id in &event_ids {
                     let Some(event) = account.event_mut(event_id) else { continue };
+                    if !endpoint.wants(event["type"].as_str().unwrap_or_default()) {
+                        continue;
+                    }
                     event["pending_webhooks"] = (event["pending_webhooks"].as_i64().unwrap_or(0) + 1).into();
                     let delivery = Delivery {
                         id: new_id("whdel"),
@@ -156,7 +275,7 @@ impl Webhooks {
     }
 
     /// Retries on the schedule until an attempt succeeds or the schedule runs out.
-    async fn retry(&self, delivery_id: &str, endpoint: &WebhookEndpoint) {
+    async fn retry(&self, delivery_id: &str, endpoint: &Endpoint) {
         let schedule = &self.schedule;
         for (index, wait) in schedule.iter().enumerate() {
             tokio::time::sleep(*wait).await;
@@ -167,7 +286,7 @@ impl Webhooks {
     }
 
     /// One attempt; `last` says whether a failure ends the delivery. True when delivered.
-    async fn attempt(&self, delivery_id: &str, endpoint: &WebhookEndpoint, last: bool) -> bool {
+    async fn attempt(&self, delivery_id: &str, endpoint: &Endpoint, last: bool) -> bool {
         let payload = {
             let account = self.account.lock().unwrap_or_else(|e| e.into_inner());
             let deliveries = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());

@@ -1011,3 +1011,110 @@ async fn a_shipping_address_sent_with_the_payment_is_kept_and_needs_a_name_and_a
     let streetless = stripe.post("/v1/payment_intents", &[("amount", "1000"), ("currency", "eur"), ("shipping[name]", "Jenny")]).await;
     assert_eq!((streetless.status, streetless.body["error"]["param"].as_str()), (400, Some("shipping[address][line1]")));
 }
+
+fn event_types(received: &Mutex<Vec<(String, String)>>) -> Vec<String> {
+    let received = received.lock().unwrap();
+    received.iter().map(|(_, body)| serde_json::from_str::<Value>(body).unwrap()["type"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn webhook_endpoints_have_their_own_secret_and_receive_only_what_they_enable() {
+    let stripe = start(Config { retry_schedule: Vec::new(), ..Config::default() }).await;
+    let (only_success_url, only_success) = receiver(Vec::new()).await;
+    let (everything_url, everything) = receiver(Vec::new()).await;
+
+    let created = stripe
+        .post(
+            "/v1/webhook_endpoints",
+            &[
+                ("url", only_success_url.as_str()),
+                ("enabled_events[]", "payment_intent.succeeded"),
+                ("enabled_events[]", "payment_intent.payment_failed"),
+                ("description", "fulfilment"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let endpoint = created.body;
+    let secret = endpoint["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    assert_eq!((endpoint["object"].as_str(), endpoint["status"].as_str()), (Some("webhook_endpoint"), Some("enabled")));
+    let id = endpoint["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("we_"));
+    let all = stripe.post("/v1/webhook_endpoints", &[("url", everything_url.as_str()), ("enabled_events[]", "*")]).await.body;
+    assert_ne!(all["secret"], endpoint["secret"], "a secret per endpoint");
+
+    // The secret is shown once; the list is newest first.
+    let retrieved = stripe.get(&format!("/v1/webhook_endpoints/{id}")).await.body;
+    assert_eq!((retrieved["secret"].clone(), retrieved["description"].as_str()), (Value::Null, Some("fulfilment")));
+    let listed = stripe.get("/v1/webhook_endpoints").await.body;
+    let ids: Vec<&str> = listed["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [all["id"].as_str().unwrap(), id.as_str()]);
+
+    stripe.pay(&stripe.token("pm_card_visa").await, &[]).await;
+    wait_until(|| event_types(&everything).contains(&"payment_intent.succeeded".to_owned())).await;
+    wait_until(|| !only_success.lock().unwrap().is_empty()).await;
+    assert_eq!(event_types(&only_success), ["payment_intent.succeeded"]);
+    let (signature, body) = only_success.lock().unwrap()[0].clone();
+    let timestamp: i64 = signature.split(',').next().unwrap().trim_start_matches("t=").parse().unwrap();
+    assert_eq!(signature, stripe_emulator::webhooks::signature_header(&secret, timestamp, body.as_bytes()));
+    assert!(event_types(&everything).len() > 2, "`*` gets every event");
+
+    // Disabled: nothing more; deleted: gone.
+    let disabled = stripe.post(&format!("/v1/webhook_endpoints/{id}"), &[("disabled", "true")]).await.body;
+    assert_eq!(disabled["status"], "disabled");
+    let seen = everything.lock().unwrap().len();
+    stripe.pay(&stripe.token("pm_card_visa").await, &[]).await;
+    wait_until(|| everything.lock().unwrap().len() > seen).await;
+    assert_eq!(only_success.lock().unwrap().len(), 1);
+    let deleted = stripe.send(stripe.http.delete(stripe.url(&format!("/v1/webhook_endpoints/{id}"))).bearer_auth("sk_test_emulator")).await;
+    assert_eq!(deleted.body["deleted"], true);
+    assert_eq!(stripe.get(&format!("/v1/webhook_endpoints/{id}")).await.status, 404);
+
+    // Refused: unknown event types, bad URLs, nothing enabled.
+    let unknown =
+        stripe.post("/v1/webhook_endpoints", &[("url", "https://shop.example/hook"), ("enabled_events[]", "payment_intent.updated")]).await;
+    assert_eq!((unknown.status, unknown.body["error"]["param"].as_str()), (400, Some("enabled_events[0]")));
+    let bad_url = stripe.post("/v1/webhook_endpoints", &[("url", "not a url"), ("enabled_events[]", "*")]).await;
+    assert_eq!(bad_url.body["error"]["code"], "url_invalid");
+    let nothing = stripe.post("/v1/webhook_endpoints", &[("url", "https://shop.example/hook")]).await;
+    assert_eq!(nothing.body["error"]["code"], "parameter_missing");
+}
+
+#[tokio::test]
+async fn deliveries_can_be_duplicated_and_shuffled_to_exercise_a_receiver() {
+    let (url, received) = receiver(Vec::new()).await;
+    let stripe = start(Config {
+        webhooks: vec![WebhookEndpoint { url, secret: "whsec_x".into() }],
+        delivery: stripe_emulator::DeliveryMode { duplicate: true, shuffle: false },
+        ..Config::default()
+    })
+    .await;
+    stripe.post("/v1/customers", &[]).await;
+    wait_until(|| received.lock().unwrap().len() >= 2).await;
+    let ids: Vec<Value> =
+        received.lock().unwrap().iter().map(|(_, body)| serde_json::from_str::<Value>(body).unwrap()["id"].clone()).collect();
+    assert_eq!(ids[0], ids[1], "the same event, twice");
+
+    // Switched at run time: each request's events in random order. A paid intent emits
+    // payment_intent.created, charge.succeeded, payment_intent.succeeded; twenty payments
+    // all delivered in that order would be a 1 in 6^20 chance.
+    let mode = stripe.control("/_emulator/delivery_mode", json!({ "shuffle": true })).await.body;
+    assert_eq!(mode, json!({ "duplicate": false, "shuffle": true }));
+    received.lock().unwrap().clear();
+    for _ in 0..20 {
+        stripe.pay(&stripe.token("pm_card_visa").await, &[]).await;
+    }
+    wait_until(|| received.lock().unwrap().len() >= 60).await;
+    let mut by_payment: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (_, body) in received.lock().unwrap().iter() {
+        let event: Value = serde_json::from_str(body).unwrap();
+        let object = &event["data"]["object"];
+        let intent = if object["object"] == "charge" { &object["payment_intent"] } else { &object["id"] };
+        by_payment.entry(intent.as_str().unwrap().to_owned()).or_default().push(event["type"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(by_payment.len(), 20);
+    let in_order = ["payment_intent.created", "charge.succeeded", "payment_intent.succeeded"];
+    assert!(by_payment.values().all(|types| types.len() == 3), "each event once: {by_payment:?}");
+    assert!(by_payment.values().any(|types| !types.iter().map(String::as_str).eq(in_order)), "{by_payment:?}");
+}

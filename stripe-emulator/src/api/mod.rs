@@ -11,6 +11,7 @@ mod intents;
 mod payment_intents;
 mod payment_methods;
 mod setup_intents;
+mod webhook_endpoints;
 
 use crate::error::ApiError;
 use crate::form::Params;
@@ -30,6 +31,8 @@ pub enum Caller {
 /// Everything an endpoint may use.
 pub struct Ctx<'a> {
     pub account: &'a mut Account,
+    /// Webhook endpoints (kept apart from the account: a reset keeps them).
+    pub webhooks: &'a crate::webhooks::Webhooks,
     pub caller: Caller,
     pub request: RequestInfo,
     /// The emulator's own base URL, for URLs it hands out (`next_action`).
@@ -179,6 +182,11 @@ fn route(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Res
         ["setup_intents", id, "cancel"] if post => setup_intents::cancel(ctx, id, params),
         ["events"] if get => events::list(ctx, params),
         ["events", id] if get => events::retrieve(ctx, id),
+        ["webhook_endpoints"] if post => webhook_endpoints::create(ctx, params),
+        ["webhook_endpoints"] if get => webhook_endpoints::list(ctx, params),
+        ["webhook_endpoints", id] if get => webhook_endpoints::retrieve(ctx, id, params),
+        ["webhook_endpoints", id] if post => webhook_endpoints::update(ctx, id, params),
+        ["webhook_endpoints", id] if delete => webhook_endpoints::delete(ctx, id),
         ["elements", "sessions"] if get => elements::session(ctx, params),
         ["elements", "payment_methods", id, "detach"] if post => elements::detach(ctx, id, params),
         _ => Err(ApiError::not_found_route(method.as_str(), &format!("/v1/{path}"))),
@@ -208,6 +216,7 @@ fn kind_of(id: &str) -> &'static str {
         "pm" => "payment_method",
         "evt" => "event",
         "ch" => "charge",
+        "we" => "webhook_endpoint",
         _ => "object",
     }
 }
