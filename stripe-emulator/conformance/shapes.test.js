@@ -155,7 +155,7 @@ test('every object and event the flow produces type-checks against the SDK at ev
   keep(
     'Stripe.PaymentIntent',
     'intent requires_confirmation',
-    await api('POST', '/v1/payment_intents', { amount: 1500, currency: 'eur', payment_method: 'pm_card_visa', payment_method_types: ['card'] }),
+    await api('POST', '/v1/payment_intents', { amount: 1500, currency: 'eur', payment_method: 'pm_card_visa', allowed_payment_method_types: ['card'] }),
   );
   const paid = await pay('pm_card_visa', { customer: customer.id, metadata: { order_id: 'ord_1' } });
   keep('Stripe.PaymentIntent', 'intent succeeded', paid);
@@ -174,25 +174,16 @@ test('every object and event the flow produces type-checks against the SDK at ev
   keep('Stripe.PaymentIntent', 'intent requires_capture', await pay('pm_card_visa', { capture_method: 'manual' }));
   const ideal = await pay({ type: 'ideal', ideal: { bank: 'ing' }, billing_details: jenny });
   keep('Stripe.PaymentIntent', 'intent requires_action (redirect)', ideal);
-  const sepa = await api('POST', '/v1/payment_intents', {
-    amount: 2599,
-    currency: 'eur',
-    confirm: true,
-    confirmation_token: (
-      await confirmationToken(
-        { type: 'sepa_debit', sepa_debit: { iban: 'DE89370400440532013000' }, billing_details: jenny },
-        { mandate_data: { customer_acceptance: { type: 'online', online: { infer_from_client: true } } } },
-      )
-    ).id,
-    automatic_payment_methods: { enabled: true },
-    return_url: 'https://shop.example/checkout/complete',
-  });
+  const sepa = await pay(
+    { type: 'sepa_debit', sepa_debit: { iban: 'DE89370400440532013000' }, billing_details: jenny },
+    { mandate_data: { customer_acceptance: { type: 'online', online: { ip_address: '203.0.113.7', user_agent: 'Mozilla/5.0' } } } },
+  );
   keep('Stripe.PaymentIntent', 'intent processing', sepa);
   await control(`/_emulator/intents/${sepa.id}/settle`, {});
   keep('Stripe.PaymentIntent', 'intent settled', await api('GET', `/v1/payment_intents/${sepa.id}`));
   const debit = await pay(
     { type: 'sepa_debit', sepa_debit: { iban: 'DE62370400440532013001' }, billing_details: jenny },
-    { mandate_data: { customer_acceptance: { type: 'online', online: { infer_from_client: true } } } },
+    { mandate_data: { customer_acceptance: { type: 'online', online: { ip_address: '203.0.113.7', user_agent: 'Mozilla/5.0' } } } },
   );
   await control(`/_emulator/intents/${debit.id}/settle`, {});
   keep('Stripe.PaymentIntent', 'intent whose debit failed', await api('GET', `/v1/payment_intents/${debit.id}`));

@@ -28,6 +28,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_emulator/requests", get(requests))
         .route("/_emulator/webhook_endpoints", get(endpoints).post(add_endpoint).delete(clear_endpoints))
         .route("/_emulator/delivery_mode", get(delivery_mode).post(set_delivery_mode))
+        .route("/_emulator/routes", get(routes_table))
         .route("/_emulator/faults", get(faults).post(add_fault).delete(clear_faults))
         .route("/_emulator/clock", post(advance_clock))
         .route("/_emulator/reset", post(reset))
@@ -51,6 +52,7 @@ async fn index() -> Response {
             "deliveries": "GET /_emulator/deliveries[?event_id=evt_…]",
             "requests": "GET /_emulator/requests[?path=/v1/…]",
             "webhook_endpoints": "GET | POST {\"url\",\"secret\"?} | DELETE /_emulator/webhook_endpoints",
+            "routes": "GET /_emulator/routes",
             "delivery_mode": "GET | POST {\"duplicate\"?: bool, \"shuffle\"?: bool} /_emulator/delivery_mode",
             "faults": "GET | POST {\"path\",\"method\"?,\"status\"|\"drop\"|\"delay_ms\",\"should_retry\"?,\"phase\"?,\"count\"?} | DELETE /_emulator/faults",
             "clock": "POST /_emulator/clock {\"advance_seconds\"}",
@@ -117,6 +119,11 @@ impl WebhookEndpointInput {
 async fn endpoints(State(shared): State<Arc<Shared>>) -> Response {
     let data: Vec<Value> = shared.webhooks.endpoints().iter().map(|endpoint| endpoint.object(true)).collect();
     Json(json!({ "data": data })).into_response()
+}
+
+/// Every `/v1` route with the parameters it accepts and the SDK type naming Stripe's.
+async fn routes_table() -> Response {
+    Json(json!({ "data": api::routes::ROUTES })).into_response()
 }
 
 async fn delivery_mode(State(shared): State<Arc<Shared>>) -> Response {

@@ -507,9 +507,27 @@ async fn payment_method_types_follow_the_currency_and_a_mismatch_is_refused() {
     let euros = stripe.post(&format!("/v1/payment_intents/{id}"), &[("currency", "eur")]).await.body;
     assert_eq!(euros["payment_method_types"], json!(["card", "ideal", "sepa_debit"]));
 
-    // An explicit euro-only type in dollars is refused.
-    let refused = stripe.post("/v1/payment_intents", &[("amount", "1099"), ("currency", "usd"), ("payment_method_types[]", "ideal")]).await;
-    assert_eq!((refused.status, refused.body["error"]["param"].as_str()), (400, Some("payment_method_types")));
+    // An allowed list offers what can pay in the currency; nothing that can is refused.
+    // (`payment_method_types` is no parameter in this API version.)
+    let allowed = stripe
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "1099"),
+                ("currency", "usd"),
+                ("allowed_payment_method_types[]", "card"),
+                ("allowed_payment_method_types[]", "ideal"),
+            ],
+        )
+        .await
+        .body;
+    assert_eq!(allowed["payment_method_types"], json!(["card"]));
+    assert_eq!(allowed["allowed_payment_method_types"], json!(["card", "ideal"]));
+    let refused =
+        stripe.post("/v1/payment_intents", &[("amount", "1099"), ("currency", "usd"), ("allowed_payment_method_types[]", "ideal")]).await;
+    assert_eq!((refused.status, refused.body["error"]["param"].as_str()), (400, Some("allowed_payment_method_types")));
+    let old_name = stripe.post("/v1/payment_intents", &[("amount", "1099"), ("currency", "eur"), ("payment_method_types[]", "card")]).await;
+    assert_eq!(old_name.body["error"]["code"], "parameter_unknown");
 
     // Confirming a dollar payment with a SEPA account: payment_method_currency_mismatch,
     // and the token is still usable for a euro payment.
@@ -1117,4 +1135,57 @@ async fn deliveries_can_be_duplicated_and_shuffled_to_exercise_a_receiver() {
     let in_order = ["payment_intent.created", "charge.succeeded", "payment_intent.succeeded"];
     assert!(by_payment.values().all(|types| types.len() == 3), "each event once: {by_payment:?}");
     assert!(by_payment.values().any(|types| !types.iter().map(String::as_str).eq(in_order)), "{by_payment:?}");
+}
+
+#[tokio::test]
+async fn parameters_stripe_honours_are_honoured() {
+    let stripe = emulator().await;
+    // error_on_requires_action: a card that needs 3-D Secure fails instead of waiting.
+    let token = stripe.token("pm_card_threeDSecure2Required").await;
+    let failed = stripe.pay(&token, &[("error_on_requires_action", "true")]).await;
+    assert_eq!(failed.status, 402);
+    assert_eq!(failed.body["error"]["code"], "authentication_required");
+    assert_eq!(failed.body["error"]["payment_intent"]["status"], "requires_payment_method");
+
+    // payment_method_data: a bank debit made at confirmation; raw card numbers refused.
+    let debit = [
+        ("amount", "1099"),
+        ("currency", "eur"),
+        ("confirm", "true"),
+        ("return_url", "https://shop.example/done"),
+        ("payment_method_data[type]", "sepa_debit"),
+        ("payment_method_data[sepa_debit][iban]", "DE89370400440532013000"),
+        ("payment_method_data[billing_details][name]", "Jenny Rosen"),
+        ("payment_method_data[billing_details][email]", "jenny@example.com"),
+    ];
+    let debited = stripe.post("/v1/payment_intents", &debit).await;
+    assert_eq!(debited.body["status"], "processing", "{}", debited.body);
+    let card = [
+        ("amount", "1099"),
+        ("currency", "eur"),
+        ("confirm", "true"),
+        ("payment_method_data[type]", "card"),
+        ("payment_method_data[card][number]", "4242424242424242"),
+    ];
+    assert_eq!(stripe.post("/v1/payment_intents", &card).await.body["error"]["code"], "parameter_unknown");
+    let both = [&debit[..], &[("payment_method", "pm_card_visa")]].concat();
+    assert_eq!(stripe.post("/v1/payment_intents", &both).await.body["error"]["code"], "parameters_exclusive");
+
+    // metadata on capture.
+    let held = stripe.pay(&stripe.token("pm_card_visa").await, &[("capture_method", "manual"), ("metadata[order]", "1")]).await.body;
+    let id = held["id"].as_str().unwrap();
+    let captured = stripe.post(&format!("/v1/payment_intents/{id}/capture"), &[("metadata[shipped]", "partly")]).await.body;
+    assert_eq!(captured["metadata"], json!({ "order": "1", "shipped": "partly" }));
+
+    // created[…] filters on lists.
+    let first = stripe.post("/v1/customers", &[("email", "early@example.com")]).await.body;
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 100 })).await;
+    let second = stripe.post("/v1/customers", &[("email", "late@example.com")]).await.body;
+    let after = first["created"].as_i64().unwrap() + 50;
+    let listed = stripe.get(&format!("/v1/customers?created[gt]={after}")).await.body;
+    let ids: Vec<&Value> = listed["data"].as_array().unwrap().iter().map(|c| &c["id"]).collect();
+    assert_eq!(ids, [&second["id"]]);
+    let intents = stripe.get(&format!("/v1/payment_intents?created[lte]={after}")).await.body;
+    assert!(intents["data"].as_array().unwrap().iter().all(|pi| pi["created"].as_i64().unwrap() <= after));
+    assert!(!intents["data"].as_array().unwrap().is_empty());
 }

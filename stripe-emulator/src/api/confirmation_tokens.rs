@@ -12,17 +12,6 @@ use serde_json::{Value, json};
 /// How long an unused token stays valid.
 pub const LIFETIME_SECONDS: i64 = 12 * 60 * 60;
 
-const COMMON: &[&str] = &[
-    "payment_method",
-    "payment_method_data.*",
-    "payment_method_options.*",
-    "return_url",
-    "setup_future_usage",
-    "shipping.*",
-    "mandate_data.*",
-    "expand",
-];
-
 /// `POST /v1/confirmation_tokens`, Stripe.js only (publishable key).
 pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     if ctx.caller == super::Caller::Secret {
@@ -30,7 +19,6 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
             "ConfirmationTokens are created in the browser by Stripe.js; on the server use POST /v1/test_helpers/confirmation_tokens in test mode.",
         ));
     }
-    params.only(&[COMMON, &["customer_session_client_secret"]].concat())?;
     let saved = match params.str("payment_method")? {
         None => None,
         Some(pm) => {
@@ -51,7 +39,6 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
 /// a test id such as `pm_card_visa`.
 pub fn create_for_tests(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(COMMON)?;
     let existing = match params.str("payment_method")? {
         Some(pm) => Some(payment_methods::resolve(ctx, pm, "payment_method")?["id"].as_str().unwrap_or_default().to_owned()),
         None => None,
@@ -128,7 +115,6 @@ fn build(ctx: &mut Ctx<'_>, params: &Params, existing: Option<String>) -> Result
 
 pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&["expand"])?;
     let token = ctx.account.get_kind("confirmation_token", id).cloned().ok_or_else(|| ApiError::no_such("confirmation_token", id))?;
     ctx.expand(token, params)
 }

@@ -14,21 +14,6 @@ const LIFETIME_SECONDS: i64 = 30 * 60;
 
 pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&[
-        "customer",
-        "expand",
-        "components.payment_element.enabled",
-        "components.payment_element.features.payment_method_save",
-        "components.payment_element.features.payment_method_redisplay",
-        "components.payment_element.features.payment_method_remove",
-        "components.payment_element.features.payment_method_save_usage",
-        "components.payment_element.features.payment_method_allow_redisplay_filters",
-        "components.payment_element.features.payment_method_redisplay_limit",
-        "components.buy_button.enabled",
-        "components.pricing_table.enabled",
-        "components.customer_sheet.enabled",
-        "components.mobile_payment_element.enabled",
-    ])?;
     let customer = params.required_str("customer")?.to_owned();
     if ctx.account.get_kind("customer", &customer).is_none_or(|c| c["deleted"] == true) {
         return Err(ApiError::no_such_param("customer", &customer, "customer"));

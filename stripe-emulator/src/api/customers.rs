@@ -7,11 +7,8 @@ use crate::form::Params;
 use crate::state::new_id;
 use serde_json::{Value, json};
 
-const FIELDS: &[&str] = &["email", "name", "phone", "description", "metadata.*", "address.*", "shipping.*", "preferred_locales", "expand"];
-
 pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&[FIELDS, &["payment_method"]].concat())?;
     let id = new_id("cus");
     let customer = json!({
         "id": id,
@@ -47,14 +44,12 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
 
 pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&["expand"])?;
     let customer = ctx.account.get_kind("customer", id).cloned().ok_or_else(|| ApiError::no_such("customer", id))?;
     ctx.expand(customer, params)
 }
 
 pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(FIELDS)?;
     let before = ctx.account.get_kind("customer", id).cloned().ok_or_else(|| ApiError::no_such("customer", id))?;
     let mut customer = before.clone();
     let mut previous = serde_json::Map::new();
@@ -95,9 +90,11 @@ pub fn delete(ctx: &mut Ctx<'_>, id: &str) -> Result<Value, ApiError> {
 
 pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&["email", "limit", "starting_after", "ending_before", "expand", "created.*"])?;
     let email = params.str("email")?.map(str::to_owned);
-    let items = ctx.account.list("customer", |c| c["deleted"] != true && email.as_ref().is_none_or(|email| c["email"] == email.as_str()));
+    let created = super::created_filter(params)?;
+    let items = ctx
+        .account
+        .list("customer", |c| c["deleted"] != true && email.as_ref().is_none_or(|email| c["email"] == email.as_str()) && created(c));
     let (data, has_more) = page(items, params)?;
     Ok(list_object("/v1/customers", data, has_more))
 }

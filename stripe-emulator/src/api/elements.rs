@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 
 /// The saved methods a session may show, with the session's features.
 pub fn session(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
-    params.only(&["customer_session_client_secret"])?;
     let secret = params.required_str("customer_session_client_secret")?;
     let session = customer_sessions::by_client_secret(ctx, secret)?.clone();
     let features = session["components"]["payment_element"]["features"].clone();
@@ -37,7 +36,6 @@ pub fn session(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
 
 /// Removes a saved method from the Payment Element (when the session allows removal).
 pub fn detach(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
-    params.only(&["customer_session_client_secret"])?;
     let secret = params.required_str("customer_session_client_secret")?;
     let session = customer_sessions::by_client_secret(ctx, secret)?.clone();
     if session["components"]["payment_element"]["features"]["payment_method_remove"] != "enabled" {

@@ -8,28 +8,9 @@ use serde_json::Value;
 
 pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&[
-        "type",
-        "types",
-        "created",
-        "created.gt",
-        "created.gte",
-        "created.lt",
-        "created.lte",
-        "limit",
-        "starting_after",
-        "ending_before",
-        "delivery_success",
-    ])?;
     let kind = params.str("type")?.map(str::to_owned);
     let kinds = params.str_list("types")?;
-    let created = params.object("created")?;
-    let exact = match params.get("created") {
-        Some(crate::form::Param::Str(_)) => params.int("created")?,
-        _ => None,
-    };
-    let bound = |name: &str| -> Result<Option<i64>, ApiError> { created.as_ref().map_or(Ok(None), |c| c.int(name)) };
-    let (gt, gte, lt, lte) = (bound("gt")?, bound("gte")?, bound("lt")?, bound("lte")?);
+    let created = super::created_filter(params)?;
     let matches_type = |event_type: &str| {
         let one = |pattern: &str| match pattern.strip_suffix(".*") {
             Some(prefix) => event_type.starts_with(prefix) && event_type[prefix.len()..].starts_with('.'),
@@ -43,14 +24,7 @@ pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         .iter()
         .rev()
         .filter(|event| matches_type(event["type"].as_str().unwrap_or_default()))
-        .filter(|event| {
-            let at = event["created"].as_i64().unwrap_or(0);
-            exact.is_none_or(|t| at == t)
-                && gt.is_none_or(|t| at > t)
-                && gte.is_none_or(|t| at >= t)
-                && lt.is_none_or(|t| at < t)
-                && lte.is_none_or(|t| at <= t)
-        })
+        .filter(|event| created(event))
         .collect();
     let (data, has_more) = page(items, params)?;
     Ok(list_object("/v1/events", data, has_more))

@@ -47,7 +47,16 @@ impl Kind {
 /// How confirmation was asked for.
 pub struct Confirmation {
     pub off_session: bool,
+    /// `error_on_requires_action`: fail the attempt instead of asking for an action.
+    pub error_on_requires_action: bool,
 }
+
+/// What an attempt that needed authentication it could not get records.
+const AUTHENTICATION_REQUIRED: Decline = Decline {
+    code: "authentication_required",
+    decline_code: "authentication_required",
+    message: "Your card was declined. This transaction requires authentication.",
+};
 
 /// Confirms `intent` (already stored) with the PaymentMethod `pm`; stores and returns
 /// the outcome. A decline is the 402 error Stripe returns, carrying the intent.
@@ -64,6 +73,11 @@ pub fn confirm(ctx: &mut Ctx<'_>, mut intent: Value, pm: Value, how: Confirmatio
     };
     let saved = pm["customer"].is_string();
 
+    let needs_action = pm["type"] == REDIRECT_TYPE
+        || matches!(behaviour, Behaviour::Authenticate { when_saved, .. } if !(how.off_session && saved && !when_saved));
+    if needs_action && how.error_on_requires_action && !how.off_session {
+        return decline_with(ctx, intent, &pm, AUTHENTICATION_REQUIRED);
+    }
     if pm["type"] == REDIRECT_TYPE {
         let action = redirect_action(ctx, &intent);
         return requires_action(ctx, intent, action);
@@ -79,12 +93,7 @@ pub fn confirm(ctx: &mut Ctx<'_>, mut intent: Value, pm: Value, how: Confirmatio
             if saved && !when_saved {
                 succeed(ctx, intent)
             } else {
-                let decline = Decline {
-                    code: "authentication_required",
-                    decline_code: "authentication_required",
-                    message: "Your card was declined. This transaction requires authentication.",
-                };
-                decline_with(ctx, intent, &pm, decline)
+                decline_with(ctx, intent, &pm, AUTHENTICATION_REQUIRED)
             }
         }
         Behaviour::Authenticate { .. } => {

@@ -10,6 +10,7 @@ mod events;
 mod intents;
 mod payment_intents;
 mod payment_methods;
+pub mod routes;
 mod setup_intents;
 mod webhook_endpoints;
 
@@ -148,6 +149,10 @@ fn publishable_view(object: Value) -> Value {
 
 fn route(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Result<Value, ApiError> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let Some(table) = routes::find(method.as_str(), &segments) else {
+        return Err(ApiError::not_found_route(method.as_str(), &format!("/v1/{path}")));
+    };
+    params.only(&table.accepted())?;
     let get = method == Method::GET;
     let post = method == Method::POST;
     let delete = method == Method::DELETE;
@@ -184,7 +189,7 @@ fn route(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Res
         ["events", id] if get => events::retrieve(ctx, id),
         ["webhook_endpoints"] if post => webhook_endpoints::create(ctx, params),
         ["webhook_endpoints"] if get => webhook_endpoints::list(ctx, params),
-        ["webhook_endpoints", id] if get => webhook_endpoints::retrieve(ctx, id, params),
+        ["webhook_endpoints", id] if get => webhook_endpoints::retrieve(ctx, id),
         ["webhook_endpoints", id] if post => webhook_endpoints::update(ctx, id, params),
         ["webhook_endpoints", id] if delete => webhook_endpoints::delete(ctx, id),
         ["elements", "sessions"] if get => elements::session(ctx, params),
@@ -196,6 +201,24 @@ fn route(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Res
 /// A Stripe list object.
 pub fn list_object(url: &str, data: Vec<Value>, has_more: bool) -> Value {
     serde_json::json!({ "object": "list", "data": data, "has_more": has_more, "url": url })
+}
+
+/// The `created` filter of a list: `created=T` or `created[gt|gte|lt|lte]=T`.
+pub fn created_filter(params: &Params) -> Result<impl Fn(&Value) -> bool + use<>, ApiError> {
+    let exact = match params.get("created") {
+        Some(crate::form::Param::Str(_)) => params.int("created")?,
+        _ => None,
+    };
+    let bounds = params.object("created")?.unwrap_or_default();
+    let (gt, gte, lt, lte) = (bounds.int("gt")?, bounds.int("gte")?, bounds.int("lt")?, bounds.int("lte")?);
+    Ok(move |object: &Value| {
+        let at = object["created"].as_i64().unwrap_or(0);
+        exact.is_none_or(|t| at == t)
+            && gt.is_none_or(|t| at > t)
+            && gte.is_none_or(|t| at >= t)
+            && lt.is_none_or(|t| at < t)
+            && lte.is_none_or(|t| at <= t)
+    })
 }
 
 /// `limit` as Stripe reads it: 1 to 100, 10 by default.

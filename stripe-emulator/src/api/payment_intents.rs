@@ -34,22 +34,6 @@ const CURRENCIES: &[(&str, i64)] = &[
 ];
 const MAX_AMOUNT: i64 = 99_999_999;
 
-const CONFIRM_PARAMS: &[&str] = &[
-    "confirmation_token",
-    "payment_method",
-    "return_url",
-    "off_session",
-    "use_stripe_sdk",
-    "mandate_data.*",
-    "setup_future_usage",
-    "payment_method_options.*",
-    "shipping.*",
-    "receipt_email",
-    "error_on_requires_action",
-    "capture_method",
-    "expand",
-];
-
 fn currency(params: &Params) -> Result<(String, i64), ApiError> {
     let code = params.required_str("currency")?.to_ascii_lowercase();
     CURRENCIES.iter().find(|(known, _)| *known == code).map(|(known, minimum)| ((*known).to_owned(), *minimum)).ok_or_else(|| {
@@ -123,70 +107,49 @@ fn method_options(params: &Params) -> Result<Value, ApiError> {
     Ok(out)
 }
 
+/// The intent's `payment_method_types`: of the allowed types (or, without a list, every
+/// type under automatic payment methods, else cards), those that can pay in `currency`.
+fn offered(allowed: &[String], automatic: Option<&Value>, currency: &str, param: &str) -> Result<Value, ApiError> {
+    let candidates: Vec<&str> = match (allowed.is_empty(), automatic.is_some()) {
+        (false, _) => allowed.iter().map(String::as_str).collect(),
+        (true, true) => payment_methods::TYPES.to_vec(),
+        (true, false) => vec!["card"],
+    };
+    let redirects = automatic.is_none_or(|a| a["allow_redirects"] != "never");
+    let types = payment_methods::compatible(&candidates, currency, redirects);
+    if types.is_empty() {
+        return Err(ApiError::invalid_param(
+            param,
+            format!("None of the allowed payment method types ({}) can be used for a payment in {currency}.", candidates.join(", ")),
+        ));
+    }
+    Ok(json!(types))
+}
+
 pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(
-        &[
-            CONFIRM_PARAMS,
-            &[
-                "amount",
-                "currency",
-                "confirm",
-                "customer",
-                "description",
-                "metadata.*",
-                "automatic_payment_methods.enabled",
-                "automatic_payment_methods.allow_redirects",
-                "payment_method_types",
-                "statement_descriptor",
-                "statement_descriptor_suffix",
-                "confirmation_method",
-                "payment_method_data.*",
-                "transfer_group",
-            ],
-        ]
-        .concat(),
-    )?;
     let (currency, minimum) = currency(params)?;
     let amount = amount(params, minimum, &currency)?;
     let customer = customer(ctx, params)?;
     let capture_method =
         one_of(params, "capture_method", &["automatic", "automatic_async", "manual"])?.unwrap_or_else(|| "automatic_async".into());
     let setup_future_usage = one_of(params, "setup_future_usage", &["on_session", "off_session"])?;
-    let types = params.str_list("payment_method_types")?;
-    let apm = params.object("automatic_payment_methods")?;
-    let automatic = match (&apm, types.is_empty()) {
-        (Some(apm), _) => {
+    let allowed = payment_methods::allowed_types(params)?;
+    let automatic = match params.object("automatic_payment_methods")? {
+        Some(apm) => {
             let enabled = apm.bool("enabled")?.ok_or_else(|| ApiError::missing_param("automatic_payment_methods[enabled]"))?;
-            let redirects = one_of(apm, "allow_redirects", &["always", "never"])?;
-            if enabled && !types.is_empty() {
-                return Err(ApiError::invalid_param(
-                    "payment_method_types",
-                    "You may only specify one of these parameters: automatic_payment_methods, payment_method_types.",
-                ));
-            }
+            let redirects = one_of(&apm, "allow_redirects", &["always", "never"])?;
             enabled.then(|| json!({ "enabled": true, "allow_redirects": redirects.unwrap_or_else(|| "always".into()) }))
         }
         // Since API version 2023-08-16 automatic payment methods are on by default.
-        (None, true) => Some(json!({ "enabled": true, "allow_redirects": "always" })),
-        (None, false) => None,
+        None => Some(json!({ "enabled": true, "allow_redirects": "always" })),
     };
-    let method_types = if types.is_empty() {
-        json!(payment_methods::automatic_types(&currency, automatic.as_ref().is_none_or(|a| a["allow_redirects"] != "never")))
-    } else {
-        if let Some(kind) = types.iter().find(|kind| !payment_methods::supports_currency(kind, &currency)) {
-            return Err(ApiError::invalid_param(
-                "payment_method_types",
-                format!("The currency provided ({currency}) is invalid for the payment method type {kind}, which supports only eur."),
-            ));
-        }
-        json!(types)
-    };
+    let method_types = offered(&allowed, automatic.as_ref(), &currency, "allowed_payment_method_types")?;
     let id = new_id("pi");
     let intent = json!({
         "id": id,
         "object": "payment_intent",
-        "allowed_payment_method_types": null,
+        "allowed_payment_method_types": if allowed.is_empty() { Value::Null } else { json!(allowed) },
         "amount": amount,
         "amount_capturable": 0,
         "amount_details": { "tip": {} },
@@ -255,6 +218,8 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
 enum Source {
     Token(String),
     Method(String),
+    /// `payment_method_data`: a new PaymentMethod made at confirmation.
+    Data(Box<payment_methods::NewMethod>),
     Already(String),
 }
 
@@ -267,6 +232,12 @@ struct Plan {
 fn plan_confirmation(ctx: &Ctx<'_>, intent: &Value, params: &Params) -> Result<Plan, ApiError> {
     let token = params.str("confirmation_token")?.filter(|t| !t.is_empty());
     let method = params.str("payment_method")?.filter(|m| !m.is_empty());
+    let data = params.object("payment_method_data")?;
+    if data.is_some() && (token.is_some() || method.is_some()) {
+        return Err(ApiError::invalid("You cannot provide payment_method_data together with a confirmation_token or a payment_method.")
+            .with_param("payment_method_data")
+            .with_code("parameters_exclusive"));
+    }
     let source = match (token, method) {
         (Some(_), Some(_)) => {
             return Err(
@@ -275,6 +246,17 @@ fn plan_confirmation(ctx: &Ctx<'_>, intent: &Value, params: &Params) -> Result<P
         }
         (Some(token), None) => Source::Token(token.to_owned()),
         (None, Some(method)) => Source::Method(method.to_owned()),
+        (None, None) if data.is_some() => {
+            let data = data.unwrap_or_default();
+            let method = payment_methods::method_from_params(&data, ctx.now())?;
+            if method.card.is_some() {
+                return Err(ApiError::invalid_param(
+                    "payment_method_data[type]",
+                    "Sending raw card numbers to the API is not allowed: collect the card with Stripe.js (a ConfirmationToken).",
+                ));
+            }
+            Source::Data(Box::new(method))
+        }
         (None, None) => match intent["payment_method"].as_str() {
             Some(existing) => Source::Already(existing.to_owned()),
             None => {
@@ -293,6 +275,7 @@ fn plan_confirmation(ctx: &Ctx<'_>, intent: &Value, params: &Params) -> Result<P
     // changes (the token stays unused).
     let (method_type, param) = match (&source, &token_object) {
         (_, Some(token)) => (token["payment_method_preview"]["type"].as_str().map(str::to_owned), "confirmation_token"),
+        (Source::Data(method), None) => (Some(method.kind.clone()), "payment_method_data"),
         (Source::Method(id) | Source::Already(id), None) => {
             (ctx.account.get_kind("payment_method", id).and_then(|pm| pm["type"].as_str()).map(str::to_owned), "payment_method")
         }
@@ -360,6 +343,7 @@ fn carry_out(ctx: &mut Ctx<'_>, mut intent: Value, plan: Plan, params: &Params) 
             }
         }
         Source::Method(pm) | Source::Already(pm) => payment_methods::resolve(ctx, &pm, "payment_method")?,
+        Source::Data(method) => payment_methods::insert(ctx, *method),
     };
     if let (Some(owner), customer) = (pm["customer"].as_str(), intent["customer"].as_str())
         && Some(owner) != customer
@@ -389,7 +373,8 @@ fn carry_out(ctx: &mut Ctx<'_>, mut intent: Value, plan: Plan, params: &Params) 
         intent["capture_method"] = json!(capture);
     }
     let off_session = params.bool("off_session")?.unwrap_or(false);
-    intents::confirm(ctx, intent, pm, Confirmation { off_session })
+    let error_on_requires_action = params.bool("error_on_requires_action")?.unwrap_or(false);
+    intents::confirm(ctx, intent, pm, Confirmation { off_session, error_on_requires_action })
 }
 
 fn find(ctx: &Ctx<'_>, id: &str) -> Result<Value, ApiError> {
@@ -399,7 +384,6 @@ fn find(ctx: &Ctx<'_>, id: &str) -> Result<Value, ApiError> {
 /// Retrieve: with a secret key, or with a publishable key and the client secret (as
 /// Stripe.js does).
 pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
-    params.only(&["client_secret", "expand"])?;
     let intent = find(ctx, id)?;
     if ctx.caller == Caller::Publishable {
         let secret = params.required_str("client_secret")?;
@@ -412,20 +396,6 @@ pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, A
 
 pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&[
-        "amount",
-        "currency",
-        "customer",
-        "description",
-        "metadata.*",
-        "receipt_email",
-        "setup_future_usage",
-        "shipping.*",
-        "payment_method",
-        "payment_method_options.*",
-        "capture_method",
-        "expand",
-    ])?;
     let mut intent = find(ctx, id)?;
     let editable = ["requires_payment_method", "requires_confirmation", "requires_action"];
     if !editable.iter().any(|s| intent["status"] == *s) {
@@ -433,21 +403,10 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
     }
     if params.get("currency").is_some() {
         let (code, _) = currency(params)?;
-        if intent["automatic_payment_methods"]["enabled"] == true {
-            let redirects = intent["automatic_payment_methods"]["allow_redirects"] != "never";
-            intent["payment_method_types"] = json!(payment_methods::automatic_types(&code, redirects));
-        } else if let Some(kind) = intent["payment_method_types"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .find(|kind| !payment_methods::supports_currency(kind, &code))
-        {
-            return Err(ApiError::invalid_param(
-                "currency",
-                format!("The currency provided ({code}) is invalid for the payment method type {kind}, which supports only eur."),
-            ));
-        }
+        let allowed: Vec<String> =
+            intent["allowed_payment_method_types"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_owned)).collect();
+        let automatic = Some(&intent["automatic_payment_methods"]).filter(|a| a["enabled"] == true).cloned();
+        intent["payment_method_types"] = offered(&allowed, automatic.as_ref(), &code, "currency")?;
         intent["currency"] = json!(code);
     }
     if params.get("amount").is_some() {
@@ -500,7 +459,6 @@ fn unexpected_state(action: &str, intent: &Value, allowed: &[&str]) -> ApiError 
 
 pub fn confirm(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&[CONFIRM_PARAMS, &["payment_method_data.*"]].concat())?;
     let intent = find(ctx, id)?;
     let confirmable = ["requires_payment_method", "requires_confirmation", "requires_action"];
     if !confirmable.iter().any(|s| intent["status"] == *s) {
@@ -513,7 +471,6 @@ pub fn confirm(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Ap
 
 pub fn cancel(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&["cancellation_reason", "expand"])?;
     let mut intent = find(ctx, id)?;
     let cancelable = ["requires_payment_method", "requires_capture", "requires_confirmation", "requires_action", "processing"];
     if !cancelable.iter().any(|s| intent["status"] == *s) {
@@ -533,7 +490,6 @@ pub fn cancel(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
 
 pub fn capture(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&["amount_to_capture", "metadata.*", "expand", "final_capture"])?;
     let mut intent = find(ctx, id)?;
     if intent["status"] != "requires_capture" {
         return Err(ApiError::invalid(format!(
@@ -554,6 +510,14 @@ pub fn capture(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Ap
     intent["status"] = json!("succeeded");
     intent["amount_received"] = json!(to_capture);
     intent["amount_capturable"] = json!(0);
+    for (key, value) in params.string_map("metadata")? {
+        match intent["metadata"].as_object_mut() {
+            Some(metadata) if value.is_empty() => {
+                metadata.remove(&key);
+            }
+            _ => intent["metadata"][key] = json!(value),
+        }
+    }
     if let Some(charge_id) = intent["latest_charge"].as_str().map(str::to_owned)
         && let Some(mut charge) = ctx.account.get(&charge_id).cloned()
     {
@@ -569,9 +533,9 @@ pub fn capture(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Ap
 
 pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&["customer", "limit", "starting_after", "ending_before", "expand", "created.*"])?;
     let customer = params.str("customer")?.map(str::to_owned);
-    let items = ctx.account.list("payment_intent", |pi| customer.as_ref().is_none_or(|c| pi["customer"] == c.as_str()));
+    let created = super::created_filter(params)?;
+    let items = ctx.account.list("payment_intent", |pi| customer.as_ref().is_none_or(|c| pi["customer"] == c.as_str()) && created(pi));
     let (data, has_more) = page(items, params)?;
     Ok(list_object("/v1/payment_intents", data, has_more))
 }

@@ -22,13 +22,31 @@ pub fn supports_currency(kind: &str, currency: &str) -> bool {
     }
 }
 
-/// The types automatic payment methods offer a PaymentIntent in `currency`, as Stripe
-/// derives them; without redirects, no iDEAL.
-pub fn automatic_types(currency: &str, allow_redirects: bool) -> Vec<&'static str> {
-    ["card", REDIRECT_TYPE, DELAYED_TYPE]
-        .into_iter()
-        .filter(|kind| supports_currency(kind, currency) && (allow_redirects || *kind != REDIRECT_TYPE))
+/// The payment method types the emulator implements.
+pub const TYPES: [&str; 3] = ["card", REDIRECT_TYPE, DELAYED_TYPE];
+
+/// The types an intent offers, as Stripe derives its `payment_method_types`: those of
+/// `candidates` (the allowed list, or every type) that can pay in `currency`, and no
+/// redirect when redirects are not allowed.
+pub fn compatible(candidates: &[&str], currency: &str, allow_redirects: bool) -> Vec<String> {
+    candidates
+        .iter()
+        .filter(|kind| supports_currency(kind, currency) && (allow_redirects || **kind != REDIRECT_TYPE))
+        .map(|kind| (*kind).to_owned())
         .collect()
+}
+
+/// `allowed_payment_method_types`: the types the intent may use (the emulator
+/// implements card, iDEAL and SEPA Debit).
+pub fn allowed_types(params: &Params) -> Result<Vec<String>, ApiError> {
+    let allowed = params.str_list("allowed_payment_method_types")?;
+    if let Some((index, kind)) = allowed.iter().enumerate().find(|(_, kind)| !TYPES.contains(&kind.as_str())) {
+        return Err(ApiError::invalid_param(
+            &format!("allowed_payment_method_types[{index}]"),
+            format!("The emulator implements the payment method types card, ideal and sepa_debit, not {kind}."),
+        ));
+    }
+    Ok(allowed)
 }
 
 /// Stripe's SEPA Direct Debit test IBANs whose debit fails once `processing` ends
@@ -255,18 +273,6 @@ pub fn resolve(ctx: &mut Ctx<'_>, id: &str, param: &str) -> Result<Value, ApiErr
 }
 
 pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
-    params.only(&[
-        "type",
-        "card.*",
-        "billing_details.*",
-        "allow_redisplay",
-        "metadata.*",
-        "expand",
-        "ideal.*",
-        "sepa_debit.*",
-        "customer",
-        "payment_method",
-    ])?;
     if ctx.caller == Caller::Publishable && (params.get("customer").is_some() || params.get("payment_method").is_some()) {
         return ctx.secret_only().map(|()| Value::Null);
     }
@@ -277,14 +283,12 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
 
 pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&["expand"])?;
     let pm = ctx.account.get_kind("payment_method", id).cloned().ok_or_else(|| ApiError::no_such("payment_method", id))?;
     ctx.expand(pm, params)
 }
 
 pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&["allow_redisplay", "billing_details.*", "metadata.*", "card.exp_month", "card.exp_year", "expand"])?;
     let mut pm = ctx.account.get_kind("payment_method", id).cloned().ok_or_else(|| ApiError::no_such("payment_method", id))?;
     let previous = pm.clone();
     if let Some(value) = params.str("allow_redisplay")? {
@@ -327,7 +331,6 @@ pub fn attach_to(ctx: &mut Ctx<'_>, pm_id: &str, customer: &str, param: &str) ->
 
 pub fn attach(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&["customer", "expand"])?;
     let customer = params.required_str("customer")?.to_owned();
     if ctx.account.get_kind("payment_method", id).is_none() && crate::cards::by_test_payment_method(id).is_none() {
         return Err(ApiError::no_such("payment_method", id));
@@ -351,7 +354,6 @@ pub fn detach_method(ctx: &mut Ctx<'_>, id: &str) -> Result<Value, ApiError> {
 
 pub fn detach(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&["expand"])?;
     let pm = detach_method(ctx, id)?;
     ctx.expand(pm, params)
 }
@@ -368,12 +370,9 @@ fn list_filtered(ctx: &Ctx<'_>, customer: &str, params: &Params, url: &str) -> R
     Ok(list_object(url, data, has_more))
 }
 
-const LIST_PARAMS: &[&str] = &["type", "limit", "starting_after", "ending_before", "expand", "allow_redisplay"];
-
 /// `GET /v1/customers/{id}/payment_methods`.
 pub fn list_for_customer(ctx: &mut Ctx<'_>, customer: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(LIST_PARAMS)?;
     if ctx.account.get_kind("customer", customer).is_none() {
         return Err(ApiError::no_such("customer", customer));
     }
@@ -383,7 +382,6 @@ pub fn list_for_customer(ctx: &mut Ctx<'_>, customer: &str, params: &Params) -> 
 /// `GET /v1/payment_methods?customer=…`.
 pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&[LIST_PARAMS, &["customer"]].concat())?;
     let customer = params.required_str("customer")?.to_owned();
     if ctx.account.get_kind("customer", &customer).is_none() {
         return Err(ApiError::no_such_param("customer", &customer, "customer"));

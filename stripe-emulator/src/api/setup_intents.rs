@@ -8,30 +8,8 @@ use crate::form::Params;
 use crate::state::{TokenMethod, new_id, random_suffix};
 use serde_json::{Value, json};
 
-const CONFIRM_PARAMS: &[&str] =
-    &["confirmation_token", "payment_method", "return_url", "use_stripe_sdk", "mandate_data.*", "payment_method_options.*", "expand"];
-
 pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(
-        &[
-            CONFIRM_PARAMS,
-            &[
-                "confirm",
-                "customer",
-                "description",
-                "metadata.*",
-                "usage",
-                "automatic_payment_methods.enabled",
-                "automatic_payment_methods.allow_redirects",
-                "payment_method_types",
-                "payment_method_data.*",
-                "flow_directions",
-                "single_use.*",
-            ],
-        ]
-        .concat(),
-    )?;
     let customer = match params.str("customer")? {
         None | Some("") => None,
         Some(id) if ctx.account.get_kind("customer", id).is_some_and(|c| c["deleted"] != true) => Some(id.to_owned()),
@@ -42,20 +20,22 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         Some(value @ ("on_session" | "off_session")) => value,
         Some(other) => return Err(ApiError::invalid_param("usage", format!("Invalid usage: {other}"))),
     };
-    let types = params.str_list("payment_method_types")?;
+    let allowed = payment_methods::allowed_types(params)?;
     let automatic = match params.object("automatic_payment_methods")? {
         Some(apm) if apm.bool("enabled")? == Some(true) => {
             Some(json!({ "enabled": true, "allow_redirects": apm.str("allow_redirects")?.unwrap_or("always") }))
         }
         Some(_) => None,
-        None if types.is_empty() => Some(json!({ "enabled": true, "allow_redirects": "always" })),
-        None => None,
+        None => Some(json!({ "enabled": true, "allow_redirects": "always" })),
     };
+    // Setting up a method for later: cards and iDEAL (which sets up SEPA Debit).
+    let types: Vec<&str> =
+        if allowed.is_empty() { vec!["card", payment_methods::REDIRECT_TYPE] } else { allowed.iter().map(String::as_str).collect() };
     let id = new_id("seti");
     let intent = json!({
         "id": id,
         "object": "setup_intent",
-        "allowed_payment_method_types": null,
+        "allowed_payment_method_types": if allowed.is_empty() { Value::Null } else { json!(allowed) },
         "application": null,
         "automatic_payment_methods": automatic,
         "cancellation_reason": null,
@@ -75,7 +55,7 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         "payment_method": null,
         "payment_method_configuration_details": null,
         "payment_method_options": {},
-        "payment_method_types": if types.is_empty() { json!(["card", payment_methods::REDIRECT_TYPE]) } else { json!(types) },
+        "payment_method_types": types,
         "single_use_mandate": null,
         "status": "requires_payment_method",
         "usage": usage,
@@ -137,7 +117,7 @@ fn carry_out(ctx: &mut Ctx<'_>, intent: Value, params: &Params) -> Result<Value,
     if let Some(url) = params.str("return_url")? {
         ctx.account.return_urls.insert(id.clone(), url.to_owned());
     }
-    intents::confirm(ctx, intent, pm, Confirmation { off_session: false })
+    intents::confirm(ctx, intent, pm, Confirmation { off_session: false, error_on_requires_action: false })
 }
 
 fn find(ctx: &Ctx<'_>, id: &str) -> Result<Value, ApiError> {
@@ -145,7 +125,6 @@ fn find(ctx: &Ctx<'_>, id: &str) -> Result<Value, ApiError> {
 }
 
 pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
-    params.only(&["client_secret", "expand"])?;
     let intent = find(ctx, id)?;
     if ctx.caller == Caller::Publishable && intent["client_secret"] != params.required_str("client_secret")? {
         return Err(ApiError::no_such("setup_intent", id));
@@ -155,7 +134,6 @@ pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, A
 
 pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&["description", "metadata.*", "customer", "expand"])?;
     let mut intent = find(ctx, id)?;
     if let Some(description) = params.str("description")? {
         intent["description"] = json!(description);
@@ -169,7 +147,6 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
 
 pub fn confirm(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(CONFIRM_PARAMS)?;
     let intent = find(ctx, id)?;
     if !["requires_payment_method", "requires_confirmation", "requires_action"].iter().any(|s| intent["status"] == *s) {
         return Err(ApiError::invalid(format!(
@@ -184,7 +161,6 @@ pub fn confirm(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Ap
 
 pub fn cancel(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&["cancellation_reason", "expand"])?;
     let mut intent = find(ctx, id)?;
     if ["succeeded", "canceled", "processing"].iter().any(|s| intent["status"] == *s) {
         return Err(ApiError::invalid(format!(

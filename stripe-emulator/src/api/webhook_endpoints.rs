@@ -65,7 +65,6 @@ fn description(params: &Params) -> Result<Option<Option<String>>, ApiError> {
 
 pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&["url", "enabled_events", "description", "metadata.*", "api_version", "expand"])?;
     let url = url(params, true)?.unwrap_or_default();
     let enabled_events = enabled_events(params, true)?.unwrap_or_default();
     if let Some(version) = params.str("api_version")?
@@ -92,15 +91,13 @@ fn find(ctx: &Ctx<'_>, id: &str) -> Result<Endpoint, ApiError> {
     ctx.webhooks.endpoints().into_iter().find(|endpoint| endpoint.id == id).ok_or_else(|| ApiError::no_such("webhook_endpoint", id))
 }
 
-pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
+pub fn retrieve(ctx: &mut Ctx<'_>, id: &str) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&["expand"])?;
     Ok(find(ctx, id)?.object(false))
 }
 
 pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&["url", "enabled_events", "description", "metadata.*", "disabled", "expand"])?;
     let mut endpoint = find(ctx, id)?;
     if let Some(url) = url(params, false)? {
         endpoint.url = url;
@@ -130,7 +127,6 @@ pub fn delete(ctx: &mut Ctx<'_>, id: &str) -> Result<Value, ApiError> {
 
 pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    params.only(&["limit", "starting_after", "ending_before", "expand"])?;
     let objects: Vec<Value> = ctx.webhooks.endpoints().iter().rev().map(|endpoint| endpoint.object(false)).collect();
     let (data, has_more) = page(objects.iter().collect(), params)?;
     Ok(list_object("/v1/webhook_endpoints", data, has_more))
