@@ -31,6 +31,9 @@ pub struct Account {
     pub token_methods: HashMap<String, TokenMethod>,
     /// Each intent's `return_url` (Stripe keeps it without showing it on the object).
     pub return_urls: HashMap<String, String>,
+    /// PaymentMethods that may not be used again: detached from their customer, or
+    /// used for a payment without being attached to one.
+    pub spent_methods: std::collections::HashSet<String>,
     /// Customer sessions (they have no id: the client secret names them).
     pub customer_sessions: Vec<Value>,
     /// Events, oldest first.

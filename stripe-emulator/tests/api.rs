@@ -1189,3 +1189,51 @@ async fn parameters_stripe_honours_are_honoured() {
     assert!(intents["data"].as_array().unwrap().iter().all(|pi| pi["created"].as_i64().unwrap() <= after));
     assert!(!intents["data"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_detached_or_once_used_payment_method_cannot_pay_again() {
+    let stripe = emulator().await;
+    let customer = stripe.post("/v1/customers", &[]).await.body["id"].as_str().unwrap().to_owned();
+    let pm = stripe.post("/v1/payment_methods/pm_card_visa/attach", &[("customer", customer.as_str())]).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pay = |pm: String, customer: Option<String>| {
+        let stripe = &stripe;
+        async move {
+            let mut form = vec![("amount", "1000".to_owned()), ("currency", "eur".to_owned()), ("confirm", "true".to_owned())];
+            form.push(("payment_method", pm));
+            form.push(("return_url", "https://shop.example/done".to_owned()));
+            if let Some(customer) = customer {
+                form.push(("customer", customer));
+            }
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            stripe.post("/v1/payment_intents", &form).await
+        }
+    };
+    // Attached: pays as often as needed.
+    assert_eq!(pay(pm.clone(), Some(customer.clone())).await.body["status"], "succeeded");
+    assert_eq!(pay(pm.clone(), Some(customer.clone())).await.body["status"], "succeeded");
+    // Detached: refused.
+    stripe.post(&format!("/v1/payment_methods/{pm}/detach"), &[]).await;
+    let refused = pay(pm.clone(), None).await;
+    assert_eq!((refused.status, refused.body["error"]["param"].as_str()), (400, Some("payment_method")));
+    assert!(refused.body["error"]["message"].as_str().unwrap().contains("may not be used again"));
+
+    // Never attached: one payment, then refused.
+    let loose = stripe
+        .post(
+            "/v1/payment_methods",
+            &[
+                ("type", "card"),
+                ("card[number]", "4242424242424242"),
+                ("card[exp_month]", "12"),
+                ("card[exp_year]", "2040"),
+                ("card[cvc]", "123"),
+            ],
+        )
+        .await;
+    let loose = loose.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(pay(loose.clone(), None).await.body["status"], "succeeded");
+    assert_eq!(pay(loose, None).await.status, 400);
+}

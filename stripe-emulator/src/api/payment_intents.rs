@@ -281,6 +281,9 @@ fn plan_confirmation(ctx: &Ctx<'_>, intent: &Value, params: &Params) -> Result<P
         }
         _ => (None, "payment_method"),
     };
+    if let Source::Method(id) | Source::Already(id) = &source {
+        payment_methods::check_reusable(ctx, id, "payment_method")?;
+    }
     let currency = intent["currency"].as_str().unwrap_or_default();
     if let Some(kind) = method_type.filter(|kind| !payment_methods::supports_currency(kind, currency)) {
         return Err(ApiError::invalid_param(
@@ -374,7 +377,14 @@ fn carry_out(ctx: &mut Ctx<'_>, mut intent: Value, plan: Plan, params: &Params) 
     }
     let off_session = params.bool("off_session")?.unwrap_or(false);
     let error_on_requires_action = params.bool("error_on_requires_action")?.unwrap_or(false);
-    intents::confirm(ctx, intent, pm, Confirmation { off_session, error_on_requires_action })
+    let pm_id = pm["id"].as_str().unwrap_or_default().to_owned();
+    let confirmed = intents::confirm(ctx, intent, pm, Confirmation { off_session, error_on_requires_action })?;
+    // Used for a payment and not kept by a customer: it cannot pay again.
+    let kept = ctx.account.get(&pm_id).is_some_and(|pm| pm["customer"].is_string());
+    if !kept && confirmed["status"] != "requires_action" {
+        ctx.account.spent_methods.insert(pm_id);
+    }
+    Ok(confirmed)
 }
 
 fn find(ctx: &Ctx<'_>, id: &str) -> Result<Value, ApiError> {

@@ -77,6 +77,17 @@ pub fn debit_fails(pm: &Value) -> bool {
     FAILING_IBANS.iter().any(|iban| sepa_details(iban) == *sepa)
 }
 
+/// Refuses a PaymentMethod that may not be used again, as Stripe does.
+pub fn check_reusable(ctx: &Ctx<'_>, id: &str, param: &str) -> Result<(), ApiError> {
+    if ctx.account.spent_methods.contains(id) {
+        return Err(ApiError::invalid_param(
+            param,
+            "The provided PaymentMethod was previously used with a PaymentIntent without Customer attachment, shared with a connected account without Customer attachment, or was detached from a Customer. It may not be used again. To use a PaymentMethod multiple times, you must attach it to a Customer first.",
+        ));
+    }
+    Ok(())
+}
+
 /// The `billing_details` object from parameters (all fields present, null when unset).
 pub fn billing_details(params: Option<&Params>) -> Result<Value, ApiError> {
     let empty = Params::default();
@@ -348,6 +359,7 @@ pub fn detach_method(ctx: &mut Ctx<'_>, id: &str) -> Result<Value, ApiError> {
     };
     pm["customer"] = Value::Null;
     ctx.account.put(pm.clone());
+    ctx.account.spent_methods.insert(id.to_owned());
     ctx.emit("payment_method.detached", &pm, Some(json!({ "customer": customer })));
     Ok(pm)
 }
