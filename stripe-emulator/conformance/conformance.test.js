@@ -224,3 +224,26 @@ test('webhook endpoints made through the API sign with their own secret and filt
     receiver.close();
   }
 });
+
+test('refunds through the SDK: part, then the rest, and an over-refund refused', async () => {
+  const intent = await stripe.paymentIntents.create({
+    amount: 3000,
+    currency: 'eur',
+    confirm: true,
+    confirmation_token: await token('pm_card_visa'),
+    return_url: 'https://shop.example/checkout/complete',
+  });
+  const part = await stripe.refunds.create({ payment_intent: intent.id, amount: 1000 }, { idempotencyKey: `refund-${intent.id}-1` });
+  const again = await stripe.refunds.create({ payment_intent: intent.id, amount: 1000 }, { idempotencyKey: `refund-${intent.id}-1` });
+  assert.equal(again.id, part.id, 'a double click refunds once');
+  await assert.rejects(
+    stripe.refunds.create({ payment_intent: intent.id, amount: 2001 }),
+    (/** @type {any} */ error) => error instanceof Stripe.errors.StripeInvalidRequestError && error.param === 'amount',
+  );
+  await stripe.refunds.create({ payment_intent: intent.id });
+  const charge = await stripe.charges.retrieve(String(intent.latest_charge));
+  assert.equal(charge.amount_refunded, 3000);
+  assert.equal(charge.refunded, true);
+  const refunds = await stripe.refunds.list({ payment_intent: intent.id });
+  assert.deepEqual(refunds.data.map((r) => r.amount).sort(), [1000, 2000]);
+});

@@ -101,6 +101,7 @@ async function pay(paymentMethod, extra = {}) {
 /** @type {Record<string, string>} */
 const objectTypes = {
   charge: 'Stripe.Charge',
+  refund: 'Stripe.Refund',
   customer: 'Stripe.Customer',
   payment_intent: 'Stripe.PaymentIntent',
   payment_method: 'Stripe.PaymentMethod',
@@ -189,6 +190,16 @@ test('every object and event the flow produces type-checks against the SDK at ev
   keep('Stripe.PaymentIntent', 'intent whose debit failed', await api('GET', `/v1/payment_intents/${debit.id}`));
   const capturable = await pay('pm_card_visa', { capture_method: 'manual' });
   keep('Stripe.PaymentIntent', 'intent captured', await api('POST', `/v1/payment_intents/${capturable.id}/capture`, { amount_to_capture: 2000 }));
+
+  // Charges and refunds (card: at once; SEPA: pending, then succeeded).
+  keep('Stripe.Charge', 'charge retrieved', await api('GET', `/v1/charges/${paid.latest_charge}`));
+  keep('Stripe.ApiList<Stripe.Charge>', 'charges of an intent', await api('GET', '/v1/charges', { payment_intent: paid.id }));
+  keep('Stripe.Refund', 'partial refund', await api('POST', '/v1/refunds', { payment_intent: paid.id, amount: 500, reason: 'requested_by_customer' }));
+  keep('Stripe.Refund', 'refund of the rest', await api('POST', '/v1/refunds', { charge: paid.latest_charge, metadata: { why: 'returned' } }));
+  keep('Stripe.ApiList<Stripe.Refund>', 'refunds', await api('GET', '/v1/refunds', { payment_intent: paid.id }));
+  const sepaRefund = await api('POST', '/v1/refunds', { payment_intent: sepa.id });
+  keep('Stripe.Refund', 'pending refund', sepaRefund);
+  await control('/_emulator/clock', { advance_seconds: 8 * 24 * 3600 });
 
   // SetupIntents.
   const setup = await api('POST', '/v1/setup_intents', {

@@ -185,9 +185,14 @@ async fn advance_clock(State(shared): State<Arc<Shared>>, axum::Json(input): axu
     if input.advance_seconds < 0 {
         return bad_request("the clock only moves forward");
     }
-    let mut account = shared.account.lock().unwrap_or_else(|e| e.into_inner());
-    account.clock_offset += input.advance_seconds;
-    Json(json!({ "now": account.now() })).into_response()
+    let now = {
+        let mut account = shared.account.lock().unwrap_or_else(|e| e.into_inner());
+        account.clock_offset += input.advance_seconds;
+        account.now()
+    };
+    // What time does: uncaptured authorizations expire.
+    shared.run_as_platform(api::expire_authorizations);
+    Json(json!({ "now": now })).into_response()
 }
 
 async fn reset(State(shared): State<Arc<Shared>>) -> Response {

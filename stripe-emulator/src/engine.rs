@@ -75,10 +75,14 @@ impl Shared {
         self.run(Caller::Secret, RequestInfo::default(), work)
     }
 
-    /// A delayed payment clears.
-    pub fn settle(self: &Arc<Self>, intent: &str) {
-        if let Err(error) = self.run_as_platform(|ctx| api::settle_processing(ctx, intent, api::Settlement::AsTheAccountSays)) {
-            tracing::warn!(intent, message = %error.message, "settling a processing payment failed");
+    /// A delayed payment (or refund, `re_…`) clears.
+    pub fn settle(self: &Arc<Self>, id: &str) {
+        let settled = self.run_as_platform(|ctx| match id.starts_with("re_") {
+            true => api::settle_refund(ctx, id),
+            false => api::settle_processing(ctx, id, api::Settlement::AsTheAccountSays),
+        });
+        if let Err(error) = settled {
+            tracing::warn!(id, message = %error.message, "settling a processing payment or refund failed");
         }
     }
 

@@ -1237,3 +1237,101 @@ async fn a_detached_or_once_used_payment_method_cannot_pay_again() {
     assert_eq!(pay(loose.clone(), None).await.body["status"], "succeeded");
     assert_eq!(pay(loose, None).await.status, 400);
 }
+
+#[tokio::test]
+async fn refunds_in_part_then_in_full_and_never_more_than_was_paid() {
+    let stripe = emulator().await;
+    let paid = stripe.pay(&stripe.token("pm_card_visa").await, &[]).await.body;
+    let intent = paid["id"].as_str().unwrap();
+    let charge_id = paid["latest_charge"].as_str().unwrap();
+    let charge = stripe.get(&format!("/v1/charges/{charge_id}")).await.body;
+    assert_eq!(
+        (charge["amount"].as_i64(), charge["amount_refunded"].as_i64(), charge["refunded"].as_bool()),
+        (Some(1099), Some(0), Some(false))
+    );
+    let listed = stripe.get(&format!("/v1/charges?payment_intent={intent}")).await.body;
+    assert_eq!(listed["data"][0]["id"], charge_id);
+
+    let part = stripe.post("/v1/refunds", &[("payment_intent", intent), ("amount", "400"), ("reason", "requested_by_customer")]).await;
+    assert_eq!(part.status, 200, "{}", part.body);
+    assert_eq!((part.body["status"].as_str(), part.body["charge"].as_str()), (Some("succeeded"), Some(charge_id)));
+    let charge = stripe.get(&format!("/v1/charges/{charge_id}")).await.body;
+    assert_eq!((charge["amount_refunded"].as_i64(), charge["refunded"].as_bool()), (Some(400), Some(false)));
+
+    let too_much = stripe.post("/v1/refunds", &[("charge", charge_id), ("amount", "700")]).await;
+    assert_eq!((too_much.status, too_much.body["error"]["param"].as_str()), (400, Some("amount")));
+    assert!(too_much.body["error"]["message"].as_str().unwrap().contains("greater than unrefunded amount"), "{}", too_much.body);
+
+    let rest = stripe.post("/v1/refunds", &[("charge", charge_id)]).await.body;
+    assert_eq!(rest["amount"], 699);
+    let charge = stripe.get(&format!("/v1/charges/{charge_id}")).await.body;
+    assert_eq!((charge["amount_refunded"].as_i64(), charge["refunded"].as_bool()), (Some(1099), Some(true)));
+    let again = stripe.post("/v1/refunds", &[("payment_intent", intent)]).await;
+    assert_eq!(again.body["error"]["code"], "charge_already_refunded");
+    let refunds = stripe.get(&format!("/v1/refunds?payment_intent={intent}")).await.body;
+    assert_eq!(refunds["data"].as_array().unwrap().len(), 2);
+
+    let events = stripe.get("/v1/events?limit=100").await.body;
+    let kinds: Vec<&str> = events["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "refund.created").count(), 2);
+    assert_eq!(kinds.iter().filter(|k| **k == "charge.refunded").count(), 2);
+
+    // Nothing to refund yet on an uncaptured payment.
+    let held = stripe.pay(&stripe.token("pm_card_visa").await, &[("capture_method", "manual")]).await.body;
+    let refused = stripe.post("/v1/refunds", &[("payment_intent", held["id"].as_str().unwrap())]).await;
+    assert_eq!(refused.status, 400);
+}
+
+#[tokio::test]
+async fn a_sepa_refund_is_pending_then_succeeds() {
+    let stripe = start(Config { processing_delay: Duration::from_millis(100), ..Config::default() }).await;
+    let token = sepa_token(&stripe, "DE89370400440532013000").await;
+    let id = stripe.pay(&token, &[]).await.body["id"].as_str().unwrap().to_owned();
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = stripe.get(&format!("/v1/payment_intents/{id}")).await.body["status"].clone();
+        if status == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, "succeeded");
+    let refund = stripe.post("/v1/refunds", &[("payment_intent", id.as_str())]).await.body;
+    assert_eq!(refund["status"], "pending");
+    let refund_id = refund["id"].as_str().unwrap();
+    let mut refund_status = Value::Null;
+    for _ in 0..100 {
+        refund_status = stripe.get(&format!("/v1/refunds/{refund_id}")).await.body["status"].clone();
+        if refund_status == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(refund_status, "succeeded");
+    let updated = stripe.get("/v1/events?type=refund.updated").await.body;
+    assert_eq!(updated["data"][0]["data"]["previous_attributes"]["status"], "pending");
+}
+
+#[tokio::test]
+async fn a_partial_capture_releases_the_rest_and_an_old_authorization_expires() {
+    let stripe = emulator().await;
+    let held = stripe.pay(&stripe.token("pm_card_visa").await, &[("capture_method", "manual")]).await.body;
+    let id = held["id"].as_str().unwrap();
+    stripe.post(&format!("/v1/payment_intents/{id}/capture"), &[("amount_to_capture", "600")]).await;
+    let charge = stripe.get(&format!("/v1/charges/{}", held["latest_charge"].as_str().unwrap())).await.body;
+    assert_eq!((charge["amount_captured"].as_i64(), charge["amount_refunded"].as_i64()), (Some(600), Some(499)));
+    let refund = stripe.post("/v1/refunds", &[("payment_intent", id), ("amount", "601")]).await;
+    assert_eq!(refund.status, 400, "only what was captured can be refunded");
+
+    let waiting = stripe.pay(&stripe.token("pm_card_visa").await, &[("capture_method", "manual")]).await.body;
+    let waiting_id = waiting["id"].as_str().unwrap();
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 6 * 24 * 3600 })).await;
+    assert_eq!(stripe.get(&format!("/v1/payment_intents/{waiting_id}")).await.body["status"], "requires_capture");
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 24 * 3600 })).await;
+    let expired = stripe.get(&format!("/v1/payment_intents/{waiting_id}")).await.body;
+    assert_eq!((expired["status"].as_str(), expired["cancellation_reason"].as_str()), (Some("canceled"), Some("automatic")));
+    let charge = stripe.get(&format!("/v1/charges/{}", waiting["latest_charge"].as_str().unwrap())).await.body;
+    assert_eq!(charge["refunded"], true);
+    let events = stripe.get("/v1/events?types[]=charge.expired&types[]=payment_intent.canceled").await.body;
+    assert_eq!(events["data"].as_array().unwrap().len(), 2);
+}

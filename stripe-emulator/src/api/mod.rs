@@ -2,6 +2,7 @@
 //! functions are synchronous and run under the account lock, so each request is
 //! atomic, as Stripe's are.
 
+mod charges;
 mod confirmation_tokens;
 mod customer_sessions;
 mod customers;
@@ -10,6 +11,7 @@ mod events;
 mod intents;
 mod payment_intents;
 mod payment_methods;
+mod refunds;
 pub mod routes;
 mod setup_intents;
 mod webhook_endpoints;
@@ -20,7 +22,9 @@ use crate::state::{Account, RequestInfo};
 use axum::http::Method;
 use serde_json::Value;
 
+pub use charges::expire_authorizations;
 pub use intents::{Settlement, authenticate, settle_processing};
+pub use refunds::settle as settle_refund;
 
 /// Which kind of key made the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,6 +189,12 @@ fn route(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Res
         ["setup_intents", id] if post => setup_intents::update(ctx, id, params),
         ["setup_intents", id, "confirm"] if post => setup_intents::confirm(ctx, id, params),
         ["setup_intents", id, "cancel"] if post => setup_intents::cancel(ctx, id, params),
+        ["charges"] if get => charges::list(ctx, params),
+        ["charges", id] if get => charges::retrieve(ctx, id, params),
+        ["refunds"] if post => refunds::create(ctx, params),
+        ["refunds"] if get => refunds::list(ctx, params),
+        ["refunds", id] if get => refunds::retrieve(ctx, id, params),
+        ["refunds", id] if post => refunds::update(ctx, id, params),
         ["events"] if get => events::list(ctx, params),
         ["events", id] if get => events::retrieve(ctx, id),
         ["webhook_endpoints"] if post => webhook_endpoints::create(ctx, params),
@@ -239,6 +249,7 @@ fn kind_of(id: &str) -> &'static str {
         "pm" => "payment_method",
         "evt" => "event",
         "ch" => "charge",
+        "re" => "refund",
         "we" => "webhook_endpoint",
         _ => "object",
     }

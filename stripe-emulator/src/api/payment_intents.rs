@@ -533,6 +533,11 @@ pub fn capture(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Ap
     {
         charge["captured"] = json!(true);
         charge["amount_captured"] = json!(to_capture);
+        // A partial capture releases the rest, which counts as refunded.
+        charge["amount_refunded"] = json!(charge["amount"].as_i64().unwrap_or(to_capture) - to_capture);
+        if charge["balance_transaction"].is_null() {
+            charge["balance_transaction"] = json!(crate::state::new_id("txn"));
+        }
         ctx.account.put(charge.clone());
         ctx.emit("charge.captured", &charge, Some(json!({ "captured": false })));
     }

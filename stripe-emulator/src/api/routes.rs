@@ -260,6 +260,12 @@ pub const ROUTES: &[Route] = &[
     route("POST", "setup_intents/{id}", "SetupIntentUpdateParams", &[&["description", "metadata.*", "customer", "expand"]]),
     route("POST", "setup_intents/{id}/confirm", "SetupIntentConfirmParams", &[INTENT_CONFIRM, MANDATE_DATA]),
     route("POST", "setup_intents/{id}/cancel", "SetupIntentCancelParams", &[&["cancellation_reason", "expand"]]),
+    route("GET", "charges", "ChargeListParams", &[&["payment_intent", "customer"], CREATED, LIST]),
+    route("GET", "charges/{id}", "ChargeRetrieveParams", &[EXPAND]),
+    route("POST", "refunds", "RefundCreateParams", &[&["charge", "payment_intent", "amount", "reason", "metadata.*", "expand"]]),
+    route("GET", "refunds", "RefundListParams", &[&["charge", "payment_intent"], CREATED, LIST]),
+    route("GET", "refunds/{id}", "RefundRetrieveParams", &[EXPAND]),
+    route("POST", "refunds/{id}", "RefundUpdateParams", &[&["metadata.*", "expand"]]),
     route("GET", "events", "EventListParams", &[&["type", "types"], CREATED, LIST]),
     route("GET", "events/{id}", "EventRetrieveParams", &[EXPAND]),
     route(
