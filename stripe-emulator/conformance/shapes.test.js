@@ -102,6 +102,7 @@ async function pay(paymentMethod, extra = {}) {
 const objectTypes = {
   charge: 'Stripe.Charge',
   refund: 'Stripe.Refund',
+  dispute: 'Stripe.Dispute',
   customer: 'Stripe.Customer',
   payment_intent: 'Stripe.PaymentIntent',
   payment_method: 'Stripe.PaymentMethod',
@@ -197,6 +198,10 @@ test('every object and event the flow produces type-checks against the SDK at ev
   keep('Stripe.Refund', 'partial refund', await api('POST', '/v1/refunds', { payment_intent: paid.id, amount: 500, reason: 'requested_by_customer' }));
   keep('Stripe.Refund', 'refund of the rest', await api('POST', '/v1/refunds', { charge: paid.latest_charge, metadata: { why: 'returned' } }));
   keep('Stripe.ApiList<Stripe.Refund>', 'refunds', await api('GET', '/v1/refunds', { payment_intent: paid.id }));
+  const disputed = await pay('pm_card_createDispute');
+  const disputes = await api('GET', '/v1/disputes', { payment_intent: disputed.id });
+  keep('Stripe.ApiList<Stripe.Dispute>', 'disputes', disputes);
+  keep('Stripe.Dispute', 'dispute retrieved', await api('GET', `/v1/disputes/${disputes.data[0].id}`));
   const sepaRefund = await api('POST', '/v1/refunds', { payment_intent: sepa.id });
   keep('Stripe.Refund', 'pending refund', sepaRefund);
   await control('/_emulator/clock', { advance_seconds: 8 * 24 * 3600 });

@@ -38,6 +38,8 @@ pub enum Behaviour {
     Declines(Decline),
     /// Attaching to a customer works; charging declines.
     AttachesThenDeclines(Decline),
+    /// The charge succeeds, then the cardholder disputes it (`charge.dispute.created`).
+    SucceedsThenDisputed,
 }
 
 /// A test card: what Stripe shows of it and how it behaves.
@@ -117,6 +119,7 @@ pub const CARDS: &[TestCard] = &[
     card("4000000000000127", "visa", Behaviour::Declines(INCORRECT_CVC)),
     card("4000000000000119", "visa", Behaviour::Declines(PROCESSING)),
     card("4000000000000341", "visa", Behaviour::AttachesThenDeclines(GENERIC)),
+    card("4000000000000259", "visa", Behaviour::SucceedsThenDisputed),
     // Radar (Stripe's testing page, "Fraud prevention"): always blocked, highest risk
     // (blocked by the default rules), elevated risk (goes through).
     risky("4100000000000019", "highest", Behaviour::Declines(FRAUDULENT)),
@@ -145,6 +148,7 @@ pub const TEST_PAYMENT_METHODS: &[(&str, &str)] = &[
     ("pm_card_riskLevelHighest", "4000000000004954"),
     ("pm_card_riskLevelElevated", "4000000000009235"),
     ("pm_card_chargeCustomerFail", "4000000000000341"),
+    ("pm_card_createDispute", "4000000000000259"),
     ("pm_card_threeDSecureRequired", "4000000000003220"),
     ("pm_card_threeDSecure2Required", "4000000000003220"),
     ("pm_card_authenticationRequiredOnSetup", "4000002500003155"),

@@ -1335,3 +1335,20 @@ async fn a_partial_capture_releases_the_rest_and_an_old_authorization_expires() 
     let events = stripe.get("/v1/events?types[]=charge.expired&types[]=payment_intent.canceled").await.body;
     assert_eq!(events["data"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn the_dispute_card_pays_then_is_disputed() {
+    let stripe = emulator().await;
+    let paid = stripe.pay(&stripe.token("pm_card_createDispute").await, &[]).await.body;
+    assert_eq!(paid["status"], "succeeded");
+    let charge = stripe.get(&format!("/v1/charges/{}", paid["latest_charge"].as_str().unwrap())).await.body;
+    assert_eq!(charge["disputed"], true);
+    let created = stripe.get("/v1/events?type=charge.dispute.created").await.body;
+    let dispute = &created["data"][0]["data"]["object"];
+    assert_eq!((dispute["status"].as_str(), dispute["amount"].as_i64()), (Some("needs_response"), Some(1099)));
+    assert_eq!(dispute["payment_intent"], paid["id"]);
+    let listed = stripe.get(&format!("/v1/disputes?charge={}", charge["id"].as_str().unwrap())).await.body;
+    assert_eq!(listed["data"][0]["id"], dispute["id"]);
+    let refund = stripe.post("/v1/refunds", &[("payment_intent", paid["id"].as_str().unwrap())]).await;
+    assert_eq!(refund.body["error"]["code"], "charge_disputed");
+}

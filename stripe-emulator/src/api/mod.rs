@@ -6,6 +6,7 @@ mod charges;
 mod confirmation_tokens;
 mod customer_sessions;
 mod customers;
+mod disputes;
 mod elements;
 mod events;
 mod intents;
@@ -191,6 +192,8 @@ fn route(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Res
         ["setup_intents", id, "cancel"] if post => setup_intents::cancel(ctx, id, params),
         ["charges"] if get => charges::list(ctx, params),
         ["charges", id] if get => charges::retrieve(ctx, id, params),
+        ["disputes"] if get => disputes::list(ctx, params),
+        ["disputes", id] if get => disputes::retrieve(ctx, id, params),
         ["refunds"] if post => refunds::create(ctx, params),
         ["refunds"] if get => refunds::list(ctx, params),
         ["refunds", id] if get => refunds::retrieve(ctx, id, params),
@@ -250,6 +253,7 @@ fn kind_of(id: &str) -> &'static str {
         "evt" => "event",
         "ch" => "charge",
         "re" => "refund",
+        "dp" => "dispute",
         "we" => "webhook_endpoint",
         _ => "object",
     }

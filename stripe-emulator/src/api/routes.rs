@@ -262,6 +262,8 @@ pub const ROUTES: &[Route] = &[
     route("POST", "setup_intents/{id}/cancel", "SetupIntentCancelParams", &[&["cancellation_reason", "expand"]]),
     route("GET", "charges", "ChargeListParams", &[&["payment_intent", "customer"], CREATED, LIST]),
     route("GET", "charges/{id}", "ChargeRetrieveParams", &[EXPAND]),
+    route("GET", "disputes", "DisputeListParams", &[&["charge", "payment_intent"], CREATED, LIST]),
+    route("GET", "disputes/{id}", "DisputeRetrieveParams", &[EXPAND]),
     route("POST", "refunds", "RefundCreateParams", &[&["charge", "payment_intent", "amount", "reason", "metadata.*", "expand"]]),
     route("GET", "refunds", "RefundListParams", &[&["charge", "payment_intent"], CREATED, LIST]),
     route("GET", "refunds/{id}", "RefundRetrieveParams", &[EXPAND]),
