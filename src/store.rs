@@ -905,6 +905,8 @@ pub enum EventEffect {
     AmountMismatch,
     /// The order's status moved (or stayed, when it could only have moved back).
     StatusUpdated,
+    /// A charge of the order was disputed: flagged for the merchant.
+    Disputed,
     /// Recorded; nothing to change.
     Ignored,
 }
@@ -1000,6 +1002,45 @@ impl Store {
         };
         tx.commit().await?;
         Ok(effect)
+    }
+
+    /// Records a dispute of the charge of `payment_intent_id` (`charge.dispute.created`),
+    /// exactly once: the order it paid is flagged `disputed` for the merchant.
+    pub async fn flag_dispute(&self, event_id: &str, payment_intent_id: &str, now: i64) -> Result<EventEffect, StoreError> {
+        let store = self.clone();
+        let (event_id, payment_intent_id) = (event_id.to_owned(), payment_intent_id.to_owned());
+        Self::detached(async move {
+            let mut tx = store.begin_write().await?;
+            let order_id: Option<String> = sqlx::query_scalar("SELECT id FROM orders WHERE payment_intent_id = $1")
+                .bind(&payment_intent_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let inserted = sqlx::query(
+                "INSERT INTO processed_events (event_id, type, received_at, order_id) VALUES ($1, 'charge.dispute.created', $2, $3)
+                 ON CONFLICT (event_id) DO NOTHING",
+            )
+            .bind(&event_id)
+            .bind(now)
+            .bind(&order_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            let effect = match (inserted, &order_id) {
+                (0, _) => EventEffect::Duplicate,
+                (_, None) => EventEffect::UnknownOrder,
+                (_, Some(order_id)) => {
+                    sqlx::query("UPDATE orders SET flag = 'disputed', updated_at = $1 WHERE id = $2")
+                        .bind(now)
+                        .bind(order_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    EventEffect::Disputed
+                }
+            };
+            tx.commit().await?;
+            Ok(effect)
+        })
+        .await
     }
 
     /// Orders still settling (`confirming`, with a PaymentIntent) last changed before

@@ -272,3 +272,34 @@ async fn every_event_delivered_twice_and_out_of_order_still_fulfils_each_order_o
     assert!(all_answered);
     assert_eq!(stock(&shop.store).await, 8 - 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disputed_payment_flags_its_order_for_the_merchant_once() {
+    let shop = shop().await;
+    let paid = shop.order("pm_card_createDispute").await;
+    let order_id = paid["order_id"].as_str().unwrap();
+    let flag = support::poll_until(100, || async { shop.store.order_flag(order_id).await.unwrap() }, |flag| flag.is_some()).await;
+    assert_eq!(flag.as_deref(), Some("disputed"));
+    assert_eq!(shop.order_status(order_id).await, "paid", "a dispute does not undo the payment");
+    // The merchant's list shows the flag.
+    let list = support::client().get(format!("{}/admin/orders", shop.base)).basic_auth("m", Some(ADMIN)).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains(&format!("admin-order-{order_id}")) && list.contains("disputed"), "{list}");
+    // Delivered again: recorded once.
+    let events = shop.store.order_events(order_id).await.unwrap();
+    let (event_id, _, _) = events.iter().find(|(_, kind, _)| kind == "charge.dispute.created").unwrap().clone();
+    let resent = shop.client.post(format!("{}/_emulator/events/{event_id}/resend", shop.stripe)).send().await.unwrap();
+    assert!(resent.status().is_success());
+    let delivered = support::poll_until(
+        100,
+        || async {
+            let url = format!("{}/_emulator/deliveries?event_id={event_id}", shop.stripe);
+            let deliveries: Value = shop.client.get(url).send().await.unwrap().json().await.unwrap();
+            deliveries["data"].as_array().unwrap().iter().filter(|d| d["status"] == "succeeded").count()
+        },
+        |succeeded| *succeeded >= 2,
+    )
+    .await;
+    assert_eq!(delivered, 2);
+    let events = shop.store.order_events(order_id).await.unwrap();
+    assert_eq!(events.iter().filter(|(_, kind, _)| kind == "charge.dispute.created").count(), 1, "{events:?}");
+}

@@ -76,6 +76,17 @@ function peakRss(pid) {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024;
 }
 
+/** Clock ticks per second of /proc/PID/stat's CPU times. */
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** CPU seconds (user + system, all threads) a process has used so far. */
+function cpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces) start at field 3.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
 function resetPeakRss(pid) {
   try {
     fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
@@ -230,6 +241,7 @@ function wrk(url, seconds, extra = [], scriptArgs = []) {
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(output);
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
   return {
+    requests: Number(/(\d+) requests in/.exec(output)[1]),
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(output)[1]),
     p50: percentile(50),
     p99: percentile(99),
@@ -341,9 +353,12 @@ async function runScenarios(label, name, server, pid, prepared, seconds) {
   const run = (scenario, fn, pool) => {
     fn(WARM_SECS, true);
     resetPeakRss(pid);
+    const cpuBefore = cpuSeconds(pid);
     const result = fn(seconds, false);
-    results[scenario] = { ...result, rss: peakRss(pid), poolExceeded: pool !== undefined && result.rps * seconds > pool };
-    process.stderr.write(`  ${label} ${name} ${scenario}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99.toFixed(2)} ms\n`);
+    // The server's own CPU per request: fair even when the emulator shares the cores.
+    const cpuMs = ((cpuSeconds(pid) - cpuBefore) * 1000) / Math.max(1, result.requests);
+    results[scenario] = { ...result, cpuMs, rss: peakRss(pid), poolExceeded: pool !== undefined && result.rps * seconds > pool };
+    process.stderr.write(`  ${label} ${name} ${scenario}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99.toFixed(2)} ms, ${cpuMs.toFixed(3)} CPU ms/req\n`);
   };
   run('GET /', (secs) => wrk(`${server.url}/`, secs));
   run('GET /checkout', (secs) => wrk(`${server.url}/checkout`, secs, ['-H', `Cookie: ${prepared.checkoutCookie}`]));
@@ -433,15 +448,19 @@ function format(value, digits = 0) {
 }
 
 function table(rows, baseline) {
-  const header = ['scenario', 'storefront req/s', 'p50 ms', 'p99 ms', 'RSS MB', 'reference req/s', 'p50 ms', 'p99 ms', 'RSS MB', 'throughput ×', 'p99 ÷'];
+  const header = [
+    'scenario', 'storefront req/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'RSS MB',
+    'reference req/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'RSS MB', 'throughput ×', 'p99 ÷', 'CPU/req ÷',
+  ];
   const lines = [header, header.map(() => '---')];
   for (const [scenario, s, r] of rows) {
     lines.push([
       scenario,
-      format(s.rps), format(s.p50, 2), format(s.p99, 2), format(s.rss, 1),
-      format(r?.rps), format(r?.p50, 2), format(r?.p99, 2), format(r?.rss, 1),
+      format(s.rps), format(s.p50, 2), format(s.p99, 2), format(s.cpuMs, 3), format(s.rss, 1),
+      format(r?.rps), format(r?.p50, 2), format(r?.p99, 2), format(r?.cpuMs, 3), format(r?.rss, 1),
       r ? format(s.rps / r.rps, 2) : '—',
       r ? format(s.p99 / r.p99, 2) : '—',
+      r?.cpuMs ? format(s.cpuMs / r.cpuMs, 2) : '—',
     ]);
   }
   return lines.map((cells) => `| ${cells.join(' | ')} |`).join('\n');

@@ -1,5 +1,6 @@
 //! `POST /webhook`: Stripe's events, verified (`stripe::webhook`), applied exactly once
-//! to their orders (`Store::apply_payment_event`). A bad signature is a 400 with the
+//! to their orders (`Store::apply_payment_event`; a dispute flags its order,
+//! `Store::flag_dispute`). A bad signature is a 400 with the
 //! reason in the log only; an event type the shop does not act on is a 200; a failure
 //! to record is a 500, so that Stripe retries.
 
@@ -25,6 +26,22 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     let (Some(event_id), Some(event_type)) = (event["id"].as_str(), event["type"].as_str()) else {
         return (StatusCode::BAD_REQUEST, "not an event");
     };
+    if event_type == "charge.dispute.created" {
+        // The cardholder disputes a charge: the merchant must answer within days.
+        let Some(payment_intent_id) = event["data"]["object"]["payment_intent"].as_str() else {
+            return (StatusCode::OK, "ignored");
+        };
+        return match state.store.flag_dispute(event_id, payment_intent_id, session::now()).await {
+            Ok(effect) => {
+                tracing::warn!(event_id, payment_intent_id, ?effect, "a payment is disputed: answer it in the Stripe Dashboard");
+                (StatusCode::OK, "ok")
+            }
+            Err(error) => {
+                tracing::error!(error = ?error, event_id, "recording a dispute failed; Stripe will retry");
+                (StatusCode::INTERNAL_SERVER_ERROR, "try again")
+            }
+        };
+    }
     if !event_type.starts_with("payment_intent.") {
         tracing::debug!(event_id, event_type, "ignored an event type the shop does not act on");
         return (StatusCode::OK, "ignored");
