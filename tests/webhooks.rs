@@ -282,7 +282,15 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once() {
     assert_eq!(flag.as_deref(), Some("disputed"));
     assert_eq!(shop.order_status(order_id).await, "paid", "a dispute does not undo the payment");
     // The merchant's list shows the flag.
-    let list = support::client().get(format!("{}/admin/orders", shop.base)).basic_auth("m", Some(ADMIN)).send().await.unwrap().text().await.unwrap();
+    let list = support::client()
+        .get(format!("{}/admin/orders", shop.base))
+        .basic_auth("m", Some(ADMIN))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(list.contains(&format!("admin-order-{order_id}")) && list.contains("disputed"), "{list}");
     // Delivered again: recorded once.
     let events = shop.store.order_events(order_id).await.unwrap();
