@@ -242,6 +242,10 @@ catalogue! {
     placed_on: "Placed on {0}", "Passée le {0}";
     discount_with_code: "Discount ({0})", "Réduction ({0})";
     ship_to: "Shipping to", "Livraison à";
+    refunds: "Refunds", "Remboursements";
+    refund_done: "Refunded", "Remboursé";
+    refund_pending: "Refund on its way", "Remboursement en cours";
+    refunded_total: "Refunded in total", "Total remboursé";
     order_refreshing: "This page updates itself until your bank answers.", "Cette page se met à jour jusqu'à la réponse de votre banque.";
     order_still_waiting: "This is taking longer than usual. We keep checking with the payment service: reload this page later to see where your order stands. You will not be charged twice.",
         "Cela prend plus de temps que d'habitude. Nous continuons de vérifier auprès du service de paiement : rechargez cette page plus tard pour voir où en est votre commande. Vous ne serez pas débité deux fois.";

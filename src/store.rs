@@ -14,10 +14,12 @@ use std::time::Duration;
 
 mod accounts;
 mod limits;
+mod refunds;
 #[cfg(test)]
 mod testing;
 pub use accounts::{AccountRecord, SignIn};
 pub use limits::Limit;
+pub use refunds::{RefundEffect, RefundRecord, RefundReport, Refunds};
 
 /// A database fault. Its text is for the log, never for the browser.
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@
 
 use crate::money::{Currency, Money};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum_extra::headers::HeaderMapExt;
@@ -93,7 +93,12 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(query
     )
 }
 
-pub async fn detail(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+pub async fn detail(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     if let Some(refused) = check(&state, &headers) {
         return refused;
     }
@@ -111,6 +116,11 @@ pub async fn detail(State(state): State<AppState>, headers: HeaderMap, Path(id):
         (Ok(a), Ok(e), Ok(f), Ok(o)) => (a, e, f, o),
         (Err(error), ..) | (_, Err(error), ..) | (_, _, Err(error), _) | (.., Err(error)) => return internal(error),
     };
+    let refunds = match state.store.refunds_of(&id).await {
+        Ok(refunds) => refunds,
+        Err(error) => return internal(error),
+    };
+    let refunds_section = refunds_section(&order, &refunds, &query);
     let lines: String = order
         .lines
         .iter()
@@ -171,7 +181,7 @@ pub async fn detail(State(state): State<AppState>, headers: HeaderMap, Path(id):
         &format!("Order {id}"),
         &format!(
             "<p><a href=\"/admin/orders\">All orders</a></p><h1>Order {id}</h1><p>Status: <strong data-testid=\"admin-status\">{status}</strong> · Total {total}{flag}</p><ul>{lines}</ul>{discount}\
-             <h2>Ship to</h2>{ship_to}<h2>Paid with</h2>{paid_with}\
+             <h2>Ship to</h2>{ship_to}<h2>Paid with</h2>{paid_with}{refunds_section}\
              <h2>Payment attempts</h2><table><tr><th>#</th><th>PaymentIntent</th><th>Outcome</th><th>Amount</th></tr>{attempts}</table>\
              <h2>Events</h2><table><tr><th>Event</th><th>Type</th><th>Received (unix)</th></tr>{events}</table>\
              <h2>Messages to the shopper</h2><table><tr><th>Kind</th><th>Message</th></tr>{outbox}</table>",
@@ -181,4 +191,203 @@ pub async fn detail(State(state): State<AppState>, headers: HeaderMap, Path(id):
             flag = flag.map(|f| format!(" · <strong>flagged: {}</strong>", escape(&f))).unwrap_or_default(),
         ),
     )
+}
+
+/// Reasons Stripe records with a refund (empty: none given).
+const REASONS: [(&str, &str); 4] =
+    [("", "—"), ("requested_by_customer", "Requested by the customer"), ("duplicate", "Duplicate payment"), ("fraudulent", "Fraudulent")];
+
+/// The order's refunds, and the form to refund more (a paid order with money left).
+fn refunds_section(order: &crate::store::OrderRecord, refunds: &crate::store::Refunds, query: &HashMap<String, String>) -> String {
+    let rows: String = refunds
+        .refunds
+        .iter()
+        .map(|r| {
+            format!(
+                "<tr data-testid=\"admin-refund\" data-status=\"{status}\"><td><code>{id}</code></td><td>{amount}</td><td>{status}</td><td>{reason}</td></tr>",
+                id = escape(&r.id),
+                amount = escape(&money(r.amount, &r.currency)),
+                status = escape(&r.status),
+                reason = escape(r.reason.as_deref().unwrap_or("")),
+            )
+        })
+        .collect();
+    let message = match (query.get("refunded"), query.get("error")) {
+        (_, Some(error)) => format!("<p class=\"error\" role=\"alert\" data-testid=\"admin-refund-error\">{}</p>", escape(error)),
+        (Some(refund), None) => {
+            format!("<p role=\"status\" data-testid=\"admin-refund-done\">Refund <code>{}</code> sent to Stripe.</p>", escape(refund))
+        }
+        _ => String::new(),
+    };
+    let remaining = order.amount - refunds.committed;
+    let form = if order.status == "paid" && remaining > 0 {
+        let currency = crate::money::Currency::parse(&order.currency).ok();
+        let digits = currency.map_or(2, |c| c.exponent());
+        let options: String =
+            REASONS.iter().map(|(value, label)| format!("<option value=\"{value}\">{}</option>", escape(label))).collect();
+        let restock = if refunds.restocked {
+            "<p>The goods of this order are back in stock already.</p>".to_owned()
+        } else {
+            "<p><label><input type=\"checkbox\" name=\"restock\" value=\"yes\" data-testid=\"admin-refund-restock\"> \
+             Put this order's goods back in stock when the refund succeeds</label></p>"
+                .to_owned()
+        };
+        format!(
+            "<form method=\"post\" action=\"/admin/orders/{id}/refunds\" data-testid=\"admin-refund-form\">\
+             <input type=\"hidden\" name=\"request\" value=\"{request}\">\
+             <p><label>Amount ({currency}) <input name=\"amount\" inputmode=\"decimal\" required value=\"{amount}\" data-testid=\"admin-refund-amount\"></label> \
+             at most {remaining_text}</p>\
+             <p><label>Reason <select name=\"reason\" data-testid=\"admin-refund-reason\">{options}</select></label></p>{restock}\
+             <p><button type=\"submit\" data-testid=\"admin-refund-submit\">Refund</button></p></form>",
+            id = escape(&order.id),
+            request = crate::session::random_id("refund"),
+            currency = escape(&order.currency.to_uppercase()),
+            amount = decimal(remaining, digits),
+            remaining_text = escape(&money(remaining, &order.currency)),
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "<h2>Refunds</h2>{message}<p>Refunded <strong data-testid=\"admin-refunded\">{refunded}</strong> of {total}.</p>\
+         <table><tr><th>Refund</th><th>Amount</th><th>Status</th><th>Reason</th></tr>{rows}</table>{form}",
+        refunded = escape(&money(refunds.refunded, &order.currency)),
+        total = escape(&money(order.amount, &order.currency)),
+    )
+}
+
+/// `amount` minor units written with `digits` decimals (`1250` → `12.50`).
+fn decimal(amount: i64, digits: u32) -> String {
+    if digits == 0 {
+        return amount.to_string();
+    }
+    let scale = 10_i64.pow(digits);
+    format!("{}.{:0width$}", amount / scale, amount % scale, width = digits as usize)
+}
+
+/// A decimal amount as typed (`12.5`, `12,50`, `12`) in minor units; `None` unless it
+/// is a positive number with at most `digits` decimals.
+fn minor_units(text: &str, digits: u32) -> Option<i64> {
+    let text = text.trim().replace(',', ".");
+    let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+    let valid = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || whole.len() > 12 || !valid(whole) || !valid(fraction) || fraction.len() > digits as usize {
+        return None;
+    }
+    let scale = 10_i64.pow(digits);
+    let fraction_units: i64 = if fraction.is_empty() { 0 } else { format!("{fraction:0<width$}", width = digits as usize).parse().ok()? };
+    let amount = whole.parse::<i64>().ok()?.checked_mul(scale)?.checked_add(fraction_units)?;
+    (amount > 0).then_some(amount)
+}
+
+#[derive(serde::Deserialize)]
+pub struct RefundForm {
+    amount: String,
+    #[serde(default)]
+    reason: String,
+    restock: Option<String>,
+    /// A nonce rendered with the form: the refund's idempotency key, so that a double
+    /// submit (or a resubmitted page) refunds once.
+    request: String,
+}
+
+/// Whether a state-changing request comes from this site's own pages (browsers send
+/// Basic credentials to any page that posts here; this refuses other origins).
+fn same_origin(headers: &HeaderMap) -> bool {
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if let Some(site) = fetch_site {
+        return site == "same-origin";
+    }
+    match (headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), headers.get(header::HOST).and_then(|v| v.to_str().ok())) {
+        (Some(origin), Some(host)) => origin.split_once("://").is_some_and(|(_, rest)| rest == host),
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
+}
+
+/// `POST /admin/orders/{id}/refunds`: asks Stripe to refund part or all of a paid
+/// order; the refund is recorded from Stripe's answer and its webhooks.
+pub async fn refund(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<RefundForm>) -> Response {
+    if let Some(refused) = check(&state, &headers) {
+        return refused;
+    }
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "Refunds are made from this shop's own order page.").into_response();
+    }
+    // Back to the order's page (its id is a stored order's: URL-safe), saying what happened.
+    let back = |key: &str, value: &str| {
+        let query = serde_qs::to_string(&std::collections::BTreeMap::from([(key, value)])).unwrap_or_default();
+        (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/admin/orders/{id}?{query}"))]).into_response()
+    };
+    let refused = |message: &str| back("error", message);
+    let order = match state.store.order_for_merchant(&id).await {
+        Ok(Some(order)) => order,
+        Ok(None) => return (StatusCode::NOT_FOUND, "No such order.").into_response(),
+        Err(error) => return internal(error),
+    };
+    let (Some(payment_intent), true) = (order.payment_intent_id.clone(), order.status == "paid") else {
+        return refused("Only a paid order can be refunded.");
+    };
+    let well_formed =
+        (16..=64).contains(&form.request.len()) && form.request.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !well_formed {
+        return refused("The form has expired: reload the page and refund again.");
+    }
+    let digits = crate::money::Currency::parse(&order.currency).map_or(2, |c| c.exponent());
+    let Some(amount) = minor_units(&form.amount, digits) else {
+        return refused("Write the amount to refund as a number, like 12.50.");
+    };
+    let refunds = match state.store.refunds_of(&id).await {
+        Ok(refunds) => refunds,
+        Err(error) => return internal(error),
+    };
+    let remaining = order.amount - refunds.committed;
+    if amount > remaining {
+        return refused(&format!("At most {} can still be refunded.", money(remaining.max(0), &order.currency)));
+    }
+    let reason = match form.reason.as_str() {
+        "" => None,
+        reason if REASONS.iter().any(|(value, _)| *value == reason) => Some(reason),
+        _ => return refused("Choose one of the reasons offered."),
+    };
+    let restock = form.restock.is_some();
+    let Ok(payment_intent) = crate::stripe::ids::PaymentIntentId::parse(&payment_intent) else {
+        return refused("This order's payment is not one Stripe can refund.");
+    };
+    let params = crate::stripe::types::CreateRefund {
+        payment_intent: &payment_intent,
+        amount,
+        reason,
+        metadata: [("order_id", id.as_str()), ("restock", if restock { "true" } else { "false" })].into_iter().collect(),
+    };
+    let key = format!("refund-{id}-{}", form.request);
+    match state.payments.stripe.create_refund(&params, &key).await {
+        Ok(refund) => {
+            let report = crate::store::RefundReport {
+                id: &refund.id,
+                order_id: Some(&id),
+                payment_intent_id: payment_intent.as_str(),
+                amount: refund.amount,
+                currency: &refund.currency,
+                reason: refund.reason.as_deref(),
+                status: refund.status.as_deref().unwrap_or("pending"),
+                restock,
+            };
+            if let Err(error) = state.store.record_refund(&report, crate::session::now()).await {
+                // Stripe has it; its webhook records it.
+                tracing::error!(error = ?error, refund = %refund.id, "recording a refund failed; its webhook will record it");
+            }
+            tracing::info!(order = %id, refund = %refund.id, amount, "refund requested");
+            back("refunded", &refund.id)
+        }
+        Err(crate::stripe::Error::Api(error)) if error.status < 500 && error.status != 429 && error.status != 409 => {
+            refused(&format!("Stripe refused the refund: {}", error.message))
+        }
+        Err(error) => {
+            tracing::error!(error = %error, order = %id, "a refund request got no answer");
+            refused(
+                "Stripe did not answer. The refund may or may not have been made: reload this page in a minute (Stripe's webhook records it) before trying again.",
+            )
+        }
+    }
 }

@@ -23,6 +23,11 @@ pub struct OrderView {
     pub ship_to: Vec<String>,
     /// When it was placed (unix seconds).
     pub placed_at: i64,
+    /// Money given back: each refund Stripe reported (amount, and whether it has
+    /// succeeded or is still on its way), oldest first; failed ones are left out.
+    pub refunds: Vec<(Money, bool)>,
+    /// The sum of the refunds that succeeded.
+    pub refunded: Money,
     /// While the payment is settling: reload the page in this many seconds. `None` when
     /// it is settled, or when it has been settling for so long that reloading stopped.
     pub refresh_in_secs: Option<u32>,

@@ -20,10 +20,18 @@ pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<Order
     let session = session::current(&state.store, &request.session).await?.ok_or_else(not_found)?;
     let order = state.store.order_of_session(id, session.as_str()).await?.ok_or_else(not_found)?;
     let currency = Currency::parse(&order.currency).map_err(|_| AppError::Internal)?;
+    let refunds = state.store.refunds_of(&order.id).await?;
     let settling = matches!(order.status.as_str(), "pending" | "confirming");
     Ok(OrderView {
         id: order.id,
         placed_at: order.created_at,
+        refunds: refunds
+            .refunds
+            .iter()
+            .filter(|refund| !matches!(refund.status.as_str(), "failed" | "canceled"))
+            .map(|refund| (Money::new(refund.amount, currency), refund.status == "succeeded"))
+            .collect(),
+        refunded: Money::new(refunds.refunded, currency),
         refresh_in_secs: if settling { refresh_after(session::now() - order.updated_at) } else { None },
         status: order.status,
         total: Money::new(order.amount, currency),

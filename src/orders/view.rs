@@ -64,6 +64,18 @@ fn Order(order: OrderView) -> impl IntoView {
             </p>
         })}
         <p class="total">{t.total} " " <strong>{locale.money(order.total)}</strong></p>
+        {(!order.refunds.is_empty()).then(|| view! {
+            <h2>{t.refunds}</h2>
+            <ul class="summary-lines" data-testid="order-refunds">
+                {order.refunds.into_iter().map(|(amount, done)| view! {
+                    <li data-testid="order-refund" data-done=done.to_string()>
+                        <span>{if done { t.refund_done } else { t.refund_pending }}</span>
+                        <span>{format!("−{}", locale.money(amount))}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
+            <p class="total">{t.refunded_total} " " <strong data-testid="order-refunded">{locale.money(order.refunded)}</strong></p>
+        })}
         {(!order.ship_to.is_empty()).then(|| view! {
             <h2>{t.ship_to}</h2>
             <address data-testid="order-shipping">

@@ -6,7 +6,7 @@
 
 use crate::session;
 use crate::state::AppState;
-use crate::store::{EventEffect, PaymentEvent};
+use crate::store::{EventEffect, PaymentEvent, RefundReport};
 use crate::stripe::webhook;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -38,6 +38,34 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
             }
             Err(error) => {
                 tracing::error!(error = ?error, event_id, "recording a dispute failed; Stripe will retry");
+                (StatusCode::INTERNAL_SERVER_ERROR, "try again")
+            }
+        };
+    }
+    if matches!(event_type, "refund.created" | "refund.updated" | "refund.failed") {
+        let refund = &event["data"]["object"];
+        let (Some(id), Some(payment_intent_id), Some(amount)) =
+            (refund["id"].as_str(), refund["payment_intent"].as_str(), refund["amount"].as_i64().filter(|a| *a > 0))
+        else {
+            return (StatusCode::OK, "ignored");
+        };
+        let report = RefundReport {
+            id,
+            order_id: refund["metadata"]["order_id"].as_str(),
+            payment_intent_id,
+            amount,
+            currency: refund["currency"].as_str().unwrap_or_default(),
+            reason: refund["reason"].as_str(),
+            status: refund["status"].as_str().unwrap_or("pending"),
+            restock: refund["metadata"]["restock"] == "true",
+        };
+        return match state.store.record_refund(&report, session::now()).await {
+            Ok(effect) => {
+                tracing::info!(event_id, event_type, refund = id, ?effect, "refund recorded");
+                (StatusCode::OK, "ok")
+            }
+            Err(error) => {
+                tracing::error!(error = ?error, event_id, "recording a refund failed; Stripe will retry");
                 (StatusCode::INTERNAL_SERVER_ERROR, "try again")
             }
         };

@@ -206,6 +206,7 @@ fn router(state: AppState) -> Router {
         .route("/pkg/{file}", get(assets::serve))
         .route("/admin/orders", get(crate::orders::admin::list))
         .route("/admin/orders/{id}", get(crate::orders::admin::detail))
+        .route("/admin/orders/{id}/refunds", axum::routing::post(crate::orders::admin::refund))
         .leptos_routes_with_context(&state, routes, context, page)
         .fallback(move |axum::extract::State(state): axum::extract::State<AppState>, request: axum::extract::Request| async move {
             match assets::site_file(&state.site_files, &request) {

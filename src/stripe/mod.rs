@@ -14,8 +14,8 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 use types::{
-    ConfirmationToken, CreateAndConfirmSetupIntent, CreateCustomer, CreateCustomerSession, Customer, CustomerSession, ErrorBody, List,
-    PaymentIntent, PaymentMethod, SetupIntent,
+    ConfirmationToken, CreateAndConfirmSetupIntent, CreateCustomer, CreateCustomerSession, CreateRefund, Customer, CustomerSession,
+    ErrorBody, List, PaymentIntent, PaymentMethod, Refund, SetupIntent,
 };
 
 /// The API version every request pins (the one Stripe's Node SDK 23 uses).
@@ -162,6 +162,12 @@ impl Client {
     /// <https://docs.stripe.com/api/payment_intents/capture>
     pub async fn capture_payment_intent(&self, id: &PaymentIntentId, idempotency_key: &str) -> Result<PaymentIntent, Error> {
         self.request(Method::POST, &format!("/v1/payment_intents/{id}/capture"), Some(String::new()), Some(idempotency_key)).await
+    }
+
+    /// Refund part or all of a PaymentIntent's charge.
+    /// <https://docs.stripe.com/api/refunds/create>
+    pub async fn create_refund(&self, params: &CreateRefund<'_>, idempotency_key: &str) -> Result<Refund, Error> {
+        self.request(Method::POST, "/v1/refunds", Some(encode(params)?), Some(idempotency_key)).await
     }
 
     /// <https://docs.stripe.com/api/customers/create>

@@ -310,3 +310,27 @@ pub(super) struct ErrorDetail {
     pub param: Option<String>,
     pub payment_intent: Option<PaymentIntent>,
 }
+
+/// <https://docs.stripe.com/api/refunds/create>
+#[derive(Debug, Clone, Serialize)]
+pub struct CreateRefund<'a> {
+    pub payment_intent: &'a PaymentIntentId,
+    pub amount: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+    pub metadata: BTreeMap<&'a str, &'a str>,
+}
+
+/// <https://docs.stripe.com/api/refunds/object>
+#[derive(Debug, Clone, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    /// `pending`, `requires_action`, `succeeded`, `failed` or `canceled`.
+    pub status: Option<String>,
+    pub payment_intent: Option<String>,
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}

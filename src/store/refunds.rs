@@ -1,0 +1,205 @@
+//! Refunds of paid orders. Stripe reports a refund several times (the reply to the
+//! merchant's request, then `refund.created`, `refund.updated`, `refund.failed`), in any
+//! order and any number of times; each report goes through [`Store::record_refund`],
+//! which adds a refund's amount to its order exactly once, when it has succeeded.
+
+use super::{Store, StoreError, order_quantities};
+use sqlx::Row;
+
+/// A refund as the order pages show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRecord {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub reason: Option<String>,
+    /// Stripe's: `pending`, `requires_action`, `succeeded`, `failed`, `canceled`.
+    pub status: String,
+    pub created_at: i64,
+}
+
+/// An order's refunds and what they add up to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refunds {
+    pub refunds: Vec<RefundRecord>,
+    /// The sum of the refunds that succeeded.
+    pub refunded: i64,
+    /// The sum of those that may still succeed or have (not failed or canceled): what
+    /// a new refund must leave room for.
+    pub committed: i64,
+    /// Whether the order's goods went back into stock.
+    pub restocked: bool,
+}
+
+/// What Stripe says about one refund.
+#[derive(Debug, Clone)]
+pub struct RefundReport<'a> {
+    pub id: &'a str,
+    /// The order, from the refund's metadata; `None` for a refund made elsewhere (the
+    /// Dashboard): then the order whose PaymentIntent it refunds.
+    pub order_id: Option<&'a str>,
+    pub payment_intent_id: &'a str,
+    pub amount: i64,
+    pub currency: &'a str,
+    pub reason: Option<&'a str>,
+    pub status: &'a str,
+    /// The merchant asked for the goods to go back into stock (the refund's metadata).
+    pub restock: bool,
+}
+
+/// What recording a report did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundEffect {
+    /// Recorded; `counted` when its amount was added to the order now, `restocked`
+    /// when the order's goods went back into stock now.
+    Recorded { counted: bool, restocked: bool },
+    /// An older report than one already recorded: nothing changed.
+    Stale,
+    /// No such order in this shop.
+    UnknownOrder,
+}
+
+/// Later statuses win: a `pending` that arrives after `succeeded` changes nothing.
+fn settled(status: &str) -> bool {
+    matches!(status, "succeeded" | "failed" | "canceled")
+}
+
+impl Store {
+    /// Records a report of a refund, exactly once in its effect: the order's refunded
+    /// total counts each succeeded refund once (and gives it back if Stripe later says
+    /// it failed), and the goods go back into stock at most once, when the merchant
+    /// asked for it and the refund succeeded.
+    pub async fn record_refund(&self, report: &RefundReport<'_>, now: i64) -> Result<RefundEffect, StoreError> {
+        let store = self.clone();
+        let (id, order_id, payment_intent_id, currency, reason, status) = (
+            report.id.to_owned(),
+            report.order_id.map(str::to_owned),
+            report.payment_intent_id.to_owned(),
+            report.currency.to_owned(),
+            report.reason.map(str::to_owned),
+            report.status.to_owned(),
+        );
+        let (amount, restock) = (report.amount, report.restock);
+        Self::detached(async move {
+            let mut tx = store.begin_write().await?;
+            // The order first (the lock order of every payment event), then its refund.
+            let order: Option<String> = match &order_id {
+                Some(order_id) => {
+                    sqlx::query_scalar(&format!("SELECT id FROM orders WHERE id = $1{}", store.backend.for_update()))
+                        .bind(order_id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                }
+                None => {
+                    sqlx::query_scalar(&format!("SELECT id FROM orders WHERE payment_intent_id = $1{}", store.backend.for_update()))
+                        .bind(&payment_intent_id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                }
+            };
+            let Some(order_id) = order else {
+                tx.rollback().await?;
+                return Ok(RefundEffect::UnknownOrder);
+            };
+            let existing = sqlx::query("SELECT status, counted FROM refunds WHERE id = $1").bind(&id).fetch_optional(&mut *tx).await?;
+            let counted_before = match &existing {
+                None => {
+                    sqlx::query(
+                        "INSERT INTO refunds (id, order_id, amount, currency, reason, status, counted, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)",
+                    )
+                    .bind(&id)
+                    .bind(&order_id)
+                    .bind(amount)
+                    .bind(&currency)
+                    .bind(&reason)
+                    .bind(&status)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    false
+                }
+                Some(row) => {
+                    let (old, counted): (String, i64) = (row.try_get("status")?, row.try_get("counted")?);
+                    if settled(&old) && !settled(&status) || old == status {
+                        tx.rollback().await?;
+                        return Ok(RefundEffect::Stale);
+                    }
+                    sqlx::query("UPDATE refunds SET status = $1, updated_at = $2 WHERE id = $3")
+                        .bind(&status)
+                        .bind(now)
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await?;
+                    counted == 1
+                }
+            };
+            let succeeded = status == "succeeded";
+            let change = match (succeeded, counted_before) {
+                (true, false) => amount,
+                (false, true) => -amount,
+                _ => 0,
+            };
+            if change != 0 {
+                sqlx::query("UPDATE orders SET amount_refunded = amount_refunded + $1, updated_at = $2 WHERE id = $3")
+                    .bind(change)
+                    .bind(now)
+                    .bind(&order_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE refunds SET counted = $1 WHERE id = $2").bind(i64::from(succeeded)).bind(&id).execute(&mut *tx).await?;
+            }
+            let mut restocked = false;
+            if restock && succeeded {
+                let first = sqlx::query("UPDATE orders SET restocked = 1 WHERE id = $1 AND restocked = 0 AND status = 'paid'")
+                    .bind(&order_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if first == 1 {
+                    for (product_id, quantity) in order_quantities(&mut tx, &order_id).await? {
+                        sqlx::query("UPDATE inventory SET on_hand = on_hand + $1 WHERE product_id = $2")
+                            .bind(quantity)
+                            .bind(&product_id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    restocked = true;
+                }
+            }
+            tx.commit().await?;
+            Ok(RefundEffect::Recorded { counted: change > 0, restocked })
+        })
+        .await
+    }
+
+    /// An order's refunds, oldest first, and their totals.
+    pub async fn refunds_of(&self, order_id: &str) -> Result<Refunds, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, amount, currency, reason, status, created_at FROM refunds WHERE order_id = $1 ORDER BY created_at, id")
+                .bind(order_id)
+                .fetch_all(&self.pool)
+                .await?;
+        let refunds = rows
+            .iter()
+            .map(|row| {
+                Ok(RefundRecord {
+                    id: row.try_get("id")?,
+                    amount: row.try_get("amount")?,
+                    currency: row.try_get("currency")?,
+                    reason: row.try_get("reason")?,
+                    status: row.try_get("status")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let totals =
+            sqlx::query("SELECT amount_refunded, restocked FROM orders WHERE id = $1").bind(order_id).fetch_optional(&self.pool).await?;
+        let (refunded, restocked) = match totals {
+            Some(row) => (row.try_get::<i64, _>("amount_refunded")?, row.try_get::<i64, _>("restocked")? == 1),
+            None => (0, false),
+        };
+        let committed = refunds.iter().filter(|r| !matches!(r.status.as_str(), "failed" | "canceled")).map(|r| r.amount).sum();
+        Ok(Refunds { refunds, refunded, committed, restocked })
+    }
+}

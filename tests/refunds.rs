@@ -1,0 +1,259 @@
+//! Refunds from the merchant's order view: part, then the rest; a double submit refunds
+//! once; more than remains is refused before Stripe is asked; the stock goes back only
+//! when the merchant says so, once; Stripe's refund webhooks, redelivered or out of
+//! order, count each refund once; the shopper's order page shows them.
+
+use serde_json::{Value, json};
+use storefront::store::Store;
+
+mod support;
+
+const SECRET: &str = "whsec_refund_tests";
+const ADMIN: &str = "merchant-token-0123456789";
+
+struct Shop {
+    base: String,
+    stripe: String,
+    shopper: reqwest::Client,
+    store: Store,
+    _db: tempfile::TempDir,
+}
+
+async fn shop() -> Shop {
+    let (config, db_url, db) = support::config(&[("STRIPE_WEBHOOK_SECRET", SECRET), ("ADMIN_TOKEN", ADMIN)]);
+    let running = support::serve(config).await;
+    let store = Store::connect(&db_url).await.unwrap();
+    Shop { base: running.base, stripe: running.stripe.unwrap(), shopper: support::shopper(), store, _db: db }
+}
+
+impl Shop {
+    /// A paid order of one walnut board (69.00 EUR; stock 8 → 7).
+    async fn paid_order(&self) -> (String, String) {
+        self.shopper
+            .post(format!("{}/api/cart/add", self.base))
+            .form(&[("product_id", "walnut-board"), ("quantity", "1")])
+            .send()
+            .await
+            .unwrap();
+        let token = support::test_token(&self.shopper, &self.stripe, "pm_card_visa").await;
+        let reply: Value = self
+            .shopper
+            .post(format!("{}/api/checkout/confirm", self.base))
+            .form(&[("confirmation_token", token.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let order_id = reply["order_id"].as_str().unwrap().to_owned();
+        let paid = support::poll_until(
+            100,
+            || async { self.store.order_for_merchant(&order_id).await.unwrap().map(|o| o.status).unwrap_or_default() },
+            |status: &String| status == "paid",
+        )
+        .await;
+        assert_eq!(paid, "paid");
+        (order_id, reply["payment_intent"].as_str().unwrap().to_owned())
+    }
+
+    async fn admin_page(&self, order_id: &str) -> String {
+        let page =
+            support::client().get(format!("{}/admin/orders/{order_id}", self.base)).basic_auth("m", Some(ADMIN)).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        page.text().await.unwrap()
+    }
+
+    /// The nonce the refund form carries (one per rendering of the page).
+    async fn form_nonce(&self, order_id: &str) -> String {
+        let page = self.admin_page(order_id).await;
+        let start = page.find("name=\"request\" value=\"").expect("a refund form") + "name=\"request\" value=\"".len();
+        page[start..].split('"').next().unwrap().to_owned()
+    }
+
+    /// Posts the refund form; the redirect's `Location` (where the page says what happened).
+    async fn refund(&self, order_id: &str, form: &[(&str, &str)]) -> String {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let reply = client
+            .post(format!("{}/admin/orders/{order_id}/refunds", self.base))
+            .basic_auth("m", Some(ADMIN))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 303, "{:?}", reply.text().await);
+        reply.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// The refunds Stripe holds for the PaymentIntent.
+    async fn stripe_refunds(&self, payment_intent: &str) -> Vec<Value> {
+        let url = format!("{}/v1/refunds?payment_intent={payment_intent}", self.stripe);
+        let list = support::stripe_call(&support::client(), reqwest::Method::GET, url, "sk_test_refunds", &[]).await;
+        list["data"].as_array().unwrap().clone()
+    }
+
+    async fn refunded(&self, order_id: &str) -> i64 {
+        self.store.refunds_of(order_id).await.unwrap().refunded
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_merchant_refunds_part_then_the_rest_and_the_shopper_sees_it() {
+    let shop = shop().await;
+    let (order_id, payment_intent) = shop.paid_order().await;
+    assert_eq!(shop.store.stock_of("walnut-board").await.unwrap(), 7);
+
+    // A double click: the same form sent twice refunds once.
+    let nonce = shop.form_nonce(&order_id).await;
+    let form = [("amount", "20.00"), ("reason", "requested_by_customer"), ("request", nonce.as_str())];
+    let (first, second) = tokio::join!(shop.refund(&order_id, &form), shop.refund(&order_id, &form));
+    assert!(first.contains("refunded=re_") && second.contains("refunded=re_"), "{first} {second}");
+    let at_stripe = shop.stripe_refunds(&payment_intent).await;
+    assert_eq!(at_stripe.len(), 1, "{at_stripe:?}");
+    assert_eq!(at_stripe[0]["metadata"]["order_id"], order_id.as_str());
+    assert_eq!(shop.refunded(&order_id).await, 2000);
+    assert_eq!(shop.store.stock_of("walnut-board").await.unwrap(), 7, "no restock unless asked");
+
+    // More than remains is refused before Stripe is asked, and says how much is left.
+    let nonce = shop.form_nonce(&order_id).await;
+    let too_much = shop.refund(&order_id, &[("amount", "49.01"), ("request", nonce.as_str())]).await;
+    assert!(too_much.contains("error=") && too_much.contains("49"), "{too_much}");
+    let page =
+        support::client().get(format!("{}{too_much}", shop.base)).basic_auth("m", Some(ADMIN)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("admin-refund-error") && page.contains("At most"), "{page}");
+    assert_eq!(shop.stripe_refunds(&payment_intent).await.len(), 1);
+    // Not a number: refused, nothing sent.
+    let nonce = shop.form_nonce(&order_id).await;
+    assert!(shop.refund(&order_id, &[("amount", "twelve"), ("request", nonce.as_str())]).await.contains("error="));
+
+    // The rest, with the goods back in stock.
+    let nonce = shop.form_nonce(&order_id).await;
+    let rest = shop.refund(&order_id, &[("amount", "49,00"), ("restock", "yes"), ("request", nonce.as_str())]).await;
+    assert!(rest.contains("refunded=re_"), "{rest}");
+    assert_eq!(shop.refunded(&order_id).await, 6900);
+    assert_eq!(shop.store.stock_of("walnut-board").await.unwrap(), 8);
+    let page = shop.admin_page(&order_id).await;
+    assert!(!page.contains("admin-refund-form"), "nothing left to refund");
+
+    // The shopper's order page lists both refunds.
+    let order: Value = shop
+        .shopper
+        .post(format!("{}/api/orders/get", shop.base))
+        .form(&[("id", order_id.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(order["refunds"].as_array().unwrap().len(), 2, "{order}");
+    assert_eq!(order["refunded"]["amount"], 6900, "{order}");
+    let html = shop.shopper.get(format!("{}/orders/{order_id}", shop.base)).send().await.unwrap().text().await.unwrap();
+    assert_eq!(html.matches("data-testid=\"order-refund\"").count(), 2);
+
+    // Stripe's webhooks for these refunds, delivered again: nothing counted twice.
+    let events = support::stripe_call(
+        &support::client(),
+        reqwest::Method::GET,
+        format!("{}/v1/events?type=refund.created", shop.stripe),
+        "sk_test_refunds",
+        &[],
+    )
+    .await;
+    for event in events["data"].as_array().unwrap() {
+        let url = format!("{}/_emulator/events/{}/resend", shop.stripe, event["id"].as_str().unwrap());
+        assert!(support::client().post(url).send().await.unwrap().status().is_success());
+    }
+    let settled = support::poll_until(
+        100,
+        || async {
+            let deliveries: Value =
+                support::client().get(format!("{}/_emulator/deliveries", shop.stripe)).send().await.unwrap().json().await.unwrap();
+            deliveries["data"].as_array().unwrap().iter().all(|d| d["status"] == "succeeded")
+        },
+        |done| *done,
+    )
+    .await;
+    assert!(settled);
+    assert_eq!(shop.refunded(&order_id).await, 6900);
+    assert_eq!(shop.store.stock_of("walnut-board").await.unwrap(), 8, "restocked once");
+}
+
+/// A signed delivery of a hand-made event, as the emulator's independent signer signs.
+async fn deliver(shop: &Shop, event: &Value) -> u16 {
+    let payload = serde_json::to_vec(event).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let signature = stripe_emulator::webhooks::signature_header(SECRET, now, &payload);
+    let reply = support::client()
+        .post(format!("{}/webhook", shop.base))
+        .header("stripe-signature", signature)
+        .header("content-type", "application/json")
+        .body(payload)
+        .send()
+        .await
+        .unwrap();
+    reply.status().as_u16()
+}
+
+fn refund_event(id: &str, kind: &str, refund: &str, payment_intent: &str, order: Option<&str>, status: &str) -> Value {
+    json!({
+        "id": id, "object": "event", "type": kind, "created": 1, "livemode": false, "api_version": "2026-10-28.endive",
+        "pending_webhooks": 1, "request": { "id": null, "idempotency_key": null },
+        "data": { "object": {
+            "id": refund, "object": "refund", "amount": 1500, "currency": "eur", "status": status, "reason": null,
+            "payment_intent": payment_intent, "metadata": order.map_or(json!({}), |order| json!({ "order_id": order })),
+        } },
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refund_webhooks_in_any_order_count_each_refund_once_and_a_failure_gives_it_back() {
+    let shop = shop().await;
+    let (order_id, payment_intent) = shop.paid_order().await;
+    // A refund made in the Dashboard (no order in its metadata): found by its PaymentIntent.
+    let succeeded = refund_event("evt_r1", "refund.updated", "re_dash_1", &payment_intent, None, "succeeded");
+    let pending = refund_event("evt_r0", "refund.created", "re_dash_1", &payment_intent, None, "pending");
+    assert_eq!(deliver(&shop, &succeeded).await, 200);
+    assert_eq!(deliver(&shop, &pending).await, 200, "late and stale");
+    assert_eq!(deliver(&shop, &succeeded).await, 200, "again");
+    assert_eq!(shop.refunded(&order_id).await, 1500);
+    let refunds = shop.store.refunds_of(&order_id).await.unwrap();
+    assert_eq!(refunds.refunds[0].status, "succeeded");
+
+    // Stripe later says the refund failed (the card account was closed): the money did
+    // not go back after all.
+    let failed = refund_event("evt_r2", "refund.failed", "re_dash_1", &payment_intent, Some(&order_id), "failed");
+    assert_eq!(deliver(&shop, &failed).await, 200);
+    assert_eq!(shop.refunded(&order_id).await, 0);
+
+    // A refund for no order of this shop is acknowledged and changes nothing.
+    let stranger = refund_event("evt_r3", "refund.created", "re_other", "pi_not_ours", None, "succeeded");
+    assert_eq!(deliver(&shop, &stranger).await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refunds_are_refused_from_other_sites_for_unpaid_orders_and_without_the_token() {
+    let shop = shop().await;
+    let (order_id, _) = shop.paid_order().await;
+    let nonce = shop.form_nonce(&order_id).await;
+    let form = [("amount", "1.00"), ("request", nonce.as_str())];
+    let url = format!("{}/admin/orders/{order_id}/refunds", shop.base);
+    let no_token = support::client().post(&url).form(&form).send().await.unwrap();
+    assert_eq!(no_token.status(), 401);
+    // A page of another site posting with the merchant's remembered credentials.
+    let cross_site = support::client()
+        .post(&url)
+        .basic_auth("m", Some(ADMIN))
+        .header("origin", "https://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), 403);
+    let fetch_site =
+        support::client().post(&url).basic_auth("m", Some(ADMIN)).header("sec-fetch-site", "cross-site").form(&form).send().await.unwrap();
+    assert_eq!(fetch_site.status(), 403);
+    // A forged or missing nonce: refused.
+    assert!(shop.refund(&order_id, &[("amount", "1.00"), ("request", "x")]).await.contains("error="));
+    assert_eq!(shop.refunded(&order_id).await, 0);
+}
