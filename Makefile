@@ -32,6 +32,8 @@ test: tools
 
 # Every integration suite runs again with its storefronts on PostgreSQL, unless its file
 # says why not with a `//! Backend: runs once` line.
+# The merchant's password on the end-to-end server (end2end/tests/refunds.spec.ts signs in with it).
+E2E_ADMIN_TOKEN := e2e-merchant-token-0123456789
 POSTGRES_SUITES := $(basename $(notdir $(shell grep -L '^//! Backend: runs once' tests/*.rs)))
 
 # The store's tests run on both backends (src/store/testing.rs); the app's integration
@@ -43,7 +45,7 @@ test-suites: lint
 	$(MAKE) conformance
 	rm -f $(E2E_DB) $(E2E_DB)-wal $(E2E_DB)-shm && mkdir -p $(dir $(E2E_DB))
 	rm -f target/e2e/results.json
-	DATABASE_URL=sqlite://$(E2E_DB) cargo leptos end-to-end --release --precompress
+	DATABASE_URL=sqlite://$(E2E_DB) ADMIN_TOKEN=$(E2E_ADMIN_TOKEN) cargo leptos end-to-end --release --precompress
 	node scripts/e2e-passed.mjs target/e2e/results.json
 
 # Formatting, and clippy with warnings as errors on the server build (with and without
