@@ -56,11 +56,8 @@ export async function typeCard(page: Page, number: string) {
   await frame.locator('[name="postalCode"]').fill('10001');
 }
 
-/**
- * Pays for a mug with a Visa (an order to look at), then puts a tote in the next cart
- * (a checkout to look at). Returns the result page's URL and the order page's path.
- */
-export async function paidOrderAndNextCart(page: Page, gotoHydrated: (path: string) => Promise<void>) {
+/** Pays for a mug with a Visa; returns the result page's URL and the order page's path. */
+export async function paidOrder(page: Page, gotoHydrated: (path: string) => Promise<void>) {
   await gotoHydrated('/');
   await page.getByTestId('add-to-cart-ceramic-mug').click();
   await expect(page.getByTestId('cart-count')).toHaveText('1');
@@ -71,10 +68,19 @@ export async function paidOrderAndNextCart(page: Page, gotoHydrated: (path: stri
   await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
   const complete = new URL(page.url());
   const order = await page.getByTestId('payment-result').locator('xpath=following::a[contains(@href, "/orders/")]').first().getAttribute('href');
+  return { complete, order: order! };
+}
+
+/**
+ * Pays for a mug with a Visa (an order to look at), then puts a tote in the next cart
+ * (a checkout to look at). Returns the result page's URL and the order page's path.
+ */
+export async function paidOrderAndNextCart(page: Page, gotoHydrated: (path: string) => Promise<void>) {
+  const paid = await paidOrder(page, gotoHydrated);
   await gotoHydrated('/');
   await page.getByTestId('add-to-cart-linen-tote').click();
   await expect(page.getByTestId('cart-count')).toHaveText('1');
-  return { complete, order: order! };
+  return paid;
 }
 
 export { expect };

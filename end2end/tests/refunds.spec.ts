@@ -1,20 +1,12 @@
-import { test, expect, typeCard } from './fixtures';
+import { test, expect, paidOrder } from './fixtures';
 
 // `make test` starts the end-to-end server with this merchant password.
 const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? 'e2e-merchant-token-0123456789';
 
 test('the merchant refunds part of an order, the shopper sees it, then the rest', async ({ page, gotoHydrated, browser }) => {
-  await gotoHydrated('/');
-  await page.getByTestId('add-to-cart-ceramic-mug').click();
-  await expect(page.getByTestId('cart-count')).toHaveText('1');
-  await gotoHydrated('/checkout');
-  await expect(page.getByTestId('pay-button')).toBeEnabled();
-  await typeCard(page, '4242424242424242');
-  await page.getByTestId('pay-button').click();
-  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
-  const orderPath = await page.getByTestId('payment-result').locator('xpath=following::a[contains(@href, "/orders/")]').first().getAttribute('href');
-  const orderId = orderPath!.split('/').pop()!;
-  await gotoHydrated(orderPath!);
+  const { order: orderPath } = await paidOrder(page, gotoHydrated);
+  const orderId = orderPath.split('/').pop()!;
+  await gotoHydrated(orderPath);
   await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', 'paid');
   await expect(page.getByTestId('order-refunds')).toHaveCount(0);
 
