@@ -274,12 +274,7 @@ async fn reconciliation_resolves_a_payment_whose_answer_never_came() {
     // The shopper never comes back. Reconciliation asks Stripe again under the attempt's
     // key: the answer records what paid (the webhook alone does not carry it).
     let url = format!("{}/admin/orders/{order_id}", shop.base);
-    let page = support::poll_until(
-        200,
-        || async { support::client().get(&url).basic_auth("merchant", Some(admin)).send().await.unwrap().text().await.unwrap() },
-        |page: &String| page.contains("admin-payment-method"),
-    )
-    .await;
+    let page = support::poll_until(200, || support::admin_page(&url, admin), |page: &String| page.contains("admin-payment-method")).await;
     assert!(page.contains("4242"), "{page}");
     assert_eq!(shop.payment_intents().await.len(), 1);
 }
@@ -344,15 +339,7 @@ async fn the_order_keeps_where_to_ship_what_paid_and_the_discount() {
     assert_eq!(order["discount"][1]["amount"], 180);
     assert_eq!(order["total"]["amount"], 1620);
     assert_eq!(order["ship_to"], json!(["Jenny Rosen", "12 Rue de la Paix", "75002 Paris", "FR"]));
-    let page = support::client()
-        .get(format!("{}/admin/orders/{order_id}", shop.base))
-        .basic_auth("m", Some(admin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = support::admin_page(&format!("{}/admin/orders/{order_id}", shop.base), admin).await;
     assert!(page.contains("Jenny Rosen") && page.contains("12 Rue de la Paix"), "{page}");
     let method = &page[page.find("admin-payment-method").unwrap()..];
     assert!(method.contains("4242") && method.to_lowercase().contains("visa"), "{method}");

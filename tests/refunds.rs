@@ -36,16 +36,9 @@ impl Shop {
             .await
             .unwrap();
         let token = support::test_token(&self.shopper, &self.stripe, "pm_card_visa").await;
-        let reply: Value = self
-            .shopper
-            .post(format!("{}/api/checkout/confirm", self.base))
-            .form(&[("confirmation_token", token.as_str())])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let reply =
+            support::post_form(&self.shopper, format!("{}/api/checkout/confirm", self.base), &[("confirmation_token", token.as_str())])
+                .await;
         let order_id = reply["order_id"].as_str().unwrap().to_owned();
         let paid = support::poll_until(
             100,
@@ -58,10 +51,7 @@ impl Shop {
     }
 
     async fn admin_page(&self, order_id: &str) -> String {
-        let page =
-            support::client().get(format!("{}/admin/orders/{order_id}", self.base)).basic_auth("m", Some(ADMIN)).send().await.unwrap();
-        assert_eq!(page.status(), 200);
-        page.text().await.unwrap()
+        support::admin_page(&format!("{}/admin/orders/{order_id}", self.base), ADMIN).await
     }
 
     /// The nonce the refund form carries (one per rendering of the page).
@@ -118,8 +108,7 @@ async fn the_merchant_refunds_part_then_the_rest_and_the_shopper_sees_it() {
     let nonce = shop.form_nonce(&order_id).await;
     let too_much = shop.refund(&order_id, &[("amount", "49.01"), ("request", nonce.as_str())]).await;
     assert!(too_much.contains("error=") && too_much.contains("49"), "{too_much}");
-    let page =
-        support::client().get(format!("{}{too_much}", shop.base)).basic_auth("m", Some(ADMIN)).send().await.unwrap().text().await.unwrap();
+    let page = support::admin_page(&format!("{}{too_much}", shop.base), ADMIN).await;
     assert!(page.contains("admin-refund-error") && page.contains("At most"), "{page}");
     assert_eq!(shop.stripe_refunds(&payment_intent).await.len(), 1);
     // Not a number: refused, nothing sent.
@@ -136,16 +125,7 @@ async fn the_merchant_refunds_part_then_the_rest_and_the_shopper_sees_it() {
     assert!(!page.contains("admin-refund-form"), "nothing left to refund");
 
     // The shopper's order page lists both refunds.
-    let order: Value = shop
-        .shopper
-        .post(format!("{}/api/orders/get", shop.base))
-        .form(&[("id", order_id.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let order = support::post_form(&shop.shopper, format!("{}/api/orders/get", shop.base), &[("id", order_id.as_str())]).await;
     assert_eq!(order["refunds"].as_array().unwrap().len(), 2, "{order}");
     assert_eq!(order["refunded"]["amount"], 6900, "{order}");
     let html = shop.shopper.get(format!("{}/orders/{order_id}", shop.base)).send().await.unwrap().text().await.unwrap();
@@ -179,20 +159,8 @@ async fn the_merchant_refunds_part_then_the_rest_and_the_shopper_sees_it() {
     assert_eq!(shop.store.stock_of("walnut-board").await.unwrap(), 8, "restocked once");
 }
 
-/// A signed delivery of a hand-made event, as the emulator's independent signer signs.
 async fn deliver(shop: &Shop, event: &Value) -> u16 {
-    let payload = serde_json::to_vec(event).unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let signature = stripe_emulator::webhooks::signature_header(SECRET, now, &payload);
-    let reply = support::client()
-        .post(format!("{}/webhook", shop.base))
-        .header("stripe-signature", signature)
-        .header("content-type", "application/json")
-        .body(payload)
-        .send()
-        .await
-        .unwrap();
-    reply.status().as_u16()
+    support::deliver_signed(&shop.base, SECRET, event).await
 }
 
 fn refund_event(id: &str, kind: &str, refund: &str, payment_intent: &str, order: Option<&str>, status: &str) -> Value {

@@ -46,18 +46,7 @@ impl Shop {
     }
 
     async fn deliver(&self, event: &Value) -> u16 {
-        let payload = serde_json::to_vec(event).unwrap();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-        let signature = stripe_emulator::webhooks::signature_header(SECRET, now, &payload);
-        let response = support::client()
-            .post(format!("{}/webhook", self.base))
-            .header("stripe-signature", signature)
-            .header("content-type", "application/json")
-            .body(payload)
-            .send()
-            .await
-            .unwrap();
-        response.status().as_u16()
+        support::deliver_signed(&self.base, SECRET, event).await
     }
 }
 
@@ -282,15 +271,7 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once() {
     assert_eq!(flag.as_deref(), Some("disputed"));
     assert_eq!(shop.order_status(order_id).await, "paid", "a dispute does not undo the payment");
     // The merchant's list shows the flag.
-    let list = support::client()
-        .get(format!("{}/admin/orders", shop.base))
-        .basic_auth("m", Some(ADMIN))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
     assert!(list.contains(&format!("admin-order-{order_id}")) && list.contains("disputed"), "{list}");
     // Delivered again: recorded once.
     let events = shop.store.order_events(order_id).await.unwrap();

@@ -1352,3 +1352,26 @@ async fn the_dispute_card_pays_then_is_disputed() {
     let refund = stripe.post("/v1/refunds", &[("payment_intent", paid["id"].as_str().unwrap())]).await;
     assert_eq!(refund.body["error"]["code"], "charge_disputed");
 }
+
+#[tokio::test]
+async fn metadata_updates_follow_stripes_rules_on_every_object() {
+    let stripe = emulator().await;
+    let intent = stripe
+        .post("/v1/payment_intents", &[("amount", "1000"), ("currency", "eur"), ("metadata[a]", "1"), ("metadata[b]", "2")])
+        .await
+        .body;
+    let id = intent["id"].as_str().unwrap();
+    // An empty value removes its key (it does not leave a null behind).
+    let updated = stripe.post(&format!("/v1/payment_intents/{id}"), &[("metadata[a]", ""), ("metadata[c]", "3")]).await.body;
+    assert_eq!(updated["metadata"], json!({ "b": "2", "c": "3" }));
+    // `metadata=` empties it.
+    let cleared = stripe.post(&format!("/v1/payment_intents/{id}"), &[("metadata", "")]).await.body;
+    assert_eq!(cleared["metadata"], json!({}));
+
+    let customer = stripe.post("/v1/customers", &[]).await.body["id"].as_str().unwrap().to_owned();
+    let pm = stripe.post("/v1/payment_methods/pm_card_visa/attach", &[("customer", customer.as_str())]).await.body;
+    let pm_id = pm["id"].as_str().unwrap();
+    stripe.post(&format!("/v1/payment_methods/{pm_id}"), &[("metadata[x]", "1")]).await;
+    let pm = stripe.post(&format!("/v1/payment_methods/{pm_id}"), &[("metadata[x]", "")]).await.body;
+    assert_eq!(pm["metadata"], json!({}));
+}

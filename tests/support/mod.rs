@@ -120,3 +120,30 @@ where
     }
     answer
 }
+
+/// The merchant's page at `url` (HTTP Basic with `admin_token`), as text.
+pub async fn admin_page(url: &str, admin_token: &str) -> String {
+    client().get(url).basic_auth("merchant", Some(admin_token)).send().await.unwrap().text().await.unwrap()
+}
+
+/// Posts a hand-made event to the storefront's `/webhook`, signed with `secret` by the
+/// emulator's (independent) signer, as Stripe would send it; the reply's status.
+pub async fn deliver_signed(base: &str, secret: &str, event: &Value) -> u16 {
+    let payload = serde_json::to_vec(event).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let signature = stripe_emulator::webhooks::signature_header(secret, now, &payload);
+    let response = client()
+        .post(format!("{base}/webhook"))
+        .header("stripe-signature", signature)
+        .header("content-type", "application/json")
+        .body(payload)
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
+}
+
+/// Posts a form with `client` (a shopper's cookies) and reads the JSON reply.
+pub async fn post_form(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> Value {
+    client.post(url).form(form).send().await.unwrap().json().await.unwrap()
+}

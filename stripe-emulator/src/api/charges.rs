@@ -1,7 +1,7 @@
 //! Charges (read-only: a PaymentIntent makes them) and what time does to an
 //! authorization that is never captured. <https://docs.stripe.com/api/charges>
 
-use super::{Ctx, list_object, page};
+use super::Ctx;
 use crate::error::ApiError;
 use crate::form::Params;
 use serde_json::{Value, json};
@@ -16,17 +16,7 @@ pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, A
 }
 
 pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
-    ctx.secret_only()?;
-    let intent = params.str("payment_intent")?.map(str::to_owned);
-    let customer = params.str("customer")?.map(str::to_owned);
-    let created = super::created_filter(params)?;
-    let items = ctx.account.list("charge", |charge| {
-        intent.as_ref().is_none_or(|pi| charge["payment_intent"] == pi.as_str())
-            && customer.as_ref().is_none_or(|cus| charge["customer"] == cus.as_str())
-            && created(charge)
-    });
-    let (data, has_more) = page(items, params)?;
-    Ok(list_object("/v1/charges", data, has_more))
+    super::filtered_list(ctx, "charge", "/v1/charges", &[("payment_intent", "payment_intent"), ("customer", "customer")], params)
 }
 
 /// Authorizations older than their lifetime expire: the PaymentIntent is canceled

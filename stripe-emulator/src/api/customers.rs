@@ -61,15 +61,7 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
     }
     if params.get("metadata").is_some() {
         previous.insert("metadata".into(), before["metadata"].clone());
-        let mut metadata = before["metadata"].as_object().cloned().unwrap_or_default();
-        for (key, value) in params.string_map("metadata")? {
-            if value.is_empty() {
-                metadata.remove(&key);
-            } else {
-                metadata.insert(key, json!(value));
-            }
-        }
-        customer["metadata"] = Value::Object(metadata);
+        super::merge_metadata(&mut customer, params)?;
     }
     ctx.account.put(customer.clone());
     if !previous.is_empty() {

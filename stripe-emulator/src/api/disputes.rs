@@ -1,7 +1,7 @@
 //! Disputes, as the dispute test card makes them: the cardholder disputes a paid charge
 //! (`needs_response`, funds and a fee withdrawn). <https://docs.stripe.com/api/disputes>
 
-use super::{Ctx, list_object, page};
+use super::Ctx;
 use crate::error::ApiError;
 use crate::form::Params;
 use crate::state::new_id;
@@ -105,15 +105,5 @@ pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, A
 }
 
 pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
-    ctx.secret_only()?;
-    let charge = params.str("charge")?.map(str::to_owned);
-    let intent = params.str("payment_intent")?.map(str::to_owned);
-    let created = super::created_filter(params)?;
-    let items = ctx.account.list("dispute", |dispute| {
-        charge.as_ref().is_none_or(|c| dispute["charge"] == c.as_str())
-            && intent.as_ref().is_none_or(|pi| dispute["payment_intent"] == pi.as_str())
-            && created(dispute)
-    });
-    let (data, has_more) = page(items, params)?;
-    Ok(list_object("/v1/disputes", data, has_more))
+    super::filtered_list(ctx, "dispute", "/v1/disputes", &[("charge", "charge"), ("payment_intent", "payment_intent")], params)
 }

@@ -154,10 +154,10 @@ fn publishable_view(object: Value) -> Value {
 
 fn route(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Result<Value, ApiError> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let Some(table) = routes::find(method.as_str(), &segments) else {
+    let Some((_, accepted)) = routes::find(method.as_str(), &segments) else {
         return Err(ApiError::not_found_route(method.as_str(), &format!("/v1/{path}")));
     };
-    params.only(&table.accepted())?;
+    params.only(accepted)?;
     let get = method == Method::GET;
     let post = method == Method::POST;
     let delete = method == Method::DELETE;
@@ -232,6 +232,38 @@ pub fn created_filter(params: &Params) -> Result<impl Fn(&Value) -> bool + use<>
             && lt.is_none_or(|t| at < t)
             && lte.is_none_or(|t| at <= t)
     })
+}
+
+/// `GET /v1/{kind}s`: the account's objects of `kind`, newest first, kept to those whose
+/// `field` equals each given `(param, field)` filter and to the `created` range, paged.
+pub fn filtered_list(ctx: &Ctx<'_>, kind: &str, url: &str, filters: &[(&str, &str)], params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    let wanted: Vec<(&str, String)> = filters
+        .iter()
+        .filter_map(|(param, field)| params.str(param).transpose().map(|value| value.map(|v| (*field, v.to_owned()))))
+        .collect::<Result<_, _>>()?;
+    let created = created_filter(params)?;
+    let items = ctx.account.list(kind, |object| wanted.iter().all(|(field, value)| object[*field] == value.as_str()) && created(object));
+    let (data, has_more) = page(items, params)?;
+    Ok(list_object(url, data, has_more))
+}
+
+/// Applies `metadata[key]=value` to `object["metadata"]` as Stripe does: an empty value
+/// removes the key, and `metadata=` (empty) removes them all.
+pub fn merge_metadata(object: &mut Value, params: &Params) -> Result<(), ApiError> {
+    let clear = matches!(params.get("metadata"), Some(crate::form::Param::Str(text)) if text.is_empty());
+    let mut metadata = if clear { serde_json::Map::new() } else { object["metadata"].as_object().cloned().unwrap_or_default() };
+    if !clear {
+        for (key, value) in params.string_map("metadata")? {
+            if value.is_empty() {
+                metadata.remove(&key);
+            } else {
+                metadata.insert(key, Value::String(value));
+            }
+        }
+    }
+    object["metadata"] = Value::Object(metadata);
+    Ok(())
 }
 
 /// `limit` as Stripe reads it: 1 to 100, 10 by default.

@@ -440,9 +440,7 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
     if let Some(capture) = one_of(params, "capture_method", &["automatic", "automatic_async", "manual"])? {
         intent["capture_method"] = json!(capture);
     }
-    for (key, value) in params.string_map("metadata")? {
-        intent["metadata"][key] = if value.is_empty() { Value::Null } else { json!(value) };
-    }
+    super::merge_metadata(&mut intent, params)?;
     if params.get("payment_method_options").is_some() {
         intent["payment_method_options"] = method_options(params)?;
     }
@@ -520,14 +518,7 @@ pub fn capture(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Ap
     intent["status"] = json!("succeeded");
     intent["amount_received"] = json!(to_capture);
     intent["amount_capturable"] = json!(0);
-    for (key, value) in params.string_map("metadata")? {
-        match intent["metadata"].as_object_mut() {
-            Some(metadata) if value.is_empty() => {
-                metadata.remove(&key);
-            }
-            _ => intent["metadata"][key] = json!(value),
-        }
-    }
+    super::merge_metadata(&mut intent, params)?;
     if let Some(charge_id) = intent["latest_charge"].as_str().map(str::to_owned)
         && let Some(mut charge) = ctx.account.get(&charge_id).cloned()
     {

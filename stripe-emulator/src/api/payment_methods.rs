@@ -311,9 +311,7 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
     if let Some(details) = params.object("billing_details")? {
         pm["billing_details"] = billing_details(Some(&details))?;
     }
-    for (key, value) in params.string_map("metadata")? {
-        pm["metadata"][key] = json!(value);
-    }
+    super::merge_metadata(&mut pm, params)?;
     ctx.account.put(pm.clone());
     ctx.emit("payment_method.updated", &pm, Some(json!({ "allow_redisplay": previous["allow_redisplay"] })));
     ctx.expand(pm, params)

@@ -2,8 +2,8 @@
 //! SEPA Debit refund is `pending` for the processing delay, then succeeds
 //! (`refund.updated`). <https://docs.stripe.com/api/refunds>
 
+use super::Ctx;
 use super::payment_methods::DELAYED_TYPE;
-use super::{Ctx, list_object, page};
 use crate::error::ApiError;
 use crate::form::Params;
 use crate::state::new_id;
@@ -147,14 +147,7 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
     ctx.secret_only()?;
     let mut refund = ctx.account.get_kind("refund", id).cloned().ok_or_else(|| ApiError::no_such("refund", id))?;
     let before = refund["metadata"].clone();
-    for (key, value) in params.string_map("metadata")? {
-        match refund["metadata"].as_object_mut() {
-            Some(metadata) if value.is_empty() => {
-                metadata.remove(&key);
-            }
-            _ => refund["metadata"][key] = json!(value),
-        }
-    }
+    super::merge_metadata(&mut refund, params)?;
     ctx.account.put(refund.clone());
     if refund["metadata"] != before {
         ctx.emit("refund.updated", &refund, Some(json!({ "metadata": before })));
@@ -163,15 +156,5 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
 }
 
 pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
-    ctx.secret_only()?;
-    let charge = params.str("charge")?.map(str::to_owned);
-    let intent = params.str("payment_intent")?.map(str::to_owned);
-    let created = super::created_filter(params)?;
-    let items = ctx.account.list("refund", |refund| {
-        charge.as_ref().is_none_or(|c| refund["charge"] == c.as_str())
-            && intent.as_ref().is_none_or(|pi| refund["payment_intent"] == pi.as_str())
-            && created(refund)
-    });
-    let (data, has_more) = page(items, params)?;
-    Ok(list_object("/v1/refunds", data, has_more))
+    super::filtered_list(ctx, "refund", "/v1/refunds", &[("charge", "charge"), ("payment_intent", "payment_intent")], params)
 }

@@ -20,14 +20,35 @@ pub struct Route {
     /// The SDK's parameter type (`PaymentIntentCreateParams`); `None` for the private
     /// routes only Stripe.js calls.
     pub sdk_params: Option<&'static str>,
-    /// Accepted parameters, nested names with dots.
+    /// Accepted parameters, nested names with dots, in groups that share a prefix.
     #[serde(serialize_with = "flatten")]
-    pub accepts: &'static [&'static [&'static str]],
+    pub accepts: &'static [&'static [Group]],
+}
+
+/// Parameter names under one prefix: `under("shipping.", ADDRESS)` is
+/// `shipping.address.city`, … (`top` for no prefix).
+#[derive(Debug, Clone, Copy)]
+pub struct Group {
+    prefix: &'static str,
+    names: &'static [&'static str],
+}
+
+const fn top(names: &'static [&'static str]) -> Group {
+    Group { prefix: "", names }
+}
+
+const fn under(prefix: &'static str, names: &'static [&'static str]) -> Group {
+    Group { prefix, names }
 }
 
 impl Route {
-    pub fn accepted(&self) -> Vec<&'static str> {
-        self.accepts.iter().flat_map(|group| group.iter().copied()).collect()
+    /// Every accepted parameter, spelled out.
+    pub fn accepted(&self) -> Vec<String> {
+        self.accepts
+            .iter()
+            .flat_map(|groups| groups.iter())
+            .flat_map(|g| g.names.iter().map(|name| format!("{}{name}", g.prefix)))
+            .collect()
     }
 
     fn matches(&self, method: &str, segments: &[&str]) -> bool {
@@ -38,99 +59,51 @@ impl Route {
     }
 }
 
-fn flatten<S: serde::Serializer>(accepts: &&'static [&'static [&'static str]], serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_seq(accepts.iter().flat_map(|group| group.iter()))
+fn flatten<S: serde::Serializer>(accepts: &&'static [&'static [Group]], serializer: S) -> Result<S::Ok, S::Error> {
+    let route = Route { method: "", path: "", sdk_params: None, accepts };
+    serializer.collect_seq(route.accepted())
 }
 
-/// The route for `method` and path segments, if the API has one.
-pub fn find(method: &str, segments: &[&str]) -> Option<&'static Route> {
-    ROUTES.iter().find(|route| route.matches(method, segments))
+/// Each route's accepted parameters, spelled out once (the table is static).
+static ACCEPTED: std::sync::LazyLock<Vec<Vec<&'static str>>> = std::sync::LazyLock::new(|| {
+    ROUTES.iter().map(|route| route.accepted().into_iter().map(|name| &*Box::leak(name.into_boxed_str())).collect()).collect()
+});
+
+/// The route for `method` and path segments, if the API has one, with the parameters
+/// it accepts.
+pub fn find(method: &str, segments: &[&str]) -> Option<(&'static Route, &'static [&'static str])> {
+    let index = ROUTES.iter().position(|route| route.matches(method, segments))?;
+    Some((&ROUTES[index], ACCEPTED[index].as_slice()))
 }
 
-const EXPAND: &[&str] = &["expand"];
-const LIST: &[&str] = &["limit", "starting_after", "ending_before", "expand"];
-const CREATED: &[&str] = &["created", "created.gt", "created.gte", "created.lt", "created.lte"];
-const BILLING_DETAILS: &[&str] = &[
-    "billing_details.address.city",
-    "billing_details.address.country",
-    "billing_details.address.line1",
-    "billing_details.address.line2",
-    "billing_details.address.postal_code",
-    "billing_details.address.state",
-    "billing_details.email",
-    "billing_details.name",
-    "billing_details.phone",
-];
-const SHIPPING: &[&str] = &[
-    "shipping.address.city",
-    "shipping.address.country",
-    "shipping.address.line1",
-    "shipping.address.line2",
-    "shipping.address.postal_code",
-    "shipping.address.state",
-    "shipping.carrier",
-    "shipping.name",
-    "shipping.phone",
-    "shipping.tracking_number",
-];
-/// A new PaymentMethod's details (`POST /v1/payment_methods`).
-const METHOD_DATA: &[&str] = &[
-    "type",
-    "card.number",
-    "card.exp_month",
-    "card.exp_year",
-    "card.cvc",
-    "ideal.bank",
-    "sepa_debit.iban",
-    "allow_redisplay",
-    "metadata.*",
-];
-/// The same, as `payment_method_data[…]` of a ConfirmationToken or a PaymentIntent
+const EXPAND: &[Group] = &[top(&["expand"])];
+const LIST: &[Group] = &[top(&["limit", "starting_after", "ending_before", "expand"])];
+const CREATED: &[Group] = &[top(&["created", "created.gt", "created.gte", "created.lt", "created.lte"])];
+const ADDRESS: &[&str] = &["address.city", "address.country", "address.line1", "address.line2", "address.postal_code", "address.state"];
+const CONTACT: &[&str] = &["email", "name", "phone"];
+const BILLING_DETAILS: &[Group] = &[under("billing_details.", ADDRESS), under("billing_details.", CONTACT)];
+/// An intent's `shipping`.
+const SHIPPING: &[Group] = &[under("shipping.", ADDRESS), under("shipping.", &["carrier", "name", "phone", "tracking_number"])];
+/// A ConfirmationToken's `shipping` (no carrier or tracking number).
+const TOKEN_SHIPPING: &[Group] = &[under("shipping.", ADDRESS), under("shipping.", &["name", "phone"])];
+/// A new PaymentMethod's details, cards aside.
+const METHOD_FIELDS: &[&str] = &["type", "ideal.bank", "sepa_debit.iban", "allow_redisplay", "metadata.*"];
+const CARD: &[&str] = &["card.number", "card.exp_month", "card.exp_year", "card.cvc"];
+/// `POST /v1/payment_methods`.
+const METHOD_DATA: &[Group] = &[top(METHOD_FIELDS), top(CARD)];
+/// The same as `payment_method_data[…]` of a ConfirmationToken or a PaymentIntent
 /// (raw card numbers only through Stripe.js, below).
-const PAYMENT_METHOD_DATA: &[&str] = &[
-    "payment_method_data.type",
-    "payment_method_data.ideal.bank",
-    "payment_method_data.sepa_debit.iban",
-    "payment_method_data.allow_redisplay",
-    "payment_method_data.metadata.*",
-    "payment_method_data.billing_details.address.city",
-    "payment_method_data.billing_details.address.country",
-    "payment_method_data.billing_details.address.line1",
-    "payment_method_data.billing_details.address.line2",
-    "payment_method_data.billing_details.address.postal_code",
-    "payment_method_data.billing_details.address.state",
-    "payment_method_data.billing_details.email",
-    "payment_method_data.billing_details.name",
-    "payment_method_data.billing_details.phone",
+const PAYMENT_METHOD_DATA: &[Group] = &[
+    under("payment_method_data.", METHOD_FIELDS),
+    under("payment_method_data.billing_details.", ADDRESS),
+    under("payment_method_data.billing_details.", CONTACT),
 ];
+const MANDATE_DATA: &[Group] =
+    &[under("mandate_data.customer_acceptance.", &["type", "accepted_at", "online.ip_address", "online.user_agent"])];
 /// What Stripe.js's card fields send with a ConfirmationToken.
-const CARD_FIELDS: &[&str] = &[
-    "payment_method_data.card.number",
-    "payment_method_data.card.exp_month",
-    "payment_method_data.card.exp_year",
-    "payment_method_data.card.cvc",
-    "payment_method_options.card.cvc_token",
-    "payment_method_options.card.cvc",
-];
-/// A ConfirmationToken's `shipping`.
-const TOKEN_SHIPPING: &[&str] = &[
-    "shipping.address.city",
-    "shipping.address.country",
-    "shipping.address.line1",
-    "shipping.address.line2",
-    "shipping.address.postal_code",
-    "shipping.address.state",
-    "shipping.name",
-    "shipping.phone",
-];
-const MANDATE_DATA: &[&str] = &[
-    "mandate_data.customer_acceptance.type",
-    "mandate_data.customer_acceptance.accepted_at",
-    "mandate_data.customer_acceptance.online.ip_address",
-    "mandate_data.customer_acceptance.online.user_agent",
-];
-const INTENT_CONFIRM: &[&str] = &["confirmation_token", "payment_method", "return_url", "use_stripe_sdk", "expand"];
-const PAYMENT_CONFIRM: &[&str] = &[
+const CARD_FIELDS: &[Group] = &[under("payment_method_data.", CARD), under("payment_method_options.card.", &["cvc_token", "cvc"])];
+const INTENT_CONFIRM: &[Group] = &[top(&["confirmation_token", "payment_method", "return_url", "use_stripe_sdk", "expand"])];
+const PAYMENT_CONFIRM: &[Group] = &[top(&[
     "off_session",
     "setup_future_usage",
     "receipt_email",
@@ -138,9 +111,9 @@ const PAYMENT_CONFIRM: &[&str] = &[
     "capture_method",
     "payment_method_options.card.require_cvc_recollection",
     "payment_method_options.card.setup_future_usage",
-];
-const CUSTOMER_FIELDS: &[&str] = &["email", "name", "phone", "description", "metadata.*", "preferred_locales"];
-const CUSTOMER_SESSION: &[&str] = &[
+])];
+const CUSTOMER_FIELDS: &[Group] = &[top(&["email", "name", "phone", "description", "metadata.*", "preferred_locales"])];
+const CUSTOMER_SESSION: &[Group] = &[top(&[
     "customer",
     "components.payment_element.enabled",
     "components.payment_element.features.payment_method_save",
@@ -153,9 +126,9 @@ const CUSTOMER_SESSION: &[&str] = &[
     "components.pricing_table.enabled",
     "components.customer_sheet.enabled",
     "components.mobile_payment_element.enabled",
-];
-const TOKEN: &[&str] = &["payment_method", "return_url", "setup_future_usage", "expand"];
-const PAYMENT_INTENT_CREATE: &[&str] = &[
+])];
+const TOKEN: &[Group] = &[top(&["payment_method", "return_url", "setup_future_usage", "expand"])];
+const PAYMENT_INTENT_CREATE: &[Group] = &[top(&[
     "amount",
     "currency",
     "confirm",
@@ -169,8 +142,8 @@ const PAYMENT_INTENT_CREATE: &[&str] = &[
     "statement_descriptor_suffix",
     "confirmation_method",
     "transfer_group",
-];
-const PAYMENT_INTENT_UPDATE: &[&str] = &[
+])];
+const PAYMENT_INTENT_UPDATE: &[Group] = &[top(&[
     "amount",
     "currency",
     "customer",
@@ -183,8 +156,8 @@ const PAYMENT_INTENT_UPDATE: &[&str] = &[
     "payment_method_options.card.require_cvc_recollection",
     "payment_method_options.card.setup_future_usage",
     "expand",
-];
-const SETUP_INTENT_CREATE: &[&str] = &[
+])];
+const SETUP_INTENT_CREATE: &[Group] = &[top(&[
     "confirm",
     "customer",
     "description",
@@ -193,27 +166,27 @@ const SETUP_INTENT_CREATE: &[&str] = &[
     "automatic_payment_methods.enabled",
     "automatic_payment_methods.allow_redirects",
     "allowed_payment_method_types",
-];
+])];
 
-const fn route(method: &'static str, path: &'static str, sdk_params: &'static str, accepts: &'static [&'static [&'static str]]) -> Route {
+const fn route(method: &'static str, path: &'static str, sdk_params: &'static str, accepts: &'static [&'static [Group]]) -> Route {
     Route { method, path, sdk_params: Some(sdk_params), accepts }
 }
 
 /// Every route of `/v1`.
 pub const ROUTES: &[Route] = &[
-    route("POST", "customers", "CustomerCreateParams", &[CUSTOMER_FIELDS, &["payment_method", "expand"]]),
-    route("GET", "customers", "CustomerListParams", &[&["email"], CREATED, LIST]),
+    route("POST", "customers", "CustomerCreateParams", &[CUSTOMER_FIELDS, &[top(&["payment_method", "expand"])]]),
+    route("GET", "customers", "CustomerListParams", &[&[top(&["email"])], CREATED, LIST]),
     route("GET", "customers/{id}", "CustomerRetrieveParams", &[EXPAND]),
-    route("POST", "customers/{id}", "CustomerUpdateParams", &[CUSTOMER_FIELDS, &["expand"]]),
+    route("POST", "customers/{id}", "CustomerUpdateParams", &[CUSTOMER_FIELDS, &[top(&["expand"])]]),
     route("DELETE", "customers/{id}", "CustomerDeleteParams", &[]),
-    route("GET", "customers/{id}/payment_methods", "CustomerListPaymentMethodsParams", &[&["type", "allow_redisplay"], LIST]),
+    route("GET", "customers/{id}/payment_methods", "CustomerListPaymentMethodsParams", &[&[top(&["type", "allow_redisplay"])], LIST]),
     route("POST", "customer_sessions", "CustomerSessionCreateParams", &[CUSTOMER_SESSION, EXPAND]),
     // Stripe.js's own route (publishable key): not in the server SDK.
     Route {
         method: "POST",
         path: "confirmation_tokens",
         sdk_params: None,
-        accepts: &[TOKEN, PAYMENT_METHOD_DATA, CARD_FIELDS, TOKEN_SHIPPING, MANDATE_DATA, &["customer_session_client_secret"]],
+        accepts: &[TOKEN, PAYMENT_METHOD_DATA, CARD_FIELDS, TOKEN_SHIPPING, MANDATE_DATA, &[top(&["customer_session_client_secret"])]],
     },
     route("GET", "confirmation_tokens/{id}", "ConfirmationTokenRetrieveParams", &[EXPAND]),
     route(
@@ -226,17 +199,17 @@ pub const ROUTES: &[Route] = &[
         "POST",
         "payment_methods",
         "PaymentMethodCreateParams",
-        &[METHOD_DATA, BILLING_DETAILS, &["customer", "payment_method", "expand"]],
+        &[METHOD_DATA, BILLING_DETAILS, &[top(&["customer", "payment_method", "expand"])]],
     ),
-    route("GET", "payment_methods", "PaymentMethodListParams", &[&["customer", "type", "allow_redisplay"], LIST]),
+    route("GET", "payment_methods", "PaymentMethodListParams", &[&[top(&["customer", "type", "allow_redisplay"])], LIST]),
     route("GET", "payment_methods/{id}", "PaymentMethodRetrieveParams", &[EXPAND]),
     route(
         "POST",
         "payment_methods/{id}",
         "PaymentMethodUpdateParams",
-        &[&["allow_redisplay", "metadata.*", "card.exp_month", "card.exp_year", "expand"], BILLING_DETAILS],
+        &[&[top(&["allow_redisplay", "metadata.*", "card.exp_month", "card.exp_year", "expand"])], BILLING_DETAILS],
     ),
-    route("POST", "payment_methods/{id}/attach", "PaymentMethodAttachParams", &[&["customer", "expand"]]),
+    route("POST", "payment_methods/{id}/attach", "PaymentMethodAttachParams", &[&[top(&["customer", "expand"])]]),
     route("POST", "payment_methods/{id}/detach", "PaymentMethodDetachParams", &[EXPAND]),
     route(
         "POST",
@@ -244,8 +217,8 @@ pub const ROUTES: &[Route] = &[
         "PaymentIntentCreateParams",
         &[PAYMENT_INTENT_CREATE, INTENT_CONFIRM, PAYMENT_CONFIRM, PAYMENT_METHOD_DATA, SHIPPING, MANDATE_DATA],
     ),
-    route("GET", "payment_intents", "PaymentIntentListParams", &[&["customer"], CREATED, LIST]),
-    route("GET", "payment_intents/{id}", "PaymentIntentRetrieveParams", &[&["client_secret", "expand"]]),
+    route("GET", "payment_intents", "PaymentIntentListParams", &[&[top(&["customer"])], CREATED, LIST]),
+    route("GET", "payment_intents/{id}", "PaymentIntentRetrieveParams", &[&[top(&["client_secret", "expand"])]]),
     route("POST", "payment_intents/{id}", "PaymentIntentUpdateParams", &[PAYMENT_INTENT_UPDATE, SHIPPING]),
     route(
         "POST",
@@ -253,28 +226,28 @@ pub const ROUTES: &[Route] = &[
         "PaymentIntentConfirmParams",
         &[INTENT_CONFIRM, PAYMENT_CONFIRM, PAYMENT_METHOD_DATA, SHIPPING, MANDATE_DATA],
     ),
-    route("POST", "payment_intents/{id}/cancel", "PaymentIntentCancelParams", &[&["cancellation_reason", "expand"]]),
-    route("POST", "payment_intents/{id}/capture", "PaymentIntentCaptureParams", &[&["amount_to_capture", "metadata.*", "expand"]]),
+    route("POST", "payment_intents/{id}/cancel", "PaymentIntentCancelParams", &[&[top(&["cancellation_reason", "expand"])]]),
+    route("POST", "payment_intents/{id}/capture", "PaymentIntentCaptureParams", &[&[top(&["amount_to_capture", "metadata.*", "expand"])]]),
     route("POST", "setup_intents", "SetupIntentCreateParams", &[SETUP_INTENT_CREATE, INTENT_CONFIRM, MANDATE_DATA]),
-    route("GET", "setup_intents/{id}", "SetupIntentRetrieveParams", &[&["client_secret", "expand"]]),
-    route("POST", "setup_intents/{id}", "SetupIntentUpdateParams", &[&["description", "metadata.*", "customer", "expand"]]),
+    route("GET", "setup_intents/{id}", "SetupIntentRetrieveParams", &[&[top(&["client_secret", "expand"])]]),
+    route("POST", "setup_intents/{id}", "SetupIntentUpdateParams", &[&[top(&["description", "metadata.*", "customer", "expand"])]]),
     route("POST", "setup_intents/{id}/confirm", "SetupIntentConfirmParams", &[INTENT_CONFIRM, MANDATE_DATA]),
-    route("POST", "setup_intents/{id}/cancel", "SetupIntentCancelParams", &[&["cancellation_reason", "expand"]]),
-    route("GET", "charges", "ChargeListParams", &[&["payment_intent", "customer"], CREATED, LIST]),
+    route("POST", "setup_intents/{id}/cancel", "SetupIntentCancelParams", &[&[top(&["cancellation_reason", "expand"])]]),
+    route("GET", "charges", "ChargeListParams", &[&[top(&["payment_intent", "customer"])], CREATED, LIST]),
     route("GET", "charges/{id}", "ChargeRetrieveParams", &[EXPAND]),
-    route("GET", "disputes", "DisputeListParams", &[&["charge", "payment_intent"], CREATED, LIST]),
+    route("GET", "disputes", "DisputeListParams", &[&[top(&["charge", "payment_intent"])], CREATED, LIST]),
     route("GET", "disputes/{id}", "DisputeRetrieveParams", &[EXPAND]),
-    route("POST", "refunds", "RefundCreateParams", &[&["charge", "payment_intent", "amount", "reason", "metadata.*", "expand"]]),
-    route("GET", "refunds", "RefundListParams", &[&["charge", "payment_intent"], CREATED, LIST]),
+    route("POST", "refunds", "RefundCreateParams", &[&[top(&["charge", "payment_intent", "amount", "reason", "metadata.*", "expand"])]]),
+    route("GET", "refunds", "RefundListParams", &[&[top(&["charge", "payment_intent"])], CREATED, LIST]),
     route("GET", "refunds/{id}", "RefundRetrieveParams", &[EXPAND]),
-    route("POST", "refunds/{id}", "RefundUpdateParams", &[&["metadata.*", "expand"]]),
-    route("GET", "events", "EventListParams", &[&["type", "types"], CREATED, LIST]),
+    route("POST", "refunds/{id}", "RefundUpdateParams", &[&[top(&["metadata.*", "expand"])]]),
+    route("GET", "events", "EventListParams", &[&[top(&["type", "types"])], CREATED, LIST]),
     route("GET", "events/{id}", "EventRetrieveParams", &[EXPAND]),
     route(
         "POST",
         "webhook_endpoints",
         "WebhookEndpointCreateParams",
-        &[&["url", "enabled_events", "description", "metadata.*", "api_version", "expand"]],
+        &[&[top(&["url", "enabled_events", "description", "metadata.*", "api_version", "expand"])]],
     ),
     route("GET", "webhook_endpoints", "WebhookEndpointListParams", &[LIST]),
     route("GET", "webhook_endpoints/{id}", "WebhookEndpointRetrieveParams", &[EXPAND]),
@@ -282,16 +255,16 @@ pub const ROUTES: &[Route] = &[
         "POST",
         "webhook_endpoints/{id}",
         "WebhookEndpointUpdateParams",
-        &[&["url", "enabled_events", "description", "metadata.*", "disabled", "expand"]],
+        &[&[top(&["url", "enabled_events", "description", "metadata.*", "disabled", "expand"])]],
     ),
     route("DELETE", "webhook_endpoints/{id}", "WebhookEndpointDeleteParams", &[]),
     // What the Payment Element asks for a CustomerSession (Stripe.js's private routes).
-    Route { method: "GET", path: "elements/sessions", sdk_params: None, accepts: &[&["customer_session_client_secret"]] },
+    Route { method: "GET", path: "elements/sessions", sdk_params: None, accepts: &[&[top(&["customer_session_client_secret"])]] },
     Route {
         method: "POST",
         path: "elements/payment_methods/{id}/detach",
         sdk_params: None,
-        accepts: &[&["customer_session_client_secret"]],
+        accepts: &[&[top(&["customer_session_client_secret"])]],
     },
 ];
 
@@ -301,8 +274,10 @@ mod tests {
 
     #[test]
     fn routes_match_ids_and_nothing_else() {
-        assert_eq!(find("POST", &["payment_intents", "pi_1", "confirm"]).unwrap().sdk_params, Some("PaymentIntentConfirmParams"));
-        assert_eq!(find("GET", &["payment_intents"]).unwrap().sdk_params, Some("PaymentIntentListParams"));
+        assert_eq!(find("POST", &["payment_intents", "pi_1", "confirm"]).unwrap().0.sdk_params, Some("PaymentIntentConfirmParams"));
+        assert_eq!(find("GET", &["payment_intents"]).unwrap().0.sdk_params, Some("PaymentIntentListParams"));
+        let (_, accepted) = find("POST", &["payment_intents"]).unwrap();
+        assert!(accepted.contains(&"shipping.address.postal_code") && accepted.contains(&"payment_method_data.billing_details.email"));
         assert!(find("PUT", &["payment_intents"]).is_none());
         assert!(find("POST", &["payment_intents", "pi_1", "refund"]).is_none());
     }

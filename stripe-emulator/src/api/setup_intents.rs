@@ -138,9 +138,7 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
     if let Some(description) = params.str("description")? {
         intent["description"] = json!(description);
     }
-    for (key, value) in params.string_map("metadata")? {
-        intent["metadata"][key] = json!(value);
-    }
+    super::merge_metadata(&mut intent, params)?;
     ctx.account.put(intent.clone());
     ctx.expand(intent, params)
 }

@@ -43,19 +43,11 @@ fn url(params: &Params, required: bool) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// Applies `metadata[key]=value` (an empty value removes the key; `metadata=` empties it).
+/// The shared metadata rules, on an endpoint's map.
 fn merge_metadata(metadata: &mut Map<String, Value>, params: &Params) -> Result<(), ApiError> {
-    if params.str("metadata").ok().flatten() == Some("") {
-        metadata.clear();
-        return Ok(());
-    }
-    for (key, value) in params.string_map("metadata")? {
-        if value.is_empty() {
-            metadata.remove(&key);
-        } else {
-            metadata.insert(key, json!(value));
-        }
-    }
+    let mut holder = json!({ "metadata": std::mem::take(metadata) });
+    super::merge_metadata(&mut holder, params)?;
+    *metadata = holder["metadata"].as_object().cloned().unwrap_or_default();
     Ok(())
 }
 
