@@ -48,9 +48,12 @@ function page(emulatorUrl: string): string {
   const options = { mode: 'payment', amount: 1099, currency: 'eur', appearance: { theme: 'stripe', variables: { colorPrimary: '#3f5f4f' } } };
   if (params.get('session')) options.customerSessionClientSecret = params.get('session');
   if (params.get('cvc')) options.paymentMethodOptions = { card: { require_cvc_recollection: true } };
+  if (params.get('sfu')) options.setupFutureUsage = params.get('sfu');
+  if (params.get('capture')) options.captureMethod = params.get('capture');
   const elements = stripe.elements(options);
   const payment = elements.create('payment', { layout: 'tabs' });
   payment.on('ready', () => document.body.dataset.ready = 'true');
+  payment.on('loaderror', (event) => { document.getElementById('error').textContent = event.error.message; });
   payment.on('change', (event) => { document.getElementById('events').textContent = JSON.stringify(event); });
   payment.mount('#payment-element');
   if (params.get('address')) elements.create('address', { mode: 'shipping' }).mount('#address-element');

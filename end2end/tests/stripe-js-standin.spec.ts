@@ -128,3 +128,33 @@ test('the Address Element gives the token its shipping address', async ({ page }
   await expect(page.getByRole('status')).toHaveText('succeeded');
   await expect(page.locator('#shipping')).toHaveText('Ships to Jenny Rosen');
 });
+
+test('setupFutureUsage and a CustomerSession save usage together are refused; either alone shows the save box', async ({ page }) => {
+  const customer = await stripeApi(merchant.emulatorUrl, '/v1/customers', { email: 'keeps@example.com' });
+  const session = (saveUsage?: string) =>
+    stripeApi(merchant.emulatorUrl, '/v1/customer_sessions', {
+      customer: customer.id,
+      'components[payment_element][enabled]': 'true',
+      'components[payment_element][features][payment_method_save]': 'enabled',
+      ...(saveUsage ? { 'components[payment_element][features][payment_method_save_usage]': saveUsage } : {}),
+    });
+  // Both: Stripe.js refuses to render (an IntegrationError since 2026-03-25.dahlia).
+  await open(page, `?session=${(await session('off_session')).client_secret}&sfu=off_session`);
+  await expect(page.getByRole('alert').first()).toContainText('IntegrationError');
+  // setupFutureUsage alone: the box is offered (it decides whether the card is shown again).
+  await open(page, `?session=${(await session()).client_secret}&sfu=off_session&customer=${customer.id}`);
+  await expect(page.getByRole('alert').first()).toHaveText('');
+  await expect(paymentFrame(page).locator('#save')).toBeVisible();
+  // The save usage alone: the box too.
+  await open(page, `?session=${(await session('on_session')).client_secret}`);
+  await expect(paymentFrame(page).locator('#save')).toBeVisible();
+});
+
+test('captureMethod manual offers only methods that can be captured later', async ({ page }) => {
+  await open(page);
+  await expect(paymentFrame(page).getByTestId('payment-method-sepa_debit')).toBeVisible();
+  await open(page, '?capture=manual');
+  await expect(paymentFrame(page).getByTestId('payment-method-card')).toBeVisible();
+  await expect(paymentFrame(page).getByTestId('payment-method-sepa_debit')).toHaveCount(0);
+  await expect(paymentFrame(page).getByTestId('payment-method-ideal')).toHaveCount(0);
+});

@@ -108,19 +108,24 @@ fn method_options(params: &Params) -> Result<Value, ApiError> {
 }
 
 /// The intent's `payment_method_types`: of the allowed types (or, without a list, every
-/// type under automatic payment methods, else cards), those that can pay in `currency`.
-fn offered(allowed: &[String], automatic: Option<&Value>, currency: &str, param: &str) -> Result<Value, ApiError> {
+/// type under automatic payment methods, else cards), those that can pay in `currency`
+/// and be captured as `capture_method` says.
+fn offered(allowed: &[String], automatic: Option<&Value>, currency: &str, capture_method: &str, param: &str) -> Result<Value, ApiError> {
     let candidates: Vec<&str> = match (allowed.is_empty(), automatic.is_some()) {
         (false, _) => allowed.iter().map(String::as_str).collect(),
         (true, true) => payment_methods::TYPES.to_vec(),
         (true, false) => vec!["card"],
     };
     let redirects = automatic.is_none_or(|a| a["allow_redirects"] != "never");
-    let types = payment_methods::compatible(&candidates, currency, redirects);
+    let types = payment_methods::compatible(&candidates, currency, redirects, capture_method);
     if types.is_empty() {
+        let captured = if capture_method == "manual" { " captured manually" } else { "" };
         return Err(ApiError::invalid_param(
             param,
-            format!("None of the allowed payment method types ({}) can be used for a payment in {currency}.", candidates.join(", ")),
+            format!(
+                "None of the allowed payment method types ({}) can be used for a payment in {currency}{captured}.",
+                candidates.join(", ")
+            ),
         ));
     }
     Ok(json!(types))
@@ -144,7 +149,7 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         // Since API version 2023-08-16 automatic payment methods are on by default.
         None => Some(json!({ "enabled": true, "allow_redirects": "always" })),
     };
-    let method_types = offered(&allowed, automatic.as_ref(), &currency, "allowed_payment_method_types")?;
+    let method_types = offered(&allowed, automatic.as_ref(), &currency, &capture_method, "allowed_payment_method_types")?;
     let id = new_id("pi");
     let intent = json!({
         "id": id,
@@ -285,12 +290,24 @@ fn plan_confirmation(ctx: &Ctx<'_>, intent: &Value, params: &Params) -> Result<P
         payment_methods::check_reusable(ctx, id, "payment_method")?;
     }
     let currency = intent["currency"].as_str().unwrap_or_default();
-    if let Some(kind) = method_type.filter(|kind| !payment_methods::supports_currency(kind, currency)) {
+    if let Some(kind) = method_type.as_ref().filter(|kind| !payment_methods::supports_currency(kind, currency)) {
         return Err(ApiError::invalid_param(
             param,
             format!("The payment method type {kind} cannot pay in {currency}: it supports only eur. Create the PaymentIntent in eur, or collect another payment method."),
         )
         .with_code("payment_method_currency_mismatch"));
+    }
+    let offered_types = intent["payment_method_types"].as_array().cloned().unwrap_or_default();
+    if let Some(kind) = method_type.filter(|kind| !offered_types.iter().any(|t| t == kind.as_str())) {
+        let types: Vec<&str> = offered_types.iter().filter_map(Value::as_str).collect();
+        return Err(ApiError::invalid_param(
+            param,
+            format!(
+                "The PaymentMethod provided ({kind}) is not allowed for this PaymentIntent. Use a PaymentMethod of one of the following types: {}. Alternatively, update the allowed payment method types of this PaymentIntent to include \"{kind}\".",
+                types.join(", ")
+            ),
+        )
+        .with_code("payment_intent_incompatible_payment_method"));
     }
     let return_url = params
         .str("return_url")?
@@ -416,7 +433,8 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
         let allowed: Vec<String> =
             intent["allowed_payment_method_types"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_owned)).collect();
         let automatic = Some(&intent["automatic_payment_methods"]).filter(|a| a["enabled"] == true).cloned();
-        intent["payment_method_types"] = offered(&allowed, automatic.as_ref(), &code, "currency")?;
+        let capture_method = intent["capture_method"].as_str().unwrap_or("automatic_async").to_owned();
+        intent["payment_method_types"] = offered(&allowed, automatic.as_ref(), &code, &capture_method, "currency")?;
         intent["currency"] = json!(code);
     }
     if params.get("amount").is_some() {

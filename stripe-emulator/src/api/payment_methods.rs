@@ -22,16 +22,23 @@ pub fn supports_currency(kind: &str, currency: &str) -> bool {
     }
 }
 
+/// Whether a payment method type can be captured as `capture_method` says: iDEAL and
+/// SEPA Debit are taken at once, only cards can be authorised and captured later.
+pub fn supports_capture(kind: &str, capture_method: &str) -> bool {
+    capture_method != "manual" || kind == "card"
+}
+
 /// The payment method types the emulator implements.
 pub const TYPES: [&str; 3] = ["card", REDIRECT_TYPE, DELAYED_TYPE];
 
 /// The types an intent offers, as Stripe derives its `payment_method_types`: those of
 /// `candidates` (the allowed list, or every type) that can pay in `currency`, and no
 /// redirect when redirects are not allowed.
-pub fn compatible(candidates: &[&str], currency: &str, allow_redirects: bool) -> Vec<String> {
+pub fn compatible(candidates: &[&str], currency: &str, allow_redirects: bool, capture_method: &str) -> Vec<String> {
     candidates
         .iter()
         .filter(|kind| supports_currency(kind, currency) && (allow_redirects || **kind != REDIRECT_TYPE))
+        .filter(|kind| supports_capture(kind, capture_method))
         .map(|kind| (*kind).to_owned())
         .collect()
 }
