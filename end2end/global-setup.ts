@@ -13,6 +13,8 @@ export const VARIANTS = {
   cvc: { url: 'http://127.0.0.1:3102', emulator: 'http://127.0.0.1:12112', env: { STORE_REQUIRE_CVC_RECOLLECTION: 'true' } },
   /** The legacy path: `paymentMethodCreation: 'manual'` + `createPaymentMethod`. */
   legacy: { url: 'http://127.0.0.1:3103', emulator: 'http://127.0.0.1:12113', env: { STORE_PAYMENT_METHOD_CREATION: 'manual' } },
+  /** `STORE_CAPTURE_METHOD=manual`: payments are authorised, the merchant captures them. */
+  capture: { url: 'http://127.0.0.1:3104', emulator: 'http://127.0.0.1:12114', env: { STORE_CAPTURE_METHOD: 'manual' } },
 };
 
 /** Polls (bounded) until `url/health` answers 200. */

@@ -41,12 +41,22 @@ pub enum PaymentMethodCreation {
     Manual,
 }
 
+/// When a card payment is taken: at once, or authorised now and captured later by the
+/// merchant (`capture_method` on Elements and the intent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptureMethod {
+    Automatic,
+    Manual,
+}
+
 /// Saved payment methods for signed-in shoppers (a CustomerSession on `/checkout`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SavedMethodsSettings {
     pub enabled: bool,
-    /// `payment_method_save_usage`: `off_session` or `on_session`.
-    pub save_usage: String,
+    /// `payment_method_save_usage` (`off_session` or `on_session`): what a ticked save
+    /// box means. `None` when the store sets `setup-future-usage` instead (Stripe
+    /// refuses both on one CustomerSession since API version 2026-03-25.dahlia).
+    pub save_usage: Option<String>,
     /// `payment_method_redisplay_limit`: how many saved methods are shown (1–10).
     pub redisplay_limit: u8,
     /// Ask for the CVC again when paying with a saved card (Elements and the intent).
@@ -74,6 +84,34 @@ pub struct StoreSettings {
     pub blocked_card_countries: Vec<String>,
     pub payment_method_creation: PaymentMethodCreation,
     pub saved_methods: SavedMethodsSettings,
+    /// `manual`: payments are authorised at checkout and captured from the order view.
+    pub capture_method: CaptureMethod,
+    /// `on_session` / `off_session`: every card a signed-in shopper pays with is kept for
+    /// later (`setupFutureUsage` on Elements, `setup_future_usage` on the intent).
+    pub setup_future_usage: Option<String>,
+    /// An explicit list of payment method types (`paymentMethodTypes` on Elements,
+    /// `allowed_payment_method_types` on the intent); `None`: the methods enabled in the
+    /// Dashboard (`automatic_payment_methods`).
+    pub payment_method_types: Option<Vec<String>>,
+}
+
+impl StoreSettings {
+    /// `capture_method` for Elements and the intent: `manual`, or nothing (Stripe's
+    /// default, captured at once).
+    pub fn capture_method_param(&self) -> Option<&'static str> {
+        (self.capture_method == CaptureMethod::Manual).then_some("manual")
+    }
+
+    /// `setup_future_usage` for Elements and the intent: the store's, for a shopper with
+    /// a Customer to keep the card on; guests keep nothing.
+    pub fn setup_future_usage_for(&self, has_customer: bool) -> Option<&str> {
+        self.setup_future_usage.as_deref().filter(|_| has_customer)
+    }
+
+    /// The usage a card saved on the account page is set up for.
+    pub fn card_setup_usage(&self) -> &str {
+        self.setup_future_usage.as_deref().or(self.saved_methods.save_usage.as_deref()).unwrap_or("off_session")
+    }
 }
 
 /// Where Stripe is and the keys to talk to it.
@@ -180,6 +218,14 @@ impl Config {
         let store_file = file.store.unwrap_or_default();
         let currency_text = env("STORE_CURRENCY").or(store_file.currency).unwrap_or_else(|| "eur".into());
         let layout_text = env("STORE_PAYMENT_ELEMENT_LAYOUT").or(store_file.payment_element_layout).unwrap_or_else(|| "accordion".into());
+        // From the environment it overrides the file's save-usage, the weaker source;
+        // both in the file is a contradiction to fix.
+        let sfu_in_file = store_file.setup_future_usage.is_some();
+        let setup_future_usage = match env("STORE_SETUP_FUTURE_USAGE").or(store_file.setup_future_usage) {
+            None => None,
+            Some(usage) if usage == "on_session" || usage == "off_session" => Some(usage),
+            Some(other) => return Err(bad("store.setup-future-usage", format!("`{other}` is neither `on_session` nor `off_session`"))),
+        };
         let store = StoreSettings {
             name: env("STORE_NAME").or(store_file.name).unwrap_or_else(|| "Storefront".into()),
             currency: Currency::parse(&currency_text).map_err(|error| bad("store.currency", error.to_string()))?,
@@ -208,7 +254,21 @@ impl Config {
                     ));
                 }
             },
-            saved_methods: saved_methods(store_file.saved_payment_methods.unwrap_or_default(), env)?,
+            capture_method: match env("STORE_CAPTURE_METHOD").or(store_file.capture_method).as_deref().unwrap_or("automatic") {
+                "automatic" => CaptureMethod::Automatic,
+                "manual" => CaptureMethod::Manual,
+                other => return Err(bad("store.capture-method", format!("`{other}` is neither `automatic` nor `manual`"))),
+            },
+            saved_methods: saved_methods(
+                store_file.saved_payment_methods.unwrap_or_default(),
+                setup_future_usage.is_some().then_some(sfu_in_file),
+                env,
+            )?,
+            setup_future_usage,
+            payment_method_types: payment_method_types(
+                env("STORE_PAYMENT_METHOD_TYPES").map(|list| list.split(',').map(|kind| kind.trim().to_owned()).collect()),
+                store_file.payment_method_types,
+            )?,
         };
 
         let stripe = stripe_settings(env)?;
@@ -257,7 +317,30 @@ fn flag(setting: &str, text: Option<String>, default: bool) -> Result<bool, Conf
     }
 }
 
-fn saved_methods(file: SavedMethodsFile, env: &dyn Fn(&str) -> Option<String>) -> Result<SavedMethodsSettings, ConfigError> {
+/// The explicit payment method types, from the environment (comma-separated) or the
+/// file: Stripe's type names, at least one, no repeats.
+fn payment_method_types(from_env: Option<Vec<String>>, from_file: Option<Vec<String>>) -> Result<Option<Vec<String>>, ConfigError> {
+    let Some(types) = from_env.or(from_file) else { return Ok(None) };
+    let setting = "store.payment-method-types";
+    if types.is_empty() || types.iter().any(String::is_empty) {
+        return Err(bad(setting, "list at least one payment method type, like [\"card\"], or leave it out to use the Dashboard's"));
+    }
+    if let Some(kind) = types.iter().find(|kind| !kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')) {
+        return Err(bad(setting, format!("`{kind}` is not a Stripe payment method type (like card, ideal, sepa_debit)")));
+    }
+    if let Some(kind) = types.iter().enumerate().find_map(|(i, kind)| types[..i].contains(kind).then_some(kind)) {
+        return Err(bad(setting, format!("`{kind}` is listed twice")));
+    }
+    Ok(Some(types))
+}
+
+/// `setup_future_usage`: `None` when the store does not set it, `Some(in_file)` when it
+/// does (in the file, or in the environment).
+fn saved_methods(
+    file: SavedMethodsFile,
+    setup_future_usage: Option<bool>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<SavedMethodsSettings, ConfigError> {
     let enabled = match env("STORE_SAVED_PAYMENT_METHODS") {
         Some(text) => flag("STORE_SAVED_PAYMENT_METHODS", Some(text), true)?,
         None => file.enabled.unwrap_or(true),
@@ -266,10 +349,19 @@ fn saved_methods(file: SavedMethodsFile, env: &dyn Fn(&str) -> Option<String>) -
         Some(text) => flag("STORE_REQUIRE_CVC_RECOLLECTION", Some(text), false)?,
         None => file.require_cvc_recollection.unwrap_or(false),
     };
-    let save_usage = file.save_usage.unwrap_or_else(|| "off_session".into());
-    if save_usage != "off_session" && save_usage != "on_session" {
-        return Err(bad("store.saved-payment-methods.save-usage", format!("`{save_usage}` is neither `off_session` nor `on_session`")));
-    }
+    let save_usage = match (file.save_usage, setup_future_usage) {
+        (Some(usage), _) if usage != "off_session" && usage != "on_session" => {
+            return Err(bad("store.saved-payment-methods.save-usage", format!("`{usage}` is neither `off_session` nor `on_session`")));
+        }
+        (Some(_), Some(true)) => {
+            return Err(bad(
+                "store.saved-payment-methods.save-usage",
+                "leave it out when store.setup-future-usage is set: Stripe refuses both on one checkout, and setup-future-usage already says how cards are kept",
+            ));
+        }
+        (usage, None) => Some(usage.unwrap_or_else(|| "off_session".to_owned())),
+        (None, Some(_)) | (Some(_), Some(false)) => None,
+    };
     let redisplay_limit = file.redisplay_limit.unwrap_or(3);
     if !(1..=10).contains(&redisplay_limit) {
         return Err(bad("store.saved-payment-methods.redisplay-limit", "Stripe shows between 1 and 10 saved payment methods"));
@@ -374,6 +466,9 @@ struct StoreFile {
     blocked_card_countries: Option<Vec<String>>,
     payment_method_creation: Option<String>,
     saved_payment_methods: Option<SavedMethodsFile>,
+    capture_method: Option<String>,
+    setup_future_usage: Option<String>,
+    payment_method_types: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -465,13 +560,50 @@ mod tests {
         let file = "[store]\npayment-method-creation = \"manual\"\n[store.saved-payment-methods]\nsave-usage = \"on_session\"\nredisplay-limit = 5\n";
         let config = load(file, &[("STORE_REQUIRE_CVC_RECOLLECTION", "true")]).unwrap();
         assert_eq!(config.store.payment_method_creation, PaymentMethodCreation::Manual);
-        assert_eq!(config.store.saved_methods.save_usage, "on_session");
+        assert_eq!(config.store.saved_methods.save_usage.as_deref(), Some("on_session"));
         assert_eq!(config.store.saved_methods.redisplay_limit, 5);
         assert!(config.store.saved_methods.require_cvc_recollection);
         let error = load("[store.saved-payment-methods]\nredisplay-limit = 11\n", &[]).unwrap_err();
         assert_eq!(error.setting, "store.saved-payment-methods.redisplay-limit");
         let error = load("", &[("STORE_PAYMENT_METHOD_CREATION", "tokens")]).unwrap_err();
         assert_eq!(error.setting, "store.payment-method-creation");
+    }
+
+    #[test]
+    fn capture_future_usage_and_method_types_are_configurable() {
+        let config = load("", &[]).unwrap();
+        assert_eq!(config.store.capture_method, CaptureMethod::Automatic);
+        assert_eq!((config.store.setup_future_usage, config.store.payment_method_types), (None, None));
+        let file = "[store]\ncapture-method = \"manual\"\nsetup-future-usage = \"on_session\"\npayment-method-types = [\"card\", \"sepa_debit\"]\n";
+        let config = load(file, &[]).unwrap();
+        assert_eq!(config.store.capture_method, CaptureMethod::Manual);
+        assert_eq!(config.store.setup_future_usage.as_deref(), Some("on_session"));
+        assert_eq!(config.store.payment_method_types, Some(vec!["card".to_owned(), "sepa_debit".to_owned()]));
+        // setup-future-usage takes the place of the CustomerSession's save usage.
+        assert_eq!(config.store.saved_methods.save_usage, None);
+        assert_eq!(config.store.card_setup_usage(), "on_session");
+        let config = load("", &[("STORE_PAYMENT_METHOD_TYPES", "card, ideal"), ("STORE_CAPTURE_METHOD", "manual")]).unwrap();
+        assert_eq!(config.store.payment_method_types, Some(vec!["card".to_owned(), "ideal".to_owned()]));
+        assert_eq!(config.store.capture_method, CaptureMethod::Manual);
+
+        for (vars, setting) in [
+            (vec![("STORE_CAPTURE_METHOD", "later")], "store.capture-method"),
+            (vec![("STORE_SETUP_FUTURE_USAGE", "always")], "store.setup-future-usage"),
+            (vec![("STORE_PAYMENT_METHOD_TYPES", "card,Visa")], "store.payment-method-types"),
+            (vec![("STORE_PAYMENT_METHOD_TYPES", "card,card")], "store.payment-method-types"),
+            (vec![("STORE_PAYMENT_METHOD_TYPES", "card,")], "store.payment-method-types"),
+        ] {
+            assert_eq!(load("", &vars).unwrap_err().setting, setting, "{vars:?}");
+        }
+        let error = load("[store]\npayment-method-types = []\n", &[]).unwrap_err();
+        assert_eq!(error.setting, "store.payment-method-types");
+        // Stripe refuses payment_method_save_usage and setup_future_usage together.
+        let both = "[store]\nsetup-future-usage = \"off_session\"\n[store.saved-payment-methods]\nsave-usage = \"off_session\"\n";
+        assert_eq!(load(both, &[]).unwrap_err().setting, "store.saved-payment-methods.save-usage");
+        // From the environment, setup-future-usage overrides the file's save usage.
+        let file = "[store.saved-payment-methods]\nsave-usage = \"on_session\"\n";
+        let config = load(file, &[("STORE_SETUP_FUTURE_USAGE", "off_session")]).unwrap();
+        assert_eq!((config.store.setup_future_usage.as_deref(), config.store.saved_methods.save_usage), (Some("off_session"), None));
     }
 
     #[test]

@@ -157,6 +157,22 @@ pub fn document_locale() -> Locale {
         .unwrap_or_default()
 }
 
+impl Texts {
+    /// How an order's status (as `OrderView` and `AccountOrder` carry it) reads.
+    pub fn order_status(&self, status: &str) -> &'static str {
+        match status {
+            "paid" => self.status_paid,
+            "confirming" => self.status_confirming,
+            "failed" => self.status_failed,
+            "canceled" => self.status_canceled,
+            "authorized" => self.status_authorized,
+            "partially_refunded" => self.status_partially_refunded,
+            "refunded" => self.status_refunded,
+            _ => self.status_pending,
+        }
+    }
+}
+
 macro_rules! catalogue {
     ($($name:ident: $en:expr, $fr:expr;)*) => {
         /// Every fixed string of the interface, in one language. `{0}`, `{1}`: see [`fill`].
@@ -224,7 +240,16 @@ catalogue! {
     paid_thanks: "Thank you! Your payment was received.", "Merci ! Votre paiement a bien été reçu.";
     payment_processing: "Your payment is processing; your order page will show when it completes.",
         "Votre paiement est en cours de traitement ; la page de votre commande indiquera quand il sera terminé.";
-    payment_authorised: "Your payment is authorised.", "Votre paiement est autorisé.";
+    payment_authorised: "Your payment is authorised. You are charged when your order ships.",
+        "Votre paiement est autorisé. Vous serez débité à l'expédition de votre commande.";
+    method_not_accepted: "This shop does not accept that payment method for this order. Choose another one and pay again.",
+        "Cette boutique n'accepte pas ce moyen de paiement pour cette commande. Choisissez-en un autre et payez à nouveau.";
+    capture_notice: "Your card is authorised now and charged when your order ships.",
+        "Votre carte est autorisée maintenant et débitée à l'expédition de votre commande.";
+    card_kept_on_session: "Your card will be saved to your account, so that you can pay with it next time.",
+        "Votre carte sera enregistrée dans votre compte pour que vous puissiez payer avec la prochaine fois.";
+    card_kept_off_session: "By providing your card information, you allow this shop to charge your card for future payments in accordance with its terms. Your card will be saved to your account.",
+        "En fournissant les informations de votre carte, vous autorisez cette boutique à débiter votre carte pour de futurs paiements conformément à ses conditions. Votre carte sera enregistrée dans votre compte.";
     payment_needs_action: "Your payment still needs your bank's confirmation.", "Votre paiement attend encore la confirmation de votre banque.";
     payment_failed: "The payment did not go through. Nothing was charged.", "Le paiement n'a pas abouti. Rien n'a été débité.";
     payment_failed_because: "The payment did not go through: {0} Nothing was charged.", "Le paiement n'a pas abouti : {0} Rien n'a été débité.";
@@ -239,6 +264,11 @@ catalogue! {
     status_failed: "Payment failed — you can pay again from checkout", "Paiement refusé — vous pouvez payer à nouveau depuis la page de paiement";
     status_canceled: "Canceled", "Annulée";
     status_pending: "Awaiting payment", "En attente de paiement";
+    status_authorized: "Payment authorised — you are charged when the order ships",
+        "Paiement autorisé — vous serez débité à l'expédition de la commande";
+    status_partially_refunded: "Paid — partly refunded", "Payée — remboursée en partie";
+    status_refunded: "Refunded", "Remboursée";
+    charged: "Charged", "Débité";
     placed_on: "Placed on {0}", "Passée le {0}";
     discount_with_code: "Discount ({0})", "Réduction ({0})";
     ship_to: "Shipping to", "Livraison à";

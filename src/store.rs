@@ -88,6 +88,22 @@ pub enum CartAdd {
     OverCap,
 }
 
+/// The schema's migrations: those of `migrations/`, shared by both backends, and the
+/// few that must differ (`migrations/sqlite/`, `migrations/postgres/`), in version order.
+#[derive(Debug)]
+struct Migrations(Vec<sqlx::migrate::Migration>);
+
+impl<'s> sqlx::migrate::MigrationSource<'s> for Migrations {
+    #[allow(clippy::type_complexity)] // the trait's signature (a BoxFuture)
+    fn resolve(
+        self,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Vec<sqlx::migrate::Migration>, sqlx::error::BoxDynError>> + Send + 's>> {
+        let mut migrations = self.0;
+        migrations.sort_by_key(|migration| migration.version);
+        Box::pin(std::future::ready(Ok(migrations)))
+    }
+}
+
 impl Store {
     /// Runs a write transaction in a task of its own, so that it always reaches COMMIT
     /// or ROLLBACK. A request future can be dropped at any await (the client hung up);
@@ -148,7 +164,12 @@ impl Store {
                 Store { writer: pool.clone(), pool, backend }
             }
         };
-        sqlx::migrate!("./migrations").run(&store.writer).await?;
+        let specific = match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        let migrations = sqlx::migrate!("./migrations").iter().chain(specific.iter()).cloned().collect();
+        sqlx::migrate::Migrator::new(Migrations(migrations)).await?.run(&store.writer).await?;
         Ok(store)
     }
 
@@ -491,7 +512,33 @@ pub struct OrderSummary {
     pub currency: String,
     pub flag: Option<String>,
     pub created_at: i64,
+    /// What Stripe took (all of `amount` unless a capture took less).
+    pub charged: i64,
+    /// What went back (refunds that succeeded).
+    pub refunded: i64,
 }
+
+impl OrderSummary {
+    pub fn shown_status(&self) -> &str {
+        shown_status(&self.status, self.charged, self.refunded)
+    }
+}
+
+/// The status the shopper and the merchant see. A paid order that money went back to
+/// shows as `partially_refunded` or `refunded`: its payment status stays `paid` (the
+/// payment did go through), and the refunded total, counted once per refund, says
+/// the rest.
+pub fn shown_status(status: &str, charged: i64, refunded: i64) -> &str {
+    match status {
+        "paid" if refunded > 0 && refunded >= charged => "refunded",
+        "paid" if refunded > 0 => "partially_refunded",
+        status => status,
+    }
+}
+
+/// The columns of an [`OrderSummary`], for `SELECT … FROM orders`.
+pub(crate) const SUMMARY_COLUMNS: &str =
+    "id, status, amount, currency, flag, created_at, COALESCE(amount_received, amount) AS charged, amount_refunded";
 
 /// An order as its status page shows it.
 #[derive(Debug, Clone)]
@@ -506,8 +553,18 @@ pub struct OrderRecord {
     pub created_at: i64,
     /// When its status last changed.
     pub updated_at: i64,
+    /// What Stripe took (all of `amount` unless a capture took less).
+    pub charged: i64,
+    /// What went back (refunds that succeeded).
+    pub refunded: i64,
     pub lines: Vec<OrderLine>,
     pub details: PaymentDetails,
+}
+
+impl OrderRecord {
+    pub fn shown_status(&self) -> &str {
+        shown_status(&self.status, self.charged, self.refunded)
+    }
 }
 
 /// `orders o` belongs to the session bound as the last parameter: placed in it, or
@@ -548,6 +605,8 @@ fn order_summary_from(row: &sqlx::any::AnyRow) -> Result<OrderSummary, sqlx::Err
         currency: row.try_get("currency")?,
         flag: row.try_get("flag")?,
         created_at: row.try_get("created_at")?,
+        charged: row.try_get("charged")?,
+        refunded: row.try_get("amount_refunded")?,
     })
 }
 
@@ -793,6 +852,7 @@ impl Store {
     pub async fn order_of_session(&self, order_id: &str, session_id: &str) -> Result<Option<OrderRecord>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT id, status, amount, currency, discount_amount, discount_code, payment_intent_id, created_at, updated_at,
+                    COALESCE(amount_received, amount) AS charged, amount_refunded,
                     shipping, payment_method_id, payment_method_type, card_brand, last4
              FROM orders o WHERE id = $1 AND {OWNED_BY_SESSION}"
         ))
@@ -825,6 +885,8 @@ impl Store {
             payment_intent_id: row.try_get("payment_intent_id")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
+            charged: row.try_get("charged")?,
+            refunded: row.try_get("amount_refunded")?,
             lines,
             details: PaymentDetails {
                 shipping: row.try_get("shipping")?,
@@ -891,6 +953,8 @@ pub struct PaymentEvent<'a> {
     pub order_id: &'a str,
     pub payment_intent_id: &'a str,
     pub amount: i64,
+    /// What was captured: all of `amount`, or less after a partial capture.
+    pub amount_received: i64,
     pub currency: &'a str,
 }
 
@@ -920,10 +984,10 @@ impl Store {
         let store = self.clone();
         let owned: [String; 5] =
             [event.event_id, event.event_type, event.order_id, event.payment_intent_id, event.currency].map(str::to_owned);
-        let amount = event.amount;
+        let (amount, amount_received) = (event.amount, event.amount_received);
         Self::detached(async move {
             let [event_id, event_type, order_id, payment_intent_id, currency] = &owned;
-            let event = PaymentEvent { event_id, event_type, order_id, payment_intent_id, amount, currency };
+            let event = PaymentEvent { event_id, event_type, order_id, payment_intent_id, amount, amount_received, currency };
             store.apply_payment_event_now(&event, now).await
         })
         .await
@@ -975,14 +1039,18 @@ impl Store {
             }
             "payment_intent.payment_failed" | "payment_intent.canceled" => {
                 // Only the order's current PaymentIntent speaks for it: a late failure
-                // of an earlier attempt must not undo a later one.
+                // of an earlier attempt must not undo a later one. An authorisation
+                // canceled (by the merchant, or expired) cancels its order; before
+                // that, the shopper may still pay again.
                 let moved = sqlx::query(
-                    "UPDATE orders SET status = 'failed', updated_at = $1
-                     WHERE id = $2 AND status IN ('pending', 'confirming') AND (payment_intent_id IS NULL OR payment_intent_id = $3)",
+                    "UPDATE orders SET status = CASE WHEN status = 'authorized' THEN 'canceled' ELSE 'failed' END, updated_at = $1
+                     WHERE id = $2 AND (status IN ('pending', 'confirming') OR status = 'authorized' AND $4 = 'payment_intent.canceled')
+                     AND (payment_intent_id IS NULL OR payment_intent_id = $3)",
                 )
                 .bind(now)
                 .bind(event.order_id)
                 .bind(event.payment_intent_id)
+                .bind(event.event_type)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -991,7 +1059,20 @@ impl Store {
                 }
                 EventEffect::StatusUpdated
             }
-            "payment_intent.processing" | "payment_intent.requires_action" | "payment_intent.amount_capturable_updated" => {
+            "payment_intent.amount_capturable_updated" => {
+                // Authorised, waiting for the merchant to capture (stock stays reserved).
+                sqlx::query(
+                    "UPDATE orders SET status = 'authorized', payment_intent_id = $1, updated_at = $2
+                     WHERE id = $3 AND status IN ('pending', 'confirming', 'failed')",
+                )
+                .bind(event.payment_intent_id)
+                .bind(now)
+                .bind(event.order_id)
+                .execute(&mut *tx)
+                .await?;
+                EventEffect::StatusUpdated
+            }
+            "payment_intent.processing" | "payment_intent.requires_action" => {
                 sqlx::query("UPDATE orders SET status = 'confirming', payment_intent_id = $1, updated_at = $2 WHERE id = $3 AND status IN ('pending', 'failed')")
                     .bind(event.payment_intent_id)
                     .bind(now)
@@ -1046,13 +1127,17 @@ impl Store {
     }
 
     /// Orders still settling (`confirming`, with a PaymentIntent) last changed before
-    /// `cutoff`: `(order id, PaymentIntent id)`.
-    pub async fn orders_to_reconcile(&self, cutoff: i64) -> Result<Vec<(String, String)>, StoreError> {
+    /// `cutoff`, and orders `authorized` before `authorized_cutoff`: `(order id,
+    /// PaymentIntent id)`.
+    pub async fn orders_to_reconcile(&self, cutoff: i64, authorized_cutoff: i64) -> Result<Vec<(String, String)>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, payment_intent_id FROM orders
-             WHERE status = 'confirming' AND payment_intent_id IS NOT NULL AND updated_at <= $1 ORDER BY updated_at LIMIT 500",
+             WHERE payment_intent_id IS NOT NULL
+             AND (status = 'confirming' AND updated_at <= $1 OR status = 'authorized' AND updated_at <= $2)
+             ORDER BY updated_at LIMIT 500",
         )
         .bind(cutoff)
+        .bind(authorized_cutoff)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(|row| Ok((row.try_get("id")?, row.try_get("payment_intent_id")?))).collect::<Result<_, sqlx::Error>>()?)
@@ -1061,22 +1146,21 @@ impl Store {
     /// Orders for the merchant, newest first, optionally of one status.
     pub async fn list_orders(&self, status: Option<&str>, limit: i64) -> Result<Vec<OrderSummary>, StoreError> {
         // Two statements, so that each reads an index in order (no scan, no sort).
-        let rows =
-            match status {
-                Some(status) => sqlx::query(
-                    "SELECT id, status, amount, currency, flag, created_at FROM orders WHERE status = $1 ORDER BY created_at DESC LIMIT $2",
-                )
-                .bind(status)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?,
-                None => {
-                    sqlx::query("SELECT id, status, amount, currency, flag, created_at FROM orders ORDER BY created_at DESC LIMIT $1")
-                        .bind(limit)
-                        .fetch_all(&self.pool)
-                        .await?
-                }
-            };
+        let rows = match status {
+            Some(status) => {
+                sqlx::query(&format!("SELECT {SUMMARY_COLUMNS} FROM orders WHERE status = $1 ORDER BY created_at DESC LIMIT $2"))
+                    .bind(status)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query(&format!("SELECT {SUMMARY_COLUMNS} FROM orders ORDER BY created_at DESC LIMIT $1"))
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
         Ok(rows.iter().map(order_summary_from).collect::<Result<_, sqlx::Error>>()?)
     }
 
@@ -1127,10 +1211,13 @@ impl Store {
 async fn fulfil(tx: &mut sqlx::Transaction<'_, sqlx::Any>, event: &PaymentEvent<'_>, now: i64) -> Result<bool, StoreError> {
     let reserved: i64 =
         sqlx::query_scalar("SELECT stock_reserved FROM orders WHERE id = $1").bind(event.order_id).fetch_one(&mut **tx).await?;
-    sqlx::query("UPDATE orders SET status = 'paid', payment_intent_id = $1, updated_at = $2, stock_reserved = 1 WHERE id = $3")
-        .bind(event.payment_intent_id)
-        .bind(now)
-        .bind(event.order_id)
+    sqlx::query(
+        "UPDATE orders SET status = 'paid', payment_intent_id = $1, updated_at = $2, stock_reserved = 1, amount_received = $3 WHERE id = $4",
+    )
+    .bind(event.payment_intent_id)
+    .bind(now)
+    .bind(event.amount_received)
+    .bind(event.order_id)
         .execute(&mut **tx)
         .await?;
     let lines = sqlx::query("SELECT product_id, name, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id")
@@ -1352,6 +1439,7 @@ mod tests {
                     order_id: "ord_1",
                     payment_intent_id: "pi_1",
                     amount: 3600,
+                    amount_received: 3600,
                     currency: "eur",
                 };
                 let effect = store.apply_payment_event(&event, round).await.unwrap();
@@ -1379,6 +1467,7 @@ mod tests {
                             order_id: "ord_1",
                             payment_intent_id: "pi_1",
                             amount: 3600,
+                            amount_received: 3600,
                             currency: "eur",
                         };
                         store.apply_payment_event(&event, 1).await
@@ -1525,6 +1614,7 @@ mod tests {
                 order_id: "ord_1",
                 payment_intent_id: "pi_1",
                 amount: 3600,
+                amount_received: 3600,
                 currency: "eur",
             };
             store.apply_payment_event(&late, 4).await.unwrap();
@@ -1549,6 +1639,7 @@ mod tests {
             order_id: "ord_1",
             payment_intent_id: "pi_1",
             amount: 3600,
+            amount_received: 3600,
             currency: "eur",
         }
     }

@@ -56,6 +56,15 @@ impl Shop {
         self.ok(browser, "account/sign-up", &[("email", email), ("password", PASSWORD)]).await;
     }
 
+    /// A page as the browser's session sees it.
+    async fn page(&self, browser: &Browser, path: &str) -> String {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(cookie) = &browser.cookie {
+            request = request.header("cookie", format!("sf_session={cookie}"));
+        }
+        request.send().await.unwrap().text().await.unwrap()
+    }
+
     async fn cart_count(&self, browser: &mut Browser) -> u64 {
         self.ok(browser, "cart/get", &[]).await["item_count"].as_u64().unwrap()
     }
@@ -194,6 +203,12 @@ async fn a_signed_in_payment_carries_the_customer_and_saves_the_card_for_that_ac
     let view = shop.ok(&mut jenny, "checkout/view", &[]).await;
     let secret = view["customer_session_client_secret"].as_str().unwrap();
     assert!(secret.starts_with("cuss_secret_"), "{secret}");
+    // The save box says how a card is kept (payment_method_save_usage): Elements gets no
+    // setupFutureUsage, which Stripe refuses beside it.
+    assert_eq!(view["setup_future_usage"], Value::Null);
+    let session =
+        shop.stripe(Method::GET, &format!("/v1/elements/sessions?customer_session_client_secret={secret}"), "pk_test_tests", &[]).await;
+    assert_eq!(session["features"]["payment_method_save_usage"], "off_session", "{session}");
 
     // A forged customer in the request is ignored: the intent is for Jenny's Customer.
     let token = shop.saving_card_token("4242424242424242").await;
@@ -372,4 +387,53 @@ async fn one_address_cannot_create_accounts_without_end() {
     // Nothing was made: the address is still free once the hour has passed.
     let (status, _, _) = shop.call(&mut eleventh, "account/sign-in", &[("email", "shopper10@example.com"), ("password", PASSWORD)]).await;
     assert_ne!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_keeps_every_card_sets_setup_future_usage_for_signed_in_shoppers_only() {
+    let shop = shop_with(&[("STORE_SETUP_FUTURE_USAGE", "on_session")]).await;
+
+    // A guest: nothing to keep the card on, so nothing is asked (or said) at all.
+    let mut guest = Browser::default();
+    shop.ok(&mut guest, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let view = shop.ok(&mut guest, "checkout/view", &[]).await;
+    assert_eq!(view["setup_future_usage"], Value::Null);
+    let token = support::test_token(&shop.http, &shop.stripe, "pm_card_visa").await;
+    let reply = shop.ok(&mut guest, "checkout/confirm", &[("confirmation_token", &token)]).await;
+    let intent = shop.intent(reply["payment_intent"].as_str().unwrap()).await;
+    assert_eq!((intent["setup_future_usage"].clone(), intent["customer"].clone()), (Value::Null, Value::Null));
+
+    // Signed in: Elements and the intent both say on_session, and the CustomerSession
+    // leaves payment_method_save_usage out (Stripe refuses both).
+    let mut jenny = Browser::default();
+    shop.sign_up(&mut jenny, "jenny@example.com").await;
+    shop.ok(&mut jenny, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let view = shop.ok(&mut jenny, "checkout/view", &[]).await;
+    assert_eq!(view["setup_future_usage"], "on_session");
+    let secret = view["customer_session_client_secret"].as_str().unwrap();
+    let session =
+        shop.stripe(Method::GET, &format!("/v1/elements/sessions?customer_session_client_secret={secret}"), "pk_test_tests", &[]).await;
+    assert_eq!(session["features"]["payment_method_save"], "enabled", "{session}");
+    assert_eq!(session["features"]["payment_method_save_usage"], Value::Null, "{session}");
+    // The page tells her the card is kept.
+    let html = shop.page(&jenny, "/checkout").await;
+    assert!(html.contains("data-testid=\"save-notice\"") && html.contains("saved to your account"), "{html}");
+
+    // A card typed in without ticking the box (so no allow_redisplay): kept anyway.
+    let form = [
+        ("payment_method_data[type]", "card"),
+        ("payment_method_data[card][number]", "4242424242424242"),
+        ("payment_method_data[card][exp_month]", "12"),
+        ("payment_method_data[card][exp_year]", "2040"),
+        ("setup_future_usage", "on_session"),
+    ];
+    let token = shop.stripe(Method::POST, "/v1/confirmation_tokens", "pk_test_tests", &form).await["id"].as_str().unwrap().to_owned();
+    let reply = shop.ok(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await;
+    let intent = shop.intent(reply["payment_intent"].as_str().unwrap()).await;
+    assert_eq!(intent["setup_future_usage"], "on_session");
+    let customer = intent["customer"].as_str().unwrap();
+    let method = shop
+        .stripe(Method::GET, &format!("/v1/payment_methods/{}", intent["payment_method"].as_str().unwrap()), "sk_test_tests", &[])
+        .await;
+    assert_eq!(method["customer"], customer, "{method}");
 }

@@ -483,3 +483,46 @@ async fn card_testing_and_code_guessing_are_rate_limited_per_session() {
     let (status, reply) = shop.call(&shop.client, "cart/discount", &[("code", "WELCOME10")]).await;
     assert_eq!(status, 429, "{reply}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_explicit_list_of_payment_method_types_reaches_elements_and_the_intent() {
+    let shop = shop_with(&[("STORE_PAYMENT_METHOD_TYPES", "card")]).await;
+    shop.add("ceramic-mug", "1").await;
+    let (status, view) = shop.call(&shop.client, "checkout/view", &[]).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["payment_method_types"], json!(["card"]), "Elements' paymentMethodTypes");
+
+    // SEPA Debit (which Elements would not even offer): refused, the shopper told why.
+    let form = [
+        ("payment_method_data[type]", "sepa_debit"),
+        ("payment_method_data[sepa_debit][iban]", "DE89370400440532013000"),
+        ("payment_method_data[billing_details][name]", "Jenny Rosen"),
+        ("payment_method_data[billing_details][email]", "jenny@example.com"),
+    ];
+    let url = format!("{}/v1/confirmation_tokens", shop.stripe);
+    let sepa = support::stripe_call(&shop.client, reqwest::Method::POST, url, "pk_test_tests", &form).await;
+    let (status, error) = shop.pay(sepa["id"].as_str().unwrap(), &[]).await;
+    assert_eq!(status, 400, "{error}");
+    assert!(error.to_string().contains("does not accept that payment method"), "{error}");
+
+    // A card pays; the intent carries the list instead of automatic payment methods.
+    let (status, paid) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
+    assert_eq!(status, 200, "{paid}");
+    let intents = shop.payment_intents().await;
+    let intent = intents.iter().find(|pi| pi["id"] == paid["payment_intent"]).unwrap();
+    assert_eq!(intent["allowed_payment_method_types"], json!(["card"]));
+    assert_eq!(intent["payment_method_types"], json!(["card"]));
+    assert_eq!(intent["status"], "succeeded");
+
+    // Without the setting, the Dashboard's methods (automatic payment methods).
+    let shop = shop_with(&[]).await;
+    shop.add("ceramic-mug", "1").await;
+    let (_, view) = shop.call(&shop.client, "checkout/view", &[]).await;
+    assert_eq!(view["payment_method_types"], Value::Null);
+    let (_, paid) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
+    let intent = shop.payment_intents().await.into_iter().find(|pi| pi["id"] == paid["payment_intent"]).unwrap();
+    assert_eq!(
+        (intent["allowed_payment_method_types"].clone(), intent["automatic_payment_methods"]["enabled"].clone()),
+        (Value::Null, json!(true))
+    );
+}

@@ -120,11 +120,18 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
         ("evt_2", "payment_intent.succeeded"),
         ("evt_3", "payment_intent.payment_failed"),
     ] {
-        let event =
-            PaymentEvent { event_id: id, event_type: kind, order_id: "ord_1", payment_intent_id: "pi_1", amount: 5400, currency: "eur" };
+        let event = PaymentEvent {
+            event_id: id,
+            event_type: kind,
+            order_id: "ord_1",
+            payment_intent_id: "pi_1",
+            amount: 5400,
+            amount_received: 5400,
+            currency: "eur",
+        };
         store.apply_payment_event(&event, 5).await.unwrap();
     }
-    store.orders_to_reconcile(10).await.unwrap();
+    store.orders_to_reconcile(10, 0).await.unwrap();
     store.expire_sessions(-1, 10).await.unwrap();
     assert!(store.create_account("acct_1", "a@example.com", "a@example.com", "hash", 6).await.unwrap());
     store.account_by_email("a@example.com").await.unwrap();

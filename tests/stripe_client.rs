@@ -85,10 +85,12 @@ async fn payment_intents_are_created_retrieved_captured_and_canceled() {
             currency: "eur",
             confirm: true,
             paid_with: PaidWith::ConfirmationToken { confirmation_token: token },
-            automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
+            methods: PaymentMethodChoice::Dashboard { automatic_payment_methods: AutomaticPaymentMethods { enabled: true } },
             return_url: "http://127.0.0.1:3000/checkout/complete",
             metadata: [("order_id", "ord_x")].into_iter().collect(),
             customer: None,
+            capture_method: None,
+            setup_future_usage: None,
             payment_method_options: None,
             shipping: None,
             expand: ["payment_method"],
@@ -111,7 +113,7 @@ async fn payment_intents_are_created_retrieved_captured_and_canceled() {
         let Some(Expandable::Object(method)) = &intent.payment_method else { panic!("{:?}", intent.payment_method) };
         assert_eq!((method.kind.as_str(), method.card.as_ref().and_then(|c| c.last4.as_deref())), ("card", Some("4242")));
     }
-    let error = stripe.capture_payment_intent(&paid.id, "capture-b").await.unwrap_err();
+    let error = stripe.capture_payment_intent(&paid.id, None, "capture-b").await.unwrap_err();
     match error {
         storefront::stripe::Error::Api(api) => assert_eq!(api.code.as_deref(), Some("payment_intent_unexpected_state")),
         other => panic!("{other}"),

@@ -25,6 +25,7 @@ test('the merchant refunds part of an order, the shopper sees it, then the rest'
   await expect(page.getByTestId('order-refund')).toHaveCount(1);
   await expect(page.getByTestId('order-refund')).toHaveAttribute('data-done', 'true');
   await expect(page.getByTestId('order-refunded')).toContainText('5.00');
+  await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', 'partially_refunded');
 
   // The rest: the form offers what is left.
   await merchant.getByTestId('admin-refund-submit').click();
@@ -35,5 +36,6 @@ test('the merchant refunds part of an order, the shopper sees it, then the rest'
   await page.reload();
   await expect(page.getByTestId('order-refund')).toHaveCount(2);
   await expect(page.getByTestId('order-refunded')).toContainText('18.00');
+  await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', 'refunded');
   await merchantContext.close();
 });

@@ -29,7 +29,7 @@ pub async fn summary(state: &AppState, request: &Request) -> Result<Option<Accou
         .into_iter()
         .filter_map(|order| {
             let currency = Currency::parse(&order.currency).ok()?;
-            Some(AccountOrder { id: order.id, status: order.status, total: Money::new(order.amount, currency) })
+            Some(AccountOrder { status: order.shown_status().to_owned(), id: order.id, total: Money::new(order.amount, currency) })
         })
         .collect();
     Ok(Some(AccountSummary { email: account.email, orders }))
@@ -205,7 +205,7 @@ pub async fn confirm_setup(state: &AppState, request: &Request, token: &Confirma
         customer: &customer,
         automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
         return_url: &return_url,
-        usage: Some(&state.config.store.saved_methods.save_usage),
+        usage: Some(state.config.store.card_setup_usage()),
     };
     let intent = match state.payments.stripe.create_and_confirm_setup_intent(&params, &format!("setup-{token}")).await {
         Ok(intent) => intent,

@@ -96,13 +96,7 @@ fn SignedIn(summary: AccountSummary) -> impl IntoView {
                             <li data-testid=testid>
                                 <A href=href>{order.id.clone()}</A>
                                 <span>{locale.money(order.total)}</span>
-                                <span class="status" data-status=order.status.clone()>{match order.status.as_str() {
-                                    "paid" => t.status_paid,
-                                    "confirming" => t.status_confirming,
-                                    "failed" => t.status_failed,
-                                    "canceled" => t.status_canceled,
-                                    _ => t.status_pending,
-                                }}</span>
+                                <span class="status" data-status=order.status.clone()>{t.order_status(&order.status)}</span>
                             </li>
                         }}).collect_view()}
                     </ul>
@@ -218,6 +212,9 @@ fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>, card_saved: bool) -> 
         customer_session_client_secret: None,
         payment_method_options: None,
         payment_method_creation: None,
+        capture_method: None,
+        setup_future_usage: None,
+        payment_method_types: None,
     };
     let MountedPaymentElement { stripe, ready } =
         mount_payment_element(publishable_key, options, "tabs".into(), target, error, |_, _| Ok(vec![]));

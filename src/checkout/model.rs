@@ -21,6 +21,12 @@ pub struct CheckoutView {
     pub require_cvc_recollection: bool,
     /// Legacy path: `paymentMethodCreation: 'manual'` and `createPaymentMethod`.
     pub manual_payment_method_creation: bool,
+    /// `manual`: the payment is authorised now and captured by the merchant later.
+    pub capture_method: Option<String>,
+    /// `on_session` / `off_session`: the card is kept for later (the page says so).
+    pub setup_future_usage: Option<String>,
+    /// The store's explicit list of payment method types, if it has one.
+    pub payment_method_types: Option<Vec<String>>,
 }
 
 /// Where a payment stands after the server confirmed it.

@@ -16,7 +16,7 @@ use crate::stripe::ids::{ConfirmationTokenId, CustomerId, PaymentIntentId, Payme
 use crate::stripe::types::{
     AutomaticPaymentMethods, CardOptions, CardPreview, CreateAndConfirmPaymentIntent, CreateCustomerSession, CustomerAcceptance,
     CustomerSessionComponents, Expandable, MandateData, OnlineAcceptance, PaidWith, PaymentElementComponent, PaymentElementFeatures,
-    PaymentIntent, PaymentIntentStatus, PaymentMethodOptions, Shipping,
+    PaymentIntent, PaymentIntentStatus, PaymentMethodChoice, PaymentMethodOptions, Shipping,
 };
 
 /// What pays an attempt: a ConfirmationToken, or (legacy path) a PaymentMethod made by
@@ -58,7 +58,9 @@ pub async fn view(state: &AppState, request: &Request) -> Result<CheckoutView, A
     };
     let settings = &state.config.store;
     let manual = settings.payment_method_creation == PaymentMethodCreation::Manual;
-    let (customer_session_client_secret, saved_methods) = match crate::account::current_account(state, request).await? {
+    let account = crate::account::current_account(state, request).await?;
+    let setup_future_usage = settings.setup_future_usage_for(account.is_some()).map(str::to_owned);
+    let (customer_session_client_secret, saved_methods) = match account {
         Some(account) if settings.saved_methods.enabled && !manual && !cart.lines.is_empty() => {
             match saved_methods_session(state, &account).await {
                 Ok((secret, saved)) => (Some(secret), saved),
@@ -80,6 +82,9 @@ pub async fn view(state: &AppState, request: &Request) -> Result<CheckoutView, A
         saved_methods,
         require_cvc_recollection: settings.saved_methods.require_cvc_recollection,
         manual_payment_method_creation: manual,
+        capture_method: settings.capture_method_param().map(str::to_owned),
+        setup_future_usage,
+        payment_method_types: settings.payment_method_types.clone(),
     })
 }
 
@@ -92,7 +97,8 @@ async fn saved_methods_session(state: &AppState, account: &crate::store::Account
         payment_method_save: "enabled",
         payment_method_redisplay: "enabled",
         payment_method_remove: "enabled",
-        payment_method_save_usage: Some(&settings.save_usage),
+        // None when the store sets setup_future_usage (Stripe refuses both).
+        payment_method_save_usage: settings.save_usage.as_deref(),
         payment_method_redisplay_limit: Some(settings.redisplay_limit),
     };
     let session = state
@@ -332,7 +338,7 @@ fn details_not_found(locale: Locale) -> AppError {
 #[derive(Debug, Clone)]
 pub struct PaymentRequest {
     return_url: String,
-    require_cvc_recollection: bool,
+    config: std::sync::Arc<crate::config::Config>,
     /// Legacy path: the shopper's address and browser, for the mandate.
     client: (String, String),
     /// Legacy path: the Address Element's value.
@@ -344,7 +350,7 @@ impl PaymentRequest {
     pub fn of_request(state: &AppState, request: &Request, shipping: Option<Shipping>) -> PaymentRequest {
         PaymentRequest {
             return_url: format!("{}/checkout/complete", state.public_url),
-            require_cvc_recollection: state.config.store.saved_methods.require_cvc_recollection,
+            config: state.config.clone(),
             client: (
                 request.client_address.map_or_else(|| "0.0.0.0".to_owned(), |ip| ip.to_string()),
                 request.user_agent.clone().unwrap_or_else(|| "unknown".to_owned()),
@@ -359,6 +365,7 @@ impl PaymentRequest {
         let credential = Credential::parse(&attempt.confirmation_token_id).ok_or_else(|| unusable("credential"))?;
         let customer = attempt.customer_id.as_deref().map(CustomerId::parse).transpose().map_err(|_| unusable("customer"))?;
         let (ip_address, user_agent) = (&self.client.0, &self.client.1);
+        let store = &self.config.store;
         let (paid_with, shipping) = match &credential {
             // The ConfirmationToken carries the shipping address the Address Element collected.
             Credential::Token(token) => (PaidWith::ConfirmationToken { confirmation_token: token }, None),
@@ -378,12 +385,18 @@ impl PaymentRequest {
             currency: &attempt.currency,
             confirm: true,
             paid_with,
-            automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
+            // Each of these equals what the checkout page gave Elements (`view`).
+            methods: match &store.payment_method_types {
+                Some(types) => PaymentMethodChoice::Listed { allowed_payment_method_types: types },
+                None => PaymentMethodChoice::Dashboard { automatic_payment_methods: AutomaticPaymentMethods { enabled: true } },
+            },
             return_url: &self.return_url,
             metadata: [("order_id", attempt.order_id.as_str())].into_iter().collect(),
             customer: customer.as_ref(),
-            // Set together with Elements' paymentMethodOptions.card.require_cvc_recollection.
-            payment_method_options: self
+            capture_method: store.capture_method_param(),
+            setup_future_usage: store.setup_future_usage_for(customer.is_some()),
+            payment_method_options: store
+                .saved_methods
                 .require_cvc_recollection
                 .then_some(PaymentMethodOptions { card: CardOptions { require_cvc_recollection: true } }),
             shipping,
@@ -453,6 +466,10 @@ async fn refusal(state: &AppState, locale: Locale, attempt: &Attempt, error: cra
         // and close the attempt, so that the next confirmation starts a new one.
         tracing::error!(order, request_id, key = %attempt.idempotency_key, message = %api.message, "Stripe refused a retry under the attempt's idempotency key");
         Err(AppError::Internal)
+    } else if matches!(api.code.as_deref(), Some("payment_intent_incompatible_payment_method" | "payment_method_currency_mismatch")) {
+        // A kind of payment method this shop does not take for this order.
+        tracing::info!(order, request_id, code, message = %api.message, "Stripe refused a payment method the shop does not accept");
+        Err(AppError::invalid(locale.texts().method_not_accepted))
     } else if matches!(api.param.as_deref(), Some("confirmation_token" | "payment_method")) {
         // The shopper's details: used, expired or unknown. New ones will do.
         tracing::info!(order, request_id, code, message = %api.message, "Stripe refused the payment details");
@@ -498,12 +515,13 @@ async fn settle(state: &AppState, locale: Locale, attempt: &Attempt, intent: &Pa
             return Err(AppError::Internal);
         }
     };
-    let outcome = match status {
-        PaymentStatus::Succeeded => "succeeded",
-        PaymentStatus::Processing => "processing",
-        _ => "requires_capture",
+    let (outcome, order_status) = match status {
+        PaymentStatus::Succeeded => ("succeeded", "confirming"),
+        PaymentStatus::Processing => ("processing", "confirming"),
+        // Authorised: the merchant captures it (or cancels it) from the order view.
+        _ => ("requires_capture", "authorized"),
     };
-    let result = AttemptResult { payment_intent_id: id, outcome, order_status: "confirming", clear_cart: true, details: Some(&details) };
+    let result = AttemptResult { payment_intent_id: id, outcome, order_status, clear_cart: true, details: Some(&details) };
     state.store.finish_attempt(attempt, result, session::now()).await?;
     Ok(status)
 }

@@ -99,8 +99,12 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
         saved_methods,
         require_cvc_recollection,
         manual_payment_method_creation: manual,
+        capture_method,
+        setup_future_usage,
+        payment_method_types,
         ..
     } = checkout.clone();
+    let (keeps_card, charged_later) = (setup_future_usage.clone(), capture_method.is_some());
     // The saved payment method the shopper picked in the Payment Element, if any.
     let picked = RwSignal::new(None::<String>);
     let saved_methods = StoredValue::new(saved_methods);
@@ -120,6 +124,10 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
         payment_method_options: require_cvc_recollection
             .then_some(ElementsPaymentMethodOptions { card: ElementsCardOptions { require_cvc_recollection: true } }),
         payment_method_creation: manual.then(|| "manual".to_owned()),
+        // Each of these equals what the server puts on the intent.
+        capture_method: capture_method.clone(),
+        setup_future_usage: setup_future_usage.clone(),
+        payment_method_types: payment_method_types.clone(),
     };
     let MountedPaymentElement { stripe, ready } =
         mount_payment_element(publishable_key, options, layout, payment_target, error, move |elements, element| {
@@ -234,6 +242,14 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
             <div id="address-element" data-testid="address-element" node_ref=address_target></div>
             <h2>{t.payment}</h2>
             <div id="payment-element" data-testid="payment-element" node_ref=payment_target></div>
+            // What the guide asks to tell the shopper when their card is kept, or
+            // charged later.
+            {keeps_card.map(|usage| view! {
+                <p class="notice" data-testid="save-notice">
+                    {if usage == "off_session" { t.card_kept_off_session } else { t.card_kept_on_session }}
+                </p>
+            })}
+            {charged_later.then(|| view! { <p class="notice" data-testid="capture-notice">{t.capture_notice}</p> })}
             {move || picked.get().map(|id| view! { <PickedMethod method=saved_methods.with_value(|saved| saved.iter().find(|m| m.id == id).cloned())/> })}
             {move || checking.get().then(|| view! { <p class="notice" data-testid="payment-checking" role="status">{t.checking_unknown_outcome}</p> })}
             <p class="error" data-testid="payment-error" role="alert" aria-live="assertive">{move || error.get()}</p>

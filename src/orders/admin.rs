@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use subtle::ConstantTimeEq;
 
-const STATUSES: [&str; 5] = ["pending", "confirming", "failed", "paid", "canceled"];
+const STATUSES: [&str; 6] = ["pending", "confirming", "failed", "authorized", "paid", "canceled"];
 
 /// `None` when allowed; otherwise the reply to send.
 fn check(state: &AppState, headers: &HeaderMap) -> Option<Response> {
@@ -78,7 +78,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(query
             format!(
                 r#"<tr data-testid="admin-order-{id}"><td><a href="/admin/orders/{id}">{id}</a></td><td>{status}</td><td>{total}</td><td>{flag}</td><td>{created}</td></tr>"#,
                 id = escape(&order.id),
-                status = escape(&order.status),
+                status = escape(order.shown_status()),
                 total = escape(&money(order.amount, &order.currency)),
                 flag = escape(order.flag.as_deref().unwrap_or("")),
                 created = order.created_at,
@@ -121,6 +121,7 @@ pub async fn detail(
         Err(error) => return internal(error),
     };
     let refunds_section = refunds_section(&order, &refunds, &query);
+    let capture_section = capture_section(&order, &query);
     let lines: String = order
         .lines
         .iter()
@@ -180,14 +181,19 @@ pub async fn detail(
     page(
         &format!("Order {id}"),
         &format!(
-            "<p><a href=\"/admin/orders\">All orders</a></p><h1>Order {id}</h1><p>Status: <strong data-testid=\"admin-status\">{status}</strong> · Total {total}{flag}</p><ul>{lines}</ul>{discount}\
-             <h2>Ship to</h2>{ship_to}<h2>Paid with</h2>{paid_with}{refunds_section}\
+            "<p><a href=\"/admin/orders\">All orders</a></p><h1>Order {id}</h1><p>Status: <strong data-testid=\"admin-status\">{status}</strong> · Total {total}{charged}{flag}</p><ul>{lines}</ul>{discount}\
+             <h2>Ship to</h2>{ship_to}<h2>Paid with</h2>{paid_with}{capture_section}{refunds_section}\
              <h2>Payment attempts</h2><table><tr><th>#</th><th>PaymentIntent</th><th>Outcome</th><th>Amount</th></tr>{attempts}</table>\
              <h2>Events</h2><table><tr><th>Event</th><th>Type</th><th>Received (unix)</th></tr>{events}</table>\
              <h2>Messages to the shopper</h2><table><tr><th>Kind</th><th>Message</th></tr>{outbox}</table>",
             id = escape(&order.id),
-            status = escape(&order.status),
+            status = escape(order.shown_status()),
             total = escape(&money(order.amount, &order.currency)),
+            charged = if order.status == "paid" && order.charged < order.amount {
+                format!(" · Charged <strong data-testid=\"admin-charged\">{}</strong>", escape(&money(order.charged, &order.currency)))
+            } else {
+                String::new()
+            },
             flag = flag.map(|f| format!(" · <strong>flagged: {}</strong>", escape(&f))).unwrap_or_default(),
         ),
     )
@@ -219,7 +225,7 @@ fn refunds_section(order: &crate::store::OrderRecord, refunds: &crate::store::Re
         }
         _ => String::new(),
     };
-    let remaining = order.amount - refunds.committed;
+    let remaining = order.charged - refunds.committed;
     let form = if order.status == "paid" && remaining > 0 {
         let currency = crate::money::Currency::parse(&order.currency).ok();
         let digits = currency.map_or(2, |c| c.exponent());
@@ -252,7 +258,40 @@ fn refunds_section(order: &crate::store::OrderRecord, refunds: &crate::store::Re
         "<h2>Refunds</h2>{message}<p>Refunded <strong data-testid=\"admin-refunded\">{refunded}</strong> of {total}.</p>\
          <table><tr><th>Refund</th><th>Amount</th><th>Status</th><th>Reason</th></tr>{rows}</table>{form}",
         refunded = escape(&money(refunds.refunded, &order.currency)),
-        total = escape(&money(order.amount, &order.currency)),
+        total = escape(&money(order.charged, &order.currency)),
+    )
+}
+
+/// For an authorised order (manual capture): the form to capture it, in full or in
+/// part, and the one to cancel it.
+fn capture_section(order: &crate::store::OrderRecord, query: &HashMap<String, String>) -> String {
+    let message = match (query.get("captured"), query.get("canceled"), query.get("capture_error")) {
+        (.., Some(error)) => format!("<p class=\"error\" role=\"alert\" data-testid=\"admin-capture-error\">{}</p>", escape(error)),
+        (Some(_), ..) => "<p role=\"status\" data-testid=\"admin-capture-done\">Captured.</p>".to_owned(),
+        (_, Some(_), _) => "<p role=\"status\" data-testid=\"admin-cancel-done\">Canceled: the authorisation is released.</p>".to_owned(),
+        _ => String::new(),
+    };
+    if order.status != "authorized" {
+        return message;
+    }
+    let digits = Currency::parse(&order.currency).map_or(2, |c| c.exponent());
+    format!(
+        "<h2>Capture</h2>{message}<p>The payment is authorised, not yet taken. Capture what you ship (Stripe releases the rest), \
+         or cancel the order. Stripe cancels an authorisation that is not captured within 7 days.</p>\
+         <form method=\"post\" action=\"/admin/orders/{id}/capture\" data-testid=\"admin-capture-form\">\
+         <input type=\"hidden\" name=\"request\" value=\"{request}\">\
+         <p><label>Amount ({currency}) <input name=\"amount\" inputmode=\"decimal\" required value=\"{amount}\" data-testid=\"admin-capture-amount\"></label> \
+         at most {authorized}</p>\
+         <p><button type=\"submit\" data-testid=\"admin-capture-submit\">Capture</button></p></form>\
+         <form method=\"post\" action=\"/admin/orders/{id}/cancel\" data-testid=\"admin-cancel-form\">\
+         <input type=\"hidden\" name=\"request\" value=\"{cancel_request}\">\
+         <p><button type=\"submit\" data-testid=\"admin-cancel-submit\">Cancel the order</button></p></form>",
+        id = escape(&order.id),
+        request = crate::session::random_id("capture"),
+        cancel_request = crate::session::random_id("cancel"),
+        currency = escape(&order.currency.to_uppercase()),
+        amount = decimal(order.amount, digits),
+        authorized = escape(&money(order.amount, &order.currency)),
     )
 }
 
@@ -305,20 +344,33 @@ fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
+/// `None` when a state-changing request may go on: the merchant's, from this shop's own
+/// order page; otherwise the reply to send.
+fn check_post(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    if let Some(refused) = check(state, headers) {
+        return Some(refused);
+    }
+    (!same_origin(headers)).then(|| (StatusCode::FORBIDDEN, "Orders are changed from this shop's own order page.").into_response())
+}
+
+/// Back to the order's page (its id is a stored order's: URL-safe), saying what happened.
+fn back_to(id: &str, key: &str, value: &str) -> Response {
+    let query = serde_qs::to_string(&std::collections::BTreeMap::from([(key, value)])).unwrap_or_default();
+    (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/admin/orders/{id}?{query}"))]).into_response()
+}
+
+/// A form's nonce as rendered by this view (random id characters only).
+fn well_formed_nonce(request: &str) -> bool {
+    (16..=64).contains(&request.len()) && request.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// `POST /admin/orders/{id}/refunds`: asks Stripe to refund part or all of a paid
 /// order; the refund is recorded from Stripe's answer and its webhooks.
 pub async fn refund(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<RefundForm>) -> Response {
-    if let Some(refused) = check(&state, &headers) {
+    if let Some(refused) = check_post(&state, &headers) {
         return refused;
     }
-    if !same_origin(&headers) {
-        return (StatusCode::FORBIDDEN, "Refunds are made from this shop's own order page.").into_response();
-    }
-    // Back to the order's page (its id is a stored order's: URL-safe), saying what happened.
-    let back = |key: &str, value: &str| {
-        let query = serde_qs::to_string(&std::collections::BTreeMap::from([(key, value)])).unwrap_or_default();
-        (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/admin/orders/{id}?{query}"))]).into_response()
-    };
+    let back = |key: &str, value: &str| back_to(&id, key, value);
     let refused = |message: &str| back("error", message);
     let order = match state.store.order_for_merchant(&id).await {
         Ok(Some(order)) => order,
@@ -328,9 +380,7 @@ pub async fn refund(State(state): State<AppState>, headers: HeaderMap, Path(id):
     let (Some(payment_intent), true) = (order.payment_intent_id.clone(), order.status == "paid") else {
         return refused("Only a paid order can be refunded.");
     };
-    let well_formed =
-        (16..=64).contains(&form.request.len()) && form.request.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !well_formed {
+    if !well_formed_nonce(&form.request) {
         return refused("The form has expired: reload the page and refund again.");
     }
     let digits = crate::money::Currency::parse(&order.currency).map_or(2, |c| c.exponent());
@@ -341,7 +391,7 @@ pub async fn refund(State(state): State<AppState>, headers: HeaderMap, Path(id):
         Ok(refunds) => refunds,
         Err(error) => return internal(error),
     };
-    let remaining = order.amount - refunds.committed;
+    let remaining = order.charged - refunds.committed;
     if amount > remaining {
         return refused(&format!("At most {} can still be refunded.", money(remaining.max(0), &order.currency)));
     }
@@ -388,6 +438,86 @@ pub async fn refund(State(state): State<AppState>, headers: HeaderMap, Path(id):
             refused(
                 "Stripe did not answer. The refund may or may not have been made: reload this page in a minute (Stripe's webhook records it) before trying again.",
             )
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct CaptureForm {
+    /// What to capture (capture form only); at most what was authorised.
+    #[serde(default)]
+    amount: String,
+    /// The form's nonce: the capture's (or cancel's) idempotency key.
+    request: String,
+}
+
+/// `POST /admin/orders/{id}/capture`: captures an authorised order, in full or in part
+/// (Stripe releases the rest); the order is paid for what was captured.
+pub async fn capture(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<CaptureForm>) -> Response {
+    settle_authorization(&state, &headers, &id, &form, Settle::Capture).await
+}
+
+/// `POST /admin/orders/{id}/cancel`: cancels an authorised order; Stripe releases the
+/// authorisation and the order's stock goes back.
+pub async fn cancel(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<CaptureForm>) -> Response {
+    settle_authorization(&state, &headers, &id, &form, Settle::Cancel).await
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Settle {
+    Capture,
+    Cancel,
+}
+
+async fn settle_authorization(state: &AppState, headers: &HeaderMap, id: &str, form: &CaptureForm, action: Settle) -> Response {
+    if let Some(refused) = check_post(state, headers) {
+        return refused;
+    }
+    let refused = |message: &str| back_to(id, "capture_error", message);
+    let order = match state.store.order_for_merchant(id).await {
+        Ok(Some(order)) => order,
+        Ok(None) => return (StatusCode::NOT_FOUND, "No such order.").into_response(),
+        Err(error) => return internal(error),
+    };
+    let payment_intent = order.payment_intent_id.as_deref().and_then(|pi| crate::stripe::ids::PaymentIntentId::parse(pi).ok());
+    let (Some(payment_intent), true) = (payment_intent, order.status == "authorized") else {
+        return refused("Only an authorised payment that is not captured yet can be captured or canceled.");
+    };
+    if !well_formed_nonce(&form.request) {
+        return refused("The form has expired: reload the page and try again.");
+    }
+    let stripe = &state.payments.stripe;
+    let replied = match action {
+        Settle::Capture => {
+            let digits = Currency::parse(&order.currency).map_or(2, |c| c.exponent());
+            let Some(amount) = minor_units(&form.amount, digits) else {
+                return refused("Write the amount to capture as a number, like 12.50.");
+            };
+            if amount > order.amount {
+                return refused(&format!("At most {} was authorised.", money(order.amount, &order.currency)));
+            }
+            stripe.capture_payment_intent(&payment_intent, Some(amount), &format!("capture-{id}-{}", form.request)).await
+        }
+        Settle::Cancel => stripe.cancel_payment_intent(&payment_intent, &format!("cancel-{id}-{}", form.request)).await,
+    };
+    match replied {
+        Ok(intent) => {
+            // Recorded now from Stripe's answer; its webhook finds it done.
+            if let Err(error) = super::reconcile::apply_intent(state, id, &intent).await {
+                tracing::error!(error = ?error, order = %id, "recording a capture failed; its webhook will record it");
+            }
+            tracing::info!(order = %id, intent = %intent.id, status = ?intent.status, received = intent.amount_received, "authorisation settled");
+            match action {
+                Settle::Capture => back_to(id, "captured", intent.id.as_str()),
+                Settle::Cancel => back_to(id, "canceled", intent.id.as_str()),
+            }
+        }
+        Err(crate::stripe::Error::Api(error)) if error.status < 500 && error.status != 429 && error.status != 409 => {
+            refused(&format!("Stripe refused: {}", error.message))
+        }
+        Err(error) => {
+            tracing::error!(error = %error, order = %id, "a capture or cancel got no answer");
+            refused("Stripe did not answer. Reload this page in a minute (Stripe's webhook records what happened) before trying again.")
         }
     }
 }

@@ -13,9 +13,12 @@ pub struct OrderLineView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderView {
     pub id: String,
-    /// `pending`, `confirming`, `failed`, `paid`, `canceled`.
+    /// `pending`, `confirming`, `failed`, `authorized` (waiting for the merchant to
+    /// capture it), `paid`, `partially_refunded`, `refunded`, `canceled`.
     pub status: String,
     pub total: Money,
+    /// What was charged, when it is less than the total (the merchant captured part).
+    pub charged: Option<Money>,
     pub lines: Vec<OrderLineView>,
     /// The discount code and what it took off, when one was used.
     pub discount: Option<(String, Money)>,

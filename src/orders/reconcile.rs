@@ -1,21 +1,23 @@
-//! Reconciliation: orders still settling after a while are checked against Stripe and
-//! moved by the same rules as webhooks, so an event lost for good still ends in the
-//! right state. Runs at start-up and periodically; safe on every instance (each change
-//! is recorded once, under an id derived from the PaymentIntent and its status).
+//! Reconciliation: orders still settling after a while (and authorisations older than
+//! Stripe keeps them) are checked against Stripe and moved by the same rules as
+//! webhooks, so an event lost for good still ends in the right state. Runs at start-up
+//! and periodically; safe on every instance (each change is recorded once, under an id
+//! derived from the PaymentIntent and its status).
 
 use crate::session;
 use crate::state::AppState;
-use crate::store::{EventEffect, PaymentEvent};
+use crate::store::{EventEffect, PaymentEvent, StoreError};
 use crate::stripe::ids::PaymentIntentId;
-use crate::stripe::types::PaymentIntentStatus;
+use crate::stripe::types::{PaymentIntent, PaymentIntentStatus};
 
 /// Checks every order settling for longer than the configured age, and asks Stripe again
 /// about payments whose answer never came; returns how many changed.
 #[tracing::instrument(name = "reconcile settling orders", skip_all)]
 pub async fn run_once(state: &AppState) -> usize {
-    let cutoff = session::now() - state.config.reconcile_after.as_secs() as i64;
+    let now = session::now();
+    let cutoff = now - state.config.reconcile_after.as_secs() as i64;
     let resolved = crate::checkout::resolve_unknown_attempts(state, cutoff).await;
-    let orders = match state.store.orders_to_reconcile(cutoff).await {
+    let orders = match state.store.orders_to_reconcile(cutoff, now - AUTHORIZATION_LIFETIME_SECS).await {
         Ok(orders) => orders,
         Err(error) => {
             tracing::error!(error = ?error, "cannot list orders to reconcile");
@@ -32,24 +34,9 @@ pub async fn run_once(state: &AppState) -> usize {
                 return changed;
             }
         };
-        let event_type = match intent.status {
-            PaymentIntentStatus::Succeeded => "payment_intent.succeeded",
-            PaymentIntentStatus::RequiresPaymentMethod => "payment_intent.payment_failed",
-            PaymentIntentStatus::Canceled => "payment_intent.canceled",
-            _ => continue,
-        };
-        let event_id = format!("reconcile:{intent_id}:{event_type}");
-        let event = PaymentEvent {
-            event_id: &event_id,
-            event_type,
-            order_id: &order_id,
-            payment_intent_id: &intent_id,
-            amount: intent.amount,
-            currency: &intent.currency,
-        };
-        match state.store.apply_payment_event(&event, session::now()).await {
-            Ok(EventEffect::Duplicate | EventEffect::Ignored) => {}
-            Ok(effect) => {
+        match apply_intent(state, &order_id, &intent).await {
+            Ok(None | Some(EventEffect::Duplicate | EventEffect::Ignored)) => {}
+            Ok(Some(effect)) => {
                 changed += 1;
                 tracing::info!(order = %order_id, intent = %intent_id, ?effect, "reconciled an order with Stripe");
             }
@@ -57,6 +44,34 @@ pub async fn run_once(state: &AppState) -> usize {
         }
     }
     changed
+}
+
+/// How long Stripe keeps a card authorisation before it cancels it (7 days for most
+/// cards): an order still `authorized` after that is checked.
+const AUTHORIZATION_LIFETIME_SECS: i64 = 7 * 24 * 3600;
+
+/// Moves `order_id` as `intent` (just read from Stripe, or its answer to a capture or
+/// a cancel) says, by the webhooks' rules, once per status; `None` when the status
+/// settles nothing.
+pub async fn apply_intent(state: &AppState, order_id: &str, intent: &PaymentIntent) -> Result<Option<EventEffect>, StoreError> {
+    let event_type = match intent.status {
+        PaymentIntentStatus::Succeeded => "payment_intent.succeeded",
+        PaymentIntentStatus::RequiresPaymentMethod => "payment_intent.payment_failed",
+        PaymentIntentStatus::Canceled => "payment_intent.canceled",
+        PaymentIntentStatus::RequiresCapture => "payment_intent.amount_capturable_updated",
+        _ => return Ok(None),
+    };
+    let event_id = format!("reconcile:{}:{event_type}", intent.id);
+    let event = PaymentEvent {
+        event_id: &event_id,
+        event_type,
+        order_id,
+        payment_intent_id: intent.id.as_str(),
+        amount: intent.amount,
+        amount_received: intent.amount_received,
+        currency: &intent.currency,
+    };
+    state.store.apply_payment_event(&event, session::now()).await.map(Some)
 }
 
 /// Runs reconciliation now and then every `reconcile_every`, for the life of the process;

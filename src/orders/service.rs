@@ -22,6 +22,7 @@ pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<Order
     let currency = Currency::parse(&order.currency).map_err(|_| AppError::Internal)?;
     let refunds = state.store.refunds_of(&order.id).await?;
     let settling = matches!(order.status.as_str(), "pending" | "confirming");
+    let status = order.shown_status().to_owned();
     Ok(OrderView {
         id: order.id,
         placed_at: order.created_at,
@@ -33,7 +34,9 @@ pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<Order
             .collect(),
         refunded: Money::new(refunds.refunded, currency),
         refresh_in_secs: if settling { refresh_after(session::now() - order.updated_at) } else { None },
-        status: order.status,
+        // Taken in part (a partial capture): say how much.
+        charged: (order.status == "paid" && order.charged < order.amount).then(|| Money::new(order.charged, currency)),
+        status,
         total: Money::new(order.amount, currency),
         discount: order.discount_code.filter(|_| order.discount_amount > 0).map(|code| (code, Money::new(order.discount_amount, currency))),
         ship_to: order.details.shipping.as_deref().map(address_lines).unwrap_or_default(),

@@ -32,13 +32,7 @@ pub fn OrderPage() -> impl IntoView {
 fn Order(order: OrderView) -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
-    let status = match order.status.as_str() {
-        "paid" => t.status_paid,
-        "confirming" => t.status_confirming,
-        "failed" => t.status_failed,
-        "canceled" => t.status_canceled,
-        _ => t.status_pending,
-    };
+    let status = t.order_status(&order.status);
     // Until Stripe's webhook settles the payment, the page reloads itself (with or
     // without JavaScript), less and less often, and then stops and says so.
     let settling = matches!(order.status.as_str(), "confirming" | "pending");
@@ -64,6 +58,9 @@ fn Order(order: OrderView) -> impl IntoView {
             </p>
         })}
         <p class="total">{t.total} " " <strong>{locale.money(order.total)}</strong></p>
+        {order.charged.map(|charged| view! {
+            <p class="total">{t.charged} " " <strong data-testid="order-charged">{locale.money(charged)}</strong></p>
+        })}
         {(!order.refunds.is_empty()).then(|| view! {
             <h2>{t.refunds}</h2>
             <ul class="summary-lines" data-testid="order-refunds">

@@ -85,6 +85,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         order_id,
         payment_intent_id: object["id"].as_str().unwrap_or_default(),
         amount: object["amount"].as_i64().unwrap_or(-1),
+        amount_received: object["amount_received"].as_i64().or(object["amount"].as_i64()).unwrap_or(-1),
         currency: object["currency"].as_str().unwrap_or_default(),
     };
     // The store applies it to the end even if Stripe hangs up first.

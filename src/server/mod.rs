@@ -207,6 +207,8 @@ fn router(state: AppState) -> Router {
         .route("/admin/orders", get(crate::orders::admin::list))
         .route("/admin/orders/{id}", get(crate::orders::admin::detail))
         .route("/admin/orders/{id}/refunds", axum::routing::post(crate::orders::admin::refund))
+        .route("/admin/orders/{id}/capture", axum::routing::post(crate::orders::admin::capture))
+        .route("/admin/orders/{id}/cancel", axum::routing::post(crate::orders::admin::cancel))
         .leptos_routes_with_context(&state, routes, context, page)
         .fallback(move |axum::extract::State(state): axum::extract::State<AppState>, request: axum::extract::Request| async move {
             match assets::site_file(&state.site_files, &request) {

@@ -155,10 +155,10 @@ impl Store {
 
     /// The account's orders, newest first.
     pub async fn account_orders(&self, account_id: &str, limit: i64) -> Result<Vec<OrderSummary>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, status, amount, currency, flag, created_at FROM orders WHERE account_id = $1
-             ORDER BY created_at DESC, id LIMIT $2",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM orders WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT $2",
+            super::SUMMARY_COLUMNS
+        ))
         .bind(account_id)
         .bind(limit)
         .fetch_all(&self.pool)

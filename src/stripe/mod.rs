@@ -158,10 +158,17 @@ impl Client {
         self.request(Method::POST, &format!("/v1/payment_intents/{id}/cancel"), Some(String::new()), Some(idempotency_key)).await
     }
 
-    /// Capture an authorised (manual capture) PaymentIntent in full.
+    /// Capture an authorised (manual capture) PaymentIntent: `amount_to_capture` of it
+    /// (Stripe releases the rest), or all of it.
     /// <https://docs.stripe.com/api/payment_intents/capture>
-    pub async fn capture_payment_intent(&self, id: &PaymentIntentId, idempotency_key: &str) -> Result<PaymentIntent, Error> {
-        self.request(Method::POST, &format!("/v1/payment_intents/{id}/capture"), Some(String::new()), Some(idempotency_key)).await
+    pub async fn capture_payment_intent(
+        &self,
+        id: &PaymentIntentId,
+        amount_to_capture: Option<i64>,
+        idempotency_key: &str,
+    ) -> Result<PaymentIntent, Error> {
+        let body = amount_to_capture.map(|amount| format!("amount_to_capture={amount}")).unwrap_or_default();
+        self.request(Method::POST, &format!("/v1/payment_intents/{id}/capture"), Some(body), Some(idempotency_key)).await
     }
 
     /// Refund part or all of a PaymentIntent's charge.
@@ -331,10 +338,12 @@ mod tests {
             currency: "eur",
             confirm: true,
             paid_with: PaidWith::ConfirmationToken { confirmation_token: &token },
-            automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
+            methods: PaymentMethodChoice::Dashboard { automatic_payment_methods: AutomaticPaymentMethods { enabled: true } },
             return_url: "http://127.0.0.1:3000/checkout/complete",
             metadata: [("order_id", "ord_1")].into_iter().collect(),
             customer: None,
+            capture_method: None,
+            setup_future_usage: None,
             payment_method_options: None,
             shipping: None,
             expand: ["payment_method"],
@@ -351,6 +360,36 @@ mod tests {
         assert_eq!(get("confirmation_token"), Some("ctoken_123"));
         assert_eq!(get("customer"), None);
         assert_eq!(get("payment_method_options[card][require_cvc_recollection]"), None);
+        assert_eq!((get("capture_method"), get("setup_future_usage"), get("allowed_payment_method_types[0]")), (None, None, None));
+    }
+
+    #[test]
+    fn an_explicit_method_list_replaces_automatic_payment_methods() {
+        let token = ConfirmationTokenId::parse("ctoken_123").unwrap();
+        let types = ["card".to_owned(), "sepa_debit".to_owned()];
+        let params = CreateAndConfirmPaymentIntent {
+            amount: 4250,
+            currency: "eur",
+            confirm: true,
+            paid_with: PaidWith::ConfirmationToken { confirmation_token: &token },
+            methods: PaymentMethodChoice::Listed { allowed_payment_method_types: &types },
+            return_url: "http://127.0.0.1:3000/checkout/complete",
+            metadata: BTreeMap::new(),
+            customer: None,
+            capture_method: Some("manual"),
+            setup_future_usage: Some("off_session"),
+            payment_method_options: None,
+            shipping: None,
+            expand: ["payment_method"],
+        };
+        let body = encode(&params).unwrap();
+        let decoded: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+        let get = |key: &str| decoded.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        assert_eq!(get("allowed_payment_method_types[0]"), Some("card"));
+        assert_eq!(get("allowed_payment_method_types[1]"), Some("sepa_debit"));
+        assert_eq!(get("automatic_payment_methods[enabled]"), None);
+        assert_eq!(get("capture_method"), Some("manual"));
+        assert_eq!(get("setup_future_usage"), Some("off_session"));
     }
 
     #[test]
@@ -371,10 +410,12 @@ mod tests {
                     },
                 },
             },
-            automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
+            methods: PaymentMethodChoice::Dashboard { automatic_payment_methods: AutomaticPaymentMethods { enabled: true } },
             return_url: "http://127.0.0.1:3000/checkout/complete",
             metadata: BTreeMap::new(),
             customer: Some(&customer),
+            capture_method: None,
+            setup_future_usage: None,
             payment_method_options: Some(PaymentMethodOptions { card: CardOptions { require_cvc_recollection: true } }),
             shipping: Some(&Shipping {
                 name: "Ada Lovelace".into(),
@@ -436,10 +477,12 @@ mod tests {
                 currency: "eur",
                 confirm: true,
                 paid_with: PaidWith::ConfirmationToken { confirmation_token: &token },
-                automatic_payment_methods: AutomaticPaymentMethods { enabled: true },
+                methods: PaymentMethodChoice::Dashboard { automatic_payment_methods: AutomaticPaymentMethods { enabled: true } },
                 return_url: &return_url,
                 metadata: [("order_id", "ord_1"), ("note", value.as_str())].into_iter().collect(),
                 customer: None,
+                capture_method: None,
+                setup_future_usage: None,
                 payment_method_options: None,
                 shipping: None,
                 expand: ["payment_method"],

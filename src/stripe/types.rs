@@ -26,6 +26,9 @@ pub struct PaymentIntent {
     pub id: PaymentIntentId,
     pub status: PaymentIntentStatus,
     pub amount: i64,
+    /// What was captured (less than `amount` after a partial capture).
+    #[serde(default)]
+    pub amount_received: i64,
     pub currency: String,
     pub client_secret: Option<String>,
     pub customer: Option<String>,
@@ -237,11 +240,19 @@ pub struct CreateAndConfirmPaymentIntent<'a> {
     pub confirm: bool,
     #[serde(flatten)]
     pub paid_with: PaidWith<'a>,
-    pub automatic_payment_methods: AutomaticPaymentMethods,
+    #[serde(flatten)]
+    pub methods: PaymentMethodChoice<'a>,
     pub return_url: &'a str,
     pub metadata: BTreeMap<&'a str, &'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer: Option<&'a CustomerId>,
+    /// `manual`: authorise now, capture later (`None`: Stripe's default, at once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_method: Option<&'a str>,
+    /// `on_session` / `off_session`: keep the payment method for later (it must equal
+    /// Elements' `setupFutureUsage`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setup_future_usage: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_method_options: Option<PaymentMethodOptions>,
     /// Legacy path: the Address Element's value (a ConfirmationToken carries its own).
@@ -249,6 +260,17 @@ pub struct CreateAndConfirmPaymentIntent<'a> {
     pub shipping: Option<&'a Shipping>,
     /// `["payment_method"]`: the reply says what paid.
     pub expand: [&'a str; 1],
+}
+
+/// Which payment methods the intent accepts.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum PaymentMethodChoice<'a> {
+    /// `automatic_payment_methods[enabled]=true`: those enabled in the Dashboard.
+    Dashboard { automatic_payment_methods: AutomaticPaymentMethods },
+    /// `allowed_payment_method_types[]`: an explicit list (the pinned API version's name
+    /// for what older versions called `payment_method_types`).
+    Listed { allowed_payment_method_types: &'a [String] },
 }
 
 /// What confirms an intent.

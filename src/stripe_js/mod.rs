@@ -47,6 +47,15 @@ pub struct ElementsOptions {
     /// `manual` for the legacy `createPaymentMethod` path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_method_creation: Option<String>,
+    /// `manual`: only methods that can be captured later are offered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_method: Option<String>,
+    /// `on_session` / `off_session`: the payment method is kept for later payments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setup_future_usage: Option<String>,
+    /// An explicit list instead of the methods enabled in the Dashboard.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_method_types: Option<Vec<String>>,
 }
 
 /// `paymentMethodOptions` of `stripe.elements`.

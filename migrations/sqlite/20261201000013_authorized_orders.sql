@@ -1,0 +1,49 @@
+-- An order may now wait `authorized` (manual capture: the payment is authorised, the
+-- merchant has not captured it yet). The status CHECK lives in the table's definition,
+-- which SQLite cannot alter: the table is rebuilt with the same columns, indexes and
+-- references (PostgreSQL alters its constraint instead: ../postgres/).
+--
+-- The children (order lines, attempts, refunds, …) reference `orders` by name: with
+-- foreign keys deferred to the commit, they find every order again in the new table.
+PRAGMA defer_foreign_keys = ON;
+CREATE TABLE orders_before_rebuild AS SELECT * FROM orders;
+DROP TABLE orders;
+CREATE TABLE orders (
+    id                  TEXT PRIMARY KEY,          -- ord_…
+    session_id          TEXT NOT NULL REFERENCES sessions (id),
+    -- pending: payable; confirming: a PaymentIntent is authenticating or settling;
+    -- failed: the last attempt was declined (payable again); authorized: waiting for
+    -- the merchant to capture it; paid; canceled.
+    status              TEXT NOT NULL CHECK (status IN ('pending', 'confirming', 'failed', 'authorized', 'paid', 'canceled')),
+    amount              BIGINT NOT NULL CHECK (amount > 0),
+    currency            TEXT NOT NULL,
+    payment_intent_id   TEXT UNIQUE,
+    created_at          BIGINT NOT NULL,
+    updated_at          BIGINT NOT NULL,
+    discount_amount     BIGINT NOT NULL DEFAULT 0,
+    flag                TEXT,
+    account_id          TEXT REFERENCES accounts (id),
+    stock_reserved      INTEGER NOT NULL DEFAULT 0,
+    cart_cleared        INTEGER NOT NULL DEFAULT 0,
+    discount_code       TEXT,
+    shipping            TEXT,
+    payment_method_id   TEXT,
+    payment_method_type TEXT,
+    card_brand          TEXT,
+    last4               TEXT,
+    amount_refunded     BIGINT NOT NULL DEFAULT 0,
+    restocked           INTEGER NOT NULL DEFAULT 0,
+    amount_received     BIGINT
+);
+INSERT INTO orders (id, session_id, status, amount, currency, payment_intent_id, created_at, updated_at, discount_amount, flag,
+                    account_id, stock_reserved, cart_cleared, discount_code, shipping, payment_method_id, payment_method_type,
+                    card_brand, last4, amount_refunded, restocked, amount_received)
+SELECT id, session_id, status, amount, currency, payment_intent_id, created_at, updated_at, discount_amount, flag,
+       account_id, stock_reserved, cart_cleared, discount_code, shipping, payment_method_id, payment_method_type,
+       card_brand, last4, amount_refunded, restocked, amount_received
+FROM orders_before_rebuild;
+DROP TABLE orders_before_rebuild;
+CREATE INDEX orders_by_session ON orders (session_id, status);
+CREATE INDEX orders_by_status ON orders (status, created_at);
+CREATE INDEX orders_by_account ON orders (account_id, created_at);
+CREATE INDEX orders_by_created ON orders (created_at);
