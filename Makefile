@@ -15,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The end-to-end run gets a database of its own, recreated each time.
 E2E_DB := $(CURDIR)/target/e2e/storefront.db
 
-.PHONY: help dev test test-suites lint bench screenshots tools toolchain cargo-leptos wasm-bindgen npm chromium conformance wrk
+.PHONY: help dev test test-suites lint bench screenshots tools toolchain cargo-leptos wasm-bindgen npm chromium smtp conformance wrk
 
 help:
 	@echo "make dev    - run the storefront with live reload on http://127.0.0.1:3000"
@@ -45,6 +45,7 @@ test-suites: lint
 	$(MAKE) conformance
 	rm -f $(E2E_DB) $(E2E_DB)-wal $(E2E_DB)-shm && mkdir -p $(dir $(E2E_DB))
 	rm -f target/e2e/results.json
+	rm -rf target/mail
 	DATABASE_URL=sqlite://$(E2E_DB) ADMIN_TOKEN=$(E2E_ADMIN_TOKEN) cargo leptos end-to-end --release --precompress
 	node scripts/e2e-passed.mjs target/e2e/results.json
 
@@ -90,7 +91,7 @@ conformance: stripe-emulator/conformance/node_modules/.package-lock.json
 stripe-emulator/conformance/node_modules/.package-lock.json: stripe-emulator/conformance/package-lock.json stripe-emulator/conformance/package.json
 	cd stripe-emulator/conformance && npm ci --no-audit --no-fund
 
-tools: toolchain cargo-leptos wasm-bindgen npm chromium
+tools: toolchain cargo-leptos wasm-bindgen npm chromium smtp
 
 # rust-toolchain.toml names the toolchain and the wasm32 target; this installs both.
 toolchain:
@@ -119,4 +120,11 @@ chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
 		echo "installing Debian's chromium"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; \
+	fi
+
+# A real SMTP server for the order-email tests (tests/mail.rs): Debian's aiosmtpd.
+smtp:
+	@if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then \
+		echo "installing Debian's python3-aiosmtpd"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-aiosmtpd; \
 	fi

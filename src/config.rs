@@ -63,6 +63,22 @@ pub struct SavedMethodsSettings {
     pub require_cvc_recollection: bool,
 }
 
+/// How order emails leave (`crate::mail`).
+#[derive(Clone, Debug)]
+pub struct MailSettings {
+    /// `smtp://user:password@host:587` (STARTTLS) or `smtps://…:465` (TLS); `None`:
+    /// messages are written as `.eml` files to `dir`.
+    pub smtp_url: Option<Secret>,
+    pub dir: PathBuf,
+    /// The sender, like `Lumen & Loam <orders@example.com>`.
+    pub from: String,
+    /// Gets a copy of every order confirmation (Bcc).
+    pub merchant: Option<String>,
+    /// The first retry of a message that could not be sent waits this long; each next
+    /// one twice as long (at most an hour).
+    pub retry_after: std::time::Duration,
+}
+
 /// Whether Stripe keys are for test mode or live mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StripeMode {
@@ -157,6 +173,7 @@ pub struct Config {
     /// Take the client's address from the last `X-Forwarded-For` entry (set this only
     /// behind a proxy that writes it); otherwise the TCP peer's address is used.
     pub trust_forwarded_for: bool,
+    pub mail: MailSettings,
 }
 
 impl Config {
@@ -286,6 +303,27 @@ impl Config {
                     .map_err(|_| bad(name, format!("`{text}` is not a whole number of seconds"))),
             }
         };
+        let mail = MailSettings {
+            smtp_url: env("SMTP_URL")
+                .map(|url| {
+                    if url.starts_with("smtp://") || url.starts_with("smtps://") {
+                        Ok(Secret::new(url))
+                    } else {
+                        Err(bad("SMTP_URL", "expected smtp://user:password@host:587?tls=required (STARTTLS), smtps://…:465 (TLS) or smtp://host:port (a local catcher, unencrypted)"))
+                    }
+                })
+                .transpose()?,
+            dir: env("MAIL_DIR").unwrap_or_else(|| "target/mail".into()).into(),
+            from: env("MAIL_FROM").unwrap_or_else(|| format!("{} <orders@localhost>", store_name_for_mail(&store.name))),
+            merchant: env("MERCHANT_EMAIL"),
+            retry_after: seconds("MAIL_RETRY_SECS", 30)?,
+        };
+        if mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(bad("MAIL_FROM", format!("`{}` is not a sender like `Shop <orders@example.com>`", mail.from)));
+        }
+        if let Some(merchant) = mail.merchant.as_deref().filter(|m| m.parse::<lettre::message::Mailbox>().is_err()) {
+            return Err(bad("MERCHANT_EMAIL", format!("`{merchant}` is not an email address")));
+        }
         Ok(Config {
             site,
             store,
@@ -304,8 +342,14 @@ impl Config {
             database_url: env("DATABASE_URL").unwrap_or_else(|| "sqlite://storefront.db".into()),
             public_url,
             trust_forwarded_for: flag("TRUST_X_FORWARDED_FOR", env("TRUST_X_FORWARDED_FOR"), false)?,
+            mail,
         })
     }
+}
+
+/// The store's name as an email display name (no characters that need quoting).
+fn store_name_for_mail(name: &str) -> String {
+    name.chars().filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '&' | '-' | '.' | '\'')).collect()
 }
 
 fn flag(setting: &str, text: Option<String>, default: bool) -> Result<bool, ConfigError> {

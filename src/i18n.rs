@@ -242,6 +242,13 @@ catalogue! {
         "Votre paiement est en cours de traitement ; la page de votre commande indiquera quand il sera terminé.";
     payment_authorised: "Your payment is authorised. You are charged when your order ships.",
         "Votre paiement est autorisé. Vous serez débité à l'expédition de votre commande.";
+    mail_paid_subject: "Your order {0} is confirmed", "Votre commande {0} est confirmée";
+    mail_paid_body: "Thank you! Your payment for order {0} was received.", "Merci ! Votre paiement pour la commande {0} a bien été reçu.";
+    mail_failed_subject: "Your payment for order {0} did not go through", "Votre paiement pour la commande {0} n'a pas abouti";
+    mail_failed_body: "Your bank did not accept the payment for order {0}. Nothing was charged: you can pay again from the shop.",
+        "Votre banque n'a pas accepté le paiement de la commande {0}. Rien n'a été débité : vous pouvez payer à nouveau depuis la boutique.";
+    email_for_receipt: "Email for your receipt", "E-mail pour votre reçu";
+    email_hint: "We send the order confirmation here.", "Nous y envoyons la confirmation de commande.";
     method_not_accepted: "This shop does not accept that payment method for this order. Choose another one and pay again.",
         "Cette boutique n'accepte pas ce moyen de paiement pour cette commande. Choisissez-en un autre et payez à nouveau.";
     capture_notice: "Your card is authorised now and charged when your order ships.",

@@ -14,11 +14,13 @@ use std::time::Duration;
 
 mod accounts;
 mod limits;
+mod outbox;
 mod refunds;
 #[cfg(test)]
 mod testing;
 pub use accounts::{AccountRecord, SignIn};
 pub use limits::Limit;
+pub use outbox::{DueMessage, OutboxEntry};
 pub use refunds::{RefundEffect, RefundRecord, RefundReport, Refunds};
 
 /// A database fault. Its text is for the log, never for the browser.
@@ -282,6 +284,13 @@ impl Store {
         Ok(row.map(|row| Ok::<_, sqlx::Error>((row.try_get("account_id")?, row.try_get("last_seen_at")?))).transpose()?)
     }
 
+    /// The email address the session last paid with (to prefill the next checkout).
+    pub async fn session_email(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let email: Option<Option<String>> =
+            sqlx::query_scalar("SELECT email FROM sessions WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        Ok(email.flatten())
+    }
+
     /// Moves a session's idle expiry on.
     pub async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1")
@@ -440,6 +449,10 @@ pub struct NewOrder {
     pub discount_code: Option<String>,
     pub currency: String,
     pub lines: Vec<OrderLine>,
+    /// Where the order's emails go (`None`: the shopper gave none).
+    pub email: Option<String>,
+    /// The language the shopper paid in (its emails are written in it).
+    pub locale: String,
 }
 
 /// One attempt to pay an order, as recorded.
@@ -557,6 +570,9 @@ pub struct OrderRecord {
     pub charged: i64,
     /// What went back (refunds that succeeded).
     pub refunded: i64,
+    /// Where its emails go, and in which language (`None`: the shop's default).
+    pub email: Option<String>,
+    pub locale: Option<String>,
     pub lines: Vec<OrderLine>,
     pub details: PaymentDetails,
 }
@@ -665,6 +681,10 @@ impl Store {
             tx.rollback().await?;
             return Ok(if own { AttemptStart::Replay(attempt) } else { AttemptStart::TokenUsedElsewhere });
         }
+        if let Some(email) = &order.email {
+            // Remembered for the session's next checkout.
+            sqlx::query("UPDATE sessions SET email = $1 WHERE id = $2").bind(email).bind(session_id).execute(&mut *tx).await?;
+        }
         let open: Option<String> = sqlx::query_scalar(
             "SELECT id FROM orders WHERE session_id = $1 AND status IN ('pending', 'failed') ORDER BY created_at DESC LIMIT 1",
         )
@@ -689,13 +709,16 @@ impl Store {
                     return Ok(AttemptStart::CartEmpty);
                 }
                 sqlx::query(
-                    "UPDATE orders SET amount = $1, discount_amount = $2, currency = $3, updated_at = $4, discount_code = $5 WHERE id = $6",
+                    "UPDATE orders SET amount = $1, discount_amount = $2, currency = $3, updated_at = $4, discount_code = $5, email = $6, locale = $7
+                     WHERE id = $8",
                 )
                 .bind(amount)
                 .bind(order.discount_amount)
                 .bind(currency)
                 .bind(now)
                 .bind(&order.discount_code)
+                .bind(&order.email)
+                .bind(&order.locale)
                 .bind(&order_id)
                 .execute(&mut *tx)
                 .await?;
@@ -711,8 +734,9 @@ impl Store {
                     return Ok(AttemptStart::CartEmpty);
                 }
                 sqlx::query(
-                    "INSERT INTO orders (id, session_id, account_id, status, amount, discount_amount, discount_code, currency, created_at, updated_at)
-                     VALUES ($1, $2, (SELECT account_id FROM sessions WHERE id = $2), 'pending', $3, $4, $5, $6, $7, $8)",
+                    "INSERT INTO orders (id, session_id, account_id, status, amount, discount_amount, discount_code, currency, created_at, updated_at,
+                                         email, locale)
+                     VALUES ($1, $2, (SELECT account_id FROM sessions WHERE id = $2), 'pending', $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(&order.id)
                 .bind(session_id)
@@ -722,6 +746,8 @@ impl Store {
                 .bind(currency)
                 .bind(now)
                 .bind(now)
+                .bind(&order.email)
+                .bind(&order.locale)
                 .execute(&mut *tx)
                 .await?;
                 order.id.clone()
@@ -852,7 +878,7 @@ impl Store {
     pub async fn order_of_session(&self, order_id: &str, session_id: &str) -> Result<Option<OrderRecord>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT id, status, amount, currency, discount_amount, discount_code, payment_intent_id, created_at, updated_at,
-                    COALESCE(amount_received, amount) AS charged, amount_refunded,
+                    COALESCE(amount_received, amount) AS charged, amount_refunded, email, locale,
                     shipping, payment_method_id, payment_method_type, card_brand, last4
              FROM orders o WHERE id = $1 AND {OWNED_BY_SESSION}"
         ))
@@ -887,6 +913,8 @@ impl Store {
             updated_at: row.try_get("updated_at")?,
             charged: row.try_get("charged")?,
             refunded: row.try_get("amount_refunded")?,
+            email: row.try_get("email")?,
+            locale: row.try_get("locale")?,
             lines,
             details: PaymentDetails {
                 shipping: row.try_get("shipping")?,
@@ -1056,6 +1084,26 @@ impl Store {
                 .rows_affected();
                 if moved == 1 {
                     release_stock(&mut tx, event.order_id).await?;
+                    // A payment that was processing (a SEPA debit) failed days later:
+                    // the shopper has left, so they are told by email.
+                    let delayed: Option<i64> = sqlx::query_scalar(
+                        "SELECT 1 FROM payment_attempts WHERE order_id = $1 AND payment_intent_id = $2 AND outcome = 'processing'",
+                    )
+                    .bind(event.order_id)
+                    .bind(event.payment_intent_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if event.event_type == "payment_intent.payment_failed" && delayed.is_some() {
+                        let body = format!("Your payment for order {} did not go through; nothing was charged.", event.order_id);
+                        sqlx::query(
+                            "INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, 'payment_failed', $2, $3) ON CONFLICT DO NOTHING",
+                        )
+                        .bind(event.order_id)
+                        .bind(&body)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                 }
                 EventEffect::StatusUpdated
             }
@@ -1185,15 +1233,6 @@ impl Store {
             Some(session) => self.order_of_session(order_id, &session).await,
             None => Ok(None),
         }
-    }
-
-    /// Messages waiting in the outbox for an order (oldest first).
-    pub async fn outbox_for(&self, order_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query("SELECT kind, body FROM outbox WHERE order_id = $1 ORDER BY created_at")
-            .bind(order_id)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(|row| Ok((row.try_get("kind")?, row.try_get("body")?))).collect::<Result<_, sqlx::Error>>()?)
     }
 
     /// The flag on an order, if the merchant must look at it.
@@ -1544,6 +1583,8 @@ mod tests {
 
     fn order(id: &str) -> NewOrder {
         NewOrder {
+            email: None,
+            locale: "en".into(),
             id: id.into(),
             amount: 3600,
             discount_amount: 0,

@@ -99,6 +99,8 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
         discount_code: None,
         currency: "eur".into(),
         lines: vec![OrderLine { product_id: "mug".into(), name: "Mug".into(), unit_amount: 1800, quantity: 3 }],
+        email: Some("jenny@example.com".into()),
+        locale: "en".into(),
     };
     store.attempts_awaiting_action("s").await.unwrap();
     let AttemptStart::New(attempt) =
@@ -152,6 +154,13 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
     store.order_events("ord_1").await.unwrap();
     store.outbox_for("ord_1").await.unwrap();
     store.order_flag("ord_1").await.unwrap();
+    // The mail sender.
+    for message in store.claim_messages(20, 120, 20).await.unwrap() {
+        store.message_not_sent(&message, 30, Some(60), "down").await.unwrap();
+        store.message_not_sent(&message, 31, None, "refused").await.unwrap();
+        store.message_sent(&message, 32).await.unwrap();
+    }
+    store.session_email("s").await.unwrap();
     store.order_events("ord_1").await.unwrap();
     store.outbox_for("ord_1").await.unwrap();
 

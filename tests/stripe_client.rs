@@ -93,6 +93,7 @@ async fn payment_intents_are_created_retrieved_captured_and_canceled() {
             setup_future_usage: None,
             payment_method_options: None,
             shipping: None,
+            receipt_email: None,
             expand: ["payment_method"],
         })
         .unwrap()

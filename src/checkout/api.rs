@@ -17,12 +17,16 @@ pub async fn get_checkout() -> Result<CheckoutView, AppError> {
 /// Creates the order before calling Stripe, then creates and confirms the
 /// PaymentIntent in one request with an idempotency key of the order attempt: a double
 /// click, a retried request or a replayed token cannot charge twice.
+///
+/// `email`: where the order's emails go (optional; a signed-in shopper's account email
+/// when left out), refused unless it is an address.
 #[server(endpoint = "checkout/confirm")]
-pub async fn confirm_payment(confirmation_token: String) -> Result<PaymentReply, AppError> {
+pub async fn confirm_payment(confirmation_token: String, email: Option<String>) -> Result<PaymentReply, AppError> {
     let (state, request) = crate::request::edge()?;
     let token = crate::stripe::ids::ConfirmationTokenId::parse(confirmation_token.trim())
         .map_err(|_| AppError::invalid(request.texts().details_garbled))?;
-    let payment = super::service::PaymentRequest::of_request(&state, &request, None);
+    let email = super::service::parse_email(email, request.texts())?;
+    let payment = super::service::PaymentRequest::of_request(&state, &request, None, email);
     super::service::confirm(&state, &request, &super::service::Credential::Token(token), payment).await
 }
 
@@ -32,12 +36,17 @@ pub async fn confirm_payment(confirmation_token: String) -> Result<PaymentReply,
 /// page collected. Same order, attempt and idempotency rules as `confirm_payment`; a
 /// PaymentMethod of another customer is refused.
 #[server(endpoint = "checkout/confirm-payment-method")]
-pub async fn confirm_payment_method(payment_method: String, shipping: Option<ShippingAddress>) -> Result<PaymentReply, AppError> {
+pub async fn confirm_payment_method(
+    payment_method: String,
+    shipping: Option<ShippingAddress>,
+    email: Option<String>,
+) -> Result<PaymentReply, AppError> {
     let (state, request) = crate::request::edge()?;
     let method = crate::stripe::ids::PaymentMethodId::parse(payment_method.trim())
         .map_err(|_| AppError::invalid(request.texts().details_garbled))?;
     let shipping = shipping.map(|address| super::service::parse_shipping(address, request.texts())).transpose()?;
-    let payment = super::service::PaymentRequest::of_request(&state, &request, shipping);
+    let email = super::service::parse_email(email, request.texts())?;
+    let payment = super::service::PaymentRequest::of_request(&state, &request, shipping, email);
     super::service::confirm(&state, &request, &super::service::Credential::PaymentMethod(method), payment).await
 }
 

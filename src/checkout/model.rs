@@ -27,6 +27,9 @@ pub struct CheckoutView {
     pub setup_future_usage: Option<String>,
     /// The store's explicit list of payment method types, if it has one.
     pub payment_method_types: Option<Vec<String>>,
+    /// Where the order's emails go, as known: the account's address, or the one this
+    /// session last paid with.
+    pub email: Option<String>,
 }
 
 /// Where a payment stands after the server confirmed it.

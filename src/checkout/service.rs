@@ -60,6 +60,13 @@ pub async fn view(state: &AppState, request: &Request) -> Result<CheckoutView, A
     let manual = settings.payment_method_creation == PaymentMethodCreation::Manual;
     let account = crate::account::current_account(state, request).await?;
     let setup_future_usage = settings.setup_future_usage_for(account.is_some()).map(str::to_owned);
+    let email = match &account {
+        Some(account) => Some(account.email.clone()),
+        None => match session::current(&state.store, &request.session).await? {
+            Some(session) => state.store.session_email(session.as_str()).await?,
+            None => None,
+        },
+    };
     let (customer_session_client_secret, saved_methods) = match account {
         Some(account) if settings.saved_methods.enabled && !manual && !cart.lines.is_empty() => {
             match saved_methods_session(state, &account).await {
@@ -85,6 +92,7 @@ pub async fn view(state: &AppState, request: &Request) -> Result<CheckoutView, A
         capture_method: settings.capture_method_param().map(str::to_owned),
         setup_future_usage,
         payment_method_types: settings.payment_method_types.clone(),
+        email,
     })
 }
 
@@ -138,11 +146,17 @@ pub async fn confirm(state: &AppState, request: &Request, token: &Credential, pa
     }
     abandon_pending_authentications(state, locale, &session).await?;
     let (order, lines) = priced_cart(state, request, &session).await?;
-    // A signed-in shopper pays as their Customer (saved cards belong to it).
+    // A signed-in shopper pays as their Customer (saved cards belong to it), and their
+    // emails go to the account's address unless they gave another.
+    let mut payment = payment;
     let customer = match crate::account::current_account(state, request).await? {
-        Some(account) => Some(crate::account::customer_of(state, &account).await?),
+        Some(account) => {
+            payment.email = payment.email.or_else(|| Some(account.email.clone()));
+            Some(crate::account::customer_of(state, &account).await?)
+        }
         None => None,
     };
+    let order = NewOrder { email: payment.email.clone(), locale: request.locale.tag().to_owned(), ..order };
     // At most two rounds: resolving an earlier attempt of unknown outcome, then ours.
     for _ in 0..2 {
         let body_for = {
@@ -262,6 +276,8 @@ async fn priced_cart(state: &AppState, request: &Request, session: &SessionId) -
         discount_code: cart.discount.as_ref().map(|d| d.code.clone()),
         currency: cart.total.currency.to_string(),
         lines: Vec::new(),
+        email: None,
+        locale: locale.tag().to_owned(),
     };
     Ok((order, lines))
 }
@@ -343,11 +359,13 @@ pub struct PaymentRequest {
     client: (String, String),
     /// Legacy path: the Address Element's value.
     shipping: Option<Shipping>,
+    /// Where the order's emails (and Stripe's receipt) go.
+    email: Option<String>,
 }
 
 impl PaymentRequest {
     /// For a confirmation made now, by `request`.
-    pub fn of_request(state: &AppState, request: &Request, shipping: Option<Shipping>) -> PaymentRequest {
+    pub fn of_request(state: &AppState, request: &Request, shipping: Option<Shipping>, email: Option<String>) -> PaymentRequest {
         PaymentRequest {
             return_url: format!("{}/checkout/complete", state.public_url),
             config: state.config.clone(),
@@ -356,6 +374,7 @@ impl PaymentRequest {
                 request.user_agent.clone().unwrap_or_else(|| "unknown".to_owned()),
             ),
             shipping,
+            email,
         }
     }
 
@@ -400,9 +419,18 @@ impl PaymentRequest {
                 .require_cvc_recollection
                 .then_some(PaymentMethodOptions { card: CardOptions { require_cvc_recollection: true } }),
             shipping,
+            receipt_email: self.email.as_deref(),
             expand: ["payment_method"],
         })
     }
+}
+
+/// The email address a shopper typed, trimmed; `None` when left empty; refused unless
+/// it is an address mail can be sent to.
+pub fn parse_email(email: Option<String>, t: &Texts) -> Result<Option<String>, AppError> {
+    let Some(email) = email.map(|email| email.trim().to_owned()).filter(|email| !email.is_empty()) else { return Ok(None) };
+    let sendable = email.len() <= 254 && email.parse::<lettre::Address>().is_ok_and(|address| address.domain().contains('.'));
+    if sendable { Ok(Some(email)) } else { Err(AppError::invalid(t.email_format)) }
 }
 
 /// The body to send for `attempt`: the one recorded with it, or (an attempt recorded

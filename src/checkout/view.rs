@@ -102,8 +102,12 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
         capture_method,
         setup_future_usage,
         payment_method_types,
+        email: known_email,
         ..
     } = checkout.clone();
+    // Where the confirmation goes: typed by a guest, prefilled from the account or the
+    // session's last payment.
+    let email = RwSignal::new(known_email.unwrap_or_default());
     let (keeps_card, charged_later) = (setup_future_usage.clone(), capture_method.is_some());
     // The saved payment method the shopper picked in the Payment Element, if any.
     let picked = RwSignal::new(None::<String>);
@@ -168,6 +172,7 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
         // other await.
         let submitted = elements.submit();
         let return_url = return_url.clone();
+        let email = Some(email.get_untracked()).filter(|email| !email.trim().is_empty());
         leptos::task::spawn_local(async move {
             let paid = async {
                 submitted.await.map_err(|e| e.message)?;
@@ -177,11 +182,11 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
                         None => None,
                     };
                     let method = js.create_payment_method(&elements).await.map_err(|e| e.message)?;
-                    confirm_until_known(|| confirm_payment_method(method.clone(), shipping.clone()), checking).await
+                    confirm_until_known(|| confirm_payment_method(method.clone(), shipping.clone(), email.clone()), checking).await
                 } else {
                     let params = ConfirmationTokenParams { return_url, payment_method_data: None };
                     let token = js.create_confirmation_token(&elements, &params).await.map_err(|e| e.message)?;
-                    confirm_until_known(|| confirm_payment(token.clone()), checking).await
+                    confirm_until_known(|| confirm_payment(token.clone(), email.clone()), checking).await
                 };
                 let reply = confirmed.map_err(|failure| {
                     if let AppError::PaymentUnknown { order_id } = &failure {
@@ -240,6 +245,13 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
         <form class="payment" on:submit=on_submit>
             <h2>{t.shipping_address}</h2>
             <div id="address-element" data-testid="address-element" node_ref=address_target></div>
+            <div class="stacked receipt-email">
+                <label for="receipt-email">{t.email_for_receipt}</label>
+                <input id="receipt-email" name="email" type="email" autocomplete="email" maxlength="254"
+                    data-testid="email-input" aria-describedby="receipt-email-hint"
+                    prop:value=move || email.get() on:input=move |event| email.set(event_target_value(&event))/>
+                <p class="hint" id="receipt-email-hint">{t.email_hint}</p>
+            </div>
             <h2>{t.payment}</h2>
             <div id="payment-element" data-testid="payment-element" node_ref=payment_target></div>
             // What the guide asks to tell the shopper when their card is kept, or

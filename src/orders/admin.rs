@@ -174,7 +174,15 @@ pub async fn detail(
     };
     let outbox: String = outbox
         .iter()
-        .map(|(kind, body)| format!("<tr data-testid=\"admin-outbox\"><td>{}</td><td>{}</td></tr>", escape(kind), escape(body)))
+        .map(|message| {
+            format!(
+                "<tr data-testid=\"admin-outbox\" data-status=\"{status}\"><td>{}</td><td>{}</td><td>{status}{}</td></tr>",
+                escape(&message.kind),
+                escape(&message.body),
+                message.last_error.as_deref().map(|error| format!(": {}", escape(error))).unwrap_or_default(),
+                status = message.status,
+            )
+        })
         .collect();
     let events: String =
         events.iter().map(|(id, kind, at)| format!("<tr><td>{}</td><td>{}</td><td>{at}</td></tr>", escape(id), escape(kind))).collect();
@@ -185,8 +193,9 @@ pub async fn detail(
              <h2>Ship to</h2>{ship_to}<h2>Paid with</h2>{paid_with}{capture_section}{refunds_section}\
              <h2>Payment attempts</h2><table><tr><th>#</th><th>PaymentIntent</th><th>Outcome</th><th>Amount</th></tr>{attempts}</table>\
              <h2>Events</h2><table><tr><th>Event</th><th>Type</th><th>Received (unix)</th></tr>{events}</table>\
-             <h2>Messages to the shopper</h2><table><tr><th>Kind</th><th>Message</th></tr>{outbox}</table>",
+             <h2>Messages to the shopper</h2><p>To {email}</p><table><tr><th>Kind</th><th>Message</th><th>Sent</th></tr>{outbox}</table>",
             id = escape(&order.id),
+            email = escape(order.email.as_deref().unwrap_or("nobody (no email address given)")),
             status = escape(order.shown_status()),
             total = escape(&money(order.amount, &order.currency)),
             charged = if order.status == "paid" && order.charged < order.amount {

@@ -116,6 +116,7 @@ impl Application {
             public_url: public_url.into(),
         };
         crate::orders::reconcile::spawn(state.clone());
+        crate::mail::spawn(state.clone())?;
         Ok(Application { router: router(state), listener, addr, emulator })
     }
 

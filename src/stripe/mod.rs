@@ -346,6 +346,7 @@ mod tests {
             setup_future_usage: None,
             payment_method_options: None,
             shipping: None,
+            receipt_email: None,
             expand: ["payment_method"],
         };
         let body = encode(&params).unwrap();
@@ -380,6 +381,7 @@ mod tests {
             setup_future_usage: Some("off_session"),
             payment_method_options: None,
             shipping: None,
+            receipt_email: None,
             expand: ["payment_method"],
         };
         let body = encode(&params).unwrap();
@@ -427,6 +429,7 @@ mod tests {
                     ..Address::default()
                 },
             }),
+            receipt_email: Some("jenny@example.com"),
             expand: ["payment_method"],
         };
         let body = encode(&params).unwrap();
@@ -442,6 +445,7 @@ mod tests {
         assert_eq!(get("shipping[address][line1]"), Some("1 Rue de Rivoli"));
         assert_eq!(get("shipping[address][country]"), Some("FR"));
         assert_eq!(get("shipping[address][line2]"), None);
+        assert_eq!(get("receipt_email"), Some("jenny@example.com"));
         assert_eq!(get("payment_method_options[card][require_cvc_recollection]"), Some("true"));
         assert_eq!(get("confirmation_token"), None);
     }
@@ -485,6 +489,7 @@ mod tests {
                 setup_future_usage: None,
                 payment_method_options: None,
                 shipping: None,
+                receipt_email: None,
                 expand: ["payment_method"],
             };
             let body = encode(&params).unwrap();

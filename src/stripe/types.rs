@@ -258,6 +258,9 @@ pub struct CreateAndConfirmPaymentIntent<'a> {
     /// Legacy path: the Address Element's value (a ConfirmationToken carries its own).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shipping: Option<&'a Shipping>,
+    /// Where Stripe sends its receipt (in live mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt_email: Option<&'a str>,
     /// `["payment_method"]`: the reply says what paid.
     pub expand: [&'a str; 1],
 }

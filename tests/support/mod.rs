@@ -31,6 +31,8 @@ pub fn config(extra: &[(&str, &str)]) -> (Config, String, tempfile::TempDir) {
         ("STRIPE_EMULATOR_ADDR".into(), "127.0.0.1:0".into()),
         // No build has written hash.txt beside a test binary: plain /pkg names.
         ("LEPTOS_HASH_FILES".into(), "false".into()),
+        // Order emails (no SMTP server unless a test sets one) beside the database.
+        ("MAIL_DIR".into(), db.path().join("mail").display().to_string()),
     ]);
     vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let file = std::fs::read_to_string(format!("{root}/Leptos.toml")).unwrap();

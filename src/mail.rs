@@ -1,0 +1,250 @@
+//! Order emails: the outbox drained, at least once, in the order's language. Every
+//! couple of seconds the sender claims the messages that are due (on PostgreSQL each
+//! instance claims other rows), writes each from its order (lines, discount, total,
+//! shipping address, a link to the order's page; multipart text and HTML) and sends it
+//! over SMTP, or without `SMTP_URL` writes it as an `.eml` file to `MAIL_DIR`. A
+//! message keeps one `Message-ID` however often it is tried, so a rare duplicate is
+//! recognisable. A temporary failure is retried later, backing off; a permanent one
+//! (the server refuses the address) is marked failed and shown to the merchant.
+//! Nothing here runs on a request's path.
+
+use crate::config::{Config, MailSettings};
+use crate::i18n::{Locale, fill};
+use crate::money::{Currency, Money};
+use crate::session;
+use crate::state::AppState;
+use crate::store::{DueMessage, OrderRecord};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::time::Duration;
+
+/// How often the sender looks for messages that are due.
+const POLL: Duration = Duration::from_secs(2);
+/// How long a claimed message is left to its sender before another may take it.
+const LEASE_SECS: i64 = 120;
+/// Tries before a message is given up (with the default 30 s, the last about 2 h on).
+const MAX_ATTEMPTS: i64 = 8;
+
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(AsyncFileTransport<Tokio1Executor>),
+}
+
+/// What a try to send came to.
+enum Sent {
+    Done,
+    /// Worth another try later (the server is down, busy, or said "try later").
+    Later(String),
+    /// It will not work (the address is refused, the message cannot be made).
+    Never(String),
+}
+
+pub struct Mailer {
+    transport: Transport,
+    settings: MailSettings,
+    /// Where links in messages point (`PUBLIC_URL`).
+    public_url: String,
+    /// The right-hand side of Message-IDs: the shop's host name.
+    host: String,
+    default_locale: Locale,
+}
+
+impl Mailer {
+    pub fn new(config: &Config, public_url: &str) -> anyhow::Result<Mailer> {
+        let settings = config.mail.clone();
+        let transport = match &settings.smtp_url {
+            Some(url) => Transport::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+                    .map_err(|error| anyhow::anyhow!("SMTP_URL cannot be used: {error}"))?
+                    .timeout(Some(Duration::from_secs(20)))
+                    .build(),
+            ),
+            None => {
+                std::fs::create_dir_all(&settings.dir)
+                    .map_err(|error| anyhow::anyhow!("MAIL_DIR {} cannot be created: {error}", settings.dir.display()))?;
+                Transport::Files(AsyncFileTransport::new(&settings.dir))
+            }
+        };
+        let host = public_url.split("://").nth(1).unwrap_or("localhost").split(['/', ':']).next().unwrap_or("localhost").to_owned();
+        Ok(Mailer {
+            transport,
+            settings,
+            public_url: public_url.to_owned(),
+            host,
+            default_locale: Locale::parse(&config.store.default_locale).unwrap_or_default(),
+        })
+    }
+
+    /// Where messages go, for the start-up log.
+    pub fn describe(&self) -> String {
+        match &self.transport {
+            Transport::Smtp(_) => "an SMTP server (SMTP_URL)".to_owned(),
+            Transport::Files(_) => format!("{} (.eml files; set SMTP_URL to send them)", self.settings.dir.display()),
+        }
+    }
+
+    /// Sends every message due now; how many went out.
+    pub async fn drain_once(&self, state: &AppState) -> usize {
+        let now = session::now();
+        let due = match state.store.claim_messages(now, LEASE_SECS, 20).await {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::warn!(error = ?error, "cannot read the outbox; trying again shortly");
+                return 0;
+            }
+        };
+        let mut sent = 0;
+        for message in due {
+            let outcome = match state.store.order_for_merchant(&message.order_id).await {
+                Ok(Some(order)) => self.send(&message, &order).await,
+                Ok(None) => Sent::Never("the order is gone".to_owned()),
+                Err(error) => Sent::Later(format!("the database did not answer: {error:?}")),
+            };
+            let now = session::now();
+            let recorded = match outcome {
+                Sent::Done => {
+                    sent += 1;
+                    state.store.message_sent(&message, now).await
+                }
+                Sent::Later(error) if message.attempts + 1 < MAX_ATTEMPTS => {
+                    let wait = self.settings.retry_after.as_secs().saturating_mul(1 << message.attempts.min(7)).min(3600);
+                    tracing::warn!(order = %message.order_id, kind = %message.kind, %error, retry_in_secs = wait, "an order email could not be sent; will retry");
+                    state.store.message_not_sent(&message, now, Some(now + wait as i64), &error).await
+                }
+                Sent::Later(error) | Sent::Never(error) => {
+                    tracing::error!(order = %message.order_id, kind = %message.kind, %error, "an order email cannot be sent: given up");
+                    state.store.message_not_sent(&message, now, None, &error).await
+                }
+            };
+            if let Err(error) = recorded {
+                // Claimed until the lease ends: then due again (at least once).
+                tracing::error!(error = ?error, order = %message.order_id, "cannot record an email's delivery");
+            }
+        }
+        sent
+    }
+
+    async fn send(&self, message: &DueMessage, order: &OrderRecord) -> Sent {
+        let Some(email) = order.email.as_deref() else {
+            return Sent::Never("the shopper gave no email address".to_owned());
+        };
+        let email = match self.compose(message, order, email) {
+            Ok(email) => email,
+            Err(error) => return Sent::Never(error),
+        };
+        match &self.transport {
+            Transport::Smtp(smtp) => match smtp.send(email).await {
+                Ok(_) => Sent::Done,
+                Err(error) if error.is_permanent() => Sent::Never(error.to_string()),
+                Err(error) => Sent::Later(error.to_string()),
+            },
+            Transport::Files(files) => match files.send(email).await {
+                Ok(id) => {
+                    let path = self.settings.dir.join(format!("{id}.eml"));
+                    tracing::info!(order = %order.id, kind = %message.kind, path = %path.display(), "order email written");
+                    Sent::Done
+                }
+                Err(error) => Sent::Later(error.to_string()),
+            },
+        }
+    }
+
+    /// The message for `message` about `order`, to `to`, in the order's language.
+    fn compose(&self, message: &DueMessage, order: &OrderRecord, to: &str) -> Result<Message, String> {
+        let locale = order.locale.as_deref().and_then(Locale::parse).unwrap_or(self.default_locale);
+        let t = locale.texts();
+        let link = format!("{}/orders/{}", self.public_url, order.id);
+        let (subject, text, html) = match message.kind.as_str() {
+            "order_confirmation" => {
+                let (text, html) = order_summary(order, locale, &link)?;
+                (fill(t.mail_paid_subject, &[&order.id]), text, html)
+            }
+            "payment_failed" => {
+                let line = fill(t.mail_failed_body, &[&order.id]);
+                let text = format!("{line}\n\n{}: {link}\n", t.view_order);
+                let html = format!("<p>{}</p><p><a href=\"{}\">{}</a></p>", escape(&line), escape(&link), escape(t.view_order));
+                (fill(t.mail_failed_subject, &[&order.id]), text, html)
+            }
+            other => return Err(format!("no message is written for `{other}`")),
+        };
+        let to: Mailbox = to.parse().map_err(|error| format!("the address {to} cannot be written to: {error}"))?;
+        let from: Mailbox = self.settings.from.parse().map_err(|error| format!("MAIL_FROM: {error}"))?;
+        let mut builder = Message::builder()
+            .from(from)
+            .to(to)
+            .subject(subject)
+            // The same for every try of this message: a duplicate is recognisable.
+            .message_id(Some(format!("<{}.{}@{}>", message.kind, order.id, self.host)));
+        if let Some(merchant) = self.settings.merchant.as_deref().filter(|_| message.kind == "order_confirmation") {
+            builder = builder.bcc(merchant.parse().map_err(|error| format!("MERCHANT_EMAIL: {error}"))?);
+        }
+        let page = format!("<!DOCTYPE html><html lang=\"{}\"><body>{html}</body></html>", locale.tag());
+        builder.multipart(MultiPart::alternative_plain_html(text, page)).map_err(|error| error.to_string())
+    }
+}
+
+/// An order confirmation's body, as text and as HTML.
+fn order_summary(order: &OrderRecord, locale: Locale, link: &str) -> Result<(String, String), String> {
+    let t = locale.texts();
+    let currency = Currency::parse(&order.currency).map_err(|error| error.to_string())?;
+    let money = |amount: i64| locale.money(Money::new(amount, currency));
+    let lines: Vec<(String, String)> = order
+        .lines
+        .iter()
+        .map(|line| (format!("{} × {}", line.quantity, line.name), money(line.unit_amount.saturating_mul(i64::from(line.quantity)))))
+        .collect();
+    let discount = order
+        .discount_code
+        .as_deref()
+        .filter(|_| order.discount_amount > 0)
+        .map(|code| (fill(t.discount_with_code, &[&code]), format!("−{}", money(order.discount_amount))));
+    let total = (t.total.to_owned(), money(order.amount));
+    let ship_to = order.details.shipping.as_deref().map(crate::orders::address_lines).unwrap_or_default();
+    let intro = fill(t.mail_paid_body, &[&order.id]);
+
+    let mut text = format!("{intro}\n\n");
+    for (what, amount) in lines.iter().chain(&discount).chain(std::iter::once(&total)) {
+        text.push_str(&format!("{what}: {amount}\n"));
+    }
+    if !ship_to.is_empty() {
+        text.push_str(&format!("\n{}:\n{}\n", t.ship_to, ship_to.join("\n")));
+    }
+    text.push_str(&format!("\n{}: {link}\n", t.view_order));
+
+    let rows: String = lines
+        .iter()
+        .chain(&discount)
+        .map(|(what, amount)| format!("<tr><td>{}</td><td align=\"right\">{}</td></tr>", escape(what), escape(amount)))
+        .collect();
+    let address = if ship_to.is_empty() {
+        String::new()
+    } else {
+        format!("<h2>{}</h2><p>{}</p>", escape(t.ship_to), ship_to.iter().map(|line| escape(line)).collect::<Vec<_>>().join("<br>"))
+    };
+    let html = format!(
+        "<p>{}</p><table>{rows}<tr><th align=\"left\">{}</th><th align=\"right\">{}</th></tr></table>{address}<p><a href=\"{}\">{}</a></p>",
+        escape(&intro),
+        escape(&total.0),
+        escape(&total.1),
+        escape(link),
+        escape(t.view_order)
+    );
+    Ok((text, html))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Drains the outbox for the life of the process.
+pub fn spawn(state: AppState) -> anyhow::Result<()> {
+    let mailer = Mailer::new(&state.config, &state.public_url)?;
+    tracing::info!(to = %mailer.describe(), "order emails go to");
+    tokio::spawn(async move {
+        loop {
+            mailer.drain_once(&state).await;
+            tokio::time::sleep(POLL).await;
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! The outbox: messages to shoppers, written in the same transaction as what they tell
+//! (an order paid, a delayed payment failed), one per order and kind, and sent at
+//! least once by `crate::mail`. A message is claimed for a while before it is sent, so
+//! that with several instances one sends it; then it is marked sent, or due again
+//! later, or failed for good.
+
+use super::{Backend, Store, StoreError};
+use sqlx::Row;
+
+/// A message to send now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueMessage {
+    pub order_id: String,
+    /// `order_confirmation` or `payment_failed`.
+    pub kind: String,
+    /// How many tries failed before this one.
+    pub attempts: i64,
+}
+
+/// A message as the merchant's order view shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub kind: String,
+    /// What it says, in one line (the log's wording).
+    pub body: String,
+    /// `sent`, `failed` (for good) or `waiting` (not yet, or being retried).
+    pub status: &'static str,
+    pub last_error: Option<String>,
+}
+
+impl Backend {
+    /// The clause that skips rows another transaction has locked (PostgreSQL: each
+    /// instance claims other messages; SQLite has one writer at a time anyway).
+    fn skip_locked(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+}
+
+const DUE: &str = "sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 AND claimed_until <= $1";
+
+impl Store {
+    /// Claims up to `limit` messages due at `now` for `lease_secs`: until then no other
+    /// sender takes them (if this one dies meanwhile, they are due again after it).
+    pub async fn claim_messages(&self, now: i64, lease_secs: i64, limit: i64) -> Result<Vec<DueMessage>, StoreError> {
+        // Most of the time nothing is due: find that out without the write lock.
+        let any: Option<i64> =
+            sqlx::query_scalar(&format!("SELECT 1 FROM outbox WHERE {DUE} LIMIT 1")).bind(now).fetch_optional(&self.pool).await?;
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT order_id, kind, attempts FROM outbox WHERE {DUE} ORDER BY next_attempt_at LIMIT $2{}",
+            self.backend.skip_locked()
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let message = DueMessage { order_id: row.try_get("order_id")?, kind: row.try_get("kind")?, attempts: row.try_get("attempts")? };
+            sqlx::query("UPDATE outbox SET claimed_until = $1 WHERE order_id = $2 AND kind = $3")
+                .bind(now + lease_secs)
+                .bind(&message.order_id)
+                .bind(&message.kind)
+                .execute(&mut *tx)
+                .await?;
+            claimed.push(message);
+        }
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    /// The message went out.
+    pub async fn message_sent(&self, message: &DueMessage, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET sent_at = $1, claimed_until = 0, last_error = NULL WHERE order_id = $2 AND kind = $3")
+            .bind(now)
+            .bind(&message.order_id)
+            .bind(&message.kind)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Sending failed: due again at `retry_at`, or (`None`) failed for good (the server
+    /// refused the address, or too many tries), which the merchant's order view shows.
+    pub async fn message_not_sent(&self, message: &DueMessage, now: i64, retry_at: Option<i64>, error: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = COALESCE($1, next_attempt_at),
+                    failed_at = CASE WHEN $1 IS NULL THEN $2 END, claimed_until = 0, last_error = $3
+             WHERE order_id = $4 AND kind = $5",
+        )
+        .bind(retry_at)
+        .bind(now)
+        .bind(error)
+        .bind(&message.order_id)
+        .bind(&message.kind)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// An order's messages, oldest first.
+    pub async fn outbox_for(&self, order_id: &str) -> Result<Vec<OutboxEntry>, StoreError> {
+        let rows = sqlx::query("SELECT kind, body, sent_at, failed_at, last_error FROM outbox WHERE order_id = $1 ORDER BY created_at")
+            .bind(order_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let entry = |row: &sqlx::any::AnyRow| -> Result<OutboxEntry, sqlx::Error> {
+            let (sent, failed): (Option<i64>, Option<i64>) = (row.try_get("sent_at")?, row.try_get("failed_at")?);
+            Ok(OutboxEntry {
+                kind: row.try_get("kind")?,
+                body: row.try_get("body")?,
+                status: match (sent, failed) {
+                    (Some(_), _) => "sent",
+                    (None, Some(_)) => "failed",
+                    (None, None) => "waiting",
+                },
+                last_error: row.try_get("last_error")?,
+            })
+        };
+        Ok(rows.iter().map(entry).collect::<Result<_, _>>()?)
+    }
+}

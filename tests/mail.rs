@@ -1,0 +1,332 @@
+//! Order emails against a real SMTP server (Debian's aiosmtpd, `make smtp`, writing
+//! what it receives to a maildir): one confirmation per paid order however often
+//! Stripe repeats its webhook and however many instances send, in the order's
+//! language, with a link to the order; the server down, then up: the message arrives
+//! later; a bad address refused before anything is charged; without SMTP, `.eml`
+//! files.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use storefront::store::Store;
+
+mod support;
+
+/// An SMTP server on `port` keeping what it receives in the maildir `dir` (which it
+/// makes: it must not exist yet), under `new/`.
+struct SmtpServer {
+    child: Child,
+}
+
+impl SmtpServer {
+    async fn start(port: u16, dir: &Path) -> SmtpServer {
+        let child = Command::new("/usr/bin/python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("aiosmtpd (`make smtp` installs Debian's python3-aiosmtpd)");
+        let listening =
+            support::poll_until(200, || async move { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() }, |up| *up).await;
+        assert!(listening, "aiosmtpd did not listen on {port}");
+        SmtpServer { child }
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nobody listens on, and a maildir path not made yet (in a directory removed
+/// with the test).
+fn smtp_place() -> (u16, tempfile::TempDir) {
+    (std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port(), tempfile::tempdir().unwrap())
+}
+
+/// The messages received so far, as text.
+fn received(dir: &Path) -> Vec<String> {
+    let mut messages: Vec<String> = std::fs::read_dir(dir.join("new"))
+        .map(|entries| entries.filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok()).collect())
+        .unwrap_or_default();
+    messages.sort();
+    messages
+}
+
+async fn wait_for_messages(dir: &Path, count: usize) -> Vec<String> {
+    support::poll_until(300, || async { received(dir) }, |messages: &Vec<String>| messages.len() >= count).await
+}
+
+/// Folded header lines joined, quoted-printable soft line breaks and `=XX` escapes
+/// undone: enough to read a message.
+fn readable(message: &str) -> String {
+    let joined = message.replace("\r\n ", " ").replace("\n ", " ").replace("=\r\n", "").replace("=\n", "");
+    let mut out = Vec::new();
+    let bytes = joined.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+struct Shop {
+    base: String,
+    stripe: String,
+    store: Store,
+    db_url: String,
+    _db: tempfile::TempDir,
+}
+
+async fn shop(extra: &[(&str, &str)]) -> Shop {
+    let (config, db_url, db) = support::config(extra);
+    let running = support::serve(config).await;
+    let store = Store::connect(&db_url).await.unwrap();
+    Shop { base: running.base, stripe: running.stripe.unwrap(), store, db_url, _db: db }
+}
+
+/// A shopper whose browser asks for `language`.
+fn shopper(language: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("accept-language", language.parse().unwrap());
+    reqwest::Client::builder().cookie_store(true).default_headers(headers).timeout(std::time::Duration::from_secs(30)).build().unwrap()
+}
+
+impl Shop {
+    /// Pays for a walnut board with a Visa, giving `email`; the reply.
+    async fn pay(&self, shopper: &reqwest::Client, email: &str) -> (u16, Value) {
+        let added =
+            support::post_form(shopper, format!("{}/api/cart/add", self.base), &[("product_id", "walnut-board"), ("quantity", "1")]).await;
+        assert!(added.is_object(), "{added}");
+        let token = support::test_token(shopper, &self.stripe, "pm_card_visa").await;
+        let response = shopper
+            .post(format!("{}/api/checkout/confirm", self.base))
+            .form(&[("confirmation_token", token.as_str()), ("email", email)])
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn outbox_status(&self, order_id: &str) -> Vec<&'static str> {
+        self.store.outbox_for(order_id).await.unwrap().iter().map(|message| message.status).collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_order_gets_one_confirmation_in_its_language_whatever_stripe_repeats() {
+    let (port, place) = smtp_place();
+    let maildir = place.path().join("maildir");
+    let _smtp = SmtpServer::start(port, &maildir).await;
+    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let shop = shop(&[("SMTP_URL", smtp_url.as_str())]).await;
+
+    let french = shopper("fr-FR,fr;q=0.9");
+    let (status, reply) = shop.pay(&french, " Jenny.Rosen@example.com ").await;
+    assert_eq!(status, 200, "{reply}");
+    let order_id = reply["order_id"].as_str().unwrap().to_owned();
+    let intent = support::stripe_call(
+        &support::client(),
+        reqwest::Method::GET,
+        format!("{}/v1/payment_intents/{}", shop.stripe, reply["payment_intent"].as_str().unwrap()),
+        "sk_test_mail",
+        &[],
+    )
+    .await;
+    assert_eq!(intent["receipt_email"], "Jenny.Rosen@example.com", "Stripe's receipt goes there too");
+
+    let messages = wait_for_messages(&maildir, 1).await;
+    assert_eq!(messages.len(), 1, "{:?}", shop.store.outbox_for(&order_id).await.unwrap());
+    let message = readable(&messages[0]);
+    assert!(message.contains("To: Jenny.Rosen@example.com"), "{message}");
+    assert!(message.contains(&format!("Message-ID: <order_confirmation.{order_id}@127.0.0.1>")), "{message}");
+    assert!(message.contains("multipart/alternative") && message.contains("text/html"), "{message}");
+    assert!(message.contains(&format!("{}/orders/{order_id}", shop.base)), "{message}");
+    assert!(message.contains("1 × Planche de service en noyer") && message.contains("69,00"), "French money: {message}");
+    assert!(message.contains("Merci"), "in French: {message}");
+
+    // Stripe delivers the success again (and again): nothing more is queued or sent.
+    let events = support::stripe_call(
+        &support::client(),
+        reqwest::Method::GET,
+        format!("{}/v1/events?type=payment_intent.succeeded", shop.stripe),
+        "sk_test_mail",
+        &[],
+    )
+    .await;
+    for event in events["data"].as_array().unwrap() {
+        for _ in 0..2 {
+            let url = format!("{}/_emulator/events/{}/resend", shop.stripe, event["id"].as_str().unwrap());
+            assert!(support::client().post(url).send().await.unwrap().status().is_success());
+        }
+        let url = format!("{}/_emulator/deliveries?event_id={}", shop.stripe, event["id"].as_str().unwrap());
+        let answered = support::poll_until(
+            200,
+            || async {
+                let deliveries: Value = support::client().get(&url).send().await.unwrap().json().await.unwrap();
+                deliveries["data"].as_array().unwrap().iter().filter(|d| d["status"] == "succeeded").count()
+            },
+            |count| *count >= 3,
+        )
+        .await;
+        assert!(answered >= 3, "the repeated webhooks were answered");
+    }
+    assert_eq!(shop.outbox_status(&order_id).await, ["sent"]);
+    assert_eq!(received(&maildir).len(), 1);
+
+    // In English for an English shopper.
+    let english = shopper("en-GB,en;q=0.8");
+    let (status, reply) = shop.pay(&english, "ada@example.com").await;
+    assert_eq!(status, 200, "{reply}");
+    let messages = wait_for_messages(&maildir, 2).await;
+    let message = readable(messages.iter().find(|m| m.contains("To: ada@example.com")).unwrap());
+    assert!(message.contains("Thank you") && message.contains("€69.00"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_mail_server_down_the_confirmation_arrives_once_it_is_back() {
+    let (port, place) = smtp_place();
+    let maildir = place.path().join("maildir");
+    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let shop = shop(&[("SMTP_URL", smtp_url.as_str()), ("MAIL_RETRY_SECS", "1")]).await;
+    let (status, reply) = shop.pay(&shopper("en"), "jenny@example.com").await;
+    assert_eq!(status, 200, "{reply}");
+    let order_id = reply["order_id"].as_str().unwrap().to_owned();
+    // Tried, refused by nobody listening, kept for later.
+    let tried = support::poll_until(
+        300,
+        || async { shop.store.outbox_for(&order_id).await.unwrap() },
+        |messages: &Vec<storefront::store::OutboxEntry>| messages.iter().any(|m| m.last_error.is_some()),
+    )
+    .await;
+    assert_eq!(tried[0].status, "waiting", "{tried:?}");
+
+    let _smtp = SmtpServer::start(port, &maildir).await;
+    let messages = wait_for_messages(&maildir, 1).await;
+    assert_eq!(messages.len(), 1);
+    assert!(readable(&messages[0]).contains(&order_id));
+    let sent = support::poll_until(100, || async { shop.outbox_status(&order_id).await }, |s: &Vec<&str>| s == &["sent"]).await;
+    assert_eq!(sent, ["sent"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_send_each_confirmation_once() {
+    let (port, place) = smtp_place();
+    let maildir = place.path().join("maildir");
+    let _smtp = SmtpServer::start(port, &maildir).await;
+    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let first = shop(&[("SMTP_URL", smtp_url.as_str())]).await;
+    // A second instance on the same database, sending too.
+    let (mut config, _, _db2) = support::config(&[("SMTP_URL", smtp_url.as_str())]);
+    config.database_url = first.db_url.clone();
+    let _second = support::serve(config).await;
+
+    let mut orders = Vec::new();
+    for n in 0..4 {
+        let (status, reply) = first.pay(&shopper("en"), &format!("shopper{n}@example.com")).await;
+        assert_eq!(status, 200, "{reply}");
+        orders.push(reply["order_id"].as_str().unwrap().to_owned());
+    }
+    let messages = wait_for_messages(&maildir, 4).await;
+    for order in &orders {
+        let sent = support::poll_until(100, || async { first.outbox_status(order).await }, |s: &Vec<&str>| s == &["sent"]).await;
+        assert_eq!(sent, ["sent"]);
+    }
+    assert_eq!(received(&maildir).len(), 4, "one each: {messages:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_address_is_refused_before_anything_is_charged() {
+    let shop = shop(&[]).await;
+    let shopper = shopper("en");
+    for bad in ["jenny", "jenny@", "@example.com", "jenny@example", "jen ny@example.com", "jenny@exa mple.com"] {
+        let (status, reply) = shop.pay(&shopper, bad).await;
+        assert_eq!(status, 400, "{bad}: {reply}");
+        assert!(reply.to_string().contains("name@example.com"), "says what is expected: {reply}");
+    }
+    let intents =
+        support::stripe_call(&support::client(), reqwest::Method::GET, format!("{}/v1/payment_intents", shop.stripe), "sk_test_mail", &[])
+            .await;
+    assert_eq!(intents["data"].as_array().unwrap().len(), 0, "nothing charged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_smtp_messages_are_written_as_files_and_an_order_without_address_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mail_dir: PathBuf = dir.path().join("mail");
+    let shop = shop(&[("MAIL_DIR", mail_dir.to_str().unwrap()), ("ADMIN_TOKEN", "merchant-token-0123456789")]).await;
+    let (status, reply) = shop.pay(&shopper("en"), "jenny@example.com").await;
+    assert_eq!(status, 200, "{reply}");
+    let order_id = reply["order_id"].as_str().unwrap().to_owned();
+    let files = support::poll_until(
+        300,
+        || async {
+            std::fs::read_dir(&mail_dir).map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect::<Vec<_>>()).unwrap_or_default()
+        },
+        |files: &Vec<PathBuf>| !files.is_empty(),
+    )
+    .await;
+    assert!(files[0].extension().is_some_and(|ext| ext == "eml"), "{files:?}");
+    assert!(readable(&std::fs::read_to_string(&files[0]).unwrap()).contains(&format!("/orders/{order_id}")));
+
+    // A guest who gives no address: nothing can be sent, and the merchant sees why.
+    let (status, reply) = shop.pay(&shopper("en"), "").await;
+    assert_eq!(status, 200, "{reply}");
+    let silent = reply["order_id"].as_str().unwrap().to_owned();
+    let failed = support::poll_until(100, || async { shop.outbox_status(&silent).await }, |s: &Vec<&str>| s == &["failed"]).await;
+    assert_eq!(failed, ["failed"]);
+    let page = support::admin_page(&format!("{}/admin/orders/{silent}", shop.base), "merchant-token-0123456789").await;
+    assert!(page.contains("data-status=\"failed\"") && page.contains("no email address"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_debit_that_fails_days_later_is_told_by_email() {
+    let (port, place) = smtp_place();
+    let maildir = place.path().join("maildir");
+    let _smtp = SmtpServer::start(port, &maildir).await;
+    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let shop = shop(&[("SMTP_URL", smtp_url.as_str())]).await;
+    let shopper = shopper("en");
+    support::post_form(&shopper, format!("{}/api/cart/add", shop.base), &[("product_id", "walnut-board"), ("quantity", "1")]).await;
+    // Stripe's SEPA test IBAN whose debit fails once processing ends.
+    let form = [
+        ("payment_method_data[type]", "sepa_debit"),
+        ("payment_method_data[sepa_debit][iban]", "DE62370400440532013001"),
+        ("payment_method_data[billing_details][name]", "Jenny Rosen"),
+        ("payment_method_data[billing_details][email]", "jenny@example.com"),
+    ];
+    let token =
+        support::stripe_call(&shopper, reqwest::Method::POST, format!("{}/v1/confirmation_tokens", shop.stripe), "pk_test_mail", &form)
+            .await;
+    let reply = shopper
+        .post(format!("{}/api/checkout/confirm", shop.base))
+        .form(&[("confirmation_token", token["id"].as_str().unwrap()), ("email", "jenny@example.com")])
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(reply["status"], "Processing", "{reply}");
+    let order_id = reply["order_id"].as_str().unwrap().to_owned();
+    let settle = format!("{}/_emulator/intents/{}/settle", shop.stripe, reply["payment_intent"].as_str().unwrap());
+    assert!(support::client().post(settle).json(&serde_json::json!({ "result": "fail" })).send().await.unwrap().status().is_success());
+
+    let messages = wait_for_messages(&maildir, 1).await;
+    let message = readable(&messages[0]);
+    assert!(message.contains(&format!("Subject: Your payment for order {order_id} did not go through")), "{message}");
+    assert!(message.contains("Nothing was charged") && message.contains(&format!("/orders/{order_id}")), "{message}");
+    assert_eq!(shop.outbox_status(&order_id).await, ["sent"], "no confirmation: it was never paid");
+}
