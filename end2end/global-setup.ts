@@ -2,6 +2,7 @@ import type { FullConfig } from '@playwright/test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { connect } from 'node:net';
 
 /**
  * Storefronts with other settings than the one `cargo leptos end-to-end` starts: the
@@ -15,7 +16,12 @@ export const VARIANTS = {
   legacy: { url: 'http://127.0.0.1:3103', emulator: 'http://127.0.0.1:12113', env: { STORE_PAYMENT_METHOD_CREATION: 'manual' } },
   /** `STORE_CAPTURE_METHOD=manual`: payments are authorised, the merchant captures them. */
   capture: { url: 'http://127.0.0.1:3104', emulator: 'http://127.0.0.1:12114', env: { STORE_CAPTURE_METHOD: 'manual' } },
+  /** Order emails sent over SMTP, to the aiosmtpd below (it keeps them in MAILDIR). */
+  mail: { url: 'http://127.0.0.1:3105', emulator: 'http://127.0.0.1:12115', env: { SMTP_URL: 'smtp://127.0.0.1:12525', MAIL_RETRY_SECS: '1' } },
 };
+
+/** Where the SMTP server of the `mail` storefront keeps what it receives (`new/`). */
+export const MAILDIR = resolve(__dirname, '../target/e2e/maildir');
 
 /** Polls (bounded) until `url/health` answers 200. */
 async function healthy(url: string, what: string) {
@@ -34,6 +40,20 @@ async function healthy(url: string, what: string) {
   throw new Error(`${what} at ${url} did not become healthy in 120 s (${last})`);
 }
 
+/** Polls (bounded) until something accepts TCP connections on `port`. */
+async function listening(port: number, what: string) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const up = await new Promise<boolean>((done) => {
+      const socket = connect(port, '127.0.0.1', () => { socket.end(); done(true); });
+      socket.on('error', () => done(false));
+    });
+    if (up) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${what} did not listen on port ${port} in 30 s`);
+}
+
 /** Waits for the storefront under test, starts the variants, and stops them afterwards. */
 export default async function globalSetup(config: FullConfig) {
   const baseURL = config.projects[0].use.baseURL as string;
@@ -43,6 +63,15 @@ export default async function globalSetup(config: FullConfig) {
   const dir = resolve(root, 'target/e2e');
   mkdirSync(dir, { recursive: true });
   const children: ChildProcess[] = [];
+  // A real SMTP server (Debian's aiosmtpd, `make smtp`) for the `mail` storefront.
+  rmSync(MAILDIR, { recursive: true, force: true });
+  const smtpLog = openSync(resolve(dir, 'smtp.log'), 'w');
+  children.push(
+    spawn('/usr/bin/python3', ['-m', 'aiosmtpd', '-n', '-l', '127.0.0.1:12525', '-c', 'aiosmtpd.handlers.Mailbox', MAILDIR], {
+      stdio: ['ignore', smtpLog, smtpLog],
+    }),
+  );
+  await listening(12525, 'aiosmtpd (`make smtp`; see target/e2e/smtp.log)');
   for (const [name, variant] of Object.entries(VARIANTS)) {
     const db = resolve(dir, `${name}.db`);
     for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });

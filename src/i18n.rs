@@ -247,6 +247,9 @@ catalogue! {
     mail_failed_subject: "Your payment for order {0} did not go through", "Votre paiement pour la commande {0} n'a pas abouti";
     mail_failed_body: "Your bank did not accept the payment for order {0}. Nothing was charged: you can pay again from the shop.",
         "Votre banque n'a pas accepté le paiement de la commande {0}. Rien n'a été débité : vous pouvez payer à nouveau depuis la boutique.";
+    mail_refund_subject: "A refund for your order {0}", "Un remboursement pour votre commande {0}";
+    mail_refund_body: "We refunded {0} for order {1}. Your bank shows it within 5 to 10 days.",
+        "Nous avons remboursé {0} pour la commande {1}. Votre banque l'affiche sous 5 à 10 jours.";
     email_for_receipt: "Email for your receipt", "E-mail pour votre reçu";
     email_hint: "We send the order confirmation here.", "Nous y envoyons la confirmation de commande.";
     method_not_accepted: "This shop does not accept that payment method for this order. Choose another one and pay again.",

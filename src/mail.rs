@@ -13,7 +13,7 @@ use crate::i18n::{Locale, fill};
 use crate::money::{Currency, Money};
 use crate::session;
 use crate::state::AppState;
-use crate::store::{DueMessage, OrderRecord};
+use crate::store::{DueMessage, OrderRecord, StoreError};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
@@ -95,9 +95,9 @@ impl Mailer {
         };
         let mut sent = 0;
         for message in due {
-            let outcome = match state.store.order_for_merchant(&message.order_id).await {
-                Ok(Some(order)) => self.send(&message, &order).await,
-                Ok(None) => Sent::Never("the order is gone".to_owned()),
+            let outcome = match self.about(state, &message).await {
+                Ok(Some((order, refund))) => self.send(&message, &order, refund).await,
+                Ok(None) => Sent::Never("the order (or its refund) is gone".to_owned()),
                 Err(error) => Sent::Later(format!("the database did not answer: {error:?}")),
             };
             let now = session::now();
@@ -124,11 +124,19 @@ impl Mailer {
         sent
     }
 
-    async fn send(&self, message: &DueMessage, order: &OrderRecord) -> Sent {
+    /// The order a message is about, and for a refund's message what was refunded.
+    async fn about(&self, state: &AppState, message: &DueMessage) -> Result<Option<(OrderRecord, Option<i64>)>, StoreError> {
+        let Some(order) = state.store.order_for_merchant(&message.order_id).await? else { return Ok(None) };
+        let Some(refund_id) = message.kind.strip_prefix("refund.") else { return Ok(Some((order, None))) };
+        let refunds = state.store.refunds_of(&order.id).await?;
+        Ok(refunds.refunds.iter().find(|refund| refund.id == refund_id).map(|refund| refund.amount).map(|amount| (order, Some(amount))))
+    }
+
+    async fn send(&self, message: &DueMessage, order: &OrderRecord, refunded: Option<i64>) -> Sent {
         let Some(email) = order.email.as_deref() else {
             return Sent::Never("the shopper gave no email address".to_owned());
         };
-        let email = match self.compose(message, order, email) {
+        let email = match self.compose(message, order, refunded, email) {
             Ok(email) => email,
             Err(error) => return Sent::Never(error),
         };
@@ -149,8 +157,9 @@ impl Mailer {
         }
     }
 
-    /// The message for `message` about `order`, to `to`, in the order's language.
-    fn compose(&self, message: &DueMessage, order: &OrderRecord, to: &str) -> Result<Message, String> {
+    /// The message for `message` about `order` (and the amount of its refund, for a
+    /// refund's message), to `to`, in the order's language.
+    fn compose(&self, message: &DueMessage, order: &OrderRecord, refunded: Option<i64>, to: &str) -> Result<Message, String> {
         let locale = order.locale.as_deref().and_then(Locale::parse).unwrap_or(self.default_locale);
         let t = locale.texts();
         let link = format!("{}/orders/{}", self.public_url, order.id);
@@ -160,10 +169,14 @@ impl Mailer {
                 (fill(t.mail_paid_subject, &[&order.id]), text, html)
             }
             "payment_failed" => {
-                let line = fill(t.mail_failed_body, &[&order.id]);
-                let text = format!("{line}\n\n{}: {link}\n", t.view_order);
-                let html = format!("<p>{}</p><p><a href=\"{}\">{}</a></p>", escape(&line), escape(&link), escape(t.view_order));
+                let (text, html) = short_note(&fill(t.mail_failed_body, &[&order.id]), &link, t.view_order);
                 (fill(t.mail_failed_subject, &[&order.id]), text, html)
+            }
+            kind if kind.starts_with("refund.") => {
+                let currency = Currency::parse(&order.currency).map_err(|error| error.to_string())?;
+                let amount = locale.money(Money::new(refunded.ok_or("the refund's amount is unknown")?, currency));
+                let (text, html) = short_note(&fill(t.mail_refund_body, &[&amount, &order.id]), &link, t.view_order);
+                (fill(t.mail_refund_subject, &[&order.id]), text, html)
             }
             other => return Err(format!("no message is written for `{other}`")),
         };
@@ -230,6 +243,13 @@ fn order_summary(order: &OrderRecord, locale: Locale, link: &str) -> Result<(Str
         escape(t.view_order)
     );
     Ok((text, html))
+}
+
+/// A message of one sentence and the link to the order, as text and as HTML.
+fn short_note(line: &str, link: &str, link_text: &str) -> (String, String) {
+    let text = format!("{line}\n\n{link_text}: {link}\n");
+    let html = format!("<p>{}</p><p><a href=\"{}\">{}</a></p>", escape(line), escape(link), escape(link_text));
+    (text, html)
 }
 
 fn escape(text: &str) -> String {

@@ -330,3 +330,35 @@ async fn a_debit_that_fails_days_later_is_told_by_email() {
     assert!(message.contains("Nothing was charged") && message.contains(&format!("/orders/{order_id}")), "{message}");
     assert_eq!(shop.outbox_status(&order_id).await, ["sent"], "no confirmation: it was never paid");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_refund_is_told_once() {
+    let (port, place) = smtp_place();
+    let maildir = place.path().join("maildir");
+    let _smtp = SmtpServer::start(port, &maildir).await;
+    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let shop = shop(&[("SMTP_URL", smtp_url.as_str())]).await;
+    let (status, reply) = shop.pay(&shopper("en"), "jenny@example.com").await;
+    assert_eq!(status, 200, "{reply}");
+    let order_id = reply["order_id"].as_str().unwrap().to_owned();
+    wait_for_messages(&maildir, 1).await;
+
+    // Two refunds made in Stripe (the Dashboard, say): their webhooks record them.
+    for amount in ["2000", "1500"] {
+        let form = [("payment_intent", reply["payment_intent"].as_str().unwrap()), ("amount", amount)];
+        let refund =
+            support::stripe_call(&support::client(), reqwest::Method::POST, format!("{}/v1/refunds", shop.stripe), "sk_test_mail", &form)
+                .await;
+        assert_eq!(refund["status"], "succeeded", "{refund}");
+    }
+    let messages = wait_for_messages(&maildir, 3).await;
+    let refunds: Vec<String> = messages.iter().map(|m| readable(m)).filter(|m| m.contains("Subject: A refund for your order")).collect();
+    assert_eq!(refunds.len(), 2, "{messages:#?}");
+    assert!(
+        refunds.iter().any(|m| m.contains("We refunded €20.00")) && refunds.iter().any(|m| m.contains("We refunded €15.00")),
+        "{refunds:#?}"
+    );
+    let sent =
+        support::poll_until(100, || async { shop.outbox_status(&order_id).await }, |s: &Vec<&str>| s == &["sent", "sent", "sent"]).await;
+    assert_eq!(sent, ["sent", "sent", "sent"]);
+}

@@ -1,21 +1,25 @@
 import { test, expect, typeCard } from './fixtures';
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { MAILDIR, VARIANTS } from '../global-setup';
 
-// The end-to-end server has no SMTP_URL: its order emails are .eml files in MAIL_DIR
-// (by default target/mail, beside the server's working directory, the project root).
-const MAIL_DIR = resolve(__dirname, '../../target/mail');
-
-/** Every message written so far, as text (soft line breaks of quoted-printable undone). */
+/** Every message the SMTP server received so far, as text (folded headers joined,
+ * soft line breaks of quoted-printable undone). */
 function messages(): string[] {
+  const inbox = resolve(MAILDIR, 'new');
   let names: string[] = [];
   try {
-    names = readdirSync(MAIL_DIR).filter((name) => name.endsWith('.eml'));
+    names = readdirSync(inbox);
   } catch {
     return [];
   }
-  return names.map((name) => readFileSync(resolve(MAIL_DIR, name), 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '='));
+  return names.map((name) =>
+    readFileSync(resolve(inbox, name), 'utf8').replace(/\r?\n /g, ' ').replace(/=\r?\n/g, '').replace(/=3D/g, '='),
+  );
 }
+
+// The storefront that sends its emails over SMTP.
+test.use({ baseURL: VARIANTS.mail.url });
 
 // The first try's address is refused (400).
 test.use({ expectedErrorStatuses: [400] });

@@ -148,6 +148,17 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query("UPDATE refunds SET counted = $1 WHERE id = $2").bind(i64::from(succeeded)).bind(&id).execute(&mut *tx).await?;
+                if change > 0 {
+                    // The shopper is told, once per refund (a refund that fails later
+                    // and succeeds again is not told twice).
+                    sqlx::query("INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+                        .bind(&order_id)
+                        .bind(format!("refund.{id}"))
+                        .bind(format!("Refund {id} of order {order_id} succeeded."))
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
             let mut restocked = false;
             if restock && succeeded {
