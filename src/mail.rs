@@ -22,6 +22,8 @@ use std::time::Duration;
 const POLL: Duration = Duration::from_secs(2);
 /// How long a claimed message is left to its sender before another may take it.
 const LEASE_SECS: i64 = 120;
+/// Messages claimed at once (a full batch is followed by the next at once).
+const BATCH: i64 = 20;
 /// Tries before a message is given up (with the default 30 s, the last about 2 h on).
 const MAX_ATTEMPTS: i64 = 8;
 
@@ -39,7 +41,7 @@ enum Sent {
     Never(String),
 }
 
-pub struct Mailer {
+struct Mailer {
     transport: Transport,
     settings: MailSettings,
     /// Where links in messages point (`PUBLIC_URL`).
@@ -50,7 +52,7 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    pub fn new(config: &Config, public_url: &str) -> anyhow::Result<Mailer> {
+    fn new(config: &Config, public_url: &str) -> anyhow::Result<Mailer> {
         let settings = config.mail.clone();
         let transport = match &settings.smtp_url {
             Some(url) => Transport::Smtp(
@@ -76,24 +78,24 @@ impl Mailer {
     }
 
     /// Where messages go, for the start-up log.
-    pub fn describe(&self) -> String {
+    fn describe(&self) -> String {
         match &self.transport {
             Transport::Smtp(_) => "an SMTP server (SMTP_URL)".to_owned(),
             Transport::Files(_) => format!("{} (.eml files; set SMTP_URL to send them)", self.settings.dir.display()),
         }
     }
 
-    /// Sends every message due now; how many went out.
-    pub async fn drain_once(&self, state: &AppState) -> usize {
+    /// Tries every message due now (a batch of them); how many it tried.
+    async fn drain_once(&self, state: &AppState) -> usize {
         let now = session::now();
-        let due = match state.store.claim_messages(now, LEASE_SECS, 20).await {
+        let due = match state.store.claim_messages(now, LEASE_SECS, BATCH).await {
             Ok(due) => due,
             Err(error) => {
                 tracing::warn!(error = ?error, "cannot read the outbox; trying again shortly");
                 return 0;
             }
         };
-        let mut sent = 0;
+        let tried = due.len();
         for message in due {
             let outcome = match self.about(state, &message).await {
                 Ok(Some((order, refund))) => self.send(&message, &order, refund).await,
@@ -102,10 +104,7 @@ impl Mailer {
             };
             let now = session::now();
             let recorded = match outcome {
-                Sent::Done => {
-                    sent += 1;
-                    state.store.message_sent(&message, now).await
-                }
+                Sent::Done => state.store.message_sent(&message, now).await,
                 Sent::Later(error) if message.attempts + 1 < MAX_ATTEMPTS => {
                     let wait = self.settings.retry_after.as_secs().saturating_mul(1 << message.attempts.min(7)).min(3600);
                     tracing::warn!(order = %message.order_id, kind = %message.kind, %error, retry_in_secs = wait, "an order email could not be sent; will retry");
@@ -121,7 +120,7 @@ impl Mailer {
                 tracing::error!(error = ?error, order = %message.order_id, "cannot record an email's delivery");
             }
         }
-        sent
+        tried
     }
 
     /// The order a message is about, and for a refund's message what was refunded.
@@ -262,8 +261,10 @@ pub fn spawn(state: AppState) -> anyhow::Result<()> {
     tracing::info!(to = %mailer.describe(), "order emails go to");
     tokio::spawn(async move {
         loop {
-            mailer.drain_once(&state).await;
-            tokio::time::sleep(POLL).await;
+            // A full batch: more may be waiting (a backlog after an outage).
+            if mailer.drain_once(&state).await < BATCH as usize {
+                tokio::time::sleep(POLL).await;
+            }
         }
     });
     Ok(())
