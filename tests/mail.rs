@@ -251,7 +251,9 @@ async fn two_instances_send_each_confirmation_once() {
 async fn a_bad_address_is_refused_before_anything_is_charged() {
     let shop = shop(&[]).await;
     let shopper = shopper("en");
-    for bad in ["jenny", "jenny@", "@example.com", "jenny@example", "jen ny@example.com", "jenny@exa mple.com"] {
+    let too_long = format!("{}@example.com", "j".repeat(250));
+    let injected = "jenny@example.com\r\nBcc: everyone@example.com";
+    for bad in ["jenny", "jenny@", "@example.com", "jenny@example", "jen ny@example.com", "jenny@exa mple.com", &too_long, injected] {
         let (status, reply) = shop.pay(&shopper, bad).await;
         assert_eq!(status, 400, "{bad}: {reply}");
         assert!(reply.to_string().contains("name@example.com"), "says what is expected: {reply}");
