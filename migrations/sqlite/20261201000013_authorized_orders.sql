@@ -5,8 +5,11 @@
 --
 -- The children (order lines, attempts, refunds, …) reference `orders` by name: with
 -- foreign keys deferred to the commit, they find every order again in the new table.
+-- Dropping the old table deletes its rows first, and `order_lines` cascades that
+-- delete: its rows are kept aside and put back.
 PRAGMA defer_foreign_keys = ON;
 CREATE TABLE orders_before_rebuild AS SELECT * FROM orders;
+CREATE TABLE order_lines_before_rebuild AS SELECT * FROM order_lines;
 DROP TABLE orders;
 CREATE TABLE orders (
     id                  TEXT PRIMARY KEY,          -- ord_…
@@ -43,6 +46,8 @@ SELECT id, session_id, status, amount, currency, payment_intent_id, created_at, 
        card_brand, last4, amount_refunded, restocked, amount_received
 FROM orders_before_rebuild;
 DROP TABLE orders_before_rebuild;
+INSERT INTO order_lines SELECT * FROM order_lines_before_rebuild;
+DROP TABLE order_lines_before_rebuild;
 CREATE INDEX orders_by_session ON orders (session_id, status);
 CREATE INDEX orders_by_status ON orders (status, created_at);
 CREATE INDEX orders_by_account ON orders (account_id, created_at);

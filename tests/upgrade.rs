@@ -1,0 +1,74 @@
+//! Upgrading a database that already holds orders: the migrations after the one a shop
+//! last ran keep every row. SQLite rebuilds `orders` to widen its status CHECK
+//! (`migrations/sqlite/`), and dropping the old table would cascade to the order lines
+//! if they were not kept aside.
+//! Backend: runs once (on SQLite, the backend whose migration rebuilds a table).
+
+use sqlx::Row;
+use storefront::store::Store;
+
+/// The last migration before the status CHECK gained `authorized`.
+const BEFORE_REBUILD: i64 = 20261201000012;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrading_keeps_every_order_its_lines_attempts_messages_and_refunds() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("shop.db").display());
+    sqlx::any::install_default_drivers();
+    {
+        // The database as the previous release left it, with a paid and refunded order
+        // and a failed one.
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .after_connect(|connection, _| {
+                Box::pin(async move { sqlx::Executor::execute(connection, "PRAGMA foreign_keys = ON").await.map(|_| ()) })
+            })
+            .connect(&url)
+            .await
+            .unwrap();
+        let shared = sqlx::migrate!("./migrations");
+        let earlier: Vec<_> = shared.iter().filter(|m| m.version <= BEFORE_REBUILD).cloned().collect();
+        let migrator = sqlx::migrate::Migrator { migrations: earlier.into(), ..sqlx::migrate::Migrator::DEFAULT };
+        migrator.run(&pool).await.unwrap();
+        for statement in [
+            "INSERT INTO sessions (id, created_at, last_seen_at) VALUES ('s1', 1, 1)",
+            "INSERT INTO orders (id, session_id, status, amount, currency, created_at, updated_at, amount_refunded)
+             VALUES ('ord_1', 's1', 'paid', 3600, 'eur', 1, 1, 1000), ('ord_2', 's1', 'failed', 1800, 'eur', 2, 2, 0)",
+            "INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity)
+             VALUES ('ord_1', 'mug', 'Mug', 1800, 2), ('ord_2', 'tote', 'Tote', 1800, 1)",
+            "INSERT INTO payment_attempts (order_id, attempt, confirmation_token_id, idempotency_key, amount, currency, created_at)
+             VALUES ('ord_1', 1, 'ctoken_1', 'ord_1-attempt-1', 3600, 'eur', 1)",
+            "INSERT INTO outbox (order_id, kind, body, created_at) VALUES ('ord_1', 'order_confirmation', 'Thank you', 1)",
+            "INSERT INTO refunds (id, order_id, amount, currency, status, counted, created_at, updated_at)
+             VALUES ('re_1', 'ord_1', 1000, 'eur', 'succeeded', 1, 1, 1)",
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    }
+
+    // The new release starts: the remaining migrations run.
+    let store = Store::connect(&url).await.unwrap();
+    let order = store.order_for_merchant("ord_1").await.unwrap().unwrap();
+    assert_eq!((order.status.as_str(), order.lines.len(), order.refunded), ("paid", 1, 1000));
+    assert_eq!(order.lines[0].quantity, 2);
+    assert_eq!(store.order_for_merchant("ord_2").await.unwrap().unwrap().lines.len(), 1);
+    assert_eq!(store.attempts("ord_1").await.unwrap().len(), 1);
+    assert_eq!(store.outbox_for("ord_1").await.unwrap().len(), 1);
+    assert_eq!(store.refunds_of("ord_1").await.unwrap().refunds.len(), 1);
+
+    // The new status is accepted, the old references still hold.
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+    sqlx::query("UPDATE orders SET status = 'authorized' WHERE id = 'ord_2'").execute(&pool).await.unwrap();
+    let broken = sqlx::query("PRAGMA foreign_key_check").fetch_all(&pool).await.unwrap();
+    assert!(broken.is_empty(), "{} rows point at no order", broken.len());
+    let indexes: Vec<String> =
+        sqlx::query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'orders' AND sql IS NOT NULL")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get("name").unwrap())
+            .collect();
+    assert_eq!(indexes.len(), 4, "the orders' indexes are back: {indexes:?}");
+}
