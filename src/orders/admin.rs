@@ -489,7 +489,14 @@ async fn settle_authorization(state: &AppState, headers: &HeaderMap, id: &str, f
         Err(error) => return internal(error),
     };
     let payment_intent = order.payment_intent_id.as_deref().and_then(|pi| crate::stripe::ids::PaymentIntentId::parse(pi).ok());
-    let (Some(payment_intent), true) = (payment_intent, order.status == "authorized") else {
+    // Authorised, or already settled by this very form (a double click whose first
+    // request won): Stripe replays that answer under the form's key, and refuses a new
+    // capture or cancel of a settled payment in its own words.
+    let settled_by_now = match action {
+        Settle::Capture => order.status == "paid",
+        Settle::Cancel => order.status == "canceled",
+    };
+    let (Some(payment_intent), true) = (payment_intent, order.status == "authorized" || settled_by_now) else {
         return refused("Only an authorised payment that is not captured yet can be captured or canceled.");
     };
     if !well_formed_nonce(&form.request) {
