@@ -1107,27 +1107,12 @@ impl Store {
                 }
                 EventEffect::StatusUpdated
             }
+            // Authorised, waiting for the merchant to capture (stock stays reserved).
             "payment_intent.amount_capturable_updated" => {
-                // Authorised, waiting for the merchant to capture (stock stays reserved).
-                sqlx::query(
-                    "UPDATE orders SET status = 'authorized', payment_intent_id = $1, updated_at = $2
-                     WHERE id = $3 AND status IN ('pending', 'confirming', 'failed')",
-                )
-                .bind(event.payment_intent_id)
-                .bind(now)
-                .bind(event.order_id)
-                .execute(&mut *tx)
-                .await?;
-                EventEffect::StatusUpdated
+                advance(&mut tx, event, now, "authorized", "'pending', 'confirming', 'failed'").await?
             }
             "payment_intent.processing" | "payment_intent.requires_action" => {
-                sqlx::query("UPDATE orders SET status = 'confirming', payment_intent_id = $1, updated_at = $2 WHERE id = $3 AND status IN ('pending', 'failed')")
-                    .bind(event.payment_intent_id)
-                    .bind(now)
-                    .bind(event.order_id)
-                    .execute(&mut *tx)
-                    .await?;
-                EventEffect::StatusUpdated
+                advance(&mut tx, event, now, "confirming", "'pending', 'failed'").await?
             }
             _ => EventEffect::Ignored,
         };
@@ -1241,6 +1226,25 @@ impl Store {
             sqlx::query_scalar("SELECT flag FROM orders WHERE id = $1").bind(order_id).fetch_optional(&self.pool).await?;
         Ok(flag.flatten())
     }
+}
+
+/// Moves the event's order to `status` (with the event's PaymentIntent) if it is in one
+/// of `from` (quoted SQL literals): only ever forward.
+async fn advance(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    event: &PaymentEvent<'_>,
+    now: i64,
+    status: &str,
+    from: &str,
+) -> Result<EventEffect, StoreError> {
+    sqlx::query(&format!("UPDATE orders SET status = $1, payment_intent_id = $2, updated_at = $3 WHERE id = $4 AND status IN ({from})"))
+        .bind(status)
+        .bind(event.payment_intent_id)
+        .bind(now)
+        .bind(event.order_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(EventEffect::StatusUpdated)
 }
 
 /// Marks an order paid: its reserved stock kept (or, when the reservation was released

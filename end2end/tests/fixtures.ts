@@ -56,13 +56,18 @@ export async function typeCard(page: Page, number: string) {
   await frame.locator('[name="postalCode"]').fill('10001');
 }
 
-/** Pays for a mug with a Visa; returns the result page's URL and the order page's path. */
-export async function paidOrder(page: Page, gotoHydrated: (path: string) => Promise<void>) {
+/** Puts a mug in the cart and opens the checkout, ready to pay. */
+export async function mugAtCheckout(page: Page, gotoHydrated: (path: string) => Promise<void>) {
   await gotoHydrated('/');
   await page.getByTestId('add-to-cart-ceramic-mug').click();
   await expect(page.getByTestId('cart-count')).toHaveText('1');
   await gotoHydrated('/checkout');
   await expect(page.getByTestId('pay-button')).toBeEnabled();
+}
+
+/** Pays for a mug with a Visa; returns the result page's URL and the order page's path. */
+export async function paidOrder(page: Page, gotoHydrated: (path: string) => Promise<void>) {
+  await mugAtCheckout(page, gotoHydrated);
   await typeCard(page, '4242424242424242');
   await page.getByTestId('pay-button').click();
   await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');

@@ -1,4 +1,4 @@
-import { test, expect, typeCard } from './fixtures';
+import { test, expect, typeCard, mugAtCheckout } from './fixtures';
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { MAILDIR, VARIANTS } from '../global-setup';
@@ -25,11 +25,7 @@ test.use({ baseURL: VARIANTS.mail.url });
 test.use({ expectedErrorStatuses: [400] });
 
 test('a guest gives an email, pays, and the confirmation links to their order', async ({ page, gotoHydrated }) => {
-  await gotoHydrated('/');
-  await page.getByTestId('add-to-cart-ceramic-mug').click();
-  await expect(page.getByTestId('cart-count')).toHaveText('1');
-  await gotoHydrated('/checkout');
-  await expect(page.getByTestId('pay-button')).toBeEnabled();
+  await mugAtCheckout(page, gotoHydrated);
   await typeCard(page, '4242424242424242');
 
   // An address mail cannot reach: refused with what to write instead, nothing charged.
