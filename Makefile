@@ -12,6 +12,10 @@ CARGO_BIN := $(or $(CARGO_INSTALL_ROOT),$(CARGO_HOME),$(HOME)/.cargo)/bin
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(CARGO_BIN):$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+# The account page's island as a wasm module of its own, so the checkout does not
+# download it (Cargo.toml, feature `split-islands`; README, "Performance").
+SPLIT := --split --features split-islands
+
 # The end-to-end run gets a database of its own, recreated each time.
 E2E_DB := $(CURDIR)/target/e2e/storefront.db
 
@@ -23,7 +27,7 @@ help:
 	@echo "make bench  - the storefront against a Node.js/Express reference, side by side, then a 3-minute soak (about 15 minutes)"
 
 dev: tools
-	cargo leptos watch
+	cargo leptos watch $(SPLIT)
 
 # scripts/with-postgres starts a throwaway PostgreSQL (Debian's, installed if missing)
 # unless TEST_POSTGRES_URL names one, and stops it when the tests end.
@@ -46,7 +50,7 @@ test-suites: lint
 	rm -f $(E2E_DB) $(E2E_DB)-wal $(E2E_DB)-shm && mkdir -p $(dir $(E2E_DB))
 	rm -f target/e2e/results.json
 	rm -rf target/mail
-	DATABASE_URL=sqlite://$(E2E_DB) ADMIN_TOKEN=$(E2E_ADMIN_TOKEN) cargo leptos end-to-end --release --precompress
+	DATABASE_URL=sqlite://$(E2E_DB) ADMIN_TOKEN=$(E2E_ADMIN_TOKEN) cargo leptos end-to-end --release --precompress $(SPLIT)
 	node scripts/e2e-passed.mjs target/e2e/results.json
 
 # Formatting, and clippy with warnings as errors on the server build (with and without
@@ -55,7 +59,7 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --features ssr --all-targets -- -D warnings
 	cargo clippy --no-default-features --features ssr -- -D warnings
-	cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features hydrate,split-islands -- -D warnings
 	cargo clippy -p stripe-emulator --all-targets -- -D warnings
 
 # The README's pictures: taken by the Playwright suite during `make test`.
@@ -65,7 +69,7 @@ screenshots:
 
 # Both servers, one Stripe emulator, wrk as the load generator (benches/README.md).
 bench: tools wrk benches/reference-node/node_modules/.package-lock.json benches/runner/node_modules/.package-lock.json
-	cargo leptos build --release --precompress
+	cargo leptos build --release --precompress $(SPLIT)
 	cargo build --release -p stripe-emulator
 	node benches/runner/run.mjs
 	node benches/runner/soak.mjs

@@ -24,11 +24,14 @@ pub struct Document {
     pub bundle: Bundle,
 }
 
-/// The wasm bundle's JS glue and module (`/pkg/…`, content-hashed names when built so).
+/// The wasm bundle's JS glue and module (`/pkg/…`, content-hashed names when built so),
+/// and the script that loads the lazy islands' modules (`#[island(lazy)]`, built with
+/// `cargo leptos --split`).
 #[derive(Clone, Debug)]
 pub struct Bundle {
     pub js: String,
     pub wasm: String,
+    pub split_js: Option<String>,
 }
 
 impl Bundle {
@@ -40,6 +43,22 @@ impl Bundle {
             self.js, self.wasm
         )
     }
+}
+
+/// Put on a page beside its island: a script in the `<head>` starts loading the bundle
+/// (the module, and the wasm compiled as it streams in) before Stripe.js and the rest
+/// of the page, and the loader at the end of the page awaits it. (Only the page knows
+/// it has an island, so it adds the script through `leptos_meta`.)
+#[component]
+pub fn IslandAssets() -> impl IntoView {
+    let bundle = use_context::<Bundle>()?;
+    let nonce = leptos::nonce::use_nonce();
+    // The lazy islands' loader, which the bundle's module imports.
+    let split = bundle.split_js.clone().map(|js| view! { <link rel="modulepreload" href=js nonce=nonce/> });
+    Some(view! {
+        <leptos_meta::Script>{format!("window.__islands = {};", bundle.loading())}</leptos_meta::Script>
+        {split}
+    })
 }
 
 /// The whole HTML document, rendered on the server only.
@@ -61,6 +80,7 @@ pub fn shell(options: LeptosOptions, document: Document) -> impl IntoView {
         shared.set_is_hydrating(false);
     }
     let lang = crate::i18n::use_locale().tag();
+    provide_context(bundle.clone());
     view! {
         <!DOCTYPE html>
         <html lang=lang>
@@ -68,10 +88,12 @@ pub fn shell(options: LeptosOptions, document: Document) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                // First (an inline script waits for the stylesheets above it): an island
+                // page's script that starts loading the bundle.
+                <MetaTags/>
                 <HashedStylesheet options=options.clone() id="leptos"/>
                 <script src=stripe_js_url nonce=nonce.clone()></script>
                 <AutoReload options/>
-                <MetaTags/>
             </head>
             <body>
                 <App/>
@@ -84,22 +106,24 @@ pub fn shell(options: LeptosOptions, document: Document) -> impl IntoView {
 /// Hydrates the page's islands, if it has any, then marks `<body data-hydrated="true">`
 /// (the contract's signal that the page is interactive). A page without an island loads
 /// no wasm at all. (Leptos' own `HydrationScripts` loads the bundle on every page and
-/// says nothing once the islands are hydrated.) A module script: it runs once the
-/// document is parsed.
+/// says nothing once the islands are hydrated.) A module script, for its top-level `await`.
 #[component]
 fn IslandLoader(bundle: Bundle) -> impl IntoView {
     let nonce = leptos::nonce::use_nonce();
     let script = format!(
         "const islands = document.querySelectorAll('leptos-island');\
          if (islands.length) {{\
-           const bundle = await {};\
+           const bundle = await (window.__islands ?? {});\
            bundle.hydrate();\
            for (const island of islands) await bundle[island.dataset.component]?.(island);\
          }}\
          document.body.dataset.hydrated = 'true';",
         bundle.loading()
     );
-    view! { <script type="module" nonce=nonce>{script}</script> }
+    // `async`: it runs when the parser reaches it (the end of the body, every island
+    // above it), not after the document's first layout and paint as a deferred module
+    // script would.
+    view! { <script type="module" async nonce=nonce>{script}</script> }
 }
 
 #[component]
@@ -121,7 +145,7 @@ fn Page() -> impl IntoView {
     }
     provide_context(CartState::new(returned));
     view! {
-            <a class="skip-link" href="#main">{crate::i18n::use_locale().texts().skip_to_content}</a>
+            <a class="skip-link" href="#main">{crate::i18n::use_locale().texts().skip_to_content()}</a>
             <Header/>
             <main id="main">
                 // Async: each page is sent whole once its data is ready, so it is
@@ -144,18 +168,18 @@ fn Header() -> impl IntoView {
     let t = crate::i18n::use_locale().texts();
     view! {
         <header class="site-header">
-            <Suspense fallback=move || view! { <A href="/" attr:class="brand">{t.shop}</A> }>
+            <Suspense fallback=move || view! { <A href="/" attr:class="brand">{t.shop()}</A> }>
                 {move || Suspend::new(async move {
-                    let name = shop.await.map(|info| info.name).unwrap_or_else(|_| t.shop.into());
+                    let name = shop.await.map(|info| info.name).unwrap_or_else(|_| t.shop().into());
                     view! {
                         <Title text=name.clone()/>
                         <A href="/" attr:class="brand">{name}</A>
                     }
                 })}
             </Suspense>
-            <nav aria-label=t.nav_main>
-                <A href="/account">{t.account}</A>
-                <A href="/cart" attr:class="cart-link">{t.cart} " " <CartCount/></A>
+            <nav aria-label=t.nav_main()>
+                <A href="/account">{t.account()}</A>
+                <A href="/cart" attr:class="cart-link">{t.cart()} " " <CartCount/></A>
                 <LanguageSwitch/>
             </nav>
         </header>
@@ -176,7 +200,7 @@ fn LanguageSwitch() -> impl IntoView {
                 <ActionForm action=set attr:class="language-switch">
                     <input type="hidden" name="locale" value=locale.tag()/>
                     <button type="submit" lang=locale.tag() data-testid=format!("language-{}", locale.tag())
-                        aria-label=format!("{}: {}", current.texts().language, locale.name())>
+                        aria-label=format!("{}: {}", current.texts().language(), locale.name())>
                         {locale.name()}
                     </button>
                 </ActionForm>
@@ -190,14 +214,14 @@ fn NotFound() -> impl IntoView {
     crate::ui::set_not_found_status();
     let t = crate::i18n::use_locale().texts();
     view! {
-        <h1>{t.not_found_title}</h1>
-        <p><A href="/">{t.back_to_shop}</A></p>
+        <h1>{t.not_found_title()}</h1>
+        <p><A href="/">{t.back_to_shop()}</A></p>
     }
 }
 
 /// Remembers the shopper's language for a year. A plain form post works without
 /// JavaScript (the server sends the browser back to the page it came from).
-#[server(endpoint = "locale/set")]
+#[server(endpoint = "locale/set", output = crate::error::JsonReply)]
 pub async fn set_locale(locale: String) -> Result<(), AppError> {
     let locale = crate::i18n::Locale::parse(&locale).ok_or_else(|| AppError::invalid("Unknown language / langue inconnue."))?;
     let cookie = format!("{}={}; Path=/; Max-Age=31536000; SameSite=Lax", crate::i18n::COOKIE, locale.tag());

@@ -1,8 +1,9 @@
 //! `AppError`: the one error type that crosses the wire from server functions to the
 //! browser. Its messages are written for shoppers; causes stay in the server log.
 
-use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::codec::Post;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use leptos::server_fn::{Bytes, ContentType, Decodes, Encodes, Format, FormatType};
 use serde::{Deserialize, Serialize};
 
 /// What a shopper is told when a server function fails.
@@ -53,17 +54,17 @@ impl AppError {
             Self::Invalid(message) | Self::NotFound(message) | Self::Declined { message, .. } => message.clone(),
             Self::RateLimited { retry_after_secs } => {
                 let wait = match retry_after_secs {
-                    0..=60 => t.a_minute.to_owned(),
-                    seconds => crate::i18n::fill(t.minutes, &[&seconds.div_ceil(60)]),
+                    0..=60 => t.a_minute().to_owned(),
+                    seconds => crate::i18n::fill(t.minutes(), &[&seconds.div_ceil(60)]),
                 };
-                crate::i18n::fill(t.error_rate_limited, &[&wait])
+                crate::i18n::fill(t.error_rate_limited(), &[&wait])
             }
-            Self::PaymentUnavailable => t.error_payment_unavailable.to_owned(),
-            Self::PaymentUnknown { .. } => t.error_payment_unknown.to_owned(),
-            Self::PaymentSetupFault => t.error_payment_setup.to_owned(),
-            Self::StoreUnavailable => t.error_store_unavailable.to_owned(),
-            Self::Internal => t.error_internal.to_owned(),
-            Self::Transport(_) => t.error_transport.to_owned(),
+            Self::PaymentUnavailable => t.error_payment_unavailable().to_owned(),
+            Self::PaymentUnknown { .. } => t.error_payment_unknown().to_owned(),
+            Self::PaymentSetupFault => t.error_payment_setup().to_owned(),
+            Self::StoreUnavailable => t.error_store_unavailable().to_owned(),
+            Self::Internal => t.error_internal().to_owned(),
+            Self::Transport(_) => t.error_transport().to_owned(),
         }
     }
 
@@ -130,13 +131,13 @@ impl std::fmt::Display for AppError {
 impl std::error::Error for AppError {}
 
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    type Encoder = JsonText;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
             // Bad or missing arguments are the caller's fault: say so plainly.
             ServerFnErrorErr::Args(detail) | ServerFnErrorErr::MissingArg(detail) => {
-                Self::Invalid(crate::i18n::fill(crate::i18n::tr().malformed, &[&detail]))
+                Self::Invalid(crate::i18n::fill(crate::i18n::tr().malformed(), &[&detail]))
             }
             other => Self::Transport(other.to_string()),
         }
@@ -149,7 +150,7 @@ impl FromServerFnError for AppError {
     fn ser(&self) -> leptos::server_fn::Bytes {
         #[cfg(feature = "ssr")]
         self.set_reply_status();
-        <JsonEncoding as leptos::server_fn::Encodes<Self>>::encode(self).unwrap_or_default()
+        <JsonText as Encodes<Self>>::encode(self).unwrap_or_default()
     }
 }
 
@@ -167,5 +168,39 @@ impl AppError {
         if !plain_form_post {
             reply.set_status(http::StatusCode::from_u16(self.status_code()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
         }
+    }
+}
+
+/// How every server function replies: JSON, as with Leptos' `Json`, but decoded in the
+/// browser from text. An island's props are JSON decoded from text too, so the wasm
+/// bundle holds one decoder per type instead of one for props and one for replies
+/// (`serde_json` instantiates each per input kind).
+pub type JsonReply = Post<JsonText>;
+
+/// The JSON encoding of [`JsonReply`] and of `AppError`.
+pub struct JsonText;
+
+impl ContentType for JsonText {
+    const CONTENT_TYPE: &'static str = "application/json";
+}
+
+impl FormatType for JsonText {
+    const FORMAT_TYPE: Format = Format::Text;
+}
+
+impl<T: Serialize> Encodes<T> for JsonText {
+    type Error = leptos::serde_json::Error;
+
+    fn encode(value: &T) -> Result<Bytes, Self::Error> {
+        leptos::serde_json::to_vec(value).map(Bytes::from)
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> Decodes<T> for JsonText {
+    type Error = leptos::serde_json::Error;
+
+    fn decode(bytes: Bytes) -> Result<T, Self::Error> {
+        let text = std::str::from_utf8(&bytes).map_err(serde::de::Error::custom)?;
+        leptos::serde_json::from_str(text)
     }
 }

@@ -161,14 +161,14 @@ impl Texts {
     /// How an order's status (as `OrderView` and `AccountOrder` carry it) reads.
     pub fn order_status(&self, status: &str) -> &'static str {
         match status {
-            "paid" => self.status_paid,
-            "confirming" => self.status_confirming,
-            "failed" => self.status_failed,
-            "canceled" => self.status_canceled,
-            "authorized" => self.status_authorized,
-            "partially_refunded" => self.status_partially_refunded,
-            "refunded" => self.status_refunded,
-            _ => self.status_pending,
+            "paid" => self.status_paid(),
+            "confirming" => self.status_confirming(),
+            "failed" => self.status_failed(),
+            "canceled" => self.status_canceled(),
+            "authorized" => self.status_authorized(),
+            "partially_refunded" => self.status_partially_refunded(),
+            "refunded" => self.status_refunded(),
+            _ => self.status_pending(),
         }
     }
 }
@@ -176,9 +176,22 @@ impl Texts {
 macro_rules! catalogue {
     ($($name:ident: $en:expr, $fr:expr;)*) => {
         /// Every fixed string of the interface, in one language. `{0}`, `{1}`: see [`fill`].
-        pub struct Texts { $(pub $name: &'static str,)* }
-        pub static EN: Texts = Texts { $($name: $en,)* };
-        pub static FR: Texts = Texts { $($name: $fr,)* };
+        /// One method per string rather than a field: the wasm bundle then holds only
+        /// the strings its islands use, not the whole catalogue twice.
+        pub struct Texts(Locale);
+        pub static EN: Texts = Texts(Locale::En);
+        pub static FR: Texts = Texts(Locale::Fr);
+        impl Texts {
+            $(pub fn $name(&self) -> &'static str {
+                match self.0 {
+                    Locale::En => $en,
+                    Locale::Fr => $fr,
+                }
+            })*
+        }
+        /// Every string's method, for the tests that check the two catalogues agree.
+        #[cfg(test)]
+        const EVERY_TEXT: &[fn(&Texts) -> &'static str] = &[$(Texts::$name,)*];
     };
 }
 
@@ -467,46 +480,14 @@ mod tests {
 
     #[test]
     fn placeholders_are_filled_in_order() {
-        assert_eq!(fill(FR.page_of, &[&2, &5]), "Page 2 sur 5");
-        assert_eq!(fill(EN.pay_amount, &[&Locale::En.money(Money::new(4250, Currency::EUR))]), "Pay €42.50");
+        assert_eq!(fill(FR.page_of(), &[&2, &5]), "Page 2 sur 5");
+        assert_eq!(fill(EN.pay_amount(), &[&Locale::En.money(Money::new(4250, Currency::EUR))]), "Pay €42.50");
     }
 
     #[test]
     fn both_catalogues_use_the_same_placeholders() {
-        // A French string that forgot `{1}` would silently drop a value.
-        let fields = |texts: &Texts| -> Vec<&'static str> {
-            vec![
-                texts.page_of,
-                texts.only_left,
-                texts.add_named_to_cart,
-                texts.discount_applied,
-                texts.one_fewer,
-                texts.one_more,
-                texts.quantity_of,
-                texts.remove_from_cart,
-                texts.pay_amount,
-                texts.paying_with_saved,
-                texts.payment_failed_because,
-                texts.order_title,
-                texts.placed_on,
-                texts.signed_in_as,
-                texts.expires,
-                texts.remove_named,
-                texts.error_rate_limited,
-                texts.minutes,
-                texts.quantity_range,
-                texts.cart_cannot_hold_more,
-                texts.at_most_per_product,
-                texts.only_in_stock,
-                texts.discount_expired,
-                texts.discount_minimum,
-                texts.stock_short,
-                texts.minimum_charge,
-                texts.password_too_short,
-                texts.password_too_long,
-                texts.discount_with_code,
-            ]
-        };
+        // A French string that forgot `{1}` would silently drop a value (every string).
+        let fields = |texts: &Texts| -> Vec<&'static str> { EVERY_TEXT.iter().map(|text| text(texts)).collect() };
         for (en, fr) in fields(&EN).into_iter().zip(fields(&FR)) {
             for n in 0..3 {
                 let placeholder = format!("{{{n}}}");

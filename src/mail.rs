@@ -165,17 +165,17 @@ impl Mailer {
         let (subject, text, html) = match message.kind.as_str() {
             "order_confirmation" => {
                 let (text, html) = order_summary(order, locale, &link)?;
-                (fill(t.mail_paid_subject, &[&order.id]), text, html)
+                (fill(t.mail_paid_subject(), &[&order.id]), text, html)
             }
             "payment_failed" => {
-                let (text, html) = short_note(&fill(t.mail_failed_body, &[&order.id]), &link, t.view_order);
-                (fill(t.mail_failed_subject, &[&order.id]), text, html)
+                let (text, html) = short_note(&fill(t.mail_failed_body(), &[&order.id]), &link, t.view_order());
+                (fill(t.mail_failed_subject(), &[&order.id]), text, html)
             }
             kind if kind.starts_with("refund.") => {
                 let currency = Currency::parse(&order.currency).map_err(|error| error.to_string())?;
                 let amount = locale.money(Money::new(refunded.ok_or("the refund's amount is unknown")?, currency));
-                let (text, html) = short_note(&fill(t.mail_refund_body, &[&amount, &order.id]), &link, t.view_order);
-                (fill(t.mail_refund_subject, &[&order.id]), text, html)
+                let (text, html) = short_note(&fill(t.mail_refund_body(), &[&amount, &order.id]), &link, t.view_order());
+                (fill(t.mail_refund_subject(), &[&order.id]), text, html)
             }
             other => return Err(format!("no message is written for `{other}`")),
         };
@@ -209,19 +209,19 @@ fn order_summary(order: &OrderRecord, locale: Locale, link: &str) -> Result<(Str
         .discount_code
         .as_deref()
         .filter(|_| order.discount_amount > 0)
-        .map(|code| (fill(t.discount_with_code, &[&code]), format!("−{}", money(order.discount_amount))));
-    let total = (t.total.to_owned(), money(order.amount));
+        .map(|code| (fill(t.discount_with_code(), &[&code]), format!("−{}", money(order.discount_amount))));
+    let total = (t.total().to_owned(), money(order.amount));
     let ship_to = order.details.shipping.as_deref().map(crate::orders::address_lines).unwrap_or_default();
-    let intro = fill(t.mail_paid_body, &[&order.id]);
+    let intro = fill(t.mail_paid_body(), &[&order.id]);
 
     let mut text = format!("{intro}\n\n");
     for (what, amount) in lines.iter().chain(&discount).chain(std::iter::once(&total)) {
         text.push_str(&format!("{what}: {amount}\n"));
     }
     if !ship_to.is_empty() {
-        text.push_str(&format!("\n{}:\n{}\n", t.ship_to, ship_to.join("\n")));
+        text.push_str(&format!("\n{}:\n{}\n", t.ship_to(), ship_to.join("\n")));
     }
-    text.push_str(&format!("\n{}: {link}\n", t.view_order));
+    text.push_str(&format!("\n{}: {link}\n", t.view_order()));
 
     let rows: String = lines
         .iter()
@@ -231,7 +231,7 @@ fn order_summary(order: &OrderRecord, locale: Locale, link: &str) -> Result<(Str
     let address = if ship_to.is_empty() {
         String::new()
     } else {
-        format!("<h2>{}</h2><p>{}</p>", escape(t.ship_to), ship_to.iter().map(|line| escape(line)).collect::<Vec<_>>().join("<br>"))
+        format!("<h2>{}</h2><p>{}</p>", escape(t.ship_to()), ship_to.iter().map(|line| escape(line)).collect::<Vec<_>>().join("<br>"))
     };
     let html = format!(
         "<p>{}</p><table>{rows}<tr><th align=\"left\">{}</th><th align=\"right\">{}</th></tr></table>{address}<p><a href=\"{}\">{}</a></p>",
@@ -239,7 +239,7 @@ fn order_summary(order: &OrderRecord, locale: Locale, link: &str) -> Result<(Str
         escape(&total.0),
         escape(&total.1),
         escape(link),
-        escape(t.view_order)
+        escape(t.view_order())
     );
     Ok((text, html))
 }

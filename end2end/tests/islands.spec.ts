@@ -31,4 +31,19 @@ test('the catalog and the cart load no wasm; the checkout hydrates its one islan
   expect(bundle(requested).some((path) => path.endsWith('.wasm')), 'checkout').toBe(true);
   // Hydrated: the island's Payment Element is mounted and Pay becomes usable.
   await expect(page.getByTestId('pay-button')).toBeEnabled();
+  // The account's island is a module of its own (`make` builds with `--split`): the
+  // checkout never downloads it.
+  expect(bundle(requested).filter((path) => path.includes('/split_')), 'checkout').toEqual([]);
+});
+
+test("the account page's island loads its own module, and works", async ({ page, gotoHydrated }) => {
+  const requested = pkgRequests(page);
+  await gotoHydrated('/account');
+  await page.locator('#sign-up-email').fill(`islands-${Date.now()}-${Math.floor(Math.random() * 1e9)}@example.com`);
+  await page.locator('#sign-up-password').fill('correct horse battery staple');
+  await page.getByTestId('sign-up-button').click();
+  await expect(page.getByTestId('no-saved-cards')).toBeVisible();
+  // Hydrated once its module is in: the add-card form's Payment Element is ready.
+  await expect(page.getByTestId('add-card-button')).toBeEnabled();
+  expect(bundle(requested).filter((path) => path.includes('/split_cards_panel')).length, 'account').toBeGreaterThan(0);
 });

@@ -46,19 +46,19 @@ pub async fn current_account(state: &AppState, request: &Request) -> Result<Opti
 
 pub async fn sign_up(state: &AppState, request: &Request, email: &str, password: &str) -> Result<(), AppError> {
     let t = request.texts();
-    let (email, key) = checked_email(email).ok_or_else(|| AppError::invalid(t.email_format))?;
+    let (email, key) = checked_email(email).ok_or_else(|| AppError::invalid(t.email_format()))?;
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(AppError::invalid(fill(t.password_too_short, &[&MIN_PASSWORD_CHARS])));
+        return Err(AppError::invalid(fill(t.password_too_short(), &[&MIN_PASSWORD_CHARS])));
     }
     if password.chars().count() > MAX_PASSWORD_CHARS {
-        return Err(AppError::invalid(fill(t.password_too_long, &[&MAX_PASSWORD_CHARS])));
+        return Err(AppError::invalid(fill(t.password_too_long(), &[&MAX_PASSWORD_CHARS])));
     }
     use crate::rate_limit::SIGN_UP_PER_ADDRESS;
     crate::rate_limit::check(state, request, "sign_up", None, SIGN_UP_PER_ADDRESS, SIGN_UP_PER_ADDRESS).await?;
     let hash = hash_off_thread(password.to_owned()).await?;
     let id = session::random_id("acct");
     if !state.store.create_account(&id, email, &key, &hash, session::now()).await? {
-        return Err(AppError::invalid(t.account_exists));
+        return Err(AppError::invalid(t.account_exists()));
     }
     tracing::info!(account = %id, "account created");
     session::sign_in(&state.store, &request.session, &id).await?;
@@ -98,7 +98,7 @@ pub async fn sign_in(state: &AppState, request: &Request, email: &str, password:
     let Some(account) = matched else {
         let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
         state.store.record_sign_in_failure(&scopes, now, now - WINDOW_SECS).await?;
-        return Err(AppError::invalid(request.texts().wrong_credentials));
+        return Err(AppError::invalid(request.texts().wrong_credentials()));
     };
     state.store.clear_sign_in_failures(&scopes[0]).await?;
     session::sign_in(&state.store, &request.session, &account.id).await?;
@@ -153,7 +153,7 @@ pub async fn list_saved(state: &AppState, customer: &CustomerId) -> Result<Vec<S
 
 /// Detaches one of the shopper's own saved cards.
 pub async fn remove_method(state: &AppState, request: &Request, id: &str) -> Result<(), AppError> {
-    let not_found = || AppError::NotFound(request.texts().no_such_card.into());
+    let not_found = || AppError::NotFound(request.texts().no_such_card().into());
     let account = signed_in(state, request).await?;
     let id = PaymentMethodId::parse(id).map_err(|_| not_found())?;
     let customer = account.stripe_customer_id.as_deref().ok_or_else(not_found)?;
@@ -220,7 +220,7 @@ pub async fn confirm_setup(state: &AppState, request: &Request, token: &Confirma
                 && api.status == 400
             {
                 tracing::warn!(code = ?api.code, message = %api.message, "Stripe refused the SetupIntent");
-                return Err(AppError::invalid(t.card_details_expired));
+                return Err(AppError::invalid(t.card_details_expired()));
             }
             return Err(AppError::from(error));
         }
@@ -230,7 +230,7 @@ pub async fn confirm_setup(state: &AppState, request: &Request, token: &Confirma
         SetupIntentStatus::Processing => "processing",
         SetupIntentStatus::RequiresAction => "requires_action",
         SetupIntentStatus::RequiresPaymentMethod => {
-            return Err(AppError::Declined { message: t.card_not_saved.into(), decline_code: None });
+            return Err(AppError::Declined { message: t.card_not_saved().into(), decline_code: None });
         }
         ref other => {
             tracing::error!(status = ?other, intent = %intent.id, "unexpected SetupIntent status");
@@ -242,7 +242,7 @@ pub async fn confirm_setup(state: &AppState, request: &Request, token: &Confirma
 }
 
 async fn signed_in(state: &AppState, request: &Request) -> Result<AccountRecord, AppError> {
-    current_account(state, request).await?.ok_or_else(|| AppError::NotFound(request.texts().sign_in_for_cards.into()))
+    current_account(state, request).await?.ok_or_else(|| AppError::NotFound(request.texts().sign_in_for_cards().into()))
 }
 
 /// Trimmed email and its lookup key (lowercased); `None` when it is not an email address.

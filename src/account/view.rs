@@ -6,9 +6,11 @@ use super::{
     AccountSummary, CardSetupView, RemovePaymentMethod, SavedMethod, SignIn, SignOut, SignUp, confirm_card_setup, get_account,
     get_card_setup, saved_payment_methods,
 };
+use crate::app::IslandAssets;
 use crate::stripe_js::{ConfirmationTokenParams, ElementsOptions, PaymentMethodData};
 use crate::ui::{ActionError, MountedPaymentElement, mount_payment_element};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
@@ -18,8 +20,8 @@ pub fn AccountPage() -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     view! {
-        <h1>{t.your_account}</h1>
-        <Suspense fallback=move || view! { <p>{t.loading_account}</p> }>
+        <h1>{t.your_account()}</h1>
+        <Suspense fallback=move || view! { <p>{t.loading_account()}</p> }>
             {move || Suspend::new(async move {
                 match account.await {
                     Ok(Some(summary)) => view! { <SignedIn summary/> }.into_any(),
@@ -41,28 +43,28 @@ fn SignInForms() -> impl IntoView {
     view! {
         <div class="account-forms">
             <section aria-labelledby="sign-in-title">
-                <h2 id="sign-in-title">{t.sign_in}</h2>
+                <h2 id="sign-in-title">{t.sign_in()}</h2>
                 <ActionForm action=sign_in attr:class="stacked" attr:data-testid="sign-in-form">
-                    <label for="sign-in-email">{t.email}</label>
+                    <label for="sign-in-email">{t.email()}</label>
                     <input id="sign-in-email" name="email" type="email" autocomplete="username" required maxlength="254"/>
-                    <label for="sign-in-password">{t.password}</label>
+                    <label for="sign-in-password">{t.password()}</label>
                     <input id="sign-in-password" name="password" type="password" autocomplete="current-password" required maxlength="128"/>
                     <button type="submit" class="primary" data-testid="sign-in-button" disabled=move || sign_in.pending().get()>
-                        {move || if sign_in.pending().get() { t.signing_in } else { t.sign_in }}
+                        {move || if sign_in.pending().get() { t.signing_in() } else { t.sign_in() }}
                     </button>
                 </ActionForm>
                 <ActionError action=sign_in/>
             </section>
             <section aria-labelledby="sign-up-title">
-                <h2 id="sign-up-title">{t.new_here}</h2>
-                <p class="hint">{t.account_pitch}</p>
+                <h2 id="sign-up-title">{t.new_here()}</h2>
+                <p class="hint">{t.account_pitch()}</p>
                 <ActionForm action=sign_up attr:class="stacked" attr:data-testid="sign-up-form">
-                    <label for="sign-up-email">{t.email}</label>
+                    <label for="sign-up-email">{t.email()}</label>
                     <input id="sign-up-email" name="email" type="email" autocomplete="email" required maxlength="254"/>
-                    <label for="sign-up-password">{t.password_rule}</label>
+                    <label for="sign-up-password">{t.password_rule()}</label>
                     <input id="sign-up-password" name="password" type="password" autocomplete="new-password" required minlength="8" maxlength="128"/>
                     <button type="submit" class="primary" data-testid="sign-up-button" disabled=move || sign_up.pending().get()>
-                        {move || if sign_up.pending().get() { t.creating_account } else { t.create_account }}
+                        {move || if sign_up.pending().get() { t.creating_account() } else { t.create_account() }}
                     </button>
                 </ActionForm>
                 <ActionError action=sign_up/>
@@ -76,17 +78,17 @@ fn SignedIn(summary: AccountSummary) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
-    let (before, after) = t.signed_in_as.split_once("{0}").unwrap_or((t.signed_in_as, ""));
+    let (before, after) = t.signed_in_as().split_once("{0}").unwrap_or((t.signed_in_as(), ""));
     view! {
         <p data-testid="signed-in-as">{before} <strong>{summary.email.clone()}</strong>{after}</p>
         <ActionForm action=sign_out>
-            <button type="submit" data-testid="sign-out-button" disabled=move || sign_out.pending().get()>{t.sign_out}</button>
+            <button type="submit" data-testid="sign-out-button" disabled=move || sign_out.pending().get()>{t.sign_out()}</button>
         </ActionForm>
         <Cards/>
         <section aria-labelledby="orders-title">
-            <h2 id="orders-title">{t.your_orders}</h2>
+            <h2 id="orders-title">{t.your_orders()}</h2>
             {if summary.orders.is_empty() {
-                view! { <p class="empty">{t.no_orders}</p> }.into_any()
+                view! { <p class="empty">{t.no_orders()}</p> }.into_any()
             } else {
                 view! {
                     <ul class="account-orders">
@@ -118,11 +120,11 @@ fn Cards() -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     view! {
-        <Suspense fallback=move || view! { <p>{t.loading_cards}</p> }>
+        <Suspense fallback=move || view! { <p>{t.loading_cards()}</p> }>
             {move || Suspend::new(async move {
                 let cards = cards.await.map_err(|error| error.message(locale));
                 let setup = setup.await.map_err(|error| error.message(locale));
-                view! { <CardsPanel cards setup card_saved/> }
+                view! { <IslandAssets/> <CardsPanel cards setup card_saved/> }
             })}
         </Suspense>
     }
@@ -132,7 +134,8 @@ fn Cards() -> impl IntoView {
 /// detached from the Customer), and "add a card": the Payment Element in `setup` mode,
 /// whose ConfirmationToken the server turns into a confirmed SetupIntent (3-D Secure by
 /// `handleNextAction`). The list follows what is added and removed, in place.
-#[island]
+#[cfg_attr(feature = "split-islands", island(lazy))]
+#[cfg_attr(not(feature = "split-islands"), island)]
 fn CardsPanel(cards: Result<Vec<SavedMethod>, String>, setup: Result<CardSetupView, String>, card_saved: bool) -> impl IntoView {
     let remove = ServerAction::<RemovePaymentMethod>::new();
     let added = RwSignal::new(0_u32);
@@ -149,11 +152,11 @@ fn CardsPanel(cards: Result<Vec<SavedMethod>, String>, setup: Result<CardSetupVi
     });
     view! {
         <section aria-labelledby="cards-title">
-            <h2 id="cards-title">{t.saved_cards}</h2>
+            <h2 id="cards-title">{t.saved_cards()}</h2>
             <ActionError action=remove/>
             {move || match cards.get() {
                 Ok(cards) if cards.is_empty() => view! {
-                    <p class="empty" data-testid="no-saved-cards">{t.no_saved_cards}</p>
+                    <p class="empty" data-testid="no-saved-cards">{t.no_saved_cards()}</p>
                 }
                 .into_any(),
                 Ok(cards) => view! {
@@ -166,7 +169,7 @@ fn CardsPanel(cards: Result<Vec<SavedMethod>, String>, setup: Result<CardSetupVi
             }}
         </section>
         <section aria-labelledby="add-card-title">
-            <h2 id="add-card-title">{t.add_a_card}</h2>
+            <h2 id="add-card-title">{t.add_a_card()}</h2>
             {match setup {
                 Ok(setup) => view! { <AddCardForm setup added card_saved/> }.into_any(),
                 Err(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
@@ -181,15 +184,22 @@ fn SavedCardRow(card: SavedMethod, remove: ServerAction<RemovePaymentMethod>) ->
     let testid = format!("saved-method-{}", card.last4);
     let remove_testid = format!("remove-method-{}", card.last4);
     let t = crate::i18n::use_locale().texts();
+    let payment_method = card.id.clone();
+    let on_submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        remove.dispatch(RemovePaymentMethod { payment_method: payment_method.clone() });
+    };
     view! {
         <li data-testid=testid>
             <span class="card-label">{label.clone()}</span>
-            <span class="card-expiry">{crate::i18n::fill(t.expires, &[&card.expiry()])}</span>
-            <ActionForm action=remove>
+            <span class="card-expiry">{crate::i18n::fill(t.expires(), &[&card.expiry()])}</span>
+            // A plain form (it works before the island hydrates); the island sends it
+            // itself and updates the list in place.
+            <form action=RemovePaymentMethod::url() method="post" on:submit=on_submit>
                 <input type="hidden" name="payment_method" value=card.id.clone()/>
-                <button type="submit" data-testid=remove_testid aria-label=crate::i18n::fill(t.remove_named, &[&label])
-                    disabled=move || remove.pending().get()>{t.remove}</button>
-            </ActionForm>
+                <button type="submit" data-testid=remove_testid aria-label=crate::i18n::fill(t.remove_named(), &[&label])
+                    disabled=move || remove.pending().get()>{t.remove()}</button>
+            </form>
         </li>
     }
 }
@@ -199,7 +209,7 @@ fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>, card_saved: bool) -> 
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     let error = RwSignal::new(String::new());
-    let result = RwSignal::new(if card_saved { t.card_saved.to_owned() } else { String::new() });
+    let result = RwSignal::new(if card_saved { t.card_saved().to_owned() } else { String::new() });
     let busy = RwSignal::new(false);
     let CardSetupView { publishable_key, currency, return_url } = setup;
     let target = NodeRef::<leptos::html::Div>::new();
@@ -225,7 +235,7 @@ fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>, card_saved: bool) -> 
             return;
         }
         let Some((js, elements)) = stripe.get_value() else {
-            error.set(t.card_form_loading.into());
+            error.set(t.card_form_loading().into());
             return;
         };
         busy.set(true);
@@ -250,9 +260,9 @@ fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>, card_saved: bool) -> 
                     reply.status
                 };
                 match status.as_str() {
-                    "succeeded" => Ok(t.card_saved.to_owned()),
-                    "processing" => Ok(t.card_being_checked.to_owned()),
-                    _ => Err(t.card_not_saved.to_owned()),
+                    "succeeded" => Ok(t.card_saved().to_owned()),
+                    "processing" => Ok(t.card_being_checked().to_owned()),
+                    _ => Err(t.card_not_saved().to_owned()),
                 }
             };
             match saved.await {
@@ -274,7 +284,7 @@ fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>, card_saved: bool) -> 
             <button type="submit" class="primary" data-testid="add-card-button" disabled=move || busy.get() || !ready.get()
                 aria-busy=move || busy.get().to_string()>
                 {move || busy.get().then(|| view! { <span class="spinner" aria-hidden="true"></span> })}
-                {move || if busy.get() { t.saving } else { t.save_card }}
+                {move || if busy.get() { t.saving() } else { t.save_card() }}
             </button>
         </form>
     }

@@ -10,7 +10,7 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 /// The caller's cart, priced now.
-#[server(endpoint = "cart/get")]
+#[server(endpoint = "cart/get", output = crate::error::JsonReply)]
 pub async fn get_cart() -> Result<Cart, AppError> {
     let (state, request) = crate::request::edge()?;
     super::service::view_current(&state, &request).await
@@ -19,32 +19,32 @@ pub async fn get_cart() -> Result<Cart, AppError> {
 /// Adds `quantity` of a product to the caller's cart (starting a session if needed).
 /// Refuses unknown products, quantities outside 1–99 and more than the stock; a refusal
 /// changes nothing.
-#[server(endpoint = "cart/add")]
+#[server(endpoint = "cart/add", output = crate::error::JsonReply)]
 pub async fn add_to_cart(product_id: String, quantity: u32) -> Result<Cart, AppError> {
     let (state, request) = crate::request::edge()?;
-    let product_id = ProductId::parse(&product_id).map_err(|_| AppError::invalid(request.texts().not_in_catalog))?;
+    let product_id = ProductId::parse(&product_id).map_err(|_| AppError::invalid(request.texts().not_in_catalog()))?;
     let quantity = Quantity::new(quantity).ok_or_else(|| quantity_range(&request))?;
     super::service::add(&state, &request, &product_id, quantity).await
 }
 
 /// Applies a discount code to the caller's cart (an empty code removes it). An unknown,
 /// expired or inapplicable code is refused with the reason and changes nothing.
-#[server(endpoint = "cart/discount")]
+#[server(endpoint = "cart/discount", output = crate::error::JsonReply)]
 pub async fn apply_discount(code: String) -> Result<Cart, AppError> {
     let (state, request) = crate::request::edge()?;
     super::service::apply_discount_code(&state, &request, &code).await
 }
 
 /// Sets a line's quantity in the caller's cart; 0 removes the line.
-#[server(endpoint = "cart/set")]
+#[server(endpoint = "cart/set", output = crate::error::JsonReply)]
 pub async fn set_cart_quantity(product_id: String, quantity: u32) -> Result<Cart, AppError> {
     let (state, request) = crate::request::edge()?;
-    let product_id = ProductId::parse(&product_id).map_err(|_| AppError::invalid(request.texts().not_in_catalog))?;
+    let product_id = ProductId::parse(&product_id).map_err(|_| AppError::invalid(request.texts().not_in_catalog()))?;
     let quantity = if quantity == 0 { None } else { Some(Quantity::new(quantity).ok_or_else(|| quantity_range(&request))?) };
     super::service::set_quantity(&state, &request, &product_id, quantity).await
 }
 
 #[cfg(feature = "ssr")]
 fn quantity_range(request: &crate::request::Request) -> AppError {
-    AppError::invalid(crate::i18n::fill(request.texts().quantity_range, &[&MAX_QUANTITY]))
+    AppError::invalid(crate::i18n::fill(request.texts().quantity_range(), &[&MAX_QUANTITY]))
 }

@@ -73,18 +73,18 @@ pub async fn view(state: &AppState, request: &Request, session: Option<&SessionI
 #[tracing::instrument(name = "add to the cart", skip_all, fields(product = %product_id, quantity = quantity.get()), err(level = "info", Debug))]
 pub async fn add(state: &AppState, request: &Request, product_id: &ProductId, quantity: Quantity) -> Result<Cart, AppError> {
     let t = request.texts();
-    state.catalog.get(product_id).ok_or_else(|| AppError::invalid(t.not_in_catalog))?;
+    state.catalog.get(product_id).ok_or_else(|| AppError::invalid(t.not_in_catalog()))?;
     let stock = state.store.stock_of(product_id.as_str()).await?;
     if stock == 0 {
-        return Err(AppError::invalid(t.product_sold_out));
+        return Err(AppError::invalid(t.product_sold_out()));
     }
     let session = session::current_or_start(&state.store, &request.session).await?;
     let cap = stock.min(MAX_QUANTITY);
     let added = state.store.add_to_cart(session.as_str(), product_id.as_str(), quantity.get(), cap, session::now()).await?;
     match added {
         CartAdd::Added(_) => view(state, request, Some(&session)).await,
-        CartAdd::OverCap if cap < MAX_QUANTITY => Err(AppError::invalid(fill(t.cart_cannot_hold_more, &[&stock]))),
-        CartAdd::OverCap => Err(AppError::invalid(fill(t.at_most_per_product, &[&MAX_QUANTITY]))),
+        CartAdd::OverCap if cap < MAX_QUANTITY => Err(AppError::invalid(fill(t.cart_cannot_hold_more(), &[&stock]))),
+        CartAdd::OverCap => Err(AppError::invalid(fill(t.at_most_per_product(), &[&MAX_QUANTITY]))),
     }
 }
 
@@ -97,7 +97,7 @@ pub async fn set_quantity(
     quantity: Option<Quantity>,
 ) -> Result<Cart, AppError> {
     let t = request.texts();
-    state.catalog.get(product_id).ok_or_else(|| AppError::invalid(t.not_in_catalog))?;
+    state.catalog.get(product_id).ok_or_else(|| AppError::invalid(t.not_in_catalog()))?;
     let Some(quantity) = quantity else {
         if let Some(session) = session::current(&state.store, &request.session).await? {
             state.store.remove_cart_line(session.as_str(), product_id.as_str()).await?;
@@ -107,7 +107,7 @@ pub async fn set_quantity(
     };
     let stock = state.store.stock_of(product_id.as_str()).await?;
     if quantity.get() > stock {
-        return Err(AppError::invalid(fill(t.only_in_stock, &[&stock])));
+        return Err(AppError::invalid(fill(t.only_in_stock(), &[&stock])));
     }
     let session = session::current_or_start(&state.store, &request.session).await?;
     state.store.set_cart_quantity(session.as_str(), product_id.as_str(), quantity.get(), session::now()).await?;
@@ -133,7 +133,7 @@ pub async fn apply_discount_code(state: &AppState, request: &Request, code: &str
         state.catalog.discount(code).ok_or_else(|| AppError::invalid(refusal_message(&DiscountRefusal::Unknown, request.locale)))?;
     let cart = view(state, request, Some(&session)).await?;
     if cart.lines.is_empty() {
-        return Err(AppError::invalid(request.texts().discount_needs_cart));
+        return Err(AppError::invalid(request.texts().discount_needs_cart()));
     }
     discount.amount_off(cart.subtotal, session::now()).map_err(|refusal| AppError::invalid(refusal_message(&refusal, request.locale)))?;
     state.store.set_session_discount(session.as_str(), Some(&discount.code)).await?;
@@ -144,9 +144,9 @@ pub async fn apply_discount_code(state: &AppState, request: &Request, code: &str
 fn refusal_message(refusal: &DiscountRefusal, locale: Locale) -> String {
     let t = locale.texts();
     match refusal {
-        DiscountRefusal::Unknown => t.discount_unknown.to_owned(),
-        DiscountRefusal::Expired(date) => fill(t.discount_expired, &[date]),
-        DiscountRefusal::BelowMinimum(minimum) => fill(t.discount_minimum, &[&locale.money(*minimum)]),
+        DiscountRefusal::Unknown => t.discount_unknown().to_owned(),
+        DiscountRefusal::Expired(date) => fill(t.discount_expired(), &[date]),
+        DiscountRefusal::BelowMinimum(minimum) => fill(t.discount_minimum(), &[&locale.money(*minimum)]),
     }
 }
 

@@ -91,8 +91,8 @@ impl Discount {
     pub fn describe(&self, currency: Currency, locale: crate::i18n::Locale) -> String {
         let t = locale.texts();
         match self.reduction {
-            Reduction::Percent(percent) => crate::i18n::fill(t.percent_off, &[&self.code, &percent]),
-            Reduction::Amount(amount) => crate::i18n::fill(t.amount_off, &[&self.code, &locale.money(Money::new(amount, currency))]),
+            Reduction::Percent(percent) => crate::i18n::fill(t.percent_off(), &[&self.code, &percent]),
+            Reduction::Amount(amount) => crate::i18n::fill(t.amount_off(), &[&self.code, &locale.money(Money::new(amount, currency))]),
         }
     }
 }

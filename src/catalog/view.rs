@@ -18,9 +18,9 @@ pub fn CatalogPage() -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     view! {
-        <h1>{t.shop}</h1>
+        <h1>{t.shop()}</h1>
         <ActionError action=add/>
-        <Suspense fallback=move || view! { <p>{t.loading_catalog}</p> }>
+        <Suspense fallback=move || view! { <p>{t.loading_catalog()}</p> }>
             {move || Suspend::new(async move {
                 match products.await {
                     Ok(CatalogListing { items, page, pages }) => view! {
@@ -28,10 +28,10 @@ pub fn CatalogPage() -> impl IntoView {
                             {items.into_iter().map(|item| view! { <ProductCard item add/> }).collect_view()}
                         </ul>
                         {(pages > 1).then(|| view! {
-                            <nav class="pages" aria-label=t.catalog_pages>
-                                {(page > 1).then(|| view! { <A href=format!("/?page={}", page - 1) attr:rel="prev">{t.previous}</A> })}
-                                <span>{crate::i18n::fill(t.page_of, &[&page, &pages])}</span>
-                                {(page < pages).then(|| view! { <A href=format!("/?page={}", page + 1) attr:rel="next">{t.next}</A> })}
+                            <nav class="pages" aria-label=t.catalog_pages()>
+                                {(page > 1).then(|| view! { <A href=format!("/?page={}", page - 1) attr:rel="prev">{t.previous()}</A> })}
+                                <span>{crate::i18n::fill(t.page_of(), &[&page, &pages])}</span>
+                                {(page < pages).then(|| view! { <A href=format!("/?page={}", page + 1) attr:rel="next">{t.next()}</A> })}
                             </nav>
                         })}
                     }
@@ -53,9 +53,9 @@ fn ProductCard(item: CatalogItem, add: ServerAction<AddToCart>) -> impl IntoView
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     let availability = match item.in_stock {
-        0 => t.sold_out.to_owned(),
-        n @ 1..=5 => crate::i18n::fill(t.only_left, &[&n]),
-        _ => t.in_stock.to_owned(),
+        0 => t.sold_out().to_owned(),
+        n @ 1..=5 => crate::i18n::fill(t.only_left(), &[&n]),
+        _ => t.in_stock().to_owned(),
     };
     view! {
         <li class="product" data-testid=card_test_id>
@@ -70,10 +70,10 @@ fn ProductCard(item: CatalogItem, add: ServerAction<AddToCart>) -> impl IntoView
                 <button
                     type="submit"
                     data-testid=button_test_id
-                    aria-label=crate::i18n::fill(t.add_named_to_cart, &[&product.name])
+                    aria-label=crate::i18n::fill(t.add_named_to_cart(), &[&product.name])
                     disabled=move || sold_out || add.pending().get()
                 >
-                    {t.add_to_cart}
+                    {t.add_to_cart()}
                 </button>
             </ActionForm>
         </li>

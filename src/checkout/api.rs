@@ -7,7 +7,7 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 /// The caller's cart, priced, with what the browser needs to show the Payment Element.
-#[server(endpoint = "checkout/view")]
+#[server(endpoint = "checkout/view", output = crate::error::JsonReply)]
 pub async fn get_checkout() -> Result<CheckoutView, AppError> {
     let (state, request) = crate::request::edge()?;
     super::service::view(&state, &request).await
@@ -20,11 +20,11 @@ pub async fn get_checkout() -> Result<CheckoutView, AppError> {
 ///
 /// `email`: where the order's emails go (optional; a signed-in shopper's account email
 /// when left out), refused unless it is an address.
-#[server(endpoint = "checkout/confirm")]
+#[server(endpoint = "checkout/confirm", output = crate::error::JsonReply)]
 pub async fn confirm_payment(confirmation_token: String, email: Option<String>) -> Result<PaymentReply, AppError> {
     let (state, request) = crate::request::edge()?;
     let token = crate::stripe::ids::ConfirmationTokenId::parse(confirmation_token.trim())
-        .map_err(|_| AppError::invalid(request.texts().details_garbled))?;
+        .map_err(|_| AppError::invalid(request.texts().details_garbled()))?;
     let email = super::service::parse_email(email, request.texts())?;
     let payment = super::service::PaymentRequest::of_request(&state, &request, None, email);
     super::service::confirm(&state, &request, &super::service::Credential::Token(token), payment).await
@@ -35,7 +35,7 @@ pub async fn confirm_payment(confirmation_token: String, email: Option<String>) 
 /// `payment_method`, `use_stripe_sdk`, `mandate_data` and the `shipping` address the
 /// page collected. Same order, attempt and idempotency rules as `confirm_payment`; a
 /// PaymentMethod of another customer is refused.
-#[server(endpoint = "checkout/confirm-payment-method")]
+#[server(endpoint = "checkout/confirm-payment-method", output = crate::error::JsonReply)]
 pub async fn confirm_payment_method(
     payment_method: String,
     shipping: Option<ShippingAddress>,
@@ -43,7 +43,7 @@ pub async fn confirm_payment_method(
 ) -> Result<PaymentReply, AppError> {
     let (state, request) = crate::request::edge()?;
     let method = crate::stripe::ids::PaymentMethodId::parse(payment_method.trim())
-        .map_err(|_| AppError::invalid(request.texts().details_garbled))?;
+        .map_err(|_| AppError::invalid(request.texts().details_garbled()))?;
     let shipping = shipping.map(|address| super::service::parse_shipping(address, request.texts())).transpose()?;
     let email = super::service::parse_email(email, request.texts())?;
     let payment = super::service::PaymentRequest::of_request(&state, &request, shipping, email);
@@ -51,10 +51,10 @@ pub async fn confirm_payment_method(
 }
 
 /// The outcome of the caller's payment `payment_intent` (from the return URL).
-#[server(endpoint = "checkout/outcome")]
+#[server(endpoint = "checkout/outcome", output = crate::error::JsonReply)]
 pub async fn payment_outcome(payment_intent: String) -> Result<PaymentResult, AppError> {
     let (state, request) = crate::request::edge()?;
     let id = crate::stripe::ids::PaymentIntentId::parse(payment_intent.trim())
-        .map_err(|_| AppError::NotFound(request.texts().no_such_payment.into()))?;
+        .map_err(|_| AppError::NotFound(request.texts().no_such_payment().into()))?;
     super::service::outcome(&state, &request, &id).await
 }

@@ -128,7 +128,7 @@ pub async fn confirm(state: &AppState, request: &Request, token: &Credential, pa
     let (locale, t) = (request.locale, request.texts());
     let legacy = state.config.store.payment_method_creation == PaymentMethodCreation::Manual;
     if legacy != matches!(token, Credential::PaymentMethod(_)) {
-        return Err(AppError::invalid(if legacy { t.wrong_path_legacy } else { t.wrong_path_token }));
+        return Err(AppError::invalid(if legacy { t.wrong_path_legacy() } else { t.wrong_path_token() }));
     }
     let session = session::current(&state.store, &request.session).await?.ok_or_else(|| empty_cart(locale))?;
     use crate::rate_limit::{CONFIRM_PER_ADDRESS, CONFIRM_PER_SESSION};
@@ -138,9 +138,9 @@ pub async fn confirm(state: &AppState, request: &Request, token: &Credential, pa
     // may have become the order since.
     if let Some((attempt, own)) = state.store.attempt_for_token(token.as_str(), session.as_str()).await? {
         return match (own, attempt.outcome.as_deref()) {
-            (false, _) => Err(AppError::invalid(t.details_used)),
+            (false, _) => Err(AppError::invalid(t.details_used())),
             (true, Some(REFUSED)) => Err(refused(state, locale)),
-            (true, Some(NOT_SENT)) => Err(AppError::invalid(t.details_unusable)),
+            (true, Some(NOT_SENT)) => Err(AppError::invalid(t.details_unusable())),
             (true, _) => pay(state, locale, &attempt, &body_of(&attempt, &payment)?).await,
         };
     }
@@ -183,7 +183,7 @@ pub async fn confirm(state: &AppState, request: &Request, token: &Credential, pa
         match start {
             AttemptStart::CartEmpty => return Err(empty_cart(locale)),
             AttemptStart::OutOfStock { name, available } => return Err(out_of_stock(locale, available, &name)),
-            AttemptStart::TokenUsedElsewhere => return Err(AppError::invalid(t.details_used)),
+            AttemptStart::TokenUsedElsewhere => return Err(AppError::invalid(t.details_used())),
             AttemptStart::Replay(attempt) if attempt.outcome.as_deref() == Some(REFUSED) => return Err(refused(state, locale)),
             AttemptStart::Replay(attempt) => return pay(state, locale, &attempt, &body_of(&attempt, &payment)?).await,
             AttemptStart::New(attempt) => {
@@ -233,7 +233,7 @@ async fn abandon_pending_authentications(state: &AppState, locale: Locale, sessi
 
 /// Others bought (or are paying for) what the cart holds since it was filled.
 fn out_of_stock(locale: Locale, available: u32, name: &str) -> AppError {
-    AppError::invalid(fill(locale.texts().stock_short, &[&available, &name]))
+    AppError::invalid(fill(locale.texts().stock_short(), &[&available, &name]))
 }
 
 /// Stripe's smallest charge for the two-decimal currencies this shop sells in.
@@ -249,7 +249,7 @@ async fn priced_cart(state: &AppState, request: &Request, session: &SessionId) -
     }
     if cart.total.amount < MINIMUM_CHARGE {
         let minimum = locale.money(crate::money::Money::new(MINIMUM_CHARGE, cart.total.currency));
-        return Err(AppError::invalid(fill(locale.texts().minimum_charge, &[&minimum])));
+        return Err(AppError::invalid(fill(locale.texts().minimum_charge(), &[&minimum])));
     }
     let ids: Vec<&str> = cart.lines.iter().map(|line| line.product_id.as_str()).collect();
     let stock_levels = state.store.stock_of_products(&ids).await?;
@@ -289,7 +289,8 @@ const NOT_SENT: &str = "not_sent";
 
 fn refused(state: &AppState, locale: Locale) -> AppError {
     let t = locale.texts();
-    let message = if state.config.store.blocked_card_countries.is_empty() { t.prepaid_refused } else { t.card_refused_by_shop }.to_owned();
+    let message =
+        if state.config.store.blocked_card_countries.is_empty() { t.prepaid_refused() } else { t.card_refused_by_shop() }.to_owned();
     AppError::Declined { message, decline_code: None }
 }
 
@@ -345,7 +346,7 @@ async fn not_sent(state: &AppState, locale: Locale, attempt: &Attempt, error: cr
 }
 
 fn details_not_found(locale: Locale) -> AppError {
-    AppError::invalid(locale.texts().details_not_found)
+    AppError::invalid(locale.texts().details_not_found())
 }
 
 /// What a create-and-confirm request carries besides the attempt itself, taken from
@@ -430,7 +431,7 @@ impl PaymentRequest {
 pub fn parse_email(email: Option<String>, t: &Texts) -> Result<Option<String>, AppError> {
     let Some(email) = email.map(|email| email.trim().to_owned()).filter(|email| !email.is_empty()) else { return Ok(None) };
     let sendable = email.len() <= 254 && email.parse::<lettre::Address>().is_ok_and(|address| address.domain().contains('.'));
-    if sendable { Ok(Some(email)) } else { Err(AppError::invalid(t.email_format)) }
+    if sendable { Ok(Some(email)) } else { Err(AppError::invalid(t.email_format())) }
 }
 
 /// The body to send for `attempt`: the one recorded with it, or (an attempt recorded
@@ -497,11 +498,11 @@ async fn refusal(state: &AppState, locale: Locale, attempt: &Attempt, error: cra
     } else if matches!(api.code.as_deref(), Some("payment_intent_incompatible_payment_method" | "payment_method_currency_mismatch")) {
         // A kind of payment method this shop does not take for this order.
         tracing::info!(order, request_id, code, message = %api.message, "Stripe refused a payment method the shop does not accept");
-        Err(AppError::invalid(locale.texts().method_not_accepted))
+        Err(AppError::invalid(locale.texts().method_not_accepted()))
     } else if matches!(api.param.as_deref(), Some("confirmation_token" | "payment_method")) {
         // The shopper's details: used, expired or unknown. New ones will do.
         tracing::info!(order, request_id, code, message = %api.message, "Stripe refused the payment details");
-        Err(AppError::invalid(locale.texts().details_expired))
+        Err(AppError::invalid(locale.texts().details_expired()))
     } else {
         // The request as the shop made it (a parameter, the currency, the customer, the
         // account's settings, the API key): nothing the shopper can change.
@@ -534,7 +535,7 @@ async fn settle(state: &AppState, locale: Locale, attempt: &Attempt, intent: &Pa
             record(state, attempt, id, outcome, "failed", None).await?;
             let message = failure
                 .and_then(|f| f.message.as_deref().map(|m| locale.decline(f.decline_code.as_deref(), f.code.as_deref(), m)))
-                .unwrap_or_else(|| locale.texts().payment_not_through.into());
+                .unwrap_or_else(|| locale.texts().payment_not_through().into());
             return Err(AppError::Declined { message, decline_code: failure.and_then(|f| f.decline_code.clone()) });
         }
         ref other => {
@@ -588,7 +589,7 @@ async fn record(
 #[tracing::instrument(name = "read a payment's outcome", skip_all, fields(intent = %intent_id), err(level = "info", Debug))]
 pub async fn outcome(state: &AppState, request: &Request, intent_id: &PaymentIntentId) -> Result<PaymentResult, AppError> {
     let locale = request.locale;
-    let not_found = || AppError::NotFound(locale.texts().no_such_payment.into());
+    let not_found = || AppError::NotFound(locale.texts().no_such_payment().into());
     let session = session::current(&state.store, &request.session).await?.ok_or_else(not_found)?;
     let order_id = state.store.order_id_for_payment_intent(intent_id.as_str(), session.as_str()).await?.ok_or_else(not_found)?;
     let intent = state.payments.stripe.retrieve_payment_intent(intent_id).await?;
@@ -646,14 +647,14 @@ pub fn parse_shipping(input: super::ShippingAddress, t: &Texts) -> Result<Shippi
     let clean = |value: String, required: bool| -> Result<Option<String>, AppError> {
         let value = value.trim().to_owned();
         if value.chars().count() > 200 || value.chars().any(char::is_control) || (required && value.is_empty()) {
-            return Err(AppError::invalid(t.address_incomplete));
+            return Err(AppError::invalid(t.address_incomplete()));
         }
         Ok((!value.is_empty()).then_some(value))
     };
     let optional = |value: Option<String>| clean(value.unwrap_or_default(), false);
     let country = input.country.trim().to_ascii_uppercase();
     if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(AppError::invalid(t.address_incomplete));
+        return Err(AppError::invalid(t.address_incomplete()));
     }
     Ok(Shipping {
         name: clean(input.name, true)?.unwrap_or_default(),
@@ -670,5 +671,5 @@ pub fn parse_shipping(input: super::ShippingAddress, t: &Texts) -> Result<Shippi
 }
 
 fn empty_cart(locale: Locale) -> AppError {
-    AppError::invalid(locale.texts().cart_empty_pay)
+    AppError::invalid(locale.texts().cart_empty_pay())
 }

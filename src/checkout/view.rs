@@ -6,6 +6,7 @@ use super::{
     payment_outcome,
 };
 use crate::account::SavedMethod;
+use crate::app::IslandAssets;
 use crate::cart::{ApplyDiscount, DiscountForm, Totals};
 use crate::error::AppError;
 use crate::money::Money;
@@ -24,18 +25,18 @@ pub fn CheckoutPage() -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     view! {
-        <h1>{t.checkout}</h1>
+        <h1>{t.checkout()}</h1>
         <noscript>
-            <p class="notice" data-testid="needs-javascript">{t.needs_javascript}</p>
+            <p class="notice" data-testid="needs-javascript">{t.needs_javascript()}</p>
         </noscript>
-        <Suspense fallback=move || view! { <p>{t.loading_order}</p> }>
+        <Suspense fallback=move || view! { <p>{t.loading_order()}</p> }>
             {move || Suspend::new(async move {
                 match checkout.await {
                     Ok(checkout) if checkout.cart.lines.is_empty() => view! {
-                        <p class="empty">{t.cart_empty} " " <A href="/">{t.browse_shop}</A></p>
+                        <p class="empty">{t.cart_empty()} " " <A href="/">{t.browse_shop()}</A></p>
                     }
                     .into_any(),
-                    Ok(checkout) => view! { <CheckoutForm checkout/> }.into_any(),
+                    Ok(checkout) => view! { <IslandAssets/> <CheckoutForm checkout/> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
                 }
             })}
@@ -135,7 +136,7 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
     };
     let MountedPaymentElement { stripe, ready } =
         mount_payment_element(publishable_key, options, layout, payment_target, error, move |elements, element| {
-            let node = address_target.get().ok_or_else(|| StripeJsError::new("invalid_request_error", t.form_loading))?;
+            let node = address_target.get().ok_or_else(|| StripeJsError::new("invalid_request_error", t.form_loading()))?;
             address.set_value(Some(elements.create_address_element(&AddressElementOptions { mode: "shipping".into() }, &node)?));
             Ok(vec![element.on_change(move |change| picked.set(change.saved_payment_method))])
         });
@@ -162,7 +163,7 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
             return;
         }
         let Some((js, elements)) = stripe.get_value() else {
-            error.set(t.form_loading.into());
+            error.set(t.form_loading().into());
             return;
         };
         busy.set(true);
@@ -202,7 +203,7 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
                         Ok(result) if went_through(&result.status) => {}
                         Ok(result) => {
                             let said = authenticated.err().map(|e| e.message);
-                            return Err(said.or(result.failure).unwrap_or_else(|| t.payment_failed.to_owned()));
+                            return Err(said.or(result.failure).unwrap_or_else(|| t.payment_failed().to_owned()));
                         }
                         // The server could not tell now: the result page asks again.
                         Err(_) => {}
@@ -225,7 +226,7 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
     view! {
         <div class="checkout-layout">
         <section class="summary" aria-labelledby="summary-title">
-            <h2 id="summary-title">{t.your_order}</h2>
+            <h2 id="summary-title">{t.your_order()}</h2>
             {move || {
                 let cart = cart.get();
                 view! {
@@ -243,29 +244,29 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
             <DiscountForm discount/>
         </section>
         <form class="payment" on:submit=on_submit>
-            <h2>{t.shipping_address}</h2>
+            <h2>{t.shipping_address()}</h2>
             <div id="address-element" data-testid="address-element" node_ref=address_target></div>
             <div class="stacked receipt-email">
-                <label for="receipt-email">{t.email_for_receipt}</label>
+                <label for="receipt-email">{t.email_for_receipt()}</label>
                 <input id="receipt-email" name="email" type="email" autocomplete="email" maxlength="254"
                     data-testid="email-input" aria-describedby="receipt-email-hint"
                     prop:value=move || email.get() on:input=move |event| email.set(event_target_value(&event))/>
-                <p class="hint" id="receipt-email-hint">{t.email_hint}</p>
+                <p class="hint" id="receipt-email-hint">{t.email_hint()}</p>
             </div>
-            <h2>{t.payment}</h2>
+            <h2>{t.payment()}</h2>
             <div id="payment-element" data-testid="payment-element" node_ref=payment_target></div>
             // What the guide asks to tell the shopper when their card is kept, or
             // charged later.
             {keeps_card.map(|usage| view! {
                 <p class="notice" data-testid="save-notice">
-                    {if usage == "off_session" { t.card_kept_off_session } else { t.card_kept_on_session }}
+                    {if usage == "off_session" { t.card_kept_off_session() } else { t.card_kept_on_session() }}
                 </p>
             })}
-            {charged_later.then(|| view! { <p class="notice" data-testid="capture-notice">{t.capture_notice}</p> })}
+            {charged_later.then(|| view! { <p class="notice" data-testid="capture-notice">{t.capture_notice()}</p> })}
             {move || picked.get().map(|id| view! { <PickedMethod method=saved_methods.with_value(|saved| saved.iter().find(|m| m.id == id).cloned())/> })}
-            {move || checking.get().then(|| view! { <p class="notice" data-testid="payment-checking" role="status">{t.checking_unknown_outcome}</p> })}
+            {move || checking.get().then(|| view! { <p class="notice" data-testid="payment-checking" role="status">{t.checking_unknown_outcome()}</p> })}
             <p class="error" data-testid="payment-error" role="alert" aria-live="assertive">{move || error.get()}</p>
-            {move || unknown_order.get().map(|order| view! { <p><a href=format!("/orders/{order}")>{t.view_order}</a></p> })}
+            {move || unknown_order.get().map(|order| view! { <p><a href=format!("/orders/{order}")>{t.view_order()}</a></p> })}
             <button
                 type="submit"
                 class="primary"
@@ -275,9 +276,9 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
             >
                 {move || (busy.get() || repricing()).then(|| view! { <span class="spinner" aria-hidden="true"></span> })}
                 {move || if busy.get() {
-                    t.processing.to_owned()
+                    t.processing().to_owned()
                 } else {
-                    crate::i18n::fill(t.pay_amount, &[&locale.money(shown.get())])
+                    crate::i18n::fill(t.pay_amount(), &[&locale.money(shown.get())])
                 }}
             </button>
         </form>
@@ -292,11 +293,11 @@ fn PickedMethod(method: Option<SavedMethod>) -> impl IntoView {
     match method {
         Some(method) => view! {
             <p class="picked-method" data-testid=format!("saved-method-{}", method.last4) role="status">
-                {crate::i18n::fill(t.paying_with_saved, &[&method.label(), &method.expiry()])}
+                {crate::i18n::fill(t.paying_with_saved(), &[&method.label(), &method.expiry()])}
             </p>
         }
         .into_any(),
-        None => view! { <p class="picked-method" role="status">{t.paying_with_saved_method}</p> }.into_any(),
+        None => view! { <p class="picked-method" role="status">{t.paying_with_saved_method()}</p> }.into_any(),
     }
 }
 
@@ -342,12 +343,12 @@ pub fn CheckoutCompletePage() -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     view! {
-        <h1>{t.payment}</h1>
-        <Suspense fallback=move || view! { <p>{t.checking_payment}</p> }>
+        <h1>{t.payment()}</h1>
+        <Suspense fallback=move || view! { <p>{t.checking_payment()}</p> }>
             {move || Suspend::new(async move {
                 match outcome.await {
                     Ok(Some(result)) => view! { <Outcome result/> }.into_any(),
-                    Ok(None) => view! { <p>{t.no_payment} " " <A href="/">{t.back_to_shop}</A></p> }.into_any(),
+                    Ok(None) => view! { <p>{t.no_payment()} " " <A href="/">{t.back_to_shop()}</A></p> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
                 }
             })}
@@ -359,19 +360,19 @@ pub fn CheckoutCompletePage() -> impl IntoView {
 fn Outcome(result: PaymentResult) -> impl IntoView {
     let t = crate::i18n::use_locale().texts();
     let message = match result.status.as_str() {
-        "succeeded" => t.paid_thanks.to_owned(),
-        "processing" => t.payment_processing.to_owned(),
-        "requires_capture" => t.payment_authorised.to_owned(),
-        "requires_action" => t.payment_needs_action.to_owned(),
+        "succeeded" => t.paid_thanks().to_owned(),
+        "processing" => t.payment_processing().to_owned(),
+        "requires_capture" => t.payment_authorised().to_owned(),
+        "requires_action" => t.payment_needs_action().to_owned(),
         _ => match result.failure.as_deref() {
-            Some(reason) => crate::i18n::fill(t.payment_failed_because, &[&reason]),
-            None => t.payment_failed.to_owned(),
+            Some(reason) => crate::i18n::fill(t.payment_failed_because(), &[&reason]),
+            None => t.payment_failed().to_owned(),
         },
     };
     let failed = !matches!(result.status.as_str(), "succeeded" | "processing" | "requires_capture");
     view! {
         <p data-testid="payment-result" data-status=result.status.clone() role="status">{message}</p>
-        {failed.then(|| view! { <p><A href="/checkout">{t.try_again}</A></p> })}
-        <p><A href=format!("/orders/{}", result.order_id)>{t.view_order}</A></p>
+        {failed.then(|| view! { <p><A href="/checkout">{t.try_again()}</A></p> })}
+        <p><A href=format!("/orders/{}", result.order_id)>{t.view_order()}</A></p>
     }
 }

@@ -9,7 +9,7 @@ use crate::state::AppState;
 
 /// The session's order `id`, or not found (for a missing order and for anyone else's).
 pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<OrderView, AppError> {
-    let not_found = || AppError::NotFound(request.texts().no_such_order.into());
+    let not_found = || AppError::NotFound(request.texts().no_such_order().into());
     // Order numbers are `ord_` and lowercase letters or digits; anything else names no order.
     let well_formed = id
         .strip_prefix("ord_")

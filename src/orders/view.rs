@@ -13,13 +13,13 @@ pub fn OrderPage() -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     view! {
-        <Suspense fallback=move || view! { <p>{t.loading_order}</p> }>
+        <Suspense fallback=move || view! { <p>{t.loading_order()}</p> }>
             {move || Suspend::new(async move {
                 match order.await {
                     Ok(order) => view! { <Order order/> }.into_any(),
                     Err(AppError::NotFound(message)) => {
                         crate::ui::set_not_found_status();
-                        view! { <h1>{t.order_not_found}</h1> <p>{message}</p> }.into_any()
+                        view! { <h1>{t.order_not_found()}</h1> <p>{message}</p> }.into_any()
                     }
                     Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
                 }
@@ -36,17 +36,17 @@ fn Order(order: OrderView) -> impl IntoView {
     // Until Stripe's webhook settles the payment, the page reloads itself (with or
     // without JavaScript), less and less often, and then stops and says so.
     let settling = matches!(order.status.as_str(), "confirming" | "pending");
-    let (title_before, title_after) = t.order_title.split_once("{0}").unwrap_or((t.order_title, ""));
+    let (title_before, title_after) = t.order_title().split_once("{0}").unwrap_or((t.order_title(), ""));
     view! {
         {order.refresh_in_secs.map(|secs| view! { <Meta http_equiv="refresh" content=secs.to_string()/> })}
         {settling.then(|| view! {
             <p class="notice" data-testid="order-waiting" role="status">
-                {if order.refresh_in_secs.is_some() { t.order_refreshing } else { t.order_still_waiting }}
+                {if order.refresh_in_secs.is_some() { t.order_refreshing() } else { t.order_still_waiting() }}
             </p>
         })}
         <h1 class="order-title">{title_before} <span class="order-number">{order.id.clone()}</span>{title_after}</h1>
-        <p class="placed-on">{crate::i18n::fill(t.placed_on, &[&locale.date(order.placed_at)])}</p>
-        <p>{t.status} ": " <strong data-testid="order-status" data-status=order.status.clone()>{status}</strong></p>
+        <p class="placed-on">{crate::i18n::fill(t.placed_on(), &[&locale.date(order.placed_at)])}</p>
+        <p>{t.status()} ": " <strong data-testid="order-status" data-status=order.status.clone()>{status}</strong></p>
         <ul class="summary-lines">
             {order.lines.into_iter().map(|line| view! {
                 <li><span>{format!("{} × {}", line.quantity, line.name)}</span><span>{locale.money(line.line_total)}</span></li>
@@ -54,27 +54,27 @@ fn Order(order: OrderView) -> impl IntoView {
         </ul>
         {order.discount.map(|(code, amount)| view! {
             <p class="discount" data-testid="order-discount">
-                {crate::i18n::fill(t.discount_with_code, &[&code])} " " <span>{format!("−{}", locale.money(amount))}</span>
+                {crate::i18n::fill(t.discount_with_code(), &[&code])} " " <span>{format!("−{}", locale.money(amount))}</span>
             </p>
         })}
-        <p class="total">{t.total} " " <strong>{locale.money(order.total)}</strong></p>
+        <p class="total">{t.total()} " " <strong>{locale.money(order.total)}</strong></p>
         {order.charged.map(|charged| view! {
-            <p class="total">{t.charged} " " <strong data-testid="order-charged">{locale.money(charged)}</strong></p>
+            <p class="total">{t.charged()} " " <strong data-testid="order-charged">{locale.money(charged)}</strong></p>
         })}
         {(!order.refunds.is_empty()).then(|| view! {
-            <h2>{t.refunds}</h2>
+            <h2>{t.refunds()}</h2>
             <ul class="summary-lines" data-testid="order-refunds">
                 {order.refunds.into_iter().map(|(amount, done)| view! {
                     <li data-testid="order-refund" data-done=done.to_string()>
-                        <span>{if done { t.refund_done } else { t.refund_pending }}</span>
+                        <span>{if done { t.refund_done() } else { t.refund_pending() }}</span>
                         <span>{format!("−{}", locale.money(amount))}</span>
                     </li>
                 }).collect_view()}
             </ul>
-            <p class="total">{t.refunded_total} " " <strong data-testid="order-refunded">{locale.money(order.refunded)}</strong></p>
+            <p class="total">{t.refunded_total()} " " <strong data-testid="order-refunded">{locale.money(order.refunded)}</strong></p>
         })}
         {(!order.ship_to.is_empty()).then(|| view! {
-            <h2>{t.ship_to}</h2>
+            <h2>{t.ship_to()}</h2>
             <address data-testid="order-shipping">
                 {order.ship_to.into_iter().map(|line| view! { <span class="address-line">{line}</span> }).collect_view()}
             </address>

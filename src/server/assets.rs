@@ -19,9 +19,11 @@ use std::sync::{Arc, OnceLock};
 
 /// The wasm bundle's JS glue and module, as pages load them: `/pkg/storefront.<hash>.js`
 /// and `.wasm` when built with `hash-files` (the build's hash file beside the binary
-/// says which hash), plain names otherwise — as Leptos names them.
-pub fn bundle_urls(options: &leptos::config::LeptosOptions) -> (String, String) {
+/// says which hash), plain names otherwise — as Leptos names them; and the lazy islands'
+/// loader (`__wasm_split.<hash>.js`) when the build split the bundle.
+pub fn bundle(options: &leptos::config::LeptosOptions) -> crate::app::Bundle {
     let (mut js, mut wasm) = (options.output_name.to_string(), options.output_name.to_string());
+    let mut split_js = None;
     let hashes = options
         .hash_files
         .then(|| std::env::current_exe().ok()?.parent().map(|dir| dir.join(&*options.hash_file)))
@@ -33,6 +35,7 @@ pub fn bundle_urls(options: &leptos::config::LeptosOptions) -> (String, String) 
                 match file.trim() {
                     "js" => js = format!("{js}.{}", hash.trim()),
                     "wasm" => wasm = format!("{wasm}.{}", hash.trim()),
+                    "split" => split_js = Some(format!("__wasm_split.{}", hash.trim())),
                     _ => {}
                 }
             }
@@ -42,7 +45,11 @@ pub fn bundle_urls(options: &leptos::config::LeptosOptions) -> (String, String) 
         None => {}
     }
     let pkg = &options.site_pkg_dir;
-    (format!("/{pkg}/{js}.js"), format!("/{pkg}/{wasm}.wasm"))
+    let site = std::path::Path::new(&*options.site_root).join(&**pkg);
+    let split_js = split_js
+        .or_else(|| site.join("__wasm_split.______________________.js").exists().then(|| "__wasm_split.______________________".to_owned()))
+        .map(|name| format!("/{pkg}/{name}.js"));
+    crate::app::Bundle { js: format!("/{pkg}/{js}.js"), wasm: format!("/{pkg}/{wasm}.wasm"), split_js }
 }
 
 /// How long browsers keep a site-root file (favicon, images) before revalidating.

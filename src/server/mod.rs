@@ -176,11 +176,10 @@ fn router(state: AppState) -> Router {
         }
     };
     let options = state.leptos_options.clone();
-    let (js, wasm) = assets::bundle_urls(&options);
     let document = Document {
         stripe_js_url: state.payments.js_url.clone(),
         csp: Some(middleware::content_security_policy(&state.payments.js_url, &state.leptos_options).into()),
-        bundle: crate::app::Bundle { js, wasm },
+        bundle: assets::bundle(&options),
     };
     let page = {
         let document = document.clone();
