@@ -36,10 +36,12 @@ pub struct Bundle {
 
 impl Bundle {
     /// A script expression: the bundle fetched, compiled and instantiated (a promise of
-    /// its module). The module and the wasm are fetched at once.
+    /// its module). The module and the wasm are fetched at once, and the wasm compiles
+    /// as its bytes arrive, not once the JS module has loaded.
     pub fn loading(&self) -> String {
         format!(
-            "((wasm) => import({:?}).then(async (bundle) => {{ await bundle.default({{ module_or_path: wasm }}); return bundle; }}))(fetch({:?}))",
+            "Promise.all([import({:?}), WebAssembly.compileStreaming(fetch({:?}))])\
+             .then(async ([bundle, wasm]) => {{ await bundle.default({{ module_or_path: wasm }}); return bundle; }})",
             self.js, self.wasm
         )
     }
