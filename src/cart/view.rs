@@ -82,7 +82,7 @@ fn CartLines(cart: Cart, set: ServerAction<SetCartQuantity>, discount: ServerAct
             {cart.lines.clone().into_iter().map(|line| view! { <CartLineRow line set/> }).collect_view()}
         </ul>
         <Totals cart/>
-        <DiscountForm discount/>
+        <DiscountForm discount=discount.into()/>
         <A href="/checkout" attr:class="button primary">{t.go_to_checkout()}</A>
     }
 }
@@ -102,12 +102,18 @@ pub fn Totals(cart: Cart) -> impl IntoView {
     }
 }
 
+/// Applying a discount code: on the cart page the `ServerAction` (which also reads a
+/// refusal sent back in the address to a browser without JavaScript), in the checkout
+/// island a plain action calling the server function (nothing comes back in the
+/// address there, and decoding it is code the bundle need not carry).
+pub type DiscountAction = Action<ApplyDiscount, Result<Cart, AppError>>;
+
 /// The discount code field: a plain form that posts to the server function (the cart
 /// page, which loads no wasm), and in the checkout island a request that reprices the
 /// form in place. Not an `ActionForm`: that decodes the form's fields in the browser
 /// (`serde_qs`, a tenth of the bundle), where one field is read directly.
 #[component]
-pub fn DiscountForm(discount: ServerAction<ApplyDiscount>) -> impl IntoView {
+pub fn DiscountForm(discount: DiscountAction) -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     let code = NodeRef::<leptos::html::Input>::new();

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::account::SavedMethod;
 use crate::app::IslandAssets;
-use crate::cart::{ApplyDiscount, DiscountForm, Totals};
+use crate::cart::{ApplyDiscount, DiscountAction, DiscountForm, Totals, apply_discount};
 use crate::error::AppError;
 use crate::money::Money;
 use crate::stripe_js::{
@@ -79,7 +79,7 @@ where
 /// shopper typed.
 #[island]
 fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
-    let discount = ServerAction::<ApplyDiscount>::new();
+    let discount = DiscountAction::new(|input: &ApplyDiscount| apply_discount(input.code.clone()));
     // The cart as last priced by the server.
     let cart = RwSignal::new(checkout.cart.clone());
     let locale = crate::i18n::use_locale();
