@@ -3,22 +3,26 @@
 //!
 //! Two backends, chosen by `DATABASE_URL`: SQLite (`sqlite://path`, one process) and
 //! PostgreSQL (`postgres://…`, any number of instances). The statements are written
-//! once, in the SQL both understand (`$n` parameters, `ON CONFLICT`, `RETURNING`), and
-//! run through sqlx's `Any` driver; the migrations are shared too. Where the two differ
-//! is how a write transaction keeps concurrent writers out, see [`Store::begin_write`].
+//! once, in the SQL both understand (`$n` parameters, `ON CONFLICT`, `RETURNING`); the
+//! migrations are shared too. Each unit of work is one closure over a [`Tx`], handed
+//! once to where its connection is ([`db`]). Where the backends differ is how a write
+//! transaction keeps concurrent writers out, see [`Store::write`].
 
+use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{Any, AnyPool, Row, Transaction};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 mod accounts;
+mod db;
 mod limits;
 mod outbox;
 mod refunds;
 #[cfg(test)]
 mod testing;
 pub use accounts::{AccountRecord, SignIn};
+use db::{Row, Tx};
 pub use limits::Limit;
 pub use outbox::{DueMessage, OutboxEntry};
 pub use refunds::{RefundEffect, RefundRecord, RefundReport, Refunds};
@@ -32,6 +36,10 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("the database work was interrupted")]
     Interrupted,
+    #[error("SQLite: {0}")]
+    Sqlite(String),
+    #[error("unexpected column: {0}")]
+    Column(String),
     #[error("DATABASE_URL names `{0}`, which is not supported: use sqlite://path or postgres://user@host/database")]
     UnsupportedUrl(String),
 }
@@ -60,18 +68,29 @@ impl StoreError {
     }
 }
 
-/// Handle to the order store; cheap to clone (two pool handles).
+/// Handle to the order store; cheap to clone.
 ///
-/// SQLite lets one writer in at a time: writes queue on a single connection, in order,
+/// SQLite lets one writer in at a time: writes queue for a single connection, in order,
 /// instead of several connections taking turns through SQLite's busy handler (which
-/// sleeps, and made the slowest writes wait hundreds of milliseconds under load). Reads
-/// run in parallel on the other pool; WAL lets them proceed while the writer commits.
-/// PostgreSQL takes concurrent writers itself: both handles are one pool there.
-#[derive(Clone, Debug)]
+/// sleeps, and made the slowest writes wait hundreds of milliseconds under load), and
+/// the units of work queued meanwhile share one commit. Reads run in parallel on
+/// connections of their own; WAL lets them proceed while the writer commits.
+/// PostgreSQL takes concurrent writers itself, from a pool.
+#[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
-    writer: AnyPool,
+    db: Arc<Db>,
     backend: Backend,
+}
+
+enum Db {
+    Sqlite(db::Sqlite),
+    Postgres(AnyPool),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+    }
 }
 
 /// Which database is behind the store.
@@ -107,17 +126,6 @@ impl<'s> sqlx::migrate::MigrationSource<'s> for Migrations {
 }
 
 impl Store {
-    /// Runs a write transaction in a task of its own, so that it always reaches COMMIT
-    /// or ROLLBACK. A request future can be dropped at any await (the client hung up);
-    /// dropped inside a transaction, it could leave the one writer connection believing
-    /// a transaction was still open, and every later write failed
-    /// (`InvalidSavePointStatement`; found by `make bench`, pinned by a test below).
-    async fn detached<T: Send + 'static>(
-        work: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        tokio::spawn(work).await.map_err(|_| StoreError::Interrupted)?
-    }
-
     /// Opens (creating a SQLite file if needed) the database and applies pending
     /// migrations (several instances starting at once apply them once: sqlx's migrator
     /// takes a lock).
@@ -130,49 +138,34 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.split(':').next().unwrap_or_default().to_owned()));
         };
-        let store = match backend {
-            Backend::Sqlite => {
-                let separator = if url.contains('?') { '&' } else { '?' };
-                let url = if url.contains("mode=") { url.to_owned() } else { format!("{url}{separator}mode=rwc") };
-                // No ping before each use (sqlx's default): a local SQLite file does not
-                // drop connections, and the ping doubled the round trips to the
-                // connection's thread.
-                let options = || {
-                    AnyPoolOptions::new().test_before_acquire(false).acquire_timeout(Duration::from_secs(5)).after_connect(
-                        |connection, _| {
-                            Box::pin(async move {
-                                // WAL lets readers run while one writer commits; NORMAL is
-                                // durable in WAL mode except for the last transactions on
-                                // power loss, never corrupting.
-                                sqlx::Executor::execute(
-                                    connection,
-                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-                                )
-                                .await?;
-                                Ok(())
-                            })
-                        },
-                    )
-                };
-                let writer = options().max_connections(1).connect(&url).await?;
-                let pool = options().max_connections(8).connect(&url).await?;
-                Store { pool, writer, backend }
-            }
-            Backend::Postgres => {
-                // Checked before use (the default): a connection the server dropped
-                // (a restart, a failover) is replaced instead of failing a request.
-                let pool = AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(5)).connect(url).await?;
-                Store { writer: pool.clone(), pool, backend }
-            }
-        };
         let specific = match backend {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
         let migrations = sqlx::migrate!("./migrations").iter().chain(specific.iter()).cloned().collect();
-        sqlx::migrate::Migrator::new(Migrations(migrations)).await?.run(&store.writer).await?;
-        Ok(store)
+        let migrator = sqlx::migrate::Migrator::new(Migrations(migrations)).await?;
+        let db = match backend {
+            Backend::Sqlite => {
+                // sqlx applies the migrations (one connection, closed after); the store
+                // then runs on its own connections.
+                let separator = if url.contains('?') { '&' } else { '?' };
+                let with_mode = if url.contains("mode=") { url.to_owned() } else { format!("{url}{separator}mode=rwc") };
+                let pool = AnyPoolOptions::new().max_connections(1).connect(&with_mode).await?;
+                migrator.run(&pool).await?;
+                pool.close().await;
+                let path = url.trim_start_matches("sqlite:");
+                let path = path.strip_prefix("//").unwrap_or(path);
+                Db::Sqlite(db::Sqlite::open(path.split('?').next().unwrap_or_default())?)
+            }
+            Backend::Postgres => {
+                // Checked before use (the default): a connection the server dropped
+                // (a restart, a failover) is replaced instead of failing a request.
+                let pool = AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(5)).connect(url).await?;
+                migrator.run(&pool).await?;
+                Db::Postgres(pool)
+            }
+        };
+        Ok(Store { db: Arc::new(db), backend })
     }
 
     /// Which database this is.
@@ -180,40 +173,38 @@ impl Store {
         self.backend
     }
 
-    /// Begins a write transaction. On SQLite it takes the database's write lock at once
-    /// (`BEGIN IMMEDIATE`), so two writers never both read a state only one may act on.
-    /// PostgreSQL lets writers run side by side: the statements that must not interleave
-    /// lock what they read ([`Store::lock_session`], [`Store::lock_order`],
-    /// [`Backend::for_update`]). Every transaction takes its locks in one order, so none
-    /// can wait for another in a circle (a deadlock, which PostgreSQL breaks by failing
-    /// one): session, then order, then inventory rows by product id, then cart lines.
-    async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.writer.begin().await?,
-        })
+    /// Runs a write transaction, to its end even if the caller stops waiting. On SQLite
+    /// the writer holds the database's write lock (`BEGIN IMMEDIATE`), so two writers
+    /// never both read a state only one may act on. PostgreSQL lets writers run side by
+    /// side: the statements that must not interleave lock what they read
+    /// ([`lock_session`], [`lock_order`], [`Backend::for_update`]). Every transaction
+    /// takes its locks in one order, so none can wait for another in a circle (a
+    /// deadlock, which PostgreSQL breaks by failing one): session, then order, then
+    /// inventory rows by product id, then cart lines.
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match &*self.db {
+            Db::Sqlite(sqlite) => sqlite.write(work).await,
+            Db::Postgres(pool) => db::postgres(pool, true, work).await,
+        }
     }
 
-    /// Serializes the write transactions of one order (on SQLite they already are).
-    async fn lock_order(&self, tx: &mut sqlx::AnyConnection, order_id: &str) -> Result<(), StoreError> {
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT id FROM orders WHERE id = $1 FOR UPDATE").bind(order_id).fetch_optional(tx).await?;
+    /// Runs reads in one transaction (one snapshot).
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match &*self.db {
+            Db::Sqlite(sqlite) => sqlite.read(work),
+            Db::Postgres(pool) => db::postgres(pool, false, work).await,
         }
-        Ok(())
-    }
-
-    /// Serializes the write transactions of one session (on SQLite they already are).
-    async fn lock_session(&self, tx: &mut sqlx::AnyConnection, session_id: &str) -> Result<(), StoreError> {
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT id FROM sessions WHERE id = $1 FOR UPDATE").bind(session_id).fetch_optional(tx).await?;
-        }
-        Ok(())
     }
 
     /// A trivial query, for health checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        self.read(|tx| tx.query("SELECT 1", &[]).map(drop)).await
     }
 
     // ---- inventory -------------------------------------------------------------
@@ -221,84 +212,59 @@ impl Store {
     /// Records the starting stock of products the database has not seen yet; stock of
     /// known products is left alone (the database owns it after the first sight).
     pub async fn seed_inventory<'a>(&self, items: impl IntoIterator<Item = (&'a str, u32)>) -> Result<(), StoreError> {
-        let items: Vec<(String, u32)> = items.into_iter().map(|(id, stock)| (id.to_owned(), stock)).collect();
-        let store = self.clone();
-        Self::detached(async move { store.seed_inventory_now(&items).await }).await
-    }
-
-    async fn seed_inventory_now(&self, items: &[(String, u32)]) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        for (product_id, on_hand) in items {
-            sqlx::query("INSERT INTO inventory (product_id, on_hand) VALUES ($1, $2) ON CONFLICT (product_id) DO NOTHING")
-                .bind(product_id)
-                .bind(i64::from(*on_hand))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let items: Vec<(String, i64)> = items.into_iter().map(|(id, stock)| (id.to_owned(), stock.into())).collect();
+        self.write(move |tx| {
+            for (product_id, on_hand) in &items {
+                tx.execute(
+                    "INSERT INTO inventory (product_id, on_hand) VALUES ($1, $2) ON CONFLICT (product_id) DO NOTHING",
+                    &[product_id, on_hand],
+                )?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Stock on hand of these products (one indexed lookup each, in one statement).
     pub async fn stock_of_products(&self, product_ids: &[&str]) -> Result<HashMap<String, u32>, StoreError> {
-        if product_ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let placeholders = (1..=product_ids.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
-        let statement = format!("SELECT product_id, on_hand FROM inventory WHERE product_id IN ({placeholders})");
-        let mut query = sqlx::query(&statement);
-        for id in product_ids {
-            query = query.bind(*id);
-        }
-        let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(|row| Ok((row.try_get("product_id")?, count(row.try_get("on_hand")?)))).collect()
+        let ids: Vec<String> = product_ids.iter().map(|id| (*id).to_owned()).collect();
+        self.read(move |tx| stock_of_products(tx, &ids)).await
     }
 
     /// Stock on hand of one product (0 when unknown).
     pub async fn stock_of(&self, product_id: &str) -> Result<u32, StoreError> {
-        let on_hand: Option<i64> =
-            sqlx::query_scalar("SELECT on_hand FROM inventory WHERE product_id = $1").bind(product_id).fetch_optional(&self.pool).await?;
-        Ok(on_hand.map_or(0, count))
+        let product_id = product_id.to_owned();
+        self.read(move |tx| Ok(tx.scalar("SELECT on_hand FROM inventory WHERE product_id = $1", &[&product_id])?.map_or(0, count))).await
     }
 
     // ---- sessions --------------------------------------------------------------
 
     pub async fn create_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO sessions (id, created_at, last_seen_at) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(now)
-            .bind(now)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        let id = id.to_owned();
+        self.write(move |tx| tx.execute("INSERT INTO sessions (id, created_at, last_seen_at) VALUES ($1, $2, $2)", &[&id, &now]).map(drop))
+            .await
     }
 
     /// A live session: not ended, and seen after `idle_cutoff`. `Some((account id if
     /// signed in, last seen))`.
     pub async fn live_session(&self, id: &str, idle_cutoff: i64) -> Result<Option<(Option<String>, i64)>, StoreError> {
-        let row = sqlx::query("SELECT account_id, last_seen_at FROM sessions WHERE id = $1 AND ended_at IS NULL AND last_seen_at > $2")
-            .bind(id)
-            .bind(idle_cutoff)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|row| Ok::<_, sqlx::Error>((row.try_get("account_id")?, row.try_get("last_seen_at")?))).transpose()?)
+        let id = id.to_owned();
+        self.read(move |tx| live_session(tx, &id, idle_cutoff)).await
     }
 
     /// The email address the session last paid with (to prefill the next checkout).
     pub async fn session_email(&self, id: &str) -> Result<Option<String>, StoreError> {
-        let email: Option<Option<String>> =
-            sqlx::query_scalar("SELECT email FROM sessions WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
-        Ok(email.flatten())
+        let id = id.to_owned();
+        self.read(move |tx| Ok(tx.scalar::<Option<String>>("SELECT email FROM sessions WHERE id = $1", &[&id])?.flatten())).await
     }
 
     /// Moves a session's idle expiry on.
     pub async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1")
-            .bind(now)
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        let id = id.to_owned();
+        self.write(move |tx| {
+            tx.execute("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1", &[&now, &id]).map(drop)
+        })
+        .await
     }
 
     /// Forgets live sessions idle since `idle_cutoff`: deleted (with their carts) when
@@ -309,76 +275,49 @@ impl Store {
         const IDLE: &str = "ended_at IS NULL AND last_seen_at <= $1";
         const IN_FLIGHT: &str =
             "EXISTS (SELECT 1 FROM orders o WHERE o.session_id = sessions.id AND o.status IN ('pending', 'confirming'))";
-        let store = self.clone();
-        Self::detached(async move {
-            let mut tx = store.begin_write().await?;
-            let deleted = sqlx::query(&format!(
-                "DELETE FROM sessions WHERE {IDLE} AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.session_id = sessions.id)"
-            ))
-            .bind(idle_cutoff)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            sqlx::query(&format!("DELETE FROM cart_lines WHERE session_id IN (SELECT id FROM sessions WHERE {IDLE} AND NOT {IN_FLIGHT})"))
-                .bind(idle_cutoff)
-                .execute(&mut *tx)
-                .await?;
-            let ended = sqlx::query(&format!("UPDATE sessions SET ended_at = $2 WHERE {IDLE} AND NOT {IN_FLIGHT}"))
-                .bind(idle_cutoff)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            tx.commit().await?;
+        self.write(move |tx| {
+            let deleted = tx.execute(
+                &format!("DELETE FROM sessions WHERE {IDLE} AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.session_id = sessions.id)"),
+                &[&idle_cutoff],
+            )?;
+            tx.execute(
+                &format!("DELETE FROM cart_lines WHERE session_id IN (SELECT id FROM sessions WHERE {IDLE} AND NOT {IN_FLIGHT})"),
+                &[&idle_cutoff],
+            )?;
+            let ended =
+                tx.execute(&format!("UPDATE sessions SET ended_at = $2 WHERE {IDLE} AND NOT {IN_FLIGHT}"), &[&idle_cutoff, &now])?;
             Ok(deleted + ended)
         })
         .await
     }
 
     pub async fn session_exists(&self, id: &str) -> Result<bool, StoreError> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = $1 AND ended_at IS NULL").bind(id).fetch_optional(&self.pool).await?;
-        Ok(found.is_some())
+        let id = id.to_owned();
+        self.read(move |tx| Ok(tx.scalar::<i64>("SELECT 1 FROM sessions WHERE id = $1 AND ended_at IS NULL", &[&id])?.is_some())).await
     }
 
     /// The discount code a session applied, if any.
     pub async fn set_session_discount(&self, session_id: &str, code: Option<&str>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET discount_code = $1 WHERE id = $2").bind(code).bind(session_id).execute(&self.writer).await?;
-        Ok(())
+        let (session_id, code) = (session_id.to_owned(), code.map(str::to_owned));
+        self.write(move |tx| tx.execute("UPDATE sessions SET discount_code = $1 WHERE id = $2", &[&code, &session_id]).map(drop)).await
     }
 
     // ---- carts -----------------------------------------------------------------
 
-    /// The lines of a session's cart, oldest first.
-    /// A session's cart lines and its discount code, in one statement.
+    /// A session's cart lines (oldest first) and its discount code, in one statement.
     pub async fn cart(&self, session_id: &str) -> Result<(Vec<(String, u32)>, Option<String>), StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.product_id, c.quantity, s.discount_code FROM sessions s
-             LEFT JOIN cart_lines c ON c.session_id = s.id WHERE s.id = $1 ORDER BY c.added_at, c.product_id",
-        )
-        .bind(session_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let code = match rows.first() {
-            Some(row) => row.try_get("discount_code")?,
-            None => None,
-        };
-        let mut lines = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let product: Option<String> = row.try_get("product_id")?;
-            if let Some(product) = product {
-                lines.push((product, count(row.try_get("quantity")?)));
-            }
-        }
-        Ok((lines, code))
+        let session_id = session_id.to_owned();
+        self.read(move |tx| cart(tx, &session_id)).await
     }
 
     pub async fn cart_lines(&self, session_id: &str) -> Result<Vec<(String, u32)>, StoreError> {
-        let rows = sqlx::query("SELECT product_id, quantity FROM cart_lines WHERE session_id = $1 ORDER BY added_at, product_id")
-            .bind(session_id)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|row| Ok((row.try_get("product_id")?, count(row.try_get("quantity")?)))).collect()
+        let session_id = session_id.to_owned();
+        self.read(move |tx| {
+            let rows = tx
+                .query("SELECT product_id, quantity FROM cart_lines WHERE session_id = $1 ORDER BY added_at, product_id", &[&session_id])?;
+            rows.iter().map(|row| Ok((row.get("product_id")?, count(row.get("quantity")?)))).collect()
+        })
+        .await
     }
 
     /// Adds `quantity` to a line in one statement, refusing (and changing nothing) when
@@ -387,46 +326,82 @@ impl Store {
         if quantity > cap {
             return Ok(CartAdd::OverCap);
         }
-        let new_quantity: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO cart_lines (session_id, product_id, quantity, added_at) VALUES ($1, $2, $3, $5)
-             ON CONFLICT (session_id, product_id)
-             DO UPDATE SET quantity = cart_lines.quantity + excluded.quantity
-             WHERE cart_lines.quantity + excluded.quantity <= $4
-             RETURNING quantity",
-        )
-        .bind(session_id)
-        .bind(product_id)
-        .bind(i64::from(quantity))
-        .bind(i64::from(cap))
-        .bind(now)
-        .fetch_optional(&self.writer)
-        .await?;
-        Ok(new_quantity.map_or(CartAdd::OverCap, |q| CartAdd::Added(count(q))))
+        let (session_id, product_id) = (session_id.to_owned(), product_id.to_owned());
+        self.write(move |tx| {
+            let new_quantity: Option<i64> = tx.scalar(
+                "INSERT INTO cart_lines (session_id, product_id, quantity, added_at) VALUES ($1, $2, $3, $5)
+                 ON CONFLICT (session_id, product_id)
+                 DO UPDATE SET quantity = cart_lines.quantity + excluded.quantity
+                 WHERE cart_lines.quantity + excluded.quantity <= $4
+                 RETURNING quantity",
+                &[&session_id, &product_id, &i64::from(quantity), &i64::from(cap), &now],
+            )?;
+            Ok(new_quantity.map_or(CartAdd::OverCap, |q| CartAdd::Added(count(q))))
+        })
+        .await
     }
 
     /// Sets a line's quantity, creating the line if needed.
     pub async fn set_cart_quantity(&self, session_id: &str, product_id: &str, quantity: u32, now: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO cart_lines (session_id, product_id, quantity, added_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (session_id, product_id) DO UPDATE SET quantity = excluded.quantity",
-        )
-        .bind(session_id)
-        .bind(product_id)
-        .bind(i64::from(quantity))
-        .bind(now)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        let (session_id, product_id) = (session_id.to_owned(), product_id.to_owned());
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO cart_lines (session_id, product_id, quantity, added_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (session_id, product_id) DO UPDATE SET quantity = excluded.quantity",
+                &[&session_id, &product_id, &i64::from(quantity), &now],
+            )
+            .map(drop)
+        })
+        .await
     }
 
     pub async fn remove_cart_line(&self, session_id: &str, product_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM cart_lines WHERE session_id = $1 AND product_id = $2")
-            .bind(session_id)
-            .bind(product_id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        let (session_id, product_id) = (session_id.to_owned(), product_id.to_owned());
+        self.write(move |tx| {
+            tx.execute("DELETE FROM cart_lines WHERE session_id = $1 AND product_id = $2", &[&session_id, &product_id]).map(drop)
+        })
+        .await
     }
+}
+
+/// Stock on hand of these products (one indexed lookup each, in one statement).
+fn stock_of_products(tx: &mut Tx<'_>, product_ids: &[String]) -> Result<HashMap<String, u32>, StoreError> {
+    if product_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let placeholders = (1..=product_ids.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+    let params: Vec<&dyn db::ToParam> = product_ids.iter().map(|id| id as &dyn db::ToParam).collect();
+    let rows = tx.query(&format!("SELECT product_id, on_hand FROM inventory WHERE product_id IN ({placeholders})"), &params)?;
+    rows.iter().map(|row| Ok((row.get("product_id")?, count(row.get("on_hand")?)))).collect()
+}
+
+/// A live session: `(account id if signed in, last seen)`.
+fn live_session(tx: &mut Tx<'_>, id: &str, idle_cutoff: i64) -> Result<Option<(Option<String>, i64)>, StoreError> {
+    let row = tx.query_opt(
+        "SELECT account_id, last_seen_at FROM sessions WHERE id = $1 AND ended_at IS NULL AND last_seen_at > $2",
+        &[&id, &idle_cutoff],
+    )?;
+    row.map(|row| Ok((row.get("account_id")?, row.get("last_seen_at")?))).transpose()
+}
+
+/// A session's cart lines (oldest first) and its discount code.
+fn cart(tx: &mut Tx<'_>, session_id: &str) -> Result<(Vec<(String, u32)>, Option<String>), StoreError> {
+    let rows = tx.query(
+        "SELECT c.product_id, c.quantity, s.discount_code FROM sessions s
+         LEFT JOIN cart_lines c ON c.session_id = s.id WHERE s.id = $1 ORDER BY c.added_at, c.product_id",
+        &[&session_id],
+    )?;
+    let code = match rows.first() {
+        Some(row) => row.get("discount_code")?,
+        None => None,
+    };
+    let mut lines = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if let Some(product) = row.get::<Option<String>>("product_id")? {
+            lines.push((product, count(row.get("quantity")?)));
+        }
+    }
+    Ok((lines, code))
 }
 
 /// A priced cart line, copied into an order.
@@ -590,54 +565,51 @@ const OWNED_BY_SESSION: &str = "(o.session_id = $2 OR o.account_id = (SELECT acc
 const ATTEMPT_COLUMNS: &str = "pa.order_id, pa.attempt, pa.confirmation_token_id, pa.idempotency_key, pa.amount, pa.currency, \
      pa.payment_intent_id, pa.outcome, pa.customer_id, pa.request_body";
 
-async fn cart_is_empty(tx: &mut sqlx::AnyConnection, session_id: &str) -> Result<bool, StoreError> {
-    let lines: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cart_lines WHERE session_id = $1").bind(session_id).fetch_one(tx).await?;
+fn cart_is_empty(tx: &mut Tx<'_>, session_id: &str) -> Result<bool, StoreError> {
+    let lines: i64 = tx.one("SELECT COUNT(*) FROM cart_lines WHERE session_id = $1", &[&session_id])?;
     Ok(lines == 0)
 }
 
 /// The attempt that used `token`, and whether it belongs to `session_id`.
-async fn token_attempt<'e, E>(executor: E, token: &str, session_id: &str) -> Result<Option<(Attempt, bool)>, StoreError>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    let row = sqlx::query(&format!(
-        "SELECT {ATTEMPT_COLUMNS}, o.session_id FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
+fn token_attempt(tx: &mut Tx<'_>, token: &str, session_id: &str) -> Result<Option<(Attempt, bool)>, StoreError> {
+    let row = tx.query_opt(
+        &format!(
+            "SELECT {ATTEMPT_COLUMNS}, o.session_id FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
          WHERE pa.confirmation_token_id = $1"
-    ))
-    .bind(token)
-    .fetch_optional(executor)
-    .await?;
+        ),
+        &[&token],
+    )?;
     let Some(row) = row else { return Ok(None) };
-    let owner: String = row.try_get("session_id")?;
+    let owner: String = row.get("session_id")?;
     Ok(Some((attempt_from(&row)?, owner == session_id)))
 }
 
 /// A row of `SELECT id, status, amount, currency, flag, created_at FROM orders`.
-fn order_summary_from(row: &sqlx::any::AnyRow) -> Result<OrderSummary, sqlx::Error> {
+fn order_summary_from(row: &Row) -> Result<OrderSummary, StoreError> {
     Ok(OrderSummary {
-        id: row.try_get("id")?,
-        status: row.try_get("status")?,
-        amount: row.try_get("amount")?,
-        currency: row.try_get("currency")?,
-        flag: row.try_get("flag")?,
-        created_at: row.try_get("created_at")?,
-        charged: row.try_get("charged")?,
-        refunded: row.try_get("amount_refunded")?,
+        id: row.get("id")?,
+        status: row.get("status")?,
+        amount: row.get("amount")?,
+        currency: row.get("currency")?,
+        flag: row.get("flag")?,
+        created_at: row.get("created_at")?,
+        charged: row.get("charged")?,
+        refunded: row.get("amount_refunded")?,
     })
 }
 
-fn attempt_from(row: &sqlx::any::AnyRow) -> Result<Attempt, sqlx::Error> {
+fn attempt_from(row: &Row) -> Result<Attempt, StoreError> {
     Ok(Attempt {
-        order_id: row.try_get("order_id")?,
-        number: row.try_get("attempt")?,
-        confirmation_token_id: row.try_get("confirmation_token_id")?,
-        idempotency_key: row.try_get("idempotency_key")?,
-        amount: row.try_get("amount")?,
-        currency: row.try_get("currency")?,
-        payment_intent_id: row.try_get("payment_intent_id")?,
-        outcome: row.try_get("outcome")?,
-        customer_id: row.try_get("customer_id")?,
-        request_body: row.try_get("request_body")?,
+        order_id: row.get("order_id")?,
+        number: row.get("attempt")?,
+        confirmation_token_id: row.get("confirmation_token_id")?,
+        idempotency_key: row.get("idempotency_key")?,
+        amount: row.get("amount")?,
+        currency: row.get("currency")?,
+        payment_intent_id: row.get("payment_intent_id")?,
+        outcome: row.get("outcome")?,
+        customer_id: row.get("customer_id")?,
+        request_body: row.get("request_body")?,
     })
 }
 
@@ -658,154 +630,104 @@ impl Store {
         now: i64,
         request: impl FnOnce(&Attempt) -> Option<String> + Send + 'static,
     ) -> Result<AttemptStart, StoreError> {
-        let (store, session_id, order, token, customer) =
-            (self.clone(), session_id.to_owned(), order.clone(), token.to_owned(), customer.map(str::to_owned));
-        Self::detached(async move { store.start_attempt_now(&session_id, &order, &token, customer.as_deref(), now, request).await }).await
+        let (session_id, order, token, customer) = (session_id.to_owned(), order.clone(), token.to_owned(), customer.map(str::to_owned));
+        self.write(move |tx| start_attempt(tx, &session_id, &order, &token, customer.as_deref(), now, request)).await
     }
+}
 
-    async fn start_attempt_now(
-        &self,
-        session_id: &str,
-        order: &NewOrder,
-        token: &str,
-        customer: Option<&str>,
-        now: i64,
-        request: impl FnOnce(&Attempt) -> Option<String>,
-    ) -> Result<AttemptStart, StoreError> {
-        let (amount, currency, lines) = (order.amount, order.currency.as_str(), &order.lines);
-        // Two requests of one session queue here instead of both reading "no attempt in
-        // flight".
-        let mut tx = self.begin_write().await?;
-        self.lock_session(&mut tx, session_id).await?;
-        if let Some((attempt, own)) = token_attempt(&mut *tx, token, session_id).await? {
-            tx.rollback().await?;
-            return Ok(if own { AttemptStart::Replay(attempt) } else { AttemptStart::TokenUsedElsewhere });
-        }
-        if let Some(email) = &order.email {
-            // Remembered for the session's next checkout.
-            sqlx::query("UPDATE sessions SET email = $1 WHERE id = $2").bind(email).bind(session_id).execute(&mut *tx).await?;
-        }
-        let open: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM orders WHERE session_id = $1 AND status IN ('pending', 'failed') ORDER BY created_at DESC LIMIT 1",
-        )
-        .bind(session_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let order_id = match open {
-            Some(order_id) => {
-                let unresolved = sqlx::query(&format!(
-                    "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa WHERE pa.order_id = $1 AND pa.outcome IS NULL"
-                ))
-                .bind(&order_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some(row) = unresolved {
-                    let attempt = attempt_from(&row)?;
-                    tx.rollback().await?;
-                    return Ok(AttemptStart::Unresolved(attempt));
-                }
-                if cart_is_empty(&mut tx, session_id).await? {
-                    tx.rollback().await?;
-                    return Ok(AttemptStart::CartEmpty);
-                }
-                sqlx::query(
-                    "UPDATE orders SET amount = $1, discount_amount = $2, currency = $3, updated_at = $4, discount_code = $5, email = $6, locale = $7
-                     WHERE id = $8",
-                )
-                .bind(amount)
-                .bind(order.discount_amount)
-                .bind(currency)
-                .bind(now)
-                .bind(&order.discount_code)
-                .bind(&order.email)
-                .bind(&order.locale)
-                .bind(&order_id)
-                .execute(&mut *tx)
-                .await?;
-                release_stock(&mut tx, &order_id).await?;
-                sqlx::query("DELETE FROM order_lines WHERE order_id = $1").bind(&order_id).execute(&mut *tx).await?;
-                order_id
+fn start_attempt(
+    tx: &mut Tx<'_>,
+    session_id: &str,
+    order: &NewOrder,
+    token: &str,
+    customer: Option<&str>,
+    now: i64,
+    request: impl FnOnce(&Attempt) -> Option<String>,
+) -> Result<AttemptStart, StoreError> {
+    let (amount, currency, lines) = (order.amount, order.currency.as_str(), &order.lines);
+    // Two requests of one session queue here instead of both reading "no attempt in
+    // flight".
+    lock_session(tx, session_id)?;
+    if let Some((attempt, own)) = token_attempt(tx, token, session_id)? {
+        tx.abandon();
+        return Ok(if own { AttemptStart::Replay(attempt) } else { AttemptStart::TokenUsedElsewhere });
+    }
+    if let Some(email) = &order.email {
+        // Remembered for the session's next checkout.
+        tx.execute("UPDATE sessions SET email = $1 WHERE id = $2", &[&email, &session_id])?;
+    }
+    let open: Option<String> = tx.scalar(
+        "SELECT id FROM orders WHERE session_id = $1 AND status IN ('pending', 'failed') ORDER BY created_at DESC LIMIT 1",
+        &[&session_id],
+    )?;
+    let order_id = match open {
+        Some(order_id) => {
+            let unresolved = tx.query_opt(
+                &format!("SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa WHERE pa.order_id = $1 AND pa.outcome IS NULL"),
+                &[&order_id],
+            )?;
+            if let Some(row) = unresolved {
+                let attempt = attempt_from(&row)?;
+                tx.abandon();
+                return Ok(AttemptStart::Unresolved(attempt));
             }
-            None => {
-                // The cart was priced before this transaction; if a concurrent payment
-                // turned it into an order meanwhile, there is nothing left to pay for.
-                if cart_is_empty(&mut tx, session_id).await? {
-                    tx.rollback().await?;
-                    return Ok(AttemptStart::CartEmpty);
-                }
-                sqlx::query(
-                    "INSERT INTO orders (id, session_id, account_id, status, amount, discount_amount, discount_code, currency, created_at, updated_at,
+            if cart_is_empty(tx, session_id)? {
+                tx.abandon();
+                return Ok(AttemptStart::CartEmpty);
+            }
+            tx.execute("UPDATE orders SET amount = $1, discount_amount = $2, currency = $3, updated_at = $4, discount_code = $5, email = $6, locale = $7
+                     WHERE id = $8", &[&amount, &order.discount_amount, &currency, &now, &order.discount_code, &order.email, &order.locale, &order_id])?;
+            release_stock(tx, &order_id)?;
+            tx.execute("DELETE FROM order_lines WHERE order_id = $1", &[&order_id])?;
+            order_id
+        }
+        None => {
+            // The cart was priced before this transaction; if a concurrent payment
+            // turned it into an order meanwhile, there is nothing left to pay for.
+            if cart_is_empty(tx, session_id)? {
+                tx.abandon();
+                return Ok(AttemptStart::CartEmpty);
+            }
+            tx.execute("INSERT INTO orders (id, session_id, account_id, status, amount, discount_amount, discount_code, currency, created_at, updated_at,
                                          email, locale)
-                     VALUES ($1, $2, (SELECT account_id FROM sessions WHERE id = $2), 'pending', $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .bind(&order.id)
-                .bind(session_id)
-                .bind(amount)
-                .bind(order.discount_amount)
-                .bind(&order.discount_code)
-                .bind(currency)
-                .bind(now)
-                .bind(now)
-                .bind(&order.email)
-                .bind(&order.locale)
-                .execute(&mut *tx)
-                .await?;
-                order.id.clone()
-            }
-        };
-        for line in lines {
-            sqlx::query("INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity) VALUES ($1, $2, $3, $4, $5)")
-                .bind(&order_id)
-                .bind(&line.product_id)
-                .bind(&line.name)
-                .bind(line.unit_amount)
-                .bind(i64::from(line.quantity))
-                .execute(&mut *tx)
-                .await?;
+                     VALUES ($1, $2, (SELECT account_id FROM sessions WHERE id = $2), 'pending', $3, $4, $5, $6, $7, $8, $9, $10)", &[&order.id, &session_id, &amount, &order.discount_amount, &order.discount_code, &currency, &now, &now, &order.email, &order.locale])?;
+            order.id.clone()
         }
-        if let Some((name, available)) = reserve_stock(&mut tx, &order_id, lines).await? {
-            tx.rollback().await?;
-            return Ok(AttemptStart::OutOfStock { name, available });
-        }
-        let number: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(attempt), 0) + 1 FROM payment_attempts WHERE order_id = $1")
-            .bind(&order_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let mut attempt = Attempt {
-            idempotency_key: format!("{order_id}-attempt-{number}"),
-            order_id,
-            number,
-            confirmation_token_id: token.to_owned(),
-            amount,
-            currency: currency.to_owned(),
-            payment_intent_id: None,
-            outcome: None,
-            customer_id: customer.map(str::to_owned),
-            request_body: None,
-        };
-        attempt.request_body = request(&attempt);
-        sqlx::query(
-            "INSERT INTO payment_attempts (order_id, attempt, confirmation_token_id, idempotency_key, amount, currency, created_at, customer_id, request_body)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&attempt.order_id)
-        .bind(attempt.number)
-        .bind(&attempt.confirmation_token_id)
-        .bind(&attempt.idempotency_key)
-        .bind(attempt.amount)
-        .bind(&attempt.currency)
-        .bind(now)
-        .bind(&attempt.customer_id)
-        .bind(&attempt.request_body)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(AttemptStart::New(attempt))
+    };
+    for line in lines {
+        tx.execute(
+            "INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity) VALUES ($1, $2, $3, $4, $5)",
+            &[&order_id, &line.product_id, &line.name, &line.unit_amount, &i64::from(line.quantity)],
+        )?;
     }
+    if let Some((name, available)) = reserve_stock(tx, &order_id, lines)? {
+        tx.abandon();
+        return Ok(AttemptStart::OutOfStock { name, available });
+    }
+    let number: i64 = tx.one("SELECT COALESCE(MAX(attempt), 0) + 1 FROM payment_attempts WHERE order_id = $1", &[&order_id])?;
+    let mut attempt = Attempt {
+        idempotency_key: format!("{order_id}-attempt-{number}"),
+        order_id,
+        number,
+        confirmation_token_id: token.to_owned(),
+        amount,
+        currency: currency.to_owned(),
+        payment_intent_id: None,
+        outcome: None,
+        customer_id: customer.map(str::to_owned),
+        request_body: None,
+    };
+    attempt.request_body = request(&attempt);
+    tx.execute("INSERT INTO payment_attempts (order_id, attempt, confirmation_token_id, idempotency_key, amount, currency, created_at, customer_id, request_body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", &[&attempt.order_id, &attempt.number, &attempt.confirmation_token_id, &attempt.idempotency_key, &attempt.amount, &attempt.currency, &now, &attempt.customer_id, &attempt.request_body])?;
+    Ok(AttemptStart::New(attempt))
+}
 
+impl Store {
     /// The attempt that used `token`, and whether it was this session's.
     pub async fn attempt_for_token(&self, token: &str, session_id: &str) -> Result<Option<(Attempt, bool)>, StoreError> {
-        token_attempt(&self.pool, token, session_id).await
+        let (token, session_id) = (token.to_owned(), session_id.to_owned());
+        self.read(move |tx| token_attempt(tx, &token, &session_id)).await
     }
 
     /// Records Stripe's answer to an attempt and moves its order to `order_status`,
@@ -813,7 +735,7 @@ impl Store {
     /// `clear_cart`, the order's lines leave its session's cart in the same
     /// transaction, once (see [`clear_ordered_lines`]).
     pub async fn finish_attempt(&self, attempt: &Attempt, result: AttemptResult<'_>, now: i64) -> Result<(), StoreError> {
-        let (store, attempt) = (self.clone(), attempt.clone());
+        let attempt = attempt.clone();
         let (intent, outcome, status, details) = (
             result.payment_intent_id.map(str::to_owned),
             result.outcome.to_owned(),
@@ -821,7 +743,7 @@ impl Store {
             result.details.cloned(),
         );
         let clear_cart = result.clear_cart;
-        Self::detached(async move {
+        self.write(move |tx| {
             let result = AttemptResult {
                 payment_intent_id: intent.as_deref(),
                 outcome: &outcome,
@@ -829,148 +751,152 @@ impl Store {
                 clear_cart,
                 details: details.as_ref(),
             };
-            store.finish_attempt_now(&attempt, result, now).await
+            finish_attempt(tx, &attempt, result, now)
         })
         .await
     }
+}
 
-    async fn finish_attempt_now(&self, attempt: &Attempt, result: AttemptResult<'_>, now: i64) -> Result<(), StoreError> {
-        let AttemptResult { payment_intent_id, outcome, order_status, clear_cart, details } = result;
-        let mut tx = self.begin_write().await?;
-        self.lock_order(&mut tx, &attempt.order_id).await?;
-        sqlx::query("UPDATE payment_attempts SET payment_intent_id = COALESCE($1, payment_intent_id), outcome = $2 WHERE order_id = $3 AND attempt = $4")
-            .bind(payment_intent_id)
-            .bind(outcome)
-            .bind(&attempt.order_id)
-            .bind(attempt.number)
-            .execute(&mut *tx)
-            .await?;
-        // Only the order's latest attempt speaks for it: a late answer about an earlier
-        // one (an old result page) must not undo a later one.
-        let moved = sqlx::query(
-            "UPDATE orders SET status = $1, payment_intent_id = COALESCE($2, payment_intent_id), updated_at = $3
+fn finish_attempt(tx: &mut Tx<'_>, attempt: &Attempt, result: AttemptResult<'_>, now: i64) -> Result<(), StoreError> {
+    let AttemptResult { payment_intent_id, outcome, order_status, clear_cart, details } = result;
+    lock_order(tx, &attempt.order_id)?;
+    tx.execute("UPDATE payment_attempts SET payment_intent_id = COALESCE($1, payment_intent_id), outcome = $2 WHERE order_id = $3 AND attempt = $4", &[&payment_intent_id, &outcome, &attempt.order_id, &attempt.number])?;
+    // Only the order's latest attempt speaks for it: a late answer about an earlier
+    // one (an old result page) must not undo a later one.
+    let moved = tx.execute(
+        "UPDATE orders SET status = $1, payment_intent_id = COALESCE($2, payment_intent_id), updated_at = $3
              WHERE id = $4 AND status IN ('pending', 'failed', 'confirming')
              AND NOT EXISTS (SELECT 1 FROM payment_attempts later WHERE later.order_id = $4 AND later.attempt > $5)",
-        )
-        .bind(order_status)
-        .bind(payment_intent_id)
-        .bind(now)
-        .bind(&attempt.order_id)
-        .bind(attempt.number)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if moved == 1 && matches!(order_status, "failed" | "canceled") {
-            release_stock(&mut tx, &attempt.order_id).await?;
-        }
-        if let Some(details) = details {
-            record_details(&mut tx, &attempt.order_id, details).await?;
-        }
-        if clear_cart {
-            clear_ordered_lines(&mut tx, &attempt.order_id).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        &[&order_status, &payment_intent_id, &now, &attempt.order_id, &attempt.number],
+    )?;
+    if moved == 1 && matches!(order_status, "failed" | "canceled") {
+        release_stock(tx, &attempt.order_id)?;
     }
+    if let Some(details) = details {
+        record_details(tx, &attempt.order_id, details)?;
+    }
+    if clear_cart {
+        clear_ordered_lines(tx, &attempt.order_id)?;
+    }
+    Ok(())
+}
 
+impl Store {
     /// An order of this session, or of the account it is signed in to (`None` for
     /// anyone else's).
     pub async fn order_of_session(&self, order_id: &str, session_id: &str) -> Result<Option<OrderRecord>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT id, status, amount, currency, discount_amount, discount_code, payment_intent_id, created_at, updated_at,
-                    COALESCE(amount_received, amount) AS charged, amount_refunded, email, locale,
-                    shipping, payment_method_id, payment_method_type, card_brand, last4
-             FROM orders o WHERE id = $1 AND {OWNED_BY_SESSION}"
-        ))
-        .bind(order_id)
-        .bind(session_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let lines = sqlx::query("SELECT product_id, name, unit_amount, quantity FROM order_lines WHERE order_id = $1 ORDER BY name")
-            .bind(order_id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|line| {
-                Ok(OrderLine {
-                    product_id: line.try_get("product_id")?,
-                    name: line.try_get("name")?,
-                    unit_amount: line.try_get("unit_amount")?,
-                    quantity: count(line.try_get("quantity")?),
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(Some(OrderRecord {
-            id: row.try_get("id")?,
-            status: row.try_get("status")?,
-            amount: row.try_get("amount")?,
-            currency: row.try_get("currency")?,
-            discount_amount: row.try_get("discount_amount")?,
-            discount_code: row.try_get("discount_code")?,
-            payment_intent_id: row.try_get("payment_intent_id")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-            charged: row.try_get("charged")?,
-            refunded: row.try_get("amount_refunded")?,
-            email: row.try_get("email")?,
-            locale: row.try_get("locale")?,
-            lines,
-            details: PaymentDetails {
-                shipping: row.try_get("shipping")?,
-                payment_method_id: row.try_get("payment_method_id")?,
-                payment_method_type: row.try_get("payment_method_type")?,
-                card_brand: row.try_get("card_brand")?,
-                last4: row.try_get("last4")?,
-            },
-        }))
+        let (order_id, session_id) = (order_id.to_owned(), session_id.to_owned());
+        self.read(move |tx| order_record(tx, &order_id, &session_id)).await
     }
 
     /// The id of this session's order paid (or being paid) by a PaymentIntent.
     pub async fn order_id_for_payment_intent(&self, payment_intent_id: &str, session_id: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar(&format!(
-            "SELECT o.id FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
-             WHERE pa.payment_intent_id = $1 AND {OWNED_BY_SESSION}"
-        ))
-        .bind(payment_intent_id)
-        .bind(session_id)
-        .fetch_optional(&self.pool)
-        .await?)
+        let (payment_intent_id, session_id) = (payment_intent_id.to_owned(), session_id.to_owned());
+        self.read(move |tx| {
+            Ok(tx.scalar(
+                &format!(
+                    "SELECT o.id FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
+                 WHERE pa.payment_intent_id = $1 AND {OWNED_BY_SESSION}"
+                ),
+                &[&payment_intent_id, &session_id],
+            )?)
+        })
+        .await
     }
 
     /// This session's attempts left waiting for authentication (3-D Secure, a redirect).
     pub async fn attempts_awaiting_action(&self, session_id: &str) -> Result<Vec<Attempt>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
-             WHERE o.session_id = $1 AND o.status = 'confirming' AND pa.outcome = 'requires_action'"
-        ))
-        .bind(session_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(attempt_from).collect::<Result<_, _>>()?)
+        let session_id = session_id.to_owned();
+        self.read(move |tx| {
+            let rows = tx.query(
+                &format!(
+                    "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
+                 WHERE o.session_id = $1 AND o.status = 'confirming' AND pa.outcome = 'requires_action'"
+                ),
+                &[&session_id],
+            )?;
+            Ok(rows.iter().map(attempt_from).collect::<Result<_, _>>()?)
+        })
+        .await
     }
 
     /// Attempts whose outcome is unknown (Stripe's reply never arrived), started
     /// before `cutoff`, with the request to replay under their key.
     pub async fn unresolved_attempts(&self, cutoff: i64) -> Result<Vec<Attempt>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa
-             WHERE pa.outcome IS NULL AND pa.request_body IS NOT NULL AND pa.created_at <= $1 ORDER BY pa.created_at LIMIT 100"
-        ))
-        .bind(cutoff)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(attempt_from).collect::<Result<_, _>>()?)
+        self.read(move |tx| {
+            let rows = tx.query(
+                &format!(
+                    "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa
+                 WHERE pa.outcome IS NULL AND pa.request_body IS NOT NULL AND pa.created_at <= $1 ORDER BY pa.created_at LIMIT 100"
+                ),
+                &[&cutoff],
+            )?;
+            Ok(rows.iter().map(attempt_from).collect::<Result<_, _>>()?)
+        })
+        .await
     }
 
     /// Every attempt recorded for an order, oldest first.
     pub async fn attempts(&self, order_id: &str) -> Result<Vec<Attempt>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa WHERE pa.order_id = $1 ORDER BY pa.attempt"))
-            .bind(order_id)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(attempt_from).collect::<Result<_, _>>()?)
+        let order_id = order_id.to_owned();
+        self.read(move |tx| {
+            let rows = tx.query(
+                &format!("SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa WHERE pa.order_id = $1 ORDER BY pa.attempt"),
+                &[&order_id],
+            )?;
+            Ok(rows.iter().map(attempt_from).collect::<Result<_, _>>()?)
+        })
+        .await
     }
+}
+
+/// An order of this session, or of the account it is signed in to.
+fn order_record(tx: &mut Tx<'_>, order_id: &str, session_id: &str) -> Result<Option<OrderRecord>, StoreError> {
+    let row = tx.query_opt(
+        &format!(
+            "SELECT id, status, amount, currency, discount_amount, discount_code, payment_intent_id, created_at, updated_at,
+                COALESCE(amount_received, amount) AS charged, amount_refunded, email, locale,
+                shipping, payment_method_id, payment_method_type, card_brand, last4
+         FROM orders o WHERE id = $1 AND {OWNED_BY_SESSION}"
+        ),
+        &[&order_id, &session_id],
+    )?;
+    let Some(row) = row else { return Ok(None) };
+    let lines = tx
+        .query("SELECT product_id, name, unit_amount, quantity FROM order_lines WHERE order_id = $1 ORDER BY name", &[&order_id])?
+        .iter()
+        .map(|line| {
+            Ok(OrderLine {
+                product_id: line.get("product_id")?,
+                name: line.get("name")?,
+                unit_amount: line.get("unit_amount")?,
+                quantity: count(line.get("quantity")?),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Some(OrderRecord {
+        id: row.get("id")?,
+        status: row.get("status")?,
+        amount: row.get("amount")?,
+        currency: row.get("currency")?,
+        discount_amount: row.get("discount_amount")?,
+        discount_code: row.get("discount_code")?,
+        payment_intent_id: row.get("payment_intent_id")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+        charged: row.get("charged")?,
+        refunded: row.get("amount_refunded")?,
+        email: row.get("email")?,
+        locale: row.get("locale")?,
+        lines,
+        details: PaymentDetails {
+            shipping: row.get("shipping")?,
+            payment_method_id: row.get("payment_method_id")?,
+            payment_method_type: row.get("payment_method_type")?,
+            card_brand: row.get("card_brand")?,
+            last4: row.get("last4")?,
+        },
+    }))
 }
 
 /// A payment event, as the webhook handler understood it.
@@ -1009,151 +935,104 @@ impl Store {
     /// Applies a PaymentIntent event to its order, exactly once: the event id is
     /// recorded in the same transaction as the effect. Orders only move forward.
     pub async fn apply_payment_event(&self, event: &PaymentEvent<'_>, now: i64) -> Result<EventEffect, StoreError> {
-        let store = self.clone();
         let owned: [String; 5] =
             [event.event_id, event.event_type, event.order_id, event.payment_intent_id, event.currency].map(str::to_owned);
         let (amount, amount_received) = (event.amount, event.amount_received);
-        Self::detached(async move {
+        self.write(move |tx| {
             let [event_id, event_type, order_id, payment_intent_id, currency] = &owned;
             let event = PaymentEvent { event_id, event_type, order_id, payment_intent_id, amount, amount_received, currency };
-            store.apply_payment_event_now(&event, now).await
+            apply_payment_event(tx, &event, now)
         })
         .await
     }
+}
 
-    async fn apply_payment_event_now(&self, event: &PaymentEvent<'_>, now: i64) -> Result<EventEffect, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO processed_events (event_id, type, received_at, order_id) VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(event.event_id)
-        .bind(event.event_type)
-        .bind(now)
-        .bind(event.order_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if inserted == 0 {
-            tx.rollback().await?;
-            return Ok(EventEffect::Duplicate);
-        }
-        // Locked: two different events for one order (two instances, or a webhook and
-        // reconciliation) apply one after the other.
-        let order = sqlx::query(&format!("SELECT status, amount, currency FROM orders WHERE id = $1{}", self.backend.for_update()))
-            .bind(event.order_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(order) = order else {
-            tx.commit().await?;
-            return Ok(EventEffect::UnknownOrder);
-        };
-        let status: String = order.try_get("status")?;
-        let effect = match event.event_type {
-            "payment_intent.succeeded" => {
-                let (amount, currency): (i64, String) = (order.try_get("amount")?, order.try_get("currency")?);
-                if amount != event.amount || currency != event.currency {
-                    sqlx::query("UPDATE orders SET flag = 'amount_mismatch', updated_at = $1 WHERE id = $2")
-                        .bind(now)
-                        .bind(event.order_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    EventEffect::AmountMismatch
-                } else if status == "paid" {
-                    EventEffect::Ignored
-                } else {
-                    let oversold = fulfil(&mut tx, event, now).await?;
-                    EventEffect::Fulfilled { oversold }
-                }
+fn apply_payment_event(tx: &mut Tx<'_>, event: &PaymentEvent<'_>, now: i64) -> Result<EventEffect, StoreError> {
+    let inserted = tx.execute(
+        "INSERT INTO processed_events (event_id, type, received_at, order_id) VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
+        &[&event.event_id, &event.event_type, &now, &event.order_id],
+    )?;
+    if inserted == 0 {
+        tx.abandon();
+        return Ok(EventEffect::Duplicate);
+    }
+    // Locked: two different events for one order (two instances, or a webhook and
+    // reconciliation) apply one after the other.
+    let order = tx.query_opt(
+        &format!("SELECT status, amount, currency FROM orders WHERE id = $1{}", tx.backend().for_update()),
+        &[&event.order_id],
+    )?;
+    let Some(order) = order else {
+        return Ok(EventEffect::UnknownOrder);
+    };
+    let status: String = order.get("status")?;
+    let effect = match event.event_type {
+        "payment_intent.succeeded" => {
+            let (amount, currency): (i64, String) = (order.get("amount")?, order.get("currency")?);
+            if amount != event.amount || currency != event.currency {
+                tx.execute("UPDATE orders SET flag = 'amount_mismatch', updated_at = $1 WHERE id = $2", &[&now, &event.order_id])?;
+                EventEffect::AmountMismatch
+            } else if status == "paid" {
+                EventEffect::Ignored
+            } else {
+                let oversold = fulfil(tx, event, now)?;
+                EventEffect::Fulfilled { oversold }
             }
-            "payment_intent.payment_failed" | "payment_intent.canceled" => {
-                // Only the order's current PaymentIntent speaks for it: a late failure
-                // of an earlier attempt must not undo a later one. An authorisation
-                // canceled (by the merchant, or expired) cancels its order; before
-                // that, the shopper may still pay again.
-                let moved = sqlx::query(
-                    "UPDATE orders SET status = CASE WHEN status = 'authorized' THEN 'canceled' ELSE 'failed' END, updated_at = $1
+        }
+        "payment_intent.payment_failed" | "payment_intent.canceled" => {
+            // Only the order's current PaymentIntent speaks for it: a late failure
+            // of an earlier attempt must not undo a later one. An authorisation
+            // canceled (by the merchant, or expired) cancels its order; before
+            // that, the shopper may still pay again.
+            let moved = tx.execute(
+                "UPDATE orders SET status = CASE WHEN status = 'authorized' THEN 'canceled' ELSE 'failed' END, updated_at = $1
                      WHERE id = $2 AND (status IN ('pending', 'confirming') OR status = 'authorized' AND $4 = 'payment_intent.canceled')
                      AND (payment_intent_id IS NULL OR payment_intent_id = $3)",
-                )
-                .bind(now)
-                .bind(event.order_id)
-                .bind(event.payment_intent_id)
-                .bind(event.event_type)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if moved == 1 {
-                    release_stock(&mut tx, event.order_id).await?;
-                    // A payment that was processing (a SEPA debit) failed days later:
-                    // the shopper has left, so they are told by email.
-                    let delayed: Option<i64> = sqlx::query_scalar(
-                        "SELECT 1 FROM payment_attempts WHERE order_id = $1 AND payment_intent_id = $2 AND outcome = 'processing'",
-                    )
-                    .bind(event.order_id)
-                    .bind(event.payment_intent_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if event.event_type == "payment_intent.payment_failed" && delayed.is_some() {
-                        let body = format!("Your payment for order {} did not go through; nothing was charged.", event.order_id);
-                        sqlx::query(
-                            "INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, 'payment_failed', $2, $3) ON CONFLICT DO NOTHING",
-                        )
-                        .bind(event.order_id)
-                        .bind(&body)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
+                &[&now, &event.order_id, &event.payment_intent_id, &event.event_type],
+            )?;
+            if moved == 1 {
+                release_stock(tx, event.order_id)?;
+                // A payment that was processing (a SEPA debit) failed days later:
+                // the shopper has left, so they are told by email.
+                let delayed: Option<i64> = tx.scalar(
+                    "SELECT 1 FROM payment_attempts WHERE order_id = $1 AND payment_intent_id = $2 AND outcome = 'processing'",
+                    &[&event.order_id, &event.payment_intent_id],
+                )?;
+                if event.event_type == "payment_intent.payment_failed" && delayed.is_some() {
+                    let body = format!("Your payment for order {} did not go through; nothing was charged.", event.order_id);
+                    tx.execute("INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, 'payment_failed', $2, $3) ON CONFLICT DO NOTHING", &[&event.order_id, &body, &now])?;
                 }
-                EventEffect::StatusUpdated
             }
-            // Authorised, waiting for the merchant to capture (stock stays reserved).
-            "payment_intent.amount_capturable_updated" => {
-                advance(&mut tx, event, now, "authorized", "'pending', 'confirming', 'failed'").await?
-            }
-            "payment_intent.processing" | "payment_intent.requires_action" => {
-                advance(&mut tx, event, now, "confirming", "'pending', 'failed'").await?
-            }
-            _ => EventEffect::Ignored,
-        };
-        tx.commit().await?;
-        Ok(effect)
-    }
+            EventEffect::StatusUpdated
+        }
+        // Authorised, waiting for the merchant to capture (stock stays reserved).
+        "payment_intent.amount_capturable_updated" => advance(tx, event, now, "authorized", "'pending', 'confirming', 'failed'")?,
+        "payment_intent.processing" | "payment_intent.requires_action" => advance(tx, event, now, "confirming", "'pending', 'failed'")?,
+        _ => EventEffect::Ignored,
+    };
+    Ok(effect)
+}
 
+impl Store {
     /// Records a dispute of the charge of `payment_intent_id` (`charge.dispute.created`),
     /// exactly once: the order it paid is flagged `disputed` for the merchant.
     pub async fn flag_dispute(&self, event_id: &str, payment_intent_id: &str, now: i64) -> Result<EventEffect, StoreError> {
-        let store = self.clone();
         let (event_id, payment_intent_id) = (event_id.to_owned(), payment_intent_id.to_owned());
-        Self::detached(async move {
-            let mut tx = store.begin_write().await?;
-            let order_id: Option<String> = sqlx::query_scalar("SELECT id FROM orders WHERE payment_intent_id = $1")
-                .bind(&payment_intent_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let inserted = sqlx::query(
+        self.write(move |tx| {
+            let order_id: Option<String> = tx.scalar("SELECT id FROM orders WHERE payment_intent_id = $1", &[&payment_intent_id])?;
+            let inserted = tx.execute(
                 "INSERT INTO processed_events (event_id, type, received_at, order_id) VALUES ($1, 'charge.dispute.created', $2, $3)
                  ON CONFLICT (event_id) DO NOTHING",
-            )
-            .bind(&event_id)
-            .bind(now)
-            .bind(&order_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+                &[&event_id, &now, &order_id],
+            )?;
             let effect = match (inserted, &order_id) {
                 (0, _) => EventEffect::Duplicate,
                 (_, None) => EventEffect::UnknownOrder,
                 (_, Some(order_id)) => {
-                    sqlx::query("UPDATE orders SET flag = 'disputed', updated_at = $1 WHERE id = $2")
-                        .bind(now)
-                        .bind(order_id)
-                        .execute(&mut *tx)
-                        .await?;
+                    tx.execute("UPDATE orders SET flag = 'disputed', updated_at = $1 WHERE id = $2", &[&now, &order_id])?;
                     EventEffect::Disputed
                 }
             };
-            tx.commit().await?;
             Ok(effect)
         })
         .await
@@ -1163,87 +1042,80 @@ impl Store {
     /// `cutoff`, and orders `authorized` before `authorized_cutoff`: `(order id,
     /// PaymentIntent id)`.
     pub async fn orders_to_reconcile(&self, cutoff: i64, authorized_cutoff: i64) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, payment_intent_id FROM orders
-             WHERE payment_intent_id IS NOT NULL
-             AND (status = 'confirming' AND updated_at <= $1 OR status = 'authorized' AND updated_at <= $2)
-             ORDER BY updated_at LIMIT 500",
-        )
-        .bind(cutoff)
-        .bind(authorized_cutoff)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(|row| Ok((row.try_get("id")?, row.try_get("payment_intent_id")?))).collect::<Result<_, sqlx::Error>>()?)
+        self.read(move |tx| {
+            let rows = tx.query(
+                "SELECT id, payment_intent_id FROM orders
+                 WHERE payment_intent_id IS NOT NULL
+                 AND (status = 'confirming' AND updated_at <= $1 OR status = 'authorized' AND updated_at <= $2)
+                 ORDER BY updated_at LIMIT 500",
+                &[&cutoff, &authorized_cutoff],
+            )?;
+            Ok(rows.iter().map(|row| Ok((row.get("id")?, row.get("payment_intent_id")?))).collect::<Result<_, StoreError>>()?)
+        })
+        .await
     }
 
     /// Orders for the merchant, newest first, optionally of one status.
     pub async fn list_orders(&self, status: Option<&str>, limit: i64) -> Result<Vec<OrderSummary>, StoreError> {
-        // Two statements, so that each reads an index in order (no scan, no sort).
-        let rows = match status {
-            Some(status) => {
-                sqlx::query(&format!("SELECT {SUMMARY_COLUMNS} FROM orders WHERE status = $1 ORDER BY created_at DESC LIMIT $2"))
-                    .bind(status)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            None => {
-                sqlx::query(&format!("SELECT {SUMMARY_COLUMNS} FROM orders ORDER BY created_at DESC LIMIT $1"))
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
-        Ok(rows.iter().map(order_summary_from).collect::<Result<_, sqlx::Error>>()?)
+        let status = status.map(str::to_owned);
+        self.read(move |tx| {
+            // Two statements, so that each reads an index in order (no scan, no sort).
+            let rows = match status {
+                Some(status) => tx.query(
+                    &format!("SELECT {SUMMARY_COLUMNS} FROM orders WHERE status = $1 ORDER BY created_at DESC LIMIT $2"),
+                    &[&status, &limit],
+                )?,
+                None => tx.query(&format!("SELECT {SUMMARY_COLUMNS} FROM orders ORDER BY created_at DESC LIMIT $1"), &[&limit])?,
+            };
+            Ok(rows.iter().map(order_summary_from).collect::<Result<_, StoreError>>()?)
+        })
+        .await
     }
 
     /// An order's events as applied: `(event id, type, received at)`, oldest first.
     pub async fn order_events(&self, order_id: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT event_id, type, received_at FROM processed_events WHERE order_id = $1 ORDER BY received_at, event_id")
-                .bind(order_id)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows
-            .iter()
-            .map(|row| Ok((row.try_get("event_id")?, row.try_get("type")?, row.try_get("received_at")?)))
-            .collect::<Result<_, sqlx::Error>>()?)
+        let order_id = order_id.to_owned();
+        self.read(move |tx| {
+            let rows = tx.query(
+                "SELECT event_id, type, received_at FROM processed_events WHERE order_id = $1 ORDER BY received_at, event_id",
+                &[&order_id],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|row| Ok((row.get("event_id")?, row.get("type")?, row.get("received_at")?)))
+                .collect::<Result<_, StoreError>>()?)
+        })
+        .await
     }
 
     /// Any order, for the merchant (no session check).
     pub async fn order_for_merchant(&self, order_id: &str) -> Result<Option<OrderRecord>, StoreError> {
-        let session: Option<String> =
-            sqlx::query_scalar("SELECT session_id FROM orders WHERE id = $1").bind(order_id).fetch_optional(&self.pool).await?;
-        match session {
-            Some(session) => self.order_of_session(order_id, &session).await,
+        let order_id = order_id.to_owned();
+        self.read(move |tx| match tx.scalar::<String>("SELECT session_id FROM orders WHERE id = $1", &[&order_id])? {
+            Some(session) => order_record(tx, &order_id, &session),
             None => Ok(None),
-        }
+        })
+        .await
     }
 
     /// The flag on an order, if the merchant must look at it.
     pub async fn order_flag(&self, order_id: &str) -> Result<Option<String>, StoreError> {
-        let flag: Option<Option<String>> =
-            sqlx::query_scalar("SELECT flag FROM orders WHERE id = $1").bind(order_id).fetch_optional(&self.pool).await?;
-        Ok(flag.flatten())
+        let order_id = order_id.to_owned();
+        self.read(move |tx| {
+            let flag: Option<Option<String>> = tx.scalar("SELECT flag FROM orders WHERE id = $1", &[&order_id])?;
+            Ok(flag.flatten())
+        })
+        .await
     }
 }
 
 /// Moves the event's order to `status` (with the event's PaymentIntent) if it is in one
 /// of `from` (quoted SQL literals): only ever forward.
-async fn advance(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    event: &PaymentEvent<'_>,
-    now: i64,
-    status: &str,
-    from: &str,
-) -> Result<EventEffect, StoreError> {
-    sqlx::query(&format!("UPDATE orders SET status = $1, payment_intent_id = $2, updated_at = $3 WHERE id = $4 AND status IN ({from})"))
-        .bind(status)
-        .bind(event.payment_intent_id)
-        .bind(now)
-        .bind(event.order_id)
-        .execute(&mut **tx)
-        .await?;
+fn advance(tx: &mut Tx<'_>, event: &PaymentEvent<'_>, now: i64, status: &str, from: &str) -> Result<EventEffect, StoreError> {
+    tx.execute(
+        &format!("UPDATE orders SET status = $1, payment_intent_id = $2, updated_at = $3 WHERE id = $4 AND status IN ({from})"),
+        &[&status, &event.payment_intent_id, &now, &event.order_id],
+    )?;
     Ok(EventEffect::StatusUpdated)
 }
 
@@ -1251,56 +1123,55 @@ async fn advance(
 /// because an earlier failure was reported first, taken now: never below zero, and an
 /// oversold order is flagged), a confirmation queued in the outbox, its lines out of
 /// the cart (unless that happened already). Returns whether it oversold.
-async fn fulfil(tx: &mut sqlx::Transaction<'_, sqlx::Any>, event: &PaymentEvent<'_>, now: i64) -> Result<bool, StoreError> {
-    let reserved: i64 =
-        sqlx::query_scalar("SELECT stock_reserved FROM orders WHERE id = $1").bind(event.order_id).fetch_one(&mut **tx).await?;
-    sqlx::query(
-        "UPDATE orders SET status = 'paid', payment_intent_id = $1, updated_at = $2, stock_reserved = 1, amount_received = $3 WHERE id = $4",
-    )
-    .bind(event.payment_intent_id)
-    .bind(now)
-    .bind(event.amount_received)
-    .bind(event.order_id)
-        .execute(&mut **tx)
-        .await?;
-    let lines = sqlx::query("SELECT product_id, name, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id")
-        .bind(event.order_id)
-        .fetch_all(&mut **tx)
-        .await?;
+fn fulfil(tx: &mut Tx<'_>, event: &PaymentEvent<'_>, now: i64) -> Result<bool, StoreError> {
+    let reserved: i64 = tx.one("SELECT stock_reserved FROM orders WHERE id = $1", &[&event.order_id])?;
+    tx.execute("UPDATE orders SET status = 'paid', payment_intent_id = $1, updated_at = $2, stock_reserved = 1, amount_received = $3 WHERE id = $4", &[&event.payment_intent_id, &now, &event.amount_received, &event.order_id])?;
+    let lines =
+        tx.query("SELECT product_id, name, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id", &[&event.order_id])?;
     let mut oversold = false;
     let mut summary = Vec::new();
     for line in &lines {
-        let (product_id, name, quantity): (String, String, i64) =
-            (line.try_get("product_id")?, line.try_get("name")?, line.try_get("quantity")?);
+        let (product_id, name, quantity): (String, String, i64) = (line.get("product_id")?, line.get("name")?, line.get("quantity")?);
         summary.push(format!("{quantity} × {name}"));
         if reserved == 1 {
             continue;
         }
-        let taken = sqlx::query("UPDATE inventory SET on_hand = on_hand - $1 WHERE product_id = $2 AND on_hand >= $3")
-            .bind(quantity)
-            .bind(&product_id)
-            .bind(quantity)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
+        let taken = tx.execute(
+            "UPDATE inventory SET on_hand = on_hand - $1 WHERE product_id = $2 AND on_hand >= $3",
+            &[&quantity, &product_id, &quantity],
+        )?;
         if taken == 0 {
             oversold = true;
-            sqlx::query("UPDATE inventory SET on_hand = 0 WHERE product_id = $1").bind(&product_id).execute(&mut **tx).await?;
+            tx.execute("UPDATE inventory SET on_hand = 0 WHERE product_id = $1", &[&product_id])?;
         }
     }
     if oversold {
-        sqlx::query("UPDATE orders SET flag = 'oversold' WHERE id = $1").bind(event.order_id).execute(&mut **tx).await?;
+        tx.execute("UPDATE orders SET flag = 'oversold' WHERE id = $1", &[&event.order_id])?;
     }
     let body = format!("Thank you for your order {}: {}. It is paid and on its way.", event.order_id, summary.join(", "));
-    sqlx::query("INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, 'order_confirmation', $2, $3) ON CONFLICT DO NOTHING")
-        .bind(event.order_id)
-        .bind(&body)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    clear_ordered_lines(tx, event.order_id).await?;
+    tx.execute(
+        "INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, 'order_confirmation', $2, $3) ON CONFLICT DO NOTHING",
+        &[&event.order_id, &body, &now],
+    )?;
+    clear_ordered_lines(tx, event.order_id)?;
     tracing::info!(order = event.order_id, oversold, "order paid; confirmation queued: {body}");
     Ok(oversold)
+}
+
+/// Serializes the write transactions of one order (on SQLite they already are).
+fn lock_order(tx: &mut Tx<'_>, order_id: &str) -> Result<(), StoreError> {
+    if tx.backend() == Backend::Postgres {
+        tx.query_opt("SELECT id FROM orders WHERE id = $1 FOR UPDATE", &[&order_id])?;
+    }
+    Ok(())
+}
+
+/// Serializes the write transactions of one session (on SQLite they already are).
+fn lock_session(tx: &mut Tx<'_>, session_id: &str) -> Result<(), StoreError> {
+    if tx.backend() == Backend::Postgres {
+        tx.query_opt("SELECT id FROM sessions WHERE id = $1 FOR UPDATE", &[&session_id])?;
+    }
+    Ok(())
 }
 
 impl Backend {
@@ -1317,51 +1188,38 @@ impl Backend {
 /// Takes `lines` out of the stock for `order_id` (in product order, so that concurrent
 /// reservations on PostgreSQL lock rows in one order and cannot deadlock). When a line is
 /// short, returns its name and what is left; the caller rolls back.
-async fn reserve_stock(tx: &mut sqlx::AnyConnection, order_id: &str, lines: &[OrderLine]) -> Result<Option<(String, u32)>, StoreError> {
+fn reserve_stock(tx: &mut Tx<'_>, order_id: &str, lines: &[OrderLine]) -> Result<Option<(String, u32)>, StoreError> {
     let mut sorted: Vec<&OrderLine> = lines.iter().collect();
     sorted.sort_by(|a, b| a.product_id.cmp(&b.product_id));
     for line in sorted {
-        let left: Option<i64> =
-            sqlx::query_scalar("UPDATE inventory SET on_hand = on_hand - $1 WHERE product_id = $2 AND on_hand >= $1 RETURNING on_hand")
-                .bind(i64::from(line.quantity))
-                .bind(&line.product_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let left: Option<i64> = tx.scalar(
+            "UPDATE inventory SET on_hand = on_hand - $1 WHERE product_id = $2 AND on_hand >= $1 RETURNING on_hand",
+            &[&i64::from(line.quantity), &line.product_id],
+        )?;
         if left.is_none() {
-            let available: Option<i64> = sqlx::query_scalar("SELECT on_hand FROM inventory WHERE product_id = $1")
-                .bind(&line.product_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let available: Option<i64> = tx.scalar("SELECT on_hand FROM inventory WHERE product_id = $1", &[&line.product_id])?;
             return Ok(Some((line.name.clone(), available.map_or(0, count))));
         }
     }
-    sqlx::query("UPDATE orders SET stock_reserved = 1 WHERE id = $1").bind(order_id).execute(&mut *tx).await?;
+    tx.execute("UPDATE orders SET stock_reserved = 1 WHERE id = $1", &[&order_id])?;
     Ok(None)
 }
 
 /// Puts an order's reserved stock back (once: a second call finds nothing reserved).
-async fn release_stock(tx: &mut sqlx::AnyConnection, order_id: &str) -> Result<(), StoreError> {
-    let released =
-        sqlx::query("UPDATE orders SET stock_reserved = 0 WHERE id = $1 AND stock_reserved = 1").bind(order_id).execute(&mut *tx).await?;
-    if released.rows_affected() == 1 {
-        for (product_id, quantity) in order_quantities(tx, order_id).await? {
-            sqlx::query("UPDATE inventory SET on_hand = on_hand + $1 WHERE product_id = $2")
-                .bind(quantity)
-                .bind(&product_id)
-                .execute(&mut *tx)
-                .await?;
+fn release_stock(tx: &mut Tx<'_>, order_id: &str) -> Result<(), StoreError> {
+    let released = tx.execute("UPDATE orders SET stock_reserved = 0 WHERE id = $1 AND stock_reserved = 1", &[&order_id])?;
+    if released == 1 {
+        for (product_id, quantity) in order_quantities(tx, order_id)? {
+            tx.execute("UPDATE inventory SET on_hand = on_hand + $1 WHERE product_id = $2", &[&quantity, &product_id])?;
         }
     }
     Ok(())
 }
 
 /// An order's products and quantities, in product order (rows are then locked in one order).
-async fn order_quantities(tx: &mut sqlx::AnyConnection, order_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
-    let lines = sqlx::query("SELECT product_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id")
-        .bind(order_id)
-        .fetch_all(&mut *tx)
-        .await?;
-    Ok(lines.iter().map(|line| Ok((line.try_get("product_id")?, line.try_get("quantity")?))).collect::<Result<_, sqlx::Error>>()?)
+fn order_quantities(tx: &mut Tx<'_>, order_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
+    let lines = tx.query("SELECT product_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id", &[&order_id])?;
+    Ok(lines.iter().map(|line| Ok((line.get("product_id")?, line.get("quantity")?))).collect::<Result<_, StoreError>>()?)
 }
 
 /// Takes an order's lines out of the cart of the session that placed it, once: the
@@ -1369,46 +1227,32 @@ async fn order_quantities(tx: &mut sqlx::AnyConnection, order_id: &str) -> Resul
 /// the webhook) does it, and every later one finds it done. Only what the order bought
 /// leaves: a line the shopper added since, or the part of a quantity raised since,
 /// stays in the cart.
-async fn clear_ordered_lines(tx: &mut sqlx::AnyConnection, order_id: &str) -> Result<(), StoreError> {
+fn clear_ordered_lines(tx: &mut Tx<'_>, order_id: &str) -> Result<(), StoreError> {
     let session: Option<String> =
-        sqlx::query_scalar("UPDATE orders SET cart_cleared = 1 WHERE id = $1 AND cart_cleared = 0 RETURNING session_id")
-            .bind(order_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        tx.scalar("UPDATE orders SET cart_cleared = 1 WHERE id = $1 AND cart_cleared = 0 RETURNING session_id", &[&order_id])?;
     let Some(session_id) = session else { return Ok(()) };
-    for (product_id, quantity) in order_quantities(tx, order_id).await? {
-        sqlx::query("DELETE FROM cart_lines WHERE session_id = $1 AND product_id = $2 AND quantity <= $3")
-            .bind(&session_id)
-            .bind(&product_id)
-            .bind(quantity)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE cart_lines SET quantity = quantity - $1 WHERE session_id = $2 AND product_id = $3")
-            .bind(quantity)
-            .bind(&session_id)
-            .bind(&product_id)
-            .execute(&mut *tx)
-            .await?;
+    for (product_id, quantity) in order_quantities(tx, order_id)? {
+        tx.execute(
+            "DELETE FROM cart_lines WHERE session_id = $1 AND product_id = $2 AND quantity <= $3",
+            &[&session_id, &product_id, &quantity],
+        )?;
+        tx.execute(
+            "UPDATE cart_lines SET quantity = quantity - $1 WHERE session_id = $2 AND product_id = $3",
+            &[&quantity, &session_id, &product_id],
+        )?;
     }
     Ok(())
 }
 
 /// Records where to ship and what paid; a detail Stripe did not send keeps what was
 /// recorded before.
-async fn record_details(tx: &mut sqlx::AnyConnection, order_id: &str, details: &PaymentDetails) -> Result<(), StoreError> {
-    sqlx::query(
+fn record_details(tx: &mut Tx<'_>, order_id: &str, details: &PaymentDetails) -> Result<(), StoreError> {
+    tx.execute(
         "UPDATE orders SET shipping = COALESCE($1, shipping), payment_method_id = COALESCE($2, payment_method_id),
                 payment_method_type = COALESCE($3, payment_method_type), card_brand = COALESCE($4, card_brand), last4 = COALESCE($5, last4)
          WHERE id = $6",
-    )
-    .bind(&details.shipping)
-    .bind(&details.payment_method_id)
-    .bind(&details.payment_method_type)
-    .bind(&details.card_brand)
-    .bind(&details.last4)
-    .bind(order_id)
-    .execute(&mut *tx)
-    .await?;
+        &[&details.shipping, &details.payment_method_id, &details.payment_method_type, &details.card_brand, &details.last4, &order_id],
+    )?;
     Ok(())
 }
 
@@ -1671,7 +1515,7 @@ mod tests {
     async fn a_paid_order_never_moves_back() {
         for (store, _scratch) in stores().await {
             let attempt = first_attempt(&store).await;
-            sqlx::query("UPDATE orders SET status = 'paid'").execute(&store.pool).await.unwrap();
+            store.write(|tx| tx.execute("UPDATE orders SET status = 'paid'", &[])).await.unwrap();
             store.finish_attempt(&attempt, result(Some("pi_1"), "requires_payment_method", "failed", false), 1).await.unwrap();
             assert_eq!(store.order_of_session("ord_1", "s").await.unwrap().unwrap().status, "paid");
         }
@@ -1787,18 +1631,13 @@ mod tests {
             store.finish_attempt(&done, result(Some("pi_o"), "card_declined", "failed", false), 1).await.unwrap();
 
             store.expire_sessions(50, 200).await.unwrap();
-            let rows = |id: &'static str| {
-                let pool = store.pool.clone();
-                async move {
-                    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions WHERE id = $1").bind(id).fetch_one(&pool).await.unwrap()
-                }
-            };
-            assert_eq!(rows("idle").await, 0, "an idle session without orders is deleted");
+            let rows = |id: &'static str| store.read(move |tx| tx.one::<i64>("SELECT COUNT(*) FROM sessions WHERE id = $1", &[&id]));
+            assert_eq!(rows("idle").await.unwrap(), 0, "an idle session without orders is deleted");
             assert!(store.live_session("active", 50).await.unwrap().is_some());
             assert_eq!(store.cart_lines("active").await.unwrap().len(), 1);
             assert!(store.session_exists("paying").await.unwrap(), "a payment in flight keeps its session");
             assert_eq!(store.cart_lines("paying").await.unwrap().len(), 1);
-            assert_eq!(rows("ordered").await, 1, "a session with orders stays for them");
+            assert_eq!(rows("ordered").await.unwrap(), 1, "a session with orders stays for them");
             assert!(store.live_session("ordered", 50).await.unwrap().is_none());
             assert!(store.cart_lines("ordered").await.unwrap().is_empty());
         }

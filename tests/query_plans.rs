@@ -1,5 +1,5 @@
 //! Per-request cost must not grow with the order history: every SQL statement the
-//! shopper and webhook paths run is captured (from sqlx's statement log) while they
+//! shopper and webhook paths run is captured (from the store's statement log) while they
 //! run for real against a store, then `EXPLAIN QUERY PLAN`ned: none may scan a table
 //! that grows with orders, sessions, accounts or events. Statements are found by
 //! running the code, not listed by hand, so a new query is checked as soon as a path
@@ -17,42 +17,37 @@ fn result(outcome: &str, clear_cart: bool) -> AttemptResult<'_> {
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
-/// Collects the SQL text of every `sqlx::query` event.
+/// Collects the SQL text of every statement the store runs (its `store::sql` events).
 #[derive(Clone, Default)]
 struct Statements(Arc<Mutex<BTreeSet<String>>>);
 
+#[derive(Default)]
 struct StatementVisitor {
-    summary: String,
-    statement: String,
+    sql: String,
 }
 
 impl Visit for StatementVisitor {
     fn record_str(&mut self, field: &Field, value: &str) {
-        match field.name() {
-            "summary" => self.summary = value.to_owned(),
-            "db.statement" => self.statement = value.to_owned(),
-            _ => {}
+        if field.name() == "sql" {
+            self.sql = value.to_owned();
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        match field.name() {
-            "summary" => self.summary = format!("{value:?}").trim_matches('"').to_owned(),
-            "db.statement" => self.statement = format!("{value:?}").trim_matches('"').replace("\\n", "\n"),
-            _ => {}
+        if field.name() == "sql" {
+            self.sql = format!("{value:?}");
         }
     }
 }
 
 impl<S: tracing::Subscriber> Layer<S> for Statements {
     fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
-        if event.metadata().target() != "sqlx::query" {
+        if event.metadata().target() != "store::sql" {
             return;
         }
-        let mut visitor = StatementVisitor { summary: String::new(), statement: String::new() };
+        let mut visitor = StatementVisitor::default();
         event.record(&mut visitor);
-        let sql = if visitor.statement.trim().is_empty() { visitor.summary } else { visitor.statement };
-        self.0.lock().unwrap().insert(sql.split_whitespace().collect::<Vec<_>>().join(" "));
+        self.0.lock().unwrap().insert(visitor.sql.split_whitespace().collect::<Vec<_>>().join(" "));
     }
 }
 
@@ -74,7 +69,7 @@ const GROWING: &[&str] = &[
 async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
     let statements = Statements::default();
     let subscriber = tracing_subscriber::registry()
-        .with(statements.clone().with_filter(tracing_subscriber::filter::Targets::new().with_target("sqlx::query", tracing::Level::TRACE)));
+        .with(statements.clone().with_filter(tracing_subscriber::filter::Targets::new().with_target("store::sql", tracing::Level::TRACE)));
     tracing::subscriber::set_global_default(subscriber).unwrap();
 
     let dir = tempfile::tempdir().unwrap();

@@ -1,7 +1,7 @@
 //! Accounts, signed-in sessions and the sign-in rate limit.
 
+use super::db::{Row, Tx};
 use super::{OrderSummary, Store, StoreError};
-use sqlx::Row;
 
 /// An account as the server knows it. The password hash never leaves the server.
 #[derive(Debug, Clone)]
@@ -23,12 +23,12 @@ pub struct SignIn<'a> {
     pub now: i64,
 }
 
-fn account_from(row: &sqlx::any::AnyRow) -> Result<AccountRecord, sqlx::Error> {
+fn account_from(row: &Row) -> Result<AccountRecord, StoreError> {
     Ok(AccountRecord {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        password_hash: row.try_get("password_hash")?,
-        stripe_customer_id: row.try_get("stripe_customer_id")?,
+        id: row.get("id")?,
+        email: row.get("email")?,
+        password_hash: row.get("password_hash")?,
+        stripe_customer_id: row.get("stripe_customer_id")?,
     })
 }
 
@@ -37,37 +37,40 @@ const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.password_hash, a.stripe_customer
 impl Store {
     /// Creates an account; `false` when the email (compared by `email_key`) is taken.
     pub async fn create_account(&self, id: &str, email: &str, email_key: &str, password_hash: &str, now: i64) -> Result<bool, StoreError> {
-        let inserted = sqlx::query(
-            "INSERT INTO accounts (id, email, email_key, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (email_key) DO NOTHING",
-        )
-        .bind(id)
-        .bind(email)
-        .bind(email_key)
-        .bind(password_hash)
-        .bind(now)
-        .execute(&self.writer)
-        .await?;
-        Ok(inserted.rows_affected() == 1)
+        let (id, email, email_key, password_hash) = (id.to_owned(), email.to_owned(), email_key.to_owned(), password_hash.to_owned());
+        self.write(move |tx| {
+            let inserted = tx.execute(
+                "INSERT INTO accounts (id, email, email_key, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (email_key) DO NOTHING",
+                &[&id, &email, &email_key, &password_hash, &now],
+            )?;
+            Ok(inserted == 1)
+        })
+        .await
     }
 
     pub async fn account_by_email(&self, email_key: &str) -> Result<Option<AccountRecord>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.email_key = $1"))
-            .bind(email_key)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(account_from).transpose()?)
+        let email_key = email_key.to_owned();
+        self.read(move |tx| {
+            let row = tx.query_opt(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.email_key = $1"), &[&email_key])?;
+            Ok(row.as_ref().map(account_from).transpose()?)
+        })
+        .await
     }
 
     /// The account a live session is signed in to.
     pub async fn account_of_session(&self, session_id: &str) -> Result<Option<AccountRecord>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1 AND s.ended_at IS NULL"
-        ))
-        .bind(session_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(account_from).transpose()?)
+        let session_id = session_id.to_owned();
+        self.read(move |tx| {
+            let row = tx.query_opt(
+                &format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1 AND s.ended_at IS NULL"
+                ),
+                &[&session_id],
+            )?;
+            Ok(row.as_ref().map(account_from).transpose()?)
+        })
+        .await
     }
 
     /// Starts a signed-in session in place of the browser's previous one, in one
@@ -76,142 +79,116 @@ impl Store {
     /// A session signed in to another account passes nothing on. The previous session
     /// ends either way: its cookie is worthless from now on.
     pub async fn sign_in(&self, sign_in: SignIn<'_>) -> Result<(), StoreError> {
-        let store = self.clone();
-        let (account, previous, new, now) =
+        let (account_id, previous_session, new_session, now) =
             (sign_in.account_id.to_owned(), sign_in.previous_session.map(str::to_owned), sign_in.new_session.to_owned(), sign_in.now);
-        Self::detached(async move {
-            store.sign_in_now(SignIn { account_id: &account, previous_session: previous.as_deref(), new_session: &new, now }).await
-        })
-        .await
-    }
-
-    async fn sign_in_now(&self, sign_in: SignIn<'_>) -> Result<(), StoreError> {
-        let SignIn { account_id, previous_session, new_session, now } = sign_in;
-        let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO sessions (id, created_at, last_seen_at, account_id) VALUES ($1, $2, $3, $4)")
-            .bind(new_session)
-            .bind(now)
-            .bind(now)
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(previous) = previous_session {
-            let guest: Option<Option<String>> = sqlx::query_scalar("SELECT account_id FROM sessions WHERE id = $1 AND ended_at IS NULL")
-                .bind(previous)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if guest == Some(None) {
-                sqlx::query(
-                    "INSERT INTO cart_lines (session_id, product_id, quantity, added_at)
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO sessions (id, created_at, last_seen_at, account_id) VALUES ($1, $2, $3, $4)",
+                &[&new_session, &now, &now, &account_id],
+            )?;
+            if let Some(previous) = previous_session {
+                let guest: Option<Option<String>> =
+                    tx.scalar("SELECT account_id FROM sessions WHERE id = $1 AND ended_at IS NULL", &[&previous])?;
+                if guest == Some(None) {
+                    tx.execute(
+                        "INSERT INTO cart_lines (session_id, product_id, quantity, added_at)
                      SELECT $1, product_id, quantity, added_at FROM cart_lines WHERE session_id = $2",
-                )
-                .bind(new_session)
-                .bind(previous)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("UPDATE sessions SET discount_code = (SELECT discount_code FROM sessions WHERE id = $1) WHERE id = $2")
-                    .bind(previous)
-                    .bind(new_session)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE orders SET session_id = $1, account_id = $2 WHERE session_id = $3 AND account_id IS NULL")
-                    .bind(new_session)
-                    .bind(account_id)
-                    .bind(previous)
-                    .execute(&mut *tx)
-                    .await?;
+                        &[&new_session, &previous],
+                    )?;
+                    tx.execute(
+                        "UPDATE sessions SET discount_code = (SELECT discount_code FROM sessions WHERE id = $1) WHERE id = $2",
+                        &[&previous, &new_session],
+                    )?;
+                    tx.execute(
+                        "UPDATE orders SET session_id = $1, account_id = $2 WHERE session_id = $3 AND account_id IS NULL",
+                        &[&new_session, &account_id, &previous],
+                    )?;
+                }
+                end_session(tx, &previous, now)?;
             }
-            end_session(&mut tx, previous, now).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Ends a session (signing out): it is never accepted again; its cart is dropped.
-    /// Orders stay with the account they were placed in.
-    pub async fn end_session(&self, session_id: &str, now: i64) -> Result<(), StoreError> {
-        let (store, session_id) = (self.clone(), session_id.to_owned());
-        Self::detached(async move {
-            let mut tx = store.begin_write().await?;
-            end_session(&mut tx, &session_id, now).await?;
-            tx.commit().await?;
             Ok(())
         })
         .await
     }
 
+    /// Ends a session (signing out): it is never accepted again; its cart is dropped.
+    /// Orders stay with the account they were placed in.
+    pub async fn end_session(&self, session_id: &str, now: i64) -> Result<(), StoreError> {
+        let session_id = session_id.to_owned();
+        self.write(move |tx| end_session(tx, &session_id, now)).await
+    }
+
     /// Records the account's Stripe Customer unless it already has one; returns the
     /// one on record (the first writer wins when two requests race).
     pub async fn set_stripe_customer(&self, account_id: &str, customer_id: &str) -> Result<String, StoreError> {
-        sqlx::query("UPDATE accounts SET stripe_customer_id = $1 WHERE id = $2 AND stripe_customer_id IS NULL")
-            .bind(customer_id)
-            .bind(account_id)
-            .execute(&self.writer)
-            .await?;
-        let stored: Option<String> =
-            sqlx::query_scalar("SELECT stripe_customer_id FROM accounts WHERE id = $1").bind(account_id).fetch_one(&self.writer).await?;
-        Ok(stored.unwrap_or_else(|| customer_id.to_owned()))
+        let (account_id, customer_id) = (account_id.to_owned(), customer_id.to_owned());
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE accounts SET stripe_customer_id = $1 WHERE id = $2 AND stripe_customer_id IS NULL",
+                &[&customer_id, &account_id],
+            )?;
+            let stored: Option<String> = tx.one("SELECT stripe_customer_id FROM accounts WHERE id = $1", &[&account_id])?;
+            Ok(stored.unwrap_or(customer_id))
+        })
+        .await
     }
 
     /// The account's orders, newest first.
     pub async fn account_orders(&self, account_id: &str, limit: i64) -> Result<Vec<OrderSummary>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {} FROM orders WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT $2",
-            super::SUMMARY_COLUMNS
-        ))
-        .bind(account_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(super::order_summary_from).collect::<Result<_, sqlx::Error>>()?)
+        let account_id = account_id.to_owned();
+        self.read(move |tx| {
+            let rows = tx.query(
+                &format!("SELECT {} FROM orders WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT $2", super::SUMMARY_COLUMNS),
+                &[&account_id, &limit],
+            )?;
+            Ok(rows.iter().map(super::order_summary_from).collect::<Result<_, StoreError>>()?)
+        })
+        .await
     }
 
     // ---- sign-in rate limit ------------------------------------------------------
 
     /// Failed sign-ins recorded for `scope` at or after `since`.
     pub async fn sign_in_failures(&self, scope: &str, since: i64) -> Result<(i64, Option<i64>), StoreError> {
-        let row =
-            sqlx::query("SELECT COUNT(*) AS failures, MIN(failed_at) AS oldest FROM sign_in_failures WHERE scope = $1 AND failed_at >= $2")
-                .bind(scope)
-                .bind(since)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok((row.try_get("failures")?, row.try_get("oldest")?))
+        let scope = scope.to_owned();
+        self.read(move |tx| {
+            let row = tx.one_row(
+                "SELECT COUNT(*) AS failures, MIN(failed_at) AS oldest FROM sign_in_failures WHERE scope = $1 AND failed_at >= $2",
+                &[&scope, &since],
+            )?;
+            Ok((row.get("failures")?, row.get("oldest")?))
+        })
+        .await
     }
 
     /// Records one failed sign-in under each scope, and forgets failures older than
     /// `forget_before` (the table stays as small as the window).
     pub async fn record_sign_in_failure(&self, scopes: &[&str], now: i64, forget_before: i64) -> Result<(), StoreError> {
-        let (store, scopes) = (self.clone(), scopes.iter().map(|scope| (*scope).to_owned()).collect::<Vec<_>>());
-        Self::detached(async move { store.record_failures(&scopes, now, forget_before).await }).await
+        let scopes = scopes.iter().map(|scope| (*scope).to_owned()).collect::<Vec<_>>();
+        self.write(move |tx| {
+            for scope in &scopes {
+                tx.execute("INSERT INTO sign_in_failures (scope, failed_at) VALUES ($1, $2)", &[scope, &now])?;
+            }
+            tx.execute("DELETE FROM sign_in_failures WHERE failed_at < $1", &[&forget_before])?;
+            Ok(())
+        })
+        .await
     }
 
     /// Forgets the failures of a scope (the account, after a successful sign-in).
     pub async fn clear_sign_in_failures(&self, scope: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sign_in_failures WHERE scope = $1").bind(scope).execute(&self.writer).await?;
-        Ok(())
+        let scope = scope.to_owned();
+        self.write(move |tx| {
+            tx.execute("DELETE FROM sign_in_failures WHERE scope = $1", &[&scope])?;
+            Ok(())
+        })
+        .await
     }
 }
 
-impl Store {
-    async fn record_failures(&self, scopes: &[String], now: i64, forget_before: i64) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        for scope in scopes {
-            sqlx::query("INSERT INTO sign_in_failures (scope, failed_at) VALUES ($1, $2)").bind(scope).bind(now).execute(&mut *tx).await?;
-        }
-        sqlx::query("DELETE FROM sign_in_failures WHERE failed_at < $1").bind(forget_before).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-}
-
-async fn end_session(tx: &mut sqlx::AnyConnection, session_id: &str, now: i64) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM cart_lines WHERE session_id = $1").bind(session_id).execute(&mut *tx).await?;
-    sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
-        .bind(now)
-        .bind(session_id)
-        .execute(&mut *tx)
-        .await?;
+fn end_session(tx: &mut Tx<'_>, session_id: &str, now: i64) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM cart_lines WHERE session_id = $1", &[&session_id])?;
+    tx.execute("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL", &[&now, &session_id])?;
     Ok(())
 }
 

@@ -1,7 +1,6 @@
 //! Sliding-window rate limits, counted in the database (shared by every instance).
 
 use super::{Store, StoreError};
-use sqlx::Row;
 
 /// One limit: at most `max` hits per `window_secs` for a scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,38 +14,32 @@ impl Store {
     /// then nothing is counted and the answer is how many seconds until a slot frees up.
     /// One write transaction; hits older than the longest window are forgotten.
     pub async fn take_rate_slot(&self, scopes: &[(String, Limit)], now: i64) -> Result<Option<i64>, StoreError> {
-        let (store, mut scopes) = (self.clone(), scopes.to_vec());
-        Self::detached(async move {
-            let mut tx = store.begin_write().await?;
-            if store.backend == super::Backend::Postgres {
+        let mut scopes = scopes.to_vec();
+        self.write(move |tx| {
+            if tx.backend() == super::Backend::Postgres {
                 // Count-then-insert must not interleave for one scope. The locks are
                 // taken in one global order (sorted), so two requests cannot deadlock.
                 scopes.sort_by(|a, b| a.0.cmp(&b.0));
                 for (scope, _) in &scopes {
-                    sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS locked")
-                        .bind(scope)
-                        .execute(&mut *tx)
-                        .await?;
+                    tx.execute("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS locked", &[&scope])?;
                 }
             }
             for (scope, limit) in &scopes {
-                let row = sqlx::query("SELECT COUNT(*) AS hits, MIN(at) AS oldest FROM rate_limit_hits WHERE scope = $1 AND at > $2")
-                    .bind(scope)
-                    .bind(now - limit.window_secs)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let (hits, oldest): (i64, Option<i64>) = (row.try_get("hits")?, row.try_get("oldest")?);
+                let row = tx.one_row(
+                    "SELECT COUNT(*) AS hits, MIN(at) AS oldest FROM rate_limit_hits WHERE scope = $1 AND at > $2",
+                    &[&scope, &(now - limit.window_secs)],
+                )?;
+                let (hits, oldest): (i64, Option<i64>) = (row.get("hits")?, row.get("oldest")?);
                 if hits >= limit.max {
-                    tx.rollback().await?;
+                    tx.abandon();
                     return Ok(Some(oldest.map_or(limit.window_secs, |oldest| oldest + limit.window_secs - now).max(1)));
                 }
             }
             for (scope, _) in &scopes {
-                sqlx::query("INSERT INTO rate_limit_hits (scope, at) VALUES ($1, $2)").bind(scope).bind(now).execute(&mut *tx).await?;
+                tx.execute("INSERT INTO rate_limit_hits (scope, at) VALUES ($1, $2)", &[&scope, &now])?;
             }
             let longest = scopes.iter().map(|(_, limit)| limit.window_secs).max().unwrap_or(0);
-            sqlx::query("DELETE FROM rate_limit_hits WHERE at <= $1").bind(now - longest).execute(&mut *tx).await?;
-            tx.commit().await?;
+            tx.execute("DELETE FROM rate_limit_hits WHERE at <= $1", &[&(now - longest)])?;
             Ok(None)
         })
         .await

@@ -4,8 +4,8 @@
 //! that with several instances one sends it; then it is marked sent, or due again
 //! later, or failed for good.
 
+use super::db::Row;
 use super::{Backend, Store, StoreError};
-use sqlx::Row;
 
 /// A message to send now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,83 +46,84 @@ impl Store {
     /// sender takes them (if this one dies meanwhile, they are due again after it).
     pub async fn claim_messages(&self, now: i64, lease_secs: i64, limit: i64) -> Result<Vec<DueMessage>, StoreError> {
         // Most of the time nothing is due: find that out without the write lock.
-        let any: Option<i64> =
-            sqlx::query_scalar(&format!("SELECT 1 FROM outbox WHERE {DUE} LIMIT 1")).bind(now).fetch_optional(&self.pool).await?;
+        let any: Option<i64> = self.read(move |tx| tx.scalar(&format!("SELECT 1 FROM outbox WHERE {DUE} LIMIT 1"), &[&now])).await?;
         if any.is_none() {
             return Ok(Vec::new());
         }
-        let mut tx = self.begin_write().await?;
-        let rows = sqlx::query(&format!(
-            "SELECT order_id, kind, attempts FROM outbox WHERE {DUE} ORDER BY next_attempt_at LIMIT $2{}",
-            self.backend.skip_locked()
-        ))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut claimed = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let message = DueMessage { order_id: row.try_get("order_id")?, kind: row.try_get("kind")?, attempts: row.try_get("attempts")? };
-            sqlx::query("UPDATE outbox SET claimed_until = $1 WHERE order_id = $2 AND kind = $3")
-                .bind(now + lease_secs)
-                .bind(&message.order_id)
-                .bind(&message.kind)
-                .execute(&mut *tx)
-                .await?;
-            claimed.push(message);
-        }
-        tx.commit().await?;
-        Ok(claimed)
+        self.write(move |tx| {
+            let rows = tx.query(
+                &format!(
+                    "SELECT order_id, kind, attempts FROM outbox WHERE {DUE} ORDER BY next_attempt_at LIMIT $2{}",
+                    tx.backend().skip_locked()
+                ),
+                &[&now, &limit],
+            )?;
+            let mut claimed = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let message = DueMessage { order_id: row.get("order_id")?, kind: row.get("kind")?, attempts: row.get("attempts")? };
+                tx.execute(
+                    "UPDATE outbox SET claimed_until = $1 WHERE order_id = $2 AND kind = $3",
+                    &[&(now + lease_secs), &message.order_id, &message.kind],
+                )?;
+                claimed.push(message);
+            }
+            Ok(claimed)
+        })
+        .await
     }
 
     /// The message went out.
     pub async fn message_sent(&self, message: &DueMessage, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET sent_at = $1, claimed_until = 0, last_error = NULL WHERE order_id = $2 AND kind = $3")
-            .bind(now)
-            .bind(&message.order_id)
-            .bind(&message.kind)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        let message = message.to_owned();
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE outbox SET sent_at = $1, claimed_until = 0, last_error = NULL WHERE order_id = $2 AND kind = $3",
+                &[&now, &message.order_id, &message.kind],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     /// Sending failed: due again at `retry_at`, or (`None`) failed for good (the server
     /// refused the address, or too many tries), which the merchant's order view shows.
     pub async fn message_not_sent(&self, message: &DueMessage, now: i64, retry_at: Option<i64>, error: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = COALESCE($1, next_attempt_at),
-                    failed_at = CASE WHEN $1 IS NULL THEN $2 END, claimed_until = 0, last_error = $3
-             WHERE order_id = $4 AND kind = $5",
-        )
-        .bind(retry_at)
-        .bind(now)
-        .bind(error)
-        .bind(&message.order_id)
-        .bind(&message.kind)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        let (message, error) = (message.to_owned(), error.to_owned());
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = COALESCE($1, next_attempt_at),
+                        failed_at = CASE WHEN $1 IS NULL THEN $2 END, claimed_until = 0, last_error = $3
+                 WHERE order_id = $4 AND kind = $5",
+                &[&retry_at, &now, &error, &message.order_id, &message.kind],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     /// An order's messages, oldest first.
     pub async fn outbox_for(&self, order_id: &str) -> Result<Vec<OutboxEntry>, StoreError> {
-        let rows = sqlx::query("SELECT kind, body, sent_at, failed_at, last_error FROM outbox WHERE order_id = $1 ORDER BY created_at")
-            .bind(order_id)
-            .fetch_all(&self.pool)
-            .await?;
-        let entry = |row: &sqlx::any::AnyRow| -> Result<OutboxEntry, sqlx::Error> {
-            let (sent, failed): (Option<i64>, Option<i64>) = (row.try_get("sent_at")?, row.try_get("failed_at")?);
-            Ok(OutboxEntry {
-                kind: row.try_get("kind")?,
-                body: row.try_get("body")?,
-                status: match (sent, failed) {
-                    (Some(_), _) => "sent",
-                    (None, Some(_)) => "failed",
-                    (None, None) => "waiting",
-                },
-                last_error: row.try_get("last_error")?,
-            })
-        };
-        Ok(rows.iter().map(entry).collect::<Result<_, _>>()?)
+        let order_id = order_id.to_owned();
+        self.read(move |tx| {
+            let rows = tx.query(
+                "SELECT kind, body, sent_at, failed_at, last_error FROM outbox WHERE order_id = $1 ORDER BY created_at",
+                &[&order_id],
+            )?;
+            let entry = |row: &Row| -> Result<OutboxEntry, StoreError> {
+                let (sent, failed): (Option<i64>, Option<i64>) = (row.get("sent_at")?, row.get("failed_at")?);
+                Ok(OutboxEntry {
+                    kind: row.get("kind")?,
+                    body: row.get("body")?,
+                    status: match (sent, failed) {
+                        (Some(_), _) => "sent",
+                        (None, Some(_)) => "failed",
+                        (None, None) => "waiting",
+                    },
+                    last_error: row.get("last_error")?,
+                })
+            };
+            Ok(rows.iter().map(entry).collect::<Result<_, _>>()?)
+        })
+        .await
     }
 }

@@ -4,7 +4,6 @@
 //! which adds a refund's amount to its order exactly once, when it has succeeded.
 
 use super::{Store, StoreError, order_quantities};
-use sqlx::Row;
 
 /// A refund as the order pages show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +69,6 @@ impl Store {
     /// it failed), and the goods go back into stock at most once, when the merchant
     /// asked for it and the refund succeeded.
     pub async fn record_refund(&self, report: &RefundReport<'_>, now: i64) -> Result<RefundEffect, StoreError> {
-        let store = self.clone();
         let (id, order_id, payment_intent_id, currency, reason, status) = (
             report.id.to_owned(),
             report.order_id.map(str::to_owned),
@@ -80,57 +78,36 @@ impl Store {
             report.status.to_owned(),
         );
         let (amount, restock) = (report.amount, report.restock);
-        Self::detached(async move {
-            let mut tx = store.begin_write().await?;
+        self.write(move |tx| {
             // The order first (the lock order of every payment event), then its refund.
             let order: Option<String> = match &order_id {
-                Some(order_id) => {
-                    sqlx::query_scalar(&format!("SELECT id FROM orders WHERE id = $1{}", store.backend.for_update()))
-                        .bind(order_id)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                }
-                None => {
-                    sqlx::query_scalar(&format!("SELECT id FROM orders WHERE payment_intent_id = $1{}", store.backend.for_update()))
-                        .bind(&payment_intent_id)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                }
+                Some(order_id) => tx.scalar(&format!("SELECT id FROM orders WHERE id = $1{}", tx.backend().for_update()), &[&order_id])?,
+                None => tx.scalar(
+                    &format!("SELECT id FROM orders WHERE payment_intent_id = $1{}", tx.backend().for_update()),
+                    &[&payment_intent_id],
+                )?,
             };
             let Some(order_id) = order else {
-                tx.rollback().await?;
+                tx.abandon();
                 return Ok(RefundEffect::UnknownOrder);
             };
-            let existing = sqlx::query("SELECT status, counted FROM refunds WHERE id = $1").bind(&id).fetch_optional(&mut *tx).await?;
+            let existing = tx.query_opt("SELECT status, counted FROM refunds WHERE id = $1", &[&id])?;
             let counted_before = match &existing {
                 None => {
-                    sqlx::query(
+                    tx.execute(
                         "INSERT INTO refunds (id, order_id, amount, currency, reason, status, counted, created_at, updated_at)
                          VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)",
-                    )
-                    .bind(&id)
-                    .bind(&order_id)
-                    .bind(amount)
-                    .bind(&currency)
-                    .bind(&reason)
-                    .bind(&status)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                        &[&id, &order_id, &amount, &currency, &reason, &status, &now],
+                    )?;
                     false
                 }
                 Some(row) => {
-                    let (old, counted): (String, i64) = (row.try_get("status")?, row.try_get("counted")?);
+                    let (old, counted): (String, i64) = (row.get("status")?, row.get("counted")?);
                     if settled(&old) && !settled(&status) || old == status {
-                        tx.rollback().await?;
+                        tx.abandon();
                         return Ok(RefundEffect::Stale);
                     }
-                    sqlx::query("UPDATE refunds SET status = $1, updated_at = $2 WHERE id = $3")
-                        .bind(&status)
-                        .bind(now)
-                        .bind(&id)
-                        .execute(&mut *tx)
-                        .await?;
+                    tx.execute("UPDATE refunds SET status = $1, updated_at = $2 WHERE id = $3", &[&status, &now, &id])?;
                     counted == 1
                 }
             };
@@ -141,44 +118,31 @@ impl Store {
                 _ => 0,
             };
             if change != 0 {
-                sqlx::query("UPDATE orders SET amount_refunded = amount_refunded + $1, updated_at = $2 WHERE id = $3")
-                    .bind(change)
-                    .bind(now)
-                    .bind(&order_id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE refunds SET counted = $1 WHERE id = $2").bind(i64::from(succeeded)).bind(&id).execute(&mut *tx).await?;
+                tx.execute(
+                    "UPDATE orders SET amount_refunded = amount_refunded + $1, updated_at = $2 WHERE id = $3",
+                    &[&change, &now, &order_id],
+                )?;
+                tx.execute("UPDATE refunds SET counted = $1 WHERE id = $2", &[&i64::from(succeeded), &id])?;
                 if change > 0 {
                     // The shopper is told, once per refund (a refund that fails later
                     // and succeeds again is not told twice).
-                    sqlx::query("INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
-                        .bind(&order_id)
-                        .bind(format!("refund.{id}"))
-                        .bind(format!("Refund {id} of order {order_id} succeeded."))
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                    tx.execute(
+                        "INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                        &[&order_id, &format!("refund.{id}"), &format!("Refund {id} of order {order_id} succeeded."), &now],
+                    )?;
                 }
             }
             let mut restocked = false;
             if restock && succeeded {
-                let first = sqlx::query("UPDATE orders SET restocked = 1 WHERE id = $1 AND restocked = 0 AND status = 'paid'")
-                    .bind(&order_id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                let first =
+                    tx.execute("UPDATE orders SET restocked = 1 WHERE id = $1 AND restocked = 0 AND status = 'paid'", &[&order_id])?;
                 if first == 1 {
-                    for (product_id, quantity) in order_quantities(&mut tx, &order_id).await? {
-                        sqlx::query("UPDATE inventory SET on_hand = on_hand + $1 WHERE product_id = $2")
-                            .bind(quantity)
-                            .bind(&product_id)
-                            .execute(&mut *tx)
-                            .await?;
+                    for (product_id, quantity) in order_quantities(tx, &order_id)? {
+                        tx.execute("UPDATE inventory SET on_hand = on_hand + $1 WHERE product_id = $2", &[&quantity, &product_id])?;
                     }
                     restocked = true;
                 }
             }
-            tx.commit().await?;
             Ok(RefundEffect::Recorded { counted: change > 0, restocked })
         })
         .await
@@ -186,31 +150,33 @@ impl Store {
 
     /// An order's refunds, oldest first, and their totals.
     pub async fn refunds_of(&self, order_id: &str) -> Result<Refunds, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, amount, currency, reason, status, created_at FROM refunds WHERE order_id = $1 ORDER BY created_at, id")
-                .bind(order_id)
-                .fetch_all(&self.pool)
-                .await?;
-        let refunds = rows
-            .iter()
-            .map(|row| {
-                Ok(RefundRecord {
-                    id: row.try_get("id")?,
-                    amount: row.try_get("amount")?,
-                    currency: row.try_get("currency")?,
-                    reason: row.try_get("reason")?,
-                    status: row.try_get("status")?,
-                    created_at: row.try_get("created_at")?,
+        let order_id = order_id.to_owned();
+        self.read(move |tx| {
+            let rows = tx.query(
+                "SELECT id, amount, currency, reason, status, created_at FROM refunds WHERE order_id = $1 ORDER BY created_at, id",
+                &[&order_id],
+            )?;
+            let refunds = rows
+                .iter()
+                .map(|row| {
+                    Ok(RefundRecord {
+                        id: row.get("id")?,
+                        amount: row.get("amount")?,
+                        currency: row.get("currency")?,
+                        reason: row.get("reason")?,
+                        status: row.get("status")?,
+                        created_at: row.get("created_at")?,
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        let totals =
-            sqlx::query("SELECT amount_refunded, restocked FROM orders WHERE id = $1").bind(order_id).fetch_optional(&self.pool).await?;
-        let (refunded, restocked) = match totals {
-            Some(row) => (row.try_get::<i64, _>("amount_refunded")?, row.try_get::<i64, _>("restocked")? == 1),
-            None => (0, false),
-        };
-        let committed = refunds.iter().filter(|r| !matches!(r.status.as_str(), "failed" | "canceled")).map(|r| r.amount).sum();
-        Ok(Refunds { refunds, refunded, committed, restocked })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let totals = tx.query_opt("SELECT amount_refunded, restocked FROM orders WHERE id = $1", &[&order_id])?;
+            let (refunded, restocked) = match totals {
+                Some(row) => (row.get::<i64>("amount_refunded")?, row.get::<i64>("restocked")? == 1),
+                None => (0, false),
+            };
+            let committed = refunds.iter().filter(|r| !matches!(r.status.as_str(), "failed" | "canceled")).map(|r| r.amount).sum();
+            Ok(Refunds { refunds, refunded, committed, restocked })
+        })
+        .await
     }
 }
