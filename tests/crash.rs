@@ -37,8 +37,12 @@ fn spawn(db_url: &str, port: u16) -> Child {
 
 async fn wait_until_up(base: &str) {
     let client = support::client();
-    support::poll_until(300, || async { client.get(format!("{base}/health")).send().await.map(|r| r.status().as_u16()).unwrap_or(0) }, |s| *s == 200)
-        .await;
+    support::poll_until(
+        300,
+        || async { client.get(format!("{base}/health")).send().await.map(|r| r.status().as_u16()).unwrap_or(0) },
+        |s| *s == 200,
+    )
+    .await;
 }
 
 fn succeeded(n: usize) -> serde_json::Value {
@@ -69,9 +73,7 @@ async fn deliver(base: &str, numbers: Vec<usize>) -> Vec<usize> {
     futures_util::stream::iter(numbers)
         .map(|n| {
             let base = base.to_owned();
-            async move {
-                (post_signed(&base, &succeeded(n)).await == Some(200)).then_some(n)
-            }
+            async move { (post_signed(&base, &succeeded(n)).await == Some(200)).then_some(n) }
         })
         .buffer_unordered(32)
         .filter_map(|n| async move { n })
@@ -115,12 +117,7 @@ async fn a_kill_during_group_commits_loses_no_acknowledged_event_and_applies_eac
         let base = base.clone();
         async move { deliver(&base, (0..ORDERS).collect()).await }
     });
-    support::poll_until(
-        500,
-        || async { paid(&store).await },
-        |paid| *paid >= ORDERS / 4,
-    )
-    .await;
+    support::poll_until(500, || async { paid(&store).await }, |paid| *paid >= ORDERS / 4).await;
     server.kill().unwrap();
     server.wait().unwrap();
     let acknowledged = burst.await.unwrap();

@@ -18,10 +18,12 @@ use super::{Backend, StoreError};
 use std::sync::{Arc, Mutex, mpsc};
 use tokio::runtime::Handle;
 
-/// A statement's parameter.
+/// A statement's parameter. A NULL keeps the type it stands for: PostgreSQL infers a
+/// parameter's type from it (`COALESCE($1, next_attempt_at)` needs an integer).
 #[derive(Debug, Clone, Copy)]
 pub enum Param<'a> {
-    Null,
+    NullInt,
+    NullText,
     Int(i64),
     Text(&'a str),
 }
@@ -51,10 +53,27 @@ impl<T: ToParam + ?Sized> ToParam for &T {
         (**self).param()
     }
 }
-impl<T: ToParam> ToParam for Option<T> {
+impl<T: ToParam + Nullable> ToParam for Option<T> {
     fn param(&self) -> Param<'_> {
-        self.as_ref().map_or(Param::Null, ToParam::param)
+        self.as_ref().map_or(T::NULL, ToParam::param)
     }
+}
+
+/// The NULL of a parameter type.
+pub trait Nullable {
+    const NULL: Param<'static>;
+}
+impl Nullable for i64 {
+    const NULL: Param<'static> = Param::NullInt;
+}
+impl Nullable for String {
+    const NULL: Param<'static> = Param::NullText;
+}
+impl Nullable for &str {
+    const NULL: Param<'static> = Param::NullText;
+}
+impl<T: Nullable> Nullable for &T {
+    const NULL: Param<'static> = T::NULL;
 }
 
 /// A column's value, as read.
@@ -226,7 +245,7 @@ fn bind(statement: &mut rusqlite::CachedStatement<'_>, params: &[&dyn ToParam]) 
         let number: usize = name.trim_start_matches(['$', '?']).parse().unwrap_or(index);
         let param = params.get(number - 1).ok_or_else(|| StoreError::Column(format!("no value for parameter {name}")))?;
         match param.param() {
-            Param::Null => statement.raw_bind_parameter(index, rusqlite::types::Null)?,
+            Param::NullInt | Param::NullText => statement.raw_bind_parameter(index, rusqlite::types::Null)?,
             Param::Int(n) => statement.raw_bind_parameter(index, n)?,
             Param::Text(text) => statement.raw_bind_parameter(index, text)?,
         }
@@ -239,7 +258,8 @@ type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q
 fn bind_sqlx<'q>(mut query: AnyQuery<'q>, params: &[&dyn ToParam]) -> AnyQuery<'q> {
     for param in params {
         query = match param.param() {
-            Param::Null => query.bind(None::<String>),
+            Param::NullInt => query.bind(None::<i64>),
+            Param::NullText => query.bind(None::<String>),
             Param::Int(n) => query.bind(n),
             Param::Text(text) => query.bind(text.to_owned()),
         };
