@@ -100,6 +100,9 @@ pub enum Backend {
     Postgres,
 }
 
+/// A cart's lines (product, quantity; oldest first) and its discount code.
+pub type CartContents = (Vec<(String, u32)>, Option<String>);
+
 /// Result of trying to add to a cart line atomically under a cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CartAdd {
@@ -305,7 +308,7 @@ impl Store {
     // ---- carts -----------------------------------------------------------------
 
     /// A session's cart lines (oldest first) and its discount code, in one statement.
-    pub async fn cart(&self, session_id: &str) -> Result<(Vec<(String, u32)>, Option<String>), StoreError> {
+    pub async fn cart(&self, session_id: &str) -> Result<CartContents, StoreError> {
         let session_id = session_id.to_owned();
         self.read(move |tx| cart(tx, &session_id)).await
     }
@@ -385,7 +388,7 @@ fn live_session(tx: &mut Tx<'_>, id: &str, idle_cutoff: i64) -> Result<Option<(O
 }
 
 /// A session's cart lines (oldest first) and its discount code.
-fn cart(tx: &mut Tx<'_>, session_id: &str) -> Result<(Vec<(String, u32)>, Option<String>), StoreError> {
+fn cart(tx: &mut Tx<'_>, session_id: &str) -> Result<CartContents, StoreError> {
     let rows = tx.query(
         "SELECT c.product_id, c.quantity, s.discount_code FROM sessions s
          LEFT JOIN cart_lines c ON c.session_id = s.id WHERE s.id = $1 ORDER BY c.added_at, c.product_id",
@@ -793,13 +796,13 @@ impl Store {
     pub async fn order_id_for_payment_intent(&self, payment_intent_id: &str, session_id: &str) -> Result<Option<String>, StoreError> {
         let (payment_intent_id, session_id) = (payment_intent_id.to_owned(), session_id.to_owned());
         self.read(move |tx| {
-            Ok(tx.scalar(
+            tx.scalar(
                 &format!(
                     "SELECT o.id FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
                  WHERE pa.payment_intent_id = $1 AND {OWNED_BY_SESSION}"
                 ),
                 &[&payment_intent_id, &session_id],
-            )?)
+            )
         })
         .await
     }
@@ -815,7 +818,7 @@ impl Store {
                 ),
                 &[&session_id],
             )?;
-            Ok(rows.iter().map(attempt_from).collect::<Result<_, _>>()?)
+            rows.iter().map(attempt_from).collect::<Result<_, _>>()
         })
         .await
     }
@@ -831,7 +834,7 @@ impl Store {
                 ),
                 &[&cutoff],
             )?;
-            Ok(rows.iter().map(attempt_from).collect::<Result<_, _>>()?)
+            rows.iter().map(attempt_from).collect::<Result<_, _>>()
         })
         .await
     }
@@ -844,7 +847,7 @@ impl Store {
                 &format!("SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa WHERE pa.order_id = $1 ORDER BY pa.attempt"),
                 &[&order_id],
             )?;
-            Ok(rows.iter().map(attempt_from).collect::<Result<_, _>>()?)
+            rows.iter().map(attempt_from).collect::<Result<_, _>>()
         })
         .await
     }
@@ -1050,7 +1053,7 @@ impl Store {
                  ORDER BY updated_at LIMIT 500",
                 &[&cutoff, &authorized_cutoff],
             )?;
-            Ok(rows.iter().map(|row| Ok((row.get("id")?, row.get("payment_intent_id")?))).collect::<Result<_, StoreError>>()?)
+            rows.iter().map(|row| Ok((row.get("id")?, row.get("payment_intent_id")?))).collect::<Result<_, StoreError>>()
         })
         .await
     }
@@ -1067,7 +1070,7 @@ impl Store {
                 )?,
                 None => tx.query(&format!("SELECT {SUMMARY_COLUMNS} FROM orders ORDER BY created_at DESC LIMIT $1"), &[&limit])?,
             };
-            Ok(rows.iter().map(order_summary_from).collect::<Result<_, StoreError>>()?)
+            rows.iter().map(order_summary_from).collect::<Result<_, StoreError>>()
         })
         .await
     }
@@ -1080,10 +1083,7 @@ impl Store {
                 "SELECT event_id, type, received_at FROM processed_events WHERE order_id = $1 ORDER BY received_at, event_id",
                 &[&order_id],
             )?;
-            Ok(rows
-                .iter()
-                .map(|row| Ok((row.get("event_id")?, row.get("type")?, row.get("received_at")?)))
-                .collect::<Result<_, StoreError>>()?)
+            rows.iter().map(|row| Ok((row.get("event_id")?, row.get("type")?, row.get("received_at")?))).collect::<Result<_, StoreError>>()
         })
         .await
     }
@@ -1219,7 +1219,7 @@ fn release_stock(tx: &mut Tx<'_>, order_id: &str) -> Result<(), StoreError> {
 /// An order's products and quantities, in product order (rows are then locked in one order).
 fn order_quantities(tx: &mut Tx<'_>, order_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
     let lines = tx.query("SELECT product_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id", &[&order_id])?;
-    Ok(lines.iter().map(|line| Ok((line.get("product_id")?, line.get("quantity")?))).collect::<Result<_, StoreError>>()?)
+    lines.iter().map(|line| Ok((line.get("product_id")?, line.get("quantity")?))).collect::<Result<_, StoreError>>()
 }
 
 /// Takes an order's lines out of the cart of the session that placed it, once: the

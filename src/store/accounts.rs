@@ -53,7 +53,7 @@ impl Store {
         let email_key = email_key.to_owned();
         self.read(move |tx| {
             let row = tx.query_opt(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.email_key = $1"), &[&email_key])?;
-            Ok(row.as_ref().map(account_from).transpose()?)
+            row.as_ref().map(account_from).transpose()
         })
         .await
     }
@@ -68,7 +68,7 @@ impl Store {
                 ),
                 &[&session_id],
             )?;
-            Ok(row.as_ref().map(account_from).transpose()?)
+            row.as_ref().map(account_from).transpose()
         })
         .await
     }
@@ -141,7 +141,7 @@ impl Store {
                 &format!("SELECT {} FROM orders WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT $2", super::SUMMARY_COLUMNS),
                 &[&account_id, &limit],
             )?;
-            Ok(rows.iter().map(super::order_summary_from).collect::<Result<_, StoreError>>()?)
+            rows.iter().map(super::order_summary_from).collect::<Result<_, StoreError>>()
         })
         .await
     }

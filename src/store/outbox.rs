@@ -122,7 +122,7 @@ impl Store {
                     last_error: row.get("last_error")?,
                 })
             };
-            Ok(rows.iter().map(entry).collect::<Result<_, _>>()?)
+            rows.iter().map(entry).collect::<Result<_, _>>()
         })
         .await
     }
