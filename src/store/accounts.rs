@@ -138,10 +138,13 @@ impl Store {
         let account_id = account_id.to_owned();
         self.read(move |tx| {
             let rows = tx.query(
-                &format!("SELECT {} FROM orders WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT $2", super::SUMMARY_COLUMNS),
+                &format!(
+                    "SELECT {} FROM orders WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT $2",
+                    super::orders::SUMMARY_COLUMNS
+                ),
                 &[&account_id, &limit],
             )?;
-            rows.iter().map(super::order_summary_from).collect::<Result<_, StoreError>>()
+            rows.iter().map(super::orders::order_summary_from).collect::<Result<_, StoreError>>()
         })
         .await
     }
@@ -213,11 +216,11 @@ mod tests {
             store.add_to_cart("guest", "tote", 1, 99, 1).await.unwrap();
 
             store.sign_in(SignIn { account_id: "acct_1", previous_session: Some("guest"), new_session: "s2", now: 2 }).await.unwrap();
-            let mut lines = store.cart_lines("s2").await.unwrap();
+            let mut lines = store.cart("s2").await.unwrap().0;
             lines.sort();
             assert_eq!(lines, [("mug".to_owned(), 50), ("tote".to_owned(), 1)]);
-            assert!(!store.session_exists("guest").await.unwrap());
-            assert!(store.cart_lines("guest").await.unwrap().is_empty());
+            assert!(!store.live_session("guest", i64::MIN).await.unwrap().is_some());
+            assert!(store.cart("guest").await.unwrap().0.is_empty());
             assert_eq!(store.account_of_session("s2").await.unwrap().unwrap().id, "acct_1");
         }
     }
@@ -230,8 +233,8 @@ mod tests {
             store.sign_in(SignIn { account_id: "acct_a", previous_session: None, new_session: "sa", now: 0 }).await.unwrap();
             store.add_to_cart("sa", "mug", 2, 99, 0).await.unwrap();
             store.sign_in(SignIn { account_id: "acct_b", previous_session: Some("sa"), new_session: "sb", now: 1 }).await.unwrap();
-            assert!(store.cart_lines("sb").await.unwrap().is_empty());
-            assert!(!store.session_exists("sa").await.unwrap());
+            assert!(store.cart("sb").await.unwrap().0.is_empty());
+            assert!(!store.live_session("sa", i64::MIN).await.unwrap().is_some());
             assert!(store.account_of_session("sa").await.unwrap().is_none());
         }
     }

@@ -3,7 +3,8 @@
 //! order and any number of times; each report goes through [`Store::record_refund`],
 //! which adds a refund's amount to its order exactly once, when it has succeeded.
 
-use super::{Store, StoreError, order_quantities};
+use super::orders::order_quantities;
+use super::{Store, StoreError};
 
 /// A refund as the order pages show it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,205 @@
+//! Payment events from Stripe's webhooks, each applied exactly once: the event's id is
+//! recorded in the same transaction as its effect, and orders only move forward.
+
+use super::db::Tx;
+use super::inventory::release_stock;
+use super::orders::clear_ordered_lines;
+use super::{Store, StoreError};
+
+/// A payment event, as the webhook handler understood it.
+#[derive(Debug, Clone)]
+pub struct PaymentEvent<'a> {
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    pub order_id: &'a str,
+    pub payment_intent_id: &'a str,
+    pub amount: i64,
+    /// What was captured: all of `amount`, or less after a partial capture.
+    pub amount_received: i64,
+    pub currency: &'a str,
+}
+
+/// What applying an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventEffect {
+    /// Seen before: nothing more was done.
+    Duplicate,
+    /// The event names no order of this shop.
+    UnknownOrder,
+    /// The order is paid now: stock taken, confirmation queued, cart emptied.
+    Fulfilled { oversold: bool },
+    /// The charge does not match the order: flagged for the merchant, not fulfilled.
+    AmountMismatch,
+    /// The order's status moved (or stayed, when it could only have moved back).
+    StatusUpdated,
+    /// A charge of the order was disputed: flagged for the merchant.
+    Disputed,
+    /// Recorded; nothing to change.
+    Ignored,
+}
+
+pub(super) fn apply_payment_event(tx: &mut Tx<'_>, event: &PaymentEvent<'_>, now: i64) -> Result<EventEffect, StoreError> {
+    let inserted = tx.execute(
+        "INSERT INTO processed_events (event_id, type, received_at, order_id) VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
+        &[&event.event_id, &event.event_type, &now, &event.order_id],
+    )?;
+    if inserted == 0 {
+        tx.abandon();
+        return Ok(EventEffect::Duplicate);
+    }
+    // Locked: two different events for one order (two instances, or a webhook and
+    // reconciliation) apply one after the other.
+    let order = tx.query_opt(
+        &format!("SELECT status, amount, currency FROM orders WHERE id = $1{}", tx.backend().for_update()),
+        &[&event.order_id],
+    )?;
+    let Some(order) = order else {
+        return Ok(EventEffect::UnknownOrder);
+    };
+    let status: String = order.get("status")?;
+    let effect = match event.event_type {
+        "payment_intent.succeeded" => {
+            let (amount, currency): (i64, String) = (order.get("amount")?, order.get("currency")?);
+            if amount != event.amount || currency != event.currency {
+                tx.execute("UPDATE orders SET flag = 'amount_mismatch', updated_at = $1 WHERE id = $2", &[&now, &event.order_id])?;
+                EventEffect::AmountMismatch
+            } else if status == "paid" {
+                EventEffect::Ignored
+            } else {
+                let oversold = fulfil(tx, event, now)?;
+                EventEffect::Fulfilled { oversold }
+            }
+        }
+        "payment_intent.payment_failed" | "payment_intent.canceled" => {
+            // Only the order's current PaymentIntent speaks for it: a late failure
+            // of an earlier attempt must not undo a later one. An authorisation
+            // canceled (by the merchant, or expired) cancels its order; before
+            // that, the shopper may still pay again.
+            let moved = tx.execute(
+                "UPDATE orders SET status = CASE WHEN status = 'authorized' THEN 'canceled' ELSE 'failed' END, updated_at = $1
+                     WHERE id = $2 AND (status IN ('pending', 'confirming') OR status = 'authorized' AND $4 = 'payment_intent.canceled')
+                     AND (payment_intent_id IS NULL OR payment_intent_id = $3)",
+                &[&now, &event.order_id, &event.payment_intent_id, &event.event_type],
+            )?;
+            if moved == 1 {
+                release_stock(tx, event.order_id)?;
+                // A payment that was processing (a SEPA debit) failed days later:
+                // the shopper has left, so they are told by email.
+                let delayed: Option<i64> = tx.scalar(
+                    "SELECT 1 FROM payment_attempts WHERE order_id = $1 AND payment_intent_id = $2 AND outcome = 'processing'",
+                    &[&event.order_id, &event.payment_intent_id],
+                )?;
+                if event.event_type == "payment_intent.payment_failed" && delayed.is_some() {
+                    let body = format!("Your payment for order {} did not go through; nothing was charged.", event.order_id);
+                    tx.execute("INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, 'payment_failed', $2, $3) ON CONFLICT DO NOTHING", &[&event.order_id, &body, &now])?;
+                }
+            }
+            EventEffect::StatusUpdated
+        }
+        // Authorised, waiting for the merchant to capture (stock stays reserved).
+        "payment_intent.amount_capturable_updated" => advance(tx, event, now, "authorized", "'pending', 'confirming', 'failed'")?,
+        "payment_intent.processing" | "payment_intent.requires_action" => advance(tx, event, now, "confirming", "'pending', 'failed'")?,
+        _ => EventEffect::Ignored,
+    };
+    Ok(effect)
+}
+
+/// Moves the event's order to `status` (with the event's PaymentIntent) if it is in one
+/// of `from` (quoted SQL literals): only ever forward.
+pub(super) fn advance(tx: &mut Tx<'_>, event: &PaymentEvent<'_>, now: i64, status: &str, from: &str) -> Result<EventEffect, StoreError> {
+    tx.execute(
+        &format!("UPDATE orders SET status = $1, payment_intent_id = $2, updated_at = $3 WHERE id = $4 AND status IN ({from})"),
+        &[&status, &event.payment_intent_id, &now, &event.order_id],
+    )?;
+    Ok(EventEffect::StatusUpdated)
+}
+
+/// Marks an order paid: its reserved stock kept (or, when the reservation was released
+/// because an earlier failure was reported first, taken now: never below zero, and an
+/// oversold order is flagged), a confirmation queued in the outbox, its lines out of
+/// the cart (unless that happened already). Returns whether it oversold.
+pub(super) fn fulfil(tx: &mut Tx<'_>, event: &PaymentEvent<'_>, now: i64) -> Result<bool, StoreError> {
+    let reserved: i64 = tx.one("SELECT stock_reserved FROM orders WHERE id = $1", &[&event.order_id])?;
+    tx.execute("UPDATE orders SET status = 'paid', payment_intent_id = $1, updated_at = $2, stock_reserved = 1, amount_received = $3 WHERE id = $4", &[&event.payment_intent_id, &now, &event.amount_received, &event.order_id])?;
+    let lines =
+        tx.query("SELECT product_id, name, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id", &[&event.order_id])?;
+    let mut oversold = false;
+    let mut summary = Vec::new();
+    for line in &lines {
+        let (product_id, name, quantity): (String, String, i64) = (line.get("product_id")?, line.get("name")?, line.get("quantity")?);
+        summary.push(format!("{quantity} × {name}"));
+        if reserved == 1 {
+            continue;
+        }
+        let taken = tx.execute(
+            "UPDATE inventory SET on_hand = on_hand - $1 WHERE product_id = $2 AND on_hand >= $3",
+            &[&quantity, &product_id, &quantity],
+        )?;
+        if taken == 0 {
+            oversold = true;
+            tx.execute("UPDATE inventory SET on_hand = 0 WHERE product_id = $1", &[&product_id])?;
+        }
+    }
+    if oversold {
+        tx.execute("UPDATE orders SET flag = 'oversold' WHERE id = $1", &[&event.order_id])?;
+    }
+    let body = format!("Thank you for your order {}: {}. It is paid and on its way.", event.order_id, summary.join(", "));
+    tx.execute(
+        "INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, 'order_confirmation', $2, $3) ON CONFLICT DO NOTHING",
+        &[&event.order_id, &body, &now],
+    )?;
+    clear_ordered_lines(tx, event.order_id)?;
+    tracing::info!(order = event.order_id, oversold, "order paid; confirmation queued: {body}");
+    Ok(oversold)
+}
+
+impl Store {
+    /// Applies a PaymentIntent event to its order, exactly once: the event id is
+    /// recorded in the same transaction as the effect. Orders only move forward.
+    pub async fn apply_payment_event(&self, event: &PaymentEvent<'_>, now: i64) -> Result<EventEffect, StoreError> {
+        let owned: [String; 5] =
+            [event.event_id, event.event_type, event.order_id, event.payment_intent_id, event.currency].map(str::to_owned);
+        let (amount, amount_received) = (event.amount, event.amount_received);
+        self.write(move |tx| {
+            let [event_id, event_type, order_id, payment_intent_id, currency] = &owned;
+            let event = PaymentEvent { event_id, event_type, order_id, payment_intent_id, amount, amount_received, currency };
+            apply_payment_event(tx, &event, now)
+        })
+        .await
+    }
+    /// Records a dispute of the charge of `payment_intent_id` (`charge.dispute.created`),
+    /// exactly once: the order it paid is flagged `disputed` for the merchant.
+    pub async fn flag_dispute(&self, event_id: &str, payment_intent_id: &str, now: i64) -> Result<EventEffect, StoreError> {
+        let (event_id, payment_intent_id) = (event_id.to_owned(), payment_intent_id.to_owned());
+        self.write(move |tx| {
+            let order_id: Option<String> = tx.scalar("SELECT id FROM orders WHERE payment_intent_id = $1", &[&payment_intent_id])?;
+            let inserted = tx.execute(
+                "INSERT INTO processed_events (event_id, type, received_at, order_id) VALUES ($1, 'charge.dispute.created', $2, $3)
+                 ON CONFLICT (event_id) DO NOTHING",
+                &[&event_id, &now, &order_id],
+            )?;
+            let effect = match (inserted, &order_id) {
+                (0, _) => EventEffect::Duplicate,
+                (_, None) => EventEffect::UnknownOrder,
+                (_, Some(order_id)) => {
+                    tx.execute("UPDATE orders SET flag = 'disputed', updated_at = $1 WHERE id = $2", &[&now, &order_id])?;
+                    EventEffect::Disputed
+                }
+            };
+            Ok(effect)
+        })
+        .await
+    }
+    /// An order's events as applied: `(event id, type, received at)`, oldest first.
+    pub async fn order_events(&self, order_id: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let order_id = order_id.to_owned();
+        self.read(move |tx| {
+            let rows = tx.query(
+                "SELECT event_id, type, received_at FROM processed_events WHERE order_id = $1 ORDER BY received_at, event_id",
+                &[&order_id],
+            )?;
+            rows.iter().map(|row| Ok((row.get("event_id")?, row.get("type")?, row.get("received_at")?))).collect::<Result<_, StoreError>>()
+        })
+        .await
+    }
+}

@@ -1,0 +1,585 @@
+//! Orders and the attempts to pay them: an attempt recorded before Stripe is called
+//! (with the request it sends, replayed as it is), its answer recorded after.
+
+use super::db::{Row, Tx};
+use super::inventory::{release_stock, reserve_stock};
+use super::sessions::{cart_is_empty, lock_session};
+use super::{Backend, Store, StoreError, count};
+
+/// A priced cart line, copied into an order.
+#[derive(Debug, Clone)]
+pub struct OrderLine {
+    pub product_id: String,
+    pub name: String,
+    pub unit_amount: i64,
+    pub quantity: u32,
+}
+
+/// An order to create from a priced cart.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub id: String,
+    /// What will be charged (after any discount).
+    pub amount: i64,
+    pub discount_amount: i64,
+    /// The code behind `discount_amount`.
+    pub discount_code: Option<String>,
+    pub currency: String,
+    pub lines: Vec<OrderLine>,
+    /// Where the order's emails go (`None`: the shopper gave none).
+    pub email: Option<String>,
+    /// The language the shopper paid in (its emails are written in it).
+    pub locale: String,
+}
+
+/// One attempt to pay an order, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub order_id: String,
+    pub number: i64,
+    pub confirmation_token_id: String,
+    pub idempotency_key: String,
+    pub amount: i64,
+    pub currency: String,
+    pub payment_intent_id: Option<String>,
+    /// `None` while Stripe's answer is unknown.
+    pub outcome: Option<String>,
+    /// The Stripe Customer the payment is for (a signed-in shopper's).
+    pub customer_id: Option<String>,
+    /// The form body first sent to Stripe for this attempt (replayed as it is).
+    pub request_body: Option<String>,
+}
+
+/// What Stripe said of an attempt, to record.
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptResult<'a> {
+    pub payment_intent_id: Option<&'a str>,
+    /// Stripe's status, or a decline code, or why nothing was sent.
+    pub outcome: &'a str,
+    /// Where the order goes (unless it is already paid or canceled).
+    pub order_status: &'a str,
+    /// The payment went through: the order's lines leave the cart (once).
+    pub clear_cart: bool,
+    pub details: Option<&'a PaymentDetails>,
+}
+
+/// What the merchant needs to know of a payment: where to ship, and what paid.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaymentDetails {
+    /// The shipping address as JSON (`{name, phone, address{line1, …}}`).
+    pub shipping: Option<String>,
+    pub payment_method_id: Option<String>,
+    /// `card`, `sepa_debit`, …
+    pub payment_method_type: Option<String>,
+    pub card_brand: Option<String>,
+    pub last4: Option<String>,
+}
+
+/// What `start_attempt` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptStart {
+    /// A new attempt, recorded before calling Stripe.
+    New(Attempt),
+    /// This token was already used by this session: the same attempt again.
+    Replay(Attempt),
+    /// An earlier attempt's outcome is unknown; it must be resolved first.
+    Unresolved(Attempt),
+    /// The token was used by someone else.
+    TokenUsedElsewhere,
+    /// The cart is empty (it may have just become an order by a concurrent request).
+    CartEmpty,
+    /// Not enough of a product is left (others reserved or bought it since the cart was
+    /// filled): nothing was recorded or reserved.
+    OutOfStock { name: String, available: u32 },
+}
+
+/// A line of the merchant's order list.
+#[derive(Debug, Clone)]
+pub struct OrderSummary {
+    pub id: String,
+    pub status: String,
+    pub amount: i64,
+    pub currency: String,
+    pub flag: Option<String>,
+    pub created_at: i64,
+    /// What Stripe took (all of `amount` unless a capture took less).
+    pub charged: i64,
+    /// What went back (refunds that succeeded).
+    pub refunded: i64,
+}
+
+impl OrderSummary {
+    pub fn shown_status(&self) -> &str {
+        shown_status(&self.status, self.charged, self.refunded)
+    }
+}
+
+/// The status the shopper and the merchant see. A paid order that money went back to
+/// shows as `partially_refunded` or `refunded`: its payment status stays `paid` (the
+/// payment did go through), and the refunded total, counted once per refund, says
+/// the rest.
+pub fn shown_status(status: &str, charged: i64, refunded: i64) -> &str {
+    match status {
+        "paid" if refunded > 0 && refunded >= charged => "refunded",
+        "paid" if refunded > 0 => "partially_refunded",
+        status => status,
+    }
+}
+
+/// The columns of an [`OrderSummary`], for `SELECT … FROM orders`.
+pub(crate) const SUMMARY_COLUMNS: &str =
+    "id, status, amount, currency, flag, created_at, COALESCE(amount_received, amount) AS charged, amount_refunded";
+
+/// An order as its status page shows it.
+#[derive(Debug, Clone)]
+pub struct OrderRecord {
+    pub id: String,
+    pub status: String,
+    pub amount: i64,
+    pub currency: String,
+    pub discount_amount: i64,
+    pub discount_code: Option<String>,
+    pub payment_intent_id: Option<String>,
+    pub created_at: i64,
+    /// When its status last changed.
+    pub updated_at: i64,
+    /// What Stripe took (all of `amount` unless a capture took less).
+    pub charged: i64,
+    /// What went back (refunds that succeeded).
+    pub refunded: i64,
+    /// Where its emails go, and in which language (`None`: the shop's default).
+    pub email: Option<String>,
+    pub locale: Option<String>,
+    pub lines: Vec<OrderLine>,
+    pub details: PaymentDetails,
+}
+
+impl OrderRecord {
+    pub fn shown_status(&self) -> &str {
+        shown_status(&self.status, self.charged, self.refunded)
+    }
+}
+
+/// `orders o` belongs to the session bound as the last parameter: placed in it, or
+/// placed by the account the session is signed in to.
+pub(super) const OWNED_BY_SESSION: &str =
+    "(o.session_id = $2 OR o.account_id = (SELECT account_id FROM sessions WHERE id = $2 AND ended_at IS NULL))";
+
+pub(super) const ATTEMPT_COLUMNS: &str = "pa.order_id, pa.attempt, pa.confirmation_token_id, pa.idempotency_key, pa.amount, pa.currency, \
+     pa.payment_intent_id, pa.outcome, pa.customer_id, pa.request_body";
+
+/// The attempt that used `token`, and whether it belongs to `session_id`.
+pub(super) fn token_attempt(tx: &mut Tx<'_>, token: &str, session_id: &str) -> Result<Option<(Attempt, bool)>, StoreError> {
+    let row = tx.query_opt(
+        &format!(
+            "SELECT {ATTEMPT_COLUMNS}, o.session_id FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
+         WHERE pa.confirmation_token_id = $1"
+        ),
+        &[&token],
+    )?;
+    let Some(row) = row else { return Ok(None) };
+    let owner: String = row.get("session_id")?;
+    Ok(Some((attempt_from(&row)?, owner == session_id)))
+}
+
+/// A row of `SELECT id, status, amount, currency, flag, created_at FROM orders`.
+pub(super) fn order_summary_from(row: &Row) -> Result<OrderSummary, StoreError> {
+    Ok(OrderSummary {
+        id: row.get("id")?,
+        status: row.get("status")?,
+        amount: row.get("amount")?,
+        currency: row.get("currency")?,
+        flag: row.get("flag")?,
+        created_at: row.get("created_at")?,
+        charged: row.get("charged")?,
+        refunded: row.get("amount_refunded")?,
+    })
+}
+
+pub(super) fn attempt_from(row: &Row) -> Result<Attempt, StoreError> {
+    Ok(Attempt {
+        order_id: row.get("order_id")?,
+        number: row.get("attempt")?,
+        confirmation_token_id: row.get("confirmation_token_id")?,
+        idempotency_key: row.get("idempotency_key")?,
+        amount: row.get("amount")?,
+        currency: row.get("currency")?,
+        payment_intent_id: row.get("payment_intent_id")?,
+        outcome: row.get("outcome")?,
+        customer_id: row.get("customer_id")?,
+        request_body: row.get("request_body")?,
+    })
+}
+
+pub(super) fn start_attempt(
+    tx: &mut Tx<'_>,
+    session_id: &str,
+    order: &NewOrder,
+    token: &str,
+    customer: Option<&str>,
+    now: i64,
+    request: impl FnOnce(&Attempt) -> Option<String>,
+) -> Result<AttemptStart, StoreError> {
+    let (amount, currency, lines) = (order.amount, order.currency.as_str(), &order.lines);
+    // Two requests of one session queue here instead of both reading "no attempt in
+    // flight".
+    lock_session(tx, session_id)?;
+    if let Some((attempt, own)) = token_attempt(tx, token, session_id)? {
+        tx.abandon();
+        return Ok(if own { AttemptStart::Replay(attempt) } else { AttemptStart::TokenUsedElsewhere });
+    }
+    if let Some(email) = &order.email {
+        // Remembered for the session's next checkout.
+        tx.execute("UPDATE sessions SET email = $1 WHERE id = $2", &[&email, &session_id])?;
+    }
+    let open: Option<String> = tx.scalar(
+        "SELECT id FROM orders WHERE session_id = $1 AND status IN ('pending', 'failed') ORDER BY created_at DESC LIMIT 1",
+        &[&session_id],
+    )?;
+    let order_id = match open {
+        Some(order_id) => {
+            let unresolved = tx.query_opt(
+                &format!("SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa WHERE pa.order_id = $1 AND pa.outcome IS NULL"),
+                &[&order_id],
+            )?;
+            if let Some(row) = unresolved {
+                let attempt = attempt_from(&row)?;
+                tx.abandon();
+                return Ok(AttemptStart::Unresolved(attempt));
+            }
+            if cart_is_empty(tx, session_id)? {
+                tx.abandon();
+                return Ok(AttemptStart::CartEmpty);
+            }
+            tx.execute("UPDATE orders SET amount = $1, discount_amount = $2, currency = $3, updated_at = $4, discount_code = $5, email = $6, locale = $7
+                     WHERE id = $8", &[&amount, &order.discount_amount, &currency, &now, &order.discount_code, &order.email, &order.locale, &order_id])?;
+            release_stock(tx, &order_id)?;
+            tx.execute("DELETE FROM order_lines WHERE order_id = $1", &[&order_id])?;
+            order_id
+        }
+        None => {
+            // The cart was priced before this transaction; if a concurrent payment
+            // turned it into an order meanwhile, there is nothing left to pay for.
+            if cart_is_empty(tx, session_id)? {
+                tx.abandon();
+                return Ok(AttemptStart::CartEmpty);
+            }
+            tx.execute("INSERT INTO orders (id, session_id, account_id, status, amount, discount_amount, discount_code, currency, created_at, updated_at,
+                                         email, locale)
+                     VALUES ($1, $2, (SELECT account_id FROM sessions WHERE id = $2), 'pending', $3, $4, $5, $6, $7, $8, $9, $10)", &[&order.id, &session_id, &amount, &order.discount_amount, &order.discount_code, &currency, &now, &now, &order.email, &order.locale])?;
+            order.id.clone()
+        }
+    };
+    for line in lines {
+        tx.execute(
+            "INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity) VALUES ($1, $2, $3, $4, $5)",
+            &[&order_id, &line.product_id, &line.name, &line.unit_amount, &i64::from(line.quantity)],
+        )?;
+    }
+    if let Some((name, available)) = reserve_stock(tx, &order_id, lines)? {
+        tx.abandon();
+        return Ok(AttemptStart::OutOfStock { name, available });
+    }
+    let number: i64 = tx.one("SELECT COALESCE(MAX(attempt), 0) + 1 FROM payment_attempts WHERE order_id = $1", &[&order_id])?;
+    let mut attempt = Attempt {
+        idempotency_key: format!("{order_id}-attempt-{number}"),
+        order_id,
+        number,
+        confirmation_token_id: token.to_owned(),
+        amount,
+        currency: currency.to_owned(),
+        payment_intent_id: None,
+        outcome: None,
+        customer_id: customer.map(str::to_owned),
+        request_body: None,
+    };
+    attempt.request_body = request(&attempt);
+    tx.execute("INSERT INTO payment_attempts (order_id, attempt, confirmation_token_id, idempotency_key, amount, currency, created_at, customer_id, request_body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", &[&attempt.order_id, &attempt.number, &attempt.confirmation_token_id, &attempt.idempotency_key, &attempt.amount, &attempt.currency, &now, &attempt.customer_id, &attempt.request_body])?;
+    Ok(AttemptStart::New(attempt))
+}
+
+pub(super) fn finish_attempt(tx: &mut Tx<'_>, attempt: &Attempt, result: AttemptResult<'_>, now: i64) -> Result<(), StoreError> {
+    let AttemptResult { payment_intent_id, outcome, order_status, clear_cart, details } = result;
+    lock_order(tx, &attempt.order_id)?;
+    tx.execute("UPDATE payment_attempts SET payment_intent_id = COALESCE($1, payment_intent_id), outcome = $2 WHERE order_id = $3 AND attempt = $4", &[&payment_intent_id, &outcome, &attempt.order_id, &attempt.number])?;
+    // Only the order's latest attempt speaks for it: a late answer about an earlier
+    // one (an old result page) must not undo a later one.
+    let moved = tx.execute(
+        "UPDATE orders SET status = $1, payment_intent_id = COALESCE($2, payment_intent_id), updated_at = $3
+             WHERE id = $4 AND status IN ('pending', 'failed', 'confirming')
+             AND NOT EXISTS (SELECT 1 FROM payment_attempts later WHERE later.order_id = $4 AND later.attempt > $5)",
+        &[&order_status, &payment_intent_id, &now, &attempt.order_id, &attempt.number],
+    )?;
+    if moved == 1 && matches!(order_status, "failed" | "canceled") {
+        release_stock(tx, &attempt.order_id)?;
+    }
+    if let Some(details) = details {
+        record_details(tx, &attempt.order_id, details)?;
+    }
+    if clear_cart {
+        clear_ordered_lines(tx, &attempt.order_id)?;
+    }
+    Ok(())
+}
+
+/// An order of this session, or of the account it is signed in to.
+pub(super) fn order_record(tx: &mut Tx<'_>, order_id: &str, session_id: &str) -> Result<Option<OrderRecord>, StoreError> {
+    let row = tx.query_opt(
+        &format!(
+            "SELECT id, status, amount, currency, discount_amount, discount_code, payment_intent_id, created_at, updated_at,
+                COALESCE(amount_received, amount) AS charged, amount_refunded, email, locale,
+                shipping, payment_method_id, payment_method_type, card_brand, last4
+         FROM orders o WHERE id = $1 AND {OWNED_BY_SESSION}"
+        ),
+        &[&order_id, &session_id],
+    )?;
+    let Some(row) = row else { return Ok(None) };
+    let lines = tx
+        .query("SELECT product_id, name, unit_amount, quantity FROM order_lines WHERE order_id = $1 ORDER BY name", &[&order_id])?
+        .iter()
+        .map(|line| {
+            Ok(OrderLine {
+                product_id: line.get("product_id")?,
+                name: line.get("name")?,
+                unit_amount: line.get("unit_amount")?,
+                quantity: count(line.get("quantity")?),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Some(OrderRecord {
+        id: row.get("id")?,
+        status: row.get("status")?,
+        amount: row.get("amount")?,
+        currency: row.get("currency")?,
+        discount_amount: row.get("discount_amount")?,
+        discount_code: row.get("discount_code")?,
+        payment_intent_id: row.get("payment_intent_id")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+        charged: row.get("charged")?,
+        refunded: row.get("amount_refunded")?,
+        email: row.get("email")?,
+        locale: row.get("locale")?,
+        lines,
+        details: PaymentDetails {
+            shipping: row.get("shipping")?,
+            payment_method_id: row.get("payment_method_id")?,
+            payment_method_type: row.get("payment_method_type")?,
+            card_brand: row.get("card_brand")?,
+            last4: row.get("last4")?,
+        },
+    }))
+}
+
+/// Serializes the write transactions of one order (on SQLite they already are).
+pub(super) fn lock_order(tx: &mut Tx<'_>, order_id: &str) -> Result<(), StoreError> {
+    if tx.backend() == Backend::Postgres {
+        tx.query_opt("SELECT id FROM orders WHERE id = $1 FOR UPDATE", &[&order_id])?;
+    }
+    Ok(())
+}
+
+/// An order's products and quantities, in product order (rows are then locked in one order).
+pub(super) fn order_quantities(tx: &mut Tx<'_>, order_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
+    let lines = tx.query("SELECT product_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY product_id", &[&order_id])?;
+    lines.iter().map(|line| Ok((line.get("product_id")?, line.get("quantity")?))).collect::<Result<_, StoreError>>()
+}
+
+/// Takes an order's lines out of the cart of the session that placed it, once: the
+/// first payment outcome that says it went through (the confirmation, the result page,
+/// the webhook) does it, and every later one finds it done. Only what the order bought
+/// leaves: a line the shopper added since, or the part of a quantity raised since,
+/// stays in the cart.
+pub(super) fn clear_ordered_lines(tx: &mut Tx<'_>, order_id: &str) -> Result<(), StoreError> {
+    let session: Option<String> =
+        tx.scalar("UPDATE orders SET cart_cleared = 1 WHERE id = $1 AND cart_cleared = 0 RETURNING session_id", &[&order_id])?;
+    let Some(session_id) = session else { return Ok(()) };
+    for (product_id, quantity) in order_quantities(tx, order_id)? {
+        tx.execute(
+            "DELETE FROM cart_lines WHERE session_id = $1 AND product_id = $2 AND quantity <= $3",
+            &[&session_id, &product_id, &quantity],
+        )?;
+        tx.execute(
+            "UPDATE cart_lines SET quantity = quantity - $1 WHERE session_id = $2 AND product_id = $3",
+            &[&quantity, &session_id, &product_id],
+        )?;
+    }
+    Ok(())
+}
+
+/// Records where to ship and what paid; a detail Stripe did not send keeps what was
+/// recorded before.
+pub(super) fn record_details(tx: &mut Tx<'_>, order_id: &str, details: &PaymentDetails) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE orders SET shipping = COALESCE($1, shipping), payment_method_id = COALESCE($2, payment_method_id),
+                payment_method_type = COALESCE($3, payment_method_type), card_brand = COALESCE($4, card_brand), last4 = COALESCE($5, last4)
+         WHERE id = $6",
+        &[&details.shipping, &details.payment_method_id, &details.payment_method_type, &details.card_brand, &details.last4, &order_id],
+    )?;
+    Ok(())
+}
+
+impl Store {
+    /// Records an attempt to pay the session's open order with `token` (the open order
+    /// is brought up to date with `order`, or `order` is created when there is none), in
+    /// one transaction. The idempotency key is `{order}-attempt-{n}`. `token` is the
+    /// ConfirmationToken (or, on the legacy path, the PaymentMethod) the attempt pays
+    /// with; `customer` the signed-in shopper's Stripe Customer. `request` makes the
+    /// form body the attempt will send to Stripe, recorded with it in the same
+    /// transaction, so that every retry sends exactly these bytes.
+    pub async fn start_attempt(
+        &self,
+        session_id: &str,
+        order: &NewOrder,
+        token: &str,
+        customer: Option<&str>,
+        now: i64,
+        request: impl FnOnce(&Attempt) -> Option<String> + Send + 'static,
+    ) -> Result<AttemptStart, StoreError> {
+        let (session_id, order, token, customer) = (session_id.to_owned(), order.clone(), token.to_owned(), customer.map(str::to_owned));
+        self.write(move |tx| start_attempt(tx, &session_id, &order, &token, customer.as_deref(), now, request)).await
+    }
+    /// The attempt that used `token`, and whether it was this session's.
+    pub async fn attempt_for_token(&self, token: &str, session_id: &str) -> Result<Option<(Attempt, bool)>, StoreError> {
+        let (token, session_id) = (token.to_owned(), session_id.to_owned());
+        self.read(move |tx| token_attempt(tx, &token, &session_id)).await
+    }
+    /// Records Stripe's answer to an attempt and moves its order to `order_status`,
+    /// unless the order is already paid or canceled (states only move forward). With
+    /// `clear_cart`, the order's lines leave its session's cart in the same
+    /// transaction, once (see [`clear_ordered_lines`]).
+    pub async fn finish_attempt(&self, attempt: &Attempt, result: AttemptResult<'_>, now: i64) -> Result<(), StoreError> {
+        let attempt = attempt.clone();
+        let (intent, outcome, status, details) = (
+            result.payment_intent_id.map(str::to_owned),
+            result.outcome.to_owned(),
+            result.order_status.to_owned(),
+            result.details.cloned(),
+        );
+        let clear_cart = result.clear_cart;
+        self.write(move |tx| {
+            let result = AttemptResult {
+                payment_intent_id: intent.as_deref(),
+                outcome: &outcome,
+                order_status: &status,
+                clear_cart,
+                details: details.as_ref(),
+            };
+            finish_attempt(tx, &attempt, result, now)
+        })
+        .await
+    }
+    /// An order of this session, or of the account it is signed in to (`None` for
+    /// anyone else's).
+    pub async fn order_of_session(&self, order_id: &str, session_id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        let (order_id, session_id) = (order_id.to_owned(), session_id.to_owned());
+        self.read(move |tx| order_record(tx, &order_id, &session_id)).await
+    }
+    /// The id of this session's order paid (or being paid) by a PaymentIntent.
+    pub async fn order_id_for_payment_intent(&self, payment_intent_id: &str, session_id: &str) -> Result<Option<String>, StoreError> {
+        let (payment_intent_id, session_id) = (payment_intent_id.to_owned(), session_id.to_owned());
+        self.read(move |tx| {
+            tx.scalar(
+                &format!(
+                    "SELECT o.id FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
+                 WHERE pa.payment_intent_id = $1 AND {OWNED_BY_SESSION}"
+                ),
+                &[&payment_intent_id, &session_id],
+            )
+        })
+        .await
+    }
+    /// This session's attempts left waiting for authentication (3-D Secure, a redirect).
+    pub async fn attempts_awaiting_action(&self, session_id: &str) -> Result<Vec<Attempt>, StoreError> {
+        let session_id = session_id.to_owned();
+        self.read(move |tx| {
+            let rows = tx.query(
+                &format!(
+                    "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
+                 WHERE o.session_id = $1 AND o.status = 'confirming' AND pa.outcome = 'requires_action'"
+                ),
+                &[&session_id],
+            )?;
+            rows.iter().map(attempt_from).collect::<Result<_, _>>()
+        })
+        .await
+    }
+    /// Attempts whose outcome is unknown (Stripe's reply never arrived), started
+    /// before `cutoff`, with the request to replay under their key.
+    pub async fn unresolved_attempts(&self, cutoff: i64) -> Result<Vec<Attempt>, StoreError> {
+        self.read(move |tx| {
+            let rows = tx.query(
+                &format!(
+                    "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa
+                 WHERE pa.outcome IS NULL AND pa.request_body IS NOT NULL AND pa.created_at <= $1 ORDER BY pa.created_at LIMIT 100"
+                ),
+                &[&cutoff],
+            )?;
+            rows.iter().map(attempt_from).collect::<Result<_, _>>()
+        })
+        .await
+    }
+    /// Every attempt recorded for an order, oldest first.
+    pub async fn attempts(&self, order_id: &str) -> Result<Vec<Attempt>, StoreError> {
+        let order_id = order_id.to_owned();
+        self.read(move |tx| {
+            let rows = tx.query(
+                &format!("SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa WHERE pa.order_id = $1 ORDER BY pa.attempt"),
+                &[&order_id],
+            )?;
+            rows.iter().map(attempt_from).collect::<Result<_, _>>()
+        })
+        .await
+    }
+    /// Orders still settling (`confirming`, with a PaymentIntent) last changed before
+    /// `cutoff`, and orders `authorized` before `authorized_cutoff`: `(order id,
+    /// PaymentIntent id)`.
+    pub async fn orders_to_reconcile(&self, cutoff: i64, authorized_cutoff: i64) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(move |tx| {
+            let rows = tx.query(
+                "SELECT id, payment_intent_id FROM orders
+                 WHERE payment_intent_id IS NOT NULL
+                 AND (status = 'confirming' AND updated_at <= $1 OR status = 'authorized' AND updated_at <= $2)
+                 ORDER BY updated_at LIMIT 500",
+                &[&cutoff, &authorized_cutoff],
+            )?;
+            rows.iter().map(|row| Ok((row.get("id")?, row.get("payment_intent_id")?))).collect::<Result<_, StoreError>>()
+        })
+        .await
+    }
+    /// Orders for the merchant, newest first, optionally of one status.
+    pub async fn list_orders(&self, status: Option<&str>, limit: i64) -> Result<Vec<OrderSummary>, StoreError> {
+        let status = status.map(str::to_owned);
+        self.read(move |tx| {
+            // Two statements, so that each reads an index in order (no scan, no sort).
+            let rows = match status {
+                Some(status) => tx.query(
+                    &format!("SELECT {SUMMARY_COLUMNS} FROM orders WHERE status = $1 ORDER BY created_at DESC LIMIT $2"),
+                    &[&status, &limit],
+                )?,
+                None => tx.query(&format!("SELECT {SUMMARY_COLUMNS} FROM orders ORDER BY created_at DESC LIMIT $1"), &[&limit])?,
+            };
+            rows.iter().map(order_summary_from).collect::<Result<_, StoreError>>()
+        })
+        .await
+    }
+    /// Any order, for the merchant (no session check).
+    pub async fn order_for_merchant(&self, order_id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        let order_id = order_id.to_owned();
+        self.read(move |tx| match tx.scalar::<String>("SELECT session_id FROM orders WHERE id = $1", &[&order_id])? {
+            Some(session) => order_record(tx, &order_id, &session),
+            None => Ok(None),
+        })
+        .await
+    }
+    /// The flag on an order, if the merchant must look at it.
+    pub async fn order_flag(&self, order_id: &str) -> Result<Option<String>, StoreError> {
+        let order_id = order_id.to_owned();
+        self.read(move |tx| {
+            let flag: Option<Option<String>> = tx.scalar("SELECT flag FROM orders WHERE id = $1", &[&order_id])?;
+            Ok(flag.flatten())
+        })
+        .await
+    }
+}

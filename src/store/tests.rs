@@ -1,0 +1,383 @@
+//! The store's transactions, on every backend.
+
+use super::*;
+
+use testing::Scratch;
+
+/// The request an attempt would send (any text will do for the store).
+fn recorded_body(attempt: &Attempt) -> Option<String> {
+    Some(format!("metadata[order_id]={}", attempt.order_id))
+}
+
+fn result<'a>(payment_intent_id: Option<&'a str>, outcome: &'a str, order_status: &'a str, clear_cart: bool) -> AttemptResult<'a> {
+    AttemptResult { payment_intent_id, outcome, order_status, clear_cart, details: None }
+}
+
+/// One store per backend, with plenty of mugs in stock.
+async fn stores() -> Vec<(Store, Scratch)> {
+    let stores = testing::stores().await;
+    for (store, _) in &stores {
+        store.seed_inventory([("mug", 1_000_000)]).await.unwrap();
+    }
+    stores
+}
+
+#[tokio::test]
+async fn adding_past_the_cap_changes_nothing() {
+    for (store, _scratch) in stores().await {
+        store.create_session("s", 0).await.unwrap();
+        assert_eq!(store.add_to_cart("s", "mug", 60, 99, 0).await.unwrap(), CartAdd::Added(60));
+        assert_eq!(store.add_to_cart("s", "mug", 40, 99, 0).await.unwrap(), CartAdd::OverCap);
+        assert_eq!(store.add_to_cart("s", "mug", 39, 99, 0).await.unwrap(), CartAdd::Added(99));
+        assert_eq!(store.cart("s").await.unwrap().0, vec![("mug".to_owned(), 99)]);
+    }
+}
+
+#[tokio::test]
+async fn seeding_inventory_never_overwrites_known_stock() {
+    for (store, _scratch) in testing::stores().await {
+        store.seed_inventory([("mug", 5)]).await.unwrap();
+        store.seed_inventory([("mug", 50), ("tote", 3)]).await.unwrap();
+        assert_eq!(store.stock_of("mug").await.unwrap(), 5);
+        assert_eq!(store.stock_of("tote").await.unwrap(), 3);
+        assert_eq!(store.stock_of("unknown").await.unwrap(), 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_after_a_duplicate_event_or_a_replayed_token_still_go_through() {
+    // Both return early from a write transaction; the single writer connection must
+    // come back clean (a transaction left open made every later write fail).
+    for (store, _scratch) in stores().await {
+        store.create_session("s", 0).await.unwrap();
+        store.add_to_cart("s", "mug", 1, 99, 0).await.unwrap();
+        let AttemptStart::New(_) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else {
+            panic!()
+        };
+        for round in 0..20 {
+            let replay = store.start_attempt("s", &order("ord_x"), "ctoken_a", None, 0, recorded_body).await.unwrap();
+            assert!(matches!(replay, AttemptStart::Replay(_) | AttemptStart::Unresolved(_)), "{replay:?}");
+            let event = PaymentEvent {
+                event_id: "evt_1",
+                event_type: "payment_intent.processing",
+                order_id: "ord_1",
+                payment_intent_id: "pi_1",
+                amount: 3600,
+                amount_received: 3600,
+                currency: "eur",
+            };
+            let effect = store.apply_payment_event(&event, round).await.unwrap();
+            assert_eq!(effect, if round == 0 { EventEffect::StatusUpdated } else { EventEffect::Duplicate });
+            store.create_session(&format!("after-{round}"), round).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundreds_of_concurrent_duplicate_events_leave_the_writer_usable() {
+    for (store, _scratch) in stores().await {
+        store.create_session("s", 0).await.unwrap();
+        store.add_to_cart("s", "mug", 1, 99, 0).await.unwrap();
+        let AttemptStart::New(_) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else {
+            panic!()
+        };
+        let tasks: Vec<_> = (0..400)
+            .map(|n| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let event = PaymentEvent {
+                        event_id: if n % 2 == 0 { "evt_same" } else { "evt_other" },
+                        event_type: "payment_intent.processing",
+                        order_id: "ord_1",
+                        payment_intent_id: "pi_1",
+                        amount: 3600,
+                        amount_received: 3600,
+                        currency: "eur",
+                    };
+                    store.apply_payment_event(&event, 1).await
+                })
+            })
+            .collect();
+        let mut applied = 0;
+        for task in tasks {
+            if task.await.unwrap().unwrap() != EventEffect::Duplicate {
+                applied += 1;
+            }
+        }
+        assert_eq!(applied, 2, "each event applied once");
+        store.create_session("after", 2).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkouts_cancelled_at_any_point_leave_the_writer_usable() {
+    // What a load generator does at the end of a run: hang up on requests in flight,
+    // dropping their futures wherever they are (waiting for the writer, inside a
+    // transaction, waiting for COMMIT).
+    for (store, _scratch) in stores().await {
+        let mut tasks = Vec::new();
+        for n in 0..64_u64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for round in 0..150_u64 {
+                    let session = format!("s{n}-{round}");
+                    let work = async {
+                        store.create_session(&session, 0).await?;
+                        store.add_to_cart(&session, "mug", 1, 99, 0).await?;
+                        let order = NewOrder { id: format!("ord_{n}_{round}"), ..order("") };
+                        if let AttemptStart::New(attempt) =
+                            store.start_attempt(&session, &order, &format!("ctoken_{n}_{round}"), None, 0, recorded_body).await?
+                        {
+                            store
+                                .finish_attempt(&attempt, result(Some(&format!("pi_{n}_{round}")), "succeeded", "confirming", true), 1)
+                                .await?;
+                        }
+                        Ok::<_, StoreError>(())
+                    };
+                    let _ = tokio::time::timeout(std::time::Duration::from_micros((n * 37 + round * 101) % 20_000), work).await;
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        store.create_session("after", 2).await.unwrap();
+        store.add_to_cart("after", "mug", 1, 99, 0).await.unwrap();
+        let started = store.start_attempt("after", &order("ord_after"), "ctoken_after", None, 3, recorded_body).await.unwrap();
+        assert!(matches!(started, AttemptStart::New(_)), "{started:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_cart_line_needs_a_real_session() {
+    for (store, _scratch) in stores().await {
+        assert!(store.add_to_cart("nobody", "mug", 1, 99, 0).await.is_err());
+    }
+}
+
+/// Session `s` with two mugs in its cart, and the first attempt to pay for them
+/// (order `ord_1`, token `ctoken_a`).
+async fn first_attempt(store: &Store) -> Attempt {
+    store.create_session("s", 0).await.unwrap();
+    store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
+    match store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() {
+        AttemptStart::New(attempt) => attempt,
+        other => panic!("expected a new attempt, got {other:?}"),
+    }
+}
+
+fn order(id: &str) -> NewOrder {
+    NewOrder {
+        email: None,
+        locale: "en".into(),
+        id: id.into(),
+        amount: 3600,
+        discount_amount: 0,
+        discount_code: None,
+        currency: "eur".into(),
+        lines: vec![OrderLine { product_id: "mug".into(), name: "Mug".into(), unit_amount: 1800, quantity: 2 }],
+    }
+}
+
+#[tokio::test]
+async fn the_same_token_replays_its_attempt_and_a_second_token_waits_for_an_unknown_outcome() {
+    for (store, _scratch) in stores().await {
+        let first = first_attempt(&store).await;
+        assert_eq!(first.idempotency_key, "ord_1-attempt-1");
+        let replay = store.start_attempt("s", &order("ord_2"), "ctoken_a", None, 0, recorded_body).await.unwrap();
+        assert_eq!(replay, AttemptStart::Replay(first.clone()));
+        let waiting = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 0, recorded_body).await.unwrap();
+        assert_eq!(waiting, AttemptStart::Unresolved(first.clone()));
+
+        store.finish_attempt(&first, result(Some("pi_1"), "card_declined", "failed", false), 1).await.unwrap();
+        let AttemptStart::New(second) = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 2, recorded_body).await.unwrap() else {
+            panic!("expected a second attempt on the same order")
+        };
+        assert_eq!((second.order_id.as_str(), second.number), ("ord_1", 2));
+    }
+}
+
+#[tokio::test]
+async fn another_session_cannot_use_a_token_or_see_an_order() {
+    for (store, _scratch) in stores().await {
+        store.create_session("alice", 0).await.unwrap();
+        store.create_session("bob", 0).await.unwrap();
+        store.add_to_cart("alice", "mug", 2, 99, 0).await.unwrap();
+        store.start_attempt("alice", &order("ord_a"), "ctoken_a", None, 0, recorded_body).await.unwrap();
+        let stolen = store.start_attempt("bob", &order("ord_b"), "ctoken_a", None, 0, recorded_body).await.unwrap();
+        assert_eq!(stolen, AttemptStart::TokenUsedElsewhere);
+        assert!(store.order_of_session("ord_a", "bob").await.unwrap().is_none());
+        assert_eq!(store.order_of_session("ord_a", "alice").await.unwrap().unwrap().lines.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_cart_that_became_an_order_cannot_start_another_one() {
+    for (store, _scratch) in stores().await {
+        let first = first_attempt(&store).await;
+        store.finish_attempt(&first, result(Some("pi_1"), "succeeded", "confirming", true), 1).await.unwrap();
+        // A request that priced the cart before it was emptied arrives now.
+        let late = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 2, recorded_body).await.unwrap();
+        assert_eq!(late, AttemptStart::CartEmpty);
+        assert!(store.cart("s").await.unwrap().0.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_late_failure_of_an_earlier_attempt_does_not_undo_a_later_one() {
+    for (store, _scratch) in stores().await {
+        let first = first_attempt(&store).await;
+        store.finish_attempt(&first, result(Some("pi_1"), "card_declined", "failed", false), 1).await.unwrap();
+        let AttemptStart::New(second) = store.start_attempt("s", &order("ord_1"), "ctoken_b", None, 2, recorded_body).await.unwrap() else {
+            panic!()
+        };
+        store.finish_attempt(&second, result(Some("pi_2"), "processing", "confirming", true), 3).await.unwrap();
+        let late = PaymentEvent {
+            event_id: "evt_late",
+            event_type: "payment_intent.payment_failed",
+            order_id: "ord_1",
+            payment_intent_id: "pi_1",
+            amount: 3600,
+            amount_received: 3600,
+            currency: "eur",
+        };
+        store.apply_payment_event(&late, 4).await.unwrap();
+        assert_eq!(store.order_of_session("ord_1", "s").await.unwrap().unwrap().status, "confirming");
+    }
+}
+
+#[tokio::test]
+async fn a_paid_order_never_moves_back() {
+    for (store, _scratch) in stores().await {
+        let attempt = first_attempt(&store).await;
+        store.write(|tx| tx.execute("UPDATE orders SET status = 'paid'", &[])).await.unwrap();
+        store.finish_attempt(&attempt, result(Some("pi_1"), "requires_payment_method", "failed", false), 1).await.unwrap();
+        assert_eq!(store.order_of_session("ord_1", "s").await.unwrap().unwrap().status, "paid");
+    }
+}
+
+fn paid(event_id: &'static str) -> PaymentEvent<'static> {
+    PaymentEvent {
+        event_id,
+        event_type: "payment_intent.succeeded",
+        order_id: "ord_1",
+        payment_intent_id: "pi_1",
+        amount: 3600,
+        amount_received: 3600,
+        currency: "eur",
+    }
+}
+
+#[tokio::test]
+async fn an_old_result_page_or_a_late_webhook_keeps_the_next_cart() {
+    for (store, _scratch) in stores().await {
+        store.seed_inventory([("tote", 100)]).await.unwrap();
+        let attempt = first_attempt(&store).await;
+        store.finish_attempt(&attempt, result(Some("pi_1"), "succeeded", "confirming", true), 1).await.unwrap();
+        assert!(store.cart("s").await.unwrap().0.is_empty(), "the paid lines left the cart");
+
+        // The shopper fills a new cart, then the old result page is reloaded and the
+        // webhook arrives late (twice).
+        store.add_to_cart("s", "mug", 1, 99, 2).await.unwrap();
+        store.add_to_cart("s", "tote", 1, 99, 2).await.unwrap();
+        store.finish_attempt(&attempt, result(Some("pi_1"), "succeeded", "confirming", true), 3).await.unwrap();
+        assert_eq!(store.apply_payment_event(&paid("evt_1"), 4).await.unwrap(), EventEffect::Fulfilled { oversold: false });
+        store.apply_payment_event(&paid("evt_2"), 5).await.unwrap();
+        assert_eq!(store.cart("s").await.unwrap().0, vec![("mug".to_owned(), 1), ("tote".to_owned(), 1)]);
+    }
+}
+
+#[tokio::test]
+async fn a_payment_that_succeeds_late_takes_only_what_the_order_bought() {
+    for (store, _scratch) in stores().await {
+        store.seed_inventory([("tote", 100)]).await.unwrap();
+        store.create_session("s", 0).await.unwrap();
+        store.add_to_cart("s", "mug", 2, 99, 0).await.unwrap();
+        let AttemptStart::New(_) = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 0, recorded_body).await.unwrap() else {
+            panic!()
+        };
+        // Stripe's answer was lost; meanwhile the shopper adds a mug and a tote, and
+        // then the webhook says the order was paid.
+        store.add_to_cart("s", "mug", 1, 99, 1).await.unwrap();
+        store.add_to_cart("s", "tote", 1, 99, 1).await.unwrap();
+        assert_eq!(store.apply_payment_event(&paid("evt_1"), 2).await.unwrap(), EventEffect::Fulfilled { oversold: false });
+        assert_eq!(store.cart("s").await.unwrap().0, vec![("mug".to_owned(), 1), ("tote".to_owned(), 1)]);
+    }
+}
+
+#[tokio::test]
+async fn an_answer_about_an_earlier_attempt_does_not_move_the_order() {
+    for (store, _scratch) in stores().await {
+        let first = first_attempt(&store).await;
+        store.finish_attempt(&first, result(Some("pi_1"), "requires_action", "confirming", false), 1).await.unwrap();
+        store.finish_attempt(&first, result(Some("pi_1"), "canceled", "failed", false), 2).await.unwrap();
+        let AttemptStart::New(second) = store.start_attempt("s", &order("ord_1"), "ctoken_b", None, 3, recorded_body).await.unwrap() else {
+            panic!()
+        };
+        store.finish_attempt(&second, result(Some("pi_2"), "requires_action", "confirming", false), 4).await.unwrap();
+        // The first attempt's result page is opened again.
+        store.finish_attempt(&first, result(Some("pi_1"), "requires_payment_method", "failed", false), 5).await.unwrap();
+        let order = store.order_of_session("ord_1", "s").await.unwrap().unwrap();
+        assert_eq!((order.status.as_str(), order.payment_intent_id.as_deref()), ("confirming", Some("pi_2")));
+    }
+}
+
+#[tokio::test]
+async fn an_attempt_keeps_the_request_it_sent_and_the_order_what_paid() {
+    for (store, _scratch) in stores().await {
+        let attempt = first_attempt(&store).await;
+        assert_eq!(attempt.request_body.as_deref(), Some("metadata[order_id]=ord_1"));
+        let replay = store.start_attempt("s", &order("ord_1"), "ctoken_a", None, 9, |_| Some("something else".into())).await.unwrap();
+        assert_eq!(replay, AttemptStart::Replay(attempt.clone()), "a replay sends the first body again");
+
+        let details = PaymentDetails {
+            shipping: Some(r#"{"name":"Jenny Rosen"}"#.into()),
+            payment_method_id: Some("pm_1".into()),
+            payment_method_type: Some("card".into()),
+            card_brand: Some("visa".into()),
+            last4: Some("4242".into()),
+        };
+        let with = AttemptResult { details: Some(&details), ..result(Some("pi_1"), "requires_action", "confirming", false) };
+        store.finish_attempt(&attempt, with, 1).await.unwrap();
+        // A later answer without details keeps them.
+        store.finish_attempt(&attempt, result(Some("pi_1"), "succeeded", "confirming", true), 2).await.unwrap();
+        let order = store.order_for_merchant("ord_1").await.unwrap().unwrap();
+        assert_eq!(order.details, details);
+        assert_eq!((order.discount_amount, order.discount_code.as_deref()), (0, None));
+    }
+}
+
+#[tokio::test]
+async fn idle_sessions_expire_unless_a_payment_is_in_flight() {
+    for (store, _scratch) in stores().await {
+        for id in ["idle", "active", "paying", "ordered"] {
+            store.create_session(id, 0).await.unwrap();
+            store.add_to_cart(id, "mug", 2, 99, 0).await.unwrap();
+        }
+        store.touch_session("active", 100).await.unwrap();
+        // One session has an attempt in flight, one a finished (failed) order.
+        store.start_attempt("paying", &order("ord_p"), "ctoken_p", None, 0, recorded_body).await.unwrap();
+        let AttemptStart::New(done) = store.start_attempt("ordered", &order("ord_o"), "ctoken_o", None, 0, recorded_body).await.unwrap()
+        else {
+            panic!()
+        };
+        store.finish_attempt(&done, result(Some("pi_o"), "card_declined", "failed", false), 1).await.unwrap();
+
+        store.expire_sessions(50, 200).await.unwrap();
+        let rows = |id: &'static str| store.read(move |tx| tx.one::<i64>("SELECT COUNT(*) FROM sessions WHERE id = $1", &[&id]));
+        assert_eq!(rows("idle").await.unwrap(), 0, "an idle session without orders is deleted");
+        assert!(store.live_session("active", 50).await.unwrap().is_some());
+        assert_eq!(store.cart("active").await.unwrap().0.len(), 1);
+        assert!(store.live_session("paying", i64::MIN).await.unwrap().is_some(), "a payment in flight keeps its session");
+        assert_eq!(store.cart("paying").await.unwrap().0.len(), 1);
+        assert_eq!(rows("ordered").await.unwrap(), 1, "a session with orders stays for them");
+        assert!(store.live_session("ordered", 50).await.unwrap().is_none());
+        assert!(store.cart("ordered").await.unwrap().0.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_non_sqlite_url_is_refused_with_a_clear_error() {
+    let error = Store::connect("mysql://localhost/shop").await.unwrap_err();
+    assert!(error.to_string().contains("DATABASE_URL"));
+}
