@@ -30,7 +30,9 @@ pub use accounts::{AccountRecord, SignIn};
 use db::Tx;
 pub use events::{EventEffect, PaymentEvent};
 pub use limits::Limit;
-pub use orders::{Attempt, AttemptResult, AttemptStart, NewOrder, OrderLine, OrderRecord, OrderSummary, PaymentDetails, shown_status};
+pub use orders::{
+    Attempt, AttemptResult, AttemptStart, NewOrder, OrderLine, OrderRecord, OrderStatus, OrderSummary, PaymentDetails, shown_status,
+};
 pub use outbox::{DueMessage, OutboxEntry};
 pub use refunds::{RefundEffect, RefundRecord, RefundReport, Refunds};
 pub use sessions::{CartAdd, CartContents};

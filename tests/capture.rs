@@ -47,7 +47,7 @@ impl Shop {
     }
 
     async fn status(&self, order_id: &str) -> String {
-        self.store.order_for_merchant(order_id).await.unwrap().unwrap().status
+        self.store.order_for_merchant(order_id).await.unwrap().unwrap().status.to_string()
     }
 
     async fn intent(&self, id: &str) -> Value {

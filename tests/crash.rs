@@ -7,7 +7,7 @@
 
 use serde_json::json;
 use std::process::{Child, Command, Stdio};
-use storefront::store::{AttemptStart, NewOrder, OrderLine, Store};
+use storefront::store::{AttemptStart, NewOrder, OrderLine, OrderStatus, Store};
 
 mod support;
 
@@ -82,7 +82,7 @@ async fn deliver(base: &str, numbers: Vec<usize>) -> Vec<usize> {
 }
 
 async fn paid(store: &Store) -> usize {
-    store.list_orders(Some("paid"), 100_000).await.unwrap().len()
+    store.list_orders(Some(OrderStatus::Paid), 100_000).await.unwrap().len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,10 +9,10 @@
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
-use storefront::store::{AttemptResult, AttemptStart, NewOrder, OrderLine, PaymentEvent, SignIn, Store};
+use storefront::store::{AttemptResult, AttemptStart, NewOrder, OrderLine, OrderStatus, PaymentEvent, SignIn, Store};
 
 fn result(outcome: &str, clear_cart: bool) -> AttemptResult<'_> {
-    AttemptResult { payment_intent_id: Some("pi_1"), outcome, order_status: "confirming", clear_cart, details: None }
+    AttemptResult { payment_intent_id: Some("pi_1"), outcome, order_status: OrderStatus::Confirming, clear_cart, details: None }
 }
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
@@ -144,7 +144,7 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
     store.take_rate_slot(&[("confirm:session:s".to_owned(), limit), ("confirm:ip:127.0.0.1".to_owned(), limit)], 10).await.unwrap();
     // The merchant's view.
     store.list_orders(None, 50).await.unwrap();
-    store.list_orders(Some("paid"), 50).await.unwrap();
+    store.list_orders(Some(OrderStatus::Paid), 50).await.unwrap();
     store.order_for_merchant("ord_1").await.unwrap();
     store.order_events("ord_1").await.unwrap();
     store.outbox_for("ord_1").await.unwrap();

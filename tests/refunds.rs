@@ -4,7 +4,7 @@
 //! order, count each refund once; the shopper's order page shows them.
 
 use serde_json::{Value, json};
-use storefront::store::Store;
+use storefront::store::{OrderStatus, Store};
 
 mod support;
 
@@ -42,11 +42,11 @@ impl Shop {
         let order_id = reply["order_id"].as_str().unwrap().to_owned();
         let paid = support::poll_until(
             100,
-            || async { self.store.order_for_merchant(&order_id).await.unwrap().map(|o| o.status).unwrap_or_default() },
-            |status: &String| status == "paid",
+            || async { self.store.order_for_merchant(&order_id).await.unwrap().map(|o| o.status) },
+            |status: &Option<OrderStatus>| *status == Some(OrderStatus::Paid),
         )
         .await;
-        assert_eq!(paid, "paid");
+        assert_eq!(paid, Some(OrderStatus::Paid));
         (order_id, reply["payment_intent"].as_str().unwrap().to_owned())
     }
 

@@ -6,7 +6,7 @@
 //! database outage needs PostgreSQL (`scripts/with-postgres cargo test --test reliability`).
 
 use serde_json::{Value, json};
-use storefront::store::Store;
+use storefront::store::{OrderStatus, Store};
 use support::net::{Process, TcpProxy, free_port};
 
 mod support;
@@ -29,7 +29,8 @@ async fn payment_intents(stripe: &str) -> Vec<Value> {
 
 /// Waits until `count` orders are paid (webhooks arrive in the background).
 async fn wait_for_paid(store: &Store, count: usize) -> usize {
-    support::poll_until(600, || async { store.list_orders(Some("paid"), 1000).await.unwrap().len() }, |paid| *paid >= count).await
+    support::poll_until(600, || async { store.list_orders(Some(OrderStatus::Paid), 1000).await.unwrap().len() }, |paid| *paid >= count)
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,7 +97,7 @@ async fn two_hundred_shoppers_race_for_the_last_five_lamps() {
     let store = Store::connect(&db_url).await.unwrap();
     assert_eq!(wait_for_paid(&store, 5).await, 5);
     assert_eq!(store.stock_of("last-lamp").await.unwrap(), 0, "sold out, never below zero");
-    for order in store.list_orders(Some("paid"), 10).await.unwrap() {
+    for order in store.list_orders(Some(OrderStatus::Paid), 10).await.unwrap() {
         assert_eq!(order.flag, None, "nothing oversold");
         assert_eq!(store.outbox_for(&order.id).await.unwrap().len(), 1, "one confirmation each");
     }

@@ -10,7 +10,7 @@
 
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
-use storefront::store::Store;
+use storefront::store::{OrderStatus, Store};
 use support::net::{Process, free_port, round_robin};
 
 mod support;
@@ -59,7 +59,7 @@ async fn two_instances_on_one_database_fulfil_every_payment_exactly_once() {
     // Settled: as many paid orders as succeeded PaymentIntents, one to one.
     let paid = support::poll_until(
         400,
-        || async { store.list_orders(Some("paid"), 1000).await.unwrap() },
+        || async { store.list_orders(Some(OrderStatus::Paid), 1000).await.unwrap() },
         |paid: &Vec<_>| paid.len() >= expected_paid,
     )
     .await;
@@ -88,7 +88,7 @@ async fn two_instances_on_one_database_fulfil_every_payment_exactly_once() {
         stock_before - u32::try_from(expected_paid).unwrap(),
         "stock taken once per paid order"
     );
-    let unpaid = store.list_orders(Some("failed"), 1000).await.unwrap();
+    let unpaid = store.list_orders(Some(OrderStatus::Failed), 1000).await.unwrap();
     assert_eq!(unpaid.len(), SHOPPERS / 4, "declined orders stay payable, with their stock back");
 }
 

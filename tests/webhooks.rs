@@ -240,7 +240,8 @@ async fn every_event_delivered_twice_and_out_of_order_still_fulfils_each_order_o
 
     for (order, expected) in [(&paid_now, "paid"), (&authenticated, "paid"), (&debited, "paid"), (&bounced, "failed")] {
         let order_id = order["order_id"].as_str().unwrap();
-        let status_of = || async { shop.store.order_for_merchant(order_id).await.unwrap().map(|o| o.status).unwrap_or_default() };
+        let status_of =
+            || async { shop.store.order_for_merchant(order_id).await.unwrap().map(|o| o.status.as_str().to_owned()).unwrap_or_default() };
         let status = support::poll_until(300, status_of, |status: &String| status == expected).await;
         assert_eq!(status, expected, "{order}");
         // One confirmation per paid order; the debit that bounced after the shopper left

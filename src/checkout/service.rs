@@ -10,7 +10,7 @@ use crate::i18n::{Locale, Texts, fill};
 use crate::request::Request;
 use crate::session::{self, SessionId};
 use crate::state::AppState;
-use crate::store::{Attempt, AttemptResult, AttemptStart, NewOrder, OrderLine, PaymentDetails};
+use crate::store::{Attempt, AttemptResult, AttemptStart, NewOrder, OrderLine, OrderStatus, PaymentDetails};
 use crate::stripe::FormBody;
 use crate::stripe::ids::{ConfirmationTokenId, CustomerId, PaymentIntentId, PaymentMethodId};
 use crate::stripe::types::{
@@ -222,7 +222,7 @@ async fn abandon_pending_authentications(state: &AppState, locale: Locale, sessi
         };
         tracing::info!(order = %attempt.order_id, intent = %id, status = ?intent.status, "settled an abandoned authentication");
         match intent.status {
-            PaymentIntentStatus::Canceled => record(state, &attempt, Some(id.as_str()), "canceled", "failed", None).await?,
+            PaymentIntentStatus::Canceled => record(state, &attempt, Some(id.as_str()), "canceled", OrderStatus::Failed, None).await?,
             _ => {
                 let _ = settle(state, locale, &attempt, &intent).await;
             }
@@ -317,7 +317,7 @@ async fn check_card(state: &AppState, locale: Locale, attempt: &Attempt) -> Resu
             }
             Ok(method) => {
                 tracing::warn!(order = %attempt.order_id, method = %method.id, "refused a payment method of another customer");
-                record(state, attempt, None, NOT_SENT, "failed", None).await?;
+                record(state, attempt, None, NOT_SENT, OrderStatus::Failed, None).await?;
                 return Err(details_not_found(locale));
             }
             Err(error) => return Err(not_sent(state, locale, attempt, error).await),
@@ -328,7 +328,7 @@ async fn check_card(state: &AppState, locale: Locale, attempt: &Attempt) -> Resu
         card.as_ref().and_then(|c| c.country.as_deref()).is_some_and(|country| rules.blocked_card_countries.iter().any(|b| b == country));
     if (rules.refuse_prepaid_cards && prepaid) || blocked {
         tracing::info!(order = %attempt.order_id, prepaid, blocked, "card refused by the shop's rules");
-        record(state, attempt, None, REFUSED, "failed", None).await?;
+        record(state, attempt, None, REFUSED, OrderStatus::Failed, None).await?;
         return Err(refused(state, locale));
     }
     Ok(())
@@ -336,7 +336,7 @@ async fn check_card(state: &AppState, locale: Locale, attempt: &Attempt) -> Resu
 
 /// The credential could not be read: the attempt is closed without calling Stripe.
 async fn not_sent(state: &AppState, locale: Locale, attempt: &Attempt, error: crate::stripe::Error) -> AppError {
-    if let Err(failure) = record(state, attempt, None, NOT_SENT, "failed", None).await {
+    if let Err(failure) = record(state, attempt, None, NOT_SENT, OrderStatus::Failed, None).await {
         return failure;
     }
     match error {
@@ -465,7 +465,7 @@ async fn refusal(state: &AppState, locale: Locale, attempt: &Attempt, error: cra
     if let Some(card) = error.card_error() {
         let intent_id = card.payment_intent.as_ref().map(|pi| pi.id.as_str());
         let outcome = card.decline_code.as_deref().or(card.code.as_deref()).unwrap_or("card_error");
-        if let Err(failure) = record(state, attempt, intent_id, outcome, "failed", None).await {
+        if let Err(failure) = record(state, attempt, intent_id, outcome, OrderStatus::Failed, None).await {
             return failure;
         }
         return AppError::Declined {
@@ -509,7 +509,7 @@ async fn refusal(state: &AppState, locale: Locale, attempt: &Attempt, error: cra
         tracing::error!(order, request_id, status = api.status, code, param = ?api.param, message = %api.message, "Stripe refused a payment as the shop made it: the shop's integration or settings need fixing");
         Err(AppError::PaymentSetupFault)
     };
-    if let Err(failure) = record(state, attempt, None, code, "failed", None).await {
+    if let Err(failure) = record(state, attempt, None, code, OrderStatus::Failed, None).await {
         return failure;
     }
     outcome.unwrap_or_else(|error| error)
@@ -526,13 +526,13 @@ async fn settle(state: &AppState, locale: Locale, attempt: &Attempt, intent: &Pa
         PaymentIntentStatus::Processing => PaymentStatus::Processing,
         PaymentIntentStatus::RequiresCapture => PaymentStatus::RequiresCapture,
         PaymentIntentStatus::RequiresAction => {
-            record(state, attempt, id, "requires_action", "confirming", Some(&details)).await?;
+            record(state, attempt, id, "requires_action", OrderStatus::Confirming, Some(&details)).await?;
             return Ok(PaymentStatus::RequiresAction);
         }
         PaymentIntentStatus::RequiresPaymentMethod => {
             let failure = intent.last_payment_error.as_ref();
             let outcome = failure.and_then(|f| f.decline_code.as_deref().or(f.code.as_deref())).unwrap_or("requires_payment_method");
-            record(state, attempt, id, outcome, "failed", None).await?;
+            record(state, attempt, id, outcome, OrderStatus::Failed, None).await?;
             let message = failure
                 .and_then(|f| f.message.as_deref().map(|m| locale.decline(f.decline_code.as_deref(), f.code.as_deref(), m)))
                 .unwrap_or_else(|| locale.texts().payment_not_through().into());
@@ -540,15 +540,15 @@ async fn settle(state: &AppState, locale: Locale, attempt: &Attempt, intent: &Pa
         }
         ref other => {
             tracing::error!(status = ?other, intent = %intent.id, "unexpected PaymentIntent status after confirmation");
-            record(state, attempt, id, "unexpected_status", "failed", None).await?;
+            record(state, attempt, id, "unexpected_status", OrderStatus::Failed, None).await?;
             return Err(AppError::Internal);
         }
     };
     let (outcome, order_status) = match status {
-        PaymentStatus::Succeeded => ("succeeded", "confirming"),
-        PaymentStatus::Processing => ("processing", "confirming"),
+        PaymentStatus::Succeeded => ("succeeded", OrderStatus::Confirming),
+        PaymentStatus::Processing => ("processing", OrderStatus::Confirming),
         // Authorised: the merchant captures it (or cancels it) from the order view.
-        _ => ("requires_capture", "authorized"),
+        _ => ("requires_capture", OrderStatus::Authorized),
     };
     let result = AttemptResult { payment_intent_id: id, outcome, order_status, clear_cart: true, details: Some(&details) };
     state.store.finish_attempt(attempt, result, session::now()).await?;
@@ -578,7 +578,7 @@ async fn record(
     attempt: &Attempt,
     intent: Option<&str>,
     outcome: &str,
-    order_status: &str,
+    order_status: OrderStatus,
     details: Option<&PaymentDetails>,
 ) -> Result<(), AppError> {
     let result = AttemptResult { payment_intent_id: intent, outcome, order_status, clear_cart: false, details };

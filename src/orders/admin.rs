@@ -5,6 +5,7 @@
 
 use crate::money::{Currency, Money};
 use crate::state::AppState;
+use crate::store::OrderStatus;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -13,8 +14,6 @@ use axum_extra::headers::authorization::{Authorization, Basic};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use subtle::ConstantTimeEq;
-
-const STATUSES: [&str; 6] = ["pending", "confirming", "failed", "authorized", "paid", "canceled"];
 
 /// `None` when allowed; otherwise the reply to send.
 fn check(state: &AppState, headers: &HeaderMap) -> Option<Response> {
@@ -60,13 +59,13 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(query
     if let Some(refused) = check(&state, &headers) {
         return refused;
     }
-    let status = query.get("status").map(String::as_str).filter(|s| STATUSES.contains(s));
+    let status = query.get("status").and_then(|status| OrderStatus::parse(status));
     let orders = match state.store.list_orders(status, 200).await {
         Ok(orders) => orders,
         Err(error) => return internal(error),
     };
     let filters: String = std::iter::once(("all", None))
-        .chain(STATUSES.iter().map(|s| (*s, Some(*s))))
+        .chain(OrderStatus::ALL.iter().map(|s| (s.as_str(), Some(s.as_str()))))
         .map(|(label, value)| match value {
             Some(value) => format!(r#" <a href="/admin/orders?status={value}">{label}</a>"#),
             None => format!(r#" <a href="/admin/orders">{label}</a>"#),
@@ -198,7 +197,7 @@ pub async fn detail(
             email = escape(order.email.as_deref().unwrap_or("nobody (no email address given)")),
             status = escape(order.shown_status()),
             total = escape(&money(order.amount, &order.currency)),
-            charged = if order.status == "paid" && order.charged < order.amount {
+            charged = if order.status == OrderStatus::Paid && order.charged < order.amount {
                 format!(" · Charged <strong data-testid=\"admin-charged\">{}</strong>", escape(&money(order.charged, &order.currency)))
             } else {
                 String::new()
@@ -235,7 +234,7 @@ fn refunds_section(order: &crate::store::OrderRecord, refunds: &crate::store::Re
         _ => String::new(),
     };
     let remaining = order.charged - refunds.committed;
-    let form = if order.status == "paid" && remaining > 0 {
+    let form = if order.status == OrderStatus::Paid && remaining > 0 {
         let currency = crate::money::Currency::parse(&order.currency).ok();
         let digits = currency.map_or(2, |c| c.exponent());
         let options: String =
@@ -280,7 +279,7 @@ fn capture_section(order: &crate::store::OrderRecord, query: &HashMap<String, St
         (_, Some(_), _) => "<p role=\"status\" data-testid=\"admin-cancel-done\">Canceled: the authorisation is released.</p>".to_owned(),
         _ => String::new(),
     };
-    if order.status != "authorized" {
+    if order.status != OrderStatus::Authorized {
         return message;
     }
     let digits = Currency::parse(&order.currency).map_or(2, |c| c.exponent());
@@ -386,7 +385,7 @@ pub async fn refund(State(state): State<AppState>, headers: HeaderMap, Path(id):
         Ok(None) => return (StatusCode::NOT_FOUND, "No such order.").into_response(),
         Err(error) => return internal(error),
     };
-    let (Some(payment_intent), true) = (order.payment_intent_id.clone(), order.status == "paid") else {
+    let (Some(payment_intent), true) = (order.payment_intent_id.clone(), order.status == OrderStatus::Paid) else {
         return refused("Only a paid order can be refunded.");
     };
     if !well_formed_nonce(&form.request) {
@@ -493,10 +492,10 @@ async fn settle_authorization(state: &AppState, headers: &HeaderMap, id: &str, f
     // request won): Stripe replays that answer under the form's key, and refuses a new
     // capture or cancel of a settled payment in its own words.
     let settled_by_now = match action {
-        Settle::Capture => order.status == "paid",
-        Settle::Cancel => order.status == "canceled",
+        Settle::Capture => order.status == OrderStatus::Paid,
+        Settle::Cancel => order.status == OrderStatus::Canceled,
     };
-    let (Some(payment_intent), true) = (payment_intent, order.status == "authorized" || settled_by_now) else {
+    let (Some(payment_intent), true) = (payment_intent, order.status == OrderStatus::Authorized || settled_by_now) else {
         return refused("Only an authorised payment that is not captured yet can be captured or canceled.");
     };
     if !well_formed_nonce(&form.request) {

@@ -6,6 +6,7 @@ use crate::money::{Currency, Money};
 use crate::request::Request;
 use crate::session;
 use crate::state::AppState;
+use crate::store::OrderStatus;
 
 /// The session's order `id`, or not found (for a missing order and for anyone else's).
 pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<OrderView, AppError> {
@@ -21,7 +22,7 @@ pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<Order
     let order = state.store.order_of_session(id, session.as_str()).await?.ok_or_else(not_found)?;
     let currency = Currency::parse(&order.currency).map_err(|_| AppError::Internal)?;
     let refunds = state.store.refunds_of(&order.id).await?;
-    let settling = matches!(order.status.as_str(), "pending" | "confirming");
+    let settling = order.status.is_settling();
     let status = order.shown_status().to_owned();
     Ok(OrderView {
         id: order.id,
@@ -35,7 +36,7 @@ pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<Order
         refunded: Money::new(refunds.refunded, currency),
         refresh_in_secs: if settling { refresh_after(session::now() - order.updated_at) } else { None },
         // Taken in part (a partial capture): say how much.
-        charged: (order.status == "paid" && order.charged < order.amount).then(|| Money::new(order.charged, currency)),
+        charged: (order.status == OrderStatus::Paid && order.charged < order.amount).then(|| Money::new(order.charged, currency)),
         status,
         total: Money::new(order.amount, currency),
         discount: order.discount_code.filter(|_| order.discount_amount > 0).map(|code| (code, Money::new(order.discount_amount, currency))),

@@ -3,7 +3,7 @@
 
 use super::db::Tx;
 use super::inventory::release_stock;
-use super::orders::clear_ordered_lines;
+use super::orders::{OrderStatus, clear_ordered_lines};
 use super::{Store, StoreError};
 
 /// A payment event, as the webhook handler understood it.
@@ -56,14 +56,14 @@ pub(super) fn apply_payment_event(tx: &mut Tx<'_>, event: &PaymentEvent<'_>, now
     let Some(order) = order else {
         return Ok(EventEffect::UnknownOrder);
     };
-    let status: String = order.get("status")?;
+    let status: OrderStatus = order.get("status")?;
     let effect = match event.event_type {
         "payment_intent.succeeded" => {
             let (amount, currency): (i64, String) = (order.get("amount")?, order.get("currency")?);
             if amount != event.amount || currency != event.currency {
                 tx.execute("UPDATE orders SET flag = 'amount_mismatch', updated_at = $1 WHERE id = $2", &[&now, &event.order_id])?;
                 EventEffect::AmountMismatch
-            } else if status == "paid" {
+            } else if status == OrderStatus::Paid {
                 EventEffect::Ignored
             } else {
                 let oversold = fulfil(tx, event, now)?;
@@ -97,16 +97,27 @@ pub(super) fn apply_payment_event(tx: &mut Tx<'_>, event: &PaymentEvent<'_>, now
             EventEffect::StatusUpdated
         }
         // Authorised, waiting for the merchant to capture (stock stays reserved).
-        "payment_intent.amount_capturable_updated" => advance(tx, event, now, "authorized", "'pending', 'confirming', 'failed'")?,
-        "payment_intent.processing" | "payment_intent.requires_action" => advance(tx, event, now, "confirming", "'pending', 'failed'")?,
+        "payment_intent.amount_capturable_updated" => {
+            advance(tx, event, now, OrderStatus::Authorized, &[OrderStatus::Pending, OrderStatus::Confirming, OrderStatus::Failed])?
+        }
+        "payment_intent.processing" | "payment_intent.requires_action" => {
+            advance(tx, event, now, OrderStatus::Confirming, &[OrderStatus::Pending, OrderStatus::Failed])?
+        }
         _ => EventEffect::Ignored,
     };
     Ok(effect)
 }
 
 /// Moves the event's order to `status` (with the event's PaymentIntent) if it is in one
-/// of `from` (quoted SQL literals): only ever forward.
-pub(super) fn advance(tx: &mut Tx<'_>, event: &PaymentEvent<'_>, now: i64, status: &str, from: &str) -> Result<EventEffect, StoreError> {
+/// of `from`: only ever forward.
+fn advance(
+    tx: &mut Tx<'_>,
+    event: &PaymentEvent<'_>,
+    now: i64,
+    status: OrderStatus,
+    from: &[OrderStatus],
+) -> Result<EventEffect, StoreError> {
+    let from = from.iter().map(|status| format!("'{status}'")).collect::<Vec<_>>().join(", ");
     tx.execute(
         &format!("UPDATE orders SET status = $1, payment_intent_id = $2, updated_at = $3 WHERE id = $4 AND status IN ({from})"),
         &[&status, &event.payment_intent_id, &now, &event.order_id],

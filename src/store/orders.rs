@@ -6,6 +6,76 @@ use super::inventory::{release_stock, reserve_stock};
 use super::sessions::{cart_is_empty, lock_session};
 use super::{Backend, Store, StoreError, count};
 
+/// Where an order is in its payment. Stored as its snake-case name; it only moves
+/// forward (`pending` → `confirming` → `authorized`/`paid`, or `failed` and back to
+/// `pending`'s next attempt; `canceled` at the end of an authorisation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderStatus {
+    /// Created; no payment attempt has an answer yet.
+    Pending,
+    /// Stripe accepted a payment that has not settled (authentication, a debit).
+    Confirming,
+    /// Authorised, waiting for the merchant to capture it.
+    Authorized,
+    Paid,
+    /// The last attempt failed; the shopper may pay again.
+    Failed,
+    /// The authorisation was canceled (by the merchant, or it expired).
+    Canceled,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 6] = [
+        OrderStatus::Pending,
+        OrderStatus::Confirming,
+        OrderStatus::Failed,
+        OrderStatus::Authorized,
+        OrderStatus::Paid,
+        OrderStatus::Canceled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Confirming => "confirming",
+            OrderStatus::Authorized => "authorized",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Failed => "failed",
+            OrderStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<OrderStatus> {
+        OrderStatus::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+
+    /// Still settling: the order page keeps watching it.
+    pub fn is_settling(self) -> bool {
+        matches!(self, OrderStatus::Pending | OrderStatus::Confirming)
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl super::db::ToParam for OrderStatus {
+    fn param(&self) -> super::db::Param<'_> {
+        super::db::Param::Text(self.as_str())
+    }
+}
+
+impl super::db::FromValue for OrderStatus {
+    fn from_value(value: &super::db::Value) -> Option<Self> {
+        match value {
+            super::db::Value::Text(text) => OrderStatus::parse(text),
+            _ => None,
+        }
+    }
+}
+
 /// A priced cart line, copied into an order.
 #[derive(Debug, Clone)]
 pub struct OrderLine {
@@ -57,7 +127,7 @@ pub struct AttemptResult<'a> {
     /// Stripe's status, or a decline code, or why nothing was sent.
     pub outcome: &'a str,
     /// Where the order goes (unless it is already paid or canceled).
-    pub order_status: &'a str,
+    pub order_status: OrderStatus,
     /// The payment went through: the order's lines leave the cart (once).
     pub clear_cart: bool,
     pub details: Option<&'a PaymentDetails>,
@@ -97,7 +167,7 @@ pub enum AttemptStart {
 #[derive(Debug, Clone)]
 pub struct OrderSummary {
     pub id: String,
-    pub status: String,
+    pub status: OrderStatus,
     pub amount: i64,
     pub currency: String,
     pub flag: Option<String>,
@@ -109,8 +179,8 @@ pub struct OrderSummary {
 }
 
 impl OrderSummary {
-    pub fn shown_status(&self) -> &str {
-        shown_status(&self.status, self.charged, self.refunded)
+    pub fn shown_status(&self) -> &'static str {
+        shown_status(self.status, self.charged, self.refunded)
     }
 }
 
@@ -118,11 +188,11 @@ impl OrderSummary {
 /// shows as `partially_refunded` or `refunded`: its payment status stays `paid` (the
 /// payment did go through), and the refunded total, counted once per refund, says
 /// the rest.
-pub fn shown_status(status: &str, charged: i64, refunded: i64) -> &str {
+pub fn shown_status(status: OrderStatus, charged: i64, refunded: i64) -> &'static str {
     match status {
-        "paid" if refunded > 0 && refunded >= charged => "refunded",
-        "paid" if refunded > 0 => "partially_refunded",
-        status => status,
+        OrderStatus::Paid if refunded > 0 && refunded >= charged => "refunded",
+        OrderStatus::Paid if refunded > 0 => "partially_refunded",
+        status => status.as_str(),
     }
 }
 
@@ -134,7 +204,7 @@ pub(crate) const SUMMARY_COLUMNS: &str =
 #[derive(Debug, Clone)]
 pub struct OrderRecord {
     pub id: String,
-    pub status: String,
+    pub status: OrderStatus,
     pub amount: i64,
     pub currency: String,
     pub discount_amount: i64,
@@ -155,8 +225,8 @@ pub struct OrderRecord {
 }
 
 impl OrderRecord {
-    pub fn shown_status(&self) -> &str {
-        shown_status(&self.status, self.charged, self.refunded)
+    pub fn shown_status(&self) -> &'static str {
+        shown_status(self.status, self.charged, self.refunded)
     }
 }
 
@@ -311,7 +381,7 @@ pub(super) fn finish_attempt(tx: &mut Tx<'_>, attempt: &Attempt, result: Attempt
              AND NOT EXISTS (SELECT 1 FROM payment_attempts later WHERE later.order_id = $4 AND later.attempt > $5)",
         &[&order_status, &payment_intent_id, &now, &attempt.order_id, &attempt.number],
     )?;
-    if moved == 1 && matches!(order_status, "failed" | "canceled") {
+    if moved == 1 && matches!(order_status, OrderStatus::Failed | OrderStatus::Canceled) {
         release_stock(tx, &attempt.order_id)?;
     }
     if let Some(details) = details {
@@ -451,18 +521,14 @@ impl Store {
     /// transaction, once (see [`clear_ordered_lines`]).
     pub async fn finish_attempt(&self, attempt: &Attempt, result: AttemptResult<'_>, now: i64) -> Result<(), StoreError> {
         let attempt = attempt.clone();
-        let (intent, outcome, status, details) = (
-            result.payment_intent_id.map(str::to_owned),
-            result.outcome.to_owned(),
-            result.order_status.to_owned(),
-            result.details.cloned(),
-        );
+        let (intent, outcome, status, details) =
+            (result.payment_intent_id.map(str::to_owned), result.outcome.to_owned(), result.order_status, result.details.cloned());
         let clear_cart = result.clear_cart;
         self.write(move |tx| {
             let result = AttemptResult {
                 payment_intent_id: intent.as_deref(),
                 outcome: &outcome,
-                order_status: &status,
+                order_status: status,
                 clear_cart,
                 details: details.as_ref(),
             };
@@ -549,8 +615,7 @@ impl Store {
         .await
     }
     /// Orders for the merchant, newest first, optionally of one status.
-    pub async fn list_orders(&self, status: Option<&str>, limit: i64) -> Result<Vec<OrderSummary>, StoreError> {
-        let status = status.map(str::to_owned);
+    pub async fn list_orders(&self, status: Option<OrderStatus>, limit: i64) -> Result<Vec<OrderSummary>, StoreError> {
         self.read(move |tx| {
             // Two statements, so that each reads an index in order (no scan, no sort).
             let rows = match status {

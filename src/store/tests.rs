@@ -10,7 +10,7 @@ fn recorded_body(attempt: &Attempt) -> Option<String> {
 }
 
 fn result<'a>(payment_intent_id: Option<&'a str>, outcome: &'a str, order_status: &'a str, clear_cart: bool) -> AttemptResult<'a> {
-    AttemptResult { payment_intent_id, outcome, order_status, clear_cart, details: None }
+    AttemptResult { payment_intent_id, outcome, order_status: OrderStatus::parse(order_status).unwrap(), clear_cart, details: None }
 }
 
 /// One store per backend, with plenty of mugs in stock.
@@ -242,7 +242,7 @@ async fn a_late_failure_of_an_earlier_attempt_does_not_undo_a_later_one() {
             currency: "eur",
         };
         store.apply_payment_event(&late, 4).await.unwrap();
-        assert_eq!(store.order_of_session("ord_1", "s").await.unwrap().unwrap().status, "confirming");
+        assert_eq!(store.order_of_session("ord_1", "s").await.unwrap().unwrap().status, OrderStatus::Confirming);
     }
 }
 
@@ -252,7 +252,7 @@ async fn a_paid_order_never_moves_back() {
         let attempt = first_attempt(&store).await;
         store.write(|tx| tx.execute("UPDATE orders SET status = 'paid'", &[])).await.unwrap();
         store.finish_attempt(&attempt, result(Some("pi_1"), "requires_payment_method", "failed", false), 1).await.unwrap();
-        assert_eq!(store.order_of_session("ord_1", "s").await.unwrap().unwrap().status, "paid");
+        assert_eq!(store.order_of_session("ord_1", "s").await.unwrap().unwrap().status, OrderStatus::Paid);
     }
 }
 
@@ -318,7 +318,7 @@ async fn an_answer_about_an_earlier_attempt_does_not_move_the_order() {
         // The first attempt's result page is opened again.
         store.finish_attempt(&first, result(Some("pi_1"), "requires_payment_method", "failed", false), 5).await.unwrap();
         let order = store.order_of_session("ord_1", "s").await.unwrap().unwrap();
-        assert_eq!((order.status.as_str(), order.payment_intent_id.as_deref()), ("confirming", Some("pi_2")));
+        assert_eq!((order.status, order.payment_intent_id.as_deref()), (OrderStatus::Confirming, Some("pi_2")));
     }
 }
 
