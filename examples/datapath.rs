@@ -99,7 +99,7 @@ async fn seed(path: &std::path::Path, events: usize) {
         let intent = format!("pi_{n}");
         let result = AttemptResult {
             payment_intent_id: Some(&intent),
-            outcome: "processing",
+            outcome: &storefront::store::AttemptOutcome::Processing,
             order_status: storefront::store::OrderStatus::Confirming,
             clear_cart: false,
             details: None,

@@ -31,7 +31,8 @@ use db::Tx;
 pub use events::{EventEffect, PaymentEvent};
 pub use limits::Limit;
 pub use orders::{
-    Attempt, AttemptResult, AttemptStart, NewOrder, OrderLine, OrderRecord, OrderStatus, OrderSummary, PaymentDetails, shown_status,
+    Attempt, AttemptOutcome, AttemptResult, AttemptStart, NewOrder, OrderLine, OrderRecord, OrderStatus, OrderSummary, PaymentDetails,
+    shown_status,
 };
 pub use outbox::{DueMessage, OutboxEntry};
 pub use refunds::{RefundEffect, RefundRecord, RefundReport, Refunds};

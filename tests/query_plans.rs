@@ -9,9 +9,9 @@
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
-use storefront::store::{AttemptResult, AttemptStart, NewOrder, OrderLine, OrderStatus, PaymentEvent, SignIn, Store};
+use storefront::store::{AttemptOutcome, AttemptResult, AttemptStart, NewOrder, OrderLine, OrderStatus, PaymentEvent, SignIn, Store};
 
-fn result(outcome: &str, clear_cart: bool) -> AttemptResult<'_> {
+fn result(outcome: &AttemptOutcome, clear_cart: bool) -> AttemptResult<'_> {
     AttemptResult { payment_intent_id: Some("pi_1"), outcome, order_status: OrderStatus::Confirming, clear_cart, details: None }
 }
 use tracing::field::{Field, Visit};
@@ -104,9 +104,9 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
         panic!()
     };
     store.attempt_for_token("ctoken_1", "s").await.unwrap();
-    store.finish_attempt(&attempt, result("requires_action", false), 2).await.unwrap();
+    store.finish_attempt(&attempt, result(&AttemptOutcome::parse("requires_action"), false), 2).await.unwrap();
     let AttemptStart::Replay(_) = store.start_attempt("s", &order, "ctoken_1", None, 3, |_| None).await.unwrap() else { panic!() };
-    store.finish_attempt(&attempt, result("succeeded", true), 4).await.unwrap();
+    store.finish_attempt(&attempt, result(&AttemptOutcome::parse("succeeded"), true), 4).await.unwrap();
     store.unresolved_attempts(4).await.unwrap();
     store.order_id_for_payment_intent("pi_1", "s").await.unwrap();
     store.order_of_session("ord_1", "s").await.unwrap();

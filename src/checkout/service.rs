@@ -10,7 +10,7 @@ use crate::i18n::{Locale, Texts, fill};
 use crate::request::Request;
 use crate::session::{self, SessionId};
 use crate::state::AppState;
-use crate::store::{Attempt, AttemptResult, AttemptStart, NewOrder, OrderLine, OrderStatus, PaymentDetails};
+use crate::store::{Attempt, AttemptOutcome, AttemptResult, AttemptStart, NewOrder, OrderLine, OrderStatus, PaymentDetails};
 use crate::stripe::FormBody;
 use crate::stripe::ids::{ConfirmationTokenId, CustomerId, PaymentIntentId, PaymentMethodId};
 use crate::stripe::types::{
@@ -137,10 +137,10 @@ pub async fn confirm(state: &AppState, request: &Request, token: &Credential, pa
     // request, the page asking again after an unknown outcome), even though the cart
     // may have become the order since.
     if let Some((attempt, own)) = state.store.attempt_for_token(token.as_str(), session.as_str()).await? {
-        return match (own, attempt.outcome.as_deref()) {
+        return match (own, &attempt.outcome) {
             (false, _) => Err(AppError::invalid(t.details_used())),
-            (true, Some(REFUSED)) => Err(refused(state, locale)),
-            (true, Some(NOT_SENT)) => Err(AppError::invalid(t.details_unusable())),
+            (true, Some(AttemptOutcome::RefusedByShop)) => Err(refused(state, locale)),
+            (true, Some(AttemptOutcome::NotSent)) => Err(AppError::invalid(t.details_unusable())),
             (true, _) => pay(state, locale, &attempt, &body_of(&attempt, &payment)?).await,
         };
     }
@@ -184,7 +184,7 @@ pub async fn confirm(state: &AppState, request: &Request, token: &Credential, pa
             AttemptStart::CartEmpty => return Err(empty_cart(locale)),
             AttemptStart::OutOfStock { name, available } => return Err(out_of_stock(locale, available, &name)),
             AttemptStart::TokenUsedElsewhere => return Err(AppError::invalid(t.details_used())),
-            AttemptStart::Replay(attempt) if attempt.outcome.as_deref() == Some(REFUSED) => return Err(refused(state, locale)),
+            AttemptStart::Replay(attempt) if attempt.outcome == Some(AttemptOutcome::RefusedByShop) => return Err(refused(state, locale)),
             AttemptStart::Replay(attempt) => return pay(state, locale, &attempt, &body_of(&attempt, &payment)?).await,
             AttemptStart::New(attempt) => {
                 check_card(state, locale, &attempt).await?;
@@ -222,7 +222,9 @@ async fn abandon_pending_authentications(state: &AppState, locale: Locale, sessi
         };
         tracing::info!(order = %attempt.order_id, intent = %id, status = ?intent.status, "settled an abandoned authentication");
         match intent.status {
-            PaymentIntentStatus::Canceled => record(state, &attempt, Some(id.as_str()), "canceled", OrderStatus::Failed, None).await?,
+            PaymentIntentStatus::Canceled => {
+                record(state, &attempt, Some(id.as_str()), AttemptOutcome::Canceled, OrderStatus::Failed, None).await?
+            }
             _ => {
                 let _ = settle(state, locale, &attempt, &intent).await;
             }
@@ -282,11 +284,6 @@ async fn priced_cart(state: &AppState, request: &Request, session: &SessionId) -
     Ok((order, lines))
 }
 
-/// Outcome recorded when the shop's own rules refuse a card (no PaymentIntent made).
-const REFUSED: &str = "refused_by_shop";
-/// Outcome recorded when no PaymentIntent request was sent.
-const NOT_SENT: &str = "not_sent";
-
 fn refused(state: &AppState, locale: Locale) -> AppError {
     let t = locale.texts();
     let message =
@@ -317,7 +314,7 @@ async fn check_card(state: &AppState, locale: Locale, attempt: &Attempt) -> Resu
             }
             Ok(method) => {
                 tracing::warn!(order = %attempt.order_id, method = %method.id, "refused a payment method of another customer");
-                record(state, attempt, None, NOT_SENT, OrderStatus::Failed, None).await?;
+                record(state, attempt, None, AttemptOutcome::NotSent, OrderStatus::Failed, None).await?;
                 return Err(details_not_found(locale));
             }
             Err(error) => return Err(not_sent(state, locale, attempt, error).await),
@@ -328,7 +325,7 @@ async fn check_card(state: &AppState, locale: Locale, attempt: &Attempt) -> Resu
         card.as_ref().and_then(|c| c.country.as_deref()).is_some_and(|country| rules.blocked_card_countries.iter().any(|b| b == country));
     if (rules.refuse_prepaid_cards && prepaid) || blocked {
         tracing::info!(order = %attempt.order_id, prepaid, blocked, "card refused by the shop's rules");
-        record(state, attempt, None, REFUSED, OrderStatus::Failed, None).await?;
+        record(state, attempt, None, AttemptOutcome::RefusedByShop, OrderStatus::Failed, None).await?;
         return Err(refused(state, locale));
     }
     Ok(())
@@ -336,7 +333,7 @@ async fn check_card(state: &AppState, locale: Locale, attempt: &Attempt) -> Resu
 
 /// The credential could not be read: the attempt is closed without calling Stripe.
 async fn not_sent(state: &AppState, locale: Locale, attempt: &Attempt, error: crate::stripe::Error) -> AppError {
-    if let Err(failure) = record(state, attempt, None, NOT_SENT, OrderStatus::Failed, None).await {
+    if let Err(failure) = record(state, attempt, None, AttemptOutcome::NotSent, OrderStatus::Failed, None).await {
         return failure;
     }
     match error {
@@ -464,7 +461,7 @@ async fn refusal(state: &AppState, locale: Locale, attempt: &Attempt, error: cra
     let order = attempt.order_id.as_str();
     if let Some(card) = error.card_error() {
         let intent_id = card.payment_intent.as_ref().map(|pi| pi.id.as_str());
-        let outcome = card.decline_code.as_deref().or(card.code.as_deref()).unwrap_or("card_error");
+        let outcome = AttemptOutcome::Refused(card.decline_code.clone().or(card.code.clone()).unwrap_or_else(|| "card_error".into()));
         if let Err(failure) = record(state, attempt, intent_id, outcome, OrderStatus::Failed, None).await {
             return failure;
         }
@@ -509,7 +506,7 @@ async fn refusal(state: &AppState, locale: Locale, attempt: &Attempt, error: cra
         tracing::error!(order, request_id, status = api.status, code, param = ?api.param, message = %api.message, "Stripe refused a payment as the shop made it: the shop's integration or settings need fixing");
         Err(AppError::PaymentSetupFault)
     };
-    if let Err(failure) = record(state, attempt, None, code, OrderStatus::Failed, None).await {
+    if let Err(failure) = record(state, attempt, None, AttemptOutcome::Refused(code.to_owned()), OrderStatus::Failed, None).await {
         return failure;
     }
     outcome.unwrap_or_else(|error| error)
@@ -526,12 +523,14 @@ async fn settle(state: &AppState, locale: Locale, attempt: &Attempt, intent: &Pa
         PaymentIntentStatus::Processing => PaymentStatus::Processing,
         PaymentIntentStatus::RequiresCapture => PaymentStatus::RequiresCapture,
         PaymentIntentStatus::RequiresAction => {
-            record(state, attempt, id, "requires_action", OrderStatus::Confirming, Some(&details)).await?;
+            record(state, attempt, id, AttemptOutcome::RequiresAction, OrderStatus::Confirming, Some(&details)).await?;
             return Ok(PaymentStatus::RequiresAction);
         }
         PaymentIntentStatus::RequiresPaymentMethod => {
             let failure = intent.last_payment_error.as_ref();
-            let outcome = failure.and_then(|f| f.decline_code.as_deref().or(f.code.as_deref())).unwrap_or("requires_payment_method");
+            let outcome = AttemptOutcome::Refused(
+                failure.and_then(|f| f.decline_code.clone().or(f.code.clone())).unwrap_or_else(|| "requires_payment_method".into()),
+            );
             record(state, attempt, id, outcome, OrderStatus::Failed, None).await?;
             let message = failure
                 .and_then(|f| f.message.as_deref().map(|m| locale.decline(f.decline_code.as_deref(), f.code.as_deref(), m)))
@@ -540,17 +539,17 @@ async fn settle(state: &AppState, locale: Locale, attempt: &Attempt, intent: &Pa
         }
         ref other => {
             tracing::error!(status = ?other, intent = %intent.id, "unexpected PaymentIntent status after confirmation");
-            record(state, attempt, id, "unexpected_status", OrderStatus::Failed, None).await?;
+            record(state, attempt, id, AttemptOutcome::UnexpectedStatus, OrderStatus::Failed, None).await?;
             return Err(AppError::Internal);
         }
     };
     let (outcome, order_status) = match status {
-        PaymentStatus::Succeeded => ("succeeded", OrderStatus::Confirming),
-        PaymentStatus::Processing => ("processing", OrderStatus::Confirming),
+        PaymentStatus::Succeeded => (AttemptOutcome::Succeeded, OrderStatus::Confirming),
+        PaymentStatus::Processing => (AttemptOutcome::Processing, OrderStatus::Confirming),
         // Authorised: the merchant captures it (or cancels it) from the order view.
-        _ => ("requires_capture", OrderStatus::Authorized),
+        _ => (AttemptOutcome::RequiresCapture, OrderStatus::Authorized),
     };
-    let result = AttemptResult { payment_intent_id: id, outcome, order_status, clear_cart: true, details: Some(&details) };
+    let result = AttemptResult { payment_intent_id: id, outcome: &outcome, order_status, clear_cart: true, details: Some(&details) };
     state.store.finish_attempt(attempt, result, session::now()).await?;
     Ok(status)
 }
@@ -577,11 +576,11 @@ async fn record(
     state: &AppState,
     attempt: &Attempt,
     intent: Option<&str>,
-    outcome: &str,
+    outcome: AttemptOutcome,
     order_status: OrderStatus,
     details: Option<&PaymentDetails>,
 ) -> Result<(), AppError> {
-    let result = AttemptResult { payment_intent_id: intent, outcome, order_status, clear_cart: false, details };
+    let result = AttemptResult { payment_intent_id: intent, outcome: &outcome, order_status, clear_cart: false, details };
     state.store.finish_attempt(attempt, result, session::now()).await.map_err(AppError::from)
 }
 

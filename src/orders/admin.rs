@@ -140,7 +140,7 @@ pub async fn detail(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 a.number,
                 escape(a.payment_intent_id.as_deref().unwrap_or("")),
-                escape(a.outcome.as_deref().unwrap_or("unknown")),
+                escape(a.outcome.as_ref().map_or("unknown", |outcome| outcome.as_str())),
                 escape(&money(a.amount, &a.currency))
             )
         })

@@ -55,6 +55,72 @@ impl OrderStatus {
     }
 }
 
+/// What became of a payment attempt, once known. Stored as text: Stripe's status, a
+/// decline or error code, or why nothing was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// Stripe's PaymentIntent status after the confirmation.
+    Succeeded,
+    Processing,
+    RequiresCapture,
+    RequiresAction,
+    Canceled,
+    /// Declined or refused by Stripe: its decline code, or its error code
+    /// (`requires_payment_method` when a failed payment gave neither).
+    Refused(String),
+    /// The shop's own rules refused the card; no PaymentIntent was made.
+    RefusedByShop,
+    /// No PaymentIntent request was sent (the details could not be used).
+    NotSent,
+    /// Stripe answered with a status this flow does not expect.
+    UnexpectedStatus,
+}
+
+impl AttemptOutcome {
+    pub fn as_str(&self) -> &str {
+        match self {
+            AttemptOutcome::Succeeded => "succeeded",
+            AttemptOutcome::Processing => "processing",
+            AttemptOutcome::RequiresCapture => "requires_capture",
+            AttemptOutcome::RequiresAction => "requires_action",
+            AttemptOutcome::Canceled => "canceled",
+            AttemptOutcome::Refused(code) => code,
+            AttemptOutcome::RefusedByShop => "refused_by_shop",
+            AttemptOutcome::NotSent => "not_sent",
+            AttemptOutcome::UnexpectedStatus => "unexpected_status",
+        }
+    }
+
+    pub fn parse(text: &str) -> AttemptOutcome {
+        match text {
+            "succeeded" => AttemptOutcome::Succeeded,
+            "processing" => AttemptOutcome::Processing,
+            "requires_capture" => AttemptOutcome::RequiresCapture,
+            "requires_action" => AttemptOutcome::RequiresAction,
+            "canceled" => AttemptOutcome::Canceled,
+            "refused_by_shop" => AttemptOutcome::RefusedByShop,
+            "not_sent" => AttemptOutcome::NotSent,
+            "unexpected_status" => AttemptOutcome::UnexpectedStatus,
+            code => AttemptOutcome::Refused(code.to_owned()),
+        }
+    }
+}
+
+impl super::db::ToParam for AttemptOutcome {
+    fn param(&self) -> super::db::Param<'_> {
+        super::db::Param::Text(self.as_str())
+    }
+}
+
+impl super::db::FromValue for AttemptOutcome {
+    fn from_value(value: &super::db::Value) -> Option<Self> {
+        match value {
+            super::db::Value::Text(text) => Some(AttemptOutcome::parse(text)),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Display for OrderStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -113,7 +179,7 @@ pub struct Attempt {
     pub currency: String,
     pub payment_intent_id: Option<String>,
     /// `None` while Stripe's answer is unknown.
-    pub outcome: Option<String>,
+    pub outcome: Option<AttemptOutcome>,
     /// The Stripe Customer the payment is for (a signed-in shopper's).
     pub customer_id: Option<String>,
     /// The form body first sent to Stripe for this attempt (replayed as it is).
@@ -124,8 +190,7 @@ pub struct Attempt {
 #[derive(Debug, Clone, Copy)]
 pub struct AttemptResult<'a> {
     pub payment_intent_id: Option<&'a str>,
-    /// Stripe's status, or a decline code, or why nothing was sent.
-    pub outcome: &'a str,
+    pub outcome: &'a AttemptOutcome,
     /// Where the order goes (unless it is already paid or canceled).
     pub order_status: OrderStatus,
     /// The payment went through: the order's lines leave the cart (once).

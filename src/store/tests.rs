@@ -9,7 +9,12 @@ fn recorded_body(attempt: &Attempt) -> Option<String> {
     Some(format!("metadata[order_id]={}", attempt.order_id))
 }
 
-fn result<'a>(payment_intent_id: Option<&'a str>, outcome: &'a str, order_status: &'a str, clear_cart: bool) -> AttemptResult<'a> {
+fn result<'a>(
+    payment_intent_id: Option<&'a str>,
+    outcome: &'a AttemptOutcome,
+    order_status: &'a str,
+    clear_cart: bool,
+) -> AttemptResult<'a> {
     AttemptResult { payment_intent_id, outcome, order_status: OrderStatus::parse(order_status).unwrap(), clear_cart, details: None }
 }
 
@@ -129,7 +134,11 @@ async fn checkouts_cancelled_at_any_point_leave_the_writer_usable() {
                             store.start_attempt(&session, &order, &format!("ctoken_{n}_{round}"), None, 0, recorded_body).await?
                         {
                             store
-                                .finish_attempt(&attempt, result(Some(&format!("pi_{n}_{round}")), "succeeded", "confirming", true), 1)
+                                .finish_attempt(
+                                    &attempt,
+                                    result(Some(&format!("pi_{n}_{round}")), &AttemptOutcome::Succeeded, "confirming", true),
+                                    1,
+                                )
                                 .await?;
                         }
                         Ok::<_, StoreError>(())
@@ -189,7 +198,7 @@ async fn the_same_token_replays_its_attempt_and_a_second_token_waits_for_an_unkn
         let waiting = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 0, recorded_body).await.unwrap();
         assert_eq!(waiting, AttemptStart::Unresolved(first.clone()));
 
-        store.finish_attempt(&first, result(Some("pi_1"), "card_declined", "failed", false), 1).await.unwrap();
+        store.finish_attempt(&first, result(Some("pi_1"), &AttemptOutcome::parse("card_declined"), "failed", false), 1).await.unwrap();
         let AttemptStart::New(second) = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 2, recorded_body).await.unwrap() else {
             panic!("expected a second attempt on the same order")
         };
@@ -215,7 +224,7 @@ async fn another_session_cannot_use_a_token_or_see_an_order() {
 async fn a_cart_that_became_an_order_cannot_start_another_one() {
     for (store, _scratch) in stores().await {
         let first = first_attempt(&store).await;
-        store.finish_attempt(&first, result(Some("pi_1"), "succeeded", "confirming", true), 1).await.unwrap();
+        store.finish_attempt(&first, result(Some("pi_1"), &AttemptOutcome::parse("succeeded"), "confirming", true), 1).await.unwrap();
         // A request that priced the cart before it was emptied arrives now.
         let late = store.start_attempt("s", &order("ord_2"), "ctoken_b", None, 2, recorded_body).await.unwrap();
         assert_eq!(late, AttemptStart::CartEmpty);
@@ -227,11 +236,11 @@ async fn a_cart_that_became_an_order_cannot_start_another_one() {
 async fn a_late_failure_of_an_earlier_attempt_does_not_undo_a_later_one() {
     for (store, _scratch) in stores().await {
         let first = first_attempt(&store).await;
-        store.finish_attempt(&first, result(Some("pi_1"), "card_declined", "failed", false), 1).await.unwrap();
+        store.finish_attempt(&first, result(Some("pi_1"), &AttemptOutcome::parse("card_declined"), "failed", false), 1).await.unwrap();
         let AttemptStart::New(second) = store.start_attempt("s", &order("ord_1"), "ctoken_b", None, 2, recorded_body).await.unwrap() else {
             panic!()
         };
-        store.finish_attempt(&second, result(Some("pi_2"), "processing", "confirming", true), 3).await.unwrap();
+        store.finish_attempt(&second, result(Some("pi_2"), &AttemptOutcome::parse("processing"), "confirming", true), 3).await.unwrap();
         let late = PaymentEvent {
             event_id: "evt_late",
             event_type: "payment_intent.payment_failed",
@@ -251,7 +260,10 @@ async fn a_paid_order_never_moves_back() {
     for (store, _scratch) in stores().await {
         let attempt = first_attempt(&store).await;
         store.write(|tx| tx.execute("UPDATE orders SET status = 'paid'", &[])).await.unwrap();
-        store.finish_attempt(&attempt, result(Some("pi_1"), "requires_payment_method", "failed", false), 1).await.unwrap();
+        store
+            .finish_attempt(&attempt, result(Some("pi_1"), &AttemptOutcome::parse("requires_payment_method"), "failed", false), 1)
+            .await
+            .unwrap();
         assert_eq!(store.order_of_session("ord_1", "s").await.unwrap().unwrap().status, OrderStatus::Paid);
     }
 }
@@ -273,14 +285,14 @@ async fn an_old_result_page_or_a_late_webhook_keeps_the_next_cart() {
     for (store, _scratch) in stores().await {
         store.seed_inventory([("tote", 100)]).await.unwrap();
         let attempt = first_attempt(&store).await;
-        store.finish_attempt(&attempt, result(Some("pi_1"), "succeeded", "confirming", true), 1).await.unwrap();
+        store.finish_attempt(&attempt, result(Some("pi_1"), &AttemptOutcome::parse("succeeded"), "confirming", true), 1).await.unwrap();
         assert!(store.cart("s").await.unwrap().0.is_empty(), "the paid lines left the cart");
 
         // The shopper fills a new cart, then the old result page is reloaded and the
         // webhook arrives late (twice).
         store.add_to_cart("s", "mug", 1, 99, 2).await.unwrap();
         store.add_to_cart("s", "tote", 1, 99, 2).await.unwrap();
-        store.finish_attempt(&attempt, result(Some("pi_1"), "succeeded", "confirming", true), 3).await.unwrap();
+        store.finish_attempt(&attempt, result(Some("pi_1"), &AttemptOutcome::parse("succeeded"), "confirming", true), 3).await.unwrap();
         assert_eq!(store.apply_payment_event(&paid("evt_1"), 4).await.unwrap(), EventEffect::Fulfilled { oversold: false });
         store.apply_payment_event(&paid("evt_2"), 5).await.unwrap();
         assert_eq!(store.cart("s").await.unwrap().0, vec![("mug".to_owned(), 1), ("tote".to_owned(), 1)]);
@@ -309,14 +321,23 @@ async fn a_payment_that_succeeds_late_takes_only_what_the_order_bought() {
 async fn an_answer_about_an_earlier_attempt_does_not_move_the_order() {
     for (store, _scratch) in stores().await {
         let first = first_attempt(&store).await;
-        store.finish_attempt(&first, result(Some("pi_1"), "requires_action", "confirming", false), 1).await.unwrap();
-        store.finish_attempt(&first, result(Some("pi_1"), "canceled", "failed", false), 2).await.unwrap();
+        store
+            .finish_attempt(&first, result(Some("pi_1"), &AttemptOutcome::parse("requires_action"), "confirming", false), 1)
+            .await
+            .unwrap();
+        store.finish_attempt(&first, result(Some("pi_1"), &AttemptOutcome::parse("canceled"), "failed", false), 2).await.unwrap();
         let AttemptStart::New(second) = store.start_attempt("s", &order("ord_1"), "ctoken_b", None, 3, recorded_body).await.unwrap() else {
             panic!()
         };
-        store.finish_attempt(&second, result(Some("pi_2"), "requires_action", "confirming", false), 4).await.unwrap();
+        store
+            .finish_attempt(&second, result(Some("pi_2"), &AttemptOutcome::parse("requires_action"), "confirming", false), 4)
+            .await
+            .unwrap();
         // The first attempt's result page is opened again.
-        store.finish_attempt(&first, result(Some("pi_1"), "requires_payment_method", "failed", false), 5).await.unwrap();
+        store
+            .finish_attempt(&first, result(Some("pi_1"), &AttemptOutcome::parse("requires_payment_method"), "failed", false), 5)
+            .await
+            .unwrap();
         let order = store.order_of_session("ord_1", "s").await.unwrap().unwrap();
         assert_eq!((order.status, order.payment_intent_id.as_deref()), (OrderStatus::Confirming, Some("pi_2")));
     }
@@ -337,10 +358,10 @@ async fn an_attempt_keeps_the_request_it_sent_and_the_order_what_paid() {
             card_brand: Some("visa".into()),
             last4: Some("4242".into()),
         };
-        let with = AttemptResult { details: Some(&details), ..result(Some("pi_1"), "requires_action", "confirming", false) };
+        let with = AttemptResult { details: Some(&details), ..result(Some("pi_1"), &AttemptOutcome::RequiresAction, "confirming", false) };
         store.finish_attempt(&attempt, with, 1).await.unwrap();
         // A later answer without details keeps them.
-        store.finish_attempt(&attempt, result(Some("pi_1"), "succeeded", "confirming", true), 2).await.unwrap();
+        store.finish_attempt(&attempt, result(Some("pi_1"), &AttemptOutcome::parse("succeeded"), "confirming", true), 2).await.unwrap();
         let order = store.order_for_merchant("ord_1").await.unwrap().unwrap();
         assert_eq!(order.details, details);
         assert_eq!((order.discount_amount, order.discount_code.as_deref()), (0, None));
@@ -361,7 +382,7 @@ async fn idle_sessions_expire_unless_a_payment_is_in_flight() {
         else {
             panic!()
         };
-        store.finish_attempt(&done, result(Some("pi_o"), "card_declined", "failed", false), 1).await.unwrap();
+        store.finish_attempt(&done, result(Some("pi_o"), &AttemptOutcome::parse("card_declined"), "failed", false), 1).await.unwrap();
 
         store.expire_sessions(50, 200).await.unwrap();
         let rows = |id: &'static str| store.read(move |tx| tx.one::<i64>("SELECT COUNT(*) FROM sessions WHERE id = $1", &[&id]));
