@@ -35,7 +35,7 @@ pub use orders::{
     shown_status,
 };
 pub use outbox::{DueMessage, OutboxEntry};
-pub use refunds::{RefundEffect, RefundRecord, RefundReport, Refunds};
+pub use refunds::{RefundEffect, RefundRecord, RefundReport, RefundStatus, Refunds};
 pub use sessions::{CartAdd, CartContents};
 
 /// A database fault. Its text is for the log, never for the browser.

@@ -14,10 +14,26 @@ mod support;
 const SECRET: &str = "whsec_crash";
 const ORDERS: usize = 400;
 
+/// A storefront process, killed when dropped (a failing test leaves none behind).
+struct Server(Child);
+
+impl Server {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// The storefront binary on `port`, on the database `db_url`.
-fn spawn(db_url: &str, port: u16) -> Child {
+fn spawn(db_url: &str, port: u16) -> Server {
     let root = env!("CARGO_MANIFEST_DIR");
-    Command::new(env!("CARGO_BIN_EXE_storefront"))
+    let child = Command::new(env!("CARGO_BIN_EXE_storefront"))
         .current_dir(root)
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
         .env("DATABASE_URL", db_url)
@@ -32,7 +48,8 @@ fn spawn(db_url: &str, port: u16) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("the storefront binary")
+        .expect("the storefront binary");
+    Server(child)
 }
 
 async fn wait_until_up(base: &str) {
@@ -118,8 +135,7 @@ async fn a_kill_during_group_commits_loses_no_acknowledged_event_and_applies_eac
         async move { deliver(&base, (0..ORDERS).collect()).await }
     });
     support::poll_until(500, || async { paid(&store).await }, |paid| *paid >= ORDERS / 4).await;
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
     let acknowledged = burst.await.unwrap();
     assert!(acknowledged.len() < ORDERS, "the kill came after the burst: nothing was interrupted");
 
@@ -132,8 +148,7 @@ async fn a_kill_during_group_commits_loses_no_acknowledged_event_and_applies_eac
     check(&store, &acknowledged).await;
     // And, as Stripe may, everything once more: nothing changes.
     assert_eq!(deliver(&base, (0..ORDERS).collect()).await.len(), ORDERS);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
     check(&store, &acknowledged).await;
 }
 

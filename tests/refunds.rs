@@ -4,7 +4,7 @@
 //! order, count each refund once; the shopper's order page shows them.
 
 use serde_json::{Value, json};
-use storefront::store::{OrderStatus, Store};
+use storefront::store::{OrderStatus, RefundStatus, Store};
 
 mod support;
 
@@ -186,7 +186,7 @@ async fn refund_webhooks_in_any_order_count_each_refund_once_and_a_failure_gives
     assert_eq!(deliver(&shop, &succeeded).await, 200, "again");
     assert_eq!(shop.refunded(&order_id).await, 1500);
     let refunds = shop.store.refunds_of(&order_id).await.unwrap();
-    assert_eq!(refunds.refunds[0].status, "succeeded");
+    assert_eq!(refunds.refunds[0].status, RefundStatus::Succeeded);
 
     // Stripe later says the refund failed (the card account was closed): the money did
     // not go back after all.

@@ -478,7 +478,7 @@ async function main() {
   const demoCatalog = path.join(ROOT, 'catalog.toml');
   const results = { machine, date: new Date().toISOString(), quick: QUICK, connections: CONNECTIONS, seconds: SECS, scenarios: {}, growth: {} };
   const confirmations = PAGES_ONLY ? 10 : QUICK ? 8_000 : 30_000;
-  const events = PAGES_ONLY ? 10 : QUICK ? 60_000 : 300_000;
+  const events = PAGES_ONLY ? 10 : QUICK ? 60_000 : 600_000;
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',

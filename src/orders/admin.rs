@@ -5,7 +5,7 @@
 
 use crate::money::{Currency, Money};
 use crate::state::AppState;
-use crate::store::OrderStatus;
+use crate::store::{OrderStatus, RefundStatus};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -221,7 +221,7 @@ fn refunds_section(order: &crate::store::OrderRecord, refunds: &crate::store::Re
                 "<tr data-testid=\"admin-refund\" data-status=\"{status}\"><td><code>{id}</code></td><td>{amount}</td><td>{status}</td><td>{reason}</td></tr>",
                 id = escape(&r.id),
                 amount = escape(&money(r.amount, &r.currency)),
-                status = escape(&r.status),
+                status = r.status.as_str(),
                 reason = escape(r.reason.as_deref().unwrap_or("")),
             )
         })
@@ -428,7 +428,7 @@ pub async fn refund(State(state): State<AppState>, headers: HeaderMap, Path(id):
                 amount: refund.amount,
                 currency: &refund.currency,
                 reason: refund.reason.as_deref(),
-                status: refund.status.as_deref().unwrap_or("pending"),
+                status: RefundStatus::parse(refund.status.as_deref().unwrap_or("pending")),
                 restock,
             };
             if let Err(error) = state.store.record_refund(&report, crate::session::now()).await {

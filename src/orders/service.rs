@@ -6,7 +6,7 @@ use crate::money::{Currency, Money};
 use crate::request::Request;
 use crate::session;
 use crate::state::AppState;
-use crate::store::OrderStatus;
+use crate::store::{OrderStatus, RefundStatus};
 
 /// The session's order `id`, or not found (for a missing order and for anyone else's).
 pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<OrderView, AppError> {
@@ -30,8 +30,8 @@ pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<Order
         refunds: refunds
             .refunds
             .iter()
-            .filter(|refund| !matches!(refund.status.as_str(), "failed" | "canceled"))
-            .map(|refund| (Money::new(refund.amount, currency), refund.status == "succeeded"))
+            .filter(|refund| !refund.status.is_void())
+            .map(|refund| (Money::new(refund.amount, currency), refund.status == RefundStatus::Succeeded))
             .collect(),
         refunded: Money::new(refunds.refunded, currency),
         refresh_in_secs: if settling { refresh_after(session::now() - order.updated_at) } else { None },

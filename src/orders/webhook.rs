@@ -6,7 +6,7 @@
 
 use crate::session;
 use crate::state::AppState;
-use crate::store::{EventEffect, PaymentEvent, RefundReport};
+use crate::store::{EventEffect, PaymentEvent, RefundReport, RefundStatus};
 use crate::stripe::webhook;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -56,7 +56,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
             amount,
             currency: refund["currency"].as_str().unwrap_or_default(),
             reason: refund["reason"].as_str(),
-            status: refund["status"].as_str().unwrap_or("pending"),
+            status: RefundStatus::parse(refund["status"].as_str().unwrap_or("pending")),
             restock: refund["metadata"]["restock"] == "true",
         };
         return match state.store.record_refund(&report, session::now()).await {

@@ -3,8 +3,68 @@
 //! order and any number of times; each report goes through [`Store::record_refund`],
 //! which adds a refund's amount to its order exactly once, when it has succeeded.
 
+use super::db::{FromValue, Param, ToParam, Value};
 use super::orders::order_quantities;
 use super::{Store, StoreError};
+
+/// A refund's status, as Stripe names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundStatus {
+    Pending,
+    RequiresAction,
+    Succeeded,
+    Failed,
+    Canceled,
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Pending => "pending",
+            RefundStatus::RequiresAction => "requires_action",
+            RefundStatus::Succeeded => "succeeded",
+            RefundStatus::Failed => "failed",
+            RefundStatus::Canceled => "canceled",
+        }
+    }
+
+    /// Stripe's name; a status this version does not know counts as `pending` (not
+    /// settled: a later report still moves it).
+    pub fn parse(text: &str) -> RefundStatus {
+        match text {
+            "requires_action" => RefundStatus::RequiresAction,
+            "succeeded" => RefundStatus::Succeeded,
+            "failed" => RefundStatus::Failed,
+            "canceled" => RefundStatus::Canceled,
+            _ => RefundStatus::Pending,
+        }
+    }
+
+    /// Later statuses win: a `pending` that arrives after `succeeded` changes nothing.
+    fn settled(self) -> bool {
+        matches!(self, RefundStatus::Succeeded | RefundStatus::Failed | RefundStatus::Canceled)
+    }
+
+    /// Failed or canceled: its amount will not go back.
+    pub fn is_void(self) -> bool {
+        matches!(self, RefundStatus::Failed | RefundStatus::Canceled)
+    }
+}
+
+impl ToParam for RefundStatus {
+    fn param(&self) -> Param<'_> {
+        Param::Text(self.as_str())
+    }
+}
+
+impl FromValue for RefundStatus {
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Text(text) => Some(RefundStatus::parse(text)),
+            _ => None,
+        }
+    }
+}
 
 /// A refund as the order pages show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,8 +73,7 @@ pub struct RefundRecord {
     pub amount: i64,
     pub currency: String,
     pub reason: Option<String>,
-    /// Stripe's: `pending`, `requires_action`, `succeeded`, `failed`, `canceled`.
-    pub status: String,
+    pub status: RefundStatus,
     pub created_at: i64,
 }
 
@@ -42,7 +101,7 @@ pub struct RefundReport<'a> {
     pub amount: i64,
     pub currency: &'a str,
     pub reason: Option<&'a str>,
-    pub status: &'a str,
+    pub status: RefundStatus,
     /// The merchant asked for the goods to go back into stock (the refund's metadata).
     pub restock: bool,
 }
@@ -59,11 +118,6 @@ pub enum RefundEffect {
     UnknownOrder,
 }
 
-/// Later statuses win: a `pending` that arrives after `succeeded` changes nothing.
-fn settled(status: &str) -> bool {
-    matches!(status, "succeeded" | "failed" | "canceled")
-}
-
 impl Store {
     /// Records a report of a refund, exactly once in its effect: the order's refunded
     /// total counts each succeeded refund once (and gives it back if Stripe later says
@@ -76,7 +130,7 @@ impl Store {
             report.payment_intent_id.to_owned(),
             report.currency.to_owned(),
             report.reason.map(str::to_owned),
-            report.status.to_owned(),
+            report.status,
         );
         let (amount, restock) = (report.amount, report.restock);
         self.write(move |tx| {
@@ -103,8 +157,8 @@ impl Store {
                     false
                 }
                 Some(row) => {
-                    let (old, counted): (String, i64) = (row.get("status")?, row.get("counted")?);
-                    if settled(&old) && !settled(&status) || old == status {
+                    let (old, counted): (RefundStatus, i64) = (row.get("status")?, row.get("counted")?);
+                    if old.settled() && !status.settled() || old == status {
                         tx.abandon();
                         return Ok(RefundEffect::Stale);
                     }
@@ -112,7 +166,7 @@ impl Store {
                     counted == 1
                 }
             };
-            let succeeded = status == "succeeded";
+            let succeeded = status == RefundStatus::Succeeded;
             let change = match (succeeded, counted_before) {
                 (true, false) => amount,
                 (false, true) => -amount,
@@ -175,7 +229,7 @@ impl Store {
                 Some(row) => (row.get::<i64>("amount_refunded")?, row.get::<i64>("restocked")? == 1),
                 None => (0, false),
             };
-            let committed = refunds.iter().filter(|r| !matches!(r.status.as_str(), "failed" | "canceled")).map(|r| r.amount).sum();
+            let committed = refunds.iter().filter(|r| !r.status.is_void()).map(|r| r.amount).sum();
             Ok(Refunds { refunds, refunded, committed, restocked })
         })
         .await
