@@ -529,7 +529,7 @@ async function main() {
       db.exec('UPDATE inventory SET on_hand = 1000000000');
       db.exec('PRAGMA optimize');
       const confirmationsNow = QUICK ? 6_000 : 15_000;
-      const eventsNow = QUICK ? 30_000 : 60_000;
+      const eventsNow = QUICK ? 30_000 : 200_000;
       const prepared = await prepare(name, server, db, { confirmations: confirmationsNow, events: eventsNow, orderBase });
       orderBase += eventsNow;
       prepared.warmConfirmations = Math.floor(confirmationsNow / 4);
