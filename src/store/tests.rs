@@ -164,6 +164,52 @@ async fn a_cart_line_needs_a_real_session() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_write_rolls_back_alone_when_it_shares_a_commit() {
+    // Writes queued together share one transaction on SQLite (group commit), each under
+    // a savepoint: the ones that fail (a cart line for a session that does not exist; a
+    // unit that wrote a row and then failed) must keep nothing of their own and take
+    // nothing of the others with them, and each must hear its own result.
+    for (store, _scratch) in stores().await {
+        for n in 0..100 {
+            store.create_session(&format!("s{n}"), 0).await.unwrap();
+        }
+        let tasks: Vec<_> = (0..600)
+            .map(|n| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let result = match n % 3 {
+                        0 => store.add_to_cart(&format!("s{}", n / 6), "mug", 1, 99, 0).await.map(drop),
+                        1 => store.add_to_cart(&format!("nobody{n}"), "mug", 1, 99, 0).await.map(drop),
+                        _ => {
+                            store
+                                .write(move |tx| {
+                                    tx.execute(
+                                        "INSERT INTO sessions (id, created_at, last_seen_at) VALUES ($1, 0, 0)",
+                                        &[&format!("ghost{n}")],
+                                    )?;
+                                    Err::<(), _>(StoreError::Column("a unit that fails after writing".into()))
+                                })
+                                .await
+                        }
+                    };
+                    (n, result)
+                })
+            })
+            .collect();
+        for task in tasks {
+            let (n, result) = task.await.unwrap();
+            assert_eq!(result.is_ok(), n % 3 == 0, "write {n}: {result:?}");
+        }
+        let ghosts = store.read(|tx| tx.one::<i64>("SELECT COUNT(*) FROM sessions WHERE id LIKE 'ghost%'", &[])).await.unwrap();
+        assert_eq!(ghosts, 0, "what a failed unit wrote was rolled back");
+        for n in 0..100 {
+            // Two additions of one mug each reached every real session.
+            assert_eq!(store.cart(&format!("s{n}")).await.unwrap().0, vec![("mug".to_owned(), 2)], "session s{n}");
+        }
+    }
+}
+
 /// Session `s` with two mugs in its cart, and the first attempt to pay for them
 /// (order `ord_1`, token `ctoken_a`).
 async fn first_attempt(store: &Store) -> Attempt {
