@@ -113,6 +113,28 @@ impl<T: FromValue> FromValue for Option<T> {
     }
 }
 
+/// Stores an enum as its text name: bound as `as_str()`, read back through `$parse`
+/// (`&str -> Option<Self>`; `None` makes the read fail, naming the column).
+macro_rules! text_column {
+    ($type:ty, $parse:expr) => {
+        impl $crate::store::db::ToParam for $type {
+            fn param(&self) -> $crate::store::db::Param<'_> {
+                $crate::store::db::Param::Text(self.as_str())
+            }
+        }
+
+        impl $crate::store::db::FromValue for $type {
+            fn from_value(value: &$crate::store::db::Value) -> Option<Self> {
+                match value {
+                    $crate::store::db::Value::Text(text) => ($parse)(text.as_str()),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+pub(super) use text_column;
+
 /// A row read, owning its values.
 #[derive(Debug, Clone)]
 pub struct Row {

@@ -106,20 +106,7 @@ impl AttemptOutcome {
     }
 }
 
-impl super::db::ToParam for AttemptOutcome {
-    fn param(&self) -> super::db::Param<'_> {
-        super::db::Param::Text(self.as_str())
-    }
-}
-
-impl super::db::FromValue for AttemptOutcome {
-    fn from_value(value: &super::db::Value) -> Option<Self> {
-        match value {
-            super::db::Value::Text(text) => Some(AttemptOutcome::parse(text)),
-            _ => None,
-        }
-    }
-}
+super::db::text_column!(AttemptOutcome, |text| Some(AttemptOutcome::parse(text)));
 
 impl std::fmt::Display for OrderStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -127,20 +114,7 @@ impl std::fmt::Display for OrderStatus {
     }
 }
 
-impl super::db::ToParam for OrderStatus {
-    fn param(&self) -> super::db::Param<'_> {
-        super::db::Param::Text(self.as_str())
-    }
-}
-
-impl super::db::FromValue for OrderStatus {
-    fn from_value(value: &super::db::Value) -> Option<Self> {
-        match value {
-            super::db::Value::Text(text) => OrderStatus::parse(text),
-            _ => None,
-        }
-    }
-}
+super::db::text_column!(OrderStatus, OrderStatus::parse);
 
 /// A priced cart line, copied into an order.
 #[derive(Debug, Clone)]

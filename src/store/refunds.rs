@@ -3,7 +3,6 @@
 //! order and any number of times; each report goes through [`Store::record_refund`],
 //! which adds a refund's amount to its order exactly once, when it has succeeded.
 
-use super::db::{FromValue, Param, ToParam, Value};
 use super::orders::order_quantities;
 use super::{Store, StoreError};
 
@@ -51,20 +50,7 @@ impl RefundStatus {
     }
 }
 
-impl ToParam for RefundStatus {
-    fn param(&self) -> Param<'_> {
-        Param::Text(self.as_str())
-    }
-}
-
-impl FromValue for RefundStatus {
-    fn from_value(value: &Value) -> Option<Self> {
-        match value {
-            Value::Text(text) => Some(RefundStatus::parse(text)),
-            _ => None,
-        }
-    }
-}
+super::db::text_column!(RefundStatus, |text| Some(RefundStatus::parse(text)));
 
 /// A refund as the order pages show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
