@@ -247,3 +247,54 @@ test('refunds through the SDK: part, then the rest, and an over-refund refused',
   const refunds = await stripe.refunds.list({ payment_intent: intent.id });
   assert.deepEqual(refunds.data.map((r) => r.amount).sort(), [1000, 2000]);
 });
+
+test('subscriptions through the SDK: default_incomplete, the first invoice paid from a token, renewal, cancel at period end', async () => {
+  const customer = await stripe.customers.create({ email: 'subscriber@example.com' });
+  const product = await stripe.products.create({ name: 'Coffee beans, monthly' });
+  const subscription = await stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price_data: { currency: 'eur', unit_amount: 1200, product: product.id, recurring: { interval: 'month' } } }],
+    payment_behavior: 'default_incomplete',
+    payment_settings: { save_default_payment_method: 'on_subscription' },
+    expand: ['latest_invoice.payments'],
+  });
+  assert.equal(subscription.status, 'incomplete');
+  const invoice = /** @type {Stripe.Invoice} */ (subscription.latest_invoice);
+  assert.equal(invoice.amount_due, 1200);
+  // The SDK turned the decimal string into its Decimal type.
+  assert.equal(String(subscription.items.data[0].price.unit_amount_decimal), '1200');
+  const payment = invoice.payments?.data[0]?.payment;
+  assert.equal(payment?.type, 'payment_intent');
+  const intentId = /** @type {string} */ (payment?.payment_intent);
+  assert.ok(invoice.confirmation_secret?.client_secret.startsWith(`${intentId}_secret_`));
+
+  const confirmed = await stripe.paymentIntents.confirm(intentId, {
+    confirmation_token: await token('pm_card_visa'),
+    return_url: 'https://shop.example/subscribe/complete',
+  });
+  assert.equal(confirmed.status, 'succeeded');
+  const active = await stripe.subscriptions.retrieve(subscription.id);
+  assert.equal(active.status, 'active');
+  assert.equal(active.default_payment_method, confirmed.payment_method);
+
+  await control('/_emulator/clock', { advance_seconds: 32 * 24 * 3600 });
+  const invoices = await stripe.invoices.list({ subscription: subscription.id });
+  assert.deepEqual(
+    invoices.data.map((i) => [i.billing_reason, i.status]),
+    [
+      ['subscription_cycle', 'paid'],
+      ['subscription_create', 'paid'],
+    ],
+  );
+
+  const ending = await stripe.subscriptions.update(subscription.id, { cancel_at_period_end: true });
+  assert.equal(ending.cancel_at, ending.items.data[0].current_period_end);
+  const resumed = await stripe.subscriptions.update(subscription.id, { cancel_at_period_end: false });
+  assert.equal(resumed.cancel_at, null);
+  const canceled = await stripe.subscriptions.cancel(subscription.id);
+  assert.equal(canceled.status, 'canceled');
+  await assert.rejects(stripe.subscriptions.update(subscription.id, { cancel_at_period_end: true }), (/** @type {any} */ error) => {
+    assert.equal(error.type, 'StripeInvalidRequestError');
+    return true;
+  });
+});

@@ -99,6 +99,16 @@ function resolve(checker, root, dotted) {
   let current = [root];
   const segments = dotted.split('.');
   for (const [index, segment] of segments.entries()) {
+    if (segment === '#') {
+      // `items.#.price`: any element of an array of hashes.
+      const elements = current
+        .flatMap((type) => (type.isUnion() ? type.types : [type]))
+        .filter((part) => checker.isArrayType(part))
+        .map((part) => checker.getTypeArguments(/** @type {ts.TypeReference} */ (part))[0]);
+      if (elements.length === 0) return `${segments.slice(0, index).join('.')} is not an array`;
+      current = elements;
+      continue;
+    }
     if (segment === '*') {
       // `metadata.*`: keys of the caller's own; the parameter must take any string key.
       const open = current.some((type) => shapes(checker, type).some((shape) => checker.getIndexInfosOfType(shape).length > 0));

@@ -107,6 +107,10 @@ const objectTypes = {
   payment_intent: 'Stripe.PaymentIntent',
   payment_method: 'Stripe.PaymentMethod',
   setup_intent: 'Stripe.SetupIntent',
+  product: 'Stripe.Product',
+  price: 'Stripe.Price',
+  subscription: 'Stripe.Subscription',
+  invoice: 'Stripe.Invoice',
 };
 
 test('every object and event the flow produces type-checks against the SDK at every depth', async () => {
@@ -229,6 +233,55 @@ test('every object and event the flow produces type-checks against the SDK at ev
     }),
   );
 
+  // Subscriptions: created default_incomplete, first invoice paid by confirming its
+  // PaymentIntent with a ConfirmationToken, renewed by the clock (paid, then failed with
+  // the card that attaches and then declines), set to cancel at the period's end, ended.
+  const product = await api('POST', '/v1/products', { id: 'beans-monthly', name: 'Coffee beans, monthly', metadata: { sku: 'beans' } });
+  keep('Stripe.Product', 'product created', product);
+  keep('Stripe.Product', 'product retrieved', await api('GET', `/v1/products/${product.id}`));
+  const monthly = { currency: 'eur', unit_amount: 1200, product: product.id, recurring: { interval: 'month', interval_count: 1 } };
+  keep('Stripe.Price', 'price created', await api('POST', '/v1/prices', { ...monthly, lookup_key: 'beans_monthly' }));
+  /** @param {string} test @param {Record<string, unknown>} [extra] */
+  const subscribe = async (test, extra = {}) => {
+    const subscription = await api('POST', '/v1/subscriptions', {
+      customer: customer.id,
+      items: [{ price_data: monthly, quantity: 2 }],
+      payment_behavior: 'default_incomplete',
+      payment_settings: { save_default_payment_method: 'on_subscription' },
+      expand: ['latest_invoice.payments'],
+      ...extra,
+    });
+    const intent = subscription.latest_invoice.payments.data[0].payment.payment_intent;
+    const confirmed = await api('POST', `/v1/payment_intents/${intent}/confirm`, {
+      confirmation_token: (await confirmationToken(test)).id,
+      return_url: 'https://shop.example/subscribe/complete',
+    });
+    return { subscription, confirmed };
+  };
+  const { subscription, confirmed } = await subscribe('pm_card_visa', { metadata: { account: '42' } });
+  keep('Stripe.Subscription', 'subscription incomplete (expanded invoice)', subscription);
+  keep('Stripe.Invoice', 'first invoice, open', subscription.latest_invoice);
+  keep('Stripe.PaymentIntent', 'first invoice intent succeeded', confirmed);
+  keep('Stripe.Subscription', 'subscription active', await api('GET', `/v1/subscriptions/${subscription.id}`));
+  keep('Stripe.Invoice', 'first invoice, paid', await api('GET', `/v1/invoices/${subscription.latest_invoice.id}`, { expand: ['payments'] }));
+  keep('Stripe.ApiList<Stripe.Subscription>', 'subscriptions', await api('GET', '/v1/subscriptions', { customer: customer.id }));
+  const threeDs = await subscribe('pm_card_threeDSecure2Required');
+  keep('Stripe.PaymentIntent', 'first invoice intent requires_action', threeDs.confirmed);
+  const refused = await subscribe('pm_card_visa_chargeDeclined');
+  keep('Stripe.PaymentIntent', 'first invoice intent declined', refused.confirmed.error.payment_intent);
+  keep('Stripe.Subscription', 'subscription still incomplete', await api('GET', `/v1/subscriptions/${refused.subscription.id}`));
+  // Renewals: one charged to the saved card, one to a card that attaches, then declines.
+  const failing = await subscribe('pm_card_visa');
+  const fails = await api('POST', '/v1/payment_methods/pm_card_chargeCustomerFail/attach', { customer: customer.id });
+  keep('Stripe.Subscription', 'subscription with a new default method', await api('POST', `/v1/subscriptions/${failing.subscription.id}`, { default_payment_method: fails.id }));
+  await control('/_emulator/clock', { advance_seconds: 32 * 24 * 3600 });
+  keep('Stripe.ApiList<Stripe.Invoice>', 'invoices of a renewed subscription', await api('GET', '/v1/invoices', { subscription: subscription.id, expand: ['data.payments'] }));
+  keep('Stripe.Subscription', 'subscription past_due', await api('GET', `/v1/subscriptions/${failing.subscription.id}`));
+  keep('Stripe.Subscription', 'subscription to cancel at period end', await api('POST', `/v1/subscriptions/${subscription.id}`, { cancel_at_period_end: true }));
+  keep('Stripe.Subscription', 'subscription canceled', await api('DELETE', `/v1/subscriptions/${failing.subscription.id}`, { cancellation_details: { comment: 'too much coffee' } }));
+  await control('/_emulator/clock', { advance_seconds: 32 * 24 * 3600 });
+  keep('Stripe.Subscription', 'subscription ended at period end', await api('GET', `/v1/subscriptions/${subscription.id}`));
+
   const endpoint = await api('POST', '/v1/webhook_endpoints', { url: 'https://shop.example/webhook', enabled_events: ['payment_intent.succeeded'] });
   keep('Stripe.WebhookEndpoint', 'webhook endpoint created', endpoint);
   keep('Stripe.WebhookEndpoint', 'webhook endpoint updated', await api('POST', `/v1/webhook_endpoints/${endpoint.id}`, { disabled: true }));
@@ -237,6 +290,10 @@ test('every object and event the flow produces type-checks against the SDK at ev
 
   // Every event these calls emitted (charges arrive inside charge.* events).
   const events = await api('GET', '/v1/events', { limit: 100 });
+  for (let page = events; page.has_more; ) {
+    page = await api('GET', '/v1/events', { limit: 100, starting_after: page.data.at(-1).id });
+    events.data.push(...page.data);
+  }
   assert.ok(events.data.length > 10, 'the flow emitted events');
   const kinds = new Set();
   for (const event of events.data) {
@@ -246,7 +303,18 @@ test('every object and event the flow produces type-checks against the SDK at ev
     assert.ok(type, `an SDK type for ${event.data.object.object}`);
     keep(type, `${event.data.object.object} in ${event.type}`, event.data.object);
   }
-  for (const kind of ['payment_intent.succeeded', 'payment_intent.payment_failed', 'charge.succeeded', 'setup_intent.succeeded']) {
+  for (const kind of [
+    'payment_intent.succeeded',
+    'payment_intent.payment_failed',
+    'charge.succeeded',
+    'setup_intent.succeeded',
+    'customer.subscription.created',
+    'customer.subscription.updated',
+    'customer.subscription.deleted',
+    'invoice.paid',
+    'invoice.payment_failed',
+    'invoice.payment_action_required',
+  ]) {
     assert.ok(kinds.has(kind), `the flow emitted ${kind}`);
   }
 
@@ -263,12 +331,20 @@ function typecheck(objects) {
   const dir = path.join(here, 'generated');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'objects.ts');
-  const lines = ["import Stripe from 'stripe';", ''];
+  const lines = [
+    "import Stripe from 'stripe';",
+    // The SDK's types describe objects after it has parsed them: it turns `*_decimal`
+    // fields (strings on the wire, `format: decimal` in the spec) into Decimal objects.
+    // The emulator's JSON is the wire, so each type is checked with those as strings.
+    'type Decimal = ReturnType<typeof Stripe.Decimal.from>;',
+    'type Wire<T> = T extends Decimal ? string : T extends string | number | boolean | bigint | null | undefined ? T : T extends Array<infer E> ? Array<Wire<E>> : T extends object ? { [K in keyof T]: Wire<T[K]> } : T;',
+    '',
+  ];
   /** @type {Array<{ from: number, label: string }>} */
   const starts = [];
   objects.forEach(({ type, label, value }, index) => {
     starts.push({ from: lines.length, label });
-    const text = `// ${label}\nexport const o${index}: ${type} = ${JSON.stringify(value, null, 2)};\n`;
+    const text = `// ${label}\nexport const o${index}: Wire<${type}> = ${JSON.stringify(value, null, 2)};\n`;
     lines.push(...text.split('\n'));
   });
   writeFileSync(file, lines.join('\n'));

@@ -192,6 +192,8 @@ async fn advance_clock(State(shared): State<Arc<Shared>>, axum::Json(input): axu
     };
     // What time does: uncaptured authorizations expire.
     shared.run_as_platform(api::expire_authorizations);
+    // Subscriptions whose period ended renew (or end).
+    shared.run_as_platform(api::renew_subscriptions);
     Json(json!({ "now": now })).into_response()
 }
 

@@ -200,7 +200,8 @@ impl Params {
     }
 
     /// Refuses any parameter not in `allowed`. Nested names are written with dots
-    /// (`automatic_payment_methods.enabled`); `name.*` allows any key below `name`.
+    /// (`automatic_payment_methods.enabled`); `name.*` allows any key below `name`, and
+    /// `name.#.x` is `x` of any element of an array of hashes (`items[0][x]`).
     pub fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
         fn walk(path: &str, shown: &str, param: &Param, allowed: &[&str]) -> Result<(), ApiError> {
             let child_prefix = format!("{path}.");
@@ -209,9 +210,11 @@ impl Params {
             }
             let has_children = allowed.iter().any(|a| a.starts_with(&child_prefix));
             match param {
-                Param::Map(map) if has_children => {
-                    map.iter().try_for_each(|(key, inner)| walk(&format!("{path}.{key}"), &format!("{shown}[{key}]"), inner, allowed))
-                }
+                // An array of hashes (`items[0][price]`): `#` stands for any index.
+                Param::Map(map) if has_children => map.iter().try_for_each(|(key, inner)| {
+                    let segment = if key.parse::<usize>().is_ok() { "#" } else { key.as_str() };
+                    walk(&format!("{path}.{segment}"), &format!("{shown}[{key}]"), inner, allowed)
+                }),
                 _ if allowed.contains(&path) => Ok(()),
                 _ => Err(ApiError::unknown_param(shown)),
             }

@@ -34,6 +34,9 @@ pub struct Account {
     /// PaymentMethods that may not be used again: detached from their customer, or
     /// used for a payment without being attached to one.
     pub spent_methods: std::collections::HashSet<String>,
+    /// The invoice each invoice's PaymentIntent pays (Stripe keeps the link on the
+    /// invoice's payments; the intent no longer shows it).
+    pub invoice_of_intent: HashMap<String, String>,
     /// Customer sessions (they have no id: the client secret names them).
     pub customer_sessions: Vec<Value>,
     /// Events, oldest first.
@@ -122,13 +125,23 @@ impl Account {
     }
 
     /// Replaces `field` ids named in `expand` by the objects they refer to (one level,
-    /// plus `a.b` paths).
+    /// plus `a.b` paths, through lists), and adds the fields Stripe includes only when
+    /// asked (an invoice's `payments`).
     pub fn expand(&self, mut object: Value, expand: &[String]) -> Value {
         for path in expand {
             let mut parts = path.split('.');
             let Some(first) = parts.next() else { continue };
             let rest: Vec<&str> = parts.collect();
-            if let Some(id) = object[first].as_str().map(str::to_owned) {
+            if object[first].is_null()
+                && let Some(included) = self.includable(&object, first)
+            {
+                object[first] = included;
+            }
+            if let Some(items) = object[first].as_array_mut().filter(|_| !rest.is_empty()) {
+                for item in items.iter_mut() {
+                    *item = self.expand(item.take(), &[rest.join(".")]);
+                }
+            } else if let Some(id) = object[first].as_str().map(str::to_owned) {
                 if let Some(found) = self.get(&id) {
                     object[first] = if rest.is_empty() { found.clone() } else { self.expand(found.clone(), &[rest.join(".")]) };
                 }
@@ -138,6 +151,18 @@ impl Account {
             }
         }
         object
+    }
+}
+
+impl Account {
+    /// A field Stripe leaves out unless `expand` names it.
+    fn includable(&self, object: &Value, field: &str) -> Option<Value> {
+        if object["object"] != "invoice" || field != "payments" {
+            return None;
+        }
+        let id = &object["id"];
+        let payments: Vec<Value> = self.list("invoice_payment", |payment| payment["invoice"] == *id).into_iter().cloned().collect();
+        Some(json!({ "object": "list", "data": payments, "has_more": false, "url": "/v1/invoice_payments" }))
     }
 }
 

@@ -1375,3 +1375,209 @@ async fn metadata_updates_follow_stripes_rules_on_every_object() {
     let pm = stripe.post(&format!("/v1/payment_methods/{pm_id}"), &[("metadata[x]", "")]).await.body;
     assert_eq!(pm["metadata"], json!({}));
 }
+
+/// A customer subscribed to 2 × 12.00 EUR a month (created `default_incomplete`), its
+/// first invoice's PaymentIntent, and the intent as confirmed with a token for `pm`.
+async fn subscribe(stripe: &Stripe, pm: &str) -> (Value, String, Reply) {
+    let customer = stripe.post("/v1/customers", &[("email", "sub@example.com")]).await.body;
+    let customer = customer["id"].as_str().unwrap();
+    let product = stripe.post("/v1/products", &[("name", "Coffee beans")]).await.body;
+    let subscription = stripe
+        .post(
+            "/v1/subscriptions",
+            &[
+                ("customer", customer),
+                ("items[0][price_data][currency]", "eur"),
+                ("items[0][price_data][unit_amount]", "1200"),
+                ("items[0][price_data][product]", product["id"].as_str().unwrap()),
+                ("items[0][price_data][recurring][interval]", "month"),
+                ("items[0][quantity]", "2"),
+                ("payment_behavior", "default_incomplete"),
+                ("payment_settings[save_default_payment_method]", "on_subscription"),
+                ("expand[]", "latest_invoice.payments"),
+            ],
+        )
+        .await;
+    assert_eq!(subscription.status, 200, "{}", subscription.body);
+    let subscription = subscription.body;
+    let invoice = &subscription["latest_invoice"];
+    let intent = invoice["payments"]["data"][0]["payment"]["payment_intent"].as_str().unwrap().to_owned();
+    let token = stripe.token(pm).await;
+    let confirmed = stripe
+        .post(
+            &format!("/v1/payment_intents/{intent}/confirm"),
+            &[("confirmation_token", &token), ("return_url", "https://shop.example/done")],
+        )
+        .await;
+    (subscription, intent, confirmed)
+}
+
+#[tokio::test]
+async fn a_subscription_starts_incomplete_and_paying_its_first_invoice_makes_it_active() {
+    let stripe = emulator().await;
+    let (subscription, intent, confirmed) = subscribe(&stripe, "pm_card_visa").await;
+    assert_eq!(subscription["status"], "incomplete");
+    let invoice = &subscription["latest_invoice"];
+    assert_eq!((invoice["status"].as_str(), invoice["amount_due"].as_i64()), (Some("open"), Some(2400)));
+    assert_eq!(invoice["billing_reason"], "subscription_create");
+    assert_eq!(invoice["parent"]["subscription_details"]["subscription"], subscription["id"]);
+    let secret = invoice["confirmation_secret"]["client_secret"].as_str().unwrap();
+    assert!(secret.starts_with(&format!("{intent}_secret_")), "the confirmation secret is the intent's client secret");
+    let item = &subscription["items"]["data"][0];
+    let month = item["current_period_end"].as_i64().unwrap() - item["current_period_start"].as_i64().unwrap();
+    assert!((28 * 86_400..=31 * 86_400).contains(&month), "a calendar month: {month}");
+
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+    assert_eq!(confirmed.body["status"], "succeeded");
+    assert_eq!(confirmed.body["setup_future_usage"], "off_session");
+    let id = subscription["id"].as_str().unwrap();
+    let active = stripe.get(&format!("/v1/subscriptions/{id}?expand[]=latest_invoice")).await.body;
+    assert_eq!(active["status"], "active");
+    assert_eq!(active["latest_invoice"]["status"], "paid");
+    assert_eq!(active["latest_invoice"]["amount_paid"], 2400);
+    let pm = active["default_payment_method"].as_str().unwrap();
+    assert_eq!(stripe.get(&format!("/v1/payment_methods/{pm}")).await.body["customer"], subscription["customer"], "saved to the customer");
+    // `payments` is included only when asked for.
+    let invoice_id = invoice["id"].as_str().unwrap();
+    assert!(stripe.get(&format!("/v1/invoices/{invoice_id}")).await.body.get("payments").is_none());
+    let paid = stripe.get(&format!("/v1/invoices/{invoice_id}?expand[]=payments")).await.body;
+    assert_eq!(paid["payments"]["data"][0]["status"], "paid");
+    let types = stripe.event_types().await;
+    for kind in
+        ["customer.subscription.created", "invoice.finalized", "payment_intent.succeeded", "invoice.paid", "customer.subscription.updated"]
+    {
+        assert!(types.contains(&kind.to_owned()), "{kind} in {types:?}");
+    }
+    let paid_at = types.iter().position(|t| t == "invoice.paid").unwrap();
+    assert!(types.iter().position(|t| t == "payment_intent.succeeded").unwrap() < paid_at);
+}
+
+#[tokio::test]
+async fn a_declined_or_3ds_first_payment_leaves_the_subscription_incomplete_until_it_succeeds() {
+    let stripe = emulator().await;
+    let (subscription, _, declined) = subscribe(&stripe, "pm_card_visa_chargeDeclined").await;
+    assert_eq!(declined.status, 402);
+    let id = subscription["id"].as_str().unwrap();
+    assert_eq!(stripe.get(&format!("/v1/subscriptions/{id}")).await.body["status"], "incomplete");
+    assert!(stripe.event_types().await.contains(&"invoice.payment_failed".to_owned()));
+
+    let (subscription, intent, challenged) = subscribe(&stripe, "pm_card_threeDSecure2Required").await;
+    assert_eq!(challenged.body["status"], "requires_action");
+    assert!(stripe.event_types().await.contains(&"invoice.payment_action_required".to_owned()));
+    let secret = challenged.body["client_secret"].as_str().unwrap();
+    let done = stripe.control(&format!("/_emulator/3ds/{intent}"), json!({ "client_secret": secret, "result": "complete" })).await;
+    assert_eq!(done.body["status"], "succeeded");
+    let id = subscription["id"].as_str().unwrap();
+    assert_eq!(stripe.get(&format!("/v1/subscriptions/{id}")).await.body["status"], "active");
+}
+
+#[tokio::test]
+async fn the_clock_renews_subscriptions_and_a_card_that_declines_after_attaching_makes_one_past_due() {
+    let stripe = emulator().await;
+    let (renewing, _, _) = subscribe(&stripe, "pm_card_visa").await;
+    let (failing, _, _) = subscribe(&stripe, "pm_card_visa").await;
+    let customer = failing["customer"].as_str().unwrap();
+    let card = stripe.post("/v1/payment_methods/pm_card_chargeCustomerFail/attach", &[("customer", customer)]).await.body;
+    let failing_id = failing["id"].as_str().unwrap();
+    let updated =
+        stripe.post(&format!("/v1/subscriptions/{failing_id}"), &[("default_payment_method", card["id"].as_str().unwrap())]).await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 32 * 86_400 })).await;
+    let id = renewing["id"].as_str().unwrap();
+    let invoices = stripe.get(&format!("/v1/invoices?subscription={id}")).await.body;
+    let invoices = invoices["data"].as_array().unwrap();
+    assert_eq!(invoices.len(), 2, "one invoice per period");
+    assert_eq!((invoices[0]["billing_reason"].as_str(), invoices[0]["status"].as_str()), (Some("subscription_cycle"), Some("paid")));
+    assert_eq!(invoices[0]["lines"]["data"][0]["period"]["start"], renewing["items"]["data"][0]["current_period_end"]);
+    let renewed = stripe.get(&format!("/v1/subscriptions/{id}")).await.body;
+    assert_eq!(renewed["status"], "active");
+    assert_eq!(renewed["latest_invoice"], invoices[0]["id"]);
+    assert_eq!(renewed["items"]["data"][0]["current_period_start"], renewing["items"]["data"][0]["current_period_end"]);
+
+    let past_due = stripe.get(&format!("/v1/subscriptions/{failing_id}?expand[]=latest_invoice")).await.body;
+    assert_eq!(past_due["status"], "past_due");
+    assert_eq!(
+        (past_due["latest_invoice"]["status"].as_str(), past_due["latest_invoice"]["attempt_count"].as_i64()),
+        (Some("open"), Some(1))
+    );
+    assert!(stripe.event_types().await.contains(&"invoice.payment_failed".to_owned()));
+}
+
+#[tokio::test]
+async fn cancel_at_period_end_can_be_undone_and_ends_the_subscription_when_the_period_does() {
+    let stripe = emulator().await;
+    let (subscription, _, _) = subscribe(&stripe, "pm_card_visa").await;
+    let id = subscription["id"].as_str().unwrap();
+    let end = subscription["items"]["data"][0]["current_period_end"].clone();
+    let set = stripe.post(&format!("/v1/subscriptions/{id}"), &[("cancel_at_period_end", "true")]).await.body;
+    assert_eq!((set["status"].as_str(), set["cancel_at_period_end"].as_bool()), (Some("active"), Some(true)));
+    assert_eq!(set["cancel_at"], end);
+    let resumed = stripe.post(&format!("/v1/subscriptions/{id}"), &[("cancel_at_period_end", "false")]).await.body;
+    assert_eq!((resumed["cancel_at"].clone(), resumed["canceled_at"].clone()), (Value::Null, Value::Null));
+    let update = stripe.get("/v1/events?type=customer.subscription.updated&limit=1").await.body;
+    assert_eq!(update["data"][0]["data"]["previous_attributes"]["cancel_at_period_end"], true);
+
+    stripe.post(&format!("/v1/subscriptions/{id}"), &[("cancel_at_period_end", "true")]).await;
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 32 * 86_400 })).await;
+    let ended = stripe.get(&format!("/v1/subscriptions/{id}")).await.body;
+    assert_eq!(ended["status"], "canceled");
+    let invoices = stripe.get(&format!("/v1/invoices?subscription={id}")).await.body;
+    assert_eq!(invoices["data"].as_array().unwrap().len(), 1, "no renewal invoice");
+    assert!(stripe.event_types().await.contains(&"customer.subscription.deleted".to_owned()));
+    let again = stripe.post(&format!("/v1/subscriptions/{id}"), &[("cancel_at_period_end", "false")]).await;
+    assert_eq!(again.status, 400, "a canceled subscription stays canceled");
+    assert_eq!(
+        stripe.get(&format!("/v1/subscriptions?customer={}", subscription["customer"].as_str().unwrap())).await.body["data"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn subscriptions_refuse_what_stripe_refuses() {
+    let stripe = emulator().await;
+    let customer = stripe.post("/v1/customers", &[]).await.body;
+    let customer = customer["id"].as_str().unwrap();
+    let product = stripe.post("/v1/products", &[("id", "beans"), ("name", "Beans")]).await;
+    assert_eq!(product.body["id"], "beans");
+    let again = stripe.post("/v1/products", &[("id", "beans"), ("name", "Beans")]).await;
+    assert_eq!((again.status, again.body["error"]["code"].as_str()), (400, Some("resource_already_exists")));
+    let one_time = stripe.post("/v1/prices", &[("currency", "eur"), ("unit_amount", "500"), ("product", "beans")]).await.body;
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (
+            &[("customer", customer), ("items[0][price]", one_time["id"].as_str().unwrap()), ("payment_behavior", "default_incomplete")],
+            "items[0][price]",
+        ),
+        (
+            &[
+                ("customer", customer),
+                ("items[0][price_data][currency]", "eur"),
+                ("items[0][price_data][unit_amount]", "500"),
+                ("items[0][price_data][product]", "nope"),
+                ("items[0][price_data][recurring][interval]", "month"),
+                ("payment_behavior", "default_incomplete"),
+            ],
+            "items[0][price_data][product]",
+        ),
+        (&[("customer", "cus_nope"), ("items[0][price]", one_time["id"].as_str().unwrap())], "customer"),
+        (
+            &[
+                ("customer", customer),
+                ("items[0][price_data][currency]", "eur"),
+                ("items[0][price_data][unit_amount]", "500"),
+                ("items[0][price_data][product]", "beans"),
+                ("items[0][price_data][recurring][interval]", "fortnight"),
+                ("payment_behavior", "default_incomplete"),
+            ],
+            "items[0][price_data][recurring][interval]",
+        ),
+    ];
+    for (form, param) in cases {
+        let refused = stripe.post("/v1/subscriptions", form).await;
+        assert_eq!(refused.status, 400, "{form:?}: {}", refused.body);
+        assert_eq!(refused.body["error"]["param"], param, "{form:?}: {}", refused.body);
+    }
+    let unknown = stripe.post("/v1/subscriptions", &[("customer", customer), ("items[0][plan]", "x")]).await;
+    assert_eq!(unknown.body["error"]["param"], "items[0][plan]");
+    assert!(stripe.get("/v1/subscriptions").await.body["data"].as_array().unwrap().is_empty(), "nothing was created");
+}

@@ -137,6 +137,9 @@ fn requires_action(ctx: &mut Ctx<'_>, mut intent: Value, mut action: Value) -> R
     intent["next_action"] = action;
     ctx.account.put(intent.clone());
     ctx.emit(&format!("{}.requires_action", kind.name()), &intent, Some(json!({ "status": "requires_payment_method" })));
+    if kind == Kind::Payment {
+        super::subscriptions::intent_requires_action(ctx, &intent);
+    }
     Ok(intent)
 }
 
@@ -331,6 +334,7 @@ pub fn succeed(ctx: &mut Ctx<'_>, mut intent: Value) -> Result<Value, ApiError> 
     ctx.account.put(intent.clone());
     ctx.emit("charge.succeeded", &charge, None);
     ctx.emit("payment_intent.succeeded", &intent, Some(json!({ "amount_received": 0, "status": previous_status })));
+    super::subscriptions::intent_succeeded(ctx, &intent);
     let pm_id = intent["payment_method"].as_str().unwrap_or_default();
     if ctx.account.cards.get(pm_id).is_some_and(|card| card.behaviour == Behaviour::SucceedsThenDisputed) {
         super::disputes::open(ctx, charge);
@@ -371,6 +375,9 @@ fn record_decline(ctx: &mut Ctx<'_>, mut intent: Value, pm: &Value, decline: Dec
     intent[kind.error_field()] = recorded;
     ctx.account.put(intent.clone());
     ctx.emit(kind.failed_event(), &intent, Some(json!({ "status": previous_status })));
+    if kind == Kind::Payment {
+        super::subscriptions::intent_failed(ctx, &intent);
+    }
     (intent, error)
 }
 
@@ -418,6 +425,9 @@ fn authentication_failed(ctx: &mut Ctx<'_>, mut intent: Value, pm: &Value) -> Va
     });
     ctx.account.put(intent.clone());
     ctx.emit(kind.failed_event(), &intent, Some(json!({ "status": "requires_action" })));
+    if kind == Kind::Payment {
+        super::subscriptions::intent_failed(ctx, &intent);
+    }
     intent
 }
 

@@ -12,9 +12,11 @@ mod events;
 mod intents;
 mod payment_intents;
 mod payment_methods;
+mod products;
 mod refunds;
 pub mod routes;
 mod setup_intents;
+mod subscriptions;
 mod webhook_endpoints;
 
 use crate::error::ApiError;
@@ -26,6 +28,7 @@ use serde_json::Value;
 pub use charges::expire_authorizations;
 pub use intents::{Settlement, authenticate, settle_processing};
 pub use refunds::settle as settle_refund;
+pub use subscriptions::renew as renew_subscriptions;
 
 /// Which kind of key made the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +201,17 @@ fn route(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Res
         ["refunds"] if get => refunds::list(ctx, params),
         ["refunds", id] if get => refunds::retrieve(ctx, id, params),
         ["refunds", id] if post => refunds::update(ctx, id, params),
+        ["products"] if post => products::create_product(ctx, params),
+        ["products", id] if get => products::retrieve_product(ctx, id, params),
+        ["prices"] if post => products::create_price(ctx, params),
+        ["prices", id] if get => products::retrieve_price(ctx, id, params),
+        ["subscriptions"] if post => subscriptions::create(ctx, params),
+        ["subscriptions"] if get => subscriptions::list(ctx, params),
+        ["subscriptions", id] if get => subscriptions::retrieve(ctx, id, params),
+        ["subscriptions", id] if post => subscriptions::update(ctx, id, params),
+        ["subscriptions", id] if delete => subscriptions::cancel(ctx, id, params),
+        ["invoices"] if get => subscriptions::list_invoices(ctx, params),
+        ["invoices", id] if get => subscriptions::retrieve_invoice(ctx, id, params),
         ["events"] if get => events::list(ctx, params),
         ["events", id] if get => events::retrieve(ctx, id),
         ["webhook_endpoints"] if post => webhook_endpoints::create(ctx, params),
@@ -287,6 +301,10 @@ fn kind_of(id: &str) -> &'static str {
         "re" => "refund",
         "dp" => "dispute",
         "we" => "webhook_endpoint",
+        "prod" => "product",
+        "price" => "price",
+        "sub" => "subscription",
+        "in" => "invoice",
         _ => "object",
     }
 }

@@ -32,9 +32,14 @@ const CURRENCIES: &[(&str, i64)] = &[
     ("ron", 200),
     ("bgn", 100),
 ];
-const MAX_AMOUNT: i64 = 99_999_999;
+pub(super) const MAX_AMOUNT: i64 = 99_999_999;
 
-fn currency(params: &Params) -> Result<(String, i64), ApiError> {
+/// Stripe's minimum charge in `currency` (minor units; 50 for one it does not list).
+pub(super) fn minimum(currency: &str) -> i64 {
+    CURRENCIES.iter().find(|(known, _)| *known == currency).map_or(50, |(_, minimum)| *minimum)
+}
+
+pub(super) fn currency(params: &Params) -> Result<(String, i64), ApiError> {
     let code = params.required_str("currency")?.to_ascii_lowercase();
     CURRENCIES.iter().find(|(known, _)| *known == code).map(|(known, minimum)| ((*known).to_owned(), *minimum)).ok_or_else(|| {
         ApiError::invalid_param(
@@ -56,7 +61,7 @@ fn amount(params: &Params, minimum: i64, currency: &str) -> Result<i64, ApiError
     Ok(amount)
 }
 
-fn one_of(params: &Params, name: &str, allowed: &[&str]) -> Result<Option<String>, ApiError> {
+pub(super) fn one_of(params: &Params, name: &str, allowed: &[&str]) -> Result<Option<String>, ApiError> {
     match params.str(name)? {
         None | Some("") => Ok(None),
         Some(value) if allowed.contains(&value) => Ok(Some(value.to_owned())),

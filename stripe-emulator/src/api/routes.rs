@@ -168,6 +168,14 @@ const SETUP_INTENT_CREATE: &[Group] = &[top(&[
     "allowed_payment_method_types",
 ])];
 
+const PRICE_FIELDS: &[&str] = &["currency", "unit_amount", "product", "recurring.interval", "recurring.interval_count"];
+const SUBSCRIPTION_CREATE: &[Group] = &[
+    top(&["customer", "description", "metadata.*", "payment_behavior", "payment_settings.save_default_payment_method", "expand"]),
+    under("items.#.", &["price", "quantity", "metadata.*"]),
+    under("items.#.price_data.", PRICE_FIELDS),
+];
+const SUBSCRIPTION_LIST: &[Group] = &[top(&["customer", "status"])];
+
 const fn route(method: &'static str, path: &'static str, sdk_params: &'static str, accepts: &'static [&'static [Group]]) -> Route {
     Route { method, path, sdk_params: Some(sdk_params), accepts }
 }
@@ -241,6 +249,22 @@ pub const ROUTES: &[Route] = &[
     route("GET", "refunds", "RefundListParams", &[&[top(&["charge", "payment_intent"])], CREATED, LIST]),
     route("GET", "refunds/{id}", "RefundRetrieveParams", &[EXPAND]),
     route("POST", "refunds/{id}", "RefundUpdateParams", &[&[top(&["metadata.*", "expand"])]]),
+    route("POST", "products", "ProductCreateParams", &[&[top(&["id", "name", "active", "description", "metadata.*", "expand"])]]),
+    route("GET", "products/{id}", "ProductRetrieveParams", &[EXPAND]),
+    route("POST", "prices", "PriceCreateParams", &[&[top(PRICE_FIELDS), top(&["lookup_key", "nickname", "metadata.*", "expand"])]]),
+    route("GET", "prices/{id}", "PriceRetrieveParams", &[EXPAND]),
+    route("POST", "subscriptions", "SubscriptionCreateParams", &[SUBSCRIPTION_CREATE]),
+    route("GET", "subscriptions", "SubscriptionListParams", &[SUBSCRIPTION_LIST, CREATED, LIST]),
+    route("GET", "subscriptions/{id}", "SubscriptionRetrieveParams", &[EXPAND]),
+    route(
+        "POST",
+        "subscriptions/{id}",
+        "SubscriptionUpdateParams",
+        &[&[top(&["cancel_at_period_end", "default_payment_method", "description", "metadata.*", "expand"])]],
+    ),
+    route("DELETE", "subscriptions/{id}", "SubscriptionCancelParams", &[&[top(&["cancellation_details.comment", "expand"])]]),
+    route("GET", "invoices", "InvoiceListParams", &[&[top(&["customer", "subscription", "status"])], CREATED, LIST]),
+    route("GET", "invoices/{id}", "InvoiceRetrieveParams", &[EXPAND]),
     route("GET", "events", "EventListParams", &[&[top(&["type", "types"])], CREATED, LIST]),
     route("GET", "events/{id}", "EventRetrieveParams", &[EXPAND]),
     route(

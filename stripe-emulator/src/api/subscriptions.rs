@@ -1,0 +1,761 @@
+//! Subscriptions and their invoices, as the "finalize payments on the server" guide
+//! uses them: a subscription created `default_incomplete` gets an open first invoice
+//! whose PaymentIntent the server confirms; paying it makes the subscription `active`.
+//! When the emulator's clock passes a period's end, the subscription renews: a new
+//! invoice, charged off-session to the saved method (or it ends, when it was set to
+//! cancel at the period's end). Shapes follow API version 2026-10-28: periods live on
+//! the items, an invoice reaches its subscription through `parent` and its
+//! PaymentIntent through `payments` (includable) and `confirmation_secret`.
+//! <https://docs.stripe.com/api/subscriptions>, <https://docs.stripe.com/api/invoices>
+
+use super::intents::{self, Confirmation};
+use super::payment_intents::{self, one_of};
+use super::{Ctx, list_object, merge_metadata, page, products};
+use crate::error::ApiError;
+use crate::form::{Param, Params};
+use crate::state::new_id;
+use serde_json::{Value, json};
+
+/// Statuses a subscription can still change from.
+const LIVE: &[&str] = &["incomplete", "active", "past_due", "trialing", "unpaid", "paused"];
+
+pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    let customer_id = params.required_str("customer")?.to_owned();
+    let customer = ctx
+        .account
+        .get_kind("customer", &customer_id)
+        .filter(|c| c["deleted"] != true)
+        .cloned()
+        .ok_or_else(|| ApiError::no_such_param("customer", &customer_id, "customer"))?;
+    match one_of(params, "payment_behavior", &["allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"])? {
+        Some(behaviour) if behaviour == "default_incomplete" => {}
+        _ => {
+            return Err(ApiError::invalid_param(
+                "payment_behavior",
+                "The emulator creates subscriptions with payment_behavior=default_incomplete only: the first invoice's PaymentIntent is then confirmed by your server with the ConfirmationToken.",
+            ));
+        }
+    }
+    let save = match params.object("payment_settings")? {
+        Some(settings) => one_of(&settings, "save_default_payment_method", &["off", "on_subscription"])?,
+        None => None,
+    };
+    let items = item_params(params)?;
+    if items.is_empty() {
+        return Err(ApiError::missing_param("items"));
+    }
+    let mut prices = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let price = match (item.str("price")?, item.object("price_data")?) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid_param(
+                    &format!("items[{index}][price_data]"),
+                    "You may only specify one of price and price_data.",
+                ));
+            }
+            (Some(id), None) => ctx
+                .account
+                .get_kind("price", id)
+                .cloned()
+                .ok_or_else(|| ApiError::no_such_param("price", id, &format!("items[{index}][price]")))?,
+            (None, Some(data)) => {
+                if data.object("recurring")?.is_none() {
+                    return Err(ApiError::missing_param(&format!("items[{index}][price_data][recurring]")));
+                }
+                products::new_price(ctx, &data, &format!("items[{index}][price_data]"), false)?
+            }
+            (None, None) => return Err(ApiError::missing_param(&format!("items[{index}][price]"))),
+        };
+        if price["recurring"].is_null() {
+            return Err(ApiError::invalid_param(
+                &format!("items[{index}][price]"),
+                format!("The price specified ({}) is a one-time price. Subscriptions take recurring prices only.", price["id"]),
+            ));
+        }
+        let quantity = item.int("quantity")?.unwrap_or(1);
+        if quantity < 1 {
+            return Err(ApiError::invalid_param(&format!("items[{index}][quantity]"), "Invalid quantity: must be at least 1"));
+        }
+        prices.push((price, quantity, item.string_map("metadata")?));
+    }
+    let (currency, recurring) = (prices[0].0["currency"].clone(), prices[0].0["recurring"].clone());
+    if prices.iter().any(|(price, _, _)| price["currency"] != currency) {
+        return Err(ApiError::invalid_param("items", "All prices on a subscription must have the same currency."));
+    }
+    if prices.iter().any(|(price, _, _)| {
+        price["recurring"]["interval"] != recurring["interval"] || price["recurring"]["interval_count"] != recurring["interval_count"]
+    }) {
+        return Err(ApiError::invalid_param(
+            "items",
+            "All prices on a subscription must have the same recurring interval and interval_count.",
+        ));
+    }
+    let total: i64 = prices.iter().map(|(price, quantity, _)| price["unit_amount"].as_i64().unwrap_or(0) * quantity).sum();
+    let currency_code = currency.as_str().unwrap_or_default().to_owned();
+    let minimum = payment_intents::minimum(&currency_code);
+    if total != 0 && total < minimum {
+        return Err(ApiError::invalid_param(
+            "items",
+            format!("The first invoice's total must be at least {minimum} {currency_code} (minor units), or zero."),
+        )
+        .with_code("amount_too_small"));
+    }
+
+    let now = ctx.now();
+    let id = new_id("sub");
+    let period_end = add_interval(now, &recurring, 1);
+    let items: Vec<Value> = prices
+        .iter()
+        .map(|(price, quantity, metadata)| {
+            json!({
+                "id": new_id("si"),
+                "object": "subscription_item",
+                "billing_thresholds": null,
+                "created": now,
+                "current_period_end": period_end,
+                "current_period_start": now,
+                "current_trial": null,
+                "discounts": [],
+                "metadata": metadata,
+                "plan": products::plan_of(price),
+                "price": price,
+                "quantity": quantity,
+                "subscription": id,
+                "tax_rates": [],
+            })
+        })
+        .collect();
+    let mut subscription = json!({
+        "id": id,
+        "object": "subscription",
+        "application": null,
+        "application_fee_percent": null,
+        "automatic_tax": { "disabled_reason": null, "enabled": false, "liability": null },
+        "billing_cycle_anchor": now,
+        "billing_cycle_anchor_config": null,
+        "billing_mode": { "flexible": null, "type": "classic" },
+        "billing_schedules": [],
+        "billing_thresholds": null,
+        "cancel_at": null,
+        "cancel_at_period_end": false,
+        "canceled_at": null,
+        "cancellation_details": { "comment": null, "feedback": null, "feedback_option": null, "reason": null },
+        "collection_method": "charge_automatically",
+        "created": now,
+        "currency": currency,
+        "customer": customer_id,
+        "customer_account": null,
+        "days_until_due": null,
+        "default_payment_method": null,
+        "default_source": null,
+        "default_tax_rates": [],
+        "description": params.str("description")?,
+        "discounts": [],
+        "ended_at": null,
+        "invoice_settings": { "account_tax_ids": null, "custom_fields": null, "description": null, "footer": null, "issuer": { "type": "self" } },
+        "items": list_object(&format!("/v1/subscription_items?subscription={id}"), items, false),
+        "latest_invoice": null,
+        "livemode": false,
+        "managed_payments": null,
+        "metadata": {},
+        "next_pending_invoice_item_invoice": null,
+        "on_behalf_of": null,
+        "pause_collection": null,
+        "payment_settings": { "payment_method_options": null, "payment_method_types": null, "save_default_payment_method": save },
+        "pending_invoice_item_interval": null,
+        "pending_setup_intent": null,
+        "pending_update": null,
+        "schedule": null,
+        "start_date": now,
+        "status": "incomplete",
+        "test_clock": null,
+        "transfer_data": null,
+        "trial_end": null,
+        "trial_settings": { "end_behavior": { "billing_cycle_anchor": null, "missing_payment_method": "create_invoice" } },
+        "trial_start": null,
+    });
+    merge_metadata(&mut subscription, params)?;
+    ctx.account.put(subscription.clone());
+    ctx.emit("customer.subscription.created", &subscription, None);
+    let invoice = open_invoice(ctx, &subscription, &customer, "subscription_create", (now, now))?;
+    subscription["latest_invoice"] = invoice["id"].clone();
+    if invoice["status"] == "paid" {
+        subscription["status"] = json!("active");
+    }
+    ctx.account.put(subscription.clone());
+    ctx.expand(subscription, params)
+}
+
+/// `items[0][…]`, `items[1][…]`, … in order.
+fn item_params(params: &Params) -> Result<Vec<Params>, ApiError> {
+    let invalid = || ApiError::invalid_param("items", "Invalid array: items must be an array of hashes");
+    match params.get("items") {
+        None => Ok(Vec::new()),
+        Some(Param::Map(map)) => {
+            let mut indexed = map
+                .iter()
+                .map(|(index, item)| match (index.parse::<usize>(), item) {
+                    (Ok(index), Param::Map(item)) => Ok((index, Params(item.clone()))),
+                    _ => Err(invalid()),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            indexed.sort_by_key(|(index, _)| *index);
+            Ok(indexed.into_iter().map(|(_, item)| item).collect())
+        }
+        Some(_) => Err(invalid()),
+    }
+}
+
+/// A finalized invoice for the subscription's current period, with its PaymentIntent
+/// (none for a total of zero: the invoice is paid at once).
+fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reason: &str, period: (i64, i64)) -> Result<Value, ApiError> {
+    let now = ctx.now();
+    let id = new_id("in");
+    let sub_id = subscription["id"].as_str().unwrap_or_default();
+    let currency = subscription["currency"].as_str().unwrap_or_default().to_owned();
+    let lines: Vec<Value> = subscription["items"]["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|item| {
+            let price = &item["price"];
+            let quantity = item["quantity"].as_i64().unwrap_or(1);
+            let amount = price["unit_amount"].as_i64().unwrap_or(0) * quantity;
+            let product = price["product"].as_str().unwrap_or_default();
+            let name = ctx.account.get(product).and_then(|p| p["name"].as_str()).unwrap_or(product).to_owned();
+            json!({
+                "id": new_id("il"),
+                "object": "line_item",
+                "amount": amount,
+                "currency": currency,
+                "description": format!("{quantity} × {name}"),
+                "discount_amounts": [],
+                "discountable": true,
+                "discounts": [],
+                "invoice": id,
+                "livemode": false,
+                "metadata": item["metadata"],
+                "parent": {
+                    "invoice_item_details": null,
+                    "subscription_item_details": {
+                        "invoice_item": null,
+                        "proration": false,
+                        "proration_details": { "credited_items": null },
+                        "subscription": sub_id,
+                        "subscription_item": item["id"],
+                    },
+                    "type": "subscription_item_details",
+                },
+                "period": { "end": item["current_period_end"], "start": item["current_period_start"] },
+                "pretax_credit_amounts": [],
+                "pricing": { "price_details": { "price": price["id"], "product": product }, "type": "price_details", "unit_amount_decimal": price["unit_amount_decimal"] },
+                "quantity": quantity,
+                "quantity_decimal": quantity.to_string(),
+                "subscription": sub_id,
+                "subtotal": amount,
+                "taxes": [],
+            })
+        })
+        .collect();
+    let total: i64 = lines.iter().map(|line| line["amount"].as_i64().unwrap_or(0)).sum();
+    let customer_id = customer["id"].as_str().unwrap_or_default().to_owned();
+    let sequence = customer["next_invoice_sequence"].as_i64().unwrap_or(1);
+    if let Some(stored) = ctx.account.get_mut(&customer_id) {
+        stored["next_invoice_sequence"] = json!(sequence + 1);
+    }
+    let intent = if total > 0 {
+        let description = if reason == "subscription_create" { "Subscription creation" } else { "Subscription update" };
+        let form = format!("amount={total}&currency={currency}&customer={customer_id}&description={}", description.replace(' ', "+"));
+        let form = match subscription["payment_settings"]["save_default_payment_method"].as_str() {
+            Some("on_subscription") => format!("{form}&setup_future_usage=off_session"),
+            _ => form,
+        };
+        let form = Params::parse(&form).map_err(|e| ApiError::invalid(e.to_string()))?;
+        let mut intent = payment_intents::create(ctx, &form)?;
+        // An invoice's intent offers the invoice's methods, not automatic ones.
+        intent["automatic_payment_methods"] = Value::Null;
+        ctx.account.put(intent.clone());
+        Some(intent)
+    } else {
+        None
+    };
+    let paid = intent.is_none();
+    let invoice = json!({
+        "id": id,
+        "object": "invoice",
+        "account_country": "US",
+        "account_name": "Stripe Emulator",
+        "account_tax_ids": null,
+        "amount_due": total,
+        "amount_overpaid": 0,
+        "amount_paid": 0,
+        "amount_remaining": total,
+        "amount_shipping": 0,
+        "application": null,
+        "attempt_count": 0,
+        "attempted": paid,
+        "auto_advance": !paid,
+        "automatic_tax": { "disabled_reason": null, "enabled": false, "liability": null, "provider": null, "status": null },
+        "automatically_finalizes_at": null,
+        "billing_reason": reason,
+        "collection_method": "charge_automatically",
+        "confirmation_secret": intent.as_ref().map(|pi| json!({ "client_secret": pi["client_secret"], "type": "payment_intent" })),
+        "created": now,
+        "currency": currency,
+        "custom_fields": null,
+        "customer": customer_id,
+        "customer_account": null,
+        "customer_address": customer["address"],
+        "customer_email": customer["email"],
+        "customer_name": customer["name"],
+        "customer_phone": customer["phone"],
+        "customer_shipping": customer["shipping"],
+        "customer_tax_exempt": "none",
+        "customer_tax_ids": [],
+        "default_payment_method": null,
+        "default_source": null,
+        "default_tax_rates": [],
+        "description": null,
+        "discounts": [],
+        "due_date": null,
+        "effective_at": now,
+        "ending_balance": 0,
+        "footer": null,
+        "from_invoice": null,
+        "hosted_invoice_url": null,
+        "invoice_pdf": null,
+        "issuer": { "type": "self" },
+        "last_finalization_error": null,
+        "latest_revision": null,
+        "lines": list_object(&format!("/v1/invoices/{id}/lines"), lines, false),
+        "livemode": false,
+        "metadata": {},
+        "next_payment_attempt": null,
+        "number": format!("{}-{sequence:04}", customer["invoice_prefix"].as_str().unwrap_or("EMU")),
+        "on_behalf_of": null,
+        "parent": {
+            "quote_details": null,
+            "subscription_details": { "metadata": subscription["metadata"], "subscription": sub_id },
+            "type": "subscription_details",
+        },
+        "payment_settings": { "default_mandate": null, "payment_method_options": null, "payment_method_types": null },
+        "period_end": period.1,
+        "period_start": period.0,
+        "post_payment_credit_notes_amount": 0,
+        "pre_payment_credit_notes_amount": 0,
+        "receipt_number": null,
+        "rendering": null,
+        "shipping_cost": null,
+        "shipping_details": null,
+        "starting_balance": 0,
+        "statement_descriptor": null,
+        "status": if paid { "paid" } else { "open" },
+        "status_transitions": { "finalized_at": now, "marked_uncollectible_at": null, "paid_at": if paid { Some(now) } else { None }, "voided_at": null },
+        "subtotal": total,
+        "subtotal_excluding_tax": total,
+        "test_clock": null,
+        "total": total,
+        "total_discount_amounts": [],
+        "total_excluding_tax": total,
+        "total_pretax_credit_amounts": [],
+        "total_taxes": [],
+        "webhooks_delivered_at": now,
+    });
+    ctx.account.put(invoice.clone());
+    if let Some(intent) = &intent {
+        let pi = intent["id"].as_str().unwrap_or_default().to_owned();
+        ctx.account.put(json!({
+            "id": new_id("inpay"),
+            "object": "invoice_payment",
+            "amount_paid": null,
+            "amount_requested": total,
+            "created": now,
+            "currency": currency,
+            "invoice": id,
+            "is_default": true,
+            "livemode": false,
+            "payment": { "payment_intent": pi, "type": "payment_intent" },
+            "status": "open",
+            "status_transitions": { "canceled_at": null, "paid_at": null },
+        }));
+        ctx.account.invoice_of_intent.insert(pi, id.clone());
+    }
+    ctx.emit("invoice.created", &invoice, None);
+    ctx.emit("invoice.finalized", &invoice, None);
+    if paid {
+        ctx.emit("invoice.paid", &invoice, None);
+    }
+    Ok(invoice)
+}
+
+/// The invoice an intent pays, if it pays one.
+fn invoice_of(ctx: &Ctx<'_>, intent: &Value) -> Option<Value> {
+    let invoice = ctx.account.invoice_of_intent.get(intent["id"].as_str()?)?;
+    ctx.account.get_kind("invoice", invoice).filter(|invoice| invoice["status"] == "open").cloned()
+}
+
+fn subscription_of(ctx: &Ctx<'_>, invoice: &Value) -> Option<Value> {
+    let id = invoice["parent"]["subscription_details"]["subscription"].as_str()?;
+    ctx.account.get_kind("subscription", id).cloned()
+}
+
+/// An invoice's PaymentIntent succeeded: the invoice is paid, and its subscription
+/// active (keeping the method as its default when asked to).
+pub fn intent_succeeded(ctx: &mut Ctx<'_>, intent: &Value) {
+    let Some(mut invoice) = invoice_of(ctx, intent) else { return };
+    let now = ctx.now();
+    let amount = intent["amount_received"].clone();
+    invoice["status"] = json!("paid");
+    invoice["amount_paid"] = amount.clone();
+    invoice["amount_remaining"] = json!(0);
+    invoice["attempted"] = json!(true);
+    invoice["attempt_count"] = json!(invoice["attempt_count"].as_i64().unwrap_or(0) + 1);
+    invoice["auto_advance"] = json!(false);
+    invoice["next_payment_attempt"] = Value::Null;
+    invoice["status_transitions"]["paid_at"] = json!(now);
+    ctx.account.put(invoice.clone());
+    let invoice_id = invoice["id"].clone();
+    let payments: Vec<Value> = ctx.account.list("invoice_payment", |p| p["invoice"] == invoice_id).into_iter().cloned().collect();
+    for mut payment in payments {
+        if payment["payment"]["payment_intent"] == intent["id"] {
+            payment["status"] = json!("paid");
+            payment["amount_paid"] = amount.clone();
+            payment["status_transitions"]["paid_at"] = json!(now);
+            ctx.account.put(payment);
+        }
+    }
+    ctx.emit("invoice.paid", &invoice, None);
+    ctx.emit("invoice.payment_succeeded", &invoice, None);
+    let Some(mut subscription) = subscription_of(ctx, &invoice) else { return };
+    let mut previous = json!({});
+    if ["incomplete", "past_due", "unpaid"].contains(&subscription["status"].as_str().unwrap_or_default()) {
+        previous["status"] = subscription["status"].clone();
+        subscription["status"] = json!("active");
+    }
+    if subscription["payment_settings"]["save_default_payment_method"] == "on_subscription"
+        && subscription["default_payment_method"].is_null()
+    {
+        previous["default_payment_method"] = Value::Null;
+        subscription["default_payment_method"] = intent["payment_method"].clone();
+    }
+    if previous.as_object().is_some_and(|changed| !changed.is_empty()) {
+        ctx.account.put(subscription.clone());
+        ctx.emit("customer.subscription.updated", &subscription, Some(previous));
+    }
+}
+
+/// An invoice's PaymentIntent failed: the attempt is recorded, and a renewal that
+/// cannot be charged makes its subscription `past_due`. (The first invoice's failure
+/// leaves the subscription `incomplete`: the shopper can try another method.)
+pub fn intent_failed(ctx: &mut Ctx<'_>, intent: &Value) {
+    let Some(mut invoice) = invoice_of(ctx, intent) else { return };
+    invoice["attempted"] = json!(true);
+    invoice["attempt_count"] = json!(invoice["attempt_count"].as_i64().unwrap_or(0) + 1);
+    ctx.account.put(invoice.clone());
+    ctx.emit("invoice.payment_failed", &invoice, None);
+    let Some(mut subscription) = subscription_of(ctx, &invoice) else { return };
+    if invoice["billing_reason"] == "subscription_cycle" && subscription["status"] == "active" {
+        subscription["status"] = json!("past_due");
+        ctx.account.put(subscription.clone());
+        ctx.emit("customer.subscription.updated", &subscription, Some(json!({ "status": "active" })));
+    }
+}
+
+/// An invoice's PaymentIntent needs the customer (3-D Secure).
+pub fn intent_requires_action(ctx: &mut Ctx<'_>, intent: &Value) {
+    if let Some(invoice) = invoice_of(ctx, intent) {
+        ctx.emit("invoice.payment_action_required", &invoice, None);
+    }
+}
+
+pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    let subscription = ctx.account.get_kind("subscription", id).cloned().ok_or_else(|| ApiError::no_such("subscription", id))?;
+    ctx.expand(subscription, params)
+}
+
+pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    let customer = params.str("customer")?;
+    let status = one_of(
+        params,
+        "status",
+        &["active", "all", "canceled", "ended", "incomplete", "incomplete_expired", "past_due", "paused", "trialing", "unpaid"],
+    )?;
+    let created = super::created_filter(params)?;
+    let items = ctx.account.list("subscription", |sub| {
+        let shown = match status.as_deref() {
+            None => sub["status"] != "canceled" && sub["status"] != "incomplete_expired",
+            Some("all") => true,
+            Some("ended") => sub["status"] == "canceled" || sub["status"] == "incomplete_expired",
+            Some(wanted) => sub["status"] == wanted,
+        };
+        shown && customer.is_none_or(|c| sub["customer"] == c) && created(sub)
+    });
+    let (data, has_more) = page(items, params)?;
+    ctx.expand(list_object("/v1/subscriptions", data, has_more), params)
+}
+
+fn live(ctx: &Ctx<'_>, id: &str) -> Result<Value, ApiError> {
+    let subscription = ctx.account.get_kind("subscription", id).cloned().ok_or_else(|| ApiError::no_such("subscription", id))?;
+    if !LIVE.contains(&subscription["status"].as_str().unwrap_or_default()) {
+        return Err(ApiError::invalid(format!(
+            "A {} subscription cannot be changed: start a new one instead.",
+            subscription["status"].as_str().unwrap_or_default()
+        )));
+    }
+    Ok(subscription)
+}
+
+/// The end of the subscription's current period (its items share it).
+fn period_end(subscription: &Value) -> Value {
+    subscription["items"]["data"][0]["current_period_end"].clone()
+}
+
+pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    let mut subscription = live(ctx, id)?;
+    let mut previous = json!({});
+    if let Some(at_end) = params.bool("cancel_at_period_end")?
+        && subscription["cancel_at_period_end"] != at_end
+    {
+        for field in ["cancel_at", "cancel_at_period_end", "canceled_at", "cancellation_details"] {
+            previous[field] = subscription[field].clone();
+        }
+        subscription["cancel_at_period_end"] = json!(at_end);
+        subscription["cancel_at"] = if at_end { period_end(&subscription) } else { Value::Null };
+        subscription["canceled_at"] = if at_end { json!(ctx.now()) } else { Value::Null };
+        subscription["cancellation_details"]["reason"] = if at_end { json!("cancellation_requested") } else { Value::Null };
+    }
+    if let Some(pm) = params.str("default_payment_method")? {
+        let method = ctx
+            .account
+            .get_kind("payment_method", pm)
+            .cloned()
+            .ok_or_else(|| ApiError::no_such_param("payment_method", pm, "default_payment_method"))?;
+        if method["customer"] != subscription["customer"] {
+            return Err(ApiError::invalid_param(
+                "default_payment_method",
+                "The customer does not have a payment method with the ID given. The payment method must be attached to the customer.",
+            ));
+        }
+        previous["default_payment_method"] = subscription["default_payment_method"].clone();
+        subscription["default_payment_method"] = json!(pm);
+    }
+    if let Some(description) = params.str("description")? {
+        previous["description"] = subscription["description"].clone();
+        subscription["description"] = json!(description);
+    }
+    if params.get("metadata").is_some() {
+        previous["metadata"] = subscription["metadata"].clone();
+        merge_metadata(&mut subscription, params)?;
+    }
+    if previous.as_object().is_some_and(|changed| !changed.is_empty()) {
+        ctx.account.put(subscription.clone());
+        ctx.emit("customer.subscription.updated", &subscription, Some(previous));
+    }
+    ctx.expand(subscription, params)
+}
+
+/// `DELETE /v1/subscriptions/{id}`: ends it now.
+pub fn cancel(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    let subscription = live(ctx, id)?;
+    let comment =
+        params.object("cancellation_details")?.map(|details| details.str("comment").map(|c| c.map(str::to_owned))).transpose()?.flatten();
+    let subscription = end(ctx, subscription, "cancellation_requested", comment);
+    ctx.expand(subscription, params)
+}
+
+fn end(ctx: &mut Ctx<'_>, mut subscription: Value, reason: &str, comment: Option<String>) -> Value {
+    let now = ctx.now();
+    subscription["status"] = json!("canceled");
+    subscription["ended_at"] = json!(now);
+    if subscription["canceled_at"].is_null() {
+        subscription["canceled_at"] = json!(now);
+    }
+    subscription["cancellation_details"]["reason"] = json!(reason);
+    if comment.is_some() {
+        subscription["cancellation_details"]["comment"] = json!(comment);
+    }
+    ctx.account.put(subscription.clone());
+    ctx.emit("customer.subscription.deleted", &subscription, None);
+    subscription
+}
+
+pub fn retrieve_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    let invoice = ctx.account.get_kind("invoice", id).cloned().ok_or_else(|| ApiError::no_such("invoice", id))?;
+    ctx.expand(invoice, params)
+}
+
+pub fn list_invoices(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    let customer = params.str("customer")?;
+    let subscription = params.str("subscription")?;
+    let status = one_of(params, "status", &["draft", "open", "paid", "uncollectible", "void"])?;
+    let created = super::created_filter(params)?;
+    let items = ctx.account.list("invoice", |invoice| {
+        customer.is_none_or(|c| invoice["customer"] == c)
+            && subscription.is_none_or(|s| invoice["parent"]["subscription_details"]["subscription"] == s)
+            && status.as_deref().is_none_or(|s| invoice["status"] == s)
+            && created(invoice)
+    });
+    let (data, has_more) = page(items, params)?;
+    ctx.expand(list_object("/v1/invoices", data, has_more), params)
+}
+
+/// What time does to subscriptions: each one whose period has ended either ends (set to
+/// cancel at the period's end) or renews, and the renewal's invoice is charged
+/// off-session to the subscription's (or the customer's) default method. Run when the
+/// emulator's clock moves; a clock moved by several periods renews once per period.
+pub fn renew(ctx: &mut Ctx<'_>) {
+    let now = ctx.now();
+    loop {
+        let due = ctx
+            .account
+            .list("subscription", |sub| {
+                ["active", "past_due"].contains(&sub["status"].as_str().unwrap_or_default())
+                    && period_end(sub).as_i64().is_some_and(|end| end <= now)
+            })
+            .first()
+            .map(|sub| (*sub).clone());
+        let Some(subscription) = due else { break };
+        renew_one(ctx, subscription);
+    }
+}
+
+fn renew_one(ctx: &mut Ctx<'_>, mut subscription: Value) {
+    if subscription["cancel_at_period_end"] == true {
+        end(ctx, subscription, "cancellation_requested", None);
+        return;
+    }
+    let start = period_end(&subscription).as_i64().unwrap_or_default();
+    let anchor = subscription["billing_cycle_anchor"].as_i64().unwrap_or(start);
+    let recurring = subscription["items"]["data"][0]["price"]["recurring"].clone();
+    // The next boundary counted from the anchor (so the 31st stays the month's end).
+    let mut periods = 1;
+    while add_interval(anchor, &recurring, periods) <= start {
+        periods += 1;
+    }
+    let end_at = add_interval(anchor, &recurring, periods);
+    let previous_start = subscription["items"]["data"][0]["current_period_start"].as_i64().unwrap_or(start);
+    let previous = json!({ "items": subscription["items"].clone(), "latest_invoice": subscription["latest_invoice"].clone() });
+    if let Some(items) = subscription["items"]["data"].as_array_mut() {
+        for item in items {
+            item["current_period_start"] = json!(start);
+            item["current_period_end"] = json!(end_at);
+        }
+    }
+    let Some(customer) = subscription["customer"].as_str().and_then(|id| ctx.account.get(id)).cloned() else { return };
+    ctx.account.put(subscription.clone());
+    let invoice = match open_invoice(ctx, &subscription, &customer, "subscription_cycle", (previous_start, start)) {
+        Ok(invoice) => invoice,
+        Err(error) => {
+            tracing::warn!(subscription = %subscription["id"], message = %error.message, "a renewal could not be invoiced");
+            return;
+        }
+    };
+    subscription["latest_invoice"] = invoice["id"].clone();
+    ctx.account.put(subscription.clone());
+    ctx.emit("customer.subscription.updated", &subscription, Some(previous));
+    if invoice["status"] != "open" {
+        return;
+    }
+    let intent_id = ctx.account.invoice_of_intent.iter().find(|(_, inv)| invoice["id"] == inv.as_str()).map(|(pi, _)| pi.clone());
+    let Some(intent) = intent_id.and_then(|pi| ctx.account.get(&pi).cloned()) else { return };
+    let method = subscription["default_payment_method"]
+        .as_str()
+        .or_else(|| customer["invoice_settings"]["default_payment_method"].as_str())
+        .and_then(|pm| ctx.account.get(pm))
+        .cloned();
+    match method {
+        // Declines are the intent's outcome (and the invoice's, through its hooks).
+        Some(pm) => {
+            let _ = intents::confirm(ctx, intent, pm, Confirmation { off_session: true, error_on_requires_action: false });
+        }
+        None => intent_failed(ctx, &intent),
+    }
+}
+
+/// `at` moved on by `n` times the price's interval (calendar months and years, clamped
+/// to the month's last day as Stripe does).
+pub fn add_interval(at: i64, recurring: &Value, n: i64) -> i64 {
+    let count = recurring["interval_count"].as_i64().unwrap_or(1) * n;
+    match recurring["interval"].as_str() {
+        Some("day") => at + count * 86_400,
+        Some("week") => at + count * 7 * 86_400,
+        Some("year") => add_months(at, 12 * count),
+        _ => add_months(at, count),
+    }
+}
+
+fn add_months(at: i64, months: i64) -> i64 {
+    let (days, seconds) = (at.div_euclid(86_400), at.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    let total = year * 12 + (month - 1) + months;
+    let (year, month) = (total.div_euclid(12), total.rem_euclid(12) + 1);
+    let last = match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    days_from_civil(year, month, day.min(last)) * 86_400 + seconds
+}
+
+/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 → (year, month, day).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn monthly() -> Value {
+        json!({ "interval": "month", "interval_count": 1 })
+    }
+
+    #[test]
+    fn months_are_calendar_months_clamped_to_the_last_day() {
+        // 2027-01-31T10:00:00Z
+        let jan31 = days_from_civil(2027, 1, 31) * 86_400 + 36_000;
+        assert_eq!(civil_from_days(add_interval(jan31, &monthly(), 1).div_euclid(86_400)), (2027, 2, 28));
+        assert_eq!(civil_from_days(add_interval(jan31, &monthly(), 2).div_euclid(86_400)), (2027, 3, 31));
+        assert_eq!(add_interval(jan31, &monthly(), 1).rem_euclid(86_400), 36_000);
+        let leap = days_from_civil(2028, 1, 31) * 86_400;
+        assert_eq!(civil_from_days(add_interval(leap, &monthly(), 1) / 86_400), (2028, 2, 29));
+        let yearly = json!({ "interval": "year", "interval_count": 1 });
+        assert_eq!(civil_from_days(add_interval(days_from_civil(2028, 2, 29) * 86_400, &yearly, 1) / 86_400), (2029, 2, 28));
+        assert_eq!(add_interval(0, &json!({ "interval": "week", "interval_count": 2 }), 1), 14 * 86_400);
+    }
+
+    #[test]
+    fn civil_dates_round_trip() {
+        for days in [-800_000, -1, 0, 1, 59, 365, 11_016, 20_000, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+    }
+}
