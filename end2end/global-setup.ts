@@ -18,6 +18,12 @@ export const VARIANTS = {
   capture: { url: 'http://127.0.0.1:3104', emulator: 'http://127.0.0.1:12114', env: { STORE_CAPTURE_METHOD: 'manual' } },
   /** Order emails sent over SMTP, to the aiosmtpd below (it keeps them in MAILDIR). */
   mail: { url: 'http://127.0.0.1:3105', emulator: 'http://127.0.0.1:12115', env: { SMTP_URL: 'smtp://127.0.0.1:12525', MAIL_RETRY_SECS: '1' } },
+  /**
+   * The default settings, for the subscription specs: their accounts do not count
+   * against the main storefront's limit of 10 sign-ups per address an hour, which the
+   * account specs use up.
+   */
+  subscriptions: { url: 'http://127.0.0.1:3106', emulator: 'http://127.0.0.1:12116', env: {} },
 };
 
 /** Where the SMTP server of the `mail` storefront keeps what it receives (`new/`). */

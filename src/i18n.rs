@@ -158,6 +158,19 @@ pub fn document_locale() -> Locale {
 }
 
 impl Texts {
+    /// How a subscription's status (Stripe's) reads.
+    pub fn subscription_status(&self, status: &str) -> &'static str {
+        match status {
+            "active" | "trialing" => self.subscription_active(),
+            "past_due" => self.subscription_past_due(),
+            "incomplete" => self.subscription_incomplete(),
+            "canceled" => self.subscription_canceled(),
+            "incomplete_expired" => self.subscription_expired(),
+            "paused" => self.subscription_paused(),
+            _ => self.subscription_unpaid(),
+        }
+    }
+
     /// How an order's status (as `OrderView` and `AccountOrder` carry it) reads.
     pub fn order_status(&self, status: &str) -> &'static str {
         match status {
@@ -395,6 +408,36 @@ catalogue! {
         "Complétez l'adresse de livraison : nom, rue, ville et pays.";
     percent_off: "{0} ({1}% off)", "{0} (−{1}\u{a0}%)";
     amount_off: "{0} ({1} off)", "{0} (−{1})";
+    // Subscriptions
+    subscription_alone: "A subscription is bought on its own: pay for what is in your cart first, or remove it.",
+        "Un abonnement s'achète seul : réglez d'abord le contenu de votre panier, ou retirez-le.";
+    discount_not_for_subscriptions: "Discount codes apply to one-off purchases, not to subscriptions.",
+        "Les codes de réduction s'appliquent aux achats ponctuels, pas aux abonnements.";
+    subscribe_needs_account: "A subscription belongs to an account, where you can cancel it at any time. Sign in or create an account, then come back here to subscribe.",
+        "Un abonnement est rattaché à un compte, où vous pouvez le résilier à tout moment. Connectez-vous ou créez un compte, puis revenez ici pour vous abonner.";
+    sign_in_to_subscribe: "Sign in to subscribe", "Se connecter pour s'abonner";
+    subscription_terms: "{0} × {1}: {2}, charged today and then every {3} until you cancel. Your card is kept to pay each renewal.",
+        "{0} × {1} : {2}, débité aujourd'hui puis tous les {3} jusqu'à résiliation. Votre carte est conservée pour régler chaque renouvellement.";
+    subscribe_amount: "Subscribe — {0}", "S'abonner — {0}";
+    subscribed_thanks: "Thank you: your subscription is active.", "Merci : votre abonnement est actif.";
+    manage_subscriptions: "Manage your subscriptions", "Gérer vos abonnements";
+    your_subscriptions: "Your subscriptions", "Vos abonnements";
+    no_subscriptions: "No subscriptions.", "Aucun abonnement.";
+    renews_on: "Renews on {0}", "Renouvellement le {0}";
+    ends_on: "Ends on {0}", "Prend fin le {0}";
+    cancel_at_period_end: "Cancel at the end of the period", "Résilier à la fin de la période";
+    cancel_named_subscription: "Cancel {0} at the end of the period", "Résilier {0} à la fin de la période";
+    keep_subscription: "Keep my subscription", "Conserver mon abonnement";
+    keep_named_subscription: "Keep {0}", "Conserver {0}";
+    subscription_active: "Active", "Actif";
+    subscription_past_due: "Payment due: the last renewal could not be charged", "Paiement en retard : le dernier renouvellement n'a pas pu être débité";
+    subscription_incomplete: "Waiting for the first payment", "En attente du premier paiement";
+    subscription_canceled: "Canceled", "Résilié";
+    subscription_expired: "Expired", "Expiré";
+    subscription_unpaid: "Unpaid", "Impayé";
+    subscription_paused: "Paused", "Suspendu";
+    no_such_subscription: "There is no such subscription in your account.", "Cet abonnement n'existe pas dans votre compte.";
+    subscription_ended: "This subscription has ended: it can no longer be changed.", "Cet abonnement a pris fin : il ne peut plus être modifié.";
 }
 
 impl Locale {

@@ -16,6 +16,7 @@ pub mod cart;
 pub mod catalog;
 pub mod checkout;
 pub mod orders;
+pub mod subscriptions;
 
 #[cfg(feature = "ssr")]
 pub mod config;

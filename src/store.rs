@@ -22,6 +22,7 @@ mod orders;
 mod outbox;
 mod refunds;
 mod sessions;
+mod subscriptions;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]
@@ -37,6 +38,7 @@ pub use orders::{
 pub use outbox::{DueMessage, OutboxEntry};
 pub use refunds::{RefundEffect, RefundRecord, RefundReport, RefundStatus, Refunds};
 pub use sessions::{CartAdd, CartContents};
+pub use subscriptions::{InvoiceEffect, NewSubscription, PaidInvoice, SubscriptionRecord, SubscriptionState};
 
 /// A database fault. Its text is for the log, never for the browser.
 #[derive(Debug, thiserror::Error)]

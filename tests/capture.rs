@@ -81,25 +81,9 @@ impl Shop {
         reply.headers()["location"].to_str().unwrap().to_owned()
     }
 
-    /// Waits until the storefront has answered Stripe's webhook of each event of `kind`.
+    /// Waits until the storefront has answered every webhook of `kind` sent so far.
     async fn delivered(&self, kind: &str) {
-        let url = format!("{}/v1/events?type={kind}", self.stripe);
-        let events = support::stripe_call(&support::client(), Method::GET, url, "sk_test_capture", &[]).await;
-        let events = events["data"].as_array().unwrap().clone();
-        assert!(!events.is_empty(), "no {kind} event");
-        for event in events {
-            let url = format!("{}/_emulator/deliveries?event_id={}", self.stripe, event["id"].as_str().unwrap());
-            let answered = support::poll_until(
-                200,
-                || async {
-                    let deliveries: Value = support::client().get(&url).send().await.unwrap().json().await.unwrap();
-                    deliveries["data"].as_array().unwrap().iter().any(|d| d["status"] == "succeeded")
-                },
-                |done| *done,
-            )
-            .await;
-            assert!(answered, "the {kind} webhook was not delivered");
-        }
+        support::wait_delivered(&self.stripe, kind).await;
     }
 }
 

@@ -70,5 +70,7 @@ async fn upgrading_keeps_every_order_its_lines_attempts_messages_and_refunds() {
             .iter()
             .map(|row| row.try_get("name").unwrap())
             .collect();
-    assert_eq!(indexes.len(), 4, "the orders' indexes are back: {indexes:?}");
+    for index in ["orders_by_session", "orders_by_status", "orders_by_account", "orders_by_created"] {
+        assert!(indexes.iter().any(|name| name == index), "the orders' index {index} is back: {indexes:?}");
+    }
 }

@@ -1,24 +1,10 @@
-import { test, expect } from './fixtures';
+import { test, expect, PASSWORD, signUp, uniqueEmail } from './fixtures';
 import type { Page } from '@playwright/test';
 import { VARIANTS } from '../global-setup';
 
 // Returning shoppers: accounts, cards saved while paying (a CustomerSession shows them
 // in the Payment Element), paying with a saved card, removing it, adding one in setup
 // mode, and the walls between accounts.
-
-const PASSWORD = 'correct horse battery staple';
-
-function uniqueEmail(who: string): string {
-  return `${who}-${Date.now()}-${Math.floor(Math.random() * 1e9)}@example.com`;
-}
-
-async function signUp(page: Page, gotoHydrated: (path: string) => Promise<void>, email: string) {
-  await gotoHydrated('/account');
-  await page.locator('#sign-up-email').fill(email);
-  await page.locator('#sign-up-password').fill(PASSWORD);
-  await page.getByTestId('sign-up-button').click();
-  await expect(page.getByTestId('signed-in-as')).toContainText(email);
-}
 
 async function mugInCart(page: Page, gotoHydrated: (path: string) => Promise<void>) {
   await gotoHydrated('/');

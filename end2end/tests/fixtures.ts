@@ -88,4 +88,20 @@ export async function paidOrderAndNextCart(page: Page, gotoHydrated: (path: stri
   return paid;
 }
 
+export const PASSWORD = 'correct horse battery staple';
+
+/** An email address no other test uses. */
+export function uniqueEmail(who: string): string {
+  return `${who}-${Date.now()}-${Math.floor(Math.random() * 1e9)}@example.com`;
+}
+
+/** Creates an account on `/account` and waits until it is signed in. */
+export async function signUp(page: Page, gotoHydrated: (path: string) => Promise<void>, email: string) {
+  await gotoHydrated('/account');
+  await page.locator('#sign-up-email').fill(email);
+  await page.locator('#sign-up-password').fill(PASSWORD);
+  await page.getByTestId('sign-up-button').click();
+  await expect(page.getByTestId('signed-in-as')).toContainText(email);
+}
+
 export { expect };

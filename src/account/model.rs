@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 pub struct AccountSummary {
     pub email: String,
     pub orders: Vec<AccountOrder>,
+    pub subscriptions: Vec<crate::subscriptions::AccountSubscription>,
 }
 
 /// One of the account's orders.

@@ -11,6 +11,7 @@ use crate::state::AppState;
 use crate::store::AccountRecord;
 use crate::stripe::ids::{ConfirmationTokenId, CustomerId, PaymentMethodId};
 use crate::stripe::types::{AutomaticPaymentMethods, CreateAndConfirmSetupIntent, CreateCustomer, SetupIntentStatus};
+use crate::subscriptions::AccountSubscription;
 
 /// Failed sign-ins counted over this window…
 const WINDOW_SECS: i64 = 15 * 60;
@@ -32,7 +33,30 @@ pub async fn summary(state: &AppState, request: &Request) -> Result<Option<Accou
             Some(AccountOrder { status: order.shown_status().to_owned(), id: order.id, total: Money::new(order.amount, currency) })
         })
         .collect();
-    Ok(Some(AccountSummary { email: account.email, orders }))
+    let subscriptions = state
+        .store
+        .account_subscriptions(&account.id)
+        .await?
+        .into_iter()
+        .filter_map(|record| {
+            let currency = Currency::parse(&record.currency).ok()?;
+            let recurring = crate::catalog::Recurring {
+                interval: crate::catalog::Interval::parse(&record.interval)?,
+                count: u32::try_from(record.interval_count).ok()?,
+            };
+            let total = crate::subscriptions::period_total(record.unit_amount, record.quantity, currency);
+            Some(AccountSubscription {
+                price: crate::catalog::price_label(total, Some(recurring), request.locale),
+                id: record.id,
+                name: record.name,
+                quantity: record.quantity,
+                status: record.state.status,
+                period_end: record.state.current_period_end,
+                cancel_at_period_end: record.state.cancel_at_period_end,
+            })
+        })
+        .collect();
+    Ok(Some(AccountSummary { email: account.email, orders, subscriptions }))
 }
 
 /// The account the request's session is signed in to.

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::app::IslandAssets;
 use crate::stripe_js::{ConfirmationTokenParams, ElementsOptions, PaymentMethodData};
+use crate::subscriptions::{AccountSubscription, CancelSubscription, ResumeSubscription};
 use crate::ui::{ActionError, MountedPaymentElement, mount_payment_element};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -85,6 +86,7 @@ fn SignedIn(summary: AccountSummary) -> impl IntoView {
             <button type="submit" data-testid="sign-out-button" disabled=move || sign_out.pending().get()>{t.sign_out()}</button>
         </ActionForm>
         <Cards/>
+        <Subscriptions subscriptions=summary.subscriptions/>
         <section aria-labelledby="orders-title">
             <h2 id="orders-title">{t.your_orders()}</h2>
             {if summary.orders.is_empty() {
@@ -107,6 +109,74 @@ fn SignedIn(summary: AccountSummary) -> impl IntoView {
             }}
         </section>
     }
+}
+
+/// The account's subscriptions: price, status, next renewal (or end), and cancel at the
+/// period's end or its undoing. Plain forms: the server changes the subscription at
+/// Stripe and sends the browser back here, where the new state shows.
+#[component]
+fn Subscriptions(subscriptions: Vec<AccountSubscription>) -> impl IntoView {
+    let cancel = ServerAction::<CancelSubscription>::new();
+    let resume = ServerAction::<ResumeSubscription>::new();
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
+    let rows: Vec<_> = subscriptions
+        .into_iter()
+        .map(|subscription| {
+            let testid = format!("subscription-{}", subscription.id);
+            let label = format!("{} × {}", subscription.quantity, subscription.name);
+            let changeable = subscription.changeable();
+            let period = subscription.period_end.filter(|_| changeable).map(|end| {
+                let template = if subscription.cancel_at_period_end { t.ends_on() } else { t.renews_on() };
+                crate::i18n::fill(template, &[&locale.date(end)])
+            });
+            let named = label.clone();
+            let form = changeable.then(move || {
+                let id = subscription.id.clone();
+                let label = named;
+                if subscription.cancel_at_period_end {
+                    view! {
+                        <ActionForm action=resume>
+                            <input type="hidden" name="subscription" value=id/>
+                            <button type="submit" data-testid="resume-subscription" aria-label=crate::i18n::fill(t.keep_named_subscription(), &[&label])
+                                disabled=move || resume.pending().get()>{t.keep_subscription()}</button>
+                        </ActionForm>
+                    }
+                    .into_any()
+                } else {
+                    view! {
+                        <ActionForm action=cancel>
+                            <input type="hidden" name="subscription" value=id/>
+                            <button type="submit" data-testid="cancel-subscription" aria-label=crate::i18n::fill(t.cancel_named_subscription(), &[&label])
+                                disabled=move || cancel.pending().get()>{t.cancel_at_period_end()}</button>
+                        </ActionForm>
+                    }
+                    .into_any()
+                }
+            });
+            view! {
+                <li data-testid=testid data-status=subscription.status.clone() data-cancel-at-period-end=subscription.cancel_at_period_end.to_string()>
+                    <span class="name">{label.clone()}</span>
+                    <span class="price">{subscription.price.clone()}</span>
+                    <span class="status" data-testid="subscription-status" data-status=subscription.status.clone()>
+                        {t.subscription_status(&subscription.status)}
+                    </span>
+                    {period.map(|text| view! { <span class="period" data-testid="subscription-period">{text}</span> })}
+                    {form}
+                </li>
+            }
+        })
+        .collect();
+    (!rows.is_empty()).then(|| {
+        view! {
+            <section aria-labelledby="subscriptions-title" data-testid="subscriptions">
+                <h2 id="subscriptions-title">{t.your_subscriptions()}</h2>
+                <ActionError action=cancel/>
+                <ActionError action=resume/>
+                <ul class="account-subscriptions">{rows}</ul>
+            </section>
+        }
+    })
 }
 
 /// The saved cards and "add a card", read on the server and handed to their island.

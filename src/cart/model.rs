@@ -31,6 +31,8 @@ pub struct CartLine {
     pub unit_price: Money,
     pub quantity: u32,
     pub line_total: Money,
+    /// `Some` for a subscription (the cart then holds nothing else).
+    pub recurring: Option<crate::catalog::Recurring>,
 }
 
 /// A discount applied to a cart.
@@ -54,4 +56,17 @@ pub struct Cart {
     pub discount_note: Option<String>,
     /// What will be charged: subtotal less discount.
     pub total: Money,
+}
+
+impl Cart {
+    /// The subscription this cart buys, if it is a subscription's cart.
+    pub fn subscription(&self) -> Option<&CartLine> {
+        self.lines.iter().find(|line| line.recurring.is_some())
+    }
+
+    /// A subscription beside anything else: refused at checkout (a subscription is
+    /// bought on its own).
+    pub fn is_mixed(&self) -> bool {
+        self.subscription().is_some() && self.lines.len() > 1
+    }
 }

@@ -32,12 +32,17 @@ pub fn price(
             unit_price: product.unit_price,
             quantity: *quantity,
             line_total: product.unit_price.checked_mul(*quantity)?,
+            recurring: product.recurring,
         });
     }
     let subtotal = Money::sum(currency, lines.iter().map(|line| line.line_total))?;
     let item_count = lines.iter().map(|line| line.quantity).sum();
     let (mut discount, mut discount_note) = (None, None);
-    if let Some(code) = code.filter(|_| !lines.is_empty()) {
+    let subscription = lines.iter().any(|line| line.recurring.is_some());
+    if subscription && code.is_some() {
+        // A subscription is billed at its price every period; codes are for one-off buys.
+        discount_note = Some(locale.texts().discount_not_for_subscriptions().to_owned());
+    } else if let Some(code) = code.filter(|_| !lines.is_empty()) {
         match catalog.discount(code).ok_or(DiscountRefusal::Unknown).and_then(|d| d.amount_off(subtotal, now).map(|off| (d, off))) {
             Ok((found, amount)) => {
                 discount = Some(AppliedDiscount { code: found.code.clone(), label: found.describe(currency, locale), amount });
@@ -73,12 +78,21 @@ pub async fn view(state: &AppState, request: &Request, session: Option<&SessionI
 #[tracing::instrument(name = "add to the cart", skip_all, fields(product = %product_id, quantity = quantity.get()), err(level = "info", Debug))]
 pub async fn add(state: &AppState, request: &Request, product_id: &ProductId, quantity: Quantity) -> Result<Cart, AppError> {
     let t = request.texts();
-    state.catalog.get(product_id).ok_or_else(|| AppError::invalid(t.not_in_catalog()))?;
+    let product = state.catalog.get(product_id).ok_or_else(|| AppError::invalid(t.not_in_catalog()))?;
     let stock = state.store.stock_of(product_id.as_str()).await?;
     if stock == 0 {
         return Err(AppError::invalid(t.product_sold_out()));
     }
     let session = session::current_or_start(&state.store, &request.session).await?;
+    // A subscription is bought on its own: not beside other products, nor another one.
+    let (stored, _) = state.store.cart(session.as_str()).await?;
+    let mixes = stored
+        .iter()
+        .filter(|(other, _)| other != product_id.as_str())
+        .any(|(other, _)| product.recurring.is_some() || state.catalog.find(other).is_some_and(|other| other.recurring.is_some()));
+    if mixes {
+        return Err(AppError::invalid(t.subscription_alone()));
+    }
     let cap = stock.min(MAX_QUANTITY);
     let added = state.store.add_to_cart(session.as_str(), product_id.as_str(), quantity.get(), cap, session::now()).await?;
     match added {
@@ -134,6 +148,9 @@ pub async fn apply_discount_code(state: &AppState, request: &Request, code: &str
     let cart = view(state, request, Some(&session)).await?;
     if cart.lines.is_empty() {
         return Err(AppError::invalid(request.texts().discount_needs_cart()));
+    }
+    if cart.subscription().is_some() {
+        return Err(AppError::invalid(request.texts().discount_not_for_subscriptions()));
     }
     discount.amount_off(cart.subtotal, session::now()).map_err(|refusal| AppError::invalid(refusal_message(&refusal, request.locale)))?;
     state.store.set_session_discount(session.as_str(), Some(&discount.code)).await?;

@@ -163,7 +163,7 @@ fn CartLineRow(line: CartLine, set: ServerAction<SetCartQuantity>) -> impl IntoV
         <li class="cart-line" data-testid=format!("cart-line-{}", line.product_id)>
             <img src=line.image alt="" width="64" height="64"/>
             <span class="name">{line.name.clone()}</span>
-            <span class="unit-price">{locale.money(line.unit_price)}</span>
+            <span class="unit-price">{crate::catalog::price_label(line.unit_price, line.recurring, locale)}</span>
             <span class="quantity">
                 {stepper(quantity - 1, "−", crate::i18n::fill(t.one_fewer(), &[&name]), quantity <= 1)}
                 <output aria-label=crate::i18n::fill(t.quantity_of(), &[&name])>{quantity}</output>

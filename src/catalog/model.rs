@@ -1,5 +1,6 @@
 //! Catalog types that cross the wire.
 
+use crate::i18n::Locale;
 use crate::money::Money;
 use serde::{Deserialize, Serialize};
 
@@ -50,9 +51,80 @@ pub struct Product {
     pub id: ProductId,
     pub name: String,
     pub description: String,
+    /// The price of one (of one period's delivery, for a subscription).
     pub unit_price: Money,
     /// Path of the image under the site root, e.g. `/images/mug.svg`.
     pub image: String,
+    /// `Some` for a subscription: billed again every period until canceled.
+    pub recurring: Option<Recurring>,
+}
+
+/// How often a subscription is billed: every `count` `interval`s (Stripe's
+/// `recurring[interval]` and `recurring[interval_count]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recurring {
+    pub interval: Interval,
+    pub count: u32,
+}
+
+impl Recurring {
+    /// The period as a price is followed by it: `month`, `3 months` / `mois`, `3 mois`.
+    pub fn period(self, locale: Locale) -> String {
+        let (one, many) = match (locale, self.interval) {
+            (Locale::En, Interval::Day) => ("day", "days"),
+            (Locale::En, Interval::Week) => ("week", "weeks"),
+            (Locale::En, Interval::Month) => ("month", "months"),
+            (Locale::En, Interval::Year) => ("year", "years"),
+            (Locale::Fr, Interval::Day) => ("jour", "jours"),
+            (Locale::Fr, Interval::Week) => ("semaine", "semaines"),
+            (Locale::Fr, Interval::Month) => ("mois", "mois"),
+            (Locale::Fr, Interval::Year) => ("an", "ans"),
+        };
+        if self.count == 1 { one.to_owned() } else { format!("{} {many}", self.count) }
+    }
+}
+
+/// A price as shoppers read it: `€12.00`, or for a subscription `€12.00 / month`
+/// (`12,00 € / mois`).
+pub fn price_label(price: Money, recurring: Option<Recurring>, locale: Locale) -> String {
+    match recurring {
+        None => locale.money(price),
+        Some(recurring) => format!("{} / {}", locale.money(price), recurring.period(locale)),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Interval {
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl Interval {
+    /// Stripe's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interval::Day => "day",
+            Interval::Week => "week",
+            Interval::Month => "month",
+            Interval::Year => "year",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Interval> {
+        [Interval::Day, Interval::Week, Interval::Month, Interval::Year].into_iter().find(|interval| interval.as_str() == text)
+    }
+
+    /// The most of them Stripe allows between two bills (three years).
+    pub fn most(self) -> u32 {
+        match self {
+            Interval::Day => 1095,
+            Interval::Week => 156,
+            Interval::Month => 36,
+            Interval::Year => 3,
+        }
+    }
 }
 
 /// A product and how many are in stock now.
@@ -84,6 +156,18 @@ pub struct ShopInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subscription_prices_name_their_period_in_each_language() {
+        let price = Money::new(1200, crate::money::Currency::EUR);
+        let monthly = Some(Recurring { interval: Interval::Month, count: 1 });
+        assert_eq!(price_label(price, monthly, Locale::En), "€12.00 / month");
+        assert_eq!(price_label(price, monthly, Locale::Fr), "12,00\u{a0}€ / mois");
+        let quarterly = Some(Recurring { interval: Interval::Month, count: 3 });
+        assert_eq!(price_label(price, quarterly, Locale::En), "€12.00 / 3 months");
+        assert_eq!(price_label(price, Some(Recurring { interval: Interval::Year, count: 2 }), Locale::Fr), "12,00\u{a0}€ / 2 ans");
+        assert_eq!(price_label(price, None, Locale::En), "€12.00");
+    }
 
     proptest::proptest! {
         /// Any text is either refused or becomes an id of lowercase ASCII, digits and

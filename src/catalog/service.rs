@@ -1,7 +1,7 @@
 //! Loading the catalog file and answering catalog questions (server only).
 
 use super::discounts::{Discount, DiscountEntry};
-use super::{CatalogItem, CatalogListing, PAGE_SIZE, Product, ProductId};
+use super::{CatalogItem, CatalogListing, Interval, PAGE_SIZE, Product, ProductId, Recurring};
 use crate::error::AppError;
 use crate::money::{Currency, Money};
 use crate::store::Store;
@@ -52,6 +52,12 @@ struct ProductEntry {
     currency: String,
     image: String,
     stock: u32,
+    /// A subscription: billed every `interval_count` (default 1) `interval`s
+    /// (`day`, `week`, `month` or `year`).
+    #[serde(default)]
+    interval: Option<String>,
+    #[serde(default)]
+    interval_count: Option<u32>,
     /// `[products.fr]`: the name and description in French.
     #[serde(default)]
     fr: Option<ProductText>,
@@ -100,6 +106,23 @@ impl Catalog {
             if !entry.image.starts_with('/') {
                 return Err(problem("image must be a path under public/, starting with /".into()));
             }
+            let recurring = match (entry.interval.as_deref(), entry.interval_count) {
+                (None, None) => None,
+                (None, Some(_)) => return Err(problem("interval_count needs an interval (day, week, month or year)".into())),
+                (Some(interval), count) => {
+                    let interval = Interval::parse(interval)
+                        .ok_or_else(|| problem(format!("interval is day, week, month or year, not `{interval}`")))?;
+                    let count = count.unwrap_or(1);
+                    if !(1..=interval.most()).contains(&count) {
+                        return Err(problem(format!(
+                            "interval_count is 1 to {} for a {}ly price (Stripe bills at least every three years)",
+                            interval.most(),
+                            interval.as_str()
+                        )));
+                    }
+                    Some(Recurring { interval, count })
+                }
+            };
             if catalog.index.insert(id.clone(), catalog.products.len()).is_some() {
                 return Err(problem("the id is used twice".into()));
             }
@@ -111,6 +134,7 @@ impl Catalog {
                 description: entry.description,
                 unit_price: Money::new(entry.unit_amount, currency),
                 image: entry.image,
+                recurring,
             });
         }
         Ok(catalog)

@@ -62,7 +62,7 @@ fn ProductCard(item: CatalogItem, add: ServerAction<AddToCart>) -> impl IntoView
             <img src=product.image alt="" width="240" height="240"/>
             <h2>{product.name.clone()}</h2>
             <p class="description">{product.description}</p>
-            <p class="price">{locale.money(product.unit_price)}</p>
+            <p class="price" class:recurring=product.recurring.is_some()>{super::price_label(product.unit_price, product.recurring, locale)}</p>
             <p class="availability" class:sold-out=sold_out>{availability}</p>
             <ActionForm action=add>
                 <input type="hidden" name="product_id" value=id/>

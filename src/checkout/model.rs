@@ -30,6 +30,11 @@ pub struct CheckoutView {
     /// Where the order's emails go, as known: the account's address, or the one this
     /// session last paid with.
     pub email: Option<String>,
+    /// A subscription's cart: what the shopper agrees to (Elements in `subscription`
+    /// mode; the server subscribes).
+    pub subscription_terms: Option<String>,
+    /// A subscription needs an account: the page asks a guest to sign in first.
+    pub needs_account: bool,
 }
 
 /// Where a payment stands after the server confirmed it.
@@ -59,6 +64,9 @@ pub struct PaymentResult {
     pub status: String,
     /// Why the last attempt failed, if it did.
     pub failure: Option<String>,
+    /// A subscription's first payment (its page is the account's).
+    #[serde(default)]
+    pub subscription: bool,
 }
 
 /// A shipping address as the legacy path sends it with its PaymentMethod (the

@@ -57,9 +57,19 @@ pub async fn view(state: &AppState, request: &Request) -> Result<CheckoutView, A
         PaymentElementLayout::Tabs => "tabs",
     };
     let settings = &state.config.store;
-    let manual = settings.payment_method_creation == PaymentMethodCreation::Manual;
     let account = crate::account::current_account(state, request).await?;
-    let setup_future_usage = settings.setup_future_usage_for(account.is_some()).map(str::to_owned);
+    // A subscription: Stripe bills the renewals with the card that pays the first
+    // invoice (so no setup_future_usage or manual capture of the shop's), and it is
+    // always confirmed with a ConfirmationToken.
+    let subscription_terms = cart.subscription().and_then(|line| {
+        let recurring = line.recurring?;
+        let price = crate::catalog::price_label(line.line_total, Some(recurring), request.locale);
+        Some(fill(request.texts().subscription_terms(), &[&line.quantity, &line.name, &price, &recurring.period(request.locale)]))
+    });
+    let subscribing = subscription_terms.is_some();
+    let signed_in = account.is_some();
+    let manual = settings.payment_method_creation == PaymentMethodCreation::Manual && !subscribing;
+    let setup_future_usage = settings.setup_future_usage_for(account.is_some()).filter(|_| !subscribing).map(str::to_owned);
     let email = match &account {
         Some(account) => Some(account.email.clone()),
         None => match session::current(&state.store, &request.session).await? {
@@ -80,6 +90,7 @@ pub async fn view(state: &AppState, request: &Request) -> Result<CheckoutView, A
         }
         _ => (None, Vec::new()),
     };
+    let needs_account = subscribing && !signed_in;
     Ok(CheckoutView {
         cart,
         publishable_key: state.payments.publishable_key.clone(),
@@ -89,10 +100,12 @@ pub async fn view(state: &AppState, request: &Request) -> Result<CheckoutView, A
         saved_methods,
         require_cvc_recollection: settings.saved_methods.require_cvc_recollection,
         manual_payment_method_creation: manual,
-        capture_method: settings.capture_method_param().map(str::to_owned),
+        capture_method: settings.capture_method_param().filter(|_| !subscribing).map(str::to_owned),
         setup_future_usage,
         payment_method_types: settings.payment_method_types.clone(),
         email,
+        subscription_terms,
+        needs_account,
     })
 }
 
@@ -126,11 +139,20 @@ async fn saved_methods_session(state: &AppState, account: &crate::store::Account
 #[tracing::instrument(name = "confirm a payment", skip_all, fields(token = %token), err(level = "info", Debug))]
 pub async fn confirm(state: &AppState, request: &Request, token: &Credential, payment: PaymentRequest) -> Result<PaymentReply, AppError> {
     let (locale, t) = (request.locale, request.texts());
+    let session = session::current(&state.store, &request.session).await?.ok_or_else(|| empty_cart(locale))?;
+    if let Credential::Token(token) = token {
+        // A subscription's cart is paid by subscribing (its own requests and keys),
+        // always with a ConfirmationToken.
+        let cart = crate::cart::view(state, request, Some(&session)).await?;
+        // (An empty cart may be a subscription's, paid already: the same token again.)
+        if cart.subscription().is_some() || (cart.lines.is_empty() && state.store.token_subscribed(token.as_str()).await?) {
+            return crate::subscriptions::subscribe(state, request, token, &cart, payment.email).await;
+        }
+    }
     let legacy = state.config.store.payment_method_creation == PaymentMethodCreation::Manual;
     if legacy != matches!(token, Credential::PaymentMethod(_)) {
         return Err(AppError::invalid(if legacy { t.wrong_path_legacy() } else { t.wrong_path_token() }));
     }
-    let session = session::current(&state.store, &request.session).await?.ok_or_else(|| empty_cart(locale))?;
     use crate::rate_limit::{CONFIRM_PER_ADDRESS, CONFIRM_PER_SESSION};
     crate::rate_limit::check(state, request, "confirm", Some(session.as_str()), CONFIRM_PER_SESSION, CONFIRM_PER_ADDRESS).await?;
     // A token seen before is the same attempt again (a double submit, a retried
@@ -248,6 +270,10 @@ async fn priced_cart(state: &AppState, request: &Request, session: &SessionId) -
     let cart = crate::cart::view(state, request, Some(session)).await?;
     if cart.lines.is_empty() {
         return Err(empty_cart(locale));
+    }
+    if cart.subscription().is_some() {
+        // Only a ConfirmationToken subscribes (`confirm`); this is the legacy path.
+        return Err(AppError::invalid(locale.texts().wrong_path_token()));
     }
     if cart.total.amount < MINIMUM_CHARGE {
         let minimum = locale.money(crate::money::Money::new(MINIMUM_CHARGE, cart.total.currency));
@@ -590,7 +616,10 @@ pub async fn outcome(state: &AppState, request: &Request, intent_id: &PaymentInt
     let locale = request.locale;
     let not_found = || AppError::NotFound(locale.texts().no_such_payment().into());
     let session = session::current(&state.store, &request.session).await?.ok_or_else(not_found)?;
-    let order_id = state.store.order_id_for_payment_intent(intent_id.as_str(), session.as_str()).await?.ok_or_else(not_found)?;
+    let Some(order_id) = state.store.order_id_for_payment_intent(intent_id.as_str(), session.as_str()).await? else {
+        // A subscription's first payment has no order until it is paid.
+        return crate::subscriptions::outcome(state, request, intent_id).await?.ok_or_else(not_found);
+    };
     let intent = state.payments.stripe.retrieve_payment_intent(intent_id).await?;
     let attempt = state
         .store
@@ -605,7 +634,7 @@ pub async fn outcome(state: &AppState, request: &Request, intent_id: &PaymentInt
         .and_then(|f| f.message.as_deref().map(|m| locale.decline(f.decline_code.as_deref(), f.code.as_deref(), m)));
     let status = serde_json::to_value(&intent.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
     match settle(state, locale, &attempt, &intent).await {
-        Ok(_) | Err(AppError::Declined { .. }) => Ok(PaymentResult { order_id, status, failure }),
+        Ok(_) | Err(AppError::Declined { .. }) => Ok(PaymentResult { order_id, status, failure, subscription: false }),
         Err(other) => Err(other),
     }
 }

@@ -36,6 +36,12 @@ pub fn CheckoutPage() -> impl IntoView {
                         <p class="empty">{t.cart_empty()} " " <A href="/">{t.browse_shop()}</A></p>
                     }
                     .into_any(),
+                    // A subscription is bought from an account (where it is managed).
+                    Ok(checkout) if checkout.needs_account => view! {
+                        <p class="notice" data-testid="subscribe-needs-account">{t.subscribe_needs_account()}</p>
+                        <p><A href="/account" attr:class="button primary">{t.sign_in_to_subscribe()}</A></p>
+                    }
+                    .into_any(),
                     Ok(checkout) => view! { <IslandAssets/> <CheckoutForm checkout/> }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
                 }
@@ -104,8 +110,10 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
         setup_future_usage,
         payment_method_types,
         email: known_email,
+        subscription_terms,
         ..
     } = checkout.clone();
+    let subscribing = subscription_terms.is_some();
     // Where the confirmation goes: typed by a guest, prefilled from the account or the
     // session's last payment.
     let email = RwSignal::new(known_email.unwrap_or_default());
@@ -119,7 +127,9 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
     let payment_target = NodeRef::<leptos::html::Div>::new();
     let address_target = NodeRef::<leptos::html::Div>::new();
     let options = move || ElementsOptions {
-        mode: "payment".into(),
+        // `subscription`: the server creates the Subscription and confirms its first
+        // invoice (the amount is that invoice's).
+        mode: if subscribing { "subscription" } else { "payment" }.into(),
         amount: Some(total.amount),
         currency: total.currency.to_string(),
         appearance: crate::ui::appearance(),
@@ -241,7 +251,7 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
                     <Totals cart/>
                 }
             }}
-            <DiscountForm discount/>
+            {(!subscribing).then(|| view! { <DiscountForm discount/> })}
         </section>
         <form class="payment" on:submit=on_submit>
             <h2>{t.shipping_address()}</h2>
@@ -263,6 +273,7 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
                 </p>
             })}
             {charged_later.then(|| view! { <p class="notice" data-testid="capture-notice">{t.capture_notice()}</p> })}
+            {subscription_terms.map(|terms| view! { <p class="notice" data-testid="subscription-terms">{terms}</p> })}
             {move || picked.get().map(|id| view! { <PickedMethod method=saved_methods.with_value(|saved| saved.iter().find(|m| m.id == id).cloned())/> })}
             {move || checking.get().then(|| view! { <p class="notice" data-testid="payment-checking" role="status">{t.checking_unknown_outcome()}</p> })}
             <p class="error" data-testid="payment-error" role="alert" aria-live="assertive">{move || error.get()}</p>
@@ -278,7 +289,7 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
                 {move || if busy.get() {
                     t.processing().to_owned()
                 } else {
-                    crate::i18n::fill(t.pay_amount(), &[&locale.money(shown.get())])
+                    crate::i18n::fill(if subscribing { t.subscribe_amount() } else { t.pay_amount() }, &[&locale.money(shown.get())])
                 }}
             </button>
         </form>
@@ -370,9 +381,11 @@ fn Outcome(result: PaymentResult) -> impl IntoView {
         },
     };
     let failed = !matches!(result.status.as_str(), "succeeded" | "processing" | "requires_capture");
+    let message = if result.subscription && !failed { t.subscribed_thanks().to_owned() } else { message };
     view! {
         <p data-testid="payment-result" data-status=result.status.clone() role="status">{message}</p>
         {failed.then(|| view! { <p><A href="/checkout">{t.try_again()}</A></p> })}
-        <p><A href=format!("/orders/{}", result.order_id)>{t.view_order()}</A></p>
+        {result.subscription.then(|| view! { <p><A href="/account" attr:data-testid="manage-subscriptions">{t.manage_subscriptions()}</A></p> })}
+        {(!result.order_id.is_empty()).then(|| view! { <p><A href=format!("/orders/{}", result.order_id)>{t.view_order()}</A></p> })}
     }
 }

@@ -87,7 +87,47 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(query
     page(
         "Orders",
         &format!(
-            "<h1>Orders</h1><p>Show:{filters}</p><table><thead><tr><th>Order</th><th>Status</th><th>Total</th><th>Flag</th><th>Created (unix)</th></tr></thead><tbody>{rows}</tbody></table>"
+            "<h1>Orders</h1><p><a href=\"/admin/subscriptions\">Subscriptions</a></p><p>Show:{filters}</p><table><thead><tr><th>Order</th><th>Status</th><th>Total</th><th>Flag</th><th>Created (unix)</th></tr></thead><tbody>{rows}</tbody></table>"
+        ),
+    )
+}
+
+/// `GET /admin/subscriptions`: every subscription, newest first: the shopper, what and
+/// at what price, Stripe's status, the period's end and whether it ends then. Each paid
+/// invoice is an order of the list above.
+pub async fn subscriptions(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(refused) = check(&state, &headers) {
+        return refused;
+    }
+    let subscriptions = match state.store.list_subscriptions(200).await {
+        Ok(subscriptions) => subscriptions,
+        Err(error) => return internal(error),
+    };
+    let rows: String = subscriptions
+        .iter()
+        .map(|subscription| {
+            let every = match subscription.interval_count {
+                1 => subscription.interval.clone(),
+                n => format!("{n} {}s", subscription.interval),
+            };
+            format!(
+                r#"<tr data-testid="admin-subscription-{id}"><td>{id}</td><td>{email}</td><td>{quantity} × {name}</td><td>{price} / {every}</td><td data-testid="admin-subscription-status">{status}</td><td>{end}</td><td>{ending}</td></tr>"#,
+                id = escape(&subscription.id),
+                email = escape(&subscription.account_email),
+                quantity = subscription.quantity,
+                name = escape(&subscription.name),
+                price = escape(&money(subscription.unit_amount.saturating_mul(subscription.quantity), &subscription.currency)),
+                every = escape(&every),
+                status = escape(&subscription.state.status),
+                end = subscription.state.current_period_end.map(|end| end.to_string()).unwrap_or_default(),
+                ending = if subscription.state.cancel_at_period_end { "cancels at period end" } else { "" },
+            )
+        })
+        .collect();
+    page(
+        "Subscriptions",
+        &format!(
+            "<p><a href=\"/admin/orders\">All orders</a></p><h1>Subscriptions</h1><table><thead><tr><th>Subscription</th><th>Shopper</th><th>What</th><th>Price</th><th>Status</th><th>Period ends (unix)</th><th></th></tr></thead><tbody>{rows}</tbody></table>"
         ),
     )
 }

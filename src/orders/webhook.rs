@@ -70,6 +70,20 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
             }
         };
     }
+    if event_type.starts_with("customer.subscription.") || matches!(event_type, "invoice.paid" | "invoice.payment_failed") {
+        // Subscription mode: what Stripe says of the subscription now is kept, and a
+        // paid invoice becomes an order (each once, whatever the order of events).
+        return match crate::subscriptions::on_event(&state, event_type, &event["data"]["object"]).await {
+            Ok(effect) => {
+                tracing::info!(event_id, event_type, effect, "subscription event applied");
+                (StatusCode::OK, "ok")
+            }
+            Err(error) => {
+                tracing::error!(error = ?error, event_id, event_type, "applying a subscription event failed; Stripe will retry");
+                (StatusCode::INTERNAL_SERVER_ERROR, "try again")
+            }
+        };
+    }
     if !event_type.starts_with("payment_intent.") {
         tracing::debug!(event_id, event_type, "ignored an event type the shop does not act on");
         return (StatusCode::OK, "ignored");

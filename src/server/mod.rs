@@ -205,6 +205,7 @@ fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/pkg/{file}", get(assets::serve))
         .route("/admin/orders", get(crate::orders::admin::list))
+        .route("/admin/subscriptions", get(crate::orders::admin::subscriptions))
         .route("/admin/orders/{id}", get(crate::orders::admin::detail))
         .route("/admin/orders/{id}/refunds", axum::routing::post(crate::orders::admin::refund))
         .route("/admin/orders/{id}/capture", axum::routing::post(crate::orders::admin::capture))

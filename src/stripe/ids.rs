@@ -71,6 +71,10 @@ stripe_id!(/// `cus_…`
     CustomerId, "cus_", "Customer");
 stripe_id!(/// `pm_…`
     PaymentMethodId, "pm_", "PaymentMethod");
+stripe_id!(/// `sub_…`
+    SubscriptionId, "sub_", "Subscription");
+stripe_id!(/// `in_…`
+    InvoiceId, "in_", "Invoice");
 
 #[cfg(test)]
 mod tests {

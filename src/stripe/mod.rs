@@ -9,13 +9,14 @@ pub mod types;
 pub mod webhook;
 
 use crate::secret::Secret;
-use ids::{ConfirmationTokenId, CustomerId, PaymentIntentId, PaymentMethodId};
+use ids::{ConfirmationTokenId, CustomerId, InvoiceId, PaymentIntentId, PaymentMethodId, SubscriptionId};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 use types::{
-    ConfirmationToken, CreateAndConfirmSetupIntent, CreateCustomer, CreateCustomerSession, CreateRefund, Customer, CustomerSession,
-    ErrorBody, List, PaymentIntent, PaymentMethod, Refund, SetupIntent,
+    ConfirmPaymentIntent, ConfirmationToken, CreateAndConfirmSetupIntent, CreateCustomer, CreateCustomerSession, CreateProduct,
+    CreateRefund, CreateSubscription, Customer, CustomerSession, ErrorBody, Invoice, List, PaymentIntent, PaymentMethod, Refund,
+    SetupIntent, Subscription,
 };
 
 /// The API version every request pins (the one Stripe's Node SDK 23 uses).
@@ -169,6 +170,46 @@ impl Client {
     ) -> Result<PaymentIntent, Error> {
         let body = amount_to_capture.map(|amount| format!("amount_to_capture={amount}")).unwrap_or_default();
         self.request(Method::POST, &format!("/v1/payment_intents/{id}/capture"), Some(body), Some(idempotency_key)).await
+    }
+
+    /// Confirm a PaymentIntent that Stripe made (a subscription's first invoice's).
+    /// <https://docs.stripe.com/api/payment_intents/confirm>
+    pub async fn confirm_payment_intent(
+        &self,
+        id: &PaymentIntentId,
+        params: &ConfirmPaymentIntent<'_>,
+        idempotency_key: &str,
+    ) -> Result<PaymentIntent, Error> {
+        self.request(Method::POST, &format!("/v1/payment_intents/{id}/confirm"), Some(encode(params)?), Some(idempotency_key)).await
+    }
+
+    /// <https://docs.stripe.com/api/products/create>
+    pub async fn create_product(&self, params: &CreateProduct<'_>, idempotency_key: &str) -> Result<serde_json::Value, Error> {
+        self.request(Method::POST, "/v1/products", Some(encode(params)?), Some(idempotency_key)).await
+    }
+
+    /// <https://docs.stripe.com/api/subscriptions/create>
+    pub async fn create_subscription(&self, params: &CreateSubscription<'_>, idempotency_key: &str) -> Result<Subscription, Error> {
+        self.request(Method::POST, "/v1/subscriptions", Some(encode(params)?), Some(idempotency_key)).await
+    }
+
+    /// With its latest invoice and that invoice's payments expanded.
+    /// <https://docs.stripe.com/api/subscriptions/retrieve>
+    pub async fn retrieve_subscription(&self, id: &SubscriptionId) -> Result<Subscription, Error> {
+        self.request(Method::GET, &format!("/v1/subscriptions/{id}?expand%5B0%5D=latest_invoice.payments"), None, None).await
+    }
+
+    /// Sets or clears `cancel_at_period_end` (the subscription ends when its period does).
+    /// <https://docs.stripe.com/api/subscriptions/update>
+    pub async fn set_cancel_at_period_end(&self, id: &SubscriptionId, cancel: bool, idempotency_key: &str) -> Result<Subscription, Error> {
+        let body = format!("cancel_at_period_end={cancel}&expand%5B0%5D=latest_invoice.payments");
+        self.request(Method::POST, &format!("/v1/subscriptions/{id}"), Some(body), Some(idempotency_key)).await
+    }
+
+    /// With its payments expanded (the PaymentIntent that paid it).
+    /// <https://docs.stripe.com/api/invoices/retrieve>
+    pub async fn retrieve_invoice(&self, id: &InvoiceId) -> Result<Invoice, Error> {
+        self.request(Method::GET, &format!("/v1/invoices/{id}?expand%5B0%5D=payments"), None, None).await
     }
 
     /// Refund part or all of a PaymentIntent's charge.

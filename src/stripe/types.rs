@@ -1,7 +1,7 @@
 //! The Stripe objects and parameters this flow uses. Request structs borrow; response
 //! structs hold only the fields the storefront reads (serde ignores the rest).
 
-use super::ids::{ConfirmationTokenId, CustomerId, PaymentIntentId, PaymentMethodId, SetupIntentId};
+use super::ids::{ConfirmationTokenId, CustomerId, InvoiceId, PaymentIntentId, PaymentMethodId, SetupIntentId, SubscriptionId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -358,4 +358,197 @@ pub struct Refund {
     pub reason: Option<String>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+}
+
+/// <https://docs.stripe.com/api/products/create>, with an id of the shop's choosing (the
+/// catalog's), so that a product is made once and found again.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreateProduct<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+}
+
+/// `POST /v1/subscriptions` as subscription mode makes it: `default_incomplete`, so
+/// Stripe makes the first invoice and its PaymentIntent and waits for the server to
+/// confirm that with the ConfirmationToken; the method that pays it becomes the
+/// subscription's default for the renewals.
+/// <https://docs.stripe.com/api/subscriptions/create>
+#[derive(Debug, Clone, Serialize)]
+pub struct CreateSubscription<'a> {
+    pub customer: &'a CustomerId,
+    pub items: [SubscriptionItemParams<'a>; 1],
+    /// Always `default_incomplete` here.
+    pub payment_behavior: &'a str,
+    pub payment_settings: SubscriptionPaymentSettings<'a>,
+    pub metadata: BTreeMap<&'a str, &'a str>,
+    /// `["latest_invoice.payments"]`: the first invoice and its PaymentIntent (since
+    /// 2025-03-31.basil an invoice reaches it through `payments`, which Stripe includes
+    /// only when asked).
+    pub expand: [&'a str; 1],
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscriptionItemParams<'a> {
+    pub price_data: PriceData<'a>,
+    pub quantity: u32,
+}
+
+/// An inline price, from the catalog (the server's price, never the browser's).
+#[derive(Debug, Clone, Serialize)]
+pub struct PriceData<'a> {
+    pub currency: &'a str,
+    pub product: &'a str,
+    pub unit_amount: i64,
+    pub recurring: RecurringParams<'a>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RecurringParams<'a> {
+    pub interval: &'a str,
+    pub interval_count: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscriptionPaymentSettings<'a> {
+    /// `on_subscription`: the method that pays the first invoice pays the renewals.
+    pub save_default_payment_method: &'a str,
+}
+
+/// `POST /v1/payment_intents/{id}/confirm` with a ConfirmationToken (the first
+/// invoice's intent, which Stripe made).
+/// <https://docs.stripe.com/api/payment_intents/confirm>
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfirmPaymentIntent<'a> {
+    pub confirmation_token: &'a ConfirmationTokenId,
+    pub return_url: &'a str,
+    /// `["payment_method"]`: the reply says what paid.
+    pub expand: [&'a str; 1],
+}
+
+/// Subscription statuses; `Other` keeps the shop working if Stripe adds one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionStatus {
+    Incomplete,
+    IncompleteExpired,
+    Trialing,
+    Active,
+    PastDue,
+    Canceled,
+    Unpaid,
+    Paused,
+    #[serde(other)]
+    Other,
+}
+
+impl SubscriptionStatus {
+    /// Stripe's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionStatus::Incomplete => "incomplete",
+            SubscriptionStatus::IncompleteExpired => "incomplete_expired",
+            SubscriptionStatus::Trialing => "trialing",
+            SubscriptionStatus::Active => "active",
+            SubscriptionStatus::PastDue => "past_due",
+            SubscriptionStatus::Canceled => "canceled",
+            SubscriptionStatus::Unpaid => "unpaid",
+            SubscriptionStatus::Paused => "paused",
+            SubscriptionStatus::Other => "other",
+        }
+    }
+}
+
+/// <https://docs.stripe.com/api/subscriptions/object>
+#[derive(Debug, Clone, Deserialize)]
+pub struct Subscription {
+    pub id: SubscriptionId,
+    pub status: SubscriptionStatus,
+    pub customer: String,
+    pub cancel_at_period_end: bool,
+    /// Since 2025-03-31.basil the period is the items' (they share it).
+    pub items: List<SubscriptionItem>,
+    pub latest_invoice: Option<Expandable<Invoice>>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl Subscription {
+    /// When the current period ends (the next renewal, or the end).
+    pub fn current_period_end(&self) -> Option<i64> {
+        self.items.data.iter().map(|item| item.current_period_end).min()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubscriptionItem {
+    pub current_period_end: i64,
+    pub quantity: Option<u32>,
+}
+
+/// <https://docs.stripe.com/api/invoices/object>
+#[derive(Debug, Clone, Deserialize)]
+pub struct Invoice {
+    pub id: InvoiceId,
+    /// `draft`, `open`, `paid`, `uncollectible`, `void`.
+    pub status: Option<String>,
+    pub amount_paid: i64,
+    pub currency: String,
+    /// `subscription_create`, `subscription_cycle`, …
+    pub billing_reason: Option<String>,
+    pub parent: Option<InvoiceParent>,
+    /// Present when expanded (`payments`).
+    pub payments: Option<List<InvoicePayment>>,
+    pub lines: List<InvoiceLine>,
+}
+
+impl Invoice {
+    /// The subscription it bills, if it bills one.
+    pub fn subscription(&self) -> Option<&str> {
+        self.parent.as_ref()?.subscription_details.as_ref().map(|details| details.subscription.as_str())
+    }
+
+    /// The PaymentIntent of its default payment (needs `payments` expanded).
+    pub fn payment_intent(&self) -> Option<PaymentIntentId> {
+        let payments = self.payments.as_ref()?;
+        let payment = payments.data.iter().find(|payment| payment.is_default.unwrap_or(true)).or(payments.data.first())?;
+        PaymentIntentId::parse(payment.payment.payment_intent.as_deref()?).ok()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoiceParent {
+    pub subscription_details: Option<SubscriptionDetails>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubscriptionDetails {
+    pub subscription: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoicePayment {
+    pub is_default: Option<bool>,
+    pub payment: InvoicePaymentTarget,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoicePaymentTarget {
+    pub payment_intent: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoiceLine {
+    pub amount: i64,
+    pub quantity: Option<u32>,
+    pub pricing: Option<InvoiceLinePricing>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoiceLinePricing {
+    pub price_details: Option<InvoicePriceDetails>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoicePriceDetails {
+    pub product: String,
 }

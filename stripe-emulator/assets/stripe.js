@@ -212,8 +212,8 @@
     if (mode && ['payment', 'setup', 'subscription'].indexOf(mode) < 0) {
       throw new Error('Invalid value for elements(): mode should be one of payment, setup, subscription. You specified: ' + mode + '.');
     }
-    if (mode === 'payment' && (typeof this._options.amount !== 'number' || !this._options.currency)) {
-      throw new Error('In payment mode, elements() needs an integer amount and a currency.');
+    if ((mode === 'payment' || mode === 'subscription') && (typeof this._options.amount !== 'number' || !this._options.currency)) {
+      throw new Error('In ' + mode + ' mode, elements() needs an integer amount and a currency.');
     }
   }
 

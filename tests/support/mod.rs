@@ -145,6 +145,28 @@ pub async fn deliver_signed(base: &str, secret: &str, event: &Value) -> u16 {
     response.status().as_u16()
 }
 
+/// Waits until the storefront has answered 200 to the emulator's delivery of every
+/// event of `kind` sent so far (there must be one).
+pub async fn wait_delivered(emulator: &str, kind: &str) {
+    let events =
+        stripe_call(&client(), reqwest::Method::GET, format!("{emulator}/v1/events?type={kind}&limit=100"), "sk_test_wait", &[]).await;
+    let events = events["data"].as_array().unwrap().clone();
+    assert!(!events.is_empty(), "no {kind} event");
+    for event in events {
+        let url = format!("{emulator}/_emulator/deliveries?event_id={}", event["id"].as_str().unwrap());
+        let answered = poll_until(
+            200,
+            || async {
+                let deliveries: Value = client().get(&url).send().await.unwrap().json().await.unwrap();
+                deliveries["data"].as_array().unwrap().iter().any(|d| d["status"] == "succeeded")
+            },
+            |done| *done,
+        )
+        .await;
+        assert!(answered, "the {kind} webhook was not answered 200");
+    }
+}
+
 /// Posts a form with `client` (a shopper's cookies) and reads the JSON reply.
 pub async fn post_form(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> Value {
     client.post(url).form(form).send().await.unwrap().json().await.unwrap()

@@ -1,0 +1,61 @@
+import { test, expect, signUp, typeCard, uniqueEmail } from './fixtures';
+import type { Page } from '@playwright/test';
+import { VARIANTS } from '../global-setup';
+
+// Subscription mode: the same Payment Element (Elements in `subscription` mode) and
+// ConfirmationToken; the server creates the Subscription and confirms its first
+// invoice. A guest is asked to sign in first; the account page shows the subscription
+// and cancels it at the period's end (and undoes that).
+
+test.use({ baseURL: VARIANTS.subscriptions.url });
+
+/** The coffee beans subscription in the cart, at checkout, ready to pay. */
+async function beansAtCheckout(page: Page, gotoHydrated: (path: string) => Promise<void>) {
+  await gotoHydrated('/');
+  await expect(page.getByTestId('product-coffee-beans')).toContainText('€12.00 / month');
+  await page.getByTestId('add-to-cart-coffee-beans').click();
+  await expect(page.getByTestId('cart-count')).toHaveText('1');
+  await gotoHydrated('/checkout');
+}
+
+test('a guest is asked to sign in before subscribing', async ({ page, gotoHydrated }) => {
+  await beansAtCheckout(page, gotoHydrated);
+  await expect(page.getByTestId('subscribe-needs-account')).toBeVisible();
+  await expect(page.getByTestId('pay-button')).toHaveCount(0);
+});
+
+test('a shopper subscribes with 4242, sees it active, and cancels it at the period end', async ({ page, gotoHydrated }) => {
+  await signUp(page, gotoHydrated, uniqueEmail('subscriber'));
+  await beansAtCheckout(page, gotoHydrated);
+  await expect(page.getByTestId('subscription-terms')).toContainText('every month until you cancel');
+  await expect(page.getByTestId('pay-button')).toBeEnabled();
+  await expect(page.getByTestId('pay-button')).toContainText('Subscribe');
+  await typeCard(page, '4242424242424242');
+  await page.getByTestId('pay-button').click();
+  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+  await expect(page.getByTestId('payment-result')).toHaveText('Thank you: your subscription is active.');
+  await expect(page.getByTestId('cart-count')).toHaveText('0');
+
+  await page.getByTestId('manage-subscriptions').click();
+  const row = page.locator('[data-testid^="subscription-sub_"]');
+  await expect(row).toHaveAttribute('data-status', 'active');
+  await expect(row.getByTestId('subscription-period')).toContainText('Renews on');
+  await row.getByTestId('cancel-subscription').click();
+  await expect(row).toHaveAttribute('data-cancel-at-period-end', 'true');
+  await expect(row.getByTestId('subscription-period')).toContainText('Ends on');
+  await row.getByTestId('resume-subscription').click();
+  await expect(row).toHaveAttribute('data-cancel-at-period-end', 'false');
+  await expect(row.getByTestId('cancel-subscription')).toBeVisible();
+});
+
+test('a shopper subscribes through 3-D Secure', async ({ page, gotoHydrated }) => {
+  await signUp(page, gotoHydrated, uniqueEmail('subscriber-3ds'));
+  await beansAtCheckout(page, gotoHydrated);
+  await expect(page.getByTestId('pay-button')).toBeEnabled();
+  await typeCard(page, '4000002500003155');
+  await page.getByTestId('pay-button').click();
+  await page.locator('#test-source-authorize-3ds').click();
+  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+  await gotoHydrated('/account');
+  await expect(page.locator('[data-testid^="subscription-sub_"]')).toHaveAttribute('data-status', 'active');
+});

@@ -1,0 +1,319 @@
+//! Subscriptions (subscription mode) and their paid invoices. A subscription row is
+//! what Stripe last said of it: every report goes through
+//! [`Store::sync_subscription`], which keeps the newest read (`synced_at`), so reports in
+//! any order and any number of times leave the latest state. Each paid invoice becomes
+//! one order (found again by its invoice id), so it is fulfilled once however often and
+//! by whichever path (the confirmation's reply, the result page, `invoice.paid`) it is
+//! reported.
+
+use super::db::{Row, Tx};
+use super::orders::clear_ordered_lines;
+use super::{Store, StoreError};
+
+/// A subscription the shop has just created at Stripe.
+#[derive(Debug, Clone)]
+pub struct NewSubscription {
+    pub id: String,
+    pub account_id: String,
+    pub session_id: String,
+    pub product_id: String,
+    pub name: String,
+    pub quantity: i64,
+    pub unit_amount: i64,
+    pub currency: String,
+    pub interval: String,
+    pub interval_count: i64,
+    pub first_invoice_id: String,
+    pub first_payment_intent_id: Option<String>,
+    pub email: Option<String>,
+    pub locale: String,
+    pub state: SubscriptionState,
+}
+
+/// What changes of a subscription, as Stripe reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionState {
+    /// Stripe's status (`incomplete`, `active`, `past_due`, `canceled`, …).
+    pub status: String,
+    pub current_period_end: Option<i64>,
+    pub cancel_at_period_end: bool,
+}
+
+/// A subscription as the shop keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionRecord {
+    pub id: String,
+    pub account_id: String,
+    pub account_email: String,
+    pub product_id: String,
+    pub name: String,
+    pub quantity: i64,
+    pub unit_amount: i64,
+    pub currency: String,
+    pub interval: String,
+    pub interval_count: i64,
+    pub state: SubscriptionState,
+    pub first_invoice_id: String,
+    pub first_payment_intent_id: Option<String>,
+    pub created_at: i64,
+}
+
+/// An invoice Stripe says is paid.
+#[derive(Debug, Clone)]
+pub struct PaidInvoice {
+    pub invoice_id: String,
+    pub subscription_id: String,
+    pub payment_intent_id: Option<String>,
+    pub amount: i64,
+    pub currency: String,
+}
+
+/// What recording a paid invoice did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvoiceEffect {
+    /// A new order, paid, with its confirmation queued.
+    Fulfilled { order_id: String },
+    /// Recorded before: its order.
+    AlreadyFulfilled { order_id: String },
+    /// The invoice's subscription is not one of this shop's.
+    UnknownSubscription,
+}
+
+const COLUMNS: &str = "s.id, s.account_id, a.email AS account_email, s.product_id, s.name, s.quantity, s.unit_amount, s.currency,
+    s.billing_interval, s.interval_count, s.status, s.current_period_end, s.cancel_at_period_end, s.first_invoice_id,
+    s.first_payment_intent_id, s.created_at";
+const FROM: &str = "FROM subscriptions s JOIN accounts a ON a.id = s.account_id";
+
+fn record_from(row: &Row) -> Result<SubscriptionRecord, StoreError> {
+    Ok(SubscriptionRecord {
+        id: row.get("id")?,
+        account_id: row.get("account_id")?,
+        account_email: row.get("account_email")?,
+        product_id: row.get("product_id")?,
+        name: row.get("name")?,
+        quantity: row.get("quantity")?,
+        unit_amount: row.get("unit_amount")?,
+        currency: row.get("currency")?,
+        interval: row.get("billing_interval")?,
+        interval_count: row.get("interval_count")?,
+        state: SubscriptionState {
+            status: row.get("status")?,
+            current_period_end: row.get("current_period_end")?,
+            cancel_at_period_end: row.get::<i64>("cancel_at_period_end")? == 1,
+        },
+        first_invoice_id: row.get("first_invoice_id")?,
+        first_payment_intent_id: row.get("first_payment_intent_id")?,
+        created_at: row.get("created_at")?,
+    })
+}
+
+fn records(tx: &mut Tx<'_>, condition: &str, params: &[&dyn super::db::ToParam]) -> Result<Vec<SubscriptionRecord>, StoreError> {
+    tx.query(&format!("SELECT {COLUMNS} {FROM} WHERE {condition}"), params)?.iter().map(record_from).collect()
+}
+
+fn paid_invoice(tx: &mut Tx<'_>, invoice: &PaidInvoice, now: i64) -> Result<InvoiceEffect, StoreError> {
+    if let Some(order_id) = tx.scalar::<String>("SELECT id FROM orders WHERE invoice_id = $1", &[&invoice.invoice_id])? {
+        return Ok(InvoiceEffect::AlreadyFulfilled { order_id });
+    }
+    let row = tx.query_opt(
+        "SELECT session_id, account_id, product_id, name, quantity, unit_amount, first_invoice_id, email, locale
+         FROM subscriptions WHERE id = $1",
+        &[&invoice.subscription_id],
+    )?;
+    let Some(row) = row else { return Ok(InvoiceEffect::UnknownSubscription) };
+    let (session_id, account_id, product_id, name): (String, String, String, String) =
+        (row.get("session_id")?, row.get("account_id")?, row.get("product_id")?, row.get("name")?);
+    let (quantity, unit_amount): (i64, i64) = (row.get("quantity")?, row.get("unit_amount")?);
+    let (email, locale): (Option<String>, Option<String>) = (row.get("email")?, row.get("locale")?);
+    let first = row.get::<String>("first_invoice_id")? == invoice.invoice_id;
+    let order_id = crate::session::random_id("ord");
+    // Stock is not taken: a subscription's deliveries are planned apart from the shelf.
+    // Only the first invoice's order takes the subscription out of the cart (once).
+    tx.execute(
+        "INSERT INTO orders (id, session_id, account_id, status, amount, currency, payment_intent_id, amount_received, email, locale,
+                             subscription_id, invoice_id, stock_reserved, cart_cleared, created_at, updated_at)
+         VALUES ($1, $2, $3, 'paid', $4, $5, $6, $4, $7, $8, $9, $10, 1, $11, $12, $12)",
+        &[
+            &order_id,
+            &session_id,
+            &account_id,
+            &invoice.amount,
+            &invoice.currency,
+            &invoice.payment_intent_id,
+            &email,
+            &locale,
+            &invoice.subscription_id,
+            &invoice.invoice_id,
+            &if first { 0_i64 } else { 1 },
+            &now,
+        ],
+    )?;
+    let line_amount = if quantity > 0 && invoice.amount % quantity == 0 { invoice.amount / quantity } else { unit_amount };
+    tx.execute(
+        "INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity) VALUES ($1, $2, $3, $4, $5)",
+        &[&order_id, &product_id, &name, &line_amount, &quantity],
+    )?;
+    let body = if first {
+        format!("Thank you for subscribing: order {order_id}, {quantity} × {name}. It is paid and on its way.")
+    } else {
+        format!("Your subscription renewed: order {order_id}, {quantity} × {name}. It is paid and on its way.")
+    };
+    tx.execute(
+        "INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, 'order_confirmation', $2, $3) ON CONFLICT DO NOTHING",
+        &[&order_id, &body, &now],
+    )?;
+    clear_ordered_lines(tx, &order_id)?;
+    tracing::info!(order = %order_id, invoice = %invoice.invoice_id, subscription = %invoice.subscription_id, "invoice paid; order recorded and confirmation queued");
+    Ok(InvoiceEffect::Fulfilled { order_id })
+}
+
+impl Store {
+    /// Records a subscription the shop created (its state as Stripe's reply said, read
+    /// at `synced_at` milliseconds). Recording it again changes nothing.
+    pub async fn insert_subscription(&self, new: NewSubscription, synced_at: i64, now: i64) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO subscriptions (id, account_id, session_id, product_id, name, quantity, unit_amount, currency,
+                     billing_interval, interval_count, status, current_period_end, cancel_at_period_end, first_invoice_id,
+                     first_payment_intent_id, email, locale, synced_at, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)
+                 ON CONFLICT (id) DO NOTHING",
+                &[
+                    &new.id,
+                    &new.account_id,
+                    &new.session_id,
+                    &new.product_id,
+                    &new.name,
+                    &new.quantity,
+                    &new.unit_amount,
+                    &new.currency,
+                    &new.interval,
+                    &new.interval_count,
+                    &new.state.status,
+                    &new.state.current_period_end,
+                    &i64::from(new.state.cancel_at_period_end),
+                    &new.first_invoice_id,
+                    &new.first_payment_intent_id,
+                    &new.email,
+                    &new.locale,
+                    &synced_at,
+                    &now,
+                ],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    /// Keeps what Stripe said of subscription `id` at `synced_at` (milliseconds), unless
+    /// a newer read is already kept. `false` when the shop has no such subscription.
+    pub async fn sync_subscription(&self, id: &str, state: SubscriptionState, synced_at: i64, now: i64) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE subscriptions SET status = $1, current_period_end = $2, cancel_at_period_end = $3, synced_at = $4, updated_at = $5
+                 WHERE id = $6 AND synced_at <= $4",
+                &[&state.status, &state.current_period_end, &i64::from(state.cancel_at_period_end), &synced_at, &now, &id],
+            )?;
+            Ok(tx.scalar::<i64>("SELECT 1 FROM subscriptions WHERE id = $1", &[&id])?.is_some())
+        })
+        .await
+    }
+
+    /// Records a paid invoice as an order of its own, once (see [`InvoiceEffect`]).
+    pub async fn record_paid_invoice(&self, invoice: PaidInvoice, now: i64) -> Result<InvoiceEffect, StoreError> {
+        self.write(move |tx| paid_invoice(tx, &invoice, now)).await
+    }
+
+    pub async fn subscription(&self, id: &str) -> Result<Option<SubscriptionRecord>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |tx| Ok(records(tx, "s.id = $1", &[&id])?.pop())).await
+    }
+
+    /// The account's subscriptions, newest first.
+    pub async fn account_subscriptions(&self, account_id: &str) -> Result<Vec<SubscriptionRecord>, StoreError> {
+        let account_id = account_id.to_owned();
+        self.read(move |tx| records(tx, "s.account_id = $1 ORDER BY s.created_at DESC, s.id", &[&account_id])).await
+    }
+
+    /// Every subscription, newest first (the merchant's list).
+    pub async fn list_subscriptions(&self, limit: i64) -> Result<Vec<SubscriptionRecord>, StoreError> {
+        self.read(move |tx| records(tx, "1 = 1 ORDER BY s.created_at DESC, s.id LIMIT $1", &[&limit])).await
+    }
+
+    /// The account's subscription whose first invoice `payment_intent_id` pays.
+    pub async fn subscription_for_payment_intent(
+        &self,
+        payment_intent_id: &str,
+        account_id: &str,
+    ) -> Result<Option<SubscriptionRecord>, StoreError> {
+        let (intent, account) = (payment_intent_id.to_owned(), account_id.to_owned());
+        self.read(move |tx| Ok(records(tx, "s.first_payment_intent_id = $1 AND s.account_id = $2", &[&intent, &account])?.pop())).await
+    }
+
+    /// The account's subscription to `product_id` still waiting for its first payment
+    /// (a declined first attempt): paying again pays that one, not a second.
+    pub async fn incomplete_subscription(&self, account_id: &str, product_id: &str) -> Result<Option<SubscriptionRecord>, StoreError> {
+        let (account, product) = (account_id.to_owned(), product_id.to_owned());
+        self.read(move |tx| {
+            Ok(records(
+                tx,
+                "s.account_id = $1 AND s.product_id = $2 AND s.status = 'incomplete' ORDER BY s.created_at DESC",
+                &[&account, &product],
+            )?
+            .into_iter()
+            .next())
+        })
+        .await
+    }
+
+    /// Records that `token` confirms the first invoice (`payment_intent_id`) of
+    /// `subscription_id` (again: nothing changes).
+    pub async fn record_subscription_attempt(
+        &self,
+        token: &str,
+        subscription_id: &str,
+        payment_intent_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (token, subscription, intent) = (token.to_owned(), subscription_id.to_owned(), payment_intent_id.to_owned());
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO subscription_attempts (confirmation_token_id, subscription_id, payment_intent_id, created_at)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (confirmation_token_id) DO NOTHING",
+                &[&token, &subscription, &intent, &now],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    /// The subscription (of `account_id`) and PaymentIntent `token` was sent to confirm.
+    pub async fn subscription_attempt(&self, token: &str, account_id: &str) -> Result<Option<(String, String)>, StoreError> {
+        let (token, account) = (token.to_owned(), account_id.to_owned());
+        self.read(move |tx| {
+            let row = tx.query_opt(
+                "SELECT t.subscription_id, t.payment_intent_id FROM subscription_attempts t JOIN subscriptions s ON s.id = t.subscription_id
+                 WHERE t.confirmation_token_id = $1 AND s.account_id = $2",
+                &[&token, &account],
+            )?;
+            row.map(|row| Ok((row.get("subscription_id")?, row.get("payment_intent_id")?))).transpose()
+        })
+        .await
+    }
+
+    /// Whether `token` was sent to pay a subscription (anyone's).
+    pub async fn token_subscribed(&self, token: &str) -> Result<bool, StoreError> {
+        let token = token.to_owned();
+        self.read(move |tx| {
+            Ok(tx.scalar::<i64>("SELECT 1 FROM subscription_attempts WHERE confirmation_token_id = $1", &[&token])?.is_some())
+        })
+        .await
+    }
+
+    /// The order a paid invoice became, if it did.
+    pub async fn order_for_invoice(&self, invoice_id: &str) -> Result<Option<String>, StoreError> {
+        let invoice_id = invoice_id.to_owned();
+        self.read(move |tx| tx.scalar("SELECT id FROM orders WHERE invoice_id = $1", &[&invoice_id])).await
+    }
+}

@@ -1,0 +1,15 @@
+//! Subscription mode: a recurring product bought with the same Payment Element and
+//! ConfirmationToken as a one-off payment. The server creates the Subscription
+//! (`default_incomplete`) and confirms its first invoice's PaymentIntent; Stripe bills
+//! the renewals; each paid invoice becomes an order. The shopper's account lists them,
+//! with cancel at the period's end and its undoing.
+
+mod api;
+mod model;
+#[cfg(feature = "ssr")]
+mod service;
+
+pub use api::*;
+pub use model::*;
+#[cfg(feature = "ssr")]
+pub use service::{on_event, outcome, refresh, subscribe};

@@ -1,0 +1,32 @@
+//! Subscription types that cross the wire.
+
+use crate::money::Money;
+use serde::{Deserialize, Serialize};
+
+/// A subscription as its account page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSubscription {
+    pub id: String,
+    pub name: String,
+    pub quantity: i64,
+    /// Each period's price, `€24.00 / month`, in the shopper's language.
+    pub price: String,
+    /// Stripe's status (`active`, `past_due`, `incomplete`, `canceled`, …).
+    pub status: String,
+    /// When the current period ends: the next renewal, or the end.
+    pub period_end: Option<i64>,
+    pub cancel_at_period_end: bool,
+}
+
+impl AccountSubscription {
+    /// Whether it can still be canceled at the period's end (or that undone).
+    pub fn changeable(&self) -> bool {
+        matches!(self.status.as_str(), "active" | "past_due" | "trialing")
+    }
+}
+
+/// Helper for the merchant's list and the account page: a subscription's total per
+/// period.
+pub fn period_total(unit_amount: i64, quantity: i64, currency: crate::money::Currency) -> Money {
+    Money::new(unit_amount.saturating_mul(quantity), currency)
+}

@@ -1,0 +1,337 @@
+//! Subscription mode on the server: create the Subscription (`default_incomplete`, the
+//! price from the catalog), confirm its first invoice's PaymentIntent with the
+//! shopper's ConfirmationToken, keep what Stripe says of it, and turn each paid invoice
+//! into an order.
+
+use crate::account::{current_account, customer_of};
+use crate::cart::Cart;
+use crate::checkout::{PaymentReply, PaymentResult, PaymentStatus};
+use crate::error::AppError;
+use crate::i18n::Locale;
+use crate::request::Request;
+use crate::session;
+use crate::state::AppState;
+use crate::store::{InvoiceEffect, NewSubscription, PaidInvoice, SubscriptionState};
+use crate::stripe::ids::{ConfirmationTokenId, InvoiceId, PaymentIntentId, SubscriptionId};
+use crate::stripe::types::{
+    ConfirmPaymentIntent, CreateProduct, CreateSubscription, Expandable, Invoice, PaymentIntent, PaymentIntentStatus, PriceData,
+    RecurringParams, Subscription, SubscriptionItemParams, SubscriptionPaymentSettings,
+};
+
+/// Milliseconds: when a read of a subscription came back (newer reads win).
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn state_of(subscription: &Subscription) -> SubscriptionState {
+    SubscriptionState {
+        status: subscription.status.as_str().to_owned(),
+        current_period_end: subscription.current_period_end(),
+        cancel_at_period_end: subscription.cancel_at_period_end,
+    }
+}
+
+/// Pays for the cart's subscription with `token`: creates the Subscription (or, after a
+/// declined first payment, takes up the one still waiting for it) and confirms its
+/// first invoice's PaymentIntent. Both requests are keyed by the token, so a double
+/// submit or a retried request subscribes once.
+#[tracing::instrument(name = "subscribe", skip_all, fields(token = %token), err(level = "info", Debug))]
+pub async fn subscribe(
+    state: &AppState,
+    request: &Request,
+    token: &ConfirmationTokenId,
+    cart: &Cart,
+    email: Option<String>,
+) -> Result<PaymentReply, AppError> {
+    let t = request.texts();
+    let account = current_account(state, request).await?.ok_or_else(|| AppError::invalid(t.subscribe_needs_account()))?;
+    let session = session::current(&state.store, &request.session).await?.ok_or_else(|| AppError::invalid(t.cart_empty_pay()))?;
+    use crate::rate_limit::{CONFIRM_PER_ADDRESS, CONFIRM_PER_SESSION};
+    crate::rate_limit::check(state, request, "confirm", Some(session.as_str()), CONFIRM_PER_SESSION, CONFIRM_PER_ADDRESS).await?;
+    // The same token again: the same confirmation (Stripe replays it under its key).
+    if let Some((subscription, intent)) = state.store.subscription_attempt(token.as_str(), &account.id).await?
+        && let (Ok(subscription), Ok(intent)) = (SubscriptionId::parse(&subscription), PaymentIntentId::parse(&intent))
+    {
+        return confirm_first_payment(state, request.locale, token, &subscription, &intent).await;
+    }
+    if cart.is_mixed() {
+        return Err(AppError::invalid(t.subscription_alone()));
+    }
+    let (line, recurring) = cart
+        .subscription()
+        .and_then(|line| line.recurring.map(|recurring| (line, recurring)))
+        .ok_or_else(|| AppError::invalid(t.cart_empty_pay()))?;
+    let product = state.catalog.find(line.product_id.as_str()).ok_or_else(|| AppError::invalid(t.not_in_catalog()))?;
+    let customer = customer_of(state, &account).await?;
+    let stripe = &state.payments.stripe;
+
+    let waiting = match state.store.incomplete_subscription(&account.id, product.id.as_str()).await? {
+        Some(record) if record.quantity == i64::from(line.quantity) && record.unit_amount == line.unit_price.amount => {
+            waiting_for_payment(state, &record.id).await?
+        }
+        _ => None,
+    };
+    let (subscription_id, intent_id) = match waiting {
+        Some(found) => found,
+        None => {
+            ensure_product(state, product.id.as_str(), &product.name).await?;
+            let params = CreateSubscription {
+                customer: &customer,
+                items: [SubscriptionItemParams {
+                    price_data: PriceData {
+                        currency: line.unit_price.currency.as_str(),
+                        product: product.id.as_str(),
+                        unit_amount: line.unit_price.amount,
+                        recurring: RecurringParams { interval: recurring.interval.as_str(), interval_count: recurring.count },
+                    },
+                    quantity: line.quantity,
+                }],
+                payment_behavior: "default_incomplete",
+                payment_settings: SubscriptionPaymentSettings { save_default_payment_method: "on_subscription" },
+                metadata: [("account_id", account.id.as_str()), ("product_id", product.id.as_str())].into_iter().collect(),
+                expand: ["latest_invoice.payments"],
+            };
+            let created = stripe.create_subscription(&params, &format!("subscribe-{token}")).await.map_err(|error| {
+                tracing::error!(%error, "Stripe refused to create a subscription");
+                AppError::from(error)
+            })?;
+            let synced_at = now_ms();
+            let Some(Expandable::Object(invoice)) = &created.latest_invoice else {
+                tracing::error!(subscription = %created.id, "a new subscription came back without its first invoice");
+                return Err(AppError::Internal);
+            };
+            let intent = invoice.payment_intent();
+            let new = NewSubscription {
+                id: created.id.to_string(),
+                account_id: account.id.clone(),
+                session_id: session.as_str().to_owned(),
+                product_id: product.id.to_string(),
+                name: product.name.clone(),
+                quantity: i64::from(line.quantity),
+                unit_amount: line.unit_price.amount,
+                currency: line.unit_price.currency.to_string(),
+                interval: recurring.interval.as_str().to_owned(),
+                interval_count: i64::from(recurring.count),
+                first_invoice_id: invoice.id.to_string(),
+                first_payment_intent_id: intent.as_ref().map(ToString::to_string),
+                email: email.or_else(|| Some(account.email.clone())),
+                locale: request.locale.tag().to_owned(),
+                state: state_of(&created),
+            };
+            state.store.insert_subscription(new, synced_at, session::now()).await?;
+            tracing::info!(subscription = %created.id, account = %account.id, "subscription created; confirming its first invoice");
+            let Some(intent) = intent else {
+                tracing::error!(subscription = %created.id, "the first invoice has no PaymentIntent to confirm");
+                return Err(AppError::Internal);
+            };
+            (created.id, intent)
+        }
+    };
+
+    state.store.record_subscription_attempt(token.as_str(), subscription_id.as_str(), intent_id.as_str(), session::now()).await?;
+    confirm_first_payment(state, request.locale, token, &subscription_id, &intent_id).await
+}
+
+/// Confirms the first invoice's PaymentIntent with the shopper's token, under a key of
+/// the token's (a retry or a double submit is answered with the first reply).
+async fn confirm_first_payment(
+    state: &AppState,
+    locale: Locale,
+    token: &ConfirmationTokenId,
+    subscription: &SubscriptionId,
+    intent: &PaymentIntentId,
+) -> Result<PaymentReply, AppError> {
+    let return_url = format!("{}/checkout/complete", state.public_url);
+    let params = ConfirmPaymentIntent { confirmation_token: token, return_url: &return_url, expand: ["payment_method"] };
+    match state.payments.stripe.confirm_payment_intent(intent, &params, &format!("subscribe-{token}-confirm")).await {
+        Ok(intent) => settle(state, locale, subscription, &intent).await,
+        Err(error) => Err(refusal(locale, error)),
+    }
+}
+
+/// The reply to the shopper once Stripe has answered the confirmation.
+async fn settle(state: &AppState, locale: Locale, subscription: &SubscriptionId, intent: &PaymentIntent) -> Result<PaymentReply, AppError> {
+    let status = match intent.status {
+        PaymentIntentStatus::Succeeded => PaymentStatus::Succeeded,
+        PaymentIntentStatus::Processing => PaymentStatus::Processing,
+        PaymentIntentStatus::RequiresAction => PaymentStatus::RequiresAction,
+        PaymentIntentStatus::RequiresPaymentMethod => {
+            let failure = intent.last_payment_error.as_ref();
+            let message = failure
+                .and_then(|f| f.message.as_deref().map(|m| locale.decline(f.decline_code.as_deref(), f.code.as_deref(), m)))
+                .unwrap_or_else(|| locale.texts().payment_not_through().into());
+            return Err(AppError::Declined { message, decline_code: failure.and_then(|f| f.decline_code.clone()) });
+        }
+        ref other => {
+            tracing::error!(status = ?other, intent = %intent.id, "unexpected status of a subscription's first payment");
+            return Err(AppError::Internal);
+        }
+    };
+    let mut order_id = String::new();
+    if status != PaymentStatus::RequiresAction {
+        // Paid: the subscription is active and the invoice an order. The webhook would
+        // say so too; doing it now lets the result page show it at once.
+        match refresh(state, subscription).await {
+            Ok(order) => order_id = order.unwrap_or_default(),
+            Err(error) => tracing::warn!(?error, %subscription, "could not read the subscription after its payment; its webhooks will"),
+        }
+    }
+    Ok(PaymentReply {
+        order_id,
+        payment_intent: intent.id.to_string(),
+        status,
+        client_secret: intent.client_secret.clone().unwrap_or_default(),
+    })
+}
+
+/// What a refused confirmation means for the shopper. Nothing was charged; the
+/// subscription waits for its first payment, which the next try pays.
+fn refusal(locale: Locale, error: crate::stripe::Error) -> AppError {
+    if let Some(card) = error.card_error() {
+        return AppError::Declined {
+            message: locale.decline(card.decline_code.as_deref(), card.code.as_deref(), &card.message),
+            decline_code: card.decline_code.clone(),
+        };
+    }
+    if let crate::stripe::Error::Api(api) = &error
+        && api.status == 400
+    {
+        if matches!(api.code.as_deref(), Some("payment_intent_incompatible_payment_method" | "payment_method_currency_mismatch")) {
+            return AppError::invalid(locale.texts().method_not_accepted());
+        }
+        if matches!(api.param.as_deref(), Some("confirmation_token" | "payment_method")) {
+            return AppError::invalid(locale.texts().details_expired());
+        }
+    }
+    tracing::error!(%error, "confirming a subscription's first payment failed");
+    AppError::from(error)
+}
+
+/// The subscription `id` and its first invoice's PaymentIntent, if it still waits for
+/// that payment (a declined first try); it is read from Stripe, and kept.
+async fn waiting_for_payment(state: &AppState, id: &str) -> Result<Option<(SubscriptionId, PaymentIntentId)>, AppError> {
+    let Ok(id) = SubscriptionId::parse(id) else { return Ok(None) };
+    let subscription = state.payments.stripe.retrieve_subscription(&id).await?;
+    state.store.sync_subscription(id.as_str(), state_of(&subscription), now_ms(), session::now()).await?;
+    let intent = match &subscription.latest_invoice {
+        Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("open") => invoice.payment_intent(),
+        _ => None,
+    };
+    Ok(intent.filter(|_| subscription.status.as_str() == "incomplete").map(|intent| (id, intent)))
+}
+
+/// Makes sure Stripe has the catalog's product (its id is the catalog's), which the
+/// subscription's price names.
+async fn ensure_product(state: &AppState, id: &str, name: &str) -> Result<(), AppError> {
+    match state.payments.stripe.create_product(&CreateProduct { id, name }, &format!("product-{id}")).await {
+        Ok(_) => Ok(()),
+        Err(crate::stripe::Error::Api(api)) if api.code.as_deref() == Some("resource_already_exists") => Ok(()),
+        Err(error) => {
+            tracing::error!(%error, product = id, "cannot make the subscription's product at Stripe");
+            Err(AppError::from(error))
+        }
+    }
+}
+
+/// Reads subscription `id` from Stripe and keeps what it says (if it is this shop's),
+/// and records its latest invoice once paid. Returns that invoice's order.
+pub async fn refresh(state: &AppState, id: &SubscriptionId) -> Result<Option<String>, AppError> {
+    if state.store.subscription(id.as_str()).await?.is_none() {
+        return Ok(None);
+    }
+    let subscription = state.payments.stripe.retrieve_subscription(id).await?;
+    state.store.sync_subscription(id.as_str(), state_of(&subscription), now_ms(), session::now()).await?;
+    match &subscription.latest_invoice {
+        Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("paid") => record_invoice(state, invoice).await,
+        _ => Ok(None),
+    }
+}
+
+/// A paid invoice of one of the shop's subscriptions becomes an order, once.
+async fn record_invoice(state: &AppState, invoice: &Invoice) -> Result<Option<String>, AppError> {
+    let Some(subscription) = invoice.subscription() else { return Ok(None) };
+    let paid = PaidInvoice {
+        invoice_id: invoice.id.to_string(),
+        subscription_id: subscription.to_owned(),
+        payment_intent_id: invoice.payment_intent().map(|intent| intent.to_string()),
+        amount: invoice.amount_paid,
+        currency: invoice.currency.clone(),
+    };
+    match state.store.record_paid_invoice(paid, session::now()).await? {
+        InvoiceEffect::Fulfilled { order_id } | InvoiceEffect::AlreadyFulfilled { order_id } => Ok(Some(order_id)),
+        InvoiceEffect::UnknownSubscription => Ok(None),
+    }
+}
+
+/// A webhook about a subscription or one of its invoices: what Stripe says now is
+/// read and kept (so events in any order, or twice, leave the newest state), and a paid
+/// invoice becomes an order. Returns what was done, for the log.
+pub async fn on_event(state: &AppState, event_type: &str, object: &serde_json::Value) -> Result<&'static str, AppError> {
+    let subscription = match event_type {
+        "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted" => object["id"].as_str(),
+        "invoice.paid" | "invoice.payment_failed" => object["parent"]["subscription_details"]["subscription"].as_str(),
+        _ => None,
+    };
+    let Some(id) = subscription.and_then(|id| SubscriptionId::parse(id).ok()) else { return Ok("ignored") };
+    if state.store.subscription(id.as_str()).await?.is_none() {
+        return Ok("not this shop's subscription");
+    }
+    if event_type == "invoice.paid"
+        && let Some(invoice) = object["id"].as_str().and_then(|id| InvoiceId::parse(id).ok())
+    {
+        // The event's invoice has no `payments` (Stripe includes them only when asked).
+        let invoice = state.payments.stripe.retrieve_invoice(&invoice).await?;
+        record_invoice(state, &invoice).await?;
+    }
+    refresh(state, &id).await?;
+    Ok("subscription updated")
+}
+
+/// The result page of a subscription's first payment (after 3-D Secure): `None` when
+/// `intent` pays none of the signed-in shopper's subscriptions.
+pub async fn outcome(state: &AppState, request: &Request, intent: &PaymentIntentId) -> Result<Option<PaymentResult>, AppError> {
+    let Some(account) = current_account(state, request).await? else { return Ok(None) };
+    let Some(record) = state.store.subscription_for_payment_intent(intent.as_str(), &account.id).await? else { return Ok(None) };
+    let paid = state.payments.stripe.retrieve_payment_intent(intent).await?;
+    let status = serde_json::to_value(&paid.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let failure = paid
+        .last_payment_error
+        .as_ref()
+        .and_then(|f| f.message.as_deref().map(|m| request.locale.decline(f.decline_code.as_deref(), f.code.as_deref(), m)));
+    let mut order_id = None;
+    if matches!(paid.status, PaymentIntentStatus::Succeeded | PaymentIntentStatus::Processing)
+        && let Ok(id) = SubscriptionId::parse(&record.id)
+    {
+        order_id = refresh(state, &id).await?;
+    }
+    Ok(Some(PaymentResult { order_id: order_id.unwrap_or_default(), status, failure, subscription: true }))
+}
+
+/// Cancels the signed-in shopper's subscription at its period's end, or undoes that.
+pub async fn set_cancel_at_period_end(state: &AppState, request: &Request, id: &str, cancel: bool) -> Result<(), AppError> {
+    let t = request.texts();
+    let not_found = || AppError::NotFound(t.no_such_subscription().into());
+    let account = current_account(state, request).await?.ok_or_else(not_found)?;
+    let id = SubscriptionId::parse(id).map_err(|_| not_found())?;
+    let record = state.store.subscription(id.as_str()).await?.filter(|record| record.account_id == account.id).ok_or_else(not_found)?;
+    if !matches!(record.state.status.as_str(), "active" | "past_due" | "trialing") {
+        return Err(AppError::invalid(t.subscription_ended()));
+    }
+    // A fresh key: setting the same flag twice (a double click) is harmless anyway.
+    let key = session::random_id("subscription-update");
+    let updated = match state.payments.stripe.set_cancel_at_period_end(&id, cancel, &key).await {
+        Ok(updated) => updated,
+        // Ended meanwhile (at Stripe): keep that, and say so.
+        Err(crate::stripe::Error::Api(api)) if api.status == 400 => {
+            tracing::info!(subscription = %id, message = %api.message, "Stripe refused to change a subscription");
+            let _ = refresh(state, &id).await;
+            return Err(AppError::invalid(t.subscription_ended()));
+        }
+        Err(error) => return Err(AppError::from(error)),
+    };
+    state.store.sync_subscription(id.as_str(), state_of(&updated), now_ms(), session::now()).await?;
+    tracing::info!(subscription = %id, cancel, "subscription's cancel at period end set");
+    Ok(())
+}

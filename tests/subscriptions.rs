@@ -1,0 +1,300 @@
+//! Subscription mode through the storefront's HTTP routes and Stripe's (emulated)
+//! webhooks: a signed-in shopper subscribes with a ConfirmationToken (the server
+//! creates the Subscription `default_incomplete` and confirms its first invoice), each
+//! paid invoice becomes one order with its confirmation, renewals come from the
+//! emulator's clock, a renewal that cannot be charged shows `past_due`, the account
+//! page cancels at the period's end and undoes it, and duplicated, shuffled webhooks
+//! change nothing.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use storefront::store::{Store, SubscriptionRecord};
+
+mod support;
+
+struct Shop {
+    base: String,
+    stripe: String,
+    shopper: reqwest::Client,
+    store: Store,
+    _db: tempfile::TempDir,
+}
+
+const KEY: &str = "sk_test_subscriptions";
+
+async fn shop() -> Shop {
+    let (config, db_url, db) = support::config(&[]);
+    let running = support::serve(config).await;
+    let store = Store::connect(&db_url).await.unwrap();
+    Shop { base: running.base, stripe: running.stripe.unwrap(), shopper: support::shopper(), store, _db: db }
+}
+
+impl Shop {
+    async fn api(&self, endpoint: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        api_as(&self.shopper, &self.base, endpoint, form).await
+    }
+
+    async fn sign_up(&self, email: &str) {
+        let (status, body) = self.api("account/sign-up", &[("email", email), ("password", "correct horse battery staple")]).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    async fn add(&self, product: &str) -> (u16, Value) {
+        self.api("cart/add", &[("product_id", product), ("quantity", "1")]).await
+    }
+
+    async fn confirm(&self, token: &str) -> (u16, Value) {
+        self.api("checkout/confirm", &[("confirmation_token", token)]).await
+    }
+
+    /// Subscribes to the coffee beans with test card `pm`; the confirmation's reply.
+    async fn subscribe(&self, pm: &str) -> Value {
+        let (status, cart) = self.add("coffee-beans").await;
+        assert_eq!(status, 200, "{cart}");
+        let token = support::test_token(&self.shopper, &self.stripe, pm).await;
+        let (status, reply) = self.confirm(&token).await;
+        assert_eq!(status, 200, "{reply}");
+        reply
+    }
+
+    async fn only_subscription(&self) -> SubscriptionRecord {
+        let mut all = self.store.list_subscriptions(10).await.unwrap();
+        assert_eq!(all.len(), 1, "{all:?}");
+        all.remove(0)
+    }
+
+    async fn stripe(&self, method: Method, path: &str, form: &[(&str, &str)]) -> Value {
+        support::stripe_call(&support::client(), method, format!("{}{path}", self.stripe), KEY, form).await
+    }
+
+    async fn page(&self, path: &str) -> String {
+        self.shopper.get(format!("{}{path}", self.base)).send().await.unwrap().text().await.unwrap()
+    }
+
+    async fn advance_clock(&self, days: i64) {
+        let reply = support::client()
+            .post(format!("{}/_emulator/clock", self.stripe))
+            .json(&json!({ "advance_seconds": days * 86_400 }))
+            .send()
+            .await
+            .unwrap();
+        assert!(reply.status().is_success());
+    }
+
+    /// Waits until the storefront has answered every webhook of `kind` sent so far.
+    async fn delivered(&self, kind: &str) {
+        support::wait_delivered(&self.stripe, kind).await;
+    }
+
+    /// The order each of the subscription's invoices became (newest first), and how
+    /// many confirmation emails the outbox holds for them.
+    async fn invoice_orders(&self, subscription: &str) -> (Vec<Option<String>>, usize) {
+        let invoices = self.stripe(Method::GET, &format!("/v1/invoices?subscription={subscription}"), &[]).await;
+        let mut orders = Vec::new();
+        let mut confirmations = 0;
+        for invoice in invoices["data"].as_array().unwrap() {
+            let order = self.store.order_for_invoice(invoice["id"].as_str().unwrap()).await.unwrap();
+            if let Some(order) = &order {
+                let outbox = self.store.outbox_for(order).await.unwrap();
+                confirmations += outbox.iter().filter(|m| m.kind == "order_confirmation").count();
+            }
+            orders.push(order);
+        }
+        (orders, confirmations)
+    }
+}
+
+async fn api_as(client: &reqwest::Client, base: &str, endpoint: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let reply = client.post(format!("{base}/api/{endpoint}")).form(form).send().await.unwrap();
+    let status = reply.status().as_u16();
+    let text = reply.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_in_shopper_subscribes_and_each_paid_invoice_becomes_one_order() {
+    let shop = shop().await;
+    // A guest is asked to sign in first; nothing is created at Stripe.
+    let (status, _) = shop.add("coffee-beans").await;
+    assert_eq!(status, 200);
+    let (_, checkout) = shop.api("checkout/view", &[]).await;
+    assert_eq!(checkout["needs_account"], true, "{checkout}");
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, refused) = shop.confirm(&token).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.to_string().contains("Sign in"), "{refused}");
+    assert!(shop.stripe(Method::GET, "/v1/subscriptions", &[]).await["data"].as_array().unwrap().is_empty());
+
+    // Signed in (the cart comes along): Elements in subscription mode, then paid.
+    shop.sign_up("subscriber@example.com").await;
+    let (_, checkout) = shop.api("checkout/view", &[]).await;
+    assert_eq!(checkout["needs_account"], false);
+    assert!(checkout["subscription_terms"].as_str().unwrap().contains("€12.00 / month"), "{checkout}");
+    assert_eq!(checkout["setup_future_usage"], Value::Null);
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, reply) = shop.confirm(&token).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["status"], "Succeeded");
+    let first_order = reply["order_id"].as_str().unwrap().to_owned();
+    assert!(first_order.starts_with("ord_"), "{reply}");
+    // The same token again (a double submit): the same subscription, nothing more.
+    let (status, again) = shop.confirm(&token).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["order_id"], reply["order_id"]);
+
+    let subscription = shop.only_subscription().await;
+    assert_eq!((subscription.state.status.as_str(), subscription.quantity, subscription.unit_amount), ("active", 1, 1200));
+    let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{}", subscription.id), &[]).await;
+    assert_eq!(at_stripe["status"], "active");
+    assert!(at_stripe["default_payment_method"].is_string(), "the card pays the renewals: {at_stripe}");
+    assert_eq!(at_stripe["items"]["data"][0]["price"]["unit_amount"], 1200, "the catalog's price");
+    assert_eq!(subscription.state.current_period_end, at_stripe["items"]["data"][0]["current_period_end"].as_i64());
+    let order = shop.store.order_for_merchant(&first_order).await.unwrap().unwrap();
+    assert_eq!((order.status.to_string().as_str(), order.amount), ("paid", 1200));
+    let (_, cart) = shop.api("cart/get", &[]).await;
+    assert_eq!(cart["item_count"], 0, "the subscription left the cart: {cart}");
+    let account = shop.page("/account").await;
+    assert!(account.contains(&format!("data-testid=\"subscription-{}\"", subscription.id)), "{account}");
+    assert!(account.contains("data-status=\"active\"") && account.contains("Renews on"), "{account}");
+
+    // A month later Stripe bills the renewal: a second order, a second confirmation.
+    shop.advance_clock(32).await;
+    shop.delivered("invoice.paid").await;
+    let (orders, confirmations) = shop.invoice_orders(&subscription.id).await;
+    assert_eq!(orders.len(), 2);
+    assert!(orders.iter().all(Option::is_some), "{orders:?}");
+    assert_eq!(orders[1].as_deref(), Some(first_order.as_str()));
+    assert_eq!(confirmations, 2);
+    shop.delivered("customer.subscription.updated").await;
+    let renewed = shop.only_subscription().await;
+    assert!(renewed.state.current_period_end > subscription.state.current_period_end, "{renewed:?}");
+    assert_eq!(renewed.state.status, "active");
+    let (_, cart) = shop.api("cart/get", &[]).await;
+    assert_eq!(cart["item_count"], 0, "a renewal touches no cart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_that_cannot_be_charged_shows_past_due_to_the_shopper() {
+    let shop = shop().await;
+    shop.sign_up("past-due@example.com").await;
+    shop.subscribe("pm_card_visa").await;
+    let subscription = shop.only_subscription().await;
+    // The shopper's card now declines after attaching (Stripe's 4000 0000 0000 0341).
+    let customer = shop.stripe(Method::GET, &format!("/v1/subscriptions/{}", subscription.id), &[]).await["customer"].clone();
+    let card = shop
+        .stripe(Method::POST, "/v1/payment_methods/pm_card_chargeCustomerFail/attach", &[("customer", customer.as_str().unwrap())])
+        .await;
+    let updated = shop
+        .stripe(
+            Method::POST,
+            &format!("/v1/subscriptions/{}", subscription.id),
+            &[("default_payment_method", card["id"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(updated["default_payment_method"], card["id"]);
+
+    shop.advance_clock(32).await;
+    shop.delivered("invoice.payment_failed").await;
+    shop.delivered("customer.subscription.updated").await;
+    assert_eq!(shop.only_subscription().await.state.status, "past_due");
+    let account = shop.page("/account").await;
+    assert!(account.contains("data-status=\"past_due\""), "{account}");
+    assert!(account.contains("the last renewal could not be charged"), "{account}");
+    let (orders, _) = shop.invoice_orders(&subscription.id).await;
+    assert_eq!(orders.iter().filter(|order| order.is_some()).count(), 1, "only the paid invoice is an order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_page_cancels_at_the_period_end_and_can_undo_it() {
+    let shop = shop().await;
+    shop.sign_up("cancel@example.com").await;
+    shop.subscribe("pm_card_visa").await;
+    let subscription = shop.only_subscription().await;
+    let id = subscription.id.as_str();
+
+    // Nobody else can touch it.
+    let stranger = support::shopper();
+    api_as(&stranger, &shop.base, "account/sign-up", &[("email", "stranger@example.com"), ("password", "correct horse battery staple")])
+        .await;
+    let (status, _) = api_as(&stranger, &shop.base, "account/subscription/cancel", &[("subscription", id)]).await;
+    assert_eq!(status, 404);
+    assert!(!shop.only_subscription().await.state.cancel_at_period_end);
+
+    let (status, body) = shop.api("account/subscription/cancel", &[("subscription", id)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(shop.only_subscription().await.state.cancel_at_period_end);
+    assert_eq!(shop.stripe(Method::GET, &format!("/v1/subscriptions/{id}"), &[]).await["cancel_at_period_end"], true);
+    let account = shop.page("/account").await;
+    assert!(account.contains("Ends on") && account.contains("data-testid=\"resume-subscription\""), "{account}");
+
+    let (status, _) = shop.api("account/subscription/resume", &[("subscription", id)]).await;
+    assert_eq!(status, 200);
+    assert!(!shop.only_subscription().await.state.cancel_at_period_end);
+    assert!(shop.page("/account").await.contains("data-testid=\"cancel-subscription\""));
+
+    // Canceled again, the period ends: no renewal, the subscription is over.
+    shop.api("account/subscription/cancel", &[("subscription", id)]).await;
+    shop.advance_clock(32).await;
+    shop.delivered("customer.subscription.deleted").await;
+    assert_eq!(shop.only_subscription().await.state.status, "canceled");
+    let (orders, _) = shop.invoice_orders(id).await;
+    assert_eq!(orders.len(), 1, "no renewal was billed");
+    let (status, refused) = shop.api("account/subscription/resume", &[("subscription", id)]).await;
+    assert_eq!(status, 400, "{refused}");
+    let account = shop.page("/account").await;
+    assert!(account.contains("data-status=\"canceled\"") && !account.contains("data-testid=\"resume-subscription\""), "{account}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicated_and_shuffled_webhooks_change_nothing() {
+    let shop = shop().await;
+    let mode = support::client()
+        .post(format!("{}/_emulator/delivery_mode", shop.stripe))
+        .json(&json!({ "duplicate": true, "shuffle": true }))
+        .send()
+        .await
+        .unwrap();
+    assert!(mode.status().is_success());
+    shop.sign_up("twice@example.com").await;
+    shop.subscribe("pm_card_visa").await;
+    let subscription = shop.only_subscription().await;
+    shop.advance_clock(32).await;
+    shop.delivered("invoice.paid").await;
+    shop.delivered("customer.subscription.updated").await;
+    // Every event once more, newest first.
+    let events = shop.stripe(Method::GET, "/v1/events?limit=100", &[]).await;
+    for event in events["data"].as_array().unwrap() {
+        let url = format!("{}/_emulator/events/{}/resend", shop.stripe, event["id"].as_str().unwrap());
+        assert!(support::client().post(url).send().await.unwrap().status().is_success());
+    }
+    shop.delivered("invoice.paid").await;
+    shop.delivered("customer.subscription.created").await;
+    let (orders, confirmations) = shop.invoice_orders(&subscription.id).await;
+    assert_eq!((orders.iter().filter(|order| order.is_some()).count(), confirmations), (2, 2));
+    let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{}", subscription.id), &[]).await;
+    let kept = shop.only_subscription().await;
+    assert_eq!(kept.state.status, "active");
+    assert_eq!(kept.state.current_period_end, at_stripe["items"]["data"][0]["current_period_end"].as_i64(), "the newest period");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_is_bought_on_its_own_at_the_catalogs_price() {
+    let shop = shop().await;
+    assert_eq!(shop.add("ceramic-mug").await.0, 200);
+    let (status, refused) = shop.add("coffee-beans").await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.to_string().contains("on its own"), "{refused}");
+    let (_, cart) = shop.api("cart/set", &[("product_id", "ceramic-mug"), ("quantity", "0")]).await;
+    assert_eq!(cart["item_count"], 0, "{cart}");
+    assert_eq!(shop.add("coffee-beans").await.0, 200);
+    let (status, refused) = shop.add("ceramic-mug").await;
+    assert_eq!(status, 400, "{refused}");
+    let (status, refused) = shop.api("cart/discount", &[("code", "WELCOME10")]).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.to_string().contains("subscriptions"), "{refused}");
+    // The catalog shows the period with the price, in each language.
+    let page = shop.page("/").await;
+    assert!(page.contains("€12.00 / month"), "the catalog names the period");
+    let french = shop.shopper.get(format!("{}/", shop.base)).header("accept-language", "fr").send().await.unwrap().text().await.unwrap();
+    assert!(french.contains("12,00\u{a0}€ / mois"), "and in French");
+}
