@@ -28,6 +28,8 @@ CREATE TABLE subscriptions (
 );
 CREATE INDEX subscriptions_by_account ON subscriptions (account_id, created_at);
 CREATE INDEX subscriptions_by_first_intent ON subscriptions (first_payment_intent_id);
+-- Forgetting idle sessions asks whether a subscription names one.
+CREATE INDEX subscriptions_by_session ON subscriptions (session_id);
 
 ALTER TABLE orders ADD COLUMN subscription_id TEXT REFERENCES subscriptions (id);
 ALTER TABLE orders ADD COLUMN invoice_id TEXT;

@@ -83,8 +83,8 @@ impl Store {
         .await
     }
     /// Forgets live sessions idle since `idle_cutoff`: deleted (with their carts) when
-    /// no order names them, otherwise ended and their carts emptied, since their orders
-    /// name them. A session with an order still being paid (`pending`, `confirming`) is
+    /// no order or subscription names them, otherwise ended and their carts emptied,
+    /// since those name them. A session with an order still being paid (`pending`, `confirming`) is
     /// left alone. Returns how many sessions were deleted or ended.
     pub async fn expire_sessions(&self, idle_cutoff: i64, now: i64) -> Result<u64, StoreError> {
         const IDLE: &str = "ended_at IS NULL AND last_seen_at <= $1";
@@ -92,7 +92,10 @@ impl Store {
             "EXISTS (SELECT 1 FROM orders o WHERE o.session_id = sessions.id AND o.status IN ('pending', 'confirming'))";
         self.write(move |tx| {
             let deleted = tx.execute(
-                &format!("DELETE FROM sessions WHERE {IDLE} AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.session_id = sessions.id)"),
+                &format!(
+                    "DELETE FROM sessions WHERE {IDLE} AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.session_id = sessions.id)
+                     AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.session_id = sessions.id)"
+                ),
                 &[&idle_cutoff],
             )?;
             tx.execute(

@@ -417,10 +417,13 @@ async fn an_attempt_keeps_the_request_it_sent_and_the_order_what_paid() {
 #[tokio::test]
 async fn idle_sessions_expire_unless_a_payment_is_in_flight() {
     for (store, _scratch) in stores().await {
-        for id in ["idle", "active", "paying", "ordered"] {
+        for id in ["idle", "active", "paying", "ordered", "subscribing"] {
             store.create_session(id, 0).await.unwrap();
             store.add_to_cart(id, "mug", 2, 99, 0).await.unwrap();
         }
+        // One started a subscription whose first payment never went through: no order.
+        store.create_account("acct_s", "s@example.com", "s@example.com", "hash", 0).await.unwrap();
+        store.insert_subscription(new_subscription("sub_s", "acct_s", "subscribing"), 0, 0).await.unwrap();
         store.touch_session("active", 100).await.unwrap();
         // One session has an attempt in flight, one a finished (failed) order.
         store.start_attempt("paying", &order("ord_p"), "ctoken_p", None, 0, recorded_body).await.unwrap();
@@ -440,6 +443,84 @@ async fn idle_sessions_expire_unless_a_payment_is_in_flight() {
         assert_eq!(rows("ordered").await.unwrap(), 1, "a session with orders stays for them");
         assert!(store.live_session("ordered", 50).await.unwrap().is_none());
         assert!(store.cart("ordered").await.unwrap().0.is_empty());
+        assert_eq!(rows("subscribing").await.unwrap(), 1, "a session a subscription names stays for it");
+        assert!(store.live_session("subscribing", 50).await.unwrap().is_none());
+    }
+}
+
+fn new_subscription(id: &str, account: &str, session: &str) -> NewSubscription {
+    NewSubscription {
+        id: id.into(),
+        account_id: account.into(),
+        session_id: session.into(),
+        product_id: "coffee-beans".into(),
+        name: "Coffee beans".into(),
+        quantity: 2,
+        unit_amount: 1200,
+        currency: "eur".into(),
+        interval: "month".into(),
+        interval_count: 1,
+        first_invoice_id: "in_first".into(),
+        first_payment_intent_id: Some("pi_first".into()),
+        email: Some("s@example.com".into()),
+        locale: "fr".into(),
+        state: SubscriptionState { status: "incomplete".into(), current_period_end: Some(1_000), cancel_at_period_end: false },
+    }
+}
+
+#[tokio::test]
+async fn the_newest_read_of_a_subscription_wins_and_each_paid_invoice_is_one_order() {
+    for (store, _scratch) in stores().await {
+        store.create_session("sess", 0).await.unwrap();
+        store.add_to_cart("sess", "coffee-beans", 2, 99, 0).await.unwrap();
+        store.create_account("acct", "a@example.com", "a@example.com", "hash", 0).await.unwrap();
+        store.insert_subscription(new_subscription("sub_1", "acct", "sess"), 10, 0).await.unwrap();
+        let state = |status: &str, end: i64| SubscriptionState {
+            status: status.into(),
+            current_period_end: Some(end),
+            cancel_at_period_end: false,
+        };
+        // A read made at 30 arrives before one made at 20: the one made at 30 stays.
+        assert!(store.sync_subscription("sub_1", state("past_due", 3_000), 30, 1).await.unwrap());
+        assert!(store.sync_subscription("sub_1", state("active", 2_000), 20, 2).await.unwrap());
+        assert_eq!(store.subscription("sub_1").await.unwrap().unwrap().state, state("past_due", 3_000));
+        assert!(!store.sync_subscription("sub_unknown", state("active", 1), 40, 3).await.unwrap());
+
+        // The first invoice, reported three times (reply, result page, webhook), at once.
+        let first = || PaidInvoice {
+            invoice_id: "in_first".into(),
+            subscription_id: "sub_1".into(),
+            payment_intent_id: Some("pi_first".into()),
+            amount: 2400,
+            currency: "eur".into(),
+        };
+        let reports: Vec<_> = (0..3)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.record_paid_invoice(first(), 5).await })
+            })
+            .collect();
+        let mut orders = Vec::new();
+        for report in reports {
+            orders.push(match report.await.unwrap().unwrap() {
+                InvoiceEffect::Fulfilled { order_id } | InvoiceEffect::AlreadyFulfilled { order_id } => order_id,
+                InvoiceEffect::UnknownSubscription => panic!("unknown"),
+            });
+        }
+        assert!(orders.iter().all(|order| *order == orders[0]), "{orders:?}");
+        let order = store.order_for_merchant(&orders[0]).await.unwrap().unwrap();
+        assert_eq!((order.status, order.amount, order.lines[0].quantity, order.lines[0].unit_amount), (OrderStatus::Paid, 2400, 2, 1200));
+        assert_eq!(store.outbox_for(&orders[0]).await.unwrap().len(), 1, "one confirmation");
+        assert!(store.cart("sess").await.unwrap().0.is_empty(), "the subscription left the cart");
+
+        // A renewal is an order of its own and leaves the next cart alone.
+        store.add_to_cart("sess", "coffee-beans", 1, 99, 6).await.unwrap();
+        let renewal = PaidInvoice { invoice_id: "in_second".into(), payment_intent_id: Some("pi_second".into()), ..first() };
+        let InvoiceEffect::Fulfilled { order_id } = store.record_paid_invoice(renewal, 7).await.unwrap() else { panic!() };
+        assert_ne!(order_id, orders[0]);
+        assert_eq!(store.cart("sess").await.unwrap().0.len(), 1, "a renewal touches no cart");
+        let stranger = PaidInvoice { subscription_id: "sub_other".into(), invoice_id: "in_other".into(), ..first() };
+        assert_eq!(store.record_paid_invoice(stranger, 8).await.unwrap(), InvoiceEffect::UnknownSubscription);
     }
 }
 
