@@ -21,9 +21,10 @@ struct Shop {
 }
 
 const KEY: &str = "sk_test_subscriptions";
+const ADMIN: &str = "merchant-token-0123456789";
 
 async fn shop() -> Shop {
-    let (config, db_url, db) = support::config(&[]);
+    let (config, db_url, db) = support::config(&[("ADMIN_TOKEN", ADMIN)]);
     let running = support::serve(config).await;
     let store = Store::connect(&db_url).await.unwrap();
     Shop { base: running.base, stripe: running.stripe.unwrap(), shopper: support::shopper(), store, _db: db }
@@ -169,6 +170,12 @@ async fn a_signed_in_shopper_subscribes_and_each_paid_invoice_becomes_one_order(
     let renewed = shop.only_subscription().await;
     assert!(renewed.state.current_period_end > subscription.state.current_period_end, "{renewed:?}");
     assert_eq!(renewed.state.status, "active");
+    // The merchant sees it, and both orders.
+    let admin = support::admin_page(&format!("{}/admin/subscriptions", shop.base), ADMIN).await;
+    assert!(admin.contains(&format!("data-testid=\"admin-subscription-{}\"", subscription.id)), "{admin}");
+    assert!(admin.contains("subscriber@example.com") && admin.contains("€12.00 / month") && admin.contains(">active<"), "{admin}");
+    let orders_page = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
+    assert!(orders.iter().flatten().all(|order| orders_page.contains(order.as_str())), "{orders_page}");
     let (_, cart) = shop.api("cart/get", &[]).await;
     assert_eq!(cart["item_count"], 0, "a renewal touches no cart");
 }
