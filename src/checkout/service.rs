@@ -140,19 +140,6 @@ async fn saved_methods_session(state: &AppState, account: &crate::store::Account
 pub async fn confirm(state: &AppState, request: &Request, token: &Credential, payment: PaymentRequest) -> Result<PaymentReply, AppError> {
     let (locale, t) = (request.locale, request.texts());
     let session = session::current(&state.store, &request.session).await?.ok_or_else(|| empty_cart(locale))?;
-    if let Credential::Token(token) = token {
-        // A subscription's cart is paid by subscribing (its own requests and keys),
-        // always with a ConfirmationToken.
-        let cart = crate::cart::view(state, request, Some(&session)).await?;
-        // (An empty cart may be a subscription's, paid already: the same token again.)
-        if cart.subscription().is_some() || (cart.lines.is_empty() && state.store.token_subscribed(token.as_str()).await?) {
-            return crate::subscriptions::subscribe(state, request, token, &cart, payment.email).await;
-        }
-    }
-    let legacy = state.config.store.payment_method_creation == PaymentMethodCreation::Manual;
-    if legacy != matches!(token, Credential::PaymentMethod(_)) {
-        return Err(AppError::invalid(if legacy { t.wrong_path_legacy() } else { t.wrong_path_token() }));
-    }
     use crate::rate_limit::{CONFIRM_PER_ADDRESS, CONFIRM_PER_SESSION};
     crate::rate_limit::check(state, request, "confirm", Some(session.as_str()), CONFIRM_PER_SESSION, CONFIRM_PER_ADDRESS).await?;
     // A token seen before is the same attempt again (a double submit, a retried
@@ -167,7 +154,21 @@ pub async fn confirm(state: &AppState, request: &Request, token: &Credential, pa
         };
     }
     abandon_pending_authentications(state, locale, &session).await?;
-    let (order, lines) = priced_cart(state, request, &session).await?;
+    // Read after any earlier payment was settled (which may have emptied it).
+    let cart = crate::cart::view(state, request, Some(&session)).await?;
+    if let Credential::Token(token) = token
+        && (cart.subscription().is_some() || (cart.lines.is_empty() && state.store.token_subscribed(token.as_str()).await?))
+    {
+        // A subscription's cart is paid by subscribing (its own requests and keys),
+        // always with a ConfirmationToken; an empty cart may be a subscription's, paid
+        // already: the same token again.
+        return crate::subscriptions::subscribe(state, request, &session, token, &cart, payment.email).await;
+    }
+    let legacy = state.config.store.payment_method_creation == PaymentMethodCreation::Manual;
+    if legacy != matches!(token, Credential::PaymentMethod(_)) {
+        return Err(AppError::invalid(if legacy { t.wrong_path_legacy() } else { t.wrong_path_token() }));
+    }
+    let (order, lines) = priced_cart(locale, state, &cart).await?;
     // A signed-in shopper pays as their Customer (saved cards belong to it), and their
     // emails go to the account's address unless they gave another.
     let mut payment = payment;
@@ -265,9 +266,7 @@ const MINIMUM_CHARGE: i64 = 50;
 
 /// The order the cart makes (total after discount, lines), refused when empty, below
 /// Stripe's minimum, or when a line exceeds the stock.
-async fn priced_cart(state: &AppState, request: &Request, session: &SessionId) -> Result<(NewOrder, Vec<OrderLine>), AppError> {
-    let locale = request.locale;
-    let cart = crate::cart::view(state, request, Some(session)).await?;
+async fn priced_cart(locale: Locale, state: &AppState, cart: &crate::cart::Cart) -> Result<(NewOrder, Vec<OrderLine>), AppError> {
     if cart.lines.is_empty() {
         return Err(empty_cart(locale));
     }

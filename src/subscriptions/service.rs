@@ -9,7 +9,7 @@ use crate::checkout::{PaymentReply, PaymentResult, PaymentStatus};
 use crate::error::AppError;
 use crate::i18n::Locale;
 use crate::request::Request;
-use crate::session;
+use crate::session::{self, SessionId};
 use crate::state::AppState;
 use crate::store::{InvoiceEffect, NewSubscription, PaidInvoice, SubscriptionState};
 use crate::stripe::ids::{ConfirmationTokenId, InvoiceId, PaymentIntentId, SubscriptionId};
@@ -38,18 +38,18 @@ fn state_of(subscription: &Subscription) -> SubscriptionState {
 /// first invoice's PaymentIntent. Both requests are keyed by the token, so a double
 /// submit or a retried request subscribes once.
 #[tracing::instrument(name = "subscribe", skip_all, fields(token = %token), err(level = "info", Debug))]
+/// The caller (`checkout::confirm`) has counted the confirmation against the rate limits
+/// and read `session`'s `cart`.
 pub async fn subscribe(
     state: &AppState,
     request: &Request,
+    session: &SessionId,
     token: &ConfirmationTokenId,
     cart: &Cart,
     email: Option<String>,
 ) -> Result<PaymentReply, AppError> {
     let t = request.texts();
     let account = current_account(state, request).await?.ok_or_else(|| AppError::invalid(t.subscribe_needs_account()))?;
-    let session = session::current(&state.store, &request.session).await?.ok_or_else(|| AppError::invalid(t.cart_empty_pay()))?;
-    use crate::rate_limit::{CONFIRM_PER_ADDRESS, CONFIRM_PER_SESSION};
-    crate::rate_limit::check(state, request, "confirm", Some(session.as_str()), CONFIRM_PER_SESSION, CONFIRM_PER_ADDRESS).await?;
     // The same token again: the same confirmation (Stripe replays it under its key).
     if let Some((subscription, intent)) = state.store.subscription_attempt(token.as_str(), &account.id).await?
         && let (Ok(subscription), Ok(intent)) = (SubscriptionId::parse(&subscription), PaymentIntentId::parse(&intent))
