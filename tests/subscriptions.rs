@@ -305,3 +305,27 @@ async fn a_subscription_is_bought_on_its_own_at_the_catalogs_price() {
     let french = shop.shopper.get(format!("{}/", shop.base)).header("accept-language", "fr").send().await.unwrap().text().await.unwrap();
     assert!(french.contains("12,00\u{a0}€ / mois"), "and in French");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_payment_whose_reply_is_lost_is_said_to_be_unknown_and_the_same_token_resolves_it() {
+    let shop = shop().await;
+    shop.sign_up("lost-reply@example.com").await;
+    assert_eq!(shop.add("coffee-beans").await.0, 200);
+    // Stripe charges, but the reply is lost, on every retry too.
+    let fault = json!({ "path": "/v1/payment_intents", "method": "POST", "drop": true, "phase": "after", "count": 20 });
+    assert!(support::client().post(format!("{}/_emulator/faults", shop.stripe)).json(&fault).send().await.unwrap().status().is_success());
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, unknown) = shop.confirm(&token).await;
+    assert_eq!(status, 504, "{unknown}");
+    assert!(unknown.get("PaymentUnknown").is_some(), "{unknown}");
+    support::client().delete(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap();
+    // The page asks again with the same token: what Stripe did, and nothing more.
+    let (status, reply) = shop.confirm(&token).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["status"], "Succeeded");
+    let subscriptions = shop.stripe(Method::GET, "/v1/subscriptions?status=all", &[]).await;
+    assert_eq!(subscriptions["data"].as_array().unwrap().len(), 1, "one subscription: {subscriptions}");
+    let charges = shop.stripe(Method::GET, "/v1/charges", &[]).await;
+    assert_eq!(charges["data"].as_array().unwrap().len(), 1, "charged once");
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+}

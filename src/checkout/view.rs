@@ -201,7 +201,8 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
                 };
                 let reply = confirmed.map_err(|failure| {
                     if let AppError::PaymentUnknown { order_id } = &failure {
-                        unknown_order.set(Some(order_id.clone()));
+                        // (A subscription has no order before it is paid.)
+                        unknown_order.set(Some(order_id.clone()).filter(|id| !id.is_empty()));
                     }
                     failure.message(locale)
                 })?;

@@ -94,8 +94,8 @@ pub async fn subscribe(
                 expand: ["latest_invoice.payments"],
             };
             let created = stripe.create_subscription(&params, &format!("subscribe-{token}")).await.map_err(|error| {
-                tracing::error!(%error, "Stripe refused to create a subscription");
-                AppError::from(error)
+                tracing::error!(%error, "creating a subscription failed");
+                unknown_or(error)
             })?;
             let synced_at = now_ms();
             let Some(Expandable::Object(invoice)) = &created.latest_invoice else {
@@ -206,7 +206,14 @@ fn refusal(locale: Locale, error: crate::stripe::Error) -> AppError {
         }
     }
     tracing::error!(%error, "confirming a subscription's first payment failed");
-    AppError::from(error)
+    unknown_or(error)
+}
+
+/// A request that may have been carried out although no answer came: the page asks
+/// again with the same token, whose keys make Stripe answer what it did (and do
+/// nothing twice). Any other failure as it is.
+fn unknown_or(error: crate::stripe::Error) -> AppError {
+    if error.outcome_unknown() { AppError::PaymentUnknown { order_id: String::new() } } else { AppError::from(error) }
 }
 
 /// The subscription `id` and its first invoice's PaymentIntent, if it still waits for
