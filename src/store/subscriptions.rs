@@ -129,10 +129,14 @@ fn paid_invoice(tx: &mut Tx<'_>, invoice: &PaidInvoice, now: i64) -> Result<Invo
     let order_id = crate::session::random_id("ord");
     // Stock is not taken: a subscription's deliveries are planned apart from the shelf.
     // Only the first invoice's order takes the subscription out of the cart (once).
-    tx.execute(
+    // On PostgreSQL two reports of one invoice (the confirmation's reply and the
+    // webhook) may both have looked above: the second waits here on the unique invoice
+    // id until the first commits, then inserts nothing and takes the first's order.
+    let inserted = tx.execute(
         "INSERT INTO orders (id, session_id, account_id, status, amount, currency, payment_intent_id, amount_received, email, locale,
                              subscription_id, invoice_id, stock_reserved, cart_cleared, created_at, updated_at)
-         VALUES ($1, $2, $3, 'paid', $4, $5, $6, $4, $7, $8, $9, $10, 1, $11, $12, $12)",
+         VALUES ($1, $2, $3, 'paid', $4, $5, $6, $4, $7, $8, $9, $10, 1, $11, $12, $12)
+         ON CONFLICT DO NOTHING",
         &[
             &order_id,
             &session_id,
@@ -148,6 +152,10 @@ fn paid_invoice(tx: &mut Tx<'_>, invoice: &PaidInvoice, now: i64) -> Result<Invo
             &now,
         ],
     )?;
+    if inserted == 0 {
+        let order_id = tx.one("SELECT id FROM orders WHERE invoice_id = $1", &[&invoice.invoice_id])?;
+        return Ok(InvoiceEffect::AlreadyFulfilled { order_id });
+    }
     let line_amount = if quantity > 0 && invoice.amount % quantity == 0 { invoice.amount / quantity } else { unit_amount };
     tx.execute(
         "INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity) VALUES ($1, $2, $3, $4, $5)",
