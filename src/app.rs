@@ -1,27 +1,26 @@
-//! The HTML document (`shell`) and the application: page chrome, shared cart state and
-//! the router of pages.
+//! The HTML document around every page and the page chrome (header, language switch),
+//! rendered on the server only. Each page's data is read before it renders
+//! (`server::pages`); nothing here waits or reads.
 
-use crate::account::AccountPage;
-use crate::cart::{CartCount, CartPage, CartState};
-use crate::catalog::{CatalogPage, get_shop_info};
-use crate::checkout::{CheckoutCompletePage, CheckoutPage, ReturnedPayment};
 use crate::error::AppError;
-use crate::orders::OrderPage;
 use leptos::prelude::*;
-use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
-use leptos_router::components::{A, Route, Router, Routes};
-use leptos_router::{SsrMode, path};
 
-/// What every page's document carries besides the app; fixed for the server's life.
+/// What every page's document carries besides the page; fixed for the server's life.
 #[derive(Clone, Debug)]
 pub struct Document {
     /// Stripe.js, loaded on every page, as Stripe recommends (fraud signals).
     pub stripe_js_url: String,
     /// The Content-Security-Policy, with `{nonce}` for this response's nonce: the page
     /// runs only the scripts the server marked with it, and what they load.
-    pub csp: Option<std::sync::Arc<str>>,
+    pub csp: String,
+    /// `/pkg/…css`, content-hashed when built so.
+    pub stylesheet: String,
     /// The wasm bundle, for the pages with an island.
     pub bundle: Bundle,
+    /// `cargo leptos watch`'s live-reload script, when it runs the server.
+    pub auto_reload: Option<String>,
+    /// The shop's name: the pages' title and the header's brand.
+    pub shop_name: String,
 }
 
 /// The wasm bundle's JS glue and module (`/pkg/…`, content-hashed names when built so),
@@ -47,42 +46,31 @@ impl Bundle {
     }
 }
 
-/// Put on a page beside its island: a script in the `<head>` starts loading the bundle
-/// (the module, and the wasm compiled as it streams in) before Stripe.js and the rest
-/// of the page, and the loader at the end of the page awaits it. (Only the page knows
-/// it has an island, so it adds the script through `leptos_meta`.)
-#[component]
-pub fn IslandAssets() -> impl IntoView {
-    let bundle = use_context::<Bundle>()?;
-    let nonce = leptos::nonce::use_nonce();
-    // The lazy islands' loader, which the bundle's module imports.
-    let split = bundle.split_js.clone().map(|js| view! { <link rel="modulepreload" href=js nonce=nonce/> });
-    Some(view! {
-        <leptos_meta::Script>{format!("window.__islands = {};", bundle.loading())}</leptos_meta::Script>
-        {split}
-    })
+/// What a page tells its document: the head's extras and the header's cart count.
+#[derive(Clone, Debug, Default)]
+pub struct PageHead {
+    /// The page has an island: the `<head>` starts loading the bundle (the module, and
+    /// the wasm compiled as it streams in) before Stripe.js and the rest of the page.
+    pub island: bool,
+    /// `<meta http-equiv="refresh">` after this many seconds.
+    pub refresh_secs: Option<u32>,
+    /// The number of items in the shopper's cart, for the header.
+    pub cart_count: u32,
 }
 
-/// The whole HTML document, rendered on the server only.
-pub fn shell(options: LeptosOptions, document: Document) -> impl IntoView {
-    let nonce = leptos::nonce::use_nonce();
-    let Document { stripe_js_url, csp, bundle } = document;
-    #[cfg(feature = "ssr")]
-    if let (Some(csp), Some(nonce), Some(response)) = (csp, &nonce, use_context::<leptos_axum::ResponseOptions>())
-        && let Ok(value) = http::HeaderValue::from_str(&csp.replace("{nonce}", nonce))
-    {
-        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
-    }
-    #[cfg(not(feature = "ssr"))]
-    let _ = csp;
-    // Islands: the page is not hydrated, so nothing of it is serialised for the browser
-    // but what an island (which turns hydration back on for itself) needs. Leptos'
-    // `HydrationScripts` would say so; `IslandLoader` stands in for it.
-    if let Some(shared) = Owner::current_shared_context() {
-        shared.set_is_hydrating(false);
-    }
+/// The whole HTML document: `page` inside the chrome, rendered to a string.
+pub fn document(document: &Document, head: &PageHead, nonce: &str, page: impl IntoView) -> String {
     let lang = crate::i18n::use_locale().tag();
-    provide_context(bundle.clone());
+    let bundle = &document.bundle;
+    let island = head.island.then(|| {
+        let split = bundle.split_js.clone().map(|js| view! { <link rel="modulepreload" href=js nonce=nonce.to_owned()/> });
+        view! {
+            <script nonce=nonce.to_owned()>{format!("window.__islands = {};", bundle.loading())}</script>
+            {split}
+        }
+    });
+    let refresh = head.refresh_secs.map(|secs| view! { <meta http-equiv="refresh" content=secs.to_string()/> });
+    let reload = document.auto_reload.clone().map(|script| view! { <script nonce=nonce.to_owned()>{script}</script> });
     view! {
         <!DOCTYPE html>
         <html lang=lang>
@@ -92,17 +80,22 @@ pub fn shell(options: LeptosOptions, document: Document) -> impl IntoView {
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 // First (an inline script waits for the stylesheets above it): an island
                 // page's script that starts loading the bundle.
-                <MetaTags/>
-                <HashedStylesheet options=options.clone() id="leptos"/>
-                <script src=stripe_js_url nonce=nonce.clone()></script>
-                <AutoReload options/>
+                {island}
+                {refresh}
+                <title>{document.shop_name.clone()}</title>
+                <link id="leptos" rel="stylesheet" href=document.stylesheet.clone()/>
+                <script src=document.stripe_js_url.clone() nonce=nonce.to_owned()></script>
+                {reload}
             </head>
             <body>
-                <App/>
-                <IslandLoader bundle/>
+                <a class="skip-link" href="#main">{crate::i18n::use_locale().texts().skip_to_content()}</a>
+                <Header shop=document.shop_name.clone() cart_count=head.cart_count/>
+                <main id="main">{page}</main>
+                <IslandLoader bundle=bundle.clone() nonce=nonce.to_owned()/>
             </body>
         </html>
     }
+    .to_html()
 }
 
 /// Hydrates the page's islands, if it has any, then marks `<body data-hydrated="true">`
@@ -110,8 +103,7 @@ pub fn shell(options: LeptosOptions, document: Document) -> impl IntoView {
 /// no wasm at all. (Leptos' own `HydrationScripts` loads the bundle on every page and
 /// says nothing once the islands are hydrated.) A module script, for its top-level `await`.
 #[component]
-fn IslandLoader(bundle: Bundle) -> impl IntoView {
-    let nonce = leptos::nonce::use_nonce();
+fn IslandLoader(bundle: Bundle, nonce: String) -> impl IntoView {
     let script = format!(
         "const islands = document.querySelectorAll('leptos-island');\
          if (islands.length) {{\
@@ -129,59 +121,14 @@ fn IslandLoader(bundle: Bundle) -> impl IntoView {
 }
 
 #[component]
-pub fn App() -> impl IntoView {
-    provide_meta_context();
-    view! {
-        <Router>
-            <Page/>
-        </Router>
-    }
-}
-
-/// The page chrome around the routes, with what the pages share.
-#[component]
-fn Page() -> impl IntoView {
-    let returned = ReturnedPayment::on_result_page();
-    if let Some(returned) = returned {
-        provide_context(returned);
-    }
-    provide_context(CartState::new(returned));
-    view! {
-            <a class="skip-link" href="#main">{crate::i18n::use_locale().texts().skip_to_content()}</a>
-            <Header/>
-            <main id="main">
-                // Async: each page is sent whole once its data is ready, so it is
-                // complete and usable before (and without) the wasm bundle.
-                <Routes fallback=NotFound>
-                    <Route path=path!("/") view=CatalogPage ssr=SsrMode::Async/>
-                    <Route path=path!("/cart") view=CartPage ssr=SsrMode::Async/>
-                    <Route path=path!("/checkout") view=CheckoutPage ssr=SsrMode::Async/>
-                    <Route path=path!("/checkout/complete") view=CheckoutCompletePage ssr=SsrMode::Async/>
-                    <Route path=path!("/orders/:id") view=OrderPage ssr=SsrMode::Async/>
-                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
-                </Routes>
-            </main>
-    }
-}
-
-#[component]
-fn Header() -> impl IntoView {
-    let shop = OnceResource::new(get_shop_info());
+fn Header(shop: String, cart_count: u32) -> impl IntoView {
     let t = crate::i18n::use_locale().texts();
     view! {
         <header class="site-header">
-            <Suspense fallback=move || view! { <A href="/" attr:class="brand">{t.shop()}</A> }>
-                {move || Suspend::new(async move {
-                    let name = shop.await.map(|info| info.name).unwrap_or_else(|_| t.shop().into());
-                    view! {
-                        <Title text=name.clone()/>
-                        <A href="/" attr:class="brand">{name}</A>
-                    }
-                })}
-            </Suspense>
+            <a href="/" class="brand">{shop}</a>
             <nav aria-label=t.nav_main()>
-                <A href="/account">{t.account()}</A>
-                <A href="/cart" attr:class="cart-link">{t.cart()} " " <CartCount/></A>
+                <a href="/account">{t.account()}</a>
+                <a href="/cart" class="cart-link">{t.cart()} " " <span class="count" data-testid="cart-count">{cart_count}</span></a>
                 <LanguageSwitch/>
             </nav>
         </header>
@@ -211,13 +158,13 @@ fn LanguageSwitch() -> impl IntoView {
         .collect_view()
 }
 
+/// The page of an address that names nothing.
 #[component]
-fn NotFound() -> impl IntoView {
-    crate::ui::set_not_found_status();
+pub fn NotFoundPage() -> impl IntoView {
     let t = crate::i18n::use_locale().texts();
     view! {
         <h1>{t.not_found_title()}</h1>
-        <p><A href="/">{t.back_to_shop()}</A></p>
+        <p><a href="/">{t.back_to_shop()}</a></p>
     }
 }
 

@@ -23,6 +23,8 @@ pub struct AppState {
     /// The site root's other files (favicon, images), the same way.
     #[from_ref(skip)]
     pub site_files: crate::server::assets::Assets,
+    /// What every page's document carries besides the page.
+    pub document: Arc<crate::app::Document>,
 }
 
 /// Stripe as this process talks to it: real Stripe when a secret key is configured,

@@ -20,18 +20,6 @@ where
     view! { <p class="error" role="alert" aria-live="assertive">{message}</p> }
 }
 
-/// Makes the server's reply a 404 (no-op in the browser).
-#[cfg(feature = "ssr")]
-pub fn set_not_found_status() {
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(http::StatusCode::NOT_FOUND);
-    }
-}
-
-/// Makes the server's reply a 404 (no-op in the browser).
-#[cfg(not(feature = "ssr"))]
-pub fn set_not_found_status() {}
-
 /// A form island's Stripe.js and Elements, with its Payment Element mounted.
 #[derive(Clone, Copy)]
 pub struct MountedPaymentElement {

@@ -12,5 +12,5 @@ mod view;
 pub use api::*;
 pub use model::*;
 #[cfg(feature = "ssr")]
-pub use service::{current_account, customer_of, list_saved};
+pub use service::{card_setup, current_account, customer_of, list_saved, saved_methods, summary};
 pub use view::*;

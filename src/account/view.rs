@@ -3,34 +3,38 @@
 //! confirmed on the server) and the shopper's orders.
 
 use super::{
-    AccountSummary, CardSetupView, RemovePaymentMethod, SavedMethod, SignIn, SignOut, SignUp, confirm_card_setup, get_account,
-    get_card_setup, saved_payment_methods,
+    AccountSummary, CardSetupView, RemovePaymentMethod, SavedMethod, SignIn, SignOut, SignUp, confirm_card_setup, saved_payment_methods,
 };
-use crate::app::IslandAssets;
+use crate::error::AppError;
 use crate::stripe_js::{ConfirmationTokenParams, ElementsOptions, PaymentMethodData};
 use crate::subscriptions::{AccountSubscription, CancelSubscription, ResumeSubscription};
 use crate::ui::{ActionError, MountedPaymentElement, mount_payment_element};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use leptos_router::components::A;
-use leptos_router::hooks::use_query_map;
 
+/// The signed-in shopper's saved cards and the "add a card" form's settings, as read
+/// for the page (each error already in the shopper's words), and whether Stripe sent
+/// the shopper back from a card setup that succeeded.
+#[derive(Clone, Debug)]
+pub struct CardsData {
+    pub cards: Result<Vec<SavedMethod>, String>,
+    pub setup: Result<CardSetupView, String>,
+    pub card_saved: bool,
+}
+
+/// Sign in or create an account; signed in (`cards` then read too), the account.
 #[component]
-pub fn AccountPage() -> impl IntoView {
-    let account = Resource::new(|| (), |_| get_account());
+pub fn AccountPage(account: Result<Option<AccountSummary>, AppError>, cards: Option<CardsData>) -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
+    let body = match account {
+        Ok(Some(summary)) => view! { <SignedIn summary cards/> }.into_any(),
+        Ok(None) => view! { <SignInForms/> }.into_any(),
+        Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
+    };
     view! {
         <h1>{t.your_account()}</h1>
-        <Suspense fallback=move || view! { <p>{t.loading_account()}</p> }>
-            {move || Suspend::new(async move {
-                match account.await {
-                    Ok(Some(summary)) => view! { <SignedIn summary/> }.into_any(),
-                    Ok(None) => view! { <SignInForms/> }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
+        {body}
     }
 }
 
@@ -75,7 +79,7 @@ fn SignInForms() -> impl IntoView {
 }
 
 #[component]
-fn SignedIn(summary: AccountSummary) -> impl IntoView {
+fn SignedIn(summary: AccountSummary, cards: Option<CardsData>) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
@@ -85,7 +89,7 @@ fn SignedIn(summary: AccountSummary) -> impl IntoView {
         <ActionForm action=sign_out>
             <button type="submit" data-testid="sign-out-button" disabled=move || sign_out.pending().get()>{t.sign_out()}</button>
         </ActionForm>
-        <Cards/>
+        {cards.map(|CardsData { cards, setup, card_saved }| view! { <CardsPanel cards setup card_saved/> })}
         <Subscriptions subscriptions=summary.subscriptions/>
         <section aria-labelledby="orders-title">
             <h2 id="orders-title">{t.your_orders()}</h2>
@@ -98,7 +102,7 @@ fn SignedIn(summary: AccountSummary) -> impl IntoView {
                             let (testid, href) = (format!("account-order-{}", order.id), format!("/orders/{}", order.id));
                             view! {
                             <li data-testid=testid>
-                                <A href=href>{order.id.clone()}</A>
+                                <a href=href>{order.id.clone()}</a>
                                 <span>{locale.money(order.total)}</span>
                                 <span class="status" data-status=order.status.clone()>{t.order_status(&order.status)}</span>
                             </li>
@@ -177,27 +181,6 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>) -> impl IntoView {
             </section>
         }
     })
-}
-
-/// The saved cards and "add a card", read on the server and handed to their island.
-#[component]
-fn Cards() -> impl IntoView {
-    let cards = Resource::new(|| (), |_| saved_payment_methods());
-    let setup = Resource::new(|| (), |_| get_card_setup());
-    // Back from a redirect during setup: Stripe appends the outcome.
-    let query = use_query_map();
-    let card_saved = query.read_untracked().get("redirect_status").as_deref() == Some("succeeded");
-    let locale = crate::i18n::use_locale();
-    let t = locale.texts();
-    view! {
-        <Suspense fallback=move || view! { <p>{t.loading_cards()}</p> }>
-            {move || Suspend::new(async move {
-                let cards = cards.await.map_err(|error| error.message(locale));
-                let setup = setup.await.map_err(|error| error.message(locale));
-                view! { <IslandAssets/> <CardsPanel cards setup card_saved/> }
-            })}
-        </Suspense>
-    }
 }
 
 /// The account page's island: the saved cards, each with a remove button (the card is

@@ -1,76 +1,33 @@
-//! The cart page (`/cart`) and the cart count in the header.
+//! The cart page (`/cart`).
 
-use super::{ApplyDiscount, Cart, CartLine, MAX_QUANTITY, SetCartQuantity, get_cart};
+use super::{ApplyDiscount, Cart, CartLine, MAX_QUANTITY, SetCartQuantity};
 use crate::error::AppError;
 use crate::ui::ActionError;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use leptos_router::components::A;
 
-/// The cart as this page shows it, read once for the header and the page.
-///
-/// The forms that change it are plain posts, each page making its own actions: the
-/// server sends the browser back to the page, with a failed post's error in the address,
-/// which an action made under the router reads back (`ActionError` shows it).
-#[derive(Clone, Copy)]
-pub struct CartState {
-    pub cart: Resource<Result<Cart, AppError>>,
-}
-
-impl CartState {
-    /// The cart, read once `first` (a page's read that may change it) has settled.
-    pub fn new(first: Option<crate::checkout::ReturnedPayment>) -> CartState {
-        CartState {
-            cart: Resource::new(
-                || (),
-                move |_| async move {
-                    if let Some(first) = first {
-                        first.settled().await;
-                    }
-                    get_cart().await
-                },
-            ),
-        }
-    }
-}
-
-/// The number of items in the cart, for the header.
+/// The cart's lines with quantity controls, the subtotal and the way to checkout. The
+/// forms that change it are plain posts: the server sends the browser back here, with a
+/// failed post's error in the address, which the page's actions read back
+/// (`ActionError` shows it).
 #[component]
-pub fn CartCount() -> impl IntoView {
-    let CartState { cart } = expect_context();
-    view! {
-        <Suspense fallback=|| view! { <span class="count" data-testid="cart-count">"0"</span> }>
-            {move || Suspend::new(async move {
-                let count = cart.await.map(|cart| cart.item_count).unwrap_or(0);
-                view! { <span class="count" data-testid="cart-count">{count}</span> }
-            })}
-        </Suspense>
-    }
-}
-
-/// The cart's lines with quantity controls, the subtotal and the way to checkout.
-#[component]
-pub fn CartPage() -> impl IntoView {
-    let CartState { cart } = expect_context();
+pub fn CartPage(cart: Result<Cart, AppError>) -> impl IntoView {
     let set = ServerAction::<SetCartQuantity>::new();
     let discount = ServerAction::<ApplyDiscount>::new();
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
+    let lines = match cart {
+        Ok(cart) if cart.lines.is_empty() => view! {
+            <p class="empty" data-testid="cart-empty">{t.cart_empty()} " " <a href="/">{t.browse_shop()}</a></p>
+        }
+        .into_any(),
+        Ok(cart) => view! { <CartLines cart set discount/> }.into_any(),
+        Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
+    };
     view! {
         <h1>{t.your_cart()}</h1>
         <ActionError action=set/>
-        <Suspense fallback=move || view! { <p>{t.loading_cart()}</p> }>
-            {move || Suspend::new(async move {
-                match cart.await {
-                    Ok(cart) if cart.lines.is_empty() => view! {
-                        <p class="empty" data-testid="cart-empty">{t.cart_empty()} " " <A href="/">{t.browse_shop()}</A></p>
-                    }
-                    .into_any(),
-                    Ok(cart) => view! { <CartLines cart set discount/> }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
+        {lines}
     }
 }
 
@@ -83,7 +40,7 @@ fn CartLines(cart: Cart, set: ServerAction<SetCartQuantity>, discount: ServerAct
         </ul>
         <Totals cart/>
         <DiscountForm discount=discount.into()/>
-        <A href="/checkout" attr:class="button primary">{t.go_to_checkout()}</A>
+        <a href="/checkout" class="button primary">{t.go_to_checkout()}</a>
     }
 }
 

@@ -1,45 +1,38 @@
 //! The catalog page (`/`).
 
-use super::{CatalogItem, CatalogListing, list_products};
+use super::{CatalogItem, CatalogListing};
 use crate::cart::AddToCart;
+use crate::error::AppError;
 use crate::ui::ActionError;
 use leptos::prelude::*;
-use leptos_router::components::A;
-use leptos_router::hooks::use_query_map;
 
-/// A page of products (`?page=`, 24 a page), server-rendered, each with an "Add to cart" form that works before
+/// A page of products (`?page=`, 24 a page), read before it renders, each with an "Add to cart" form that works before
 /// (and without) hydration.
 #[component]
-pub fn CatalogPage() -> impl IntoView {
-    let query = use_query_map();
-    let page = move || query.read().get("page").and_then(|page| page.parse::<u32>().ok()).unwrap_or(1);
-    let products = Resource::new(page, list_products);
+pub fn CatalogPage(listing: Result<CatalogListing, AppError>) -> impl IntoView {
     let add = ServerAction::<AddToCart>::new();
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
+    let listing = match listing {
+        Ok(CatalogListing { items, page, pages }) => view! {
+            <ul class="products">
+                {items.into_iter().map(|item| view! { <ProductCard item add/> }).collect_view()}
+            </ul>
+            {(pages > 1).then(|| view! {
+                <nav class="pages" aria-label=t.catalog_pages()>
+                    {(page > 1).then(|| view! { <a href=format!("/?page={}", page - 1) rel="prev">{t.previous()}</a> })}
+                    <span>{crate::i18n::fill(t.page_of(), &[&page, &pages])}</span>
+                    {(page < pages).then(|| view! { <a href=format!("/?page={}", page + 1) rel="next">{t.next()}</a> })}
+                </nav>
+            })}
+        }
+        .into_any(),
+        Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
+    };
     view! {
         <h1>{t.shop()}</h1>
         <ActionError action=add/>
-        <Suspense fallback=move || view! { <p>{t.loading_catalog()}</p> }>
-            {move || Suspend::new(async move {
-                match products.await {
-                    Ok(CatalogListing { items, page, pages }) => view! {
-                        <ul class="products">
-                            {items.into_iter().map(|item| view! { <ProductCard item add/> }).collect_view()}
-                        </ul>
-                        {(pages > 1).then(|| view! {
-                            <nav class="pages" aria-label=t.catalog_pages()>
-                                {(page > 1).then(|| view! { <A href=format!("/?page={}", page - 1) attr:rel="prev">{t.previous()}</A> })}
-                                <span>{crate::i18n::fill(t.page_of(), &[&page, &pages])}</span>
-                                {(page < pages).then(|| view! { <A href=format!("/?page={}", page + 1) attr:rel="next">{t.next()}</A> })}
-                            </nav>
-                        })}
-                    }
-                    .into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
+        {listing}
     }
 }
 

@@ -2,11 +2,9 @@
 //! `/checkout/complete` (the outcome, after a redirect or 3-D Secure).
 
 use super::{
-    CheckoutView, PaymentReply, PaymentResult, PaymentStatus, ShippingAddress, confirm_payment, confirm_payment_method, get_checkout,
-    payment_outcome,
+    CheckoutView, PaymentReply, PaymentResult, PaymentStatus, ShippingAddress, confirm_payment, confirm_payment_method, payment_outcome,
 };
 use crate::account::SavedMethod;
-use crate::app::IslandAssets;
 use crate::cart::{ApplyDiscount, DiscountAction, DiscountForm, Totals, apply_discount};
 use crate::error::AppError;
 use crate::money::Money;
@@ -16,38 +14,38 @@ use crate::stripe_js::{
 };
 use crate::ui::{MountedPaymentElement, mount_payment_element};
 use leptos::prelude::*;
-use leptos_router::components::A;
-use leptos_router::hooks::{use_location, use_query_map};
 
+/// The checkout: the order summary, then the form island, or why there is nothing to pay.
 #[component]
-pub fn CheckoutPage() -> impl IntoView {
-    let checkout = Resource::new(|| (), |_| get_checkout());
+pub fn CheckoutPage(checkout: Result<CheckoutView, AppError>) -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
+    let body = match checkout {
+        Ok(checkout) if checkout.cart.lines.is_empty() => view! {
+            <p class="empty">{t.cart_empty()} " " <a href="/">{t.browse_shop()}</a></p>
+        }
+        .into_any(),
+        // A subscription is bought from an account (where it is managed).
+        Ok(checkout) if checkout.needs_account => view! {
+            <p class="notice" data-testid="subscribe-needs-account">{t.subscribe_needs_account()}</p>
+            <p><a href="/account" class="button primary">{t.sign_in_to_subscribe()}</a></p>
+        }
+        .into_any(),
+        Ok(checkout) => view! { <CheckoutForm checkout/> }.into_any(),
+        Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
+    };
     view! {
         <h1>{t.checkout()}</h1>
         <noscript>
             <p class="notice" data-testid="needs-javascript">{t.needs_javascript()}</p>
         </noscript>
-        <Suspense fallback=move || view! { <p>{t.loading_order()}</p> }>
-            {move || Suspend::new(async move {
-                match checkout.await {
-                    Ok(checkout) if checkout.cart.lines.is_empty() => view! {
-                        <p class="empty">{t.cart_empty()} " " <A href="/">{t.browse_shop()}</A></p>
-                    }
-                    .into_any(),
-                    // A subscription is bought from an account (where it is managed).
-                    Ok(checkout) if checkout.needs_account => view! {
-                        <p class="notice" data-testid="subscribe-needs-account">{t.subscribe_needs_account()}</p>
-                        <p><A href="/account" attr:class="button primary">{t.sign_in_to_subscribe()}</A></p>
-                    }
-                    .into_any(),
-                    Ok(checkout) => view! { <IslandAssets/> <CheckoutForm checkout/> }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
+        {body}
     }
+}
+
+/// Whether the checkout page shows its island (the document then loads the bundle).
+pub fn has_form(checkout: &Result<CheckoutView, AppError>) -> bool {
+    checkout.as_ref().is_ok_and(|checkout| !checkout.cart.lines.is_empty() && !checkout.needs_account)
 }
 
 /// Whether a payment with this Stripe status went through (or is on its way).
@@ -313,58 +311,20 @@ fn PickedMethod(method: Option<SavedMethod>) -> impl IntoView {
     }
 }
 
-/// The outcome of the payment a shopper came back to `/checkout/complete` with, read from
-/// Stripe through the server once per page. Reading it may turn the cart into the order
-/// (a payment that succeeded after a redirect or 3-D Secure), so the header's cart count
-/// is read after it.
-#[derive(Clone, Copy)]
-pub struct ReturnedPayment(Resource<Result<Option<PaymentResult>, AppError>>);
-
-impl ReturnedPayment {
-    /// On the result page, its payment's outcome being read (under the router).
-    pub fn on_result_page() -> Option<ReturnedPayment> {
-        (use_location().pathname.get_untracked().trim_end_matches('/') == "/checkout/complete").then(ReturnedPayment::read)
-    }
-
-    fn read() -> ReturnedPayment {
-        let intent = use_query_map().with_untracked(|query| query.get("payment_intent"));
-        ReturnedPayment(Resource::new(
-            || (),
-            move |_| {
-                let intent = intent.clone();
-                async move {
-                    match intent {
-                        Some(intent) => payment_outcome(intent).await.map(Some),
-                        None => Ok(None),
-                    }
-                }
-            },
-        ))
-    }
-
-    /// Once the outcome has been read (whatever it was).
-    pub async fn settled(self) {
-        let _ = self.0.await;
-    }
-}
-
-/// The return page: the payment's outcome.
+/// The return page (`/checkout/complete`): the outcome of the payment the shopper came
+/// back with, read from Stripe before the page renders (`None`: the address names none).
 #[component]
-pub fn CheckoutCompletePage() -> impl IntoView {
-    let ReturnedPayment(outcome) = use_context::<ReturnedPayment>().unwrap_or_else(ReturnedPayment::read);
+pub fn CheckoutCompletePage(outcome: Result<Option<PaymentResult>, AppError>) -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
+    let body = match outcome {
+        Ok(Some(result)) => view! { <Outcome result/> }.into_any(),
+        Ok(None) => view! { <p>{t.no_payment()} " " <a href="/">{t.back_to_shop()}</a></p> }.into_any(),
+        Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
+    };
     view! {
         <h1>{t.payment()}</h1>
-        <Suspense fallback=move || view! { <p>{t.checking_payment()}</p> }>
-            {move || Suspend::new(async move {
-                match outcome.await {
-                    Ok(Some(result)) => view! { <Outcome result/> }.into_any(),
-                    Ok(None) => view! { <p>{t.no_payment()} " " <A href="/">{t.back_to_shop()}</A></p> }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
+        {body}
     }
 }
 
@@ -385,8 +345,8 @@ fn Outcome(result: PaymentResult) -> impl IntoView {
     let message = if result.subscription && !failed { t.subscribed_thanks().to_owned() } else { message };
     view! {
         <p data-testid="payment-result" data-status=result.status.clone() role="status">{message}</p>
-        {failed.then(|| view! { <p><A href="/checkout">{t.try_again()}</A></p> })}
-        {result.subscription.then(|| view! { <p><A href="/account" attr:data-testid="manage-subscriptions">{t.manage_subscriptions()}</A></p> })}
-        {(!result.order_id.is_empty()).then(|| view! { <p><A href=format!("/orders/{}", result.order_id)>{t.view_order()}</A></p> })}
+        {failed.then(|| view! { <p><a href="/checkout">{t.try_again()}</a></p> })}
+        {result.subscription.then(|| view! { <p><a href="/account" data-testid="manage-subscriptions">{t.manage_subscriptions()}</a></p> })}
+        {(!result.order_id.is_empty()).then(|| view! { <p><a href=format!("/orders/{}", result.order_id)>{t.view_order()}</a></p> })}
     }
 }

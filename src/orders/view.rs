@@ -1,30 +1,18 @@
 //! The order status page (`/orders/{id}`).
 
-use super::{OrderView, get_order};
+use super::OrderView;
 use crate::error::AppError;
 use leptos::prelude::*;
-use leptos_meta::Meta;
-use leptos_router::hooks::use_params_map;
 
+/// The order, or why it cannot be shown (a 404's reply status is the handler's).
 #[component]
-pub fn OrderPage() -> impl IntoView {
-    let params = use_params_map();
-    let order = Resource::new(move || params.read().get("id").unwrap_or_default(), get_order);
+pub fn OrderPage(order: Result<OrderView, AppError>) -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
-    view! {
-        <Suspense fallback=move || view! { <p>{t.loading_order()}</p> }>
-            {move || Suspend::new(async move {
-                match order.await {
-                    Ok(order) => view! { <Order order/> }.into_any(),
-                    Err(AppError::NotFound(message)) => {
-                        crate::ui::set_not_found_status();
-                        view! { <h1>{t.order_not_found()}</h1> <p>{message}</p> }.into_any()
-                    }
-                    Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
+    match order {
+        Ok(order) => view! { <Order order/> }.into_any(),
+        Err(AppError::NotFound(message)) => view! { <h1>{t.order_not_found()}</h1> <p>{message}</p> }.into_any(),
+        Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
     }
 }
 
@@ -34,11 +22,11 @@ fn Order(order: OrderView) -> impl IntoView {
     let t = locale.texts();
     let status = t.order_status(&order.status);
     // Until Stripe's webhook settles the payment, the page reloads itself (with or
-    // without JavaScript), less and less often, and then stops and says so.
+    // without JavaScript: `refresh_in_secs` in the document's head), less and less
+    // often, and then stops and says so.
     let settling = matches!(order.status.as_str(), "confirming" | "pending");
     let (title_before, title_after) = t.order_title().split_once("{0}").unwrap_or((t.order_title(), ""));
     view! {
-        {order.refresh_in_secs.map(|secs| view! { <Meta http_equiv="refresh" content=secs.to_string()/> })}
         {settling.then(|| view! {
             <p class="notice" data-testid="order-waiting" role="status">
                 {if order.refresh_in_secs.is_some() { t.order_refreshing() } else { t.order_still_waiting() }}

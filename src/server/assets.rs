@@ -24,18 +24,13 @@ use std::sync::{Arc, OnceLock};
 pub fn bundle(options: &leptos::config::LeptosOptions) -> crate::app::Bundle {
     let (mut js, mut wasm) = (options.output_name.to_string(), options.output_name.to_string());
     let mut split_js = None;
-    let hashes = options
-        .hash_files
-        .then(|| std::env::current_exe().ok()?.parent().map(|dir| dir.join(&*options.hash_file)))
-        .flatten()
-        .and_then(|path| std::fs::read_to_string(path).ok());
-    match hashes {
+    match hashes(options) {
         Some(hashes) => {
-            for (file, hash) in hashes.lines().filter_map(|line| line.split_once(':')) {
-                match file.trim() {
-                    "js" => js = format!("{js}.{}", hash.trim()),
-                    "wasm" => wasm = format!("{wasm}.{}", hash.trim()),
-                    "split" => split_js = Some(format!("__wasm_split.{}", hash.trim())),
+            for (file, hash) in hashes {
+                match file.as_str() {
+                    "js" => js = format!("{js}.{hash}"),
+                    "wasm" => wasm = format!("{wasm}.{hash}"),
+                    "split" => split_js = Some(format!("__wasm_split.{hash}")),
                     _ => {}
                 }
             }
@@ -50,6 +45,38 @@ pub fn bundle(options: &leptos::config::LeptosOptions) -> crate::app::Bundle {
         .or_else(|| site.join("__wasm_split.______________________.js").exists().then(|| "__wasm_split.______________________".to_owned()))
         .map(|name| format!("/{pkg}/{name}.js"));
     crate::app::Bundle { js: format!("/{pkg}/{js}.js"), wasm: format!("/{pkg}/{wasm}.wasm"), split_js }
+}
+
+/// The stylesheet's address, `/pkg/storefront.<hash>.css` with `hash-files` (as
+/// Leptos' `HashedStylesheet` names it, read once here rather than on every page).
+pub fn stylesheet(options: &leptos::config::LeptosOptions) -> String {
+    let hash = hashes(options).into_iter().flatten().find_map(|(file, hash)| (file == "css").then_some(hash));
+    let name = match hash {
+        Some(hash) => format!("{}.{hash}", options.output_name),
+        None => options.output_name.to_string(),
+    };
+    format!("/{}/{name}.css", options.site_pkg_dir)
+}
+
+/// The build's content hashes (`file: hash` lines), with `hash-files`, from the hash
+/// file cargo-leptos writes beside the binary.
+fn hashes(options: &leptos::config::LeptosOptions) -> Option<Vec<(String, String)>> {
+    let path = std::env::current_exe().ok()?.parent()?.join(&*options.hash_file);
+    let text = options.hash_files.then(|| std::fs::read_to_string(path).ok()).flatten()?;
+    Some(
+        text.lines().filter_map(|line| line.split_once(':')).map(|(file, hash)| (file.trim().to_owned(), hash.trim().to_owned())).collect(),
+    )
+}
+
+/// The live-reload script `cargo leptos watch` expects on every page (it sets
+/// `LEPTOS_WATCH`), as Leptos' `AutoReload` writes it; none otherwise.
+pub fn auto_reload(options: &leptos::config::LeptosOptions) -> Option<String> {
+    use leptos::prelude::*;
+    let options = options.clone();
+    let html = Owner::new().with(|| view! { <leptos::prelude::AutoReload options/> }.to_html());
+    // The script's text, without its tag (the page writes it with its own nonce).
+    let script = html.strip_prefix("<script>")?.strip_suffix("</script>")?;
+    (!script.is_empty()).then(|| script.to_owned())
 }
 
 /// How long browsers keep a site-root file (favicon, images) before revalidating.

@@ -4,9 +4,10 @@
 pub mod assets;
 mod health;
 mod middleware;
+mod pages;
 mod payments;
 
-use crate::app::{App, Document, shell};
+use crate::app::Document;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::state::AppState;
@@ -15,7 +16,6 @@ use anyhow::Context;
 use axum::Router;
 use axum::routing::get;
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -101,6 +101,14 @@ impl Application {
         // In development cargo-leptos rewrites the files under a running server: read
         // them from disk each time there.
         let production = config.site.env == leptos::config::Env::PROD;
+        let document = Document {
+            stripe_js_url: payments.js_url.clone(),
+            csp: middleware::content_security_policy(&payments.js_url, &config.site),
+            stylesheet: assets::stylesheet(&config.site),
+            bundle: assets::bundle(&config.site),
+            auto_reload: assets::auto_reload(&config.site),
+            shop_name: config.store.name.clone(),
+        };
         let state = AppState {
             assets: if production { assets::Assets::bundle(pkg_dir, config.site.hash_files) } else { assets::Assets::from_disk(pkg_dir) },
             site_files: if production {
@@ -114,6 +122,7 @@ impl Application {
             catalog: Arc::new(catalog),
             payments: Arc::new(payments),
             public_url: public_url.into(),
+            document: Arc::new(document),
         };
         crate::orders::reconcile::spawn(state.clone());
         crate::mail::spawn(state.clone())?;
@@ -155,45 +164,21 @@ impl Application {
     }
 }
 
-/// The app's routes, generated once per process. Generating them renders the app, and
-/// doing that from several threads at once (several servers in one process, as in the
-/// tests) left some servers unable to render a page.
-fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
-    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
-    ROUTES.get_or_init(|| generate_route_list(App)).clone()
-}
-
 fn router(state: AppState) -> Router {
-    let routes = route_list();
+    // Server functions get the shop's state and the request, read once, in their context.
     let context = {
         let state = state.clone();
         let reading = crate::request::Reading::of(&state);
         move || {
             provide_context(state.clone());
             crate::request::provide(reading);
-            // A fresh nonce for the page's inline scripts (the CSP names it).
-            leptos::nonce::provide_nonce();
         }
     };
-    let options = state.leptos_options.clone();
-    let document = Document {
-        stripe_js_url: state.payments.js_url.clone(),
-        csp: Some(middleware::content_security_policy(&state.payments.js_url, &state.leptos_options).into()),
-        bundle: assets::bundle(&options),
-    };
-    let page = {
-        let document = document.clone();
-        move || shell(options.clone(), document.clone())
-    };
-    let not_found_page = move |options| shell(options, document.clone());
     // Files of the site root (the favicon, product images): from memory once read
     // (assets.rs); until then, by the static file service as HTTP says, conditional
     // requests included (a 304 for an unchanged file). A path with no file gets the
-    // app's 404 page.
-    let not_found = axum::handler::Handler::with_state(
-        leptos_axum::file_and_error_handler_with_context::<AppState, _>(context.clone(), not_found_page),
-        state.clone(),
-    );
+    // 404 page.
+    let not_found = axum::handler::Handler::with_state(pages::not_found, state.clone());
     let static_files = tower::ServiceBuilder::new().layer(axum::middleware::map_response(middleware::static_file_caching)).service(
         tower_http::services::ServeDir::new(&*state.leptos_options.site_root)
             .precompressed_br()
@@ -201,7 +186,7 @@ fn router(state: AppState) -> Router {
             .append_index_html_on_directories(false)
             .not_found_service(not_found),
     );
-    let pages = Router::new()
+    let mut pages = Router::new()
         .route("/health", get(health::health))
         .route("/pkg/{file}", get(assets::serve))
         .route("/admin/orders", get(crate::orders::admin::list))
@@ -210,7 +195,12 @@ fn router(state: AppState) -> Router {
         .route("/admin/orders/{id}/refunds", axum::routing::post(crate::orders::admin::refund))
         .route("/admin/orders/{id}/capture", axum::routing::post(crate::orders::admin::capture))
         .route("/admin/orders/{id}/cancel", axum::routing::post(crate::orders::admin::cancel))
-        .leptos_routes_with_context(&state, routes, context, page)
+        .route("/", get(pages::catalog))
+        .route("/cart", get(pages::cart))
+        .route("/checkout", get(pages::checkout))
+        .route("/checkout/complete", get(pages::checkout_complete))
+        .route("/orders/{id}", get(pages::order))
+        .route("/account", get(pages::account))
         .fallback(move |axum::extract::State(state): axum::extract::State<AppState>, request: axum::extract::Request| async move {
             match assets::site_file(&state.site_files, &request) {
                 Some(response) => response,
@@ -220,7 +210,14 @@ fn router(state: AppState) -> Router {
                     axum::response::IntoResponse::into_response(response)
                 }
             }
-        })
+        });
+    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
+        let context = context.clone();
+        let handler = move |request: axum::extract::Request| leptos_axum::handle_server_fns_with_context(context, request);
+        pages = pages
+            .route(path, axum::routing::on(axum::routing::MethodFilter::try_from(method).expect("a server function's method"), handler));
+    }
+    let pages = pages
         .layer(axum::middleware::from_fn_with_state(public_origin(&state.public_url), middleware::same_origin_writes))
         .layer(middleware::body_limit(middleware::MAX_BODY_BYTES));
     // Stripe's events can be larger than any form; they get a limit of their own.

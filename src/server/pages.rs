@@ -1,0 +1,158 @@
+//! The pages. Each route reads what its page shows first (the session, the cart, the
+//! catalog page, the order, …), then renders the page to a string in one synchronous
+//! pass inside `app::document`. With islands nothing of a page is hydrated but its
+//! islands, so a page is a plain function of its data: no router, resources or
+//! `Suspense` on the server, and no reads while rendering.
+
+use crate::app::{NotFoundPage, PageHead, document};
+use crate::error::AppError;
+use crate::request::{Reading, Request};
+use crate::state::AppState;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::response::{Html, IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use leptos::prelude::*;
+use leptos::server::ServerActionError;
+use leptos_axum::ResponseOptions;
+use std::collections::HashMap;
+
+/// A page request, read at the edge: the shopper's request, where the reply's headers
+/// (a session cookie) go, and the address's query.
+pub struct Page {
+    request: Request,
+    reply: ResponseOptions,
+    query: HashMap<String, String>,
+}
+
+impl FromRequestParts<AppState> for Page {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, state: &AppState) -> Result<Page, Self::Rejection> {
+        let reply = ResponseOptions::default();
+        let request = Request::read(parts, Reading::of(state), Some(reply.clone()));
+        // An address whose query does not decode reads as one without a query.
+        let query = Query::<HashMap<String, String>>::try_from_uri(&parts.uri).map(|query| query.0).unwrap_or_default();
+        Ok(Page { request, reply, query })
+    }
+}
+
+impl Page {
+    /// A parameter of the address's query.
+    fn param(&self, name: &str) -> Option<&str> {
+        self.query.get(name).map(String::as_str)
+    }
+
+    /// The items in the shopper's cart, for the header (none when it cannot be read: the
+    /// page still renders).
+    async fn cart_count(&self, state: &AppState) -> u32 {
+        crate::cart::view_current(state, &self.request).await.map_or(0, |cart| cart.item_count)
+    }
+
+    /// The reply: `page` rendered in the document, with this request's nonce in the
+    /// Content-Security-Policy and its scripts, and the headers the reads set.
+    fn render<V: IntoView>(self, state: &AppState, status: StatusCode, head: PageHead, page: impl FnOnce() -> V) -> Response {
+        let nonce = leptos::nonce::Nonce::new().to_string();
+        // A plain form post that failed comes back here with its error in the address;
+        // the page's action of that server function shows it (`ActionError`).
+        let action_error = self.param("__err").zip(self.param("__path")).map(|(error, path)| ServerActionError::new(path, error));
+        let Page { request, reply, .. } = self;
+        let owner = Owner::new();
+        let html = owner.with(|| {
+            provide_context(request.locale);
+            if let Some(error) = action_error {
+                provide_context(error);
+            }
+            document(&state.document, &head, &nonce, page())
+        });
+        drop(owner);
+        let mut response = (status, Html(html)).into_response();
+        let headers = response.headers_mut();
+        if let Ok(policy) = HeaderValue::from_str(&state.document.csp.replace("{nonce}", &nonce)) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+        }
+        let set = std::mem::take(&mut reply.0.write().unwrap_or_else(|e| e.into_inner()).headers);
+        for (name, value) in set.iter() {
+            headers.append(name, value.clone());
+        }
+        response
+    }
+}
+
+/// `/`: a page of the catalog (`?page=`), with its stock.
+pub async fn catalog(State(state): State<AppState>, page: Page) -> Response {
+    let number = page.param("page").and_then(|page| page.parse::<u32>().ok()).unwrap_or(1);
+    let listing = crate::catalog::list(&state.store, &state.catalog, number, page.request.locale).await;
+    let head = PageHead { cart_count: page.cart_count(&state).await, ..PageHead::default() };
+    page.render(&state, StatusCode::OK, head, move || view! { <crate::catalog::CatalogPage listing/> })
+}
+
+/// `/cart`: the cart, priced now.
+pub async fn cart(State(state): State<AppState>, page: Page) -> Response {
+    let cart = crate::cart::view_current(&state, &page.request).await;
+    let head = PageHead { cart_count: cart.as_ref().map_or(0, |cart| cart.item_count), ..PageHead::default() };
+    page.render(&state, StatusCode::OK, head, move || view! { <crate::cart::CartPage cart/> })
+}
+
+/// `/checkout`: the order summary and the checkout form's island.
+pub async fn checkout(State(state): State<AppState>, page: Page) -> Response {
+    let checkout = crate::checkout::view(&state, &page.request).await;
+    let head = PageHead {
+        island: crate::checkout::has_form(&checkout),
+        cart_count: checkout.as_ref().map_or(0, |checkout| checkout.cart.item_count),
+        ..PageHead::default()
+    };
+    page.render(&state, StatusCode::OK, head, move || view! { <crate::checkout::CheckoutPage checkout/> })
+}
+
+/// `/checkout/complete?payment_intent=…`: where Stripe sends the shopper back. Reading
+/// the outcome may turn the cart into the order, so the header's count is read after it.
+pub async fn checkout_complete(State(state): State<AppState>, page: Page) -> Response {
+    let outcome = match page.param("payment_intent") {
+        None => Ok(None),
+        Some(intent) => match crate::stripe::ids::PaymentIntentId::parse(intent.trim()) {
+            Ok(intent) => crate::checkout::outcome(&state, &page.request, &intent).await.map(Some),
+            Err(_) => Err(AppError::NotFound(page.request.texts().no_such_payment().into())),
+        },
+    };
+    let head = PageHead { cart_count: page.cart_count(&state).await, ..PageHead::default() };
+    page.render(&state, StatusCode::OK, head, move || view! { <crate::checkout::CheckoutCompletePage outcome/> })
+}
+
+/// `/orders/{id}`: the order, to whoever placed it; reloading itself while it settles.
+pub async fn order(State(state): State<AppState>, Path(id): Path<String>, page: Page) -> Response {
+    let order = crate::orders::view(&state, &page.request, &id).await;
+    let status = if matches!(order, Err(AppError::NotFound(_))) { StatusCode::NOT_FOUND } else { StatusCode::OK };
+    let head = PageHead {
+        refresh_secs: order.as_ref().ok().and_then(|order| order.refresh_in_secs),
+        cart_count: page.cart_count(&state).await,
+        ..PageHead::default()
+    };
+    page.render(&state, status, head, move || view! { <crate::orders::OrderPage order/> })
+}
+
+/// `/account`: sign in or up; signed in, the account with its saved cards' island.
+pub async fn account(State(state): State<AppState>, page: Page) -> Response {
+    let account = crate::account::summary(&state, &page.request).await;
+    let cards = match &account {
+        Ok(Some(_)) => {
+            let locale = page.request.locale;
+            let (cards, setup) =
+                tokio::join!(crate::account::saved_methods(&state, &page.request), crate::account::card_setup(&state, &page.request));
+            Some(crate::account::CardsData {
+                cards: cards.map_err(|error| error.message(locale)),
+                setup: setup.map_err(|error| error.message(locale)),
+                // Back from a redirect during setup: Stripe appends the outcome.
+                card_saved: page.param("redirect_status") == Some("succeeded"),
+            })
+        }
+        _ => None,
+    };
+    let head = PageHead { island: cards.is_some(), cart_count: page.cart_count(&state).await, ..PageHead::default() };
+    page.render(&state, StatusCode::OK, head, move || view! { <crate::account::AccountPage account cards/> })
+}
+
+/// Any other address (no page, no file): 404.
+pub async fn not_found(State(state): State<AppState>, page: Page) -> Response {
+    let head = PageHead { cart_count: page.cart_count(&state).await, ..PageHead::default() };
+    page.render(&state, StatusCode::NOT_FOUND, head, NotFoundPage)
+}
