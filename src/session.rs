@@ -4,12 +4,13 @@
 //! Signing in always issues a new token (the old one stops working), so a token
 //! planted before sign-in is worth nothing after it; signing out ends the session.
 
-use crate::store::{Store, StoreError};
+use crate::store::{AccountRecord, CartContents, Store, StoreError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cookie::{Cookie, SameSite};
 use leptos_axum::ResponseOptions;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// Name of the session cookie.
@@ -50,11 +51,27 @@ pub struct SessionCookie {
     reply: Option<ResponseOptions>,
 }
 
-/// A live session and the account it is signed in to.
+/// A live session and the account it is signed in to (its record too, once read).
 #[derive(Clone, Debug)]
 struct LiveSession {
     id: SessionId,
     account_id: Option<String>,
+    account: Option<AccountRecord>,
+}
+
+/// What a page knows about its visitor, read once (`visit`).
+#[derive(Debug, Default)]
+pub struct Visit {
+    /// The live session the cookie names.
+    pub session: Option<SessionId>,
+    /// The account it is signed in to.
+    pub account: Option<AccountRecord>,
+    /// The session's cart lines and discount code.
+    pub cart: CartContents,
+    /// The email address the session last paid with.
+    pub email: Option<String>,
+    /// Stock on hand of the products the page asked about.
+    pub stock: HashMap<String, u32>,
 }
 
 impl SessionCookie {
@@ -85,11 +102,8 @@ async fn live(store: &Store, cookie: &SessionCookie) -> Result<Option<LiveSessio
             let now = now();
             match store.live_session(id.as_str(), now - IDLE_LIFETIME_SECS).await? {
                 Some((account_id, last_seen)) => {
-                    if now - last_seen >= TOUCH_EVERY_SECS {
-                        store.touch_session(id.as_str(), now).await?;
-                        cookie.set(&cookie_for(token, cookie.secure));
-                    }
-                    Some(LiveSession { id, account_id })
+                    keep_alive(store, cookie, token, &id, last_seen, now).await?;
+                    Some(LiveSession { id, account_id, account: None })
                 }
                 None => None,
             }
@@ -97,6 +111,49 @@ async fn live(store: &Store, cookie: &SessionCookie) -> Result<Option<LiveSessio
     };
     cookie.remember(session.clone());
     Ok(session)
+}
+
+/// Moves a session in use on (its record and its cookie), once a day at most.
+async fn keep_alive(
+    store: &Store,
+    cookie: &SessionCookie,
+    token: &str,
+    id: &SessionId,
+    last_seen: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    if now - last_seen >= TOUCH_EVERY_SECS {
+        store.touch_session(id.as_str(), now).await?;
+        cookie.set(&cookie_for(token, cookie.secure));
+    }
+    Ok(())
+}
+
+/// A page's visitor in one read of the store (`Store::visit`): the session the cookie
+/// names, its account, cart and last email, and the stock of `products`. The session
+/// and account are remembered for the rest of the request.
+pub async fn visit(store: &Store, cookie: &SessionCookie, products: Vec<String>) -> Result<Visit, StoreError> {
+    let id = cookie.token.as_deref().map(SessionId::of_token);
+    let now = now();
+    let record = store.visit(id.as_ref().map(SessionId::as_str), now - IDLE_LIFETIME_SECS, products).await?;
+    let session = match (&cookie.token, id, record.last_seen) {
+        (Some(token), Some(id), Some(last_seen)) => {
+            keep_alive(store, cookie, token, &id, last_seen, now).await?;
+            Some(id)
+        }
+        _ => None,
+    };
+    cookie.remember(session.clone().map(|id| LiveSession {
+        id,
+        account_id: record.account.as_ref().map(|account| account.id.clone()),
+        account: record.account.clone(),
+    }));
+    Ok(Visit { session, account: record.account, cart: record.cart, email: record.email, stock: record.stock })
+}
+
+/// The account record of the request's session, when a visit has read it already.
+pub fn known_account(cookie: &SessionCookie) -> Option<AccountRecord> {
+    cookie.known.lock().unwrap_or_else(|e| e.into_inner()).clone().flatten()?.account
 }
 
 /// The session named by the request's cookie, if it is one the server issued.
@@ -118,7 +175,7 @@ pub async fn current_or_start(store: &Store, cookie: &SessionCookie) -> Result<S
     let id = SessionId::of_token(&token);
     store.create_session(id.as_str(), now()).await?;
     cookie.set(&cookie_for(&token, cookie.secure));
-    cookie.remember(Some(LiveSession { id: id.clone(), account_id: None }));
+    cookie.remember(Some(LiveSession { id: id.clone(), account_id: None, account: None }));
     Ok(id)
 }
 
@@ -137,7 +194,7 @@ pub async fn sign_in(store: &Store, cookie: &SessionCookie, account_id: &str) ->
         })
         .await?;
     cookie.set(&cookie_for(&token, cookie.secure));
-    cookie.remember(Some(LiveSession { id: id.clone(), account_id: Some(account_id.to_owned()) }));
+    cookie.remember(Some(LiveSession { id: id.clone(), account_id: Some(account_id.to_owned()), account: None }));
     Ok(id)
 }
 

@@ -37,7 +37,7 @@ pub use orders::{
 };
 pub use outbox::{DueMessage, OutboxEntry};
 pub use refunds::{RefundEffect, RefundRecord, RefundReport, RefundStatus, Refunds};
-pub use sessions::{CartAdd, CartContents};
+pub use sessions::{CartAdd, CartContents, VisitRecord};
 pub use subscriptions::{InvoiceEffect, NewSubscription, PaidInvoice, SubscriptionRecord, SubscriptionState};
 
 /// A database fault. Its text is for the log, never for the browser.
@@ -189,6 +189,7 @@ impl Store {
         &self,
         work: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        tracing::trace!(target: "store::unit", kind = "write");
         match &*self.db {
             Db::Sqlite(sqlite) => sqlite.write(work).await,
             Db::Postgres(pool) => db::postgres(pool, true, work).await,
@@ -200,6 +201,7 @@ impl Store {
         &self,
         work: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        tracing::trace!(target: "store::unit", kind = "read");
         match &*self.db {
             Db::Sqlite(sqlite) => sqlite.read(work),
             Db::Postgres(pool) => db::postgres(pool, false, work).await,

@@ -81,6 +81,7 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
     store.stock_of_products(&["mug", "tote"]).await.unwrap();
     store.create_session("s", 0).await.unwrap();
     store.live_session("s", -1).await.unwrap();
+    store.visit(Some("s"), -1, vec!["mug".into(), "tote".into()]).await.unwrap();
     store.touch_session("s", 1).await.unwrap();
     store.add_to_cart("s", "mug", 1, 99, 0).await.unwrap();
     store.set_cart_quantity("s", "tote", 2, 0).await.unwrap();
@@ -138,7 +139,7 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
     store.sign_in(SignIn { account_id: "acct_1", previous_session: Some("s"), new_session: "s2", now: 8 }).await.unwrap();
     store.account_of_session("s2").await.unwrap();
     store.set_stripe_customer("acct_1", "cus_1").await.unwrap();
-    store.account_orders("acct_1", 20).await.unwrap();
+    store.account_history("acct_1", 20).await.unwrap();
     store.end_session("s2", 9).await.unwrap();
     let limit = storefront::store::Limit { max: 5, window_secs: 600 };
     store.take_rate_slot(&[("confirm:session:s".to_owned(), limit), ("confirm:ip:127.0.0.1".to_owned(), limit)], 10).await.unwrap();
@@ -155,7 +156,6 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
         store.message_not_sent(&message, 31, None, "refused").await.unwrap();
         store.message_sent(&message, 32).await.unwrap();
     }
-    store.session_email("s").await.unwrap();
     store.order_events("ord_1").await.unwrap();
     store.outbox_for("ord_1").await.unwrap();
 

@@ -9,7 +9,8 @@ use leptos::prelude::*;
 #[server(endpoint = "account/summary", output = crate::error::JsonReply)]
 pub async fn get_account() -> Result<Option<AccountSummary>, AppError> {
     let (state, request) = crate::request::edge()?;
-    super::service::summary(&state, &request).await
+    let account = super::service::current_account(&state, &request).await?;
+    super::service::summary(&state, request.locale, account).await
 }
 
 /// Creates an account and signs in to it (the guest cart carries over).

@@ -3,7 +3,7 @@
 
 use super::{AccountOrder, AccountSummary, CardSetupView, SavedMethod, SetupReply, password};
 use crate::error::AppError;
-use crate::i18n::fill;
+use crate::i18n::{Locale, fill};
 use crate::money::{Currency, Money};
 use crate::request::Request;
 use crate::session;
@@ -23,9 +23,9 @@ const MIN_PASSWORD_CHARS: usize = 8;
 const MAX_PASSWORD_CHARS: usize = 128;
 
 /// The signed-in shopper's account and recent orders; `None` for a guest.
-pub async fn summary(state: &AppState, request: &Request) -> Result<Option<AccountSummary>, AppError> {
-    let Some(account) = current_account(state, request).await? else { return Ok(None) };
-    let orders = state.store.account_orders(&account.id, 20).await?;
+pub async fn summary(state: &AppState, locale: Locale, account: Option<AccountRecord>) -> Result<Option<AccountSummary>, AppError> {
+    let Some(account) = account else { return Ok(None) };
+    let (orders, subscriptions) = state.store.account_history(&account.id, 20).await?;
     let orders = orders
         .into_iter()
         .filter_map(|order| {
@@ -33,10 +33,7 @@ pub async fn summary(state: &AppState, request: &Request) -> Result<Option<Accou
             Some(AccountOrder { status: order.shown_status().to_owned(), id: order.id, total: Money::new(order.amount, currency) })
         })
         .collect();
-    let subscriptions = state
-        .store
-        .account_subscriptions(&account.id)
-        .await?
+    let subscriptions = subscriptions
         .into_iter()
         .filter_map(|record| {
             let currency = Currency::parse(&record.currency).ok()?;
@@ -46,7 +43,7 @@ pub async fn summary(state: &AppState, request: &Request) -> Result<Option<Accou
             };
             let total = crate::subscriptions::period_total(record.unit_amount, record.quantity, currency);
             Some(AccountSubscription {
-                price: crate::catalog::price_label(total, Some(recurring), request.locale),
+                price: crate::catalog::price_label(total, Some(recurring), locale),
                 id: record.id,
                 name: record.name,
                 quantity: record.quantity,
@@ -61,6 +58,9 @@ pub async fn summary(state: &AppState, request: &Request) -> Result<Option<Accou
 
 /// The account the request's session is signed in to.
 pub async fn current_account(state: &AppState, request: &Request) -> Result<Option<AccountRecord>, AppError> {
+    if let Some(account) = session::known_account(&request.session) {
+        return Ok(Some(account));
+    }
     // A guest's session names no account: no second lookup.
     match session::current_with_account(&state.store, &request.session).await? {
         Some((session, Some(_))) => state.store.account_of_session(session.as_str()).await.map_err(AppError::from),

@@ -10,7 +10,7 @@ use crate::money::{Currency, Money, MoneyError};
 use crate::request::Request;
 use crate::session::{self, SessionId};
 use crate::state::AppState;
-use crate::store::CartAdd;
+use crate::store::{CartAdd, CartContents};
 
 /// Prices stored cart lines with the catalog, and the discount `code` if it applies at
 /// time `now`, named in `locale`. Lines whose product left the catalog are dropped: they cannot be bought.
@@ -64,11 +64,16 @@ pub async fn view_current(state: &AppState, request: &Request) -> Result<Cart, A
 
 /// The cart of `session`, priced now.
 pub async fn view(state: &AppState, request: &Request, session: Option<&SessionId>) -> Result<Cart, AppError> {
-    let (stored, code) = match session {
+    let contents = match session {
         Some(id) => state.store.cart(id.as_str()).await?,
-        None => (Vec::new(), None),
+        None => CartContents::default(),
     };
-    price(&state.catalog, state.config.store.currency, &stored, code.as_deref(), session::now(), request.locale).map_err(|error| {
+    priced(state, request.locale, &contents)
+}
+
+/// Stored cart lines and discount code, priced now in `locale`.
+pub fn priced(state: &AppState, locale: Locale, (stored, code): &CartContents) -> Result<Cart, AppError> {
+    price(&state.catalog, state.config.store.currency, stored, code.as_deref(), session::now(), locale).map_err(|error| {
         tracing::error!(%error, "pricing the cart failed");
         AppError::Internal
     })

@@ -177,21 +177,48 @@ impl Catalog {
 /// with its current stock, named in `locale`. Costs the same whatever the catalog's size: the page is a
 /// slice, and stock is read for its products only.
 pub async fn list(store: &Store, catalog: &Catalog, page: u32, locale: crate::i18n::Locale) -> Result<CatalogListing, AppError> {
-    let products = catalog.products();
-    let pages = u32::try_from(products.len().div_ceil(PAGE_SIZE)).unwrap_or(u32::MAX).max(1);
-    let page = page.clamp(1, pages);
-    let start = (page as usize - 1) * PAGE_SIZE;
-    let shown = &products[start.min(products.len())..(start + PAGE_SIZE).min(products.len())];
-    let ids: Vec<&str> = shown.iter().map(|product| product.id.as_str()).collect();
-    let stock = store.stock_of_products(&ids).await?;
-    let items = shown
-        .iter()
-        .map(|product| CatalogItem {
-            product: catalog.localized(product, locale),
-            in_stock: stock.get(product.id.as_str()).copied().unwrap_or(0),
-        })
-        .collect();
-    Ok(CatalogListing { items, page, pages })
+    let page = catalog.page(page);
+    let stock = store.stock_of_products(&page.product_ids().iter().map(String::as_str).collect::<Vec<_>>()).await?;
+    Ok(page.listing(catalog, locale, &stock))
+}
+
+/// A page of the catalog, before its stock is read.
+pub struct CatalogPageRef<'a> {
+    products: &'a [Product],
+    page: u32,
+    pages: u32,
+}
+
+impl Catalog {
+    /// Page `page` (from 1; past the end: the last page) of `PAGE_SIZE` products.
+    pub fn page(&self, page: u32) -> CatalogPageRef<'_> {
+        let products = self.products();
+        let pages = u32::try_from(products.len().div_ceil(PAGE_SIZE)).unwrap_or(u32::MAX).max(1);
+        let page = page.clamp(1, pages);
+        let start = (page as usize - 1) * PAGE_SIZE;
+        let shown = &products[start.min(products.len())..(start + PAGE_SIZE).min(products.len())];
+        CatalogPageRef { products: shown, page, pages }
+    }
+}
+
+impl CatalogPageRef<'_> {
+    /// The products whose stock the page shows.
+    pub fn product_ids(&self) -> Vec<String> {
+        self.products.iter().map(|product| product.id.to_string()).collect()
+    }
+
+    /// The page with `stock` (products missing from it are out of stock), in `locale`.
+    pub fn listing(&self, catalog: &Catalog, locale: crate::i18n::Locale, stock: &HashMap<String, u32>) -> CatalogListing {
+        let items = self
+            .products
+            .iter()
+            .map(|product| CatalogItem {
+                product: catalog.localized(product, locale),
+                in_stock: stock.get(product.id.as_str()).copied().unwrap_or(0),
+            })
+            .collect();
+        CatalogListing { items, page: self.page, pages: self.pages }
+    }
 }
 
 #[cfg(test)]

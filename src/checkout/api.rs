@@ -10,7 +10,8 @@ use leptos::prelude::*;
 #[server(endpoint = "checkout/view", output = crate::error::JsonReply)]
 pub async fn get_checkout() -> Result<CheckoutView, AppError> {
     let (state, request) = crate::request::edge()?;
-    super::service::view(&state, &request).await
+    let visit = crate::session::visit(&state.store, &request.session, Vec::new()).await?;
+    super::service::view(&state, &request, &visit).await
 }
 
 /// Pays the caller's cart with a ConfirmationToken (`ctoken_…`) made by Stripe.js.

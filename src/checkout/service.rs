@@ -49,15 +49,16 @@ impl std::fmt::Display for Credential {
     }
 }
 
-/// The checkout page's data.
-pub async fn view(state: &AppState, request: &Request) -> Result<CheckoutView, AppError> {
-    let cart = crate::cart::view_current(state, request).await?;
+/// The checkout page's data, from its visitor as read for the page (the saved cards of
+/// a signed-in shopper come from Stripe).
+pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -> Result<CheckoutView, AppError> {
+    let cart = crate::cart::priced(state, request.locale, &visit.cart)?;
     let layout = match state.config.store.payment_element_layout {
         PaymentElementLayout::Accordion => "accordion",
         PaymentElementLayout::Tabs => "tabs",
     };
     let settings = &state.config.store;
-    let account = crate::account::current_account(state, request).await?;
+    let account = visit.account.clone();
     // A subscription: Stripe bills the renewals with the card that pays the first
     // invoice (so no setup_future_usage or manual capture of the shop's), and it is
     // always confirmed with a ConfirmationToken.
@@ -72,10 +73,7 @@ pub async fn view(state: &AppState, request: &Request) -> Result<CheckoutView, A
     let setup_future_usage = settings.setup_future_usage_for(account.is_some()).filter(|_| !subscribing).map(str::to_owned);
     let email = match &account {
         Some(account) => Some(account.email.clone()),
-        None => match session::current(&state.store, &request.session).await? {
-            Some(session) => state.store.session_email(session.as_str()).await?,
-            None => None,
-        },
+        None => visit.email.clone(),
     };
     let (customer_session_client_secret, saved_methods) = match account {
         Some(account) if settings.saved_methods.enabled && !manual && !cart.lines.is_empty() => {

@@ -7,6 +7,7 @@
 use crate::app::{NotFoundPage, PageHead, document};
 use crate::error::AppError;
 use crate::request::{Reading, Request};
+use crate::session::Visit;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
@@ -42,10 +43,18 @@ impl Page {
         self.query.get(name).map(String::as_str)
     }
 
-    /// The items in the shopper's cart, for the header (none when it cannot be read: the
-    /// page still renders).
-    async fn cart_count(&self, state: &AppState) -> u32 {
-        crate::cart::view_current(state, &self.request).await.map_or(0, |cart| cart.item_count)
+    /// The shopper as the store knows them, in one read (`session::visit`), with the
+    /// stock of `products`.
+    async fn visit(&self, state: &AppState, products: Vec<String>) -> Result<Visit, AppError> {
+        Ok(crate::session::visit(&state.store, &self.request.session, products).await?)
+    }
+
+    /// The head of a page without an island: the header's count of the visitor's cart
+    /// (none when it could not be read: the page still renders and says why).
+    fn head(&self, state: &AppState, visit: Option<&Visit>) -> PageHead {
+        let cart_count =
+            visit.and_then(|visit| crate::cart::priced(state, self.request.locale, &visit.cart).ok()).map_or(0, |cart| cart.item_count);
+        PageHead { cart_count, ..PageHead::default() }
     }
 
     /// The reply: `page` rendered in the document, with this request's nonce in the
@@ -80,32 +89,35 @@ impl Page {
 
 /// `/`: a page of the catalog (`?page=`), with its stock.
 pub async fn catalog(State(state): State<AppState>, page: Page) -> Response {
-    let number = page.param("page").and_then(|page| page.parse::<u32>().ok()).unwrap_or(1);
-    let listing = crate::catalog::list(&state.store, &state.catalog, number, page.request.locale).await;
-    let head = PageHead { cart_count: page.cart_count(&state).await, ..PageHead::default() };
+    let shown = state.catalog.page(page.param("page").and_then(|page| page.parse::<u32>().ok()).unwrap_or(1));
+    let visit = page.visit(&state, shown.product_ids()).await;
+    let head = page.head(&state, visit.as_ref().ok());
+    let listing = visit.map(|visit| shown.listing(&state.catalog, page.request.locale, &visit.stock));
     page.render(&state, StatusCode::OK, head, move || view! { <crate::catalog::CatalogPage listing/> })
 }
 
 /// `/cart`: the cart, priced now.
 pub async fn cart(State(state): State<AppState>, page: Page) -> Response {
-    let cart = crate::cart::view_current(&state, &page.request).await;
-    let head = PageHead { cart_count: cart.as_ref().map_or(0, |cart| cart.item_count), ..PageHead::default() };
+    let visit = page.visit(&state, Vec::new()).await;
+    let head = page.head(&state, visit.as_ref().ok());
+    let cart = visit.and_then(|visit| crate::cart::priced(&state, page.request.locale, &visit.cart));
     page.render(&state, StatusCode::OK, head, move || view! { <crate::cart::CartPage cart/> })
 }
 
 /// `/checkout`: the order summary and the checkout form's island.
 pub async fn checkout(State(state): State<AppState>, page: Page) -> Response {
-    let checkout = crate::checkout::view(&state, &page.request).await;
-    let head = PageHead {
-        island: crate::checkout::has_form(&checkout),
-        cart_count: checkout.as_ref().map_or(0, |checkout| checkout.cart.item_count),
-        ..PageHead::default()
+    let visit = page.visit(&state, Vec::new()).await;
+    let head = page.head(&state, visit.as_ref().ok());
+    let checkout = match visit {
+        Ok(visit) => crate::checkout::view(&state, &page.request, &visit).await,
+        Err(error) => Err(error),
     };
+    let head = PageHead { island: crate::checkout::has_form(&checkout), ..head };
     page.render(&state, StatusCode::OK, head, move || view! { <crate::checkout::CheckoutPage checkout/> })
 }
 
 /// `/checkout/complete?payment_intent=…`: where Stripe sends the shopper back. Reading
-/// the outcome may turn the cart into the order, so the header's count is read after it.
+/// the outcome may turn the cart into the order, so the visitor is read after it.
 pub async fn checkout_complete(State(state): State<AppState>, page: Page) -> Response {
     let outcome = match page.param("payment_intent") {
         None => Ok(None),
@@ -114,25 +126,32 @@ pub async fn checkout_complete(State(state): State<AppState>, page: Page) -> Res
             Err(_) => Err(AppError::NotFound(page.request.texts().no_such_payment().into())),
         },
     };
-    let head = PageHead { cart_count: page.cart_count(&state).await, ..PageHead::default() };
+    let visit = page.visit(&state, Vec::new()).await;
+    let head = page.head(&state, visit.as_ref().ok());
     page.render(&state, StatusCode::OK, head, move || view! { <crate::checkout::CheckoutCompletePage outcome/> })
 }
 
 /// `/orders/{id}`: the order, to whoever placed it; reloading itself while it settles.
 pub async fn order(State(state): State<AppState>, Path(id): Path<String>, page: Page) -> Response {
-    let order = crate::orders::view(&state, &page.request, &id).await;
-    let status = if matches!(order, Err(AppError::NotFound(_))) { StatusCode::NOT_FOUND } else { StatusCode::OK };
-    let head = PageHead {
-        refresh_secs: order.as_ref().ok().and_then(|order| order.refresh_in_secs),
-        cart_count: page.cart_count(&state).await,
-        ..PageHead::default()
+    let visit = page.visit(&state, Vec::new()).await;
+    let head = page.head(&state, visit.as_ref().ok());
+    let order = match visit {
+        Ok(_) => crate::orders::view(&state, &page.request, &id).await,
+        Err(error) => Err(error),
     };
+    let status = if matches!(order, Err(AppError::NotFound(_))) { StatusCode::NOT_FOUND } else { StatusCode::OK };
+    let head = PageHead { refresh_secs: order.as_ref().ok().and_then(|order| order.refresh_in_secs), ..head };
     page.render(&state, status, head, move || view! { <crate::orders::OrderPage order/> })
 }
 
 /// `/account`: sign in or up; signed in, the account with its saved cards' island.
 pub async fn account(State(state): State<AppState>, page: Page) -> Response {
-    let account = crate::account::summary(&state, &page.request).await;
+    let visit = page.visit(&state, Vec::new()).await;
+    let head = page.head(&state, visit.as_ref().ok());
+    let account = match visit {
+        Ok(visit) => crate::account::summary(&state, page.request.locale, visit.account).await,
+        Err(error) => Err(error),
+    };
     let cards = match &account {
         Ok(Some(_)) => {
             let locale = page.request.locale;
@@ -147,12 +166,13 @@ pub async fn account(State(state): State<AppState>, page: Page) -> Response {
         }
         _ => None,
     };
-    let head = PageHead { island: cards.is_some(), cart_count: page.cart_count(&state).await, ..PageHead::default() };
+    let head = PageHead { island: cards.is_some(), ..head };
     page.render(&state, StatusCode::OK, head, move || view! { <crate::account::AccountPage account cards/> })
 }
 
 /// Any other address (no page, no file): 404.
 pub async fn not_found(State(state): State<AppState>, page: Page) -> Response {
-    let head = PageHead { cart_count: page.cart_count(&state).await, ..PageHead::default() };
+    let visit = page.visit(&state, Vec::new()).await;
+    let head = page.head(&state, visit.as_ref().ok());
     page.render(&state, StatusCode::NOT_FOUND, head, NotFoundPage)
 }

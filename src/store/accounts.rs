@@ -1,7 +1,7 @@
 //! Accounts, signed-in sessions and the sign-in rate limit.
 
 use super::db::{Row, Tx};
-use super::{OrderSummary, Store, StoreError};
+use super::{OrderSummary, Store, StoreError, SubscriptionRecord};
 
 /// An account as the server knows it. The password hash never leaves the server.
 #[derive(Debug, Clone)]
@@ -133,8 +133,8 @@ impl Store {
         .await
     }
 
-    /// The account's orders, newest first.
-    pub async fn account_orders(&self, account_id: &str, limit: i64) -> Result<Vec<OrderSummary>, StoreError> {
+    /// The account's `limit` latest orders and its subscriptions, newest first, in one read.
+    pub async fn account_history(&self, account_id: &str, limit: i64) -> Result<(Vec<OrderSummary>, Vec<SubscriptionRecord>), StoreError> {
         let account_id = account_id.to_owned();
         self.read(move |tx| {
             let rows = tx.query(
@@ -144,7 +144,8 @@ impl Store {
                 ),
                 &[&account_id, &limit],
             )?;
-            rows.iter().map(super::orders::order_summary_from).collect::<Result<_, StoreError>>()
+            let orders = rows.iter().map(super::orders::order_summary_from).collect::<Result<_, StoreError>>()?;
+            Ok((orders, super::subscriptions::of_account(tx, &account_id)?))
         })
         .await
     }

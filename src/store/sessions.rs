@@ -1,7 +1,10 @@
 //! Sessions (a shopper's visit, signed in or not) and their carts.
 
+use super::accounts::AccountRecord;
 use super::db::Tx;
+use super::inventory::stock_of_products;
 use super::{Backend, Store, StoreError, count};
+use std::collections::HashMap;
 
 /// A cart's lines (product, quantity; oldest first) and its discount code.
 pub type CartContents = (Vec<(String, u32)>, Option<String>);
@@ -13,6 +16,20 @@ pub enum CartAdd {
     Added(u32),
     /// The addition would have gone past the cap; nothing changed.
     OverCap,
+}
+
+/// What the shop knows about a visitor, read for a page in one unit of work.
+#[derive(Debug, Default)]
+pub struct VisitRecord {
+    /// The live session, if the visitor has one: when it was last seen.
+    pub last_seen: Option<i64>,
+    /// The account it is signed in to.
+    pub account: Option<AccountRecord>,
+    pub cart: CartContents,
+    /// The email address the session last paid with.
+    pub email: Option<String>,
+    /// Stock on hand of the products the page asked about.
+    pub stock: HashMap<String, u32>,
 }
 
 /// A live session: `(account id if signed in, last seen)`.
@@ -69,10 +86,35 @@ impl Store {
         let id = id.to_owned();
         self.read(move |tx| live_session(tx, &id, idle_cutoff)).await
     }
-    /// The email address the session last paid with (to prefill the next checkout).
-    pub async fn session_email(&self, id: &str) -> Result<Option<String>, StoreError> {
-        let id = id.to_owned();
-        self.read(move |tx| Ok(tx.scalar::<Option<String>>("SELECT email FROM sessions WHERE id = $1", &[&id])?.flatten())).await
+    /// A page's visitor in one read: the session `id` names if it is live (seen after
+    /// `idle_cutoff`), its account, cart and last email, and the stock of `products`.
+    pub async fn visit(&self, id: Option<&str>, idle_cutoff: i64, products: Vec<String>) -> Result<VisitRecord, StoreError> {
+        let id = id.map(str::to_owned);
+        self.read(move |tx| {
+            let mut visit = VisitRecord { stock: stock_of_products(tx, &products)?, ..VisitRecord::default() };
+            let Some(id) = id else { return Ok(visit) };
+            let row = tx.query_opt(
+                "SELECT s.last_seen_at, s.email AS session_email, a.id, a.email, a.password_hash, a.stripe_customer_id
+                 FROM sessions s LEFT JOIN accounts a ON a.id = s.account_id
+                 WHERE s.id = $1 AND s.ended_at IS NULL AND s.last_seen_at > $2",
+                &[&id, &idle_cutoff],
+            )?;
+            let Some(row) = row else { return Ok(visit) };
+            visit.last_seen = Some(row.get("last_seen_at")?);
+            visit.email = row.get("session_email")?;
+            visit.account = match row.get::<Option<String>>("id")? {
+                Some(account_id) => Some(AccountRecord {
+                    id: account_id,
+                    email: row.get("email")?,
+                    password_hash: row.get("password_hash")?,
+                    stripe_customer_id: row.get("stripe_customer_id")?,
+                }),
+                None => None,
+            };
+            visit.cart = cart(tx, &id)?;
+            Ok(visit)
+        })
+        .await
     }
     /// Moves a session's idle expiry on.
     pub async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {

@@ -107,6 +107,11 @@ fn record_from(row: &Row) -> Result<SubscriptionRecord, StoreError> {
     })
 }
 
+/// An account's subscriptions, newest first.
+pub(super) fn of_account(tx: &mut Tx<'_>, account_id: &str) -> Result<Vec<SubscriptionRecord>, StoreError> {
+    records(tx, "s.account_id = $1 ORDER BY s.created_at DESC, s.id", &[&account_id])
+}
+
 fn records(tx: &mut Tx<'_>, condition: &str, params: &[&dyn super::db::ToParam]) -> Result<Vec<SubscriptionRecord>, StoreError> {
     tx.query(&format!("SELECT {COLUMNS} {FROM} WHERE {condition}"), params)?.iter().map(record_from).collect()
 }
@@ -239,11 +244,6 @@ impl Store {
     }
 
     /// The account's subscriptions, newest first.
-    pub async fn account_subscriptions(&self, account_id: &str) -> Result<Vec<SubscriptionRecord>, StoreError> {
-        let account_id = account_id.to_owned();
-        self.read(move |tx| records(tx, "s.account_id = $1 ORDER BY s.created_at DESC, s.id", &[&account_id])).await
-    }
-
     /// Every subscription, newest first (the merchant's list).
     pub async fn list_subscriptions(&self, limit: i64) -> Result<Vec<SubscriptionRecord>, StoreError> {
         self.read(move |tx| records(tx, "1 = 1 ORDER BY s.created_at DESC, s.id LIMIT $1", &[&limit])).await
