@@ -9,12 +9,6 @@ use serde_json::{Value, json};
 /// How long a card authorization can wait for capture (online card payments).
 pub const AUTHORIZATION_LIFETIME_SECONDS: i64 = 7 * 24 * 60 * 60;
 
-pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
-    ctx.secret_only()?;
-    let charge = ctx.account.get_kind("charge", id).cloned().ok_or_else(|| ApiError::no_such("charge", id))?;
-    ctx.expand(charge, params)
-}
-
 pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     super::filtered_list(ctx, "charge", "/v1/charges", &[("payment_intent", "payment_intent"), ("customer", "customer")], params)
 }

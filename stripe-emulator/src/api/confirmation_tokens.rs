@@ -113,12 +113,6 @@ fn build(ctx: &mut Ctx<'_>, params: &Params, existing: Option<String>) -> Result
     ctx.expand(token, params)
 }
 
-pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
-    ctx.secret_only()?;
-    let token = ctx.account.get_kind("confirmation_token", id).cloned().ok_or_else(|| ApiError::no_such("confirmation_token", id))?;
-    ctx.expand(token, params)
-}
-
 /// The token named `id` if it can still confirm an intent (unused and unexpired).
 pub fn usable(ctx: &Ctx<'_>, id: &str) -> Result<Value, ApiError> {
     let token = ctx

@@ -42,12 +42,6 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.expand(customer, params)
 }
 
-pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
-    ctx.secret_only()?;
-    let customer = ctx.account.get_kind("customer", id).cloned().ok_or_else(|| ApiError::no_such("customer", id))?;
-    ctx.expand(customer, params)
-}
-
 pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
     let before = ctx.account.get_kind("customer", id).cloned().ok_or_else(|| ApiError::no_such("customer", id))?;

@@ -98,12 +98,6 @@ pub fn open(ctx: &mut Ctx<'_>, mut charge: Value) {
     ctx.emit("charge.dispute.created", &dispute, None);
 }
 
-pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
-    ctx.secret_only()?;
-    let dispute = ctx.account.get_kind("dispute", id).cloned().ok_or_else(|| ApiError::no_such("dispute", id))?;
-    ctx.expand(dispute, params)
-}
-
 pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     super::filtered_list(ctx, "dispute", "/v1/disputes", &[("charge", "charge"), ("payment_intent", "payment_intent")], params)
 }

@@ -167,17 +167,17 @@ fn route(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Res
     match segments.as_slice() {
         ["customers"] if post => customers::create(ctx, params),
         ["customers"] if get => customers::list(ctx, params),
-        ["customers", id] if get => customers::retrieve(ctx, id, params),
+        ["customers", id] if get => retrieve(ctx, "customer", id, params),
         ["customers", id] if post => customers::update(ctx, id, params),
         ["customers", id] if delete => customers::delete(ctx, id),
         ["customers", id, "payment_methods"] if get => payment_methods::list_for_customer(ctx, id, params),
         ["customer_sessions"] if post => customer_sessions::create(ctx, params),
         ["confirmation_tokens"] if post => confirmation_tokens::create(ctx, params),
-        ["confirmation_tokens", id] if get => confirmation_tokens::retrieve(ctx, id, params),
+        ["confirmation_tokens", id] if get => retrieve(ctx, "confirmation_token", id, params),
         ["test_helpers", "confirmation_tokens"] if post => confirmation_tokens::create_for_tests(ctx, params),
         ["payment_methods"] if post => payment_methods::create(ctx, params),
         ["payment_methods"] if get => payment_methods::list(ctx, params),
-        ["payment_methods", id] if get => payment_methods::retrieve(ctx, id, params),
+        ["payment_methods", id] if get => retrieve(ctx, "payment_method", id, params),
         ["payment_methods", id] if post => payment_methods::update(ctx, id, params),
         ["payment_methods", id, "attach"] if post => payment_methods::attach(ctx, id, params),
         ["payment_methods", id, "detach"] if post => payment_methods::detach(ctx, id, params),
@@ -194,24 +194,24 @@ fn route(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Res
         ["setup_intents", id, "confirm"] if post => setup_intents::confirm(ctx, id, params),
         ["setup_intents", id, "cancel"] if post => setup_intents::cancel(ctx, id, params),
         ["charges"] if get => charges::list(ctx, params),
-        ["charges", id] if get => charges::retrieve(ctx, id, params),
+        ["charges", id] if get => retrieve(ctx, "charge", id, params),
         ["disputes"] if get => disputes::list(ctx, params),
-        ["disputes", id] if get => disputes::retrieve(ctx, id, params),
+        ["disputes", id] if get => retrieve(ctx, "dispute", id, params),
         ["refunds"] if post => refunds::create(ctx, params),
         ["refunds"] if get => refunds::list(ctx, params),
-        ["refunds", id] if get => refunds::retrieve(ctx, id, params),
+        ["refunds", id] if get => retrieve(ctx, "refund", id, params),
         ["refunds", id] if post => refunds::update(ctx, id, params),
         ["products"] if post => products::create_product(ctx, params),
-        ["products", id] if get => products::retrieve_product(ctx, id, params),
+        ["products", id] if get => retrieve(ctx, "product", id, params),
         ["prices"] if post => products::create_price(ctx, params),
-        ["prices", id] if get => products::retrieve_price(ctx, id, params),
+        ["prices", id] if get => retrieve(ctx, "price", id, params),
         ["subscriptions"] if post => subscriptions::create(ctx, params),
         ["subscriptions"] if get => subscriptions::list(ctx, params),
-        ["subscriptions", id] if get => subscriptions::retrieve(ctx, id, params),
+        ["subscriptions", id] if get => retrieve(ctx, "subscription", id, params),
         ["subscriptions", id] if post => subscriptions::update(ctx, id, params),
         ["subscriptions", id] if delete => subscriptions::cancel(ctx, id, params),
         ["invoices"] if get => subscriptions::list_invoices(ctx, params),
-        ["invoices", id] if get => subscriptions::retrieve_invoice(ctx, id, params),
+        ["invoices", id] if get => retrieve(ctx, "invoice", id, params),
         ["events"] if get => events::list(ctx, params),
         ["events", id] if get => events::retrieve(ctx, id),
         ["webhook_endpoints"] if post => webhook_endpoints::create(ctx, params),
@@ -246,6 +246,15 @@ pub fn created_filter(params: &Params) -> Result<impl Fn(&Value) -> bool + use<>
             && lt.is_none_or(|t| at < t)
             && lte.is_none_or(|t| at <= t)
     })
+}
+
+/// `GET /v1/{kind}s/{id}` of an object only a secret key may read: as kept, expanded as
+/// asked (PaymentIntents and SetupIntents, which a publishable key reads with their
+/// client secret, have their own).
+fn retrieve(ctx: &mut Ctx<'_>, kind: &str, id: &str, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    let object = ctx.account.get_kind(kind, id).cloned().ok_or_else(|| ApiError::no_such(kind, id))?;
+    ctx.expand(object, params)
 }
 
 /// `GET /v1/{kind}s`: the account's objects of `kind`, newest first, kept to those whose

@@ -299,12 +299,6 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.expand(pm, params)
 }
 
-pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
-    ctx.secret_only()?;
-    let pm = ctx.account.get_kind("payment_method", id).cloned().ok_or_else(|| ApiError::no_such("payment_method", id))?;
-    ctx.expand(pm, params)
-}
-
 pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
     let mut pm = ctx.account.get_kind("payment_method", id).cloned().ok_or_else(|| ApiError::no_such("payment_method", id))?;

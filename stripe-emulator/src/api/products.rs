@@ -48,21 +48,9 @@ pub fn create_product(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiEr
     ctx.expand(product, params)
 }
 
-pub fn retrieve_product(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
-    ctx.secret_only()?;
-    let product = ctx.account.get_kind("product", id).cloned().ok_or_else(|| ApiError::no_such("product", id))?;
-    ctx.expand(product, params)
-}
-
 pub fn create_price(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
     let price = new_price(ctx, params, "", true)?;
-    ctx.expand(price, params)
-}
-
-pub fn retrieve_price(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
-    ctx.secret_only()?;
-    let price = ctx.account.get_kind("price", id).cloned().ok_or_else(|| ApiError::no_such("price", id))?;
     ctx.expand(price, params)
 }
 

@@ -137,12 +137,6 @@ pub fn settle(ctx: &mut Ctx<'_>, id: &str) -> Result<Value, ApiError> {
     Ok(refund)
 }
 
-pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
-    ctx.secret_only()?;
-    let refund = ctx.account.get_kind("refund", id).cloned().ok_or_else(|| ApiError::no_such("refund", id))?;
-    ctx.expand(refund, params)
-}
-
 pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
     let mut refund = ctx.account.get_kind("refund", id).cloned().ok_or_else(|| ApiError::no_such("refund", id))?;

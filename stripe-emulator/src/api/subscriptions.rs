@@ -469,12 +469,6 @@ pub fn intent_requires_action(ctx: &mut Ctx<'_>, intent: &Value) {
     }
 }
 
-pub fn retrieve(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
-    ctx.secret_only()?;
-    let subscription = ctx.account.get_kind("subscription", id).cloned().ok_or_else(|| ApiError::no_such("subscription", id))?;
-    ctx.expand(subscription, params)
-}
-
 pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
     let customer = params.str("customer")?;
@@ -582,12 +576,6 @@ fn end(ctx: &mut Ctx<'_>, mut subscription: Value, reason: &str, comment: Option
     ctx.account.put(subscription.clone());
     ctx.emit("customer.subscription.deleted", &subscription, None);
     subscription
-}
-
-pub fn retrieve_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
-    ctx.secret_only()?;
-    let invoice = ctx.account.get_kind("invoice", id).cloned().ok_or_else(|| ApiError::no_such("invoice", id))?;
-    ctx.expand(invoice, params)
 }
 
 pub fn list_invoices(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
