@@ -32,13 +32,13 @@ use db::Tx;
 pub use events::{EventEffect, PaymentEvent};
 pub use limits::Limit;
 pub use orders::{
-    Attempt, AttemptOutcome, AttemptResult, AttemptStart, NewOrder, OrderLine, OrderRecord, OrderStatus, OrderSummary, PaymentDetails,
-    shown_status,
+    Attempt, AttemptOutcome, AttemptResult, AttemptStart, NewOrder, OrderLine, OrderRecord, OrderStatus, OrderSummary, PaymentBasis,
+    PaymentDetails, shown_status,
 };
 pub use outbox::{DueMessage, OutboxEntry};
 pub use refunds::{RefundEffect, RefundRecord, RefundReport, RefundStatus, Refunds};
 pub use sessions::{CartAdd, CartContents, VisitRecord};
-pub use subscriptions::{InvoiceEffect, NewSubscription, PaidInvoice, SubscriptionRecord, SubscriptionState};
+pub use subscriptions::{InvoiceEffect, NewSubscription, PaidInvoice, SubscriptionRecord, SubscriptionState, SubscriptionTerms};
 
 /// A database fault. Its text is for the log, never for the browser.
 #[derive(Debug, thiserror::Error)]

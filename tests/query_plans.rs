@@ -98,13 +98,12 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
         email: Some("jenny@example.com".into()),
         locale: "en".into(),
     };
-    store.attempts_awaiting_action("s").await.unwrap();
+    store.payment_basis("s", "ctoken_1").await.unwrap();
     let AttemptStart::New(attempt) =
         store.start_attempt("s", &order, "ctoken_1", Some("cus_1"), 1, |_| Some("amount=5400".into())).await.unwrap()
     else {
         panic!()
     };
-    store.attempt_for_token("ctoken_1", "s").await.unwrap();
     store.finish_attempt(&attempt, result(&AttemptOutcome::parse("requires_action"), false), 2).await.unwrap();
     let AttemptStart::Replay(_) = store.start_attempt("s", &order, "ctoken_1", None, 3, |_| None).await.unwrap() else { panic!() };
     store.finish_attempt(&attempt, result(&AttemptOutcome::parse("succeeded"), true), 4).await.unwrap();

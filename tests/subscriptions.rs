@@ -144,7 +144,7 @@ async fn a_signed_in_shopper_subscribes_and_each_paid_invoice_becomes_one_order(
     assert_eq!(again["order_id"], reply["order_id"]);
 
     let subscription = shop.only_subscription().await;
-    assert_eq!((subscription.state.status.as_str(), subscription.quantity, subscription.unit_amount), ("active", 1, 1200));
+    assert_eq!((subscription.state.status.as_str(), subscription.terms.quantity, subscription.terms.unit_amount), ("active", 1, 1200));
     let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{}", subscription.id), &[]).await;
     assert_eq!(at_stripe["status"], "active");
     assert!(at_stripe["default_payment_method"].is_string(), "the card pays the renewals: {at_stripe}");

@@ -36,17 +36,18 @@ pub async fn summary(state: &AppState, locale: Locale, account: Option<AccountRe
     let subscriptions = subscriptions
         .into_iter()
         .filter_map(|record| {
-            let currency = Currency::parse(&record.currency).ok()?;
+            let terms = &record.terms;
+            let currency = Currency::parse(&terms.currency).ok()?;
             let recurring = crate::catalog::Recurring {
-                interval: crate::catalog::Interval::parse(&record.interval)?,
-                count: u32::try_from(record.interval_count).ok()?,
+                interval: crate::catalog::Interval::parse(&terms.interval)?,
+                count: u32::try_from(terms.interval_count).ok()?,
             };
-            let total = crate::subscriptions::period_total(record.unit_amount, record.quantity, currency);
+            let total = crate::subscriptions::period_total(terms.unit_amount, terms.quantity, currency);
             Some(AccountSubscription {
                 price: crate::catalog::price_label(total, Some(recurring), locale),
+                name: terms.name.clone(),
+                quantity: terms.quantity,
                 id: record.id,
-                name: record.name,
-                quantity: record.quantity,
                 status: record.state.status,
                 period_end: record.state.current_period_end,
                 cancel_at_period_end: record.state.cancel_at_period_end,

@@ -8,7 +8,7 @@ use crate::config::{PaymentElementLayout, PaymentMethodCreation};
 use crate::error::AppError;
 use crate::i18n::{Locale, Texts, fill};
 use crate::request::Request;
-use crate::session::{self, SessionId};
+use crate::session;
 use crate::state::AppState;
 use crate::store::{Attempt, AttemptOutcome, AttemptResult, AttemptStart, NewOrder, OrderLine, OrderStatus, PaymentDetails};
 use crate::stripe::FormBody;
@@ -140,10 +140,12 @@ pub async fn confirm(state: &AppState, request: &Request, token: &Credential, pa
     let session = session::current(&state.store, &request.session).await?.ok_or_else(|| empty_cart(locale))?;
     use crate::rate_limit::{CONFIRM_PER_ADDRESS, CONFIRM_PER_SESSION};
     crate::rate_limit::check(state, request, "confirm", Some(session.as_str()), CONFIRM_PER_SESSION, CONFIRM_PER_ADDRESS).await?;
+    // What the payment starts from, in one read.
+    let basis = state.store.payment_basis(session.as_str(), token.as_str()).await?;
     // A token seen before is the same attempt again (a double submit, a retried
     // request, the page asking again after an unknown outcome), even though the cart
     // may have become the order since.
-    if let Some((attempt, own)) = state.store.attempt_for_token(token.as_str(), session.as_str()).await? {
+    if let Some((attempt, own)) = basis.token_attempt {
         return match (own, &attempt.outcome) {
             (false, _) => Err(AppError::invalid(t.details_used())),
             (true, Some(AttemptOutcome::RefusedByShop)) => Err(refused(state, locale)),
@@ -151,9 +153,13 @@ pub async fn confirm(state: &AppState, request: &Request, token: &Credential, pa
             (true, _) => pay(state, locale, &attempt, &body_of(&attempt, &payment)?).await,
         };
     }
-    abandon_pending_authentications(state, locale, &session).await?;
-    // Read after any earlier payment was settled (which may have emptied it).
-    let cart = crate::cart::view(state, request, Some(&session)).await?;
+    let cart = if basis.awaiting_action.is_empty() {
+        crate::cart::priced(state, locale, &basis.cart)?
+    } else {
+        abandon_pending_authentications(state, locale, basis.awaiting_action).await?;
+        // Read again once the earlier payment is settled (which may have emptied it).
+        crate::cart::view(state, request, Some(&session)).await?
+    };
     if let Credential::Token(token) = token
         && (cart.subscription().is_some() || (cart.lines.is_empty() && state.store.token_subscribed(token.as_str()).await?))
     {
@@ -166,7 +172,7 @@ pub async fn confirm(state: &AppState, request: &Request, token: &Credential, pa
     if legacy != matches!(token, Credential::PaymentMethod(_)) {
         return Err(AppError::invalid(if legacy { t.wrong_path_legacy() } else { t.wrong_path_token() }));
     }
-    let (order, lines) = priced_cart(locale, state, &cart).await?;
+    let (order, lines) = priced_cart(locale, &cart)?;
     // A signed-in shopper pays as their Customer (saved cards belong to it), and their
     // emails go to the account's address unless they gave another.
     let mut payment = payment;
@@ -231,8 +237,8 @@ pub async fn confirm(state: &AppState, request: &Request, token: &Credential, pa
 /// the earlier PaymentIntent first, so that finishing its authentication later (in
 /// another tab) cannot charge a second time. If it went through meanwhile, record it:
 /// the cart is then already an order.
-async fn abandon_pending_authentications(state: &AppState, locale: Locale, session: &SessionId) -> Result<(), AppError> {
-    for attempt in state.store.attempts_awaiting_action(session.as_str()).await? {
+async fn abandon_pending_authentications(state: &AppState, locale: Locale, awaiting: Vec<Attempt>) -> Result<(), AppError> {
+    for attempt in awaiting {
         let Some(id) = attempt.payment_intent_id.as_deref().and_then(|id| PaymentIntentId::parse(id).ok()) else { continue };
         let key = format!("{}-cancel", attempt.idempotency_key);
         let intent = match state.payments.stripe.cancel_payment_intent(&id, &key).await {
@@ -262,9 +268,9 @@ fn out_of_stock(locale: Locale, available: u32, name: &str) -> AppError {
 /// Stripe's smallest charge for the two-decimal currencies this shop sells in.
 const MINIMUM_CHARGE: i64 = 50;
 
-/// The order the cart makes (total after discount, lines), refused when empty, below
-/// Stripe's minimum, or when a line exceeds the stock.
-async fn priced_cart(locale: Locale, state: &AppState, cart: &crate::cart::Cart) -> Result<(NewOrder, Vec<OrderLine>), AppError> {
+/// The order the cart makes (total after discount, lines), refused when empty or below
+/// Stripe's minimum. (The stock is checked, and taken, as the attempt starts.)
+fn priced_cart(locale: Locale, cart: &crate::cart::Cart) -> Result<(NewOrder, Vec<OrderLine>), AppError> {
     if cart.lines.is_empty() {
         return Err(empty_cart(locale));
     }
@@ -275,14 +281,6 @@ async fn priced_cart(locale: Locale, state: &AppState, cart: &crate::cart::Cart)
     if cart.total.amount < MINIMUM_CHARGE {
         let minimum = locale.money(crate::money::Money::new(MINIMUM_CHARGE, cart.total.currency));
         return Err(AppError::invalid(fill(locale.texts().minimum_charge(), &[&minimum])));
-    }
-    let ids: Vec<&str> = cart.lines.iter().map(|line| line.product_id.as_str()).collect();
-    let stock_levels = state.store.stock_of_products(&ids).await?;
-    for line in &cart.lines {
-        let stock = stock_levels.get(line.product_id.as_str()).copied().unwrap_or(0);
-        if line.quantity > stock {
-            return Err(out_of_stock(locale, stock, &line.name));
-        }
     }
     let lines = cart
         .lines

@@ -106,17 +106,18 @@ pub async fn subscriptions(State(state): State<AppState>, headers: HeaderMap) ->
     let rows: String = subscriptions
         .iter()
         .map(|subscription| {
-            let every = match subscription.interval_count {
-                1 => subscription.interval.clone(),
-                n => format!("{n} {}s", subscription.interval),
+            let terms = &subscription.terms;
+            let every = match terms.interval_count {
+                1 => terms.interval.clone(),
+                n => format!("{n} {}s", terms.interval),
             };
             format!(
                 r#"<tr data-testid="admin-subscription-{id}"><td>{id}</td><td>{email}</td><td>{quantity} × {name}</td><td>{price} / {every}</td><td data-testid="admin-subscription-status">{status}</td><td>{end}</td><td>{ending}</td></tr>"#,
                 id = escape(&subscription.id),
                 email = escape(&subscription.account_email),
-                quantity = subscription.quantity,
-                name = escape(&subscription.name),
-                price = escape(&money(subscription.unit_amount.saturating_mul(subscription.quantity), &subscription.currency)),
+                quantity = terms.quantity,
+                name = escape(&terms.name),
+                price = escape(&money(terms.unit_amount.saturating_mul(terms.quantity), &terms.currency)),
                 every = escape(&every),
                 status = escape(&subscription.state.status),
                 end = subscription.state.current_period_end.map(|end| end.to_string()).unwrap_or_default(),

@@ -202,6 +202,17 @@ pub enum AttemptStart {
     OutOfStock { name: String, available: u32 },
 }
 
+/// Where a payment starts from (`Store::payment_basis`).
+#[derive(Debug, Clone)]
+pub struct PaymentBasis {
+    /// The attempt that used the token, and whether it was this session's.
+    pub token_attempt: Option<(Attempt, bool)>,
+    /// The session's attempts waiting for 3-D Secure or a redirect.
+    pub awaiting_action: Vec<Attempt>,
+    /// The session's cart lines and discount code.
+    pub cart: super::CartContents,
+}
+
 /// A line of the merchant's order list.
 #[derive(Debug, Clone)]
 pub struct OrderSummary {
@@ -289,6 +300,18 @@ pub(super) fn token_attempt(tx: &mut Tx<'_>, token: &str, session_id: &str) -> R
     let Some(row) = row else { return Ok(None) };
     let owner: String = row.get("session_id")?;
     Ok(Some((attempt_from(&row)?, owner == session_id)))
+}
+
+/// A session's attempts waiting for 3-D Secure or a redirect.
+fn awaiting_action(tx: &mut Tx<'_>, session_id: &str) -> Result<Vec<Attempt>, StoreError> {
+    let rows = tx.query(
+        &format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
+             WHERE o.session_id = $1 AND o.status = 'confirming' AND pa.outcome = 'requires_action'"
+        ),
+        &[&session_id],
+    )?;
+    rows.iter().map(attempt_from).collect()
 }
 
 /// A row of `SELECT id, status, amount, currency, flag, created_at FROM orders`.
@@ -549,10 +572,19 @@ impl Store {
         let (session_id, order, token, customer) = (session_id.to_owned(), order.clone(), token.to_owned(), customer.map(str::to_owned));
         self.write(move |tx| start_attempt(tx, &session_id, &order, &token, customer.as_deref(), now, request)).await
     }
-    /// The attempt that used `token`, and whether it was this session's.
-    pub async fn attempt_for_token(&self, token: &str, session_id: &str) -> Result<Option<(Attempt, bool)>, StoreError> {
-        let (token, session_id) = (token.to_owned(), session_id.to_owned());
-        self.read(move |tx| token_attempt(tx, &token, &session_id)).await
+    /// Where a session's payment with `token` starts from, in one read: the attempt that
+    /// used the token (and whether it was this session's), the session's attempts
+    /// waiting for 3-D Secure or a redirect, and its cart.
+    pub async fn payment_basis(&self, session_id: &str, token: &str) -> Result<PaymentBasis, StoreError> {
+        let (session_id, token) = (session_id.to_owned(), token.to_owned());
+        self.read(move |tx| {
+            Ok(PaymentBasis {
+                token_attempt: token_attempt(tx, &token, &session_id)?,
+                awaiting_action: awaiting_action(tx, &session_id)?,
+                cart: super::sessions::cart(tx, &session_id)?,
+            })
+        })
+        .await
     }
     /// Records Stripe's answer to an attempt and moves its order to `order_status`,
     /// unless the order is already paid or canceled (states only move forward). With
@@ -592,21 +624,6 @@ impl Store {
                 ),
                 &[&payment_intent_id, &session_id],
             )
-        })
-        .await
-    }
-    /// This session's attempts left waiting for authentication (3-D Secure, a redirect).
-    pub async fn attempts_awaiting_action(&self, session_id: &str) -> Result<Vec<Attempt>, StoreError> {
-        let session_id = session_id.to_owned();
-        self.read(move |tx| {
-            let rows = tx.query(
-                &format!(
-                    "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
-                 WHERE o.session_id = $1 AND o.status = 'confirming' AND pa.outcome = 'requires_action'"
-                ),
-                &[&session_id],
-            )?;
-            rows.iter().map(attempt_from).collect::<Result<_, _>>()
         })
         .await
     }

@@ -10,19 +10,26 @@ use super::db::{Row, Tx};
 use super::orders::clear_ordered_lines;
 use super::{Store, StoreError};
 
+/// What a subscription sells, at what price, how often: fixed when it is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionTerms {
+    pub product_id: String,
+    pub name: String,
+    pub quantity: i64,
+    pub unit_amount: i64,
+    pub currency: String,
+    /// `day`, `week`, `month` or `year`.
+    pub interval: String,
+    pub interval_count: i64,
+}
+
 /// A subscription the shop has just created at Stripe.
 #[derive(Debug, Clone)]
 pub struct NewSubscription {
     pub id: String,
     pub account_id: String,
     pub session_id: String,
-    pub product_id: String,
-    pub name: String,
-    pub quantity: i64,
-    pub unit_amount: i64,
-    pub currency: String,
-    pub interval: String,
-    pub interval_count: i64,
+    pub terms: SubscriptionTerms,
     pub first_invoice_id: String,
     pub first_payment_intent_id: Option<String>,
     pub email: Option<String>,
@@ -45,13 +52,7 @@ pub struct SubscriptionRecord {
     pub id: String,
     pub account_id: String,
     pub account_email: String,
-    pub product_id: String,
-    pub name: String,
-    pub quantity: i64,
-    pub unit_amount: i64,
-    pub currency: String,
-    pub interval: String,
-    pub interval_count: i64,
+    pub terms: SubscriptionTerms,
     pub state: SubscriptionState,
     pub first_invoice_id: String,
     pub first_payment_intent_id: Option<String>,
@@ -89,13 +90,15 @@ fn record_from(row: &Row) -> Result<SubscriptionRecord, StoreError> {
         id: row.get("id")?,
         account_id: row.get("account_id")?,
         account_email: row.get("account_email")?,
-        product_id: row.get("product_id")?,
-        name: row.get("name")?,
-        quantity: row.get("quantity")?,
-        unit_amount: row.get("unit_amount")?,
-        currency: row.get("currency")?,
-        interval: row.get("billing_interval")?,
-        interval_count: row.get("interval_count")?,
+        terms: SubscriptionTerms {
+            product_id: row.get("product_id")?,
+            name: row.get("name")?,
+            quantity: row.get("quantity")?,
+            unit_amount: row.get("unit_amount")?,
+            currency: row.get("currency")?,
+            interval: row.get("billing_interval")?,
+            interval_count: row.get("interval_count")?,
+        },
         state: SubscriptionState {
             status: row.get("status")?,
             current_period_end: row.get("current_period_end")?,
@@ -195,13 +198,13 @@ impl Store {
                     &new.id,
                     &new.account_id,
                     &new.session_id,
-                    &new.product_id,
-                    &new.name,
-                    &new.quantity,
-                    &new.unit_amount,
-                    &new.currency,
-                    &new.interval,
-                    &new.interval_count,
+                    &new.terms.product_id,
+                    &new.terms.name,
+                    &new.terms.quantity,
+                    &new.terms.unit_amount,
+                    &new.terms.currency,
+                    &new.terms.interval,
+                    &new.terms.interval_count,
                     &new.state.status,
                     &new.state.current_period_end,
                     &i64::from(new.state.cancel_at_period_end),

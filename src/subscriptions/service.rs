@@ -11,7 +11,7 @@ use crate::i18n::Locale;
 use crate::request::Request;
 use crate::session::{self, SessionId};
 use crate::state::AppState;
-use crate::store::{InvoiceEffect, NewSubscription, PaidInvoice, SubscriptionState};
+use crate::store::{InvoiceEffect, NewSubscription, PaidInvoice, SubscriptionState, SubscriptionTerms};
 use crate::stripe::ids::{ConfirmationTokenId, InvoiceId, PaymentIntentId, SubscriptionId};
 use crate::stripe::types::{
     ConfirmPaymentIntent, CreateProduct, CreateSubscription, Expandable, Invoice, PaymentIntent, PaymentIntentStatus, PriceData,
@@ -68,7 +68,7 @@ pub async fn subscribe(
     let stripe = &state.payments.stripe;
 
     let waiting = match state.store.incomplete_subscription(&account.id, product.id.as_str()).await? {
-        Some(record) if record.quantity == i64::from(line.quantity) && record.unit_amount == line.unit_price.amount => {
+        Some(record) if record.terms.quantity == i64::from(line.quantity) && record.terms.unit_amount == line.unit_price.amount => {
             waiting_for_payment(state, &record.id).await?
         }
         _ => None,
@@ -107,13 +107,15 @@ pub async fn subscribe(
                 id: created.id.to_string(),
                 account_id: account.id.clone(),
                 session_id: session.as_str().to_owned(),
-                product_id: product.id.to_string(),
-                name: product.name.clone(),
-                quantity: i64::from(line.quantity),
-                unit_amount: line.unit_price.amount,
-                currency: line.unit_price.currency.to_string(),
-                interval: recurring.interval.as_str().to_owned(),
-                interval_count: i64::from(recurring.count),
+                terms: SubscriptionTerms {
+                    product_id: product.id.to_string(),
+                    name: product.name.clone(),
+                    quantity: i64::from(line.quantity),
+                    unit_amount: line.unit_price.amount,
+                    currency: line.unit_price.currency.to_string(),
+                    interval: recurring.interval.as_str().to_owned(),
+                    interval_count: i64::from(recurring.count),
+                },
                 first_invoice_id: invoice.id.to_string(),
                 first_payment_intent_id: intent.as_ref().map(ToString::to_string),
                 email: email.or_else(|| Some(account.email.clone())),
