@@ -80,7 +80,8 @@ impl Request {
 }
 
 /// Reads the request being served and puts it, and its language, in the Leptos context:
-/// called by the router once per request, before any server function or page render.
+/// called once per server-function request, before the function runs. (Pages read it
+/// with `Request::read` and pass it on.)
 pub fn provide(reading: Reading) {
     use leptos::prelude::{provide_context, use_context};
     let response = use_context::<ResponseOptions>();
@@ -92,7 +93,7 @@ pub fn provide(reading: Reading) {
     provide_context(request);
 }
 
-/// At the edge of a server function or page render: the shop's state and the request
+/// At the edge of a server function: the shop's state and the request
 /// being served, from the Leptos context.
 pub fn edge() -> Result<(AppState, Request), AppError> {
     let state = AppState::from_context()?;

@@ -38,9 +38,9 @@ impl SessionId {
 }
 
 /// A request's side of its session: the cookie it came with, where a new cookie goes,
-/// and what was looked up. Looked up once: a page render asks from several resources
-/// (header, page), and each lookup is a database round trip; set again whenever the
-/// request starts, replaces or ends the session. Clones share it.
+/// and what was looked up. Looked up once (a page's `visit`, or the first service that
+/// asks), then remembered for the rest of the request; set again whenever the request
+/// starts, replaces or ends the session. Clones share it.
 #[derive(Clone, Debug)]
 pub struct SessionCookie {
     /// The cookie's value, when it has the shape of a token the server issues.

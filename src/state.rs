@@ -45,7 +45,7 @@ impl AppState {
         self.public_url.starts_with("https://")
     }
 
-    /// The state of the current server function or page render.
+    /// The state of the current server function.
     pub fn from_context() -> Result<AppState, crate::error::AppError> {
         leptos::prelude::use_context::<AppState>().ok_or_else(|| {
             tracing::error!("AppState missing from the Leptos context");
