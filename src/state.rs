@@ -25,6 +25,8 @@ pub struct AppState {
     pub site_files: crate::server::assets::Assets,
     /// What every page's document carries besides the page.
     pub document: Arc<crate::app::Document>,
+    /// Seals the errors a refused form post carries back to its page in the address.
+    pub form_errors: crate::server::FormErrors,
 }
 
 /// Stripe as this process talks to it: real Stripe when a secret key is configured,

@@ -544,3 +544,46 @@ async fn static_files_on_a_reused_connection_are_not_held_back() {
         assert!(stalled <= 1, "{path}: {stalled} of 20 requests on one connection took 30 ms or more: {times:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_form_post_shows_its_error_but_a_forged_one_is_not_shown() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE;
+    let app = spawn_app().await;
+    let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    // Without JavaScript: an unknown product is refused, back to the page with the error.
+    let response = client
+        .post(format!("{}/api/cart/add", app.base))
+        .header("accept", "text/html")
+        .header("referer", format!("{}/", app.base))
+        .form(&[("product_id", "no-such-thing"), ("quantity", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.contains("__err=") && location.contains("__seal="), "{location}");
+    let page = client.get(&location).send().await.unwrap().text().await.unwrap();
+    let refusal = storefront::i18n::Locale::En.texts().not_in_catalog();
+    assert!(page.contains(refusal), "the page shows the refusal: {page}");
+
+    // The same address with other words in it, sealed or not: the page shows nothing.
+    let url = url::Url::parse(&location).unwrap();
+    let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let error = &query.iter().find(|(key, _)| key == "__err").unwrap().1;
+    let json = String::from_utf8(URL_SAFE.decode(error).unwrap()).unwrap();
+    assert!(json.contains(refusal), "{json}");
+    let forged = URL_SAFE.encode(json.replace(refusal, "Call +1 555 0100 to finish paying"));
+    for keep_seal in [true, false] {
+        let mut address = url.clone();
+        address.query_pairs_mut().clear().extend_pairs(
+            query
+                .iter()
+                .filter(|(key, _)| keep_seal || key != "__seal")
+                .map(|(key, value)| (key.as_str(), if key == "__err" { forged.as_str() } else { value.as_str() })),
+        );
+        let page = client.get(address.as_str()).send().await.unwrap().text().await.unwrap();
+        assert!(!page.contains("555 0100"), "a forged error is shown (seal kept: {keep_seal}): {page}");
+        assert!(page.contains(r#"data-testid="product-ceramic-mug""#), "the page itself still renders");
+    }
+}

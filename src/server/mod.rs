@@ -2,10 +2,13 @@
 //! the feature folders.
 
 pub mod assets;
+mod form_errors;
 mod health;
 mod middleware;
 mod pages;
 mod payments;
+
+pub use form_errors::FormErrors;
 
 use crate::app::Document;
 use crate::catalog::Catalog;
@@ -109,6 +112,7 @@ impl Application {
             auto_reload: assets::auto_reload(&config.site),
             shop_name: config.store.name.clone(),
         };
+        let form_errors = FormErrors::new(config.stripe.secret_key.as_ref().map(crate::secret::Secret::expose));
         let state = AppState {
             assets: if production { assets::Assets::bundle(pkg_dir, config.site.hash_files) } else { assets::Assets::from_disk(pkg_dir) },
             site_files: if production {
@@ -123,6 +127,7 @@ impl Application {
             payments: Arc::new(payments),
             public_url: public_url.into(),
             document: Arc::new(document),
+            form_errors,
         };
         crate::orders::reconcile::spawn(state.clone());
         crate::mail::spawn(state.clone())?;
@@ -213,7 +218,11 @@ fn router(state: AppState) -> Router {
         });
     for (path, method) in leptos::server_fn::axum::server_fn_paths() {
         let context = context.clone();
-        let handler = move |request: axum::extract::Request| leptos_axum::handle_server_fns_with_context(context, request);
+        let form_errors = state.form_errors.clone();
+        let handler = move |request: axum::extract::Request| async move {
+            let response = leptos_axum::handle_server_fns_with_context(context, request).await;
+            form_errors.seal_redirect(axum::response::IntoResponse::into_response(response))
+        };
         pages = pages
             .route(path, axum::routing::on(axum::routing::MethodFilter::try_from(method).expect("a server function's method"), handler));
     }

@@ -13,7 +13,6 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use leptos::prelude::*;
-use leptos::server::ServerActionError;
 use leptos_axum::ResponseOptions;
 use std::collections::HashMap;
 
@@ -62,8 +61,9 @@ impl Page {
     fn render<V: IntoView>(self, state: &AppState, status: StatusCode, head: PageHead, page: impl FnOnce() -> V) -> Response {
         let nonce = leptos::nonce::Nonce::new().to_string();
         // A plain form post that failed comes back here with its error in the address;
-        // the page's action of that server function shows it (`ActionError`).
-        let action_error = self.param("__err").zip(self.param("__path")).map(|(error, path)| ServerActionError::new(path, error));
+        // the page's action of that server function shows it (`ActionError`) if the
+        // server sealed it.
+        let action_error = state.form_errors.open(&self.query);
         let Page { request, reply, .. } = self;
         let owner = Owner::new();
         let html = owner.with(|| {
