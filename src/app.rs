@@ -64,7 +64,11 @@ pub fn document(document: &Document, head: &PageHead, nonce: &str, page: impl In
     let bundle = &document.bundle;
     let island = head.island.then(|| {
         let split = bundle.split_js.clone().map(|js| view! { <link rel="modulepreload" href=js nonce=nonce.to_owned()/> });
+        // The preload scanner fetches both before the inline script below runs; its
+        // `import` and `fetch` then take these responses.
         view! {
+            <link rel="modulepreload" href=bundle.js.clone() nonce=nonce.to_owned()/>
+            <link rel="preload" href=bundle.wasm.clone() r#as="fetch" r#type="application/wasm" crossorigin="anonymous"/>
             <script nonce=nonce.to_owned()>{format!("window.__islands = {};", bundle.loading())}</script>
             {split}
         }
@@ -85,13 +89,13 @@ pub fn document(document: &Document, head: &PageHead, nonce: &str, page: impl In
                 <title>{document.shop_name.clone()}</title>
                 <link id="leptos" rel="stylesheet" href=document.stylesheet.clone()/>
                 <script src=document.stripe_js_url.clone() nonce=nonce.to_owned()></script>
+                <IslandLoader bundle=bundle.clone() nonce=nonce.to_owned()/>
                 {reload}
             </head>
             <body>
                 <a class="skip-link" href="#main">{crate::i18n::use_locale().texts().skip_to_content()}</a>
                 <Header shop=document.shop_name.clone() cart_count=head.cart_count/>
                 <main id="main">{page}</main>
-                <IslandLoader bundle=bundle.clone() nonce=nonce.to_owned()/>
             </body>
         </html>
     }
@@ -114,10 +118,11 @@ fn IslandLoader(bundle: Bundle, nonce: String) -> impl IntoView {
          document.body.dataset.hydrated = 'true';",
         bundle.loading()
     );
-    // `async`: it runs when the parser reaches it (the end of the body, every island
-    // above it), not after the document's first layout and paint as a deferred module
-    // script would.
-    view! { <script type="module" async nonce=nonce>{script}</script> }
+    // In the head, deferred (it runs once the document is parsed, every island in it)
+    // and render-blocking: the page is not laid out before it has run, so when the
+    // bundle is in by then the islands hydrate (and Elements mount) before the first
+    // layout and paint, as the reference's inline script does, instead of after them.
+    view! { <script type="module" blocking="render" nonce=nonce>{script}</script> }
 }
 
 #[component]

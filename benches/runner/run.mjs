@@ -25,7 +25,8 @@ const QUICK = process.env.BENCH_QUICK === '1';
 // has gaps).
 const ONLY = process.env.BENCH_SERVERS?.split(',');
 const GROWTH = process.env.BENCH_GROWTH !== '0';
-// BENCH_PAGES_ONLY=1: only the whole-page loads in Chromium (no wrk scenarios, no growth).
+// BENCH_PAGES_ONLY=1: only the browser rows: the checkout's weight and hydration, and the
+// whole-page loads in Chromium (no wrk scenarios, no growth).
 const PAGES_ONLY = process.env.BENCH_PAGES_ONLY === '1';
 const PAGE_RUNS = QUICK ? 5 : 20;
 /** The paid order every page-load run opens (one per database, of the browsing session). */
@@ -498,11 +499,9 @@ async function main() {
     prepared.events = events;
     prepared.withDuplicates = true;
     results.scenarios[name] = PAGES_ONLY ? {} : await runScenarios('base', name, server, child.pid, prepared, SECS);
-    if (!PAGES_ONLY) {
-      const { weight, hydratedMs } = await pageWeightAndHydration(browser, server, prepared.checkoutCookie);
-      results.scenarios[name].weight = weight;
-      results.scenarios[name].hydratedMs = hydratedMs;
-    }
+    const { weight, hydratedMs } = await pageWeightAndHydration(browser, server, prepared.checkoutCookie);
+    results.scenarios[name].weight = weight;
+    results.scenarios[name].hydratedMs = hydratedMs;
     process.stderr.write(`${name}: whole page loads in Chromium (${PAGE_RUNS} of each)\n`);
     const pages = [['catalog', '/'], ['cart', '/cart'], ['checkout', '/checkout'], ['order', `/orders/${PAGE_ORDER}`]];
     results.scenarios[name].pages = await pageLoads(browser, server.url, prepared.checkoutCookie, pages, PAGE_RUNS);
@@ -550,8 +549,10 @@ async function main() {
     .flatMap((set) => scenarios.map((name) => set[name]?.errors ?? 0))
     .reduce((a, b) => a + b, 0);
   const pagesOut = `\n### Whole page loads in headless Chromium (${PAGE_RUNS} loads of each; the checkout's 4G run: ${Math.max(3, Math.floor(PAGE_RUNS / 2))})\n\nCold: a new browser context, cache disabled. Warm: cache on, connections kept alive, each load a navigation from another page. 4G: 9 Mbit/s down, 1.5 up, 60 ms round trip, cold. "hydrated" is \`data-hydrated\` (the reference sets it from an inline script at the end of each page, its interactive point). Requests and KB: what reached the network, every origin (Stripe.js included), KB as transferred.\n\n${pageTable(results.scenarios.storefront?.pages ?? {}, results.scenarios.reference?.pages)}\n`;
+  const kb = (bytes) => (bytes / 1024).toFixed(1);
+  const weightOut = `\nCheckout page, first-party transfer (HTML + JS + wasm + CSS): storefront ${kb(s.weight.gzip)} KB gzipped, ${kb(s.weight.wire)} KB as sent to Chromium, ${kb(s.weight.raw)} KB raw; reference ${kb(r.weight.gzip)} KB gzipped, ${kb(r.weight.wire)} KB as sent, ${kb(r.weight.raw)} KB raw.\nNavigation to hydrated in headless Chromium (median of ${HYDRATION_RUNS}): storefront ${s.hydratedMs.toFixed(0)} ms, reference ${r.hydratedMs.toFixed(0)} ms.\n`;
   if (PAGES_ONLY) {
-    const out = `\n## make bench, page loads only (BENCH_PAGES_ONLY=1) — ${results.date}\n\nMachine: ${machine}.\n${pagesOut}`;
+    const out = `\n## make bench, page loads only (BENCH_PAGES_ONLY=1) — ${results.date}\n\nMachine: ${machine}.\n${weightOut}${pagesOut}`;
     process.stdout.write(out);
     fs.mkdirSync(path.join(ROOT, 'target/bench'), { recursive: true });
     fs.writeFileSync(path.join(ROOT, 'target/bench/pages.json'), JSON.stringify(results, null, 2));
@@ -560,9 +561,7 @@ async function main() {
   }
   let out = `\n## make bench — ${results.date}${QUICK ? ' (BENCH_QUICK: short runs)' : ''}\n\nMachine: ${machine}. wrk ${THREADS} threads, ${CONNECTIONS} connections, ${WARM_SECS} s warm-up, ${SECS} s measured; one Stripe emulator for both.\n\n`;
   out += table(scenarios.map((name) => [name, s[name], r[name]]));
-  const kb = (bytes) => (bytes / 1024).toFixed(1);
-  out += `\n\nCheckout page, first-party transfer (HTML + JS + wasm + CSS): storefront ${kb(s.weight.gzip)} KB gzipped, ${kb(s.weight.wire)} KB as sent to Chromium, ${kb(s.weight.raw)} KB raw; reference ${kb(r.weight.gzip)} KB gzipped, ${kb(r.weight.wire)} KB as sent, ${kb(r.weight.raw)} KB raw.\n`;
-  out += `Navigation to hydrated in headless Chromium (median of ${HYDRATION_RUNS}): storefront ${s.hydratedMs.toFixed(0)} ms, reference ${r.hydratedMs.toFixed(0)} ms.\n`;
+  out += `\n${weightOut}`;
   out += `\n### Growth: 10,000 products; ${sizes.map((n) => n.toLocaleString('en')).join(' and ')} orders (${GROWTH_SECS} s runs)\n\n`;
   const growthRows = [];
   for (const size of sizes) {
