@@ -36,11 +36,14 @@ pub struct Bundle {
 impl Bundle {
     /// A script expression: the bundle fetched, compiled and instantiated (a promise of
     /// its module). The module and the wasm are fetched at once, and the wasm compiles
-    /// as its bytes arrive, not once the JS module has loaded.
+    /// as its bytes arrive, not once the JS module has loaded. Instantiating a compiled
+    /// module is synchronous (`initSync`): the promise settles with the later of the two,
+    /// not one more task after it, so a bundle in by the end of parsing hydrates before
+    /// the page's first layout (`IslandLoader`).
     pub fn loading(&self) -> String {
         format!(
             "Promise.all([import({:?}), WebAssembly.compileStreaming(fetch({:?}))])\
-             .then(async ([bundle, wasm]) => {{ await bundle.default({{ module_or_path: wasm }}); return bundle; }})",
+             .then(([bundle, module]) => {{ bundle.initSync({{ module }}); return bundle; }})",
             self.js, self.wasm
         )
     }
