@@ -28,6 +28,24 @@ impl TestApp {
         assert_eq!(status, 200, "{cart}");
         cart
     }
+
+    /// Adds to the cart from the catalog page as a browser without JavaScript does (a
+    /// plain form post, HTML accepted): the server's redirect, and the browser-like client
+    /// (cookies kept, redirects not followed) to go on with.
+    async fn add_without_javascript(&self, form: &[(&str, &str)]) -> (reqwest::Client, String) {
+        let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let response = client
+            .post(format!("{}/api/cart/add", self.base))
+            .header("accept", "text/html")
+            .header("referer", format!("{}/", self.base))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 302);
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        (client, location)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,17 +167,7 @@ async fn a_session_cookie_the_server_never_issued_is_ignored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_form_post_without_javascript_redirects_back() {
     let app = spawn_app().await;
-    let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let response = client
-        .post(format!("{}/api/cart/add", app.base))
-        .header("accept", "text/html")
-        .header("referer", format!("{}/", app.base))
-        .form(&[("product_id", "linen-tote"), ("quantity", "1")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 302);
-    let location = response.headers()["location"].to_str().unwrap();
+    let (client, location) = app.add_without_javascript(&[("product_id", "linen-tote"), ("quantity", "1")]).await;
     assert!(location.starts_with(&format!("{}/", app.base)), "back to the page the form was on: {location}");
     let html = client.get(format!("{}/cart", app.base)).send().await.unwrap().text().await.unwrap();
     assert!(html.contains(r#"data-testid="cart-line-linen-tote""#), "{html}");
@@ -550,18 +558,8 @@ async fn a_refused_form_post_shows_its_error_but_a_forged_one_is_not_shown() {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE;
     let app = spawn_app().await;
-    let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
     // Without JavaScript: an unknown product is refused, back to the page with the error.
-    let response = client
-        .post(format!("{}/api/cart/add", app.base))
-        .header("accept", "text/html")
-        .header("referer", format!("{}/", app.base))
-        .form(&[("product_id", "no-such-thing"), ("quantity", "1")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 302);
-    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let (client, location) = app.add_without_javascript(&[("product_id", "no-such-thing"), ("quantity", "1")]).await;
     assert!(location.contains("__err=") && location.contains("__seal="), "{location}");
     let page = client.get(&location).send().await.unwrap().text().await.unwrap();
     let refusal = storefront::i18n::Locale::En.texts().not_in_catalog();
