@@ -29,6 +29,9 @@ test('the catalog and the cart load no wasm; the checkout hydrates its one islan
   await gotoHydrated('/checkout');
   await expect(page.locator('leptos-island')).toHaveCount(1);
   expect(bundle(requested).some((path) => path.endsWith('.wasm')), 'checkout').toBe(true);
+  // Preloaded from the head, and the preloads are what the loader's `import` and `fetch`
+  // take: each file of the bundle is requested once.
+  expect(bundle(requested).length, `checkout: ${bundle(requested)}`).toBe(new Set(bundle(requested)).size);
   // Hydrated: the island's Payment Element is mounted and Pay becomes usable.
   await expect(page.getByTestId('pay-button')).toBeEnabled();
   // The account's island is a module of its own (`make` builds with `--split`): the
