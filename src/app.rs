@@ -92,7 +92,7 @@ pub fn document(document: &Document, head: &PageHead, nonce: &str, page: impl In
                 <title>{document.shop_name.clone()}</title>
                 <link id="leptos" rel="stylesheet" href=document.stylesheet.clone()/>
                 <script src=document.stripe_js_url.clone() nonce=nonce.to_owned()></script>
-                <IslandLoader bundle=bundle.clone() nonce=nonce.to_owned()/>
+                <IslandLoader bundle=bundle.clone() island=head.island nonce=nonce.to_owned()/>
                 {reload}
             </head>
             <body>
@@ -110,7 +110,7 @@ pub fn document(document: &Document, head: &PageHead, nonce: &str, page: impl In
 /// no wasm at all. (Leptos' own `HydrationScripts` loads the bundle on every page and
 /// says nothing once the islands are hydrated.) A module script, for its top-level `await`.
 #[component]
-fn IslandLoader(bundle: Bundle, nonce: String) -> impl IntoView {
+fn IslandLoader(bundle: Bundle, island: bool, nonce: String) -> impl IntoView {
     let script = format!(
         "const islands = document.querySelectorAll('leptos-island');\
          if (islands.length) {{\
@@ -121,11 +121,13 @@ fn IslandLoader(bundle: Bundle, nonce: String) -> impl IntoView {
          document.body.dataset.hydrated = 'true';",
         bundle.loading()
     );
-    // In the head, deferred (it runs once the document is parsed, every island in it)
-    // and render-blocking: the page is not laid out before it has run, so when the
-    // bundle is in by then the islands hydrate (and Elements mount) before the first
-    // layout and paint, as the reference's inline script does, instead of after them.
-    view! { <script type="module" blocking="render" nonce=nonce>{script}</script> }
+    // In the head, deferred (it runs once the document is parsed, every island in it).
+    // On a page with an island, render-blocking: the page is not laid out before it has
+    // run, so when the bundle is in by then the islands hydrate (and Elements mount)
+    // before the first layout and paint, as the reference's inline script does, instead
+    // of after them. A page without one is painted as it is parsed.
+    let blocking = island.then_some("render");
+    view! { <script type="module" blocking=blocking nonce=nonce>{script}</script> }
 }
 
 #[component]
