@@ -34,18 +34,10 @@ pub struct Bundle {
 }
 
 impl Bundle {
-    /// A script expression: the bundle fetched, compiled and instantiated (a promise of
-    /// its module). The module and the wasm are fetched at once, and the wasm compiles
-    /// as its bytes arrive, not once the JS module has loaded. Instantiating a compiled
-    /// module is synchronous (`initSync`): the promise settles with the later of the two,
-    /// not one more task after it, so a bundle in by the end of parsing hydrates before
-    /// the page's first layout (`IslandLoader`).
-    pub fn loading(&self) -> String {
-        format!(
-            "Promise.all([import({:?}), WebAssembly.compileStreaming(fetch({:?}))])\
-             .then(([bundle, module]) => {{ bundle.initSync({{ module }}); return bundle; }})",
-            self.js, self.wasm
-        )
+    /// A script expression: the promise of the wasm compiled as its bytes arrive (from
+    /// the head, while the rest of the page loads; `IslandLoader` instantiates it).
+    pub fn compiling(&self) -> String {
+        format!("WebAssembly.compileStreaming(fetch({:?}))", self.wasm)
     }
 }
 
@@ -72,7 +64,7 @@ pub fn document(document: &Document, head: &PageHead, nonce: &str, page: impl In
         view! {
             <link rel="modulepreload" href=bundle.js.clone() nonce=nonce.to_owned()/>
             <link rel="preload" href=bundle.wasm.clone() r#as="fetch" r#type="application/wasm" crossorigin="anonymous"/>
-            <script nonce=nonce.to_owned()>{format!("window.__islands = {};", bundle.loading())}</script>
+            <script nonce=nonce.to_owned()>{format!("window.__wasm = {};", bundle.compiling())}</script>
             {split}
         }
     });
@@ -108,24 +100,28 @@ pub fn document(document: &Document, head: &PageHead, nonce: &str, page: impl In
 /// Hydrates the page's islands, if it has any, then marks `<body data-hydrated="true">`
 /// (the contract's signal that the page is interactive). A page without an island loads
 /// no wasm at all. (Leptos' own `HydrationScripts` loads the bundle on every page and
-/// says nothing once the islands are hydrated.) A module script, for its top-level `await`.
+/// says nothing once the islands are hydrated.)
+///
+/// A module script in the head: deferred, it runs once the document is parsed, every
+/// island in it. On a page with an island it imports the bundle's JS statically, so the
+/// parser has it before it runs the script (a dynamic `import()` settled a task or more
+/// later, sometimes after the first layout and paint), and it is render-blocking until
+/// then. When the wasm has compiled by the end of parsing too, the islands hydrate (and
+/// Elements mount) before the page's first layout, as the reference's inline script does.
 #[component]
 fn IslandLoader(bundle: Bundle, island: bool, nonce: String) -> impl IntoView {
-    let script = format!(
-        "const islands = document.querySelectorAll('leptos-island');\
-         if (islands.length) {{\
-           const bundle = await (window.__islands ?? {});\
-           bundle.hydrate();\
-           for (const island of islands) await bundle[island.dataset.component]?.(island);\
-         }}\
-         document.body.dataset.hydrated = 'true';",
-        bundle.loading()
-    );
-    // In the head, deferred (it runs once the document is parsed, every island in it).
-    // On a page with an island, render-blocking: the page is not laid out before it has
-    // run, so when the bundle is in by then the islands hydrate (and Elements mount)
-    // before the first layout and paint, as the reference's inline script does, instead
-    // of after them. A page without one is painted as it is parsed.
+    let script = if island {
+        format!(
+            "import * as bundle from {:?};\
+             bundle.initSync({{ module: await window.__wasm }});\
+             bundle.hydrate();\
+             for (const island of document.querySelectorAll('leptos-island')) await bundle[island.dataset.component]?.(island);\
+             document.body.dataset.hydrated = 'true';",
+            bundle.js
+        )
+    } else {
+        "document.body.dataset.hydrated = 'true';".to_owned()
+    };
     let blocking = island.then_some("render");
     view! { <script type="module" blocking=blocking nonce=nonce>{script}</script> }
 }
