@@ -39,6 +39,9 @@ enum Sent {
     Later(String),
     /// It will not work (the address is refused, the message cannot be made).
     Never(String),
+    /// The shopper gave no address, which a guest may do: nothing to send and nothing
+    /// wrong (the merchant's order page says why no email went).
+    Nowhere,
 }
 
 struct Mailer {
@@ -114,6 +117,10 @@ impl Mailer {
                     tracing::error!(order = %message.order_id, kind = %message.kind, %error, "an order email cannot be sent: given up");
                     state.store.message_not_sent(&message, now, None, &error).await
                 }
+                Sent::Nowhere => {
+                    tracing::info!(order = %message.order_id, kind = %message.kind, "no email: the shopper gave no address");
+                    state.store.message_not_sent(&message, now, None, "the shopper gave no email address").await
+                }
             };
             if let Err(error) = recorded {
                 // Claimed until the lease ends: then due again (at least once).
@@ -132,9 +139,7 @@ impl Mailer {
     }
 
     async fn send(&self, message: &DueMessage, order: &OrderRecord, refunded: Option<i64>) -> Sent {
-        let Some(email) = order.email.as_deref() else {
-            return Sent::Never("the shopper gave no email address".to_owned());
-        };
+        let Some(email) = order.email.as_deref() else { return Sent::Nowhere };
         let email = match self.compose(message, order, refunded, email) {
             Ok(email) => email,
             Err(error) => return Sent::Never(error),

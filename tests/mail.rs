@@ -267,6 +267,9 @@ async fn a_bad_address_is_refused_before_anything_is_charged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_smtp_messages_are_written_as_files_and_an_order_without_address_says_so() {
+    // The process's log lines, to see how an order without an address is logged. (The
+    // only test here that installs a subscriber; the others' lines land here too.)
+    let logs = support::Captured::logs("storefront=info");
     let dir = tempfile::tempdir().unwrap();
     let mail_dir: PathBuf = dir.path().join("mail");
     let shop = shop(&[("MAIL_DIR", mail_dir.to_str().unwrap()), ("ADMIN_TOKEN", "merchant-token-0123456789")]).await;
@@ -292,6 +295,12 @@ async fn without_smtp_messages_are_written_as_files_and_an_order_without_address
     assert_eq!(failed, ["failed"]);
     let page = support::admin_page(&format!("{}/admin/orders/{silent}", shop.base), "merchant-token-0123456789").await;
     assert!(page.contains("data-status=\"failed\"") && page.contains("no email address"), "{page}");
+    // A guest may give no address: nothing went wrong, so no ERROR for operators.
+    let logged = logs.text();
+    let about: Vec<&str> =
+        logged.lines().filter(|line| line.contains(&format!("order={silent}")) && line.contains("storefront::mail")).collect();
+    assert!(about.iter().any(|line| line.contains(" INFO ") && line.contains("no address")), "{about:?}");
+    assert!(!about.iter().any(|line| line.contains("ERROR")), "{about:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

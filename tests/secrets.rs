@@ -2,33 +2,11 @@
 //! any page, server-function reply, header or asset, and not in any log line, through
 //! a whole purchase with its webhooks, a declined card, and refused requests.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 mod support;
-
-/// Every log line the process writes, kept for inspection.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_appear_in_no_reply_asset_or_log_line() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("trace,hyper=info,h2=info,reqwest=trace")
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let logs = support::Captured::logs("trace,hyper=info,h2=info,reqwest=trace");
 
     let suffix: String = (0..24).map(|n| char::from(b'a' + (n * 7 % 26) as u8)).collect();
     let secret_key = format!("sk_test_{suffix}SECRETKEY");
@@ -83,13 +61,8 @@ async fn secrets_appear_in_no_reply_asset_or_log_line() {
     fetch(shopper.post(format!("{base}/webhook")).header("stripe-signature", "t=1,v1=00").body("{}")).await;
     fetch(shopper.post(format!("{base}/api/checkout/confirm")).form(&[("confirmation_token", "ctoken_")])).await;
     // Wait (bounded) until the paid order's webhook has been applied and logged.
-    support::poll_until(
-        200,
-        || async { String::from_utf8_lossy(&logs.0.lock().unwrap()).contains("payment_intent.succeeded") },
-        |seen| *seen,
-    )
-    .await;
-    let log = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    support::poll_until(200, || async { logs.text().contains("payment_intent.succeeded") }, |seen| *seen).await;
+    let log = logs.text();
     assert!(log.contains("webhook applied") && log.contains("payment_intent.succeeded"), "the flow did not run: {log}");
 
     for secret in [&secret_key, &webhook_secret, &suffix] {

@@ -171,3 +171,33 @@ pub async fn wait_delivered(emulator: &str, kind: &str) {
 pub async fn post_form(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> Value {
     client.post(url).form(form).send().await.unwrap().json().await.unwrap()
 }
+
+/// Every log line the process writes, kept for inspection: install it as the global
+/// subscriber (`logs`), once per test binary.
+#[derive(Clone, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// The process's log at `filter` from now on, without colours.
+    pub fn logs(filter: &str) -> Captured {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(move || writer.clone()).with_ansi(false).init();
+        logs
+    }
+
+    /// What was written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
