@@ -69,22 +69,37 @@ pub fn mount_payment_element(
     MountedPaymentElement { stripe, ready }
 }
 
-/// The Payment Element's look, from the page's own design values: the CSS custom
-/// properties of `style/main.css` as the browser computed them, so Elements follows the
-/// light or dark scheme the page is in. (The fallbacks are the light scheme's values.)
+/// The Payment Element's look: the design values of `style/main.css` (its custom
+/// properties `--accent`, `--surface`, `--text`, `--muted`, `--danger`, `--font`,
+/// `--radius`) in the colour scheme the browser prefers, as the page shows them. They are
+/// copied here rather than read from the page's computed style, which the browser would
+/// have to compute before the page's first layout, on the way to a usable Pay button;
+/// `end2end/tests/checkout.spec.ts` ("Elements look like the page") checks them against
+/// the page in both schemes.
 pub fn appearance() -> crate::stripe_js::Appearance {
-    let value = |name: &str, fallback: &str| crate::stripe_js::css_custom_property(name).unwrap_or_else(|| fallback.to_owned());
-    let dark = crate::stripe_js::css_custom_property("--scheme").as_deref() == Some("dark");
+    let (theme, colors) = if crate::stripe_js::prefers_dark_scheme() { ("night", DARK) } else { ("stripe", LIGHT) };
     crate::stripe_js::Appearance {
-        theme: if dark { "night" } else { "stripe" }.into(),
+        theme,
         variables: crate::stripe_js::AppearanceVariables {
-            color_primary: value("--accent", "#3f5f4f"),
-            color_background: value("--surface", "#ffffff"),
-            color_text: value("--text", "#1f2a24"),
-            color_text_secondary: value("--muted", "#5b665f"),
-            color_danger: value("--danger", "#a4282b"),
-            font_family: value("--font", "system-ui, sans-serif"),
-            border_radius: value("--radius", "10px"),
+            color_primary: colors.accent,
+            color_background: colors.surface,
+            color_text: colors.text,
+            color_text_secondary: colors.muted,
+            color_danger: colors.danger,
+            font_family: r#"system-ui, -apple-system, "Segoe UI", Roboto, sans-serif"#,
+            border_radius: "10px",
         },
     }
 }
+
+/// One colour scheme of `style/main.css`.
+struct Colors {
+    accent: &'static str,
+    surface: &'static str,
+    text: &'static str,
+    muted: &'static str,
+    danger: &'static str,
+}
+
+const LIGHT: Colors = Colors { accent: "#3f5f4f", surface: "#ffffff", text: "#1f2a24", muted: "#5b665f", danger: "#a4282b" };
+const DARK: Colors = Colors { accent: "#8fbfa6", surface: "#1d231f", text: "#eef1ec", muted: "#a6b0a9", danger: "#ff8a8a" };

@@ -233,6 +233,40 @@ test('Pay waits while a discount is being applied', async ({ page, gotoHydrated 
   await expect(page.frameLocator('[data-testid="payment-element"] iframe').locator('html')).toHaveAttribute('data-amount', '1620');
 });
 
+// Elements get the page's design values (a copy in src/ui.rs) in the scheme the browser
+// prefers: each appearance variable the Payment Element holds equals the page's own
+// custom property, and the dark scheme gets Stripe's `night` theme.
+for (const colorScheme of ['light', 'dark'] as const) {
+  test.describe(`Elements look like the page, ${colorScheme}`, () => {
+    test.use({ colorScheme });
+
+    test('the Payment Element has the page\'s colours, font and radius', async ({ page, gotoHydrated }) => {
+      await cartWithMug(page, gotoHydrated);
+      const pairs = { colorPrimary: '--accent', colorBackground: '--surface', colorText: '--text', colorTextSecondary: '--muted', colorDanger: '--danger', fontFamily: '--font', borderRadius: '--radius' };
+      const pageValues = await page.evaluate((names) => {
+        const style = getComputedStyle(document.documentElement);
+        return names.map((name) => style.getPropertyValue(name).trim());
+      }, Object.values(pairs));
+      const frame = page.frameLocator('[data-testid="payment-element"] iframe').locator('html');
+      const elementValues = await frame.evaluate((root, names) => names.map((name) => root.style.getPropertyValue(`--${name}`).trim()), [...Object.keys(pairs), 'colorBorder']);
+      expect(pageValues.every((value) => value !== '')).toBe(true);
+      // Colours compared as the browser reads them (the built stylesheet is minified: #fff).
+      const canonical = (values: string[]) => page.evaluate((values) => values.map((value) => {
+        if (!/^#|^rgb/.test(value)) return value;
+        const probe = document.createElement('span');
+        probe.style.color = value;
+        document.body.append(probe);
+        const color = getComputedStyle(probe).color;
+        probe.remove();
+        return color;
+      }), values);
+      expect(await canonical(elementValues.slice(0, -1))).toEqual(await canonical(pageValues));
+      // The emulator's `night` theme sets a border colour; `stripe` leaves it alone.
+      expect(elementValues.at(-1)).toBe(colorScheme === 'dark' ? '#424353' : '');
+    });
+  });
+}
+
 test('3-D Secure: the outcome shown is the server\'s, even when the browser lost the answer', async ({ page, gotoHydrated }) => {
   await cartWithMug(page, gotoHydrated);
   await typeCard(page, '4000002500003155');

@@ -275,12 +275,12 @@ pub async fn wait(ms: i32) {
     let _ = JsFuture::from(promise).await;
 }
 
-/// A CSS custom property of the page (`--accent`…) as the browser computed it for
-/// `<html>` now (so it follows `prefers-color-scheme`).
-pub fn css_custom_property(name: &str) -> Option<String> {
-    let window = web_sys::window()?;
-    let root = window.document()?.document_element()?;
-    let value = window.get_computed_style(&root).ok()??.get_property_value(name).ok()?;
-    let value = value.trim();
-    (!value.is_empty()).then(|| value.to_owned())
+/// Whether the browser prefers the dark colour scheme (`prefers-color-scheme`, the media
+/// query `style/main.css` switches on). Asks the media query, not the page's computed
+/// style: computing that before the page's first layout is a style pass on the way to
+/// a usable Pay button.
+pub fn prefers_dark_scheme() -> bool {
+    web_sys::window()
+        .and_then(|window| window.match_media("(prefers-color-scheme: dark)").ok().flatten())
+        .is_some_and(|query| query.matches())
 }

@@ -73,20 +73,20 @@ pub struct ElementsCardOptions {
 /// <https://docs.stripe.com/elements/appearance-api>
 #[derive(Debug, Clone, Serialize)]
 pub struct Appearance {
-    pub theme: String,
+    pub theme: &'static str,
     pub variables: AppearanceVariables,
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppearanceVariables {
-    pub color_primary: String,
-    pub color_background: String,
-    pub color_text: String,
-    pub color_text_secondary: String,
-    pub color_danger: String,
-    pub font_family: String,
-    pub border_radius: String,
+    pub color_primary: &'static str,
+    pub color_background: &'static str,
+    pub color_text: &'static str,
+    pub color_text_secondary: &'static str,
+    pub color_danger: &'static str,
+    pub font_family: &'static str,
+    pub border_radius: &'static str,
 }
 
 /// `elements.create('payment', options)`.

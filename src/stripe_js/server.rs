@@ -88,10 +88,9 @@ impl PaymentElement {
 #[must_use = "dropping a Listener removes it at once"]
 pub struct Listener;
 
-/// A CSS custom property of the page (`--accent`…): none on the server, where nothing is
-/// laid out.
-pub fn css_custom_property(_name: &str) -> Option<String> {
-    None
+/// The browser's preferred colour scheme: unknown on the server (light).
+pub fn prefers_dark_scheme() -> bool {
+    false
 }
 
 pub async fn wait(_ms: i32) {}
