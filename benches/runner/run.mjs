@@ -385,48 +385,64 @@ async function runScenarios(label, name, server, pid, prepared, seconds) {
 
 // ---- page weight and hydration ---------------------------------------------------------
 
-async function pageWeightAndHydration(browser, server, cookie) {
-  const origin = new URL(server.url).origin;
+/** Each server's checkout: its first-party weight, then the median time to hydrated of
+ * HYDRATION_RUNS cold loads, the servers' loads interleaved (one of each in turn, the
+ * order alternating). */
+async function pageWeightAndHydration(browser, up) {
+  const results = {};
+  for (const { name, server, prepared } of up) {
+    process.stderr.write(`${name}: the checkout's weight\n`);
+    const origin = new URL(server.url).origin;
+    const context = await checkoutContext(browser, server, prepared.checkoutCookie);
+    const page = await context.newPage();
+    const bodies = [];
+    page.on('response', async (response) => {
+      if (new URL(response.url()).origin !== origin) return;
+      try {
+        const sizes = await response.request().sizes();
+        bodies.push({ url: response.url(), body: await response.body(), wire: sizes.responseBodySize });
+      } catch {}
+    });
+    await page.goto(`${server.url}/checkout`);
+    await page.waitForSelector('body[data-hydrated="true"]');
+    await page.waitForLoadState('networkidle');
+    await context.close();
+    const files = bodies.map(({ url, body, wire }) => ({ url: new URL(url).pathname, raw: body.length, gzip: gzipSync(body).length, wire }));
+    const sum = (key) => files.reduce((a, f) => a + f[key], 0);
+    results[name] = { weight: { files, raw: sum('raw'), gzip: sum('gzip'), wire: sum('wire') }, times: [] };
+  }
+  process.stderr.write(`${up.map(({ name }) => name).join(' and ')}: ${HYDRATION_RUNS} cold checkouts each, interleaved\n`);
+  for (let i = 0; i < HYDRATION_RUNS; i++) {
+    for (const { name, server, prepared } of i % 2 ? [...up].reverse() : up) {
+      const run = await checkoutContext(browser, server, prepared.checkoutCookie);
+      await run.addInitScript(() => {
+        new MutationObserver((_, observer) => {
+          if (document.body?.dataset.hydrated === 'true') {
+            window.__hydratedAt = performance.now();
+            observer.disconnect();
+          }
+        }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-hydrated'] });
+      });
+      const tab = await run.newPage();
+      await tab.goto(`${server.url}/checkout`);
+      await tab.waitForFunction(() => window.__hydratedAt !== undefined);
+      results[name].times.push(await tab.evaluate(() => window.__hydratedAt));
+      await run.close();
+    }
+  }
+  for (const result of Object.values(results)) {
+    const times = result.times.sort((a, b) => a - b);
+    result.hydratedMs = (times[HYDRATION_RUNS / 2 - 1] + times[HYDRATION_RUNS / 2]) / 2;
+  }
+  return results;
+}
+
+/** A fresh browser context holding the bench shopper's cart cookie. */
+async function checkoutContext(browser, server, cookie) {
   const [cookieName, cookieValue] = cookie.split('=');
   const context = await browser.newContext();
   await context.addCookies([{ name: cookieName, value: cookieValue, url: server.url }]);
-  const page = await context.newPage();
-  const bodies = [];
-  page.on('response', async (response) => {
-    if (new URL(response.url()).origin !== origin) return;
-    try {
-      const sizes = await response.request().sizes();
-      bodies.push({ url: response.url(), body: await response.body(), wire: sizes.responseBodySize });
-    } catch {}
-  });
-  await page.goto(`${server.url}/checkout`);
-  await page.waitForSelector('body[data-hydrated="true"]');
-  await page.waitForLoadState('networkidle');
-  await context.close();
-  const files = bodies.map(({ url, body, wire }) => ({ url: new URL(url).pathname, raw: body.length, gzip: gzipSync(body).length, wire }));
-  const sum = (key) => files.reduce((a, f) => a + f[key], 0);
-  const weight = { files, raw: sum('raw'), gzip: sum('gzip'), wire: sum('wire') };
-
-  const times = [];
-  for (let i = 0; i < HYDRATION_RUNS; i++) {
-    const run = await browser.newContext();
-    await run.addCookies([{ name: cookieName, value: cookieValue, url: server.url }]);
-    await run.addInitScript(() => {
-      new MutationObserver((_, observer) => {
-        if (document.body?.dataset.hydrated === 'true') {
-          window.__hydratedAt = performance.now();
-          observer.disconnect();
-        }
-      }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-hydrated'] });
-    });
-    const tab = await run.newPage();
-    await tab.goto(`${server.url}/checkout`);
-    await tab.waitForFunction(() => window.__hydratedAt !== undefined);
-    times.push(await tab.evaluate(() => window.__hydratedAt));
-    await run.close();
-  }
-  times.sort((a, b) => a - b);
-  return { weight, hydratedMs: (times[9] + times[10]) / 2 };
+  return context;
 }
 
 // ---- growth -----------------------------------------------------------------------------------
@@ -487,6 +503,10 @@ async function main() {
   });
 
   const servers = Object.entries(SERVERS).filter(([name]) => !ONLY || ONLY.includes(name));
+  // Both servers started and prepared first, so that the browser rows measure them side
+  // by side: this machine drifts by a third within an hour, and loads taken minutes apart
+  // compared the drift as much as the pages.
+  const up = [];
   for (const [name, server] of servers) {
     const dbFile = path.join(WORK, `${name}.db`);
     const child = server.start(dbFile, demoCatalog);
@@ -498,15 +518,22 @@ async function main() {
     prepared.warmConfirmations = Math.floor(confirmations / 6);
     prepared.events = events;
     prepared.withDuplicates = true;
-    // The browser rows first, on a server that has done nothing else yet: after the wrk
-    // scenarios the storefront still works through their backlog (the outbox's order
-    // emails) in the background, which the browser would measure instead of the page.
-    const { weight, hydratedMs } = await pageWeightAndHydration(browser, server, prepared.checkoutCookie);
+    up.push({ name, server, child, db, prepared });
+  }
+  // The browser rows before any wrk scenario, on servers doing nothing else: after the
+  // webhook scenarios the storefront works through their backlog in the background for
+  // minutes (the outbox's order emails), which the browser would measure instead.
+  const weights = await pageWeightAndHydration(browser, up);
+  for (const { name, server, prepared } of up) {
     process.stderr.write(`${name}: whole page loads in Chromium (${PAGE_RUNS} of each)\n`);
     const paths = [['catalog', '/'], ['cart', '/cart'], ['checkout', '/checkout'], ['order', `/orders/${PAGE_ORDER}`]];
     const pages = await pageLoads(browser, server.url, prepared.checkoutCookie, paths, PAGE_RUNS);
+    results.scenarios[name] = { ...weights[name], pages };
+  }
+  // The wrk scenarios, one server at a time (the other idles, then stops).
+  for (const { name, server, child, db, prepared } of up) {
     const scenarios = PAGES_ONLY ? {} : await runScenarios('base', name, server, child.pid, prepared, SECS);
-    results.scenarios[name] = { ...scenarios, weight, hydratedMs, pages };
+    Object.assign(results.scenarios[name], scenarios);
     db.close();
     await stop(child);
   }
@@ -552,7 +579,7 @@ async function main() {
     .reduce((a, b) => a + b, 0);
   const pagesOut = `\n### Whole page loads in headless Chromium (${PAGE_RUNS} loads of each; the checkout's 4G run: ${Math.max(3, Math.floor(PAGE_RUNS / 2))})\n\nCold: a new browser context, cache disabled. Warm: cache on, connections kept alive, each load a navigation from another page. 4G: 9 Mbit/s down, 1.5 up, 60 ms round trip, cold. "hydrated" is \`data-hydrated\` (the reference sets it from an inline script at the end of each page, its interactive point). Requests and KB: what reached the network, every origin (Stripe.js included), KB as transferred.\n\n${pageTable(results.scenarios.storefront?.pages ?? {}, results.scenarios.reference?.pages)}\n`;
   const kb = (bytes) => (bytes / 1024).toFixed(1);
-  const weightOut = `\nCheckout page, first-party transfer (HTML + JS + wasm + CSS): storefront ${kb(s.weight.gzip)} KB gzipped, ${kb(s.weight.wire)} KB as sent to Chromium, ${kb(s.weight.raw)} KB raw; reference ${kb(r.weight.gzip)} KB gzipped, ${kb(r.weight.wire)} KB as sent, ${kb(r.weight.raw)} KB raw.\nNavigation to hydrated in headless Chromium (median of ${HYDRATION_RUNS}): storefront ${s.hydratedMs.toFixed(0)} ms, reference ${r.hydratedMs.toFixed(0)} ms.\n`;
+  const weightOut = `\nCheckout page, first-party transfer (HTML + JS + wasm + CSS): storefront ${kb(s.weight.gzip)} KB gzipped, ${kb(s.weight.wire)} KB as sent to Chromium, ${kb(s.weight.raw)} KB raw; reference ${kb(r.weight.gzip)} KB gzipped, ${kb(r.weight.wire)} KB as sent, ${kb(r.weight.raw)} KB raw.\nNavigation to hydrated in headless Chromium (median of ${HYDRATION_RUNS} cold loads each, the two servers' loads interleaved): storefront ${s.hydratedMs.toFixed(0)} ms, reference ${r.hydratedMs.toFixed(0)} ms (${(s.hydratedMs / r.hydratedMs).toFixed(2)}×).\n`;
   if (PAGES_ONLY) {
     const out = `\n## make bench, page loads only (BENCH_PAGES_ONLY=1) — ${results.date}\n\nMachine: ${machine}.\n${weightOut}${pagesOut}`;
     process.stdout.write(out);
