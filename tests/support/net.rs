@@ -133,6 +133,11 @@ impl Process {
         Process { base, child }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("a running storefront")
+    }
+
     /// SIGKILL: no shutdown, no flushing, requests in flight abandoned.
     pub async fn kill(mut self) {
         self.child.kill().await.unwrap();
