@@ -6,61 +6,13 @@
 //! deliveries that were not answered `200` are sent again, as Stripe does.
 
 use serde_json::json;
-use std::process::{Child, Command, Stdio};
 use storefront::store::{AttemptStart, NewOrder, OrderLine, OrderStatus, Store};
+use support::net::{Process, free_port, storefront_vars};
 
 mod support;
 
 const SECRET: &str = "whsec_crash";
 const ORDERS: usize = 400;
-
-/// A storefront process, killed when dropped (a failing test leaves none behind).
-struct Server(Child);
-
-impl Server {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// The storefront binary on `port`, on the database `db_url`.
-fn spawn(db_url: &str, port: u16) -> Server {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let child = Command::new(env!("CARGO_BIN_EXE_storefront"))
-        .current_dir(root)
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("DATABASE_URL", db_url)
-        .env("STORE_CATALOG_FILE", format!("{root}/catalog.toml"))
-        .env("LEPTOS_HASH_FILES", "false")
-        // A Stripe account that cannot be reached: nothing here calls Stripe.
-        .env("STRIPE_SECRET_KEY", "sk_test_crash")
-        .env("STRIPE_PUBLISHABLE_KEY", "pk_test_crash")
-        .env("STRIPE_API_BASE", "http://127.0.0.1:9")
-        .env("STRIPE_WEBHOOK_SECRET", SECRET)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the storefront binary");
-    Server(child)
-}
-
-async fn wait_until_up(base: &str) {
-    let client = support::client();
-    support::poll_until(
-        300,
-        || async { client.get(format!("{base}/health")).send().await.map(|r| r.status().as_u16()).unwrap_or(0) },
-        |s| *s == 200,
-    )
-    .await;
-}
 
 fn succeeded(n: usize) -> serde_json::Value {
     json!({
@@ -125,30 +77,30 @@ async fn a_kill_during_group_commits_loses_no_acknowledged_event_and_applies_eac
         assert!(matches!(started, AttemptStart::New(_)), "{started:?}");
     }
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = spawn(&db_url, port);
-    wait_until_up(&base).await;
+    // A Stripe account that cannot be reached: nothing here calls Stripe.
+    let vars = storefront_vars(&db_url, "http://127.0.0.1:9", SECRET, &[("LEPTOS_HASH_FILES", "false")]);
+    let port = free_port();
+    let server = Process::start(port, &vars).await;
+    let base = server.base.clone();
     // The burst, and a SIGKILL once part of it has been answered.
     let burst = tokio::spawn({
         let base = base.clone();
         async move { deliver(&base, (0..ORDERS).collect()).await }
     });
     support::poll_until(500, || async { paid(&store).await }, |paid| *paid >= ORDERS / 4).await;
-    server.kill();
+    server.kill().await;
     let acknowledged = burst.await.unwrap();
     assert!(acknowledged.len() < ORDERS, "the kill came after the burst: nothing was interrupted");
 
     // Stripe sends again what was not acknowledged, to a restarted storefront.
-    let mut server = spawn(&db_url, port);
-    wait_until_up(&base).await;
+    let server = Process::start(port, &vars).await;
     let missing: Vec<usize> = (0..ORDERS).filter(|n| !acknowledged.contains(n)).collect();
     let retried = deliver(&base, missing.clone()).await;
     assert_eq!(retried.len(), missing.len(), "every retry is acknowledged");
     check(&store, &acknowledged).await;
     // And, as Stripe may, everything once more: nothing changes.
     assert_eq!(deliver(&base, (0..ORDERS).collect()).await.len(), ORDERS);
-    server.kill();
+    server.kill().await;
     check(&store, &acknowledged).await;
 }
 
