@@ -244,25 +244,67 @@ async fn a_large_catalog_is_served_a_page_at_a_time() {
     assert!(html.contains("Page 2 of 2") && html.contains("href=\"/?page=1\""));
 }
 
-/// With content-hashed names (as `cargo leptos build` makes them), a name always means
-/// the same bytes: browsers keep the file for good and never ask again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hashed_bundle_names_are_kept_by_browsers_for_good() {
+/// A build's `/pkg`: the stylesheet, the bundle's JS and wasm (wasm-bindgen's plain
+/// names, as a build without `hash-files` leaves them) and the JS's bytes.
+fn pkg_site(js: &str) -> tempfile::TempDir {
     let site = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(site.path().join("pkg")).unwrap();
-    std::fs::write(site.path().join("pkg/storefront.0f1e2d3c4b5a.css"), "body { color: teal }").unwrap();
-    let (config, _, _db) = support::config(&[("LEPTOS_SITE_ROOT", site.path().to_str().unwrap()), ("LEPTOS_HASH_FILES", "true")]);
-    let running = support::serve(config).await;
+    std::fs::write(site.path().join("pkg/storefront.css"), "body { color: teal }").unwrap();
+    std::fs::write(site.path().join("pkg/storefront.js"), js).unwrap();
+    std::fs::write(site.path().join("pkg/storefront_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    site
+}
+
+/// The `/pkg/<version>` that a checkout page (which has an island) loads its stylesheet,
+/// JS and wasm from.
+async fn pkg_version(base: &str) -> String {
+    let shopper = support::shopper();
+    let added =
+        shopper.post(format!("{base}/api/cart/add")).form(&[("product_id", "ceramic-mug"), ("quantity", "1")]).send().await.unwrap();
+    assert_eq!(added.status(), 200);
+    let html = shopper.get(format!("{base}/checkout")).send().await.unwrap().text().await.unwrap();
+    let version = html.split("href=\"/pkg/").nth(1).and_then(|rest| rest.split_once('/')).map(|(version, _)| version.to_owned()).unwrap();
+    for file in ["storefront.css", "storefront.js", "storefront_bg.wasm"] {
+        assert!(html.contains(&format!("\"/pkg/{version}/{file}\"")), "{file} below /pkg/{version}: {html}");
+    }
+    version
+}
+
+/// Pages address `/pkg` below the build's version, a digest of its files: there a file
+/// is kept by browsers for good, and another build's bytes get another address, even
+/// under the same name. (cargo-leptos names the bundle's JS and wasm before it writes
+/// the lazy islands' loader's name into them: a JS kept for good under its name alone
+/// imported a loader the next build no longer had.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bundle_is_kept_for_good_below_the_builds_version_and_another_build_gets_another() {
     let client = support::client();
-    let url = format!("{}/pkg/storefront.0f1e2d3c4b5a.css", running.base);
-    let reply = support::poll_until(
-        200,
-        || async { client.get(&url).send().await.unwrap() },
-        |reply: &reqwest::Response| reply.headers().contains_key("etag"),
-    )
-    .await;
-    assert_eq!(reply.status(), 200);
-    assert_eq!(reply.headers()["cache-control"], "public, max-age=31536000, immutable");
+    let site = pkg_site("export function hydrate() {}");
+    let (config, _, _db) = support::config(&[("LEPTOS_SITE_ROOT", site.path().to_str().unwrap())]);
+    let running = support::serve(config).await;
+    let version = pkg_version(&running.base).await;
+    let kept = client.get(format!("{}/pkg/{version}/storefront.js", running.base)).send().await.unwrap();
+    assert_eq!(kept.status(), 200);
+    assert_eq!(kept.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(kept.text().await.unwrap(), "export function hydrate() {}");
+    // The plain address (no page uses it) is revalidated; another version is not here.
+    let plain = client.get(format!("{}/pkg/storefront.js", running.base)).send().await.unwrap();
+    assert_eq!((plain.status().as_u16(), plain.headers()["cache-control"].to_str().unwrap()), (200, "no-cache"));
+    let other = client.get(format!("{}/pkg/0123456789abcdef/storefront.js", running.base)).send().await.unwrap();
+    assert_eq!(other.status(), 404);
+    assert_eq!(client.get(format!("{}/pkg/{version}/.env", running.base)).send().await.unwrap().status(), 404);
+
+    // The next build: the same names, one file's bytes changed (not its length).
+    let next = pkg_site("export function hydrant() {}");
+    let (config, _, _db) = support::config(&[("LEPTOS_SITE_ROOT", next.path().to_str().unwrap())]);
+    let redeployed = support::serve(config).await;
+    let next_version = pkg_version(&redeployed.base).await;
+    assert_ne!(next_version, version, "changed bytes under an unchanged name get a new address");
+    let gone = client.get(format!("{}/pkg/{version}/storefront.js", redeployed.base)).send().await.unwrap();
+    assert_eq!(gone.status(), 404, "the previous build's address is not served the next build's bytes");
+    // The same files, byte for byte: the same version (a restart keeps browsers' copies).
+    let again = pkg_site("export function hydrate() {}");
+    let (config, _, _db) = support::config(&[("LEPTOS_SITE_ROOT", again.path().to_str().unwrap())]);
+    assert_eq!(pkg_version(&support::serve(config).await.base).await, version);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,9 @@
 //! revalidation costs a 304. Opening a file per request caps a small image at half of
 //! what memory serves. Until the copies are ready (a moment), and for anything not found
 //! here, the file is served from disk, precompressed copies included.
+//!
+//! In production, pages address `/pkg` below the build's version (`/pkg/<version>/…`,
+//! see [`version`]), and only there are its files `immutable`.
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -17,11 +20,57 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-/// The wasm bundle's JS glue and module, as pages load them: `/pkg/storefront.<hash>.js`
-/// and `.wasm` when built with `hash-files` (the build's hash file beside the binary
-/// says which hash), plain names otherwise — as Leptos names them; and the lazy islands'
-/// loader (`__wasm_split.<hash>.js`) when the build split the bundle.
-pub fn bundle(options: &leptos::config::LeptosOptions) -> crate::app::Bundle {
+/// The build's version, in production: a digest of the names and bytes of every file
+/// in `/pkg` as the server finds them at start-up; `None` in development (the files
+/// change under a running server) or without a `/pkg`.
+///
+/// The content-hashed names alone cannot be trusted to change with the bytes. The
+/// bundle's files name each other: its JS imports the lazy islands' loader
+/// (`__wasm_split.<hash>.js`), which imports the JS back, and the wasm names the loader
+/// too. cargo-leptos (0.3.11) hashes the JS and the wasm before it writes the loader's
+/// final name into them, and the loader's name changes from build to build (its code
+/// lists the same imports in another order). Two builds then hold different bytes under
+/// one name, and a browser that kept the old JS for good would import a loader the new
+/// server no longer has: no island, no checkout. Below the version, an address always
+/// means the same bytes.
+pub fn version(options: &leptos::config::LeptosOptions) -> Option<String> {
+    if options.env != leptos::config::Env::PROD {
+        return None;
+    }
+    let dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    names.sort();
+    let mut digest = Sha256::new();
+    for name in names {
+        let bytes = std::fs::read(dir.join(&name)).ok()?;
+        digest.update((name.len() as u64).to_le_bytes());
+        digest.update(name.as_bytes());
+        digest.update((bytes.len() as u64).to_le_bytes());
+        digest.update(&bytes);
+    }
+    Some(hex::encode(&digest.finalize()[..8]))
+}
+
+/// `/pkg/<version>/<file>`, or `/pkg/<file>` without a version.
+fn pkg_address(options: &leptos::config::LeptosOptions, version: Option<&str>, file: &str) -> String {
+    match version {
+        Some(version) => format!("/{}/{version}/{file}", options.site_pkg_dir),
+        None => format!("/{}/{file}", options.site_pkg_dir),
+    }
+}
+
+/// The wasm bundle's JS glue and module, as pages load them: `storefront.<hash>.js` and
+/// `.wasm` when built with `hash-files` (the build's hash file beside the binary says
+/// which hash), plain names otherwise — as Leptos names them; and the lazy islands'
+/// loader (`__wasm_split.<hash>.js`) when the build split the bundle. Below the build's
+/// `version` when there is one.
+pub fn bundle(options: &leptos::config::LeptosOptions, version: Option<&str>) -> crate::app::Bundle {
     let (mut js, mut wasm) = (options.output_name.to_string(), options.output_name.to_string());
     let mut split_js = None;
     match hashes(options) {
@@ -39,23 +88,27 @@ pub fn bundle(options: &leptos::config::LeptosOptions) -> crate::app::Bundle {
         None if option_env!("LEPTOS_OUTPUT_NAME").is_none() => wasm.push_str("_bg"),
         None => {}
     }
-    let pkg = &options.site_pkg_dir;
-    let site = std::path::Path::new(&*options.site_root).join(&**pkg);
+    let site = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
     let split_js = split_js
         .or_else(|| site.join("__wasm_split.______________________.js").exists().then(|| "__wasm_split.______________________".to_owned()))
-        .map(|name| format!("/{pkg}/{name}.js"));
-    crate::app::Bundle { js: format!("/{pkg}/{js}.js"), wasm: format!("/{pkg}/{wasm}.wasm"), split_js }
+        .map(|name| pkg_address(options, version, &format!("{name}.js")));
+    crate::app::Bundle {
+        js: pkg_address(options, version, &format!("{js}.js")),
+        wasm: pkg_address(options, version, &format!("{wasm}.wasm")),
+        split_js,
+    }
 }
 
-/// The stylesheet's address, `/pkg/storefront.<hash>.css` with `hash-files` (as
-/// Leptos' `HashedStylesheet` names it, read once here rather than on every page).
-pub fn stylesheet(options: &leptos::config::LeptosOptions) -> String {
+/// The stylesheet's address, `storefront.<hash>.css` with `hash-files` (as Leptos'
+/// `HashedStylesheet` names it, read once here rather than on every page), below the
+/// build's `version` when there is one.
+pub fn stylesheet(options: &leptos::config::LeptosOptions, version: Option<&str>) -> String {
     let hash = hashes(options).into_iter().flatten().find_map(|(file, hash)| (file == "css").then_some(hash));
     let name = match hash {
         Some(hash) => format!("{}.{hash}", options.output_name),
         None => options.output_name.to_string(),
     };
-    format!("/{}/{name}.css", options.site_pkg_dir)
+    pkg_address(options, version, &format!("{name}.css"))
 }
 
 /// The build's content hashes (`file: hash` lines), with `hash-files`, from the hash
@@ -102,6 +155,8 @@ pub struct Assets {
     /// Whether to keep copies at all (not in development, where the files change).
     keep: bool,
     cache_control: HeaderValue,
+    /// The build's version (`/pkg/<version>/…`), for the bundle's files in production.
+    version: Option<Arc<str>>,
     /// A sub-directory served by other means (the site root leaves `pkg` to its own).
     skip: Option<Arc<str>>,
     started: Arc<std::sync::atomic::AtomicBool>,
@@ -114,18 +169,12 @@ impl std::fmt::Debug for Assets {
 }
 
 impl Assets {
-    /// The `/pkg` files of `dir`. `hashed`: their names carry a hash of their content
-    /// (cargo-leptos `hash-files`), so a name always means the same bytes and browsers
-    /// may keep them for good.
-    pub fn bundle(dir: PathBuf, hashed: bool) -> Assets {
-        let cache_control = if hashed {
-            // Another content gets another name: never ask again.
-            "public, max-age=31536000, immutable"
-        } else {
-            // Names without a hash: revalidate each time (a 304 when unchanged).
-            "no-cache"
-        };
-        Assets::new(dir, true, cache_control, None)
+    /// The `/pkg` files of `dir`, in production. Below the build's `version` an
+    /// address always means the same bytes: browsers keep them for good. At their plain
+    /// address (which no page uses then) they revalidate each time (a 304 when
+    /// unchanged).
+    pub fn bundle(dir: PathBuf, version: Option<String>) -> Assets {
+        Assets { version: version.map(Arc::from), ..Assets::new(dir, true, "no-cache", None) }
     }
 
     /// The site root's files (`dir` but its `skip` sub-directory). Their names carry no
@@ -145,6 +194,7 @@ impl Assets {
             dir: Arc::new(dir),
             keep,
             cache_control: HeaderValue::from_static(cache_control),
+            version: None,
             skip,
             started: Arc::default(),
         }
@@ -230,20 +280,42 @@ fn keep(
     }
 }
 
+/// How long browsers keep a file addressed below the build's version: for good.
+const FOR_GOOD: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+
 /// `GET /pkg/{file}`: from memory when ready, otherwise (and for unknown files) from
 /// disk.
 pub async fn serve(State(assets): State<Assets>, Path(file): Path<String>, headers: HeaderMap, request: Request) -> Response {
+    let cache_control = assets.cache_control.clone();
+    serve_file(&assets, &file, &headers, request, cache_control).await
+}
+
+/// `GET /pkg/{version}/{file}`: as [`serve`], kept for good, when `version` is this
+/// build's; a 404 for any other (that build's files are not here).
+pub async fn serve_versioned(
+    State(assets): State<Assets>,
+    Path((version, file)): Path<(String, String)>,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    if assets.version.as_deref() != Some(version.as_str()) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    serve_file(&assets, &file, &headers, request, FOR_GOOD).await
+}
+
+async fn serve_file(assets: &Assets, file: &str, headers: &HeaderMap, request: Request, cache_control: HeaderValue) -> Response {
     assets.start();
-    match assets.files.get().and_then(|files| files.get(&file)) {
-        Some(asset) => reply(asset, &headers, assets.cache_control.clone()),
+    match assets.files.get().and_then(|files| files.get(file)) {
+        Some(asset) => reply(asset, headers, cache_control),
         None if file.starts_with('.') || file.contains(['/', '\\']) => StatusCode::NOT_FOUND.into_response(),
         None => {
             // Not read (yet): from disk.
             use tower::ServiceExt;
-            let from_disk = tower_http::services::ServeFile::new(assets.dir.join(&file)).precompressed_br().precompressed_gzip();
+            let from_disk = tower_http::services::ServeFile::new(assets.dir.join(file)).precompressed_br().precompressed_gzip();
             let Ok(mut response) = from_disk.oneshot(request).await;
             if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
-                response.headers_mut().insert(header::CACHE_CONTROL, assets.cache_control.clone());
+                response.headers_mut().insert(header::CACHE_CONTROL, cache_control);
             }
             response.map(Body::new)
         }

@@ -104,17 +104,18 @@ impl Application {
         // In development cargo-leptos rewrites the files under a running server: read
         // them from disk each time there.
         let production = config.site.env == leptos::config::Env::PROD;
+        let version = assets::version(&config.site);
         let document = Document {
             stripe_js_url: payments.js_url.clone(),
             csp: middleware::content_security_policy(&payments.js_url, &config.site),
-            stylesheet: assets::stylesheet(&config.site),
-            bundle: assets::bundle(&config.site),
+            stylesheet: assets::stylesheet(&config.site, version.as_deref()),
+            bundle: assets::bundle(&config.site, version.as_deref()),
             auto_reload: assets::auto_reload(&config.site),
             shop_name: config.store.name.clone(),
         };
         let form_errors = FormErrors::new(config.stripe.secret_key.as_ref().map(crate::secret::Secret::expose));
         let state = AppState {
-            assets: if production { assets::Assets::bundle(pkg_dir, config.site.hash_files) } else { assets::Assets::from_disk(pkg_dir) },
+            assets: if production { assets::Assets::bundle(pkg_dir, version) } else { assets::Assets::from_disk(pkg_dir) },
             site_files: if production {
                 assets::Assets::site_root(site_root, &config.site.site_pkg_dir)
             } else {
@@ -194,6 +195,7 @@ fn router(state: AppState) -> Router {
     let mut pages = Router::new()
         .route("/health", get(health::health))
         .route("/pkg/{file}", get(assets::serve))
+        .route("/pkg/{version}/{file}", get(assets::serve_versioned))
         .route("/admin/orders", get(crate::orders::admin::list))
         .route("/admin/subscriptions", get(crate::orders::admin::subscriptions))
         .route("/admin/orders/{id}", get(crate::orders::admin::detail))
