@@ -30,9 +30,11 @@ use std::sync::{Arc, OnceLock};
 /// too. cargo-leptos (0.3.11) hashes the JS and the wasm before it writes the loader's
 /// final name into them, and the loader's name changes from build to build (its code
 /// lists the same imports in another order). Two builds then hold different bytes under
-/// one name, and a browser that kept the old JS for good would import a loader the new
-/// server no longer has: no island, no checkout. Below the version, an address always
-/// means the same bytes.
+/// one name. A browser that kept all of the old build still works; but a cache evicts
+/// files one by one, and one that kept the old JS and lost the rest asks the new server
+/// for a loader it no longer has (a 404), or runs the old JS with wasm built for another
+/// loader: the bundle does not load and no island hydrates. Below the version, an
+/// address always means the same bytes.
 pub fn version(options: &leptos::config::LeptosOptions) -> Option<String> {
     if options.env != leptos::config::Env::PROD {
         return None;
