@@ -84,46 +84,45 @@ pub fn document(document: &Document, head: &PageHead, nonce: &str, page: impl In
                 <title>{document.shop_name.clone()}</title>
                 <link id="leptos" rel="stylesheet" href=document.stylesheet.clone()/>
                 <script src=document.stripe_js_url.clone() nonce=nonce.to_owned()></script>
-                <IslandLoader bundle=bundle.clone() island=head.island nonce=nonce.to_owned()/>
+                {head.island.then(|| view! { <IslandLoader bundle=bundle.clone() nonce=nonce.to_owned()/> })}
                 {reload}
             </head>
             <body>
                 <a class="skip-link" href="#main">{crate::i18n::use_locale().texts().skip_to_content()}</a>
                 <Header shop=document.shop_name.clone() cart_count=head.cart_count/>
                 <main id="main">{page}</main>
+                // A page without an island is interactive once it is parsed: its forms
+                // work then. Said from its end, as the parser gets there.
+                {(!head.island).then(|| view! { <script nonce=nonce.to_owned()>"document.body.dataset.hydrated = 'true';"</script> })}
             </body>
         </html>
     }
     .to_html()
 }
 
-/// Hydrates the page's islands, if it has any, then marks `<body data-hydrated="true">`
-/// (the contract's signal that the page is interactive). A page without an island loads
-/// no wasm at all. (Leptos' own `HydrationScripts` loads the bundle on every page and
-/// says nothing once the islands are hydrated.)
+/// On a page with islands: hydrates them, then marks `<body data-hydrated="true">` (the
+/// contract's signal that the page is interactive). A page without an island loads no
+/// wasm at all, and its end says it is interactive (see [`document`]). (Leptos' own
+/// `HydrationScripts` loads the bundle on every page and says nothing once the islands
+/// are hydrated.)
 ///
 /// A module script in the head: deferred, it runs once the document is parsed, every
-/// island in it. On a page with an island it imports the bundle's JS statically, so the
-/// parser has it before it runs the script (a dynamic `import()` settled a task or more
-/// later, sometimes after the first layout and paint), and it is render-blocking until
-/// then. When the wasm has compiled by the end of parsing too, the islands hydrate (and
-/// Elements mount) before the page's first layout, as the reference's inline script does.
+/// island in it. It imports the bundle's JS statically, so the parser has it before it
+/// runs the script (a dynamic `import()` settled a task or more later, sometimes after
+/// the first layout and paint), and it is render-blocking until then. When the wasm has
+/// compiled by the end of parsing too, the islands hydrate (and Elements mount) before
+/// the page's first layout, as the reference's inline script does.
 #[component]
-fn IslandLoader(bundle: Bundle, island: bool, nonce: String) -> impl IntoView {
-    let script = if island {
-        format!(
-            "import * as bundle from {:?};\
-             bundle.initSync({{ module: await window.__wasm }});\
-             bundle.hydrate();\
-             for (const island of document.querySelectorAll('leptos-island')) await bundle[island.dataset.component]?.(island);\
-             document.body.dataset.hydrated = 'true';",
-            bundle.js
-        )
-    } else {
-        "document.body.dataset.hydrated = 'true';".to_owned()
-    };
-    let blocking = island.then_some("render");
-    view! { <script type="module" blocking=blocking nonce=nonce>{script}</script> }
+fn IslandLoader(bundle: Bundle, nonce: String) -> impl IntoView {
+    let script = format!(
+        "import * as bundle from {:?};\
+         bundle.initSync({{ module: await window.__wasm }});\
+         bundle.hydrate();\
+         for (const island of document.querySelectorAll('leptos-island')) await bundle[island.dataset.component]?.(island);\
+         document.body.dataset.hydrated = 'true';",
+        bundle.js
+    );
+    view! { <script type="module" blocking="render" nonce=nonce>{script}</script> }
 }
 
 #[component]

@@ -373,6 +373,11 @@ async fn a_page_without_islands_sends_no_data_for_hydration_and_no_wasm() {
     // that never happens, and no island means nothing for the bundle to do.
     assert!(!html.contains("__RESOLVED_RESOURCES["), "resources serialised: {html}");
     assert!(!html.contains("<leptos-island"));
+    // Interactive once parsed: its end says so, as the parser gets there, with no
+    // module script to wait for.
+    assert!(!html.contains("type=\"module\""), "{html}");
+    let end = html.split("</main>").nth(1).unwrap();
+    assert!(end.contains("document.body.dataset.hydrated = 'true';"), "{html}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
