@@ -47,8 +47,10 @@ extern "C" {
     fn get_value(this: &JsElement) -> Promise;
 }
 
+/// `value` as a JavaScript object: its JSON, parsed by the browser (one call across,
+/// where building the object from wasm takes one per field).
 fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
-    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::UNDEFINED)
+    serde_json::to_string(value).ok().and_then(|json| js_sys::JSON::parse(&json).ok()).unwrap_or(JsValue::UNDEFINED)
 }
 
 fn get(object: &JsValue, key: &str) -> JsValue {
@@ -191,7 +193,11 @@ impl AddressElement {
             if get(&result, "complete").as_bool() != Some(true) {
                 return Ok(None);
             }
-            serde_wasm_bindgen::from_value(get(&result, "value"))
+            js_sys::JSON::stringify(&get(&result, "value"))
+                .ok()
+                .and_then(|json| json.as_string())
+                .ok_or_else(|| "not JSON".to_owned())
+                .and_then(|json| serde_json::from_str(&json).map_err(|error| error.to_string()))
                 .map(Some)
                 .map_err(|error| StripeJsError::new("api_error", format!("Stripe.js returned an unreadable address: {error}")))
         }
