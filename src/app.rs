@@ -111,14 +111,20 @@ pub fn document(document: &Document, head: &PageHead, nonce: &str, page: impl In
 /// runs the script (a dynamic `import()` settled a task or more later, sometimes after
 /// the first layout and paint), and it is render-blocking until then. When the wasm has
 /// compiled by the end of parsing too, the islands hydrate (and Elements mount) before
-/// the page's first layout, as the reference's inline script does.
+/// the page's first layout, as the reference's inline script does. An island the bundle
+/// has no function for (the page and `/pkg` from different builds) is an error in the
+/// console, and the page is then never marked hydrated.
 #[component]
 fn IslandLoader(bundle: Bundle, nonce: String) -> impl IntoView {
     let script = format!(
         "import * as bundle from {:?};\
          bundle.initSync({{ module: await window.__wasm }});\
          bundle.hydrate();\
-         for (const island of document.querySelectorAll('leptos-island')) await bundle[island.dataset.component]?.(island);\
+         for (const island of document.querySelectorAll('leptos-island')) {{\
+           const hydrate = bundle[island.dataset.component];\
+           if (!hydrate) throw new Error(`no island ${{island.dataset.component}} in the bundle: the page and /pkg are from different builds`);\
+           await hydrate(island);\
+         }}\
          document.body.dataset.hydrated = 'true';",
         bundle.js
     );

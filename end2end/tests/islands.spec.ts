@@ -50,3 +50,24 @@ test("the account page's island loads its own module, and works", async ({ page,
   await expect(page.getByTestId('add-card-button')).toBeEnabled();
   expect(bundle(requested).filter((path) => path.includes('/split_cards_panel')).length, 'account').toBeGreaterThan(0);
 });
+
+// The contract's `data-hydrated` means every island on the page is hydrated. An island
+// the bundle has no function for (a page and `/pkg` from different builds) must not be
+// passed over in silence. This test renames the checkout's island as it is parsed.
+// It uses a page of its own because the shared `page` fixture fails on the error this
+// test expects.
+test('a page whose island the bundle lacks says so and is never marked hydrated', async ({ context }) => {
+  const page = await context.newPage();
+  await page.goto('/');
+  await page.getByTestId('add-to-cart-ceramic-mug').click();
+  await expect(page.getByTestId('cart-count')).toHaveText('1');
+  await page.addInitScript(() => {
+    new MutationObserver(() => {
+      for (const island of document.querySelectorAll<HTMLElement>('leptos-island')) island.dataset.component = 'MissingIsland';
+    }).observe(document, { childList: true, subtree: true });
+  });
+  const failed = page.waitForEvent('pageerror');
+  await page.goto('/checkout');
+  expect((await failed).message).toContain('no island MissingIsland in the bundle');
+  await expect(page.locator('body')).not.toHaveAttribute('data-hydrated', 'true');
+});
