@@ -7,25 +7,15 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use storefront::store::Store;
 
 mod support;
 
+use support::Shop;
+
 const ADMIN: &str = "merchant-token-0123456789";
 
-struct Shop {
-    base: String,
-    stripe: String,
-    shopper: reqwest::Client,
-    store: Store,
-    _db: tempfile::TempDir,
-}
-
 async fn shop() -> Shop {
-    let (config, db_url, db) = support::config(&[("STORE_CAPTURE_METHOD", "manual"), ("ADMIN_TOKEN", ADMIN)]);
-    let running = support::serve(config).await;
-    let store = Store::connect(&db_url).await.unwrap();
-    Shop { base: running.base, stripe: running.stripe.unwrap(), shopper: support::shopper(), store, _db: db }
+    Shop::start(&[("STORE_CAPTURE_METHOD", "manual"), ("ADMIN_TOKEN", ADMIN)]).await
 }
 
 impl Shop {

@@ -5,17 +5,10 @@
 use serde_json::{Value, json};
 mod support;
 
-struct Shop {
-    base: String,
-    stripe: String,
-    client: reqwest::Client,
-    _db: tempfile::TempDir,
-}
+use support::Shop;
 
 async fn shop_with(extra: &[(&str, &str)]) -> Shop {
-    let (config, _, db) = support::config(extra);
-    let running = support::serve(config).await;
-    Shop { base: running.base, stripe: running.stripe.unwrap(), client: support::shopper(), _db: db }
+    Shop::start(extra).await
 }
 
 async fn shop() -> Shop {
@@ -31,19 +24,19 @@ impl Shop {
     }
 
     async fn add(&self, product: &str, quantity: &str) {
-        let (status, body) = self.call(&self.client, "cart/add", &[("product_id", product), ("quantity", quantity)]).await;
+        let (status, body) = self.call(&self.shopper, "cart/add", &[("product_id", product), ("quantity", quantity)]).await;
         assert_eq!(status, 200, "{body}");
     }
 
     async fn pay(&self, token: &str, extra: &[(&str, &str)]) -> (u16, Value) {
         let mut form = vec![("confirmation_token", token)];
         form.extend_from_slice(extra);
-        self.call(&self.client, "checkout/confirm", &form).await
+        self.call(&self.shopper, "checkout/confirm", &form).await
     }
 
     /// A ConfirmationToken for a test PaymentMethod (the emulator's test helper).
     async fn token(&self, payment_method: &str) -> String {
-        support::test_token(&self.client, &self.stripe, payment_method).await
+        support::test_token(&self.shopper, &self.stripe, payment_method).await
     }
 
     /// A ConfirmationToken for a card number, as Stripe.js makes it.
@@ -55,17 +48,17 @@ impl Shop {
             ("payment_method_data[card][exp_year]", "2040"),
         ];
         let url = format!("{}/v1/confirmation_tokens", self.stripe);
-        support::stripe_call(&self.client, reqwest::Method::POST, url, "pk_test_tests", &form).await["id"].as_str().unwrap().to_owned()
+        support::stripe_call(&self.shopper, reqwest::Method::POST, url, "pk_test_tests", &form).await["id"].as_str().unwrap().to_owned()
     }
 
     async fn payment_intents(&self) -> Vec<Value> {
         let url = format!("{}/v1/payment_intents?limit=100", self.stripe);
-        let list = support::stripe_call(&self.client, reqwest::Method::GET, url, "sk_test_tests", &[]).await;
+        let list = support::stripe_call(&self.shopper, reqwest::Method::GET, url, "sk_test_tests", &[]).await;
         list["data"].as_array().unwrap().clone()
     }
 
     async fn fault(&self, rule: Value) {
-        let response = self.client.post(format!("{}/_emulator/faults", self.stripe)).json(&rule).send().await.unwrap();
+        let response = self.shopper.post(format!("{}/_emulator/faults", self.stripe)).json(&rule).send().await.unwrap();
         assert_eq!(response.status(), 200);
     }
 }
@@ -92,16 +85,16 @@ async fn every_write_to_stripe_carries_an_idempotency_key_and_the_servers_amount
     let shop = shop().await;
     // A signed-in shopper: a Customer and a CustomerSession besides the payment.
     let (status, body) =
-        shop.call(&shop.client, "account/sign-up", &[("email", "log@example.com"), ("password", "correct horse battery")]).await;
+        shop.call(&shop.shopper, "account/sign-up", &[("email", "log@example.com"), ("password", "correct horse battery")]).await;
     assert_eq!(status, 200, "{body}");
     shop.add("ceramic-mug", "2").await;
-    assert_eq!(shop.call(&shop.client, "checkout/view", &[]).await.0, 200);
+    assert_eq!(shop.call(&shop.shopper, "checkout/view", &[]).await.0, 200);
     let (status, _) = shop.pay(&shop.token("pm_card_visa_chargeDeclined").await, &[("amount", "1")]).await;
     assert_eq!(status, 402);
     let (status, reply) = shop.pay(&shop.token("pm_card_visa").await, &[("amount", "1")]).await;
     assert_eq!(status, 200, "{reply}");
 
-    let log: Value = shop.client.get(format!("{}/_emulator/requests", shop.stripe)).send().await.unwrap().json().await.unwrap();
+    let log: Value = shop.shopper.get(format!("{}/_emulator/requests", shop.stripe)).send().await.unwrap().json().await.unwrap();
     // The storefront's writes (the test's own test-helper tokens aside).
     let writes: Vec<&Value> = log["data"]
         .as_array()
@@ -182,7 +175,7 @@ async fn bad_requests_are_refused_clearly_and_charge_nothing() {
         let (status, _) = shop.pay(bad, &[]).await;
         assert_eq!(status, 400, "{bad:?}");
     }
-    let (status, _) = shop.call(&shop.client, "checkout/confirm", &[]).await;
+    let (status, _) = shop.call(&shop.shopper, "checkout/confirm", &[]).await;
     assert_eq!(status, 400);
     assert!(shop.payment_intents().await.iter().all(|pi| pi["status"] != "succeeded"));
 }
@@ -231,7 +224,7 @@ async fn when_stripe_stays_down_nothing_is_charged_and_the_next_try_charges_once
     let (status, error) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
     assert_eq!((status, error), (503, json!("PaymentUnavailable")));
     assert!(shop.payment_intents().await.is_empty());
-    shop.client.delete(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap();
+    shop.shopper.delete(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap();
     let (status, _) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
     assert_eq!(status, 200);
     assert_eq!(shop.payment_intents().await.len(), 1);
@@ -248,7 +241,7 @@ async fn a_reply_lost_on_every_retry_is_said_to_be_unknown_and_the_same_details_
     assert_eq!(status, 504, "{unknown}");
     let order_id = unknown["PaymentUnknown"]["order_id"].as_str().expect("the reply names the order").to_owned();
     assert!(!unknown.to_string().contains("charged"), "nothing is claimed about the charge: {unknown}");
-    shop.client.delete(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap();
+    shop.shopper.delete(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap();
     // The page asks again with the same details: the attempt's own key returns what
     // Stripe did, whether or not the webhook came first.
     let (status, reply) = shop.pay(&token, &[]).await;
@@ -257,7 +250,7 @@ async fn a_reply_lost_on_every_retry_is_said_to_be_unknown_and_the_same_details_
     let intents = shop.payment_intents().await;
     assert_eq!(intents.len(), 1, "one PaymentIntent, charged once");
     assert_eq!((intents[0]["status"].as_str(), intents[0]["id"].as_str()), (Some("succeeded"), reply["payment_intent"].as_str()));
-    let (_, cart) = shop.call(&shop.client, "cart/get", &[]).await;
+    let (_, cart) = shop.call(&shop.shopper, "cart/get", &[]).await;
     assert_eq!(cart["item_count"], 0, "the paid mug left the cart");
 }
 
@@ -270,7 +263,7 @@ async fn reconciliation_resolves_a_payment_whose_answer_never_came() {
     let (status, unknown) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
     assert_eq!(status, 504, "{unknown}");
     let order_id = unknown["PaymentUnknown"]["order_id"].as_str().unwrap().to_owned();
-    shop.client.delete(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap();
+    shop.shopper.delete(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap();
     // The shopper never comes back. Reconciliation asks Stripe again under the attempt's
     // key: the answer records what paid (the webhook alone does not carry it).
     let url = format!("{}/admin/orders/{order_id}", shop.base);
@@ -299,7 +292,7 @@ async fn a_request_stripe_refuses_as_the_shop_made_it_is_not_blamed_on_the_shopp
         ("confirmation_token", used.as_str()),
         ("return_url", "https://shop.example/done"),
     ];
-    let direct = support::stripe_call(&shop.client, reqwest::Method::POST, url, "sk_test_tests", &form).await;
+    let direct = support::stripe_call(&shop.shopper, reqwest::Method::POST, url, "sk_test_tests", &form).await;
     assert_eq!(direct["status"], "succeeded", "{direct}");
     let (status, error) = shop.pay(&used, &[]).await;
     assert_eq!(status, 400, "{error}");
@@ -314,7 +307,7 @@ async fn the_order_keeps_where_to_ship_what_paid_and_the_discount() {
     let admin = "merchant-token-0123456789";
     let shop = shop_with(&[("ADMIN_TOKEN", admin)]).await;
     shop.add("ceramic-mug", "1").await;
-    let (status, _) = shop.call(&shop.client, "cart/discount", &[("code", "WELCOME10")]).await;
+    let (status, _) = shop.call(&shop.shopper, "cart/discount", &[("code", "WELCOME10")]).await;
     assert_eq!(status, 200);
     let form = [
         ("payment_method_data[type]", "card"),
@@ -329,12 +322,12 @@ async fn the_order_keeps_where_to_ship_what_paid_and_the_discount() {
     ];
     let url = format!("{}/v1/confirmation_tokens", shop.stripe);
     let token =
-        support::stripe_call(&shop.client, reqwest::Method::POST, url, "pk_test_tests", &form).await["id"].as_str().unwrap().to_owned();
+        support::stripe_call(&shop.shopper, reqwest::Method::POST, url, "pk_test_tests", &form).await["id"].as_str().unwrap().to_owned();
     let (status, reply) = shop.pay(&token, &[]).await;
     assert_eq!(status, 200, "{reply}");
     let order_id = reply["order_id"].as_str().unwrap();
 
-    let (_, order) = shop.call(&shop.client, "orders/get", &[("id", order_id)]).await;
+    let (_, order) = shop.call(&shop.shopper, "orders/get", &[("id", order_id)]).await;
     assert_eq!(order["discount"][0], "WELCOME10", "{order}");
     assert_eq!(order["discount"][1]["amount"], 180);
     assert_eq!(order["total"]["amount"], 1620);
@@ -352,7 +345,7 @@ async fn the_legacy_path_replays_exactly_what_it_sent_and_keeps_the_address() {
     let form = [("type", "card"), ("card[number]", "4242424242424242"), ("card[exp_month]", "12"), ("card[exp_year]", "2040")];
     let url = format!("{}/v1/payment_methods", shop.stripe);
     let method =
-        support::stripe_call(&shop.client, reqwest::Method::POST, url, "pk_test_tests", &form).await["id"].as_str().unwrap().to_owned();
+        support::stripe_call(&shop.shopper, reqwest::Method::POST, url, "pk_test_tests", &form).await["id"].as_str().unwrap().to_owned();
     let pay = |user_agent: &'static str| {
         let form = [
             ("payment_method", method.as_str()),
@@ -363,7 +356,7 @@ async fn the_legacy_path_replays_exactly_what_it_sent_and_keeps_the_address() {
             ("shipping[country]", "FR"),
         ];
         let request =
-            shop.client.post(format!("{}/api/checkout/confirm-payment-method", shop.base)).header("user-agent", user_agent).form(&form);
+            shop.shopper.post(format!("{}/api/checkout/confirm-payment-method", shop.base)).header("user-agent", user_agent).form(&form);
         async move {
             let response = request.send().await.unwrap();
             (response.status().as_u16(), response.json::<Value>().await.unwrap_or(Value::Null))
@@ -372,7 +365,7 @@ async fn the_legacy_path_replays_exactly_what_it_sent_and_keeps_the_address() {
     shop.fault(json!({ "path": "/v1/payment_intents", "method": "POST", "drop": true, "phase": "after", "count": 20 })).await;
     let (status, unknown) = pay("Browser/1").await;
     assert_eq!(status, 504, "{unknown}");
-    shop.client.delete(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap();
+    shop.shopper.delete(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap();
     // The retry comes from a browser that has been updated meanwhile: the mandate sent
     // the first time is replayed, not a new one (Stripe would refuse a different body
     // under the same idempotency key).
@@ -381,7 +374,7 @@ async fn the_legacy_path_replays_exactly_what_it_sent_and_keeps_the_address() {
     let intents = shop.payment_intents().await;
     assert_eq!(intents.len(), 1);
     assert_eq!(intents[0]["shipping"]["address"]["line1"], "12 Rue de la Paix");
-    let (_, order) = shop.call(&shop.client, "orders/get", &[("id", reply["order_id"].as_str().unwrap())]).await;
+    let (_, order) = shop.call(&shop.shopper, "orders/get", &[("id", reply["order_id"].as_str().unwrap())]).await;
     assert_eq!(order["ship_to"][0], "Jenny Rosen", "{order}");
 }
 
@@ -396,7 +389,7 @@ async fn a_reply_slower_than_the_timeout_never_leads_to_two_charges() {
     let token = shop.token("pm_card_visa").await;
     let (status, reply) = shop.pay(&token, &[]).await;
     assert!(status == 200 || (status == 504 && reply["PaymentUnknown"].is_object()), "{status} {reply}");
-    shop.client.delete(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap();
+    shop.shopper.delete(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap();
     if status != 200 {
         // Asking again with the same details replays the slow attempt under its key.
         let (status, reply) = shop.pay(&token, &[]).await;
@@ -412,14 +405,14 @@ async fn a_discount_code_lowers_what_is_charged_and_bad_codes_change_nothing() {
     let shop = shop().await;
     shop.add("ceramic-mug", "1").await;
     for (code, message) in [("NOPE", "not valid"), ("summer24", "expired on 2024-09-01"), ("FIVEOFF50", "at least €50.00")] {
-        let (status, error) = shop.call(&shop.client, "cart/discount", &[("code", code)]).await;
+        let (status, error) = shop.call(&shop.shopper, "cart/discount", &[("code", code)]).await;
         assert_eq!(status, 400, "{code}");
         assert!(error.to_string().contains(message), "{code}: {error}");
     }
-    let (_, cart) = shop.call(&shop.client, "cart/get", &[]).await;
+    let (_, cart) = shop.call(&shop.shopper, "cart/get", &[]).await;
     assert_eq!((cart["total"]["amount"].as_i64(), cart["discount"].is_null()), (Some(1800), true));
 
-    let (status, cart) = shop.call(&shop.client, "cart/discount", &[("code", " welcome10 ")]).await;
+    let (status, cart) = shop.call(&shop.shopper, "cart/discount", &[("code", " welcome10 ")]).await;
     assert_eq!(status, 200, "{cart}");
     assert_eq!(cart["total"]["amount"], 1620);
     let (status, _) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
@@ -443,7 +436,7 @@ async fn an_abandoned_authentication_is_canceled_before_the_next_attempt() {
     // Completing the old challenge now fails: it can no longer charge.
     let old = shop.payment_intents().await.into_iter().find(|pi| pi["id"] == waiting["payment_intent"]).unwrap();
     let late = shop
-        .client
+        .shopper
         .post(format!("{}/_emulator/3ds/{}", shop.stripe, old["id"].as_str().unwrap()))
         .json(&json!({ "client_secret": old["client_secret"], "result": "complete" }))
         .send()
@@ -462,7 +455,7 @@ async fn card_testing_and_code_guessing_are_rate_limited_per_session() {
         assert_eq!(status, 400, "attempt {n}: {reply}");
     }
     let response = shop
-        .client
+        .shopper
         .post(format!("{}/api/checkout/confirm", shop.base))
         .form(&[("confirmation_token", "ctoken_made_up_x")])
         .send()
@@ -477,10 +470,10 @@ async fn card_testing_and_code_guessing_are_rate_limited_per_session() {
     assert!(shop.payment_intents().await.is_empty(), "no PaymentIntent was made");
 
     for n in 0..20 {
-        let (status, _) = shop.call(&shop.client, "cart/discount", &[("code", &format!("GUESS{n}"))]).await;
+        let (status, _) = shop.call(&shop.shopper, "cart/discount", &[("code", &format!("GUESS{n}"))]).await;
         assert_eq!(status, 400, "guess {n}");
     }
-    let (status, reply) = shop.call(&shop.client, "cart/discount", &[("code", "WELCOME10")]).await;
+    let (status, reply) = shop.call(&shop.shopper, "cart/discount", &[("code", "WELCOME10")]).await;
     assert_eq!(status, 429, "{reply}");
 }
 
@@ -488,7 +481,7 @@ async fn card_testing_and_code_guessing_are_rate_limited_per_session() {
 async fn an_explicit_list_of_payment_method_types_reaches_elements_and_the_intent() {
     let shop = shop_with(&[("STORE_PAYMENT_METHOD_TYPES", "card")]).await;
     shop.add("ceramic-mug", "1").await;
-    let (status, view) = shop.call(&shop.client, "checkout/view", &[]).await;
+    let (status, view) = shop.call(&shop.shopper, "checkout/view", &[]).await;
     assert_eq!(status, 200, "{view}");
     assert_eq!(view["payment_method_types"], json!(["card"]), "Elements' paymentMethodTypes");
 
@@ -500,7 +493,7 @@ async fn an_explicit_list_of_payment_method_types_reaches_elements_and_the_inten
         ("payment_method_data[billing_details][email]", "jenny@example.com"),
     ];
     let url = format!("{}/v1/confirmation_tokens", shop.stripe);
-    let sepa = support::stripe_call(&shop.client, reqwest::Method::POST, url, "pk_test_tests", &form).await;
+    let sepa = support::stripe_call(&shop.shopper, reqwest::Method::POST, url, "pk_test_tests", &form).await;
     let (status, error) = shop.pay(sepa["id"].as_str().unwrap(), &[]).await;
     assert_eq!(status, 400, "{error}");
     assert!(error.to_string().contains("does not accept that payment method"), "{error}");
@@ -517,7 +510,7 @@ async fn an_explicit_list_of_payment_method_types_reaches_elements_and_the_inten
     // Without the setting, the Dashboard's methods (automatic payment methods).
     let shop = shop_with(&[]).await;
     shop.add("ceramic-mug", "1").await;
-    let (_, view) = shop.call(&shop.client, "checkout/view", &[]).await;
+    let (_, view) = shop.call(&shop.shopper, "checkout/view", &[]).await;
     assert_eq!(view["payment_method_types"], Value::Null);
     let (_, paid) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
     let intent = shop.payment_intents().await.into_iter().find(|pi| pi["id"] == paid["payment_intent"]).unwrap();

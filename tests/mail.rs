@@ -8,9 +8,10 @@
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use storefront::store::Store;
 
 mod support;
+
+use support::Shop;
 
 /// An SMTP server on `port` keeping what it receives in the maildir `dir` (which it
 /// makes: it must not exist yet), under `new/`.
@@ -82,19 +83,8 @@ fn readable(message: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-struct Shop {
-    base: String,
-    stripe: String,
-    store: Store,
-    db_url: String,
-    _db: tempfile::TempDir,
-}
-
 async fn shop(extra: &[(&str, &str)]) -> Shop {
-    let (config, db_url, db) = support::config(extra);
-    let running = support::serve(config).await;
-    let store = Store::connect(&db_url).await.unwrap();
-    Shop { base: running.base, stripe: running.stripe.unwrap(), store, db_url, _db: db }
+    Shop::start(extra).await
 }
 
 /// A shopper whose browser asks for `language`.

@@ -4,26 +4,17 @@
 //! order, count each refund once; the shopper's order page shows them.
 
 use serde_json::{Value, json};
-use storefront::store::{OrderStatus, RefundStatus, Store};
+use storefront::store::{OrderStatus, RefundStatus};
 
 mod support;
+
+use support::Shop;
 
 const SECRET: &str = "whsec_refund_tests";
 const ADMIN: &str = "merchant-token-0123456789";
 
-struct Shop {
-    base: String,
-    stripe: String,
-    shopper: reqwest::Client,
-    store: Store,
-    _db: tempfile::TempDir,
-}
-
 async fn shop() -> Shop {
-    let (config, db_url, db) = support::config(&[("STRIPE_WEBHOOK_SECRET", SECRET), ("ADMIN_TOKEN", ADMIN)]);
-    let running = support::serve(config).await;
-    let store = Store::connect(&db_url).await.unwrap();
-    Shop { base: running.base, stripe: running.stripe.unwrap(), shopper: support::shopper(), store, _db: db }
+    Shop::start(&[("STRIPE_WEBHOOK_SECRET", SECRET), ("ADMIN_TOKEN", ADMIN)]).await
 }
 
 impl Shop {

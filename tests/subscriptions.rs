@@ -8,26 +8,17 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use storefront::store::{Store, SubscriptionRecord};
+use storefront::store::SubscriptionRecord;
 
 mod support;
 
-struct Shop {
-    base: String,
-    stripe: String,
-    shopper: reqwest::Client,
-    store: Store,
-    _db: tempfile::TempDir,
-}
+use support::Shop;
 
 const KEY: &str = "sk_test_subscriptions";
 const ADMIN: &str = "merchant-token-0123456789";
 
 async fn shop() -> Shop {
-    let (config, db_url, db) = support::config(&[("ADMIN_TOKEN", ADMIN)]);
-    let running = support::serve(config).await;
-    let store = Store::connect(&db_url).await.unwrap();
-    Shop { base: running.base, stripe: running.stripe.unwrap(), shopper: support::shopper(), store, _db: db }
+    Shop::start(&[("ADMIN_TOKEN", ADMIN)]).await
 }
 
 impl Shop {

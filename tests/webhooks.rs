@@ -7,27 +7,18 @@ use storefront::store::Store;
 
 mod support;
 
+use support::Shop;
+
 const SECRET: &str = "whsec_webhook_tests";
 const ADMIN: &str = "merchant-token-0123456789";
 
-struct Shop {
-    base: String,
-    stripe: String,
-    client: reqwest::Client,
-    store: Store,
-    _db: tempfile::TempDir,
-}
-
 async fn shop() -> Shop {
-    let (config, db_url, db) = support::config(&[("STRIPE_WEBHOOK_SECRET", SECRET), ("ADMIN_TOKEN", ADMIN)]);
-    let running = support::serve(config).await;
-    let store = Store::connect(&db_url).await.unwrap();
-    Shop { base: running.base, stripe: running.stripe.unwrap(), client: support::shopper(), store, _db: db }
+    Shop::start(&[("STRIPE_WEBHOOK_SECRET", SECRET), ("ADMIN_TOKEN", ADMIN)]).await
 }
 
 impl Shop {
     async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> (u16, Value) {
-        let response = self.client.post(format!("{}/api/{endpoint}", self.base)).form(form).send().await.unwrap();
+        let response = self.shopper.post(format!("{}/api/{endpoint}", self.base)).form(form).send().await.unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -35,7 +26,7 @@ impl Shop {
     /// An order for one walnut board (stock 8), paid with `payment_method`.
     async fn order(&self, payment_method: &str) -> Value {
         self.call("cart/add", &[("product_id", "walnut-board"), ("quantity", "1")]).await;
-        let token = support::test_token(&self.client, &self.stripe, payment_method).await;
+        let token = support::test_token(&self.shopper, &self.stripe, payment_method).await;
         let (status, reply) = self.call("checkout/confirm", &[("confirmation_token", token.as_str())]).await;
         assert_eq!(status, 200, "{reply}");
         reply
@@ -74,7 +65,7 @@ async fn a_payment_becomes_a_paid_order_through_the_emulators_signed_webhooks() 
     let outbox = shop.store.outbox_for(order_id).await.unwrap();
     assert_eq!(outbox.len(), 1);
     assert!(outbox[0].body.contains("1 × Walnut serving board"), "{outbox:?}");
-    let deliveries: Value = shop.client.get(format!("{}/_emulator/deliveries", shop.stripe)).send().await.unwrap().json().await.unwrap();
+    let deliveries: Value = shop.shopper.get(format!("{}/_emulator/deliveries", shop.stripe)).send().await.unwrap().json().await.unwrap();
     assert!(deliveries["data"].as_array().unwrap().iter().all(|d| d["attempts"][0]["status"] == 200), "{deliveries}");
 }
 
@@ -194,7 +185,7 @@ async fn checkout_in_new_session(shop: &Shop, form: &[(&str, &str)]) -> Value {
 async fn every_event_delivered_twice_and_out_of_order_still_fulfils_each_order_once() {
     let shop = shop().await;
     let mode = json!({ "duplicate": true, "shuffle": true });
-    let set = shop.client.post(format!("{}/_emulator/delivery_mode", shop.stripe)).json(&mode).send().await.unwrap();
+    let set = shop.shopper.post(format!("{}/_emulator/delivery_mode", shop.stripe)).json(&mode).send().await.unwrap();
     assert!(set.status().is_success());
 
     let card = [
@@ -222,7 +213,7 @@ async fn every_event_delivered_twice_and_out_of_order_still_fulfils_each_order_o
 
     let intent = authenticated["payment_intent"].as_str().unwrap();
     let secret = support::stripe_call(
-        &shop.client,
+        &shop.shopper,
         reqwest::Method::GET,
         format!("{}/v1/payment_intents/{intent}", shop.stripe),
         "sk_test_tests",
@@ -230,7 +221,7 @@ async fn every_event_delivered_twice_and_out_of_order_still_fulfils_each_order_o
     )
     .await;
     let done = shop
-        .client
+        .shopper
         .post(format!("{}/_emulator/3ds/{intent}", shop.stripe))
         .json(&json!({ "client_secret": secret["client_secret"], "result": "complete" }))
         .send()
@@ -256,7 +247,7 @@ async fn every_event_delivered_twice_and_out_of_order_still_fulfils_each_order_o
         200,
         || async {
             let deliveries: Value =
-                shop.client.get(format!("{}/_emulator/deliveries", shop.stripe)).send().await.unwrap().json().await.unwrap();
+                shop.shopper.get(format!("{}/_emulator/deliveries", shop.stripe)).send().await.unwrap().json().await.unwrap();
             deliveries["data"].as_array().unwrap().iter().all(|d| d["status"] == "succeeded")
         },
         |done| *done,
@@ -280,13 +271,13 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once() {
     // Delivered again: recorded once.
     let events = shop.store.order_events(order_id).await.unwrap();
     let (event_id, _, _) = events.iter().find(|(_, kind, _)| kind == "charge.dispute.created").unwrap().clone();
-    let resent = shop.client.post(format!("{}/_emulator/events/{event_id}/resend", shop.stripe)).send().await.unwrap();
+    let resent = shop.shopper.post(format!("{}/_emulator/events/{event_id}/resend", shop.stripe)).send().await.unwrap();
     assert!(resent.status().is_success());
     let delivered = support::poll_until(
         100,
         || async {
             let url = format!("{}/_emulator/deliveries?event_id={event_id}", shop.stripe);
-            let deliveries: Value = shop.client.get(url).send().await.unwrap().json().await.unwrap();
+            let deliveries: Value = shop.shopper.get(url).send().await.unwrap().json().await.unwrap();
             deliveries["data"].as_array().unwrap().iter().filter(|d| d["status"] == "succeeded").count()
         },
         |succeeded| *succeeded >= 2,

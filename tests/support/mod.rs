@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 use storefront::config::Config;
 use storefront::server::Application;
+use storefront::store::Store;
 
 /// A configuration for tests: `Leptos.toml` with a temporary database, the
 /// repository's catalog, port 0 for the storefront and its embedded emulator; `extra`
@@ -53,6 +54,27 @@ pub async fn serve(config: Config) -> Running {
     let stripe = app.emulator_url().map(str::to_owned);
     tokio::spawn(app.run_until_stopped());
     Running { base, stripe }
+}
+
+/// A storefront serving in the background with its embedded emulator, its database open
+/// beside it and a shopper to browse it.
+pub struct Shop {
+    pub base: String,
+    pub stripe: String,
+    pub shopper: reqwest::Client,
+    pub store: Store,
+    pub db_url: String,
+    _db: tempfile::TempDir,
+}
+
+impl Shop {
+    /// A shop configured as [`config`] does, with `extra`.
+    pub async fn start(extra: &[(&str, &str)]) -> Shop {
+        let (config, db_url, db) = config(extra);
+        let running = serve(config).await;
+        let store = Store::connect(&db_url).await.unwrap();
+        Shop { base: running.base, stripe: running.stripe.unwrap(), shopper: shopper(), store, db_url, _db: db }
+    }
 }
 
 /// A client that keeps cookies (a shopper) and fails a test instead of hanging it.
