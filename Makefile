@@ -87,10 +87,18 @@ wrk:
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; \
 	fi
 
-# Stripe's official Node SDK drives the emulator (stripe-emulator/conformance/).
-conformance: stripe-emulator/conformance/node_modules/.package-lock.json
+# Stripe's official Node and Python SDKs drive the emulator (stripe-emulator/conformance/).
+PYTHON_SDK := stripe-emulator/conformance/python/.venv
+conformance: stripe-emulator/conformance/node_modules/.package-lock.json $(PYTHON_SDK)/installed
 	cargo build -p stripe-emulator
 	cd stripe-emulator/conformance && npm test
+	$(PYTHON_SDK)/bin/python -m unittest discover -s stripe-emulator/conformance/python
+
+# The Python SDK in a virtual environment of its own, at the version requirements.txt pins.
+$(PYTHON_SDK)/installed: stripe-emulator/conformance/python/requirements.txt
+	python3 -m venv $(PYTHON_SDK)
+	$(PYTHON_SDK)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
 
 stripe-emulator/conformance/node_modules/.package-lock.json: stripe-emulator/conformance/package-lock.json stripe-emulator/conformance/package.json
 	cd stripe-emulator/conformance && npm ci --no-audit --no-fund
