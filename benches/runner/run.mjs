@@ -499,6 +499,16 @@ function table(rows, baseline) {
 }
 
 async function main() {
+  // The load generator, checked before ten minutes of preparation and browser rows
+  // rather than after them (`make bench` installs it: `make wrk`).
+  if (!PAGES_ONLY) {
+    try {
+      execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    } catch (error) {
+      // (wrk prints its version and exits 1; only a missing binary is an error here.)
+      if (error.code === 'ENOENT') throw new Error('wrk is not installed: run `make wrk` (or BENCH_PAGES_ONLY=1 for the browser rows alone)');
+    }
+  }
   fs.rmSync(WORK, { recursive: true, force: true });
   fs.mkdirSync(WORK, { recursive: true });
   const machine = `${os.cpus().length} × ${os.cpus()[0].model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.release()}`;
