@@ -36,11 +36,14 @@ def start_emulator():
         match = re.search(r"Stripe emulator on (http://127\.0\.0\.1:\d+)", line)
         if match:
             # Keep reading its output, so that it never blocks on a full pipe.
-            threading.Thread(target=process.stdout.read, daemon=True).start()
+            process.drain = threading.Thread(target=process.stdout.read, daemon=True)
+            process.drain.start()
             return process, match.group(1)
         if process.poll() is not None:
             break
     process.kill()
+    process.wait()
+    process.stdout.close()
     raise RuntimeError(f"the emulator did not start: {seen}")
 
 
@@ -94,6 +97,8 @@ class PythonSdk(unittest.TestCase):
     def tearDownClass(cls):
         cls.process.kill()
         cls.process.wait()
+        cls.process.drain.join()
+        cls.process.stdout.close()
 
     def control(self, path, body):
         request = urllib.request.Request(
@@ -208,6 +213,7 @@ class PythonSdk(unittest.TestCase):
             self.assertEqual(self.stripe.v1.events.retrieve(event.id).type, "payment_intent.succeeded")
         finally:
             receiver.shutdown()
+            receiver.server_close()
 
     def test_refunds_part_then_the_rest_and_an_over_refund_refused(self):
         intent = self.pay("pm_card_visa", amount=3000)
