@@ -85,6 +85,13 @@ impl Stripe {
         self.post("/v1/payment_intents", &form).await
     }
 
+    /// Finishes the 3-D Secure challenge of an intent (`result`: "complete" or "fail"),
+    /// as the shopper does in the challenge frame.
+    async fn authenticate(&self, intent: &Value, result: &str) -> Reply {
+        let path = format!("/_emulator/3ds/{}", intent["id"].as_str().unwrap());
+        self.control(&path, json!({ "client_secret": intent["client_secret"], "result": result })).await
+    }
+
     async fn event_types(&self) -> Vec<String> {
         let events = self.get("/v1/events?limit=100").await.body;
         let mut types: Vec<String> = events["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect();
@@ -329,12 +336,7 @@ async fn three_d_secure_completes_or_fails_through_the_challenge() {
 
     let token = stripe.token("pm_card_threeDSecure2Required").await;
     let intent = stripe.pay(&token, &[]).await.body;
-    let failed = stripe
-        .control(
-            &format!("/_emulator/3ds/{}", intent["id"].as_str().unwrap()),
-            json!({ "client_secret": intent["client_secret"], "result": "fail" }),
-        )
-        .await;
+    let failed = stripe.authenticate(&intent, "fail").await;
     assert_eq!(failed.body["status"], "requires_payment_method");
     assert_eq!(failed.body["last_payment_error"]["code"], "payment_intent_authentication_failure");
 }
@@ -358,12 +360,7 @@ async fn card_1629_authenticates_then_declines() {
         .body;
     let intent = stripe.pay(token["id"].as_str().unwrap(), &[]).await.body;
     assert_eq!(intent["status"], "requires_action");
-    let done = stripe
-        .control(
-            &format!("/_emulator/3ds/{}", intent["id"].as_str().unwrap()),
-            json!({ "client_secret": intent["client_secret"], "result": "complete" }),
-        )
-        .await;
+    let done = stripe.authenticate(&intent, "complete").await;
     assert_eq!(done.body["status"], "requires_payment_method");
     assert_eq!(done.body["last_payment_error"]["code"], "card_declined");
 }
@@ -772,12 +769,7 @@ async fn setup_intents_save_a_card_and_can_require_3ds() {
     let token = stripe.token("pm_card_authenticationRequiredOnSetup").await;
     let setup = stripe.post("/v1/setup_intents", &[("customer", &cus), ("confirm", "true"), ("confirmation_token", &token)]).await.body;
     assert_eq!(setup["status"], "requires_action");
-    let done = stripe
-        .control(
-            &format!("/_emulator/3ds/{}", setup["id"].as_str().unwrap()),
-            json!({ "client_secret": setup["client_secret"], "result": "complete" }),
-        )
-        .await;
+    let done = stripe.authenticate(&setup, "complete").await;
     assert_eq!(done.body["status"], "succeeded");
 }
 
