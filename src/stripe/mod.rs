@@ -371,6 +371,15 @@ mod tests {
     use std::collections::BTreeMap;
     use types::*;
 
+    /// The form body `params` encode to, as (key, value) pairs in order.
+    fn decoded(params: &impl serde::Serialize) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(encode(params).unwrap().as_bytes()).into_owned().collect()
+    }
+
+    fn field<'a>(decoded: &'a [(String, String)], key: &str) -> Option<&'a str> {
+        decoded.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
     #[test]
     fn parameters_are_form_encoded_with_bracket_keys() {
         let token = ConfirmationTokenId::parse("ctoken_123").unwrap();
@@ -390,9 +399,8 @@ mod tests {
             receipt_email: None,
             expand: ["payment_method"],
         };
-        let body = encode(&params).unwrap();
-        let decoded: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
-        let get = |key: &str| decoded.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        let decoded = decoded(&params);
+        let get = |key: &str| field(&decoded, key);
         assert_eq!(get("expand[0]"), Some("payment_method"));
         assert_eq!(get("amount"), Some("4250"));
         assert_eq!(get("confirm"), Some("true"));
@@ -425,9 +433,8 @@ mod tests {
             receipt_email: None,
             expand: ["payment_method"],
         };
-        let body = encode(&params).unwrap();
-        let decoded: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
-        let get = |key: &str| decoded.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        let decoded = decoded(&params);
+        let get = |key: &str| field(&decoded, key);
         assert_eq!(get("allowed_payment_method_types[0]"), Some("card"));
         assert_eq!(get("allowed_payment_method_types[1]"), Some("sepa_debit"));
         assert_eq!(get("automatic_payment_methods[enabled]"), None);
@@ -473,9 +480,8 @@ mod tests {
             receipt_email: Some("jenny@example.com"),
             expand: ["payment_method"],
         };
-        let body = encode(&params).unwrap();
-        let decoded: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
-        let get = |key: &str| decoded.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        let decoded = decoded(&params);
+        let get = |key: &str| field(&decoded, key);
         assert_eq!(get("payment_method"), Some("pm_123"));
         assert_eq!(get("use_stripe_sdk"), Some("true"));
         assert_eq!(get("mandate_data[customer_acceptance][type]"), Some("online"));
@@ -533,9 +539,8 @@ mod tests {
                 receipt_email: None,
                 expand: ["payment_method"],
             };
-            let body = encode(&params).unwrap();
-            let decoded: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
-            let get = |key: &str| decoded.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+            let decoded = decoded(&params);
+            let get = |key: &str| field(&decoded, key).map(str::to_owned);
             proptest::prop_assert_eq!(get("metadata[note]"), Some(value.clone()));
             proptest::prop_assert_eq!(get("return_url"), Some(return_url.clone()));
             proptest::prop_assert_eq!(get("amount"), Some(amount.to_string()));
