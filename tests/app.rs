@@ -180,6 +180,14 @@ async fn unknown_pages_and_unknown_orders_are_404() {
         let response = support::client().get(format!("{}{path}", app.base)).send().await.unwrap();
         assert_eq!(response.status(), 404, "{path}");
     }
+    // Names longer than a file system allows (255 bytes) name no file either: the 404
+    // page, not an error from the file system.
+    let long = "a".repeat(256);
+    let encoded = "%C3%A9".repeat(128);
+    for path in [format!("/{long}"), format!("/images/{long}"), format!("/{encoded}"), format!("/pkg/{long}")] {
+        let response = support::client().get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -310,7 +310,7 @@ async fn serve_file(assets: &Assets, file: &str, headers: &HeaderMap, request: R
     assets.start();
     match assets.files.get().and_then(|files| files.get(file)) {
         Some(asset) => reply(asset, headers, cache_control),
-        None if file.starts_with('.') || file.contains(['/', '\\']) => StatusCode::NOT_FOUND.into_response(),
+        None if file.starts_with('.') || file.contains(['/', '\\']) || !may_name_a_file(file) => StatusCode::NOT_FOUND.into_response(),
         None => {
             // Not read (yet): from disk.
             use tower::ServiceExt;
@@ -322,6 +322,15 @@ async fn serve_file(assets: &Assets, file: &str, headers: &HeaderMap, request: R
             response.map(Body::new)
         }
     }
+}
+
+/// Whether an address's path (percent-encoded, as in the request) could name a file:
+/// none of its parts, decoded, longer than file systems allow (255 bytes). A longer
+/// one names no file, and the file system refuses to look it up (ENAMETOOLONG), which
+/// the static file service would answer with an error, not a 404.
+pub fn may_name_a_file(path: &str) -> bool {
+    const NAME_MAX: usize = 255;
+    path.split('/').all(|part| percent_encoding::percent_decode_str(part).nth(NAME_MAX).is_none())
 }
 
 /// A file of the site root from memory; `None` when it is not there (yet), and the

@@ -185,6 +185,7 @@ fn router(state: AppState) -> Router {
     // requests included (a 304 for an unchanged file). A path with no file gets the
     // 404 page.
     let not_found = axum::handler::Handler::with_state(pages::not_found, state.clone());
+    let no_file = not_found.clone();
     let static_files = tower::ServiceBuilder::new().layer(axum::middleware::map_response(middleware::static_file_caching)).service(
         tower_http::services::ServeDir::new(&*state.leptos_options.site_root)
             .precompressed_br()
@@ -209,10 +210,14 @@ fn router(state: AppState) -> Router {
         .route("/orders/{id}", get(pages::order))
         .route("/account", get(pages::account))
         .fallback(move |axum::extract::State(state): axum::extract::State<AppState>, request: axum::extract::Request| async move {
+            use tower::ServiceExt;
             match assets::site_file(&state.site_files, &request) {
                 Some(response) => response,
+                None if !assets::may_name_a_file(request.uri().path()) => {
+                    let Ok(response) = no_file.oneshot(request).await;
+                    response
+                }
                 None => {
-                    use tower::ServiceExt;
                     let Ok(response) = static_files.oneshot(request).await;
                     axum::response::IntoResponse::into_response(response)
                 }
