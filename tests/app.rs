@@ -176,7 +176,7 @@ async fn a_plain_form_post_without_javascript_redirects_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_pages_and_unknown_orders_are_404() {
     let app = spawn_app().await;
-    for path in ["/no-such-page", "/orders/ord_123", "/admin/orders"] {
+    for path in ["/no-such-page", "/orders/ord_123", "/orders/%FF", "/admin/orders"] {
         let response = support::client().get(format!("{}{path}", app.base)).send().await.unwrap();
         assert_eq!(response.status(), 404, "{path}");
     }
@@ -547,8 +547,18 @@ async fn site_files_are_served_from_memory_compressed_and_revalidated() {
     let mut unzipped = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&reply.bytes().await.unwrap()[..]), &mut unzipped).unwrap();
     assert_eq!(unzipped, on_disk);
-    let by_tag = client.get(&url).header("if-none-match", &headers["etag"]).send().await.unwrap();
-    assert_eq!(by_tag.status(), 304);
+    let etag = headers["etag"].to_str().unwrap();
+    // RFC 9110 §13.1.2: the tag itself, weak or in a list, or `*`; another tag is no match.
+    for (if_none_match, status) in [
+        (etag.to_owned(), 304),
+        (format!("W/{etag}"), 304),
+        (format!("\"other\", {etag}"), 304),
+        ("*".to_owned(), 304),
+        ("\"other\"".to_owned(), 200),
+    ] {
+        let reply = client.get(&url).header("if-none-match", &if_none_match).send().await.unwrap();
+        assert_eq!(reply.status(), status, "If-None-Match: {if_none_match}");
+    }
     let by_date = client.get(&url).header("if-modified-since", &headers["last-modified"]).send().await.unwrap();
     assert_eq!(by_date.status(), 304);
     let head = client.head(&url).send().await.unwrap();

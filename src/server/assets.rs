@@ -14,7 +14,7 @@ use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum_extra::headers::{HeaderMapExt, IfModifiedSince, LastModified};
+use axum_extra::headers::{ETag, HeaderMapExt, IfModifiedSince, IfNoneMatch, LastModified};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -140,7 +140,7 @@ pub const SITE_FILE_CACHING: &str = "public, max-age=3600";
 /// One file in its encodings (the compressed ones when the build wrote them).
 struct Asset {
     content_type: &'static str,
-    etag: HeaderValue,
+    etag: ETag,
     /// The file's time, for browsers that revalidate by date.
     modified: Option<std::time::SystemTime>,
     identity: axum::body::Bytes,
@@ -271,15 +271,9 @@ fn keep(
     brotli: Option<axum::body::Bytes>,
 ) -> Asset {
     let digest = Sha256::digest(&bytes);
-    let etag = format!("\"{}\"", hex::encode(&digest[..12]));
-    Asset {
-        content_type,
-        etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"0\"")),
-        modified,
-        identity: bytes.into(),
-        gzip,
-        brotli,
-    }
+    // Twelve bytes of a SHA-256, in hex: always a valid entity tag.
+    let etag = format!("\"{}\"", hex::encode(&digest[..12])).parse().expect("a quoted hex string is an entity tag");
+    Asset { content_type, etag, modified, identity: bytes.into(), gzip, brotli }
 }
 
 /// How long browsers keep a file addressed below the build's version: for good.
@@ -349,9 +343,10 @@ pub fn site_file(assets: &Assets, request: &Request) -> Option<Response> {
 }
 
 /// Whether the browser's copy is current: its `ETag`, or else its date (RFC 9110 §13.2.2).
+/// `If-None-Match` may list several tags, weak ones (`W/`), or `*`.
 fn current(asset: &Asset, headers: &HeaderMap) -> bool {
-    match headers.get(header::IF_NONE_MATCH) {
-        Some(tag) => tag == asset.etag,
+    match headers.typed_get::<IfNoneMatch>() {
+        Some(tags) => !tags.precondition_passes(&asset.etag),
         None => match (headers.typed_get::<IfModifiedSince>(), asset.modified) {
             (Some(since), Some(modified)) => !since.is_modified(modified),
             _ => false,
@@ -386,7 +381,7 @@ fn reply(asset: &Asset, headers: &HeaderMap, cache_control: HeaderValue) -> Resp
         response
     };
     let headers = response.headers_mut();
-    headers.insert(header::ETAG, asset.etag.clone());
+    headers.typed_insert(asset.etag.clone());
     if let Some(modified) = asset.modified {
         headers.typed_insert(LastModified::from(modified));
     }

@@ -9,6 +9,7 @@ use crate::error::AppError;
 use crate::request::{Reading, Request};
 use crate::session::Visit;
 use crate::state::AppState;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
@@ -132,7 +133,9 @@ pub async fn checkout_complete(State(state): State<AppState>, page: Page) -> Res
 }
 
 /// `/orders/{id}`: the order, to whoever placed it; reloading itself while it settles.
-pub async fn order(State(state): State<AppState>, Path(id): Path<String>, page: Page) -> Response {
+pub async fn order(State(state): State<AppState>, id: Result<Path<String>, PathRejection>, page: Page) -> Response {
+    // An address that is not even text (`/orders/%FF`) names no order either.
+    let Ok(Path(id)) = id else { return not_found(State(state), page).await };
     let visit = page.visit(&state, Vec::new()).await;
     let head = page.head(&state, visit.as_ref().ok());
     let order = match visit {
