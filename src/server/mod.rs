@@ -7,6 +7,7 @@ mod health;
 mod middleware;
 mod pages;
 mod payments;
+mod serve;
 
 pub use form_errors::FormErrors;
 
@@ -147,21 +148,11 @@ impl Application {
 
     /// Serves until `stop` completes (tests stop a server this way).
     pub async fn run_until(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        // With the peer's address in each request (the sign-in rate limit per address).
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        // Every reply goes out as soon as it is written. Without TCP_NODELAY, a reply
-        // written in two parts (headers, then a file's body) waits for the client's
-        // delayed ACK of the first part: 40 ms per static file on a reused connection.
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |socket: &mut tokio::net::TcpStream| {
-            if let Err(error) = socket.set_nodelay(true) {
-                tracing::warn!(%error, "cannot set TCP_NODELAY on a connection");
-            }
-        });
-        let served = axum::serve(listener, service).with_graceful_shutdown(stop).await;
+        serve::serve(self.listener, self.router, serve::HEADER_READ_TIMEOUT, stop).await;
         if let Some(emulator) = self.emulator {
             emulator.stop().await;
         }
-        served
+        Ok(())
     }
 
     /// The embedded emulator's base URL, when there is one (tests use its control API).
