@@ -196,6 +196,23 @@ async fn oversized_bodies_are_refused() {
     let huge = "x".repeat(1024 * 1024);
     let (status, _) = app.call("cart/add", &[("product_id", &huge), ("quantity", "1")]).await;
     assert_eq!(status, 413);
+    // The same without a length given: chunked, found too large while it arrives.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
+    let head = "POST /api/cart/add HTTP/1.1\r\nHost: shop\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+                Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let chunk = format!("{:x}\r\nproduct_id={}\r\n", 11 + 99_989, "x".repeat(99_989));
+    // The server may answer and close before the last chunks are written.
+    for _ in 0..10 {
+        if socket.write_all(chunk.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let _ = socket.write_all(b"0\r\n\r\n").await;
+    let mut reply = String::new();
+    socket.read_to_string(&mut reply).await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

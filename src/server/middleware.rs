@@ -1,7 +1,7 @@
 //! Middleware around every route: request ids (accepted from a proxy or generated,
 //! echoed in `x-request-id` and present on every log line of the request), request
-//! tracing, a body-size limit, baseline security headers, and the HTTP status of
-//! server-function errors.
+//! tracing, request bodies read whole (a size limit and a deadline), baseline security
+//! headers, and the HTTP status of server-function errors.
 
 use axum::Router;
 use axum::body::Body;
@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -91,9 +90,46 @@ pub async fn static_file_caching<B>(mut response: Response<B>) -> Response<B> {
     response
 }
 
-/// A 413 for bodies over `bytes`.
-pub fn body_limit(bytes: usize) -> RequestBodyLimitLayer {
-    RequestBodyLimitLayer::new(bytes)
+/// How a request's body may arrive: at most `bytes`, all of it `within` this time.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimits {
+    pub bytes: usize,
+    pub within: std::time::Duration,
+}
+
+impl BodyLimits {
+    /// At most `bytes`, within 30 s (Node's HTTP server allows a request 300 s).
+    pub const fn of(bytes: usize) -> BodyLimits {
+        BodyLimits { bytes, within: std::time::Duration::from_secs(30) }
+    }
+}
+
+/// Reads a request's whole body before its handler runs: a 413 when it is larger than
+/// allowed (said by `Content-Length` or found while reading), a 408 when it has not all
+/// arrived in time. Without a deadline a client that sends a body a byte at a time
+/// holds its connection for as long as it likes; and every handler here reads the
+/// whole body anyway (forms, JSON, a webhook's signed bytes).
+pub async fn read_body(
+    axum::extract::State(limits): axum::extract::State<BodyLimits>,
+    request: Request<Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    use http_body_util::BodyExt;
+    let too_large = || (StatusCode::PAYLOAD_TOO_LARGE, "The request is too large.").into_response();
+    if axum::body::HttpBody::size_hint(request.body()).exact() == Some(0) {
+        return next.run(request).await;
+    }
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|length| length.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limits.bytes as u64) {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    match tokio::time::timeout(limits.within, http_body_util::Limited::new(body, limits.bytes).collect()).await {
+        Ok(Ok(body)) => next.run(Request::from_parts(parts, Body::from(body.to_bytes()))).await,
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => too_large(),
+        Ok(Err(_)) => (StatusCode::BAD_REQUEST, "The request's body could not be read.").into_response(),
+        Err(_) => (StatusCode::REQUEST_TIMEOUT, "The request's body took too long to arrive: send it again.").into_response(),
+    }
 }
 
 pub fn apply(router: Router) -> Router {
@@ -119,6 +155,43 @@ pub fn apply(router: Router) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Bytes;
+    use futures_util::StreamExt;
+    use tower::ServiceExt;
+
+    /// A route that echoes its body, behind `read_body` (10 bytes, within 200 ms).
+    async fn post(body: Body, content_length: Option<&str>) -> (StatusCode, String) {
+        let limits = BodyLimits { bytes: 10, within: std::time::Duration::from_millis(200) };
+        let echo = Router::new()
+            .route("/", axum::routing::post(|body: Bytes| async move { body }))
+            .layer(axum::middleware::from_fn_with_state(limits, read_body));
+        let mut request = Request::post("/").body(body).unwrap();
+        if let Some(length) = content_length {
+            request.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from_str(length).unwrap());
+        }
+        let response = echo.oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// A body sent in pieces, as a client does with chunked encoding (no size known).
+    fn in_pieces(pieces: &[&'static str]) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + use<> {
+        futures_util::stream::iter(pieces.iter().map(|piece| Ok(Bytes::from_static(piece.as_bytes()))).collect::<Vec<_>>())
+    }
+
+    #[tokio::test]
+    async fn a_body_arrives_whole_or_is_refused_clearly() {
+        assert_eq!(post(Body::from("0123456789"), None).await, (StatusCode::OK, "0123456789".to_owned()));
+        assert_eq!(post(Body::from_stream(in_pieces(&["01234", "56789"])), None).await, (StatusCode::OK, "0123456789".to_owned()));
+        // Too large, as declared or as it turns out.
+        assert_eq!(post(Body::from("0"), Some("11")).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(post(Body::from_stream(in_pieces(&["01234", "56789", "x"])), None).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+        // A body that stops arriving: refused once the time is up.
+        let stalled = in_pieces(&["012"]).chain(futures_util::stream::pending());
+        let (status, message) = post(Body::from_stream(stalled), None).await;
+        assert_eq!(status, StatusCode::REQUEST_TIMEOUT, "{message}");
+    }
 
     #[test]
     fn with_real_stripe_the_policy_lists_stripes_published_origins() {

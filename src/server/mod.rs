@@ -226,11 +226,11 @@ fn router(state: AppState) -> Router {
     }
     let pages = pages
         .layer(axum::middleware::from_fn_with_state(public_origin(&state.public_url), middleware::same_origin_writes))
-        .layer(middleware::body_limit(middleware::MAX_BODY_BYTES));
+        .layer(axum::middleware::from_fn_with_state(middleware::BodyLimits::of(middleware::MAX_BODY_BYTES), middleware::read_body));
     // Stripe's events can be larger than any form; they get a limit of their own.
     let webhook = Router::new()
         .route("/webhook", axum::routing::post(crate::orders::webhook::receive))
-        .layer(middleware::body_limit(middleware::MAX_WEBHOOK_BYTES));
+        .layer(axum::middleware::from_fn_with_state(middleware::BodyLimits::of(middleware::MAX_WEBHOOK_BYTES), middleware::read_body));
     middleware::apply(pages.merge(webhook).with_state(state))
 }
 
