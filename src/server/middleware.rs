@@ -1,7 +1,8 @@
 //! Middleware around every route: request ids (accepted from a proxy or generated,
 //! echoed in `x-request-id` and present on every log line of the request), request
-//! tracing, request bodies read whole (a size limit and a deadline), baseline security
-//! headers, and the HTTP status of server-function errors.
+//! tracing, writes (from the shop's own pages, their bodies read whole within a size
+//! limit and a deadline), baseline security headers, and the HTTP status of
+//! server-function errors.
 
 use axum::Router;
 use axum::body::Body;
@@ -56,31 +57,6 @@ pub fn content_security_policy(stripe_js_url: &str, site: &leptos::config::Lepto
     )
 }
 
-/// Refuses state-changing requests that a browser says come from another site: a
-/// POST (PUT, PATCH, DELETE) whose `Origin` names neither this request's own host nor
-/// the shop's public URL gets 403 and changes nothing. Browsers send `Origin` on every
-/// such request; clients that send none (scripts, Stripe's webhooks, the tests) are
-/// not browsers carrying a shopper's cookies, and pass. Against login CSRF above all:
-/// `SameSite=Lax` keeps the session cookie off cross-site posts, but signing in needs
-/// no cookie, so another site could otherwise sign a shopper in to its own account.
-pub async fn same_origin_writes(
-    axum::extract::State(public_origin): axum::extract::State<std::sync::Arc<str>>,
-    request: Request<Body>,
-    next: axum::middleware::Next,
-) -> Response {
-    let writes = !matches!(*request.method(), http::Method::GET | http::Method::HEAD | http::Method::OPTIONS);
-    if writes && let Some(origin) = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok());
-        let authority = origin.split_once("://").map(|(_, rest)| rest);
-        let same_host = authority.is_some() && authority == host;
-        if !same_host && origin != &*public_origin {
-            tracing::warn!(%origin, "refused a cross-site request");
-            return (StatusCode::FORBIDDEN, "Cross-site requests are refused: use the shop's own pages.").into_response();
-        }
-    }
-    next.run(request).await
-}
-
 /// Files of the site root (favicon, images; their names carry no hash): kept by the
 /// browser for an hour, then revalidated (a 304 while unchanged).
 pub async fn static_file_caching<B>(mut response: Response<B>) -> Response<B> {
@@ -90,41 +66,63 @@ pub async fn static_file_caching<B>(mut response: Response<B>) -> Response<B> {
     response
 }
 
-/// How a request's body may arrive: at most `bytes`, all of it `within` this time.
-#[derive(Clone, Copy, Debug)]
-pub struct BodyLimits {
-    pub bytes: usize,
-    pub within: std::time::Duration,
+/// What the shop takes from a write (a POST, PUT, PATCH or DELETE): where it may come
+/// from, and how its body may arrive.
+#[derive(Clone, Debug)]
+pub struct Writes {
+    /// `scheme://host[:port]` of the shop's public URL.
+    public_origin: std::sync::Arc<str>,
+    max_body_bytes: usize,
+    body_within: std::time::Duration,
 }
 
-impl BodyLimits {
-    /// At most `bytes`, within 30 s (Node's HTTP server allows a request 300 s).
-    pub const fn of(bytes: usize) -> BodyLimits {
-        BodyLimits { bytes, within: std::time::Duration::from_secs(30) }
+impl Writes {
+    /// Bodies of at most `max_body_bytes`, all of it within 30 s (Node's HTTP server
+    /// allows a request 300 s).
+    pub fn new(public_origin: std::sync::Arc<str>, max_body_bytes: usize) -> Writes {
+        Writes { public_origin, max_body_bytes, body_within: std::time::Duration::from_secs(30) }
     }
 }
 
-/// Reads a request's whole body before its handler runs: a 413 when it is larger than
-/// allowed (said by `Content-Length` or found while reading), a 408 when it has not all
-/// arrived in time. Without a deadline a client that sends a body a byte at a time
-/// holds its connection for as long as it likes; and every handler here reads the
-/// whole body anyway (forms, JSON, a webhook's signed bytes).
-pub async fn read_body(
-    axum::extract::State(limits): axum::extract::State<BodyLimits>,
+/// A write, before its handler runs (reads pass untouched):
+///
+/// - Refused (403) when a browser says it comes from another site: its `Origin` names
+///   neither this request's own host nor the shop's public URL. Browsers send `Origin`
+///   on every such request; clients that send none (scripts, Stripe's webhooks, the
+///   tests) are not browsers carrying a shopper's cookies, and pass. Against login CSRF
+///   above all: `SameSite=Lax` keeps the session cookie off cross-site posts, but
+///   signing in needs no cookie, so another site could otherwise sign a shopper in to
+///   its own account.
+/// - Its body read whole: a 413 when it is larger than allowed (said by
+///   `Content-Length` or found while reading), a 408 when it has not all arrived in
+///   time. Without a deadline a client that sends a body a byte at a time holds its
+///   connection for as long as it likes; and every handler here reads the whole body
+///   anyway (forms, JSON, a webhook's signed bytes).
+pub async fn writes(
+    axum::extract::State(writes): axum::extract::State<Writes>,
     request: Request<Body>,
     next: axum::middleware::Next,
 ) -> Response {
     use http_body_util::BodyExt;
-    let too_large = || (StatusCode::PAYLOAD_TOO_LARGE, "The request is too large.").into_response();
-    if axum::body::HttpBody::size_hint(request.body()).exact() == Some(0) {
+    if matches!(*request.method(), http::Method::GET | http::Method::HEAD | http::Method::OPTIONS) {
         return next.run(request).await;
     }
+    if let Some(origin) = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+        let authority = origin.split_once("://").map(|(_, rest)| rest);
+        let same_host = authority.is_some() && authority == host;
+        if !same_host && origin != &*writes.public_origin {
+            tracing::warn!(%origin, "refused a cross-site request");
+            return (StatusCode::FORBIDDEN, "Cross-site requests are refused: use the shop's own pages.").into_response();
+        }
+    }
+    let too_large = || (StatusCode::PAYLOAD_TOO_LARGE, "The request is too large.").into_response();
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|length| length.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limits.bytes as u64) {
+    if declared.is_some_and(|length| length > writes.max_body_bytes as u64) {
         return too_large();
     }
     let (parts, body) = request.into_parts();
-    match tokio::time::timeout(limits.within, http_body_util::Limited::new(body, limits.bytes).collect()).await {
+    match tokio::time::timeout(writes.body_within, http_body_util::Limited::new(body, writes.max_body_bytes).collect()).await {
         Ok(Ok(body)) => next.run(Request::from_parts(parts, Body::from(body.to_bytes()))).await,
         Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => too_large(),
         Ok(Err(_)) => (StatusCode::BAD_REQUEST, "The request's body could not be read.").into_response(),
@@ -159,12 +157,12 @@ mod tests {
     use futures_util::StreamExt;
     use tower::ServiceExt;
 
-    /// A route that echoes its body, behind `read_body` (10 bytes, within 200 ms).
+    /// A route that echoes its body, behind `writes` (10 bytes, within 200 ms).
     async fn post(body: Body, content_length: Option<&str>) -> (StatusCode, String) {
-        let limits = BodyLimits { bytes: 10, within: std::time::Duration::from_millis(200) };
+        let limits = Writes { public_origin: "http://shop".into(), max_body_bytes: 10, body_within: std::time::Duration::from_millis(200) };
         let echo = Router::new()
             .route("/", axum::routing::post(|body: Bytes| async move { body }))
-            .layer(axum::middleware::from_fn_with_state(limits, read_body));
+            .layer(axum::middleware::from_fn_with_state(limits, writes));
         let mut request = Request::post("/").body(body).unwrap();
         if let Some(length) = content_length {
             request.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from_str(length).unwrap());

@@ -224,13 +224,15 @@ fn router(state: AppState) -> Router {
         pages = pages
             .route(path, axum::routing::on(axum::routing::MethodFilter::try_from(method).expect("a server function's method"), handler));
     }
-    let pages = pages
-        .layer(axum::middleware::from_fn_with_state(public_origin(&state.public_url), middleware::same_origin_writes))
-        .layer(axum::middleware::from_fn_with_state(middleware::BodyLimits::of(middleware::MAX_BODY_BYTES), middleware::read_body));
+    let origin = public_origin(&state.public_url);
+    let pages = pages.layer(axum::middleware::from_fn_with_state(
+        middleware::Writes::new(origin.clone(), middleware::MAX_BODY_BYTES),
+        middleware::writes,
+    ));
     // Stripe's events can be larger than any form; they get a limit of their own.
     let webhook = Router::new()
         .route("/webhook", axum::routing::post(crate::orders::webhook::receive))
-        .layer(axum::middleware::from_fn_with_state(middleware::BodyLimits::of(middleware::MAX_WEBHOOK_BYTES), middleware::read_body));
+        .layer(axum::middleware::from_fn_with_state(middleware::Writes::new(origin, middleware::MAX_WEBHOOK_BYTES), middleware::writes));
     middleware::apply(pages.merge(webhook).with_state(state))
 }
 
