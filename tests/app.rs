@@ -269,6 +269,9 @@ async fn a_large_catalog_is_served_a_page_at_a_time() {
     assert!(html.contains("Page 2 of 2") && html.contains("href=\"/?page=1\""));
 }
 
+/// The merchant's password on the servers that show their pages.
+const ADMIN: &str = "merchant-token-0123456789";
+
 /// A build's `/pkg`: the stylesheet, the bundle's JS and wasm (wasm-bindgen's plain
 /// names, as a build without `hash-files` leaves them) and the JS's bytes.
 fn pkg_site(js: &str) -> tempfile::TempDir {
@@ -304,9 +307,12 @@ async fn pkg_version(base: &str) -> String {
 async fn the_bundle_is_kept_for_good_below_the_builds_version_and_another_build_gets_another() {
     let client = support::client();
     let site = pkg_site("export function hydrate() {}");
-    let (config, _, _db) = support::config(&[("LEPTOS_SITE_ROOT", site.path().to_str().unwrap())]);
+    let (config, _, _db) = support::config(&[("LEPTOS_SITE_ROOT", site.path().to_str().unwrap()), ("ADMIN_TOKEN", ADMIN)]);
     let running = support::serve(config).await;
     let version = pkg_version(&running.base).await;
+    // The merchant's pages link the same stylesheet as the shop's.
+    let admin = support::admin_page(&format!("{}/admin/orders", running.base), ADMIN).await;
+    assert!(admin.contains(&format!("href=\"/pkg/{version}/storefront.css\"")), "{admin}");
     let kept = client.get(format!("{}/pkg/{version}/storefront.js", running.base)).send().await.unwrap();
     assert_eq!(kept.status(), 200);
     assert_eq!(kept.headers()["cache-control"], "public, max-age=31536000, immutable");

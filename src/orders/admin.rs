@@ -42,10 +42,13 @@ fn money(amount: i64, currency: &str) -> String {
     Currency::parse(currency).map(|c| Money::new(amount, c).to_string()).unwrap_or_else(|_| format!("{amount} {currency}"))
 }
 
-fn page(title: &str, body: &str) -> Response {
+/// A merchant's page, with the shop's stylesheet (at the build's address: with
+/// `hash-files`, a plain `/pkg/storefront.css` is no file).
+fn page(state: &AppState, title: &str, body: &str) -> Response {
     Html(format!(
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>{title}</title><link rel="stylesheet" href="/pkg/storefront.css"></head><body><main>{body}</main></body></html>"#,
-        title = escape(title)
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>{title}</title><link rel="stylesheet" href="{stylesheet}"></head><body><main>{body}</main></body></html>"#,
+        title = escape(title),
+        stylesheet = escape(&state.document.stylesheet),
     ))
     .into_response()
 }
@@ -85,6 +88,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(query
         })
         .collect();
     page(
+        &state,
         "Orders",
         &format!(
             "<h1>Orders</h1><p><a href=\"/admin/subscriptions\">Subscriptions</a></p><p>Show:{filters}</p><table><thead><tr><th>Order</th><th>Status</th><th>Total</th><th>Flag</th><th>Created (unix)</th></tr></thead><tbody>{rows}</tbody></table>"
@@ -126,6 +130,7 @@ pub async fn subscriptions(State(state): State<AppState>, headers: HeaderMap) ->
         })
         .collect();
     page(
+        &state,
         "Subscriptions",
         &format!(
             "<p><a href=\"/admin/orders\">All orders</a></p><h1>Subscriptions</h1><table><thead><tr><th>Subscription</th><th>Shopper</th><th>What</th><th>Price</th><th>Status</th><th>Period ends (unix)</th><th></th></tr></thead><tbody>{rows}</tbody></table>"
@@ -227,6 +232,7 @@ pub async fn detail(
     let events: String =
         events.iter().map(|(id, kind, at)| format!("<tr><td>{}</td><td>{}</td><td>{at}</td></tr>", escape(id), escape(kind))).collect();
     page(
+        &state,
         &format!("Order {id}"),
         &format!(
             "<p><a href=\"/admin/orders\">All orders</a></p><h1>Order {id}</h1><p>Status: <strong data-testid=\"admin-status\">{status}</strong> · Total {total}{charged}{flag}</p><ul>{lines}</ul>{discount}\
