@@ -88,6 +88,13 @@ async fn the_merchant_captures_less_than_authorised_and_the_order_is_paid_for_th
     let page = shop.admin_page(&order_id).await;
     assert!(page.contains("admin-capture-form") && !page.contains("admin-refund-form"), "{page}");
 
+    // A body that is no capture form: the page says to reload; nothing is captured.
+    let garbled = shop.post(&order_id, "capture", &[("amount", "50.00")]).await;
+    assert!(garbled.contains("capture_error=The+form+has+expired"), "{garbled}");
+    let garbled = shop.post(&order_id, "cancel", &[]).await;
+    assert!(garbled.contains("capture_error=The+form+has+expired"), "{garbled}");
+    assert_eq!(shop.intent(&payment_intent).await["status"], "requires_capture");
+
     // More than was authorised: refused before Stripe is asked.
     let nonce = shop.nonce(&order_id, "capture").await;
     let too_much = shop.post(&order_id, "capture", &[("amount", "69.01"), ("request", nonce.as_str())]).await;

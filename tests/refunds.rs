@@ -214,5 +214,21 @@ async fn refunds_are_refused_from_other_sites_for_unpaid_orders_and_without_the_
     assert_eq!(fetch_site.status(), 403);
     // A forged or missing nonce: refused.
     assert!(shop.refund(&order_id, &[("amount", "1.00"), ("request", "x")]).await.contains("error="));
+    // A body that is no refund form: without the token it is refused as any request
+    // without the token is (nothing about the body first); with it, the page says to
+    // reload, as for an expired form.
+    let json = support::client().post(&url).header("content-type", "application/json").body("{}").send().await.unwrap();
+    assert_eq!(json.status(), 401);
+    let missing = support::client().post(&url).form(&[("amount", "1.00")]).send().await.unwrap();
+    assert_eq!(missing.status(), 401);
+    assert!(shop.refund(&order_id, &[("amount", "1.00")]).await.contains("error=The+form+has+expired"));
+    let not_utf8 = support::client()
+        .post(format!("{}/admin/orders/%FF/refunds", shop.base))
+        .basic_auth("m", Some(ADMIN))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_utf8.status(), 404);
     assert_eq!(shop.refunded(&order_id).await, 0);
 }

@@ -6,6 +6,7 @@
 use crate::money::{Currency, Money};
 use crate::state::AppState;
 use crate::store::{OrderStatus, RefundStatus};
+use axum::extract::rejection::{FormRejection, PathRejection};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -51,6 +52,21 @@ fn page(state: &AppState, title: &str, body: &str) -> Response {
         stylesheet = escape(&state.document.stylesheet),
     ))
     .into_response()
+}
+
+fn no_such_order() -> Response {
+    (StatusCode::NOT_FOUND, "No such order.").into_response()
+}
+
+/// A merchant's posted form, once the request is known to be the merchant's: the
+/// credentials and the origin are checked before the body is looked at, so that nobody
+/// else learns anything from how a body is refused. A body that is no such form (not
+/// one this view rendered) gets the form's defaults, which its nonce check refuses
+/// with a message saying to reload the page. `None` for an order address that is not
+/// UTF-8 (so no order's).
+fn posted<T: Default>(id: &Result<Path<String>, PathRejection>, form: Result<Form<T>, FormRejection>) -> Option<(&str, T)> {
+    let Ok(Path(id)) = id else { return None };
+    Some((id, form.map_or_else(|_| T::default(), |Form(form)| form)))
 }
 
 fn internal(error: crate::store::StoreError) -> Response {
@@ -141,15 +157,16 @@ pub async fn subscriptions(State(state): State<AppState>, headers: HeaderMap) ->
 pub async fn detail(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     if let Some(refused) = check(&state, &headers) {
         return refused;
     }
+    let Ok(Path(id)) = id else { return no_such_order() };
     let order = match state.store.order_for_merchant(&id).await {
         Ok(Some(order)) => order,
-        Ok(None) => return (StatusCode::NOT_FOUND, "No such order.").into_response(),
+        Ok(None) => return no_such_order(),
         Err(error) => return internal(error),
     };
     let (attempts, events, flag, outbox) = match (
@@ -374,7 +391,7 @@ fn minor_units(text: &str, digits: u32) -> Option<i64> {
     (amount > 0).then_some(amount)
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Default)]
 pub struct RefundForm {
     amount: String,
     #[serde(default)]
@@ -421,15 +438,22 @@ fn well_formed_nonce(request: &str) -> bool {
 
 /// `POST /admin/orders/{id}/refunds`: asks Stripe to refund part or all of a paid
 /// order; the refund is recorded from Stripe's answer and its webhooks.
-pub async fn refund(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<RefundForm>) -> Response {
+pub async fn refund(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    form: Result<Form<RefundForm>, FormRejection>,
+) -> Response {
     if let Some(refused) = check_post(&state, &headers) {
         return refused;
     }
+    let Some((id, form)) = posted(&id, form) else { return no_such_order() };
+    let id = id.to_owned();
     let back = |key: &str, value: &str| back_to(&id, key, value);
     let refused = |message: &str| back("error", message);
     let order = match state.store.order_for_merchant(&id).await {
         Ok(Some(order)) => order,
-        Ok(None) => return (StatusCode::NOT_FOUND, "No such order.").into_response(),
+        Ok(None) => return no_such_order(),
         Err(error) => return internal(error),
     };
     let (Some(payment_intent), true) = (order.payment_intent_id.clone(), order.status == OrderStatus::Paid) else {
@@ -497,7 +521,7 @@ pub async fn refund(State(state): State<AppState>, headers: HeaderMap, Path(id):
     }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Default)]
 pub struct CaptureForm {
     /// What to capture (capture form only); at most what was authorised.
     #[serde(default)]
@@ -508,14 +532,24 @@ pub struct CaptureForm {
 
 /// `POST /admin/orders/{id}/capture`: captures an authorised order, in full or in part
 /// (Stripe releases the rest); the order is paid for what was captured.
-pub async fn capture(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<CaptureForm>) -> Response {
-    settle_authorization(&state, &headers, &id, &form, Settle::Capture).await
+pub async fn capture(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    form: Result<Form<CaptureForm>, FormRejection>,
+) -> Response {
+    settle_authorization(&state, &headers, id, form, Settle::Capture).await
 }
 
 /// `POST /admin/orders/{id}/cancel`: cancels an authorised order; Stripe releases the
 /// authorisation and the order's stock goes back.
-pub async fn cancel(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Form(form): Form<CaptureForm>) -> Response {
-    settle_authorization(&state, &headers, &id, &form, Settle::Cancel).await
+pub async fn cancel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    form: Result<Form<CaptureForm>, FormRejection>,
+) -> Response {
+    settle_authorization(&state, &headers, id, form, Settle::Cancel).await
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -524,14 +558,21 @@ enum Settle {
     Cancel,
 }
 
-async fn settle_authorization(state: &AppState, headers: &HeaderMap, id: &str, form: &CaptureForm, action: Settle) -> Response {
+async fn settle_authorization(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    form: Result<Form<CaptureForm>, FormRejection>,
+    action: Settle,
+) -> Response {
     if let Some(refused) = check_post(state, headers) {
         return refused;
     }
+    let Some((id, form)) = posted(&id, form) else { return no_such_order() };
     let refused = |message: &str| back_to(id, "capture_error", message);
     let order = match state.store.order_for_merchant(id).await {
         Ok(Some(order)) => order,
-        Ok(None) => return (StatusCode::NOT_FOUND, "No such order.").into_response(),
+        Ok(None) => return no_such_order(),
         Err(error) => return internal(error),
     };
     let payment_intent = order.payment_intent_id.as_deref().and_then(|pi| crate::stripe::ids::PaymentIntentId::parse(pi).ok());
