@@ -15,7 +15,7 @@ use crate::session;
 use crate::state::AppState;
 use crate::store::{DueMessage, OrderRecord, StoreError};
 use lettre::message::{Mailbox, MultiPart};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
 
 /// How often the sender looks for messages that are due.
@@ -29,7 +29,8 @@ const MAX_ATTEMPTS: i64 = 8;
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    Files(AsyncFileTransport<Tokio1Executor>),
+    /// `.eml` files in this folder.
+    Files(std::path::PathBuf),
 }
 
 /// What a try to send came to.
@@ -67,7 +68,7 @@ impl Mailer {
             None => {
                 std::fs::create_dir_all(&settings.dir)
                     .map_err(|error| anyhow::anyhow!("MAIL_DIR {} cannot be created: {error}", settings.dir.display()))?;
-                Transport::Files(AsyncFileTransport::new(&settings.dir))
+                Transport::Files(settings.dir.clone())
             }
         };
         let host = public_url.split("://").nth(1).unwrap_or("localhost").split(['/', ':']).next().unwrap_or("localhost").to_owned();
@@ -150,9 +151,8 @@ impl Mailer {
                 Err(error) if error.is_permanent() => Sent::Never(error.to_string()),
                 Err(error) => Sent::Later(error.to_string()),
             },
-            Transport::Files(files) => match files.send(email).await {
-                Ok(id) => {
-                    let path = self.settings.dir.join(format!("{id}.eml"));
+            Transport::Files(dir) => match write_eml(dir, message, &email.formatted()).await {
+                Ok(path) => {
                     tracing::info!(order = %order.id, kind = %message.kind, path = %path.display(), "order email written");
                     Sent::Done
                 }
@@ -198,6 +198,18 @@ impl Mailer {
         let page = format!("<!DOCTYPE html><html lang=\"{}\"><body>{html}</body></html>", locale.tag());
         builder.multipart(MultiPart::alternative_plain_html(text, page)).map_err(|error| error.to_string())
     }
+}
+
+/// Writes a message as `{order}.{kind}.eml` in `dir`, whole or not at all: to a hidden
+/// temporary file first, then renamed, so that whoever reads the folder (a mail viewer,
+/// a test) never opens a file half written. A retry of the same message writes the same
+/// file again.
+async fn write_eml(dir: &std::path::Path, message: &DueMessage, bytes: &[u8]) -> std::io::Result<std::path::PathBuf> {
+    let name = format!("{}.{}.eml", message.order_id, message.kind);
+    let (path, partial) = (dir.join(&name), dir.join(format!(".{name}.partial")));
+    tokio::fs::write(&partial, bytes).await?;
+    tokio::fs::rename(&partial, &path).await?;
+    Ok(path)
 }
 
 /// An order confirmation's body, as text and as HTML.
@@ -273,4 +285,40 @@ pub fn spawn(state: AppState) -> anyhow::Result<()> {
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader of the folder, racing the writes, only ever finds whole messages.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_eml_file_is_never_seen_half_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = vec![b'x'; 4 << 20];
+        let writes = {
+            let (dir, body) = (dir.path().to_owned(), body.clone());
+            tokio::spawn(async move {
+                for n in 0..12 {
+                    let message = DueMessage { order_id: format!("ord_{n}"), kind: "order_confirmation".into(), attempts: 0 };
+                    write_eml(&dir, &message, &body).await.unwrap();
+                }
+            })
+        };
+        let mut seen = 0;
+        while seen < 12 {
+            let emls: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+                .collect();
+            for path in &emls {
+                assert_eq!(std::fs::metadata(path).unwrap().len(), body.len() as u64, "{path:?} seen half written");
+            }
+            seen = emls.len();
+            tokio::task::yield_now().await;
+        }
+        writes.await.unwrap();
+        assert!(dir.path().join("ord_11.order_confirmation.eml").exists());
+    }
 }

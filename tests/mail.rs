@@ -266,15 +266,18 @@ async fn without_smtp_messages_are_written_as_files_and_an_order_without_address
     let (status, reply) = shop.pay(&shopper("en"), "jenny@example.com").await;
     assert_eq!(status, 200, "{reply}");
     let order_id = reply["order_id"].as_str().unwrap().to_owned();
+    // Each message appears whole, under a name of its own: the first `.eml` file there
+    // is complete, whenever it is read.
     let files = support::poll_until(
         300,
         || async {
-            std::fs::read_dir(&mail_dir).map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect::<Vec<_>>()).unwrap_or_default()
+            let entries = std::fs::read_dir(&mail_dir).map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect::<Vec<_>>());
+            entries.unwrap_or_default().into_iter().filter(|path| path.extension().is_some_and(|ext| ext == "eml")).collect::<Vec<_>>()
         },
         |files: &Vec<PathBuf>| !files.is_empty(),
     )
     .await;
-    assert!(files[0].extension().is_some_and(|ext| ext == "eml"), "{files:?}");
+    assert_eq!(files, [mail_dir.join(format!("{order_id}.order_confirmation.eml"))]);
     assert!(readable(&std::fs::read_to_string(&files[0]).unwrap()).contains(&format!("/orders/{order_id}")));
 
     // A guest who gives no address: nothing can be sent, and the merchant sees why.
