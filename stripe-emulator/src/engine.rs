@@ -55,6 +55,7 @@ impl Shared {
                 base_url: &self.base_url,
                 emitted: Vec::new(),
                 to_settle: Vec::new(),
+                reading: false,
             };
             let result = work(&mut ctx);
             (result, ctx.emitted, ctx.to_settle)

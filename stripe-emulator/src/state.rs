@@ -3,6 +3,7 @@
 //! PaymentMethod), the event log, and the account's clock.
 
 use crate::cards::Card;
+use crate::error::ApiError;
 use rand::Rng;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -126,32 +127,69 @@ impl Account {
 
     /// Replaces `field` ids named in `expand` by the objects they refer to (one level,
     /// plus `a.b` paths, through lists), and adds the fields Stripe includes only when
-    /// asked (an invoice's `payments`).
-    pub fn expand(&self, mut object: Value, expand: &[String]) -> Value {
-        for path in expand {
-            let mut parts = path.split('.');
-            let Some(first) = parts.next() else { continue };
-            let rest: Vec<&str> = parts.collect();
-            if object[first].is_null()
-                && let Some(included) = self.includable(&object, first)
-            {
-                object[first] = included;
-            }
-            if let Some(items) = object[first].as_array_mut().filter(|_| !rest.is_empty()) {
-                for item in items.iter_mut() {
-                    *item = self.expand(item.take(), &[rest.join(".")]);
-                }
-            } else if let Some(id) = object[first].as_str().map(str::to_owned) {
-                if let Some(found) = self.get(&id) {
-                    object[first] = if rest.is_empty() { found.clone() } else { self.expand(found.clone(), &[rest.join(".")]) };
-                }
-            } else if object[first].is_object() && !rest.is_empty() {
-                let inner = object[first].take();
-                object[first] = self.expand(inner, &[rest.join(".")]);
+    /// asked (an invoice's `payments`). A path naming what cannot be expanded (a field
+    /// the object lacks, a number, a status, `metadata`, a list's `data` itself, a
+    /// list's item field without `data.`) is refused as Stripe refuses it.
+    /// Not `strict`: such paths are left out, for a reply to a write that is already
+    /// carried out (see `api::check_expand`).
+    pub fn expand(&self, object: Value, expand: &[String], strict: bool) -> Result<Value, ApiError> {
+        expand.iter().try_fold(object, |object, path| match self.expand_path(object.clone(), &path.split('.').collect::<Vec<_>>()) {
+            Ok(expanded) => Ok(expanded),
+            Err(refused) if strict => Err(refused),
+            Err(_) => Ok(object),
+        })
+    }
+
+    fn expand_path(&self, mut object: Value, path: &[&str]) -> Result<Value, ApiError> {
+        let Some((&first, rest)) = path.split_first() else { return Ok(object) };
+        let cannot = || ApiError::invalid(format!("This property cannot be expanded ({first})."));
+        if object["object"] == "list" && first != "data" {
+            return Err(ApiError::invalid(format!(
+                "This property cannot be expanded ({first}). You may want to try expanding 'data.{first}' instead."
+            )));
+        }
+        if object.get(first).is_none_or(Value::is_null) {
+            match self.includable(&object, first) {
+                Some(included) => object[first] = included,
+                None if object.get(first).is_none() => return Err(cannot()),
+                None => {}
             }
         }
-        object
+        let value = object[first].take();
+        object[first] = match value {
+            Value::Null => Value::Null,
+            Value::String(id) if rest.is_empty() => match self.get(&id) {
+                Some(found) => found.clone(),
+                None if names_an_object(&id) => Value::String(id),
+                None => return Err(cannot()),
+            },
+            Value::String(id) => match self.get(&id) {
+                Some(found) => self.expand_path(found.clone(), rest)?,
+                None if names_an_object(&id) => Value::String(id),
+                None => return Err(cannot()),
+            },
+            Value::Array(items) if !rest.is_empty() => {
+                Value::Array(items.into_iter().map(|item| self.expand_path(item, rest)).collect::<Result<_, _>>()?)
+            }
+            Value::Object(inner) if !rest.is_empty() => self.expand_path(Value::Object(inner), rest)?,
+            // Expanded already (by an earlier path), or included when asked.
+            Value::Object(inner) if inner.contains_key("object") => Value::Object(inner),
+            _ => return Err(cannot()),
+        };
+        Ok(object)
     }
+}
+
+/// Whether a string is an object's id (`pi_3Mtw…`), as opposed to a status or another
+/// word (`requires_capture`, `charge_automatically`): ids the emulator keeps no object
+/// for (a balance transaction's) are left as they are.
+fn names_an_object(text: &str) -> bool {
+    text.split_once('_').is_some_and(|(prefix, rest)| {
+        prefix.bytes().all(|b| b.is_ascii_lowercase())
+            && rest.len() >= 14
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+            && rest.bytes().any(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+    })
 }
 
 impl Account {

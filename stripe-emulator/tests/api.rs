@@ -835,6 +835,64 @@ async fn the_request_log_shows_what_each_request_sent_and_got() {
 }
 
 #[tokio::test]
+async fn expand_replaces_ids_by_objects_and_refuses_what_cannot_be_expanded() {
+    let stripe = emulator().await;
+    let customer = stripe.post("/v1/customers", &[("email", "a@example.com")]).await.body;
+    let customer_id = customer["id"].as_str().unwrap();
+    let token = stripe.token("pm_card_visa").await;
+    let paid = stripe.pay(&token, &[("customer", customer_id), ("expand[]", "payment_method"), ("expand[]", "latest_charge")]).await;
+    assert_eq!(
+        (paid.body["payment_method"]["object"].as_str(), paid.body["latest_charge"]["object"].as_str()),
+        (Some("payment_method"), Some("charge"))
+    );
+    let id = paid.body["id"].as_str().unwrap();
+    let stripe = &stripe;
+    let retrieve = |expand: &str| {
+        let path = format!("/v1/payment_intents/{id}?expand[]={expand}");
+        async move { stripe.get(&path).await }
+    };
+    let nested = retrieve("latest_charge.customer").await;
+    assert_eq!(nested.body["latest_charge"]["customer"]["email"], "a@example.com", "{}", nested.body);
+
+    // What is no id of another object: refused, in Stripe's words.
+    for (path, named) in
+        [("metadata", "metadata"), ("amount", "amount"), ("status", "status"), ("nope", "nope"), ("latest_charge.nope", "nope")]
+    {
+        let refused = retrieve(path).await;
+        assert_eq!(
+            (refused.status, refused.body["error"]["type"].as_str(), refused.body["error"]["message"].as_str()),
+            (400, Some("invalid_request_error"), Some(format!("This property cannot be expanded ({named}).").as_str())),
+            "{path}"
+        );
+    }
+    let deep = retrieve("latest_charge.customer.invoice_settings.default_payment_method.customer").await;
+    assert_eq!(
+        (deep.status, deep.body["error"]["message"].as_str()),
+        (
+            400,
+            Some(
+                "You cannot expand more than 4 levels of a property. Property: latest_charge.customer.invoice_settings.default_payment_method.customer"
+            )
+        )
+    );
+
+    // A list expands its items' fields through `data.`.
+    let listed = stripe.get("/v1/payment_intents?expand[]=data.customer").await.body;
+    assert_eq!(listed["data"][0]["customer"]["id"], customer_id, "{listed}");
+    let without_data = stripe.get("/v1/payment_intents?expand[]=customer").await.body;
+    assert_eq!(
+        without_data["error"]["message"],
+        "This property cannot be expanded (customer). You may want to try expanding 'data.customer' instead."
+    );
+    assert_eq!(stripe.get("/v1/payment_intents?expand[]=data").await.status, 400);
+
+    // A write is refused before it is carried out.
+    let update = stripe.post(&format!("/v1/customers/{customer_id}"), &[("email", "b@example.com"), ("expand[]", "email")]).await;
+    assert_eq!(update.status, 400, "{}", update.body);
+    assert_eq!(stripe.get(&format!("/v1/customers/{customer_id}")).await.body["email"], "a@example.com");
+}
+
+#[tokio::test]
 async fn a_list_cursor_naming_no_object_is_refused_and_only_updates_carry_previous_attributes() {
     let stripe = emulator().await;
     let unknown = stripe.get("/v1/customers?starting_after=cus_nothere").await;

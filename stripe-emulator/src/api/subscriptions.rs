@@ -488,7 +488,7 @@ pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         shown && customer.is_none_or(|c| sub["customer"] == c) && created(sub)
     });
     let (data, has_more) = page(items, params)?;
-    ctx.expand(list_object("/v1/subscriptions", data, has_more), params)
+    Ok(list_object("/v1/subscriptions", data, has_more))
 }
 
 fn live(ctx: &Ctx<'_>, id: &str) -> Result<Value, ApiError> {
@@ -591,7 +591,7 @@ pub fn list_invoices(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiErr
             && created(invoice)
     });
     let (data, has_more) = page(items, params)?;
-    ctx.expand(list_object("/v1/invoices", data, has_more), params)
+    Ok(list_object("/v1/invoices", data, has_more))
 }
 
 /// What time does to subscriptions: each one whose period has ended either ends (set to
