@@ -21,6 +21,8 @@ pub struct ErrorDetails {
     /// Objects Stripe attaches to the error (`payment_intent`, `setup_intent`,
     /// `payment_method`), already rendered.
     pub attached: Map<String, Value>,
+    /// Refused before the endpoint ran (see [`ApiError::is_validation`]).
+    pub before_execution: bool,
 }
 
 impl std::ops::Deref for ApiError {
@@ -46,7 +48,14 @@ impl ApiError {
             message: message.into(),
             param: None,
             attached: Map::new(),
+            before_execution: false,
         }))
+    }
+
+    /// Marks an error found before the endpoint ran.
+    pub fn before_execution(mut self) -> Self {
+        self.before_execution = true;
+        self
     }
 
     pub fn with_code(mut self, code: &str) -> Self {
@@ -128,8 +137,9 @@ impl ApiError {
     /// Refused by parameter validation, before the endpoint started executing (so no
     /// idempotent result is saved for it).
     pub fn is_validation(&self) -> bool {
-        self.status == StatusCode::BAD_REQUEST
-            && self.code.as_deref().is_some_and(|code| code.starts_with("parameter") || code == "url_invalid")
+        self.before_execution
+            || self.status == StatusCode::BAD_REQUEST
+                && self.code.as_deref().is_some_and(|code| code.starts_with("parameter") || code == "url_invalid")
     }
 
     /// The body Stripe sends.

@@ -185,8 +185,7 @@ async fn answer(
     // Idempotency applies to POSTs that carry a key.
     let key = idempotency_key.filter(|_| method == Method::POST);
     if let Some(key) = &key {
-        let fingerprint = format!("{method} {path} {params:?}");
-        match shared.idempotency.claim(key, &fingerprint, wall_clock()) {
+        match shared.idempotency.claim(key, &path, &format!("{params:?}"), wall_clock()) {
             Ok(Claim::Proceed) => {}
             Ok(Claim::Replay { status, body }) => {
                 let mut headers = common.clone();

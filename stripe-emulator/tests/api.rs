@@ -893,6 +893,69 @@ async fn expand_replaces_ids_by_objects_and_refuses_what_cannot_be_expanded() {
 }
 
 #[tokio::test]
+async fn metadata_is_held_to_stripes_limits_before_anything_is_done() {
+    let stripe = emulator().await;
+    let long_key = "k".repeat(41);
+    let long_value = "v".repeat(501);
+    let key_field = format!("metadata[{long_key}]");
+    let refused = stripe.post_as(SECRET_KEY, "/v1/customers", &[(key_field.as_str(), "v")], Some("meta-1")).await;
+    assert_eq!(
+        (refused.status, refused.body["error"]["message"].as_str()),
+        (
+            400,
+            Some(
+                format!(
+                    "Metadata keys can have up to 40 characters, but you passed in a key that is 41 characters. Invalid key: {long_key}"
+                )
+                .as_str()
+            )
+        )
+    );
+    let token = stripe.token("pm_card_visa").await;
+    let value = stripe.pay(&token, &[("metadata[order_id]", long_value.as_str())]).await;
+    assert_eq!(
+        value.body["error"]["message"],
+        format!(
+            "Metadata values can have up to 500 characters, but you passed in a value that is 501 characters. Invalid value: {long_value}"
+        )
+    );
+    let many: Vec<(String, String)> = (0..51).map(|n| (format!("metadata[k{n}]"), "v".to_owned())).collect();
+    let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let refused = stripe.post("/v1/customers", &many).await;
+    assert_eq!(refused.body["error"]["message"], "Metadata can have up to 50 keys, but you've set 51");
+    // Nothing was made, nothing charged, and the refused request's key is free again.
+    assert_eq!(stripe.get("/v1/customers").await.body["data"].as_array().unwrap().len(), 0);
+    assert_eq!(stripe.get("/v1/payment_intents").await.body["data"].as_array().unwrap().len(), 0);
+    let made = stripe.post_as(SECRET_KEY, "/v1/customers", &[("metadata[k]", "v")], Some("meta-1")).await;
+    assert_eq!((made.status, made.body["metadata"]["k"].as_str()), (200, Some("v")), "{}", made.body);
+    // Updates count the keys the object already has.
+    let id = made.body["id"].as_str().unwrap();
+    let fifty: Vec<(String, String)> = (0..50).map(|n| (format!("metadata[n{n}]"), "v".to_owned())).collect();
+    let fifty: Vec<(&str, &str)> = fifty.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let over = stripe.post(&format!("/v1/customers/{id}"), &fifty).await;
+    assert_eq!(over.body["error"]["message"], "Metadata can have up to 50 keys, but you've set 51");
+}
+
+#[tokio::test]
+async fn a_deleted_customer_is_retrieved_as_deleted_and_cannot_be_changed() {
+    let stripe = emulator().await;
+    let id = stripe.post("/v1/customers", &[("email", "a@example.com")]).await.body["id"].as_str().unwrap().to_owned();
+    let deleted = stripe.send(stripe.http.delete(stripe.url(&format!("/v1/customers/{id}"))).bearer_auth(SECRET_KEY)).await;
+    assert_eq!(deleted.body, json!({ "id": id, "object": "customer", "deleted": true }));
+    assert_eq!(stripe.get(&format!("/v1/customers/{id}")).await.body, json!({ "id": id, "object": "customer", "deleted": true }));
+    let update = stripe.post(&format!("/v1/customers/{id}"), &[("email", "b@example.com")]).await;
+    assert_eq!(
+        (update.status, update.body["error"]["code"].as_str(), update.body["error"]["message"].as_str()),
+        (404, Some("resource_missing"), Some(format!("No such customer: '{id}'").as_str()))
+    );
+    let again = stripe.send(stripe.http.delete(stripe.url(&format!("/v1/customers/{id}"))).bearer_auth(SECRET_KEY)).await;
+    assert_eq!(again.status, 404);
+    // The event carries the customer as it was.
+    let events = stripe.get("/v1/events?type=customer.deleted").await.body;
+    assert_eq!(events["data"][0]["data"]["object"]["email"], "a@example.com");
+}
+
+#[tokio::test]
 async fn a_list_cursor_naming_no_object_is_refused_and_only_updates_carry_previous_attributes() {
     let stripe = emulator().await;
     let unknown = stripe.get("/v1/customers?starting_after=cus_nothere").await;

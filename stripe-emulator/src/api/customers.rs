@@ -44,7 +44,7 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
 
 pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    let before = ctx.account.get_kind("customer", id).cloned().ok_or_else(|| ApiError::no_such("customer", id))?;
+    let before = live(ctx, id)?;
     let mut customer = before.clone();
     let mut previous = serde_json::Map::new();
     for field in ["email", "name", "phone", "description"] {
@@ -66,12 +66,22 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
 
 pub fn delete(ctx: &mut Ctx<'_>, id: &str) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    let customer = ctx.account.get_kind("customer", id).cloned().ok_or_else(|| ApiError::no_such("customer", id))?;
-    let mut deleted = customer.clone();
-    deleted["deleted"] = json!(true);
-    ctx.account.put(deleted);
+    let customer = live(ctx, id)?;
+    // What Stripe keeps of a deleted customer, and shows when it is retrieved.
+    let deleted = json!({ "id": id, "object": "customer", "deleted": true });
+    ctx.account.put(deleted.clone());
     ctx.emit("customer.deleted", &customer, None);
-    Ok(json!({ "id": id, "object": "customer", "deleted": true }))
+    Ok(deleted)
+}
+
+/// A customer that is not deleted: a deleted one can be retrieved (as `deleted: true`)
+/// but no longer updated or deleted.
+fn live(ctx: &Ctx<'_>, id: &str) -> Result<Value, ApiError> {
+    ctx.account
+        .get_kind("customer", id)
+        .filter(|customer| customer["deleted"] != true)
+        .cloned()
+        .ok_or_else(|| ApiError::no_such("customer", id))
 }
 
 pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {

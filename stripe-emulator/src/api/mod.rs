@@ -162,8 +162,12 @@ fn route(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Res
     let Some((_, accepted)) = routes::find(method.as_str(), &segments) else {
         return Err(ApiError::not_found_route(method.as_str(), &format!("/v1/{path}")));
     };
-    params.only(accepted)?;
-    check_expand(ctx, method, &segments, params)?;
+    // Parameters Stripe refuses before the endpoint runs.
+    params
+        .only(accepted)
+        .and_then(|()| check_metadata(params))
+        .and_then(|()| check_expand(ctx, method, &segments, params))
+        .map_err(ApiError::before_execution)?;
     let get = method == Method::GET;
     let post = method == Method::POST;
     let delete = method == Method::DELETE;
@@ -250,6 +254,43 @@ fn check_expand(ctx: &mut Ctx<'_>, method: &Method, segments: &[&str], params: &
     }
 }
 
+/// Stripe's limits on metadata, wherever a request sets it (`metadata[…]`,
+/// `items[0][metadata][…]`): 50 keys, keys of up to 40 characters, values of up to 500.
+fn check_metadata(params: &Params) -> Result<(), ApiError> {
+    use crate::form::Param;
+    fn walk(name: &str, param: &Param) -> Result<(), ApiError> {
+        match param {
+            Param::Map(metadata) if name == "metadata" => {
+                if metadata.len() > METADATA_KEYS {
+                    return Err(ApiError::invalid(format!("Metadata can have up to 50 keys, but you've set {}", metadata.len())));
+                }
+                metadata.iter().try_for_each(|(key, value)| {
+                    let length = key.chars().count();
+                    if length > 40 {
+                        return Err(ApiError::invalid(format!(
+                            "Metadata keys can have up to 40 characters, but you passed in a key that is {length} characters. Invalid key: {key}"
+                        )));
+                    }
+                    match value {
+                        Param::Str(value) if value.chars().count() > 500 => Err(ApiError::invalid(format!(
+                            "Metadata values can have up to 500 characters, but you passed in a value that is {} characters. Invalid value: {value}",
+                            value.chars().count()
+                        ))),
+                        _ => Ok(()),
+                    }
+                })
+            }
+            Param::Map(map) => map.iter().try_for_each(|(key, inner)| walk(key, inner)),
+            Param::List(items) => items.iter().try_for_each(|inner| walk("", inner)),
+            Param::Str(_) => Ok(()),
+        }
+    }
+    params.0.iter().try_for_each(|(name, param)| walk(name, param))
+}
+
+/// The most keys an object's metadata holds.
+const METADATA_KEYS: usize = 50;
+
 /// A Stripe list object.
 pub fn list_object(url: &str, data: Vec<Value>, has_more: bool) -> Value {
     serde_json::json!({ "object": "list", "data": data, "has_more": has_more, "url": url })
@@ -309,6 +350,9 @@ pub fn merge_metadata(object: &mut Value, params: &Params) -> Result<(), ApiErro
                 metadata.insert(key, Value::String(value));
             }
         }
+    }
+    if metadata.len() > METADATA_KEYS {
+        return Err(ApiError::invalid(format!("Metadata can have up to 50 keys, but you've set {}", metadata.len())));
     }
     object["metadata"] = Value::Object(metadata);
     Ok(())
