@@ -256,6 +256,35 @@ async fn a_signed_in_payment_carries_the_customer_and_saves_the_card_for_that_ac
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_deleted_at_stripe_is_replaced_and_the_shopper_can_still_pay() {
+    let shop = shop_with(&[]).await;
+    let mut jenny = Browser::default();
+    shop.sign_up(&mut jenny, "jenny@example.com").await;
+    shop.ok(&mut jenny, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let token = shop.saving_card_token("4242424242424242").await;
+    let first = shop.ok(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await;
+    let deleted = shop.intent(first["payment_intent"].as_str().unwrap()).await["customer"].as_str().unwrap().to_owned();
+
+    // The merchant deletes her Customer in the Dashboard; Stripe says so.
+    shop.stripe(Method::DELETE, &format!("/v1/customers/{deleted}"), "sk_test_tests", &[]).await;
+    support::wait_delivered(&shop.stripe, "customer.deleted").await;
+
+    // Her next checkout gets a new Customer (with a session for saved cards) and pays.
+    shop.ok(&mut jenny, "cart/add", &[("product_id", "linen-tote"), ("quantity", "1")]).await;
+    let view = shop.ok(&mut jenny, "checkout/view", &[]).await;
+    assert!(view["customer_session_client_secret"].as_str().is_some_and(|s| s.starts_with("cuss_secret_")), "{view}");
+    assert_eq!(view["saved_methods"], json!([]), "the deleted Customer's cards went with it");
+    let token = shop.saving_card_token("4242424242424242").await;
+    let second = shop.ok(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await;
+    let intent = shop.intent(second["payment_intent"].as_str().unwrap()).await;
+    assert_eq!(intent["status"], "succeeded");
+    let customer = intent["customer"].as_str().unwrap();
+    assert_ne!(customer, deleted);
+    let replacement = shop.stripe(Method::GET, &format!("/v1/customers/{customer}"), "sk_test_tests", &[]).await;
+    assert_eq!((replacement["email"].as_str(), replacement["deleted"].as_bool()), (Some("jenny@example.com"), None), "{replacement}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guests_get_no_customer_session_and_account_calls_need_a_sign_in() {
     let shop = shop_with(&[]).await;
     let mut guest = Browser::default();

@@ -136,13 +136,19 @@ pub async fn sign_out(state: &AppState, request: &Request) -> Result<(), AppErro
 }
 
 /// The account's Stripe Customer, created the first time it is needed. The
-/// idempotency key names the account, so two first requests racing get one Customer.
+/// idempotency key names the account, so two first requests racing get one Customer;
+/// after Stripe deleted the account's Customer (`customer.deleted`), it names the deleted
+/// one too, or Stripe would replay it.
 pub async fn customer_of(state: &AppState, account: &AccountRecord) -> Result<CustomerId, AppError> {
     if let Some(id) = account.stripe_customer_id.as_deref().and_then(|id| CustomerId::parse(id).ok()) {
         return Ok(id);
     }
+    let key = match state.store.deleted_stripe_customer(&account.id).await? {
+        None => format!("customer-{}", account.id),
+        Some(deleted) => format!("customer-{}-after-{deleted}", account.id),
+    };
     let params = CreateCustomer { email: Some(&account.email), metadata: [("account_id", account.id.as_str())].into_iter().collect() };
-    let customer = state.payments.stripe.create_customer(&params, &format!("customer-{}", account.id)).await?;
+    let customer = state.payments.stripe.create_customer(&params, &key).await?;
     let stored = state.store.set_stripe_customer(&account.id, customer.id.as_str()).await?;
     tracing::info!(account = %account.id, customer = %stored, "Stripe Customer created");
     CustomerId::parse(&stored).map_err(|_| AppError::Internal)

@@ -1,6 +1,7 @@
 //! `POST /webhook`: Stripe's events, verified (`stripe::webhook`), applied exactly once
 //! to their orders (`Store::apply_payment_event`; a dispute flags its order,
-//! `Store::flag_dispute`). A bad signature is a 400 with the
+//! `Store::flag_dispute`; a deleted Customer is forgotten by its account,
+//! `Store::forget_stripe_customer`). A bad signature is a 400 with the
 //! reason in the log only; an event type the shop does not act on is a 200; a failure
 //! to record is a 500, so that Stripe retries.
 
@@ -66,6 +67,21 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
             }
             Err(error) => {
                 tracing::error!(error = ?error, event_id, "recording a refund failed; Stripe will retry");
+                (StatusCode::INTERNAL_SERVER_ERROR, "try again")
+            }
+        };
+    }
+    if event_type == "customer.deleted" {
+        // Deleted at Stripe (in the Dashboard, say): its account gets a new Customer the
+        // next time it needs one, rather than payments refused for a Customer that is gone.
+        let Some(customer_id) = event["data"]["object"]["id"].as_str() else { return (StatusCode::OK, "ignored") };
+        return match state.store.forget_stripe_customer(customer_id).await {
+            Ok(forgotten) => {
+                tracing::info!(event_id, customer_id, forgotten, "a Stripe Customer was deleted");
+                (StatusCode::OK, "ok")
+            }
+            Err(error) => {
+                tracing::error!(error = ?error, event_id, "forgetting a deleted Customer failed; Stripe will retry");
                 (StatusCode::INTERNAL_SERVER_ERROR, "try again")
             }
         };

@@ -133,6 +133,32 @@ impl Store {
         .await
     }
 
+    /// Stripe deleted `customer_id`: the account holding it forgets it, and remembers it
+    /// as its deleted one. `false` when no account held it.
+    pub async fn forget_stripe_customer(&self, customer_id: &str) -> Result<bool, StoreError> {
+        let customer_id = customer_id.to_owned();
+        self.write(move |tx| {
+            let changed = tx.execute(
+                "UPDATE accounts SET deleted_stripe_customer_id = stripe_customer_id, stripe_customer_id = NULL
+                 WHERE stripe_customer_id = $1",
+                &[&customer_id],
+            )?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    /// The account's last Customer that Stripe deleted, if any.
+    pub async fn deleted_stripe_customer(&self, account_id: &str) -> Result<Option<String>, StoreError> {
+        let account_id = account_id.to_owned();
+        self.read(move |tx| {
+            let deleted: Option<Option<String>> =
+                tx.scalar("SELECT deleted_stripe_customer_id FROM accounts WHERE id = $1", &[&account_id])?;
+            Ok(deleted.flatten())
+        })
+        .await
+    }
+
     /// The account's `limit` latest orders and its subscriptions, newest first, in one read.
     pub async fn account_history(&self, account_id: &str, limit: i64) -> Result<(Vec<OrderSummary>, Vec<SubscriptionRecord>), StoreError> {
         let account_id = account_id.to_owned();
@@ -246,6 +272,20 @@ mod tests {
             store.create_account("acct_1", "a@example.com", "a@example.com", "hash", 0).await.unwrap();
             assert_eq!(store.set_stripe_customer("acct_1", "cus_first").await.unwrap(), "cus_first");
             assert_eq!(store.set_stripe_customer("acct_1", "cus_second").await.unwrap(), "cus_first");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_customer_deleted_at_stripe_is_forgotten_and_remembered_as_deleted() {
+        for (store, _scratch) in stores().await {
+            store.create_account("acct_1", "a@example.com", "a@example.com", "hash", 0).await.unwrap();
+            store.set_stripe_customer("acct_1", "cus_first").await.unwrap();
+            assert_eq!(store.deleted_stripe_customer("acct_1").await.unwrap(), None);
+            assert!(!store.forget_stripe_customer("cus_other").await.unwrap());
+            assert!(store.forget_stripe_customer("cus_first").await.unwrap());
+            assert!(!store.forget_stripe_customer("cus_first").await.unwrap(), "once");
+            assert_eq!(store.deleted_stripe_customer("acct_1").await.unwrap().as_deref(), Some("cus_first"));
+            assert_eq!(store.set_stripe_customer("acct_1", "cus_second").await.unwrap(), "cus_second");
         }
     }
 }
