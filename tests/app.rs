@@ -673,3 +673,52 @@ async fn a_refused_form_post_shows_its_error_but_a_forged_one_is_not_shown() {
         assert!(page.contains(r#"data-testid="product-ceramic-mug""#), "the page itself still renders");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_merchant_pages_through_every_order() {
+    use storefront::store::{AttemptStart, NewOrder, OrderLine};
+    let shop = support::Shop::start(&[("ADMIN_TOKEN", ADMIN)]).await;
+    shop.store.seed_inventory([("page-test", 1000)]).await.unwrap();
+    // 101 orders, four to a second (2026-12-02 from 09:00 UTC): one more than a page.
+    let start = 1_796_202_000;
+    for n in 0..101_i64 {
+        let session = format!("s{n}");
+        shop.store.create_session(&session, start).await.unwrap();
+        shop.store.add_to_cart(&session, "page-test", 1, 99, start).await.unwrap();
+        let order = NewOrder {
+            id: format!("ord_page{n:03}"),
+            amount: 1800,
+            discount_amount: 0,
+            discount_code: None,
+            currency: "eur".into(),
+            lines: vec![OrderLine { product_id: "page-test".into(), name: "Page test".into(), unit_amount: 1800, quantity: 1 }],
+            email: None,
+            locale: "en".into(),
+        };
+        let token = format!("ctoken_{n}");
+        let started = shop.store.start_attempt(&session, &order, &token, None, start + n / 4, |_| Some(String::new())).await.unwrap();
+        assert!(matches!(started, AttemptStart::New(_)), "{started:?}");
+    }
+    let rows = |page: &str| page.matches("data-testid=\"admin-order-").count();
+    let href = |page: &str, testid: &str| {
+        let at = page.find(&format!("data-testid=\"{testid}\""))?;
+        let link = &page[page[..at].rfind("href=\"")? + 6..];
+        Some(link[..link.find('"')?].replace("&amp;", "&"))
+    };
+    let first = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
+    assert_eq!(rows(&first), 100);
+    assert!(first.contains("ord_page100") && !first.contains("ord_page000"), "newest first");
+    assert!(first.contains(r#"<time datetime="2026-12-02T09:00:25Z">2026-12-02 09:00 UTC</time>"#), "{first}");
+    assert_eq!(href(&first, "admin-newest"), None);
+    let older = href(&first, "admin-older").expect("a link to older orders");
+    let second = support::admin_page(&format!("{}{older}", shop.base), ADMIN).await;
+    assert_eq!(rows(&second), 1);
+    assert!(second.contains("data-testid=\"admin-order-ord_page000\""), "{second}");
+    assert_eq!((href(&second, "admin-older"), href(&second, "admin-newest").as_deref()), (None, Some("/admin/orders")));
+    // The filter is kept from page to page; an unreadable cursor is the first page.
+    let status = shop.store.list_orders(None, 1).await.unwrap()[0].status.as_str();
+    let filtered = support::admin_page(&format!("{}/admin/orders?status={status}", shop.base), ADMIN).await;
+    assert!(href(&filtered, "admin-older").is_some_and(|link| link.contains(&format!("status={status}"))), "{filtered}");
+    let garbled = support::admin_page(&format!("{}/admin/orders?after=yesterday", shop.base), ADMIN).await;
+    assert_eq!(rows(&garbled), 100);
+}

@@ -148,6 +148,8 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
     // The merchant's view.
     store.list_orders(None, 50).await.unwrap();
     store.list_orders(Some(OrderStatus::Paid), 50).await.unwrap();
+    store.orders_page(None, Some((5, "ord_1".into())), 50).await.unwrap();
+    store.orders_page(Some(OrderStatus::Paid), Some((5, "ord_1".into())), 50).await.unwrap();
     store.order_for_merchant("ord_1").await.unwrap();
     store.order_events("ord_1").await.unwrap();
     store.outbox_for("ord_1").await.unwrap();

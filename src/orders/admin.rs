@@ -74,12 +74,19 @@ fn internal(error: crate::store::StoreError) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, "The database did not answer; try again.").into_response()
 }
 
+/// Orders on one page of the merchant's list.
+const PAGE: i64 = 100;
+
+/// `GET /admin/orders[?status=…][&after=…]`: every order, newest first, a page at a
+/// time; `after` is the last order of the page before (`{created_at}.{id}`), so a page
+/// shows the same orders however many arrive meanwhile.
 pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
     if let Some(refused) = check(&state, &headers) {
         return refused;
     }
     let status = query.get("status").and_then(|status| OrderStatus::parse(status));
-    let orders = match state.store.list_orders(status, 200).await {
+    let after = query.get("after").and_then(|after| after.split_once('.')).and_then(|(at, id)| Some((at.parse().ok()?, id.to_owned())));
+    let orders = match state.store.orders_page(status, after.clone(), PAGE).await {
         Ok(orders) => orders,
         Err(error) => return internal(error),
     };
@@ -99,17 +106,43 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(query
                 status = escape(order.shown_status()),
                 total = escape(&money(order.amount, &order.currency)),
                 flag = escape(order.flag.as_deref().unwrap_or("")),
-                created = order.created_at,
+                created = moment(order.created_at),
             )
         })
         .collect();
+    // Paging links keep the filter.
+    let link = |after: Option<String>| {
+        let pairs: std::collections::BTreeMap<&str, String> =
+            status.map(|s| ("status", s.as_str().to_owned())).into_iter().chain(after.map(|after| ("after", after))).collect();
+        match pairs.is_empty() {
+            true => "/admin/orders".to_owned(),
+            false => format!("/admin/orders?{}", serde_qs::to_string(&pairs).unwrap_or_default()),
+        }
+    };
+    let mut paging = Vec::new();
+    if after.is_some() {
+        paging.push(format!(r#"<a href="{}" data-testid="admin-newest">Newest orders</a>"#, escape(&link(None))));
+    }
+    if let Some(last) = orders.last().filter(|_| orders.len() as i64 == PAGE) {
+        let next = link(Some(format!("{}.{}", last.created_at, last.id)));
+        paging.push(format!(r#"<a href="{}" data-testid="admin-older" rel="next">Older orders</a>"#, escape(&next)));
+    }
+    let empty = if orders.is_empty() { "<p>No orders here.</p>" } else { "" };
     page(
         &state,
         "Orders",
         &format!(
-            "<h1>Orders</h1><p><a href=\"/admin/subscriptions\">Subscriptions</a></p><p>Show:{filters}</p><table><thead><tr><th>Order</th><th>Status</th><th>Total</th><th>Flag</th><th>Created (unix)</th></tr></thead><tbody>{rows}</tbody></table>"
+            "<h1>Orders</h1><p><a href=\"/admin/subscriptions\">Subscriptions</a></p><p>Show:{filters}</p><table><thead><tr><th>Order</th><th>Status</th><th>Total</th><th>Flag</th><th>Created</th></tr></thead><tbody>{rows}</tbody></table>{empty}<p>{paging}</p>",
+            paging = paging.join(" "),
         ),
     )
+}
+
+/// A moment, for people and machines: `<time datetime="2026-12-02T21:40:05Z">2026-12-02 21:40 UTC</time>`.
+fn moment(unix: i64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let (date, hour, minute) = (format!("{}-{:02}-{:02}", at.year(), u8::from(at.month()), at.day()), at.hour(), at.minute());
+    format!(r#"<time datetime="{date}T{hour:02}:{minute:02}:{:02}Z">{date} {hour:02}:{minute:02} UTC</time>"#, at.second())
 }
 
 /// `GET /admin/subscriptions`: every subscription, newest first: the shopper, what and
@@ -140,7 +173,7 @@ pub async fn subscriptions(State(state): State<AppState>, headers: HeaderMap) ->
                 price = escape(&money(terms.unit_amount.saturating_mul(terms.quantity), &terms.currency)),
                 every = escape(&every),
                 status = escape(&subscription.state.status),
-                end = subscription.state.current_period_end.map(|end| end.to_string()).unwrap_or_default(),
+                end = subscription.state.current_period_end.map(moment).unwrap_or_default(),
                 ending = if subscription.state.cancel_at_period_end { "cancels at period end" } else { "" },
             )
         })
@@ -149,7 +182,7 @@ pub async fn subscriptions(State(state): State<AppState>, headers: HeaderMap) ->
         &state,
         "Subscriptions",
         &format!(
-            "<p><a href=\"/admin/orders\">All orders</a></p><h1>Subscriptions</h1><table><thead><tr><th>Subscription</th><th>Shopper</th><th>What</th><th>Price</th><th>Status</th><th>Period ends (unix)</th><th></th></tr></thead><tbody>{rows}</tbody></table>"
+            "<p><a href=\"/admin/orders\">All orders</a></p><h1>Subscriptions</h1><table><thead><tr><th>Subscription</th><th>Shopper</th><th>What</th><th>Price</th><th>Status</th><th>Period ends</th><th></th></tr></thead><tbody>{rows}</tbody></table>"
         ),
     )
 }
@@ -246,8 +279,10 @@ pub async fn detail(
             )
         })
         .collect();
-    let events: String =
-        events.iter().map(|(id, kind, at)| format!("<tr><td>{}</td><td>{}</td><td>{at}</td></tr>", escape(id), escape(kind))).collect();
+    let events: String = events
+        .iter()
+        .map(|(id, kind, at)| format!("<tr><td>{}</td><td>{}</td><td>{}</td></tr>", escape(id), escape(kind), moment(*at)))
+        .collect();
     page(
         &state,
         &format!("Order {id}"),
@@ -255,7 +290,7 @@ pub async fn detail(
             "<p><a href=\"/admin/orders\">All orders</a></p><h1>Order {id}</h1><p>Status: <strong data-testid=\"admin-status\">{status}</strong> · Total {total}{charged}{flag}</p><ul>{lines}</ul>{discount}\
              <h2>Ship to</h2>{ship_to}<h2>Paid with</h2>{paid_with}{capture_section}{refunds_section}\
              <h2>Payment attempts</h2><table><tr><th>#</th><th>PaymentIntent</th><th>Outcome</th><th>Amount</th></tr>{attempts}</table>\
-             <h2>Events</h2><table><tr><th>Event</th><th>Type</th><th>Received (unix)</th></tr>{events}</table>\
+             <h2>Events</h2><table><tr><th>Event</th><th>Type</th><th>Received</th></tr>{events}</table>\
              <h2>Messages to the shopper</h2><p>To {email}</p><table><tr><th>Kind</th><th>Message</th><th>Sent</th></tr>{outbox}</table>",
             id = escape(&order.id),
             email = escape(order.email.as_deref().unwrap_or("nobody (no email address given)")),

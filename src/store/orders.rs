@@ -672,14 +672,34 @@ impl Store {
     }
     /// Orders for the merchant, newest first, optionally of one status.
     pub async fn list_orders(&self, status: Option<OrderStatus>, limit: i64) -> Result<Vec<OrderSummary>, StoreError> {
+        self.orders_page(status, None, limit).await
+    }
+
+    /// A page of [`Store::list_orders`]: the `limit` orders that come after `after` (the
+    /// last one of the page before: its `created_at` and id), or the first page.
+    pub async fn orders_page(
+        &self,
+        status: Option<OrderStatus>,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<OrderSummary>, StoreError> {
         self.read(move |tx| {
-            // Two statements, so that each reads an index in order (no scan, no sort).
-            let rows = match status {
-                Some(status) => tx.query(
-                    &format!("SELECT {SUMMARY_COLUMNS} FROM orders WHERE status = $1 ORDER BY created_at DESC LIMIT $2"),
-                    &[&status, &limit],
+            // One statement for each case, so that each reads an index in order (no scan,
+            // no sort): `orders_by_status` or `orders_by_created`, both ending in `id`.
+            let order = "ORDER BY created_at DESC, id DESC";
+            let rows = match (status, after) {
+                (Some(status), None) => {
+                    tx.query(&format!("SELECT {SUMMARY_COLUMNS} FROM orders WHERE status = $1 {order} LIMIT $2"), &[&status, &limit])?
+                }
+                (Some(status), Some((created_at, id))) => tx.query(
+                    &format!("SELECT {SUMMARY_COLUMNS} FROM orders WHERE status = $1 AND (created_at, id) < ($2, $3) {order} LIMIT $4"),
+                    &[&status, &created_at, &id, &limit],
                 )?,
-                None => tx.query(&format!("SELECT {SUMMARY_COLUMNS} FROM orders ORDER BY created_at DESC LIMIT $1"), &[&limit])?,
+                (None, None) => tx.query(&format!("SELECT {SUMMARY_COLUMNS} FROM orders {order} LIMIT $1"), &[&limit])?,
+                (None, Some((created_at, id))) => tx.query(
+                    &format!("SELECT {SUMMARY_COLUMNS} FROM orders WHERE (created_at, id) < ($1, $2) {order} LIMIT $3"),
+                    &[&created_at, &id, &limit],
+                )?,
             };
             rows.iter().map(order_summary_from).collect::<Result<_, StoreError>>()
         })

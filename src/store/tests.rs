@@ -531,3 +531,34 @@ async fn a_non_sqlite_url_is_refused_with_a_clear_error() {
     let error = Store::connect("mysql://localhost/shop").await.unwrap_err();
     assert!(error.to_string().contains("DATABASE_URL"));
 }
+
+#[tokio::test]
+async fn the_merchants_order_pages_show_every_order_once_newest_first() {
+    for (store, _scratch) in stores().await {
+        // 25 orders, three to a second, so that pages break inside a second.
+        for n in 0..25 {
+            let session = format!("s{n}");
+            store.create_session(&session, 0).await.unwrap();
+            store.add_to_cart(&session, "mug", 2, 99, 0).await.unwrap();
+            let (new_order, token) = (order(&format!("ord_{n:02}")), format!("ctoken_{n}"));
+            let started = store.start_attempt(&session, &new_order, &token, None, n / 3, recorded_body).await.unwrap();
+            assert!(matches!(started, AttemptStart::New(_)));
+        }
+        let started = store.list_orders(None, 1).await.unwrap()[0].status;
+        for status in [None, Some(started)] {
+            let (mut seen, mut after) = (Vec::new(), None);
+            loop {
+                let page = store.orders_page(status, after.clone(), 4).await.unwrap();
+                seen.extend(page.iter().map(|order| (order.created_at, order.id.clone())));
+                match page.last() {
+                    Some(last) if page.len() == 4 => after = Some((last.created_at, last.id.clone())),
+                    _ => break,
+                }
+            }
+            let mut expected: Vec<(i64, String)> = (0..25).map(|n| (n / 3, format!("ord_{n:02}"))).collect();
+            expected.reverse();
+            assert_eq!(seen, expected, "{status:?}");
+        }
+        assert!(store.orders_page(Some(OrderStatus::Paid), None, 4).await.unwrap().is_empty());
+    }
+}
