@@ -953,6 +953,17 @@ async fn a_deleted_customer_is_retrieved_as_deleted_and_cannot_be_changed() {
     // The event carries the customer as it was.
     let events = stripe.get("/v1/events?type=customer.deleted").await.body;
     assert_eq!(events["data"][0]["data"]["object"]["email"], "a@example.com");
+
+    // A customer's subscriptions end when it is deleted, each with its event.
+    let (subscription, _, confirmed) = subscribe(&stripe, "pm_card_visa").await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+    let (id, customer) = (subscription["id"].as_str().unwrap(), subscription["customer"].as_str().unwrap());
+    assert_eq!(stripe.get(&format!("/v1/subscriptions/{id}")).await.body["status"], "active");
+    stripe.send(stripe.http.delete(stripe.url(&format!("/v1/customers/{customer}"))).bearer_auth(SECRET_KEY)).await;
+    let ended = stripe.get(&format!("/v1/subscriptions/{id}")).await.body;
+    assert_eq!((ended["status"].as_str(), ended["ended_at"].is_i64()), (Some("canceled"), true), "{ended}");
+    let events = stripe.get("/v1/events?type=customer.subscription.deleted").await.body;
+    assert_eq!(events["data"][0]["data"]["object"]["id"], id);
 }
 
 #[tokio::test]

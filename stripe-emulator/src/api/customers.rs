@@ -67,6 +67,7 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
 pub fn delete(ctx: &mut Ctx<'_>, id: &str) -> Result<Value, ApiError> {
     ctx.secret_only()?;
     let customer = live(ctx, id)?;
+    super::subscriptions::end_all_of(ctx, id);
     // What Stripe keeps of a deleted customer, and shows when it is retrieved.
     let deleted = json!({ "id": id, "object": "customer", "deleted": true });
     ctx.account.put(deleted.clone());

@@ -562,6 +562,19 @@ pub fn cancel(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
     ctx.expand(subscription, params)
 }
 
+/// A customer is being deleted: as at Stripe, its subscriptions end now.
+pub fn end_all_of(ctx: &mut Ctx<'_>, customer: &str) {
+    let ending: Vec<Value> = ctx
+        .account
+        .list("subscription", |sub| sub["customer"] == customer && LIVE.contains(&sub["status"].as_str().unwrap_or_default()))
+        .into_iter()
+        .cloned()
+        .collect();
+    for subscription in ending {
+        end(ctx, subscription, "cancellation_requested", None);
+    }
+}
+
 fn end(ctx: &mut Ctx<'_>, mut subscription: Value, reason: &str, comment: Option<String>) -> Value {
     let now = ctx.now();
     subscription["status"] = json!("canceled");
