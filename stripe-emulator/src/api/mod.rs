@@ -262,7 +262,7 @@ fn check_metadata(params: &Params) -> Result<(), ApiError> {
         match param {
             Param::Map(metadata) if name == "metadata" => {
                 if metadata.len() > METADATA_KEYS {
-                    return Err(ApiError::invalid(format!("Metadata can have up to 50 keys, but you've set {}", metadata.len())));
+                    return Err(too_many_keys(metadata.len()));
                 }
                 metadata.iter().try_for_each(|(key, value)| {
                     let length = key.chars().count();
@@ -290,6 +290,10 @@ fn check_metadata(params: &Params) -> Result<(), ApiError> {
 
 /// The most keys an object's metadata holds.
 const METADATA_KEYS: usize = 50;
+
+fn too_many_keys(count: usize) -> ApiError {
+    ApiError::invalid(format!("Metadata can have up to {METADATA_KEYS} keys, but you've set {count}"))
+}
 
 /// A Stripe list object.
 pub fn list_object(url: &str, data: Vec<Value>, has_more: bool) -> Value {
@@ -352,7 +356,7 @@ pub fn merge_metadata(object: &mut Value, params: &Params) -> Result<(), ApiErro
         }
     }
     if metadata.len() > METADATA_KEYS {
-        return Err(ApiError::invalid(format!("Metadata can have up to 50 keys, but you've set {}", metadata.len())));
+        return Err(too_many_keys(metadata.len()));
     }
     object["metadata"] = Value::Object(metadata);
     Ok(())
