@@ -139,7 +139,6 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
     store.account_of_session("s2").await.unwrap();
     store.set_stripe_customer("acct_1", "cus_1").await.unwrap();
     store.forget_stripe_customer("cus_1").await.unwrap();
-    store.deleted_stripe_customer("acct_1").await.unwrap();
     store.set_stripe_customer("acct_1", "cus_2").await.unwrap();
     store.account_history("acct_1", 20).await.unwrap();
     store.end_session("s2", 9).await.unwrap();

@@ -143,7 +143,7 @@ pub async fn customer_of(state: &AppState, account: &AccountRecord) -> Result<Cu
     if let Some(id) = account.stripe_customer_id.as_deref().and_then(|id| CustomerId::parse(id).ok()) {
         return Ok(id);
     }
-    let key = match state.store.deleted_stripe_customer(&account.id).await? {
+    let key = match &account.deleted_stripe_customer_id {
         None => format!("customer-{}", account.id),
         Some(deleted) => format!("customer-{}-after-{deleted}", account.id),
     };

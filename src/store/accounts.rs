@@ -10,6 +10,9 @@ pub struct AccountRecord {
     pub email: String,
     pub password_hash: String,
     pub stripe_customer_id: Option<String>,
+    /// The account's last Customer that Stripe deleted (it names the next one's
+    /// idempotency key).
+    pub deleted_stripe_customer_id: Option<String>,
 }
 
 /// A sign-in to record: the session it replaces (if any) and the new one.
@@ -29,10 +32,11 @@ fn account_from(row: &Row) -> Result<AccountRecord, StoreError> {
         email: row.get("email")?,
         password_hash: row.get("password_hash")?,
         stripe_customer_id: row.get("stripe_customer_id")?,
+        deleted_stripe_customer_id: row.get("deleted_stripe_customer_id")?,
     })
 }
 
-const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.password_hash, a.stripe_customer_id";
+const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.password_hash, a.stripe_customer_id, a.deleted_stripe_customer_id";
 
 impl Store {
     /// Creates an account; `false` when the email (compared by `email_key`) is taken.
@@ -144,17 +148,6 @@ impl Store {
                 &[&customer_id],
             )?;
             Ok(changed > 0)
-        })
-        .await
-    }
-
-    /// The account's last Customer that Stripe deleted, if any.
-    pub async fn deleted_stripe_customer(&self, account_id: &str) -> Result<Option<String>, StoreError> {
-        let account_id = account_id.to_owned();
-        self.read(move |tx| {
-            let deleted: Option<Option<String>> =
-                tx.scalar("SELECT deleted_stripe_customer_id FROM accounts WHERE id = $1", &[&account_id])?;
-            Ok(deleted.flatten())
         })
         .await
     }
@@ -280,11 +273,12 @@ mod tests {
         for (store, _scratch) in stores().await {
             store.create_account("acct_1", "a@example.com", "a@example.com", "hash", 0).await.unwrap();
             store.set_stripe_customer("acct_1", "cus_first").await.unwrap();
-            assert_eq!(store.deleted_stripe_customer("acct_1").await.unwrap(), None);
+            let deleted = async || store.account_by_email("a@example.com").await.unwrap().unwrap().deleted_stripe_customer_id;
+            assert_eq!(deleted().await, None);
             assert!(!store.forget_stripe_customer("cus_other").await.unwrap());
             assert!(store.forget_stripe_customer("cus_first").await.unwrap());
             assert!(!store.forget_stripe_customer("cus_first").await.unwrap(), "once");
-            assert_eq!(store.deleted_stripe_customer("acct_1").await.unwrap().as_deref(), Some("cus_first"));
+            assert_eq!(deleted().await.as_deref(), Some("cus_first"));
             assert_eq!(store.set_stripe_customer("acct_1", "cus_second").await.unwrap(), "cus_second");
         }
     }

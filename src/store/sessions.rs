@@ -94,7 +94,8 @@ impl Store {
             let mut visit = VisitRecord { stock: stock_of_products(tx, &products)?, ..VisitRecord::default() };
             let Some(id) = id else { return Ok(visit) };
             let row = tx.query_opt(
-                "SELECT s.last_seen_at, s.email AS session_email, a.id, a.email, a.password_hash, a.stripe_customer_id
+                "SELECT s.last_seen_at, s.email AS session_email, a.id, a.email, a.password_hash, a.stripe_customer_id,
+                        a.deleted_stripe_customer_id
                  FROM sessions s LEFT JOIN accounts a ON a.id = s.account_id
                  WHERE s.id = $1 AND s.ended_at IS NULL AND s.last_seen_at > $2",
                 &[&id, &idle_cutoff],
@@ -108,6 +109,7 @@ impl Store {
                     email: row.get("email")?,
                     password_hash: row.get("password_hash")?,
                     stripe_customer_id: row.get("stripe_customer_id")?,
+                    deleted_stripe_customer_id: row.get("deleted_stripe_customer_id")?,
                 }),
                 None => None,
             };
