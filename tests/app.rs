@@ -676,29 +676,10 @@ async fn a_refused_form_post_shows_its_error_but_a_forged_one_is_not_shown() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_merchant_pages_through_every_order() {
-    use storefront::store::{AttemptStart, NewOrder, OrderLine};
     let shop = support::Shop::start(&[("ADMIN_TOKEN", ADMIN)]).await;
-    shop.store.seed_inventory([("page-test", 1000)]).await.unwrap();
     // 101 orders, four to a second (2026-12-02 from 09:00 UTC): one more than a page.
     let start = 1_796_202_000;
-    for n in 0..101_i64 {
-        let session = format!("s{n}");
-        shop.store.create_session(&session, start).await.unwrap();
-        shop.store.add_to_cart(&session, "page-test", 1, 99, start).await.unwrap();
-        let order = NewOrder {
-            id: format!("ord_page{n:03}"),
-            amount: 1800,
-            discount_amount: 0,
-            discount_code: None,
-            currency: "eur".into(),
-            lines: vec![OrderLine { product_id: "page-test".into(), name: "Page test".into(), unit_amount: 1800, quantity: 1 }],
-            email: None,
-            locale: "en".into(),
-        };
-        let token = format!("ctoken_{n}");
-        let started = shop.store.start_attempt(&session, &order, &token, None, start + n / 4, |_| Some(String::new())).await.unwrap();
-        assert!(matches!(started, AttemptStart::New(_)), "{started:?}");
-    }
+    support::place_orders(&shop.store, "page-test", (0..101_i64).map(|n| (format!("ord_page{n:03}"), start + n / 4))).await;
     let rows = |page: &str| page.matches("data-testid=\"admin-order-").count();
     let href = |page: &str, testid: &str| {
         let at = page.find(&format!("data-testid=\"{testid}\""))?;

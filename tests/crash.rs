@@ -6,7 +6,7 @@
 //! deliveries that were not answered `200` are sent again, as Stripe does.
 
 use serde_json::json;
-use storefront::store::{AttemptStart, NewOrder, OrderLine, OrderStatus, Store};
+use storefront::store::{OrderStatus, Store};
 use support::net::{Process, free_port, storefront_vars};
 
 mod support;
@@ -58,24 +58,7 @@ async fn paid(store: &Store) -> usize {
 async fn a_kill_during_group_commits_loses_no_acknowledged_event_and_applies_each_once() {
     let (_config, db_url, _dir) = support::config(&[]);
     let store = Store::connect(&db_url).await.unwrap();
-    store.seed_inventory([("ceramic-mug", 1_000_000)]).await.unwrap();
-    for n in 0..ORDERS {
-        let session = format!("s{n}");
-        store.create_session(&session, 0).await.unwrap();
-        store.add_to_cart(&session, "ceramic-mug", 1, 99, 0).await.unwrap();
-        let order = NewOrder {
-            id: format!("ord_crash_{n}"),
-            amount: 1800,
-            discount_amount: 0,
-            discount_code: None,
-            currency: "eur".into(),
-            lines: vec![OrderLine { product_id: "ceramic-mug".into(), name: "Ceramic mug".into(), unit_amount: 1800, quantity: 1 }],
-            email: None,
-            locale: "en".into(),
-        };
-        let started = store.start_attempt(&session, &order, &format!("ctoken_crash_{n}"), None, 0, |_| None).await.unwrap();
-        assert!(matches!(started, AttemptStart::New(_)), "{started:?}");
-    }
+    support::place_orders(&store, "ceramic-mug", (0..ORDERS).map(|n| (format!("ord_crash_{n}"), 0))).await;
 
     // A Stripe account that cannot be reached: nothing here calls Stripe.
     let vars = storefront_vars(&db_url, "http://127.0.0.1:9", SECRET, &[("LEPTOS_HASH_FILES", "false")]);

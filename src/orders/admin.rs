@@ -54,6 +54,11 @@ fn page(state: &AppState, title: &str, body: &str) -> Response {
     .into_response()
 }
 
+/// An order's address, even one that is not UTF-8 (no order's: a 404).
+type OrderPath = Result<Path<String>, PathRejection>;
+/// A merchant's form as posted, even one that is no such form.
+type Posted<T> = Result<Form<T>, FormRejection>;
+
 fn no_such_order() -> Response {
     (StatusCode::NOT_FOUND, "No such order.").into_response()
 }
@@ -64,7 +69,7 @@ fn no_such_order() -> Response {
 /// one this view rendered) gets the form's defaults, which its nonce check refuses
 /// with a message saying to reload the page. `None` for an order address that is not
 /// UTF-8 (so no order's).
-fn posted<T: Default>(id: &Result<Path<String>, PathRejection>, form: Result<Form<T>, FormRejection>) -> Option<(&str, T)> {
+fn posted<T: Default>(id: &OrderPath, form: Posted<T>) -> Option<(&str, T)> {
     let Ok(Path(id)) = id else { return None };
     Some((id, form.map_or_else(|_| T::default(), |Form(form)| form)))
 }
@@ -190,7 +195,7 @@ pub async fn subscriptions(State(state): State<AppState>, headers: HeaderMap) ->
 pub async fn detail(
     State(state): State<AppState>,
     headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
+    id: OrderPath,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     if let Some(refused) = check(&state, &headers) {
@@ -473,12 +478,7 @@ fn well_formed_nonce(request: &str) -> bool {
 
 /// `POST /admin/orders/{id}/refunds`: asks Stripe to refund part or all of a paid
 /// order; the refund is recorded from Stripe's answer and its webhooks.
-pub async fn refund(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
-    form: Result<Form<RefundForm>, FormRejection>,
-) -> Response {
+pub async fn refund(State(state): State<AppState>, headers: HeaderMap, id: OrderPath, form: Posted<RefundForm>) -> Response {
     if let Some(refused) = check_post(&state, &headers) {
         return refused;
     }
@@ -567,23 +567,13 @@ pub struct CaptureForm {
 
 /// `POST /admin/orders/{id}/capture`: captures an authorised order, in full or in part
 /// (Stripe releases the rest); the order is paid for what was captured.
-pub async fn capture(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
-    form: Result<Form<CaptureForm>, FormRejection>,
-) -> Response {
+pub async fn capture(State(state): State<AppState>, headers: HeaderMap, id: OrderPath, form: Posted<CaptureForm>) -> Response {
     settle_authorization(&state, &headers, id, form, Settle::Capture).await
 }
 
 /// `POST /admin/orders/{id}/cancel`: cancels an authorised order; Stripe releases the
 /// authorisation and the order's stock goes back.
-pub async fn cancel(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
-    form: Result<Form<CaptureForm>, FormRejection>,
-) -> Response {
+pub async fn cancel(State(state): State<AppState>, headers: HeaderMap, id: OrderPath, form: Posted<CaptureForm>) -> Response {
     settle_authorization(&state, &headers, id, form, Settle::Cancel).await
 }
 
@@ -593,13 +583,7 @@ enum Settle {
     Cancel,
 }
 
-async fn settle_authorization(
-    state: &AppState,
-    headers: &HeaderMap,
-    id: Result<Path<String>, PathRejection>,
-    form: Result<Form<CaptureForm>, FormRejection>,
-    action: Settle,
-) -> Response {
+async fn settle_authorization(state: &AppState, headers: &HeaderMap, id: OrderPath, form: Posted<CaptureForm>, action: Settle) -> Response {
     if let Some(refused) = check_post(state, headers) {
         return refused;
     }

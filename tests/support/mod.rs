@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 use storefront::config::Config;
 use storefront::server::Application;
-use storefront::store::Store;
+use storefront::store::{AttemptStart, NewOrder, OrderLine, Store};
 
 /// A configuration for tests: `Leptos.toml` with a temporary database, the
 /// repository's catalog, port 0 for the storefront and its embedded emulator; `extra`
@@ -221,5 +221,30 @@ impl std::io::Write for Captured {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// Places one order of one `product` (18.00 EUR) for each `(order id, unix time)`
+/// straight in the store, as checkout does before it calls Stripe (a session, its cart,
+/// the order with its first attempt): for tests that need many orders fast. The
+/// product gets a million in stock unless the store already knows it.
+pub async fn place_orders(store: &Store, product: &str, orders: impl IntoIterator<Item = (String, i64)>) {
+    store.seed_inventory([(product, 1_000_000)]).await.unwrap();
+    for (id, at) in orders {
+        let session = format!("session-{id}");
+        store.create_session(&session, at).await.unwrap();
+        store.add_to_cart(&session, product, 1, 99, at).await.unwrap();
+        let order = NewOrder {
+            id: id.clone(),
+            amount: 1800,
+            discount_amount: 0,
+            discount_code: None,
+            currency: "eur".into(),
+            lines: vec![OrderLine { product_id: product.into(), name: product.into(), unit_amount: 1800, quantity: 1 }],
+            email: None,
+            locale: "en".into(),
+        };
+        let started = store.start_attempt(&session, &order, &format!("ctoken_{id}"), None, at, |_| None).await.unwrap();
+        assert!(matches!(started, AttemptStart::New(_)), "{started:?}");
     }
 }
