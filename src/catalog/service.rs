@@ -24,7 +24,7 @@ pub struct Catalog {
 /// Why the catalog file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    #[error("cannot read the catalog file {path}: {source}")]
+    #[error("cannot read the catalog file {path}")]
     Read { path: String, source: std::io::Error },
     #[error("the catalog file is not valid: {0}")]
     Syntax(String),
@@ -224,6 +224,14 @@ impl CatalogPageRef<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_file_is_named_and_its_cause_given_once() {
+        let error = Catalog::load(Path::new("/nonexistent/catalog.toml"), Currency::EUR).err().unwrap();
+        let report = format!("{:#}", anyhow::Error::from(error).context("the catalog file cannot be used"));
+        assert!(report.contains("/nonexistent/catalog.toml"), "{report}");
+        assert_eq!(report.matches("No such file or directory").count(), 1, "{report}");
+    }
 
     const ONE: &str = r#"
         [[products]]
