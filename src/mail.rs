@@ -27,6 +27,28 @@ const BATCH: i64 = 20;
 /// Tries before a message is given up (with the default 30 s, the last about 2 h on).
 const MAX_ATTEMPTS: i64 = 8;
 
+/// A shopper's email address, trimmed, if the shop's emails can go to it and Stripe
+/// takes it (a Customer's `email`, a PaymentIntent's `receipt_email`); `None`
+/// otherwise. The rule is the HTML standard's "valid e-mail address" (what a browser's
+/// `<input type="email">` accepts), with the dots of the local part where RFC 5322 puts
+/// them, a domain of at least two labels (Stripe refuses `name@localhost` and
+/// `name@gmail`) and at most 254 characters. Sign-up and checkout both use it, so an
+/// account's address is one its payments can carry.
+pub fn address(input: &str) -> Option<&str> {
+    let email = input.trim();
+    let (local, domain) = email.split_once('@')?;
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
+    let local_ok = local.len() <= 64 && local.split('.').all(|atom| !atom.is_empty() && atom.chars().all(atext));
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    let domain_ok = domain.contains('.') && domain.split('.').all(label_ok);
+    (email.len() <= 254 && local_ok && domain_ok).then_some(email)
+}
+
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
     /// `.eml` files in this folder.
@@ -290,6 +312,43 @@ pub fn spawn(state: AppState) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_those_a_browser_email_field_takes_with_a_dotted_domain() {
+        for good in ["jenny@example.com", "  Jenny.Rosen+shop@Example.co.uk ", "o'brien@mail-1.example.fr", "a!#$%&*/=?^_`{|}~-@x.io"] {
+            let email = address(good).unwrap_or_else(|| panic!("{good:?} was refused"));
+            assert_eq!(email, good.trim());
+            assert!(email.parse::<lettre::Address>().is_ok(), "lettre cannot send to {email:?}");
+        }
+        let long_label = format!("jenny@{}.com", "a".repeat(64));
+        let too_long = format!("{}@example.com", "a".repeat(250));
+        for bad in [
+            "",
+            "jenny",
+            "@example.com",
+            "jenny@",
+            "jenny@example",
+            "jenny@localhost",
+            "jen ny@example.com",
+            "a@b@c.com",
+            "jenny@.com",
+            "jenny@example..com",
+            "jenny@example.com.",
+            "jenny@-example.com",
+            ".jenny@example.com",
+            "jen..ny@example.com",
+            "\"jen ny\"@example.com",
+            "jenny@[127.0.0.1]",
+            "jenny@exämple.com",
+            "jenny＠example.com",
+            "jenny@exa_mple.com",
+            "<jenny@example.com>",
+            &long_label,
+            &too_long,
+        ] {
+            assert_eq!(address(bad), None, "{bad:?} was accepted");
+        }
+    }
 
     /// A reader of the folder, racing the writes, only ever finds whole messages.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -133,6 +133,8 @@ async fn sign_up_refuses_bad_input_and_a_taken_email() {
     let mut browser = Browser::default();
     for (email, password, says) in [
         ("not-an-email", PASSWORD, "email address"),
+        // An address Stripe would refuse as the account's Customer's `email`.
+        ("jenny@example..com", PASSWORD, "email address"),
         ("jenny@example.com", "short", "at least 8"),
         ("jenny@example.com", &"x".repeat(129), "at most 128"),
     ] {
@@ -282,6 +284,30 @@ async fn a_customer_deleted_at_stripe_is_replaced_and_the_shopper_can_still_pay(
     assert_ne!(customer, deleted);
     let replacement = shop.stripe(Method::GET, &format!("/v1/customers/{customer}"), "sk_test_tests", &[]).await;
     assert_eq!((replacement["email"].as_str(), replacement["deleted"].as_bool()), (Some("jenny@example.com"), None), "{replacement}");
+}
+
+/// An account made before sign-up held addresses to what Stripe takes may keep one Stripe
+/// refuses as a Customer's `email` or a `receipt_email` (`jenny@example..com`). Its
+/// shopper still pays: the Customer is made without the address, and no receipt asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_whose_address_stripe_refuses_still_pays() {
+    let (config, db_url, db) = support::config(&[]);
+    let running = support::serve(config).await;
+    let shop = Shop { base: running.base, stripe: running.stripe.unwrap(), http: support::client(), _db: db };
+    let mut jenny = Browser::default();
+    shop.sign_up(&mut jenny, "jenny@example.com").await;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db_url).await.unwrap();
+    sqlx::query("UPDATE accounts SET email = 'jenny@example..com'").execute(&pool).await.unwrap();
+    pool.close().await;
+
+    shop.ok(&mut jenny, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let token = shop.saving_card_token("4242424242424242").await;
+    let paid = shop.ok(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await;
+    let intent = shop.intent(paid["payment_intent"].as_str().unwrap()).await;
+    assert_eq!((intent["status"].as_str(), &intent["receipt_email"]), (Some("succeeded"), &Value::Null), "{intent}");
+    let customer = shop.stripe(Method::GET, &format!("/v1/customers/{}", intent["customer"].as_str().unwrap()), "sk_test_tests", &[]).await;
+    assert_eq!(customer["email"], Value::Null, "{customer}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

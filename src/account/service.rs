@@ -147,7 +147,12 @@ pub async fn customer_of(state: &AppState, account: &AccountRecord) -> Result<Cu
         None => format!("customer-{}", account.id),
         Some(deleted) => format!("customer-{}-after-{deleted}", account.id),
     };
-    let params = CreateCustomer { email: Some(&account.email), metadata: [("account_id", account.id.as_str())].into_iter().collect() };
+    // (An account made before sign-up checked addresses as `mail::address` does may hold
+    // one Stripe refuses: its Customer is then made without it.)
+    let params = CreateCustomer {
+        email: crate::mail::address(&account.email),
+        metadata: [("account_id", account.id.as_str())].into_iter().collect(),
+    };
     let customer = state.payments.stripe.create_customer(&params, &key).await?;
     let stored = state.store.set_stripe_customer(&account.id, customer.id.as_str()).await?;
     tracing::info!(account = %account.id, customer = %stored, "Stripe Customer created");
@@ -276,15 +281,10 @@ async fn signed_in(state: &AppState, request: &Request) -> Result<AccountRecord,
     current_account(state, request).await?.ok_or_else(|| AppError::NotFound(request.texts().sign_in_for_cards().into()))
 }
 
-/// Trimmed email and its lookup key (lowercased); `None` when it is not an email address.
+/// Trimmed email and its lookup key (lowercased); `None` when it is not an address the
+/// shop's emails and Stripe's Customer can take (`mail::address`).
 fn checked_email(email: &str) -> Option<(&str, String)> {
-    let email = email.trim();
-    let plausible = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
-        })
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    plausible.then(|| (email, email.to_lowercase()))
+    crate::mail::address(email).map(|email| (email, email.to_lowercase()))
 }
 
 async fn hash_off_thread(password: String) -> Result<String, AppError> {

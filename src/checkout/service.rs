@@ -178,7 +178,7 @@ pub async fn confirm(state: &AppState, request: &Request, token: &Credential, pa
     let mut payment = payment;
     let customer = match crate::account::current_account(state, request).await? {
         Some(account) => {
-            payment.email = payment.email.or_else(|| Some(account.email.clone()));
+            payment.email = payment.email.or_else(|| crate::mail::address(&account.email).map(str::to_owned));
             Some(crate::account::customer_of(state, &account).await?)
         }
         None => None,
@@ -447,9 +447,10 @@ impl PaymentRequest {
 /// The email address a shopper typed, trimmed; `None` when left empty; refused unless
 /// it is an address mail can be sent to.
 pub fn parse_email(email: Option<String>, t: &Texts) -> Result<Option<String>, AppError> {
-    let Some(email) = email.map(|email| email.trim().to_owned()).filter(|email| !email.is_empty()) else { return Ok(None) };
-    let sendable = email.len() <= 254 && email.parse::<lettre::Address>().is_ok_and(|address| address.domain().contains('.'));
-    if sendable { Ok(Some(email)) } else { Err(AppError::invalid(t.email_format())) }
+    match email.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(typed) => crate::mail::address(typed).map(|email| Some(email.to_owned())).ok_or_else(|| AppError::invalid(t.email_format())),
+    }
 }
 
 /// The body to send for `attempt`: the one recorded with it, or (an attempt recorded

@@ -118,7 +118,7 @@ pub async fn subscribe(
                 },
                 first_invoice_id: invoice.id.to_string(),
                 first_payment_intent_id: intent.as_ref().map(ToString::to_string),
-                email: email.or_else(|| Some(account.email.clone())),
+                email: email.or_else(|| crate::mail::address(&account.email).map(str::to_owned)),
                 locale: request.locale.tag().to_owned(),
                 state: state_of(&created),
             };

@@ -937,6 +937,34 @@ async fn metadata_is_held_to_stripes_limits_before_anything_is_done() {
 }
 
 #[tokio::test]
+async fn email_addresses_stripe_refuses_are_refused_before_anything_is_done() {
+    let stripe = emulator().await;
+    for bad in ["otameshi@com", "jenny@gmail", "jenny@.example.com", "jenny", "@example.com", " jenny@example.com", "jenny@example..com"] {
+        let refused = stripe.post_as(SECRET_KEY, "/v1/customers", &[("email", bad)], Some("email-1")).await;
+        assert_eq!(
+            (refused.status, refused.body["error"]["code"].as_str(), refused.body["error"]["param"].as_str()),
+            (400, Some("email_invalid"), Some("email")),
+            "{bad:?}: {}",
+            refused.body
+        );
+        assert_eq!(refused.body["error"]["message"], format!("Invalid email address: {bad}"));
+    }
+    let token = stripe.token("pm_card_visa").await;
+    let receipt = stripe.pay(&token, &[("receipt_email", "jenny@localhost")]).await;
+    assert_eq!((receipt.status, receipt.body["error"]["param"].as_str()), (400, Some("receipt_email")), "{}", receipt.body);
+    // Nothing was made or charged, and the refused requests' key is free again.
+    assert_eq!(stripe.get("/v1/customers").await.body["data"].as_array().unwrap().len(), 0);
+    assert_eq!(stripe.get("/v1/payment_intents").await.body["data"].as_array().unwrap().len(), 0);
+    let made = stripe.post_as(SECRET_KEY, "/v1/customers", &[("email", "jenny.rosen+shop@example.co.uk")], Some("email-1")).await;
+    assert_eq!((made.status, made.body["email"].as_str()), (200, Some("jenny.rosen+shop@example.co.uk")), "{}", made.body);
+    // An update is checked too; an empty value unsets the address.
+    let id = made.body["id"].as_str().unwrap();
+    assert_eq!(stripe.post(&format!("/v1/customers/{id}"), &[("email", "jenny@gmail")]).await.status, 400);
+    let unset = stripe.post(&format!("/v1/customers/{id}"), &[("email", "")]).await;
+    assert_eq!((unset.status, &unset.body["email"]), (200, &json!(null)), "{}", unset.body);
+}
+
+#[tokio::test]
 async fn a_deleted_customer_is_retrieved_as_deleted_and_cannot_be_changed() {
     let stripe = emulator().await;
     let id = stripe.post("/v1/customers", &[("email", "a@example.com")]).await.body["id"].as_str().unwrap().to_owned();

@@ -166,6 +166,7 @@ fn route(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Res
     params
         .only(accepted)
         .and_then(|()| check_metadata(params))
+        .and_then(|()| if method == Method::POST { check_emails(params) } else { Ok(()) })
         .and_then(|()| check_expand(ctx, method, &segments, params))
         .map_err(ApiError::before_execution)?;
     let get = method == Method::GET;
@@ -252,6 +253,23 @@ fn check_expand(ctx: &mut Ctx<'_>, method: &Method, segments: &[&str], params: &
         Some(object) if !ctx.reading && !expand.is_empty() => ctx.account.expand(object.clone(), &expand, true).map(drop),
         _ => Ok(()),
     }
+}
+
+/// An email address a write sets (a Customer's `email`, a PaymentIntent's
+/// `receipt_email`) that Stripe refuses, as its public error reports show it refusing
+/// them: without an `@` (`name`), with blanks (` name@example.com`), or with a domain
+/// that is not dotted labels (`name@com`, `name@gmail`, `name@.example.com`). An empty
+/// value, which unsets the field, passes.
+fn check_emails(params: &Params) -> Result<(), ApiError> {
+    for field in ["email", "receipt_email"] {
+        let Some(value) = params.str(field)?.filter(|value| !value.is_empty()) else { continue };
+        let domain = value.rsplit_once('@').filter(|(local, _)| !local.is_empty()).map(|(_, domain)| domain);
+        let dotted = domain.is_some_and(|domain| domain.contains('.') && domain.split('.').all(|label| !label.is_empty()));
+        if !dotted || value.chars().any(char::is_whitespace) {
+            return Err(ApiError::invalid_param(field, format!("Invalid email address: {value}")).with_code("email_invalid"));
+        }
+    }
+    Ok(())
 }
 
 /// Stripe's limits on metadata, wherever a request sets it (`metadata[…]`,
