@@ -176,10 +176,20 @@ async fn a_plain_form_post_without_javascript_redirects_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_pages_and_unknown_orders_are_404() {
     let app = spawn_app().await;
-    for path in ["/no-such-page", "/orders/ord_123", "/orders/%FF", "/admin/orders"] {
+    // (A result page naming a payment this visitor never made, or no payment id at all.)
+    for path in [
+        "/no-such-page",
+        "/orders/ord_123",
+        "/orders/%FF",
+        "/admin/orders",
+        "/checkout/complete?payment_intent=pi_123",
+        "/checkout/complete?payment_intent=%00",
+    ] {
         let response = support::client().get(format!("{}{path}", app.base)).send().await.unwrap();
         assert_eq!(response.status(), 404, "{path}");
     }
+    // The result page without a payment says so, and is no error.
+    assert_eq!(support::client().get(format!("{}/checkout/complete", app.base)).send().await.unwrap().status(), 200);
     // Names longer than a file system allows (255 bytes) name no file either: the 404
     // page, not an error from the file system.
     let long = "a".repeat(256);

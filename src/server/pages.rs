@@ -129,7 +129,7 @@ pub async fn checkout_complete(State(state): State<AppState>, page: Page) -> Res
     };
     let visit = page.visit(&state, Vec::new()).await;
     let head = page.head(&state, visit.as_ref().ok());
-    page.render(&state, StatusCode::OK, head, move || view! { <crate::checkout::CheckoutCompletePage outcome/> })
+    page.render(&state, found(&outcome), head, move || view! { <crate::checkout::CheckoutCompletePage outcome/> })
 }
 
 /// `/orders/{id}`: the order, to whoever placed it; reloading itself while it settles.
@@ -142,9 +142,14 @@ pub async fn order(State(state): State<AppState>, id: Result<Path<String>, PathR
         Ok(_) => crate::orders::view(&state, &page.request, &id).await,
         Err(error) => Err(error),
     };
-    let status = if matches!(order, Err(AppError::NotFound(_))) { StatusCode::NOT_FOUND } else { StatusCode::OK };
     let head = PageHead { refresh_secs: order.as_ref().ok().and_then(|order| order.refresh_in_secs), ..head };
-    page.render(&state, status, head, move || view! { <crate::orders::OrderPage order/> })
+    page.render(&state, found(&order), head, move || view! { <crate::orders::OrderPage order/> })
+}
+
+/// A page about one thing (an order, a payment): 404 when it names none of the
+/// visitor's, 200 otherwise (the page says what went wrong, if anything).
+fn found<T>(shown: &Result<T, AppError>) -> StatusCode {
+    if matches!(shown, Err(AppError::NotFound(_))) { StatusCode::NOT_FOUND } else { StatusCode::OK }
 }
 
 /// `/account`: sign in or up; signed in, the account with its saved cards' island.
