@@ -146,6 +146,17 @@ async fn amounts_and_currencies_follow_stripes_rules() {
     let stripe = emulator().await;
     let too_small = stripe.post("/v1/payment_intents", &[("amount", "49"), ("currency", "eur")]).await;
     assert_eq!(too_small.body["error"]["code"], "amount_too_small");
+    // In Stripe's words (as its replies to integrations show them).
+    assert_eq!(too_small.body["error"]["message"], "Amount must be at least €0.50 eur");
+    let pounds = stripe.post("/v1/payment_intents", &[("amount", "29"), ("currency", "gbp")]).await;
+    assert_eq!(pounds.body["error"]["message"], "Amount must be at least £0.30 gbp");
+    for nothing in ["0", "-5"] {
+        let refused = stripe.post("/v1/payment_intents", &[("amount", nothing), ("currency", "eur")]).await;
+        assert_eq!(
+            (refused.status, refused.body["error"]["message"].as_str(), refused.body["error"]["param"].as_str()),
+            (400, Some("This value must be greater than or equal to 1."), Some("amount"))
+        );
+    }
     let bad_currency = stripe.post("/v1/payment_intents", &[("amount", "1000"), ("currency", "euro")]).await;
     assert_eq!((bad_currency.status, bad_currency.body["error"]["param"].as_str()), (400, Some("currency")));
     let upper = stripe.post("/v1/payment_intents", &[("amount", "1000"), ("currency", "EUR")]).await;

@@ -51,14 +51,33 @@ pub(super) fn currency(params: &Params) -> Result<(String, i64), ApiError> {
 
 fn amount(params: &Params, minimum: i64, currency: &str) -> Result<i64, ApiError> {
     let amount = params.int("amount")?.ok_or_else(|| ApiError::missing_param("amount"))?;
+    if amount < 1 {
+        return Err(ApiError::invalid_param("amount", "This value must be greater than or equal to 1."));
+    }
     if amount < minimum {
-        return Err(ApiError::invalid_param("amount", format!("Amount must be at least {minimum} {currency} (minor units)"))
+        return Err(ApiError::invalid_param("amount", format!("Amount must be at least {} {currency}", major_units(minimum, currency)))
             .with_code("amount_too_small"));
     }
     if amount > MAX_AMOUNT {
         return Err(ApiError::invalid_param("amount", format!("Amount must be no more than {MAX_AMOUNT}")).with_code("amount_too_large"));
     }
     Ok(amount)
+}
+
+/// An amount as Stripe writes it in its messages: `€0.50` for 50 in `eur`, `¥50` for 50
+/// in `jpy` (no minor unit); without a symbol for a currency other than these.
+fn major_units(minor: i64, currency: &str) -> String {
+    let symbol = match currency {
+        "usd" => "$",
+        "eur" => "€",
+        "gbp" => "£",
+        "jpy" => "¥",
+        _ => "",
+    };
+    match currency {
+        "jpy" => format!("{symbol}{minor}"),
+        _ => format!("{symbol}{}.{:02}", minor / 100, minor % 100),
+    }
 }
 
 pub(super) fn one_of(params: &Params, name: &str, allowed: &[&str]) -> Result<Option<String>, ApiError> {
