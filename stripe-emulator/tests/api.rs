@@ -142,6 +142,27 @@ async fn unknown_and_missing_parameters_are_named() {
 }
 
 #[tokio::test]
+async fn a_route_the_emulator_lacks_is_named_as_such() {
+    let stripe = emulator().await;
+    for path in ["/v1/customers/search?query=email:'a@example.com'", "/v1/products/search?query=active:'true'", "/v1/balance_transactions"]
+    {
+        let reply = stripe.get(path).await;
+        let route = path.split('?').next().unwrap();
+        assert_eq!(
+            (reply.status, reply.body["error"]["message"].as_str()),
+            (
+                404,
+                Some(
+                    format!("Unrecognized request URL (GET: {route}). The Stripe emulator does not implement this route; see its README.")
+                        .as_str()
+                )
+            ),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn amounts_and_currencies_follow_stripes_rules() {
     let stripe = emulator().await;
     let too_small = stripe.post("/v1/payment_intents", &[("amount", "49"), ("currency", "eur")]).await;
