@@ -13,6 +13,8 @@ struct Shop {
     base: String,
     stripe: String,
     http: reqwest::Client,
+    /// The shop's database, for a test that plays an earlier release's rows.
+    db_url: String,
     _db: tempfile::TempDir,
 }
 
@@ -23,12 +25,20 @@ struct Browser {
 }
 
 async fn shop_with(extra: &[(&str, &str)]) -> Shop {
-    let (config, _, db) = support::config(extra);
+    let (config, db_url, db) = support::config(extra);
     let running = support::serve(config).await;
-    Shop { base: running.base, stripe: running.stripe.unwrap(), http: support::client(), _db: db }
+    Shop { base: running.base, stripe: running.stripe.unwrap(), http: support::client(), db_url, _db: db }
 }
 
 impl Shop {
+    /// Jenny, signed up as jenny@example.com, with a mug in her cart.
+    async fn jenny_with_a_mug(&self) -> Browser {
+        let mut jenny = Browser::default();
+        self.sign_up(&mut jenny, "jenny@example.com").await;
+        self.ok(&mut jenny, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+        jenny
+    }
+
     async fn call(&self, browser: &mut Browser, endpoint: &str, form: &[(&str, &str)]) -> (u16, Value, reqwest::header::HeaderMap) {
         let mut request = self.http.post(format!("{}/api/{endpoint}", self.base)).form(form);
         if let Some(cookie) = &browser.cookie {
@@ -197,9 +207,7 @@ async fn too_many_failures_from_one_address_are_refused_across_accounts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_in_payment_carries_the_customer_and_saves_the_card_for_that_account_only() {
     let shop = shop_with(&[]).await;
-    let mut jenny = Browser::default();
-    shop.sign_up(&mut jenny, "jenny@example.com").await;
-    shop.ok(&mut jenny, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let mut jenny = shop.jenny_with_a_mug().await;
 
     // Checkout for a signed-in shopper: a CustomerSession for the Payment Element.
     let view = shop.ok(&mut jenny, "checkout/view", &[]).await;
@@ -260,9 +268,7 @@ async fn a_signed_in_payment_carries_the_customer_and_saves_the_card_for_that_ac
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_deleted_at_stripe_is_replaced_and_the_shopper_can_still_pay() {
     let shop = shop_with(&[]).await;
-    let mut jenny = Browser::default();
-    shop.sign_up(&mut jenny, "jenny@example.com").await;
-    shop.ok(&mut jenny, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let mut jenny = shop.jenny_with_a_mug().await;
     let token = shop.saving_card_token("4242424242424242").await;
     let first = shop.ok(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await;
     let deleted = shop.intent(first["payment_intent"].as_str().unwrap()).await["customer"].as_str().unwrap().to_owned();
@@ -291,17 +297,13 @@ async fn a_customer_deleted_at_stripe_is_replaced_and_the_shopper_can_still_pay(
 /// shopper still pays: the Customer is made without the address, and no receipt asked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_whose_address_stripe_refuses_still_pays() {
-    let (config, db_url, db) = support::config(&[]);
-    let running = support::serve(config).await;
-    let shop = Shop { base: running.base, stripe: running.stripe.unwrap(), http: support::client(), _db: db };
-    let mut jenny = Browser::default();
-    shop.sign_up(&mut jenny, "jenny@example.com").await;
+    let shop = shop_with(&[]).await;
+    let mut jenny = shop.jenny_with_a_mug().await;
     sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&db_url).await.unwrap();
+    let pool = sqlx::AnyPool::connect(&shop.db_url).await.unwrap();
     sqlx::query("UPDATE accounts SET email = 'jenny@example..com'").execute(&pool).await.unwrap();
     pool.close().await;
 
-    shop.ok(&mut jenny, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
     let token = shop.saving_card_token("4242424242424242").await;
     let paid = shop.ok(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await;
     let intent = shop.intent(paid["payment_intent"].as_str().unwrap()).await;
@@ -331,9 +333,7 @@ async fn guests_get_no_customer_session_and_account_calls_need_a_sign_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkout_goes_on_without_saved_cards_when_the_customer_session_fails() {
     let shop = shop_with(&[]).await;
-    let mut jenny = Browser::default();
-    shop.sign_up(&mut jenny, "jenny@example.com").await;
-    shop.ok(&mut jenny, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let mut jenny = shop.jenny_with_a_mug().await;
     shop.fault(json!({ "path": "/v1/customer_sessions", "method": "POST", "status": 500, "count": 10 })).await;
     let view = shop.ok(&mut jenny, "checkout/view", &[]).await;
     assert_eq!(view["customer_session_client_secret"], Value::Null);
