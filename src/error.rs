@@ -14,6 +14,10 @@ pub enum AppError {
     Invalid(String),
     /// The thing asked for does not exist (or is not this shopper's).
     NotFound(String),
+    /// The cart is no longer what the checkout showed (it changed in another tab, or a
+    /// price or discount changed since): nothing was charged. The message says what
+    /// the cart comes to now; the page reads it again before the shopper pays.
+    CartChanged(String),
     /// The card was declined or could not be authenticated: Stripe's message for the
     /// shopper, and its decline code. Nothing was charged; another card may work.
     Declined { message: String, decline_code: Option<String> },
@@ -51,7 +55,9 @@ impl AppError {
     pub fn message(&self, locale: crate::i18n::Locale) -> String {
         let t = locale.texts();
         match self {
-            Self::Invalid(message) | Self::NotFound(message) | Self::Declined { message, .. } => message.clone(),
+            Self::Invalid(message) | Self::NotFound(message) | Self::CartChanged(message) | Self::Declined { message, .. } => {
+                message.clone()
+            }
             Self::RateLimited { retry_after_secs } => {
                 let wait = match retry_after_secs {
                     0..=60 => t.a_minute().to_owned(),
@@ -74,6 +80,7 @@ impl AppError {
         match self {
             Self::Invalid(_) | Self::Transport(_) => 400,
             Self::NotFound(_) => 404,
+            Self::CartChanged(_) => 409,
             Self::Declined { .. } => 402,
             Self::RateLimited { .. } => 429,
             Self::PaymentUnavailable | Self::StoreUnavailable => 503,

@@ -420,6 +420,41 @@ async fn a_discount_code_lowers_what_is_charged_and_bad_codes_change_nothing() {
     assert_eq!(shop.payment_intents().await[0]["amount"], 1620);
 }
 
+/// The checkout page shows a mug; another tab then adds a tote. The page's Pay sends
+/// the quote it showed: nothing is charged, and the shopper is told the new total.
+/// Paying for the cart as it is now works, and the same details sent again after
+/// that (a retry) still find the payment they made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cart_changed_since_the_page_showed_it_is_not_charged() {
+    let shop = shop().await;
+    shop.add("ceramic-mug", "1").await;
+    let (status, page) = shop.call(&shop.shopper, "checkout/view", &[]).await;
+    assert_eq!(status, 200, "{page}");
+    let shown = page["cart"]["quote"].as_str().unwrap().to_owned();
+    shop.add("linen-tote", "1").await;
+
+    let token = shop.token("pm_card_visa").await;
+    let (status, error) = shop.pay(&token, &[("quote", &shown)]).await;
+    assert_eq!(status, 409, "{error}");
+    assert!(
+        error.to_string().contains("Your cart changed since this page was shown, so nothing was charged. It now comes to €42.50"),
+        "{error}"
+    );
+    assert!(shop.payment_intents().await.is_empty());
+    let (_, cart) = shop.call(&shop.shopper, "cart/get", &[]).await;
+    assert_eq!(cart["item_count"], 2, "the cart is left as it is");
+
+    // The page reads the cart again (as the island does) and pays for that.
+    let now = cart["quote"].as_str().unwrap();
+    assert_ne!(now, shown);
+    let (status, paid) = shop.pay(&token, &[("quote", now)]).await;
+    assert_eq!(status, 200, "{paid}");
+    assert_eq!(shop.payment_intents().await[0]["amount"], 1800 + 2450);
+    let (status, again) = shop.pay(&token, &[("quote", now)]).await;
+    assert_eq!((status, &again["payment_intent"]), (200, &paid["payment_intent"]));
+    assert_eq!(shop.payment_intents().await.len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abandoned_authentication_is_canceled_before_the_next_attempt() {
     let shop = shop().await;

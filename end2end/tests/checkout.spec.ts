@@ -118,6 +118,41 @@ test.describe('discounts', () => {
   });
 });
 
+test.describe('a cart changed in another tab', () => {
+  test.use({ expectedErrorStatuses: [409] });
+
+  test('is not charged at the old total: the page shows the new one, and the next Pay pays it', async ({ page, context, gotoHydrated }) => {
+    await cartWithMug(page, gotoHydrated);
+    await typeCard(page, '4242424242424242');
+    await expect(page.getByTestId('pay-button')).toHaveText('Pay €18.00');
+    // Another tab of the same browser adds a tote (the catalog's plain form).
+    const other = await context.newPage();
+    await other.goto('/');
+    await other.getByTestId('add-to-cart-linen-tote').click();
+    await expect(other.getByTestId('cart-count')).toHaveText('2');
+    await other.close();
+
+    const refused = page.waitForResponse('**/api/checkout/confirm');
+    await page.getByTestId('pay-button').click();
+    expect((await refused).status()).toBe(409);
+    await expect(page.getByTestId('payment-error')).toContainText('Your cart changed since this page was shown, so nothing was charged. It now comes to €42.50');
+    await expect(page.getByTestId('order-total')).toHaveText('€42.50');
+    await expect(page.getByTestId('pay-button')).toHaveText('Pay €42.50');
+    await expect(page.getByTestId('pay-button')).toBeEnabled();
+    await expect(page.frameLocator('[data-testid="payment-element"] iframe').locator('html')).toHaveAttribute('data-amount', '4250');
+
+    // What the shopper typed is still there; Pay now pays for the cart as shown.
+    await page.getByTestId('pay-button').click();
+    await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+    const orderId = await orderIdFromCompletePage(page);
+    expect(await intentsFor(orderId)).toBe(1);
+    const created = (await (await fetch(`${EMULATOR}/_emulator/events`)).json()).data.find(
+      (event: any) => event.type === 'payment_intent.created' && event.data.object.metadata.order_id === orderId,
+    );
+    expect(created.data.object.amount).toBe(4250);
+  });
+});
+
 test('3-D Secure: Complete pays', async ({ page, gotoHydrated }) => {
   await cartWithMug(page, gotoHydrated);
   await typeCard(page, '4000002500003155');

@@ -56,6 +56,11 @@ pub struct Cart {
     pub discount_note: Option<String>,
     /// What will be charged: subtotal less discount.
     pub total: Money,
+    /// What the shopper is asked to pay for, as a digest of each line's product,
+    /// quantity and price, the discount and the total. The checkout sends back the quote
+    /// it showed, and the server charges nothing if the cart's is no longer the same
+    /// (the cart changed in another tab, a price or a discount changed).
+    pub quote: String,
 }
 
 impl Cart {

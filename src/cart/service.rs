@@ -52,7 +52,28 @@ pub fn price(
     }
     let off = discount.as_ref().map_or(0, |d| d.amount.amount);
     let total = Money::new(subtotal.amount.checked_sub(off).ok_or(MoneyError::Overflow)?, currency);
-    Ok(Cart { lines, item_count, subtotal, discount, discount_note, total })
+    let quote = quote(&lines, discount.as_ref(), total);
+    Ok(Cart { lines, item_count, subtotal, discount, discount_note, total, quote })
+}
+
+/// [`Cart::quote`]: what is charged and for what, not how it is named (the language,
+/// product names and images play no part), in 32 hex digits.
+fn quote(lines: &[CartLine], discount: Option<&AppliedDiscount>, total: Money) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write;
+    let mut text = String::new();
+    for line in lines {
+        let _ = write!(text, "{}\t{}\t{}\t{}", line.product_id, line.quantity, line.unit_price.amount, line.unit_price.currency);
+        if let Some(recurring) = line.recurring {
+            let _ = write!(text, "\tevery {} {:?}", recurring.count, recurring.interval);
+        }
+        text.push('\n');
+    }
+    if let Some(discount) = discount {
+        let _ = writeln!(text, "{}\t-{}", discount.code, discount.amount.amount);
+    }
+    let _ = write!(text, "{}\t{}", total.amount, total.currency);
+    hex::encode(&Sha256::digest(text.as_bytes())[..16])
 }
 
 /// The current session's cart (empty when there is no session yet).
@@ -238,6 +259,27 @@ mod tests {
         assert!(small.discount.is_none());
         assert_eq!(small.total, small.subtotal);
         assert!(small.discount_note.unwrap().contains("at least €20.00"));
+    }
+
+    #[test]
+    fn the_quote_changes_with_what_is_charged_and_only_with_that() {
+        let priced = |lines: &[(&str, u32)], code: Option<&str>, locale| {
+            let stored: Vec<(String, u32)> = lines.iter().map(|(id, n)| ((*id).to_owned(), *n)).collect();
+            price(&catalog(), Currency::EUR, &stored, code, 0, locale).unwrap().quote
+        };
+        let shown = priced(&[("mug", 2), ("tote", 1)], None, Locale::En);
+        assert_eq!(shown.len(), 32);
+        // The same cart read again, or in the other language: the same quote.
+        assert_eq!(priced(&[("mug", 2), ("tote", 1)], None, Locale::En), shown);
+        assert_eq!(priced(&[("mug", 2), ("tote", 1)], None, Locale::Fr), shown);
+        // Another quantity, another line, a discount: another quote.
+        assert_ne!(priced(&[("mug", 3), ("tote", 1)], None, Locale::En), shown);
+        assert_ne!(priced(&[("mug", 2)], None, Locale::En), shown);
+        assert_ne!(priced(&[("mug", 2), ("tote", 1)], Some("TEN"), Locale::En), shown);
+        // Two carts of the same total are not the same purchase.
+        let (mugs, totes) = (priced(&[("mug", 49)], None, Locale::En), priced(&[("tote", 36)], None, Locale::En));
+        assert_eq!(49 * 1800, 36 * 2450);
+        assert_ne!(mugs, totes);
     }
 
     #[test]

@@ -160,6 +160,14 @@ pub async fn confirm(state: &AppState, request: &Request, token: &Credential, pa
         // Read again once the earlier payment is settled (which may have emptied it).
         crate::cart::view(state, request, Some(&session)).await?
     };
+    // The shopper pays for what the page showed, or for nothing.
+    if let Some(shown) = payment.quote.as_deref()
+        && !cart.lines.is_empty()
+        && shown != cart.quote
+    {
+        tracing::info!("the cart changed since the page was shown: nothing charged");
+        return Err(AppError::CartChanged(fill(t.cart_changed(), &[&locale.money(cart.total)])));
+    }
     if let Credential::Token(token) = token
         && (cart.subscription().is_some() || (cart.lines.is_empty() && state.store.token_subscribed(token.as_str()).await?))
     {
@@ -380,11 +388,20 @@ pub struct PaymentRequest {
     shipping: Option<Shipping>,
     /// Where the order's emails (and Stripe's receipt) go.
     email: Option<String>,
+    /// The cart's [`quote`](crate::cart::Cart::quote) as the page showed it, if the
+    /// page sent it: a cart that has changed since is not charged.
+    quote: Option<String>,
 }
 
 impl PaymentRequest {
     /// For a confirmation made now, by `request`.
-    pub fn of_request(state: &AppState, request: &Request, shipping: Option<Shipping>, email: Option<String>) -> PaymentRequest {
+    pub fn of_request(
+        state: &AppState,
+        request: &Request,
+        shipping: Option<Shipping>,
+        email: Option<String>,
+        quote: Option<String>,
+    ) -> PaymentRequest {
         PaymentRequest {
             return_url: format!("{}/checkout/complete", state.public_url),
             config: state.config.clone(),
@@ -394,6 +411,7 @@ impl PaymentRequest {
             ),
             shipping,
             email,
+            quote,
         }
     }
 

@@ -5,7 +5,7 @@ use super::{
     CheckoutView, PaymentReply, PaymentResult, PaymentStatus, ShippingAddress, confirm_payment, confirm_payment_method, payment_outcome,
 };
 use crate::account::SavedMethod;
-use crate::cart::{ApplyDiscount, DiscountAction, DiscountForm, Totals, apply_discount};
+use crate::cart::{ApplyDiscount, DiscountAction, DiscountForm, Totals, apply_discount, get_cart};
 use crate::error::AppError;
 use crate::money::Money;
 use crate::stripe_js::{
@@ -84,7 +84,7 @@ where
 #[island]
 fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
     let discount = DiscountAction::new(|input: &ApplyDiscount| apply_discount(input.code.clone()));
-    // The cart as last priced by the server.
+    // The cart as last priced by the server: what the page shows, and what Pay pays for.
     let cart = RwSignal::new(checkout.cart.clone());
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
@@ -95,7 +95,6 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
     // The order whose page will show an outcome that is still unknown.
     let unknown_order = RwSignal::new(None::<String>);
     let address = StoredValue::<_, Storage>::new_with_storage(None::<AddressElement>);
-    let total: Money = checkout.cart.total;
     let CheckoutView {
         publishable_key,
         layout,
@@ -128,8 +127,8 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
         // `subscription`: the server creates the Subscription and confirms its first
         // invoice (the amount is that invoice's).
         mode: if subscribing { "subscription" } else { "payment" }.into(),
-        amount: Some(total.amount),
-        currency: total.currency.to_string(),
+        amount: Some(cart.with_untracked(|cart| cart.total.amount)),
+        currency: cart.with_untracked(|cart| cart.total.currency.to_string()),
         appearance: crate::ui::appearance(),
         locale: locale.tag().into(),
         customer_session_client_secret: customer_session_client_secret.clone(),
@@ -149,21 +148,26 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
             Ok(vec![element.on_change(move |change| picked.set(change.saved_payment_method))])
         });
 
-    // The server reprices on a discount; Elements shows the new amount (display only:
-    // the server decides what is charged), and so does the Pay button. `shown` is that
-    // amount: until it is the server's new total, Pay waits.
-    let shown = RwSignal::new(total);
+    // The server reprices on a discount, and when a payment finds the cart changed
+    // since the page showed it. Elements shows the new amount (display only: the server
+    // decides what is charged), and so does the Pay button. `shown` is that amount:
+    // until it is the server's new total, Pay waits.
+    let shown = RwSignal::new(checkout.cart.total);
     Effect::new(move |_| {
         if let Some(Ok(priced)) = discount.value().get() {
-            if let Some((_, elements)) = stripe.get_value() {
-                elements.update_amount(priced.total.amount);
-            }
-            shown.set(priced.total);
             cart.set(priced);
         }
     });
-    let repricing =
-        move || discount.pending().get() || discount.value().with(|priced| matches!(priced, Some(Ok(cart)) if cart.total != shown.get()));
+    Effect::new(move |_| {
+        let total: Money = cart.with(|cart| cart.total);
+        if total != shown.get_untracked() {
+            if let Some((_, elements)) = stripe.get_value() {
+                elements.update_amount(total.amount);
+            }
+            shown.set(total);
+        }
+    });
+    let repricing = move || discount.pending().get() || cart.with(|cart| cart.total) != shown.get();
 
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -182,6 +186,9 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
         let submitted = elements.submit();
         let return_url = return_url.clone();
         let email = Some(email.get_untracked()).filter(|email| !email.trim().is_empty());
+        // What the shopper is paying for: the server charges nothing if the cart has
+        // changed since (another tab).
+        let quote = Some(cart.with_untracked(|cart| cart.quote.clone()));
         leptos::task::spawn_local(async move {
             let paid = async {
                 submitted.await.map_err(|e| e.message)?;
@@ -191,12 +198,19 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
                         None => None,
                     };
                     let method = js.create_payment_method(&elements).await.map_err(|e| e.message)?;
-                    confirm_until_known(|| confirm_payment_method(method.clone(), shipping.clone(), email.clone()), checking).await
+                    confirm_until_known(|| confirm_payment_method(method.clone(), shipping.clone(), email.clone(), quote.clone()), checking)
+                        .await
                 } else {
                     let params = ConfirmationTokenParams { return_url, payment_method_data: None };
                     let token = js.create_confirmation_token(&elements, &params).await.map_err(|e| e.message)?;
-                    confirm_until_known(|| confirm_payment(token.clone(), email.clone()), checking).await
+                    confirm_until_known(|| confirm_payment(token.clone(), email.clone(), quote.clone()), checking).await
                 };
+                if let Err(AppError::CartChanged(_)) = &confirmed
+                    && let Ok(now) = get_cart().await
+                {
+                    // The page shows the cart as it is now: the next Pay is for that.
+                    cart.set(now);
+                }
                 let reply = confirmed.map_err(|failure| {
                     if let AppError::PaymentUnknown { order_id } = &failure {
                         // (A subscription has no order before it is paid.)
