@@ -1027,7 +1027,7 @@ async fn a_deleted_customer_is_retrieved_as_deleted_and_cannot_be_changed() {
 }
 
 #[tokio::test]
-async fn a_list_cursor_naming_no_object_is_refused_and_only_updates_carry_previous_attributes() {
+async fn a_list_cursor_naming_no_object_or_two_cursors_are_refused_and_only_updates_carry_previous_attributes() {
     let stripe = emulator().await;
     let unknown = stripe.get("/v1/customers?starting_after=cus_nothere").await;
     assert_eq!(
@@ -1036,6 +1036,14 @@ async fn a_list_cursor_naming_no_object_is_refused_and_only_updates_carry_previo
     );
     let before = stripe.get("/v1/events?ending_before=evt_nothere").await;
     assert_eq!((before.status, before.body["error"]["param"].as_str()), (400, Some("ending_before")));
+    // Both cursors at once: Stripe refuses them rather than page between the two.
+    let (older, newer) = (stripe.post("/v1/customers", &[]).await.body, stripe.post("/v1/customers", &[]).await.body);
+    let (older, newer) = (older["id"].as_str().unwrap(), newer["id"].as_str().unwrap());
+    let both = stripe.get(&format!("/v1/customers?starting_after={newer}&ending_before={older}")).await;
+    assert_eq!(
+        (both.status, both.body["error"]["type"].as_str(), both.body["error"]["message"].as_str()),
+        (400, Some("invalid_request_error"), Some("Received both starting_after and ending_before parameters. Please pass in only one."))
+    );
 
     let token = stripe.token("pm_card_visa").await;
     stripe.pay(&token, &[]).await;

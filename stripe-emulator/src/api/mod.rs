@@ -415,20 +415,15 @@ pub fn page(items: Vec<&Value>, params: &Params) -> Result<(Vec<Value>, bool), A
     // A cursor that names no object of the list is refused, as Stripe does.
     let position =
         |param: &str, id: &str| items.iter().position(|o| o["id"] == id).ok_or_else(|| ApiError::no_such_param(kind_of(id), id, param));
-    let start = match params.str("starting_after")? {
-        Some(after) => position("starting_after", after)? + 1,
-        None => 0,
+    let (window, backwards) = match (params.str("starting_after")?, params.str("ending_before")?) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid("Received both starting_after and ending_before parameters. Please pass in only one."));
+        }
+        (Some(after), None) => (&items[position("starting_after", after)? + 1..], false),
+        (None, Some(before)) => (&items[..position("ending_before", before)?], true),
+        (None, None) => (&items[..], false),
     };
-    let end = match params.str("ending_before")? {
-        Some(before) => position("ending_before", before)?,
-        None => items.len(),
-    };
-    let window = &items[start.min(end)..end];
-    let (from, to) = if params.str("ending_before")?.is_some() {
-        (window.len().saturating_sub(limit), window.len())
-    } else {
-        (0, window.len().min(limit))
-    };
+    let (from, to) = if backwards { (window.len().saturating_sub(limit), window.len()) } else { (0, window.len().min(limit)) };
     let has_more = window.len() > limit;
     Ok((window[from..to].iter().map(|o| (*o).clone()).collect(), has_more))
 }
