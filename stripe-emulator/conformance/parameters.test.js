@@ -146,7 +146,10 @@ test('every enum value the emulator accepts is one of Stripe\'s', () => {
     .filter((file) => file.endsWith('.rs'))
     .map((file) => readFileSync(path.join(here, '..', 'src', 'api', file), 'utf8'))
     .join('\n');
-  const choices = [...source.matchAll(/one_of\(&?\w+, "([a-z_]+)", &\[([^\]]+)\]\)/g)].map((m) => ({
+  // `one_of(params, "name", &[…])`, and `one_of_at(params, "name", path, &[…])` for a
+  // nested hash's key (rustfmt may break either over lines).
+  const call = /one_of(?:_at)?\(\s*&?\w+,\s*"([a-z_]+)",(?:\s*(?:"[^"]*"|&\w+),)?\s*&\[([^\]]+)\],?\s*\)/g;
+  const choices = [...source.matchAll(call)].map((m) => ({
     name: m[1],
     values: [...m[2].matchAll(/"([^"]+)"/g)].map((v) => v[1]),
   }));

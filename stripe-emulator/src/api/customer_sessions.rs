@@ -2,6 +2,7 @@
 //! <https://docs.stripe.com/api/customer_sessions>
 
 use super::Ctx;
+use super::payment_intents::one_of_at;
 use crate::error::ApiError;
 use crate::form::Params;
 use crate::state::random_suffix;
@@ -33,26 +34,10 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
 
     let element = components.object("payment_element")?.unwrap_or_default();
     let features = element.object("features")?.unwrap_or_default();
-    let switch = |name: &str| -> Result<&str, ApiError> {
-        match features.str(name)? {
-            None => Ok("disabled"),
-            Some(value @ ("enabled" | "disabled")) => Ok(value),
-            Some(other) => Err(ApiError::invalid_param(
-                &format!("components[payment_element][features][{name}]"),
-                format!("Invalid {name}: must be one of enabled or disabled, not {other}"),
-            )),
-        }
-    };
-    let save_usage = match features.str("payment_method_save_usage")? {
-        None => None,
-        Some(value @ ("on_session" | "off_session")) => Some(value),
-        Some(other) => {
-            return Err(ApiError::invalid_param(
-                "components[payment_element][features][payment_method_save_usage]",
-                format!("Invalid payment_method_save_usage: must be on_session or off_session, not {other}"),
-            ));
-        }
-    };
+    let feature =
+        |name: &str, allowed: &[&str]| one_of_at(&features, name, &format!("components[payment_element][features][{name}]"), allowed);
+    let switch = |name: &str| Ok::<_, ApiError>(feature(name, &["enabled", "disabled"])?.unwrap_or_else(|| "disabled".into()));
+    let save_usage = feature("payment_method_save_usage", &["on_session", "off_session"])?;
     let mut filters = features.str_list("payment_method_allow_redisplay_filters")?;
     if filters.is_empty() {
         filters.push("always".into());

@@ -80,12 +80,29 @@ fn major_units(minor: i64, currency: &str) -> String {
     }
 }
 
+/// The value of the enum parameter `name`, if given, refused unless `allowed` holds it.
 pub(super) fn one_of(params: &Params, name: &str, allowed: &[&str]) -> Result<Option<String>, ApiError> {
-    match params.str(name)? {
+    one_of_at(params, name, name, allowed)
+}
+
+/// [`one_of`] for the key `key` of a nested hash, which Stripe names by its whole `path`
+/// (`automatic_payment_methods[allow_redirects]`).
+pub(super) fn one_of_at(params: &Params, key: &str, path: &str, allowed: &[&str]) -> Result<Option<String>, ApiError> {
+    match params.str(key).map_err(|error| error.with_param(path))? {
         None | Some("") => Ok(None),
         Some(value) if allowed.contains(&value) => Ok(Some(value.to_owned())),
-        Some(other) => Err(ApiError::invalid_param(name, format!("Invalid {name}: must be one of {}, not {other}", allowed.join(", ")))),
+        Some(_) => Err(not_one_of(path, allowed)),
     }
+}
+
+/// Stripe's refusal of a value outside an enum, in its words: "Invalid capture_method:
+/// must be one of automatic, automatic_async, or manual" ("… a or b" for two).
+pub(super) fn not_one_of(path: &str, allowed: &[&str]) -> ApiError {
+    let listed = match allowed {
+        [init @ .., last] if init.len() > 1 => format!("{}, or {last}", init.join(", ")),
+        _ => allowed.join(" or "),
+    };
+    ApiError::invalid_param(path, format!("Invalid {path}: must be one of {listed}"))
 }
 
 fn customer(ctx: &Ctx<'_>, params: &Params) -> Result<Option<String>, ApiError> {
@@ -167,7 +184,7 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     let automatic = match params.object("automatic_payment_methods")? {
         Some(apm) => {
             let enabled = apm.bool("enabled")?.ok_or_else(|| ApiError::missing_param("automatic_payment_methods[enabled]"))?;
-            let redirects = one_of(&apm, "allow_redirects", &["always", "never"])?;
+            let redirects = one_of_at(&apm, "allow_redirects", "automatic_payment_methods[allow_redirects]", &["always", "never"])?;
             enabled.then(|| json!({ "enabled": true, "allow_redirects": redirects.unwrap_or_else(|| "always".into()) }))
         }
         // Since API version 2023-08-16 automatic payment methods are on by default.

@@ -2,7 +2,7 @@
 //! can also be made inline by a subscription's `items[][price_data]`.
 //! <https://docs.stripe.com/api/products>, <https://docs.stripe.com/api/prices>
 
-use super::payment_intents::{self, one_of};
+use super::payment_intents::{self, one_of_at};
 use super::{Ctx, merge_metadata};
 use crate::error::ApiError;
 use crate::form::Params;
@@ -69,9 +69,9 @@ pub fn new_price(ctx: &mut Ctx<'_>, params: &Params, prefix: &str, active: bool)
     }
     let recurring = match params.object("recurring")? {
         Some(recurring) => {
-            let interval = one_of(&recurring, "interval", &["day", "week", "month", "year"])
-                .map_err(|e| e.with_param(&nested(prefix, "recurring[interval]")))?
-                .ok_or_else(|| ApiError::missing_param(&nested(prefix, "recurring[interval]")))?;
+            let path = nested(prefix, "recurring[interval]");
+            let interval = one_of_at(&recurring, "interval", &path, &["day", "week", "month", "year"])?
+                .ok_or_else(|| ApiError::missing_param(&path))?;
             let count = recurring.int("interval_count")?.unwrap_or(1);
             let most = match interval.as_str() {
                 "day" => 1095,

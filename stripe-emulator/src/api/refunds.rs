@@ -80,16 +80,7 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         }
         Some(amount) => amount,
     };
-    let reason = match params.str("reason")? {
-        None | Some("") => None,
-        Some(reason @ ("duplicate" | "fraudulent" | "requested_by_customer")) => Some(reason.to_owned()),
-        Some(other) => {
-            return Err(ApiError::invalid_param(
-                "reason",
-                format!("Invalid reason: must be one of duplicate, fraudulent or requested_by_customer, not {other}"),
-            ));
-        }
-    };
+    let reason = super::payment_intents::one_of(params, "reason", &["duplicate", "fraudulent", "requested_by_customer"])?;
     let pending = charge["payment_method_details"]["type"] == DELAYED_TYPE;
     let id = new_id("re");
     let refund = json!({

@@ -9,7 +9,7 @@
 //! <https://docs.stripe.com/api/subscriptions>, <https://docs.stripe.com/api/invoices>
 
 use super::intents::{self, Confirmation};
-use super::payment_intents::{self, one_of};
+use super::payment_intents::{self, one_of, one_of_at};
 use super::{Ctx, list_object, merge_metadata, page, products};
 use crate::error::ApiError;
 use crate::form::{Param, Params};
@@ -38,7 +38,12 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         }
     }
     let save = match params.object("payment_settings")? {
-        Some(settings) => one_of(&settings, "save_default_payment_method", &["off", "on_subscription"])?,
+        Some(settings) => one_of_at(
+            &settings,
+            "save_default_payment_method",
+            "payment_settings[save_default_payment_method]",
+            &["off", "on_subscription"],
+        )?,
         None => None,
     };
     let items = item_params(params)?;
