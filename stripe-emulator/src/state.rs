@@ -4,6 +4,7 @@
 
 use crate::cards::Card;
 use crate::error::ApiError;
+use indexmap::IndexMap;
 use rand::Rng;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -25,7 +26,8 @@ pub enum TokenMethod {
 /// request's (synchronous) work.
 #[derive(Default)]
 pub struct Account {
-    objects: HashMap<String, Value>,
+    /// Every object by id, in the order they were made (an update keeps its place).
+    objects: IndexMap<String, Value>,
     /// The card behind each card PaymentMethod.
     pub cards: HashMap<String, Card>,
     /// The method each unused ConfirmationToken carries.
@@ -88,10 +90,12 @@ impl Account {
         }
     }
 
-    /// Objects of a kind matching a predicate, newest first (as Stripe lists).
+    /// Objects of a kind matching a predicate, newest first as Stripe lists them: by
+    /// `created`, and those of one second the last made first.
     pub fn list(&self, kind: &str, keep: impl Fn(&Value) -> bool) -> Vec<&Value> {
-        let mut found: Vec<&Value> = self.objects.values().filter(|o| o["object"] == kind && keep(o)).collect();
-        found.sort_by(|a, b| b["created"].as_i64().cmp(&a["created"].as_i64()).then_with(|| b["id"].as_str().cmp(&a["id"].as_str())));
+        let mut found: Vec<&Value> = self.objects.values().rev().filter(|o| o["object"] == kind && keep(o)).collect();
+        // Stable: a second's objects stay last made first.
+        found.sort_by_key(|o| std::cmp::Reverse(o["created"].as_i64()));
         found
     }
 

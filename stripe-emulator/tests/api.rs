@@ -1093,6 +1093,28 @@ async fn a_deleted_customer_is_retrieved_as_deleted_and_cannot_be_changed() {
     assert_eq!(events["data"][0]["data"]["object"]["id"], id);
 }
 
+/// Lists are newest first, and objects made within one second (most of a test's) are
+/// listed the last made first, as Stripe lists them: `limit=1` is the latest.
+#[tokio::test]
+async fn lists_put_the_last_made_first_even_within_one_second() {
+    let stripe = emulator().await;
+    let mut made = Vec::new();
+    for _ in 0..6 {
+        made.push(stripe.post("/v1/customers", &[]).await.body["id"].as_str().unwrap().to_owned());
+    }
+    made.reverse();
+    let listed = stripe.get("/v1/customers").await.body;
+    let listed: Vec<&str> = listed["data"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(listed, made);
+    // Paging walks the same order.
+    let second = stripe.get(&format!("/v1/customers?limit=2&starting_after={}", made[1])).await.body;
+    let second: Vec<&str> = second["data"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(second, &made[2..4]);
+    // An update keeps an object's place.
+    stripe.post(&format!("/v1/customers/{}", made[5]), &[("name", "Jenny")]).await;
+    assert_eq!(stripe.get("/v1/customers?limit=1").await.body["data"][0]["id"], made[0].as_str());
+}
+
 #[tokio::test]
 async fn a_list_cursor_naming_no_object_or_two_cursors_are_refused_and_only_updates_carry_previous_attributes() {
     let stripe = emulator().await;
