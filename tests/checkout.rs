@@ -362,6 +362,11 @@ async fn the_legacy_path_replays_exactly_what_it_sent_and_keeps_the_address() {
             (response.status().as_u16(), response.json::<Value>().await.unwrap_or(Value::Null))
         }
     };
+    // A page that showed another cart (the quote of an empty one) charges nothing.
+    let (status, changed) =
+        shop.call(&shop.shopper, "checkout/confirm-payment-method", &[("payment_method", &method), ("quote", "0")]).await;
+    assert_eq!(status, 409, "{changed}");
+    assert!(shop.payment_intents().await.is_empty());
     shop.fault(json!({ "path": "/v1/payment_intents", "method": "POST", "drop": true, "phase": "after", "count": 20 })).await;
     let (status, unknown) = pay("Browser/1").await;
     assert_eq!(status, 504, "{unknown}");
