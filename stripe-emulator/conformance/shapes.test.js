@@ -206,6 +206,11 @@ test('every object and event the flow produces type-checks against the SDK at ev
   const disputes = await api('GET', '/v1/disputes', { payment_intent: disputed.id });
   keep('Stripe.ApiList<Stripe.Dispute>', 'disputes', disputes);
   keep('Stripe.Dispute', 'dispute retrieved', await api('GET', `/v1/disputes/${disputes.data[0].id}`));
+  keep('Stripe.Dispute', 'dispute with evidence staged', await api('POST', `/v1/disputes/${disputes.data[0].id}`, { evidence: { product_description: 'A mug' }, submit: false }));
+  keep('Stripe.Dispute', 'dispute won', await api('POST', `/v1/disputes/${disputes.data[0].id}`, { evidence: { uncategorized_text: 'winning_evidence' } }));
+  const accepted = await pay('pm_card_createDispute');
+  const lost = (await api('GET', '/v1/disputes', { payment_intent: accepted.id })).data[0];
+  keep('Stripe.Dispute', 'dispute closed', await api('POST', `/v1/disputes/${lost.id}/close`));
   const sepaRefund = await api('POST', '/v1/refunds', { payment_intent: sepa.id });
   keep('Stripe.Refund', 'pending refund', sepaRefund);
   await control('/_emulator/clock', { advance_seconds: 8 * 24 * 3600 });

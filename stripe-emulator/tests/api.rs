@@ -1634,6 +1634,57 @@ async fn the_dispute_card_pays_then_is_disputed() {
     assert_eq!(refund.body["error"]["code"], "charge_disputed");
 }
 
+/// The merchant answers a dispute: evidence staged, then submitted (`winning_evidence`
+/// wins in test mode: closed, funds back), or the dispute closed as lost. A closed
+/// dispute takes no more evidence.
+#[tokio::test]
+async fn a_dispute_is_answered_with_evidence_and_won_or_closed_and_lost() {
+    let stripe = emulator().await;
+    let dispute_of = |paid: &Value| paid["id"].as_str().unwrap().to_owned();
+    let paid = stripe.pay(&stripe.token("pm_card_createDispute").await, &[]).await.body;
+    let listed = stripe.get(&format!("/v1/disputes?payment_intent={}", dispute_of(&paid))).await.body;
+    let won = listed["data"][0]["id"].as_str().unwrap().to_owned();
+    let withdrawn = stripe.get("/v1/events?type=charge.dispute.funds_withdrawn").await.body;
+    assert_eq!(withdrawn["data"][0]["data"]["object"]["id"], won.as_str());
+
+    // Staged: nothing submitted yet.
+    let staged = stripe.post(&format!("/v1/disputes/{won}"), &[("evidence[product_description]", "A mug"), ("submit", "false")]).await.body;
+    assert_eq!((staged["status"].as_str(), staged["evidence_details"]["submission_count"].as_i64()), (Some("needs_response"), Some(0)));
+    assert_eq!(
+        (staged["evidence"]["product_description"].as_str(), staged["evidence_details"]["has_evidence"].as_bool()),
+        (Some("A mug"), Some(true))
+    );
+    // Submitted with the winning text: under review, then won at once.
+    let answered = stripe.post(&format!("/v1/disputes/{won}"), &[("evidence[uncategorized_text]", "winning_evidence")]).await.body;
+    assert_eq!((answered["status"].as_str(), answered["evidence_details"]["submission_count"].as_i64()), (Some("won"), Some(1)));
+    assert_eq!(answered["balance_transactions"].as_array().unwrap().len(), 2, "withdrawn, then reinstated");
+    let closed = stripe.get("/v1/events?type=charge.dispute.closed").await.body;
+    assert_eq!(closed["data"][0]["data"]["object"]["status"], "won");
+    let reinstated = stripe.get("/v1/events?type=charge.dispute.funds_reinstated").await.body;
+    assert_eq!(reinstated["data"][0]["data"]["object"]["id"], won.as_str());
+    let late = stripe.post(&format!("/v1/disputes/{won}"), &[("evidence[uncategorized_text]", "more")]).await;
+    assert_eq!((late.status, late.body["error"]["param"].as_str()), (400, Some("evidence")), "{}", late.body);
+    assert_eq!(stripe.post(&format!("/v1/disputes/{won}/close"), &[]).await.status, 400);
+    // Metadata can still be set.
+    let noted = stripe.post(&format!("/v1/disputes/{won}"), &[("metadata[case]", "42")]).await.body;
+    assert_eq!((noted["status"].as_str(), noted["metadata"]["case"].as_str()), (Some("won"), Some("42")));
+
+    // Another dispute, accepted: lost, and the funds stay withdrawn.
+    let paid = stripe.pay(&stripe.token("pm_card_createDispute").await, &[]).await.body;
+    let listed = stripe.get(&format!("/v1/disputes?payment_intent={}", dispute_of(&paid))).await.body;
+    let lost = listed["data"][0]["id"].as_str().unwrap().to_owned();
+    let accepted = stripe.post(&format!("/v1/disputes/{lost}/close"), &[]).await.body;
+    assert_eq!((accepted["status"].as_str(), accepted["balance_transactions"].as_array().unwrap().len()), (Some("lost"), 1));
+    let closed = stripe.get("/v1/events?type=charge.dispute.closed").await.body;
+    assert_eq!(
+        (closed["data"][0]["data"]["object"]["id"].as_str(), closed["data"][0]["data"]["object"]["status"].as_str()),
+        (Some(lost.as_str()), Some("lost"))
+    );
+    assert_eq!(stripe.get("/v1/events?type=charge.dispute.funds_reinstated").await.body["data"].as_array().unwrap().len(), 1);
+    let unknown = stripe.post("/v1/disputes/dp_nothere/close", &[]).await;
+    assert_eq!((unknown.status, unknown.body["error"]["code"].as_str()), (404, Some("resource_missing")));
+}
+
 #[tokio::test]
 async fn metadata_updates_follow_stripes_rules_on_every_object() {
     let stripe = emulator().await;

@@ -205,6 +205,8 @@ fn route(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Res
         ["charges", id] if get => retrieve(ctx, "charge", id, params),
         ["disputes"] if get => disputes::list(ctx, params),
         ["disputes", id] if get => retrieve(ctx, "dispute", id, params),
+        ["disputes", id] if post => disputes::update(ctx, id, params),
+        ["disputes", id, "close"] if post => disputes::close(ctx, id, params),
         ["refunds"] if post => refunds::create(ctx, params),
         ["refunds"] if get => refunds::list(ctx, params),
         ["refunds", id] if get => retrieve(ctx, "refund", id, params),

@@ -246,6 +246,13 @@ pub const ROUTES: &[Route] = &[
     route("GET", "charges/{id}", "ChargeRetrieveParams", &[EXPAND]),
     route("GET", "disputes", "DisputeListParams", &[&[top(&["charge", "payment_intent"])], CREATED, LIST]),
     route("GET", "disputes/{id}", "DisputeRetrieveParams", &[EXPAND]),
+    route(
+        "POST",
+        "disputes/{id}",
+        "DisputeUpdateParams",
+        &[&[top(&["metadata.*", "submit", "expand"])], &[under("evidence.", &super::disputes::TEXT_EVIDENCE)]],
+    ),
+    route("POST", "disputes/{id}/close", "DisputeCloseParams", &[EXPAND]),
     route("POST", "refunds", "RefundCreateParams", &[&[top(&["charge", "payment_intent", "amount", "reason", "metadata.*", "expand"])]]),
     route("GET", "refunds", "RefundListParams", &[&[top(&["charge", "payment_intent"])], CREATED, LIST]),
     route("GET", "refunds/{id}", "RefundRetrieveParams", &[EXPAND]),
