@@ -36,6 +36,11 @@ impl Shop {
         self.call("orders/get", &[("id", order_id)]).await.1["status"].as_str().unwrap_or_default().to_owned()
     }
 
+    /// The order's flag once it is `want` (or the last one read, if it never is).
+    async fn flag_once(&self, order_id: &str, want: &str) -> Option<String> {
+        support::poll_until(100, || async { self.store.order_flag(order_id).await.unwrap() }, |flag| flag.as_deref() == Some(want)).await
+    }
+
     async fn deliver(&self, event: &Value) -> u16 {
         support::deliver_signed(&self.base, SECRET, event).await
     }
@@ -258,12 +263,11 @@ async fn every_event_delivered_twice_and_out_of_order_still_fulfils_each_order_o
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_disputed_payment_flags_its_order_for_the_merchant_once() {
+async fn a_disputed_payment_flags_its_order_for_the_merchant_once_and_then_its_outcome() {
     let shop = shop().await;
     let paid = shop.order("pm_card_createDispute").await;
     let order_id = paid["order_id"].as_str().unwrap();
-    let flag = support::poll_until(100, || async { shop.store.order_flag(order_id).await.unwrap() }, |flag| flag.is_some()).await;
-    assert_eq!(flag.as_deref(), Some("disputed"));
+    assert_eq!(shop.flag_once(order_id, "disputed").await.as_deref(), Some("disputed"));
     assert_eq!(shop.order_status(order_id).await, "paid", "a dispute does not undo the payment");
     // The merchant's list shows the flag.
     let list = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
@@ -286,4 +290,45 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once() {
     assert_eq!(delivered, 2);
     let events = shop.store.order_events(order_id).await.unwrap();
     assert_eq!(events.iter().filter(|(_, kind, _)| kind == "charge.dispute.created").count(), 1, "{events:?}");
+
+    // The merchant answers in the Dashboard and wins: the order says so.
+    let shopper = &shop.shopper;
+    let dispute_of = |paid: &Value| {
+        let url = format!("{}/v1/disputes?payment_intent={}", shop.stripe, paid["payment_intent"].as_str().unwrap());
+        async move {
+            let listed = support::stripe_call(shopper, reqwest::Method::GET, url, "sk_test_tests", &[]).await;
+            listed["data"][0]["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let won = dispute_of(&paid).await;
+    let url = format!("{}/v1/disputes/{won}", shop.stripe);
+    support::stripe_call(
+        &shop.shopper,
+        reqwest::Method::POST,
+        url,
+        "sk_test_tests",
+        &[("evidence[uncategorized_text]", "winning_evidence")],
+    )
+    .await;
+    assert_eq!(shop.flag_once(order_id, "dispute_won").await.as_deref(), Some("dispute_won"));
+    // An opening event that arrives only now (Stripe does not promise order): the
+    // outcome stays.
+    let late = json!({
+        "id": "evt_late_dispute", "object": "event", "type": "charge.dispute.created", "created": 1, "livemode": false,
+        "api_version": "2026-10-28.endive", "pending_webhooks": 1, "request": { "id": null, "idempotency_key": null },
+        "data": { "object": { "id": won, "object": "dispute", "status": "needs_response", "payment_intent": paid["payment_intent"] } },
+    });
+    assert_eq!(shop.deliver(&late).await, 200);
+    assert_eq!(shop.store.order_flag(order_id).await.unwrap().as_deref(), Some("dispute_won"));
+    assert_eq!(shop.order_status(order_id).await, "paid");
+
+    // Another disputed order whose dispute the merchant accepts: lost.
+    let paid = shop.order("pm_card_createDispute").await;
+    let lost_order = paid["order_id"].as_str().unwrap();
+    shop.flag_once(lost_order, "disputed").await;
+    let url = format!("{}/v1/disputes/{}/close", shop.stripe, dispute_of(&paid).await);
+    support::stripe_call(&shop.shopper, reqwest::Method::POST, url, "sk_test_tests", &[]).await;
+    assert_eq!(shop.flag_once(lost_order, "dispute_lost").await.as_deref(), Some("dispute_lost"));
+    let list = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
+    assert!(list.contains("dispute_won") && list.contains("dispute_lost"), "{list}");
 }

@@ -1,13 +1,13 @@
 //! `POST /webhook`: Stripe's events, verified (`stripe::webhook`), applied exactly once
-//! to their orders (`Store::apply_payment_event`; a dispute flags its order,
-//! `Store::flag_dispute`; a deleted Customer is forgotten by its account,
+//! to their orders (`Store::apply_payment_event`; a dispute flags its order, and its
+//! outcome replaces the flag, `Store::flag_dispute`; a deleted Customer is forgotten by its account,
 //! `Store::forget_stripe_customer`). A bad signature is a 400 with the
 //! reason in the log only; an event type the shop does not act on is a 200; a failure
 //! to record is a 500, so that Stripe retries.
 
 use crate::session;
 use crate::state::AppState;
-use crate::store::{EventEffect, PaymentEvent, RefundReport, RefundStatus};
+use crate::store::{DisputeStage, EventEffect, PaymentEvent, RefundReport, RefundStatus};
 use crate::stripe::webhook;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -27,14 +27,30 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     let (Some(event_id), Some(event_type)) = (event["id"].as_str(), event["type"].as_str()) else {
         return (StatusCode::BAD_REQUEST, "not an event");
     };
-    if event_type == "charge.dispute.created" {
-        // The cardholder disputes a charge: the merchant must answer within days.
-        let Some(payment_intent_id) = event["data"]["object"]["payment_intent"].as_str() else {
+    let dispute = &event["data"]["object"];
+    let stage = match (event_type, dispute["status"].as_str()) {
+        ("charge.dispute.created", _) => Some(DisputeStage::Opened),
+        ("charge.dispute.closed", Some("won")) => Some(DisputeStage::Won),
+        ("charge.dispute.closed", Some("lost")) => Some(DisputeStage::Lost),
+        _ => None,
+    };
+    if let Some(stage) = stage {
+        // The cardholder disputes a charge: the merchant must answer within days, in
+        // the Stripe Dashboard; the order shows where the dispute stands.
+        let Some(payment_intent_id) = dispute["payment_intent"].as_str() else {
             return (StatusCode::OK, "ignored");
         };
-        return match state.store.flag_dispute(event_id, payment_intent_id, session::now()).await {
+        return match state.store.flag_dispute(event_id, payment_intent_id, stage, session::now()).await {
             Ok(effect) => {
-                tracing::warn!(event_id, payment_intent_id, ?effect, "a payment is disputed: answer it in the Stripe Dashboard");
+                match stage {
+                    DisputeStage::Opened => {
+                        tracing::warn!(event_id, payment_intent_id, ?effect, "a payment is disputed: answer it in the Stripe Dashboard")
+                    }
+                    DisputeStage::Won => tracing::info!(event_id, payment_intent_id, ?effect, "a dispute was won: the funds are back"),
+                    DisputeStage::Lost => {
+                        tracing::warn!(event_id, payment_intent_id, ?effect, "a dispute was lost: the cardholder keeps the money")
+                    }
+                }
                 (StatusCode::OK, "ok")
             }
             Err(error) => {

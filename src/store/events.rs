@@ -19,6 +19,35 @@ pub struct PaymentEvent<'a> {
     pub currency: &'a str,
 }
 
+/// Where a dispute of an order's charge stands, as its events say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisputeStage {
+    /// `charge.dispute.created`: the merchant must answer (in Stripe's Dashboard).
+    Opened,
+    /// `charge.dispute.closed` with `status: won`: the funds came back.
+    Won,
+    /// `charge.dispute.closed` with `status: lost`: the cardholder keeps the money.
+    Lost,
+}
+
+impl DisputeStage {
+    fn event_type(self) -> &'static str {
+        match self {
+            DisputeStage::Opened => "charge.dispute.created",
+            DisputeStage::Won | DisputeStage::Lost => "charge.dispute.closed",
+        }
+    }
+
+    /// The order's flag for the merchant.
+    pub fn flag(self) -> &'static str {
+        match self {
+            DisputeStage::Opened => "disputed",
+            DisputeStage::Won => "dispute_won",
+            DisputeStage::Lost => "dispute_lost",
+        }
+    }
+}
+
 /// What applying an event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventEffect {
@@ -32,7 +61,7 @@ pub enum EventEffect {
     AmountMismatch,
     /// The order's status moved (or stayed, when it could only have moved back).
     StatusUpdated,
-    /// A charge of the order was disputed: flagged for the merchant.
+    /// A charge of the order was disputed, or its dispute closed: flagged for the merchant.
     Disputed,
     /// Recorded; nothing to change.
     Ignored,
@@ -178,22 +207,34 @@ impl Store {
         })
         .await
     }
-    /// Records a dispute of the charge of `payment_intent_id` (`charge.dispute.created`),
-    /// exactly once: the order it paid is flagged `disputed` for the merchant.
-    pub async fn flag_dispute(&self, event_id: &str, payment_intent_id: &str, now: i64) -> Result<EventEffect, StoreError> {
+    /// Records a dispute of the charge of `payment_intent_id`, exactly once per event:
+    /// the order it paid is flagged for the merchant, `disputed` when it is opened
+    /// (`charge.dispute.created`), then `dispute_won` or `dispute_lost` when it closes
+    /// (`charge.dispute.closed`). A late `created` never hides the outcome.
+    pub async fn flag_dispute(
+        &self,
+        event_id: &str,
+        payment_intent_id: &str,
+        stage: DisputeStage,
+        now: i64,
+    ) -> Result<EventEffect, StoreError> {
         let (event_id, payment_intent_id) = (event_id.to_owned(), payment_intent_id.to_owned());
         self.write(move |tx| {
             let order_id: Option<String> = tx.scalar("SELECT id FROM orders WHERE payment_intent_id = $1", &[&payment_intent_id])?;
             let inserted = tx.execute(
-                "INSERT INTO processed_events (event_id, type, received_at, order_id) VALUES ($1, 'charge.dispute.created', $2, $3)
+                "INSERT INTO processed_events (event_id, type, received_at, order_id) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (event_id) DO NOTHING",
-                &[&event_id, &now, &order_id],
+                &[&event_id, &stage.event_type(), &now, &order_id],
             )?;
             let effect = match (inserted, &order_id) {
                 (0, _) => EventEffect::Duplicate,
                 (_, None) => EventEffect::UnknownOrder,
                 (_, Some(order_id)) => {
-                    tx.execute("UPDATE orders SET flag = 'disputed', updated_at = $1 WHERE id = $2", &[&now, &order_id])?;
+                    tx.execute(
+                        "UPDATE orders SET flag = $1, updated_at = $2
+                         WHERE id = $3 AND ($1 <> 'disputed' OR flag IS NULL OR flag NOT IN ('dispute_won', 'dispute_lost'))",
+                        &[&stage.flag(), &now, &order_id],
+                    )?;
                     EventEffect::Disputed
                 }
             };
