@@ -59,3 +59,32 @@ test('a shopper subscribes through 3-D Secure', async ({ page, gotoHydrated }) =
   await gotoHydrated('/account');
   await expect(page.locator('[data-testid^="subscription-sub_"]')).toHaveAttribute('data-status', 'active');
 });
+
+test.describe('a checkout whose cart became a subscription in another tab', () => {
+  test.use({ expectedErrorStatuses: [409] });
+
+  test('charges nothing and reloads into the subscription\'s checkout', async ({ page, context, gotoHydrated }) => {
+    await gotoHydrated('/');
+    await page.getByTestId('add-to-cart-ceramic-mug').click();
+    await expect(page.getByTestId('cart-count')).toHaveText('1');
+    await gotoHydrated('/checkout');
+    await typeCard(page, '4242424242424242');
+    await expect(page.getByTestId('pay-button')).toHaveText('Pay €18.00');
+    // Another tab swaps the mug for the subscription (plain forms: no JavaScript needed).
+    const other = await context.newPage();
+    await other.goto('/cart');
+    await other.getByRole('button', { name: 'Remove Ceramic mug from the cart' }).click();
+    await expect(other.getByTestId('cart-empty')).toBeVisible();
+    await other.goto('/');
+    await other.getByTestId('add-to-cart-coffee-beans').click();
+    await expect(other.getByTestId('cart-count')).toHaveText('1');
+    await other.close();
+
+    const refused = page.waitForResponse('**/api/checkout/confirm');
+    await page.getByTestId('pay-button').click();
+    expect((await refused).status()).toBe(409);
+    // The page is made again for what the cart is now: a guest is asked to sign in.
+    await expect(page.getByTestId('subscribe-needs-account')).toBeVisible();
+    await expect(page.getByTestId('pay-button')).toHaveCount(0);
+  });
+});

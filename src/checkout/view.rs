@@ -208,6 +208,11 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
                 if let Err(AppError::CartChanged(_)) = &confirmed
                     && let Ok(now) = get_cart().await
                 {
+                    if now.subscription().is_some() != subscribing {
+                        // A subscription instead of a purchase, or the reverse: Elements
+                        // must be made again for it, as the page does.
+                        drop(window().location().reload());
+                    }
                     // The page shows the cart as it is now: the next Pay is for that.
                     cart.set(now);
                 }
