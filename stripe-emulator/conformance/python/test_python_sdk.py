@@ -228,6 +228,20 @@ class PythonSdk(unittest.TestCase):
         charge = self.stripe.v1.charges.retrieve(intent.latest_charge)
         self.assertEqual((charge.amount_refunded, charge.refunded), (3000, True))
 
+    def test_a_dispute_answered_with_evidence_is_won_and_another_closed_is_lost(self):
+        disputes = self.stripe.v1.disputes
+        won = disputes.list(params={"payment_intent": self.pay("pm_card_createDispute").id}).data[0]
+        self.assertEqual(won.status, "needs_response")
+        staged = disputes.update(won.id, params={"evidence": {"product_description": "A mug"}, "submit": False})
+        self.assertEqual((staged.status, staged.evidence.product_description), ("needs_response", "A mug"))
+        answered = disputes.update(won.id, params={"evidence": {"uncategorized_text": "winning_evidence"}})
+        self.assertEqual((answered.status, answered.evidence_details.submission_count), ("won", 1))
+        with self.assertRaises(stripe.InvalidRequestError) as late:
+            disputes.update(won.id, params={"evidence": {"uncategorized_text": "more"}})
+        self.assertEqual(late.exception.param, "evidence")
+        lost = disputes.list(params={"payment_intent": self.pay("pm_card_createDispute").id}).data[0]
+        self.assertEqual(disputes.close(lost.id).status, "lost")
+
     def test_saved_cards_and_a_setup_intent_from_a_token(self):
         customer = self.stripe.v1.customers.create(params={"email": "saver@example.com"})
         session = self.stripe.v1.customer_sessions.create(
