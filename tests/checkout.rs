@@ -485,6 +485,25 @@ async fn an_abandoned_authentication_is_canceled_before_the_next_attempt() {
     assert_eq!(late.status(), 400);
 }
 
+/// A payment waits for 3-D Secure; meanwhile another tab adds to the cart, and the
+/// page that still shows the old cart pays again. The refusal (the cart changed)
+/// changes nothing: the waiting payment is not given up for a payment not made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_for_a_changed_cart_leaves_a_payment_waiting_for_authentication_alone() {
+    let shop = shop().await;
+    shop.add("ceramic-mug", "1").await;
+    let (_, cart) = shop.call(&shop.shopper, "cart/get", &[]).await;
+    let shown = cart["quote"].as_str().unwrap().to_owned();
+    let (status, waiting) = shop.pay(&shop.token("pm_card_threeDSecure2Required").await, &[("quote", &shown)]).await;
+    assert_eq!((status, waiting["status"].as_str()), (200, Some("RequiresAction")));
+    shop.add("linen-tote", "1").await;
+    let (status, changed) = shop.pay(&shop.token("pm_card_visa").await, &[("quote", &shown)]).await;
+    assert_eq!(status, 409, "{changed}");
+    let intents = shop.payment_intents().await;
+    assert_eq!(intents.len(), 1);
+    assert_eq!((&intents[0]["id"], intents[0]["status"].as_str()), (&waiting["payment_intent"], Some("requires_action")));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn card_testing_and_code_guessing_are_rate_limited_per_session() {
     let shop = shop().await;

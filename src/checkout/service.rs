@@ -153,21 +153,23 @@ pub async fn confirm(state: &AppState, request: &Request, token: &Credential, pa
             (true, _) => pay(state, locale, &attempt, &body_of(&attempt, &payment)?).await,
         };
     }
+    // The shopper pays for what the page showed, or for nothing: checked before an
+    // earlier payment waiting for authentication is given up for this one.
+    let as_shown = |cart: crate::cart::Cart| match payment.quote.as_deref() {
+        Some(shown) if !cart.lines.is_empty() && shown != cart.quote => {
+            tracing::info!("the cart changed since the page was shown: nothing charged");
+            Err(AppError::CartChanged(fill(t.cart_changed(), &[&locale.money(cart.total)])))
+        }
+        _ => Ok(cart),
+    };
+    let cart = as_shown(crate::cart::priced(state, locale, &basis.cart)?)?;
     let cart = if basis.awaiting_action.is_empty() {
-        crate::cart::priced(state, locale, &basis.cart)?
+        cart
     } else {
         abandon_pending_authentications(state, locale, basis.awaiting_action).await?;
         // Read again once the earlier payment is settled (which may have emptied it).
-        crate::cart::view(state, request, Some(&session)).await?
+        as_shown(crate::cart::view(state, request, Some(&session)).await?)?
     };
-    // The shopper pays for what the page showed, or for nothing.
-    if let Some(shown) = payment.quote.as_deref()
-        && !cart.lines.is_empty()
-        && shown != cart.quote
-    {
-        tracing::info!("the cart changed since the page was shown: nothing charged");
-        return Err(AppError::CartChanged(fill(t.cart_changed(), &[&locale.money(cart.total)])));
-    }
     if let Credential::Token(token) = token
         && (cart.subscription().is_some() || (cart.lines.is_empty() && state.store.token_subscribed(token.as_str()).await?))
     {
