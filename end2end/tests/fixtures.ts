@@ -56,6 +56,19 @@ export async function typeCard(page: Page, number: string) {
   await frame.locator('[name="postalCode"]').fill('10001');
 }
 
+/**
+ * Another tab of the same browser changes the cart (`change` drives it), then the page,
+ * which still shows the old cart, presses Pay: the server refuses it as changed (409).
+ */
+export async function payAfterAnotherTabChangesTheCart(page: Page, change: (other: Page) => Promise<void>) {
+  const other = await page.context().newPage();
+  await change(other);
+  await other.close();
+  const refused = page.waitForResponse('**/api/checkout/confirm');
+  await page.getByTestId('pay-button').click();
+  expect((await refused).status()).toBe(409);
+}
+
 /** Puts a mug in the cart and opens the checkout, ready to pay. */
 export async function mugAtCheckout(page: Page, gotoHydrated: (path: string) => Promise<void>) {
   await gotoHydrated('/');

@@ -1000,66 +1000,60 @@ async fn email_addresses_stripe_refuses_are_refused_before_anything_is_done() {
 /// the values listed "a or b" / "a, b, or c", as Stripe's public error reports quote it.
 #[tokio::test]
 async fn a_value_outside_an_enum_is_refused_in_stripes_words_naming_the_whole_parameter() {
+    type Form<'a> = Vec<(&'a str, &'a str)>;
     let stripe = emulator().await;
-    let refused =
-        |reply: &Reply| (reply.status, reply.body["error"]["param"].as_str().map(str::to_owned), reply.body["error"]["message"].clone());
-    let capture = stripe.post("/v1/payment_intents", &[("amount", "1000"), ("currency", "eur"), ("capture_method", "later")]).await;
-    assert_eq!(
-        refused(&capture),
-        (400, Some("capture_method".into()), json!("Invalid capture_method: must be one of automatic, automatic_async, or manual"))
-    );
-    let usage = stripe.post("/v1/payment_intents", &[("amount", "1000"), ("currency", "eur"), ("setup_future_usage", "always")]).await;
-    assert_eq!(
-        refused(&usage),
-        (400, Some("setup_future_usage".into()), json!("Invalid setup_future_usage: must be one of on_session or off_session"))
-    );
-    let redirects = stripe
-        .post(
-            "/v1/payment_intents",
-            &[
-                ("amount", "1000"),
-                ("currency", "eur"),
-                ("automatic_payment_methods[enabled]", "true"),
-                ("automatic_payment_methods[allow_redirects]", "sometimes"),
-            ],
-        )
-        .await;
-    assert_eq!(
-        refused(&redirects),
-        (
-            400,
-            Some("automatic_payment_methods[allow_redirects]".into()),
-            json!("Invalid automatic_payment_methods[allow_redirects]: must be one of always or never")
-        )
-    );
-    let token = stripe.token("pm_card_visa").await;
-    let paid = stripe.pay(&token, &[]).await.body;
-    let reason = stripe.post("/v1/refunds", &[("payment_intent", paid["id"].as_str().unwrap()), ("reason", "kitchen_out_of_stock")]).await;
-    assert_eq!(
-        refused(&reason),
-        (400, Some("reason".into()), json!("Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer"))
-    );
+    let paid = stripe.pay(&stripe.token("pm_card_visa").await, &[]).await.body;
     let customer = stripe.post("/v1/customers", &[]).await.body;
-    let session = stripe
-        .post(
+    let (paid, customer) = (paid["id"].as_str().unwrap(), customer["id"].as_str().unwrap());
+    let intent = [("amount", "1000"), ("currency", "eur")];
+    // (route, form, the parameter refused, the values Stripe lists)
+    let cases: [(&str, Form, &str, &str); 5] = [
+        (
+            "/v1/payment_intents",
+            [&intent[..], &[("capture_method", "later")]].concat(),
+            "capture_method",
+            "automatic, automatic_async, or manual",
+        ),
+        (
+            "/v1/payment_intents",
+            [&intent[..], &[("setup_future_usage", "always")]].concat(),
+            "setup_future_usage",
+            "on_session or off_session",
+        ),
+        (
+            "/v1/payment_intents",
+            [&intent[..], &[("automatic_payment_methods[enabled]", "true"), ("automatic_payment_methods[allow_redirects]", "sometimes")]]
+                .concat(),
+            "automatic_payment_methods[allow_redirects]",
+            "always or never",
+        ),
+        (
+            "/v1/refunds",
+            vec![("payment_intent", paid), ("reason", "kitchen_out_of_stock")],
+            "reason",
+            "duplicate, fraudulent, or requested_by_customer",
+        ),
+        (
             "/v1/customer_sessions",
-            &[
-                ("customer", customer["id"].as_str().unwrap()),
+            vec![
+                ("customer", customer),
                 ("components[payment_element][enabled]", "true"),
                 ("components[payment_element][features][payment_method_save]", "on"),
             ],
-        )
-        .await;
-    assert_eq!(
-        refused(&session),
-        (
-            400,
-            Some("components[payment_element][features][payment_method_save]".into()),
-            json!("Invalid components[payment_element][features][payment_method_save]: must be one of enabled or disabled")
-        )
-    );
+            "components[payment_element][features][payment_method_save]",
+            "enabled or disabled",
+        ),
+    ];
+    for (path, form, param, allowed) in cases {
+        let reply = stripe.post(path, &form).await;
+        assert_eq!(
+            (reply.status, reply.body["error"]["param"].as_str(), reply.body["error"]["message"].as_str()),
+            (400, Some(param), Some(format!("Invalid {param}: must be one of {allowed}").as_str())),
+            "{path} {form:?}"
+        );
+    }
     // Nothing was refunded.
-    assert_eq!(stripe.get(&format!("/v1/payment_intents/{}", paid["id"].as_str().unwrap())).await.body["status"], "succeeded");
+    assert_eq!(stripe.get(&format!("/v1/payment_intents/{paid}")).await.body["status"], "succeeded");
     assert_eq!(stripe.get("/v1/refunds").await.body["data"].as_array().unwrap().len(), 0);
 }
 
