@@ -32,8 +32,8 @@ async fn upgrading_keeps_every_order_its_lines_attempts_messages_and_refunds() {
         migrator.run(&pool).await.unwrap();
         for statement in [
             "INSERT INTO sessions (id, created_at, last_seen_at) VALUES ('s1', 1, 1)",
-            "INSERT INTO orders (id, session_id, status, amount, currency, created_at, updated_at, amount_refunded)
-             VALUES ('ord_1', 's1', 'paid', 3600, 'eur', 1, 1, 1000), ('ord_2', 's1', 'failed', 1800, 'eur', 2, 2, 0)",
+            "INSERT INTO orders (id, session_id, status, amount, currency, created_at, updated_at, amount_refunded, flag)
+             VALUES ('ord_1', 's1', 'paid', 3600, 'eur', 1, 1, 1000, 'dispute_lost'), ('ord_2', 's1', 'failed', 1800, 'eur', 2, 2, 0, 'amount_mismatch')",
             "INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity)
              VALUES ('ord_1', 'mug', 'Mug', 1800, 2), ('ord_2', 'tote', 'Tote', 1800, 1)",
             "INSERT INTO payment_attempts (order_id, attempt, confirmation_token_id, idempotency_key, amount, currency, created_at)
@@ -56,10 +56,25 @@ async fn upgrading_keeps_every_order_its_lines_attempts_messages_and_refunds() {
     assert_eq!(store.attempts("ord_1").await.unwrap().len(), 1);
     assert_eq!(store.outbox_for("ord_1").await.unwrap().len(), 1);
     assert_eq!(store.refunds_of("ord_1").await.unwrap().refunds.len(), 1);
+    assert_eq!(store.order_flags("ord_1").await.unwrap(), ["dispute_lost"]);
+    assert_eq!(store.order_flags("ord_2").await.unwrap(), ["amount_mismatch"]);
 
     // The new status is accepted, the old references still hold.
     let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
     sqlx::query("UPDATE orders SET status = 'authorized' WHERE id = 'ord_2'").execute(&pool).await.unwrap();
+    // A dispute's flag moved to its own column, beside the order's own flag (which a
+    // later dispute would otherwise have replaced).
+    let flags: Vec<(String, Option<String>, Option<String>)> = sqlx::query("SELECT id, flag, dispute FROM orders ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.try_get("id").unwrap(), row.try_get("flag").unwrap(), row.try_get("dispute").unwrap()))
+        .collect();
+    let expected = [("ord_1", None, Some("dispute_lost")), ("ord_2", Some("amount_mismatch"), None)].map(
+        |(id, flag, dispute): (&str, Option<&str>, Option<&str>)| (id.to_owned(), flag.map(str::to_owned), dispute.map(str::to_owned)),
+    );
+    assert_eq!(flags, expected);
     let broken = sqlx::query("PRAGMA foreign_key_check").fetch_all(&pool).await.unwrap();
     assert!(broken.is_empty(), "{} rows point at no order", broken.len());
     let indexes: Vec<String> =

@@ -36,14 +36,23 @@ impl Shop {
         self.call("orders/get", &[("id", order_id)]).await.1["status"].as_str().unwrap_or_default().to_owned()
     }
 
-    /// The order's flag once it is `want` (or the last one read, if it never is).
-    async fn flag_once(&self, order_id: &str, want: &str) -> Option<String> {
-        support::poll_until(100, || async { self.store.order_flag(order_id).await.unwrap() }, |flag| flag.as_deref() == Some(want)).await
+    /// The order's flags once they are `want` (or the last ones read, if they never are).
+    async fn flags_once(&self, order_id: &str, want: &[&str]) -> Vec<String> {
+        support::poll_until(100, || async { self.store.order_flags(order_id).await.unwrap() }, |flags| flags == want).await
     }
 
     async fn deliver(&self, event: &Value) -> u16 {
         support::deliver_signed(&self.base, SECRET, event).await
     }
+}
+
+/// A `charge.dispute.created` for the charge of `intent`, as Stripe sends it.
+fn dispute_opened(id: &str, dispute: &str, intent: &str) -> Value {
+    json!({
+        "id": id, "object": "event", "type": "charge.dispute.created", "created": 1, "livemode": false,
+        "api_version": "2026-10-28.endive", "pending_webhooks": 1, "request": { "id": null, "idempotency_key": null },
+        "data": { "object": { "id": dispute, "object": "dispute", "status": "needs_response", "payment_intent": intent } },
+    })
 }
 
 fn event(id: &str, kind: &str, order_id: &str, intent: &str, amount: i64) -> Value {
@@ -102,9 +111,16 @@ async fn a_charge_for_another_amount_is_flagged_not_fulfilled() {
     let (order_id, intent) = (waiting["order_id"].as_str().unwrap(), waiting["payment_intent"].as_str().unwrap());
     assert_eq!(shop.deliver(&event("evt_cheap", "payment_intent.succeeded", order_id, intent, 100)).await, 200);
     assert_ne!(shop.order_status(order_id).await, "paid");
-    assert_eq!(shop.store.order_flag(order_id).await.unwrap().as_deref(), Some("amount_mismatch"));
+    assert_eq!(shop.store.order_flags(order_id).await.unwrap(), ["amount_mismatch"]);
     assert!(shop.store.outbox_for(order_id).await.unwrap().is_empty(), "no confirmation sent");
     assert_eq!(stock(&shop.store).await, 7, "still only reserved for the payment in progress");
+    // That charge is then disputed: the merchant sees both, the mismatch not hidden.
+    assert_eq!(shop.deliver(&dispute_opened("evt_cheap_disputed", "dp_cheap", intent)).await, 200);
+    assert_eq!(shop.store.order_flags(order_id).await.unwrap(), ["amount_mismatch", "disputed"]);
+    let list = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
+    assert!(list.contains("<td>amount_mismatch, disputed</td>"), "{list}");
+    let detail = support::admin_page(&format!("{}/admin/orders/{order_id}", shop.base), ADMIN).await;
+    assert!(detail.contains("flagged: amount_mismatch, disputed"), "{detail}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,7 +283,7 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once_and_then_its_o
     let shop = shop().await;
     let paid = shop.order("pm_card_createDispute").await;
     let order_id = paid["order_id"].as_str().unwrap();
-    assert_eq!(shop.flag_once(order_id, "disputed").await.as_deref(), Some("disputed"));
+    assert_eq!(shop.flags_once(order_id, &["disputed"]).await, ["disputed"]);
     assert_eq!(shop.order_status(order_id).await, "paid", "a dispute does not undo the payment");
     // The merchant's list shows the flag.
     let list = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
@@ -310,25 +326,21 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once_and_then_its_o
         &[("evidence[uncategorized_text]", "winning_evidence")],
     )
     .await;
-    assert_eq!(shop.flag_once(order_id, "dispute_won").await.as_deref(), Some("dispute_won"));
+    assert_eq!(shop.flags_once(order_id, &["dispute_won"]).await, ["dispute_won"]);
     // An opening event that arrives only now (Stripe does not promise order): the
     // outcome stays.
-    let late = json!({
-        "id": "evt_late_dispute", "object": "event", "type": "charge.dispute.created", "created": 1, "livemode": false,
-        "api_version": "2026-10-28.endive", "pending_webhooks": 1, "request": { "id": null, "idempotency_key": null },
-        "data": { "object": { "id": won, "object": "dispute", "status": "needs_response", "payment_intent": paid["payment_intent"] } },
-    });
+    let late = dispute_opened("evt_late_dispute", &won, paid["payment_intent"].as_str().unwrap());
     assert_eq!(shop.deliver(&late).await, 200);
-    assert_eq!(shop.store.order_flag(order_id).await.unwrap().as_deref(), Some("dispute_won"));
+    assert_eq!(shop.store.order_flags(order_id).await.unwrap(), ["dispute_won"]);
     assert_eq!(shop.order_status(order_id).await, "paid");
 
     // Another disputed order whose dispute the merchant accepts: lost.
     let paid = shop.order("pm_card_createDispute").await;
     let lost_order = paid["order_id"].as_str().unwrap();
-    shop.flag_once(lost_order, "disputed").await;
+    shop.flags_once(lost_order, &["disputed"]).await;
     let url = format!("{}/v1/disputes/{}/close", shop.stripe, dispute_of(&paid).await);
     support::stripe_call(&shop.shopper, reqwest::Method::POST, url, "sk_test_tests", &[]).await;
-    assert_eq!(shop.flag_once(lost_order, "dispute_lost").await.as_deref(), Some("dispute_lost"));
+    assert_eq!(shop.flags_once(lost_order, &["dispute_lost"]).await, ["dispute_lost"]);
     let list = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
     assert!(list.contains("dispute_won") && list.contains("dispute_lost"), "{list}");
 }

@@ -110,7 +110,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(query
                 id = escape(&order.id),
                 status = escape(order.shown_status()),
                 total = escape(&money(order.amount, &order.currency)),
-                flag = escape(order.flag.as_deref().unwrap_or("")),
+                flag = escape(&order.flags.join(", ")),
                 created = moment(order.created_at),
             )
         })
@@ -210,7 +210,7 @@ pub async fn detail(
     let (attempts, events, flag, outbox) = match (
         state.store.attempts(&id).await,
         state.store.order_events(&id).await,
-        state.store.order_flag(&id).await,
+        state.store.order_flags(&id).await,
         state.store.outbox_for(&id).await,
     ) {
         (Ok(a), Ok(e), Ok(f), Ok(o)) => (a, e, f, o),
@@ -306,7 +306,7 @@ pub async fn detail(
             } else {
                 String::new()
             },
-            flag = flag.map(|f| format!(" · <strong>flagged: {}</strong>", escape(&f))).unwrap_or_default(),
+            flag = if flag.is_empty() { String::new() } else { format!(" · <strong>flagged: {}</strong>", escape(&flag.join(", "))) },
         ),
     )
 }

@@ -1,6 +1,6 @@
 //! `POST /webhook`: Stripe's events, verified (`stripe::webhook`), applied exactly once
-//! to their orders (`Store::apply_payment_event`; a dispute flags its order, and its
-//! outcome replaces the flag, `Store::flag_dispute`; a deleted Customer is forgotten by its account,
+//! to their orders (`Store::apply_payment_event`; a dispute flags its order beside
+//! its own flag, and its outcome replaces that, `Store::flag_dispute`; a deleted Customer is forgotten by its account,
 //! `Store::forget_stripe_customer`). A bad signature is a 400 with the
 //! reason in the log only; an event type the shop does not act on is a 200; a failure
 //! to record is a 500, so that Stripe retries.

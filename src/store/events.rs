@@ -38,8 +38,8 @@ impl DisputeStage {
         }
     }
 
-    /// The order's flag for the merchant.
-    pub fn flag(self) -> &'static str {
+    /// Where the order's dispute stands, for the merchant.
+    pub fn as_str(self) -> &'static str {
         match self {
             DisputeStage::Opened => "disputed",
             DisputeStage::Won => "dispute_won",
@@ -208,9 +208,10 @@ impl Store {
         .await
     }
     /// Records a dispute of the charge of `payment_intent_id`, exactly once per event:
-    /// the order it paid is flagged for the merchant, `disputed` when it is opened
+    /// the order it paid shows the merchant `disputed` when it is opened
     /// (`charge.dispute.created`), then `dispute_won` or `dispute_lost` when it closes
-    /// (`charge.dispute.closed`). A late `created` never hides the outcome.
+    /// (`charge.dispute.closed`). A late `created` never hides the outcome, and the
+    /// order's own flag (`oversold`, `amount_mismatch`) stays beside it.
     pub async fn flag_dispute(
         &self,
         event_id: &str,
@@ -231,9 +232,9 @@ impl Store {
                 (_, None) => EventEffect::UnknownOrder,
                 (_, Some(order_id)) => {
                     tx.execute(
-                        "UPDATE orders SET flag = $1, updated_at = $2
-                         WHERE id = $3 AND ($1 <> 'disputed' OR flag IS NULL OR flag NOT IN ('dispute_won', 'dispute_lost'))",
-                        &[&stage.flag(), &now, &order_id],
+                        "UPDATE orders SET dispute = $1, updated_at = $2
+                         WHERE id = $3 AND ($1 <> 'disputed' OR dispute IS NULL OR dispute = 'disputed')",
+                        &[&stage.as_str(), &now, &order_id],
                     )?;
                     EventEffect::Disputed
                 }

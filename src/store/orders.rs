@@ -220,7 +220,9 @@ pub struct OrderSummary {
     pub status: OrderStatus,
     pub amount: i64,
     pub currency: String,
-    pub flag: Option<String>,
+    /// What the merchant must look at: the order's own flag (`oversold`,
+    /// `amount_mismatch`), then where a dispute of its charge stands.
+    pub flags: Vec<String>,
     pub created_at: i64,
     /// What Stripe took (all of `amount` unless a capture took less).
     pub charged: i64,
@@ -248,7 +250,7 @@ pub fn shown_status(status: OrderStatus, charged: i64, refunded: i64) -> &'stati
 
 /// The columns of an [`OrderSummary`], for `SELECT … FROM orders`.
 pub(crate) const SUMMARY_COLUMNS: &str =
-    "id, status, amount, currency, flag, created_at, COALESCE(amount_received, amount) AS charged, amount_refunded";
+    "id, status, amount, currency, flag, dispute, created_at, COALESCE(amount_received, amount) AS charged, amount_refunded";
 
 /// An order as its status page shows it.
 #[derive(Debug, Clone)]
@@ -314,18 +316,24 @@ fn awaiting_action(tx: &mut Tx<'_>, session_id: &str) -> Result<Vec<Attempt>, St
     rows.iter().map(attempt_from).collect()
 }
 
-/// A row of `SELECT id, status, amount, currency, flag, created_at FROM orders`.
+/// A row of `SELECT {SUMMARY_COLUMNS} FROM orders`.
 pub(super) fn order_summary_from(row: &Row) -> Result<OrderSummary, StoreError> {
     Ok(OrderSummary {
         id: row.get("id")?,
         status: row.get("status")?,
         amount: row.get("amount")?,
         currency: row.get("currency")?,
-        flag: row.get("flag")?,
+        flags: flags_from(row)?,
         created_at: row.get("created_at")?,
         charged: row.get("charged")?,
         refunded: row.get("amount_refunded")?,
     })
+}
+
+/// The order's flag and its dispute, from a row with both columns, in that order.
+fn flags_from(row: &Row) -> Result<Vec<String>, StoreError> {
+    let (flag, dispute): (Option<String>, Option<String>) = (row.get("flag")?, row.get("dispute")?);
+    Ok(flag.into_iter().chain(dispute).collect())
 }
 
 pub(super) fn attempt_from(row: &Row) -> Result<Attempt, StoreError> {
@@ -714,12 +722,13 @@ impl Store {
         })
         .await
     }
-    /// The flag on an order, if the merchant must look at it.
-    pub async fn order_flag(&self, order_id: &str) -> Result<Option<String>, StoreError> {
+    /// What the merchant must look at on an order (see [`OrderSummary::flags`]); none
+    /// for an order that doesn't exist.
+    pub async fn order_flags(&self, order_id: &str) -> Result<Vec<String>, StoreError> {
         let order_id = order_id.to_owned();
-        self.read(move |tx| {
-            let flag: Option<Option<String>> = tx.scalar("SELECT flag FROM orders WHERE id = $1", &[&order_id])?;
-            Ok(flag.flatten())
+        self.read(move |tx| match tx.query_opt("SELECT flag, dispute FROM orders WHERE id = $1", &[&order_id])? {
+            Some(row) => flags_from(&row),
+            None => Ok(Vec::new()),
         })
         .await
     }
