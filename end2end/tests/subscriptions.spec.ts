@@ -60,8 +60,26 @@ test('a shopper subscribes through 3-D Secure', async ({ page, gotoHydrated }) =
   await expect(page.locator('[data-testid^="subscription-sub_"]')).toHaveAttribute('data-status', 'active');
 });
 
-test.describe('a checkout whose cart became a subscription in another tab', () => {
+test.describe('a checkout whose cart changed in another tab', () => {
   test.use({ expectedErrorStatuses: [409] });
+
+  test('subscribes to nothing it did not show, and reloads with the new terms', async ({ page, gotoHydrated }) => {
+    await signUp(page, gotoHydrated, uniqueEmail('subscriber-two-tabs'));
+    await beansAtCheckout(page, gotoHydrated);
+    await expect(page.getByTestId('subscription-terms')).toContainText('1 × Coffee beans, monthly: €12.00 / month');
+    await typeCard(page, '4242424242424242');
+    // Another tab asks for two bags a month.
+    await payAfterAnotherTabChangesTheCart(page, async (other) => {
+      await other.goto('/cart');
+      await other.getByRole('button', { name: 'One more Coffee beans, monthly' }).click();
+      await expect(other.getByTestId('cart-line-coffee-beans').locator('output')).toHaveText('2');
+    });
+    // The terms the shopper agrees to are those of the cart as it is now.
+    await expect(page.getByTestId('subscription-terms')).toContainText('2 × Coffee beans, monthly: €24.00 / month');
+    await expect(page.getByTestId('pay-button')).toBeEnabled();
+    await gotoHydrated('/account');
+    await expect(page.locator('[data-testid^="subscription-sub_"]')).toHaveCount(0);
+  });
 
   test('charges nothing and reloads into the subscription\'s checkout', async ({ page, gotoHydrated }) => {
     await gotoHydrated('/');

@@ -208,9 +208,11 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
                 if let Err(AppError::CartChanged(_)) = &confirmed
                     && let Ok(now) = get_cart().await
                 {
-                    if now.subscription().is_some() != subscribing {
-                        // A subscription instead of a purchase, or the reverse: Elements
-                        // must be made again for it, as the page does.
+                    if subscribing || now.subscription().is_some() {
+                        // A subscription's terms are the page's (what is charged every
+                        // period, shown before the shopper agrees), and a purchase that
+                        // became one, or the reverse, needs Elements made again for its
+                        // mode: the page is made again for the cart as it is now.
                         drop(window().location().reload());
                     }
                     // The page shows the cart as it is now: the next Pay is for that.
