@@ -211,6 +211,10 @@ test('every object and event the flow produces type-checks against the SDK at ev
   const accepted = await pay('pm_card_createDispute');
   const lost = (await api('GET', '/v1/disputes', { payment_intent: accepted.id })).data[0];
   keep('Stripe.Dispute', 'dispute closed', await api('POST', `/v1/disputes/${lost.id}/close`));
+  const asked = await pay('pm_card_createDisputeInquiry');
+  const inquiry = (await api('GET', '/v1/disputes', { payment_intent: asked.id })).data[0];
+  keep('Stripe.Dispute', 'inquiry', inquiry);
+  keep('Stripe.Dispute', 'inquiry become a chargeback', await api('POST', `/v1/disputes/${inquiry.id}`, { evidence: { uncategorized_text: 'losing_evidence' } }));
   const sepaRefund = await api('POST', '/v1/refunds', { payment_intent: sepa.id });
   keep('Stripe.Refund', 'pending refund', sepaRefund);
   await control('/_emulator/clock', { advance_seconds: 8 * 24 * 3600 });

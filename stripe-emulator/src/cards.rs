@@ -40,6 +40,9 @@ pub enum Behaviour {
     AttachesThenDeclines(Decline),
     /// The charge succeeds, then the cardholder disputes it (`charge.dispute.created`).
     SucceedsThenDisputed,
+    /// The charge succeeds, then the issuer opens an inquiry about it: a dispute in
+    /// `warning_needs_response`, no funds withdrawn.
+    SucceedsThenInquiry,
 }
 
 /// A test card: what Stripe shows of it and how it behaves.
@@ -120,6 +123,7 @@ pub const CARDS: &[TestCard] = &[
     card("4000000000000119", "visa", Behaviour::Declines(PROCESSING)),
     card("4000000000000341", "visa", Behaviour::AttachesThenDeclines(GENERIC)),
     card("4000000000000259", "visa", Behaviour::SucceedsThenDisputed),
+    card("4000000000001976", "visa", Behaviour::SucceedsThenInquiry),
     // Radar (Stripe's testing page, "Fraud prevention"): always blocked, highest risk
     // (blocked by the default rules), elevated risk (goes through).
     risky("4100000000000019", "highest", Behaviour::Declines(FRAUDULENT)),
@@ -149,6 +153,7 @@ pub const TEST_PAYMENT_METHODS: &[(&str, &str)] = &[
     ("pm_card_riskLevelElevated", "4000000000009235"),
     ("pm_card_chargeCustomerFail", "4000000000000341"),
     ("pm_card_createDispute", "4000000000000259"),
+    ("pm_card_createDisputeInquiry", "4000000000001976"),
     ("pm_card_threeDSecureRequired", "4000000000003220"),
     ("pm_card_threeDSecure2Required", "4000000000003220"),
     ("pm_card_authenticationRequiredOnSetup", "4000002500003155"),

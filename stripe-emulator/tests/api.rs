@@ -1679,6 +1679,58 @@ async fn a_dispute_is_answered_with_evidence_and_won_or_closed_and_lost() {
     assert_eq!((unknown.status, unknown.body["error"]["code"].as_str()), (404, Some("resource_missing")));
 }
 
+/// The inquiry card: the issuer asks before any chargeback. Nothing is withdrawn and the
+/// charge can still be refunded; the winning text closes the inquiry, the losing one
+/// turns it into a chargeback, and a full refund resolves it.
+#[tokio::test]
+async fn an_inquiry_withdraws_nothing_and_is_closed_escalated_or_refunded() {
+    let stripe = emulator().await;
+    let inquiry_of = |paid: &Value| {
+        let url = format!("/v1/disputes?payment_intent={}", paid["id"].as_str().unwrap());
+        let stripe = &stripe;
+        async move { stripe.get(&url).await.body["data"][0].clone() }
+    };
+    let events = |kind: &'static str| {
+        let stripe = &stripe;
+        async move { stripe.get(&format!("/v1/events?type={kind}")).await.body["data"].as_array().unwrap().len() }
+    };
+    let paid = stripe.pay(&stripe.token("pm_card_createDisputeInquiry").await, &[]).await.body;
+    assert_eq!(paid["status"], "succeeded");
+    let inquiry = inquiry_of(&paid).await;
+    assert_eq!(
+        (inquiry["status"].as_str(), inquiry["balance_transactions"].as_array().map(Vec::len), inquiry["is_charge_refundable"].as_bool()),
+        (Some("warning_needs_response"), Some(0), Some(true))
+    );
+    assert_eq!((events("charge.dispute.created").await, events("charge.dispute.funds_withdrawn").await), (1, 0));
+    let id = inquiry["id"].as_str().unwrap();
+    let answered = stripe.post(&format!("/v1/disputes/{id}"), &[("evidence[uncategorized_text]", "winning_evidence")]).await.body;
+    assert_eq!((answered["status"].as_str(), answered["balance_transactions"].as_array().map(Vec::len)), (Some("warning_closed"), Some(0)));
+    assert_eq!((events("charge.dispute.closed").await, events("charge.dispute.funds_reinstated").await), (1, 0));
+
+    // Lost: a chargeback now, the funds withdrawn, to be answered again.
+    let paid = stripe.pay(&stripe.token("pm_card_createDisputeInquiry").await, &[]).await.body;
+    let id = inquiry_of(&paid).await["id"].as_str().unwrap().to_owned();
+    let escalated = stripe.post(&format!("/v1/disputes/{id}"), &[("evidence[uncategorized_text]", "losing_evidence")]).await.body;
+    assert_eq!(
+        (
+            escalated["status"].as_str(),
+            escalated["balance_transactions"].as_array().map(Vec::len),
+            escalated["is_charge_refundable"].as_bool()
+        ),
+        (Some("needs_response"), Some(1), Some(false))
+    );
+    assert_eq!(events("charge.dispute.funds_withdrawn").await, 1);
+    let refund = stripe.post("/v1/refunds", &[("payment_intent", paid["id"].as_str().unwrap())]).await;
+    assert_eq!(refund.body["error"]["code"], "charge_disputed");
+
+    // Refunded in full: the inquiry is resolved.
+    let paid = stripe.pay(&stripe.token("pm_card_createDisputeInquiry").await, &[]).await.body;
+    let refund = stripe.post("/v1/refunds", &[("payment_intent", paid["id"].as_str().unwrap())]).await;
+    assert_eq!((refund.status, refund.body["status"].as_str()), (200, Some("succeeded")), "{}", refund.body);
+    assert_eq!(inquiry_of(&paid).await["status"], "warning_closed");
+    assert_eq!(events("charge.dispute.closed").await, 2);
+}
+
 #[tokio::test]
 async fn metadata_updates_follow_stripes_rules_on_every_object() {
     let stripe = emulator().await;

@@ -1,7 +1,11 @@
-//! Disputes, as the dispute test card makes them: the cardholder disputes a paid charge
-//! (`needs_response`, funds and a fee withdrawn). The merchant answers with evidence or
-//! accepts the loss by closing it; in test mode the evidence text `winning_evidence`
-//! wins at once and `losing_evidence` loses, as Stripe's testing guide describes.
+//! Disputes, as the dispute test cards make them: the cardholder disputes a paid charge
+//! (`needs_response`, funds and a fee withdrawn), or the issuer first opens an inquiry
+//! (`warning_needs_response`, nothing withdrawn, the charge still refundable). The
+//! merchant answers with evidence or accepts the loss by closing it; in test mode the
+//! evidence text `winning_evidence` wins at once and `losing_evidence` loses, as Stripe's
+//! testing guide describes. An inquiry won is `warning_closed`; an inquiry lost becomes a
+//! chargeback (`needs_response`, funds withdrawn), which is the emulator's reading: the
+//! guide does not say what the two texts do to an inquiry.
 //! <https://docs.stripe.com/api/disputes>
 
 use super::Ctx;
@@ -15,8 +19,9 @@ const DISPUTE_FEE: i64 = 1500;
 /// How long the merchant has to respond.
 const RESPONSE_WINDOW_SECONDS: i64 = 7 * 24 * 60 * 60;
 
-/// Opens a dispute on `charge` (a fraud chargeback) and marks the charge disputed.
-pub fn open(ctx: &mut Ctx<'_>, mut charge: Value) {
+/// Opens a dispute on `charge` (a fraud chargeback, or an `inquiry` before one) and
+/// marks the charge disputed.
+pub fn open(ctx: &mut Ctx<'_>, mut charge: Value, inquiry: bool) {
     let now = ctx.now();
     let id = new_id("dp");
     let amount = charge["amount"].as_i64().unwrap_or(0);
@@ -56,24 +61,7 @@ pub fn open(ctx: &mut Ctx<'_>, mut charge: Value) {
         "id": id,
         "object": "dispute",
         "amount": amount,
-        "balance_transactions": [{
-            "id": new_id("txn"),
-            "object": "balance_transaction",
-            "amount": -amount,
-            "available_on": now,
-            "balance_type": "payments",
-            "created": now,
-            "currency": currency,
-            "description": format!("Chargeback withdrawal for {}", charge["id"].as_str().unwrap_or_default()),
-            "exchange_rate": null,
-            "fee": DISPUTE_FEE,
-            "fee_details": [{ "amount": DISPUTE_FEE, "application": null, "currency": currency, "description": "Dispute fee", "type": "stripe_fee" }],
-            "net": -amount - DISPUTE_FEE,
-            "reporting_category": "dispute",
-            "source": id,
-            "status": "available",
-            "type": "adjustment",
-        }],
+        "balance_transactions": [],
         "charge": charge["id"],
         "created": now,
         "currency": currency,
@@ -88,18 +76,59 @@ pub fn open(ctx: &mut Ctx<'_>, mut charge: Value) {
             "submission_method": "not_submitted",
         },
         "intended_submission_method": null,
-        "is_charge_refundable": false,
+        "is_charge_refundable": inquiry,
         "livemode": false,
         "metadata": {},
         "payment_intent": charge["payment_intent"],
         "reason": "fraudulent",
-        "status": "needs_response",
+        "status": if inquiry { "warning_needs_response" } else { "needs_response" },
     });
-    ctx.account.put(dispute.clone());
     charge["disputed"] = json!(true);
     ctx.account.put(charge);
-    ctx.emit("charge.dispute.created", &dispute, None);
-    ctx.emit("charge.dispute.funds_withdrawn", &dispute, None);
+    if inquiry {
+        ctx.account.put(dispute.clone());
+        ctx.emit("charge.dispute.created", &dispute, None);
+    } else {
+        let dispute = withdraw(ctx, dispute);
+        ctx.emit("charge.dispute.created", &dispute, None);
+        ctx.emit("charge.dispute.funds_withdrawn", &dispute, None);
+    }
+}
+
+/// The disputed amount and the dispute fee taken from the merchant's balance: a chargeback.
+fn withdraw(ctx: &mut Ctx<'_>, mut dispute: Value) -> Value {
+    let now = ctx.now();
+    let amount = dispute["amount"].as_i64().unwrap_or(0);
+    let currency = dispute["currency"].clone();
+    let charge = dispute["charge"].as_str().unwrap_or_default().to_owned();
+    let withdrawal = json!({
+        "id": new_id("txn"),
+        "object": "balance_transaction",
+        "amount": -amount,
+        "available_on": now,
+        "balance_type": "payments",
+        "created": now,
+        "currency": currency,
+        "description": format!("Chargeback withdrawal for {charge}"),
+        "exchange_rate": null,
+        "fee": DISPUTE_FEE,
+        "fee_details": [{ "amount": DISPUTE_FEE, "application": null, "currency": currency, "description": "Dispute fee", "type": "stripe_fee" }],
+        "net": -amount - DISPUTE_FEE,
+        "reporting_category": "dispute",
+        "source": dispute["id"],
+        "status": "available",
+        "type": "adjustment",
+    });
+    dispute["balance_transactions"] = json!([withdrawal]);
+    dispute["is_charge_refundable"] = json!(false);
+    ctx.account.put(dispute.clone());
+    dispute
+}
+
+/// Whether a refund of `charge_id` is refused because of a dispute: a chargeback took
+/// the funds already (an inquiry leaves the charge refundable).
+pub fn blocks_refund(ctx: &Ctx<'_>, charge_id: &str) -> bool {
+    ctx.account.list("dispute", |dispute| dispute["charge"] == charge_id).iter().any(|dispute| dispute["is_charge_refundable"] != true)
 }
 
 /// The evidence a dispute takes as text (the others are uploaded files, which the
@@ -125,9 +154,24 @@ pub(super) const TEXT_EVIDENCE: [&str; 18] = [
     "uncategorized_text",
 ];
 
-/// Whether the merchant may still answer (`needs_response`, or a warning's).
+/// Whether the merchant may still answer (`needs_response`, or an inquiry's).
 fn open_to_evidence(dispute: &Value) -> bool {
     matches!(dispute["status"].as_str(), Some("needs_response" | "warning_needs_response"))
+}
+
+/// A charge refunded in full resolves the inquiries about it (`warning_closed`): Stripe's
+/// guide offers the refund as the other answer to an inquiry.
+pub fn refunded_in_full(ctx: &mut Ctx<'_>, charge_id: &str) {
+    let inquiries: Vec<Value> =
+        ctx.account.list("dispute", |dispute| dispute["charge"] == charge_id && is_inquiry(dispute)).into_iter().cloned().collect();
+    for inquiry in inquiries.into_iter().filter(|inquiry| inquiry["status"] != "warning_closed") {
+        settle(ctx, inquiry, "warning_closed");
+    }
+}
+
+/// Whether the dispute is an inquiry, before any chargeback.
+fn is_inquiry(dispute: &Value) -> bool {
+    dispute["status"].as_str().is_some_and(|status| status.starts_with("warning_"))
 }
 
 /// `POST /v1/disputes/{id}`: evidence (and metadata). Evidence is submitted to the bank
@@ -159,9 +203,11 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
             let count = dispute["evidence_details"]["submission_count"].as_i64().unwrap_or(0);
             dispute["evidence_details"]["submission_count"] = json!(count + 1);
             dispute["evidence_details"]["submission_method"] = json!("manual");
-            dispute["status"] = json!("under_review");
+            dispute["status"] = json!(if is_inquiry(&dispute) { "warning_under_review" } else { "under_review" });
         }
     }
+    // Evidence submitted now: the bank decides (at once, on the test texts).
+    let submitted = dispute["status"] != before["status"];
     let changed: serde_json::Map<String, Value> = ["evidence", "evidence_details", "metadata", "status"]
         .into_iter()
         .filter(|field| dispute[*field] != before[*field])
@@ -171,9 +217,11 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
     if !changed.is_empty() {
         ctx.emit("charge.dispute.updated", &dispute, Some(Value::Object(changed)));
     }
-    if submit && dispute["status"] == "under_review" {
+    if submitted {
+        let inquiry = is_inquiry(&dispute);
         match dispute["evidence"]["uncategorized_text"].as_str() {
-            Some("winning_evidence") => dispute = settle(ctx, dispute, "won"),
+            Some("winning_evidence") => dispute = settle(ctx, dispute, if inquiry { "warning_closed" } else { "won" }),
+            Some("losing_evidence") if inquiry => dispute = escalate(ctx, dispute),
             Some("losing_evidence") => dispute = settle(ctx, dispute, "lost"),
             _ => {}
         }
@@ -185,18 +233,33 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
 pub fn close(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
     let dispute = ctx.account.get_kind("dispute", id).cloned().ok_or_else(|| ApiError::no_such("dispute", id))?;
-    if !open_to_evidence(&dispute) && dispute["status"] != "under_review" {
+    if !open_to_evidence(&dispute) && !matches!(dispute["status"].as_str(), Some("under_review" | "warning_under_review")) {
         return Err(ApiError::invalid(format!("This dispute is already closed ({}).", dispute["status"].as_str().unwrap_or_default())));
     }
     let dispute = settle(ctx, dispute, "lost");
     ctx.expand(dispute, params)
 }
 
-/// Ends a dispute `won` (the funds come back: `charge.dispute.funds_reinstated`) or `lost`.
+/// An inquiry the issuer turns into a chargeback: the funds are withdrawn and the
+/// merchant must answer again (`needs_response`).
+fn escalate(ctx: &mut Ctx<'_>, mut dispute: Value) -> Value {
+    let previous = json!({ "status": dispute["status"], "balance_transactions": [] });
+    dispute["status"] = json!("needs_response");
+    dispute["evidence_details"]["due_by"] = json!(ctx.now() + RESPONSE_WINDOW_SECONDS);
+    let dispute = withdraw(ctx, dispute);
+    ctx.emit("charge.dispute.updated", &dispute, Some(previous));
+    ctx.emit("charge.dispute.funds_withdrawn", &dispute, None);
+    dispute
+}
+
+/// Ends a dispute `won` (the funds come back: `charge.dispute.funds_reinstated`), `lost`,
+/// or an inquiry `warning_closed` (nothing was withdrawn).
 fn settle(ctx: &mut Ctx<'_>, mut dispute: Value, outcome: &str) -> Value {
     let previous = dispute["status"].clone();
     dispute["status"] = json!(outcome);
-    if outcome == "won" {
+    let withdrawn = dispute["balance_transactions"].as_array().is_some_and(|transactions| !transactions.is_empty());
+    let reinstated = outcome == "won" && withdrawn;
+    if reinstated {
         let now = ctx.now();
         let amount = dispute["amount"].as_i64().unwrap_or(0);
         let currency = dispute["currency"].clone();
@@ -224,7 +287,7 @@ fn settle(ctx: &mut Ctx<'_>, mut dispute: Value, outcome: &str) -> Value {
     }
     ctx.account.put(dispute.clone());
     ctx.emit("charge.dispute.closed", &dispute, Some(json!({ "status": previous })));
-    if outcome == "won" {
+    if reinstated {
         ctx.emit("charge.dispute.funds_reinstated", &dispute, None);
     }
     dispute

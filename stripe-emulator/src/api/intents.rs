@@ -86,7 +86,7 @@ pub fn confirm(ctx: &mut Ctx<'_>, mut intent: Value, pm: Value, how: Confirmatio
         return processing(ctx, intent);
     }
     match behaviour {
-        Behaviour::Succeeds | Behaviour::SucceedsThenDisputed => succeed(ctx, intent),
+        Behaviour::Succeeds | Behaviour::SucceedsThenDisputed | Behaviour::SucceedsThenInquiry => succeed(ctx, intent),
         Behaviour::AttachesThenDeclines(_) if kind == Kind::Setup => succeed(ctx, intent),
         Behaviour::Declines(decline) | Behaviour::AttachesThenDeclines(decline) => decline_with(ctx, intent, &pm, decline),
         Behaviour::Authenticate { when_saved, .. } if how.off_session => {
@@ -336,8 +336,10 @@ pub fn succeed(ctx: &mut Ctx<'_>, mut intent: Value) -> Result<Value, ApiError> 
     ctx.emit("payment_intent.succeeded", &intent, Some(json!({ "amount_received": 0, "status": previous_status })));
     super::subscriptions::intent_succeeded(ctx, &intent);
     let pm_id = intent["payment_method"].as_str().unwrap_or_default();
-    if ctx.account.cards.get(pm_id).is_some_and(|card| card.behaviour == Behaviour::SucceedsThenDisputed) {
-        super::disputes::open(ctx, charge);
+    match ctx.account.cards.get(pm_id).map(|card| card.behaviour) {
+        Some(Behaviour::SucceedsThenDisputed) => super::disputes::open(ctx, charge, false),
+        Some(Behaviour::SucceedsThenInquiry) => super::disputes::open(ctx, charge, true),
+        _ => {}
     }
     Ok(intent)
 }

@@ -58,7 +58,7 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         ))
         .with_code("charge_not_refundable"));
     }
-    if charge["disputed"] == true {
+    if charge["disputed"] == true && super::disputes::blocks_refund(ctx, &charge_id) {
         return Err(ApiError::invalid(format!("Charge {charge_id} has been disputed.")).with_code("charge_disputed"));
     }
     let refundable = charge["amount"].as_i64().unwrap_or(0) - charge["amount_refunded"].as_i64().unwrap_or(0);
@@ -109,6 +109,9 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.account.put(charge.clone());
     ctx.emit("refund.created", &refund, None);
     ctx.emit("charge.refunded", &charge, None);
+    if charge["refunded"] == true {
+        super::disputes::refunded_in_full(ctx, &charge_id);
+    }
     if pending {
         ctx.to_settle.push(id);
     }
