@@ -41,6 +41,26 @@ impl Shop {
         support::poll_until(100, || async { self.store.order_flags(order_id).await.unwrap() }, |flags| flags == want).await
     }
 
+    /// The id of the dispute of the order `paid` (a reply of `checkout/confirm`).
+    async fn dispute_of(&self, paid: &Value) -> String {
+        let url = format!("{}/v1/disputes?payment_intent={}", self.stripe, paid["payment_intent"].as_str().unwrap());
+        let listed = support::stripe_call(&self.shopper, reqwest::Method::GET, url, "sk_test_tests", &[]).await;
+        listed["data"][0]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The merchant submits `evidence` (Stripe's test texts decide at once).
+    async fn answer_dispute(&self, dispute: &str, evidence: &str) {
+        let url = format!("{}/v1/disputes/{dispute}", self.stripe);
+        support::stripe_call(&self.shopper, reqwest::Method::POST, url, "sk_test_tests", &[("evidence[uncategorized_text]", evidence)])
+            .await;
+    }
+
+    /// The merchant accepts the dispute as lost.
+    async fn close_dispute(&self, dispute: &str) {
+        let url = format!("{}/v1/disputes/{dispute}/close", self.stripe);
+        support::stripe_call(&self.shopper, reqwest::Method::POST, url, "sk_test_tests", &[]).await;
+    }
+
     async fn deliver(&self, event: &Value) -> u16 {
         support::deliver_signed(&self.base, SECRET, event).await
     }
@@ -308,24 +328,8 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once_and_then_its_o
     assert_eq!(events.iter().filter(|(_, kind, _)| kind == "charge.dispute.created").count(), 1, "{events:?}");
 
     // The merchant answers in the Dashboard and wins: the order says so.
-    let shopper = &shop.shopper;
-    let dispute_of = |paid: &Value| {
-        let url = format!("{}/v1/disputes?payment_intent={}", shop.stripe, paid["payment_intent"].as_str().unwrap());
-        async move {
-            let listed = support::stripe_call(shopper, reqwest::Method::GET, url, "sk_test_tests", &[]).await;
-            listed["data"][0]["id"].as_str().unwrap().to_owned()
-        }
-    };
-    let won = dispute_of(&paid).await;
-    let url = format!("{}/v1/disputes/{won}", shop.stripe);
-    support::stripe_call(
-        &shop.shopper,
-        reqwest::Method::POST,
-        url,
-        "sk_test_tests",
-        &[("evidence[uncategorized_text]", "winning_evidence")],
-    )
-    .await;
+    let won = shop.dispute_of(&paid).await;
+    shop.answer_dispute(&won, "winning_evidence").await;
     assert_eq!(shop.flags_once(order_id, &["dispute_won"]).await, ["dispute_won"]);
     // An opening event that arrives only now (Stripe does not promise order): the
     // outcome stays.
@@ -338,9 +342,36 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once_and_then_its_o
     let paid = shop.order("pm_card_createDispute").await;
     let lost_order = paid["order_id"].as_str().unwrap();
     shop.flags_once(lost_order, &["disputed"]).await;
-    let url = format!("{}/v1/disputes/{}/close", shop.stripe, dispute_of(&paid).await);
-    support::stripe_call(&shop.shopper, reqwest::Method::POST, url, "sk_test_tests", &[]).await;
+    shop.close_dispute(&shop.dispute_of(&paid).await).await;
     assert_eq!(shop.flags_once(lost_order, &["dispute_lost"]).await, ["dispute_lost"]);
     let list = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
     assert!(list.contains("dispute_won") && list.contains("dispute_lost"), "{list}");
+}
+
+/// The issuer asks before any chargeback (Stripe's inquiry test card): the merchant sees
+/// an inquiry, not a chargeback; answered well it closes, answered badly it becomes a
+/// chargeback, which then closes as any dispute does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inquiry_shows_as_one_until_it_closes_or_becomes_a_chargeback() {
+    let shop = shop().await;
+    let paid = shop.order("pm_card_createDisputeInquiry").await;
+    let order_id = paid["order_id"].as_str().unwrap();
+    assert_eq!(shop.flags_once(order_id, &["inquiry"]).await, ["inquiry"]);
+    shop.answer_dispute(&shop.dispute_of(&paid).await, "winning_evidence").await;
+    assert_eq!(shop.flags_once(order_id, &["inquiry_closed"]).await, ["inquiry_closed"]);
+    assert_eq!(shop.order_status(order_id).await, "paid");
+
+    let paid = shop.order("pm_card_createDisputeInquiry").await;
+    let (order_id, intent) = (paid["order_id"].as_str().unwrap(), paid["payment_intent"].as_str().unwrap());
+    shop.flags_once(order_id, &["inquiry"]).await;
+    let dispute = shop.dispute_of(&paid).await;
+    shop.answer_dispute(&dispute, "losing_evidence").await;
+    assert_eq!(shop.flags_once(order_id, &["disputed"]).await, ["disputed"], "the inquiry became a chargeback");
+    // The inquiry's opening event, delivered again only now, does not take it back.
+    let mut late = dispute_opened("evt_late_inquiry", &dispute, intent);
+    late["data"]["object"]["status"] = json!("warning_needs_response");
+    assert_eq!(shop.deliver(&late).await, 200);
+    assert_eq!(shop.store.order_flags(order_id).await.unwrap(), ["disputed"]);
+    shop.close_dispute(&dispute).await;
+    assert_eq!(shop.flags_once(order_id, &["dispute_lost"]).await, ["dispute_lost"]);
 }

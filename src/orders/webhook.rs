@@ -1,6 +1,6 @@
 //! `POST /webhook`: Stripe's events, verified (`stripe::webhook`), applied exactly once
-//! to their orders (`Store::apply_payment_event`; a dispute flags its order beside
-//! its own flag, and its outcome replaces that, `Store::flag_dispute`; a deleted Customer is forgotten by its account,
+//! to their orders (`Store::apply_payment_event`; a dispute's events flag its order
+//! beside its own flag, from the inquiry to the outcome, `Store::flag_dispute`; a deleted Customer is forgotten by its account,
 //! `Store::forget_stripe_customer`). A bad signature is a 400 with the
 //! reason in the log only; an event type the shop does not act on is a 200; a failure
 //! to record is a 500, so that Stripe retries.
@@ -27,29 +27,34 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     let (Some(event_id), Some(event_type)) = (event["id"].as_str(), event["type"].as_str()) else {
         return (StatusCode::BAD_REQUEST, "not an event");
     };
-    let dispute = &event["data"]["object"];
-    let stage = match (event_type, dispute["status"].as_str()) {
-        ("charge.dispute.created", _) => Some(DisputeStage::Opened),
-        ("charge.dispute.closed", Some("won")) => Some(DisputeStage::Won),
-        ("charge.dispute.closed", Some("lost")) => Some(DisputeStage::Lost),
-        _ => None,
-    };
-    if let Some(stage) = stage {
-        // The cardholder disputes a charge: the merchant must answer within days, in
-        // the Stripe Dashboard; the order shows where the dispute stands.
+    if let Some(kind) = event_type.strip_prefix("charge.dispute.") {
+        // The cardholder disputes a charge (or their bank asks about it first): the
+        // merchant must answer within days, in the Stripe Dashboard; the order shows
+        // where the dispute stands, whichever of its events says so.
+        let dispute = &event["data"]["object"];
+        let stage = match dispute["status"].as_str().map(DisputeStage::of) {
+            Some(Some(stage)) => stage,
+            // A status added after this code: a new dispute needs the merchant anyway.
+            _ if kind == "created" => DisputeStage::Opened,
+            _ => return (StatusCode::OK, "ignored"),
+        };
         let Some(payment_intent_id) = dispute["payment_intent"].as_str() else {
             return (StatusCode::OK, "ignored");
         };
-        return match state.store.flag_dispute(event_id, payment_intent_id, stage, session::now()).await {
+        return match state.store.flag_dispute(event_id, event_type, payment_intent_id, stage, session::now()).await {
             Ok(effect) => {
+                let status = stage.as_str();
                 match stage {
-                    DisputeStage::Opened => {
-                        tracing::warn!(event_id, payment_intent_id, ?effect, "a payment is disputed: answer it in the Stripe Dashboard")
+                    DisputeStage::Inquiry | DisputeStage::Opened | DisputeStage::Lost => {
+                        tracing::warn!(
+                            event_id,
+                            payment_intent_id,
+                            status,
+                            ?effect,
+                            "a payment is disputed: see it in the Stripe Dashboard"
+                        )
                     }
-                    DisputeStage::Won => tracing::info!(event_id, payment_intent_id, ?effect, "a dispute was won: the funds are back"),
-                    DisputeStage::Lost => {
-                        tracing::warn!(event_id, payment_intent_id, ?effect, "a dispute was lost: the cardholder keeps the money")
-                    }
+                    _ => tracing::info!(event_id, payment_intent_id, status, ?effect, "a dispute ended in the merchant's favour"),
                 }
                 (StatusCode::OK, "ok")
             }

@@ -19,31 +19,59 @@ pub struct PaymentEvent<'a> {
     pub currency: &'a str,
 }
 
-/// Where a dispute of an order's charge stands, as its events say.
+/// Where a dispute of an order's charge stands, from the dispute's `status` in any of
+/// its events (`charge.dispute.created`, `.updated`, `.funds_withdrawn`, `.closed`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DisputeStage {
-    /// `charge.dispute.created`: the merchant must answer (in Stripe's Dashboard).
+    /// `warning_needs_response`, `warning_under_review`: the issuer asks before any
+    /// chargeback; nothing is withdrawn, and answering (or refunding) can end it.
+    Inquiry,
+    /// A chargeback: the funds are withdrawn, and the merchant must answer (in Stripe's
+    /// Dashboard) or accept it.
     Opened,
-    /// `charge.dispute.closed` with `status: won`: the funds came back.
+    /// Closed `won`: the funds came back.
     Won,
-    /// `charge.dispute.closed` with `status: lost`: the cardholder keeps the money.
+    /// Closed `lost`: the cardholder keeps the money.
     Lost,
+    /// Closed `warning_closed`: the inquiry ended without a chargeback.
+    InquiryClosed,
+    /// Closed `prevented`: the network stopped the dispute (the merchant keeps the money).
+    Prevented,
 }
 
 impl DisputeStage {
-    fn event_type(self) -> &'static str {
-        match self {
-            DisputeStage::Opened => "charge.dispute.created",
-            DisputeStage::Won | DisputeStage::Lost => "charge.dispute.closed",
-        }
+    /// The stage a dispute in `status` is at; `None` for a status Stripe may add later.
+    pub fn of(status: &str) -> Option<Self> {
+        Some(match status {
+            "warning_needs_response" | "warning_under_review" => DisputeStage::Inquiry,
+            "needs_response" | "under_review" | "appeal_needs_response" | "appeal_under_review" => DisputeStage::Opened,
+            "won" => DisputeStage::Won,
+            "lost" => DisputeStage::Lost,
+            "warning_closed" => DisputeStage::InquiryClosed,
+            "prevented" => DisputeStage::Prevented,
+            _ => return None,
+        })
     }
 
     /// Where the order's dispute stands, for the merchant.
     pub fn as_str(self) -> &'static str {
         match self {
+            DisputeStage::Inquiry => "inquiry",
             DisputeStage::Opened => "disputed",
             DisputeStage::Won => "dispute_won",
             DisputeStage::Lost => "dispute_lost",
+            DisputeStage::InquiryClosed => "inquiry_closed",
+            DisputeStage::Prevented => "dispute_prevented",
+        }
+    }
+
+    /// Stages only move forward (Stripe does not promise the order of events): an
+    /// inquiry may become a chargeback, and either may close; nothing reopens.
+    fn rank(self) -> i64 {
+        match self {
+            DisputeStage::Inquiry => 1,
+            DisputeStage::Opened => 2,
+            _ => 3,
         }
     }
 }
@@ -207,25 +235,26 @@ impl Store {
         })
         .await
     }
-    /// Records a dispute of the charge of `payment_intent_id`, exactly once per event:
-    /// the order it paid shows the merchant `disputed` when it is opened
-    /// (`charge.dispute.created`), then `dispute_won` or `dispute_lost` when it closes
-    /// (`charge.dispute.closed`). A late `created` never hides the outcome, and the
-    /// order's own flag (`oversold`, `amount_mismatch`) stays beside it.
+    /// Records a dispute event of the charge of `payment_intent_id`, exactly once per
+    /// event: the order it paid shows the merchant where the dispute stands
+    /// ([`DisputeStage::as_str`]), beside the order's own flag (`oversold`,
+    /// `amount_mismatch`). Only ever forward: a late opening event never hides an
+    /// outcome, nor a late inquiry a chargeback.
     pub async fn flag_dispute(
         &self,
         event_id: &str,
+        event_type: &str,
         payment_intent_id: &str,
         stage: DisputeStage,
         now: i64,
     ) -> Result<EventEffect, StoreError> {
-        let (event_id, payment_intent_id) = (event_id.to_owned(), payment_intent_id.to_owned());
+        let [event_id, event_type, payment_intent_id] = [event_id, event_type, payment_intent_id].map(str::to_owned);
         self.write(move |tx| {
             let order_id: Option<String> = tx.scalar("SELECT id FROM orders WHERE payment_intent_id = $1", &[&payment_intent_id])?;
             let inserted = tx.execute(
                 "INSERT INTO processed_events (event_id, type, received_at, order_id) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (event_id) DO NOTHING",
-                &[&event_id, &stage.event_type(), &now, &order_id],
+                &[&event_id, &event_type, &now, &order_id],
             )?;
             let effect = match (inserted, &order_id) {
                 (0, _) => EventEffect::Duplicate,
@@ -233,8 +262,8 @@ impl Store {
                 (_, Some(order_id)) => {
                     tx.execute(
                         "UPDATE orders SET dispute = $1, updated_at = $2
-                         WHERE id = $3 AND ($1 <> 'disputed' OR dispute IS NULL OR dispute = 'disputed')",
-                        &[&stage.as_str(), &now, &order_id],
+                         WHERE id = $3 AND (CASE COALESCE(dispute, '') WHEN '' THEN 0 WHEN 'inquiry' THEN 1 WHEN 'disputed' THEN 2 ELSE 3 END < $4 OR $4 = 3)",
+                        &[&stage.as_str(), &now, &order_id, &stage.rank()],
                     )?;
                     EventEffect::Disputed
                 }
