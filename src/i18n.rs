@@ -378,6 +378,8 @@ catalogue! {
     minimum_charge: "The smallest order we can charge is {0}.", "La plus petite commande que nous pouvons débiter est de {0}.";
     cart_changed: "Your cart changed since this page was shown, so nothing was charged. It now comes to {0}: check your order, then pay again.",
         "Votre panier a changé depuis l'affichage de cette page : rien n'a été débité. Il s'élève maintenant à {0} : vérifiez votre commande, puis payez à nouveau.";
+    cart_changed_shown_again: "Your cart changed since the page was shown, so nothing was charged. Here it is as it is now: check it, then pay again.",
+        "Votre panier a changé depuis l'affichage de la page : rien n'a été débité. Le voici tel qu'il est maintenant : vérifiez-le, puis payez à nouveau.";
     details_used: "These payment details were already used. Please enter them again.", "Ces données de paiement ont déjà été utilisées. Saisissez-les à nouveau.";
     details_unusable: "These payment details could not be used. Please enter them again.", "Ces données de paiement n'ont pas pu être utilisées. Saisissez-les à nouveau.";
     details_expired: "Your payment details could not be used (they may have expired). Please enter them again.",

@@ -74,7 +74,8 @@ test.describe('a checkout whose cart changed in another tab', () => {
       await other.getByRole('button', { name: 'One more Coffee beans, monthly' }).click();
       await expect(other.getByTestId('cart-line-coffee-beans').locator('output')).toHaveText('2');
     });
-    // The terms the shopper agrees to are those of the cart as it is now.
+    // The terms the shopper agrees to are those of the cart as it is now, and the page says why it changed.
+    await expect(page.getByTestId('cart-changed')).toContainText('nothing was charged');
     await expect(page.getByTestId('subscription-terms')).toContainText('2 × Coffee beans, monthly: €24.00 / month');
     await expect(page.getByTestId('pay-button')).toBeEnabled();
     await gotoHydrated('/account');
@@ -98,6 +99,7 @@ test.describe('a checkout whose cart changed in another tab', () => {
       await expect(other.getByTestId('cart-count')).toHaveText('1');
     });
     // The page is made again for what the cart is now: a guest is asked to sign in.
+    await expect(page.getByTestId('cart-changed')).toContainText('nothing was charged');
     await expect(page.getByTestId('subscribe-needs-account')).toBeVisible();
     await expect(page.getByTestId('pay-button')).toHaveCount(0);
   });

@@ -17,7 +17,11 @@ use leptos::prelude::*;
 
 /// The checkout: the order summary, then the form island, or why there is nothing to pay.
 #[component]
-pub fn CheckoutPage(checkout: Result<CheckoutView, AppError>) -> impl IntoView {
+pub fn CheckoutPage(
+    checkout: Result<CheckoutView, AppError>,
+    /// Shown again because a payment found the cart changed (`?cart_changed=1`).
+    cart_changed: bool,
+) -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     let body = match checkout {
@@ -39,6 +43,7 @@ pub fn CheckoutPage(checkout: Result<CheckoutView, AppError>) -> impl IntoView {
         <noscript>
             <p class="notice" data-testid="needs-javascript">{t.needs_javascript()}</p>
         </noscript>
+        {cart_changed.then(|| view! { <p class="notice" role="status" data-testid="cart-changed">{t.cart_changed_shown_again()}</p> })}
         {body}
     }
 }
@@ -212,8 +217,9 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
                         // A subscription's terms are the page's (what is charged every
                         // period, shown before the shopper agrees), and a purchase that
                         // became one, or the reverse, needs Elements made again for its
-                        // mode: the page is made again for the cart as it is now.
-                        drop(window().location().reload());
+                        // mode: the page is made again for the cart as it is now, and
+                        // says why (the address is replaced: Back leads where it did).
+                        drop(window().location().replace("/checkout?cart_changed=1"));
                     }
                     // The page shows the cart as it is now: the next Pay is for that.
                     cart.set(now);

@@ -114,7 +114,8 @@ pub async fn checkout(State(state): State<AppState>, page: Page) -> Response {
         Err(error) => Err(error),
     };
     let head = PageHead { island: crate::checkout::has_form(&checkout), ..head };
-    page.render(&state, StatusCode::OK, head, move || view! { <crate::checkout::CheckoutPage checkout/> })
+    let cart_changed = page.param("cart_changed") == Some("1");
+    page.render(&state, StatusCode::OK, head, move || view! { <crate::checkout::CheckoutPage checkout cart_changed/> })
 }
 
 /// `/checkout/complete?payment_intent=…`: where Stripe sends the shopper back. Reading
