@@ -36,8 +36,6 @@ export default defineConfig({
     },
   },
   projects: [
-    { name: 'chromium', use: { browserName: 'chromium' }, testIgnore: /budget\.spec\.ts/ },
-    // Timed: after every other test, so that nothing else loads the machine meanwhile.
-    { name: 'budget', use: { browserName: 'chromium' }, testMatch: /budget\.spec\.ts/, dependencies: ['chromium'] },
+    { name: 'chromium', use: { browserName: 'chromium' } },
   ],
 });
