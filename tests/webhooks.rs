@@ -41,6 +41,15 @@ impl Shop {
         support::poll_until(100, || async { self.store.order_flags(order_id).await.unwrap() }, |flags| flags == want).await
     }
 
+    /// An order paid with a dispute test card (`card`), once its dispute shows as
+    /// `flag`: the reply of `checkout/confirm`, and the order's id.
+    async fn disputed_order(&self, card: &str, flag: &str) -> (Value, String) {
+        let paid = self.order(card).await;
+        let order_id = paid["order_id"].as_str().unwrap().to_owned();
+        assert_eq!(self.flags_once(&order_id, &[flag]).await, [flag], "{card}");
+        (paid, order_id)
+    }
+
     /// The id of the dispute of the order `paid` (a reply of `checkout/confirm`).
     async fn dispute_of(&self, paid: &Value) -> String {
         let url = format!("{}/v1/disputes?payment_intent={}", self.stripe, paid["payment_intent"].as_str().unwrap());
@@ -301,9 +310,8 @@ async fn every_event_delivered_twice_and_out_of_order_still_fulfils_each_order_o
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disputed_payment_flags_its_order_for_the_merchant_once_and_then_its_outcome() {
     let shop = shop().await;
-    let paid = shop.order("pm_card_createDispute").await;
-    let order_id = paid["order_id"].as_str().unwrap();
-    assert_eq!(shop.flags_once(order_id, &["disputed"]).await, ["disputed"]);
+    let (paid, order_id) = shop.disputed_order("pm_card_createDispute", "disputed").await;
+    let order_id = order_id.as_str();
     assert_eq!(shop.order_status(order_id).await, "paid", "a dispute does not undo the payment");
     // The merchant's list shows the flag.
     let list = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
@@ -339,9 +347,8 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once_and_then_its_o
     assert_eq!(shop.order_status(order_id).await, "paid");
 
     // Another disputed order whose dispute the merchant accepts: lost.
-    let paid = shop.order("pm_card_createDispute").await;
-    let lost_order = paid["order_id"].as_str().unwrap();
-    shop.flags_once(lost_order, &["disputed"]).await;
+    let (paid, lost_order) = shop.disputed_order("pm_card_createDispute", "disputed").await;
+    let lost_order = lost_order.as_str();
     shop.close_dispute(&shop.dispute_of(&paid).await).await;
     assert_eq!(shop.flags_once(lost_order, &["dispute_lost"]).await, ["dispute_lost"]);
     let list = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
@@ -354,16 +361,14 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once_and_then_its_o
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_inquiry_shows_as_one_until_it_closes_or_becomes_a_chargeback() {
     let shop = shop().await;
-    let paid = shop.order("pm_card_createDisputeInquiry").await;
-    let order_id = paid["order_id"].as_str().unwrap();
-    assert_eq!(shop.flags_once(order_id, &["inquiry"]).await, ["inquiry"]);
+    let (paid, order_id) = shop.disputed_order("pm_card_createDisputeInquiry", "inquiry").await;
+    let order_id = order_id.as_str();
     shop.answer_dispute(&shop.dispute_of(&paid).await, "winning_evidence").await;
     assert_eq!(shop.flags_once(order_id, &["inquiry_closed"]).await, ["inquiry_closed"]);
     assert_eq!(shop.order_status(order_id).await, "paid");
 
-    let paid = shop.order("pm_card_createDisputeInquiry").await;
-    let (order_id, intent) = (paid["order_id"].as_str().unwrap(), paid["payment_intent"].as_str().unwrap());
-    shop.flags_once(order_id, &["inquiry"]).await;
+    let (paid, order_id) = shop.disputed_order("pm_card_createDisputeInquiry", "inquiry").await;
+    let (order_id, intent) = (order_id.as_str(), paid["payment_intent"].as_str().unwrap());
     let dispute = shop.dispute_of(&paid).await;
     shop.answer_dispute(&dispute, "losing_evidence").await;
     assert_eq!(shop.flags_once(order_id, &["disputed"]).await, ["disputed"], "the inquiry became a chargeback");
