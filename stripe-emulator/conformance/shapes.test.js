@@ -82,6 +82,20 @@ async function confirmationToken(paymentMethod, extra = {}) {
   });
 }
 
+/**
+ * `GET route` again until `done` holds for its body (what settles after the emulator's
+ * processing delay); that body.
+ * @param {string} route @param {(body: any) => boolean} done
+ */
+async function until(route, done) {
+  for (let tries = 0; tries < 100; tries += 1) {
+    const body = await api('GET', route);
+    if (done(body)) return body;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.fail(`${route}: not settled after 10 s`);
+}
+
 const jenny = { name: 'Jenny Rosen', email: 'jenny@example.com' };
 
 /** @param {string | Record<string, unknown>} paymentMethod @param {Record<string, unknown>} [extra] */
@@ -217,6 +231,9 @@ test('every object and event the flow produces type-checks against the SDK at ev
   keep('Stripe.Dispute', 'inquiry become a chargeback', await api('POST', `/v1/disputes/${inquiry.id}`, { evidence: { uncategorized_text: 'losing_evidence' } }));
   const sepaRefund = await api('POST', '/v1/refunds', { payment_intent: sepa.id });
   keep('Stripe.Refund', 'pending refund', sepaRefund);
+  const refundFail = await pay('pm_card_refundFail');
+  const bounced = await api('POST', '/v1/refunds', { payment_intent: refundFail.id });
+  keep('Stripe.Refund', 'refund that fails later', bounced);
   await control('/_emulator/clock', { advance_seconds: 8 * 24 * 3600 });
 
   // SetupIntents.
@@ -290,6 +307,8 @@ test('every object and event the flow produces type-checks against the SDK at ev
   keep('Stripe.Subscription', 'subscription canceled', await api('DELETE', `/v1/subscriptions/${failing.subscription.id}`, { cancellation_details: { comment: 'too much coffee' } }));
   await control('/_emulator/clock', { advance_seconds: 32 * 24 * 3600 });
   keep('Stripe.Subscription', 'subscription ended at period end', await api('GET', `/v1/subscriptions/${subscription.id}`));
+
+  keep('Stripe.Refund', 'refund failed', await until(`/v1/refunds/${bounced.id}`, (refund) => refund.status === 'failed'));
 
   const endpoint = await api('POST', '/v1/webhook_endpoints', { url: 'https://shop.example/webhook', enabled_events: ['payment_intent.succeeded'] });
   keep('Stripe.WebhookEndpoint', 'webhook endpoint created', endpoint);

@@ -60,6 +60,20 @@ impl Stripe {
         self.send(self.http.get(self.url(path)).bearer_auth(SECRET_KEY)).await
     }
 
+    /// `GET path` again until the JSON pointer `field` of its body is `expected` (a
+    /// settlement after the processing delay, a delivery's last try); that body.
+    async fn until(&self, path: &str, field: &str, expected: &str) -> Value {
+        let mut body = Value::Null;
+        for _ in 0..200 {
+            body = self.get(path).await.body;
+            if body.pointer(field).and_then(Value::as_str) == Some(expected) {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("{path}: {field} is not {expected} after 5 s: {body}");
+    }
+
     async fn control(&self, path: &str, body: Value) -> Reply {
         self.send(self.http.post(self.url(path)).json(&body)).await
     }
@@ -452,15 +466,7 @@ async fn a_delayed_method_is_processing_then_succeeds() {
     assert_eq!(intent["status"], "processing");
     assert_eq!(intent["processing"], Value::Null, "`processing` describes card payments only");
     let id = intent["id"].as_str().unwrap();
-    let mut status = String::new();
-    for _ in 0..100 {
-        status = stripe.get(&format!("/v1/payment_intents/{id}")).await.body["status"].as_str().unwrap().to_owned();
-        if status == "succeeded" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(status, "succeeded");
+    stripe.until(&format!("/v1/payment_intents/{id}"), "/status", "succeeded").await;
 }
 
 async fn sepa_token(stripe: &Stripe, iban: &str) -> String {
@@ -1267,15 +1273,7 @@ async fn a_delivery_gives_up_when_the_schedule_runs_out() {
     .await;
     stripe.post("/v1/customers", &[]).await;
     wait_until(|| received.lock().unwrap().len() >= 3).await;
-    let mut status = Value::Null;
-    for _ in 0..100 {
-        status = stripe.send(stripe.http.get(stripe.url("/_emulator/deliveries"))).await.body["data"][0]["status"].clone();
-        if status == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(status, "failed");
+    stripe.until("/_emulator/deliveries", "/data/0/status", "failed").await;
 }
 
 #[tokio::test]
@@ -1562,29 +1560,39 @@ async fn a_sepa_refund_is_pending_then_succeeds() {
     let stripe = start(Config { processing_delay: Duration::from_millis(100), ..Config::default() }).await;
     let token = sepa_token(&stripe, "DE89370400440532013000").await;
     let id = stripe.pay(&token, &[]).await.body["id"].as_str().unwrap().to_owned();
-    let mut status = Value::Null;
-    for _ in 0..100 {
-        status = stripe.get(&format!("/v1/payment_intents/{id}")).await.body["status"].clone();
-        if status == "succeeded" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(status, "succeeded");
+    stripe.until(&format!("/v1/payment_intents/{id}"), "/status", "succeeded").await;
     let refund = stripe.post("/v1/refunds", &[("payment_intent", id.as_str())]).await.body;
     assert_eq!(refund["status"], "pending");
-    let refund_id = refund["id"].as_str().unwrap();
-    let mut refund_status = Value::Null;
-    for _ in 0..100 {
-        refund_status = stripe.get(&format!("/v1/refunds/{refund_id}")).await.body["status"].clone();
-        if refund_status == "succeeded" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(refund_status, "succeeded");
+    stripe.until(&format!("/v1/refunds/{}", refund["id"].as_str().unwrap()), "/status", "succeeded").await;
     let updated = stripe.get("/v1/events?type=refund.updated").await.body;
     assert_eq!(updated["data"][0]["data"]["previous_attributes"]["status"], "pending");
+}
+
+#[tokio::test]
+async fn a_refund_of_the_refund_failure_card_succeeds_then_fails_and_gives_the_amount_back() {
+    let stripe = emulator().await;
+    let paid = stripe.pay(&stripe.token("pm_card_refundFail").await, &[]).await.body;
+    assert_eq!(paid["status"], "succeeded", "the payment itself goes through");
+    let (intent, charge) = (paid["id"].as_str().unwrap(), format!("/v1/charges/{}", paid["latest_charge"].as_str().unwrap()));
+    let refund = stripe.post("/v1/refunds", &[("payment_intent", intent), ("amount", "600")]).await.body;
+    assert_eq!((refund["status"].as_str(), refund.get("failure_reason")), (Some("succeeded"), None));
+    assert_eq!(stripe.get(&charge).await.body["amount_refunded"], 600);
+
+    let failed = stripe.until(&format!("/v1/refunds/{}", refund["id"].as_str().unwrap()), "/status", "failed").await;
+    assert_eq!(failed["failure_reason"], "expired_or_canceled_card");
+    assert!(failed["failure_balance_transaction"].as_str().is_some_and(|txn| txn.starts_with("txn_")), "{failed}");
+    let charge_now = stripe.get(&charge).await.body;
+    assert_eq!((charge_now["amount_refunded"].as_i64(), charge_now["refunded"].as_bool()), (Some(0), Some(false)));
+    let updated = stripe.get("/v1/events?type=refund.updated").await.body;
+    assert_eq!(updated["data"][0]["data"]["object"]["status"], "failed");
+    assert_eq!(updated["data"][0]["data"]["previous_attributes"]["status"], "succeeded");
+    let failures = stripe.get("/v1/events?type=refund.failed").await.body;
+    assert_eq!(failures["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(failures["data"][0]["data"]["object"]["id"], refund["id"]);
+
+    // All of it can be asked again, since none of it went back.
+    let again = stripe.post("/v1/refunds", &[("payment_intent", intent)]).await.body;
+    assert_eq!((again["amount"].as_i64(), again["status"].as_str()), (Some(1099), Some("succeeded")));
 }
 
 #[tokio::test]

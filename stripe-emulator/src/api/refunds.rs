@@ -1,9 +1,13 @@
 //! Refunds of a captured charge, in full or in part. Card refunds succeed at once; a
 //! SEPA Debit refund is `pending` for the processing delay, then succeeds
-//! (`refund.updated`). <https://docs.stripe.com/api/refunds>
+//! (`refund.updated`); a refund of the refund-failure test card (`4000000000005126`,
+//! `pm_card_refundFail`) is `succeeded`, then fails after the processing delay
+//! (`refund.updated`, `refund.failed`): the money goes back to the balance, not to the
+//! card. <https://docs.stripe.com/api/refunds>
 
 use super::Ctx;
 use super::payment_methods::DELAYED_TYPE;
+use crate::cards::Behaviour;
 use crate::error::ApiError;
 use crate::form::Params;
 use crate::state::new_id;
@@ -112,23 +116,50 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     if charge["refunded"] == true {
         super::disputes::refunded_in_full(ctx, &charge_id);
     }
-    if pending {
+    if pending || fails_later(ctx, &refund) {
         ctx.to_settle.push(id);
     }
     ctx.expand(refund, params)
 }
 
-/// A pending refund goes through.
+/// Whether the refund is of the refund-failure test card.
+fn fails_later(ctx: &Ctx<'_>, refund: &Value) -> bool {
+    let method = refund["payment_method"].as_str().unwrap_or_default();
+    ctx.account.cards.get(method).is_some_and(|card| card.behaviour == Behaviour::SucceedsRefundFails)
+}
+
+/// The processing delay has passed: a pending refund goes through, and a refund of the
+/// refund-failure card fails.
 pub fn settle(ctx: &mut Ctx<'_>, id: &str) -> Result<Value, ApiError> {
     let mut refund = ctx.account.get_kind("refund", id).cloned().ok_or_else(|| ApiError::no_such("refund", id))?;
-    if refund["status"] != "pending" {
-        return Ok(refund);
+    if refund["status"] == "pending" {
+        refund["status"] = json!("succeeded");
+        refund["balance_transaction"] = json!(new_id("txn"));
+        ctx.account.put(refund.clone());
+        ctx.emit("refund.updated", &refund, Some(json!({ "status": "pending", "balance_transaction": null })));
+    } else if refund["status"] == "succeeded" && fails_later(ctx, &refund) {
+        fail(ctx, &mut refund)?;
     }
-    refund["status"] = json!("succeeded");
-    refund["balance_transaction"] = json!(new_id("txn"));
-    ctx.account.put(refund.clone());
-    ctx.emit("refund.updated", &refund, Some(json!({ "status": "pending", "balance_transaction": null })));
     Ok(refund)
+}
+
+/// The bank sent the refund back: it failed, and what it had taken off the charge's
+/// refunded amount is given back (a new refund may be tried). Stripe's testing guide
+/// names no reason for this card; `expired_or_canceled_card` is the emulator's.
+fn fail(ctx: &mut Ctx<'_>, refund: &mut Value) -> Result<(), ApiError> {
+    let charge_id = refund["charge"].as_str().unwrap_or_default().to_owned();
+    let mut charge = ctx.account.get_kind("charge", &charge_id).cloned().ok_or_else(|| ApiError::no_such("charge", &charge_id))?;
+    refund["status"] = json!("failed");
+    refund["failure_reason"] = json!("expired_or_canceled_card");
+    refund["failure_balance_transaction"] = json!(new_id("txn"));
+    ctx.account.put(refund.clone());
+    let refunded = charge["amount_refunded"].as_i64().unwrap_or(0) - refund["amount"].as_i64().unwrap_or(0);
+    charge["amount_refunded"] = json!(refunded.max(0));
+    charge["refunded"] = json!(false);
+    ctx.account.put(charge);
+    ctx.emit("refund.updated", refund, Some(json!({ "status": "succeeded" })));
+    ctx.emit("refund.failed", refund, None);
+    Ok(())
 }
 
 pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
