@@ -13,7 +13,7 @@ use crate::i18n::{Locale, fill};
 use crate::money::{Currency, Money};
 use crate::session;
 use crate::state::AppState;
-use crate::store::{DueMessage, OrderRecord, StoreError};
+use crate::store::{DueMessage, OrderRecord, RefundStatus, StoreError};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
@@ -66,6 +66,10 @@ enum Sent {
     /// wrong (the merchant's order page says why no email went).
     Nowhere,
 }
+
+/// The order a message is about and, for a refund's message, the refund's amount; or
+/// why the message is no longer to be sent.
+type About = Result<(OrderRecord, Option<i64>), &'static str>;
 
 struct Mailer {
     transport: Transport,
@@ -124,8 +128,8 @@ impl Mailer {
         let tried = due.len();
         for message in due {
             let outcome = match self.about(state, &message).await {
-                Ok(Some((order, refund))) => self.send(&message, &order, refund).await,
-                Ok(None) => Sent::Never("the order (or its refund) is gone".to_owned()),
+                Ok(Ok((order, refund))) => self.send(&message, &order, refund).await,
+                Ok(Err(why)) => Sent::Never(why.to_owned()),
                 Err(error) => Sent::Later(format!("the database did not answer: {error:?}")),
             };
             let now = session::now();
@@ -153,12 +157,19 @@ impl Mailer {
         tried
     }
 
-    /// The order a message is about, and for a refund's message what was refunded.
-    async fn about(&self, state: &AppState, message: &DueMessage) -> Result<Option<(OrderRecord, Option<i64>)>, StoreError> {
-        let Some(order) = state.store.order_for_merchant(&message.order_id).await? else { return Ok(None) };
-        let Some(refund_id) = message.kind.strip_prefix("refund.") else { return Ok(Some((order, None))) };
+    /// The order a message is about, and for a refund's message what was refunded; or
+    /// why the message is no longer to be sent.
+    async fn about(&self, state: &AppState, message: &DueMessage) -> Result<About, StoreError> {
+        let Some(order) = state.store.order_for_merchant(&message.order_id).await? else { return Ok(Err("the order is gone")) };
+        let Some(refund_id) = message.kind.strip_prefix("refund.") else { return Ok(Ok((order, None))) };
         let refunds = state.store.refunds_of(&order.id).await?;
-        Ok(refunds.refunds.iter().find(|refund| refund.id == refund_id).map(|refund| refund.amount).map(|amount| (order, Some(amount))))
+        Ok(match refunds.refunds.iter().find(|refund| refund.id == refund_id) {
+            None => Err("the refund is gone"),
+            // It failed (or was canceled) before the message went out: the money is not
+            // on its way, and saying so is the merchant's (the order is flagged).
+            Some(refund) if refund.status != RefundStatus::Succeeded => Err("the refund did not go through after all"),
+            Some(refund) => Ok((order, Some(refund.amount))),
+        })
     }
 
     async fn send(&self, message: &DueMessage, order: &OrderRecord, refunded: Option<i64>) -> Sent {

@@ -97,10 +97,15 @@ fn shopper(language: &str) -> reqwest::Client {
 impl Shop {
     /// Pays for a walnut board with a Visa, giving `email`; the reply.
     async fn pay(&self, shopper: &reqwest::Client, email: &str) -> (u16, Value) {
+        self.pay_with(shopper, email, "pm_card_visa").await
+    }
+
+    /// Pays for a walnut board with the test PaymentMethod `card`, giving `email`.
+    async fn pay_with(&self, shopper: &reqwest::Client, email: &str, card: &str) -> (u16, Value) {
         let added =
             support::post_form(shopper, format!("{}/api/cart/add", self.base), &[("product_id", "walnut-board"), ("quantity", "1")]).await;
         assert!(added.is_object(), "{added}");
-        let token = support::test_token(shopper, &self.stripe, "pm_card_visa").await;
+        let token = support::test_token(shopper, &self.stripe, card).await;
         let response = shopper
             .post(format!("{}/api/checkout/confirm", self.base))
             .form(&[("confirmation_token", token.as_str()), ("email", email)])
@@ -376,4 +381,49 @@ async fn each_refund_is_told_once() {
     let sent =
         support::poll_until(100, || async { shop.outbox_status(&order_id).await }, |s: &Vec<&str>| s == &["sent", "sent", "sent"]).await;
     assert_eq!(sent, ["sent", "sent", "sent"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_that_fails_before_its_message_goes_out_is_not_told_as_done() {
+    let (port, place) = smtp_place();
+    let maildir = place.path().join("maildir");
+    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let shop = shop(&[("SMTP_URL", smtp_url.as_str()), ("MAIL_RETRY_SECS", "1")]).await;
+    let (status, reply) = shop.pay_with(&shopper("en"), "jenny@example.com", "pm_card_refundFail").await;
+    assert_eq!(status, 200, "{reply}");
+    let order_id = reply["order_id"].as_str().unwrap().to_owned();
+    // Refunded in Stripe while the mail server is down: "we refunded" waits in the outbox.
+    let form = [("payment_intent", reply["payment_intent"].as_str().unwrap())];
+    let refund =
+        support::stripe_call(&support::client(), reqwest::Method::POST, format!("{}/v1/refunds", shop.stripe), "sk_test_mail", &form).await;
+    assert_eq!(refund["status"], "succeeded", "{refund}");
+    // Then the bank sends it back (the refund-failure card).
+    let failed = support::poll_until(
+        200,
+        || async { shop.store.refunds_of(&order_id).await.unwrap().refunds },
+        |refunds: &Vec<storefront::store::RefundRecord>| refunds.iter().any(|r| r.status == storefront::store::RefundStatus::Failed),
+    )
+    .await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let waiting = shop.outbox_status(&order_id).await;
+    assert_eq!(waiting, ["waiting", "waiting"], "the confirmation and the refund's message, not sent yet");
+
+    // The server is back: the confirmation goes; the refund's message is dropped, saying why.
+    let _smtp = SmtpServer::start(port, &maildir).await;
+    let settled = support::poll_until(
+        300,
+        || async { shop.store.outbox_for(&order_id).await.unwrap() },
+        |messages: &Vec<storefront::store::OutboxEntry>| messages.iter().all(|m| m.status != "waiting"),
+    )
+    .await;
+    let outcome: Vec<(&str, &str, Option<&str>)> =
+        settled.iter().map(|m| (m.kind.split('.').next().unwrap(), m.status, m.last_error.as_deref())).collect();
+    assert_eq!(
+        outcome,
+        [("order_confirmation", "sent", None), ("refund", "failed", Some("the refund did not go through after all"))],
+        "{settled:?}"
+    );
+    let messages = received(&maildir);
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert!(!readable(&messages[0]).contains("We refunded"));
 }

@@ -20,13 +20,18 @@ async fn shop() -> Shop {
 impl Shop {
     /// A paid order of one walnut board (69.00 EUR; stock 8 → 7).
     async fn paid_order(&self) -> (String, String) {
+        self.order_paid_with("pm_card_visa").await
+    }
+
+    /// A paid order of one walnut board, paid with the test PaymentMethod `card`.
+    async fn order_paid_with(&self, card: &str) -> (String, String) {
         self.shopper
             .post(format!("{}/api/cart/add", self.base))
             .form(&[("product_id", "walnut-board"), ("quantity", "1")])
             .send()
             .await
             .unwrap();
-        let token = support::test_token(&self.shopper, &self.stripe, "pm_card_visa").await;
+        let token = support::test_token(&self.shopper, &self.stripe, card).await;
         let reply =
             support::post_form(&self.shopper, format!("{}/api/checkout/confirm", self.base), &[("confirmation_token", token.as_str())])
                 .await;
@@ -148,6 +153,39 @@ async fn the_merchant_refunds_part_then_the_rest_and_the_shopper_sees_it() {
     assert!(settled);
     assert_eq!(shop.refunded(&order_id).await, 6900);
     assert_eq!(shop.store.stock_of("walnut-board").await.unwrap(), 8, "restocked once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_that_fails_at_the_bank_is_given_back_and_flagged_for_the_merchant() {
+    let shop = shop().await;
+    // Stripe's refund-failure card: the refund succeeds, then fails a little later.
+    let (order_id, _) = shop.order_paid_with("pm_card_refundFail").await;
+    let nonce = shop.form_nonce(&order_id).await;
+    let refunded = shop.refund(&order_id, &[("amount", "69.00"), ("request", nonce.as_str())]).await;
+    assert!(refunded.contains("refunded=re_"), "{refunded}");
+    assert_eq!(shop.refunded(&order_id).await, 6900, "succeeded, as Stripe first says");
+
+    let failed = support::poll_until(
+        200,
+        || async { shop.store.refunds_of(&order_id).await.unwrap() },
+        |refunds: &storefront::store::Refunds| refunds.refunds[0].status == RefundStatus::Failed,
+    )
+    .await;
+    assert_eq!(failed.refunds[0].status, RefundStatus::Failed, "refund.failed recorded");
+    assert_eq!(failed.refunds[0].failure_reason.as_deref(), Some("expired_or_canceled_card"));
+    assert_eq!(failed.refunded, 0, "the money did not go back");
+
+    // The merchant sees that the shopper still waits for it, in the list and the order.
+    assert_eq!(shop.store.order_flags(&order_id).await.unwrap(), ["refund_failed"]);
+    let list = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
+    let row = list.split("<tr").find(|row| row.contains(&format!("admin-order-{order_id}"))).expect("the order's row");
+    assert!(row.contains("refund_failed") && row.contains(">paid<"), "{row}");
+    let page = shop.admin_page(&order_id).await;
+    assert!(page.contains("data-testid=\"admin-refund-failed\""), "{page}");
+    assert!(page.contains("failed (expired_or_canceled_card)"), "{page}");
+    // The shopper's page no longer says it was refunded.
+    let order = support::post_form(&shop.shopper, format!("{}/api/orders/get", shop.base), &[("id", order_id.as_str())]).await;
+    assert_eq!((order["status"].as_str(), order["refunds"].as_array().map(Vec::len)), (Some("paid"), Some(0)), "{order}");
 }
 
 async fn deliver(shop: &Shop, event: &Value) -> u16 {

@@ -322,14 +322,23 @@ fn refunds_section(order: &crate::store::OrderRecord, refunds: &crate::store::Re
         .iter()
         .map(|r| {
             format!(
-                "<tr data-testid=\"admin-refund\" data-status=\"{status}\"><td><code>{id}</code></td><td>{amount}</td><td>{status}</td><td>{reason}</td></tr>",
+                "<tr data-testid=\"admin-refund\" data-status=\"{status}\"><td><code>{id}</code></td><td>{amount}</td><td>{status}{why}</td><td>{reason}</td></tr>",
                 id = escape(&r.id),
                 amount = escape(&money(r.amount, &r.currency)),
                 status = r.status.as_str(),
+                why = r.failure_reason.as_deref().map(|why| format!(" ({})", escape(why))).unwrap_or_default(),
                 reason = escape(r.reason.as_deref().unwrap_or("")),
             )
         })
         .collect();
+    // Stripe puts the money of a failed refund back in the balance, and says to return
+    // it to the customer some other way.
+    let failed = if refunds.refunds.iter().any(|r| r.status == RefundStatus::Failed) {
+        "<p class=\"error\" role=\"alert\" data-testid=\"admin-refund-failed\">A refund failed: Stripe put its money back in \
+         your balance and the shopper has not received it. Give it back to them another way.</p>"
+    } else {
+        ""
+    };
     let message = match (query.get("refunded"), query.get("error")) {
         (_, Some(error)) => format!("<p class=\"error\" role=\"alert\" data-testid=\"admin-refund-error\">{}</p>", escape(error)),
         (Some(refund), None) => {
@@ -367,7 +376,7 @@ fn refunds_section(order: &crate::store::OrderRecord, refunds: &crate::store::Re
         String::new()
     };
     format!(
-        "<h2>Refunds</h2>{message}<p>Refunded <strong data-testid=\"admin-refunded\">{refunded}</strong> of {total}.</p>\
+        "<h2>Refunds</h2>{message}{failed}<p>Refunded <strong data-testid=\"admin-refunded\">{refunded}</strong> of {total}.</p>\
          <table><tr><th>Refund</th><th>Amount</th><th>Status</th><th>Reason</th></tr>{rows}</table>{form}",
         refunded = escape(&money(refunds.refunded, &order.currency)),
         total = escape(&money(order.charged, &order.currency)),
@@ -535,6 +544,7 @@ pub async fn refund(State(state): State<AppState>, headers: HeaderMap, id: Order
                 currency: &refund.currency,
                 reason: refund.reason.as_deref(),
                 status: RefundStatus::parse(refund.status.as_deref().unwrap_or("pending")),
+                failure_reason: refund.failure_reason.as_deref(),
                 restock,
             };
             if let Err(error) = state.store.record_refund(&report, crate::session::now()).await {

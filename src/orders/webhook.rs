@@ -79,6 +79,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
             currency: refund["currency"].as_str().unwrap_or_default(),
             reason: refund["reason"].as_str(),
             status: RefundStatus::parse(refund["status"].as_str().unwrap_or("pending")),
+            failure_reason: refund["failure_reason"].as_str(),
             restock: refund["metadata"]["restock"] == "true",
         };
         return match state.store.record_refund(&report, session::now()).await {

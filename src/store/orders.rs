@@ -221,7 +221,9 @@ pub struct OrderSummary {
     pub amount: i64,
     pub currency: String,
     /// What the merchant must look at: the order's own flag (`oversold`,
-    /// `amount_mismatch`), then where a dispute of its charge stands.
+    /// `amount_mismatch`), `refund_failed` once a refund of it failed (the money went
+    /// back to the Stripe balance, not to the shopper), then where a dispute of its
+    /// charge stands.
     pub flags: Vec<String>,
     pub created_at: i64,
     /// What Stripe took (all of `amount` unless a capture took less).
@@ -248,9 +250,21 @@ pub fn shown_status(status: OrderStatus, charged: i64, refunded: i64) -> &'stati
     }
 }
 
+/// The columns besides `flag` that [`flags_from`] reads, for `SELECT … FROM orders`: a
+/// failed refund (found by `refunds_by_order`) and the dispute.
+macro_rules! flag_columns {
+    () => {
+        "CASE WHEN EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = orders.id AND r.status = 'failed') \
+         THEN 'refund_failed' END AS refund_flag, dispute"
+    };
+}
+
 /// The columns of an [`OrderSummary`], for `SELECT … FROM orders`.
-pub(crate) const SUMMARY_COLUMNS: &str =
-    "id, status, amount, currency, flag, dispute, created_at, COALESCE(amount_received, amount) AS charged, amount_refunded";
+pub(crate) const SUMMARY_COLUMNS: &str = concat!(
+    "id, status, amount, currency, flag, ",
+    flag_columns!(),
+    ", created_at, COALESCE(amount_received, amount) AS charged, amount_refunded"
+);
 
 /// An order as its status page shows it.
 #[derive(Debug, Clone)]
@@ -330,10 +344,10 @@ pub(super) fn order_summary_from(row: &Row) -> Result<OrderSummary, StoreError> 
     })
 }
 
-/// The order's flag and its dispute, from a row with both columns, in that order.
+/// The order's flags, from a row with `flag` and the [`flag_columns`], in that order.
 fn flags_from(row: &Row) -> Result<Vec<String>, StoreError> {
-    let (flag, dispute): (Option<String>, Option<String>) = (row.get("flag")?, row.get("dispute")?);
-    Ok(flag.into_iter().chain(dispute).collect())
+    let flags: [Option<String>; 3] = [row.get("flag")?, row.get("refund_flag")?, row.get("dispute")?];
+    Ok(flags.into_iter().flatten().collect())
 }
 
 pub(super) fn attempt_from(row: &Row) -> Result<Attempt, StoreError> {
@@ -726,7 +740,7 @@ impl Store {
     /// for an order that doesn't exist.
     pub async fn order_flags(&self, order_id: &str) -> Result<Vec<String>, StoreError> {
         let order_id = order_id.to_owned();
-        self.read(move |tx| match tx.query_opt("SELECT flag, dispute FROM orders WHERE id = $1", &[&order_id])? {
+        self.read(move |tx| match tx.query_opt(concat!("SELECT flag, ", flag_columns!(), " FROM orders WHERE id = $1"), &[&order_id])? {
             Some(row) => flags_from(&row),
             None => Ok(Vec::new()),
         })

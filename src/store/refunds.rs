@@ -60,6 +60,8 @@ pub struct RefundRecord {
     pub currency: String,
     pub reason: Option<String>,
     pub status: RefundStatus,
+    /// Why it failed, as Stripe says (`expired_or_canceled_card`, …).
+    pub failure_reason: Option<String>,
     pub created_at: i64,
 }
 
@@ -88,6 +90,8 @@ pub struct RefundReport<'a> {
     pub currency: &'a str,
     pub reason: Option<&'a str>,
     pub status: RefundStatus,
+    /// Why it failed (Stripe's `failure_reason`), for a failed refund.
+    pub failure_reason: Option<&'a str>,
     /// The merchant asked for the goods to go back into stock (the refund's metadata).
     pub restock: bool,
 }
@@ -118,6 +122,7 @@ impl Store {
             report.reason.map(str::to_owned),
             report.status,
         );
+        let failure_reason = report.failure_reason.filter(|_| status == RefundStatus::Failed).map(str::to_owned);
         let (amount, restock) = (report.amount, report.restock);
         self.write(move |tx| {
             // The order first (the lock order of every payment event), then its refund.
@@ -136,9 +141,9 @@ impl Store {
             let counted_before = match &existing {
                 None => {
                     tx.execute(
-                        "INSERT INTO refunds (id, order_id, amount, currency, reason, status, counted, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)",
-                        &[&id, &order_id, &amount, &currency, &reason, &status, &now],
+                        "INSERT INTO refunds (id, order_id, amount, currency, reason, status, failure_reason, counted, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8)",
+                        &[&id, &order_id, &amount, &currency, &reason, &status, &failure_reason, &now],
                     )?;
                     false
                 }
@@ -148,7 +153,10 @@ impl Store {
                         tx.abandon();
                         return Ok(RefundEffect::Stale);
                     }
-                    tx.execute("UPDATE refunds SET status = $1, updated_at = $2 WHERE id = $3", &[&status, &now, &id])?;
+                    tx.execute(
+                        "UPDATE refunds SET status = $1, failure_reason = $2, updated_at = $3 WHERE id = $4",
+                        &[&status, &failure_reason, &now, &id],
+                    )?;
                     counted == 1
                 }
             };
@@ -194,7 +202,8 @@ impl Store {
         let order_id = order_id.to_owned();
         self.read(move |tx| {
             let rows = tx.query(
-                "SELECT id, amount, currency, reason, status, created_at FROM refunds WHERE order_id = $1 ORDER BY created_at, id",
+                "SELECT id, amount, currency, reason, status, failure_reason, created_at FROM refunds
+                 WHERE order_id = $1 ORDER BY created_at, id",
                 &[&order_id],
             )?;
             let refunds = rows
@@ -206,6 +215,7 @@ impl Store {
                         currency: row.get("currency")?,
                         reason: row.get("reason")?,
                         status: row.get("status")?,
+                        failure_reason: row.get("failure_reason")?,
                         created_at: row.get("created_at")?,
                     })
                 })

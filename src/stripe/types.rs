@@ -356,6 +356,9 @@ pub struct Refund {
     pub status: Option<String>,
     pub payment_intent: Option<String>,
     pub reason: Option<String>,
+    /// Why a failed refund failed.
+    #[serde(default)]
+    pub failure_reason: Option<String>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
 }
