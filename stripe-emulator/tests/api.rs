@@ -1556,16 +1556,21 @@ async fn refunds_in_part_then_in_full_and_never_more_than_was_paid() {
 }
 
 #[tokio::test]
-async fn a_sepa_refund_is_pending_then_succeeds() {
+async fn a_sepa_refund_or_one_of_the_pending_refund_card_is_pending_then_succeeds() {
     let stripe = start(Config { processing_delay: Duration::from_millis(100), ..Config::default() }).await;
-    let token = sepa_token(&stripe, "DE89370400440532013000").await;
-    let id = stripe.pay(&token, &[]).await.body["id"].as_str().unwrap().to_owned();
-    stripe.until(&format!("/v1/payment_intents/{id}"), "/status", "succeeded").await;
-    let refund = stripe.post("/v1/refunds", &[("payment_intent", id.as_str())]).await.body;
-    assert_eq!(refund["status"], "pending");
-    stripe.until(&format!("/v1/refunds/{}", refund["id"].as_str().unwrap()), "/status", "succeeded").await;
-    let updated = stripe.get("/v1/events?type=refund.updated").await.body;
-    assert_eq!(updated["data"][0]["data"]["previous_attributes"]["status"], "pending");
+    let sepa = sepa_token(&stripe, "DE89370400440532013000").await;
+    let card = stripe.token("pm_card_pendingRefund").await;
+    for token in [sepa, card] {
+        let id = stripe.pay(&token, &[]).await.body["id"].as_str().unwrap().to_owned();
+        stripe.until(&format!("/v1/payment_intents/{id}"), "/status", "succeeded").await;
+        let refund = stripe.post("/v1/refunds", &[("payment_intent", id.as_str())]).await.body;
+        assert_eq!((refund["status"].as_str(), &refund["balance_transaction"]), (Some("pending"), &Value::Null), "{refund}");
+        let done = stripe.until(&format!("/v1/refunds/{}", refund["id"].as_str().unwrap()), "/status", "succeeded").await;
+        assert!(done["balance_transaction"].is_string(), "{done}");
+        let updated = stripe.get("/v1/events?type=refund.updated").await.body;
+        assert_eq!(updated["data"][0]["data"]["object"]["id"], refund["id"]);
+        assert_eq!(updated["data"][0]["data"]["previous_attributes"]["status"], "pending");
+    }
 }
 
 #[tokio::test]

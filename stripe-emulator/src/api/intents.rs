@@ -86,9 +86,11 @@ pub fn confirm(ctx: &mut Ctx<'_>, mut intent: Value, pm: Value, how: Confirmatio
         return processing(ctx, intent);
     }
     match behaviour {
-        Behaviour::Succeeds | Behaviour::SucceedsThenDisputed | Behaviour::SucceedsThenInquiry | Behaviour::SucceedsRefundFails => {
-            succeed(ctx, intent)
-        }
+        Behaviour::Succeeds
+        | Behaviour::SucceedsThenDisputed
+        | Behaviour::SucceedsThenInquiry
+        | Behaviour::SucceedsRefundPending
+        | Behaviour::SucceedsRefundFails => succeed(ctx, intent),
         Behaviour::AttachesThenDeclines(_) if kind == Kind::Setup => succeed(ctx, intent),
         Behaviour::Declines(decline) | Behaviour::AttachesThenDeclines(decline) => decline_with(ctx, intent, &pm, decline),
         Behaviour::Authenticate { when_saved, .. } if how.off_session => {

@@ -1,5 +1,6 @@
 //! Refunds of a captured charge, in full or in part. Card refunds succeed at once; a
-//! SEPA Debit refund is `pending` for the processing delay, then succeeds
+//! SEPA Debit refund, or one of the pending-refund test card (`4000000000007726`,
+//! `pm_card_pendingRefund`), is `pending` for the processing delay, then succeeds
 //! (`refund.updated`); a refund of the refund-failure test card (`4000000000005126`,
 //! `pm_card_refundFail`) is `succeeded`, then fails after the processing delay
 //! (`refund.updated`, `refund.failed`): the money goes back to the balance, not to the
@@ -85,7 +86,9 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         Some(amount) => amount,
     };
     let reason = super::payment_intents::one_of(params, "reason", &["duplicate", "fraudulent", "requested_by_customer"])?;
-    let pending = charge["payment_method_details"]["type"] == DELAYED_TYPE;
+    let method = charge["payment_method"].as_str().unwrap_or_default();
+    let pending =
+        charge["payment_method_details"]["type"] == DELAYED_TYPE || card_behaviour(ctx, method) == Some(Behaviour::SucceedsRefundPending);
     let id = new_id("re");
     let refund = json!({
         "id": id,
@@ -122,10 +125,14 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.expand(refund, params)
 }
 
+/// How the test card behind a PaymentMethod behaves (`None`: no card).
+fn card_behaviour(ctx: &Ctx<'_>, method: &str) -> Option<Behaviour> {
+    ctx.account.cards.get(method).map(|card| card.behaviour)
+}
+
 /// Whether the refund is of the refund-failure test card.
 fn fails_later(ctx: &Ctx<'_>, refund: &Value) -> bool {
-    let method = refund["payment_method"].as_str().unwrap_or_default();
-    ctx.account.cards.get(method).is_some_and(|card| card.behaviour == Behaviour::SucceedsRefundFails)
+    card_behaviour(ctx, refund["payment_method"].as_str().unwrap_or_default()) == Some(Behaviour::SucceedsRefundFails)
 }
 
 /// The processing delay has passed: a pending refund goes through, and a refund of the
