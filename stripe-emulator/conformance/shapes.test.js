@@ -117,6 +117,7 @@ const objectTypes = {
   charge: 'Stripe.Charge',
   refund: 'Stripe.Refund',
   dispute: 'Stripe.Dispute',
+  'radar.early_fraud_warning': 'Stripe.Radar.EarlyFraudWarning',
   customer: 'Stripe.Customer',
   payment_intent: 'Stripe.PaymentIntent',
   payment_method: 'Stripe.PaymentMethod',
@@ -229,6 +230,12 @@ test('every object and event the flow produces type-checks against the SDK at ev
   const inquiry = (await api('GET', '/v1/disputes', { payment_intent: asked.id })).data[0];
   keep('Stripe.Dispute', 'inquiry', inquiry);
   keep('Stripe.Dispute', 'inquiry become a chargeback', await api('POST', `/v1/disputes/${inquiry.id}`, { evidence: { uncategorized_text: 'losing_evidence' } }));
+  const reported = await pay('pm_card_createIssuerFraudRecord');
+  const warnings = await api('GET', '/v1/radar/early_fraud_warnings', { payment_intent: reported.id });
+  keep('Stripe.ApiList<Stripe.Radar.EarlyFraudWarning>', 'early fraud warnings', warnings);
+  keep('Stripe.Radar.EarlyFraudWarning', 'early fraud warning expanded', await api('GET', `/v1/radar/early_fraud_warnings/${warnings.data[0].id}`, { expand: ['charge'] }));
+  await api('POST', '/v1/refunds', { payment_intent: reported.id });
+  keep('Stripe.Radar.EarlyFraudWarning', 'early fraud warning settled by a refund', await api('GET', `/v1/radar/early_fraud_warnings/${warnings.data[0].id}`));
   const sepaRefund = await api('POST', '/v1/refunds', { payment_intent: sepa.id });
   keep('Stripe.Refund', 'pending refund', sepaRefund);
   const refundFail = await pay('pm_card_refundFail');

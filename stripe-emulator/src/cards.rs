@@ -43,6 +43,9 @@ pub enum Behaviour {
     /// The charge succeeds, then the issuer opens an inquiry about it: a dispute in
     /// `warning_needs_response`, no funds withdrawn.
     SucceedsThenInquiry,
+    /// The charge succeeds, then the issuer reports it as fraud: an early fraud warning
+    /// (`radar.early_fraud_warning.created`).
+    SucceedsThenEarlyFraudWarning,
     /// The charge succeeds; a refund of it is `pending` until the processing delay has
     /// passed, then `succeeded`.
     SucceedsRefundPending,
@@ -130,6 +133,7 @@ pub const CARDS: &[TestCard] = &[
     card("4000000000000341", "visa", Behaviour::AttachesThenDeclines(GENERIC)),
     card("4000000000000259", "visa", Behaviour::SucceedsThenDisputed),
     card("4000000000001976", "visa", Behaviour::SucceedsThenInquiry),
+    card("4000000000005423", "visa", Behaviour::SucceedsThenEarlyFraudWarning),
     card("4000000000007726", "visa", Behaviour::SucceedsRefundPending),
     card("4000000000005126", "visa", Behaviour::SucceedsRefundFails),
     // Radar (Stripe's testing page, "Fraud prevention"): always blocked, highest risk
@@ -162,6 +166,7 @@ pub const TEST_PAYMENT_METHODS: &[(&str, &str)] = &[
     ("pm_card_chargeCustomerFail", "4000000000000341"),
     ("pm_card_createDispute", "4000000000000259"),
     ("pm_card_createDisputeInquiry", "4000000000001976"),
+    ("pm_card_createIssuerFraudRecord", "4000000000005423"),
     ("pm_card_pendingRefund", "4000000000007726"),
     ("pm_card_refundFail", "4000000000005126"),
     ("pm_card_threeDSecureRequired", "4000000000003220"),

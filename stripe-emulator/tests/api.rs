@@ -1696,6 +1696,39 @@ async fn a_dispute_is_answered_with_evidence_and_won_or_closed_and_lost() {
 /// charge can still be refunded; the winning text closes the inquiry, the losing one
 /// turns it into a chargeback, and a full refund resolves it.
 #[tokio::test]
+async fn the_early_fraud_warning_card_pays_then_is_reported_until_refunded_in_full() {
+    let stripe = emulator().await;
+    let paid = stripe.pay(&stripe.token("pm_card_createIssuerFraudRecord").await, &[]).await.body;
+    assert_eq!(paid["status"], "succeeded");
+    let intent = paid["id"].as_str().unwrap();
+    let listed = stripe.get(&format!("/v1/radar/early_fraud_warnings?payment_intent={intent}")).await.body;
+    assert_eq!(listed["url"], "/v1/radar/early_fraud_warnings");
+    let warnings = listed["data"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{listed}");
+    let warning = &warnings[0];
+    assert_eq!((warning["object"].as_str(), warning["actionable"].as_bool()), (Some("radar.early_fraud_warning"), Some(true)));
+    assert_eq!((&warning["charge"], warning["fraud_type"].as_str()), (&paid["latest_charge"], Some("made_with_stolen_card")));
+    let id = warning["id"].as_str().unwrap();
+    assert!(id.starts_with("issfr_"), "{id}");
+    let expanded = stripe.get(&format!("/v1/radar/early_fraud_warnings/{id}?expand[]=charge")).await.body;
+    assert_eq!(expanded["charge"]["id"], paid["latest_charge"]);
+    let created = stripe.get("/v1/events?type=radar.early_fraud_warning.created").await.body;
+    assert_eq!(created["data"][0]["data"]["object"]["id"], id);
+    let other = stripe.pay(&stripe.token("pm_card_visa").await, &[]).await.body;
+    let none = stripe.get(&format!("/v1/radar/early_fraud_warnings?payment_intent={}", other["id"].as_str().unwrap())).await.body;
+    assert_eq!(none["data"].as_array().map(Vec::len), Some(0), "a plain card is not reported");
+
+    // A refund in part leaves it actionable; the rest settles it.
+    stripe.post("/v1/refunds", &[("payment_intent", intent), ("amount", "99")]).await;
+    assert_eq!(stripe.get(&format!("/v1/radar/early_fraud_warnings/{id}")).await.body["actionable"], true);
+    stripe.post("/v1/refunds", &[("payment_intent", intent)]).await;
+    assert_eq!(stripe.get(&format!("/v1/radar/early_fraud_warnings/{id}")).await.body["actionable"], false);
+    let updated = stripe.get("/v1/events?type=radar.early_fraud_warning.updated").await.body;
+    assert_eq!(updated["data"].as_array().map(Vec::len), Some(1), "{updated}");
+    assert_eq!(updated["data"][0]["data"]["previous_attributes"]["actionable"], true);
+}
+
+#[tokio::test]
 async fn an_inquiry_withdraws_nothing_and_is_closed_escalated_or_refunded() {
     let stripe = emulator().await;
     let inquiry_of = |paid: &Value| {

@@ -84,7 +84,9 @@ pub fn open(ctx: &mut Ctx<'_>, mut charge: Value, inquiry: bool) {
         "status": if inquiry { "warning_needs_response" } else { "needs_response" },
     });
     charge["disputed"] = json!(true);
+    let charge_id = charge["id"].as_str().unwrap_or_default().to_owned();
     ctx.account.put(charge);
+    super::radar::settled(ctx, &charge_id);
     if inquiry {
         ctx.account.put(dispute.clone());
         ctx.emit("charge.dispute.created", &dispute, None);

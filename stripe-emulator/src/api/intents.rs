@@ -89,6 +89,7 @@ pub fn confirm(ctx: &mut Ctx<'_>, mut intent: Value, pm: Value, how: Confirmatio
         Behaviour::Succeeds
         | Behaviour::SucceedsThenDisputed
         | Behaviour::SucceedsThenInquiry
+        | Behaviour::SucceedsThenEarlyFraudWarning
         | Behaviour::SucceedsRefundPending
         | Behaviour::SucceedsRefundFails => succeed(ctx, intent),
         Behaviour::AttachesThenDeclines(_) if kind == Kind::Setup => succeed(ctx, intent),
@@ -343,6 +344,7 @@ pub fn succeed(ctx: &mut Ctx<'_>, mut intent: Value) -> Result<Value, ApiError> 
     match ctx.account.cards.get(pm_id).map(|card| card.behaviour) {
         Some(Behaviour::SucceedsThenDisputed) => super::disputes::open(ctx, charge, false),
         Some(Behaviour::SucceedsThenInquiry) => super::disputes::open(ctx, charge, true),
+        Some(Behaviour::SucceedsThenEarlyFraudWarning) => super::radar::warn(ctx, &charge),
         _ => {}
     }
     Ok(intent)

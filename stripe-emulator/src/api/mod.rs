@@ -13,6 +13,7 @@ mod intents;
 mod payment_intents;
 mod payment_methods;
 mod products;
+mod radar;
 mod refunds;
 pub mod routes;
 mod setup_intents;
@@ -207,6 +208,8 @@ fn route(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Res
         ["disputes", id] if get => retrieve(ctx, "dispute", id, params),
         ["disputes", id] if post => disputes::update(ctx, id, params),
         ["disputes", id, "close"] if post => disputes::close(ctx, id, params),
+        ["radar", "early_fraud_warnings"] if get => radar::list(ctx, params),
+        ["radar", "early_fraud_warnings", id] if get => retrieve(ctx, "radar.early_fraud_warning", id, params),
         ["refunds"] if post => refunds::create(ctx, params),
         ["refunds"] if get => refunds::list(ctx, params),
         ["refunds", id] if get => retrieve(ctx, "refund", id, params),

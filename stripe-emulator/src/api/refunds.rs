@@ -118,6 +118,7 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.emit("charge.refunded", &charge, None);
     if charge["refunded"] == true {
         super::disputes::refunded_in_full(ctx, &charge_id);
+        super::radar::settled(ctx, &charge_id);
     }
     if pending || fails_later(ctx, &refund) {
         ctx.to_settle.push(id);

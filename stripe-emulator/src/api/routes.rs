@@ -253,6 +253,13 @@ pub const ROUTES: &[Route] = &[
         &[&[top(&["metadata.*", "submit", "expand"])], &[under("evidence.", &super::disputes::TEXT_EVIDENCE)]],
     ),
     route("POST", "disputes/{id}/close", "DisputeCloseParams", &[EXPAND]),
+    route(
+        "GET",
+        "radar/early_fraud_warnings",
+        "Radar.EarlyFraudWarningListParams",
+        &[&[top(&["charge", "payment_intent"])], CREATED, LIST],
+    ),
+    route("GET", "radar/early_fraud_warnings/{id}", "Radar.EarlyFraudWarningRetrieveParams", &[EXPAND]),
     route("POST", "refunds", "RefundCreateParams", &[&[top(&["charge", "payment_intent", "amount", "reason", "metadata.*", "expand"])]]),
     route("GET", "refunds", "RefundListParams", &[&[top(&["charge", "payment_intent"])], CREATED, LIST]),
     route("GET", "refunds/{id}", "RefundRetrieveParams", &[EXPAND]),
