@@ -380,3 +380,42 @@ async fn an_inquiry_shows_as_one_until_it_closes_or_becomes_a_chargeback() {
     shop.close_dispute(&dispute).await;
     assert_eq!(shop.flags_once(order_id, &["dispute_lost"]).await, ["dispute_lost"]);
 }
+
+/// The issuer reports a payment as fraud before any dispute (Stripe's early fraud
+/// warning card): the merchant is asked to refund it, as fraudulent, while a refund can
+/// still avoid a dispute; a warning delivered after a dispute does not hide it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_fraud_warning_asks_the_merchant_to_refund_before_a_dispute() {
+    let shop = shop().await;
+    let (paid, order_id) = shop.disputed_order("pm_card_createIssuerFraudRecord", "fraud_warning").await;
+    let order_id = order_id.as_str();
+    assert_eq!(shop.order_status(order_id).await, "paid");
+    let list = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
+    let row = list.split("<tr").find(|row| row.contains(&format!("admin-order-{order_id}"))).expect("the order's row");
+    assert!(row.contains("fraud_warning"), "{row}");
+    let page_url = format!("{}/admin/orders/{order_id}", shop.base);
+    let page = support::admin_page(&page_url, ADMIN).await;
+    assert!(page.contains("data-testid=\"admin-fraud-warning\""), "{page}");
+    assert!(page.contains("<option value=\"fraudulent\" selected>"), "{page}");
+
+    // Refunded in full (here in Stripe, as from the Dashboard): nothing left to advise.
+    let url = format!("{}/v1/refunds", shop.stripe);
+    let form = [("payment_intent", paid["payment_intent"].as_str().unwrap()), ("reason", "fraudulent")];
+    support::stripe_call(&shop.shopper, reqwest::Method::POST, url, "sk_test_tests", &form).await;
+    let refunded = support::poll_until(100, || shop.order_status(order_id), |status| status == "refunded").await;
+    assert_eq!(refunded, "refunded");
+    assert!(!support::admin_page(&page_url, ADMIN).await.contains("admin-fraud-warning"));
+    assert_eq!(shop.store.order_flags(order_id).await.unwrap(), ["fraud_warning"], "what happened stays shown");
+
+    // A chargeback, then a warning about the same payment delivered late: still a chargeback.
+    let (paid, order_id) = shop.disputed_order("pm_card_createDispute", "disputed").await;
+    let mut warning = dispute_opened("evt_late_warning", "issfr_late", paid["payment_intent"].as_str().unwrap());
+    warning["type"] = json!("radar.early_fraud_warning.created");
+    warning["data"]["object"] = json!({
+        "id": "issfr_late", "object": "radar.early_fraud_warning", "actionable": false, "charge": "ch_late", "created": 1,
+        "fraud_type": "made_with_stolen_card", "livemode": false, "payment_intent": paid["payment_intent"],
+    });
+    assert_eq!(shop.deliver(&warning).await, 200);
+    assert_eq!(shop.store.order_events(&order_id).await.unwrap().iter().filter(|(id, ..)| id == "evt_late_warning").count(), 1);
+    assert_eq!(shop.store.order_flags(&order_id).await.unwrap(), ["disputed"]);
+}

@@ -5,7 +5,7 @@
 
 use crate::money::{Currency, Money};
 use crate::state::AppState;
-use crate::store::{OrderStatus, RefundStatus};
+use crate::store::{DisputeStage, OrderStatus, RefundStatus};
 use axum::extract::rejection::{FormRejection, PathRejection};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -220,7 +220,7 @@ pub async fn detail(
         Ok(refunds) => refunds,
         Err(error) => return internal(error),
     };
-    let refunds_section = refunds_section(&order, &refunds, &query);
+    let refunds_section = refunds_section(&order, &refunds, &flag, &query);
     let capture_section = capture_section(&order, &query);
     let lines: String = order
         .lines
@@ -316,7 +316,12 @@ const REASONS: [(&str, &str); 4] =
     [("", "—"), ("requested_by_customer", "Requested by the customer"), ("duplicate", "Duplicate payment"), ("fraudulent", "Fraudulent")];
 
 /// The order's refunds, and the form to refund more (a paid order with money left).
-fn refunds_section(order: &crate::store::OrderRecord, refunds: &crate::store::Refunds, query: &HashMap<String, String>) -> String {
+fn refunds_section(
+    order: &crate::store::OrderRecord,
+    refunds: &crate::store::Refunds,
+    flags: &[String],
+    query: &HashMap<String, String>,
+) -> String {
     let rows: String = refunds
         .refunds
         .iter()
@@ -347,11 +352,26 @@ fn refunds_section(order: &crate::store::OrderRecord, refunds: &crate::store::Re
         _ => String::new(),
     };
     let remaining = order.charged - refunds.committed;
-    let form = if order.status == OrderStatus::Paid && remaining > 0 {
+    let can_refund = order.status == OrderStatus::Paid && remaining > 0;
+    // Stripe's advice on an early fraud warning: refund (as `fraudulent`, which also
+    // teaches Radar) before the cardholder disputes, which would cost a fee as well.
+    let warned = flags.iter().any(|flag| flag == DisputeStage::FraudWarning.as_str());
+    let fraud_warning = if warned && can_refund {
+        "<p class=\"error\" role=\"alert\" data-testid=\"admin-fraud-warning\">The card's issuer reported this payment as \
+         fraud. A dispute often follows, with a fee; refunding it now, as fraudulent, avoids both.</p>"
+    } else {
+        ""
+    };
+    let form = if can_refund {
         let currency = crate::money::Currency::parse(&order.currency).ok();
         let digits = currency.map_or(2, |c| c.exponent());
-        let options: String =
-            REASONS.iter().map(|(value, label)| format!("<option value=\"{value}\">{}</option>", escape(label))).collect();
+        let options: String = REASONS
+            .iter()
+            .map(|(value, label)| {
+                let selected = if warned && *value == "fraudulent" { " selected" } else { "" };
+                format!("<option value=\"{value}\"{selected}>{}</option>", escape(label))
+            })
+            .collect();
         let restock = if refunds.restocked {
             "<p>The goods of this order are back in stock already.</p>".to_owned()
         } else {
@@ -376,7 +396,7 @@ fn refunds_section(order: &crate::store::OrderRecord, refunds: &crate::store::Re
         String::new()
     };
     format!(
-        "<h2>Refunds</h2>{message}{failed}<p>Refunded <strong data-testid=\"admin-refunded\">{refunded}</strong> of {total}.</p>\
+        "<h2>Refunds</h2>{message}{failed}{fraud_warning}<p>Refunded <strong data-testid=\"admin-refunded\">{refunded}</strong> of {total}.</p>\
          <table><tr><th>Refund</th><th>Amount</th><th>Status</th><th>Reason</th></tr>{rows}</table>{form}",
         refunded = escape(&money(refunds.refunded, &order.currency)),
         total = escape(&money(order.charged, &order.currency)),

@@ -1,6 +1,7 @@
 //! `POST /webhook`: Stripe's events, verified (`stripe::webhook`), applied exactly once
-//! to their orders (`Store::apply_payment_event`; a dispute's events flag its order
-//! beside its own flag, from the inquiry to the outcome, `Store::flag_dispute`; a deleted Customer is forgotten by its account,
+//! to their orders (`Store::apply_payment_event`; a dispute's events, and an early
+//! fraud warning before them, flag its order beside its own flag, from the warning to
+//! the outcome, `Store::flag_dispute`; a deleted Customer is forgotten by its account,
 //! `Store::forget_stripe_customer`). A bad signature is a 400 with the
 //! reason in the log only; an event type the shop does not act on is a 200; a failure
 //! to record is a 500, so that Stripe retries.
@@ -27,24 +28,36 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     let (Some(event_id), Some(event_type)) = (event["id"].as_str(), event["type"].as_str()) else {
         return (StatusCode::BAD_REQUEST, "not an event");
     };
-    if let Some(kind) = event_type.strip_prefix("charge.dispute.") {
+    let dispute_stage = match event_type.strip_prefix("charge.dispute.") {
         // The cardholder disputes a charge (or their bank asks about it first): the
         // merchant must answer within days, in the Stripe Dashboard; the order shows
         // where the dispute stands, whichever of its events says so.
-        let dispute = &event["data"]["object"];
-        let stage = match dispute["status"].as_str().map(DisputeStage::of) {
-            Some(Some(stage)) => stage,
+        Some(kind) => match event["data"]["object"]["status"].as_str().map(DisputeStage::of) {
+            Some(Some(stage)) => Some(stage),
             // A status added after this code: a new dispute needs the merchant anyway.
-            _ if kind == "created" => DisputeStage::Opened,
+            _ if kind == "created" => Some(DisputeStage::Opened),
             _ => return (StatusCode::OK, "ignored"),
-        };
-        let Some(payment_intent_id) = dispute["payment_intent"].as_str() else {
+        },
+        // The issuer reported the payment as fraud, before any dispute: a refund now
+        // avoids one. (Its `.updated`, once refunded or disputed, tells nothing new.)
+        None if event_type == "radar.early_fraud_warning.created" => Some(DisputeStage::FraudWarning),
+        None => None,
+    };
+    if let Some(stage) = dispute_stage {
+        let Some(payment_intent_id) = event["data"]["object"]["payment_intent"].as_str() else {
             return (StatusCode::OK, "ignored");
         };
         return match state.store.flag_dispute(event_id, event_type, payment_intent_id, stage, session::now()).await {
             Ok(effect) => {
                 let status = stage.as_str();
                 match stage {
+                    DisputeStage::FraudWarning => tracing::warn!(
+                        event_id,
+                        payment_intent_id,
+                        status,
+                        ?effect,
+                        "the card's issuer reported a payment as fraud: refunding it now avoids a dispute"
+                    ),
                     DisputeStage::Inquiry | DisputeStage::Opened | DisputeStage::Lost => {
                         tracing::warn!(
                             event_id,
@@ -54,7 +67,9 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
                             "a payment is disputed: see it in the Stripe Dashboard"
                         )
                     }
-                    _ => tracing::info!(event_id, payment_intent_id, status, ?effect, "a dispute ended in the merchant's favour"),
+                    DisputeStage::Won | DisputeStage::InquiryClosed | DisputeStage::Prevented => {
+                        tracing::info!(event_id, payment_intent_id, status, ?effect, "a dispute ended in the merchant's favour")
+                    }
                 }
                 (StatusCode::OK, "ok")
             }

@@ -20,9 +20,13 @@ pub struct PaymentEvent<'a> {
 }
 
 /// Where a dispute of an order's charge stands, from the dispute's `status` in any of
-/// its events (`charge.dispute.created`, `.updated`, `.funds_withdrawn`, `.closed`, …).
+/// its events (`charge.dispute.created`, `.updated`, `.funds_withdrawn`, `.closed`, …),
+/// or from an early fraud warning before any dispute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DisputeStage {
+    /// `radar.early_fraud_warning.created`: the card's issuer reported the payment as
+    /// fraud. A dispute often follows; a refund now avoids it (and its fee).
+    FraudWarning,
     /// `warning_needs_response`, `warning_under_review`: the issuer asks before any
     /// chargeback; nothing is withdrawn, and answering (or refunding) can end it.
     Inquiry,
@@ -56,6 +60,7 @@ impl DisputeStage {
     /// Where the order's dispute stands, for the merchant.
     pub fn as_str(self) -> &'static str {
         match self {
+            DisputeStage::FraudWarning => "fraud_warning",
             DisputeStage::Inquiry => "inquiry",
             DisputeStage::Opened => "disputed",
             DisputeStage::Won => "dispute_won",
@@ -65,13 +70,16 @@ impl DisputeStage {
         }
     }
 
-    /// Stages only move forward (Stripe does not promise the order of events): an
-    /// inquiry may become a chargeback, and either may close; nothing reopens.
+    /// Stages only move forward (Stripe does not promise the order of events): a fraud
+    /// warning may be followed by an inquiry, an inquiry may become a chargeback, and
+    /// either may close; nothing reopens. (`flag_dispute` reads the stored stage's rank
+    /// with the same numbers.)
     fn rank(self) -> i64 {
         match self {
-            DisputeStage::Inquiry => 1,
-            DisputeStage::Opened => 2,
-            _ => 3,
+            DisputeStage::FraudWarning => 1,
+            DisputeStage::Inquiry => 2,
+            DisputeStage::Opened => 3,
+            _ => 4,
         }
     }
 }
@@ -235,8 +243,8 @@ impl Store {
         })
         .await
     }
-    /// Records a dispute event of the charge of `payment_intent_id`, exactly once per
-    /// event: the order it paid shows the merchant where the dispute stands
+    /// Records a dispute event (or an early fraud warning) of the charge of
+    /// `payment_intent_id`, exactly once per event: the order it paid shows the merchant where the dispute stands
     /// ([`DisputeStage::as_str`]), beside the order's own flag (`oversold`,
     /// `amount_mismatch`). Only ever forward: a late opening event never hides an
     /// outcome, nor a late inquiry a chargeback.
@@ -262,7 +270,8 @@ impl Store {
                 (_, Some(order_id)) => {
                     tx.execute(
                         "UPDATE orders SET dispute = $1, updated_at = $2
-                         WHERE id = $3 AND (CASE COALESCE(dispute, '') WHEN '' THEN 0 WHEN 'inquiry' THEN 1 WHEN 'disputed' THEN 2 ELSE 3 END < $4 OR $4 = 3)",
+                         WHERE id = $3 AND (CASE COALESCE(dispute, '') WHEN '' THEN 0 WHEN 'fraud_warning' THEN 1 WHEN 'inquiry' THEN 2
+                         WHEN 'disputed' THEN 3 ELSE 4 END < $4 OR $4 = 4)",
                         &[&stage.as_str(), &now, &order_id, &stage.rank()],
                     )?;
                     EventEffect::Disputed
