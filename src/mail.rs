@@ -18,6 +18,9 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
 
+/// The kinds of message that go to the merchant (`MERCHANT_EMAIL`) start so.
+const MERCHANT: &str = "merchant.";
+
 /// How often the sender looks for messages that are due.
 const POLL: Duration = Duration::from_secs(2);
 /// How long a claimed message is left to its sender before another may take it.
@@ -62,9 +65,9 @@ enum Sent {
     Later(String),
     /// It will not work (the address is refused, the message cannot be made).
     Never(String),
-    /// The shopper gave no address, which a guest may do: nothing to send and nothing
-    /// wrong (the merchant's order page says why no email went).
-    Nowhere,
+    /// Nobody to send it to, which is nothing wrong: a guest may give no address, and a
+    /// shop may set no `MERCHANT_EMAIL` (the merchant's order page says why no email went).
+    Nowhere(&'static str),
 }
 
 /// The order a message is about and, for a refund's message, the refund's amount; or
@@ -144,9 +147,9 @@ impl Mailer {
                     tracing::error!(order = %message.order_id, kind = %message.kind, %error, "an order email cannot be sent: given up");
                     state.store.message_not_sent(&message, now, None, &error).await
                 }
-                Sent::Nowhere => {
-                    tracing::info!(order = %message.order_id, kind = %message.kind, "no email: the shopper gave no address");
-                    state.store.message_not_sent(&message, now, None, "the shopper gave no email address").await
+                Sent::Nowhere(why) => {
+                    tracing::info!(order = %message.order_id, kind = %message.kind, "no email: {why}");
+                    state.store.message_not_sent(&message, now, None, why).await
                 }
             };
             if let Err(error) = recorded {
@@ -173,7 +176,14 @@ impl Mailer {
     }
 
     async fn send(&self, message: &DueMessage, order: &OrderRecord, refunded: Option<i64>) -> Sent {
-        let Some(email) = order.email.as_deref() else { return Sent::Nowhere };
+        let to = match message.kind.starts_with(MERCHANT) {
+            true => self.settings.merchant.as_deref().ok_or("MERCHANT_EMAIL is not set"),
+            false => order.email.as_deref().ok_or("the shopper gave no email address"),
+        };
+        let email = match to {
+            Ok(email) => email,
+            Err(why) => return Sent::Nowhere(why),
+        };
         let email = match self.compose(message, order, refunded, email) {
             Ok(email) => email,
             Err(error) => return Sent::Never(error),
@@ -197,7 +207,11 @@ impl Mailer {
     /// The message for `message` about `order` (and the amount of its refund, for a
     /// refund's message), to `to`, in the order's language.
     fn compose(&self, message: &DueMessage, order: &OrderRecord, refunded: Option<i64>, to: &str) -> Result<Message, String> {
-        let locale = order.locale.as_deref().and_then(Locale::parse).unwrap_or(self.default_locale);
+        let locale = match message.kind.starts_with(MERCHANT) {
+            // The merchant's pages are in English.
+            true => Locale::En,
+            false => order.locale.as_deref().and_then(Locale::parse).unwrap_or(self.default_locale),
+        };
         let t = locale.texts();
         let link = format!("{}/orders/{}", self.public_url, order.id);
         let (subject, text, html) = match message.kind.as_str() {
@@ -214,6 +228,14 @@ impl Mailer {
                 let amount = locale.money(Money::new(refunded.ok_or("the refund's amount is unknown")?, currency));
                 let (text, html) = short_note(&fill(t.mail_refund_body(), &[&amount, &order.id]), &link, t.view_order());
                 (fill(t.mail_refund_subject(), &[&order.id]), text, html)
+            }
+            // To the merchant, in the language of the merchant's pages: what happened and
+            // what to do, and a link to the order's page there.
+            kind if kind.starts_with(MERCHANT) => {
+                let what = kind[MERCHANT.len()..].split('.').next().unwrap_or_default();
+                let link = format!("{}/admin/orders/{}", self.public_url, order.id);
+                let (text, html) = short_note(&message.body, &link, "See the order");
+                (format!("Order {} needs you: {}", order.id, what.replace('_', " ")), text, html)
             }
             other => return Err(format!("no message is written for `{other}`")),
         };
@@ -370,7 +392,8 @@ mod tests {
             let (dir, body) = (dir.path().to_owned(), body.clone());
             tokio::spawn(async move {
                 for n in 0..12 {
-                    let message = DueMessage { order_id: format!("ord_{n}"), kind: "order_confirmation".into(), attempts: 0 };
+                    let message =
+                        DueMessage { order_id: format!("ord_{n}"), kind: "order_confirmation".into(), body: String::new(), attempts: 0 };
                     write_eml(&dir, &message, &body).await.unwrap();
                 }
             })

@@ -168,6 +168,14 @@ impl Money {
     }
 }
 
+impl Money {
+    /// `amount` minor units of the currency `code` as English writes them (`€10.99`), or
+    /// plainly (`1099 xyz`) for a code that is no currency of the shop's.
+    pub fn shown(amount: i64, code: &str) -> String {
+        Currency::parse(code).map(|currency| Money::new(amount, currency).to_string()).unwrap_or_else(|_| format!("{amount} {code}"))
+    }
+}
+
 impl fmt::Display for Money {
     /// As English writes it: `€10.99`, `$5.00`, `¥500`, `€1,299.00`, `10.99 CHF`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -303,7 +303,7 @@ async fn without_smtp_messages_are_written_as_files_and_an_order_without_address
     let logged = logs.text();
     let about: Vec<&str> =
         logged.lines().filter(|line| line.contains(&format!("order={silent}")) && line.contains("storefront::mail")).collect();
-    assert!(about.iter().any(|line| line.contains(" INFO ") && line.contains("no address")), "{about:?}");
+    assert!(about.iter().any(|line| line.contains(" INFO ") && line.contains("gave no email address")), "{about:?}");
     assert!(!about.iter().any(|line| line.contains("ERROR")), "{about:?}");
 }
 
@@ -405,8 +405,9 @@ async fn a_refund_that_fails_before_its_message_goes_out_is_not_told_as_done() {
     )
     .await;
     assert_eq!(failed.len(), 1, "{failed:?}");
-    let waiting = shop.outbox_status(&order_id).await;
-    assert_eq!(waiting, ["waiting", "waiting"], "the confirmation and the refund's message, not sent yet");
+    let outbox = shop.store.outbox_for(&order_id).await.unwrap();
+    let to_shopper: Vec<&str> = outbox.iter().filter(|m| !m.kind.starts_with("merchant.")).map(|m| m.status).collect();
+    assert_eq!(to_shopper, ["waiting", "waiting"], "the confirmation and the refund's message, not sent yet");
 
     // The server is back: the confirmation goes; the refund's message is dropped, saying why.
     let _smtp = SmtpServer::start(port, &maildir).await;
@@ -416,14 +417,63 @@ async fn a_refund_that_fails_before_its_message_goes_out_is_not_told_as_done() {
         |messages: &Vec<storefront::store::OutboxEntry>| messages.iter().all(|m| m.status != "waiting"),
     )
     .await;
-    let outcome: Vec<(&str, &str, Option<&str>)> =
+    let mut outcome: Vec<(&str, &str, Option<&str>)> =
         settled.iter().map(|m| (m.kind.split('.').next().unwrap(), m.status, m.last_error.as_deref())).collect();
+    outcome.sort();
     assert_eq!(
         outcome,
-        [("order_confirmation", "sent", None), ("refund", "failed", Some("the refund did not go through after all"))],
+        [
+            ("merchant", "failed", Some("MERCHANT_EMAIL is not set")),
+            ("order_confirmation", "sent", None),
+            ("refund", "failed", Some("the refund did not go through after all"))
+        ],
         "{settled:?}"
     );
     let messages = received(&maildir);
     assert_eq!(messages.len(), 1, "{messages:#?}");
     assert!(!readable(&messages[0]).contains("We refunded"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_merchant_is_told_when_an_order_needs_them() {
+    let (port, place) = smtp_place();
+    let maildir = place.path().join("maildir");
+    let _smtp = SmtpServer::start(port, &maildir).await;
+    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let shop = shop(&[("SMTP_URL", smtp_url.as_str()), ("MERCHANT_EMAIL", "Walnut & Co <merchant@shop.example>")]).await;
+    // A chargeback, an early fraud warning, and a refund that fails at the bank.
+    let mut orders = Vec::new();
+    for card in ["pm_card_createDispute", "pm_card_createIssuerFraudRecord", "pm_card_refundFail"] {
+        let (status, reply) = shop.pay_with(&shopper("fr"), "jenny@example.com", card).await;
+        assert_eq!(status, 200, "{reply}");
+        orders.push(reply);
+    }
+    let form = [("payment_intent", orders[2]["payment_intent"].as_str().unwrap())];
+    support::stripe_call(&support::client(), reqwest::Method::POST, format!("{}/v1/refunds", shop.stripe), "sk_test_mail", &form).await;
+
+    // Three confirmations and a refund to the shopper; three messages to the merchant.
+    let messages: Vec<String> = wait_for_messages(&maildir, 7).await.iter().map(|m| readable(m)).collect();
+    // (The envelope's recipients, as aiosmtpd records them: the confirmations' blind copy
+    // goes to the merchant too.)
+    let only_to_merchant = |m: &&String| m.lines().any(|line| line.trim_end() == "X-RcptTo: merchant@shop.example");
+    let to_merchant: Vec<&String> = messages.iter().filter(only_to_merchant).collect();
+    assert_eq!(to_merchant.len(), 3, "{messages:#?}");
+    for (order, what, says) in [
+        (&orders[0], "disputed", "Answer with evidence in the Stripe Dashboard"),
+        (&orders[1], "fraud warning", "refunding it now, as fraudulent, avoids both"),
+        (&orders[2], "refund failed", "Give it back to them another way"),
+    ] {
+        let order_id = order["order_id"].as_str().unwrap();
+        let subject = format!("Subject: Order {order_id} needs you: {what}");
+        let message = to_merchant.iter().find(|m| m.contains(&subject)).unwrap_or_else(|| panic!("{subject}: {to_merchant:#?}"));
+        assert!(message.contains(says) && message.contains(&format!("/admin/orders/{order_id}")), "{message}");
+        assert!(message.contains("<html lang=\"en\">"), "the merchant's language, not the order's: {message}");
+    }
+    // Nothing more for the merchant: each is told once, and a dispute's later events
+    // (the funds withdrawn) add nothing.
+    let mut kinds: Vec<String> =
+        shop.store.outbox_for(orders[0]["order_id"].as_str().unwrap()).await.unwrap().into_iter().map(|m| m.kind).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["merchant.disputed", "order_confirmation"]);
+    assert_eq!(received(&maildir).len(), 7);
 }

@@ -183,6 +183,15 @@ async fn a_refund_that_fails_at_the_bank_is_given_back_and_flagged_for_the_merch
     let page = shop.admin_page(&order_id).await;
     assert!(page.contains("data-testid=\"admin-refund-failed\""), "{page}");
     assert!(page.contains("failed (expired_or_canceled_card)"), "{page}");
+    // The merchant's email about it has nowhere to go in this shop, and says why.
+    let outbox = support::poll_until(
+        100,
+        || async { shop.store.outbox_for(&order_id).await.unwrap() },
+        |messages: &Vec<storefront::store::OutboxEntry>| messages.iter().any(|m| m.kind.starts_with("merchant.") && m.status != "waiting"),
+    )
+    .await;
+    let alert = outbox.iter().find(|m| m.kind.starts_with("merchant.refund_failed.re_")).expect("a message to the merchant");
+    assert_eq!((alert.status, alert.last_error.as_deref()), ("failed", Some("MERCHANT_EMAIL is not set")), "{outbox:?}");
     // The shopper's page no longer says it was refunded.
     let order = support::post_form(&shop.shopper, format!("{}/api/orders/get", shop.base), &[("id", order_id.as_str())]).await;
     assert_eq!((order["status"].as_str(), order["refunds"].as_array().map(Vec::len)), (Some("paid"), Some(0)), "{order}");

@@ -141,7 +141,10 @@ async fn a_charge_for_another_amount_is_flagged_not_fulfilled() {
     assert_eq!(shop.deliver(&event("evt_cheap", "payment_intent.succeeded", order_id, intent, 100)).await, 200);
     assert_ne!(shop.order_status(order_id).await, "paid");
     assert_eq!(shop.store.order_flags(order_id).await.unwrap(), ["amount_mismatch"]);
-    assert!(shop.store.outbox_for(order_id).await.unwrap().is_empty(), "no confirmation sent");
+    let outbox = shop.store.outbox_for(order_id).await.unwrap();
+    let kinds: Vec<&str> = outbox.iter().map(|m| m.kind.as_str()).collect();
+    assert_eq!(kinds, ["merchant.amount_mismatch"], "no confirmation; the merchant is told");
+    assert!(outbox[0].body.contains("costs €69.00, but its payment") && outbox[0].body.contains("took €1.00"), "{outbox:?}");
     assert_eq!(stock(&shop.store).await, 7, "still only reserved for the payment in progress");
     // That charge is then disputed: the merchant sees both, the mismatch not hidden.
     assert_eq!(shop.deliver(&dispute_opened("evt_cheap_disputed", "dp_cheap", intent)).await, 200);

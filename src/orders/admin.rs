@@ -40,7 +40,7 @@ fn escape(text: &str) -> String {
 }
 
 fn money(amount: i64, currency: &str) -> String {
-    Currency::parse(currency).map(|c| Money::new(amount, c).to_string()).unwrap_or_else(|_| format!("{amount} {currency}"))
+    Money::shown(amount, currency)
 }
 
 /// A merchant's page, with the shop's stylesheet (at the build's address: with
@@ -296,7 +296,8 @@ pub async fn detail(
              <h2>Ship to</h2>{ship_to}<h2>Paid with</h2>{paid_with}{capture_section}{refunds_section}\
              <h2>Payment attempts</h2><table><tr><th>#</th><th>PaymentIntent</th><th>Outcome</th><th>Amount</th></tr>{attempts}</table>\
              <h2>Events</h2><table><tr><th>Event</th><th>Type</th><th>Received</th></tr>{events}</table>\
-             <h2>Messages to the shopper</h2><p>To {email}</p><table><tr><th>Kind</th><th>Message</th><th>Sent</th></tr>{outbox}</table>",
+             <h2>Messages</h2><p>To the shopper at {email}; those whose kind starts with <code>merchant.</code> to you \
+             (<code>MERCHANT_EMAIL</code>).</p><table><tr><th>Kind</th><th>Message</th><th>Sent</th></tr>{outbox}</table>",
             id = escape(&order.id),
             email = escape(order.email.as_deref().unwrap_or("nobody (no email address given)")),
             status = escape(order.shown_status()),

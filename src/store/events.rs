@@ -4,7 +4,9 @@
 use super::db::Tx;
 use super::inventory::release_stock;
 use super::orders::{OrderStatus, clear_ordered_lines};
+use super::outbox::alert_merchant;
 use super::{Store, StoreError};
+use crate::money::Money;
 
 /// A payment event, as the webhook handler understood it.
 #[derive(Debug, Clone)]
@@ -70,6 +72,26 @@ impl DisputeStage {
         }
     }
 
+    /// What the merchant must do about `order_id` at this stage, for their email; `None`
+    /// once it is over.
+    fn asks_the_merchant(self, order_id: &str) -> Option<String> {
+        Some(match self {
+            DisputeStage::FraudWarning => format!(
+                "The card's issuer reported the payment of order {order_id} as fraud. A dispute often follows, with a fee: \
+                 refunding it now, as fraudulent, avoids both."
+            ),
+            DisputeStage::Inquiry => format!(
+                "The card's issuer asks about the payment of order {order_id} (an inquiry: nothing is withdrawn yet). Answer it \
+                 in the Stripe Dashboard, or refund it, before the deadline shown there."
+            ),
+            DisputeStage::Opened => format!(
+                "The payment of order {order_id} is disputed: its amount and a fee were withdrawn. Answer with evidence in the \
+                 Stripe Dashboard before the deadline shown there, or accept the dispute."
+            ),
+            DisputeStage::Won | DisputeStage::Lost | DisputeStage::InquiryClosed | DisputeStage::Prevented => return None,
+        })
+    }
+
     /// Stages only move forward (Stripe does not promise the order of events): a fraud
     /// warning may be followed by an inquiry, an inquiry may become a chargeback, and
     /// either may close; nothing reopens. (`flag_dispute` reads the stored stage's rank
@@ -127,6 +149,14 @@ pub(super) fn apply_payment_event(tx: &mut Tx<'_>, event: &PaymentEvent<'_>, now
             let (amount, currency): (i64, String) = (order.get("amount")?, order.get("currency")?);
             if amount != event.amount || currency != event.currency {
                 tx.execute("UPDATE orders SET flag = 'amount_mismatch', updated_at = $1 WHERE id = $2", &[&now, &event.order_id])?;
+                let body = format!(
+                    "Order {} costs {}, but its payment {} took {}: it is not fulfilled. Refund the payment, then find out why it differs.",
+                    event.order_id,
+                    Money::shown(amount, &currency),
+                    event.payment_intent_id,
+                    Money::shown(event.amount, event.currency)
+                );
+                alert_merchant(tx, event.order_id, "amount_mismatch", &body, now)?;
                 EventEffect::AmountMismatch
             } else if status == OrderStatus::Paid {
                 EventEffect::Ignored
@@ -218,6 +248,11 @@ pub(super) fn fulfil(tx: &mut Tx<'_>, event: &PaymentEvent<'_>, now: i64) -> Res
     }
     if oversold {
         tx.execute("UPDATE orders SET flag = 'oversold' WHERE id = $1", &[&event.order_id])?;
+        let body = format!(
+            "Order {} is paid, but not all of it was left in stock (oversold). Ship it when the goods are back, or refund it.",
+            event.order_id
+        );
+        alert_merchant(tx, event.order_id, "oversold", &body, now)?;
     }
     let body = format!("Thank you for your order {}: {}. It is paid and on its way.", event.order_id, summary.join(", "));
     tx.execute(
@@ -268,12 +303,15 @@ impl Store {
                 (0, _) => EventEffect::Duplicate,
                 (_, None) => EventEffect::UnknownOrder,
                 (_, Some(order_id)) => {
-                    tx.execute(
+                    let moved = tx.execute(
                         "UPDATE orders SET dispute = $1, updated_at = $2
                          WHERE id = $3 AND (CASE COALESCE(dispute, '') WHEN '' THEN 0 WHEN 'fraud_warning' THEN 1 WHEN 'inquiry' THEN 2
                          WHEN 'disputed' THEN 3 ELSE 4 END < $4 OR $4 = 4)",
                         &[&stage.as_str(), &now, &order_id, &stage.rank()],
                     )?;
+                    if let Some(body) = stage.asks_the_merchant(order_id).filter(|_| moved == 1) {
+                        alert_merchant(tx, order_id, stage.as_str(), &body, now)?;
+                    }
                     EventEffect::Disputed
                 }
             };

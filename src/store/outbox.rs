@@ -1,18 +1,22 @@
 //! The outbox: messages to shoppers, written in the same transaction as what they tell
-//! (an order paid, a delayed payment failed), one per order and kind, and sent at
-//! least once by `crate::mail`. A message is claimed for a while before it is sent, so
+//! (an order paid, a delayed payment failed), and to the merchant when an order needs
+//! them (`merchant.…`: a dispute, a refund that failed, an oversold order), one per
+//! order and kind, and sent at least once by `crate::mail`. A message is claimed for a while before it is sent, so
 //! that with several instances one sends it; then it is marked sent, or due again
 //! later, or failed for good.
 
-use super::db::Row;
+use super::db::{Row, Tx};
 use super::{Backend, Store, StoreError};
 
 /// A message to send now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueMessage {
     pub order_id: String,
-    /// `order_confirmation` or `payment_failed`.
+    /// `order_confirmation`, `payment_failed`, `refund.{re_…}`, or `merchant.{what}`
+    /// for the merchant.
     pub kind: String,
+    /// What it says, in one line: the text of a message to the merchant.
+    pub body: String,
     /// How many tries failed before this one.
     pub attempts: i64,
 }
@@ -39,6 +43,17 @@ impl Backend {
     }
 }
 
+/// Queues a message to the merchant about `order_id`, once per order and `what` (kind
+/// `merchant.{what}`): `body` says in a line what happened and what to do; the email
+/// links to the order's page.
+pub(super) fn alert_merchant(tx: &mut Tx<'_>, order_id: &str, what: &str, body: &str, now: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        &[&order_id, &format!("merchant.{what}"), &body, &now],
+    )?;
+    Ok(())
+}
+
 const DUE: &str = "sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 AND claimed_until <= $1";
 
 impl Store {
@@ -53,14 +68,19 @@ impl Store {
         self.write(move |tx| {
             let rows = tx.query(
                 &format!(
-                    "SELECT order_id, kind, attempts FROM outbox WHERE {DUE} ORDER BY next_attempt_at LIMIT $2{}",
+                    "SELECT order_id, kind, body, attempts FROM outbox WHERE {DUE} ORDER BY next_attempt_at LIMIT $2{}",
                     tx.backend().skip_locked()
                 ),
                 &[&now, &limit],
             )?;
             let mut claimed = Vec::with_capacity(rows.len());
             for row in &rows {
-                let message = DueMessage { order_id: row.get("order_id")?, kind: row.get("kind")?, attempts: row.get("attempts")? };
+                let message = DueMessage {
+                    order_id: row.get("order_id")?,
+                    kind: row.get("kind")?,
+                    body: row.get("body")?,
+                    attempts: row.get("attempts")?,
+                };
                 tx.execute(
                     "UPDATE outbox SET claimed_until = $1 WHERE order_id = $2 AND kind = $3",
                     &[&(now + lease_secs), &message.order_id, &message.kind],

@@ -5,6 +5,7 @@
 
 use super::orders::order_quantities;
 use super::{Store, StoreError};
+use crate::money::Money;
 
 /// A refund's status, as Stripe names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +161,14 @@ impl Store {
                     counted == 1
                 }
             };
+            if status == RefundStatus::Failed {
+                let body = format!(
+                    "Refund {id} of order {order_id} ({}) failed: Stripe put the money back in your balance, and the shopper \
+                     has not received it. Give it back to them another way.",
+                    Money::shown(amount, &currency)
+                );
+                super::outbox::alert_merchant(tx, &order_id, &format!("refund_failed.{id}"), &body, now)?;
+            }
             let succeeded = status == RefundStatus::Succeeded;
             let change = match (succeeded, counted_before) {
                 (true, false) => amount,

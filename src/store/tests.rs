@@ -327,6 +327,23 @@ fn paid(event_id: &'static str) -> PaymentEvent<'static> {
 }
 
 #[tokio::test]
+async fn a_success_reported_after_a_failure_and_after_the_stock_went_is_oversold_and_the_merchant_is_told() {
+    for (store, _scratch) in stores().await {
+        first_attempt(&store).await;
+        let failed = PaymentEvent { event_type: "payment_intent.payment_failed", ..paid("evt_0") };
+        assert_eq!(store.apply_payment_event(&failed, 1).await.unwrap(), EventEffect::StatusUpdated);
+        // The released mugs sell to others but one; then Stripe says it was paid after all.
+        store.write(|tx| tx.execute("UPDATE inventory SET on_hand = 1 WHERE product_id = 'mug'", &[])).await.unwrap();
+        assert_eq!(store.apply_payment_event(&paid("evt_1"), 2).await.unwrap(), EventEffect::Fulfilled { oversold: true });
+        assert_eq!(store.stock_of("mug").await.unwrap(), 0);
+        assert_eq!(store.order_flags("ord_1").await.unwrap(), ["oversold"]);
+        let mut kinds: Vec<String> = store.outbox_for("ord_1").await.unwrap().into_iter().map(|m| m.kind).collect();
+        kinds.sort();
+        assert_eq!(kinds, ["merchant.oversold", "order_confirmation"]);
+    }
+}
+
+#[tokio::test]
 async fn an_old_result_page_or_a_late_webhook_keeps_the_next_cart() {
     for (store, _scratch) in stores().await {
         store.seed_inventory([("tote", 100)]).await.unwrap();
