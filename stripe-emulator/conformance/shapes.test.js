@@ -309,7 +309,10 @@ test('every object and event the flow produces type-checks against the SDK at ev
   keep('Stripe.Subscription', 'subscription with a new default method', await api('POST', `/v1/subscriptions/${failing.subscription.id}`, { default_payment_method: fails.id }));
   await control('/_emulator/clock', { advance_seconds: 32 * 24 * 3600 });
   keep('Stripe.ApiList<Stripe.Invoice>', 'invoices of a renewed subscription', await api('GET', '/v1/invoices', { subscription: subscription.id, expand: ['data.payments'] }));
-  keep('Stripe.Subscription', 'subscription past_due', await api('GET', `/v1/subscriptions/${failing.subscription.id}`));
+  const overdue = await api('GET', `/v1/subscriptions/${failing.subscription.id}`);
+  keep('Stripe.Subscription', 'subscription past_due', overdue);
+  const another = await api('POST', '/v1/payment_methods/pm_card_mastercard/attach', { customer: customer.id });
+  keep('Stripe.Invoice', 'overdue invoice paid with another card', await api('POST', `/v1/invoices/${overdue.latest_invoice}/pay`, { payment_method: another.id, expand: ['payments'] }));
   keep('Stripe.Subscription', 'subscription to cancel at period end', await api('POST', `/v1/subscriptions/${subscription.id}`, { cancel_at_period_end: true }));
   keep('Stripe.Subscription', 'subscription canceled', await api('DELETE', `/v1/subscriptions/${failing.subscription.id}`, { cancellation_details: { comment: 'too much coffee' } }));
   await control('/_emulator/clock', { advance_seconds: 32 * 24 * 3600 });

@@ -1926,6 +1926,28 @@ async fn the_clock_renews_subscriptions_and_a_card_that_declines_after_attaching
         (Some("open"), Some(1))
     );
     assert!(stripe.event_types().await.contains(&"invoice.payment_failed".to_owned()));
+
+    // The customer pays the open invoice with another card: declined by the same card
+    // again, refused for another customer's card, then paid, and the subscription is
+    // active.
+    let pay = format!("/v1/invoices/{}/pay", past_due["latest_invoice"]["id"].as_str().unwrap());
+    let declined = stripe.post(&pay, &[]).await;
+    assert_eq!((declined.status, declined.body["error"]["code"].as_str()), (402, Some("card_declined")), "{}", declined.body);
+    let stranger = stripe.post("/v1/customers", &[]).await.body;
+    let strangers = stripe.post("/v1/payment_methods/pm_card_visa/attach", &[("customer", stranger["id"].as_str().unwrap())]).await.body;
+    let refused = stripe.post(&pay, &[("payment_method", strangers["id"].as_str().unwrap())]).await;
+    assert_eq!((refused.status, refused.body["error"]["param"].as_str()), (400, Some("payment_method")), "{}", refused.body);
+    let good = stripe.post("/v1/payment_methods/pm_card_visa/attach", &[("customer", customer)]).await.body;
+    let paid = stripe.post(&pay, &[("payment_method", good["id"].as_str().unwrap())]).await;
+    assert_eq!(
+        (paid.status, paid.body["status"].as_str(), paid.body["attempt_count"].as_i64()),
+        (200, Some("paid"), Some(3)),
+        "{}",
+        paid.body
+    );
+    assert_eq!(stripe.get(&format!("/v1/subscriptions/{failing_id}")).await.body["status"], "active");
+    let again = stripe.post(&pay, &[]).await;
+    assert_eq!((again.status, again.body["error"]["message"].as_str()), (400, Some("Invoice is already paid")));
 }
 
 #[tokio::test]

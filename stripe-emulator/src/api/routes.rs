@@ -280,6 +280,7 @@ pub const ROUTES: &[Route] = &[
     route("DELETE", "subscriptions/{id}", "SubscriptionCancelParams", &[&[top(&["cancellation_details.comment", "expand"])]]),
     route("GET", "invoices", "InvoiceListParams", &[&[top(&["customer", "subscription", "status"])], CREATED, LIST]),
     route("GET", "invoices/{id}", "InvoiceRetrieveParams", &[EXPAND]),
+    route("POST", "invoices/{id}/pay", "InvoicePayParams", &[&[top(&["payment_method", "off_session", "expand"])]]),
     route("GET", "events", "EventListParams", &[&[top(&["type", "types"])], CREATED, LIST]),
     route("GET", "events/{id}", "EventRetrieveParams", &[EXPAND]),
     route(

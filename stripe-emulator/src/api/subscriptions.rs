@@ -669,20 +669,79 @@ fn renew_one(ctx: &mut Ctx<'_>, mut subscription: Value) {
     if invoice["status"] != "open" {
         return;
     }
-    let intent_id = ctx.account.invoice_of_intent.iter().find(|(_, inv)| invoice["id"] == inv.as_str()).map(|(pi, _)| pi.clone());
-    let Some(intent) = intent_id.and_then(|pi| ctx.account.get(&pi).cloned()) else { return };
-    let method = subscription["default_payment_method"]
-        .as_str()
-        .or_else(|| customer["invoice_settings"]["default_payment_method"].as_str())
-        .and_then(|pm| ctx.account.get(pm))
-        .cloned();
-    match method {
+    let Some(intent) = intent_of(ctx, &invoice) else { return };
+    match default_method(ctx, &subscription, &customer) {
         // Declines are the intent's outcome (and the invoice's, through its hooks).
         Some(pm) => {
             let _ = intents::confirm(ctx, intent, pm, Confirmation { off_session: true, error_on_requires_action: false });
         }
         None => intent_failed(ctx, &intent),
     }
+}
+
+/// The PaymentIntent that pays `invoice`.
+fn intent_of(ctx: &Ctx<'_>, invoice: &Value) -> Option<Value> {
+    let intent = ctx.account.invoice_of_intent.iter().find(|(_, inv)| invoice["id"] == inv.as_str()).map(|(pi, _)| pi)?;
+    ctx.account.get(intent).cloned()
+}
+
+/// What a subscription's invoices are charged to: its default payment method, or its
+/// customer's.
+fn default_method(ctx: &Ctx<'_>, subscription: &Value, customer: &Value) -> Option<Value> {
+    subscription["default_payment_method"]
+        .as_str()
+        .or_else(|| customer["invoice_settings"]["default_payment_method"].as_str())
+        .and_then(|pm| ctx.account.get(pm))
+        .cloned()
+}
+
+/// `POST /v1/invoices/{id}/pay`: charges an open invoice now, to `payment_method` (one
+/// of the invoice's customer's) or else the default one, off session unless
+/// `off_session=false`. A decline is the card error, the invoice left open (and its
+/// attempt counted); a payment that needs the customer (3-D Secure, on session) is
+/// `invoice_payment_intent_requires_action`, its PaymentIntent left `requires_action`.
+pub fn pay_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    let invoice = ctx.account.get_kind("invoice", id).cloned().ok_or_else(|| ApiError::no_such("invoice", id))?;
+    match invoice["status"].as_str().unwrap_or_default() {
+        "open" => {}
+        "paid" => return Err(ApiError::invalid("Invoice is already paid")),
+        status => return Err(ApiError::invalid(format!("You can only pay an open invoice. This invoice is {status}."))),
+    }
+    let customer = ctx.account.get(invoice["customer"].as_str().unwrap_or_default()).cloned().unwrap_or(Value::Null);
+    let method = match params.str("payment_method")? {
+        Some(pm) => {
+            let method = ctx
+                .account
+                .get_kind("payment_method", pm)
+                .cloned()
+                .ok_or_else(|| ApiError::no_such_param("payment_method", pm, "payment_method"))?;
+            if method["customer"] != invoice["customer"] {
+                return Err(ApiError::invalid_param(
+                    "payment_method",
+                    format!("The PaymentMethod {pm} does not belong to the Customer of this invoice. Attach it to the Customer first."),
+                ));
+            }
+            Some(method)
+        }
+        None => subscription_of(ctx, &invoice).and_then(|subscription| default_method(ctx, &subscription, &customer)),
+    };
+    let Some(method) = method else {
+        return Err(ApiError::invalid("The invoice has no payment method to charge: pass `payment_method`, or set a default one."));
+    };
+    let intent = intent_of(ctx, &invoice).ok_or_else(|| ApiError::invalid("This invoice has nothing to charge."))?;
+    let off_session = params.bool("off_session")?.unwrap_or(true);
+    let intent = intents::confirm(ctx, intent, method, Confirmation { off_session, error_on_requires_action: false })?;
+    if intent["status"] == "requires_action" {
+        return Err(ApiError::card(
+            "invoice_payment_intent_requires_action",
+            None,
+            "This payment requires additional user action before it can be completed successfully. Payment can be completed \
+             using the PaymentIntent associated with the invoice.",
+        ));
+    }
+    let invoice = ctx.account.get(id).cloned().unwrap_or(invoice);
+    ctx.expand(invoice, params)
 }
 
 /// `at` moved on by `n` times the price's interval (calendar months and years, clamped
