@@ -442,6 +442,13 @@ catalogue! {
     subscription_paused: "Paused", "Suspendu";
     no_such_subscription: "There is no such subscription in your account.", "Cet abonnement n'existe pas dans votre compte.";
     subscription_ended: "This subscription has ended: it can no longer be changed.", "Cet abonnement a pris fin : il ne peut plus être modifié.";
+    pay_overdue_with: "Pay the overdue renewal, and the next ones, with", "Payer le renouvellement en retard, et les suivants, avec";
+    pay_overdue_now: "Pay now", "Payer maintenant";
+    paying_overdue: "Paying…", "Paiement…";
+    add_card_to_pay_overdue: "Add a card below, then pay the overdue renewal with it here.", "Ajoutez une carte ci-dessous, puis payez ici le renouvellement en retard avec elle.";
+    nothing_overdue: "This subscription has nothing left to pay.", "Cet abonnement n'a plus rien à payer.";
+    pay_form_expired: "This form has expired: reload the page and pay again.", "Ce formulaire a expiré : rechargez la page et payez à nouveau.";
+    overdue_needs_authentication: "Your bank wants to confirm this payment, which cannot be done from here: choose another card.", "Votre banque veut confirmer ce paiement, ce qui ne peut pas se faire d'ici : choisissez une autre carte.";
 }
 
 impl Locale {

@@ -2,7 +2,8 @@
 //! webhooks: a signed-in shopper subscribes with a ConfirmationToken (the server
 //! creates the Subscription `default_incomplete` and confirms its first invoice), each
 //! paid invoice becomes one order with its confirmation, renewals come from the
-//! emulator's clock, a renewal that cannot be charged shows `past_due`, the account
+//! emulator's clock, a renewal that cannot be charged shows `past_due` and is paid from
+//! the account page with another saved card, the account
 //! page cancels at the period's end and undoes it, and duplicated, shuffled webhooks
 //! change nothing.
 
@@ -71,6 +72,13 @@ impl Shop {
             .await
             .unwrap();
         assert!(reply.status().is_success());
+    }
+
+    /// Sends the account page's (`page`) form that pays `subscription`'s overdue renewal
+    /// with the saved card `card`.
+    async fn pay_overdue(&self, page: &str, subscription: &str, card: &str) -> (u16, Value) {
+        let attempt = page.split("name=\"attempt\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a nonce");
+        self.api("account/subscription/pay", &[("subscription", subscription), ("payment_method", card), ("attempt", attempt)]).await
     }
 
     /// Waits until the storefront has answered every webhook of `kind` sent so far.
@@ -172,7 +180,7 @@ async fn a_signed_in_shopper_subscribes_and_each_paid_invoice_becomes_one_order(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_renewal_that_cannot_be_charged_shows_past_due_to_the_shopper() {
+async fn a_renewal_that_cannot_be_charged_shows_past_due_and_another_saved_card_pays_it() {
     let shop = shop().await;
     shop.sign_up("past-due@example.com").await;
     shop.subscribe("pm_card_visa").await;
@@ -200,6 +208,35 @@ async fn a_renewal_that_cannot_be_charged_shows_past_due_to_the_shopper() {
     assert!(account.contains("the last renewal could not be charged"), "{account}");
     let (orders, _) = shop.invoice_orders(&subscription.id).await;
     assert_eq!(orders.iter().filter(|order| order.is_some()).count(), 1, "only the paid invoice is an order");
+
+    // The account page offers to pay it with a saved card. The same card is declined
+    // again, and a card that is not the shopper's is refused before Stripe is asked.
+    assert!(account.contains("data-testid=\"pay-overdue-form\""), "{account}");
+    let (status, declined) = shop.pay_overdue(&account, &subscription.id, card["id"].as_str().unwrap()).await;
+    assert_eq!(status, 402, "{declined}");
+    assert!(declined.to_string().contains("declined"), "{declined}");
+    let (status, refused) = shop.pay_overdue(&account, &subscription.id, "pm_1NotTheShoppers").await;
+    assert_eq!(status, 404, "{refused}");
+    assert_eq!(shop.only_subscription().await.state.status, "past_due");
+
+    // A new card (added on this page) pays it: active again, the invoice an order, and
+    // the new card is what the next renewals are charged to.
+    let added =
+        shop.stripe(Method::POST, "/v1/payment_methods/pm_card_mastercard/attach", &[("customer", customer.as_str().unwrap())]).await;
+    let account = shop.page("/account").await;
+    let (status, paid) = shop.pay_overdue(&account, &subscription.id, added["id"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{paid}");
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+    let (orders, confirmations) = shop.invoice_orders(&subscription.id).await;
+    assert_eq!((orders.iter().filter(|order| order.is_some()).count(), confirmations), (2, 2));
+    let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{}", subscription.id), &[]).await;
+    assert_eq!((at_stripe["status"].as_str(), &at_stripe["default_payment_method"]), (Some("active"), &added["id"]));
+    // The same form sent again pays nothing more; the page offers nothing to pay.
+    let (status, again) = shop.pay_overdue(&account, &subscription.id, added["id"].as_str().unwrap()).await;
+    assert_eq!(status, 400, "{again}");
+    assert!(!shop.page("/account").await.contains("pay-overdue-form"));
+    shop.delivered("invoice.paid").await;
+    assert_eq!(shop.invoice_orders(&subscription.id).await, (orders, 2), "its webhook finds it done");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -48,6 +48,7 @@ pub async fn summary(state: &AppState, locale: Locale, account: Option<AccountRe
                 name: terms.name.clone(),
                 quantity: terms.quantity,
                 id: record.id,
+                pay_attempt: (record.state.status == "past_due").then(|| crate::session::random_id("overdue")),
                 status: record.state.status,
                 period_end: record.state.current_period_end,
                 cancel_at_period_end: record.state.cancel_at_period_end,

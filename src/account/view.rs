@@ -7,7 +7,7 @@ use super::{
 };
 use crate::error::AppError;
 use crate::stripe_js::{ConfirmationTokenParams, ElementsOptions, PaymentMethodData};
-use crate::subscriptions::{AccountSubscription, CancelSubscription, ResumeSubscription};
+use crate::subscriptions::{AccountSubscription, CancelSubscription, PayOverdueSubscription, ResumeSubscription};
 use crate::ui::{ActionError, MountedPaymentElement, mount_payment_element};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -84,13 +84,17 @@ fn SignedIn(summary: AccountSummary, cards: Option<CardsData>) -> impl IntoView 
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     let (before, after) = t.signed_in_as().split_once("{0}").unwrap_or((t.signed_in_as(), ""));
+    // The saved cards an overdue renewal can be paid with; a card added while one is
+    // overdue loads the page again, so that it can be picked.
+    let saved = cards.as_ref().and_then(|data| data.cards.as_ref().ok()).cloned().unwrap_or_default();
+    let overdue = summary.subscriptions.iter().any(|subscription| subscription.pay_attempt.is_some());
     view! {
         <p data-testid="signed-in-as">{before} <strong>{summary.email.clone()}</strong>{after}</p>
         <ActionForm action=sign_out>
             <button type="submit" data-testid="sign-out-button" disabled=move || sign_out.pending().get()>{t.sign_out()}</button>
         </ActionForm>
-        {cards.map(|CardsData { cards, setup, card_saved }| view! { <CardsPanel cards setup card_saved/> })}
-        <Subscriptions subscriptions=summary.subscriptions/>
+        {cards.map(|CardsData { cards, setup, card_saved }| view! { <CardsPanel cards setup card_saved overdue/> })}
+        <Subscriptions subscriptions=summary.subscriptions saved/>
         <section aria-labelledby="orders-title">
             <h2 id="orders-title">{t.your_orders()}</h2>
             {if summary.orders.is_empty() {
@@ -119,9 +123,10 @@ fn SignedIn(summary: AccountSummary, cards: Option<CardsData>) -> impl IntoView 
 /// period's end or its undoing. Plain forms: the server changes the subscription at
 /// Stripe and sends the browser back here, where the new state shows.
 #[component]
-fn Subscriptions(subscriptions: Vec<AccountSubscription>) -> impl IntoView {
+fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod>) -> impl IntoView {
     let cancel = ServerAction::<CancelSubscription>::new();
     let resume = ServerAction::<ResumeSubscription>::new();
+    let pay = ServerAction::<PayOverdueSubscription>::new();
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     let rows: Vec<_> = subscriptions
@@ -133,6 +138,28 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>) -> impl IntoView {
             let period = subscription.period_end.filter(|_| changeable).map(|end| {
                 let template = if subscription.cancel_at_period_end { t.ends_on() } else { t.renews_on() };
                 crate::i18n::fill(template, &[&locale.date(end)])
+            });
+            let overdue = subscription.pay_attempt.clone().map(|attempt| {
+                let id = subscription.id.clone();
+                if saved.is_empty() {
+                    return view! { <p class="hint" data-testid="pay-overdue-add-card">{t.add_card_to_pay_overdue()}</p> }.into_any();
+                }
+                let options = saved
+                    .iter()
+                    .map(|card| view! { <option value=card.id.clone()>{format!("{} · {}", card.label(), card.expiry())}</option> })
+                    .collect_view();
+                view! {
+                    <ActionForm action=pay attr:class="pay-overdue" attr:data-testid="pay-overdue-form">
+                        <input type="hidden" name="subscription" value=id/>
+                        <input type="hidden" name="attempt" value=attempt/>
+                        <label>{t.pay_overdue_with()} " " <select name="payment_method" data-testid="pay-overdue-card">{options}</select></label>
+                        " "
+                        <button type="submit" class="primary" data-testid="pay-overdue" disabled=move || pay.pending().get()>
+                            {move || if pay.pending().get() { t.paying_overdue() } else { t.pay_overdue_now() }}
+                        </button>
+                    </ActionForm>
+                }
+                .into_any()
             });
             let named = label.clone();
             let form = changeable.then(move || {
@@ -166,6 +193,7 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>) -> impl IntoView {
                         {t.subscription_status(&subscription.status)}
                     </span>
                     {period.map(|text| view! { <span class="period" data-testid="subscription-period">{text}</span> })}
+                    {overdue}
                     {form}
                 </li>
             }
@@ -177,6 +205,7 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>) -> impl IntoView {
                 <h2 id="subscriptions-title">{t.your_subscriptions()}</h2>
                 <ActionError action=cancel/>
                 <ActionError action=resume/>
+                <ActionError action=pay/>
                 <ul class="account-subscriptions">{rows}</ul>
             </section>
         }
@@ -189,7 +218,12 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>) -> impl IntoView {
 /// `handleNextAction`). The list follows what is added and removed, in place.
 #[cfg_attr(feature = "split-islands", island(lazy))]
 #[cfg_attr(not(feature = "split-islands"), island)]
-fn CardsPanel(cards: Result<Vec<SavedMethod>, String>, setup: Result<CardSetupView, String>, card_saved: bool) -> impl IntoView {
+fn CardsPanel(
+    cards: Result<Vec<SavedMethod>, String>,
+    setup: Result<CardSetupView, String>,
+    card_saved: bool,
+    overdue: bool,
+) -> impl IntoView {
     let remove = ServerAction::<RemovePaymentMethod>::new();
     let added = RwSignal::new(0_u32);
     let cards = RwSignal::new(cards);
@@ -224,7 +258,7 @@ fn CardsPanel(cards: Result<Vec<SavedMethod>, String>, setup: Result<CardSetupVi
         <section aria-labelledby="add-card-title">
             <h2 id="add-card-title">{t.add_a_card()}</h2>
             {match setup {
-                Ok(setup) => view! { <AddCardForm setup added card_saved/> }.into_any(),
+                Ok(setup) => view! { <AddCardForm setup added card_saved overdue/> }.into_any(),
                 Err(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
             }}
         </section>
@@ -258,7 +292,7 @@ fn SavedCardRow(card: SavedMethod, remove: ServerAction<RemovePaymentMethod>) ->
 }
 
 #[component]
-fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>, card_saved: bool) -> impl IntoView {
+fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>, card_saved: bool, overdue: bool) -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     let error = RwSignal::new(String::new());
@@ -319,6 +353,8 @@ fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>, card_saved: bool) -> 
                 }
             };
             match saved.await {
+                // The page again: the overdue renewal's form offers the new card.
+                Ok(_) if overdue => drop(window().location().reload()),
                 Ok(message) => {
                     result.set(message);
                     added.update(|n| *n += 1);

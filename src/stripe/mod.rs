@@ -206,6 +206,25 @@ impl Client {
         self.request(Method::POST, &format!("/v1/subscriptions/{id}"), Some(body), Some(idempotency_key)).await
     }
 
+    /// Charges the subscription's next invoices to `payment_method` (one of its
+    /// customer's). <https://docs.stripe.com/api/subscriptions/update>
+    pub async fn set_default_payment_method(
+        &self,
+        id: &SubscriptionId,
+        payment_method: &PaymentMethodId,
+        idempotency_key: &str,
+    ) -> Result<Subscription, Error> {
+        let body = format!("default_payment_method={payment_method}&expand%5B0%5D=latest_invoice.payments");
+        self.request(Method::POST, &format!("/v1/subscriptions/{id}"), Some(body), Some(idempotency_key)).await
+    }
+
+    /// Charges an open invoice now, off session, to `payment_method`.
+    /// <https://docs.stripe.com/api/invoices/pay>
+    pub async fn pay_invoice(&self, id: &InvoiceId, payment_method: &PaymentMethodId, idempotency_key: &str) -> Result<Invoice, Error> {
+        let body = format!("payment_method={payment_method}&expand%5B0%5D=payments");
+        self.request(Method::POST, &format!("/v1/invoices/{id}/pay"), Some(body), Some(idempotency_key)).await
+    }
+
     /// With its payments expanded (the PaymentIntent that paid it).
     /// <https://docs.stripe.com/api/invoices/retrieve>
     pub async fn retrieve_invoice(&self, id: &InvoiceId) -> Result<Invoice, Error> {

@@ -12,6 +12,15 @@ pub async fn cancel_subscription(subscription: String) -> Result<(), AppError> {
     super::service::set_cancel_at_period_end(&state, &request, subscription.trim(), true).await
 }
 
+/// Pays a past-due subscription's open invoice now with one of the shopper's saved
+/// cards (`payment_method`), which its renewals are charged to from then on. `attempt`
+/// is the form's nonce: the same form sent twice pays once.
+#[server(endpoint = "account/subscription/pay", output = crate::error::JsonReply)]
+pub async fn pay_overdue_subscription(subscription: String, payment_method: String, attempt: String) -> Result<(), AppError> {
+    let (state, request) = crate::request::edge()?;
+    super::service::pay_overdue(&state, &request, subscription.trim(), payment_method.trim(), attempt.trim()).await
+}
+
 /// Undoes a cancellation at the period's end: the subscription renews again.
 #[server(endpoint = "account/subscription/resume", output = crate::error::JsonReply)]
 pub async fn resume_subscription(subscription: String) -> Result<(), AppError> {

@@ -16,6 +16,9 @@ pub struct AccountSubscription {
     /// When the current period ends: the next renewal, or the end.
     pub period_end: Option<i64>,
     pub cancel_at_period_end: bool,
+    /// For a `past_due` subscription, the nonce of the form that pays it: part of the
+    /// payment's idempotency key, so that a form sent twice pays once.
+    pub pay_attempt: Option<String>,
 }
 
 impl AccountSubscription {

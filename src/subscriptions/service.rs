@@ -3,7 +3,7 @@
 //! shopper's ConfirmationToken, keep what Stripe says of it, and turn each paid invoice
 //! into an order.
 
-use crate::account::{current_account, customer_of};
+use crate::account::{current_account, customer_of, list_saved};
 use crate::cart::Cart;
 use crate::checkout::{PaymentReply, PaymentResult, PaymentStatus};
 use crate::error::AppError;
@@ -12,7 +12,7 @@ use crate::request::Request;
 use crate::session::{self, SessionId};
 use crate::state::AppState;
 use crate::store::{InvoiceEffect, NewSubscription, PaidInvoice, SubscriptionState, SubscriptionTerms};
-use crate::stripe::ids::{ConfirmationTokenId, InvoiceId, PaymentIntentId, SubscriptionId};
+use crate::stripe::ids::{ConfirmationTokenId, CustomerId, InvoiceId, PaymentIntentId, PaymentMethodId, SubscriptionId};
 use crate::stripe::types::{
     ConfirmPaymentIntent, CreateProduct, CreateSubscription, Expandable, Invoice, PaymentIntent, PaymentIntentStatus, PriceData,
     RecurringParams, Subscription, SubscriptionItemParams, SubscriptionPaymentSettings,
@@ -342,5 +342,58 @@ pub async fn set_cancel_at_period_end(state: &AppState, request: &Request, id: &
     };
     state.store.sync_subscription(id.as_str(), state_of(&updated), now_ms(), session::now()).await?;
     tracing::info!(subscription = %id, cancel, "subscription's cancel at period end set");
+    Ok(())
+}
+
+/// Pays the open invoice of the signed-in shopper's `past_due` subscription now with
+/// one of their saved cards, which the subscription's renewals are charged to from
+/// then on (Stripe does not retry an old card that a shopper replaced). Off session, as
+/// a renewal is: a card whose bank insists on confirming each payment is refused with
+/// words that say to pick another. The idempotency keys carry the form's `attempt`
+/// nonce, so a form sent twice pays once; a new page is a new attempt.
+pub async fn pay_overdue(state: &AppState, request: &Request, id: &str, payment_method: &str, attempt: &str) -> Result<(), AppError> {
+    let t = request.texts();
+    let not_found = || AppError::NotFound(t.no_such_subscription().into());
+    let no_card = || AppError::NotFound(t.no_such_card().into());
+    let account = current_account(state, request).await?.ok_or_else(not_found)?;
+    let id = SubscriptionId::parse(id).map_err(|_| not_found())?;
+    let record = state.store.subscription(id.as_str()).await?.filter(|record| record.account_id == account.id).ok_or_else(not_found)?;
+    if record.state.status != "past_due" {
+        return Err(AppError::invalid(t.nothing_overdue()));
+    }
+    if attempt.is_empty() || attempt.len() > 64 || !attempt.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(AppError::invalid(t.pay_form_expired()));
+    }
+    // One of this account's own cards (Stripe would refuse another customer's anyway).
+    let method = PaymentMethodId::parse(payment_method).map_err(|_| no_card())?;
+    let customer = account.stripe_customer_id.as_deref().and_then(|c| CustomerId::parse(c).ok()).ok_or_else(no_card)?;
+    if !list_saved(state, &customer).await?.iter().any(|card| card.id == method.as_str()) {
+        return Err(no_card());
+    }
+    let key = |step: &str| format!("overdue-{step}-{attempt}-{method}");
+    let subscription = state.payments.stripe.set_default_payment_method(&id, &method, &key("default")).await?;
+    let invoice = match &subscription.latest_invoice {
+        Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("open") => invoice.id.clone(),
+        // Paid meanwhile (a renewal retried, another tab): nothing to charge.
+        _ => {
+            refresh(state, &id).await?;
+            return Err(AppError::invalid(t.nothing_overdue()));
+        }
+    };
+    match state.payments.stripe.pay_invoice(&invoice, &method, &key("pay")).await {
+        Ok(_) => {}
+        Err(crate::stripe::Error::Api(api)) if api.status == 402 => {
+            tracing::info!(subscription = %id, code = ?api.code, decline_code = ?api.decline_code, "an overdue renewal was declined again");
+            let message = match api.code.as_deref() {
+                Some("invoice_payment_intent_requires_action" | "authentication_required") => t.overdue_needs_authentication().to_owned(),
+                code => request.locale.decline(api.decline_code.as_deref(), code, &api.message),
+            };
+            return Err(AppError::Declined { message, decline_code: api.decline_code });
+        }
+        Err(error) => return Err(AppError::from(error)),
+    }
+    // Active again; the invoice becomes the renewal's order (its webhooks find it done).
+    refresh(state, &id).await?;
+    tracing::info!(subscription = %id, invoice = %invoice, "an overdue renewal was paid with another card");
     Ok(())
 }
