@@ -8,6 +8,9 @@ import { VARIANTS } from '../global-setup';
 // and cancels it at the period's end (and undoes that).
 
 test.use({ baseURL: VARIANTS.subscriptions.url });
+// One after the other, in one worker: a test moves this variant's emulator clock on, and
+// a subscription another test is changing meanwhile would renew or end under it.
+test.describe.configure({ mode: 'default' });
 
 /** The coffee beans subscription in the cart, at checkout, ready to pay. */
 async function beansAtCheckout(page: Page, gotoHydrated: (path: string) => Promise<void>) {
@@ -103,4 +106,59 @@ test.describe('a checkout whose cart changed in another tab', () => {
     await expect(page.getByTestId('subscribe-needs-account')).toBeVisible();
     await expect(page.getByTestId('pay-button')).toHaveCount(0);
   });
+});
+
+/** A call to this variant's emulator (any test key will do). */
+async function stripe(method: string, path: string, form: Record<string, string> = {}) {
+  const response = await fetch(`${VARIANTS.subscriptions.emulator}${path}`, {
+    method,
+    headers: { authorization: 'Bearer sk_test_e2e', 'content-type': 'application/x-www-form-urlencoded' },
+    body: method === 'GET' ? undefined : new URLSearchParams(form).toString(),
+  });
+  expect(response.ok, `${method} ${path}: ${response.status}`).toBeTruthy();
+  return response.json();
+}
+
+test('an overdue renewal is paid from the account page with another saved card', async ({ page, gotoHydrated }) => {
+  await signUp(page, gotoHydrated, uniqueEmail('subscriber-overdue'));
+  await beansAtCheckout(page, gotoHydrated);
+  await expect(page.getByTestId('pay-button')).toBeEnabled();
+  await typeCard(page, '4242424242424242');
+  await page.getByTestId('pay-button').click();
+  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+  await gotoHydrated('/account');
+  const row = page.locator('[data-testid^="subscription-sub_"]');
+  const id = (await row.getAttribute('data-testid'))!.replace('subscription-', '');
+
+  // Its card is replaced (in the Dashboard, say) by one that declines, and a month passes.
+  const subscription = await stripe('GET', `/v1/subscriptions/${id}`);
+  const failing = await stripe('POST', '/v1/payment_methods/pm_card_chargeCustomerFail/attach', { customer: subscription.customer });
+  await stripe('POST', `/v1/subscriptions/${id}`, { default_payment_method: failing.id });
+  const clock = await fetch(`${VARIANTS.subscriptions.emulator}/_emulator/clock`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ advance_seconds: 32 * 86_400 }),
+  });
+  expect(clock.ok).toBeTruthy();
+  await expect(async () => {
+    await page.reload();
+    await expect(row).toHaveAttribute('data-status', 'past_due', { timeout: 1_000 });
+  }).toPass();
+  await expect(row.getByTestId('subscription-status')).toContainText('the last renewal could not be charged');
+
+  // The declining card again: declined, and said so.
+  const pick = async (last4: string) => {
+    const select = row.getByTestId('pay-overdue-card');
+    await select.selectOption((await select.locator('option', { hasText: last4 }).getAttribute('value'))!);
+  };
+  await pick('0341');
+  await row.getByTestId('pay-overdue').click();
+  await expect(page.getByRole('alert').filter({ hasText: 'declined' })).toBeVisible();
+  await expect(row).toHaveAttribute('data-status', 'past_due');
+  // The card the shopper subscribed with: paid, active again, nothing more to pay.
+  await pick('4242');
+  await row.getByTestId('pay-overdue').click();
+  await expect(row).toHaveAttribute('data-status', 'active');
+  await expect(row.getByTestId('pay-overdue-form')).toHaveCount(0);
+  expect((await stripe('GET', `/v1/subscriptions/${id}`)).status).toBe('active');
 });
