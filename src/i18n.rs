@@ -276,6 +276,9 @@ catalogue! {
     mail_refund_subject: "A refund for your order {0}", "Un remboursement pour votre commande {0}";
     mail_refund_body: "We refunded {0} for order {1}. Your bank shows it within 5 to 10 days.",
         "Nous avons remboursé {0} pour la commande {1}. Votre banque l'affiche sous 5 à 10 jours.";
+    mail_renewal_failed_subject: "Your subscription could not be renewed", "Votre abonnement n'a pas pu être renouvelé";
+    mail_renewal_failed_body: "Your bank did not accept the payment for the renewal of your subscription ({0}). Nothing was charged: pay it with another card from your account.",
+        "Votre banque n'a pas accepté le paiement du renouvellement de votre abonnement ({0}). Rien n'a été débité : payez-le avec une autre carte depuis votre compte.";
     email_for_receipt: "Email for your receipt", "E-mail pour votre reçu";
     email_hint: "We send the order confirmation here.", "Nous y envoyons la confirmation de commande.";
     method_not_accepted: "This shop does not accept that payment method for this order. Choose another one and pay again.",

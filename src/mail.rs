@@ -13,7 +13,7 @@ use crate::i18n::{Locale, fill};
 use crate::money::{Currency, Money};
 use crate::session;
 use crate::state::AppState;
-use crate::store::{DueMessage, OrderRecord, RefundStatus, StoreError};
+use crate::store::{DueMessage, OrderRecord, RENEWAL_FAILED, RefundStatus, StoreError};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
@@ -164,6 +164,13 @@ impl Mailer {
     /// why the message is no longer to be sent.
     async fn about(&self, state: &AppState, message: &DueMessage) -> Result<About, StoreError> {
         let Some(order) = state.store.order_for_merchant(&message.order_id).await? else { return Ok(Err("the order is gone")) };
+        if let Some(about) = message.kind.strip_prefix(RENEWAL_FAILED) {
+            // Paid meanwhile (from the account page, or Stripe's retry): nothing to say.
+            let subscription = about.split('.').next().unwrap_or_default();
+            let unpaid =
+                state.store.subscription(subscription).await?.is_some_and(|s| matches!(s.state.status.as_str(), "past_due" | "unpaid"));
+            return Ok(if unpaid { Ok((order, None)) } else { Err("the renewal was paid, or the subscription ended, meanwhile") });
+        }
         let Some(refund_id) = message.kind.strip_prefix("refund.") else { return Ok(Ok((order, None))) };
         let refunds = state.store.refunds_of(&order.id).await?;
         Ok(match refunds.refunds.iter().find(|refund| refund.id == refund_id) {
@@ -228,6 +235,13 @@ impl Mailer {
                 let amount = locale.money(Money::new(refunded.ok_or("the refund's amount is unknown")?, currency));
                 let (text, html) = short_note(&fill(t.mail_refund_body(), &[&amount, &order.id]), &link, t.view_order());
                 (fill(t.mail_refund_subject(), &[&order.id]), text, html)
+            }
+            kind if kind.starts_with(RENEWAL_FAILED) => {
+                let line = order.lines.first().ok_or("the subscription's order has no line")?;
+                let what = format!("{} × {}", line.quantity, line.name);
+                let account = format!("{}/account", self.public_url);
+                let (text, html) = short_note(&fill(t.mail_renewal_failed_body(), &[&what]), &account, t.your_account());
+                (t.mail_renewal_failed_subject().to_owned(), text, html)
             }
             // To the merchant, in the language of the merchant's pages: what happened and
             // what to do, and a link to the order's page there.

@@ -38,7 +38,9 @@ pub use orders::{
 pub use outbox::{DueMessage, OutboxEntry};
 pub use refunds::{RefundEffect, RefundRecord, RefundReport, RefundStatus, Refunds};
 pub use sessions::{CartAdd, CartContents, VisitRecord};
-pub use subscriptions::{InvoiceEffect, NewSubscription, PaidInvoice, SubscriptionRecord, SubscriptionState, SubscriptionTerms};
+pub use subscriptions::{
+    InvoiceEffect, NewSubscription, PaidInvoice, RENEWAL_FAILED, SubscriptionRecord, SubscriptionState, SubscriptionTerms,
+};
 
 /// A database fault. Its text is for the log, never for the browser.
 #[derive(Debug, thiserror::Error)]

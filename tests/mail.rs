@@ -61,28 +61,6 @@ async fn wait_for_messages(dir: &Path, count: usize) -> Vec<String> {
     support::poll_until(300, || async { received(dir) }, |messages: &Vec<String>| messages.len() >= count).await
 }
 
-/// Folded header lines joined, quoted-printable soft line breaks and `=XX` escapes
-/// undone: enough to read a message.
-fn readable(message: &str) -> String {
-    let joined = message.replace("\r\n ", " ").replace("\n ", " ").replace("=\r\n", "").replace("=\n", "");
-    let mut out = Vec::new();
-    let bytes = joined.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'='
-            && i + 2 < bytes.len()
-            && let Ok(byte) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 async fn shop(extra: &[(&str, &str)]) -> Shop {
     Shop::start(extra).await
 }
@@ -144,7 +122,7 @@ async fn a_paid_order_gets_one_confirmation_in_its_language_whatever_stripe_repe
 
     let messages = wait_for_messages(&maildir, 1).await;
     assert_eq!(messages.len(), 1, "{:?}", shop.store.outbox_for(&order_id).await.unwrap());
-    let message = readable(&messages[0]);
+    let message = support::readable(&messages[0]);
     assert!(message.contains("To: Jenny.Rosen@example.com"), "{message}");
     assert!(message.contains(&format!("Message-ID: <order_confirmation.{order_id}@127.0.0.1>")), "{message}");
     assert!(message.contains("multipart/alternative") && message.contains("text/html"), "{message}");
@@ -187,7 +165,7 @@ async fn a_paid_order_gets_one_confirmation_in_its_language_whatever_stripe_repe
     let (status, reply) = shop.pay(&english, "ada@example.com").await;
     assert_eq!(status, 200, "{reply}");
     let messages = wait_for_messages(&maildir, 2).await;
-    let message = readable(messages.iter().find(|m| m.contains("To: ada@example.com")).unwrap());
+    let message = support::readable(messages.iter().find(|m| m.contains("To: ada@example.com")).unwrap());
     assert!(message.contains("Thank you") && message.contains("€69.00"), "{message}");
 }
 
@@ -212,7 +190,7 @@ async fn with_the_mail_server_down_the_confirmation_arrives_once_it_is_back() {
     let _smtp = SmtpServer::start(port, &maildir).await;
     let messages = wait_for_messages(&maildir, 1).await;
     assert_eq!(messages.len(), 1);
-    assert!(readable(&messages[0]).contains(&order_id));
+    assert!(support::readable(&messages[0]).contains(&order_id));
     let sent = support::poll_until(100, || async { shop.outbox_status(&order_id).await }, |s: &Vec<&str>| s == &["sent"]).await;
     assert_eq!(sent, ["sent"]);
 }
@@ -289,7 +267,7 @@ async fn without_smtp_messages_are_written_as_files_and_an_order_without_address
     )
     .await;
     assert_eq!(files, [mail_dir.join(format!("{order_id}.order_confirmation.eml"))]);
-    assert!(readable(&std::fs::read_to_string(&files[0]).unwrap()).contains(&format!("/orders/{order_id}")));
+    assert!(support::readable(&std::fs::read_to_string(&files[0]).unwrap()).contains(&format!("/orders/{order_id}")));
 
     // A guest who gives no address: nothing can be sent, and the merchant sees why.
     let (status, reply) = shop.pay(&shopper("en"), "").await;
@@ -341,7 +319,7 @@ async fn a_debit_that_fails_days_later_is_told_by_email() {
     assert!(support::client().post(settle).json(&serde_json::json!({ "result": "fail" })).send().await.unwrap().status().is_success());
 
     let messages = wait_for_messages(&maildir, 1).await;
-    let message = readable(&messages[0]);
+    let message = support::readable(&messages[0]);
     assert!(message.contains(&format!("Subject: Your payment for order {order_id} did not go through")), "{message}");
     assert!(message.contains("Nothing was charged") && message.contains(&format!("/orders/{order_id}")), "{message}");
     // The sender marks the message sent once the SMTP server has taken it: the file can
@@ -372,7 +350,8 @@ async fn each_refund_is_told_once() {
         assert_eq!(refund["status"], "succeeded", "{refund}");
     }
     let messages = wait_for_messages(&maildir, 3).await;
-    let refunds: Vec<String> = messages.iter().map(|m| readable(m)).filter(|m| m.contains("Subject: A refund for your order")).collect();
+    let refunds: Vec<String> =
+        messages.iter().map(|m| support::readable(m)).filter(|m| m.contains("Subject: A refund for your order")).collect();
     assert_eq!(refunds.len(), 2, "{messages:#?}");
     assert!(
         refunds.iter().any(|m| m.contains("We refunded €20.00")) && refunds.iter().any(|m| m.contains("We refunded €15.00")),
@@ -431,7 +410,7 @@ async fn a_refund_that_fails_before_its_message_goes_out_is_not_told_as_done() {
     );
     let messages = received(&maildir);
     assert_eq!(messages.len(), 1, "{messages:#?}");
-    assert!(!readable(&messages[0]).contains("We refunded"));
+    assert!(!support::readable(&messages[0]).contains("We refunded"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -452,7 +431,7 @@ async fn the_merchant_is_told_when_an_order_needs_them() {
     support::stripe_call(&support::client(), reqwest::Method::POST, format!("{}/v1/refunds", shop.stripe), "sk_test_mail", &form).await;
 
     // Three confirmations and a refund to the shopper; three messages to the merchant.
-    let messages: Vec<String> = wait_for_messages(&maildir, 7).await.iter().map(|m| readable(m)).collect();
+    let messages: Vec<String> = wait_for_messages(&maildir, 7).await.iter().map(|m| support::readable(m)).collect();
     // (The envelope's recipients, as aiosmtpd records them: the confirmations' blind copy
     // goes to the merchant too.)
     let only_to_merchant = |m: &&String| m.lines().any(|line| line.trim_end() == "X-RcptTo: merchant@shop.example");

@@ -81,6 +81,28 @@ impl Shop {
         self.api("account/subscription/pay", &[("subscription", subscription), ("payment_method", card), ("attempt", attempt)]).await
     }
 
+    /// A signed-up shopper (`email`) subscribed with a Visa whose renewal then fails:
+    /// their card was replaced by one that declines after attaching (Stripe's 4000 0000
+    /// 0000 0341) and a month passed. The subscription as recorded (`past_due`), its
+    /// Customer, and that card.
+    async fn past_due(&self, email: &str) -> (SubscriptionRecord, String, String) {
+        self.sign_up(email).await;
+        self.subscribe("pm_card_visa").await;
+        let subscription = self.only_subscription().await;
+        let path = format!("/v1/subscriptions/{}", subscription.id);
+        let customer = self.stripe(Method::GET, &path, &[]).await["customer"].as_str().unwrap().to_owned();
+        let card = self.stripe(Method::POST, "/v1/payment_methods/pm_card_chargeCustomerFail/attach", &[("customer", &customer)]).await;
+        let card = card["id"].as_str().unwrap().to_owned();
+        let updated = self.stripe(Method::POST, &path, &[("default_payment_method", &card)]).await;
+        assert_eq!(updated["default_payment_method"], card.as_str());
+        self.advance_clock(32).await;
+        self.delivered("invoice.payment_failed").await;
+        self.delivered("customer.subscription.updated").await;
+        let subscription = self.only_subscription().await;
+        assert_eq!(subscription.state.status, "past_due");
+        (subscription, customer, card)
+    }
+
     /// Waits until the storefront has answered every webhook of `kind` sent so far.
     async fn delivered(&self, kind: &str) {
         support::wait_delivered(&self.stripe, kind).await;
@@ -182,37 +204,32 @@ async fn a_signed_in_shopper_subscribes_and_each_paid_invoice_becomes_one_order(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renewal_that_cannot_be_charged_shows_past_due_and_another_saved_card_pays_it() {
     let shop = shop().await;
-    shop.sign_up("past-due@example.com").await;
-    shop.subscribe("pm_card_visa").await;
-    let subscription = shop.only_subscription().await;
-    // The shopper's card now declines after attaching (Stripe's 4000 0000 0000 0341).
-    let customer = shop.stripe(Method::GET, &format!("/v1/subscriptions/{}", subscription.id), &[]).await["customer"].clone();
-    let card = shop
-        .stripe(Method::POST, "/v1/payment_methods/pm_card_chargeCustomerFail/attach", &[("customer", customer.as_str().unwrap())])
-        .await;
-    let updated = shop
-        .stripe(
-            Method::POST,
-            &format!("/v1/subscriptions/{}", subscription.id),
-            &[("default_payment_method", card["id"].as_str().unwrap())],
-        )
-        .await;
-    assert_eq!(updated["default_payment_method"], card["id"]);
-
-    shop.advance_clock(32).await;
-    shop.delivered("invoice.payment_failed").await;
-    shop.delivered("customer.subscription.updated").await;
-    assert_eq!(shop.only_subscription().await.state.status, "past_due");
+    let (subscription, customer, card) = shop.past_due("past-due@example.com").await;
     let account = shop.page("/account").await;
     assert!(account.contains("data-status=\"past_due\""), "{account}");
     assert!(account.contains("the last renewal could not be charged"), "{account}");
     let (orders, _) = shop.invoice_orders(&subscription.id).await;
     assert_eq!(orders.iter().filter(|order| order.is_some()).count(), 1, "only the paid invoice is an order");
+    // The subscriber is told by email, with its first order's address, once.
+    let first_order = orders.iter().flatten().next().unwrap().clone();
+    let told = support::poll_until(
+        100,
+        || async { shop.store.outbox_for(&first_order).await.unwrap() },
+        |messages: &Vec<storefront::store::OutboxEntry>| {
+            messages.iter().any(|m| m.kind.starts_with("renewal_failed.") && m.status == "sent")
+        },
+    )
+    .await;
+    let told: Vec<&str> = told.iter().map(|m| m.kind.as_str()).filter(|kind| kind.starts_with("renewal_failed.")).collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    let email = support::readable(&shop.written_email(&first_order, told[0]).expect("the email, written to MAIL_DIR"));
+    assert!(email.contains("Subject: Your subscription could not be renewed") && email.contains("1 × Coffee beans"), "{email}");
+    assert!(email.contains("pay it with another card from your account") && email.contains("/account"), "{email}");
 
     // The account page offers to pay it with a saved card. The same card is declined
     // again, and a card that is not the shopper's is refused before Stripe is asked.
     assert!(account.contains("data-testid=\"pay-overdue-form\""), "{account}");
-    let (status, declined) = shop.pay_overdue(&account, &subscription.id, card["id"].as_str().unwrap()).await;
+    let (status, declined) = shop.pay_overdue(&account, &subscription.id, &card).await;
     assert_eq!(status, 402, "{declined}");
     assert!(declined.to_string().contains("declined"), "{declined}");
     let (status, refused) = shop.pay_overdue(&account, &subscription.id, "pm_1NotTheShoppers").await;
@@ -221,8 +238,7 @@ async fn a_renewal_that_cannot_be_charged_shows_past_due_and_another_saved_card_
 
     // A new card (added on this page) pays it: active again, the invoice an order, and
     // the new card is what the next renewals are charged to.
-    let added =
-        shop.stripe(Method::POST, "/v1/payment_methods/pm_card_mastercard/attach", &[("customer", customer.as_str().unwrap())]).await;
+    let added = shop.stripe(Method::POST, "/v1/payment_methods/pm_card_mastercard/attach", &[("customer", customer.as_str())]).await;
     let account = shop.page("/account").await;
     let (status, paid) = shop.pay_overdue(&account, &subscription.id, added["id"].as_str().unwrap()).await;
     assert_eq!(status, 200, "{paid}");
@@ -356,4 +372,31 @@ async fn a_first_payment_whose_reply_is_lost_is_said_to_be_unknown_and_the_same_
     let charges = shop.stripe(Method::GET, "/v1/charges", &[]).await;
     assert_eq!(charges["data"].as_array().unwrap().len(), 1, "charged once");
     assert_eq!(shop.only_subscription().await.state.status, "active");
+}
+
+/// The email about a failed renewal waits while the mail server is down; the renewal
+/// paid from the account page meanwhile, the email is dropped, saying why, rather than
+/// telling a paid-up subscriber to pay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_paid_before_its_email_goes_out_is_not_told_as_failed() {
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let smtp = format!("smtp://127.0.0.1:{nobody}");
+    let shop = Shop::start(&[("ADMIN_TOKEN", ADMIN), ("SMTP_URL", smtp.as_str()), ("MAIL_RETRY_SECS", "1")]).await;
+    let (subscription, customer, _) = shop.past_due("paid-meanwhile@example.com").await;
+    let first_order = shop.invoice_orders(&subscription.id).await.0.into_iter().flatten().next().unwrap();
+    let renewal_email = || async {
+        let outbox = shop.store.outbox_for(&first_order).await.unwrap();
+        outbox.into_iter().find(|m| m.kind.starts_with("renewal_failed."))
+    };
+    let tried = support::poll_until(100, renewal_email, |m| m.as_ref().is_some_and(|m| m.last_error.is_some())).await.unwrap();
+    assert_eq!(tried.status, "waiting", "{tried:?}");
+
+    let added = shop.stripe(Method::POST, "/v1/payment_methods/pm_card_mastercard/attach", &[("customer", &customer)]).await;
+    let (status, paid) = shop.pay_overdue(&shop.page("/account").await, &subscription.id, added["id"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{paid}");
+    let dropped = support::poll_until(300, renewal_email, |m| m.as_ref().is_some_and(|m| m.status != "waiting")).await.unwrap();
+    assert_eq!(
+        (dropped.status, dropped.last_error.as_deref()),
+        ("failed", Some("the renewal was paid, or the subscription ended, meanwhile"))
+    );
 }

@@ -85,6 +85,10 @@ const COLUMNS: &str = "s.id, s.account_id, a.email AS account_email, s.product_i
     s.first_payment_intent_id, s.created_at";
 const FROM: &str = "FROM subscriptions s JOIN accounts a ON a.id = s.account_id";
 
+/// The kind of the outbox's message about a renewal that could not be charged:
+/// `renewal_failed.{sub_…}.{in_…}`.
+pub const RENEWAL_FAILED: &str = "renewal_failed.";
+
 fn record_from(row: &Row) -> Result<SubscriptionRecord, StoreError> {
     Ok(SubscriptionRecord {
         id: row.get("id")?,
@@ -323,6 +327,32 @@ impl Store {
     }
 
     /// The order a paid invoice became, if it did.
+    /// Queues the email that tells a subscriber a renewal (`invoice_id`) could not be
+    /// charged, once per invoice (Stripe may retry it, and says so each time), with the
+    /// subscription's first order: the order its emails go with (the subscriber's
+    /// address and language). `false` for a subscription of another shop or without an
+    /// order yet (its first payment failed: the checkout said so).
+    pub async fn queue_renewal_failed(&self, subscription_id: &str, invoice_id: &str, now: i64) -> Result<bool, StoreError> {
+        let [subscription_id, invoice_id] = [subscription_id, invoice_id].map(str::to_owned);
+        self.write(move |tx| {
+            let order: Option<String> = tx.scalar(
+                "SELECT o.id FROM subscriptions s JOIN orders o ON o.invoice_id = s.first_invoice_id WHERE s.id = $1",
+                &[&subscription_id],
+            )?;
+            let Some(order_id) = order else {
+                tx.abandon();
+                return Ok(false);
+            };
+            let body = format!("The renewal {invoice_id} of subscription {subscription_id} could not be charged.");
+            tx.execute(
+                "INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                &[&order_id, &format!("{RENEWAL_FAILED}{subscription_id}.{invoice_id}"), &body, &now],
+            )?;
+            Ok(true)
+        })
+        .await
+    }
+
     pub async fn order_for_invoice(&self, invoice_id: &str) -> Result<Option<String>, StoreError> {
         let invoice_id = invoice_id.to_owned();
         self.read(move |tx| tx.scalar("SELECT id FROM orders WHERE invoice_id = $1", &[&invoice_id])).await

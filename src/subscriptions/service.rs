@@ -295,6 +295,15 @@ pub async fn on_event(state: &AppState, event_type: &str, object: &serde_json::V
         record_invoice(state, &invoice).await?;
     }
     refresh(state, &id).await?;
+    // A renewal that could not be charged: the subscriber is told (once per invoice),
+    // after the refresh above, so that the sender sees the subscription `past_due`.
+    if event_type == "invoice.payment_failed"
+        && object["billing_reason"] == "subscription_cycle"
+        && let Some(invoice) = object["id"].as_str()
+        && state.store.queue_renewal_failed(id.as_str(), invoice, session::now()).await?
+    {
+        return Ok("subscription updated; the subscriber is told its renewal failed");
+    }
     Ok("subscription updated")
 }
 

@@ -75,6 +75,12 @@ impl Shop {
         let store = Store::connect(&db_url).await.unwrap();
         Shop { base: running.base, stripe: running.stripe.unwrap(), shopper: shopper(), store, db_url, _db: db }
     }
+
+    /// The email a message of the outbox became, as written to `MAIL_DIR` (the shop's
+    /// emails go there unless a test sets `SMTP_URL`).
+    pub fn written_email(&self, order_id: &str, kind: &str) -> Option<String> {
+        std::fs::read_to_string(self._db.path().join("mail").join(format!("{order_id}.{kind}.eml"))).ok()
+    }
 }
 
 /// A client that keeps cookies (a shopper) and fails a test instead of hanging it.
@@ -247,4 +253,26 @@ pub async fn place_orders(store: &Store, product: &str, orders: impl IntoIterato
         let started = store.start_attempt(&session, &order, &format!("ctoken_{id}"), None, at, |_| None).await.unwrap();
         assert!(matches!(started, AttemptStart::New(_)), "{started:?}");
     }
+}
+
+/// Folded header lines joined, quoted-printable soft line breaks and `=XX` escapes
+/// undone: enough to read a message.
+pub fn readable(message: &str) -> String {
+    let joined = message.replace("\r\n ", " ").replace("\n ", " ").replace("=\r\n", "").replace("=\n", "");
+    let mut out = Vec::new();
+    let bytes = joined.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
