@@ -1945,7 +1945,12 @@ async fn the_clock_renews_subscriptions_and_a_card_that_declines_after_attaching
         "{}",
         paid.body
     );
-    assert_eq!(stripe.get(&format!("/v1/subscriptions/{failing_id}")).await.body["status"], "active");
+    let active = stripe.get(&format!("/v1/subscriptions/{failing_id}")).await.body;
+    assert_eq!(
+        (active["status"].as_str(), &active["default_payment_method"]),
+        (Some("active"), &good["id"]),
+        "on_subscription: the card that paid"
+    );
     let again = stripe.post(&pay, &[]).await;
     assert_eq!((again.status, again.body["error"]["message"].as_str()), (400, Some("Invoice is already paid")));
 }

@@ -438,10 +438,13 @@ pub fn intent_succeeded(ctx: &mut Ctx<'_>, intent: &Value) {
         previous["status"] = subscription["status"].clone();
         subscription["status"] = json!("active");
     }
+    // `on_subscription`: each successful payment makes its method the default (an
+    // overdue invoice paid with a new card moves the renewals to that card).
     if subscription["payment_settings"]["save_default_payment_method"] == "on_subscription"
-        && subscription["default_payment_method"].is_null()
+        && intent["payment_method"].is_string()
+        && subscription["default_payment_method"] != intent["payment_method"]
     {
-        previous["default_payment_method"] = Value::Null;
+        previous["default_payment_method"] = subscription["default_payment_method"].clone();
         subscription["default_payment_method"] = intent["payment_method"].clone();
     }
     if previous.as_object().is_some_and(|changed| !changed.is_empty()) {
