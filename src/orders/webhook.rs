@@ -47,7 +47,9 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         let Some(payment_intent_id) = event["data"]["object"]["payment_intent"].as_str() else {
             return (StatusCode::OK, "ignored");
         };
-        return match state.store.flag_dispute(event_id, event_type, payment_intent_id, stage, session::now()).await {
+        // When the answer is due (a dispute's `evidence_details.due_by`), for the merchant's email.
+        let due_by = event["data"]["object"]["evidence_details"]["due_by"].as_i64();
+        return match state.store.flag_dispute(event_id, event_type, payment_intent_id, stage, due_by, session::now()).await {
             Ok(effect) => {
                 let status = stage.as_str();
                 match stage {

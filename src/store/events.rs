@@ -72,9 +72,14 @@ impl DisputeStage {
         }
     }
 
-    /// What the merchant must do about `order_id` at this stage, for their email; `None`
-    /// once it is over.
-    fn asks_the_merchant(self, order_id: &str) -> Option<String> {
+    /// What the merchant must do about `order_id` at this stage, by `due_by` (the
+    /// dispute's deadline, when its event gives one), for their email; `None` once it is
+    /// over.
+    fn asks_the_merchant(self, order_id: &str, due_by: Option<i64>) -> Option<String> {
+        let deadline = match due_by.and_then(|at| time::OffsetDateTime::from_unix_timestamp(at).ok()) {
+            Some(at) => format!("{}-{:02}-{:02} {:02}:{:02} UTC", at.year(), u8::from(at.month()), at.day(), at.hour(), at.minute()),
+            None => "the deadline shown there".to_owned(),
+        };
         Some(match self {
             DisputeStage::FraudWarning => format!(
                 "The card's issuer reported the payment of order {order_id} as fraud. A dispute often follows, with a fee: \
@@ -82,11 +87,11 @@ impl DisputeStage {
             ),
             DisputeStage::Inquiry => format!(
                 "The card's issuer asks about the payment of order {order_id} (an inquiry: nothing is withdrawn yet). Answer it \
-                 in the Stripe Dashboard, or refund it, before the deadline shown there."
+                 in the Stripe Dashboard, or refund it, before {deadline}."
             ),
             DisputeStage::Opened => format!(
                 "The payment of order {order_id} is disputed: its amount and a fee were withdrawn. Answer with evidence in the \
-                 Stripe Dashboard before the deadline shown there, or accept the dispute."
+                 Stripe Dashboard before {deadline}, or accept the dispute."
             ),
             DisputeStage::Won | DisputeStage::Lost | DisputeStage::InquiryClosed | DisputeStage::Prevented => return None,
         })
@@ -289,6 +294,7 @@ impl Store {
         event_type: &str,
         payment_intent_id: &str,
         stage: DisputeStage,
+        due_by: Option<i64>,
         now: i64,
     ) -> Result<EventEffect, StoreError> {
         let [event_id, event_type, payment_intent_id] = [event_id, event_type, payment_intent_id].map(str::to_owned);
@@ -309,7 +315,7 @@ impl Store {
                          WHEN 'disputed' THEN 3 ELSE 4 END < $4 OR $4 = 4)",
                         &[&stage.as_str(), &now, &order_id, &stage.rank()],
                     )?;
-                    if let Some(body) = stage.asks_the_merchant(order_id).filter(|_| moved == 1) {
+                    if let Some(body) = stage.asks_the_merchant(order_id, due_by).filter(|_| moved == 1) {
                         alert_merchant(tx, order_id, stage.as_str(), &body, now)?;
                     }
                     EventEffect::Disputed
