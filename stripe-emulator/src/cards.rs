@@ -38,8 +38,11 @@ pub enum Behaviour {
     Declines(Decline),
     /// Attaching to a customer works; charging declines.
     AttachesThenDeclines(Decline),
-    /// The charge succeeds, then the cardholder disputes it (`charge.dispute.created`).
-    SucceedsThenDisputed,
+    /// The charge succeeds, then the cardholder disputes it for `reason`
+    /// (`charge.dispute.created`).
+    SucceedsThenDisputed {
+        reason: &'static str,
+    },
     /// The charge succeeds, then the issuer opens an inquiry about it: a dispute in
     /// `warning_needs_response`, no funds withdrawn.
     SucceedsThenInquiry,
@@ -131,7 +134,8 @@ pub const CARDS: &[TestCard] = &[
     card("4000000000000127", "visa", Behaviour::Declines(INCORRECT_CVC)),
     card("4000000000000119", "visa", Behaviour::Declines(PROCESSING)),
     card("4000000000000341", "visa", Behaviour::AttachesThenDeclines(GENERIC)),
-    card("4000000000000259", "visa", Behaviour::SucceedsThenDisputed),
+    card("4000000000000259", "visa", Behaviour::SucceedsThenDisputed { reason: "fraudulent" }),
+    card("4000000000002685", "visa", Behaviour::SucceedsThenDisputed { reason: "product_not_received" }),
     card("4000000000001976", "visa", Behaviour::SucceedsThenInquiry),
     card("4000000000005423", "visa", Behaviour::SucceedsThenEarlyFraudWarning),
     card("4000000000007726", "visa", Behaviour::SucceedsRefundPending),
@@ -165,6 +169,7 @@ pub const TEST_PAYMENT_METHODS: &[(&str, &str)] = &[
     ("pm_card_riskLevelElevated", "4000000000009235"),
     ("pm_card_chargeCustomerFail", "4000000000000341"),
     ("pm_card_createDispute", "4000000000000259"),
+    ("pm_card_createDisputeProductNotReceived", "4000000000002685"),
     ("pm_card_createDisputeInquiry", "4000000000001976"),
     ("pm_card_createIssuerFraudRecord", "4000000000005423"),
     ("pm_card_pendingRefund", "4000000000007726"),

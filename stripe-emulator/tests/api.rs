@@ -1639,6 +1639,15 @@ async fn the_dispute_card_pays_then_is_disputed() {
     assert_eq!(listed["data"][0]["id"], dispute["id"]);
     let refund = stripe.post("/v1/refunds", &[("payment_intent", paid["id"].as_str().unwrap())]).await;
     assert_eq!(refund.body["error"]["code"], "charge_disputed");
+    assert_eq!(dispute["reason"], "fraudulent");
+
+    // Stripe's other dispute card: the goods never arrived.
+    let paid = stripe.pay(&stripe.token("pm_card_createDisputeProductNotReceived").await, &[]).await.body;
+    let listed = stripe.get(&format!("/v1/disputes?payment_intent={}", paid["id"].as_str().unwrap())).await.body;
+    assert_eq!(
+        (listed["data"][0]["reason"].as_str(), listed["data"][0]["status"].as_str()),
+        (Some("product_not_received"), Some("needs_response"))
+    );
 }
 
 /// The merchant answers a dispute: evidence staged, then submitted (`winning_evidence`

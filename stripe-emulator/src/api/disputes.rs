@@ -19,9 +19,9 @@ const DISPUTE_FEE: i64 = 1500;
 /// How long the merchant has to respond.
 const RESPONSE_WINDOW_SECONDS: i64 = 7 * 24 * 60 * 60;
 
-/// Opens a dispute on `charge` (a fraud chargeback, or an `inquiry` before one) and
-/// marks the charge disputed.
-pub fn open(ctx: &mut Ctx<'_>, mut charge: Value, inquiry: bool) {
+/// Opens a dispute on `charge` for `reason` (a chargeback, or an `inquiry` before one)
+/// and marks the charge disputed.
+pub fn open(ctx: &mut Ctx<'_>, mut charge: Value, reason: &str, inquiry: bool) {
     let now = ctx.now();
     let id = new_id("dp");
     let amount = charge["amount"].as_i64().unwrap_or(0);
@@ -80,7 +80,7 @@ pub fn open(ctx: &mut Ctx<'_>, mut charge: Value, inquiry: bool) {
         "livemode": false,
         "metadata": {},
         "payment_intent": charge["payment_intent"],
-        "reason": "fraudulent",
+        "reason": reason,
         "status": if inquiry { "warning_needs_response" } else { "needs_response" },
     });
     charge["disputed"] = json!(true);

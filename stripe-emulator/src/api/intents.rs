@@ -87,7 +87,7 @@ pub fn confirm(ctx: &mut Ctx<'_>, mut intent: Value, pm: Value, how: Confirmatio
     }
     match behaviour {
         Behaviour::Succeeds
-        | Behaviour::SucceedsThenDisputed
+        | Behaviour::SucceedsThenDisputed { .. }
         | Behaviour::SucceedsThenInquiry
         | Behaviour::SucceedsThenEarlyFraudWarning
         | Behaviour::SucceedsRefundPending
@@ -342,8 +342,8 @@ pub fn succeed(ctx: &mut Ctx<'_>, mut intent: Value) -> Result<Value, ApiError> 
     super::subscriptions::intent_succeeded(ctx, &intent);
     let pm_id = intent["payment_method"].as_str().unwrap_or_default();
     match ctx.account.cards.get(pm_id).map(|card| card.behaviour) {
-        Some(Behaviour::SucceedsThenDisputed) => super::disputes::open(ctx, charge, false),
-        Some(Behaviour::SucceedsThenInquiry) => super::disputes::open(ctx, charge, true),
+        Some(Behaviour::SucceedsThenDisputed { reason }) => super::disputes::open(ctx, charge, reason, false),
+        Some(Behaviour::SucceedsThenInquiry) => super::disputes::open(ctx, charge, "fraudulent", true),
         Some(Behaviour::SucceedsThenEarlyFraudWarning) => super::radar::warn(ctx, &charge),
         _ => {}
     }
