@@ -29,7 +29,7 @@ mod testing;
 mod tests;
 pub use accounts::{AccountRecord, SignIn};
 use db::Tx;
-pub use events::{DisputeStage, EventEffect, PaymentEvent};
+pub use events::{DisputeReport, DisputeStage, EventEffect, PaymentEvent};
 pub use limits::Limit;
 pub use orders::{
     Attempt, AttemptOutcome, AttemptResult, AttemptStart, NewOrder, OrderLine, OrderRecord, OrderStatus, OrderSummary, PaymentBasis,

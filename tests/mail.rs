@@ -438,8 +438,10 @@ async fn the_merchant_is_told_when_an_order_needs_them() {
     let to_merchant: Vec<&String> = messages.iter().filter(only_to_merchant).collect();
     assert_eq!(to_merchant.len(), 3, "{messages:#?}");
     for (order, what, says) in [
-        // The dispute's deadline, from its event (the emulator's: a week on).
+        // Why, and the dispute's deadline, from its event (the emulator's: a week on).
+        (&orders[0], "disputed", "is disputed (fraudulent): its amount"),
         (&orders[0], "disputed", "Answer with evidence in the Stripe Dashboard before 20"),
+        (&orders[1], "fraud warning", "as fraud (made with stolen card). A dispute often follows"),
         (&orders[1], "fraud warning", "refunding it now, as fraudulent, avoids both"),
         (&orders[2], "refund failed", "Give it back to them another way"),
     ] {

@@ -8,7 +8,7 @@
 
 use crate::session;
 use crate::state::AppState;
-use crate::store::{DisputeStage, EventEffect, PaymentEvent, RefundReport, RefundStatus};
+use crate::store::{DisputeReport, DisputeStage, EventEffect, PaymentEvent, RefundReport, RefundStatus};
 use crate::stripe::webhook;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -47,9 +47,15 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         let Some(payment_intent_id) = event["data"]["object"]["payment_intent"].as_str() else {
             return (StatusCode::OK, "ignored");
         };
-        // When the answer is due (a dispute's `evidence_details.due_by`), for the merchant's email.
-        let due_by = event["data"]["object"]["evidence_details"]["due_by"].as_i64();
-        return match state.store.flag_dispute(event_id, event_type, payment_intent_id, stage, due_by, session::now()).await {
+        // For the merchant's email: when the answer is due, and why the cardholder
+        // disputes (a warning's `fraud_type`), in Stripe's words.
+        let object = &event["data"]["object"];
+        let report = DisputeReport {
+            stage,
+            due_by: object["evidence_details"]["due_by"].as_i64(),
+            reason: object["reason"].as_str().or(object["fraud_type"].as_str()),
+        };
+        return match state.store.flag_dispute(event_id, event_type, payment_intent_id, &report, session::now()).await {
             Ok(effect) => {
                 let status = stage.as_str();
                 match stage {

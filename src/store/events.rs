@@ -73,24 +73,25 @@ impl DisputeStage {
     }
 
     /// What the merchant must do about `order_id` at this stage, by `due_by` (the
-    /// dispute's deadline, when its event gives one), for their email; `None` once it is
-    /// over.
-    fn asks_the_merchant(self, order_id: &str, due_by: Option<i64>) -> Option<String> {
+    /// dispute's deadline, when its event gives one), for their email, saying why
+    /// (`reason`, Stripe's, such as `product_not_received`); `None` once it is over.
+    fn asks_the_merchant(self, order_id: &str, due_by: Option<i64>, reason: Option<&str>) -> Option<String> {
+        let why = reason.map(|reason| format!(" ({})", reason.replace('_', " "))).unwrap_or_default();
         let deadline = match due_by.and_then(|at| time::OffsetDateTime::from_unix_timestamp(at).ok()) {
             Some(at) => format!("{}-{:02}-{:02} {:02}:{:02} UTC", at.year(), u8::from(at.month()), at.day(), at.hour(), at.minute()),
             None => "the deadline shown there".to_owned(),
         };
         Some(match self {
             DisputeStage::FraudWarning => format!(
-                "The card's issuer reported the payment of order {order_id} as fraud. A dispute often follows, with a fee: \
+                "The card's issuer reported the payment of order {order_id} as fraud{why}. A dispute often follows, with a fee: \
                  refunding it now, as fraudulent, avoids both."
             ),
             DisputeStage::Inquiry => format!(
-                "The card's issuer asks about the payment of order {order_id} (an inquiry: nothing is withdrawn yet). Answer it \
+                "The card's issuer asks about the payment of order {order_id}{why} (an inquiry: nothing is withdrawn yet). Answer it \
                  in the Stripe Dashboard, or refund it, before {deadline}."
             ),
             DisputeStage::Opened => format!(
-                "The payment of order {order_id} is disputed: its amount and a fee were withdrawn. Answer with evidence in the \
+                "The payment of order {order_id} is disputed{why}: its amount and a fee were withdrawn. Answer with evidence in the \
                  Stripe Dashboard before {deadline}, or accept the dispute."
             ),
             DisputeStage::Won | DisputeStage::Lost | DisputeStage::InquiryClosed | DisputeStage::Prevented => return None,
@@ -109,6 +110,17 @@ impl DisputeStage {
             _ => 4,
         }
     }
+}
+
+/// A dispute's event (or an early fraud warning) as the webhook read it.
+#[derive(Debug, Clone, Copy)]
+pub struct DisputeReport<'a> {
+    pub stage: DisputeStage,
+    /// When the merchant's answer is due (`evidence_details.due_by`).
+    pub due_by: Option<i64>,
+    /// Why, in Stripe's words: a dispute's `reason` (`fraudulent`,
+    /// `product_not_received`, …), a warning's `fraud_type`.
+    pub reason: Option<&'a str>,
 }
 
 /// What applying an event did.
@@ -284,20 +296,21 @@ impl Store {
         .await
     }
     /// Records a dispute event (or an early fraud warning) of the charge of
-    /// `payment_intent_id`, exactly once per event: the order it paid shows the merchant where the dispute stands
-    /// ([`DisputeStage::as_str`]), beside the order's own flag (`oversold`,
-    /// `amount_mismatch`). Only ever forward: a late opening event never hides an
+    /// `payment_intent_id`, exactly once per event: the order it paid shows the merchant
+    /// where the dispute stands ([`DisputeStage::as_str`]), beside the order's own flag
+    /// (`oversold`, `amount_mismatch`), and a stage that needs the merchant emails them
+    /// once (why, and by when). Only ever forward: a late opening event never hides an
     /// outcome, nor a late inquiry a chargeback.
     pub async fn flag_dispute(
         &self,
         event_id: &str,
         event_type: &str,
         payment_intent_id: &str,
-        stage: DisputeStage,
-        due_by: Option<i64>,
+        report: &DisputeReport<'_>,
         now: i64,
     ) -> Result<EventEffect, StoreError> {
         let [event_id, event_type, payment_intent_id] = [event_id, event_type, payment_intent_id].map(str::to_owned);
+        let (stage, due_by, reason) = (report.stage, report.due_by, report.reason.map(str::to_owned));
         self.write(move |tx| {
             let order_id: Option<String> = tx.scalar("SELECT id FROM orders WHERE payment_intent_id = $1", &[&payment_intent_id])?;
             let inserted = tx.execute(
@@ -315,7 +328,7 @@ impl Store {
                          WHEN 'disputed' THEN 3 ELSE 4 END < $4 OR $4 = 4)",
                         &[&stage.as_str(), &now, &order_id, &stage.rank()],
                     )?;
-                    if let Some(body) = stage.asks_the_merchant(order_id, due_by).filter(|_| moved == 1) {
+                    if let Some(body) = stage.asks_the_merchant(order_id, due_by, reason.as_deref()).filter(|_| moved == 1) {
                         alert_merchant(tx, order_id, stage.as_str(), &body, now)?;
                     }
                     EventEffect::Disputed
