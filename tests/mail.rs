@@ -420,9 +420,9 @@ async fn the_merchant_is_told_when_an_order_needs_them() {
     let _smtp = SmtpServer::start(port, &maildir).await;
     let smtp_url = format!("smtp://127.0.0.1:{port}");
     let shop = shop(&[("SMTP_URL", smtp_url.as_str()), ("MERCHANT_EMAIL", "Walnut & Co <merchant@shop.example>")]).await;
-    // A chargeback, an early fraud warning, and a refund that fails at the bank.
+    // A chargeback, an early fraud warning, a refund that fails at the bank, an inquiry.
     let mut orders = Vec::new();
-    for card in ["pm_card_createDispute", "pm_card_createIssuerFraudRecord", "pm_card_refundFail"] {
+    for card in ["pm_card_createDispute", "pm_card_createIssuerFraudRecord", "pm_card_refundFail", "pm_card_createDisputeInquiry"] {
         let (status, reply) = shop.pay_with(&shopper("fr"), "jenny@example.com", card).await;
         assert_eq!(status, 200, "{reply}");
         orders.push(reply);
@@ -430,13 +430,13 @@ async fn the_merchant_is_told_when_an_order_needs_them() {
     let form = [("payment_intent", orders[2]["payment_intent"].as_str().unwrap())];
     support::stripe_call(&support::client(), reqwest::Method::POST, format!("{}/v1/refunds", shop.stripe), "sk_test_mail", &form).await;
 
-    // Three confirmations and a refund to the shopper; three messages to the merchant.
-    let messages: Vec<String> = wait_for_messages(&maildir, 7).await.iter().map(|m| support::readable(m)).collect();
+    // Four confirmations and a refund to the shopper; four messages to the merchant.
+    let messages: Vec<String> = wait_for_messages(&maildir, 9).await.iter().map(|m| support::readable(m)).collect();
     // (The envelope's recipients, as aiosmtpd records them: the confirmations' blind copy
     // goes to the merchant too.)
     let only_to_merchant = |m: &&String| m.lines().any(|line| line.trim_end() == "X-RcptTo: merchant@shop.example");
     let to_merchant: Vec<&String> = messages.iter().filter(only_to_merchant).collect();
-    assert_eq!(to_merchant.len(), 3, "{messages:#?}");
+    assert_eq!(to_merchant.len(), 4, "{messages:#?}");
     for (order, what, says) in [
         // Why, and the dispute's deadline, from its event (the emulator's: a week on).
         (&orders[0], "disputed", "is disputed (fraudulent): its amount"),
@@ -444,6 +444,7 @@ async fn the_merchant_is_told_when_an_order_needs_them() {
         (&orders[1], "fraud warning", "as fraud (made with stolen card). A dispute often follows"),
         (&orders[1], "fraud warning", "refunding it now, as fraudulent, avoids both"),
         (&orders[2], "refund failed", "Give it back to them another way"),
+        (&orders[3], "inquiry", "asks about the payment of order"),
     ] {
         let order_id = order["order_id"].as_str().unwrap();
         let subject = format!("Subject: Order {order_id} needs you: {what}");
@@ -458,5 +459,5 @@ async fn the_merchant_is_told_when_an_order_needs_them() {
         shop.store.outbox_for(orders[0]["order_id"].as_str().unwrap()).await.unwrap().into_iter().map(|m| m.kind).collect();
     kinds.sort();
     assert_eq!(kinds, ["merchant.disputed", "order_confirmation"]);
-    assert_eq!(received(&maildir).len(), 7);
+    assert_eq!(received(&maildir).len(), 9);
 }

@@ -87,7 +87,7 @@ impl DisputeStage {
                  refunding it now, as fraudulent, avoids both."
             ),
             DisputeStage::Inquiry => format!(
-                "The card's issuer asks about the payment of order {order_id}{why} (an inquiry: nothing is withdrawn yet). Answer it \
+                "The card's issuer asks about the payment of order {order_id}{why}: an inquiry, and nothing is withdrawn yet. Answer it \
                  in the Stripe Dashboard, or refund it, before {deadline}."
             ),
             DisputeStage::Opened => format!(
