@@ -65,14 +65,16 @@ enum Sent {
     Later(String),
     /// It will not work (the address is refused, the message cannot be made).
     Never(String),
-    /// Nobody to send it to, which is nothing wrong: a guest may give no address, and a
-    /// shop may set no `MERCHANT_EMAIL` (the merchant's order page says why no email went).
+    /// Nothing to send, which is nothing wrong: a guest may give no address, a shop may
+    /// set no `MERCHANT_EMAIL`, and what a message was to say may have stopped being
+    /// true (a refund that failed after all, a renewal paid meanwhile). The merchant's
+    /// order page says why no email went.
     Nowhere(&'static str),
 }
 
 /// The order a message is about and, for a refund's message, the refund's amount; or
-/// why the message is no longer to be sent.
-type About = Result<(OrderRecord, Option<i64>), &'static str>;
+/// what comes of the message without sending it.
+type About = Result<(OrderRecord, Option<i64>), Sent>;
 
 struct Mailer {
     transport: Transport,
@@ -132,7 +134,7 @@ impl Mailer {
         for message in due {
             let outcome = match self.about(state, &message).await {
                 Ok(Ok((order, refund))) => self.send(&message, &order, refund).await,
-                Ok(Err(why)) => Sent::Never(why.to_owned()),
+                Ok(Err(outcome)) => outcome,
                 Err(error) => Sent::Later(format!("the database did not answer: {error:?}")),
             };
             let now = session::now();
@@ -161,23 +163,29 @@ impl Mailer {
     }
 
     /// The order a message is about, and for a refund's message what was refunded; or
-    /// why the message is no longer to be sent.
+    /// why the message is not to be sent.
     async fn about(&self, state: &AppState, message: &DueMessage) -> Result<About, StoreError> {
-        let Some(order) = state.store.order_for_merchant(&message.order_id).await? else { return Ok(Err("the order is gone")) };
+        let Some(order) = state.store.order_for_merchant(&message.order_id).await? else {
+            return Ok(Err(Sent::Never("the order is gone".into())));
+        };
         if let Some(about) = message.kind.strip_prefix(RENEWAL_FAILED) {
             // Paid meanwhile (from the account page, or Stripe's retry): nothing to say.
             let subscription = about.split('.').next().unwrap_or_default();
             let unpaid =
                 state.store.subscription(subscription).await?.is_some_and(|s| matches!(s.state.status.as_str(), "past_due" | "unpaid"));
-            return Ok(if unpaid { Ok((order, None)) } else { Err("the renewal was paid, or the subscription ended, meanwhile") });
+            return Ok(if unpaid {
+                Ok((order, None))
+            } else {
+                Err(Sent::Nowhere("the renewal was paid, or the subscription ended, meanwhile"))
+            });
         }
         let Some(refund_id) = message.kind.strip_prefix("refund.") else { return Ok(Ok((order, None))) };
         let refunds = state.store.refunds_of(&order.id).await?;
         Ok(match refunds.refunds.iter().find(|refund| refund.id == refund_id) {
-            None => Err("the refund is gone"),
+            None => Err(Sent::Never("the refund is gone".into())),
             // It failed (or was canceled) before the message went out: the money is not
             // on its way, and saying so is the merchant's (the order is flagged).
-            Some(refund) if refund.status != RefundStatus::Succeeded => Err("the refund did not go through after all"),
+            Some(refund) if refund.status != RefundStatus::Succeeded => Err(Sent::Nowhere("the refund did not go through after all")),
             Some(refund) => Ok((order, Some(refund.amount))),
         })
     }
