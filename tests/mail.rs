@@ -42,10 +42,26 @@ impl Drop for SmtpServer {
     }
 }
 
-/// A port nobody listens on, and a maildir path not made yet (in a directory removed
-/// with the test).
-fn smtp_place() -> (u16, tempfile::TempDir) {
-    (std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port(), tempfile::tempdir().unwrap())
+/// A test's mail server: a port nobody listens on until `up` starts aiosmtpd there
+/// (a test may send while it is down first), and the maildir it will keep messages in
+/// (in a directory removed with the test).
+struct MailServer {
+    port: u16,
+    maildir: PathBuf,
+    url: String,
+    _place: tempfile::TempDir,
+}
+
+impl MailServer {
+    fn new() -> MailServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let place = tempfile::tempdir().unwrap();
+        MailServer { port, maildir: place.path().join("maildir"), url: format!("smtp://127.0.0.1:{port}"), _place: place }
+    }
+
+    async fn up(&self) -> SmtpServer {
+        SmtpServer::start(self.port, &self.maildir).await
+    }
 }
 
 /// The messages received so far, as text.
@@ -100,10 +116,9 @@ impl Shop {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paid_order_gets_one_confirmation_in_its_language_whatever_stripe_repeats() {
-    let (port, place) = smtp_place();
-    let maildir = place.path().join("maildir");
-    let _smtp = SmtpServer::start(port, &maildir).await;
-    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let mail = MailServer::new();
+    let (maildir, smtp_url) = (&mail.maildir, &mail.url);
+    let _smtp = mail.up().await;
     let shop = shop(&[("SMTP_URL", smtp_url.as_str())]).await;
 
     let french = shopper("fr-FR,fr;q=0.9");
@@ -120,7 +135,7 @@ async fn a_paid_order_gets_one_confirmation_in_its_language_whatever_stripe_repe
     .await;
     assert_eq!(intent["receipt_email"], "Jenny.Rosen@example.com", "Stripe's receipt goes there too");
 
-    let messages = wait_for_messages(&maildir, 1).await;
+    let messages = wait_for_messages(maildir, 1).await;
     assert_eq!(messages.len(), 1, "{:?}", shop.store.outbox_for(&order_id).await.unwrap());
     let message = support::readable(&messages[0]);
     assert!(message.contains("To: Jenny.Rosen@example.com"), "{message}");
@@ -158,22 +173,21 @@ async fn a_paid_order_gets_one_confirmation_in_its_language_whatever_stripe_repe
     }
     let sent = support::poll_until(100, || async { shop.outbox_status(&order_id).await }, |s: &Vec<&str>| s == &["sent"]).await;
     assert_eq!(sent, ["sent"]);
-    assert_eq!(received(&maildir).len(), 1);
+    assert_eq!(received(maildir).len(), 1);
 
     // In English for an English shopper.
     let english = shopper("en-GB,en;q=0.8");
     let (status, reply) = shop.pay(&english, "ada@example.com").await;
     assert_eq!(status, 200, "{reply}");
-    let messages = wait_for_messages(&maildir, 2).await;
+    let messages = wait_for_messages(maildir, 2).await;
     let message = support::readable(messages.iter().find(|m| m.contains("To: ada@example.com")).unwrap());
     assert!(message.contains("Thank you") && message.contains("€69.00"), "{message}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_mail_server_down_the_confirmation_arrives_once_it_is_back() {
-    let (port, place) = smtp_place();
-    let maildir = place.path().join("maildir");
-    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let mail = MailServer::new();
+    let (maildir, smtp_url) = (&mail.maildir, &mail.url);
     let shop = shop(&[("SMTP_URL", smtp_url.as_str()), ("MAIL_RETRY_SECS", "1")]).await;
     let (status, reply) = shop.pay(&shopper("en"), "jenny@example.com").await;
     assert_eq!(status, 200, "{reply}");
@@ -187,8 +201,8 @@ async fn with_the_mail_server_down_the_confirmation_arrives_once_it_is_back() {
     .await;
     assert_eq!(tried[0].status, "waiting", "{tried:?}");
 
-    let _smtp = SmtpServer::start(port, &maildir).await;
-    let messages = wait_for_messages(&maildir, 1).await;
+    let _smtp = mail.up().await;
+    let messages = wait_for_messages(maildir, 1).await;
     assert_eq!(messages.len(), 1);
     assert!(support::readable(&messages[0]).contains(&order_id));
     let sent = support::poll_until(100, || async { shop.outbox_status(&order_id).await }, |s: &Vec<&str>| s == &["sent"]).await;
@@ -197,10 +211,9 @@ async fn with_the_mail_server_down_the_confirmation_arrives_once_it_is_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_send_each_confirmation_once() {
-    let (port, place) = smtp_place();
-    let maildir = place.path().join("maildir");
-    let _smtp = SmtpServer::start(port, &maildir).await;
-    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let mail = MailServer::new();
+    let (maildir, smtp_url) = (&mail.maildir, &mail.url);
+    let _smtp = mail.up().await;
     let first = shop(&[("SMTP_URL", smtp_url.as_str())]).await;
     // A second instance on the same database, sending too.
     let (mut config, _, _db2) = support::config(&[("SMTP_URL", smtp_url.as_str())]);
@@ -213,12 +226,12 @@ async fn two_instances_send_each_confirmation_once() {
         assert_eq!(status, 200, "{reply}");
         orders.push(reply["order_id"].as_str().unwrap().to_owned());
     }
-    let messages = wait_for_messages(&maildir, 4).await;
+    let messages = wait_for_messages(maildir, 4).await;
     for order in &orders {
         let sent = support::poll_until(100, || async { first.outbox_status(order).await }, |s: &Vec<&str>| s == &["sent"]).await;
         assert_eq!(sent, ["sent"]);
     }
-    assert_eq!(received(&maildir).len(), 4, "one each: {messages:#?}");
+    assert_eq!(received(maildir).len(), 4, "one each: {messages:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,10 +300,9 @@ async fn without_smtp_messages_are_written_as_files_and_an_order_without_address
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_debit_that_fails_days_later_is_told_by_email() {
-    let (port, place) = smtp_place();
-    let maildir = place.path().join("maildir");
-    let _smtp = SmtpServer::start(port, &maildir).await;
-    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let mail = MailServer::new();
+    let (maildir, smtp_url) = (&mail.maildir, &mail.url);
+    let _smtp = mail.up().await;
     let shop = shop(&[("SMTP_URL", smtp_url.as_str())]).await;
     let shopper = shopper("en");
     support::post_form(&shopper, format!("{}/api/cart/add", shop.base), &[("product_id", "walnut-board"), ("quantity", "1")]).await;
@@ -318,7 +330,7 @@ async fn a_debit_that_fails_days_later_is_told_by_email() {
     let settle = format!("{}/_emulator/intents/{}/settle", shop.stripe, reply["payment_intent"].as_str().unwrap());
     assert!(support::client().post(settle).json(&serde_json::json!({ "result": "fail" })).send().await.unwrap().status().is_success());
 
-    let messages = wait_for_messages(&maildir, 1).await;
+    let messages = wait_for_messages(maildir, 1).await;
     let message = support::readable(&messages[0]);
     assert!(message.contains(&format!("Subject: Your payment for order {order_id} did not go through")), "{message}");
     assert!(message.contains("Nothing was charged") && message.contains(&format!("/orders/{order_id}")), "{message}");
@@ -331,15 +343,14 @@ async fn a_debit_that_fails_days_later_is_told_by_email() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_refund_is_told_once() {
-    let (port, place) = smtp_place();
-    let maildir = place.path().join("maildir");
-    let _smtp = SmtpServer::start(port, &maildir).await;
-    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let mail = MailServer::new();
+    let (maildir, smtp_url) = (&mail.maildir, &mail.url);
+    let _smtp = mail.up().await;
     let shop = shop(&[("SMTP_URL", smtp_url.as_str())]).await;
     let (status, reply) = shop.pay(&shopper("en"), "jenny@example.com").await;
     assert_eq!(status, 200, "{reply}");
     let order_id = reply["order_id"].as_str().unwrap().to_owned();
-    wait_for_messages(&maildir, 1).await;
+    wait_for_messages(maildir, 1).await;
 
     // Two refunds made in Stripe (the Dashboard, say): their webhooks record them.
     for amount in ["2000", "1500"] {
@@ -349,7 +360,7 @@ async fn each_refund_is_told_once() {
                 .await;
         assert_eq!(refund["status"], "succeeded", "{refund}");
     }
-    let messages = wait_for_messages(&maildir, 3).await;
+    let messages = wait_for_messages(maildir, 3).await;
     let refunds: Vec<String> =
         messages.iter().map(|m| support::readable(m)).filter(|m| m.contains("Subject: A refund for your order")).collect();
     assert_eq!(refunds.len(), 2, "{messages:#?}");
@@ -364,9 +375,8 @@ async fn each_refund_is_told_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_that_fails_before_its_message_goes_out_is_not_told_as_done() {
-    let (port, place) = smtp_place();
-    let maildir = place.path().join("maildir");
-    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let mail = MailServer::new();
+    let (maildir, smtp_url) = (&mail.maildir, &mail.url);
     let shop = shop(&[("SMTP_URL", smtp_url.as_str()), ("MAIL_RETRY_SECS", "1")]).await;
     let (status, reply) = shop.pay_with(&shopper("en"), "jenny@example.com", "pm_card_refundFail").await;
     assert_eq!(status, 200, "{reply}");
@@ -389,7 +399,7 @@ async fn a_refund_that_fails_before_its_message_goes_out_is_not_told_as_done() {
     assert_eq!(to_shopper, ["waiting", "waiting"], "the confirmation and the refund's message, not sent yet");
 
     // The server is back: the confirmation goes; the refund's message is dropped, saying why.
-    let _smtp = SmtpServer::start(port, &maildir).await;
+    let _smtp = mail.up().await;
     let settled = support::poll_until(
         300,
         || async { shop.store.outbox_for(&order_id).await.unwrap() },
@@ -408,17 +418,16 @@ async fn a_refund_that_fails_before_its_message_goes_out_is_not_told_as_done() {
         ],
         "{settled:?}"
     );
-    let messages = received(&maildir);
+    let messages = received(maildir);
     assert_eq!(messages.len(), 1, "{messages:#?}");
     assert!(!support::readable(&messages[0]).contains("We refunded"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_merchant_is_told_when_an_order_needs_them() {
-    let (port, place) = smtp_place();
-    let maildir = place.path().join("maildir");
-    let _smtp = SmtpServer::start(port, &maildir).await;
-    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let mail = MailServer::new();
+    let (maildir, smtp_url) = (&mail.maildir, &mail.url);
+    let _smtp = mail.up().await;
     let shop = shop(&[("SMTP_URL", smtp_url.as_str()), ("MERCHANT_EMAIL", "Walnut & Co <merchant@shop.example>")]).await;
     // A chargeback, an early fraud warning, a refund that fails at the bank, an inquiry.
     let mut orders = Vec::new();
@@ -431,7 +440,7 @@ async fn the_merchant_is_told_when_an_order_needs_them() {
     support::stripe_call(&support::client(), reqwest::Method::POST, format!("{}/v1/refunds", shop.stripe), "sk_test_mail", &form).await;
 
     // Four confirmations and a refund to the shopper; four messages to the merchant.
-    let messages: Vec<String> = wait_for_messages(&maildir, 9).await.iter().map(|m| support::readable(m)).collect();
+    let messages: Vec<String> = wait_for_messages(maildir, 9).await.iter().map(|m| support::readable(m)).collect();
     // (The envelope's recipients, as aiosmtpd records them: the confirmations' blind copy
     // goes to the merchant too.)
     let only_to_merchant = |m: &&String| m.lines().any(|line| line.trim_end() == "X-RcptTo: merchant@shop.example");
@@ -459,5 +468,5 @@ async fn the_merchant_is_told_when_an_order_needs_them() {
         shop.store.outbox_for(orders[0]["order_id"].as_str().unwrap()).await.unwrap().into_iter().map(|m| m.kind).collect();
     kinds.sort();
     assert_eq!(kinds, ["merchant.disputed", "order_confirmation"]);
-    assert_eq!(received(&maildir).len(), 9);
+    assert_eq!(received(maildir).len(), 9);
 }

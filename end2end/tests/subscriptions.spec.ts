@@ -21,6 +21,15 @@ async function beansAtCheckout(page: Page, gotoHydrated: (path: string) => Promi
   await gotoHydrated('/checkout');
 }
 
+/** A new account (`who`) at the subscription's checkout, Pay clicked with `card`. */
+async function subscribeWith(page: Page, gotoHydrated: (path: string) => Promise<void>, who: string, card: string) {
+  await signUp(page, gotoHydrated, uniqueEmail(who));
+  await beansAtCheckout(page, gotoHydrated);
+  await expect(page.getByTestId('pay-button')).toBeEnabled();
+  await typeCard(page, card);
+  await page.getByTestId('pay-button').click();
+}
+
 test('a guest is asked to sign in before subscribing', async ({ page, gotoHydrated }) => {
   await beansAtCheckout(page, gotoHydrated);
   await expect(page.getByTestId('subscribe-needs-account')).toBeVisible();
@@ -52,11 +61,7 @@ test('a shopper subscribes with 4242, sees it active, and cancels it at the peri
 });
 
 test('a shopper subscribes through 3-D Secure', async ({ page, gotoHydrated }) => {
-  await signUp(page, gotoHydrated, uniqueEmail('subscriber-3ds'));
-  await beansAtCheckout(page, gotoHydrated);
-  await expect(page.getByTestId('pay-button')).toBeEnabled();
-  await typeCard(page, '4000002500003155');
-  await page.getByTestId('pay-button').click();
+  await subscribeWith(page, gotoHydrated, 'subscriber-3ds', '4000002500003155');
   await page.locator('#test-source-authorize-3ds').click();
   await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
   await gotoHydrated('/account');
@@ -120,11 +125,7 @@ async function stripe(method: string, path: string, form: Record<string, string>
 }
 
 test('an overdue renewal is paid from the account page with another saved card', async ({ page, gotoHydrated }) => {
-  await signUp(page, gotoHydrated, uniqueEmail('subscriber-overdue'));
-  await beansAtCheckout(page, gotoHydrated);
-  await expect(page.getByTestId('pay-button')).toBeEnabled();
-  await typeCard(page, '4242424242424242');
-  await page.getByTestId('pay-button').click();
+  await subscribeWith(page, gotoHydrated, 'subscriber-overdue', '4242424242424242');
   await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
   await gotoHydrated('/account');
   const row = page.locator('[data-testid^="subscription-sub_"]');

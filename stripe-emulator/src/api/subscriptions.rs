@@ -531,17 +531,7 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
         subscription["cancellation_details"]["reason"] = if at_end { json!("cancellation_requested") } else { Value::Null };
     }
     if let Some(pm) = params.str("default_payment_method")? {
-        let method = ctx
-            .account
-            .get_kind("payment_method", pm)
-            .cloned()
-            .ok_or_else(|| ApiError::no_such_param("payment_method", pm, "default_payment_method"))?;
-        if method["customer"] != subscription["customer"] {
-            return Err(ApiError::invalid_param(
-                "default_payment_method",
-                "The customer does not have a payment method with the ID given. The payment method must be attached to the customer.",
-            ));
-        }
+        customers_method(ctx, pm, &subscription["customer"], "default_payment_method")?;
         previous["default_payment_method"] = subscription["default_payment_method"].clone();
         subscription["default_payment_method"] = json!(pm);
     }
@@ -682,6 +672,18 @@ fn renew_one(ctx: &mut Ctx<'_>, mut subscription: Value) {
     }
 }
 
+/// The PaymentMethod `pm`, named by `param`, if it is attached to `customer`.
+fn customers_method(ctx: &Ctx<'_>, pm: &str, customer: &Value, param: &str) -> Result<Value, ApiError> {
+    let method = ctx.account.get_kind("payment_method", pm).cloned().ok_or_else(|| ApiError::no_such_param("payment_method", pm, param))?;
+    if method["customer"] != *customer {
+        return Err(ApiError::invalid_param(
+            param,
+            "The customer does not have a payment method with the ID given. The payment method must be attached to the customer.",
+        ));
+    }
+    Ok(method)
+}
+
 /// The PaymentIntent that pays `invoice`.
 fn intent_of(ctx: &Ctx<'_>, invoice: &Value) -> Option<Value> {
     let intent = ctx.account.invoice_of_intent.iter().find(|(_, inv)| invoice["id"] == inv.as_str()).map(|(pi, _)| pi)?;
@@ -713,20 +715,7 @@ pub fn pay_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value
     }
     let customer = ctx.account.get(invoice["customer"].as_str().unwrap_or_default()).cloned().unwrap_or(Value::Null);
     let method = match params.str("payment_method")? {
-        Some(pm) => {
-            let method = ctx
-                .account
-                .get_kind("payment_method", pm)
-                .cloned()
-                .ok_or_else(|| ApiError::no_such_param("payment_method", pm, "payment_method"))?;
-            if method["customer"] != invoice["customer"] {
-                return Err(ApiError::invalid_param(
-                    "payment_method",
-                    format!("The PaymentMethod {pm} does not belong to the Customer of this invoice. Attach it to the Customer first."),
-                ));
-            }
-            Some(method)
-        }
+        Some(pm) => Some(customers_method(ctx, pm, &invoice["customer"], "payment_method")?),
         None => subscription_of(ctx, &invoice).and_then(|subscription| default_method(ctx, &subscription, &customer)),
     };
     let Some(method) = method else {
