@@ -451,7 +451,8 @@ catalogue! {
     add_card_to_pay_overdue: "Add a card below, then pay the overdue renewal with it here.", "Ajoutez une carte ci-dessous, puis payez ici le renouvellement en retard avec elle.";
     nothing_overdue: "This subscription has nothing left to pay.", "Cet abonnement n'a plus rien à payer.";
     pay_form_expired: "This form has expired: reload the page and pay again.", "Ce formulaire a expiré : rechargez la page et payez à nouveau.";
-    overdue_needs_authentication: "Your bank wants to confirm this payment, which cannot be done from here: choose another card.", "Votre banque veut confirmer ce paiement, ce qui ne peut pas se faire d'ici : choisissez une autre carte.";
+    overdue_needs_authentication: "Your bank wants you to confirm this payment, which needs JavaScript: turn it on and pay again, or choose another card.", "Votre banque veut que vous confirmiez ce paiement, ce qui demande JavaScript : activez-le et payez à nouveau, ou choisissez une autre carte.";
+    overdue_not_authenticated: "Your bank did not confirm the payment, so nothing was charged. Pay again, or choose another card.", "Votre banque n'a pas confirmé le paiement, rien n'a donc été débité. Payez à nouveau, ou choisissez une autre carte.";
 }
 
 impl Locale {

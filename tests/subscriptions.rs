@@ -3,7 +3,7 @@
 //! creates the Subscription `default_incomplete` and confirms its first invoice), each
 //! paid invoice becomes one order with its confirmation, renewals come from the
 //! emulator's clock, a renewal that cannot be charged shows `past_due` and is paid from
-//! the account page with another saved card, the account
+//! the account page with another saved card (or the same one through 3-D Secure), the account
 //! page cancels at the period's end and undoes it, and duplicated, shuffled webhooks
 //! change nothing.
 
@@ -64,34 +64,50 @@ impl Shop {
         self.shopper.get(format!("{}{path}", self.base)).send().await.unwrap().text().await.unwrap()
     }
 
+    /// A call to the emulator's control interface (`/_emulator/{what}`), which must succeed.
+    async fn control(&self, what: &str, body: Value) {
+        let reply = support::client().post(format!("{}/_emulator/{what}", self.stripe)).json(&body).send().await.unwrap();
+        assert!(reply.status().is_success(), "{what}: {}", reply.status());
+    }
+
     async fn advance_clock(&self, days: i64) {
-        let reply = support::client()
-            .post(format!("{}/_emulator/clock", self.stripe))
-            .json(&json!({ "advance_seconds": days * 86_400 }))
-            .send()
-            .await
-            .unwrap();
-        assert!(reply.status().is_success());
+        self.control("clock", json!({ "advance_seconds": days * 86_400 })).await;
     }
 
     /// Sends the account page's (`page`) form that pays `subscription`'s overdue renewal
-    /// with the saved card `card`.
-    async fn pay_overdue(&self, page: &str, subscription: &str, card: &str) -> (u16, Value) {
-        let attempt = page.split("name=\"attempt\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a nonce");
-        self.api("account/subscription/pay", &[("subscription", subscription), ("payment_method", card), ("attempt", attempt)]).await
+    /// with the saved card `card`: as a plain form does, or (`island`: its `n`th try) as
+    /// the page's island does, saying the browser can authenticate.
+    async fn pay_overdue(&self, page: &str, subscription: &str, card: &str, island: Option<u32>) -> (u16, Value) {
+        let nonce = page.split("name=\"attempt\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a nonce");
+        let attempt = match island {
+            Some(n) if n > 1 => format!("{nonce}_{n}"),
+            _ => nonce.to_owned(),
+        };
+        let mut form = vec![("subscription", subscription), ("payment_method", card), ("attempt", attempt.as_str())];
+        if island.is_some() {
+            form.push(("authenticate", "1"));
+        }
+        self.api("account/subscription/pay", &form).await
+    }
+
+    /// The shopper answers the 3-D Secure challenge of the PaymentIntent whose client
+    /// secret is `secret` (`complete` or `fail`), as the emulator's challenge page does.
+    async fn answer_challenge(&self, secret: &str, result: &str) {
+        let intent = secret.split("_secret_").next().unwrap();
+        self.control(&format!("3ds/{intent}"), json!({ "client_secret": secret, "result": result })).await;
     }
 
     /// A signed-up shopper (`email`) subscribed with a Visa whose renewal then fails:
-    /// their card was replaced by one that declines after attaching (Stripe's 4000 0000
-    /// 0000 0341) and a month passed. The subscription as recorded (`past_due`), its
-    /// Customer, and that card.
-    async fn past_due(&self, email: &str) -> (SubscriptionRecord, String, String) {
+    /// their card was replaced by `failing` (a test card's PaymentMethod: Stripe's 4000
+    /// 0000 0000 0341 declines after attaching) and a month passed. The subscription as
+    /// recorded (`past_due`), its Customer, and that card.
+    async fn past_due(&self, email: &str, failing: &str) -> (SubscriptionRecord, String, String) {
         self.sign_up(email).await;
         self.subscribe("pm_card_visa").await;
         let subscription = self.only_subscription().await;
         let path = format!("/v1/subscriptions/{}", subscription.id);
         let customer = self.stripe(Method::GET, &path, &[]).await["customer"].as_str().unwrap().to_owned();
-        let card = self.stripe(Method::POST, "/v1/payment_methods/pm_card_chargeCustomerFail/attach", &[("customer", &customer)]).await;
+        let card = self.stripe(Method::POST, &format!("/v1/payment_methods/{failing}/attach"), &[("customer", &customer)]).await;
         let card = card["id"].as_str().unwrap().to_owned();
         let updated = self.stripe(Method::POST, &path, &[("default_payment_method", &card)]).await;
         assert_eq!(updated["default_payment_method"], card.as_str());
@@ -204,7 +220,7 @@ async fn a_signed_in_shopper_subscribes_and_each_paid_invoice_becomes_one_order(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renewal_that_cannot_be_charged_shows_past_due_and_another_saved_card_pays_it() {
     let shop = shop().await;
-    let (subscription, customer, card) = shop.past_due("past-due@example.com").await;
+    let (subscription, customer, card) = shop.past_due("past-due@example.com", "pm_card_chargeCustomerFail").await;
     let account = shop.page("/account").await;
     assert!(account.contains("data-status=\"past_due\""), "{account}");
     assert!(account.contains("the last renewal could not be charged"), "{account}");
@@ -229,10 +245,10 @@ async fn a_renewal_that_cannot_be_charged_shows_past_due_and_another_saved_card_
     // The account page offers to pay it with a saved card. The same card is declined
     // again, and a card that is not the shopper's is refused before Stripe is asked.
     assert!(account.contains("data-testid=\"pay-overdue-form\""), "{account}");
-    let (status, declined) = shop.pay_overdue(&account, &subscription.id, &card).await;
+    let (status, declined) = shop.pay_overdue(&account, &subscription.id, &card, None).await;
     assert_eq!(status, 402, "{declined}");
     assert!(declined.to_string().contains("declined"), "{declined}");
-    let (status, refused) = shop.pay_overdue(&account, &subscription.id, "pm_1NotTheShoppers").await;
+    let (status, refused) = shop.pay_overdue(&account, &subscription.id, "pm_1NotTheShoppers", None).await;
     assert_eq!(status, 404, "{refused}");
     assert_eq!(shop.only_subscription().await.state.status, "past_due");
 
@@ -240,19 +256,71 @@ async fn a_renewal_that_cannot_be_charged_shows_past_due_and_another_saved_card_
     // the new card is what the next renewals are charged to.
     let added = shop.stripe(Method::POST, "/v1/payment_methods/pm_card_mastercard/attach", &[("customer", customer.as_str())]).await;
     let account = shop.page("/account").await;
-    let (status, paid) = shop.pay_overdue(&account, &subscription.id, added["id"].as_str().unwrap()).await;
-    assert_eq!(status, 200, "{paid}");
+    let (status, paid) = shop.pay_overdue(&account, &subscription.id, added["id"].as_str().unwrap(), None).await;
+    assert_eq!((status, &paid), (200, &json!("Paid")));
     assert_eq!(shop.only_subscription().await.state.status, "active");
     let (orders, confirmations) = shop.invoice_orders(&subscription.id).await;
     assert_eq!((orders.iter().filter(|order| order.is_some()).count(), confirmations), (2, 2));
     let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{}", subscription.id), &[]).await;
     assert_eq!((at_stripe["status"].as_str(), &at_stripe["default_payment_method"]), (Some("active"), &added["id"]));
     // The same form sent again pays nothing more; the page offers nothing to pay.
-    let (status, again) = shop.pay_overdue(&account, &subscription.id, added["id"].as_str().unwrap()).await;
+    let (status, again) = shop.pay_overdue(&account, &subscription.id, added["id"].as_str().unwrap(), None).await;
     assert_eq!(status, 400, "{again}");
     assert!(!shop.page("/account").await.contains("pay-overdue-form"));
     shop.delivered("invoice.paid").await;
     assert_eq!(shop.invoice_orders(&subscription.id).await, (orders, 2), "its webhook finds it done");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overdue_renewal_whose_bank_wants_3_d_secure_is_authenticated_by_the_shopper() {
+    let shop = shop().await;
+    // Stripe's 4000 0027 6000 3184: its bank asks for 3-D Secure on every payment, so
+    // the renewal, off session, failed.
+    let (subscription, _, card) = shop.past_due("authenticates@example.com", "pm_card_authenticationRequired").await;
+    let account = shop.page("/account").await;
+    // A plain form (no JavaScript) pays off session, which that bank refuses: the words
+    // say what to do, and nothing changed.
+    let (status, refused) = shop.pay_overdue(&account, &subscription.id, &card, None).await;
+    assert_eq!(status, 402, "{refused}");
+    assert!(refused.to_string().contains("needs JavaScript"), "{refused}");
+    // The island says the shopper is there: the invoice's PaymentIntent waits for them.
+    let (status, reply) = shop.pay_overdue(&account, &subscription.id, &card, Some(1)).await;
+    assert_eq!(status, 200, "{reply}");
+    let secret = reply["Authenticate"]["client_secret"].as_str().expect("the PaymentIntent's client secret").to_owned();
+    let intent = shop.stripe(Method::GET, &format!("/v1/payment_intents/{}", secret.split("_secret_").next().unwrap()), &[]).await;
+    assert_eq!(intent["status"], "requires_action", "{intent}");
+    let invoice = shop.stripe(Method::GET, &format!("/v1/subscriptions/{}", subscription.id), &[]).await["latest_invoice"].clone();
+    let invoice = shop.stripe(Method::GET, &format!("/v1/invoices/{}?expand[]=payments", invoice.as_str().unwrap()), &[]).await;
+    assert_eq!(invoice["payments"]["data"][0]["payment"]["payment_intent"], intent["id"], "the renewal's own PaymentIntent");
+
+    // The challenge failed: nothing charged, still overdue.
+    shop.answer_challenge(&secret, "fail").await;
+    let (status, now) = shop.api("account/subscription/refresh", &[("subscription", &subscription.id)]).await;
+    assert_eq!((status, now.as_str()), (200, Some("past_due")));
+    // Tried again from the same page (its second try, a new key): the same payment
+    // waits again, and this time the shopper confirms it.
+    let (status, reply) = shop.pay_overdue(&account, &subscription.id, &card, Some(2)).await;
+    assert_eq!((status, reply["Authenticate"]["client_secret"].as_str()), (200, Some(secret.as_str())), "{reply}");
+    shop.answer_challenge(&secret, "complete").await;
+    let (status, now) = shop.api("account/subscription/refresh", &[("subscription", &subscription.id)]).await;
+    assert_eq!((status, now.as_str()), (200, Some("active")));
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+    let (orders, confirmations) = shop.invoice_orders(&subscription.id).await;
+    assert_eq!((orders.iter().filter(|order| order.is_some()).count(), confirmations), (2, 2));
+    assert!(!shop.page("/account").await.contains("pay-overdue-form"));
+
+    // Another shopper can neither read nor pay it.
+    let stranger = support::shopper();
+    let (status, _) = api_as(
+        &stranger,
+        &shop.base,
+        "account/sign-up",
+        &[("email", "stranger@example.com"), ("password", "correct horse battery staple")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = api_as(&stranger, &shop.base, "account/subscription/refresh", &[("subscription", &subscription.id)]).await;
+    assert_eq!(status, 404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,13 +367,7 @@ async fn the_account_page_cancels_at_the_period_end_and_can_undo_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicated_and_shuffled_webhooks_change_nothing() {
     let shop = shop().await;
-    let mode = support::client()
-        .post(format!("{}/_emulator/delivery_mode", shop.stripe))
-        .json(&json!({ "duplicate": true, "shuffle": true }))
-        .send()
-        .await
-        .unwrap();
-    assert!(mode.status().is_success());
+    shop.control("delivery_mode", json!({ "duplicate": true, "shuffle": true })).await;
     shop.sign_up("twice@example.com").await;
     shop.subscribe("pm_card_visa").await;
     let subscription = shop.only_subscription().await;
@@ -382,7 +444,7 @@ async fn a_renewal_paid_before_its_email_goes_out_is_not_told_as_failed() {
     let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let smtp = format!("smtp://127.0.0.1:{nobody}");
     let shop = Shop::start(&[("ADMIN_TOKEN", ADMIN), ("SMTP_URL", smtp.as_str()), ("MAIL_RETRY_SECS", "1")]).await;
-    let (subscription, customer, _) = shop.past_due("paid-meanwhile@example.com").await;
+    let (subscription, customer, _) = shop.past_due("paid-meanwhile@example.com", "pm_card_chargeCustomerFail").await;
     let first_order = shop.invoice_orders(&subscription.id).await.0.into_iter().flatten().next().unwrap();
     let renewal_email = || async {
         let outbox = shop.store.outbox_for(&first_order).await.unwrap();
@@ -392,7 +454,7 @@ async fn a_renewal_paid_before_its_email_goes_out_is_not_told_as_failed() {
     assert_eq!(tried.status, "waiting", "{tried:?}");
 
     let added = shop.stripe(Method::POST, "/v1/payment_methods/pm_card_mastercard/attach", &[("customer", &customer)]).await;
-    let (status, paid) = shop.pay_overdue(&shop.page("/account").await, &subscription.id, added["id"].as_str().unwrap()).await;
+    let (status, paid) = shop.pay_overdue(&shop.page("/account").await, &subscription.id, added["id"].as_str().unwrap(), None).await;
     assert_eq!(status, 200, "{paid}");
     let dropped = support::poll_until(300, renewal_email, |m| m.as_ref().is_some_and(|m| m.status != "waiting")).await.unwrap();
     assert_eq!(

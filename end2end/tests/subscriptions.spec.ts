@@ -1,5 +1,5 @@
 import { test, expect, signUp, typeCard, uniqueEmail, payAfterAnotherTabChangesTheCart } from './fixtures';
-import type { Page } from '@playwright/test';
+import type { Locator, Page } from '@playwright/test';
 import { VARIANTS } from '../global-setup';
 
 // Subscription mode: the same Payment Element (Elements in `subscription` mode) and
@@ -124,17 +124,9 @@ async function stripe(method: string, path: string, form: Record<string, string>
   return response.json();
 }
 
-test('an overdue renewal is paid from the account page with another saved card', async ({ page, gotoHydrated }) => {
-  await subscribeWith(page, gotoHydrated, 'subscriber-overdue', '4242424242424242');
-  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
-  await gotoHydrated('/account');
-  const row = page.locator('[data-testid^="subscription-sub_"]');
-  const id = (await row.getAttribute('data-testid'))!.replace('subscription-', '');
-
-  // Its card is replaced (in the Dashboard, say) by one that declines, and a month passes.
-  const subscription = await stripe('GET', `/v1/subscriptions/${id}`);
-  const failing = await stripe('POST', '/v1/payment_methods/pm_card_chargeCustomerFail/attach', { customer: subscription.customer });
-  await stripe('POST', `/v1/subscriptions/${id}`, { default_payment_method: failing.id });
+/** A month passes on this variant's emulator clock; the subscription in `row` (on the
+ * account page) renews, its payment fails, and the page shows it overdue. */
+async function renewalFails(page: Page, row: Locator) {
   const clock = await fetch(`${VARIANTS.subscriptions.emulator}/_emulator/clock`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -146,19 +138,65 @@ test('an overdue renewal is paid from the account page with another saved card',
     await expect(row).toHaveAttribute('data-status', 'past_due', { timeout: 1_000 });
   }).toPass();
   await expect(row.getByTestId('subscription-status')).toContainText('the last renewal could not be charged');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
 
-  // The declining card again: declined, and said so.
-  const pick = async (last4: string) => {
-    const select = row.getByTestId('pay-overdue-card');
-    await select.selectOption((await select.locator('option', { hasText: last4 }).getAttribute('value'))!);
-  };
-  await pick('0341');
+test.describe('a declined card', () => {
+  // The island's request for the declining card is answered 402, as the shop's API says.
+  test.use({ expectedErrorStatuses: [402] });
+
+  test('an overdue renewal is paid from the account page with another saved card', async ({ page, gotoHydrated }) => {
+    await subscribeWith(page, gotoHydrated, 'subscriber-overdue', '4242424242424242');
+    await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+    await gotoHydrated('/account');
+    const row = page.locator('[data-testid^="subscription-sub_"]');
+    const id = (await row.getAttribute('data-testid'))!.replace('subscription-', '');
+
+    // Its card is replaced (in the Dashboard, say) by one that declines, and a month passes.
+    const subscription = await stripe('GET', `/v1/subscriptions/${id}`);
+    const failing = await stripe('POST', '/v1/payment_methods/pm_card_chargeCustomerFail/attach', { customer: subscription.customer });
+    await stripe('POST', `/v1/subscriptions/${id}`, { default_payment_method: failing.id });
+    await renewalFails(page, row);
+
+    // The declining card again: declined, and said so.
+    const pick = async (last4: string) => {
+      const select = row.getByTestId('pay-overdue-card');
+      await select.selectOption((await select.locator('option', { hasText: last4 }).getAttribute('value'))!);
+    };
+    await pick('0341');
+    await row.getByTestId('pay-overdue').click();
+    await expect(page.getByRole('alert').filter({ hasText: 'declined' })).toBeVisible();
+    await expect(row).toHaveAttribute('data-status', 'past_due');
+    // The card the shopper subscribed with: paid, active again, nothing more to pay.
+    await pick('4242');
+    await row.getByTestId('pay-overdue').click();
+    await expect(row).toHaveAttribute('data-status', 'active');
+    await expect(row.getByTestId('pay-overdue-form')).toHaveCount(0);
+    expect((await stripe('GET', `/v1/subscriptions/${id}`)).status).toBe('active');
+  });
+});
+
+test('an overdue renewal whose bank wants 3-D Secure is confirmed from the account page', async ({ page, gotoHydrated }) => {
+  // Stripe's 4000 0027 6000 3184: its bank asks for 3-D Secure on every payment, so the
+  // renewal, off session, fails.
+  await subscribeWith(page, gotoHydrated, 'subscriber-overdue-3ds', '4000002760003184');
+  await page.locator('#test-source-authorize-3ds').click();
+  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+  await gotoHydrated('/account');
+  const row = page.locator('[data-testid^="subscription-sub_"]');
+  const id = (await row.getAttribute('data-testid'))!.replace('subscription-', '');
+  await renewalFails(page, row);
+
+  // The shopper fails the bank's challenge: said so, nothing charged, the form still there.
   await row.getByTestId('pay-overdue').click();
-  await expect(page.getByRole('alert').filter({ hasText: 'declined' })).toBeVisible();
+  await page.locator('#test-source-fail-3ds').click();
+  await expect(row.getByRole('alert')).not.toBeEmpty();
+  await expect(row.getByTestId('pay-overdue')).toBeEnabled();
   await expect(row).toHaveAttribute('data-status', 'past_due');
-  // The card the shopper subscribed with: paid, active again, nothing more to pay.
-  await pick('4242');
+  expect((await stripe('GET', `/v1/subscriptions/${id}`)).status).toBe('past_due');
+  // Again from the same page, and confirmed: paid, active, nothing more to pay.
   await row.getByTestId('pay-overdue').click();
+  await page.locator('#test-source-authorize-3ds').click();
   await expect(row).toHaveAttribute('data-status', 'active');
   await expect(row.getByTestId('pay-overdue-form')).toHaveCount(0);
   expect((await stripe('GET', `/v1/subscriptions/${id}`)).status).toBe('active');

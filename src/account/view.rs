@@ -6,8 +6,12 @@ use super::{
     AccountSummary, CardSetupView, RemovePaymentMethod, SavedMethod, SignIn, SignOut, SignUp, confirm_card_setup, saved_payment_methods,
 };
 use crate::error::AppError;
+use crate::stripe_js::Stripe;
 use crate::stripe_js::{ConfirmationTokenParams, ElementsOptions, PaymentMethodData};
-use crate::subscriptions::{AccountSubscription, CancelSubscription, PayOverdueSubscription, ResumeSubscription};
+use crate::subscriptions::{
+    AccountSubscription, CancelSubscription, OverduePayment, PayOverdueSubscription, ResumeSubscription, pay_overdue_subscription,
+    refresh_subscription,
+};
 use crate::ui::{ActionError, MountedPaymentElement, mount_payment_element};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -87,6 +91,7 @@ fn SignedIn(summary: AccountSummary, cards: Option<CardsData>) -> impl IntoView 
     // The saved cards an overdue renewal can be paid with; a card added while one is
     // overdue loads the page again, so that it can be picked.
     let saved = cards.as_ref().and_then(|data| data.cards.as_ref().ok()).cloned().unwrap_or_default();
+    let publishable_key = cards.as_ref().and_then(|data| data.setup.as_ref().ok()).map(|setup| setup.publishable_key.clone());
     let overdue = summary.subscriptions.iter().any(|subscription| subscription.pay_attempt.is_some());
     view! {
         <p data-testid="signed-in-as">{before} <strong>{summary.email.clone()}</strong>{after}</p>
@@ -94,7 +99,7 @@ fn SignedIn(summary: AccountSummary, cards: Option<CardsData>) -> impl IntoView 
             <button type="submit" data-testid="sign-out-button" disabled=move || sign_out.pending().get()>{t.sign_out()}</button>
         </ActionForm>
         {cards.map(|CardsData { cards, setup, card_saved }| view! { <CardsPanel cards setup card_saved overdue/> })}
-        <Subscriptions subscriptions=summary.subscriptions saved/>
+        <Subscriptions subscriptions=summary.subscriptions saved publishable_key/>
         <section aria-labelledby="orders-title">
             <h2 id="orders-title">{t.your_orders()}</h2>
             {if summary.orders.is_empty() {
@@ -121,9 +126,10 @@ fn SignedIn(summary: AccountSummary, cards: Option<CardsData>) -> impl IntoView 
 
 /// The account's subscriptions: price, status, next renewal (or end), and cancel at the
 /// period's end or its undoing. Plain forms: the server changes the subscription at
-/// Stripe and sends the browser back here, where the new state shows.
+/// Stripe and sends the browser back here, where the new state shows. An overdue
+/// renewal is paid with a saved card ([`PayOverdue`]).
 #[component]
-fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod>) -> impl IntoView {
+fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod>, publishable_key: Option<String>) -> impl IntoView {
     let cancel = ServerAction::<CancelSubscription>::new();
     let resume = ServerAction::<ResumeSubscription>::new();
     let pay = ServerAction::<PayOverdueSubscription>::new();
@@ -140,26 +146,11 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
                 crate::i18n::fill(template, &[&locale.date(end)])
             });
             let overdue = subscription.pay_attempt.clone().map(|attempt| {
-                let id = subscription.id.clone();
                 if saved.is_empty() {
                     return view! { <p class="hint" data-testid="pay-overdue-add-card">{t.add_card_to_pay_overdue()}</p> }.into_any();
                 }
-                let options = saved
-                    .iter()
-                    .map(|card| view! { <option value=card.id.clone()>{format!("{} · {}", card.label(), card.expiry())}</option> })
-                    .collect_view();
-                view! {
-                    <ActionForm action=pay attr:class="pay-overdue" attr:data-testid="pay-overdue-form">
-                        <input type="hidden" name="subscription" value=id/>
-                        <input type="hidden" name="attempt" value=attempt/>
-                        <label>{t.pay_overdue_with()} " " <select name="payment_method" data-testid="pay-overdue-card">{options}</select></label>
-                        " "
-                        <button type="submit" class="primary" data-testid="pay-overdue" disabled=move || pay.pending().get()>
-                            {move || if pay.pending().get() { t.paying_overdue() } else { t.pay_overdue_now() }}
-                        </button>
-                    </ActionForm>
-                }
-                .into_any()
+                view! { <PayOverdue subscription=subscription.id.clone() attempt cards=saved.clone() publishable_key=publishable_key.clone()/> }
+                    .into_any()
             });
             let named = label.clone();
             let form = changeable.then(move || {
@@ -210,6 +201,85 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
             </section>
         }
     })
+}
+
+/// A `past_due` subscription's "pay the overdue renewal with [card]" form. A plain form
+/// (`attempt` is its nonce): without JavaScript the server pays off session, as a
+/// renewal is. Hydrated, the island sends it itself, saying that the browser can
+/// authenticate: a bank that wants 3-D Secure for the payment gets it
+/// (`handleNextAction` on the invoice's PaymentIntent), the server reads the outcome
+/// from Stripe, and the page loads again with the subscription as it now is.
+#[cfg_attr(feature = "split-islands", island(lazy))]
+#[cfg_attr(not(feature = "split-islands"), island)]
+fn PayOverdue(subscription: String, attempt: String, cards: Vec<SavedMethod>, publishable_key: Option<String>) -> impl IntoView {
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(String::new());
+    let card = NodeRef::<leptos::html::Select>::new();
+    let tries = StoredValue::new(0_u32);
+    let form = (subscription.clone(), attempt.clone());
+    let on_submit = move |event: leptos::ev::SubmitEvent| {
+        // Without Stripe's key (the page could not read it), the plain form goes.
+        let Some(key) = publishable_key.clone() else { return };
+        event.prevent_default();
+        let Some(select) = card.get_untracked() else { return };
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        error.set(String::new());
+        // A new key for each try from this page: one whose authentication failed is
+        // tried again, not answered from Stripe's idempotency cache.
+        tries.update_value(|n| *n += 1);
+        let attempt = match tries.get_value() {
+            1 => attempt.clone(),
+            n => format!("{attempt}_{n}"),
+        };
+        let (subscription, payment_method) = (subscription.clone(), select.value());
+        leptos::task::spawn_local(async move {
+            let paid = async {
+                let reply = pay_overdue_subscription(subscription.clone(), payment_method, attempt, Some("1".into()))
+                    .await
+                    .map_err(|e| e.message(locale))?;
+                let OverduePayment::Authenticate { client_secret } = reply else { return Ok(()) };
+                let js = Stripe::new(&key).map_err(|e| e.message)?;
+                let authenticated = js.handle_next_action(&client_secret).await;
+                // What Stripe says became of it, which the page shows once loaded again.
+                let status = refresh_subscription(subscription).await.map_err(|e| e.message(locale))?;
+                match authenticated {
+                    Ok(done) if done == "succeeded" || done == "processing" => Ok(()),
+                    _ if status != "past_due" => Ok(()),
+                    Ok(_) => Err(t.overdue_not_authenticated().to_owned()),
+                    Err(failure) => Err(failure.message),
+                }
+            };
+            match paid.await {
+                Ok(()) => drop(window().location().reload()),
+                Err(message) => {
+                    error.set(message);
+                    busy.set(false);
+                }
+            }
+        });
+    };
+    let options = cards
+        .iter()
+        .map(|card| view! { <option value=card.id.clone()>{format!("{} · {}", card.label(), card.expiry())}</option> })
+        .collect_view();
+    view! {
+        <form class="pay-overdue" data-testid="pay-overdue-form" action=PayOverdueSubscription::url() method="post" on:submit=on_submit>
+            <input type="hidden" name="subscription" value=form.0/>
+            <input type="hidden" name="attempt" value=form.1/>
+            <label>{t.pay_overdue_with()} " " <select name="payment_method" data-testid="pay-overdue-card" node_ref=card>{options}</select></label>
+            " "
+            <button type="submit" class="primary" data-testid="pay-overdue" disabled=move || busy.get() aria-busy=move || busy.get().to_string()>
+                {move || busy.get().then(|| view! { <span class="spinner" aria-hidden="true"></span> })}
+                {move || if busy.get() { t.paying_overdue() } else { t.pay_overdue_now() }}
+            </button>
+            <p class="error" role="alert" aria-live="assertive">{move || error.get()}</p>
+        </form>
+    }
 }
 
 /// The account page's island: the saved cards, each with a remove button (the card is

@@ -218,10 +218,18 @@ impl Client {
         self.request(Method::POST, &format!("/v1/subscriptions/{id}"), Some(body), Some(idempotency_key)).await
     }
 
-    /// Charges an open invoice now, off session, to `payment_method`.
+    /// Charges an open invoice now to `payment_method`: off session (Stripe's default,
+    /// as for a renewal), or with the customer present (`off_session=false`), who can
+    /// then authenticate a payment that needs it.
     /// <https://docs.stripe.com/api/invoices/pay>
-    pub async fn pay_invoice(&self, id: &InvoiceId, payment_method: &PaymentMethodId, idempotency_key: &str) -> Result<Invoice, Error> {
-        let body = format!("payment_method={payment_method}&expand%5B0%5D=payments");
+    pub async fn pay_invoice(
+        &self,
+        id: &InvoiceId,
+        payment_method: &PaymentMethodId,
+        off_session: bool,
+        idempotency_key: &str,
+    ) -> Result<Invoice, Error> {
+        let body = format!("payment_method={payment_method}&off_session={off_session}&expand%5B0%5D=payments");
         self.request(Method::POST, &format!("/v1/invoices/{id}/pay"), Some(body), Some(idempotency_key)).await
     }
 

@@ -14,11 +14,28 @@ pub async fn cancel_subscription(subscription: String) -> Result<(), AppError> {
 
 /// Pays a past-due subscription's open invoice now with one of the shopper's saved
 /// cards (`payment_method`), which its renewals are charged to from then on. `attempt`
-/// is the form's nonce: the same form sent twice pays once.
+/// is the form's nonce: the same form sent twice pays once. `authenticate` (any value)
+/// says the browser can run 3-D Secure: the shopper is present, and a bank that asks
+/// for it gets it (`OverduePayment::Authenticate`); without it, the payment is off
+/// session, as a plain form's is.
 #[server(endpoint = "account/subscription/pay", output = crate::error::JsonReply)]
-pub async fn pay_overdue_subscription(subscription: String, payment_method: String, attempt: String) -> Result<(), AppError> {
+pub async fn pay_overdue_subscription(
+    subscription: String,
+    payment_method: String,
+    attempt: String,
+    #[server(default)] authenticate: Option<String>,
+) -> Result<super::OverduePayment, AppError> {
     let (state, request) = crate::request::edge()?;
-    super::service::pay_overdue(&state, &request, subscription.trim(), payment_method.trim(), attempt.trim()).await
+    let on_session = authenticate.is_some();
+    super::service::pay_overdue(&state, &request, subscription.trim(), payment_method.trim(), attempt.trim(), on_session).await
+}
+
+/// The signed-in shopper's subscription read again from Stripe and recorded, once they
+/// have authenticated its overdue renewal's payment; its status now.
+#[server(endpoint = "account/subscription/refresh", output = crate::error::JsonReply)]
+pub async fn refresh_subscription(subscription: String) -> Result<String, AppError> {
+    let (state, request) = crate::request::edge()?;
+    super::service::refresh_own(&state, &request, subscription.trim()).await
 }
 
 /// Undoes a cancellation at the period's end: the subscription renews again.

@@ -21,6 +21,16 @@ pub struct AccountSubscription {
     pub pay_attempt: Option<String>,
 }
 
+/// What paying an overdue renewal came to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OverduePayment {
+    /// Paid: the subscription is active again.
+    Paid,
+    /// The card's bank wants the shopper to confirm the payment (3-D Secure): the
+    /// client secret of the invoice's PaymentIntent, for `stripe.handleNextAction`.
+    Authenticate { client_secret: String },
+}
+
 impl AccountSubscription {
     /// Whether it can still be canceled at the period's end (or that undone).
     pub fn changeable(&self) -> bool {

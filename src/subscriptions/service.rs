@@ -3,6 +3,7 @@
 //! shopper's ConfirmationToken, keep what Stripe says of it, and turn each paid invoice
 //! into an order.
 
+use super::OverduePayment;
 use crate::account::{current_account, customer_of, list_saved};
 use crate::cart::Cart;
 use crate::checkout::{PaymentReply, PaymentResult, PaymentStatus};
@@ -11,7 +12,7 @@ use crate::i18n::Locale;
 use crate::request::Request;
 use crate::session::{self, SessionId};
 use crate::state::AppState;
-use crate::store::{InvoiceEffect, NewSubscription, PaidInvoice, SubscriptionState, SubscriptionTerms};
+use crate::store::{AccountRecord, InvoiceEffect, NewSubscription, PaidInvoice, SubscriptionRecord, SubscriptionState, SubscriptionTerms};
 use crate::stripe::ids::{ConfirmationTokenId, CustomerId, InvoiceId, PaymentIntentId, PaymentMethodId, SubscriptionId};
 use crate::stripe::types::{
     ConfirmPaymentIntent, CreateProduct, CreateSubscription, Expandable, Invoice, PaymentIntent, PaymentIntentStatus, PriceData,
@@ -330,10 +331,7 @@ pub async fn outcome(state: &AppState, request: &Request, intent: &PaymentIntent
 /// Cancels the signed-in shopper's subscription at its period's end, or undoes that.
 pub async fn set_cancel_at_period_end(state: &AppState, request: &Request, id: &str, cancel: bool) -> Result<(), AppError> {
     let t = request.texts();
-    let not_found = || AppError::NotFound(t.no_such_subscription().into());
-    let account = current_account(state, request).await?.ok_or_else(not_found)?;
-    let id = SubscriptionId::parse(id).map_err(|_| not_found())?;
-    let record = state.store.subscription(id.as_str()).await?.filter(|record| record.account_id == account.id).ok_or_else(not_found)?;
+    let (_, id, record) = own_subscription(state, request, id).await?;
     if !matches!(record.state.status.as_str(), "active" | "past_due" | "trialing") {
         return Err(AppError::invalid(t.subscription_ended()));
     }
@@ -356,17 +354,27 @@ pub async fn set_cancel_at_period_end(state: &AppState, request: &Request, id: &
 
 /// Pays the open invoice of the signed-in shopper's `past_due` subscription now with
 /// one of their saved cards, which the subscription's renewals are charged to from
-/// then on (Stripe does not retry an old card that a shopper replaced). Off session, as
-/// a renewal is: a card whose bank insists on confirming each payment is refused with
-/// words that say to pick another. The idempotency keys carry the form's `attempt`
-/// nonce, so a form sent twice pays once; a new page is a new attempt.
-pub async fn pay_overdue(state: &AppState, request: &Request, id: &str, payment_method: &str, attempt: &str) -> Result<(), AppError> {
+/// then on (Stripe does not retry an old card that a shopper replaced).
+///
+/// `on_session`: the shopper's browser can authenticate (the account page's island
+/// says so). The invoice is then paid with the customer present (`off_session=false`),
+/// and a bank that wants 3-D Secure is answered with the client secret of the invoice's
+/// PaymentIntent, for `stripe.handleNextAction`; [`refresh_own`] then reads the outcome.
+/// Without it (a plain form post), the payment is off session, as a renewal is, and
+/// such a card is refused with words that say what to do. The idempotency keys carry
+/// the form's `attempt` nonce, so a form sent twice pays once; a new page is a new
+/// attempt.
+pub async fn pay_overdue(
+    state: &AppState,
+    request: &Request,
+    id: &str,
+    payment_method: &str,
+    attempt: &str,
+    on_session: bool,
+) -> Result<OverduePayment, AppError> {
     let t = request.texts();
-    let not_found = || AppError::NotFound(t.no_such_subscription().into());
     let no_card = || AppError::NotFound(t.no_such_card().into());
-    let account = current_account(state, request).await?.ok_or_else(not_found)?;
-    let id = SubscriptionId::parse(id).map_err(|_| not_found())?;
-    let record = state.store.subscription(id.as_str()).await?.filter(|record| record.account_id == account.id).ok_or_else(not_found)?;
+    let (account, id, record) = own_subscription(state, request, id).await?;
     if record.state.status != "past_due" {
         return Err(AppError::invalid(t.nothing_overdue()));
     }
@@ -389,13 +397,24 @@ pub async fn pay_overdue(state: &AppState, request: &Request, id: &str, payment_
             return Err(AppError::invalid(t.nothing_overdue()));
         }
     };
-    match state.payments.stripe.pay_invoice(&invoice, &method, &key("pay")).await {
+    let pay_key = key(if on_session { "pay-on-session" } else { "pay" });
+    match state.payments.stripe.pay_invoice(&invoice, &method, !on_session, &pay_key).await {
         Ok(_) => {}
         Err(crate::stripe::Error::Api(api)) if api.status == 402 => {
+            let needs_authentication =
+                matches!(api.code.as_deref(), Some("invoice_payment_intent_requires_action" | "authentication_required"));
+            if needs_authentication
+                && on_session
+                && let Some(client_secret) = awaiting_authentication(state, &invoice).await?
+            {
+                tracing::info!(subscription = %id, invoice = %invoice, "an overdue renewal waits for the shopper's 3-D Secure");
+                return Ok(OverduePayment::Authenticate { client_secret });
+            }
             tracing::info!(subscription = %id, code = ?api.code, decline_code = ?api.decline_code, "an overdue renewal was declined again");
-            let message = match api.code.as_deref() {
-                Some("invoice_payment_intent_requires_action" | "authentication_required") => t.overdue_needs_authentication().to_owned(),
-                code => request.locale.decline(api.decline_code.as_deref(), code, &api.message),
+            let message = if needs_authentication {
+                t.overdue_needs_authentication().to_owned()
+            } else {
+                request.locale.decline(api.decline_code.as_deref(), api.code.as_deref(), &api.message)
             };
             return Err(AppError::Declined { message, decline_code: api.decline_code });
         }
@@ -404,5 +423,36 @@ pub async fn pay_overdue(state: &AppState, request: &Request, id: &str, payment_
     // Active again; the invoice becomes the renewal's order (its webhooks find it done).
     refresh(state, &id).await?;
     tracing::info!(subscription = %id, invoice = %invoice, "an overdue renewal was paid with another card");
-    Ok(())
+    Ok(OverduePayment::Paid)
+}
+
+/// The client secret of `invoice`'s PaymentIntent, if it waits for the customer.
+async fn awaiting_authentication(state: &AppState, invoice: &InvoiceId) -> Result<Option<String>, AppError> {
+    let stripe = &state.payments.stripe;
+    let Some(intent) = stripe.retrieve_invoice(invoice).await?.payment_intent() else { return Ok(None) };
+    let intent = stripe.retrieve_payment_intent(&intent).await?;
+    Ok(intent.client_secret.filter(|_| intent.status == PaymentIntentStatus::RequiresAction))
+}
+
+/// The signed-in shopper's account and their subscription `id`, as recorded; another
+/// account's is not found.
+async fn own_subscription(
+    state: &AppState,
+    request: &Request,
+    id: &str,
+) -> Result<(AccountRecord, SubscriptionId, SubscriptionRecord), AppError> {
+    let not_found = || AppError::NotFound(request.texts().no_such_subscription().into());
+    let account = current_account(state, request).await?.ok_or_else(not_found)?;
+    let id = SubscriptionId::parse(id).map_err(|_| not_found())?;
+    let record = state.store.subscription(id.as_str()).await?.filter(|record| record.account_id == account.id).ok_or_else(not_found)?;
+    Ok((account, id, record))
+}
+
+/// Reads the signed-in shopper's subscription `id` from Stripe again and records it
+/// (after the shopper authenticated its overdue renewal's payment); its status now.
+pub async fn refresh_own(state: &AppState, request: &Request, id: &str) -> Result<String, AppError> {
+    let (_, id, _) = own_subscription(state, request, id).await?;
+    refresh(state, &id).await?;
+    let record = state.store.subscription(id.as_str()).await?.ok_or(AppError::Internal)?;
+    Ok(record.state.status)
 }
