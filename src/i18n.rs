@@ -277,8 +277,8 @@ catalogue! {
     mail_refund_body: "We refunded {0} for order {1}. Your bank shows it within 5 to 10 days.",
         "Nous avons remboursé {0} pour la commande {1}. Votre banque l'affiche sous 5 à 10 jours.";
     mail_renewal_failed_subject: "Your subscription could not be renewed", "Votre abonnement n'a pas pu être renouvelé";
-    mail_renewal_failed_body: "Your bank did not accept the payment for the renewal of your subscription ({0}). Nothing was charged: pay it with another card from your account.",
-        "Votre banque n'a pas accepté le paiement du renouvellement de votre abonnement ({0}). Rien n'a été débité : payez-le avec une autre carte depuis votre compte.";
+    mail_renewal_failed_body: "Your bank did not accept the payment for the renewal of your subscription ({0}). Nothing was charged: pay it from your account, where your bank can ask you to confirm it, or with another card.",
+        "Votre banque n'a pas accepté le paiement du renouvellement de votre abonnement ({0}). Rien n'a été débité : payez-le depuis votre compte, où votre banque peut vous demander de le confirmer, ou avec une autre carte.";
     email_for_receipt: "Email for your receipt", "E-mail pour votre reçu";
     email_hint: "We send the order confirmation here.", "Nous y envoyons la confirmation de commande.";
     method_not_accepted: "This shop does not accept that payment method for this order. Choose another one and pay again.",

@@ -240,7 +240,7 @@ async fn a_renewal_that_cannot_be_charged_shows_past_due_and_another_saved_card_
     assert_eq!(told.len(), 1, "{told:?}");
     let email = support::readable(&shop.written_email(&first_order, told[0]).expect("the email, written to MAIL_DIR"));
     assert!(email.contains("Subject: Your subscription could not be renewed") && email.contains("1 × Coffee beans"), "{email}");
-    assert!(email.contains("pay it with another card from your account") && email.contains("/account"), "{email}");
+    assert!(email.contains("pay it from your account, where your bank can ask you to confirm it") && email.contains("/account"), "{email}");
 
     // The account page offers to pay it with a saved card. The same card is declined
     // again, and a card that is not the shopper's is refused before Stripe is asked.
