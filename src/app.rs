@@ -51,6 +51,10 @@ pub struct PageHead {
     pub refresh_secs: Option<u32>,
     /// The number of items in the shopper's cart, for the header.
     pub cart_count: u32,
+    /// The address the browser shows instead of the one requested, whose query asked
+    /// for a notice once (`/checkout?cart_changed=1`): reloading the page or coming back
+    /// to it later then shows it without.
+    pub shown_address: Option<&'static str>,
 }
 
 /// The whole HTML document: `page` inside the chrome, rendered to a string.
@@ -70,6 +74,9 @@ pub fn document(document: &Document, head: &PageHead, nonce: &str, page: impl In
     });
     let refresh = head.refresh_secs.map(|secs| view! { <meta http-equiv="refresh" content=secs.to_string()/> });
     let reload = document.auto_reload.clone().map(|script| view! { <script nonce=nonce.to_owned()>{script}</script> });
+    let address = head.shown_address.map(
+        |address| view! { <script nonce=nonce.to_owned()>{format!("history.replaceState(history.state, '', {address:?});")}</script> },
+    );
     view! {
         <!DOCTYPE html>
         <html lang=lang>
@@ -86,6 +93,7 @@ pub fn document(document: &Document, head: &PageHead, nonce: &str, page: impl In
                 <script src=document.stripe_js_url.clone() nonce=nonce.to_owned()></script>
                 {head.island.then(|| view! { <IslandLoader bundle=bundle.clone() nonce=nonce.to_owned()/> })}
                 {reload}
+                {address}
             </head>
             <body>
                 <a class="skip-link" href="#main">{crate::i18n::use_locale().texts().skip_to_content()}</a>

@@ -138,6 +138,19 @@ async fn signing_up_rotates_the_session_and_brings_the_guest_cart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notice_of_a_card_saved_through_a_redirect_shows_once() {
+    let shop = shop_with(&[]).await;
+    let jenny = shop.jenny_with_a_mug().await;
+    // Stripe sends the shopper back with `redirect_status`: the page says the card was
+    // saved, and has the browser show its plain address, so a reload says it no more.
+    let back = shop.page(&jenny, "/account?redirect_status=succeeded").await;
+    assert!(back.contains("Your card was saved."), "{back}");
+    assert!(back.contains(r#"history.replaceState(history.state, '', "/account");"#), "{back}");
+    let plain = shop.page(&jenny, "/account").await;
+    assert!(!plain.contains("Your card was saved.") && !plain.contains("replaceState"), "{plain}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_up_refuses_bad_input_and_a_taken_email() {
     let shop = shop_with(&[]).await;
     let mut browser = Browser::default();

@@ -113,8 +113,9 @@ pub async fn checkout(State(state): State<AppState>, page: Page) -> Response {
         Ok(visit) => crate::checkout::view(&state, &page.request, &visit).await,
         Err(error) => Err(error),
     };
-    let head = PageHead { island: crate::checkout::has_form(&checkout), ..head };
     let cart_changed = page.param("cart_changed") == Some("1");
+    let shown_address = cart_changed.then_some("/checkout");
+    let head = PageHead { island: crate::checkout::has_form(&checkout), shown_address, ..head };
     page.render(&state, StatusCode::OK, head, move || view! { <crate::checkout::CheckoutPage checkout cart_changed/> })
 }
 
@@ -175,7 +176,9 @@ pub async fn account(State(state): State<AppState>, page: Page) -> Response {
         }
         _ => None,
     };
-    let head = PageHead { island: cards.is_some(), ..head };
+    // Back from a card setup's redirect, the notice shows once.
+    let shown_address = page.param("redirect_status").is_some().then_some("/account");
+    let head = PageHead { island: cards.is_some(), shown_address, ..head };
     page.render(&state, StatusCode::OK, head, move || view! { <crate::account::AccountPage account cards/> })
 }
 
