@@ -257,7 +257,7 @@ impl Mailer {
                 let what = kind[MERCHANT.len()..].split('.').next().unwrap_or_default();
                 let link = format!("{}/admin/orders/{}", self.public_url, order.id);
                 let (text, html) = short_note(&message.body, &link, "See the order");
-                (format!("Order {} needs you: {}", order.id, what.replace('_', " ")), text, html)
+                (format!("Order {}: {}", order.id, what.replace('_', " ")), text, html)
             }
             other => return Err(format!("no message is written for `{other}`")),
         };

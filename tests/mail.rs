@@ -456,7 +456,7 @@ async fn the_merchant_is_told_when_an_order_needs_them() {
         (&orders[3], "inquiry", "asks about the payment of order"),
     ] {
         let order_id = order["order_id"].as_str().unwrap();
-        let subject = format!("Subject: Order {order_id} needs you: {what}");
+        let subject = format!("Subject: Order {order_id}: {what}");
         let message = to_merchant.iter().find(|m| m.contains(&subject)).unwrap_or_else(|| panic!("{subject}: {to_merchant:#?}"));
         assert!(message.contains(says) && message.contains(&format!("/admin/orders/{order_id}")), "{message}");
         assert!(!message.contains("the deadline shown there"), "{message}");

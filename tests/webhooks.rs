@@ -41,6 +41,17 @@ impl Shop {
         support::poll_until(100, || async { self.store.order_flags(order_id).await.unwrap() }, |flags| flags == want).await
     }
 
+    /// Checks what the merchant was told of the order: one message for each `(what,
+    /// says)` (kind `merchant.{what}`, its text saying `says`), and no other.
+    async fn told_merchant(&self, order_id: &str, expected: &[(&str, &str)]) {
+        let outbox = self.store.outbox_for(order_id).await.unwrap();
+        let told: Vec<_> = outbox.iter().filter_map(|m| Some((m.kind.strip_prefix("merchant.")?, m.body.as_str()))).collect();
+        assert_eq!(told.len(), expected.len(), "{told:?}");
+        for (what, says) in expected {
+            assert!(told.iter().any(|(kind, body)| kind == what && body.contains(says)), "{what}, {says}: {told:?}");
+        }
+    }
+
     /// An order paid with a dispute test card (`card`), once its dispute shows as
     /// `flag`: the reply of `checkout/confirm`, and the order's id.
     async fn disputed_order(&self, card: &str, flag: &str) -> (Value, String) {
@@ -342,6 +353,7 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once_and_then_its_o
     let won = shop.dispute_of(&paid).await;
     shop.answer_dispute(&won, "winning_evidence").await;
     assert_eq!(shop.flags_once(order_id, &["dispute_won"]).await, ["dispute_won"]);
+    shop.told_merchant(order_id, &[("disputed", "is disputed"), ("dispute_won", "and you won it")]).await;
     // An opening event that arrives only now (Stripe does not promise order): the
     // outcome stays.
     let late = dispute_opened("evt_late_dispute", &won, paid["payment_intent"].as_str().unwrap());
@@ -354,6 +366,7 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once_and_then_its_o
     let lost_order = lost_order.as_str();
     shop.close_dispute(&shop.dispute_of(&paid).await).await;
     assert_eq!(shop.flags_once(lost_order, &["dispute_lost"]).await, ["dispute_lost"]);
+    shop.told_merchant(lost_order, &[("disputed", "is disputed"), ("dispute_lost", "and you lost it")]).await;
     let list = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
     assert!(list.contains("dispute_won") && list.contains("dispute_lost"), "{list}");
 }
@@ -369,6 +382,7 @@ async fn an_inquiry_shows_as_one_until_it_closes_or_becomes_a_chargeback() {
     shop.answer_dispute(&shop.dispute_of(&paid).await, "winning_evidence").await;
     assert_eq!(shop.flags_once(order_id, &["inquiry_closed"]).await, ["inquiry_closed"]);
     assert_eq!(shop.order_status(order_id).await, "paid");
+    shop.told_merchant(order_id, &[("inquiry", "asks about the payment"), ("inquiry_closed", "without a chargeback")]).await;
 
     let (paid, order_id) = shop.disputed_order("pm_card_createDisputeInquiry", "inquiry").await;
     let (order_id, intent) = (order_id.as_str(), paid["payment_intent"].as_str().unwrap());

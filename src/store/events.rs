@@ -72,16 +72,17 @@ impl DisputeStage {
         }
     }
 
-    /// What the merchant must do about `order_id` at this stage, by `due_by` (the
-    /// dispute's deadline, when its event gives one), for their email, saying why
-    /// (`reason`, Stripe's, such as `product_not_received`); `None` once it is over.
-    fn asks_the_merchant(self, order_id: &str, due_by: Option<i64>, reason: Option<&str>) -> Option<String> {
+    /// What the merchant is told of `order_id` at this stage, for their email: what to do,
+    /// by `due_by` (the dispute's deadline, when its event gives one), saying why
+    /// (`reason`, Stripe's, such as `product_not_received`); once it is over, how it
+    /// ended.
+    fn tells_the_merchant(self, order_id: &str, due_by: Option<i64>, reason: Option<&str>) -> String {
         let why = reason.map(|reason| format!(" ({})", reason.replace('_', " "))).unwrap_or_default();
         let deadline = match due_by.and_then(|at| time::OffsetDateTime::from_unix_timestamp(at).ok()) {
             Some(at) => format!("{}-{:02}-{:02} {:02}:{:02} UTC", at.year(), u8::from(at.month()), at.day(), at.hour(), at.minute()),
             None => "the deadline shown there".to_owned(),
         };
-        Some(match self {
+        match self {
             DisputeStage::FraudWarning => format!(
                 "The card's issuer reported the payment of order {order_id} as fraud{why}. A dispute often follows, with a fee: \
                  refunding it now, as fraudulent, avoids both."
@@ -94,8 +95,23 @@ impl DisputeStage {
                 "The payment of order {order_id} is disputed{why}: its amount and a fee were withdrawn. Answer with evidence in the \
                  Stripe Dashboard before {deadline}, or accept the dispute."
             ),
-            DisputeStage::Won | DisputeStage::Lost | DisputeStage::InquiryClosed | DisputeStage::Prevented => return None,
-        })
+            DisputeStage::Won => {
+                format!("The dispute over the payment of order {order_id} is closed, and you won it: its amount is back in your balance.")
+            }
+            DisputeStage::Lost => format!(
+                "The dispute over the payment of order {order_id} is closed, and you lost it: the cardholder keeps its amount, and \
+                 the dispute's fee is not returned."
+            ),
+            DisputeStage::InquiryClosed => {
+                format!(
+                    "The card issuer's inquiry about the payment of order {order_id} is closed without a chargeback: nothing more to do."
+                )
+            }
+            DisputeStage::Prevented => format!(
+                "The dispute over the payment of order {order_id} was prevented before it opened: you keep the payment, and there is \
+                 nothing more to do."
+            ),
+        }
     }
 
     /// Stages only move forward (Stripe does not promise the order of events): a fraud
@@ -298,8 +314,8 @@ impl Store {
     /// Records a dispute event (or an early fraud warning) of the charge of
     /// `payment_intent_id`, exactly once per event: the order it paid shows the merchant
     /// where the dispute stands ([`DisputeStage::as_str`]), beside the order's own flag
-    /// (`oversold`, `amount_mismatch`), and a stage that needs the merchant emails them
-    /// once (why, and by when). Only ever forward: a late opening event never hides an
+    /// (`oversold`, `amount_mismatch`), and each stage emails them once (what to do, why
+    /// and by when; then how it ended). Only ever forward: a late opening event never hides an
     /// outcome, nor a late inquiry a chargeback.
     pub async fn flag_dispute(
         &self,
@@ -328,7 +344,8 @@ impl Store {
                          WHEN 'disputed' THEN 3 ELSE 4 END < $4 OR $4 = 4)",
                         &[&stage.as_str(), &now, &order_id, &stage.rank()],
                     )?;
-                    if let Some(body) = stage.asks_the_merchant(order_id, due_by, reason.as_deref()).filter(|_| moved == 1) {
+                    if moved == 1 {
+                        let body = stage.tells_the_merchant(order_id, due_by, reason.as_deref());
                         alert_merchant(tx, order_id, stage.as_str(), &body, now)?;
                     }
                     EventEffect::Disputed
