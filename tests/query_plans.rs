@@ -9,7 +9,9 @@
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
-use storefront::store::{AttemptOutcome, AttemptResult, AttemptStart, NewOrder, OrderLine, OrderStatus, PaymentEvent, SignIn, Store};
+use storefront::store::{
+    AttemptOutcome, AttemptResult, AttemptStart, NewOrder, OrderFilter, OrderLine, OrderStatus, PaymentEvent, SignIn, Store,
+};
 
 fn result(outcome: &AttemptOutcome, clear_cart: bool) -> AttemptResult<'_> {
     AttemptResult { payment_intent_id: Some("pi_1"), outcome, order_status: OrderStatus::Confirming, clear_cart, details: None }
@@ -147,8 +149,10 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
     // The merchant's view.
     store.list_orders(None, 50).await.unwrap();
     store.list_orders(Some(OrderStatus::Paid), 50).await.unwrap();
-    store.orders_page(None, Some((5, "ord_1".into())), 50).await.unwrap();
-    store.orders_page(Some(OrderStatus::Paid), Some((5, "ord_1".into())), 50).await.unwrap();
+    store.orders_page(OrderFilter::All, Some((5, "ord_1".into())), 50).await.unwrap();
+    store.orders_page(OrderFilter::Status(OrderStatus::Paid), Some((5, "ord_1".into())), 50).await.unwrap();
+    store.orders_page(OrderFilter::Flagged, None, 50).await.unwrap();
+    store.orders_page(OrderFilter::Flagged, Some((5, "ord_1".into())), 50).await.unwrap();
     store.order_for_merchant("ord_1").await.unwrap();
     store.order_events("ord_1").await.unwrap();
     store.outbox_for("ord_1").await.unwrap();

@@ -5,7 +5,7 @@
 //! Backend: runs once (on SQLite, the backend whose migration rebuilds a table).
 
 use sqlx::Row;
-use storefront::store::Store;
+use storefront::store::{OrderFilter, Store};
 
 /// The last migration before the status CHECK gained `authorized`.
 const BEFORE_REBUILD: i64 = 20261201000012;
@@ -33,14 +33,15 @@ async fn upgrading_keeps_every_order_its_lines_attempts_messages_and_refunds() {
         for statement in [
             "INSERT INTO sessions (id, created_at, last_seen_at) VALUES ('s1', 1, 1)",
             "INSERT INTO orders (id, session_id, status, amount, currency, created_at, updated_at, amount_refunded, flag)
-             VALUES ('ord_1', 's1', 'paid', 3600, 'eur', 1, 1, 1000, 'dispute_lost'), ('ord_2', 's1', 'failed', 1800, 'eur', 2, 2, 0, 'amount_mismatch')",
+             VALUES ('ord_1', 's1', 'paid', 3600, 'eur', 1, 1, 1000, 'dispute_lost'), ('ord_2', 's1', 'failed', 1800, 'eur', 2, 2, 0, 'amount_mismatch'),
+                    ('ord_3', 's1', 'paid', 1800, 'eur', 3, 3, 0, NULL), ('ord_4', 's1', 'paid', 1800, 'eur', 4, 4, 0, NULL)",
             "INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity)
              VALUES ('ord_1', 'mug', 'Mug', 1800, 2), ('ord_2', 'tote', 'Tote', 1800, 1)",
             "INSERT INTO payment_attempts (order_id, attempt, confirmation_token_id, idempotency_key, amount, currency, created_at)
              VALUES ('ord_1', 1, 'ctoken_1', 'ord_1-attempt-1', 3600, 'eur', 1)",
             "INSERT INTO outbox (order_id, kind, body, created_at) VALUES ('ord_1', 'order_confirmation', 'Thank you', 1)",
             "INSERT INTO refunds (id, order_id, amount, currency, status, counted, created_at, updated_at)
-             VALUES ('re_1', 'ord_1', 1000, 'eur', 'succeeded', 1, 1, 1)",
+             VALUES ('re_1', 'ord_1', 1000, 'eur', 'succeeded', 1, 1, 1), ('re_3', 'ord_3', 1800, 'eur', 'failed', 0, 3, 3)",
         ] {
             sqlx::query(statement).execute(&pool).await.unwrap();
         }
@@ -58,6 +59,9 @@ async fn upgrading_keeps_every_order_its_lines_attempts_messages_and_refunds() {
     assert_eq!(store.refunds_of("ord_1").await.unwrap().refunds.len(), 1);
     assert_eq!(store.order_flags("ord_1").await.unwrap(), ["dispute_lost"]);
     assert_eq!(store.order_flags("ord_2").await.unwrap(), ["amount_mismatch"]);
+    // The merchant's flagged orders include those flagged before the filter existed.
+    let flagged = store.orders_page(OrderFilter::Flagged, None, 10).await.unwrap();
+    assert_eq!(flagged.iter().map(|order| order.id.as_str()).collect::<Vec<_>>(), ["ord_3", "ord_2", "ord_1"]);
 
     // The new status is accepted, the old references still hold.
     let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
@@ -71,9 +75,11 @@ async fn upgrading_keeps_every_order_its_lines_attempts_messages_and_refunds() {
         .iter()
         .map(|row| (row.try_get("id").unwrap(), row.try_get("flag").unwrap(), row.try_get("dispute").unwrap()))
         .collect();
-    let expected = [("ord_1", None, Some("dispute_lost")), ("ord_2", Some("amount_mismatch"), None)].map(
-        |(id, flag, dispute): (&str, Option<&str>, Option<&str>)| (id.to_owned(), flag.map(str::to_owned), dispute.map(str::to_owned)),
-    );
+    let expected =
+        [("ord_1", None, Some("dispute_lost")), ("ord_2", Some("amount_mismatch"), None), ("ord_3", None, None), ("ord_4", None, None)]
+            .map(|(id, flag, dispute): (&str, Option<&str>, Option<&str>)| {
+                (id.to_owned(), flag.map(str::to_owned), dispute.map(str::to_owned))
+            });
     assert_eq!(flags, expected);
     let broken = sqlx::query("PRAGMA foreign_key_check").fetch_all(&pool).await.unwrap();
     assert!(broken.is_empty(), "{} rows point at no order", broken.len());

@@ -369,6 +369,17 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once_and_then_its_o
     shop.told_merchant(lost_order, &[("disputed", "is disputed"), ("dispute_lost", "and you lost it")]).await;
     let list = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
     assert!(list.contains("dispute_won") && list.contains("dispute_lost"), "{list}");
+    // The merchant's flagged orders: both, and not an order nobody had to look at.
+    let calm = shop.order("pm_card_visa").await;
+    let calm = calm["order_id"].as_str().unwrap();
+    let all = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
+    assert!(all.contains(&format!("admin-order-{calm}")), "{all}");
+    let flagged = support::admin_page(&format!("{}/admin/orders?flagged=1", shop.base), ADMIN).await;
+    for shown in [order_id, lost_order] {
+        assert!(flagged.contains(&format!("admin-order-{shown}")), "{shown}: {flagged}");
+    }
+    assert!(!flagged.contains(&format!("admin-order-{calm}")), "{flagged}");
+    assert!(flagged.contains(r#"data-testid="admin-filter-flagged" aria-current="page""#), "{flagged}");
 }
 
 /// The issuer asks before any chargeback (Stripe's inquiry test card): the merchant sees

@@ -5,7 +5,7 @@
 
 use crate::money::{Currency, Money};
 use crate::state::AppState;
-use crate::store::{DisputeStage, OrderStatus, RefundStatus};
+use crate::store::{DisputeStage, OrderFilter, OrderStatus, RefundStatus};
 use axum::extract::rejection::{FormRejection, PathRejection};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -89,17 +89,30 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(query
     if let Some(refused) = check(&state, &headers) {
         return refused;
     }
-    let status = query.get("status").and_then(|status| OrderStatus::parse(status));
+    let filter = match (query.get("flagged"), query.get("status").and_then(|status| OrderStatus::parse(status))) {
+        (Some(_), _) => OrderFilter::Flagged,
+        (None, Some(status)) => OrderFilter::Status(status),
+        (None, None) => OrderFilter::All,
+    };
     let after = query.get("after").and_then(|after| after.split_once('.')).and_then(|(at, id)| Some((at.parse().ok()?, id.to_owned())));
-    let orders = match state.store.orders_page(status, after.clone(), PAGE).await {
+    let orders = match state.store.orders_page(filter, after.clone(), PAGE).await {
         Ok(orders) => orders,
         Err(error) => return internal(error),
     };
-    let filters: String = std::iter::once(("all", None))
-        .chain(OrderStatus::ALL.iter().map(|s| (s.as_str(), Some(s.as_str()))))
-        .map(|(label, value)| match value {
-            Some(value) => format!(r#" <a href="/admin/orders?status={value}">{label}</a>"#),
-            None => format!(r#" <a href="/admin/orders">{label}</a>"#),
+    // The filter's own query, which the paging links keep.
+    let filter_query = |filter: OrderFilter| match filter {
+        OrderFilter::All => None,
+        OrderFilter::Status(status) => Some(("status", status.as_str())),
+        OrderFilter::Flagged => Some(("flagged", "1")),
+    };
+    let filters: String = [("all", OrderFilter::All), ("flagged", OrderFilter::Flagged)]
+        .into_iter()
+        .chain(OrderStatus::ALL.iter().map(|&s| (s.as_str(), OrderFilter::Status(s))))
+        .map(|(label, shown)| {
+            let href =
+                filter_query(shown).map_or_else(|| "/admin/orders".to_owned(), |(key, value)| format!("/admin/orders?{key}={value}"));
+            let current = if shown == filter { r#" aria-current="page""# } else { "" };
+            format!(r#" <a href="{href}" data-testid="admin-filter-{label}"{current}>{label}</a>"#)
         })
         .collect();
     let rows: String = orders
@@ -117,8 +130,11 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(query
         .collect();
     // Paging links keep the filter.
     let link = |after: Option<String>| {
-        let pairs: std::collections::BTreeMap<&str, String> =
-            status.map(|s| ("status", s.as_str().to_owned())).into_iter().chain(after.map(|after| ("after", after))).collect();
+        let pairs: std::collections::BTreeMap<&str, String> = filter_query(filter)
+            .map(|(key, value)| (key, value.to_owned()))
+            .into_iter()
+            .chain(after.map(|after| ("after", after)))
+            .collect();
         match pairs.is_empty() {
             true => "/admin/orders".to_owned(),
             false => format!("/admin/orders?{}", serde_qs::to_string(&pairs).unwrap_or_default()),

@@ -1,7 +1,7 @@
 //! Orders and the attempts to pay them: an attempt recorded before Stripe is called
 //! (with the request it sends, replayed as it is), its answer recorded after.
 
-use super::db::{Row, Tx};
+use super::db::{Row, ToParam, Tx};
 use super::inventory::{release_stock, reserve_stock};
 use super::sessions::{cart_is_empty, lock_session};
 use super::{Backend, Store, StoreError, count};
@@ -265,6 +265,16 @@ pub(crate) const SUMMARY_COLUMNS: &str = concat!(
     flag_columns!(),
     ", created_at, COALESCE(amount_received, amount) AS charged, amount_refunded"
 );
+
+/// Which of the merchant's orders a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderFilter {
+    All,
+    Status(OrderStatus),
+    /// Those the merchant was told about (a dispute, a refund that failed, an order
+    /// oversold or charged another amount), whatever became of them since.
+    Flagged,
+}
 
 /// An order as its status page shows it.
 #[derive(Debug, Clone)]
@@ -694,36 +704,39 @@ impl Store {
     }
     /// Orders for the merchant, newest first, optionally of one status.
     pub async fn list_orders(&self, status: Option<OrderStatus>, limit: i64) -> Result<Vec<OrderSummary>, StoreError> {
-        self.orders_page(status, None, limit).await
+        self.orders_page(status.map_or(OrderFilter::All, OrderFilter::Status), None, limit).await
     }
 
-    /// A page of [`Store::list_orders`]: the `limit` orders that come after `after` (the
-    /// last one of the page before: its `created_at` and id), or the first page.
+    /// A page of the merchant's orders that `filter` keeps, newest first: the `limit`
+    /// that come after `after` (the last one of the page before: its `created_at` and
+    /// id), or the first page.
     pub async fn orders_page(
         &self,
-        status: Option<OrderStatus>,
+        filter: OrderFilter,
         after: Option<(i64, String)>,
         limit: i64,
     ) -> Result<Vec<OrderSummary>, StoreError> {
         self.read(move |tx| {
-            // One statement for each case, so that each reads an index in order (no scan,
-            // no sort): `orders_by_status` or `orders_by_created`, both ending in `id`.
-            let order = "ORDER BY created_at DESC, id DESC";
-            let rows = match (status, after) {
-                (Some(status), None) => {
-                    tx.query(&format!("SELECT {SUMMARY_COLUMNS} FROM orders WHERE status = $1 {order} LIMIT $2"), &[&status, &limit])?
+            // Each filter reads an index in order (no scan, no sort), each ending in `id`:
+            // `orders_by_status`, `orders_flagged` (partial) or `orders_by_created`.
+            let mut conditions = Vec::new();
+            let mut params: Vec<&dyn ToParam> = Vec::new();
+            match &filter {
+                OrderFilter::All => {}
+                OrderFilter::Status(status) => {
+                    params.push(status);
+                    conditions.push(format!("status = ${}", params.len()));
                 }
-                (Some(status), Some((created_at, id))) => tx.query(
-                    &format!("SELECT {SUMMARY_COLUMNS} FROM orders WHERE status = $1 AND (created_at, id) < ($2, $3) {order} LIMIT $4"),
-                    &[&status, &created_at, &id, &limit],
-                )?,
-                (None, None) => tx.query(&format!("SELECT {SUMMARY_COLUMNS} FROM orders {order} LIMIT $1"), &[&limit])?,
-                (None, Some((created_at, id))) => tx.query(
-                    &format!("SELECT {SUMMARY_COLUMNS} FROM orders WHERE (created_at, id) < ($1, $2) {order} LIMIT $3"),
-                    &[&created_at, &id, &limit],
-                )?,
-            };
-            rows.iter().map(order_summary_from).collect::<Result<_, StoreError>>()
+                OrderFilter::Flagged => conditions.push("flagged_at IS NOT NULL".to_owned()),
+            }
+            if let Some((created_at, id)) = &after {
+                params.extend([created_at as &dyn ToParam, id]);
+                conditions.push(format!("(created_at, id) < (${}, ${})", params.len() - 1, params.len()));
+            }
+            params.push(&limit);
+            let kept = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+            let sql = format!("SELECT {SUMMARY_COLUMNS} FROM orders {kept} ORDER BY created_at DESC, id DESC LIMIT ${}", params.len());
+            tx.query(&sql, &params)?.iter().map(order_summary_from).collect::<Result<_, StoreError>>()
         })
         .await
     }

@@ -340,6 +340,8 @@ async fn a_success_reported_after_a_failure_and_after_the_stock_went_is_oversold
         let mut kinds: Vec<String> = store.outbox_for("ord_1").await.unwrap().into_iter().map(|m| m.kind).collect();
         kinds.sort();
         assert_eq!(kinds, ["merchant.oversold", "order_confirmation"]);
+        let flagged = store.orders_page(OrderFilter::Flagged, None, 10).await.unwrap();
+        assert_eq!(flagged.iter().map(|order| order.id.as_str()).collect::<Vec<_>>(), ["ord_1"], "the merchant's flagged orders");
     }
 }
 
@@ -565,7 +567,7 @@ async fn the_merchants_order_pages_show_every_order_once_newest_first() {
         for status in [None, Some(started)] {
             let (mut seen, mut after) = (Vec::new(), None);
             loop {
-                let page = store.orders_page(status, after.clone(), 4).await.unwrap();
+                let page = store.orders_page(status.map_or(OrderFilter::All, OrderFilter::Status), after.clone(), 4).await.unwrap();
                 seen.extend(page.iter().map(|order| (order.created_at, order.id.clone())));
                 match page.last() {
                     Some(last) if page.len() == 4 => after = Some((last.created_at, last.id.clone())),
@@ -576,6 +578,6 @@ async fn the_merchants_order_pages_show_every_order_once_newest_first() {
             expected.reverse();
             assert_eq!(seen, expected, "{status:?}");
         }
-        assert!(store.orders_page(Some(OrderStatus::Paid), None, 4).await.unwrap().is_empty());
+        assert!(store.orders_page(OrderFilter::Status(OrderStatus::Paid), None, 4).await.unwrap().is_empty());
     }
 }
