@@ -433,9 +433,9 @@ catalogue! {
     renews_on: "Renews on {0}", "Renouvellement le {0}";
     ends_on: "Ends on {0}", "Prend fin le {0}";
     cancel_at_period_end: "Cancel at the end of the period", "Résilier à la fin de la période";
-    cancel_named_subscription: "Cancel {0} at the end of the period", "Résilier {0} à la fin de la période";
+    cancel_named_subscription: "Cancel at the end of the period: {0}", "Résilier à la fin de la période : {0}";
     keep_subscription: "Keep my subscription", "Conserver mon abonnement";
-    keep_named_subscription: "Keep {0}", "Conserver {0}";
+    keep_named_subscription: "Keep my subscription: {0}", "Conserver mon abonnement : {0}";
     subscription_active: "Active", "Actif";
     subscription_past_due: "Payment due: the last renewal could not be charged", "Paiement en retard : le dernier renouvellement n'a pas pu être débité";
     subscription_incomplete: "Waiting for the first payment", "En attente du premier paiement";

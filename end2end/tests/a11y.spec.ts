@@ -1,6 +1,5 @@
-import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
-import { test, expect, paidOrderAndNextCart } from './fixtures';
+import { test, expect, paidOrderAndNextCart, seriousViolations } from './fixtures';
 
 // Accessibility: axe on every page, in both languages and both colour schemes (zero
 // violations of serious or critical impact); a checkout done with the keyboard alone;
@@ -18,14 +17,6 @@ async function everyPage(page: Page, gotoHydrated: (path: string) => Promise<voi
     ['account', '/account'],
     ['not found', '/no-such-page'],
   ];
-}
-
-async function seriousViolations(page: Page) {
-  // Stripe's own iframes (here the emulator's stand-in) are Stripe's to make accessible.
-  const results = await new AxeBuilder({ page }).exclude('#payment-element').exclude('#address-element').analyze();
-  return results.violations
-    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
-    .map((violation) => `${violation.id} (${violation.impact}): ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`);
 }
 
 for (const locale of ['en-GB', 'fr-FR']) {

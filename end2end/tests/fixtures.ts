@@ -1,3 +1,4 @@
+import AxeBuilder from '@axe-core/playwright';
 import { test as base, expect, type Page } from '@playwright/test';
 
 /**
@@ -118,3 +119,12 @@ export async function signUp(page: Page, gotoHydrated: (path: string) => Promise
 }
 
 export { expect };
+
+/** axe's violations of serious or critical impact on the page as it is now. */
+export async function seriousViolations(page: Page) {
+  // Stripe's own iframes (here the emulator's stand-in) are Stripe's to make accessible.
+  const results = await new AxeBuilder({ page }).exclude('#payment-element').exclude('#address-element').analyze();
+  return results.violations
+    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+    .map((violation) => `${violation.id} (${violation.impact}): ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`);
+}

@@ -1,4 +1,4 @@
-import { test, expect, signUp, typeCard, uniqueEmail, payAfterAnotherTabChangesTheCart } from './fixtures';
+import { test, expect, signUp, typeCard, uniqueEmail, payAfterAnotherTabChangesTheCart, seriousViolations } from './fixtures';
 import type { Locator, Page } from '@playwright/test';
 import { VARIANTS } from '../global-setup';
 
@@ -55,6 +55,7 @@ test('a shopper subscribes with 4242, sees it active, and cancels it at the peri
   await row.getByTestId('cancel-subscription').click();
   await expect(row).toHaveAttribute('data-cancel-at-period-end', 'true');
   await expect(row.getByTestId('subscription-period')).toContainText('Ends on');
+  expect(await seriousViolations(page), 'the account page, a subscription ending').toEqual([]);
   await row.getByTestId('resume-subscription').click();
   await expect(row).toHaveAttribute('data-cancel-at-period-end', 'false');
   await expect(row.getByTestId('cancel-subscription')).toBeVisible();
@@ -199,6 +200,7 @@ test('an overdue renewal whose bank wants 3-D Secure is confirmed from the accou
   await expect(row.getByTestId('pay-overdue')).toBeEnabled();
   await expect(row).toHaveAttribute('data-status', 'past_due');
   expect((await stripe('GET', `/v1/subscriptions/${id}`)).status).toBe('past_due');
+  expect(await seriousViolations(page), 'the account page, a renewal overdue and its error shown').toEqual([]);
   // Again from the same page, and confirmed: paid, active, nothing more to pay.
   await row.getByTestId('pay-overdue').click();
   await page.locator('#test-source-authorize-3ds').click();
