@@ -32,8 +32,8 @@ use db::Tx;
 pub use events::{DisputeReport, DisputeStage, EventEffect, PaymentEvent};
 pub use limits::Limit;
 pub use orders::{
-    Attempt, AttemptOutcome, AttemptResult, AttemptStart, NewOrder, OrderFilter, OrderLine, OrderRecord, OrderStatus, OrderSummary,
-    PaymentBasis, PaymentDetails, shown_status,
+    Attempt, AttemptOutcome, AttemptResult, AttemptStart, Handled, NewOrder, OrderFilter, OrderFlags, OrderLine, OrderRecord, OrderStatus,
+    OrderSummary, PaymentBasis, PaymentDetails, shown_status,
 };
 pub use outbox::{DueMessage, OutboxEntry};
 pub use refunds::{RefundEffect, RefundRecord, RefundReport, RefundStatus, Refunds};

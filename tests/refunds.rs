@@ -176,7 +176,7 @@ async fn a_refund_that_fails_at_the_bank_is_given_back_and_flagged_for_the_merch
     assert_eq!(failed.refunded, 0, "the money did not go back");
 
     // The merchant sees that the shopper still waits for it, in the list and the order.
-    assert_eq!(shop.store.order_flags(&order_id).await.unwrap(), ["refund_failed"]);
+    assert_eq!(shop.store.order_flags(&order_id).await.unwrap().flags, ["refund_failed"]);
     let list = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
     let row = list.split("<tr").find(|row| row.contains(&format!("admin-order-{order_id}"))).expect("the order's row");
     assert!(row.contains("refund_failed") && row.contains(">paid<"), "{row}");

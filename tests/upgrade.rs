@@ -57,8 +57,8 @@ async fn upgrading_keeps_every_order_its_lines_attempts_messages_and_refunds() {
     assert_eq!(store.attempts("ord_1").await.unwrap().len(), 1);
     assert_eq!(store.outbox_for("ord_1").await.unwrap().len(), 1);
     assert_eq!(store.refunds_of("ord_1").await.unwrap().refunds.len(), 1);
-    assert_eq!(store.order_flags("ord_1").await.unwrap(), ["dispute_lost"]);
-    assert_eq!(store.order_flags("ord_2").await.unwrap(), ["amount_mismatch"]);
+    assert_eq!(store.order_flags("ord_1").await.unwrap().flags, ["dispute_lost"]);
+    assert_eq!(store.order_flags("ord_2").await.unwrap().flags, ["amount_mismatch"]);
     // The merchant's flagged orders include those flagged before the filter existed.
     let flagged = store.orders_page(OrderFilter::Flagged, None, 10).await.unwrap();
     assert_eq!(flagged.iter().map(|order| order.id.as_str()).collect::<Vec<_>>(), ["ord_3", "ord_2", "ord_1"]);

@@ -38,7 +38,7 @@ impl Shop {
 
     /// The order's flags once they are `want` (or the last ones read, if they never are).
     async fn flags_once(&self, order_id: &str, want: &[&str]) -> Vec<String> {
-        support::poll_until(100, || async { self.store.order_flags(order_id).await.unwrap() }, |flags| flags == want).await
+        support::poll_until(100, || async { self.store.order_flags(order_id).await.unwrap().flags }, |flags| flags == want).await
     }
 
     /// Checks what the merchant was told of the order: one message for each `(what,
@@ -83,6 +83,38 @@ impl Shop {
 
     async fn deliver(&self, event: &Value) -> u16 {
         support::deliver_signed(&self.base, SECRET, event).await
+    }
+
+    async fn merchant_page(&self, order_id: &str) -> String {
+        support::admin_page(&format!("{}/admin/orders/{order_id}", self.base), ADMIN).await
+    }
+
+    /// The "mark handled" form's `seen` on the merchant's page of the order, if it has
+    /// the form.
+    async fn handled_form(&self, order_id: &str) -> Option<String> {
+        let page = self.merchant_page(order_id).await;
+        let start = page.find(r#"name="seen" value=""#)? + r#"name="seen" value=""#.len();
+        page[start..].split('"').next().map(str::to_owned)
+    }
+
+    /// Posts the "mark handled" form with `seen`, as the merchant's browser does; where
+    /// the reply sends the merchant.
+    async fn mark_handled(&self, order_id: &str, seen: &str) -> String {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let reply = client
+            .post(format!("{}/admin/orders/{order_id}/handled", self.base))
+            .basic_auth("merchant", Some(ADMIN))
+            .header("sec-fetch-site", "same-origin")
+            .form(&[("seen", seen)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 303, "{:?}", reply.text().await);
+        reply.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    async fn flagged_list(&self) -> String {
+        support::admin_page(&format!("{}/admin/orders?flagged=1", self.base), ADMIN).await
     }
 }
 
@@ -151,7 +183,7 @@ async fn a_charge_for_another_amount_is_flagged_not_fulfilled() {
     let (order_id, intent) = (waiting["order_id"].as_str().unwrap(), waiting["payment_intent"].as_str().unwrap());
     assert_eq!(shop.deliver(&event("evt_cheap", "payment_intent.succeeded", order_id, intent, 100)).await, 200);
     assert_ne!(shop.order_status(order_id).await, "paid");
-    assert_eq!(shop.store.order_flags(order_id).await.unwrap(), ["amount_mismatch"]);
+    assert_eq!(shop.store.order_flags(order_id).await.unwrap().flags, ["amount_mismatch"]);
     let outbox = shop.store.outbox_for(order_id).await.unwrap();
     let kinds: Vec<&str> = outbox.iter().map(|m| m.kind.as_str()).collect();
     assert_eq!(kinds, ["merchant.amount_mismatch"], "no confirmation; the merchant is told");
@@ -159,7 +191,7 @@ async fn a_charge_for_another_amount_is_flagged_not_fulfilled() {
     assert_eq!(stock(&shop.store).await, 7, "still only reserved for the payment in progress");
     // That charge is then disputed: the merchant sees both, the mismatch not hidden.
     assert_eq!(shop.deliver(&dispute_opened("evt_cheap_disputed", "dp_cheap", intent)).await, 200);
-    assert_eq!(shop.store.order_flags(order_id).await.unwrap(), ["amount_mismatch", "disputed"]);
+    assert_eq!(shop.store.order_flags(order_id).await.unwrap().flags, ["amount_mismatch", "disputed"]);
     let list = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
     assert!(list.contains("<td>amount_mismatch, disputed</td>"), "{list}");
     let detail = support::admin_page(&format!("{}/admin/orders/{order_id}", shop.base), ADMIN).await;
@@ -358,7 +390,7 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once_and_then_its_o
     // outcome stays.
     let late = dispute_opened("evt_late_dispute", &won, paid["payment_intent"].as_str().unwrap());
     assert_eq!(shop.deliver(&late).await, 200);
-    assert_eq!(shop.store.order_flags(order_id).await.unwrap(), ["dispute_won"]);
+    assert_eq!(shop.store.order_flags(order_id).await.unwrap().flags, ["dispute_won"]);
     assert_eq!(shop.order_status(order_id).await, "paid");
 
     // Another disputed order whose dispute the merchant accepts: lost.
@@ -380,6 +412,30 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once_and_then_its_o
     }
     assert!(!flagged.contains(&format!("admin-order-{calm}")), "{flagged}");
     assert!(flagged.contains(r#"data-testid="admin-filter-flagged" aria-current="page""#), "{flagged}");
+    assert_eq!(shop.handled_form(calm).await, None, "nothing to mark on an order nobody was told about");
+
+    // The merchant has dealt with the won dispute and marks it handled: it leaves the
+    // flagged list, the lost one stays, and its page says when.
+    let seen = shop.handled_form(order_id).await.expect("a flagged order's page offers to mark it handled");
+    assert_eq!(seen, "2", "the page showed both messages");
+    assert!(shop.mark_handled(order_id, &seen).await.ends_with("?handled=1"));
+    let flagged = shop.flagged_list().await;
+    assert!(!flagged.contains(&format!("admin-order-{order_id}")), "{flagged}");
+    assert!(flagged.contains(&format!("admin-order-{lost_order}")), "{flagged}");
+    let page = shop.merchant_page(order_id).await;
+    assert!(page.contains(r#"data-testid="admin-handled""#) && !page.contains("admin-handled-form"), "{page}");
+    assert!(page.contains("flagged: dispute_won"), "what happened stays on the order's page: {page}");
+    // The same form sent again (a double click) changes nothing more.
+    assert!(shop.mark_handled(order_id, &seen).await.ends_with("?handled=1"));
+    // Stripe reports the same outcome again (another event: the funds reinstated,
+    // then the dispute closed): no news, so the order stays handled.
+    let intent = shop.store.order_for_merchant(order_id).await.unwrap().unwrap().payment_intent_id.unwrap();
+    let mut closed = dispute_opened("evt_won_again", &won, &intent);
+    closed["type"] = json!("charge.dispute.closed");
+    closed["data"]["object"]["status"] = json!("won");
+    assert_eq!(shop.deliver(&closed).await, 200);
+    assert_eq!(shop.store.order_events(order_id).await.unwrap().iter().filter(|(id, ..)| id == "evt_won_again").count(), 1);
+    assert!(!shop.flagged_list().await.contains(&format!("admin-order-{order_id}")));
 }
 
 /// The issuer asks before any chargeback (Stripe's inquiry test card): the merchant sees
@@ -398,15 +454,41 @@ async fn an_inquiry_shows_as_one_until_it_closes_or_becomes_a_chargeback() {
     let (paid, order_id) = shop.disputed_order("pm_card_createDisputeInquiry", "inquiry").await;
     let (order_id, intent) = (order_id.as_str(), paid["payment_intent"].as_str().unwrap());
     let dispute = shop.dispute_of(&paid).await;
+    // The merchant answers the inquiry and marks the order handled.
+    let seen = shop.handled_form(order_id).await.expect("the inquiry's order offers to mark it handled");
+    assert!(shop.mark_handled(order_id, &seen).await.ends_with("?handled=1"));
+    assert!(!shop.flagged_list().await.contains(&format!("admin-order-{order_id}")));
     shop.answer_dispute(&dispute, "losing_evidence").await;
     assert_eq!(shop.flags_once(order_id, &["disputed"]).await, ["disputed"], "the inquiry became a chargeback");
+    // News: the order waits for the merchant again.
+    assert!(shop.flagged_list().await.contains(&format!("admin-order-{order_id}")));
+    let read = shop.handled_form(order_id).await.expect("flagged again");
+    assert_eq!(read, "2");
     // The inquiry's opening event, delivered again only now, does not take it back.
     let mut late = dispute_opened("evt_late_inquiry", &dispute, intent);
     late["data"]["object"]["status"] = json!("warning_needs_response");
     assert_eq!(shop.deliver(&late).await, 200);
-    assert_eq!(shop.store.order_flags(order_id).await.unwrap(), ["disputed"]);
+    assert_eq!(shop.store.order_flags(order_id).await.unwrap().flags, ["disputed"]);
     shop.close_dispute(&dispute).await;
     assert_eq!(shop.flags_once(order_id, &["dispute_lost"]).await, ["dispute_lost"]);
+    // The page read before the dispute was lost is stale: marking from it changes
+    // nothing, and says why; from the page as it is now, it is handled.
+    let stale = shop.mark_handled(order_id, &read).await;
+    assert!(stale.contains("handled_error="), "{stale}");
+    assert!(shop.flagged_list().await.contains(&format!("admin-order-{order_id}")));
+    let page = support::admin_page(&format!("{}{stale}", shop.base), ADMIN).await;
+    assert!(page.contains("admin-handled-error") && page.contains("Something new happened"), "{page}");
+    assert!(page.contains("and you lost it"), "the news is on the page: {page}");
+    let seen = shop.handled_form(order_id).await.unwrap();
+    assert_eq!(seen, "3");
+    assert!(shop.mark_handled(order_id, &seen).await.ends_with("?handled=1"));
+    assert!(!shop.flagged_list().await.contains(&format!("admin-order-{order_id}")));
+    // A form that is no such form; one from another site; one without the password.
+    assert!(shop.mark_handled(order_id, "x").await.contains("handled_error="));
+    let url = format!("{}/admin/orders/{order_id}/handled", shop.base);
+    let forged = support::client().post(&url).basic_auth("m", Some(ADMIN)).header("sec-fetch-site", "cross-site").form(&[("seen", "3")]);
+    assert_eq!(forged.send().await.unwrap().status(), 403);
+    assert_eq!(support::client().post(&url).form(&[("seen", "3")]).send().await.unwrap().status(), 401);
 }
 
 /// The issuer reports a payment as fraud before any dispute (Stripe's early fraud
@@ -433,7 +515,7 @@ async fn an_early_fraud_warning_asks_the_merchant_to_refund_before_a_dispute() {
     let refunded = support::poll_until(100, || shop.order_status(order_id), |status| status == "refunded").await;
     assert_eq!(refunded, "refunded");
     assert!(!support::admin_page(&page_url, ADMIN).await.contains("admin-fraud-warning"));
-    assert_eq!(shop.store.order_flags(order_id).await.unwrap(), ["fraud_warning"], "what happened stays shown");
+    assert_eq!(shop.store.order_flags(order_id).await.unwrap().flags, ["fraud_warning"], "what happened stays shown");
 
     // A chargeback, then a warning about the same payment delivered late: still a chargeback.
     let (paid, order_id) = shop.disputed_order("pm_card_createDispute", "disputed").await;
@@ -445,5 +527,5 @@ async fn an_early_fraud_warning_asks_the_merchant_to_refund_before_a_dispute() {
     });
     assert_eq!(shop.deliver(&warning).await, 200);
     assert_eq!(shop.store.order_events(&order_id).await.unwrap().iter().filter(|(id, ..)| id == "evt_late_warning").count(), 1);
-    assert_eq!(shop.store.order_flags(&order_id).await.unwrap(), ["disputed"]);
+    assert_eq!(shop.store.order_flags(&order_id).await.unwrap().flags, ["disputed"]);
 }

@@ -79,10 +79,13 @@ export async function mugAtCheckout(page: Page, gotoHydrated: (path: string) => 
   await expect(page.getByTestId('pay-button')).toBeEnabled();
 }
 
-/** Pays for a mug with a Visa; returns the result page's URL and the order page's path. */
-export async function paidOrder(page: Page, gotoHydrated: (path: string) => Promise<void>) {
+/**
+ * Pays for a mug with a Visa (or the test `card` given); returns the result page's URL
+ * and the order page's path.
+ */
+export async function paidOrder(page: Page, gotoHydrated: (path: string) => Promise<void>, card = '4242424242424242') {
   await mugAtCheckout(page, gotoHydrated);
-  await typeCard(page, '4242424242424242');
+  await typeCard(page, card);
   await page.getByTestId('pay-button').click();
   await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
   const complete = new URL(page.url());

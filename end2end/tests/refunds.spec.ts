@@ -39,3 +39,32 @@ test('the merchant refunds part of an order, the shopper sees it, then the rest'
   await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', 'refunded');
   await merchantContext.close();
 });
+
+test('the merchant finds a disputed order among the flagged ones and marks it handled', async ({ page, gotoHydrated, browser }) => {
+  // Stripe's test card whose payment succeeds, then is disputed as fraudulent.
+  const { order: orderPath } = await paidOrder(page, gotoHydrated, '4000000000000259');
+  const orderId = orderPath.split('/').pop()!;
+
+  const merchantContext = await browser.newContext({ httpCredentials: { username: 'merchant', password: ADMIN_TOKEN } });
+  const merchant = await merchantContext.newPage();
+  const row = merchant.getByTestId(`admin-order-${orderId}`);
+  // The dispute arrives by webhook, after the payment.
+  await expect(async () => {
+    await merchant.goto('/admin/orders?flagged=1');
+    await expect(row).toContainText('disputed', { timeout: 1_000 });
+  }).toPass();
+  await expect(merchant.getByTestId('admin-filter-flagged')).toHaveAttribute('aria-current', 'page');
+
+  await row.getByRole('link', { name: orderId }).click();
+  await expect(merchant.getByTestId('admin-needs-you')).toBeVisible();
+  await merchant.getByTestId('admin-handled-submit').click();
+  await expect(merchant.getByTestId('admin-handled-done')).toBeVisible();
+  await expect(merchant.getByTestId('admin-handled')).toContainText('Marked handled');
+  await expect(merchant.getByTestId('admin-handled-form')).toHaveCount(0);
+
+  await merchant.goto('/admin/orders?flagged=1');
+  await expect(row).toHaveCount(0);
+  await merchant.getByTestId('admin-filter-all').click();
+  await expect(row).toContainText('disputed');
+  await merchantContext.close();
+});

@@ -5,7 +5,7 @@
 
 use crate::money::{Currency, Money};
 use crate::state::AppState;
-use crate::store::{DisputeStage, OrderFilter, OrderStatus, RefundStatus};
+use crate::store::{DisputeStage, Handled, OrderFilter, OrderFlags, OrderStatus, RefundStatus};
 use axum::extract::rejection::{FormRejection, PathRejection};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -236,7 +236,8 @@ pub async fn detail(
         Ok(refunds) => refunds,
         Err(error) => return internal(error),
     };
-    let refunds_section = refunds_section(&order, &refunds, &flag, &query);
+    let attention_section = attention_section(&order.id, &flag, &outbox, &query);
+    let refunds_section = refunds_section(&order, &refunds, &flag.flags, &query);
     let capture_section = capture_section(&order, &query);
     let lines: String = order
         .lines
@@ -308,7 +309,7 @@ pub async fn detail(
         &state,
         &format!("Order {id}"),
         &format!(
-            "<p><a href=\"/admin/orders\">All orders</a></p><h1>Order {id}</h1><p>Status: <strong data-testid=\"admin-status\">{status}</strong> · Total {total}{charged}{flag}</p><ul>{lines}</ul>{discount}\
+            "<p><a href=\"/admin/orders\">All orders</a></p><h1>Order {id}</h1><p>Status: <strong data-testid=\"admin-status\">{status}</strong> · Total {total}{charged}{flag}</p>{attention_section}<ul>{lines}</ul>{discount}\
              <h2>Ship to</h2>{ship_to}<h2>Paid with</h2>{paid_with}{capture_section}{refunds_section}\
              <h2>Payment attempts</h2><table><tr><th>#</th><th>PaymentIntent</th><th>Outcome</th><th>Amount</th></tr>{attempts}</table>\
              <h2>Events</h2><table><tr><th>Event</th><th>Type</th><th>Received</th></tr>{events}</table>\
@@ -323,9 +324,80 @@ pub async fn detail(
             } else {
                 String::new()
             },
-            flag = if flag.is_empty() { String::new() } else { format!(" · <strong>flagged: {}</strong>", escape(&flag.join(", "))) },
+            flag = if flag.flags.is_empty() {
+                String::new()
+            } else {
+                format!(" · <strong>flagged: {}</strong>", escape(&flag.flags.join(", ")))
+            },
         ),
     )
+}
+
+/// Whether the order waits for the merchant (they were emailed about it), with the form
+/// that takes it out of the flagged list once they have dealt with it; or when they
+/// did.
+fn attention_section(id: &str, flags: &OrderFlags, outbox: &[crate::store::OutboxEntry], query: &HashMap<String, String>) -> String {
+    let message = match (query.get("handled"), query.get("handled_error")) {
+        (_, Some(error)) => format!("<p class=\"error\" role=\"alert\" data-testid=\"admin-handled-error\">{}</p>", escape(error)),
+        (Some(_), None) => "<p role=\"status\" data-testid=\"admin-handled-done\">Marked handled: the order left the flagged list. \
+                            A new message about it brings it back.</p>"
+            .to_owned(),
+        _ => String::new(),
+    };
+    match (flags.flagged_at, flags.handled_at) {
+        (Some(since), _) => {
+            // What this page shows the merchant was told: a message queued after it
+            // makes the form stale.
+            let told = outbox.iter().filter(|message| message.kind.starts_with("merchant.")).count();
+            format!(
+                "{message}<p data-testid=\"admin-needs-you\">You were emailed about this order (flagged {since}). Once you have dealt \
+                 with it, mark it handled: it leaves the flagged list until something new happens to it.</p>\
+                 <form method=\"post\" action=\"/admin/orders/{id}/handled\" data-testid=\"admin-handled-form\">\
+                 <input type=\"hidden\" name=\"seen\" value=\"{told}\">\
+                 <p><button type=\"submit\" data-testid=\"admin-handled-submit\">Mark handled</button></p></form>",
+                since = moment(since),
+                id = escape(id),
+            )
+        }
+        (None, Some(at)) => format!("{message}<p data-testid=\"admin-handled\">Marked handled {}.</p>", moment(at)),
+        (None, None) => message,
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct HandledForm {
+    /// How many messages to the merchant the page showed.
+    seen: String,
+}
+
+/// `POST /admin/orders/{id}/handled`: the merchant has dealt with what they were told
+/// about the order; it leaves the flagged list until a new message about it.
+pub async fn handled(State(state): State<AppState>, headers: HeaderMap, id: OrderPath, form: Posted<HandledForm>) -> Response {
+    if let Some(refused) = check_post(&state, &headers) {
+        return refused;
+    }
+    let Some((id, form)) = posted(&id, form) else { return no_such_order() };
+    let Ok(seen) = form.seen.parse::<i64>() else {
+        return match state.store.order_for_merchant(id).await {
+            Ok(Some(_)) => back_to(id, "handled_error", "The form has expired: reload the page and mark it again."),
+            Ok(None) => no_such_order(),
+            Err(error) => internal(error),
+        };
+    };
+    match state.store.mark_handled(id, seen, crate::session::now()).await {
+        Ok(Handled::Done) => {
+            tracing::info!(order = %id, "the merchant marked an order handled");
+            back_to(id, "handled", "1")
+        }
+        Ok(Handled::Already) => back_to(id, "handled", "1"),
+        Ok(Handled::NewsSince) => back_to(
+            id,
+            "handled_error",
+            "Something new happened to this order since you opened it: read it below, then mark it handled again.",
+        ),
+        Ok(Handled::NoOrder) => no_such_order(),
+        Err(error) => internal(error),
+    }
 }
 
 /// Reasons Stripe records with a refund (empty: none given).

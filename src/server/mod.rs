@@ -194,6 +194,7 @@ fn router(state: AppState) -> Router {
         .route("/admin/orders/{id}/refunds", axum::routing::post(crate::orders::admin::refund))
         .route("/admin/orders/{id}/capture", axum::routing::post(crate::orders::admin::capture))
         .route("/admin/orders/{id}/cancel", axum::routing::post(crate::orders::admin::cancel))
+        .route("/admin/orders/{id}/handled", axum::routing::post(crate::orders::admin::handled))
         .route("/", get(pages::catalog))
         .route("/cart", get(pages::cart))
         .route("/checkout", get(pages::checkout))

@@ -272,8 +272,33 @@ pub enum OrderFilter {
     All,
     Status(OrderStatus),
     /// Those the merchant was told about (a dispute, a refund that failed, an order
-    /// oversold or charged another amount), whatever became of them since.
+    /// oversold or charged another amount) and has not marked handled since.
     Flagged,
+}
+
+/// What the merchant's order page says the merchant must look at on an order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderFlags {
+    /// See [`OrderSummary::flags`].
+    pub flags: Vec<String>,
+    /// Since when the order waits for the merchant (it is in the flagged list);
+    /// `None` once they marked it handled, until a new message about it.
+    pub flagged_at: Option<i64>,
+    /// When the merchant last marked it handled.
+    pub handled_at: Option<i64>,
+}
+
+/// What came of the merchant marking an order handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// It left the flagged list.
+    Done,
+    /// It was not in it (handled already, by a double click or another tab).
+    Already,
+    /// A message about it was queued after the page the merchant read: nothing changed.
+    NewsSince,
+    /// No such order.
+    NoOrder,
 }
 
 /// An order as its status page shows it.
@@ -749,13 +774,45 @@ impl Store {
         })
         .await
     }
-    /// What the merchant must look at on an order (see [`OrderSummary::flags`]); none
-    /// for an order that doesn't exist.
-    pub async fn order_flags(&self, order_id: &str) -> Result<Vec<String>, StoreError> {
+    /// What the merchant must look at on an order, and whether they have; none for an
+    /// order that doesn't exist.
+    pub async fn order_flags(&self, order_id: &str) -> Result<OrderFlags, StoreError> {
         let order_id = order_id.to_owned();
-        self.read(move |tx| match tx.query_opt(concat!("SELECT flag, ", flag_columns!(), " FROM orders WHERE id = $1"), &[&order_id])? {
-            Some(row) => flags_from(&row),
-            None => Ok(Vec::new()),
+        let sql = concat!("SELECT flag, ", flag_columns!(), ", flagged_at, flag_handled_at FROM orders WHERE id = $1");
+        self.read(move |tx| match tx.query_opt(sql, &[&order_id])? {
+            Some(row) => {
+                Ok(OrderFlags { flags: flags_from(&row)?, flagged_at: row.get("flagged_at")?, handled_at: row.get("flag_handled_at")? })
+            }
+            None => Ok(OrderFlags::default()),
+        })
+        .await
+    }
+
+    /// The merchant has dealt with what they were told about an order: it leaves the
+    /// flagged list until a new message about it. `seen` is how many messages to the
+    /// merchant about it their page showed: if one was queued since (a dispute lost
+    /// while they read about it being opened), nothing changes, so that nothing new is
+    /// marked handled unread.
+    pub async fn mark_handled(&self, order_id: &str, seen: i64, now: i64) -> Result<Handled, StoreError> {
+        let order_id = order_id.to_owned();
+        self.write(move |tx| {
+            let Some(row) = tx.query_opt(
+                "SELECT flagged_at, (SELECT COUNT(*) FROM outbox WHERE order_id = $1 AND kind LIKE 'merchant.%') AS told
+                 FROM orders WHERE id = $1",
+                &[&order_id],
+            )?
+            else {
+                return Ok(Handled::NoOrder);
+            };
+            let (flagged_at, told): (Option<i64>, i64) = (row.get("flagged_at")?, row.get("told")?);
+            if told != seen {
+                return Ok(Handled::NewsSince);
+            }
+            if flagged_at.is_none() {
+                return Ok(Handled::Already);
+            }
+            tx.execute("UPDATE orders SET flagged_at = NULL, flag_handled_at = $2 WHERE id = $1", &[&order_id, &now])?;
+            Ok(Handled::Done)
         })
         .await
     }

@@ -45,14 +45,17 @@ impl Backend {
 
 /// Queues a message to the merchant about `order_id`, once per order and `what` (kind
 /// `merchant.{what}`): `body` says in a line what happened and what to do; the email
-/// links to the order's page. The order is then among those flagged in the merchant's
-/// list (`flagged_at`, from the first time).
+/// links to the order's page. A new message puts the order among those flagged in the
+/// merchant's list (`flagged_at`), again if the merchant had marked it handled; the
+/// same news told again does not.
 pub(super) fn alert_merchant(tx: &mut Tx<'_>, order_id: &str, what: &str, body: &str, now: i64) -> Result<(), StoreError> {
-    tx.execute(
+    let queued = tx.execute(
         "INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         &[&order_id, &format!("merchant.{what}"), &body, &now],
     )?;
-    tx.execute("UPDATE orders SET flagged_at = $2 WHERE id = $1 AND flagged_at IS NULL", &[&order_id, &now])?;
+    if queued > 0 {
+        tx.execute("UPDATE orders SET flagged_at = $2 WHERE id = $1 AND flagged_at IS NULL", &[&order_id, &now])?;
+    }
     Ok(())
 }
 

@@ -336,7 +336,7 @@ async fn a_success_reported_after_a_failure_and_after_the_stock_went_is_oversold
         store.write(|tx| tx.execute("UPDATE inventory SET on_hand = 1 WHERE product_id = 'mug'", &[])).await.unwrap();
         assert_eq!(store.apply_payment_event(&paid("evt_1"), 2).await.unwrap(), EventEffect::Fulfilled { oversold: true });
         assert_eq!(store.stock_of("mug").await.unwrap(), 0);
-        assert_eq!(store.order_flags("ord_1").await.unwrap(), ["oversold"]);
+        assert_eq!(store.order_flags("ord_1").await.unwrap().flags, ["oversold"]);
         let mut kinds: Vec<String> = store.outbox_for("ord_1").await.unwrap().into_iter().map(|m| m.kind).collect();
         kinds.sort();
         assert_eq!(kinds, ["merchant.oversold", "order_confirmation"]);
