@@ -56,6 +56,17 @@ test('a shopper subscribes with 4242, sees it active, and cancels it at the peri
   await expect(row).toHaveAttribute('data-cancel-at-period-end', 'true');
   await expect(row.getByTestId('subscription-period')).toContainText('Ends on');
   expect(await seriousViolations(page), 'the account page, a subscription ending').toEqual([]);
+  // The same page in French, in the dark scheme: its buttons' names are translated too.
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.getByTestId('language-fr').click();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'fr');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await expect(row.getByTestId('subscription-period')).not.toContainText('Ends on');
+  expect(await seriousViolations(page), 'the account page in French, dark, a subscription ending').toEqual([]);
+  await page.getByTestId('language-en').click();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  await page.emulateMedia({ colorScheme: 'light' });
   await row.getByTestId('resume-subscription').click();
   await expect(row).toHaveAttribute('data-cancel-at-period-end', 'false');
   await expect(row.getByTestId('cancel-subscription')).toBeVisible();
