@@ -32,7 +32,8 @@ pub struct MountedPaymentElement {
 /// Mounts the Payment Element in `target`, in the browser, once the island has rendered
 /// it: `stripe.elements(options())` (before any intent exists), `create('payment')`,
 /// then `also` for what else the form shows with the same Elements (the checkout's
-/// Address Element), then `mount`. A load failure lands in `error`. The checkout and
+/// Address Element), then `mount`. A load failure lands in `error`. Elements take the
+/// page's look again when the browser's colour scheme changes. The checkout and
 /// "add a card" both use it.
 pub fn mount_payment_element(
     publishable_key: String,
@@ -56,6 +57,9 @@ pub fn mount_payment_element(
             let element = elements.create_payment_element(&PaymentElementOptions { layout: layout.clone() })?;
             let mut kept = also(&elements, &element)?;
             element.mount(&node)?;
+            // The page's stylesheet follows a change of scheme at once; Elements too.
+            let restyled = elements.clone();
+            crate::stripe_js::on_color_scheme_change(move || restyled.update_appearance(&appearance()));
             kept.push(element.on_ready(move || ready.set(true)));
             kept.push(element.on_load_error(move |failure| error.set(failure.message)));
             listeners.set_value(kept);

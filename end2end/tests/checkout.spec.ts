@@ -266,34 +266,47 @@ test('Pay waits while a discount is being applied', async ({ page, gotoHydrated 
 
 // Elements get the page's design values (a copy in src/ui.rs) in the scheme the browser
 // prefers: each appearance variable the Payment Element holds equals the page's own
-// custom property, and the dark scheme gets Stripe's `night` theme.
+// custom property, and the dark scheme gets Stripe's `night` theme. When the scheme
+// changes while the page is open (a system turning dark at sunset), the page's
+// stylesheet follows at once, and so do Elements.
+async function expectElementsLikePage(page: Page, colorScheme: 'light' | 'dark') {
+  const pairs = { colorPrimary: '--accent', colorBackground: '--surface', colorText: '--text', colorTextSecondary: '--muted', colorDanger: '--danger', fontFamily: '--font', borderRadius: '--radius' };
+  const pageValues = await page.evaluate((names) => {
+    const style = getComputedStyle(document.documentElement);
+    return names.map((name) => style.getPropertyValue(name).trim());
+  }, Object.values(pairs));
+  expect(pageValues.every((value) => value !== '')).toBe(true);
+  // Colours compared as the browser reads them (the built stylesheet is minified: #fff).
+  const canonical = (values: string[]) => page.evaluate((values) => values.map((value) => {
+    if (!/^#|^rgb/.test(value)) return value;
+    const probe = document.createElement('span');
+    probe.style.color = value;
+    document.body.append(probe);
+    const color = getComputedStyle(probe).color;
+    probe.remove();
+    return color;
+  }), values);
+  const expected = await canonical(pageValues);
+  const frame = page.frameLocator('[data-testid="payment-element"] iframe').locator('html');
+  // Elements hear of a new look asynchronously (Stripe.js posts it to its frames).
+  await expect(async () => {
+    const elementValues = await frame.evaluate((root, names) => names.map((name) => root.style.getPropertyValue(`--${name}`).trim()), [...Object.keys(pairs), 'colorBorder']);
+    expect(await canonical(elementValues.slice(0, -1))).toEqual(expected);
+    // The emulator's `night` theme sets a border colour; `stripe` leaves it alone.
+    expect(elementValues.at(-1)).toBe(colorScheme === 'dark' ? '#424353' : '');
+  }).toPass({ timeout: 5_000 });
+}
+
 for (const colorScheme of ['light', 'dark'] as const) {
   test.describe(`Elements look like the page, ${colorScheme}`, () => {
     test.use({ colorScheme });
 
-    test('the Payment Element has the page\'s colours, font and radius', async ({ page, gotoHydrated }) => {
+    test('the Payment Element has the page\'s colours, font and radius, also once the scheme changes', async ({ page, gotoHydrated }) => {
       await cartWithMug(page, gotoHydrated);
-      const pairs = { colorPrimary: '--accent', colorBackground: '--surface', colorText: '--text', colorTextSecondary: '--muted', colorDanger: '--danger', fontFamily: '--font', borderRadius: '--radius' };
-      const pageValues = await page.evaluate((names) => {
-        const style = getComputedStyle(document.documentElement);
-        return names.map((name) => style.getPropertyValue(name).trim());
-      }, Object.values(pairs));
-      const frame = page.frameLocator('[data-testid="payment-element"] iframe').locator('html');
-      const elementValues = await frame.evaluate((root, names) => names.map((name) => root.style.getPropertyValue(`--${name}`).trim()), [...Object.keys(pairs), 'colorBorder']);
-      expect(pageValues.every((value) => value !== '')).toBe(true);
-      // Colours compared as the browser reads them (the built stylesheet is minified: #fff).
-      const canonical = (values: string[]) => page.evaluate((values) => values.map((value) => {
-        if (!/^#|^rgb/.test(value)) return value;
-        const probe = document.createElement('span');
-        probe.style.color = value;
-        document.body.append(probe);
-        const color = getComputedStyle(probe).color;
-        probe.remove();
-        return color;
-      }), values);
-      expect(await canonical(elementValues.slice(0, -1))).toEqual(await canonical(pageValues));
-      // The emulator's `night` theme sets a border colour; `stripe` leaves it alone.
-      expect(elementValues.at(-1)).toBe(colorScheme === 'dark' ? '#424353' : '');
+      await expectElementsLikePage(page, colorScheme);
+      const other = colorScheme === 'dark' ? 'light' : 'dark';
+      await page.emulateMedia({ colorScheme: other });
+      await expectElementsLikePage(page, other);
     });
   });
 }

@@ -170,6 +170,13 @@ impl Elements {
         self.js.update(&options);
     }
 
+    /// Gives every Element a new look (`elements.update({appearance})`).
+    pub fn update_appearance(&self, appearance: &crate::stripe_js::Appearance) {
+        let options = js_sys::Object::new();
+        let _ = Reflect::set(&options, &"appearance".into(), &to_js(appearance));
+        self.js.update(&options);
+    }
+
     /// Validates the form. Stripe.js must receive this call synchronously in the click
     /// handler: the call is made here, when `submit` is called, not when awaited.
     pub fn submit(&self) -> impl Future<Output = Result<(), StripeJsError>> + use<> {
@@ -286,7 +293,18 @@ pub async fn wait(ms: i32) {
 /// style: computing that before the page's first layout is a style pass on the way to
 /// a usable Pay button.
 pub fn prefers_dark_scheme() -> bool {
-    web_sys::window()
-        .and_then(|window| window.match_media("(prefers-color-scheme: dark)").ok().flatten())
-        .is_some_and(|query| query.matches())
+    dark_scheme_query().is_some_and(|query| query.matches())
+}
+
+fn dark_scheme_query() -> Option<web_sys::MediaQueryList> {
+    web_sys::window().and_then(|window| window.match_media("(prefers-color-scheme: dark)").ok().flatten())
+}
+
+/// Calls `changed` each time the browser's preferred colour scheme changes (a system
+/// that turns dark at sunset, while the page is open), for as long as the page lives.
+pub fn on_color_scheme_change(changed: impl Fn() + 'static) {
+    let Some(query) = dark_scheme_query() else { return };
+    let closure = Closure::<dyn Fn()>::new(changed);
+    let _ = query.add_event_listener_with_callback("change", closure.as_ref().unchecked_ref());
+    closure.forget();
 }

@@ -52,6 +52,8 @@ impl Elements {
 
     pub fn update_amount(&self, _amount: i64) {}
 
+    pub fn update_appearance(&self, _appearance: &crate::stripe_js::Appearance) {}
+
     pub fn submit(&self) -> impl Future<Output = Result<(), StripeJsError>> + use<> {
         async { Err(not_in_browser()) }
     }
@@ -92,5 +94,8 @@ pub struct Listener;
 pub fn prefers_dark_scheme() -> bool {
     false
 }
+
+/// No colour scheme changes on the server.
+pub fn on_color_scheme_change(_changed: impl Fn() + 'static) {}
 
 pub async fn wait(_ms: i32) {}
