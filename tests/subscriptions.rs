@@ -215,6 +215,35 @@ async fn a_signed_in_shopper_subscribes_and_each_paid_invoice_becomes_one_order(
     assert!(orders.iter().flatten().all(|order| orders_page.contains(order.as_str())), "{orders_page}");
     let (_, cart) = shop.api("cart/get", &[]).await;
     assert_eq!(cart["item_count"], 0, "a renewal touches no cart");
+
+    // The merchant refunds the renewal from its page, as any order: Stripe refunds the
+    // renewal invoice's own PaymentIntent, and the order shows it refunded.
+    let renewal = orders[0].as_deref().unwrap();
+    let page = support::admin_page(&format!("{}/admin/orders/{renewal}", shop.base), ADMIN).await;
+    let start = page.find(r#"name="request" value=""#).expect("a refund form") + r#"name="request" value=""#.len();
+    let nonce = page[start..].split('"').next().unwrap();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let reply = client
+        .post(format!("{}/admin/orders/{renewal}/refunds", shop.base))
+        .basic_auth("merchant", Some(ADMIN))
+        .form(&[("amount", "12.00"), ("request", nonce)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 303);
+    assert!(reply.headers()["location"].to_str().unwrap().contains("refunded=re_"), "{:?}", reply.headers());
+    let intent = shop.store.order_for_merchant(renewal).await.unwrap().unwrap().payment_intent_id.unwrap();
+    let refunds = shop.stripe(Method::GET, &format!("/v1/refunds?payment_intent={intent}"), &[]).await;
+    assert_eq!(refunds["data"][0]["amount"], 1200, "{refunds}");
+    let refunded = support::poll_until(
+        100,
+        || async { shop.store.order_for_merchant(renewal).await.unwrap().unwrap().shown_status() },
+        |status| *status == "refunded",
+    )
+    .await;
+    assert_eq!(refunded, "refunded");
+    let first = shop.store.order_for_merchant(&first_order).await.unwrap().unwrap();
+    assert_eq!(first.shown_status(), "paid", "only the renewal");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
