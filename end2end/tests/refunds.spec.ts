@@ -1,4 +1,4 @@
-import { test, expect, paidOrder } from './fixtures';
+import { test, expect, paidOrder, seriousViolations } from './fixtures';
 
 // `make test` starts the end-to-end server with this merchant password.
 const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? 'e2e-merchant-token-0123456789';
@@ -55,8 +55,11 @@ test('the merchant finds a disputed order among the flagged ones and marks it ha
   }).toPass();
   await expect(merchant.getByTestId('admin-filter-flagged')).toHaveAttribute('aria-current', 'page');
 
+  expect(await seriousViolations(merchant), 'the merchant\'s flagged orders').toEqual([]);
+
   await row.getByRole('link', { name: orderId }).click();
   await expect(merchant.getByTestId('admin-needs-you')).toBeVisible();
+  expect(await seriousViolations(merchant), 'the merchant\'s page of a disputed order').toEqual([]);
   await merchant.getByTestId('admin-handled-submit').click();
   await expect(merchant.getByTestId('admin-handled-done')).toBeVisible();
   await expect(merchant.getByTestId('admin-handled')).toContainText('Marked handled');
