@@ -158,6 +158,7 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
     store.outbox_for("ord_1").await.unwrap();
     store.order_flags("ord_1").await.unwrap();
     store.mark_handled("ord_1", 0, 33).await.unwrap();
+    store.waiting_orders(101).await.unwrap();
     // The mail sender.
     for message in store.claim_messages(20, 120, 20).await.unwrap() {
         store.message_not_sent(&message, 30, Some(60), "down").await.unwrap();

@@ -193,7 +193,7 @@ async fn a_charge_for_another_amount_is_flagged_not_fulfilled() {
     assert_eq!(shop.deliver(&dispute_opened("evt_cheap_disputed", "dp_cheap", intent)).await, 200);
     assert_eq!(shop.store.order_flags(order_id).await.unwrap().flags, ["amount_mismatch", "disputed"]);
     let list = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
-    assert!(list.contains("<td>amount_mismatch, disputed</td>"), "{list}");
+    assert!(list.contains("<td>amount_mismatch, disputed · <strong"), "{list}");
     let detail = support::admin_page(&format!("{}/admin/orders/{order_id}", shop.base), ADMIN).await;
     assert!(detail.contains("flagged: amount_mismatch, disputed"), "{detail}");
 }
@@ -411,7 +411,7 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once_and_then_its_o
         assert!(flagged.contains(&format!("admin-order-{shown}")), "{shown}: {flagged}");
     }
     assert!(!flagged.contains(&format!("admin-order-{calm}")), "{flagged}");
-    assert!(flagged.contains(r#"data-testid="admin-filter-flagged" aria-current="page""#), "{flagged}");
+    assert!(flagged.contains(r#"data-testid="admin-filter-flagged" aria-current="page">flagged (2)<"#), "{flagged}");
     assert_eq!(shop.handled_form(calm).await, None, "nothing to mark on an order nobody was told about");
 
     // The merchant has dealt with the won dispute and marks it handled: it leaves the
@@ -422,6 +422,13 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once_and_then_its_o
     let flagged = shop.flagged_list().await;
     assert!(!flagged.contains(&format!("admin-order-{order_id}")), "{flagged}");
     assert!(flagged.contains(&format!("admin-order-{lost_order}")), "{flagged}");
+    assert!(flagged.contains(">flagged (1)<"), "{flagged}");
+    // The whole list tells the two apart.
+    let all = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
+    let row = |id: &str| all.split("<tr").find(|row| row.contains(&format!("admin-order-{id}"))).unwrap_or_default().to_owned();
+    assert!(row(order_id).contains("dispute_won (handled)"), "{all}");
+    assert!(row(lost_order).contains("dispute_lost · <strong data-testid=\"admin-waiting\">needs you</strong>"), "{all}");
+    assert!(!row(calm).contains("needs you") && !row(calm).contains("handled"), "{all}");
     let page = shop.merchant_page(order_id).await;
     assert!(page.contains(r#"data-testid="admin-handled""#) && !page.contains("admin-handled-form"), "{page}");
     assert!(page.contains("flagged: dispute_won"), "what happened stays on the order's page: {page}");

@@ -95,9 +95,9 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(query
         (None, None) => OrderFilter::All,
     };
     let after = query.get("after").and_then(|after| after.split_once('.')).and_then(|(at, id)| Some((at.parse().ok()?, id.to_owned())));
-    let orders = match state.store.orders_page(filter, after.clone(), PAGE).await {
-        Ok(orders) => orders,
-        Err(error) => return internal(error),
+    let (orders, waiting) = match (state.store.orders_page(filter, after.clone(), PAGE).await, state.store.waiting_orders(PAGE + 1).await) {
+        (Ok(orders), Ok(waiting)) => (orders, waiting),
+        (Err(error), _) | (_, Err(error)) => return internal(error),
     };
     // The filter's own query, which the paging links keep.
     let filter_query = |filter: OrderFilter| match filter {
@@ -112,7 +112,12 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(query
             let href =
                 filter_query(shown).map_or_else(|| "/admin/orders".to_owned(), |(key, value)| format!("/admin/orders?{key}={value}"));
             let current = if shown == filter { r#" aria-current="page""# } else { "" };
-            format!(r#" <a href="{href}" data-testid="admin-filter-{label}"{current}>{label}</a>"#)
+            let count = match (shown, waiting) {
+                (OrderFilter::Flagged, waiting) if waiting > PAGE => format!(" ({PAGE}+)"),
+                (OrderFilter::Flagged, waiting) => format!(" ({waiting})"),
+                _ => String::new(),
+            };
+            format!(r#" <a href="{href}" data-testid="admin-filter-{label}"{current}>{label}{count}</a>"#)
         })
         .collect();
     let rows: String = orders
@@ -123,7 +128,11 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(query
                 id = escape(&order.id),
                 status = escape(order.shown_status()),
                 total = escape(&money(order.amount, &order.currency)),
-                flag = escape(&order.flags.join(", ")),
+                flag = match (order.flags.is_empty(), order.waiting) {
+                    (true, _) => String::new(),
+                    (false, true) => format!(r#"{} · <strong data-testid="admin-waiting">needs you</strong>"#, escape(&order.flags.join(", "))),
+                    (false, false) => format!("{} (handled)", escape(&order.flags.join(", "))),
+                },
                 created = moment(order.created_at),
             )
         })

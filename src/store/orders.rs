@@ -225,6 +225,8 @@ pub struct OrderSummary {
     /// back to the Stripe balance, not to the shopper), then where a dispute of its
     /// charge stands.
     pub flags: Vec<String>,
+    /// The merchant was told about it and has not marked it handled since.
+    pub waiting: bool,
     pub created_at: i64,
     /// What Stripe took (all of `amount` unless a capture took less).
     pub charged: i64,
@@ -263,7 +265,7 @@ macro_rules! flag_columns {
 pub(crate) const SUMMARY_COLUMNS: &str = concat!(
     "id, status, amount, currency, flag, ",
     flag_columns!(),
-    ", created_at, COALESCE(amount_received, amount) AS charged, amount_refunded"
+    ", flagged_at, created_at, COALESCE(amount_received, amount) AS charged, amount_refunded"
 );
 
 /// Which of the merchant's orders a list shows.
@@ -373,6 +375,7 @@ pub(super) fn order_summary_from(row: &Row) -> Result<OrderSummary, StoreError> 
         amount: row.get("amount")?,
         currency: row.get("currency")?,
         flags: flags_from(row)?,
+        waiting: row.get::<Option<i64>>("flagged_at")?.is_some(),
         created_at: row.get("created_at")?,
         charged: row.get("charged")?,
         refunded: row.get("amount_refunded")?,
@@ -774,6 +777,16 @@ impl Store {
         })
         .await
     }
+    /// How many orders wait for the merchant (the flagged list's length), counted up to
+    /// `at_most` (the partial index read no further).
+    pub async fn waiting_orders(&self, at_most: i64) -> Result<i64, StoreError> {
+        self.read(move |tx| {
+            let sql = "SELECT COUNT(*) FROM (SELECT 1 FROM orders WHERE flagged_at IS NOT NULL LIMIT $1) AS waiting";
+            Ok(tx.scalar(sql, &[&at_most])?.unwrap_or(0))
+        })
+        .await
+    }
+
     /// What the merchant must look at on an order, and whether they have; none for an
     /// order that doesn't exist.
     pub async fn order_flags(&self, order_id: &str) -> Result<OrderFlags, StoreError> {

@@ -342,6 +342,14 @@ async fn a_success_reported_after_a_failure_and_after_the_stock_went_is_oversold
         assert_eq!(kinds, ["merchant.oversold", "order_confirmation"]);
         let flagged = store.orders_page(OrderFilter::Flagged, None, 10).await.unwrap();
         assert_eq!(flagged.iter().map(|order| order.id.as_str()).collect::<Vec<_>>(), ["ord_1"], "the merchant's flagged orders");
+        assert!(flagged[0].waiting);
+        assert_eq!((store.waiting_orders(10).await.unwrap(), store.waiting_orders(0).await.unwrap()), (1, 0), "counted up to the cap");
+        // Marked handled (the page showed its one message to the merchant): none waits.
+        assert_eq!(store.mark_handled("ord_1", 1, 3).await.unwrap(), Handled::Done);
+        assert_eq!(store.waiting_orders(10).await.unwrap(), 0);
+        let flags = store.order_flags("ord_1").await.unwrap();
+        assert_eq!((flags.flagged_at, flags.handled_at), (None, Some(3)));
+        assert!(!store.list_orders(None, 10).await.unwrap()[0].waiting);
     }
 }
 
