@@ -413,6 +413,7 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once_and_then_its_o
     assert!(!flagged.contains(&format!("admin-order-{calm}")), "{flagged}");
     assert!(flagged.contains(r#"data-testid="admin-filter-flagged" aria-current="page">flagged (2)<"#), "{flagged}");
     assert_eq!(shop.handled_form(calm).await, None, "nothing to mark on an order nobody was told about");
+    assert!(shop.mark_handled(calm, "0").await.contains("handled_error="), "and a hand-made form is told so");
 
     // The merchant has dealt with the won dispute and marks it handled: it leaves the
     // flagged list, the lost one stays, and its page says when.

@@ -404,6 +404,7 @@ pub async fn handled(State(state): State<AppState>, headers: HeaderMap, id: Orde
             "handled_error",
             "Something new happened to this order since you opened it: read it below, then mark it handled again.",
         ),
+        Ok(Handled::NothingToHandle) => back_to(id, "handled_error", "Nothing on this order waits for you: you were never told about it."),
         Ok(Handled::NoOrder) => no_such_order(),
         Err(error) => internal(error),
     }

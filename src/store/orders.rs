@@ -299,6 +299,8 @@ pub enum Handled {
     Already,
     /// A message about it was queued after the page the merchant read: nothing changed.
     NewsSince,
+    /// The merchant was never told about it.
+    NothingToHandle,
     /// No such order.
     NoOrder,
 }
@@ -809,20 +811,27 @@ impl Store {
     pub async fn mark_handled(&self, order_id: &str, seen: i64, now: i64) -> Result<Handled, StoreError> {
         let order_id = order_id.to_owned();
         self.write(move |tx| {
+            // The order's lock first, then the count in a statement of its own: on
+            // PostgreSQL a message queued meanwhile (under the same lock, see
+            // `alert_merchant`) is then either counted here or flags the order again after.
+            lock_order(tx, &order_id)?;
             let Some(row) = tx.query_opt(
-                "SELECT flagged_at, (SELECT COUNT(*) FROM outbox WHERE order_id = $1 AND kind LIKE 'merchant.%') AS told
+                "SELECT flagged_at, flag_handled_at, (SELECT COUNT(*) FROM outbox WHERE order_id = $1 AND kind LIKE 'merchant.%') AS told
                  FROM orders WHERE id = $1",
                 &[&order_id],
             )?
             else {
                 return Ok(Handled::NoOrder);
             };
-            let (flagged_at, told): (Option<i64>, i64) = (row.get("flagged_at")?, row.get("told")?);
+            let (flagged_at, handled_at, told): (Option<i64>, Option<i64>, i64) =
+                (row.get("flagged_at")?, row.get("flag_handled_at")?, row.get("told")?);
             if told != seen {
                 return Ok(Handled::NewsSince);
             }
-            if flagged_at.is_none() {
-                return Ok(Handled::Already);
+            match (flagged_at, handled_at) {
+                (Some(_), _) => {}
+                (None, Some(_)) => return Ok(Handled::Already),
+                (None, None) => return Ok(Handled::NothingToHandle),
             }
             tx.execute("UPDATE orders SET flagged_at = NULL, flag_handled_at = $2 WHERE id = $1", &[&order_id, &now])?;
             Ok(Handled::Done)

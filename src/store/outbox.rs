@@ -47,8 +47,11 @@ impl Backend {
 /// `merchant.{what}`): `body` says in a line what happened and what to do; the email
 /// links to the order's page. A new message puts the order among those flagged in the
 /// merchant's list (`flagged_at`), again if the merchant had marked it handled; the
-/// same news told again does not.
+/// same news told again does not. Under the order's lock (its callers hold it already),
+/// so that the merchant marking the order handled meanwhile sees this message or is
+/// seen by it.
 pub(super) fn alert_merchant(tx: &mut Tx<'_>, order_id: &str, what: &str, body: &str, now: i64) -> Result<(), StoreError> {
+    super::orders::lock_order(tx, order_id)?;
     let queued = tx.execute(
         "INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         &[&order_id, &format!("merchant.{what}"), &body, &now],

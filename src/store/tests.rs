@@ -353,6 +353,26 @@ async fn a_success_reported_after_a_failure_and_after_the_stock_went_is_oversold
     }
 }
 
+/// The merchant marks an order handled while a new message about it is being queued:
+/// whichever commits first, a message the merchant's page did not count leaves the
+/// order flagged (on PostgreSQL both run at once, 200 times).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn news_queued_while_the_merchant_marks_an_order_handled_keeps_it_flagged() {
+    for (store, _scratch) in stores().await {
+        first_attempt(&store).await;
+        for round in 0..200_i64 {
+            store.write(|tx| tx.execute("UPDATE orders SET flagged_at = 1 WHERE id = 'ord_1'", &[])).await.unwrap();
+            let seen = store.outbox_for("ord_1").await.unwrap().len() as i64;
+            let news = store.write(move |tx| super::outbox::alert_merchant(tx, "ord_1", &format!("news_{round}"), "news", 2));
+            let (handled, news) = tokio::join!(store.mark_handled("ord_1", seen, 3), news);
+            news.unwrap();
+            let handled = handled.unwrap();
+            let flags = store.order_flags("ord_1").await.unwrap();
+            assert!(flags.flagged_at.is_some(), "round {round}: the news went unseen ({handled:?})");
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_old_result_page_or_a_late_webhook_keeps_the_next_cart() {
     for (store, _scratch) in stores().await {
