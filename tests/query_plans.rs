@@ -152,6 +152,8 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
     store.orders_page(OrderFilter::All, Some((5, "ord_1".into())), 50).await.unwrap();
     store.orders_page(OrderFilter::Status(OrderStatus::Paid), Some((5, "ord_1".into())), 50).await.unwrap();
     store.orders_page(OrderFilter::Flagged, None, 50).await.unwrap();
+    store.orders_page(OrderFilter::Subscription("sub_1".into()), None, 50).await.unwrap();
+    store.orders_page(OrderFilter::Subscription("sub_1".into()), Some((5, "ord_1".into())), 50).await.unwrap();
     store.orders_page(OrderFilter::Flagged, Some((5, "ord_1".into())), 50).await.unwrap();
     store.order_for_merchant("ord_1").await.unwrap();
     store.order_events("ord_1").await.unwrap();

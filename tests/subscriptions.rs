@@ -244,6 +244,23 @@ async fn a_signed_in_shopper_subscribes_and_each_paid_invoice_becomes_one_order(
     assert_eq!(refunded, "refunded");
     let first = shop.store.order_for_merchant(&first_order).await.unwrap().unwrap();
     assert_eq!(first.shown_status(), "paid", "only the renewal");
+
+    // The merchant's list of the subscription's orders, linked from its row: its two,
+    // and not the shopper's one-off order.
+    let (status, _) = shop.add("walnut-board").await;
+    assert_eq!(status, 200);
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, one_off) = shop.confirm(&token).await;
+    assert_eq!(status, 200, "{one_off}");
+    let link = format!("/admin/orders?subscription={}", subscription.id);
+    assert!(admin.contains(&format!(r#"href="{link}""#)), "{admin}");
+    let of = support::admin_page(&format!("{}{link}", shop.base), ADMIN).await;
+    let at = |order: &str| of.find(&format!("admin-order-{order}"));
+    assert!(at(renewal).is_some() && at(&first_order).is_some(), "{of}");
+    assert_eq!(at(one_off["order_id"].as_str().unwrap()), None, "{of}");
+    assert!(of.contains("admin-orders-of"), "{of}");
+    let none = support::admin_page(&format!("{}/admin/orders?subscription=sub_0000000000000000", shop.base), ADMIN).await;
+    assert!(none.contains("No orders here."), "{none}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

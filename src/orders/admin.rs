@@ -82,35 +82,39 @@ fn internal(error: crate::store::StoreError) -> Response {
 /// Orders on one page of the merchant's list.
 const PAGE: i64 = 100;
 
-/// `GET /admin/orders[?status=…][&after=…]`: every order, newest first, a page at a
-/// time; `after` is the last order of the page before (`{created_at}.{id}`), so a page
-/// shows the same orders however many arrive meanwhile.
+/// `GET /admin/orders[?status=…|?flagged=1|?subscription=sub_…][&after=…]`: every
+/// order, newest first, a page at a time; `after` is the last order of the page before
+/// (`{created_at}.{id}`), so a page shows the same orders however many arrive meanwhile.
 pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
     if let Some(refused) = check(&state, &headers) {
         return refused;
     }
-    let filter = match (query.get("flagged"), query.get("status").and_then(|status| OrderStatus::parse(status))) {
-        (Some(_), _) => OrderFilter::Flagged,
-        (None, Some(status)) => OrderFilter::Status(status),
-        (None, None) => OrderFilter::All,
+    let subscription = query.get("subscription").and_then(|id| crate::stripe::ids::SubscriptionId::parse(id).ok());
+    let filter = match (query.get("flagged"), query.get("status").and_then(|status| OrderStatus::parse(status)), subscription) {
+        (Some(_), ..) => OrderFilter::Flagged,
+        (None, Some(status), _) => OrderFilter::Status(status),
+        (None, None, Some(subscription)) => OrderFilter::Subscription(subscription.as_str().to_owned()),
+        (None, None, None) => OrderFilter::All,
     };
     let after = query.get("after").and_then(|after| after.split_once('.')).and_then(|(at, id)| Some((at.parse().ok()?, id.to_owned())));
-    let (orders, waiting) = match (state.store.orders_page(filter, after.clone(), PAGE).await, state.store.waiting_orders(PAGE + 1).await) {
-        (Ok(orders), Ok(waiting)) => (orders, waiting),
-        (Err(error), _) | (_, Err(error)) => return internal(error),
-    };
+    let (orders, waiting) =
+        match (state.store.orders_page(filter.clone(), after.clone(), PAGE).await, state.store.waiting_orders(PAGE + 1).await) {
+            (Ok(orders), Ok(waiting)) => (orders, waiting),
+            (Err(error), _) | (_, Err(error)) => return internal(error),
+        };
     // The filter's own query, which the paging links keep.
-    let filter_query = |filter: OrderFilter| match filter {
+    let filter_query = |filter: &OrderFilter| match filter {
         OrderFilter::All => None,
-        OrderFilter::Status(status) => Some(("status", status.as_str())),
-        OrderFilter::Flagged => Some(("flagged", "1")),
+        OrderFilter::Status(status) => Some(("status", status.as_str().to_owned())),
+        OrderFilter::Flagged => Some(("flagged", "1".to_owned())),
+        OrderFilter::Subscription(id) => Some(("subscription", id.clone())),
     };
     let filters: String = [("all", OrderFilter::All), ("flagged", OrderFilter::Flagged)]
         .into_iter()
         .chain(OrderStatus::ALL.iter().map(|&s| (s.as_str(), OrderFilter::Status(s))))
         .map(|(label, shown)| {
             let href =
-                filter_query(shown).map_or_else(|| "/admin/orders".to_owned(), |(key, value)| format!("/admin/orders?{key}={value}"));
+                filter_query(&shown).map_or_else(|| "/admin/orders".to_owned(), |(key, value)| format!("/admin/orders?{key}={value}"));
             let current = if shown == filter { r#" aria-current="page""# } else { "" };
             let count = match (shown, waiting) {
                 (OrderFilter::Flagged, waiting) if waiting > PAGE => format!(" ({PAGE}+)"),
@@ -139,11 +143,8 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(query
         .collect();
     // Paging links keep the filter.
     let link = |after: Option<String>| {
-        let pairs: std::collections::BTreeMap<&str, String> = filter_query(filter)
-            .map(|(key, value)| (key, value.to_owned()))
-            .into_iter()
-            .chain(after.map(|after| ("after", after)))
-            .collect();
+        let pairs: std::collections::BTreeMap<&str, String> =
+            filter_query(&filter).into_iter().chain(after.map(|after| ("after", after))).collect();
         match pairs.is_empty() {
             true => "/admin/orders".to_owned(),
             false => format!("/admin/orders?{}", serde_qs::to_string(&pairs).unwrap_or_default()),
@@ -158,11 +159,18 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(query
         paging.push(format!(r#"<a href="{}" data-testid="admin-older" rel="next">Older orders</a>"#, escape(&next)));
     }
     let empty = if orders.is_empty() { "<p>No orders here.</p>" } else { "" };
+    // One subscription's: its paid invoices (its id is a well-formed `sub_…`).
+    let of = match &filter {
+        OrderFilter::Subscription(id) => {
+            format!(r#"<p data-testid="admin-orders-of">The orders of subscription <code>{}</code>, one per paid invoice.</p>"#, escape(id))
+        }
+        _ => String::new(),
+    };
     page(
         &state,
         "Orders",
         &format!(
-            "<h1>Orders</h1><p><a href=\"/admin/subscriptions\">Subscriptions</a></p><p>Show:{filters}</p><table><thead><tr><th>Order</th><th>Status</th><th>Total</th><th>Flag</th><th>Created</th></tr></thead><tbody>{rows}</tbody></table>{empty}<p>{paging}</p>",
+            "<h1>Orders</h1><p><a href=\"/admin/subscriptions\">Subscriptions</a></p><p>Show:{filters}</p>{of}<table><thead><tr><th>Order</th><th>Status</th><th>Total</th><th>Flag</th><th>Created</th></tr></thead><tbody>{rows}</tbody></table>{empty}<p>{paging}</p>",
             paging = paging.join(" "),
         ),
     )
@@ -195,7 +203,7 @@ pub async fn subscriptions(State(state): State<AppState>, headers: HeaderMap) ->
                 n => format!("{n} {}s", terms.interval),
             };
             format!(
-                r#"<tr data-testid="admin-subscription-{id}"><td>{id}</td><td>{email}</td><td>{quantity} × {name}</td><td>{price} / {every}</td><td data-testid="admin-subscription-status">{status}</td><td>{end}</td><td>{ending}</td></tr>"#,
+                r#"<tr data-testid="admin-subscription-{id}"><td><a href="/admin/orders?subscription={id}" data-testid="admin-subscription-orders">{id}</a></td><td>{email}</td><td>{quantity} × {name}</td><td>{price} / {every}</td><td data-testid="admin-subscription-status">{status}</td><td>{end}</td><td>{ending}</td></tr>"#,
                 id = escape(&subscription.id),
                 email = escape(&subscription.account_email),
                 quantity = terms.quantity,

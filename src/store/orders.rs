@@ -269,13 +269,15 @@ pub(crate) const SUMMARY_COLUMNS: &str = concat!(
 );
 
 /// Which of the merchant's orders a list shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderFilter {
     All,
     Status(OrderStatus),
     /// Those the merchant was told about (a dispute, a refund that failed, an order
     /// oversold or charged another amount) and has not marked handled since.
     Flagged,
+    /// One subscription's (`sub_…`): its paid invoices.
+    Subscription(String),
 }
 
 /// What the merchant's order page says the merchant must look at on an order.
@@ -748,7 +750,8 @@ impl Store {
     ) -> Result<Vec<OrderSummary>, StoreError> {
         self.read(move |tx| {
             // Each filter reads an index in order (no scan, no sort), each ending in `id`:
-            // `orders_by_status`, `orders_flagged` (partial) or `orders_by_created`.
+            // `orders_by_status`, `orders_flagged` (partial), `orders_by_subscription`
+            // (partial) or `orders_by_created`.
             let mut conditions = Vec::new();
             let mut params: Vec<&dyn ToParam> = Vec::new();
             match &filter {
@@ -758,6 +761,10 @@ impl Store {
                     conditions.push(format!("status = ${}", params.len()));
                 }
                 OrderFilter::Flagged => conditions.push("flagged_at IS NOT NULL".to_owned()),
+                OrderFilter::Subscription(id) => {
+                    params.push(id);
+                    conditions.push(format!("subscription_id = ${}", params.len()));
+                }
             }
             if let Some((created_at, id)) = &after {
                 params.extend([created_at as &dyn ToParam, id]);
