@@ -220,6 +220,7 @@ async fn a_signed_in_shopper_subscribes_and_each_paid_invoice_becomes_one_order(
     // renewal invoice's own PaymentIntent, and the order shows it refunded.
     let renewal = orders[0].as_deref().unwrap();
     let page = support::admin_page(&format!("{}/admin/orders/{renewal}", shop.base), ADMIN).await;
+    assert!(page.contains(&format!(r#"of subscription <a href="/admin/orders?subscription={0}">{0}</a>"#, subscription.id)), "{page}");
     let start = page.find(r#"name="request" value=""#).expect("a refund form") + r#"name="request" value=""#.len();
     let nonce = page[start..].split('"').next().unwrap();
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
@@ -258,6 +259,8 @@ async fn a_signed_in_shopper_subscribes_and_each_paid_invoice_becomes_one_order(
     let at = |order: &str| of.find(&format!("admin-order-{order}"));
     assert!(at(renewal).is_some() && at(&first_order).is_some(), "{of}");
     assert_eq!(at(one_off["order_id"].as_str().unwrap()), None, "{of}");
+    let one_off_page = support::admin_page(&format!("{}/admin/orders/{}", shop.base, one_off["order_id"].as_str().unwrap()), ADMIN).await;
+    assert!(!one_off_page.contains("admin-order-invoice"), "{one_off_page}");
     assert!(of.contains("admin-orders-of"), "{of}");
     let none = support::admin_page(&format!("{}/admin/orders?subscription=sub_0000000000000000", shop.base), ADMIN).await;
     assert!(none.contains("No orders here."), "{none}");

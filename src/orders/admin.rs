@@ -300,6 +300,14 @@ pub async fn detail(
         ),
         (None, _) => "<p>No payment method yet.</p>".to_owned(),
     };
+    let invoice = match &order.invoice {
+        Some((subscription, invoice)) => format!(
+            r#"<p data-testid="admin-order-invoice">Invoice <code>{invoice}</code> of subscription <a href="/admin/orders?subscription={subscription}">{subscription}</a>.</p>"#,
+            invoice = escape(invoice),
+            subscription = escape(subscription),
+        ),
+        None => String::new(),
+    };
     let discount = match &order.discount_code {
         Some(code) if order.discount_amount > 0 => {
             format!("<p>Discount {}: −{}</p>", escape(code), escape(&money(order.discount_amount, &order.currency)))
@@ -326,7 +334,7 @@ pub async fn detail(
         &state,
         &format!("Order {id}"),
         &format!(
-            "<p><a href=\"/admin/orders\">All orders</a></p><h1>Order {id}</h1><p>Status: <strong data-testid=\"admin-status\">{status}</strong> · Total {total}{charged}{flag}</p>{attention_section}<ul>{lines}</ul>{discount}\
+            "<p><a href=\"/admin/orders\">All orders</a></p><h1>Order {id}</h1><p>Status: <strong data-testid=\"admin-status\">{status}</strong> · Total {total}{charged}{flag}</p>{attention_section}{invoice}<ul>{lines}</ul>{discount}\
              <h2>Ship to</h2>{ship_to}<h2>Paid with</h2>{paid_with}{capture_section}{refunds_section}\
              <h2>Payment attempts</h2><table><tr><th>#</th><th>PaymentIntent</th><th>Outcome</th><th>Amount</th></tr>{attempts}</table>\
              <h2>Events</h2><table><tr><th>Event</th><th>Type</th><th>Received</th></tr>{events}</table>\

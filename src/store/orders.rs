@@ -329,6 +329,8 @@ pub struct OrderRecord {
     pub locale: Option<String>,
     pub lines: Vec<OrderLine>,
     pub details: PaymentDetails,
+    /// For a subscription's order: the subscription and the invoice it paid.
+    pub invoice: Option<(String, String)>,
 }
 
 impl OrderRecord {
@@ -525,7 +527,7 @@ pub(super) fn order_record(tx: &mut Tx<'_>, order_id: &str, session_id: &str) ->
         &format!(
             "SELECT id, status, amount, currency, discount_amount, discount_code, payment_intent_id, created_at, updated_at,
                 COALESCE(amount_received, amount) AS charged, amount_refunded, email, locale,
-                shipping, payment_method_id, payment_method_type, card_brand, last4
+                shipping, payment_method_id, payment_method_type, card_brand, last4, subscription_id, invoice_id
          FROM orders o WHERE id = $1 AND {OWNED_BY_SESSION}"
         ),
         &[&order_id, &session_id],
@@ -565,6 +567,7 @@ pub(super) fn order_record(tx: &mut Tx<'_>, order_id: &str, session_id: &str) ->
             card_brand: row.get("card_brand")?,
             last4: row.get("last4")?,
         },
+        invoice: row.get::<Option<String>>("subscription_id")?.zip(row.get::<Option<String>>("invoice_id")?),
     }))
 }
 
