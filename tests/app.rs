@@ -684,6 +684,58 @@ async fn a_refused_form_post_shows_its_error_but_a_forged_one_is_not_shown() {
     }
 }
 
+/// The address of the link with test id `testid` on `page`.
+fn href(page: &str, testid: &str) -> Option<String> {
+    let at = page.find(&format!("data-testid=\"{testid}\""))?;
+    let link = &page[page[..at].rfind("href=\"")? + 6..];
+    Some(link[..link.find('"')?].replace("&amp;", "&"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_merchant_pages_through_every_subscription() {
+    use storefront::store::{NewSubscription, SubscriptionState, SubscriptionTerms};
+    let shop = support::Shop::start(&[("ADMIN_TOKEN", ADMIN)]).await;
+    let start = 1_796_202_000;
+    shop.store.create_session("sess_subscriber", start).await.unwrap();
+    assert!(shop.store.create_account("acct_subscriber", "sub@example.com", "sub@example.com", "hash", start).await.unwrap());
+    // 101 subscriptions, four to a second: one more than a page, with ties in time.
+    for n in 0..101_i64 {
+        let subscription = NewSubscription {
+            id: format!("sub_page{n:03}"),
+            account_id: "acct_subscriber".into(),
+            session_id: "sess_subscriber".into(),
+            terms: SubscriptionTerms {
+                product_id: "coffee-beans".into(),
+                name: "Coffee beans".into(),
+                quantity: 1,
+                unit_amount: 1_400,
+                currency: "eur".into(),
+                interval: "month".into(),
+                interval_count: 1,
+            },
+            first_invoice_id: format!("in_page{n:03}"),
+            first_payment_intent_id: None,
+            email: None,
+            locale: "en".into(),
+            state: SubscriptionState { status: "active".into(), current_period_end: None, cancel_at_period_end: false },
+        };
+        shop.store.insert_subscription(subscription, 0, start + n / 4).await.unwrap();
+    }
+    let rows = |page: &str| page.matches("data-testid=\"admin-subscription-sub_").count();
+    let first = support::admin_page(&format!("{}/admin/subscriptions", shop.base), ADMIN).await;
+    assert_eq!(rows(&first), 100);
+    assert!(first.contains("sub_page100") && !first.contains("sub_page000"), "newest first");
+    assert_eq!(href(&first, "admin-newest"), None);
+    let older = href(&first, "admin-older").expect("a link to older subscriptions");
+    let second = support::admin_page(&format!("{}{older}", shop.base), ADMIN).await;
+    assert_eq!(rows(&second), 1, "{second}");
+    assert!(second.contains("data-testid=\"admin-subscription-sub_page000\""), "{second}");
+    assert_eq!((href(&second, "admin-older"), href(&second, "admin-newest").as_deref()), (None, Some("/admin/subscriptions")));
+    // An unreadable cursor is the first page.
+    let garbled = support::admin_page(&format!("{}/admin/subscriptions?after=yesterday", shop.base), ADMIN).await;
+    assert_eq!(rows(&garbled), 100);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_merchant_pages_through_every_order() {
     let shop = support::Shop::start(&[("ADMIN_TOKEN", ADMIN)]).await;
@@ -691,11 +743,6 @@ async fn the_merchant_pages_through_every_order() {
     let start = 1_796_202_000;
     support::place_orders(&shop.store, "page-test", (0..101_i64).map(|n| (format!("ord_page{n:03}"), start + n / 4))).await;
     let rows = |page: &str| page.matches("data-testid=\"admin-order-").count();
-    let href = |page: &str, testid: &str| {
-        let at = page.find(&format!("data-testid=\"{testid}\""))?;
-        let link = &page[page[..at].rfind("href=\"")? + 6..];
-        Some(link[..link.find('"')?].replace("&amp;", "&"))
-    };
     let first = support::admin_page(&format!("{}/admin/orders", shop.base), ADMIN).await;
     assert_eq!(rows(&first), 100);
     assert!(first.contains("ord_page100") && !first.contains("ord_page000"), "newest first");

@@ -51,7 +51,7 @@ impl Shop {
     }
 
     async fn only_subscription(&self) -> SubscriptionRecord {
-        let mut all = self.store.list_subscriptions(10).await.unwrap();
+        let mut all = self.store.subscriptions_page(None, 10).await.unwrap();
         assert_eq!(all.len(), 1, "{all:?}");
         all.remove(0)
     }

@@ -96,7 +96,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(query
         (None, None, Some(subscription)) => OrderFilter::Subscription(subscription.as_str().to_owned()),
         (None, None, None) => OrderFilter::All,
     };
-    let after = query.get("after").and_then(|after| after.split_once('.')).and_then(|(at, id)| Some((at.parse().ok()?, id.to_owned())));
+    let after = after_of(&query);
     let (orders, waiting) =
         match (state.store.orders_page(filter.clone(), after.clone(), PAGE).await, state.store.waiting_orders(PAGE + 1).await) {
             (Ok(orders), Ok(waiting)) => (orders, waiting),
@@ -142,22 +142,8 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(query
         })
         .collect();
     // Paging links keep the filter.
-    let link = |after: Option<String>| {
-        let pairs: std::collections::BTreeMap<&str, String> =
-            filter_query(&filter).into_iter().chain(after.map(|after| ("after", after))).collect();
-        match pairs.is_empty() {
-            true => "/admin/orders".to_owned(),
-            false => format!("/admin/orders?{}", serde_qs::to_string(&pairs).unwrap_or_default()),
-        }
-    };
-    let mut paging = Vec::new();
-    if after.is_some() {
-        paging.push(format!(r#"<a href="{}" data-testid="admin-newest">Newest orders</a>"#, escape(&link(None))));
-    }
-    if let Some(last) = orders.last().filter(|_| orders.len() as i64 == PAGE) {
-        let next = link(Some(format!("{}.{}", last.created_at, last.id)));
-        paging.push(format!(r#"<a href="{}" data-testid="admin-older" rel="next">Older orders</a>"#, escape(&next)));
-    }
+    let kept: Vec<_> = filter_query(&filter).into_iter().collect();
+    let paging = paging("/admin/orders", &kept, after.is_some(), &orders, |order| (order.created_at, &order.id), "orders");
     let empty = if orders.is_empty() { "<p>No orders here.</p>" } else { "" };
     // One subscription's: its paid invoices (its id is a well-formed `sub_…`).
     let of = match &filter {
@@ -170,8 +156,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, Query(query
         &state,
         "Orders",
         &format!(
-            "<h1>Orders</h1><p><a href=\"/admin/subscriptions\">Subscriptions</a></p><p>Show:{filters}</p>{of}<table><thead><tr><th>Order</th><th>Status</th><th>Total</th><th>Flag</th><th>Created</th></tr></thead><tbody>{rows}</tbody></table>{empty}<p>{paging}</p>",
-            paging = paging.join(" "),
+            "<h1>Orders</h1><p><a href=\"/admin/subscriptions\">Subscriptions</a></p><p>Show:{filters}</p>{of}<table><thead><tr><th>Order</th><th>Status</th><th>Total</th><th>Flag</th><th>Created</th></tr></thead><tbody>{rows}</tbody></table>{empty}{paging}",
         ),
     )
 }
@@ -183,17 +168,48 @@ fn moment(unix: i64) -> String {
     format!(r#"<time datetime="{date}T{hour:02}:{minute:02}:{:02}Z">{date} {hour:02}:{minute:02} UTC</time>"#, at.second())
 }
 
-/// `GET /admin/subscriptions`: every subscription, newest first: the shopper, what and
-/// at what price, Stripe's status, the period's end and whether it ends then. Each paid
-/// invoice is an order of the list above.
-pub async fn subscriptions(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// A page's `after`: `{created_at}.{id}` of the last row of the page before.
+fn after_of(query: &HashMap<String, String>) -> Option<(i64, String)> {
+    let (at, id) = query.get("after")?.split_once('.')?;
+    Some((at.parse().ok()?, id.to_owned()))
+}
+
+/// The links from one page of a list to the newest and to the next, older, one.
+fn paging<T>(base: &str, query: &[(&str, String)], after: bool, shown: &[T], last: impl Fn(&T) -> (i64, &str), noun: &str) -> String {
+    let link = |after: Option<String>| {
+        let pairs: std::collections::BTreeMap<&str, String> = query.iter().cloned().chain(after.map(|after| ("after", after))).collect();
+        match pairs.is_empty() {
+            true => base.to_owned(),
+            false => format!("{base}?{}", serde_qs::to_string(&pairs).unwrap_or_default()),
+        }
+    };
+    let mut links = Vec::new();
+    if after {
+        links.push(format!(r#"<a href="{}" data-testid="admin-newest">Newest {noun}</a>"#, escape(&link(None))));
+    }
+    if let Some(row) = shown.last().filter(|_| shown.len() as i64 == PAGE) {
+        let (created_at, id) = last(row);
+        let next = link(Some(format!("{created_at}.{id}")));
+        links.push(format!(r#"<a href="{}" data-testid="admin-older" rel="next">Older {noun}</a>"#, escape(&next)));
+    }
+    format!("<p>{}</p>", links.join(" "))
+}
+
+/// `GET /admin/subscriptions[?after=…]`: every subscription, newest first, a page at a
+/// time (`after` as for orders): the shopper, what and at what price, Stripe's status,
+/// the period's end and whether it ends then. Each paid invoice is an order of the list
+/// above.
+pub async fn subscriptions(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
     if let Some(refused) = check(&state, &headers) {
         return refused;
     }
-    let subscriptions = match state.store.list_subscriptions(200).await {
+    let after = after_of(&query);
+    let subscriptions = match state.store.subscriptions_page(after.clone(), PAGE).await {
         Ok(subscriptions) => subscriptions,
         Err(error) => return internal(error),
     };
+    let paging = paging("/admin/subscriptions", &[], after.is_some(), &subscriptions, |s| (s.created_at, &s.id), "subscriptions");
+    let empty = if subscriptions.is_empty() { "<p>No subscriptions here.</p>" } else { "" };
     let rows: String = subscriptions
         .iter()
         .map(|subscription| {
@@ -220,7 +236,7 @@ pub async fn subscriptions(State(state): State<AppState>, headers: HeaderMap) ->
         &state,
         "Subscriptions",
         &format!(
-            "<p><a href=\"/admin/orders\">All orders</a></p><h1>Subscriptions</h1><table><thead><tr><th>Subscription</th><th>Shopper</th><th>What</th><th>Price</th><th>Status</th><th>Period ends</th><th></th></tr></thead><tbody>{rows}</tbody></table>"
+            "<p><a href=\"/admin/orders\">All orders</a></p><h1>Subscriptions</h1><table><thead><tr><th>Subscription</th><th>Shopper</th><th>What</th><th>Price</th><th>Status</th><th>Period ends</th><th></th></tr></thead><tbody>{rows}</tbody></table>{empty}{paging}"
         ),
     )
 }

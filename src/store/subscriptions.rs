@@ -250,10 +250,17 @@ impl Store {
         self.read(move |tx| Ok(records(tx, "s.id = $1", &[&id])?.pop())).await
     }
 
-    /// The account's subscriptions, newest first.
-    /// Every subscription, newest first (the merchant's list).
-    pub async fn list_subscriptions(&self, limit: i64) -> Result<Vec<SubscriptionRecord>, StoreError> {
-        self.read(move |tx| records(tx, "1 = 1 ORDER BY s.created_at DESC, s.id LIMIT $1", &[&limit])).await
+    /// Every subscription, newest first (the merchant's list), `limit` at a time: `after`
+    /// is the last one of the page before (`created_at`, `id`). Read in the order of
+    /// `subscriptions_by_created`, so a page costs the same however many there are.
+    pub async fn subscriptions_page(&self, after: Option<(i64, String)>, limit: i64) -> Result<Vec<SubscriptionRecord>, StoreError> {
+        self.read(move |tx| match &after {
+            Some((created_at, id)) => {
+                records(tx, "(s.created_at, s.id) < ($1, $2) ORDER BY s.created_at DESC, s.id DESC LIMIT $3", &[created_at, id, &limit])
+            }
+            None => records(tx, "1 = 1 ORDER BY s.created_at DESC, s.id DESC LIMIT $1", &[&limit]),
+        })
+        .await
     }
 
     /// The account's subscription whose first invoice `payment_intent_id` pays.
