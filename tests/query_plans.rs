@@ -10,8 +10,8 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use storefront::store::{
-    AttemptOutcome, AttemptResult, AttemptStart, NewOrder, NewSubscription, OrderFilter, OrderLine, OrderStatus, PaidInvoice, PaymentEvent,
-    SignIn, Store, SubscriptionState, SubscriptionTerms,
+    AttemptOutcome, AttemptResult, AttemptStart, DisputeReport, DisputeStage, NewOrder, NewSubscription, OrderFilter, OrderLine,
+    OrderStatus, PaidInvoice, PaymentEvent, RefundReport, RefundStatus, SignIn, Store, SubscriptionState, SubscriptionTerms,
 };
 
 fn result(outcome: &AttemptOutcome, clear_cart: bool) -> AttemptResult<'_> {
@@ -104,6 +104,9 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
     store.add_to_cart("s", "mug", 1, 99, 0).await.unwrap();
     store.set_cart_quantity("s", "tote", 2, 0).await.unwrap();
     store.set_session_discount("s", Some("WELCOME10")).await.unwrap();
+    store.add_to_cart("s", "tote", 1, 99, 0).await.unwrap();
+    store.remove_cart_line("s", "tote").await.unwrap();
+    store.set_cart_quantity("s", "tote", 2, 0).await.unwrap();
     store.cart("s").await.unwrap();
     store.stock_of("mug").await.unwrap();
     let order = NewOrder {
@@ -145,6 +148,31 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
             currency: "eur",
         };
         store.apply_payment_event(&event, 5).await.unwrap();
+    }
+    // The merchant refunds it (and Stripe reports a refund made in the Dashboard); then
+    // a dispute, from inquiry to outcome.
+    for (id, order_id) in [("re_1", Some("ord_1")), ("re_2", None)] {
+        let report = RefundReport {
+            id,
+            order_id,
+            payment_intent_id: "pi_1",
+            amount: 100,
+            currency: "eur",
+            reason: None,
+            status: RefundStatus::Succeeded,
+            failure_reason: None,
+            restock: order_id.is_some(),
+        };
+        store.record_refund(&report, 6).await.unwrap();
+    }
+    store.refunds_of("ord_1").await.unwrap();
+    for (id, kind, stage) in [
+        ("evt_d1", "charge.dispute.created", DisputeStage::Inquiry),
+        ("evt_d2", "charge.dispute.created", DisputeStage::Opened),
+        ("evt_d3", "charge.dispute.closed", DisputeStage::Lost),
+    ] {
+        let report = DisputeReport { stage, due_by: Some(100), reason: Some("fraudulent") };
+        store.flag_dispute(id, kind, "pi_1", &report, 6).await.unwrap();
     }
     store.orders_to_reconcile(10, 0).await.unwrap();
     store.expire_sessions(-1, 10).await.unwrap();
