@@ -1,11 +1,15 @@
 //! Per-request cost must not grow with the order history: every SQL statement the
-//! shopper and webhook paths run is captured (from the store's statement log) while they
-//! run for real against a store, then `EXPLAIN QUERY PLAN`ned: none may scan a table
-//! that grows with orders, sessions, accounts or events. Statements are found by
+//! shopper, webhook, subscription and merchant paths run is captured (from the store's
+//! statement log) while they run for real against a store, then planned by SQLite
+//! (`EXPLAIN QUERY PLAN`) and by PostgreSQL (a generic plan): none may scan a table
+//! that grows with orders, sessions, accounts, subscriptions or events. Statements are found by
 //! running the code, not listed by hand, so a new query is checked as soon as a path
 //! runs it.
 //!
-//! Backend: runs once (on SQLite, whose `EXPLAIN QUERY PLAN` it reads).
+//! Needs PostgreSQL: `scripts/with-postgres cargo test --features ssr --test query_plans`.
+//! Backend: runs once (on SQLite, then on PostgreSQL: it reads each one's plans).
+
+mod support;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -20,26 +24,32 @@ fn result(outcome: &AttemptOutcome, clear_cart: bool) -> AttemptResult<'_> {
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
-/// Collects the SQL text of every statement the store runs (its `store::sql` events).
+/// Collects every statement the store runs (its `store::sql` events): its SQL text and
+/// its parameters' types.
 #[derive(Clone, Default)]
-struct Statements(Arc<Mutex<BTreeSet<String>>>);
+struct Statements(Arc<Mutex<BTreeSet<Statement>>>);
+
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct Statement {
+    sql: String,
+    /// `int,text,…`: how the store binds `$1`, `$2`, ….
+    params: String,
+}
 
 #[derive(Default)]
-struct StatementVisitor {
-    sql: String,
-}
+struct StatementVisitor(Statement);
 
 impl Visit for StatementVisitor {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "sql" {
-            self.sql = value.to_owned();
+        match field.name() {
+            "sql" => self.0.sql = value.split_whitespace().collect::<Vec<_>>().join(" "),
+            "params" => self.0.params = value.to_owned(),
+            _ => {}
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "sql" {
-            self.sql = format!("{value:?}");
-        }
+        self.record_str(field, &format!("{value:?}"));
     }
 }
 
@@ -50,7 +60,7 @@ impl<S: tracing::Subscriber> Layer<S> for Statements {
         }
         let mut visitor = StatementVisitor::default();
         event.record(&mut visitor);
-        self.0.lock().unwrap().insert(visitor.sql.split_whitespace().collect::<Vec<_>>().join(" "));
+        self.0.lock().unwrap().insert(visitor.0);
     }
 }
 
@@ -92,9 +102,20 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
 
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("plans.db").display());
-    let store = Store::connect(&url).await.unwrap();
+    let scans = sqlite_scans(&url, run_every_path(&url, &statements).await).await;
+    assert!(scans.is_empty(), "SQLite: full scans of growing tables:\n{}", scans.join("\n"));
+
+    assert!(support::postgres_url().is_some(), "this test needs PostgreSQL too: run it through scripts/with-postgres (make test does)");
+    let url = support::postgres_schema();
+    let scans = postgres_scans(&url, run_every_path(&url, &statements).await).await;
+    assert!(scans.is_empty(), "PostgreSQL: full scans of growing tables:\n{}", scans.join("\n"));
+}
+
+/// Runs what the shop does for a shopper, for Stripe and for the merchant, end to end,
+/// through a store on `url`; returns every statement it ran (the migrations' aside).
+async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
+    let store = Store::connect(url).await.unwrap();
     statements.0.lock().unwrap().clear(); // the migrations
-    // What the shop does for a shopper and for Stripe, end to end, through the store.
     store.seed_inventory([("mug", 50_u32), ("tote", 50)]).await.unwrap();
     store.stock_of_products(&["mug", "tote"]).await.unwrap();
     store.create_session("s", 0).await.unwrap();
@@ -259,18 +280,26 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
     store.order_events("ord_1").await.unwrap();
     store.outbox_for("ord_1").await.unwrap();
 
-    let captured: Vec<String> = statements.0.lock().unwrap().iter().cloned().collect();
-    assert!(captured.len() >= 30, "only {} statements were captured: {captured:#?}", captured.len());
+    let captured: Vec<Statement> = statements.0.lock().unwrap().iter().cloned().collect();
+    assert!(captured.len() >= 30, "only {} statements were captured", captured.len());
+    captured
+        .into_iter()
+        .filter(|statement| {
+            let upper = statement.sql.to_uppercase();
+            !["BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "CREATE", "ALTER", "SAVEPOINT", "RELEASE", "SET "]
+                .iter()
+                .any(|k| upper.starts_with(k))
+                && !upper.contains("_SQLX_MIGRATIONS")
+        })
+        .collect()
+}
 
-    let inspector = sqlx::SqlitePool::connect(&url).await.unwrap();
+/// SQLite's plans (`EXPLAIN QUERY PLAN`) of `statements` that read a growing table whole.
+async fn sqlite_scans(url: &str, statements: Vec<Statement>) -> Vec<String> {
+    let inspector = sqlx::SqlitePool::connect(url).await.unwrap();
     let mut scans = Vec::new();
-    for sql in &captured {
+    for Statement { sql, .. } in &statements {
         let upper = sql.to_uppercase();
-        if ["BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "CREATE", "ALTER", "SAVEPOINT", "RELEASE"].iter().any(|k| upper.starts_with(k))
-            || upper.contains("_SQLX_MIGRATIONS")
-        {
-            continue;
-        }
         let plan: Vec<(i64, i64, i64, String)> =
             sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}")).fetch_all(&inspector).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
         // Walking an index in order under a LIMIT reads only that many rows, unless the
@@ -286,5 +315,54 @@ async fn no_statement_on_the_hot_paths_scans_a_growing_table() {
             }
         }
     }
-    assert!(scans.is_empty(), "full scans of growing tables:\n{}", scans.join("\n"));
+    scans
+}
+
+/// PostgreSQL's generic plans (the plan for any parameters, as a prepared statement gets
+/// once it is reused) of `statements` that read a growing table whole. Sequential scans
+/// are priced out (`enable_seqscan = off`), so one is planned only where no index can
+/// serve: the tables here are nearly empty, and cost alone would pick a scan of each.
+async fn postgres_scans(url: &str, statements: Vec<Statement>) -> Vec<String> {
+    use sqlx::{Connection, Executor, Row};
+    let mut inspector = sqlx::PgConnection::connect(url).await.unwrap();
+    inspector.execute("SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan").await.unwrap();
+    let mut scans = Vec::new();
+    for Statement { sql, params } in &statements {
+        // Typed as the store binds them (sqlx sends their types), not as PostgreSQL would
+        // guess them from the text.
+        let types: Vec<&str> =
+            params.split(',').filter(|kind| !kind.is_empty()).map(|kind| if kind == "int" { "bigint" } else { "text" }).collect();
+        let prepare = match types.is_empty() {
+            true => format!("PREPARE planned AS {sql}"),
+            false => format!("PREPARE planned ({}) AS {sql}", types.join(", ")),
+        };
+        inspector.execute(prepare.as_str()).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let explain = match types.is_empty() {
+            true => "EXPLAIN EXECUTE planned".to_owned(),
+            false => format!("EXPLAIN EXECUTE planned({})", vec!["NULL"; types.len()].join(", ")),
+        };
+        let plan: Vec<String> =
+            inspector.fetch_all(explain.as_str()).await.unwrap_or_else(|e| panic!("{sql}: {e}")).iter().map(|row| row.get(0)).collect();
+        inspector.execute("DEALLOCATE planned").await.unwrap();
+        // A scan node reads a growing table whole unless an index condition bounds it, or
+        // it walks an index in order under a LIMIT with nothing sorted after it.
+        let node = |line: &str| line.trim_start().trim_start_matches("->").trim_start().to_owned();
+        let walk_bounded = plan.iter().any(|line| node(line).starts_with("Limit"))
+            && !plan.iter().any(|line| line.contains("Sort  (") || line.contains("Sort Key:"));
+        for (n, line) in plan.iter().enumerate() {
+            let node = node(line);
+            let (table, is_index) = match node.split_once(" on ") {
+                Some((kind, rest)) if kind.starts_with("Seq Scan") => (rest, false),
+                Some((kind, rest)) if kind.starts_with("Index Scan") || kind.starts_with("Index Only Scan") => (rest, true),
+                _ => continue,
+            };
+            let table = table.split_whitespace().next().unwrap_or_default().to_owned();
+            // The node's own properties: the lines after it, up to the next node.
+            let conditioned = plan[n + 1..].iter().take_while(|line| !line.contains("->")).any(|line| line.contains("Index Cond:"));
+            if GROWING.contains(&table.as_str()) && !(is_index && (conditioned || walk_bounded)) {
+                scans.push(format!("{}  ←  {sql}", plan.join(" / ")));
+            }
+        }
+    }
+    scans
 }

@@ -28,6 +28,23 @@ pub enum Param<'a> {
     Text(&'a str),
 }
 
+/// The types of a statement's parameters, as its trace shows them: `int,text,…`
+/// (written only when a subscriber records the trace).
+struct ParamTypes<'a>(&'a [&'a dyn ToParam]);
+
+impl std::fmt::Display for ParamTypes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (n, param) in self.0.iter().enumerate() {
+            let kind = match param.param() {
+                Param::NullInt | Param::Int(_) => "int",
+                Param::NullText | Param::Text(_) => "text",
+            };
+            write!(f, "{}{kind}", if n == 0 { "" } else { "," })?;
+        }
+        Ok(())
+    }
+}
+
 /// What can be bound to a statement's `$n`.
 pub trait ToParam {
     fn param(&self) -> Param<'_>;
@@ -185,7 +202,7 @@ impl Tx<'_> {
 
     /// Runs a statement; returns how many rows it changed.
     pub fn execute(&mut self, sql: &str, params: &[&dyn ToParam]) -> Result<u64, StoreError> {
-        tracing::trace!(target: "store::sql", sql);
+        tracing::trace!(target: "store::sql", sql, params = %ParamTypes(params));
         match &mut self.connection {
             Connection::Sqlite(connection) => {
                 let mut statement = connection.prepare_cached(sql)?;
@@ -201,7 +218,7 @@ impl Tx<'_> {
 
     /// Runs a query; returns every row.
     pub fn query(&mut self, sql: &str, params: &[&dyn ToParam]) -> Result<Vec<Row>, StoreError> {
-        tracing::trace!(target: "store::sql", sql);
+        tracing::trace!(target: "store::sql", sql, params = %ParamTypes(params));
         match &mut self.connection {
             Connection::Sqlite(connection) => {
                 let mut statement = connection.prepare_cached(sql)?;
