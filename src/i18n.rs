@@ -436,6 +436,11 @@ catalogue! {
     cancel_named_subscription: "Cancel at the end of the period: {0}", "Résilier à la fin de la période : {0}";
     keep_subscription: "Keep my subscription", "Conserver mon abonnement";
     keep_named_subscription: "Keep my subscription: {0}", "Conserver mon abonnement : {0}";
+    subscription_quantity: "Quantity", "Quantité";
+    change_named_quantity: "Change the quantity: {0}", "Modifier la quantité : {0}";
+    change_quantity: "Change", "Modifier";
+    quantity_from_next_renewal: "A new quantity applies from the next renewal: nothing more is charged for this period.",
+        "Une nouvelle quantité s'applique dès le prochain renouvellement : rien de plus n'est débité pour cette période.";
     subscription_active: "Active", "Actif";
     subscription_past_due: "Payment due: the last renewal could not be charged", "Paiement en retard : le dernier renouvellement n'a pas pu être débité";
     subscription_incomplete: "Waiting for the first payment", "En attente du premier paiement";

@@ -13,11 +13,20 @@ where
     S::Output: Clone + Send + Sync + 'static,
 {
     let locale = crate::i18n::use_locale();
-    let message = move || match action.value().get() {
-        Some(Err(error)) => error.message(locale),
-        _ => String::new(),
-    };
-    view! { <p class="error" role="alert" aria-live="assertive">{message}</p> }
+    view! { <p class="error" role="alert" aria-live="assertive">{move || failure(action, locale).unwrap_or_default()}</p> }
+}
+
+/// Why an action's last run failed, in the shopper's language; `None` if it did not.
+/// Several actions of one list share an alert region through it.
+pub fn failure<S>(action: ServerAction<S>, locale: crate::i18n::Locale) -> Option<String>
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    match action.value().get() {
+        Some(Err(error)) => Some(error.message(locale)),
+        _ => None,
+    }
 }
 
 /// A form island's Stripe.js and Elements, with its Payment Element mounted.

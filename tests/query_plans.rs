@@ -236,7 +236,7 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
     store.record_subscription_attempt("ctoken_s1", "sub_1", "pi_s1", 8).await.unwrap();
     store.subscription_attempt("ctoken_s1", "acct_1").await.unwrap();
     store.subscription_for_payment_intent("pi_s1", "acct_1").await.unwrap();
-    store.sync_subscription("sub_1", state, 9, 9).await.unwrap();
+    store.sync_subscription("sub_1", state, Some(2), 9, 9).await.unwrap();
     for invoice in ["in_1", "in_2", "in_2"] {
         let paid = PaidInvoice {
             invoice_id: invoice.into(),

@@ -414,6 +414,72 @@ async fn the_account_page_cancels_at_the_period_end_and_can_undo_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_quantity_is_billed_from_the_next_renewal_on_and_nothing_is_charged_meanwhile() {
+    let shop = shop().await;
+    shop.sign_up("quantity@example.com").await;
+    shop.subscribe("pm_card_visa").await;
+    let subscription = shop.only_subscription().await;
+    let (id, unit) = (subscription.id.as_str(), subscription.terms.unit_amount);
+    assert_eq!(subscription.terms.quantity, 1);
+    let account = shop.page("/account").await;
+    assert!(account.contains("data-testid=\"subscription-quantity\"") && account.contains("1 × "), "{account}");
+
+    // Nobody else can change it; a quantity outside 1–99 (or none) changes nothing.
+    let stranger = support::shopper();
+    api_as(&stranger, &shop.base, "account/sign-up", &[("email", "other@example.com"), ("password", "correct horse battery staple")]).await;
+    let (status, _) = api_as(&stranger, &shop.base, "account/subscription/quantity", &[("subscription", id), ("quantity", "3")]).await;
+    assert_eq!(status, 404);
+    for bad in ["0", "100", "two", "", "-1", "2.5"] {
+        let (status, body) = shop.api("account/subscription/quantity", &[("subscription", id), ("quantity", bad)]).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body.to_string().contains("Choose a quantity from 1 to 99"), "{bad}: {body}");
+    }
+    assert_eq!(shop.only_subscription().await.terms.quantity, 1);
+
+    // No webhook comes meanwhile (its endpoint is taken away, then given back): the
+    // account shows the new quantity from the change's own reply.
+    let endpoints: Value =
+        support::client().get(format!("{}/_emulator/webhook_endpoints", shop.stripe)).send().await.unwrap().json().await.unwrap();
+    let endpoint = json!({ "url": endpoints["data"][0]["url"], "secret": endpoints["data"][0]["secret"] });
+    support::client().delete(format!("{}/_emulator/webhook_endpoints", shop.stripe)).send().await.unwrap();
+    let (status, body) = shop.api("account/subscription/quantity", &[("subscription", id), ("quantity", "3")]).await;
+    assert_eq!(status, 200, "{body}");
+    let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{id}"), &[]).await;
+    assert_eq!(at_stripe["items"]["data"][0]["quantity"], 3);
+    assert_eq!(shop.only_subscription().await.terms.quantity, 3);
+    let account = shop.page("/account").await;
+    assert!(account.contains("3 × "), "the account shows the new quantity: {account}");
+    // Nothing was charged for the period under way: still the first invoice alone.
+    let (orders, _) = shop.invoice_orders(id).await;
+    assert_eq!(orders.len(), 1);
+    shop.control("webhook_endpoints", endpoint).await;
+
+    // The renewal bills three for the whole period, and its order says so.
+    shop.advance_clock(32).await;
+    shop.delivered("invoice.paid").await;
+    let renewal = shop.stripe(Method::GET, &format!("/v1/invoices?subscription={id}&limit=1"), &[]).await;
+    assert_eq!(renewal["data"][0]["amount_paid"], unit * 3, "{renewal}");
+    let (orders, _) = shop.invoice_orders(id).await;
+    let order = shop.store.order_for_merchant(orders[0].as_deref().expect("the renewal's order")).await.unwrap().unwrap();
+    assert_eq!((order.amount, order.lines[0].quantity, order.lines[0].unit_amount), (unit * 3, 3, unit));
+
+    // A change made in Stripe's Dashboard reaches the shop through its webhook.
+    let item = at_stripe["items"]["data"][0]["id"].as_str().unwrap();
+    shop.stripe(
+        Method::POST,
+        &format!("/v1/subscriptions/{id}"),
+        &[("items[0][id]", item), ("items[0][quantity]", "2"), ("proration_behavior", "none")],
+    )
+    .await;
+    let kept = support::poll_until(200, || shop.only_subscription(), |kept| kept.terms.quantity == 2).await;
+    assert_eq!(kept.terms.quantity, 2, "the Dashboard's change is kept");
+
+    // Once it is set to end, its quantity is no longer offered.
+    shop.api("account/subscription/cancel", &[("subscription", id)]).await;
+    assert!(!shop.page("/account").await.contains("data-testid=\"subscription-quantity\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicated_and_shuffled_webhooks_change_nothing() {
     let shop = shop().await;
     shop.control("delivery_mode", json!({ "duplicate": true, "shuffle": true })).await;

@@ -4,8 +4,9 @@ import { VARIANTS } from '../global-setup';
 
 // Subscription mode: the same Payment Element (Elements in `subscription` mode) and
 // ConfirmationToken; the server creates the Subscription and confirms its first
-// invoice. A guest is asked to sign in first; the account page shows the subscription
-// and cancels it at the period's end (and undoes that).
+// invoice. A guest is asked to sign in first; the account page shows the subscription,
+// changes its quantity from the next renewal on, and cancels it at the period's end
+// (and undoes that).
 
 test.use({ baseURL: VARIANTS.subscriptions.url });
 // One after the other, in one worker: a test moves this variant's emulator clock on, and
@@ -36,7 +37,7 @@ test('a guest is asked to sign in before subscribing', async ({ page, gotoHydrat
   await expect(page.getByTestId('pay-button')).toHaveCount(0);
 });
 
-test('a shopper subscribes with 4242, sees it active, and cancels it at the period end', async ({ page, gotoHydrated }) => {
+test('a shopper subscribes with 4242, sees it active, changes its quantity, and cancels it at the period end', async ({ page, gotoHydrated }) => {
   await signUp(page, gotoHydrated, uniqueEmail('subscriber'));
   await beansAtCheckout(page, gotoHydrated);
   await expect(page.getByTestId('subscription-terms')).toContainText('every month until you cancel');
@@ -52,6 +53,14 @@ test('a shopper subscribes with 4242, sees it active, and cancels it at the peri
   const row = page.locator('[data-testid^="subscription-sub_"]');
   await expect(row).toHaveAttribute('data-status', 'active');
   await expect(row.getByTestId('subscription-period')).toContainText('Renews on');
+  // Two bags from the next renewal on: the form posts, the page comes back with them.
+  await expect(row.getByTestId('subscription-quantity')).toHaveValue('1');
+  await row.getByTestId('subscription-quantity').fill('2');
+  await row.getByRole('button', { name: 'Change the quantity: Coffee beans' }).click();
+  await expect(row.locator('.name')).toHaveText(/^2 × /);
+  await expect(row.locator('.price')).toContainText('€24.00');
+  await expect(row.getByTestId('subscription-quantity')).toHaveValue('2');
+  expect(await seriousViolations(page), 'the account page, a subscription renewing').toEqual([]);
   await row.getByTestId('cancel-subscription').click();
   await expect(row).toHaveAttribute('data-cancel-at-period-end', 'true');
   await expect(row.getByTestId('subscription-period')).toContainText('Ends on');

@@ -5,14 +5,15 @@
 use super::{
     AccountSummary, CardSetupView, RemovePaymentMethod, SavedMethod, SignIn, SignOut, SignUp, confirm_card_setup, saved_payment_methods,
 };
+use crate::cart::MAX_QUANTITY;
 use crate::error::AppError;
 use crate::stripe_js::Stripe;
 use crate::stripe_js::{ConfirmationTokenParams, ElementsOptions, PaymentMethodData};
 use crate::subscriptions::{
-    AccountSubscription, CancelSubscription, OverduePayment, PayOverdueSubscription, ResumeSubscription, pay_overdue_subscription,
-    refresh_subscription,
+    AccountSubscription, CancelSubscription, OverduePayment, PayOverdueSubscription, ResumeSubscription, SetSubscriptionQuantity,
+    pay_overdue_subscription, refresh_subscription,
 };
-use crate::ui::{ActionError, MountedPaymentElement, mount_payment_element};
+use crate::ui::{ActionError, MountedPaymentElement, failure, mount_payment_element};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
@@ -133,6 +134,7 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
     let cancel = ServerAction::<CancelSubscription>::new();
     let resume = ServerAction::<ResumeSubscription>::new();
     let pay = ServerAction::<PayOverdueSubscription>::new();
+    let set_quantity = ServerAction::<SetSubscriptionQuantity>::new();
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     let rows: Vec<_> = subscriptions
@@ -151,6 +153,24 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
                 }
                 view! { <PayOverdue subscription=subscription.id.clone() attempt cards=saved.clone() publishable_key=publishable_key.clone()/> }
                     .into_any()
+            });
+            // How many each renewal brings, while it renews.
+            let quantity = (changeable && !subscription.cancel_at_period_end).then(|| {
+                let (id, hint) = (subscription.id.clone(), format!("quantity-hint-{}", subscription.id));
+                view! {
+                    <ActionForm action=set_quantity>
+                        <input type="hidden" name="subscription" value=id/>
+                        <label>
+                            {t.subscription_quantity()} " "
+                            <input type="number" name="quantity" min="1" max=MAX_QUANTITY.to_string() value=subscription.quantity.to_string()
+                                required inputmode="numeric" data-testid="subscription-quantity" aria-describedby=hint.clone()/>
+                        </label>
+                        " "
+                        <button type="submit" data-testid="change-subscription-quantity"
+                            aria-label=crate::i18n::fill(t.change_named_quantity(), &[&subscription.name])>{t.change_quantity()}</button>
+                        <p class="hint" id=hint>{t.quantity_from_next_renewal()}</p>
+                    </ActionForm>
+                }
             });
             let named = label.clone();
             let form = changeable.then(move || {
@@ -179,12 +199,16 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
             view! {
                 <li data-testid=testid data-status=subscription.status.clone() data-cancel-at-period-end=subscription.cancel_at_period_end.to_string()>
                     <span class="name">{label.clone()}</span>
+                    " "
                     <span class="price">{subscription.price.clone()}</span>
+                    " "
                     <span class="status" data-testid="subscription-status" data-status=subscription.status.clone()>
                         {t.subscription_status(&subscription.status)}
                     </span>
+                    " "
                     {period.map(|text| view! { <span class="period" data-testid="subscription-period">{text}</span> })}
                     {overdue}
+                    {quantity}
                     {form}
                 </li>
             }
@@ -194,9 +218,15 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
         view! {
             <section aria-labelledby="subscriptions-title" data-testid="subscriptions">
                 <h2 id="subscriptions-title">{t.your_subscriptions()}</h2>
-                <ActionError action=cancel/>
-                <ActionError action=resume/>
-                <ActionError action=pay/>
+                <p class="error" role="alert" aria-live="assertive">
+                    {move || {
+                        failure(cancel, locale)
+                            .or_else(|| failure(resume, locale))
+                            .or_else(|| failure(pay, locale))
+                            .or_else(|| failure(set_quantity, locale))
+                            .unwrap_or_default()
+                    }}
+                </p>
                 <ul class="account-subscriptions">{rows}</ul>
             </section>
         }

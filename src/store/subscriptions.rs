@@ -226,14 +226,24 @@ impl Store {
     }
 
     /// Keeps what Stripe said of subscription `id` at `synced_at` (milliseconds), unless
-    /// a newer read is already kept. `false` when the shop has no such subscription.
-    pub async fn sync_subscription(&self, id: &str, state: SubscriptionState, synced_at: i64, now: i64) -> Result<bool, StoreError> {
+    /// a newer read is already kept: its state, and its items' `quantity` when Stripe
+    /// gave one (the shopper may change it; so may the merchant, in the Dashboard).
+    /// `false` when the shop has no such subscription.
+    pub async fn sync_subscription(
+        &self,
+        id: &str,
+        state: SubscriptionState,
+        quantity: Option<i64>,
+        synced_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let id = id.to_owned();
         self.write(move |tx| {
             tx.execute(
-                "UPDATE subscriptions SET status = $1, current_period_end = $2, cancel_at_period_end = $3, synced_at = $4, updated_at = $5
+                "UPDATE subscriptions SET status = $1, current_period_end = $2, cancel_at_period_end = $3, synced_at = $4, updated_at = $5,
+                     quantity = COALESCE($7, quantity)
                  WHERE id = $6 AND synced_at <= $4",
-                &[&state.status, &state.current_period_end, &i64::from(state.cancel_at_period_end), &synced_at, &now, &id],
+                &[&state.status, &state.current_period_end, &i64::from(state.cancel_at_period_end), &synced_at, &now, &id, &quantity],
             )?;
             Ok(tx.scalar::<i64>("SELECT 1 FROM subscriptions WHERE id = $1", &[&id])?.is_some())
         })

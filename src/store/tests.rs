@@ -530,10 +530,16 @@ async fn the_newest_read_of_a_subscription_wins_and_each_paid_invoice_is_one_ord
             cancel_at_period_end: false,
         };
         // A read made at 30 arrives before one made at 20: the one made at 30 stays.
-        assert!(store.sync_subscription("sub_1", state("past_due", 3_000), 30, 1).await.unwrap());
-        assert!(store.sync_subscription("sub_1", state("active", 2_000), 20, 2).await.unwrap());
-        assert_eq!(store.subscription("sub_1").await.unwrap().unwrap().state, state("past_due", 3_000));
-        assert!(!store.sync_subscription("sub_unknown", state("active", 1), 40, 3).await.unwrap());
+        // So does its quantity; a read without one keeps the quantity kept.
+        assert!(store.sync_subscription("sub_1", state("past_due", 3_000), Some(3), 30, 1).await.unwrap());
+        assert!(store.sync_subscription("sub_1", state("active", 2_000), Some(5), 20, 2).await.unwrap());
+        let kept = store.subscription("sub_1").await.unwrap().unwrap();
+        assert_eq!((kept.state, kept.terms.quantity), (state("past_due", 3_000), 3));
+        assert!(store.sync_subscription("sub_1", state("past_due", 3_000), None, 31, 3).await.unwrap());
+        assert_eq!(store.subscription("sub_1").await.unwrap().unwrap().terms.quantity, 3);
+        assert!(store.sync_subscription("sub_1", state("past_due", 3_000), Some(2), 32, 3).await.unwrap());
+        assert_eq!(store.subscription("sub_1").await.unwrap().unwrap().terms.quantity, 2);
+        assert!(!store.sync_subscription("sub_unknown", state("active", 1), None, 40, 3).await.unwrap());
 
         // The first invoice, reported many times at once (the reply, the result page, webhooks).
         let first = || PaidInvoice {

@@ -73,6 +73,8 @@ stripe_id!(/// `pm_…`
     PaymentMethodId, "pm_", "PaymentMethod");
 stripe_id!(/// `sub_…`
     SubscriptionId, "sub_", "Subscription");
+stripe_id!(/// `si_…`
+    SubscriptionItemId, "si_", "SubscriptionItem");
 stripe_id!(/// `in_…`
     InvoiceId, "in_", "Invoice");
 

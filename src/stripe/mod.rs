@@ -9,7 +9,7 @@ pub mod types;
 pub mod webhook;
 
 use crate::secret::Secret;
-use ids::{ConfirmationTokenId, CustomerId, InvoiceId, PaymentIntentId, PaymentMethodId, SubscriptionId};
+use ids::{ConfirmationTokenId, CustomerId, InvoiceId, PaymentIntentId, PaymentMethodId, SubscriptionId, SubscriptionItemId};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -203,6 +203,24 @@ impl Client {
     /// <https://docs.stripe.com/api/subscriptions/update>
     pub async fn set_cancel_at_period_end(&self, id: &SubscriptionId, cancel: bool, idempotency_key: &str) -> Result<Subscription, Error> {
         let body = format!("cancel_at_period_end={cancel}&expand%5B0%5D=latest_invoice.payments");
+        self.request(Method::POST, &format!("/v1/subscriptions/{id}"), Some(body), Some(idempotency_key)).await
+    }
+
+    /// Sets the quantity of the subscription's `item` from now on, without prorations:
+    /// the next invoice bills the new quantity for the whole period, and nothing is
+    /// charged or credited for the one under way.
+    /// <https://docs.stripe.com/api/subscriptions/update>,
+    /// <https://docs.stripe.com/billing/subscriptions/quantities>
+    pub async fn set_subscription_quantity(
+        &self,
+        id: &SubscriptionId,
+        item: &SubscriptionItemId,
+        quantity: u32,
+        idempotency_key: &str,
+    ) -> Result<Subscription, Error> {
+        let body = format!(
+            "items%5B0%5D%5Bid%5D={item}&items%5B0%5D%5Bquantity%5D={quantity}&proration_behavior=none&expand%5B0%5D=latest_invoice.payments"
+        );
         self.request(Method::POST, &format!("/v1/subscriptions/{id}"), Some(body), Some(idempotency_key)).await
     }
 

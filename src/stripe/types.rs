@@ -1,7 +1,9 @@
 //! The Stripe objects and parameters this flow uses. Request structs borrow; response
 //! structs hold only the fields the storefront reads (serde ignores the rest).
 
-use super::ids::{ConfirmationTokenId, CustomerId, InvoiceId, PaymentIntentId, PaymentMethodId, SetupIntentId, SubscriptionId};
+use super::ids::{
+    ConfirmationTokenId, CustomerId, InvoiceId, PaymentIntentId, PaymentMethodId, SetupIntentId, SubscriptionId, SubscriptionItemId,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -484,6 +486,7 @@ impl Subscription {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct SubscriptionItem {
+    pub id: SubscriptionItemId,
     pub current_period_end: i64,
     pub quantity: Option<u32>,
 }

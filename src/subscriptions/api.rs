@@ -38,6 +38,20 @@ pub async fn refresh_subscription(subscription: String) -> Result<String, AppErr
     super::service::refresh_own(&state, &request, subscription.trim()).await
 }
 
+/// Sets how many of its product the signed-in shopper's subscription brings from its
+/// next renewal on (1 to the cart's most); nothing is charged for the period under way.
+#[server(endpoint = "account/subscription/quantity", output = crate::error::JsonReply)]
+pub async fn set_subscription_quantity(subscription: String, quantity: String) -> Result<(), AppError> {
+    let (state, request) = crate::request::edge()?;
+    let quantity = quantity
+        .trim()
+        .parse()
+        .ok()
+        .and_then(crate::cart::Quantity::new)
+        .ok_or_else(|| AppError::invalid(crate::i18n::fill(request.texts().quantity_range(), &[&crate::cart::MAX_QUANTITY])))?;
+    super::service::set_quantity(&state, &request, subscription.trim(), quantity).await
+}
+
 /// Undoes a cancellation at the period's end: the subscription renews again.
 #[server(endpoint = "account/subscription/resume", output = crate::error::JsonReply)]
 pub async fn resume_subscription(subscription: String) -> Result<(), AppError> {

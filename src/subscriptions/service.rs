@@ -26,6 +26,11 @@ fn now_ms() -> i64 {
         .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// The subscription's quantity as Stripe says it (the shop's subscriptions have one item).
+fn quantity_of(subscription: &Subscription) -> Option<i64> {
+    subscription.items.data.first().and_then(|item| item.quantity).map(i64::from)
+}
+
 fn state_of(subscription: &Subscription) -> SubscriptionState {
     SubscriptionState {
         status: subscription.status.as_str().to_owned(),
@@ -224,7 +229,7 @@ fn unknown_or(error: crate::stripe::Error) -> AppError {
 async fn waiting_for_payment(state: &AppState, id: &str) -> Result<Option<(SubscriptionId, PaymentIntentId)>, AppError> {
     let Ok(id) = SubscriptionId::parse(id) else { return Ok(None) };
     let subscription = state.payments.stripe.retrieve_subscription(&id).await?;
-    state.store.sync_subscription(id.as_str(), state_of(&subscription), now_ms(), session::now()).await?;
+    state.store.sync_subscription(id.as_str(), state_of(&subscription), quantity_of(&subscription), now_ms(), session::now()).await?;
     let intent = match &subscription.latest_invoice {
         Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("open") => invoice.payment_intent(),
         _ => None,
@@ -252,7 +257,7 @@ pub async fn refresh(state: &AppState, id: &SubscriptionId) -> Result<Option<Str
         return Ok(None);
     }
     let subscription = state.payments.stripe.retrieve_subscription(id).await?;
-    state.store.sync_subscription(id.as_str(), state_of(&subscription), now_ms(), session::now()).await?;
+    state.store.sync_subscription(id.as_str(), state_of(&subscription), quantity_of(&subscription), now_ms(), session::now()).await?;
     match &subscription.latest_invoice {
         Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("paid") => record_invoice(state, invoice).await,
         _ => Ok(None),
@@ -330,25 +335,59 @@ pub async fn outcome(state: &AppState, request: &Request, intent: &PaymentIntent
 
 /// Cancels the signed-in shopper's subscription at its period's end, or undoes that.
 pub async fn set_cancel_at_period_end(state: &AppState, request: &Request, id: &str, cancel: bool) -> Result<(), AppError> {
-    let t = request.texts();
-    let (_, id, record) = own_subscription(state, request, id).await?;
-    if !matches!(record.state.status.as_str(), "active" | "past_due" | "trialing") {
-        return Err(AppError::invalid(t.subscription_ended()));
-    }
+    let (id, _) = own_changeable(state, request, id).await?;
     // A fresh key: setting the same flag twice (a double click) is harmless anyway.
     let key = session::random_id("subscription-update");
-    let updated = match state.payments.stripe.set_cancel_at_period_end(&id, cancel, &key).await {
+    keep_change(state, request, &id, state.payments.stripe.set_cancel_at_period_end(&id, cancel, &key).await).await?;
+    tracing::info!(subscription = %id, cancel, "subscription's cancel at period end set");
+    Ok(())
+}
+
+/// Sets the quantity of the signed-in shopper's subscription from its next renewal on:
+/// no proration, so nothing is charged or credited for the period under way, and each
+/// invoice from then on bills `quantity` (a shop's subscription has one item). Setting
+/// the quantity it already has changes nothing at Stripe.
+pub async fn set_quantity(state: &AppState, request: &Request, id: &str, quantity: crate::cart::Quantity) -> Result<(), AppError> {
+    let (id, record) = own_changeable(state, request, id).await?;
+    if i64::from(quantity.get()) == record.terms.quantity {
+        return Ok(());
+    }
+    let current = state.payments.stripe.retrieve_subscription(&id).await?;
+    let Some(item) = current.items.data.first() else { return Err(AppError::Internal) };
+    // A fresh key: the same quantity set twice (a double click) is harmless anyway.
+    let key = session::random_id("subscription-quantity");
+    keep_change(state, request, &id, state.payments.stripe.set_subscription_quantity(&id, &item.id, quantity.get(), &key).await).await?;
+    tracing::info!(subscription = %id, quantity = quantity.get(), "subscription's quantity changed from its next renewal");
+    Ok(())
+}
+
+/// The signed-in shopper's subscription `id` and its record, if it can still be changed.
+async fn own_changeable(state: &AppState, request: &Request, id: &str) -> Result<(SubscriptionId, SubscriptionRecord), AppError> {
+    let (_, id, record) = own_subscription(state, request, id).await?;
+    if !matches!(record.state.status.as_str(), "active" | "past_due" | "trialing") {
+        return Err(AppError::invalid(request.texts().subscription_ended()));
+    }
+    Ok((id, record))
+}
+
+/// Keeps what Stripe answered to a change of subscription `id`. Refused, it has ended
+/// meanwhile (at Stripe): that is read again and kept, and the shopper told.
+async fn keep_change(
+    state: &AppState,
+    request: &Request,
+    id: &SubscriptionId,
+    answer: Result<Subscription, crate::stripe::Error>,
+) -> Result<(), AppError> {
+    let updated = match answer {
         Ok(updated) => updated,
-        // Ended meanwhile (at Stripe): keep that, and say so.
         Err(crate::stripe::Error::Api(api)) if api.status == 400 => {
             tracing::info!(subscription = %id, message = %api.message, "Stripe refused to change a subscription");
-            let _ = refresh(state, &id).await;
-            return Err(AppError::invalid(t.subscription_ended()));
+            let _ = refresh(state, id).await;
+            return Err(AppError::invalid(request.texts().subscription_ended()));
         }
         Err(error) => return Err(AppError::from(error)),
     };
-    state.store.sync_subscription(id.as_str(), state_of(&updated), now_ms(), session::now()).await?;
-    tracing::info!(subscription = %id, cancel, "subscription's cancel at period end set");
+    state.store.sync_subscription(id.as_str(), state_of(&updated), quantity_of(&updated), now_ms(), session::now()).await?;
     Ok(())
 }
 

@@ -248,7 +248,7 @@ test('refunds through the SDK: part, then the rest, and an over-refund refused',
   assert.deepEqual(refunds.data.map((r) => r.amount).sort(), [1000, 2000]);
 });
 
-test('subscriptions through the SDK: default_incomplete, the first invoice paid from a token, renewal, cancel at period end', async () => {
+test('subscriptions through the SDK: default_incomplete, the first invoice paid from a token, renewal, a new quantity without proration, cancel at period end', async () => {
   const customer = await stripe.customers.create({ email: 'subscriber@example.com' });
   const product = await stripe.products.create({ name: 'Coffee beans, monthly' });
   const subscription = await stripe.subscriptions.create({
@@ -286,6 +286,23 @@ test('subscriptions through the SDK: default_incomplete, the first invoice paid 
       ['subscription_create', 'paid'],
     ],
   );
+
+  // A new quantity without proration: the next renewal bills it for the whole period.
+  const item = active.items.data[0];
+  await assert.rejects(stripe.subscriptions.update(subscription.id, { items: [{ id: item.id, quantity: 3 }] }), (/** @type {any} */ error) => {
+    assert.equal(error.param, 'proration_behavior');
+    return true;
+  });
+  const three = await stripe.subscriptions.update(subscription.id, { items: [{ id: item.id, quantity: 3 }], proration_behavior: 'none' });
+  assert.equal(three.items.data[0].quantity, 3);
+  assert.equal(three.items.data[0].id, item.id);
+  await assert.rejects(
+    stripe.subscriptions.update(subscription.id, { items: [{ id: 'si_nope', quantity: 2 }], proration_behavior: 'none' }),
+    (/** @type {any} */ error) => error.code === 'resource_missing' && error.param === 'items[0][id]',
+  );
+  await control('/_emulator/clock', { advance_seconds: 31 * 24 * 3600 });
+  const [renewal] = (await stripe.invoices.list({ subscription: subscription.id, limit: 1 })).data;
+  assert.deepEqual([renewal.billing_reason, renewal.status, renewal.amount_paid], ['subscription_cycle', 'paid', 3600]);
 
   const ending = await stripe.subscriptions.update(subscription.id, { cancel_at_period_end: true });
   assert.equal(ending.cancel_at, ending.items.data[0].current_period_end);

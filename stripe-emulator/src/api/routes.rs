@@ -275,7 +275,10 @@ pub const ROUTES: &[Route] = &[
         "POST",
         "subscriptions/{id}",
         "SubscriptionUpdateParams",
-        &[&[top(&["cancel_at_period_end", "default_payment_method", "description", "metadata.*", "expand"])]],
+        &[&[
+            top(&["cancel_at_period_end", "default_payment_method", "description", "metadata.*", "proration_behavior", "expand"]),
+            under("items.#.", &["id", "quantity"]),
+        ]],
     ),
     route("DELETE", "subscriptions/{id}", "SubscriptionCancelParams", &[&[top(&["cancellation_details.comment", "expand"])]]),
     route("GET", "invoices", "InvoiceListParams", &[&[top(&["customer", "subscription", "status"])], CREATED, LIST]),

@@ -530,6 +530,39 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
         subscription["canceled_at"] = if at_end { json!(ctx.now()) } else { Value::Null };
         subscription["cancellation_details"]["reason"] = if at_end { json!("cancellation_requested") } else { Value::Null };
     }
+    let proration = one_of(params, "proration_behavior", &["always_invoice", "create_prorations", "none"])?;
+    let quantities = item_params(params)?;
+    if !quantities.is_empty() {
+        // Stripe's default is `create_prorations`: the change's share of the period under
+        // way, on the next invoice. The emulator keeps no pending invoice items.
+        if proration.as_deref() != Some("none") {
+            return Err(ApiError::invalid_param(
+                "proration_behavior",
+                "The emulator changes items with proration_behavior=none only: the new quantity is billed from the next period on, and nothing is prorated.",
+            ));
+        }
+        let mut items = subscription["items"].clone();
+        for (index, change) in quantities.iter().enumerate() {
+            let param = |name: &str| format!("items[{index}][{name}]");
+            let id = change.str("id")?.ok_or_else(|| {
+                ApiError::invalid_param(&param("id"), "The emulator changes existing items only: pass each item's id (si_…).")
+            })?;
+            let item = items["data"]
+                .as_array_mut()
+                .and_then(|data| data.iter_mut().find(|item| item["id"] == id))
+                .ok_or_else(|| ApiError::no_such_param("subscription_item", id, &param("id")))?;
+            if let Some(quantity) = change.int("quantity")? {
+                if quantity < 0 {
+                    return Err(ApiError::invalid_param(&param("quantity"), "Invalid quantity: must be at least 0"));
+                }
+                item["quantity"] = json!(quantity);
+            }
+        }
+        if items != subscription["items"] {
+            previous["items"] = subscription["items"].clone();
+            subscription["items"] = items;
+        }
+    }
     if let Some(pm) = params.str("default_payment_method")? {
         customers_method(ctx, pm, &subscription["customer"], "default_payment_method")?;
         previous["default_payment_method"] = subscription["default_payment_method"].clone();
