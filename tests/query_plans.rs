@@ -244,6 +244,7 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
             payment_intent_id: Some(format!("pi_{invoice}")),
             amount: 1200,
             currency: "eur".into(),
+            quantity: Some(1),
         };
         store.record_paid_invoice(paid, 9).await.unwrap();
     }

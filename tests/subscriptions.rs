@@ -480,6 +480,26 @@ async fn a_new_quantity_is_billed_from_the_next_renewal_on_and_nothing_is_charge
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overdue_renewal_paid_after_a_new_quantity_is_the_order_of_what_it_billed() {
+    let shop = shop().await;
+    let (subscription, customer, _) = shop.past_due("overdue-quantity@example.com", "pm_card_chargeCustomerFail").await;
+    let (id, unit) = (subscription.id.as_str(), subscription.terms.unit_amount);
+    // The overdue invoice billed one; the shopper now wants three from the next renewal.
+    let (status, body) = shop.api("account/subscription/quantity", &[("subscription", id), ("quantity", "3")]).await;
+    assert_eq!(status, 200, "{body}");
+    let added = shop.stripe(Method::POST, "/v1/payment_methods/pm_card_mastercard/attach", &[("customer", customer.as_str())]).await;
+    let (status, paid) = shop.pay_overdue(&shop.page("/account").await, id, added["id"].as_str().unwrap(), None).await;
+    assert_eq!((status, &paid), (200, &json!("Paid")));
+    let (orders, _) = shop.invoice_orders(id).await;
+    let overdue = shop.store.order_for_merchant(orders[0].as_deref().expect("the overdue invoice's order")).await.unwrap().unwrap();
+    assert_eq!((overdue.amount, overdue.lines[0].quantity, overdue.lines[0].unit_amount), (unit, 1, unit), "what the invoice billed");
+    shop.advance_clock(32).await;
+    let (orders, _) = support::poll_until(200, || shop.invoice_orders(id), |(orders, _)| orders.len() == 3 && orders[0].is_some()).await;
+    let next = shop.store.order_for_merchant(orders[0].as_deref().expect("the next renewal's order")).await.unwrap().unwrap();
+    assert_eq!((next.amount, next.lines[0].quantity, next.lines[0].unit_amount), (unit * 3, 3, unit));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicated_and_shuffled_webhooks_change_nothing() {
     let shop = shop().await;
     shop.control("delivery_mode", json!({ "duplicate": true, "shuffle": true })).await;

@@ -67,6 +67,9 @@ pub struct PaidInvoice {
     pub payment_intent_id: Option<String>,
     pub amount: i64,
     pub currency: String,
+    /// How many the invoice billed (its line's quantity): an invoice made before the
+    /// shopper changed the quantity bills the old one. `None`: the subscription's.
+    pub quantity: Option<i64>,
 }
 
 /// What recording a paid invoice did.
@@ -135,7 +138,8 @@ fn paid_invoice(tx: &mut Tx<'_>, invoice: &PaidInvoice, now: i64) -> Result<Invo
     let Some(row) = row else { return Ok(InvoiceEffect::UnknownSubscription) };
     let (session_id, account_id, product_id, name): (String, String, String, String) =
         (row.get("session_id")?, row.get("account_id")?, row.get("product_id")?, row.get("name")?);
-    let (quantity, unit_amount): (i64, i64) = (row.get("quantity")?, row.get("unit_amount")?);
+    let (kept_quantity, unit_amount): (i64, i64) = (row.get("quantity")?, row.get("unit_amount")?);
+    let quantity = invoice.quantity.filter(|billed| *billed > 0).unwrap_or(kept_quantity);
     let (email, locale): (Option<String>, Option<String>) = (row.get("email")?, row.get("locale")?);
     let first = row.get::<String>("first_invoice_id")? == invoice.invoice_id;
     let order_id = crate::session::random_id("ord");

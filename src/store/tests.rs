@@ -548,6 +548,7 @@ async fn the_newest_read_of_a_subscription_wins_and_each_paid_invoice_is_one_ord
             payment_intent_id: Some("pi_first".into()),
             amount: 2400,
             currency: "eur".into(),
+            quantity: None,
         };
         let reports: Vec<_> = (0..10)
             .map(|_| {

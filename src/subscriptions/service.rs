@@ -273,6 +273,7 @@ async fn record_invoice(state: &AppState, invoice: &Invoice) -> Result<Option<St
         payment_intent_id: invoice.payment_intent().map(|intent| intent.to_string()),
         amount: invoice.amount_paid,
         currency: invoice.currency.clone(),
+        quantity: invoice.lines.data.first().and_then(|line| line.quantity).map(i64::from),
     };
     match state.store.record_paid_invoice(paid, session::now()).await? {
         InvoiceEffect::Fulfilled { order_id } | InvoiceEffect::AlreadyFulfilled { order_id } => Ok(Some(order_id)),
