@@ -1,6 +1,7 @@
 //! Limits on how often one shopper (session) and one client address may do the things
 //! attackers repeat: confirming payments (card testing: trying stolen card numbers one
-//! after another) and trying discount codes (guessing them). Counted in the database,
+//! after another), trying discount codes (guessing them), and anything else that makes
+//! the shop call Stripe on a shopper's behalf. Counted in the database,
 //! so every instance shares them. Refused: 429 with `Retry-After`, nothing done.
 
 use crate::error::AppError;
@@ -20,6 +21,11 @@ pub const DISCOUNT_PER_ADDRESS: Limit = Limit { max: 100, window_secs: 600 };
 /// stolen card numbers.
 pub const CARD_SETUP_PER_SESSION: Limit = Limit { max: 10, window_secs: 600 };
 pub const CARD_SETUP_PER_ADDRESS: Limit = Limit { max: 50, window_secs: 600 };
+/// Changes to subscriptions (cancel, keep, quantity, paying an overdue renewal) per
+/// session, and per client address, in ten minutes: each is a call or two to Stripe,
+/// whose own rate limit the whole shop shares.
+pub const SUBSCRIPTION_CHANGE_PER_SESSION: Limit = Limit { max: 20, window_secs: 600 };
+pub const SUBSCRIPTION_CHANGE_PER_ADDRESS: Limit = Limit { max: 100, window_secs: 600 };
 /// Accounts created per client address in an hour (each new account is a fresh
 /// session and a fresh Customer, which would dodge the limits above).
 pub const SIGN_UP_PER_ADDRESS: Limit = Limit { max: 10, window_secs: 3600 };

@@ -500,6 +500,30 @@ async fn an_overdue_renewal_paid_after_a_new_quantity_is_the_order_of_what_it_bi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shopper_cannot_make_the_shop_call_stripe_without_end() {
+    let shop = shop().await;
+    shop.sign_up("busy@example.com").await;
+    shop.subscribe("pm_card_visa").await;
+    let id = shop.only_subscription().await.id;
+    // Twenty changes in ten minutes are fine: cancel, keep, cancel, …
+    for n in 0..20 {
+        let endpoint = if n % 2 == 0 { "account/subscription/cancel" } else { "account/subscription/resume" };
+        let (status, body) = shop.api(endpoint, &[("subscription", &id)]).await;
+        assert_eq!(status, 200, "change {n}: {body}");
+    }
+    // The next one is refused before Stripe is asked, and says when to come back.
+    let reply =
+        shop.shopper.post(format!("{}/api/account/subscription/cancel", shop.base)).form(&[("subscription", &id)]).send().await.unwrap();
+    assert_eq!(reply.status().as_u16(), 429);
+    let retry_after: u64 = reply.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=600).contains(&retry_after), "{retry_after}");
+    let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{id}"), &[]).await;
+    assert_eq!(at_stripe["cancel_at_period_end"], false, "the refused change was not made");
+    let (status, _) = shop.api("account/subscription/quantity", &[("subscription", &id), ("quantity", "2")]).await;
+    assert_eq!(status, 429, "every change counts alike");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicated_and_shuffled_webhooks_change_nothing() {
     let shop = shop().await;
     shop.control("delivery_mode", json!({ "duplicate": true, "shuffle": true })).await;

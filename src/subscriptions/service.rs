@@ -475,13 +475,26 @@ async fn awaiting_authentication(state: &AppState, invoice: &InvoiceId) -> Resul
 }
 
 /// The signed-in shopper's account and their subscription `id`, as recorded; another
-/// account's is not found.
+/// account's is not found. Each call counts against the subscription changes' rate
+/// limits (`rate_limit::SUBSCRIPTION_CHANGE_*`): its caller asks Stripe next.
 async fn own_subscription(
     state: &AppState,
     request: &Request,
     id: &str,
 ) -> Result<(AccountRecord, SubscriptionId, SubscriptionRecord), AppError> {
     let not_found = || AppError::NotFound(request.texts().no_such_subscription().into());
+    // Every caller goes on to ask Stripe: counted first, found or not.
+    use crate::rate_limit::{SUBSCRIPTION_CHANGE_PER_ADDRESS, SUBSCRIPTION_CHANGE_PER_SESSION};
+    let session = session::current(&state.store, &request.session).await?;
+    crate::rate_limit::check(
+        state,
+        request,
+        "subscription_change",
+        session.as_ref().map(session::SessionId::as_str),
+        SUBSCRIPTION_CHANGE_PER_SESSION,
+        SUBSCRIPTION_CHANGE_PER_ADDRESS,
+    )
+    .await?;
     let account = current_account(state, request).await?.ok_or_else(not_found)?;
     let id = SubscriptionId::parse(id).map_err(|_| not_found())?;
     let record = state.store.subscription(id.as_str()).await?.filter(|record| record.account_id == account.id).ok_or_else(not_found)?;
