@@ -55,6 +55,18 @@ pub async fn check(
     }
 }
 
+/// [`check`] for the request's own session (its cookie's, if it names a live one).
+pub async fn check_current(
+    state: &AppState,
+    request: &Request,
+    action: &str,
+    per_session: Limit,
+    per_address: Limit,
+) -> Result<(), AppError> {
+    let session = session::current(&state.store, &request.session).await?;
+    check(state, request, action, session.as_ref().map(session::SessionId::as_str), per_session, per_address).await
+}
+
 /// A 429 for `request`, with `Retry-After`.
 pub fn refused(request: &Request, retry_after_secs: u64) -> AppError {
     request.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(retry_after_secs));

@@ -223,17 +223,8 @@ pub async fn card_setup(state: &AppState, request: &Request) -> Result<CardSetup
 pub async fn confirm_setup(state: &AppState, request: &Request, token: &ConfirmationTokenId) -> Result<SetupReply, AppError> {
     let t = request.texts();
     let account = signed_in(state, request).await?;
-    let session = session::current(&state.store, &request.session).await?;
     use crate::rate_limit::{CARD_SETUP_PER_ADDRESS, CARD_SETUP_PER_SESSION};
-    crate::rate_limit::check(
-        state,
-        request,
-        "card_setup",
-        session.as_ref().map(session::SessionId::as_str),
-        CARD_SETUP_PER_SESSION,
-        CARD_SETUP_PER_ADDRESS,
-    )
-    .await?;
+    crate::rate_limit::check_current(state, request, "card_setup", CARD_SETUP_PER_SESSION, CARD_SETUP_PER_ADDRESS).await?;
     let customer = customer_of(state, &account).await?;
     let return_url = format!("{}/account", state.public_url);
     let params = CreateAndConfirmSetupIntent {

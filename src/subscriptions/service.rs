@@ -485,12 +485,10 @@ async fn own_subscription(
     let not_found = || AppError::NotFound(request.texts().no_such_subscription().into());
     // Every caller goes on to ask Stripe: counted first, found or not.
     use crate::rate_limit::{SUBSCRIPTION_CHANGE_PER_ADDRESS, SUBSCRIPTION_CHANGE_PER_SESSION};
-    let session = session::current(&state.store, &request.session).await?;
-    crate::rate_limit::check(
+    crate::rate_limit::check_current(
         state,
         request,
         "subscription_change",
-        session.as_ref().map(session::SessionId::as_str),
         SUBSCRIPTION_CHANGE_PER_SESSION,
         SUBSCRIPTION_CHANGE_PER_ADDRESS,
     )
