@@ -97,14 +97,20 @@ impl Shop {
         self.control(&format!("3ds/{intent}"), json!({ "client_secret": secret, "result": result })).await;
     }
 
+    /// A new account (`email`) subscribed to the coffee beans with a Visa: the
+    /// subscription as recorded.
+    async fn subscribed(&self, email: &str) -> SubscriptionRecord {
+        self.sign_up(email).await;
+        self.subscribe("pm_card_visa").await;
+        self.only_subscription().await
+    }
+
     /// A signed-up shopper (`email`) subscribed with a Visa whose renewal then fails:
     /// their card was replaced by `failing` (a test card's PaymentMethod: Stripe's 4000
     /// 0000 0000 0341 declines after attaching) and a month passed. The subscription as
     /// recorded (`past_due`), its Customer, and that card.
     async fn past_due(&self, email: &str, failing: &str) -> (SubscriptionRecord, String, String) {
-        self.sign_up(email).await;
-        self.subscribe("pm_card_visa").await;
-        let subscription = self.only_subscription().await;
+        let subscription = self.subscribed(email).await;
         let path = format!("/v1/subscriptions/{}", subscription.id);
         let customer = self.stripe(Method::GET, &path, &[]).await["customer"].as_str().unwrap().to_owned();
         let card = self.stripe(Method::POST, &format!("/v1/payment_methods/{failing}/attach"), &[("customer", &customer)]).await;
@@ -375,9 +381,7 @@ async fn an_overdue_renewal_whose_bank_wants_3_d_secure_is_authenticated_by_the_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_account_page_cancels_at_the_period_end_and_can_undo_it() {
     let shop = shop().await;
-    shop.sign_up("cancel@example.com").await;
-    shop.subscribe("pm_card_visa").await;
-    let subscription = shop.only_subscription().await;
+    let subscription = shop.subscribed("cancel@example.com").await;
     let id = subscription.id.as_str();
 
     // Nobody else can touch it.
@@ -416,9 +420,7 @@ async fn the_account_page_cancels_at_the_period_end_and_can_undo_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_quantity_is_billed_from_the_next_renewal_on_and_nothing_is_charged_meanwhile() {
     let shop = shop().await;
-    shop.sign_up("quantity@example.com").await;
-    shop.subscribe("pm_card_visa").await;
-    let subscription = shop.only_subscription().await;
+    let subscription = shop.subscribed("quantity@example.com").await;
     let (id, unit) = (subscription.id.as_str(), subscription.terms.unit_amount);
     assert_eq!(subscription.terms.quantity, 1);
     let account = shop.page("/account").await;
@@ -502,9 +504,7 @@ async fn an_overdue_renewal_paid_after_a_new_quantity_is_the_order_of_what_it_bi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shopper_cannot_make_the_shop_call_stripe_without_end() {
     let shop = shop().await;
-    shop.sign_up("busy@example.com").await;
-    shop.subscribe("pm_card_visa").await;
-    let id = shop.only_subscription().await.id;
+    let id = shop.subscribed("busy@example.com").await.id;
     // Twenty changes in ten minutes are fine: cancel, keep, cancel, …
     for n in 0..20 {
         let endpoint = if n % 2 == 0 { "account/subscription/cancel" } else { "account/subscription/resume" };
@@ -527,9 +527,7 @@ async fn a_shopper_cannot_make_the_shop_call_stripe_without_end() {
 async fn duplicated_and_shuffled_webhooks_change_nothing() {
     let shop = shop().await;
     shop.control("delivery_mode", json!({ "duplicate": true, "shuffle": true })).await;
-    shop.sign_up("twice@example.com").await;
-    shop.subscribe("pm_card_visa").await;
-    let subscription = shop.only_subscription().await;
+    let subscription = shop.subscribed("twice@example.com").await;
     shop.advance_clock(32).await;
     shop.delivered("invoice.paid").await;
     shop.delivered("customer.subscription.updated").await;
