@@ -51,24 +51,12 @@ impl Shop {
 
     /// The nonce of the form posting to `action` on the order's page.
     async fn nonce(&self, order_id: &str, action: &str) -> String {
-        let page = self.admin_page(order_id).await;
-        let form = &page[page.find(&format!("action=\"/admin/orders/{order_id}/{action}\"")).expect("the form")..];
-        let start = form.find("name=\"request\" value=\"").unwrap() + "name=\"request\" value=\"".len();
-        form[start..].split('"').next().unwrap().to_owned()
+        support::form_nonce(&self.admin_page(order_id).await, &format!("/admin/orders/{order_id}/{action}"))
     }
 
     /// Posts a form of the order's page; the redirect's `Location`.
     async fn post(&self, order_id: &str, action: &str, form: &[(&str, &str)]) -> String {
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let reply = client
-            .post(format!("{}/admin/orders/{order_id}/{action}", self.base))
-            .basic_auth("m", Some(ADMIN))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(reply.status(), 303, "{:?}", reply.text().await);
-        reply.headers()["location"].to_str().unwrap().to_owned()
+        support::admin_post(format!("{}/admin/orders/{order_id}/{action}", self.base), ADMIN, form).await
     }
 
     /// Waits until the storefront has answered every webhook of `kind` sent so far.

@@ -52,23 +52,12 @@ impl Shop {
 
     /// The nonce the refund form carries (one per rendering of the page).
     async fn form_nonce(&self, order_id: &str) -> String {
-        let page = self.admin_page(order_id).await;
-        let start = page.find("name=\"request\" value=\"").expect("a refund form") + "name=\"request\" value=\"".len();
-        page[start..].split('"').next().unwrap().to_owned()
+        support::form_nonce(&self.admin_page(order_id).await, &format!("/admin/orders/{order_id}/refunds"))
     }
 
     /// Posts the refund form; the redirect's `Location` (where the page says what happened).
     async fn refund(&self, order_id: &str, form: &[(&str, &str)]) -> String {
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let reply = client
-            .post(format!("{}/admin/orders/{order_id}/refunds", self.base))
-            .basic_auth("m", Some(ADMIN))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(reply.status(), 303, "{:?}", reply.text().await);
-        reply.headers()["location"].to_str().unwrap().to_owned()
+        support::admin_post(format!("{}/admin/orders/{order_id}/refunds", self.base), ADMIN, form).await
     }
 
     /// The refunds Stripe holds for the PaymentIntent.

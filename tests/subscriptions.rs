@@ -227,18 +227,10 @@ async fn a_signed_in_shopper_subscribes_and_each_paid_invoice_becomes_one_order(
     let renewal = orders[0].as_deref().unwrap();
     let page = support::admin_page(&format!("{}/admin/orders/{renewal}", shop.base), ADMIN).await;
     assert!(page.contains(&format!(r#"of subscription <a href="/admin/orders?subscription={0}">{0}</a>"#, subscription.id)), "{page}");
-    let start = page.find(r#"name="request" value=""#).expect("a refund form") + r#"name="request" value=""#.len();
-    let nonce = page[start..].split('"').next().unwrap();
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let reply = client
-        .post(format!("{}/admin/orders/{renewal}/refunds", shop.base))
-        .basic_auth("merchant", Some(ADMIN))
-        .form(&[("amount", "12.00"), ("request", nonce)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), 303);
-    assert!(reply.headers()["location"].to_str().unwrap().contains("refunded=re_"), "{:?}", reply.headers());
+    let nonce = support::form_nonce(&page, &format!("/admin/orders/{renewal}/refunds"));
+    let refunds_url = format!("{}/admin/orders/{renewal}/refunds", shop.base);
+    let location = support::admin_post(refunds_url, ADMIN, &[("amount", "12.00"), ("request", nonce.as_str())]).await;
+    assert!(location.contains("refunded=re_"), "{location}");
     let intent = shop.store.order_for_merchant(renewal).await.unwrap().unwrap().payment_intent_id.unwrap();
     let refunds = shop.stripe(Method::GET, &format!("/v1/refunds?payment_intent={intent}"), &[]).await;
     assert_eq!(refunds["data"][0]["amount"], 1200, "{refunds}");

@@ -202,8 +202,7 @@ impl Client {
     /// Sets or clears `cancel_at_period_end` (the subscription ends when its period does).
     /// <https://docs.stripe.com/api/subscriptions/update>
     pub async fn set_cancel_at_period_end(&self, id: &SubscriptionId, cancel: bool, idempotency_key: &str) -> Result<Subscription, Error> {
-        let body = format!("cancel_at_period_end={cancel}&expand%5B0%5D=latest_invoice.payments");
-        self.request(Method::POST, &format!("/v1/subscriptions/{id}"), Some(body), Some(idempotency_key)).await
+        self.update_subscription(id, &format!("cancel_at_period_end={cancel}"), idempotency_key).await
     }
 
     /// Sets the quantity of the subscription's `item` from now on, without prorations:
@@ -218,10 +217,8 @@ impl Client {
         quantity: u32,
         idempotency_key: &str,
     ) -> Result<Subscription, Error> {
-        let body = format!(
-            "items%5B0%5D%5Bid%5D={item}&items%5B0%5D%5Bquantity%5D={quantity}&proration_behavior=none&expand%5B0%5D=latest_invoice.payments"
-        );
-        self.request(Method::POST, &format!("/v1/subscriptions/{id}"), Some(body), Some(idempotency_key)).await
+        let params = format!("items%5B0%5D%5Bid%5D={item}&items%5B0%5D%5Bquantity%5D={quantity}&proration_behavior=none");
+        self.update_subscription(id, &params, idempotency_key).await
     }
 
     /// Charges the subscription's next invoices to `payment_method` (one of its
@@ -232,7 +229,13 @@ impl Client {
         payment_method: &PaymentMethodId,
         idempotency_key: &str,
     ) -> Result<Subscription, Error> {
-        let body = format!("default_payment_method={payment_method}&expand%5B0%5D=latest_invoice.payments");
+        self.update_subscription(id, &format!("default_payment_method={payment_method}"), idempotency_key).await
+    }
+
+    /// `POST /v1/subscriptions/{id}` with `params` (form-encoded), the reply with its
+    /// latest invoice and that invoice's payments expanded, as `retrieve_subscription`'s.
+    async fn update_subscription(&self, id: &SubscriptionId, params: &str, idempotency_key: &str) -> Result<Subscription, Error> {
+        let body = format!("{params}&expand%5B0%5D=latest_invoice.payments");
         self.request(Method::POST, &format!("/v1/subscriptions/{id}"), Some(body), Some(idempotency_key)).await
     }
 

@@ -156,6 +156,23 @@ pub async fn admin_page(url: &str, admin_token: &str) -> String {
     client().get(url).basic_auth("merchant", Some(admin_token)).send().await.unwrap().text().await.unwrap()
 }
 
+/// The nonce (`request`) that the form posting to `action` carries on a merchant's `page`
+/// (one per rendering of the page).
+pub fn form_nonce(page: &str, action: &str) -> String {
+    let form = &page[page.find(&format!("action=\"{action}\"")).unwrap_or_else(|| panic!("a form to {action}"))..];
+    let start = form.find("name=\"request\" value=\"").expect("its nonce") + "name=\"request\" value=\"".len();
+    form[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Posts a merchant's form to `url` (HTTP Basic with `admin_token`), as the browser
+/// would; the redirect's `Location`, where the page says what happened.
+pub async fn admin_post(url: String, admin_token: &str, form: &[(&str, &str)]) -> String {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let reply = client.post(url).basic_auth("merchant", Some(admin_token)).form(form).send().await.unwrap();
+    assert_eq!(reply.status(), 303, "{:?}", reply.text().await);
+    reply.headers()["location"].to_str().unwrap().to_owned()
+}
+
 /// Posts a hand-made event to the storefront's `/webhook`, signed with `secret` by the
 /// emulator's (independent) signer, as Stripe would send it; the reply's status.
 pub async fn deliver_signed(base: &str, secret: &str, event: &Value) -> u16 {
