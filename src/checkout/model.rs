@@ -4,7 +4,10 @@ use crate::cart::Cart;
 use serde::{Deserialize, Serialize};
 
 /// What the checkout page needs: the priced cart and how to load Stripe's Elements.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The server writes it into the page as the checkout island's props; the browser only
+/// reads it (see the `Serialize` below).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[cfg_attr(not(feature = "hydrate"), derive(Serialize))]
 pub struct CheckoutView {
     pub cart: Cart,
     pub publishable_key: String,
@@ -35,6 +38,17 @@ pub struct CheckoutView {
     pub subscription_terms: Option<String>,
     /// A subscription needs an account: the page asks a guest to sign in first.
     pub needs_account: bool,
+}
+
+/// In the browser, where nothing needs it serialized. The `#[island]` macro
+/// (leptos_macro 0.8.20) serializes an island's props when the island hydrates as well
+/// as when the server renders it, and drops the browser's copy unread: this spares the
+/// checkout's hydration that work, and its bundle the code.
+#[cfg(feature = "hydrate")]
+impl Serialize for CheckoutView {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_unit()
+    }
 }
 
 /// Where a payment stands after the server confirmed it.
