@@ -29,11 +29,11 @@ export const VARIANTS = {
 /** Where the SMTP server of the `mail` storefront keeps what it receives (`new/`). */
 export const MAILDIR = resolve(__dirname, '../target/e2e/maildir');
 
-/** Polls (bounded) until `url/health` answers 200. */
-async function healthy(url: string, what: string) {
+/** Polls (bounded) until `url/health` answers 200, while `running()`. */
+async function healthy(url: string, what: string, running = () => true) {
   const deadline = Date.now() + 120_000;
   let last = '';
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && running()) {
     try {
       const response = await fetch(`${url}/health`);
       if (response.ok) return;
@@ -60,7 +60,29 @@ async function listening(port: number, what: string) {
   throw new Error(`${what} did not listen on port ${port} in 30 s`);
 }
 
-/** Waits for the storefront under test, starts the variants, and stops them afterwards. */
+/**
+ * Polls until `url/health` answers 200, failing at once if `child` exits first: a
+ * storefront that cannot start (its port taken, say) says why in its log, and waiting
+ * the whole 120 s for it would only hide that.
+ */
+async function healthyWhileRunning(child: ChildProcess, url: string, what: string) {
+  let onExit: (code: number | null, signal: NodeJS.Signals | null) => void = () => {};
+  const exited = new Promise<never>((_, fail) => {
+    onExit = (code, signal) => fail(new Error(`${what} exited (${signal ?? `code ${code}`}) before it was healthy`));
+    child.once('exit', onExit);
+  });
+  try {
+    await Promise.race([healthy(url, what, () => child.exitCode === null && child.signalCode === null), exited]);
+  } finally {
+    child.off('exit', onExit);
+  }
+}
+
+/**
+ * Waits for the storefront under test, starts the variants, and stops them afterwards,
+ * or at once if one cannot start (Playwright runs no teardown for a setup that failed,
+ * and a storefront left running would hold its ports against the next run).
+ */
 export default async function globalSetup(config: FullConfig) {
   const baseURL = config.projects[0].use.baseURL as string;
   await healthy(baseURL, 'the storefront');
@@ -69,6 +91,20 @@ export default async function globalSetup(config: FullConfig) {
   const dir = resolve(root, 'target/e2e');
   mkdirSync(dir, { recursive: true });
   const children: ChildProcess[] = [];
+  const stop = () => {
+    for (const child of children) child.kill('SIGTERM');
+  };
+  try {
+    await startVariants(root, dir, children);
+  } catch (error) {
+    stop();
+    throw error;
+  }
+  return async () => stop();
+}
+
+/** The SMTP server and the variants, each pushed to `children` as it is spawned; resolves once all are up. */
+async function startVariants(root: string, dir: string, children: ChildProcess[]) {
   // A real SMTP server (Debian's aiosmtpd, `make smtp`) for the `mail` storefront.
   rmSync(MAILDIR, { recursive: true, force: true });
   const smtpLog = openSync(resolve(dir, 'smtp.log'), 'w');
@@ -78,6 +114,7 @@ export default async function globalSetup(config: FullConfig) {
     }),
   );
   await listening(12525, 'aiosmtpd (`make smtp`; see target/e2e/smtp.log)');
+  const started: Promise<void>[] = [];
   for (const [name, variant] of Object.entries(VARIANTS)) {
     const db = resolve(dir, `${name}.db`);
     for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
@@ -94,9 +131,7 @@ export default async function globalSetup(config: FullConfig) {
       },
     });
     children.push(child);
+    started.push(healthyWhileRunning(child, variant.url, `the ${name} storefront (see target/e2e/${name}.log)`));
   }
-  await Promise.all(Object.entries(VARIANTS).map(([name, variant]) => healthy(variant.url, `the ${name} storefront (see target/e2e/${name}.log)`)));
-  return async () => {
-    for (const child of children) child.kill('SIGTERM');
-  };
+  await Promise.all(started);
 }
