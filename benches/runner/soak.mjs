@@ -190,11 +190,16 @@ async function main() {
   clearInterval(sampler);
   memory.push([(Date.now() - began) / 1000, rssMb(shop.pid)]);
 
-  // Settled: every succeeded PaymentIntent became exactly one paid order.
+  // Settled: every succeeded PaymentIntent became exactly one paid order. The last
+  // jobs' webhooks are still on their way when the last reply is in: wait for them
+  // (up to 30 s), so that what is counted is the outcome, not the race.
   const orders = new Database(db, { readonly: true });
+  const unsettled = orders.prepare("SELECT COUNT(*) AS n FROM orders WHERE status IN ('pending', 'confirming')");
+  const settleBy = Date.now() + 30_000;
+  while (unsettled.get().n > 0 && Date.now() < settleBy) await new Promise((resolve) => setTimeout(resolve, 100));
+  const awaiting = unsettled.get().n;
   const paid = orders.prepare("SELECT COUNT(*) AS n FROM orders WHERE status = 'paid'").get().n;
   const confirmations = orders.prepare("SELECT COUNT(*) AS n FROM outbox WHERE kind = 'order_confirmation'").get().n;
-  const awaiting = orders.prepare("SELECT COUNT(*) AS n FROM orders WHERE status IN ('pending', 'confirming')").get().n;
   if (paid !== confirmations) unexpected.push(`${paid} paid orders but ${confirmations} confirmations`);
 
   const steady = memory.filter(([t]) => t >= SECS / 3);
