@@ -32,6 +32,7 @@ pub struct CartLine {
     pub quantity: u32,
     pub line_total: Money,
     /// `Some` for a subscription (the cart then holds nothing else).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recurring: Option<crate::catalog::Recurring>,
 }
 
@@ -51,8 +52,10 @@ pub struct Cart {
     /// Number of items (sum of quantities).
     pub item_count: u32,
     pub subtotal: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discount: Option<AppliedDiscount>,
     /// Why the session's discount code no longer applies, if it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discount_note: Option<String>,
     /// What will be charged: subtotal less discount.
     pub total: Money,
