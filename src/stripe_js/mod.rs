@@ -97,8 +97,6 @@ pub struct PaymentElementOptions {
     pub layout: String,
 }
 
-/// `elements.create('address', options)`; in `shipping` mode its address becomes the
-/// ConfirmationToken's `shipping`. <https://docs.stripe.com/js/elements_object/create_address_element>
 /// The Address Element's value (`addressElement.getValue()`, `value`).
 /// <https://docs.stripe.com/js/elements_object/get_value_address_element>
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
@@ -119,6 +117,8 @@ pub struct AddressFields {
     pub country: Option<String>,
 }
 
+/// `elements.create('address', options)`; in `shipping` mode its address becomes the
+/// ConfirmationToken's `shipping`. <https://docs.stripe.com/js/elements_object/create_address_element>
 #[derive(Debug, Clone, Serialize)]
 pub struct AddressElementOptions {
     pub mode: String,
