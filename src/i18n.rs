@@ -411,6 +411,16 @@ catalogue! {
     wrong_path_token: "This shop confirms payments with a ConfirmationToken; reload the page.",
         "Cette boutique confirme les paiements avec un ConfirmationToken ; rechargez la page.";
     malformed: "The request was malformed ({0}).", "La requête est mal formée ({0}).";
+    request_cross_site: "Cross-site requests are refused: use the shop's own pages.",
+        "Les requêtes venant d'un autre site sont refusées : utilisez les pages de la boutique.";
+    request_too_large: "The request is too large.", "La requête est trop volumineuse.";
+    request_unreadable: "The request's body could not be read: send it again.", "Le corps de la requête n'a pas pu être lu : envoyez-la à nouveau.";
+    request_too_slow: "The request's body took too long to arrive: send it again.",
+        "Le corps de la requête a mis trop de temps à arriver : envoyez-la à nouveau.";
+    send_form_encoded: "Send a server function's arguments form-encoded (application/x-www-form-urlencoded); it replies in JSON.",
+        "Envoyez les arguments d'une fonction serveur encodés comme un formulaire (application/x-www-form-urlencoded) ; elle répond en JSON.";
+    no_such_server_function: "There is no such server function (the README's API table lists them).",
+        "Cette fonction serveur n'existe pas (le tableau de l'API du README les donne toutes).";
     address_incomplete: "Please complete the shipping address: name, street, city and country.",
         "Complétez l'adresse de livraison : nom, rue, ville et pays.";
     percent_off: "{0} ({1}% off)", "{0} (−{1}\u{a0}%)";

@@ -204,8 +204,10 @@ async fn unknown_pages_and_unknown_orders_are_404() {
 async fn oversized_bodies_are_refused() {
     let app = spawn_app().await;
     let huge = "x".repeat(1024 * 1024);
-    let (status, _) = app.call("cart/add", &[("product_id", &huge), ("quantity", "1")]).await;
+    let (status, error) = app.call("cart/add", &[("product_id", &huge), ("quantity", "1")]).await;
     assert_eq!(status, 413);
+    // In JSON, as a server function's every reply: the island and API clients read it.
+    assert_eq!(error["Invalid"], "The request is too large.", "{error}");
     // The same without a length given: chunked, found too large while it arrives.
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut socket = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
@@ -223,6 +225,42 @@ async fn oversized_bodies_are_refused() {
     let mut reply = String::new();
     socket.read_to_string(&mut reply).await.unwrap();
     assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_caller_that_gets_the_call_wrong_is_told_in_json() {
+    let app = spawn_app().await;
+    let reply = |request: reqwest::RequestBuilder| async move {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let kind = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        let body = response.text().await.unwrap();
+        (status, kind, serde_json::from_str::<serde_json::Value>(&body).unwrap_or_else(|e| panic!("{e}: {body}")))
+    };
+    // Arguments sent as JSON: refused for their encoding, not for a field they carry.
+    let json = app.client.post(format!("{}/api/cart/add", app.base)).json(&serde_json::json!({"product_id": "ceramic-mug", "quantity": 1}));
+    let (status, kind, error) = reply(json).await;
+    assert_eq!((status, kind.as_str()), (415, "application/json"), "{error}");
+    assert!(error["Invalid"].as_str().unwrap().contains("application/x-www-form-urlencoded"), "{error}");
+    assert_eq!(app.cart().await["item_count"], 0, "nothing was added");
+    // In the shopper's language, as every error of a server function.
+    let french = app.client.post(format!("{}/api/cart/add", app.base)).header("accept-language", "fr").body("{}");
+    let french = reply(french.header("content-type", "application/json")).await.2;
+    assert!(french["Invalid"].as_str().unwrap().starts_with("Envoyez"), "{french}");
+    // An address that names no server function, whatever the method: JSON, not the 404 page.
+    for request in [app.client.post(format!("{}/api/cart/no-such-call", app.base)), app.client.get(format!("{}/api/nope", app.base))] {
+        let (status, kind, error) = reply(request).await;
+        assert_eq!((status, kind.as_str()), (404, "application/json"), "{error}");
+        assert!(error["NotFound"].is_string(), "{error}");
+    }
+    // A form-encoded call still works (with a charset, as some clients send it).
+    let form = app
+        .client
+        .post(format!("{}/api/cart/add", app.base))
+        .header("content-type", "application/x-www-form-urlencoded; charset=UTF-8")
+        .body("product_id=ceramic-mug&quantity=1");
+    assert_eq!(reply(form).await.0, 200);
+    assert_eq!(app.cart().await["item_count"], 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

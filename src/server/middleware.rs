@@ -9,6 +9,9 @@ use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::error::AppError;
+use crate::i18n::{Locale, Texts};
+
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -74,14 +77,55 @@ pub struct Writes {
     public_origin: std::sync::Arc<str>,
     max_body_bytes: usize,
     body_within: std::time::Duration,
+    /// The language of a refusal to a request that asks for none we speak.
+    default_locale: Locale,
 }
 
 impl Writes {
     /// Bodies of at most `max_body_bytes`, all of it within 30 s (Node's HTTP server
     /// allows a request 300 s).
-    pub fn new(public_origin: std::sync::Arc<str>, max_body_bytes: usize) -> Writes {
-        Writes { public_origin, max_body_bytes, body_within: std::time::Duration::from_secs(30) }
+    pub fn new(public_origin: std::sync::Arc<str>, max_body_bytes: usize, default_locale: Locale) -> Writes {
+        Writes { public_origin, max_body_bytes, body_within: std::time::Duration::from_secs(30), default_locale }
     }
+}
+
+/// How a request is refused before its handler runs, in the language it asks for. A
+/// server function's caller (`/api/…`) reads every error of its replies as a JSON
+/// [`AppError`], so it gets one here too, with the refusal's status; other writes (the
+/// merchant's forms, Stripe's webhooks) get the sentence as text.
+#[derive(Clone, Copy, Debug)]
+pub struct Refusal {
+    locale: Locale,
+    server_function: bool,
+}
+
+impl Refusal {
+    pub fn of<B>(request: &Request<B>, default_locale: Locale) -> Refusal {
+        Refusal {
+            locale: crate::i18n::locale_of(request.headers(), default_locale),
+            server_function: request.uri().path().starts_with("/api/"),
+        }
+    }
+
+    /// The reply: `NotFound` for a 404, `Invalid` for any other status.
+    pub fn reply(self, status: StatusCode, message: fn(&Texts) -> &'static str) -> Response {
+        let message = message(self.locale.texts());
+        if !self.server_function {
+            return (status, message).into_response();
+        }
+        let error = if status == StatusCode::NOT_FOUND { AppError::NotFound(message.into()) } else { AppError::invalid(message) };
+        (status, axum::Json(error)).into_response()
+    }
+}
+
+/// Whether a request's body can be a server function's arguments: form-encoded, or
+/// none. (A JSON body would otherwise be read as a form with no fields, and refused
+/// for the first field it lacks.)
+pub fn form_encoded<B>(request: &Request<B>) -> bool {
+    request.headers().get(header::CONTENT_TYPE).is_none_or(|value| {
+        let media_type = value.to_str().unwrap_or_default().split(';').next().unwrap_or_default();
+        media_type.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    })
 }
 
 /// A write, before its handler runs (reads pass untouched):
@@ -107,16 +151,17 @@ pub async fn writes(
     if matches!(*request.method(), http::Method::GET | http::Method::HEAD | http::Method::OPTIONS) {
         return next.run(request).await;
     }
+    let refuse = Refusal::of(&request, writes.default_locale);
     if let Some(origin) = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok());
         let authority = origin.split_once("://").map(|(_, rest)| rest);
         let same_host = authority.is_some() && authority == host;
         if !same_host && origin != &*writes.public_origin {
             tracing::warn!(%origin, "refused a cross-site request");
-            return (StatusCode::FORBIDDEN, "Cross-site requests are refused: use the shop's own pages.").into_response();
+            return refuse.reply(StatusCode::FORBIDDEN, Texts::request_cross_site);
         }
     }
-    let too_large = || (StatusCode::PAYLOAD_TOO_LARGE, "The request is too large.").into_response();
+    let too_large = || refuse.reply(StatusCode::PAYLOAD_TOO_LARGE, Texts::request_too_large);
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|length| length.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > writes.max_body_bytes as u64) {
         return too_large();
@@ -125,8 +170,8 @@ pub async fn writes(
     match tokio::time::timeout(writes.body_within, http_body_util::Limited::new(body, writes.max_body_bytes).collect()).await {
         Ok(Ok(body)) => next.run(Request::from_parts(parts, Body::from(body.to_bytes()))).await,
         Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => too_large(),
-        Ok(Err(_)) => (StatusCode::BAD_REQUEST, "The request's body could not be read.").into_response(),
-        Err(_) => (StatusCode::REQUEST_TIMEOUT, "The request's body took too long to arrive: send it again.").into_response(),
+        Ok(Err(_)) => refuse.reply(StatusCode::BAD_REQUEST, Texts::request_unreadable),
+        Err(_) => refuse.reply(StatusCode::REQUEST_TIMEOUT, Texts::request_too_slow),
     }
 }
 
@@ -159,13 +204,26 @@ mod tests {
 
     /// A route that echoes its body, behind `writes` (10 bytes, within 200 ms).
     async fn post(body: Body, content_length: Option<&str>) -> (StatusCode, String) {
-        let limits = Writes { public_origin: "http://shop".into(), max_body_bytes: 10, body_within: std::time::Duration::from_millis(200) };
+        post_to("/", body, &[(header::CONTENT_LENGTH, content_length)]).await
+    }
+
+    /// The same at `path` (a server function's, `/api/…`, or another), with these headers.
+    async fn post_to(path: &str, body: Body, headers: &[(HeaderName, Option<&str>)]) -> (StatusCode, String) {
+        let limits = Writes {
+            public_origin: "http://shop".into(),
+            max_body_bytes: 10,
+            body_within: std::time::Duration::from_millis(200),
+            default_locale: Locale::En,
+        };
         let echo = Router::new()
             .route("/", axum::routing::post(|body: Bytes| async move { body }))
+            .route("/api/echo", axum::routing::post(|body: Bytes| async move { body }))
             .layer(axum::middleware::from_fn_with_state(limits, writes));
-        let mut request = Request::post("/").body(body).unwrap();
-        if let Some(length) = content_length {
-            request.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from_str(length).unwrap());
+        let mut request = Request::post(path).body(body).unwrap();
+        for (name, value) in headers {
+            if let Some(value) = value {
+                request.headers_mut().insert(name, HeaderValue::from_str(value).unwrap());
+            }
         }
         let response = echo.oneshot(request).await.unwrap();
         let status = response.status();
@@ -189,6 +247,42 @@ mod tests {
         let stalled = in_pieces(&["012"]).chain(futures_util::stream::pending());
         let (status, message) = post(Body::from_stream(stalled), None).await;
         assert_eq!(status, StatusCode::REQUEST_TIMEOUT, "{message}");
+    }
+
+    #[tokio::test]
+    async fn a_server_functions_caller_is_refused_in_json_in_its_language() {
+        let too_large = [(header::CONTENT_LENGTH, Some("11")), (header::ACCEPT_LANGUAGE, Some("fr-FR,fr;q=0.9"))];
+        let (status, body) = post_to("/api/echo", Body::from("0"), &too_large).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        let error: AppError = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        assert!(matches!(&error, AppError::Invalid(message) if message == crate::i18n::FR.request_too_large()), "{error:?}");
+        let cross_site = [(header::ORIGIN, Some("https://evil.example"))];
+        let (status, body) = post_to("/api/echo", Body::from("0"), &cross_site).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let error: AppError = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        assert!(matches!(&error, AppError::Invalid(message) if message == crate::i18n::EN.request_cross_site()), "{error:?}");
+        // Anything else (the merchant's forms, webhooks): the sentence, as text.
+        assert_eq!(
+            post_to("/", Body::from("0"), &cross_site).await,
+            (StatusCode::FORBIDDEN, crate::i18n::EN.request_cross_site().to_owned())
+        );
+    }
+
+    #[test]
+    fn server_function_arguments_are_form_encoded_or_absent() {
+        let with = |content_type: Option<&str>| {
+            let mut request = Request::post("/api/cart/add").body(()).unwrap();
+            if let Some(value) = content_type {
+                request.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_str(value).unwrap());
+            }
+            form_encoded(&request)
+        };
+        assert!(with(None));
+        assert!(with(Some("application/x-www-form-urlencoded")));
+        assert!(with(Some("Application/X-WWW-Form-Urlencoded; charset=UTF-8")));
+        assert!(!with(Some("application/json")));
+        assert!(!with(Some("multipart/form-data; boundary=x")));
+        assert!(!with(Some("text/plain")));
     }
 
     #[test]

@@ -215,25 +215,40 @@ fn router(state: AppState) -> Router {
                 }
             }
         });
+    let default_locale = crate::request::Reading::of(&state).default_locale;
     for (path, method) in leptos::server_fn::axum::server_fn_paths() {
         let context = context.clone();
         let form_errors = state.form_errors.clone();
         let handler = move |request: axum::extract::Request| async move {
+            if !middleware::form_encoded(&request) {
+                let refuse = middleware::Refusal::of(&request, default_locale);
+                return refuse.reply(http::StatusCode::UNSUPPORTED_MEDIA_TYPE, crate::i18n::Texts::send_form_encoded);
+            }
             let response = leptos_axum::handle_server_fns_with_context(context, request).await;
             form_errors.seal_redirect(axum::response::IntoResponse::into_response(response))
         };
         pages = pages
             .route(path, axum::routing::on(axum::routing::MethodFilter::try_from(method).expect("a server function's method"), handler));
     }
+    // Any other address under `/api/` names no server function: said in JSON, as its
+    // caller reads every reply (not the 404 page).
+    let pages = pages.route(
+        "/api/{*call}",
+        axum::routing::any(move |request: axum::extract::Request| async move {
+            middleware::Refusal::of(&request, default_locale)
+                .reply(http::StatusCode::NOT_FOUND, crate::i18n::Texts::no_such_server_function)
+        }),
+    );
     let origin = public_origin(&state.public_url);
     let pages = pages.layer(axum::middleware::from_fn_with_state(
-        middleware::Writes::new(origin.clone(), middleware::MAX_BODY_BYTES),
+        middleware::Writes::new(origin.clone(), middleware::MAX_BODY_BYTES, default_locale),
         middleware::writes,
     ));
     // Stripe's events can be larger than any form; they get a limit of their own.
+    let webhook_writes = middleware::Writes::new(origin, middleware::MAX_WEBHOOK_BYTES, default_locale);
     let webhook = Router::new()
         .route("/webhook", axum::routing::post(crate::orders::webhook::receive))
-        .layer(axum::middleware::from_fn_with_state(middleware::Writes::new(origin, middleware::MAX_WEBHOOK_BYTES), middleware::writes));
+        .layer(axum::middleware::from_fn_with_state(webhook_writes, middleware::writes));
     middleware::apply(pages.merge(webhook).with_state(state))
 }
 
