@@ -417,8 +417,8 @@ catalogue! {
     request_unreadable: "The request's body could not be read: send it again.", "Le corps de la requête n'a pas pu être lu : envoyez-la à nouveau.";
     request_too_slow: "The request's body took too long to arrive: send it again.",
         "Le corps de la requête a mis trop de temps à arriver : envoyez-la à nouveau.";
-    send_form_encoded: "Send a server function's arguments form-encoded (application/x-www-form-urlencoded); it replies in JSON.",
-        "Envoyez les arguments d'une fonction serveur encodés comme un formulaire (application/x-www-form-urlencoded) ; elle répond en JSON.";
+    how_to_call: "Call a server function with POST, its arguments form-encoded (application/x-www-form-urlencoded); it replies in JSON.",
+        "Appelez une fonction serveur avec POST, ses arguments encodés comme un formulaire (application/x-www-form-urlencoded) ; elle répond en JSON.";
     no_such_server_function: "There is no such server function (the README's API table lists them).",
         "Cette fonction serveur n'existe pas (le tableau de l'API du README les donne toutes).";
     address_incomplete: "Please complete the shipping address: name, street, city and country.",

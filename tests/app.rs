@@ -246,7 +246,13 @@ async fn an_api_caller_that_gets_the_call_wrong_is_told_in_json() {
     // In the shopper's language, as every error of a server function.
     let french = app.client.post(format!("{}/api/cart/add", app.base)).header("accept-language", "fr").body("{}");
     let french = reply(french.header("content-type", "application/json")).await.2;
-    assert!(french["Invalid"].as_str().unwrap().starts_with("Envoyez"), "{french}");
+    assert!(french["Invalid"].as_str().unwrap().starts_with("Appelez"), "{french}");
+    // Another method than the function's: 405 with the one it takes.
+    let response = app.client.get(format!("{}/api/cart/add", app.base)).send().await.unwrap();
+    assert_eq!(response.headers()["allow"], "POST");
+    let (status, kind, error) = reply(app.client.get(format!("{}/api/cart/add", app.base))).await;
+    assert_eq!((status, kind.as_str()), (405, "application/json"), "{error}");
+    assert!(error["Invalid"].as_str().unwrap().contains("POST"), "{error}");
     // An address that names no server function, whatever the method: JSON, not the 404 page.
     for request in [app.client.post(format!("{}/api/cart/no-such-call", app.base)), app.client.get(format!("{}/api/nope", app.base))] {
         let (status, kind, error) = reply(request).await;

@@ -222,13 +222,21 @@ fn router(state: AppState) -> Router {
         let handler = move |request: axum::extract::Request| async move {
             if !middleware::form_encoded(&request) {
                 let refuse = middleware::Refusal::of(&request, default_locale);
-                return refuse.reply(http::StatusCode::UNSUPPORTED_MEDIA_TYPE, crate::i18n::Texts::send_form_encoded);
+                return refuse.reply(http::StatusCode::UNSUPPORTED_MEDIA_TYPE, crate::i18n::Texts::how_to_call);
             }
             let response = leptos_axum::handle_server_fns_with_context(context, request).await;
             form_errors.seal_redirect(axum::response::IntoResponse::into_response(response))
         };
-        pages = pages
-            .route(path, axum::routing::on(axum::routing::MethodFilter::try_from(method).expect("a server function's method"), handler));
+        // Another method: said in JSON too, with the one it takes.
+        let allow = http::HeaderValue::from_str(method.as_str()).expect("a method is a header value");
+        let other_method = move |request: axum::extract::Request| async move {
+            let mut reply = middleware::Refusal::of(&request, default_locale)
+                .reply(http::StatusCode::METHOD_NOT_ALLOWED, crate::i18n::Texts::how_to_call);
+            reply.headers_mut().insert(http::header::ALLOW, allow);
+            reply
+        };
+        let filter = axum::routing::MethodFilter::try_from(method.clone()).expect("a server function's method");
+        pages = pages.route(path, axum::routing::on(filter, handler).fallback(other_method));
     }
     // Any other address under `/api/` names no server function: said in JSON, as its
     // caller reads every reply (not the 404 page).
