@@ -100,11 +100,9 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    pub fn of<B>(request: &Request<B>, default_locale: Locale) -> Refusal {
-        Refusal {
-            locale: crate::i18n::locale_of(request.headers(), default_locale),
-            server_function: request.uri().path().starts_with("/api/"),
-        }
+    /// For a request with this head (made only to refuse it: it reads the headers).
+    pub fn of(headers: &http::HeaderMap, uri: &http::Uri, default_locale: Locale) -> Refusal {
+        Refusal { locale: crate::i18n::locale_of(headers, default_locale), server_function: uri.path().starts_with("/api/") }
     }
 
     /// The reply: `NotFound` for a 404, `Invalid` for any other status.
@@ -151,27 +149,28 @@ pub async fn writes(
     if matches!(*request.method(), http::Method::GET | http::Method::HEAD | http::Method::OPTIONS) {
         return next.run(request).await;
     }
-    let refuse = Refusal::of(&request, writes.default_locale);
     if let Some(origin) = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok());
         let authority = origin.split_once("://").map(|(_, rest)| rest);
         let same_host = authority.is_some() && authority == host;
         if !same_host && origin != &*writes.public_origin {
             tracing::warn!(%origin, "refused a cross-site request");
-            return refuse.reply(StatusCode::FORBIDDEN, Texts::request_cross_site);
+            return Refusal::of(request.headers(), request.uri(), writes.default_locale)
+                .reply(StatusCode::FORBIDDEN, Texts::request_cross_site);
         }
     }
-    let too_large = || refuse.reply(StatusCode::PAYLOAD_TOO_LARGE, Texts::request_too_large);
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|length| length.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > writes.max_body_bytes as u64) {
-        return too_large();
+        return Refusal::of(request.headers(), request.uri(), writes.default_locale)
+            .reply(StatusCode::PAYLOAD_TOO_LARGE, Texts::request_too_large);
     }
     let (parts, body) = request.into_parts();
+    let refuse = |status, message| Refusal::of(&parts.headers, &parts.uri, writes.default_locale).reply(status, message);
     match tokio::time::timeout(writes.body_within, http_body_util::Limited::new(body, writes.max_body_bytes).collect()).await {
         Ok(Ok(body)) => next.run(Request::from_parts(parts, Body::from(body.to_bytes()))).await,
-        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => too_large(),
-        Ok(Err(_)) => refuse.reply(StatusCode::BAD_REQUEST, Texts::request_unreadable),
-        Err(_) => refuse.reply(StatusCode::REQUEST_TIMEOUT, Texts::request_too_slow),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => refuse(StatusCode::PAYLOAD_TOO_LARGE, Texts::request_too_large),
+        Ok(Err(_)) => refuse(StatusCode::BAD_REQUEST, Texts::request_unreadable),
+        Err(_) => refuse(StatusCode::REQUEST_TIMEOUT, Texts::request_too_slow),
     }
 }
 

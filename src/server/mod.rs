@@ -221,7 +221,7 @@ fn router(state: AppState) -> Router {
         let form_errors = state.form_errors.clone();
         let handler = move |request: axum::extract::Request| async move {
             if !middleware::form_encoded(&request) {
-                let refuse = middleware::Refusal::of(&request, default_locale);
+                let refuse = middleware::Refusal::of(request.headers(), request.uri(), default_locale);
                 return refuse.reply(http::StatusCode::UNSUPPORTED_MEDIA_TYPE, crate::i18n::Texts::how_to_call);
             }
             let response = leptos_axum::handle_server_fns_with_context(context, request).await;
@@ -230,7 +230,7 @@ fn router(state: AppState) -> Router {
         // Another method: said in JSON too, with the one it takes.
         let allow = http::HeaderValue::from_str(method.as_str()).expect("a method is a header value");
         let other_method = move |request: axum::extract::Request| async move {
-            let mut reply = middleware::Refusal::of(&request, default_locale)
+            let mut reply = middleware::Refusal::of(request.headers(), request.uri(), default_locale)
                 .reply(http::StatusCode::METHOD_NOT_ALLOWED, crate::i18n::Texts::how_to_call);
             reply.headers_mut().insert(http::header::ALLOW, allow);
             reply
@@ -243,7 +243,7 @@ fn router(state: AppState) -> Router {
     let pages = pages.route(
         "/api/{*call}",
         axum::routing::any(move |request: axum::extract::Request| async move {
-            middleware::Refusal::of(&request, default_locale)
+            middleware::Refusal::of(request.headers(), request.uri(), default_locale)
                 .reply(http::StatusCode::NOT_FOUND, crate::i18n::Texts::no_such_server_function)
         }),
     );
