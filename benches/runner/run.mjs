@@ -247,6 +247,10 @@ function wrk(url, seconds, extra = [], scriptArgs = []) {
     p50: percentile(50),
     p99: percentile(99),
     errors: (non2xx ? Number(non2xx[1]) : 0) + (socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
+    // Which kind, when there are any: a status, or the socket (wrk's timeout is 2 s).
+    errorKinds: Object.fromEntries(
+      [['non-2xx', non2xx?.[1]], ...['connect', 'read', 'write', 'timeout'].map((kind, i) => [kind, socket?.[i + 1]])].filter(([, n]) => Number(n) > 0).map(([k, n]) => [k, Number(n)]),
+    ),
   };
 }
 
@@ -611,6 +615,11 @@ async function main() {
   const errors = [...Object.values(results.scenarios), ...Object.values(results.growth)]
     .flatMap((set) => scenarios.map((name) => set[name]?.errors ?? 0))
     .reduce((a, b) => a + b, 0);
+  const errorRuns = [...Object.entries(results.scenarios), ...Object.entries(results.growth)].flatMap(([who, set]) =>
+    scenarios
+      .filter((name) => set[name]?.errors)
+      .map((name) => `${who}: ${name}, ${Object.entries(set[name].errorKinds ?? {}).map(([kind, n]) => `${n} ${kind}`).join(', ')}`),
+  );
   const pagesOut = `\n### Whole page loads in headless Chromium (${PAGE_RUNS} loads of each; the checkout's 4G run: ${Math.max(3, Math.floor(PAGE_RUNS / 2))})\n\nCold: a new browser context, cache disabled. Warm: cache on, connections kept alive, each load a navigation from another page. 4G: 9 Mbit/s down, 1.5 up, 60 ms round trip, cold. "hydrated" is \`data-hydrated\` (the reference sets it from an inline script at the end of each page, its interactive point). Requests and KB: what reached the network, every origin (Stripe.js included), KB as transferred.\n\n${pageTable(results.scenarios.storefront?.pages ?? {}, results.scenarios.reference?.pages)}\n`;
   const kb = (bytes) => (bytes / 1024).toFixed(1);
   const weightOut = `\nCheckout page, first-party transfer (HTML + JS + wasm + CSS): storefront ${kb(s.weight.gzip)} KB gzipped, ${kb(s.weight.wire)} KB as sent to Chromium (${s.weight.wire} bytes), ${kb(s.weight.raw)} KB raw; reference ${kb(r.weight.gzip)} KB gzipped, ${kb(r.weight.wire)} KB as sent, ${kb(r.weight.raw)} KB raw (KB: 1,024 bytes).\nNavigation to hydrated in headless Chromium (median of ${HYDRATION_RUNS} cold loads each, the two servers' loads interleaved): storefront ${s.hydratedMs.toFixed(0)} ms, reference ${r.hydratedMs.toFixed(0)} ms (${(s.hydratedMs / r.hydratedMs).toFixed(2)}×); from the page's first request for a file of its own to hydrated: storefront ${s.ownMs.toFixed(0)} ms, reference ${r.ownMs.toFixed(0)} ms (${(s.ownMs / r.ownMs).toFixed(2)}×).\n`;
@@ -639,7 +648,7 @@ async function main() {
     scenarios.filter((name) => set[name]?.poolExceeded).map((name) => `${who}: ${name}`),
   );
   out += `\n${pagesOut}`;
-  out += `\n\nUnexpected replies (non-2xx, socket errors) over every run: ${errors}.`;
+  out += `\n\nUnexpected replies (non-2xx, socket errors) over every run: ${errors}${errorRuns.length ? ` (${errorRuns.join('; ')})` : ''}.`;
   out += exceeded.length ? ` Runs that outran their prepared requests (some were reused): ${exceeded.join('; ')}.\n` : ' Every run had fresh prepared requests to the end.\n';
   process.stdout.write(out);
 
