@@ -78,6 +78,47 @@ async fn the_amount_charged_is_the_servers_price_whatever_the_browser_sends() {
     assert!(intents[0]["id"].as_str() == reply["payment_intent"].as_str());
 }
 
+/// A total Stripe would refuse (under €0.50, over eight digits) is said on the cart and
+/// checkout pages, which offer no way to pay it, and a payment posted anyway is refused
+/// before anything reaches Stripe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_total_stripe_cannot_charge_is_refused_before_any_card_is_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog.toml");
+    let product = |id: &str, amount: i64| {
+        format!(
+            "[[products]]\nid = \"{id}\"\nname = \"{id}\"\ndescription = \"{id}\"\nunit_amount = {amount}\ncurrency = \"eur\"\nimage = \"/images/notebook.svg\"\nstock = 99\n\n"
+        )
+    };
+    std::fs::write(&catalog, product("sticker", 30) + &product("yacht", 9_000_000)).unwrap();
+    let shop = shop_with(&[("STORE_CATALOG_FILE", catalog.to_str().unwrap())]).await;
+    for (product, quantity, said) in [
+        ("sticker", "1", "The smallest order we can charge is €0.50."),
+        // 12 × €90,000: €1,080,000.
+        ("yacht", "12", "The largest order we can charge in one payment is €999,999.99: please take something out of your cart."),
+    ] {
+        shop.add(product, quantity).await;
+        for page in ["cart", "checkout"] {
+            let html = shop.shopper.get(format!("{}/{page}", shop.base)).send().await.unwrap().text().await.unwrap();
+            assert!(html.contains("data-testid=\"charge-limit\"") && html.contains(said), "/{page}: {html}");
+            assert!(!html.contains("href=\"/checkout\"") && !html.contains("<leptos-island"), "/{page} offers to pay: {html}");
+        }
+        let token = shop.token("pm_card_visa").await;
+        let (status, error) = shop.pay(&token, &[]).await;
+        assert_eq!((status, error["Invalid"].as_str()), (400, Some(said)), "{error}");
+        let (status, _) = shop.call(&shop.shopper, "cart/set", &[("product_id", product), ("quantity", "0")]).await;
+        assert_eq!(status, 200);
+    }
+    assert!(shop.payment_intents().await.is_empty(), "nothing reached Stripe");
+
+    // Within the limits, the same shop takes the payment.
+    shop.add("sticker", "2").await;
+    let html = shop.shopper.get(format!("{}/checkout", shop.base)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("<leptos-island") && !html.contains("charge-limit"), "{html}");
+    let (status, reply) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
+    assert_eq!((status, reply["status"].as_str()), (200, Some("Succeeded")), "{reply}");
+}
+
 /// What Stripe received, from the emulator's request log: every write carries an
 /// idempotency key, and the amount asked for is the server's price.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 /// Most of one product a cart may hold.
 pub const MAX_QUANTITY: u32 = 99;
 
+/// The totals Stripe charges in one payment, in the minor units of the two-decimal
+/// currencies this shop sells in: at least 0.50, and at most eight digits (999,999.99).
+pub const CHARGEABLE: std::ops::RangeInclusive<i64> = 50..=99_999_999;
+
 /// A line quantity, 1 to [`MAX_QUANTITY`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Quantity(u32);
@@ -76,5 +80,48 @@ impl Cart {
     /// bought on its own).
     pub fn is_mixed(&self) -> bool {
         self.subscription().is_some() && self.lines.len() > 1
+    }
+
+    /// Whether Stripe can charge this cart's total in one payment.
+    pub fn is_chargeable(&self) -> bool {
+        CHARGEABLE.contains(&self.total.amount)
+    }
+
+    /// Why Stripe would refuse to charge this cart's total in one payment (too small or
+    /// too large), in `locale`; `None` when it can be paid.
+    pub fn uncharged_because(&self, locale: crate::i18n::Locale) -> Option<String> {
+        let (limit, text) = match self.total.amount {
+            _ if self.is_chargeable() => return None,
+            amount if amount < *CHARGEABLE.start() => (*CHARGEABLE.start(), locale.texts().minimum_charge()),
+            _ => (*CHARGEABLE.end(), locale.texts().maximum_charge()),
+        };
+        Some(crate::i18n::fill(text, &[&locale.money(Money::new(limit, self.total.currency))]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Locale;
+    use crate::money::Currency;
+
+    fn cart_of(total: i64) -> Cart {
+        let money = Money::new(total, Currency::EUR);
+        Cart { lines: Vec::new(), item_count: 1, subtotal: money, discount: None, discount_note: None, total: money, quote: String::new() }
+    }
+
+    #[test]
+    fn a_total_stripe_cannot_charge_in_one_payment_is_named_with_its_limit() {
+        for chargeable in [50, 1800, 99_999_999] {
+            assert!(cart_of(chargeable).is_chargeable(), "{chargeable}");
+            assert_eq!(cart_of(chargeable).uncharged_because(Locale::En), None, "{chargeable}");
+        }
+        for small in [0, 49] {
+            assert!(!cart_of(small).is_chargeable());
+            assert_eq!(cart_of(small).uncharged_because(Locale::En).unwrap(), "The smallest order we can charge is €0.50.");
+        }
+        assert!(!cart_of(100_000_000).is_chargeable());
+        let large = cart_of(100_000_000).uncharged_because(Locale::Fr).unwrap();
+        assert!(large.starts_with("La plus grosse commande") && large.contains("999\u{202f}999,99\u{a0}€"), "{large}");
     }
 }

@@ -33,14 +33,20 @@ pub fn CartPage(cart: Result<Cart, AppError>) -> impl IntoView {
 
 #[component]
 fn CartLines(cart: Cart, set: ServerAction<SetCartQuantity>, discount: ServerAction<ApplyDiscount>) -> impl IntoView {
-    let t = crate::i18n::use_locale().texts();
+    let locale = crate::i18n::use_locale();
+    let t = locale.texts();
+    // A total Stripe could not charge in one payment: no way to the checkout, and why.
+    let to_checkout = match cart.uncharged_because(locale) {
+        Some(reason) => view! { <p class="notice" role="status" data-testid="charge-limit">{reason}</p> }.into_any(),
+        None => view! { <a href="/checkout" class="button primary">{t.go_to_checkout()}</a> }.into_any(),
+    };
     view! {
         <ul class="cart-lines">
             {cart.lines.clone().into_iter().map(|line| view! { <CartLineRow line set/> }).collect_view()}
         </ul>
         <Totals cart/>
         <DiscountForm discount=discount.into()/>
-        <a href="/checkout" class="button primary">{t.go_to_checkout()}</a>
+        {to_checkout}
     }
 }
 

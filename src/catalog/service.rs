@@ -100,8 +100,9 @@ impl Catalog {
             if product_currency != currency {
                 return Err(problem(format!("priced in {product_currency}, but the store sells in {currency}")));
             }
-            if entry.unit_amount <= 0 {
-                return Err(problem("unit_amount must be a positive number of minor units".into()));
+            if !(1..=*crate::cart::CHARGEABLE.end()).contains(&entry.unit_amount) {
+                // Stripe charges at most eight digits in one payment.
+                return Err(problem(format!("unit_amount must be 1 to {} minor units", crate::cart::CHARGEABLE.end())));
             }
             if !entry.image.starts_with('/') {
                 return Err(problem("image must be a path under public/, starting with /".into()));
@@ -259,11 +260,15 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_ids_bad_ids_and_free_products_are_refused() {
+    fn duplicate_ids_bad_ids_and_free_or_unchargeable_products_are_refused() {
         let twice = format!("{ONE}{ONE}");
         assert!(Catalog::parse(&twice, Currency::EUR).unwrap_err().to_string().contains("twice"));
         assert!(Catalog::parse(&ONE.replace("\"mug\"", "\"Big Mug\""), Currency::EUR).is_err());
         assert!(Catalog::parse(&ONE.replace("1800", "0"), Currency::EUR).is_err());
+        // More than Stripe charges in one payment: the product could never be sold.
+        let dear = Catalog::parse(&ONE.replace("1800", "100000000"), Currency::EUR).unwrap_err().to_string();
+        assert!(dear.contains("`mug`") && dear.contains("99999999"), "{dear}");
+        assert!(Catalog::parse(&ONE.replace("1800", "99999999"), Currency::EUR).is_ok());
     }
 
     #[test]

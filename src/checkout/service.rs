@@ -275,11 +275,8 @@ fn out_of_stock(locale: Locale, available: u32, name: &str) -> AppError {
     AppError::invalid(fill(locale.texts().stock_short(), &[&available, &name]))
 }
 
-/// Stripe's smallest charge for the two-decimal currencies this shop sells in.
-const MINIMUM_CHARGE: i64 = 50;
-
-/// The order the cart makes (total after discount, lines), refused when empty or below
-/// Stripe's minimum. (The stock is checked, and taken, as the attempt starts.)
+/// The order the cart makes (total after discount, lines), refused when empty or when
+/// Stripe could not charge its total. (The stock is checked, and taken, as the attempt starts.)
 fn priced_cart(locale: Locale, cart: &crate::cart::Cart) -> Result<(NewOrder, Vec<OrderLine>), AppError> {
     if cart.lines.is_empty() {
         return Err(empty_cart(locale));
@@ -288,9 +285,8 @@ fn priced_cart(locale: Locale, cart: &crate::cart::Cart) -> Result<(NewOrder, Ve
         // Only a ConfirmationToken subscribes (`confirm`); this is the legacy path.
         return Err(AppError::invalid(locale.texts().wrong_path_token()));
     }
-    if cart.total.amount < MINIMUM_CHARGE {
-        let minimum = locale.money(crate::money::Money::new(MINIMUM_CHARGE, cart.total.currency));
-        return Err(AppError::invalid(fill(locale.texts().minimum_charge(), &[&minimum])));
+    if let Some(reason) = cart.uncharged_because(locale) {
+        return Err(AppError::invalid(reason));
     }
     let lines = cart
         .lines

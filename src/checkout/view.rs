@@ -35,7 +35,15 @@ pub fn CheckoutPage(
             <p><a href="/account" class="button primary">{t.sign_in_to_subscribe()}</a></p>
         }
         .into_any(),
-        Ok(checkout) => view! { <CheckoutForm checkout/> }.into_any(),
+        // Stripe could not charge the total in one payment: said before any card is typed.
+        Ok(checkout) => match checkout.cart.uncharged_because(locale) {
+            Some(reason) => view! {
+                <p class="notice" role="status" data-testid="charge-limit">{reason}</p>
+                <p><a href="/cart" class="button primary">{t.back_to_cart()}</a></p>
+            }
+            .into_any(),
+            None => view! { <CheckoutForm checkout/> }.into_any(),
+        },
         Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
     };
     view! {
@@ -50,7 +58,7 @@ pub fn CheckoutPage(
 
 /// Whether the checkout page shows its island (the document then loads the bundle).
 pub fn has_form(checkout: &Result<CheckoutView, AppError>) -> bool {
-    checkout.as_ref().is_ok_and(|checkout| !checkout.cart.lines.is_empty() && !checkout.needs_account)
+    checkout.as_ref().is_ok_and(|checkout| !checkout.cart.lines.is_empty() && !checkout.needs_account && checkout.cart.is_chargeable())
 }
 
 /// Whether a payment with this Stripe status went through (or is on its way).

@@ -69,6 +69,9 @@ pub async fn subscribe(
         .subscription()
         .and_then(|line| line.recurring.map(|recurring| (line, recurring)))
         .ok_or_else(|| AppError::invalid(t.cart_empty_pay()))?;
+    if let Some(reason) = cart.uncharged_because(request.locale) {
+        return Err(AppError::invalid(reason));
+    }
     let product = state.catalog.find(line.product_id.as_str()).ok_or_else(|| AppError::invalid(t.not_in_catalog()))?;
     let customer = customer_of(state, &account).await?;
     let stripe = &state.payments.stripe;
