@@ -5,6 +5,9 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// The most Stripe charges in one payment, in minor units: eight digits (€999,999.99).
+pub const MAXIMUM_CHARGE: i64 = 99_999_999;
+
 /// A three-letter lowercase ISO 4217 code, as Stripe writes it (`eur`, `usd`, `jpy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -47,6 +50,39 @@ impl Currency {
         } else {
             2
         }
+    }
+
+    /// Stripe's smallest charge in this currency, in minor units, from its table of
+    /// minimum charge amounts (€0.50, £0.30, 3.00 kr, ¥50, …); 50 for a currency that
+    /// the table does not list.
+    pub fn minimum_charge(&self) -> i64 {
+        const MINIMUMS: [(&str, i64); 24] = [
+            ("aed", 200),
+            ("aud", 50),
+            ("bgn", 100),
+            ("brl", 50),
+            ("cad", 50),
+            ("chf", 50),
+            ("czk", 1500),
+            ("dkk", 250),
+            ("eur", 50),
+            ("gbp", 30),
+            ("hkd", 400),
+            ("huf", 17500),
+            ("inr", 50),
+            ("jpy", 50),
+            ("mxn", 1000),
+            ("myr", 200),
+            ("nok", 300),
+            ("nzd", 50),
+            ("pln", 200),
+            ("ron", 200),
+            ("sek", 300),
+            ("sgd", 50),
+            ("thb", 1000),
+            ("usd", 50),
+        ];
+        MINIMUMS.iter().find(|(code, _)| *code == self.as_str()).map_or(50, |(_, minimum)| *minimum)
     }
 
     pub(crate) fn symbol(&self) -> Option<&'static str> {

@@ -1,15 +1,11 @@
 //! Cart types that cross the wire.
 
 use crate::catalog::ProductId;
-use crate::money::Money;
+use crate::money::{MAXIMUM_CHARGE, Money};
 use serde::{Deserialize, Serialize};
 
 /// Most of one product a cart may hold.
 pub const MAX_QUANTITY: u32 = 99;
-
-/// The totals Stripe charges in one payment, in the minor units of the two-decimal
-/// currencies this shop sells in: at least 0.50, and at most eight digits (999,999.99).
-pub const CHARGEABLE: std::ops::RangeInclusive<i64> = 50..=99_999_999;
 
 /// A line quantity, 1 to [`MAX_QUANTITY`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -84,7 +80,7 @@ impl Cart {
 
     /// Whether Stripe can charge this cart's total in one payment.
     pub fn is_chargeable(&self) -> bool {
-        CHARGEABLE.contains(&self.total.amount)
+        (self.total.currency.minimum_charge()..=MAXIMUM_CHARGE).contains(&self.total.amount)
     }
 
     /// Why Stripe would refuse to charge this cart's total in one payment (too small or
@@ -92,8 +88,8 @@ impl Cart {
     pub fn uncharged_because(&self, locale: crate::i18n::Locale) -> Option<String> {
         let (limit, text) = match self.total.amount {
             _ if self.is_chargeable() => return None,
-            amount if amount < *CHARGEABLE.start() => (*CHARGEABLE.start(), locale.texts().minimum_charge()),
-            _ => (*CHARGEABLE.end(), locale.texts().maximum_charge()),
+            amount if amount > MAXIMUM_CHARGE => (MAXIMUM_CHARGE, locale.texts().maximum_charge()),
+            _ => (self.total.currency.minimum_charge(), locale.texts().minimum_charge()),
         };
         Some(crate::i18n::fill(text, &[&locale.money(Money::new(limit, self.total.currency))]))
     }
@@ -106,7 +102,11 @@ mod tests {
     use crate::money::Currency;
 
     fn cart_of(total: i64) -> Cart {
-        let money = Money::new(total, Currency::EUR);
+        cart_in(total, Currency::EUR)
+    }
+
+    fn cart_in(total: i64, currency: Currency) -> Cart {
+        let money = Money::new(total, currency);
         Cart { lines: Vec::new(), item_count: 1, subtotal: money, discount: None, discount_note: None, total: money, quote: String::new() }
     }
 
@@ -121,6 +121,13 @@ mod tests {
             assert_eq!(cart_of(small).uncharged_because(Locale::En).unwrap(), "The smallest order we can charge is €0.50.");
         }
         assert!(!cart_of(100_000_000).is_chargeable());
+        // Stripe's minimum is the currency's own.
+        let gbp = Currency::parse("gbp").unwrap();
+        assert!(cart_in(30, gbp).is_chargeable() && !cart_in(29, gbp).is_chargeable());
+        let sek = Currency::parse("sek").unwrap();
+        assert!(!cart_in(299, sek).is_chargeable() && cart_in(300, sek).is_chargeable());
+        let jpy = Currency::parse("jpy").unwrap();
+        assert_eq!(cart_in(49, jpy).uncharged_because(Locale::En).unwrap(), "The smallest order we can charge is ¥50.");
         let large = cart_of(100_000_000).uncharged_because(Locale::Fr).unwrap();
         assert!(large.starts_with("La plus grosse commande") && large.contains("999\u{202f}999,99\u{a0}€"), "{large}");
     }

@@ -100,9 +100,9 @@ impl Catalog {
             if product_currency != currency {
                 return Err(problem(format!("priced in {product_currency}, but the store sells in {currency}")));
             }
-            if !(1..=*crate::cart::CHARGEABLE.end()).contains(&entry.unit_amount) {
-                // Stripe charges at most eight digits in one payment.
-                return Err(problem(format!("unit_amount must be 1 to {} minor units", crate::cart::CHARGEABLE.end())));
+            if !(1..=crate::money::MAXIMUM_CHARGE).contains(&entry.unit_amount) {
+                // More could never be charged in one payment.
+                return Err(problem(format!("unit_amount must be 1 to {} minor units", crate::money::MAXIMUM_CHARGE)));
             }
             if !entry.image.starts_with('/') {
                 return Err(problem("image must be a path under public/, starting with /".into()));
