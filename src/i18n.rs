@@ -380,8 +380,8 @@ catalogue! {
     cart_empty_pay: "Your cart is empty: add something before paying.", "Votre panier est vide : ajoutez un article avant de payer.";
     stock_short: "Only {0} × {1} left in stock: please update your cart.", "Plus que {0} × {1} en stock : mettez à jour votre panier.";
     minimum_charge: "The smallest order we can charge is {0}.", "La plus petite commande que nous pouvons débiter est de {0}.";
-    maximum_charge: "The largest order we can charge in one payment is {0}: please take something out of your cart.",
-        "La plus grosse commande que nous pouvons débiter en un seul paiement est de {0} : retirez un article de votre panier.";
+    maximum_charge: "We cannot charge more than {0} in one payment: please take something out of your cart.",
+        "Nous ne pouvons pas débiter plus de {0} en un seul paiement : retirez un article de votre panier.";
     cart_changed: "Your cart changed since this page was shown, so nothing was charged. It now comes to {0}: check your order, then pay again.",
         "Votre panier a changé depuis l'affichage de cette page : rien n'a été débité. Il s'élève maintenant à {0} : vérifiez votre commande, puis payez à nouveau.";
     cart_changed_shown_again: "Your cart changed since the page was shown, so nothing was charged. Here it is as it is now: check it, then pay again.",

@@ -95,7 +95,7 @@ async fn a_total_stripe_cannot_charge_is_refused_before_any_card_is_asked_for() 
     for (product, quantity, said) in [
         ("sticker", "1", "The smallest order we can charge is €0.50."),
         // 12 × €90,000: €1,080,000.
-        ("yacht", "12", "The largest order we can charge in one payment is €999,999.99: please take something out of your cart."),
+        ("yacht", "12", "We cannot charge more than €999,999.99 in one payment: please take something out of your cart."),
     ] {
         shop.add(product, quantity).await;
         for page in ["cart", "checkout"] {
