@@ -382,6 +382,8 @@ catalogue! {
     minimum_charge: "The smallest order we can charge is {0}.", "La plus petite commande que nous pouvons débiter est de {0}.";
     maximum_charge: "We cannot charge more than {0} in one payment: please take something out of your cart.",
         "Nous ne pouvons pas débiter plus de {0} en un seul paiement : retirez un article de votre panier.";
+    maximum_charge_renewal: "We cannot charge more than {0} in one payment: please choose a smaller quantity.",
+        "Nous ne pouvons pas débiter plus de {0} en un seul paiement : choisissez une quantité plus petite.";
     cart_changed: "Your cart changed since this page was shown, so nothing was charged. It now comes to {0}: check your order, then pay again.",
         "Votre panier a changé depuis l'affichage de cette page : rien n'a été débité. Il s'élève maintenant à {0} : vérifiez votre commande, puis payez à nouveau.";
     cart_changed_shown_again: "Your cart changed since the page was shown, so nothing was charged. Here it is as it is now: check it, then pay again.",

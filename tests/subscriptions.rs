@@ -473,6 +473,27 @@ async fn a_new_quantity_is_billed_from_the_next_renewal_on_and_nothing_is_charge
     assert!(!shop.page("/account").await.contains("data-testid=\"subscription-quantity\""));
 }
 
+/// Each renewal is one payment: a quantity whose renewal Stripe could not charge (over
+/// eight digits) is refused, and nothing changes at Stripe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quantity_whose_renewal_stripe_could_not_charge_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog.toml");
+    let repository = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/catalog.toml")).unwrap();
+    // The coffee beans at €20,000 a month: 50 bags, €1,000,000, are more than one payment takes.
+    std::fs::write(&catalog, repository.replace("unit_amount = 1200", "unit_amount = 2000000")).unwrap();
+    let shop = Shop::start(&[("ADMIN_TOKEN", ADMIN), ("STORE_CATALOG_FILE", catalog.to_str().unwrap())]).await;
+    let subscription = shop.subscribed("dear@example.com").await;
+    let (id, path) = (subscription.id.as_str(), format!("/v1/subscriptions/{}", subscription.id));
+    let (status, body) = shop.api("account/subscription/quantity", &[("subscription", id), ("quantity", "50")]).await;
+    let said = "We cannot charge more than €999,999.99 in one payment: please choose a smaller quantity.";
+    assert_eq!((status, body["Invalid"].as_str()), (400, Some(said)), "{body}");
+    assert_eq!(shop.stripe(Method::GET, &path, &[]).await["items"]["data"][0]["quantity"], 1);
+    let (status, body) = shop.api("account/subscription/quantity", &[("subscription", id), ("quantity", "49")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(shop.stripe(Method::GET, &path, &[]).await["items"]["data"][0]["quantity"], 49);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overdue_renewal_paid_after_a_new_quantity_is_the_order_of_what_it_billed() {
     let shop = shop().await;

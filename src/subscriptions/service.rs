@@ -9,6 +9,7 @@ use crate::cart::Cart;
 use crate::checkout::{PaymentReply, PaymentResult, PaymentStatus};
 use crate::error::AppError;
 use crate::i18n::Locale;
+use crate::money::{Currency, MAXIMUM_CHARGE, Money};
 use crate::request::Request;
 use crate::session::{self, SessionId};
 use crate::state::AppState;
@@ -355,6 +356,12 @@ pub async fn set_quantity(state: &AppState, request: &Request, id: &str, quantit
     let (id, record) = own_changeable(state, request, id).await?;
     if i64::from(quantity.get()) == record.terms.quantity {
         return Ok(());
+    }
+    // Each renewal is one payment: Stripe could not charge more than eight digits.
+    if record.terms.unit_amount.saturating_mul(i64::from(quantity.get())) > MAXIMUM_CHARGE {
+        let currency = Currency::parse(&record.terms.currency).map_err(|_| AppError::Internal)?;
+        let most = request.locale.money(Money::new(MAXIMUM_CHARGE, currency));
+        return Err(AppError::invalid(crate::i18n::fill(request.texts().maximum_charge_renewal(), &[&most])));
     }
     let current = state.payments.stripe.retrieve_subscription(&id).await?;
     let Some(item) = current.items.data.first() else { return Err(AppError::Internal) };
