@@ -38,8 +38,9 @@ pub struct MountedPaymentElement {
     pub ready: RwSignal<bool>,
 }
 
-/// Mounts the Payment Element in `target`, in the browser, once the island has rendered
-/// it: `stripe.elements(options())` (before any intent exists), `create('payment')`,
+/// Mounts the Payment Element in the element `target` finds, in the browser, once the
+/// island has rendered it (or the server did, in the island's children):
+/// `stripe.elements(options())` (before any intent exists), `create('payment')`,
 /// then `also` for what else the form shows with the same Elements (the checkout's
 /// Address Element), then `mount`. A load failure lands in `error`. Elements take the
 /// page's look again when the browser's colour scheme changes. The checkout and
@@ -48,7 +49,7 @@ pub fn mount_payment_element(
     publishable_key: String,
     options: impl Fn() -> ElementsOptions + 'static,
     layout: String,
-    target: NodeRef<leptos::html::Div>,
+    target: impl Fn() -> Option<leptos::web_sys::Element> + 'static,
     error: RwSignal<String>,
     also: impl Fn(&Elements, &PaymentElement) -> Result<Vec<Listener>, StripeJsError> + 'static,
 ) -> MountedPaymentElement {
@@ -57,7 +58,7 @@ pub fn mount_payment_element(
     let listeners = StoredValue::<_, Storage>::new_with_storage(Vec::<Listener>::new());
     let ready = RwSignal::new(false);
     Effect::new(move |_| {
-        let Some(node) = target.get() else { return };
+        let Some(node) = target() else { return };
         if stripe.with_value(Option::is_some) {
             return;
         }

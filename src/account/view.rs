@@ -415,7 +415,7 @@ fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>, card_saved: bool, ove
         payment_method_types: None,
     };
     let MountedPaymentElement { stripe, ready } =
-        mount_payment_element(publishable_key, options, "tabs".into(), target, error, |_, _| Ok(vec![]));
+        mount_payment_element(publishable_key, options, "tabs".into(), move || target.get().map(Into::into), error, |_, _| Ok(vec![]));
 
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();

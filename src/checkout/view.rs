@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::money::Money;
 use crate::stripe_js::{
     AddressElement, AddressElementOptions, ConfirmationTokenParams, ElementsCardOptions, ElementsOptions, ElementsPaymentMethodOptions,
-    Storage, StripeJsError,
+    Storage, StripeJsError, element_by_id, input_value,
 };
 use crate::ui::{MountedPaymentElement, mount_payment_element};
 use leptos::prelude::*;
@@ -42,7 +42,17 @@ pub fn CheckoutPage(
                 <p><a href="/cart" class="button primary">{t.back_to_cart()}</a></p>
             }
             .into_any(),
-            None => view! { <CheckoutForm checkout/> }.into_any(),
+            None => {
+                let fields = view! {
+                    <PaymentFields
+                        email=checkout.email.clone().unwrap_or_default()
+                        keeps_card=checkout.setup_future_usage.clone()
+                        charged_later=checkout.capture_method.is_some()
+                        subscription_terms=checkout.subscription_terms.clone()
+                    />
+                };
+                view! { <CheckoutForm checkout>{fields}</CheckoutForm> }.into_any()
+            }
         },
         Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
     };
@@ -93,9 +103,11 @@ where
 /// The order summary with its discount field, the Address and Payment Elements and the
 /// Pay button: the checkout page's one island (the rest of the page is server-rendered
 /// HTML). A discount reprices the cart in place, so Stripe's iframes keep what the
-/// shopper typed.
+/// shopper typed. `children`: the form's fields ([`PaymentFields`]), rendered by the
+/// server and never hydrated; the island finds Elements' containers and the email in
+/// them by id.
 #[island]
-fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
+fn CheckoutForm(checkout: CheckoutView, children: Children) -> impl IntoView {
     let discount = DiscountAction::new(|input: &ApplyDiscount| apply_discount(input.code.clone()));
     // The cart as last priced by the server: what the page shows, and what Pay pays for.
     let cart = RwSignal::new(checkout.cart.clone());
@@ -119,23 +131,16 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
         capture_method,
         setup_future_usage,
         payment_method_types,
-        email: known_email,
         subscription_terms,
         ..
     } = checkout.clone();
     let subscribing = subscription_terms.is_some();
-    // Where the confirmation goes: typed by a guest, prefilled from the account or the
-    // session's last payment.
-    let email = RwSignal::new(known_email.unwrap_or_default());
-    let (keeps_card, charged_later) = (setup_future_usage.clone(), capture_method.is_some());
     // The saved payment method the shopper picked in the Payment Element, if any.
     let picked = RwSignal::new(None::<String>);
     let saved_methods = StoredValue::new(saved_methods);
 
     // In the browser only: the Address and Payment Elements, before any PaymentIntent
     // exists, in the containers the server rendered.
-    let payment_target = NodeRef::<leptos::html::Div>::new();
-    let address_target = NodeRef::<leptos::html::Div>::new();
     let options = move || ElementsOptions {
         // `subscription`: the server creates the Subscription and confirms its first
         // invoice (the amount is that invoice's).
@@ -154,12 +159,18 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
         setup_future_usage: setup_future_usage.clone(),
         payment_method_types: payment_method_types.clone(),
     };
-    let MountedPaymentElement { stripe, ready } =
-        mount_payment_element(publishable_key, options, layout, payment_target, error, move |elements, element| {
-            let node = address_target.get().ok_or_else(|| StripeJsError::new("invalid_request_error", t.form_loading()))?;
+    let MountedPaymentElement { stripe, ready } = mount_payment_element(
+        publishable_key,
+        options,
+        layout,
+        || element_by_id(PAYMENT_ELEMENT),
+        error,
+        move |elements, element| {
+            let node = element_by_id(ADDRESS_ELEMENT).ok_or_else(|| StripeJsError::new("invalid_request_error", t.form_loading()))?;
             address.set_value(Some(elements.create_address_element(&AddressElementOptions { mode: "shipping".into() }, &node)?));
             Ok(vec![element.on_change(move |change| picked.set(change.saved_payment_method))])
-        });
+        },
+    );
 
     // The server reprices on a discount, and when a payment finds the cart changed
     // since the page showed it. Elements shows the new amount (display only: the server
@@ -198,7 +209,9 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
         // other await.
         let submitted = elements.submit();
         let return_url = return_url.clone();
-        let email = Some(email.get_untracked()).filter(|email| !email.trim().is_empty());
+        // Where the confirmation goes: typed by a guest, prefilled from the account or
+        // the session's last payment.
+        let email = input_value(RECEIPT_EMAIL).filter(|email| !email.trim().is_empty());
         // What the shopper is paying for: the server charges nothing if the cart has
         // changed since (another tab).
         let quote = Some(cart.with_untracked(|cart| cart.quote.clone()));
@@ -288,26 +301,7 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
             {(!subscribing).then(|| view! { <DiscountForm discount/> })}
         </section>
         <form class="payment" on:submit=on_submit>
-            <h2>{t.shipping_address()}</h2>
-            <div id="address-element" data-testid="address-element" node_ref=address_target></div>
-            <div class="stacked receipt-email">
-                <label for="receipt-email">{t.email_for_receipt()}</label>
-                <input id="receipt-email" name="email" type="email" autocomplete="email" maxlength="254"
-                    data-testid="email-input" aria-describedby="receipt-email-hint"
-                    prop:value=move || email.get() on:input=move |event| email.set(event_target_value(&event))/>
-                <p class="hint" id="receipt-email-hint">{t.email_hint()}</p>
-            </div>
-            <h2>{t.payment()}</h2>
-            <div id="payment-element" data-testid="payment-element" node_ref=payment_target></div>
-            // What the guide asks to tell the shopper when their card is kept, or
-            // charged later.
-            {keeps_card.map(|usage| view! {
-                <p class="notice" data-testid="save-notice">
-                    {if usage == "off_session" { t.card_kept_off_session() } else { t.card_kept_on_session() }}
-                </p>
-            })}
-            {charged_later.then(|| view! { <p class="notice" data-testid="capture-notice">{t.capture_notice()}</p> })}
-            {subscription_terms.map(|terms| view! { <p class="notice" data-testid="subscription-terms">{terms}</p> })}
+            {children()}
             {move || picked.get().map(|id| view! { <PickedMethod method=saved_methods.with_value(|saved| saved.iter().find(|m| m.id == id).cloned())/> })}
             {move || checking.get().then(|| view! { <p class="notice" data-testid="payment-checking" role="status">{t.checking_unknown_outcome()}</p> })}
             <p class="error" data-testid="payment-error" role="alert" aria-live="assertive">{move || error.get()}</p>
@@ -328,6 +322,49 @@ fn CheckoutForm(checkout: CheckoutView) -> impl IntoView {
             </button>
         </form>
         </div>
+    }
+}
+
+/// Where Elements mount and the receipt email's field, in the checkout form.
+const ADDRESS_ELEMENT: &str = "address-element";
+const PAYMENT_ELEMENT: &str = "payment-element";
+const RECEIPT_EMAIL: &str = "receipt-email";
+
+/// The checkout form's fields: the shipping address and payment (Elements' containers),
+/// the receipt email, and what the shopper agrees to. The server renders them inside the
+/// island, which does not hydrate them.
+#[component]
+fn PaymentFields(
+    /// The receipt address as known (the account's, or the session's last payment's).
+    email: String,
+    /// `on_session` / `off_session`: the card is kept for later.
+    keeps_card: Option<String>,
+    /// Manual capture: the card is authorised now and charged later.
+    charged_later: bool,
+    /// A subscription's terms.
+    subscription_terms: Option<String>,
+) -> impl IntoView {
+    let t = crate::i18n::use_locale().texts();
+    view! {
+        <h2>{t.shipping_address()}</h2>
+        <div id=ADDRESS_ELEMENT data-testid="address-element"></div>
+        <div class="stacked receipt-email">
+            <label for=RECEIPT_EMAIL>{t.email_for_receipt()}</label>
+            <input id=RECEIPT_EMAIL name="email" type="email" autocomplete="email" maxlength="254"
+                data-testid="email-input" aria-describedby="receipt-email-hint" value=email/>
+            <p class="hint" id="receipt-email-hint">{t.email_hint()}</p>
+        </div>
+        <h2>{t.payment()}</h2>
+        <div id=PAYMENT_ELEMENT data-testid="payment-element"></div>
+        // What the guide asks to tell the shopper when their card is kept, or
+        // charged later.
+        {keeps_card.map(|usage| view! {
+            <p class="notice" data-testid="save-notice">
+                {if usage == "off_session" { t.card_kept_off_session() } else { t.card_kept_on_session() }}
+            </p>
+        })}
+        {charged_later.then(|| view! { <p class="notice" data-testid="capture-notice">{t.capture_notice()}</p> })}
+        {subscription_terms.map(|terms| view! { <p class="notice" data-testid="subscription-terms">{terms}</p> })}
     }
 }
 

@@ -66,7 +66,9 @@ impl Page {
         // server sealed it.
         let action_error = state.form_errors.open(&self.query);
         let Page { request, reply, .. } = self;
-        let owner = Owner::new();
+        // An islands-mode shared context, as Leptos' own rendering gives pages: an
+        // island's server-rendered children are rendered in it.
+        let owner = Owner::new_root(Some(std::sync::Arc::new(hydration_context::SsrSharedContext::new_islands())));
         let html = owner.with(|| {
             provide_context(request.locale);
             if let Some(error) = action_error {

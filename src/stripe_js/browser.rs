@@ -277,6 +277,17 @@ impl Drop for Listener {
     }
 }
 
+/// The page's element whose `id` this is, if there is one.
+pub fn element_by_id(id: &str) -> Option<Element> {
+    web_sys::window()?.document()?.get_element_by_id(id)
+}
+
+/// The `value` of the page's form field whose `id` this is (what the shopper typed).
+pub fn input_value(id: &str) -> Option<String> {
+    let field = element_by_id(id)?;
+    Reflect::get(&field, &JsValue::from_str("value")).ok()?.as_string()
+}
+
 /// Resolves after `ms` milliseconds (`setTimeout`): the page waits between two
 /// questions to the server.
 pub async fn wait(ms: i32) {

@@ -90,6 +90,16 @@ impl PaymentElement {
 #[must_use = "dropping a Listener removes it at once"]
 pub struct Listener;
 
+/// No page on the server.
+pub fn element_by_id(_id: &str) -> Option<Element> {
+    None
+}
+
+/// No form fields on the server.
+pub fn input_value(_id: &str) -> Option<String> {
+    None
+}
+
 /// The browser's preferred colour scheme: unknown on the server (light).
 pub fn prefers_dark_scheme() -> bool {
     false
