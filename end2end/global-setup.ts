@@ -1,6 +1,6 @@
 import type { FullConfig } from '@playwright/test';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, rmSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { connect } from 'node:net';
 
@@ -24,7 +24,15 @@ export const VARIANTS = {
    * account specs use up.
    */
   subscriptions: { url: 'http://127.0.0.1:3106', emulator: 'http://127.0.0.1:12116', env: {} },
+  /** The shop's catalog with one more code, `E2E-FREE`, that takes everything off (`writeFreeCatalog`). */
+  free: { url: 'http://127.0.0.1:3107', emulator: 'http://127.0.0.1:12117', env: { STORE_CATALOG_FILE: 'target/e2e/free-catalog.toml' } },
 };
+
+/** `catalog.toml` and a discount code that takes 100% off: totals Stripe cannot charge. */
+function writeFreeCatalog(root: string) {
+  const code = '\n[[discounts]]\ncode = "E2E-FREE"\npercent_off = 100\n';
+  writeFileSync(resolve(root, VARIANTS.free.env.STORE_CATALOG_FILE), readFileSync(resolve(root, 'catalog.toml'), 'utf8') + code);
+}
 
 /** Where the SMTP server of the `mail` storefront keeps what it receives (`new/`). */
 export const MAILDIR = resolve(__dirname, '../target/e2e/maildir');
@@ -114,6 +122,7 @@ async function startVariants(root: string, dir: string, children: ChildProcess[]
     }),
   );
   await listening(12525, 'aiosmtpd (`make smtp`; see target/e2e/smtp.log)');
+  writeFreeCatalog(root);
   const started: Promise<void>[] = [];
   for (const [name, variant] of Object.entries(VARIANTS)) {
     const db = resolve(dir, `${name}.db`);

@@ -1,5 +1,6 @@
 import { test, expect, waitForHydration, typeCard, payAfterAnotherTabChangesTheCart } from './fixtures';
 import type { Page } from '@playwright/test';
+import { VARIANTS } from '../global-setup';
 
 // Checkout through the real page: the Payment Element (the embedded emulator's Stripe.js
 // stand-in), a ConfirmationToken, and one create-and-confirm request on the server.
@@ -115,6 +116,36 @@ test.describe('discounts', () => {
       (event: any) => event.type === 'payment_intent.created' && event.data.object.metadata.order_id === orderId,
     );
     expect(created.data.object.amount).toBe(1620);
+  });
+});
+
+test.describe('a discount that leaves a total Stripe cannot charge', () => {
+  test.use({ baseURL: VARIANTS.free.url });
+
+  test('is said beside Pay, which waits; taking the code off brings Pay back', async ({ page, gotoHydrated }) => {
+    await cartWithMug(page, gotoHydrated);
+    const elementsAmount = page.frameLocator('[data-testid="payment-element"] iframe').locator('html');
+    await expect(elementsAmount).toHaveAttribute('data-amount', '1800');
+    const confirms: string[] = [];
+    page.on('request', (request) => request.url().endsWith('/api/checkout/confirm') && confirms.push(request.url()));
+    await page.getByTestId('discount-code').fill('e2e-free');
+    await page.getByTestId('apply-discount').click();
+    await expect(page.getByTestId('discount-message')).toHaveText('E2E-FREE applied.');
+    await expect(page.getByTestId('order-total')).toHaveText('€0.00');
+    await expect(page.getByTestId('charge-limit')).toHaveText('The smallest order we can charge is €0.50.');
+    await expect(page.getByTestId('pay-button')).toBeDisabled();
+    // Elements keeps the last amount Stripe could charge.
+    await expect(elementsAmount).toHaveAttribute('data-amount', '1800');
+    // Enter in the form's email field submits nothing either.
+    await page.getByTestId('email-input').press('Enter');
+    await page.getByTestId('discount-code').fill('');
+    await page.getByTestId('apply-discount').click();
+    await expect(page.getByTestId('discount-message')).toHaveText('Discount removed.');
+    await expect(page.getByTestId('order-total')).toHaveText('€18.00');
+    await expect(page.getByTestId('charge-limit')).toHaveCount(0);
+    await expect(page.getByTestId('pay-button')).toBeEnabled();
+    await expect(page.getByTestId('pay-button')).toHaveText('Pay €18.00');
+    expect(confirms).toEqual([]);
   });
 });
 

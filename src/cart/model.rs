@@ -1,7 +1,7 @@
 //! Cart types that cross the wire.
 
 use crate::catalog::ProductId;
-use crate::money::{MAXIMUM_CHARGE, Money};
+use crate::money::Money;
 use serde::{Deserialize, Serialize};
 
 /// Most of one product a cart may hold.
@@ -59,6 +59,10 @@ pub struct Cart {
     pub discount_note: Option<String>,
     /// What will be charged: subtotal less discount.
     pub total: Money,
+    /// Why Stripe could not charge `total` in one payment (`service::charge_limit`), in the
+    /// shopper's language; `None` when it can be paid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge_limit: Option<String>,
     /// What the shopper is asked to pay for, as a digest of each line's product,
     /// quantity and price, the discount and the total. The checkout sends back the quote
     /// it showed, and the server charges nothing if the cart's is no longer the same
@@ -76,59 +80,5 @@ impl Cart {
     /// bought on its own).
     pub fn is_mixed(&self) -> bool {
         self.subscription().is_some() && self.lines.len() > 1
-    }
-
-    /// Whether Stripe can charge this cart's total in one payment.
-    pub fn is_chargeable(&self) -> bool {
-        (self.total.currency.minimum_charge()..=MAXIMUM_CHARGE).contains(&self.total.amount)
-    }
-
-    /// Why Stripe would refuse to charge this cart's total in one payment (too small or
-    /// too large), in `locale`; `None` when it can be paid.
-    pub fn uncharged_because(&self, locale: crate::i18n::Locale) -> Option<String> {
-        let (limit, text) = match self.total.amount {
-            _ if self.is_chargeable() => return None,
-            amount if amount > MAXIMUM_CHARGE => (MAXIMUM_CHARGE, locale.texts().maximum_charge()),
-            _ => (self.total.currency.minimum_charge(), locale.texts().minimum_charge()),
-        };
-        Some(crate::i18n::fill(text, &[&locale.money(Money::new(limit, self.total.currency))]))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::i18n::Locale;
-    use crate::money::Currency;
-
-    fn cart_of(total: i64) -> Cart {
-        cart_in(total, Currency::EUR)
-    }
-
-    fn cart_in(total: i64, currency: Currency) -> Cart {
-        let money = Money::new(total, currency);
-        Cart { lines: Vec::new(), item_count: 1, subtotal: money, discount: None, discount_note: None, total: money, quote: String::new() }
-    }
-
-    #[test]
-    fn a_total_stripe_cannot_charge_in_one_payment_is_named_with_its_limit() {
-        for chargeable in [50, 1800, 99_999_999] {
-            assert!(cart_of(chargeable).is_chargeable(), "{chargeable}");
-            assert_eq!(cart_of(chargeable).uncharged_because(Locale::En), None, "{chargeable}");
-        }
-        for small in [0, 49] {
-            assert!(!cart_of(small).is_chargeable());
-            assert_eq!(cart_of(small).uncharged_because(Locale::En).unwrap(), "The smallest order we can charge is €0.50.");
-        }
-        assert!(!cart_of(100_000_000).is_chargeable());
-        // Stripe's minimum is the currency's own.
-        let gbp = Currency::parse("gbp").unwrap();
-        assert!(cart_in(30, gbp).is_chargeable() && !cart_in(29, gbp).is_chargeable());
-        let sek = Currency::parse("sek").unwrap();
-        assert!(!cart_in(299, sek).is_chargeable() && cart_in(300, sek).is_chargeable());
-        let jpy = Currency::parse("jpy").unwrap();
-        assert_eq!(cart_in(49, jpy).uncharged_because(Locale::En).unwrap(), "The smallest order we can charge is ¥50.");
-        let large = cart_of(100_000_000).uncharged_because(Locale::Fr).unwrap();
-        assert!(large.starts_with("Nous ne pouvons pas débiter plus de") && large.contains("999\u{202f}999,99\u{a0}€"), "{large}");
     }
 }

@@ -6,7 +6,7 @@ use crate::catalog::discounts::DiscountRefusal;
 use crate::catalog::{Catalog, ProductId};
 use crate::error::AppError;
 use crate::i18n::{Locale, fill};
-use crate::money::{Currency, Money, MoneyError};
+use crate::money::{Currency, MAXIMUM_CHARGE, Money, MoneyError};
 use crate::request::Request;
 use crate::session::{self, SessionId};
 use crate::state::AppState;
@@ -53,7 +53,22 @@ pub fn price(
     let off = discount.as_ref().map_or(0, |d| d.amount.amount);
     let total = Money::new(subtotal.amount.checked_sub(off).ok_or(MoneyError::Overflow)?, currency);
     let quote = quote(&lines, discount.as_ref(), total);
-    Ok(Cart { lines, item_count, subtotal, discount, discount_note, total, quote })
+    // (An empty cart asks for no charge: it says so itself.)
+    let charge_limit = if lines.is_empty() { None } else { charge_limit(total, locale) };
+    Ok(Cart { lines, item_count, subtotal, discount, discount_note, total, charge_limit, quote })
+}
+
+/// Why Stripe would refuse to charge `total` in one payment (under the currency's
+/// minimum, over the eight-digit maximum), in `locale`; `None` when it can be paid. Said
+/// where a cart is priced ([`Cart::charge_limit`]), so the pages and the checkout island
+/// only show it.
+pub fn charge_limit(total: Money, locale: Locale) -> Option<String> {
+    let (limit, text) = match total.amount {
+        amount if amount > MAXIMUM_CHARGE => (MAXIMUM_CHARGE, locale.texts().maximum_charge()),
+        amount if amount < total.currency.minimum_charge() => (total.currency.minimum_charge(), locale.texts().minimum_charge()),
+        _ => return None,
+    };
+    Some(fill(text, &[&locale.money(Money::new(limit, total.currency))]))
 }
 
 /// [`Cart::quote`]: what is charged and for what, not how it is named (the language,
@@ -198,6 +213,34 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn eur(total: i64) -> Option<String> {
+        in_currency(total, Currency::EUR)
+    }
+
+    fn in_currency(total: i64, currency: Currency) -> Option<String> {
+        charge_limit(Money::new(total, currency), Locale::En)
+    }
+
+    #[test]
+    fn a_total_stripe_cannot_charge_in_one_payment_is_named_with_its_limit() {
+        for chargeable in [50, 1800, 99_999_999] {
+            assert_eq!(eur(chargeable), None, "{chargeable}");
+        }
+        for small in [0, 49] {
+            assert_eq!(eur(small).unwrap(), "The smallest order we can charge is €0.50.");
+        }
+        assert!(eur(100_000_000).unwrap().starts_with("We cannot charge more than €999,999.99 in one payment"));
+        // Stripe's minimum is the currency's own.
+        let gbp = Currency::parse("gbp").unwrap();
+        assert!(in_currency(30, gbp).is_none() && in_currency(29, gbp).is_some());
+        let sek = Currency::parse("sek").unwrap();
+        assert!(in_currency(299, sek).is_some() && in_currency(300, sek).is_none());
+        let jpy = Currency::parse("jpy").unwrap();
+        assert_eq!(in_currency(49, jpy).unwrap(), "The smallest order we can charge is ¥50.");
+        let large = charge_limit(Money::new(100_000_000, Currency::EUR), Locale::Fr).unwrap();
+        assert!(large.starts_with("Nous ne pouvons pas débiter plus de") && large.contains("999\u{202f}999,99\u{a0}€"), "{large}");
+    }
+
     fn catalog() -> Catalog {
         Catalog::parse(
             r#"
@@ -223,6 +266,10 @@ mod tests {
             code = "TEN"
             percent_off = 10
             minimum_amount = 2000
+
+            [[discounts]]
+            code = "ALL"
+            percent_off = 100
             "#,
             Currency::EUR,
         )
@@ -241,6 +288,17 @@ mod tests {
     fn an_empty_cart_costs_nothing() {
         let cart = price(&catalog(), Currency::EUR, &[], None, 0, Locale::En).unwrap();
         assert_eq!((cart.subtotal.amount, cart.item_count), (0, 0));
+        assert_eq!(cart.charge_limit, None);
+    }
+
+    #[test]
+    fn a_priced_cart_says_why_stripe_could_not_charge_its_total() {
+        let mug = [("mug".to_owned(), 1)];
+        assert_eq!(price(&catalog(), Currency::EUR, &mug, None, 0, Locale::En).unwrap().charge_limit, None);
+        let free = price(&catalog(), Currency::EUR, &mug, Some("ALL"), 0, Locale::Fr).unwrap();
+        assert_eq!(free.total.amount, 0);
+        assert_eq!(free.charge_limit, charge_limit(free.total, Locale::Fr));
+        assert!(free.charge_limit.unwrap().starts_with("La plus petite commande"));
     }
 
     #[test]

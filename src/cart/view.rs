@@ -36,7 +36,7 @@ fn CartLines(cart: Cart, set: ServerAction<SetCartQuantity>, discount: ServerAct
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     // A total Stripe could not charge in one payment: no way to the checkout, and why.
-    let to_checkout = match cart.uncharged_because(locale) {
+    let to_checkout = match cart.charge_limit.clone() {
         Some(reason) => view! { <p class="notice" role="status" data-testid="charge-limit">{reason}</p> }.into_any(),
         None => view! { <a href="/checkout" class="button primary">{t.go_to_checkout()}</a> }.into_any(),
     };

@@ -161,6 +161,7 @@ mod tests {
                 }),
                 discount_note: some("expired"),
                 total: eur(1080),
+                charge_limit: some("The smallest order we can charge is €0.50."),
                 quote: "q".into(),
             },
             publishable_key: "pk_test_x".into(),
@@ -196,7 +197,9 @@ mod tests {
             let json = serde_json::to_string(&view(filled)).unwrap();
             assert_eq!(serde_json::from_str::<CheckoutView>(&json).unwrap(), view(filled), "{json}");
             assert!(!json.contains("null"), "{json}");
-            for key in ["discount", "discount_note", "recurring", "customer_session_client_secret", "email", "subscription_terms"] {
+            for key in
+                ["discount", "discount_note", "charge_limit", "recurring", "customer_session_client_secret", "email", "subscription_terms"]
+            {
                 assert_eq!(json.contains(&format!("\"{key}\"")), filled, "{key} in {json}");
             }
         }

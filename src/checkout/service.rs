@@ -285,7 +285,7 @@ fn priced_cart(locale: Locale, cart: &crate::cart::Cart) -> Result<(NewOrder, Ve
         // Only a ConfirmationToken subscribes (`confirm`); this is the legacy path.
         return Err(AppError::invalid(locale.texts().wrong_path_token()));
     }
-    if let Some(reason) = cart.uncharged_because(locale) {
+    if let Some(reason) = cart.charge_limit.clone() {
         return Err(AppError::invalid(reason));
     }
     let lines = cart

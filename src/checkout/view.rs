@@ -36,7 +36,7 @@ pub fn CheckoutPage(
         }
         .into_any(),
         // Stripe could not charge the total in one payment: said before any card is typed.
-        Ok(checkout) => match checkout.cart.uncharged_because(locale) {
+        Ok(checkout) => match checkout.cart.charge_limit.clone() {
             Some(reason) => view! {
                 <p class="notice" role="status" data-testid="charge-limit">{reason}</p>
                 <p><a href="/cart" class="button primary">{t.back_to_cart()}</a></p>
@@ -68,7 +68,9 @@ pub fn CheckoutPage(
 
 /// Whether the checkout page shows its island (the document then loads the bundle).
 pub fn has_form(checkout: &Result<CheckoutView, AppError>) -> bool {
-    checkout.as_ref().is_ok_and(|checkout| !checkout.cart.lines.is_empty() && !checkout.needs_account && checkout.cart.is_chargeable())
+    checkout
+        .as_ref()
+        .is_ok_and(|checkout| !checkout.cart.lines.is_empty() && !checkout.needs_account && checkout.cart.charge_limit.is_none())
 }
 
 /// Whether a payment with this Stripe status went through (or is on its way).
@@ -177,6 +179,9 @@ fn CheckoutForm(checkout: CheckoutView, children: Children) -> impl IntoView {
     // decides what is charged), and so does the Pay button. `shown` is that amount:
     // until it is the server's new total, Pay waits.
     let shown = RwSignal::new(checkout.cart.total);
+    // A total as repriced that Stripe could not charge (a discount under its minimum,
+    // another tab's cart over its maximum) is said beside Pay, which waits for another.
+    let chargeable = move || cart.with(|cart| cart.charge_limit.is_none());
     Effect::new(move |_| {
         if let Some(Ok(priced)) = discount.value().get() {
             cart.set(priced);
@@ -185,7 +190,9 @@ fn CheckoutForm(checkout: CheckoutView, children: Children) -> impl IntoView {
     Effect::new(move |_| {
         let total: Money = cart.with(|cart| cart.total);
         if total != shown.get_untracked() {
-            if let Some((_, elements)) = stripe.get_value() {
+            if let Some((_, elements)) = stripe.get_value()
+                && chargeable()
+            {
                 elements.update_amount(total.amount);
             }
             shown.set(total);
@@ -193,9 +200,16 @@ fn CheckoutForm(checkout: CheckoutView, children: Children) -> impl IntoView {
     });
     let repricing = move || discount.pending().get() || cart.with(|cart| cart.total) != shown.get();
 
+    // What the form says beside Pay while it waits: the server asking Stripe again, or
+    // why Stripe could not charge the total as repriced.
+    let notice = move || match checking.get() {
+        true => Some(("payment-checking", t.checking_unknown_outcome().to_owned())),
+        false => cart.with(|cart| cart.charge_limit.clone()).map(|reason| ("charge-limit", reason)),
+    };
+
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        if busy.get_untracked() || repricing() {
+        if busy.get_untracked() || repricing() || !chargeable() {
             return;
         }
         let Some((js, elements)) = stripe.get_value() else {
@@ -303,14 +317,14 @@ fn CheckoutForm(checkout: CheckoutView, children: Children) -> impl IntoView {
         <form class="payment" on:submit=on_submit>
             {children()}
             {move || picked.get().map(|id| view! { <PickedMethod method=saved_methods.with_value(|saved| saved.iter().find(|m| m.id == id).cloned())/> })}
-            {move || checking.get().then(|| view! { <p class="notice" data-testid="payment-checking" role="status">{t.checking_unknown_outcome()}</p> })}
+            {move || notice().map(|(id, text)| view! { <p class="notice" data-testid=id role="status">{text}</p> })}
             <p class="error" data-testid="payment-error" role="alert" aria-live="assertive">{move || error.get()}</p>
             {move || unknown_order.get().map(|order| view! { <p><a href=format!("/orders/{order}")>{t.view_order()}</a></p> })}
             <button
                 type="submit"
                 class="primary"
                 data-testid="pay-button"
-                disabled=move || busy.get() || !ready.get() || repricing()
+                disabled=move || busy.get() || !ready.get() || repricing() || !chargeable()
                 aria-busy=move || (busy.get() || repricing()).to_string()
             >
                 {move || (busy.get() || repricing()).then(|| view! { <span class="spinner" aria-hidden="true"></span> })}

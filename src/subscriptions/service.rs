@@ -70,7 +70,7 @@ pub async fn subscribe(
         .subscription()
         .and_then(|line| line.recurring.map(|recurring| (line, recurring)))
         .ok_or_else(|| AppError::invalid(t.cart_empty_pay()))?;
-    if let Some(reason) = cart.uncharged_because(request.locale) {
+    if let Some(reason) = cart.charge_limit.clone() {
         return Err(AppError::invalid(reason));
     }
     let product = state.catalog.find(line.product_id.as_str()).ok_or_else(|| AppError::invalid(t.not_in_catalog()))?;
