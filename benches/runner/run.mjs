@@ -88,6 +88,12 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
+/** Write system calls (files and sockets alike) a process has made so far: what a design
+ * that batches its disk writes saves shows here first. */
+function writeCalls(pid) {
+  return Number(/^syscw: (\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/io`, 'utf8'))[1]);
+}
+
 function resetPeakRss(pid) {
   try {
     fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
@@ -359,11 +365,13 @@ async function runScenarios(label, name, server, pid, prepared, seconds) {
     fn(WARM_SECS, true);
     resetPeakRss(pid);
     const cpuBefore = cpuSeconds(pid);
+    const writesBefore = writeCalls(pid);
     const result = fn(seconds, false);
     // The server's own CPU per request: fair even when the emulator shares the cores.
     const cpuMs = ((cpuSeconds(pid) - cpuBefore) * 1000) / Math.max(1, result.requests);
-    results[scenario] = { ...result, cpuMs, rss: peakRss(pid), poolExceeded: pool !== undefined && result.rps * seconds > pool };
-    process.stderr.write(`  ${label} ${name} ${scenario}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99.toFixed(2)} ms, ${cpuMs.toFixed(3)} CPU ms/req\n`);
+    const writes = (writeCalls(pid) - writesBefore) / Math.max(1, result.requests);
+    results[scenario] = { ...result, cpuMs, writes, rss: peakRss(pid), poolExceeded: pool !== undefined && result.rps * seconds > pool };
+    process.stderr.write(`  ${label} ${name} ${scenario}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99.toFixed(2)} ms, ${cpuMs.toFixed(3)} CPU ms/req, ${writes.toFixed(1)} writes/req\n`);
   };
   run('GET /', (secs) => wrk(`${server.url}/`, secs));
   run('GET /checkout', (secs) => wrk(`${server.url}/checkout`, secs, ['-H', `Cookie: ${prepared.checkoutCookie}`]));
@@ -494,15 +502,15 @@ function format(value, digits = 0) {
 
 function table(rows, baseline) {
   const header = [
-    'scenario', 'storefront req/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'RSS MB',
-    'reference req/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'RSS MB', 'throughput ×', 'p99 ÷', 'CPU/req ÷',
+    'scenario', 'storefront req/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'writes/req', 'RSS MB',
+    'reference req/s', 'p50 ms', 'p99 ms', 'CPU ms/req', 'writes/req', 'RSS MB', 'throughput ×', 'p99 ÷', 'CPU/req ÷',
   ];
   const lines = [header, header.map(() => '---')];
   for (const [scenario, s, r] of rows) {
     lines.push([
       scenario,
-      format(s.rps), format(s.p50, 2), format(s.p99, 2), format(s.cpuMs, 3), format(s.rss, 1),
-      format(r?.rps), format(r?.p50, 2), format(r?.p99, 2), format(r?.cpuMs, 3), format(r?.rss, 1),
+      format(s.rps), format(s.p50, 2), format(s.p99, 2), format(s.cpuMs, 3), format(s.writes, 1), format(s.rss, 1),
+      format(r?.rps), format(r?.p50, 2), format(r?.p99, 2), format(r?.cpuMs, 3), format(r?.writes, 1), format(r?.rss, 1),
       r ? format(s.rps / r.rps, 2) : '—',
       r ? format(s.p99 / r.p99, 2) : '—',
       r?.cpuMs ? format(s.cpuMs / r.cpuMs, 2) : '—',
