@@ -532,11 +532,19 @@ async fn cross_site_posts_are_refused_and_change_nothing() {
         post(Some("https://evil.example"), "account/sign-up", &[("email", "a@example.com"), ("password", "long enough pw")]).await,
         403
     );
+    // A browser's own word that the page is another site's, whatever else it sends.
+    let fetch_site = |site: &'static str| {
+        let request = app.client.post(format!("{}/api/cart/add", app.base)).header("sec-fetch-site", site);
+        async move { request.form(&[("product_id", "ceramic-mug"), ("quantity", "1")]).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(fetch_site("cross-site").await, 403);
+    assert_eq!(fetch_site("same-site").await, 403);
     assert_eq!(app.cart().await["item_count"], 0, "nothing was added");
+    assert_eq!(fetch_site("same-origin").await, 200);
     // The shop's own pages, and clients that are not browsers (no Origin): accepted.
     assert_eq!(post(Some("{base}"), "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await, 200);
     assert_eq!(post(None, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await, 200);
-    assert_eq!(app.cart().await["item_count"], 2);
+    assert_eq!(app.cart().await["item_count"], 3);
 }
 
 /// The repository's `public/` as the site root: the favicon and the product images.

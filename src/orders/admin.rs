@@ -64,7 +64,8 @@ fn no_such_order() -> Response {
 }
 
 /// A merchant's posted form, once the request is known to be the merchant's: the
-/// credentials and the origin are checked before the body is looked at, so that nobody
+/// origin (by `server::middleware::writes`, for every write) and the credentials are
+/// checked before the body is looked at, so that nobody
 /// else learns anything from how a body is refused. A body that is no such form (not
 /// one this view rendered) gets the form's defaults, which its nonce check refuses
 /// with a message saying to reload the page. `None` for an order address that is not
@@ -414,7 +415,7 @@ pub struct HandledForm {
 /// `POST /admin/orders/{id}/handled`: the merchant has dealt with what they were told
 /// about the order; it leaves the flagged list until a new message about it.
 pub async fn handled(State(state): State<AppState>, headers: HeaderMap, id: OrderPath, form: Posted<HandledForm>) -> Response {
-    if let Some(refused) = check_post(&state, &headers) {
+    if let Some(refused) = check(&state, &headers) {
         return refused;
     }
     let Some((id, form)) = posted(&id, form) else { return no_such_order() };
@@ -602,29 +603,6 @@ pub struct RefundForm {
     request: String,
 }
 
-/// Whether a state-changing request comes from this site's own pages (browsers send
-/// Basic credentials to any page that posts here; this refuses other origins).
-fn same_origin(headers: &HeaderMap) -> bool {
-    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-    if let Some(site) = fetch_site {
-        return site == "same-origin";
-    }
-    match (headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), headers.get(header::HOST).and_then(|v| v.to_str().ok())) {
-        (Some(origin), Some(host)) => origin.split_once("://").is_some_and(|(_, rest)| rest == host),
-        (Some(_), None) => false,
-        (None, _) => true,
-    }
-}
-
-/// `None` when a state-changing request may go on: the merchant's, from this shop's own
-/// order page; otherwise the reply to send.
-fn check_post(state: &AppState, headers: &HeaderMap) -> Option<Response> {
-    if let Some(refused) = check(state, headers) {
-        return Some(refused);
-    }
-    (!same_origin(headers)).then(|| (StatusCode::FORBIDDEN, "Orders are changed from this shop's own order page.").into_response())
-}
-
 /// Back to the order's page (its id is a stored order's: URL-safe), saying what happened.
 fn back_to(id: &str, key: &str, value: &str) -> Response {
     let query = serde_qs::to_string(&std::collections::BTreeMap::from([(key, value)])).unwrap_or_default();
@@ -639,7 +617,7 @@ fn well_formed_nonce(request: &str) -> bool {
 /// `POST /admin/orders/{id}/refunds`: asks Stripe to refund part or all of a paid
 /// order; the refund is recorded from Stripe's answer and its webhooks.
 pub async fn refund(State(state): State<AppState>, headers: HeaderMap, id: OrderPath, form: Posted<RefundForm>) -> Response {
-    if let Some(refused) = check_post(&state, &headers) {
+    if let Some(refused) = check(&state, &headers) {
         return refused;
     }
     let Some((id, form)) = posted(&id, form) else { return no_such_order() };
@@ -745,7 +723,7 @@ enum Settle {
 }
 
 async fn settle_authorization(state: &AppState, headers: &HeaderMap, id: OrderPath, form: Posted<CaptureForm>, action: Settle) -> Response {
-    if let Some(refused) = check_post(state, headers) {
+    if let Some(refused) = check(state, headers) {
         return refused;
     }
     let Some((id, form)) = posted(&id, form) else { return no_such_order() };

@@ -128,9 +128,8 @@ pub fn form_encoded<B>(request: &Request<B>) -> bool {
 
 /// A write, before its handler runs (reads pass untouched):
 ///
-/// - Refused (403) when a browser says it comes from another site: its `Origin` names
-///   neither this request's own host nor the shop's public URL. Browsers send `Origin`
-///   on every such request; clients that send none (scripts, Stripe's webhooks, the
+/// - Refused (403) when a browser says it comes from another site
+///   ([`from_another_site`]); clients that say nothing (scripts, Stripe's webhooks, the
 ///   tests) are not browsers carrying a shopper's cookies, and pass. Against login CSRF
 ///   above all: `SameSite=Lax` keeps the session cookie off cross-site posts, but
 ///   signing in needs no cookie, so another site could otherwise sign a shopper in to
@@ -149,15 +148,11 @@ pub async fn writes(
     if matches!(*request.method(), http::Method::GET | http::Method::HEAD | http::Method::OPTIONS) {
         return next.run(request).await;
     }
-    if let Some(origin) = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok());
-        let authority = origin.split_once("://").map(|(_, rest)| rest);
-        let same_host = authority.is_some() && authority == host;
-        if !same_host && origin != &*writes.public_origin {
-            tracing::warn!(%origin, "refused a cross-site request");
-            return Refusal::of(request.headers(), request.uri(), writes.default_locale)
-                .reply(StatusCode::FORBIDDEN, Texts::request_cross_site);
-        }
+    if from_another_site(request.headers(), &writes.public_origin) {
+        let origin = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("?");
+        tracing::warn!(%origin, "refused a cross-site request");
+        return Refusal::of(request.headers(), request.uri(), writes.default_locale)
+            .reply(StatusCode::FORBIDDEN, Texts::request_cross_site);
     }
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|length| length.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > writes.max_body_bytes as u64) {
@@ -172,6 +167,24 @@ pub async fn writes(
         Ok(Err(_)) => refuse(StatusCode::BAD_REQUEST, Texts::request_unreadable),
         Err(_) => refuse(StatusCode::REQUEST_TIMEOUT, Texts::request_too_slow),
     }
+}
+
+/// Whether a browser says this write comes from a page of another site. Its own word
+/// first (Fetch Metadata's `Sec-Fetch-Site`, which compares the page's origin with the
+/// request's, so it holds behind a proxy too): anything but `same-origin` (or `none`, a
+/// request the user made, not a page) is another site's. A browser too old to send it
+/// still sends `Origin`, which must then name this request's host or the shop's public
+/// URL. A client with neither is no browser carrying a shopper's cookies.
+fn from_another_site(headers: &http::HeaderMap, public_origin: &str) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.as_bytes(), b"same-origin" | b"none");
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else { return false };
+    let origin = origin.to_str().unwrap_or_default();
+    let authority = origin.split_once("://").map(|(_, rest)| rest);
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let same_host = authority.is_some() && authority == host;
+    !same_host && origin != public_origin
 }
 
 pub fn apply(router: Router) -> Router {
@@ -265,6 +278,29 @@ mod tests {
             post_to("/", Body::from("0"), &cross_site).await,
             (StatusCode::FORBIDDEN, crate::i18n::EN.request_cross_site().to_owned())
         );
+    }
+
+    #[test]
+    fn a_write_is_another_sites_when_the_browser_says_so() {
+        let says = |pairs: &[(&'static str, &'static str)]| {
+            let mut headers = http::HeaderMap::new();
+            for (name, value) in pairs {
+                headers.insert(*name, HeaderValue::from_static(value));
+            }
+            from_another_site(&headers, "https://shop.example")
+        };
+        // Fetch Metadata, whatever `Origin` says.
+        assert!(says(&[("sec-fetch-site", "cross-site")]));
+        assert!(says(&[("sec-fetch-site", "same-site"), ("origin", "https://shop.example")]));
+        assert!(!says(&[("sec-fetch-site", "same-origin"), ("origin", "https://shop.example")]));
+        assert!(!says(&[("sec-fetch-site", "none")]));
+        // Without it: `Origin`, this request's host or the public URL.
+        assert!(says(&[("origin", "https://evil.example"), ("host", "shop.example")]));
+        assert!(says(&[("origin", "null"), ("host", "shop.example")]));
+        assert!(!says(&[("origin", "http://10.0.0.5:3000"), ("host", "10.0.0.5:3000")]));
+        assert!(!says(&[("origin", "https://shop.example"), ("host", "10.0.0.5:3000")]));
+        // Neither: not a browser.
+        assert!(!says(&[("host", "shop.example")]));
     }
 
     #[test]

@@ -72,7 +72,8 @@ fn hash_file_beside_binary(name: &str) -> bool {
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Colours only for a terminal: a log file or a collector gets plain text.
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())).init();
 }
 
 /// A storefront bound to its address, ready to serve. `main` and the integration tests
