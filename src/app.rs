@@ -59,7 +59,8 @@ pub struct PageHead {
 
 /// The whole HTML document: `page` inside the chrome, rendered to a string.
 pub fn document(document: &Document, head: &PageHead, nonce: &str, page: impl IntoView) -> String {
-    let lang = crate::i18n::use_locale().tag();
+    let locale = crate::i18n::use_locale();
+    let lang = locale.tag();
     let bundle = &document.bundle;
     let island = head.island.then(|| {
         let split = bundle.split_js.clone().map(|js| view! { <link rel="modulepreload" href=js nonce=nonce.to_owned()/> });
@@ -68,7 +69,7 @@ pub fn document(document: &Document, head: &PageHead, nonce: &str, page: impl In
         view! {
             <link rel="modulepreload" href=bundle.js.clone() nonce=nonce.to_owned()/>
             <link rel="preload" href=bundle.wasm.clone() r#as="fetch" r#type="application/wasm" crossorigin="anonymous"/>
-            <script nonce=nonce.to_owned()>{format!("window.__wasm = {};", bundle.compiling())}</script>
+            <script nonce=nonce.to_owned()>{format!("window.__wasm = {};{}", bundle.compiling(), unfinished(locale))}</script>
             {split}
         }
     });
@@ -96,7 +97,7 @@ pub fn document(document: &Document, head: &PageHead, nonce: &str, page: impl In
                 {address}
             </head>
             <body>
-                <a class="skip-link" href="#main">{crate::i18n::use_locale().texts().skip_to_content()}</a>
+                <a class="skip-link" href="#main">{locale.texts().skip_to_content()}</a>
                 <Header shop=document.shop_name.clone() cart_count=head.cart_count/>
                 <main id="main">{page}</main>
                 // A page without an island is interactive once it is parsed: its forms
@@ -106,6 +107,30 @@ pub fn document(document: &Document, head: &PageHead, nonce: &str, page: impl In
         </html>
     }
     .to_html()
+}
+
+/// A script defining `window.__unfinished(error)`, which says at the top of the page, in
+/// the shopper's language, that it could not finish loading and what to do: the
+/// islands' loader calls it when the wasm did not arrive or hydrating failed, and so
+/// does a failed `import` of the bundle's JS (an `error` event at the loader's module
+/// script, caught here before it happens). The page's forms that need no JavaScript
+/// still work; Stripe's do not.
+fn unfinished(locale: crate::i18n::Locale) -> String {
+    let text = locale.texts().page_unfinished();
+    format!(
+        "window.__unfinished = (error) => {{\
+           console.error(error);\
+           const said = document.createElement('p');\
+           said.className = 'error';\
+           said.setAttribute('role', 'alert');\
+           said.dataset.testid = 'page-unfinished';\
+           said.textContent = {text:?};\
+           document.getElementById('main').prepend(said);\
+         }};\
+         addEventListener('error', (event) => {{\
+           if (event.target.type === 'module') window.__unfinished(new Error('the bundle did not load'));\
+         }}, true);"
+    )
 }
 
 /// On a page with islands: hydrates them, then marks `<body data-hydrated="true">` (the
@@ -120,20 +145,25 @@ pub fn document(document: &Document, head: &PageHead, nonce: &str, page: impl In
 /// the first layout and paint), and it is render-blocking until then. When the wasm has
 /// compiled by the end of parsing too, the islands hydrate (and Elements mount) before
 /// the page's first layout, as the reference's inline script does. An island the bundle
-/// has no function for (the page and `/pkg` from different builds) is an error in the
-/// console, and the page is then never marked hydrated.
+/// has no function for (the page and `/pkg` from different builds), a wasm that did not
+/// arrive or a failed hydration is said on the page ([`unfinished`]) and in the console,
+/// and the page is then never marked hydrated.
 #[component]
 fn IslandLoader(bundle: Bundle, nonce: String) -> impl IntoView {
     let script = format!(
         "import * as bundle from {:?};\
-         bundle.initSync({{ module: await window.__wasm }});\
-         bundle.hydrate();\
-         for (const island of document.querySelectorAll('leptos-island')) {{\
-           const hydrate = bundle[island.dataset.component];\
-           if (!hydrate) throw new Error(`no island ${{island.dataset.component}} in the bundle: the page and /pkg are from different builds`);\
-           await hydrate(island);\
-         }}\
-         document.body.dataset.hydrated = 'true';",
+         try {{\
+           bundle.initSync({{ module: await window.__wasm }});\
+           bundle.hydrate();\
+           for (const island of document.querySelectorAll('leptos-island')) {{\
+             const hydrate = bundle[island.dataset.component];\
+             if (!hydrate) throw new Error(`no island ${{island.dataset.component}} in the bundle: the page and /pkg are from different builds`);\
+             await hydrate(island);\
+           }}\
+           document.body.dataset.hydrated = 'true';\
+         }} catch (error) {{\
+           window.__unfinished(error);\
+         }}",
         bundle.js
     );
     view! { <script type="module" blocking="render" nonce=nonce>{script}</script> }

@@ -256,6 +256,10 @@ catalogue! {
     shipping_address: "Shipping address", "Adresse de livraison";
     payment: "Payment", "Paiement";
     form_loading: "The payment form is still loading; please wait a moment.", "Le formulaire de paiement se charge encore ; patientez un instant.";
+    form_unavailable: "The payment form could not be loaded. Check your connection and reload the page.",
+        "Le formulaire de paiement n'a pas pu se charger. Vérifiez votre connexion et rechargez la page.";
+    page_unfinished: "This page could not finish loading. Check your connection and reload the page.",
+        "Cette page n'a pas pu finir de se charger. Vérifiez votre connexion et rechargez la page.";
     processing: "Processing…", "Traitement…";
     pay_amount: "Pay {0}", "Payer {0}";
     paying_with_saved: "Paying with your saved {0} (expires {1}).", "Paiement avec votre {0} enregistrée (expire {1}).";

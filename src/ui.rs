@@ -57,6 +57,7 @@ pub fn mount_payment_element(
     // Stripe.js calls these for as long as the page lives.
     let listeners = StoredValue::<_, Storage>::new_with_storage(Vec::<Listener>::new());
     let ready = RwSignal::new(false);
+    let locale = crate::i18n::use_locale();
     Effect::new(move |_| {
         let Some(node) = target() else { return };
         if stripe.with_value(Option::is_some) {
@@ -77,7 +78,7 @@ pub fn mount_payment_element(
         });
         match mounted {
             Ok(pair) => stripe.set_value(Some(pair)),
-            Err(failure) => error.set(failure.message),
+            Err(failure) => error.set(failure.message_in(locale)),
         }
     });
     MountedPaymentElement { stripe, ready }

@@ -1,4 +1,4 @@
-import { test, expect } from './fixtures';
+import { test, expect, waitForHydration } from './fixtures';
 import type { Page } from '@playwright/test';
 
 // Pages render on the server; only islands (the checkout form, the account's cards) load
@@ -66,8 +66,54 @@ test('a page whose island the bundle lacks says so and is never marked hydrated'
       for (const island of document.querySelectorAll<HTMLElement>('leptos-island')) island.dataset.component = 'MissingIsland';
     }).observe(document, { childList: true, subtree: true });
   });
-  const failed = page.waitForEvent('pageerror');
+  const logged = page.waitForEvent('console', (message) => message.type() === 'error' && message.text().includes('no island MissingIsland in the bundle'));
   await page.goto('/checkout');
-  expect((await failed).message).toContain('no island MissingIsland in the bundle');
+  await logged;
+  await expect(page.getByTestId('page-unfinished')).toHaveText('This page could not finish loading. Check your connection and reload the page.');
   await expect(page.locator('body')).not.toHaveAttribute('data-hydrated', 'true');
+});
+
+// A shopper whose connection drops a file of the page, or whose blocker refuses it, is
+// told what to do, in their language, rather than left before a form that never comes.
+// Pages of their own: the browser's console reports each refused file.
+for (const [what, file] of [
+  ['wasm', /\/pkg\/.*\.wasm$/],
+  ['JS glue', /\/pkg\/.*\/storefront\.[^/]*\.js$/],
+] as const) {
+  test(`a checkout whose bundle's ${what} does not arrive says to reload, in French too`, async ({ context }) => {
+    const page = await context.newPage();
+    await page.goto('/');
+    await page.getByTestId('language-fr').click();
+    await page.getByTestId('add-to-cart-ceramic-mug').click();
+    await expect(page.getByTestId('cart-count')).toHaveText('1');
+    await page.route(file, (route) => route.abort('connectionfailed'));
+    await page.goto('/checkout');
+    await expect(page.getByTestId('page-unfinished')).toHaveText(
+      "Cette page n'a pas pu finir de se charger. Vérifiez votre connexion et rechargez la page.",
+    );
+    await expect(page.getByTestId('page-unfinished')).toHaveAttribute('role', 'alert');
+    await expect(page.locator('body')).not.toHaveAttribute('data-hydrated', 'true');
+    // Once the file comes through, reloading is all it takes.
+    await page.unroute(file);
+    await page.reload();
+    await waitForHydration(page);
+    await expect(page.getByTestId('pay-button')).toBeEnabled();
+    await expect(page.getByTestId('page-unfinished')).toHaveCount(0);
+  });
+}
+
+test("a checkout whose Stripe.js is blocked says so in the shopper's language", async ({ context }) => {
+  const page = await context.newPage();
+  await page.goto('/');
+  await page.getByTestId('language-fr').click();
+  await page.getByTestId('add-to-cart-ceramic-mug').click();
+  await expect(page.getByTestId('cart-count')).toHaveText('1');
+  const stripeJs = await page.locator('script[src*="/v3"]').getAttribute('src');
+  await page.route(stripeJs!, (route) => route.abort('blockedbyclient'));
+  await page.goto('/checkout');
+  await waitForHydration(page);
+  await expect(page.getByTestId('payment-error')).toHaveText(
+    "Le formulaire de paiement n'a pas pu se charger. Vérifiez votre connexion et rechargez la page.",
+  );
+  await expect(page.getByTestId('pay-button')).toBeDisabled();
 });

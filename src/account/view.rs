@@ -273,7 +273,7 @@ fn PayOverdue(subscription: String, attempt: String, cards: Vec<SavedMethod>, pu
                     .await
                     .map_err(|e| e.message(locale))?;
                 let OverduePayment::Authenticate { client_secret } = reply else { return Ok(()) };
-                let js = Stripe::new(&key).map_err(|e| e.message)?;
+                let js = Stripe::new(&key).map_err(|e| e.message_in(locale))?;
                 let authenticated = js.handle_next_action(&client_secret).await;
                 // What Stripe says became of it, which the page shows once loaded again
                 // (unknown if the server cannot tell now: the page then asks again).

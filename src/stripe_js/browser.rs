@@ -101,13 +101,11 @@ pub struct Stripe {
 impl Stripe {
     /// Fails when Stripe.js did not load (blocked, offline) or the key is refused.
     pub fn new(publishable_key: &str) -> Result<Stripe, StripeJsError> {
-        init_stripe(publishable_key).map(|js| Stripe { js }).map_err(|error| {
-            let mut error = thrown(error);
-            if error.message.contains("Stripe is not defined") {
-                error.message = "The payment form could not be loaded. Check your connection and reload the page.".into();
-            }
-            error
-        })
+        if !Reflect::has(&js_sys::global(), &"Stripe".into()).unwrap_or(false) {
+            let code = Some(StripeJsError::UNAVAILABLE.to_owned());
+            return Err(StripeJsError { kind: "api_connection_error".into(), code, message: "Stripe.js did not load".into() });
+        }
+        init_stripe(publishable_key).map(|js| Stripe { js }).map_err(thrown)
     }
 
     pub fn elements(&self, options: &ElementsOptions) -> Result<Elements, StripeJsError> {

@@ -152,8 +152,20 @@ pub struct StripeJsError {
 }
 
 impl StripeJsError {
+    /// `code` when Stripe.js itself is not on the page (blocked, offline).
+    pub const UNAVAILABLE: &str = "stripe_js_unavailable";
+
     pub fn new(kind: &str, message: impl Into<String>) -> Self {
         Self { kind: kind.to_owned(), code: None, message: message.into() }
+    }
+
+    /// What the shopper reads: Stripe.js' own message (in the language Elements was
+    /// given), or the shop's when Stripe.js never loaded.
+    pub fn message_in(self, locale: crate::i18n::Locale) -> String {
+        match self.code.as_deref() {
+            Some(Self::UNAVAILABLE) => locale.texts().form_unavailable().to_owned(),
+            _ => self.message,
+        }
     }
 }
 
