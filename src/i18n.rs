@@ -265,8 +265,8 @@ catalogue! {
     paying_with_saved: "Paying with your saved {0} (expires {1}).", "Paiement avec votre {0} enregistrée (expire {1}).";
     paying_with_saved_method: "Paying with a saved payment method.", "Paiement avec un moyen de paiement enregistré.";
     checking_payment: "Checking your payment…", "Vérification de votre paiement…";
-    checking_unknown_outcome: "The payment service did not answer in time. Checking whether your payment went through…",
-        "Le service de paiement n'a pas répondu à temps. Nous vérifions si votre paiement est passé…";
+    checking_unknown_outcome: "No answer about your payment yet. Checking whether it went through…",
+        "Pas encore de réponse pour votre paiement. Nous vérifions s'il est passé…";
     no_payment: "There is no payment to show.", "Aucun paiement à afficher.";
     paid_thanks: "Thank you! Your payment was received.", "Merci ! Votre paiement a bien été reçu.";
     payment_processing: "Your payment is processing; your order page will show when it completes.",

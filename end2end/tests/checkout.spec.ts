@@ -360,6 +360,33 @@ test('3-D Secure: the outcome shown is the server\'s, even when the browser lost
   await expect(page.getByTestId('cart-count')).toHaveText('0');
 });
 
+// The confirmation reaches the shop and Stripe charges the card, but the connection drops
+// before the page hears back. The page asks again with the same details (the shop then
+// answers with the payment it made) instead of telling the shopper to try again, which
+// would have had them make new details for a cart that is now an order.
+// A page of its own: the browser's console reports the dropped connection.
+test('a reply lost on the way back is asked for again, and the one payment shown', async ({ context }) => {
+  const page = await context.newPage();
+  const gotoHydrated = async (path: string) => {
+    await page.goto(path);
+    await waitForHydration(page);
+  };
+  await cartWithMug(page, gotoHydrated);
+  await typeCard(page, '4242424242424242');
+  let confirmations = 0;
+  await page.route('**/api/checkout/confirm', async (route) => {
+    confirmations += 1;
+    if (confirmations > 1) return route.continue();
+    await route.fetch();
+    await route.abort('connectionreset');
+  });
+  await page.getByTestId('pay-button').click();
+  await expect(page.getByTestId('payment-checking')).toBeVisible();
+  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+  expect(confirmations).toBe(2);
+  expect(await intentsFor(await orderIdFromCompletePage(page))).toBe(1);
+});
+
 test.describe('an unknown outcome', () => {
   test.use({ expectedErrorStatuses: [504] });
 

@@ -79,8 +79,10 @@ fn went_through(status: &str) -> bool {
 }
 
 /// Confirms, asking again (the same details: the same attempt, under its idempotency
-/// key) while the server cannot tell whether Stripe took the payment, for about 15
-/// seconds; `checking` is on meanwhile.
+/// key) while the page cannot know the outcome, for about 15 seconds: the server could
+/// not tell whether Stripe took the payment, or its reply never reached the page (the
+/// connection dropped, perhaps once the card was charged; new details would then find
+/// the cart already an order). `checking` is on meanwhile.
 async fn confirm_until_known<F, Fut>(confirm: F, checking: RwSignal<bool>) -> Result<PaymentReply, AppError>
 where
     F: Fn() -> Fut,
@@ -89,7 +91,7 @@ where
     let mut delay_ms = 1_000;
     loop {
         match confirm().await {
-            Err(AppError::PaymentUnknown { .. }) if delay_ms <= 8_000 => {
+            Err(AppError::PaymentUnknown { .. } | AppError::Transport(_)) if delay_ms <= 8_000 => {
                 checking.set(true);
                 crate::stripe_js::wait(delay_ms).await;
                 delay_ms *= 2;
@@ -117,7 +119,7 @@ fn CheckoutForm(checkout: CheckoutView, children: Children) -> impl IntoView {
     let t = locale.texts();
     let error = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
-    // The server could not tell yet whether Stripe took the payment.
+    // The page is asking again whether Stripe took the payment.
     let checking = RwSignal::new(false);
     // The order whose page will show an outcome that is still unknown.
     let unknown_order = RwSignal::new(None::<String>);
