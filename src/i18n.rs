@@ -350,6 +350,10 @@ catalogue! {
     card_saved: "Your card was saved.", "Votre carte a été enregistrée.";
     card_form_loading: "The card form is still loading; please wait a moment.", "Le formulaire de carte se charge encore ; patientez un instant.";
     card_being_checked: "Your card is being checked; it will appear here shortly.", "Votre carte est en cours de vérification ; elle apparaîtra ici sous peu.";
+    card_checking: "No answer about your card yet. Checking whether it was saved…",
+        "Pas encore de réponse pour votre carte. Nous vérifions si elle a été enregistrée…";
+    card_unknown: "We could not find out yet whether your card was saved. Reload this page in a moment: your saved cards show it if it was.",
+        "Nous ne savons pas encore si votre carte a été enregistrée. Rechargez cette page dans un instant : vos cartes enregistrées l'afficheront si c'est le cas.";
     card_not_saved: "Your card could not be saved. Please try another card.", "Votre carte n'a pas pu être enregistrée. Essayez une autre carte.";
     saving: "Saving…", "Enregistrement…";
     save_card: "Save card", "Enregistrer la carte";

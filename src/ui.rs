@@ -29,6 +29,32 @@ where
     }
 }
 
+/// Sends a confirmation (a payment, a card setup) again with the same details, under
+/// the same idempotency key, while the page cannot know its outcome, for about 15
+/// seconds: the server could not tell whether Stripe acted, or its reply never reached
+/// the page (the connection dropped, perhaps once the card was charged or saved; new
+/// details would then pay or save a second time). `checking` is on meanwhile.
+pub async fn ask_until_known<T, F, Fut>(confirm: F, checking: RwSignal<bool>) -> Result<T, AppError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    let mut delay_ms = 1_000;
+    loop {
+        match confirm().await {
+            Err(AppError::PaymentUnknown { .. } | AppError::Transport(_)) if delay_ms <= 8_000 => {
+                checking.set(true);
+                crate::stripe_js::wait(delay_ms).await;
+                delay_ms *= 2;
+            }
+            other => {
+                checking.set(false);
+                return other;
+            }
+        }
+    }
+}
+
 /// A form island's Stripe.js and Elements, with its Payment Element mounted.
 #[derive(Clone, Copy)]
 pub struct MountedPaymentElement {

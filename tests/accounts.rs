@@ -379,6 +379,25 @@ async fn a_card_is_added_with_a_setup_intent_and_3ds_cards_ask_for_authenticatio
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_setup_whose_answer_never_came_is_said_unknown_and_the_same_token_saves_it_once() {
+    let shop = shop_with(&[]).await;
+    let mut jenny = Browser::default();
+    shop.sign_up(&mut jenny, "jenny@example.com").await;
+    shop.ok(&mut jenny, "account/card-setup", &[]).await;
+    // Stripe saves the card, but the connection drops on the reply, on every retry too.
+    shop.fault(json!({ "path": "/v1/setup_intents", "method": "POST", "drop": true, "phase": "after", "count": 20 })).await;
+    let token = support::test_token(&shop.http, &shop.stripe, "pm_card_visa").await;
+    let (status, unknown, _) = shop.call(&mut jenny, "account/confirm-setup", &[("confirmation_token", &token)]).await;
+    assert_eq!(status, 504, "{unknown}");
+    assert!(unknown.get("PaymentUnknown").is_some(), "the page is told to ask again: {unknown}");
+    shop.http.delete(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap();
+    // The page asks again with the same token: Stripe answers what it did.
+    let reply = shop.ok(&mut jenny, "account/confirm-setup", &[("confirmation_token", &token)]).await;
+    assert_eq!(reply["status"], "succeeded");
+    assert_eq!(shop.ok(&mut jenny, "account/payment-methods", &[]).await.as_array().unwrap().len(), 1, "saved once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_legacy_path_confirms_a_payment_method_and_refuses_anyone_elses() {
     let shop = shop_with(&[("STORE_PAYMENT_METHOD_CREATION", "manual")]).await;
     // Jenny saves a card through a SetupIntent: it is attached to her Customer.

@@ -244,6 +244,12 @@ pub async fn confirm_setup(state: &AppState, request: &Request, token: &Confirma
                     decline_code: card.decline_code.clone(),
                 });
             }
+            // Perhaps saved, the reply lost: the page asks again with the same token,
+            // whose key makes Stripe answer what it did (and save the card once).
+            if error.outcome_unknown() {
+                tracing::warn!(%error, "no usable answer to a card setup; the page asks again");
+                return Err(AppError::PaymentUnknown { order_id: String::new() });
+            }
             if let crate::stripe::Error::Api(api) = &error
                 && api.status == 400
             {

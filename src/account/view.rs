@@ -399,6 +399,8 @@ fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>, card_saved: bool, ove
     let error = RwSignal::new(String::new());
     let result = RwSignal::new(if card_saved { t.card_saved().to_owned() } else { String::new() });
     let busy = RwSignal::new(false);
+    // No answer yet about the card's setup: the island asks again (`ask_until_known`).
+    let checking = RwSignal::new(false);
     let CardSetupView { publishable_key, currency, return_url } = setup;
     let target = NodeRef::<leptos::html::Div>::new();
     let options = move || ElementsOptions {
@@ -441,7 +443,10 @@ fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>, card_saved: bool, ove
                     payment_method_data: Some(PaymentMethodData { allow_redisplay: "always".into() }),
                 };
                 let token = js.create_confirmation_token(&elements, &params).await.map_err(|e| e.message)?;
-                let reply = confirm_card_setup(token).await.map_err(|e| e.message(locale))?;
+                let reply = crate::ui::ask_until_known(|| confirm_card_setup(token.clone()), checking).await.map_err(|e| match e {
+                    AppError::PaymentUnknown { .. } => t.card_unknown().to_owned(),
+                    e => e.message(locale),
+                })?;
                 let status = if reply.status == "requires_action" {
                     js.handle_next_action(&reply.client_secret).await.map_err(|e| e.message)?
                 } else {
@@ -470,7 +475,9 @@ fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>, card_saved: bool, ove
         <form class="payment" on:submit=on_submit>
             <div id="setup-element" data-testid="payment-element" node_ref=target></div>
             <p class="error" data-testid="setup-error" role="alert" aria-live="assertive">{move || error.get()}</p>
-            <p data-testid="setup-result" role="status" aria-live="polite">{move || result.get()}</p>
+            <p data-testid="setup-result" role="status" aria-live="polite">
+                {move || if checking.get() { t.card_checking().to_owned() } else { result.get() }}
+            </p>
             <button type="submit" class="primary" data-testid="add-card-button" disabled=move || busy.get() || !ready.get()
                 aria-busy=move || busy.get().to_string()>
                 {move || busy.get().then(|| view! { <span class="spinner" aria-hidden="true"></span> })}

@@ -1,9 +1,7 @@
 //! Checkout pages: `/checkout` (order summary, Payment Element, pay button) and
 //! `/checkout/complete` (the outcome, after a redirect or 3-D Secure).
 
-use super::{
-    CheckoutView, PaymentReply, PaymentResult, PaymentStatus, ShippingAddress, confirm_payment, confirm_payment_method, payment_outcome,
-};
+use super::{CheckoutView, PaymentResult, PaymentStatus, ShippingAddress, confirm_payment, confirm_payment_method, payment_outcome};
 use crate::account::SavedMethod;
 use crate::cart::{ApplyDiscount, DiscountAction, DiscountForm, Totals, apply_discount, get_cart};
 use crate::error::AppError;
@@ -76,32 +74,6 @@ pub fn has_form(checkout: &Result<CheckoutView, AppError>) -> bool {
 /// Whether a payment with this Stripe status went through (or is on its way).
 fn went_through(status: &str) -> bool {
     matches!(status, "succeeded" | "processing" | "requires_capture")
-}
-
-/// Confirms, asking again (the same details: the same attempt, under its idempotency
-/// key) while the page cannot know the outcome, for about 15 seconds: the server could
-/// not tell whether Stripe took the payment, or its reply never reached the page (the
-/// connection dropped, perhaps once the card was charged; new details would then find
-/// the cart already an order). `checking` is on meanwhile.
-async fn confirm_until_known<F, Fut>(confirm: F, checking: RwSignal<bool>) -> Result<PaymentReply, AppError>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<PaymentReply, AppError>>,
-{
-    let mut delay_ms = 1_000;
-    loop {
-        match confirm().await {
-            Err(AppError::PaymentUnknown { .. } | AppError::Transport(_)) if delay_ms <= 8_000 => {
-                checking.set(true);
-                crate::stripe_js::wait(delay_ms).await;
-                delay_ms *= 2;
-            }
-            other => {
-                checking.set(false);
-                return other;
-            }
-        }
-    }
 }
 
 /// The order summary with its discount field, the Address and Payment Elements and the
@@ -240,12 +212,15 @@ fn CheckoutForm(checkout: CheckoutView, children: Children) -> impl IntoView {
                         None => None,
                     };
                     let method = js.create_payment_method(&elements).await.map_err(|e| e.message)?;
-                    confirm_until_known(|| confirm_payment_method(method.clone(), shipping.clone(), email.clone(), quote.clone()), checking)
-                        .await
+                    crate::ui::ask_until_known(
+                        || confirm_payment_method(method.clone(), shipping.clone(), email.clone(), quote.clone()),
+                        checking,
+                    )
+                    .await
                 } else {
                     let params = ConfirmationTokenParams { return_url, payment_method_data: None };
                     let token = js.create_confirmation_token(&elements, &params).await.map_err(|e| e.message)?;
-                    confirm_until_known(|| confirm_payment(token.clone(), email.clone(), quote.clone()), checking).await
+                    crate::ui::ask_until_known(|| confirm_payment(token.clone(), email.clone(), quote.clone()), checking).await
                 };
                 if let Err(AppError::CartChanged(_)) = &confirmed
                     && let Ok(now) = get_cart().await
