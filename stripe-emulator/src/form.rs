@@ -130,7 +130,11 @@ impl Params {
     /// An integer parameter, if present.
     pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
         self.str(name)?
-            .map(|value| value.parse::<i64>().map_err(|_| ApiError::invalid_param(name, format!("Invalid integer: {value}"))))
+            .map(|value| {
+                value
+                    .parse::<i64>()
+                    .map_err(|_| ApiError::invalid_param(name, format!("Invalid integer: {value}")).with_code("parameter_invalid_integer"))
+            })
             .transpose()
     }
 

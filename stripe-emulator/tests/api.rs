@@ -187,11 +187,18 @@ async fn amounts_and_currencies_follow_stripes_rules() {
     assert_eq!(pounds.body["error"]["message"], "Amount must be at least £0.30 gbp");
     for nothing in ["0", "-5"] {
         let refused = stripe.post("/v1/payment_intents", &[("amount", nothing), ("currency", "eur")]).await;
+        let error = &refused.body["error"];
         assert_eq!(
-            (refused.status, refused.body["error"]["message"].as_str(), refused.body["error"]["param"].as_str()),
-            (400, Some("This value must be greater than or equal to 1."), Some("amount"))
+            (refused.status, error["code"].as_str(), error["message"].as_str(), error["param"].as_str()),
+            (400, Some("parameter_invalid_integer"), Some("This value must be greater than or equal to 1."), Some("amount"))
         );
     }
+    let not_a_number = stripe.post("/v1/payment_intents", &[("amount", "12.50"), ("currency", "eur")]).await;
+    let error = &not_a_number.body["error"];
+    assert_eq!(
+        (not_a_number.status, error["code"].as_str(), error["message"].as_str(), error["param"].as_str()),
+        (400, Some("parameter_invalid_integer"), Some("Invalid integer: 12.50"), Some("amount"))
+    );
     let bad_currency = stripe.post("/v1/payment_intents", &[("amount", "1000"), ("currency", "euro")]).await;
     assert_eq!((bad_currency.status, bad_currency.body["error"]["param"].as_str()), (400, Some("currency")));
     let upper = stripe.post("/v1/payment_intents", &[("amount", "1000"), ("currency", "EUR")]).await;

@@ -52,7 +52,9 @@ pub(super) fn currency(params: &Params) -> Result<(String, i64), ApiError> {
 fn amount(params: &Params, minimum: i64, currency: &str) -> Result<i64, ApiError> {
     let amount = params.int("amount")?.ok_or_else(|| ApiError::missing_param("amount"))?;
     if amount < 1 {
-        return Err(ApiError::invalid_param("amount", "This value must be greater than or equal to 1."));
+        return Err(
+            ApiError::invalid_param("amount", "This value must be greater than or equal to 1.").with_code("parameter_invalid_integer")
+        );
     }
     if amount < minimum {
         return Err(ApiError::invalid_param("amount", format!("Amount must be at least {} {currency}", major_units(minimum, currency)))
