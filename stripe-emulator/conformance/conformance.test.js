@@ -133,6 +133,11 @@ test('invalid requests surface as StripeInvalidRequestError naming the parameter
     (/** @type {any} */ error) => error instanceof Stripe.errors.StripeInvalidRequestError && error.param === 'amount',
   );
   await assert.rejects(
+    stripe.paymentIntents.create({ amount: 0, currency: 'eur' }),
+    (/** @type {any} */ error) =>
+      error instanceof Stripe.errors.StripeInvalidRequestError && error.code === 'parameter_invalid_integer' && error.param === 'amount',
+  );
+  await assert.rejects(
     stripe.paymentIntents.retrieve('pi_does_not_exist'),
     (/** @type {any} */ error) => error.statusCode === 404 && error.code === 'resource_missing',
   );
