@@ -112,6 +112,11 @@ test('a card is added in setup mode through 3-D Secure', async ({ page, gotoHydr
   await page.locator('#test-source-authorize-3ds').click();
   await expect(page.getByTestId('setup-result')).toHaveText('Your card was saved.');
   await expect(page.getByTestId('saved-method-3155')).toBeVisible();
+  // The form is emptied for another card: pressing Save again saves nothing twice.
+  await expect(paymentFrame(page).locator('[name="number"]')).toHaveValue('');
+  await page.getByTestId('add-card-button').click();
+  await expect(page.getByTestId('setup-error')).toHaveText('Your card number is incomplete.');
+  await expect(page.locator('[data-testid^="saved-method-"]')).toHaveCount(1);
   // It is offered at checkout.
   await mugInCart(page, gotoHydrated);
   await expect(page.getByTestId('saved-method-3155')).toBeVisible();

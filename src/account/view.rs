@@ -462,6 +462,9 @@ fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>, card_saved: bool, ove
                 // The page again: the overdue renewal's form offers the new card.
                 Ok(_) if overdue => drop(window().location().reload()),
                 Ok(message) => {
+                    // The card is saved: the form is ready for another, and a second
+                    // click cannot save this one twice.
+                    elements.clear_payment_element();
                     result.set(message);
                     added.update(|n| *n += 1);
                 }

@@ -32,6 +32,8 @@ extern "C" {
     fn update(this: &JsElements, options: &JsValue);
     #[wasm_bindgen(method)]
     fn submit(this: &JsElements) -> Promise;
+    #[wasm_bindgen(method, js_name = getElement)]
+    fn get_element(this: &JsElements, kind: &str) -> Option<JsElement>;
 
     #[derive(Clone)]
     type JsElement;
@@ -43,6 +45,8 @@ extern "C" {
     fn off(this: &JsElement, event: &str, handler: &Function);
     #[wasm_bindgen(method)]
     fn destroy(this: &JsElement);
+    #[wasm_bindgen(method)]
+    fn clear(this: &JsElement);
     #[wasm_bindgen(method, js_name = getValue)]
     fn get_value(this: &JsElement) -> Promise;
 }
@@ -180,6 +184,14 @@ impl Elements {
     pub fn submit(&self) -> impl Future<Output = Result<(), StripeJsError>> + use<> {
         let promise = self.js.submit();
         async move { settle(promise).await.map(|_| ()) }
+    }
+
+    /// Empties the Payment Element's fields once what was typed in them has been used
+    /// (`getElement('payment').clear()`).
+    pub fn clear_payment_element(&self) {
+        if let Some(element) = self.js.get_element("payment") {
+            element.clear();
+        }
     }
 }
 

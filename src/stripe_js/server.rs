@@ -57,6 +57,8 @@ impl Elements {
     pub fn submit(&self) -> impl Future<Output = Result<(), StripeJsError>> + use<> {
         async { Err(not_in_browser()) }
     }
+
+    pub fn clear_payment_element(&self) {}
 }
 
 pub struct AddressElement;
