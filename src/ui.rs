@@ -5,7 +5,8 @@ use crate::stripe_js::{Elements, ElementsOptions, Listener, PaymentElement, Paym
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
-/// Shows the error of an action's last run, if it failed, in an alert region.
+/// Shows the error of an action's last run, if it failed, in an alert region. It
+/// stands above a list or a form and takes no room while empty (`.action-error`).
 #[component]
 pub fn ActionError<S>(action: ServerAction<S>) -> impl IntoView
 where
@@ -13,7 +14,7 @@ where
     S::Output: Clone + Send + Sync + 'static,
 {
     let locale = crate::i18n::use_locale();
-    view! { <p class="error" role="alert" aria-live="assertive">{move || failure(action, locale).unwrap_or_default()}</p> }
+    view! { <p class="error action-error" role="alert" aria-live="assertive">{move || failure(action, locale).unwrap_or_default()}</p> }
 }
 
 /// Why an action's last run failed, in the shopper's language; `None` if it did not.

@@ -218,7 +218,7 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
         view! {
             <section aria-labelledby="subscriptions-title" data-testid="subscriptions">
                 <h2 id="subscriptions-title">{t.your_subscriptions()}</h2>
-                <p class="error" role="alert" aria-live="assertive">
+                <p class="error action-error" role="alert" aria-live="assertive">
                     {move || {
                         failure(cancel, locale)
                             .or_else(|| failure(resume, locale))
