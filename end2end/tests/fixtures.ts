@@ -13,16 +13,7 @@ export const test = base.extend<{
 }>({
   expectedErrorStatuses: [[], { option: true }],
   page: async ({ page, expectedErrorStatuses }, use) => {
-    const problems: string[] = [];
-    page.on('console', (message) => {
-      if (message.type() !== 'error') return;
-      const text = message.text();
-      const expected = expectedErrorStatuses.some((status) =>
-        text === `Failed to load resource: the server responded with a status of ${status} (${statusText(status)})`,
-      );
-      if (!expected) problems.push(`console error: ${text}`);
-    });
-    page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
+    const problems = browserProblems(page, expectedErrorStatuses);
     await use(page);
     expect(problems, 'the browser reported errors').toEqual([]);
   },
@@ -33,6 +24,24 @@ export const test = base.extend<{
     });
   },
 });
+
+/**
+ * Collects, from now on, every console error and uncaught exception of `page` (a page of
+ * a context of the test's own: the merchant's), but the refusals with `expectedStatuses`.
+ */
+export function browserProblems(page: Page, expectedStatuses: number[] = []): string[] {
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const text = message.text();
+    const expected = expectedStatuses.some((status) =>
+      text === `Failed to load resource: the server responded with a status of ${status} (${statusText(status)})`,
+    );
+    if (!expected) problems.push(`console error: ${text}`);
+  });
+  page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
+  return problems;
+}
 
 function statusText(status: number): string {
   return { 400: 'Bad Request', 402: 'Payment Required', 404: 'Not Found', 409: 'Conflict', 429: 'Too Many Requests', 503: 'Service Unavailable', 504: 'Gateway Timeout' }[status] ?? '';

@@ -1,4 +1,4 @@
-import { test, expect, paidOrder, seriousViolations } from './fixtures';
+import { test, expect, browserProblems, paidOrder, seriousViolations } from './fixtures';
 
 // `make test` starts the end-to-end server with this merchant password.
 const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? 'e2e-merchant-token-0123456789';
@@ -13,6 +13,7 @@ test('the merchant refunds part of an order, the shopper sees it, then the rest'
   // The merchant, in a browser of their own, signed in with ADMIN_TOKEN.
   const merchantContext = await browser.newContext({ httpCredentials: { username: 'merchant', password: ADMIN_TOKEN } });
   const merchant = await merchantContext.newPage();
+  const merchantProblems = browserProblems(merchant);
   await merchant.goto(`/admin/orders/${orderId}`);
   await merchant.getByTestId('admin-refund-amount').fill('5.00');
   await merchant.getByTestId('admin-refund-reason').selectOption('requested_by_customer');
@@ -37,6 +38,7 @@ test('the merchant refunds part of an order, the shopper sees it, then the rest'
   await expect(page.getByTestId('order-refund')).toHaveCount(2);
   await expect(page.getByTestId('order-refunded')).toContainText('18.00');
   await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', 'refunded');
+  expect(merchantProblems, "the merchant's browser reported errors").toEqual([]);
   await merchantContext.close();
 });
 

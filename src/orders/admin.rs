@@ -47,7 +47,7 @@ fn money(amount: i64, currency: &str) -> String {
 /// `hash-files`, a plain `/pkg/storefront.css` is no file).
 fn page(state: &AppState, title: &str, body: &str) -> Response {
     Html(format!(
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>{title}</title><link rel="stylesheet" href="{stylesheet}"></head><body><main>{body}</main></body></html>"#,
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><link rel="icon" href="/favicon.svg" type="image/svg+xml"><title>{title}</title><link rel="stylesheet" href="{stylesheet}"></head><body><main>{body}</main></body></html>"#,
         title = escape(title),
         stylesheet = escape(&state.document.stylesheet),
     ))
