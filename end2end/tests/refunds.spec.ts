@@ -15,12 +15,15 @@ test('the merchant refunds part of an order, the shopper sees it, then the rest'
   const merchant = await merchantContext.newPage();
   const merchantProblems = browserProblems(merchant);
   await merchant.goto(`/admin/orders/${orderId}`);
+  // No table of refunds before there is one.
+  await expect(merchant.getByRole('columnheader', { name: 'Reason' })).toHaveCount(0);
   await merchant.getByTestId('admin-refund-amount').fill('5.00');
   await merchant.getByTestId('admin-refund-reason').selectOption('requested_by_customer');
   await merchant.getByTestId('admin-refund-submit').click();
   await expect(merchant.getByTestId('admin-refund-done')).toBeVisible();
   await expect(merchant.getByTestId('admin-refund')).toHaveCount(1);
   await expect(merchant.getByTestId('admin-refund')).toHaveAttribute('data-status', 'succeeded');
+  await expect(merchant.getByRole('columnheader', { name: 'Reason' })).toHaveCount(1);
 
   await page.reload();
   await expect(page.getByTestId('order-refund')).toHaveCount(1);

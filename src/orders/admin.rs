@@ -527,9 +527,15 @@ fn refunds_section(
     } else {
         String::new()
     };
+    // No table of refunds before the first (a header row over nothing).
+    let table = if rows.is_empty() {
+        String::new()
+    } else {
+        format!("<table><tr><th>Refund</th><th>Amount</th><th>Status</th><th>Reason</th></tr>{rows}</table>")
+    };
     format!(
         "<h2>Refunds</h2>{message}{failed}{fraud_warning}<p>Refunded <strong data-testid=\"admin-refunded\">{refunded}</strong> of {total}.</p>\
-         <table><tr><th>Refund</th><th>Amount</th><th>Status</th><th>Reason</th></tr>{rows}</table>{form}",
+         {table}{form}",
         refunded = escape(&money(refunds.refunded, &order.currency)),
         total = escape(&money(order.charged, &order.currency)),
     )
