@@ -37,6 +37,8 @@ test.describe('in French', () => {
     await expect(page.getByTestId('payment-result')).toHaveText('Merci ! Votre paiement a bien été reçu.');
     await page.getByRole('link', { name: 'Voir votre commande' }).click();
     await expect(page.getByTestId('order-status')).toHaveText('Payée');
+    // French puts a (no-break) space before a colon.
+    await expect(page.getByText('Statut\u00a0: Payée')).toBeVisible();
   });
 });
 
