@@ -343,7 +343,7 @@ catalogue! {
     saved_cards: "Saved cards", "Cartes enregistrées";
     loading_cards: "Loading your cards…", "Chargement de vos cartes…";
     no_saved_cards: "No saved cards. Tick “save” when you pay, or add one below.",
-        "Aucune carte enregistrée. Cochez « enregistrer » lors d'un paiement, ou ajoutez-en une ci-dessous.";
+        "Aucune carte enregistrée. Cochez «\u{a0}enregistrer\u{a0}» lors d'un paiement, ou ajoutez-en une ci-dessous.";
     expires: "Expires {0}", "Expire {0}";
     remove_named: "Remove {0}", "Retirer {0}";
     add_a_card: "Add a card", "Ajouter une carte";
