@@ -302,7 +302,9 @@ catalogue! {
     // Orders
     order_title: "Order {0}", "Commande {0}";
     order_not_found: "Order not found", "Commande introuvable";
-    status: "Status:", "Statut\u{a0}:";
+    status: "Status", "Statut";
+    // Before a colon: French puts a (no-break) space there.
+    colon: ":", "\u{a0}:";
     status_paid: "Paid", "Payée";
     status_confirming: "Payment submitted — awaiting Stripe's confirmation", "Paiement envoyé — en attente de la confirmation de Stripe";
     status_failed: "Payment failed — you can pay again from checkout", "Paiement refusé — vous pouvez payer à nouveau depuis la page de paiement";

@@ -310,12 +310,12 @@ fn order_summary(order: &OrderRecord, locale: Locale, link: &str) -> Result<(Str
 
     let mut text = format!("{intro}\n\n");
     for (what, amount) in lines.iter().chain(&discount).chain(std::iter::once(&total)) {
-        text.push_str(&format!("{what}: {amount}\n"));
+        text.push_str(&format!("{what}{colon} {amount}\n", colon = t.colon()));
     }
     if !ship_to.is_empty() {
-        text.push_str(&format!("\n{}:\n{}\n", t.ship_to(), ship_to.join("\n")));
+        text.push_str(&format!("\n{}{}\n{}\n", t.ship_to(), t.colon(), ship_to.join("\n")));
     }
-    text.push_str(&format!("\n{}: {link}\n", t.view_order()));
+    text.push_str(&format!("\n{}{} {link}\n", t.view_order(), t.colon()));
 
     let rows: String = lines
         .iter()

@@ -144,6 +144,7 @@ async fn a_paid_order_gets_one_confirmation_in_its_language_whatever_stripe_repe
     assert!(message.contains(&format!("{}/orders/{order_id}", shop.base)), "{message}");
     assert!(message.contains("1 × Planche de service en noyer") && message.contains("69,00"), "French money: {message}");
     assert!(message.contains("Merci"), "in French: {message}");
+    assert!(message.contains("Total\u{a0}: 69,00"), "French puts a space before a colon: {message}");
 
     // Stripe delivers the success again (and again): nothing more is queued or sent.
     let events = support::stripe_call(

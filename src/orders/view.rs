@@ -34,7 +34,7 @@ fn Order(order: OrderView) -> impl IntoView {
         })}
         <h1 class="order-title">{title_before} <span class="order-number">{order.id.clone()}</span>{title_after}</h1>
         <p class="placed-on">{crate::i18n::fill(t.placed_on(), &[&locale.date(order.placed_at)])}</p>
-        <p>{t.status()} " " <strong data-testid="order-status" data-status=order.status.clone()>{status}</strong></p>
+        <p>{t.status()} {t.colon()} " " <strong data-testid="order-status" data-status=order.status.clone()>{status}</strong></p>
         <ul class="summary-lines">
             {order.lines.into_iter().map(|line| view! {
                 <li><span>{format!("{} × {}", line.quantity, line.name)}</span><span>{locale.money(line.line_total)}</span></li>
