@@ -188,6 +188,9 @@ async fn unknown_pages_and_unknown_orders_are_404() {
         let response = support::client().get(format!("{}{path}", app.base)).send().await.unwrap();
         assert_eq!(response.status(), 404, "{path}");
     }
+    // An unknown order's page leads on: to the account's orders, and to the shop.
+    let page = support::client().get(format!("{}/orders/ord_123", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(r#"<a href="/account">Your orders</a>"#) && page.contains(r#"<a href="/">Back to the shop</a>"#), "{page}");
     // The result page without a payment says so, and is no error.
     assert_eq!(support::client().get(format!("{}/checkout/complete", app.base)).send().await.unwrap().status(), 200);
     // Names longer than a file system allows (255 bytes) name no file either: the 404

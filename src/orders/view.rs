@@ -11,7 +11,13 @@ pub fn OrderPage(order: Result<OrderView, AppError>) -> impl IntoView {
     let t = locale.texts();
     match order {
         Ok(order) => view! { <Order order/> }.into_any(),
-        Err(AppError::NotFound(message)) => view! { <h1>{t.order_not_found()}</h1> <p>{message}</p> }.into_any(),
+        // Where to go from here: the account's orders (or signing in to see them), the shop.
+        Err(AppError::NotFound(message)) => view! {
+            <h1>{t.order_not_found()}</h1>
+            <p>{message}</p>
+            <p><a href="/account">{t.your_orders()}</a> " · " <a href="/">{t.back_to_shop()}</a></p>
+        }
+        .into_any(),
         Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
     }
 }
