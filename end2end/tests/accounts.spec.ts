@@ -1,4 +1,4 @@
-import { test, expect, PASSWORD, signUp, uniqueEmail, waitForHydration } from './fixtures';
+import { test, expect, loseFirstReply, pageOfItsOwn, PASSWORD, signUp, uniqueEmail } from './fixtures';
 import type { Page } from '@playwright/test';
 import { VARIANTS } from '../global-setup';
 
@@ -123,28 +123,17 @@ test('a card is added in setup mode through 3-D Secure', async ({ page, gotoHydr
 });
 
 test('a card whose saving reply is lost is asked for again, and saved once', async ({ context }) => {
-  // The aborted reply is a console error: this page is not the fixture's.
-  const page = await context.newPage();
-  const gotoHydrated = async (path: string) => {
-    await page.goto(path);
-    await waitForHydration(page);
-  };
+  const { page, gotoHydrated } = await pageOfItsOwn(context);
   await signUp(page, gotoHydrated, uniqueEmail('lost-setup'));
   await expect(page.getByTestId('add-card-button')).toBeEnabled();
   await typeCard(page, '4242424242424242');
   // The first setup reaches the server, which saves the card; its reply is then lost.
-  let setups = 0;
-  await page.route('**/api/account/confirm-setup', async (route) => {
-    setups += 1;
-    if (setups > 1) return route.continue();
-    await route.fetch();
-    await route.abort('connectionreset');
-  });
+  const setups = await loseFirstReply(page, '**/api/account/confirm-setup');
   await page.getByTestId('add-card-button').click();
   await expect(page.getByTestId('setup-result')).toHaveText('No answer about your card yet. Checking whether it was saved…');
   await expect(page.getByTestId('setup-result')).toHaveText('Your card was saved.');
   await expect(page.getByTestId('setup-error')).toHaveText(/^\s*$/);
-  expect(setups).toBe(2);
+  expect(setups()).toBe(2);
   await gotoHydrated('/account');
   await expect(page.locator('[data-testid^="saved-method-"]')).toHaveCount(1);
 });

@@ -1,4 +1,4 @@
-import { test, expect, waitForHydration, typeCard, payAfterAnotherTabChangesTheCart } from './fixtures';
+import { test, expect, loseFirstReply, pageOfItsOwn, waitForHydration, typeCard, payAfterAnotherTabChangesTheCart } from './fixtures';
 import type { Page } from '@playwright/test';
 import { VARIANTS } from '../global-setup';
 
@@ -363,26 +363,15 @@ test('3-D Secure: the outcome shown is the server\'s, even when the browser lost
 // before the page hears back. The page asks again with the same details (the shop then
 // answers with the payment it made) instead of telling the shopper to try again, which
 // would have had them make new details for a cart that is now an order.
-// A page of its own: the browser's console reports the dropped connection.
 test('a reply lost on the way back is asked for again, and the one payment shown', async ({ context }) => {
-  const page = await context.newPage();
-  const gotoHydrated = async (path: string) => {
-    await page.goto(path);
-    await waitForHydration(page);
-  };
+  const { page, gotoHydrated } = await pageOfItsOwn(context);
   await cartWithMug(page, gotoHydrated);
   await typeCard(page, '4242424242424242');
-  let confirmations = 0;
-  await page.route('**/api/checkout/confirm', async (route) => {
-    confirmations += 1;
-    if (confirmations > 1) return route.continue();
-    await route.fetch();
-    await route.abort('connectionreset');
-  });
+  const confirmations = await loseFirstReply(page, '**/api/checkout/confirm');
   await page.getByTestId('pay-button').click();
   await expect(page.getByTestId('payment-checking')).toBeVisible();
   await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
-  expect(confirmations).toBe(2);
+  expect(confirmations()).toBe(2);
   expect(await intentsFor(await orderIdFromCompletePage(page))).toBe(1);
 });
 

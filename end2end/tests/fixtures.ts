@@ -1,5 +1,5 @@
 import AxeBuilder from '@axe-core/playwright';
-import { test as base, expect, type Page } from '@playwright/test';
+import { test as base, expect, type BrowserContext, type Page } from '@playwright/test';
 
 /**
  * `page` that fails the test on any console error or uncaught exception in the
@@ -41,6 +41,35 @@ export function browserProblems(page: Page, expectedStatuses: number[] = []): st
   });
   page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
   return problems;
+}
+
+/**
+ * A page of its own in `context`, with its `gotoHydrated`, outside the fixture's check
+ * of the console: for a test that drops a connection, which the browser reports as an
+ * error.
+ */
+export async function pageOfItsOwn(context: BrowserContext) {
+  const page = await context.newPage();
+  const gotoHydrated = async (path: string) => {
+    await page.goto(path);
+    await waitForHydration(page);
+  };
+  return { page, gotoHydrated };
+}
+
+/**
+ * The first request to `url` reaches the server, which acts on it; its reply is then
+ * lost (the connection reset). Later requests pass. Returns how many were sent so far.
+ */
+export async function loseFirstReply(page: Page, url: string): Promise<() => number> {
+  let sent = 0;
+  await page.route(url, async (route) => {
+    sent += 1;
+    if (sent > 1) return route.continue();
+    await route.fetch();
+    await route.abort('connectionreset');
+  });
+  return () => sent;
 }
 
 function statusText(status: number): string {
