@@ -19,6 +19,8 @@ pub mod orders;
 pub mod subscriptions;
 
 #[cfg(feature = "ssr")]
+pub mod address;
+#[cfg(feature = "ssr")]
 pub mod config;
 #[cfg(feature = "ssr")]
 pub mod mail;

@@ -305,7 +305,7 @@ fn order_summary(order: &OrderRecord, locale: Locale, link: &str) -> Result<(Str
         .filter(|_| order.discount_amount > 0)
         .map(|code| (fill(t.discount_with_code(), &[&code]), format!("−{}", money(order.discount_amount))));
     let total = (t.total().to_owned(), money(order.amount));
-    let ship_to = order.details.shipping.as_deref().map(crate::orders::address_lines).unwrap_or_default();
+    let ship_to = order.details.shipping.as_deref().map(|json| crate::address::lines(json, locale)).unwrap_or_default();
     let intro = fill(t.mail_paid_body(), &[&order.id]);
 
     let mut text = format!("{intro}\n\n");

@@ -372,7 +372,7 @@ async fn the_order_keeps_where_to_ship_what_paid_and_the_discount() {
     assert_eq!(order["discount"][0], "WELCOME10", "{order}");
     assert_eq!(order["discount"][1]["amount"], 180);
     assert_eq!(order["total"]["amount"], 1620);
-    assert_eq!(order["ship_to"], json!(["Jenny Rosen", "12 Rue de la Paix", "75002 Paris", "FR"]));
+    assert_eq!(order["ship_to"], json!(["Jenny Rosen", "12 Rue de la Paix", "75002 Paris", "France"]));
     let page = support::admin_page(&format!("{}/admin/orders/{order_id}", shop.base), admin).await;
     assert!(page.contains("Jenny Rosen") && page.contains("12 Rue de la Paix"), "{page}");
     let method = &page[page.find("admin-payment-method").unwrap()..];

@@ -1,4 +1,4 @@
-import { test, expect, loseFirstReply, pageOfItsOwn, PASSWORD, signUp, uniqueEmail } from './fixtures';
+import { test, expect, loseFirstReply, pageOfItsOwn, PASSWORD, signUp, typeAddress, uniqueEmail } from './fixtures';
 import type { Page } from '@playwright/test';
 import { VARIANTS } from '../global-setup';
 
@@ -16,14 +16,6 @@ async function mugInCart(page: Page, gotoHydrated: (path: string) => Promise<voi
 }
 
 const paymentFrame = (page: Page) => page.frameLocator('[data-testid="payment-element"] iframe');
-
-async function typeAddress(page: Page) {
-  const address = page.frameLocator('[data-testid="address-element"] iframe');
-  await address.locator('[name="name"]').fill('Jenny Rosen');
-  await address.locator('[name="line1"]').fill('1 Rue de Rivoli');
-  await address.locator('[name="city"]').fill('Paris');
-  await address.locator('[name="postal_code"]').fill('75001');
-}
 
 async function typeCard(page: Page, number: string) {
   const frame = paymentFrame(page);

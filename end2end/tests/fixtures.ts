@@ -80,13 +80,19 @@ export async function waitForHydration(page: Page) {
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
 }
 
-/** Fills Stripe's Address and Payment Elements (the emulator's stand-in) with a test card. */
-export async function typeCard(page: Page, number: string) {
+/** Fills Stripe's Address Element (the emulator's stand-in) with an address in Paris. */
+export async function typeAddress(page: Page) {
   const address = page.frameLocator('[data-testid="address-element"] iframe');
   await address.locator('[name="name"]').fill('Jenny Rosen');
   await address.locator('[name="line1"]').fill('1 Rue de Rivoli');
   await address.locator('[name="city"]').fill('Paris');
   await address.locator('[name="postal_code"]').fill('75001');
+  await address.locator('[name="country"]').selectOption('FR');
+}
+
+/** Fills Stripe's Address and Payment Elements (the emulator's stand-in) with a test card. */
+export async function typeCard(page: Page, number: string) {
+  await typeAddress(page);
   const frame = page.frameLocator('[data-testid="payment-element"] iframe');
   await frame.locator('[name="number"]').fill(number);
   await frame.locator('[name="expiry"]').fill('12 / 34');

@@ -33,12 +33,15 @@ test.describe('in French', () => {
     await expect(pay).toBeEnabled();
 
     await frame.locator('[name="number"]').fill('4242424242424242');
+    await page.frameLocator('[data-testid="address-element"] iframe').locator('[name="country"]').selectOption('BE');
     await pay.click();
     await expect(page.getByTestId('payment-result')).toHaveText('Merci ! Votre paiement a bien été reçu.');
     await page.getByRole('link', { name: 'Voir votre commande' }).click();
     await expect(page.getByTestId('order-status')).toHaveText('Payée');
     // French puts a (no-break) space before a colon.
     await expect(page.getByText('Statut\u00a0: Payée')).toBeVisible();
+    // The country by its French name (Stripe gives its code, BE).
+    await expect(page.getByTestId('order-shipping')).toContainText('Belgique');
   });
 });
 

@@ -297,7 +297,7 @@ pub async fn detail(
             )
         })
         .collect();
-    let ship_to = order.details.shipping.as_deref().map(super::service::address_lines).unwrap_or_default();
+    let ship_to = order.details.shipping.as_deref().map(|json| crate::address::lines(json, crate::i18n::Locale::En)).unwrap_or_default();
     let ship_to = if ship_to.is_empty() {
         "<p>No shipping address was given.</p>".to_owned()
     } else {

@@ -40,7 +40,7 @@ pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<Order
         status,
         total: Money::new(order.amount, currency),
         discount: order.discount_code.filter(|_| order.discount_amount > 0).map(|code| (code, Money::new(order.discount_amount, currency))),
-        ship_to: order.details.shipping.as_deref().map(address_lines).unwrap_or_default(),
+        ship_to: order.details.shipping.as_deref().map(|json| crate::address::lines(json, request.locale)).unwrap_or_default(),
         lines: order
             .lines
             .into_iter()
@@ -65,19 +65,6 @@ fn refresh_after(age: i64) -> Option<u32> {
     }
 }
 
-/// The recorded shipping address (Stripe's `shipping` as JSON), one line each: name,
-/// street lines, postal code and city, state, country, phone.
-pub fn address_lines(json: &str) -> Vec<String> {
-    let Ok(shipping) = serde_json::from_str::<crate::stripe::types::Shipping>(json) else { return Vec::new() };
-    let address = shipping.address;
-    let town = [address.postal_code, address.city].into_iter().flatten().collect::<Vec<_>>().join(" ");
-    [Some(shipping.name), address.line1, address.line2, Some(town), address.state, address.country, shipping.phone]
-        .into_iter()
-        .flatten()
-        .filter(|line| !line.trim().is_empty())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,12 +75,5 @@ mod tests {
         assert_eq!(refresh_after(45), Some(10));
         assert_eq!(refresh_after(300), Some(30));
         assert_eq!(refresh_after(600), None);
-    }
-
-    #[test]
-    fn an_address_reads_line_by_line() {
-        let json = r#"{"name":"Ada Lovelace","address":{"line1":"1 Rue de Rivoli","city":"Paris","postal_code":"75001","country":"FR"}}"#;
-        assert_eq!(address_lines(json), ["Ada Lovelace", "1 Rue de Rivoli", "75001 Paris", "FR"]);
-        assert!(address_lines("not json").is_empty());
     }
 }
