@@ -99,7 +99,19 @@ impl Shop {
         let added =
             support::post_form(shopper, format!("{}/api/cart/add", self.base), &[("product_id", "walnut-board"), ("quantity", "1")]).await;
         assert!(added.is_object(), "{added}");
-        let token = support::test_token(shopper, &self.stripe, card).await;
+        // The token ships to New York, as the Address Element would give it.
+        let shipping = [
+            ("payment_method", card),
+            ("shipping[name]", "Jenny Rosen"),
+            ("shipping[address][line1]", "350 Fifth Avenue"),
+            ("shipping[address][city]", "New York"),
+            ("shipping[address][state]", "NY"),
+            ("shipping[address][postal_code]", "10118"),
+            ("shipping[address][country]", "US"),
+        ];
+        let url = format!("{}/v1/test_helpers/confirmation_tokens", self.stripe);
+        let token =
+            support::stripe_call(shopper, reqwest::Method::POST, url, "sk_test_mail", &shipping).await["id"].as_str().unwrap().to_owned();
         let response = shopper
             .post(format!("{}/api/checkout/confirm", self.base))
             .form(&[("confirmation_token", token.as_str()), ("email", email)])
@@ -145,6 +157,7 @@ async fn a_paid_order_gets_one_confirmation_in_its_language_whatever_stripe_repe
     assert!(message.contains("1 × Planche de service en noyer") && message.contains("69,00"), "French money: {message}");
     assert!(message.contains("Merci"), "in French: {message}");
     assert!(message.contains("Total\u{a0}: 69,00"), "French puts a space before a colon: {message}");
+    assert!(message.contains("New York, NY 10118") && message.contains("États-Unis"), "a US address, its country in French: {message}");
 
     // Stripe delivers the success again (and again): nothing more is queued or sent.
     let events = support::stripe_call(
