@@ -1,4 +1,4 @@
-import { test, expect, signUp, typeCard, uniqueEmail, payAfterAnotherTabChangesTheCart, seriousViolations } from './fixtures';
+import { test, expect, loseFirstReply, pageOfItsOwn, signUp, typeCard, uniqueEmail, payAfterAnotherTabChangesTheCart, seriousViolations } from './fixtures';
 import type { Locator, Page } from '@playwright/test';
 import { VARIANTS } from '../global-setup';
 
@@ -167,39 +167,60 @@ async function renewalFails(page: Page, row: Locator) {
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
 }
 
+/** A subscription paid with 4242 whose card is then replaced (in the Dashboard, say) by
+ * one that declines, and a month passes: its row on the account page, overdue. */
+async function overdueWithADecliningCard(page: Page, gotoHydrated: (path: string) => Promise<void>, who: string) {
+  await subscribeWith(page, gotoHydrated, who, '4242424242424242');
+  await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+  await gotoHydrated('/account');
+  const row = page.locator('[data-testid^="subscription-sub_"]');
+  const id = (await row.getAttribute('data-testid'))!.replace('subscription-', '');
+  const subscription = await stripe('GET', `/v1/subscriptions/${id}`);
+  const failing = await stripe('POST', '/v1/payment_methods/pm_card_chargeCustomerFail/attach', { customer: subscription.customer });
+  await stripe('POST', `/v1/subscriptions/${id}`, { default_payment_method: failing.id });
+  await renewalFails(page, row);
+  return { row, id };
+}
+
+/** Picks the saved card ending in `last4` in the overdue renewal's form. */
+async function payWith(row: Locator, last4: string) {
+  const select = row.getByTestId('pay-overdue-card');
+  await select.selectOption((await select.locator('option', { hasText: last4 }).getAttribute('value'))!);
+}
+
 test.describe('a declined card', () => {
   // The island's request for the declining card is answered 402, as the shop's API says.
   test.use({ expectedErrorStatuses: [402] });
 
   test('an overdue renewal is paid from the account page with another saved card', async ({ page, gotoHydrated }) => {
-    await subscribeWith(page, gotoHydrated, 'subscriber-overdue', '4242424242424242');
-    await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
-    await gotoHydrated('/account');
-    const row = page.locator('[data-testid^="subscription-sub_"]');
-    const id = (await row.getAttribute('data-testid'))!.replace('subscription-', '');
-
-    // Its card is replaced (in the Dashboard, say) by one that declines, and a month passes.
-    const subscription = await stripe('GET', `/v1/subscriptions/${id}`);
-    const failing = await stripe('POST', '/v1/payment_methods/pm_card_chargeCustomerFail/attach', { customer: subscription.customer });
-    await stripe('POST', `/v1/subscriptions/${id}`, { default_payment_method: failing.id });
-    await renewalFails(page, row);
-
+    const { row, id } = await overdueWithADecliningCard(page, gotoHydrated, 'subscriber-overdue');
     // The declining card again: declined, and said so.
-    const pick = async (last4: string) => {
-      const select = row.getByTestId('pay-overdue-card');
-      await select.selectOption((await select.locator('option', { hasText: last4 }).getAttribute('value'))!);
-    };
-    await pick('0341');
+    await payWith(row, '0341');
     await row.getByTestId('pay-overdue').click();
     await expect(page.getByRole('alert').filter({ hasText: 'declined' })).toBeVisible();
     await expect(row).toHaveAttribute('data-status', 'past_due');
     // The card the shopper subscribed with: paid, active again, nothing more to pay.
-    await pick('4242');
+    await payWith(row, '4242');
     await row.getByTestId('pay-overdue').click();
     await expect(row).toHaveAttribute('data-status', 'active');
     await expect(row.getByTestId('pay-overdue-form')).toHaveCount(0);
     expect((await stripe('GET', `/v1/subscriptions/${id}`)).status).toBe('active');
   });
+});
+
+test('an overdue renewal paid whose reply is lost shows the subscription active, paid once', async ({ context }) => {
+  const { page, gotoHydrated } = await pageOfItsOwn(context);
+  const { row, id } = await overdueWithADecliningCard(page, gotoHydrated, 'subscriber-overdue-lost');
+  await payWith(row, '4242');
+  // The shop pays the invoice; its reply to the page is then lost.
+  const pays = await loseFirstReply(page, '**/api/account/subscription/pay');
+  await row.getByTestId('pay-overdue').click();
+  // The page asks Stripe, through the shop, what became of it: paid, so it shows that.
+  await expect(row).toHaveAttribute('data-status', 'active');
+  await expect(row.getByTestId('pay-overdue-form')).toHaveCount(0);
+  expect(pays()).toBe(1);
+  const invoices = (await stripe('GET', `/v1/invoices?subscription=${id}`)).data as { status: string }[];
+  expect(invoices.map((invoice) => invoice.status).sort()).toEqual(['paid', 'paid']);
 });
 
 test('an overdue renewal whose bank wants 3-D Secure is confirmed from the account page', async ({ page, gotoHydrated }) => {

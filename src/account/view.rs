@@ -238,7 +238,8 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
 /// renewal is. Hydrated, the island sends it itself, saying that the browser can
 /// authenticate: a bank that wants 3-D Secure for the payment gets it
 /// (`handleNextAction` on the invoice's PaymentIntent), the server reads the outcome
-/// from Stripe, and the page loads again with the subscription as it now is.
+/// from Stripe, and the page loads again with the subscription as it now is. A reply that
+/// does not arrive, or "nothing left to pay", is checked with Stripe the same way.
 #[cfg_attr(feature = "split-islands", island(lazy))]
 #[cfg_attr(not(feature = "split-islands"), island)]
 fn PayOverdue(subscription: String, attempt: String, cards: Vec<SavedMethod>, publishable_key: Option<String>) -> impl IntoView {
@@ -269,9 +270,19 @@ fn PayOverdue(subscription: String, attempt: String, cards: Vec<SavedMethod>, pu
         let (subscription, payment_method) = (subscription.clone(), select.value());
         leptos::task::spawn_local(async move {
             let paid = async {
-                let reply = pay_overdue_subscription(subscription.clone(), payment_method, attempt, Some("1".into()))
-                    .await
-                    .map_err(|e| e.message(locale))?;
+                let reply = match pay_overdue_subscription(subscription.clone(), payment_method, attempt, Some("1".into())).await {
+                    Ok(reply) => reply,
+                    Err(AppError::Declined { message, .. }) => return Err(message),
+                    // The reply lost on its way, Stripe's lost on its way to the shop, or
+                    // "nothing left to pay" (another tab paid): paid all the same if
+                    // Stripe now says so, and the page loads again to show it.
+                    Err(failure) => {
+                        return match refresh_subscription(subscription).await {
+                            Ok(status) if status != "past_due" => Ok(()),
+                            _ => Err(failure.message(locale)),
+                        };
+                    }
+                };
                 let OverduePayment::Authenticate { client_secret } = reply else { return Ok(()) };
                 let js = Stripe::new(&key).map_err(|e| e.message_in(locale))?;
                 let authenticated = js.handle_next_action(&client_secret).await;
