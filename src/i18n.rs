@@ -299,6 +299,7 @@ catalogue! {
     payment_failed_because: "The payment did not go through: {0} Nothing was charged.", "Le paiement n'a pas abouti : {0} Rien n'a été débité.";
     try_again: "Try again", "Réessayer";
     view_order: "View your order", "Voir votre commande";
+    paid_in_another_browser: "This payment was started in another browser: go back to it for your cart and your order.", "Ce paiement a été commencé dans un autre navigateur : revenez-y pour votre panier et votre commande.";
     // Orders
     order_title: "Order {0}", "Commande {0}";
     order_not_found: "Order not found", "Commande introuvable";

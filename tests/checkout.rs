@@ -619,3 +619,40 @@ async fn an_explicit_list_of_payment_method_types_reaches_elements_and_the_inten
         (Value::Null, json!(true))
     );
 }
+
+/// A redirect can come back in another browser than the one that paid (a bank's app
+/// opens `return_url` in the phone's default browser), without the shop's cookie. The
+/// client secret Stripe puts in `return_url` shows that browser the payment's outcome,
+/// and nothing of the order; a wrong secret, or none, shows nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_returning_to_another_browser_shows_its_outcome_by_its_client_secret_only() {
+    let shop = shop().await;
+    shop.add("ceramic-mug", "1").await;
+    let (status, reply) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
+    assert_eq!(status, 200, "{reply}");
+    let intent = reply["payment_intent"].as_str().unwrap();
+    let url = format!("{}/v1/payment_intents/{intent}", shop.stripe);
+    let secret = support::stripe_call(&support::client(), reqwest::Method::GET, url, "sk_test_tests", &[]).await["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let complete = |secret: &str| {
+        format!("{}/checkout/complete?payment_intent={intent}&payment_intent_client_secret={secret}&redirect_status=succeeded", shop.base)
+    };
+    let other_browser = support::client();
+    let page = other_browser.get(complete(&secret)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains(r#"data-status="succeeded""#) && page.contains("Thank you! Your payment was received."), "{page}");
+    assert!(page.contains("started in another browser") && !page.contains("/orders/"), "the order stays the session's: {page}");
+
+    let wrong = format!("{}x", &secret[..secret.len() - 1]);
+    for url in [complete(&wrong), complete(""), format!("{}/checkout/complete?payment_intent={intent}", shop.base)] {
+        let page = other_browser.get(&url).send().await.unwrap();
+        assert_eq!(page.status(), 404, "{url}");
+        assert!(!page.text().await.unwrap().contains("payment-result"), "{url}");
+    }
+    // The browser that paid sees its order, as before.
+    let own = shop.shopper.get(complete(&secret)).send().await.unwrap().text().await.unwrap();
+    assert!(own.contains(&format!("/orders/{}", reply["order_id"].as_str().unwrap())) && !own.contains("another browser"), "{own}");
+}

@@ -199,7 +199,7 @@ test('3-D Secure: Fail shows the failure and the shopper can pay again', async (
   await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
 });
 
-test('a redirect method comes back to /checkout/complete with its outcome', async ({ page, gotoHydrated }) => {
+test('a redirect method comes back to /checkout/complete with its outcome', async ({ page, gotoHydrated, browser }) => {
   await cartWithMug(page, gotoHydrated);
   await typeCard(page, '4242424242424242');
   await page.frameLocator('[data-testid="payment-element"] iframe').getByRole('tab', { name: 'iDEAL' }).click();
@@ -211,6 +211,16 @@ test('a redirect method comes back to /checkout/complete with its outcome', asyn
   // Reading the outcome turned the cart into the order; the header, rendered in the same
   // page, counts what is left.
   await expect(page.getByTestId('cart-count')).toHaveText('0');
+
+  // The same return URL in another browser (a bank's app may open it there): the outcome
+  // from the client secret in the URL, and where the cart and order are; no order link.
+  const elsewhere = await browser.newContext();
+  const other = await elsewhere.newPage();
+  await other.goto(page.url());
+  await expect(other.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+  await expect(other.getByTestId('payment-elsewhere')).toHaveText('This payment was started in another browser: go back to it for your cart and your order.');
+  await expect(other.getByRole('link', { name: 'View your order' })).toHaveCount(0);
+  await elsewhere.close();
 });
 
 test('a double click makes one PaymentIntent', async ({ page, gotoHydrated }) => {

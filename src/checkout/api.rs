@@ -60,5 +60,5 @@ pub async fn payment_outcome(payment_intent: String) -> Result<PaymentResult, Ap
     let (state, request) = crate::request::edge()?;
     let id = crate::stripe::ids::PaymentIntentId::parse(payment_intent.trim())
         .map_err(|_| AppError::NotFound(request.texts().no_such_payment().into()))?;
-    super::service::outcome(&state, &request, &id).await
+    super::service::outcome(&state, &request, &id, None).await
 }

@@ -622,15 +622,31 @@ async fn record(
     state.store.finish_attempt(attempt, result, session::now()).await.map_err(AppError::from)
 }
 
-/// The outcome of one of the session's payments, as Stripe reports it now.
+/// The outcome of one of the session's payments, as Stripe reports it now; or, given
+/// the payment's `client_secret` (which Stripe adds to `return_url`), of a payment made
+/// in another browser (see [`outcome_by_secret`]).
 #[tracing::instrument(name = "read a payment's outcome", skip_all, fields(intent = %intent_id), err(level = "info", Debug))]
-pub async fn outcome(state: &AppState, request: &Request, intent_id: &PaymentIntentId) -> Result<PaymentResult, AppError> {
+pub async fn outcome(
+    state: &AppState,
+    request: &Request,
+    intent_id: &PaymentIntentId,
+    client_secret: Option<&str>,
+) -> Result<PaymentResult, AppError> {
     let locale = request.locale;
     let not_found = || AppError::NotFound(locale.texts().no_such_payment().into());
-    let session = session::current(&state.store, &request.session).await?.ok_or_else(not_found)?;
-    let Some(order_id) = state.store.order_id_for_payment_intent(intent_id.as_str(), session.as_str()).await? else {
+    let session = session::current(&state.store, &request.session).await?;
+    let order_id = match &session {
+        Some(session) => state.store.order_id_for_payment_intent(intent_id.as_str(), session.as_str()).await?,
+        None => None,
+    };
+    let Some(order_id) = order_id else {
         // A subscription's first payment has no order until it is paid.
-        return crate::subscriptions::outcome(state, request, intent_id).await?.ok_or_else(not_found);
+        if session.is_some()
+            && let Some(result) = crate::subscriptions::outcome(state, request, intent_id).await?
+        {
+            return Ok(result);
+        }
+        return outcome_by_secret(state, request, intent_id, client_secret).await?.ok_or_else(not_found);
     };
     let intent = state.payments.stripe.retrieve_payment_intent(intent_id).await?;
     let attempt = state
@@ -640,15 +656,51 @@ pub async fn outcome(state: &AppState, request: &Request, intent_id: &PaymentInt
         .into_iter()
         .find(|a| a.payment_intent_id.as_deref() == Some(intent_id.as_str()))
         .ok_or_else(not_found)?;
+    match settle(state, locale, &attempt, &intent).await {
+        Ok(_) | Err(AppError::Declined { .. }) => Ok(payment_result(&intent, locale, order_id, false)),
+        Err(other) => Err(other),
+    }
+}
+
+/// The status of a payment that is not this session's, to whoever holds its client
+/// secret. A redirect can come back in another browser than the one that paid (a bank's
+/// app opens `return_url` in the phone's default browser), without the shop's cookie;
+/// Stripe puts the secret in `return_url` so that such a page can still say what became
+/// of the payment. Nothing of the order is shown: its page stays the session's. Each
+/// lookup is a call to Stripe, so it counts against a rate limit.
+async fn outcome_by_secret(
+    state: &AppState,
+    request: &Request,
+    intent_id: &PaymentIntentId,
+    client_secret: Option<&str>,
+) -> Result<Option<PaymentResult>, AppError> {
+    use subtle::ConstantTimeEq;
+    let secret_of_this_intent = |secret: &&str| secret.strip_prefix(intent_id.as_str()).is_some_and(|rest| rest.starts_with("_secret_"));
+    let Some(secret) = client_secret.filter(secret_of_this_intent) else { return Ok(None) };
+    use crate::rate_limit::{PAYMENT_LOOKUP_PER_ADDRESS, PAYMENT_LOOKUP_PER_SESSION};
+    crate::rate_limit::check_current(state, request, "payment_lookup", PAYMENT_LOOKUP_PER_SESSION, PAYMENT_LOOKUP_PER_ADDRESS).await?;
+    let intent = match state.payments.stripe.retrieve_payment_intent(intent_id).await {
+        Ok(intent) => intent,
+        Err(crate::stripe::Error::Api(api)) if api.status == 404 => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    let known: bool = intent.client_secret.as_deref().is_some_and(|known| known.as_bytes().ct_eq(secret.as_bytes()).into());
+    if !known {
+        tracing::warn!(intent = %intent_id, "a payment's outcome was asked for with the wrong client secret");
+        return Ok(None);
+    }
+    Ok(Some(payment_result(&intent, request.locale, String::new(), false)))
+}
+
+/// What a result page shows of `intent`: its status as Stripe names it, and why it
+/// failed, in `locale`.
+pub fn payment_result(intent: &PaymentIntent, locale: Locale, order_id: String, subscription: bool) -> PaymentResult {
     let failure = intent
         .last_payment_error
         .as_ref()
         .and_then(|f| f.message.as_deref().map(|m| locale.decline(f.decline_code.as_deref(), f.code.as_deref(), m)));
     let status = serde_json::to_value(&intent.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    match settle(state, locale, &attempt, &intent).await {
-        Ok(_) | Err(AppError::Declined { .. }) => Ok(PaymentResult { order_id, status, failure, subscription: false }),
-        Err(other) => Err(other),
-    }
+    PaymentResult { order_id, status, failure, subscription }
 }
 
 /// Asks Stripe again, under their own keys, about attempts whose answer never came

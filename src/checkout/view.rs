@@ -406,9 +406,13 @@ fn Outcome(result: PaymentResult) -> impl IntoView {
     };
     let failed = !matches!(result.status.as_str(), "succeeded" | "processing" | "requires_capture");
     let message = if result.subscription && !failed { t.subscribed_thanks().to_owned() } else { message };
+    // Seen from a browser that did not pay (a redirect came back elsewhere): its cart and
+    // order are in the other one.
+    let elsewhere = result.order_id.is_empty() && !result.subscription;
     view! {
         <p data-testid="payment-result" data-status=result.status.clone() role="status">{message}</p>
-        {failed.then(|| view! { <p><a href="/checkout">{t.try_again()}</a></p> })}
+        {elsewhere.then(|| view! { <p data-testid="payment-elsewhere">{t.paid_in_another_browser()}</p> })}
+        {(failed && !elsewhere).then(|| view! { <p><a href="/checkout">{t.try_again()}</a></p> })}
         {result.subscription.then(|| view! { <p><a href="/account" data-testid="manage-subscriptions">{t.manage_subscriptions()}</a></p> })}
         {(!result.order_id.is_empty()).then(|| view! { <p><a href=format!("/orders/{}", result.order_id)>{t.view_order()}</a></p> })}
     }

@@ -127,7 +127,10 @@ pub async fn checkout_complete(State(state): State<AppState>, page: Page) -> Res
     let outcome = match page.param("payment_intent") {
         None => Ok(None),
         Some(intent) => match crate::stripe::ids::PaymentIntentId::parse(intent.trim()) {
-            Ok(intent) => crate::checkout::outcome(&state, &page.request, &intent).await.map(Some),
+            Ok(intent) => {
+                let secret = page.param("payment_intent_client_secret");
+                crate::checkout::outcome(&state, &page.request, &intent, secret.map(str::trim)).await.map(Some)
+            }
             Err(_) => Err(AppError::NotFound(page.request.texts().no_such_payment().into())),
         },
     };

@@ -324,18 +324,13 @@ pub async fn outcome(state: &AppState, request: &Request, intent: &PaymentIntent
     let Some(account) = current_account(state, request).await? else { return Ok(None) };
     let Some(record) = state.store.subscription_for_payment_intent(intent.as_str(), &account.id).await? else { return Ok(None) };
     let paid = state.payments.stripe.retrieve_payment_intent(intent).await?;
-    let status = serde_json::to_value(&paid.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    let failure = paid
-        .last_payment_error
-        .as_ref()
-        .and_then(|f| f.message.as_deref().map(|m| request.locale.decline(f.decline_code.as_deref(), f.code.as_deref(), m)));
     let mut order_id = None;
     if matches!(paid.status, PaymentIntentStatus::Succeeded | PaymentIntentStatus::Processing)
         && let Ok(id) = SubscriptionId::parse(&record.id)
     {
         order_id = refresh(state, &id).await?;
     }
-    Ok(Some(PaymentResult { order_id: order_id.unwrap_or_default(), status, failure, subscription: true }))
+    Ok(Some(crate::checkout::payment_result(&paid, request.locale, order_id.unwrap_or_default(), true)))
 }
 
 /// Cancels the signed-in shopper's subscription at its period's end, or undoes that.
