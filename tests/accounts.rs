@@ -137,17 +137,49 @@ async fn signing_up_rotates_the_session_and_brings_the_guest_cart() {
     assert_eq!(shop.ok(&mut again, "account/summary", &[]).await["email"], "Jenny.Rosen@example.com");
 }
 
+/// Back from a card setup's redirect, the page says what Stripe says became of the
+/// SetupIntent it names, once; not what `redirect_status` claims, which anyone can type.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_notice_of_a_card_saved_through_a_redirect_shows_once() {
+async fn the_notice_of_a_card_set_up_through_a_redirect_is_stripes_and_shows_once() {
     let shop = shop_with(&[]).await;
-    let jenny = shop.jenny_with_a_mug().await;
-    // Stripe sends the shopper back with `redirect_status`: the page says the card was
-    // saved, and has the browser show its plain address, so a reload says it no more.
-    let back = shop.page(&jenny, "/account?redirect_status=succeeded").await;
+    let mut jenny = shop.jenny_with_a_mug().await;
+    let setup = |seti: &str| format!("/account?setup_intent={seti}&setup_intent_client_secret={seti}_secret_x&redirect_status=succeeded");
+    // A SetupIntent of Jenny's, saved.
+    let token = support::test_token(&shop.http, &shop.stripe, "pm_card_visa").await;
+    let saved = shop.ok(&mut jenny, "account/confirm-setup", &[("confirmation_token", &token)]).await;
+    let saved = saved["client_secret"].as_str().unwrap().split("_secret_").next().unwrap().to_owned();
+    let back = shop.page(&jenny, &setup(&saved)).await;
     assert!(back.contains("Your card was saved."), "{back}");
+    // The page has the browser show its plain address, so a reload says it no more.
     assert!(back.contains(r#"history.replaceState(history.state, '', "/account");"#), "{back}");
     let plain = shop.page(&jenny, "/account").await;
     assert!(!plain.contains("Your card was saved.") && !plain.contains("replaceState"), "{plain}");
+
+    // One whose bank's challenge failed: not saved, whatever the address says.
+    let token = support::test_token(&shop.http, &shop.stripe, "pm_card_threeDSecureRequired").await;
+    let waiting = shop.ok(&mut jenny, "account/confirm-setup", &[("confirmation_token", &token)]).await;
+    let client_secret = waiting["client_secret"].as_str().unwrap();
+    let failed = client_secret.split("_secret_").next().unwrap().to_owned();
+    let challenge = shop
+        .http
+        .post(format!("{}/_emulator/3ds/{failed}", shop.stripe))
+        .json(&json!({ "client_secret": client_secret, "result": "fail" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(challenge.status().is_success(), "{}", challenge.text().await.unwrap());
+    let back = shop.page(&jenny, &setup(&failed)).await;
+    assert!(back.contains("Your card could not be saved.") && !back.contains("Your card was saved."), "{back}");
+
+    // A made-up SetupIntent, and another account's: nothing said.
+    let mut ada = Browser::default();
+    shop.sign_up(&mut ada, "ada@example.com").await;
+    let token = support::test_token(&shop.http, &shop.stripe, "pm_card_mastercard").await;
+    shop.ok(&mut ada, "account/confirm-setup", &[("confirmation_token", &token)]).await;
+    for (who, seti) in [(&jenny, "seti_madeup123"), (&ada, saved.as_str())] {
+        let page = shop.page(who, &setup(seti)).await;
+        assert!(!page.contains("Your card was saved.") && !page.contains("could not be saved"), "{seti}: {page}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

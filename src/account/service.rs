@@ -9,7 +9,7 @@ use crate::request::Request;
 use crate::session;
 use crate::state::AppState;
 use crate::store::AccountRecord;
-use crate::stripe::ids::{ConfirmationTokenId, CustomerId, PaymentMethodId};
+use crate::stripe::ids::{ConfirmationTokenId, CustomerId, PaymentMethodId, SetupIntentId};
 use crate::stripe::types::{AutomaticPaymentMethods, CreateAndConfirmSetupIntent, CreateCustomer, SetupIntentStatus};
 use crate::subscriptions::AccountSubscription;
 
@@ -273,6 +273,39 @@ pub async fn confirm_setup(state: &AppState, request: &Request, token: &Confirma
     };
     tracing::info!(account = %account.id, intent = %intent.id, status, "card setup confirmed");
     Ok(SetupReply { status: status.into(), client_secret: intent.client_secret.unwrap_or_default() })
+}
+
+/// What became of a card setup that came back from a redirect, as Stripe says it (the
+/// `setup_intent` that Stripe adds to `return_url`, not its `redirect_status`, which
+/// anyone can type): the message for the add-card form, `Ok` for its result line and
+/// `Err` for its error line. Nothing for a SetupIntent that is not this account's.
+pub async fn setup_return(state: &AppState, request: &Request, setup_intent: &str) -> Option<Result<String, String>> {
+    let t = request.texts();
+    let id = SetupIntentId::parse(setup_intent.trim()).ok()?;
+    let customer = signed_in(state, request).await.ok()?.stripe_customer_id?;
+    use crate::rate_limit::{PAYMENT_LOOKUP_PER_ADDRESS, PAYMENT_LOOKUP_PER_SESSION};
+    let looked_up = async {
+        crate::rate_limit::check_current(state, request, "payment_lookup", PAYMENT_LOOKUP_PER_SESSION, PAYMENT_LOOKUP_PER_ADDRESS).await?;
+        match state.payments.stripe.retrieve_setup_intent(&id).await {
+            Ok(intent) => Ok(Some(intent)),
+            Err(crate::stripe::Error::Api(api)) if api.status == 404 => Ok(None),
+            Err(error) => Err(AppError::from(error)),
+        }
+    };
+    let intent = match looked_up.await {
+        Ok(intent) => intent?,
+        Err(error) => return Some(Err(error.message(request.locale))),
+    };
+    if intent.customer.as_deref() != Some(customer.as_str()) {
+        tracing::warn!(intent = %id, "a card setup's outcome was asked for by another account");
+        return None;
+    }
+    match intent.status {
+        SetupIntentStatus::Succeeded => Some(Ok(t.card_saved().into())),
+        SetupIntentStatus::Processing => Some(Ok(t.card_being_checked().into())),
+        SetupIntentStatus::RequiresPaymentMethod => Some(Err(t.card_not_saved().into())),
+        _ => None,
+    }
 }
 
 async fn signed_in(state: &AppState, request: &Request) -> Result<AccountRecord, AppError> {

@@ -18,13 +18,14 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
 /// The signed-in shopper's saved cards and the "add a card" form's settings, as read
-/// for the page (each error already in the shopper's words), and whether Stripe sent
-/// the shopper back from a card setup that succeeded.
+/// for the page (each error already in the shopper's words), and, when Stripe sent the
+/// shopper back from a card setup's redirect, what became of it (`Ok`: the result line's
+/// message, `Err`: the error line's).
 #[derive(Clone, Debug)]
 pub struct CardsData {
     pub cards: Result<Vec<SavedMethod>, String>,
     pub setup: Result<CardSetupView, String>,
-    pub card_saved: bool,
+    pub returned: Option<Result<String, String>>,
 }
 
 /// Sign in or create an account; signed in (`cards` then read too), the account.
@@ -99,7 +100,7 @@ fn SignedIn(summary: AccountSummary, cards: Option<CardsData>) -> impl IntoView 
         <ActionForm action=sign_out>
             <button type="submit" data-testid="sign-out-button" disabled=move || sign_out.pending().get()>{t.sign_out()}</button>
         </ActionForm>
-        {cards.map(|CardsData { cards, setup, card_saved }| view! { <CardsPanel cards setup card_saved overdue/> })}
+        {cards.map(|CardsData { cards, setup, returned }| view! { <CardsPanel cards setup returned overdue/> })}
         <Subscriptions subscriptions=summary.subscriptions saved publishable_key/>
         <section aria-labelledby="orders-title">
             <h2 id="orders-title">{t.your_orders()}</h2>
@@ -333,7 +334,7 @@ fn PayOverdue(subscription: String, attempt: String, cards: Vec<SavedMethod>, pu
 fn CardsPanel(
     cards: Result<Vec<SavedMethod>, String>,
     setup: Result<CardSetupView, String>,
-    card_saved: bool,
+    returned: Option<Result<String, String>>,
     overdue: bool,
 ) -> impl IntoView {
     let remove = ServerAction::<RemovePaymentMethod>::new();
@@ -370,7 +371,7 @@ fn CardsPanel(
         <section aria-labelledby="add-card-title">
             <h2 id="add-card-title">{t.add_a_card()}</h2>
             {match setup {
-                Ok(setup) => view! { <AddCardForm setup added card_saved overdue/> }.into_any(),
+                Ok(setup) => view! { <AddCardForm setup added returned overdue/> }.into_any(),
                 Err(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
             }}
         </section>
@@ -404,11 +405,15 @@ fn SavedCardRow(card: SavedMethod, remove: ServerAction<RemovePaymentMethod>) ->
 }
 
 #[component]
-fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>, card_saved: bool, overdue: bool) -> impl IntoView {
+fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>, returned: Option<Result<String, String>>, overdue: bool) -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
-    let error = RwSignal::new(String::new());
-    let result = RwSignal::new(if card_saved { t.card_saved().to_owned() } else { String::new() });
+    let (result, error) = match returned {
+        Some(Ok(message)) => (message, String::new()),
+        Some(Err(message)) => (String::new(), message),
+        None => (String::new(), String::new()),
+    };
+    let (result, error) = (RwSignal::new(result), RwSignal::new(error));
     let busy = RwSignal::new(false);
     // No answer yet about the card's setup: the island asks again (`ask_until_known`).
     let checking = RwSignal::new(false);

@@ -170,19 +170,29 @@ pub async fn account(State(state): State<AppState>, page: Page) -> Response {
     let cards = match &account {
         Ok(Some(_)) => {
             let locale = page.request.locale;
-            let (cards, setup) =
-                tokio::join!(crate::account::saved_methods(&state, &page.request), crate::account::card_setup(&state, &page.request));
+            // Back from a card setup's redirect: Stripe names the SetupIntent.
+            let returned = async {
+                match page.param("setup_intent") {
+                    Some(id) => crate::account::setup_return(&state, &page.request, id).await,
+                    None => None,
+                }
+            };
+            let (cards, setup, returned) = tokio::join!(
+                crate::account::saved_methods(&state, &page.request),
+                crate::account::card_setup(&state, &page.request),
+                returned
+            );
             Some(crate::account::CardsData {
                 cards: cards.map_err(|error| error.message(locale)),
                 setup: setup.map_err(|error| error.message(locale)),
-                // Back from a redirect during setup: Stripe appends the outcome.
-                card_saved: page.param("redirect_status") == Some("succeeded"),
+                returned,
             })
         }
         _ => None,
     };
     // Back from a card setup's redirect, the notice shows once.
-    let shown_address = page.param("redirect_status").is_some().then_some("/account");
+    let returning = page.param("setup_intent").is_some() || page.param("redirect_status").is_some();
+    let shown_address = returning.then_some("/account");
     let head = PageHead { island: cards.is_some(), shown_address, ..head };
     page.render(&state, StatusCode::OK, head, move || view! { <crate::account::AccountPage account cards/> })
 }

@@ -9,7 +9,9 @@ pub mod types;
 pub mod webhook;
 
 use crate::secret::Secret;
-use ids::{ConfirmationTokenId, CustomerId, InvoiceId, PaymentIntentId, PaymentMethodId, SubscriptionId, SubscriptionItemId};
+use ids::{
+    ConfirmationTokenId, CustomerId, InvoiceId, PaymentIntentId, PaymentMethodId, SetupIntentId, SubscriptionId, SubscriptionItemId,
+};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -284,6 +286,11 @@ impl Client {
         idempotency_key: &str,
     ) -> Result<SetupIntent, Error> {
         self.request(Method::POST, "/v1/setup_intents", Some(encode(params)?), Some(idempotency_key)).await
+    }
+
+    /// <https://docs.stripe.com/api/setup_intents/retrieve>
+    pub async fn retrieve_setup_intent(&self, id: &SetupIntentId) -> Result<SetupIntent, Error> {
+        self.request(Method::GET, &format!("/v1/setup_intents/{id}"), None, None).await
     }
 
     /// A customer's saved card payment methods (first 100).
