@@ -182,6 +182,43 @@ async fn the_notice_of_a_card_set_up_through_a_redirect_is_stripes_and_shows_onc
     }
 }
 
+/// A returning shopper's checkout fills the Address Element in with where their latest
+/// order shipped (its `defaultValues`): name and address, not the phone; nobody else's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_shopper_finds_where_their_last_order_shipped_filled_in() {
+    let shop = shop_with(&[]).await;
+    let mut jenny = shop.jenny_with_a_mug().await;
+    let view = shop.ok(&mut jenny, "checkout/view", &[]).await;
+    assert!(view.get("shipping_defaults").is_none(), "nothing shipped yet: {view}");
+    let shipping = [
+        ("payment_method", "pm_card_visa"),
+        ("shipping[name]", "Jenny Rosen"),
+        ("shipping[phone]", "+33 1 23 45 67 89"),
+        ("shipping[address][line1]", "1 Rue de Rivoli"),
+        ("shipping[address][city]", "Paris"),
+        ("shipping[address][postal_code]", "75001"),
+        ("shipping[address][country]", "FR"),
+    ];
+    let url = format!("{}/v1/test_helpers/confirmation_tokens", shop.stripe);
+    let token = support::stripe_call(&shop.http, Method::POST, url, "sk_test_tests", &shipping).await["id"].as_str().unwrap().to_owned();
+    shop.ok(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await;
+
+    shop.ok(&mut jenny, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let view = shop.ok(&mut jenny, "checkout/view", &[]).await;
+    let defaults: Value = serde_json::from_str(view["shipping_defaults"].as_str().unwrap()).unwrap();
+    let paris = json!({ "line1": "1 Rue de Rivoli", "city": "Paris", "postal_code": "75001", "country": "FR" });
+    assert_eq!(defaults, json!({ "name": "Jenny Rosen", "address": paris }));
+
+    // Another account, and a guest: nothing of Jenny's.
+    let mut ada = Browser::default();
+    shop.sign_up(&mut ada, "ada@example.com").await;
+    let mut guest = Browser::default();
+    for browser in [&mut ada, &mut guest] {
+        let view = shop.ok(browser, "checkout/view", &[]).await;
+        assert!(view.get("shipping_defaults").is_none(), "{view}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_up_refuses_bad_input_and_a_taken_email() {
     let shop = shop_with(&[]).await;

@@ -44,9 +44,15 @@ test('a returning shopper pays with a saved card, then removes it', async ({ pag
   await mugInCart(page, gotoHydrated);
   await expect(paymentFrame(page).getByTestId('saved-payment-method-4242')).toBeVisible();
   await expect(page.getByTestId('saved-method-4242')).toContainText('Visa •••• 4242');
-  await typeAddress(page);
+  // The Address Element has where the last order shipped: nothing to type again.
+  const address = page.frameLocator('[data-testid="address-element"] iframe');
+  await expect(address.locator('[name="name"]')).toHaveValue('Jenny Rosen');
+  await expect(address.locator('[name="line1"]')).toHaveValue('1 Rue de Rivoli');
+  await expect(address.locator('[name="country"]')).toHaveValue('FR');
   await page.getByTestId('pay-button').click();
   await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+  await page.getByRole('link', { name: 'View your order' }).click();
+  expect(await page.getByTestId('order-shipping').innerText()).toBe('Jenny Rosen\n1 Rue de Rivoli\n75001 Paris\nFrance');
 
   // The account page lists it; removing it removes it everywhere.
   await gotoHydrated('/account');

@@ -51,6 +51,10 @@ pub struct CheckoutView {
     /// A subscription needs an account: the page asks a guest to sign in first.
     #[serde(default)]
     pub needs_account: bool,
+    /// A signed-in shopper's last shipping address, as JSON: the Address Element's
+    /// `defaultValues` (left as text: the browser's `JSON.parse` reads it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_defaults: Option<String>,
 }
 
 /// In the browser, where nothing needs it serialized. The `#[island]` macro
@@ -187,6 +191,7 @@ mod tests {
             email: some("jo@example.com"),
             subscription_terms: some("€12.00 / month"),
             needs_account: filled,
+            shipping_defaults: some(r#"{"name":"Jenny Rosen","address":{"country":"FR"}}"#),
         }
     }
 

@@ -75,19 +75,23 @@ pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -
         Some(account) => Some(account.email.clone()),
         None => visit.email.clone(),
     };
-    let (customer_session_client_secret, saved_methods) = match account {
-        Some(account) if settings.saved_methods.enabled && !manual && !cart.lines.is_empty() => {
-            match saved_methods_session(state, &account).await {
-                Ok((secret, saved)) => (Some(secret), saved),
-                Err(error) => {
-                    // Saved cards are a convenience: checkout goes on without them.
-                    tracing::warn!(account = %account.id, ?error, "no CustomerSession: checkout proceeds without saved payment methods");
-                    (None, Vec::new())
+    let saved = async {
+        match &account {
+            Some(account) if settings.saved_methods.enabled && !manual && !cart.lines.is_empty() => {
+                match saved_methods_session(state, account).await {
+                    Ok((secret, saved)) => (Some(secret), saved),
+                    Err(error) => {
+                        // Saved cards are a convenience: checkout goes on without them.
+                        tracing::warn!(account = %account.id, ?error, "no CustomerSession: checkout proceeds without saved payment methods");
+                        (None, Vec::new())
+                    }
                 }
             }
+            _ => (None, Vec::new()),
         }
-        _ => (None, Vec::new()),
     };
+    let ((customer_session_client_secret, saved_methods), shipping_defaults) =
+        tokio::join!(saved, last_shipping(state, account.as_ref().filter(|_| !cart.lines.is_empty())));
     let needs_account = subscribing && !signed_in;
     Ok(CheckoutView {
         cart,
@@ -104,7 +108,18 @@ pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -
         email,
         subscription_terms,
         needs_account,
+        shipping_defaults,
     })
+}
+
+/// The Address Element's `defaultValues` for a signed-in shopper: where their latest
+/// order shipped (name and address), as JSON. A convenience: none when it cannot be read.
+async fn last_shipping(state: &AppState, account: Option<&crate::store::AccountRecord>) -> Option<String> {
+    let recorded =
+        state.store.last_shipping(&account?.id).await.inspect_err(|error| tracing::warn!(?error, "no last shipping address")).ok()??;
+    let shipping = serde_json::from_str::<Shipping>(&recorded).ok()?;
+    // Only what `defaultValues` takes: the phone is not asked for on this form.
+    serde_json::to_string(&Shipping { phone: None, ..shipping }).ok()
 }
 
 /// A CustomerSession for the Payment Element (save, redisplay and remove enabled) and

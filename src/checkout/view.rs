@@ -108,6 +108,7 @@ fn CheckoutForm(checkout: CheckoutView, children: Children) -> impl IntoView {
         setup_future_usage,
         payment_method_types,
         subscription_terms,
+        shipping_defaults,
         ..
     } = checkout.clone();
     let subscribing = subscription_terms.is_some();
@@ -143,7 +144,8 @@ fn CheckoutForm(checkout: CheckoutView, children: Children) -> impl IntoView {
         error,
         move |elements, element| {
             let node = element_by_id(ADDRESS_ELEMENT).ok_or_else(|| StripeJsError::new("invalid_request_error", t.form_loading()))?;
-            address.set_value(Some(elements.create_address_element(&AddressElementOptions { mode: "shipping".into() }, &node)?));
+            let options = AddressElementOptions { mode: "shipping".into(), default_values: shipping_defaults.clone() };
+            address.set_value(Some(elements.create_address_element(&options, &node)?));
             Ok(vec![element.on_change(move |change| picked.set(change.saved_payment_method))])
         },
     );

@@ -169,6 +169,20 @@ impl Store {
         .await
     }
 
+    /// Where the account's latest order with a shipping address shipped (Stripe's
+    /// `shipping` as JSON), for the next checkout's Address Element.
+    pub async fn last_shipping(&self, account_id: &str) -> Result<Option<String>, StoreError> {
+        let account_id = account_id.to_owned();
+        self.read(move |tx| {
+            let row = tx.query_opt(
+                "SELECT shipping FROM orders WHERE account_id = $1 AND shipping IS NOT NULL ORDER BY created_at DESC, id LIMIT 1",
+                &[&account_id],
+            )?;
+            row.map(|row| row.get("shipping")).transpose()
+        })
+        .await
+    }
+
     // ---- sign-in rate limit ------------------------------------------------------
 
     /// Failed sign-ins recorded for `scope` at or after `since`.

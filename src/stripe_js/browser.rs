@@ -160,7 +160,11 @@ impl Elements {
 
     /// The Address Element, mounted in `target`.
     pub fn create_address_element(&self, options: &AddressElementOptions, target: &Element) -> Result<AddressElement, StripeJsError> {
-        let js = self.js.create("address", &to_js(options)).map_err(thrown)?;
+        let js_options = to_js(options);
+        if let Some(defaults) = options.default_values.as_deref().and_then(|json| js_sys::JSON::parse(json).ok()) {
+            let _ = Reflect::set(&js_options, &"defaultValues".into(), &defaults);
+        }
+        let js = self.js.create("address", &js_options).map_err(thrown)?;
         js.mount(target.as_ref()).map_err(thrown)?;
         Ok(AddressElement { js })
     }

@@ -122,6 +122,9 @@ pub struct AddressFields {
 #[derive(Debug, Clone, Serialize)]
 pub struct AddressElementOptions {
     pub mode: String,
+    /// `defaultValues` (`{name, address: {line1, …}}`), as JSON text.
+    #[serde(skip)]
+    pub default_values: Option<String>,
 }
 
 /// `stripe.createConfirmationToken({elements, params})`'s `params`.
