@@ -54,15 +54,19 @@ async function healthy(url: string, what: string, running = () => true) {
   throw new Error(`${what} at ${url} did not become healthy in 120 s (${last})`);
 }
 
+/** Whether something accepts TCP connections on `port` now. */
+function accepting(port: number): Promise<boolean> {
+  return new Promise<boolean>((done) => {
+    const socket = connect(port, '127.0.0.1', () => { socket.end(); done(true); });
+    socket.on('error', () => done(false));
+  });
+}
+
 /** Polls (bounded) until something accepts TCP connections on `port`. */
 async function listening(port: number, what: string) {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    const up = await new Promise<boolean>((done) => {
-      const socket = connect(port, '127.0.0.1', () => { socket.end(); done(true); });
-      socket.on('error', () => done(false));
-    });
-    if (up) return;
+    if (await accepting(port)) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`${what} did not listen on port ${port} in 30 s`);
@@ -115,6 +119,12 @@ export default async function globalSetup(config: FullConfig) {
 async function startVariants(root: string, dir: string, children: ChildProcess[]) {
   // A real SMTP server (Debian's aiosmtpd, `make smtp`) for the `mail` storefront.
   rmSync(MAILDIR, { recursive: true, force: true });
+  // Another process on its port (an SMTP server left by an interrupted run) would take
+  // the messages instead, into another folder: the mail tests would fail, saying nothing
+  // of why.
+  if (await accepting(12525)) {
+    throw new Error('port 12525, where the SMTP server of the tests listens, is taken: stop what holds it (`ss -ltnp sport = :12525`; an aiosmtpd left by an interrupted run: `pkill -f aiosmtpd`)');
+  }
   const smtpLog = openSync(resolve(dir, 'smtp.log'), 'w');
   children.push(
     spawn('/usr/bin/python3', ['-m', 'aiosmtpd', '-n', '-l', '127.0.0.1:12525', '-c', 'aiosmtpd.handlers.Mailbox', MAILDIR], {
