@@ -191,7 +191,6 @@ async fn a_returning_shopper_finds_where_their_last_order_shipped_filled_in() {
     let view = shop.ok(&mut jenny, "checkout/view", &[]).await;
     assert!(view.get("shipping_defaults").is_none(), "nothing shipped yet: {view}");
     let shipping = [
-        ("payment_method", "pm_card_visa"),
         ("shipping[name]", "Jenny Rosen"),
         ("shipping[phone]", "+33 1 23 45 67 89"),
         ("shipping[address][line1]", "1 Rue de Rivoli"),
@@ -199,8 +198,7 @@ async fn a_returning_shopper_finds_where_their_last_order_shipped_filled_in() {
         ("shipping[address][postal_code]", "75001"),
         ("shipping[address][country]", "FR"),
     ];
-    let url = format!("{}/v1/test_helpers/confirmation_tokens", shop.stripe);
-    let token = support::stripe_call(&shop.http, Method::POST, url, "sk_test_tests", &shipping).await["id"].as_str().unwrap().to_owned();
+    let token = support::test_token_with(&shop.http, &shop.stripe, "pm_card_visa", &shipping).await;
     shop.ok(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await;
 
     shop.ok(&mut jenny, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;

@@ -101,7 +101,6 @@ impl Shop {
         assert!(added.is_object(), "{added}");
         // The token ships to New York, as the Address Element would give it.
         let shipping = [
-            ("payment_method", card),
             ("shipping[name]", "Jenny Rosen"),
             ("shipping[address][line1]", "350 Fifth Avenue"),
             ("shipping[address][city]", "New York"),
@@ -109,9 +108,7 @@ impl Shop {
             ("shipping[address][postal_code]", "10118"),
             ("shipping[address][country]", "US"),
         ];
-        let url = format!("{}/v1/test_helpers/confirmation_tokens", self.stripe);
-        let token =
-            support::stripe_call(shopper, reqwest::Method::POST, url, "sk_test_mail", &shipping).await["id"].as_str().unwrap().to_owned();
+        let token = support::test_token_with(shopper, &self.stripe, card, &shipping).await;
         let response = shopper
             .post(format!("{}/api/checkout/confirm", self.base))
             .form(&[("confirmation_token", token.as_str()), ("email", email)])

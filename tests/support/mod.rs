@@ -101,8 +101,16 @@ pub async fn stripe_call(client: &reqwest::Client, method: reqwest::Method, url:
 /// A ConfirmationToken for a test PaymentMethod such as `pm_card_visa` (the
 /// emulator's test helper); its id.
 pub async fn test_token(client: &reqwest::Client, emulator: &str, payment_method: &str) -> String {
+    test_token_with(client, emulator, payment_method, &[]).await
+}
+
+/// [`test_token`] with more of the helper's parameters, such as the `shipping[…]` that
+/// an Address Element would give.
+pub async fn test_token_with(client: &reqwest::Client, emulator: &str, payment_method: &str, more: &[(&str, &str)]) -> String {
     let url = format!("{emulator}/v1/test_helpers/confirmation_tokens");
-    let reply = stripe_call(client, reqwest::Method::POST, url, "sk_test_tests", &[("payment_method", payment_method)]).await;
+    let mut form = vec![("payment_method", payment_method)];
+    form.extend_from_slice(more);
+    let reply = stripe_call(client, reqwest::Method::POST, url, "sk_test_tests", &form).await;
     reply["id"].as_str().unwrap().to_owned()
 }
 
