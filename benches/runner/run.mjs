@@ -146,6 +146,9 @@ const SERVERS = {
     addPaidOrder(db, token) {
       addPaidOrder(db, createHash('sha256').update(token).digest('hex'));
     },
+    /** Order emails the outbox has yet to settle (sent, or given up: the bench's
+     * orders have no email address). */
+    backlog: (db) => db.prepare('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL').get().n,
     addHistory(db, from, count) {
       // Paid orders of many sessions, with their lines, attempts and applied events.
       const range = `WITH RECURSIVE n(i) AS (SELECT ${from} UNION ALL SELECT i + 1 FROM n WHERE i < ${from + count - 1})`;
@@ -193,6 +196,8 @@ const SERVERS = {
     addPaidOrder(db, token) {
       addPaidOrder(db, token);
     },
+    // Sends no email: nothing happens in the background.
+    backlog: () => 0,
     addHistory(db, from, count) {
       const range = `WITH RECURSIVE n(i) AS (SELECT ${from} UNION ALL SELECT i + 1 FROM n WHERE i < ${from + count - 1})`;
       db.exec(`${range} INSERT INTO sessions (id, created_at) SELECT printf('hist-%09d', i / 4), i FROM n WHERE i % 4 = 0 OR i = ${from} ON CONFLICT DO NOTHING`);
@@ -229,7 +234,22 @@ function addPaidOrder(db, session) {
  * growth step) during a scenario that writes nothing, on its next commit. */
 function checkpoint(db) {
   const [result] = db.pragma('wal_checkpoint(TRUNCATE)');
-  if (result.busy) throw new Error('the runner could not checkpoint the database: a reader held it');
+  if (result.busy) throw new Error('the runner could not checkpoint the database: another connection was using it (a reader, a writer or a checkpoint of its own)');
+}
+
+/** Waits until the server has done the background work its scenarios left it. */
+async function settled(server, file) {
+  const db = new Database(file, { readonly: true, timeout: 30_000 });
+  try {
+    const deadline = Date.now() + 15 * 60_000;
+    let left;
+    while ((left = server.backlog(db)) > 0) {
+      if (Date.now() > deadline) throw new Error(`the server still had ${left} order emails to settle after 15 minutes`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  } finally {
+    db.close();
+  }
 }
 
 function openDb(file) {
@@ -603,8 +623,16 @@ async function main() {
     let filled = 0;
     let orderBase = 10_000_000;
     for (const size of sizes) {
-      let child = server.start(dbFile, bigCatalogFile);
-      await healthy(server.url);
+      // The runner fills the database with no server on it. A server's own writes (the
+      // storefront's outbox working through the last step's backlog of order emails)
+      // checkpoint the WAL as they commit, and SQLite answers a second checkpoint at
+      // that moment with SQLITE_BUSY at once, without waiting: the runner's could fail.
+      if (!fs.existsSync(dbFile)) {
+        // The server's first start creates the schema and the catalog's stock rows.
+        const child = server.start(dbFile, bigCatalogFile);
+        await healthy(server.url);
+        await stop(child);
+      }
       let db = openDb(dbFile);
       process.stderr.write(`${name}: filling the order store to ${size} orders\n`);
       server.addHistory(db, filled + 1, size - filled);
@@ -620,7 +648,13 @@ async function main() {
       prepared.withDuplicates = false;
       checkpoint(db);
       db.close();
+      const child = server.start(dbFile, bigCatalogFile);
+      await healthy(server.url);
       results.growth[`${name} @ ${size}`] = await runScenarios(`${size}`, `${name}-${size}`, server, child.pid, prepared, GROWTH_SECS);
+      // The webhook scenarios leave the storefront an order email to settle for each
+      // order they paid, which it works through in the background for a minute or more.
+      // Left for the next step, that work would be measured as its pages' and payments'.
+      if (size !== sizes.at(-1)) await settled(server, dbFile);
       await stop(child);
     }
   }

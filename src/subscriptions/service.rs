@@ -44,9 +44,10 @@ fn state_of(subscription: &Subscription) -> SubscriptionState {
 /// declined first payment, takes up the one still waiting for it) and confirms its
 /// first invoice's PaymentIntent. Both requests are keyed by the token, so a double
 /// submit or a retried request subscribes once.
-#[tracing::instrument(name = "subscribe", skip_all, fields(token = %token), err(level = "info", Debug))]
+///
 /// The caller (`checkout::confirm`) has counted the confirmation against the rate limits
 /// and read `session`'s `cart`.
+#[tracing::instrument(name = "subscribe", skip_all, fields(token = %token), err(level = "info", Debug))]
 pub async fn subscribe(
     state: &AppState,
     request: &Request,
