@@ -97,7 +97,7 @@ async function confirm(emulatorUrl: string, returnUrl: string, body: { token: st
     body: form,
   });
   const json = await response.json();
-  return json.error ? { error: json.error } : { status: json.status, client_secret: json.client_secret, shipped_to: json.shipping?.name ?? null };
+  return json.error ? { error: json.error } : { status: json.status, client_secret: json.client_secret, shipped_to: json.shipping ? [json.shipping.name, json.shipping.address?.state].filter(Boolean).join(', ') : null };
 }
 
 /** Calls the emulator's API with the secret key (for test set-up). */

@@ -67,6 +67,8 @@ test('a shopper checks out with the keyboard alone', async ({ page, gotoHydrated
 
   const fields: [string, string, string][] = [
     ['#address-element', 'name', 'Jenny Rosen'],
+    // A select answers to its options' first letters, as a shopper would type them.
+    ['#address-element', 'country', 'France'],
     ['#address-element', 'line1', '1 Rue de Rivoli'],
     ['#address-element', 'city', 'Paris'],
     ['#address-element', 'postal_code', '75001'],

@@ -124,9 +124,49 @@ test('the Address Element gives the token its shipping address', async ({ page }
   await address.locator('[name="line1"]').fill('1 Rue de Rivoli');
   await address.locator('[name="city"]').fill('Paris');
   await address.locator('[name="postal_code"]').fill('75001');
+  await address.locator('[name="country"]').selectOption('FR');
   await page.getByRole('button', { name: 'Pay' }).click();
   await expect(page.getByRole('status')).toHaveText('succeeded');
   await expect(page.locator('#shipping')).toHaveText('Ships to Jenny Rosen');
+});
+
+test('the Address Element asks a US address its state, a Canadian one its province, and a French one neither', async ({ page }) => {
+  await open(page, '?address=1');
+  const address = page.frameLocator('iframe[name^="__stripe_emulator_address"]');
+  const country = address.locator('[name="country"]');
+  const state = address.locator('[name="state"]');
+  // An English page starts in the United States.
+  await expect(country).toHaveValue('US');
+  await expect(address.getByLabel('State', { exact: true })).toBeVisible();
+  // On a phone the state takes a line of its own, and the frame gives it back without.
+  await page.setViewportSize({ width: 360, height: 740 });
+  const height = () => page.locator('iframe[name^="__stripe_emulator_address"]').evaluate((frame) => frame.getBoundingClientRect().height);
+  await expect.poll(height).toBeGreaterThan(0);
+  const withState = await height();
+  await country.selectOption('FR');
+  await expect(state).toBeHidden();
+  await expect.poll(height).toBeLessThan(withState);
+  await country.selectOption('CA');
+  await expect(address.getByLabel('Province', { exact: true })).toBeVisible();
+  await state.selectOption('QC');
+  // Another country's list: a province is no state of the United States.
+  await country.selectOption('US');
+  await expect(state).toHaveValue('');
+
+  await typeCard(page, '4242424242424242');
+  await address.locator('[name="name"]').fill('Jenny Rosen');
+  await address.locator('[name="line1"]').fill('20 W 34th St');
+  await address.locator('[name="city"]').fill('New York');
+  await address.locator('[name="postal_code"]').fill('10118');
+  await page.getByRole('button', { name: 'Pay' }).click();
+  await expect(page.locator('#error')).toHaveText('This field is incomplete.');
+  await expect(state).toBeFocused();
+  await expect(state).toHaveAttribute('aria-invalid', 'true');
+  await state.selectOption('NY');
+  await expect(state).not.toHaveAttribute('aria-invalid');
+  await page.getByRole('button', { name: 'Pay' }).click();
+  await expect(page.getByRole('status')).toHaveText('succeeded');
+  await expect(page.locator('#shipping')).toHaveText('Ships to Jenny Rosen, NY');
 });
 
 test('setupFutureUsage and a CustomerSession save usage together are refused; either alone shows the save box', async ({ page }) => {
