@@ -20,6 +20,17 @@ function paymentFrame(page: Page): FrameLocator {
   return page.frameLocator('iframe[name^="__stripe_emulator_payment"]');
 }
 
+const ADDRESS_FRAME = 'iframe[name^="__stripe_emulator_address"]';
+
+function addressFrame(page: Page): FrameLocator {
+  return page.frameLocator(ADDRESS_FRAME);
+}
+
+/** Types a shipping address into the Address Element, a field at a time. */
+async function typeShipping(address: FrameLocator, fields: { name: string; line1: string; city: string; postal_code: string }) {
+  for (const [name, value] of Object.entries(fields)) await address.locator(`[name="${name}"]`).fill(value);
+}
+
 async function open(page: Page, query = '') {
   await page.goto(merchant.pageUrl + query);
   await expect(page.locator('body')).toHaveAttribute('data-ready', 'true');
@@ -116,14 +127,11 @@ test('saved cards from a customer session can be chosen, need the CVC again, and
 
 test('the Address Element gives the token its shipping address', async ({ page }) => {
   await open(page, '?address=1');
-  const address = page.frameLocator('iframe[name^="__stripe_emulator_address"]');
+  const address = addressFrame(page);
   await typeCard(page, '4242424242424242');
   await page.getByRole('button', { name: 'Pay' }).click();
   await expect(page.locator('#error')).toHaveText('This field is incomplete.');
-  await address.locator('[name="name"]').fill('Jenny Rosen');
-  await address.locator('[name="line1"]').fill('1 Rue de Rivoli');
-  await address.locator('[name="city"]').fill('Paris');
-  await address.locator('[name="postal_code"]').fill('75001');
+  await typeShipping(address, { name: 'Jenny Rosen', line1: '1 Rue de Rivoli', city: 'Paris', postal_code: '75001' });
   await address.locator('[name="country"]').selectOption('FR');
   await page.getByRole('button', { name: 'Pay' }).click();
   await expect(page.getByRole('status')).toHaveText('succeeded');
@@ -132,7 +140,7 @@ test('the Address Element gives the token its shipping address', async ({ page }
 
 test('the Address Element asks a US address its state, a Canadian one its province, and a French one neither', async ({ page }) => {
   await open(page, '?address=1');
-  const address = page.frameLocator('iframe[name^="__stripe_emulator_address"]');
+  const address = addressFrame(page);
   const country = address.locator('[name="country"]');
   const state = address.locator('[name="state"]');
   // An English page starts in the United States.
@@ -140,7 +148,7 @@ test('the Address Element asks a US address its state, a Canadian one its provin
   await expect(address.getByLabel('State', { exact: true })).toBeVisible();
   // On a phone the state takes a line of its own, and the frame gives it back without.
   await page.setViewportSize({ width: 360, height: 740 });
-  const height = () => page.locator('iframe[name^="__stripe_emulator_address"]').evaluate((frame) => frame.getBoundingClientRect().height);
+  const height = () => page.locator(ADDRESS_FRAME).evaluate((frame) => frame.getBoundingClientRect().height);
   await expect.poll(height).toBeGreaterThan(0);
   const withState = await height();
   await country.selectOption('FR');
@@ -154,10 +162,7 @@ test('the Address Element asks a US address its state, a Canadian one its provin
   await expect(state).toHaveValue('');
 
   await typeCard(page, '4242424242424242');
-  await address.locator('[name="name"]').fill('Jenny Rosen');
-  await address.locator('[name="line1"]').fill('20 W 34th St');
-  await address.locator('[name="city"]').fill('New York');
-  await address.locator('[name="postal_code"]').fill('10118');
+  await typeShipping(address, { name: 'Jenny Rosen', line1: '20 W 34th St', city: 'New York', postal_code: '10118' });
   await page.getByRole('button', { name: 'Pay' }).click();
   await expect(page.locator('#error')).toHaveText('This field is incomplete.');
   await expect(state).toBeFocused();
