@@ -125,6 +125,21 @@ impl Shop {
         (subscription, customer, card)
     }
 
+    /// Waits until the storefront has answered every webhook sent so far.
+    async fn all_delivered(&self) {
+        let url = format!("{}/_emulator/deliveries", self.stripe);
+        let settled = support::poll_until(
+            200,
+            || async {
+                let deliveries: Value = support::client().get(&url).send().await.unwrap().json().await.unwrap();
+                deliveries["data"].as_array().unwrap().iter().all(|d| d["status"] == "succeeded")
+            },
+            |settled| *settled,
+        )
+        .await;
+        assert!(settled, "a webhook was not answered 200");
+    }
+
     /// Waits until the storefront has answered every webhook of `kind` sent so far.
     async fn delivered(&self, kind: &str) {
         support::wait_delivered(&self.stripe, kind).await;
@@ -407,6 +422,44 @@ async fn the_account_page_cancels_at_the_period_end_and_can_undo_it() {
     assert_eq!(status, 400, "{refused}");
     let account = shop.page("/account").await;
     assert!(account.contains("data-status=\"canceled\"") && !account.contains("data-testid=\"resume-subscription\""), "{account}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_reply_of_an_older_state_does_not_overwrite_a_newer_one() {
+    let shop = shop().await;
+    let subscription = shop.subscribed("slow-reply@example.com").await;
+    let path = format!("/v1/subscriptions/{}", subscription.id);
+    shop.all_delivered().await;
+
+    // The account page asks Stripe for the subscription: Stripe reads it (active) and
+    // its reply is slow.
+    shop.control("faults", json!({ "path": path, "method": "GET", "phase": "after", "delay_ms": 2000 })).await;
+    let slow = tokio::spawn({
+        let (shopper, base, id) = (shop.shopper.clone(), shop.base.clone(), subscription.id.clone());
+        async move { api_as(&shopper, &base, "account/subscription/refresh", &[("subscription", &id)]).await }
+    });
+    let read = support::poll_until(
+        100,
+        || async {
+            let rules: Value =
+                support::client().get(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap().json().await.unwrap();
+            rules["data"].as_array().is_some_and(Vec::is_empty)
+        },
+        |read| *read,
+    )
+    .await;
+    assert!(read, "the account page's read never reached Stripe");
+
+    // Meanwhile the subscription is canceled (in the Dashboard, say) and its webhook answered.
+    assert_eq!(shop.stripe(Method::DELETE, &path, &[]).await["status"], "canceled");
+    shop.delivered("customer.subscription.deleted").await;
+    assert_eq!(shop.only_subscription().await.state.status, "canceled");
+
+    // The slow reply still says active; it was asked for before the cancellation, so it
+    // is not kept.
+    let (status, now) = slow.await.unwrap();
+    assert_eq!((status, now.as_str()), (200, Some("canceled")));
+    assert_eq!(shop.only_subscription().await.state.status, "canceled");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

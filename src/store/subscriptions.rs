@@ -192,8 +192,8 @@ fn paid_invoice(tx: &mut Tx<'_>, invoice: &PaidInvoice, now: i64) -> Result<Invo
 }
 
 impl Store {
-    /// Records a subscription the shop created (its state as Stripe's reply said, read
-    /// at `synced_at` milliseconds). Recording it again changes nothing.
+    /// Records a subscription the shop created (its state as Stripe's reply said, to the
+    /// request sent at `synced_at` milliseconds). Recording it again changes nothing.
     pub async fn insert_subscription(&self, new: NewSubscription, synced_at: i64, now: i64) -> Result<(), StoreError> {
         self.write(move |tx| {
             tx.execute(
@@ -229,8 +229,8 @@ impl Store {
         .await
     }
 
-    /// Keeps what Stripe said of subscription `id` at `synced_at` (milliseconds), unless
-    /// a newer read is already kept: its state, and its items' `quantity` when Stripe
+    /// Keeps what Stripe said of subscription `id` to a request sent at `synced_at`
+    /// (milliseconds), unless a request sent later has already been kept: its state, and its items' `quantity` when Stripe
     /// gave one (the shopper may change it; so may the merchant, in the Dashboard).
     /// `false` when the shop has no such subscription.
     pub async fn sync_subscription(

@@ -529,7 +529,7 @@ async fn the_newest_read_of_a_subscription_wins_and_each_paid_invoice_is_one_ord
             current_period_end: Some(end),
             cancel_at_period_end: false,
         };
-        // A read made at 30 arrives before one made at 20: the one made at 30 stays.
+        // A read sent at 30 is answered before one sent at 20: the one sent at 30 stays.
         // So does its quantity; a read without one keeps the quantity kept.
         assert!(store.sync_subscription("sub_1", state("past_due", 3_000), Some(3), 30, 1).await.unwrap());
         assert!(store.sync_subscription("sub_1", state("active", 2_000), Some(5), 20, 2).await.unwrap());

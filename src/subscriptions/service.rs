@@ -20,7 +20,12 @@ use crate::stripe::types::{
     RecurringParams, Subscription, SubscriptionItemParams, SubscriptionPaymentSettings,
 };
 
-/// Milliseconds: when a read of a subscription came back (newer reads win).
+/// Milliseconds: when a read (or change) of a subscription was sent to Stripe, which
+/// is what orders the reads kept. A reply that tells the state before some change was
+/// sent before that change was made, and every change is followed by its webhook, whose
+/// read is sent later still; so a slow reply can never overwrite a newer state. (Stamped
+/// when the reply came back, a slow reply of the old state would win over that newer
+/// read.)
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -104,11 +109,11 @@ pub async fn subscribe(
                 metadata: [("account_id", account.id.as_str()), ("product_id", product.id.as_str())].into_iter().collect(),
                 expand: ["latest_invoice.payments"],
             };
+            let synced_at = now_ms();
             let created = stripe.create_subscription(&params, &format!("subscribe-{token}")).await.map_err(|error| {
                 tracing::error!(%error, "creating a subscription failed");
                 unknown_or(error)
             })?;
-            let synced_at = now_ms();
             let Some(Expandable::Object(invoice)) = &created.latest_invoice else {
                 tracing::error!(subscription = %created.id, "a new subscription came back without its first invoice");
                 return Err(AppError::Internal);
@@ -233,8 +238,9 @@ fn unknown_or(error: crate::stripe::Error) -> AppError {
 /// that payment (a declined first try); it is read from Stripe, and kept.
 async fn waiting_for_payment(state: &AppState, id: &str) -> Result<Option<(SubscriptionId, PaymentIntentId)>, AppError> {
     let Ok(id) = SubscriptionId::parse(id) else { return Ok(None) };
+    let asked_at = now_ms();
     let subscription = state.payments.stripe.retrieve_subscription(&id).await?;
-    state.store.sync_subscription(id.as_str(), state_of(&subscription), quantity_of(&subscription), now_ms(), session::now()).await?;
+    state.store.sync_subscription(id.as_str(), state_of(&subscription), quantity_of(&subscription), asked_at, session::now()).await?;
     let intent = match &subscription.latest_invoice {
         Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("open") => invoice.payment_intent(),
         _ => None,
@@ -261,8 +267,9 @@ pub async fn refresh(state: &AppState, id: &SubscriptionId) -> Result<Option<Str
     if state.store.subscription(id.as_str()).await?.is_none() {
         return Ok(None);
     }
+    let asked_at = now_ms();
     let subscription = state.payments.stripe.retrieve_subscription(id).await?;
-    state.store.sync_subscription(id.as_str(), state_of(&subscription), quantity_of(&subscription), now_ms(), session::now()).await?;
+    state.store.sync_subscription(id.as_str(), state_of(&subscription), quantity_of(&subscription), asked_at, session::now()).await?;
     match &subscription.latest_invoice {
         Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("paid") => record_invoice(state, invoice).await,
         _ => Ok(None),
@@ -339,7 +346,8 @@ pub async fn set_cancel_at_period_end(state: &AppState, request: &Request, id: &
     let (id, _) = own_changeable(state, request, id).await?;
     // A fresh key: setting the same flag twice (a double click) is harmless anyway.
     let key = session::random_id("subscription-update");
-    keep_change(state, request, &id, state.payments.stripe.set_cancel_at_period_end(&id, cancel, &key).await).await?;
+    let asked_at = now_ms();
+    keep_change(state, request, &id, asked_at, state.payments.stripe.set_cancel_at_period_end(&id, cancel, &key).await).await?;
     tracing::info!(subscription = %id, cancel, "subscription's cancel at period end set");
     Ok(())
 }
@@ -363,7 +371,9 @@ pub async fn set_quantity(state: &AppState, request: &Request, id: &str, quantit
     let Some(item) = current.items.data.first() else { return Err(AppError::Internal) };
     // A fresh key: the same quantity set twice (a double click) is harmless anyway.
     let key = session::random_id("subscription-quantity");
-    keep_change(state, request, &id, state.payments.stripe.set_subscription_quantity(&id, &item.id, quantity.get(), &key).await).await?;
+    let asked_at = now_ms();
+    let answer = state.payments.stripe.set_subscription_quantity(&id, &item.id, quantity.get(), &key).await;
+    keep_change(state, request, &id, asked_at, answer).await?;
     tracing::info!(subscription = %id, quantity = quantity.get(), "subscription's quantity changed from its next renewal");
     Ok(())
 }
@@ -377,12 +387,14 @@ async fn own_changeable(state: &AppState, request: &Request, id: &str) -> Result
     Ok((id, record))
 }
 
-/// Keeps what Stripe answered to a change of subscription `id`. Refused, it has ended
-/// meanwhile (at Stripe): that is read again and kept, and the shopper told.
+/// Keeps what Stripe answered to a change of subscription `id` sent at `asked_at`
+/// ([`now_ms`]). Refused, it has ended meanwhile (at Stripe): that is read again and
+/// kept, and the shopper told.
 async fn keep_change(
     state: &AppState,
     request: &Request,
     id: &SubscriptionId,
+    asked_at: i64,
     answer: Result<Subscription, crate::stripe::Error>,
 ) -> Result<(), AppError> {
     let updated = match answer {
@@ -394,7 +406,7 @@ async fn keep_change(
         }
         Err(error) => return Err(AppError::from(error)),
     };
-    state.store.sync_subscription(id.as_str(), state_of(&updated), quantity_of(&updated), now_ms(), session::now()).await?;
+    state.store.sync_subscription(id.as_str(), state_of(&updated), quantity_of(&updated), asked_at, session::now()).await?;
     Ok(())
 }
 
