@@ -220,6 +220,12 @@ async fn refund_webhooks_in_any_order_count_each_refund_once_and_a_failure_gives
     let failed = refund_event("evt_r2", "refund.failed", "re_dash_1", &payment_intent, Some(&order_id), "failed");
     assert_eq!(deliver(&shop, &failed).await, 200);
     assert_eq!(shop.refunded(&order_id).await, 0);
+    // Failed is final: a report of its success delivered late (`refund.created`, sent
+    // when it succeeded) is stale.
+    let created = refund_event("evt_r1b", "refund.created", "re_dash_1", &payment_intent, None, "succeeded");
+    assert_eq!(deliver(&shop, &created).await, 200, "late and stale");
+    assert_eq!(shop.refunded(&order_id).await, 0);
+    assert_eq!(shop.store.refunds_of(&order_id).await.unwrap().refunds[0].status, RefundStatus::Failed);
 
     // A refund for no order of this shop is acknowledged and changes nothing.
     let stranger = refund_event("evt_r3", "refund.created", "re_other", "pi_not_ours", None, "succeeded");

@@ -40,9 +40,17 @@ impl RefundStatus {
         }
     }
 
-    /// Later statuses win: a `pending` that arrives after `succeeded` changes nothing.
-    fn settled(self) -> bool {
-        matches!(self, RefundStatus::Succeeded | RefundStatus::Failed | RefundStatus::Canceled)
+    /// How far along the refund is. Stripe moves a refund forward only: `pending` or
+    /// `requires_action`, then `succeeded`, which can still become `failed` (the card's
+    /// account was closed, say); `failed` and `canceled` are final. A report of an
+    /// earlier stage than the one kept is stale: a `pending` after `succeeded`, or a
+    /// `succeeded` after `failed`, changes nothing.
+    fn stage(self) -> u8 {
+        match self {
+            RefundStatus::Pending | RefundStatus::RequiresAction => 0,
+            RefundStatus::Succeeded => 1,
+            RefundStatus::Failed | RefundStatus::Canceled => 2,
+        }
     }
 
     /// Failed or canceled: its amount will not go back.
@@ -150,7 +158,7 @@ impl Store {
                 }
                 Some(row) => {
                     let (old, counted): (RefundStatus, i64) = (row.get("status")?, row.get("counted")?);
-                    if old.settled() && !status.settled() || old == status {
+                    if old == status || status.stage() < old.stage() || old.is_void() {
                         tx.abandon();
                         return Ok(RefundEffect::Stale);
                     }
@@ -182,8 +190,7 @@ impl Store {
                 )?;
                 tx.execute("UPDATE refunds SET counted = $1 WHERE id = $2", &[&i64::from(succeeded), &id])?;
                 if change > 0 {
-                    // The shopper is told, once per refund (a refund that fails later
-                    // and succeeds again is not told twice).
+                    // The shopper is told, once per refund.
                     tx.execute(
                         "INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                         &[&order_id, &format!("refund.{id}"), &format!("Refund {id} of order {order_id} succeeded."), &now],
