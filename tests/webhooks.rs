@@ -81,6 +81,19 @@ impl Shop {
         support::stripe_call(&self.shopper, reqwest::Method::POST, url, "sk_test_tests", &[]).await;
     }
 
+    /// The shopper answers the 3-D Secure challenge of PaymentIntent `intent` (`complete`
+    /// or `fail`), as the emulator's challenge page does.
+    async fn answer_challenge(&self, intent: &str, client_secret: &Value, result: &str) {
+        let reply = self
+            .shopper
+            .post(format!("{}/_emulator/3ds/{intent}", self.stripe))
+            .json(&json!({ "client_secret": client_secret, "result": result }))
+            .send()
+            .await
+            .unwrap();
+        assert!(reply.status().is_success(), "{}", reply.status());
+    }
+
     async fn deliver(&self, event: &Value) -> u16 {
         support::deliver_signed(&self.base, SECRET, event).await
     }
@@ -153,6 +166,35 @@ async fn a_payment_becomes_a_paid_order_through_the_emulators_signed_webhooks() 
     assert!(outbox[0].body.contains("1 × Walnut serving board"), "{outbox:?}");
     let deliveries: Value = shop.shopper.get(format!("{}/_emulator/deliveries", shop.stripe)).send().await.unwrap().json().await.unwrap();
     assert!(deliveries["data"].as_array().unwrap().iter().all(|d| d["attempts"][0]["status"] == 200), "{deliveries}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_report_of_a_failed_payment_waiting_for_the_shopper_does_not_reopen_its_order() {
+    let shop = shop().await;
+    let waiting = shop.order("pm_card_threeDSecure2Required").await;
+    assert_eq!(waiting["status"], "RequiresAction", "{waiting}");
+    let (order_id, intent) = (waiting["order_id"].as_str().unwrap(), waiting["payment_intent"].as_str().unwrap());
+    // The shopper fails the bank's challenge: Stripe says the payment failed.
+    shop.answer_challenge(intent, &waiting["client_secret"], "fail").await;
+    support::wait_delivered(&shop.stripe, "payment_intent.payment_failed").await;
+    assert_eq!(shop.order_status(order_id).await, "failed");
+
+    // The event that said it waited for the shopper comes now (Stripe promises no
+    // order), as does one of processing: the order stays failed, its stock released.
+    for (id, kind) in [("evt_late_action", "payment_intent.requires_action"), ("evt_late_processing", "payment_intent.processing")] {
+        assert_eq!(shop.deliver(&event(id, kind, order_id, intent, 4500)).await, 200);
+        assert_eq!(shop.order_status(order_id).await, "failed", "{kind}");
+    }
+    assert_eq!(stock(&shop.store).await, 8);
+
+    // Paid again (a new attempt, its own PaymentIntent): the late reports of the first
+    // attempt do not touch it either.
+    let paid = shop.order("pm_card_visa").await;
+    assert_eq!(paid["order_id"], order_id, "the same order, paid by its second attempt");
+    let status = support::poll_until(100, || shop.order_status(order_id), |status: &String| status == "paid").await;
+    assert_eq!(status, "paid");
+    assert_eq!(shop.deliver(&event("evt_later_action", "payment_intent.requires_action", order_id, intent, 4500)).await, 200);
+    assert_eq!(shop.order_status(order_id).await, "paid");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -316,14 +358,7 @@ async fn every_event_delivered_twice_and_out_of_order_still_fulfils_each_order_o
         &[],
     )
     .await;
-    let done = shop
-        .shopper
-        .post(format!("{}/_emulator/3ds/{intent}", shop.stripe))
-        .json(&json!({ "client_secret": secret["client_secret"], "result": "complete" }))
-        .send()
-        .await
-        .unwrap();
-    assert!(done.status().is_success());
+    shop.answer_challenge(intent, &secret["client_secret"], "complete").await;
 
     for (order, expected) in [(&paid_now, "paid"), (&authenticated, "paid"), (&debited, "paid"), (&bounced, "failed")] {
         let order_id = order["order_id"].as_str().unwrap();

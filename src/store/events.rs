@@ -237,7 +237,10 @@ pub(super) fn apply_payment_event(tx: &mut Tx<'_>, event: &PaymentEvent<'_>, now
 }
 
 /// Moves the event's order to `status` (with the event's PaymentIntent) if it is in one
-/// of `from`: only ever forward.
+/// of `from`: only ever forward, and only by the PaymentIntent of its latest attempt.
+/// Each attempt is a PaymentIntent of its own, never confirmed again once it failed, so
+/// an event of the PaymentIntent an order failed with, or of an attempt before the latest,
+/// is a late report of something already over: it changes nothing.
 fn advance(
     tx: &mut Tx<'_>,
     event: &PaymentEvent<'_>,
@@ -247,7 +250,14 @@ fn advance(
 ) -> Result<EventEffect, StoreError> {
     let from = from.iter().map(|status| format!("'{status}'")).collect::<Vec<_>>().join(", ");
     tx.execute(
-        &format!("UPDATE orders SET status = $1, payment_intent_id = $2, updated_at = $3 WHERE id = $4 AND status IN ({from})"),
+        &format!(
+            "UPDATE orders SET status = $1, payment_intent_id = $2, updated_at = $3
+             WHERE id = $4 AND status IN ({from})
+             AND NOT (status = 'failed' AND payment_intent_id IS NOT NULL AND payment_intent_id = $2)
+             AND NOT EXISTS (SELECT 1 FROM payment_attempts earlier JOIN payment_attempts later
+                             ON later.order_id = earlier.order_id AND later.attempt > earlier.attempt
+                             WHERE earlier.order_id = $4 AND earlier.payment_intent_id = $2)"
+        ),
         &[&status, &event.payment_intent_id, &now, &event.order_id],
     )?;
     Ok(EventEffect::StatusUpdated)
