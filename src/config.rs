@@ -167,6 +167,10 @@ pub struct Config {
     pub reconcile_after: std::time::Duration,
     /// How often reconciliation runs (it also runs at start-up).
     pub reconcile_every: std::time::Duration,
+    /// A payment still waiting for 3-D Secure or a redirect this long after its order
+    /// last moved is abandoned: reconciliation cancels it at Stripe, and the order's
+    /// stock goes back on sale.
+    pub abandon_after: std::time::Duration,
     /// The address shoppers use, for absolute URLs (`return_url`) and cookie security;
     /// `None`: `http://` and the address the server is bound to.
     pub public_url: Option<String>,
@@ -339,6 +343,7 @@ impl Config {
                 .transpose()?,
             reconcile_after: seconds("RECONCILE_AFTER_SECS", 600)?,
             reconcile_every: seconds("RECONCILE_EVERY_SECS", 300)?,
+            abandon_after: seconds("ABANDON_AFTER_SECS", 3600)?,
             database_url: env("DATABASE_URL").unwrap_or_else(|| "sqlite://storefront.db".into()),
             public_url,
             trust_forwarded_for: flag("TRUST_X_FORWARDED_FOR", env("TRUST_X_FORWARDED_FOR"), false)?,

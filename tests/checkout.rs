@@ -57,6 +57,14 @@ impl Shop {
         list["data"].as_array().unwrap().clone()
     }
 
+    /// The shopper completes the 3-D Secure challenge of `intent` (as listed by Stripe):
+    /// the status the emulator's challenge page gets.
+    async fn complete_challenge(&self, intent: &Value) -> u16 {
+        let url = format!("{}/_emulator/3ds/{}", self.stripe, intent["id"].as_str().unwrap());
+        let body = json!({ "client_secret": intent["client_secret"], "result": "complete" });
+        self.shopper.post(url).json(&body).send().await.unwrap().status().as_u16()
+    }
+
     async fn fault(&self, rule: Value) {
         let response = self.shopper.post(format!("{}/_emulator/faults", self.stripe)).json(&rule).send().await.unwrap();
         assert_eq!(response.status(), 200);
@@ -516,14 +524,35 @@ async fn an_abandoned_authentication_is_canceled_before_the_next_attempt() {
     assert_eq!(status_of(&paid["payment_intent"]), "succeeded");
     // Completing the old challenge now fails: it can no longer charge.
     let old = shop.payment_intents().await.into_iter().find(|pi| pi["id"] == waiting["payment_intent"]).unwrap();
-    let late = shop
-        .shopper
-        .post(format!("{}/_emulator/3ds/{}", shop.stripe, old["id"].as_str().unwrap()))
-        .json(&json!({ "client_secret": old["client_secret"], "result": "complete" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(late.status(), 400);
+    assert_eq!(shop.complete_challenge(&old).await, 400);
+}
+
+/// A shopper leaves a payment waiting for 3-D Secure and never comes back. Once it has
+/// waited `ABANDON_AFTER_SECS` (here at once), reconciliation cancels it at Stripe as
+/// `abandoned`: the order fails and its stock is back on sale, the challenge can no
+/// longer charge, and the cart, still full, pays with another card.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_cancels_a_payment_left_waiting_for_authentication_and_puts_its_stock_back() {
+    let shop = shop_with(&[("RECONCILE_AFTER_SECS", "0"), ("RECONCILE_EVERY_SECS", "1"), ("ABANDON_AFTER_SECS", "0")]).await;
+    let before = shop.store.stock_of("walnut-board").await.unwrap();
+    shop.add("walnut-board", "2").await;
+    let (status, waiting) = shop.pay(&shop.token("pm_card_threeDSecure2Required").await, &[]).await;
+    assert_eq!((status, waiting["status"].as_str()), (200, Some("RequiresAction")), "{waiting}");
+    let order_id = waiting["order_id"].as_str().unwrap();
+    let status_of = || async {
+        let (_, order) = shop.call(&shop.shopper, "orders/get", &[("id", order_id)]).await;
+        order["status"].as_str().unwrap_or_default().to_owned()
+    };
+    assert_eq!(support::poll_until(200, status_of, |status: &String| status == "failed").await, "failed");
+    assert_eq!(shop.store.stock_of("walnut-board").await.unwrap(), before, "the stock is back");
+    let intents = shop.payment_intents().await;
+    assert_eq!(intents.len(), 1);
+    let intent = &intents[0];
+    assert_eq!((intent["status"].as_str(), intent["cancellation_reason"].as_str()), (Some("canceled"), Some("abandoned")));
+    assert_eq!(shop.complete_challenge(intent).await, 400, "the challenge can no longer charge");
+    let (status, paid) = shop.pay(&shop.token("pm_card_visa").await, &[]).await;
+    assert_eq!((status, paid["status"].as_str()), (200, Some("Succeeded")), "{paid}");
+    assert_eq!(shop.store.stock_of("walnut-board").await.unwrap(), before - 2, "taken once, by the payment that went through");
 }
 
 /// A payment waits for 3-D Secure; meanwhile another tab adds to the cart, and the

@@ -196,6 +196,7 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
         store.flag_dispute(id, kind, "pi_1", &report, 6).await.unwrap();
     }
     store.orders_to_reconcile(10, 0).await.unwrap();
+    store.abandoned_authentications(10).await.unwrap();
     store.expire_sessions(-1, 10).await.unwrap();
     assert!(store.create_account("acct_1", "a@example.com", "a@example.com", "hash", 6).await.unwrap());
     store.account_by_email("a@example.com").await.unwrap();

@@ -102,7 +102,7 @@ async fn payment_intents_are_created_retrieved_captured_and_canceled() {
     let waiting = stripe.create_and_confirm_payment_intent(&confirm(&token_a), "pi-a").await.unwrap();
     assert_eq!(waiting.status, PaymentIntentStatus::RequiresAction);
     assert_eq!(waiting.next_action.as_ref().map(|a| a.kind.as_str()), Some("use_stripe_sdk"));
-    let canceled = stripe.cancel_payment_intent(&waiting.id, "cancel-a").await.unwrap();
+    let canceled = stripe.cancel_payment_intent(&waiting.id, Some("abandoned"), "cancel-a").await.unwrap();
     assert_eq!(canceled.status, PaymentIntentStatus::Canceled);
 
     let token_b = token(&emulator, "pm_card_visa").await;

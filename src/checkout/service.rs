@@ -260,29 +260,38 @@ pub async fn confirm(state: &AppState, request: &Request, token: &Credential, pa
 
 /// A new payment while an earlier one still waits for 3-D Secure or a redirect: cancel
 /// the earlier PaymentIntent first, so that finishing its authentication later (in
-/// another tab) cannot charge a second time. If it went through meanwhile, record it:
-/// the cart is then already an order.
+/// another tab) cannot charge a second time.
 async fn abandon_pending_authentications(state: &AppState, locale: Locale, awaiting: Vec<Attempt>) -> Result<(), AppError> {
     for attempt in awaiting {
-        let Some(id) = attempt.payment_intent_id.as_deref().and_then(|id| PaymentIntentId::parse(id).ok()) else { continue };
-        let key = format!("{}-cancel", attempt.idempotency_key);
-        let intent = match state.payments.stripe.cancel_payment_intent(&id, &key).await {
-            Ok(intent) => intent,
-            // Not cancelable any more (it succeeded or failed): read where it stands.
-            Err(crate::stripe::Error::Api(api)) if api.status == 400 => state.payments.stripe.retrieve_payment_intent(&id).await?,
-            Err(error) => return Err(AppError::from(error)),
-        };
-        tracing::info!(order = %attempt.order_id, intent = %id, status = ?intent.status, "settled an abandoned authentication");
-        match intent.status {
-            PaymentIntentStatus::Canceled => {
-                record(state, &attempt, Some(id.as_str()), AttemptOutcome::Canceled, OrderStatus::Failed, None).await?
-            }
-            _ => {
-                let _ = settle(state, locale, &attempt, &intent).await;
-            }
-        }
+        abandon(state, locale, &attempt).await?;
     }
     Ok(())
+}
+
+/// Cancels the PaymentIntent of `attempt`, left waiting for 3-D Secure or a redirect
+/// (`cancellation_reason=abandoned`), and fails its order, whose stock goes back. If it
+/// went through or failed meanwhile, records that instead: the cart is then already
+/// an order, or the order failed anyway. The same key and body from the shopper's next
+/// checkout and from reconciliation, so that both settle it once.
+async fn abandon(state: &AppState, locale: Locale, attempt: &Attempt) -> Result<(), AppError> {
+    let Some(id) = attempt.payment_intent_id.as_deref().and_then(|id| PaymentIntentId::parse(id).ok()) else { return Ok(()) };
+    let key = format!("{}-cancel", attempt.idempotency_key);
+    let intent = match state.payments.stripe.cancel_payment_intent(&id, Some("abandoned"), &key).await {
+        Ok(intent) => intent,
+        // Not cancelable any more (it succeeded or failed): read where it stands.
+        Err(crate::stripe::Error::Api(api)) if api.status == 400 => state.payments.stripe.retrieve_payment_intent(&id).await?,
+        Err(error) => return Err(AppError::from(error)),
+    };
+    tracing::info!(order = %attempt.order_id, intent = %id, status = ?intent.status, "settled an abandoned authentication");
+    match intent.status {
+        PaymentIntentStatus::Canceled => {
+            record(state, attempt, Some(id.as_str()), AttemptOutcome::Canceled, OrderStatus::Failed, None).await
+        }
+        _ => {
+            let _ = settle(state, locale, attempt, &intent).await;
+            Ok(())
+        }
+    }
 }
 
 /// Others bought (or are paying for) what the cart holds since it was filled.
@@ -746,6 +755,32 @@ pub async fn resolve_unknown_attempts(state: &AppState, cutoff: i64) -> usize {
         }
     }
     resolved
+}
+
+/// Abandons the payments still waiting for 3-D Secure or a redirect whose order has not
+/// moved since `cutoff` (see [`abandon`]): the shopper left, and the stock they hold
+/// goes back on sale. Returns how many were settled; stops at the first that Stripe
+/// could not answer (the next round asks again).
+pub async fn abandon_stale_authentications(state: &AppState, cutoff: i64) -> usize {
+    let attempts = match state.store.abandoned_authentications(cutoff).await {
+        Ok(attempts) => attempts,
+        Err(error) => {
+            tracing::error!(error = ?error, "cannot list payments waiting for authentication");
+            return 0;
+        }
+    };
+    let locale = Locale::parse(&state.config.store.default_locale).unwrap_or_default();
+    let mut settled = 0;
+    for attempt in &attempts {
+        match abandon(state, locale, attempt).await {
+            Ok(()) => settled += 1,
+            Err(error) => {
+                tracing::warn!(?error, order = %attempt.order_id, "cannot cancel an abandoned payment yet; will try again");
+                break;
+            }
+        }
+    }
+    settled
 }
 
 /// A shipping address from the browser, checked: a name, a first line, a city and a

@@ -765,7 +765,7 @@ async fn settle_authorization(state: &AppState, headers: &HeaderMap, id: OrderPa
             }
             stripe.capture_payment_intent(&payment_intent, Some(amount), &format!("capture-{id}-{}", form.request)).await
         }
-        Settle::Cancel => stripe.cancel_payment_intent(&payment_intent, &format!("cancel-{id}-{}", form.request)).await,
+        Settle::Cancel => stripe.cancel_payment_intent(&payment_intent, None, &format!("cancel-{id}-{}", form.request)).await,
     };
     match replied {
         Ok(intent) => {

@@ -1,6 +1,7 @@
 //! Reconciliation: orders still settling after a while (and authorisations older than
 //! Stripe keeps them) are checked against Stripe and moved by the same rules as
-//! webhooks, so an event lost for good still ends in the right state. Runs at start-up
+//! webhooks, so an event lost for good still ends in the right state; payments left
+//! waiting for 3-D Secure or a redirect for too long are canceled, their stock back. Runs at start-up
 //! and periodically; safe on every instance (each change is recorded once, under an id
 //! derived from the PaymentIntent and its status).
 
@@ -10,13 +11,15 @@ use crate::store::{EventEffect, PaymentEvent, StoreError};
 use crate::stripe::ids::PaymentIntentId;
 use crate::stripe::types::{PaymentIntent, PaymentIntentStatus};
 
-/// Checks every order settling for longer than the configured age, and asks Stripe again
-/// about payments whose answer never came; returns how many changed.
+/// Checks every order settling for longer than the configured age, asks Stripe again
+/// about payments whose answer never came, and cancels those left waiting for the
+/// shopper's authentication for longer than `ABANDON_AFTER_SECS`; returns how many changed.
 #[tracing::instrument(name = "reconcile settling orders", skip_all)]
 pub async fn run_once(state: &AppState) -> usize {
     let now = session::now();
     let cutoff = now - state.config.reconcile_after.as_secs() as i64;
-    let resolved = crate::checkout::resolve_unknown_attempts(state, cutoff).await;
+    let resolved = crate::checkout::resolve_unknown_attempts(state, cutoff).await
+        + crate::checkout::abandon_stale_authentications(state, now - state.config.abandon_after.as_secs() as i64).await;
     let orders = match state.store.orders_to_reconcile(cutoff, now - AUTHORIZATION_LIFETIME_SECS).await {
         Ok(orders) => orders,
         Err(error) => {

@@ -709,6 +709,22 @@ impl Store {
         })
         .await
     }
+    /// Attempts still waiting for 3-D Secure or a redirect whose order has not moved
+    /// since `cutoff` (the shopper left them): the oldest first, a hundred at a time.
+    pub async fn abandoned_authentications(&self, cutoff: i64) -> Result<Vec<Attempt>, StoreError> {
+        self.read(move |tx| {
+            let rows = tx.query(
+                &format!(
+                    "SELECT {ATTEMPT_COLUMNS} FROM orders o JOIN payment_attempts pa ON pa.order_id = o.id
+                 WHERE o.status = 'confirming' AND o.updated_at <= $1 AND pa.outcome = 'requires_action'
+                 ORDER BY o.updated_at LIMIT 100"
+                ),
+                &[&cutoff],
+            )?;
+            rows.iter().map(attempt_from).collect::<Result<_, _>>()
+        })
+        .await
+    }
     /// Every attempt recorded for an order, oldest first.
     pub async fn attempts(&self, order_id: &str) -> Result<Vec<Attempt>, StoreError> {
         let order_id = order_id.to_owned();

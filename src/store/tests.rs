@@ -301,6 +301,35 @@ async fn a_late_failure_of_an_earlier_attempt_does_not_undo_a_later_one() {
     }
 }
 
+/// Only a payment waiting for the shopper's authentication, and only once its order has
+/// not moved since the cutoff, is theirs to abandon: not one waiting for a bank (a
+/// SEPA debit processing), nor one paid since.
+#[tokio::test]
+async fn a_payment_is_abandoned_only_while_it_waits_for_the_shopper_since_the_cutoff() {
+    for (store, _scratch) in stores().await {
+        let first = first_attempt(&store).await;
+        store.finish_attempt(&first, result(Some("pi_1"), &AttemptOutcome::RequiresAction, "confirming", false), 10).await.unwrap();
+        store.create_session("t", 0).await.unwrap();
+        store.add_to_cart("t", "mug", 1, 99, 0).await.unwrap();
+        let AttemptStart::New(debit) = store.start_attempt("t", &order("ord_2"), "ctoken_c", None, 0, recorded_body).await.unwrap() else {
+            panic!()
+        };
+        store.finish_attempt(&debit, result(Some("pi_2"), &AttemptOutcome::parse("processing"), "confirming", true), 5).await.unwrap();
+        let abandoned = |cutoff| {
+            let store = store.clone();
+            async move {
+                let attempts = store.abandoned_authentications(cutoff).await.unwrap();
+                attempts.into_iter().map(|a| (a.order_id, a.payment_intent_id, a.idempotency_key)).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(abandoned(9).await, vec![], "waiting since 10");
+        let waiting = ("ord_1".to_owned(), Some("pi_1".to_owned()), "ord_1-attempt-1".to_owned());
+        assert_eq!(abandoned(10).await, vec![waiting]);
+        store.apply_payment_event(&paid("evt_paid"), 11).await.unwrap();
+        assert_eq!(abandoned(100).await, vec![], "authenticated and paid since");
+    }
+}
+
 #[tokio::test]
 async fn a_paid_order_never_moves_back() {
     for (store, _scratch) in stores().await {

@@ -155,10 +155,17 @@ impl Client {
         self.request(Method::GET, &format!("/v1/payment_intents/{id}?expand%5B0%5D=payment_method"), None, None).await
     }
 
-    /// Cancel a PaymentIntent that is not finished (an abandoned authentication).
+    /// Cancel a PaymentIntent that is not finished. `reason`: its `cancellation_reason`,
+    /// which the Dashboard shows (`abandoned`: the shopper left its authentication).
     /// <https://docs.stripe.com/api/payment_intents/cancel>
-    pub async fn cancel_payment_intent(&self, id: &PaymentIntentId, idempotency_key: &str) -> Result<PaymentIntent, Error> {
-        self.request(Method::POST, &format!("/v1/payment_intents/{id}/cancel"), Some(String::new()), Some(idempotency_key)).await
+    pub async fn cancel_payment_intent(
+        &self,
+        id: &PaymentIntentId,
+        reason: Option<&str>,
+        idempotency_key: &str,
+    ) -> Result<PaymentIntent, Error> {
+        let body = reason.map(|reason| format!("cancellation_reason={reason}")).unwrap_or_default();
+        self.request(Method::POST, &format!("/v1/payment_intents/{id}/cancel"), Some(body), Some(idempotency_key)).await
     }
 
     /// Capture an authorised (manual capture) PaymentIntent: `amount_to_capture` of it
