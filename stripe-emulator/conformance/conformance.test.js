@@ -320,3 +320,30 @@ test('subscriptions through the SDK: default_incomplete, the first invoice paid 
     return true;
   });
 });
+
+test('a subscription given up while its first payment waits for 3-D Secure: the invoice voided, its payment canceled', async () => {
+  const customer = await stripe.customers.create({ email: 'changed-mind@example.com' });
+  const product = await stripe.products.create({ name: 'Coffee beans, monthly' });
+  const subscription = await stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price_data: { currency: 'eur', unit_amount: 1200, product: product.id, recurring: { interval: 'month' } } }],
+    payment_behavior: 'default_incomplete',
+    expand: ['latest_invoice.payments'],
+  });
+  const invoice = /** @type {Stripe.Invoice} */ (subscription.latest_invoice);
+  const intentId = /** @type {string} */ (invoice.payments?.data[0]?.payment.payment_intent);
+  const waiting = await stripe.paymentIntents.confirm(intentId, {
+    confirmation_token: await token('pm_card_threeDSecure2Required'),
+    return_url: 'https://shop.example/subscribe/complete',
+  });
+  assert.equal(waiting.status, 'requires_action');
+  const voided = await stripe.invoices.voidInvoice(/** @type {string} */ (invoice.id));
+  assert.equal(voided.status, 'void');
+  const canceled = await stripe.paymentIntents.retrieve(intentId);
+  assert.deepEqual([canceled.status, canceled.cancellation_reason], ['canceled', 'void_invoice']);
+  await assert.rejects(stripe.invoices.voidInvoice(/** @type {string} */ (invoice.id)), (/** @type {any} */ error) => {
+    assert.equal(error.type, 'StripeInvalidRequestError');
+    return true;
+  });
+  assert.equal((await stripe.subscriptions.cancel(subscription.id)).status, 'canceled');
+});

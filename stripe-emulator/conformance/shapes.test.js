@@ -300,6 +300,8 @@ test('every object and event the flow produces type-checks against the SDK at ev
   keep('Stripe.ApiList<Stripe.Subscription>', 'subscriptions', await api('GET', '/v1/subscriptions', { customer: customer.id }));
   const threeDs = await subscribe('pm_card_threeDSecure2Required');
   keep('Stripe.PaymentIntent', 'first invoice intent requires_action', threeDs.confirmed);
+  keep('Stripe.Invoice', 'first invoice voided', await api('POST', `/v1/invoices/${threeDs.subscription.latest_invoice.id}/void`, { expand: ['payments'] }));
+  keep('Stripe.PaymentIntent', 'first invoice intent canceled by the void', await api('GET', `/v1/payment_intents/${threeDs.confirmed.id}`));
   const refused = await subscribe('pm_card_visa_chargeDeclined');
   keep('Stripe.PaymentIntent', 'first invoice intent declined', refused.confirmed.error.payment_intent);
   keep('Stripe.Subscription', 'subscription still incomplete', await api('GET', `/v1/subscriptions/${refused.subscription.id}`));

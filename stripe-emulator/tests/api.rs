@@ -1911,6 +1911,34 @@ async fn a_declined_or_3ds_first_payment_leaves_the_subscription_incomplete_unti
     assert_eq!(stripe.get(&format!("/v1/subscriptions/{id}")).await.body["status"], "active");
 }
 
+/// Voiding the first invoice of a subscription waiting for 3-D Secure cancels its
+/// PaymentIntent (`void_invoice`): the challenge finished later charges nothing, and
+/// the invoice stays void. Only an open (or uncollectible) invoice can be voided.
+#[tokio::test]
+async fn a_voided_invoice_cannot_be_paid_even_by_a_challenge_finished_later() {
+    let stripe = emulator().await;
+    let (subscription, intent, challenged) = subscribe(&stripe, "pm_card_threeDSecure2Required").await;
+    assert_eq!(challenged.body["status"], "requires_action");
+    let invoice = subscription["latest_invoice"]["id"].as_str().unwrap();
+    let voided = stripe.post(&format!("/v1/invoices/{invoice}/void"), &[("expand[]", "payments")]).await;
+    assert_eq!(voided.status, 200, "{}", voided.body);
+    assert_eq!(voided.body["status"], "void");
+    assert!(voided.body["status_transitions"]["voided_at"].is_i64());
+    assert_eq!(voided.body["payments"]["data"][0]["status"], "canceled");
+    let canceled = stripe.get(&format!("/v1/payment_intents/{intent}")).await.body;
+    assert_eq!((canceled["status"].as_str(), canceled["cancellation_reason"].as_str()), (Some("canceled"), Some("void_invoice")));
+    let secret = challenged.body["client_secret"].as_str().unwrap();
+    let late = stripe.control(&format!("/_emulator/3ds/{intent}"), json!({ "client_secret": secret, "result": "complete" })).await;
+    assert_eq!(late.status, 400, "{}", late.body);
+    let id = subscription["id"].as_str().unwrap();
+    assert_eq!(stripe.get(&format!("/v1/subscriptions/{id}")).await.body["status"], "incomplete");
+    let types = stripe.event_types().await;
+    assert!(types.contains(&"invoice.voided".to_owned()) && types.contains(&"payment_intent.canceled".to_owned()), "{types:?}");
+    let again = stripe.post(&format!("/v1/invoices/{invoice}/void"), &[]).await;
+    assert_eq!((again.status, again.body["error"]["type"].as_str()), (400, Some("invalid_request_error")));
+    assert_eq!(stripe.post("/v1/invoices/in_missing/void", &[]).await.status, 404);
+}
+
 #[tokio::test]
 async fn the_clock_renews_subscriptions_and_a_card_that_declines_after_attaching_makes_one_past_due() {
     let stripe = emulator().await;

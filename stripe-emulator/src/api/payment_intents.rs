@@ -540,12 +540,19 @@ pub fn confirm(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Ap
 
 pub fn cancel(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    let mut intent = find(ctx, id)?;
+    let intent = find(ctx, id)?;
     let cancelable = ["requires_payment_method", "requires_capture", "requires_confirmation", "requires_action", "processing"];
     if !cancelable.iter().any(|s| intent["status"] == *s) {
         return Err(unexpected_state("cancel", &intent, &cancelable));
     }
     let reason = one_of(params, "cancellation_reason", &["duplicate", "fraudulent", "requested_by_customer", "abandoned"])?;
+    let intent = canceled(ctx, intent, reason);
+    ctx.expand(intent, params)
+}
+
+/// `intent` canceled now, for `reason` (an API caller's, or Stripe's own such as
+/// `void_invoice`), with its event.
+pub fn canceled(ctx: &mut Ctx<'_>, mut intent: Value, reason: Option<String>) -> Value {
     let previous = intent["status"].clone();
     intent["status"] = json!("canceled");
     intent["canceled_at"] = json!(ctx.now());
@@ -554,7 +561,7 @@ pub fn cancel(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
     intent["amount_capturable"] = json!(0);
     ctx.account.put(intent.clone());
     ctx.emit("payment_intent.canceled", &intent, Some(json!({ "status": previous })));
-    ctx.expand(intent, params)
+    intent
 }
 
 pub fn capture(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {

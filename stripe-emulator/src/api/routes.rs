@@ -284,6 +284,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "invoices", "InvoiceListParams", &[&[top(&["customer", "subscription", "status"])], CREATED, LIST]),
     route("GET", "invoices/{id}", "InvoiceRetrieveParams", &[EXPAND]),
     route("POST", "invoices/{id}/pay", "InvoicePayParams", &[&[top(&["payment_method", "off_session", "expand"])]]),
+    route("POST", "invoices/{id}/void", "InvoiceVoidInvoiceParams", &[EXPAND]),
     route("GET", "events", "EventListParams", &[&[top(&["type", "types"])], CREATED, LIST]),
     route("GET", "events/{id}", "EventRetrieveParams", &[EXPAND]),
     route(

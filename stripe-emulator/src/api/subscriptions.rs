@@ -769,6 +769,36 @@ pub fn pay_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value
     ctx.expand(invoice, params)
 }
 
+/// `POST /v1/invoices/{id}/void`: an open invoice is void for good (kept, as Stripe
+/// keeps it), and its PaymentIntent canceled (`void_invoice`): nothing can pay it any
+/// more, not even a 3-D Secure challenge finished later.
+pub fn void_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    let mut invoice = ctx.account.get_kind("invoice", id).cloned().ok_or_else(|| ApiError::no_such("invoice", id))?;
+    match invoice["status"].as_str().unwrap_or_default() {
+        "open" | "uncollectible" => {}
+        status => return Err(ApiError::invalid(format!("You can only void an open or uncollectible invoice. This invoice is {status}."))),
+    }
+    let now = ctx.now();
+    if let Some(intent) = intent_of(ctx, &invoice).filter(|intent| intent["status"] != "succeeded" && intent["status"] != "canceled") {
+        payment_intents::canceled(ctx, intent, Some("void_invoice".to_owned()));
+    }
+    let payments: Vec<Value> =
+        ctx.account.list("invoice_payment", |p| p["invoice"] == id && p["status"] == "open").into_iter().cloned().collect();
+    for mut payment in payments {
+        payment["status"] = json!("canceled");
+        payment["status_transitions"]["canceled_at"] = json!(now);
+        ctx.account.put(payment);
+    }
+    invoice["status"] = json!("void");
+    invoice["auto_advance"] = json!(false);
+    invoice["next_payment_attempt"] = Value::Null;
+    invoice["status_transitions"]["voided_at"] = json!(now);
+    ctx.account.put(invoice.clone());
+    ctx.emit("invoice.voided", &invoice, Some(json!({ "status": "open" })));
+    ctx.expand(invoice, params)
+}
+
 /// `at` moved on by `n` times the price's interval (calendar months and years, clamped
 /// to the month's last day as Stripe does).
 pub fn add_interval(at: i64, recurring: &Value, n: i64) -> i64 {
