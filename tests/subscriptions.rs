@@ -685,3 +685,51 @@ async fn a_renewal_paid_before_its_email_goes_out_is_not_told_as_failed() {
         ("failed", Some("the renewal was paid, or the subscription ended, meanwhile"))
     );
 }
+
+/// A first payment waits for 3-D Secure; the shopper leaves it, takes two bags instead of
+/// one and subscribes again. The first subscription is given up at Stripe (its first
+/// invoice void, which cancels its payment, and it canceled), so finishing its challenge
+/// later in another tab charges nothing: one subscription, of two bags, paid once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_left_waiting_for_authentication_is_given_up_for_another_quantity() {
+    let shop = shop().await;
+    shop.sign_up("changed-mind@example.com").await;
+    let waiting = shop.subscribe("pm_card_threeDSecure2Required").await;
+    assert_eq!(waiting["status"], "RequiresAction", "{waiting}");
+    let first = shop.only_subscription().await;
+    let (status, cart) = shop.api("cart/set", &[("product_id", "coffee-beans"), ("quantity", "2")]).await;
+    assert_eq!(status, 200, "{cart}");
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, paid) = shop.confirm(&token).await;
+    assert_eq!((status, paid["status"].as_str()), (200, Some("Succeeded")), "{paid}");
+
+    let secret = waiting["client_secret"].as_str().unwrap();
+    let intent = waiting["payment_intent"].as_str().unwrap();
+    let late = support::client()
+        .post(format!("{}/_emulator/3ds/{intent}", shop.stripe))
+        .json(&json!({ "client_secret": secret, "result": "complete" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(late.status(), 400, "the old challenge can no longer charge");
+    let old_intent = shop.stripe(Method::GET, &format!("/v1/payment_intents/{intent}"), &[]).await;
+    assert_eq!((old_intent["status"].as_str(), old_intent["cancellation_reason"].as_str()), (Some("canceled"), Some("void_invoice")));
+    let old = shop.stripe(Method::GET, &format!("/v1/subscriptions/{}?expand[]=latest_invoice", first.id), &[]).await;
+    assert_eq!((old["status"].as_str(), old["latest_invoice"]["status"].as_str()), (Some("canceled"), Some("void")), "{old}");
+
+    let all = shop.stripe(Method::GET, "/v1/subscriptions?status=all", &[]).await;
+    let live: Vec<&Value> = all["data"].as_array().unwrap().iter().filter(|s| s["status"] != "canceled").collect();
+    assert_eq!(live.len(), 1, "{all}");
+    assert_eq!((live[0]["status"].as_str(), live[0]["items"]["data"][0]["quantity"].as_i64()), (Some("active"), Some(2)));
+    let succeeded = shop.stripe(Method::GET, "/v1/payment_intents?limit=100", &[]).await;
+    let charged: Vec<i64> = succeeded["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|pi| pi["status"] == "succeeded")
+        .map(|pi| pi["amount"].as_i64().unwrap())
+        .collect();
+    assert_eq!(charged, vec![2400], "one payment, for two bags");
+    let recorded = shop.store.subscription(&first.id).await.unwrap().unwrap();
+    assert_eq!(recorded.state.status, "canceled", "the shop keeps what Stripe says of the first one");
+}

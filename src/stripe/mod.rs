@@ -263,6 +263,19 @@ impl Client {
         self.request(Method::POST, &format!("/v1/invoices/{id}/pay"), Some(body), Some(idempotency_key)).await
     }
 
+    /// Void an open invoice: nothing can pay it any more (Stripe cancels its
+    /// PaymentIntent, `cancellation_reason=void_invoice`).
+    /// <https://docs.stripe.com/api/invoices/void>
+    pub async fn void_invoice(&self, id: &InvoiceId, idempotency_key: &str) -> Result<Invoice, Error> {
+        self.request(Method::POST, &format!("/v1/invoices/{id}/void"), Some(String::new()), Some(idempotency_key)).await
+    }
+
+    /// Cancel a subscription now. (A DELETE: Stripe takes no idempotency key for it.)
+    /// <https://docs.stripe.com/api/subscriptions/cancel>
+    pub async fn cancel_subscription(&self, id: &SubscriptionId) -> Result<Subscription, Error> {
+        self.request(Method::DELETE, &format!("/v1/subscriptions/{id}"), None, None).await
+    }
+
     /// With its payments expanded (the PaymentIntent that paid it).
     /// <https://docs.stripe.com/api/invoices/retrieve>
     pub async fn retrieve_invoice(&self, id: &InvoiceId) -> Result<Invoice, Error> {

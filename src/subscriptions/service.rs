@@ -87,7 +87,11 @@ pub async fn subscribe(
         Some(record) if record.terms.quantity == i64::from(line.quantity) && record.terms.unit_amount == line.unit_price.amount => {
             waiting_for_payment(state, &record.id).await?
         }
-        _ => None,
+        Some(record) => {
+            give_up(state, request, &record.id).await?;
+            None
+        }
+        None => None,
     };
     let (subscription_id, intent_id) = match waiting {
         Some(found) => found,
@@ -232,6 +236,48 @@ fn refusal(locale: Locale, error: crate::stripe::Error) -> AppError {
 /// nothing twice). Any other failure as it is.
 fn unknown_or(error: crate::stripe::Error) -> AppError {
     if error.outcome_unknown() { AppError::PaymentUnknown { order_id: String::new() } } else { AppError::from(error) }
+}
+
+/// The shopper's incomplete subscription `id`, of other terms than the cart's (its first
+/// payment waited for 3-D Secure, then the shopper changed the quantity): its first
+/// invoice is voided, which cancels that payment, and the subscription is canceled, so
+/// that finishing the old challenge in another tab charges nothing and starts no second
+/// subscription. One paid meanwhile is kept, and the shopper told.
+async fn give_up(state: &AppState, request: &Request, id: &str) -> Result<(), AppError> {
+    let Ok(id) = SubscriptionId::parse(id) else { return Ok(()) };
+    let stripe = &state.payments.stripe;
+    let asked_at = now_ms();
+    let subscription = stripe.retrieve_subscription(&id).await?;
+    let open = match &subscription.latest_invoice {
+        Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("open") => Some(invoice.id.clone()),
+        _ => None,
+    };
+    if subscription.status.as_str() != "incomplete" {
+        // Ended (or paid) already: kept as Stripe says.
+        state.store.sync_subscription(id.as_str(), state_of(&subscription), quantity_of(&subscription), asked_at, session::now()).await?;
+        return Ok(());
+    }
+    if let Some(invoice) = open {
+        match stripe.void_invoice(&invoice, &format!("give-up-{invoice}")).await {
+            Ok(_) => {}
+            // Paid, or ended, since it was read.
+            Err(crate::stripe::Error::Api(api)) if api.status == 400 => {
+                refresh(state, &id).await?;
+                return match state.store.subscription(id.as_str()).await? {
+                    Some(record) if matches!(record.state.status.as_str(), "active" | "trialing") => {
+                        Err(AppError::invalid(request.texts().subscription_paid_meanwhile()))
+                    }
+                    _ => Ok(()),
+                };
+            }
+            Err(error) => return Err(AppError::from(error)),
+        }
+    }
+    let asked_at = now_ms();
+    let ended = stripe.cancel_subscription(&id).await?;
+    state.store.sync_subscription(id.as_str(), state_of(&ended), quantity_of(&ended), asked_at, session::now()).await?;
+    tracing::info!(subscription = %id, "gave up an incomplete subscription of other terms: its first invoice is void");
+    Ok(())
 }
 
 /// The subscription `id` and its first invoice's PaymentIntent, if it still waits for
