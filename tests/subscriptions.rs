@@ -125,21 +125,6 @@ impl Shop {
         (subscription, customer, card)
     }
 
-    /// Waits until the storefront has answered every webhook sent so far.
-    async fn all_delivered(&self) {
-        let url = format!("{}/_emulator/deliveries", self.stripe);
-        let settled = support::poll_until(
-            200,
-            || async {
-                let deliveries: Value = support::client().get(&url).send().await.unwrap().json().await.unwrap();
-                deliveries["data"].as_array().unwrap().iter().all(|d| d["status"] == "succeeded")
-            },
-            |settled| *settled,
-        )
-        .await;
-        assert!(settled, "a webhook was not answered 200");
-    }
-
     /// Waits until the storefront has answered every webhook of `kind` sent so far.
     async fn delivered(&self, kind: &str) {
         support::wait_delivered(&self.stripe, kind).await;
@@ -429,7 +414,7 @@ async fn a_slow_reply_of_an_older_state_does_not_overwrite_a_newer_one() {
     let shop = shop().await;
     let subscription = shop.subscribed("slow-reply@example.com").await;
     let path = format!("/v1/subscriptions/{}", subscription.id);
-    shop.all_delivered().await;
+    support::wait_all_delivered(&shop.stripe).await;
 
     // The account page asks Stripe for the subscription: Stripe reads it (active) and
     // its reply is slow.

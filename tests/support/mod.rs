@@ -220,6 +220,23 @@ pub async fn wait_delivered(emulator: &str, kind: &str) {
     }
 }
 
+/// Waits until the storefront has answered 200 to every webhook the emulator has sent
+/// so far; the deliveries, each with its attempts.
+pub async fn wait_all_delivered(emulator: &str) -> Vec<Value> {
+    let url = format!("{emulator}/_emulator/deliveries");
+    let deliveries = poll_until(
+        200,
+        || async {
+            let deliveries: Value = client().get(&url).send().await.unwrap().json().await.unwrap();
+            deliveries["data"].as_array().unwrap().clone()
+        },
+        |deliveries: &Vec<Value>| deliveries.iter().all(|d| d["status"] == "succeeded"),
+    )
+    .await;
+    assert!(deliveries.iter().all(|d| d["status"] == "succeeded"), "a webhook was not answered 200: {deliveries:?}");
+    deliveries
+}
+
 /// Posts a form with `client` (a shopper's cookies) and reads the JSON reply.
 pub async fn post_form(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> Value {
     client.post(url).form(form).send().await.unwrap().json().await.unwrap()
