@@ -585,7 +585,11 @@ async fn settle(state: &AppState, locale: Locale, attempt: &Attempt, intent: &Pa
         PaymentIntentStatus::Processing => PaymentStatus::Processing,
         PaymentIntentStatus::RequiresCapture => PaymentStatus::RequiresCapture,
         PaymentIntentStatus::RequiresAction => {
-            record(state, attempt, id, AttemptOutcome::RequiresAction, OrderStatus::Confirming, Some(&details)).await?;
+            let outcome = match &intent.next_action {
+                Some(action) if action.is_authentication() => AttemptOutcome::Authenticating,
+                _ => AttemptOutcome::RequiresAction,
+            };
+            record(state, attempt, id, outcome, OrderStatus::Confirming, Some(&details)).await?;
             return Ok(PaymentStatus::RequiresAction);
         }
         PaymentIntentStatus::RequiresPaymentMethod => {

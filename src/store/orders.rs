@@ -63,7 +63,14 @@ pub enum AttemptOutcome {
     Succeeded,
     Processing,
     RequiresCapture,
+    /// Stripe's `requires_action` waiting on something that takes days (a voucher paid
+    /// in a shop, a bank transfer, micro-deposits), or recorded before `Authenticating`
+    /// existed. Stripe says when it expires.
     RequiresAction,
+    /// Stripe's `requires_action` waiting for the shopper to authenticate now (3-D
+    /// Secure, or a bank's page after a redirect). One left so for `ABANDON_AFTER_SECS`
+    /// is canceled by reconciliation.
+    Authenticating,
     Canceled,
     /// Declined or refused by Stripe: its decline code, or its error code
     /// (`requires_payment_method` when a failed payment gave neither).
@@ -83,6 +90,7 @@ impl AttemptOutcome {
             AttemptOutcome::Processing => "processing",
             AttemptOutcome::RequiresCapture => "requires_capture",
             AttemptOutcome::RequiresAction => "requires_action",
+            AttemptOutcome::Authenticating => "authenticating",
             AttemptOutcome::Canceled => "canceled",
             AttemptOutcome::Refused(code) => code,
             AttemptOutcome::RefusedByShop => "refused_by_shop",
@@ -97,6 +105,7 @@ impl AttemptOutcome {
             "processing" => AttemptOutcome::Processing,
             "requires_capture" => AttemptOutcome::RequiresCapture,
             "requires_action" => AttemptOutcome::RequiresAction,
+            "authenticating" => AttemptOutcome::Authenticating,
             "canceled" => AttemptOutcome::Canceled,
             "refused_by_shop" => AttemptOutcome::RefusedByShop,
             "not_sent" => AttemptOutcome::NotSent,
@@ -361,12 +370,12 @@ pub(super) fn token_attempt(tx: &mut Tx<'_>, token: &str, session_id: &str) -> R
     Ok(Some((attempt_from(&row)?, owner == session_id)))
 }
 
-/// A session's attempts waiting for 3-D Secure or a redirect.
+/// A session's attempts waiting for the shopper: 3-D Secure, a redirect, a voucher.
 fn awaiting_action(tx: &mut Tx<'_>, session_id: &str) -> Result<Vec<Attempt>, StoreError> {
     let rows = tx.query(
         &format!(
             "SELECT {ATTEMPT_COLUMNS} FROM payment_attempts pa JOIN orders o ON o.id = pa.order_id
-             WHERE o.session_id = $1 AND o.status = 'confirming' AND pa.outcome = 'requires_action'"
+             WHERE o.session_id = $1 AND o.status = 'confirming' AND pa.outcome IN ('requires_action', 'authenticating')"
         ),
         &[&session_id],
     )?;
@@ -709,14 +718,16 @@ impl Store {
         })
         .await
     }
-    /// Attempts still waiting for 3-D Secure or a redirect whose order has not moved
-    /// since `cutoff` (the shopper left them): the oldest first, a hundred at a time.
+    /// Attempts still waiting for the shopper to authenticate (3-D Secure, a redirect)
+    /// whose order has not moved since `cutoff` (the shopper left them): the oldest
+    /// first, a hundred at a time. Not one waiting for a voucher or a transfer, which
+    /// takes days.
     pub async fn abandoned_authentications(&self, cutoff: i64) -> Result<Vec<Attempt>, StoreError> {
         self.read(move |tx| {
             let rows = tx.query(
                 &format!(
                     "SELECT {ATTEMPT_COLUMNS} FROM orders o JOIN payment_attempts pa ON pa.order_id = o.id
-                 WHERE o.status = 'confirming' AND o.updated_at <= $1 AND pa.outcome = 'requires_action'
+                 WHERE o.status = 'confirming' AND o.updated_at <= $1 AND pa.outcome = 'authenticating'
                  ORDER BY o.updated_at LIMIT 100"
                 ),
                 &[&cutoff],

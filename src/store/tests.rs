@@ -303,18 +303,23 @@ async fn a_late_failure_of_an_earlier_attempt_does_not_undo_a_later_one() {
 
 /// Only a payment waiting for the shopper's authentication, and only once its order has
 /// not moved since the cutoff, is theirs to abandon: not one waiting for a bank (a
-/// SEPA debit processing), nor one paid since.
+/// SEPA debit processing) or for days (a voucher), nor one paid since.
 #[tokio::test]
 async fn a_payment_is_abandoned_only_while_it_waits_for_the_shopper_since_the_cutoff() {
     for (store, _scratch) in stores().await {
         let first = first_attempt(&store).await;
-        store.finish_attempt(&first, result(Some("pi_1"), &AttemptOutcome::RequiresAction, "confirming", false), 10).await.unwrap();
-        store.create_session("t", 0).await.unwrap();
-        store.add_to_cart("t", "mug", 1, 99, 0).await.unwrap();
-        let AttemptStart::New(debit) = store.start_attempt("t", &order("ord_2"), "ctoken_c", None, 0, recorded_body).await.unwrap() else {
-            panic!()
-        };
-        store.finish_attempt(&debit, result(Some("pi_2"), &AttemptOutcome::parse("processing"), "confirming", true), 5).await.unwrap();
+        store.finish_attempt(&first, result(Some("pi_1"), &AttemptOutcome::Authenticating, "confirming", false), 10).await.unwrap();
+        for (session, order_id, token, outcome) in
+            [("t", "ord_2", "ctoken_c", AttemptOutcome::Processing), ("u", "ord_3", "ctoken_d", AttemptOutcome::RequiresAction)]
+        {
+            store.create_session(session, 0).await.unwrap();
+            store.add_to_cart(session, "mug", 1, 99, 0).await.unwrap();
+            let AttemptStart::New(waiting) = store.start_attempt(session, &order(order_id), token, None, 0, recorded_body).await.unwrap()
+            else {
+                panic!()
+            };
+            store.finish_attempt(&waiting, result(Some(order_id), &outcome, "confirming", false), 5).await.unwrap();
+        }
         let abandoned = |cutoff| {
             let store = store.clone();
             async move {

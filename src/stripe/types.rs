@@ -94,6 +94,16 @@ pub struct NextAction {
     pub kind: String,
 }
 
+impl NextAction {
+    /// The shopper is asked to authenticate now, in the page or at their bank: 3-D
+    /// Secure (`use_stripe_sdk`) or a redirect (`redirect_to_url`). The other kinds wait
+    /// days for the customer (a voucher to pay in a shop, a bank transfer's
+    /// instructions, micro-deposits to verify) and expire on Stripe's schedule.
+    pub fn is_authentication(&self) -> bool {
+        matches!(self.kind.as_str(), "use_stripe_sdk" | "redirect_to_url")
+    }
+}
+
 /// <https://docs.stripe.com/api/confirmation_tokens/object>
 #[derive(Debug, Clone, Deserialize)]
 pub struct ConfirmationToken {
@@ -557,4 +567,26 @@ pub struct InvoiceLinePricing {
 #[derive(Debug, Clone, Deserialize)]
 pub struct InvoicePriceDetails {
     pub product: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NextAction;
+
+    #[test]
+    fn only_3d_secure_and_redirects_are_the_shoppers_to_finish_now() {
+        let is_authentication = |kind: &str| NextAction { kind: kind.to_owned() }.is_authentication();
+        assert!(is_authentication("use_stripe_sdk") && is_authentication("redirect_to_url"));
+        // Stripe's next actions that wait days for the customer (its API reference).
+        for kind in [
+            "oxxo_display_details",
+            "konbini_display_details",
+            "boleto_display_details",
+            "multibanco_display_details",
+            "display_bank_transfer_instructions",
+            "verify_with_microdeposits",
+        ] {
+            assert!(!is_authentication(kind), "{kind}");
+        }
+    }
 }
