@@ -78,6 +78,7 @@ const GROWING: &[&str] = &[
     "outbox",
     "subscriptions",
     "subscription_attempts",
+    "subscription_claims",
 ];
 
 /// The table that `name` (a table, or an alias: `FROM subscriptions s`) stands for in `sql`.
@@ -237,6 +238,8 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
     store.token_subscribed("ctoken_s1").await.unwrap();
     store.record_subscription_attempt("ctoken_s1", "sub_1", "pi_s1", 8).await.unwrap();
     store.subscription_attempt("ctoken_s1", "acct_1").await.unwrap();
+    assert!(store.claim_subscription("acct_1", "beans", "ctoken_s2", 8, 100).await.unwrap());
+    store.release_subscription_claim("acct_1", "beans", "ctoken_s2").await.unwrap();
     store.subscription_for_payment_intent("pi_s1", "acct_1").await.unwrap();
     store.sync_subscription("sub_1", state, Some(2), 9, 9).await.unwrap();
     for invoice in ["in_1", "in_2", "in_2"] {

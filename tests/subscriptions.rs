@@ -70,6 +70,21 @@ impl Shop {
         assert!(reply.status().is_success(), "{what}: {}", reply.status());
     }
 
+    /// Waits until every fault rule set (`control("faults", …)`) has been used: the
+    /// requests they slow down have reached Stripe. False if one never was.
+    async fn faults_used(&self) -> bool {
+        let url = format!("{}/_emulator/faults", self.stripe);
+        support::poll_until(
+            100,
+            || async {
+                let rules: Value = support::client().get(&url).send().await.unwrap().json().await.unwrap();
+                rules["data"].as_array().is_some_and(Vec::is_empty)
+            },
+            |used| *used,
+        )
+        .await
+    }
+
     async fn advance_clock(&self, days: i64) {
         self.control("clock", json!({ "advance_seconds": days * 86_400 })).await;
     }
@@ -423,17 +438,7 @@ async fn a_slow_reply_of_an_older_state_does_not_overwrite_a_newer_one() {
         let (shopper, base, id) = (shop.shopper.clone(), shop.base.clone(), subscription.id.clone());
         async move { api_as(&shopper, &base, "account/subscription/refresh", &[("subscription", &id)]).await }
     });
-    let read = support::poll_until(
-        100,
-        || async {
-            let rules: Value =
-                support::client().get(format!("{}/_emulator/faults", shop.stripe)).send().await.unwrap().json().await.unwrap();
-            rules["data"].as_array().is_some_and(Vec::is_empty)
-        },
-        |read| *read,
-    )
-    .await;
-    assert!(read, "the account page's read never reached Stripe");
+    assert!(shop.faults_used().await, "the account page's read never reached Stripe");
 
     // Meanwhile the subscription is canceled (in the Dashboard, say) and its webhook answered.
     assert_eq!(shop.stripe(Method::DELETE, &path, &[]).await["status"], "canceled");
@@ -717,4 +722,34 @@ async fn a_subscription_left_waiting_for_authentication_is_given_up_for_another_
     assert_eq!(charged, vec![2400], "one payment, for two bags");
     let recorded = shop.store.subscription(&first.id).await.unwrap().unwrap();
     assert_eq!(recorded.state.status, "canceled", "the shop keeps what Stripe says of the first one");
+}
+
+/// Two windows of one account press Pay on the subscription at once, with two tokens.
+/// While the first is being created at Stripe (its reply slowed down), the second is
+/// told that it is being paid in another window: one subscription, paid once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_windows_paying_for_a_subscription_at_once_make_one() {
+    let shop = shop().await;
+    shop.sign_up("two-windows@example.com").await;
+    let (status, cart) = shop.add("coffee-beans").await;
+    assert_eq!(status, 200, "{cart}");
+    let first = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let second = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    shop.control("faults", json!({ "path": "/v1/subscriptions", "method": "POST", "phase": "after", "delay_ms": 1500 })).await;
+    let slow = tokio::spawn({
+        let (shopper, base) = (shop.shopper.clone(), shop.base.clone());
+        async move { api_as(&shopper, &base, "checkout/confirm", &[("confirmation_token", &first)]).await }
+    });
+    assert!(shop.faults_used().await, "the first window's subscription never reached Stripe");
+
+    let (status, refused) = shop.confirm(&second).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.to_string().contains("another window"), "{refused}");
+    let (status, paid) = slow.await.unwrap();
+    assert_eq!((status, paid["status"].as_str()), (200, Some("Succeeded")), "{paid}");
+    let all = shop.stripe(Method::GET, "/v1/subscriptions?status=all", &[]).await;
+    assert_eq!(all["data"].as_array().unwrap().len(), 1, "{all}");
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+    // The claim ends with its request: the account can subscribe again later.
+    assert!(shop.store.claim_subscription(&shop.only_subscription().await.account_id, "coffee-beans", "ctoken_later", 0, 1).await.unwrap());
 }

@@ -324,6 +324,43 @@ impl Store {
         .await
     }
 
+    /// Claims the purchase of a subscription to `product_id` by `account_id` for the
+    /// request paying with `token`, until `until`: false while another request (another
+    /// token) holds it. The same token again (a retried request) may take it over.
+    pub async fn claim_subscription(
+        &self,
+        account_id: &str,
+        product_id: &str,
+        token: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let [account, product, token] = [account_id, product_id, token].map(str::to_owned);
+        self.write(move |tx| {
+            let claimed = tx.execute(
+                "INSERT INTO subscription_claims (account_id, product_id, token, claimed_until) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (account_id, product_id) DO UPDATE SET token = excluded.token, claimed_until = excluded.claimed_until
+                 WHERE subscription_claims.claimed_until <= $5 OR subscription_claims.token = excluded.token",
+                &[&account, &product, &token, &until, &now],
+            )?;
+            Ok(claimed == 1)
+        })
+        .await
+    }
+
+    /// Ends the claim `token` holds (see [`Store::claim_subscription`]).
+    pub async fn release_subscription_claim(&self, account_id: &str, product_id: &str, token: &str) -> Result<(), StoreError> {
+        let [account, product, token] = [account_id, product_id, token].map(str::to_owned);
+        self.write(move |tx| {
+            tx.execute(
+                "DELETE FROM subscription_claims WHERE account_id = $1 AND product_id = $2 AND token = $3",
+                &[&account, &product, &token],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
     /// The subscription (of `account_id`) and PaymentIntent `token` was sent to confirm.
     pub async fn subscription_attempt(&self, token: &str, account_id: &str) -> Result<Option<(String, String)>, StoreError> {
         let (token, account) = (token.to_owned(), account_id.to_owned());

@@ -551,6 +551,29 @@ fn new_subscription(id: &str, account: &str, session: &str) -> NewSubscription {
     }
 }
 
+/// One request at a time buys a subscription for an account: another token waits for
+/// the claim's release or its end; the same token again (a retried request) takes it over.
+#[tokio::test]
+async fn a_subscription_is_claimed_by_one_request_at_a_time() {
+    for (store, _scratch) in stores().await {
+        store.create_session("s", 0).await.unwrap();
+        store.create_account("acct", "a@example.com", "a@example.com", "hash", 0).await.unwrap();
+        let claim = |token: &'static str, now: i64| {
+            let store = store.clone();
+            async move { store.claim_subscription("acct", "beans", token, now, now + 120).await.unwrap() }
+        };
+        assert!(claim("ctoken_a", 0).await);
+        assert!(!claim("ctoken_b", 1).await, "held by another window");
+        assert!(store.claim_subscription("acct", "tea", "ctoken_b", 1, 121).await.unwrap(), "another product is another claim");
+        assert!(claim("ctoken_a", 2).await, "the same token again");
+        store.release_subscription_claim("acct", "beans", "ctoken_b").await.unwrap();
+        assert!(!claim("ctoken_b", 3).await, "only its holder releases a claim");
+        store.release_subscription_claim("acct", "beans", "ctoken_a").await.unwrap();
+        assert!(claim("ctoken_b", 4).await);
+        assert!(claim("ctoken_c", 124).await, "a claim whose server stopped lapses");
+    }
+}
+
 #[tokio::test]
 async fn the_newest_read_of_a_subscription_wins_and_each_paid_invoice_is_one_order() {
     for (store, _scratch) in stores().await {

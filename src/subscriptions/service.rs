@@ -80,81 +80,98 @@ pub async fn subscribe(
         return Err(AppError::invalid(reason));
     }
     let product = state.catalog.find(line.product_id.as_str()).ok_or_else(|| AppError::invalid(t.not_in_catalog()))?;
-    let customer = customer_of(state, &account).await?;
-    let stripe = &state.payments.stripe;
+    // One request at a time buys this subscription for this account: another window
+    // paying meanwhile (another token) would otherwise make a second one.
+    let now = session::now();
+    if !state.store.claim_subscription(&account.id, product.id.as_str(), token.as_str(), now, now + CLAIM_SECS).await? {
+        return Err(AppError::invalid(t.subscription_in_progress()));
+    }
+    let subscribed = async {
+        let customer = customer_of(state, &account).await?;
+        let stripe = &state.payments.stripe;
 
-    let waiting = match state.store.incomplete_subscription(&account.id, product.id.as_str()).await? {
-        Some(record) if record.terms.quantity == i64::from(line.quantity) && record.terms.unit_amount == line.unit_price.amount => {
-            waiting_for_payment(state, &record.id).await?
-        }
-        Some(record) => {
-            give_up(state, request, &record.id).await?;
-            None
-        }
-        None => None,
-    };
-    let (subscription_id, intent_id) = match waiting {
-        Some(found) => found,
-        None => {
-            ensure_product(state, product.id.as_str(), &product.name).await?;
-            let params = CreateSubscription {
-                customer: &customer,
-                items: [SubscriptionItemParams {
-                    price_data: PriceData {
-                        currency: line.unit_price.currency.as_str(),
-                        product: product.id.as_str(),
+        let waiting = match state.store.incomplete_subscription(&account.id, product.id.as_str()).await? {
+            Some(record) if record.terms.quantity == i64::from(line.quantity) && record.terms.unit_amount == line.unit_price.amount => {
+                waiting_for_payment(state, &record.id).await?
+            }
+            Some(record) => {
+                give_up(state, request, &record.id).await?;
+                None
+            }
+            None => None,
+        };
+        let (subscription_id, intent_id) = match waiting {
+            Some(found) => found,
+            None => {
+                ensure_product(state, product.id.as_str(), &product.name).await?;
+                let params = CreateSubscription {
+                    customer: &customer,
+                    items: [SubscriptionItemParams {
+                        price_data: PriceData {
+                            currency: line.unit_price.currency.as_str(),
+                            product: product.id.as_str(),
+                            unit_amount: line.unit_price.amount,
+                            recurring: RecurringParams { interval: recurring.interval.as_str(), interval_count: recurring.count },
+                        },
+                        quantity: line.quantity,
+                    }],
+                    payment_behavior: "default_incomplete",
+                    payment_settings: SubscriptionPaymentSettings { save_default_payment_method: "on_subscription" },
+                    metadata: [("account_id", account.id.as_str()), ("product_id", product.id.as_str())].into_iter().collect(),
+                    expand: ["latest_invoice.payments"],
+                };
+                let synced_at = now_ms();
+                let created = stripe.create_subscription(&params, &format!("subscribe-{token}")).await.map_err(|error| {
+                    tracing::error!(%error, "creating a subscription failed");
+                    unknown_or(error)
+                })?;
+                let Some(Expandable::Object(invoice)) = &created.latest_invoice else {
+                    tracing::error!(subscription = %created.id, "a new subscription came back without its first invoice");
+                    return Err(AppError::Internal);
+                };
+                let intent = invoice.payment_intent();
+                let new = NewSubscription {
+                    id: created.id.to_string(),
+                    account_id: account.id.clone(),
+                    session_id: session.as_str().to_owned(),
+                    terms: SubscriptionTerms {
+                        product_id: product.id.to_string(),
+                        name: product.name.clone(),
+                        quantity: i64::from(line.quantity),
                         unit_amount: line.unit_price.amount,
-                        recurring: RecurringParams { interval: recurring.interval.as_str(), interval_count: recurring.count },
+                        currency: line.unit_price.currency.to_string(),
+                        interval: recurring.interval.as_str().to_owned(),
+                        interval_count: i64::from(recurring.count),
                     },
-                    quantity: line.quantity,
-                }],
-                payment_behavior: "default_incomplete",
-                payment_settings: SubscriptionPaymentSettings { save_default_payment_method: "on_subscription" },
-                metadata: [("account_id", account.id.as_str()), ("product_id", product.id.as_str())].into_iter().collect(),
-                expand: ["latest_invoice.payments"],
-            };
-            let synced_at = now_ms();
-            let created = stripe.create_subscription(&params, &format!("subscribe-{token}")).await.map_err(|error| {
-                tracing::error!(%error, "creating a subscription failed");
-                unknown_or(error)
-            })?;
-            let Some(Expandable::Object(invoice)) = &created.latest_invoice else {
-                tracing::error!(subscription = %created.id, "a new subscription came back without its first invoice");
-                return Err(AppError::Internal);
-            };
-            let intent = invoice.payment_intent();
-            let new = NewSubscription {
-                id: created.id.to_string(),
-                account_id: account.id.clone(),
-                session_id: session.as_str().to_owned(),
-                terms: SubscriptionTerms {
-                    product_id: product.id.to_string(),
-                    name: product.name.clone(),
-                    quantity: i64::from(line.quantity),
-                    unit_amount: line.unit_price.amount,
-                    currency: line.unit_price.currency.to_string(),
-                    interval: recurring.interval.as_str().to_owned(),
-                    interval_count: i64::from(recurring.count),
-                },
-                first_invoice_id: invoice.id.to_string(),
-                first_payment_intent_id: intent.as_ref().map(ToString::to_string),
-                email: email.or_else(|| crate::mail::address(&account.email).map(str::to_owned)),
-                locale: request.locale.tag().to_owned(),
-                state: state_of(&created),
-            };
-            state.store.insert_subscription(new, synced_at, session::now()).await?;
-            tracing::info!(subscription = %created.id, account = %account.id, "subscription created; confirming its first invoice");
-            let Some(intent) = intent else {
-                tracing::error!(subscription = %created.id, "the first invoice has no PaymentIntent to confirm");
-                return Err(AppError::Internal);
-            };
-            (created.id, intent)
-        }
-    };
+                    first_invoice_id: invoice.id.to_string(),
+                    first_payment_intent_id: intent.as_ref().map(ToString::to_string),
+                    email: email.or_else(|| crate::mail::address(&account.email).map(str::to_owned)),
+                    locale: request.locale.tag().to_owned(),
+                    state: state_of(&created),
+                };
+                state.store.insert_subscription(new, synced_at, session::now()).await?;
+                tracing::info!(subscription = %created.id, account = %account.id, "subscription created; confirming its first invoice");
+                let Some(intent) = intent else {
+                    tracing::error!(subscription = %created.id, "the first invoice has no PaymentIntent to confirm");
+                    return Err(AppError::Internal);
+                };
+                (created.id, intent)
+            }
+        };
 
-    state.store.record_subscription_attempt(token.as_str(), subscription_id.as_str(), intent_id.as_str(), session::now()).await?;
-    confirm_first_payment(state, request.locale, token, &subscription_id, &intent_id).await
+        state.store.record_subscription_attempt(token.as_str(), subscription_id.as_str(), intent_id.as_str(), session::now()).await?;
+        confirm_first_payment(state, request.locale, token, &subscription_id, &intent_id).await
+    }
+    .await;
+    if let Err(error) = state.store.release_subscription_claim(&account.id, product.id.as_str(), token.as_str()).await {
+        tracing::warn!(?error, "could not release a subscription's claim; it lapses by itself");
+    }
+    subscribed
 }
+
+/// How long a request may hold its claim to buy a subscription (see `subscribe`): more
+/// than its requests to Stripe can take, with their retries.
+const CLAIM_SECS: i64 = 120;
 
 /// Confirms the first invoice's PaymentIntent with the shopper's token, under a key of
 /// the token's (a retry or a double submit is answered with the first reply).
