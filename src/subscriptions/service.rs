@@ -170,7 +170,8 @@ pub async fn subscribe(
 }
 
 /// How long a request may hold its claim to buy a subscription (see `subscribe`): more
-/// than its requests to Stripe can take, with their retries.
+/// than its requests to Stripe can take, with their retries. A request cut off before
+/// its end (the server stopped, the future dropped) leaves its claim to lapse.
 const CLAIM_SECS: i64 = 120;
 
 /// Confirms the first invoice's PaymentIntent with the shopper's token, under a key of
