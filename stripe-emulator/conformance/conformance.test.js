@@ -36,6 +36,38 @@ async function token(paymentMethod) {
 }
 
 /**
+ * A new customer (`email`) subscribed to 12.00 EUR a month, `default_incomplete`: the
+ * subscription, its first invoice and that invoice's PaymentIntent.
+ * @param {string} email
+ */
+async function incompleteSubscription(email) {
+  const customer = await stripe.customers.create({ email });
+  const product = await stripe.products.create({ name: 'Coffee beans, monthly' });
+  const subscription = await stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price_data: { currency: 'eur', unit_amount: 1200, product: product.id, recurring: { interval: 'month' } } }],
+    payment_behavior: 'default_incomplete',
+    payment_settings: { save_default_payment_method: 'on_subscription' },
+    expand: ['latest_invoice.payments'],
+  });
+  const invoice = /** @type {Stripe.Invoice} */ (subscription.latest_invoice);
+  const intentId = /** @type {string} */ (invoice.payments?.data[0]?.payment.payment_intent);
+  return { subscription, invoice, intentId };
+}
+
+/**
+ * Confirms a subscription's first PaymentIntent with a token for test card `paymentMethod`.
+ * @param {string} intentId
+ * @param {string} paymentMethod
+ */
+async function confirmFirstPayment(intentId, paymentMethod) {
+  return stripe.paymentIntents.confirm(intentId, {
+    confirmation_token: await token(paymentMethod),
+    return_url: 'https://shop.example/subscribe/complete',
+  });
+}
+
+/**
  * @param {string} path
  * @param {Record<string, unknown>} body
  */
@@ -254,29 +286,15 @@ test('refunds through the SDK: part, then the rest, and an over-refund refused',
 });
 
 test('subscriptions through the SDK: default_incomplete, the first invoice paid from a token, renewal, a new quantity without proration, cancel at period end', async () => {
-  const customer = await stripe.customers.create({ email: 'subscriber@example.com' });
-  const product = await stripe.products.create({ name: 'Coffee beans, monthly' });
-  const subscription = await stripe.subscriptions.create({
-    customer: customer.id,
-    items: [{ price_data: { currency: 'eur', unit_amount: 1200, product: product.id, recurring: { interval: 'month' } } }],
-    payment_behavior: 'default_incomplete',
-    payment_settings: { save_default_payment_method: 'on_subscription' },
-    expand: ['latest_invoice.payments'],
-  });
+  const { subscription, invoice, intentId } = await incompleteSubscription('subscriber@example.com');
   assert.equal(subscription.status, 'incomplete');
-  const invoice = /** @type {Stripe.Invoice} */ (subscription.latest_invoice);
   assert.equal(invoice.amount_due, 1200);
   // The SDK turned the decimal string into its Decimal type.
   assert.equal(String(subscription.items.data[0].price.unit_amount_decimal), '1200');
-  const payment = invoice.payments?.data[0]?.payment;
-  assert.equal(payment?.type, 'payment_intent');
-  const intentId = /** @type {string} */ (payment?.payment_intent);
+  assert.equal(invoice.payments?.data[0]?.payment.type, 'payment_intent');
   assert.ok(invoice.confirmation_secret?.client_secret.startsWith(`${intentId}_secret_`));
 
-  const confirmed = await stripe.paymentIntents.confirm(intentId, {
-    confirmation_token: await token('pm_card_visa'),
-    return_url: 'https://shop.example/subscribe/complete',
-  });
+  const confirmed = await confirmFirstPayment(intentId, 'pm_card_visa');
   assert.equal(confirmed.status, 'succeeded');
   const active = await stripe.subscriptions.retrieve(subscription.id);
   assert.equal(active.status, 'active');
@@ -322,20 +340,8 @@ test('subscriptions through the SDK: default_incomplete, the first invoice paid 
 });
 
 test('a subscription given up while its first payment waits for 3-D Secure: the invoice voided, its payment canceled', async () => {
-  const customer = await stripe.customers.create({ email: 'changed-mind@example.com' });
-  const product = await stripe.products.create({ name: 'Coffee beans, monthly' });
-  const subscription = await stripe.subscriptions.create({
-    customer: customer.id,
-    items: [{ price_data: { currency: 'eur', unit_amount: 1200, product: product.id, recurring: { interval: 'month' } } }],
-    payment_behavior: 'default_incomplete',
-    expand: ['latest_invoice.payments'],
-  });
-  const invoice = /** @type {Stripe.Invoice} */ (subscription.latest_invoice);
-  const intentId = /** @type {string} */ (invoice.payments?.data[0]?.payment.payment_intent);
-  const waiting = await stripe.paymentIntents.confirm(intentId, {
-    confirmation_token: await token('pm_card_threeDSecure2Required'),
-    return_url: 'https://shop.example/subscribe/complete',
-  });
+  const { subscription, invoice, intentId } = await incompleteSubscription('changed-mind@example.com');
+  const waiting = await confirmFirstPayment(intentId, 'pm_card_threeDSecure2Required');
   assert.equal(waiting.status, 'requires_action');
   const voided = await stripe.invoices.voidInvoice(/** @type {string} */ (invoice.id));
   assert.equal(voided.status, 'void');
