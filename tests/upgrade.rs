@@ -39,6 +39,14 @@ async fn upgrading_keeps_every_order_its_lines_attempts_messages_and_refunds() {
              VALUES ('ord_1', 'mug', 'Mug', 1800, 2), ('ord_2', 'tote', 'Tote', 1800, 1)",
             "INSERT INTO payment_attempts (order_id, attempt, confirmation_token_id, idempotency_key, amount, currency, created_at)
              VALUES ('ord_1', 1, 'ctoken_1', 'ord_1-attempt-1', 3600, 'eur', 1)",
+            // Payments left waiting for the shopper: by card (3-D Secure) and by voucher.
+            "INSERT INTO orders (id, session_id, status, amount, currency, created_at, updated_at, amount_refunded, payment_method_type)
+             VALUES ('ord_5', 's1', 'confirming', 1800, 'eur', 5, 5, 0, 'card'), ('ord_6', 's1', 'confirming', 1800, 'eur', 6, 6, 0, 'multibanco'),
+                    ('ord_7', 's1', 'failed', 1800, 'eur', 7, 7, 0, 'card')",
+            "INSERT INTO payment_attempts (order_id, attempt, confirmation_token_id, idempotency_key, amount, currency, payment_intent_id, outcome, created_at)
+             VALUES ('ord_5', 1, 'ctoken_5', 'ord_5-attempt-1', 1800, 'eur', 'pi_5', 'requires_action', 5),
+                    ('ord_6', 1, 'ctoken_6', 'ord_6-attempt-1', 1800, 'eur', 'pi_6', 'requires_action', 6),
+                    ('ord_7', 1, 'ctoken_7', 'ord_7-attempt-1', 1800, 'eur', 'pi_7', 'requires_action', 7)",
             "INSERT INTO outbox (order_id, kind, body, created_at) VALUES ('ord_1', 'order_confirmation', 'Thank you', 1)",
             "INSERT INTO refunds (id, order_id, amount, currency, status, counted, created_at, updated_at)
              VALUES ('re_1', 'ord_1', 1000, 'eur', 'succeeded', 1, 1, 1), ('re_3', 'ord_3', 1800, 'eur', 'failed', 0, 3, 3)",
@@ -59,6 +67,10 @@ async fn upgrading_keeps_every_order_its_lines_attempts_messages_and_refunds() {
     assert_eq!(store.refunds_of("ord_1").await.unwrap().refunds.len(), 1);
     assert_eq!(store.order_flags("ord_1").await.unwrap().flags, ["dispute_lost"]);
     assert_eq!(store.order_flags("ord_2").await.unwrap().flags, ["amount_mismatch"]);
+    // A card's payment still waiting is now one for 3-D Secure, which reconciliation
+    // gives up once its shopper has left it; the voucher still waits for its customer.
+    let abandoned = store.abandoned_authentications(i64::MAX).await.unwrap();
+    assert_eq!(abandoned.iter().map(|attempt| attempt.order_id.as_str()).collect::<Vec<_>>(), ["ord_5"]);
     // The merchant's flagged orders include those flagged before the filter existed.
     let flagged = store.orders_page(OrderFilter::Flagged, None, 10).await.unwrap();
     assert_eq!(flagged.iter().map(|order| order.id.as_str()).collect::<Vec<_>>(), ["ord_3", "ord_2", "ord_1"]);
@@ -77,9 +89,12 @@ async fn upgrading_keeps_every_order_its_lines_attempts_messages_and_refunds() {
         .collect();
     let expected =
         [("ord_1", None, Some("dispute_lost")), ("ord_2", Some("amount_mismatch"), None), ("ord_3", None, None), ("ord_4", None, None)]
+            .into_iter()
+            .chain(["ord_5", "ord_6", "ord_7"].map(|id| (id, None, None)))
             .map(|(id, flag, dispute): (&str, Option<&str>, Option<&str>)| {
                 (id.to_owned(), flag.map(str::to_owned), dispute.map(str::to_owned))
-            });
+            })
+            .collect::<Vec<_>>();
     assert_eq!(flags, expected);
     let broken = sqlx::query("PRAGMA foreign_key_check").fetch_all(&pool).await.unwrap();
     assert!(broken.is_empty(), "{} rows point at no order", broken.len());
