@@ -635,6 +635,13 @@ async fn manual_capture_waits_for_capture() {
     assert_eq!((again.status, again.body["error"]["code"].as_str()), (400, Some("payment_intent_unexpected_state")));
     let cancel = stripe.post(&format!("/v1/payment_intents/{id}/cancel"), &[]).await;
     assert_eq!(cancel.status, 400);
+    // Each refusal names what was refused.
+    let update = stripe.post(&format!("/v1/payment_intents/{id}"), &[("amount", "2000")]).await;
+    assert_eq!((update.status, update.body["error"]["code"].as_str()), (400, Some("payment_intent_unexpected_state")));
+    for (reply, refused) in [(&cancel, "may be canceled"), (&update, "may be updated")] {
+        let message = reply.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("status of succeeded") && message.contains(refused), "{message}");
+    }
 }
 
 #[tokio::test]

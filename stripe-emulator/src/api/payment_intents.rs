@@ -519,7 +519,11 @@ fn unexpected_state(action: &str, intent: &Value, allowed: &[&str]) -> ApiError 
     ApiError::invalid(format!(
         "You cannot {action} this PaymentIntent because it has a status of {}. Only a PaymentIntent with one of the following statuses may be {}: {}.",
         intent["status"].as_str().unwrap_or_default(),
-        if action == "cancel" { "canceled" } else { "confirmed" },
+        match action {
+            "cancel" => "canceled",
+            "update" => "updated",
+            _ => "confirmed",
+        },
         allowed.join(", ")
     ))
     .with_code("payment_intent_unexpected_state")
