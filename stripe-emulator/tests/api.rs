@@ -74,6 +74,17 @@ impl Stripe {
         panic!("{path}: {field} is not {expected} after 5 s: {body}");
     }
 
+    /// Waits until every fault rule set has been used up (a request has taken it).
+    async fn until_faults_used(&self) {
+        for _ in 0..200 {
+            if self.get("/_emulator/faults").await.body["data"].as_array().is_some_and(Vec::is_empty) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("a fault rule is still unused after 5 s");
+    }
+
     async fn control(&self, path: &str, body: Value) -> Reply {
         self.send(self.http.post(self.url(path)).json(&body)).await
     }
@@ -674,7 +685,8 @@ async fn idempotency_keys_replay_refuse_other_parameters_and_409_while_running()
     stripe.control("/_emulator/faults", json!({ "path": "/v1/customers", "method": "POST", "delay_ms": 500 })).await;
     let slow = stripe.post_as(SECRET_KEY, "/v1/customers", &[("name", "Slow")], Some("key-2"));
     let racing = async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Once the first request has taken its delay, it holds the key.
+        stripe.until_faults_used().await;
         stripe.post_as(SECRET_KEY, "/v1/customers", &[("name", "Slow")], Some("key-2")).await
     };
     let (slow, racing) = tokio::join!(slow, racing);
