@@ -222,7 +222,7 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
         interval: "month".into(),
         interval_count: 1,
     };
-    store.incomplete_subscription("acct_1", "beans").await.unwrap();
+    store.open_subscription("acct_1", "beans").await.unwrap();
     let subscription = NewSubscription {
         id: "sub_1".into(),
         account_id: "acct_1".into(),

@@ -753,3 +753,40 @@ async fn two_windows_paying_for_a_subscription_at_once_make_one() {
     // The claim ends with its request: the account can subscribe again later.
     assert!(shop.store.claim_subscription(&shop.only_subscription().await.account_id, "coffee-beans", "ctoken_later", 0, 1).await.unwrap());
 }
+
+/// An account that subscribes to the coffee beans already is refused a second
+/// subscription to them (both would bill every month) and told where to change the one
+/// it has. Once that one has ended at Stripe, it subscribes again, even if the shop
+/// missed the webhook that said so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_already_subscribed_is_not_subscribed_twice() {
+    let shop = shop().await;
+    let first = shop.subscribed("twice@example.com").await;
+    let (status, cart) = shop.add("coffee-beans").await;
+    assert_eq!(status, 200, "{cart}");
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, refused) = shop.confirm(&token).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.to_string().contains("You already subscribe to “Coffee beans, monthly”"), "{refused}");
+    let all = shop.stripe(Method::GET, "/v1/subscriptions?status=all", &[]).await;
+    assert_eq!(all["data"].as_array().unwrap().len(), 1, "{all}");
+
+    // Canceled at Stripe (in the Dashboard, say), and the shop never heard: its record
+    // still says active.
+    support::wait_all_delivered(&shop.stripe).await;
+    assert_eq!(shop.stripe(Method::DELETE, &format!("/v1/subscriptions/{}", first.id), &[]).await["status"], "canceled");
+    shop.delivered("customer.subscription.deleted").await;
+    let read_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let stale = storefront::store::SubscriptionState { status: "active".into(), ..first.state.clone() };
+    shop.store.sync_subscription(&first.id, stale, None, read_at.as_millis() as i64, read_at.as_secs() as i64).await.unwrap();
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, paid) = shop.confirm(&token).await;
+    assert_eq!((status, paid["status"].as_str()), (200, Some("Succeeded")), "{paid}");
+    let all = shop.stripe(Method::GET, "/v1/subscriptions?status=all", &[]).await;
+    let mut statuses: Vec<&str> = all["data"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, ["active", "canceled"], "{all}");
+    assert_eq!(shop.store.subscription(&first.id).await.unwrap().unwrap().state.status, "canceled", "Stripe's word is kept");
+}

@@ -46,6 +46,14 @@ pub struct SubscriptionState {
     pub cancel_at_period_end: bool,
 }
 
+impl SubscriptionState {
+    /// Billed each period, and the shopper's to change from their account: `active`,
+    /// `past_due` (a renewal to pay) or `trialing`.
+    pub fn is_live(&self) -> bool {
+        matches!(self.status.as_str(), "active" | "past_due" | "trialing")
+    }
+}
+
 /// A subscription as the shop keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscriptionRecord {
@@ -287,18 +295,20 @@ impl Store {
         self.read(move |tx| Ok(records(tx, "s.first_payment_intent_id = $1 AND s.account_id = $2", &[&intent, &account])?.pop())).await
     }
 
-    /// The account's subscription to `product_id` still waiting for its first payment
-    /// (a declined first attempt): paying again pays that one, not a second.
-    pub async fn incomplete_subscription(&self, account_id: &str, product_id: &str) -> Result<Option<SubscriptionRecord>, StoreError> {
+    /// The account's subscription to `product_id` that has not ended, as last recorded:
+    /// a live one first ([`SubscriptionState::is_live`]: buying the product again
+    /// would bill it twice), else the newest still waiting for its first payment (a
+    /// declined or abandoned first attempt: paying again pays that one, not a second).
+    pub async fn open_subscription(&self, account_id: &str, product_id: &str) -> Result<Option<SubscriptionRecord>, StoreError> {
         let (account, product) = (account_id.to_owned(), product_id.to_owned());
         self.read(move |tx| {
             Ok(records(
                 tx,
-                "s.account_id = $1 AND s.product_id = $2 AND s.status = 'incomplete' ORDER BY s.created_at DESC",
+                "s.account_id = $1 AND s.product_id = $2 AND s.status IN ('active', 'past_due', 'trialing', 'incomplete')
+                 ORDER BY CASE WHEN s.status = 'incomplete' THEN 1 ELSE 0 END, s.created_at DESC LIMIT 1",
                 &[&account, &product],
             )?
-            .into_iter()
-            .next())
+            .pop())
         })
         .await
     }

@@ -574,6 +574,33 @@ async fn a_subscription_is_claimed_by_one_request_at_a_time() {
     }
 }
 
+/// The account's open subscription to a product: a live one before any newer one still
+/// waiting for its first payment; none once they have ended.
+#[tokio::test]
+async fn an_accounts_open_subscription_is_its_live_one_first() {
+    for (store, _scratch) in stores().await {
+        store.create_session("sess", 0).await.unwrap();
+        store.create_account("acct", "a@example.com", "a@example.com", "hash", 0).await.unwrap();
+        let open = || async { store.open_subscription("acct", "coffee-beans").await.unwrap().map(|record| record.id) };
+        let status =
+            |status: &str| SubscriptionState { status: status.into(), current_period_end: Some(1_000), cancel_at_period_end: false };
+        assert_eq!(open().await, None);
+        store.insert_subscription(new_subscription("sub_waiting", "acct", "sess"), 10, 1).await.unwrap();
+        assert_eq!(open().await.as_deref(), Some("sub_waiting"));
+        store.insert_subscription(new_subscription("sub_live", "acct", "sess"), 10, 0).await.unwrap();
+        for (read_at, live) in (20..).zip(["active", "past_due", "trialing"]) {
+            assert!(store.sync_subscription("sub_live", status(live), None, read_at, 2).await.unwrap());
+            assert_eq!(store.subscription("sub_live").await.unwrap().unwrap().state.status, live);
+            assert_eq!(open().await.as_deref(), Some("sub_live"), "{live}, though older than the waiting one");
+        }
+        store.sync_subscription("sub_live", status("canceled"), None, 30, 3).await.unwrap();
+        assert_eq!(open().await.as_deref(), Some("sub_waiting"));
+        store.sync_subscription("sub_waiting", status("incomplete_expired"), None, 30, 3).await.unwrap();
+        assert_eq!(open().await, None);
+        assert_eq!(store.open_subscription("acct", "tea").await.unwrap(), None, "another product");
+    }
+}
+
 #[tokio::test]
 async fn the_newest_read_of_a_subscription_wins_and_each_paid_invoice_is_one_order() {
     for (store, _scratch) in stores().await {

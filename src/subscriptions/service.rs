@@ -48,7 +48,8 @@ fn state_of(subscription: &Subscription) -> SubscriptionState {
 /// Pays for the cart's subscription with `token`: creates the Subscription (or, after a
 /// declined first payment, takes up the one still waiting for it) and confirms its
 /// first invoice's PaymentIntent. Both requests are keyed by the token, so a double
-/// submit or a retried request subscribes once.
+/// submit or a retried request subscribes once. An account that already subscribes to
+/// the product is refused: it changes that subscription's quantity instead.
 ///
 /// The caller (`checkout::confirm`) has counted the confirmation against the rate limits
 /// and read `session`'s `cart`.
@@ -90,7 +91,24 @@ pub async fn subscribe(
         let customer = customer_of(state, &account).await?;
         let stripe = &state.payments.stripe;
 
-        let waiting = match state.store.incomplete_subscription(&account.id, product.id.as_str()).await? {
+        let open = match state.store.open_subscription(&account.id, product.id.as_str()).await? {
+            // What the shop recorded may be late (a webhook not yet in): Stripe says
+            // whether it still bills.
+            Some(record) if record.state.is_live() => {
+                if let Ok(id) = SubscriptionId::parse(&record.id) {
+                    refresh(state, &id).await?;
+                }
+                state.store.open_subscription(&account.id, product.id.as_str()).await?
+            }
+            other => other,
+        };
+        let waiting = match open {
+            // A second subscription to the product would bill both every period; its
+            // quantity is changed from the account page instead.
+            Some(record) if record.state.is_live() => {
+                tracing::info!(subscription = %record.id, "refused a second subscription to the same product");
+                return Err(AppError::invalid(crate::i18n::fill(t.already_subscribed(), &[&line.name])));
+            }
             Some(record) if record.terms.quantity == i64::from(line.quantity) && record.terms.unit_amount == line.unit_price.amount => {
                 waiting_for_payment(state, &record.id).await?
             }
@@ -445,7 +463,7 @@ pub async fn set_quantity(state: &AppState, request: &Request, id: &str, quantit
 /// The signed-in shopper's subscription `id` and its record, if it can still be changed.
 async fn own_changeable(state: &AppState, request: &Request, id: &str) -> Result<(SubscriptionId, SubscriptionRecord), AppError> {
     let (_, id, record) = own_subscription(state, request, id).await?;
-    if !matches!(record.state.status.as_str(), "active" | "past_due" | "trialing") {
+    if !record.state.is_live() {
         return Err(AppError::invalid(request.texts().subscription_ended()));
     }
     Ok((id, record))
