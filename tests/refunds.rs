@@ -96,6 +96,17 @@ async fn the_merchant_refunds_part_then_the_rest_and_the_shopper_sees_it() {
     let page = support::admin_page(&format!("{}{too_much}", shop.base), ADMIN).await;
     assert!(page.contains("admin-refund-error") && page.contains("At most"), "{page}");
     assert_eq!(shop.stripe_refunds(&payment_intent).await.len(), 1);
+    // A link made by anyone else shows no notice: no refund that was never made, no
+    // words of its own in the page's error style.
+    for forged in
+        ["refunded=re_forged", "error=Stripe+closed+your+account%3A+call+us", "refunded=re_forged&seal=00ff", "captured=pi_forged"]
+    {
+        let page = support::admin_page(&format!("{}/admin/orders/{order_id}?{forged}", shop.base), ADMIN).await;
+        assert!(page.contains("admin-refund-form"), "the page itself is shown: {page}");
+        for shown in ["forged", "call us", "admin-refund-done", "admin-refund-error", "admin-capture-done"] {
+            assert!(!page.contains(shown), "{forged}: {shown} in {page}");
+        }
+    }
     // Not a number: refused, nothing sent.
     let nonce = shop.form_nonce(&order_id).await;
     assert!(shop.refund(&order_id, &[("amount", "twelve"), ("request", nonce.as_str())]).await.contains("error="));

@@ -456,7 +456,7 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once_and_then_its_o
     // flagged list, the lost one stays, and its page says when.
     let seen = shop.handled_form(order_id).await.expect("a flagged order's page offers to mark it handled");
     assert_eq!(seen, "2", "the page showed both messages");
-    assert!(shop.mark_handled(order_id, &seen).await.ends_with("?handled=1"));
+    assert!(shop.mark_handled(order_id, &seen).await.contains("?handled=1&seal="));
     let flagged = shop.flagged_list().await;
     assert!(!flagged.contains(&format!("admin-order-{order_id}")), "{flagged}");
     assert!(flagged.contains(&format!("admin-order-{lost_order}")), "{flagged}");
@@ -471,7 +471,7 @@ async fn a_disputed_payment_flags_its_order_for_the_merchant_once_and_then_its_o
     assert!(page.contains(r#"data-testid="admin-handled""#) && !page.contains("admin-handled-form"), "{page}");
     assert!(page.contains("flagged: dispute_won"), "what happened stays on the order's page: {page}");
     // The same form sent again (a double click) changes nothing more.
-    assert!(shop.mark_handled(order_id, &seen).await.ends_with("?handled=1"));
+    assert!(shop.mark_handled(order_id, &seen).await.contains("?handled=1&seal="));
     // Stripe reports the same outcome again (another event: the funds reinstated,
     // then the dispute closed): no news, so the order stays handled.
     let intent = shop.store.order_for_merchant(order_id).await.unwrap().unwrap().payment_intent_id.unwrap();
@@ -501,7 +501,7 @@ async fn an_inquiry_shows_as_one_until_it_closes_or_becomes_a_chargeback() {
     let dispute = shop.dispute_of(&paid).await;
     // The merchant answers the inquiry and marks the order handled.
     let seen = shop.handled_form(order_id).await.expect("the inquiry's order offers to mark it handled");
-    assert!(shop.mark_handled(order_id, &seen).await.ends_with("?handled=1"));
+    assert!(shop.mark_handled(order_id, &seen).await.contains("?handled=1&seal="));
     assert!(!shop.flagged_list().await.contains(&format!("admin-order-{order_id}")));
     shop.answer_dispute(&dispute, "losing_evidence").await;
     assert_eq!(shop.flags_once(order_id, &["disputed"]).await, ["disputed"], "the inquiry became a chargeback");
@@ -526,7 +526,7 @@ async fn an_inquiry_shows_as_one_until_it_closes_or_becomes_a_chargeback() {
     assert!(page.contains("and you lost it"), "the news is on the page: {page}");
     let seen = shop.handled_form(order_id).await.unwrap();
     assert_eq!(seen, "3");
-    assert!(shop.mark_handled(order_id, &seen).await.ends_with("?handled=1"));
+    assert!(shop.mark_handled(order_id, &seen).await.contains("?handled=1&seal="));
     assert!(!shop.flagged_list().await.contains(&format!("admin-order-{order_id}")));
     // A form that is no such form; one from another site; one without the password.
     assert!(shop.mark_handled(order_id, "x").await.contains("handled_error="));

@@ -257,6 +257,8 @@ pub async fn detail(
         Ok(None) => return no_such_order(),
         Err(error) => return internal(error),
     };
+    // What a form of this page did, as its redirect said (and sealed); nothing else.
+    let query = state.form_errors.open_notice(&format!("/admin/orders/{}", order.id), &query);
     let (attempts, events, flag, outbox) = match (
         state.store.attempts(&id).await,
         state.store.order_events(&id).await,
@@ -421,7 +423,7 @@ pub async fn handled(State(state): State<AppState>, headers: HeaderMap, id: Orde
     let Some((id, form)) = posted(&id, form) else { return no_such_order() };
     let Ok(seen) = form.seen.parse::<i64>() else {
         return match state.store.order_for_merchant(id).await {
-            Ok(Some(_)) => back_to(id, "handled_error", "The form has expired: reload the page and mark it again."),
+            Ok(Some(_)) => back_to(&state, id, "handled_error", "The form has expired: reload the page and mark it again."),
             Ok(None) => no_such_order(),
             Err(error) => internal(error),
         };
@@ -429,15 +431,18 @@ pub async fn handled(State(state): State<AppState>, headers: HeaderMap, id: Orde
     match state.store.mark_handled(id, seen, crate::session::now()).await {
         Ok(Handled::Done) => {
             tracing::info!(order = %id, "the merchant marked an order handled");
-            back_to(id, "handled", "1")
+            back_to(&state, id, "handled", "1")
         }
-        Ok(Handled::Already) => back_to(id, "handled", "1"),
+        Ok(Handled::Already) => back_to(&state, id, "handled", "1"),
         Ok(Handled::NewsSince) => back_to(
+            &state,
             id,
             "handled_error",
             "Something new happened to this order since you opened it: read it below, then mark it handled again.",
         ),
-        Ok(Handled::NothingToHandle) => back_to(id, "handled_error", "Nothing on this order waits for you: you were never told about it."),
+        Ok(Handled::NothingToHandle) => {
+            back_to(&state, id, "handled_error", "Nothing on this order waits for you: you were never told about it.")
+        }
         Ok(Handled::NoOrder) => no_such_order(),
         Err(error) => internal(error),
     }
@@ -609,10 +614,12 @@ pub struct RefundForm {
     request: String,
 }
 
-/// Back to the order's page (its id is a stored order's: URL-safe), saying what happened.
-fn back_to(id: &str, key: &str, value: &str) -> Response {
-    let query = serde_qs::to_string(&std::collections::BTreeMap::from([(key, value)])).unwrap_or_default();
-    (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/admin/orders/{id}?{query}"))]).into_response()
+/// Back to the order's page (its id is a stored order's: URL-safe), saying what happened
+/// in a notice the page shows only with its seal ([`crate::server::FormErrors`]).
+fn back_to(state: &AppState, id: &str, key: &str, value: &str) -> Response {
+    let path = format!("/admin/orders/{id}");
+    let query = state.form_errors.notice_query(&path, key, value);
+    (StatusCode::SEE_OTHER, [(header::LOCATION, format!("{path}?{query}"))]).into_response()
 }
 
 /// A form's nonce as rendered by this view (random id characters only).
@@ -628,7 +635,7 @@ pub async fn refund(State(state): State<AppState>, headers: HeaderMap, id: Order
     }
     let Some((id, form)) = posted(&id, form) else { return no_such_order() };
     let id = id.to_owned();
-    let back = |key: &str, value: &str| back_to(&id, key, value);
+    let back = |key: &str, value: &str| back_to(&state, &id, key, value);
     let refused = |message: &str| back("error", message);
     let order = match state.store.order_for_merchant(&id).await {
         Ok(Some(order)) => order,
@@ -733,7 +740,7 @@ async fn settle_authorization(state: &AppState, headers: &HeaderMap, id: OrderPa
         return refused;
     }
     let Some((id, form)) = posted(&id, form) else { return no_such_order() };
-    let refused = |message: &str| back_to(id, "capture_error", message);
+    let refused = |message: &str| back_to(state, id, "capture_error", message);
     let order = match state.store.order_for_merchant(id).await {
         Ok(Some(order)) => order,
         Ok(None) => return no_such_order(),
@@ -775,8 +782,8 @@ async fn settle_authorization(state: &AppState, headers: &HeaderMap, id: OrderPa
             }
             tracing::info!(order = %id, intent = %intent.id, status = ?intent.status, received = intent.amount_received, "authorisation settled");
             match action {
-                Settle::Capture => back_to(id, "captured", intent.id.as_str()),
-                Settle::Cancel => back_to(id, "canceled", intent.id.as_str()),
+                Settle::Capture => back_to(state, id, "captured", intent.id.as_str()),
+                Settle::Cancel => back_to(state, id, "canceled", intent.id.as_str()),
             }
         }
         Err(crate::stripe::Error::Api(error)) if error.status < 500 && error.status != 429 && error.status != 409 => {

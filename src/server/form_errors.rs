@@ -5,6 +5,11 @@
 //! account"). The server seals the redirects it sends (`__seal`, an HMAC of the path
 //! and the error) and a page shows only an error whose seal it can check.
 //!
+//! The merchant's pages (`/admin/orders/{id}`) say what their forms did the same way
+//! ("Refund re_… sent to Stripe.", "Stripe refused: …"), and are sealed the same way
+//! (`seal`, an HMAC of the page's path and the notice), so that a link sent to the
+//! merchant cannot show them a refund that was never made, or words of its own.
+//!
 //! The key is derived from the Stripe secret key, so every instance of one shop shares
 //! it; with the embedded emulator (one process, a key everyone knows) it is random.
 
@@ -69,6 +74,35 @@ impl FormErrors {
     }
 }
 
+impl FormErrors {
+    fn notice_seal(&self, path: &str, key: &str, value: &str) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key");
+        for part in ["notice", path, key, value] {
+            mac.update(part.as_bytes());
+            mac.update(b"\n");
+        }
+        mac
+    }
+
+    /// The query that tells the merchant's page at `path` what its form did (`key` =
+    /// `value`), with its seal.
+    pub fn notice_query(&self, path: &str, key: &str, value: &str) -> String {
+        let seal = hex::encode(self.notice_seal(path, key, value).finalize().into_bytes());
+        serde_qs::to_string(&std::collections::BTreeMap::from([(key, value), ("seal", seal.as_str())])).unwrap_or_default()
+    }
+
+    /// The notice of `query` that the server sealed for the page at `path`, alone; an
+    /// empty query when there is none.
+    pub fn open_notice(&self, path: &str, query: &HashMap<String, String>) -> HashMap<String, String> {
+        let Some(seal) = query.get("seal").and_then(|seal| hex::decode(seal).ok()) else { return HashMap::new() };
+        query
+            .iter()
+            .find(|(key, value)| *key != "seal" && self.notice_seal(path, key, value).verify_slice(&seal).is_ok())
+            .map(|(key, value)| HashMap::from([(key.clone(), value.clone())]))
+            .unwrap_or_default()
+    }
+}
+
 /// The query of an address (absolute or a path), decoded; empty when it does not parse.
 pub fn query_of(address: &str) -> HashMap<String, String> {
     address
@@ -109,6 +143,34 @@ mod tests {
         // Instances of one shop share the key; the emulator's processes do not.
         assert!(FormErrors::new(Some("sk_test_123")).open(&query).is_some());
         assert!(FormErrors::new(None).open(&query).is_none());
+    }
+
+    #[test]
+    fn only_a_notice_the_server_sealed_for_the_page_opens() {
+        let errors = FormErrors::new(Some("sk_test_123"));
+        let path = "/admin/orders/ord_1";
+        let sealed = query_of(&format!("{path}?{}", errors.notice_query(path, "refunded", "re_1")));
+        assert_eq!(errors.open_notice(path, &sealed), HashMap::from([("refunded".to_owned(), "re_1".to_owned())]));
+        // Another page, another shop, another notice or value beside the seal: nothing.
+        assert!(errors.open_notice("/admin/orders/ord_2", &sealed).is_empty());
+        assert!(FormErrors::new(Some("sk_test_other")).open_notice(path, &sealed).is_empty());
+        for (key, value) in [("refunded", "re_2"), ("error", "re_1"), ("error", "Call us")] {
+            let mut forged = sealed.clone();
+            forged.remove("refunded");
+            forged.insert(key.into(), value.into());
+            assert!(errors.open_notice(path, &forged).is_empty(), "{key}={value}");
+        }
+        // A sealed notice keeps its words only: what is added beside it is not shown.
+        let mut padded = sealed.clone();
+        padded.insert("error".into(), "Call us".into());
+        assert_eq!(errors.open_notice(path, &padded).len(), 1);
+        // An error of a shopper's form, sealed for its own page, is no merchant's notice.
+        let shopper = query(&errors.seal_redirect(redirect(&format!("{path}?__path={path}&__err=refunded"))));
+        assert!(
+            errors
+                .open_notice(path, &HashMap::from([("refunded".into(), "re_1".into()), ("seal".into(), shopper["__seal"].clone())]))
+                .is_empty()
+        );
     }
 
     #[test]
