@@ -5,7 +5,7 @@
 
 use super::OverduePayment;
 use crate::account::{current_account, customer_of, list_saved};
-use crate::cart::Cart;
+use crate::cart::{Cart, CartLine};
 use crate::checkout::{PaymentReply, PaymentResult, PaymentStatus};
 use crate::error::AppError;
 use crate::i18n::Locale;
@@ -88,40 +88,11 @@ pub async fn subscribe(
         return Err(AppError::invalid(t.subscription_in_progress()));
     }
     let subscribed = async {
-        let customer = customer_of(state, &account).await?;
-        let stripe = &state.payments.stripe;
-
-        let open = match state.store.open_subscription(&account.id, product.id.as_str()).await? {
-            // What the shop recorded may be late (a webhook not yet in): Stripe says
-            // whether it still bills.
-            Some(record) if record.state.is_live() => {
-                if let Ok(id) = SubscriptionId::parse(&record.id) {
-                    refresh(state, &id).await?;
-                }
-                state.store.open_subscription(&account.id, product.id.as_str()).await?
-            }
-            other => other,
-        };
-        let waiting = match open {
-            // A second subscription to the product would bill both every period; its
-            // quantity is changed from the account page instead.
-            Some(record) if record.state.is_live() => {
-                tracing::info!(subscription = %record.id, "refused a second subscription to the same product");
-                return Err(AppError::invalid(crate::i18n::fill(t.already_subscribed(), &[&line.name])));
-            }
-            Some(record) if record.terms.quantity == i64::from(line.quantity) && record.terms.unit_amount == line.unit_price.amount => {
-                waiting_for_payment(state, &record.id).await?
-            }
-            Some(record) => {
-                give_up(state, request, &record.id).await?;
-                None
-            }
-            None => None,
-        };
-        let (subscription_id, intent_id) = match waiting {
+        let (subscription_id, intent_id) = match earlier_subscription(state, request, &account, product.id.as_str(), line).await? {
             Some(found) => found,
             None => {
                 ensure_product(state, product.id.as_str(), &product.name).await?;
+                let customer = customer_of(state, &account).await?;
                 let params = CreateSubscription {
                     customer: &customer,
                     items: [SubscriptionItemParams {
@@ -139,7 +110,7 @@ pub async fn subscribe(
                     expand: ["latest_invoice.payments"],
                 };
                 let synced_at = now_ms();
-                let created = stripe.create_subscription(&params, &format!("subscribe-{token}")).await.map_err(|error| {
+                let created = state.payments.stripe.create_subscription(&params, &format!("subscribe-{token}")).await.map_err(|error| {
                     tracing::error!(%error, "creating a subscription failed");
                     unknown_or(error)
                 })?;
@@ -185,6 +156,45 @@ pub async fn subscribe(
         tracing::warn!(?error, "could not release a subscription's claim; it lapses by itself");
     }
     subscribed
+}
+
+/// The account's earlier subscription to `product`, as the cart's `line` would buy it
+/// again: a live one refuses the purchase (both would bill every period; its quantity
+/// is changed from the account page), one still waiting for its first payment on the
+/// same terms is the one to pay (its subscription and PaymentIntent), and one waiting
+/// on other terms is given up. `None`: a new subscription is to be made.
+async fn earlier_subscription(
+    state: &AppState,
+    request: &Request,
+    account: &AccountRecord,
+    product: &str,
+    line: &CartLine,
+) -> Result<Option<(SubscriptionId, PaymentIntentId)>, AppError> {
+    let open = match state.store.open_subscription(&account.id, product).await? {
+        // What the shop recorded may be late (a webhook not yet in): Stripe says whether
+        // it still bills.
+        Some(record) if record.state.is_live() => {
+            if let Ok(id) = SubscriptionId::parse(&record.id) {
+                refresh(state, &id).await?;
+            }
+            state.store.open_subscription(&account.id, product).await?
+        }
+        other => other,
+    };
+    match open {
+        Some(record) if record.state.is_live() => {
+            tracing::info!(subscription = %record.id, "refused a second subscription to the same product");
+            Err(AppError::invalid(crate::i18n::fill(request.texts().already_subscribed(), &[&line.name])))
+        }
+        Some(record) if record.terms.quantity == i64::from(line.quantity) && record.terms.unit_amount == line.unit_price.amount => {
+            waiting_for_payment(state, &record.id).await
+        }
+        Some(record) => {
+            give_up(state, request, &record.id).await?;
+            Ok(None)
+        }
+        None => Ok(None),
+    }
 }
 
 /// How long a request may hold its claim to buy a subscription (see `subscribe`): more
