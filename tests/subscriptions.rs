@@ -724,6 +724,33 @@ async fn a_subscription_left_waiting_for_authentication_is_given_up_for_another_
     assert_eq!(recorded.state.status, "canceled", "the shop keeps what Stripe says of the first one");
 }
 
+/// The waiting subscription ends at Stripe just as the shop gives it up (its 23 hours
+/// up, or canceled in the Dashboard), so Stripe will not cancel it: the new quantity is
+/// subscribed to all the same, and the old one, its first invoice void, charges nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_subscription_ended_as_it_is_given_up_does_not_stop_the_new_one() {
+    let shop = shop().await;
+    shop.sign_up("ended-meanwhile@example.com").await;
+    let waiting = shop.subscribe("pm_card_threeDSecure2Required").await;
+    assert_eq!(waiting["status"], "RequiresAction", "{waiting}");
+    let first = shop.only_subscription().await;
+    let path = format!("/v1/subscriptions/{}", first.id);
+    shop.control("faults", json!({ "path": path, "method": "DELETE", "status": 404 })).await;
+    let (status, cart) = shop.api("cart/set", &[("product_id", "coffee-beans"), ("quantity", "2")]).await;
+    assert_eq!(status, 200, "{cart}");
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, paid) = shop.confirm(&token).await;
+    assert_eq!((status, paid["status"].as_str()), (200, Some("Succeeded")), "{paid}");
+    assert!(shop.faults_used().await, "Stripe was not asked to cancel the old subscription");
+
+    let old = shop.stripe(Method::GET, &format!("{path}?expand[]=latest_invoice"), &[]).await;
+    assert_eq!(old["latest_invoice"]["status"], "void", "{old}");
+    let all = shop.stripe(Method::GET, "/v1/subscriptions?status=active", &[]).await;
+    let active = all["data"].as_array().unwrap();
+    assert_eq!(active.len(), 1, "{all}");
+    assert_eq!(active[0]["items"]["data"][0]["quantity"], 2);
+}
+
 /// Two windows of one account press Pay on the subscription at once, with two tokens.
 /// While the first is being created at Stripe (its reply slowed down), the second is
 /// told that it is being paid in another window: one subscription, paid once.

@@ -320,7 +320,14 @@ async fn give_up(state: &AppState, request: &Request, id: &str) -> Result<(), Ap
         }
     }
     let asked_at = now_ms();
-    let ended = stripe.cancel_subscription(&id).await?;
+    let ended = match stripe.cancel_subscription(&id).await {
+        Ok(ended) => ended,
+        // Ended meanwhile (its 23 hours up, or canceled in the Dashboard: Stripe then
+        // says there is no such subscription to cancel). Its first invoice is void
+        // either way: it is kept as Stripe says.
+        Err(crate::stripe::Error::Api(api)) if matches!(api.status, 400 | 404) => stripe.retrieve_subscription(&id).await?,
+        Err(error) => return Err(AppError::from(error)),
+    };
     state.store.sync_subscription(id.as_str(), state_of(&ended), quantity_of(&ended), asked_at, session::now()).await?;
     tracing::info!(subscription = %id, "gave up an incomplete subscription of other terms: its first invoice is void");
     Ok(())
