@@ -791,6 +791,11 @@ async fn an_account_already_subscribed_is_not_subscribed_twice() {
     let first = shop.subscribed("twice@example.com").await;
     let (status, cart) = shop.add("coffee-beans").await;
     assert_eq!(status, 200, "{cart}");
+    // The checkout says so, and where to change it, instead of offering to pay.
+    let page = shop.page("/checkout").await;
+    assert!(page.contains("data-testid=\"already-subscribed\"") && page.contains("Coffee beans, monthly"), "{page}");
+    assert!(!page.contains("pay-button") && !page.contains("<leptos-island"), "{page}");
+    // Paying anyway (a page opened before) is refused.
     let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
     let (status, refused) = shop.confirm(&token).await;
     assert_eq!(status, 400, "{refused}");
@@ -808,6 +813,8 @@ async fn an_account_already_subscribed_is_not_subscribed_twice() {
     shop.store.sync_subscription(&first.id, stale, None, read_at.as_millis() as i64, read_at.as_secs() as i64).await.unwrap();
     assert_eq!(shop.only_subscription().await.state.status, "active");
 
+    let page = shop.page("/checkout").await;
+    assert!(page.contains("pay-button") && !page.contains("already-subscribed"), "Stripe's word is read: {page}");
     let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
     let (status, paid) = shop.confirm(&token).await;
     assert_eq!((status, paid["status"].as_str()), (200, Some("Succeeded")), "{paid}");

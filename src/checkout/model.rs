@@ -51,6 +51,11 @@ pub struct CheckoutView {
     /// A subscription needs an account: the page asks a guest to sign in first.
     #[serde(default)]
     pub needs_account: bool,
+    /// The name of the cart's subscription when the signed-in shopper subscribes to it
+    /// already: the page says where to change it instead of taking a second one. Never
+    /// in the island's props (the island is not on such a page).
+    #[serde(skip)]
+    pub already_subscribed: Option<String>,
     /// A signed-in shopper's last shipping address, as JSON: the Address Element's
     /// `defaultValues` (left as text: the browser's `JSON.parse` reads it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -191,6 +196,7 @@ mod tests {
             email: some("jo@example.com"),
             subscription_terms: some("€12.00 / month"),
             needs_account: filled,
+            already_subscribed: None,
             shipping_defaults: some(r#"{"name":"Jenny Rosen","address":{"country":"FR"}}"#),
         }
     }

@@ -93,6 +93,12 @@ pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -
     let ((customer_session_client_secret, saved_methods), shipping_defaults) =
         tokio::join!(saved, last_shipping(state, account.as_ref().filter(|_| !cart.lines.is_empty())));
     let needs_account = subscribing && !signed_in;
+    let already_subscribed = match (&account, cart.subscription()) {
+        (Some(account), Some(line)) => {
+            crate::subscriptions::subscribes_already(state, &account.id, line.product_id.as_str()).await.then(|| line.name.clone())
+        }
+        _ => None,
+    };
     Ok(CheckoutView {
         cart,
         publishable_key: state.payments.publishable_key.clone(),
@@ -108,6 +114,7 @@ pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -
         email,
         subscription_terms,
         needs_account,
+        already_subscribed,
         shipping_defaults,
     })
 }

@@ -33,6 +33,12 @@ pub fn CheckoutPage(
             <p><a href="/account" class="button primary">{t.sign_in_to_subscribe()}</a></p>
         }
         .into_any(),
+        // One subscription to a product is changed from the account, not bought twice.
+        Ok(CheckoutView { already_subscribed: Some(name), .. }) => view! {
+            <p class="notice" role="status" data-testid="already-subscribed">{crate::i18n::fill(t.already_subscribed(), &[&name])}</p>
+            <p><a href="/account" class="button primary">{t.your_account()}</a></p>
+        }
+        .into_any(),
         // Stripe could not charge the total in one payment: said before any card is typed.
         Ok(checkout) => match checkout.cart.charge_limit.clone() {
             Some(reason) => view! {
@@ -66,9 +72,12 @@ pub fn CheckoutPage(
 
 /// Whether the checkout page shows its island (the document then loads the bundle).
 pub fn has_form(checkout: &Result<CheckoutView, AppError>) -> bool {
-    checkout
-        .as_ref()
-        .is_ok_and(|checkout| !checkout.cart.lines.is_empty() && !checkout.needs_account && checkout.cart.charge_limit.is_none())
+    checkout.as_ref().is_ok_and(|checkout| {
+        !checkout.cart.lines.is_empty()
+            && !checkout.needs_account
+            && checkout.already_subscribed.is_none()
+            && checkout.cart.charge_limit.is_none()
+    })
 }
 
 /// Whether a payment with this Stripe status went through (or is on its way).

@@ -170,18 +170,7 @@ async fn earlier_subscription(
     product: &str,
     line: &CartLine,
 ) -> Result<Option<(SubscriptionId, PaymentIntentId)>, AppError> {
-    let open = match state.store.open_subscription(&account.id, product).await? {
-        // What the shop recorded may be late (a webhook not yet in): Stripe says whether
-        // it still bills.
-        Some(record) if record.state.is_live() => {
-            if let Ok(id) = SubscriptionId::parse(&record.id) {
-                refresh(state, &id).await?;
-            }
-            state.store.open_subscription(&account.id, product).await?
-        }
-        other => other,
-    };
-    match open {
+    match open_subscription(state, &account.id, product).await? {
         Some(record) if record.state.is_live() => {
             tracing::info!(subscription = %record.id, "refused a second subscription to the same product");
             Err(AppError::invalid(crate::i18n::fill(request.texts().already_subscribed(), &[&line.name])))
@@ -194,6 +183,34 @@ async fn earlier_subscription(
             Ok(None)
         }
         None => Ok(None),
+    }
+}
+
+/// The account's open subscription to `product` ([`crate::store::Store::open_subscription`]).
+/// What the shop recorded may be late (a webhook not yet in, or missed): one it
+/// recorded live is read again from Stripe, which says whether it still bills.
+async fn open_subscription(state: &AppState, account_id: &str, product: &str) -> Result<Option<SubscriptionRecord>, AppError> {
+    match state.store.open_subscription(account_id, product).await? {
+        Some(record) if record.state.is_live() => {
+            if let Ok(id) = SubscriptionId::parse(&record.id) {
+                refresh(state, &id).await?;
+            }
+            Ok(state.store.open_subscription(account_id, product).await?)
+        }
+        other => Ok(other),
+    }
+}
+
+/// Whether the account subscribes to `product` already (for the checkout page, which
+/// then says so instead of offering a second subscription). When that cannot be told
+/// now, no: paying checks again.
+pub async fn subscribes_already(state: &AppState, account_id: &str, product: &str) -> bool {
+    match open_subscription(state, account_id, product).await {
+        Ok(open) => open.is_some_and(|record| record.state.is_live()),
+        Err(error) => {
+            tracing::warn!(?error, "could not tell whether the shopper subscribes already; the checkout is shown");
+            false
+        }
     }
 }
 
