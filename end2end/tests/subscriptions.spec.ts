@@ -81,12 +81,20 @@ test('a shopper subscribes with 4242, sees it active, changes its quantity, and 
   await expect(row.getByTestId('cancel-subscription')).toBeVisible();
 });
 
-test('a shopper subscribes through 3-D Secure', async ({ page, gotoHydrated }) => {
+test('a shopper subscribes through 3-D Secure, and the same subscription again is sent to their account', async ({ page, gotoHydrated }) => {
   await subscribeWith(page, gotoHydrated, 'subscriber-3ds', '4000002500003155');
   await page.locator('#test-source-authorize-3ds').click();
   await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
   await gotoHydrated('/account');
   await expect(page.locator('[data-testid^="subscription-sub_"]')).toHaveAttribute('data-status', 'active');
+
+  // The same beans again: the checkout sends the subscriber to their account instead.
+  await beansAtCheckout(page, gotoHydrated);
+  await expect(page.getByTestId('already-subscribed')).toContainText('You already subscribe to “Coffee beans, monthly”');
+  await expect(page.getByTestId('pay-button')).toHaveCount(0);
+  expect(await seriousViolations(page), 'the checkout of a subscription the shopper has').toEqual([]);
+  await page.getByRole('link', { name: 'Your account' }).click();
+  await expect(page).toHaveURL(/\/account$/);
 });
 
 test.describe('a checkout whose cart changed in another tab', () => {
