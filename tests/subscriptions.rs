@@ -60,6 +60,12 @@ impl Shop {
         support::stripe_call(&support::client(), method, format!("{}{path}", self.stripe), KEY, form).await
     }
 
+    /// How many CustomerSessions the shop has asked Stripe for.
+    async fn customer_sessions(&self) -> usize {
+        let log: Value = support::client().get(format!("{}/_emulator/requests", self.stripe)).send().await.unwrap().json().await.unwrap();
+        log["data"].as_array().unwrap().iter().filter(|r| r["method"] == "POST" && r["path"] == "/v1/customer_sessions").count()
+    }
+
     async fn page(&self, path: &str) -> String {
         self.shopper.get(format!("{}{path}", self.base)).send().await.unwrap().text().await.unwrap()
     }
@@ -791,10 +797,13 @@ async fn an_account_already_subscribed_is_not_subscribed_twice() {
     let first = shop.subscribed("twice@example.com").await;
     let (status, cart) = shop.add("coffee-beans").await;
     assert_eq!(status, 200, "{cart}");
-    // The checkout says so, and where to change it, instead of offering to pay.
+    // The checkout says so, and where to change it, instead of offering to pay (nor
+    // asks Stripe for a CustomerSession for a form it does not show).
+    let sessions = shop.customer_sessions().await;
     let page = shop.page("/checkout").await;
     assert!(page.contains("data-testid=\"already-subscribed\"") && page.contains("Coffee beans, monthly"), "{page}");
     assert!(!page.contains("pay-button") && !page.contains("<leptos-island"), "{page}");
+    assert_eq!(shop.customer_sessions().await, sessions);
     // Paying anyway (a page opened before) is refused.
     let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
     let (status, refused) = shop.confirm(&token).await;

@@ -75,9 +75,17 @@ pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -
         Some(account) => Some(account.email.clone()),
         None => visit.email.clone(),
     };
+    // A subscription the shopper has already is not bought twice: the page sends them to
+    // their account, with no form (nor saved cards) to show.
+    let already_subscribed = match (&account, cart.subscription()) {
+        (Some(account), Some(line)) => {
+            crate::subscriptions::subscribes_already(state, &account.id, line.product_id.as_str()).await.then(|| line.name.clone())
+        }
+        _ => None,
+    };
     let saved = async {
         match &account {
-            Some(account) if settings.saved_methods.enabled && !manual && !cart.lines.is_empty() => {
+            Some(account) if settings.saved_methods.enabled && !manual && !cart.lines.is_empty() && already_subscribed.is_none() => {
                 match saved_methods_session(state, account).await {
                     Ok((secret, saved)) => (Some(secret), saved),
                     Err(error) => {
@@ -93,12 +101,6 @@ pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -
     let ((customer_session_client_secret, saved_methods), shipping_defaults) =
         tokio::join!(saved, last_shipping(state, account.as_ref().filter(|_| !cart.lines.is_empty())));
     let needs_account = subscribing && !signed_in;
-    let already_subscribed = match (&account, cart.subscription()) {
-        (Some(account), Some(line)) => {
-            crate::subscriptions::subscribes_already(state, &account.id, line.product_id.as_str()).await.then(|| line.name.clone())
-        }
-        _ => None,
-    };
     Ok(CheckoutView {
         cart,
         publishable_key: state.payments.publishable_key.clone(),
