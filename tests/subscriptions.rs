@@ -50,6 +50,24 @@ impl Shop {
         reply
     }
 
+    /// A signed-up shopper (`email`) whose first payment waits for 3-D Secure, left
+    /// there: the confirmation's reply and the subscription as recorded.
+    async fn left_at_3_d_secure(&self, email: &str) -> (Value, SubscriptionRecord) {
+        self.sign_up(email).await;
+        let waiting = self.subscribe("pm_card_threeDSecure2Required").await;
+        assert_eq!(waiting["status"], "RequiresAction", "{waiting}");
+        (waiting, self.only_subscription().await)
+    }
+
+    /// The shopper takes two bags instead of one and subscribes again with a Visa, which pays.
+    async fn subscribe_to_two_bags(&self) {
+        let (status, cart) = self.api("cart/set", &[("product_id", "coffee-beans"), ("quantity", "2")]).await;
+        assert_eq!(status, 200, "{cart}");
+        let token = support::test_token(&self.shopper, &self.stripe, "pm_card_visa").await;
+        let (status, paid) = self.confirm(&token).await;
+        assert_eq!((status, paid["status"].as_str()), (200, Some("Succeeded")), "{paid}");
+    }
+
     async fn only_subscription(&self) -> SubscriptionRecord {
         let mut all = self.store.subscriptions_page(None, 10).await.unwrap();
         assert_eq!(all.len(), 1, "{all:?}");
@@ -689,15 +707,8 @@ async fn a_renewal_paid_before_its_email_goes_out_is_not_told_as_failed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscription_left_waiting_for_authentication_is_given_up_for_another_quantity() {
     let shop = shop().await;
-    shop.sign_up("changed-mind@example.com").await;
-    let waiting = shop.subscribe("pm_card_threeDSecure2Required").await;
-    assert_eq!(waiting["status"], "RequiresAction", "{waiting}");
-    let first = shop.only_subscription().await;
-    let (status, cart) = shop.api("cart/set", &[("product_id", "coffee-beans"), ("quantity", "2")]).await;
-    assert_eq!(status, 200, "{cart}");
-    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
-    let (status, paid) = shop.confirm(&token).await;
-    assert_eq!((status, paid["status"].as_str()), (200, Some("Succeeded")), "{paid}");
+    let (waiting, first) = shop.left_at_3_d_secure("changed-mind@example.com").await;
+    shop.subscribe_to_two_bags().await;
 
     let secret = waiting["client_secret"].as_str().unwrap();
     let intent = waiting["payment_intent"].as_str().unwrap();
@@ -736,17 +747,10 @@ async fn a_subscription_left_waiting_for_authentication_is_given_up_for_another_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_subscription_ended_as_it_is_given_up_does_not_stop_the_new_one() {
     let shop = shop().await;
-    shop.sign_up("ended-meanwhile@example.com").await;
-    let waiting = shop.subscribe("pm_card_threeDSecure2Required").await;
-    assert_eq!(waiting["status"], "RequiresAction", "{waiting}");
-    let first = shop.only_subscription().await;
+    let (_, first) = shop.left_at_3_d_secure("ended-meanwhile@example.com").await;
     let path = format!("/v1/subscriptions/{}", first.id);
     shop.control("faults", json!({ "path": path, "method": "DELETE", "status": 404 })).await;
-    let (status, cart) = shop.api("cart/set", &[("product_id", "coffee-beans"), ("quantity", "2")]).await;
-    assert_eq!(status, 200, "{cart}");
-    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
-    let (status, paid) = shop.confirm(&token).await;
-    assert_eq!((status, paid["status"].as_str()), (200, Some("Succeeded")), "{paid}");
+    shop.subscribe_to_two_bags().await;
     assert!(shop.faults_used().await, "Stripe was not asked to cancel the old subscription");
 
     let old = shop.stripe(Method::GET, &format!("{path}?expand[]=latest_invoice"), &[]).await;
