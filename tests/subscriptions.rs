@@ -837,3 +837,51 @@ async fn an_account_already_subscribed_is_not_subscribed_twice() {
     assert_eq!(statuses, ["active", "canceled"], "{all}");
     assert_eq!(shop.store.subscription(&first.id).await.unwrap().unwrap().state.status, "canceled", "Stripe's word is kept");
 }
+
+/// A first payment waited for 3-D Secure and the shopper finished the challenge (in
+/// another tab, say), but the shop has not heard yet: its record still says
+/// `incomplete`. Paying again, for the same bag or for two, would make a second
+/// subscription billing every month beside the one now active. Stripe's word is read
+/// first: the checkout says the shopper subscribes already, and paying is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_payment_authenticated_before_the_shop_heard_is_not_subscribed_again() {
+    let shop = shop().await;
+    let (waiting, first) = shop.left_at_3_d_secure("finished-elsewhere@example.com").await;
+    let intent = waiting["payment_intent"].as_str().unwrap();
+    let done = support::client()
+        .post(format!("{}/_emulator/3ds/{intent}", shop.stripe))
+        .json(&json!({ "client_secret": waiting["client_secret"], "result": "complete" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    support::wait_all_delivered(&shop.stripe).await;
+    // The webhooks that said so were missed: the record is as it was.
+    let read_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    shop.store.sync_subscription(&first.id, first.state.clone(), None, read_at.as_millis() as i64, read_at.as_secs() as i64).await.unwrap();
+    assert_eq!(shop.only_subscription().await.state.status, "incomplete");
+
+    let (status, cart) = shop.add("coffee-beans").await;
+    assert_eq!(status, 200, "{cart}");
+    let page = shop.page("/checkout").await;
+    assert!(page.contains("data-testid=\"already-subscribed\"") && !page.contains("pay-button"), "{page}");
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, refused) = shop.confirm(&token).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.to_string().contains("You already subscribe to “Coffee beans, monthly”"), "{refused}");
+    // Nor for another quantity, with the record stale again.
+    let read_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    shop.store.sync_subscription(&first.id, first.state.clone(), None, read_at.as_millis() as i64, read_at.as_secs() as i64).await.unwrap();
+    assert_eq!(shop.only_subscription().await.state.status, "incomplete");
+    let (status, cart) = shop.api("cart/set", &[("product_id", "coffee-beans"), ("quantity", "2")]).await;
+    assert_eq!(status, 200, "{cart}");
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, refused) = shop.confirm(&token).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.to_string().contains("You already subscribe to “Coffee beans, monthly”"), "{refused}");
+
+    let all = shop.stripe(Method::GET, "/v1/subscriptions?status=all", &[]).await;
+    let statuses: Vec<&str> = all["data"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["active"], "{all}");
+    assert_eq!(shop.only_subscription().await.state.status, "active", "Stripe's word is kept");
+}

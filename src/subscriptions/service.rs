@@ -176,7 +176,7 @@ async fn earlier_subscription(
             Err(AppError::invalid(crate::i18n::fill(request.texts().already_subscribed(), &[&line.name])))
         }
         Some(record) if record.terms.quantity == i64::from(line.quantity) && record.terms.unit_amount == line.unit_price.amount => {
-            waiting_for_payment(state, &record.id).await
+            waiting_for_payment(state, request, &record.id).await
         }
         Some(record) => {
             give_up(state, request, &record.id).await?;
@@ -187,18 +187,15 @@ async fn earlier_subscription(
 }
 
 /// The account's open subscription to `product` ([`crate::store::Store::open_subscription`]).
-/// What the shop recorded may be late (a webhook not yet in, or missed): one it
-/// recorded live is read again from Stripe, which says whether it still bills.
+/// What the shop recorded may be late (a webhook not yet in, or missed): it is read
+/// again from Stripe, which says whether one recorded live still bills, and whether one
+/// recorded waiting has been paid meanwhile (its challenge finished in another tab).
 async fn open_subscription(state: &AppState, account_id: &str, product: &str) -> Result<Option<SubscriptionRecord>, AppError> {
-    match state.store.open_subscription(account_id, product).await? {
-        Some(record) if record.state.is_live() => {
-            if let Ok(id) = SubscriptionId::parse(&record.id) {
-                refresh(state, &id).await?;
-            }
-            Ok(state.store.open_subscription(account_id, product).await?)
-        }
-        other => Ok(other),
+    let Some(record) = state.store.open_subscription(account_id, product).await? else { return Ok(None) };
+    if let Ok(id) = SubscriptionId::parse(&record.id) {
+        refresh(state, &id).await?;
     }
+    Ok(state.store.open_subscription(account_id, product).await?)
 }
 
 /// Whether the account subscribes to `product` already (for the checkout page, which
@@ -317,8 +314,10 @@ async fn give_up(state: &AppState, request: &Request, id: &str) -> Result<(), Ap
     };
     if subscription.status.as_str() != "incomplete" {
         // Ended (or paid) already: kept as Stripe says.
-        state.store.sync_subscription(id.as_str(), state_of(&subscription), quantity_of(&subscription), asked_at, session::now()).await?;
-        return Ok(());
+        let now = state_of(&subscription);
+        let paid = now.is_live();
+        state.store.sync_subscription(id.as_str(), now, quantity_of(&subscription), asked_at, session::now()).await?;
+        return if paid { Err(AppError::invalid(request.texts().subscription_paid_meanwhile())) } else { Ok(()) };
     }
     if let Some(invoice) = open {
         match stripe.void_invoice(&invoice, &format!("give-up-{invoice}")).await {
@@ -327,9 +326,7 @@ async fn give_up(state: &AppState, request: &Request, id: &str) -> Result<(), Ap
             Err(crate::stripe::Error::Api(api)) if api.status == 400 => {
                 refresh(state, &id).await?;
                 return match state.store.subscription(id.as_str()).await? {
-                    Some(record) if matches!(record.state.status.as_str(), "active" | "trialing") => {
-                        Err(AppError::invalid(request.texts().subscription_paid_meanwhile()))
-                    }
+                    Some(record) if record.state.is_live() => Err(AppError::invalid(request.texts().subscription_paid_meanwhile())),
                     _ => Ok(()),
                 };
             }
@@ -351,12 +348,18 @@ async fn give_up(state: &AppState, request: &Request, id: &str) -> Result<(), Ap
 }
 
 /// The subscription `id` and its first invoice's PaymentIntent, if it still waits for
-/// that payment (a declined first try); it is read from Stripe, and kept.
-async fn waiting_for_payment(state: &AppState, id: &str) -> Result<Option<(SubscriptionId, PaymentIntentId)>, AppError> {
+/// that payment (a declined first try); it is read from Stripe, and kept. One paid
+/// meanwhile refuses the purchase: paying again would subscribe twice.
+async fn waiting_for_payment(state: &AppState, request: &Request, id: &str) -> Result<Option<(SubscriptionId, PaymentIntentId)>, AppError> {
     let Ok(id) = SubscriptionId::parse(id) else { return Ok(None) };
     let asked_at = now_ms();
     let subscription = state.payments.stripe.retrieve_subscription(&id).await?;
-    state.store.sync_subscription(id.as_str(), state_of(&subscription), quantity_of(&subscription), asked_at, session::now()).await?;
+    let now = state_of(&subscription);
+    let paid = now.is_live();
+    state.store.sync_subscription(id.as_str(), now, quantity_of(&subscription), asked_at, session::now()).await?;
+    if paid {
+        return Err(AppError::invalid(request.texts().subscription_paid_meanwhile()));
+    }
     let intent = match &subscription.latest_invoice {
         Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("open") => invoice.payment_intent(),
         _ => None,
