@@ -160,3 +160,32 @@ async fn a_canceled_or_expired_authorisation_cancels_the_order_and_releases_its_
     let view = support::post_form(&shop.shopper, format!("{}/api/orders/get", shop.base), &[("id", expired.as_str())]).await;
     assert_eq!(view["status"], "canceled", "{view}");
 }
+
+/// The payment was canceled in Stripe's Dashboard and its webhook never reached the
+/// shop, whose order still says `authorized`. The merchant's capture is refused by
+/// Stripe: the shop then records what Stripe says (canceled, the stock back), and the
+/// order's page offers no capture of a payment that is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_refused_for_a_payment_settled_at_stripe_records_what_stripe_says() {
+    let shop = shop().await;
+    let (order, intent) = shop.authorized_order().await;
+    support::miss_webhooks_from_now_on(&shop.stripe).await;
+    let canceled = support::stripe_call(
+        &support::client(),
+        Method::POST,
+        format!("{}/v1/payment_intents/{intent}/cancel", shop.stripe),
+        "sk_test_capture",
+        &[],
+    )
+    .await;
+    assert_eq!(canceled["status"], "canceled", "{canceled}");
+    assert_eq!(shop.status(&order).await, "authorized", "the shop has not heard");
+
+    let nonce = shop.nonce(&order, "capture").await;
+    let location = shop.post(&order, "capture", &[("amount", "69.00"), ("request", nonce.as_str())]).await;
+    assert!(location.contains("capture_error="), "{location}");
+    assert_eq!(shop.status(&order).await, "canceled");
+    assert_eq!(shop.store.stock_of("walnut-board").await.unwrap(), 8, "stock back");
+    let page = shop.admin_page(&order).await;
+    assert!(!page.contains("admin-capture-form"), "{page}");
+}

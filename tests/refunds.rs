@@ -285,3 +285,29 @@ async fn refunds_are_refused_from_other_sites_for_unpaid_orders_and_without_the_
     assert_eq!(not_utf8.status(), 404);
     assert_eq!(shop.refunded(&order_id).await, 0);
 }
+
+/// The payment was refunded in Stripe's Dashboard and its webhooks never reached the
+/// shop, whose order still shows all of it refundable. The merchant's refund is refused
+/// by Stripe: the shop then records the payment's refunds as Stripe lists them, and the
+/// page says so instead of offering a refund of money already given back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_refused_for_money_refunded_elsewhere_records_what_stripe_lists() {
+    let shop = shop().await;
+    let (order_id, payment_intent) = shop.paid_order().await;
+    support::miss_webhooks_from_now_on(&shop.stripe).await;
+    let url = format!("{}/v1/refunds", shop.stripe);
+    let elsewhere =
+        support::stripe_call(&support::client(), reqwest::Method::POST, url, "sk_test_refunds", &[("payment_intent", &payment_intent)])
+            .await;
+    assert_eq!(elsewhere["amount"], 6900, "{elsewhere}");
+    assert_eq!(shop.refunded(&order_id).await, 0, "the shop has not heard");
+
+    let nonce = shop.form_nonce(&order_id).await;
+    let refused = shop.refund(&order_id, &[("amount", "10.00"), ("request", nonce.as_str())]).await;
+    assert!(refused.contains("error="), "{refused}");
+    assert_eq!(shop.refunded(&order_id).await, 6900);
+    assert_eq!(shop.stripe_refunds(&payment_intent).await.len(), 1, "nothing refunded twice");
+    assert_eq!(shop.store.stock_of("walnut-board").await.unwrap(), 7, "a refund from the Dashboard restocks nothing");
+    let page = shop.admin_page(&order_id).await;
+    assert!(!page.contains("admin-refund-form") && page.contains(elsewhere["id"].as_str().unwrap()), "{page}");
+}

@@ -678,18 +678,7 @@ pub async fn refund(State(state): State<AppState>, headers: HeaderMap, id: Order
     let key = format!("refund-{id}-{}", form.request);
     match state.payments.stripe.create_refund(&params, &key).await {
         Ok(refund) => {
-            let report = crate::store::RefundReport {
-                id: &refund.id,
-                order_id: Some(&id),
-                payment_intent_id: payment_intent.as_str(),
-                amount: refund.amount,
-                currency: &refund.currency,
-                reason: refund.reason.as_deref(),
-                status: RefundStatus::parse(refund.status.as_deref().unwrap_or("pending")),
-                failure_reason: refund.failure_reason.as_deref(),
-                restock,
-            };
-            if let Err(error) = state.store.record_refund(&report, crate::session::now()).await {
+            if let Err(error) = record_refund(&state, &id, &payment_intent, &refund).await {
                 // Stripe has it; its webhook records it.
                 tracing::error!(error = ?error, refund = %refund.id, "recording a refund failed; its webhook will record it");
             }
@@ -697,6 +686,9 @@ pub async fn refund(State(state): State<AppState>, headers: HeaderMap, id: Order
             back("refunded", &refund.id)
         }
         Err(crate::stripe::Error::Api(error)) if error.status < 500 && error.status != 429 && error.status != 409 => {
+            if error.status == 400 {
+                catch_up_refunds(&state, &id, &payment_intent).await;
+            }
             refused(&format!("Stripe refused the refund: {}", error.message))
         }
         Err(error) => {
@@ -704,6 +696,43 @@ pub async fn refund(State(state): State<AppState>, headers: HeaderMap, id: Order
             refused(
                 "Stripe did not answer. The refund may or may not have been made: reload this page in a minute (Stripe's webhook records it) before trying again.",
             )
+        }
+    }
+}
+
+/// Records `refund` of the order's payment as Stripe answered it (its webhook, later,
+/// finds it recorded). `restock` is what the form that made it asked (its metadata).
+async fn record_refund(
+    state: &AppState,
+    order_id: &str,
+    payment_intent: &crate::stripe::ids::PaymentIntentId,
+    refund: &crate::stripe::types::Refund,
+) -> Result<crate::store::RefundEffect, crate::store::StoreError> {
+    let report = crate::store::RefundReport {
+        id: &refund.id,
+        order_id: Some(order_id),
+        payment_intent_id: payment_intent.as_str(),
+        amount: refund.amount,
+        currency: &refund.currency,
+        reason: refund.reason.as_deref(),
+        status: RefundStatus::parse(refund.status.as_deref().unwrap_or("pending")),
+        failure_reason: refund.failure_reason.as_deref(),
+        restock: refund.metadata.get("restock").is_some_and(|restock| restock == "true"),
+    };
+    state.store.record_refund(&report, crate::session::now()).await
+}
+
+/// After Stripe refused a refund (most often: refunded already, from the Dashboard, and
+/// the webhooks not in yet), the payment's refunds as Stripe lists them are recorded,
+/// so that the page shows what is left to refund.
+async fn catch_up_refunds(state: &AppState, order_id: &str, payment_intent: &crate::stripe::ids::PaymentIntentId) {
+    let refunds = match state.payments.stripe.list_refunds(payment_intent).await {
+        Ok(refunds) => refunds,
+        Err(error) => return tracing::warn!(error = %error, order = %order_id, "could not list the refunds of a refused refund's payment"),
+    };
+    for refund in &refunds.data {
+        if let Err(error) = record_refund(state, order_id, payment_intent, refund).await {
+            tracing::error!(error = ?error, refund = %refund.id, "recording a refund made elsewhere failed; its webhook will record it");
         }
     }
 }
@@ -787,6 +816,19 @@ async fn settle_authorization(state: &AppState, headers: &HeaderMap, id: OrderPa
             }
         }
         Err(crate::stripe::Error::Api(error)) if error.status < 500 && error.status != 429 && error.status != 409 => {
+            // Most often settled at Stripe already (captured or canceled in the
+            // Dashboard, its authorisation expired) and the webhook not in yet: what
+            // Stripe says is recorded, so that the page shows it rather than a form.
+            if error.status == 400 {
+                match stripe.retrieve_payment_intent(&payment_intent).await {
+                    Ok(intent) => {
+                        if let Err(error) = super::reconcile::apply_intent(state, id, &intent).await {
+                            tracing::error!(error = ?error, order = %id, "recording a settled authorisation failed");
+                        }
+                    }
+                    Err(error) => tracing::warn!(error = %error, order = %id, "could not read a payment Stripe would not settle"),
+                }
+            }
             refused(&format!("Stripe refused: {}", error.message))
         }
         Err(error) => {

@@ -288,6 +288,12 @@ impl Client {
         self.request(Method::POST, "/v1/refunds", Some(encode(params)?), Some(idempotency_key)).await
     }
 
+    /// A PaymentIntent's refunds, newest first (the first 100).
+    /// <https://docs.stripe.com/api/refunds/list>
+    pub async fn list_refunds(&self, payment_intent: &PaymentIntentId) -> Result<List<Refund>, Error> {
+        self.request(Method::GET, &format!("/v1/refunds?payment_intent={payment_intent}&limit=100"), None, None).await
+    }
+
     /// <https://docs.stripe.com/api/customers/create>
     pub async fn create_customer(&self, params: &CreateCustomer<'_>, idempotency_key: &str) -> Result<Customer, Error> {
         self.request(Method::POST, "/v1/customers", Some(encode(params)?), Some(idempotency_key)).await

@@ -237,6 +237,14 @@ pub async fn wait_all_delivered(emulator: &str) -> Vec<Value> {
     deliveries
 }
 
+/// From now on the storefront misses Stripe's webhooks (as when its endpoint is
+/// misconfigured): every one sent so far answered, the emulator's endpoints are removed.
+pub async fn miss_webhooks_from_now_on(emulator: &str) {
+    wait_all_delivered(emulator).await;
+    let cleared = client().delete(format!("{emulator}/_emulator/webhook_endpoints")).send().await.unwrap();
+    assert!(cleared.status().is_success(), "{}", cleared.status());
+}
+
 /// Posts a form with `client` (a shopper's cookies) and reads the JSON reply.
 pub async fn post_form(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> Value {
     client.post(url).form(form).send().await.unwrap().json().await.unwrap()
