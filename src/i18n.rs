@@ -400,6 +400,7 @@ catalogue! {
     cart_changed_shown_again: "Your cart changed since the page was shown, so nothing was charged. Here it is as it is now: check it, then pay again.",
         "Votre panier a changé depuis l'affichage de la page : rien n'a été débité. Le voici tel qu'il est maintenant : vérifiez-le, puis payez à nouveau.";
     details_used: "These payment details were already used. Please enter them again.", "Ces données de paiement ont déjà été utilisées. Saisissez-les à nouveau.";
+    customer_renewed: "Your details at Stripe had to be set up again: nothing was charged or saved. Please try again.", "Vos informations chez Stripe ont dû être recréées : rien n'a été débité ni enregistré. Veuillez réessayer.";
     details_unusable: "These payment details could not be used. Please enter them again.", "Ces données de paiement n'ont pas pu être utilisées. Saisissez-les à nouveau.";
     details_expired: "Your payment details could not be used (they may have expired). Please enter them again.",
         "Vos données de paiement n'ont pas pu être utilisées (elles ont peut-être expiré). Saisissez-les à nouveau.";

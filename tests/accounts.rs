@@ -100,6 +100,16 @@ impl Shop {
         self.stripe(Method::GET, &format!("/v1/payment_intents/{id}"), "sk_test_tests", &[]).await
     }
 
+    /// Deletes Jenny's Customer at Stripe (her one that is not deleted yet); its id.
+    async fn delete_jennys_customer(&self) -> String {
+        let found = self.stripe(Method::GET, "/v1/customers?email=jenny@example.com", "sk_test_tests", &[]).await;
+        let found = found["data"].as_array().unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        let id = found[0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(self.stripe(Method::DELETE, &format!("/v1/customers/{id}"), "sk_test_tests", &[]).await["deleted"], true);
+        id
+    }
+
     async fn fault(&self, rule: Value) {
         let response = self.http.post(format!("{}/_emulator/faults", self.stripe)).json(&rule).send().await.unwrap();
         assert_eq!(response.status(), 200);
@@ -370,6 +380,65 @@ async fn a_customer_deleted_at_stripe_is_replaced_and_the_shopper_can_still_pay(
     assert_ne!(customer, deleted);
     let replacement = shop.stripe(Method::GET, &format!("/v1/customers/{customer}"), "sk_test_tests", &[]).await;
     assert_eq!((replacement["email"].as_str(), replacement["deleted"].as_bool()), (Some("jenny@example.com"), None), "{replacement}");
+}
+
+/// Jenny's Customer is deleted at Stripe (in the Dashboard, or with "Delete all test
+/// data") and the shop never hears: no webhook reaches it, as on a developer's machine
+/// without `stripe listen`. Wherever the shop next uses that Customer — a payment from a
+/// page opened before, the checkout page's CustomerSession, adding a card, a
+/// subscription — Stripe's "No such customer" makes the account forget it: nothing is
+/// charged, Jenny is asked to try again (or, on the checkout page, gets a new Customer at
+/// once), and the next try pays with a new Customer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_deleted_at_stripe_unbeknown_to_the_shop_is_replaced_where_it_is_next_used() {
+    let shop = shop_with(&[]).await;
+    let mut jenny = shop.jenny_with_a_mug().await;
+    let token = shop.saving_card_token("4242424242424242").await;
+    shop.ok(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await;
+    support::miss_webhooks_from_now_on(&shop.stripe).await;
+    let renewed = |body: &Value| body.to_string().contains("had to be set up again");
+
+    // A payment from a page opened before the deletion.
+    let first = shop.delete_jennys_customer().await;
+    shop.ok(&mut jenny, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let token = shop.saving_card_token("4242424242424242").await;
+    let (status, refused, _) = shop.call(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await;
+    assert!(status == 400 && renewed(&refused), "{status} {refused}");
+    let token = shop.saving_card_token("4242424242424242").await;
+    let paid = shop.ok(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await;
+    let intent = shop.intent(paid["payment_intent"].as_str().unwrap()).await;
+    assert_eq!(intent["status"], "succeeded");
+    assert_ne!(intent["customer"].as_str(), Some(first.as_str()));
+    let charged = shop.stripe(Method::GET, "/v1/payment_intents?limit=100", "sk_test_tests", &[]).await;
+    assert_eq!(charged["data"].as_array().unwrap().iter().filter(|pi| pi["status"] == "succeeded").count(), 2, "{charged}");
+
+    // The checkout page: a new Customer at once, with a session for its (no) saved cards.
+    let second = shop.delete_jennys_customer().await;
+    shop.ok(&mut jenny, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let view = shop.ok(&mut jenny, "checkout/view", &[]).await;
+    assert!(view["customer_session_client_secret"].as_str().is_some_and(|s| s.starts_with("cuss_secret_")), "{view}");
+    assert_eq!(view["saved_methods"], json!([]));
+    let token = shop.saving_card_token("4242424242424242").await;
+    let paid = shop.ok(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await;
+    let customer = shop.intent(paid["payment_intent"].as_str().unwrap()).await["customer"].as_str().unwrap().to_owned();
+    assert_ne!(customer, second);
+
+    // Adding a card.
+    shop.delete_jennys_customer().await;
+    let token = support::test_token(&shop.http, &shop.stripe, "pm_card_visa").await;
+    let (status, refused, _) = shop.call(&mut jenny, "account/confirm-setup", &[("confirmation_token", &token)]).await;
+    assert!(status == 400 && renewed(&refused), "{status} {refused}");
+    let token = support::test_token(&shop.http, &shop.stripe, "pm_card_visa").await;
+    assert_eq!(shop.ok(&mut jenny, "account/confirm-setup", &[("confirmation_token", &token)]).await["status"], "succeeded");
+
+    // A subscription.
+    shop.delete_jennys_customer().await;
+    shop.ok(&mut jenny, "cart/add", &[("product_id", "coffee-beans"), ("quantity", "1")]).await;
+    let token = support::test_token(&shop.http, &shop.stripe, "pm_card_visa").await;
+    let (status, refused, _) = shop.call(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await;
+    assert!(status == 400 && renewed(&refused), "{status} {refused}");
+    let token = support::test_token(&shop.http, &shop.stripe, "pm_card_visa").await;
+    assert_eq!(shop.ok(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await["status"], "Succeeded");
 }
 
 /// An account made before sign-up held addresses to what Stripe takes may keep one Stripe

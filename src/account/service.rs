@@ -160,6 +160,26 @@ pub async fn customer_of(state: &AppState, account: &AccountRecord) -> Result<Cu
     CustomerId::parse(&stored).map_err(|_| AppError::Internal)
 }
 
+/// Whether `error` is Stripe saying that `customer`, an account's, is gone (deleted in
+/// the Dashboard, and the `customer.deleted` webhook missed, as when no webhook reaches a
+/// developer's machine). The account then forgets it, as that webhook would: it gets a
+/// new Customer the next time it needs one.
+pub async fn forget_if_gone(state: &AppState, customer: &str, error: &crate::stripe::Error) -> bool {
+    if !error.is_missing_customer() {
+        return false;
+    }
+    match state.store.forget_stripe_customer(customer).await {
+        Ok(_) => {
+            tracing::warn!(customer, "Stripe has no such Customer any more (deleted, its webhook missed): its account gets a new one");
+            true
+        }
+        Err(failure) => {
+            tracing::error!(?failure, customer, "could not forget a Customer that Stripe no longer has");
+            false
+        }
+    }
+}
+
 /// The signed-in shopper's saved cards, newest first (as Stripe lists them).
 pub async fn saved_methods(state: &AppState, request: &Request) -> Result<Vec<SavedMethod>, AppError> {
     let account = signed_in(state, request).await?;
@@ -249,6 +269,9 @@ pub async fn confirm_setup(state: &AppState, request: &Request, token: &Confirma
             if error.outcome_unknown() {
                 tracing::warn!(%error, "no usable answer to a card setup; the page asks again");
                 return Err(AppError::PaymentUnknown { order_id: String::new() });
+            }
+            if forget_if_gone(state, customer.as_str(), &error).await {
+                return Err(AppError::invalid(t.customer_renewed()));
             }
             if let crate::stripe::Error::Api(api) = &error
                 && api.status == 400

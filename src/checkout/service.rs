@@ -15,8 +15,8 @@ use crate::stripe::FormBody;
 use crate::stripe::ids::{ConfirmationTokenId, CustomerId, PaymentIntentId, PaymentMethodId};
 use crate::stripe::types::{
     AutomaticPaymentMethods, CardOptions, CardPreview, CreateAndConfirmPaymentIntent, CreateCustomerSession, CustomerAcceptance,
-    CustomerSessionComponents, Expandable, MandateData, OnlineAcceptance, PaidWith, PaymentElementComponent, PaymentElementFeatures,
-    PaymentIntent, PaymentIntentStatus, PaymentMethodChoice, PaymentMethodOptions, Shipping,
+    CustomerSession, CustomerSessionComponents, Expandable, MandateData, OnlineAcceptance, PaidWith, PaymentElementComponent,
+    PaymentElementFeatures, PaymentIntent, PaymentIntentStatus, PaymentMethodChoice, PaymentMethodOptions, Shipping,
 };
 
 /// What pays an attempt: a ConfirmationToken, or (legacy path) a PaymentMethod made by
@@ -135,6 +135,25 @@ async fn last_shipping(state: &AppState, account: Option<&crate::store::AccountR
 /// the cards it will show, so the page can say which one is being charged.
 async fn saved_methods_session(state: &AppState, account: &crate::store::AccountRecord) -> Result<(String, Vec<SavedMethod>), AppError> {
     let customer = crate::account::customer_of(state, account).await?;
+    let (session, customer) = match customer_session(state, &customer).await {
+        // Deleted at Stripe, unbeknown to the shop: the account gets a new Customer now.
+        Err(error) if crate::account::forget_if_gone(state, customer.as_str(), &error).await => {
+            let renewed = crate::store::AccountRecord {
+                stripe_customer_id: None,
+                deleted_stripe_customer_id: Some(customer.to_string()),
+                ..account.clone()
+            };
+            let customer = crate::account::customer_of(state, &renewed).await?;
+            (customer_session(state, &customer).await?, customer)
+        }
+        session => (session?, customer),
+    };
+    let saved = crate::account::list_saved(state, &customer).await?;
+    Ok((session.client_secret, saved))
+}
+
+/// A CustomerSession of `customer` for the Payment Element.
+async fn customer_session(state: &AppState, customer: &CustomerId) -> Result<CustomerSession, crate::stripe::Error> {
     let settings = &state.config.store.saved_methods;
     let features = PaymentElementFeatures {
         payment_method_save: "enabled",
@@ -144,16 +163,14 @@ async fn saved_methods_session(state: &AppState, account: &crate::store::Account
         payment_method_save_usage: settings.save_usage.as_deref(),
         payment_method_redisplay_limit: Some(settings.redisplay_limit),
     };
-    let session = state
+    state
         .payments
         .stripe
         .create_customer_session(&CreateCustomerSession {
-            customer: &customer,
+            customer,
             components: CustomerSessionComponents { payment_element: PaymentElementComponent { enabled: true, features } },
         })
-        .await?;
-    let saved = crate::account::list_saved(state, &customer).await?;
-    Ok((session.client_secret, saved))
+        .await
 }
 
 /// Pays the session's cart with `token` (a ConfirmationToken, or on the legacy path a
@@ -567,6 +584,11 @@ async fn refusal(state: &AppState, locale: Locale, attempt: &Attempt, error: cra
         // A kind of payment method this shop does not take for this order.
         tracing::info!(order, request_id, code, message = %api.message, "Stripe refused a payment method the shop does not accept");
         Err(AppError::invalid(locale.texts().method_not_accepted()))
+    } else if let Some(customer) = attempt.customer_id.as_deref()
+        && crate::account::forget_if_gone(state, customer, &error).await
+    {
+        // Deleted at Stripe, unbeknown to the shop: the next try makes a new one.
+        Err(AppError::invalid(locale.texts().customer_renewed()))
     } else if matches!(api.param.as_deref(), Some("confirmation_token" | "payment_method")) {
         // The shopper's details: used, expired or unknown. New ones will do.
         tracing::info!(order, request_id, code, message = %api.message, "Stripe refused the payment details");

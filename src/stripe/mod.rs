@@ -63,6 +63,12 @@ impl Error {
         }
     }
 
+    /// Stripe has no such Customer as the request's `customer` names (deleted, in the
+    /// Dashboard or with "Delete all test data").
+    pub fn is_missing_customer(&self) -> bool {
+        matches!(self, Error::Api(error) if error.code.as_deref() == Some("resource_missing") && error.param.as_deref() == Some("customer"))
+    }
+
     /// Stripe is unavailable (no reply, 5xx, 429, or a conflict that retries did not
     /// resolve): nothing the shopper did wrong; safe to try again later.
     pub fn is_unavailable(&self) -> bool {

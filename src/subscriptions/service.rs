@@ -110,10 +110,17 @@ pub async fn subscribe(
                     expand: ["latest_invoice.payments"],
                 };
                 let synced_at = now_ms();
-                let created = state.payments.stripe.create_subscription(&params, &format!("subscribe-{token}")).await.map_err(|error| {
-                    tracing::error!(%error, "creating a subscription failed");
-                    unknown_or(error)
-                })?;
+                let created = match state.payments.stripe.create_subscription(&params, &format!("subscribe-{token}")).await {
+                    Ok(created) => created,
+                    // Deleted at Stripe, unbeknown to the shop: the next try makes a new one.
+                    Err(error) if crate::account::forget_if_gone(state, customer.as_str(), &error).await => {
+                        return Err(AppError::invalid(request.texts().customer_renewed()));
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "creating a subscription failed");
+                        return Err(unknown_or(error));
+                    }
+                };
                 let Some(Expandable::Object(invoice)) = &created.latest_invoice else {
                     tracing::error!(subscription = %created.id, "a new subscription came back without its first invoice");
                     return Err(AppError::Internal);
