@@ -109,6 +109,25 @@ impl Shop {
         .await
     }
 
+    /// A new account (`email`) with the coffee beans in its cart.
+    async fn signed_up_with_the_beans(&self, email: &str) {
+        self.sign_up(email).await;
+        let (status, cart) = self.add("coffee-beans").await;
+        assert_eq!(status, 200, "{cart}");
+    }
+
+    /// Pays with `token` in the background, Stripe holding back its reply to the
+    /// shop's `POST` to `path` (done, but answered 1.5 s later); returns once it is done.
+    async fn paying_while_stripe_holds_back(&self, token: String, path: &str) -> tokio::task::JoinHandle<(u16, Value)> {
+        self.control("faults", json!({ "path": path, "method": "POST", "phase": "after", "delay_ms": 1500 })).await;
+        let paying = tokio::spawn({
+            let (shopper, base) = (self.shopper.clone(), self.base.clone());
+            async move { api_as(&shopper, &base, "checkout/confirm", &[("confirmation_token", &token)]).await }
+        });
+        assert!(self.faults_used().await, "{path} never reached Stripe");
+        paying
+    }
+
     async fn advance_clock(&self, days: i64) {
         self.control("clock", json!({ "advance_seconds": days * 86_400 })).await;
     }
@@ -767,17 +786,10 @@ async fn a_waiting_subscription_ended_as_it_is_given_up_does_not_stop_the_new_on
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_windows_paying_for_a_subscription_at_once_make_one() {
     let shop = shop().await;
-    shop.sign_up("two-windows@example.com").await;
-    let (status, cart) = shop.add("coffee-beans").await;
-    assert_eq!(status, 200, "{cart}");
+    shop.signed_up_with_the_beans("two-windows@example.com").await;
     let first = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
     let second = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
-    shop.control("faults", json!({ "path": "/v1/subscriptions", "method": "POST", "phase": "after", "delay_ms": 1500 })).await;
-    let slow = tokio::spawn({
-        let (shopper, base) = (shop.shopper.clone(), shop.base.clone());
-        async move { api_as(&shopper, &base, "checkout/confirm", &[("confirmation_token", &first)]).await }
-    });
-    assert!(shop.faults_used().await, "the first window's subscription never reached Stripe");
+    let slow = shop.paying_while_stripe_holds_back(first, "/v1/subscriptions").await;
 
     let (status, refused) = shop.confirm(&second).await;
     assert_eq!(status, 400, "{refused}");
@@ -884,4 +896,61 @@ async fn a_first_payment_authenticated_before_the_shop_heard_is_not_subscribed_a
     let statuses: Vec<&str> = all["data"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["active"], "{all}");
     assert_eq!(shop.only_subscription().await.state.status, "active", "Stripe's word is kept");
+}
+
+/// The overdue renewal is paid at Stripe (a retry of Stripe's, another tab) just as the
+/// shopper's form replaces the card: Stripe refuses to pay it again. The shopper is told
+/// there is nothing left to pay, and the subscription is kept active, not an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overdue_renewal_paid_elsewhere_as_the_shopper_pays_it_is_nothing_left_to_pay() {
+    let shop = shop().await;
+    let (subscription, customer, _) = shop.past_due("paid-elsewhere@example.com", "pm_card_chargeCustomerFail").await;
+    let added = shop.stripe(Method::POST, "/v1/payment_methods/pm_card_mastercard/attach", &[("customer", customer.as_str())]).await;
+    let added = added["id"].as_str().unwrap().to_owned();
+    let account = shop.page("/account").await;
+    // Stripe's reply to the card's change is held back while the invoice is paid.
+    let path = format!("/v1/subscriptions/{}", subscription.id);
+    shop.control("faults", json!({ "path": path, "method": "POST", "phase": "after", "delay_ms": 1500 })).await;
+    let paying = tokio::spawn({
+        let (shopper, base, id, added) = (shop.shopper.clone(), shop.base.clone(), subscription.id.clone(), added.clone());
+        let nonce = account.split("name=\"attempt\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap().to_owned();
+        async move {
+            api_as(&shopper, &base, "account/subscription/pay", &[("subscription", &id), ("payment_method", &added), ("attempt", &nonce)])
+                .await
+        }
+    });
+    assert!(shop.faults_used().await, "the card's change never reached Stripe");
+    let latest = shop.stripe(Method::GET, &path, &[]).await["latest_invoice"].as_str().unwrap().to_owned();
+    let paid = shop.stripe(Method::POST, &format!("/v1/invoices/{latest}/pay"), &[("payment_method", &added)]).await;
+    assert_eq!(paid["status"], "paid", "{paid}");
+
+    let (status, reply) = paying.await.unwrap();
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.to_string().contains("nothing"), "{reply}");
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+    let payments = shop.stripe(Method::GET, "/v1/payment_intents?limit=100", &[]).await;
+    let charged = payments["data"].as_array().unwrap().iter().filter(|pi| pi["status"] == "succeeded").count();
+    assert_eq!(charged, 2, "the first invoice and the renewal, once: {payments}");
+}
+
+/// A window's purchase waits on a slow Stripe (its product's request held up) for so
+/// long that its claim lapses, and another window takes the claim over. When the first
+/// one goes on, it finds its claim gone and stops before making a subscription: the
+/// other window's is the one paid for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_taken_over_while_stripe_was_slow_stops_the_request_that_lost_it() {
+    let shop = shop().await;
+    shop.signed_up_with_the_beans("slow-stripe@example.com").await;
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let slow = shop.paying_while_stripe_holds_back(token, "/v1/products").await;
+    // Its claim has lapsed (as after minutes of a slow Stripe), and another window's
+    // request has claimed the purchase since.
+    let account = shop.store.account_by_email("slow-stripe@example.com").await.unwrap().unwrap().id;
+    assert!(shop.store.claim_subscription(&account, "coffee-beans", "ctoken_other_window", i64::MAX - 1, i64::MAX).await.unwrap());
+
+    let (status, stopped) = slow.await.unwrap();
+    assert_eq!(status, 400, "{stopped}");
+    assert!(stopped.to_string().contains("another window"), "{stopped}");
+    let all = shop.stripe(Method::GET, "/v1/subscriptions?status=all", &[]).await;
+    assert_eq!(all["data"].as_array().unwrap().len(), 0, "{all}");
 }

@@ -358,6 +358,21 @@ impl Store {
         .await
     }
 
+    /// Extends the claim `token` holds to `until`, if it still holds it: false once
+    /// another request (another token) has taken it over after it lapsed, or has come
+    /// and gone. (A lapse alone does not lose it: nobody else wanted it meanwhile.)
+    pub async fn renew_subscription_claim(&self, account_id: &str, product_id: &str, token: &str, until: i64) -> Result<bool, StoreError> {
+        let [account, product, token] = [account_id, product_id, token].map(str::to_owned);
+        self.write(move |tx| {
+            let renewed = tx.execute(
+                "UPDATE subscription_claims SET claimed_until = $4 WHERE account_id = $1 AND product_id = $2 AND token = $3",
+                &[&account, &product, &token, &until],
+            )?;
+            Ok(renewed == 1)
+        })
+        .await
+    }
+
     /// Ends the claim `token` holds (see [`Store::claim_subscription`]).
     pub async fn release_subscription_claim(&self, account_id: &str, product_id: &str, token: &str) -> Result<(), StoreError> {
         let [account, product, token] = [account_id, product_id, token].map(str::to_owned);

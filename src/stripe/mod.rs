@@ -129,6 +129,7 @@ pub struct Client {
     api_base: String,
     secret_key: Secret,
     max_retries: u32,
+    timeout: Duration,
 }
 
 impl Client {
@@ -139,7 +140,14 @@ impl Client {
             .timeout(timeout)
             .user_agent(concat!("storefront/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Client { http, api_base: api_base.trim_end_matches('/').to_owned(), secret_key, max_retries: 2 })
+        Ok(Client { http, api_base: api_base.trim_end_matches('/').to_owned(), secret_key, max_retries: 2, timeout })
+    }
+
+    /// The longest one request can take: each of its tries up to the timeout, and the
+    /// longest waits between them.
+    pub fn longest_request(&self) -> Duration {
+        let waits: Duration = (0..self.max_retries).map(retry::longest_delay).sum();
+        self.timeout * (self.max_retries + 1) + waits
     }
 
     /// Retrieve a ConfirmationToken, to inspect the payment method before charging.
@@ -465,6 +473,13 @@ mod tests {
 
     fn field<'a>(decoded: &'a [(String, String)], key: &str) -> Option<&'a str> {
         decoded.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn the_longest_request_is_every_try_timed_out_and_the_longest_waits_between() {
+        let client = Client::new("http://127.0.0.1:1", Secret::new("sk_test_x"), Duration::from_secs(20)).unwrap();
+        // Three tries of 20 s; 0.5 s, then 1 s between them.
+        assert_eq!(client.longest_request(), Duration::from_millis(61_500));
     }
 
     #[test]

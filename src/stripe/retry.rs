@@ -32,9 +32,13 @@ pub fn next_delay(outcome: Outcome, retries_done: u32, max_retries: u32, jitter:
     if !retry {
         return None;
     }
-    let exponential = (INITIAL_DELAY * 2f64.powi(retries_done as i32)).min(MAX_DELAY);
-    let jittered = exponential * (0.5 * (1.0 + jitter.clamp(0.0, 1.0)));
+    let jittered = longest_delay(retries_done).as_secs_f64() * (0.5 * (1.0 + jitter.clamp(0.0, 1.0)));
     Some(Duration::from_secs_f64(jittered.max(INITIAL_DELAY)))
+}
+
+/// The longest wait before retry number `retries_done + 1` (jitter at its most).
+pub fn longest_delay(retries_done: u32) -> Duration {
+    Duration::from_secs_f64((INITIAL_DELAY * 2f64.powi(retries_done as i32)).min(MAX_DELAY))
 }
 
 #[cfg(test)]

@@ -84,7 +84,7 @@ pub async fn subscribe(
     // One request at a time buys this subscription for this account: another window
     // paying meanwhile (another token) would otherwise make a second one.
     let now = session::now();
-    if !state.store.claim_subscription(&account.id, product.id.as_str(), token.as_str(), now, now + CLAIM_SECS).await? {
+    if !state.store.claim_subscription(&account.id, product.id.as_str(), token.as_str(), now, now + claim_secs(state)).await? {
         return Err(AppError::invalid(t.subscription_in_progress()));
     }
     let subscribed = async {
@@ -93,6 +93,13 @@ pub async fn subscribe(
             None => {
                 ensure_product(state, product.id.as_str(), &product.name).await?;
                 let customer = customer_of(state, &account).await?;
+                // The claim may have lapsed while the steps above waited on a slow
+                // Stripe: renewed before the one request that makes a subscription,
+                // unless another window took it meanwhile (then that one pays).
+                let until = session::now() + claim_secs(state);
+                if !state.store.renew_subscription_claim(&account.id, product.id.as_str(), token.as_str(), until).await? {
+                    return Err(AppError::invalid(t.subscription_in_progress()));
+                }
                 let params = CreateSubscription {
                     customer: &customer,
                     items: [SubscriptionItemParams {
@@ -218,10 +225,14 @@ pub async fn subscribes_already(state: &AppState, account_id: &str, product: &st
     }
 }
 
-/// How long a request may hold its claim to buy a subscription (see `subscribe`): more
-/// than its requests to Stripe can take, with their retries. A request cut off before
-/// its end (the server stopped, the future dropped) leaves its claim to lapse.
-const CLAIM_SECS: i64 = 120;
+/// How long a request holds its claim to buy a subscription (see `subscribe`) from each
+/// time it takes or renews it: two minutes, or more than one request to Stripe can take
+/// with its retries if that is longer (a long `STRIPE_TIMEOUT_SECS`). A request cut off
+/// before its end (the server stopped, the future dropped) leaves its claim to lapse.
+fn claim_secs(state: &AppState) -> i64 {
+    let longest = i64::try_from(state.payments.stripe.longest_request().as_secs()).unwrap_or(i64::MAX / 2);
+    longest.saturating_add(30).max(120)
+}
 
 /// Confirms the first invoice's PaymentIntent with the shopper's token, under a key of
 /// the token's (a retry or a double submit is answered with the first reply).
@@ -601,6 +612,14 @@ pub async fn pay_overdue(
                 request.locale.decline(api.decline_code.as_deref(), api.code.as_deref(), &api.message)
             };
             return Err(AppError::Declined { message, decline_code: api.decline_code });
+        }
+        // Paid (a renewal retried, another tab) or voided since it was read: what
+        // Stripe says now is kept, and the shopper told there is nothing to pay.
+        Err(crate::stripe::Error::Api(api)) if api.status == 400 => {
+            tracing::info!(subscription = %id, invoice = %invoice, message = %api.message, "Stripe would not pay an overdue invoice");
+            refresh(state, &id).await?;
+            let overdue = state.store.subscription(id.as_str()).await?.is_some_and(|record| record.state.status == "past_due");
+            return Err(if overdue { AppError::Internal } else { AppError::invalid(t.nothing_overdue()) });
         }
         Err(error) => return Err(AppError::from(error)),
     }
