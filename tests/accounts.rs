@@ -39,6 +39,14 @@ impl Shop {
         jenny
     }
 
+    /// Jenny, who paid for her mug with a Visa she kept (her account's first Customer).
+    async fn jenny_who_saved_a_card(&self) -> Browser {
+        let mut jenny = self.jenny_with_a_mug().await;
+        let token = self.saving_card_token("4242424242424242").await;
+        self.ok(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await;
+        jenny
+    }
+
     async fn call(&self, browser: &mut Browser, endpoint: &str, form: &[(&str, &str)]) -> (u16, Value, reqwest::header::HeaderMap) {
         let mut request = self.http.post(format!("{}/api/{endpoint}", self.base)).form(form);
         if let Some(cookie) = &browser.cookie {
@@ -392,9 +400,7 @@ async fn a_customer_deleted_at_stripe_is_replaced_and_the_shopper_can_still_pay(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_deleted_at_stripe_unbeknown_to_the_shop_is_replaced_where_it_is_next_used() {
     let shop = shop_with(&[]).await;
-    let mut jenny = shop.jenny_with_a_mug().await;
-    let token = shop.saving_card_token("4242424242424242").await;
-    shop.ok(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await;
+    let mut jenny = shop.jenny_who_saved_a_card().await;
     support::miss_webhooks_from_now_on(&shop.stripe).await;
     let renewed = |body: &Value| body.to_string().contains("had to be set up again");
 
@@ -439,6 +445,29 @@ async fn a_customer_deleted_at_stripe_unbeknown_to_the_shop_is_replaced_where_it
     assert!(status == 400 && renewed(&refused), "{status} {refused}");
     let token = support::test_token(&shop.http, &shop.stripe, "pm_card_visa").await;
     assert_eq!(shop.ok(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await["status"], "Succeeded");
+}
+
+/// Jenny's "Remove" is sent twice at once (a double click before the page disables it,
+/// two tabs): both requests find the card hers, and the first detaches it while the
+/// second waits on Stripe. The second's detach is refused by Stripe (nothing left to
+/// detach): the card is removed, as asked, not an internal error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_removed_twice_at_once_is_removed_without_an_error() {
+    let shop = shop_with(&[]).await;
+    let mut jenny = shop.jenny_who_saved_a_card().await;
+    let card = shop.ok(&mut jenny, "account/payment-methods", &[]).await[0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/payment_methods/{card}/detach");
+    shop.fault(json!({ "path": path, "method": "POST", "phase": "before", "delay_ms": 1500 })).await;
+    let first = tokio::spawn({
+        let url = format!("{}/api/account/remove-payment-method", shop.base);
+        let (cookie, card) = (format!("sf_session={}", jenny.cookie.clone().unwrap()), card.clone());
+        async move { support::client().post(url).header("cookie", cookie).form(&[("payment_method", card)]).send().await.unwrap().status() }
+    });
+    assert!(support::faults_used(&shop.stripe).await, "the first removal never reached Stripe");
+
+    shop.ok(&mut jenny, "account/remove-payment-method", &[("payment_method", &card)]).await;
+    assert_eq!(first.await.unwrap(), 200);
+    assert_eq!(shop.ok(&mut jenny, "account/payment-methods", &[]).await, json!([]));
 }
 
 /// An account made before sign-up held addresses to what Stripe takes may keep one Stripe

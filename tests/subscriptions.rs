@@ -94,19 +94,8 @@ impl Shop {
         assert!(reply.status().is_success(), "{what}: {}", reply.status());
     }
 
-    /// Waits until every fault rule set (`control("faults", …)`) has been used: the
-    /// requests they slow down have reached Stripe. False if one never was.
     async fn faults_used(&self) -> bool {
-        let url = format!("{}/_emulator/faults", self.stripe);
-        support::poll_until(
-            100,
-            || async {
-                let rules: Value = support::client().get(&url).send().await.unwrap().json().await.unwrap();
-                rules["data"].as_array().is_some_and(Vec::is_empty)
-            },
-            |used| *used,
-        )
-        .await
+        support::faults_used(&self.stripe).await
     }
 
     /// A new account (`email`) with the coffee beans in its cart.

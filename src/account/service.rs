@@ -223,7 +223,15 @@ pub async fn remove_method(state: &AppState, request: &Request, id: &str) -> Res
         tracing::warn!(account = %account.id, method = %id, "refused to remove a payment method of another customer");
         return Err(not_found());
     }
-    state.payments.stripe.detach_payment_method(&id).await?;
+    match state.payments.stripe.detach_payment_method(&id).await {
+        Ok(_) => {}
+        // Hers a moment ago, and detached since: the same form sent twice, or another
+        // tab, got there first. Removed, as she asked.
+        Err(crate::stripe::Error::Api(api)) if api.code.as_deref() == Some("payment_method_unexpected_state") => {
+            tracing::info!(account = %account.id, method = %id, "saved card removed meanwhile");
+        }
+        Err(error) => return Err(AppError::from(error)),
+    }
     tracing::info!(account = %account.id, method = %id, "saved card removed");
     Ok(())
 }

@@ -237,6 +237,21 @@ pub async fn wait_all_delivered(emulator: &str) -> Vec<Value> {
     deliveries
 }
 
+/// Waits until every fault rule set on the emulator has been used: the requests they
+/// slow down or fail have reached it. False if one never was.
+pub async fn faults_used(emulator: &str) -> bool {
+    let url = format!("{emulator}/_emulator/faults");
+    poll_until(
+        100,
+        || async {
+            let rules: Value = client().get(&url).send().await.unwrap().json().await.unwrap();
+            rules["data"].as_array().is_some_and(Vec::is_empty)
+        },
+        |used| *used,
+    )
+    .await
+}
+
 /// From now on the storefront misses Stripe's webhooks (as when its endpoint is
 /// misconfigured): every one sent so far answered, the emulator's endpoints are removed.
 pub async fn miss_webhooks_from_now_on(emulator: &str) {
