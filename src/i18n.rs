@@ -480,6 +480,8 @@ catalogue! {
     subscription_in_progress: "This subscription is being paid in another window: check your account in a moment.", "Cet abonnement est en cours de paiement dans une autre fenêtre : consultez votre compte dans un instant.";
     already_subscribed: "You already subscribe to “{0}”. Change its quantity or cancel it from your account.",
         "Vous êtes déjà abonné à «\u{a0}{0}\u{a0}». Modifiez sa quantité ou résiliez l'abonnement depuis votre compte.";
+    first_payment_processing: "Your first payment for “{0}” is still being processed (a bank debit takes a few days): see it in your account.",
+        "Votre premier paiement pour «\u{a0}{0}\u{a0}» est encore en cours de traitement (un prélèvement prend quelques jours) : retrouvez-le dans votre compte.";
     subscription_paid_meanwhile: "Your earlier try to subscribe to this has just been paid: see it in your account.", "Votre tentative précédente d'abonnement à cet article vient d'être payée : retrouvez-la dans votre compte.";
     pay_overdue_with: "Pay the overdue renewal, and the next ones, with", "Payer le renouvellement en retard, et les suivants, avec";
     pay_overdue_now: "Pay now", "Payer maintenant";

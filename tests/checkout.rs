@@ -615,15 +615,8 @@ async fn an_explicit_list_of_payment_method_types_reaches_elements_and_the_inten
     assert_eq!(view["payment_method_types"], json!(["card"]), "Elements' paymentMethodTypes");
 
     // SEPA Debit (which Elements would not even offer): refused, the shopper told why.
-    let form = [
-        ("payment_method_data[type]", "sepa_debit"),
-        ("payment_method_data[sepa_debit][iban]", "DE89370400440532013000"),
-        ("payment_method_data[billing_details][name]", "Jenny Rosen"),
-        ("payment_method_data[billing_details][email]", "jenny@example.com"),
-    ];
-    let url = format!("{}/v1/confirmation_tokens", shop.stripe);
-    let sepa = support::stripe_call(&shop.shopper, reqwest::Method::POST, url, "pk_test_tests", &form).await;
-    let (status, error) = shop.pay(sepa["id"].as_str().unwrap(), &[]).await;
+    let sepa = support::sepa_token(&shop.shopper, &shop.stripe, "DE89370400440532013000").await;
+    let (status, error) = shop.pay(&sepa, &[]).await;
     assert_eq!(status, 400, "{error}");
     assert!(error.to_string().contains("does not accept that payment method"), "{error}");
 

@@ -318,18 +318,10 @@ async fn a_debit_that_fails_days_later_is_told_by_email() {
     let shopper = shopper("en");
     support::post_form(&shopper, format!("{}/api/cart/add", shop.base), &[("product_id", "walnut-board"), ("quantity", "1")]).await;
     // Stripe's SEPA test IBAN whose debit fails once processing ends.
-    let form = [
-        ("payment_method_data[type]", "sepa_debit"),
-        ("payment_method_data[sepa_debit][iban]", "DE62370400440532013001"),
-        ("payment_method_data[billing_details][name]", "Jenny Rosen"),
-        ("payment_method_data[billing_details][email]", "jenny@example.com"),
-    ];
-    let token =
-        support::stripe_call(&shopper, reqwest::Method::POST, format!("{}/v1/confirmation_tokens", shop.stripe), "pk_test_mail", &form)
-            .await;
+    let token = support::sepa_token(&shopper, &shop.stripe, "DE62370400440532013001").await;
     let reply = shopper
         .post(format!("{}/api/checkout/confirm", shop.base))
-        .form(&[("confirmation_token", token["id"].as_str().unwrap()), ("email", "jenny@example.com")])
+        .form(&[("confirmation_token", token.as_str()), ("email", "jenny@example.com")])
         .send()
         .await
         .unwrap()

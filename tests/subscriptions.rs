@@ -943,3 +943,47 @@ async fn a_claim_taken_over_while_stripe_was_slow_stops_the_request_that_lost_it
     let all = shop.stripe(Method::GET, "/v1/subscriptions?status=all", &[]).await;
     assert_eq!(all["data"].as_array().unwrap().len(), 0, "{all}");
 }
+
+/// A bank debit (SEPA) pays the first invoice: Stripe takes days to say whether it
+/// cleared, and the subscription stays `incomplete` meanwhile, the beans in the cart.
+/// Back at the checkout, the shopper is told the payment is on its way, not asked to pay
+/// again (Stripe would not confirm it twice); nor does a new quantity give it up (a
+/// debit on its way cannot be called back, and both would bill). Once it clears, the
+/// subscription is active.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_payment_by_bank_debit_on_its_way_is_neither_paid_again_nor_given_up() {
+    let shop = shop().await;
+    shop.signed_up_with_the_beans("sepa@example.com").await;
+    let sepa = support::sepa_token(&shop.shopper, &shop.stripe, "DE89370400440532013000").await;
+    let (status, processing) = shop.confirm(&sepa).await;
+    assert_eq!((status, processing["status"].as_str()), (200, Some("Processing")), "{processing}");
+    let debit = processing["payment_intent"].as_str().unwrap().to_owned();
+
+    let page = shop.page("/checkout").await;
+    assert!(page.contains("data-testid=\"already-subscribed\"") && page.contains("still being processed"), "{page}");
+    assert!(!page.contains("pay-button"), "{page}");
+    let on_its_way = |reply: &Value| reply.to_string().contains("still being processed");
+    let card = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, refused) = shop.confirm(&card).await;
+    assert!(status == 400 && on_its_way(&refused), "{status} {refused}");
+    let (status, cart) = shop.api("cart/set", &[("product_id", "coffee-beans"), ("quantity", "2")]).await;
+    assert_eq!(status, 200, "{cart}");
+    let card = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, refused) = shop.confirm(&card).await;
+    assert!(status == 400 && on_its_way(&refused), "{status} {refused}");
+
+    let all = shop.stripe(Method::GET, "/v1/subscriptions?status=all", &[]).await;
+    let statuses: Vec<&str> = all["data"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["incomplete"], "{all}");
+    assert_eq!(shop.stripe(Method::GET, &format!("/v1/payment_intents/{debit}"), &[]).await["status"], "processing");
+
+    let settled = support::client()
+        .post(format!("{}/_emulator/intents/{debit}/settle", shop.stripe))
+        .json(&json!({ "result": "succeed" }))
+        .send()
+        .await;
+    assert!(settled.unwrap().status().is_success());
+    shop.delivered("invoice.paid").await;
+    let subscription = shop.only_subscription().await;
+    assert_eq!((subscription.state.status.as_str(), subscription.terms.quantity), ("active", 1));
+}

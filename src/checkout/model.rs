@@ -51,11 +51,12 @@ pub struct CheckoutView {
     /// A subscription needs an account: the page asks a guest to sign in first.
     #[serde(default)]
     pub needs_account: bool,
-    /// The name of the cart's subscription when the signed-in shopper subscribes to it
-    /// already: the page says where to change it instead of taking a second one. Never
-    /// in the island's props (the island is not on such a page).
+    /// Why the signed-in shopper cannot buy the cart's subscription now, in their words:
+    /// they subscribe to it already, or its first payment is still being processed. The
+    /// page says so instead of taking a second one. Never in the island's props (the
+    /// island is not on such a page).
     #[serde(skip)]
-    pub already_subscribed: Option<String>,
+    pub cannot_subscribe: Option<String>,
     /// A signed-in shopper's last shipping address, as JSON: the Address Element's
     /// `defaultValues` (left as text: the browser's `JSON.parse` reads it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -196,7 +197,7 @@ mod tests {
             email: some("jo@example.com"),
             subscription_terms: some("€12.00 / month"),
             needs_account: filled,
-            already_subscribed: None,
+            cannot_subscribe: None,
             shipping_defaults: some(r#"{"name":"Jenny Rosen","address":{"country":"FR"}}"#),
         }
     }

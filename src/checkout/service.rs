@@ -75,17 +75,16 @@ pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -
         Some(account) => Some(account.email.clone()),
         None => visit.email.clone(),
     };
-    // A subscription the shopper has already is not bought twice: the page sends them to
-    // their account, with no form (nor saved cards) to show.
-    let already_subscribed = match (&account, cart.subscription()) {
-        (Some(account), Some(line)) => {
-            crate::subscriptions::subscribes_already(state, &account.id, line.product_id.as_str()).await.then(|| line.name.clone())
-        }
+    // A subscription the shopper has already (or whose first payment is on its way) is
+    // not bought twice: the page sends them to their account, with no form (nor saved
+    // cards) to show.
+    let cannot_subscribe = match (&account, cart.subscription()) {
+        (Some(account), Some(line)) => crate::subscriptions::cannot_subscribe(state, request, &account.id, line).await,
         _ => None,
     };
     let saved = async {
         match &account {
-            Some(account) if settings.saved_methods.enabled && !manual && !cart.lines.is_empty() && already_subscribed.is_none() => {
+            Some(account) if settings.saved_methods.enabled && !manual && !cart.lines.is_empty() && cannot_subscribe.is_none() => {
                 match saved_methods_session(state, account).await {
                     Ok((secret, saved)) => (Some(secret), saved),
                     Err(error) => {
@@ -116,7 +115,7 @@ pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -
         email,
         subscription_terms,
         needs_account,
-        already_subscribed,
+        cannot_subscribe,
         shipping_defaults,
     })
 }

@@ -34,8 +34,8 @@ pub fn CheckoutPage(
         }
         .into_any(),
         // One subscription to a product is changed from the account, not bought twice.
-        Ok(CheckoutView { already_subscribed: Some(name), .. }) => view! {
-            <p class="notice" role="status" data-testid="already-subscribed">{crate::i18n::fill(t.already_subscribed(), &[&name])}</p>
+        Ok(CheckoutView { cannot_subscribe: Some(why), .. }) => view! {
+            <p class="notice" role="status" data-testid="already-subscribed">{why}</p>
             <p><a href="/account" class="button primary">{t.your_account()}</a></p>
         }
         .into_any(),
@@ -75,7 +75,7 @@ pub fn has_form(checkout: &Result<CheckoutView, AppError>) -> bool {
     checkout.as_ref().is_ok_and(|checkout| {
         !checkout.cart.lines.is_empty()
             && !checkout.needs_account
-            && checkout.already_subscribed.is_none()
+            && checkout.cannot_subscribe.is_none()
             && checkout.cart.charge_limit.is_none()
     })
 }

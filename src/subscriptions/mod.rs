@@ -12,4 +12,4 @@ mod service;
 pub use api::*;
 pub use model::*;
 #[cfg(feature = "ssr")]
-pub use service::{on_event, outcome, refresh, subscribe, subscribes_already};
+pub use service::{cannot_subscribe, on_event, outcome, refresh, subscribe};

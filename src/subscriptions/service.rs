@@ -190,10 +190,10 @@ async fn earlier_subscription(
             Err(AppError::invalid(crate::i18n::fill(request.texts().already_subscribed(), &[&line.name])))
         }
         Some(record) if record.terms.quantity == i64::from(line.quantity) && record.terms.unit_amount == line.unit_price.amount => {
-            waiting_for_payment(state, request, &record.id).await
+            waiting_for_payment(state, request, &record.id, &line.name).await
         }
         Some(record) => {
-            give_up(state, request, &record.id).await?;
+            give_up(state, request, &record.id, &line.name).await?;
             Ok(None)
         }
         None => Ok(None),
@@ -212,17 +212,30 @@ async fn open_subscription(state: &AppState, account_id: &str, product: &str) ->
     Ok(state.store.open_subscription(account_id, product).await?)
 }
 
-/// Whether the account subscribes to `product` already (for the checkout page, which
-/// then says so instead of offering a second subscription). When that cannot be told
-/// now, no: paying checks again.
-pub async fn subscribes_already(state: &AppState, account_id: &str, product: &str) -> bool {
-    match open_subscription(state, account_id, product).await {
-        Ok(open) => open.is_some_and(|record| record.state.is_live()),
-        Err(error) => {
-            tracing::warn!(?error, "could not tell whether the shopper subscribes already; the checkout is shown");
-            false
-        }
+/// Why the account cannot buy the cart's subscription `line` now, in the shopper's
+/// words (for the checkout page, which then says so instead of offering a second
+/// subscription): it subscribes to it already, or its first payment is on its way.
+/// When that cannot be told now, nothing: paying checks again.
+pub async fn cannot_subscribe(state: &AppState, request: &Request, account_id: &str, line: &CartLine) -> Option<String> {
+    let t = request.texts();
+    let unknown = |error: AppError| tracing::warn!(?error, "could not tell whether the shopper can subscribe; the checkout is shown");
+    let open = open_subscription(state, account_id, line.product_id.as_str()).await.map_err(unknown).ok()??;
+    if open.state.is_live() {
+        return Some(crate::i18n::fill(t.already_subscribed(), &[&line.name]));
     }
+    let intent = open.first_payment_intent_id.as_deref().and_then(|id| PaymentIntentId::parse(id).ok())?;
+    still_processing(state, &intent).await.map_err(unknown).ok()?.then(|| crate::i18n::fill(t.first_payment_processing(), &[&line.name]))
+}
+
+/// Whether `intent`, the first payment of a subscription still `incomplete`, is on its
+/// way (a bank debit takes days): it can then be neither confirmed again nor given up,
+/// and the subscription becomes active once it clears.
+async fn still_processing(state: &AppState, intent: &PaymentIntentId) -> Result<bool, AppError> {
+    Ok(state.payments.stripe.retrieve_payment_intent(intent).await?.status == PaymentIntentStatus::Processing)
+}
+
+fn processing_refusal(request: &Request, name: &str) -> AppError {
+    AppError::invalid(crate::i18n::fill(request.texts().first_payment_processing(), &[&name]))
 }
 
 /// How long a request holds its claim to buy a subscription (see `subscribe`) from each
@@ -321,13 +334,13 @@ fn unknown_or(error: crate::stripe::Error) -> AppError {
 /// invoice is voided, which cancels that payment, and the subscription is canceled, so
 /// that finishing the old challenge in another tab charges nothing and starts no second
 /// subscription. One paid meanwhile is kept, and the shopper told.
-async fn give_up(state: &AppState, request: &Request, id: &str) -> Result<(), AppError> {
+async fn give_up(state: &AppState, request: &Request, id: &str, name: &str) -> Result<(), AppError> {
     let Ok(id) = SubscriptionId::parse(id) else { return Ok(()) };
     let stripe = &state.payments.stripe;
     let asked_at = now_ms();
     let subscription = stripe.retrieve_subscription(&id).await?;
     let open = match &subscription.latest_invoice {
-        Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("open") => Some(invoice.id.clone()),
+        Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("open") => Some(invoice),
         _ => None,
     };
     if subscription.status.as_str() != "incomplete" {
@@ -338,13 +351,24 @@ async fn give_up(state: &AppState, request: &Request, id: &str) -> Result<(), Ap
         return if paid { Err(AppError::invalid(request.texts().subscription_paid_meanwhile())) } else { Ok(()) };
     }
     if let Some(invoice) = open {
-        match stripe.void_invoice(&invoice, &format!("give-up-{invoice}")).await {
+        // A bank debit on its way cannot be called back: that subscription stays.
+        if let Some(intent) = invoice.payment_intent()
+            && still_processing(state, &intent).await?
+        {
+            return Err(processing_refusal(request, name));
+        }
+        let invoice = &invoice.id;
+        match stripe.void_invoice(invoice, &format!("give-up-{invoice}")).await {
             Ok(_) => {}
-            // Paid, or ended, since it was read.
+            // Paid, or ended, since it was read; or still waiting, and Stripe would not
+            // void it (then a second subscription could bill beside it: none is made).
             Err(crate::stripe::Error::Api(api)) if api.status == 400 => {
                 refresh(state, &id).await?;
                 return match state.store.subscription(id.as_str()).await? {
                     Some(record) if record.state.is_live() => Err(AppError::invalid(request.texts().subscription_paid_meanwhile())),
+                    Some(record) if record.state.status == "incomplete" => {
+                        Err(AppError::invalid(request.texts().subscription_in_progress()))
+                    }
                     _ => Ok(()),
                 };
             }
@@ -367,8 +391,14 @@ async fn give_up(state: &AppState, request: &Request, id: &str) -> Result<(), Ap
 
 /// The subscription `id` and its first invoice's PaymentIntent, if it still waits for
 /// that payment (a declined first try); it is read from Stripe, and kept. One paid
-/// meanwhile refuses the purchase: paying again would subscribe twice.
-async fn waiting_for_payment(state: &AppState, request: &Request, id: &str) -> Result<Option<(SubscriptionId, PaymentIntentId)>, AppError> {
+/// meanwhile refuses the purchase (paying again would subscribe twice), and so does
+/// one whose payment is on its way (Stripe would not take another).
+async fn waiting_for_payment(
+    state: &AppState,
+    request: &Request,
+    id: &str,
+    name: &str,
+) -> Result<Option<(SubscriptionId, PaymentIntentId)>, AppError> {
     let Ok(id) = SubscriptionId::parse(id) else { return Ok(None) };
     let asked_at = now_ms();
     let subscription = state.payments.stripe.retrieve_subscription(&id).await?;
@@ -382,7 +412,11 @@ async fn waiting_for_payment(state: &AppState, request: &Request, id: &str) -> R
         Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("open") => invoice.payment_intent(),
         _ => None,
     };
-    Ok(intent.filter(|_| subscription.status.as_str() == "incomplete").map(|intent| (id, intent)))
+    let Some(intent) = intent.filter(|_| subscription.status.as_str() == "incomplete") else { return Ok(None) };
+    if still_processing(state, &intent).await? {
+        return Err(processing_refusal(request, name));
+    }
+    Ok(Some((id, intent)))
 }
 
 /// Makes sure Stripe has the catalog's product (its id is the catalog's), which the

@@ -104,6 +104,20 @@ pub async fn test_token(client: &reqwest::Client, emulator: &str, payment_method
     test_token_with(client, emulator, payment_method, &[]).await
 }
 
+/// A ConfirmationToken as Stripe.js makes it for a SEPA Direct Debit from `iban` (Jenny
+/// Rosen's, as Stripe's examples name her): `DE89370400440532013000` clears once
+/// processing ends, `DE62370400440532013001` fails then.
+pub async fn sepa_token(client: &reqwest::Client, emulator: &str, iban: &str) -> String {
+    let form = [
+        ("payment_method_data[type]", "sepa_debit"),
+        ("payment_method_data[sepa_debit][iban]", iban),
+        ("payment_method_data[billing_details][name]", "Jenny Rosen"),
+        ("payment_method_data[billing_details][email]", "jenny@example.com"),
+    ];
+    let url = format!("{emulator}/v1/confirmation_tokens");
+    stripe_call(client, reqwest::Method::POST, url, "pk_test_tests", &form).await["id"].as_str().unwrap().to_owned()
+}
+
 /// [`test_token`] with more of the helper's parameters, such as the `shipping[…]` that
 /// an Address Element would give.
 pub async fn test_token_with(client: &reqwest::Client, emulator: &str, payment_method: &str, more: &[(&str, &str)]) -> String {
