@@ -225,9 +225,12 @@ pub async fn remove_method(state: &AppState, request: &Request, id: &str) -> Res
     }
     match state.payments.stripe.detach_payment_method(&id).await {
         Ok(_) => {}
-        // Hers a moment ago, and detached since: the same form sent twice, or another
-        // tab, got there first. Removed, as she asked.
-        Err(crate::stripe::Error::Api(api)) if api.code.as_deref() == Some("payment_method_unexpected_state") => {
+        // Hers a moment ago, and no longer attached: the same form sent twice, or
+        // another tab, got there first. Removed, as she asked.
+        Err(crate::stripe::Error::Api(api))
+            if api.status == 400
+                && state.payments.stripe.retrieve_payment_method(&id).await.is_ok_and(|method| method.customer.is_none()) =>
+        {
             tracing::info!(account = %account.id, method = %id, "saved card removed meanwhile");
         }
         Err(error) => return Err(AppError::from(error)),
