@@ -117,6 +117,30 @@ impl Shop {
         paying
     }
 
+    /// Pays `subscription`'s overdue renewal with the saved `card` from the account page,
+    /// in the background, Stripe holding the change of its card for 1.5 s, before
+    /// (`phase`) or after doing it; returns once the change has reached Stripe.
+    async fn paying_overdue_while_stripe_holds_back(
+        &self,
+        subscription: &str,
+        card: &str,
+        phase: &str,
+    ) -> tokio::task::JoinHandle<(u16, Value)> {
+        let page = self.page("/account").await;
+        let path = format!("/v1/subscriptions/{subscription}");
+        self.control("faults", json!({ "path": path, "method": "POST", "phase": phase, "delay_ms": 1500 })).await;
+        let paying = tokio::spawn({
+            let (shopper, base, subscription, card) = (self.shopper.clone(), self.base.clone(), subscription.to_owned(), card.to_owned());
+            let nonce = attempt_nonce(&page).to_owned();
+            async move {
+                let form = [("subscription", subscription.as_str()), ("payment_method", card.as_str()), ("attempt", nonce.as_str())];
+                api_as(&shopper, &base, "account/subscription/pay", &form).await
+            }
+        });
+        assert!(self.faults_used().await, "the card's change never reached Stripe");
+        paying
+    }
+
     async fn advance_clock(&self, days: i64) {
         self.control("clock", json!({ "advance_seconds": days * 86_400 })).await;
     }
@@ -125,7 +149,7 @@ impl Shop {
     /// with the saved card `card`: as a plain form does, or (`island`: its `n`th try) as
     /// the page's island does, saying the browser can authenticate.
     async fn pay_overdue(&self, page: &str, subscription: &str, card: &str, island: Option<u32>) -> (u16, Value) {
-        let nonce = page.split("name=\"attempt\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a nonce");
+        let nonce = attempt_nonce(page);
         let attempt = match island {
             Some(n) if n > 1 => format!("{nonce}_{n}"),
             _ => nonce.to_owned(),
@@ -172,6 +196,14 @@ impl Shop {
         (subscription, customer, card)
     }
 
+    /// A subscription gone `past_due` (its card declined), its customer having saved a
+    /// Mastercard since: the subscription and that card's id.
+    async fn past_due_with_another_card(&self, email: &str) -> (SubscriptionRecord, String) {
+        let (subscription, customer, _) = self.past_due(email, "pm_card_chargeCustomerFail").await;
+        let added = self.stripe(Method::POST, "/v1/payment_methods/pm_card_mastercard/attach", &[("customer", customer.as_str())]).await;
+        (subscription, added["id"].as_str().unwrap().to_owned())
+    }
+
     /// Waits until the storefront has answered every webhook of `kind` sent so far.
     async fn delivered(&self, kind: &str) {
         support::wait_delivered(&self.stripe, kind).await;
@@ -193,6 +225,11 @@ impl Shop {
         }
         (orders, confirmations)
     }
+}
+
+/// The nonce of the account page's form that pays an overdue renewal.
+fn attempt_nonce(page: &str) -> &str {
+    page.split("name=\"attempt\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a nonce")
 }
 
 async fn api_as(client: &reqwest::Client, base: &str, endpoint: &str, form: &[(&str, &str)]) -> (u16, Value) {
@@ -893,22 +930,10 @@ async fn a_first_payment_authenticated_before_the_shop_heard_is_not_subscribed_a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overdue_renewal_paid_elsewhere_as_the_shopper_pays_it_is_nothing_left_to_pay() {
     let shop = shop().await;
-    let (subscription, customer, _) = shop.past_due("paid-elsewhere@example.com", "pm_card_chargeCustomerFail").await;
-    let added = shop.stripe(Method::POST, "/v1/payment_methods/pm_card_mastercard/attach", &[("customer", customer.as_str())]).await;
-    let added = added["id"].as_str().unwrap().to_owned();
-    let account = shop.page("/account").await;
+    let (subscription, added) = shop.past_due_with_another_card("paid-elsewhere@example.com").await;
     // Stripe's reply to the card's change is held back while the invoice is paid.
+    let paying = shop.paying_overdue_while_stripe_holds_back(&subscription.id, &added, "after").await;
     let path = format!("/v1/subscriptions/{}", subscription.id);
-    shop.control("faults", json!({ "path": path, "method": "POST", "phase": "after", "delay_ms": 1500 })).await;
-    let paying = tokio::spawn({
-        let (shopper, base, id, added) = (shop.shopper.clone(), shop.base.clone(), subscription.id.clone(), added.clone());
-        let nonce = account.split("name=\"attempt\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap().to_owned();
-        async move {
-            api_as(&shopper, &base, "account/subscription/pay", &[("subscription", &id), ("payment_method", &added), ("attempt", &nonce)])
-                .await
-        }
-    });
-    assert!(shop.faults_used().await, "the card's change never reached Stripe");
     let latest = shop.stripe(Method::GET, &path, &[]).await["latest_invoice"].as_str().unwrap().to_owned();
     let paid = shop.stripe(Method::POST, &format!("/v1/invoices/{latest}/pay"), &[("payment_method", &added)]).await;
     assert_eq!(paid["status"], "paid", "{paid}");
@@ -920,6 +945,44 @@ async fn an_overdue_renewal_paid_elsewhere_as_the_shopper_pays_it_is_nothing_lef
     let payments = shop.stripe(Method::GET, "/v1/payment_intents?limit=100", &[]).await;
     let charged = payments["data"].as_array().unwrap().iter().filter(|pi| pi["status"] == "succeeded").count();
     assert_eq!(charged, 2, "the first invoice and the renewal, once: {payments}");
+}
+
+/// The shopper pays an overdue renewal with a saved card just as another tab removes
+/// that card: Stripe refuses to make it the subscription's card, and the shopper is told
+/// the card is gone (and may pick another), not shown an internal error. Nothing is charged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_removed_in_another_tab_as_it_pays_an_overdue_renewal_is_said_to_be_gone() {
+    let shop = shop().await;
+    let (subscription, added) = shop.past_due_with_another_card("card-gone@example.com").await;
+    // The shop has listed the card as the shopper's; Stripe has yet to change the card.
+    let paying = shop.paying_overdue_while_stripe_holds_back(&subscription.id, &added, "before").await;
+    let detached = shop.stripe(Method::POST, &format!("/v1/payment_methods/{added}/detach"), &[]).await;
+    assert_eq!(detached["customer"], Value::Null, "{detached}");
+
+    let (status, reply) = paying.await.unwrap();
+    assert_eq!(status, 404, "{reply}");
+    assert!(reply.to_string().contains("no such saved card"), "{reply}");
+    assert_eq!(shop.only_subscription().await.state.status, "past_due");
+    let payments = shop.stripe(Method::GET, "/v1/payment_intents?limit=100", &[]).await;
+    let charged = payments["data"].as_array().unwrap().iter().filter(|pi| pi["status"] == "succeeded").count();
+    assert_eq!(charged, 1, "the first invoice only: {payments}");
+}
+
+/// Stripe's last retry gives an overdue subscription up (it ends) just as the shopper
+/// pays it with another card: the shopper is told there is nothing left to pay, and
+/// the account shows the subscription ended, not an internal error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overdue_subscription_ended_as_the_shopper_pays_it_is_nothing_left_to_pay() {
+    let shop = shop().await;
+    let (subscription, added) = shop.past_due_with_another_card("ended-meanwhile@example.com").await;
+    let paying = shop.paying_overdue_while_stripe_holds_back(&subscription.id, &added, "before").await;
+    let ended = shop.stripe(Method::DELETE, &format!("/v1/subscriptions/{}", subscription.id), &[]).await;
+    assert_eq!(ended["status"], "canceled", "{ended}");
+
+    let (status, reply) = paying.await.unwrap();
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.to_string().contains("nothing left to pay"), "{reply}");
+    assert_eq!(shop.only_subscription().await.state.status, "canceled");
 }
 
 /// A window's purchase waits on a slow Stripe (its product's request held up) for so

@@ -617,7 +617,19 @@ pub async fn pay_overdue(
         return Err(no_card());
     }
     let key = |step: &str| format!("overdue-{step}-{attempt}-{method}");
-    let subscription = state.payments.stripe.set_default_payment_method(&id, &method, &key("default")).await?;
+    let subscription = match state.payments.stripe.set_default_payment_method(&id, &method, &key("default")).await {
+        Ok(subscription) => subscription,
+        // The card removed in another tab since it was listed, or the subscription
+        // ended meanwhile (Stripe's last retry gave up): said as it is now.
+        Err(crate::stripe::Error::Api(api)) if api.status == 400 => {
+            tracing::info!(subscription = %id, message = %api.message, "Stripe would not charge an overdue renewal to this card");
+            if !list_saved(state, &customer).await?.iter().any(|card| card.id == method.as_str()) {
+                return Err(no_card());
+            }
+            return Err(no_longer_overdue(state, request, &id).await?);
+        }
+        Err(error) => return Err(AppError::from(error)),
+    };
     let invoice = match &subscription.latest_invoice {
         Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("open") => invoice.id.clone(),
         // Paid meanwhile (a renewal retried, another tab): nothing to charge.
@@ -651,9 +663,7 @@ pub async fn pay_overdue(
         // Stripe says now is kept, and the shopper told there is nothing to pay.
         Err(crate::stripe::Error::Api(api)) if api.status == 400 => {
             tracing::info!(subscription = %id, invoice = %invoice, message = %api.message, "Stripe would not pay an overdue invoice");
-            refresh(state, &id).await?;
-            let overdue = state.store.subscription(id.as_str()).await?.is_some_and(|record| record.state.status == "past_due");
-            return Err(if overdue { AppError::Internal } else { AppError::invalid(t.nothing_overdue()) });
+            return Err(no_longer_overdue(state, request, &id).await?);
         }
         Err(error) => return Err(AppError::from(error)),
     }
@@ -661,6 +671,19 @@ pub async fn pay_overdue(
     refresh(state, &id).await?;
     tracing::info!(subscription = %id, invoice = %invoice, "an overdue renewal was paid with another card");
     Ok(OverduePayment::Paid)
+}
+
+/// Why Stripe refused to go on with an overdue payment of `id`, once the subscription is
+/// read again and recorded: nothing is overdue any more (paid, voided or ended
+/// meanwhile); still overdue, the refusal was unexpected.
+async fn no_longer_overdue(state: &AppState, request: &Request, id: &SubscriptionId) -> Result<AppError, AppError> {
+    refresh(state, id).await?;
+    let overdue = state.store.subscription(id.as_str()).await?.is_some_and(|record| record.state.status == "past_due");
+    if overdue {
+        tracing::error!(subscription = %id, "Stripe refused to go on with a renewal that is still overdue");
+        return Ok(AppError::Internal);
+    }
+    Ok(AppError::invalid(request.texts().nothing_overdue()))
 }
 
 /// The client secret of `invoice`'s PaymentIntent, if it waits for the customer.
