@@ -33,7 +33,8 @@ pub fn CheckoutPage(
             <p><a href="/account" class="button primary">{t.sign_in_to_subscribe()}</a></p>
         }
         .into_any(),
-        // One subscription to a product is changed from the account, not bought twice.
+        // A subscription the shopper has, or whose first payment is on its way, is not
+        // bought twice: the notice says which, and the account is where it is managed.
         Ok(CheckoutView { cannot_subscribe: Some(why), .. }) => view! {
             <p class="notice" role="status" data-testid="already-subscribed">{why}</p>
             <p><a href="/account" class="button primary">{t.your_account()}</a></p>
