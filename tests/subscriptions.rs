@@ -196,6 +196,13 @@ impl Shop {
         (subscription, customer, card)
     }
 
+    /// The amount of each PaymentIntent that Stripe has charged (`succeeded`), newest first.
+    async fn charged(&self) -> Vec<i64> {
+        let intents = self.stripe(Method::GET, "/v1/payment_intents?limit=100", &[]).await;
+        let data = intents["data"].as_array().unwrap();
+        data.iter().filter(|pi| pi["status"] == "succeeded").map(|pi| pi["amount"].as_i64().unwrap()).collect()
+    }
+
     /// A subscription gone `past_due` (its card declined), its customer having saved a
     /// Mastercard since: the subscription and that card's id.
     async fn past_due_with_another_card(&self, email: &str) -> (SubscriptionRecord, String) {
@@ -225,6 +232,14 @@ impl Shop {
         }
         (orders, confirmations)
     }
+}
+
+/// Waits for the shop's answer to a request `sent` in the background, which must be
+/// `status` with `words` in its message.
+async fn answered(sent: tokio::task::JoinHandle<(u16, Value)>, status: u16, words: &str) {
+    let (got, reply) = sent.await.unwrap();
+    assert_eq!(got, status, "{reply}");
+    assert!(reply.to_string().contains(words), "{reply}");
 }
 
 /// The nonce of the account page's form that pays an overdue renewal.
@@ -773,15 +788,7 @@ async fn a_subscription_left_waiting_for_authentication_is_given_up_for_another_
     let live: Vec<&Value> = all["data"].as_array().unwrap().iter().filter(|s| s["status"] != "canceled").collect();
     assert_eq!(live.len(), 1, "{all}");
     assert_eq!((live[0]["status"].as_str(), live[0]["items"]["data"][0]["quantity"].as_i64()), (Some("active"), Some(2)));
-    let succeeded = shop.stripe(Method::GET, "/v1/payment_intents?limit=100", &[]).await;
-    let charged: Vec<i64> = succeeded["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|pi| pi["status"] == "succeeded")
-        .map(|pi| pi["amount"].as_i64().unwrap())
-        .collect();
-    assert_eq!(charged, vec![2400], "one payment, for two bags");
+    assert_eq!(shop.charged().await, vec![2400], "one payment, for two bags");
     let recorded = shop.store.subscription(&first.id).await.unwrap().unwrap();
     assert_eq!(recorded.state.status, "canceled", "the shop keeps what Stripe says of the first one");
 }
@@ -938,13 +945,9 @@ async fn an_overdue_renewal_paid_elsewhere_as_the_shopper_pays_it_is_nothing_lef
     let paid = shop.stripe(Method::POST, &format!("/v1/invoices/{latest}/pay"), &[("payment_method", &added)]).await;
     assert_eq!(paid["status"], "paid", "{paid}");
 
-    let (status, reply) = paying.await.unwrap();
-    assert_eq!(status, 400, "{reply}");
-    assert!(reply.to_string().contains("nothing"), "{reply}");
+    answered(paying, 400, "nothing left to pay").await;
     assert_eq!(shop.only_subscription().await.state.status, "active");
-    let payments = shop.stripe(Method::GET, "/v1/payment_intents?limit=100", &[]).await;
-    let charged = payments["data"].as_array().unwrap().iter().filter(|pi| pi["status"] == "succeeded").count();
-    assert_eq!(charged, 2, "the first invoice and the renewal, once: {payments}");
+    assert_eq!(shop.charged().await.len(), 2, "the first invoice and the renewal, once");
 }
 
 /// The shopper pays an overdue renewal with a saved card just as another tab removes
@@ -959,13 +962,9 @@ async fn a_card_removed_in_another_tab_as_it_pays_an_overdue_renewal_is_said_to_
     let detached = shop.stripe(Method::POST, &format!("/v1/payment_methods/{added}/detach"), &[]).await;
     assert_eq!(detached["customer"], Value::Null, "{detached}");
 
-    let (status, reply) = paying.await.unwrap();
-    assert_eq!(status, 404, "{reply}");
-    assert!(reply.to_string().contains("no such saved card"), "{reply}");
+    answered(paying, 404, "no such saved card").await;
     assert_eq!(shop.only_subscription().await.state.status, "past_due");
-    let payments = shop.stripe(Method::GET, "/v1/payment_intents?limit=100", &[]).await;
-    let charged = payments["data"].as_array().unwrap().iter().filter(|pi| pi["status"] == "succeeded").count();
-    assert_eq!(charged, 1, "the first invoice only: {payments}");
+    assert_eq!(shop.charged().await.len(), 1, "the first invoice only");
 }
 
 /// Stripe's last retry gives an overdue subscription up (it ends) just as the shopper
@@ -979,10 +978,9 @@ async fn an_overdue_subscription_ended_as_the_shopper_pays_it_is_nothing_left_to
     let ended = shop.stripe(Method::DELETE, &format!("/v1/subscriptions/{}", subscription.id), &[]).await;
     assert_eq!(ended["status"], "canceled", "{ended}");
 
-    let (status, reply) = paying.await.unwrap();
-    assert_eq!(status, 400, "{reply}");
-    assert!(reply.to_string().contains("nothing left to pay"), "{reply}");
+    answered(paying, 400, "nothing left to pay").await;
     assert_eq!(shop.only_subscription().await.state.status, "canceled");
+    assert_eq!(shop.charged().await.len(), 1, "the first invoice only");
 }
 
 /// A window's purchase waits on a slow Stripe (its product's request held up) for so
@@ -1000,9 +998,7 @@ async fn a_claim_taken_over_while_stripe_was_slow_stops_the_request_that_lost_it
     let account = shop.store.account_by_email("slow-stripe@example.com").await.unwrap().unwrap().id;
     assert!(shop.store.claim_subscription(&account, "coffee-beans", "ctoken_other_window", i64::MAX - 1, i64::MAX).await.unwrap());
 
-    let (status, stopped) = slow.await.unwrap();
-    assert_eq!(status, 400, "{stopped}");
-    assert!(stopped.to_string().contains("another window"), "{stopped}");
+    answered(slow, 400, "another window").await;
     let all = shop.stripe(Method::GET, "/v1/subscriptions?status=all", &[]).await;
     assert_eq!(all["data"].as_array().unwrap().len(), 0, "{all}");
 }
