@@ -6,61 +6,78 @@
 //! files.
 
 use serde_json::Value;
+use std::io::{BufRead, BufReader, Lines, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 mod support;
 
 use support::Shop;
 
-/// An SMTP server on `port` keeping what it receives in the maildir `dir` (which it
-/// makes: it must not exist yet), under `new/`.
-struct SmtpServer {
-    child: Child,
-}
+/// Debian's aiosmtpd on a port it holds from the start: it binds `127.0.0.1:0` and
+/// says which port it got, then refuses connections (bound, not listening) until it
+/// reads a line, and then serves SMTP on that same socket, keeping what it receives in
+/// the maildir given as its argument, and says `listening`. The port is never free for
+/// another test's server to take between being chosen and being served, as it was when
+/// the test chose a port, let it go, and asked aiosmtpd to bind it.
+const SMTP_SERVER: &str = r#"
+import asyncio, socket, sys
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import SMTP
 
-impl SmtpServer {
-    async fn start(port: u16, dir: &Path) -> SmtpServer {
-        let child = Command::new("/usr/bin/python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("aiosmtpd (`make smtp` installs Debian's python3-aiosmtpd)");
-        let listening =
-            support::poll_until(200, || async move { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() }, |up| *up).await;
-        assert!(listening, "aiosmtpd did not listen on {port}");
-        SmtpServer { child }
-    }
-}
+held = socket.socket()
+held.bind(("127.0.0.1", 0))
+print(held.getsockname()[1], flush=True)
+sys.stdin.readline()
 
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+async def serve():
+    server = await asyncio.get_running_loop().create_server(lambda: SMTP(Mailbox(sys.argv[1])), sock=held)
+    print("listening", flush=True)
+    await server.serve_forever()
 
-/// A test's mail server: a port nobody listens on until `up` starts aiosmtpd there
-/// (a test may send while it is down first), and the maildir it will keep messages in
-/// (in a directory removed with the test).
+asyncio.run(serve())
+"#;
+
+/// A test's mail server: a port nobody listens on until `up` starts serving it (a test
+/// may send while it is down first), and the maildir it will keep messages in (in a
+/// directory removed with the test). It stops with the test.
 struct MailServer {
-    port: u16,
     maildir: PathBuf,
     url: String,
+    server: Child,
+    said: std::sync::Mutex<Lines<BufReader<ChildStdout>>>,
     _place: tempfile::TempDir,
 }
 
 impl MailServer {
     fn new() -> MailServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let place = tempfile::tempdir().unwrap();
-        MailServer { port, maildir: place.path().join("maildir"), url: format!("smtp://127.0.0.1:{port}"), _place: place }
+        let maildir = place.path().join("maildir");
+        let mut server = Command::new("/usr/bin/python3")
+            .args(["-c", SMTP_SERVER])
+            .arg(&maildir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("aiosmtpd (`make smtp` installs Debian's python3-aiosmtpd)");
+        let mut said = BufReader::new(server.stdout.take().unwrap()).lines();
+        let port: u16 = said.next().and_then(Result::ok).and_then(|line| line.parse().ok()).expect("aiosmtpd says which port it holds");
+        MailServer { maildir, url: format!("smtp://127.0.0.1:{port}"), server, said: std::sync::Mutex::new(said), _place: place }
     }
 
-    async fn up(&self) -> SmtpServer {
-        SmtpServer::start(self.port, &self.maildir).await
+    /// Starts serving SMTP; returns once the server says it does.
+    async fn up(&self) {
+        let mut stdin = self.server.stdin.as_ref().unwrap();
+        stdin.write_all(b"up\n").unwrap();
+        let said = tokio::task::block_in_place(|| self.said.lock().unwrap().next().and_then(Result::ok));
+        assert_eq!(said.as_deref(), Some("listening"), "aiosmtpd did not start serving");
+    }
+}
+
+impl Drop for MailServer {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
     }
 }
 
@@ -127,7 +144,7 @@ impl Shop {
 async fn a_paid_order_gets_one_confirmation_in_its_language_whatever_stripe_repeats() {
     let mail = MailServer::new();
     let (maildir, smtp_url) = (&mail.maildir, &mail.url);
-    let _smtp = mail.up().await;
+    mail.up().await;
     let shop = shop(&[("SMTP_URL", smtp_url.as_str())]).await;
 
     let french = shopper("fr-FR,fr;q=0.9");
@@ -212,7 +229,7 @@ async fn with_the_mail_server_down_the_confirmation_arrives_once_it_is_back() {
     .await;
     assert_eq!(tried[0].status, "waiting", "{tried:?}");
 
-    let _smtp = mail.up().await;
+    mail.up().await;
     let messages = wait_for_messages(maildir, 1).await;
     assert_eq!(messages.len(), 1);
     assert!(support::readable(&messages[0]).contains(&order_id));
@@ -224,7 +241,7 @@ async fn with_the_mail_server_down_the_confirmation_arrives_once_it_is_back() {
 async fn two_instances_send_each_confirmation_once() {
     let mail = MailServer::new();
     let (maildir, smtp_url) = (&mail.maildir, &mail.url);
-    let _smtp = mail.up().await;
+    mail.up().await;
     let first = shop(&[("SMTP_URL", smtp_url.as_str())]).await;
     // A second instance on the same database, sending too.
     let (mut config, _, _db2) = support::config(&[("SMTP_URL", smtp_url.as_str())]);
@@ -313,7 +330,7 @@ async fn without_smtp_messages_are_written_as_files_and_an_order_without_address
 async fn a_debit_that_fails_days_later_is_told_by_email() {
     let mail = MailServer::new();
     let (maildir, smtp_url) = (&mail.maildir, &mail.url);
-    let _smtp = mail.up().await;
+    mail.up().await;
     let shop = shop(&[("SMTP_URL", smtp_url.as_str())]).await;
     let shopper = shopper("en");
     support::post_form(&shopper, format!("{}/api/cart/add", shop.base), &[("product_id", "walnut-board"), ("quantity", "1")]).await;
@@ -348,7 +365,7 @@ async fn a_debit_that_fails_days_later_is_told_by_email() {
 async fn each_refund_is_told_once() {
     let mail = MailServer::new();
     let (maildir, smtp_url) = (&mail.maildir, &mail.url);
-    let _smtp = mail.up().await;
+    mail.up().await;
     let shop = shop(&[("SMTP_URL", smtp_url.as_str())]).await;
     let (status, reply) = shop.pay(&shopper("en"), "jenny@example.com").await;
     assert_eq!(status, 200, "{reply}");
@@ -402,7 +419,7 @@ async fn a_refund_that_fails_before_its_message_goes_out_is_not_told_as_done() {
     assert_eq!(to_shopper, ["waiting", "waiting"], "the confirmation and the refund's message, not sent yet");
 
     // The server is back: the confirmation goes; the refund's message is dropped, saying why.
-    let _smtp = mail.up().await;
+    mail.up().await;
     let settled = support::poll_until(
         300,
         || async { shop.store.outbox_for(&order_id).await.unwrap() },
@@ -430,7 +447,7 @@ async fn a_refund_that_fails_before_its_message_goes_out_is_not_told_as_done() {
 async fn the_merchant_is_told_when_an_order_needs_them() {
     let mail = MailServer::new();
     let (maildir, smtp_url) = (&mail.maildir, &mail.url);
-    let _smtp = mail.up().await;
+    mail.up().await;
     let shop = shop(&[("SMTP_URL", smtp_url.as_str()), ("MERCHANT_EMAIL", "Walnut & Co <merchant@shop.example>")]).await;
     // A chargeback, an early fraud warning, a refund that fails at the bank, an inquiry.
     let mut orders = Vec::new();
