@@ -38,10 +38,6 @@ async fn start(config: Config) -> oneshot::Sender<()> {
     stop
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// A form POST to the storefront; its JSON reply.
 async fn post(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> Value {
     client.post(url).form(form).send().await.unwrap().json().await.unwrap_or(Value::Null)
@@ -66,7 +62,7 @@ async fn wait_for_status(client: &reqwest::Client, shop: &str, order_id: &str, w
 async fn events_sent_while_the_storefront_is_down_arrive_after_it_restarts() {
     let db = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite://{}", db.path().join("shop.db").display());
-    let port = free_port();
+    let port = support::net::free_port();
     let emulator = stripe_emulator::spawn(stripe_emulator::Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         webhooks: vec![stripe_emulator::WebhookEndpoint { url: format!("http://127.0.0.1:{port}/webhook"), secret: SECRET.into() }],
@@ -112,7 +108,7 @@ async fn events_sent_while_the_storefront_is_down_arrive_after_it_restarts() {
 async fn reconciliation_settles_an_order_whose_webhook_never_came() {
     let db = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite://{}", db.path().join("shop.db").display());
-    let port = free_port();
+    let port = support::net::free_port();
     // No webhook endpoint at all: every event is lost.
     let emulator =
         stripe_emulator::spawn(stripe_emulator::Config { addr: "127.0.0.1:0".parse().unwrap(), ..Default::default() }).await.unwrap();

@@ -11,7 +11,7 @@ async fn secrets_appear_in_no_reply_asset_or_log_line() {
     let suffix: String = (0..24).map(|n| char::from(b'a' + (n * 7 % 26) as u8)).collect();
     let secret_key = format!("sk_test_{suffix}SECRETKEY");
     let webhook_secret = format!("whsec_{suffix}HOOKSECRET");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = support::net::free_port();
     let emulator = stripe_emulator::spawn(stripe_emulator::Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         webhooks: vec![stripe_emulator::WebhookEndpoint {

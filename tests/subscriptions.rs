@@ -738,7 +738,7 @@ async fn a_first_payment_whose_reply_is_lost_is_said_to_be_unknown_and_the_same_
 /// telling a paid-up subscriber to pay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renewal_paid_before_its_email_goes_out_is_not_told_as_failed() {
-    let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let nobody = support::net::free_port();
     let smtp = format!("smtp://127.0.0.1:{nobody}");
     let shop = Shop::start(&[("ADMIN_TOKEN", ADMIN), ("SMTP_URL", smtp.as_str()), ("MAIL_RETRY_SECS", "1")]).await;
     let (subscription, customer, _) = shop.past_due("paid-meanwhile@example.com", "pm_card_chargeCustomerFail").await;

@@ -95,9 +95,27 @@ pub async fn round_robin(backends: Vec<String>) -> String {
     url
 }
 
-/// A free loopback port (free when asked; tests bind it right after).
+/// A loopback port for a server that a test starts later (another process, or a
+/// storefront whose address must be known first), or that nobody is to listen on: free
+/// when asked, and another one for each call in this process.
+///
+/// It is taken below the kernel's ephemeral range (Linux's `ip_local_port_range`,
+/// 32768–60999 by default), from which `bind(…:0)` and outgoing connections get theirs.
+/// A port from that range, let go until the server binds it, could meanwhile be handed
+/// to a server or a client of another test running alongside: the server then failed
+/// to start, or a test talked to another test's server.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    const LOW: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    // Test binaries of one run start from different places (cargo runs them one at a time).
+    let start = (std::process::id() % u32::from(SPAN)) as u16;
+    loop {
+        let port = LOW + (start + NEXT.fetch_add(1, Ordering::Relaxed) % SPAN) % SPAN;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// The storefront binary, run as a process of its own (from the repository root, so it
