@@ -1046,3 +1046,48 @@ async fn a_first_payment_by_bank_debit_on_its_way_is_neither_paid_again_nor_give
     let subscription = shop.only_subscription().await;
     assert_eq!((subscription.state.status.as_str(), subscription.terms.quantity), ("active", 1));
 }
+
+/// The shop's endpoint is on an API version older than the one its requests are pinned
+/// to (an endpoint made before 2025-03-31.basil, or `stripe listen` on an account whose
+/// default version is older): Stripe renders its invoices as that version had them,
+/// naming their subscription in `subscription`, with no `parent`. A renewal paid and
+/// one that fails, heard only that way, do what they do in the pinned version: the paid
+/// one becomes an order, the failed one shows `past_due` and tells the subscriber, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoices_rendered_for_an_older_api_version_are_applied_alike() {
+    const SECRET: &str = "whsec_older_endpoint";
+    let shop = Shop::start(&[("ADMIN_TOKEN", ADMIN), ("STRIPE_WEBHOOK_SECRET", SECRET)]).await;
+    let subscription = shop.subscribed("older-endpoint@example.com").await;
+    let (orders, _) = shop.invoice_orders(&subscription.id).await;
+    let first_order = orders.into_iter().flatten().next().expect("the first invoice's order");
+    support::miss_webhooks_from_now_on(&shop.stripe).await;
+    shop.advance_clock(32).await;
+    assert_eq!(delivered_as_older_version(&shop, SECRET, "invoice.paid").await, subscription.id);
+    let (orders, _) = shop.invoice_orders(&subscription.id).await;
+    assert_eq!(orders.iter().flatten().count(), 2, "the renewal is an order: {orders:?}");
+
+    let path = format!("/v1/subscriptions/{}", subscription.id);
+    let customer = shop.stripe(Method::GET, &path, &[]).await["customer"].as_str().unwrap().to_owned();
+    let failing = shop.stripe(Method::POST, "/v1/payment_methods/pm_card_chargeCustomerFail/attach", &[("customer", &customer)]).await;
+    shop.stripe(Method::POST, &path, &[("default_payment_method", failing["id"].as_str().unwrap())]).await;
+    shop.advance_clock(32).await;
+    assert_eq!(delivered_as_older_version(&shop, SECRET, "invoice.payment_failed").await, subscription.id);
+    assert_eq!(shop.only_subscription().await.state.status, "past_due");
+    let outbox = shop.store.outbox_for(&first_order).await.unwrap();
+    assert_eq!(outbox.iter().filter(|m| m.kind.starts_with("renewal_failed.")).count(), 1, "{outbox:?}");
+}
+
+/// Delivers Stripe's newest event of `kind`, an invoice's, to the shop as an endpoint on
+/// 2024-06-20 would get it (the invoice's subscription in `subscription`, no `parent`),
+/// signed with `secret`, and checks it is answered 200; that subscription's id.
+async fn delivered_as_older_version(shop: &Shop, secret: &str, kind: &str) -> String {
+    let events = shop.stripe(Method::GET, &format!("/v1/events?type={kind}&limit=1"), &[]).await;
+    let mut event = events["data"][0].clone();
+    event["api_version"] = json!("2024-06-20");
+    let invoice = event["data"]["object"].as_object_mut().expect("an invoice");
+    let parent = invoice.remove("parent").expect("the pinned version's parent");
+    let subscription = parent["subscription_details"]["subscription"].as_str().expect("its subscription").to_owned();
+    invoice.insert("subscription".into(), json!(subscription));
+    assert_eq!(support::deliver_signed(&shop.base, secret, &event).await, 200);
+    subscription
+}

@@ -470,7 +470,7 @@ async fn record_invoice(state: &AppState, invoice: &Invoice) -> Result<Option<St
 pub async fn on_event(state: &AppState, event_type: &str, object: &serde_json::Value) -> Result<&'static str, AppError> {
     let subscription = match event_type {
         "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted" => object["id"].as_str(),
-        "invoice.paid" | "invoice.payment_failed" => object["parent"]["subscription_details"]["subscription"].as_str(),
+        "invoice.paid" | "invoice.payment_failed" => invoice_subscription(object),
         _ => None,
     };
     let Some(id) = subscription.and_then(|id| SubscriptionId::parse(id).ok()) else { return Ok("ignored") };
@@ -495,6 +495,16 @@ pub async fn on_event(state: &AppState, event_type: &str, object: &serde_json::V
         return Ok("subscription updated; the subscriber is told its renewal failed");
     }
     Ok("subscription updated")
+}
+
+/// The subscription an invoice of an event belongs to. In the pinned API version (as in
+/// every one since 2025-03-31.basil) an invoice names it under `parent`; an endpoint on
+/// an older version gets the invoice as that version had it, with a `subscription`
+/// field instead. (`stripe listen` renders events in the account's default version,
+/// which an older account may have kept.) The rest of what the shop reads from the
+/// invoice is asked of Stripe in the pinned version.
+fn invoice_subscription(invoice: &serde_json::Value) -> Option<&str> {
+    invoice["parent"]["subscription_details"]["subscription"].as_str().or_else(|| invoice["subscription"].as_str())
 }
 
 /// The result page of a subscription's first payment (after 3-D Secure): `None` when
