@@ -24,8 +24,15 @@ export const VARIANTS = {
    * account specs use up.
    */
   subscriptions: { url: 'http://127.0.0.1:3106', emulator: 'http://127.0.0.1:12116', env: {} },
-  /** The shop's catalog with one more code, `E2E-FREE`, that takes everything off (`writeFreeCatalog`). */
-  free: { url: 'http://127.0.0.1:3107', emulator: 'http://127.0.0.1:12117', env: { STORE_CATALOG_FILE: 'target/e2e/free-catalog.toml' } },
+  /**
+   * The shop's catalog with one more code, `E2E-FREE`, that takes everything off
+   * (`writeFreeCatalog`); and an explicit list of payment methods, card and iDEAL.
+   */
+  free: {
+    url: 'http://127.0.0.1:3107',
+    emulator: 'http://127.0.0.1:12117',
+    env: { STORE_CATALOG_FILE: 'target/e2e/free-catalog.toml', STORE_PAYMENT_METHOD_TYPES: 'card,ideal' },
+  },
 };
 
 /** `catalog.toml` and a discount code that takes 100% off: totals Stripe cannot charge. */

@@ -105,7 +105,7 @@ pub struct StoreSettings {
     /// `on_session` / `off_session`: every card a signed-in shopper pays with is kept for
     /// later (`setupFutureUsage` on Elements, `setup_future_usage` on the intent).
     pub setup_future_usage: Option<String>,
-    /// An explicit list of payment method types (`paymentMethodTypes` on Elements,
+    /// An explicit list of payment method types (`allowedPaymentMethodTypes` on Elements,
     /// `allowed_payment_method_types` on the intent); `None`: the methods enabled in the
     /// Dashboard (`automatic_payment_methods`).
     pub payment_method_types: Option<Vec<String>>,

@@ -612,7 +612,7 @@ async fn an_explicit_list_of_payment_method_types_reaches_elements_and_the_inten
     shop.add("ceramic-mug", "1").await;
     let (status, view) = shop.call(&shop.shopper, "checkout/view", &[]).await;
     assert_eq!(status, 200, "{view}");
-    assert_eq!(view["payment_method_types"], json!(["card"]), "Elements' paymentMethodTypes");
+    assert_eq!(view["payment_method_types"], json!(["card"]), "Elements' allowedPaymentMethodTypes");
 
     // SEPA Debit (which Elements would not even offer): refused, the shopper told why.
     let sepa = support::sepa_token(&shop.shopper, &shop.stripe, "DE89370400440532013000").await;

@@ -50,6 +50,9 @@ function page(emulatorUrl: string): string {
   if (params.get('cvc')) options.paymentMethodOptions = { card: { require_cvc_recollection: true } };
   if (params.get('sfu')) options.setupFutureUsage = params.get('sfu');
   if (params.get('capture')) options.captureMethod = params.get('capture');
+  if (params.get('allowed')) options.allowedPaymentMethodTypes = params.get('allowed').split(',');
+  // Earlier releases' name for that list, which endive's elements() does not have.
+  if (params.get('types')) options.paymentMethodTypes = params.get('types').split(',');
   const elements = stripe.elements(options);
   const payment = elements.create('payment', { layout: 'tabs' });
   payment.on('ready', () => document.body.dataset.ready = 'true');

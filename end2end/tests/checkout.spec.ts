@@ -149,6 +149,19 @@ test.describe('a discount that leaves a total Stripe cannot charge', () => {
   });
 });
 
+test.describe('an explicit list of payment methods', () => {
+  test.use({ baseURL: VARIANTS.free.url });
+
+  test('is what the Payment Element offers', async ({ page, gotoHydrated }) => {
+    await cartWithMug(page, gotoHydrated);
+    const offered = page.frameLocator('[data-testid="payment-element"] iframe');
+    await expect(offered.getByTestId('payment-method-card')).toBeVisible();
+    await expect(offered.getByTestId('payment-method-ideal')).toBeVisible();
+    // Euros: without the list, SEPA Debit would be offered too.
+    await expect(offered.getByTestId('payment-method-sepa_debit')).toHaveCount(0);
+  });
+});
+
 test.describe('a cart changed in another tab', () => {
   test.use({ expectedErrorStatuses: [409] });
 

@@ -3,8 +3,9 @@ import { test as base, expect, type BrowserContext, type Page } from '@playwrigh
 
 /**
  * `page` that fails the test on any console error or uncaught exception in the
- * browser (but the refusals a test declares in `expectedErrorStatuses`), and `gotoHydrated`, which loads a path and waits for the app's hydration
- * marker instead of sleeping.
+ * browser (but the refusals a test declares in `expectedErrorStatuses`), and on
+ * Stripe.js warning of an option it does not have; and `gotoHydrated`, which loads a
+ * path and waits for the app's hydration marker instead of sleeping.
  */
 export const test = base.extend<{
   /** HTTP statuses a test expects the shop to answer with (a refused request). */
@@ -27,13 +28,19 @@ export const test = base.extend<{
 
 /**
  * Collects, from now on, every console error and uncaught exception of `page` (a page of
- * a context of the test's own: the merchant's), but the refusals with `expectedStatuses`.
+ * a context of the test's own: the merchant's), but the refusals with `expectedStatuses`,
+ * and every option Stripe.js says it does not have (it ignores them: one of another
+ * release's, or misspelt, would silently change what the Payment Element offers).
  */
 export function browserProblems(page: Page, expectedStatuses: number[] = []): string[] {
   const problems: string[] = [];
   page.on('console', (message) => {
-    if (message.type() !== 'error') return;
     const text = message.text();
+    if (message.type() === 'warning' && text.includes('is not a recognized parameter')) {
+      problems.push(`Stripe.js: ${text}`);
+      return;
+    }
+    if (message.type() !== 'error') return;
     const expected = expectedStatuses.some((status) =>
       text === `Failed to load resource: the server responded with a status of ${status} (${statusText(status)})`,
     );

@@ -1,4 +1,4 @@
-import { test, expect } from './fixtures';
+import { test, expect, pageOfItsOwn } from './fixtures';
 import type { FrameLocator, Page } from '@playwright/test';
 import { startMerchant, stripeApi, type Merchant } from '../stripe-js/merchant';
 
@@ -193,6 +193,20 @@ test('setupFutureUsage and a CustomerSession save usage together are refused; ei
   // The save usage alone: the box too.
   await open(page, `?session=${(await session('on_session')).client_secret}`);
   await expect(paymentFrame(page).locator('#save')).toBeVisible();
+});
+
+test('allowedPaymentMethodTypes limits the methods offered; the paymentMethodTypes of earlier releases is ignored with a warning', async ({ page, context }) => {
+  await open(page, '?allowed=card,sepa_debit');
+  await expect(paymentFrame(page).getByTestId('payment-method-sepa_debit')).toBeVisible();
+  await expect(paymentFrame(page).getByTestId('payment-method-card')).toBeVisible();
+  await expect(paymentFrame(page).getByTestId('payment-method-ideal')).toHaveCount(0);
+  // (On a page of its own: the fixture's page fails a test on that warning.)
+  const { page: earlier } = await pageOfItsOwn(context);
+  const warnings: string[] = [];
+  earlier.on('console', (message) => { if (message.type() === 'warning') warnings.push(message.text()); });
+  await open(earlier, '?types=card');
+  await expect(paymentFrame(earlier).getByTestId('payment-method-ideal')).toBeVisible();
+  expect(warnings).toContainEqual(expect.stringContaining('paymentMethodTypes is not a recognized parameter'));
 });
 
 test('captureMethod manual offers only methods that can be captured later', async ({ page }) => {

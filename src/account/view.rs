@@ -430,7 +430,7 @@ fn AddCardForm(setup: CardSetupView, added: RwSignal<u32>, returned: Option<Resu
         payment_method_creation: None,
         capture_method: None,
         setup_future_usage: None,
-        payment_method_types: None,
+        allowed_payment_method_types: None,
     };
     let MountedPaymentElement { stripe, ready } =
         mount_payment_element(publishable_key, options, "tabs".into(), move || target.get().map(Into::into), error, |_, _| Ok(vec![]));

@@ -144,7 +144,7 @@ fn CheckoutForm(checkout: CheckoutView, children: Children) -> impl IntoView {
         // Each of these equals what the server puts on the intent.
         capture_method: capture_method.clone(),
         setup_future_usage: setup_future_usage.clone(),
-        payment_method_types: payment_method_types.clone(),
+        allowed_payment_method_types: payment_method_types.clone(),
     };
     let MountedPaymentElement { stripe, ready } = mount_payment_element(
         publishable_key,

@@ -323,7 +323,7 @@ mod tests {
     #[test]
     fn with_real_stripe_the_policy_lists_stripes_published_origins() {
         let site = leptos::config::LeptosOptions::builder().output_name("storefront").build();
-        let csp = content_security_policy("https://js.stripe.com/clover/stripe.js", &site);
+        let csp = content_security_policy("https://js.stripe.com/endive/stripe.js", &site);
         assert!(
             csp.contains("script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval' https://js.stripe.com https://*.js.stripe.com;"),
             "{csp}"

@@ -7,9 +7,11 @@ use crate::secret::Secret;
 use crate::state::Payments;
 use anyhow::Context;
 
-/// Stripe's API, and the versioned Stripe.js URL matching `stripe::API_VERSION`.
+/// Stripe's API, and the Stripe.js of `stripe::API_VERSION`'s release (`endive`, as
+/// `@stripe/stripe-js` 10 loads it): its Elements options and the intents the server
+/// makes are of one version.
 const STRIPE_API: &str = "https://api.stripe.com";
-const STRIPE_JS: &str = "https://js.stripe.com/clover/stripe.js";
+const STRIPE_JS: &str = "https://js.stripe.com/endive/stripe.js";
 
 /// The embedded Stripe emulator (feature `emulator`).
 #[cfg(feature = "emulator")]

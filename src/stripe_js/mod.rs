@@ -53,9 +53,10 @@ pub struct ElementsOptions {
     /// `on_session` / `off_session`: the payment method is kept for later payments.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub setup_future_usage: Option<String>,
-    /// An explicit list instead of the methods enabled in the Dashboard.
+    /// An explicit list instead of the methods enabled in the Dashboard (Stripe.js
+    /// `endive` has no `paymentMethodTypes`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub payment_method_types: Option<Vec<String>>,
+    pub allowed_payment_method_types: Option<Vec<String>>,
 }
 
 /// `paymentMethodOptions` of `stripe.elements`.

@@ -3,8 +3,9 @@
  *
  * Implements the part of Stripe.js that a deferred-intent ("finalize payments on the
  * server") checkout uses, with the same names, options, events and result shapes as
- * @stripe/stripe-js: Stripe(pk), stripe.elements(options), elements.create('payment' |
- * 'address'), element.mount/unmount/destroy/on/off/update, elements.update/submit,
+ * @stripe/stripe-js 10 (Stripe.js endive, of API version 2026-10-28.endive):
+ * Stripe(pk), stripe.elements(options), elements.create('payment' | 'address'),
+ * element.mount/unmount/destroy/on/off/update, elements.update/submit,
  * stripe.createConfirmationToken, stripe.handleNextAction, stripe.createPaymentMethod
  * and stripe.retrievePaymentIntent / retrieveSetupIntent.
  *
@@ -202,10 +203,27 @@
     }
   };
 
+  /**
+   * The parameters of elements() in Stripe.js endive (@stripe/stripe-js 10's
+   * StripeElementsOptions). Stripe.js warns of any other and ignores it; endive has no
+   * paymentMethodTypes (allowedPaymentMethodTypes instead).
+   */
+  var ELEMENTS_PARAMETERS = [
+    'adaptivePricing', 'allowedPaymentMethodTypes', 'amount', 'appearance', 'captureMethod', 'capture_method', 'clientSecret',
+    'currency', 'customPaymentMethods', 'customerOptions', 'customerSessionClientSecret', 'excludedPaymentMethodTypes',
+    'externalPaymentMethodTypes', 'fonts', 'loader', 'locale', 'mode', 'onBehalfOf', 'on_behalf_of', 'paymentMethodConfiguration',
+    'paymentMethodCreation', 'paymentMethodOptions', 'payment_method_configuration', 'payment_method_options', 'setupFutureUsage',
+    'setup_future_usage', 'syncAddressCheckbox',
+  ];
+
   /** stripe.elements(options) */
   function Elements(stripe, options) {
     this._stripe = stripe;
-    this._options = Object.assign({}, options || {});
+    this._options = {};
+    Object.keys(options || {}).forEach(function (key) {
+      if (ELEMENTS_PARAMETERS.indexOf(key) >= 0) this._options[key] = options[key];
+      else console.warn('Unrecognized elements() parameter: ' + key + ' is not a recognized parameter. This may cause issues with your integration in the future.');
+    }, this);
     this._created = {};
     this._submitted = false;
     var mode = this._options.mode;
