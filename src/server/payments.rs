@@ -92,3 +92,15 @@ async fn embedded(config: &Config, public_url: &str) -> anyhow::Result<(Payments
     };
     Ok((payments, Some(emulator)))
 }
+
+#[cfg(test)]
+mod tests {
+    /// Stripe.js comes in releases named as the API's (`2026-10-28.endive`: `endive`).
+    /// The one loaded by default is the pinned version's, so that Elements' options and
+    /// the intents the server makes are of one version.
+    #[test]
+    fn stripe_js_is_the_pinned_api_versions_release() {
+        let (_, release) = crate::stripe::API_VERSION.split_once('.').expect("a named release");
+        assert_eq!(super::STRIPE_JS, format!("https://js.stripe.com/{release}/stripe.js"));
+    }
+}

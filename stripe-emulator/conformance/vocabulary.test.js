@@ -11,6 +11,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import ts from 'typescript';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // The SDK's declarations, beside the package's entry point (…/stripe/cjs/stripe.cjs.node.js).
@@ -69,4 +70,34 @@ test('the event types a webhook endpoint may enable are exactly the SDK\'s', () 
     .split('\n')
     .filter((line) => line && !line.startsWith('#'));
   assert.deepEqual(new Set(vendored), published);
+});
+
+// Stripe.js's own declarations: @stripe/stripe-js 10 loads and types Stripe.js endive,
+// the release of the API version the emulator reports (stripe-node 23.1.0's).
+const stripeJs = path.dirname(createRequire(import.meta.url).resolve('@stripe/stripe-js'));
+
+test('@stripe/stripe-js loads the Stripe.js release of the SDK\'s API version', () => {
+  const loader = readFileSync(path.join(stripeJs, '..', 'dist', 'index.js'), 'utf8');
+  const release = /RELEASE_TRAIN = '([a-z]+)'/.exec(loader);
+  const version = readFileSync(path.join(sdk, '..', 'apiVersion.js'), 'utf8');
+  assert.equal(release?.[1], /ApiMajorVersion = '([a-z]+)'/.exec(version)?.[1]);
+});
+
+test('the Stripe.js stand-in knows the parameters of elements() that Stripe.js declares, and no other', () => {
+  const file = path.join(stripeJs, '..', 'dist', 'stripe-js', 'elements-group.d.ts');
+  const program = ts.createProgram([file], { strict: true, noEmit: true });
+  const checker = program.getTypeChecker();
+  const options = program
+    .getSourceFile(file)
+    ?.statements.filter(ts.isTypeAliasDeclaration)
+    .find((alias) => alias.name.text === 'StripeElementsOptions');
+  assert.ok(options, 'no StripeElementsOptions in @stripe/stripe-js');
+  const type = checker.getTypeAtLocation(options.name);
+  const declared = new Set((type.isUnion() ? type.types : [type]).flatMap((member) => checker.getPropertiesOfType(member).map((p) => p.name)));
+  assert.ok(declared.has('allowedPaymentMethodTypes') && declared.size >= 20, `read ${[...declared]}`);
+  const standIn = readFileSync(path.join(here, '..', 'assets', 'stripe.js'), 'utf8');
+  const list = /var ELEMENTS_PARAMETERS = \[([^\]]+)\]/.exec(standIn);
+  assert.ok(list, 'no ELEMENTS_PARAMETERS in the stand-in');
+  const known = new Set([...list[1].matchAll(/'([A-Za-z_]+)'/g)].map((match) => match[1]));
+  assert.deepEqual(known, declared);
 });
