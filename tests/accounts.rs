@@ -445,6 +445,20 @@ async fn a_customer_deleted_at_stripe_unbeknown_to_the_shop_is_replaced_where_it
     assert!(status == 400 && renewed(&refused), "{status} {refused}");
     let token = support::test_token(&shop.http, &shop.stripe, "pm_card_visa").await;
     assert_eq!(shop.ok(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await["status"], "Succeeded");
+
+    // The account page: no saved cards (they went with the Customer), not an error; and
+    // the next card she adds is saved to a new Customer at once.
+    let fourth = shop.delete_jennys_customer().await;
+    let page = shop.page(&jenny, "/account").await;
+    assert!(page.contains(r#"data-testid="no-saved-cards""#), "{page}");
+    assert_eq!(shop.ok(&mut jenny, "account/payment-methods", &[]).await, json!([]));
+    let token = support::test_token(&shop.http, &shop.stripe, "pm_card_visa").await;
+    let added = shop.ok(&mut jenny, "account/confirm-setup", &[("confirmation_token", &token)]).await;
+    assert_eq!(added["status"], "succeeded", "{added}");
+    let saved = shop.ok(&mut jenny, "account/payment-methods", &[]).await;
+    assert_eq!(saved.as_array().map(Vec::len), Some(1), "{saved}");
+    let method = shop.stripe(Method::GET, &format!("/v1/payment_methods/{}", saved[0]["id"].as_str().unwrap()), "sk_test_tests", &[]).await;
+    assert_ne!(method["customer"].as_str(), Some(fourth.as_str()));
 }
 
 /// Jenny's "Remove" is sent twice at once (a double click before the page disables it,

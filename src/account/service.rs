@@ -165,9 +165,11 @@ pub async fn customer_of(state: &AppState, account: &AccountRecord) -> Result<Cu
 /// developer's machine). The account then forgets it, as that webhook would: it gets a
 /// new Customer the next time it needs one.
 pub async fn forget_if_gone(state: &AppState, customer: &str, error: &crate::stripe::Error) -> bool {
-    if !error.is_missing_customer() {
-        return false;
-    }
+    error.is_missing_customer() && forget_customer(state, customer).await
+}
+
+/// The account forgets `customer`, which Stripe no longer has; whether it did.
+async fn forget_customer(state: &AppState, customer: &str) -> bool {
     match state.store.forget_stripe_customer(customer).await {
         Ok(_) => {
             tracing::warn!(customer, "Stripe has no such Customer any more (deleted, its webhook missed): its account gets a new one");
@@ -186,7 +188,13 @@ pub async fn saved_methods(state: &AppState, request: &Request) -> Result<Vec<Sa
     let Some(customer) = account.stripe_customer_id.as_deref().and_then(|id| CustomerId::parse(id).ok()) else {
         return Ok(Vec::new());
     };
-    list_saved(state, &customer).await.map_err(AppError::from)
+    match list_saved(state, &customer).await {
+        Ok(saved) => Ok(saved),
+        // The request names only the Customer: deleted at Stripe, unbeknown to the shop.
+        // Its cards went with it; the account gets a new one when it next needs one.
+        Err(error) if error.is_missing_object() && forget_customer(state, customer.as_str()).await => Ok(Vec::new()),
+        Err(error) => Err(AppError::from(error)),
+    }
 }
 
 /// A customer's saved cards as the pages show them.

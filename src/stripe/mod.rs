@@ -69,6 +69,12 @@ impl Error {
         matches!(self, Error::Api(error) if error.code.as_deref() == Some("resource_missing") && error.param.as_deref() == Some("customer"))
     }
 
+    /// Stripe has no such object as the request's path names (a 404; its `param`, if
+    /// any, names the path's id).
+    pub fn is_missing_object(&self) -> bool {
+        matches!(self, Error::Api(error) if error.status == 404 && error.code.as_deref() == Some("resource_missing"))
+    }
+
     /// Stripe is unavailable (no reply, 5xx, 429, or a conflict that retries did not
     /// resolve): nothing the shopper did wrong; safe to try again later.
     pub fn is_unavailable(&self) -> bool {

@@ -1103,6 +1103,11 @@ async fn a_deleted_customer_is_retrieved_as_deleted_and_cannot_be_changed() {
     );
     let again = stripe.send(stripe.http.delete(stripe.url(&format!("/v1/customers/{id}"))).bearer_auth(SECRET_KEY)).await;
     assert_eq!(again.status, 404);
+    // Nor are its payment methods listed, by either route.
+    let listed = stripe.get(&format!("/v1/customers/{id}/payment_methods")).await;
+    assert_eq!((listed.status, listed.body["error"]["code"].as_str()), (404, Some("resource_missing")), "{}", listed.body);
+    let listed = stripe.get(&format!("/v1/payment_methods?customer={id}")).await;
+    assert_eq!((listed.status, listed.body["error"]["param"].as_str()), (400, Some("customer")), "{}", listed.body);
     // The event carries the customer as it was.
     let events = stripe.get("/v1/events?type=customer.deleted").await.body;
     assert_eq!(events["data"][0]["data"]["object"]["email"], "a@example.com");

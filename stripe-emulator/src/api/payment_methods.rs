@@ -384,7 +384,7 @@ fn list_filtered(ctx: &Ctx<'_>, customer: &str, params: &Params, url: &str) -> R
 /// `GET /v1/customers/{id}/payment_methods`.
 pub fn list_for_customer(ctx: &mut Ctx<'_>, customer: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    if ctx.account.get_kind("customer", customer).is_none() {
+    if ctx.account.get_kind("customer", customer).is_none_or(|c| c["deleted"] == true) {
         return Err(ApiError::no_such("customer", customer));
     }
     list_filtered(ctx, customer, params, &format!("/v1/customers/{customer}/payment_methods"))
@@ -394,7 +394,7 @@ pub fn list_for_customer(ctx: &mut Ctx<'_>, customer: &str, params: &Params) -> 
 pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
     let customer = params.required_str("customer")?.to_owned();
-    if ctx.account.get_kind("customer", &customer).is_none() {
+    if ctx.account.get_kind("customer", &customer).is_none_or(|c| c["deleted"] == true) {
         return Err(ApiError::no_such_param("customer", &customer, "customer"));
     }
     list_filtered(ctx, &customer, params, "/v1/payment_methods")
