@@ -10,8 +10,23 @@ use storefront::error::AppError;
 mod support;
 
 /// The arguments the server functions take, each given every odd value below.
-const FIELDS: &[&str] =
-    &["product_id", "quantity", "page", "id", "code", "email", "password", "confirmation_token", "payment_method", "payment_intent"];
+const FIELDS: &[&str] = &[
+    "product_id",
+    "quantity",
+    "page",
+    "id",
+    "code",
+    "email",
+    "password",
+    "confirmation_token",
+    "payment_method",
+    "payment_intent",
+    "quote",
+    "locale",
+    "subscription",
+    "attempt",
+    "authenticate",
+];
 
 fn odd_values() -> Vec<String> {
     vec![
