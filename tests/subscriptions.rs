@@ -983,6 +983,29 @@ async fn an_overdue_subscription_ended_as_the_shopper_pays_it_is_nothing_left_to
     assert_eq!(shop.charged().await.len(), 1, "the first invoice only");
 }
 
+/// The merchant deletes an overdue subscriber's Customer in the Dashboard, and the
+/// webhooks that would tell the shop are missed. Stripe ended the subscription with
+/// the Customer: the shopper's "pay now" is told there is nothing left to pay, the
+/// account shows the subscription ended and no saved cards, and the account gets a new
+/// Customer when it next needs one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overdue_subscription_whose_customer_was_deleted_at_stripe_is_nothing_left_to_pay() {
+    let shop = shop().await;
+    let (subscription, added) = shop.past_due_with_another_card("customer-gone@example.com").await;
+    let page = shop.page("/account").await;
+    support::miss_webhooks_from_now_on(&shop.stripe).await;
+    let customer = shop.stripe(Method::GET, &format!("/v1/payment_methods/{added}"), &[]).await["customer"].as_str().unwrap().to_owned();
+    assert_eq!(shop.stripe(Method::DELETE, &format!("/v1/customers/{customer}"), &[]).await["deleted"], true);
+
+    let (status, reply) = shop.pay_overdue(&page, &subscription.id, &added, None).await;
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.to_string().contains("nothing left to pay"), "{reply}");
+    assert_eq!(shop.only_subscription().await.state.status, "canceled");
+    let account = shop.page("/account").await;
+    assert!(account.contains(r#"data-testid="no-saved-cards""#), "{account}");
+    assert_eq!(shop.charged().await.len(), 1, "the first invoice only");
+}
+
 /// A window's purchase waits on a slow Stripe (its product's request held up) for so
 /// long that its claim lapses, and another window takes the claim over. When the first
 /// one goes on, it finds its claim gone and stops before making a subscription: the

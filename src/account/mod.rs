@@ -12,5 +12,7 @@ mod view;
 pub use api::*;
 pub use model::*;
 #[cfg(feature = "ssr")]
-pub use service::{card_setup, current_account, customer_of, forget_if_gone, list_saved, saved_methods, setup_return, summary};
+pub use service::{
+    card_setup, current_account, customer_of, forget_customer, forget_if_gone, list_saved, saved_methods, setup_return, summary,
+};
 pub use view::*;

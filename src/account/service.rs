@@ -169,7 +169,7 @@ pub async fn forget_if_gone(state: &AppState, customer: &str, error: &crate::str
 }
 
 /// The account forgets `customer`, which Stripe no longer has; whether it did.
-async fn forget_customer(state: &AppState, customer: &str) -> bool {
+pub async fn forget_customer(state: &AppState, customer: &str) -> bool {
     match state.store.forget_stripe_customer(customer).await {
         Ok(_) => {
             tracing::warn!(customer, "Stripe has no such Customer any more (deleted, its webhook missed): its account gets a new one");

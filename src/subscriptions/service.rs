@@ -623,7 +623,17 @@ pub async fn pay_overdue(
     // One of this account's own cards (Stripe would refuse another customer's anyway).
     let method = PaymentMethodId::parse(payment_method).map_err(|_| no_card())?;
     let customer = account.stripe_customer_id.as_deref().and_then(|c| CustomerId::parse(c).ok()).ok_or_else(no_card)?;
-    if !list_saved(state, &customer).await?.iter().any(|card| card.id == method.as_str()) {
+    let saved = match list_saved(state, &customer).await {
+        Ok(saved) => saved,
+        // The Customer deleted at Stripe, unbeknown to the shop: its subscriptions ended
+        // with it. Forgotten, and the subscription read again.
+        Err(error) if error.is_missing_object() => {
+            crate::account::forget_customer(state, customer.as_str()).await;
+            return Err(no_longer_overdue(state, request, &id).await?);
+        }
+        Err(error) => return Err(AppError::from(error)),
+    };
+    if !saved.iter().any(|card| card.id == method.as_str()) {
         return Err(no_card());
     }
     let key = |step: &str| format!("overdue-{step}-{attempt}-{method}");
