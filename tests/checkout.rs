@@ -677,4 +677,11 @@ async fn a_payment_returning_to_another_browser_shows_its_outcome_by_its_client_
     // The browser that paid sees its order, as before.
     let own = shop.shopper.get(complete(&secret)).send().await.unwrap().text().await.unwrap();
     assert!(own.contains(&format!("/orders/{}", reply["order_id"].as_str().unwrap())) && !own.contains("another browser"), "{own}");
+    // Once the merchant has deleted their test data, Stripe has no such payment: the
+    // page says so (404), as for any other, rather than failing.
+    support::wait_all_delivered(&shop.stripe).await;
+    assert!(support::client().post(format!("{}/_emulator/reset", shop.stripe)).send().await.unwrap().status().is_success());
+    let gone = shop.shopper.get(complete(&secret)).send().await.unwrap();
+    assert_eq!(gone.status(), 404);
+    assert!(gone.text().await.unwrap().contains("There is no such payment."));
 }

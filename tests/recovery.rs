@@ -119,3 +119,81 @@ async fn reconciliation_settles_an_order_whose_webhook_never_came() {
     let order_id = paid["order_id"].as_str().unwrap();
     assert_eq!(wait_for_status(&client, &shop, order_id, "paid").await, "paid");
 }
+
+/// The merchant deletes their test data ("Delete all test data" in the Dashboard, which
+/// sends no webhooks) while an order still waits for Stripe's word: Stripe has no such
+/// PaymentIntent any more. That order is left as it is (Stripe's 404 says nothing of
+/// whether it was paid), and the orders after it are reconciled all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_whose_payment_stripe_no_longer_has_does_not_hold_up_the_others() {
+    let db = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", db.path().join("shop.db").display());
+    let port = support::net::free_port();
+    let emulator =
+        stripe_emulator::spawn(stripe_emulator::Config { addr: "127.0.0.1:0".parse().unwrap(), ..Default::default() }).await.unwrap();
+    let (shop, stripe) = (format!("http://127.0.0.1:{port}"), emulator.base_url().to_owned());
+    let client = support::shopper();
+
+    // Two payments whose webhooks never come, the test data deleted between them; no
+    // reconciliation meanwhile.
+    let stop = start(config(&db_url, port, &stripe, &[("RECONCILE_AFTER_SECS", "3600")])).await;
+    let vanished = pay(&client, &shop, &stripe, "pm_card_visa").await["order_id"].as_str().unwrap().to_owned();
+    let reset = client.post(format!("{stripe}/_emulator/reset")).send().await.unwrap();
+    assert!(reset.status().is_success());
+    let paid = pay(&client, &shop, &stripe, "pm_card_visa").await["order_id"].as_str().unwrap().to_owned();
+    stop.send(()).unwrap();
+    let down =
+        support::poll_until(100, || async { support::client().get(format!("{shop}/health")).send().await.is_err() }, |down| *down).await;
+    assert!(down, "the storefront still answers after being stopped");
+    // The vanished one has waited longer (both were made within a second or so):
+    // reconciliation, oldest first, comes to it first.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db_url).await.unwrap();
+    sqlx::query("UPDATE orders SET updated_at = updated_at - 60 WHERE id = $1").bind(&vanished).execute(&pool).await.unwrap();
+    pool.close().await;
+
+    let _stop = start(config(&db_url, port, &stripe, &[("RECONCILE_AFTER_SECS", "0"), ("RECONCILE_EVERY_SECS", "1")])).await;
+    assert_eq!(wait_for_status(&client, &shop, &paid, "paid").await, "paid");
+    let order = post(&client, format!("{shop}/api/orders/get"), &[("id", vanished.as_str())]).await;
+    assert_eq!(order["status"], "confirming", "{order}");
+}
+
+/// As above, for payments left waiting for 3-D Secure: one whose PaymentIntent Stripe
+/// no longer has is left as it is, and the one after it is still canceled as
+/// abandoned (its order failed, its stock back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_authentication_stripe_no_longer_has_does_not_hold_up_the_others() {
+    let db = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", db.path().join("shop.db").display());
+    let port = support::net::free_port();
+    let emulator =
+        stripe_emulator::spawn(stripe_emulator::Config { addr: "127.0.0.1:0".parse().unwrap(), ..Default::default() }).await.unwrap();
+    let (shop, stripe) = (format!("http://127.0.0.1:{port}"), emulator.base_url().to_owned());
+    let (first, second) = (support::shopper(), support::shopper());
+
+    let stop = start(config(&db_url, port, &stripe, &[("RECONCILE_AFTER_SECS", "3600"), ("ABANDON_AFTER_SECS", "3600")])).await;
+    let vanished = pay(&first, &shop, &stripe, "pm_card_threeDSecure2Required").await;
+    assert_eq!(vanished["status"], "RequiresAction", "{vanished}");
+    let reset = first.post(format!("{stripe}/_emulator/reset")).send().await.unwrap();
+    assert!(reset.status().is_success());
+    let left = pay(&second, &shop, &stripe, "pm_card_threeDSecure2Required").await;
+    assert_eq!(left["status"], "RequiresAction", "{left}");
+    stop.send(()).unwrap();
+    let down =
+        support::poll_until(100, || async { support::client().get(format!("{shop}/health")).send().await.is_err() }, |down| *down).await;
+    assert!(down, "the storefront still answers after being stopped");
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db_url).await.unwrap();
+    let vanished = vanished["order_id"].as_str().unwrap();
+    sqlx::query("UPDATE orders SET updated_at = updated_at - 60 WHERE id = $1").bind(vanished).execute(&pool).await.unwrap();
+    pool.close().await;
+
+    let abandon_now = [("RECONCILE_AFTER_SECS", "0"), ("RECONCILE_EVERY_SECS", "1"), ("ABANDON_AFTER_SECS", "0")];
+    let _stop = start(config(&db_url, port, &stripe, &abandon_now)).await;
+    assert_eq!(wait_for_status(&second, &shop, left["order_id"].as_str().unwrap(), "failed").await, "failed");
+    let order = post(&first, format!("{shop}/api/orders/get"), &[("id", vanished)]).await;
+    assert_eq!(order["status"], "confirming", "{order}");
+    // Its shopper pays again: the payment that vanished does not stand in the way.
+    let again = pay(&first, &shop, &stripe, "pm_card_visa").await;
+    assert_eq!(again["status"], "Succeeded", "{again}");
+}

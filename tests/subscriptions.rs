@@ -1006,6 +1006,37 @@ async fn an_overdue_subscription_whose_customer_was_deleted_at_stripe_is_nothing
     assert_eq!(shop.charged().await.len(), 1, "the first invoice only");
 }
 
+/// The merchant empties their test account ("Delete all test data" in the Dashboard,
+/// which sends no webhooks): the subscription the shop recorded is no longer at Stripe.
+/// Changing it tells the shopper it has ended, and buying it again is not refused: the
+/// first try makes the account a new Customer (Stripe has none by the old id), the next
+/// one subscribes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_no_longer_at_stripe_is_ended_and_can_be_bought_again() {
+    let shop = shop().await;
+    let old = shop.subscribed("wiped@example.com").await;
+    support::wait_all_delivered(&shop.stripe).await;
+    shop.control("reset", json!({})).await;
+
+    let (status, ended) = shop.api("account/subscription/cancel", &[("subscription", &old.id)]).await;
+    assert_eq!(status, 400, "{ended}");
+    assert!(ended.to_string().contains("has ended"), "{ended}");
+    assert_eq!(shop.only_subscription().await.state.status, "canceled");
+
+    let (status, cart) = shop.add("coffee-beans").await;
+    assert_eq!(status, 200, "{cart}");
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, renewed) = shop.confirm(&token).await;
+    assert_eq!(status, 400, "{renewed}");
+    assert!(renewed.to_string().contains("had to be set up again"), "{renewed}");
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, paid) = shop.confirm(&token).await;
+    assert_eq!((status, paid["status"].as_str()), (200, Some("Succeeded")), "{paid}");
+    let subscriptions = shop.store.subscriptions_page(None, 10).await.unwrap();
+    let statuses: Vec<&str> = subscriptions.iter().map(|record| record.state.status.as_str()).collect();
+    assert_eq!(statuses.iter().filter(|status| **status == "active").count(), 1, "{statuses:?}");
+}
+
 /// A window's purchase waits on a slow Stripe (its product's request held up) for so
 /// long that its claim lapses, and another window takes the claim over. When the first
 /// one goes on, it finds its claim gone and stops before making a subscription: the

@@ -17,7 +17,7 @@ use crate::store::{AccountRecord, InvoiceEffect, NewSubscription, PaidInvoice, S
 use crate::stripe::ids::{ConfirmationTokenId, CustomerId, InvoiceId, PaymentIntentId, PaymentMethodId, SubscriptionId};
 use crate::stripe::types::{
     ConfirmPaymentIntent, CreateProduct, CreateSubscription, Expandable, Invoice, PaymentIntent, PaymentIntentStatus, PriceData,
-    RecurringParams, Subscription, SubscriptionItemParams, SubscriptionPaymentSettings,
+    RecurringParams, Subscription, SubscriptionItemParams, SubscriptionPaymentSettings, SubscriptionStatus,
 };
 
 /// Milliseconds: when a read (or change) of a subscription was sent to Stripe, which
@@ -435,11 +435,20 @@ async fn ensure_product(state: &AppState, id: &str, name: &str) -> Result<(), Ap
 /// Reads subscription `id` from Stripe and keeps what it says (if it is this shop's),
 /// and records its latest invoice once paid. Returns that invoice's order.
 pub async fn refresh(state: &AppState, id: &SubscriptionId) -> Result<Option<String>, AppError> {
-    if state.store.subscription(id.as_str()).await?.is_none() {
-        return Ok(None);
-    }
+    let Some(record) = state.store.subscription(id.as_str()).await? else { return Ok(None) };
     let asked_at = now_ms();
-    let subscription = state.payments.stripe.retrieve_subscription(id).await?;
+    let subscription = match state.payments.stripe.retrieve_subscription(id).await {
+        Ok(subscription) => subscription,
+        // No longer at Stripe: the merchant deleted their test data, which sends no
+        // webhooks. It bills nothing more: ended, for the shop and the shopper.
+        Err(error) if error.is_missing_object() => {
+            tracing::warn!(subscription = %id, "Stripe has no such subscription any more (test data deleted?): recorded as ended");
+            let ended = SubscriptionState { status: SubscriptionStatus::Canceled.as_str().to_owned(), ..record.state };
+            state.store.sync_subscription(id.as_str(), ended, None, asked_at, session::now()).await?;
+            return Ok(None);
+        }
+        Err(error) => return Err(AppError::from(error)),
+    };
     state.store.sync_subscription(id.as_str(), state_of(&subscription), quantity_of(&subscription), asked_at, session::now()).await?;
     match &subscription.latest_invoice {
         Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("paid") => record_invoice(state, invoice).await,
@@ -548,7 +557,11 @@ pub async fn set_quantity(state: &AppState, request: &Request, id: &str, quantit
         let most = request.locale.money(Money::new(MAXIMUM_CHARGE, currency));
         return Err(AppError::invalid(crate::i18n::fill(request.texts().maximum_charge_renewal(), &[&most])));
     }
-    let current = state.payments.stripe.retrieve_subscription(&id).await?;
+    let current = match state.payments.stripe.retrieve_subscription(&id).await {
+        Ok(current) => current,
+        Err(error) if error.is_missing_object() => return Err(ended_meanwhile(state, request, &id).await),
+        Err(error) => return Err(AppError::from(error)),
+    };
     let Some(item) = current.items.data.first() else { return Err(AppError::Internal) };
     // A fresh key: the same quantity set twice (a double click) is harmless anyway.
     let key = session::random_id("subscription-quantity");
@@ -580,15 +593,23 @@ async fn keep_change(
 ) -> Result<(), AppError> {
     let updated = match answer {
         Ok(updated) => updated,
-        Err(crate::stripe::Error::Api(api)) if api.status == 400 => {
-            tracing::info!(subscription = %id, message = %api.message, "Stripe refused to change a subscription");
-            let _ = refresh(state, id).await;
-            return Err(AppError::invalid(request.texts().subscription_ended()));
+        Err(error) if error.is_missing_object() || matches!(&error, crate::stripe::Error::Api(api) if api.status == 400) => {
+            tracing::info!(subscription = %id, %error, "Stripe refused to change a subscription");
+            return Err(ended_meanwhile(state, request, id).await);
         }
         Err(error) => return Err(AppError::from(error)),
     };
     state.store.sync_subscription(id.as_str(), state_of(&updated), quantity_of(&updated), asked_at, session::now()).await?;
     Ok(())
+}
+
+/// Subscription `id`, which Stripe would not change, has ended (at Stripe, unbeknown to
+/// the shop): read again and kept, and the shopper told.
+async fn ended_meanwhile(state: &AppState, request: &Request, id: &SubscriptionId) -> AppError {
+    if let Err(error) = refresh(state, id).await {
+        tracing::warn!(?error, subscription = %id, "could not read again a subscription Stripe would not change");
+    }
+    AppError::invalid(request.texts().subscription_ended())
 }
 
 /// Pays the open invoice of the signed-in shopper's `past_due` subscription now with
