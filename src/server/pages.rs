@@ -153,10 +153,14 @@ pub async fn order(State(state): State<AppState>, id: Result<Path<String>, PathR
     page.render(&state, found(&order), head, move || view! { <crate::orders::OrderPage order/> })
 }
 
-/// A page about one thing (an order, a payment): 404 when it names none of the
-/// visitor's, 200 otherwise (the page says what went wrong, if anything).
+/// A page about one thing (an order, a payment): 200 when it is shown; else the
+/// error's own status (404 when it names none of the visitor's, 503 when Stripe or the
+/// database is unavailable, …), the page saying what went wrong.
 fn found<T>(shown: &Result<T, AppError>) -> StatusCode {
-    if matches!(shown, Err(AppError::NotFound(_))) { StatusCode::NOT_FOUND } else { StatusCode::OK }
+    match shown {
+        Ok(_) => StatusCode::OK,
+        Err(error) => StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+    }
 }
 
 /// `/account`: sign in or up; signed in, the account with its saved cards' island.
