@@ -58,6 +58,56 @@ async fn wait_for_status(client: &reqwest::Client, shop: &str, order_id: &str, w
     support::poll_until(150, status, |status| status == wanted).await
 }
 
+/// Stops the storefront at `shop` and waits until it no longer answers.
+async fn stop_and_wait(stop: oneshot::Sender<()>, shop: &str) {
+    stop.send(()).unwrap();
+    let down =
+        support::poll_until(100, || async { support::client().get(format!("{shop}/health")).send().await.is_err() }, |down| *down).await;
+    assert!(down, "the storefront still answers after being stopped");
+}
+
+/// A storefront's database and address, beside an emulator with no webhook endpoint:
+/// every event is lost.
+struct Unheard {
+    _db: tempfile::TempDir,
+    _emulator: stripe_emulator::Emulator,
+    db_url: String,
+    port: u16,
+    shop: String,
+    stripe: String,
+}
+
+impl Unheard {
+    async fn new() -> Unheard {
+        let db = tempfile::tempdir().unwrap();
+        let db_url = format!("sqlite://{}", db.path().join("shop.db").display());
+        let port = support::net::free_port();
+        let emulator =
+            stripe_emulator::spawn(stripe_emulator::Config { addr: "127.0.0.1:0".parse().unwrap(), ..Default::default() }).await.unwrap();
+        let (shop, stripe) = (format!("http://127.0.0.1:{port}"), emulator.base_url().to_owned());
+        Unheard { _db: db, _emulator: emulator, db_url, port, shop, stripe }
+    }
+
+    async fn start(&self, extra: &[(&str, &str)]) -> oneshot::Sender<()> {
+        start(config(&self.db_url, self.port, &self.stripe, extra)).await
+    }
+
+    /// "Delete all test data": Stripe forgets every object.
+    async fn delete_test_data(&self) {
+        let reset = support::client().post(format!("{}/_emulator/reset", self.stripe)).send().await.unwrap();
+        assert!(reset.status().is_success());
+    }
+
+    /// Makes `order` look a minute older (with the storefront stopped): of orders made
+    /// within the same second or so, reconciliation, oldest first, comes to it first.
+    async fn age(&self, order: &str) {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&self.db_url).await.unwrap();
+        sqlx::query("UPDATE orders SET updated_at = updated_at - 60 WHERE id = $1").bind(order).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_sent_while_the_storefront_is_down_arrive_after_it_restarts() {
     let db = tempfile::tempdir().unwrap();
@@ -78,11 +128,7 @@ async fn events_sent_while_the_storefront_is_down_arrive_after_it_restarts() {
     // 3-D Secure pending: nothing is paid yet.
     let waiting = pay(&client, &shop, &stripe, "pm_card_threeDSecure2Required").await;
     let order_id = waiting["order_id"].as_str().unwrap().to_owned();
-    stop.send(()).unwrap();
-    // Wait until the storefront no longer answers.
-    let down =
-        support::poll_until(100, || async { support::client().get(format!("{shop}/health")).send().await.is_err() }, |down| *down).await;
-    assert!(down, "the storefront still answers after being stopped");
+    stop_and_wait(stop, &shop).await;
 
     // The shopper completes 3-D Secure while the storefront is down: Stripe's events fail.
     let url = format!("{stripe}/v1/payment_intents/{}", waiting["payment_intent"].as_str().unwrap());
@@ -106,18 +152,13 @@ async fn events_sent_while_the_storefront_is_down_arrive_after_it_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconciliation_settles_an_order_whose_webhook_never_came() {
-    let db = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", db.path().join("shop.db").display());
-    let port = support::net::free_port();
-    // No webhook endpoint at all: every event is lost.
-    let emulator =
-        stripe_emulator::spawn(stripe_emulator::Config { addr: "127.0.0.1:0".parse().unwrap(), ..Default::default() }).await.unwrap();
-    let (shop, stripe) = (format!("http://127.0.0.1:{port}"), emulator.base_url().to_owned());
+    let unheard = Unheard::new().await;
+    let (shop, stripe) = (&unheard.shop, &unheard.stripe);
     let client = support::shopper();
-    let _stop = start(config(&db_url, port, &stripe, &[("RECONCILE_AFTER_SECS", "0"), ("RECONCILE_EVERY_SECS", "1")])).await;
-    let paid = pay(&client, &shop, &stripe, "pm_card_visa").await;
+    let _stop = unheard.start(&[("RECONCILE_AFTER_SECS", "0"), ("RECONCILE_EVERY_SECS", "1")]).await;
+    let paid = pay(&client, shop, stripe, "pm_card_visa").await;
     let order_id = paid["order_id"].as_str().unwrap();
-    assert_eq!(wait_for_status(&client, &shop, order_id, "paid").await, "paid");
+    assert_eq!(wait_for_status(&client, shop, order_id, "paid").await, "paid");
 }
 
 /// The merchant deletes their test data ("Delete all test data" in the Dashboard, which
@@ -126,34 +167,21 @@ async fn reconciliation_settles_an_order_whose_webhook_never_came() {
 /// whether it was paid), and the orders after it are reconciled all the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_whose_payment_stripe_no_longer_has_does_not_hold_up_the_others() {
-    let db = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", db.path().join("shop.db").display());
-    let port = support::net::free_port();
-    let emulator =
-        stripe_emulator::spawn(stripe_emulator::Config { addr: "127.0.0.1:0".parse().unwrap(), ..Default::default() }).await.unwrap();
-    let (shop, stripe) = (format!("http://127.0.0.1:{port}"), emulator.base_url().to_owned());
+    let unheard = Unheard::new().await;
+    let (shop, stripe) = (&unheard.shop, &unheard.stripe);
     let client = support::shopper();
 
     // Two payments whose webhooks never come, the test data deleted between them; no
     // reconciliation meanwhile.
-    let stop = start(config(&db_url, port, &stripe, &[("RECONCILE_AFTER_SECS", "3600")])).await;
-    let vanished = pay(&client, &shop, &stripe, "pm_card_visa").await["order_id"].as_str().unwrap().to_owned();
-    let reset = client.post(format!("{stripe}/_emulator/reset")).send().await.unwrap();
-    assert!(reset.status().is_success());
-    let paid = pay(&client, &shop, &stripe, "pm_card_visa").await["order_id"].as_str().unwrap().to_owned();
-    stop.send(()).unwrap();
-    let down =
-        support::poll_until(100, || async { support::client().get(format!("{shop}/health")).send().await.is_err() }, |down| *down).await;
-    assert!(down, "the storefront still answers after being stopped");
-    // The vanished one has waited longer (both were made within a second or so):
-    // reconciliation, oldest first, comes to it first.
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&db_url).await.unwrap();
-    sqlx::query("UPDATE orders SET updated_at = updated_at - 60 WHERE id = $1").bind(&vanished).execute(&pool).await.unwrap();
-    pool.close().await;
+    let stop = unheard.start(&[("RECONCILE_AFTER_SECS", "3600")]).await;
+    let vanished = pay(&client, shop, stripe, "pm_card_visa").await["order_id"].as_str().unwrap().to_owned();
+    unheard.delete_test_data().await;
+    let paid = pay(&client, shop, stripe, "pm_card_visa").await["order_id"].as_str().unwrap().to_owned();
+    stop_and_wait(stop, shop).await;
+    unheard.age(&vanished).await;
 
-    let _stop = start(config(&db_url, port, &stripe, &[("RECONCILE_AFTER_SECS", "0"), ("RECONCILE_EVERY_SECS", "1")])).await;
-    assert_eq!(wait_for_status(&client, &shop, &paid, "paid").await, "paid");
+    let _stop = unheard.start(&[("RECONCILE_AFTER_SECS", "0"), ("RECONCILE_EVERY_SECS", "1")]).await;
+    assert_eq!(wait_for_status(&client, shop, &paid, "paid").await, "paid");
     let order = post(&client, format!("{shop}/api/orders/get"), &[("id", vanished.as_str())]).await;
     assert_eq!(order["status"], "confirming", "{order}");
 }
@@ -163,37 +191,25 @@ async fn an_order_whose_payment_stripe_no_longer_has_does_not_hold_up_the_others
 /// abandoned (its order failed, its stock back).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abandoned_authentication_stripe_no_longer_has_does_not_hold_up_the_others() {
-    let db = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", db.path().join("shop.db").display());
-    let port = support::net::free_port();
-    let emulator =
-        stripe_emulator::spawn(stripe_emulator::Config { addr: "127.0.0.1:0".parse().unwrap(), ..Default::default() }).await.unwrap();
-    let (shop, stripe) = (format!("http://127.0.0.1:{port}"), emulator.base_url().to_owned());
+    let unheard = Unheard::new().await;
+    let (shop, stripe) = (&unheard.shop, &unheard.stripe);
     let (first, second) = (support::shopper(), support::shopper());
 
-    let stop = start(config(&db_url, port, &stripe, &[("RECONCILE_AFTER_SECS", "3600"), ("ABANDON_AFTER_SECS", "3600")])).await;
-    let vanished = pay(&first, &shop, &stripe, "pm_card_threeDSecure2Required").await;
+    let stop = unheard.start(&[("RECONCILE_AFTER_SECS", "3600"), ("ABANDON_AFTER_SECS", "3600")]).await;
+    let vanished = pay(&first, shop, stripe, "pm_card_threeDSecure2Required").await;
     assert_eq!(vanished["status"], "RequiresAction", "{vanished}");
-    let reset = first.post(format!("{stripe}/_emulator/reset")).send().await.unwrap();
-    assert!(reset.status().is_success());
-    let left = pay(&second, &shop, &stripe, "pm_card_threeDSecure2Required").await;
+    unheard.delete_test_data().await;
+    let left = pay(&second, shop, stripe, "pm_card_threeDSecure2Required").await;
     assert_eq!(left["status"], "RequiresAction", "{left}");
-    stop.send(()).unwrap();
-    let down =
-        support::poll_until(100, || async { support::client().get(format!("{shop}/health")).send().await.is_err() }, |down| *down).await;
-    assert!(down, "the storefront still answers after being stopped");
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&db_url).await.unwrap();
+    stop_and_wait(stop, shop).await;
     let vanished = vanished["order_id"].as_str().unwrap();
-    sqlx::query("UPDATE orders SET updated_at = updated_at - 60 WHERE id = $1").bind(vanished).execute(&pool).await.unwrap();
-    pool.close().await;
+    unheard.age(vanished).await;
 
-    let abandon_now = [("RECONCILE_AFTER_SECS", "0"), ("RECONCILE_EVERY_SECS", "1"), ("ABANDON_AFTER_SECS", "0")];
-    let _stop = start(config(&db_url, port, &stripe, &abandon_now)).await;
-    assert_eq!(wait_for_status(&second, &shop, left["order_id"].as_str().unwrap(), "failed").await, "failed");
+    let _stop = unheard.start(&[("RECONCILE_AFTER_SECS", "0"), ("RECONCILE_EVERY_SECS", "1"), ("ABANDON_AFTER_SECS", "0")]).await;
+    assert_eq!(wait_for_status(&second, shop, left["order_id"].as_str().unwrap(), "failed").await, "failed");
     let order = post(&first, format!("{shop}/api/orders/get"), &[("id", vanished)]).await;
     assert_eq!(order["status"], "confirming", "{order}");
     // Its shopper pays again: the payment that vanished does not stand in the way.
-    let again = pay(&first, &shop, &stripe, "pm_card_visa").await;
+    let again = pay(&first, shop, stripe, "pm_card_visa").await;
     assert_eq!(again["status"], "Succeeded", "{again}");
 }
