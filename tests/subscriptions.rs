@@ -1018,6 +1018,11 @@ async fn a_subscription_no_longer_at_stripe_is_ended_and_can_be_bought_again() {
     support::wait_all_delivered(&shop.stripe).await;
     shop.control("reset", json!({})).await;
 
+    // The result page of its first payment: no such payment, as for any other.
+    let paid_with = old.first_payment_intent_id.clone().unwrap();
+    let page = shop.shopper.get(format!("{}/checkout/complete?payment_intent={paid_with}", shop.base)).send().await.unwrap();
+    assert_eq!(page.status(), 404);
+    assert!(page.text().await.unwrap().contains("There is no such payment."));
     let (status, ended) = shop.api("account/subscription/cancel", &[("subscription", &old.id)]).await;
     assert_eq!(status, 400, "{ended}");
     assert!(ended.to_string().contains("has ended"), "{ended}");
