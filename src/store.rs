@@ -39,7 +39,7 @@ pub use outbox::{DueMessage, OutboxEntry};
 pub use refunds::{RefundEffect, RefundRecord, RefundReport, RefundStatus, Refunds};
 pub use sessions::{CartAdd, CartContents, VisitRecord};
 pub use subscriptions::{
-    InvoiceEffect, NewSubscription, PaidInvoice, RENEWAL_FAILED, SubscriptionRecord, SubscriptionState, SubscriptionTerms,
+    InvoiceEffect, ItemTerms, NewSubscription, PaidInvoice, RENEWAL_FAILED, SubscriptionRecord, SubscriptionState, SubscriptionTerms,
 };
 
 /// A database fault. Its text is for the log, never for the browser.

@@ -9,7 +9,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use storefront::store::SubscriptionRecord;
+use storefront::store::{ItemTerms, SubscriptionRecord};
 
 mod support;
 
@@ -595,6 +595,23 @@ async fn a_new_quantity_is_billed_from_the_next_renewal_on_and_nothing_is_charge
     let kept = support::poll_until(200, || shop.only_subscription(), |kept| kept.terms.quantity == 2).await;
     assert_eq!(kept.terms.quantity, 2, "the Dashboard's change is kept");
 
+    // So does a new price (the merchant's "update subscription", billed from the next
+    // renewal on): the account shows it, and the renewal's order is at that price.
+    let product = at_stripe["items"]["data"][0]["price"]["product"].as_str().unwrap();
+    let form = [("product", product), ("currency", "eur"), ("unit_amount", "1500"), ("recurring[interval]", "month")];
+    let dearer = shop.stripe(Method::POST, "/v1/prices", &form).await["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/subscriptions/{id}");
+    shop.stripe(Method::POST, &path, &[("items[0][id]", item), ("items[0][price]", &dearer), ("proration_behavior", "none")]).await;
+    let kept = support::poll_until(200, || shop.only_subscription(), |kept| kept.terms.unit_amount == 1500).await;
+    assert_eq!((kept.terms.unit_amount, kept.terms.quantity), (1500, 2), "the Dashboard's new price is kept");
+    let account = shop.page("/account").await;
+    assert!(account.contains("€30.00 / month"), "the account shows the new price: {account}");
+    shop.advance_clock(32).await;
+    let orders =
+        support::poll_until(200, || async { shop.invoice_orders(id).await.0 }, |orders| orders.len() == 3 && orders[0].is_some()).await;
+    let order = shop.store.order_for_merchant(orders[0].as_deref().expect("the renewal's order")).await.unwrap().unwrap();
+    assert_eq!((order.amount, order.lines[0].quantity, order.lines[0].unit_amount), (3000, 2, 1500));
+
     // Once it is set to end, its quantity is no longer offered.
     shop.api("account/subscription/cancel", &[("subscription", id)]).await;
     assert!(!shop.page("/account").await.contains("data-testid=\"subscription-quantity\""));
@@ -868,7 +885,10 @@ async fn an_account_already_subscribed_is_not_subscribed_twice() {
     shop.delivered("customer.subscription.deleted").await;
     let read_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
     let stale = storefront::store::SubscriptionState { status: "active".into(), ..first.state.clone() };
-    shop.store.sync_subscription(&first.id, stale, None, read_at.as_millis() as i64, read_at.as_secs() as i64).await.unwrap();
+    shop.store
+        .sync_subscription(&first.id, stale, ItemTerms::default(), read_at.as_millis() as i64, read_at.as_secs() as i64)
+        .await
+        .unwrap();
     assert_eq!(shop.only_subscription().await.state.status, "active");
 
     let page = shop.page("/checkout").await;
@@ -903,7 +923,10 @@ async fn a_first_payment_authenticated_before_the_shop_heard_is_not_subscribed_a
     support::wait_all_delivered(&shop.stripe).await;
     // The webhooks that said so were missed: the record is as it was.
     let read_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
-    shop.store.sync_subscription(&first.id, first.state.clone(), None, read_at.as_millis() as i64, read_at.as_secs() as i64).await.unwrap();
+    shop.store
+        .sync_subscription(&first.id, first.state.clone(), ItemTerms::default(), read_at.as_millis() as i64, read_at.as_secs() as i64)
+        .await
+        .unwrap();
     assert_eq!(shop.only_subscription().await.state.status, "incomplete");
 
     let (status, cart) = shop.add("coffee-beans").await;
@@ -916,7 +939,10 @@ async fn a_first_payment_authenticated_before_the_shop_heard_is_not_subscribed_a
     assert!(refused.to_string().contains("You already subscribe to “Coffee beans, monthly”"), "{refused}");
     // Nor for another quantity, with the record stale again.
     let read_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
-    shop.store.sync_subscription(&first.id, first.state.clone(), None, read_at.as_millis() as i64, read_at.as_secs() as i64).await.unwrap();
+    shop.store
+        .sync_subscription(&first.id, first.state.clone(), ItemTerms::default(), read_at.as_millis() as i64, read_at.as_secs() as i64)
+        .await
+        .unwrap();
     assert_eq!(shop.only_subscription().await.state.status, "incomplete");
     let (status, cart) = shop.api("cart/set", &[("product_id", "coffee-beans"), ("quantity", "2")]).await;
     assert_eq!(status, 200, "{cart}");

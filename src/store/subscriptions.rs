@@ -46,6 +46,15 @@ pub struct SubscriptionState {
     pub cancel_at_period_end: bool,
 }
 
+/// What the subscription's item bills, as Stripe reports it (the shopper may change
+/// the quantity; the merchant may change either in the Dashboard). `None`: not said,
+/// the one kept stays.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ItemTerms {
+    pub quantity: Option<i64>,
+    pub unit_amount: Option<i64>,
+}
+
 impl SubscriptionState {
     /// Billed each period, and the shopper's to change from their account: `active`,
     /// `past_due` (a renewal to pay) or `trialing`.
@@ -238,14 +247,14 @@ impl Store {
     }
 
     /// Keeps what Stripe said of subscription `id` to a request sent at `synced_at`
-    /// (milliseconds), unless a request sent later has already been kept: its state, and its items' `quantity` when Stripe
-    /// gave one (the shopper may change it; so may the merchant, in the Dashboard).
+    /// (milliseconds), unless a request sent later has already been kept: its state, and
+    /// what its item bills, where Stripe said.
     /// `false` when the shop has no such subscription.
     pub async fn sync_subscription(
         &self,
         id: &str,
         state: SubscriptionState,
-        quantity: Option<i64>,
+        item: ItemTerms,
         synced_at: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
@@ -253,9 +262,18 @@ impl Store {
         self.write(move |tx| {
             tx.execute(
                 "UPDATE subscriptions SET status = $1, current_period_end = $2, cancel_at_period_end = $3, synced_at = $4, updated_at = $5,
-                     quantity = COALESCE($7, quantity)
+                     quantity = COALESCE($7, quantity), unit_amount = COALESCE($8, unit_amount)
                  WHERE id = $6 AND synced_at <= $4",
-                &[&state.status, &state.current_period_end, &i64::from(state.cancel_at_period_end), &synced_at, &now, &id, &quantity],
+                &[
+                    &state.status,
+                    &state.current_period_end,
+                    &i64::from(state.cancel_at_period_end),
+                    &synced_at,
+                    &now,
+                    &id,
+                    &item.quantity,
+                    &item.unit_amount,
+                ],
             )?;
             Ok(tx.scalar::<i64>("SELECT 1 FROM subscriptions WHERE id = $1", &[&id])?.is_some())
         })

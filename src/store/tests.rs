@@ -589,13 +589,13 @@ async fn an_accounts_open_subscription_is_its_live_one_first() {
         assert_eq!(open().await.as_deref(), Some("sub_waiting"));
         store.insert_subscription(new_subscription("sub_live", "acct", "sess"), 10, 0).await.unwrap();
         for (read_at, live) in (20..).zip(["active", "past_due", "trialing"]) {
-            assert!(store.sync_subscription("sub_live", status(live), None, read_at, 2).await.unwrap());
+            assert!(store.sync_subscription("sub_live", status(live), ItemTerms::default(), read_at, 2).await.unwrap());
             assert_eq!(store.subscription("sub_live").await.unwrap().unwrap().state.status, live);
             assert_eq!(open().await.as_deref(), Some("sub_live"), "{live}, though older than the waiting one");
         }
-        store.sync_subscription("sub_live", status("canceled"), None, 30, 3).await.unwrap();
+        store.sync_subscription("sub_live", status("canceled"), ItemTerms::default(), 30, 3).await.unwrap();
         assert_eq!(open().await.as_deref(), Some("sub_waiting"));
-        store.sync_subscription("sub_waiting", status("incomplete_expired"), None, 30, 3).await.unwrap();
+        store.sync_subscription("sub_waiting", status("incomplete_expired"), ItemTerms::default(), 30, 3).await.unwrap();
         assert_eq!(open().await, None);
         assert_eq!(store.open_subscription("acct", "tea").await.unwrap(), None, "another product");
     }
@@ -613,17 +613,20 @@ async fn the_newest_read_of_a_subscription_wins_and_each_paid_invoice_is_one_ord
             current_period_end: Some(end),
             cancel_at_period_end: false,
         };
+        let item = |quantity, unit_amount| ItemTerms { quantity, unit_amount };
         // A read sent at 30 is answered before one sent at 20: the one sent at 30 stays.
-        // So does its quantity; a read without one keeps the quantity kept.
-        assert!(store.sync_subscription("sub_1", state("past_due", 3_000), Some(3), 30, 1).await.unwrap());
-        assert!(store.sync_subscription("sub_1", state("active", 2_000), Some(5), 20, 2).await.unwrap());
+        // So does what its item bills; a read that does not say keeps what was kept.
+        assert!(store.sync_subscription("sub_1", state("past_due", 3_000), item(Some(3), Some(1_500)), 30, 1).await.unwrap());
+        assert!(store.sync_subscription("sub_1", state("active", 2_000), item(Some(5), Some(900)), 20, 2).await.unwrap());
         let kept = store.subscription("sub_1").await.unwrap().unwrap();
-        assert_eq!((kept.state, kept.terms.quantity), (state("past_due", 3_000), 3));
-        assert!(store.sync_subscription("sub_1", state("past_due", 3_000), None, 31, 3).await.unwrap());
-        assert_eq!(store.subscription("sub_1").await.unwrap().unwrap().terms.quantity, 3);
-        assert!(store.sync_subscription("sub_1", state("past_due", 3_000), Some(2), 32, 3).await.unwrap());
-        assert_eq!(store.subscription("sub_1").await.unwrap().unwrap().terms.quantity, 2);
-        assert!(!store.sync_subscription("sub_unknown", state("active", 1), None, 40, 3).await.unwrap());
+        assert_eq!((kept.state, kept.terms.quantity, kept.terms.unit_amount), (state("past_due", 3_000), 3, 1_500));
+        assert!(store.sync_subscription("sub_1", state("past_due", 3_000), ItemTerms::default(), 31, 3).await.unwrap());
+        let kept = store.subscription("sub_1").await.unwrap().unwrap();
+        assert_eq!((kept.terms.quantity, kept.terms.unit_amount), (3, 1_500));
+        assert!(store.sync_subscription("sub_1", state("past_due", 3_000), item(Some(2), None), 32, 3).await.unwrap());
+        let kept = store.subscription("sub_1").await.unwrap().unwrap();
+        assert_eq!((kept.terms.quantity, kept.terms.unit_amount), (2, 1_500));
+        assert!(!store.sync_subscription("sub_unknown", state("active", 1), ItemTerms::default(), 40, 3).await.unwrap());
 
         // The first invoice, reported many times at once (the reply, the result page, webhooks).
         let first = || PaidInvoice {

@@ -499,6 +499,14 @@ pub struct SubscriptionItem {
     pub id: SubscriptionItemId,
     pub current_period_end: i64,
     pub quantity: Option<u32>,
+    pub price: ItemPrice,
+}
+
+/// <https://docs.stripe.com/api/prices/object>
+#[derive(Debug, Clone, Deserialize)]
+pub struct ItemPrice {
+    /// Per unit, in the currency's minor unit (`None` for tiered prices).
+    pub unit_amount: Option<i64>,
 }
 
 /// <https://docs.stripe.com/api/invoices/object>

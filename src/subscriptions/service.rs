@@ -13,7 +13,9 @@ use crate::money::{Currency, MAXIMUM_CHARGE, Money};
 use crate::request::Request;
 use crate::session::{self, SessionId};
 use crate::state::AppState;
-use crate::store::{AccountRecord, InvoiceEffect, NewSubscription, PaidInvoice, SubscriptionRecord, SubscriptionState, SubscriptionTerms};
+use crate::store::{
+    AccountRecord, InvoiceEffect, ItemTerms, NewSubscription, PaidInvoice, SubscriptionRecord, SubscriptionState, SubscriptionTerms,
+};
 use crate::stripe::ids::{ConfirmationTokenId, CustomerId, InvoiceId, PaymentIntentId, PaymentMethodId, SubscriptionId};
 use crate::stripe::types::{
     ConfirmPaymentIntent, CreateProduct, CreateSubscription, Expandable, Invoice, PaymentIntent, PaymentIntentStatus, PriceData,
@@ -32,9 +34,11 @@ fn now_ms() -> i64 {
         .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The subscription's quantity as Stripe says it (the shop's subscriptions have one item).
-fn quantity_of(subscription: &Subscription) -> Option<i64> {
-    subscription.items.data.first().and_then(|item| item.quantity).map(i64::from)
+/// What the subscription's item bills as Stripe says it (the shop's subscriptions have
+/// one item).
+fn item_of(subscription: &Subscription) -> ItemTerms {
+    let item = subscription.items.data.first();
+    ItemTerms { quantity: item.and_then(|item| item.quantity).map(i64::from), unit_amount: item.and_then(|item| item.price.unit_amount) }
 }
 
 fn state_of(subscription: &Subscription) -> SubscriptionState {
@@ -347,7 +351,7 @@ async fn give_up(state: &AppState, request: &Request, id: &str, name: &str) -> R
         // Ended (or paid) already: kept as Stripe says.
         let now = state_of(&subscription);
         let paid = now.is_live();
-        state.store.sync_subscription(id.as_str(), now, quantity_of(&subscription), asked_at, session::now()).await?;
+        state.store.sync_subscription(id.as_str(), now, item_of(&subscription), asked_at, session::now()).await?;
         return if paid { Err(AppError::invalid(request.texts().subscription_paid_meanwhile())) } else { Ok(()) };
     }
     if let Some(invoice) = open {
@@ -384,7 +388,7 @@ async fn give_up(state: &AppState, request: &Request, id: &str, name: &str) -> R
         Err(crate::stripe::Error::Api(api)) if matches!(api.status, 400 | 404) => stripe.retrieve_subscription(&id).await?,
         Err(error) => return Err(AppError::from(error)),
     };
-    state.store.sync_subscription(id.as_str(), state_of(&ended), quantity_of(&ended), asked_at, session::now()).await?;
+    state.store.sync_subscription(id.as_str(), state_of(&ended), item_of(&ended), asked_at, session::now()).await?;
     tracing::info!(subscription = %id, "gave up an incomplete subscription of other terms: its first invoice is void");
     Ok(())
 }
@@ -404,7 +408,7 @@ async fn waiting_for_payment(
     let subscription = state.payments.stripe.retrieve_subscription(&id).await?;
     let now = state_of(&subscription);
     let paid = now.is_live();
-    state.store.sync_subscription(id.as_str(), now, quantity_of(&subscription), asked_at, session::now()).await?;
+    state.store.sync_subscription(id.as_str(), now, item_of(&subscription), asked_at, session::now()).await?;
     if paid {
         return Err(AppError::invalid(request.texts().subscription_paid_meanwhile()));
     }
@@ -444,12 +448,12 @@ pub async fn refresh(state: &AppState, id: &SubscriptionId) -> Result<Option<Str
         Err(error) if error.is_missing_object() => {
             tracing::warn!(subscription = %id, "Stripe has no such subscription any more (test data deleted?): recorded as ended");
             let ended = SubscriptionState { status: SubscriptionStatus::Canceled.as_str().to_owned(), ..record.state };
-            state.store.sync_subscription(id.as_str(), ended, None, asked_at, session::now()).await?;
+            state.store.sync_subscription(id.as_str(), ended, ItemTerms::default(), asked_at, session::now()).await?;
             return Ok(None);
         }
         Err(error) => return Err(AppError::from(error)),
     };
-    state.store.sync_subscription(id.as_str(), state_of(&subscription), quantity_of(&subscription), asked_at, session::now()).await?;
+    state.store.sync_subscription(id.as_str(), state_of(&subscription), item_of(&subscription), asked_at, session::now()).await?;
     match &subscription.latest_invoice {
         Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("paid") => record_invoice(state, invoice).await,
         _ => Ok(None),
@@ -604,7 +608,7 @@ async fn keep_change(
         }
         Err(error) => return Err(AppError::from(error)),
     };
-    state.store.sync_subscription(id.as_str(), state_of(&updated), quantity_of(&updated), asked_at, session::now()).await?;
+    state.store.sync_subscription(id.as_str(), state_of(&updated), item_of(&updated), asked_at, session::now()).await?;
     Ok(())
 }
 

@@ -285,7 +285,7 @@ test('refunds through the SDK: part, then the rest, and an over-refund refused',
   assert.deepEqual(refunds.data.map((r) => r.amount).sort(), [1000, 2000]);
 });
 
-test('subscriptions through the SDK: default_incomplete, the first invoice paid from a token, renewal, a new quantity without proration, cancel at period end', async () => {
+test('subscriptions through the SDK: default_incomplete, the first invoice paid from a token, renewal, a new quantity and a new price without proration, cancel at period end', async () => {
   const { subscription, invoice, intentId } = await incompleteSubscription('subscriber@example.com');
   assert.equal(subscription.status, 'incomplete');
   assert.equal(invoice.amount_due, 1200);
@@ -326,6 +326,20 @@ test('subscriptions through the SDK: default_incomplete, the first invoice paid 
   await control('/_emulator/clock', { advance_seconds: 31 * 24 * 3600 });
   const [renewal] = (await stripe.invoices.list({ subscription: subscription.id, limit: 1 })).data;
   assert.deepEqual([renewal.billing_reason, renewal.status, renewal.amount_paid], ['subscription_cycle', 'paid', 3600]);
+
+  // A new price, as the Dashboard's "update subscription" sets it: billed from the next renewal.
+  const product = /** @type {string} */ (item.price.product);
+  const dearer = await stripe.prices.create({ product, currency: 'eur', unit_amount: 1500, recurring: { interval: 'month' } });
+  const repriced = await stripe.subscriptions.update(subscription.id, { items: [{ id: item.id, price: dearer.id }], proration_behavior: 'none' });
+  assert.deepEqual([repriced.items.data[0].price.id, repriced.items.data[0].quantity], [dearer.id, 3]);
+  const yearly = await stripe.prices.create({ product, currency: 'eur', unit_amount: 9900, recurring: { interval: 'year' } });
+  await assert.rejects(
+    stripe.subscriptions.update(subscription.id, { items: [{ id: item.id, price: yearly.id }], proration_behavior: 'none' }),
+    (/** @type {any} */ error) => error.param === 'items[0][price]',
+  );
+  await control('/_emulator/clock', { advance_seconds: 31 * 24 * 3600 });
+  const [repricedRenewal] = (await stripe.invoices.list({ subscription: subscription.id, limit: 1 })).data;
+  assert.deepEqual([repricedRenewal.status, repricedRenewal.amount_paid], ['paid', 4500]);
 
   const ending = await stripe.subscriptions.update(subscription.id, { cancel_at_period_end: true });
   assert.equal(ending.cancel_at, ending.items.data[0].current_period_end);

@@ -277,7 +277,7 @@ pub const ROUTES: &[Route] = &[
         "SubscriptionUpdateParams",
         &[&[
             top(&["cancel_at_period_end", "default_payment_method", "description", "metadata.*", "proration_behavior", "expand"]),
-            under("items.#.", &["id", "quantity"]),
+            under("items.#.", &["id", "price", "quantity"]),
         ]],
     ),
     route("DELETE", "subscriptions/{id}", "SubscriptionCancelParams", &[&[top(&["cancellation_details.comment", "expand"])]]),

@@ -557,6 +557,35 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
                 }
                 item["quantity"] = json!(quantity);
             }
+            if let Some(price_id) = change.str("price")? {
+                let price = ctx
+                    .account
+                    .get_kind("price", price_id)
+                    .cloned()
+                    .ok_or_else(|| ApiError::no_such_param("price", price_id, &param("price")))?;
+                if price["recurring"].is_null() {
+                    return Err(ApiError::invalid_param(
+                        &param("price"),
+                        format!("The price specified ({price_id}) is a one-time price. Subscriptions take recurring prices only."),
+                    ));
+                }
+                if price["currency"] != subscription["currency"] {
+                    return Err(ApiError::invalid_param(&param("price"), "All prices on a subscription must have the same currency."));
+                }
+                // A new interval starts a new billing cycle at once (an invoice now), which
+                // the emulator does not do.
+                let recurring = &item["price"]["recurring"];
+                if price["recurring"]["interval"] != recurring["interval"]
+                    || price["recurring"]["interval_count"] != recurring["interval_count"]
+                {
+                    return Err(ApiError::invalid_param(
+                        &param("price"),
+                        "The emulator changes a price for one of the same interval only: the new price is billed from the next period on.",
+                    ));
+                }
+                item["plan"] = products::plan_of(&price);
+                item["price"] = price;
+            }
         }
         if items != subscription["items"] {
             previous["items"] = subscription["items"].clone();
