@@ -211,6 +211,14 @@ impl Shop {
         (subscription, added["id"].as_str().unwrap().to_owned())
     }
 
+    /// The merchant sets subscription `id` to end at `at` (a Unix time; empty: never), as
+    /// the Dashboard does; the subscription as the shop keeps it once it has heard.
+    async fn end_on(&self, id: &str, at: &str) -> SubscriptionRecord {
+        self.stripe(Method::POST, &format!("/v1/subscriptions/{id}"), &[("cancel_at", at)]).await;
+        let wanted = at.parse::<i64>().ok();
+        support::poll_until(200, || self.only_subscription(), |kept| kept.state.cancel_at == wanted).await
+    }
+
     /// Waits until the storefront has answered every webhook of `kind` sent so far.
     async fn delivered(&self, kind: &str) {
         support::wait_delivered(&self.stripe, kind).await;
@@ -506,6 +514,45 @@ async fn the_account_page_cancels_at_the_period_end_and_can_undo_it() {
     assert_eq!(status, 400, "{refused}");
     let account = shop.page("/account").await;
     assert!(account.contains("data-status=\"canceled\"") && !account.contains("data-testid=\"resume-subscription\""), "{account}");
+}
+
+/// The merchant sets a subscription to end on a date of their choosing (the
+/// Dashboard's "cancel on a custom date": `cancel_at`). The account page says when it
+/// ends instead of a renewal that will not come, offers nothing that would change that
+/// end, and the subscription ends then. A date after the next renewal leaves that
+/// renewal, and the shopper's own cancel, in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_date_set_in_the_dashboard_is_shown_and_kept() {
+    let shop = shop().await;
+    let subscription = shop.subscribed("dated@example.com").await;
+    let (id, period_end) = (subscription.id.as_str(), subscription.state.current_period_end.unwrap());
+    let date = |at: i64| storefront::i18n::Locale::En.date(at);
+
+    let within = period_end - 5 * 86_400;
+    assert_eq!(shop.end_on(id, &within.to_string()).await.state.cancel_at, Some(within));
+    let account = shop.page("/account").await;
+    assert!(account.contains(&format!("Ends on {}", date(within))) && !account.contains("Renews on"), "{account}");
+    for offered in ["cancel-subscription", "resume-subscription", "subscription-quantity"] {
+        assert!(!account.contains(&format!("data-testid=\"{offered}\"")), "{offered}: {account}");
+    }
+
+    let later = period_end + 10 * 86_400;
+    shop.end_on(id, &later.to_string()).await;
+    let account = shop.page("/account").await;
+    assert!(account.contains(&format!("Renews on {} · Ends on {}", date(period_end), date(later))), "{account}");
+    assert!(account.contains("data-testid=\"cancel-subscription\"") && account.contains("data-testid=\"subscription-quantity\""));
+
+    assert_eq!(shop.end_on(id, "").await.state.cancel_at, None);
+    let account = shop.page("/account").await;
+    assert!(account.contains(&format!("Renews on {}", date(period_end))) && !account.contains("Ends on"), "{account}");
+
+    // Set within the period again, it ends on that date: no renewal is billed.
+    shop.end_on(id, &within.to_string()).await;
+    shop.advance_clock(28).await;
+    shop.delivered("customer.subscription.deleted").await;
+    assert_eq!(shop.only_subscription().await.state.status, "canceled");
+    let (orders, _) = shop.invoice_orders(id).await;
+    assert_eq!(orders.len(), 1, "no renewal was billed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -52,6 +52,7 @@ pub async fn summary(state: &AppState, locale: Locale, account: Option<AccountRe
                 status: record.state.status,
                 period_end: record.state.current_period_end,
                 cancel_at_period_end: record.state.cancel_at_period_end,
+                ends_on: record.state.cancel_at.or(record.state.current_period_end.filter(|_| record.state.cancel_at_period_end)),
             })
         })
         .collect();

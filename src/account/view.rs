@@ -143,11 +143,13 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
         .map(|subscription| {
             let testid = format!("subscription-{}", subscription.id);
             let label = format!("{} × {}", subscription.quantity, subscription.name);
-            let changeable = subscription.changeable();
-            let period = subscription.period_end.filter(|_| changeable).map(|end| {
-                let template = if subscription.cancel_at_period_end { t.ends_on() } else { t.renews_on() };
-                crate::i18n::fill(template, &[&locale.date(end)])
-            });
+            let (changeable, renews) = (subscription.changeable(), subscription.renews());
+            // The next renewal, if one is to come, and the end, if one is set (the
+            // merchant may have chosen a date after a renewal or two).
+            let renewal = subscription.period_end.filter(|_| renews).map(|at| crate::i18n::fill(t.renews_on(), &[&locale.date(at)]));
+            let end = subscription.ends_on.map(|at| crate::i18n::fill(t.ends_on(), &[&locale.date(at)]));
+            let period = Some([renewal, end].into_iter().flatten().collect::<Vec<_>>().join(" · "))
+                .filter(|text| changeable && !text.is_empty());
             let overdue = subscription.pay_attempt.clone().map(|attempt| {
                 if saved.is_empty() {
                     return view! { <p class="hint" data-testid="pay-overdue-add-card">{t.add_card_to_pay_overdue()}</p> }.into_any();
@@ -156,7 +158,7 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
                     .into_any()
             });
             // How many each renewal brings, while it renews.
-            let quantity = (changeable && !subscription.cancel_at_period_end).then(|| {
+            let quantity = (changeable && renews).then(|| {
                 let (id, hint) = (subscription.id.clone(), format!("quantity-hint-{}", subscription.id));
                 view! {
                     <ActionForm action=set_quantity>
@@ -174,7 +176,9 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
                 }
             });
             let named = label.clone();
-            let form = changeable.then(move || {
+            // Undo the shopper's own end, or set one at the period's end while renewals
+            // are to come (an end the merchant chose within the period is theirs).
+            let form = (changeable && (subscription.cancel_at_period_end || renews)).then(move || {
                 let id = subscription.id.clone();
                 let label = named;
                 if subscription.cancel_at_period_end {

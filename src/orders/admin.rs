@@ -229,7 +229,11 @@ pub async fn subscriptions(State(state): State<AppState>, headers: HeaderMap, Qu
                 every = escape(&every),
                 status = escape(&subscription.state.status),
                 end = subscription.state.current_period_end.map(moment).unwrap_or_default(),
-                ending = if subscription.state.cancel_at_period_end { "cancels at period end" } else { "" },
+                ending = match (subscription.state.cancel_at_period_end, subscription.state.cancel_at) {
+                    (true, _) => "cancels at period end".to_owned(),
+                    (false, Some(at)) => format!("cancels on {}", moment(at)),
+                    (false, None) => String::new(),
+                },
             )
         })
         .collect();

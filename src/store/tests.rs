@@ -547,7 +547,12 @@ fn new_subscription(id: &str, account: &str, session: &str) -> NewSubscription {
         first_payment_intent_id: Some("pi_first".into()),
         email: Some("s@example.com".into()),
         locale: "fr".into(),
-        state: SubscriptionState { status: "incomplete".into(), current_period_end: Some(1_000), cancel_at_period_end: false },
+        state: SubscriptionState {
+            status: "incomplete".into(),
+            current_period_end: Some(1_000),
+            cancel_at_period_end: false,
+            cancel_at: None,
+        },
     }
 }
 
@@ -582,8 +587,12 @@ async fn an_accounts_open_subscription_is_its_live_one_first() {
         store.create_session("sess", 0).await.unwrap();
         store.create_account("acct", "a@example.com", "a@example.com", "hash", 0).await.unwrap();
         let open = || async { store.open_subscription("acct", "coffee-beans").await.unwrap().map(|record| record.id) };
-        let status =
-            |status: &str| SubscriptionState { status: status.into(), current_period_end: Some(1_000), cancel_at_period_end: false };
+        let status = |status: &str| SubscriptionState {
+            status: status.into(),
+            current_period_end: Some(1_000),
+            cancel_at_period_end: false,
+            cancel_at: None,
+        };
         assert_eq!(open().await, None);
         store.insert_subscription(new_subscription("sub_waiting", "acct", "sess"), 10, 1).await.unwrap();
         assert_eq!(open().await.as_deref(), Some("sub_waiting"));
@@ -612,6 +621,7 @@ async fn the_newest_read_of_a_subscription_wins_and_each_paid_invoice_is_one_ord
             status: status.into(),
             current_period_end: Some(end),
             cancel_at_period_end: false,
+            cancel_at: None,
         };
         let item = |quantity, unit_amount| ItemTerms { quantity, unit_amount };
         // A read sent at 30 is answered before one sent at 20: the one sent at 30 stays.
@@ -627,6 +637,12 @@ async fn the_newest_read_of_a_subscription_wins_and_each_paid_invoice_is_one_ord
         let kept = store.subscription("sub_1").await.unwrap().unwrap();
         assert_eq!((kept.terms.quantity, kept.terms.unit_amount), (2, 1_500));
         assert!(!store.sync_subscription("sub_unknown", state("active", 1), ItemTerms::default(), 40, 3).await.unwrap());
+        // An end date set in the Dashboard is kept, and so is its clearing.
+        let dated = SubscriptionState { cancel_at: Some(2_500), ..state("active", 3_000) };
+        assert!(store.sync_subscription("sub_1", dated.clone(), ItemTerms::default(), 33, 3).await.unwrap());
+        assert_eq!(store.subscription("sub_1").await.unwrap().unwrap().state, dated);
+        assert!(store.sync_subscription("sub_1", state("active", 3_000), ItemTerms::default(), 34, 3).await.unwrap());
+        assert_eq!(store.subscription("sub_1").await.unwrap().unwrap().state.cancel_at, None);
 
         // The first invoice, reported many times at once (the reply, the result page, webhooks).
         let first = || PaidInvoice {

@@ -480,6 +480,8 @@ pub struct Subscription {
     pub status: SubscriptionStatus,
     pub customer: String,
     pub cancel_at_period_end: bool,
+    /// When it is set to end: the period's end, or a date chosen in the Dashboard.
+    pub cancel_at: Option<i64>,
     /// Since 2025-03-31.basil the period is the items' (they share it).
     pub items: List<SubscriptionItem>,
     pub latest_invoice: Option<Expandable<Invoice>>,

@@ -15,7 +15,10 @@ pub struct AccountSubscription {
     pub status: String,
     /// When the current period ends: the next renewal, or the end.
     pub period_end: Option<i64>,
+    /// Set to end at the period's end: the shopper's choice, which they can undo.
     pub cancel_at_period_end: bool,
+    /// When it ends, if it is set to: the period's end, or a date the merchant chose.
+    pub ends_on: Option<i64>,
     /// For a `past_due` subscription, the nonce of the form that pays it: part of the
     /// payment's idempotency key, so that a form sent twice pays once.
     pub pay_attempt: Option<String>,
@@ -35,6 +38,11 @@ impl AccountSubscription {
     /// Whether it can still be canceled at the period's end (or that undone).
     pub fn changeable(&self) -> bool {
         matches!(self.status.as_str(), "active" | "past_due" | "trialing")
+    }
+
+    /// Whether it renews at least once more: not set to end by its period's end.
+    pub fn renews(&self) -> bool {
+        self.ends_on.is_none_or(|end| self.period_end.is_some_and(|period_end| end > period_end))
     }
 }
 

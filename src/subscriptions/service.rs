@@ -46,6 +46,7 @@ fn state_of(subscription: &Subscription) -> SubscriptionState {
         status: subscription.status.as_str().to_owned(),
         current_period_end: subscription.current_period_end(),
         cancel_at_period_end: subscription.cancel_at_period_end,
+        cancel_at: subscription.cancel_at,
     }
 }
 

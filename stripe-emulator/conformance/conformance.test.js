@@ -353,6 +353,23 @@ test('subscriptions through the SDK: default_incomplete, the first invoice paid 
   });
 });
 
+test('a subscription set to end on a date (the Dashboard\'s "on a custom date") ends then, and the date can be cleared', async () => {
+  const { subscription, intentId } = await incompleteSubscription('custom-date@example.com');
+  await confirmFirstPayment(intentId, 'pm_card_visa');
+  const periodEnd = (await stripe.subscriptions.retrieve(subscription.id)).items.data[0].current_period_end;
+  const date = periodEnd - 5 * 24 * 3600;
+  await assert.rejects(stripe.subscriptions.update(subscription.id, { cancel_at: date, cancel_at_period_end: true }));
+  const dated = await stripe.subscriptions.update(subscription.id, { cancel_at: date });
+  assert.deepEqual([dated.cancel_at, dated.cancel_at_period_end], [date, false]);
+  const cleared = await stripe.subscriptions.update(subscription.id, { cancel_at: '' });
+  assert.deepEqual([cleared.cancel_at, cleared.canceled_at], [null, null]);
+  await stripe.subscriptions.update(subscription.id, { cancel_at: date });
+  await control('/_emulator/clock', { advance_seconds: 28 * 24 * 3600 });
+  const ended = await stripe.subscriptions.retrieve(subscription.id);
+  assert.equal(ended.status, 'canceled');
+  assert.equal((await stripe.invoices.list({ subscription: subscription.id })).data.length, 1, 'no renewal');
+});
+
 test('a subscription given up while its first payment waits for 3-D Secure: the invoice voided, its payment canceled', async () => {
   const { subscription, invoice, intentId } = await incompleteSubscription('changed-mind@example.com');
   const waiting = await confirmFirstPayment(intentId, 'pm_card_threeDSecure2Required');

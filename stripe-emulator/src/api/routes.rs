@@ -276,7 +276,15 @@ pub const ROUTES: &[Route] = &[
         "subscriptions/{id}",
         "SubscriptionUpdateParams",
         &[&[
-            top(&["cancel_at_period_end", "default_payment_method", "description", "metadata.*", "proration_behavior", "expand"]),
+            top(&[
+                "cancel_at",
+                "cancel_at_period_end",
+                "default_payment_method",
+                "description",
+                "metadata.*",
+                "proration_behavior",
+                "expand",
+            ]),
             under("items.#.", &["id", "price", "quantity"]),
         ]],
     ),

@@ -519,8 +519,37 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
     ctx.secret_only()?;
     let mut subscription = live(ctx, id)?;
     let mut previous = json!({});
+    if params.get("cancel_at").is_some() && params.get("cancel_at_period_end").is_some() {
+        return Err(ApiError::invalid("You may only specify one of these parameters: cancel_at, cancel_at_period_end."));
+    }
+    // A date of the caller's (the Dashboard's "cancel on a custom date"), or "" to
+    // clear whichever end was set.
+    if let Some(raw) = params.str("cancel_at")? {
+        let at = match raw {
+            "" => None,
+            _ => match params.int("cancel_at")? {
+                Some(at) if at > ctx.now() => Some(at),
+                Some(_) => return Err(ApiError::invalid_param("cancel_at", "cancel_at must be in the future.")),
+                None => {
+                    return Err(ApiError::invalid_param(
+                        "cancel_at",
+                        "The emulator takes a Unix timestamp for cancel_at (or an empty string to clear it), not min_period_end or max_period_end.",
+                    ));
+                }
+            },
+        };
+        if subscription["cancel_at"] != json!(at) || subscription["cancel_at_period_end"] == true {
+            for field in ["cancel_at", "cancel_at_period_end", "canceled_at", "cancellation_details"] {
+                previous[field] = subscription[field].clone();
+            }
+            subscription["cancel_at"] = json!(at);
+            subscription["cancel_at_period_end"] = json!(false);
+            subscription["canceled_at"] = if at.is_some() { json!(ctx.now()) } else { Value::Null };
+            subscription["cancellation_details"]["reason"] = if at.is_some() { json!("cancellation_requested") } else { Value::Null };
+        }
+    }
     if let Some(at_end) = params.bool("cancel_at_period_end")?
-        && subscription["cancel_at_period_end"] != at_end
+        && (subscription["cancel_at_period_end"] != at_end || (at_end && subscription["cancel_at"] != period_end(&subscription)))
     {
         for field in ["cancel_at", "cancel_at_period_end", "canceled_at", "cancellation_details"] {
             previous[field] = subscription[field].clone();
@@ -667,8 +696,8 @@ pub fn list_invoices(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiErr
     Ok(list_object("/v1/invoices", data, has_more))
 }
 
-/// What time does to subscriptions: each one whose period has ended either ends (set to
-/// cancel at the period's end) or renews, and the renewal's invoice is charged
+/// What time does to subscriptions: each one whose period has ended, or whose
+/// `cancel_at` has come, either ends (set to cancel by then) or renews, and the renewal's invoice is charged
 /// off-session to the subscription's (or the customer's) default method. Run when the
 /// emulator's clock moves; a clock moved by several periods renews once per period.
 pub fn renew(ctx: &mut Ctx<'_>) {
@@ -678,7 +707,7 @@ pub fn renew(ctx: &mut Ctx<'_>) {
             .account
             .list("subscription", |sub| {
                 ["active", "past_due"].contains(&sub["status"].as_str().unwrap_or_default())
-                    && period_end(sub).as_i64().is_some_and(|end| end <= now)
+                    && (period_end(sub).as_i64().is_some_and(|end| end <= now) || sub["cancel_at"].as_i64().is_some_and(|at| at <= now))
             })
             .first()
             .map(|sub| (*sub).clone());
@@ -688,7 +717,10 @@ pub fn renew(ctx: &mut Ctx<'_>) {
 }
 
 fn renew_one(ctx: &mut Ctx<'_>, mut subscription: Value) {
-    if subscription["cancel_at_period_end"] == true {
+    // Set to end by the period's end (at it, or on a date within it): it ends, and
+    // what is left of the period is not credited (the emulator makes no prorations).
+    let ends = subscription["cancel_at"].as_i64().is_some_and(|at| period_end(&subscription).as_i64().is_some_and(|end| at <= end));
+    if subscription["cancel_at_period_end"] == true || ends {
         end(ctx, subscription, "cancellation_requested", None);
         return;
     }
