@@ -148,8 +148,8 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
             // merchant may have chosen a date after a renewal or two).
             let renewal = subscription.period_end.filter(|_| renews).map(|at| crate::i18n::fill(t.renews_on(), &[&locale.date(at)]));
             let end = subscription.ends_on.map(|at| crate::i18n::fill(t.ends_on(), &[&locale.date(at)]));
-            let period = Some([renewal, end].into_iter().flatten().collect::<Vec<_>>().join(" · "))
-                .filter(|text| changeable && !text.is_empty());
+            let period: Vec<String> = [renewal, end].into_iter().flatten().collect();
+            let period = (changeable && !period.is_empty()).then(|| period.join(" · "));
             let overdue = subscription.pay_attempt.clone().map(|attempt| {
                 if saved.is_empty() {
                     return view! { <p class="hint" data-testid="pay-overdue-add-card">{t.add_card_to_pay_overdue()}</p> }.into_any();
