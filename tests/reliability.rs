@@ -195,6 +195,12 @@ async fn the_database_gone_for_a_moment_costs_a_retry_and_nothing_else() {
         let (status, reply) = post(&shopper, format!("{}/api/{endpoint}", shop.base), &form).await;
         assert_eq!((status, reply), (503, serde_json::json!("StoreUnavailable")), "{endpoint}");
     }
+    // And the pages, in words, with the status that says so.
+    for path in ["/", "/cart", "/checkout", "/account", "/orders/ord_abc123"] {
+        let page = shopper.get(format!("{}{path}", shop.base)).send().await.unwrap();
+        assert_eq!(page.status(), 503, "{path}");
+        assert!(page.text().await.unwrap().contains("Our order system is unavailable for a moment"), "{path}");
+    }
 
     proxy.restore();
     let (status, reply) = post(&shopper, format!("{}/api/checkout/confirm", shop.base), &[("confirmation_token", token.as_str())]).await;

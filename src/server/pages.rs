@@ -96,7 +96,7 @@ pub async fn catalog(State(state): State<AppState>, page: Page) -> Response {
     let visit = page.visit(&state, shown.product_ids()).await;
     let head = page.head(&state, visit.as_ref().ok());
     let listing = visit.map(|visit| shown.listing(&state.catalog, page.request.locale, &visit.stock));
-    page.render(&state, StatusCode::OK, head, move || view! { <crate::catalog::CatalogPage listing/> })
+    page.render(&state, status_of(&listing), head, move || view! { <crate::catalog::CatalogPage listing/> })
 }
 
 /// `/cart`: the cart, priced now.
@@ -104,7 +104,7 @@ pub async fn cart(State(state): State<AppState>, page: Page) -> Response {
     let visit = page.visit(&state, Vec::new()).await;
     let head = page.head(&state, visit.as_ref().ok());
     let cart = visit.and_then(|visit| crate::cart::priced(&state, page.request.locale, &visit.cart));
-    page.render(&state, StatusCode::OK, head, move || view! { <crate::cart::CartPage cart/> })
+    page.render(&state, status_of(&cart), head, move || view! { <crate::cart::CartPage cart/> })
 }
 
 /// `/checkout`: the order summary and the checkout form's island.
@@ -118,7 +118,7 @@ pub async fn checkout(State(state): State<AppState>, page: Page) -> Response {
     let cart_changed = page.param("cart_changed") == Some("1");
     let shown_address = cart_changed.then_some("/checkout");
     let head = PageHead { island: crate::checkout::has_form(&checkout), shown_address, ..head };
-    page.render(&state, StatusCode::OK, head, move || view! { <crate::checkout::CheckoutPage checkout cart_changed/> })
+    page.render(&state, status_of(&checkout), head, move || view! { <crate::checkout::CheckoutPage checkout cart_changed/> })
 }
 
 /// `/checkout/complete?payment_intent=…`: where Stripe sends the shopper back. Reading
@@ -136,7 +136,7 @@ pub async fn checkout_complete(State(state): State<AppState>, page: Page) -> Res
     };
     let visit = page.visit(&state, Vec::new()).await;
     let head = page.head(&state, visit.as_ref().ok());
-    page.render(&state, found(&outcome), head, move || view! { <crate::checkout::CheckoutCompletePage outcome/> })
+    page.render(&state, status_of(&outcome), head, move || view! { <crate::checkout::CheckoutCompletePage outcome/> })
 }
 
 /// `/orders/{id}`: the order, to whoever placed it; reloading itself while it settles.
@@ -150,13 +150,13 @@ pub async fn order(State(state): State<AppState>, id: Result<Path<String>, PathR
         Err(error) => Err(error),
     };
     let head = PageHead { refresh_secs: order.as_ref().ok().and_then(|order| order.refresh_in_secs), ..head };
-    page.render(&state, found(&order), head, move || view! { <crate::orders::OrderPage order/> })
+    page.render(&state, status_of(&order), head, move || view! { <crate::orders::OrderPage order/> })
 }
 
-/// A page about one thing (an order, a payment): 200 when it is shown; else the
-/// error's own status (404 when it names none of the visitor's, 503 when Stripe or the
-/// database is unavailable, …), the page saying what went wrong.
-fn found<T>(shown: &Result<T, AppError>) -> StatusCode {
+/// A page's status: 200 when what it is about is shown; else the error's own (404 when
+/// it names none of the visitor's, 503 when Stripe or the database is unavailable, …),
+/// the page saying what went wrong.
+fn status_of<T>(shown: &Result<T, AppError>) -> StatusCode {
     match shown {
         Ok(_) => StatusCode::OK,
         Err(error) => StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -198,7 +198,7 @@ pub async fn account(State(state): State<AppState>, page: Page) -> Response {
     let returning = page.param("setup_intent").is_some() || page.param("redirect_status").is_some();
     let shown_address = returning.then_some("/account");
     let head = PageHead { island: cards.is_some(), shown_address, ..head };
-    page.render(&state, StatusCode::OK, head, move || view! { <crate::account::AccountPage account cards/> })
+    page.render(&state, status_of(&account), head, move || view! { <crate::account::AccountPage account cards/> })
 }
 
 /// Any other address (no page, no file): 404.
