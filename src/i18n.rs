@@ -459,6 +459,8 @@ catalogue! {
     no_subscriptions: "No subscriptions.", "Aucun abonnement.";
     renews_on: "Renews on {0}", "Renouvellement le {0}";
     ends_on: "Ends on {0}", "Prend fin le {0}";
+    payments_paused: "Payments paused", "Paiements suspendus";
+    payments_paused_until: "Payments paused until {0}", "Paiements suspendus jusqu'au {0}";
     cancel_at_period_end: "Cancel at the end of the period", "Résilier à la fin de la période";
     cancel_named_subscription: "Cancel at the end of the period: {0}", "Résilier à la fin de la période : {0}";
     keep_subscription: "Keep my subscription", "Conserver mon abonnement";

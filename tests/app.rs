@@ -772,7 +772,14 @@ async fn the_merchant_pages_through_every_subscription() {
             first_payment_intent_id: None,
             email: None,
             locale: "en".into(),
-            state: SubscriptionState { status: "active".into(), current_period_end: None, cancel_at_period_end: false, cancel_at: None },
+            state: SubscriptionState {
+                status: "active".into(),
+                current_period_end: None,
+                cancel_at_period_end: false,
+                cancel_at: None,
+                collection_paused: false,
+                collection_resumes_at: None,
+            },
         };
         shop.store.insert_subscription(subscription, 0, start + n / 4).await.unwrap();
     }

@@ -212,7 +212,14 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
     store.account_history("acct_1", 20).await.unwrap();
     store.last_shipping("acct_1").await.unwrap();
     // A subscription: bought, its first invoice paid, renewed, listed.
-    let state = SubscriptionState { status: "active".into(), current_period_end: Some(100), cancel_at_period_end: false, cancel_at: None };
+    let state = SubscriptionState {
+        status: "active".into(),
+        current_period_end: Some(100),
+        cancel_at_period_end: false,
+        cancel_at: None,
+        collection_paused: false,
+        collection_resumes_at: None,
+    };
     let terms = SubscriptionTerms {
         product_id: "beans".into(),
         name: "Beans".into(),

@@ -219,6 +219,15 @@ impl Shop {
         support::poll_until(200, || self.only_subscription(), |kept| kept.state.cancel_at == wanted).await
     }
 
+    /// Pauses (`pause_collection[…]` fields) or resumes (`pause_collection=""`) the
+    /// subscription's payment collection, as the Dashboard does, and waits until the
+    /// shop has heard of it.
+    async fn pause_payments(&self, id: &str, form: &[(&str, &str)]) -> SubscriptionRecord {
+        self.stripe(Method::POST, &format!("/v1/subscriptions/{id}"), form).await;
+        let paused = form.iter().any(|(name, _)| name.starts_with("pause_collection["));
+        support::poll_until(200, || self.only_subscription(), |kept| kept.state.collection_paused == paused).await
+    }
+
     /// Waits until the storefront has answered every webhook of `kind` sent so far.
     async fn delivered(&self, kind: &str) {
         support::wait_delivered(&self.stripe, kind).await;
@@ -553,6 +562,56 @@ async fn an_end_date_set_in_the_dashboard_is_shown_and_kept() {
     assert_eq!(shop.only_subscription().await.state.status, "canceled");
     let (orders, _) = shop.invoice_orders(id).await;
     assert_eq!(orders.len(), 1, "no renewal was billed");
+}
+
+/// The merchant pauses the subscription's payments in the Dashboard ("pause payment
+/// collection"): it stays active, and its renewals come without being charged. The
+/// account page says so, rather than a renewal to be paid; the renewal that comes
+/// meanwhile is no order; once payments resume, the next renewal is charged and
+/// fulfilled as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_the_merchant_paused_are_shown_and_no_renewal_is_charged_meanwhile() {
+    let shop = shop().await;
+    let subscription = shop.subscribed("paused@example.com").await;
+    let (id, period_end) = (subscription.id.as_str(), subscription.state.current_period_end.unwrap());
+    let date = |at: i64| storefront::i18n::Locale::En.date(at);
+
+    let resumes = period_end + 10 * 86_400;
+    let paused =
+        shop.pause_payments(id, &[("pause_collection[behavior]", "void"), ("pause_collection[resumes_at]", &resumes.to_string())]).await;
+    assert_eq!((paused.state.status.as_str(), paused.state.collection_resumes_at), ("active", Some(resumes)));
+    let account = shop.page("/account").await;
+    assert!(account.contains(&format!("Payments paused until {}", date(resumes))) && !account.contains("Renews on"), "{account}");
+    assert!(account.contains("data-testid=\"cancel-subscription\""), "the shopper can still cancel: {account}");
+    let admin = support::admin_page(&format!("{}/admin/subscriptions", shop.base), ADMIN).await;
+    assert!(admin.contains("payments paused until "), "the merchant's list says it too: {admin}");
+
+    // A month on, within the pause: renewed, not charged, no order.
+    shop.advance_clock(32).await;
+    shop.delivered("customer.subscription.updated").await;
+    let renewed = shop.only_subscription().await;
+    assert!(renewed.state.current_period_end > Some(period_end) && renewed.state.collection_paused, "{renewed:?}");
+    assert_eq!(shop.invoice_orders(id).await.0.iter().map(Option::is_some).collect::<Vec<_>>(), [false, true]);
+    assert!(shop.page("/account").await.contains(&format!("Payments paused until {}", date(resumes))));
+
+    // Another month on: payments resumed before this renewal, which is charged.
+    shop.advance_clock(31).await;
+    shop.delivered("invoice.paid").await;
+    shop.delivered("customer.subscription.updated").await;
+    let resumed = shop.only_subscription().await;
+    assert!(!resumed.state.collection_paused && resumed.state.collection_resumes_at.is_none(), "{resumed:?}");
+    assert_eq!(shop.invoice_orders(id).await.0.iter().map(Option::is_some).collect::<Vec<_>>(), [true, false, true]);
+    let account = shop.page("/account").await;
+    assert!(account.contains(&format!("Renews on {}", date(resumed.state.current_period_end.unwrap()))), "{account}");
+    assert!(!account.contains("Payments paused"), "{account}");
+
+    // Paused until the merchant resumes it: no date to give. Then resumed.
+    shop.pause_payments(id, &[("pause_collection[behavior]", "keep_as_draft")]).await;
+    let account = shop.page("/account").await;
+    assert!(account.contains("Payments paused<") || account.contains("Payments paused ·"), "{account}");
+    assert!(!account.contains("Payments paused until"), "{account}");
+    shop.pause_payments(id, &[("pause_collection", "")]).await;
+    assert!(!shop.page("/account").await.contains("Payments paused"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

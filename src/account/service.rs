@@ -53,6 +53,8 @@ pub async fn summary(state: &AppState, locale: Locale, account: Option<AccountRe
                 period_end: record.state.current_period_end,
                 cancel_at_period_end: record.state.cancel_at_period_end,
                 ends_on: record.state.cancel_at.or(record.state.current_period_end.filter(|_| record.state.cancel_at_period_end)),
+                payments_paused: record.state.collection_paused,
+                payments_resume_on: record.state.collection_resumes_at,
             })
         })
         .collect();

@@ -144,9 +144,14 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
             let testid = format!("subscription-{}", subscription.id);
             let label = format!("{} × {}", subscription.quantity, subscription.name);
             let (changeable, renews) = (subscription.changeable(), subscription.renews());
-            // The next renewal, if one is to come, and the end, if one is set (the
-            // merchant may have chosen a date after a renewal or two).
-            let renewal = subscription.period_end.filter(|_| renews).map(|at| crate::i18n::fill(t.renews_on(), &[&locale.date(at)]));
+            // The next renewal, if one is to come (or that none is charged while the
+            // merchant has paused payments), and the end, if one is set (the merchant may
+            // have chosen a date after a renewal or two).
+            let renewal = match (subscription.payments_paused, subscription.payments_resume_on) {
+                (true, Some(at)) => Some(crate::i18n::fill(t.payments_paused_until(), &[&locale.date(at)])),
+                (true, None) => Some(t.payments_paused().to_owned()),
+                (false, _) => subscription.period_end.filter(|_| renews).map(|at| crate::i18n::fill(t.renews_on(), &[&locale.date(at)])),
+            };
             let end = subscription.ends_on.map(|at| crate::i18n::fill(t.ends_on(), &[&locale.date(at)]));
             let period: Vec<String> = [renewal, end].into_iter().flatten().collect();
             let period = (changeable && !period.is_empty()).then(|| period.join(" · "));

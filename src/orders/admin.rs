@@ -229,10 +229,19 @@ pub async fn subscriptions(State(state): State<AppState>, headers: HeaderMap, Qu
                 every = escape(&every),
                 status = escape(&subscription.state.status),
                 end = subscription.state.current_period_end.map(moment).unwrap_or_default(),
-                ending = match (subscription.state.cancel_at_period_end, subscription.state.cancel_at) {
-                    (true, _) => "cancels at period end".to_owned(),
-                    (false, Some(at)) => format!("cancels on {}", moment(at)),
-                    (false, None) => String::new(),
+                ending = {
+                    let state = &subscription.state;
+                    let paused = match (state.collection_paused, state.collection_resumes_at) {
+                        (true, Some(at)) => Some(format!("payments paused until {}", moment(at))),
+                        (true, None) => Some("payments paused".to_owned()),
+                        (false, _) => None,
+                    };
+                    let ending = match (state.cancel_at_period_end, state.cancel_at) {
+                        (true, _) => Some("cancels at period end".to_owned()),
+                        (false, Some(at)) => Some(format!("cancels on {}", moment(at))),
+                        (false, None) => None,
+                    };
+                    [paused, ending].into_iter().flatten().collect::<Vec<_>>().join("; ")
                 },
             )
         })

@@ -48,6 +48,11 @@ pub struct SubscriptionState {
     /// When it is set to end, if it is (Stripe's `cancel_at`): the period's end, or a
     /// date the merchant chose in the Dashboard.
     pub cancel_at: Option<i64>,
+    /// Payment collection paused by the merchant (Stripe's `pause_collection`): the
+    /// periods go on, no renewal is charged.
+    pub collection_paused: bool,
+    /// When a paused collection resumes, if the merchant set a date.
+    pub collection_resumes_at: Option<i64>,
 }
 
 /// What the subscription's item bills, as Stripe reports it (the shopper may change
@@ -105,7 +110,8 @@ pub enum InvoiceEffect {
 }
 
 const COLUMNS: &str = "s.id, s.account_id, a.email AS account_email, s.product_id, s.name, s.quantity, s.unit_amount, s.currency,
-    s.billing_interval, s.interval_count, s.status, s.current_period_end, s.cancel_at_period_end, s.cancel_at, s.first_invoice_id,
+    s.billing_interval, s.interval_count, s.status, s.current_period_end, s.cancel_at_period_end, s.cancel_at, s.collection_paused,
+    s.collection_resumes_at, s.first_invoice_id,
     s.first_payment_intent_id, s.created_at";
 const FROM: &str = "FROM subscriptions s JOIN accounts a ON a.id = s.account_id";
 
@@ -132,6 +138,8 @@ fn record_from(row: &Row) -> Result<SubscriptionRecord, StoreError> {
             current_period_end: row.get("current_period_end")?,
             cancel_at_period_end: row.get::<i64>("cancel_at_period_end")? == 1,
             cancel_at: row.get("cancel_at")?,
+            collection_paused: row.get::<i64>("collection_paused")? == 1,
+            collection_resumes_at: row.get("collection_resumes_at")?,
         },
         first_invoice_id: row.get("first_invoice_id")?,
         first_payment_intent_id: row.get("first_payment_intent_id")?,
@@ -220,9 +228,9 @@ impl Store {
         self.write(move |tx| {
             tx.execute(
                 "INSERT INTO subscriptions (id, account_id, session_id, product_id, name, quantity, unit_amount, currency,
-                     billing_interval, interval_count, status, current_period_end, cancel_at_period_end, cancel_at, first_invoice_id,
-                     first_payment_intent_id, email, locale, synced_at, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)
+                     billing_interval, interval_count, status, current_period_end, cancel_at_period_end, cancel_at, collection_paused,
+                     collection_resumes_at, first_invoice_id, first_payment_intent_id, email, locale, synced_at, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22)
                  ON CONFLICT (id) DO NOTHING",
                 &[
                     &new.id,
@@ -239,6 +247,8 @@ impl Store {
                     &new.state.current_period_end,
                     &i64::from(new.state.cancel_at_period_end),
                     &new.state.cancel_at,
+                    &i64::from(new.state.collection_paused),
+                    &new.state.collection_resumes_at,
                     &new.first_invoice_id,
                     &new.first_payment_intent_id,
                     &new.email,
@@ -268,7 +278,8 @@ impl Store {
         self.write(move |tx| {
             tx.execute(
                 "UPDATE subscriptions SET status = $1, current_period_end = $2, cancel_at_period_end = $3, synced_at = $4, updated_at = $5,
-                     quantity = COALESCE($7, quantity), unit_amount = COALESCE($8, unit_amount), cancel_at = $9
+                     quantity = COALESCE($7, quantity), unit_amount = COALESCE($8, unit_amount), cancel_at = $9,
+                     collection_paused = $10, collection_resumes_at = $11
                  WHERE id = $6 AND synced_at <= $4",
                 &[
                     &state.status,
@@ -280,6 +291,8 @@ impl Store {
                     &item.quantity,
                     &item.unit_amount,
                     &state.cancel_at,
+                    &i64::from(state.collection_paused),
+                    &state.collection_resumes_at,
                 ],
             )?;
             Ok(tx.scalar::<i64>("SELECT 1 FROM subscriptions WHERE id = $1", &[&id])?.is_some())

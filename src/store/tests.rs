@@ -552,6 +552,8 @@ fn new_subscription(id: &str, account: &str, session: &str) -> NewSubscription {
             current_period_end: Some(1_000),
             cancel_at_period_end: false,
             cancel_at: None,
+            collection_paused: false,
+            collection_resumes_at: None,
         },
     }
 }
@@ -592,6 +594,8 @@ async fn an_accounts_open_subscription_is_its_live_one_first() {
             current_period_end: Some(1_000),
             cancel_at_period_end: false,
             cancel_at: None,
+            collection_paused: false,
+            collection_resumes_at: None,
         };
         assert_eq!(open().await, None);
         store.insert_subscription(new_subscription("sub_waiting", "acct", "sess"), 10, 1).await.unwrap();
@@ -622,6 +626,8 @@ async fn the_newest_read_of_a_subscription_wins_and_each_paid_invoice_is_one_ord
             current_period_end: Some(end),
             cancel_at_period_end: false,
             cancel_at: None,
+            collection_paused: false,
+            collection_resumes_at: None,
         };
         let item = |quantity, unit_amount| ItemTerms { quantity, unit_amount };
         // A read sent at 30 is answered before one sent at 20: the one sent at 30 stays.
@@ -643,6 +649,12 @@ async fn the_newest_read_of_a_subscription_wins_and_each_paid_invoice_is_one_ord
         assert_eq!(store.subscription("sub_1").await.unwrap().unwrap().state, dated);
         assert!(store.sync_subscription("sub_1", state("active", 3_000), ItemTerms::default(), 34, 3).await.unwrap());
         assert_eq!(store.subscription("sub_1").await.unwrap().unwrap().state.cancel_at, None);
+        // So is a pause of its payments, with or without the date they resume, and its end.
+        for (paused, resumes_at, synced_at) in [(true, Some(4_000), 35), (true, None, 36), (false, None, 37)] {
+            let pause = SubscriptionState { collection_paused: paused, collection_resumes_at: resumes_at, ..state("active", 3_000) };
+            assert!(store.sync_subscription("sub_1", pause.clone(), ItemTerms::default(), synced_at, 3).await.unwrap());
+            assert_eq!(store.subscription("sub_1").await.unwrap().unwrap().state, pause);
+        }
 
         // The first invoice, reported many times at once (the reply, the result page, webhooks).
         let first = || PaidInvoice {

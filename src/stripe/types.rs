@@ -482,6 +482,8 @@ pub struct Subscription {
     pub cancel_at_period_end: bool,
     /// When it is set to end: the period's end, or a date chosen in the Dashboard.
     pub cancel_at: Option<i64>,
+    /// Payment collection paused by the merchant: renewals are invoiced, not charged.
+    pub pause_collection: Option<PauseCollection>,
     /// Since 2025-03-31.basil the period is the items' (they share it).
     pub items: List<SubscriptionItem>,
     pub latest_invoice: Option<Expandable<Invoice>>,
@@ -494,6 +496,13 @@ impl Subscription {
     pub fn current_period_end(&self) -> Option<i64> {
         self.items.data.iter().map(|item| item.current_period_end).min()
     }
+}
+
+/// <https://docs.stripe.com/api/subscriptions/object#subscription_object-pause_collection>
+#[derive(Debug, Clone, Deserialize)]
+pub struct PauseCollection {
+    /// When collection resumes (`None`: when the merchant resumes it).
+    pub resumes_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

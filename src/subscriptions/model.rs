@@ -19,6 +19,10 @@ pub struct AccountSubscription {
     pub cancel_at_period_end: bool,
     /// When it ends, if it is set to: the period's end, or a date the merchant chose.
     pub ends_on: Option<i64>,
+    /// Payments paused by the merchant: renewals come, and are not charged.
+    pub payments_paused: bool,
+    /// When paused payments resume, if the merchant set a date.
+    pub payments_resume_on: Option<i64>,
     /// For a `past_due` subscription, the nonce of the form that pays it: part of the
     /// payment's idempotency key, so that a form sent twice pays once.
     pub pay_attempt: Option<String>,

@@ -47,6 +47,8 @@ fn state_of(subscription: &Subscription) -> SubscriptionState {
         current_period_end: subscription.current_period_end(),
         cancel_at_period_end: subscription.cancel_at_period_end,
         cancel_at: subscription.cancel_at,
+        collection_paused: subscription.pause_collection.is_some(),
+        collection_resumes_at: subscription.pause_collection.as_ref().and_then(|pause| pause.resumes_at),
     }
 }
 

@@ -370,6 +370,41 @@ test('a subscription set to end on a date (the Dashboard\'s "on a custom date") 
   assert.equal((await stripe.invoices.list({ subscription: subscription.id })).data.length, 1, 'no renewal');
 });
 
+test('payment collection paused in the Dashboard: renewals are invoiced, none charged, until it resumes', async () => {
+  const { subscription, intentId } = await incompleteSubscription('paused@example.com');
+  await confirmFirstPayment(intentId, 'pm_card_visa');
+  const day = 24 * 3600;
+  const periodEnd = (await stripe.subscriptions.retrieve(subscription.id)).items.data[0].current_period_end;
+  const resumesAt = periodEnd + 10 * day;
+  await assert.rejects(
+    stripe.subscriptions.update(subscription.id, { pause_collection: { behavior: 'sometimes' } }),
+    /pause_collection\[behavior\]/,
+  );
+  const paused = await stripe.subscriptions.update(subscription.id, { pause_collection: { behavior: 'void', resumes_at: resumesAt } });
+  assert.deepEqual([paused.status, paused.pause_collection], ['active', { behavior: 'void', resumes_at: resumesAt }]);
+
+  // Past the period's end, before the resumption: the renewal's invoice is void, nothing charged.
+  await control('/_emulator/clock', { advance_seconds: periodEnd - subscription.created + day });
+  const renewed = await stripe.subscriptions.retrieve(subscription.id);
+  assert.deepEqual([renewed.status, renewed.pause_collection?.behavior], ['active', 'void']);
+  const voided = await stripe.invoices.retrieve(/** @type {string} */ (renewed.latest_invoice));
+  assert.deepEqual([voided.billing_reason, voided.status, voided.attempted, voided.confirmation_secret], ['subscription_cycle', 'void', false, null]);
+
+  // Past the resumption and the next period's end: collection resumed, that renewal charged.
+  const nextEnd = renewed.items.data[0].current_period_end;
+  await control('/_emulator/clock', { advance_seconds: nextEnd - periodEnd });
+  const resumed = await stripe.subscriptions.retrieve(subscription.id, { expand: ['latest_invoice'] });
+  const charged = /** @type {Stripe.Invoice} */ (resumed.latest_invoice);
+  assert.deepEqual([resumed.status, resumed.pause_collection, charged.status], ['active', null, 'paid']);
+  const invoices = await stripe.invoices.list({ subscription: subscription.id });
+  assert.deepEqual(invoices.data.map((invoice) => invoice.status), ['paid', 'void', 'paid']);
+
+  // Paused for good, then resumed with an empty value.
+  await stripe.subscriptions.update(subscription.id, { pause_collection: { behavior: 'keep_as_draft' } });
+  const unpaused = await stripe.subscriptions.update(subscription.id, { pause_collection: '' });
+  assert.equal(unpaused.pause_collection, null);
+});
+
 test('a subscription given up while its first payment waits for 3-D Secure: the invoice voided, its payment canceled', async () => {
   const { subscription, invoice, intentId } = await incompleteSubscription('changed-mind@example.com');
   const waiting = await confirmFirstPayment(intentId, 'pm_card_threeDSecure2Required');

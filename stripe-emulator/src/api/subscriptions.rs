@@ -3,7 +3,9 @@
 //! whose PaymentIntent the server confirms; paying it makes the subscription `active`.
 //! When the emulator's clock passes a period's end, the subscription renews: a new
 //! invoice, charged off-session to the saved method (or it ends, when it was set to
-//! cancel at the period's end). Shapes follow API version 2026-10-28: periods live on
+//! cancel at the period's end). While the merchant has paused its payment collection
+//! (`pause_collection`), renewals go on making invoices, none of them charged, until
+//! `resumes_at`. Shapes follow API version 2026-10-28: periods live on
 //! the items, an invoice reaches its subscription through `parent` and its
 //! PaymentIntent through `payments` (includable) and `confirmation_secret`.
 //! <https://docs.stripe.com/api/subscriptions>, <https://docs.stripe.com/api/invoices>
@@ -269,7 +271,10 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
     if let Some(stored) = ctx.account.get_mut(&customer_id) {
         stored["next_invoice_sequence"] = json!(sequence + 1);
     }
-    let intent = if total > 0 {
+    // Collection paused: the invoice is made (a draft, or at once uncollectible or
+    // void), no payment is asked for, and no webhook tells of it.
+    let paused = subscription["pause_collection"]["behavior"].as_str();
+    let intent = if total > 0 && paused.is_none() {
         let description = if reason == "subscription_create" { "Subscription creation" } else { "Subscription update" };
         let form = format!("amount={total}&currency={currency}&customer={customer_id}&description={}", description.replace(' ', "+"));
         let form = match subscription["payment_settings"]["save_default_payment_method"].as_str() {
@@ -285,7 +290,16 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
     } else {
         None
     };
-    let paid = intent.is_none();
+    let paid = intent.is_none() && paused.is_none();
+    let status = match paused {
+        Some("keep_as_draft") => "draft",
+        Some("mark_uncollectible") => "uncollectible",
+        Some(_) => "void",
+        None if paid => "paid",
+        None => "open",
+    };
+    let draft = status == "draft";
+    let at = |when: bool| if when { Some(now) } else { None };
     let invoice = json!({
         "id": id,
         "object": "invoice",
@@ -300,7 +314,7 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
         "application": null,
         "attempt_count": 0,
         "attempted": paid,
-        "auto_advance": !paid,
+        "auto_advance": status == "open",
         "automatic_tax": { "disabled_reason": null, "enabled": false, "liability": null, "provider": null, "status": null },
         "automatically_finalizes_at": null,
         "billing_reason": reason,
@@ -324,8 +338,8 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
         "description": null,
         "discounts": [],
         "due_date": null,
-        "effective_at": now,
-        "ending_balance": 0,
+        "effective_at": at(!draft),
+        "ending_balance": if draft { None } else { Some(0) },
         "footer": null,
         "from_invoice": null,
         "hosted_invoice_url": null,
@@ -337,7 +351,7 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
         "livemode": false,
         "metadata": {},
         "next_payment_attempt": null,
-        "number": format!("{}-{sequence:04}", customer["invoice_prefix"].as_str().unwrap_or("EMU")),
+        "number": at(!draft).map(|_| format!("{}-{sequence:04}", customer["invoice_prefix"].as_str().unwrap_or("EMU"))),
         "on_behalf_of": null,
         "parent": {
             "quote_details": null,
@@ -355,8 +369,13 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
         "shipping_details": null,
         "starting_balance": 0,
         "statement_descriptor": null,
-        "status": if paid { "paid" } else { "open" },
-        "status_transitions": { "finalized_at": now, "marked_uncollectible_at": null, "paid_at": if paid { Some(now) } else { None }, "voided_at": null },
+        "status": status,
+        "status_transitions": {
+            "finalized_at": at(!draft),
+            "marked_uncollectible_at": at(status == "uncollectible"),
+            "paid_at": at(paid),
+            "voided_at": at(status == "void"),
+        },
         "subtotal": total,
         "subtotal_excluding_tax": total,
         "test_clock": null,
@@ -385,6 +404,9 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
             "status_transitions": { "canceled_at": null, "paid_at": null },
         }));
         ctx.account.invoice_of_intent.insert(pi, id.clone());
+    }
+    if paused.is_some() {
+        return Ok(invoice);
     }
     ctx.emit("invoice.created", &invoice, None);
     ctx.emit("invoice.finalized", &invoice, None);
@@ -559,6 +581,27 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
         subscription["canceled_at"] = if at_end { json!(ctx.now()) } else { Value::Null };
         subscription["cancellation_details"]["reason"] = if at_end { json!("cancellation_requested") } else { Value::Null };
     }
+    // The Dashboard's "pause payment collection" (until `resumes_at`, or for good), or ""
+    // to resume it now.
+    if params.get("pause_collection").is_some() {
+        let pause = match params.object("pause_collection")? {
+            None => Value::Null,
+            Some(pause) => {
+                let behavior =
+                    one_of_at(&pause, "behavior", "pause_collection[behavior]", &["keep_as_draft", "mark_uncollectible", "void"])?
+                        .ok_or_else(|| ApiError::missing_param("pause_collection[behavior]"))?;
+                let resumes_at = pause.int("resumes_at").map_err(|error| error.with_param("pause_collection[resumes_at]"))?;
+                if resumes_at.is_some_and(|at| at <= ctx.now()) {
+                    return Err(ApiError::invalid_param("pause_collection[resumes_at]", "resumes_at must be in the future."));
+                }
+                json!({ "behavior": behavior, "resumes_at": resumes_at })
+            }
+        };
+        if subscription["pause_collection"] != pause {
+            previous["pause_collection"] = subscription["pause_collection"].clone();
+            subscription["pause_collection"] = pause;
+        }
+    }
     let proration = one_of(params, "proration_behavior", &["always_invoice", "create_prorations", "none"])?;
     let quantities = item_params(params)?;
     if !quantities.is_empty() {
@@ -698,8 +741,9 @@ pub fn list_invoices(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiErr
 
 /// What time does to subscriptions: each one whose period has ended, or whose
 /// `cancel_at` has come, either ends (set to cancel by then) or renews, and the renewal's invoice is charged
-/// off-session to the subscription's (or the customer's) default method. Run when the
-/// emulator's clock moves; a clock moved by several periods renews once per period.
+/// off-session to the subscription's (or the customer's) default method. A paused
+/// collection resumes once its `resumes_at` has come. Run when the emulator's clock
+/// moves; a clock moved by several periods renews once per period.
 pub fn renew(ctx: &mut Ctx<'_>) {
     let now = ctx.now();
     loop {
@@ -707,7 +751,7 @@ pub fn renew(ctx: &mut Ctx<'_>) {
             .account
             .list("subscription", |sub| {
                 ["active", "past_due"].contains(&sub["status"].as_str().unwrap_or_default())
-                    && (period_end(sub).as_i64().is_some_and(|end| end <= now) || sub["cancel_at"].as_i64().is_some_and(|at| at <= now))
+                    && (renewal_due(sub, now) || resumes_at(sub).is_some_and(|at| at <= now))
             })
             .first()
             .map(|sub| (*sub).clone());
@@ -716,7 +760,29 @@ pub fn renew(ctx: &mut Ctx<'_>) {
     }
 }
 
+/// Whether the subscription's period has ended, or its `cancel_at` come, by `now`.
+fn renewal_due(subscription: &Value, now: i64) -> bool {
+    period_end(subscription).as_i64().is_some_and(|end| end <= now) || subscription["cancel_at"].as_i64().is_some_and(|at| at <= now)
+}
+
+/// When its paused collection resumes, if it is paused until a date.
+fn resumes_at(subscription: &Value) -> Option<i64> {
+    subscription["pause_collection"]["resumes_at"].as_i64()
+}
+
 fn renew_one(ctx: &mut Ctx<'_>, mut subscription: Value) {
+    // Collection resumes first when it resumes by the period's end: that renewal is charged.
+    if let Some(at) = resumes_at(&subscription)
+        && at <= ctx.now()
+        && period_end(&subscription).as_i64().is_none_or(|end| at <= end)
+    {
+        let previous = json!({ "pause_collection": subscription["pause_collection"].take() });
+        ctx.account.put(subscription.clone());
+        ctx.emit("customer.subscription.updated", &subscription, Some(previous));
+        if !renewal_due(&subscription, ctx.now()) {
+            return;
+        }
+    }
     // Set to end by the period's end (at it, or on a date within it): it ends, and
     // what is left of the period is not credited (the emulator makes no prorations).
     let ends = subscription["cancel_at"].as_i64().is_some_and(|at| period_end(&subscription).as_i64().is_some_and(|end| at <= end));
