@@ -614,6 +614,44 @@ async fn payments_the_merchant_paused_are_shown_and_no_renewal_is_charged_meanwh
     assert!(!shop.page("/account").await.contains("Payments paused"));
 }
 
+/// The merchant credits the subscriber's balance in the Dashboard ("adjust balance"): the
+/// next renewal is paid from the credit, nothing charged (`amount_paid` 0), and is
+/// fulfilled all the same, an order of 0 with its confirmation; the renewal after it
+/// charges the card what the credit left. (An order of 0 was refused by the database:
+/// the renewal was never fulfilled, and its webhook, like every later one of the
+/// subscription, failed on each retry.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_paid_by_the_customers_credit_is_fulfilled_and_the_rest_is_charged_next() {
+    let shop = shop().await;
+    let subscription = shop.subscribed("credit@example.com").await;
+    let path = format!("/v1/subscriptions/{}", subscription.id);
+    let customer = shop.stripe(Method::GET, &path, &[]).await["customer"].as_str().unwrap().to_owned();
+    let period = subscription.terms.unit_amount * subscription.terms.quantity;
+    let credit = period + period / 4;
+    shop.stripe(Method::POST, &format!("/v1/customers/{customer}"), &[("balance", &(-credit).to_string())]).await;
+
+    shop.advance_clock(32).await;
+    shop.delivered("invoice.paid").await;
+    support::wait_all_delivered(&shop.stripe).await;
+    let (orders, confirmations) = shop.invoice_orders(&subscription.id).await;
+    assert_eq!((orders.len(), confirmations), (2, 2), "{orders:?}");
+    let renewal = shop.store.order_for_merchant(orders[0].as_deref().unwrap()).await.unwrap().unwrap();
+    assert_eq!((renewal.status.as_str(), renewal.amount, renewal.payment_intent_id.as_deref()), ("paid", 0, None));
+    assert_eq!(shop.charged().await.len(), 1, "only the first invoice was charged");
+    let page = shop.page(&format!("/orders/{}", renewal.id)).await;
+    assert!(page.contains(&subscription.terms.name) && page.contains("data-testid=\"order-status\""), "{page}");
+    let merchant = support::admin_page(&format!("{}/admin/orders/{}", shop.base, renewal.id), ADMIN).await;
+    assert!(merchant.contains(&renewal.id) && !merchant.contains("data-testid=\"admin-refund-form\""), "nothing to refund: {merchant}");
+
+    shop.advance_clock(31).await;
+    shop.delivered("invoice.paid").await;
+    support::wait_all_delivered(&shop.stripe).await;
+    assert_eq!(shop.charged().await[0], period - period / 4, "the card pays what the credit left");
+    let (orders, _) = shop.invoice_orders(&subscription.id).await;
+    let next = shop.store.order_for_merchant(orders[0].as_deref().unwrap()).await.unwrap().unwrap();
+    assert_eq!((orders.len(), next.amount), (3, period - period / 4));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_reply_of_an_older_state_does_not_overwrite_a_newer_one() {
     let shop = shop().await;

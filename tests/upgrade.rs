@@ -1,7 +1,7 @@
 //! Upgrading a database that already holds orders: the migrations after the one a shop
-//! last ran keep every row. SQLite rebuilds `orders` to widen its status CHECK
-//! (`migrations/sqlite/`), and dropping the old table would cascade to the order lines
-//! if they were not kept aside.
+//! last ran keep every row. SQLite rebuilds `orders` to widen its status CHECK, and
+//! again to let an invoice's order be 0 (`migrations/sqlite/`), and dropping the old
+//! table would cascade to the order lines if they were not kept aside.
 //! Backend: runs once (on SQLite, the backend whose migration rebuilds a table).
 
 use sqlx::Row;
@@ -78,6 +78,10 @@ async fn upgrading_keeps_every_order_its_lines_attempts_messages_and_refunds() {
     // The new status is accepted, the old references still hold.
     let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
     sqlx::query("UPDATE orders SET status = 'authorized' WHERE id = 'ord_2'").execute(&pool).await.unwrap();
+    // An invoice's order may be 0 (the customer's credit or a coupon paid it); an order
+    // the checkout charges may not.
+    assert!(sqlx::query("UPDATE orders SET amount = 0 WHERE id = 'ord_3'").execute(&pool).await.is_err());
+    sqlx::query("UPDATE orders SET amount = 0, invoice_id = 'in_4' WHERE id = 'ord_4'").execute(&pool).await.unwrap();
     // A dispute's flag moved to its own column, beside the order's own flag (which a
     // later dispute would otherwise have replaced).
     let flags: Vec<(String, Option<String>, Option<String>)> = sqlx::query("SELECT id, flag, dispute FROM orders ORDER BY id")
@@ -106,7 +110,15 @@ async fn upgrading_keeps_every_order_its_lines_attempts_messages_and_refunds() {
             .iter()
             .map(|row| row.try_get("name").unwrap())
             .collect();
-    for index in ["orders_by_session", "orders_by_status", "orders_by_account", "orders_by_created"] {
+    for index in [
+        "orders_by_session",
+        "orders_by_status",
+        "orders_by_account",
+        "orders_by_created",
+        "orders_by_invoice",
+        "orders_flagged",
+        "orders_by_subscription",
+    ] {
         assert!(indexes.iter().any(|name| name == index), "the orders' index {index} is back: {indexes:?}");
     }
 }

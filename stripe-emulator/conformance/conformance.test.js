@@ -405,6 +405,31 @@ test('payment collection paused in the Dashboard: renewals are invoiced, none ch
   assert.equal(unpaused.pause_collection, null);
 });
 
+test("a customer's credit balance pays invoices before any card: nothing charged while it lasts", async () => {
+  const { subscription, intentId } = await incompleteSubscription('credit@example.com');
+  await confirmFirstPayment(intentId, 'pm_card_visa');
+  const day = 24 * 3600;
+  const customerId = /** @type {string} */ (subscription.customer);
+  assert.equal((await stripe.customers.update(customerId, { balance: -1500 })).balance, -1500);
+  const periodEnd = (await stripe.subscriptions.retrieve(subscription.id)).items.data[0].current_period_end;
+
+  await control('/_emulator/clock', { advance_seconds: periodEnd - subscription.created + day });
+  const renewed = await stripe.subscriptions.retrieve(subscription.id, { expand: ['latest_invoice'] });
+  const byCredit = /** @type {Stripe.Invoice} */ (renewed.latest_invoice);
+  assert.deepEqual(
+    [byCredit.status, byCredit.total, byCredit.amount_due, byCredit.amount_paid, byCredit.starting_balance, byCredit.ending_balance],
+    ['paid', 1200, 0, 0, -1500, -300],
+  );
+  assert.equal(byCredit.confirmation_secret, null, 'nothing to pay: no PaymentIntent');
+  assert.equal(/** @type {Stripe.Customer} */ (await stripe.customers.retrieve(customerId)).balance, -300);
+
+  const nextEnd = renewed.items.data[0].current_period_end;
+  await control('/_emulator/clock', { advance_seconds: nextEnd - periodEnd });
+  const charged = /** @type {Stripe.Invoice} */ ((await stripe.subscriptions.retrieve(subscription.id, { expand: ['latest_invoice'] })).latest_invoice);
+  assert.deepEqual([charged.status, charged.amount_due, charged.amount_paid, charged.starting_balance, charged.ending_balance], ['paid', 900, 900, -300, 0]);
+  assert.equal(/** @type {Stripe.Customer} */ (await stripe.customers.retrieve(customerId)).balance, 0);
+});
+
 test('a subscription given up while its first payment waits for 3-D Secure: the invoice voided, its payment canceled', async () => {
   const { subscription, invoice, intentId } = await incompleteSubscription('changed-mind@example.com');
   const waiting = await confirmFirstPayment(intentId, 'pm_card_threeDSecure2Required');

@@ -14,7 +14,7 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         "id": id,
         "object": "customer",
         "address": null,
-        "balance": 0,
+        "balance": params.int("balance")?.unwrap_or(0),
         "created": ctx.now(),
         "currency": null,
         "default_source": null,
@@ -52,6 +52,12 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
             previous.insert(field.into(), before[field].clone());
             customer[field] = if value.is_empty() { Value::Null } else { json!(value) };
         }
+    }
+    // The Dashboard's "adjust balance": negative is a credit, which the customer's next
+    // invoices use up before anything is charged.
+    if let Some(balance) = params.int("balance")? {
+        previous.insert("balance".into(), before["balance"].clone());
+        customer["balance"] = json!(balance);
     }
     if params.get("metadata").is_some() {
         previous.insert("metadata".into(), before["metadata"].clone());

@@ -113,7 +113,7 @@ const PAYMENT_CONFIRM: &[Group] = &[top(&[
     "payment_method_options.card.require_cvc_recollection",
     "payment_method_options.card.setup_future_usage",
 ])];
-const CUSTOMER_FIELDS: &[Group] = &[top(&["email", "name", "phone", "description", "metadata.*", "preferred_locales"])];
+const CUSTOMER_FIELDS: &[Group] = &[top(&["email", "name", "phone", "description", "metadata.*", "preferred_locales", "balance"])];
 const CUSTOMER_SESSION: &[Group] = &[top(&[
     "customer",
     "components.payment_element.enabled",

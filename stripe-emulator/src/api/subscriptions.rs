@@ -268,15 +268,23 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
     let total: i64 = lines.iter().map(|line| line["amount"].as_i64().unwrap_or(0)).sum();
     let customer_id = customer["id"].as_str().unwrap_or_default().to_owned();
     let sequence = customer["next_invoice_sequence"].as_i64().unwrap_or(1);
-    if let Some(stored) = ctx.account.get_mut(&customer_id) {
-        stored["next_invoice_sequence"] = json!(sequence + 1);
-    }
     // Collection paused: the invoice is made (a draft, or at once uncollectible or
     // void), no payment is asked for, and no webhook tells of it.
     let paused = subscription["pause_collection"]["behavior"].as_str();
-    let intent = if total > 0 && paused.is_none() {
+    // The customer's balance, applied as the invoice is finalized: a credit (negative)
+    // pays what it can, and only the rest is due; a debt is added. What is left of a
+    // credit stays on the customer.
+    let balance = if paused.is_none() { ctx.account.get(&customer_id).and_then(|c| c["balance"].as_i64()).unwrap_or(0) } else { 0 };
+    let due = (total + balance).max(0);
+    if let Some(stored) = ctx.account.get_mut(&customer_id) {
+        stored["next_invoice_sequence"] = json!(sequence + 1);
+        if paused.is_none() {
+            stored["balance"] = json!((total + balance).min(0));
+        }
+    }
+    let intent = if due > 0 && paused.is_none() {
         let description = if reason == "subscription_create" { "Subscription creation" } else { "Subscription update" };
-        let form = format!("amount={total}&currency={currency}&customer={customer_id}&description={}", description.replace(' ', "+"));
+        let form = format!("amount={due}&currency={currency}&customer={customer_id}&description={}", description.replace(' ', "+"));
         let form = match subscription["payment_settings"]["save_default_payment_method"].as_str() {
             Some("on_subscription") => format!("{form}&setup_future_usage=off_session"),
             _ => form,
@@ -306,10 +314,10 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
         "account_country": "US",
         "account_name": "Stripe Emulator",
         "account_tax_ids": null,
-        "amount_due": total,
+        "amount_due": due,
         "amount_overpaid": 0,
         "amount_paid": 0,
-        "amount_remaining": total,
+        "amount_remaining": if paid { 0 } else { due },
         "amount_shipping": 0,
         "application": null,
         "attempt_count": 0,
@@ -339,7 +347,7 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
         "discounts": [],
         "due_date": null,
         "effective_at": at(!draft),
-        "ending_balance": if draft { None } else { Some(0) },
+        "ending_balance": if draft { None } else { Some((total + balance).min(0)) },
         "footer": null,
         "from_invoice": null,
         "hosted_invoice_url": null,
@@ -367,7 +375,7 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
         "rendering": null,
         "shipping_cost": null,
         "shipping_details": null,
-        "starting_balance": 0,
+        "starting_balance": balance,
         "statement_descriptor": null,
         "status": status,
         "status_transitions": {
