@@ -652,6 +652,37 @@ async fn a_renewal_paid_by_the_customers_credit_is_fulfilled_and_the_rest_is_cha
     assert_eq!((orders.len(), next.amount), (3, period - period / 4));
 }
 
+/// The shopper's credit pays the first invoice in full: Stripe makes the subscription
+/// active at once, with nothing to charge. The shop keeps it and its order of 0, and
+/// tells the shopper so, and to add a card for the renewals (the card given is not set
+/// up: left out, see the README). It answered with an internal error before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_invoice_the_credit_pays_subscribes_with_nothing_charged_and_says_to_add_a_card() {
+    let shop = shop().await;
+    shop.sign_up("credit-first@example.com").await;
+    let (status, cart) = shop.add("coffee-beans").await;
+    assert_eq!(status, 200, "{cart}");
+    // The checkout page makes the account's Customer; the merchant credits it.
+    assert!(shop.page("/checkout").await.contains("data-testid=\"pay-button\""));
+    let customers = shop.stripe(Method::GET, "/v1/customers?email=credit-first@example.com", &[]).await;
+    let customer = customers["data"][0]["id"].as_str().unwrap().to_owned();
+    shop.stripe(Method::POST, &format!("/v1/customers/{customer}"), &[("balance", "-10000")]).await;
+
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, reply) = shop.confirm(&token).await;
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply["Invalid"].as_str().is_some_and(|said| said.starts_with("You are subscribed") && said.contains("Add a card")), "{reply}");
+    let subscription = shop.only_subscription().await;
+    assert_eq!(subscription.state.status, "active");
+    let (orders, confirmations) = shop.invoice_orders(&subscription.id).await;
+    assert_eq!((orders.len(), confirmations), (1, 1));
+    let order = shop.store.order_for_merchant(orders[0].as_deref().unwrap()).await.unwrap().unwrap();
+    assert_eq!((order.status.as_str(), order.amount), ("paid", 0));
+    assert!(shop.charged().await.is_empty(), "nothing was charged");
+    support::wait_all_delivered(&shop.stripe).await;
+    assert!(shop.page("/account").await.contains("Renews on"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_reply_of_an_older_state_does_not_overwrite_a_newer_one() {
     let shop = shop().await;

@@ -162,8 +162,15 @@ pub async fn subscribe(
                 state.store.insert_subscription(new, synced_at, session::now()).await?;
                 tracing::info!(subscription = %created.id, account = %account.id, "subscription created; confirming its first invoice");
                 let Some(intent) = intent else {
-                    tracing::error!(subscription = %created.id, "the first invoice has no PaymentIntent to confirm");
-                    return Err(AppError::Internal);
+                    // Nothing to charge: the customer's credit (or a coupon) paid the first
+                    // invoice, and Stripe made the subscription active at once. Its order
+                    // is made now (its webhook would make it too). The card the shopper
+                    // gave is not set up for the renewals, which needs the subscription's
+                    // pending SetupIntent confirmed (left out: see the README), so the
+                    // shopper is told to add one.
+                    refresh(state, &created.id).await?;
+                    tracing::warn!(subscription = %created.id, "a first invoice paid without a charge: subscribed, the card not set up");
+                    return Err(AppError::invalid(request.texts().subscribed_without_charge()));
                 };
                 (created.id, intent)
             }

@@ -36,19 +36,21 @@ async function token(paymentMethod) {
 }
 
 /**
- * A new customer (`email`) subscribed to 12.00 EUR a month, `default_incomplete`: the
- * subscription, its first invoice and that invoice's PaymentIntent.
+ * A new customer (`email`, with a `balance` if given) subscribed to 12.00 EUR a month,
+ * `default_incomplete`: the subscription, its first invoice and that invoice's
+ * PaymentIntent (none when the balance paid it).
  * @param {string} email
+ * @param {number} [balance]
  */
-async function incompleteSubscription(email) {
-  const customer = await stripe.customers.create({ email });
+async function incompleteSubscription(email, balance = 0) {
+  const customer = await stripe.customers.create({ email, balance });
   const product = await stripe.products.create({ name: 'Coffee beans, monthly' });
   const subscription = await stripe.subscriptions.create({
     customer: customer.id,
     items: [{ price_data: { currency: 'eur', unit_amount: 1200, product: product.id, recurring: { interval: 'month' } } }],
     payment_behavior: 'default_incomplete',
     payment_settings: { save_default_payment_method: 'on_subscription' },
-    expand: ['latest_invoice.payments'],
+    expand: ['latest_invoice.payments', 'pending_setup_intent'],
   });
   const invoice = /** @type {Stripe.Invoice} */ (subscription.latest_invoice);
   const intentId = /** @type {string} */ (invoice.payments?.data[0]?.payment.payment_intent);
@@ -428,6 +430,19 @@ test("a customer's credit balance pays invoices before any card: nothing charged
   const charged = /** @type {Stripe.Invoice} */ ((await stripe.subscriptions.retrieve(subscription.id, { expand: ['latest_invoice'] })).latest_invoice);
   assert.deepEqual([charged.status, charged.amount_due, charged.amount_paid, charged.starting_balance, charged.ending_balance], ['paid', 900, 900, -300, 0]);
   assert.equal(/** @type {Stripe.Customer} */ (await stripe.customers.retrieve(customerId)).balance, 0);
+});
+
+test('a first invoice the credit pays in full: active at once, with a SetupIntent for the card the renewals charge', async () => {
+  const { subscription, invoice } = await incompleteSubscription('credit-first@example.com', -5000);
+  assert.deepEqual([subscription.status, invoice.status, invoice.amount_paid, invoice.payments?.data.length], ['active', 'paid', 0, 0]);
+  const setup = /** @type {Stripe.SetupIntent} */ (subscription.pending_setup_intent);
+  assert.deepEqual([setup.object, setup.status, setup.customer, setup.usage], ['setup_intent', 'requires_payment_method', subscription.customer, 'off_session']);
+  const confirmed = await stripe.setupIntents.confirm(setup.id, {
+    confirmation_token: await token('pm_card_visa'),
+    return_url: 'https://shop.example/subscribe/complete',
+  });
+  assert.equal(confirmed.status, 'succeeded');
+  assert.equal((await stripe.subscriptions.retrieve(subscription.id)).pending_setup_intent, null);
 });
 
 test('a subscription given up while its first payment waits for 3-D Secure: the invoice voided, its payment canceled', async () => {

@@ -319,6 +319,7 @@ pub fn succeed(ctx: &mut Ctx<'_>, mut intent: Value) -> Result<Value, ApiError> 
         intent["status"] = json!("succeeded");
         ctx.account.put(intent.clone());
         ctx.emit("setup_intent.succeeded", &intent, Some(json!({ "status": previous_status })));
+        super::subscriptions::setup_succeeded(ctx, &intent);
         return Ok(intent);
     }
     let amount = intent["amount"].clone();

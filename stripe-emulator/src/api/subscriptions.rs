@@ -12,6 +12,7 @@
 
 use super::intents::{self, Confirmation};
 use super::payment_intents::{self, one_of, one_of_at};
+use super::setup_intents;
 use super::{Ctx, list_object, merge_metadata, page, products};
 use crate::error::ApiError;
 use crate::form::{Param, Params};
@@ -187,8 +188,12 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.emit("customer.subscription.created", &subscription, None);
     let invoice = open_invoice(ctx, &subscription, &customer, "subscription_create", (now, now))?;
     subscription["latest_invoice"] = invoice["id"].clone();
+    // Nothing to pay now (the customer's credit paid the first invoice): active at once,
+    // with a SetupIntent for the customer's card, which the renewals will charge.
     if invoice["status"] == "paid" {
         subscription["status"] = json!("active");
+        let form = Params::parse(&format!("customer={customer_id}&usage=off_session")).map_err(|e| ApiError::invalid(e.to_string()))?;
+        subscription["pending_setup_intent"] = setup_intents::create(ctx, &form)?["id"].clone();
     }
     ctx.account.put(subscription.clone());
     ctx.expand(subscription, params)
@@ -478,6 +483,18 @@ pub fn intent_succeeded(ctx: &mut Ctx<'_>, intent: &Value) {
         subscription["default_payment_method"] = intent["payment_method"].clone();
     }
     if previous.as_object().is_some_and(|changed| !changed.is_empty()) {
+        ctx.account.put(subscription.clone());
+        ctx.emit("customer.subscription.updated", &subscription, Some(previous));
+    }
+}
+
+/// A SetupIntent succeeded: a subscription it was pending for has nothing pending any
+/// more (its `pending_setup_intent` is `null`, as Stripe's deferred-payment guide says).
+pub fn setup_succeeded(ctx: &mut Ctx<'_>, intent: &Value) {
+    let pending: Vec<Value> =
+        ctx.account.list("subscription", |sub| sub["pending_setup_intent"] == intent["id"]).into_iter().cloned().collect();
+    for mut subscription in pending {
+        let previous = json!({ "pending_setup_intent": subscription["pending_setup_intent"].take() });
         ctx.account.put(subscription.clone());
         ctx.emit("customer.subscription.updated", &subscription, Some(previous));
     }
