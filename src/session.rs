@@ -70,6 +70,8 @@ pub struct Visit {
     pub cart: CartContents,
     /// The email address the session last paid with.
     pub email: Option<String>,
+    /// Where the session last shipped to (Stripe's `shipping` as JSON).
+    pub shipping: Option<String>,
     /// Stock on hand of the products the page asked about.
     pub stock: HashMap<String, u32>,
 }
@@ -148,7 +150,7 @@ pub async fn visit(store: &Store, cookie: &SessionCookie, products: Vec<String>)
         account_id: record.account.as_ref().map(|account| account.id.clone()),
         account: record.account.clone(),
     }));
-    Ok(Visit { session, account: record.account, cart: record.cart, email: record.email, stock: record.stock })
+    Ok(Visit { session, account: record.account, cart: record.cart, email: record.email, shipping: record.shipping, stock: record.stock })
 }
 
 /// The account record of the request's session, when a visit has read it already.

@@ -235,6 +235,38 @@ async fn a_returning_shopper_finds_where_their_last_order_shipped_filled_in() {
     }
 }
 
+/// A guest's next checkout in the same session finds where they last shipped to filled
+/// in, as their email is: name and address, not the phone; no other session's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_finds_where_their_session_last_shipped_to_filled_in() {
+    let shop = shop_with(&[]).await;
+    let mut guest = Browser::default();
+    shop.ok(&mut guest, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let view = shop.ok(&mut guest, "checkout/view", &[]).await;
+    assert!(view.get("shipping_defaults").is_none(), "nothing shipped yet: {view}");
+    let shipping = [
+        ("shipping[name]", "Ada Lovelace"),
+        ("shipping[phone]", "+44 20 7946 0000"),
+        ("shipping[address][line1]", "12 St James's Square"),
+        ("shipping[address][city]", "London"),
+        ("shipping[address][postal_code]", "SW1Y 4JH"),
+        ("shipping[address][country]", "GB"),
+    ];
+    let token = support::test_token_with(&shop.http, &shop.stripe, "pm_card_visa", &shipping).await;
+    shop.ok(&mut guest, "checkout/confirm", &[("confirmation_token", &token)]).await;
+
+    shop.ok(&mut guest, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let view = shop.ok(&mut guest, "checkout/view", &[]).await;
+    let defaults: Value = serde_json::from_str(view["shipping_defaults"].as_str().unwrap()).unwrap();
+    let london = json!({ "line1": "12 St James's Square", "city": "London", "postal_code": "SW1Y 4JH", "country": "GB" });
+    assert_eq!(defaults, json!({ "name": "Ada Lovelace", "address": london }));
+
+    let mut other = Browser::default();
+    shop.ok(&mut other, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let view = shop.ok(&mut other, "checkout/view", &[]).await;
+    assert!(view.get("shipping_defaults").is_none(), "another session's address: {view}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_up_refuses_bad_input_and_a_taken_email() {
     let shop = shop_with(&[]).await;

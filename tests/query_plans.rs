@@ -149,7 +149,10 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
     };
     store.finish_attempt(&attempt, result(&AttemptOutcome::parse("requires_action"), false), 2).await.unwrap();
     let AttemptStart::Replay(_) = store.start_attempt("s", &order, "ctoken_1", None, 3, |_| None).await.unwrap() else { panic!() };
-    store.finish_attempt(&attempt, result(&AttemptOutcome::parse("succeeded"), true), 4).await.unwrap();
+    // Succeeded, with where to ship (kept on the order, and remembered by the session).
+    let shipping = storefront::store::PaymentDetails { shipping: Some(r#"{"name":"Jenny"}"#.into()), ..Default::default() };
+    let succeeded = AttemptOutcome::parse("succeeded");
+    store.finish_attempt(&attempt, AttemptResult { details: Some(&shipping), ..result(&succeeded, true) }, 4).await.unwrap();
     store.unresolved_attempts(4).await.unwrap();
     store.order_id_for_payment_intent("pi_1", "s").await.unwrap();
     store.order_of_session("ord_1", "s").await.unwrap();

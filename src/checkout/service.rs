@@ -97,8 +97,9 @@ pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -
             _ => (None, Vec::new()),
         }
     };
-    let ((customer_session_client_secret, saved_methods), shipping_defaults) =
-        tokio::join!(saved, last_shipping(state, account.as_ref().filter(|_| !cart.lines.is_empty())));
+    let ((customer_session_client_secret, saved_methods), shipping_defaults) = tokio::join!(saved, async {
+        if cart.lines.is_empty() { None } else { last_shipping(state, account.as_ref(), visit.shipping.as_deref()).await }
+    });
     let needs_account = subscribing && !signed_in;
     Ok(CheckoutView {
         cart,
@@ -120,11 +121,16 @@ pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -
     })
 }
 
-/// The Address Element's `defaultValues` for a signed-in shopper: where their latest
-/// order shipped (name and address), as JSON. A convenience: none when it cannot be read.
-async fn last_shipping(state: &AppState, account: Option<&crate::store::AccountRecord>) -> Option<String> {
-    let recorded =
-        state.store.last_shipping(&account?.id).await.inspect_err(|error| tracing::warn!(?error, "no last shipping address")).ok()??;
+/// The Address Element's `defaultValues`: where a signed-in shopper's latest order
+/// shipped, or where a guest's session last shipped to (`session`), name and address,
+/// as JSON. A convenience: none when it cannot be read.
+async fn last_shipping(state: &AppState, account: Option<&crate::store::AccountRecord>, session: Option<&str>) -> Option<String> {
+    let recorded = match account {
+        Some(account) => {
+            state.store.last_shipping(&account.id).await.inspect_err(|error| tracing::warn!(?error, "no last shipping address")).ok()??
+        }
+        None => session?.to_owned(),
+    };
     let shipping = serde_json::from_str::<Shipping>(&recorded).ok()?;
     // Only what `defaultValues` takes: the phone is not asked for on this form.
     serde_json::to_string(&Shipping { phone: None, ..shipping }).ok()

@@ -617,7 +617,7 @@ pub(super) fn clear_ordered_lines(tx: &mut Tx<'_>, order_id: &str) -> Result<(),
 }
 
 /// Records where to ship and what paid; a detail Stripe did not send keeps what was
-/// recorded before.
+/// recorded before. Where it ships is remembered for the session's next checkout too.
 pub(super) fn record_details(tx: &mut Tx<'_>, order_id: &str, details: &PaymentDetails) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE orders SET shipping = COALESCE($1, shipping), payment_method_id = COALESCE($2, payment_method_id),
@@ -625,6 +625,9 @@ pub(super) fn record_details(tx: &mut Tx<'_>, order_id: &str, details: &PaymentD
          WHERE id = $6",
         &[&details.shipping, &details.payment_method_id, &details.payment_method_type, &details.card_brand, &details.last4, &order_id],
     )?;
+    if let Some(shipping) = &details.shipping {
+        tx.execute("UPDATE sessions SET shipping = $1 WHERE id = (SELECT session_id FROM orders WHERE id = $2)", &[shipping, &order_id])?;
+    }
     Ok(())
 }
 

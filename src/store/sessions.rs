@@ -28,6 +28,8 @@ pub struct VisitRecord {
     pub cart: CartContents,
     /// The email address the session last paid with.
     pub email: Option<String>,
+    /// Where the session last shipped to (Stripe's `shipping` as JSON).
+    pub shipping: Option<String>,
     /// Stock on hand of the products the page asked about.
     pub stock: HashMap<String, u32>,
 }
@@ -94,7 +96,7 @@ impl Store {
             let mut visit = VisitRecord { stock: stock_of_products(tx, &products)?, ..VisitRecord::default() };
             let Some(id) = id else { return Ok(visit) };
             let row = tx.query_opt(
-                "SELECT s.last_seen_at, s.email AS session_email, a.id, a.email, a.password_hash, a.stripe_customer_id,
+                "SELECT s.last_seen_at, s.email AS session_email, s.shipping AS session_shipping, a.id, a.email, a.password_hash, a.stripe_customer_id,
                         a.deleted_stripe_customer_id
                  FROM sessions s LEFT JOIN accounts a ON a.id = s.account_id
                  WHERE s.id = $1 AND s.ended_at IS NULL AND s.last_seen_at > $2",
@@ -103,6 +105,7 @@ impl Store {
             let Some(row) = row else { return Ok(visit) };
             visit.last_seen = Some(row.get("last_seen_at")?);
             visit.email = row.get("session_email")?;
+            visit.shipping = row.get("session_shipping")?;
             visit.account = match row.get::<Option<String>>("id")? {
                 Some(account_id) => Some(AccountRecord {
                     id: account_id,
