@@ -31,6 +31,17 @@ async fn shop_with(extra: &[(&str, &str)]) -> Shop {
 }
 
 impl Shop {
+    /// `browser` pays for its cart, shipped to `shipping` (`shipping[…]` fields), puts a
+    /// mug in its cart again and opens the checkout: the Address Element's
+    /// `defaultValues` there.
+    async fn pay_shipped_to_then_check_out(&self, browser: &mut Browser, shipping: &[(&str, &str)]) -> Value {
+        let token = support::test_token_with(&self.http, &self.stripe, "pm_card_visa", shipping).await;
+        self.ok(browser, "checkout/confirm", &[("confirmation_token", &token)]).await;
+        self.ok(browser, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+        let view = self.ok(browser, "checkout/view", &[]).await;
+        serde_json::from_str(view["shipping_defaults"].as_str().unwrap()).unwrap()
+    }
+
     /// Jenny, signed up as jenny@example.com, with a mug in her cart.
     async fn jenny_with_a_mug(&self) -> Browser {
         let mut jenny = Browser::default();
@@ -216,12 +227,7 @@ async fn a_returning_shopper_finds_where_their_last_order_shipped_filled_in() {
         ("shipping[address][postal_code]", "75001"),
         ("shipping[address][country]", "FR"),
     ];
-    let token = support::test_token_with(&shop.http, &shop.stripe, "pm_card_visa", &shipping).await;
-    shop.ok(&mut jenny, "checkout/confirm", &[("confirmation_token", &token)]).await;
-
-    shop.ok(&mut jenny, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
-    let view = shop.ok(&mut jenny, "checkout/view", &[]).await;
-    let defaults: Value = serde_json::from_str(view["shipping_defaults"].as_str().unwrap()).unwrap();
+    let defaults = shop.pay_shipped_to_then_check_out(&mut jenny, &shipping).await;
     let paris = json!({ "line1": "1 Rue de Rivoli", "city": "Paris", "postal_code": "75001", "country": "FR" });
     assert_eq!(defaults, json!({ "name": "Jenny Rosen", "address": paris }));
 
@@ -252,12 +258,7 @@ async fn a_guest_finds_where_their_session_last_shipped_to_filled_in() {
         ("shipping[address][postal_code]", "SW1Y 4JH"),
         ("shipping[address][country]", "GB"),
     ];
-    let token = support::test_token_with(&shop.http, &shop.stripe, "pm_card_visa", &shipping).await;
-    shop.ok(&mut guest, "checkout/confirm", &[("confirmation_token", &token)]).await;
-
-    shop.ok(&mut guest, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
-    let view = shop.ok(&mut guest, "checkout/view", &[]).await;
-    let defaults: Value = serde_json::from_str(view["shipping_defaults"].as_str().unwrap()).unwrap();
+    let defaults = shop.pay_shipped_to_then_check_out(&mut guest, &shipping).await;
     let london = json!({ "line1": "12 St James's Square", "city": "London", "postal_code": "SW1Y 4JH", "country": "GB" });
     assert_eq!(defaults, json!({ "name": "Ada Lovelace", "address": london }));
 
