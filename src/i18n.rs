@@ -461,8 +461,8 @@ catalogue! {
     ends_on: "Ends on {0}", "Prend fin le {0}";
     payments_paused: "Payments paused", "Paiements suspendus";
     subscribed_without_charge:
-        "You are subscribed: your credit with us paid this period, so nothing was charged and your card was not saved. Add a card in your account before your next renewal.",
-        "Votre abonnement est actif : votre avoir chez nous a payé cette période, rien n'a donc été débité et votre carte n'a pas été enregistrée. Ajoutez une carte dans votre compte avant le prochain renouvellement.";
+        "You are subscribed: your credit with us paid this period, so nothing was charged, and your card was not kept for the renewals. When the next one is due, your account page will ask you to pay it with a card.",
+        "Votre abonnement est actif : votre avoir chez nous a payé cette période, rien n'a donc été débité, et votre carte n'a pas été gardée pour les renouvellements. Au prochain, la page de votre compte vous demandera de le payer avec une carte.";
     payments_paused_until: "Payments paused until {0}", "Paiements suspendus jusqu'au {0}";
     cancel_at_period_end: "Cancel at the end of the period", "Résilier à la fin de la période";
     cancel_named_subscription: "Cancel at the end of the period: {0}", "Résilier à la fin de la période : {0}";

@@ -654,24 +654,31 @@ async fn a_renewal_paid_by_the_customers_credit_is_fulfilled_and_the_rest_is_cha
 
 /// The shopper's credit pays the first invoice in full: Stripe makes the subscription
 /// active at once, with nothing to charge. The shop keeps it and its order of 0, and
-/// tells the shopper so, and to add a card for the renewals (the card given is not set
-/// up: left out, see the README). It answered with an internal error before.
+/// tells the shopper so, and that the renewal will ask for a card (the card given is not
+/// set up: left out, see the README), and so it is: the renewal after the credit fails,
+/// and the account page asks for a card to pay it. It answered with an internal error
+/// before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_first_invoice_the_credit_pays_subscribes_with_nothing_charged_and_says_to_add_a_card() {
+async fn a_first_invoice_the_credit_pays_subscribes_with_nothing_charged_and_says_the_renewal_will_ask_for_a_card() {
     let shop = shop().await;
     shop.sign_up("credit-first@example.com").await;
     let (status, cart) = shop.add("coffee-beans").await;
     assert_eq!(status, 200, "{cart}");
-    // The checkout page makes the account's Customer; the merchant credits it.
+    // The checkout page makes the account's Customer; the merchant credits it with one
+    // period's price.
     assert!(shop.page("/checkout").await.contains("data-testid=\"pay-button\""));
     let customers = shop.stripe(Method::GET, "/v1/customers?email=credit-first@example.com", &[]).await;
     let customer = customers["data"][0]["id"].as_str().unwrap().to_owned();
-    shop.stripe(Method::POST, &format!("/v1/customers/{customer}"), &[("balance", "-10000")]).await;
+    let period = cart["lines"][0]["line_total"]["amount"].as_i64().unwrap();
+    shop.stripe(Method::POST, &format!("/v1/customers/{customer}"), &[("balance", &(-period).to_string())]).await;
 
     let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
     let (status, reply) = shop.confirm(&token).await;
     assert_eq!(status, 400, "{reply}");
-    assert!(reply["Invalid"].as_str().is_some_and(|said| said.starts_with("You are subscribed") && said.contains("Add a card")), "{reply}");
+    assert!(
+        reply["Invalid"].as_str().is_some_and(|said| said.starts_with("You are subscribed") && said.contains("your account page will ask")),
+        "{reply}"
+    );
     let subscription = shop.only_subscription().await;
     assert_eq!(subscription.state.status, "active");
     let (orders, confirmations) = shop.invoice_orders(&subscription.id).await;
@@ -681,6 +688,16 @@ async fn a_first_invoice_the_credit_pays_subscribes_with_nothing_charged_and_say
     assert!(shop.charged().await.is_empty(), "nothing was charged");
     support::wait_all_delivered(&shop.stripe).await;
     assert!(shop.page("/account").await.contains("Renews on"));
+
+    // A month on, the credit is spent and no card was kept: the renewal is overdue, and
+    // the account page asks for a card to pay it.
+    shop.advance_clock(32).await;
+    shop.delivered("invoice.payment_failed").await;
+    support::wait_all_delivered(&shop.stripe).await;
+    assert_eq!(shop.only_subscription().await.state.status, "past_due");
+    let account = shop.page("/account").await;
+    assert!(account.contains("data-testid=\"pay-overdue-add-card\""), "{account}");
+    assert!(shop.charged().await.is_empty(), "nothing was charged");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

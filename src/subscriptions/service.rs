@@ -166,8 +166,9 @@ pub async fn subscribe(
                     // invoice, and Stripe made the subscription active at once. Its order
                     // is made now (its webhook would make it too). The card the shopper
                     // gave is not set up for the renewals, which needs the subscription's
-                    // pending SetupIntent confirmed (left out: see the README), so the
-                    // shopper is told to add one.
+                    // pending SetupIntent confirmed (left out: see the README): the first
+                    // renewal will fail, and the account page then asks for a card, as
+                    // the shopper is told.
                     refresh(state, &created.id).await?;
                     tracing::warn!(subscription = %created.id, "a first invoice paid without a charge: subscribed, the card not set up");
                     return Err(AppError::invalid(request.texts().subscribed_without_charge()));
