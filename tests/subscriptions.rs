@@ -652,27 +652,64 @@ async fn a_renewal_paid_by_the_customers_credit_is_fulfilled_and_the_rest_is_cha
     assert_eq!((orders.len(), next.amount), (3, period - period / 4));
 }
 
-/// The shopper's credit pays the first invoice in full: Stripe makes the subscription
-/// active at once, with nothing to charge. The shop keeps it and its order of 0, and
-/// tells the shopper so, and that the renewal will ask for a card (the card given is not
-/// set up: left out, see the README), and so it is: the renewal after the credit fails,
-/// and the account page asks for a card to pay it. It answered with an internal error
-/// before.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_first_invoice_the_credit_pays_subscribes_with_nothing_charged_and_says_the_renewal_will_ask_for_a_card() {
-    let shop = shop().await;
-    shop.sign_up("credit-first@example.com").await;
+/// A signed-up shopper (`email`) with the subscription in their cart, whose Customer the
+/// merchant has credited with one period's price: that price.
+async fn credited_for_one_period(shop: &Shop, email: &str) -> i64 {
+    shop.sign_up(email).await;
     let (status, cart) = shop.add("coffee-beans").await;
     assert_eq!(status, 200, "{cart}");
-    // The checkout page makes the account's Customer; the merchant credits it with one
-    // period's price.
+    // The checkout page makes the account's Customer.
     assert!(shop.page("/checkout").await.contains("data-testid=\"pay-button\""));
-    let customers = shop.stripe(Method::GET, "/v1/customers?email=credit-first@example.com", &[]).await;
+    let customers = shop.stripe(Method::GET, &format!("/v1/customers?email={email}"), &[]).await;
     let customer = customers["data"][0]["id"].as_str().unwrap().to_owned();
     let period = cart["lines"][0]["line_total"]["amount"].as_i64().unwrap();
     shop.stripe(Method::POST, &format!("/v1/customers/{customer}"), &[("balance", &(-period).to_string())]).await;
+    period
+}
 
+/// The shopper's credit pays the first invoice in full: Stripe makes the subscription
+/// active at once, with nothing to charge and a SetupIntent for the card. The shop
+/// keeps the subscription and its order of 0, sets the card up through that SetupIntent
+/// and makes it the subscription's: paid, the reply names the order (there is no
+/// PaymentIntent), and the same request again answers the same. Once the credit is spent,
+/// the renewal is charged to that card. (An internal error before.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_invoice_the_credit_pays_subscribes_and_keeps_the_card_for_the_renewals() {
+    let shop = shop().await;
+    let period = credited_for_one_period(&shop, "credit-first@example.com").await;
     let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, reply) = shop.confirm(&token).await;
+    assert_eq!((status, reply["status"].as_str(), reply["payment_intent"].as_str()), (200, Some("Succeeded"), Some("")), "{reply}");
+    let subscription = shop.only_subscription().await;
+    assert_eq!(subscription.state.status, "active");
+    let (orders, confirmations) = shop.invoice_orders(&subscription.id).await;
+    assert_eq!((orders.len(), confirmations, orders[0].as_deref()), (1, 1, reply["order_id"].as_str()));
+    let order = shop.store.order_for_merchant(orders[0].as_deref().unwrap()).await.unwrap().unwrap();
+    assert_eq!((order.status.as_str(), order.amount), ("paid", 0));
+    let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{}", subscription.id), &[]).await;
+    assert!(at_stripe["default_payment_method"].as_str().is_some_and(|pm| pm.starts_with("pm_")), "{at_stripe}");
+    assert!(at_stripe["pending_setup_intent"].is_null(), "{at_stripe}");
+    assert_eq!(shop.confirm(&token).await, (200, reply.clone()), "the same request again: the same answer");
+    assert!(shop.charged().await.is_empty(), "nothing was charged");
+
+    // A month on, the credit is spent: the renewal is charged to the card kept.
+    shop.advance_clock(32).await;
+    shop.delivered("invoice.paid").await;
+    support::wait_all_delivered(&shop.stripe).await;
+    assert_eq!(shop.charged().await, [period]);
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+    assert_eq!(shop.invoice_orders(&subscription.id).await.0.len(), 2);
+}
+
+/// The same, with a card whose bank wants 3-D Secure to set it up, which the checkout
+/// does for payments only: the shopper is subscribed and told that the first renewal
+/// will ask for a card, and so it is: once the credit is spent, the renewal is overdue
+/// and the account page asks for a card to pay it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_invoice_the_credit_pays_with_a_card_not_kept_says_the_renewal_will_ask_for_one() {
+    let shop = shop().await;
+    credited_for_one_period(&shop, "credit-3ds@example.com").await;
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_threeDSecure2Required").await;
     let (status, reply) = shop.confirm(&token).await;
     assert_eq!(status, 400, "{reply}");
     assert!(
@@ -681,16 +718,10 @@ async fn a_first_invoice_the_credit_pays_subscribes_with_nothing_charged_and_say
     );
     let subscription = shop.only_subscription().await;
     assert_eq!(subscription.state.status, "active");
-    let (orders, confirmations) = shop.invoice_orders(&subscription.id).await;
-    assert_eq!((orders.len(), confirmations), (1, 1));
-    let order = shop.store.order_for_merchant(orders[0].as_deref().unwrap()).await.unwrap().unwrap();
-    assert_eq!((order.status.as_str(), order.amount), ("paid", 0));
-    assert!(shop.charged().await.is_empty(), "nothing was charged");
+    assert_eq!(shop.invoice_orders(&subscription.id).await.0.len(), 1);
     support::wait_all_delivered(&shop.stripe).await;
     assert!(shop.page("/account").await.contains("Renews on"));
 
-    // A month on, the credit is spent and no card was kept: the renewal is overdue, and
-    // the account page asks for a card to pay it.
     shop.advance_clock(32).await;
     shop.delivered("invoice.payment_failed").await;
     support::wait_all_delivered(&shop.stripe).await;

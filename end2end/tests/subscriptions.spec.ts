@@ -37,6 +37,24 @@ test('a guest is asked to sign in before subscribing', async ({ page, gotoHydrat
   await expect(page.getByTestId('pay-button')).toHaveCount(0);
 });
 
+test('a shopper whose credit pays the first month subscribes with nothing charged and lands on the order', async ({ page, gotoHydrated }) => {
+  const email = uniqueEmail('credited');
+  await signUp(page, gotoHydrated, email);
+  // The checkout page makes the account's Customer; the merchant credits it a month.
+  await beansAtCheckout(page, gotoHydrated);
+  const customers = await stripe('GET', `/v1/customers?email=${encodeURIComponent(email)}`);
+  await stripe('POST', `/v1/customers/${customers.data[0].id}`, { balance: '-1200' });
+  await expect(page.getByTestId('pay-button')).toBeEnabled();
+  await typeCard(page, '4242424242424242');
+  await page.getByTestId('pay-button').click();
+  // No PaymentIntent to show a result for: the page goes to the order, paid, for 0.
+  await expect(page).toHaveURL(/\/orders\/ord_/);
+  await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', 'paid');
+  await expect(page.getByTestId('cart-count')).toHaveText('0');
+  const intents = await stripe('GET', '/v1/payment_intents?limit=100');
+  expect(intents.data.filter((intent: { customer: string }) => intent.customer === customers.data[0].id)).toHaveLength(0);
+});
+
 test('a shopper subscribes with 4242, sees it active, changes its quantity, and cancels it at the period end', async ({ page, gotoHydrated }) => {
   await signUp(page, gotoHydrated, uniqueEmail('subscriber'));
   await beansAtCheckout(page, gotoHydrated);

@@ -269,12 +269,14 @@ fn CheckoutForm(checkout: CheckoutView, children: Children) -> impl IntoView {
                         Err(_) => {}
                     }
                 }
-                Ok::<_, String>(reply.payment_intent)
+                Ok::<_, String>(reply)
             };
             match paid.await {
+                // A subscription the shopper's credit paid (no PaymentIntent): its order.
+                Ok(reply) if reply.payment_intent.is_empty() => drop(window().location().set_href(&format!("/orders/{}", reply.order_id))),
                 // The result page, loaded whole (its header counts the cart the payment emptied).
                 // (A same-origin address: nothing refuses it.)
-                Ok(intent) => drop(window().location().set_href(&format!("/checkout/complete?payment_intent={intent}"))),
+                Ok(reply) => drop(window().location().set_href(&format!("/checkout/complete?payment_intent={}", reply.payment_intent))),
                 Err(message) => {
                     error.set(message);
                     busy.set(false);

@@ -16,9 +16,9 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 use types::{
-    ConfirmPaymentIntent, ConfirmationToken, CreateAndConfirmSetupIntent, CreateCustomer, CreateCustomerSession, CreateProduct,
-    CreateRefund, CreateSubscription, Customer, CustomerSession, ErrorBody, Invoice, List, PaymentIntent, PaymentMethod, Refund,
-    SetupIntent, Subscription,
+    ConfirmPaymentIntent, ConfirmSetupIntent, ConfirmationToken, CreateAndConfirmSetupIntent, CreateCustomer, CreateCustomerSession,
+    CreateProduct, CreateRefund, CreateSubscription, Customer, CustomerSession, ErrorBody, Invoice, List, PaymentIntent, PaymentMethod,
+    Refund, SetupIntent, Subscription,
 };
 
 /// The API version every request pins (the one Stripe's Node SDK 23 uses).
@@ -332,6 +332,17 @@ impl Client {
         idempotency_key: &str,
     ) -> Result<SetupIntent, Error> {
         self.request(Method::POST, "/v1/setup_intents", Some(encode(params)?), Some(idempotency_key)).await
+    }
+
+    /// Confirm a SetupIntent (a subscription's pending one) with a ConfirmationToken.
+    /// <https://docs.stripe.com/api/setup_intents/confirm>
+    pub async fn confirm_setup_intent(
+        &self,
+        id: &SetupIntentId,
+        params: &ConfirmSetupIntent<'_>,
+        idempotency_key: &str,
+    ) -> Result<SetupIntent, Error> {
+        self.request(Method::POST, &format!("/v1/setup_intents/{id}/confirm"), Some(encode(params)?), Some(idempotency_key)).await
     }
 
     /// <https://docs.stripe.com/api/setup_intents/retrieve>

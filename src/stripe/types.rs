@@ -217,6 +217,14 @@ pub struct SetupIntent {
     pub payment_method: Option<String>,
 }
 
+/// `POST /v1/setup_intents/{id}/confirm` with a ConfirmationToken.
+/// <https://docs.stripe.com/api/setup_intents/confirm>
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfirmSetupIntent<'a> {
+    pub confirmation_token: &'a ConfirmationTokenId,
+    pub return_url: &'a str,
+}
+
 /// `POST /v1/setup_intents` with `confirm=true` and a ConfirmationToken.
 /// <https://docs.stripe.com/api/setup_intents/create>
 #[derive(Debug, Clone, Serialize)]
@@ -396,10 +404,11 @@ pub struct CreateSubscription<'a> {
     pub payment_behavior: &'a str,
     pub payment_settings: SubscriptionPaymentSettings<'a>,
     pub metadata: BTreeMap<&'a str, &'a str>,
-    /// `["latest_invoice.payments"]`: the first invoice and its PaymentIntent (since
-    /// 2025-03-31.basil an invoice reaches it through `payments`, which Stripe includes
-    /// only when asked).
-    pub expand: [&'a str; 1],
+    /// `["latest_invoice.payments", "pending_setup_intent"]`: the first invoice and its
+    /// PaymentIntent (since 2025-03-31.basil an invoice reaches it through `payments`,
+    /// which Stripe includes only when asked), and the SetupIntent Stripe makes instead
+    /// when there is nothing to pay now.
+    pub expand: [&'a str; 2],
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -484,6 +493,9 @@ pub struct Subscription {
     pub cancel_at: Option<i64>,
     /// Payment collection paused by the merchant: renewals are invoiced, not charged.
     pub pause_collection: Option<PauseCollection>,
+    /// Made by Stripe when the first invoice needs no payment (the customer's credit
+    /// paid it): sets the card up for the renewals.
+    pub pending_setup_intent: Option<Expandable<SetupIntent>>,
     /// Since 2025-03-31.basil the period is the items' (they share it).
     pub items: List<SubscriptionItem>,
     pub latest_invoice: Option<Expandable<Invoice>>,

@@ -16,10 +16,11 @@ use crate::state::AppState;
 use crate::store::{
     AccountRecord, InvoiceEffect, ItemTerms, NewSubscription, PaidInvoice, SubscriptionRecord, SubscriptionState, SubscriptionTerms,
 };
-use crate::stripe::ids::{ConfirmationTokenId, CustomerId, InvoiceId, PaymentIntentId, PaymentMethodId, SubscriptionId};
+use crate::stripe::ids::{ConfirmationTokenId, CustomerId, InvoiceId, PaymentIntentId, PaymentMethodId, SetupIntentId, SubscriptionId};
 use crate::stripe::types::{
-    ConfirmPaymentIntent, CreateProduct, CreateSubscription, Expandable, Invoice, PaymentIntent, PaymentIntentStatus, PriceData,
-    RecurringParams, Subscription, SubscriptionItemParams, SubscriptionPaymentSettings, SubscriptionStatus,
+    ConfirmPaymentIntent, ConfirmSetupIntent, CreateProduct, CreateSubscription, Expandable, Invoice, PaymentIntent, PaymentIntentStatus,
+    PriceData, RecurringParams, SetupIntent, SetupIntentStatus, Subscription, SubscriptionItemParams, SubscriptionPaymentSettings,
+    SubscriptionStatus,
 };
 
 /// Milliseconds: when a read (or change) of a subscription was sent to Stripe, which
@@ -73,9 +74,14 @@ pub async fn subscribe(
     let account = current_account(state, request).await?.ok_or_else(|| AppError::invalid(t.subscribe_needs_account()))?;
     // The same token again: the same confirmation (Stripe replays it under its key).
     if let Some((subscription, intent)) = state.store.subscription_attempt(token.as_str(), &account.id).await?
-        && let (Ok(subscription), Ok(intent)) = (SubscriptionId::parse(&subscription), PaymentIntentId::parse(&intent))
+        && let Ok(subscription) = SubscriptionId::parse(&subscription)
     {
-        return confirm_first_payment(state, request.locale, token, &subscription, &intent).await;
+        if let Ok(intent) = PaymentIntentId::parse(&intent) {
+            return confirm_first_payment(state, request.locale, token, &subscription, &intent).await;
+        }
+        if let Ok(setup) = SetupIntentId::parse(&intent) {
+            return paid_by_credit(state, request, token, &subscription, Some(&setup)).await;
+        }
     }
     if cart.is_mixed() {
         return Err(AppError::invalid(t.subscription_alone()));
@@ -121,7 +127,7 @@ pub async fn subscribe(
                     payment_behavior: "default_incomplete",
                     payment_settings: SubscriptionPaymentSettings { save_default_payment_method: "on_subscription" },
                     metadata: [("account_id", account.id.as_str()), ("product_id", product.id.as_str())].into_iter().collect(),
-                    expand: ["latest_invoice.payments"],
+                    expand: ["latest_invoice.payments", "pending_setup_intent"],
                 };
                 let synced_at = now_ms();
                 let created = match state.payments.stripe.create_subscription(&params, &format!("subscribe-{token}")).await {
@@ -163,15 +169,20 @@ pub async fn subscribe(
                 tracing::info!(subscription = %created.id, account = %account.id, "subscription created; confirming its first invoice");
                 let Some(intent) = intent else {
                     // Nothing to charge: the customer's credit (or a coupon) paid the first
-                    // invoice, and Stripe made the subscription active at once. Its order
-                    // is made now (its webhook would make it too). The card the shopper
-                    // gave is not set up for the renewals, which needs the subscription's
-                    // pending SetupIntent confirmed (left out: see the README): the first
-                    // renewal will fail, and the account page then asks for a card, as
-                    // the shopper is told.
-                    refresh(state, &created.id).await?;
-                    tracing::warn!(subscription = %created.id, "a first invoice paid without a charge: subscribed, the card not set up");
-                    return Err(AppError::invalid(request.texts().subscribed_without_charge()));
+                    // invoice, and Stripe made the subscription active at once, with a
+                    // SetupIntent for the card the renewals will charge.
+                    let setup = match &created.pending_setup_intent {
+                        Some(Expandable::Object(setup)) => Some(setup.id.clone()),
+                        Some(Expandable::Id(id)) => SetupIntentId::parse(id).ok(),
+                        None => None,
+                    };
+                    if let Some(setup) = &setup {
+                        state
+                            .store
+                            .record_subscription_attempt(token.as_str(), created.id.as_str(), setup.as_str(), session::now())
+                            .await?;
+                    }
+                    return paid_by_credit(state, request, token, &created.id, setup.as_ref()).await;
                 };
                 (created.id, intent)
             }
@@ -276,6 +287,65 @@ async fn confirm_first_payment(
     match state.payments.stripe.confirm_payment_intent(intent, &params, &format!("subscribe-{token}-confirm")).await {
         Ok(intent) => settle(state, locale, subscription, &intent).await,
         Err(error) => Err(refusal(locale, error)),
+    }
+}
+
+/// A subscription whose first invoice needed no payment (the customer's credit paid it):
+/// its order is made now (its webhook would make it too), and the shopper's card is set
+/// up for the renewals through `setup`, the SetupIntent Stripe made for it, and made the
+/// subscription's default. Then it is paid, with no PaymentIntent: the reply names the
+/// order only. When the card is not kept (the bank wants the shopper to authenticate it,
+/// which the checkout does for payments only, or declines it), the shopper is told that
+/// the first renewal will ask for a card, as an overdue one does. Every step is keyed by
+/// the token: the same request again does nothing twice.
+async fn paid_by_credit(
+    state: &AppState,
+    request: &Request,
+    token: &ConfirmationTokenId,
+    subscription: &SubscriptionId,
+    setup: Option<&SetupIntentId>,
+) -> Result<PaymentReply, AppError> {
+    let kept = match setup {
+        Some(setup) => keep_card_for_renewals(state, token, subscription, setup).await,
+        None => false,
+    };
+    let order_id = refresh(state, subscription).await?.unwrap_or_default();
+    if !kept {
+        tracing::warn!(%subscription, "a first invoice paid without a charge: subscribed, the card not set up");
+        return Err(AppError::invalid(request.texts().subscribed_without_charge()));
+    }
+    Ok(PaymentReply { order_id, payment_intent: String::new(), status: PaymentStatus::Succeeded, client_secret: String::new() })
+}
+
+/// Confirms `setup` with the shopper's `token` and makes its card `subscription`'s
+/// default payment method: whether it was kept.
+async fn keep_card_for_renewals(
+    state: &AppState,
+    token: &ConfirmationTokenId,
+    subscription: &SubscriptionId,
+    setup: &SetupIntentId,
+) -> bool {
+    let stripe = &state.payments.stripe;
+    let return_url = format!("{}/checkout/complete", state.public_url);
+    let params = ConfirmSetupIntent { confirmation_token: token, return_url: &return_url };
+    let method = match stripe.confirm_setup_intent(setup, &params, &format!("subscribe-{token}-setup")).await {
+        Ok(SetupIntent { status: SetupIntentStatus::Succeeded, payment_method: Some(method), .. }) => method,
+        Ok(setup) => {
+            tracing::info!(%subscription, status = ?setup.status, "the card for a subscription's renewals was not set up");
+            return false;
+        }
+        Err(error) => {
+            tracing::warn!(%subscription, %error, "the card for a subscription's renewals was not set up");
+            return false;
+        }
+    };
+    let Ok(method) = PaymentMethodId::parse(&method) else { return false };
+    match stripe.set_default_payment_method(subscription, &method, &format!("subscribe-{token}-default")).await {
+        Ok(_) => true,
+        Err(error) => {
+            tracing::warn!(%subscription, %error, "the card set up for a subscription could not be made its default");
+            false
+        }
     }
 }
 
