@@ -352,7 +352,8 @@ impl Store {
     }
 
     /// Records that `token` confirms the first invoice (`payment_intent_id`) of
-    /// `subscription_id` (again: nothing changes).
+    /// `subscription_id`, or, when the customer's credit paid it, sets the card up
+    /// through its SetupIntent (a `seti_…` id in the same column). Again: nothing changes.
     pub async fn record_subscription_attempt(
         &self,
         token: &str,
@@ -424,7 +425,8 @@ impl Store {
         .await
     }
 
-    /// The subscription (of `account_id`) and PaymentIntent `token` was sent to confirm.
+    /// The subscription (of `account_id`) and PaymentIntent `token` was sent to confirm
+    /// (or SetupIntent, `seti_…`, for a first invoice the customer's credit paid).
     pub async fn subscription_attempt(&self, token: &str, account_id: &str) -> Result<Option<(String, String)>, StoreError> {
         let (token, account) = (token.to_owned(), account_id.to_owned());
         self.read(move |tx| {
