@@ -30,12 +30,42 @@ async fn shop_with(extra: &[(&str, &str)]) -> Shop {
     Shop { base: running.base, stripe: running.stripe.unwrap(), http: support::client(), db_url, _db: db }
 }
 
+/// Where a shopper ships to, as the Address Element gives it.
+struct Address {
+    name: &'static str,
+    phone: &'static str,
+    line1: &'static str,
+    city: &'static str,
+    postal_code: &'static str,
+    country: &'static str,
+}
+
+impl Address {
+    /// The ConfirmationToken's `shipping[…]` fields.
+    fn form(&self) -> [(&'static str, &'static str); 6] {
+        [
+            ("shipping[name]", self.name),
+            ("shipping[phone]", self.phone),
+            ("shipping[address][line1]", self.line1),
+            ("shipping[address][city]", self.city),
+            ("shipping[address][postal_code]", self.postal_code),
+            ("shipping[address][country]", self.country),
+        ]
+    }
+
+    /// What the next checkout fills in: the name and the address, not the phone (the
+    /// form does not ask for it).
+    fn filled_in(&self) -> Value {
+        let address = json!({ "line1": self.line1, "city": self.city, "postal_code": self.postal_code, "country": self.country });
+        json!({ "name": self.name, "address": address })
+    }
+}
+
 impl Shop {
-    /// `browser` pays for its cart, shipped to `shipping` (`shipping[…]` fields), puts a
-    /// mug in its cart again and opens the checkout: the Address Element's
-    /// `defaultValues` there.
-    async fn pay_shipped_to_then_check_out(&self, browser: &mut Browser, shipping: &[(&str, &str)]) -> Value {
-        let token = support::test_token_with(&self.http, &self.stripe, "pm_card_visa", shipping).await;
+    /// `browser` pays for its cart, shipped to `address`, puts a mug in its cart again
+    /// and opens the checkout: the Address Element's `defaultValues` there.
+    async fn pay_shipped_to_then_check_out(&self, browser: &mut Browser, address: &Address) -> Value {
+        let token = support::test_token_with(&self.http, &self.stripe, "pm_card_visa", &address.form()).await;
         self.ok(browser, "checkout/confirm", &[("confirmation_token", &token)]).await;
         self.ok(browser, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
         let view = self.ok(browser, "checkout/view", &[]).await;
@@ -219,17 +249,15 @@ async fn a_returning_shopper_finds_where_their_last_order_shipped_filled_in() {
     let mut jenny = shop.jenny_with_a_mug().await;
     let view = shop.ok(&mut jenny, "checkout/view", &[]).await;
     assert!(view.get("shipping_defaults").is_none(), "nothing shipped yet: {view}");
-    let shipping = [
-        ("shipping[name]", "Jenny Rosen"),
-        ("shipping[phone]", "+33 1 23 45 67 89"),
-        ("shipping[address][line1]", "1 Rue de Rivoli"),
-        ("shipping[address][city]", "Paris"),
-        ("shipping[address][postal_code]", "75001"),
-        ("shipping[address][country]", "FR"),
-    ];
-    let defaults = shop.pay_shipped_to_then_check_out(&mut jenny, &shipping).await;
-    let paris = json!({ "line1": "1 Rue de Rivoli", "city": "Paris", "postal_code": "75001", "country": "FR" });
-    assert_eq!(defaults, json!({ "name": "Jenny Rosen", "address": paris }));
+    let paris = Address {
+        name: "Jenny Rosen",
+        phone: "+33 1 23 45 67 89",
+        line1: "1 Rue de Rivoli",
+        city: "Paris",
+        postal_code: "75001",
+        country: "FR",
+    };
+    assert_eq!(shop.pay_shipped_to_then_check_out(&mut jenny, &paris).await, paris.filled_in());
 
     // Another account, and a guest: nothing of Jenny's.
     let mut ada = Browser::default();
@@ -250,17 +278,15 @@ async fn a_guest_finds_where_their_session_last_shipped_to_filled_in() {
     shop.ok(&mut guest, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
     let view = shop.ok(&mut guest, "checkout/view", &[]).await;
     assert!(view.get("shipping_defaults").is_none(), "nothing shipped yet: {view}");
-    let shipping = [
-        ("shipping[name]", "Ada Lovelace"),
-        ("shipping[phone]", "+44 20 7946 0000"),
-        ("shipping[address][line1]", "12 St James's Square"),
-        ("shipping[address][city]", "London"),
-        ("shipping[address][postal_code]", "SW1Y 4JH"),
-        ("shipping[address][country]", "GB"),
-    ];
-    let defaults = shop.pay_shipped_to_then_check_out(&mut guest, &shipping).await;
-    let london = json!({ "line1": "12 St James's Square", "city": "London", "postal_code": "SW1Y 4JH", "country": "GB" });
-    assert_eq!(defaults, json!({ "name": "Ada Lovelace", "address": london }));
+    let london = Address {
+        name: "Ada Lovelace",
+        phone: "+44 20 7946 0000",
+        line1: "12 St James's Square",
+        city: "London",
+        postal_code: "SW1Y 4JH",
+        country: "GB",
+    };
+    assert_eq!(shop.pay_shipped_to_then_check_out(&mut guest, &london).await, london.filled_in());
 
     let mut other = Browser::default();
     shop.ok(&mut other, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;

@@ -535,12 +535,11 @@ async fn an_end_date_set_in_the_dashboard_is_shown_and_kept() {
     let shop = shop().await;
     let subscription = shop.subscribed("dated@example.com").await;
     let (id, period_end) = (subscription.id.as_str(), subscription.state.current_period_end.unwrap());
-    let date = |at: i64| storefront::i18n::Locale::En.date(at);
 
     let within = period_end - 5 * 86_400;
     assert_eq!(shop.end_on(id, &within.to_string()).await.state.cancel_at, Some(within));
     let account = shop.page("/account").await;
-    assert!(account.contains(&format!("Ends on {}", date(within))) && !account.contains("Renews on"), "{account}");
+    assert!(account.contains(&format!("Ends on {}", shown_date(within))) && !account.contains("Renews on"), "{account}");
     for offered in ["cancel-subscription", "resume-subscription", "subscription-quantity"] {
         assert!(!account.contains(&format!("data-testid=\"{offered}\"")), "{offered}: {account}");
     }
@@ -548,12 +547,12 @@ async fn an_end_date_set_in_the_dashboard_is_shown_and_kept() {
     let later = period_end + 10 * 86_400;
     shop.end_on(id, &later.to_string()).await;
     let account = shop.page("/account").await;
-    assert!(account.contains(&format!("Renews on {} · Ends on {}", date(period_end), date(later))), "{account}");
+    assert!(account.contains(&format!("Renews on {} · Ends on {}", shown_date(period_end), shown_date(later))), "{account}");
     assert!(account.contains("data-testid=\"cancel-subscription\"") && account.contains("data-testid=\"subscription-quantity\""));
 
     assert_eq!(shop.end_on(id, "").await.state.cancel_at, None);
     let account = shop.page("/account").await;
-    assert!(account.contains(&format!("Renews on {}", date(period_end))) && !account.contains("Ends on"), "{account}");
+    assert!(account.contains(&format!("Renews on {}", shown_date(period_end))) && !account.contains("Ends on"), "{account}");
 
     // Set within the period again, it ends on that date: no renewal is billed.
     shop.end_on(id, &within.to_string()).await;
@@ -574,14 +573,13 @@ async fn payments_the_merchant_paused_are_shown_and_no_renewal_is_charged_meanwh
     let shop = shop().await;
     let subscription = shop.subscribed("paused@example.com").await;
     let (id, period_end) = (subscription.id.as_str(), subscription.state.current_period_end.unwrap());
-    let date = |at: i64| storefront::i18n::Locale::En.date(at);
 
     let resumes = period_end + 10 * 86_400;
     let paused =
         shop.pause_payments(id, &[("pause_collection[behavior]", "void"), ("pause_collection[resumes_at]", &resumes.to_string())]).await;
     assert_eq!((paused.state.status.as_str(), paused.state.collection_resumes_at), ("active", Some(resumes)));
     let account = shop.page("/account").await;
-    assert!(account.contains(&format!("Payments paused until {}", date(resumes))) && !account.contains("Renews on"), "{account}");
+    assert!(account.contains(&format!("Payments paused until {}", shown_date(resumes))) && !account.contains("Renews on"), "{account}");
     assert!(account.contains("data-testid=\"cancel-subscription\""), "the shopper can still cancel: {account}");
     let admin = support::admin_page(&format!("{}/admin/subscriptions", shop.base), ADMIN).await;
     assert!(admin.contains("payments paused until "), "the merchant's list says it too: {admin}");
@@ -592,7 +590,7 @@ async fn payments_the_merchant_paused_are_shown_and_no_renewal_is_charged_meanwh
     let renewed = shop.only_subscription().await;
     assert!(renewed.state.current_period_end > Some(period_end) && renewed.state.collection_paused, "{renewed:?}");
     assert_eq!(shop.invoice_orders(id).await.0.iter().map(Option::is_some).collect::<Vec<_>>(), [false, true]);
-    assert!(shop.page("/account").await.contains(&format!("Payments paused until {}", date(resumes))));
+    assert!(shop.page("/account").await.contains(&format!("Payments paused until {}", shown_date(resumes))));
 
     // Another month on: payments resumed before this renewal, which is charged.
     shop.advance_clock(31).await;
@@ -602,7 +600,7 @@ async fn payments_the_merchant_paused_are_shown_and_no_renewal_is_charged_meanwh
     assert!(!resumed.state.collection_paused && resumed.state.collection_resumes_at.is_none(), "{resumed:?}");
     assert_eq!(shop.invoice_orders(id).await.0.iter().map(Option::is_some).collect::<Vec<_>>(), [true, false, true]);
     let account = shop.page("/account").await;
-    assert!(account.contains(&format!("Renews on {}", date(resumed.state.current_period_end.unwrap()))), "{account}");
+    assert!(account.contains(&format!("Renews on {}", shown_date(resumed.state.current_period_end.unwrap()))), "{account}");
     assert!(!account.contains("Payments paused"), "{account}");
 
     // Paused until the merchant resumes it: no date to give. Then resumed.
@@ -650,6 +648,11 @@ async fn a_renewal_paid_by_the_customers_credit_is_fulfilled_and_the_rest_is_cha
     let (orders, _) = shop.invoice_orders(&subscription.id).await;
     let next = shop.store.order_for_merchant(orders[0].as_deref().unwrap()).await.unwrap().unwrap();
     assert_eq!((orders.len(), next.amount), (3, period - period / 4));
+}
+
+/// A date as the account page shows it, in English.
+fn shown_date(at: i64) -> String {
+    storefront::i18n::Locale::En.date(at)
 }
 
 /// A signed-up shopper (`email`) with the subscription in their cart, whose Customer the
