@@ -248,6 +248,7 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
     store.token_subscribed("ctoken_s1").await.unwrap();
     store.record_subscription_attempt("ctoken_s1", "sub_1", "pi_s1", 8).await.unwrap();
     store.subscription_attempt("ctoken_s1", "acct_1").await.unwrap();
+    store.subscription_setup("seti_s1").await.unwrap();
     assert!(store.claim_subscription("acct_1", "beans", "ctoken_s2", 8, 100).await.unwrap());
     store.release_subscription_claim("acct_1", "beans", "ctoken_s2").await.unwrap();
     store.subscription_for_payment_intent("pi_s1", "acct_1").await.unwrap();

@@ -37,14 +37,20 @@ test('a guest is asked to sign in before subscribing', async ({ page, gotoHydrat
   await expect(page.getByTestId('pay-button')).toHaveCount(0);
 });
 
-test('a shopper whose credit pays the first month subscribes with nothing charged and lands on the order', async ({ page, gotoHydrated }) => {
-  const email = uniqueEmail('credited');
+/** A new account's checkout for the beans, its Customer (made by the checkout page)
+ * credited a month by the merchant, the form ready: the Customer's id. */
+async function creditedAtCheckout(page: Page, gotoHydrated: (path: string) => Promise<void>, name: string): Promise<string> {
+  const email = uniqueEmail(name);
   await signUp(page, gotoHydrated, email);
-  // The checkout page makes the account's Customer; the merchant credits it a month.
   await beansAtCheckout(page, gotoHydrated);
   const customers = await stripe('GET', `/v1/customers?email=${encodeURIComponent(email)}`);
   await stripe('POST', `/v1/customers/${customers.data[0].id}`, { balance: '-1200' });
   await expect(page.getByTestId('pay-button')).toBeEnabled();
+  return customers.data[0].id;
+}
+
+test('a shopper whose credit pays the first month subscribes with nothing charged and lands on the order', async ({ page, gotoHydrated }) => {
+  const customer = await creditedAtCheckout(page, gotoHydrated, 'credited');
   await typeCard(page, '4242424242424242');
   await page.getByTestId('pay-button').click();
   // No PaymentIntent to show a result for: the page goes to the order, paid, for 0.
@@ -52,7 +58,19 @@ test('a shopper whose credit pays the first month subscribes with nothing charge
   await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', 'paid');
   await expect(page.getByTestId('cart-count')).toHaveText('0');
   const intents = await stripe('GET', '/v1/payment_intents?limit=100');
-  expect(intents.data.filter((intent: { customer: string }) => intent.customer === customers.data[0].id)).toHaveLength(0);
+  expect(intents.data.filter((intent: { customer: string }) => intent.customer === customer)).toHaveLength(0);
+});
+
+test('a shopper whose credit pays the first month authenticates the card kept for the renewals and lands on the order', async ({ page, gotoHydrated }) => {
+  const customer = await creditedAtCheckout(page, gotoHydrated, 'credited-3ds');
+  // Stripe's card whose bank wants 3-D Secure to set it up.
+  await typeCard(page, '4000002500003155');
+  await page.getByTestId('pay-button').click();
+  await page.locator('#test-source-authorize-3ds').click();
+  await expect(page).toHaveURL(/\/orders\/ord_/);
+  await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', 'paid');
+  const subscriptions = await stripe('GET', `/v1/subscriptions?customer=${customer}`);
+  expect(subscriptions.data[0].default_payment_method).toMatch(/^pm_/);
 });
 
 test('a shopper subscribes with 4242, sees it active, changes its quantity, and cancels it at the period end', async ({ page, gotoHydrated }) => {

@@ -259,6 +259,12 @@ fn CheckoutForm(checkout: CheckoutView, children: Children) -> impl IntoView {
                     // Whatever the browser says of the authentication, the server asks
                     // Stripe what became of the payment, and that is what the shopper sees.
                     let authenticated = js.handle_next_action(&reply.client_secret).await;
+                    if reply.payment_intent.is_empty() {
+                        // The card of a subscription the shopper's credit paid (a
+                        // SetupIntent): the return page keeps it, as after a redirect.
+                        let setup = reply.client_secret.split("_secret_").next().unwrap_or_default();
+                        return Ok(format!("/checkout/complete?setup_intent={setup}"));
+                    }
                     match payment_outcome(reply.payment_intent.clone()).await {
                         Ok(result) if went_through(&result.status) => {}
                         Ok(result) => {
@@ -269,14 +275,17 @@ fn CheckoutForm(checkout: CheckoutView, children: Children) -> impl IntoView {
                         Err(_) => {}
                     }
                 }
-                Ok::<_, String>(reply)
+                Ok::<_, String>(match reply.payment_intent.as_str() {
+                    // A subscription the shopper's credit paid (no PaymentIntent): its order.
+                    "" => format!("/orders/{}", reply.order_id),
+                    // The result page, loaded whole (its header counts the cart the
+                    // payment emptied).
+                    intent => format!("/checkout/complete?payment_intent={intent}"),
+                })
             };
             match paid.await {
-                // A subscription the shopper's credit paid (no PaymentIntent): its order.
-                Ok(reply) if reply.payment_intent.is_empty() => drop(window().location().set_href(&format!("/orders/{}", reply.order_id))),
-                // The result page, loaded whole (its header counts the cart the payment emptied).
                 // (A same-origin address: nothing refuses it.)
-                Ok(reply) => drop(window().location().set_href(&format!("/checkout/complete?payment_intent={}", reply.payment_intent))),
+                Ok(next) => drop(window().location().set_href(&next)),
                 Err(message) => {
                     error.set(message);
                     busy.set(false);

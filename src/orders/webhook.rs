@@ -2,7 +2,9 @@
 //! to their orders (`Store::apply_payment_event`; a dispute's events, and an early
 //! fraud warning before them, flag its order beside its own flag, from the warning to
 //! the outcome, `Store::flag_dispute`; a deleted Customer is forgotten by its account,
-//! `Store::forget_stripe_customer`). A bad signature is a 400 with the
+//! `Store::forget_stripe_customer`; a subscription's events, and the SetupIntent of
+//! one the customer's credit paid, `subscriptions::on_event` and
+//! `subscriptions::setup_succeeded`). A bad signature is a 400 with the
 //! reason in the log only; an event type the shop does not act on is a 200; a failure
 //! to record is a 500, so that Stripe retries.
 
@@ -42,6 +44,10 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
                 Applied::Done
             })
         }
+        // The card of a subscription the customer's credit paid, authenticated.
+        "setup_intent.succeeded" => crate::subscriptions::setup_succeeded(&state, event.object)
+            .await
+            .map(|subscriptions| if subscriptions { Applied::Done } else { Applied::Ignored }),
         _ if kind.starts_with("payment_intent.") => payment(&state, &event).await,
         _ => {
             tracing::debug!(event_id = id, event_type = kind, "ignored an event type the shop does not act on");

@@ -11,7 +11,7 @@ use crate::session::Visit;
 use crate::state::AppState;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use http::{HeaderValue, StatusCode, header};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -123,15 +123,31 @@ pub async fn checkout(State(state): State<AppState>, page: Page) -> Response {
 
 /// `/checkout/complete?payment_intent=…`: where Stripe sends the shopper back. Reading
 /// the outcome may turn the cart into the order, so the visitor is read after it.
+/// `?setup_intent=…`: back from authenticating the card of a subscription the
+/// customer's credit paid, which goes on to its order once the card is kept.
 pub async fn checkout_complete(State(state): State<AppState>, page: Page) -> Response {
-    let outcome = match page.param("payment_intent") {
-        None => Ok(None),
-        Some(intent) => match crate::stripe::ids::PaymentIntentId::parse(intent.trim()) {
+    let no_such_payment = || AppError::NotFound(page.request.texts().no_such_payment().into());
+    let outcome = match (page.param("payment_intent"), page.param("setup_intent")) {
+        (None, Some(setup)) => {
+            let returned = match crate::stripe::ids::SetupIntentId::parse(setup.trim()) {
+                Ok(setup) => crate::subscriptions::setup_return(&state, &page.request, &setup).await,
+                Err(_) => Ok(None),
+            };
+            match returned {
+                Ok(Some(order)) if !order.is_empty() => return Redirect::to(&format!("/orders/{order}")).into_response(),
+                // Kept, its order not yet made: the account shows the subscription.
+                Ok(Some(_)) => return Redirect::to("/account").into_response(),
+                Ok(None) => Err(no_such_payment()),
+                Err(error) => Err(error),
+            }
+        }
+        (None, None) => Ok(None),
+        (Some(intent), _) => match crate::stripe::ids::PaymentIntentId::parse(intent.trim()) {
             Ok(intent) => {
                 let secret = page.param("payment_intent_client_secret");
                 crate::checkout::outcome(&state, &page.request, &intent, secret.map(str::trim)).await.map(Some)
             }
-            Err(_) => Err(AppError::NotFound(page.request.texts().no_such_payment().into())),
+            Err(_) => Err(no_such_payment()),
         },
     };
     let visit = page.visit(&state, Vec::new()).await;

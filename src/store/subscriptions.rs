@@ -440,6 +440,23 @@ impl Store {
         .await
     }
 
+    /// The token, subscription and account that SetupIntent `setup_intent_id` sets the
+    /// card up for: a first invoice the customer's credit paid, whose card's bank wanted
+    /// 3-D Secure (the shopper comes back naming only the SetupIntent, and Stripe's
+    /// `setup_intent.succeeded` names only it).
+    pub async fn subscription_setup(&self, setup_intent_id: &str) -> Result<Option<(String, String, String)>, StoreError> {
+        let intent = setup_intent_id.to_owned();
+        self.read(move |tx| {
+            let row = tx.query_opt(
+                "SELECT t.confirmation_token_id, t.subscription_id, s.account_id FROM subscription_attempts t
+                 JOIN subscriptions s ON s.id = t.subscription_id WHERE t.payment_intent_id = $1",
+                &[&intent],
+            )?;
+            row.map(|row| Ok((row.get("confirmation_token_id")?, row.get("subscription_id")?, row.get("account_id")?))).transpose()
+        })
+        .await
+    }
+
     /// Whether `token` was sent to pay a subscription (anyone's).
     pub async fn token_subscribed(&self, token: &str) -> Result<bool, StoreError> {
         let token = token.to_owned();

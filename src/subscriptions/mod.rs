@@ -12,4 +12,4 @@ mod service;
 pub use api::*;
 pub use model::*;
 #[cfg(feature = "ssr")]
-pub use service::{cannot_subscribe, on_event, outcome, refresh, subscribe};
+pub use service::{cannot_subscribe, on_event, outcome, refresh, setup_return, setup_succeeded, subscribe};

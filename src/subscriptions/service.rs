@@ -294,10 +294,12 @@ async fn confirm_first_payment(
 /// its order is made now (its webhook would make it too), and the shopper's card is set
 /// up for the renewals through `setup`, the SetupIntent Stripe made for it, and made the
 /// subscription's default. Then it is paid, with no PaymentIntent: the reply names the
-/// order only. When the card is not kept (the bank wants the shopper to authenticate it,
-/// which the checkout does for payments only, or declines it), the shopper is told that
-/// the first renewal will ask for a card, as an overdue one does. Every step is keyed by
-/// the token: the same request again does nothing twice.
+/// order only. A bank that wants the shopper to authenticate the card gets the
+/// SetupIntent's client secret to do so in the browser, which then comes back to
+/// `/checkout/complete` ([`setup_return`]), as a redirect does. When the card is not
+/// kept (declined), the shopper is told that the first renewal will ask for a card, as
+/// an overdue one does. Every step is keyed by the token: the same request again does
+/// nothing twice.
 async fn paid_by_credit(
     state: &AppState,
     request: &Request,
@@ -305,48 +307,128 @@ async fn paid_by_credit(
     subscription: &SubscriptionId,
     setup: Option<&SetupIntentId>,
 ) -> Result<PaymentReply, AppError> {
-    let kept = match setup {
-        Some(setup) => keep_card_for_renewals(state, token, subscription, setup).await,
-        None => false,
+    let card = match setup {
+        Some(setup) => set_card_up(state, token, subscription, setup).await?,
+        None => CardSetup::NotKept,
     };
     let order_id = refresh(state, subscription).await?.unwrap_or_default();
-    if !kept {
-        tracing::warn!(%subscription, "a first invoice paid without a charge: subscribed, the card not set up");
-        return Err(AppError::invalid(request.texts().subscribed_without_charge()));
-    }
-    Ok(PaymentReply { order_id, payment_intent: String::new(), status: PaymentStatus::Succeeded, client_secret: String::new() })
+    let (status, client_secret) = match card {
+        CardSetup::Kept => (PaymentStatus::Succeeded, String::new()),
+        CardSetup::Authenticate(secret) => (PaymentStatus::RequiresAction, secret),
+        CardSetup::NotKept => return Err(not_kept(request, subscription)),
+    };
+    Ok(PaymentReply { order_id, payment_intent: String::new(), status, client_secret })
 }
 
-/// Confirms `setup` with the shopper's `token` and makes its card `subscription`'s
-/// default payment method: whether it was kept.
-async fn keep_card_for_renewals(
+/// What became of the card of a subscription the customer's credit paid.
+enum CardSetup {
+    /// Set up, and the subscription's default payment method.
+    Kept,
+    /// The bank wants the shopper to authenticate it: the SetupIntent's client secret.
+    Authenticate(String),
+    NotKept,
+}
+
+/// Subscribed without the card (see [`paid_by_credit`]): what the shopper is told.
+fn not_kept(request: &Request, subscription: &SubscriptionId) -> AppError {
+    tracing::warn!(%subscription, "a first invoice paid without a charge: subscribed, the card not set up");
+    AppError::invalid(request.texts().subscribed_without_charge())
+}
+
+/// Whether Stripe may yet do what it was asked (unavailable, or its answer lost): then
+/// the request is made again (the shopper's, or the webhook's retry), not given up.
+fn try_again(error: &crate::stripe::Error) -> bool {
+    error.is_unavailable() || error.outcome_unknown()
+}
+
+/// Confirms `setup` with the shopper's `token`; set up, makes its card `subscription`'s
+/// default payment method. `Err`: Stripe could not say (the same request again will).
+async fn set_card_up(
     state: &AppState,
     token: &ConfirmationTokenId,
     subscription: &SubscriptionId,
     setup: &SetupIntentId,
-) -> bool {
-    let stripe = &state.payments.stripe;
+) -> Result<CardSetup, crate::stripe::Error> {
     let return_url = format!("{}/checkout/complete", state.public_url);
     let params = ConfirmSetupIntent { confirmation_token: token, return_url: &return_url };
-    let method = match stripe.confirm_setup_intent(setup, &params, &format!("subscribe-{token}-setup")).await {
-        Ok(SetupIntent { status: SetupIntentStatus::Succeeded, payment_method: Some(method), .. }) => method,
-        Ok(setup) => {
-            tracing::info!(%subscription, status = ?setup.status, "the card for a subscription's renewals was not set up");
-            return false;
-        }
+    match state.payments.stripe.confirm_setup_intent(setup, &params, &format!("subscribe-{token}-setup")).await {
+        Ok(setup) => keep_card(state, token.as_str(), subscription, setup).await,
+        Err(error) if try_again(&error) => Err(error),
         Err(error) => {
             tracing::warn!(%subscription, %error, "the card for a subscription's renewals was not set up");
-            return false;
-        }
-    };
-    let Ok(method) = PaymentMethodId::parse(&method) else { return false };
-    match stripe.set_default_payment_method(subscription, &method, &format!("subscribe-{token}-default")).await {
-        Ok(_) => true,
-        Err(error) => {
-            tracing::warn!(%subscription, %error, "the card set up for a subscription could not be made its default");
-            false
+            Ok(CardSetup::NotKept)
         }
     }
+}
+
+/// `setup` as Stripe reports it: its card made `subscription`'s default once set up
+/// (keyed by the `token` that confirmed it, however often this runs). `Err`: Stripe
+/// could not say.
+async fn keep_card(
+    state: &AppState,
+    token: &str,
+    subscription: &SubscriptionId,
+    setup: SetupIntent,
+) -> Result<CardSetup, crate::stripe::Error> {
+    let method = match setup {
+        SetupIntent { status: SetupIntentStatus::Succeeded, payment_method: Some(method), .. } => method,
+        SetupIntent { status: SetupIntentStatus::RequiresAction, client_secret: Some(secret), .. } => {
+            return Ok(CardSetup::Authenticate(secret));
+        }
+        setup => {
+            tracing::info!(%subscription, status = ?setup.status, "the card for a subscription's renewals was not set up");
+            return Ok(CardSetup::NotKept);
+        }
+    };
+    let Ok(method) = PaymentMethodId::parse(&method) else { return Ok(CardSetup::NotKept) };
+    match state.payments.stripe.set_default_payment_method(subscription, &method, &format!("subscribe-{token}-default")).await {
+        Ok(_) => Ok(CardSetup::Kept),
+        Err(error) if try_again(&error) => Err(error),
+        // (The subscription ended meanwhile, say.)
+        Err(error) => {
+            tracing::warn!(%subscription, %error, "the card set up for a subscription could not be made its default");
+            Ok(CardSetup::NotKept)
+        }
+    }
+}
+
+/// Back at `/checkout/complete` from authenticating the card of a subscription the
+/// customer's credit paid (the checkout's 3-D Secure, or a redirect's return): the
+/// SetupIntent as Stripe reports it now, its card made the subscription's default once
+/// set up. The subscription's order, or what the shopper is told (the card not kept).
+/// `None`: `setup` is none of the signed-in shopper's.
+pub async fn setup_return(state: &AppState, request: &Request, setup: &SetupIntentId) -> Result<Option<String>, AppError> {
+    let Some(account) = current_account(state, request).await? else { return Ok(None) };
+    let Some((token, subscription, owner)) = state.store.subscription_setup(setup.as_str()).await? else { return Ok(None) };
+    let Ok(subscription) = SubscriptionId::parse(&subscription) else { return Ok(None) };
+    if owner != account.id {
+        return Ok(None);
+    }
+    let now = match state.payments.stripe.retrieve_setup_intent(setup).await {
+        Ok(now) => now,
+        // Deleted with the test data: there is nothing to tell.
+        Err(error) if error.is_missing_object() => return Ok(None),
+        Err(error) => return Err(AppError::from(error)),
+    };
+    let kept = keep_card(state, &token, &subscription, now).await?;
+    let order_id = refresh(state, &subscription).await?.unwrap_or_default();
+    match kept {
+        CardSetup::Kept => Ok(Some(order_id)),
+        CardSetup::Authenticate(_) | CardSetup::NotKept => Err(not_kept(request, &subscription)),
+    }
+}
+
+/// `setup_intent.succeeded`: a SetupIntent of a subscription the customer's credit paid
+/// has its card made the subscription's default, as the shopper's return does
+/// ([`setup_return`]); a shopper who authenticated and never came back (the tab closed
+/// in the bank's app) still has the renewals charged to it. Whether it was one.
+pub async fn setup_succeeded(state: &AppState, object: &serde_json::Value) -> Result<bool, AppError> {
+    let Ok(setup) = serde_json::from_value::<SetupIntent>(object.clone()) else { return Ok(false) };
+    let Some((token, subscription, _)) = state.store.subscription_setup(setup.id.as_str()).await? else { return Ok(false) };
+    let Ok(subscription) = SubscriptionId::parse(&subscription) else { return Ok(false) };
+    let kept = keep_card(state, &token, &subscription, setup).await?;
+    tracing::info!(%subscription, kept = matches!(kept, CardSetup::Kept), "a subscription's card set up");
+    Ok(true)
 }
 
 /// The reply to the shopper once Stripe has answered the confirmation.
