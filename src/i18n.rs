@@ -318,6 +318,7 @@ catalogue! {
     charged: "Charged", "Débité";
     placed_on: "Placed on {0}", "Passée le {0}";
     discount_with_code: "Discount ({0})", "Réduction ({0})";
+    paid_from_credit: "Paid from your credit", "Payé par votre avoir";
     ship_to: "Shipping to", "Livraison à";
     refunds: "Refunds", "Remboursements";
     refund_done: "Refunded", "Remboursé";

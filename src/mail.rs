@@ -303,7 +303,10 @@ fn order_summary(order: &OrderRecord, locale: Locale, link: &str) -> Result<(Str
         .discount_code
         .as_deref()
         .filter(|_| order.discount_amount > 0)
-        .map(|code| (fill(t.discount_with_code(), &[&code]), format!("−{}", money(order.discount_amount))));
+        .map(|code| (fill(t.discount_with_code(), &[&code]), format!("−{}", money(order.discount_amount))))
+        .into_iter()
+        .chain((order.credit_amount > 0).then(|| (t.paid_from_credit().to_owned(), format!("−{}", money(order.credit_amount)))))
+        .collect::<Vec<_>>();
     let total = (t.total().to_owned(), money(order.amount));
     let ship_to = order.details.shipping.as_deref().map(|json| crate::address::lines(json, locale)).unwrap_or_default();
     let intro = fill(t.mail_paid_body(), &[&order.id]);

@@ -259,6 +259,7 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
             subscription_id: "sub_1".into(),
             payment_intent_id: Some(format!("pi_{invoice}")),
             amount: 1200,
+            total: 1200,
             currency: "eur".into(),
             quantity: Some(1),
         };

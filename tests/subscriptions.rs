@@ -615,9 +615,11 @@ async fn payments_the_merchant_paused_are_shown_and_no_renewal_is_charged_meanwh
 /// The merchant credits the subscriber's balance in the Dashboard ("adjust balance"): the
 /// next renewal is paid from the credit, nothing charged (`amount_paid` 0), and is
 /// fulfilled all the same, an order of 0 with its confirmation; the renewal after it
-/// charges the card what the credit left. (An order of 0 was refused by the database:
-/// the renewal was never fulfilled, and its webhook, like every later one of the
-/// subscription, failed on each retry.)
+/// charges the card what the credit left. Each order's line is what the period costs, and
+/// its page, email and merchant page show the credit taken off before the total. (An
+/// order of 0 was refused by the database: the renewal was never fulfilled, and its
+/// webhook, like every later one of the subscription, failed on each retry. Then its
+/// line was priced at what was charged, 0 for the bag.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renewal_paid_by_the_customers_credit_is_fulfilled_and_the_rest_is_charged_next() {
     let shop = shop().await;
@@ -636,10 +638,19 @@ async fn a_renewal_paid_by_the_customers_credit_is_fulfilled_and_the_rest_is_cha
     let renewal = shop.store.order_for_merchant(orders[0].as_deref().unwrap()).await.unwrap().unwrap();
     assert_eq!((renewal.status.as_str(), renewal.amount, renewal.payment_intent_id.as_deref()), ("paid", 0, None));
     assert_eq!(shop.charged().await.len(), 1, "only the first invoice was charged");
+    assert_eq!((renewal.lines[0].unit_amount, renewal.credit_amount), (period, period));
     let page = shop.page(&format!("/orders/{}", renewal.id)).await;
     assert!(page.contains(&subscription.terms.name) && page.contains("data-testid=\"order-status\""), "{page}");
+    let credit_line = page.split("data-testid=\"order-credit\"").nth(1).unwrap_or_default();
+    assert!(page.contains("<span>€12.00</span></li>") && credit_line.contains("Paid from your credit"), "{page}");
+    assert!(credit_line.contains("−€12.00") && page.contains("<strong>€0.00</strong>"), "{page}");
     let merchant = support::admin_page(&format!("{}/admin/orders/{}", shop.base, renewal.id), ADMIN).await;
     assert!(merchant.contains(&renewal.id) && !merchant.contains("data-testid=\"admin-refund-form\""), "nothing to refund: {merchant}");
+    assert!(merchant.contains("Paid from the customer's credit: −€12.00"), "{merchant}");
+    let email = support::poll_until(200, || async { shop.written_email(&renewal.id, "order_confirmation") }, Option::is_some).await;
+    let email = support::readable(&email.unwrap());
+    let line = format!("1 × {}: €12.00", subscription.terms.name);
+    assert!(email.contains(&line) && email.contains("Paid from your credit: −€12.00"), "{email}");
 
     shop.advance_clock(31).await;
     shop.delivered("invoice.paid").await;
@@ -647,7 +658,7 @@ async fn a_renewal_paid_by_the_customers_credit_is_fulfilled_and_the_rest_is_cha
     assert_eq!(shop.charged().await[0], period - period / 4, "the card pays what the credit left");
     let (orders, _) = shop.invoice_orders(&subscription.id).await;
     let next = shop.store.order_for_merchant(orders[0].as_deref().unwrap()).await.unwrap().unwrap();
-    assert_eq!((orders.len(), next.amount), (3, period - period / 4));
+    assert_eq!((orders.len(), next.amount, next.credit_amount, next.lines[0].unit_amount), (3, period - period / 4, period / 4, period));
 }
 
 /// A date as the account page shows it, in English.
@@ -688,7 +699,7 @@ async fn a_first_invoice_the_credit_pays_subscribes_and_keeps_the_card_for_the_r
     let (orders, confirmations) = shop.invoice_orders(&subscription.id).await;
     assert_eq!((orders.len(), confirmations, orders[0].as_deref()), (1, 1, reply["order_id"].as_str()));
     let order = shop.store.order_for_merchant(orders[0].as_deref().unwrap()).await.unwrap().unwrap();
-    assert_eq!((order.status.as_str(), order.amount), ("paid", 0));
+    assert_eq!((order.status.as_str(), order.amount, order.credit_amount, order.lines[0].unit_amount), ("paid", 0, period, period));
     let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{}", subscription.id), &[]).await;
     assert!(at_stripe["default_payment_method"].as_str().is_some_and(|pm| pm.starts_with("pm_")), "{at_stripe}");
     assert!(at_stripe["pending_setup_intent"].is_null(), "{at_stripe}");

@@ -346,6 +346,13 @@ pub async fn detail(
         }
         _ => String::new(),
     };
+    let credit = match order.credit_amount {
+        0 => String::new(),
+        credit => format!(
+            "<p data-testid=\"admin-order-credit\">Paid from the customer's credit: −{}</p>",
+            escape(&money(credit, &order.currency))
+        ),
+    };
     let outbox: String = outbox
         .iter()
         .map(|message| {
@@ -366,7 +373,7 @@ pub async fn detail(
         &state,
         &format!("Order {id}"),
         &format!(
-            "<p><a href=\"/admin/orders\">All orders</a></p><h1>Order {id}</h1><p>Status: <strong data-testid=\"admin-status\">{status}</strong> · Total {total}{charged}{flag}</p>{attention_section}{invoice}<ul>{lines}</ul>{discount}\
+            "<p><a href=\"/admin/orders\">All orders</a></p><h1>Order {id}</h1><p>Status: <strong data-testid=\"admin-status\">{status}</strong> · Total {total}{charged}{flag}</p>{attention_section}{invoice}<ul>{lines}</ul>{discount}{credit}\
              <h2>Ship to</h2>{ship_to}<h2>Paid with</h2>{paid_with}{capture_section}{refunds_section}\
              <h2>Payment attempts</h2><table><tr><th>#</th><th>PaymentIntent</th><th>Outcome</th><th>Amount</th></tr>{attempts}</table>\
              <h2>Events</h2><table><tr><th>Event</th><th>Type</th><th>Received</th></tr>{events}</table>\

@@ -22,6 +22,8 @@ pub struct OrderView {
     pub lines: Vec<OrderLineView>,
     /// The discount code and what it took off, when one was used.
     pub discount: Option<(String, Money)>,
+    /// What the customer's credit paid (a subscription's invoice), when it paid some.
+    pub credit: Option<Money>,
     /// Where it ships, one line of the address each.
     pub ship_to: Vec<String>,
     /// When it was placed (unix seconds).

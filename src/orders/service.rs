@@ -40,6 +40,7 @@ pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<Order
         status,
         total: Money::new(order.amount, currency),
         discount: order.discount_code.filter(|_| order.discount_amount > 0).map(|code| (code, Money::new(order.discount_amount, currency))),
+        credit: (order.credit_amount > 0).then(|| Money::new(order.credit_amount, currency)),
         ship_to: order.details.shipping.as_deref().map(|json| crate::address::lines(json, request.locale)).unwrap_or_default(),
         lines: order
             .lines

@@ -51,6 +51,11 @@ fn Order(order: OrderView) -> impl IntoView {
                 {crate::i18n::fill(t.discount_with_code(), &[&code])} " " <span>{format!("−{}", locale.money(amount))}</span>
             </p>
         })}
+        {order.credit.map(|credit| view! {
+            <p class="discount" data-testid="order-credit">
+                {t.paid_from_credit()} " " <span>{format!("−{}", locale.money(credit))}</span>
+            </p>
+        })}
         <p class="total">{t.total()} " " <strong>{locale.money(order.total)}</strong></p>
         {order.charged.map(|charged| view! {
             <p class="total">{t.charged()} " " <strong data-testid="order-charged">{locale.money(charged)}</strong></p>

@@ -325,6 +325,8 @@ pub struct OrderRecord {
     pub currency: String,
     pub discount_amount: i64,
     pub discount_code: Option<String>,
+    /// What the customer's credit with Stripe paid (an invoice's order), before `amount`.
+    pub credit_amount: i64,
     pub payment_intent_id: Option<String>,
     pub created_at: i64,
     /// When its status last changed.
@@ -534,7 +536,7 @@ pub(super) fn finish_attempt(tx: &mut Tx<'_>, attempt: &Attempt, result: Attempt
 pub(super) fn order_record(tx: &mut Tx<'_>, order_id: &str, session_id: &str) -> Result<Option<OrderRecord>, StoreError> {
     let row = tx.query_opt(
         &format!(
-            "SELECT id, status, amount, currency, discount_amount, discount_code, payment_intent_id, created_at, updated_at,
+            "SELECT id, status, amount, currency, discount_amount, discount_code, credit_amount, payment_intent_id, created_at, updated_at,
                 COALESCE(amount_received, amount) AS charged, amount_refunded, email, locale,
                 shipping, payment_method_id, payment_method_type, card_brand, last4, subscription_id, invoice_id
          FROM orders o WHERE id = $1 AND {OWNED_BY_SESSION}"
@@ -561,6 +563,7 @@ pub(super) fn order_record(tx: &mut Tx<'_>, order_id: &str, session_id: &str) ->
         currency: row.get("currency")?,
         discount_amount: row.get("discount_amount")?,
         discount_code: row.get("discount_code")?,
+        credit_amount: row.get("credit_amount")?,
         payment_intent_id: row.get("payment_intent_id")?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,

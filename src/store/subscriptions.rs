@@ -91,7 +91,10 @@ pub struct PaidInvoice {
     pub invoice_id: String,
     pub subscription_id: String,
     pub payment_intent_id: Option<String>,
+    /// What was paid (`amount_paid`: after the customer's credit).
     pub amount: i64,
+    /// What the invoice came to (`total`: before the customer's credit).
+    pub total: i64,
     pub currency: String,
     /// How many the invoice billed (its line's quantity): an invoice made before the
     /// shopper changed the quantity bills the old one. `None`: the subscription's.
@@ -178,10 +181,12 @@ fn paid_invoice(tx: &mut Tx<'_>, invoice: &PaidInvoice, now: i64) -> Result<Invo
     // On PostgreSQL two reports of one invoice (the confirmation's reply and the
     // webhook) may both have looked above: the second waits here on the unique invoice
     // id until the first commits, then inserts nothing and takes the first's order.
+    // The customer's credit paid what the invoice came to and was not charged.
+    let credit = (invoice.total - invoice.amount).max(0);
     let inserted = tx.execute(
         "INSERT INTO orders (id, session_id, account_id, status, amount, currency, payment_intent_id, amount_received, email, locale,
-                             subscription_id, invoice_id, stock_reserved, cart_cleared, created_at, updated_at)
-         VALUES ($1, $2, $3, 'paid', $4, $5, $6, $4, $7, $8, $9, $10, 1, $11, $12, $12)
+                             subscription_id, invoice_id, stock_reserved, cart_cleared, created_at, updated_at, credit_amount)
+         VALUES ($1, $2, $3, 'paid', $4, $5, $6, $4, $7, $8, $9, $10, 1, $11, $12, $12, $13)
          ON CONFLICT DO NOTHING",
         &[
             &order_id,
@@ -196,13 +201,14 @@ fn paid_invoice(tx: &mut Tx<'_>, invoice: &PaidInvoice, now: i64) -> Result<Invo
             &invoice.invoice_id,
             &if first { 0_i64 } else { 1 },
             &now,
+            &credit,
         ],
     )?;
     if inserted == 0 {
         let order_id = tx.one("SELECT id FROM orders WHERE invoice_id = $1", &[&invoice.invoice_id])?;
         return Ok(InvoiceEffect::AlreadyFulfilled { order_id });
     }
-    let line_amount = if quantity > 0 && invoice.amount % quantity == 0 { invoice.amount / quantity } else { unit_amount };
+    let line_amount = if quantity > 0 && invoice.total % quantity == 0 { invoice.total / quantity } else { unit_amount };
     tx.execute(
         "INSERT INTO order_lines (order_id, product_id, name, unit_amount, quantity) VALUES ($1, $2, $3, $4, $5)",
         &[&order_id, &product_id, &name, &line_amount, &quantity],

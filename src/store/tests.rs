@@ -662,6 +662,7 @@ async fn the_newest_read_of_a_subscription_wins_and_each_paid_invoice_is_one_ord
             subscription_id: "sub_1".into(),
             payment_intent_id: Some("pi_first".into()),
             amount: 2400,
+            total: 2400,
             currency: "eur".into(),
             quantity: None,
         };

@@ -539,6 +539,8 @@ pub struct Invoice {
     /// `draft`, `open`, `paid`, `uncollectible`, `void`.
     pub status: Option<String>,
     pub amount_paid: i64,
+    /// After discounts, before the customer's credit (`amount_due` is after it).
+    pub total: i64,
     pub currency: String,
     /// `subscription_create`, `subscription_cycle`, …
     pub billing_reason: Option<String>,

@@ -631,6 +631,7 @@ async fn record_invoice(state: &AppState, invoice: &Invoice) -> Result<Option<St
         subscription_id: subscription.to_owned(),
         payment_intent_id: invoice.payment_intent().map(|intent| intent.to_string()),
         amount: invoice.amount_paid,
+        total: invoice.total,
         currency: invoice.currency.clone(),
         quantity: invoice.lines.data.first().and_then(|line| line.quantity).map(i64::from),
     };
