@@ -69,8 +69,21 @@ test('a shopper whose credit pays the first month authenticates the card kept fo
   await page.locator('#test-source-authorize-3ds').click();
   await expect(page).toHaveURL(/\/orders\/ord_/);
   await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', 'paid');
+  await expect(page.getByTestId('order-credit')).toContainText('−€12.00');
   const subscriptions = await stripe('GET', `/v1/subscriptions?customer=${customer}`);
   expect(subscriptions.data[0].default_payment_method).toMatch(/^pm_/);
+});
+
+test('a shopper whose credit pays the first month and who fails the card\'s 3-D Secure is subscribed and told what happens next', async ({ page, gotoHydrated }) => {
+  const customer = await creditedAtCheckout(page, gotoHydrated, 'credited-3ds-failed');
+  await typeCard(page, '4000002500003155');
+  await page.getByTestId('pay-button').click();
+  await page.locator('#test-source-fail-3ds').click();
+  await expect(page).toHaveURL(/\/checkout\/complete\?setup_intent=seti_/);
+  await expect(page.getByRole('alert')).toContainText('your card was not kept for the renewals');
+  await expect(page.getByTestId('cart-count')).toHaveText('0');
+  const subscriptions = await stripe('GET', `/v1/subscriptions?customer=${customer}`);
+  expect([subscriptions.data[0].status, subscriptions.data[0].default_payment_method]).toEqual(['active', null]);
 });
 
 test('a shopper subscribes with 4242, sees it active, changes its quantity, and cancels it at the period end', async ({ page, gotoHydrated }) => {

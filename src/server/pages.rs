@@ -127,6 +127,9 @@ pub async fn checkout(State(state): State<AppState>, page: Page) -> Response {
 /// customer's credit paid, which goes on to its order once the card is kept.
 pub async fn checkout_complete(State(state): State<AppState>, page: Page) -> Response {
     let no_such_payment = || AppError::NotFound(page.request.texts().no_such_payment().into());
+    // The shopper is subscribed, the card not kept: the page says so, and what happens
+    // next; the request itself was no error.
+    let mut subscribed = false;
     let outcome = match (page.param("payment_intent"), page.param("setup_intent")) {
         (None, Some(setup)) => {
             let returned = match crate::stripe::ids::SetupIntentId::parse(setup.trim()) {
@@ -138,7 +141,10 @@ pub async fn checkout_complete(State(state): State<AppState>, page: Page) -> Res
                 // Kept, its order not yet made: the account shows the subscription.
                 Ok(Some(_)) => return Redirect::to("/account").into_response(),
                 Ok(None) => Err(no_such_payment()),
-                Err(error) => Err(error),
+                Err(error) => {
+                    subscribed = matches!(error, AppError::Invalid(_));
+                    Err(error)
+                }
             }
         }
         (None, None) => Ok(None),
@@ -152,7 +158,8 @@ pub async fn checkout_complete(State(state): State<AppState>, page: Page) -> Res
     };
     let visit = page.visit(&state, Vec::new()).await;
     let head = page.head(&state, visit.as_ref().ok());
-    page.render(&state, status_of(&outcome), head, move || view! { <crate::checkout::CheckoutCompletePage outcome/> })
+    let status = if subscribed { StatusCode::OK } else { status_of(&outcome) };
+    page.render(&state, status, head, move || view! { <crate::checkout::CheckoutCompletePage outcome/> })
 }
 
 /// `/orders/{id}`: the order, to whoever placed it; reloading itself while it settles.
