@@ -308,7 +308,8 @@ async fn paid_by_credit(
     setup: Option<&SetupIntentId>,
 ) -> Result<PaymentReply, AppError> {
     let card = match setup {
-        Some(setup) => set_card_up(state, token, subscription, setup).await?,
+        // No answer: the page asks again with the same token (`unknown_or`).
+        Some(setup) => set_card_up(state, token, subscription, setup).await.map_err(unknown_or)?,
         None => CardSetup::NotKept,
     };
     let order_id = refresh(state, subscription).await?.unwrap_or_default();
