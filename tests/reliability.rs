@@ -199,8 +199,12 @@ async fn the_database_gone_for_a_moment_costs_a_retry_and_nothing_else() {
     for path in ["/", "/cart", "/checkout", "/account", "/orders/ord_abc123"] {
         let page = shopper.get(format!("{}{path}", shop.base)).send().await.unwrap();
         assert_eq!(page.status(), 503, "{path}");
+        assert_eq!(page.headers()["retry-after"], "5", "{path}: when to try again");
         assert!(page.text().await.unwrap().contains("Our order system is unavailable for a moment"), "{path}");
     }
+
+    let health = shopper.get(format!("{}/health", shop.base)).send().await.unwrap();
+    assert_eq!((health.status().as_u16(), health.headers()["retry-after"].to_str().unwrap()), (503, "5"));
 
     proxy.restore();
     let (status, reply) = post(&shopper, format!("{}/api/checkout/confirm", shop.base), &[("confirmation_token", token.as_str())]).await;

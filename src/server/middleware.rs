@@ -1,8 +1,8 @@
 //! Middleware around every route: request ids (accepted from a proxy or generated,
 //! echoed in `x-request-id` and present on every log line of the request), request
 //! tracing, writes (from the shop's own pages, their bodies read whole within a size
-//! limit and a deadline), baseline security headers, and the HTTP status of
-//! server-function errors.
+//! limit and a deadline), baseline security headers, the HTTP status of
+//! server-function errors, and `Retry-After` on every 503.
 
 use axum::Router;
 use axum::body::Body;
@@ -65,6 +65,21 @@ pub fn content_security_policy(stripe_js_url: &str, site: &leptos::config::Lepto
 pub async fn static_file_caching<B>(mut response: Response<B>) -> Response<B> {
     if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(super::assets::SITE_FILE_CACHING));
+    }
+    response
+}
+
+/// How long a client is asked to wait before trying again after a 503 (Stripe or the
+/// database unavailable). Stripe's own client has already retried by then, so the outage
+/// is more than a blip; a few seconds is what a shopper waits before pressing again.
+pub const RETRY_UNAVAILABLE_AFTER_SECS: u32 = 5;
+
+/// Every 503 says when to try again (RFC 9110, 10.2.3): clients, proxies and load
+/// balancers that honour it wait instead of hammering a shop that is waiting for
+/// Stripe or its database. A reply that already says (none does today) keeps its own.
+pub async fn retry_after_unavailable<B>(mut response: Response<B>) -> Response<B> {
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().entry(header::RETRY_AFTER).or_insert(HeaderValue::from(RETRY_UNAVAILABLE_AFTER_SECS));
     }
     response
 }
@@ -196,6 +211,7 @@ pub fn apply(router: Router) -> Router {
             tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
         }))
         .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(axum::middleware::map_response(retry_after_unavailable))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin")))
         // Pages and replies are about a shopper (their cart, their order, a client
@@ -278,6 +294,26 @@ mod tests {
             post_to("/", Body::from("0"), &cross_site).await,
             (StatusCode::FORBIDDEN, crate::i18n::EN.request_cross_site().to_owned())
         );
+    }
+
+    #[tokio::test]
+    async fn every_unavailable_reply_says_when_to_try_again() {
+        let shop = apply(
+            Router::new()
+                .route("/down", axum::routing::get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
+                .route("/up", axum::routing::get(|| async { StatusCode::OK }))
+                .route("/busy", axum::routing::get(|| async { (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "60")]) })),
+        );
+        let retry_after = |path: &'static str| {
+            let shop = shop.clone();
+            async move {
+                let response = shop.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+                response.headers().get(header::RETRY_AFTER).map(|value| value.to_str().unwrap().to_owned())
+            }
+        };
+        assert_eq!(retry_after("/down").await.as_deref(), Some("5"));
+        assert_eq!(retry_after("/busy").await.as_deref(), Some("60"), "a reply's own is kept");
+        assert_eq!(retry_after("/up").await, None);
     }
 
     #[test]
