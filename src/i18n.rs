@@ -474,6 +474,11 @@ catalogue! {
     change_quantity: "Change", "Modifier";
     quantity_from_next_renewal: "A new quantity applies from the next renewal: nothing more is charged for this period.",
         "Une nouvelle quantité s'applique dès le prochain renouvellement : rien de plus n'est débité pour cette période.";
+    renewals_charged_to: "Renewals are charged to", "Les renouvellements sont débités sur";
+    choose_renewal_card: "Choose a card", "Choisissez une carte";
+    use_for_renewals: "Use this card", "Utiliser cette carte";
+    use_named_for_renewals: "Use this card for the renewals: {0}", "Utiliser cette carte pour les renouvellements : {0}";
+    renewal_card_hint: "The card you choose is charged from the next renewal on.", "La carte choisie est débitée dès le prochain renouvellement.";
     subscription_active: "Active", "Actif";
     subscription_past_due: "Payment due: the last renewal could not be charged", "Paiement en retard : le dernier renouvellement n'a pas pu être débité";
     subscription_incomplete: "Waiting for the first payment", "En attente du premier paiement";

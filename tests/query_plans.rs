@@ -222,6 +222,7 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
         cancel_at: None,
         collection_paused: false,
         collection_resumes_at: None,
+        renewal_card: None,
     };
     let terms = SubscriptionTerms {
         product_id: "beans".into(),

@@ -525,6 +525,79 @@ async fn the_account_page_cancels_at_the_period_end_and_can_undo_it() {
     assert!(account.contains("data-status=\"canceled\"") && !account.contains("data-testid=\"resume-subscription\""), "{account}");
 }
 
+/// A subscriber charges the renewals to another of their saved cards from the account
+/// page: the page shows the card they go to, the next renewal is charged to the one
+/// chosen, and going back to an earlier card takes effect (a fresh key each time, not
+/// Stripe's replay of the first choice). Another account, or a card that is not the
+/// shopper's, changes nothing; nothing is charged when the card changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_charges_the_renewals_to_another_saved_card() {
+    let shop = shop().await;
+    let subscription = shop.subscribed("renewal-card@example.com").await;
+    let id = subscription.id.as_str();
+    let first = shop.default_payment_method(id).await.as_str().unwrap().to_owned();
+    assert_eq!(subscription.state.renewal_card.as_deref(), Some(first.as_str()), "kept from Stripe's reply");
+    let customer = shop.stripe(Method::GET, &format!("/v1/subscriptions/{id}"), &[]).await["customer"].as_str().unwrap().to_owned();
+    let added = shop.stripe(Method::POST, "/v1/payment_methods/pm_card_mastercard/attach", &[("customer", customer.as_str())]).await;
+    let added = added["id"].as_str().unwrap().to_owned();
+    assert_eq!(renewal_card_shown(&shop.page("/account").await).as_deref(), Some(first.as_str()));
+
+    let stranger = support::shopper();
+    api_as(&stranger, &shop.base, "account/sign-up", &[("email", "stranger@example.com"), ("password", "correct horse battery staple")])
+        .await;
+    let choose = |client: &reqwest::Client, card: &str| {
+        let form = [("subscription", id.to_owned()), ("payment_method", card.to_owned())];
+        let (client, base) = (client.clone(), shop.base.clone());
+        async move { api_as(&client, &base, "account/subscription/card", &[(form[0].0, &form[0].1), (form[1].0, &form[1].1)]).await }
+    };
+    let (status, _) = choose(&stranger, &added).await;
+    assert_eq!(status, 404, "another account's subscription");
+    let (status, refused) = choose(&shop.shopper, "pm_1NotTheShoppers").await;
+    assert_eq!(status, 404, "{refused}");
+    assert_eq!(shop.default_payment_method(id).await, first.as_str());
+
+    let (status, body) = choose(&shop.shopper, &added).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(shop.default_payment_method(id).await, added.as_str());
+    assert_eq!(shop.only_subscription().await.state.renewal_card.as_deref(), Some(added.as_str()));
+    assert_eq!(renewal_card_shown(&shop.page("/account").await).as_deref(), Some(added.as_str()));
+    // Back to the first card, then to the new one again: each choice reaches Stripe.
+    for card in [&first, &added] {
+        let (status, body) = choose(&shop.shopper, card).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(shop.default_payment_method(id).await, card.as_str());
+    }
+    assert_eq!(shop.charged().await.len(), 1, "only the first invoice was charged");
+
+    // The next renewal is charged to the card chosen.
+    shop.advance_clock(32).await;
+    let intents = shop.stripe(Method::GET, "/v1/payment_intents?limit=100", &[]).await;
+    let renewal = &intents["data"][0];
+    assert_eq!((renewal["status"].as_str(), renewal["payment_method"].as_str()), (Some("succeeded"), Some(added.as_str())), "{renewal}");
+    shop.delivered("invoice.paid").await;
+    assert_eq!(shop.invoice_orders(id).await.0.len(), 2);
+
+    // A card removed in another tab once the shop has listed it, before Stripe changes
+    // the subscription: said to be gone, and the renewals stay where they were.
+    let path = format!("/v1/subscriptions/{id}");
+    shop.control("faults", json!({ "path": path, "method": "POST", "phase": "before", "delay_ms": 1500 })).await;
+    let choosing = tokio::spawn(choose(&shop.shopper, &first));
+    assert!(shop.faults_used().await, "the card's change never reached Stripe");
+    shop.stripe(Method::POST, &format!("/v1/payment_methods/{first}/detach"), &[]).await;
+    answered(choosing, 404, "no such saved card").await;
+    assert_eq!(shop.default_payment_method(id).await, added.as_str());
+}
+
+/// The card the account page says renewals are charged to (the option selected in
+/// `renewal-card`), if it shows one.
+fn renewal_card_shown(page: &str) -> Option<String> {
+    let select = page.split("data-testid=\"renewal-card\"").nth(1)?.split("</select>").next()?;
+    let option = select
+        .split("<option")
+        .find(|option| option.split('>').next().is_some_and(|tag| tag.contains("selected") && !tag.contains("disabled")))?;
+    option.split("value=\"").nth(1)?.split('"').next().map(str::to_owned)
+}
+
 /// The merchant sets a subscription to end on a date of their choosing (the
 /// Dashboard's "cancel on a custom date": `cancel_at`). The account page says when it
 /// ends instead of a renewal that will not come, offers nothing that would change that

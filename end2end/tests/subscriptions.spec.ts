@@ -86,7 +86,7 @@ test('a shopper whose credit pays the first month and who fails the card\'s 3-D 
   expect([subscriptions.data[0].status, subscriptions.data[0].default_payment_method]).toEqual(['active', null]);
 });
 
-test('a shopper subscribes with 4242, sees it active, changes its quantity, and cancels it at the period end', async ({ page, gotoHydrated }) => {
+test('a shopper subscribes with 4242, sees it active, changes its quantity and the card its renewals go to, and cancels it at the period end', async ({ page, gotoHydrated }) => {
   await signUp(page, gotoHydrated, uniqueEmail('subscriber'));
   await beansAtCheckout(page, gotoHydrated);
   await expect(page.getByTestId('subscription-terms')).toContainText('every month until you cancel');
@@ -109,6 +109,19 @@ test('a shopper subscribes with 4242, sees it active, changes its quantity, and 
   await expect(row.locator('.name')).toHaveText(/^2 × /);
   await expect(row.locator('.price')).toContainText('€24.00');
   await expect(row.getByTestId('subscription-quantity')).toHaveValue('2');
+  // A card saved since takes the renewals from the next one on: the form posts, the page
+  // comes back saying so, and Stripe charges that card next.
+  const id = (await row.getAttribute('data-testid'))!.replace('subscription-', '');
+  const { customer } = await stripe('GET', `/v1/subscriptions/${id}`);
+  const mastercard = await stripe('POST', '/v1/payment_methods/pm_card_mastercard/attach', { customer });
+  await page.reload();
+  const renewalCard = row.getByTestId('renewal-card');
+  // `option[selected]`: what the server rendered, not what the shopper picked since.
+  await expect(renewalCard.locator('option[selected]')).toContainText('4242');
+  await renewalCard.selectOption(mastercard.id);
+  await row.getByRole('button', { name: 'Use this card for the renewals: Coffee beans' }).click();
+  await expect(renewalCard.locator('option[selected]')).toContainText('Mastercard •••• 4444');
+  expect((await stripe('GET', `/v1/subscriptions/${id}`)).default_payment_method).toBe(mastercard.id);
   expect(await seriousViolations(page), 'the account page, a subscription renewing').toEqual([]);
   await row.getByTestId('cancel-subscription').click();
   await expect(row).toHaveAttribute('data-cancel-at-period-end', 'true');

@@ -55,6 +55,7 @@ pub async fn summary(state: &AppState, locale: Locale, account: Option<AccountRe
                 ends_on: record.state.cancel_at.or(record.state.current_period_end.filter(|_| record.state.cancel_at_period_end)),
                 payments_paused: record.state.collection_paused,
                 payments_resume_on: record.state.collection_resumes_at,
+                renewal_card: record.state.renewal_card,
             })
         })
         .collect();

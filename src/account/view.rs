@@ -10,8 +10,8 @@ use crate::error::AppError;
 use crate::stripe_js::Stripe;
 use crate::stripe_js::{ConfirmationTokenParams, ElementsOptions, PaymentMethodData};
 use crate::subscriptions::{
-    AccountSubscription, CancelSubscription, OverduePayment, PayOverdueSubscription, ResumeSubscription, SetSubscriptionQuantity,
-    pay_overdue_subscription, refresh_subscription,
+    AccountSubscription, CancelSubscription, OverduePayment, PayOverdueSubscription, ResumeSubscription, SetRenewalCard,
+    SetSubscriptionQuantity, pay_overdue_subscription, refresh_subscription,
 };
 use crate::ui::{ActionError, MountedPaymentElement, failure, mount_payment_element};
 use leptos::prelude::*;
@@ -136,6 +136,7 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
     let resume = ServerAction::<ResumeSubscription>::new();
     let pay = ServerAction::<PayOverdueSubscription>::new();
     let set_quantity = ServerAction::<SetSubscriptionQuantity>::new();
+    let set_card = ServerAction::<SetRenewalCard>::new();
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     let rows: Vec<_> = subscriptions
@@ -144,6 +145,7 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
             let testid = format!("subscription-{}", subscription.id);
             let label = format!("{} × {}", subscription.quantity, subscription.name);
             let (changeable, renews) = (subscription.changeable(), subscription.renews());
+            let (card_subscription, current_card) = ((subscription.id.clone(), subscription.name.clone()), subscription.renewal_card.clone());
             // The next renewal, if one is to come (or that none is charged while the
             // merchant has paused payments), and the end, if one is set (the merchant may
             // have chosen a date after a renewal or two).
@@ -177,6 +179,36 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
                         <button type="submit" data-testid="change-subscription-quantity"
                             aria-label=crate::i18n::fill(t.change_named_quantity(), &[&subscription.name])>{t.change_quantity()}</button>
                         <p class="hint" id=hint>{t.quantity_from_next_renewal()}</p>
+                    </ActionForm>
+                }
+            });
+            // Which saved card the renewals are charged to, and another instead (an
+            // overdue one is paid with a card above, which then takes them too).
+            let renewal_card = (changeable && renews && subscription.pay_attempt.is_none() && !saved.is_empty()).then(|| {
+                let (id, name) = card_subscription;
+                let hint = format!("renewal-card-hint-{id}");
+                let current = current_card.filter(|card| saved.iter().any(|saved| &saved.id == card));
+                let options = saved
+                    .iter()
+                    .map(|card| {
+                        let selected = current.as_deref() == Some(card.id.as_str());
+                        view! { <option value=card.id.clone() selected=selected>{format!("{} · {}", card.label(), card.expiry())}</option> }
+                    })
+                    .collect_view();
+                view! {
+                    <ActionForm action=set_card>
+                        <input type="hidden" name="subscription" value=id/>
+                        <label>
+                            {t.renewals_charged_to()} " "
+                            <select name="payment_method" required data-testid="renewal-card" aria-describedby=hint.clone()>
+                                {current.is_none().then(|| view! { <option value="" selected disabled>{t.choose_renewal_card()}</option> })}
+                                {options}
+                            </select>
+                        </label>
+                        " "
+                        <button type="submit" data-testid="change-renewal-card"
+                            aria-label=crate::i18n::fill(t.use_named_for_renewals(), &[&name])>{t.use_for_renewals()}</button>
+                        <p class="hint" id=hint>{t.renewal_card_hint()}</p>
                     </ActionForm>
                 }
             });
@@ -219,6 +251,7 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
                     {period.map(|text| view! { <span class="period" data-testid="subscription-period">{text}</span> })}
                     {overdue}
                     {quantity}
+                    {renewal_card}
                     {form}
                 </li>
             }
@@ -234,6 +267,7 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
                             .or_else(|| failure(resume, locale))
                             .or_else(|| failure(pay, locale))
                             .or_else(|| failure(set_quantity, locale))
+                            .or_else(|| failure(set_card, locale))
                             .unwrap_or_default()
                     }}
                 </p>

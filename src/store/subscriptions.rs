@@ -53,6 +53,9 @@ pub struct SubscriptionState {
     pub collection_paused: bool,
     /// When a paused collection resumes, if the merchant set a date.
     pub collection_resumes_at: Option<i64>,
+    /// The card its renewals are charged to (Stripe's `default_payment_method`), if
+    /// one is set on it.
+    pub renewal_card: Option<String>,
 }
 
 /// What the subscription's item bills, as Stripe reports it (the shopper may change
@@ -114,7 +117,7 @@ pub enum InvoiceEffect {
 
 const COLUMNS: &str = "s.id, s.account_id, a.email AS account_email, s.product_id, s.name, s.quantity, s.unit_amount, s.currency,
     s.billing_interval, s.interval_count, s.status, s.current_period_end, s.cancel_at_period_end, s.cancel_at, s.collection_paused,
-    s.collection_resumes_at, s.first_invoice_id,
+    s.collection_resumes_at, s.default_payment_method, s.first_invoice_id,
     s.first_payment_intent_id, s.created_at";
 const FROM: &str = "FROM subscriptions s JOIN accounts a ON a.id = s.account_id";
 
@@ -143,6 +146,7 @@ fn record_from(row: &Row) -> Result<SubscriptionRecord, StoreError> {
             cancel_at: row.get("cancel_at")?,
             collection_paused: row.get::<i64>("collection_paused")? == 1,
             collection_resumes_at: row.get("collection_resumes_at")?,
+            renewal_card: row.get("default_payment_method")?,
         },
         first_invoice_id: row.get("first_invoice_id")?,
         first_payment_intent_id: row.get("first_payment_intent_id")?,
@@ -235,8 +239,9 @@ impl Store {
             tx.execute(
                 "INSERT INTO subscriptions (id, account_id, session_id, product_id, name, quantity, unit_amount, currency,
                      billing_interval, interval_count, status, current_period_end, cancel_at_period_end, cancel_at, collection_paused,
-                     collection_resumes_at, first_invoice_id, first_payment_intent_id, email, locale, synced_at, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22)
+                     collection_resumes_at, first_invoice_id, first_payment_intent_id, email, locale, synced_at, created_at, updated_at,
+                     default_payment_method)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22, $23)
                  ON CONFLICT (id) DO NOTHING",
                 &[
                     &new.id,
@@ -261,6 +266,7 @@ impl Store {
                     &new.locale,
                     &synced_at,
                     &now,
+                    &new.state.renewal_card,
                 ],
             )
             .map(drop)
@@ -285,7 +291,7 @@ impl Store {
             tx.execute(
                 "UPDATE subscriptions SET status = $1, current_period_end = $2, cancel_at_period_end = $3, synced_at = $4, updated_at = $5,
                      quantity = COALESCE($7, quantity), unit_amount = COALESCE($8, unit_amount), cancel_at = $9,
-                     collection_paused = $10, collection_resumes_at = $11
+                     collection_paused = $10, collection_resumes_at = $11, default_payment_method = $12
                  WHERE id = $6 AND synced_at <= $4",
                 &[
                     &state.status,
@@ -299,6 +305,7 @@ impl Store {
                     &state.cancel_at,
                     &i64::from(state.collection_paused),
                     &state.collection_resumes_at,
+                    &state.renewal_card,
                 ],
             )?;
             Ok(tx.scalar::<i64>("SELECT 1 FROM subscriptions WHERE id = $1", &[&id])?.is_some())

@@ -554,6 +554,7 @@ fn new_subscription(id: &str, account: &str, session: &str) -> NewSubscription {
             cancel_at: None,
             collection_paused: false,
             collection_resumes_at: None,
+            renewal_card: None,
         },
     }
 }
@@ -596,6 +597,7 @@ async fn an_accounts_open_subscription_is_its_live_one_first() {
             cancel_at: None,
             collection_paused: false,
             collection_resumes_at: None,
+            renewal_card: None,
         };
         assert_eq!(open().await, None);
         store.insert_subscription(new_subscription("sub_waiting", "acct", "sess"), 10, 1).await.unwrap();
@@ -628,6 +630,7 @@ async fn the_newest_read_of_a_subscription_wins_and_each_paid_invoice_is_one_ord
             cancel_at: None,
             collection_paused: false,
             collection_resumes_at: None,
+            renewal_card: None,
         };
         let item = |quantity, unit_amount| ItemTerms { quantity, unit_amount };
         // A read sent at 30 is answered before one sent at 20: the one sent at 30 stays.

@@ -496,6 +496,9 @@ pub struct Subscription {
     /// Made by Stripe when the first invoice needs no payment (the customer's credit
     /// paid it): sets the card up for the renewals.
     pub pending_setup_intent: Option<Expandable<SetupIntent>>,
+    /// The card its invoices are charged to, if one is set on it (else the customer's
+    /// `invoice_settings.default_payment_method`).
+    pub default_payment_method: Option<Expandable<PaymentMethod>>,
     /// Since 2025-03-31.basil the period is the items' (they share it).
     pub items: List<SubscriptionItem>,
     pub latest_invoice: Option<Expandable<Invoice>>,
@@ -507,6 +510,14 @@ impl Subscription {
     /// When the current period ends (the next renewal, or the end).
     pub fn current_period_end(&self) -> Option<i64> {
         self.items.data.iter().map(|item| item.current_period_end).min()
+    }
+
+    /// The id of the card its renewals are charged to, if one is set on it.
+    pub fn renewal_card(&self) -> Option<&str> {
+        match self.default_payment_method.as_ref()? {
+            Expandable::Id(id) => Some(id),
+            Expandable::Object(method) => Some(method.id.as_str()),
+        }
     }
 }
 

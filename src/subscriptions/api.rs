@@ -52,6 +52,14 @@ pub async fn set_subscription_quantity(subscription: String, quantity: String) -
     super::service::set_quantity(&state, &request, subscription.trim(), quantity).await
 }
 
+/// Charges the signed-in shopper's subscription's renewals, from the next one on, to
+/// another of their saved cards (`payment_method`).
+#[server(endpoint = "account/subscription/card", output = crate::error::JsonReply)]
+pub async fn set_renewal_card(subscription: String, payment_method: String) -> Result<(), AppError> {
+    let (state, request) = crate::request::edge()?;
+    super::service::set_renewal_card(&state, &request, subscription.trim(), payment_method.trim()).await
+}
+
 /// Undoes a cancellation at the period's end: the subscription renews again.
 #[server(endpoint = "account/subscription/resume", output = crate::error::JsonReply)]
 pub async fn resume_subscription(subscription: String) -> Result<(), AppError> {

@@ -23,6 +23,8 @@ pub struct AccountSubscription {
     pub payments_paused: bool,
     /// When paused payments resume, if the merchant set a date.
     pub payments_resume_on: Option<i64>,
+    /// The saved card its renewals are charged to, if one is set on it.
+    pub renewal_card: Option<String>,
     /// For a `past_due` subscription, the nonce of the form that pays it: part of the
     /// payment's idempotency key, so that a form sent twice pays once.
     pub pay_attempt: Option<String>,

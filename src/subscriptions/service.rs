@@ -50,6 +50,7 @@ fn state_of(subscription: &Subscription) -> SubscriptionState {
         cancel_at: subscription.cancel_at,
         collection_paused: subscription.pause_collection.is_some(),
         collection_resumes_at: subscription.pause_collection.as_ref().and_then(|pause| pause.resumes_at),
+        renewal_card: subscription.renewal_card().map(str::to_owned),
     }
 }
 
@@ -743,6 +744,54 @@ pub async fn set_quantity(state: &AppState, request: &Request, id: &str, quantit
     let answer = state.payments.stripe.set_subscription_quantity(&id, &item.id, quantity.get(), &key).await;
     keep_change(state, request, &id, asked_at, answer).await?;
     tracing::info!(subscription = %id, quantity = quantity.get(), "subscription's quantity changed from its next renewal");
+    Ok(())
+}
+
+/// Charges the signed-in shopper's subscription's renewals to another of their saved
+/// cards, from the next one on (Stripe's `default_payment_method`). Nothing is charged
+/// now; an overdue renewal is paid with [`pay_overdue`], which sets the card too.
+/// Choosing the card it already has changes nothing at Stripe.
+pub async fn set_renewal_card(state: &AppState, request: &Request, id: &str, payment_method: &str) -> Result<(), AppError> {
+    let no_card = || AppError::NotFound(request.texts().no_such_card().into());
+    let (account, id, record) = own_subscription(state, request, id).await?;
+    if !record.state.is_live() {
+        return Err(AppError::invalid(request.texts().subscription_ended()));
+    }
+    let method = PaymentMethodId::parse(payment_method).map_err(|_| no_card())?;
+    if record.state.renewal_card.as_deref() == Some(method.as_str()) {
+        return Ok(());
+    }
+    // One of this account's own cards (Stripe would refuse another customer's anyway).
+    let customer = account.stripe_customer_id.as_deref().and_then(|c| CustomerId::parse(c).ok()).ok_or_else(no_card)?;
+    let saved = match list_saved(state, &customer).await {
+        Ok(saved) => saved,
+        // The Customer deleted at Stripe, unbeknown to the shop: its subscriptions ended
+        // with it.
+        Err(error) if error.is_missing_object() => {
+            crate::account::forget_customer(state, customer.as_str()).await;
+            return Err(ended_meanwhile(state, request, &id).await);
+        }
+        Err(error) => return Err(AppError::from(error)),
+    };
+    if !saved.iter().any(|card| card.id == method.as_str()) {
+        return Err(no_card());
+    }
+    // A fresh key: the same card chosen twice (a double click) is harmless anyway, and
+    // going back to an earlier card must not replay the answer to choosing it before.
+    let key = session::random_id("subscription-card");
+    let asked_at = now_ms();
+    let answer = state.payments.stripe.set_default_payment_method(&id, &method, &key).await;
+    // Refused: the card removed in another tab since it was listed, or the subscription
+    // ended meanwhile; said as it is now.
+    if let Err(crate::stripe::Error::Api(api)) = &answer
+        && api.status == 400
+        && !list_saved(state, &customer).await?.iter().any(|card| card.id == method.as_str())
+    {
+        tracing::info!(subscription = %id, message = %api.message, "Stripe would not charge renewals to a card removed meanwhile");
+        return Err(no_card());
+    }
+    keep_change(state, request, &id, asked_at, answer).await?;
+    tracing::info!(subscription = %id, "subscription's renewals charged to another saved card");
     Ok(())
 }
 
