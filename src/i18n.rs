@@ -479,6 +479,8 @@ catalogue! {
     use_for_renewals: "Use this card", "Utiliser cette carte";
     use_named_for_renewals: "Use this card for the renewals: {0}", "Utiliser cette carte pour les renouvellements : {0}";
     renewal_card_hint: "The card you choose is charged from the next renewal on.", "La carte choisie est débitée dès le prochain renouvellement.";
+    card_pays_renewals: "This card pays the renewals of “{0}”. To remove it, first choose another card for them on this page (add one if you need to), or cancel the subscription.",
+        "Cette carte paie les renouvellements de «\u{a0}{0}\u{a0}». Pour la retirer, choisissez d'abord une autre carte pour eux sur cette page (ajoutez-en une au besoin), ou résiliez l'abonnement.";
     subscription_active: "Active", "Actif";
     subscription_past_due: "Payment due: the last renewal could not be charged", "Paiement en retard : le dernier renouvellement n'a pas pu être débité";
     subscription_incomplete: "Waiting for the first payment", "En attente du premier paiement";

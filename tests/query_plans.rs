@@ -253,6 +253,7 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
     assert!(store.claim_subscription("acct_1", "beans", "ctoken_s2", 8, 100).await.unwrap());
     store.release_subscription_claim("acct_1", "beans", "ctoken_s2").await.unwrap();
     store.subscription_for_payment_intent("pi_s1", "acct_1").await.unwrap();
+    store.live_subscriptions_with_a_card("acct_1").await.unwrap();
     store.sync_subscription("sub_1", state, ItemTerms { quantity: Some(2), unit_amount: Some(1_500) }, 9, 9).await.unwrap();
     for invoice in ["in_1", "in_2", "in_2"] {
         let paid = PaidInvoice {

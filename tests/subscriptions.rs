@@ -78,6 +78,17 @@ impl Shop {
         support::stripe_call(&support::client(), method, format!("{}{path}", self.stripe), KEY, form).await
     }
 
+    /// Whether the checkout's Payment Element lets the shopper remove saved cards: the
+    /// `payment_method_remove` of the CustomerSession made for a checkout page now.
+    async fn checkouts_card_removal(&self) -> String {
+        assert_eq!(self.add("ceramic-mug").await.0, 200);
+        assert!(self.page("/checkout").await.contains("data-testid=\"payment-element\""));
+        let url = format!("{}/_emulator/requests?path=/v1/customer_sessions", self.stripe);
+        let log: Value = support::client().get(url).send().await.unwrap().json().await.unwrap();
+        let made = log["data"].as_array().unwrap().last().expect("a CustomerSession").clone();
+        made["params"]["components"]["payment_element"]["features"]["payment_method_remove"].as_str().unwrap_or_default().to_owned()
+    }
+
     /// How many CustomerSessions the shop has asked Stripe for.
     async fn customer_sessions(&self) -> usize {
         let log: Value = support::client().get(format!("{}/_emulator/requests", self.stripe)).send().await.unwrap().json().await.unwrap();
@@ -529,7 +540,8 @@ async fn the_account_page_cancels_at_the_period_end_and_can_undo_it() {
 /// page: the page shows the card they go to, the next renewal is charged to the one
 /// chosen, and going back to an earlier card takes effect (a fresh key each time, not
 /// Stripe's replay of the first choice). Another account, or a card that is not the
-/// shopper's, changes nothing; nothing is charged when the card changes.
+/// shopper's, changes nothing; nothing is charged when the card changes. The card the
+/// renewals go to cannot be removed while a renewal is to come.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_charges_the_renewals_to_another_saved_card() {
     let shop = shop().await;
@@ -568,6 +580,14 @@ async fn a_subscriber_charges_the_renewals_to_another_saved_card() {
         assert_eq!(shop.default_payment_method(id).await, card.as_str());
     }
     assert_eq!(shop.charged().await.len(), 1, "only the first invoice was charged");
+    // The card the renewals go to stays until another takes its place.
+    let (status, refused) = shop.api("account/remove-payment-method", &[("payment_method", &added)]).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.to_string().contains("This card pays the renewals of “Coffee beans, monthly”"), "{refused}");
+    let attached = shop.stripe(Method::GET, &format!("/v1/payment_methods/{added}"), &[]).await;
+    assert_eq!(attached["customer"], customer.as_str());
+    // Nor can the Payment Element remove it at checkout: its remove is off meanwhile.
+    assert_eq!(shop.checkouts_card_removal().await, "disabled");
 
     // The next renewal is charged to the card chosen.
     shop.advance_clock(32).await;
@@ -586,6 +606,12 @@ async fn a_subscriber_charges_the_renewals_to_another_saved_card() {
     shop.stripe(Method::POST, &format!("/v1/payment_methods/{first}/detach"), &[]).await;
     answered(choosing, 404, "no such saved card").await;
     assert_eq!(shop.default_payment_method(id).await, added.as_str());
+
+    // Set to end with its period, it renews no more: its card can go.
+    assert_eq!(shop.api("account/subscription/cancel", &[("subscription", id)]).await.0, 200);
+    let (status, body) = shop.api("account/remove-payment-method", &[("payment_method", &added)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(shop.checkouts_card_removal().await, "enabled");
 }
 
 /// The card the account page says renewals are charged to (the option selected in

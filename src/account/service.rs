@@ -235,6 +235,13 @@ pub async fn remove_method(state: &AppState, request: &Request, id: &str) -> Res
         tracing::warn!(account = %account.id, method = %id, "refused to remove a payment method of another customer");
         return Err(not_found());
     }
+    // The card a subscription's next renewal is charged to stays until another takes
+    // its place: removed, that renewal would fail.
+    let live = state.store.live_subscriptions_with_a_card(&account.id).await?;
+    let renewing = |s: &&crate::store::SubscriptionRecord| s.state.renews() && s.state.renewal_card.as_deref() == Some(id.as_str());
+    if let Some(subscription) = live.iter().find(renewing) {
+        return Err(AppError::invalid(crate::i18n::fill(request.texts().card_pays_renewals(), &[&subscription.terms.name])));
+    }
     match state.payments.stripe.detach_payment_method(&id).await {
         Ok(_) => {}
         // Hers a moment ago, and no longer attached: the same form sent twice, or

@@ -137,10 +137,16 @@ async fn last_shipping(state: &AppState, account: Option<&crate::store::AccountR
 }
 
 /// A CustomerSession for the Payment Element (save, redisplay and remove enabled) and
-/// the cards it will show, so the page can say which one is being charged.
+/// the cards it will show, so the page can say which one is being charged. Remove is
+/// disabled while one of the account's subscriptions will charge a renewal to a card:
+/// Elements would detach it unasked (Stripe's documentation warns of it), and the
+/// account page, which says which card that is, removes the others.
 async fn saved_methods_session(state: &AppState, account: &crate::store::AccountRecord) -> Result<(String, Vec<SavedMethod>), AppError> {
     let customer = crate::account::customer_of(state, account).await?;
-    let (session, customer) = match customer_session(state, &customer).await {
+    let live = state.store.live_subscriptions_with_a_card(&account.id).await?;
+    let removable = !live.iter().any(|subscription| subscription.state.renews());
+    let customer_session = |customer| customer_session(state, customer, removable);
+    let (session, customer) = match customer_session(&customer).await {
         // Deleted at Stripe, unbeknown to the shop: the account gets a new Customer now.
         Err(error) if crate::account::forget_if_gone(state, customer.as_str(), &error).await => {
             let renewed = crate::store::AccountRecord {
@@ -149,7 +155,7 @@ async fn saved_methods_session(state: &AppState, account: &crate::store::Account
                 ..account.clone()
             };
             let customer = crate::account::customer_of(state, &renewed).await?;
-            (customer_session(state, &customer).await?, customer)
+            (customer_session(&customer).await?, customer)
         }
         session => (session?, customer),
     };
@@ -157,13 +163,14 @@ async fn saved_methods_session(state: &AppState, account: &crate::store::Account
     Ok((session.client_secret, saved))
 }
 
-/// A CustomerSession of `customer` for the Payment Element.
-async fn customer_session(state: &AppState, customer: &CustomerId) -> Result<CustomerSession, crate::stripe::Error> {
+/// A CustomerSession of `customer` for the Payment Element; `removable`: the shopper
+/// may remove saved cards in it.
+async fn customer_session(state: &AppState, customer: &CustomerId, removable: bool) -> Result<CustomerSession, crate::stripe::Error> {
     let settings = &state.config.store.saved_methods;
     let features = PaymentElementFeatures {
         payment_method_save: "enabled",
         payment_method_redisplay: "enabled",
-        payment_method_remove: "enabled",
+        payment_method_remove: if removable { "enabled" } else { "disabled" },
         // None when the store sets setup_future_usage (Stripe refuses both).
         payment_method_save_usage: settings.save_usage.as_deref(),
         payment_method_redisplay_limit: Some(settings.redisplay_limit),

@@ -73,6 +73,13 @@ impl SubscriptionState {
     pub fn is_live(&self) -> bool {
         matches!(self.status.as_str(), "active" | "past_due" | "trialing")
     }
+
+    /// Whether a renewal is still to come: live, and not set to end by the end of its
+    /// period (an end the merchant set after it leaves that renewal in place).
+    pub fn renews(&self) -> bool {
+        let ends = self.cancel_at.or(self.current_period_end.filter(|_| self.cancel_at_period_end));
+        self.is_live() && ends.is_none_or(|end| self.current_period_end.is_some_and(|period_end| end > period_end))
+    }
 }
 
 /// A subscription as the shop keeps it.
@@ -332,6 +339,20 @@ impl Store {
                 records(tx, "(s.created_at, s.id) < ($1, $2) ORDER BY s.created_at DESC, s.id DESC LIMIT $3", &[created_at, id, &limit])
             }
             None => records(tx, "1 = 1 ORDER BY s.created_at DESC, s.id DESC LIMIT $1", &[&limit]),
+        })
+        .await
+    }
+
+    /// The account's live subscriptions ([`SubscriptionState::is_live`]) whose renewals
+    /// are charged to a card set on them, as last recorded (by `subscriptions_by_account`).
+    pub async fn live_subscriptions_with_a_card(&self, account_id: &str) -> Result<Vec<SubscriptionRecord>, StoreError> {
+        let account = account_id.to_owned();
+        self.read(move |tx| {
+            records(
+                tx,
+                "s.account_id = $1 AND s.default_payment_method IS NOT NULL AND s.status IN ('active', 'past_due', 'trialing')",
+                &[&account],
+            )
         })
         .await
     }

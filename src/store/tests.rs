@@ -658,6 +658,27 @@ async fn the_newest_read_of_a_subscription_wins_and_each_paid_invoice_is_one_ord
             assert!(store.sync_subscription("sub_1", pause.clone(), ItemTerms::default(), synced_at, 3).await.unwrap());
             assert_eq!(store.subscription("sub_1").await.unwrap().unwrap().state, pause);
         }
+        // And the card its renewals go to, found by its account and card while live.
+        let with_card = SubscriptionState { renewal_card: Some("pm_renewals".into()), ..state("active", 3_000) };
+        assert!(store.sync_subscription("sub_1", with_card.clone(), ItemTerms::default(), 38, 3).await.unwrap());
+        assert_eq!(store.subscription("sub_1").await.unwrap().unwrap().state, with_card);
+        let live_with = || {
+            let store = store.clone();
+            async move {
+                let live = store.live_subscriptions_with_a_card("acct").await.unwrap();
+                live.into_iter().map(|s| (s.id, s.state.renewal_card.unwrap_or_default())).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(live_with().await, [("sub_1".to_owned(), "pm_renewals".to_owned())]);
+        // A renewal is to come unless it ends by the end of its period.
+        assert!(with_card.renews());
+        assert!(!SubscriptionState { cancel_at_period_end: true, ..with_card.clone() }.renews());
+        assert!(!SubscriptionState { cancel_at: Some(3_000), ..with_card.clone() }.renews());
+        assert!(SubscriptionState { cancel_at: Some(3_001), ..with_card.clone() }.renews(), "an end after the renewal");
+        assert!(!SubscriptionState { status: "canceled".into(), ..with_card.clone() }.renews());
+        let ended = SubscriptionState { status: "canceled".into(), ..with_card };
+        assert!(store.sync_subscription("sub_1", ended, ItemTerms::default(), 39, 3).await.unwrap());
+        assert!(live_with().await.is_empty(), "an ended subscription's card is free");
 
         // The first invoice, reported many times at once (the reply, the result page, webhooks).
         let first = || PaidInvoice {
