@@ -20,10 +20,10 @@ pub async fn get_cart() -> Result<Cart, AppError> {
 /// Refuses unknown products, quantities outside 1–99 and more than the stock; a refusal
 /// changes nothing.
 #[server(endpoint = "cart/add", output = crate::error::JsonReply)]
-pub async fn add_to_cart(product_id: String, quantity: u32) -> Result<Cart, AppError> {
+pub async fn add_to_cart(product_id: String, quantity: String) -> Result<Cart, AppError> {
     let (state, request) = crate::request::edge()?;
     let product_id = ProductId::parse(&product_id).map_err(|_| AppError::invalid(request.texts().not_in_catalog()))?;
-    let quantity = Quantity::new(quantity).ok_or_else(|| quantity_range(&request))?;
+    let quantity = number(&quantity).and_then(Quantity::new).ok_or_else(|| quantity_range(&request))?;
     super::service::add(&state, &request, &product_id, quantity).await
 }
 
@@ -37,11 +37,21 @@ pub async fn apply_discount(code: String) -> Result<Cart, AppError> {
 
 /// Sets a line's quantity in the caller's cart; 0 removes the line.
 #[server(endpoint = "cart/set", output = crate::error::JsonReply)]
-pub async fn set_cart_quantity(product_id: String, quantity: u32) -> Result<Cart, AppError> {
+pub async fn set_cart_quantity(product_id: String, quantity: String) -> Result<Cart, AppError> {
     let (state, request) = crate::request::edge()?;
     let product_id = ProductId::parse(&product_id).map_err(|_| AppError::invalid(request.texts().not_in_catalog()))?;
-    let quantity = if quantity == 0 { None } else { Some(Quantity::new(quantity).ok_or_else(|| quantity_range(&request))?) };
+    let quantity = match number(&quantity) {
+        Some(0) => None,
+        quantity => Some(quantity.and_then(Quantity::new).ok_or_else(|| quantity_range(&request))?),
+    };
     super::service::set_quantity(&state, &request, &product_id, quantity).await
+}
+
+/// A quantity as typed or sent: a whole number of digits, or none (a refusal then
+/// says what a quantity can be, rather than how the number failed to parse).
+#[cfg(feature = "ssr")]
+fn number(quantity: &str) -> Option<u32> {
+    quantity.trim().parse().ok()
 }
 
 #[cfg(feature = "ssr")]
