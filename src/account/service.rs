@@ -43,6 +43,7 @@ pub async fn summary(state: &AppState, locale: Locale, account: Option<AccountRe
                 count: u32::try_from(terms.interval_count).ok()?,
             };
             let total = crate::subscriptions::period_total(terms.unit_amount, terms.quantity, currency);
+            let renews = record.state.renews();
             Some(AccountSubscription {
                 price: crate::catalog::price_label(total, Some(recurring), locale),
                 name: terms.name.clone(),
@@ -55,6 +56,7 @@ pub async fn summary(state: &AppState, locale: Locale, account: Option<AccountRe
                 ends_on: record.state.cancel_at.or(record.state.current_period_end.filter(|_| record.state.cancel_at_period_end)),
                 payments_paused: record.state.collection_paused,
                 payments_resume_on: record.state.collection_resumes_at,
+                renews,
                 renewal_card: record.state.renewal_card,
             })
         })

@@ -144,7 +144,7 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
         .map(|subscription| {
             let testid = format!("subscription-{}", subscription.id);
             let label = format!("{} × {}", subscription.quantity, subscription.name);
-            let (changeable, renews) = (subscription.changeable(), subscription.renews());
+            let (changeable, renews) = (subscription.changeable(), subscription.renews);
             let (card_subscription, current_card) = ((subscription.id.clone(), subscription.name.clone()), subscription.renewal_card.clone());
             // The next renewal, if one is to come (or that none is charged while the
             // merchant has paused payments), and the end, if one is set (the merchant may

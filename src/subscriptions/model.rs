@@ -25,6 +25,8 @@ pub struct AccountSubscription {
     pub payments_resume_on: Option<i64>,
     /// The saved card its renewals are charged to, if one is set on it.
     pub renewal_card: Option<String>,
+    /// Whether a renewal is still to come (`SubscriptionState::renews`).
+    pub renews: bool,
     /// For a `past_due` subscription, the nonce of the form that pays it: part of the
     /// payment's idempotency key, so that a form sent twice pays once.
     pub pay_attempt: Option<String>,
@@ -44,11 +46,6 @@ impl AccountSubscription {
     /// Whether it can still be canceled at the period's end (or that undone).
     pub fn changeable(&self) -> bool {
         matches!(self.status.as_str(), "active" | "past_due" | "trialing")
-    }
-
-    /// Whether it renews at least once more: not set to end by its period's end.
-    pub fn renews(&self) -> bool {
-        self.ends_on.is_none_or(|end| self.period_end.is_some_and(|period_end| end > period_end))
     }
 }
 
