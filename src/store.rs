@@ -27,7 +27,7 @@ mod subscriptions;
 mod testing;
 #[cfg(test)]
 mod tests;
-pub use accounts::{AccountRecord, SignIn};
+pub use accounts::{AccountCheckout, AccountRecord, SignIn};
 use db::Tx;
 pub use events::{DisputeReport, DisputeStage, EventEffect, PaymentEvent};
 pub use limits::Limit;

@@ -1,7 +1,8 @@
 //! A page reads what it shows before it renders, in as few units of work as it can:
 //! the visitor (session, account, cart, last email) and the catalog page's stock in one
-//! read, and only the order page and the account page a second (the order; the
-//! account's orders and subscriptions). Rendering reads nothing. Counted from the
+//! read, and only the order page, the account page and a signed-in checkout a second
+//! (the order; the account's orders and subscriptions; where the account last shipped
+//! and whether a card of its pays renewals). Rendering reads nothing. Counted from the
 //! store's own `store::unit` events, attributed to the request that ran them through
 //! the server's request span (a read runs on the request's task).
 
@@ -130,7 +131,11 @@ async fn each_page_reads_once_before_it_renders() {
     assert!(signed_up.is_null(), "{signed_up}");
     let (reads, _) = page("/account", 200).await;
     assert_eq!(reads, 2, "the account page: the visitor with the account, then its orders and subscriptions");
-    // The account comes with the visitor; where it last shipped is read beside the call
-    // to Stripe for its CustomerSession, which a signed-in checkout waits for anyway.
-    assert_eq!(page("/checkout", 200).await.0, 2, "a signed-in checkout: the visitor with the account, then its last shipping address");
+    // The account comes with the visitor; where it last shipped, and whether a card of
+    // its pays a subscription's renewals (its CustomerSession's remove), in one more.
+    assert_eq!(
+        page("/checkout", 200).await.0,
+        2,
+        "a signed-in checkout: the visitor with the account, then its last shipping address and renewing cards"
+    );
 }

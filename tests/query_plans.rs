@@ -213,7 +213,7 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
     store.forget_stripe_customer("cus_1").await.unwrap();
     store.set_stripe_customer("acct_1", "cus_2").await.unwrap();
     store.account_history("acct_1", 20).await.unwrap();
-    store.last_shipping("acct_1").await.unwrap();
+    store.account_for_checkout("acct_1").await.unwrap();
     // A subscription: bought, its first invoice paid, renewed, listed.
     let state = SubscriptionState {
         status: "active".into(),

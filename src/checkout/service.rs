@@ -82,24 +82,41 @@ pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -
         (Some(account), Some(line)) => crate::subscriptions::cannot_subscribe(state, request, &account.id, line).await,
         _ => None,
     };
-    let saved = async {
-        match &account {
-            Some(account) if settings.saved_methods.enabled && !manual && !cart.lines.is_empty() && cannot_subscribe.is_none() => {
-                match saved_methods_session(state, account).await {
-                    Ok((secret, saved)) => (Some(secret), saved),
-                    Err(error) => {
-                        // Saved cards are a convenience: checkout goes on without them.
-                        tracing::warn!(account = %account.id, ?error, "no CustomerSession: checkout proceeds without saved payment methods");
-                        (None, Vec::new())
-                    }
+    // The rest of what a signed-in checkout reads, in one read.
+    let account_reads = match &account {
+        Some(account) if !cart.lines.is_empty() => match state.store.account_for_checkout(&account.id).await {
+            Ok(reads) => Some(reads),
+            Err(error) => {
+                // A convenience (the address filled in) and a precaution (saved cards
+                // not removable) are lost; checkout goes on.
+                tracing::warn!(?error, account = %account.id, "the account's checkout reads failed");
+                None
+            }
+        },
+        _ => None,
+    };
+    let (customer_session_client_secret, saved_methods) = match &account {
+        Some(account) if settings.saved_methods.enabled && !manual && !cart.lines.is_empty() && cannot_subscribe.is_none() => {
+            // Elements cannot tell the card a subscription renews with from the others:
+            // none is removable there while one does (nor when that could not be read).
+            let removable = account_reads.as_ref().is_some_and(|reads| !reads.a_card_pays_renewals);
+            match saved_methods_session(state, account, removable).await {
+                Ok((secret, saved)) => (Some(secret), saved),
+                Err(error) => {
+                    // Saved cards are a convenience: checkout goes on without them.
+                    tracing::warn!(account = %account.id, ?error, "no CustomerSession: checkout proceeds without saved payment methods");
+                    (None, Vec::new())
                 }
             }
-            _ => (None, Vec::new()),
         }
+        _ => (None, Vec::new()),
     };
-    let ((customer_session_client_secret, saved_methods), shipping_defaults) = tokio::join!(saved, async {
-        if cart.lines.is_empty() { None } else { last_shipping(state, account.as_ref(), visit.shipping.as_deref()).await }
-    });
+    let recorded_shipping = match &account {
+        _ if cart.lines.is_empty() => None,
+        Some(_) => account_reads.and_then(|reads| reads.last_shipping),
+        None => visit.shipping.clone(),
+    };
+    let shipping_defaults = recorded_shipping.as_deref().and_then(address_defaults);
     let needs_account = subscribing && !signed_in;
     Ok(CheckoutView {
         cart,
@@ -121,30 +138,26 @@ pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -
     })
 }
 
-/// The Address Element's `defaultValues`: where a signed-in shopper's latest order
-/// shipped, or where a guest's session last shipped to (`session`), name and address,
-/// as JSON. A convenience: none when it cannot be read.
-async fn last_shipping(state: &AppState, account: Option<&crate::store::AccountRecord>, session: Option<&str>) -> Option<String> {
-    let recorded = match account {
-        Some(account) => {
-            state.store.last_shipping(&account.id).await.inspect_err(|error| tracing::warn!(?error, "no last shipping address")).ok()??
-        }
-        None => session?.to_owned(),
-    };
-    let shipping = serde_json::from_str::<Shipping>(&recorded).ok()?;
+/// The Address Element's `defaultValues` from a recorded shipping address (a signed-in
+/// shopper's latest order's, or where a guest's session last shipped to): name and
+/// address, as JSON. A convenience: none when it cannot be read.
+fn address_defaults(recorded: &str) -> Option<String> {
+    let shipping = serde_json::from_str::<Shipping>(recorded).ok()?;
     // Only what `defaultValues` takes: the phone is not asked for on this form.
     serde_json::to_string(&Shipping { phone: None, ..shipping }).ok()
 }
 
-/// A CustomerSession for the Payment Element (save, redisplay and remove enabled) and
-/// the cards it will show, so the page can say which one is being charged. Remove is
-/// disabled while one of the account's subscriptions will charge a renewal to a card:
-/// Elements would detach it unasked (Stripe's documentation warns of it), and the
-/// account page, which says which card that is, removes the others.
-async fn saved_methods_session(state: &AppState, account: &crate::store::AccountRecord) -> Result<(String, Vec<SavedMethod>), AppError> {
+/// A CustomerSession for the Payment Element (save, redisplay and, if `removable`,
+/// remove enabled) and the cards it will show, so the page can say which one is being
+/// charged. Remove is off while one of the account's subscriptions will charge a
+/// renewal to a card: Elements would detach it unasked (Stripe's documentation warns
+/// of it), and the account page, which says which card that is, removes the others.
+async fn saved_methods_session(
+    state: &AppState,
+    account: &crate::store::AccountRecord,
+    removable: bool,
+) -> Result<(String, Vec<SavedMethod>), AppError> {
     let customer = crate::account::customer_of(state, account).await?;
-    let live = state.store.live_subscriptions_with_a_card(&account.id).await?;
-    let removable = !live.iter().any(|subscription| subscription.state.renews());
     let customer_session = |customer| customer_session(state, customer, removable);
     let (session, customer) = match customer_session(&customer).await {
         // Deleted at Stripe, unbeknown to the shop: the account gets a new Customer now.

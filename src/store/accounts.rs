@@ -15,6 +15,16 @@ pub struct AccountRecord {
     pub deleted_stripe_customer_id: Option<String>,
 }
 
+/// What a signed-in checkout reads of the account (see [`Store::account_for_checkout`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountCheckout {
+    /// Where its latest order shipped (Stripe's `shipping` as JSON), for the Address
+    /// Element's `defaultValues`.
+    pub last_shipping: Option<String>,
+    /// One of its subscriptions will charge a renewal to a card set on it.
+    pub a_card_pays_renewals: bool,
+}
+
 /// A sign-in to record: the session it replaces (if any) and the new one.
 #[derive(Debug, Clone, Copy)]
 pub struct SignIn<'a> {
@@ -169,16 +179,19 @@ impl Store {
         .await
     }
 
-    /// Where the account's latest order with a shipping address shipped (Stripe's
-    /// `shipping` as JSON), for the next checkout's Address Element.
-    pub async fn last_shipping(&self, account_id: &str) -> Result<Option<String>, StoreError> {
+    /// What a signed-in checkout reads besides the visitor, in one read: where the
+    /// account's latest order shipped, and whether one of its subscriptions will charge
+    /// a renewal to a card set on it ([`SubscriptionState::renews`]).
+    pub async fn account_for_checkout(&self, account_id: &str) -> Result<AccountCheckout, StoreError> {
         let account_id = account_id.to_owned();
         self.read(move |tx| {
             let row = tx.query_opt(
                 "SELECT shipping FROM orders WHERE account_id = $1 AND shipping IS NOT NULL ORDER BY created_at DESC, id LIMIT 1",
                 &[&account_id],
             )?;
-            row.map(|row| row.get("shipping")).transpose()
+            let last_shipping = row.map(|row| row.get("shipping")).transpose()?;
+            let live = super::subscriptions::live_with_a_card(tx, &account_id)?;
+            Ok(AccountCheckout { last_shipping, a_card_pays_renewals: live.iter().any(|s| s.state.renews()) })
         })
         .await
     }

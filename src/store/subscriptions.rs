@@ -132,6 +132,16 @@ const FROM: &str = "FROM subscriptions s JOIN accounts a ON a.id = s.account_id"
 /// `renewal_failed.{sub_…}.{in_…}`.
 pub const RENEWAL_FAILED: &str = "renewal_failed.";
 
+/// The account's live subscriptions whose renewals are charged to a card set on them
+/// (by `subscriptions_by_account`).
+pub(super) fn live_with_a_card(tx: &mut Tx<'_>, account_id: &str) -> Result<Vec<SubscriptionRecord>, StoreError> {
+    records(
+        tx,
+        "s.account_id = $1 AND s.default_payment_method IS NOT NULL AND s.status IN ('active', 'past_due', 'trialing')",
+        &[&account_id],
+    )
+}
+
 fn record_from(row: &Row) -> Result<SubscriptionRecord, StoreError> {
     Ok(SubscriptionRecord {
         id: row.get("id")?,
@@ -344,17 +354,10 @@ impl Store {
     }
 
     /// The account's live subscriptions ([`SubscriptionState::is_live`]) whose renewals
-    /// are charged to a card set on them, as last recorded (by `subscriptions_by_account`).
+    /// are charged to a card set on them, as last recorded.
     pub async fn live_subscriptions_with_a_card(&self, account_id: &str) -> Result<Vec<SubscriptionRecord>, StoreError> {
         let account = account_id.to_owned();
-        self.read(move |tx| {
-            records(
-                tx,
-                "s.account_id = $1 AND s.default_payment_method IS NOT NULL AND s.status IN ('active', 'past_due', 'trialing')",
-                &[&account],
-            )
-        })
-        .await
+        self.read(move |tx| live_with_a_card(tx, &account)).await
     }
 
     /// The account's subscription whose first invoice `payment_intent_id` pays.
