@@ -13,8 +13,10 @@ test.use({ baseURL: VARIANTS.subscriptions.url });
 // a subscription another test is changing meanwhile would renew or end under it.
 test.describe.configure({ mode: 'default' });
 
-/** The coffee beans subscription in the cart, at checkout, ready to pay. */
-async function beansAtCheckout(page: Page, gotoHydrated: (path: string) => Promise<void>) {
+/** The coffee beans subscription in the cart, at checkout, ready to pay; signed up first
+ * as `email` when given (a guest otherwise). */
+async function beansAtCheckout(page: Page, gotoHydrated: (path: string) => Promise<void>, email?: string) {
+  if (email) await signUp(page, gotoHydrated, email);
   await gotoHydrated('/');
   await expect(page.getByTestId('product-coffee-beans')).toContainText('€12.00 / month');
   await page.getByTestId('add-to-cart-coffee-beans').click();
@@ -24,8 +26,7 @@ async function beansAtCheckout(page: Page, gotoHydrated: (path: string) => Promi
 
 /** A new account (`who`) at the subscription's checkout, Pay clicked with `card`. */
 async function subscribeWith(page: Page, gotoHydrated: (path: string) => Promise<void>, who: string, card: string) {
-  await signUp(page, gotoHydrated, uniqueEmail(who));
-  await beansAtCheckout(page, gotoHydrated);
+  await beansAtCheckout(page, gotoHydrated, uniqueEmail(who));
   await expect(page.getByTestId('pay-button')).toBeEnabled();
   await typeCard(page, card);
   await page.getByTestId('pay-button').click();
@@ -41,8 +42,7 @@ test('a guest is asked to sign in before subscribing', async ({ page, gotoHydrat
  * credited a month by the merchant, the form ready: the Customer's id. */
 async function creditedAtCheckout(page: Page, gotoHydrated: (path: string) => Promise<void>, name: string): Promise<string> {
   const email = uniqueEmail(name);
-  await signUp(page, gotoHydrated, email);
-  await beansAtCheckout(page, gotoHydrated);
+  await beansAtCheckout(page, gotoHydrated, email);
   const customers = await stripe('GET', `/v1/customers?email=${encodeURIComponent(email)}`);
   await stripe('POST', `/v1/customers/${customers.data[0].id}`, { balance: '-1200' });
   await expect(page.getByTestId('pay-button')).toBeEnabled();
@@ -91,8 +91,7 @@ test.describe('a subscriber managing their subscription', () => {
   test.use({ expectedErrorStatuses: [400] });
 
   test('a shopper subscribes with 4242, sees it active, changes its quantity and the card its renewals go to, and cancels it at the period end', async ({ page, gotoHydrated }) => {
-    await signUp(page, gotoHydrated, uniqueEmail('subscriber'));
-    await beansAtCheckout(page, gotoHydrated);
+    await beansAtCheckout(page, gotoHydrated, uniqueEmail('subscriber'));
     await expect(page.getByTestId('subscription-terms')).toContainText('every month until you cancel');
     await expect(page.getByTestId('pay-button')).toBeEnabled();
     await expect(page.getByTestId('pay-button')).toContainText('Subscribe');
@@ -173,8 +172,7 @@ test.describe('a checkout whose cart changed in another tab', () => {
   test.use({ expectedErrorStatuses: [409] });
 
   test('subscribes to nothing it did not show, and reloads with the new terms', async ({ page, gotoHydrated }) => {
-    await signUp(page, gotoHydrated, uniqueEmail('subscriber-two-tabs'));
-    await beansAtCheckout(page, gotoHydrated);
+    await beansAtCheckout(page, gotoHydrated, uniqueEmail('subscriber-two-tabs'));
     await expect(page.getByTestId('subscription-terms')).toContainText('1 × Coffee beans, monthly: €12.00 / month');
     await typeCard(page, '4242424242424242');
     // Another tab asks for two bags a month.
