@@ -239,6 +239,32 @@ impl Shop {
         support::poll_until(200, || self.only_subscription(), |kept| kept.state.collection_paused == paused).await
     }
 
+    /// The shop missed Stripe's last word on `subscription`: once every webhook has been
+    /// answered, its record is put back to `status`, as read now.
+    async fn missed_the_news(&self, subscription: &SubscriptionRecord, status: &str) {
+        support::wait_all_delivered(&self.stripe).await;
+        let read_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+        let stale = storefront::store::SubscriptionState { status: status.into(), ..subscription.state.clone() };
+        self.store
+            .sync_subscription(&subscription.id, stale, ItemTerms::default(), read_at.as_millis() as i64, read_at.as_secs() as i64)
+            .await
+            .unwrap();
+    }
+
+    /// The checkout offers to pay (the beans in the cart), and a Visa subscribes: the
+    /// status of every subscription Stripe has, sorted.
+    async fn subscribes_anew(&self) -> Vec<String> {
+        let page = self.page("/checkout").await;
+        assert!(page.contains("pay-button") && !page.contains("already-subscribed"), "Stripe's word is read: {page}");
+        let token = support::test_token(&self.shopper, &self.stripe, "pm_card_visa").await;
+        let (status, paid) = self.confirm(&token).await;
+        assert_eq!((status, paid["status"].as_str()), (200, Some("Succeeded")), "{paid}");
+        let all = self.stripe(Method::GET, "/v1/subscriptions?status=all", &[]).await;
+        let mut statuses: Vec<String> = all["data"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap().to_owned()).collect();
+        statuses.sort_unstable();
+        statuses
+    }
+
     /// Waits until the storefront has answered every webhook of `kind` sent so far.
     async fn delivered(&self, kind: &str) {
         support::wait_delivered(&self.stripe, kind).await;
@@ -1275,6 +1301,38 @@ async fn a_waiting_subscription_ended_as_it_is_given_up_does_not_stop_the_new_on
     assert_eq!(active[0]["items"]["data"][0]["quantity"], 2);
 }
 
+/// A first payment declined, and the shopper away for a day: Stripe gives the
+/// subscription up once its first invoice has waited 23 hours (`incomplete_expired`,
+/// that invoice void). The account page says it expired, not that it waits for a
+/// payment; back at the checkout, the shopper subscribes again, even when the shop
+/// missed Stripe's word of the expiry: a new subscription, paid once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_payment_never_made_expires_and_the_shopper_subscribes_again() {
+    let shop = shop().await;
+    shop.signed_up_with_the_beans("back-tomorrow@example.com").await;
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_chargeDeclined").await;
+    let (status, declined) = shop.confirm(&token).await;
+    assert_eq!(status, 402, "{declined}");
+    let first = shop.only_subscription().await;
+    assert_eq!(first.state.status, "incomplete");
+
+    shop.control("clock", json!({ "advance_seconds": 23 * 3_600 })).await;
+    let expired = support::poll_until(200, || shop.only_subscription(), |kept| kept.state.status == "incomplete_expired").await;
+    assert_eq!(expired.state.status, "incomplete_expired", "{expired:?}");
+    let account = shop.page("/account").await;
+    let row = account.split(&format!("data-testid=\"subscription-{}\"", first.id)).nth(1).expect("the subscription listed");
+    let row = &row[..row.find("</li>").unwrap_or(row.len())];
+    assert!(row.contains("data-status=\"incomplete_expired\"") && row.contains("Expired"), "{row}");
+    assert!(!row.contains("Waiting for the first payment") && !row.contains("Renews on"), "{row}");
+
+    // The shop missed that webhook: its record still says the subscription waits.
+    shop.missed_the_news(&expired, "incomplete").await;
+    assert_eq!(shop.subscribes_anew().await, ["active", "incomplete_expired"]);
+    assert_eq!(shop.charged().await, vec![1200], "paid once");
+    let kept = shop.store.subscription(&first.id).await.unwrap().unwrap();
+    assert_eq!(kept.state.status, "incomplete_expired", "Stripe's word is kept");
+}
+
 /// Two windows of one account press Pay on the subscription at once, with two tokens.
 /// While the first is being created at Stripe (its reply slowed down), the second is
 /// told that it is being paid in another window: one subscription, paid once.
@@ -1327,24 +1385,9 @@ async fn an_account_already_subscribed_is_not_subscribed_twice() {
     // still says active.
     support::wait_all_delivered(&shop.stripe).await;
     assert_eq!(shop.stripe(Method::DELETE, &format!("/v1/subscriptions/{}", first.id), &[]).await["status"], "canceled");
-    shop.delivered("customer.subscription.deleted").await;
-    let read_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
-    let stale = storefront::store::SubscriptionState { status: "active".into(), ..first.state.clone() };
-    shop.store
-        .sync_subscription(&first.id, stale, ItemTerms::default(), read_at.as_millis() as i64, read_at.as_secs() as i64)
-        .await
-        .unwrap();
+    shop.missed_the_news(&first, "active").await;
     assert_eq!(shop.only_subscription().await.state.status, "active");
-
-    let page = shop.page("/checkout").await;
-    assert!(page.contains("pay-button") && !page.contains("already-subscribed"), "Stripe's word is read: {page}");
-    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
-    let (status, paid) = shop.confirm(&token).await;
-    assert_eq!((status, paid["status"].as_str()), (200, Some("Succeeded")), "{paid}");
-    let all = shop.stripe(Method::GET, "/v1/subscriptions?status=all", &[]).await;
-    let mut statuses: Vec<&str> = all["data"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
-    statuses.sort_unstable();
-    assert_eq!(statuses, ["active", "canceled"], "{all}");
+    assert_eq!(shop.subscribes_anew().await, ["active", "canceled"]);
     assert_eq!(shop.store.subscription(&first.id).await.unwrap().unwrap().state.status, "canceled", "Stripe's word is kept");
 }
 

@@ -313,6 +313,9 @@ test('every object and event the flow produces type-checks against the SDK at ev
   keep('Stripe.ApiList<Stripe.Invoice>', 'invoices of a renewed subscription', await api('GET', '/v1/invoices', { subscription: subscription.id, expand: ['data.payments'] }));
   const overdue = await api('GET', `/v1/subscriptions/${failing.subscription.id}`);
   keep('Stripe.Subscription', 'subscription past_due', overdue);
+  const expired = await api('GET', `/v1/subscriptions/${refused.subscription.id}`, { expand: ['latest_invoice'] });
+  assert.equal(expired.status, 'incomplete_expired', 'its first invoice unpaid for 23 hours');
+  keep('Stripe.Subscription', 'subscription incomplete_expired (expanded invoice, void)', expired);
   const another = await api('POST', '/v1/payment_methods/pm_card_mastercard/attach', { customer: customer.id });
   keep('Stripe.Invoice', 'overdue invoice paid with another card', await api('POST', `/v1/invoices/${overdue.latest_invoice}/pay`, { payment_method: another.id, expand: ['payments'] }));
   keep('Stripe.Subscription', 'subscription to cancel at period end', await api('POST', `/v1/subscriptions/${subscription.id}`, { cancel_at_period_end: true }));

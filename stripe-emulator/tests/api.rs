@@ -1843,6 +1843,11 @@ async fn metadata_updates_follow_stripes_rules_on_every_object() {
 /// A customer subscribed to 2 × 12.00 EUR a month (created `default_incomplete`), its
 /// first invoice's PaymentIntent, and the intent as confirmed with a token for `pm`.
 async fn subscribe(stripe: &Stripe, pm: &str) -> (Value, String, Reply) {
+    subscribe_with(stripe, stripe.token(pm).await).await
+}
+
+/// As [`subscribe`], the first invoice's PaymentIntent confirmed with ConfirmationToken `token`.
+async fn subscribe_with(stripe: &Stripe, token: String) -> (Value, String, Reply) {
     let customer = stripe.post("/v1/customers", &[("email", "sub@example.com")]).await.body;
     let customer = customer["id"].as_str().unwrap();
     let product = stripe.post("/v1/products", &[("name", "Coffee beans")]).await.body;
@@ -1866,7 +1871,6 @@ async fn subscribe(stripe: &Stripe, pm: &str) -> (Value, String, Reply) {
     let subscription = subscription.body;
     let invoice = &subscription["latest_invoice"];
     let intent = invoice["payments"]["data"][0]["payment"]["payment_intent"].as_str().unwrap().to_owned();
-    let token = stripe.token(pm).await;
     let confirmed = stripe
         .post(
             &format!("/v1/payment_intents/{intent}/confirm"),
@@ -1961,6 +1965,82 @@ async fn a_voided_invoice_cannot_be_paid_even_by_a_challenge_finished_later() {
     let again = stripe.post(&format!("/v1/invoices/{invoice}/void"), &[]).await;
     assert_eq!((again.status, again.body["error"]["type"].as_str()), (400, Some("invalid_request_error")));
     assert_eq!(stripe.post("/v1/invoices/in_missing/void", &[]).await.status, 404);
+}
+
+/// A first invoice left unpaid for 23 hours: the subscription is `incomplete_expired`,
+/// for good. Its invoice is void and its PaymentIntent canceled, so a challenge
+/// finished later charges nothing; it is no longer listed by default, and cannot be
+/// changed. One whose first payment was made in time, or is a bank debit still on its
+/// way, is not touched.
+#[tokio::test]
+async fn a_first_invoice_unpaid_for_23_hours_expires_the_subscription() {
+    let stripe = emulator().await;
+    let (declined, _, _) = subscribe(&stripe, "pm_card_visa_chargeDeclined").await;
+    let (challenged, intent, waiting) = subscribe(&stripe, "pm_card_threeDSecure2Required").await;
+    let (paid, _, _) = subscribe(&stripe, "pm_card_visa").await;
+    let status = |subscription: &Value| {
+        let id = subscription["id"].as_str().unwrap().to_owned();
+        let stripe = &stripe;
+        async move { stripe.get(&format!("/v1/subscriptions/{id}?expand[]=latest_invoice")).await.body }
+    };
+    let hours = |n: i64| json!({ "advance_seconds": n * 3_600 - 1 });
+    stripe.control("/_emulator/clock", hours(23)).await;
+    assert_eq!(status(&declined).await["status"], "incomplete", "23 hours are not up yet");
+
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 1 })).await;
+    for subscription in [&declined, &challenged] {
+        let expired = status(subscription).await;
+        assert_eq!(expired["status"], "incomplete_expired", "{expired}");
+        assert!(expired["ended_at"].is_i64() && expired["canceled_at"] == expired["ended_at"], "{expired}");
+        assert_eq!(expired["cancellation_details"]["reason"], Value::Null);
+        assert_eq!(expired["latest_invoice"]["status"], "void");
+    }
+    assert_eq!(status(&paid).await["status"], "active");
+    let canceled = stripe.get(&format!("/v1/payment_intents/{intent}")).await.body;
+    assert_eq!((canceled["status"].as_str(), canceled["cancellation_reason"].as_str()), (Some("canceled"), Some("void_invoice")));
+    let secret = waiting.body["client_secret"].as_str().unwrap();
+    let late = stripe.control(&format!("/_emulator/3ds/{intent}"), json!({ "client_secret": secret, "result": "complete" })).await;
+    assert_eq!(late.status, 400, "{}", late.body);
+
+    let updates = stripe.get("/v1/events?type=customer.subscription.updated&limit=100").await.body;
+    let expiry = updates["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|event| event["data"]["object"]["id"] == declined["id"])
+        .expect("customer.subscription.updated for the expiry")
+        .clone();
+    assert_eq!(expiry["data"]["object"]["status"], "incomplete_expired");
+    assert_eq!(expiry["data"]["previous_attributes"], json!({ "status": "incomplete", "canceled_at": null, "ended_at": null }));
+    assert!(stripe.event_types().await.contains(&"invoice.voided".to_owned()));
+
+    let id = declined["id"].as_str().unwrap();
+    let refused = stripe.post(&format!("/v1/subscriptions/{id}"), &[("metadata[a]", "1")]).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body["error"]["message"].as_str().unwrap().contains("incomplete_expired"), "{}", refused.body);
+    let customer = declined["customer"].as_str().unwrap();
+    assert_eq!(stripe.get(&format!("/v1/subscriptions?customer={customer}")).await.body["data"], json!([]));
+    let listed = stripe.get(&format!("/v1/subscriptions?customer={customer}&status=incomplete_expired")).await.body;
+    assert_eq!(listed["data"][0]["id"], declined["id"]);
+    let ended = stripe.get(&format!("/v1/subscriptions?customer={customer}&status=ended")).await.body;
+    assert_eq!(ended["data"][0]["id"], declined["id"]);
+}
+
+/// A first invoice paid by a bank debit still on its way when the 23 hours are up
+/// cannot be voided (its payment cannot be canceled): the subscription waits for it.
+#[tokio::test]
+async fn a_first_payment_still_processing_keeps_the_subscription_waiting() {
+    let stripe = start(Config { processing_delay: Duration::from_secs(3600), ..Config::default() }).await;
+    let token = sepa_token(&stripe, "DE89370400440532013000").await;
+    let (subscription, intent, debit) = subscribe_with(&stripe, token).await;
+    assert_eq!(debit.body["status"], "processing", "{}", debit.body);
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 24 * 3_600 })).await;
+    let id = subscription["id"].as_str().unwrap();
+    let waiting = stripe.get(&format!("/v1/subscriptions/{id}?expand[]=latest_invoice")).await.body;
+    assert_eq!((waiting["status"].as_str(), waiting["latest_invoice"]["status"].as_str()), (Some("incomplete"), Some("open")));
+    let cleared = stripe.control(&format!("/_emulator/intents/{intent}/settle"), json!({ "result": "succeed" })).await.body;
+    assert_eq!(cleared["status"], "succeeded");
+    assert_eq!(stripe.get(&format!("/v1/subscriptions/{id}")).await.body["status"], "active");
 }
 
 #[tokio::test]

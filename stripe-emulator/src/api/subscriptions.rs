@@ -546,13 +546,11 @@ pub fn list(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     Ok(list_object("/v1/subscriptions", data, has_more))
 }
 
+/// Subscription `id`, if it has not ended (Stripe's words when it has).
 fn live(ctx: &Ctx<'_>, id: &str) -> Result<Value, ApiError> {
     let subscription = ctx.account.get_kind("subscription", id).cloned().ok_or_else(|| ApiError::no_such("subscription", id))?;
     if !LIVE.contains(&subscription["status"].as_str().unwrap_or_default()) {
-        return Err(ApiError::invalid(format!(
-            "A {} subscription cannot be changed: start a new one instead.",
-            subscription["status"].as_str().unwrap_or_default()
-        )));
+        return Err(ApiError::invalid("You cannot update a subscription that is `canceled` or `incomplete_expired`."));
     }
     Ok(subscription)
 }
@@ -764,12 +762,14 @@ pub fn list_invoices(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiErr
     Ok(list_object("/v1/invoices", data, has_more))
 }
 
-/// What time does to subscriptions: each one whose period has ended, or whose
-/// `cancel_at` has come, either ends (set to cancel by then) or renews, and the renewal's invoice is charged
-/// off-session to the subscription's (or the customer's) default method. A paused
-/// collection resumes once its `resumes_at` has come. Run when the emulator's clock
-/// moves; a clock moved by several periods renews once per period.
+/// What time does to subscriptions: one whose first invoice went unpaid for 23 hours
+/// expires; each one whose period has ended, or whose `cancel_at` has come, either ends
+/// (set to cancel by then) or renews, and the renewal's invoice is charged off-session
+/// to the subscription's (or the customer's) default method. A paused collection
+/// resumes once its `resumes_at` has come. Run when the emulator's clock moves; a clock
+/// moved by several periods renews once per period.
 pub fn renew(ctx: &mut Ctx<'_>) {
+    expire_incomplete(ctx);
     let now = ctx.now();
     loop {
         let due = ctx
@@ -782,6 +782,43 @@ pub fn renew(ctx: &mut Ctx<'_>) {
             .map(|sub| (*sub).clone());
         let Some(subscription) = due else { break };
         renew_one(ctx, subscription);
+    }
+}
+
+/// How long Stripe waits for a subscription's first invoice to be paid.
+const FIRST_PAYMENT_WAITS_SECS: i64 = 23 * 3_600;
+
+/// Each `incomplete` subscription whose first invoice has gone unpaid for 23 hours
+/// becomes `incomplete_expired`, "a terminal status: the open invoice will be voided and
+/// no further invoices will be generated" (Stripe's `status`): its invoice is voided
+/// (its PaymentIntent canceled, so a 3-D Secure challenge finished later fails), and
+/// `customer.subscription.updated` says so, with `canceled_at` and `ended_at` set and no
+/// `cancellation_details.reason`, as Stripe's own events show. One whose payment is
+/// `processing` (a bank debit on its way: Stripe cannot cancel it) waits for its outcome.
+fn expire_incomplete(ctx: &mut Ctx<'_>) {
+    let now = ctx.now();
+    let expiring: Vec<Value> = ctx
+        .account
+        .list("subscription", |sub| {
+            sub["status"] == "incomplete" && sub["created"].as_i64().is_some_and(|at| at + FIRST_PAYMENT_WAITS_SECS <= now)
+        })
+        .into_iter()
+        .cloned()
+        .collect();
+    for mut subscription in expiring {
+        let invoice = subscription["latest_invoice"].as_str().and_then(|id| ctx.account.get_kind("invoice", id)).cloned();
+        if let Some(invoice) = invoice.filter(|invoice| invoice["status"] == "open") {
+            if intent_of(ctx, &invoice).is_some_and(|intent| intent["status"] == "processing") {
+                continue;
+            }
+            void(ctx, invoice);
+        }
+        let previous = json!({ "status": "incomplete", "canceled_at": null, "ended_at": null });
+        subscription["status"] = json!("incomplete_expired");
+        subscription["canceled_at"] = json!(now);
+        subscription["ended_at"] = json!(now);
+        ctx.account.put(subscription.clone());
+        ctx.emit("customer.subscription.updated", &subscription, Some(previous));
     }
 }
 
@@ -926,11 +963,19 @@ pub fn pay_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value
 /// more, not even a 3-D Secure challenge finished later.
 pub fn void_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    let mut invoice = ctx.account.get_kind("invoice", id).cloned().ok_or_else(|| ApiError::no_such("invoice", id))?;
+    let invoice = ctx.account.get_kind("invoice", id).cloned().ok_or_else(|| ApiError::no_such("invoice", id))?;
     match invoice["status"].as_str().unwrap_or_default() {
         "open" | "uncollectible" => {}
         status => return Err(ApiError::invalid(format!("You can only void an open or uncollectible invoice. This invoice is {status}."))),
     }
+    let invoice = void(ctx, invoice);
+    ctx.expand(invoice, params)
+}
+
+/// Makes an open (or uncollectible) invoice void: its PaymentIntent canceled, its
+/// payments too, and `invoice.voided` sent.
+fn void(ctx: &mut Ctx<'_>, mut invoice: Value) -> Value {
+    let id = invoice["id"].clone();
     let now = ctx.now();
     if let Some(intent) = intent_of(ctx, &invoice).filter(|intent| intent["status"] != "succeeded" && intent["status"] != "canceled") {
         payment_intents::canceled(ctx, intent, Some("void_invoice".to_owned()));
@@ -948,7 +993,7 @@ pub fn void_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Valu
     invoice["status_transitions"]["voided_at"] = json!(now);
     ctx.account.put(invoice.clone());
     ctx.emit("invoice.voided", &invoice, Some(json!({ "status": "open" })));
-    ctx.expand(invoice, params)
+    invoice
 }
 
 /// `at` moved on by `n` times the price's interval (calendar months and years, clamped
