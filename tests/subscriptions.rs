@@ -1301,6 +1301,35 @@ async fn a_waiting_subscription_ended_as_it_is_given_up_does_not_stop_the_new_on
     assert_eq!(active[0]["items"]["data"][0]["quantity"], 2);
 }
 
+/// A first payment declined leaves the subscription waiting for it (`incomplete`), the
+/// beans still in the cart. Paying again with another card pays that subscription's
+/// first invoice: one subscription, charged once, not a second one beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_first_payment_paid_again_pays_the_same_subscription() {
+    let shop = shop().await;
+    shop.signed_up_with_the_beans("declined-first@example.com").await;
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_chargeDeclinedInsufficientFunds").await;
+    let (status, declined) = shop.confirm(&token).await;
+    assert_eq!(status, 402, "{declined}");
+    assert!(declined.to_string().contains("insufficient"), "{declined}");
+    let waiting = shop.only_subscription().await;
+    assert_eq!(waiting.state.status, "incomplete");
+    let (_, cart) = shop.api("cart/get", &[]).await;
+    assert_eq!(cart["item_count"], 1, "the beans stay in the cart: {cart}");
+    let page = shop.page("/checkout").await;
+    assert!(page.contains("pay-button") && !page.contains("already-subscribed"), "{page}");
+
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, paid) = shop.confirm(&token).await;
+    assert_eq!((status, paid["status"].as_str()), (200, Some("Succeeded")), "{paid}");
+    assert_eq!(paid["payment_intent"].as_str(), waiting.first_payment_intent_id.as_deref(), "the first invoice's own payment");
+    let all = shop.stripe(Method::GET, "/v1/subscriptions?status=all", &[]).await;
+    let ids: Vec<&str> = all["data"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [waiting.id.as_str()], "{all}");
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+    assert_eq!(shop.charged().await, vec![1200], "charged once");
+}
+
 /// A first payment declined, and the shopper away for a day: Stripe gives the
 /// subscription up once its first invoice has waited 23 hours (`incomplete_expired`,
 /// that invoice void). The account page says it expired, not that it waits for a
