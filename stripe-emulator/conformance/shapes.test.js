@@ -298,6 +298,16 @@ test('every object and event the flow produces type-checks against the SDK at ev
   keep('Stripe.Subscription', 'subscription active', await api('GET', `/v1/subscriptions/${subscription.id}`));
   keep('Stripe.Invoice', 'first invoice, paid', await api('GET', `/v1/invoices/${subscription.latest_invoice.id}`, { expand: ['payments'] }));
   keep('Stripe.ApiList<Stripe.Subscription>', 'subscriptions', await api('GET', '/v1/subscriptions', { customer: customer.id }));
+  const trial = await api('POST', '/v1/subscriptions', {
+    customer: customer.id,
+    items: [{ price_data: monthly }],
+    payment_behavior: 'default_incomplete',
+    trial_period_days: 2,
+    expand: ['latest_invoice', 'pending_setup_intent'],
+  });
+  assert.equal(trial.status, 'trialing');
+  keep('Stripe.Subscription', 'subscription trialing (expanded invoice and SetupIntent)', trial);
+  keep('Stripe.Invoice', 'trial invoice, paid for nothing', trial.latest_invoice);
   const threeDs = await subscribe('pm_card_threeDSecure2Required');
   keep('Stripe.PaymentIntent', 'first invoice intent requires_action', threeDs.confirmed);
   keep('Stripe.Invoice', 'first invoice voided', await api('POST', `/v1/invoices/${threeDs.subscription.latest_invoice.id}/void`, { expand: ['payments'] }));
@@ -357,6 +367,7 @@ test('every object and event the flow produces type-checks against the SDK at ev
     'invoice.paid',
     'invoice.payment_failed',
     'invoice.payment_action_required',
+    'customer.subscription.trial_will_end',
   ]) {
     assert.ok(kinds.has(kind), `the flow emitted ${kind}`);
   }

@@ -40,6 +40,9 @@ pub struct Account {
     /// The invoice each invoice's PaymentIntent pays (Stripe keeps the link on the
     /// invoice's payments; the intent no longer shows it).
     pub invoice_of_intent: HashMap<String, String>,
+    /// Subscriptions already told that their trial ends soon
+    /// (`customer.subscription.trial_will_end`, sent once).
+    pub trials_told: std::collections::HashSet<String>,
     /// Customer sessions (they have no id: the client secret names them).
     pub customer_sessions: Vec<Value>,
     /// Events, oldest first.

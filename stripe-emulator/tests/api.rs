@@ -1967,6 +1967,109 @@ async fn a_voided_invoice_cannot_be_paid_even_by_a_challenge_finished_later() {
     assert_eq!(stripe.post("/v1/invoices/in_missing/void", &[]).await.status, 404);
 }
 
+/// A 14-day trial: the subscription is `trialing` at once, its first invoice ("Trial
+/// period for …") paid for nothing, and the card is set up through its
+/// `pending_setup_intent`. Three days before the end Stripe says the trial will end
+/// (once); at the end the first period is charged to the card, and the subscription is
+/// active, billed monthly from the trial's end.
+#[tokio::test]
+async fn a_trial_charges_nothing_until_it_ends_then_the_subscription_is_active() {
+    let stripe = emulator().await;
+    let customer = stripe.post("/v1/customers", &[]).await.body;
+    let customer = customer["id"].as_str().unwrap();
+    let product = stripe.post("/v1/products", &[("name", "Coffee beans")]).await.body;
+    let mut form = vec![
+        ("customer", customer),
+        ("items[0][price_data][currency]", "eur"),
+        ("items[0][price_data][unit_amount]", "1200"),
+        ("items[0][price_data][product]", product["id"].as_str().unwrap()),
+        ("items[0][price_data][recurring][interval]", "month"),
+        ("items[0][quantity]", "2"),
+        ("payment_behavior", "default_incomplete"),
+        ("payment_settings[save_default_payment_method]", "on_subscription"),
+        ("expand[]", "latest_invoice"),
+    ];
+    for (days, message) in [("731", "between 0 and 730"), ("-1", "between 0 and 730")] {
+        let refused = stripe.post("/v1/subscriptions", &[form.as_slice(), &[("trial_period_days", days)]].concat()).await;
+        assert_eq!((refused.status, refused.body["error"]["param"].as_str()), (400, Some("trial_period_days")), "{}", refused.body);
+        assert!(refused.body["error"]["message"].as_str().unwrap().contains(message), "{}", refused.body);
+    }
+    form.push(("trial_period_days", "14"));
+    let created = stripe.post("/v1/subscriptions", &form).await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let trial = created.body;
+    let start = trial["trial_start"].as_i64().unwrap();
+    let end = start + 14 * 86_400;
+    assert_eq!((trial["status"].as_str(), trial["trial_end"].as_i64()), (Some("trialing"), Some(end)));
+    assert_eq!((trial["items"]["data"][0]["current_period_end"].as_i64(), trial["billing_cycle_anchor"].as_i64()), (Some(end), Some(end)));
+    let invoice = &trial["latest_invoice"];
+    assert_eq!((invoice["status"].as_str(), invoice["amount_due"].as_i64(), invoice["total"].as_i64()), (Some("paid"), Some(0), Some(0)));
+    assert_eq!(invoice["lines"]["data"][0]["description"], "Trial period for Coffee beans");
+    assert_eq!(invoice["confirmation_secret"], Value::Null, "nothing to pay");
+    let setup = trial["pending_setup_intent"].as_str().expect("a SetupIntent for the card");
+    let token = stripe.token("pm_card_visa").await;
+    let set_up = stripe.post(&format!("/v1/setup_intents/{setup}/confirm"), &[("confirmation_token", &token)]).await.body;
+    assert_eq!(set_up["status"], "succeeded", "{set_up}");
+    let id = trial["id"].as_str().unwrap();
+    let card = set_up["payment_method"].as_str().unwrap();
+    stripe.post(&format!("/v1/subscriptions/{id}"), &[("default_payment_method", card)]).await;
+    let told = || async { stripe.event_types().await.iter().filter(|t| *t == "customer.subscription.trial_will_end").count() };
+    assert_eq!(told().await, 0);
+
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 11 * 86_400 })).await;
+    assert_eq!(told().await, 1, "three days before its end");
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 86_400 })).await;
+    assert_eq!(told().await, 1, "once");
+    assert_eq!(stripe.get(&format!("/v1/subscriptions/{id}")).await.body["status"], "trialing");
+    assert!(!stripe.event_types().await.iter().any(|t| t.starts_with("payment_intent.")), "nothing charged during the trial");
+
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 2 * 86_400 })).await;
+    let active = stripe.get(&format!("/v1/subscriptions/{id}?expand[]=latest_invoice")).await.body;
+    assert_eq!(active["status"], "active");
+    let renewal = &active["latest_invoice"];
+    assert_eq!(
+        (renewal["billing_reason"].as_str(), renewal["status"].as_str(), renewal["amount_paid"].as_i64()),
+        (Some("subscription_cycle"), Some("paid"), Some(2400))
+    );
+    let item = &active["items"]["data"][0];
+    assert_eq!(item["current_period_start"].as_i64(), Some(end));
+    let month = item["current_period_end"].as_i64().unwrap() - end;
+    assert!((28 * 86_400..=31 * 86_400).contains(&month), "billed monthly from the trial's end: {month}");
+    let updates = stripe.get("/v1/events?type=customer.subscription.updated&limit=1").await.body;
+    assert_eq!(updates["data"][0]["data"]["previous_attributes"]["status"], "trialing");
+}
+
+/// A trial whose subscription is set to cancel at its period's end ends with the
+/// trial: nothing is ever charged.
+#[tokio::test]
+async fn a_trial_canceled_at_its_end_charges_nothing() {
+    let stripe = emulator().await;
+    let customer = stripe.post("/v1/customers", &[]).await.body;
+    let product = stripe.post("/v1/products", &[("name", "Tea")]).await.body;
+    let trial = stripe
+        .post(
+            "/v1/subscriptions",
+            &[
+                ("customer", customer["id"].as_str().unwrap()),
+                ("items[0][price_data][currency]", "eur"),
+                ("items[0][price_data][unit_amount]", "950"),
+                ("items[0][price_data][product]", product["id"].as_str().unwrap()),
+                ("items[0][price_data][recurring][interval]", "month"),
+                ("payment_behavior", "default_incomplete"),
+                ("trial_period_days", "2"),
+            ],
+        )
+        .await
+        .body;
+    let id = trial["id"].as_str().unwrap();
+    assert!(stripe.event_types().await.contains(&"customer.subscription.trial_will_end".to_owned()), "a short trial is told at once");
+    let set = stripe.post(&format!("/v1/subscriptions/{id}"), &[("cancel_at_period_end", "true")]).await.body;
+    assert_eq!(set["cancel_at"], trial["trial_end"]);
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 3 * 86_400 })).await;
+    assert_eq!(stripe.get(&format!("/v1/subscriptions/{id}")).await.body["status"], "canceled");
+    assert!(!stripe.event_types().await.iter().any(|t| t.starts_with("payment_intent.")), "nothing charged");
+}
+
 /// A first invoice left unpaid for 23 hours: the subscription is `incomplete_expired`,
 /// for good. Its invoice is void and its PaymentIntent canceled, so a challenge
 /// finished later charges nothing; it is no longer listed by default, and cannot be

@@ -171,7 +171,15 @@ const SETUP_INTENT_CREATE: &[Group] = &[top(&[
 
 const PRICE_FIELDS: &[&str] = &["currency", "unit_amount", "product", "recurring.interval", "recurring.interval_count"];
 const SUBSCRIPTION_CREATE: &[Group] = &[
-    top(&["customer", "description", "metadata.*", "payment_behavior", "payment_settings.save_default_payment_method", "expand"]),
+    top(&[
+        "customer",
+        "description",
+        "metadata.*",
+        "payment_behavior",
+        "payment_settings.save_default_payment_method",
+        "trial_period_days",
+        "expand",
+    ]),
     under("items.#.", &["price", "quantity", "metadata.*"]),
     under("items.#.price_data.", PRICE_FIELDS),
 ];

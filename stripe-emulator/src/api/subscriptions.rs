@@ -1,7 +1,8 @@
 //! Subscriptions and their invoices, as the "finalize payments on the server" guide
 //! uses them: a subscription created `default_incomplete` gets an open first invoice
 //! whose PaymentIntent the server confirms; paying it makes the subscription `active`.
-//! When the emulator's clock passes a period's end, the subscription renews: a new
+//! One with a trial is `trialing` at once, its first invoice for nothing, and its card
+//! set up through its `pending_setup_intent`. When the emulator's clock passes a period's end, the subscription renews: a new
 //! invoice, charged off-session to the saved method (or it ends, when it was set to
 //! cancel at the period's end). While the merchant has paused its payment collection
 //! (`pause_collection`), renewals go on making invoices, none of them charged, until
@@ -110,9 +111,19 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         .with_code("amount_too_small"));
     }
 
+    // A trial: the subscription is `trialing` until `trial_end`, its first invoice is
+    // for nothing, and the first charge is the renewal at the trial's end.
+    let trial_days = params.int("trial_period_days")?.unwrap_or(0);
+    if !(0..=MAX_TRIAL_DAYS).contains(&trial_days) {
+        return Err(ApiError::invalid_param(
+            "trial_period_days",
+            format!("Invalid trial_period_days: must be between 0 and {MAX_TRIAL_DAYS} days."),
+        ));
+    }
     let now = ctx.now();
+    let trial_end = (trial_days > 0).then(|| now + trial_days * 86_400);
     let id = new_id("sub");
-    let period_end = add_interval(now, &recurring, 1);
+    let period_end = trial_end.unwrap_or_else(|| add_interval(now, &recurring, 1));
     let items: Vec<Value> = prices
         .iter()
         .map(|(price, quantity, metadata)| {
@@ -140,7 +151,7 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         "application": null,
         "application_fee_percent": null,
         "automatic_tax": { "disabled_reason": null, "enabled": false, "liability": null },
-        "billing_cycle_anchor": now,
+        "billing_cycle_anchor": trial_end.unwrap_or(now),
         "billing_cycle_anchor_config": null,
         "billing_mode": { "flexible": null, "type": "classic" },
         "billing_schedules": [],
@@ -176,27 +187,57 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         "pending_update": null,
         "schedule": null,
         "start_date": now,
-        "status": "incomplete",
+        "status": if trial_end.is_some() { "trialing" } else { "incomplete" },
         "test_clock": null,
         "transfer_data": null,
-        "trial_end": null,
+        "trial_end": trial_end,
         "trial_settings": { "end_behavior": { "billing_cycle_anchor": null, "missing_payment_method": "create_invoice" } },
-        "trial_start": null,
+        "trial_start": trial_end.map(|_| now),
     });
     merge_metadata(&mut subscription, params)?;
     ctx.account.put(subscription.clone());
     ctx.emit("customer.subscription.created", &subscription, None);
     let invoice = open_invoice(ctx, &subscription, &customer, "subscription_create", (now, now))?;
     subscription["latest_invoice"] = invoice["id"].clone();
-    // Nothing to pay now (the customer's credit paid the first invoice): active at once,
-    // with a SetupIntent for the customer's card, which the renewals will charge.
+    // Nothing to pay now (a trial, or the customer's credit paid the first invoice):
+    // active (or trialing) at once, with a SetupIntent for the customer's card, which
+    // the renewals will charge.
     if invoice["status"] == "paid" {
-        subscription["status"] = json!("active");
+        if subscription["status"] == "incomplete" {
+            subscription["status"] = json!("active");
+        }
         let form = Params::parse(&format!("customer={customer_id}&usage=off_session")).map_err(|e| ApiError::invalid(e.to_string()))?;
         subscription["pending_setup_intent"] = setup_intents::create(ctx, &form)?["id"].clone();
     }
     ctx.account.put(subscription.clone());
+    tell_trials_ending(ctx);
     ctx.expand(subscription, params)
+}
+
+/// The longest trial Stripe takes (`trial_period_days`), two years.
+const MAX_TRIAL_DAYS: i64 = 730;
+
+/// How long before a trial's end Stripe sends `customer.subscription.trial_will_end`.
+const TRIAL_ENDING_NOTICE_SECS: i64 = 3 * 86_400;
+
+/// `customer.subscription.trial_will_end`, once per trialing subscription, "three days
+/// before a subscription's trial period is scheduled to end" (at once for a shorter
+/// trial).
+fn tell_trials_ending(ctx: &mut Ctx<'_>) {
+    let now = ctx.now();
+    let ending: Vec<Value> = ctx
+        .account
+        .list("subscription", |sub| {
+            sub["status"] == "trialing" && sub["trial_end"].as_i64().is_some_and(|end| end - TRIAL_ENDING_NOTICE_SECS <= now)
+        })
+        .into_iter()
+        .filter(|sub| !ctx.account.trials_told.contains(sub["id"].as_str().unwrap_or_default()))
+        .cloned()
+        .collect();
+    for subscription in ending {
+        ctx.account.trials_told.insert(subscription["id"].as_str().unwrap_or_default().to_owned());
+        ctx.emit("customer.subscription.trial_will_end", &subscription, None);
+    }
 }
 
 /// `items[0][…]`, `items[1][…]`, … in order.
@@ -226,6 +267,8 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
     let id = new_id("in");
     let sub_id = subscription["id"].as_str().unwrap_or_default();
     let currency = subscription["currency"].as_str().unwrap_or_default().to_owned();
+    // A trial's first invoice: one line per item, for nothing.
+    let trial = reason == "subscription_create" && subscription["status"] == "trialing";
     let lines: Vec<Value> = subscription["items"]["data"]
         .as_array()
         .into_iter()
@@ -233,15 +276,16 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
         .map(|item| {
             let price = &item["price"];
             let quantity = item["quantity"].as_i64().unwrap_or(1);
-            let amount = price["unit_amount"].as_i64().unwrap_or(0) * quantity;
+            let amount = if trial { 0 } else { price["unit_amount"].as_i64().unwrap_or(0) * quantity };
             let product = price["product"].as_str().unwrap_or_default();
             let name = ctx.account.get(product).and_then(|p| p["name"].as_str()).unwrap_or(product).to_owned();
+            let description = if trial { format!("Trial period for {name}") } else { format!("{quantity} × {name}") };
             json!({
                 "id": new_id("il"),
                 "object": "line_item",
                 "amount": amount,
                 "currency": currency,
-                "description": format!("{quantity} × {name}"),
+                "description": description,
                 "discount_amounts": [],
                 "discountable": true,
                 "discounts": [],
@@ -770,12 +814,13 @@ pub fn list_invoices(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiErr
 /// moved by several periods renews once per period.
 pub fn renew(ctx: &mut Ctx<'_>) {
     expire_incomplete(ctx);
+    tell_trials_ending(ctx);
     let now = ctx.now();
     loop {
         let due = ctx
             .account
             .list("subscription", |sub| {
-                ["active", "past_due"].contains(&sub["status"].as_str().unwrap_or_default())
+                ["active", "past_due", "trialing"].contains(&sub["status"].as_str().unwrap_or_default())
                     && (renewal_due(sub, now) || resumes_at(sub).is_some_and(|at| at <= now))
             })
             .first()
@@ -862,7 +907,12 @@ fn renew_one(ctx: &mut Ctx<'_>, mut subscription: Value) {
     }
     let end_at = add_interval(anchor, &recurring, periods);
     let previous_start = subscription["items"]["data"][0]["current_period_start"].as_i64().unwrap_or(start);
-    let previous = json!({ "items": subscription["items"].clone(), "latest_invoice": subscription["latest_invoice"].clone() });
+    let mut previous = json!({ "items": subscription["items"].clone(), "latest_invoice": subscription["latest_invoice"].clone() });
+    // A trial's end: the subscription is active, and its first period is charged now.
+    if subscription["status"] == "trialing" {
+        previous["status"] = subscription["status"].take();
+        subscription["status"] = json!("active");
+    }
     if let Some(items) = subscription["items"]["data"].as_array_mut() {
         for item in items {
             item["current_period_start"] = json!(start);
