@@ -161,7 +161,8 @@ impl Texts {
     /// How a subscription's status (Stripe's) reads.
     pub fn subscription_status(&self, status: &str) -> &'static str {
         match status {
-            "active" | "trialing" => self.subscription_active(),
+            "active" => self.subscription_active(),
+            "trialing" => self.subscription_trialing(),
             "past_due" => self.subscription_past_due(),
             "incomplete" => self.subscription_incomplete(),
             "canceled" => self.subscription_canceled(),
@@ -453,6 +454,10 @@ catalogue! {
     sign_in_to_subscribe: "Sign in to subscribe", "Se connecter pour s'abonner";
     subscription_terms: "{0} × {1}: {2}, charged today and then every {3} until you cancel. Your card is kept to pay each renewal.",
         "{0} × {1} : {2}, débité aujourd'hui puis tous les {3} jusqu'à résiliation. Votre carte est conservée pour régler chaque renouvellement.";
+    subscription_terms_trial: "{0} × {1}: the first {2} days are free, then {3}, charged every {4} until you cancel. Nothing is charged today: your card is kept to pay each renewal.",
+        "{0} × {1} : les {2} premiers jours sont offerts, puis {3}, débité tous les {4} jusqu'à résiliation. Rien n'est débité aujourd'hui : votre carte est conservée pour régler chaque renouvellement.";
+    free_trial: "First {0} days free", "{0} premiers jours offerts";
+    trial_offer: "First {0} days free for new subscribers", "{0} premiers jours offerts aux nouveaux abonnés";
     subscribe_amount: "Subscribe — {0}", "S'abonner — {0}";
     subscribed_thanks: "Thank you: your subscription is active.", "Merci : votre abonnement est actif.";
     manage_subscriptions: "Manage your subscriptions", "Gérer vos abonnements";
@@ -464,6 +469,10 @@ catalogue! {
     subscribed_without_charge:
         "You are subscribed: your credit with us paid this period, so nothing was charged, and your card was not kept for the renewals. When the next one is due, your account page will ask you to pay it with a card.",
         "Votre abonnement est actif : votre avoir chez nous a payé cette période, rien n'a donc été débité, et votre carte n'a pas été gardée pour les renouvellements. Au prochain, la page de votre compte vous demandera de le payer avec une carte.";
+    trial_started_without_card:
+        "You are subscribed: your free trial has begun, and your card was not kept for the renewals. When the trial ends, your account page will ask you to pay with a card.",
+        "Votre abonnement a commencé par son essai gratuit, mais votre carte n'a pas été gardée pour les renouvellements. À la fin de l'essai, la page de votre compte vous demandera de payer avec une carte.";
+    first_charge_on: "First charge on {0}", "Premier prélèvement le {0}";
     payments_paused_until: "Payments paused until {0}", "Paiements suspendus jusqu'au {0}";
     cancel_at_period_end: "Cancel at the end of the period", "Résilier à la fin de la période";
     cancel_named_subscription: "Cancel at the end of the period: {0}", "Résilier à la fin de la période : {0}";
@@ -482,6 +491,7 @@ catalogue! {
     card_pays_renewals: "This card pays the renewals of “{0}”. To remove it, first choose another card for them on this page (add one if you need to), or cancel the subscription.",
         "Cette carte paie les renouvellements de «\u{a0}{0}\u{a0}». Pour la retirer, choisissez d'abord une autre carte pour eux sur cette page (ajoutez-en une au besoin), ou résiliez l'abonnement.";
     subscription_active: "Active", "Actif";
+    subscription_trialing: "Free trial", "Essai gratuit";
     subscription_past_due: "Payment due: the last renewal could not be charged", "Paiement en retard : le dernier renouvellement n'a pas pu être débité";
     subscription_incomplete: "Waiting for the first payment", "En attente du premier paiement";
     subscription_canceled: "Canceled", "Résilié";

@@ -213,7 +213,7 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
     store.forget_stripe_customer("cus_1").await.unwrap();
     store.set_stripe_customer("acct_1", "cus_2").await.unwrap();
     store.account_history("acct_1", 20).await.unwrap();
-    store.account_for_checkout("acct_1").await.unwrap();
+    store.account_for_checkout("acct_1", Some("beans")).await.unwrap();
     // A subscription: bought, its first invoice paid, renewed, listed.
     let state = SubscriptionState {
         status: "active".into(),
@@ -268,6 +268,7 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
         store.record_paid_invoice(paid, 9).await.unwrap();
     }
     store.order_for_invoice("in_2").await.unwrap();
+    assert!(store.subscribed_before("acct_1", "beans").await.unwrap());
     store.queue_renewal_failed("sub_1", "in_3", 9).await.unwrap();
     store.subscription("sub_1").await.unwrap();
     store.subscriptions_page(None, 50).await.unwrap();

@@ -1301,6 +1301,106 @@ async fn a_waiting_subscription_ended_as_it_is_given_up_does_not_stop_the_new_on
     assert_eq!(active[0]["items"]["data"][0]["quantity"], 2);
 }
 
+/// The demo's tea offers a 14-day free trial. An account's first subscription to it
+/// charges nothing today: the checkout takes the month off (`order-total` €0.00) and
+/// says when the first charge comes; Stripe makes the subscription `trialing`, and the
+/// card is set up for the renewals. The trial's order is of nothing. Stripe's
+/// `trial_will_end` is answered; at the trial's end the first month is charged, an
+/// order of its own. The account gets no second trial: subscribing again is charged at
+/// once, and a checkout page that still offered the trial charges nothing (its quote no
+/// longer matches).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_free_trial_charges_nothing_until_it_ends_and_is_offered_once() {
+    let shop = shop().await;
+    let catalog = shop.page("/").await;
+    assert!(catalog.contains("First 14 days free for new subscribers"), "{catalog}");
+    shop.sign_up("trial@example.com").await;
+    let (status, cart) = shop.add("tea-club").await;
+    assert_eq!(status, 200, "{cart}");
+    let page = shop.page("/checkout").await;
+    assert!(page.contains("First 14 days free") && page.contains(r#"data-testid="order-total">€0.00<"#), "{page}");
+    assert!(page.contains("the first 14 days are free, then €9.50 / month") && page.contains("Nothing is charged today"), "{page}");
+    let (_, view) = shop.api("checkout/view", &[]).await;
+    assert_eq!(view["cart"]["total"]["amount"], 0, "{view}");
+    let trial_quote = view["cart"]["quote"].as_str().unwrap().to_owned();
+
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, reply) = shop.api("checkout/confirm", &[("confirmation_token", &token), ("quote", &trial_quote)]).await;
+    assert_eq!((status, reply["status"].as_str(), reply["payment_intent"].as_str()), (200, Some("Succeeded"), Some("")), "{reply}");
+    let trial = shop.only_subscription().await;
+    assert_eq!(trial.state.status, "trialing");
+    assert!(shop.charged().await.is_empty(), "nothing charged today");
+    let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{}", trial.id), &[]).await;
+    let (start, end) = (at_stripe["trial_start"].as_i64().unwrap(), at_stripe["trial_end"].as_i64().unwrap());
+    assert_eq!(end - start, 14 * 86_400, "{at_stripe}");
+    assert!(at_stripe["default_payment_method"].is_string(), "the card pays the renewals: {at_stripe}");
+    let first = shop.store.order_for_merchant(reply["order_id"].as_str().unwrap()).await.unwrap().unwrap();
+    assert_eq!((first.status.to_string().as_str(), first.amount), ("paid", 0));
+    let account = shop.page("/account").await;
+    assert!(account.contains("data-status=\"trialing\"") && account.contains("Free trial"), "{account}");
+    assert!(account.contains(&format!("First charge on {}", shown_date(end))), "{account}");
+
+    // Three days before its end Stripe says the trial will end; at the end the month is charged.
+    shop.advance_clock(12).await;
+    shop.delivered("customer.subscription.trial_will_end").await;
+    shop.advance_clock(3).await;
+    shop.delivered("invoice.paid").await;
+    let (orders, _) = shop.invoice_orders(&trial.id).await;
+    assert_eq!(orders.len(), 2, "{orders:?}");
+    assert_eq!(shop.charged().await, vec![950]);
+    shop.delivered("customer.subscription.updated").await;
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+
+    // Ended, then bought again: no second trial, even from the page that offered it.
+    assert_eq!(shop.stripe(Method::DELETE, &format!("/v1/subscriptions/{}", trial.id), &[]).await["status"], "canceled");
+    shop.delivered("customer.subscription.deleted").await;
+    let (status, cart) = shop.add("tea-club").await;
+    assert_eq!(status, 200, "{cart}");
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, changed) = shop.api("checkout/confirm", &[("confirmation_token", &token), ("quote", &trial_quote)]).await;
+    assert_eq!(status, 409, "{changed}");
+    assert!(changed.to_string().contains("€9.50"), "{changed}");
+    assert_eq!(shop.charged().await, vec![950], "nothing charged for a page that offered the trial");
+    let page = shop.page("/checkout").await;
+    assert!(!page.contains("First 14 days free") && page.contains(r#"data-testid="order-total">€9.50<"#), "{page}");
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, paid) = shop.confirm(&token).await;
+    assert_eq!((status, paid["status"].as_str()), (200, Some("Succeeded")), "{paid}");
+    assert_eq!(shop.charged().await, vec![950, 950], "charged today");
+    let again = shop.store.subscriptions_page(None, 10).await.unwrap();
+    let statuses: Vec<&str> = again.iter().map(|record| record.state.status.as_str()).collect();
+    assert!(statuses.contains(&"active") && !statuses.contains(&"trialing"), "{statuses:?}");
+}
+
+/// A free trial whose card's bank wanted 3-D Secure to keep it, and the shopper failed
+/// it: the subscription is in its trial all the same, and the shopper is told the
+/// account page will ask for a card when it ends. Canceled at the period's end from the
+/// account page, it ends with the trial: nothing is ever charged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_free_trial_without_a_card_says_so_and_canceled_ends_with_nothing_charged() {
+    let shop = shop().await;
+    shop.sign_up("trial-no-card@example.com").await;
+    let (status, cart) = shop.add("tea-club").await;
+    assert_eq!(status, 200, "{cart}");
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_authenticationRequiredOnSetup").await;
+    let (status, reply) = shop.confirm(&token).await;
+    assert_eq!((status, reply["status"].as_str()), (200, Some("RequiresAction")), "{reply}");
+    let secret = reply["client_secret"].as_str().unwrap();
+    shop.answer_challenge(secret, "fail").await;
+    let (status, _, page) = shop.setup_returned(&shop.shopper, secret).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("your free trial has begun") && page.contains("When the trial ends, your account page will ask"), "{page}");
+    let trial = shop.only_subscription().await;
+    assert_eq!(trial.state.status, "trialing");
+
+    let (status, canceled) = shop.api("account/subscription/cancel", &[("subscription", &trial.id)]).await;
+    assert_eq!(status, 200, "{canceled}");
+    shop.advance_clock(15).await;
+    shop.delivered("customer.subscription.deleted").await;
+    assert_eq!(shop.only_subscription().await.state.status, "canceled");
+    assert!(shop.charged().await.is_empty(), "nothing was charged");
+}
+
 /// A first payment declined leaves the subscription waiting for it (`incomplete`), the
 /// beans still in the cart. Paying again with another card pays that subscription's
 /// first invoice: one subscription, charged once, not a second one beside it.

@@ -152,6 +152,38 @@ test.describe('a subscriber managing their subscription', () => {
   });
 });
 
+test.describe('a free trial', () => {
+  // The variant whose account specs leave its sign-ups per address to spare: the tests
+  // above spend this one's. Its catalog is the shop's, with the tea's 14 days.
+  test.use({ baseURL: VARIANTS.free.url });
+
+  test('is subscribed to with nothing charged today, lands on the order, and the account page says when the first charge comes', async ({ page, gotoHydrated }) => {
+    await signUp(page, gotoHydrated, uniqueEmail('trial'));
+    await gotoHydrated('/');
+    await expect(page.getByTestId('product-tea-club')).toContainText('First 14 days free for new subscribers');
+    await page.getByTestId('add-to-cart-tea-club').click();
+    await expect(page.getByTestId('cart-count')).toHaveText('1');
+    await gotoHydrated('/checkout');
+    await expect(page.getByTestId('discount-line')).toContainText('First 14 days free');
+    await expect(page.getByTestId('order-total')).toHaveText('€0.00');
+    await expect(page.getByTestId('subscription-terms')).toContainText('the first 14 days are free, then €9.50 / month');
+    await expect(page.getByTestId('pay-button')).toBeEnabled();
+    await expect(page.getByTestId('pay-button')).toContainText('€0.00');
+    expect(await seriousViolations(page), 'the checkout of a free trial').toEqual([]);
+    await typeCard(page, '4242424242424242');
+    await page.getByTestId('pay-button').click();
+    // Nothing was charged, so there is no payment to show: the page goes to the order.
+    await expect(page).toHaveURL(/\/orders\/ord_/);
+    await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', 'paid');
+    await expect(page.getByTestId('cart-count')).toHaveText('0');
+    await gotoHydrated('/account');
+    const row = page.locator('[data-testid^="subscription-sub_"]');
+    await expect(row).toHaveAttribute('data-status', 'trialing');
+    await expect(row.getByTestId('subscription-status')).toHaveText('Free trial');
+    await expect(row.getByTestId('subscription-period')).toContainText('First charge on');
+  });
+});
+
 test('a shopper subscribes through 3-D Secure, and the same subscription again is sent to their account', async ({ page, gotoHydrated }) => {
   await subscribeWith(page, gotoHydrated, 'subscriber-3ds', '4000002500003155');
   await page.locator('#test-source-authorize-3ds').click();

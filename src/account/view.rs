@@ -152,7 +152,11 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
             let renewal = match (subscription.payments_paused, subscription.payments_resume_on) {
                 (true, Some(at)) => Some(crate::i18n::fill(t.payments_paused_until(), &[&locale.date(at)])),
                 (true, None) => Some(t.payments_paused().to_owned()),
-                (false, _) => subscription.period_end.filter(|_| renews).map(|at| crate::i18n::fill(t.renews_on(), &[&locale.date(at)])),
+                // A free trial's period ends with the first charge.
+                (false, _) => subscription.period_end.filter(|_| renews).map(|at| {
+                    let next = if subscription.status == "trialing" { t.first_charge_on() } else { t.renews_on() };
+                    crate::i18n::fill(next, &[&locale.date(at)])
+                }),
             };
             let end = subscription.ends_on.map(|at| crate::i18n::fill(t.ends_on(), &[&locale.date(at)]));
             let period: Vec<String> = [renewal, end].into_iter().flatten().collect();

@@ -36,6 +36,10 @@ pub struct CartLine {
     pub recurring: Option<crate::catalog::Recurring>,
 }
 
+/// The code of the [`AppliedDiscount`] that a free trial is shown as. No shopper can
+/// apply it: subscriptions take no discount code.
+pub const TRIAL_CODE: &str = "free-trial";
+
 /// A discount applied to a cart.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppliedDiscount {
@@ -74,6 +78,12 @@ impl Cart {
     /// The subscription this cart buys, if it is a subscription's cart.
     pub fn subscription(&self) -> Option<&CartLine> {
         self.lines.iter().find(|line| line.recurring.is_some())
+    }
+
+    /// Whether the first period of this subscription's cart is a free trial
+    /// (`service::with_trial`).
+    pub fn is_trial(&self) -> bool {
+        self.subscription().is_some() && self.discount.as_ref().is_some_and(|discount| discount.code == TRIAL_CODE)
     }
 
     /// A subscription beside anything else: refused at checkout (a subscription is

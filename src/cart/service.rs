@@ -1,7 +1,7 @@
 //! Cart logic (server only): pricing from the catalog, and changes under the rules of
 //! quantity and stock. Amounts come from the catalog, never from the caller.
 
-use super::{AppliedDiscount, Cart, CartLine, MAX_QUANTITY, Quantity};
+use super::{AppliedDiscount, Cart, CartLine, MAX_QUANTITY, Quantity, TRIAL_CODE};
 use crate::catalog::discounts::DiscountRefusal;
 use crate::catalog::{Catalog, ProductId};
 use crate::error::AppError;
@@ -56,6 +56,22 @@ pub fn price(
     // (An empty cart asks for no charge: it says so itself.)
     let charge_limit = if lines.is_empty() { None } else { charge_limit(total, locale) };
     Ok(Cart { lines, item_count, subtotal, discount, discount_note, total, charge_limit, quote })
+}
+
+/// A subscription's cart whose first `days` are a free trial (an account's first
+/// subscription to a product that offers one): nothing is charged today. The summary
+/// shows it as the period's price taken off ([`TRIAL_CODE`]), as Stripe's first
+/// invoice has it (a "Trial period" line for nothing); the quote then covers it, so a
+/// page that offered the trial charges nothing if it no longer applies.
+pub fn with_trial(cart: Cart, days: u32, locale: Locale) -> Cart {
+    if cart.subscription().is_none() {
+        return cart;
+    }
+    let label = fill(locale.texts().free_trial(), &[&days]);
+    let discount = AppliedDiscount { code: TRIAL_CODE.to_owned(), label, amount: cart.subtotal };
+    let total = Money::new(0, cart.subtotal.currency);
+    let quote = quote(&cart.lines, Some(&discount), total);
+    Cart { discount: Some(discount), discount_note: None, total, charge_limit: None, quote, ..cart }
 }
 
 /// Why Stripe would refuse to charge `total` in one payment (under the currency's

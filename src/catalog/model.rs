@@ -57,6 +57,10 @@ pub struct Product {
     pub image: String,
     /// `Some` for a subscription: billed again every period until canceled.
     pub recurring: Option<Recurring>,
+    /// A subscription's free trial: its first subscription of an account starts with
+    /// that many days free (Stripe's `trial_period_days`), then bills every period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial_days: Option<u32>,
 }
 
 /// How often a subscription is billed: every `count` `interval`s (Stripe's

@@ -9,6 +9,9 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
 
+/// The longest free trial Stripe takes (`trial_period_days`), two years.
+const MAX_TRIAL_DAYS: u32 = 730;
+
 /// The products on sale, read once at start-up. Prices live here; stock lives in the
 /// database.
 #[derive(Debug)]
@@ -58,6 +61,10 @@ struct ProductEntry {
     interval: Option<String>,
     #[serde(default)]
     interval_count: Option<u32>,
+    /// A subscription's free trial for accounts that never subscribed to it: 1 to 730
+    /// days (Stripe's longest).
+    #[serde(default)]
+    trial_days: Option<u32>,
     /// `[products.fr]`: the name and description in French.
     #[serde(default)]
     fr: Option<ProductText>,
@@ -124,6 +131,13 @@ impl Catalog {
                     Some(Recurring { interval, count })
                 }
             };
+            match entry.trial_days {
+                Some(_) if recurring.is_none() => return Err(problem("trial_days is for a subscription: give it an interval".into())),
+                Some(days) if !(1..=MAX_TRIAL_DAYS).contains(&days) => {
+                    return Err(problem(format!("trial_days is 1 to {MAX_TRIAL_DAYS} (Stripe's longest trial)")));
+                }
+                _ => {}
+            }
             if catalog.index.insert(id.clone(), catalog.products.len()).is_some() {
                 return Err(problem("the id is used twice".into()));
             }
@@ -136,6 +150,7 @@ impl Catalog {
                 unit_price: Money::new(entry.unit_amount, currency),
                 image: entry.image,
                 recurring,
+                trial_days: entry.trial_days,
             });
         }
         Ok(catalog)
@@ -269,6 +284,21 @@ mod tests {
         let dear = Catalog::parse(&ONE.replace("1800", "100000000"), Currency::EUR).unwrap_err().to_string();
         assert!(dear.contains("`mug`") && dear.contains("99999999"), "{dear}");
         assert!(Catalog::parse(&ONE.replace("1800", "99999999"), Currency::EUR).is_ok());
+    }
+
+    #[test]
+    fn a_trial_is_for_a_subscription_of_1_to_730_days() {
+        let trial = |extra: &str| Catalog::parse(&ONE.replace("stock = 3", &format!("stock = 3\n{extra}")), Currency::EUR);
+        let monthly = trial("interval = \"month\"\ntrial_days = 14").unwrap();
+        assert_eq!(monthly.find("mug").unwrap().trial_days, Some(14));
+        assert_eq!(trial("interval = \"month\"").unwrap().find("mug").unwrap().trial_days, None);
+        let one_off = trial("trial_days = 14").unwrap_err().to_string();
+        assert!(one_off.contains("`mug`") && one_off.contains("give it an interval"), "{one_off}");
+        for days in ["0", "731"] {
+            let error = trial(&format!("interval = \"month\"\ntrial_days = {days}")).unwrap_err().to_string();
+            assert!(error.contains("trial_days is 1 to 730"), "{days}: {error}");
+        }
+        assert!(trial("interval = \"month\"\ntrial_days = 730").is_ok());
     }
 
     #[test]

@@ -56,6 +56,7 @@ fn ProductCard(item: CatalogItem, add: ServerAction<AddToCart>) -> impl IntoView
             <h2>{product.name.clone()}</h2>
             <p class="description">{product.description}</p>
             <p class="price" class:recurring=product.recurring.is_some()>{super::price_label(product.unit_price, product.recurring, locale)}</p>
+            {product.trial_days.map(|days| view! { <p class="trial" data-testid="trial-offer">{crate::i18n::fill(t.trial_offer(), &[&days])}</p> })}
             <p class="availability" class:sold-out=sold_out>{availability}</p>
             <ActionForm action=add>
                 <input type="hidden" name="product_id" value=id/>

@@ -62,12 +62,7 @@ pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -
     // A subscription: Stripe bills the renewals with the card that pays the first
     // invoice (so no setup_future_usage or manual capture of the shop's), and it is
     // always confirmed with a ConfirmationToken.
-    let subscription_terms = cart.subscription().and_then(|line| {
-        let recurring = line.recurring?;
-        let price = crate::catalog::price_label(line.line_total, Some(recurring), request.locale);
-        Some(fill(request.texts().subscription_terms(), &[&line.quantity, &line.name, &price, &recurring.period(request.locale)]))
-    });
-    let subscribing = subscription_terms.is_some();
+    let subscribing = cart.subscription().is_some_and(|line| line.recurring.is_some());
     let signed_in = account.is_some();
     let manual = settings.payment_method_creation == PaymentMethodCreation::Manual && !subscribing;
     let setup_future_usage = settings.setup_future_usage_for(account.is_some()).filter(|_| !subscribing).map(str::to_owned);
@@ -83,18 +78,22 @@ pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -
         _ => None,
     };
     // The rest of what a signed-in checkout reads, in one read.
+    let trial = crate::subscriptions::trial_offered(state, &cart);
     let account_reads = match &account {
-        Some(account) if !cart.lines.is_empty() => match state.store.account_for_checkout(&account.id).await {
-            Ok(reads) => Some(reads),
-            Err(error) => {
-                // A convenience (the address filled in) and a precaution (saved cards
-                // not removable) are lost; checkout goes on.
-                tracing::warn!(?error, account = %account.id, "the account's checkout reads failed");
-                None
+        Some(account) if !cart.lines.is_empty() => {
+            match state.store.account_for_checkout(&account.id, trial.map(|(product, _)| product)).await {
+                Ok(reads) => Some(reads),
+                Err(error) => {
+                    // A convenience (the address filled in) and a precaution (saved cards
+                    // not removable) are lost; checkout goes on.
+                    tracing::warn!(?error, account = %account.id, "the account's checkout reads failed");
+                    None
+                }
             }
-        },
+        }
         _ => None,
     };
+    let first_subscription = account_reads.as_ref().is_some_and(|reads| !reads.subscribed_before);
     let (customer_session_client_secret, saved_methods) = match &account {
         Some(account) if settings.saved_methods.enabled && !manual && !cart.lines.is_empty() && cannot_subscribe.is_none() => {
             // Elements cannot tell the card a subscription renews with from the others:
@@ -118,6 +117,13 @@ pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -
     };
     let shipping_defaults = recorded_shipping.as_deref().and_then(address_defaults);
     let needs_account = subscribing && !signed_in;
+    // An account's first subscription to a product with a trial: nothing is charged today.
+    let trial_days = trial.filter(|_| first_subscription).map(|(_, days)| days);
+    let cart = match trial_days {
+        Some(days) => crate::cart::with_trial(cart, days, request.locale),
+        None => cart,
+    };
+    let subscription_terms = subscription_terms(&cart, trial_days, request);
     Ok(CheckoutView {
         cart,
         publishable_key: state.payments.publishable_key.clone(),
@@ -135,6 +141,21 @@ pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -
         needs_account,
         cannot_subscribe,
         shipping_defaults,
+    })
+}
+
+/// What the shopper agrees to by subscribing with `cart` (a subscription's), its first
+/// `trial_days` free or not, in their words: what is charged, when, and that the card
+/// is kept for the renewals.
+fn subscription_terms(cart: &crate::cart::Cart, trial_days: Option<u32>, request: &Request) -> Option<String> {
+    let line = cart.subscription()?;
+    let recurring = line.recurring?;
+    let (locale, t) = (request.locale, request.texts());
+    let price = crate::catalog::price_label(line.line_total, Some(recurring), locale);
+    let period = recurring.period(locale);
+    Some(match trial_days {
+        Some(days) => fill(t.subscription_terms_trial(), &[&line.quantity, &line.name, &days, &price, &period]),
+        None => fill(t.subscription_terms(), &[&line.quantity, &line.name, &price, &period]),
     })
 }
 
@@ -228,7 +249,8 @@ pub async fn confirm(state: &AppState, request: &Request, token: &Credential, pa
         }
         _ => Ok(cart),
     };
-    let cart = as_shown(crate::cart::priced(state, locale, &basis.cart)?)?;
+    let priced = crate::cart::priced(state, locale, &basis.cart)?;
+    let cart = as_shown(crate::subscriptions::with_any_trial(state, request, priced).await?)?;
     let cart = if basis.awaiting_action.is_empty() {
         cart
     } else {

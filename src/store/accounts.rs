@@ -23,6 +23,8 @@ pub struct AccountCheckout {
     pub last_shipping: Option<String>,
     /// One of its subscriptions will charge a renewal to a card set on it.
     pub a_card_pays_renewals: bool,
+    /// It has had a subscription to the product asked about (no second free trial).
+    pub subscribed_before: bool,
 }
 
 /// A sign-in to record: the session it replaces (if any) and the new one.
@@ -180,10 +182,12 @@ impl Store {
     }
 
     /// What a signed-in checkout reads besides the visitor, in one read: where the
-    /// account's latest order shipped, and whether one of its subscriptions will charge
-    /// a renewal to a card set on it ([`SubscriptionState::renews`]).
-    pub async fn account_for_checkout(&self, account_id: &str) -> Result<AccountCheckout, StoreError> {
+    /// account's latest order shipped, whether one of its subscriptions will charge a
+    /// renewal to a card set on it ([`SubscriptionState::renews`]), and, for a cart
+    /// `subscribing_to` a product, whether it has had a subscription to it before.
+    pub async fn account_for_checkout(&self, account_id: &str, subscribing_to: Option<&str>) -> Result<AccountCheckout, StoreError> {
         let account_id = account_id.to_owned();
+        let subscribing_to = subscribing_to.map(str::to_owned);
         self.read(move |tx| {
             let row = tx.query_opt(
                 "SELECT shipping FROM orders WHERE account_id = $1 AND shipping IS NOT NULL ORDER BY created_at DESC, id LIMIT 1",
@@ -191,7 +195,11 @@ impl Store {
             )?;
             let last_shipping = row.map(|row| row.get("shipping")).transpose()?;
             let live = super::subscriptions::live_with_a_card(tx, &account_id)?;
-            Ok(AccountCheckout { last_shipping, a_card_pays_renewals: live.iter().any(|s| s.state.renews()) })
+            let subscribed_before = match &subscribing_to {
+                Some(product) => super::subscriptions::subscribed_before(tx, &account_id, product)?,
+                None => false,
+            };
+            Ok(AccountCheckout { last_shipping, a_card_pays_renewals: live.iter().any(|s| s.state.renews()), subscribed_before })
         })
         .await
     }

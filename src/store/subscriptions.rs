@@ -142,6 +142,18 @@ pub(super) fn live_with_a_card(tx: &mut Tx<'_>, account_id: &str) -> Result<Vec<
     )
 }
 
+/// Whether the account has had a subscription to `product_id` (one of its invoices was
+/// paid, a free trial's included: it became an order), by `subscriptions_by_account`
+/// and `orders_by_subscription`. Such an account gets no second free trial.
+pub(super) fn subscribed_before(tx: &mut Tx<'_>, account_id: &str, product_id: &str) -> Result<bool, StoreError> {
+    let row = tx.query_opt(
+        "SELECT s.id FROM subscriptions s JOIN orders o ON o.subscription_id = s.id
+         WHERE s.account_id = $1 AND s.product_id = $2 LIMIT 1",
+        &[&account_id, &product_id],
+    )?;
+    Ok(row.is_some())
+}
+
 fn record_from(row: &Row) -> Result<SubscriptionRecord, StoreError> {
     Ok(SubscriptionRecord {
         id: row.get("id")?,
@@ -386,6 +398,12 @@ impl Store {
             .pop())
         })
         .await
+    }
+
+    /// Whether the account has had a subscription to `product_id` ([`subscribed_before`]).
+    pub async fn subscribed_before(&self, account_id: &str, product_id: &str) -> Result<bool, StoreError> {
+        let (account, product) = (account_id.to_owned(), product_id.to_owned());
+        self.read(move |tx| subscribed_before(tx, &account, &product)).await
     }
 
     /// Records that `token` confirms the first invoice (`payment_intent_id`) of

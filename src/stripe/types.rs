@@ -403,6 +403,10 @@ pub struct CreateSubscription<'a> {
     /// Always `default_incomplete` here.
     pub payment_behavior: &'a str,
     pub payment_settings: SubscriptionPaymentSettings<'a>,
+    /// A free trial of that many days: the subscription is `trialing`, its first
+    /// invoice for nothing, and the first charge comes at the trial's end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trial_period_days: Option<u32>,
     pub metadata: BTreeMap<&'a str, &'a str>,
     /// `["latest_invoice.payments", "pending_setup_intent"]`: the first invoice and its
     /// PaymentIntent (since 2025-03-31.basil an invoice reaches it through `payments`,

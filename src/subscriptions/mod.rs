@@ -1,8 +1,10 @@
 //! Subscription mode: a recurring product bought with the same Payment Element and
 //! ConfirmationToken as a one-off payment. The server creates the Subscription
 //! (`default_incomplete`) and confirms its first invoice's PaymentIntent; Stripe bills
-//! the renewals; each paid invoice becomes an order. The shopper's account lists them,
-//! with cancel at the period's end and its undoing.
+//! the renewals; each paid invoice becomes an order. A product with a free trial starts
+//! an account's first subscription to it `trialing`, nothing charged until the trial
+//! ends. The shopper's account lists them, with cancel at the period's end and its
+//! undoing.
 
 mod api;
 mod model;
@@ -12,4 +14,4 @@ mod service;
 pub use api::*;
 pub use model::*;
 #[cfg(feature = "ssr")]
-pub use service::{cannot_subscribe, on_event, outcome, refresh, setup_return, setup_succeeded, subscribe};
+pub use service::{cannot_subscribe, on_event, outcome, refresh, setup_return, setup_succeeded, subscribe, trial_offered, with_any_trial};

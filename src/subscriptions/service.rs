@@ -127,6 +127,7 @@ pub async fn subscribe(
                     }],
                     payment_behavior: "default_incomplete",
                     payment_settings: SubscriptionPaymentSettings { save_default_payment_method: "on_subscription" },
+                    trial_period_days: product.trial_days.filter(|_| cart.is_trial()),
                     metadata: [("account_id", account.id.as_str()), ("product_id", product.id.as_str())].into_iter().collect(),
                     expand: ["latest_invoice.payments", "pending_setup_intent"],
                 };
@@ -227,6 +228,24 @@ async fn earlier_subscription(
     }
 }
 
+/// The product of a subscription's cart, if it offers a free trial, and its days.
+pub fn trial_offered<'a>(state: &'a AppState, cart: &Cart) -> Option<(&'a str, u32)> {
+    let product = state.catalog.find(cart.subscription()?.product_id.as_str())?;
+    Some((product.id.as_str(), product.trial_days?))
+}
+
+/// `cart` as the signed-in shopper would buy it: a subscription's that offers a free
+/// trial has it when the account never had a subscription to the product (as the
+/// checkout page showed it; its quote covers the trial).
+pub async fn with_any_trial(state: &AppState, request: &Request, cart: Cart) -> Result<Cart, AppError> {
+    let Some((product, days)) = trial_offered(state, &cart) else { return Ok(cart) };
+    let Some(account) = current_account(state, request).await? else { return Ok(cart) };
+    if state.store.subscribed_before(&account.id, product).await? {
+        return Ok(cart);
+    }
+    Ok(crate::cart::with_trial(cart, days, request.locale))
+}
+
 /// The account's open subscription to `product` ([`crate::store::Store::open_subscription`]).
 /// What the shop recorded may be late (a webhook not yet in, or missed): it is read
 /// again from Stripe, which says whether one recorded live still bills, and whether one
@@ -317,7 +336,7 @@ async fn paid_by_credit(
     let (status, client_secret) = match card {
         CardSetup::Kept => (PaymentStatus::Succeeded, String::new()),
         CardSetup::Authenticate(secret) => (PaymentStatus::RequiresAction, secret),
-        CardSetup::NotKept => return Err(not_kept(request, subscription)),
+        CardSetup::NotKept => return Err(not_kept(state, request, subscription).await),
     };
     Ok(PaymentReply { order_id, payment_intent: String::new(), status, client_secret })
 }
@@ -331,10 +350,13 @@ enum CardSetup {
     NotKept,
 }
 
-/// Subscribed without the card (see [`paid_by_credit`]): what the shopper is told.
-fn not_kept(request: &Request, subscription: &SubscriptionId) -> AppError {
+/// Subscribed without the card (see [`paid_by_credit`]): what the shopper is told, as
+/// the subscription is recorded (a free trial begun, or a period the credit paid).
+async fn not_kept(state: &AppState, request: &Request, subscription: &SubscriptionId) -> AppError {
     tracing::warn!(%subscription, "a first invoice paid without a charge: subscribed, the card not set up");
-    AppError::invalid(request.texts().subscribed_without_charge())
+    let t = request.texts();
+    let trialing = matches!(state.store.subscription(subscription.as_str()).await, Ok(Some(record)) if record.state.status == "trialing");
+    AppError::invalid(if trialing { t.trial_started_without_card() } else { t.subscribed_without_charge() })
 }
 
 /// Whether Stripe may yet do what it was asked (unavailable, or its answer lost): then
@@ -416,7 +438,7 @@ pub async fn setup_return(state: &AppState, request: &Request, setup: &SetupInte
     let order_id = refresh(state, &subscription).await?.unwrap_or_default();
     match kept {
         CardSetup::Kept => Ok(Some(order_id)),
-        CardSetup::Authenticate(_) | CardSetup::NotKept => Err(not_kept(request, &subscription)),
+        CardSetup::Authenticate(_) | CardSetup::NotKept => Err(not_kept(state, request, &subscription).await),
     }
 }
 
