@@ -282,6 +282,9 @@ catalogue! {
     mail_refund_subject: "A refund for your order {0}", "Un remboursement pour votre commande {0}";
     mail_refund_body: "We refunded {0} for order {1}. Your bank shows it within 5 to 10 days.",
         "Nous avons remboursé {0} pour la commande {1}. Votre banque l'affiche sous 5 à 10 jours.";
+    mail_trial_ending_subject: "Your free trial ends on {0}", "Votre essai gratuit se termine le {0}";
+    mail_trial_ending_body: "Your free trial of {0} ends on {1}. From then, {2} is charged to your card until you cancel. To pay nothing, cancel it from your account before then.",
+        "Votre essai gratuit de {0} se termine le {1}. Ensuite, {2} seront débités sur votre carte jusqu'à résiliation. Pour ne rien payer, résiliez-le depuis votre compte avant cette date.";
     mail_renewal_failed_subject: "Your subscription could not be renewed", "Votre abonnement n'a pas pu être renouvelé";
     mail_renewal_failed_body: "Your bank did not accept the payment for the renewal of your subscription ({0}). Nothing was charged: pay it from your account, where your bank can ask you to confirm it, or with another card.",
         "Votre banque n'a pas accepté le paiement du renouvellement de votre abonnement ({0}). Rien n'a été débité : payez-le depuis votre compte, où votre banque peut vous demander de le confirmer, ou avec une autre carte.";

@@ -13,7 +13,7 @@ use crate::i18n::{Locale, fill};
 use crate::money::{Currency, Money};
 use crate::session;
 use crate::state::AppState;
-use crate::store::{DueMessage, OrderRecord, RENEWAL_FAILED, RefundStatus, StoreError};
+use crate::store::{DueMessage, OrderRecord, RENEWAL_FAILED, RefundStatus, StoreError, SubscriptionRecord, TRIAL_ENDING};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
@@ -72,9 +72,18 @@ enum Sent {
     Nowhere(&'static str),
 }
 
-/// The order a message is about and, for a refund's message, the refund's amount; or
-/// what comes of the message without sending it.
-type About = Result<(OrderRecord, Option<i64>), Sent>;
+/// The order a message is about and what else it tells; or what comes of the message
+/// without sending it.
+type About = Result<(OrderRecord, Detail), Sent>;
+
+/// What a message tells beyond its order.
+enum Detail {
+    None,
+    /// A refund's message: the amount refunded.
+    Refunded(i64),
+    /// A free trial about to end: the subscription, which says when and what is charged.
+    TrialEnds(Box<SubscriptionRecord>),
+}
 
 struct Mailer {
     transport: Transport,
@@ -133,7 +142,7 @@ impl Mailer {
         let tried = due.len();
         for message in due {
             let outcome = match self.about(state, &message).await {
-                Ok(Ok((order, refund))) => self.send(&message, &order, refund).await,
+                Ok(Ok((order, detail))) => self.send(&message, &order, &detail).await,
                 Ok(Err(outcome)) => outcome,
                 Err(error) => Sent::Later(format!("the database did not answer: {error:?}")),
             };
@@ -162,7 +171,8 @@ impl Mailer {
         tried
     }
 
-    /// The order a message is about, and for a refund's message what was refunded; or
+    /// The order a message is about, and what else it tells (what was refunded, the
+    /// subscription whose trial ends); or
     /// why the message is not to be sent.
     async fn about(&self, state: &AppState, message: &DueMessage) -> Result<About, StoreError> {
         let Some(order) = state.store.order_for_merchant(&message.order_id).await? else {
@@ -174,23 +184,34 @@ impl Mailer {
             let unpaid =
                 state.store.subscription(subscription).await?.is_some_and(|s| matches!(s.state.status.as_str(), "past_due" | "unpaid"));
             return Ok(if unpaid {
-                Ok((order, None))
+                Ok((order, Detail::None))
             } else {
                 Err(Sent::Nowhere("the renewal was paid, or the subscription ended, meanwhile"))
             });
         }
-        let Some(refund_id) = message.kind.strip_prefix("refund.") else { return Ok(Ok((order, None))) };
+        if let Some(subscription) = message.kind.strip_prefix(TRIAL_ENDING) {
+            // Read as it goes out: a trial ended already, or set to end with nothing
+            // charged, has nothing to warn of.
+            return Ok(match state.store.subscription(subscription).await? {
+                Some(record) if record.state.status == "trialing" && record.state.renews() => {
+                    Ok((order, Detail::TrialEnds(Box::new(record))))
+                }
+                Some(_) => Err(Sent::Nowhere("the trial ended, or ends with nothing charged")),
+                None => Err(Sent::Never("the subscription is gone".into())),
+            });
+        }
+        let Some(refund_id) = message.kind.strip_prefix("refund.") else { return Ok(Ok((order, Detail::None))) };
         let refunds = state.store.refunds_of(&order.id).await?;
         Ok(match refunds.refunds.iter().find(|refund| refund.id == refund_id) {
             None => Err(Sent::Never("the refund is gone".into())),
             // It failed (or was canceled) before the message went out: the money is not
             // on its way, and saying so is the merchant's (the order is flagged).
             Some(refund) if refund.status != RefundStatus::Succeeded => Err(Sent::Nowhere("the refund did not go through after all")),
-            Some(refund) => Ok((order, Some(refund.amount))),
+            Some(refund) => Ok((order, Detail::Refunded(refund.amount))),
         })
     }
 
-    async fn send(&self, message: &DueMessage, order: &OrderRecord, refunded: Option<i64>) -> Sent {
+    async fn send(&self, message: &DueMessage, order: &OrderRecord, detail: &Detail) -> Sent {
         let to = match message.kind.starts_with(MERCHANT) {
             true => self.settings.merchant.as_deref().ok_or("MERCHANT_EMAIL is not set"),
             false => order.email.as_deref().ok_or("the shopper gave no email address"),
@@ -199,7 +220,7 @@ impl Mailer {
             Ok(email) => email,
             Err(why) => return Sent::Nowhere(why),
         };
-        let email = match self.compose(message, order, refunded, email) {
+        let email = match self.compose(message, order, detail, email) {
             Ok(email) => email,
             Err(error) => return Sent::Never(error),
         };
@@ -221,7 +242,7 @@ impl Mailer {
 
     /// The message for `message` about `order` (and the amount of its refund, for a
     /// refund's message), to `to`, in the order's language.
-    fn compose(&self, message: &DueMessage, order: &OrderRecord, refunded: Option<i64>, to: &str) -> Result<Message, String> {
+    fn compose(&self, message: &DueMessage, order: &OrderRecord, detail: &Detail, to: &str) -> Result<Message, String> {
         let locale = match message.kind.starts_with(MERCHANT) {
             // The merchant's pages are in English.
             true => Locale::En,
@@ -240,7 +261,8 @@ impl Mailer {
             }
             kind if kind.starts_with("refund.") => {
                 let currency = Currency::parse(&order.currency).map_err(|error| error.to_string())?;
-                let amount = locale.money(Money::new(refunded.ok_or("the refund's amount is unknown")?, currency));
+                let Detail::Refunded(refunded) = detail else { return Err("the refund's amount is unknown".into()) };
+                let amount = locale.money(Money::new(*refunded, currency));
                 let (text, html) = short_note(&fill(t.mail_refund_body(), &[&amount, &order.id]), &link, t.view_order());
                 (fill(t.mail_refund_subject(), &[&order.id]), text, html)
             }
@@ -250,6 +272,13 @@ impl Mailer {
                 let account = format!("{}/account", self.public_url);
                 let (text, html) = short_note(&fill(t.mail_renewal_failed_body(), &[&what]), &account, t.your_account());
                 (t.mail_renewal_failed_subject().to_owned(), text, html)
+            }
+            kind if kind.starts_with(TRIAL_ENDING) => {
+                let Detail::TrialEnds(subscription) = detail else { return Err("the subscription is unknown".into()) };
+                let (what, ends, price) = trial_terms(subscription, order, locale)?;
+                let account = format!("{}/account", self.public_url);
+                let (text, html) = short_note(&fill(t.mail_trial_ending_body(), &[&what, &ends, &price]), &account, t.your_account());
+                (fill(t.mail_trial_ending_subject(), &[&ends]), text, html)
             }
             // To the merchant, in the language of the merchant's pages: what happened and
             // what to do, and a link to the order's page there.
@@ -341,6 +370,20 @@ fn order_summary(order: &OrderRecord, locale: Locale, link: &str) -> Result<(Str
     Ok((text, html))
 }
 
+/// What a subscription whose free trial ends is (`1 × Tea of the month`, named as its
+/// order has it), when its trial ends, and what is charged from then (`€9.50 / month`),
+/// in `locale`.
+fn trial_terms(subscription: &SubscriptionRecord, order: &OrderRecord, locale: Locale) -> Result<(String, String, String), String> {
+    let terms = &subscription.terms;
+    let name = order.lines.first().map_or(terms.name.as_str(), |line| line.name.as_str());
+    let ends = subscription.state.current_period_end.ok_or("the trial's end is unknown")?;
+    let currency = Currency::parse(&terms.currency).map_err(|error| error.to_string())?;
+    let interval = crate::catalog::Interval::parse(&terms.interval).ok_or("the subscription's interval is unknown")?;
+    let count = u32::try_from(terms.interval_count).map_err(|error| error.to_string())?;
+    let price = Money::new(terms.unit_amount.saturating_mul(terms.quantity), currency);
+    let price = crate::catalog::price_label(price, Some(crate::catalog::Recurring { interval, count }), locale);
+    Ok((format!("{} × {name}", terms.quantity), locale.date(ends), price))
+}
 /// A message of one sentence and the link to the order, as text and as HTML.
 fn short_note(line: &str, link: &str, link_text: &str) -> (String, String) {
     let text = format!("{line}\n\n{link_text}: {link}\n");

@@ -40,6 +40,7 @@ pub use refunds::{RefundEffect, RefundRecord, RefundReport, RefundStatus, Refund
 pub use sessions::{CartAdd, CartContents, VisitRecord};
 pub use subscriptions::{
     InvoiceEffect, ItemTerms, NewSubscription, PaidInvoice, RENEWAL_FAILED, SubscriptionRecord, SubscriptionState, SubscriptionTerms,
+    TRIAL_ENDING,
 };
 
 /// A database fault. Its text is for the log, never for the browser.

@@ -265,6 +265,14 @@ impl Shop {
         statuses
     }
 
+    /// The kinds of the messages starting with `kind` queued with `order` (a
+    /// subscription's first), once one of them has been sent.
+    async fn sent_to_subscriber(&self, order: &str, kind: &str) -> Vec<String> {
+        let sent = |messages: &Vec<storefront::store::OutboxEntry>| messages.iter().any(|m| m.kind.starts_with(kind) && m.status == "sent");
+        let messages = support::poll_until(100, || async { self.store.outbox_for(order).await.unwrap() }, sent).await;
+        messages.into_iter().map(|m| m.kind).filter(|queued| queued.starts_with(kind)).collect()
+    }
+
     /// Waits until the storefront has answered every webhook of `kind` sent so far.
     async fn delivered(&self, kind: &str) {
         support::wait_delivered(&self.stripe, kind).await;
@@ -428,17 +436,9 @@ async fn a_renewal_that_cannot_be_charged_shows_past_due_and_another_saved_card_
     assert_eq!(orders.iter().filter(|order| order.is_some()).count(), 1, "only the paid invoice is an order");
     // The subscriber is told by email, with its first order's address, once.
     let first_order = orders.iter().flatten().next().unwrap().clone();
-    let told = support::poll_until(
-        100,
-        || async { shop.store.outbox_for(&first_order).await.unwrap() },
-        |messages: &Vec<storefront::store::OutboxEntry>| {
-            messages.iter().any(|m| m.kind.starts_with("renewal_failed.") && m.status == "sent")
-        },
-    )
-    .await;
-    let told: Vec<&str> = told.iter().map(|m| m.kind.as_str()).filter(|kind| kind.starts_with("renewal_failed.")).collect();
+    let told = shop.sent_to_subscriber(&first_order, "renewal_failed.").await;
     assert_eq!(told.len(), 1, "{told:?}");
-    let email = support::readable(&shop.written_email(&first_order, told[0]).expect("the email, written to MAIL_DIR"));
+    let email = support::readable(&shop.written_email(&first_order, &told[0]).expect("the email, written to MAIL_DIR"));
     assert!(email.contains("Subject: Your subscription could not be renewed") && email.contains("1 × Coffee beans"), "{email}");
     assert!(email.contains("pay it from your account, where your bank can ask you to confirm it") && email.contains("/account"), "{email}");
 
@@ -1340,9 +1340,21 @@ async fn a_free_trial_charges_nothing_until_it_ends_and_is_offered_once() {
     assert!(account.contains("data-status=\"trialing\"") && account.contains("Free trial"), "{account}");
     assert!(account.contains(&format!("First charge on {}", shown_date(end))), "{account}");
 
-    // Three days before its end Stripe says the trial will end; at the end the month is charged.
+    // Three days before its end Stripe says the trial will end: the subscriber is told
+    // by email when, and what is charged then. At the end the month is charged.
     shop.advance_clock(12).await;
     shop.delivered("customer.subscription.trial_will_end").await;
+    let first_order = first.id.clone();
+    let told = shop.sent_to_subscriber(&first_order, "trial_ending.").await;
+    assert_eq!(told, [format!("trial_ending.{}", trial.id)]);
+    let email = support::readable(&shop.written_email(&first_order, &told[0]).expect("the email, written to MAIL_DIR"));
+    let ends = shown_date(end);
+    assert!(email.contains(&format!("Subject: Your free trial ends on {ends}")), "{email}");
+    assert!(
+        email.contains(&format!("Your free trial of 1 × Tea of the month ends on {ends}. From then, €9.50 / month is charged")),
+        "{email}"
+    );
+    assert!(email.contains("cancel it from your account before then") && email.contains("/account"), "{email}");
     shop.advance_clock(3).await;
     shop.delivered("invoice.paid").await;
     let (orders, _) = shop.invoice_orders(&trial.id).await;
@@ -1395,7 +1407,22 @@ async fn a_free_trial_without_a_card_says_so_and_canceled_ends_with_nothing_char
 
     let (status, canceled) = shop.api("account/subscription/cancel", &[("subscription", &trial.id)]).await;
     assert_eq!(status, 200, "{canceled}");
-    shop.advance_clock(15).await;
+    // Nothing is to be charged: no email says otherwise.
+    shop.advance_clock(12).await;
+    shop.delivered("customer.subscription.trial_will_end").await;
+    let order = shop.invoice_orders(&trial.id).await.0.into_iter().flatten().next().expect("the trial's order");
+    let outbox = support::poll_until(
+        100,
+        || async { shop.store.outbox_for(&order).await.unwrap() },
+        |messages: &Vec<storefront::store::OutboxEntry>| {
+            messages.iter().any(|m| m.kind.starts_with("trial_ending.") && m.status != "waiting")
+        },
+    )
+    .await;
+    let reminder = outbox.iter().find(|m| m.kind.starts_with("trial_ending.")).expect("queued, then not sent");
+    assert_eq!(reminder.status, "failed", "{outbox:?}");
+    assert!(reminder.last_error.as_deref().is_some_and(|why| why.contains("nothing charged")), "{outbox:?}");
+    shop.advance_clock(3).await;
     shop.delivered("customer.subscription.deleted").await;
     assert_eq!(shop.only_subscription().await.state.status, "canceled");
     assert!(shop.charged().await.is_empty(), "nothing was charged");

@@ -132,6 +132,10 @@ const FROM: &str = "FROM subscriptions s JOIN accounts a ON a.id = s.account_id"
 /// `renewal_failed.{sub_…}.{in_…}`.
 pub const RENEWAL_FAILED: &str = "renewal_failed.";
 
+/// The kind of the outbox's message telling a subscriber that a free trial ends soon,
+/// and what is charged then: `trial_ending.{sub_…}`.
+pub const TRIAL_ENDING: &str = "trial_ending.";
+
 /// The account's live subscriptions whose renewals are charged to a card set on them
 /// (by `subscriptions_by_account`).
 pub(super) fn live_with_a_card(tx: &mut Tx<'_>, account_id: &str) -> Result<Vec<SubscriptionRecord>, StoreError> {
@@ -528,7 +532,24 @@ impl Store {
     /// address and language). `false` for a subscription of another shop or without an
     /// order yet (its first payment failed: the checkout said so).
     pub async fn queue_renewal_failed(&self, subscription_id: &str, invoice_id: &str, now: i64) -> Result<bool, StoreError> {
-        let [subscription_id, invoice_id] = [subscription_id, invoice_id].map(str::to_owned);
+        let kind = format!("{RENEWAL_FAILED}{subscription_id}.{invoice_id}");
+        let body = format!("The renewal {invoice_id} of subscription {subscription_id} could not be charged.");
+        self.queue_subscription_note(subscription_id, kind, body, now).await
+    }
+
+    /// Queues the email that tells a subscriber their free trial ends soon (Stripe's
+    /// `customer.subscription.trial_will_end`), once per subscription, as
+    /// [`Store::queue_renewal_failed`] does. What it says is read when it is sent.
+    pub async fn queue_trial_ending(&self, subscription_id: &str, now: i64) -> Result<bool, StoreError> {
+        let kind = format!("{TRIAL_ENDING}{subscription_id}");
+        let body = format!("The free trial of subscription {subscription_id} ends soon.");
+        self.queue_subscription_note(subscription_id, kind, body, now).await
+    }
+
+    /// Queues a message of `kind` to a subscriber, with the subscription's first order
+    /// (its emails' address and language); again, nothing. `false` without such an order.
+    async fn queue_subscription_note(&self, subscription_id: &str, kind: String, body: String, now: i64) -> Result<bool, StoreError> {
+        let subscription_id = subscription_id.to_owned();
         self.write(move |tx| {
             let order: Option<String> = tx.scalar(
                 "SELECT o.id FROM subscriptions s JOIN orders o ON o.invoice_id = s.first_invoice_id WHERE s.id = $1",
@@ -538,10 +559,9 @@ impl Store {
                 tx.abandon();
                 return Ok(false);
             };
-            let body = format!("The renewal {invoice_id} of subscription {subscription_id} could not be charged.");
             tx.execute(
                 "INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                &[&order_id, &format!("{RENEWAL_FAILED}{subscription_id}.{invoice_id}"), &body, &now],
+                &[&order_id, &kind, &body, &now],
             )?;
             Ok(true)
         })

@@ -666,11 +666,15 @@ async fn record_invoice(state: &AppState, invoice: &Invoice) -> Result<Option<St
 }
 
 /// A webhook about a subscription or one of its invoices: what Stripe says now is
-/// read and kept (so events in any order, or twice, leave the newest state), and a paid
-/// invoice becomes an order. Returns what was done, for the log.
+/// read and kept (so events in any order, or twice, leave the newest state), a paid
+/// invoice becomes an order, and a renewal that failed or a free trial about to end is
+/// told to the subscriber. Returns what was done, for the log.
 pub async fn on_event(state: &AppState, event_type: &str, object: &serde_json::Value) -> Result<&'static str, AppError> {
     let subscription = match event_type {
-        "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted" => object["id"].as_str(),
+        "customer.subscription.created"
+        | "customer.subscription.updated"
+        | "customer.subscription.deleted"
+        | "customer.subscription.trial_will_end" => object["id"].as_str(),
         "invoice.paid" | "invoice.payment_failed" => invoice_subscription(object),
         _ => None,
     };
@@ -694,6 +698,11 @@ pub async fn on_event(state: &AppState, event_type: &str, object: &serde_json::V
         && state.store.queue_renewal_failed(id.as_str(), invoice, session::now()).await?
     {
         return Ok("subscription updated; the subscriber is told its renewal failed");
+    }
+    // A free trial ends in three days: the subscriber is told when, and what is charged
+    // then (once; whether it still will be is read again as the email goes out).
+    if event_type == "customer.subscription.trial_will_end" && state.store.queue_trial_ending(id.as_str(), session::now()).await? {
+        return Ok("subscription updated; the subscriber is told the trial ends soon");
     }
     Ok("subscription updated")
 }
