@@ -1314,9 +1314,12 @@ async fn a_free_trial_charges_nothing_until_it_ends_and_is_offered_once() {
     let shop = shop().await;
     let catalog = shop.page("/").await;
     assert!(catalog.contains("First 14 days free for new subscribers"), "{catalog}");
-    shop.sign_up("trial@example.com").await;
+    // A guest is shown what a new subscriber gets, and asked to sign in.
     let (status, cart) = shop.add("tea-club").await;
     assert_eq!(status, 200, "{cart}");
+    let page = shop.page("/checkout").await;
+    assert!(page.contains("subscribe-needs-account") && page.contains("Nothing is charged today"), "{page}");
+    shop.sign_up("trial@example.com").await;
     let page = shop.page("/checkout").await;
     assert!(page.contains("First 14 days free") && page.contains(r#"data-testid="order-total">€0.00<"#), "{page}");
     assert!(page.contains("the first 14 days are free, then €9.50 / month") && page.contains("Nothing is charged today"), "{page}");

@@ -34,6 +34,7 @@ async function subscribeWith(page: Page, gotoHydrated: (path: string) => Promise
 
 test('a guest is asked to sign in before subscribing', async ({ page, gotoHydrated }) => {
   await beansAtCheckout(page, gotoHydrated);
+  await expect(page.getByTestId('subscription-terms')).toContainText('€12.00 / month, charged today');
   await expect(page.getByTestId('subscribe-needs-account')).toBeVisible();
   await expect(page.getByTestId('pay-button')).toHaveCount(0);
 });

@@ -93,7 +93,8 @@ pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -
         }
         _ => None,
     };
-    let first_subscription = account_reads.as_ref().is_some_and(|reads| !reads.subscribed_before);
+    // A guest is shown what a new subscriber gets (signing in shows what their account does).
+    let first_subscription = account.is_none() || account_reads.as_ref().is_some_and(|reads| !reads.subscribed_before);
     let (customer_session_client_secret, saved_methods) = match &account {
         Some(account) if settings.saved_methods.enabled && !manual && !cart.lines.is_empty() && cannot_subscribe.is_none() => {
             // Elements cannot tell the card a subscription renews with from the others:

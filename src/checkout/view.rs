@@ -27,8 +27,10 @@ pub fn CheckoutPage(
             <p class="empty">{t.cart_empty()} " " <a href="/">{t.browse_shop()}</a></p>
         }
         .into_any(),
-        // A subscription is bought from an account (where it is managed).
+        // A subscription is bought from an account (where it is managed): what it costs
+        // (a free trial as a new subscriber gets it), then the way to sign in.
         Ok(checkout) if checkout.needs_account => view! {
+            {checkout.subscription_terms.map(|terms| view! { <p class="notice" data-testid="subscription-terms">{terms}</p> })}
             <p class="notice" data-testid="subscribe-needs-account">{t.subscribe_needs_account()}</p>
             <p><a href="/account" class="button primary">{t.sign_in_to_subscribe()}</a></p>
         }
