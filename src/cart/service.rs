@@ -71,7 +71,9 @@ pub fn with_trial(cart: Cart, days: u32, locale: Locale) -> Cart {
     let discount = AppliedDiscount { code: TRIAL_CODE.to_owned(), label, amount: cart.subtotal };
     let total = Money::new(0, cart.subtotal.currency);
     let quote = quote(&cart.lines, Some(&discount), total);
-    Cart { discount: Some(discount), discount_note: None, total, charge_limit: None, quote, ..cart }
+    // The cart's own `charge_limit` stays: it is about the renewals, each charged at the
+    // full price, which Stripe must be able to charge when the trial ends.
+    Cart { discount: Some(discount), discount_note: None, total, quote, ..cart }
 }
 
 /// Why Stripe would refuse to charge `total` in one payment (under the currency's
@@ -255,6 +257,37 @@ mod tests {
         assert_eq!(in_currency(49, jpy).unwrap(), "The smallest order we can charge is ¥50.");
         let large = charge_limit(Money::new(100_000_000, Currency::EUR), Locale::Fr).unwrap();
         assert!(large.starts_with("Nous ne pouvons pas débiter plus de") && large.contains("999\u{202f}999,99\u{a0}€"), "{large}");
+    }
+
+    #[test]
+    fn a_trial_charges_nothing_today_but_keeps_what_its_renewals_cannot_be_charged() {
+        let text = r#"
+            [[products]]
+            id = "tea"
+            name = "Tea"
+            description = "Tea."
+            unit_amount = 950
+            currency = "eur"
+            image = "/t.svg"
+            stock = 5
+            interval = "month"
+            trial_days = 14
+        "#;
+        let teas = Catalog::parse(text, Currency::EUR).unwrap();
+        let priced = |quantity| price(&teas, Currency::EUR, &[("tea".into(), quantity)], None, 0, Locale::En).unwrap();
+        let trial = with_trial(priced(2), 14, Locale::En);
+        assert!(trial.is_trial());
+        assert_eq!((trial.subtotal.amount, trial.total.amount, trial.charge_limit.as_deref()), (1900, 0, None));
+        let discount = trial.discount.clone().unwrap();
+        assert_eq!((discount.label.as_str(), discount.amount.amount), ("First 14 days free", 1900));
+        assert_ne!(trial.quote, priced(2).quote, "the quote covers the trial");
+        // A renewal under Stripe's minimum could never be charged: still refused.
+        let cheap = Catalog::parse(&text.replace("950", "30"), Currency::EUR).unwrap();
+        let cheap = price(&cheap, Currency::EUR, &[("tea".into(), 1)], None, 0, Locale::En).unwrap();
+        assert!(with_trial(cheap, 14, Locale::En).charge_limit.is_some());
+        // A one-off cart has no trial.
+        let mugs = price(&catalog(), Currency::EUR, &[("mug".into(), 1)], None, 0, Locale::En).unwrap();
+        assert_eq!(with_trial(mugs.clone(), 14, Locale::En), mugs);
     }
 
     fn catalog() -> Catalog {
