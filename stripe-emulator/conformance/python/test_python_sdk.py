@@ -290,6 +290,36 @@ class PythonSdk(unittest.TestCase):
         active = self.stripe.v1.subscriptions.retrieve(subscription.id)
         self.assertEqual((active.status, active.default_payment_method), ("active", confirmed.payment_method))
 
+    def test_a_free_trial_sets_the_card_up_and_charges_when_it_ends(self):
+        customer = self.stripe.v1.customers.create(params={"email": "trial@example.com"})
+        product = self.stripe.v1.products.create(params={"name": "Tea of the month"})
+        subscription = self.stripe.v1.subscriptions.create(
+            params={
+                "customer": customer.id,
+                "items": [{"price_data": {"currency": "eur", "unit_amount": 950, "product": product.id, "recurring": {"interval": "month"}}}],
+                "payment_behavior": "default_incomplete",
+                "payment_settings": {"save_default_payment_method": "on_subscription"},
+                "trial_period_days": 1,
+                "expand": ["latest_invoice", "pending_setup_intent"],
+            }
+        )
+        self.assertEqual(subscription.status, "trialing")
+        self.assertEqual(subscription.trial_end - subscription.trial_start, 86_400)
+        self.assertEqual((subscription.latest_invoice.status, subscription.latest_invoice.amount_paid), ("paid", 0))
+        setup = subscription.pending_setup_intent
+        self.assertIsInstance(setup, stripe.SetupIntent)
+        set_up = self.stripe.v1.setup_intents.confirm(setup.id, params={"confirmation_token": self.token("pm_card_visa")})
+        self.assertEqual(set_up.status, "succeeded")
+        self.stripe.v1.subscriptions.update(subscription.id, params={"default_payment_method": set_up.payment_method})
+        # A trial shorter than three days is told at once.
+        told = self.stripe.v1.events.list(params={"type": "customer.subscription.trial_will_end"})
+        self.assertIn(subscription.id, [event.data.object.id for event in told.data])
+
+        self.control("/_emulator/clock", {"advance_seconds": 86_400})
+        active = self.stripe.v1.subscriptions.retrieve(subscription.id, params={"expand": ["latest_invoice"]})
+        self.assertEqual(active.status, "active")
+        self.assertEqual((active.latest_invoice.billing_reason, active.latest_invoice.amount_paid), ("subscription_cycle", 950))
+
 
 if __name__ == "__main__":
     unittest.main()
