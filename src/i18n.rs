@@ -285,6 +285,8 @@ catalogue! {
     mail_trial_ending_subject: "Your free trial ends on {0}", "Votre essai gratuit se termine le {0}";
     mail_trial_ending_body: "Your free trial of {0} ends on {1}. From then, {2} is charged to your card until you cancel. To pay nothing, cancel it from your account before then.",
         "Votre essai gratuit de {0} se termine le {1}. Ensuite, {2} seront débités sur votre carte jusqu'à résiliation. Pour ne rien payer, résiliez-le depuis votre compte avant cette date.";
+    mail_trial_ending_no_card_body: "Your free trial of {0} ends on {1}. From then, {2} is due, and we have no card to charge it to: your account page will ask you to pay it with a card. To pay nothing, cancel it from your account before then.",
+        "Votre essai gratuit de {0} se termine le {1}. Ensuite, {2} seront dus, et nous n'avons pas de carte à débiter : la page de votre compte vous demandera de payer avec une carte. Pour ne rien payer, résiliez-le depuis votre compte avant cette date.";
     mail_renewal_failed_subject: "Your subscription could not be renewed", "Votre abonnement n'a pas pu être renouvelé";
     mail_renewal_failed_body: "Your bank did not accept the payment for the renewal of your subscription ({0}). Nothing was charged: pay it from your account, where your bank can ask you to confirm it, or with another card.",
         "Votre banque n'a pas accepté le paiement du renouvellement de votre abonnement ({0}). Rien n'a été débité : payez-le depuis votre compte, où votre banque peut vous demander de le confirmer, ou avec une autre carte.";

@@ -277,7 +277,10 @@ impl Mailer {
                 let Detail::TrialEnds(subscription) = detail else { return Err("the subscription is unknown".into()) };
                 let (what, ends, price) = trial_terms(subscription, order, locale)?;
                 let account = format!("{}/account", self.public_url);
-                let (text, html) = short_note(&fill(t.mail_trial_ending_body(), &[&what, &ends, &price]), &account, t.your_account());
+                // The card the shopper gave was not kept (its bank refused): none to charge.
+                let body =
+                    if subscription.state.renewal_card.is_some() { t.mail_trial_ending_body() } else { t.mail_trial_ending_no_card_body() };
+                let (text, html) = short_note(&fill(body, &[&what, &ends, &price]), &account, t.your_account());
                 (fill(t.mail_trial_ending_subject(), &[&ends]), text, html)
             }
             // To the merchant, in the language of the merchant's pages: what happened and

@@ -273,6 +273,26 @@ impl Shop {
         messages.into_iter().map(|m| m.kind).filter(|queued| queued.starts_with(kind)).collect()
     }
 
+    /// A new account (`email`) in a free trial of the tea whose card was not kept: its
+    /// bank wanted 3-D Secure to keep it, and the shopper failed it. The return page says
+    /// the trial has begun and a card will be asked for; the subscription as recorded.
+    async fn trial_without_a_card(&self, email: &str) -> SubscriptionRecord {
+        self.sign_up(email).await;
+        let (status, cart) = self.add("tea-club").await;
+        assert_eq!(status, 200, "{cart}");
+        let token = support::test_token(&self.shopper, &self.stripe, "pm_card_authenticationRequiredOnSetup").await;
+        let (status, reply) = self.confirm(&token).await;
+        assert_eq!((status, reply["status"].as_str()), (200, Some("RequiresAction")), "{reply}");
+        let secret = reply["client_secret"].as_str().unwrap();
+        self.answer_challenge(secret, "fail").await;
+        let (status, _, page) = self.setup_returned(&self.shopper, secret).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("your free trial has begun") && page.contains("When the trial ends, your account page will ask"), "{page}");
+        let trial = self.only_subscription().await;
+        assert_eq!((trial.state.status.as_str(), trial.state.renewal_card.as_deref()), ("trialing", None));
+        trial
+    }
+
     /// Waits until the storefront has answered every webhook of `kind` sent so far.
     async fn delivered(&self, kind: &str) {
         support::wait_delivered(&self.stripe, kind).await;
@@ -1394,19 +1414,7 @@ async fn a_free_trial_charges_nothing_until_it_ends_and_is_offered_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_free_trial_without_a_card_says_so_and_canceled_ends_with_nothing_charged() {
     let shop = shop().await;
-    shop.sign_up("trial-no-card@example.com").await;
-    let (status, cart) = shop.add("tea-club").await;
-    assert_eq!(status, 200, "{cart}");
-    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_authenticationRequiredOnSetup").await;
-    let (status, reply) = shop.confirm(&token).await;
-    assert_eq!((status, reply["status"].as_str()), (200, Some("RequiresAction")), "{reply}");
-    let secret = reply["client_secret"].as_str().unwrap();
-    shop.answer_challenge(secret, "fail").await;
-    let (status, _, page) = shop.setup_returned(&shop.shopper, secret).await;
-    assert_eq!(status, 200, "{page}");
-    assert!(page.contains("your free trial has begun") && page.contains("When the trial ends, your account page will ask"), "{page}");
-    let trial = shop.only_subscription().await;
-    assert_eq!(trial.state.status, "trialing");
+    let trial = shop.trial_without_a_card("trial-no-card@example.com").await;
 
     let (status, canceled) = shop.api("account/subscription/cancel", &[("subscription", &trial.id)]).await;
     assert_eq!(status, 200, "{canceled}");
@@ -1429,6 +1437,20 @@ async fn a_free_trial_without_a_card_says_so_and_canceled_ends_with_nothing_char
     shop.delivered("customer.subscription.deleted").await;
     assert_eq!(shop.only_subscription().await.state.status, "canceled");
     assert!(shop.charged().await.is_empty(), "nothing was charged");
+}
+
+/// Three days before the end of a free trial whose card was not kept, the reminder says
+/// there is no card to charge, and that the account page will ask for one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reminder_of_a_free_trial_without_a_card_says_a_card_will_be_asked_for() {
+    let shop = shop().await;
+    let trial = shop.trial_without_a_card("trial-no-card-reminder@example.com").await;
+    shop.advance_clock(12).await;
+    shop.delivered("customer.subscription.trial_will_end").await;
+    let order = shop.invoice_orders(&trial.id).await.0.into_iter().flatten().next().expect("the trial's order");
+    let told = shop.sent_to_subscriber(&order, "trial_ending.").await;
+    let email = support::readable(&shop.written_email(&order, &told[0]).expect("the email, written to MAIL_DIR"));
+    assert!(email.contains("is due, and we have no card to charge it to: your account page will ask you to pay it with a card"), "{email}");
 }
 
 /// A first payment declined leaves the subscription waiting for it (`incomplete`), the
