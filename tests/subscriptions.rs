@@ -239,6 +239,19 @@ impl Shop {
         support::poll_until(200, || self.only_subscription(), |kept| kept.state.collection_paused == paused).await
     }
 
+    /// A new account (`email`) whose first payment for the coffee beans, with test card
+    /// `pm`, is declined (402): the reply, and the subscription left waiting for it
+    /// (`incomplete`).
+    async fn first_payment_declined(&self, email: &str, pm: &str) -> (Value, SubscriptionRecord) {
+        self.signed_up_with_the_beans(email).await;
+        let token = support::test_token(&self.shopper, &self.stripe, pm).await;
+        let (status, declined) = self.confirm(&token).await;
+        assert_eq!(status, 402, "{declined}");
+        let waiting = self.only_subscription().await;
+        assert_eq!(waiting.state.status, "incomplete");
+        (declined, waiting)
+    }
+
     /// The shop missed Stripe's last word on `subscription`: once every webhook has been
     /// answered, its record is put back to `status`, as read now.
     async fn missed_the_news(&self, subscription: &SubscriptionRecord, status: &str) {
@@ -1459,13 +1472,8 @@ async fn the_reminder_of_a_free_trial_without_a_card_says_a_card_will_be_asked_f
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declined_first_payment_paid_again_pays_the_same_subscription() {
     let shop = shop().await;
-    shop.signed_up_with_the_beans("declined-first@example.com").await;
-    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_chargeDeclinedInsufficientFunds").await;
-    let (status, declined) = shop.confirm(&token).await;
-    assert_eq!(status, 402, "{declined}");
+    let (declined, waiting) = shop.first_payment_declined("declined-first@example.com", "pm_card_chargeDeclinedInsufficientFunds").await;
     assert!(declined.to_string().contains("insufficient"), "{declined}");
-    let waiting = shop.only_subscription().await;
-    assert_eq!(waiting.state.status, "incomplete");
     let (_, cart) = shop.api("cart/get", &[]).await;
     assert_eq!(cart["item_count"], 1, "the beans stay in the cart: {cart}");
     let page = shop.page("/checkout").await;
@@ -1490,12 +1498,7 @@ async fn a_declined_first_payment_paid_again_pays_the_same_subscription() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_payment_never_made_expires_and_the_shopper_subscribes_again() {
     let shop = shop().await;
-    shop.signed_up_with_the_beans("back-tomorrow@example.com").await;
-    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_chargeDeclined").await;
-    let (status, declined) = shop.confirm(&token).await;
-    assert_eq!(status, 402, "{declined}");
-    let first = shop.only_subscription().await;
-    assert_eq!(first.state.status, "incomplete");
+    let (_, first) = shop.first_payment_declined("back-tomorrow@example.com", "pm_card_chargeDeclined").await;
 
     shop.control("clock", json!({ "advance_seconds": 23 * 3_600 })).await;
     let expired = support::poll_until(200, || shop.only_subscription(), |kept| kept.state.status == "incomplete_expired").await;

@@ -1840,6 +1840,25 @@ async fn metadata_updates_follow_stripes_rules_on_every_object() {
     assert_eq!(pm["metadata"], json!({}));
 }
 
+/// A new customer's subscription to 2 × 12.00 EUR a month, created
+/// `default_incomplete` (the method saved on the subscription) with `extra` parameters:
+/// Stripe's reply.
+async fn new_subscription(stripe: &Stripe, extra: &[(&str, &str)]) -> Reply {
+    let customer = stripe.post("/v1/customers", &[("email", "sub@example.com")]).await.body;
+    let product = stripe.post("/v1/products", &[("name", "Coffee beans")]).await.body;
+    let form = [
+        ("customer", customer["id"].as_str().unwrap()),
+        ("items[0][price_data][currency]", "eur"),
+        ("items[0][price_data][unit_amount]", "1200"),
+        ("items[0][price_data][product]", product["id"].as_str().unwrap()),
+        ("items[0][price_data][recurring][interval]", "month"),
+        ("items[0][quantity]", "2"),
+        ("payment_behavior", "default_incomplete"),
+        ("payment_settings[save_default_payment_method]", "on_subscription"),
+    ];
+    stripe.post("/v1/subscriptions", &[&form[..], extra].concat()).await
+}
+
 /// A customer subscribed to 2 × 12.00 EUR a month (created `default_incomplete`), its
 /// first invoice's PaymentIntent, and the intent as confirmed with a token for `pm`.
 async fn subscribe(stripe: &Stripe, pm: &str) -> (Value, String, Reply) {
@@ -1848,25 +1867,7 @@ async fn subscribe(stripe: &Stripe, pm: &str) -> (Value, String, Reply) {
 
 /// As [`subscribe`], the first invoice's PaymentIntent confirmed with ConfirmationToken `token`.
 async fn subscribe_with(stripe: &Stripe, token: String) -> (Value, String, Reply) {
-    let customer = stripe.post("/v1/customers", &[("email", "sub@example.com")]).await.body;
-    let customer = customer["id"].as_str().unwrap();
-    let product = stripe.post("/v1/products", &[("name", "Coffee beans")]).await.body;
-    let subscription = stripe
-        .post(
-            "/v1/subscriptions",
-            &[
-                ("customer", customer),
-                ("items[0][price_data][currency]", "eur"),
-                ("items[0][price_data][unit_amount]", "1200"),
-                ("items[0][price_data][product]", product["id"].as_str().unwrap()),
-                ("items[0][price_data][recurring][interval]", "month"),
-                ("items[0][quantity]", "2"),
-                ("payment_behavior", "default_incomplete"),
-                ("payment_settings[save_default_payment_method]", "on_subscription"),
-                ("expand[]", "latest_invoice.payments"),
-            ],
-        )
-        .await;
+    let subscription = new_subscription(stripe, &[("expand[]", "latest_invoice.payments")]).await;
     assert_eq!(subscription.status, 200, "{}", subscription.body);
     let subscription = subscription.body;
     let invoice = &subscription["latest_invoice"];
@@ -1975,27 +1976,12 @@ async fn a_voided_invoice_cannot_be_paid_even_by_a_challenge_finished_later() {
 #[tokio::test]
 async fn a_trial_charges_nothing_until_it_ends_then_the_subscription_is_active() {
     let stripe = emulator().await;
-    let customer = stripe.post("/v1/customers", &[]).await.body;
-    let customer = customer["id"].as_str().unwrap();
-    let product = stripe.post("/v1/products", &[("name", "Coffee beans")]).await.body;
-    let mut form = vec![
-        ("customer", customer),
-        ("items[0][price_data][currency]", "eur"),
-        ("items[0][price_data][unit_amount]", "1200"),
-        ("items[0][price_data][product]", product["id"].as_str().unwrap()),
-        ("items[0][price_data][recurring][interval]", "month"),
-        ("items[0][quantity]", "2"),
-        ("payment_behavior", "default_incomplete"),
-        ("payment_settings[save_default_payment_method]", "on_subscription"),
-        ("expand[]", "latest_invoice"),
-    ];
     for (days, message) in [("731", "between 0 and 730"), ("-1", "between 0 and 730")] {
-        let refused = stripe.post("/v1/subscriptions", &[form.as_slice(), &[("trial_period_days", days)]].concat()).await;
+        let refused = new_subscription(&stripe, &[("trial_period_days", days)]).await;
         assert_eq!((refused.status, refused.body["error"]["param"].as_str()), (400, Some("trial_period_days")), "{}", refused.body);
         assert!(refused.body["error"]["message"].as_str().unwrap().contains(message), "{}", refused.body);
     }
-    form.push(("trial_period_days", "14"));
-    let created = stripe.post("/v1/subscriptions", &form).await;
+    let created = new_subscription(&stripe, &[("trial_period_days", "14"), ("expand[]", "latest_invoice")]).await;
     assert_eq!(created.status, 200, "{}", created.body);
     let trial = created.body;
     let start = trial["trial_start"].as_i64().unwrap();
@@ -2044,23 +2030,7 @@ async fn a_trial_charges_nothing_until_it_ends_then_the_subscription_is_active()
 #[tokio::test]
 async fn a_trial_canceled_at_its_end_charges_nothing() {
     let stripe = emulator().await;
-    let customer = stripe.post("/v1/customers", &[]).await.body;
-    let product = stripe.post("/v1/products", &[("name", "Tea")]).await.body;
-    let trial = stripe
-        .post(
-            "/v1/subscriptions",
-            &[
-                ("customer", customer["id"].as_str().unwrap()),
-                ("items[0][price_data][currency]", "eur"),
-                ("items[0][price_data][unit_amount]", "950"),
-                ("items[0][price_data][product]", product["id"].as_str().unwrap()),
-                ("items[0][price_data][recurring][interval]", "month"),
-                ("payment_behavior", "default_incomplete"),
-                ("trial_period_days", "2"),
-            ],
-        )
-        .await
-        .body;
+    let trial = new_subscription(&stripe, &[("trial_period_days", "2")]).await.body;
     let id = trial["id"].as_str().unwrap();
     assert!(stripe.event_types().await.contains(&"customer.subscription.trial_will_end".to_owned()), "a short trial is told at once");
     let set = stripe.post(&format!("/v1/subscriptions/{id}"), &[("cancel_at_period_end", "true")]).await.body;

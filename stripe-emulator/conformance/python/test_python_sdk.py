@@ -112,6 +112,21 @@ class PythonSdk(unittest.TestCase):
             params={"payment_method": payment_method, "return_url": RETURN_URL}
         ).id
 
+    def subscribe(self, name, unit_amount, **extra):
+        """A new customer subscribed monthly to a new product `name`, created
+        default_incomplete with the method saved on the subscription, and `extra`."""
+        customer = self.stripe.v1.customers.create(params={"email": "subscriber@example.com"})
+        product = self.stripe.v1.products.create(params={"name": name})
+        price = {"currency": "eur", "unit_amount": unit_amount, "product": product.id, "recurring": {"interval": "month"}}
+        params = {
+            "customer": customer.id,
+            "items": [{"price_data": price}],
+            "payment_behavior": "default_incomplete",
+            "payment_settings": {"save_default_payment_method": "on_subscription"},
+            **extra,
+        }
+        return self.stripe.v1.subscriptions.create(params=params)
+
     def pay(self, payment_method, amount=2599, **extra):
         params = {
             "amount": amount,
@@ -266,17 +281,7 @@ class PythonSdk(unittest.TestCase):
         self.assertIsNone(self.stripe.v1.payment_methods.detach(setup.payment_method).customer)
 
     def test_a_subscription_whose_first_invoice_is_paid_from_a_token(self):
-        customer = self.stripe.v1.customers.create(params={"email": "subscriber@example.com"})
-        product = self.stripe.v1.products.create(params={"name": "Coffee beans, monthly"})
-        subscription = self.stripe.v1.subscriptions.create(
-            params={
-                "customer": customer.id,
-                "items": [{"price_data": {"currency": "eur", "unit_amount": 1200, "product": product.id, "recurring": {"interval": "month"}}}],
-                "payment_behavior": "default_incomplete",
-                "payment_settings": {"save_default_payment_method": "on_subscription"},
-                "expand": ["latest_invoice.payments"],
-            }
-        )
+        subscription = self.subscribe("Coffee beans, monthly", 1200, expand=["latest_invoice.payments"])
         self.assertEqual(subscription.status, "incomplete")
         invoice = subscription.latest_invoice
         self.assertIsInstance(invoice, stripe.Invoice)
@@ -291,18 +296,7 @@ class PythonSdk(unittest.TestCase):
         self.assertEqual((active.status, active.default_payment_method), ("active", confirmed.payment_method))
 
     def test_a_free_trial_sets_the_card_up_and_charges_when_it_ends(self):
-        customer = self.stripe.v1.customers.create(params={"email": "trial@example.com"})
-        product = self.stripe.v1.products.create(params={"name": "Tea of the month"})
-        subscription = self.stripe.v1.subscriptions.create(
-            params={
-                "customer": customer.id,
-                "items": [{"price_data": {"currency": "eur", "unit_amount": 950, "product": product.id, "recurring": {"interval": "month"}}}],
-                "payment_behavior": "default_incomplete",
-                "payment_settings": {"save_default_payment_method": "on_subscription"},
-                "trial_period_days": 1,
-                "expand": ["latest_invoice", "pending_setup_intent"],
-            }
-        )
+        subscription = self.subscribe("Tea of the month", 950, trial_period_days=1, expand=["latest_invoice", "pending_setup_intent"])
         self.assertEqual(subscription.status, "trialing")
         self.assertEqual(subscription.trial_end - subscription.trial_start, 86_400)
         self.assertEqual((subscription.latest_invoice.status, subscription.latest_invoice.amount_paid), ("paid", 0))

@@ -225,19 +225,21 @@ const TRIAL_ENDING_NOTICE_SECS: i64 = 3 * 86_400;
 /// trial).
 fn tell_trials_ending(ctx: &mut Ctx<'_>) {
     let now = ctx.now();
-    let ending: Vec<Value> = ctx
-        .account
-        .list("subscription", |sub| {
-            sub["status"] == "trialing" && sub["trial_end"].as_i64().is_some_and(|end| end - TRIAL_ENDING_NOTICE_SECS <= now)
-        })
-        .into_iter()
-        .filter(|sub| !ctx.account.trials_told.contains(sub["id"].as_str().unwrap_or_default()))
-        .cloned()
-        .collect();
+    let told = &ctx.account.trials_told;
+    let ending = subscriptions_where(ctx, |sub| {
+        sub["status"] == "trialing"
+            && sub["trial_end"].as_i64().is_some_and(|end| end - TRIAL_ENDING_NOTICE_SECS <= now)
+            && !told.contains(sub["id"].as_str().unwrap_or_default())
+    });
     for subscription in ending {
         ctx.account.trials_told.insert(subscription["id"].as_str().unwrap_or_default().to_owned());
         ctx.emit("customer.subscription.trial_will_end", &subscription, None);
     }
+}
+
+/// Copies of the subscriptions `wanted`, newest first, to change and put back.
+fn subscriptions_where(ctx: &Ctx<'_>, wanted: impl Fn(&Value) -> bool) -> Vec<Value> {
+    ctx.account.list("subscription", wanted).into_iter().cloned().collect()
 }
 
 /// `items[0][…]`, `items[1][…]`, … in order.
@@ -535,9 +537,7 @@ pub fn intent_succeeded(ctx: &mut Ctx<'_>, intent: &Value) {
 /// A SetupIntent succeeded: a subscription it was pending for has nothing pending any
 /// more (its `pending_setup_intent` is `null`, as Stripe's deferred-payment guide says).
 pub fn setup_succeeded(ctx: &mut Ctx<'_>, intent: &Value) {
-    let pending: Vec<Value> =
-        ctx.account.list("subscription", |sub| sub["pending_setup_intent"] == intent["id"]).into_iter().cloned().collect();
-    for mut subscription in pending {
+    for mut subscription in subscriptions_where(ctx, |sub| sub["pending_setup_intent"] == intent["id"]) {
         let previous = json!({ "pending_setup_intent": subscription["pending_setup_intent"].take() });
         ctx.account.put(subscription.clone());
         ctx.emit("customer.subscription.updated", &subscription, Some(previous));
@@ -763,12 +763,7 @@ pub fn cancel(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
 
 /// A customer is being deleted: as at Stripe, its subscriptions end now.
 pub fn end_all_of(ctx: &mut Ctx<'_>, customer: &str) {
-    let ending: Vec<Value> = ctx
-        .account
-        .list("subscription", |sub| sub["customer"] == customer && LIVE.contains(&sub["status"].as_str().unwrap_or_default()))
-        .into_iter()
-        .cloned()
-        .collect();
+    let ending = subscriptions_where(ctx, |sub| sub["customer"] == customer && LIVE.contains(&sub["status"].as_str().unwrap_or_default()));
     for subscription in ending {
         end(ctx, subscription, "cancellation_requested", None);
     }
@@ -842,14 +837,9 @@ const FIRST_PAYMENT_WAITS_SECS: i64 = 23 * 3_600;
 /// `processing` (a bank debit on its way: Stripe cannot cancel it) waits for its outcome.
 fn expire_incomplete(ctx: &mut Ctx<'_>) {
     let now = ctx.now();
-    let expiring: Vec<Value> = ctx
-        .account
-        .list("subscription", |sub| {
-            sub["status"] == "incomplete" && sub["created"].as_i64().is_some_and(|at| at + FIRST_PAYMENT_WAITS_SECS <= now)
-        })
-        .into_iter()
-        .cloned()
-        .collect();
+    let expiring = subscriptions_where(ctx, |sub| {
+        sub["status"] == "incomplete" && sub["created"].as_i64().is_some_and(|at| at + FIRST_PAYMENT_WAITS_SECS <= now)
+    });
     for mut subscription in expiring {
         let invoice = subscription["latest_invoice"].as_str().and_then(|id| ctx.account.get_kind("invoice", id)).cloned();
         if let Some(invoice) = invoice.filter(|invoice| invoice["status"] == "open") {
