@@ -22,6 +22,18 @@ async fn shop() -> Shop {
     Shop::start(&[("ADMIN_TOKEN", ADMIN)]).await
 }
 
+/// A shop whose catalog is the repository's with `from` replaced by `to`; the catalog
+/// file lives as long as the directory returned.
+async fn shop_with_catalog(from: &str, to: &str) -> (Shop, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog.toml");
+    let repository = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/catalog.toml")).unwrap();
+    assert!(repository.contains(from), "the catalog has {from}");
+    std::fs::write(&catalog, repository.replace(from, to)).unwrap();
+    let shop = Shop::start(&[("ADMIN_TOKEN", ADMIN), ("STORE_CATALOG_FILE", catalog.to_str().unwrap())]).await;
+    (shop, dir)
+}
+
 impl Shop {
     async fn api(&self, endpoint: &str, form: &[(&str, &str)]) -> (u16, Value) {
         api_as(&self.shopper, &self.base, endpoint, form).await
@@ -150,6 +162,15 @@ impl Shop {
         });
         assert!(self.faults_used().await, "the card's change never reached Stripe");
         paying
+    }
+
+    /// Takes the shop's webhook endpoint away at Stripe: nothing reaches the shop until
+    /// it is given back (`self.control("webhook_endpoints", endpoint)`).
+    async fn webhooks_away(&self) -> Value {
+        let endpoints: Value =
+            support::client().get(format!("{}/_emulator/webhook_endpoints", self.stripe)).send().await.unwrap().json().await.unwrap();
+        support::client().delete(format!("{}/_emulator/webhook_endpoints", self.stripe)).send().await.unwrap();
+        json!({ "url": endpoints["data"][0]["url"], "secret": endpoints["data"][0]["secret"] })
     }
 
     async fn advance_clock(&self, days: i64) {
@@ -1069,10 +1090,7 @@ async fn a_new_quantity_is_billed_from_the_next_renewal_on_and_nothing_is_charge
 
     // No webhook comes meanwhile (its endpoint is taken away, then given back): the
     // account shows the new quantity from the change's own reply.
-    let endpoints: Value =
-        support::client().get(format!("{}/_emulator/webhook_endpoints", shop.stripe)).send().await.unwrap().json().await.unwrap();
-    let endpoint = json!({ "url": endpoints["data"][0]["url"], "secret": endpoints["data"][0]["secret"] });
-    support::client().delete(format!("{}/_emulator/webhook_endpoints", shop.stripe)).send().await.unwrap();
+    let endpoint = shop.webhooks_away().await;
     let (status, body) = shop.api("account/subscription/quantity", &[("subscription", id), ("quantity", "3")]).await;
     assert_eq!(status, 200, "{body}");
     let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{id}"), &[]).await;
@@ -1131,12 +1149,8 @@ async fn a_new_quantity_is_billed_from_the_next_renewal_on_and_nothing_is_charge
 /// eight digits) is refused, and nothing changes at Stripe.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quantity_whose_renewal_stripe_could_not_charge_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = dir.path().join("catalog.toml");
-    let repository = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/catalog.toml")).unwrap();
     // The coffee beans at €20,000 a month: 50 bags, €1,000,000, are more than one payment takes.
-    std::fs::write(&catalog, repository.replace("unit_amount = 1200", "unit_amount = 2000000")).unwrap();
-    let shop = Shop::start(&[("ADMIN_TOKEN", ADMIN), ("STORE_CATALOG_FILE", catalog.to_str().unwrap())]).await;
+    let (shop, _catalog) = shop_with_catalog("unit_amount = 1200", "unit_amount = 2000000").await;
     let subscription = shop.subscribed("dear@example.com").await;
     let (id, path) = (subscription.id.as_str(), format!("/v1/subscriptions/{}", subscription.id));
     let (status, body) = shop.api("account/subscription/quantity", &[("subscription", id), ("quantity", "50")]).await;
@@ -1418,6 +1432,42 @@ async fn a_free_trial_charges_nothing_until_it_ends_and_is_offered_once() {
     let again = shop.store.subscriptions_page(None, 10).await.unwrap();
     let statuses: Vec<&str> = again.iter().map(|record| record.state.status.as_str()).collect();
     assert!(statuses.contains(&"active") && !statuses.contains(&"trialing"), "{statuses:?}");
+}
+
+/// A free trial of three days or less: Stripe says at once that it will end, while the
+/// shop is still making the subscription and its order, so that word finds nothing to
+/// go with (here it reaches the shop only afterwards, as Stripe may send an event
+/// twice). The trial's order queues the reminder itself: the subscriber gets it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_free_trial_of_two_days_is_reminded_once() {
+    let (shop, _catalog) = shop_with_catalog("trial_days = 14", "trial_days = 2").await;
+    shop.sign_up("short-trial@example.com").await;
+    let (status, cart) = shop.add("tea-club").await;
+    assert_eq!(status, 200, "{cart}");
+    assert!(shop.page("/checkout").await.contains("First 2 days free"));
+    let endpoint = shop.webhooks_away().await;
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, reply) = shop.confirm(&token).await;
+    assert_eq!((status, reply["status"].as_str()), (200, Some("Succeeded")), "{reply}");
+    let trial = shop.only_subscription().await;
+    assert_eq!(trial.state.status, "trialing");
+    let order = reply["order_id"].as_str().expect("the trial's order");
+
+    let told = shop.sent_to_subscriber(order, "trial_ending.").await;
+    assert_eq!(told, [format!("trial_ending.{}", trial.id)]);
+    let email = support::readable(&shop.written_email(order, &told[0]).expect("the email, written to MAIL_DIR"));
+    let ends = shown_date(trial.state.current_period_end.expect("the trial's end"));
+    assert!(email.contains(&format!("Subject: Your free trial ends on {ends}")), "{email}");
+
+    // Stripe's word, delivered now, sends nothing more.
+    shop.control("webhook_endpoints", endpoint).await;
+    let events = shop.stripe(Method::GET, "/v1/events?type=customer.subscription.trial_will_end", &[]).await;
+    assert_eq!(events["data"][0]["data"]["object"]["id"], trial.id.as_str(), "{events}");
+    let resend = format!("{}/_emulator/events/{}/resend", shop.stripe, events["data"][0]["id"].as_str().unwrap());
+    assert!(support::client().post(resend).send().await.unwrap().status().is_success());
+    shop.delivered("customer.subscription.trial_will_end").await;
+    let outbox = shop.store.outbox_for(order).await.unwrap();
+    assert_eq!(outbox.iter().filter(|m| m.kind.starts_with("trial_ending.")).count(), 1, "{outbox:?}");
 }
 
 /// A free trial whose card's bank wanted 3-D Secure to keep it, and the shopper failed

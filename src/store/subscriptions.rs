@@ -136,6 +136,16 @@ pub const RENEWAL_FAILED: &str = "renewal_failed.";
 /// and what is charged then: `trial_ending.{sub_…}`.
 pub const TRIAL_ENDING: &str = "trial_ending.";
 
+/// How long before a free trial's end Stripe sends `customer.subscription.trial_will_end`
+/// ("three days before"; at once for a shorter trial).
+const TRIAL_ENDING_NOTICE_SECS: i64 = 3 * 86_400;
+
+/// The outbox's message (kind, body) telling a subscriber that `subscription_id`'s free
+/// trial ends soon; what it says is read when it is sent.
+fn trial_ending_note(subscription_id: &str) -> (String, String) {
+    (format!("{TRIAL_ENDING}{subscription_id}"), format!("The free trial of subscription {subscription_id} ends soon."))
+}
+
 /// The account's live subscriptions whose renewals are charged to a card set on them
 /// (by `subscriptions_by_account`).
 pub(super) fn live_with_a_card(tx: &mut Tx<'_>, account_id: &str) -> Result<Vec<SubscriptionRecord>, StoreError> {
@@ -201,7 +211,8 @@ fn paid_invoice(tx: &mut Tx<'_>, invoice: &PaidInvoice, now: i64) -> Result<Invo
         return Ok(InvoiceEffect::AlreadyFulfilled { order_id });
     }
     let row = tx.query_opt(
-        "SELECT session_id, account_id, product_id, name, quantity, unit_amount, first_invoice_id, email, locale
+        "SELECT session_id, account_id, product_id, name, quantity, unit_amount, first_invoice_id, email, locale, status,
+                current_period_end
          FROM subscriptions WHERE id = $1",
         &[&invoice.subscription_id],
     )?;
@@ -259,6 +270,17 @@ fn paid_invoice(tx: &mut Tx<'_>, invoice: &PaidInvoice, now: i64) -> Result<Invo
         "INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, 'order_confirmation', $2, $3) ON CONFLICT DO NOTHING",
         &[&order_id, &body, &now],
     )?;
+    // A free trial of three days or less: Stripe said at once that it ends soon, before
+    // this order (which its emails go with) was made, so that word found nothing to
+    // queue. It is queued here instead, once (the same kind as the event's).
+    let trial_end: Option<i64> = row.get("current_period_end")?;
+    if first && row.get::<String>("status")? == "trialing" && trial_end.is_some_and(|end| end - now <= TRIAL_ENDING_NOTICE_SECS) {
+        let (kind, body) = trial_ending_note(&invoice.subscription_id);
+        tx.execute(
+            "INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            &[&order_id, &kind, &body, &now],
+        )?;
+    }
     clear_ordered_lines(tx, &order_id)?;
     tracing::info!(order = %order_id, invoice = %invoice.invoice_id, subscription = %invoice.subscription_id, "invoice paid; order recorded and confirmation queued");
     Ok(InvoiceEffect::Fulfilled { order_id })
@@ -539,10 +561,11 @@ impl Store {
 
     /// Queues the email that tells a subscriber their free trial ends soon (Stripe's
     /// `customer.subscription.trial_will_end`), once per subscription, as
-    /// [`Store::queue_renewal_failed`] does. What it says is read when it is sent.
+    /// [`Store::queue_renewal_failed`] does. What it says is read when it is sent. (A
+    /// trial short enough for Stripe to say so before its first order was recorded has
+    /// it queued with that order.)
     pub async fn queue_trial_ending(&self, subscription_id: &str, now: i64) -> Result<bool, StoreError> {
-        let kind = format!("{TRIAL_ENDING}{subscription_id}");
-        let body = format!("The free trial of subscription {subscription_id} ends soon.");
+        let (kind, body) = trial_ending_note(subscription_id);
         self.queue_subscription_note(subscription_id, kind, body, now).await
     }
 

@@ -720,6 +720,50 @@ async fn the_newest_read_of_a_subscription_wins_and_each_paid_invoice_is_one_ord
     }
 }
 
+/// Stripe says a trial of three days or less ends soon at once, before the shop has
+/// recorded its first order: that order queues the reminder itself, once; a longer
+/// trial's waits for Stripe's word three days before its end.
+#[tokio::test]
+async fn a_short_free_trials_first_order_queues_its_reminder() {
+    for (store, _scratch) in stores().await {
+        store.create_session("sess", 0).await.unwrap();
+        store.create_account("acct", "a@example.com", "a@example.com", "hash", 0).await.unwrap();
+        let now = 1_000_000;
+        let mut kinds = Vec::new();
+        for (id, days) in [("sub_short", 3), ("sub_long", 14)] {
+            let mut trial = new_subscription(id, "acct", "sess");
+            trial.first_invoice_id = format!("in_{id}");
+            trial.state.status = "trialing".into();
+            trial.state.current_period_end = Some(now + days * 86_400 - 1);
+            store.insert_subscription(trial, 10, now).await.unwrap();
+            let paid = PaidInvoice {
+                invoice_id: format!("in_{id}"),
+                subscription_id: id.into(),
+                payment_intent_id: None,
+                amount: 0,
+                total: 0,
+                currency: "eur".into(),
+                quantity: None,
+            };
+            let InvoiceEffect::Fulfilled { order_id } = store.record_paid_invoice(paid, now).await.unwrap() else { panic!() };
+            let queued = || async {
+                let mut kinds: Vec<String> = store.outbox_for(&order_id).await.unwrap().into_iter().map(|m| m.kind).collect();
+                kinds.sort();
+                kinds
+            };
+            let with_the_order = queued().await;
+            // Stripe's word, when it comes after the order, queues it once.
+            assert!(store.queue_trial_ending(id, now + 1).await.unwrap());
+            kinds.push((with_the_order, queued().await));
+        }
+        let (short, long) = (&kinds[0], &kinds[1]);
+        assert_eq!(short.0, ["order_confirmation", "trial_ending.sub_short"]);
+        assert_eq!(short.1, short.0, "queued once");
+        assert_eq!(long.0, ["order_confirmation"]);
+        assert_eq!(long.1, ["order_confirmation", "trial_ending.sub_long"]);
+    }
+}
+
 #[tokio::test]
 async fn a_non_sqlite_url_is_refused_with_a_clear_error() {
     let error = Store::connect("mysql://localhost/shop").await.unwrap_err();
