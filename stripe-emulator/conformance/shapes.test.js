@@ -308,6 +308,11 @@ test('every object and event the flow produces type-checks against the SDK at ev
   assert.equal(trial.status, 'trialing');
   keep('Stripe.Subscription', 'subscription trialing (expanded invoice and SetupIntent)', trial);
   keep('Stripe.Invoice', 'trial invoice, paid for nothing', trial.latest_invoice);
+  // The Dashboard's "end trial now", with no card to charge: the update's invoice is open.
+  const ended = await api('POST', `/v1/subscriptions/${trial.id}`, { trial_end: 'now', expand: ['latest_invoice'] });
+  assert.equal(ended.latest_invoice.billing_reason, 'subscription_update');
+  keep('Stripe.Subscription', `trial ended now without a card (${ended.status})`, ended);
+  keep('Stripe.Invoice', 'invoice of a trial ended now, unpaid', ended.latest_invoice);
   const threeDs = await subscribe('pm_card_threeDSecure2Required');
   keep('Stripe.PaymentIntent', 'first invoice intent requires_action', threeDs.confirmed);
   keep('Stripe.Invoice', 'first invoice voided', await api('POST', `/v1/invoices/${threeDs.subscription.latest_invoice.id}/void`, { expand: ['payments'] }));

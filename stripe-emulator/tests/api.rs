@@ -1981,9 +1981,7 @@ async fn a_trial_charges_nothing_until_it_ends_then_the_subscription_is_active()
         assert_eq!((refused.status, refused.body["error"]["param"].as_str()), (400, Some("trial_period_days")), "{}", refused.body);
         assert!(refused.body["error"]["message"].as_str().unwrap().contains(message), "{}", refused.body);
     }
-    let created = new_subscription(&stripe, &[("trial_period_days", "14"), ("expand[]", "latest_invoice")]).await;
-    assert_eq!(created.status, 200, "{}", created.body);
-    let trial = created.body;
+    let trial = trial_with_a_card(&stripe, 14).await;
     let start = trial["trial_start"].as_i64().unwrap();
     let end = start + 14 * 86_400;
     assert_eq!((trial["status"].as_str(), trial["trial_end"].as_i64()), (Some("trialing"), Some(end)));
@@ -1992,14 +1990,8 @@ async fn a_trial_charges_nothing_until_it_ends_then_the_subscription_is_active()
     assert_eq!((invoice["status"].as_str(), invoice["amount_due"].as_i64(), invoice["total"].as_i64()), (Some("paid"), Some(0), Some(0)));
     assert_eq!(invoice["lines"]["data"][0]["description"], "Trial period for Coffee beans");
     assert_eq!(invoice["confirmation_secret"], Value::Null, "nothing to pay");
-    let setup = trial["pending_setup_intent"].as_str().expect("a SetupIntent for the card");
-    let token = stripe.token("pm_card_visa").await;
-    let set_up = stripe.post(&format!("/v1/setup_intents/{setup}/confirm"), &[("confirmation_token", &token)]).await.body;
-    assert_eq!(set_up["status"], "succeeded", "{set_up}");
     let id = trial["id"].as_str().unwrap();
-    let card = set_up["payment_method"].as_str().unwrap();
-    stripe.post(&format!("/v1/subscriptions/{id}"), &[("default_payment_method", card)]).await;
-    let told = || async { stripe.event_types().await.iter().filter(|t| *t == "customer.subscription.trial_will_end").count() };
+    let told = || trials_told(&stripe);
     assert_eq!(told().await, 0);
 
     stripe.control("/_emulator/clock", json!({ "advance_seconds": 11 * 86_400 })).await;
@@ -2012,17 +2004,90 @@ async fn a_trial_charges_nothing_until_it_ends_then_the_subscription_is_active()
     stripe.control("/_emulator/clock", json!({ "advance_seconds": 2 * 86_400 })).await;
     let active = stripe.get(&format!("/v1/subscriptions/{id}?expand[]=latest_invoice")).await.body;
     assert_eq!(active["status"], "active");
-    let renewal = &active["latest_invoice"];
-    assert_eq!(
-        (renewal["billing_reason"].as_str(), renewal["status"].as_str(), renewal["amount_paid"].as_i64()),
-        (Some("subscription_cycle"), Some("paid"), Some(2400))
-    );
-    let item = &active["items"]["data"][0];
-    assert_eq!(item["current_period_start"].as_i64(), Some(end));
-    let month = item["current_period_end"].as_i64().unwrap() - end;
-    assert!((28 * 86_400..=31 * 86_400).contains(&month), "billed monthly from the trial's end: {month}");
+    assert_first_period_charged(&active, "subscription_cycle", end);
     let updates = stripe.get("/v1/events?type=customer.subscription.updated&limit=1").await.body;
     assert_eq!(updates["data"][0]["data"]["previous_attributes"]["status"], "trialing");
+}
+
+/// A new subscription in a trial of `days` days (its first invoice expanded), whose
+/// card was set up through its `pending_setup_intent` and set as its default.
+async fn trial_with_a_card(stripe: &Stripe, days: u32) -> Value {
+    let created = new_subscription(stripe, &[("trial_period_days", &days.to_string()), ("expand[]", "latest_invoice")]).await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let setup = created.body["pending_setup_intent"].as_str().expect("a SetupIntent for the card");
+    let token = stripe.token("pm_card_visa").await;
+    let set_up = stripe.post(&format!("/v1/setup_intents/{setup}/confirm"), &[("confirmation_token", &token)]).await.body;
+    assert_eq!(set_up["status"], "succeeded", "{set_up}");
+    let id = created.body["id"].as_str().unwrap();
+    let card = set_up["payment_method"].as_str().unwrap();
+    assert_eq!(stripe.post(&format!("/v1/subscriptions/{id}"), &[("default_payment_method", card)]).await.status, 200);
+    created.body
+}
+
+/// After its trial, `subscription` (its latest invoice expanded) was charged for its
+/// first month (2 × 12.00 EUR), on an invoice billed for `reason`, the month from `start`.
+fn assert_first_period_charged(subscription: &Value, reason: &str, start: i64) {
+    let invoice = &subscription["latest_invoice"];
+    assert_eq!(
+        (invoice["billing_reason"].as_str(), invoice["status"].as_str(), invoice["amount_paid"].as_i64()),
+        (Some(reason), Some("paid"), Some(2400))
+    );
+    let item = &subscription["items"]["data"][0];
+    assert_eq!(item["current_period_start"].as_i64(), Some(start));
+    let month = item["current_period_end"].as_i64().unwrap() - start;
+    assert!((28 * 86_400..=31 * 86_400).contains(&month), "billed monthly from {start}: {month}");
+}
+
+/// How many times Stripe said a trial will end.
+async fn trials_told(stripe: &Stripe) -> usize {
+    stripe.event_types().await.iter().filter(|t| *t == "customer.subscription.trial_will_end").count()
+}
+
+/// The Dashboard's trial changes (`trial_end`): a trial moved to a later end is told of
+/// three days before the new end, and billed from it; a trial ended now is told of at
+/// once, and its first period starts and is charged now, as an update's invoice. Only a
+/// trialing subscription's trial changes, to a time in the future or `now`.
+#[tokio::test]
+async fn a_trial_moved_or_ended_now_bills_from_its_new_end() {
+    let stripe = emulator().await;
+    let trial = trial_with_a_card(&stripe, 14).await;
+    let id = trial["id"].as_str().unwrap();
+    let path = format!("/v1/subscriptions/{id}");
+    let start = trial["trial_start"].as_i64().unwrap();
+    for (value, message) in [("soon", "Invalid integer"), ("1", "in the future"), (&(start + 731 * 86_400).to_string(), "730 days")] {
+        let refused = stripe.post(&path, &[("trial_end", value)]).await;
+        assert_eq!((refused.status, refused.body["error"]["param"].as_str()), (400, Some("trial_end")), "{value}: {}", refused.body);
+        assert!(refused.body["error"]["message"].as_str().unwrap().contains(message), "{value}: {}", refused.body);
+    }
+
+    let later = start + 20 * 86_400;
+    let moved = stripe.post(&path, &[("trial_end", &later.to_string())]).await.body;
+    assert_eq!(
+        (moved["status"].as_str(), moved["trial_end"].as_i64(), moved["billing_cycle_anchor"].as_i64()),
+        (Some("trialing"), Some(later), Some(later))
+    );
+    assert_eq!(moved["items"]["data"][0]["current_period_end"].as_i64(), Some(later));
+    let update = stripe.get("/v1/events?type=customer.subscription.updated&limit=1").await.body;
+    assert_eq!(update["data"][0]["data"]["previous_attributes"]["trial_end"].as_i64(), Some(start + 14 * 86_400));
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 16 * 86_400 })).await;
+    assert_eq!((trials_told(&stripe).await, stripe.get(&path).await.body["status"].as_str()), (0, Some("trialing")), "not at the old end");
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 86_400 })).await;
+    assert_eq!(trials_told(&stripe).await, 1, "three days before the new end");
+
+    let ended = stripe.post(&path, &[("trial_end", "now"), ("expand[]", "latest_invoice")]).await.body;
+    let now = start + 17 * 86_400;
+    assert_eq!(trials_told(&stripe).await, 2, "told again: the trial ended now");
+    assert_eq!(
+        (ended["status"].as_str(), ended["trial_end"].as_i64(), ended["billing_cycle_anchor"].as_i64()),
+        (Some("active"), Some(now), Some(now))
+    );
+    assert_first_period_charged(&ended, "subscription_update", now);
+    let update = stripe.get("/v1/events?type=customer.subscription.updated&limit=1").await.body;
+    let previous = &update["data"][0]["data"]["previous_attributes"];
+    assert_eq!((previous["status"].as_str(), previous["trial_end"].as_i64()), (Some("trialing"), Some(later)), "{previous}");
+
+    let again = stripe.post(&path, &[("trial_end", "now")]).await;
+    assert_eq!((again.status, again.body["error"]["param"].as_str()), (400, Some("trial_end")), "an active subscription: {}", again.body);
 }
 
 /// A trial whose subscription is set to cancel at its period's end ends with the

@@ -314,6 +314,17 @@ class PythonSdk(unittest.TestCase):
         self.assertEqual(active.status, "active")
         self.assertEqual((active.latest_invoice.billing_reason, active.latest_invoice.amount_paid), ("subscription_cycle", 950))
 
+    def test_a_trial_ended_now_charges_its_first_period_at_once(self):
+        subscription = self.subscribe("Tea of the month", 950, trial_period_days=14, expand=["pending_setup_intent"])
+        set_up = self.stripe.v1.setup_intents.confirm(subscription.pending_setup_intent.id, params={"confirmation_token": self.token("pm_card_visa")})
+        self.stripe.v1.subscriptions.update(subscription.id, params={"default_payment_method": set_up.payment_method})
+        ended = self.stripe.v1.subscriptions.update(subscription.id, params={"trial_end": "now", "expand": ["latest_invoice"]})
+        self.assertEqual(ended.status, "active")
+        self.assertEqual(ended.billing_cycle_anchor, ended.trial_end)
+        self.assertEqual((ended.latest_invoice.billing_reason, ended.latest_invoice.amount_paid), ("subscription_update", 950))
+        told = self.stripe.v1.events.list(params={"type": "customer.subscription.trial_will_end"})
+        self.assertIn(subscription.id, [event.data.object.id for event in told.data])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -292,6 +292,7 @@ pub const ROUTES: &[Route] = &[
                 "metadata.*",
                 "pause_collection",
                 "proration_behavior",
+                "trial_end",
                 "expand",
             ]),
             under("items.#.", &["id", "price", "quantity"]),

@@ -554,7 +554,9 @@ pub fn intent_failed(ctx: &mut Ctx<'_>, intent: &Value) {
     ctx.account.put(invoice.clone());
     ctx.emit("invoice.payment_failed", &invoice, None);
     let Some(mut subscription) = subscription_of(ctx, &invoice) else { return };
-    if invoice["billing_reason"] == "subscription_cycle" && subscription["status"] == "active" {
+    // Any invoice but the first (whose failure leaves the subscription `incomplete`): a
+    // renewal, or one an update started (a trial ended now).
+    if invoice["billing_reason"] != "subscription_create" && subscription["status"] == "active" {
         subscription["status"] = json!("past_due");
         ctx.account.put(subscription.clone());
         ctx.emit("customer.subscription.updated", &subscription, Some(json!({ "status": "active" })));
@@ -607,6 +609,7 @@ fn period_end(subscription: &Value) -> Value {
 pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
     let mut subscription = live(ctx, id)?;
+    let trial_end = new_trial_end(ctx, &subscription, params)?;
     let mut previous = json!({});
     if params.get("cancel_at").is_some() && params.get("cancel_at_period_end").is_some() {
         return Err(ApiError::invalid("You may only specify one of these parameters: cancel_at, cancel_at_period_end."));
@@ -744,11 +747,72 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
         previous["metadata"] = subscription["metadata"].clone();
         merge_metadata(&mut subscription, params)?;
     }
+    if let Some(end) = trial_end.filter(|end| subscription["trial_end"] != *end) {
+        for field in ["trial_end", "billing_cycle_anchor"] {
+            previous[field] = subscription[field].clone();
+        }
+        subscription["trial_end"] = json!(end);
+        subscription["billing_cycle_anchor"] = json!(end);
+        if let Some(items) = subscription["items"]["data"].as_array_mut() {
+            for item in items {
+                item["current_period_end"] = json!(end);
+            }
+        }
+        if end <= ctx.now() {
+            // Ended now (the Dashboard's "end trial now"): Stripe says so at once
+            // ("or when a trial is ended immediately"), and the first period starts now,
+            // charged as an update's invoice.
+            ctx.account.trials_told.insert(id.to_owned());
+            ctx.emit("customer.subscription.trial_will_end", &subscription, None);
+            renew_one(ctx, subscription, "subscription_update", previous);
+            let subscription = ctx.account.get_kind("subscription", id).cloned().ok_or_else(|| ApiError::no_such("subscription", id))?;
+            return ctx.expand(subscription, params);
+        }
+        // A new end: told again three days before it (at once if that is sooner).
+        ctx.account.trials_told.remove(id);
+    }
     if previous.as_object().is_some_and(|changed| !changed.is_empty()) {
         ctx.account.put(subscription.clone());
         ctx.emit("customer.subscription.updated", &subscription, Some(previous));
+        tell_trials_ending(ctx);
     }
     ctx.expand(subscription, params)
+}
+
+/// `trial_end` of an update, if given: a Unix timestamp in the future or `now`, for a
+/// subscription in its trial (the end moved, or the trial ended now). A trial added to
+/// a subscription under way (with its prorations) is not emulated, nor is the trial of
+/// one set to end.
+fn new_trial_end(ctx: &Ctx<'_>, subscription: &Value, params: &Params) -> Result<Option<i64>, ApiError> {
+    let Some(raw) = params.str("trial_end")? else { return Ok(None) };
+    if subscription["status"] != "trialing" {
+        return Err(ApiError::invalid_param(
+            "trial_end",
+            "The emulator changes trial_end of a trialing subscription only: a trial added to a subscription under way, with its prorations, is not emulated.",
+        ));
+    }
+    if subscription["cancel_at"].is_i64() || params.get("cancel_at").is_some() || params.get("cancel_at_period_end").is_some() {
+        return Err(ApiError::invalid_param(
+            "trial_end",
+            "The emulator does not change the trial of a subscription set to end, nor in the same request as its end.",
+        ));
+    }
+    let now = ctx.now();
+    let end = match raw {
+        "now" => now,
+        _ => match params.int("trial_end")? {
+            Some(at) if at > now => at,
+            _ => return Err(ApiError::invalid_param("trial_end", "Invalid timestamp: must be an integer Unix timestamp in the future.")),
+        },
+    };
+    let start = subscription["trial_start"].as_i64().unwrap_or(now);
+    if end - start > MAX_TRIAL_DAYS * 86_400 {
+        return Err(ApiError::invalid_param(
+            "trial_end",
+            format!("trial_end can be at most {MAX_TRIAL_DAYS} days from the trial's start."),
+        ));
+    }
+    Ok(Some(end))
 }
 
 /// `DELETE /v1/subscriptions/{id}`: ends it now.
@@ -821,7 +885,7 @@ pub fn renew(ctx: &mut Ctx<'_>) {
             .first()
             .map(|sub| (*sub).clone());
         let Some(subscription) = due else { break };
-        renew_one(ctx, subscription);
+        renew_one(ctx, subscription, "subscription_cycle", json!({}));
     }
 }
 
@@ -867,7 +931,10 @@ fn resumes_at(subscription: &Value) -> Option<i64> {
     subscription["pause_collection"]["resumes_at"].as_i64()
 }
 
-fn renew_one(ctx: &mut Ctx<'_>, mut subscription: Value) {
+/// Moves `subscription` into its next period (or ends it, set to end by then), its
+/// invoice billed for `reason` and charged; `changed`: what an update changed with it,
+/// for the one `customer.subscription.updated` event.
+fn renew_one(ctx: &mut Ctx<'_>, mut subscription: Value, reason: &str, changed: Value) {
     // Collection resumes first when it resumes by the period's end: that renewal is charged.
     if let Some(at) = resumes_at(&subscription)
         && at <= ctx.now()
@@ -897,7 +964,12 @@ fn renew_one(ctx: &mut Ctx<'_>, mut subscription: Value) {
     }
     let end_at = add_interval(anchor, &recurring, periods);
     let previous_start = subscription["items"]["data"][0]["current_period_start"].as_i64().unwrap_or(start);
-    let mut previous = json!({ "items": subscription["items"].clone(), "latest_invoice": subscription["latest_invoice"].clone() });
+    let mut previous = changed;
+    for field in ["items", "latest_invoice"] {
+        if previous.get(field).is_none() {
+            previous[field] = subscription[field].clone();
+        }
+    }
     // A trial's end: the subscription is active, and its first period is charged now.
     if subscription["status"] == "trialing" {
         previous["status"] = subscription["status"].take();
@@ -911,7 +983,7 @@ fn renew_one(ctx: &mut Ctx<'_>, mut subscription: Value) {
     }
     let Some(customer) = subscription["customer"].as_str().and_then(|id| ctx.account.get(id)).cloned() else { return };
     ctx.account.put(subscription.clone());
-    let invoice = match open_invoice(ctx, &subscription, &customer, "subscription_cycle", (previous_start, start)) {
+    let invoice = match open_invoice(ctx, &subscription, &customer, reason, (previous_start, start)) {
         Ok(invoice) => invoice,
         Err(error) => {
             tracing::warn!(subscription = %subscription["id"], message = %error.message, "a renewal could not be invoiced");
