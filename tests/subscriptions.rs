@@ -164,6 +164,17 @@ impl Shop {
         paying
     }
 
+    /// The signed-in shopper, the tea in their cart, pays with `card` and starts its free
+    /// trial: the subscription as recorded (`trialing`), and the trial's order.
+    async fn starts_the_trial(&self, card: &str) -> (SubscriptionRecord, String) {
+        let token = support::test_token(&self.shopper, &self.stripe, card).await;
+        let (status, reply) = self.confirm(&token).await;
+        assert_eq!((status, reply["status"].as_str()), (200, Some("Succeeded")), "{reply}");
+        let trial = self.only_subscription().await;
+        assert_eq!(trial.state.status, "trialing");
+        (trial, reply["order_id"].as_str().expect("the trial's order").to_owned())
+    }
+
     /// Takes the shop's webhook endpoint away at Stripe: nothing reaches the shop until
     /// it is given back (`self.control("webhook_endpoints", endpoint)`).
     async fn webhooks_away(&self) -> Value {
@@ -1446,12 +1457,8 @@ async fn a_free_trial_of_two_days_is_reminded_once() {
     assert_eq!(status, 200, "{cart}");
     assert!(shop.page("/checkout").await.contains("First 2 days free"));
     let endpoint = shop.webhooks_away().await;
-    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
-    let (status, reply) = shop.confirm(&token).await;
-    assert_eq!((status, reply["status"].as_str()), (200, Some("Succeeded")), "{reply}");
-    let trial = shop.only_subscription().await;
-    assert_eq!(trial.state.status, "trialing");
-    let order = reply["order_id"].as_str().expect("the trial's order");
+    let (trial, order) = shop.starts_the_trial("pm_card_visa").await;
+    let order = order.as_str();
 
     let told = shop.sent_to_subscriber(order, "trial_ending.").await;
     assert_eq!(told, [format!("trial_ending.{}", trial.id)]);
@@ -1468,6 +1475,45 @@ async fn a_free_trial_of_two_days_is_reminded_once() {
     shop.delivered("customer.subscription.trial_will_end").await;
     let outbox = shop.store.outbox_for(order).await.unwrap();
     assert_eq!(outbox.iter().filter(|m| m.kind.starts_with("trial_ending.")).count(), 1, "{outbox:?}");
+}
+
+/// The merchant ends a free trial early from the Dashboard (`trial_end=now`): Stripe
+/// says the trial ends and charges the first period at once, as an update's invoice
+/// (`subscription_update`), not a period's renewal. Its card declines the charge: the
+/// subscription is `past_due`, and the subscriber is emailed as for any renewal that
+/// failed, not reminded of a trial that is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trial_the_merchant_ends_early_whose_charge_fails_is_told_as_a_failed_renewal() {
+    let shop = shop().await;
+    shop.sign_up("ended-early@example.com").await;
+    let (status, cart) = shop.add("tea-club").await;
+    assert_eq!(status, 200, "{cart}");
+    let (trial, order) = shop.starts_the_trial("pm_card_chargeCustomerFail").await;
+    let order = order.as_str();
+
+    let ended = shop
+        .stripe(Method::POST, &format!("/v1/subscriptions/{}", trial.id), &[("trial_end", "now"), ("expand[]", "latest_invoice")])
+        .await;
+    assert_eq!(ended["latest_invoice"]["billing_reason"], "subscription_update", "{ended}");
+    shop.delivered("invoice.payment_failed").await;
+    shop.delivered("customer.subscription.trial_will_end").await;
+    let past_due = support::poll_until(100, || shop.only_subscription(), |kept| kept.state.status == "past_due").await;
+    assert_eq!(past_due.state.status, "past_due");
+    let told = shop.sent_to_subscriber(order, "renewal_failed.").await;
+    assert_eq!(told, [format!("renewal_failed.{}.{}", trial.id, ended["latest_invoice"]["id"].as_str().unwrap())]);
+    let email = support::readable(&shop.written_email(order, &told[0]).expect("the email, written to MAIL_DIR"));
+    assert!(email.contains("Subject: Your subscription could not be renewed") && email.contains("1 × Tea of the month"), "{email}");
+    let outbox = support::poll_until(
+        100,
+        || async { shop.store.outbox_for(order).await.unwrap() },
+        |messages: &Vec<storefront::store::OutboxEntry>| {
+            messages.iter().any(|m| m.kind.starts_with("trial_ending.") && m.status != "waiting")
+        },
+    )
+    .await;
+    let reminder = outbox.iter().find(|m| m.kind.starts_with("trial_ending.")).expect("Stripe's word queued it");
+    assert_eq!(reminder.status, "failed", "the trial is over: no reminder, {outbox:?}");
+    assert!(shop.page("/account").await.contains("data-status=\"past_due\""));
 }
 
 /// A free trial whose card's bank wanted 3-D Secure to keep it, and the shopper failed

@@ -679,9 +679,7 @@ pub async fn on_event(state: &AppState, event_type: &str, object: &serde_json::V
         _ => None,
     };
     let Some(id) = subscription.and_then(|id| SubscriptionId::parse(id).ok()) else { return Ok("ignored") };
-    if state.store.subscription(id.as_str()).await?.is_none() {
-        return Ok("not this shop's subscription");
-    }
+    let Some(record) = state.store.subscription(id.as_str()).await? else { return Ok("not this shop's subscription") };
     if event_type == "invoice.paid"
         && let Some(invoice) = object["id"].as_str().and_then(|id| InvoiceId::parse(id).ok())
     {
@@ -691,10 +689,13 @@ pub async fn on_event(state: &AppState, event_type: &str, object: &serde_json::V
     }
     refresh(state, &id).await?;
     // A renewal that could not be charged: the subscriber is told (once per invoice),
-    // after the refresh above, so that the sender sees the subscription `past_due`.
+    // after the refresh above, so that the sender sees the subscription `past_due`. Any
+    // invoice but the first (whose failure the checkout showed) is charged without the
+    // shopper there: a period's renewal (`subscription_cycle`), or one the merchant's
+    // change started, such as a trial ended early (`subscription_update`).
     if event_type == "invoice.payment_failed"
-        && object["billing_reason"] == "subscription_cycle"
         && let Some(invoice) = object["id"].as_str()
+        && invoice != record.first_invoice_id
         && state.store.queue_renewal_failed(id.as_str(), invoice, session::now()).await?
     {
         return Ok("subscription updated; the subscriber is told its renewal failed");
