@@ -287,6 +287,9 @@ catalogue! {
         "Votre essai gratuit de {0} se termine le {1}. Ensuite, {2} seront débités sur votre carte jusqu'à résiliation. Pour ne rien payer, résiliez-le depuis votre compte avant cette date.";
     mail_trial_ending_no_card_body: "Your free trial of {0} ends on {1}. From then, {2} is due, and we have no card to charge it to: your account page will ask you to pay it with a card. To pay nothing, cancel it from your account before then.",
         "Votre essai gratuit de {0} se termine le {1}. Ensuite, {2} seront dus, et nous n'avons pas de carte à débiter : la page de votre compte vous demandera de payer avec une carte. Pour ne rien payer, résiliez-le depuis votre compte avant cette date.";
+    mail_subscription_ended_subject: "Your subscription has ended", "Votre abonnement a pris fin";
+    mail_subscription_ended_body: "Your subscription ({0}) has ended: nothing more will be charged for it. To have it again, subscribe from the shop.",
+        "Votre abonnement ({0}) a pris fin : plus rien ne sera débité à ce titre. Pour le retrouver, abonnez-vous à nouveau depuis la boutique.";
     mail_renewal_failed_subject: "Your subscription could not be renewed", "Votre abonnement n'a pas pu être renouvelé";
     mail_renewal_failed_body: "Your bank did not accept the payment for the renewal of your subscription ({0}). Nothing was charged: pay it from your account, where your bank can ask you to confirm it, or with another card.",
         "Votre banque n'a pas accepté le paiement du renouvellement de votre abonnement ({0}). Rien n'a été débité : payez-le depuis votre compte, où votre banque peut vous demander de le confirmer, ou avec une autre carte.";

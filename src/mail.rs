@@ -13,7 +13,9 @@ use crate::i18n::{Locale, fill};
 use crate::money::{Currency, Money};
 use crate::session;
 use crate::state::AppState;
-use crate::store::{DueMessage, OrderRecord, RENEWAL_FAILED, RefundStatus, StoreError, SubscriptionRecord, TRIAL_ENDING};
+use crate::store::{
+    DueMessage, OrderRecord, RENEWAL_FAILED, RefundStatus, SUBSCRIPTION_ENDED, StoreError, SubscriptionRecord, TRIAL_ENDING,
+};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
@@ -81,8 +83,9 @@ enum Detail {
     None,
     /// A refund's message: the amount refunded.
     Refunded(i64),
-    /// A free trial about to end: the subscription, which says when and what is charged.
-    TrialEnds(Box<SubscriptionRecord>),
+    /// A subscription's message (its free trial about to end, or its end): the
+    /// subscription, which says what it was for, and when and what is charged.
+    Subscription(Box<SubscriptionRecord>),
 }
 
 struct Mailer {
@@ -194,9 +197,16 @@ impl Mailer {
             // charged, has nothing to warn of.
             return Ok(match state.store.subscription(subscription).await? {
                 Some(record) if record.state.status == "trialing" && record.state.renews() => {
-                    Ok((order, Detail::TrialEnds(Box::new(record))))
+                    Ok((order, Detail::Subscription(Box::new(record))))
                 }
                 Some(_) => Err(Sent::Nowhere("the trial ended, or ends with nothing charged")),
+                None => Err(Sent::Never("the subscription is gone".into())),
+            });
+        }
+        if let Some(subscription) = message.kind.strip_prefix(SUBSCRIPTION_ENDED) {
+            return Ok(match state.store.subscription(subscription).await? {
+                Some(record) if record.state.status == "canceled" => Ok((order, Detail::Subscription(Box::new(record)))),
+                Some(_) => Err(Sent::Never("the subscription has not ended".into())),
                 None => Err(Sent::Never("the subscription is gone".into())),
             });
         }
@@ -274,7 +284,7 @@ impl Mailer {
                 (t.mail_renewal_failed_subject().to_owned(), text, html)
             }
             kind if kind.starts_with(TRIAL_ENDING) => {
-                let Detail::TrialEnds(subscription) = detail else { return Err("the subscription is unknown".into()) };
+                let Detail::Subscription(subscription) = detail else { return Err("the subscription is unknown".into()) };
                 let (what, ends, price) = trial_terms(subscription, order, locale)?;
                 let account = format!("{}/account", self.public_url);
                 // The card the shopper gave was not kept (its bank refused): none to charge.
@@ -282,6 +292,13 @@ impl Mailer {
                     if subscription.state.renewal_card.is_some() { t.mail_trial_ending_body() } else { t.mail_trial_ending_no_card_body() };
                 let (text, html) = short_note(&fill(body, &[&what, &ends, &price]), &account, t.your_account());
                 (fill(t.mail_trial_ending_subject(), &[&ends]), text, html)
+            }
+            kind if kind.starts_with(SUBSCRIPTION_ENDED) => {
+                let Detail::Subscription(subscription) = detail else { return Err("the subscription is unknown".into()) };
+                let shop = format!("{}/", self.public_url);
+                let body = fill(t.mail_subscription_ended_body(), &[&subscribed_to(subscription, order)]);
+                let (text, html) = short_note(&body, &shop, t.back_to_shop());
+                (t.mail_subscription_ended_subject().to_owned(), text, html)
             }
             // To the merchant, in the language of the merchant's pages: what happened and
             // what to do, and a link to the order's page there.
@@ -378,14 +395,20 @@ fn order_summary(order: &OrderRecord, locale: Locale, link: &str) -> Result<(Str
 /// in `locale`.
 fn trial_terms(subscription: &SubscriptionRecord, order: &OrderRecord, locale: Locale) -> Result<(String, String, String), String> {
     let terms = &subscription.terms;
-    let name = order.lines.first().map_or(terms.name.as_str(), |line| line.name.as_str());
     let ends = subscription.state.current_period_end.ok_or("the trial's end is unknown")?;
     let currency = Currency::parse(&terms.currency).map_err(|error| error.to_string())?;
     let interval = crate::catalog::Interval::parse(&terms.interval).ok_or("the subscription's interval is unknown")?;
     let count = u32::try_from(terms.interval_count).map_err(|error| error.to_string())?;
     let price = Money::new(terms.unit_amount.saturating_mul(terms.quantity), currency);
     let price = crate::catalog::price_label(price, Some(crate::catalog::Recurring { interval, count }), locale);
-    Ok((format!("{} × {name}", terms.quantity), locale.date(ends), price))
+    Ok((subscribed_to(subscription, order), locale.date(ends), price))
+}
+
+/// What `subscription` is for ("1 × Tea of the month"): its quantity now, and the name
+/// its first order (`order`) gave the product, in the order's language.
+fn subscribed_to(subscription: &SubscriptionRecord, order: &OrderRecord) -> String {
+    let name = order.lines.first().map_or(subscription.terms.name.as_str(), |line| line.name.as_str());
+    format!("{} × {name}", subscription.terms.quantity)
 }
 /// A message of one sentence and the link to the order, as text and as HTML.
 fn short_note(line: &str, link: &str, link_text: &str) -> (String, String) {

@@ -625,6 +625,19 @@ async fn the_account_page_cancels_at_the_period_end_and_can_undo_it() {
     assert_eq!(status, 400, "{refused}");
     let account = shop.page("/account").await;
     assert!(account.contains("data-status=\"canceled\"") && !account.contains("data-testid=\"resume-subscription\""), "{account}");
+
+    // The subscriber is emailed that it ended, once, however often Stripe says so.
+    let first_order = orders[0].clone().expect("the first invoice's order");
+    let told = shop.sent_to_subscriber(&first_order, "subscription_ended.").await;
+    assert_eq!(told, [format!("subscription_ended.{id}")]);
+    let email = support::readable(&shop.written_email(&first_order, &told[0]).expect("the email, written to MAIL_DIR"));
+    assert!(email.contains("Subject: Your subscription has ended"), "{email}");
+    assert!(email.contains("Your subscription (1 × Coffee beans, monthly) has ended: nothing more will be charged for it"), "{email}");
+    let events = shop.stripe(Method::GET, "/v1/events?type=customer.subscription.deleted", &[]).await;
+    let resend = format!("{}/_emulator/events/{}/resend", shop.stripe, events["data"][0]["id"].as_str().unwrap());
+    assert!(support::client().post(resend).send().await.unwrap().status().is_success());
+    support::wait_all_delivered(&shop.stripe).await;
+    assert_eq!(shop.sent_to_subscriber(&first_order, "subscription_ended.").await.len(), 1);
 }
 
 /// A subscriber charges the renewals to another of their saved cards from the account

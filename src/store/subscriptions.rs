@@ -136,6 +136,10 @@ pub const RENEWAL_FAILED: &str = "renewal_failed.";
 /// and what is charged then: `trial_ending.{sub_…}`.
 pub const TRIAL_ENDING: &str = "trial_ending.";
 
+/// The kind of the outbox's message telling a subscriber that a subscription has ended
+/// (Stripe's `customer.subscription.deleted`): `subscription_ended.{sub_…}`.
+pub const SUBSCRIPTION_ENDED: &str = "subscription_ended.";
+
 /// How long before a free trial's end Stripe sends `customer.subscription.trial_will_end`
 /// ("three days before"; at once for a shorter trial).
 const TRIAL_ENDING_NOTICE_SECS: i64 = 3 * 86_400;
@@ -566,6 +570,17 @@ impl Store {
     /// it queued with that order.)
     pub async fn queue_trial_ending(&self, subscription_id: &str, now: i64) -> Result<bool, StoreError> {
         let (kind, body) = trial_ending_note(subscription_id);
+        self.queue_subscription_note(subscription_id, kind, body, now).await
+    }
+
+    /// Queues the email that tells a subscriber their subscription has ended (Stripe's
+    /// `customer.subscription.deleted`: at the period's end they chose, ended by the
+    /// merchant, or after renewals Stripe could not charge), once per subscription, as
+    /// [`Store::queue_renewal_failed`] does. One whose first invoice was never paid has
+    /// no order, so no message: the checkout said it was not paid.
+    pub async fn queue_subscription_ended(&self, subscription_id: &str, now: i64) -> Result<bool, StoreError> {
+        let kind = format!("{SUBSCRIPTION_ENDED}{subscription_id}");
+        let body = format!("The subscription {subscription_id} has ended.");
         self.queue_subscription_note(subscription_id, kind, body, now).await
     }
 

@@ -667,8 +667,8 @@ async fn record_invoice(state: &AppState, invoice: &Invoice) -> Result<Option<St
 
 /// A webhook about a subscription or one of its invoices: what Stripe says now is
 /// read and kept (so events in any order, or twice, leave the newest state), a paid
-/// invoice becomes an order, and a renewal that failed or a free trial about to end is
-/// told to the subscriber. Returns what was done, for the log.
+/// invoice becomes an order, and a renewal that failed, a free trial about to end or a
+/// subscription that ended is told to the subscriber. Returns what was done, for the log.
 pub async fn on_event(state: &AppState, event_type: &str, object: &serde_json::Value) -> Result<&'static str, AppError> {
     let subscription = match event_type {
         "customer.subscription.created"
@@ -704,6 +704,12 @@ pub async fn on_event(state: &AppState, event_type: &str, object: &serde_json::V
     // then (once; whether it still will be is read again as the email goes out).
     if event_type == "customer.subscription.trial_will_end" && state.store.queue_trial_ending(id.as_str(), session::now()).await? {
         return Ok("subscription updated; the subscriber is told the trial ends soon");
+    }
+    // Ended (at the period's end the subscriber chose, by the merchant, or after
+    // renewals Stripe could not charge): the subscriber is told, once, that nothing more
+    // is charged.
+    if event_type == "customer.subscription.deleted" && state.store.queue_subscription_ended(id.as_str(), session::now()).await? {
+        return Ok("subscription ended; the subscriber is told");
     }
     Ok("subscription updated")
 }
