@@ -2009,6 +2009,32 @@ async fn a_trial_charges_nothing_until_it_ends_then_the_subscription_is_active()
     assert_eq!(updates["data"][0]["data"]["previous_attributes"]["status"], "trialing");
 }
 
+/// A trial given by its end (`trial_end`) instead of its days: that end, or no trial
+/// for `now`; not both, and not in the past.
+#[tokio::test]
+async fn a_trial_can_be_given_by_its_end() {
+    let stripe = emulator().await;
+    let plain = new_subscription(&stripe, &[("trial_end", "now")]).await.body;
+    assert_eq!((plain["status"].as_str(), plain["trial_end"].as_i64()), (Some("incomplete"), None), "{plain}");
+    let end = plain["created"].as_i64().unwrap() + 5 * 86_400 + 7;
+    let trial = new_subscription(&stripe, &[("trial_end", &end.to_string())]).await.body;
+    assert_eq!(
+        (trial["status"].as_str(), trial["trial_end"].as_i64(), trial["billing_cycle_anchor"].as_i64()),
+        (Some("trialing"), Some(end), Some(end))
+    );
+    for refused in [
+        vec![("trial_end", end.to_string()), ("trial_period_days", "3".to_owned())],
+        vec![("trial_end", "1".to_owned())],
+        vec![("trial_end", (end + 730 * 86_400).to_string())],
+    ] {
+        let form: Vec<(&str, &str)> = refused.iter().map(|(name, value)| (*name, value.as_str())).collect();
+        let reply = new_subscription(&stripe, &form).await;
+        assert_eq!(reply.status, 400, "{form:?}: {}", reply.body);
+        let error = &reply.body["error"];
+        assert!(error["param"] == "trial_end" || error["message"].as_str().unwrap().contains("trial_end, trial_period_days"), "{error}");
+    }
+}
+
 /// A new subscription in a trial of `days` days (its first invoice expanded), whose
 /// card was set up through its `pending_setup_intent` and set as its default.
 async fn trial_with_a_card(stripe: &Stripe, days: u32) -> Value {

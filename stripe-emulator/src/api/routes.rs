@@ -177,6 +177,7 @@ const SUBSCRIPTION_CREATE: &[Group] = &[
         "metadata.*",
         "payment_behavior",
         "payment_settings.save_default_payment_method",
+        "trial_end",
         "trial_period_days",
         "expand",
     ]),

@@ -121,7 +121,15 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         ));
     }
     let now = ctx.now();
-    let trial_end = (trial_days > 0).then(|| now + trial_days * 86_400);
+    // Or the trial's end itself (`trial_end`): a Unix time in the future, or `now` for
+    // no trial.
+    if params.get("trial_end").is_some() && params.get("trial_period_days").is_some() {
+        return Err(ApiError::invalid("You may only specify one of these parameters: trial_end, trial_period_days."));
+    }
+    let trial_end = match trial_end_param(params, now)? {
+        Some(end) => checked_trial_end(end, now)?.filter(|end| *end > now),
+        None => (trial_days > 0).then(|| now + trial_days * 86_400),
+    };
     let id = new_id("sub");
     let period_end = trial_end.unwrap_or_else(|| add_interval(now, &recurring, 1));
     let items: Vec<Value> = prices
@@ -784,7 +792,9 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
 /// a subscription under way (with its prorations) is not emulated, nor is the trial of
 /// one set to end.
 fn new_trial_end(ctx: &Ctx<'_>, subscription: &Value, params: &Params) -> Result<Option<i64>, ApiError> {
-    let Some(raw) = params.str("trial_end")? else { return Ok(None) };
+    if params.get("trial_end").is_none() {
+        return Ok(None);
+    }
     if subscription["status"] != "trialing" {
         return Err(ApiError::invalid_param(
             "trial_end",
@@ -798,14 +808,24 @@ fn new_trial_end(ctx: &Ctx<'_>, subscription: &Value, params: &Params) -> Result
         ));
     }
     let now = ctx.now();
-    let end = match raw {
-        "now" => now,
-        _ => match params.int("trial_end")? {
-            Some(at) if at > now => at,
-            _ => return Err(ApiError::invalid_param("trial_end", "Invalid timestamp: must be an integer Unix timestamp in the future.")),
+    let Some(end) = trial_end_param(params, now)? else { return Ok(None) };
+    checked_trial_end(end, subscription["trial_start"].as_i64().unwrap_or(now))
+}
+
+/// `trial_end`, if given: `now`, or a Unix time after `now`.
+fn trial_end_param(params: &Params, now: i64) -> Result<Option<i64>, ApiError> {
+    match params.str("trial_end")? {
+        None => Ok(None),
+        Some("now") => Ok(Some(now)),
+        Some(_) => match params.int("trial_end")? {
+            Some(end) if end > now => Ok(Some(end)),
+            _ => Err(ApiError::invalid_param("trial_end", "Invalid timestamp: must be an integer Unix timestamp in the future.")),
         },
-    };
-    let start = subscription["trial_start"].as_i64().unwrap_or(now);
+    }
+}
+
+/// A trial from `start` to `end`, refused if longer than Stripe's longest.
+fn checked_trial_end(end: i64, start: i64) -> Result<Option<i64>, ApiError> {
     if end - start > MAX_TRIAL_DAYS * 86_400 {
         return Err(ApiError::invalid_param(
             "trial_end",
