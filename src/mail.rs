@@ -192,14 +192,20 @@ impl Mailer {
                 Err(Sent::Nowhere("the renewal was paid, or the subscription ended, meanwhile"))
             });
         }
-        if let Some(subscription) = message.kind.strip_prefix(TRIAL_ENDING) {
+        if let Some(about) = message.kind.strip_prefix(TRIAL_ENDING) {
             // Read as it goes out: a trial ended already, or set to end with nothing
-            // charged, has nothing to warn of.
+            // charged, has nothing to warn of; one whose end moved is told of its new end
+            // by a message of its own. (Messages queued before the end was in the kind
+            // name the subscription alone.)
+            let (subscription, end) = about.split_once('.').map_or((about, None), |(id, end)| (id, end.parse::<i64>().ok()));
             return Ok(match state.store.subscription(subscription).await? {
-                Some(record) if record.state.status == "trialing" && record.state.renews() => {
-                    Ok((order, Detail::Subscription(Box::new(record))))
+                Some(record) if record.state.status != "trialing" || !record.state.renews() => {
+                    Err(Sent::Nowhere("the trial ended, or ends with nothing charged"))
                 }
-                Some(_) => Err(Sent::Nowhere("the trial ended, or ends with nothing charged")),
+                Some(record) if end.is_some() && record.state.current_period_end != end => {
+                    Err(Sent::Nowhere("the trial's end moved: its new end is told instead"))
+                }
+                Some(record) => Ok((order, Detail::Subscription(Box::new(record)))),
                 None => Err(Sent::Never("the subscription is gone".into())),
             });
         }

@@ -270,7 +270,7 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
     store.order_for_invoice("in_2").await.unwrap();
     assert!(store.subscribed_before("acct_1", "beans").await.unwrap());
     store.queue_renewal_failed("sub_1", "in_3", 9).await.unwrap();
-    store.queue_trial_ending("sub_1", 9).await.unwrap();
+    store.queue_trial_ending("sub_1", 1_000, 9).await.unwrap();
     store.subscription("sub_1").await.unwrap();
     store.subscriptions_page(None, 50).await.unwrap();
     store.subscriptions_page(Some((8, "sub_1".into())), 50).await.unwrap();

@@ -1420,7 +1420,7 @@ async fn a_free_trial_charges_nothing_until_it_ends_and_is_offered_once() {
     shop.delivered("customer.subscription.trial_will_end").await;
     let first_order = first.id.clone();
     let told = shop.sent_to_subscriber(&first_order, "trial_ending.").await;
-    assert_eq!(told, [format!("trial_ending.{}", trial.id)]);
+    assert_eq!(told, [format!("trial_ending.{}.{end}", trial.id)]);
     let email = support::readable(&shop.written_email(&first_order, &told[0]).expect("the email, written to MAIL_DIR"));
     let ends = shown_date(end);
     assert!(email.contains(&format!("Subject: Your free trial ends on {ends}")), "{email}");
@@ -1462,8 +1462,10 @@ async fn a_free_trial_charges_nothing_until_it_ends_and_is_offered_once() {
 /// shop is still making the subscription and its order, so that word finds nothing to
 /// go with (here it reaches the shop only afterwards, as Stripe may send an event
 /// twice). The trial's order queues the reminder itself: the subscriber gets it once.
+/// The merchant then gives a longer trial (the Dashboard's new `trial_end`): its new end
+/// is told three days before it, once more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_free_trial_of_two_days_is_reminded_once() {
+async fn a_free_trial_of_two_days_is_reminded_once_and_again_of_a_later_end() {
     let (shop, _catalog) = shop_with_catalog("trial_days = 14", "trial_days = 2").await;
     shop.sign_up("short-trial@example.com").await;
     let (status, cart) = shop.add("tea-club").await;
@@ -1473,11 +1475,11 @@ async fn a_free_trial_of_two_days_is_reminded_once() {
     let (trial, order) = shop.starts_the_trial("pm_card_visa").await;
     let order = order.as_str();
 
+    let end = trial.state.current_period_end.expect("the trial's end");
     let told = shop.sent_to_subscriber(order, "trial_ending.").await;
-    assert_eq!(told, [format!("trial_ending.{}", trial.id)]);
+    assert_eq!(told, [format!("trial_ending.{}.{end}", trial.id)]);
     let email = support::readable(&shop.written_email(order, &told[0]).expect("the email, written to MAIL_DIR"));
-    let ends = shown_date(trial.state.current_period_end.expect("the trial's end"));
-    assert!(email.contains(&format!("Subject: Your free trial ends on {ends}")), "{email}");
+    assert!(email.contains(&format!("Subject: Your free trial ends on {}", shown_date(end))), "{email}");
 
     // Stripe's word, delivered now, sends nothing more.
     shop.control("webhook_endpoints", endpoint).await;
@@ -1488,6 +1490,20 @@ async fn a_free_trial_of_two_days_is_reminded_once() {
     shop.delivered("customer.subscription.trial_will_end").await;
     let outbox = shop.store.outbox_for(order).await.unwrap();
     assert_eq!(outbox.iter().filter(|m| m.kind.starts_with("trial_ending.")).count(), 1, "{outbox:?}");
+
+    let later = end + 8 * 86_400;
+    shop.stripe(Method::POST, &format!("/v1/subscriptions/{}", trial.id), &[("trial_end", &later.to_string())]).await;
+    shop.advance_clock(7).await;
+    let again = format!("trial_ending.{}.{later}", trial.id);
+    let outbox = support::poll_until(
+        100,
+        || async { shop.store.outbox_for(order).await.unwrap() },
+        |messages: &Vec<storefront::store::OutboxEntry>| messages.iter().any(|m| m.kind == again && m.status != "waiting"),
+    )
+    .await;
+    assert!(outbox.iter().any(|m| m.kind == again && m.status == "sent"), "{outbox:?}");
+    let email = support::readable(&shop.written_email(order, &again).expect("the email, written to MAIL_DIR"));
+    assert!(email.contains(&format!("Subject: Your free trial ends on {}", shown_date(later))), "{email}");
 }
 
 /// The merchant ends a free trial early from the Dashboard (`trial_end=now`): Stripe

@@ -133,7 +133,8 @@ const FROM: &str = "FROM subscriptions s JOIN accounts a ON a.id = s.account_id"
 pub const RENEWAL_FAILED: &str = "renewal_failed.";
 
 /// The kind of the outbox's message telling a subscriber that a free trial ends soon,
-/// and what is charged then: `trial_ending.{sub_…}`.
+/// and what is charged then: `trial_ending.{sub_…}.{trial_end}`. A trial whose end the
+/// merchant moves is reminded again of its new end.
 pub const TRIAL_ENDING: &str = "trial_ending.";
 
 /// The kind of the outbox's message telling a subscriber that a subscription has ended
@@ -145,9 +146,9 @@ pub const SUBSCRIPTION_ENDED: &str = "subscription_ended.";
 const TRIAL_ENDING_NOTICE_SECS: i64 = 3 * 86_400;
 
 /// The outbox's message (kind, body) telling a subscriber that `subscription_id`'s free
-/// trial ends soon; what it says is read when it is sent.
-fn trial_ending_note(subscription_id: &str) -> (String, String) {
-    (format!("{TRIAL_ENDING}{subscription_id}"), format!("The free trial of subscription {subscription_id} ends soon."))
+/// trial ends at `trial_end`; what it says is read when it is sent.
+fn trial_ending_note(subscription_id: &str, trial_end: i64) -> (String, String) {
+    (format!("{TRIAL_ENDING}{subscription_id}.{trial_end}"), format!("The free trial of subscription {subscription_id} ends soon."))
 }
 
 /// The account's live subscriptions whose renewals are charged to a card set on them
@@ -278,8 +279,11 @@ fn paid_invoice(tx: &mut Tx<'_>, invoice: &PaidInvoice, now: i64) -> Result<Invo
     // this order (which its emails go with) was made, so that word found nothing to
     // queue. It is queued here instead, once (the same kind as the event's).
     let trial_end: Option<i64> = row.get("current_period_end")?;
-    if first && row.get::<String>("status")? == "trialing" && trial_end.is_some_and(|end| end - now <= TRIAL_ENDING_NOTICE_SECS) {
-        let (kind, body) = trial_ending_note(&invoice.subscription_id);
+    if first
+        && row.get::<String>("status")? == "trialing"
+        && let Some(end) = trial_end.filter(|end| end - now <= TRIAL_ENDING_NOTICE_SECS)
+    {
+        let (kind, body) = trial_ending_note(&invoice.subscription_id, end);
         tx.execute(
             "INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
             &[&order_id, &kind, &body, &now],
@@ -563,13 +567,13 @@ impl Store {
         self.queue_subscription_note(subscription_id, kind, body, now).await
     }
 
-    /// Queues the email that tells a subscriber their free trial ends soon (Stripe's
-    /// `customer.subscription.trial_will_end`), once per subscription, as
-    /// [`Store::queue_renewal_failed`] does. What it says is read when it is sent. (A
-    /// trial short enough for Stripe to say so before its first order was recorded has
-    /// it queued with that order.)
-    pub async fn queue_trial_ending(&self, subscription_id: &str, now: i64) -> Result<bool, StoreError> {
-        let (kind, body) = trial_ending_note(subscription_id);
+    /// Queues the email that tells a subscriber their free trial ends soon, at
+    /// `trial_end` (Stripe's `customer.subscription.trial_will_end`), once per
+    /// subscription and end, as [`Store::queue_renewal_failed`] does. What it says is
+    /// read when it is sent. (A trial short enough for Stripe to say so before its first
+    /// order was recorded has it queued with that order.)
+    pub async fn queue_trial_ending(&self, subscription_id: &str, trial_end: i64, now: i64) -> Result<bool, StoreError> {
+        let (kind, body) = trial_ending_note(subscription_id, trial_end);
         self.queue_subscription_note(subscription_id, kind, body, now).await
     }
 

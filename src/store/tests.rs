@@ -753,14 +753,14 @@ async fn a_short_free_trials_first_order_queues_its_reminder() {
             };
             let with_the_order = queued().await;
             // Stripe's word, when it comes after the order, queues it once.
-            assert!(store.queue_trial_ending(id, now + 1).await.unwrap());
+            assert!(store.queue_trial_ending(id, now + days * 86_400 - 1, now + 1).await.unwrap());
             kinds.push((with_the_order, queued().await));
         }
         let (short, long) = (&kinds[0], &kinds[1]);
-        assert_eq!(short.0, ["order_confirmation", "trial_ending.sub_short"]);
+        assert_eq!(short.0, ["order_confirmation".to_owned(), format!("trial_ending.sub_short.{}", now + 3 * 86_400 - 1)]);
         assert_eq!(short.1, short.0, "queued once");
         assert_eq!(long.0, ["order_confirmation"]);
-        assert_eq!(long.1, ["order_confirmation", "trial_ending.sub_long"]);
+        assert_eq!(long.1, ["order_confirmation".to_owned(), format!("trial_ending.sub_long.{}", now + 14 * 86_400 - 1)]);
     }
 }
 

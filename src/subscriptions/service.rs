@@ -702,7 +702,10 @@ pub async fn on_event(state: &AppState, event_type: &str, object: &serde_json::V
     }
     // A free trial ends in three days: the subscriber is told when, and what is charged
     // then (once; whether it still will be is read again as the email goes out).
-    if event_type == "customer.subscription.trial_will_end" && state.store.queue_trial_ending(id.as_str(), session::now()).await? {
+    if event_type == "customer.subscription.trial_will_end"
+        && let Some(trial_end) = object["trial_end"].as_i64()
+        && state.store.queue_trial_ending(id.as_str(), trial_end, session::now()).await?
+    {
         return Ok("subscription updated; the subscriber is told the trial ends soon");
     }
     // Ended (at the period's end the subscriber chose, by the merchant, or after
