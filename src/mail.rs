@@ -212,7 +212,7 @@ impl Mailer {
         if let Some(subscription) = message.kind.strip_prefix(SUBSCRIPTION_ENDED) {
             return Ok(match state.store.subscription(subscription).await? {
                 Some(record) if record.state.status == "canceled" => Ok((order, Detail::Subscription(Box::new(record)))),
-                Some(_) => Err(Sent::Never("the subscription has not ended".into())),
+                Some(_) => Err(Sent::Nowhere("the subscription has not ended")),
                 None => Err(Sent::Never("the subscription is gone".into())),
             });
         }
