@@ -1504,6 +1504,8 @@ async fn a_free_trial_of_two_days_is_reminded_once_and_again_of_a_later_end() {
     assert!(outbox.iter().any(|m| m.kind == again && m.status == "sent"), "{outbox:?}");
     let email = support::readable(&shop.written_email(order, &again).expect("the email, written to MAIL_DIR"));
     assert!(email.contains(&format!("Subject: Your free trial ends on {}", shown_date(later))), "{email}");
+    let account = shop.page("/account").await;
+    assert!(account.contains(&format!("First charge on {}", shown_date(later))), "the new end: {account}");
 }
 
 /// The merchant ends a free trial early from the Dashboard (`trial_end=now`): Stripe
