@@ -328,6 +328,13 @@ test('every object and event the flow produces type-checks against the SDK at ev
   keep('Stripe.ApiList<Stripe.Invoice>', 'invoices of a renewed subscription', await api('GET', '/v1/invoices', { subscription: subscription.id, expand: ['data.payments'] }));
   const overdue = await api('GET', `/v1/subscriptions/${failing.subscription.id}`);
   keep('Stripe.Subscription', 'subscription past_due', overdue);
+  const retrying = await api('GET', `/v1/invoices/${overdue.latest_invoice}`);
+  assert.equal(typeof retrying.next_payment_attempt, 'number', 'a retry is scheduled');
+  keep('Stripe.Invoice', 'renewal invoice declined, a retry scheduled', retrying);
+  // The trial ended now had no card: two weeks of retries later, Stripe ended it.
+  const unpaid = await api('GET', `/v1/subscriptions/${trial.id}`, { expand: ['latest_invoice'] });
+  assert.equal(unpaid.cancellation_details.reason, 'payment_failed');
+  keep('Stripe.Subscription', 'subscription ended after its retries (expanded invoice, open)', unpaid);
   const expired = await api('GET', `/v1/subscriptions/${refused.subscription.id}`, { expand: ['latest_invoice'] });
   assert.equal(expired.status, 'incomplete_expired', 'its first invoice unpaid for 23 hours');
   keep('Stripe.Subscription', 'subscription incomplete_expired (expanded invoice, void)', expired);

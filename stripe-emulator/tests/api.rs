@@ -2211,13 +2211,9 @@ async fn a_first_payment_still_processing_keeps_the_subscription_waiting() {
 async fn the_clock_renews_subscriptions_and_a_card_that_declines_after_attaching_makes_one_past_due() {
     let stripe = emulator().await;
     let (renewing, _, _) = subscribe(&stripe, "pm_card_visa").await;
-    let (failing, _, _) = subscribe(&stripe, "pm_card_visa").await;
+    let failing = renewing_with(&stripe, "pm_card_chargeCustomerFail").await;
     let customer = failing["customer"].as_str().unwrap();
-    let card = stripe.post("/v1/payment_methods/pm_card_chargeCustomerFail/attach", &[("customer", customer)]).await.body;
     let failing_id = failing["id"].as_str().unwrap();
-    let updated =
-        stripe.post(&format!("/v1/subscriptions/{failing_id}"), &[("default_payment_method", card["id"].as_str().unwrap())]).await;
-    assert_eq!(updated.status, 200, "{}", updated.body);
 
     stripe.control("/_emulator/clock", json!({ "advance_seconds": 32 * 86_400 })).await;
     let id = renewing["id"].as_str().unwrap();
@@ -2241,7 +2237,8 @@ async fn the_clock_renews_subscriptions_and_a_card_that_declines_after_attaching
 
     // The customer pays the open invoice with another card: declined by the same card
     // again, refused for another customer's card, then paid, and the subscription is
-    // active.
+    // active. Attempts made by hand after the first do not count (only automatic
+    // retries do).
     let pay = format!("/v1/invoices/{}/pay", past_due["latest_invoice"]["id"].as_str().unwrap());
     let declined = stripe.post(&pay, &[]).await;
     assert_eq!((declined.status, declined.body["error"]["code"].as_str()), (402, Some("card_declined")), "{}", declined.body);
@@ -2253,7 +2250,7 @@ async fn the_clock_renews_subscriptions_and_a_card_that_declines_after_attaching
     let paid = stripe.post(&pay, &[("payment_method", good["id"].as_str().unwrap())]).await;
     assert_eq!(
         (paid.status, paid.body["status"].as_str(), paid.body["attempt_count"].as_i64()),
-        (200, Some("paid"), Some(3)),
+        (200, Some("paid"), Some(1)),
         "{}",
         paid.body
     );
@@ -2265,6 +2262,115 @@ async fn the_clock_renews_subscriptions_and_a_card_that_declines_after_attaching
     );
     let again = stripe.post(&pay, &[]).await;
     assert_eq!((again.status, again.body["error"]["message"].as_str()), (400, Some("Invoice is already paid")));
+}
+
+/// A customer subscribed with a Visa whose subscription's renewals are then charged to
+/// `card` (a test card's PaymentMethod, attached to the customer): the subscription.
+async fn renewing_with(stripe: &Stripe, card: &str) -> Value {
+    let (subscription, _, _) = subscribe(stripe, "pm_card_visa").await;
+    let customer = subscription["customer"].as_str().unwrap();
+    let card = stripe.post(&format!("/v1/payment_methods/{card}/attach"), &[("customer", customer)]).await.body;
+    let path = format!("/v1/subscriptions/{}", subscription["id"].as_str().unwrap());
+    let updated = stripe.post(&path, &[("default_payment_method", card["id"].as_str().unwrap())]).await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    updated.body
+}
+
+/// `subscription` (an id) with its latest invoice expanded.
+async fn with_latest_invoice(stripe: &Stripe, subscription: &str) -> Value {
+    stripe.get(&format!("/v1/subscriptions/{subscription}?expand[]=latest_invoice")).await.body
+}
+
+#[tokio::test]
+async fn a_renewal_that_keeps_failing_is_retried_eight_times_in_two_weeks_then_ends_the_subscription() {
+    let stripe = emulator().await;
+    let subscription = renewing_with(&stripe, "pm_card_chargeCustomerFail").await;
+    let id = subscription["id"].as_str().unwrap();
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 32 * 86_400 })).await;
+    let past_due = with_latest_invoice(&stripe, id).await;
+    let invoice = &past_due["latest_invoice"];
+    let first_at = invoice["status_transitions"]["finalized_at"].as_i64().unwrap();
+    let step = 14 * 86_400 / 8;
+    assert_eq!(
+        (past_due["status"].as_str(), invoice["attempt_count"].as_i64(), invoice["next_payment_attempt"].as_i64()),
+        (Some("past_due"), Some(1), Some(first_at + step))
+    );
+    let failures = || async { stripe.event_types().await.iter().filter(|kind| *kind == "invoice.payment_failed").count() };
+    assert_eq!(failures().await, 1);
+
+    // A week on: four retries, each declined and told; the next one scheduled.
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 7 * 86_400 })).await;
+    let retrying = with_latest_invoice(&stripe, id).await;
+    let invoice = &retrying["latest_invoice"];
+    assert_eq!(
+        (retrying["status"].as_str(), invoice["attempt_count"].as_i64(), invoice["next_payment_attempt"].as_i64()),
+        (Some("past_due"), Some(5), Some(first_at + 5 * step))
+    );
+    assert_eq!(failures().await, 5);
+
+    // Two weeks after the first attempt, the last retry fails too: Stripe's default ends
+    // the subscription, and leaves the invoice open with nothing more to come.
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 7 * 86_400 })).await;
+    let ended = with_latest_invoice(&stripe, id).await;
+    let invoice = &ended["latest_invoice"];
+    assert_eq!(
+        (ended["status"].as_str(), ended["cancellation_details"]["reason"].as_str(), ended["ended_at"].is_i64()),
+        (Some("canceled"), Some("payment_failed"), true)
+    );
+    assert_eq!(
+        (invoice["status"].as_str(), invoice["attempt_count"].as_i64(), &invoice["next_payment_attempt"], &invoice["auto_advance"]),
+        (Some("open"), Some(9), &Value::Null, &json!(false))
+    );
+    assert_eq!(failures().await, 9);
+    let types = stripe.event_types().await;
+    assert_eq!(types.last().map(String::as_str), Some("customer.subscription.deleted"));
+    // Nothing more is attempted, and no further period is billed.
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 40 * 86_400 })).await;
+    assert_eq!(stripe.event_types().await, types);
+}
+
+#[tokio::test]
+async fn a_retry_charges_the_card_the_customer_has_set_since() {
+    let stripe = emulator().await;
+    let subscription = renewing_with(&stripe, "pm_card_chargeCustomerFail").await;
+    let (id, customer) = (subscription["id"].as_str().unwrap(), subscription["customer"].as_str().unwrap());
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 32 * 86_400 })).await;
+    // The first retry is declined by the same card.
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 2 * 86_400 })).await;
+    let declined = with_latest_invoice(&stripe, id).await;
+    assert_eq!((declined["status"].as_str(), declined["latest_invoice"]["attempt_count"].as_i64()), (Some("past_due"), Some(2)));
+    // The customer sets another card for the renewals: the next retry charges it.
+    let good = stripe.post("/v1/payment_methods/pm_card_visa/attach", &[("customer", customer)]).await.body;
+    let path = format!("/v1/subscriptions/{id}");
+    assert_eq!(stripe.post(&path, &[("default_payment_method", good["id"].as_str().unwrap())]).await.status, 200);
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 2 * 86_400 })).await;
+    let paid = with_latest_invoice(&stripe, id).await;
+    let invoice = &paid["latest_invoice"];
+    assert_eq!(
+        (paid["status"].as_str(), invoice["status"].as_str(), invoice["attempt_count"].as_i64(), &invoice["next_payment_attempt"]),
+        (Some("active"), Some("paid"), Some(3), &Value::Null)
+    );
+    assert_eq!(stripe.event_types().await.iter().filter(|kind| *kind == "invoice.paid").count(), 2, "the first invoice and the retry");
+}
+
+#[tokio::test]
+async fn a_card_declined_for_good_is_not_charged_again_and_the_subscription_still_ends() {
+    let stripe = emulator().await;
+    let subscription = renewing_with(&stripe, "pm_card_chargeDeclinedLostCard").await;
+    let id = subscription["id"].as_str().unwrap();
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 32 * 86_400 })).await;
+    let past_due = with_latest_invoice(&stripe, id).await;
+    assert_eq!(past_due["status"], "past_due");
+    let charges = || async { stripe.get("/v1/charges?limit=100").await.body["data"].as_array().unwrap().len() };
+    let charged = charges().await;
+    // The retries come and are counted, but the lost card is not tried again.
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 15 * 86_400 })).await;
+    assert_eq!(charges().await, charged);
+    let ended = with_latest_invoice(&stripe, id).await;
+    assert_eq!(
+        (ended["status"].as_str(), ended["cancellation_details"]["reason"].as_str(), ended["latest_invoice"]["attempt_count"].as_i64()),
+        (Some("canceled"), Some("payment_failed"), Some(9))
+    );
 }
 
 #[tokio::test]

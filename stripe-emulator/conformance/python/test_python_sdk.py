@@ -325,6 +325,22 @@ class PythonSdk(unittest.TestCase):
         told = self.stripe.v1.events.list(params={"type": "customer.subscription.trial_will_end"})
         self.assertIn(subscription.id, [event.data.object.id for event in told.data])
 
+    def test_an_invoice_left_unpaid_is_retried_for_two_weeks_then_ends_its_subscription(self):
+        subscription = self.subscribe("Tea of the month", 950, trial_period_days=14)
+        # The trial ended now, with no card to charge: the invoice waits, its retry scheduled.
+        ended = self.stripe.v1.subscriptions.update(subscription.id, params={"trial_end": "now", "expand": ["latest_invoice"]})
+        invoice = ended.latest_invoice
+        self.assertEqual((ended.status, invoice.status, invoice.attempt_count), ("past_due", "open", 1))
+        self.assertEqual(invoice.next_payment_attempt, invoice.status_transitions.finalized_at + 14 * 86_400 // 8)
+
+        self.control("/_emulator/clock", {"advance_seconds": 15 * 86_400})
+        canceled = self.stripe.v1.subscriptions.retrieve(subscription.id, params={"expand": ["latest_invoice"]})
+        self.assertEqual((canceled.status, canceled.cancellation_details.reason), ("canceled", "payment_failed"))
+        invoice = canceled.latest_invoice
+        self.assertEqual((invoice.status, invoice.attempt_count, invoice.next_payment_attempt), ("open", 9, None))
+        told = self.stripe.v1.events.list(params={"type": "customer.subscription.deleted"})
+        self.assertIn(subscription.id, [event.data.object.id for event in told.data])
+
 
 if __name__ == "__main__":
     unittest.main()

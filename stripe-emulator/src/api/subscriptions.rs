@@ -503,8 +503,7 @@ pub fn intent_succeeded(ctx: &mut Ctx<'_>, intent: &Value) {
     invoice["status"] = json!("paid");
     invoice["amount_paid"] = amount.clone();
     invoice["amount_remaining"] = json!(0);
-    invoice["attempted"] = json!(true);
-    invoice["attempt_count"] = json!(invoice["attempt_count"].as_i64().unwrap_or(0) + 1);
+    count_first_attempt(&mut invoice);
     invoice["auto_advance"] = json!(false);
     invoice["next_payment_attempt"] = Value::Null;
     invoice["status_transitions"]["paid_at"] = json!(now);
@@ -552,13 +551,54 @@ pub fn setup_succeeded(ctx: &mut Ctx<'_>, intent: &Value) {
     }
 }
 
-/// An invoice's PaymentIntent failed: the attempt is recorded, and a renewal that
-/// cannot be charged makes its subscription `past_due`. (The first invoice's failure
-/// leaves the subscription `incomplete`: the shopper can try another method.)
+/// `attempt_count` as Stripe counts it, "from the perspective of the payment retry
+/// schedule": "any payment attempt counts as the first attempt, and subsequently only
+/// automatic retries increment the attempt count" (an automatic retry counts itself).
+fn count_first_attempt(invoice: &mut Value) {
+    invoice["attempted"] = json!(true);
+    if invoice["attempt_count"].as_i64().unwrap_or(0) == 0 {
+        invoice["attempt_count"] = json!(1);
+    }
+}
+
+/// Stripe's recommended Smart Retries policy, on by default for new accounts: up to 8
+/// retries within 2 weeks of an invoice's first failed charge. Stripe chooses each
+/// retry's time; the emulator spreads them evenly, the last two weeks after the first
+/// attempt, and says when the next is in the invoice's `next_payment_attempt`.
+const RETRIES: i64 = 8;
+const RETRY_WINDOW_SECS: i64 = 14 * 86_400;
+
+/// Decline codes that "Stripe doesn't retry" (hard declines: the issuer will never
+/// approve that card, as the card networks' "do not retry" category says). Retries
+/// stay scheduled, but are "only executed if a new payment method is obtained".
+const HARD_DECLINES: &[&str] = &[
+    "incorrect_number",
+    "lost_card",
+    "pickup_card",
+    "revocation_of_all_authorizations",
+    "revocation_of_authorization",
+    "stolen_card",
+    "stop_payment_order",
+];
+
+/// When automatic attempt `attempt + 1` of `invoice` comes, if one is left: none for a
+/// subscription's first invoice, which the customer pays on session (unpaid, the
+/// subscription expires instead).
+fn retry_at(invoice: &Value, attempt: i64) -> Option<i64> {
+    let first_at = invoice["status_transitions"]["finalized_at"].as_i64()?;
+    (invoice["billing_reason"] != "subscription_create" && attempt <= RETRIES).then(|| first_at + attempt * RETRY_WINDOW_SECS / RETRIES)
+}
+
+/// An invoice's PaymentIntent failed: the attempt is recorded (the first one schedules
+/// the automatic retries), and a renewal that cannot be charged makes its subscription
+/// `past_due`. (The first invoice's failure leaves the subscription `incomplete`: the
+/// shopper can try another method.)
 pub fn intent_failed(ctx: &mut Ctx<'_>, intent: &Value) {
     let Some(mut invoice) = invoice_of(ctx, intent) else { return };
-    invoice["attempted"] = json!(true);
-    invoice["attempt_count"] = json!(invoice["attempt_count"].as_i64().unwrap_or(0) + 1);
+    if invoice["attempt_count"].as_i64().unwrap_or(0) == 0 {
+        invoice["next_payment_attempt"] = json!(retry_at(&invoice, 1));
+    }
+    count_first_attempt(&mut invoice);
     ctx.account.put(invoice.clone());
     ctx.emit("invoice.payment_failed", &invoice, None);
     let Some(mut subscription) = subscription_of(ctx, &invoice) else { return };
@@ -865,6 +905,20 @@ fn end(ctx: &mut Ctx<'_>, mut subscription: Value, reason: &str, comment: Option
         subscription["cancellation_details"]["comment"] = json!(comment);
     }
     ctx.account.put(subscription.clone());
+    // "Upon subscription cancellation, Stripe will stop automatic collection of all
+    // finalized invoices": its open ones stay open, with no retry to come.
+    let id = subscription["id"].clone();
+    let open: Vec<Value> = ctx
+        .account
+        .list("invoice", |invoice| invoice["status"] == "open" && invoice["parent"]["subscription_details"]["subscription"] == id)
+        .into_iter()
+        .cloned()
+        .collect();
+    for mut invoice in open {
+        invoice["auto_advance"] = json!(false);
+        invoice["next_payment_attempt"] = Value::Null;
+        ctx.account.put(invoice);
+    }
     ctx.emit("customer.subscription.deleted", &subscription, None);
     subscription
 }
@@ -895,17 +949,62 @@ pub fn renew(ctx: &mut Ctx<'_>) {
     expire_incomplete(ctx);
     tell_trials_ending(ctx);
     let now = ctx.now();
+    // One thing at a time, the earliest first: a renewal that fails is retried before
+    // the next period comes, and may end the subscription before it.
     loop {
-        let due = ctx
+        let renewals = ctx
             .account
-            .list("subscription", |sub| {
-                ["active", "past_due", "trialing"].contains(&sub["status"].as_str().unwrap_or_default())
-                    && (renewal_due(sub, now) || resumes_at(sub).is_some_and(|at| at <= now))
-            })
-            .first()
-            .map(|sub| (*sub).clone());
-        let Some(subscription) = due else { break };
-        renew_one(ctx, subscription, "subscription_cycle", json!({}));
+            .list("subscription", |sub| ["active", "past_due", "trialing"].contains(&sub["status"].as_str().unwrap_or_default()))
+            .into_iter()
+            .filter_map(|sub| Some((due_at(sub, now)?, sub)));
+        let retries = ctx
+            .account
+            .list("invoice", |invoice| invoice["status"] == "open")
+            .into_iter()
+            .filter_map(|invoice| Some((invoice["next_payment_attempt"].as_i64().filter(|at| *at <= now)?, invoice)));
+        let Some((_, due)) = renewals.chain(retries).min_by_key(|(at, _)| *at) else { break };
+        let due = due.clone();
+        if due["object"] == "invoice" {
+            retry(ctx, due);
+        } else {
+            renew_one(ctx, due, "subscription_cycle", json!({}));
+        }
+    }
+}
+
+/// An automatic retry of `invoice`'s charge, at its `next_payment_attempt`: charged
+/// off session to its subscription's default method as it is now (a card the customer
+/// has set since is tried), unless that is the card the issuer declined for good or
+/// there is none. After the last one, an invoice still unpaid ends its subscription
+/// (`cancellation_details.reason` `payment_failed`): Stripe's default for "if all
+/// retries for a payment fail" ("the subscription will become `canceled` or `unpaid`
+/// depending on your subscriptions settings"); the invoice is left open.
+fn retry(ctx: &mut Ctx<'_>, mut invoice: Value) {
+    let attempt = invoice["attempt_count"].as_i64().unwrap_or(0) + 1;
+    invoice["attempt_count"] = json!(attempt);
+    invoice["next_payment_attempt"] = json!(retry_at(&invoice, attempt));
+    ctx.account.put(invoice.clone());
+    let Some(subscription) = subscription_of(ctx, &invoice) else { return };
+    let customer = ctx.account.get(subscription["customer"].as_str().unwrap_or_default()).cloned().unwrap_or(Value::Null);
+    let intent = intent_of(ctx, &invoice).filter(|intent| intent["status"] == "requires_payment_method");
+    if let Some(intent) = intent
+        && let Some(method) = default_method(ctx, &subscription, &customer)
+    {
+        let error = &intent["last_payment_error"];
+        let declined_for_good =
+            HARD_DECLINES.contains(&error["decline_code"].as_str().unwrap_or_default()) && error["payment_method"]["id"] == method["id"];
+        if !declined_for_good {
+            // A decline is the intent's outcome (and the invoice's, through its hooks).
+            let _ = intents::confirm(ctx, intent, method, Confirmation { off_session: true, error_on_requires_action: false });
+        }
+    }
+    let unpaid = ctx.account.get(invoice["id"].as_str().unwrap_or_default()).is_some_and(|invoice| invoice["status"] == "open");
+    let live = subscription_of(ctx, &invoice).filter(|sub| LIVE.contains(&sub["status"].as_str().unwrap_or_default()));
+    if unpaid
+        && attempt > RETRIES
+        && let Some(subscription) = live
+    {
+        end(ctx, subscription, "payment_failed", None);
     }
 }
 
@@ -944,6 +1043,16 @@ fn expire_incomplete(ctx: &mut Ctx<'_>) {
 /// Whether the subscription's period has ended, or its `cancel_at` come, by `now`.
 fn renewal_due(subscription: &Value, now: i64) -> bool {
     period_end(subscription).as_i64().is_some_and(|end| end <= now) || subscription["cancel_at"].as_i64().is_some_and(|at| at <= now)
+}
+
+/// When the subscription's next change came, if it has by `now`: its period's end, its
+/// `cancel_at`, or the end of its paused collection.
+fn due_at(subscription: &Value, now: i64) -> Option<i64> {
+    [period_end(subscription).as_i64(), subscription["cancel_at"].as_i64(), resumes_at(subscription)]
+        .into_iter()
+        .flatten()
+        .filter(|at| *at <= now)
+        .min()
 }
 
 /// When its paused collection resumes, if it is paused until a date.
