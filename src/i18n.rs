@@ -290,6 +290,8 @@ catalogue! {
     mail_subscription_ended_subject: "Your subscription has ended", "Votre abonnement a pris fin";
     mail_subscription_ended_body: "Your subscription ({0}) has ended: nothing more will be charged for it. To have it again, subscribe from the shop.",
         "Votre abonnement ({0}) a pris fin : plus rien ne sera débité à ce titre. Pour le retrouver, abonnez-vous à nouveau depuis la boutique.";
+    mail_subscription_ended_unpaid_body: "Your subscription ({0}) has ended because its renewal could not be charged: nothing more will be charged for it. To have it again, subscribe from the shop.",
+        "Votre abonnement ({0}) a pris fin, car son renouvellement n'a pas pu être débité : plus rien ne sera débité à ce titre. Pour le retrouver, abonnez-vous à nouveau depuis la boutique.";
     mail_renewal_failed_subject: "Your subscription could not be renewed", "Votre abonnement n'a pas pu être renouvelé";
     mail_renewal_failed_body: "Your bank did not accept the payment for the renewal of your subscription ({0}). Nothing was charged: pay it from your account, where your bank can ask you to confirm it, or with another card.",
         "Votre banque n'a pas accepté le paiement du renouvellement de votre abonnement ({0}). Rien n'a été débité : payez-le depuis votre compte, où votre banque peut vous demander de le confirmer, ou avec une autre carte.";

@@ -302,7 +302,12 @@ impl Mailer {
             kind if kind.starts_with(SUBSCRIPTION_ENDED) => {
                 let Detail::Subscription(subscription) = detail else { return Err("the subscription is unknown".into()) };
                 let shop = format!("{}/", self.public_url);
-                let body = fill(t.mail_subscription_ended_body(), &[&subscribed_to(subscription, order)]);
+                // Stripe ended it after every retry of a renewal was declined: it says so.
+                let body = match subscription.state.cancellation_reason.as_deref() {
+                    Some("payment_failed") => t.mail_subscription_ended_unpaid_body(),
+                    _ => t.mail_subscription_ended_body(),
+                };
+                let body = fill(body, &[&subscribed_to(subscription, order)]);
                 let (text, html) = short_note(&body, &shop, t.back_to_shop());
                 (t.mail_subscription_ended_subject().to_owned(), text, html)
             }

@@ -223,6 +223,7 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
         collection_paused: false,
         collection_resumes_at: None,
         renewal_card: None,
+        cancellation_reason: None,
     };
     let terms = SubscriptionTerms {
         product_id: "beans".into(),

@@ -1186,6 +1186,35 @@ async fn a_quantity_whose_renewal_stripe_could_not_charge_is_refused() {
     assert_eq!(shop.stripe(Method::GET, &path, &[]).await["items"]["data"][0]["quantity"], 49);
 }
 
+/// Stripe retries a renewal it could not charge (its Smart Retries: eight times in two
+/// weeks, by default); when every retry is declined, it ends the subscription. The
+/// subscriber hears once that the renewal failed, however many retries fail, and once
+/// that the subscription has ended and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_never_paid_ends_the_subscription_and_the_subscriber_is_told_why() {
+    let shop = shop().await;
+    let (subscription, _, _) = shop.past_due("never-paid@example.com", "pm_card_chargeCustomerFail").await;
+    let id = subscription.id.as_str();
+    shop.advance_clock(15).await;
+    shop.delivered("customer.subscription.deleted").await;
+    let ended = support::poll_until(100, || shop.only_subscription(), |kept| kept.state.status == "canceled").await;
+    assert_eq!(ended.state.cancellation_reason.as_deref(), Some("payment_failed"));
+    let retried = shop.stripe(Method::GET, "/v1/events?type=invoice.payment_failed", &[]).await;
+    assert_eq!(retried["data"].as_array().unwrap().len(), 9, "the first attempt and eight retries");
+    let account = shop.page("/account").await;
+    assert!(account.contains("data-status=\"canceled\"") && !account.contains("data-testid=\"pay-overdue-form\""), "{account}");
+
+    let (orders, _) = shop.invoice_orders(id).await;
+    let first_order = orders.iter().flatten().next().expect("the first invoice's order").clone();
+    let told = shop.sent_to_subscriber(&first_order, "subscription_ended.").await;
+    assert_eq!(told, [format!("subscription_ended.{id}")]);
+    let email = support::readable(&shop.written_email(&first_order, &told[0]).expect("the email, written to MAIL_DIR"));
+    assert!(email.contains("Subject: Your subscription has ended"), "{email}");
+    assert!(email.contains("Your subscription (1 × Coffee beans, monthly) has ended because its renewal could not be charged"), "{email}");
+    support::wait_all_delivered(&shop.stripe).await;
+    assert_eq!(shop.sent_to_subscriber(&first_order, "renewal_failed.").await.len(), 1, "one email for the renewal, not one per retry");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overdue_renewal_paid_after_a_new_quantity_is_the_order_of_what_it_billed() {
     let shop = shop().await;

@@ -56,6 +56,10 @@ pub struct SubscriptionState {
     /// The card its renewals are charged to (Stripe's `default_payment_method`), if
     /// one is set on it.
     pub renewal_card: Option<String>,
+    /// Why it ended, once it has (Stripe's `cancellation_details.reason`):
+    /// `cancellation_requested`, `payment_failed` (its renewal was never paid),
+    /// `payment_disputed`.
+    pub cancellation_reason: Option<String>,
 }
 
 /// What the subscription's item bills, as Stripe reports it (the shopper may change
@@ -124,7 +128,7 @@ pub enum InvoiceEffect {
 
 const COLUMNS: &str = "s.id, s.account_id, a.email AS account_email, s.product_id, s.name, s.quantity, s.unit_amount, s.currency,
     s.billing_interval, s.interval_count, s.status, s.current_period_end, s.cancel_at_period_end, s.cancel_at, s.collection_paused,
-    s.collection_resumes_at, s.default_payment_method, s.first_invoice_id,
+    s.collection_resumes_at, s.default_payment_method, s.cancellation_reason, s.first_invoice_id,
     s.first_payment_intent_id, s.created_at";
 const FROM: &str = "FROM subscriptions s JOIN accounts a ON a.id = s.account_id";
 
@@ -195,6 +199,7 @@ fn record_from(row: &Row) -> Result<SubscriptionRecord, StoreError> {
             collection_paused: row.get::<i64>("collection_paused")? == 1,
             collection_resumes_at: row.get("collection_resumes_at")?,
             renewal_card: row.get("default_payment_method")?,
+            cancellation_reason: row.get("cancellation_reason")?,
         },
         first_invoice_id: row.get("first_invoice_id")?,
         first_payment_intent_id: row.get("first_payment_intent_id")?,
@@ -303,8 +308,8 @@ impl Store {
                 "INSERT INTO subscriptions (id, account_id, session_id, product_id, name, quantity, unit_amount, currency,
                      billing_interval, interval_count, status, current_period_end, cancel_at_period_end, cancel_at, collection_paused,
                      collection_resumes_at, first_invoice_id, first_payment_intent_id, email, locale, synced_at, created_at, updated_at,
-                     default_payment_method)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22, $23)
+                     default_payment_method, cancellation_reason)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22, $23, $24)
                  ON CONFLICT (id) DO NOTHING",
                 &[
                     &new.id,
@@ -330,6 +335,7 @@ impl Store {
                     &synced_at,
                     &now,
                     &new.state.renewal_card,
+                    &new.state.cancellation_reason,
                 ],
             )
             .map(drop)
@@ -354,7 +360,7 @@ impl Store {
             tx.execute(
                 "UPDATE subscriptions SET status = $1, current_period_end = $2, cancel_at_period_end = $3, synced_at = $4, updated_at = $5,
                      quantity = COALESCE($7, quantity), unit_amount = COALESCE($8, unit_amount), cancel_at = $9,
-                     collection_paused = $10, collection_resumes_at = $11, default_payment_method = $12
+                     collection_paused = $10, collection_resumes_at = $11, default_payment_method = $12, cancellation_reason = $13
                  WHERE id = $6 AND synced_at <= $4",
                 &[
                     &state.status,
@@ -369,6 +375,7 @@ impl Store {
                     &i64::from(state.collection_paused),
                     &state.collection_resumes_at,
                     &state.renewal_card,
+                    &state.cancellation_reason,
                 ],
             )?;
             Ok(tx.scalar::<i64>("SELECT 1 FROM subscriptions WHERE id = $1", &[&id])?.is_some())
@@ -555,7 +562,6 @@ impl Store {
         .await
     }
 
-    /// The order a paid invoice became, if it did.
     /// Queues the email that tells a subscriber a renewal (`invoice_id`) could not be
     /// charged, once per invoice (Stripe may retry it, and says so each time), with the
     /// subscription's first order: the order its emails go with (the subscriber's
@@ -610,6 +616,7 @@ impl Store {
         .await
     }
 
+    /// The order a paid invoice became, if it did.
     pub async fn order_for_invoice(&self, invoice_id: &str) -> Result<Option<String>, StoreError> {
         let invoice_id = invoice_id.to_owned();
         self.read(move |tx| tx.scalar("SELECT id FROM orders WHERE invoice_id = $1", &[&invoice_id])).await

@@ -555,6 +555,7 @@ fn new_subscription(id: &str, account: &str, session: &str) -> NewSubscription {
             collection_paused: false,
             collection_resumes_at: None,
             renewal_card: None,
+            cancellation_reason: None,
         },
     }
 }
@@ -598,6 +599,7 @@ async fn an_accounts_open_subscription_is_its_live_one_first() {
             collection_paused: false,
             collection_resumes_at: None,
             renewal_card: None,
+            cancellation_reason: None,
         };
         assert_eq!(open().await, None);
         store.insert_subscription(new_subscription("sub_waiting", "acct", "sess"), 10, 1).await.unwrap();
@@ -631,6 +633,7 @@ async fn the_newest_read_of_a_subscription_wins_and_each_paid_invoice_is_one_ord
             collection_paused: false,
             collection_resumes_at: None,
             renewal_card: None,
+            cancellation_reason: None,
         };
         let item = |quantity, unit_amount| ItemTerms { quantity, unit_amount };
         // A read sent at 30 is answered before one sent at 20: the one sent at 30 stays.
@@ -676,9 +679,10 @@ async fn the_newest_read_of_a_subscription_wins_and_each_paid_invoice_is_one_ord
         assert!(!SubscriptionState { cancel_at: Some(3_000), ..with_card.clone() }.renews());
         assert!(SubscriptionState { cancel_at: Some(3_001), ..with_card.clone() }.renews(), "an end after the renewal");
         assert!(!SubscriptionState { status: "canceled".into(), ..with_card.clone() }.renews());
-        let ended = SubscriptionState { status: "canceled".into(), ..with_card };
-        assert!(store.sync_subscription("sub_1", ended, ItemTerms::default(), 39, 3).await.unwrap());
+        let ended = SubscriptionState { status: "canceled".into(), cancellation_reason: Some("payment_failed".into()), ..with_card };
+        assert!(store.sync_subscription("sub_1", ended.clone(), ItemTerms::default(), 39, 3).await.unwrap());
         assert!(live_with().await.is_empty(), "an ended subscription's card is free");
+        assert_eq!(store.subscription("sub_1").await.unwrap().unwrap().state, ended, "why it ended is kept");
 
         // The first invoice, reported many times at once (the reply, the result page, webhooks).
         let first = || PaidInvoice {

@@ -506,8 +506,19 @@ pub struct Subscription {
     /// Since 2025-03-31.basil the period is the items' (they share it).
     pub items: List<SubscriptionItem>,
     pub latest_invoice: Option<Expandable<Invoice>>,
+    /// Why it ended, or is set to end.
+    #[serde(default)]
+    pub cancellation_details: Option<CancellationDetails>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+}
+
+/// <https://docs.stripe.com/api/subscriptions/object#subscription_object-cancellation_details>
+#[derive(Debug, Clone, Deserialize)]
+pub struct CancellationDetails {
+    /// `cancellation_requested`, `payment_failed`, `payment_disputed`, … (`None`: no
+    /// reason, as for a first invoice left unpaid until it expired).
+    pub reason: Option<String>,
 }
 
 impl Subscription {

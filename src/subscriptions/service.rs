@@ -51,6 +51,7 @@ fn state_of(subscription: &Subscription) -> SubscriptionState {
         collection_paused: subscription.pause_collection.is_some(),
         collection_resumes_at: subscription.pause_collection.as_ref().and_then(|pause| pause.resumes_at),
         renewal_card: subscription.renewal_card().map(str::to_owned),
+        cancellation_reason: subscription.cancellation_details.as_ref().and_then(|details| details.reason.clone()),
     }
 }
 
