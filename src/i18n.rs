@@ -505,6 +505,7 @@ catalogue! {
     subscription_past_due: "Payment due: the last renewal could not be charged", "Paiement en retard : le dernier renouvellement n'a pas pu être débité";
     subscription_incomplete: "Waiting for the first payment", "En attente du premier paiement";
     subscription_canceled: "Canceled", "Résilié";
+    subscription_ended_unpaid: "Ended: its renewal could not be charged", "Résilié : son renouvellement n'a pas pu être débité";
     subscription_expired: "Expired", "Expiré";
     subscription_unpaid: "Unpaid", "Impayé";
     subscription_paused: "Paused", "Suspendu";

@@ -1203,6 +1203,7 @@ async fn a_renewal_never_paid_ends_the_subscription_and_the_subscriber_is_told_w
     assert_eq!(retried["data"].as_array().unwrap().len(), 9, "the first attempt and eight retries");
     let account = shop.page("/account").await;
     assert!(account.contains("data-status=\"canceled\"") && !account.contains("data-testid=\"pay-overdue-form\""), "{account}");
+    assert!(account.contains("Ended: its renewal could not be charged"), "{account}");
 
     let (orders, _) = shop.invoice_orders(id).await;
     let first_order = orders.iter().flatten().next().expect("the first invoice's order").clone();

@@ -51,6 +51,7 @@ pub async fn summary(state: &AppState, locale: Locale, account: Option<AccountRe
                 id: record.id,
                 pay_attempt: (record.state.status == "past_due").then(|| crate::session::random_id("overdue")),
                 status: record.state.status,
+                cancellation_reason: record.state.cancellation_reason,
                 period_end: record.state.current_period_end,
                 cancel_at_period_end: record.state.cancel_at_period_end,
                 ends_on: record.state.cancel_at.or(record.state.current_period_end.filter(|_| record.state.cancel_at_period_end)),

@@ -249,7 +249,10 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
                     <span class="price">{subscription.price.clone()}</span>
                     " "
                     <span class="status" data-testid="subscription-status" data-status=subscription.status.clone()>
-                        {t.subscription_status(&subscription.status)}
+                        {match (subscription.status.as_str(), subscription.cancellation_reason.as_deref()) {
+                            ("canceled", Some("payment_failed")) => t.subscription_ended_unpaid(),
+                            (status, _) => t.subscription_status(status),
+                        }}
                     </span>
                     " "
                     {period.map(|text| view! { <span class="period" data-testid="subscription-period">{text}</span> })}

@@ -13,6 +13,8 @@ pub struct AccountSubscription {
     pub price: String,
     /// Stripe's status (`active`, `past_due`, `incomplete`, `canceled`, …).
     pub status: String,
+    /// Why it ended, once it has (Stripe's `cancellation_details.reason`).
+    pub cancellation_reason: Option<String>,
     /// When the current period ends: the next renewal, or the end.
     pub period_end: Option<i64>,
     /// Set to end at the period's end: the shopper's choice, which they can undo.
