@@ -295,6 +295,8 @@ catalogue! {
     mail_renewal_failed_subject: "Your subscription could not be renewed", "Votre abonnement n'a pas pu être renouvelé";
     mail_renewal_failed_body: "Your bank did not accept the payment for the renewal of your subscription ({0}). Nothing was charged: pay it from your account, where your bank can ask you to confirm it, or with another card.",
         "Votre banque n'a pas accepté le paiement du renouvellement de votre abonnement ({0}). Rien n'a été débité : payez-le depuis votre compte, où votre banque peut vous demander de le confirmer, ou avec une autre carte.";
+    mail_renewal_failed_retry_body: "Your bank did not accept the payment for the renewal of your subscription ({0}). Nothing was charged. Your card will be tried again on {1}; to pay it now, go to your account, where your bank can ask you to confirm it, or use another card.",
+        "Votre banque n'a pas accepté le paiement du renouvellement de votre abonnement ({0}). Rien n'a été débité. Votre carte sera de nouveau présentée le {1} ; pour le payer dès maintenant, rendez-vous sur votre compte, où votre banque peut vous demander de le confirmer, ou utilisez une autre carte.";
     email_for_receipt: "Email for your receipt", "E-mail pour votre reçu";
     email_hint: "We send the order confirmation here.", "Nous y envoyons la confirmation de commande.";
     method_not_accepted: "This shop does not accept that payment method for this order. Choose another one and pay again.",
@@ -506,6 +508,7 @@ catalogue! {
     subscription_incomplete: "Waiting for the first payment", "En attente du premier paiement";
     subscription_canceled: "Canceled", "Résilié";
     subscription_ended_unpaid: "Ended: its renewal could not be charged", "Résilié : son renouvellement n'a pas pu être débité";
+    next_payment_attempt_on: "Next payment attempt on {0}", "Prochaine tentative de paiement le {0}";
     subscription_expired: "Expired", "Expiré";
     subscription_unpaid: "Unpaid", "Impayé";
     subscription_paused: "Paused", "Suspendu";

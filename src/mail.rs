@@ -184,12 +184,11 @@ impl Mailer {
         if let Some(about) = message.kind.strip_prefix(RENEWAL_FAILED) {
             // Paid meanwhile (from the account page, or Stripe's retry): nothing to say.
             let subscription = about.split('.').next().unwrap_or_default();
-            let unpaid =
-                state.store.subscription(subscription).await?.is_some_and(|s| matches!(s.state.status.as_str(), "past_due" | "unpaid"));
-            return Ok(if unpaid {
-                Ok((order, Detail::None))
-            } else {
-                Err(Sent::Nowhere("the renewal was paid, or the subscription ended, meanwhile"))
+            return Ok(match state.store.subscription(subscription).await? {
+                Some(record) if matches!(record.state.status.as_str(), "past_due" | "unpaid") => {
+                    Ok((order, Detail::Subscription(Box::new(record))))
+                }
+                _ => Err(Sent::Nowhere("the renewal was paid, or the subscription ended, meanwhile")),
             });
         }
         if let Some(about) = message.kind.strip_prefix(TRIAL_ENDING) {
@@ -283,10 +282,16 @@ impl Mailer {
                 (fill(t.mail_refund_subject(), &[&order.id]), text, html)
             }
             kind if kind.starts_with(RENEWAL_FAILED) => {
+                let Detail::Subscription(subscription) = detail else { return Err("the subscription is unknown".into()) };
                 let line = order.lines.first().ok_or("the subscription's order has no line")?;
                 let what = format!("{} × {}", line.quantity, line.name);
                 let account = format!("{}/account", self.public_url);
-                let (text, html) = short_note(&fill(t.mail_renewal_failed_body(), &[&what]), &account, t.your_account());
+                // When Stripe tries the card again by itself, if it will (and there is one).
+                let body = match subscription.state.next_payment_attempt.filter(|_| subscription.state.renewal_card.is_some()) {
+                    Some(at) => fill(t.mail_renewal_failed_retry_body(), &[&what, &locale.date(at)]),
+                    None => fill(t.mail_renewal_failed_body(), &[&what]),
+                };
+                let (text, html) = short_note(&body, &account, t.your_account());
                 (t.mail_renewal_failed_subject().to_owned(), text, html)
             }
             kind if kind.starts_with(TRIAL_ENDING) => {

@@ -789,6 +789,7 @@ async fn the_merchant_pages_through_every_subscription() {
                 collection_resumes_at: None,
                 renewal_card: None,
                 cancellation_reason: None,
+                next_payment_attempt: None,
             },
         };
         shop.store.insert_subscription(subscription, 0, start + n / 4).await.unwrap();

@@ -224,6 +224,7 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
         collection_resumes_at: None,
         renewal_card: None,
         cancellation_reason: None,
+        next_payment_attempt: None,
     };
     let terms = SubscriptionTerms {
         product_id: "beans".into(),

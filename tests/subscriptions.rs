@@ -497,6 +497,10 @@ async fn a_renewal_that_cannot_be_charged_shows_past_due_and_another_saved_card_
     let account = shop.page("/account").await;
     assert!(account.contains("data-status=\"past_due\""), "{account}");
     assert!(account.contains("the last renewal could not be charged"), "{account}");
+    // Stripe's next retry of it, as its invoice says.
+    let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{}?expand[]=latest_invoice", subscription.id), &[]).await;
+    let retry = shown_date(at_stripe["latest_invoice"]["next_payment_attempt"].as_i64().expect("a retry to come"));
+    assert!(account.contains(&format!("Next payment attempt on {retry}")), "{account}");
     let (orders, _) = shop.invoice_orders(&subscription.id).await;
     assert_eq!(orders.iter().filter(|order| order.is_some()).count(), 1, "only the paid invoice is an order");
     // The subscriber is told by email, with its first order's address, once.
@@ -505,7 +509,8 @@ async fn a_renewal_that_cannot_be_charged_shows_past_due_and_another_saved_card_
     assert_eq!(told.len(), 1, "{told:?}");
     let email = support::readable(&shop.written_email(&first_order, &told[0]).expect("the email, written to MAIL_DIR"));
     assert!(email.contains("Subject: Your subscription could not be renewed") && email.contains("1 × Coffee beans"), "{email}");
-    assert!(email.contains("pay it from your account, where your bank can ask you to confirm it") && email.contains("/account"), "{email}");
+    assert!(email.contains(&format!("Your card will be tried again on {retry}; to pay it now, go to your account")), "{email}");
+    assert!(email.contains("where your bank can ask you to confirm it") && email.contains("/account"), "{email}");
 
     // The account page offers to pay it with a saved card. The same card is declined
     // again, and a card that is not the shopper's is refused before Stripe is asked.

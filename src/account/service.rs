@@ -58,6 +58,7 @@ pub async fn summary(state: &AppState, locale: Locale, account: Option<AccountRe
                 payments_paused: record.state.collection_paused,
                 payments_resume_on: record.state.collection_resumes_at,
                 renews,
+                next_payment_attempt: record.state.next_payment_attempt.filter(|_| record.state.renewal_card.is_some()),
                 renewal_card: record.state.renewal_card,
             })
         })

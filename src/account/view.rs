@@ -159,7 +159,9 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
                 }),
             };
             let end = subscription.ends_on.map(|at| crate::i18n::fill(t.ends_on(), &[&locale.date(at)]));
-            let period: Vec<String> = [renewal, end].into_iter().flatten().collect();
+            // An overdue renewal Stripe will try to charge again by itself.
+            let retry = subscription.next_payment_attempt.map(|at| crate::i18n::fill(t.next_payment_attempt_on(), &[&locale.date(at)]));
+            let period: Vec<String> = [retry, renewal, end].into_iter().flatten().collect();
             let period = (changeable && !period.is_empty()).then(|| period.join(" · "));
             let overdue = subscription.pay_attempt.clone().map(|attempt| {
                 if saved.is_empty() {

@@ -60,6 +60,9 @@ pub struct SubscriptionState {
     /// `cancellation_requested`, `payment_failed` (its renewal was never paid),
     /// `payment_disputed`.
     pub cancellation_reason: Option<String>,
+    /// When Stripe next tries, by itself, to charge its latest invoice, unpaid (the
+    /// invoice's `next_payment_attempt`: a declined renewal's retries), if it will.
+    pub next_payment_attempt: Option<i64>,
 }
 
 /// What the subscription's item bills, as Stripe reports it (the shopper may change
@@ -128,7 +131,7 @@ pub enum InvoiceEffect {
 
 const COLUMNS: &str = "s.id, s.account_id, a.email AS account_email, s.product_id, s.name, s.quantity, s.unit_amount, s.currency,
     s.billing_interval, s.interval_count, s.status, s.current_period_end, s.cancel_at_period_end, s.cancel_at, s.collection_paused,
-    s.collection_resumes_at, s.default_payment_method, s.cancellation_reason, s.first_invoice_id,
+    s.collection_resumes_at, s.default_payment_method, s.cancellation_reason, s.next_payment_attempt, s.first_invoice_id,
     s.first_payment_intent_id, s.created_at";
 const FROM: &str = "FROM subscriptions s JOIN accounts a ON a.id = s.account_id";
 
@@ -200,6 +203,7 @@ fn record_from(row: &Row) -> Result<SubscriptionRecord, StoreError> {
             collection_resumes_at: row.get("collection_resumes_at")?,
             renewal_card: row.get("default_payment_method")?,
             cancellation_reason: row.get("cancellation_reason")?,
+            next_payment_attempt: row.get("next_payment_attempt")?,
         },
         first_invoice_id: row.get("first_invoice_id")?,
         first_payment_intent_id: row.get("first_payment_intent_id")?,
@@ -308,8 +312,9 @@ impl Store {
                 "INSERT INTO subscriptions (id, account_id, session_id, product_id, name, quantity, unit_amount, currency,
                      billing_interval, interval_count, status, current_period_end, cancel_at_period_end, cancel_at, collection_paused,
                      collection_resumes_at, first_invoice_id, first_payment_intent_id, email, locale, synced_at, created_at, updated_at,
-                     default_payment_method, cancellation_reason)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22, $23, $24)
+                     default_payment_method, cancellation_reason, next_payment_attempt)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22, $23, $24,
+                     $25)
                  ON CONFLICT (id) DO NOTHING",
                 &[
                     &new.id,
@@ -336,6 +341,7 @@ impl Store {
                     &now,
                     &new.state.renewal_card,
                     &new.state.cancellation_reason,
+                    &new.state.next_payment_attempt,
                 ],
             )
             .map(drop)
@@ -360,7 +366,8 @@ impl Store {
             tx.execute(
                 "UPDATE subscriptions SET status = $1, current_period_end = $2, cancel_at_period_end = $3, synced_at = $4, updated_at = $5,
                      quantity = COALESCE($7, quantity), unit_amount = COALESCE($8, unit_amount), cancel_at = $9,
-                     collection_paused = $10, collection_resumes_at = $11, default_payment_method = $12, cancellation_reason = $13
+                     collection_paused = $10, collection_resumes_at = $11, default_payment_method = $12, cancellation_reason = $13,
+                     next_payment_attempt = $14
                  WHERE id = $6 AND synced_at <= $4",
                 &[
                     &state.status,
@@ -376,6 +383,7 @@ impl Store {
                     &state.collection_resumes_at,
                     &state.renewal_card,
                     &state.cancellation_reason,
+                    &state.next_payment_attempt,
                 ],
             )?;
             Ok(tx.scalar::<i64>("SELECT 1 FROM subscriptions WHERE id = $1", &[&id])?.is_some())

@@ -556,6 +556,7 @@ fn new_subscription(id: &str, account: &str, session: &str) -> NewSubscription {
             collection_resumes_at: None,
             renewal_card: None,
             cancellation_reason: None,
+            next_payment_attempt: None,
         },
     }
 }
@@ -600,6 +601,7 @@ async fn an_accounts_open_subscription_is_its_live_one_first() {
             collection_resumes_at: None,
             renewal_card: None,
             cancellation_reason: None,
+            next_payment_attempt: None,
         };
         assert_eq!(open().await, None);
         store.insert_subscription(new_subscription("sub_waiting", "acct", "sess"), 10, 1).await.unwrap();
@@ -634,14 +636,17 @@ async fn the_newest_read_of_a_subscription_wins_and_each_paid_invoice_is_one_ord
             collection_resumes_at: None,
             renewal_card: None,
             cancellation_reason: None,
+            next_payment_attempt: None,
         };
         let item = |quantity, unit_amount| ItemTerms { quantity, unit_amount };
         // A read sent at 30 is answered before one sent at 20: the one sent at 30 stays.
         // So does what its item bills; a read that does not say keeps what was kept.
-        assert!(store.sync_subscription("sub_1", state("past_due", 3_000), item(Some(3), Some(1_500)), 30, 1).await.unwrap());
+        // (Overdue, with Stripe's next retry of it.)
+        let overdue = SubscriptionState { next_payment_attempt: Some(3_100), ..state("past_due", 3_000) };
+        assert!(store.sync_subscription("sub_1", overdue.clone(), item(Some(3), Some(1_500)), 30, 1).await.unwrap());
         assert!(store.sync_subscription("sub_1", state("active", 2_000), item(Some(5), Some(900)), 20, 2).await.unwrap());
         let kept = store.subscription("sub_1").await.unwrap().unwrap();
-        assert_eq!((kept.state, kept.terms.quantity, kept.terms.unit_amount), (state("past_due", 3_000), 3, 1_500));
+        assert_eq!((kept.state, kept.terms.quantity, kept.terms.unit_amount), (overdue, 3, 1_500));
         assert!(store.sync_subscription("sub_1", state("past_due", 3_000), ItemTerms::default(), 31, 3).await.unwrap());
         let kept = store.subscription("sub_1").await.unwrap().unwrap();
         assert_eq!((kept.terms.quantity, kept.terms.unit_amount), (3, 1_500));

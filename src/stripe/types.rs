@@ -574,6 +574,8 @@ pub struct Invoice {
     /// Present when expanded (`payments`).
     pub payments: Option<List<InvoicePayment>>,
     pub lines: List<InvoiceLine>,
+    /// When Stripe next tries to charge it by itself (its retries after a decline).
+    pub next_payment_attempt: Option<i64>,
 }
 
 impl Invoice {

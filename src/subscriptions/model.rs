@@ -27,6 +27,8 @@ pub struct AccountSubscription {
     pub payments_resume_on: Option<i64>,
     /// The saved card its renewals are charged to, if one is set on it.
     pub renewal_card: Option<String>,
+    /// When Stripe next tries by itself to charge an overdue renewal, if it will.
+    pub next_payment_attempt: Option<i64>,
     /// Whether a renewal is still to come (`SubscriptionState::renews`).
     pub renews: bool,
     /// For a `past_due` subscription, the nonce of the form that pays it: part of the

@@ -52,6 +52,10 @@ fn state_of(subscription: &Subscription) -> SubscriptionState {
         collection_resumes_at: subscription.pause_collection.as_ref().and_then(|pause| pause.resumes_at),
         renewal_card: subscription.renewal_card().map(str::to_owned),
         cancellation_reason: subscription.cancellation_details.as_ref().and_then(|details| details.reason.clone()),
+        next_payment_attempt: match &subscription.latest_invoice {
+            Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("open") => invoice.next_payment_attempt,
+            _ => None,
+        },
     }
 }
 
