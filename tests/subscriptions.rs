@@ -501,6 +501,8 @@ async fn a_renewal_that_cannot_be_charged_shows_past_due_and_another_saved_card_
     let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{}?expand[]=latest_invoice", subscription.id), &[]).await;
     let retry = shown_date(at_stripe["latest_invoice"]["next_payment_attempt"].as_i64().expect("a retry to come"));
     assert!(account.contains(&format!("Next payment attempt on {retry}")), "{account}");
+    let admin = support::admin_page(&format!("{}/admin/subscriptions", shop.base), ADMIN).await;
+    assert!(admin.contains(">past_due<") && admin.contains("next payment attempt "), "the merchant's list says it too: {admin}");
     let (orders, _) = shop.invoice_orders(&subscription.id).await;
     assert_eq!(orders.iter().filter(|order| order.is_some()).count(), 1, "only the paid invoice is an order");
     // The subscriber is told by email, with its first order's address, once.
@@ -1209,6 +1211,8 @@ async fn a_renewal_never_paid_ends_the_subscription_and_the_subscriber_is_told_w
     let account = shop.page("/account").await;
     assert!(account.contains("data-status=\"canceled\"") && !account.contains("data-testid=\"pay-overdue-form\""), "{account}");
     assert!(account.contains("Ended: its renewal could not be charged"), "{account}");
+    let admin = support::admin_page(&format!("{}/admin/subscriptions", shop.base), ADMIN).await;
+    assert!(admin.contains(">canceled<") && admin.contains("ended: payment_failed"), "the merchant's list says why: {admin}");
 
     let (orders, _) = shop.invoice_orders(id).await;
     let first_order = orders.iter().flatten().next().expect("the first invoice's order").clone();

@@ -198,7 +198,8 @@ fn paging<T>(base: &str, query: &[(&str, String)], after: bool, shown: &[T], las
 
 /// `GET /admin/subscriptions[?after=…]`: every subscription, newest first, a page at a
 /// time (`after` as for orders): the shopper, what and at what price, Stripe's status,
-/// the period's end and whether it ends then. Each paid invoice is an order of the list
+/// the period's end and whether it ends then, Stripe's next retry of an overdue renewal,
+/// and why one ended (Stripe's `cancellation_details.reason`). Each paid invoice is an order of the list
 /// above.
 pub async fn subscriptions(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
     if let Some(refused) = check(&state, &headers) {
@@ -241,7 +242,10 @@ pub async fn subscriptions(State(state): State<AppState>, headers: HeaderMap, Qu
                         (false, Some(at)) => Some(format!("cancels on {}", moment(at))),
                         (false, None) => None,
                     };
-                    [paused, ending].into_iter().flatten().collect::<Vec<_>>().join("; ")
+                    // Stripe's retries of an overdue renewal, and why one ended.
+                    let retry = state.next_payment_attempt.map(|at| format!("next payment attempt {}", moment(at)));
+                    let ended = state.cancellation_reason.as_ref().filter(|_| !state.is_live()).map(|why| format!("ended: {}", escape(why)));
+                    [paused, ending, retry, ended].into_iter().flatten().collect::<Vec<_>>().join("; ")
                 },
             )
         })
