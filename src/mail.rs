@@ -286,8 +286,8 @@ impl Mailer {
                 let line = order.lines.first().ok_or("the subscription's order has no line")?;
                 let what = format!("{} × {}", line.quantity, line.name);
                 let account = format!("{}/account", self.public_url);
-                // When Stripe tries the card again by itself, if it will (and there is one).
-                let body = match subscription.state.next_payment_attempt.filter(|_| subscription.state.renewal_card.is_some()) {
+                // When Stripe tries the card again by itself, if it still will.
+                let body = match subscription.state.next_retry(session::now()) {
                     Some(at) => fill(t.mail_renewal_failed_retry_body(), &[&what, &locale.date(at)]),
                     None => fill(t.mail_renewal_failed_body(), &[&what]),
                 };

@@ -44,6 +44,7 @@ pub async fn summary(state: &AppState, locale: Locale, account: Option<AccountRe
             };
             let total = crate::subscriptions::period_total(terms.unit_amount, terms.quantity, currency);
             let renews = record.state.renews();
+            let next_payment_attempt = record.state.next_retry(crate::session::now());
             Some(AccountSubscription {
                 price: crate::catalog::price_label(total, Some(recurring), locale),
                 name: terms.name.clone(),
@@ -58,7 +59,7 @@ pub async fn summary(state: &AppState, locale: Locale, account: Option<AccountRe
                 payments_paused: record.state.collection_paused,
                 payments_resume_on: record.state.collection_resumes_at,
                 renews,
-                next_payment_attempt: record.state.next_payment_attempt.filter(|_| record.state.renewal_card.is_some()),
+                next_payment_attempt,
                 renewal_card: record.state.renewal_card,
             })
         })

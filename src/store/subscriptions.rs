@@ -81,6 +81,13 @@ impl SubscriptionState {
         matches!(self.status.as_str(), "active" | "past_due" | "trialing")
     }
 
+    /// When Stripe will try, by itself, to charge its overdue renewal again: a retry
+    /// still to come at `now` (one made since is read with its webhook), with a card on
+    /// the subscription to charge.
+    pub fn next_retry(&self, now: i64) -> Option<i64> {
+        self.next_payment_attempt.filter(|at| *at > now && self.renewal_card.is_some())
+    }
+
     /// Whether a renewal is still to come: live, and not set to end by the end of its
     /// period (an end the merchant set after it leaves that renewal in place).
     pub fn renews(&self) -> bool {

@@ -678,6 +678,10 @@ async fn the_newest_read_of_a_subscription_wins_and_each_paid_invoice_is_one_ord
             }
         };
         assert_eq!(live_with().await, [("sub_1".to_owned(), "pm_renewals".to_owned())]);
+        // Stripe's next retry of an overdue renewal is told while it is to come, with a card.
+        let overdue = SubscriptionState { next_payment_attempt: Some(3_100), ..with_card.clone() };
+        assert_eq!((overdue.next_retry(3_099), overdue.next_retry(3_100)), (Some(3_100), None));
+        assert_eq!(SubscriptionState { renewal_card: None, ..overdue }.next_retry(3_000), None, "no card to try");
         // A renewal is to come unless it ends by the end of its period.
         assert!(with_card.renews());
         assert!(!SubscriptionState { cancel_at_period_end: true, ..with_card.clone() }.renews());
