@@ -275,6 +275,8 @@ async function renewalFails(page: Page, row: Locator) {
     await expect(row).toHaveAttribute('data-status', 'past_due', { timeout: 1_000 });
   }).toPass();
   await expect(row.getByTestId('subscription-status')).toContainText('the last renewal could not be charged');
+  // Stripe retries it by itself, and the page says when.
+  await expect(row.getByTestId('subscription-period')).toContainText('Next payment attempt on');
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
 }
 
