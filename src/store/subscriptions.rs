@@ -580,8 +580,9 @@ impl Store {
     /// Queues the email that tells a subscriber a renewal (`invoice_id`) could not be
     /// charged, once per invoice (Stripe may retry it, and says so each time), with the
     /// subscription's first order: the order its emails go with (the subscriber's
-    /// address and language). `false` for a subscription of another shop or without an
-    /// order yet (its first payment failed: the checkout said so).
+    /// address and language). `false` when queued before (each retry's failure says so
+    /// again), or for a subscription of another shop or without an order yet (its first
+    /// payment failed: the checkout said so).
     pub async fn queue_renewal_failed(&self, subscription_id: &str, invoice_id: &str, now: i64) -> Result<bool, StoreError> {
         let kind = format!("{RENEWAL_FAILED}{subscription_id}.{invoice_id}");
         let body = format!("The renewal {invoice_id} of subscription {subscription_id} could not be charged.");
@@ -610,7 +611,8 @@ impl Store {
     }
 
     /// Queues a message of `kind` to a subscriber, with the subscription's first order
-    /// (its emails' address and language); again, nothing. `false` without such an order.
+    /// (its emails' address and language); again, nothing. Whether it was queued now:
+    /// `false` without such an order, or when it was queued before.
     async fn queue_subscription_note(&self, subscription_id: &str, kind: String, body: String, now: i64) -> Result<bool, StoreError> {
         let subscription_id = subscription_id.to_owned();
         self.write(move |tx| {
@@ -622,11 +624,11 @@ impl Store {
                 tx.abandon();
                 return Ok(false);
             };
-            tx.execute(
+            let queued = tx.execute(
                 "INSERT INTO outbox (order_id, kind, body, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                 &[&order_id, &kind, &body, &now],
             )?;
-            Ok(true)
+            Ok(queued == 1)
         })
         .await
     }
