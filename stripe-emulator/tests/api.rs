@@ -60,6 +60,10 @@ impl Stripe {
         self.send(self.http.get(self.url(path)).bearer_auth(SECRET_KEY)).await
     }
 
+    async fn delete(&self, path: &str) -> Reply {
+        self.send(self.http.delete(self.url(path)).bearer_auth(SECRET_KEY)).await
+    }
+
     /// `GET path` again until the JSON pointer `field` of its body is `expected` (a
     /// settlement after the processing delay, a delivery's last try); that body.
     async fn until(&self, path: &str, field: &str, expected: &str) -> Value {
@@ -1093,7 +1097,7 @@ async fn a_value_outside_an_enum_is_refused_in_stripes_words_naming_the_whole_pa
 async fn a_deleted_customer_is_retrieved_as_deleted_and_cannot_be_changed() {
     let stripe = emulator().await;
     let id = stripe.post("/v1/customers", &[("email", "a@example.com")]).await.body["id"].as_str().unwrap().to_owned();
-    let deleted = stripe.send(stripe.http.delete(stripe.url(&format!("/v1/customers/{id}"))).bearer_auth(SECRET_KEY)).await;
+    let deleted = stripe.delete(&format!("/v1/customers/{id}")).await;
     assert_eq!(deleted.body, json!({ "id": id, "object": "customer", "deleted": true }));
     assert_eq!(stripe.get(&format!("/v1/customers/{id}")).await.body, json!({ "id": id, "object": "customer", "deleted": true }));
     let update = stripe.post(&format!("/v1/customers/{id}"), &[("email", "b@example.com")]).await;
@@ -1101,7 +1105,7 @@ async fn a_deleted_customer_is_retrieved_as_deleted_and_cannot_be_changed() {
         (update.status, update.body["error"]["code"].as_str(), update.body["error"]["message"].as_str()),
         (404, Some("resource_missing"), Some(format!("No such customer: '{id}'").as_str()))
     );
-    let again = stripe.send(stripe.http.delete(stripe.url(&format!("/v1/customers/{id}"))).bearer_auth(SECRET_KEY)).await;
+    let again = stripe.delete(&format!("/v1/customers/{id}")).await;
     assert_eq!(again.status, 404);
     // Nor are its payment methods listed, by either route.
     let listed = stripe.get(&format!("/v1/customers/{id}/payment_methods")).await;
@@ -1117,7 +1121,7 @@ async fn a_deleted_customer_is_retrieved_as_deleted_and_cannot_be_changed() {
     assert_eq!(confirmed.status, 200, "{}", confirmed.body);
     let (id, customer) = (subscription["id"].as_str().unwrap(), subscription["customer"].as_str().unwrap());
     assert_eq!(stripe.get(&format!("/v1/subscriptions/{id}")).await.body["status"], "active");
-    stripe.send(stripe.http.delete(stripe.url(&format!("/v1/customers/{customer}"))).bearer_auth(SECRET_KEY)).await;
+    stripe.delete(&format!("/v1/customers/{customer}")).await;
     let ended = stripe.get(&format!("/v1/subscriptions/{id}")).await.body;
     assert_eq!((ended["status"].as_str(), ended["ended_at"].is_i64()), (Some("canceled"), true), "{ended}");
     let events = stripe.get("/v1/events?type=customer.subscription.deleted").await.body;
@@ -1208,7 +1212,7 @@ async fn bad_input_gets_stripe_shaped_errors_and_never_panics() {
     assert_eq!(huge.status, 413);
     let unknown = stripe.get("/v1/charges_of_the_light_brigade").await;
     assert_eq!((unknown.status, unknown.body["error"]["type"].as_str()), (404, Some("invalid_request_error")));
-    let wrong_method = stripe.send(stripe.http.delete(stripe.url("/v1/payment_intents")).bearer_auth(SECRET_KEY)).await;
+    let wrong_method = stripe.delete("/v1/payment_intents").await;
     assert_eq!(wrong_method.status, 404);
     let not_utf8 = stripe
         .send(
@@ -2351,6 +2355,29 @@ async fn a_retry_charges_the_card_the_customer_has_set_since() {
         (Some("active"), Some("paid"), Some(3), &Value::Null)
     );
     assert_eq!(stripe.event_types().await.iter().filter(|kind| *kind == "invoice.paid").count(), 2, "the first invoice and the retry");
+}
+
+#[tokio::test]
+async fn a_subscription_canceled_while_its_renewal_is_retried_is_charged_no_more() {
+    let stripe = emulator().await;
+    let subscription = renewing_with(&stripe, "pm_card_chargeCustomerFail").await;
+    let (id, customer) = (subscription["id"].as_str().unwrap(), subscription["customer"].as_str().unwrap());
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 32 * 86_400 })).await;
+    // A card that would pay is set, and the subscription is canceled before the retry.
+    let good = stripe.post("/v1/payment_methods/pm_card_visa/attach", &[("customer", customer)]).await.body;
+    let path = format!("/v1/subscriptions/{id}");
+    assert_eq!(stripe.post(&path, &[("default_payment_method", good["id"].as_str().unwrap())]).await.status, 200);
+    let canceled = stripe.delete(&format!("{path}?expand[]=latest_invoice")).await.body;
+    let invoice = &canceled["latest_invoice"];
+    assert_eq!(
+        (canceled["status"].as_str(), invoice["status"].as_str(), &invoice["next_payment_attempt"], &invoice["auto_advance"]),
+        (Some("canceled"), Some("open"), &Value::Null, &json!(false)),
+        "Stripe stops collecting a canceled subscription's invoices"
+    );
+    let types = stripe.event_types().await;
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 15 * 86_400 })).await;
+    assert_eq!(stripe.event_types().await, types, "no retry, no charge");
+    assert_eq!(stripe.get(&format!("/v1/invoices/{}", invoice["id"].as_str().unwrap())).await.body["status"], "open");
 }
 
 #[tokio::test]

@@ -984,7 +984,8 @@ fn retry(ctx: &mut Ctx<'_>, mut invoice: Value) {
     invoice["attempt_count"] = json!(attempt);
     invoice["next_payment_attempt"] = json!(retry_at(&invoice, attempt));
     ctx.account.put(invoice.clone());
-    let Some(subscription) = subscription_of(ctx, &invoice) else { return };
+    let live = |sub: &Value| LIVE.contains(&sub["status"].as_str().unwrap_or_default());
+    let Some(subscription) = subscription_of(ctx, &invoice).filter(live) else { return };
     let customer = ctx.account.get(subscription["customer"].as_str().unwrap_or_default()).cloned().unwrap_or(Value::Null);
     let intent = intent_of(ctx, &invoice).filter(|intent| intent["status"] == "requires_payment_method");
     if let Some(intent) = intent
@@ -999,10 +1000,9 @@ fn retry(ctx: &mut Ctx<'_>, mut invoice: Value) {
         }
     }
     let unpaid = ctx.account.get(invoice["id"].as_str().unwrap_or_default()).is_some_and(|invoice| invoice["status"] == "open");
-    let live = subscription_of(ctx, &invoice).filter(|sub| LIVE.contains(&sub["status"].as_str().unwrap_or_default()));
     if unpaid
         && attempt > RETRIES
-        && let Some(subscription) = live
+        && let Some(subscription) = subscription_of(ctx, &invoice).filter(live)
     {
         end(ctx, subscription, "payment_failed", None);
     }
