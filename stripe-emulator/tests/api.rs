@@ -2215,11 +2215,9 @@ async fn a_first_payment_still_processing_keeps_the_subscription_waiting() {
 async fn the_clock_renews_subscriptions_and_a_card_that_declines_after_attaching_makes_one_past_due() {
     let stripe = emulator().await;
     let (renewing, _, _) = subscribe(&stripe, "pm_card_visa").await;
-    let failing = renewing_with(&stripe, "pm_card_chargeCustomerFail").await;
+    let failing = renewed_a_month_on_with(&stripe, "pm_card_chargeCustomerFail").await;
     let customer = failing["customer"].as_str().unwrap();
     let failing_id = failing["id"].as_str().unwrap();
-
-    stripe.control("/_emulator/clock", json!({ "advance_seconds": 32 * 86_400 })).await;
     let id = renewing["id"].as_str().unwrap();
     let invoices = stripe.get(&format!("/v1/invoices?subscription={id}")).await.body;
     let invoices = invoices["data"].as_array().unwrap();
@@ -2269,15 +2267,17 @@ async fn the_clock_renews_subscriptions_and_a_card_that_declines_after_attaching
 }
 
 /// A customer subscribed with a Visa whose subscription's renewals are then charged to
-/// `card` (a test card's PaymentMethod, attached to the customer): the subscription.
-async fn renewing_with(stripe: &Stripe, card: &str) -> Value {
+/// `card` (a test card's PaymentMethod, attached to the customer), and a month passes:
+/// the subscription then, with its latest invoice (the renewal's).
+async fn renewed_a_month_on_with(stripe: &Stripe, card: &str) -> Value {
     let (subscription, _, _) = subscribe(stripe, "pm_card_visa").await;
     let customer = subscription["customer"].as_str().unwrap();
     let card = stripe.post(&format!("/v1/payment_methods/{card}/attach"), &[("customer", customer)]).await.body;
-    let path = format!("/v1/subscriptions/{}", subscription["id"].as_str().unwrap());
-    let updated = stripe.post(&path, &[("default_payment_method", card["id"].as_str().unwrap())]).await;
+    let id = subscription["id"].as_str().unwrap();
+    let updated = stripe.post(&format!("/v1/subscriptions/{id}"), &[("default_payment_method", card["id"].as_str().unwrap())]).await;
     assert_eq!(updated.status, 200, "{}", updated.body);
-    updated.body
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 32 * 86_400 })).await;
+    with_latest_invoice(stripe, id).await
 }
 
 /// `subscription` (an id) with its latest invoice expanded.
@@ -2288,10 +2288,8 @@ async fn with_latest_invoice(stripe: &Stripe, subscription: &str) -> Value {
 #[tokio::test]
 async fn a_renewal_that_keeps_failing_is_retried_eight_times_in_two_weeks_then_ends_the_subscription() {
     let stripe = emulator().await;
-    let subscription = renewing_with(&stripe, "pm_card_chargeCustomerFail").await;
-    let id = subscription["id"].as_str().unwrap();
-    stripe.control("/_emulator/clock", json!({ "advance_seconds": 32 * 86_400 })).await;
-    let past_due = with_latest_invoice(&stripe, id).await;
+    let past_due = renewed_a_month_on_with(&stripe, "pm_card_chargeCustomerFail").await;
+    let id = past_due["id"].as_str().unwrap();
     let invoice = &past_due["latest_invoice"];
     let first_at = invoice["status_transitions"]["finalized_at"].as_i64().unwrap();
     let step = 14 * 86_400 / 8;
@@ -2336,9 +2334,8 @@ async fn a_renewal_that_keeps_failing_is_retried_eight_times_in_two_weeks_then_e
 #[tokio::test]
 async fn a_retry_charges_the_card_the_customer_has_set_since() {
     let stripe = emulator().await;
-    let subscription = renewing_with(&stripe, "pm_card_chargeCustomerFail").await;
+    let subscription = renewed_a_month_on_with(&stripe, "pm_card_chargeCustomerFail").await;
     let (id, customer) = (subscription["id"].as_str().unwrap(), subscription["customer"].as_str().unwrap());
-    stripe.control("/_emulator/clock", json!({ "advance_seconds": 32 * 86_400 })).await;
     // The first retry is declined by the same card.
     stripe.control("/_emulator/clock", json!({ "advance_seconds": 2 * 86_400 })).await;
     let declined = with_latest_invoice(&stripe, id).await;
@@ -2360,9 +2357,8 @@ async fn a_retry_charges_the_card_the_customer_has_set_since() {
 #[tokio::test]
 async fn a_subscription_canceled_while_its_renewal_is_retried_is_charged_no_more() {
     let stripe = emulator().await;
-    let subscription = renewing_with(&stripe, "pm_card_chargeCustomerFail").await;
+    let subscription = renewed_a_month_on_with(&stripe, "pm_card_chargeCustomerFail").await;
     let (id, customer) = (subscription["id"].as_str().unwrap(), subscription["customer"].as_str().unwrap());
-    stripe.control("/_emulator/clock", json!({ "advance_seconds": 32 * 86_400 })).await;
     // A card that would pay is set, and the subscription is canceled before the retry.
     let good = stripe.post("/v1/payment_methods/pm_card_visa/attach", &[("customer", customer)]).await.body;
     let path = format!("/v1/subscriptions/{id}");
@@ -2383,10 +2379,8 @@ async fn a_subscription_canceled_while_its_renewal_is_retried_is_charged_no_more
 #[tokio::test]
 async fn a_card_declined_for_good_is_not_charged_again_and_the_subscription_still_ends() {
     let stripe = emulator().await;
-    let subscription = renewing_with(&stripe, "pm_card_chargeDeclinedLostCard").await;
-    let id = subscription["id"].as_str().unwrap();
-    stripe.control("/_emulator/clock", json!({ "advance_seconds": 32 * 86_400 })).await;
-    let past_due = with_latest_invoice(&stripe, id).await;
+    let past_due = renewed_a_month_on_with(&stripe, "pm_card_chargeDeclinedLostCard").await;
+    let id = past_due["id"].as_str().unwrap();
     assert_eq!(past_due["status"], "past_due");
     let charges = || async { stripe.get("/v1/charges?limit=100").await.body["data"].as_array().unwrap().len() };
     let charged = charges().await;
