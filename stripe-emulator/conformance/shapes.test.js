@@ -344,6 +344,21 @@ test('every object and event the flow produces type-checks against the SDK at ev
   keep('Stripe.Subscription', 'subscription canceled', await api('DELETE', `/v1/subscriptions/${failing.subscription.id}`, { cancellation_details: { comment: 'too much coffee' } }));
   await control('/_emulator/clock', { advance_seconds: 32 * 24 * 3600 });
   keep('Stripe.Subscription', 'subscription ended at period end', await api('GET', `/v1/subscriptions/${subscription.id}`));
+  // Settings that mark a subscription `unpaid` once its retries are spent: its renewals
+  // are drafts until its latest invoice is paid.
+  await control('/_emulator/billing_settings', { retries_spent: 'unpaid' });
+  const lapsing = await subscribe('pm_card_visa');
+  await api('POST', `/v1/subscriptions/${lapsing.subscription.id}`, { default_payment_method: fails.id });
+  for (const days of [32, 14, 17]) await control('/_emulator/clock', { advance_seconds: days * 24 * 3600 });
+  const markedUnpaid = await api('GET', `/v1/subscriptions/${lapsing.subscription.id}`, { expand: ['latest_invoice'] });
+  assert.equal(markedUnpaid.status, 'unpaid');
+  assert.equal(markedUnpaid.latest_invoice.status, 'draft');
+  keep('Stripe.Subscription', 'subscription unpaid (expanded invoice, draft)', markedUnpaid);
+  const finalized = await api('POST', `/v1/invoices/${markedUnpaid.latest_invoice.id}/finalize`, { auto_advance: false, expand: ['payments'] });
+  keep('Stripe.Invoice', 'draft renewal finalized', finalized);
+  keep('Stripe.Invoice', 'latest invoice of an unpaid subscription paid', await api('POST', `/v1/invoices/${finalized.id}/pay`, { payment_method: another.id }));
+  assert.equal((await api('GET', `/v1/subscriptions/${lapsing.subscription.id}`)).status, 'active');
+  await control('/_emulator/billing_settings', { retries_spent: 'cancel' });
 
   keep('Stripe.Refund', 'refund failed', await until(`/v1/refunds/${bounced.id}`, (refund) => refund.status === 'failed'));
 

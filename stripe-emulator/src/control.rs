@@ -7,6 +7,7 @@ use crate::api;
 use crate::engine::Shared;
 use crate::error::ApiError;
 use crate::faults::Rule;
+use crate::state::BillingSettings;
 use crate::webhooks::{self, WebhookEndpoint};
 use axum::Json;
 use axum::Router;
@@ -30,6 +31,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_emulator/delivery_mode", get(delivery_mode).post(set_delivery_mode))
         .route("/_emulator/routes", get(routes_table))
         .route("/_emulator/faults", get(faults).post(add_fault).delete(clear_faults))
+        .route("/_emulator/billing_settings", get(billing_settings).post(set_billing_settings))
         .route("/_emulator/clock", post(advance_clock))
         .route("/_emulator/reset", post(reset))
         .route("/_emulator/3ds/{id}", post(three_d_secure))
@@ -54,6 +56,7 @@ async fn index() -> Response {
             "webhook_endpoints": "GET | POST {\"url\",\"secret\"?} | DELETE /_emulator/webhook_endpoints",
             "routes": "GET /_emulator/routes",
             "delivery_mode": "GET | POST {\"duplicate\"?: bool, \"shuffle\"?: bool} /_emulator/delivery_mode",
+            "billing_settings": "GET | POST {\"retries_spent\": \"cancel\" | \"unpaid\" | \"past_due\"} /_emulator/billing_settings",
             "faults": "GET | POST {\"path\",\"method\"?,\"status\"|\"drop\"|\"delay_ms\",\"should_retry\"?,\"phase\"?,\"count\"?} | DELETE /_emulator/faults",
             "clock": "POST /_emulator/clock {\"advance_seconds\"}",
             "reset": "POST /_emulator/reset",
@@ -156,6 +159,26 @@ async fn add_endpoint(State(shared): State<Arc<Shared>>, axum::Json(input): axum
 async fn clear_endpoints(State(shared): State<Arc<Shared>>) -> Response {
     shared.webhooks.remove_endpoints();
     Json(json!({ "deleted": true })).into_response()
+}
+
+async fn billing_settings(State(shared): State<Arc<Shared>>) -> Response {
+    Json(json!(shared.account.lock().unwrap_or_else(|e| e.into_inner()).billing)).into_response()
+}
+
+/// The Dashboard's subscription settings: `{"retries_spent": "cancel" | "unpaid" |
+/// "past_due"}`, what becomes of a subscription whose renewal every retry failed to
+/// charge. A reset restores the default, `cancel`.
+async fn set_billing_settings(
+    State(shared): State<Arc<Shared>>,
+    body: Result<axum::Json<BillingSettings>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    match body {
+        Ok(axum::Json(settings)) => {
+            shared.account.lock().unwrap_or_else(|e| e.into_inner()).billing = settings;
+            Json(json!(settings)).into_response()
+        }
+        Err(rejection) => bad_request(&format!("expected {{\"retries_spent\": \"cancel\" | \"unpaid\" | \"past_due\"}}: {rejection}")),
+    }
 }
 
 async fn faults(State(shared): State<Arc<Shared>>) -> Response {

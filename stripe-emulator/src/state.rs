@@ -49,6 +49,28 @@ pub struct Account {
     pub events: Vec<Value>,
     /// Seconds added to the real clock (`POST /_emulator/clock`).
     pub clock_offset: i64,
+    /// The account's subscription settings (`/_emulator/billing_settings`).
+    pub billing: BillingSettings,
+}
+
+/// The Dashboard's settings for subscriptions that the emulator follows.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingSettings {
+    /// What becomes of a subscription once every retry of a renewal has failed.
+    #[serde(default)]
+    pub retries_spent: RetriesSpent,
+}
+
+/// "If all retries for a payment fail": the subscription is canceled (Stripe's default),
+/// marked `unpaid`, or left `past_due`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetriesSpent {
+    #[default]
+    Cancel,
+    Unpaid,
+    PastDue,
 }
 
 /// A 24-character random suffix as in Stripe's ids (`pi_3Nx…`).

@@ -2394,6 +2394,126 @@ async fn a_card_declined_for_good_is_not_charged_again_and_the_subscription_stil
     );
 }
 
+/// A subscription whose renewal every retry failed to charge, with the account's
+/// settings marking such subscriptions `unpaid`.
+async fn unpaid_after_its_retries(stripe: &Stripe) -> Value {
+    let settings = stripe.control("/_emulator/billing_settings", json!({ "retries_spent": "unpaid" })).await;
+    assert_eq!(settings.status, 200, "{}", settings.body);
+    let past_due = renewed_a_month_on_with(stripe, "pm_card_chargeCustomerFail").await;
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 14 * 86_400 })).await;
+    with_latest_invoice(stripe, past_due["id"].as_str().unwrap()).await
+}
+
+#[tokio::test]
+async fn marked_unpaid_when_its_retries_are_spent_a_subscription_bills_drafts_until_its_latest_invoice_is_paid() {
+    let stripe = emulator().await;
+    let unpaid = unpaid_after_its_retries(&stripe).await;
+    let (id, customer) = (unpaid["id"].as_str().unwrap(), unpaid["customer"].as_str().unwrap());
+    let overdue = &unpaid["latest_invoice"];
+    assert_eq!(unpaid["status"], "unpaid", "{unpaid}");
+    assert_eq!(
+        (overdue["status"].as_str(), overdue["attempt_count"].as_i64(), &overdue["next_payment_attempt"], &overdue["auto_advance"]),
+        (Some("open"), Some(9), &Value::Null, &json!(false)),
+        "the invoice stays open, and no payment is attempted"
+    );
+    let events = stripe.get("/v1/events?type=customer.subscription.updated&limit=1").await.body;
+    assert_eq!(events["data"][0]["data"]["previous_attributes"], json!({ "status": "past_due" }));
+
+    // The next period is billed with a draft that is not advanced: nothing charged.
+    let failed_before = stripe.get("/v1/events?type=invoice.payment_failed").await.body["data"].as_array().unwrap().len();
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 17 * 86_400 })).await;
+    let renewed = with_latest_invoice(&stripe, id).await;
+    let draft = &renewed["latest_invoice"];
+    assert_eq!(renewed["status"], "unpaid");
+    assert_ne!(draft["id"], overdue["id"]);
+    assert_eq!(
+        (draft["status"].as_str(), &draft["auto_advance"], &draft["number"], &draft["confirmation_secret"]),
+        (Some("draft"), &json!(false), &Value::Null, &Value::Null)
+    );
+    assert_eq!(stripe.get("/v1/events?type=invoice.payment_failed").await.body["data"].as_array().unwrap().len(), failed_before);
+    let created = stripe.get("/v1/events?type=invoice.created&limit=1").await.body;
+    assert_eq!(created["data"][0]["data"]["object"]["id"], draft["id"]);
+    let finalized = stripe.get("/v1/events?type=invoice.finalized&limit=1").await.body;
+    assert_ne!(finalized["data"][0]["data"]["object"]["id"], draft["id"], "a draft is not finalized by itself");
+
+    // The older invoice paid with a new card: still unpaid, as only the latest counts.
+    let card = stripe.post("/v1/payment_methods/pm_card_visa/attach", &[("customer", customer)]).await.body;
+    let card = card["id"].as_str().unwrap();
+    let paid = stripe.post(&format!("/v1/invoices/{}/pay", overdue["id"].as_str().unwrap()), &[("payment_method", card)]).await;
+    assert_eq!((paid.status, paid.body["status"].as_str()), (200, Some("paid")), "{}", paid.body);
+    assert_eq!(with_latest_invoice(&stripe, id).await["status"], "unpaid");
+
+    // Paying the draft finalizes it first, then charges it: the subscription is active.
+    let paid = stripe.post(&format!("/v1/invoices/{}/pay", draft["id"].as_str().unwrap()), &[("payment_method", card)]).await;
+    assert_eq!((paid.status, paid.body["status"].as_str()), (200, Some("paid")), "{}", paid.body);
+    assert!(paid.body["number"].is_string() && paid.body["status_transitions"]["finalized_at"].is_i64(), "{}", paid.body);
+    assert_eq!(paid.body["amount_paid"], draft["amount_due"]);
+    let active = with_latest_invoice(&stripe, id).await;
+    assert_eq!((active["status"].as_str(), active["default_payment_method"].as_str()), (Some("active"), Some(card)));
+    // Renewals are charged again.
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 31 * 86_400 })).await;
+    let next = with_latest_invoice(&stripe, id).await;
+    assert_eq!((next["status"].as_str(), next["latest_invoice"]["status"].as_str()), (Some("active"), Some("paid")));
+}
+
+#[tokio::test]
+async fn a_draft_invoice_is_finalized_once_and_not_charged_until_paid() {
+    let stripe = emulator().await;
+    let unpaid = unpaid_after_its_retries(&stripe).await;
+    let id = unpaid["id"].as_str().unwrap();
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 17 * 86_400 })).await;
+    let draft = with_latest_invoice(&stripe, id).await["latest_invoice"].clone();
+    let path = format!("/v1/invoices/{}/finalize", draft["id"].as_str().unwrap());
+    let open = stripe.post(&path, &[("auto_advance", "false"), ("expand[]", "payments")]).await;
+    assert_eq!(open.status, 200, "{}", open.body);
+    let open = open.body;
+    assert_eq!(
+        (open["status"].as_str(), &open["auto_advance"], open["amount_due"].as_i64()),
+        (Some("open"), &json!(false), draft["total"].as_i64())
+    );
+    assert!(open["number"].is_string() && open["confirmation_secret"]["client_secret"].is_string(), "{open}");
+    let intent = open["payments"]["data"][0]["payment"]["payment_intent"].as_str().unwrap();
+    assert_eq!(stripe.get(&format!("/v1/payment_intents/{intent}")).await.body["status"], "requires_payment_method", "not charged");
+    let finalized = stripe.get("/v1/events?type=invoice.finalized&limit=1").await.body;
+    assert_eq!(finalized["data"][0]["data"]["object"]["id"], open["id"]);
+    assert_eq!(with_latest_invoice(&stripe, id).await["status"], "unpaid");
+
+    let again = stripe.post(&path, &[]).await;
+    assert_eq!(again.status, 400);
+    assert_eq!(again.body["error"]["message"], "This invoice is already finalized, you can't re-finalize a non-draft invoice.");
+}
+
+#[tokio::test]
+async fn left_past_due_when_its_retries_are_spent_a_subscription_is_still_billed_each_period() {
+    let stripe = emulator().await;
+    stripe.control("/_emulator/billing_settings", json!({ "retries_spent": "past_due" })).await;
+    let past_due = renewed_a_month_on_with(&stripe, "pm_card_chargeCustomerFail").await;
+    let id = past_due["id"].as_str().unwrap();
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 14 * 86_400 })).await;
+    let left = with_latest_invoice(&stripe, id).await;
+    assert_eq!(left["status"], "past_due");
+    assert_eq!((&left["latest_invoice"]["next_payment_attempt"], &left["latest_invoice"]["auto_advance"]), (&Value::Null, &json!(false)));
+    let failures = || async { stripe.get("/v1/events?type=invoice.payment_failed").await.body["data"].as_array().unwrap().len() };
+    assert_eq!(failures().await, 9);
+    // The next period's invoice is finalized and charged, as any renewal.
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 17 * 86_400 })).await;
+    let next = with_latest_invoice(&stripe, id).await;
+    assert_ne!(next["latest_invoice"]["id"], left["latest_invoice"]["id"]);
+    assert_eq!((next["status"].as_str(), next["latest_invoice"]["status"].as_str()), (Some("past_due"), Some("open")));
+    assert_eq!(failures().await, 10);
+}
+
+#[tokio::test]
+async fn billing_settings_take_only_the_three_outcomes_and_a_reset_restores_cancel() {
+    let stripe = emulator().await;
+    assert_eq!(stripe.control("/_emulator/billing_settings", json!({ "retries_spent": "pause" })).await.status, 400);
+    assert_eq!(stripe.control("/_emulator/billing_settings", json!({ "retry": "unpaid" })).await.status, 400);
+    assert_eq!(stripe.control("/_emulator/billing_settings", json!({ "retries_spent": "unpaid" })).await.body["retries_spent"], "unpaid");
+    stripe.control("/_emulator/reset", json!({})).await;
+    let settings = stripe.get("/_emulator/billing_settings").await.body;
+    assert_eq!(settings["retries_spent"], "cancel");
+}
+
 #[tokio::test]
 async fn cancel_at_period_end_can_be_undone_and_ends_the_subscription_when_the_period_does() {
     let stripe = emulator().await;

@@ -226,6 +226,7 @@ fn route(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Res
         ["invoices"] if get => subscriptions::list_invoices(ctx, params),
         ["invoices", id] if get => retrieve(ctx, "invoice", id, params),
         ["invoices", id, "pay"] if post => subscriptions::pay_invoice(ctx, id, params),
+        ["invoices", id, "finalize"] if post => subscriptions::finalize_invoice(ctx, id, params),
         ["invoices", id, "void"] if post => subscriptions::void_invoice(ctx, id, params),
         ["events"] if get => events::list(ctx, params),
         ["events", id] if get => events::retrieve(ctx, id),

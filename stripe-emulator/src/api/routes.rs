@@ -303,6 +303,7 @@ pub const ROUTES: &[Route] = &[
     route("DELETE", "subscriptions/{id}", "SubscriptionCancelParams", &[&[top(&["cancellation_details.comment", "expand"])]]),
     route("GET", "invoices", "InvoiceListParams", &[&[top(&["customer", "subscription", "status"])], CREATED, LIST]),
     route("GET", "invoices/{id}", "InvoiceRetrieveParams", &[EXPAND]),
+    route("POST", "invoices/{id}/finalize", "InvoiceFinalizeInvoiceParams", &[&[top(&["auto_advance", "expand"])]]),
     route("POST", "invoices/{id}/pay", "InvoicePayParams", &[&[top(&["payment_method", "off_session", "expand"])]]),
     route("POST", "invoices/{id}/void", "InvoiceVoidInvoiceParams", &[EXPAND]),
     route("GET", "events", "EventListParams", &[&[top(&["type", "types"])], CREATED, LIST]),

@@ -17,7 +17,7 @@ use super::setup_intents;
 use super::{Ctx, list_object, merge_metadata, page, products};
 use crate::error::ApiError;
 use crate::form::{Param, Params};
-use crate::state::new_id;
+use crate::state::{RetriesSpent, new_id};
 use serde_json::{Value, json};
 
 /// Statuses a subscription can still change from.
@@ -270,9 +270,45 @@ fn item_params(params: &Params) -> Result<Vec<Params>, ApiError> {
     }
 }
 
-/// A finalized invoice for the subscription's current period, with its PaymentIntent
-/// (none for a total of zero: the invoice is paid at once).
+/// The subscription's invoice for `period`, billed for `reason`, as the subscription's
+/// state has it: finalized and its payment asked for (a PaymentIntent, or none for
+/// nothing due: paid at once); while its payment collection is paused, a draft, or at
+/// once uncollectible or void, with no webhook; while it is `unpaid`, a draft that is
+/// not advanced ("invoices continue to be generated each billing cycle and remain in
+/// draft state"), which finalizing or paying it makes open.
 fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reason: &str, period: (i64, i64)) -> Result<Value, ApiError> {
+    let invoice = draft_invoice(ctx, subscription, customer, reason, period);
+    match subscription["pause_collection"]["behavior"].as_str() {
+        Some("keep_as_draft") => {
+            ctx.account.put(invoice.clone());
+            Ok(invoice)
+        }
+        Some(behavior) => {
+            let (status, at) =
+                if behavior == "mark_uncollectible" { ("uncollectible", "marked_uncollectible_at") } else { ("void", "voided_at") };
+            let mut invoice = numbered(ctx, invoice);
+            invoice["status"] = json!(status);
+            invoice["ending_balance"] = json!(0);
+            invoice["status_transitions"][at] = json!(ctx.now());
+            ctx.account.put(invoice.clone());
+            Ok(invoice)
+        }
+        None if subscription["status"] == "unpaid" => {
+            ctx.account.put(invoice.clone());
+            ctx.emit("invoice.created", &invoice, None);
+            Ok(invoice)
+        }
+        None => {
+            let invoice = finalize(ctx, invoice, None)?;
+            ctx.emit("invoice.created", &invoice, None);
+            tell_finalized(ctx, &invoice);
+            Ok(invoice)
+        }
+    }
+}
+
+/// A draft of the subscription's invoice: its lines, nothing applied or asked for yet.
+fn draft_invoice(ctx: &Ctx<'_>, subscription: &Value, customer: &Value, reason: &str, period: (i64, i64)) -> Value {
     let now = ctx.now();
     let id = new_id("in");
     let sub_id = subscription["id"].as_str().unwrap_or_default();
@@ -325,72 +361,30 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
         })
         .collect();
     let total: i64 = lines.iter().map(|line| line["amount"].as_i64().unwrap_or(0)).sum();
-    let customer_id = customer["id"].as_str().unwrap_or_default().to_owned();
-    let sequence = customer["next_invoice_sequence"].as_i64().unwrap_or(1);
-    // Collection paused: the invoice is made (a draft, or at once uncollectible or
-    // void), no payment is asked for, and no webhook tells of it.
-    let paused = subscription["pause_collection"]["behavior"].as_str();
-    // The customer's balance, applied as the invoice is finalized: a credit (negative)
-    // pays what it can, and only the rest is due; a debt is added. What is left of a
-    // credit stays on the customer.
-    let balance = if paused.is_none() { ctx.account.get(&customer_id).and_then(|c| c["balance"].as_i64()).unwrap_or(0) } else { 0 };
-    let due = (total + balance).max(0);
-    if let Some(stored) = ctx.account.get_mut(&customer_id) {
-        stored["next_invoice_sequence"] = json!(sequence + 1);
-        if paused.is_none() {
-            stored["balance"] = json!((total + balance).min(0));
-        }
-    }
-    let intent = if due > 0 && paused.is_none() {
-        let description = if reason == "subscription_create" { "Subscription creation" } else { "Subscription update" };
-        let form = format!("amount={due}&currency={currency}&customer={customer_id}&description={}", description.replace(' ', "+"));
-        let form = match subscription["payment_settings"]["save_default_payment_method"].as_str() {
-            Some("on_subscription") => format!("{form}&setup_future_usage=off_session"),
-            _ => form,
-        };
-        let form = Params::parse(&form).map_err(|e| ApiError::invalid(e.to_string()))?;
-        let mut intent = payment_intents::create(ctx, &form)?;
-        // An invoice's intent offers the invoice's methods, not automatic ones.
-        intent["automatic_payment_methods"] = Value::Null;
-        ctx.account.put(intent.clone());
-        Some(intent)
-    } else {
-        None
-    };
-    let paid = intent.is_none() && paused.is_none();
-    let status = match paused {
-        Some("keep_as_draft") => "draft",
-        Some("mark_uncollectible") => "uncollectible",
-        Some(_) => "void",
-        None if paid => "paid",
-        None => "open",
-    };
-    let draft = status == "draft";
-    let at = |when: bool| if when { Some(now) } else { None };
-    let invoice = json!({
+    json!({
         "id": id,
         "object": "invoice",
         "account_country": "US",
         "account_name": "Stripe Emulator",
         "account_tax_ids": null,
-        "amount_due": due,
+        "amount_due": total,
         "amount_overpaid": 0,
         "amount_paid": 0,
-        "amount_remaining": if paid { 0 } else { due },
+        "amount_remaining": total,
         "amount_shipping": 0,
         "application": null,
         "attempt_count": 0,
-        "attempted": paid,
-        "auto_advance": status == "open",
+        "attempted": false,
+        "auto_advance": false,
         "automatic_tax": { "disabled_reason": null, "enabled": false, "liability": null, "provider": null, "status": null },
         "automatically_finalizes_at": null,
         "billing_reason": reason,
         "collection_method": "charge_automatically",
-        "confirmation_secret": intent.as_ref().map(|pi| json!({ "client_secret": pi["client_secret"], "type": "payment_intent" })),
+        "confirmation_secret": null,
         "created": now,
         "currency": currency,
         "custom_fields": null,
-        "customer": customer_id,
+        "customer": customer["id"],
         "customer_account": null,
         "customer_address": customer["address"],
         "customer_email": customer["email"],
@@ -405,8 +399,8 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
         "description": null,
         "discounts": [],
         "due_date": null,
-        "effective_at": at(!draft),
-        "ending_balance": if draft { None } else { Some((total + balance).min(0)) },
+        "effective_at": null,
+        "ending_balance": null,
         "footer": null,
         "from_invoice": null,
         "hosted_invoice_url": null,
@@ -418,7 +412,7 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
         "livemode": false,
         "metadata": {},
         "next_payment_attempt": null,
-        "number": at(!draft).map(|_| format!("{}-{sequence:04}", customer["invoice_prefix"].as_str().unwrap_or("EMU"))),
+        "number": null,
         "on_behalf_of": null,
         "parent": {
             "quote_details": null,
@@ -434,14 +428,14 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
         "rendering": null,
         "shipping_cost": null,
         "shipping_details": null,
-        "starting_balance": balance,
+        "starting_balance": 0,
         "statement_descriptor": null,
-        "status": status,
+        "status": "draft",
         "status_transitions": {
-            "finalized_at": at(!draft),
-            "marked_uncollectible_at": at(status == "uncollectible"),
-            "paid_at": at(paid),
-            "voided_at": at(status == "void"),
+            "finalized_at": null,
+            "marked_uncollectible_at": null,
+            "paid_at": null,
+            "voided_at": null,
         },
         "subtotal": total,
         "subtotal_excluding_tax": total,
@@ -452,7 +446,69 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
         "total_pretax_credit_amounts": [],
         "total_taxes": [],
         "webhooks_delivered_at": now,
-    });
+    })
+}
+
+/// The number the customer's next finalized invoice takes, given to `invoice`, with the
+/// time it took effect.
+fn numbered(ctx: &mut Ctx<'_>, mut invoice: Value) -> Value {
+    let now = ctx.now();
+    let customer_id = invoice["customer"].as_str().unwrap_or_default().to_owned();
+    if let Some(customer) = ctx.account.get_mut(&customer_id) {
+        let sequence = customer["next_invoice_sequence"].as_i64().unwrap_or(1);
+        customer["next_invoice_sequence"] = json!(sequence + 1);
+        invoice["number"] = json!(format!("{}-{sequence:04}", customer["invoice_prefix"].as_str().unwrap_or("EMU")));
+    }
+    invoice["effective_at"] = json!(now);
+    invoice["status_transitions"]["finalized_at"] = json!(now);
+    invoice
+}
+
+/// Finalizes a draft invoice: numbered, the customer's balance applied (a credit, which
+/// is negative, pays what it can and only the rest is due; a debt is added; what is left
+/// of a credit stays on the customer), and what is due asked for with a PaymentIntent,
+/// or paid at once when nothing is. `auto_advance`: as asked, else on while open. The
+/// caller tells of it ([`tell_finalized`]).
+fn finalize(ctx: &mut Ctx<'_>, invoice: Value, auto_advance: Option<bool>) -> Result<Value, ApiError> {
+    let now = ctx.now();
+    let mut invoice = numbered(ctx, invoice);
+    let id = invoice["id"].as_str().unwrap_or_default().to_owned();
+    let customer_id = invoice["customer"].as_str().unwrap_or_default().to_owned();
+    let currency = invoice["currency"].as_str().unwrap_or_default().to_owned();
+    let total = invoice["total"].as_i64().unwrap_or(0);
+    let balance = ctx.account.get(&customer_id).and_then(|c| c["balance"].as_i64()).unwrap_or(0);
+    let due = (total + balance).max(0);
+    if let Some(stored) = ctx.account.get_mut(&customer_id) {
+        stored["balance"] = json!((total + balance).min(0));
+    }
+    let intent = if due > 0 {
+        let description = if invoice["billing_reason"] == "subscription_create" { "Subscription creation" } else { "Subscription update" };
+        let form = format!("amount={due}&currency={currency}&customer={customer_id}&description={}", description.replace(' ', "+"));
+        let saves =
+            subscription_of(ctx, &invoice).is_some_and(|sub| sub["payment_settings"]["save_default_payment_method"] == "on_subscription");
+        let form = if saves { format!("{form}&setup_future_usage=off_session") } else { form };
+        let form = Params::parse(&form).map_err(|e| ApiError::invalid(e.to_string()))?;
+        let mut intent = payment_intents::create(ctx, &form)?;
+        // An invoice's intent offers the invoice's methods, not automatic ones.
+        intent["automatic_payment_methods"] = Value::Null;
+        ctx.account.put(intent.clone());
+        Some(intent)
+    } else {
+        None
+    };
+    let paid = intent.is_none();
+    invoice["status"] = json!(if paid { "paid" } else { "open" });
+    invoice["amount_due"] = json!(due);
+    invoice["amount_remaining"] = json!(if paid { 0 } else { due });
+    invoice["attempted"] = json!(paid);
+    invoice["auto_advance"] = json!(auto_advance.unwrap_or(!paid) && !paid);
+    invoice["starting_balance"] = json!(balance);
+    invoice["ending_balance"] = json!((total + balance).min(0));
+    invoice["confirmation_secret"] =
+        json!(intent.as_ref().map(|pi| json!({ "client_secret": pi["client_secret"], "type": "payment_intent" })));
+    if paid {
+        invoice["status_transitions"]["paid_at"] = json!(now);
+    }
     ctx.account.put(invoice.clone());
     if let Some(intent) = &intent {
         let pi = intent["id"].as_str().unwrap_or_default().to_owned();
@@ -472,15 +528,16 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
         }));
         ctx.account.invoice_of_intent.insert(pi, id.clone());
     }
-    if paused.is_some() {
-        return Ok(invoice);
-    }
-    ctx.emit("invoice.created", &invoice, None);
-    ctx.emit("invoice.finalized", &invoice, None);
-    if paid {
-        ctx.emit("invoice.paid", &invoice, None);
-    }
     Ok(invoice)
+}
+
+/// The webhooks of an invoice just finalized: `invoice.finalized`, and `invoice.paid`
+/// when nothing was due.
+fn tell_finalized(ctx: &mut Ctx<'_>, invoice: &Value) {
+    ctx.emit("invoice.finalized", invoice, None);
+    if invoice["status"] == "paid" {
+        ctx.emit("invoice.paid", invoice, None);
+    }
 }
 
 /// The invoice an intent pays, if it pays one.
@@ -520,20 +577,31 @@ pub fn intent_succeeded(ctx: &mut Ctx<'_>, intent: &Value) {
     }
     ctx.emit("invoice.paid", &invoice, None);
     ctx.emit("invoice.payment_succeeded", &invoice, None);
-    let Some(mut subscription) = subscription_of(ctx, &invoice) else { return };
+    settled(ctx, &invoice, intent["payment_method"].as_str());
+}
+
+/// `invoice` is paid (by `method`, or with nothing to charge): its subscription is
+/// active again if it was the most recent invoice, and keeps the method as its default
+/// when asked to.
+fn settled(ctx: &mut Ctx<'_>, invoice: &Value, method: Option<&str>) {
+    let Some(mut subscription) = subscription_of(ctx, invoice) else { return };
     let mut previous = json!({});
-    if ["incomplete", "past_due", "unpaid"].contains(&subscription["status"].as_str().unwrap_or_default()) {
+    // Paying the most recent invoice makes it active again ("to move the subscription
+    // to `active`, pay the most recent invoice"); an older one paid changes nothing.
+    if ["incomplete", "past_due", "unpaid"].contains(&subscription["status"].as_str().unwrap_or_default())
+        && subscription["latest_invoice"] == invoice["id"]
+    {
         previous["status"] = subscription["status"].clone();
         subscription["status"] = json!("active");
     }
     // `on_subscription`: each successful payment makes its method the default (an
     // overdue invoice paid with a new card moves the renewals to that card).
     if subscription["payment_settings"]["save_default_payment_method"] == "on_subscription"
-        && intent["payment_method"].is_string()
-        && subscription["default_payment_method"] != intent["payment_method"]
+        && let Some(method) = method
+        && subscription["default_payment_method"] != method
     {
         previous["default_payment_method"] = subscription["default_payment_method"].clone();
-        subscription["default_payment_method"] = intent["payment_method"].clone();
+        subscription["default_payment_method"] = json!(method);
     }
     if previous.as_object().is_some_and(|changed| !changed.is_empty()) {
         ctx.account.put(subscription.clone());
@@ -954,7 +1022,7 @@ pub fn renew(ctx: &mut Ctx<'_>) {
     loop {
         let renewals = ctx
             .account
-            .list("subscription", |sub| ["active", "past_due", "trialing"].contains(&sub["status"].as_str().unwrap_or_default()))
+            .list("subscription", |sub| ["active", "past_due", "trialing", "unpaid"].contains(&sub["status"].as_str().unwrap_or_default()))
             .into_iter()
             .filter_map(|sub| Some((due_at(sub, now)?, sub)));
         let retries = ctx
@@ -975,10 +1043,11 @@ pub fn renew(ctx: &mut Ctx<'_>) {
 /// An automatic retry of `invoice`'s charge, at its `next_payment_attempt`: charged
 /// off session to its subscription's default method as it is now (a card the customer
 /// has set since is tried), unless that is the card the issuer declined for good or
-/// there is none. After the last one, an invoice still unpaid ends its subscription
-/// (`cancellation_details.reason` `payment_failed`): Stripe's default for "if all
-/// retries for a payment fail" ("the subscription will become `canceled` or `unpaid`
-/// depending on your subscriptions settings"); the invoice is left open.
+/// there is none. After the last one, an invoice still unpaid is left open, no longer
+/// advanced, and its subscription becomes what the account's settings say "if all
+/// retries for a payment fail" ("`canceled` or `unpaid` depending on your subscriptions
+/// settings", or left `past_due`): by default it ends (`cancellation_details.reason`
+/// `payment_failed`).
 fn retry(ctx: &mut Ctx<'_>, mut invoice: Value) {
     let attempt = invoice["attempt_count"].as_i64().unwrap_or(0) + 1;
     invoice["attempt_count"] = json!(attempt);
@@ -999,12 +1068,30 @@ fn retry(ctx: &mut Ctx<'_>, mut invoice: Value) {
             let _ = intents::confirm(ctx, intent, method, Confirmation { off_session: true, error_on_requires_action: false });
         }
     }
-    let unpaid = ctx.account.get(invoice["id"].as_str().unwrap_or_default()).is_some_and(|invoice| invoice["status"] == "open");
-    if unpaid
-        && attempt > RETRIES
-        && let Some(subscription) = subscription_of(ctx, &invoice).filter(live)
-    {
-        end(ctx, subscription, "payment_failed", None);
+    let Some(mut invoice) =
+        ctx.account.get(invoice["id"].as_str().unwrap_or_default()).filter(|invoice| invoice["status"] == "open").cloned()
+    else {
+        return;
+    };
+    if attempt <= RETRIES {
+        return;
+    }
+    // No automatic attempt is left: the invoice stays open, for the customer to pay.
+    invoice["auto_advance"] = json!(false);
+    ctx.account.put(invoice.clone());
+    let Some(mut subscription) = subscription_of(ctx, &invoice).filter(live) else { return };
+    match ctx.account.billing.retries_spent {
+        RetriesSpent::Cancel => {
+            end(ctx, subscription, "payment_failed", None);
+        }
+        // "The latest invoice remains open but payments aren't attempted", and the
+        // renewals that follow are drafts (`open_invoice`) until the customer pays.
+        RetriesSpent::Unpaid if subscription["status"] == "past_due" => {
+            subscription["status"] = json!("unpaid");
+            ctx.account.put(subscription.clone());
+            ctx.emit("customer.subscription.updated", &subscription, Some(json!({ "status": "past_due" })));
+        }
+        RetriesSpent::Unpaid | RetriesSpent::PastDue => {}
     }
 }
 
@@ -1170,17 +1257,27 @@ fn default_method(ctx: &Ctx<'_>, subscription: &Value, customer: &Value) -> Opti
 /// `invoice_payment_intent_requires_action`, its PaymentIntent left `requires_action`.
 pub fn pay_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
-    let invoice = ctx.account.get_kind("invoice", id).cloned().ok_or_else(|| ApiError::no_such("invoice", id))?;
-    match invoice["status"].as_str().unwrap_or_default() {
-        "open" => {}
-        "paid" => return Err(ApiError::invalid("Invoice is already paid")),
-        status => return Err(ApiError::invalid(format!("You can only pay an open invoice. This invoice is {status}."))),
-    }
+    let mut invoice = ctx.account.get_kind("invoice", id).cloned().ok_or_else(|| ApiError::no_such("invoice", id))?;
     let customer = ctx.account.get(invoice["customer"].as_str().unwrap_or_default()).cloned().unwrap_or(Value::Null);
     let method = match params.str("payment_method")? {
         Some(pm) => Some(customers_method(ctx, pm, &invoice["customer"], "payment_method")?),
         None => subscription_of(ctx, &invoice).and_then(|subscription| default_method(ctx, &subscription, &customer)),
     };
+    match invoice["status"].as_str().unwrap_or_default() {
+        "open" => {}
+        // "Stripe automatically finalizes drafts before attempting payment on invoices."
+        "draft" => {
+            invoice = finalize(ctx, invoice, None)?;
+            tell_finalized(ctx, &invoice);
+            if invoice["status"] == "paid" {
+                settled(ctx, &invoice, None);
+                let invoice = ctx.account.get(id).cloned().unwrap_or(invoice);
+                return ctx.expand(invoice, params);
+            }
+        }
+        "paid" => return Err(ApiError::invalid("Invoice is already paid")),
+        status => return Err(ApiError::invalid(format!("You can only pay an open invoice. This invoice is {status}."))),
+    }
     let Some(method) = method else {
         return Err(ApiError::invalid("The invoice has no payment method to charge: pass `payment_method`, or set a default one."));
     };
@@ -1196,6 +1293,25 @@ pub fn pay_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value
         ));
     }
     let invoice = ctx.account.get(id).cloned().unwrap_or(invoice);
+    ctx.expand(invoice, params)
+}
+
+/// `POST /v1/invoices/{id}/finalize`: a draft invoice is finalized now (an `unpaid`
+/// subscription's renewal, or one kept as a draft while collection was paused), open
+/// with its PaymentIntent (or paid, with nothing due), advanced automatically as
+/// `auto_advance` says (by default, while open). Stripe does not charge it at once: it
+/// is paid with `POST /v1/invoices/{id}/pay`, or by its PaymentIntent.
+pub fn finalize_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    let invoice = ctx.account.get_kind("invoice", id).cloned().ok_or_else(|| ApiError::no_such("invoice", id))?;
+    if invoice["status"] != "draft" {
+        return Err(ApiError::invalid("This invoice is already finalized, you can't re-finalize a non-draft invoice."));
+    }
+    let invoice = finalize(ctx, invoice, params.bool("auto_advance")?)?;
+    tell_finalized(ctx, &invoice);
+    if invoice["status"] == "paid" {
+        settled(ctx, &invoice, None);
+    }
     ctx.expand(invoice, params)
 }
 
