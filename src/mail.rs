@@ -185,7 +185,7 @@ impl Mailer {
             // Paid meanwhile (from the account page, or Stripe's retry): nothing to say.
             let subscription = about.split('.').next().unwrap_or_default();
             return Ok(match state.store.subscription(subscription).await? {
-                Some(record) if matches!(record.state.status.as_str(), "past_due" | "unpaid") => {
+                Some(record) if crate::subscriptions::is_overdue(&record.state.status) => {
                     Ok((order, Detail::Subscription(Box::new(record))))
                 }
                 _ => Err(Sent::Nowhere("the renewal was paid, or the subscription ended, meanwhile")),

@@ -1225,6 +1225,52 @@ async fn a_renewal_never_paid_ends_the_subscription_and_the_subscriber_is_told_w
     assert_eq!(shop.sent_to_subscriber(&first_order, "renewal_failed.").await.len(), 1, "one email for the renewal, not one per retry");
 }
 
+/// The merchant's settings mark a subscription `unpaid` once Stripe's retries are spent
+/// (instead of canceling it): its renewals are drafts, charged to no one. The account
+/// page says it is on hold and offers to pay; paying finalizes the latest draft and
+/// charges it, which makes the subscription active again. Meanwhile it cannot be bought
+/// a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpaid_subscription_is_resumed_by_paying_its_latest_renewal() {
+    let shop = shop().await;
+    shop.control("billing_settings", json!({ "retries_spent": "unpaid" })).await;
+    let (subscription, customer, _) = shop.past_due("on-hold@example.com", "pm_card_chargeCustomerFail").await;
+    let id = subscription.id.as_str();
+    shop.advance_clock(15).await;
+    support::poll_until(100, || shop.only_subscription(), |kept| kept.state.status == "unpaid").await;
+    // A period on, its renewal is a draft: nothing charged, nothing retried.
+    shop.advance_clock(17).await;
+    let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{id}?expand[]=latest_invoice"), &[]).await;
+    let draft = at_stripe["latest_invoice"].clone();
+    assert_eq!((at_stripe["status"].as_str(), draft["status"].as_str()), (Some("unpaid"), Some("draft")), "{at_stripe}");
+    support::wait_all_delivered(&shop.stripe).await;
+    let account = shop.page("/account").await;
+    assert!(account.contains("data-status=\"unpaid\"") && account.contains("On hold: its renewal could not be charged"), "{account}");
+    assert!(account.contains("data-testid=\"pay-overdue-form\""), "{account}");
+
+    // Bought again instead: refused, with where to resume it.
+    assert_eq!(shop.add("coffee-beans").await.0, 200);
+    let token = support::test_token(&shop.shopper, &shop.stripe, "pm_card_visa").await;
+    let (status, refused) = shop.confirm(&token).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.to_string().contains("its renewal is overdue: pay it from your account"), "{refused}");
+
+    let added = shop.stripe(Method::POST, "/v1/payment_methods/pm_card_mastercard/attach", &[("customer", customer.as_str())]).await;
+    let card = added["id"].as_str().unwrap();
+    let (status, paid) = shop.pay_overdue(&account, id, card, None).await;
+    assert_eq!((status, &paid), (200, &json!("Paid")));
+    let invoice = shop.stripe(Method::GET, &format!("/v1/invoices/{}", draft["id"].as_str().unwrap()), &[]).await;
+    assert_eq!((invoice["status"].as_str(), invoice["amount_paid"].as_i64()), (Some("paid"), draft["amount_due"].as_i64()));
+    let kept = shop.only_subscription().await;
+    assert_eq!((kept.state.status.as_str(), kept.state.renewal_card.is_some()), ("active", true));
+    // The draft it paid is the renewal's order; the one Stripe gave up on stays unpaid.
+    let (orders, _) = support::poll_until(200, || shop.invoice_orders(id), |(orders, _)| orders[0].is_some()).await;
+    assert_eq!(orders.len(), 3, "the first invoice, the one given up on, the draft paid");
+    assert!(orders[1].is_none(), "{orders:?}");
+    let account = shop.page("/account").await;
+    assert!(account.contains("data-status=\"active\"") && !account.contains("data-testid=\"pay-overdue-form\""), "{account}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overdue_renewal_paid_after_a_new_quantity_is_the_order_of_what_it_billed() {
     let shop = shop().await;

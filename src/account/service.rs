@@ -50,7 +50,7 @@ pub async fn summary(state: &AppState, locale: Locale, account: Option<AccountRe
                 name: terms.name.clone(),
                 quantity: terms.quantity,
                 id: record.id,
-                pay_attempt: (record.state.status == "past_due").then(|| crate::session::random_id("overdue")),
+                pay_attempt: crate::subscriptions::is_overdue(&record.state.status).then(|| crate::session::random_id("overdue")),
                 status: record.state.status,
                 cancellation_reason: record.state.cancellation_reason,
                 period_end: record.state.current_period_end,

@@ -11,7 +11,7 @@ use crate::stripe_js::Stripe;
 use crate::stripe_js::{ConfirmationTokenParams, ElementsOptions, PaymentMethodData};
 use crate::subscriptions::{
     AccountSubscription, CancelSubscription, OverduePayment, PayOverdueSubscription, ResumeSubscription, SetRenewalCard,
-    SetSubscriptionQuantity, pay_overdue_subscription, refresh_subscription,
+    SetSubscriptionQuantity, is_overdue, pay_overdue_subscription, refresh_subscription,
 };
 use crate::ui::{ActionError, MountedPaymentElement, failure, mount_payment_element};
 use leptos::prelude::*;
@@ -286,7 +286,7 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
     })
 }
 
-/// A `past_due` subscription's "pay the overdue renewal with [card]" form. A plain form
+/// An overdue subscription's "pay the overdue renewal with [card]" form ([`is_overdue`]). A plain form
 /// (`attempt` is its nonce): without JavaScript the server pays off session, as a
 /// renewal is. Hydrated, the island sends it itself, saying that the browser can
 /// authenticate: a bank that wants 3-D Secure for the payment gets it
@@ -331,7 +331,7 @@ fn PayOverdue(subscription: String, attempt: String, cards: Vec<SavedMethod>, pu
                     // Stripe now says so, and the page loads again to show it.
                     Err(failure) => {
                         return match refresh_subscription(subscription).await {
-                            Ok(status) if status != "past_due" => Ok(()),
+                            Ok(status) if !is_overdue(&status) => Ok(()),
                             _ => Err(failure.message(locale)),
                         };
                     }
@@ -344,7 +344,7 @@ fn PayOverdue(subscription: String, attempt: String, cards: Vec<SavedMethod>, pu
                 let status = refresh_subscription(subscription).await.ok();
                 match authenticated {
                     Ok(done) if done == "succeeded" || done == "processing" => Ok(()),
-                    _ if status.as_deref().is_some_and(|status| status != "past_due") => Ok(()),
+                    _ if status.as_deref().is_some_and(|status| !is_overdue(status)) => Ok(()),
                     Ok(_) => Err(t.overdue_not_authenticated().to_owned()),
                     Err(failure) => Err(failure.message),
                 }

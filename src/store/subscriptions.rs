@@ -440,14 +440,14 @@ impl Store {
 
     /// The account's subscription to `product_id` that has not ended, as last recorded:
     /// a live one first ([`SubscriptionState::is_live`]: buying the product again
-    /// would bill it twice), else the newest still waiting for its first payment (a
+    /// would bill it twice; or `unpaid`, which paying its renewal resumes), else the newest still waiting for its first payment (a
     /// declined or abandoned first attempt: paying again pays that one, not a second).
     pub async fn open_subscription(&self, account_id: &str, product_id: &str) -> Result<Option<SubscriptionRecord>, StoreError> {
         let (account, product) = (account_id.to_owned(), product_id.to_owned());
         self.read(move |tx| {
             Ok(records(
                 tx,
-                "s.account_id = $1 AND s.product_id = $2 AND s.status IN ('active', 'past_due', 'trialing', 'incomplete')
+                "s.account_id = $1 AND s.product_id = $2 AND s.status IN ('active', 'past_due', 'trialing', 'unpaid', 'incomplete')
                  ORDER BY CASE WHEN s.status = 'incomplete' THEN 1 ELSE 0 END, s.created_at DESC LIMIT 1",
                 &[&account, &product],
             )?

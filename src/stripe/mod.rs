@@ -283,6 +283,14 @@ impl Client {
         self.request(Method::POST, &format!("/v1/invoices/{id}/pay"), Some(body), Some(idempotency_key)).await
     }
 
+    /// Finalize a draft invoice (an `unpaid` subscription's renewal): open, with the
+    /// PaymentIntent that pays it; not charged until paid. `auto_advance` is left as the
+    /// invoice has it (off for those drafts: Stripe does not charge it by itself).
+    /// <https://docs.stripe.com/api/invoices/finalize>
+    pub async fn finalize_invoice(&self, id: &InvoiceId, idempotency_key: &str) -> Result<Invoice, Error> {
+        self.request(Method::POST, &format!("/v1/invoices/{id}/finalize"), Some(String::new()), Some(idempotency_key)).await
+    }
+
     /// Void an open invoice: nothing can pay it any more (Stripe cancels its
     /// PaymentIntent, `cancellation_reason=void_invoice`).
     /// <https://docs.stripe.com/api/invoices/void>

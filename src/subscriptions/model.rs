@@ -46,6 +46,13 @@ pub enum OverduePayment {
     Authenticate { client_secret: String },
 }
 
+/// Whether a subscription with Stripe's `status` has a renewal for the shopper to pay:
+/// `past_due` (Stripe is still retrying it), or `unpaid` (the merchant's settings stopped
+/// the retries; paying its latest invoice makes it active again).
+pub fn is_overdue(status: &str) -> bool {
+    matches!(status, "past_due" | "unpaid")
+}
+
 impl AccountSubscription {
     /// Whether it can still be canceled at the period's end (or that undone).
     pub fn changeable(&self) -> bool {

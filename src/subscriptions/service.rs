@@ -218,9 +218,9 @@ async fn earlier_subscription(
     line: &CartLine,
 ) -> Result<Option<(SubscriptionId, PaymentIntentId)>, AppError> {
     match open_subscription(state, &account.id, product).await? {
-        Some(record) if record.state.is_live() => {
+        Some(record) if let Some(refusal) = already_subscribed(request, &record, line) => {
             tracing::info!(subscription = %record.id, "refused a second subscription to the same product");
-            Err(AppError::invalid(crate::i18n::fill(request.texts().already_subscribed(), &[&line.name])))
+            Err(AppError::invalid(refusal))
         }
         Some(record) if record.terms.quantity == i64::from(line.quantity) && record.terms.unit_amount == line.unit_price.amount => {
             waiting_for_payment(state, request, &record.id, &line.name).await
@@ -271,11 +271,24 @@ pub async fn cannot_subscribe(state: &AppState, request: &Request, account_id: &
     let t = request.texts();
     let unknown = |error: AppError| tracing::warn!(?error, "could not tell whether the shopper can subscribe; the checkout is shown");
     let open = open_subscription(state, account_id, line.product_id.as_str()).await.map_err(unknown).ok()??;
-    if open.state.is_live() {
-        return Some(crate::i18n::fill(t.already_subscribed(), &[&line.name]));
+    if let Some(refusal) = already_subscribed(request, &open, line) {
+        return Some(refusal);
     }
     let intent = open.first_payment_intent_id.as_deref().and_then(|id| PaymentIntentId::parse(id).ok())?;
     still_processing(state, &intent).await.map_err(unknown).ok()?.then(|| crate::i18n::fill(t.first_payment_processing(), &[&line.name]))
+}
+
+/// Why the cart's `line` cannot be bought while `open` is the account's subscription to
+/// it, if that is so: it is billed each period already, or it is `unpaid` (to be resumed
+/// by paying its renewal, not bought a second time).
+fn already_subscribed(request: &Request, open: &SubscriptionRecord, line: &CartLine) -> Option<String> {
+    let t = request.texts();
+    let words = match open.state.status.as_str() {
+        "unpaid" => t.already_subscribed_overdue(),
+        _ if open.state.is_live() => t.already_subscribed(),
+        _ => return None,
+    };
+    Some(crate::i18n::fill(words, &[&line.name]))
 }
 
 /// Whether `intent`, the first payment of a subscription still `incomplete`, is on its
@@ -881,7 +894,9 @@ async fn ended_meanwhile(state: &AppState, request: &Request, id: &SubscriptionI
     AppError::invalid(request.texts().subscription_ended())
 }
 
-/// Pays the open invoice of the signed-in shopper's `past_due` subscription now with
+/// Pays the latest invoice of the signed-in shopper's overdue subscription
+/// ([`super::is_overdue`]: `past_due`, or `unpaid`, whose latest invoice may be a draft,
+/// finalized first) now with
 /// one of their saved cards, which the subscription's renewals are charged to from
 /// then on (Stripe does not retry an old card that a shopper replaced).
 ///
@@ -904,7 +919,7 @@ pub async fn pay_overdue(
     let t = request.texts();
     let no_card = || AppError::NotFound(t.no_such_card().into());
     let (account, id, record) = own_subscription(state, request, id).await?;
-    if record.state.status != "past_due" {
+    if !super::is_overdue(&record.state.status) {
         return Err(AppError::invalid(t.nothing_overdue()));
     }
     if attempt.is_empty() || attempt.len() > 64 || !attempt.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
@@ -942,6 +957,19 @@ pub async fn pay_overdue(
     };
     let invoice = match &subscription.latest_invoice {
         Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("open") => invoice.id.clone(),
+        // An `unpaid` subscription's renewal, a draft Stripe does not advance by itself:
+        // finalized to be paid (paying the latest invoice makes the subscription active).
+        Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("draft") => {
+            match state.payments.stripe.finalize_invoice(&invoice.id, &key("finalize")).await {
+                Ok(_) => invoice.id.clone(),
+                // Finalized, voided or deleted meanwhile: said as it is now.
+                Err(crate::stripe::Error::Api(api)) if api.status == 400 || api.status == 404 => {
+                    tracing::info!(subscription = %id, invoice = %invoice.id, message = %api.message, "Stripe would not finalize an overdue draft");
+                    return Err(no_longer_overdue(state, request, &id).await?);
+                }
+                Err(error) => return Err(AppError::from(error)),
+            }
+        }
         // Paid meanwhile (a renewal retried, another tab): nothing to charge.
         _ => {
             refresh(state, &id).await?;
@@ -988,7 +1016,7 @@ pub async fn pay_overdue(
 /// meanwhile); still overdue, the refusal was unexpected.
 async fn no_longer_overdue(state: &AppState, request: &Request, id: &SubscriptionId) -> Result<AppError, AppError> {
     refresh(state, id).await?;
-    let overdue = state.store.subscription(id.as_str()).await?.is_some_and(|record| record.state.status == "past_due");
+    let overdue = state.store.subscription(id.as_str()).await?.is_some_and(|record| super::is_overdue(&record.state.status));
     if overdue {
         tracing::error!(subscription = %id, "Stripe refused to go on with a renewal that is still overdue");
         return Ok(AppError::Internal);
