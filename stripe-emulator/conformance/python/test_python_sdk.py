@@ -341,6 +341,29 @@ class PythonSdk(unittest.TestCase):
         told = self.stripe.v1.events.list(params={"type": "customer.subscription.deleted"})
         self.assertIn(subscription.id, [event.data.object.id for event in told.data])
 
+    def test_marked_unpaid_a_subscription_bills_drafts_until_its_latest_invoice_is_finalized_and_paid(self):
+        self.control("/_emulator/billing_settings", {"retries_spent": "unpaid"})
+        self.addCleanup(self.control, "/_emulator/billing_settings", {"retries_spent": "cancel"})
+        subscription = self.subscribe("Cocoa of the month", 1250, trial_period_days=14)
+        self.stripe.v1.subscriptions.update(subscription.id, params={"trial_end": "now"})
+        self.control("/_emulator/clock", {"advance_seconds": 15 * 86_400})
+        unpaid = self.stripe.v1.subscriptions.retrieve(subscription.id)
+        self.assertEqual(unpaid.status, "unpaid")
+
+        self.control("/_emulator/clock", {"advance_seconds": 17 * 86_400})
+        renewed = self.stripe.v1.subscriptions.retrieve(subscription.id, params={"expand": ["latest_invoice"]})
+        draft = renewed.latest_invoice
+        self.assertEqual((renewed.status, draft.status, draft.auto_advance), ("unpaid", "draft", False))
+        finalized = self.stripe.v1.invoices.finalize_invoice(draft.id, params={"auto_advance": False})
+        self.assertEqual((finalized.status, finalized.amount_due, finalized.auto_advance), ("open", 1250, False))
+        with self.assertRaises(stripe.InvalidRequestError):
+            self.stripe.v1.invoices.finalize_invoice(draft.id)
+
+        card = self.stripe.v1.payment_methods.attach("pm_card_visa", params={"customer": subscription.customer})
+        paid = self.stripe.v1.invoices.pay(draft.id, params={"payment_method": card.id})
+        self.assertEqual((paid.status, paid.amount_paid), ("paid", 1250))
+        self.assertEqual(self.stripe.v1.subscriptions.retrieve(subscription.id).status, "active")
+
 
 if __name__ == "__main__":
     unittest.main()
