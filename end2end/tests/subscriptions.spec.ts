@@ -261,19 +261,30 @@ async function stripe(method: string, path: string, form: Record<string, string>
   return response.json();
 }
 
+/** Sends `body` to this variant's emulator's control API at `path`. */
+async function control(path: string, body: unknown) {
+  const response = await fetch(`${VARIANTS.subscriptions.emulator}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  expect(response.ok, `${path}: ${response.status}`).toBeTruthy();
+}
+
+/** `days` pass on this variant's emulator clock; the page is loaded again until the
+ * subscription in `row` has the Stripe status `status`. */
+async function daysPass(page: Page, row: Locator, days: number, status: string) {
+  await control('/_emulator/clock', { advance_seconds: days * 86_400 });
+  await expect(async () => {
+    await page.reload();
+    await expect(row).toHaveAttribute('data-status', status, { timeout: 1_000 });
+  }).toPass();
+}
+
 /** A month passes on this variant's emulator clock; the subscription in `row` (on the
  * account page) renews, its payment fails, and the page shows it overdue. */
 async function renewalFails(page: Page, row: Locator) {
-  const clock = await fetch(`${VARIANTS.subscriptions.emulator}/_emulator/clock`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ advance_seconds: 32 * 86_400 }),
-  });
-  expect(clock.ok).toBeTruthy();
-  await expect(async () => {
-    await page.reload();
-    await expect(row).toHaveAttribute('data-status', 'past_due', { timeout: 1_000 });
-  }).toPass();
+  await daysPass(page, row, 32, 'past_due');
   await expect(row.getByTestId('subscription-status')).toContainText('the last renewal could not be charged');
   // Stripe retries it by itself, and the page says when.
   await expect(row.getByTestId('subscription-period')).toContainText('Next payment attempt on');
@@ -361,4 +372,43 @@ test('an overdue renewal whose bank wants 3-D Secure is confirmed from the accou
   await expect(row).toHaveAttribute('data-status', 'active');
   await expect(row.getByTestId('pay-overdue-form')).toHaveCount(0);
   expect((await stripe('GET', `/v1/subscriptions/${id}`)).status).toBe('active');
+});
+
+test('an unpaid subscription is resumed from the account page through 3-D Secure', async ({ page, gotoHydrated }) => {
+  // The merchant's settings mark a subscription `unpaid` once Stripe's retries are spent.
+  await control('/_emulator/billing_settings', { retries_spent: 'unpaid' });
+  try {
+    // Stripe's 4000 0027 6000 3184: its bank asks for 3-D Secure on every payment, so
+    // the renewal, off session, fails, and so does every retry.
+    await subscribeWith(page, gotoHydrated, 'subscriber-unpaid', '4000002760003184');
+    await page.locator('#test-source-authorize-3ds').click();
+    await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+    await gotoHydrated('/account');
+    const row = page.locator('[data-testid^="subscription-sub_"]');
+    const id = (await row.getAttribute('data-testid'))!.replace('subscription-', '');
+    await renewalFails(page, row);
+    await daysPass(page, row, 15, 'unpaid');
+    await expect(row.getByTestId('subscription-status')).toContainText('On hold');
+    // A period on, its renewal is a draft that Stripe charges to no one.
+    await daysPass(page, row, 17, 'unpaid');
+    const draft = (await stripe('GET', `/v1/subscriptions/${id}?expand[]=latest_invoice`)).latest_invoice;
+    expect(draft.status).toBe('draft');
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+
+    // The bank's challenge failed: said so, still on hold, the form still there.
+    await row.getByTestId('pay-overdue').click();
+    await page.locator('#test-source-fail-3ds').click();
+    await expect(row.getByRole('alert')).not.toBeEmpty();
+    await expect(row.getByTestId('pay-overdue')).toBeEnabled();
+    await expect(row).toHaveAttribute('data-status', 'unpaid');
+    // Again, confirmed: the renewal paid, and the subscription active again.
+    await row.getByTestId('pay-overdue').click();
+    await page.locator('#test-source-authorize-3ds').click();
+    await expect(row).toHaveAttribute('data-status', 'active');
+    await expect(row.getByTestId('pay-overdue-form')).toHaveCount(0);
+    expect((await stripe('GET', `/v1/invoices/${draft.id}`)).status).toBe('paid');
+    expect((await stripe('GET', `/v1/subscriptions/${id}`)).status).toBe('active');
+  } finally {
+    await control('/_emulator/billing_settings', { retries_spent: 'cancel' });
+  }
 });
