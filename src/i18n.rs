@@ -292,6 +292,9 @@ catalogue! {
         "Votre abonnement ({0}) a pris fin : plus rien ne sera débité à ce titre. Pour le retrouver, abonnez-vous à nouveau depuis la boutique.";
     mail_subscription_ended_unpaid_body: "Your subscription ({0}) has ended because its renewal could not be charged: nothing more will be charged for it. To have it again, subscribe from the shop.",
         "Votre abonnement ({0}) a pris fin, car son renouvellement n'a pas pu être débité : plus rien ne sera débité à ce titre. Pour le retrouver, abonnez-vous à nouveau depuis la boutique.";
+    mail_subscription_on_hold_subject: "Your subscription is on hold", "Votre abonnement est en attente";
+    mail_subscription_on_hold_body: "Your subscription ({0}) is on hold: its renewal could not be charged, so it will not be charged or renewed until that renewal is paid. To resume it, pay the renewal from your account, with a card your bank accepts.",
+        "Votre abonnement ({0}) est en attente : son renouvellement n'a pas pu être débité, il ne sera donc ni débité ni renouvelé tant que ce renouvellement n'est pas payé. Pour le reprendre, payez le renouvellement depuis votre compte, avec une carte que votre banque accepte.";
     mail_renewal_failed_subject: "Your subscription could not be renewed", "Votre abonnement n'a pas pu être renouvelé";
     mail_renewal_failed_body: "Your bank did not accept the payment for the renewal of your subscription ({0}). Nothing was charged: pay it from your account, where your bank can ask you to confirm it, or with another card.",
         "Votre banque n'a pas accepté le paiement du renouvellement de votre abonnement ({0}). Rien n'a été débité : payez-le depuis votre compte, où votre banque peut vous demander de le confirmer, ou avec une autre carte.";

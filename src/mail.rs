@@ -14,7 +14,8 @@ use crate::money::{Currency, Money};
 use crate::session;
 use crate::state::AppState;
 use crate::store::{
-    DueMessage, OrderRecord, RENEWAL_FAILED, RefundStatus, SUBSCRIPTION_ENDED, StoreError, SubscriptionRecord, TRIAL_ENDING,
+    DueMessage, OrderRecord, RENEWAL_FAILED, RefundStatus, SUBSCRIPTION_ENDED, SUBSCRIPTION_ON_HOLD, StoreError, SubscriptionRecord,
+    TRIAL_ENDING,
 };
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -208,6 +209,15 @@ impl Mailer {
                 None => Err(Sent::Never("the subscription is gone".into())),
             });
         }
+        if let Some(about) = message.kind.strip_prefix(SUBSCRIPTION_ON_HOLD) {
+            // Resumed (paid) or ended meanwhile: nothing to say any more.
+            let subscription = about.split('.').next().unwrap_or_default();
+            return Ok(match state.store.subscription(subscription).await? {
+                Some(record) if record.state.status == "unpaid" => Ok((order, Detail::Subscription(Box::new(record)))),
+                Some(_) => Err(Sent::Nowhere("the subscription was resumed, or ended, meanwhile")),
+                None => Err(Sent::Never("the subscription is gone".into())),
+            });
+        }
         if let Some(subscription) = message.kind.strip_prefix(SUBSCRIPTION_ENDED) {
             return Ok(match state.store.subscription(subscription).await? {
                 Some(record) if record.state.status == "canceled" => Ok((order, Detail::Subscription(Box::new(record)))),
@@ -303,6 +313,13 @@ impl Mailer {
                     if subscription.state.renewal_card.is_some() { t.mail_trial_ending_body() } else { t.mail_trial_ending_no_card_body() };
                 let (text, html) = short_note(&fill(body, &[&what, &ends, &price]), &account, t.your_account());
                 (fill(t.mail_trial_ending_subject(), &[&ends]), text, html)
+            }
+            kind if kind.starts_with(SUBSCRIPTION_ON_HOLD) => {
+                let Detail::Subscription(subscription) = detail else { return Err("the subscription is unknown".into()) };
+                let account = format!("{}/account", self.public_url);
+                let body = fill(t.mail_subscription_on_hold_body(), &[&subscribed_to(subscription, order)]);
+                let (text, html) = short_note(&body, &account, t.your_account());
+                (t.mail_subscription_on_hold_subject().to_owned(), text, html)
             }
             kind if kind.starts_with(SUBSCRIPTION_ENDED) => {
                 let Detail::Subscription(subscription) = detail else { return Err("the subscription is unknown".into()) };

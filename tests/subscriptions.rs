@@ -1247,6 +1247,15 @@ async fn an_unpaid_subscription_is_resumed_by_paying_its_latest_renewal() {
     let account = shop.page("/account").await;
     assert!(account.contains("data-status=\"unpaid\"") && account.contains("On hold: its renewal could not be charged"), "{account}");
     assert!(account.contains("data-testid=\"pay-overdue-form\""), "{account}");
+    // The subscriber was told, once (not again for the draft), how to resume it.
+    let (orders, _) = shop.invoice_orders(id).await;
+    let first_order = orders.iter().flatten().next().expect("the first invoice's order").clone();
+    let told = shop.sent_to_subscriber(&first_order, "subscription_on_hold.").await;
+    assert_eq!(told, [format!("subscription_on_hold.{id}.{}", at_stripe_overdue(&shop, id).await)]);
+    let email = support::readable(&shop.written_email(&first_order, &told[0]).expect("the email, written to MAIL_DIR"));
+    assert!(email.contains("Subject: Your subscription is on hold"), "{email}");
+    assert!(email.contains("Your subscription (1 × Coffee beans, monthly) is on hold: its renewal could not be charged"), "{email}");
+    assert!(email.contains("/account"), "{email}");
 
     // Bought again instead: refused, with where to resume it.
     assert_eq!(shop.add("coffee-beans").await.0, 200);
@@ -1269,6 +1278,14 @@ async fn an_unpaid_subscription_is_resumed_by_paying_its_latest_renewal() {
     assert!(orders[1].is_none(), "{orders:?}");
     let account = shop.page("/account").await;
     assert!(account.contains("data-status=\"active\"") && !account.contains("data-testid=\"pay-overdue-form\""), "{account}");
+}
+
+/// The id of subscription `id`'s open invoice at Stripe (the renewal it gave up on).
+async fn at_stripe_overdue(shop: &Shop, id: &str) -> String {
+    let open = shop.stripe(Method::GET, &format!("/v1/invoices?subscription={id}&status=open"), &[]).await;
+    let open = open["data"].as_array().unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    open[0]["id"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -155,6 +155,12 @@ pub const TRIAL_ENDING: &str = "trial_ending.";
 /// (Stripe's `customer.subscription.deleted`): `subscription_ended.{sub_…}`.
 pub const SUBSCRIPTION_ENDED: &str = "subscription_ended.";
 
+/// The kind of the outbox's message telling a subscriber that a subscription is on hold
+/// (`unpaid`: Stripe gave up on a renewal, and the merchant's settings keep the
+/// subscription instead of ending it): `subscription_on_hold.{sub_…}.{in_…}`, once per
+/// renewal given up on.
+pub const SUBSCRIPTION_ON_HOLD: &str = "subscription_on_hold.";
+
 /// How long before a free trial's end Stripe sends `customer.subscription.trial_will_end`
 /// ("three days before"; at once for a shorter trial).
 const TRIAL_ENDING_NOTICE_SECS: i64 = 3 * 86_400;
@@ -607,6 +613,15 @@ impl Store {
     pub async fn queue_subscription_ended(&self, subscription_id: &str, now: i64) -> Result<bool, StoreError> {
         let kind = format!("{SUBSCRIPTION_ENDED}{subscription_id}");
         let body = format!("The subscription {subscription_id} has ended.");
+        self.queue_subscription_note(subscription_id, kind, body, now).await
+    }
+
+    /// Queues the email that tells a subscriber their subscription is on hold until the
+    /// renewal `invoice_id`, which Stripe gave up on, is paid ([`SUBSCRIPTION_ON_HOLD`]),
+    /// once per such renewal, as [`Store::queue_renewal_failed`] does.
+    pub async fn queue_subscription_on_hold(&self, subscription_id: &str, invoice_id: &str, now: i64) -> Result<bool, StoreError> {
+        let kind = format!("{SUBSCRIPTION_ON_HOLD}{subscription_id}.{invoice_id}");
+        let body = format!("The subscription {subscription_id} is on hold until its renewal {invoice_id} is paid.");
         self.queue_subscription_note(subscription_id, kind, body, now).await
     }
 

@@ -685,8 +685,8 @@ async fn record_invoice(state: &AppState, invoice: &Invoice) -> Result<Option<St
 
 /// A webhook about a subscription or one of its invoices: what Stripe says now is
 /// read and kept (so events in any order, or twice, leave the newest state), a paid
-/// invoice becomes an order, and a renewal that failed, a free trial about to end or a
-/// subscription that ended is told to the subscriber. Returns what was done, for the log.
+/// invoice becomes an order, and a renewal that failed, a free trial about to end, a
+/// subscription put on hold or one that ended is told to the subscriber. Returns what was done, for the log.
 pub async fn on_event(state: &AppState, event_type: &str, object: &serde_json::Value) -> Result<&'static str, AppError> {
     let subscription = match event_type {
         "customer.subscription.created"
@@ -726,6 +726,13 @@ pub async fn on_event(state: &AppState, event_type: &str, object: &serde_json::V
     {
         return Ok("subscription updated; the subscriber is told the trial ends soon");
     }
+    // On hold (`unpaid`: the merchant's settings keep a subscription whose renewal Stripe
+    // gave up on): the subscriber is told how to resume it, once per renewal given up on.
+    if let Some(invoice) = given_up_on(state, &id, event_type, object).await?
+        && state.store.queue_subscription_on_hold(id.as_str(), invoice.as_str(), session::now()).await?
+    {
+        return Ok("subscription on hold; the subscriber is told");
+    }
     // Ended (at the period's end the subscriber chose, by the merchant, or after
     // renewals Stripe could not charge): the subscriber is told, once, that nothing more
     // is charged.
@@ -733,6 +740,31 @@ pub async fn on_event(state: &AppState, event_type: &str, object: &serde_json::V
         return Ok("subscription ended; the subscriber is told");
     }
     Ok("subscription updated")
+}
+
+/// The renewal Stripe gave up on, when the event tells that subscription `id` (as just
+/// read again) is now `unpaid`: the invoice whose last retry failed, or the subscription's
+/// latest invoice while it is open (the subscription changed as its retries ran out). A
+/// later renewal's draft, or any other event, says nothing new.
+async fn given_up_on(
+    state: &AppState,
+    id: &SubscriptionId,
+    event_type: &str,
+    object: &serde_json::Value,
+) -> Result<Option<InvoiceId>, AppError> {
+    let invoice = match event_type {
+        "invoice.payment_failed" => object["id"].as_str(),
+        "customer.subscription.updated" if object["status"] == "unpaid" => object["latest_invoice"].as_str(),
+        _ => None,
+    };
+    let Some(invoice) = invoice.and_then(|invoice| InvoiceId::parse(invoice).ok()) else { return Ok(None) };
+    if !state.store.subscription(id.as_str()).await?.is_some_and(|record| record.state.status == "unpaid") {
+        return Ok(None);
+    }
+    if event_type != "invoice.payment_failed" && state.payments.stripe.retrieve_invoice(&invoice).await?.status.as_deref() != Some("open") {
+        return Ok(None);
+    }
+    Ok(Some(invoice))
 }
 
 /// The subscription an invoice of an event belongs to. In the pinned API version (as in
