@@ -1280,6 +1280,36 @@ async fn an_unpaid_subscription_is_resumed_by_paying_its_latest_renewal() {
     assert!(account.contains("data-status=\"active\"") && !account.contains("data-testid=\"pay-overdue-form\""), "{account}");
 }
 
+/// An `unpaid` subscription whose customer has a credit (the Dashboard's "adjust
+/// balance") covering its next renewal: paying from the account page finalizes the draft,
+/// which the credit pays; nothing is charged and the subscription is active again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpaid_subscription_whose_renewal_the_customers_credit_covers_is_resumed_with_nothing_charged() {
+    let shop = shop().await;
+    shop.control("billing_settings", json!({ "retries_spent": "unpaid" })).await;
+    let (subscription, customer, failing) = shop.past_due("on-hold-credit@example.com", "pm_card_chargeCustomerFail").await;
+    let id = subscription.id.as_str();
+    shop.advance_clock(15).await;
+    support::poll_until(100, || shop.only_subscription(), |kept| kept.state.status == "unpaid").await;
+    shop.stripe(Method::POST, &format!("/v1/customers/{customer}"), &[("balance", "-5000")]).await;
+    shop.advance_clock(17).await;
+    support::wait_all_delivered(&shop.stripe).await;
+    let account = shop.page("/account").await;
+    // Even with the card that declines: the credit pays it all.
+    let (status, paid) = shop.pay_overdue(&account, id, &failing, None).await;
+    assert_eq!((status, &paid), (200, &json!("Paid")));
+    let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{id}?expand[]=latest_invoice"), &[]).await;
+    let invoice = &at_stripe["latest_invoice"];
+    assert_eq!(
+        (at_stripe["status"].as_str(), invoice["status"].as_str(), invoice["amount_paid"].as_i64()),
+        (Some("active"), Some("paid"), Some(0))
+    );
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+    let (orders, _) = shop.invoice_orders(id).await;
+    let renewal = shop.store.order_for_merchant(orders[0].as_deref().expect("the renewal's order")).await.unwrap().unwrap();
+    assert_eq!((renewal.amount, renewal.credit_amount), (0, subscription.terms.unit_amount), "paid from the credit");
+}
+
 /// The id of subscription `id`'s open invoice at Stripe (the renewal it gave up on).
 async fn at_stripe_overdue(shop: &Shop, id: &str) -> String {
     let open = shop.stripe(Method::GET, &format!("/v1/invoices?subscription={id}&status=open"), &[]).await;

@@ -993,6 +993,12 @@ pub async fn pay_overdue(
         // finalized to be paid (paying the latest invoice makes the subscription active).
         Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("draft") => {
             match state.payments.stripe.finalize_invoice(&invoice.id, &key("finalize")).await {
+                // The customer's credit paid it as it was finalized: resumed, nothing charged.
+                Ok(finalized) if finalized.status.as_deref() == Some("paid") => {
+                    refresh(state, &id).await?;
+                    tracing::info!(subscription = %id, invoice = %invoice.id, "an unpaid subscription's renewal was paid from the customer's credit");
+                    return Ok(OverduePayment::Paid);
+                }
                 Ok(_) => invoice.id.clone(),
                 // Finalized, voided or deleted meanwhile: said as it is now.
                 Err(crate::stripe::Error::Api(api)) if api.status == 400 || api.status == 404 => {
