@@ -2480,6 +2480,12 @@ async fn a_draft_invoice_is_finalized_once_and_not_charged_until_paid() {
 
     let again = stripe.post(&path, &[]).await;
     assert_eq!(again.status, 400);
+    // Without `auto_advance`, a draft keeps its own (off for an unpaid subscription's).
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 31 * 86_400 })).await;
+    let next = with_latest_invoice(&stripe, id).await["latest_invoice"].clone();
+    assert_eq!((next["status"].as_str(), &next["auto_advance"]), (Some("draft"), &json!(false)));
+    let kept = stripe.post(&format!("/v1/invoices/{}/finalize", next["id"].as_str().unwrap()), &[]).await.body;
+    assert_eq!((kept["status"].as_str(), &kept["auto_advance"]), (Some("open"), &json!(false)), "{kept}");
     assert_eq!(again.body["error"]["message"], "This invoice is already finalized, you can't re-finalize a non-draft invoice.");
 }
 

@@ -467,8 +467,8 @@ fn numbered(ctx: &mut Ctx<'_>, mut invoice: Value) -> Value {
 /// Finalizes a draft invoice: numbered, the customer's balance applied (a credit, which
 /// is negative, pays what it can and only the rest is due; a debt is added; what is left
 /// of a credit stays on the customer), and what is due asked for with a PaymentIntent,
-/// or paid at once when nothing is. `auto_advance`: as asked, else on while open. The
-/// caller tells of it ([`tell_finalized`]).
+/// or paid at once when nothing is. `auto_advance`: as asked, else on while open (a
+/// subscription's invoice made now). The caller tells of it ([`tell_finalized`]).
 fn finalize(ctx: &mut Ctx<'_>, invoice: Value, auto_advance: Option<bool>) -> Result<Value, ApiError> {
     let now = ctx.now();
     let mut invoice = numbered(ctx, invoice);
@@ -1267,7 +1267,8 @@ pub fn pay_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value
         "open" => {}
         // "Stripe automatically finalizes drafts before attempting payment on invoices."
         "draft" => {
-            invoice = finalize(ctx, invoice, None)?;
+            let auto_advance = invoice["auto_advance"].as_bool();
+            invoice = finalize(ctx, invoice, auto_advance)?;
             tell_finalized(ctx, &invoice);
             if invoice["status"] == "paid" {
                 settled(ctx, &invoice, None);
@@ -1298,16 +1299,19 @@ pub fn pay_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value
 
 /// `POST /v1/invoices/{id}/finalize`: a draft invoice is finalized now (an `unpaid`
 /// subscription's renewal, or one kept as a draft while collection was paused), open
-/// with its PaymentIntent (or paid, with nothing due), advanced automatically as
-/// `auto_advance` says (by default, while open). Stripe does not charge it at once: it
-/// is paid with `POST /v1/invoices/{id}/pay`, or by its PaymentIntent.
+/// with its PaymentIntent (or paid, with nothing due), its `auto_advance` as given, else
+/// as the draft had it (off for those drafts). The emulator does not charge it by
+/// itself, whatever `auto_advance` says: it is paid with `POST /v1/invoices/{id}/pay`,
+/// or by its PaymentIntent.
 pub fn finalize_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
     let invoice = ctx.account.get_kind("invoice", id).cloned().ok_or_else(|| ApiError::no_such("invoice", id))?;
     if invoice["status"] != "draft" {
         return Err(ApiError::invalid("This invoice is already finalized, you can't re-finalize a non-draft invoice."));
     }
-    let invoice = finalize(ctx, invoice, params.bool("auto_advance")?)?;
+    // Without `auto_advance`, the draft's own setting stays.
+    let auto_advance = params.bool("auto_advance")?.or(invoice["auto_advance"].as_bool());
+    let invoice = finalize(ctx, invoice, auto_advance)?;
     tell_finalized(ctx, &invoice);
     if invoice["status"] == "paid" {
         settled(ctx, &invoice, None);
