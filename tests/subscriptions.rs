@@ -246,6 +246,17 @@ impl Shop {
         data.iter().filter(|pi| pi["status"] == "succeeded").map(|pi| pi["amount"].as_i64().unwrap()).collect()
     }
 
+    /// A subscription whose renewal every retry failed to charge (the card that attaches,
+    /// then declines), with the merchant's settings marking such subscriptions `unpaid`
+    /// rather than canceling them: recorded on hold. As [`Shop::past_due`] returns.
+    async fn on_hold(&self, email: &str) -> (SubscriptionRecord, String, String) {
+        self.control("billing_settings", json!({ "retries_spent": "unpaid" })).await;
+        let (_, customer, card) = self.past_due(email, "pm_card_chargeCustomerFail").await;
+        self.advance_clock(15).await;
+        let subscription = support::poll_until(100, || self.only_subscription(), |kept| kept.state.status == "unpaid").await;
+        (subscription, customer, card)
+    }
+
     /// A subscription gone `past_due` (its card declined), its customer having saved a
     /// Mastercard since: the subscription and that card's id.
     async fn past_due_with_another_card(&self, email: &str) -> (SubscriptionRecord, String) {
@@ -1233,11 +1244,8 @@ async fn a_renewal_never_paid_ends_the_subscription_and_the_subscriber_is_told_w
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unpaid_subscription_is_resumed_by_paying_its_latest_renewal() {
     let shop = shop().await;
-    shop.control("billing_settings", json!({ "retries_spent": "unpaid" })).await;
-    let (subscription, customer, _) = shop.past_due("on-hold@example.com", "pm_card_chargeCustomerFail").await;
+    let (subscription, customer, _) = shop.on_hold("on-hold@example.com").await;
     let id = subscription.id.as_str();
-    shop.advance_clock(15).await;
-    support::poll_until(100, || shop.only_subscription(), |kept| kept.state.status == "unpaid").await;
     // A period on, its renewal is a draft: nothing charged, nothing retried.
     shop.advance_clock(17).await;
     let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{id}?expand[]=latest_invoice"), &[]).await;
@@ -1286,11 +1294,8 @@ async fn an_unpaid_subscription_is_resumed_by_paying_its_latest_renewal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unpaid_subscription_whose_renewal_the_customers_credit_covers_is_resumed_with_nothing_charged() {
     let shop = shop().await;
-    shop.control("billing_settings", json!({ "retries_spent": "unpaid" })).await;
-    let (subscription, customer, failing) = shop.past_due("on-hold-credit@example.com", "pm_card_chargeCustomerFail").await;
+    let (subscription, customer, failing) = shop.on_hold("on-hold-credit@example.com").await;
     let id = subscription.id.as_str();
-    shop.advance_clock(15).await;
-    support::poll_until(100, || shop.only_subscription(), |kept| kept.state.status == "unpaid").await;
     shop.stripe(Method::POST, &format!("/v1/customers/{customer}"), &[("balance", "-5000")]).await;
     shop.advance_clock(17).await;
     support::wait_all_delivered(&shop.stripe).await;

@@ -347,16 +347,22 @@ test('an overdue renewal paid whose reply is lost shows the subscription active,
   expect(invoices.map((invoice) => invoice.status).sort()).toEqual(['paid', 'paid']);
 });
 
-test('an overdue renewal whose bank wants 3-D Secure is confirmed from the account page', async ({ page, gotoHydrated }) => {
-  // Stripe's 4000 0027 6000 3184: its bank asks for 3-D Secure on every payment, so the
-  // renewal, off session, fails.
-  await subscribeWith(page, gotoHydrated, 'subscriber-overdue-3ds', '4000002760003184');
+/** A new account (`who`) subscribed with Stripe's 4000 0027 6000 3184, whose bank asks
+ * for 3-D Secure on every payment, and a month on: the renewal, off session, failed. Its
+ * row on the account page, overdue. */
+async function overdueThroughItsBank(page: Page, gotoHydrated: (path: string) => Promise<void>, who: string) {
+  await subscribeWith(page, gotoHydrated, who, '4000002760003184');
   await page.locator('#test-source-authorize-3ds').click();
   await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
   await gotoHydrated('/account');
   const row = page.locator('[data-testid^="subscription-sub_"]');
   const id = (await row.getAttribute('data-testid'))!.replace('subscription-', '');
   await renewalFails(page, row);
+  return { row, id };
+}
+
+test('an overdue renewal whose bank wants 3-D Secure is confirmed from the account page', async ({ page, gotoHydrated }) => {
+  const { row, id } = await overdueThroughItsBank(page, gotoHydrated, 'subscriber-overdue-3ds');
 
   // The shopper fails the bank's challenge: said so, nothing charged, the form still there.
   await row.getByTestId('pay-overdue').click();
@@ -378,15 +384,8 @@ test('an unpaid subscription is resumed from the account page through 3-D Secure
   // The merchant's settings mark a subscription `unpaid` once Stripe's retries are spent.
   await control('/_emulator/billing_settings', { retries_spent: 'unpaid' });
   try {
-    // Stripe's 4000 0027 6000 3184: its bank asks for 3-D Secure on every payment, so
-    // the renewal, off session, fails, and so does every retry.
-    await subscribeWith(page, gotoHydrated, 'subscriber-unpaid', '4000002760003184');
-    await page.locator('#test-source-authorize-3ds').click();
-    await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
-    await gotoHydrated('/account');
-    const row = page.locator('[data-testid^="subscription-sub_"]');
-    const id = (await row.getAttribute('data-testid'))!.replace('subscription-', '');
-    await renewalFails(page, row);
+    // Every retry fails as the renewal did, for want of the shopper's 3-D Secure.
+    const { row, id } = await overdueThroughItsBank(page, gotoHydrated, 'subscriber-unpaid');
     await daysPass(page, row, 15, 'unpaid');
     await expect(row.getByTestId('subscription-status')).toContainText('On hold');
     // A period on, its renewal is a draft that Stripe charges to no one.
