@@ -492,6 +492,10 @@ catalogue! {
     cancel_at_period_end: "Cancel at the end of the period", "Résilier à la fin de la période";
     cancel_named_subscription: "Cancel at the end of the period: {0}", "Résilier à la fin de la période : {0}";
     keep_subscription: "Keep my subscription", "Conserver mon abonnement";
+    end_now: "End it now", "Y mettre fin maintenant";
+    end_named_subscription: "End it now: {0}", "Y mettre fin maintenant : {0}";
+    end_only_on_hold: "Only a subscription on hold can be ended at once: cancel it at the end of its period instead.",
+        "Seul un abonnement en attente peut être résilié immédiatement : résiliez-le plutôt à la fin de sa période.";
     keep_named_subscription: "Keep my subscription: {0}", "Conserver mon abonnement : {0}";
     subscription_quantity: "Quantity", "Quantité";
     change_named_quantity: "Change the quantity: {0}", "Modifier la quantité : {0}";

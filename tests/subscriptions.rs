@@ -1315,6 +1315,51 @@ async fn an_unpaid_subscription_whose_renewal_the_customers_credit_covers_is_res
     assert_eq!((renewal.amount, renewal.credit_amount), (0, subscription.terms.unit_amount), "paid from the credit");
 }
 
+/// A subscriber who will not pay the renewal of a subscription on hold ends it from the
+/// account page: Stripe cancels it now, nothing more is billed, and the end is told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_on_hold_is_ended_now_from_the_account_page() {
+    let shop = shop().await;
+    let (subscription, _, _) = shop.on_hold("ends-on-hold@example.com").await;
+    let id = subscription.id.as_str();
+    support::wait_all_delivered(&shop.stripe).await;
+    let account = shop.page("/account").await;
+    assert!(account.contains("data-testid=\"end-subscription\"") && account.contains("End it now"), "{account}");
+    let (status, body) = shop.api("account/subscription/end", &[("subscription", id)]).await;
+    assert_eq!(status, 200, "{body}");
+    let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{id}"), &[]).await;
+    assert_eq!(
+        (at_stripe["status"].as_str(), at_stripe["cancellation_details"]["reason"].as_str()),
+        (Some("canceled"), Some("cancellation_requested"))
+    );
+    assert_eq!(shop.only_subscription().await.state.status, "canceled");
+    let (orders, _) = shop.invoice_orders(id).await;
+    let first_order = orders.iter().flatten().next().expect("the first invoice's order").clone();
+    assert_eq!(shop.sent_to_subscriber(&first_order, "subscription_ended.").await, [format!("subscription_ended.{id}")]);
+    let account = shop.page("/account").await;
+    assert!(!account.contains("data-testid=\"end-subscription\"") && !account.contains("data-testid=\"pay-overdue-form\""), "{account}");
+    // Sent again (a double click): it has ended, and says so.
+    let (status, body) = shop.api("account/subscription/end", &[("subscription", id)]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("This subscription has ended"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_not_on_hold_is_not_ended_at_once() {
+    let shop = shop().await;
+    let id = shop.subscribed("ends-active@example.com").await.id;
+    assert!(!shop.page("/account").await.contains("data-testid=\"end-subscription\""));
+    let (status, body) = shop.api("account/subscription/end", &[("subscription", &id)]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("Only a subscription on hold can be ended at once"), "{body}");
+    assert_eq!(shop.stripe(Method::GET, &format!("/v1/subscriptions/{id}"), &[]).await["status"], "active");
+    // Another account's is not found.
+    shop.sign_up("someone-else@example.com").await;
+    let (status, _) = shop.api("account/subscription/end", &[("subscription", &id)]).await;
+    assert_eq!(status, 404);
+    assert_eq!(shop.stripe(Method::GET, &format!("/v1/subscriptions/{id}"), &[]).await["status"], "active");
+}
+
 /// The id of subscription `id`'s open invoice at Stripe (the renewal it gave up on).
 async fn at_stripe_overdue(shop: &Shop, id: &str) -> String {
     let open = shop.stripe(Method::GET, &format!("/v1/invoices?subscription={id}&status=open"), &[]).await;

@@ -400,6 +400,8 @@ test('an unpaid subscription is resumed from the account page through 3-D Secure
     await expect(row.getByRole('alert')).not.toBeEmpty();
     await expect(row.getByTestId('pay-overdue')).toBeEnabled();
     await expect(row).toHaveAttribute('data-status', 'unpaid');
+    await expect(row.getByTestId('end-subscription')).toBeVisible();
+    expect(await seriousViolations(page), 'the account page, a subscription on hold and its error shown').toEqual([]);
     // Again, confirmed: the renewal paid, and the subscription active again.
     await row.getByTestId('pay-overdue').click();
     await page.locator('#test-source-authorize-3ds').click();

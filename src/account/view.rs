@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::stripe_js::Stripe;
 use crate::stripe_js::{ConfirmationTokenParams, ElementsOptions, PaymentMethodData};
 use crate::subscriptions::{
-    AccountSubscription, CancelSubscription, OverduePayment, PayOverdueSubscription, ResumeSubscription, SetRenewalCard,
+    AccountSubscription, CancelSubscription, EndSubscription, OverduePayment, PayOverdueSubscription, ResumeSubscription, SetRenewalCard,
     SetSubscriptionQuantity, is_overdue, pay_overdue_subscription, refresh_subscription,
 };
 use crate::ui::{ActionError, MountedPaymentElement, failure, mount_payment_element};
@@ -134,6 +134,7 @@ fn SignedIn(summary: AccountSummary, cards: Option<CardsData>) -> impl IntoView 
 fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod>, publishable_key: Option<String>) -> impl IntoView {
     let cancel = ServerAction::<CancelSubscription>::new();
     let resume = ServerAction::<ResumeSubscription>::new();
+    let end_now = ServerAction::<EndSubscription>::new();
     let pay = ServerAction::<PayOverdueSubscription>::new();
     let set_quantity = ServerAction::<SetSubscriptionQuantity>::new();
     let set_card = ServerAction::<SetRenewalCard>::new();
@@ -218,6 +219,17 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
                     </ActionForm>
                 }
             });
+            // On hold (`unpaid`): pay its renewal above to resume it, or end it now.
+            let end_form = (subscription.status == "unpaid").then(|| {
+                let (id, label) = (subscription.id.clone(), label.clone());
+                view! {
+                    <ActionForm action=end_now>
+                        <input type="hidden" name="subscription" value=id/>
+                        <button type="submit" data-testid="end-subscription" aria-label=crate::i18n::fill(t.end_named_subscription(), &[&label])
+                            disabled=move || end_now.pending().get()>{t.end_now()}</button>
+                    </ActionForm>
+                }
+            });
             let named = label.clone();
             // Undo the shopper's own end, or set one at the period's end while renewals
             // are to come (an end the merchant chose within the period is theirs).
@@ -259,6 +271,7 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
                     " "
                     {period.map(|text| view! { <span class="period" data-testid="subscription-period">{text}</span> })}
                     {overdue}
+                    {end_form}
                     {quantity}
                     {renewal_card}
                     {form}
@@ -274,6 +287,7 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
                     {move || {
                         failure(cancel, locale)
                             .or_else(|| failure(resume, locale))
+                            .or_else(|| failure(end_now, locale))
                             .or_else(|| failure(pay, locale))
                             .or_else(|| failure(set_quantity, locale))
                             .or_else(|| failure(set_card, locale))

@@ -808,6 +808,26 @@ pub async fn set_cancel_at_period_end(state: &AppState, request: &Request, id: &
     Ok(())
 }
 
+/// Ends the signed-in shopper's subscription now, if it is on hold (`unpaid`): a
+/// subscriber who will not pay its renewal to resume it stops it, rather than leave it
+/// billing drafts every period. Stripe stops collecting its invoices, and its
+/// `customer.subscription.deleted` tells the subscriber it ended. Any other subscription
+/// is canceled at its period's end instead ([`set_cancel_at_period_end`]).
+pub async fn end_on_hold(state: &AppState, request: &Request, id: &str) -> Result<(), AppError> {
+    let (_, id, record) = own_subscription(state, request, id).await?;
+    match record.state.status.as_str() {
+        "unpaid" => {}
+        status if SubscriptionState { status: status.to_owned(), ..record.state }.is_live() => {
+            return Err(AppError::invalid(request.texts().end_only_on_hold()));
+        }
+        _ => return Err(AppError::invalid(request.texts().subscription_ended())),
+    }
+    let asked_at = now_ms();
+    keep_change(state, request, &id, asked_at, state.payments.stripe.cancel_subscription(&id).await).await?;
+    tracing::info!(subscription = %id, "a subscription on hold was ended by its subscriber");
+    Ok(())
+}
+
 /// Sets the quantity of the signed-in shopper's subscription from its next renewal on:
 /// no proration, so nothing is charged or credited for the period under way, and each
 /// invoice from then on bills `quantity` (a shop's subscription has one item). Setting
