@@ -221,36 +221,30 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
             });
             // On hold (`unpaid`): pay its renewal above to resume it, or end it now.
             let end_form = (subscription.status == "unpaid").then(|| {
-                let (id, label) = (subscription.id.clone(), label.clone());
+                let (id, named) = (subscription.id.clone(), crate::i18n::fill(t.end_named_subscription(), &[&label]));
                 view! {
                     <ActionForm action=end_now>
-                        <input type="hidden" name="subscription" value=id/>
-                        <button type="submit" data-testid="end-subscription" aria-label=crate::i18n::fill(t.end_named_subscription(), &[&label])
-                            disabled=move || end_now.pending().get()>{t.end_now()}</button>
+                        <SubscriptionButton id testid="end-subscription" named text=t.end_now() pending=end_now.pending()/>
                     </ActionForm>
                 }
             });
-            let named = label.clone();
             // Undo the shopper's own end, or set one at the period's end while renewals
             // are to come (an end the merchant chose within the period is theirs).
-            let form = (changeable && (subscription.cancel_at_period_end || renews)).then(move || {
+            let form = (changeable && (subscription.cancel_at_period_end || renews)).then(|| {
                 let id = subscription.id.clone();
-                let label = named;
                 if subscription.cancel_at_period_end {
+                    let named = crate::i18n::fill(t.keep_named_subscription(), &[&label]);
                     view! {
                         <ActionForm action=resume>
-                            <input type="hidden" name="subscription" value=id/>
-                            <button type="submit" data-testid="resume-subscription" aria-label=crate::i18n::fill(t.keep_named_subscription(), &[&label])
-                                disabled=move || resume.pending().get()>{t.keep_subscription()}</button>
+                            <SubscriptionButton id testid="resume-subscription" named text=t.keep_subscription() pending=resume.pending()/>
                         </ActionForm>
                     }
                     .into_any()
                 } else {
+                    let named = crate::i18n::fill(t.cancel_named_subscription(), &[&label]);
                     view! {
                         <ActionForm action=cancel>
-                            <input type="hidden" name="subscription" value=id/>
-                            <button type="submit" data-testid="cancel-subscription" aria-label=crate::i18n::fill(t.cancel_named_subscription(), &[&label])
-                                disabled=move || cancel.pending().get()>{t.cancel_at_period_end()}</button>
+                            <SubscriptionButton id testid="cancel-subscription" named text=t.cancel_at_period_end() pending=cancel.pending()/>
                         </ActionForm>
                     }
                     .into_any()
@@ -298,6 +292,23 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
             </section>
         }
     })
+}
+
+/// What a subscription's one-button form sends: the subscription's id, and the button,
+/// `named` with the subscription for screen readers (its visible `text` included) and
+/// disabled while its action runs.
+#[component]
+fn SubscriptionButton(
+    id: String,
+    testid: &'static str,
+    named: String,
+    text: &'static str,
+    #[prop(into)] pending: Signal<bool>,
+) -> impl IntoView {
+    view! {
+        <input type="hidden" name="subscription" value=id/>
+        <button type="submit" data-testid=testid aria-label=named disabled=move || pending.get()>{text}</button>
+    }
 }
 
 /// An overdue subscription's "pay the overdue renewal with [card]" form ([`is_overdue`]). A plain form
