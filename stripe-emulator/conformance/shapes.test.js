@@ -358,6 +358,18 @@ test('every object and event the flow produces type-checks against the SDK at ev
   keep('Stripe.Invoice', 'draft renewal finalized', finalized);
   keep('Stripe.Invoice', 'latest invoice of an unpaid subscription paid', await api('POST', `/v1/invoices/${finalized.id}/pay`, { payment_method: another.id }));
   assert.equal((await api('GET', `/v1/subscriptions/${lapsing.subscription.id}`)).status, 'active');
+  // Settings that leave it `past_due` and mark the invoice uncollectible, which can
+  // still be paid.
+  await control('/_emulator/billing_settings', { retries_spent: 'past_due', mark_invoice_uncollectible: true });
+  const writtenOff = await subscribe('pm_card_visa');
+  await api('POST', `/v1/subscriptions/${writtenOff.subscription.id}`, { default_payment_method: fails.id });
+  for (const days of [32, 14]) await control('/_emulator/clock', { advance_seconds: days * 24 * 3600 });
+  const uncollectible = await api('GET', `/v1/subscriptions/${writtenOff.subscription.id}`, { expand: ['latest_invoice'] });
+  assert.equal(uncollectible.status, 'past_due');
+  assert.equal(uncollectible.latest_invoice.status, 'uncollectible');
+  keep('Stripe.Subscription', 'subscription past_due (expanded invoice, uncollectible)', uncollectible);
+  keep('Stripe.Invoice', 'uncollectible invoice paid', await api('POST', `/v1/invoices/${uncollectible.latest_invoice.id}/pay`, { payment_method: another.id, expand: ['payments'] }));
+  assert.equal((await api('GET', `/v1/subscriptions/${writtenOff.subscription.id}`)).status, 'active');
   await control('/_emulator/billing_settings', { retries_spent: 'cancel' });
 
   keep('Stripe.Refund', 'refund failed', await until(`/v1/refunds/${bounced.id}`, (refund) => refund.status === 'failed'));
@@ -394,6 +406,7 @@ test('every object and event the flow produces type-checks against the SDK at ev
     'invoice.paid',
     'invoice.payment_failed',
     'invoice.payment_action_required',
+    'invoice.marked_uncollectible',
     'customer.subscription.trial_will_end',
   ]) {
     assert.ok(kinds.has(kind), `the flow emitted ${kind}`);

@@ -56,7 +56,7 @@ async fn index() -> Response {
             "webhook_endpoints": "GET | POST {\"url\",\"secret\"?} | DELETE /_emulator/webhook_endpoints",
             "routes": "GET /_emulator/routes",
             "delivery_mode": "GET | POST {\"duplicate\"?: bool, \"shuffle\"?: bool} /_emulator/delivery_mode",
-            "billing_settings": "GET | POST {\"retries_spent\": \"cancel\" | \"unpaid\" | \"past_due\"} /_emulator/billing_settings",
+            "billing_settings": "GET | POST {\"retries_spent\": \"cancel\" | \"unpaid\" | \"past_due\", \"mark_invoice_uncollectible\"?: bool} /_emulator/billing_settings",
             "faults": "GET | POST {\"path\",\"method\"?,\"status\"|\"drop\"|\"delay_ms\",\"should_retry\"?,\"phase\"?,\"count\"?} | DELETE /_emulator/faults",
             "clock": "POST /_emulator/clock {\"advance_seconds\"}",
             "reset": "POST /_emulator/reset",
@@ -166,8 +166,9 @@ async fn billing_settings(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 /// The Dashboard's subscription settings: `{"retries_spent": "cancel" | "unpaid" |
-/// "past_due"}`, what becomes of a subscription whose renewal every retry failed to
-/// charge. A reset restores the default, `cancel`.
+/// "past_due", "mark_invoice_uncollectible"?: bool}`, what becomes of a subscription
+/// whose renewal every retry failed to charge, and of that invoice (left open, or
+/// marked uncollectible). A reset restores the defaults, `cancel` and left open.
 async fn set_billing_settings(
     State(shared): State<Arc<Shared>>,
     body: Result<axum::Json<BillingSettings>, axum::extract::rejection::JsonRejection>,
@@ -177,7 +178,9 @@ async fn set_billing_settings(
             shared.account.lock().unwrap_or_else(|e| e.into_inner()).billing = settings;
             Json(json!(settings)).into_response()
         }
-        Err(rejection) => bad_request(&format!("expected {{\"retries_spent\": \"cancel\" | \"unpaid\" | \"past_due\"}}: {rejection}")),
+        Err(rejection) => bad_request(&format!(
+            "expected {{\"retries_spent\": \"cancel\" | \"unpaid\" | \"past_due\", \"mark_invoice_uncollectible\"?: bool}}: {rejection}"
+        )),
     }
 }
 

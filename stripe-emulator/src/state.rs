@@ -60,6 +60,10 @@ pub struct BillingSettings {
     /// What becomes of a subscription once every retry of a renewal has failed.
     #[serde(default)]
     pub retries_spent: RetriesSpent,
+    /// "Mark the invoice as uncollectible" once its retries are spent, rather than leave
+    /// it open (past due). Either way it can still be paid.
+    #[serde(default)]
+    pub mark_invoice_uncollectible: bool,
 }
 
 /// "If all retries for a payment fail": the subscription is canceled (Stripe's default),

@@ -2397,7 +2397,13 @@ async fn a_card_declined_for_good_is_not_charged_again_and_the_subscription_stil
 /// A subscription whose renewal every retry failed to charge, with the account's
 /// settings marking such subscriptions `unpaid`.
 async fn unpaid_after_its_retries(stripe: &Stripe) -> Value {
-    let settings = stripe.control("/_emulator/billing_settings", json!({ "retries_spent": "unpaid" })).await;
+    given_up_on_with(stripe, json!({ "retries_spent": "unpaid" })).await
+}
+
+/// A subscription whose renewal every retry failed to charge, under the account's
+/// billing `settings`.
+async fn given_up_on_with(stripe: &Stripe, settings: Value) -> Value {
+    let settings = stripe.control("/_emulator/billing_settings", settings).await;
     assert_eq!(settings.status, 200, "{}", settings.body);
     let past_due = renewed_a_month_on_with(stripe, "pm_card_chargeCustomerFail").await;
     stripe.control("/_emulator/clock", json!({ "advance_seconds": 14 * 86_400 })).await;
@@ -2454,6 +2460,54 @@ async fn marked_unpaid_when_its_retries_are_spent_a_subscription_bills_drafts_un
     stripe.control("/_emulator/clock", json!({ "advance_seconds": 31 * 86_400 })).await;
     let next = with_latest_invoice(&stripe, id).await;
     assert_eq!((next["status"].as_str(), next["latest_invoice"]["status"].as_str()), (Some("active"), Some("paid")));
+}
+
+#[tokio::test]
+async fn an_invoice_marked_uncollectible_when_its_retries_are_spent_can_still_be_paid() {
+    let stripe = emulator().await;
+    let unpaid = given_up_on_with(&stripe, json!({ "retries_spent": "unpaid", "mark_invoice_uncollectible": true })).await;
+    let (id, customer) = (unpaid["id"].as_str().unwrap(), unpaid["customer"].as_str().unwrap());
+    let invoice = &unpaid["latest_invoice"];
+    let path = format!("/v1/invoices/{}/pay", invoice["id"].as_str().unwrap());
+    assert_eq!(unpaid["status"], "unpaid", "{unpaid}");
+    assert_eq!(
+        (invoice["status"].as_str(), invoice["attempt_count"].as_i64(), &invoice["next_payment_attempt"], &invoice["auto_advance"]),
+        (Some("uncollectible"), Some(9), &Value::Null, &json!(false)),
+    );
+    assert!(invoice["status_transitions"]["marked_uncollectible_at"].is_i64(), "{invoice}");
+    let marked = stripe.get("/v1/events?type=invoice.marked_uncollectible").await.body;
+    assert_eq!(marked["data"].as_array().unwrap().len(), 1);
+    assert_eq!(marked["data"][0]["data"]["object"]["id"], invoice["id"]);
+
+    // Declined again: still uncollectible, and `invoice.payment_failed` says so.
+    let failures = || async { stripe.get("/v1/events?type=invoice.payment_failed").await.body["data"].as_array().unwrap().len() };
+    let failed_before = failures().await;
+    let declined = stripe.post(&path, &[]).await;
+    assert_eq!(declined.status, 402, "{}", declined.body);
+    assert_eq!(failures().await, failed_before + 1);
+    let invoice = stripe.get(&format!("/v1/invoices/{}", invoice["id"].as_str().unwrap())).await.body;
+    assert_eq!((invoice["status"].as_str(), invoice["attempt_count"].as_i64()), (Some("uncollectible"), Some(9)));
+
+    // Paid with another card: paid, and the subscription, whose latest it is, active.
+    let card = stripe.post("/v1/payment_methods/pm_card_visa/attach", &[("customer", customer)]).await.body;
+    let paid = stripe.post(&path, &[("payment_method", card["id"].as_str().unwrap())]).await;
+    assert_eq!((paid.status, paid.body["status"].as_str()), (200, Some("paid")), "{}", paid.body);
+    assert_eq!(paid.body["amount_paid"], invoice["amount_due"]);
+    assert_eq!(with_latest_invoice(&stripe, id).await["status"], "active");
+    let again = stripe.post(&path, &[]).await;
+    assert_eq!((again.status, again.body["error"]["message"].as_str()), (400, Some("Invoice is already paid")));
+}
+
+#[tokio::test]
+async fn a_subscription_canceled_when_its_retries_are_spent_can_have_its_invoice_marked_uncollectible() {
+    let stripe = emulator().await;
+    let ended = given_up_on_with(&stripe, json!({ "retries_spent": "cancel", "mark_invoice_uncollectible": true })).await;
+    assert_eq!(ended["status"], "canceled");
+    assert_eq!(ended["latest_invoice"]["status"], "uncollectible");
+    // By default the invoice is left open.
+    let stripe = emulator().await;
+    let ended = given_up_on_with(&stripe, json!({ "retries_spent": "cancel" })).await;
+    assert_eq!((ended["status"].as_str(), ended["latest_invoice"]["status"].as_str()), (Some("canceled"), Some("open")));
 }
 
 #[tokio::test]
@@ -2517,7 +2571,9 @@ async fn billing_settings_take_only_the_three_outcomes_and_a_reset_restores_canc
     assert_eq!(stripe.control("/_emulator/billing_settings", json!({ "retries_spent": "unpaid" })).await.body["retries_spent"], "unpaid");
     stripe.control("/_emulator/reset", json!({})).await;
     let settings = stripe.get("/_emulator/billing_settings").await.body;
-    assert_eq!(settings["retries_spent"], "cancel");
+    assert_eq!(settings, json!({ "retries_spent": "cancel", "mark_invoice_uncollectible": false }));
+    let invalid = stripe.control("/_emulator/billing_settings", json!({ "mark_invoice_uncollectible": "yes" })).await;
+    assert_eq!(invalid.status, 400);
 }
 
 #[tokio::test]

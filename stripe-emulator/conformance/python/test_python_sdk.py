@@ -364,6 +364,24 @@ class PythonSdk(unittest.TestCase):
         self.assertEqual((paid.status, paid.amount_paid), ("paid", 1250))
         self.assertEqual(self.stripe.v1.subscriptions.retrieve(subscription.id).status, "active")
 
+    def test_an_invoice_marked_uncollectible_once_its_retries_are_spent_can_still_be_paid(self):
+        self.control("/_emulator/billing_settings", {"retries_spent": "unpaid", "mark_invoice_uncollectible": True})
+        self.addCleanup(self.control, "/_emulator/billing_settings", {"retries_spent": "cancel"})
+        subscription = self.subscribe("Tea of the month", 900, trial_period_days=14)
+        self.stripe.v1.subscriptions.update(subscription.id, params={"trial_end": "now"})
+        self.control("/_emulator/clock", {"advance_seconds": 15 * 86_400})
+        unpaid = self.stripe.v1.subscriptions.retrieve(subscription.id, params={"expand": ["latest_invoice"]})
+        invoice = unpaid.latest_invoice
+        self.assertEqual((unpaid.status, invoice.status, invoice.next_payment_attempt), ("unpaid", "uncollectible", None))
+        self.assertIsInstance(invoice.status_transitions.marked_uncollectible_at, int)
+        told = self.stripe.v1.events.list(params={"type": "invoice.marked_uncollectible"})
+        self.assertIn(invoice.id, [event.data.object.id for event in told.data])
+
+        card = self.stripe.v1.payment_methods.attach("pm_card_visa", params={"customer": subscription.customer})
+        paid = self.stripe.v1.invoices.pay(invoice.id, params={"payment_method": card.id})
+        self.assertEqual((paid.status, paid.amount_paid), ("paid", 900))
+        self.assertEqual(self.stripe.v1.subscriptions.retrieve(subscription.id).status, "active")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -540,10 +540,17 @@ fn tell_finalized(ctx: &mut Ctx<'_>, invoice: &Value) {
     }
 }
 
-/// The invoice an intent pays, if it pays one.
+/// The invoice an intent pays, if it pays one that is still to be paid: open, or
+/// uncollectible (which "can still be paid": `invoice.paid`, or `invoice.payment_failed`
+/// and it stays uncollectible).
 fn invoice_of(ctx: &Ctx<'_>, intent: &Value) -> Option<Value> {
     let invoice = ctx.account.invoice_of_intent.get(intent["id"].as_str()?)?;
-    ctx.account.get_kind("invoice", invoice).filter(|invoice| invoice["status"] == "open").cloned()
+    ctx.account.get_kind("invoice", invoice).filter(|invoice| payable(invoice)).cloned()
+}
+
+/// Whether `invoice` is finalized and still to be paid.
+fn payable(invoice: &Value) -> bool {
+    invoice["status"] == "open" || invoice["status"] == "uncollectible"
 }
 
 fn subscription_of(ctx: &Ctx<'_>, invoice: &Value) -> Option<Value> {
@@ -1047,7 +1054,7 @@ pub fn renew(ctx: &mut Ctx<'_>) {
 /// advanced, and its subscription becomes what the account's settings say "if all
 /// retries for a payment fail" ("`canceled` or `unpaid` depending on your subscriptions
 /// settings", or left `past_due`): by default it ends (`cancellation_details.reason`
-/// `payment_failed`).
+/// `payment_failed`). The account may also have the invoice marked uncollectible then.
 fn retry(ctx: &mut Ctx<'_>, mut invoice: Value) {
     let attempt = invoice["attempt_count"].as_i64().unwrap_or(0) + 1;
     invoice["attempt_count"] = json!(attempt);
@@ -1076,9 +1083,16 @@ fn retry(ctx: &mut Ctx<'_>, mut invoice: Value) {
     if attempt <= RETRIES {
         return;
     }
-    // No automatic attempt is left: the invoice stays open, for the customer to pay.
+    // No automatic attempt is left: the invoice stays open for the customer to pay, or
+    // is marked uncollectible if the account says so (which can still be paid).
     invoice["auto_advance"] = json!(false);
     ctx.account.put(invoice.clone());
+    if ctx.account.billing.mark_invoice_uncollectible {
+        invoice["status"] = json!("uncollectible");
+        invoice["status_transitions"]["marked_uncollectible_at"] = json!(ctx.now());
+        ctx.account.put(invoice.clone());
+        ctx.emit("invoice.marked_uncollectible", &invoice, None);
+    }
     let Some(mut subscription) = subscription_of(ctx, &invoice).filter(live) else { return };
     match ctx.account.billing.retries_spent {
         RetriesSpent::Cancel => {
@@ -1250,7 +1264,7 @@ fn default_method(ctx: &Ctx<'_>, subscription: &Value, customer: &Value) -> Opti
         .cloned()
 }
 
-/// `POST /v1/invoices/{id}/pay`: charges an open invoice now, to `payment_method` (one
+/// `POST /v1/invoices/{id}/pay`: charges an open (or uncollectible) invoice now, to `payment_method` (one
 /// of the invoice's customer's) or else the default one, off session unless
 /// `off_session=false`. A decline is the card error, the invoice left open (and its
 /// attempt counted); a payment that needs the customer (3-D Secure, on session) is
@@ -1264,7 +1278,7 @@ pub fn pay_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value
         None => subscription_of(ctx, &invoice).and_then(|subscription| default_method(ctx, &subscription, &customer)),
     };
     match invoice["status"].as_str().unwrap_or_default() {
-        "open" => {}
+        "open" | "uncollectible" => {}
         // "Stripe automatically finalizes drafts before attempting payment on invoices."
         "draft" => {
             let auto_advance = invoice["auto_advance"].as_bool();
@@ -1277,7 +1291,7 @@ pub fn pay_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value
             }
         }
         "paid" => return Err(ApiError::invalid("Invoice is already paid")),
-        status => return Err(ApiError::invalid(format!("You can only pay an open invoice. This invoice is {status}."))),
+        status => return Err(ApiError::invalid(format!("You can only pay an open or uncollectible invoice. This invoice is {status}."))),
     }
     let Some(method) = method else {
         return Err(ApiError::invalid("The invoice has no payment method to charge: pass `payment_method`, or set a default one."));
