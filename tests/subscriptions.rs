@@ -250,7 +250,12 @@ impl Shop {
     /// then declines), with the merchant's settings marking such subscriptions `unpaid`
     /// rather than canceling them: recorded on hold. As [`Shop::past_due`] returns.
     async fn on_hold(&self, email: &str) -> (SubscriptionRecord, String, String) {
-        self.control("billing_settings", json!({ "retries_spent": "unpaid" })).await;
+        self.on_hold_under(email, json!({ "retries_spent": "unpaid" })).await
+    }
+
+    /// [`Shop::on_hold`] under the merchant's billing `settings` (which mark it `unpaid`).
+    async fn on_hold_under(&self, email: &str, settings: Value) -> (SubscriptionRecord, String, String) {
+        self.control("billing_settings", settings).await;
         let (_, customer, card) = self.past_due(email, "pm_card_chargeCustomerFail").await;
         self.advance_clock(15).await;
         let subscription = support::poll_until(100, || self.only_subscription(), |kept| kept.state.status == "unpaid").await;
@@ -1286,6 +1291,41 @@ async fn an_unpaid_subscription_is_resumed_by_paying_its_latest_renewal() {
     assert!(orders[1].is_none(), "{orders:?}");
     let account = shop.page("/account").await;
     assert!(account.contains("data-status=\"active\"") && !account.contains("data-testid=\"pay-overdue-form\""), "{account}");
+}
+
+/// The merchant's settings also mark the renewal Stripe gave up on uncollectible (the
+/// Dashboard's "mark the invoice as uncollectible"). Such an invoice can still be paid,
+/// and paying it, the latest, resumes the subscription; the shop no longer says there is
+/// nothing to pay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpaid_subscription_whose_renewal_was_marked_uncollectible_is_resumed_by_paying_it() {
+    let shop = shop().await;
+    let settings = json!({ "retries_spent": "unpaid", "mark_invoice_uncollectible": true });
+    let (subscription, customer, _) = shop.on_hold_under("written-off@example.com", settings).await;
+    let id = subscription.id.as_str();
+    let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{id}?expand[]=latest_invoice"), &[]).await;
+    let invoice = at_stripe["latest_invoice"].clone();
+    assert_eq!((at_stripe["status"].as_str(), invoice["status"].as_str()), (Some("unpaid"), Some("uncollectible")), "{at_stripe}");
+    support::wait_all_delivered(&shop.stripe).await;
+    let account = shop.page("/account").await;
+    assert!(
+        account.contains("On hold: its renewal could not be charged") && account.contains("data-testid=\"pay-overdue-form\""),
+        "{account}"
+    );
+    let (orders, _) = shop.invoice_orders(id).await;
+    let first_order = orders.iter().flatten().next().expect("the first invoice's order").clone();
+    let told = shop.sent_to_subscriber(&first_order, "subscription_on_hold.").await;
+    assert_eq!(told, [format!("subscription_on_hold.{id}.{}", invoice["id"].as_str().unwrap())]);
+
+    let added = shop.stripe(Method::POST, "/v1/payment_methods/pm_card_mastercard/attach", &[("customer", customer.as_str())]).await;
+    let (status, paid) = shop.pay_overdue(&account, id, added["id"].as_str().unwrap(), None).await;
+    assert_eq!((status, &paid), (200, &json!("Paid")));
+    let paid = shop.stripe(Method::GET, &format!("/v1/invoices/{}", invoice["id"].as_str().unwrap()), &[]).await;
+    assert_eq!((paid["status"].as_str(), paid["amount_paid"].as_i64()), (Some("paid"), invoice["amount_due"].as_i64()));
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+    // The renewal it paid is an order.
+    let (orders, _) = support::poll_until(200, || shop.invoice_orders(id), |(orders, _)| orders[0].is_some()).await;
+    assert_eq!(orders.len(), 2, "the first invoice, and the renewal paid");
 }
 
 /// An `unpaid` subscription whose customer has a credit (the Dashboard's "adjust

@@ -584,6 +584,13 @@ impl Invoice {
         self.parent.as_ref()?.subscription_details.as_ref().map(|details| details.subscription.as_str())
     }
 
+    /// Whether it is finalized and still to be paid: `open`, or `uncollectible` (written
+    /// off, by the merchant or by the settings once its retries were spent, which Stripe
+    /// still lets be paid: "uncollectible → pay → paid").
+    pub fn awaits_payment(&self) -> bool {
+        matches!(self.status.as_deref(), Some("open" | "uncollectible"))
+    }
+
     /// The PaymentIntent of its default payment (needs `payments` expanded).
     pub fn payment_intent(&self) -> Option<PaymentIntentId> {
         let payments = self.payments.as_ref()?;

@@ -744,7 +744,8 @@ pub async fn on_event(state: &AppState, event_type: &str, object: &serde_json::V
 
 /// The renewal Stripe gave up on, when the event tells that subscription `id` (as just
 /// read again) is now `unpaid`: the invoice whose last retry failed, or the subscription's
-/// latest invoice while it is open (the subscription changed as its retries ran out). A
+/// latest invoice while it is still to be paid (the subscription changed as its retries
+/// ran out; the merchant's settings may have marked it uncollectible then). A
 /// later renewal's draft, or any other event, says nothing new.
 async fn given_up_on(
     state: &AppState,
@@ -761,7 +762,7 @@ async fn given_up_on(
     if !state.store.subscription(id.as_str()).await?.is_some_and(|record| record.state.status == "unpaid") {
         return Ok(None);
     }
-    if event_type != "invoice.payment_failed" && state.payments.stripe.retrieve_invoice(&invoice).await?.status.as_deref() != Some("open") {
+    if event_type != "invoice.payment_failed" && !state.payments.stripe.retrieve_invoice(&invoice).await?.awaits_payment() {
         return Ok(None);
     }
     Ok(Some(invoice))
@@ -1008,7 +1009,7 @@ pub async fn pay_overdue(
         Err(error) => return Err(AppError::from(error)),
     };
     let invoice = match &subscription.latest_invoice {
-        Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("open") => invoice.id.clone(),
+        Some(Expandable::Object(invoice)) if invoice.awaits_payment() => invoice.id.clone(),
         // An `unpaid` subscription's renewal, a draft Stripe does not advance by itself:
         // finalized to be paid (paying the latest invoice makes the subscription active).
         Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("draft") => {
