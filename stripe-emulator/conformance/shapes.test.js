@@ -367,6 +367,7 @@ test('every object and event the flow produces type-checks against the SDK at ev
   const uncollectible = await api('GET', `/v1/subscriptions/${writtenOff.subscription.id}`, { expand: ['latest_invoice'] });
   assert.equal(uncollectible.status, 'past_due');
   assert.equal(uncollectible.latest_invoice.status, 'uncollectible');
+  assert.equal(uncollectible.latest_invoice.status_details.uncollectible.reason, 'max_payment_attempts');
   keep('Stripe.Subscription', 'subscription past_due (expanded invoice, uncollectible)', uncollectible);
   keep('Stripe.Invoice', 'uncollectible invoice paid', await api('POST', `/v1/invoices/${uncollectible.latest_invoice.id}/pay`, { payment_method: another.id, expand: ['payments'] }));
   assert.equal((await api('GET', `/v1/subscriptions/${writtenOff.subscription.id}`)).status, 'active');

@@ -2475,6 +2475,7 @@ async fn an_invoice_marked_uncollectible_when_its_retries_are_spent_can_still_be
         (Some("uncollectible"), Some(9), &Value::Null, &json!(false)),
     );
     assert!(invoice["status_transitions"]["marked_uncollectible_at"].is_i64(), "{invoice}");
+    assert_eq!(invoice["status_details"], json!({ "uncollectible": { "reason": "max_payment_attempts" } }));
     let marked = stripe.get("/v1/events?type=invoice.marked_uncollectible").await.body;
     assert_eq!(marked["data"].as_array().unwrap().len(), 1);
     assert_eq!(marked["data"][0]["data"]["object"]["id"], invoice["id"]);
@@ -2493,6 +2494,7 @@ async fn an_invoice_marked_uncollectible_when_its_retries_are_spent_can_still_be
     let paid = stripe.post(&path, &[("payment_method", card["id"].as_str().unwrap())]).await;
     assert_eq!((paid.status, paid.body["status"].as_str()), (200, Some("paid")), "{}", paid.body);
     assert_eq!(paid.body["amount_paid"], invoice["amount_due"]);
+    assert!(paid.body.get("status_details").is_none(), "only an uncollectible invoice has them: {}", paid.body);
     assert_eq!(with_latest_invoice(&stripe, id).await["status"], "active");
     let again = stripe.post(&path, &[]).await;
     assert_eq!((again.status, again.body["error"]["message"].as_str()), (400, Some("Invoice is already paid")));
@@ -2508,6 +2510,24 @@ async fn a_subscription_canceled_when_its_retries_are_spent_can_have_its_invoice
     let stripe = emulator().await;
     let ended = given_up_on_with(&stripe, json!({ "retries_spent": "cancel" })).await;
     assert_eq!((ended["status"].as_str(), ended["latest_invoice"]["status"].as_str()), (Some("canceled"), Some("open")));
+}
+
+#[tokio::test]
+async fn while_collection_is_paused_with_mark_uncollectible_a_renewal_is_uncollectible_and_nothing_charged() {
+    let stripe = emulator().await;
+    let (subscription, _, _) = subscribe(&stripe, "pm_card_visa").await;
+    let id = subscription["id"].as_str().unwrap();
+    let paused = stripe.post(&format!("/v1/subscriptions/{id}"), &[("pause_collection[behavior]", "mark_uncollectible")]).await;
+    assert_eq!(paused.status, 200, "{}", paused.body);
+    let charges = || async { stripe.get("/v1/charges?limit=100").await.body["data"].as_array().unwrap().len() };
+    let charged = charges().await;
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 32 * 86_400 })).await;
+    let renewed = with_latest_invoice(&stripe, id).await;
+    let invoice = &renewed["latest_invoice"];
+    assert_eq!((renewed["status"].as_str(), invoice["status"].as_str()), (Some("active"), Some("uncollectible")), "{renewed}");
+    assert_eq!(invoice["status_details"], json!({ "uncollectible": { "reason": "subscription_paused" } }));
+    assert!(invoice["status_transitions"]["marked_uncollectible_at"].is_i64(), "{invoice}");
+    assert_eq!(charges().await, charged);
 }
 
 #[tokio::test]

@@ -374,6 +374,7 @@ class PythonSdk(unittest.TestCase):
         invoice = unpaid.latest_invoice
         self.assertEqual((unpaid.status, invoice.status, invoice.next_payment_attempt), ("unpaid", "uncollectible", None))
         self.assertIsInstance(invoice.status_transitions.marked_uncollectible_at, int)
+        self.assertEqual(invoice.status_details.uncollectible.reason, "max_payment_attempts")
         told = self.stripe.v1.events.list(params={"type": "invoice.marked_uncollectible"})
         self.assertIn(invoice.id, [event.data.object.id for event in told.data])
 

@@ -284,12 +284,14 @@ fn open_invoice(ctx: &mut Ctx<'_>, subscription: &Value, customer: &Value, reaso
             Ok(invoice)
         }
         Some(behavior) => {
-            let (status, at) =
-                if behavior == "mark_uncollectible" { ("uncollectible", "marked_uncollectible_at") } else { ("void", "voided_at") };
             let mut invoice = numbered(ctx, invoice);
-            invoice["status"] = json!(status);
             invoice["ending_balance"] = json!(0);
-            invoice["status_transitions"][at] = json!(ctx.now());
+            if behavior == "mark_uncollectible" {
+                mark_uncollectible(&mut invoice, "subscription_paused", ctx.now());
+            } else {
+                invoice["status"] = json!("void");
+                invoice["status_transitions"]["voided_at"] = json!(ctx.now());
+            }
             ctx.account.put(invoice.clone());
             Ok(invoice)
         }
@@ -553,6 +555,24 @@ fn payable(invoice: &Value) -> bool {
     invoice["status"] == "open" || invoice["status"] == "uncollectible"
 }
 
+/// Marks `invoice` uncollectible at `now`, for `reason`: its `status_details`, which
+/// Stripe includes only while an invoice is uncollectible (API version 2026-09-30.endive
+/// on; `max_payment_attempts`, `subscription_paused`, …).
+fn mark_uncollectible(invoice: &mut Value, reason: &str, now: i64) {
+    invoice["status"] = json!("uncollectible");
+    invoice["status_transitions"]["marked_uncollectible_at"] = json!(now);
+    invoice["status_details"] = json!({ "uncollectible": { "reason": reason } });
+}
+
+/// `invoice`, uncollectible until now, is paid or void: its `status` says so, and the
+/// `status_details` of an uncollectible one are gone.
+fn settle_status(invoice: &mut Value, status: &str) {
+    invoice["status"] = json!(status);
+    if let Some(fields) = invoice.as_object_mut() {
+        fields.remove("status_details");
+    }
+}
+
 fn subscription_of(ctx: &Ctx<'_>, invoice: &Value) -> Option<Value> {
     let id = invoice["parent"]["subscription_details"]["subscription"].as_str()?;
     ctx.account.get_kind("subscription", id).cloned()
@@ -564,7 +584,7 @@ pub fn intent_succeeded(ctx: &mut Ctx<'_>, intent: &Value) {
     let Some(mut invoice) = invoice_of(ctx, intent) else { return };
     let now = ctx.now();
     let amount = intent["amount_received"].clone();
-    invoice["status"] = json!("paid");
+    settle_status(&mut invoice, "paid");
     invoice["amount_paid"] = amount.clone();
     invoice["amount_remaining"] = json!(0);
     count_first_attempt(&mut invoice);
@@ -1088,8 +1108,7 @@ fn retry(ctx: &mut Ctx<'_>, mut invoice: Value) {
     invoice["auto_advance"] = json!(false);
     ctx.account.put(invoice.clone());
     if ctx.account.billing.mark_invoice_uncollectible {
-        invoice["status"] = json!("uncollectible");
-        invoice["status_transitions"]["marked_uncollectible_at"] = json!(ctx.now());
+        mark_uncollectible(&mut invoice, "max_payment_attempts", ctx.now());
         ctx.account.put(invoice.clone());
         ctx.emit("invoice.marked_uncollectible", &invoice, None);
     }
@@ -1362,7 +1381,7 @@ fn void(ctx: &mut Ctx<'_>, mut invoice: Value) -> Value {
         payment["status_transitions"]["canceled_at"] = json!(now);
         ctx.account.put(payment);
     }
-    invoice["status"] = json!("void");
+    settle_status(&mut invoice, "void");
     invoice["auto_advance"] = json!(false);
     invoice["next_payment_attempt"] = Value::Null;
     invoice["status_transitions"]["voided_at"] = json!(now);
