@@ -1,9 +1,10 @@
 import type { Locator, Page } from '@playwright/test';
-import { test, expect, typeCard } from './fixtures';
+import { test, expect, typeCard, signUp, uniqueEmail } from './fixtures';
+import { VARIANTS } from '../global-setup';
 
-// The README's pictures: catalog, checkout, the 3-D Secure challenge and the order
-// confirmation, light and dark, desktop and phone. Written to target/screenshots/;
-// `make screenshots` copies them to docs/screenshots/.
+// The README's pictures: catalog, checkout, the 3-D Secure challenge, the order
+// confirmation and a subscriber's account page, light and dark, desktop and phone.
+// Written to target/screenshots/; `make screenshots` copies them to docs/screenshots/.
 //
 // Pictures are of the viewport, never of the full page: Chromium does not paint an
 // iframe below the fold into a full-page screenshot, which showed Stripe's Address and
@@ -61,3 +62,31 @@ for (const [size, viewport] of Object.entries(SIZES)) {
     });
   }
 }
+
+test.describe('a subscriber', () => {
+  // A storefront of its own settings (`free`: the same catalog), so that this account
+  // does not count against the sign-ups per address an hour of the subscription specs'.
+  test.use({ baseURL: VARIANTS.free.url, locale: 'en-GB' });
+
+  test('screenshots of the account page with a subscription and a saved card', async ({ page, gotoHydrated }) => {
+    await signUp(page, gotoHydrated, uniqueEmail('screenshot-subscriber'));
+    await gotoHydrated('/');
+    await page.getByTestId('add-to-cart-coffee-beans').click();
+    await expect(page.getByTestId('cart-count')).toHaveText('1');
+    await gotoHydrated('/checkout');
+    await expect(page.getByTestId('pay-button')).toBeEnabled();
+    await typeCard(page, '4242424242424242');
+    await page.getByTestId('pay-button').click();
+    await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
+    for (const [size, viewport] of Object.entries(SIZES)) {
+      for (const colorScheme of ['light', 'dark'] as const) {
+        await page.setViewportSize(viewport);
+        await page.emulateMedia({ colorScheme });
+        await gotoHydrated('/account');
+        await expect(page.locator('[data-testid^="subscription-sub_"]')).toHaveAttribute('data-status', 'active');
+        await expect(page.getByTestId('saved-method-4242')).toBeVisible();
+        await shot(page, `account-${colorScheme}-${size}`);
+      }
+    }
+  });
+});

@@ -100,7 +100,9 @@ fn SignedIn(summary: AccountSummary, cards: Option<CardsData>) -> impl IntoView 
         <ActionForm action=sign_out>
             <button type="submit" data-testid="sign-out-button" disabled=move || sign_out.pending().get()>{t.sign_out()}</button>
         </ActionForm>
-        {cards.map(|CardsData { cards, setup, returned }| view! { <CardsPanel cards setup returned overdue/> })}
+        // What the shopper comes back for first: their subscriptions (an overdue renewal
+        // to pay among them), then their orders; the cards, with the long add-card form,
+        // last.
         <Subscriptions subscriptions=summary.subscriptions saved publishable_key/>
         <section aria-labelledby="orders-title">
             <h2 id="orders-title">{t.your_orders()}</h2>
@@ -123,6 +125,7 @@ fn SignedIn(summary: AccountSummary, cards: Option<CardsData>) -> impl IntoView 
                 .into_any()
             }}
         </section>
+        {cards.map(|CardsData { cards, setup, returned }| view! { <CardsPanel cards setup returned overdue/> })}
     }
 }
 
