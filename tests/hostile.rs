@@ -78,29 +78,6 @@ async fn state(db_url: &str) -> Vec<(String, i64)> {
     state
 }
 
-/// A POST announcing a 1 MB body (`Content-Length`), sent over a raw connection; the
-/// reply's status. The server must refuse on the header alone: the body is never sent,
-/// so the answer cannot be lost to a connection the server closes mid-upload.
-async fn announce_huge_body(base: &str, path: &str) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let address = base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        1 << 20
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut reply = Vec::new();
-    let mut buffer = [0_u8; 1024];
-    while !reply.windows(2).any(|w| w == b"\r\n") {
-        let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buffer)).await.unwrap().unwrap();
-        assert!(read > 0, "{path}: the connection closed without a reply");
-        reply.extend_from_slice(&buffer[..read]);
-    }
-    let status_line = String::from_utf8_lossy(&reply);
-    status_line.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_input_to_every_server_function_and_the_webhook_is_refused_and_changes_nothing() {
     let (config, db_url, _db) = support::config(&[("STRIPE_WEBHOOK_SECRET", "whsec_hostile")]);
@@ -165,7 +142,7 @@ async fn hostile_input_to_every_server_function_and_the_webhook_is_refused_and_c
                 format!("POST {path} repeated keys"),
                 post("application/x-www-form-urlencoded", b"quantity=1&quantity=99&product_id=a&product_id=b".to_vec()).await.unwrap(),
             ));
-            let status = announce_huge_body(&shop.base, path).await;
+            let status = support::net::announce_body(&shop.base, path, 1 << 20).await.0;
             assert_eq!(status, 413, "POST {path}: a 1 MB body is refused");
             check(format!("POST {path} 1 MB"), status, "");
         }
@@ -204,7 +181,7 @@ async fn hostile_input_to_every_server_function_and_the_webhook_is_refused_and_c
             tried += 1;
         }
     }
-    assert_eq!(announce_huge_body(&shop.base, "/webhook").await, 413, "the webhook refuses a 1 MB body");
+    assert_eq!(support::net::announce_body(&shop.base, "/webhook", 1 << 20).await.0, 413, "the webhook refuses a 1 MB body");
     tried += 1;
 
     assert_eq!(state(&db_url).await, before, "nothing changed");

@@ -188,3 +188,31 @@ pub fn storefront_vars<'a>(db_url: &'a str, stripe: &'a str, secret: &'a str, ex
     vars.extend_from_slice(extra);
     vars
 }
+
+/// A POST to `path` announcing a body of `bytes` (`Content-Length`) and sending none:
+/// the reply of a server that refuses on the header alone. See [`raw_request`].
+pub async fn announce_body(base: &str, path: &str, bytes: usize) -> (u16, String) {
+    let address = base.trim_start_matches("http://");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {bytes}\r\nConnection: close\r\n\r\n"
+    );
+    raw_request(base, &head, b"").await
+}
+
+/// Sends `head` (request line and headers, through the blank line) and then `body`
+/// over a raw connection, and reads the reply until the server closes it: its status
+/// and its text. For requests a server refuses before reading all of them: sent with
+/// no more than the server reads, the reply cannot be lost to the connection it then
+/// closes (a client still writing would get a broken pipe, and bytes left unread a
+/// reset, instead of the reply).
+pub async fn raw_request(base: &str, head: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(base.trim_start_matches("http://")).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut reply)).await.expect("a reply within 10 s").unwrap();
+    let reply = String::from_utf8_lossy(&reply).into_owned();
+    let status = reply.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    (status, reply)
+}
