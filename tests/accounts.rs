@@ -390,9 +390,14 @@ async fn a_signed_in_payment_carries_the_customer_and_saves_the_card_for_that_ac
     assert_eq!(saved[0]["last4"], "4242");
     assert_eq!(saved[0]["brand"], "visa");
     let jenny_card = saved[0]["id"].as_str().unwrap().to_owned();
-    // Her order is listed on her account.
+    // Her order is listed on her account, with the day it was placed.
     let summary = shop.ok(&mut jenny, "account/summary", &[]).await;
     assert_eq!(summary["orders"][0]["id"], reply["order_id"]);
+    let placed_at = summary["orders"][0]["placed_at"].as_i64().expect("when it was placed");
+    let page = shop.page(&jenny, "/account").await;
+    let day = storefront::i18n::Locale::En.date(placed_at);
+    let row = format!(r#"<li data-testid="account-order-{}"><span class="placed">{day}</span>"#, reply["order_id"].as_str().unwrap());
+    assert!(page.contains(&row), "{row} in {page}");
 
     // Next time, checkout shows the saved card (the CustomerSession is for her Customer).
     shop.ok(&mut jenny, "cart/add", &[("product_id", "linen-tote"), ("quantity", "1")]).await;

@@ -17,6 +17,8 @@ pub struct AccountOrder {
     pub id: String,
     pub status: String,
     pub total: Money,
+    /// When it was placed (Unix seconds), as the order's page says it.
+    pub placed_at: i64,
 }
 
 /// A saved payment method, as the shopper recognises it.

@@ -30,7 +30,12 @@ pub async fn summary(state: &AppState, locale: Locale, account: Option<AccountRe
         .into_iter()
         .filter_map(|order| {
             let currency = Currency::parse(&order.currency).ok()?;
-            Some(AccountOrder { status: order.shown_status().to_owned(), id: order.id, total: Money::new(order.amount, currency) })
+            Some(AccountOrder {
+                status: order.shown_status().to_owned(),
+                id: order.id,
+                total: Money::new(order.amount, currency),
+                placed_at: order.created_at,
+            })
         })
         .collect();
     let subscriptions = subscriptions

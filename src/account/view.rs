@@ -115,6 +115,7 @@ fn SignedIn(summary: AccountSummary, cards: Option<CardsData>) -> impl IntoView 
                             let (testid, href) = (format!("account-order-{}", order.id), format!("/orders/{}", order.id));
                             view! {
                             <li data-testid=testid>
+                                <span class="placed">{locale.date(order.placed_at)}</span>
                                 <a href=href>{order.id.clone()}</a>
                                 <span>{locale.money(order.total)}</span>
                                 <span class="status" data-status=order.status.clone()>{t.order_status(&order.status)}</span>
