@@ -143,7 +143,7 @@ fn requires_action(ctx: &mut Ctx<'_>, mut intent: Value, mut action: Value) -> R
     ctx.account.put(intent.clone());
     ctx.emit(&format!("{}.requires_action", kind.name()), &intent, Some(json!({ "status": "requires_payment_method" })));
     if kind == Kind::Payment {
-        super::subscriptions::intent_requires_action(ctx, &intent);
+        super::invoices::intent_requires_action(ctx, &intent);
     }
     Ok(intent)
 }
@@ -340,7 +340,7 @@ pub fn succeed(ctx: &mut Ctx<'_>, mut intent: Value) -> Result<Value, ApiError> 
     ctx.account.put(intent.clone());
     ctx.emit("charge.succeeded", &charge, None);
     ctx.emit("payment_intent.succeeded", &intent, Some(json!({ "amount_received": 0, "status": previous_status })));
-    super::subscriptions::intent_succeeded(ctx, &intent);
+    super::invoices::intent_succeeded(ctx, &intent);
     let pm_id = intent["payment_method"].as_str().unwrap_or_default();
     match ctx.account.cards.get(pm_id).map(|card| card.behaviour) {
         Some(Behaviour::SucceedsThenDisputed { reason }) => super::disputes::open(ctx, charge, reason, false),
@@ -385,7 +385,7 @@ fn record_decline(ctx: &mut Ctx<'_>, mut intent: Value, pm: &Value, decline: Dec
     ctx.account.put(intent.clone());
     ctx.emit(kind.failed_event(), &intent, Some(json!({ "status": previous_status })));
     if kind == Kind::Payment {
-        super::subscriptions::intent_failed(ctx, &intent);
+        super::invoices::intent_failed(ctx, &intent);
     }
     (intent, error)
 }
@@ -435,7 +435,7 @@ fn authentication_failed(ctx: &mut Ctx<'_>, mut intent: Value, pm: &Value) -> Va
     ctx.account.put(intent.clone());
     ctx.emit(kind.failed_event(), &intent, Some(json!({ "status": "requires_action" })));
     if kind == Kind::Payment {
-        super::subscriptions::intent_failed(ctx, &intent);
+        super::invoices::intent_failed(ctx, &intent);
     }
     intent
 }

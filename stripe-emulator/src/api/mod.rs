@@ -2,6 +2,7 @@
 //! functions are synchronous and run under the account lock, so each request is
 //! atomic, as Stripe's are.
 
+mod calendar;
 mod charges;
 mod confirmation_tokens;
 mod customer_sessions;
@@ -10,6 +11,7 @@ mod disputes;
 mod elements;
 mod events;
 mod intents;
+mod invoices;
 mod payment_intents;
 mod payment_methods;
 mod products;
@@ -223,11 +225,11 @@ fn route(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Res
         ["subscriptions", id] if get => retrieve(ctx, "subscription", id, params),
         ["subscriptions", id] if post => subscriptions::update(ctx, id, params),
         ["subscriptions", id] if delete => subscriptions::cancel(ctx, id, params),
-        ["invoices"] if get => subscriptions::list_invoices(ctx, params),
+        ["invoices"] if get => invoices::list_invoices(ctx, params),
         ["invoices", id] if get => retrieve(ctx, "invoice", id, params),
-        ["invoices", id, "pay"] if post => subscriptions::pay_invoice(ctx, id, params),
-        ["invoices", id, "finalize"] if post => subscriptions::finalize_invoice(ctx, id, params),
-        ["invoices", id, "void"] if post => subscriptions::void_invoice(ctx, id, params),
+        ["invoices", id, "pay"] if post => invoices::pay_invoice(ctx, id, params),
+        ["invoices", id, "finalize"] if post => invoices::finalize_invoice(ctx, id, params),
+        ["invoices", id, "void"] if post => invoices::void_invoice(ctx, id, params),
         ["events"] if get => events::list(ctx, params),
         ["events", id] if get => events::retrieve(ctx, id),
         ["webhook_endpoints"] if post => webhook_endpoints::create(ctx, params),
