@@ -360,6 +360,8 @@ catalogue! {
     sign_out: "Sign out", "Se déconnecter";
     your_orders: "Your orders", "Vos commandes";
     no_orders: "No orders yet.", "Aucune commande pour l'instant.";
+    older_orders: "Older orders", "Commandes plus anciennes";
+    newest_orders: "Newest orders", "Commandes les plus récentes";
     saved_cards: "Saved cards", "Cartes enregistrées";
     loading_cards: "Loading your cards…", "Chargement de vos cartes…";
     no_saved_cards: "No saved cards. Tick “save” when you pay, or add one below.",

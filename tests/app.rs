@@ -801,6 +801,38 @@ async fn the_merchant_pages_through_every_subscription() {
     assert_eq!(rows(&garbled), 100);
 }
 
+/// A shopper with more orders than the account page lists at a time pages back through
+/// them, by a cursor (the last order shown), as the merchant does through theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_page_pages_through_the_shoppers_orders() {
+    let shop = support::Shop::start(&[]).await;
+    let form = [("email", "pages@example.com"), ("password", "correct horse battery staple")];
+    support::post_form(&shop.shopper, format!("{}/api/account/sign-up", shop.base), &form).await;
+    // 21 orders, a second apart: one more than a page.
+    let start = 1_796_202_000;
+    support::place_orders(&shop.store, "page-test", (0..21_i64).map(|n| (format!("ord_mine{n:02}"), start + n))).await;
+    let account = shop.store.account_by_email("pages@example.com").await.unwrap().expect("the account").id;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&shop.db_url).await.unwrap();
+    sqlx::query(&format!("UPDATE orders SET account_id = '{account}'")).execute(&pool).await.unwrap();
+    pool.close().await;
+    let shop = &shop;
+    let page = |path: String| async move { shop.shopper.get(format!("{}{path}", shop.base)).send().await.unwrap().text().await.unwrap() };
+    let rows = |page: &str| page.matches("data-testid=\"account-order-").count();
+
+    let first = page("/account".into()).await;
+    assert_eq!(rows(&first), 20, "{first}");
+    assert!(first.contains("ord_mine20") && !first.contains("ord_mine00"), "newest first");
+    assert_eq!(href(&first, "account-newest-orders"), None);
+    let older = href(&first, "account-older-orders").expect("a link to older orders");
+    let second = page(older).await;
+    assert_eq!(rows(&second), 1, "{second}");
+    assert!(second.contains("data-testid=\"account-order-ord_mine00\"") && second.contains("data-testid=\"signed-in-as\""), "{second}");
+    assert_eq!((href(&second, "account-older-orders"), href(&second, "account-newest-orders").as_deref()), (None, Some("/account")));
+    // An unreadable cursor is the latest page.
+    assert_eq!(rows(&page("/account?orders_after=yesterday".into()).await), 20);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_merchant_pages_through_every_order() {
     let shop = support::Shop::start(&[("ADMIN_TOKEN", ADMIN)]).await;

@@ -212,7 +212,8 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
     store.set_stripe_customer("acct_1", "cus_1").await.unwrap();
     store.forget_stripe_customer("cus_1").await.unwrap();
     store.set_stripe_customer("acct_1", "cus_2").await.unwrap();
-    store.account_history("acct_1", 20).await.unwrap();
+    store.account_history("acct_1", 20, None).await.unwrap();
+    store.account_history("acct_1", 20, Some((8, "ord_1".into()))).await.unwrap();
     store.account_for_checkout("acct_1", Some("beans")).await.unwrap();
     // A subscription: bought, its first invoice paid, renewed, listed.
     let state = SubscriptionState {
@@ -276,7 +277,7 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
     store.subscription("sub_1").await.unwrap();
     store.subscriptions_page(None, 50).await.unwrap();
     store.subscriptions_page(Some((8, "sub_1".into())), 50).await.unwrap();
-    store.account_history("acct_1", 20).await.unwrap();
+    store.account_history("acct_1", 20, None).await.unwrap();
     store.end_session("s2", 9).await.unwrap();
     let limit = storefront::store::Limit { max: 5, window_secs: 600 };
     store.take_rate_slot(&[("confirm:session:s".to_owned(), limit), ("confirm:ip:127.0.0.1".to_owned(), limit)], 10).await.unwrap();

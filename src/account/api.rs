@@ -10,7 +10,7 @@ use leptos::prelude::*;
 pub async fn get_account() -> Result<Option<AccountSummary>, AppError> {
     let (state, request) = crate::request::edge()?;
     let account = super::service::current_account(&state, &request).await?;
-    super::service::summary(&state, request.locale, account).await
+    super::service::summary(&state, request.locale, account, None).await
 }
 
 /// Creates an account and signs in to it (the guest cart carries over).

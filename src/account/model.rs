@@ -7,8 +7,17 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountSummary {
     pub email: String,
+    /// A page of its orders, newest first: the latest, or those older than the order
+    /// `/account?orders_after=…` names.
     pub orders: Vec<AccountOrder>,
     pub subscriptions: Vec<crate::subscriptions::AccountSubscription>,
+    /// When older orders than these are kept: the `orders_after` of the page that lists
+    /// them (the last order shown, as `{created_at}.{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub older_orders: Option<String>,
+    /// Whether `orders` is an older page, not the latest.
+    #[serde(default)]
+    pub older_page: bool,
 }
 
 /// One of the account's orders.

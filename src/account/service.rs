@@ -22,10 +22,30 @@ const FAILURES_PER_ADDRESS: i64 = 20;
 const MIN_PASSWORD_CHARS: usize = 8;
 const MAX_PASSWORD_CHARS: usize = 128;
 
-/// The signed-in shopper's account and recent orders; `None` for a guest.
-pub async fn summary(state: &AppState, locale: Locale, account: Option<AccountRecord>) -> Result<Option<AccountSummary>, AppError> {
+/// How many orders the account page lists at a time.
+const ORDERS_PAGE: usize = 20;
+
+/// The signed-in shopper's account and a page of their orders (the latest, or those
+/// older than the order `orders_after` names, as `{created_at}.{id}`: a cursor, so a
+/// page holds the same orders however many are placed meanwhile); `None` for a guest. A
+/// cursor that does not read is the latest page.
+pub async fn summary(
+    state: &AppState,
+    locale: Locale,
+    account: Option<AccountRecord>,
+    orders_after: Option<&str>,
+) -> Result<Option<AccountSummary>, AppError> {
     let Some(account) = account else { return Ok(None) };
-    let (orders, subscriptions) = state.store.account_history(&account.id, 20).await?;
+    let after = orders_after.and_then(|cursor| {
+        let (at, id) = cursor.split_once('.')?;
+        Some((at.parse::<i64>().ok()?, id.to_owned()))
+    });
+    let older_page = after.is_some();
+    let (mut orders, subscriptions) = state.store.account_history(&account.id, ORDERS_PAGE as i64 + 1, after).await?;
+    let older_orders = (orders.len() > ORDERS_PAGE).then(|| {
+        orders.truncate(ORDERS_PAGE);
+        orders.last().map(|last| format!("{}.{}", last.created_at, last.id))
+    });
     let orders = orders
         .into_iter()
         .filter_map(|order| {
@@ -69,7 +89,7 @@ pub async fn summary(state: &AppState, locale: Locale, account: Option<AccountRe
             })
         })
         .collect();
-    Ok(Some(AccountSummary { email: account.email, orders, subscriptions }))
+    Ok(Some(AccountSummary { email: account.email, orders, subscriptions, older_orders: older_orders.flatten(), older_page }))
 }
 
 /// The account the request's session is signed in to.

@@ -125,6 +125,16 @@ fn SignedIn(summary: AccountSummary, cards: Option<CardsData>) -> impl IntoView 
                 }
                 .into_any()
             }}
+            {(summary.older_page || summary.older_orders.is_some()).then(|| view! {
+                <p class="pages">
+                    {summary.older_page.then(|| view! {
+                        <a href="/account" data-testid="account-newest-orders">{t.newest_orders()}</a>
+                    })}
+                    {summary.older_orders.map(|after| view! {
+                        <a href=format!("/account?orders_after={after}") rel="next" data-testid="account-older-orders">{t.older_orders()}</a>
+                    })}
+                </p>
+            })}
         </section>
         {cards.map(|CardsData { cards, setup, returned }| view! { <CardsPanel cards setup returned overdue/> })}
     }

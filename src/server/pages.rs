@@ -191,7 +191,7 @@ pub async fn account(State(state): State<AppState>, page: Page) -> Response {
     let visit = page.visit(&state, Vec::new()).await;
     let head = page.head(&state, visit.as_ref().ok());
     let account = match visit {
-        Ok(visit) => crate::account::summary(&state, page.request.locale, visit.account).await,
+        Ok(visit) => crate::account::summary(&state, page.request.locale, visit.account, page.param("orders_after")).await,
         Err(error) => Err(error),
     };
     let cards = match &account {

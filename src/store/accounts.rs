@@ -164,17 +164,31 @@ impl Store {
         .await
     }
 
-    /// The account's `limit` latest orders and its subscriptions, newest first, in one read.
-    pub async fn account_history(&self, account_id: &str, limit: i64) -> Result<(Vec<OrderSummary>, Vec<SubscriptionRecord>), StoreError> {
+    /// The account's `limit` latest orders (those older than the order `after` names, by
+    /// its `created_at` and id, when given) and its subscriptions, newest first, in one
+    /// read.
+    pub async fn account_history(
+        &self,
+        account_id: &str,
+        limit: i64,
+        after: Option<(i64, String)>,
+    ) -> Result<(Vec<OrderSummary>, Vec<SubscriptionRecord>), StoreError> {
         let account_id = account_id.to_owned();
         self.read(move |tx| {
-            let rows = tx.query(
-                &format!(
-                    "SELECT {} FROM orders WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT $2",
-                    super::orders::SUMMARY_COLUMNS
-                ),
-                &[&account_id, &limit],
-            )?;
+            let columns = super::orders::SUMMARY_COLUMNS;
+            let rows = match &after {
+                None => tx.query(
+                    &format!("SELECT {columns} FROM orders WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"),
+                    &[&account_id, &limit],
+                )?,
+                Some((created_at, id)) => tx.query(
+                    &format!(
+                        "SELECT {columns} FROM orders WHERE account_id = $1 AND (created_at, id) < ($3, $4) \
+                         ORDER BY created_at DESC, id DESC LIMIT $2"
+                    ),
+                    &[&account_id, &limit, created_at, id],
+                )?,
+            };
             let orders = rows.iter().map(super::orders::order_summary_from).collect::<Result<_, StoreError>>()?;
             Ok((orders, super::subscriptions::of_account(tx, &account_id)?))
         })
