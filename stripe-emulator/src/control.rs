@@ -37,6 +37,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_emulator/3ds/{id}", post(three_d_secure))
         .route("/_emulator/intents/{id}/settle", post(settle_now))
         .route("/_emulator/redirect/{id}", get(bank_page).post(bank_decision))
+        .route(&format!("{}{{token}}", api::RECEIPTS), get(receipt))
 }
 
 fn reply(result: Result<Value, ApiError>) -> Response {
@@ -274,6 +275,66 @@ async fn settle_now(State(shared): State<Arc<Shared>>, Path(id): Path<String>, b
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A charge's receipt page (its `receipt_url`): public to whoever has the address, as
+/// Stripe's is.
+async fn receipt(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> Response {
+    let url = format!("{}{}{token}", shared.base_url, api::RECEIPTS);
+    let page = receipt_page(&shared.account.lock().unwrap_or_else(|e| e.into_inner()), &url);
+    match page {
+        Some(page) => Html(page).into_response(),
+        None => (StatusCode::NOT_FOUND, Html("<h1>No such receipt</h1>")).into_response(),
+    }
+}
+
+/// The receipt page of the charge whose `receipt_url` is `url`: what was paid, when,
+/// with what, and what went back since. Stripe keeps its page up to date with the
+/// charge's refunds; this one is drawn from the charge as it is now. `None` when no
+/// charge has that address.
+fn receipt_page(account: &crate::state::Account, url: &str) -> Option<String> {
+    let charge = account.list("charge", |charge| charge["receipt_url"] == url).into_iter().next()?;
+    let currency = charge["currency"].as_str().unwrap_or_default();
+    let money = |field: &str| api::major_units(charge[field].as_i64().unwrap_or(0), currency);
+    let amount = money("amount");
+    let outcome = match (charge["status"].as_str(), charge["captured"] == true) {
+        (Some("succeeded"), true) => format!("Amount paid: <strong>{}</strong>", money("amount_captured")),
+        // What an authorization gives back is released, not refunded.
+        (Some("succeeded"), false) if charge["refunded"] == true => format!("Authorization of {amount} released"),
+        (Some("succeeded"), false) => format!("Authorized: <strong>{amount}</strong>, not charged yet"),
+        (Some("pending"), _) => format!("Payment of {amount} processing"),
+        _ => format!("Payment of {amount} failed"),
+    };
+    // The refunds made (a partial capture's release counts in `amount_refunded` too).
+    let given_back: i64 = account
+        .list("refund", |refund| refund["charge"] == charge["id"] && matches!(refund["status"].as_str(), Some("succeeded" | "pending")))
+        .iter()
+        .filter_map(|refund| refund["amount"].as_i64())
+        .sum();
+    let refunds = match given_back {
+        0 => String::new(),
+        given_back => format!("<p>Refunded: <strong>−{}</strong></p>", api::major_units(given_back, currency)),
+    };
+    let card = &charge["payment_method_details"]["card"];
+    let method = match (card["brand"].as_str(), card["last4"].as_str()) {
+        (Some(brand), Some(last4)) => format!("<p>Payment method: {} •••• {}</p>", escape(brand), escape(last4)),
+        _ => String::new(),
+    };
+    // A charge for an invoice says which.
+    let invoice = charge["payment_intent"]
+        .as_str()
+        .and_then(|pi| account.invoice_of_intent.get(pi))
+        .and_then(|id| account.get(id)?["number"].as_str())
+        .map(|number| format!("<p>Invoice {}</p>", escape(number)))
+        .unwrap_or_default();
+    let date = api::date(charge["created"].as_i64().unwrap_or(0));
+    let description = charge["description"].as_str().map(|d| format!("<p>{}</p>", escape(d))).unwrap_or_default();
+    Some(format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Receipt — Stripe emulator</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}}</style></head>
+<body><h1>Receipt</h1><p>From the Stripe emulator's test account ({descriptor}).</p>{invoice}<p id="receipt-outcome">{outcome}</p>{refunds}<p>Date: {date}</p>{method}{description}</body></html>"#,
+        descriptor = escape(charge["calculated_statement_descriptor"].as_str().unwrap_or_default()),
+    ))
 }
 
 /// The test bank page a redirect-based method sends the shopper to.

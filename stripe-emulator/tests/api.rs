@@ -1601,6 +1601,53 @@ async fn refunds_in_part_then_in_full_and_never_more_than_was_paid() {
     assert_eq!(refused.status, 400);
 }
 
+/// A receipt page, as a browser gets it (no key: its address is its secret).
+async fn receipt(stripe: &Stripe, url: &str) -> (u16, String) {
+    let response = stripe.http.get(url).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_charge_has_a_receipt_page_that_follows_its_refunds() {
+    let stripe = emulator().await;
+    let paid = stripe.pay(&stripe.token("pm_card_visa").await, &[]).await.body;
+    let charge = stripe.get(&format!("/v1/charges/{}", paid["latest_charge"].as_str().unwrap())).await.body;
+    let url = charge["receipt_url"].as_str().unwrap();
+    let prefix = stripe.url("/receipts/payment/");
+    assert!(url.starts_with(&prefix) && url.len() >= prefix.len() + 32, "{url}");
+    let (status, page) = receipt(&stripe, url).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Amount paid: <strong>€10.99</strong>") && page.contains("visa •••• 4242"), "{page}");
+    assert!(!page.contains("Refunded"), "{page}");
+
+    stripe.post("/v1/refunds", &[("charge", charge["id"].as_str().unwrap()), ("amount", "400")]).await;
+    let (_, page) = receipt(&stripe, url).await;
+    assert!(page.contains("Refunded: <strong>−€4.00</strong>"), "{page}");
+
+    // Each charge its own address; a made-up one names none.
+    let other = stripe.pay(&stripe.token("pm_card_visa").await, &[]).await.body;
+    let other = stripe.get(&format!("/v1/charges/{}", other["latest_charge"].as_str().unwrap())).await.body;
+    assert_ne!(other["receipt_url"], charge["receipt_url"]);
+    assert_eq!(receipt(&stripe, &format!("{prefix}nothing")).await.0, 404);
+
+    // A declined charge's page says so; an authorization's, that nothing is taken yet.
+    let declined = stripe.pay(&stripe.token("pm_card_chargeDeclined").await, &[]).await;
+    let declined = declined.body["error"]["payment_intent"]["latest_charge"].as_str().unwrap().to_owned();
+    let declined = stripe.get(&format!("/v1/charges/{declined}")).await.body;
+    assert!(receipt(&stripe, declined["receipt_url"].as_str().unwrap()).await.1.contains("Payment of €10.99 failed"));
+    let held = stripe.pay(&stripe.token("pm_card_visa").await, &[("capture_method", "manual")]).await.body;
+    let held = stripe.get(&format!("/v1/charges/{}", held["latest_charge"].as_str().unwrap())).await.body;
+    let held_url = held["receipt_url"].as_str().unwrap();
+    assert!(receipt(&stripe, held_url).await.1.contains("not charged yet"));
+    // Captured in part: what was taken is paid, and the rest released is no refund.
+    let captured = stripe
+        .post(&format!("/v1/payment_intents/{}/capture", held["payment_intent"].as_str().unwrap()), &[("amount_to_capture", "500")])
+        .await;
+    assert_eq!(captured.status, 200, "{}", captured.body);
+    let (_, page) = receipt(&stripe, held_url).await;
+    assert!(page.contains("Amount paid: <strong>€5.00</strong>") && !page.contains("Refunded"), "{page}");
+}
+
 #[tokio::test]
 async fn a_sepa_refund_or_one_of_the_pending_refund_card_is_pending_then_succeeds() {
     let stripe = start(Config { processing_delay: Duration::from_millis(100), ..Config::default() }).await;

@@ -31,6 +31,12 @@ fn add_months(at: i64, months: i64) -> i64 {
     days_from_civil(year, month, day.min(last)) * 86_400 + seconds
 }
 
+/// A moment's day, `YYYY-MM-DD` (UTC), as a page shows it.
+pub fn date(at: i64) -> String {
+    let (year, month, day) = civil_from_days(at.div_euclid(86_400));
+    format!("{year}-{month:02}-{day:02}")
+}
+
 /// Howard Hinnant's `civil_from_days`: days since 1970-01-01 → (year, month, day).
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;

@@ -43,3 +43,7 @@ pub fn expire_authorizations(ctx: &mut Ctx<'_>) {
         ctx.emit("payment_intent.canceled", &intent, None);
     }
 }
+
+/// Where a charge's `receipt_url` points, below the emulator's address: as Stripe's
+/// `https://pay.stripe.com/receipts/payment/{token}`.
+pub const RECEIPTS: &str = "/receipts/payment/";

@@ -3,10 +3,11 @@
 //! saving the method, charges, and the events of each step.
 
 use super::Ctx;
+use super::charges::RECEIPTS;
 use super::payment_methods::{self, DELAYED_TYPE, REDIRECT_TYPE};
 use crate::cards::{Behaviour, Decline};
 use crate::error::ApiError;
-use crate::state::new_id;
+use crate::state::{new_id, random_suffix};
 use serde_json::{Value, json};
 
 /// PaymentIntent or SetupIntent.
@@ -231,7 +232,9 @@ fn charge(ctx: &mut Ctx<'_>, intent: &Value, status: &str, captured: bool, decli
         "payment_method_details": payment_method_details(&pm, amount, decline.is_none()),
         "receipt_email": intent["receipt_email"],
         "receipt_number": null,
-        "receipt_url": null,
+        // Stripe's page for it, kept up to date with its refunds: served at this address
+        // by the control face (the token is the address's secret).
+        "receipt_url": format!("{}{RECEIPTS}{}", ctx.base_url, random_suffix(40)),
         "refunded": false,
         "review": null,
         "shipping": intent["shipping"],

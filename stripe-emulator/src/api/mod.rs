@@ -28,8 +28,10 @@ use crate::state::{Account, RequestInfo};
 use axum::http::Method;
 use serde_json::Value;
 
-pub use charges::expire_authorizations;
+pub use calendar::date;
+pub use charges::{RECEIPTS, expire_authorizations};
 pub use intents::{Settlement, authenticate, settle_processing};
+pub use payment_intents::major_units;
 pub use refunds::settle as settle_refund;
 pub use subscriptions::renew as renew_subscriptions;
 

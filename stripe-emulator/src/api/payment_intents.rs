@@ -68,7 +68,7 @@ fn amount(params: &Params, minimum: i64, currency: &str) -> Result<i64, ApiError
 
 /// An amount as Stripe writes it in its messages: `€0.50` for 50 in `eur`, `¥50` for 50
 /// in `jpy` (no minor unit); without a symbol for a currency other than these.
-fn major_units(minor: i64, currency: &str) -> String {
+pub fn major_units(minor: i64, currency: &str) -> String {
     let symbol = match currency {
         "usd" => "$",
         "eur" => "€",
