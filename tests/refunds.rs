@@ -23,8 +23,8 @@ impl Shop {
         self.order_paid_with("pm_card_visa").await
     }
 
-    /// A paid order of one walnut board, paid with the test PaymentMethod `card`.
-    async fn order_paid_with(&self, card: &str) -> (String, String) {
+    /// One walnut board bought with the test PaymentMethod `card`: the checkout's reply.
+    async fn buy_with(&self, card: &str) -> Value {
         self.shopper
             .post(format!("{}/api/cart/add", self.base))
             .form(&[("product_id", "walnut-board"), ("quantity", "1")])
@@ -32,9 +32,12 @@ impl Shop {
             .await
             .unwrap();
         let token = support::test_token(&self.shopper, &self.stripe, card).await;
-        let reply =
-            support::post_form(&self.shopper, format!("{}/api/checkout/confirm", self.base), &[("confirmation_token", token.as_str())])
-                .await;
+        support::post_form(&self.shopper, format!("{}/api/checkout/confirm", self.base), &[("confirmation_token", token.as_str())]).await
+    }
+
+    /// A paid order of one walnut board, paid with the test PaymentMethod `card`.
+    async fn order_paid_with(&self, card: &str) -> (String, String) {
+        let reply = self.buy_with(card).await;
         let order_id = reply["order_id"].as_str().unwrap().to_owned();
         let paid = support::poll_until(
             100,
@@ -310,4 +313,64 @@ async fn a_refund_refused_for_money_refunded_elsewhere_records_what_stripe_lists
     assert_eq!(shop.store.stock_of("walnut-board").await.unwrap(), 7, "a refund from the Dashboard restocks nothing");
     let page = shop.admin_page(&order_id).await;
     assert!(!page.contains("admin-refund-form") && page.contains(elsewhere["id"].as_str().unwrap()), "{page}");
+}
+
+/// The order page links to Stripe's receipt for the payment, asked for when the shopper
+/// follows the link: it then shows the refunds made since. Anyone else's order has none
+/// to follow, nor does an order that was not paid, and a Stripe that does not answer
+/// is said as such.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_order_page_links_to_stripes_receipt_which_shows_the_refunds_made_since() {
+    let shop = shop().await;
+    let (order_id, payment_intent) = shop.paid_order().await;
+    let page = shop.shopper.get(format!("{}/orders/{order_id}", shop.base)).send().await.unwrap().text().await.unwrap();
+    let link = format!("/orders/{order_id}/receipt");
+    assert!(page.contains(&format!("href=\"{link}\" data-testid=\"order-receipt\"")), "{page}");
+
+    let url = format!("{}/v1/payment_intents/{payment_intent}?expand[]=latest_charge", shop.stripe);
+    let intent = support::stripe_call(&support::client(), reqwest::Method::GET, url, "sk_test_refunds", &[]).await;
+    let at_stripe = intent["latest_charge"]["receipt_url"].as_str().unwrap().to_owned();
+    let follow = || async {
+        let reply = shop.shopper.get(format!("{}{link}", shop.base)).send().await.unwrap();
+        (reply.status().as_u16(), reply.url().to_string(), reply.text().await.unwrap())
+    };
+    let (status, landed, receipt) = follow().await;
+    assert_eq!((status, landed.as_str()), (200, at_stripe.as_str()));
+    assert!(receipt.contains("Amount paid: <strong>€69.00</strong>") && !receipt.contains("Refunded"), "{receipt}");
+
+    let nonce = shop.form_nonce(&order_id).await;
+    assert!(shop.refund(&order_id, &[("amount", "20.00"), ("request", nonce.as_str())]).await.contains("refunded=re_"));
+    let (_, landed, receipt) = follow().await;
+    assert_eq!(landed, at_stripe);
+    assert!(receipt.contains("Refunded: <strong>−€20.00</strong>"), "{receipt}");
+
+    // Stripe not answering: the shopper is told, in the page, to try again.
+    let rule = json!({ "path": format!("/v1/payment_intents/{payment_intent}"), "method": "GET", "status": 503, "should_retry": false, "count": 1 });
+    assert!(support::client().post(format!("{}/_emulator/faults", shop.stripe)).json(&rule).send().await.unwrap().status().is_success());
+    let (status, _, page) = follow().await;
+    assert_eq!(status, 503);
+    assert!(page.contains("not answering right now"), "{page}");
+
+    // Another shopper: no such order for them, and Stripe is not asked.
+    let asked = || async {
+        let url = format!("{}/_emulator/requests?path=/v1/payment_intents/{payment_intent}", shop.stripe);
+        let requests: Value = support::client().get(url).send().await.unwrap().json().await.unwrap();
+        requests["data"].as_array().unwrap().len()
+    };
+    let before = asked().await;
+    let stranger = support::shopper().get(format!("{}{link}", shop.base)).send().await.unwrap();
+    assert_eq!(stranger.status(), 404);
+    assert!(stranger.text().await.unwrap().contains("There is no order with this number for you."));
+    assert_eq!(asked().await, before);
+
+    // A declined payment's order: no link, and no receipt at its address.
+    let declined = shop.buy_with("pm_card_chargeDeclined").await;
+    assert!(declined["Declined"].is_object(), "{declined}");
+    let failed = shop.store.list_orders(Some(OrderStatus::Failed), 10).await.unwrap();
+    let failed = &failed.first().expect("the declined payment's order").id;
+    let page = shop.shopper.get(format!("{}/orders/{failed}", shop.base)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("data-testid=\"order-status\"") && !page.contains("order-receipt"), "{page}");
+    let none = shop.shopper.get(format!("{}/orders/{failed}/receipt", shop.base)).send().await.unwrap();
+    assert_eq!(none.status(), 404);
+    assert!(none.text().await.unwrap().contains("This order has no receipt"));
 }

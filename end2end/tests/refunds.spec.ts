@@ -41,6 +41,10 @@ test('the merchant refunds part of an order, the shopper sees it, then the rest'
   await expect(page.getByTestId('order-refund')).toHaveCount(2);
   await expect(page.getByTestId('order-refunded')).toContainText('18.00');
   await expect(page.getByTestId('order-status')).toHaveAttribute('data-status', 'refunded');
+  // The receipt is Stripe's page for the payment, as it stands now: with the refunds.
+  await page.getByTestId('order-receipt').click();
+  await expect(page).toHaveURL(/\/receipts\/payment\/[A-Za-z0-9]+$/);
+  await expect(page.getByText(/Refunded: −€18\.00/)).toBeVisible();
   expect(merchantProblems, "the merchant's browser reported errors").toEqual([]);
   await merchantContext.close();
 });

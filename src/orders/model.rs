@@ -33,6 +33,8 @@ pub struct OrderView {
     pub refunds: Vec<(Money, bool)>,
     /// The sum of the refunds that succeeded.
     pub refunded: Money,
+    /// Stripe has a receipt for it (`/orders/{id}/receipt` leads there).
+    pub receipt: bool,
     /// While the payment is settling: reload the page in this many seconds. `None` when
     /// it is settled, or when it has been settling for so long that reloading stopped.
     pub refresh_in_secs: Option<u32>,

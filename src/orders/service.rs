@@ -6,10 +6,11 @@ use crate::money::{Currency, Money};
 use crate::request::Request;
 use crate::session;
 use crate::state::AppState;
-use crate::store::{OrderStatus, RefundStatus};
+use crate::store::{OrderRecord, OrderStatus, RefundStatus};
+use crate::stripe::ids::PaymentIntentId;
 
 /// The session's order `id`, or not found (for a missing order and for anyone else's).
-pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<OrderView, AppError> {
+async fn owned(state: &AppState, request: &Request, id: &str) -> Result<OrderRecord, AppError> {
     let not_found = || AppError::NotFound(request.texts().no_such_order().into());
     // Order numbers are `ord_` and lowercase letters or digits; anything else names no order.
     let well_formed = id
@@ -19,10 +20,32 @@ pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<Order
         return Err(not_found());
     }
     let session = session::current(&state.store, &request.session).await?.ok_or_else(not_found)?;
-    let order = state.store.order_of_session(id, session.as_str()).await?.ok_or_else(not_found)?;
+    state.store.order_of_session(id, session.as_str()).await?.ok_or_else(not_found)
+}
+
+/// The payment a paid order's receipt is of: the one Stripe charged (none when the
+/// customer's credit paid it all).
+fn receipt_of(order: &OrderRecord) -> Option<PaymentIntentId> {
+    let paid = order.status == OrderStatus::Paid && order.charged > 0;
+    PaymentIntentId::parse(order.payment_intent_id.as_deref().filter(|_| paid)?).ok()
+}
+
+/// Where the receipt of the session's order `id` is: Stripe's page for its charge,
+/// asked for when the shopper follows the link (it then shows the refunds made since).
+pub async fn receipt(state: &AppState, request: &Request, id: &str) -> Result<String, AppError> {
+    let order = owned(state, request, id).await?;
+    let none = || AppError::NotFound(request.texts().no_receipt().into());
+    let payment = receipt_of(&order).ok_or_else(none)?;
+    state.payments.stripe.receipt_url(&payment).await?.ok_or_else(none)
+}
+
+/// The session's order `id`, as its page shows it.
+pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<OrderView, AppError> {
+    let order = owned(state, request, id).await?;
     let currency = Currency::parse(&order.currency).map_err(|_| AppError::Internal)?;
     let refunds = state.store.refunds_of(&order.id).await?;
     let settling = order.status.is_settling();
+    let receipt = receipt_of(&order).is_some();
     let status = order.shown_status().to_owned();
     Ok(OrderView {
         id: order.id,
@@ -34,6 +57,7 @@ pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<Order
             .map(|refund| (Money::new(refund.amount, currency), refund.status == RefundStatus::Succeeded))
             .collect(),
         refunded: Money::new(refunds.refunded, currency),
+        receipt,
         refresh_in_secs: if settling { refresh_after(session::now() - order.updated_at) } else { None },
         // Taken in part (a partial capture): say how much.
         charged: (order.status == OrderStatus::Paid && order.charged < order.amount).then(|| Money::new(order.charged, currency)),

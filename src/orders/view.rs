@@ -72,6 +72,9 @@ fn Order(order: OrderView) -> impl IntoView {
             </ul>
             <p class="total">{t.refunded_total()} " " <strong data-testid="order-refunded">{locale.money(order.refunded)}</strong></p>
         })}
+        {order.receipt.then(|| view! {
+            <p><a href=format!("/orders/{}/receipt", order.id) data-testid="order-receipt">{t.view_receipt()}</a></p>
+        })}
         {(!order.ship_to.is_empty()).then(|| view! {
             <h2>{t.ship_to()}</h2>
             <address data-testid="order-shipping">

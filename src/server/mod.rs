@@ -201,6 +201,7 @@ fn router(state: AppState) -> Router {
         .route("/checkout", get(pages::checkout))
         .route("/checkout/complete", get(pages::checkout_complete))
         .route("/orders/{id}", get(pages::order))
+        .route("/orders/{id}/receipt", get(pages::receipt))
         .route("/account", get(pages::account))
         .fallback(move |axum::extract::State(state): axum::extract::State<AppState>, request: axum::extract::Request| async move {
             use tower::ServiceExt;

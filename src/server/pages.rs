@@ -176,6 +176,23 @@ pub async fn order(State(state): State<AppState>, id: Result<Path<String>, PathR
     page.render(&state, status_of(&order), head, move || view! { <crate::orders::OrderPage order/> })
 }
 
+/// `/orders/{id}/receipt`: on to Stripe's receipt for the order's payment (a 303), asked
+/// for now so that it shows the refunds made since; or the order page's error (404 for
+/// anyone else's order or one without a receipt, 503 when Stripe does not answer).
+pub async fn receipt(State(state): State<AppState>, id: Result<Path<String>, PathRejection>, page: Page) -> Response {
+    let Ok(Path(id)) = id else { return not_found(State(state), page).await };
+    let receipt = crate::orders::receipt(&state, &page.request, &id).await;
+    match receipt {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(error) => {
+            let visit = page.visit(&state, Vec::new()).await;
+            let head = page.head(&state, visit.as_ref().ok());
+            let order = Err(error);
+            page.render(&state, status_of(&order), head, move || view! { <crate::orders::OrderPage order/> })
+        }
+    }
+}
+
 /// A page's status: 200 when what it is about is shown; else the error's own (404 when
 /// it names none of the visitor's, 503 when Stripe or the database is unavailable, …),
 /// the page saying what went wrong.

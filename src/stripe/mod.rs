@@ -18,7 +18,7 @@ use std::time::Duration;
 use types::{
     ConfirmPaymentIntent, ConfirmSetupIntent, ConfirmationToken, CreateAndConfirmSetupIntent, CreateCustomer, CreateCustomerSession,
     CreateProduct, CreateRefund, CreateSubscription, Customer, CustomerSession, ErrorBody, Invoice, List, PaymentIntent, PaymentMethod,
-    Refund, SetupIntent, Subscription,
+    Refund, SetupIntent, Subscription, WithLatestCharge,
 };
 
 /// The API version every request pins (the one Stripe's Node SDK 23 uses).
@@ -173,6 +173,15 @@ impl Client {
     /// <https://docs.stripe.com/api/payment_intents/retrieve>
     pub async fn retrieve_payment_intent(&self, id: &PaymentIntentId) -> Result<PaymentIntent, Error> {
         self.request(Method::GET, &format!("/v1/payment_intents/{id}?expand%5B0%5D=payment_method"), None, None).await
+    }
+
+    /// The address of the receipt of the PaymentIntent's latest charge, which Stripe
+    /// keeps up to date with its refunds (`None` before any charge).
+    /// <https://docs.stripe.com/api/charges/object#charge_object-receipt_url>
+    pub async fn receipt_url(&self, id: &PaymentIntentId) -> Result<Option<String>, Error> {
+        let intent: WithLatestCharge =
+            self.request(Method::GET, &format!("/v1/payment_intents/{id}?expand%5B0%5D=latest_charge"), None, None).await?;
+        Ok(intent.latest_charge.and_then(|charge| charge.receipt_url))
     }
 
     /// Cancel a PaymentIntent that is not finished. `reason`: its `cancellation_reason`,

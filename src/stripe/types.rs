@@ -43,6 +43,19 @@ pub struct PaymentIntent {
     pub shipping: Option<Shipping>,
 }
 
+/// A PaymentIntent retrieved for its charge alone (`expand[]=latest_charge`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct WithLatestCharge {
+    pub latest_charge: Option<Charge>,
+}
+
+/// <https://docs.stripe.com/api/charges/object>: what the shop reads of one.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Charge {
+    /// Stripe's receipt page for it, kept up to date with its refunds.
+    pub receipt_url: Option<String>,
+}
+
 /// A field Stripe sends as an id, or as the object when asked to `expand` it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
