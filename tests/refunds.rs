@@ -70,6 +70,13 @@ impl Shop {
         list["data"].as_array().unwrap().clone()
     }
 
+    /// How many requests Stripe has had for `path`.
+    async fn requests_to(&self, path: String) -> usize {
+        let url = format!("{}/_emulator/requests?path={path}", self.stripe);
+        let requests: Value = support::client().get(url).send().await.unwrap().json().await.unwrap();
+        requests["data"].as_array().unwrap().len()
+    }
+
     async fn refunded(&self, order_id: &str) -> i64 {
         self.store.refunds_of(order_id).await.unwrap().refunded
     }
@@ -352,11 +359,7 @@ async fn the_order_page_links_to_stripes_receipt_which_shows_the_refunds_made_si
     assert!(page.contains("not answering right now"), "{page}");
 
     // Another shopper: no such order for them, and Stripe is not asked.
-    let asked = || async {
-        let url = format!("{}/_emulator/requests?path=/v1/payment_intents/{payment_intent}", shop.stripe);
-        let requests: Value = support::client().get(url).send().await.unwrap().json().await.unwrap();
-        requests["data"].as_array().unwrap().len()
-    };
+    let asked = || shop.requests_to(format!("/v1/payment_intents/{payment_intent}"));
     let before = asked().await;
     let stranger = support::shopper().get(format!("{}{link}", shop.base)).send().await.unwrap();
     assert_eq!(stranger.status(), 404);
@@ -373,4 +376,29 @@ async fn the_order_page_links_to_stripes_receipt_which_shows_the_refunds_made_si
     let none = shop.shopper.get(format!("{}/orders/{failed}/receipt", shop.base)).send().await.unwrap();
     assert_eq!(none.status(), 404);
     assert!(none.text().await.unwrap().contains("This order has no receipt"));
+}
+
+/// Each receipt looked up is a call to Stripe, whose rate limit the whole shop shares: a
+/// session gets 20 in ten minutes, then a 429 that says when to come back, and Stripe is
+/// not asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_looked_up_again_and_again_are_limited_before_stripe_is_asked() {
+    let shop = shop().await;
+    let (order_id, payment_intent) = shop.paid_order().await;
+    let link = format!("{}/orders/{order_id}/receipt", shop.base);
+    for _ in 0..20 {
+        assert_eq!(shop.shopper.get(&link).send().await.unwrap().status(), 200);
+    }
+    let path = format!("/v1/payment_intents/{payment_intent}");
+    let asked = shop.requests_to(path.clone()).await;
+    let refused = shop.shopper.get(&link).send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().get("retry-after").is_some_and(|after| after.to_str().unwrap().parse::<u64>().unwrap() > 0));
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("Too many attempts"), "{page}");
+    assert_eq!(shop.requests_to(path).await, asked);
+    // The order page itself is still there, receipt link and all.
+    let order = shop.shopper.get(format!("{}/orders/{order_id}", shop.base)).send().await.unwrap();
+    assert_eq!(order.status(), 200);
+    assert!(order.text().await.unwrap().contains("order-receipt"));
 }

@@ -9,8 +9,9 @@ use crate::state::AppState;
 use crate::store::{OrderRecord, OrderStatus, RefundStatus};
 use crate::stripe::ids::PaymentIntentId;
 
-/// The session's order `id`, or not found (for a missing order and for anyone else's).
-async fn owned(state: &AppState, request: &Request, id: &str) -> Result<OrderRecord, AppError> {
+/// The session's order `id` and the session, or not found (for a missing order and for
+/// anyone else's).
+async fn owned(state: &AppState, request: &Request, id: &str) -> Result<(OrderRecord, session::SessionId), AppError> {
     let not_found = || AppError::NotFound(request.texts().no_such_order().into());
     // Order numbers are `ord_` and lowercase letters or digits; anything else names no order.
     let well_formed = id
@@ -20,7 +21,8 @@ async fn owned(state: &AppState, request: &Request, id: &str) -> Result<OrderRec
         return Err(not_found());
     }
     let session = session::current(&state.store, &request.session).await?.ok_or_else(not_found)?;
-    state.store.order_of_session(id, session.as_str()).await?.ok_or_else(not_found)
+    let order = state.store.order_of_session(id, session.as_str()).await?.ok_or_else(not_found)?;
+    Ok((order, session))
 }
 
 /// The payment a paid order's receipt is of: the one Stripe charged (none when the
@@ -33,15 +35,17 @@ fn receipt_of(order: &OrderRecord) -> Option<PaymentIntentId> {
 /// Where the receipt of the session's order `id` is: Stripe's page for its charge,
 /// asked for when the shopper follows the link (it then shows the refunds made since).
 pub async fn receipt(state: &AppState, request: &Request, id: &str) -> Result<String, AppError> {
-    let order = owned(state, request, id).await?;
+    use crate::rate_limit::{RECEIPT_PER_ADDRESS, RECEIPT_PER_SESSION};
+    let (order, session) = owned(state, request, id).await?;
     let none = || AppError::NotFound(request.texts().no_receipt().into());
     let payment = receipt_of(&order).ok_or_else(none)?;
+    crate::rate_limit::check(state, request, "receipt", Some(session.as_str()), RECEIPT_PER_SESSION, RECEIPT_PER_ADDRESS).await?;
     state.payments.stripe.receipt_url(&payment).await?.ok_or_else(none)
 }
 
 /// The session's order `id`, as its page shows it.
 pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<OrderView, AppError> {
-    let order = owned(state, request, id).await?;
+    let (order, _) = owned(state, request, id).await?;
     let currency = Currency::parse(&order.currency).map_err(|_| AppError::Internal)?;
     let refunds = state.store.refunds_of(&order.id).await?;
     let settling = order.status.is_settling();
