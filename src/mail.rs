@@ -274,7 +274,11 @@ impl Mailer {
             false => order.locale.as_deref().and_then(Locale::parse).unwrap_or(self.default_locale),
         };
         let t = locale.texts();
-        let link = format!("{}/orders/{}", self.public_url, order.id);
+        // The order's key opens its page on any device (a guest's phone, say).
+        let link = match &order.view_key {
+            Some(key) => format!("{}/orders/{}?key={key}", self.public_url, order.id),
+            None => format!("{}/orders/{}", self.public_url, order.id),
+        };
         let (subject, text, html) = match message.kind.as_str() {
             "order_confirmation" => {
                 let (text, html) = order_summary(order, locale, &link)?;

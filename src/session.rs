@@ -224,8 +224,9 @@ pub fn random_id(prefix: &str) -> String {
     format!("{prefix}_{}", hex::encode(bytes))
 }
 
-/// 256 random bits from the OS generator, URL-safe.
-fn new_token() -> String {
+/// 256 random bits from the OS generator, URL-safe: a session's token, an order's view
+/// key.
+pub fn new_token() -> String {
     let bytes: [u8; 32] = rand::random();
     URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -490,3 +490,59 @@ async fn the_merchant_is_told_when_an_order_needs_them() {
     assert_eq!(kinds, ["merchant.disputed", "order_confirmation"]);
     assert_eq!(received(maildir).len(), 9);
 }
+
+/// The link of `order_id`'s page in its confirmation email, as written to `MAIL_DIR`.
+async fn emailed_link(shop: &Shop, order_id: &str) -> String {
+    let email =
+        support::poll_until(300, || async { shop.written_email(order_id, "order_confirmation") }, |email: &Option<String>| email.is_some())
+            .await;
+    let message = support::readable(&email.expect("the confirmation was written"));
+    let start = message.find(&format!("{}/orders/{order_id}?key=", shop.base)).unwrap_or_else(|| panic!("a link with a key: {message}"));
+    message[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || ":/?=_-.".contains(*c)).collect()
+}
+
+/// The link in an order's emails opens its page on any device: a guest's phone, which has
+/// no session of the browser that paid, sees the order and its receipt. The key is that
+/// order's alone: without it, with a wrong one, or with another order's, nothing opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_link_in_an_order_email_opens_the_order_on_another_device() {
+    let shop = shop(&[]).await;
+    let (status, reply) = shop.pay(&shopper("en"), "jenny@example.com").await;
+    assert_eq!(status, 200, "{reply}");
+    let order_id = reply["order_id"].as_str().unwrap().to_owned();
+    let link = emailed_link(&shop, &order_id).await;
+    let key = link.rsplit_once("?key=").unwrap().1.to_owned();
+    assert!(key.len() >= 43, "256 bits: {link}");
+
+    let phone = support::shopper();
+    let page = phone.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains(&order_id) && page.contains("data-status=\"paid\"") && page.contains("Jenny Rosen"), "{page}");
+    let receipt = format!("/orders/{order_id}/receipt?key={key}");
+    assert!(page.contains(&format!("href=\"{receipt}\"")), "the receipt link keeps the key: {page}");
+    let followed = phone.get(format!("{}{receipt}", shop.base)).send().await.unwrap();
+    assert_eq!(followed.status(), 200);
+    assert!(followed.url().path().starts_with("/receipts/payment/"), "{}", followed.url());
+
+    // The same order without its key, or with a key one letter off: not found.
+    let mut wrong = key.clone();
+    let last = wrong.pop().unwrap();
+    wrong.push(if last == 'A' { 'B' } else { 'A' });
+    for address in [
+        format!("{}/orders/{order_id}", shop.base),
+        format!("{}/orders/{order_id}?key={wrong}", shop.base),
+        format!("{}/orders/{order_id}?key=", shop.base),
+        format!("{}/orders/{order_id}/receipt?key={wrong}", shop.base),
+    ] {
+        let reply = phone.get(&address).send().await.unwrap();
+        assert_eq!(reply.status(), 404, "{address}");
+        assert!(reply.text().await.unwrap().contains("There is no order with this number for you."));
+    }
+    // Another order's key opens that order, not this one.
+    let (_, other) = shop.pay(&shopper("en"), "ada@example.com").await;
+    let other = emailed_link(&shop, other["order_id"].as_str().unwrap()).await;
+    let other_key = other.rsplit_once("?key=").unwrap().1;
+    assert_eq!(phone.get(&other).send().await.unwrap().status(), 200);
+    assert_eq!(phone.get(format!("{}/orders/{order_id}?key={other_key}", shop.base)).send().await.unwrap().status(), 404);
+}

@@ -8,5 +8,5 @@ use leptos::prelude::*;
 #[server(endpoint = "orders/get", output = crate::error::JsonReply)]
 pub async fn get_order(id: String) -> Result<OrderView, AppError> {
     let (state, request) = crate::request::edge()?;
-    super::service::view(&state, &request, &id).await
+    super::service::view(&state, &request, &id, None).await
 }

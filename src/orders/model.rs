@@ -35,6 +35,9 @@ pub struct OrderView {
     pub refunded: Money,
     /// Stripe has a receipt for it (`/orders/{id}/receipt` leads there).
     pub receipt: bool,
+    /// The view key the page was opened with (`?key=`), for its own links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     /// While the payment is settling: reload the page in this many seconds. `None` when
     /// it is settled, or when it has been settling for so long that reloading stopped.
     pub refresh_in_secs: Option<u32>,

@@ -8,10 +8,18 @@ use crate::session;
 use crate::state::AppState;
 use crate::store::{OrderRecord, OrderStatus, RefundStatus};
 use crate::stripe::ids::PaymentIntentId;
+use subtle::ConstantTimeEq;
 
-/// The session's order `id` and the session, or not found (for a missing order and for
-/// anyone else's).
-async fn owned(state: &AppState, request: &Request, id: &str) -> Result<(OrderRecord, session::SessionId), AppError> {
+/// The order `id` as this request may see it, and the request's session: the session's
+/// own (placed in it, or by the account signed in to it), or anyone's whose `key` is
+/// its view key (the link in its emails, opened on another device). Not found for a
+/// missing order and for anyone else's.
+async fn owned(
+    state: &AppState,
+    request: &Request,
+    id: &str,
+    key: Option<&str>,
+) -> Result<(OrderRecord, Option<session::SessionId>), AppError> {
     let not_found = || AppError::NotFound(request.texts().no_such_order().into());
     // Order numbers are `ord_` and lowercase letters or digits; anything else names no order.
     let well_formed = id
@@ -20,9 +28,19 @@ async fn owned(state: &AppState, request: &Request, id: &str) -> Result<(OrderRe
     if !well_formed {
         return Err(not_found());
     }
-    let session = session::current(&state.store, &request.session).await?.ok_or_else(not_found)?;
-    let order = state.store.order_of_session(id, session.as_str()).await?.ok_or_else(not_found)?;
-    Ok((order, session))
+    let session = session::current(&state.store, &request.session).await?;
+    if let Some(session) = &session
+        && let Some(order) = state.store.order_of_session(id, session.as_str()).await?
+    {
+        return Ok((order, Some(session.clone())));
+    }
+    let Some(key) = key else { return Err(not_found()) };
+    let order = state
+        .store
+        .order_for_merchant(id)
+        .await?
+        .filter(|order| order.view_key.as_deref().is_some_and(|known| bool::from(known.as_bytes().ct_eq(key.as_bytes()))));
+    order.map(|order| (order, session)).ok_or_else(not_found)
 }
 
 /// The payment a paid order's receipt is of: the one Stripe charged (none when the
@@ -34,18 +52,20 @@ fn receipt_of(order: &OrderRecord) -> Option<PaymentIntentId> {
 
 /// Where the receipt of the session's order `id` is: Stripe's page for its charge,
 /// asked for when the shopper follows the link (it then shows the refunds made since).
-pub async fn receipt(state: &AppState, request: &Request, id: &str) -> Result<String, AppError> {
+pub async fn receipt(state: &AppState, request: &Request, id: &str, key: Option<&str>) -> Result<String, AppError> {
     use crate::rate_limit::{RECEIPT_PER_ADDRESS, RECEIPT_PER_SESSION};
-    let (order, session) = owned(state, request, id).await?;
+    let (order, session) = owned(state, request, id, key).await?;
     let none = || AppError::NotFound(request.texts().no_receipt().into());
     let payment = receipt_of(&order).ok_or_else(none)?;
-    crate::rate_limit::check(state, request, "receipt", Some(session.as_str()), RECEIPT_PER_SESSION, RECEIPT_PER_ADDRESS).await?;
+    let session = session.as_ref().map(session::SessionId::as_str);
+    crate::rate_limit::check(state, request, "receipt", session, RECEIPT_PER_SESSION, RECEIPT_PER_ADDRESS).await?;
     state.payments.stripe.receipt_url(&payment).await?.ok_or_else(none)
 }
 
-/// The session's order `id`, as its page shows it.
-pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<OrderView, AppError> {
-    let (order, _) = owned(state, request, id).await?;
+/// The order `id`, as its page shows it to this request ([`owned`]: `key` is the
+/// address's, if any).
+pub async fn view(state: &AppState, request: &Request, id: &str, key: Option<&str>) -> Result<OrderView, AppError> {
+    let (order, _) = owned(state, request, id, key).await?;
     let currency = Currency::parse(&order.currency).map_err(|_| AppError::Internal)?;
     let refunds = state.store.refunds_of(&order.id).await?;
     let settling = order.status.is_settling();
@@ -62,6 +82,8 @@ pub async fn view(state: &AppState, request: &Request, id: &str) -> Result<Order
             .collect(),
         refunded: Money::new(refunds.refunded, currency),
         receipt,
+        // The page's own links keep the key it was opened with (none when it was not).
+        key: key.filter(|key| order.view_key.as_deref() == Some(*key)).map(str::to_owned),
         refresh_in_secs: if settling { refresh_after(session::now() - order.updated_at) } else { None },
         // Taken in part (a partial capture): say how much.
         charged: (order.status == OrderStatus::Paid && order.charged < order.amount).then(|| Money::new(order.charged, currency)),

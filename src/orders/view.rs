@@ -73,7 +73,7 @@ fn Order(order: OrderView) -> impl IntoView {
             <p class="total">{t.refunded_total()} " " <strong data-testid="order-refunded">{locale.money(order.refunded)}</strong></p>
         })}
         {order.receipt.then(|| view! {
-            <p><a href=format!("/orders/{}/receipt", order.id) data-testid="order-receipt">{t.view_receipt()}</a></p>
+            <p><a href=receipt_link(&order.id, order.key.as_deref()) data-testid="order-receipt">{t.view_receipt()}</a></p>
         })}
         {(!order.ship_to.is_empty()).then(|| view! {
             <h2>{t.ship_to()}</h2>
@@ -81,5 +81,13 @@ fn Order(order: OrderView) -> impl IntoView {
                 {order.ship_to.into_iter().map(|line| view! { <span class="address-line">{line}</span> }).collect_view()}
             </address>
         })}
+    }
+}
+
+/// The receipt's address on the shop, with the key the page was opened with.
+fn receipt_link(order_id: &str, key: Option<&str>) -> String {
+    match key {
+        Some(key) => format!("/orders/{order_id}/receipt?key={key}"),
+        None => format!("/orders/{order_id}/receipt"),
     }
 }

@@ -169,7 +169,7 @@ pub async fn order(State(state): State<AppState>, id: Result<Path<String>, PathR
     let visit = page.visit(&state, Vec::new()).await;
     let head = page.head(&state, visit.as_ref().ok());
     let order = match visit {
-        Ok(_) => crate::orders::view(&state, &page.request, &id).await,
+        Ok(_) => crate::orders::view(&state, &page.request, &id, page.param("key")).await,
         Err(error) => Err(error),
     };
     let head = PageHead { refresh_secs: order.as_ref().ok().and_then(|order| order.refresh_in_secs), ..head };
@@ -181,7 +181,7 @@ pub async fn order(State(state): State<AppState>, id: Result<Path<String>, PathR
 /// anyone else's order or one without a receipt, 503 when Stripe does not answer).
 pub async fn receipt(State(state): State<AppState>, id: Result<Path<String>, PathRejection>, page: Page) -> Response {
     let Ok(Path(id)) = id else { return not_found(State(state), page).await };
-    let receipt = crate::orders::receipt(&state, &page.request, &id).await;
+    let receipt = crate::orders::receipt(&state, &page.request, &id, page.param("key")).await;
     match receipt {
         Ok(url) => Redirect::to(&url).into_response(),
         Err(error) => {

@@ -342,6 +342,9 @@ pub struct OrderRecord {
     pub details: PaymentDetails,
     /// For a subscription's order: the subscription and the invoice it paid.
     pub invoice: Option<(String, String)>,
+    /// What opens its page to anyone holding it (the links of its emails); `None` for
+    /// an order made before there were keys.
+    pub view_key: Option<String>,
 }
 
 impl OrderRecord {
@@ -474,8 +477,8 @@ pub(super) fn start_attempt(
                 return Ok(AttemptStart::CartEmpty);
             }
             tx.execute("INSERT INTO orders (id, session_id, account_id, status, amount, discount_amount, discount_code, currency, created_at, updated_at,
-                                         email, locale)
-                     VALUES ($1, $2, (SELECT account_id FROM sessions WHERE id = $2), 'pending', $3, $4, $5, $6, $7, $8, $9, $10)", &[&order.id, &session_id, &amount, &order.discount_amount, &order.discount_code, &currency, &now, &now, &order.email, &order.locale])?;
+                                         email, locale, view_key)
+                     VALUES ($1, $2, (SELECT account_id FROM sessions WHERE id = $2), 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11)", &[&order.id, &session_id, &amount, &order.discount_amount, &order.discount_code, &currency, &now, &now, &order.email, &order.locale, &crate::session::new_token()])?;
             order.id.clone()
         }
     };
@@ -538,7 +541,7 @@ pub(super) fn order_record(tx: &mut Tx<'_>, order_id: &str, session_id: &str) ->
         &format!(
             "SELECT id, status, amount, currency, discount_amount, discount_code, credit_amount, payment_intent_id, created_at, updated_at,
                 COALESCE(amount_received, amount) AS charged, amount_refunded, email, locale,
-                shipping, payment_method_id, payment_method_type, card_brand, last4, subscription_id, invoice_id
+                shipping, payment_method_id, payment_method_type, card_brand, last4, subscription_id, invoice_id, view_key
          FROM orders o WHERE id = $1 AND {OWNED_BY_SESSION}"
         ),
         &[&order_id, &session_id],
@@ -580,6 +583,7 @@ pub(super) fn order_record(tx: &mut Tx<'_>, order_id: &str, session_id: &str) ->
             last4: row.get("last4")?,
         },
         invoice: row.get::<Option<String>>("subscription_id")?.zip(row.get::<Option<String>>("invoice_id")?),
+        view_key: row.get("view_key")?,
     }))
 }
 

@@ -260,8 +260,8 @@ fn paid_invoice(tx: &mut Tx<'_>, invoice: &PaidInvoice, now: i64) -> Result<Invo
     let credit = (invoice.total - invoice.amount).max(0);
     let inserted = tx.execute(
         "INSERT INTO orders (id, session_id, account_id, status, amount, currency, payment_intent_id, amount_received, email, locale,
-                             subscription_id, invoice_id, stock_reserved, cart_cleared, created_at, updated_at, credit_amount)
-         VALUES ($1, $2, $3, 'paid', $4, $5, $6, $4, $7, $8, $9, $10, 1, $11, $12, $12, $13)
+                             subscription_id, invoice_id, stock_reserved, cart_cleared, created_at, updated_at, credit_amount, view_key)
+         VALUES ($1, $2, $3, 'paid', $4, $5, $6, $4, $7, $8, $9, $10, 1, $11, $12, $12, $13, $14)
          ON CONFLICT DO NOTHING",
         &[
             &order_id,
@@ -277,6 +277,7 @@ fn paid_invoice(tx: &mut Tx<'_>, invoice: &PaidInvoice, now: i64) -> Result<Invo
             &if first { 0_i64 } else { 1 },
             &now,
             &credit,
+            &crate::session::new_token(),
         ],
     )?;
     if inserted == 0 {
