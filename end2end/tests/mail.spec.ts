@@ -24,7 +24,7 @@ test.use({ baseURL: VARIANTS.mail.url });
 // The first try's address is refused (400).
 test.use({ expectedErrorStatuses: [400] });
 
-test('a guest gives an email, pays, and the confirmation links to their order', async ({ page, gotoHydrated }) => {
+test('a guest gives an email, pays, and the confirmation links to their order', async ({ page, gotoHydrated, browser }) => {
   await mugAtCheckout(page, gotoHydrated);
   await typeCard(page, '4242424242424242');
 
@@ -43,7 +43,17 @@ test('a guest gives an email, pays, and the confirmation links to their order', 
   await expect.poll(() => messages().filter((m) => m.includes(`Message-ID: <order_confirmation.${orderId}@`)).length, { timeout: 15_000 }).toBe(1);
   const message = messages().find((m) => m.includes(`order_confirmation.${orderId}@`))!;
   expect(message).toContain('To: jenny.guest@example.com');
-  expect(message).toContain(`/orders/${orderId}`);
+  // The link opens the order on another device: a browser with none of this one's cookies.
+  const link = message.match(new RegExp(`https?://[^\\s"<>]*/orders/${orderId}\\?key=[A-Za-z0-9_-]+`))?.[0];
+  expect(link, message).toBeTruthy();
+  const phone = await browser.newContext();
+  const elsewhere = await phone.newPage();
+  await elsewhere.goto(link!);
+  await expect(elsewhere.getByTestId('order-status')).toHaveAttribute('data-status', 'paid');
+  // Without the key, it is none of that browser's orders.
+  const bare = await elsewhere.goto(`${new URL(link!).origin}/orders/${orderId}`);
+  expect(bare?.status()).toBe(404);
+  await phone.close();
 
   // The next checkout in this session remembers the address.
   await gotoHydrated('/');

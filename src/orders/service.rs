@@ -50,8 +50,9 @@ fn receipt_of(order: &OrderRecord) -> Option<PaymentIntentId> {
     PaymentIntentId::parse(order.payment_intent_id.as_deref().filter(|_| paid)?).ok()
 }
 
-/// Where the receipt of the session's order `id` is: Stripe's page for its charge,
-/// asked for when the shopper follows the link (it then shows the refunds made since).
+/// Where the receipt of the order `id` is, for whoever may see the order ([`owned`]):
+/// Stripe's page for its charge, asked for when the shopper follows the link (it then
+/// shows the refunds made since).
 pub async fn receipt(state: &AppState, request: &Request, id: &str, key: Option<&str>) -> Result<String, AppError> {
     use crate::rate_limit::{RECEIPT_PER_ADDRESS, RECEIPT_PER_SESSION};
     let (order, session) = owned(state, request, id, key).await?;
