@@ -275,10 +275,7 @@ impl Mailer {
         };
         let t = locale.texts();
         // The order's key opens its page on any device (a guest's phone, say).
-        let link = match &order.view_key {
-            Some(key) => format!("{}/orders/{}?key={key}", self.public_url, order.id),
-            None => format!("{}/orders/{}", self.public_url, order.id),
-        };
+        let link = crate::orders::shopper_link(&self.public_url, order);
         let (subject, text, html) = match message.kind.as_str() {
             "order_confirmation" => {
                 let (text, html) = order_summary(order, locale, &link)?;

@@ -502,17 +502,21 @@ async fn emailed_link(shop: &Shop, order_id: &str) -> String {
 }
 
 /// The link in an order's emails opens its page on any device: a guest's phone, which has
-/// no session of the browser that paid, sees the order and its receipt. The key is that
+/// no session of the browser that paid, sees the order and its receipt; the merchant's
+/// page of the order gives the same link. The key is that
 /// order's alone: without it, with a wrong one, or with another order's, nothing opens.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_link_in_an_order_email_opens_the_order_on_another_device() {
-    let shop = shop(&[]).await;
+    let shop = shop(&[("ADMIN_TOKEN", "merchant-token-0123456789")]).await;
     let (status, reply) = shop.pay(&shopper("en"), "jenny@example.com").await;
     assert_eq!(status, 200, "{reply}");
     let order_id = reply["order_id"].as_str().unwrap().to_owned();
     let link = emailed_link(&shop, &order_id).await;
     let key = link.rsplit_once("?key=").unwrap().1.to_owned();
     assert!(key.len() >= 43, "256 bits: {link}");
+    // The merchant can give it again to a shopper who lost the email.
+    let admin = support::admin_page(&format!("{}/admin/orders/{order_id}", shop.base), "merchant-token-0123456789").await;
+    assert!(admin.contains(&format!(r#"<a href="{link}" data-testid="admin-shopper-link">"#)), "{admin}");
 
     let phone = support::shopper();
     let page = phone.get(&link).send().await.unwrap();

@@ -382,7 +382,14 @@ pub async fn detail(
              <h2>Payment attempts</h2><table><tr><th>#</th><th>PaymentIntent</th><th>Outcome</th><th>Amount</th></tr>{attempts}</table>\
              <h2>Events</h2><table><tr><th>Event</th><th>Type</th><th>Received</th></tr>{events}</table>\
              <h2>Messages</h2><p>To the shopper at {email}; those whose kind starts with <code>merchant.</code> to you \
-             (<code>MERCHANT_EMAIL</code>).</p><table><tr><th>Kind</th><th>Message</th><th>Sent</th></tr>{outbox}</table>",
+             (<code>MERCHANT_EMAIL</code>). The shopper's emails link to the order's page at \
+             <a href=\"{link}\" data-testid=\"admin-shopper-link\">{link}</a>, {opens}</p>\
+             <table><tr><th>Kind</th><th>Message</th><th>Sent</th></tr>{outbox}</table>",
+            link = escape(&super::shopper_link(&state.public_url, &order)),
+            opens = match order.view_key {
+                Some(_) => "which opens it for whoever has the address: give it to a shopper who lost them.",
+                None => "which opens it only where it was placed (an order made before the links carried a key).",
+            },
             id = escape(&order.id),
             email = escape(order.email.as_deref().unwrap_or("nobody (no email address given)")),
             status = escape(order.shown_status()),

@@ -43,6 +43,15 @@ async fn owned(
     order.map(|order| (order, session)).ok_or_else(not_found)
 }
 
+/// The address of the order's page for its shopper, wherever they open it: with its view
+/// key (the link of its emails), or bare for an order made before the keys.
+pub fn shopper_link(public_url: &str, order: &OrderRecord) -> String {
+    match &order.view_key {
+        Some(key) => format!("{public_url}/orders/{}?key={key}", order.id),
+        None => format!("{public_url}/orders/{}", order.id),
+    }
+}
+
 /// The payment a paid order's receipt is of: the one Stripe charged (none when the
 /// customer's credit paid it all).
 fn receipt_of(order: &OrderRecord) -> Option<PaymentIntentId> {
