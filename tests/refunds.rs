@@ -376,6 +376,14 @@ async fn the_order_page_links_to_stripes_receipt_which_shows_the_refunds_made_si
     let none = shop.shopper.get(format!("{}/orders/{failed}/receipt", shop.base)).send().await.unwrap();
     assert_eq!(none.status(), 404);
     assert!(none.text().await.unwrap().contains("This order has no receipt"));
+
+    // Once the merchant has deleted their test data, Stripe has no such payment: no
+    // receipt (404), rather than a fault.
+    support::wait_all_delivered(&shop.stripe).await;
+    assert!(support::client().post(format!("{}/_emulator/reset", shop.stripe)).send().await.unwrap().status().is_success());
+    let (status, _, page) = follow().await;
+    assert_eq!(status, 404);
+    assert!(page.contains("This order has no receipt"), "{page}");
 }
 
 /// Each receipt looked up is a call to Stripe, whose rate limit the whole shop shares: a

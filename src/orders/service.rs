@@ -69,7 +69,12 @@ pub async fn receipt(state: &AppState, request: &Request, id: &str, key: Option<
     let payment = receipt_of(&order).ok_or_else(none)?;
     let session = session.as_ref().map(session::SessionId::as_str);
     crate::rate_limit::check(state, request, "receipt", session, RECEIPT_PER_SESSION, RECEIPT_PER_ADDRESS).await?;
-    state.payments.stripe.receipt_url(&payment).await?.ok_or_else(none)
+    match state.payments.stripe.receipt_url(&payment).await {
+        Ok(url) => url.ok_or_else(none),
+        // The merchant deleted their test data: Stripe has no such payment, nor receipt.
+        Err(crate::stripe::Error::Api(api)) if api.status == 404 => Err(none()),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// The order `id`, as its page shows it to this request ([`owned`]: `key` is the
