@@ -384,6 +384,9 @@ async fn a_signed_in_payment_carries_the_customer_and_saves_the_card_for_that_ac
     let customer = intent["customer"].as_str().unwrap().to_owned();
     assert!(customer.starts_with("cus_"));
     assert_eq!(intent["setup_future_usage"], "off_session");
+    // Made in the language Jenny shops in: Stripe's receipts and invoices for her are too.
+    let at_stripe = shop.stripe(Method::GET, &format!("/v1/customers/{customer}"), "sk_test_tests", &[]).await;
+    assert_eq!(at_stripe["preferred_locales"], json!(["en"]), "{at_stripe}");
 
     let saved = shop.ok(&mut jenny, "account/payment-methods", &[]).await;
     assert_eq!(saved.as_array().unwrap().len(), 1, "{saved}");

@@ -25,15 +25,20 @@ async fn token(emulator: &stripe_emulator::Emulator, payment_method: &str) -> Co
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customers_sessions_setup_intents_and_saved_cards() {
     let (stripe, emulator) = stripe().await;
-    let customer = stripe
-        .create_customer(&CreateCustomer { email: Some("ada@example.com"), metadata: [("account", "7")].into_iter().collect() }, "cus-7")
-        .await
-        .unwrap();
+    let params =
+        CreateCustomer { email: Some("ada@example.com"), preferred_locales: ["fr"], metadata: [("account", "7")].into_iter().collect() };
+    let customer = stripe.create_customer(&params, "cus-7").await.unwrap();
     assert_eq!(customer.email.as_deref(), Some("ada@example.com"));
-    let again = stripe
-        .create_customer(&CreateCustomer { email: Some("ada@example.com"), metadata: [("account", "7")].into_iter().collect() }, "cus-7")
-        .await
-        .unwrap();
+    let at_stripe = support::stripe_call(
+        &support::client(),
+        reqwest::Method::GET,
+        format!("{}/v1/customers/{}", emulator.base_url(), customer.id),
+        "sk_test_client",
+        &[],
+    )
+    .await;
+    assert_eq!(at_stripe["preferred_locales"], serde_json::json!(["fr"]), "Stripe writes its receipts in the shopper's language");
+    let again = stripe.create_customer(&params, "cus-7").await.unwrap();
     assert_eq!(again.id, customer.id, "the idempotency key makes one customer");
 
     let features = PaymentElementFeatures {

@@ -170,11 +170,11 @@ pub async fn sign_out(state: &AppState, request: &Request) -> Result<(), AppErro
     session::sign_out(&state.store, &request.session).await.map_err(AppError::from)
 }
 
-/// The account's Stripe Customer, created the first time it is needed. The
-/// idempotency key names the account, so two first requests racing get one Customer;
-/// after Stripe deleted the account's Customer (`customer.deleted`), it names the deleted
-/// one too, or Stripe would replay it.
-pub async fn customer_of(state: &AppState, account: &AccountRecord) -> Result<CustomerId, AppError> {
+/// The account's Stripe Customer, created the first time it is needed, preferring the
+/// language the shopper is using then (`locale`). The idempotency key names the account,
+/// so two first requests racing get one Customer; after Stripe deleted the account's
+/// Customer (`customer.deleted`), it names the deleted one too, or Stripe would replay it.
+pub async fn customer_of(state: &AppState, account: &AccountRecord, locale: crate::i18n::Locale) -> Result<CustomerId, AppError> {
     if let Some(id) = account.stripe_customer_id.as_deref().and_then(|id| CustomerId::parse(id).ok()) {
         return Ok(id);
     }
@@ -186,6 +186,7 @@ pub async fn customer_of(state: &AppState, account: &AccountRecord) -> Result<Cu
     // one Stripe refuses: its Customer is then made without it.)
     let params = CreateCustomer {
         email: crate::mail::address(&account.email),
+        preferred_locales: [locale.tag()],
         metadata: [("account_id", account.id.as_str())].into_iter().collect(),
     };
     let customer = state.payments.stripe.create_customer(&params, &key).await?;
@@ -305,7 +306,7 @@ pub async fn confirm_setup(state: &AppState, request: &Request, token: &Confirma
     let account = signed_in(state, request).await?;
     use crate::rate_limit::{CARD_SETUP_PER_ADDRESS, CARD_SETUP_PER_SESSION};
     crate::rate_limit::check_current(state, request, "card_setup", CARD_SETUP_PER_SESSION, CARD_SETUP_PER_ADDRESS).await?;
-    let customer = customer_of(state, &account).await?;
+    let customer = customer_of(state, &account, request.locale).await?;
     let return_url = format!("{}/account", state.public_url);
     let params = CreateAndConfirmSetupIntent {
         confirm: true,

@@ -100,7 +100,7 @@ pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -
             // Elements cannot tell the card a subscription renews with from the others:
             // none is removable there while one does (nor when that could not be read).
             let removable = account_reads.as_ref().is_some_and(|reads| !reads.a_card_pays_renewals);
-            match saved_methods_session(state, account, removable).await {
+            match saved_methods_session(state, account, removable, request.locale).await {
                 Ok((secret, saved)) => (Some(secret), saved),
                 Err(error) => {
                     // Saved cards are a convenience: checkout goes on without them.
@@ -178,8 +178,9 @@ async fn saved_methods_session(
     state: &AppState,
     account: &crate::store::AccountRecord,
     removable: bool,
+    locale: crate::i18n::Locale,
 ) -> Result<(String, Vec<SavedMethod>), AppError> {
-    let customer = crate::account::customer_of(state, account).await?;
+    let customer = crate::account::customer_of(state, account, locale).await?;
     let customer_session = |customer| customer_session(state, customer, removable);
     let (session, customer) = match customer_session(&customer).await {
         // Deleted at Stripe, unbeknown to the shop: the account gets a new Customer now.
@@ -189,7 +190,7 @@ async fn saved_methods_session(
                 deleted_stripe_customer_id: Some(customer.to_string()),
                 ..account.clone()
             };
-            let customer = crate::account::customer_of(state, &renewed).await?;
+            let customer = crate::account::customer_of(state, &renewed, locale).await?;
             (customer_session(&customer).await?, customer)
         }
         session => (session?, customer),
@@ -278,7 +279,7 @@ pub async fn confirm(state: &AppState, request: &Request, token: &Credential, pa
     let customer = match crate::account::current_account(state, request).await? {
         Some(account) => {
             payment.email = payment.email.or_else(|| crate::mail::address(&account.email).map(str::to_owned));
-            Some(crate::account::customer_of(state, &account).await?)
+            Some(crate::account::customer_of(state, &account, request.locale).await?)
         }
         None => None,
     };

@@ -165,6 +165,9 @@ pub struct Customer {
 pub struct CreateCustomer<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<&'a str>,
+    /// The shopper's language (`en`, `fr`): Stripe's receipts, invoices and their pages
+    /// for this Customer are written in it.
+    pub preferred_locales: [&'a str; 1],
     pub metadata: BTreeMap<&'a str, &'a str>,
 }
 

@@ -111,7 +111,7 @@ pub async fn subscribe(
             Some(found) => found,
             None => {
                 ensure_product(state, product.id.as_str(), &product.name).await?;
-                let customer = customer_of(state, &account).await?;
+                let customer = customer_of(state, &account, request.locale).await?;
                 // The claim may have lapsed while the steps above waited on a slow
                 // Stripe: renewed before the one request that makes a subscription,
                 // unless another window took it meanwhile (then that one pays).
