@@ -770,3 +770,37 @@ async fn a_store_that_keeps_every_card_sets_setup_future_usage_for_signed_in_sho
         .await;
     assert_eq!(method["customer"], customer, "{method}");
 }
+
+/// An account's first Customer asked for by two requests at once in two languages (two
+/// tabs, or a phone and a laptop): each is made in its own language under a key of its
+/// own, so neither request fails with Stripe's `idempotency_error` (one key, two sets of
+/// parameters), and the account keeps the first stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_customer_asked_for_in_two_languages_at_once_fails_neither() {
+    let shop = shop_with(&[]).await;
+    let jenny = shop.jenny_with_a_mug().await;
+    // Stripe slow to make the first Customer: the other request asks while it is at work.
+    shop.fault(json!({ "path": "/v1/customers", "method": "POST", "delay_ms": 500, "count": 1 })).await;
+    let view = |language: &'static str| {
+        let cookie = format!("sf_session={}; sf_locale={language}", jenny.cookie.as_deref().unwrap());
+        let request = shop.http.post(format!("{}/api/checkout/view", shop.base)).header("cookie", cookie);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let (english, french) = tokio::join!(view("en"), view("fr"));
+    for view in [&english, &french] {
+        assert!(view["customer_session_client_secret"].as_str().is_some_and(|s| s.starts_with("cuss_secret_")), "{view}");
+    }
+    let customers = shop.stripe(Method::GET, "/v1/customers?limit=10", "sk_test_tests", &[]).await;
+    let mut languages: Vec<&str> =
+        customers["data"].as_array().unwrap().iter().map(|customer| customer["preferred_locales"][0].as_str().unwrap()).collect();
+    languages.sort();
+    assert_eq!(languages, ["en", "fr"]);
+    // From then on both languages use the one the account stored.
+    view("en").await;
+    view("fr").await;
+    let url = format!("{}/_emulator/requests?path=/v1/customer_sessions", shop.stripe);
+    let sessions: Value = shop.http.get(url).send().await.unwrap().json().await.unwrap();
+    let asked: Vec<&Value> = sessions["data"].as_array().unwrap().iter().map(|request| &request["params"]["customer"]).collect();
+    assert_eq!(asked.len(), 4, "{sessions}");
+    assert_eq!(asked[2], asked[3], "{sessions}");
+}

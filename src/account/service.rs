@@ -171,16 +171,19 @@ pub async fn sign_out(state: &AppState, request: &Request) -> Result<(), AppErro
 }
 
 /// The account's Stripe Customer, created the first time it is needed, preferring the
-/// language the shopper is using then (`locale`). The idempotency key names the account,
-/// so two first requests racing get one Customer; after Stripe deleted the account's
-/// Customer (`customer.deleted`), it names the deleted one too, or Stripe would replay it.
+/// language the shopper is using then (`locale`). The idempotency key names the account
+/// and that language, so two first requests racing in one language get one Customer
+/// (in two languages, two: the account keeps the first stored, and neither request
+/// fails, as it would if one key carried two sets of parameters); after Stripe deleted
+/// the account's Customer (`customer.deleted`), it names the deleted one too, or Stripe
+/// would replay it.
 pub async fn customer_of(state: &AppState, account: &AccountRecord, locale: crate::i18n::Locale) -> Result<CustomerId, AppError> {
     if let Some(id) = account.stripe_customer_id.as_deref().and_then(|id| CustomerId::parse(id).ok()) {
         return Ok(id);
     }
     let key = match &account.deleted_stripe_customer_id {
-        None => format!("customer-{}", account.id),
-        Some(deleted) => format!("customer-{}-after-{deleted}", account.id),
+        None => format!("customer-{}-{}", account.id, locale.tag()),
+        Some(deleted) => format!("customer-{}-after-{deleted}-{}", account.id, locale.tag()),
     };
     // (An account made before sign-up checked addresses as `mail::address` does may hold
     // one Stripe refuses: its Customer is then made without it.)
