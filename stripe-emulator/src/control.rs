@@ -288,22 +288,83 @@ async fn receipt(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -
     }
 }
 
+/// The words of a receipt page, in one of the languages its customer may prefer.
+struct Receipt {
+    lang: &'static str,
+    title: &'static str,
+    from: &'static str,
+    paid: &'static str,
+    released: &'static str,
+    authorized: &'static str,
+    processing: &'static str,
+    failed: &'static str,
+    refunded: &'static str,
+    date: &'static str,
+    method: &'static str,
+    invoice: &'static str,
+}
+
+const RECEIPT_EN: Receipt = Receipt {
+    lang: "en",
+    title: "Receipt",
+    from: "From the Stripe emulator's test account",
+    paid: "Amount paid: ",
+    released: "Authorization released: ",
+    authorized: "Authorized, not charged yet: ",
+    processing: "Payment processing: ",
+    failed: "Payment failed: ",
+    refunded: "Refunded: ",
+    date: "Date: ",
+    method: "Payment method: ",
+    invoice: "Invoice ",
+};
+
+const RECEIPT_FR: Receipt = Receipt {
+    lang: "fr",
+    title: "Reçu",
+    from: "Du compte de test de l'émulateur Stripe",
+    paid: "Montant payé\u{a0}: ",
+    released: "Autorisation libérée\u{a0}: ",
+    authorized: "Autorisé, pas encore débité\u{a0}: ",
+    processing: "Paiement en cours\u{a0}: ",
+    failed: "Paiement refusé\u{a0}: ",
+    refunded: "Remboursé\u{a0}: ",
+    date: "Date\u{a0}: ",
+    method: "Moyen de paiement\u{a0}: ",
+    invoice: "Facture ",
+};
+
 /// The receipt page of the charge whose `receipt_url` is `url`: what was paid, when,
-/// with what, and what went back since. Stripe keeps its page up to date with the
-/// charge's refunds; this one is drawn from the charge as it is now. `None` when no
-/// charge has that address.
+/// with what, and what went back since, in its customer's preferred language (English
+/// or French, as Stripe's follows `preferred_locales`). Stripe keeps its page up to date
+/// with the charge's refunds; this one is drawn from the charge as it is now. `None`
+/// when no charge has that address.
 fn receipt_page(account: &crate::state::Account, url: &str) -> Option<String> {
     let charge = account.list("charge", |charge| charge["receipt_url"] == url).into_iter().next()?;
+    let customer = charge["customer"].as_str().and_then(|id| account.get(id));
+    let prefers = customer.and_then(|customer| customer["preferred_locales"][0].as_str()).unwrap_or_default();
+    let words = if prefers.starts_with("fr") { &RECEIPT_FR } else { &RECEIPT_EN };
     let currency = charge["currency"].as_str().unwrap_or_default();
-    let money = |field: &str| api::major_units(charge[field].as_i64().unwrap_or(0), currency);
-    let amount = money("amount");
-    let outcome = match (charge["status"].as_str(), charge["captured"] == true) {
-        (Some("succeeded"), true) => format!("Amount paid: <strong>{}</strong>", money("amount_captured")),
+    // `€10.99`, or `10,99 €` in French (`¥50` and `50 ¥`: no minor unit).
+    let money = |minor: i64| {
+        let symbol = match api::currency_symbol(currency) {
+            "" => currency.to_uppercase(),
+            symbol => symbol.to_owned(),
+        };
+        match (words.lang, currency) {
+            ("fr", "jpy") => format!("{minor}\u{a0}{symbol}"),
+            ("fr", _) => format!("{},{:02}\u{a0}{symbol}", minor / 100, minor % 100),
+            _ => api::major_units(minor, currency),
+        }
+    };
+    let amount = |field: &str| money(charge[field].as_i64().unwrap_or(0));
+    let (label, shown) = match (charge["status"].as_str(), charge["captured"] == true) {
+        (Some("succeeded"), true) => (words.paid, amount("amount_captured")),
         // What an authorization gives back is released, not refunded.
-        (Some("succeeded"), false) if charge["refunded"] == true => format!("Authorization of {amount} released"),
-        (Some("succeeded"), false) => format!("Authorized: <strong>{amount}</strong>, not charged yet"),
-        (Some("pending"), _) => format!("Payment of {amount} processing"),
-        _ => format!("Payment of {amount} failed"),
+        (Some("succeeded"), false) if charge["refunded"] == true => (words.released, amount("amount")),
+        (Some("succeeded"), false) => (words.authorized, amount("amount")),
+        (Some("pending"), _) => (words.processing, amount("amount")),
+        _ => (words.failed, amount("amount")),
     };
     // The refunds made (a partial capture's release counts in `amount_refunded` too).
     let given_back: i64 = account
@@ -313,11 +374,11 @@ fn receipt_page(account: &crate::state::Account, url: &str) -> Option<String> {
         .sum();
     let refunds = match given_back {
         0 => String::new(),
-        given_back => format!("<p>Refunded: <strong>−{}</strong></p>", api::major_units(given_back, currency)),
+        given_back => format!("<p>{}<strong>−{}</strong></p>", words.refunded, money(given_back)),
     };
     let card = &charge["payment_method_details"]["card"];
     let method = match (card["brand"].as_str(), card["last4"].as_str()) {
-        (Some(brand), Some(last4)) => format!("<p>Payment method: {} •••• {}</p>", escape(brand), escape(last4)),
+        (Some(brand), Some(last4)) => format!("<p>{}{} •••• {}</p>", words.method, escape(brand), escape(last4)),
         _ => String::new(),
     };
     // A charge for an invoice says which.
@@ -325,14 +386,18 @@ fn receipt_page(account: &crate::state::Account, url: &str) -> Option<String> {
         .as_str()
         .and_then(|pi| account.invoice_of_intent.get(pi))
         .and_then(|id| account.get(id)?["number"].as_str())
-        .map(|number| format!("<p>Invoice {}</p>", escape(number)))
+        .map(|number| format!("<p>{}{}</p>", words.invoice, escape(number)))
         .unwrap_or_default();
     let date = api::date(charge["created"].as_i64().unwrap_or(0));
     let description = charge["description"].as_str().map(|d| format!("<p>{}</p>", escape(d))).unwrap_or_default();
     Some(format!(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Receipt — Stripe emulator</title>
+        r#"<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title} — Stripe emulator</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}}</style></head>
-<body><h1>Receipt</h1><p>From the Stripe emulator's test account ({descriptor}).</p>{invoice}<p id="receipt-outcome">{outcome}</p>{refunds}<p>Date: {date}</p>{method}{description}</body></html>"#,
+<body><h1>{title}</h1><p>{from} ({descriptor}).</p>{invoice}<p id="receipt-outcome">{label}<strong>{shown}</strong></p>{refunds}<p>{date_label}{date}</p>{method}{description}</body></html>"#,
+        lang = words.lang,
+        title = words.title,
+        from = words.from,
+        date_label = words.date,
         descriptor = escape(charge["calculated_statement_descriptor"].as_str().unwrap_or_default()),
     ))
 }

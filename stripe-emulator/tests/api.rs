@@ -1634,7 +1634,7 @@ async fn a_charge_has_a_receipt_page_that_follows_its_refunds() {
     let declined = stripe.pay(&stripe.token("pm_card_chargeDeclined").await, &[]).await;
     let declined = declined.body["error"]["payment_intent"]["latest_charge"].as_str().unwrap().to_owned();
     let declined = stripe.get(&format!("/v1/charges/{declined}")).await.body;
-    assert!(receipt(&stripe, declined["receipt_url"].as_str().unwrap()).await.1.contains("Payment of €10.99 failed"));
+    assert!(receipt(&stripe, declined["receipt_url"].as_str().unwrap()).await.1.contains("Payment failed: <strong>€10.99</strong>"));
     let held = stripe.pay(&stripe.token("pm_card_visa").await, &[("capture_method", "manual")]).await.body;
     let held = stripe.get(&format!("/v1/charges/{}", held["latest_charge"].as_str().unwrap())).await.body;
     let held_url = held["receipt_url"].as_str().unwrap();
@@ -1646,6 +1646,15 @@ async fn a_charge_has_a_receipt_page_that_follows_its_refunds() {
     assert_eq!(captured.status, 200, "{}", captured.body);
     let (_, page) = receipt(&stripe, held_url).await;
     assert!(page.contains("Amount paid: <strong>€5.00</strong>") && !page.contains("Refunded"), "{page}");
+
+    // A customer who prefers French gets the page in French, as Stripe's follows
+    // `preferred_locales`.
+    let customer = stripe.post("/v1/customers", &[("email", "jenny@example.com"), ("preferred_locales[0]", "fr")]).await.body;
+    let customer = customer["id"].as_str().unwrap();
+    let paid = stripe.pay(&stripe.token("pm_card_visa").await, &[("customer", customer)]).await.body;
+    let charge = stripe.get(&format!("/v1/charges/{}", paid["latest_charge"].as_str().unwrap())).await.body;
+    let (_, page) = receipt(&stripe, charge["receipt_url"].as_str().unwrap()).await;
+    assert!(page.contains(r#"<html lang="fr">"#) && page.contains("Montant payé\u{a0}: <strong>10,99\u{a0}€</strong>"), "{page}");
 }
 
 #[tokio::test]

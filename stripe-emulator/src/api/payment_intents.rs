@@ -69,16 +69,21 @@ fn amount(params: &Params, minimum: i64, currency: &str) -> Result<i64, ApiError
 /// An amount as Stripe writes it in its messages: `€0.50` for 50 in `eur`, `¥50` for 50
 /// in `jpy` (no minor unit); without a symbol for a currency other than these.
 pub fn major_units(minor: i64, currency: &str) -> String {
-    let symbol = match currency {
+    let symbol = currency_symbol(currency);
+    match currency {
+        "jpy" => format!("{symbol}{minor}"),
+        _ => format!("{symbol}{}.{:02}", minor / 100, minor % 100),
+    }
+}
+
+/// The symbol Stripe writes for a currency in its messages (`€` for `eur`), or none.
+pub fn currency_symbol(currency: &str) -> &'static str {
+    match currency {
         "usd" => "$",
         "eur" => "€",
         "gbp" => "£",
         "jpy" => "¥",
         _ => "",
-    };
-    match currency {
-        "jpy" => format!("{symbol}{minor}"),
-        _ => format!("{symbol}{}.{:02}", minor / 100, minor % 100),
     }
 }
 
