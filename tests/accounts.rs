@@ -804,3 +804,70 @@ async fn a_first_customer_asked_for_in_two_languages_at_once_fails_neither() {
     assert_eq!(asked.len(), 4, "{sessions}");
     assert_eq!(asked[2], asked[3], "{sessions}");
 }
+
+/// A signed-in shopper who switches language: Stripe is told before their Customer is
+/// next used, once, so that what Stripe writes to them (receipts, invoices, their pages)
+/// is in it. If Stripe does not take it, the checkout goes on as before, and Stripe is
+/// told again the next time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_customer_follows_the_language_the_shopper_switches_to() {
+    let shop = shop_with(&[]).await;
+    let mut jenny = shop.jenny_with_a_mug().await;
+    let session = jenny.cookie.clone().unwrap();
+    let view = |language: &'static str| {
+        let cookie = format!("sf_session={session}; sf_locale={language}");
+        let request = shop.http.post(format!("{}/api/checkout/view", shop.base)).header("cookie", cookie);
+        async move {
+            let view = request.send().await.unwrap().json::<Value>().await.unwrap();
+            assert!(view["customer_session_client_secret"].as_str().is_some_and(|s| s.starts_with("cuss_secret_")), "{view}");
+        }
+    };
+    view("en").await;
+    let customers = shop.stripe(Method::GET, "/v1/customers", "sk_test_tests", &[]).await;
+    let customer = customers["data"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/customers/{customer}");
+    let preferred = async || shop.stripe(Method::GET, &path, "sk_test_tests", &[]).await["preferred_locales"].clone();
+    // The statuses of the updates Stripe was asked for.
+    let updates = async || {
+        let log: Value =
+            shop.http.get(format!("{}/_emulator/requests?path={path}", shop.stripe)).send().await.unwrap().json().await.unwrap();
+        log["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|request| request["method"] == "POST")
+            .map(|request| request["status"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!((preferred().await, updates().await), (json!(["en"]), vec![]));
+
+    // Stripe down for the update: the checkout is the same, the Customer still English.
+    shop.fault(json!({ "path": path, "method": "POST", "status": 500, "should_retry": false, "count": 1 })).await;
+    view("fr").await;
+    assert_eq!((preferred().await, updates().await), (json!(["en"]), vec![json!(500)]));
+    // Told the next time, and only then.
+    view("fr").await;
+    view("fr").await;
+    assert_eq!((preferred().await, updates().await), (json!(["fr"]), vec![json!(500), json!(200)]));
+
+    // Paying in French asks nothing more; back in English, told once more.
+    let token = shop.saving_card_token("4242424242424242").await;
+    let cookie = format!("sf_session={session}; sf_locale=fr");
+    let paid =
+        shop.http.post(format!("{}/api/checkout/confirm", shop.base)).header("cookie", cookie).form(&[("confirmation_token", &token)]);
+    let paid: Value = paid.send().await.unwrap().json().await.unwrap();
+    assert_eq!(shop.intent(paid["payment_intent"].as_str().unwrap()).await["customer"], customer.as_str(), "{paid}");
+    assert_eq!(updates().await.len(), 2);
+    shop.ok(&mut jenny, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    view("en").await;
+    assert_eq!((preferred().await, updates().await.len()), (json!(["en"]), 3));
+
+    // Deleted at Stripe, and the webhook missed: the update finds the Customer gone, and
+    // the account gets a new one at once, in the new language.
+    support::miss_webhooks_from_now_on(&shop.stripe).await;
+    shop.delete_jennys_customer().await;
+    view("fr").await;
+    let found = shop.stripe(Method::GET, "/v1/customers?email=jenny@example.com", "sk_test_tests", &[]).await;
+    assert_eq!(found["data"][0]["preferred_locales"], json!(["fr"]), "{found}");
+    assert_eq!(updates().await, vec![json!(500), json!(200), json!(200), json!(404)]);
+}

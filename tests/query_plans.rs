@@ -209,9 +209,9 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
     store.clear_sign_in_failures("email:a@example.com").await.unwrap();
     store.sign_in(SignIn { account_id: "acct_1", previous_session: Some("s"), new_session: "s2", now: 8 }).await.unwrap();
     store.account_of_session("s2").await.unwrap();
-    store.set_stripe_customer("acct_1", "cus_1").await.unwrap();
+    store.set_stripe_customer("acct_1", "cus_1", "en").await.unwrap();
     store.forget_stripe_customer("cus_1").await.unwrap();
-    store.set_stripe_customer("acct_1", "cus_2").await.unwrap();
+    store.set_stripe_customer("acct_1", "cus_2", "en").await.unwrap();
     store.account_history("acct_1", 20, None).await.unwrap();
     store.account_history("acct_1", 20, Some((8, "ord_1".into()))).await.unwrap();
     store.account_for_checkout("acct_1", Some("beans")).await.unwrap();

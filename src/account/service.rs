@@ -171,17 +171,38 @@ pub async fn sign_out(state: &AppState, request: &Request) -> Result<(), AppErro
 }
 
 /// The account's Stripe Customer, created the first time it is needed, preferring the
-/// language the shopper is using then (`locale`). The idempotency key names the account
-/// and that language, so two first requests racing in one language get one Customer
-/// (in two languages, two: the account keeps the first stored, and neither request
-/// fails, as it would if one key carried two sets of parameters); after Stripe deleted
-/// the account's Customer (`customer.deleted`), it names the deleted one too, or Stripe
-/// would replay it.
+/// language the shopper is using (`locale`): Stripe writes the receipts, invoices and
+/// pages it sends them in it.
+///
+/// - **Made.** The idempotency key names the account and the language, so two first
+///   requests racing in one language get one Customer (in two languages, two: the
+///   account keeps the first stored, and neither request fails, as it would if one key
+///   carried two sets of parameters). After Stripe deleted the account's Customer
+///   (`customer.deleted`), the key names the deleted one too, or Stripe would replay it.
+/// - **Kept in step.** When the shopper uses another language than Stripe was last told,
+///   the Customer is updated first. A convenience: if Stripe does not take it, the
+///   payment goes on, and the shop tells it again the next time. If Stripe answers that
+///   the Customer is gone, the account gets a new one now.
 pub async fn customer_of(state: &AppState, account: &AccountRecord, locale: crate::i18n::Locale) -> Result<CustomerId, AppError> {
-    if let Some(id) = account.stripe_customer_id.as_deref().and_then(|id| CustomerId::parse(id).ok()) {
-        return Ok(id);
-    }
-    let key = match &account.deleted_stripe_customer_id {
+    let deleted = match account.stripe_customer_id.as_deref().and_then(|id| CustomerId::parse(id).ok()) {
+        None => account.deleted_stripe_customer_id.clone(),
+        Some(id) if account.stripe_customer_locale.as_deref() == Some(locale.tag()) => return Ok(id),
+        Some(id) => match state.payments.stripe.set_preferred_locale(&id, locale.tag()).await {
+            Ok(_) => {
+                if let Err(failure) = state.store.set_stripe_customer_locale(&account.id, id.as_str(), locale.tag()).await {
+                    tracing::warn!(?failure, customer = %id, "could not record the Customer's new language");
+                }
+                tracing::info!(customer = %id, locale = locale.tag(), "Stripe Customer's language changed");
+                return Ok(id);
+            }
+            Err(error) if forget_if_gone(state, id.as_str(), &error).await => Some(id.to_string()),
+            Err(error) => {
+                tracing::warn!(%error, customer = %id, "Stripe did not take the Customer's new language: told again next time");
+                return Ok(id);
+            }
+        },
+    };
+    let key = match &deleted {
         None => format!("customer-{}-{}", account.id, locale.tag()),
         Some(deleted) => format!("customer-{}-after-{deleted}-{}", account.id, locale.tag()),
     };
@@ -193,7 +214,7 @@ pub async fn customer_of(state: &AppState, account: &AccountRecord, locale: crat
         metadata: [("account_id", account.id.as_str())].into_iter().collect(),
     };
     let customer = state.payments.stripe.create_customer(&params, &key).await?;
-    let stored = state.store.set_stripe_customer(&account.id, customer.id.as_str()).await?;
+    let stored = state.store.set_stripe_customer(&account.id, customer.id.as_str(), locale.tag()).await?;
     tracing::info!(account = %account.id, customer = %stored, "Stripe Customer created");
     CustomerId::parse(&stored).map_err(|_| AppError::Internal)
 }

@@ -13,6 +13,9 @@ pub struct AccountRecord {
     /// The account's last Customer that Stripe deleted (it names the next one's
     /// idempotency key).
     pub deleted_stripe_customer_id: Option<String>,
+    /// The language Stripe was last told its Customer prefers (`preferred_locales`),
+    /// `None` if never (a Customer made before the shop told it).
+    pub stripe_customer_locale: Option<String>,
 }
 
 /// What a signed-in checkout reads of the account (see [`Store::account_for_checkout`]).
@@ -38,17 +41,19 @@ pub struct SignIn<'a> {
     pub now: i64,
 }
 
-fn account_from(row: &Row) -> Result<AccountRecord, StoreError> {
+pub(super) fn account_from(row: &Row) -> Result<AccountRecord, StoreError> {
     Ok(AccountRecord {
         id: row.get("id")?,
         email: row.get("email")?,
         password_hash: row.get("password_hash")?,
         stripe_customer_id: row.get("stripe_customer_id")?,
         deleted_stripe_customer_id: row.get("deleted_stripe_customer_id")?,
+        stripe_customer_locale: row.get("stripe_customer_locale")?,
     })
 }
 
-const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.password_hash, a.stripe_customer_id, a.deleted_stripe_customer_id";
+pub(super) const ACCOUNT_COLUMNS: &str =
+    "a.id, a.email, a.password_hash, a.stripe_customer_id, a.deleted_stripe_customer_id, a.stripe_customer_locale";
 
 impl Store {
     /// Creates an account; `false` when the email (compared by `email_key`) is taken.
@@ -134,17 +139,32 @@ impl Store {
         self.write(move |tx| end_session(tx, &session_id, now)).await
     }
 
-    /// Records the account's Stripe Customer unless it already has one; returns the
-    /// one on record (the first writer wins when two requests race).
-    pub async fn set_stripe_customer(&self, account_id: &str, customer_id: &str) -> Result<String, StoreError> {
-        let (account_id, customer_id) = (account_id.to_owned(), customer_id.to_owned());
+    /// Records the account's Stripe Customer, made preferring `locale`, unless it
+    /// already has one; returns the one on record (the first writer wins when two
+    /// requests race).
+    pub async fn set_stripe_customer(&self, account_id: &str, customer_id: &str, locale: &str) -> Result<String, StoreError> {
+        let (account_id, customer_id, locale) = (account_id.to_owned(), customer_id.to_owned(), locale.to_owned());
         self.write(move |tx| {
             tx.execute(
-                "UPDATE accounts SET stripe_customer_id = $1 WHERE id = $2 AND stripe_customer_id IS NULL",
-                &[&customer_id, &account_id],
+                "UPDATE accounts SET stripe_customer_id = $1, stripe_customer_locale = $3 WHERE id = $2 AND stripe_customer_id IS NULL",
+                &[&customer_id, &account_id, &locale],
             )?;
             let stored: Option<String> = tx.one("SELECT stripe_customer_id FROM accounts WHERE id = $1", &[&account_id])?;
             Ok(stored.unwrap_or(customer_id))
+        })
+        .await
+    }
+
+    /// Stripe was told that `customer_id` prefers `locale`: recorded, if the account still
+    /// holds that Customer.
+    pub async fn set_stripe_customer_locale(&self, account_id: &str, customer_id: &str, locale: &str) -> Result<(), StoreError> {
+        let (account_id, customer_id, locale) = (account_id.to_owned(), customer_id.to_owned(), locale.to_owned());
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE accounts SET stripe_customer_locale = $3 WHERE id = $1 AND stripe_customer_id = $2",
+                &[&account_id, &customer_id, &locale],
+            )
+            .map(drop)
         })
         .await
     }
@@ -312,8 +332,8 @@ mod tests {
     async fn the_first_stripe_customer_recorded_wins() {
         for (store, _scratch) in stores().await {
             store.create_account("acct_1", "a@example.com", "a@example.com", "hash", 0).await.unwrap();
-            assert_eq!(store.set_stripe_customer("acct_1", "cus_first").await.unwrap(), "cus_first");
-            assert_eq!(store.set_stripe_customer("acct_1", "cus_second").await.unwrap(), "cus_first");
+            assert_eq!(store.set_stripe_customer("acct_1", "cus_first", "en").await.unwrap(), "cus_first");
+            assert_eq!(store.set_stripe_customer("acct_1", "cus_second", "en").await.unwrap(), "cus_first");
         }
     }
 
@@ -321,14 +341,14 @@ mod tests {
     async fn a_customer_deleted_at_stripe_is_forgotten_and_remembered_as_deleted() {
         for (store, _scratch) in stores().await {
             store.create_account("acct_1", "a@example.com", "a@example.com", "hash", 0).await.unwrap();
-            store.set_stripe_customer("acct_1", "cus_first").await.unwrap();
+            store.set_stripe_customer("acct_1", "cus_first", "en").await.unwrap();
             let deleted = async || store.account_by_email("a@example.com").await.unwrap().unwrap().deleted_stripe_customer_id;
             assert_eq!(deleted().await, None);
             assert!(!store.forget_stripe_customer("cus_other").await.unwrap());
             assert!(store.forget_stripe_customer("cus_first").await.unwrap());
             assert!(!store.forget_stripe_customer("cus_first").await.unwrap(), "once");
             assert_eq!(deleted().await.as_deref(), Some("cus_first"));
-            assert_eq!(store.set_stripe_customer("acct_1", "cus_second").await.unwrap(), "cus_second");
+            assert_eq!(store.set_stripe_customer("acct_1", "cus_second", "en").await.unwrap(), "cus_second");
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Sessions (a shopper's visit, signed in or not) and their carts.
 
-use super::accounts::AccountRecord;
+use super::accounts::{ACCOUNT_COLUMNS, AccountRecord};
 use super::db::Tx;
 use super::inventory::stock_of_products;
 use super::{Backend, Store, StoreError, count};
@@ -96,10 +96,11 @@ impl Store {
             let mut visit = VisitRecord { stock: stock_of_products(tx, &products)?, ..VisitRecord::default() };
             let Some(id) = id else { return Ok(visit) };
             let row = tx.query_opt(
-                "SELECT s.last_seen_at, s.email AS session_email, s.shipping AS session_shipping, a.id, a.email, a.password_hash, a.stripe_customer_id,
-                        a.deleted_stripe_customer_id
-                 FROM sessions s LEFT JOIN accounts a ON a.id = s.account_id
-                 WHERE s.id = $1 AND s.ended_at IS NULL AND s.last_seen_at > $2",
+                &format!(
+                    "SELECT s.last_seen_at, s.email AS session_email, s.shipping AS session_shipping, {ACCOUNT_COLUMNS}
+                     FROM sessions s LEFT JOIN accounts a ON a.id = s.account_id
+                     WHERE s.id = $1 AND s.ended_at IS NULL AND s.last_seen_at > $2"
+                ),
                 &[&id, &idle_cutoff],
             )?;
             let Some(row) = row else { return Ok(visit) };
@@ -107,13 +108,7 @@ impl Store {
             visit.email = row.get("session_email")?;
             visit.shipping = row.get("session_shipping")?;
             visit.account = match row.get::<Option<String>>("id")? {
-                Some(account_id) => Some(AccountRecord {
-                    id: account_id,
-                    email: row.get("email")?,
-                    password_hash: row.get("password_hash")?,
-                    stripe_customer_id: row.get("stripe_customer_id")?,
-                    deleted_stripe_customer_id: row.get("deleted_stripe_customer_id")?,
-                }),
+                Some(_) => Some(super::accounts::account_from(&row)?),
                 None => None,
             };
             visit.cart = cart(tx, &id)?;

@@ -18,7 +18,7 @@ use std::time::Duration;
 use types::{
     ConfirmPaymentIntent, ConfirmSetupIntent, ConfirmationToken, CreateAndConfirmSetupIntent, CreateCustomer, CreateCustomerSession,
     CreateProduct, CreateRefund, CreateSubscription, Customer, CustomerSession, ErrorBody, Invoice, List, PaymentIntent, PaymentMethod,
-    Refund, SetupIntent, Subscription, WithLatestCharge,
+    PreferredLocale, Refund, SetupIntent, Subscription, WithLatestCharge,
 };
 
 /// The API version every request pins (the one Stripe's Node SDK 23 uses).
@@ -334,6 +334,15 @@ impl Client {
     /// <https://docs.stripe.com/api/customers/create>
     pub async fn create_customer(&self, params: &CreateCustomer<'_>, idempotency_key: &str) -> Result<Customer, Error> {
         self.request(Method::POST, "/v1/customers", Some(encode(params)?), Some(idempotency_key)).await
+    }
+
+    /// Tells Stripe the language `customer` prefers from now on (`preferred_locales`,
+    /// replacing the list). An update carries no state of its own: a random
+    /// idempotency key (one per call, the same on its retries) is enough.
+    /// <https://docs.stripe.com/api/customers/update>
+    pub async fn set_preferred_locale(&self, customer: &CustomerId, locale: &str) -> Result<Customer, Error> {
+        let params = PreferredLocale { preferred_locales: [locale] };
+        self.request(Method::POST, &format!("/v1/customers/{customer}"), Some(encode(&params)?), None).await
     }
 
     /// <https://docs.stripe.com/api/customer_sessions/create>

@@ -171,6 +171,12 @@ pub struct CreateCustomer<'a> {
     pub metadata: BTreeMap<&'a str, &'a str>,
 }
 
+/// A Customer's language, changed: <https://docs.stripe.com/api/customers/update>
+#[derive(Debug, Clone, Serialize)]
+pub struct PreferredLocale<'a> {
+    pub preferred_locales: [&'a str; 1],
+}
+
 /// <https://docs.stripe.com/api/customer_sessions/object>
 #[derive(Debug, Clone, Deserialize)]
 pub struct CustomerSession {

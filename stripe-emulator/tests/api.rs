@@ -1655,6 +1655,17 @@ async fn a_charge_has_a_receipt_page_that_follows_its_refunds() {
     let charge = stripe.get(&format!("/v1/charges/{}", paid["latest_charge"].as_str().unwrap())).await.body;
     let (_, page) = receipt(&stripe, charge["receipt_url"].as_str().unwrap()).await;
     assert!(page.contains(r#"<html lang="fr">"#) && page.contains("Montant payé\u{a0}: <strong>10,99\u{a0}€</strong>"), "{page}");
+    // Told later that the customer prefers English, Stripe says so in `customer.updated`
+    // (the list before in `previous_attributes`), and the same page is in English.
+    let updated = stripe.post(&format!("/v1/customers/{customer}"), &[("preferred_locales[0]", "en")]).await;
+    assert_eq!(updated.body["preferred_locales"], json!(["en"]), "{}", updated.body);
+    let event = &stripe.get("/v1/events?type=customer.updated").await.body["data"][0]["data"];
+    assert_eq!(
+        (&event["object"]["preferred_locales"], &event["previous_attributes"]),
+        (&json!(["en"]), &json!({ "preferred_locales": ["fr"] }))
+    );
+    let (_, page) = receipt(&stripe, charge["receipt_url"].as_str().unwrap()).await;
+    assert!(page.contains(r#"<html lang="en">"#) && page.contains("Amount paid: <strong>€10.99</strong>"), "{page}");
 }
 
 #[tokio::test]

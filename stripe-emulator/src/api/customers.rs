@@ -63,6 +63,11 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
         previous.insert("metadata".into(), before["metadata"].clone());
         super::merge_metadata(&mut customer, params)?;
     }
+    // An array replaces the one before whole (`preferred_locales=""` empties it).
+    if params.get("preferred_locales").is_some() {
+        previous.insert("preferred_locales".into(), before["preferred_locales"].clone());
+        customer["preferred_locales"] = json!(params.str_list("preferred_locales")?);
+    }
     ctx.account.put(customer.clone());
     if !previous.is_empty() {
         ctx.emit("customer.updated", &customer, Some(Value::Object(previous)));
