@@ -7,6 +7,7 @@ use crate::api;
 use crate::engine::Shared;
 use crate::error::ApiError;
 use crate::faults::Rule;
+use crate::hosted::{self, escape};
 use crate::state::BillingSettings;
 use crate::webhooks::{self, WebhookEndpoint};
 use axum::Json;
@@ -38,6 +39,8 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_emulator/intents/{id}/settle", post(settle_now))
         .route("/_emulator/redirect/{id}", get(bank_page).post(bank_decision))
         .route(&format!("{}{{token}}", api::RECEIPTS), get(receipt))
+        .route(&format!("{}{{token}}", api::INVOICE_PAGES), get(invoice_page))
+        .route(&format!("{}{{token}}/pdf", api::INVOICE_PDFS), get(invoice_pdf))
 }
 
 fn reply(result: Result<Value, ApiError>) -> Response {
@@ -273,133 +276,36 @@ async fn settle_now(State(shared): State<Arc<Shared>>, Path(id): Path<String>, b
     reply(shared.run_as_platform(|ctx| api::settle_processing(ctx, &id, how)))
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// A charge's receipt page (its `receipt_url`): public to whoever has the address, as
-/// Stripe's is.
+/// A charge's receipt page (its `receipt_url`).
 async fn receipt(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> Response {
     let url = format!("{}{}{token}", shared.base_url, api::RECEIPTS);
-    let page = receipt_page(&shared.account.lock().unwrap_or_else(|e| e.into_inner()), &url);
-    match page {
-        Some(page) => Html(page).into_response(),
-        None => (StatusCode::NOT_FOUND, Html("<h1>No such receipt</h1>")).into_response(),
+    hosted_page(&shared, &url, |account, url| hosted::receipt_page(account, url).map(Html), "No such receipt")
+}
+
+/// An invoice's page (its `hosted_invoice_url`).
+async fn invoice_page(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> Response {
+    let url = format!("{}{}{token}", shared.base_url, api::INVOICE_PAGES);
+    hosted_page(&shared, &url, |account, url| hosted::invoice_page(account, url).map(Html), "No such invoice")
+}
+
+/// An invoice's PDF (its `invoice_pdf`).
+async fn invoice_pdf(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> Response {
+    let url = format!("{}{}{token}/pdf", shared.base_url, api::INVOICE_PDFS);
+    let pdf = |account: &_, url: &_| hosted::invoice_pdf(account, url).map(|pdf| ([(header::CONTENT_TYPE, "application/pdf")], pdf));
+    hosted_page(&shared, &url, pdf, "No such invoice")
+}
+
+/// What `draw` makes of the account for the page at `url`, or a 404 saying `missing`.
+fn hosted_page<T: IntoResponse>(
+    shared: &Shared,
+    url: &str,
+    draw: impl FnOnce(&crate::state::Account, &str) -> Option<T>,
+    missing: &str,
+) -> Response {
+    match draw(&shared.account.lock().unwrap_or_else(|e| e.into_inner()), url) {
+        Some(page) => page.into_response(),
+        None => (StatusCode::NOT_FOUND, Html(format!("<h1>{missing}</h1>"))).into_response(),
     }
-}
-
-/// The words of a receipt page, in one of the languages its customer may prefer.
-struct Receipt {
-    lang: &'static str,
-    title: &'static str,
-    from: &'static str,
-    paid: &'static str,
-    released: &'static str,
-    authorized: &'static str,
-    processing: &'static str,
-    failed: &'static str,
-    refunded: &'static str,
-    date: &'static str,
-    method: &'static str,
-    invoice: &'static str,
-}
-
-const RECEIPT_EN: Receipt = Receipt {
-    lang: "en",
-    title: "Receipt",
-    from: "From the Stripe emulator's test account",
-    paid: "Amount paid: ",
-    released: "Authorization released: ",
-    authorized: "Authorized, not charged yet: ",
-    processing: "Payment processing: ",
-    failed: "Payment failed: ",
-    refunded: "Refunded: ",
-    date: "Date: ",
-    method: "Payment method: ",
-    invoice: "Invoice ",
-};
-
-const RECEIPT_FR: Receipt = Receipt {
-    lang: "fr",
-    title: "Reçu",
-    from: "Du compte de test de l'émulateur Stripe",
-    paid: "Montant payé\u{a0}: ",
-    released: "Autorisation libérée\u{a0}: ",
-    authorized: "Autorisé, pas encore débité\u{a0}: ",
-    processing: "Paiement en cours\u{a0}: ",
-    failed: "Paiement refusé\u{a0}: ",
-    refunded: "Remboursé\u{a0}: ",
-    date: "Date\u{a0}: ",
-    method: "Moyen de paiement\u{a0}: ",
-    invoice: "Facture ",
-};
-
-/// The receipt page of the charge whose `receipt_url` is `url`: what was paid, when,
-/// with what, and what went back since, in its customer's preferred language (English
-/// or French, as Stripe's follows `preferred_locales`). Stripe keeps its page up to date
-/// with the charge's refunds; this one is drawn from the charge as it is now. `None`
-/// when no charge has that address.
-fn receipt_page(account: &crate::state::Account, url: &str) -> Option<String> {
-    let charge = account.list("charge", |charge| charge["receipt_url"] == url).into_iter().next()?;
-    let customer = charge["customer"].as_str().and_then(|id| account.get(id));
-    let prefers = customer.and_then(|customer| customer["preferred_locales"][0].as_str()).unwrap_or_default();
-    let words = if prefers.starts_with("fr") { &RECEIPT_FR } else { &RECEIPT_EN };
-    let currency = charge["currency"].as_str().unwrap_or_default();
-    // `€10.99`, or `10,99 €` in French (`¥50` and `50 ¥`: no minor unit).
-    let money = |minor: i64| {
-        let symbol = match api::currency_symbol(currency) {
-            "" => currency.to_uppercase(),
-            symbol => symbol.to_owned(),
-        };
-        match (words.lang, currency) {
-            ("fr", "jpy") => format!("{minor}\u{a0}{symbol}"),
-            ("fr", _) => format!("{},{:02}\u{a0}{symbol}", minor / 100, minor % 100),
-            _ => api::major_units(minor, currency),
-        }
-    };
-    let amount = |field: &str| money(charge[field].as_i64().unwrap_or(0));
-    let (label, shown) = match (charge["status"].as_str(), charge["captured"] == true) {
-        (Some("succeeded"), true) => (words.paid, amount("amount_captured")),
-        // What an authorization gives back is released, not refunded.
-        (Some("succeeded"), false) if charge["refunded"] == true => (words.released, amount("amount")),
-        (Some("succeeded"), false) => (words.authorized, amount("amount")),
-        (Some("pending"), _) => (words.processing, amount("amount")),
-        _ => (words.failed, amount("amount")),
-    };
-    // The refunds made (a partial capture's release counts in `amount_refunded` too).
-    let given_back: i64 = account
-        .list("refund", |refund| refund["charge"] == charge["id"] && matches!(refund["status"].as_str(), Some("succeeded" | "pending")))
-        .iter()
-        .filter_map(|refund| refund["amount"].as_i64())
-        .sum();
-    let refunds = match given_back {
-        0 => String::new(),
-        given_back => format!("<p>{}<strong>−{}</strong></p>", words.refunded, money(given_back)),
-    };
-    let card = &charge["payment_method_details"]["card"];
-    let method = match (card["brand"].as_str(), card["last4"].as_str()) {
-        (Some(brand), Some(last4)) => format!("<p>{}{} •••• {}</p>", words.method, escape(brand), escape(last4)),
-        _ => String::new(),
-    };
-    // A charge for an invoice says which.
-    let invoice = charge["payment_intent"]
-        .as_str()
-        .and_then(|pi| account.invoice_of_intent.get(pi))
-        .and_then(|id| account.get(id)?["number"].as_str())
-        .map(|number| format!("<p>{}{}</p>", words.invoice, escape(number)))
-        .unwrap_or_default();
-    let date = api::date(charge["created"].as_i64().unwrap_or(0));
-    let description = charge["description"].as_str().map(|d| format!("<p>{}</p>", escape(d))).unwrap_or_default();
-    Some(format!(
-        r#"<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title} — Stripe emulator</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}}</style></head>
-<body><h1>{title}</h1><p>{from} ({descriptor}).</p>{invoice}<p id="receipt-outcome">{label}<strong>{shown}</strong></p>{refunds}<p>{date_label}{date}</p>{method}{description}</body></html>"#,
-        lang = words.lang,
-        title = words.title,
-        from = words.from,
-        date_label = words.date,
-        descriptor = escape(charge["calculated_statement_descriptor"].as_str().unwrap_or_default()),
-    ))
 }
 
 /// The test bank page a redirect-based method sends the shopper to.

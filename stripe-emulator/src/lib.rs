@@ -29,6 +29,7 @@ mod engine;
 pub mod error;
 mod faults;
 pub mod form;
+mod hosted;
 mod http;
 mod idempotency;
 mod requests;

@@ -2608,6 +2608,43 @@ async fn while_collection_is_paused_with_mark_uncollectible_a_renewal_is_uncolle
     assert_eq!(charges().await, charged);
 }
 
+/// An invoice has a page and a PDF once it is finalized (a draft has neither), at
+/// unguessable addresses; both say what it is for and follow its payment.
+#[tokio::test]
+async fn a_finalized_invoice_has_a_page_and_a_pdf_that_follow_its_payment() {
+    let stripe = emulator().await;
+    let subscription = new_subscription(&stripe, &[("expand[]", "latest_invoice.payments")]).await.body;
+    let invoice = &subscription["latest_invoice"];
+    let (page_url, pdf_url) = (invoice["hosted_invoice_url"].as_str().unwrap(), invoice["invoice_pdf"].as_str().unwrap());
+    let token = page_url.rsplit('/').next().unwrap();
+    assert_eq!((token.len(), pdf_url.to_owned()), (40, stripe.url(&format!("/invoice/{token}/pdf"))), "{invoice}");
+    let number = invoice["number"].as_str().unwrap();
+    let (status, page) = receipt(&stripe, page_url).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&format!("<h1>Invoice {number}</h1>")) && page.contains("<strong>Due</strong>"), "{page}");
+    assert!(page.contains("<td>2 × Coffee beans</td><td>€24.00</td>") && page.contains("<td>Amount due: </td><td>€24.00</td>"), "{page}");
+    assert!(page.contains(&format!(r#"<a href="{pdf_url}" id="invoice-pdf">"#)), "{page}");
+
+    let intent = invoice["payments"]["data"][0]["payment"]["payment_intent"].as_str().unwrap();
+    let token = stripe.token("pm_card_visa").await;
+    stripe.post(&format!("/v1/payment_intents/{intent}/confirm"), &[("confirmation_token", token.as_str())]).await;
+    let (_, page) = receipt(&stripe, page_url).await;
+    assert!(page.contains("<strong>Paid</strong>") && page.contains("<td>Amount paid: </td><td>€24.00</td>"), "{page}");
+    assert!(!page.contains("Amount due"), "{page}");
+    let pdf = stripe.http.get(pdf_url).send().await.unwrap();
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let pdf = pdf.bytes().await.unwrap();
+    let has = |text: &[u8]| pdf.windows(text.len()).any(|window| window == text);
+    assert!(pdf.starts_with(b"%PDF-") && has(format!("(Invoice {number}) Tj").as_bytes()) && has(b"(Paid) Tj"));
+    // In PDF's WinAnsi encoding, where `€` is 0x80.
+    assert!(has(b"(Amount paid:   \x8024.00) Tj"));
+
+    // Another address names no invoice.
+    for url in [stripe.url(&format!("/i/{}", "A".repeat(40))), stripe.url(&format!("/invoice/{}/pdf", "A".repeat(40)))] {
+        assert_eq!(receipt(&stripe, &url).await.0, 404, "{url}");
+    }
+}
+
 #[tokio::test]
 async fn a_draft_invoice_is_finalized_once_and_not_charged_until_paid() {
     let stripe = emulator().await;
@@ -2615,6 +2652,8 @@ async fn a_draft_invoice_is_finalized_once_and_not_charged_until_paid() {
     let id = unpaid["id"].as_str().unwrap();
     stripe.control("/_emulator/clock", json!({ "advance_seconds": 17 * 86_400 })).await;
     let draft = with_latest_invoice(&stripe, id).await["latest_invoice"].clone();
+    // A draft has no page nor PDF yet.
+    assert_eq!((&draft["hosted_invoice_url"], &draft["invoice_pdf"]), (&Value::Null, &Value::Null), "{draft}");
     let path = format!("/v1/invoices/{}/finalize", draft["id"].as_str().unwrap());
     let open = stripe.post(&path, &[("auto_advance", "false"), ("expand[]", "payments")]).await;
     assert_eq!(open.status, 200, "{}", open.body);
@@ -2624,6 +2663,7 @@ async fn a_draft_invoice_is_finalized_once_and_not_charged_until_paid() {
         (Some("open"), &json!(false), draft["total"].as_i64())
     );
     assert!(open["number"].is_string() && open["confirmation_secret"]["client_secret"].is_string(), "{open}");
+    assert!(open["hosted_invoice_url"].is_string() && open["invoice_pdf"].is_string(), "{open}");
     let intent = open["payments"]["data"][0]["payment"]["payment_intent"].as_str().unwrap();
     assert_eq!(stripe.get(&format!("/v1/payment_intents/{intent}")).await.body["status"], "requires_payment_method", "not charged");
     let finalized = stripe.get("/v1/events?type=invoice.finalized&limit=1").await.body;

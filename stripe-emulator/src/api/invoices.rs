@@ -16,10 +16,20 @@ use crate::form::Params;
 use crate::state::new_id;
 use serde_json::{Value, json};
 
+/// Where an invoice's page (`hosted_invoice_url`) and its PDF (`invoice_pdf`, this and
+/// `{token}/pdf`) are, below the emulator's address: as Stripe's
+/// `https://invoice.stripe.com/i/…` and `https://pay.stripe.com/invoice/…/pdf`, they
+/// exist once the invoice is finalized, and the random token in them is the secret.
+pub const INVOICE_PAGES: &str = "/i/";
+pub const INVOICE_PDFS: &str = "/invoice/";
+
 /// The number the customer's next finalized invoice takes, given to `invoice`, with the
-/// time it took effect.
+/// time it took effect and the addresses of its page and PDF.
 pub(super) fn numbered(ctx: &mut Ctx<'_>, mut invoice: Value) -> Value {
     let now = ctx.now();
+    let token = crate::state::random_suffix(40);
+    invoice["hosted_invoice_url"] = json!(format!("{}{INVOICE_PAGES}{token}", ctx.base_url));
+    invoice["invoice_pdf"] = json!(format!("{}{INVOICE_PDFS}{token}/pdf", ctx.base_url));
     let customer_id = invoice["customer"].as_str().unwrap_or_default().to_owned();
     if let Some(customer) = ctx.account.get_mut(&customer_id) {
         let sequence = customer["next_invoice_sequence"].as_i64().unwrap_or(1);

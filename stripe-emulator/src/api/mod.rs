@@ -31,6 +31,7 @@ use serde_json::Value;
 pub use calendar::date;
 pub use charges::{RECEIPTS, expire_authorizations};
 pub use intents::{Settlement, authenticate, settle_processing};
+pub use invoices::{INVOICE_PAGES, INVOICE_PDFS};
 pub use payment_intents::{currency_symbol, major_units};
 pub use refunds::settle as settle_refund;
 pub use subscriptions::renew as renew_subscriptions;
