@@ -321,6 +321,7 @@ catalogue! {
     order_not_found: "Order not found", "Commande introuvable";
     // Opens Stripe's receipt page for the order's payment.
     view_receipt: "View your receipt", "Voir votre reçu";
+    view_invoice: "View your invoice", "Voir votre facture";
     status: "Status", "Statut";
     // Before a colon: French puts a (no-break) space there.
     colon: ":", "\u{a0}:";
@@ -434,6 +435,7 @@ catalogue! {
     no_such_payment: "There is no such payment.", "Ce paiement n'existe pas.";
     no_such_order: "There is no order with this number for you.", "Vous n'avez pas de commande avec ce numéro.";
     no_receipt: "This order has no receipt: it gets one once it is paid by card.", "Cette commande n'a pas de reçu : elle en a un une fois payée par carte.";
+    no_invoice: "This order has no invoice: only a subscription's orders have one.", "Cette commande n'a pas de facture : seules les commandes d'un abonnement en ont une.";
     no_such_card: "There is no such saved card.", "Cette carte enregistrée n'existe pas.";
     sign_in_for_cards: "Sign in to see your saved cards.", "Connectez-vous pour voir vos cartes enregistrées.";
     prepaid_refused: "This shop does not accept prepaid cards. Please use another card.", "Cette boutique n'accepte pas les cartes prépayées. Utilisez une autre carte.";

@@ -31,10 +31,10 @@ pub const SUBSCRIPTION_CHANGE_PER_ADDRESS: Limit = Limit { max: 100, window_secs
 /// ten minutes: each is a call to Stripe.
 pub const PAYMENT_LOOKUP_PER_SESSION: Limit = Limit { max: 20, window_secs: 600 };
 pub const PAYMENT_LOOKUP_PER_ADDRESS: Limit = Limit { max: 100, window_secs: 600 };
-/// Receipts looked up (`/orders/{id}/receipt`) per session and per address in ten
-/// minutes: each is a call to Stripe.
-pub const RECEIPT_PER_SESSION: Limit = Limit { max: 20, window_secs: 600 };
-pub const RECEIPT_PER_ADDRESS: Limit = Limit { max: 100, window_secs: 600 };
+/// Receipts and invoices looked up (`/orders/{id}/receipt`, `/orders/{id}/invoice`),
+/// together, per session and per address in ten minutes: each is a call to Stripe.
+pub const DOCUMENT_PER_SESSION: Limit = Limit { max: 20, window_secs: 600 };
+pub const DOCUMENT_PER_ADDRESS: Limit = Limit { max: 100, window_secs: 600 };
 /// Accounts created per client address in an hour (each new account is a fresh
 /// session and a fresh Customer, which would dodge the limits above).
 pub const SIGN_UP_PER_ADDRESS: Limit = Limit { max: 10, window_secs: 3600 };

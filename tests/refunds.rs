@@ -333,6 +333,11 @@ async fn the_order_page_links_to_stripes_receipt_which_shows_the_refunds_made_si
     let page = shop.shopper.get(format!("{}/orders/{order_id}", shop.base)).send().await.unwrap().text().await.unwrap();
     let link = format!("/orders/{order_id}/receipt");
     assert!(page.contains(&format!("href=\"{link}\" data-testid=\"order-receipt\"")), "{page}");
+    // Only a subscription's orders have an invoice.
+    assert!(!page.contains("order-invoice"), "{page}");
+    let none = shop.shopper.get(format!("{}/orders/{order_id}/invoice", shop.base)).send().await.unwrap();
+    assert_eq!(none.status(), 404);
+    assert!(none.text().await.unwrap().contains("This order has no invoice"));
 
     let url = format!("{}/v1/payment_intents/{payment_intent}?expand[]=latest_charge", shop.stripe);
     let intent = support::stripe_call(&support::client(), reqwest::Method::GET, url, "sk_test_refunds", &[]).await;

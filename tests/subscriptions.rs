@@ -870,6 +870,14 @@ async fn a_renewal_paid_by_the_customers_credit_is_fulfilled_and_the_rest_is_cha
     let credit_line = page.split("data-testid=\"order-credit\"").nth(1).unwrap_or_default();
     assert!(page.contains("<span>€12.00</span></li>") && credit_line.contains("Paid from your credit"), "{page}");
     assert!(credit_line.contains("−€12.00") && page.contains("<strong>€0.00</strong>"), "{page}");
+    // No receipt (nothing was charged), but the invoice's page, which says the credit paid it.
+    assert!(page.contains("data-testid=\"order-invoice\"") && !page.contains("data-testid=\"order-receipt\""), "{page}");
+    let invoice = shop.shopper.get(format!("{}/orders/{}/invoice", shop.base, renewal.id)).send().await.unwrap();
+    let invoice_id = &renewal.invoice.as_ref().unwrap().1;
+    let at_stripe = shop.stripe(Method::GET, &format!("/v1/invoices/{invoice_id}"), &[]).await;
+    assert_eq!((invoice.status().as_u16(), invoice.url().as_str()), (200, at_stripe["hosted_invoice_url"].as_str().unwrap()));
+    let invoice = invoice.text().await.unwrap();
+    assert!(invoice.contains("<strong>Paid</strong>") && invoice.contains("<td>Applied balance: </td><td>−€12.00</td>"), "{invoice}");
     let merchant = support::admin_page(&format!("{}/admin/orders/{}", shop.base, renewal.id), ADMIN).await;
     assert!(merchant.contains(&renewal.id) && !merchant.contains("data-testid=\"admin-refund-form\""), "nothing to refund: {merchant}");
     assert!(merchant.contains("Paid from the customer's credit: −€12.00"), "{merchant}");

@@ -60,6 +60,13 @@ test('a shopper whose credit pays the first month subscribes with nothing charge
   await expect(page.getByTestId('cart-count')).toHaveText('0');
   const intents = await stripe('GET', '/v1/payment_intents?limit=100');
   expect(intents.data.filter((intent: { customer: string }) => intent.customer === customer)).toHaveLength(0);
+  // Nothing charged, so no receipt; the invoice is Stripe's page, which says the credit paid it.
+  await expect(page.getByTestId('order-receipt')).toHaveCount(0);
+  await page.getByTestId('order-invoice').click();
+  await expect(page).toHaveURL(/\/i\/[A-Za-z0-9]{40}$/);
+  await expect(page.locator('#invoice-status')).toHaveText('Paid');
+  await expect(page.getByText('−€12.00')).toBeVisible();
+  await expect(page.locator('#invoice-pdf')).toHaveAttribute('href', /\/invoice\/[A-Za-z0-9]{40}\/pdf$/);
 });
 
 test('a shopper whose credit pays the first month authenticates the card kept for the renewals and lands on the order', async ({ page, gotoHydrated }) => {

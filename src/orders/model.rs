@@ -35,6 +35,9 @@ pub struct OrderView {
     pub refunded: Money,
     /// Stripe has a receipt for it (`/orders/{id}/receipt` leads there).
     pub receipt: bool,
+    /// It paid a subscription's invoice, which Stripe has a page for
+    /// (`/orders/{id}/invoice` leads there).
+    pub invoice: bool,
     /// The view key the page was opened with (`?key=`), for its own links.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,

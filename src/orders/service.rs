@@ -7,7 +7,7 @@ use crate::request::Request;
 use crate::session;
 use crate::state::AppState;
 use crate::store::{OrderRecord, OrderStatus, RefundStatus};
-use crate::stripe::ids::PaymentIntentId;
+use crate::stripe::ids::{InvoiceId, PaymentIntentId};
 use subtle::ConstantTimeEq;
 
 /// The order `id` as this request may see it, and the request's session: the session's
@@ -52,26 +52,52 @@ pub fn shopper_link(public_url: &str, order: &OrderRecord) -> String {
     }
 }
 
-/// The payment a paid order's receipt is of: the one Stripe charged (none when the
-/// customer's credit paid it all).
-fn receipt_of(order: &OrderRecord) -> Option<PaymentIntentId> {
-    let paid = order.status == OrderStatus::Paid && order.charged > 0;
-    PaymentIntentId::parse(order.payment_intent_id.as_deref().filter(|_| paid)?).ok()
+/// A page Stripe hosts about an order, for its shopper, which the order's page links to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    /// The receipt of the charge that paid it (`receipt_url`), with the refunds made since.
+    Receipt,
+    /// The invoice a subscription's order paid (`hosted_invoice_url`), with its PDF.
+    Invoice,
 }
 
-/// Where the receipt of the order `id` is, for whoever may see the order ([`owned`]):
-/// Stripe's page for its charge, asked for when the shopper follows the link (it then
-/// shows the refunds made since).
-pub async fn receipt(state: &AppState, request: &Request, id: &str, key: Option<&str>) -> Result<String, AppError> {
-    use crate::rate_limit::{RECEIPT_PER_ADDRESS, RECEIPT_PER_SESSION};
+/// What Stripe is asked about for an order's [`Document`].
+enum AtStripe {
+    Payment(PaymentIntentId),
+    Invoice(InvoiceId),
+}
+
+/// What `document` of `order` is of, if it has one: the payment Stripe charged (none
+/// when the customer's credit paid it all), or the invoice it paid.
+fn at_stripe(order: &OrderRecord, document: Document) -> Option<AtStripe> {
+    match document {
+        Document::Receipt => {
+            let paid = order.status == OrderStatus::Paid && order.charged > 0;
+            PaymentIntentId::parse(order.payment_intent_id.as_deref().filter(|_| paid)?).ok().map(AtStripe::Payment)
+        }
+        Document::Invoice => InvoiceId::parse(&order.invoice.as_ref()?.1).ok().map(AtStripe::Invoice),
+    }
+}
+
+/// Where `document` of the order `id` is, for whoever may see the order ([`owned`]):
+/// Stripe's page, whose address is asked for when the shopper follows the link (a
+/// receipt then shows the refunds made since).
+pub async fn document(state: &AppState, request: &Request, id: &str, key: Option<&str>, document: Document) -> Result<String, AppError> {
+    use crate::rate_limit::{DOCUMENT_PER_ADDRESS, DOCUMENT_PER_SESSION};
     let (order, session) = owned(state, request, id, key).await?;
-    let none = || AppError::NotFound(request.texts().no_receipt().into());
-    let payment = receipt_of(&order).ok_or_else(none)?;
+    let t = request.texts();
+    let none = || AppError::NotFound(if document == Document::Receipt { t.no_receipt() } else { t.no_invoice() }.into());
+    let target = at_stripe(&order, document).ok_or_else(none)?;
     let session = session.as_ref().map(session::SessionId::as_str);
-    crate::rate_limit::check(state, request, "receipt", session, RECEIPT_PER_SESSION, RECEIPT_PER_ADDRESS).await?;
-    match state.payments.stripe.receipt_url(&payment).await {
+    crate::rate_limit::check(state, request, "document", session, DOCUMENT_PER_SESSION, DOCUMENT_PER_ADDRESS).await?;
+    let stripe = &state.payments.stripe;
+    let url = match target {
+        AtStripe::Payment(payment) => stripe.receipt_url(&payment).await,
+        AtStripe::Invoice(invoice) => stripe.retrieve_invoice(&invoice).await.map(|invoice| invoice.hosted_invoice_url),
+    };
+    match url {
         Ok(url) => url.ok_or_else(none),
-        // The merchant deleted their test data: Stripe has no such payment, nor receipt.
+        // The merchant deleted their test data: Stripe has no such payment or invoice.
         Err(crate::stripe::Error::Api(api)) if api.status == 404 => Err(none()),
         Err(error) => Err(error.into()),
     }
@@ -84,7 +110,8 @@ pub async fn view(state: &AppState, request: &Request, id: &str, key: Option<&st
     let currency = Currency::parse(&order.currency).map_err(|_| AppError::Internal)?;
     let refunds = state.store.refunds_of(&order.id).await?;
     let settling = order.status.is_settling();
-    let receipt = receipt_of(&order).is_some();
+    let receipt = at_stripe(&order, Document::Receipt).is_some();
+    let invoice = at_stripe(&order, Document::Invoice).is_some();
     let status = order.shown_status().to_owned();
     Ok(OrderView {
         id: order.id,
@@ -97,6 +124,7 @@ pub async fn view(state: &AppState, request: &Request, id: &str, key: Option<&st
             .collect(),
         refunded: Money::new(refunds.refunded, currency),
         receipt,
+        invoice,
         // The page's own links keep the key it was opened with (none when it was not).
         key: key.filter(|key| order.view_key.as_deref() == Some(*key)).map(str::to_owned),
         refresh_in_secs: if settling { refresh_after(session::now() - order.updated_at) } else { None },

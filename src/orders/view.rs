@@ -73,7 +73,10 @@ fn Order(order: OrderView) -> impl IntoView {
             <p class="total">{t.refunded_total()} " " <strong data-testid="order-refunded">{locale.money(order.refunded)}</strong></p>
         })}
         {order.receipt.then(|| view! {
-            <p><a href=receipt_link(&order.id, order.key.as_deref()) data-testid="order-receipt">{t.view_receipt()}</a></p>
+            <p><a href=document_link(&order.id, "receipt", order.key.as_deref()) data-testid="order-receipt">{t.view_receipt()}</a></p>
+        })}
+        {order.invoice.then(|| view! {
+            <p><a href=document_link(&order.id, "invoice", order.key.as_deref()) data-testid="order-invoice">{t.view_invoice()}</a></p>
         })}
         {(!order.ship_to.is_empty()).then(|| view! {
             <h2>{t.ship_to()}</h2>
@@ -84,10 +87,11 @@ fn Order(order: OrderView) -> impl IntoView {
     }
 }
 
-/// The receipt's address on the shop, with the key the page was opened with.
-fn receipt_link(order_id: &str, key: Option<&str>) -> String {
+/// The address on the shop of the order's `document` (`receipt`, `invoice`), with the
+/// key the page was opened with.
+fn document_link(order_id: &str, document: &str, key: Option<&str>) -> String {
     match key {
-        Some(key) => format!("/orders/{order_id}/receipt?key={key}"),
-        None => format!("/orders/{order_id}/receipt"),
+        Some(key) => format!("/orders/{order_id}/{document}?key={key}"),
+        None => format!("/orders/{order_id}/{document}"),
     }
 }

@@ -202,6 +202,7 @@ fn router(state: AppState) -> Router {
         .route("/checkout/complete", get(pages::checkout_complete))
         .route("/orders/{id}", get(pages::order))
         .route("/orders/{id}/receipt", get(pages::receipt))
+        .route("/orders/{id}/invoice", get(pages::invoice))
         .route("/account", get(pages::account))
         .fallback(move |axum::extract::State(state): axum::extract::State<AppState>, request: axum::extract::Request| async move {
             use tower::ServiceExt;

@@ -179,10 +179,24 @@ pub async fn order(State(state): State<AppState>, id: Result<Path<String>, PathR
 /// `/orders/{id}/receipt`: on to Stripe's receipt for the order's payment (a 303), asked
 /// for now so that it shows the refunds made since; or the order page's error (404 for
 /// anyone else's order or one without a receipt, 503 when Stripe does not answer).
-pub async fn receipt(State(state): State<AppState>, id: Result<Path<String>, PathRejection>, page: Page) -> Response {
+pub async fn receipt(state: State<AppState>, id: Result<Path<String>, PathRejection>, page: Page) -> Response {
+    order_document(state, id, page, crate::orders::Document::Receipt).await
+}
+
+/// `/orders/{id}/invoice`: on to Stripe's page for the invoice a subscription's order
+/// paid (a 303), or the order page's error, as [`receipt`].
+pub async fn invoice(state: State<AppState>, id: Result<Path<String>, PathRejection>, page: Page) -> Response {
+    order_document(state, id, page, crate::orders::Document::Invoice).await
+}
+
+async fn order_document(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    page: Page,
+    document: crate::orders::Document,
+) -> Response {
     let Ok(Path(id)) = id else { return not_found(State(state), page).await };
-    let receipt = crate::orders::receipt(&state, &page.request, &id, page.param("key")).await;
-    match receipt {
+    match crate::orders::document(&state, &page.request, &id, page.param("key"), document).await {
         Ok(url) => Redirect::to(&url).into_response(),
         Err(error) => {
             let visit = page.visit(&state, Vec::new()).await;

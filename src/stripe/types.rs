@@ -598,6 +598,8 @@ pub struct Invoice {
     pub lines: List<InvoiceLine>,
     /// When Stripe next tries to charge it by itself (its retries after a decline).
     pub next_payment_attempt: Option<i64>,
+    /// Its page for the customer (with its PDF), once it is finalized.
+    pub hosted_invoice_url: Option<String>,
 }
 
 impl Invoice {
