@@ -2608,6 +2608,49 @@ async fn while_collection_is_paused_with_mark_uncollectible_a_renewal_is_uncolle
     assert_eq!(charges().await, charged);
 }
 
+/// The merchant writes off a renewal that keeps failing (the Dashboard's "Mark
+/// uncollectible"): Stripe tries it no more, the subscription is active again, and the
+/// customer can still pay it. Only an open invoice can be written off.
+#[tokio::test]
+async fn an_invoice_the_merchant_marks_uncollectible_is_tried_no_more_and_can_still_be_paid() {
+    let stripe = emulator().await;
+    let past_due = renewed_a_month_on_with(&stripe, "pm_card_chargeCustomerFail").await;
+    let (id, customer) = (past_due["id"].as_str().unwrap(), past_due["customer"].as_str().unwrap());
+    let invoice = past_due["latest_invoice"]["id"].as_str().unwrap();
+    let marked = stripe.post(&format!("/v1/invoices/{invoice}/mark_uncollectible"), &[]).await;
+    assert_eq!(marked.status, 200, "{}", marked.body);
+    let marked = marked.body;
+    assert_eq!(
+        (marked["status"].as_str(), &marked["next_payment_attempt"], &marked["auto_advance"], marked["attempt_count"].as_i64()),
+        (Some("uncollectible"), &Value::Null, &json!(false), Some(1))
+    );
+    assert_eq!(marked["status_details"], json!({ "uncollectible": { "reason": "user_forgiven" } }));
+    assert!(marked["status_transitions"]["marked_uncollectible_at"].is_i64(), "{marked}");
+    let told = stripe.get("/v1/events?type=invoice.marked_uncollectible").await.body;
+    assert_eq!(told["data"][0]["data"]["object"]["id"], invoice);
+    let updated = &stripe.get("/v1/events?type=customer.subscription.updated&limit=1").await.body["data"][0]["data"];
+    assert_eq!((&updated["object"]["status"], &updated["previous_attributes"]), (&json!("active"), &json!({ "status": "past_due" })));
+
+    // Two weeks on, where its retries would all have been made: none was.
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 15 * 86_400 })).await;
+    let later = with_latest_invoice(&stripe, id).await;
+    let latest = &later["latest_invoice"];
+    assert_eq!(
+        (later["status"].as_str(), latest["status"].as_str(), latest["attempt_count"].as_i64()),
+        (Some("active"), Some("uncollectible"), Some(1))
+    );
+    let again = stripe.post(&format!("/v1/invoices/{invoice}/mark_uncollectible"), &[]).await;
+    assert_eq!(
+        (again.status, again.body["error"]["message"].as_str()),
+        (400, Some("You can only mark an open invoice as uncollectible. This invoice is uncollectible."))
+    );
+
+    // Paid all the same with another card.
+    let card = stripe.post("/v1/payment_methods/pm_card_visa/attach", &[("customer", customer)]).await.body;
+    let paid = stripe.post(&format!("/v1/invoices/{invoice}/pay"), &[("payment_method", card["id"].as_str().unwrap())]).await;
+    assert_eq!((paid.status, paid.body["status"].as_str()), (200, Some("paid")), "{}", paid.body);
+}
+
 /// An invoice has a page and a PDF once it is finalized (a draft has neither), at
 /// unguessable addresses; both say what it is for and follow its payment.
 #[tokio::test]

@@ -363,6 +363,35 @@ pub fn finalize_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<
     ctx.expand(invoice, params)
 }
 
+/// `POST /v1/invoices/{id}/mark_uncollectible`: the merchant writes an open invoice off
+/// as a bad debt (the Dashboard's "Mark uncollectible"). Stripe charges it no more by
+/// itself, but it can still be paid; `status_details` gives the reason `user_forgiven`
+/// ("marked uncollectible by the user", in Stripe's changelog of 2026-09-30). A
+/// `past_due` subscription whose latest invoice it is becomes `active` again, as Stripe's
+/// support describes it (forgiven, the debt no longer holds the subscription back). Any
+/// other invoice is refused (the emulator's wording).
+pub fn mark_uncollectible_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    let mut invoice = ctx.account.get_kind("invoice", id).cloned().ok_or_else(|| ApiError::no_such("invoice", id))?;
+    if invoice["status"] != "open" {
+        let status = invoice["status"].as_str().unwrap_or_default().to_owned();
+        return Err(ApiError::invalid(format!("You can only mark an open invoice as uncollectible. This invoice is {status}.")));
+    }
+    mark_uncollectible(&mut invoice, "user_forgiven", ctx.now());
+    invoice["auto_advance"] = json!(false);
+    invoice["next_payment_attempt"] = Value::Null;
+    ctx.account.put(invoice.clone());
+    ctx.emit("invoice.marked_uncollectible", &invoice, None);
+    if let Some(mut subscription) =
+        subscription_of(ctx, &invoice).filter(|sub| sub["status"] == "past_due" && sub["latest_invoice"] == invoice["id"])
+    {
+        subscription["status"] = json!("active");
+        ctx.account.put(subscription.clone());
+        ctx.emit("customer.subscription.updated", &subscription, Some(json!({ "status": "past_due" })));
+    }
+    ctx.expand(invoice, params)
+}
+
 /// `POST /v1/invoices/{id}/void`: an open invoice is void for good (kept, as Stripe
 /// keeps it), and its PaymentIntent canceled (`void_invoice`): nothing can pay it any
 /// more, not even a 3-D Secure challenge finished later.

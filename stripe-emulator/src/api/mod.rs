@@ -233,6 +233,7 @@ fn route(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Res
         ["invoices", id, "pay"] if post => invoices::pay_invoice(ctx, id, params),
         ["invoices", id, "finalize"] if post => invoices::finalize_invoice(ctx, id, params),
         ["invoices", id, "void"] if post => invoices::void_invoice(ctx, id, params),
+        ["invoices", id, "mark_uncollectible"] if post => invoices::mark_uncollectible_invoice(ctx, id, params),
         ["events"] if get => events::list(ctx, params),
         ["events", id] if get => events::retrieve(ctx, id),
         ["webhook_endpoints"] if post => webhook_endpoints::create(ctx, params),

@@ -306,6 +306,7 @@ pub const ROUTES: &[Route] = &[
     route("POST", "invoices/{id}/finalize", "InvoiceFinalizeInvoiceParams", &[&[top(&["auto_advance", "expand"])]]),
     route("POST", "invoices/{id}/pay", "InvoicePayParams", &[&[top(&["payment_method", "off_session", "expand"])]]),
     route("POST", "invoices/{id}/void", "InvoiceVoidInvoiceParams", &[EXPAND]),
+    route("POST", "invoices/{id}/mark_uncollectible", "InvoiceMarkUncollectibleParams", &[EXPAND]),
     route("GET", "events", "EventListParams", &[&[top(&["type", "types"])], CREATED, LIST]),
     route("GET", "events/{id}", "EventRetrieveParams", &[EXPAND]),
     route(
