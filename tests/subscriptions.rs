@@ -1217,6 +1217,32 @@ async fn a_quantity_whose_renewal_stripe_could_not_charge_is_refused() {
     assert_eq!(shop.stripe(Method::GET, &path, &[]).await["items"]["data"][0]["quantity"], 49);
 }
 
+/// The merchant writes off a renewal that could not be charged (the Dashboard's "Mark
+/// uncollectible"): Stripe makes the subscription active again and tries that renewal
+/// no more. The account page shows it active, with nothing overdue to pay; the invoice
+/// written off becomes no order (nothing was paid).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_the_merchant_writes_off_leaves_the_subscription_active_and_asks_nothing_more() {
+    let shop = shop().await;
+    let (subscription, _, _) = shop.past_due("written-off@example.com", "pm_card_chargeCustomerFail").await;
+    let id = subscription.id.as_str();
+    assert!(shop.page("/account").await.contains("data-testid=\"pay-overdue-form\""));
+    let invoice = shop.stripe(Method::GET, &format!("/v1/subscriptions/{id}"), &[]).await["latest_invoice"].as_str().unwrap().to_owned();
+    let marked = shop.stripe(Method::POST, &format!("/v1/invoices/{invoice}/mark_uncollectible"), &[]).await;
+    assert_eq!(marked["status"], "uncollectible", "{marked}");
+    support::poll_until(100, || shop.only_subscription(), |kept| kept.state.status == "active").await;
+    let account = shop.page("/account").await;
+    assert!(account.contains("data-status=\"active\"") && !account.contains("pay-overdue-form"), "{account}");
+
+    // Where Stripe's retries would all have been made, none was, and no order was made of it.
+    shop.advance_clock(15).await;
+    support::wait_all_delivered(&shop.stripe).await;
+    let failed = shop.stripe(Method::GET, "/v1/events?type=invoice.payment_failed", &[]).await;
+    assert_eq!(failed["data"].as_array().unwrap().len(), 1, "the first attempt only");
+    assert_eq!(shop.store.order_for_invoice(&invoice).await.unwrap(), None);
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+}
+
 /// Stripe retries a renewal it could not charge (its Smart Retries: eight times in two
 /// weeks, by default); when every retry is declined, it ends the subscription. The
 /// subscriber hears once that the renewal failed, however many retries fail, and once
