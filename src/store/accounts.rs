@@ -52,8 +52,13 @@ pub(super) fn account_from(row: &Row) -> Result<AccountRecord, StoreError> {
     })
 }
 
-pub(super) const ACCOUNT_COLUMNS: &str =
-    "a.id, a.email, a.password_hash, a.stripe_customer_id, a.deleted_stripe_customer_id, a.stripe_customer_locale";
+/// The columns [`account_from`] reads, of `accounts a`: a literal, for `concat!`.
+macro_rules! account_columns {
+    () => {
+        "a.id, a.email, a.password_hash, a.stripe_customer_id, a.deleted_stripe_customer_id, a.stripe_customer_locale"
+    };
+}
+pub(super) use account_columns;
 
 impl Store {
     /// Creates an account; `false` when the email (compared by `email_key`) is taken.
@@ -73,7 +78,7 @@ impl Store {
     pub async fn account_by_email(&self, email_key: &str) -> Result<Option<AccountRecord>, StoreError> {
         let email_key = email_key.to_owned();
         self.read(move |tx| {
-            let row = tx.query_opt(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.email_key = $1"), &[&email_key])?;
+            let row = tx.query_opt(concat!("SELECT ", account_columns!(), " FROM accounts a WHERE a.email_key = $1"), &[&email_key])?;
             row.as_ref().map(account_from).transpose()
         })
         .await
@@ -84,8 +89,10 @@ impl Store {
         let session_id = session_id.to_owned();
         self.read(move |tx| {
             let row = tx.query_opt(
-                &format!(
-                    "SELECT {ACCOUNT_COLUMNS} FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1 AND s.ended_at IS NULL"
+                concat!(
+                    "SELECT ",
+                    account_columns!(),
+                    " FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id = $1 AND s.ended_at IS NULL"
                 ),
                 &[&session_id],
             )?;

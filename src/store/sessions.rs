@@ -1,6 +1,6 @@
 //! Sessions (a shopper's visit, signed in or not) and their carts.
 
-use super::accounts::{ACCOUNT_COLUMNS, AccountRecord};
+use super::accounts::{AccountRecord, account_columns};
 use super::db::Tx;
 use super::inventory::stock_of_products;
 use super::{Backend, Store, StoreError, count};
@@ -96,9 +96,10 @@ impl Store {
             let mut visit = VisitRecord { stock: stock_of_products(tx, &products)?, ..VisitRecord::default() };
             let Some(id) = id else { return Ok(visit) };
             let row = tx.query_opt(
-                &format!(
-                    "SELECT s.last_seen_at, s.email AS session_email, s.shipping AS session_shipping, {ACCOUNT_COLUMNS}
-                     FROM sessions s LEFT JOIN accounts a ON a.id = s.account_id
+                concat!(
+                    "SELECT s.last_seen_at, s.email AS session_email, s.shipping AS session_shipping, ",
+                    account_columns!(),
+                    " FROM sessions s LEFT JOIN accounts a ON a.id = s.account_id
                      WHERE s.id = $1 AND s.ended_at IS NULL AND s.last_seen_at > $2"
                 ),
                 &[&id, &idle_cutoff],
