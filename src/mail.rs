@@ -278,7 +278,8 @@ impl Mailer {
         let link = crate::orders::shopper_link(&self.public_url, order);
         let (subject, text, html) = match message.kind.as_str() {
             "order_confirmation" => {
-                let (text, html) = order_summary(order, locale, &link)?;
+                let invoice = crate::orders::shopper_invoice_link(&self.public_url, order);
+                let (text, html) = order_summary(order, locale, &link, invoice.as_deref())?;
                 (fill(t.mail_paid_subject(), &[&order.id]), text, html)
             }
             "payment_failed" => {
@@ -373,7 +374,7 @@ async fn write_eml(dir: &std::path::Path, message: &DueMessage, bytes: &[u8]) ->
 }
 
 /// An order confirmation's body, as text and as HTML.
-fn order_summary(order: &OrderRecord, locale: Locale, link: &str) -> Result<(String, String), String> {
+fn order_summary(order: &OrderRecord, locale: Locale, link: &str, invoice: Option<&str>) -> Result<(String, String), String> {
     let t = locale.texts();
     let currency = Currency::parse(&order.currency).map_err(|error| error.to_string())?;
     let money = |amount: i64| locale.money(Money::new(amount, currency));
@@ -402,6 +403,14 @@ fn order_summary(order: &OrderRecord, locale: Locale, link: &str) -> Result<(Str
         text.push_str(&format!("\n{}{}\n{}\n", t.ship_to(), t.colon(), ship_to.join("\n")));
     }
     text.push_str(&format!("\n{}{} {link}\n", t.view_order(), t.colon()));
+    // A subscription's order: Stripe's invoice for it too, which a business keeps.
+    let invoice_link = match invoice {
+        Some(invoice) => {
+            text.push_str(&format!("{}{} {invoice}\n", t.view_invoice(), t.colon()));
+            format!("<p><a href=\"{}\">{}</a></p>", escape(invoice), escape(t.view_invoice()))
+        }
+        None => String::new(),
+    };
 
     let rows: String = lines
         .iter()
@@ -414,7 +423,7 @@ fn order_summary(order: &OrderRecord, locale: Locale, link: &str) -> Result<(Str
         format!("<h2>{}</h2><p>{}</p>", escape(t.ship_to()), ship_to.iter().map(|line| escape(line)).collect::<Vec<_>>().join("<br>"))
     };
     let html = format!(
-        "<p>{}</p><table>{rows}<tr><th align=\"left\">{}</th><th align=\"right\">{}</th></tr></table>{address}<p><a href=\"{}\">{}</a></p>",
+        "<p>{}</p><table>{rows}<tr><th align=\"left\">{}</th><th align=\"right\">{}</th></tr></table>{address}<p><a href=\"{}\">{}</a></p>{invoice_link}",
         escape(&intro),
         escape(&total.0),
         escape(&total.1),

@@ -168,6 +168,7 @@ async fn a_paid_order_gets_one_confirmation_in_its_language_whatever_stripe_repe
     assert!(message.contains(&format!("Message-ID: <order_confirmation.{order_id}@127.0.0.1>")), "{message}");
     assert!(message.contains("multipart/alternative") && message.contains("text/html"), "{message}");
     assert!(message.contains(&format!("{}/orders/{order_id}", shop.base)), "{message}");
+    assert!(!message.contains("/invoice") && !message.contains("facture"), "a one-off buy has no invoice: {message}");
     assert!(message.contains("1 × Planche de service en noyer") && message.contains("69,00"), "French money: {message}");
     assert!(message.contains("Merci"), "in French: {message}");
     assert!(message.contains("Total\u{a0}: 69,00"), "French puts a space before a colon: {message}");

@@ -885,6 +885,9 @@ async fn a_renewal_paid_by_the_customers_credit_is_fulfilled_and_the_rest_is_cha
     let email = support::readable(&email.unwrap());
     let line = format!("1 × {}: €12.00", subscription.terms.name);
     assert!(email.contains(&line) && email.contains("Paid from your credit: −€12.00"), "{email}");
+    // And it leads to the invoice's page, which a business keeps for its accounts.
+    let key = renewal.view_key.as_deref().unwrap();
+    assert!(email.contains(&format!("View your invoice: {}/orders/{}/invoice?key={key}", shop.base, renewal.id)), "{email}");
 
     shop.advance_clock(31).await;
     shop.delivered("invoice.paid").await;

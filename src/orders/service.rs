@@ -46,10 +46,21 @@ async fn owned(
 /// The address of the order's page for its shopper, wherever they open it: with its view
 /// key (the link of its emails), or bare for an order made before the keys.
 pub fn shopper_link(public_url: &str, order: &OrderRecord) -> String {
+    shopper_link_below(public_url, order, "")
+}
+
+/// As [`shopper_link`], to the page at `below` the order's (`/invoice`).
+fn shopper_link_below(public_url: &str, order: &OrderRecord, below: &str) -> String {
     match &order.view_key {
-        Some(key) => format!("{public_url}/orders/{}?key={key}", order.id),
-        None => format!("{public_url}/orders/{}", order.id),
+        Some(key) => format!("{public_url}/orders/{}{below}?key={key}", order.id),
+        None => format!("{public_url}/orders/{}{below}", order.id),
     }
+}
+
+/// The address that leads the shopper to Stripe's page for the invoice the order paid,
+/// wherever they open it (as [`shopper_link`]); none for an order that paid no invoice.
+pub fn shopper_invoice_link(public_url: &str, order: &OrderRecord) -> Option<String> {
+    at_stripe(order, Document::Invoice).map(|_| shopper_link_below(public_url, order, "/invoice"))
 }
 
 /// A page Stripe hosts about an order, for its shopper, which the order's page links to.
