@@ -2229,11 +2229,15 @@ async fn a_first_invoice_unpaid_for_23_hours_expires_the_subscription() {
         let stripe = &stripe;
         async move { stripe.get(&format!("/v1/subscriptions/{id}?expand[]=latest_invoice")).await.body }
     };
-    let hours = |n: i64| json!({ "advance_seconds": n * 3_600 - 1 });
-    stripe.control("/_emulator/clock", hours(23)).await;
+    // The emulator's clock is the wall clock moved on: the test's own requests take wall
+    // time too, so it stops short of the 23 hours by more than they can take.
+    const SHORT: i64 = 10;
+    let now = stripe.control("/_emulator/clock", json!({ "advance_seconds": 0 })).await.body["now"].as_i64().unwrap();
+    let created = declined["created"].as_i64().unwrap();
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": created + 23 * 3_600 - SHORT - now })).await;
     assert_eq!(status(&declined).await["status"], "incomplete", "23 hours are not up yet");
 
-    stripe.control("/_emulator/clock", json!({ "advance_seconds": 1 })).await;
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": SHORT })).await;
     for subscription in [&declined, &challenged] {
         let expired = status(subscription).await;
         assert_eq!(expired["status"], "incomplete_expired", "{expired}");
