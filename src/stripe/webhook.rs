@@ -8,6 +8,7 @@
 use crate::secret::Secret;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 /// Stripe's default tolerance on a signature's age.
 pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
@@ -52,14 +53,16 @@ pub fn verify(payload: &[u8], header: Option<&str>, secrets: &[Secret], toleranc
     if tolerance > 0 && age > tolerance {
         return Err(VerifyError::TooOld { age, tolerance });
     }
+    // One MAC per secret, however many signatures the header carries: a header is
+    // anyone's to write, and one MAC per signature would let a single request hash the
+    // body thousands of times.
+    let signed_prefix = format!("{timestamp}.");
     let matched = secrets.iter().any(|secret| {
-        signatures.iter().any(|signature| {
-            let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()) else { return false };
-            mac.update(timestamp.to_string().as_bytes());
-            mac.update(b".");
-            mac.update(payload);
-            mac.verify_slice(signature).is_ok()
-        })
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()) else { return false };
+        mac.update(signed_prefix.as_bytes());
+        mac.update(payload);
+        let expected = mac.finalize().into_bytes();
+        signatures.iter().any(|signature| bool::from(expected.as_slice().ct_eq(signature)))
     });
     if matched { Ok(()) } else { Err(VerifyError::NoMatch) }
 }
@@ -97,6 +100,14 @@ mod tests {
         assert_eq!(verify(PAYLOAD.as_bytes(), Some(&h), &secrets(&[SECRET]), 300, T), Ok(()));
         let only_v0 = header(&format!("v0={}", SDK_V1.trim()));
         assert_eq!(verify(PAYLOAD.as_bytes(), Some(&only_v0), &secrets(&[SECRET]), 300, T), Err(VerifyError::NoSignature));
+    }
+
+    #[test]
+    fn the_genuine_signature_verifies_among_thousands_of_forged_ones() {
+        let forged = (0..5_000u32).map(|n| format!("v1={:064x}", n)).collect::<Vec<_>>().join(",");
+        let h = header(&format!("{forged},v1={}", SDK_V1.trim()));
+        assert_eq!(verify(PAYLOAD.as_bytes(), Some(&h), &secrets(&["whsec_new", SECRET]), 300, T), Ok(()));
+        assert_eq!(verify(PAYLOAD.as_bytes(), Some(&header(&forged)), &secrets(&[SECRET]), 300, T), Err(VerifyError::NoMatch));
     }
 
     #[test]
