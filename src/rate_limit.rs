@@ -1,7 +1,8 @@
 //! Limits on how often one shopper (session) and one client address may do the things
 //! attackers repeat: confirming payments (card testing: trying stolen card numbers one
-//! after another), trying discount codes (guessing them), and anything else that makes
-//! the shop call Stripe on a shopper's behalf. Counted in the database,
+//! after another), trying discount codes (guessing them), signing in (guessing
+//! passwords), and anything else that makes the shop call Stripe on a shopper's behalf.
+//! Counted in the database,
 //! so every instance shares them. Refused: 429 with `Retry-After`, nothing done.
 
 use crate::error::AppError;
@@ -35,6 +36,11 @@ pub const PAYMENT_LOOKUP_PER_ADDRESS: Limit = Limit { max: 100, window_secs: 600
 /// together, per session and per address in ten minutes: each is a call to Stripe.
 pub const DOCUMENT_PER_SESSION: Limit = Limit { max: 20, window_secs: 600 };
 pub const DOCUMENT_PER_ADDRESS: Limit = Limit { max: 100, window_secs: 600 };
+/// Sign-ins per account, and per client address (a shared address, an office or a
+/// proxy, has more room), in a quarter of an hour, counted until the password proves
+/// right: only failures are left counted.
+pub const SIGN_IN_FAILURES_PER_ACCOUNT: Limit = Limit { max: 5, window_secs: 900 };
+pub const SIGN_IN_FAILURES_PER_ADDRESS: Limit = Limit { max: 20, window_secs: 900 };
 /// Accounts created per client address in an hour (each new account is a fresh
 /// session and a fresh Customer, which would dodge the limits above).
 pub const SIGN_UP_PER_ADDRESS: Limit = Limit { max: 10, window_secs: 3600 };
@@ -54,7 +60,7 @@ pub async fn check(
     if let Some(session) = session {
         scopes.push((format!("{action}:session:{session}"), per_session));
     }
-    match state.store.take_rate_slot(&scopes, session::now()).await {
+    match state.store.take_rate_slot(&scopes, None, session::now()).await {
         Ok(None) => Ok(()),
         Ok(Some(retry_after)) => {
             tracing::warn!(action, "refused: rate limit reached");

@@ -346,6 +346,42 @@ async fn wrong_credentials_get_one_answer_and_repeated_failures_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guesses_sent_together_get_no_more_tries_than_guesses_sent_one_by_one() {
+    let shop = shop_with(&[]).await;
+    shop.sign_up(&mut Browser::default(), "jenny@example.com").await;
+    // Thirty guesses at once, each from a fresh browser: were the failures counted only
+    // once each password was checked, all thirty would be checked.
+    let shop = &shop;
+    let guesses = (0..30).map(|n| async move {
+        let password = format!("guess-{n}-xyz");
+        let (status, body, _) =
+            shop.call(&mut Browser::default(), "account/sign-in", &[("email", "jenny@example.com"), ("password", &password)]).await;
+        (status, body)
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|(status, _)| *status == 400).count();
+    let refused = answers.iter().filter(|(status, _)| *status == 429).count();
+    assert_eq!((checked, refused), (5, 25), "{answers:?}");
+    let (status, _, _) =
+        shop.call(&mut Browser::default(), "account/sign-in", &[("email", "jenny@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(status, 429, "the account is locked for a while, even to the right password");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn right_passwords_are_not_counted_as_failures() {
+    let shop = shop_with(&[]).await;
+    shop.sign_up(&mut Browser::default(), "jenny@example.com").await;
+    // More sign-ins from one address than the failures it is allowed, with one wrong
+    // password among them, which the next right one forgets for the account.
+    for n in 0..24 {
+        let password = if n == 10 { "wrong-password" } else { PASSWORD };
+        let (status, body, _) =
+            shop.call(&mut Browser::default(), "account/sign-in", &[("email", "jenny@example.com"), ("password", password)]).await;
+        assert_eq!(status, if n == 10 { 400 } else { 200 }, "sign-in {n}: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_failures_from_one_address_are_refused_across_accounts() {
     let shop = shop_with(&[]).await;
     let mut attacker = Browser::default();

@@ -14,8 +14,8 @@ mod support;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use storefront::store::{
-    AttemptOutcome, AttemptResult, AttemptStart, DisputeReport, DisputeStage, ItemTerms, NewOrder, NewSubscription, OrderFilter, OrderLine,
-    OrderStatus, PaidInvoice, PaymentEvent, RefundReport, RefundStatus, SignIn, Store, SubscriptionState, SubscriptionTerms,
+    AttemptOutcome, AttemptResult, AttemptStart, DisputeReport, DisputeStage, ItemTerms, Limit, NewOrder, NewSubscription, OrderFilter,
+    OrderLine, OrderStatus, PaidInvoice, PaymentEvent, RefundReport, RefundStatus, SignIn, Store, SubscriptionState, SubscriptionTerms,
 };
 
 fn result(outcome: &AttemptOutcome, clear_cart: bool) -> AttemptResult<'_> {
@@ -73,7 +73,6 @@ const GROWING: &[&str] = &[
     "sessions",
     "cart_lines",
     "accounts",
-    "sign_in_failures",
     "rate_limit_hits",
     "outbox",
     "subscriptions",
@@ -204,9 +203,10 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
     store.expire_sessions(-1, 10).await.unwrap();
     assert!(store.create_account("acct_1", "a@example.com", "a@example.com", "hash", 6).await.unwrap());
     store.account_by_email("a@example.com").await.unwrap();
-    store.sign_in_failures("email:a@example.com", 0).await.unwrap();
-    store.record_sign_in_failure(&["email:a@example.com", "ip:127.0.0.1"], 7, 0).await.unwrap();
-    store.clear_sign_in_failures("email:a@example.com").await.unwrap();
+    let per = Limit { max: 5, window_secs: 900 };
+    let scopes = [("sign_in:email:a@example.com".to_owned(), per), ("sign_in:ip:127.0.0.1".to_owned(), per)];
+    assert_eq!(store.take_rate_slot(&scopes, Some("signin_1"), 7).await.unwrap(), None);
+    store.forgive("signin_1", "sign_in:email:a@example.com").await.unwrap();
     store.sign_in(SignIn { account_id: "acct_1", previous_session: Some("s"), new_session: "s2", now: 8 }).await.unwrap();
     store.account_of_session("s2").await.unwrap();
     store.set_stripe_customer("acct_1", "cus_1", "en").await.unwrap();
@@ -280,7 +280,7 @@ async fn run_every_path(url: &str, statements: &Statements) -> Vec<Statement> {
     store.account_history("acct_1", 20, None).await.unwrap();
     store.end_session("s2", 9).await.unwrap();
     let limit = storefront::store::Limit { max: 5, window_secs: 600 };
-    store.take_rate_slot(&[("confirm:session:s".to_owned(), limit), ("confirm:ip:127.0.0.1".to_owned(), limit)], 10).await.unwrap();
+    store.take_rate_slot(&[("confirm:session:s".to_owned(), limit), ("confirm:ip:127.0.0.1".to_owned(), limit)], None, 10).await.unwrap();
     // The merchant's view.
     store.list_orders(None, 50).await.unwrap();
     store.list_orders(Some(OrderStatus::Paid), 50).await.unwrap();

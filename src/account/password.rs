@@ -1,27 +1,67 @@
 //! Password hashing: Argon2id with the crate's defaults (19 MiB, 2 passes, 1 lane:
 //! OWASP's recommendation), a random 16-byte salt per password, stored as a PHC string.
+//!
+//! Each hash holds a core and 19 MiB for tens of milliseconds, so it runs on tokio's
+//! blocking pool, and no more of them run at once than the machine has cores
+//! ([`HASHING`]): a burst of sign-ins or sign-ups, from however many addresses, queues
+//! for a core instead of taking hundreds of the pool's threads (where PostgreSQL's
+//! transactions run too) and gigabytes of memory.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use std::sync::LazyLock;
+use tokio::sync::Semaphore;
 
-/// Hashes a password for storage.
-pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {
+/// The hashes running at once, process-wide: one per core.
+static HASHING: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)));
+
+/// Why a password could not be hashed or checked (logged; the shopper is told to try again).
+#[derive(Debug, thiserror::Error)]
+pub enum HashingError {
+    #[error("hashing failed: {0}")]
+    Hash(argon2::password_hash::Error),
+    #[error("the hashing task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Hashes a password for storage, off the async threads and in turn.
+pub async fn hash(password: String) -> Result<String, HashingError> {
+    in_turn(move || hash_now(&password)).await?.map_err(HashingError::Hash)
+}
+
+/// Whether `password` matches `stored`, off the async threads and in turn. With no
+/// stored hash (an email that has no account) the same work is done and the answer is
+/// no, so the time taken does not tell which it was.
+pub async fn check(password: String, stored: Option<String>) -> Result<bool, HashingError> {
+    in_turn(move || match stored {
+        Some(stored) => verify(&password, &stored),
+        None => {
+            static DUMMY: LazyLock<String> = LazyLock::new(|| hash_now("not a password anyone has").unwrap_or_default());
+            let _ = verify(&password, &DUMMY);
+            false
+        }
+    })
+    .await
+    .map_err(HashingError::from)
+}
+
+/// Runs `work` on the blocking pool once a core is free for it.
+async fn in_turn<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, tokio::task::JoinError> {
+    // Never closed, so acquiring only waits.
+    let _turn = HASHING.acquire().await.expect("the hashing semaphore is never closed");
+    tokio::task::spawn_blocking(work).await
+}
+
+fn hash_now(password: &str) -> Result<String, argon2::password_hash::Error> {
     let salt: [u8; 16] = rand::random();
     let salt = SaltString::encode_b64(&salt)?;
     Ok(Argon2::default().hash_password(password.as_bytes(), &salt)?.to_string())
 }
 
 /// Whether `password` matches a stored hash (a malformed hash matches nothing).
-pub fn verify(password: &str, stored: &str) -> bool {
+fn verify(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-}
-
-/// Spends the time of one verification, for an email that has no account: the answer
-/// then takes as long as for a wrong password, so timing does not tell which it was.
-pub fn verify_nothing(password: &str) {
-    static DUMMY: LazyLock<String> = LazyLock::new(|| hash("not a password anyone has").unwrap_or_default());
-    let _ = verify(password, &DUMMY);
 }
 
 #[cfg(test)]
@@ -30,7 +70,7 @@ mod tests {
 
     #[test]
     fn a_hash_verifies_its_password_only() {
-        let stored = hash("correct horse battery staple").unwrap();
+        let stored = hash_now("correct horse battery staple").unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
         assert!(verify("correct horse battery staple", &stored));
         assert!(!verify("correct horse battery stapl", &stored));
@@ -39,8 +79,8 @@ mod tests {
 
     #[test]
     fn the_same_password_hashes_differently_each_time() {
-        let a = hash("hunter2hunter2").unwrap();
-        let b = hash("hunter2hunter2").unwrap();
+        let a = hash_now("hunter2hunter2").unwrap();
+        let b = hash_now("hunter2hunter2").unwrap();
         assert_ne!(a, b);
         assert!(verify("hunter2hunter2", &a) && verify("hunter2hunter2", &b));
     }

@@ -9,16 +9,11 @@ use crate::request::Request;
 use crate::session;
 use crate::state::AppState;
 use crate::store::AccountRecord;
+use crate::store::Limit;
 use crate::stripe::ids::{ConfirmationTokenId, CustomerId, PaymentMethodId, SetupIntentId};
 use crate::stripe::types::{AutomaticPaymentMethods, CreateAndConfirmSetupIntent, CreateCustomer, SetupIntentStatus};
 use crate::subscriptions::AccountSubscription;
 
-/// Failed sign-ins counted over this window…
-const WINDOW_SECS: i64 = 15 * 60;
-/// …and allowed per account…
-const FAILURES_PER_ACCOUNT: i64 = 5;
-/// …and per client address (a shared address, an office or a proxy, has more room).
-const FAILURES_PER_ADDRESS: i64 = 20;
 const MIN_PASSWORD_CHARS: usize = 8;
 const MAX_PASSWORD_CHARS: usize = 128;
 
@@ -115,7 +110,7 @@ pub async fn sign_up(state: &AppState, request: &Request, email: &str, password:
     }
     use crate::rate_limit::SIGN_UP_PER_ADDRESS;
     crate::rate_limit::check(state, request, "sign_up", None, SIGN_UP_PER_ADDRESS, SIGN_UP_PER_ADDRESS).await?;
-    let hash = hash_off_thread(password.to_owned()).await?;
+    let hash = password::hash(password.to_owned()).await.map_err(hashing_failed)?;
     let id = session::random_id("acct");
     if !state.store.create_account(&id, email, &key, &hash, session::now()).await? {
         return Err(AppError::invalid(t.account_exists()));
@@ -129,38 +124,23 @@ pub async fn sign_in(state: &AppState, request: &Request, email: &str, password:
     // As typed, but with control characters (which no stored email has, and which
     // PostgreSQL refuses in text) made harmless: such an email simply matches no account.
     let key: String = email.trim().to_lowercase().chars().take(254).map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
-    let now = session::now();
-    let scopes = [format!("email:{key}"), format!("ip:{}", request.client_address.map_or_else(|| "unknown".into(), |ip| ip.to_string()))];
-    for (scope, limit) in scopes.iter().zip([FAILURES_PER_ACCOUNT, FAILURES_PER_ADDRESS]) {
-        let (failures, oldest) = state.store.sign_in_failures(scope, now - WINDOW_SECS).await?;
-        if failures >= limit {
-            let retry_after = oldest.map_or(WINDOW_SECS, |oldest| oldest + WINDOW_SECS - now).max(1);
-            tracing::warn!(scope = scope.split(':').next().unwrap_or(""), failures, "sign-in refused: too many failures");
-            return Err(crate::rate_limit::refused(request, u64::try_from(retry_after).unwrap_or(1)));
-        }
+    use crate::rate_limit::{SIGN_IN_FAILURES_PER_ACCOUNT, SIGN_IN_FAILURES_PER_ADDRESS};
+    let address = request.client_address.map_or_else(|| "unknown".into(), |ip| ip.to_string());
+    let scopes =
+        [(format!("sign_in:email:{key}"), SIGN_IN_FAILURES_PER_ACCOUNT), (format!("sign_in:ip:{address}"), SIGN_IN_FAILURES_PER_ADDRESS)];
+    // Counted as failed until the password proves right.
+    let attempt = session::random_id("signin");
+    if let Some(retry_after) = state.store.take_rate_slot(&scopes, Some(&attempt), session::now()).await? {
+        tracing::warn!("sign-in refused: too many failures");
+        return Err(crate::rate_limit::refused(request, u64::try_from(retry_after).unwrap_or(1)));
     }
     let account = state.store.account_by_email(&key).await?;
-    let password = password.to_owned();
-    let matched = match account {
-        Some(account) => {
-            let stored = account.password_hash.clone();
-            verify_off_thread(move || password::verify(&password, &stored)).await?.then_some(account)
-        }
-        None => {
-            verify_off_thread(move || {
-                password::verify_nothing(&password);
-                false
-            })
-            .await?;
-            None
-        }
-    };
-    let Some(account) = matched else {
-        let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
-        state.store.record_sign_in_failure(&scopes, now, now - WINDOW_SECS).await?;
+    let stored = account.as_ref().map(|account| account.password_hash.clone());
+    let matched = password::check(password.to_owned(), stored).await.map_err(hashing_failed)?;
+    let Some(account) = account.filter(|_| matched) else {
         return Err(AppError::invalid(request.texts().wrong_credentials()));
     };
-    state.store.clear_sign_in_failures(&scopes[0]).await?;
+    state.store.forgive(&attempt, &scopes[0].0).await?;
     session::sign_in(&state.store, &request.session, &account.id).await?;
     tracing::info!(account = %account.id, "signed in");
     Ok(())
@@ -426,24 +406,9 @@ fn checked_email(email: &str) -> Option<(&str, String)> {
     crate::mail::address(email).map(|email| (email, email.to_lowercase()))
 }
 
-async fn hash_off_thread(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "the hashing task failed");
-            AppError::Internal
-        })?
-        .map_err(|error| {
-            tracing::error!(%error, "hashing a password failed");
-            AppError::Internal
-        })
-}
-
-async fn verify_off_thread(check: impl FnOnce() -> bool + Send + 'static) -> Result<bool, AppError> {
-    tokio::task::spawn_blocking(check).await.map_err(|error| {
-        tracing::error!(%error, "the verification task failed");
-        AppError::Internal
-    })
+fn hashing_failed(error: password::HashingError) -> AppError {
+    tracing::error!(%error, "a password could not be hashed or checked");
+    AppError::Internal
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Accounts, signed-in sessions and the sign-in rate limit.
+//! Accounts and signed-in sessions.
 
 use super::db::{Row, Tx};
 use super::{OrderSummary, Store, StoreError, SubscriptionRecord};
@@ -241,45 +241,6 @@ impl Store {
                 None => false,
             };
             Ok(AccountCheckout { last_shipping, a_card_pays_renewals: live.iter().any(|s| s.state.renews()), subscribed_before })
-        })
-        .await
-    }
-
-    // ---- sign-in rate limit ------------------------------------------------------
-
-    /// Failed sign-ins recorded for `scope` at or after `since`.
-    pub async fn sign_in_failures(&self, scope: &str, since: i64) -> Result<(i64, Option<i64>), StoreError> {
-        let scope = scope.to_owned();
-        self.read(move |tx| {
-            let row = tx.one_row(
-                "SELECT COUNT(*) AS failures, MIN(failed_at) AS oldest FROM sign_in_failures WHERE scope = $1 AND failed_at >= $2",
-                &[&scope, &since],
-            )?;
-            Ok((row.get("failures")?, row.get("oldest")?))
-        })
-        .await
-    }
-
-    /// Records one failed sign-in under each scope, and forgets failures older than
-    /// `forget_before` (the table stays as small as the window).
-    pub async fn record_sign_in_failure(&self, scopes: &[&str], now: i64, forget_before: i64) -> Result<(), StoreError> {
-        let scopes = scopes.iter().map(|scope| (*scope).to_owned()).collect::<Vec<_>>();
-        self.write(move |tx| {
-            for scope in &scopes {
-                tx.execute("INSERT INTO sign_in_failures (scope, failed_at) VALUES ($1, $2)", &[scope, &now])?;
-            }
-            tx.execute("DELETE FROM sign_in_failures WHERE failed_at < $1", &[&forget_before])?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Forgets the failures of a scope (the account, after a successful sign-in).
-    pub async fn clear_sign_in_failures(&self, scope: &str) -> Result<(), StoreError> {
-        let scope = scope.to_owned();
-        self.write(move |tx| {
-            tx.execute("DELETE FROM sign_in_failures WHERE scope = $1", &[&scope])?;
-            Ok(())
         })
         .await
     }
