@@ -10,6 +10,7 @@ use crate::request::Request;
 use crate::session;
 use crate::state::AppState;
 use crate::store::Limit;
+use std::net::IpAddr;
 
 /// Payment confirmations per session, and per client address, in ten minutes.
 pub const CONFIRM_PER_SESSION: Limit = Limit { max: 20, window_secs: 600 };
@@ -55,8 +56,7 @@ pub async fn check(
     per_session: Limit,
     per_address: Limit,
 ) -> Result<(), AppError> {
-    let address = request.client_address.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    let mut scopes = vec![(format!("{action}:ip:{address}"), per_address)];
+    let mut scopes = vec![(format!("{action}:ip:{}", address_of(request.client_address)), per_address)];
     if let Some(session) = session {
         scopes.push((format!("{action}:session:{session}"), per_session));
     }
@@ -67,6 +67,20 @@ pub async fn check(
             Err(refused(request, u64::try_from(retry_after).unwrap_or(1)))
         }
         Err(error) => Err(AppError::from(error)),
+    }
+}
+
+/// The client's address as the limits count it. An IPv6 client is its /64: that is what
+/// one subscriber, or one server, is given, and counted address by address it would
+/// have 2^64 fresh ones to try from. An IPv4 address reached over IPv6 counts as itself.
+pub fn address_of(client: Option<IpAddr>) -> String {
+    match client {
+        None => "unknown".to_owned(),
+        Some(IpAddr::V6(ip)) if ip.to_ipv4_mapped().is_none() => {
+            let [a, b, c, d, ..] = ip.segments();
+            format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+        }
+        Some(ip) => ip.to_canonical().to_string(),
     }
 }
 
@@ -86,4 +100,21 @@ pub async fn check_current(
 pub fn refused(request: &Request, retry_after_secs: u64) -> AppError {
     request.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(retry_after_secs));
     AppError::RateLimited { retry_after_secs }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_client_counts_as_its_64_and_an_ipv4_one_as_itself() {
+        let address = |text: &str| address_of(Some(text.parse().unwrap()));
+        assert_eq!(address("2001:db8:1:2:aaaa::1"), address("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+        assert_eq!(address("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_ne!(address("2001:db8:1:2::1"), address("2001:db8:1:3::1"));
+        assert_eq!(address("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(address("192.0.2.7"), "192.0.2.7");
+        assert_ne!(address("192.0.2.7"), address("192.0.2.8"));
+        assert_eq!(address_of(None), "unknown");
+    }
 }

@@ -22,6 +22,8 @@ struct Shop {
 #[derive(Default, Clone)]
 struct Browser {
     cookie: Option<String>,
+    /// The client address a trusted proxy would say (`X-Forwarded-For`).
+    forwarded_for: Option<String>,
 }
 
 async fn shop_with(extra: &[(&str, &str)]) -> Shop {
@@ -92,6 +94,9 @@ impl Shop {
         let mut request = self.http.post(format!("{}/api/{endpoint}", self.base)).form(form);
         if let Some(cookie) = &browser.cookie {
             request = request.header("cookie", format!("sf_session={cookie}"));
+        }
+        if let Some(address) = &browser.forwarded_for {
+            request = request.header("x-forwarded-for", address);
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
@@ -180,14 +185,14 @@ async fn signing_up_rotates_the_session_and_brings_the_guest_cart() {
     assert_eq!(account["email"], "Jenny.Rosen@example.com");
 
     // The guest token is worth nothing now: it neither sees the cart nor the account.
-    let mut old = Browser { cookie: Some(guest_cookie) };
+    let mut old = Browser { cookie: Some(guest_cookie), ..Browser::default() };
     assert_eq!(shop.ok(&mut old, "account/summary", &[]).await, Value::Null);
     assert_eq!(shop.cart_count(&mut old).await, 0);
 
     // Signing out ends the session for good, even for someone who kept the cookie.
     shop.ok(&mut browser, "account/sign-out", &[]).await;
     assert_eq!(browser.cookie, None, "the cookie is cleared");
-    let mut kept = Browser { cookie: Some(signed_in_cookie) };
+    let mut kept = Browser { cookie: Some(signed_in_cookie), ..Browser::default() };
     assert_eq!(shop.ok(&mut kept, "account/summary", &[]).await, Value::Null);
 
     // Signing in again (email in another case) finds the account.
@@ -395,6 +400,28 @@ async fn too_many_failures_from_one_address_are_refused_across_accounts() {
         shop.call(&mut attacker, "account/sign-in", &[("email", "victim9@example.com"), ("password", "x-wrong-x")]).await;
     assert_eq!(status, 429);
     assert!(headers.contains_key("retry-after"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_from_one_ipv6_network_count_as_one_address() {
+    let shop = shop_with(&[("TRUST_X_FORWARDED_FOR", "true")]).await;
+    let from = |address: String| Browser { cookie: None, forwarded_for: Some(address) };
+    // 20 failures, each from another address of one /64 (what one subscriber is given).
+    for n in 0..20 {
+        let email = format!("victim{}@example.com", n % 5);
+        let (status, _, _) = shop
+            .call(&mut from(format!("2001:db8:5:6::{:x}", n + 1)), "account/sign-in", &[("email", &email), ("password", "wrong-password")])
+            .await;
+        assert_eq!(status, 400, "failure {n}");
+    }
+    let (status, _, _) = shop
+        .call(&mut from("2001:db8:5:6:ffff::1".into()), "account/sign-in", &[("email", "victim9@example.com"), ("password", "x-wrong-x")])
+        .await;
+    assert_eq!(status, 429, "a fresh address of the same network");
+    let (status, _, _) = shop
+        .call(&mut from("2001:db8:5:7::1".into()), "account/sign-in", &[("email", "victim9@example.com"), ("password", "x-wrong-x")])
+        .await;
+    assert_eq!(status, 400, "another network");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

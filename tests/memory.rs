@@ -44,7 +44,7 @@ async fn a_burst_of_sign_ins_hashes_one_password_per_core_at_a_time() {
     let sign_ins = (0..burst).map(|n| {
         let request = client
             .post(format!("{}/api/account/sign-in", server.base))
-            .header("x-forwarded-for", format!("2001:db8::{n:x}"))
+            .header("x-forwarded-for", format!("2001:db8:{n:x}::1"))
             .form(&[("email", format!("nobody{n}@example.com")), ("password", "a-wrong-password".to_owned())]);
         async move { request.send().await.unwrap().status().as_u16() }
     });

@@ -9,7 +9,6 @@ use crate::request::Request;
 use crate::session;
 use crate::state::AppState;
 use crate::store::AccountRecord;
-use crate::store::Limit;
 use crate::stripe::ids::{ConfirmationTokenId, CustomerId, PaymentMethodId, SetupIntentId};
 use crate::stripe::types::{AutomaticPaymentMethods, CreateAndConfirmSetupIntent, CreateCustomer, SetupIntentStatus};
 use crate::subscriptions::AccountSubscription;
@@ -125,7 +124,7 @@ pub async fn sign_in(state: &AppState, request: &Request, email: &str, password:
     // PostgreSQL refuses in text) made harmless: such an email simply matches no account.
     let key: String = email.trim().to_lowercase().chars().take(254).map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
     use crate::rate_limit::{SIGN_IN_FAILURES_PER_ACCOUNT, SIGN_IN_FAILURES_PER_ADDRESS};
-    let address = request.client_address.map_or_else(|| "unknown".into(), |ip| ip.to_string());
+    let address = crate::rate_limit::address_of(request.client_address);
     let scopes =
         [(format!("sign_in:email:{key}"), SIGN_IN_FAILURES_PER_ACCOUNT), (format!("sign_in:ip:{address}"), SIGN_IN_FAILURES_PER_ADDRESS)];
     // Counted as failed until the password proves right.
