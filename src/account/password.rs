@@ -46,11 +46,17 @@ pub async fn check(password: String, stored: Option<String>) -> Result<bool, Has
     .map_err(HashingError::from)
 }
 
-/// Runs `work` on the blocking pool once a core is free for it.
+/// Runs `work` on the blocking pool once a core is free for it. The turn is held by the
+/// work itself, not by the request waiting for it: a client that hangs up mid-hash does
+/// not free a turn while its hash still runs.
 async fn in_turn<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, tokio::task::JoinError> {
     // Never closed, so acquiring only waits.
-    let _turn = HASHING.acquire().await.expect("the hashing semaphore is never closed");
-    tokio::task::spawn_blocking(work).await
+    let turn = HASHING.acquire().await.expect("the hashing semaphore is never closed");
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        work()
+    })
+    .await
 }
 
 fn hash_now(password: &str) -> Result<String, argon2::password_hash::Error> {
@@ -83,6 +89,24 @@ mod tests {
         let b = hash_now("hunter2hunter2").unwrap();
         assert_ne!(a, b);
         assert!(verify("hunter2hunter2", &a) && verify("hunter2hunter2", &b));
+    }
+
+    #[tokio::test]
+    async fn a_turn_is_held_by_the_work_even_once_its_caller_gave_up() {
+        let turns = HASHING.available_permits();
+        let (started, has_started) = std::sync::mpsc::channel();
+        let (finish, may_finish) = std::sync::mpsc::channel::<()>();
+        let caller = tokio::spawn(in_turn(move || {
+            started.send(()).unwrap();
+            may_finish.recv().unwrap();
+        }));
+        tokio::task::spawn_blocking(move || has_started.recv().unwrap()).await.unwrap();
+        caller.abort();
+        assert!(caller.await.unwrap_err().is_cancelled());
+        assert_eq!(HASHING.available_permits(), turns - 1, "the work still runs, so its turn is still taken");
+        finish.send(()).unwrap();
+        // Every turn comes back once the work ends.
+        drop(HASHING.acquire_many(u32::try_from(turns).unwrap()).await.unwrap());
     }
 
     #[test]
