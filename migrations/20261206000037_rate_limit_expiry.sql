@@ -13,7 +13,8 @@ CREATE INDEX rate_limit_hits_by_expiry ON rate_limit_hits (expires_at);
 -- any of them failed. An attempt's hits carry its id, and are taken back if its
 -- password was right.
 ALTER TABLE rate_limit_hits ADD COLUMN attempt TEXT;
-CREATE INDEX rate_limit_hits_by_attempt ON rate_limit_hits (attempt);
+-- Only sign-ins carry one: the other limits' hits add nothing to this index.
+CREATE INDEX rate_limit_hits_by_attempt ON rate_limit_hits (attempt) WHERE attempt IS NOT NULL;
 INSERT INTO rate_limit_hits (scope, at, expires_at)
     SELECT 'sign_in:' || scope, failed_at, failed_at + 900 FROM sign_in_failures;
 DROP TABLE sign_in_failures;
