@@ -42,6 +42,14 @@ pub const DOCUMENT_PER_ADDRESS: Limit = Limit { max: 100, window_secs: 600 };
 /// right: only failures are left counted.
 pub const SIGN_IN_FAILURES_PER_ACCOUNT: Limit = Limit { max: 5, window_secs: 900 };
 pub const SIGN_IN_FAILURES_PER_ADDRESS: Limit = Limit { max: 20, window_secs: 900 };
+/// Saved cards read from Stripe for a page (the checkout's CustomerSession and list,
+/// the account page's list, `account/payment-methods`) per session, and per client
+/// address, in ten minutes: one or two calls to Stripe a view, whose rate limit the whole
+/// shop shares, and a script reloading a page would spend it. Past it, the checkout
+/// shows no saved cards (it works without them) and the account page says when to look
+/// again.
+pub const SAVED_CARDS_PER_SESSION: Limit = Limit { max: 60, window_secs: 600 };
+pub const SAVED_CARDS_PER_ADDRESS: Limit = Limit { max: 600, window_secs: 600 };
 /// Accounts created per client address in an hour (each new account is a fresh
 /// session and a fresh Customer, which would dodge the limits above).
 pub const SIGN_UP_PER_ADDRESS: Limit = Limit { max: 10, window_secs: 3600 };
@@ -56,18 +64,31 @@ pub async fn check(
     per_session: Limit,
     per_address: Limit,
 ) -> Result<(), AppError> {
+    match take(state, request, action, session, per_session, per_address).await? {
+        None => Ok(()),
+        Some(retry_after) => Err(refused(request, retry_after)),
+    }
+}
+
+/// Counts one `action` as [`check`] does; when it is refused, how many seconds until
+/// it would not be, with nothing said to the client (for a page that goes on without).
+pub async fn take(
+    state: &AppState,
+    request: &Request,
+    action: &str,
+    session: Option<&str>,
+    per_session: Limit,
+    per_address: Limit,
+) -> Result<Option<u64>, AppError> {
     let mut scopes = vec![(format!("{action}:ip:{}", address_of(request.client_address)), per_address)];
     if let Some(session) = session {
         scopes.push((format!("{action}:session:{session}"), per_session));
     }
-    match state.store.take_rate_slot(&scopes, None, session::now()).await {
-        Ok(None) => Ok(()),
-        Ok(Some(retry_after)) => {
-            tracing::warn!(action, "refused: rate limit reached");
-            Err(refused(request, u64::try_from(retry_after).unwrap_or(1)))
-        }
-        Err(error) => Err(AppError::from(error)),
+    let refused = state.store.take_rate_slot(&scopes, None, session::now()).await?;
+    if refused.is_some() {
+        tracing::warn!(action, "refused: rate limit reached");
     }
+    Ok(refused.map(|retry_after| u64::try_from(retry_after).unwrap_or(1)))
 }
 
 /// The client's address as the limits count it. An IPv6 client is its /64: that is what

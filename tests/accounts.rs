@@ -425,6 +425,34 @@ async fn failures_from_one_ipv6_network_count_as_one_address() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_reloading_the_checkout_cannot_spend_the_shops_stripe_rate_limit() {
+    let shop = shop_with(&[]).await;
+    let mut jenny = shop.jenny_who_saved_a_card().await;
+    shop.ok(&mut jenny, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    // Each checkout view asks Stripe for a CustomerSession and the saved cards: sixty
+    // in ten minutes do.
+    for view in 0..60 {
+        let page = shop.ok(&mut jenny, "checkout/view", &[]).await;
+        assert!(page["customer_session_client_secret"].is_string(), "view {view}: {page}");
+    }
+    // Then the checkout goes on without saved cards.
+    let page = shop.ok(&mut jenny, "checkout/view", &[]).await;
+    assert!(page.get("customer_session_client_secret").is_none_or(Value::is_null), "{page}");
+    assert_eq!(page["cart"]["item_count"], 1, "the checkout itself is shown: {page}");
+    let (status, body, headers) = shop.call(&mut jenny, "account/payment-methods", &[]).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(headers.contains_key("retry-after"));
+    // Another shopper is not held back.
+    let mut joe = Browser::default();
+    shop.sign_up(&mut joe, "joe@example.com").await;
+    shop.ok(&mut joe, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let token = shop.saving_card_token("4242424242424242").await;
+    shop.ok(&mut joe, "checkout/confirm", &[("confirmation_token", &token)]).await;
+    shop.ok(&mut joe, "cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    assert!(shop.ok(&mut joe, "checkout/view", &[]).await["customer_session_client_secret"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_in_payment_carries_the_customer_and_saves_the_card_for_that_account_only() {
     let shop = shop_with(&[]).await;
     let mut jenny = shop.jenny_with_a_mug().await;

@@ -226,6 +226,8 @@ pub async fn saved_methods(state: &AppState, request: &Request) -> Result<Vec<Sa
     let Some(customer) = account.stripe_customer_id.as_deref().and_then(|id| CustomerId::parse(id).ok()) else {
         return Ok(Vec::new());
     };
+    use crate::rate_limit::{SAVED_CARDS_PER_ADDRESS, SAVED_CARDS_PER_SESSION};
+    crate::rate_limit::check_current(state, request, "saved_cards", SAVED_CARDS_PER_SESSION, SAVED_CARDS_PER_ADDRESS).await?;
     match list_saved(state, &customer).await {
         Ok(saved) => Ok(saved),
         // The request names only the Customer: deleted at Stripe, unbeknown to the shop.

@@ -100,7 +100,8 @@ pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -
             // Elements cannot tell the card a subscription renews with from the others:
             // none is removable there while one does (nor when that could not be read).
             let removable = account_reads.as_ref().is_some_and(|reads| !reads.a_card_pays_renewals);
-            match saved_methods_session(state, account, removable, request.locale).await {
+            let session = visit.session.as_ref().map(session::SessionId::as_str);
+            match saved_methods_session(state, request, session, account, removable).await {
                 Ok((secret, saved)) => (Some(secret), saved),
                 Err(error) => {
                     // Saved cards are a convenience: checkout goes on without them.
@@ -174,12 +175,20 @@ fn address_defaults(recorded: &str) -> Option<String> {
 /// charged. Remove is off while one of the account's subscriptions will charge a
 /// renewal to a card: Elements would detach it unasked (Stripe's documentation warns
 /// of it), and the account page, which says which card that is, removes the others.
+/// Refused past the saved cards' rate limit (each view asks Stripe).
 async fn saved_methods_session(
     state: &AppState,
+    request: &Request,
+    session: Option<&str>,
     account: &crate::store::AccountRecord,
     removable: bool,
-    locale: crate::i18n::Locale,
 ) -> Result<(String, Vec<SavedMethod>), AppError> {
+    use crate::rate_limit::{SAVED_CARDS_PER_ADDRESS, SAVED_CARDS_PER_SESSION};
+    let limit = crate::rate_limit::take(state, request, "saved_cards", session, SAVED_CARDS_PER_SESSION, SAVED_CARDS_PER_ADDRESS);
+    if let Some(retry_after_secs) = limit.await? {
+        return Err(AppError::RateLimited { retry_after_secs });
+    }
+    let locale = request.locale;
     let customer = crate::account::customer_of(state, account, locale).await?;
     let customer_session = |customer| customer_session(state, customer, removable);
     let (session, customer) = match customer_session(&customer).await {
