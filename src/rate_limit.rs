@@ -12,59 +12,56 @@ use crate::state::AppState;
 use crate::store::Limit;
 use std::net::IpAddr;
 
-/// Payment confirmations per session, and per client address, in ten minutes.
-pub const CONFIRM_PER_SESSION: Limit = Limit { max: 20, window_secs: 600 };
-pub const CONFIRM_PER_ADDRESS: Limit = Limit { max: 100, window_secs: 600 };
-/// Discount codes tried per session, and per client address, in ten minutes.
-pub const DISCOUNT_PER_SESSION: Limit = Limit { max: 20, window_secs: 600 };
-pub const DISCOUNT_PER_ADDRESS: Limit = Limit { max: 100, window_secs: 600 };
-/// Cards added (SetupIntents confirmed) per session, and per client address, in ten
-/// minutes: saving a card checks it with the bank, which is another way to test
-/// stolen card numbers.
-pub const CARD_SETUP_PER_SESSION: Limit = Limit { max: 10, window_secs: 600 };
-pub const CARD_SETUP_PER_ADDRESS: Limit = Limit { max: 50, window_secs: 600 };
-/// Changes to subscriptions (cancel, keep, quantity, paying an overdue renewal) per
-/// session, and per client address, in ten minutes: each is a call or two to Stripe,
-/// whose own rate limit the whole shop shares.
-pub const SUBSCRIPTION_CHANGE_PER_SESSION: Limit = Limit { max: 20, window_secs: 600 };
-pub const SUBSCRIPTION_CHANGE_PER_ADDRESS: Limit = Limit { max: 100, window_secs: 600 };
+/// One action attackers repeat, by its name in the counts, and how often one session
+/// and one client address may do it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Action {
+    pub name: &'static str,
+    pub per_session: Limit,
+    pub per_address: Limit,
+}
+
+/// An action counted over ten minutes.
+const fn per_ten_minutes(name: &'static str, per_session: i64, per_address: i64) -> Action {
+    Action { name, per_session: Limit { max: per_session, window_secs: 600 }, per_address: Limit { max: per_address, window_secs: 600 } }
+}
+
+/// Payment confirmations.
+pub const CONFIRM: Action = per_ten_minutes("confirm", 20, 100);
+/// Discount codes tried.
+pub const DISCOUNT: Action = per_ten_minutes("discount", 20, 100);
+/// Cards added (SetupIntents confirmed): saving a card checks it with the bank, which
+/// is another way to test stolen card numbers.
+pub const CARD_SETUP: Action = per_ten_minutes("card_setup", 10, 50);
+/// Changes to subscriptions (cancel, keep, quantity, paying an overdue renewal): each is
+/// a call or two to Stripe, whose own rate limit the whole shop shares.
+pub const SUBSCRIPTION_CHANGE: Action = per_ten_minutes("subscription_change", 20, 100);
 /// Payments' outcomes looked up by their client secret, from a browser that did not
-/// make them (`/checkout/complete` after a redirect), per session and per address in
-/// ten minutes: each is a call to Stripe.
-pub const PAYMENT_LOOKUP_PER_SESSION: Limit = Limit { max: 20, window_secs: 600 };
-pub const PAYMENT_LOOKUP_PER_ADDRESS: Limit = Limit { max: 100, window_secs: 600 };
+/// make them (`/checkout/complete` after a redirect): each is a call to Stripe.
+pub const PAYMENT_LOOKUP: Action = per_ten_minutes("payment_lookup", 20, 100);
 /// Receipts and invoices looked up (`/orders/{id}/receipt`, `/orders/{id}/invoice`),
-/// together, per session and per address in ten minutes: each is a call to Stripe.
-pub const DOCUMENT_PER_SESSION: Limit = Limit { max: 20, window_secs: 600 };
-pub const DOCUMENT_PER_ADDRESS: Limit = Limit { max: 100, window_secs: 600 };
-/// Sign-ins per account, and per client address (a shared address, an office or a
-/// proxy, has more room), in a quarter of an hour, counted until the password proves
-/// right: only failures are left counted.
-pub const SIGN_IN_FAILURES_PER_ACCOUNT: Limit = Limit { max: 5, window_secs: 900 };
-pub const SIGN_IN_FAILURES_PER_ADDRESS: Limit = Limit { max: 20, window_secs: 900 };
+/// together: each is a call to Stripe.
+pub const DOCUMENT: Action = per_ten_minutes("document", 20, 100);
 /// Saved cards read from Stripe for a page (the checkout's CustomerSession and list,
-/// the account page's list, `account/payment-methods`) per session, and per client
-/// address, in ten minutes: one or two calls to Stripe a view, whose rate limit the whole
-/// shop shares, and a script reloading a page would spend it. Past it, the checkout
-/// shows no saved cards (it works without them) and the account page says when to look
-/// again.
-pub const SAVED_CARDS_PER_SESSION: Limit = Limit { max: 60, window_secs: 600 };
-pub const SAVED_CARDS_PER_ADDRESS: Limit = Limit { max: 600, window_secs: 600 };
+/// the account page's list, `account/payment-methods`): one or two calls to Stripe a
+/// view, whose rate limit the whole shop shares, and a script reloading a page would
+/// spend it. Past it, the checkout shows no saved cards (it works without them) and the
+/// account page says when to look again.
+pub const SAVED_CARDS: Action = per_ten_minutes("saved_cards", 60, 600);
 /// Accounts created per client address in an hour (each new account is a fresh
 /// session and a fresh Customer, which would dodge the limits above).
-pub const SIGN_UP_PER_ADDRESS: Limit = Limit { max: 10, window_secs: 3600 };
+pub const SIGN_UP: Action =
+    Action { name: "sign_up", per_session: Limit { max: 10, window_secs: 3600 }, per_address: Limit { max: 10, window_secs: 3600 } };
+/// Sign-ins per account, and per client address (a shared address, an office or a
+/// proxy, has more room), in a quarter of an hour, counted until the password proves
+/// right: only failures are left counted (`account::service::sign_in`).
+pub const SIGN_IN_FAILURES_PER_ACCOUNT: Limit = Limit { max: 5, window_secs: 900 };
+pub const SIGN_IN_FAILURES_PER_ADDRESS: Limit = Limit { max: 20, window_secs: 900 };
 
 /// Counts one `action` for this session (when there is one) and this client's address,
 /// or refuses it.
-pub async fn check(
-    state: &AppState,
-    request: &Request,
-    action: &str,
-    session: Option<&str>,
-    per_session: Limit,
-    per_address: Limit,
-) -> Result<(), AppError> {
-    match take(state, request, action, session, per_session, per_address).await? {
+pub async fn check(state: &AppState, request: &Request, action: Action, session: Option<&str>) -> Result<(), AppError> {
+    match take(state, request, action, session).await? {
         None => Ok(()),
         Some(retry_after) => Err(refused(request, retry_after)),
     }
@@ -72,21 +69,14 @@ pub async fn check(
 
 /// Counts one `action` as [`check`] does; when it is refused, how many seconds until
 /// it would not be, with nothing said to the client (for a page that goes on without).
-pub async fn take(
-    state: &AppState,
-    request: &Request,
-    action: &str,
-    session: Option<&str>,
-    per_session: Limit,
-    per_address: Limit,
-) -> Result<Option<u64>, AppError> {
-    let mut scopes = vec![(format!("{action}:ip:{}", address_of(request.client_address)), per_address)];
+pub async fn take(state: &AppState, request: &Request, action: Action, session: Option<&str>) -> Result<Option<u64>, AppError> {
+    let mut scopes = vec![(format!("{}:ip:{}", action.name, address_of(request.client_address)), action.per_address)];
     if let Some(session) = session {
-        scopes.push((format!("{action}:session:{session}"), per_session));
+        scopes.push((format!("{}:session:{session}", action.name), action.per_session));
     }
     let refused = state.store.take_rate_slot(&scopes, None, session::now()).await?;
     if refused.is_some() {
-        tracing::warn!(action, "refused: rate limit reached");
+        tracing::warn!(action = action.name, "refused: rate limit reached");
     }
     Ok(refused.map(|retry_after| u64::try_from(retry_after).unwrap_or(1)))
 }
@@ -106,15 +96,9 @@ pub fn address_of(client: Option<IpAddr>) -> String {
 }
 
 /// [`check`] for the request's own session (its cookie's, if it names a live one).
-pub async fn check_current(
-    state: &AppState,
-    request: &Request,
-    action: &str,
-    per_session: Limit,
-    per_address: Limit,
-) -> Result<(), AppError> {
+pub async fn check_current(state: &AppState, request: &Request, action: Action) -> Result<(), AppError> {
     let session = session::current(&state.store, &request.session).await?;
-    check(state, request, action, session.as_ref().map(session::SessionId::as_str), per_session, per_address).await
+    check(state, request, action, session.as_ref().map(session::SessionId::as_str)).await
 }
 
 /// A 429 for `request`, with `Retry-After`.

@@ -107,8 +107,7 @@ pub async fn sign_up(state: &AppState, request: &Request, email: &str, password:
     if password.chars().count() > MAX_PASSWORD_CHARS {
         return Err(AppError::invalid(fill(t.password_too_long(), &[&MAX_PASSWORD_CHARS])));
     }
-    use crate::rate_limit::SIGN_UP_PER_ADDRESS;
-    crate::rate_limit::check(state, request, "sign_up", None, SIGN_UP_PER_ADDRESS, SIGN_UP_PER_ADDRESS).await?;
+    crate::rate_limit::check(state, request, crate::rate_limit::SIGN_UP, None).await?;
     let hash = password::hash(password.to_owned()).await.map_err(hashing_failed)?;
     let id = session::random_id("acct");
     if !state.store.create_account(&id, email, &key, &hash, session::now()).await? {
@@ -226,8 +225,7 @@ pub async fn saved_methods(state: &AppState, request: &Request) -> Result<Vec<Sa
     let Some(customer) = account.stripe_customer_id.as_deref().and_then(|id| CustomerId::parse(id).ok()) else {
         return Ok(Vec::new());
     };
-    use crate::rate_limit::{SAVED_CARDS_PER_ADDRESS, SAVED_CARDS_PER_SESSION};
-    crate::rate_limit::check_current(state, request, "saved_cards", SAVED_CARDS_PER_SESSION, SAVED_CARDS_PER_ADDRESS).await?;
+    crate::rate_limit::check_current(state, request, crate::rate_limit::SAVED_CARDS).await?;
     match list_saved(state, &customer).await {
         Ok(saved) => Ok(saved),
         // The request names only the Customer: deleted at Stripe, unbeknown to the shop.
@@ -309,8 +307,7 @@ pub async fn card_setup(state: &AppState, request: &Request) -> Result<CardSetup
 pub async fn confirm_setup(state: &AppState, request: &Request, token: &ConfirmationTokenId) -> Result<SetupReply, AppError> {
     let t = request.texts();
     let account = signed_in(state, request).await?;
-    use crate::rate_limit::{CARD_SETUP_PER_ADDRESS, CARD_SETUP_PER_SESSION};
-    crate::rate_limit::check_current(state, request, "card_setup", CARD_SETUP_PER_SESSION, CARD_SETUP_PER_ADDRESS).await?;
+    crate::rate_limit::check_current(state, request, crate::rate_limit::CARD_SETUP).await?;
     let customer = customer_of(state, &account, request.locale).await?;
     let return_url = format!("{}/account", state.public_url);
     let params = CreateAndConfirmSetupIntent {
@@ -372,9 +369,8 @@ pub async fn setup_return(state: &AppState, request: &Request, setup_intent: &st
     let t = request.texts();
     let id = SetupIntentId::parse(setup_intent.trim()).ok()?;
     let customer = signed_in(state, request).await.ok()?.stripe_customer_id?;
-    use crate::rate_limit::{PAYMENT_LOOKUP_PER_ADDRESS, PAYMENT_LOOKUP_PER_SESSION};
     let looked_up = async {
-        crate::rate_limit::check_current(state, request, "payment_lookup", PAYMENT_LOOKUP_PER_SESSION, PAYMENT_LOOKUP_PER_ADDRESS).await?;
+        crate::rate_limit::check_current(state, request, crate::rate_limit::PAYMENT_LOOKUP).await?;
         match state.payments.stripe.retrieve_setup_intent(&id).await {
             Ok(intent) => Ok(Some(intent)),
             Err(crate::stripe::Error::Api(api)) if api.status == 404 => Ok(None),

@@ -200,8 +200,7 @@ pub async fn apply_discount_code(state: &AppState, request: &Request, code: &str
         state.store.set_session_discount(session.as_str(), None).await?;
         return view(state, request, Some(&session)).await;
     }
-    use crate::rate_limit::{DISCOUNT_PER_ADDRESS, DISCOUNT_PER_SESSION};
-    crate::rate_limit::check(state, request, "discount", Some(session.as_str()), DISCOUNT_PER_SESSION, DISCOUNT_PER_ADDRESS).await?;
+    crate::rate_limit::check(state, request, crate::rate_limit::DISCOUNT, Some(session.as_str())).await?;
     let discount =
         state.catalog.discount(code).ok_or_else(|| AppError::invalid(refusal_message(&DiscountRefusal::Unknown, request.locale)))?;
     let cart = view(state, request, Some(&session)).await?;

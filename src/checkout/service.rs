@@ -183,8 +183,7 @@ async fn saved_methods_session(
     account: &crate::store::AccountRecord,
     removable: bool,
 ) -> Result<(String, Vec<SavedMethod>), AppError> {
-    use crate::rate_limit::{SAVED_CARDS_PER_ADDRESS, SAVED_CARDS_PER_SESSION};
-    let limit = crate::rate_limit::take(state, request, "saved_cards", session, SAVED_CARDS_PER_SESSION, SAVED_CARDS_PER_ADDRESS);
+    let limit = crate::rate_limit::take(state, request, crate::rate_limit::SAVED_CARDS, session);
     if let Some(retry_after_secs) = limit.await? {
         return Err(AppError::RateLimited { retry_after_secs });
     }
@@ -236,8 +235,7 @@ async fn customer_session(state: &AppState, customer: &CustomerId, removable: bo
 pub async fn confirm(state: &AppState, request: &Request, token: &Credential, payment: PaymentRequest) -> Result<PaymentReply, AppError> {
     let (locale, t) = (request.locale, request.texts());
     let session = session::current(&state.store, &request.session).await?.ok_or_else(|| empty_cart(locale))?;
-    use crate::rate_limit::{CONFIRM_PER_ADDRESS, CONFIRM_PER_SESSION};
-    crate::rate_limit::check(state, request, "confirm", Some(session.as_str()), CONFIRM_PER_SESSION, CONFIRM_PER_ADDRESS).await?;
+    crate::rate_limit::check(state, request, crate::rate_limit::CONFIRM, Some(session.as_str())).await?;
     // What the payment starts from, in one read.
     let basis = state.store.payment_basis(session.as_str(), token.as_str()).await?;
     // A token seen before is the same attempt again (a double submit, a retried
@@ -807,8 +805,7 @@ async fn outcome_by_secret(
     use subtle::ConstantTimeEq;
     let secret_of_this_intent = |secret: &&str| secret.strip_prefix(intent_id.as_str()).is_some_and(|rest| rest.starts_with("_secret_"));
     let Some(secret) = client_secret.filter(secret_of_this_intent) else { return Ok(None) };
-    use crate::rate_limit::{PAYMENT_LOOKUP_PER_ADDRESS, PAYMENT_LOOKUP_PER_SESSION};
-    crate::rate_limit::check_current(state, request, "payment_lookup", PAYMENT_LOOKUP_PER_SESSION, PAYMENT_LOOKUP_PER_ADDRESS).await?;
+    crate::rate_limit::check_current(state, request, crate::rate_limit::PAYMENT_LOOKUP).await?;
     let intent = match state.payments.stripe.retrieve_payment_intent(intent_id).await {
         Ok(intent) => intent,
         Err(crate::stripe::Error::Api(api)) if api.status == 404 => return Ok(None),

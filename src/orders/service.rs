@@ -94,13 +94,12 @@ fn at_stripe(order: &OrderRecord, document: Document) -> Option<AtStripe> {
 /// Stripe's page, whose address is asked for when the shopper follows the link (a
 /// receipt then shows the refunds made since).
 pub async fn document(state: &AppState, request: &Request, id: &str, key: Option<&str>, document: Document) -> Result<String, AppError> {
-    use crate::rate_limit::{DOCUMENT_PER_ADDRESS, DOCUMENT_PER_SESSION};
     let (order, session) = owned(state, request, id, key).await?;
     let t = request.texts();
     let none = || AppError::NotFound(if document == Document::Receipt { t.no_receipt() } else { t.no_invoice() }.into());
     let target = at_stripe(&order, document).ok_or_else(none)?;
     let session = session.as_ref().map(session::SessionId::as_str);
-    crate::rate_limit::check(state, request, "document", session, DOCUMENT_PER_SESSION, DOCUMENT_PER_ADDRESS).await?;
+    crate::rate_limit::check(state, request, crate::rate_limit::DOCUMENT, session).await?;
     let stripe = &state.payments.stripe;
     let url = match target {
         AtStripe::Payment(payment) => stripe.receipt_url(&payment).await,

@@ -1101,15 +1101,7 @@ async fn own_subscription(
 ) -> Result<(AccountRecord, SubscriptionId, SubscriptionRecord), AppError> {
     let not_found = || AppError::NotFound(request.texts().no_such_subscription().into());
     // Every caller goes on to ask Stripe: counted first, found or not.
-    use crate::rate_limit::{SUBSCRIPTION_CHANGE_PER_ADDRESS, SUBSCRIPTION_CHANGE_PER_SESSION};
-    crate::rate_limit::check_current(
-        state,
-        request,
-        "subscription_change",
-        SUBSCRIPTION_CHANGE_PER_SESSION,
-        SUBSCRIPTION_CHANGE_PER_ADDRESS,
-    )
-    .await?;
+    crate::rate_limit::check_current(state, request, crate::rate_limit::SUBSCRIPTION_CHANGE).await?;
     let account = current_account(state, request).await?.ok_or_else(not_found)?;
     let id = SubscriptionId::parse(id).map_err(|_| not_found())?;
     let record = state.store.subscription(id.as_str()).await?.filter(|record| record.account_id == account.id).ok_or_else(not_found)?;
