@@ -23,6 +23,9 @@ pub struct Request {
     pub secure: bool,
     /// The session it names, if any (see `crate::session`).
     pub session: SessionCookie,
+    /// Its device cookie's value, sent to the sign-in endpoint only
+    /// (`account::DeviceCookies`).
+    pub device_cookie: Option<String>,
     response: Option<ResponseOptions>,
 }
 
@@ -55,6 +58,7 @@ impl Request {
             user_agent: parts.headers.get(http::header::USER_AGENT).and_then(|value| value.to_str().ok()).map(str::to_owned),
             secure: reading.secure,
             session: SessionCookie::read(&parts.headers, reading.secure, response.clone()),
+            device_cookie: crate::session::cookie_value(&parts.headers, crate::account::DEVICE_COOKIE),
             response,
         }
     }

@@ -255,16 +255,20 @@ fn expired_cookie(secure: bool) -> String {
 
 /// The session token in a request's cookies, if it has the shape of one we issue.
 fn token_of(headers: &http::HeaderMap) -> Option<String> {
+    // A token we issued is exactly 43 URL-safe characters; anything else is noise.
+    cookie_value(headers, COOKIE_NAME).filter(|token| token.len() == 43)
+}
+
+/// The value of the cookie `name` in a request's headers, if it has one.
+pub fn cookie_value(headers: &http::HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|cookie| cookie.name() == COOKIE_NAME)
+        .find(|cookie| cookie.name() == name)
         .map(|cookie| cookie.value().to_owned())
-        // A token we issued is exactly 43 URL-safe characters; anything else is noise.
-        .filter(|token| token.len() == 43)
 }
 
 #[cfg(test)]

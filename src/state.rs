@@ -27,6 +27,8 @@ pub struct AppState {
     pub document: Arc<crate::app::Document>,
     /// Seals the errors a refused form post carries back to its page in the address.
     pub form_errors: crate::server::FormErrors,
+    /// Vouches for the browsers a shopper signed in on (`account::DeviceCookies`).
+    pub devices: crate::account::DeviceCookies,
 }
 
 /// Stripe as this process talks to it: real Stripe when a secret key is configured,

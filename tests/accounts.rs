@@ -18,10 +18,13 @@ struct Shop {
     _db: tempfile::TempDir,
 }
 
-/// A browser: one session cookie, replaced whenever the server sets a new one.
+/// A browser: a session cookie and a device cookie, each replaced whenever the server
+/// sets a new one (the device cookie is sent to the sign-in endpoint only, as its
+/// `Path` says).
 #[derive(Default, Clone)]
 struct Browser {
     cookie: Option<String>,
+    device: Option<String>,
     /// The client address a trusted proxy would say (`X-Forwarded-For`).
     forwarded_for: Option<String>,
 }
@@ -92,8 +95,10 @@ impl Shop {
 
     async fn call(&self, browser: &mut Browser, endpoint: &str, form: &[(&str, &str)]) -> (u16, Value, reqwest::header::HeaderMap) {
         let mut request = self.http.post(format!("{}/api/{endpoint}", self.base)).form(form);
-        if let Some(cookie) = &browser.cookie {
-            request = request.header("cookie", format!("sf_session={cookie}"));
+        let device = browser.device.as_ref().filter(|_| endpoint == "account/sign-in").map(|device| format!("sf_device={device}"));
+        let cookies: Vec<_> = browser.cookie.iter().map(|cookie| format!("sf_session={cookie}")).chain(device).collect();
+        if !cookies.is_empty() {
+            request = request.header("cookie", cookies.join("; "));
         }
         if let Some(address) = &browser.forwarded_for {
             request = request.header("x-forwarded-for", address);
@@ -102,9 +107,13 @@ impl Shop {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         for value in headers.get_all("set-cookie") {
-            let text = value.to_str().unwrap();
-            let value = text.split(';').next().unwrap().trim_start_matches("sf_session=");
-            browser.cookie = (!value.is_empty()).then(|| value.to_owned());
+            let (name, value) = value.to_str().unwrap().split(';').next().unwrap().split_once('=').unwrap();
+            let value = (!value.is_empty()).then(|| value.to_owned());
+            match name {
+                "sf_session" => browser.cookie = value,
+                "sf_device" => browser.device = value,
+                other => panic!("an unknown cookie: {other}"),
+            }
         }
         let text = response.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)), headers)
@@ -386,6 +395,61 @@ async fn right_passwords_are_not_counted_as_failures() {
     }
 }
 
+/// Signs in with `password`: the reply's status.
+async fn sign_in_status(shop: &Shop, browser: &mut Browser, email: &str, password: &str) -> u16 {
+    shop.call(browser, "account/sign-in", &[("email", email), ("password", password)]).await.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_guesses_do_not_lock_the_shopper_out_of_their_own_browser() {
+    let shop = shop_with(&[]).await;
+    let mut jenny = Browser::default();
+    shop.sign_up(&mut jenny, "jenny@example.com").await;
+    assert!(jenny.device.is_some(), "signing up vouches for the browser");
+    shop.ok(&mut jenny, "account/sign-out", &[]).await;
+    // A stranger spends the account's five failures: the account is locked to strangers,
+    for n in 0..5 {
+        assert_eq!(sign_in_status(&shop, &mut Browser::default(), "jenny@example.com", &format!("guess-{n}-xyz")).await, 400);
+    }
+    assert_eq!(sign_in_status(&shop, &mut Browser::default(), "jenny@example.com", PASSWORD).await, 429);
+    // not to Jenny on the browser she signed up on.
+    assert_eq!(sign_in_status(&shop, &mut jenny, "jenny@example.com", PASSWORD).await, 200);
+    assert!(shop.page(&jenny, "/account").await.contains("jenny@example.com"), "signed in");
+    // Her sign-in leaves the stranger's failures counted: no fresh guesses for them.
+    assert_eq!(sign_in_status(&shop, &mut Browser::default(), "jenny@example.com", PASSWORD).await, 429);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_browser_has_five_failures_of_its_own_and_vouches_for_its_account_only() {
+    let shop = shop_with(&[]).await;
+    let mut jenny = Browser::default();
+    shop.sign_up(&mut jenny, "jenny@example.com").await;
+    shop.sign_up(&mut Browser::default(), "john@example.com").await;
+    shop.ok(&mut jenny, "account/sign-out", &[]).await;
+    // Jenny's device cookie, copied onto another browser, does not vouch for John's
+    // account: failures there are the account's, as anyone's.
+    let mut thief = Browser { device: jenny.device.clone(), ..Browser::default() };
+    for n in 0..5 {
+        assert_eq!(sign_in_status(&shop, &mut thief, "john@example.com", &format!("guess-{n}-xyz")).await, 400);
+    }
+    assert_eq!(sign_in_status(&shop, &mut Browser::default(), "john@example.com", PASSWORD).await, 429, "John's account is locked");
+    // Nor does a cookie the shop did not make, even one with Jenny's nonce.
+    let (nonce, mac) = jenny.device.as_deref().unwrap().split_once('.').unwrap();
+    let forged = format!("{nonce}.{}", mac.chars().rev().collect::<String>());
+    let mut forger = Browser { device: Some(forged), ..Browser::default() };
+    for n in 0..5 {
+        assert_eq!(sign_in_status(&shop, &mut forger, "jenny@example.com", &format!("forged-{n}-xyz")).await, 400);
+    }
+    assert_eq!(sign_in_status(&shop, &mut forger, "jenny@example.com", PASSWORD).await, 429, "counted on the account");
+    // Jenny's own browser has five failures of its own, then waits as anyone would.
+    for n in 0..5 {
+        assert_eq!(sign_in_status(&shop, &mut jenny, "jenny@example.com", &format!("typo-{n}-xyz")).await, 400);
+    }
+    let (status, _, headers) = shop.call(&mut jenny, "account/sign-in", &[("email", "jenny@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(status, 429, "the browser's own failures are limited");
+    assert!(headers.contains_key("retry-after"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_failures_from_one_address_are_refused_across_accounts() {
     let shop = shop_with(&[]).await;
@@ -405,7 +469,7 @@ async fn too_many_failures_from_one_address_are_refused_across_accounts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_from_one_ipv6_network_count_as_one_address() {
     let shop = shop_with(&[("TRUST_X_FORWARDED_FOR", "true")]).await;
-    let from = |address: String| Browser { cookie: None, forwarded_for: Some(address) };
+    let from = |address: String| Browser { forwarded_for: Some(address), ..Browser::default() };
     // 20 failures, each from another address of one /64 (what one subscriber is given).
     for n in 0..20 {
         let email = format!("victim{}@example.com", n % 5);

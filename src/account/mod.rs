@@ -2,6 +2,8 @@
 //! card with a SetupIntent confirmed on the server.
 
 mod api;
+#[cfg(feature = "ssr")]
+mod device;
 mod model;
 #[cfg(feature = "ssr")]
 pub mod password;
@@ -10,6 +12,8 @@ mod service;
 mod view;
 
 pub use api::*;
+#[cfg(feature = "ssr")]
+pub use device::{COOKIE_NAME as DEVICE_COOKIE, DeviceCookies};
 pub use model::*;
 #[cfg(feature = "ssr")]
 pub use service::{

@@ -115,6 +115,7 @@ pub async fn sign_up(state: &AppState, request: &Request, email: &str, password:
     }
     tracing::info!(account = %id, "account created");
     session::sign_in(&state.store, &request.session, &id).await?;
+    vouch_for_this_browser(state, request, &key);
     Ok(())
 }
 
@@ -123,9 +124,19 @@ pub async fn sign_in(state: &AppState, request: &Request, email: &str, password:
     // PostgreSQL refuses in text) made harmless: such an email simply matches no account.
     let key: String = email.trim().to_lowercase().chars().take(254).map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
     use crate::rate_limit::{SIGN_IN_FAILURES_PER_ACCOUNT, SIGN_IN_FAILURES_PER_ADDRESS};
-    let address = crate::rate_limit::address_of(request.client_address);
-    let scopes =
-        [(format!("sign_in:email:{key}"), SIGN_IN_FAILURES_PER_ACCOUNT), (format!("sign_in:ip:{address}"), SIGN_IN_FAILURES_PER_ADDRESS)];
+    // A browser the account signed in on before has failures of its own to spend: the
+    // account's are anyone's who knows the email (`DeviceCookies`).
+    let vouched = state.devices.vouched(request.device_cookie.as_deref(), &key);
+    let scopes = match &vouched {
+        Some(browser) => vec![(format!("sign_in:device:{browser}"), SIGN_IN_FAILURES_PER_ACCOUNT)],
+        None => {
+            let address = crate::rate_limit::address_of(request.client_address);
+            vec![
+                (format!("sign_in:email:{key}"), SIGN_IN_FAILURES_PER_ACCOUNT),
+                (format!("sign_in:ip:{address}"), SIGN_IN_FAILURES_PER_ADDRESS),
+            ]
+        }
+    };
     // Counted as failed until the password proves right.
     let attempt = session::random_id("signin");
     if let Some(retry_after) = state.store.take_rate_slot(&scopes, Some(&attempt), session::now()).await? {
@@ -138,10 +149,21 @@ pub async fn sign_in(state: &AppState, request: &Request, email: &str, password:
     let Some(account) = account.filter(|_| matched) else {
         return Err(AppError::invalid(request.texts().wrong_credentials()));
     };
+    // Whoever proved to be the shopper has their failures forgotten: the vouched
+    // browser's own, or else the account's. Strangers' failures on the account outlast a
+    // sign-in on the shopper's own browser.
     state.store.forgive(&attempt, &scopes[0].0).await?;
     session::sign_in(&state.store, &request.session, &account.id).await?;
+    vouch_for_this_browser(state, request, &key);
     tracing::info!(account = %account.id, "signed in");
     Ok(())
+}
+
+/// Gives the browser a new device cookie for the account of `email_key` (another year).
+fn vouch_for_this_browser(state: &AppState, request: &Request, email_key: &str) {
+    if let Ok(cookie) = http::HeaderValue::from_str(&state.devices.issue(email_key, request.secure)) {
+        request.append_header(http::header::SET_COOKIE, cookie);
+    }
 }
 
 pub async fn sign_out(state: &AppState, request: &Request) -> Result<(), AppError> {

@@ -10,8 +10,8 @@
 //! (`seal`, an HMAC of the page's path and the notice), so that a link sent to the
 //! merchant cannot show them a refund that was never made, or words of its own.
 //!
-//! The key is derived from the Stripe secret key, so every instance of one shop shares
-//! it; with the embedded emulator (one process, a key everyone knows) it is random.
+//! The key is derived from the Stripe secret key (`secret::derived_key`), so every
+//! instance of one shop shares it; with the embedded emulator it is random.
 
 use axum::response::Response;
 use hmac::{Hmac, Mac};
@@ -35,15 +35,7 @@ impl std::fmt::Debug for FormErrors {
 impl FormErrors {
     /// Keyed by the Stripe secret key (every instance the same), or at random.
     pub fn new(stripe_secret_key: Option<&str>) -> FormErrors {
-        let key = match stripe_secret_key {
-            Some(secret) => {
-                let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-                mac.update(b"storefront: errors of form posts, in addresses");
-                mac.finalize().into_bytes().into()
-            }
-            None => rand::random(),
-        };
-        FormErrors { key }
+        FormErrors { key: crate::secret::derived_key(stripe_secret_key, "storefront: errors of form posts, in addresses") }
     }
 
     fn seal(&self, path: &str, error: &str) -> Hmac<Sha256> {

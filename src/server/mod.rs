@@ -115,7 +115,8 @@ impl Application {
             auto_reload: assets::auto_reload(&config.site),
             shop_name: config.store.name.clone(),
         };
-        let form_errors = FormErrors::new(config.stripe.secret_key.as_ref().map(crate::secret::Secret::expose));
+        let stripe_secret_key = config.stripe.secret_key.as_ref().map(crate::secret::Secret::expose);
+        let (form_errors, devices) = (FormErrors::new(stripe_secret_key), crate::account::DeviceCookies::new(stripe_secret_key));
         let state = AppState {
             assets: if production { assets::Assets::bundle(pkg_dir, version) } else { assets::Assets::from_disk(pkg_dir) },
             site_files: if production {
@@ -131,6 +132,7 @@ impl Application {
             public_url: public_url.into(),
             document: Arc::new(document),
             form_errors,
+            devices,
         };
         crate::orders::reconcile::spawn(state.clone());
         crate::mail::spawn(state.clone())?;
