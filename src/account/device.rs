@@ -12,12 +12,11 @@
 //! are signed in.
 
 use hmac::{Hmac, Mac};
+use leptos::server_fn::ServerFn;
 use sha2::Sha256;
 
 /// Name of the device cookie.
 pub const COOKIE_NAME: &str = "sf_device";
-/// The only address the browser sends it to: the sign-in server function's.
-const COOKIE_PATH: &str = "/api/account/sign-in";
 /// How long a browser stays known after its last sign-in there.
 const LIFETIME_SECS: i64 = 365 * 24 * 3600;
 /// Bytes of the nonce, and so of the name its failures are counted under.
@@ -61,7 +60,8 @@ impl DeviceCookies {
         let nonce: [u8; NONCE_BYTES] = rand::random();
         let value = format!("{}.{}", hex::encode(nonce), hex::encode(self.mac(email_key, &nonce).finalize().into_bytes()));
         cookie::Cookie::build((COOKIE_NAME, value))
-            .path(COOKIE_PATH)
+            // The only address the browser sends it to: the sign-in server function's.
+            .path(super::SignIn::PATH)
             .http_only(true)
             .same_site(cookie::SameSite::Strict)
             .secure(secure)
