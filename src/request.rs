@@ -23,9 +23,8 @@ pub struct Request {
     pub secure: bool,
     /// The session it names, if any (see `crate::session`).
     pub session: SessionCookie,
-    /// Its device cookie's value, sent to the sign-in endpoint only
-    /// (`account::DeviceCookies`).
-    pub device_cookie: Option<String>,
+    /// Its `Cookie` headers, for the cookies only some requests read ([`Request::cookie`]).
+    cookies: Vec<HeaderValue>,
     response: Option<ResponseOptions>,
 }
 
@@ -58,9 +57,14 @@ impl Request {
             user_agent: parts.headers.get(http::header::USER_AGENT).and_then(|value| value.to_str().ok()).map(str::to_owned),
             secure: reading.secure,
             session: SessionCookie::read(&parts.headers, reading.secure, response.clone()),
-            device_cookie: crate::session::cookie_value(&parts.headers, crate::account::DEVICE_COOKIE),
+            cookies: parts.headers.get_all(http::header::COOKIE).iter().cloned().collect(),
             response,
         }
+    }
+
+    /// The value of the cookie `name`, if the request has one.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        crate::session::cookie_in(&self.cookies, name)
     }
 
     /// The interface's strings in the request's language.

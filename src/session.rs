@@ -256,14 +256,13 @@ fn expired_cookie(secure: bool) -> String {
 /// The session token in a request's cookies, if it has the shape of one we issue.
 fn token_of(headers: &http::HeaderMap) -> Option<String> {
     // A token we issued is exactly 43 URL-safe characters; anything else is noise.
-    cookie_value(headers, COOKIE_NAME).filter(|token| token.len() == 43)
+    cookie_in(headers.get_all(http::header::COOKIE), COOKIE_NAME).filter(|token| token.len() == 43)
 }
 
-/// The value of the cookie `name` in a request's headers, if it has one.
-pub fn cookie_value(headers: &http::HeaderMap, name: &str) -> Option<String> {
+/// The value of the cookie `name` in a request's `Cookie` headers, if it has one.
+pub fn cookie_in<'a>(headers: impl IntoIterator<Item = &'a http::HeaderValue>, name: &str) -> Option<String> {
     headers
-        .get_all(http::header::COOKIE)
-        .iter()
+        .into_iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)

@@ -112,6 +112,8 @@ impl Shop {
             match name {
                 "sf_session" => browser.cookie = value,
                 "sf_device" => browser.device = value,
+                // The account page's, for its plain forms (tested on its own below).
+                "sf_typed_email" => {}
                 other => panic!("an unknown cookie: {other}"),
             }
         }
@@ -392,6 +394,45 @@ async fn right_passwords_are_not_counted_as_failures() {
         let (status, body, _) =
             shop.call(&mut Browser::default(), "account/sign-in", &[("email", "jenny@example.com"), ("password", password)]).await;
         assert_eq!(status, if n == 10 { 400 } else { 200 }, "sign-in {n}: {body}");
+    }
+}
+
+/// The `value` of the input with id `id` on `page`, if it has one.
+fn input_value(page: &str, id: &str) -> Option<String> {
+    let tag = &page[page.find(&format!(r#"<input id="{id}""#))?..];
+    let tag = &tag[..tag.find('>')?];
+    let value = &tag[tag.find(r#"value=""#)? + 7..];
+    Some(value[..value.find('"')?].to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_sign_in_or_sign_up_form_comes_back_with_the_email_as_typed() {
+    let shop = shop_with(&[]).await;
+    shop.sign_up(&mut Browser::default(), "jenny@example.com").await;
+    // A browser posting the plain forms, as without JavaScript (the page has none there).
+    let browser = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let refusals = [
+        ("account/sign-in", "Jenny@Example.com", "wrong-password", "sign-in-email"),
+        ("account/sign-up", "jenny.rosen+shop@example.com", "short", "sign-up-email"),
+    ];
+    for (endpoint, email, password, field) in refusals {
+        let reply = browser
+            .post(format!("{}/api/{endpoint}", shop.base))
+            .header("accept", "text/html")
+            .header("referer", format!("{}/account", shop.base))
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 302, "{endpoint}");
+        let location = reply.headers()["location"].to_str().unwrap().to_owned();
+        assert!(!location.contains("example"), "the email stays out of the address: {location}");
+        let page = browser.get(&location).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(r#"role="alert""#), "{endpoint}: the refusal is shown");
+        assert_eq!(input_value(&page, field).as_deref(), Some(email), "{endpoint}: {page}");
+        // Shown once: the page told the browser to forget it.
+        let again = browser.get(format!("{}/account", shop.base)).send().await.unwrap().text().await.unwrap();
+        assert_eq!(input_value(&again, field).as_deref().filter(|value| !value.is_empty()), None, "{endpoint}");
     }
 }
 

@@ -89,7 +89,7 @@ test('the guest cart comes along on sign-in, and signing out leaves it behind', 
 test.describe('wrong passwords', () => {
   test.use({ expectedErrorStatuses: [400] });
 
-  test('a wrong password is refused with a message that does not say which part was wrong', async ({ page, gotoHydrated }) => {
+  test('a wrong password is refused with a message that does not say which part was wrong, and the email stays typed', async ({ page, gotoHydrated }) => {
     const email = uniqueEmail('typo');
     await signUp(page, gotoHydrated, email);
     await page.getByTestId('sign-out-button').click();
@@ -98,6 +98,10 @@ test.describe('wrong passwords', () => {
     await page.getByTestId('sign-in-button').click();
     await expect(page.getByRole('alert').filter({ hasText: 'email or password' })).toBeVisible();
     await expect(page.getByTestId('sign-in-button')).toBeVisible();
+    // Only the password is to be typed again (never kept).
+    await expect(page.locator('#sign-in-email')).toHaveValue(email);
+    await expect(page.locator('#sign-in-password')).toHaveValue('');
+    expect(page.url()).not.toContain(email.split('@')[0]);
   });
 });
 

@@ -17,7 +17,7 @@ pub async fn get_account() -> Result<Option<AccountSummary>, AppError> {
 #[server(endpoint = "account/sign-up", output = crate::error::JsonReply)]
 pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
     let (state, request) = crate::request::edge()?;
-    super::service::sign_up(&state, &request, &email, &password).await
+    super::service::sign_up(&state, &request, &email, &password).await.inspect_err(|_| super::keep_typed_email(&request, &email))
 }
 
 /// Signs in (the guest cart carries over). A wrong email and a wrong password get the
@@ -25,7 +25,7 @@ pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
 #[server(endpoint = "account/sign-in", output = crate::error::JsonReply)]
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     let (state, request) = crate::request::edge()?;
-    super::service::sign_in(&state, &request, &email, &password).await
+    super::service::sign_in(&state, &request, &email, &password).await.inspect_err(|_| super::keep_typed_email(&request, &email))
 }
 
 #[server(endpoint = "account/sign-out", output = crate::error::JsonReply)]

@@ -17,6 +17,7 @@ pub use device::{COOKIE_NAME as DEVICE_COOKIE, DeviceCookies};
 pub use model::*;
 #[cfg(feature = "ssr")]
 pub use service::{
-    card_setup, current_account, customer_of, forget_customer, forget_if_gone, list_saved, saved_methods, setup_return, summary,
+    card_setup, current_account, customer_of, forget_customer, forget_if_gone, keep_typed_email, list_saved, saved_methods, setup_return,
+    summary, typed_email,
 };
 pub use view::*;

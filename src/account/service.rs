@@ -126,7 +126,7 @@ pub async fn sign_in(state: &AppState, request: &Request, email: &str, password:
     use crate::rate_limit::{SIGN_IN_FAILURES_PER_ACCOUNT, SIGN_IN_FAILURES_PER_ADDRESS};
     // A browser the account signed in on before has failures of its own to spend: the
     // account's are anyone's who knows the email (`DeviceCookies`).
-    let vouched = state.devices.vouched(request.device_cookie.as_deref(), &key);
+    let vouched = state.devices.vouched(request.cookie(super::DEVICE_COOKIE).as_deref(), &key);
     let scopes = match &vouched {
         Some(browser) => vec![(format!("sign_in:device:{browser}"), SIGN_IN_FAILURES_PER_ACCOUNT)],
         None => {
@@ -162,6 +162,42 @@ pub async fn sign_in(state: &AppState, request: &Request, email: &str, password:
 /// Gives the browser a new device cookie for the account of `email_key` (another year).
 fn vouch_for_this_browser(state: &AppState, request: &Request, email_key: &str) {
     if let Ok(cookie) = http::HeaderValue::from_str(&state.devices.issue(email_key, request.secure)) {
+        request.append_header(http::header::SET_COOKIE, cookie);
+    }
+}
+
+/// The cookie that brings the email of a refused sign-in or sign-up back to the account
+/// page's forms, so that the shopper does not type it again. The forms are plain HTML:
+/// a refusal loads the page again, and an email in its address would end up in history
+/// and access logs.
+const TYPED_EMAIL_COOKIE: &str = "sf_typed_email";
+
+/// Keeps the email of a refused sign-in or sign-up for the account page (five minutes,
+/// or until the page shows it).
+pub fn keep_typed_email(request: &Request, email: &str) {
+    use base64::Engine;
+    let email: String = email.trim().chars().take(254).collect();
+    let value = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(email);
+    typed_email_cookie(request, value, cookie::time::Duration::minutes(5));
+}
+
+/// The email a refused sign-in or sign-up kept, told to the browser to forget.
+pub fn typed_email(request: &Request) -> Option<String> {
+    use base64::Engine;
+    let value = request.cookie(TYPED_EMAIL_COOKIE)?;
+    typed_email_cookie(request, String::new(), cookie::time::Duration::ZERO);
+    let email = String::from_utf8(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value).ok()?).ok()?;
+    Some(email).filter(|email| !email.is_empty() && email.chars().count() <= 254)
+}
+
+fn typed_email_cookie(request: &Request, value: String, max_age: cookie::time::Duration) {
+    let cookie = cookie::Cookie::build((TYPED_EMAIL_COOKIE, value))
+        .path("/account")
+        .http_only(true)
+        .same_site(cookie::SameSite::Strict)
+        .secure(request.secure)
+        .max_age(max_age);
+    if let Ok(cookie) = http::HeaderValue::from_str(&cookie.build().to_string()) {
         request.append_header(http::header::SET_COOKIE, cookie);
     }
 }

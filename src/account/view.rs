@@ -30,12 +30,17 @@ pub struct CardsData {
 
 /// Sign in or create an account; signed in (`cards` then read too), the account.
 #[component]
-pub fn AccountPage(account: Result<Option<AccountSummary>, AppError>, cards: Option<CardsData>) -> impl IntoView {
+pub fn AccountPage(
+    account: Result<Option<AccountSummary>, AppError>,
+    cards: Option<CardsData>,
+    /// The email of a refused sign-in or sign-up, as typed: the forms show it again.
+    typed_email: Option<String>,
+) -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     let body = match account {
         Ok(Some(summary)) => view! { <SignedIn summary cards/> }.into_any(),
-        Ok(None) => view! { <SignInForms/> }.into_any(),
+        Ok(None) => view! { <SignInForms email=typed_email.unwrap_or_default()/> }.into_any(),
         Err(error) => view! { <p class="error" role="alert">{error.message(locale)}</p> }.into_any(),
     };
     view! {
@@ -45,19 +50,21 @@ pub fn AccountPage(account: Result<Option<AccountSummary>, AppError>, cards: Opt
 }
 
 #[component]
-fn SignInForms() -> impl IntoView {
+fn SignInForms(email: String) -> impl IntoView {
     // Plain forms: the server sends the browser back to this page, signed in (the guest
     // cart comes along) or with the refusal in the address, which the action reads.
     let sign_in = ServerAction::<SignIn>::new();
     let sign_up = ServerAction::<SignUp>::new();
     let t = crate::i18n::use_locale().texts();
+    // The email of a refused attempt, in both forms (the refusal is beside its own).
+    let sign_up_email = email.clone();
     view! {
         <div class="account-forms">
             <section aria-labelledby="sign-in-title">
                 <h2 id="sign-in-title">{t.sign_in()}</h2>
                 <ActionForm action=sign_in attr:class="stacked" attr:data-testid="sign-in-form">
                     <label for="sign-in-email">{t.email()}</label>
-                    <input id="sign-in-email" name="email" type="email" autocomplete="username" required maxlength="254"/>
+                    <input id="sign-in-email" name="email" type="email" autocomplete="username" required maxlength="254" value=email/>
                     <label for="sign-in-password">{t.password()}</label>
                     <input id="sign-in-password" name="password" type="password" autocomplete="current-password" required maxlength="128"/>
                     <button type="submit" class="primary" data-testid="sign-in-button" disabled=move || sign_in.pending().get()>
@@ -71,7 +78,7 @@ fn SignInForms() -> impl IntoView {
                 <p class="hint">{t.account_pitch()}</p>
                 <ActionForm action=sign_up attr:class="stacked" attr:data-testid="sign-up-form">
                     <label for="sign-up-email">{t.email()}</label>
-                    <input id="sign-up-email" name="email" type="email" autocomplete="email" required maxlength="254"/>
+                    <input id="sign-up-email" name="email" type="email" autocomplete="email" required maxlength="254" value=sign_up_email/>
                     <label for="sign-up-password">{t.password_rule()}</label>
                     <input id="sign-up-password" name="password" type="password" autocomplete="new-password" required minlength="8" maxlength="128"/>
                     <button type="submit" class="primary" data-testid="sign-up-button" disabled=move || sign_up.pending().get()>

@@ -252,7 +252,8 @@ pub async fn account(State(state): State<AppState>, page: Page) -> Response {
     let returning = page.param("setup_intent").is_some() || page.param("redirect_status").is_some();
     let shown_address = returning.then_some("/account");
     let head = PageHead { island: cards.is_some(), shown_address, ..head };
-    page.render(&state, status_of(&account), head, move || view! { <crate::account::AccountPage account cards/> })
+    let typed_email = crate::account::typed_email(&page.request);
+    page.render(&state, status_of(&account), head, move || view! { <crate::account::AccountPage account cards typed_email/> })
 }
 
 /// Any other address (no page, no file): 404.
