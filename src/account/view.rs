@@ -52,7 +52,8 @@ pub fn AccountPage(
 #[component]
 fn SignInForms(email: String) -> impl IntoView {
     // Plain forms: the server sends the browser back to this page, signed in (the guest
-    // cart comes along) or with the refusal in the address, which the action reads.
+    // cart comes along) or with the refusal in the address, which the action reads, and
+    // the email as typed in a cookie (`account::typed_email`).
     let sign_in = ServerAction::<SignIn>::new();
     let sign_up = ServerAction::<SignUp>::new();
     let t = crate::i18n::use_locale().texts();
