@@ -49,6 +49,10 @@ async function warmLoads(page: Page, name: string, path: string) {
 }
 
 test('warm page loads make one request each', async ({ page, gotoHydrated }) => {
+  // A payment and twenty-four whole page loads, each waited for until hydrated: the
+  // axe tests' budget (they visit every page), not the default's 30 s, in which the
+  // slowest machines CI runs on (2 × AMD EPYC, 2026-12-06) could not finish them.
+  test.setTimeout(60_000);
   // An order and a cart to look at.
   const { order } = await paidOrderAndNextCart(page, gotoHydrated);
 
