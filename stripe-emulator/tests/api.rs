@@ -2182,8 +2182,15 @@ async fn a_trial_moved_or_ended_now_bills_from_its_new_end() {
     stripe.control("/_emulator/clock", json!({ "advance_seconds": 86_400 })).await;
     assert_eq!(trials_told(&stripe).await, 1, "three days before the new end");
 
+    // "now" is the emulator's clock, the wall clock moved on: read around the request,
+    // as the test's own requests take wall time too (a second can pass on a slow machine).
+    let clock = || async { stripe.control("/_emulator/clock", json!({ "advance_seconds": 0 })).await.body["now"].as_i64().unwrap() };
+    let before = clock().await;
     let ended = stripe.post(&path, &[("trial_end", "now"), ("expand[]", "latest_invoice")]).await.body;
-    let now = start + 17 * 86_400;
+    let after = clock().await;
+    assert!(before >= start + 17 * 86_400, "{before}");
+    let now = ended["trial_end"].as_i64().unwrap();
+    assert!((before..=after).contains(&now), "the trial ended at {now}, not now ({before} to {after})");
     assert_eq!(trials_told(&stripe).await, 2, "told again: the trial ended now");
     assert_eq!(
         (ended["status"].as_str(), ended["trial_end"].as_i64(), ended["billing_cycle_anchor"].as_i64()),
