@@ -26,16 +26,32 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// A key of the server's own for one `purpose` (what it seals or signs), derived from
-/// the Stripe secret key so that every instance of one shop derives the same; random
-/// without one (the embedded emulator: one process, and a key everyone knows).
-pub fn derived_key(stripe_secret_key: Option<&str>, purpose: &str) -> [u8; 32] {
-    match stripe_secret_key {
-        Some(secret) => {
-            let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-            mac.update(purpose.as_bytes());
-            mac.finalize().into_bytes().into()
-        }
-        None => rand::random(),
+/// A key of the server's own for one purpose (what it seals or signs), derived from the
+/// Stripe secret key so that every instance of one shop derives the same; random without
+/// one (the embedded emulator: one process, and a key everyone knows). `Debug` redacts it.
+#[derive(Clone)]
+pub struct DerivedKey([u8; 32]);
+
+impl DerivedKey {
+    pub fn new(stripe_secret_key: Option<&str>, purpose: &str) -> DerivedKey {
+        DerivedKey(match stripe_secret_key {
+            Some(secret) => {
+                let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+                mac.update(purpose.as_bytes());
+                mac.finalize().into_bytes().into()
+            }
+            None => rand::random(),
+        })
+    }
+
+    /// An HMAC-SHA256 under this key, to feed what is sealed or signed.
+    pub fn mac(&self) -> Hmac<Sha256> {
+        Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key")
+    }
+}
+
+impl fmt::Debug for DerivedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DerivedKey([redacted])")
     }
 }

@@ -6,7 +6,7 @@
 //! strangers, not the shopper on their own browser.
 //!
 //! The cookie names no account: it is a random nonce and an HMAC of the nonce and the
-//! account's email, under a key of the server's (`secret::derived_key`). It vouches for
+//! account's email, under a key of the server's (`secret::DerivedKey`). It vouches for
 //! that email only, cannot be made without the key, and is sent only to the sign-in
 //! endpoint. Signing out keeps it: it proves where the shopper signed in, not that they
 //! are signed in.
@@ -23,24 +23,18 @@ const LIFETIME_SECS: i64 = 365 * 24 * 3600;
 const NONCE_BYTES: usize = 16;
 
 /// Issues and checks device cookies.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct DeviceCookies {
-    key: [u8; 32],
-}
-
-impl std::fmt::Debug for DeviceCookies {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DeviceCookies([key redacted])")
-    }
+    key: crate::secret::DerivedKey,
 }
 
 impl DeviceCookies {
     pub fn new(stripe_secret_key: Option<&str>) -> DeviceCookies {
-        DeviceCookies { key: crate::secret::derived_key(stripe_secret_key, "storefront: device cookies of sign-ins") }
+        DeviceCookies { key: crate::secret::DerivedKey::new(stripe_secret_key, "storefront: device cookies of sign-ins") }
     }
 
     fn mac(&self, email_key: &str, nonce: &[u8]) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key");
+        let mut mac = self.key.mac();
         mac.update(nonce);
         mac.update(email_key.as_bytes());
         mac

@@ -10,7 +10,7 @@
 //! (`seal`, an HMAC of the page's path and the notice), so that a link sent to the
 //! merchant cannot show them a refund that was never made, or words of its own.
 //!
-//! The key is derived from the Stripe secret key (`secret::derived_key`), so every
+//! The key is derived from the Stripe secret key (`secret::DerivedKey`), so every
 //! instance of one shop shares it; with the embedded emulator it is random.
 
 use axum::response::Response;
@@ -21,25 +21,19 @@ use sha2::Sha256;
 use std::collections::HashMap;
 
 /// Seals and opens the errors that redirects carry in the address.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct FormErrors {
-    key: [u8; 32],
-}
-
-impl std::fmt::Debug for FormErrors {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FormErrors([key redacted])")
-    }
+    key: crate::secret::DerivedKey,
 }
 
 impl FormErrors {
     /// Keyed by the Stripe secret key (every instance the same), or at random.
     pub fn new(stripe_secret_key: Option<&str>) -> FormErrors {
-        FormErrors { key: crate::secret::derived_key(stripe_secret_key, "storefront: errors of form posts, in addresses") }
+        FormErrors { key: crate::secret::DerivedKey::new(stripe_secret_key, "storefront: errors of form posts, in addresses") }
     }
 
     fn seal(&self, path: &str, error: &str) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key");
+        let mut mac = self.key.mac();
         mac.update(path.as_bytes());
         mac.update(b"\n");
         mac.update(error.as_bytes());
@@ -68,7 +62,7 @@ impl FormErrors {
 
 impl FormErrors {
     fn notice_seal(&self, path: &str, key: &str, value: &str) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key");
+        let mut mac = self.key.mac();
         for part in ["notice", path, key, value] {
             mac.update(part.as_bytes());
             mac.update(b"\n");
