@@ -178,7 +178,8 @@ impl Writing {
 impl Money {
     /// The amount as `writing` puts it, with the currency's minor unit; a currency
     /// without a well-known symbol is written by its code, after the number (a no-break
-    /// space between them in every language).
+    /// space between them in every language). The code is ASCII: capitalised without
+    /// Unicode's case tables, which the wasm bundle would otherwise hold.
     pub fn written(self, writing: Writing) -> String {
         let exponent = self.currency.exponent();
         let unit = 10u64.pow(exponent);
@@ -199,7 +200,7 @@ impl Money {
         match self.currency.symbol() {
             Some(symbol) if writing.symbol_first => format!("{sign}{symbol}{number}"),
             Some(symbol) => format!("{sign}{number}\u{a0}{symbol}"),
-            None => format!("{sign}{number}\u{a0}{}", self.currency.as_str().to_uppercase()),
+            None => format!("{sign}{number}\u{a0}{}", self.currency.as_str().to_ascii_uppercase()),
         }
     }
 }

@@ -53,7 +53,9 @@ impl SavedMethod {
     }
 }
 
-/// A card brand code as shoppers read it.
+/// A card brand code as shoppers read it. Stripe's codes are ASCII: an unlisted one is
+/// shown with its first letter in capitals, without Unicode's case tables (the wasm
+/// bundle would hold them for this alone).
 pub fn brand_name(brand: &str) -> String {
     match brand {
         "visa" => "Visa".into(),
@@ -66,7 +68,7 @@ pub fn brand_name(brand: &str) -> String {
         "cartes_bancaires" => "Cartes Bancaires".into(),
         other => {
             let mut chars = other.chars();
-            chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_else(|| "Card".into())
+            chars.next().map(|first| std::iter::once(first.to_ascii_uppercase()).chain(chars).collect()).unwrap_or_else(|| "Card".into())
         }
     }
 }
@@ -86,4 +88,16 @@ pub struct SetupReply {
     /// `succeeded`, `processing` or `requires_action` (then run `handleNextAction`).
     pub status: String,
     pub client_secret: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::brand_name;
+
+    #[test]
+    fn brands_are_named_as_shoppers_read_them() {
+        assert_eq!(brand_name("amex"), "American Express");
+        assert_eq!(brand_name("eftpos_au"), "Eftpos_au");
+        assert_eq!(brand_name(""), "Card");
+    }
 }
