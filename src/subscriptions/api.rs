@@ -9,7 +9,7 @@ use leptos::prelude::*;
 #[server(endpoint = "account/subscription/cancel", output = crate::error::JsonReply)]
 pub async fn cancel_subscription(subscription: String) -> Result<(), AppError> {
     let (state, request) = crate::request::edge()?;
-    super::service::set_cancel_at_period_end(&state, &request, subscription.trim(), true).await
+    super::changes::set_cancel_at_period_end(&state, &request, subscription.trim(), true).await
 }
 
 /// Pays a past-due subscription's open invoice now with one of the shopper's saved
@@ -27,7 +27,7 @@ pub async fn pay_overdue_subscription(
 ) -> Result<super::OverduePayment, AppError> {
     let (state, request) = crate::request::edge()?;
     let on_session = authenticate.is_some();
-    super::service::pay_overdue(&state, &request, subscription.trim(), payment_method.trim(), attempt.trim(), on_session).await
+    super::changes::pay_overdue(&state, &request, subscription.trim(), payment_method.trim(), attempt.trim(), on_session).await
 }
 
 /// The signed-in shopper's subscription read again from Stripe and recorded, once they
@@ -35,7 +35,7 @@ pub async fn pay_overdue_subscription(
 #[server(endpoint = "account/subscription/refresh", output = crate::error::JsonReply)]
 pub async fn refresh_subscription(subscription: String) -> Result<String, AppError> {
     let (state, request) = crate::request::edge()?;
-    super::service::refresh_own(&state, &request, subscription.trim()).await
+    super::changes::refresh_own(&state, &request, subscription.trim()).await
 }
 
 /// Sets how many of its product the signed-in shopper's subscription brings from its
@@ -49,7 +49,7 @@ pub async fn set_subscription_quantity(subscription: String, quantity: String) -
         .ok()
         .and_then(crate::cart::Quantity::new)
         .ok_or_else(|| AppError::invalid(crate::i18n::fill(request.texts().quantity_range(), &[&crate::cart::MAX_QUANTITY])))?;
-    super::service::set_quantity(&state, &request, subscription.trim(), quantity).await
+    super::changes::set_quantity(&state, &request, subscription.trim(), quantity).await
 }
 
 /// Charges the signed-in shopper's subscription's renewals, from the next one on, to
@@ -57,7 +57,7 @@ pub async fn set_subscription_quantity(subscription: String, quantity: String) -
 #[server(endpoint = "account/subscription/card", output = crate::error::JsonReply)]
 pub async fn set_renewal_card(subscription: String, payment_method: String) -> Result<(), AppError> {
     let (state, request) = crate::request::edge()?;
-    super::service::set_renewal_card(&state, &request, subscription.trim(), payment_method.trim()).await
+    super::changes::set_renewal_card(&state, &request, subscription.trim(), payment_method.trim()).await
 }
 
 /// Ends the signed-in shopper's subscription now, when it is on hold (`unpaid`): the
@@ -65,12 +65,12 @@ pub async fn set_renewal_card(subscription: String, payment_method: String) -> R
 #[server(endpoint = "account/subscription/end", output = crate::error::JsonReply)]
 pub async fn end_subscription(subscription: String) -> Result<(), AppError> {
     let (state, request) = crate::request::edge()?;
-    super::service::end_on_hold(&state, &request, subscription.trim()).await
+    super::changes::end_on_hold(&state, &request, subscription.trim()).await
 }
 
 /// Undoes a cancellation at the period's end: the subscription renews again.
 #[server(endpoint = "account/subscription/resume", output = crate::error::JsonReply)]
 pub async fn resume_subscription(subscription: String) -> Result<(), AppError> {
     let (state, request) = crate::request::edge()?;
-    super::service::set_cancel_at_period_end(&state, &request, subscription.trim(), false).await
+    super::changes::set_cancel_at_period_end(&state, &request, subscription.trim(), false).await
 }

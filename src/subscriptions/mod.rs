@@ -7,11 +7,17 @@
 //! undoing.
 
 mod api;
+#[cfg(feature = "ssr")]
+mod changes;
 mod model;
 #[cfg(feature = "ssr")]
 mod service;
+#[cfg(feature = "ssr")]
+mod sync;
 
 pub use api::*;
 pub use model::*;
 #[cfg(feature = "ssr")]
-pub use service::{cannot_subscribe, on_event, outcome, refresh, setup_return, setup_succeeded, subscribe, trial_offered, with_any_trial};
+pub use service::{cannot_subscribe, outcome, setup_return, setup_succeeded, subscribe, trial_offered, with_any_trial};
+#[cfg(feature = "ssr")]
+pub use sync::{on_event, refresh};
