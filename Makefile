@@ -61,6 +61,8 @@ lint:
 	cargo clippy --no-default-features --features ssr -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features hydrate,split-islands -- -D warnings
 	cargo clippy -p stripe-emulator --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items --features ssr -p storefront -p stripe-emulator
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items --lib --target wasm32-unknown-unknown --no-default-features --features hydrate,split-islands
 
 # The README's pictures: taken by the Playwright suite during `make test`.
 screenshots:

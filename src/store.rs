@@ -184,7 +184,7 @@ impl Store {
     /// the writer holds the database's write lock (`BEGIN IMMEDIATE`), so two writers
     /// never both read a state only one may act on. PostgreSQL lets writers run side by
     /// side: the statements that must not interleave lock what they read
-    /// ([`lock_session`], [`lock_order`], [`Backend::for_update`]). Every transaction
+    /// ([`sessions::lock_session`], [`orders::lock_order`], [`Backend::for_update`]). Every transaction
     /// takes its locks in one order, so none can wait for another in a circle (a
     /// deadlock, which PostgreSQL breaks by failing one): session, then order, then
     /// inventory rows by product id, then cart lines.

@@ -224,7 +224,7 @@ impl Store {
 
     /// What a signed-in checkout reads besides the visitor, in one read: where the
     /// account's latest order shipped, whether one of its subscriptions will charge a
-    /// renewal to a card set on it ([`SubscriptionState::renews`]), and, for a cart
+    /// renewal to a card set on it ([`super::subscriptions::SubscriptionState::renews`]), and, for a cart
     /// `subscribing_to` a product, whether it has had a subscription to it before.
     pub async fn account_for_checkout(&self, account_id: &str, subscribing_to: Option<&str>) -> Result<AccountCheckout, StoreError> {
         let account_id = account_id.to_owned();

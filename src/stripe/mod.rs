@@ -163,7 +163,7 @@ impl Client {
     }
 
     /// Create a PaymentIntent and confirm it with a ConfirmationToken, in one request:
-    /// `body` is a [`CreateAndConfirmPaymentIntent`] as [`FormBody::encode`] made it.
+    /// `body` is a [`types::CreateAndConfirmPaymentIntent`] as [`FormBody::encode`] made it.
     /// <https://docs.stripe.com/api/payment_intents/create>
     pub async fn create_and_confirm_payment_intent(&self, body: &FormBody, idempotency_key: &str) -> Result<PaymentIntent, Error> {
         self.request(Method::POST, "/v1/payment_intents", Some(body.0.clone()), Some(idempotency_key)).await
