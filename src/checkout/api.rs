@@ -11,7 +11,7 @@ use leptos::prelude::*;
 pub async fn get_checkout() -> Result<CheckoutView, AppError> {
     let (state, request) = crate::request::edge()?;
     let visit = crate::session::visit(&state.store, &request.session, Vec::new()).await?;
-    super::service::view(&state, &request, &visit).await
+    super::page::view(&state, &request, &visit).await
 }
 
 /// Pays the caller's cart with a ConfirmationToken (`ctoken_…`) made by Stripe.js.
@@ -60,5 +60,5 @@ pub async fn payment_outcome(payment_intent: String) -> Result<PaymentResult, Ap
     let (state, request) = crate::request::edge()?;
     let id = crate::stripe::ids::PaymentIntentId::parse(payment_intent.trim())
         .map_err(|_| AppError::NotFound(request.texts().no_such_payment().into()))?;
-    super::service::outcome(&state, &request, &id, None).await
+    super::outcomes::outcome(&state, &request, &id, None).await
 }

@@ -4,11 +4,19 @@
 mod api;
 mod model;
 #[cfg(feature = "ssr")]
+mod outcomes;
+#[cfg(feature = "ssr")]
+mod page;
+#[cfg(feature = "ssr")]
 mod service;
 mod view;
 
 pub use api::*;
 pub use model::*;
+#[cfg(feature = "ssr")]
+pub use outcomes::*;
+#[cfg(feature = "ssr")]
+pub use page::*;
 #[cfg(feature = "ssr")]
 pub use service::*;
 pub use view::*;

@@ -2,9 +2,8 @@
 //! the attempt, check the card against the shop's rules, then create and confirm the
 //! PaymentIntent in one Stripe request whose idempotency key belongs to the attempt.
 
-use super::{CheckoutView, PaymentReply, PaymentResult, PaymentStatus};
-use crate::account::SavedMethod;
-use crate::config::{PaymentElementLayout, PaymentMethodCreation};
+use super::{PaymentReply, PaymentStatus};
+use crate::config::PaymentMethodCreation;
 use crate::error::AppError;
 use crate::i18n::{Locale, Texts, fill};
 use crate::request::Request;
@@ -14,9 +13,8 @@ use crate::store::{Attempt, AttemptOutcome, AttemptResult, AttemptStart, NewOrde
 use crate::stripe::FormBody;
 use crate::stripe::ids::{ConfirmationTokenId, CustomerId, PaymentIntentId, PaymentMethodId};
 use crate::stripe::types::{
-    AutomaticPaymentMethods, CardOptions, CardPreview, CreateAndConfirmPaymentIntent, CreateCustomerSession, CustomerAcceptance,
-    CustomerSession, CustomerSessionComponents, Expandable, MandateData, OnlineAcceptance, PaidWith, PaymentElementComponent,
-    PaymentElementFeatures, PaymentIntent, PaymentIntentStatus, PaymentMethodChoice, PaymentMethodOptions, Shipping,
+    AutomaticPaymentMethods, CardOptions, CardPreview, CreateAndConfirmPaymentIntent, CustomerAcceptance, Expandable, MandateData,
+    OnlineAcceptance, PaidWith, PaymentIntent, PaymentIntentStatus, PaymentMethodChoice, PaymentMethodOptions, Shipping,
 };
 
 /// What pays an attempt: a ConfirmationToken, or (legacy path) a PaymentMethod made by
@@ -47,186 +45,6 @@ impl std::fmt::Display for Credential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// The checkout page's data, from its visitor as read for the page (the saved cards of
-/// a signed-in shopper come from Stripe).
-pub async fn view(state: &AppState, request: &Request, visit: &session::Visit) -> Result<CheckoutView, AppError> {
-    let cart = crate::cart::priced(state, request.locale, &visit.cart)?;
-    let layout = match state.config.store.payment_element_layout {
-        PaymentElementLayout::Accordion => "accordion",
-        PaymentElementLayout::Tabs => "tabs",
-    };
-    let settings = &state.config.store;
-    let account = visit.account.clone();
-    // A subscription: Stripe bills the renewals with the card that pays the first
-    // invoice (so no setup_future_usage or manual capture of the shop's), and it is
-    // always confirmed with a ConfirmationToken.
-    let subscribing = cart.subscription().is_some_and(|line| line.recurring.is_some());
-    let signed_in = account.is_some();
-    let manual = settings.payment_method_creation == PaymentMethodCreation::Manual && !subscribing;
-    let setup_future_usage = settings.setup_future_usage_for(account.is_some()).filter(|_| !subscribing).map(str::to_owned);
-    let email = match &account {
-        Some(account) => Some(account.email.clone()),
-        None => visit.email.clone(),
-    };
-    // A subscription the shopper has already (or whose first payment is on its way) is
-    // not bought twice: the page sends them to their account, with no form (nor saved
-    // cards) to show.
-    let cannot_subscribe = match (&account, cart.subscription()) {
-        (Some(account), Some(line)) => crate::subscriptions::cannot_subscribe(state, request, &account.id, line).await,
-        _ => None,
-    };
-    // The rest of what a signed-in checkout reads, in one read.
-    let trial = crate::subscriptions::trial_offered(state, &cart);
-    let account_reads = match &account {
-        Some(account) if !cart.lines.is_empty() => {
-            match state.store.account_for_checkout(&account.id, trial.map(|(product, _)| product)).await {
-                Ok(reads) => Some(reads),
-                Err(error) => {
-                    // A convenience (the address filled in) and a precaution (saved cards
-                    // not removable) are lost; checkout goes on.
-                    tracing::warn!(?error, account = %account.id, "the account's checkout reads failed");
-                    None
-                }
-            }
-        }
-        _ => None,
-    };
-    // A guest is shown what a new subscriber gets (signing in shows what their account does).
-    let first_subscription = account.is_none() || account_reads.as_ref().is_some_and(|reads| !reads.subscribed_before);
-    let (customer_session_client_secret, saved_methods) = match &account {
-        Some(account) if settings.saved_methods.enabled && !manual && !cart.lines.is_empty() && cannot_subscribe.is_none() => {
-            // Elements cannot tell the card a subscription renews with from the others:
-            // none is removable there while one does (nor when that could not be read).
-            let removable = account_reads.as_ref().is_some_and(|reads| !reads.a_card_pays_renewals);
-            let session = visit.session.as_ref().map(session::SessionId::as_str);
-            match saved_methods_session(state, request, session, account, removable).await {
-                Ok((secret, saved)) => (Some(secret), saved),
-                Err(error) => {
-                    // Saved cards are a convenience: checkout goes on without them.
-                    tracing::warn!(account = %account.id, ?error, "no CustomerSession: checkout proceeds without saved payment methods");
-                    (None, Vec::new())
-                }
-            }
-        }
-        _ => (None, Vec::new()),
-    };
-    let recorded_shipping = match &account {
-        _ if cart.lines.is_empty() => None,
-        Some(_) => account_reads.and_then(|reads| reads.last_shipping),
-        None => visit.shipping.clone(),
-    };
-    let shipping_defaults = recorded_shipping.as_deref().and_then(address_defaults);
-    let needs_account = subscribing && !signed_in;
-    // An account's first subscription to a product with a trial: nothing is charged today.
-    let trial_days = trial.filter(|_| first_subscription).map(|(_, days)| days);
-    let cart = match trial_days {
-        Some(days) => crate::cart::with_trial(cart, days, request.locale),
-        None => cart,
-    };
-    let subscription_terms = subscription_terms(&cart, trial_days, request);
-    Ok(CheckoutView {
-        cart,
-        publishable_key: state.payments.publishable_key.clone(),
-        layout: layout.into(),
-        return_url: format!("{}/checkout/complete", state.public_url),
-        customer_session_client_secret,
-        saved_methods,
-        require_cvc_recollection: settings.saved_methods.require_cvc_recollection,
-        manual_payment_method_creation: manual,
-        capture_method: settings.capture_method_param().filter(|_| !subscribing).map(str::to_owned),
-        setup_future_usage,
-        payment_method_types: settings.payment_method_types.clone(),
-        email,
-        subscription_terms,
-        needs_account,
-        cannot_subscribe,
-        shipping_defaults,
-    })
-}
-
-/// What the shopper agrees to by subscribing with `cart` (a subscription's), its first
-/// `trial_days` free or not, in their words: what is charged, when, and that the card
-/// is kept for the renewals.
-fn subscription_terms(cart: &crate::cart::Cart, trial_days: Option<u32>, request: &Request) -> Option<String> {
-    let line = cart.subscription()?;
-    let recurring = line.recurring?;
-    let (locale, t) = (request.locale, request.texts());
-    let price = crate::catalog::price_label(line.line_total, Some(recurring), locale);
-    let period = recurring.period(locale);
-    Some(match trial_days {
-        Some(days) => fill(t.subscription_terms_trial(), &[&line.quantity, &line.name, &days, &price, &period]),
-        None => fill(t.subscription_terms(), &[&line.quantity, &line.name, &price, &period]),
-    })
-}
-
-/// The Address Element's `defaultValues` from a recorded shipping address (a signed-in
-/// shopper's latest order's, or where a guest's session last shipped to): name and
-/// address, as JSON. A convenience: none when it cannot be read.
-fn address_defaults(recorded: &str) -> Option<String> {
-    let shipping = serde_json::from_str::<Shipping>(recorded).ok()?;
-    // Only what `defaultValues` takes: the phone is not asked for on this form.
-    serde_json::to_string(&Shipping { phone: None, ..shipping }).ok()
-}
-
-/// A CustomerSession for the Payment Element (save, redisplay and, if `removable`,
-/// remove enabled) and the cards it will show, so the page can say which one is being
-/// charged. Remove is off while one of the account's subscriptions will charge a
-/// renewal to a card: Elements would detach it unasked (Stripe's documentation warns
-/// of it), and the account page, which says which card that is, removes the others.
-/// Refused past the saved cards' rate limit (each view asks Stripe).
-async fn saved_methods_session(
-    state: &AppState,
-    request: &Request,
-    session: Option<&str>,
-    account: &crate::store::AccountRecord,
-    removable: bool,
-) -> Result<(String, Vec<SavedMethod>), AppError> {
-    let limit = crate::rate_limit::take(state, request, crate::rate_limit::SAVED_CARDS, session);
-    if let Some(retry_after_secs) = limit.await? {
-        return Err(AppError::RateLimited { retry_after_secs });
-    }
-    let locale = request.locale;
-    let customer = crate::account::customer_of(state, account, locale).await?;
-    let customer_session = |customer| customer_session(state, customer, removable);
-    let (session, customer) = match customer_session(&customer).await {
-        // Deleted at Stripe, unbeknown to the shop: the account gets a new Customer now.
-        Err(error) if crate::account::forget_if_gone(state, customer.as_str(), &error).await => {
-            let renewed = crate::store::AccountRecord {
-                stripe_customer_id: None,
-                deleted_stripe_customer_id: Some(customer.to_string()),
-                ..account.clone()
-            };
-            let customer = crate::account::customer_of(state, &renewed, locale).await?;
-            (customer_session(&customer).await?, customer)
-        }
-        session => (session?, customer),
-    };
-    let saved = crate::account::list_saved(state, &customer).await?;
-    Ok((session.client_secret, saved))
-}
-
-/// A CustomerSession of `customer` for the Payment Element; `removable`: the shopper
-/// may remove saved cards in it.
-async fn customer_session(state: &AppState, customer: &CustomerId, removable: bool) -> Result<CustomerSession, crate::stripe::Error> {
-    let settings = &state.config.store.saved_methods;
-    let features = PaymentElementFeatures {
-        payment_method_save: "enabled",
-        payment_method_redisplay: "enabled",
-        payment_method_remove: if removable { "enabled" } else { "disabled" },
-        // None when the store sets setup_future_usage (Stripe refuses both).
-        payment_method_save_usage: settings.save_usage.as_deref(),
-        payment_method_redisplay_limit: Some(settings.redisplay_limit),
-    };
-    state
-        .payments
-        .stripe
-        .create_customer_session(&CreateCustomerSession {
-            customer,
-            components: CustomerSessionComponents { payment_element: PaymentElementComponent { enabled: true, features } },
-        })
-        .await
 }
 
 /// Pays the session's cart with `token` (a ConfirmationToken, or on the legacy path a
@@ -355,7 +173,7 @@ async fn abandon_pending_authentications(state: &AppState, locale: Locale, await
 /// went through or failed meanwhile, records that instead: the cart is then already
 /// an order, or the order failed anyway. The same key and body from the shopper's next
 /// checkout and from reconciliation, so that both settle it once.
-async fn abandon(state: &AppState, locale: Locale, attempt: &Attempt) -> Result<(), AppError> {
+pub(super) async fn abandon(state: &AppState, locale: Locale, attempt: &Attempt) -> Result<(), AppError> {
     let Some(id) = attempt.payment_intent_id.as_deref().and_then(|id| PaymentIntentId::parse(id).ok()) else { return Ok(()) };
     let key = format!("{}-cancel", attempt.idempotency_key);
     let intent = match state.payments.stripe.cancel_payment_intent(&id, Some("abandoned"), &key).await {
@@ -596,7 +414,7 @@ fn body_of(attempt: &Attempt, payment: &PaymentRequest) -> Result<FormBody, AppE
 }
 
 /// One create-and-confirm request for an attempt (the same key and body every time).
-async fn pay(state: &AppState, locale: Locale, attempt: &Attempt, body: &FormBody) -> Result<PaymentReply, AppError> {
+pub(super) async fn pay(state: &AppState, locale: Locale, attempt: &Attempt, body: &FormBody) -> Result<PaymentReply, AppError> {
     match state.payments.stripe.create_and_confirm_payment_intent(body, &attempt.idempotency_key).await {
         Ok(intent) => settle(state, locale, attempt, &intent).await.map(|status| PaymentReply {
             order_id: attempt.order_id.clone(),
@@ -672,7 +490,7 @@ async fn refusal(state: &AppState, locale: Locale, attempt: &Attempt, error: cra
 /// Records what Stripe says of an intent. A payment that went through takes the
 /// order's lines out of the cart (once, however many times this runs). Fulfilment
 /// waits for the webhook.
-async fn settle(state: &AppState, locale: Locale, attempt: &Attempt, intent: &PaymentIntent) -> Result<PaymentStatus, AppError> {
+pub(super) async fn settle(state: &AppState, locale: Locale, attempt: &Attempt, intent: &PaymentIntent) -> Result<PaymentStatus, AppError> {
     let id = Some(intent.id.as_str());
     let details = payment_details(intent);
     let status = match intent.status {
@@ -743,147 +561,6 @@ async fn record(
 ) -> Result<(), AppError> {
     let result = AttemptResult { payment_intent_id: intent, outcome: &outcome, order_status, clear_cart: false, details };
     state.store.finish_attempt(attempt, result, session::now()).await.map_err(AppError::from)
-}
-
-/// The outcome of one of the session's payments, as Stripe reports it now; or, given
-/// the payment's `client_secret` (which Stripe adds to `return_url`), of a payment made
-/// in another browser (see [`outcome_by_secret`]).
-#[tracing::instrument(name = "read a payment's outcome", skip_all, fields(intent = %intent_id), err(level = "info", Debug))]
-pub async fn outcome(
-    state: &AppState,
-    request: &Request,
-    intent_id: &PaymentIntentId,
-    client_secret: Option<&str>,
-) -> Result<PaymentResult, AppError> {
-    let locale = request.locale;
-    let not_found = || AppError::NotFound(locale.texts().no_such_payment().into());
-    let session = session::current(&state.store, &request.session).await?;
-    let order_id = match &session {
-        Some(session) => state.store.order_id_for_payment_intent(intent_id.as_str(), session.as_str()).await?,
-        None => None,
-    };
-    let Some(order_id) = order_id else {
-        // A subscription's first payment has no order until it is paid.
-        if session.is_some()
-            && let Some(result) = crate::subscriptions::outcome(state, request, intent_id).await?
-        {
-            return Ok(result);
-        }
-        return outcome_by_secret(state, request, intent_id, client_secret).await?.ok_or_else(not_found);
-    };
-    let intent = match state.payments.stripe.retrieve_payment_intent(intent_id).await {
-        Ok(intent) => intent,
-        // Deleted with the test data (or another account's key): nothing to tell.
-        Err(error) if error.is_missing_object() => return Err(not_found()),
-        Err(error) => return Err(AppError::from(error)),
-    };
-    let attempt = state
-        .store
-        .attempts(&order_id)
-        .await?
-        .into_iter()
-        .find(|a| a.payment_intent_id.as_deref() == Some(intent_id.as_str()))
-        .ok_or_else(not_found)?;
-    match settle(state, locale, &attempt, &intent).await {
-        Ok(_) | Err(AppError::Declined { .. }) => Ok(payment_result(&intent, locale, order_id, false)),
-        Err(other) => Err(other),
-    }
-}
-
-/// The status of a payment that is not this session's, to whoever holds its client
-/// secret. A redirect can come back in another browser than the one that paid (a bank's
-/// app opens `return_url` in the phone's default browser), without the shop's cookie;
-/// Stripe puts the secret in `return_url` so that such a page can still say what became
-/// of the payment. Nothing of the order is shown: its page stays the session's. Each
-/// lookup is a call to Stripe, so it counts against a rate limit.
-async fn outcome_by_secret(
-    state: &AppState,
-    request: &Request,
-    intent_id: &PaymentIntentId,
-    client_secret: Option<&str>,
-) -> Result<Option<PaymentResult>, AppError> {
-    use subtle::ConstantTimeEq;
-    let secret_of_this_intent = |secret: &&str| secret.strip_prefix(intent_id.as_str()).is_some_and(|rest| rest.starts_with("_secret_"));
-    let Some(secret) = client_secret.filter(secret_of_this_intent) else { return Ok(None) };
-    crate::rate_limit::check_current(state, request, crate::rate_limit::PAYMENT_LOOKUP).await?;
-    let intent = match state.payments.stripe.retrieve_payment_intent(intent_id).await {
-        Ok(intent) => intent,
-        Err(crate::stripe::Error::Api(api)) if api.status == 404 => return Ok(None),
-        Err(error) => return Err(error.into()),
-    };
-    let known: bool = intent.client_secret.as_deref().is_some_and(|known| known.as_bytes().ct_eq(secret.as_bytes()).into());
-    if !known {
-        tracing::warn!(intent = %intent_id, "a payment's outcome was asked for with the wrong client secret");
-        return Ok(None);
-    }
-    Ok(Some(payment_result(&intent, request.locale, String::new(), false)))
-}
-
-/// What a result page shows of `intent`: its status as Stripe names it, and why it
-/// failed, in `locale`.
-pub fn payment_result(intent: &PaymentIntent, locale: Locale, order_id: String, subscription: bool) -> PaymentResult {
-    let failure = intent
-        .last_payment_error
-        .as_ref()
-        .and_then(|f| f.message.as_deref().map(|m| locale.decline(f.decline_code.as_deref(), f.code.as_deref(), m)));
-    let status = serde_json::to_value(&intent.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    PaymentResult { order_id, status, failure, subscription }
-}
-
-/// Asks Stripe again, under their own keys, about attempts whose answer never came
-/// (the shopper may have left): the same recorded request returns what Stripe did the
-/// first time, or does it now if it never arrived. Returns how many were resolved.
-pub async fn resolve_unknown_attempts(state: &AppState, cutoff: i64) -> usize {
-    let attempts = match state.store.unresolved_attempts(cutoff).await {
-        Ok(attempts) => attempts,
-        Err(error) => {
-            tracing::error!(error = ?error, "cannot list payment attempts of unknown outcome");
-            return 0;
-        }
-    };
-    // Nobody reads the messages made here: the shop's language will do.
-    let locale = Locale::parse(&state.config.store.default_locale).unwrap_or_default();
-    let mut resolved = 0;
-    for attempt in attempts {
-        let Some(body) = attempt.request_body.clone().map(FormBody::recorded) else { continue };
-        match pay(state, locale, &attempt, &body).await {
-            Err(AppError::PaymentUnknown { .. } | AppError::PaymentUnavailable) => {
-                tracing::warn!(order = %attempt.order_id, "a payment's outcome is still unknown; will ask again");
-                break;
-            }
-            result => {
-                resolved += 1;
-                tracing::info!(order = %attempt.order_id, attempt = attempt.number, ok = result.is_ok(), "resolved a payment of unknown outcome");
-            }
-        }
-    }
-    resolved
-}
-
-/// Abandons the payments still waiting for 3-D Secure or a redirect whose order has not
-/// moved since `cutoff` (see [`abandon`]): the shopper left, and the stock they hold
-/// goes back on sale. Returns how many were settled; stops at the first that Stripe
-/// could not answer (the next round asks again).
-pub async fn abandon_stale_authentications(state: &AppState, cutoff: i64) -> usize {
-    let attempts = match state.store.abandoned_authentications(cutoff).await {
-        Ok(attempts) => attempts,
-        Err(error) => {
-            tracing::error!(error = ?error, "cannot list payments waiting for authentication");
-            return 0;
-        }
-    };
-    let locale = Locale::parse(&state.config.store.default_locale).unwrap_or_default();
-    let mut settled = 0;
-    for attempt in &attempts {
-        match abandon(state, locale, attempt).await {
-            Ok(()) => settled += 1,
-            Err(error) => {
-                tracing::warn!(?error, order = %attempt.order_id, "cannot cancel an abandoned payment yet; will try again");
-                break;
-            }
-        }
-    }
-    settled
 }
 
 /// A shipping address from the browser, checked: a name, a first line, a city and a
