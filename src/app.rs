@@ -91,7 +91,9 @@ pub fn document(document: &Document, head: &PageHead, nonce: &str, page: impl In
                 {refresh}
                 <title>{document.shop_name.clone()}</title>
                 <link id="leptos" rel="stylesheet" href=document.stylesheet.clone()/>
-                <script src=document.stripe_js_url.clone() nonce=nonce.to_owned()></script>
+                // Parser-blocking only where an island calls it as it hydrates; elsewhere
+                // it loads (for Stripe's fraud signals) without holding up the page.
+                <script src=document.stripe_js_url.clone() r#async=!head.island nonce=nonce.to_owned()></script>
                 {head.island.then(|| view! { <IslandLoader bundle=bundle.clone() nonce=nonce.to_owned()/> })}
                 {reload}
                 {address}

@@ -466,6 +466,31 @@ async fn a_page_without_islands_sends_no_data_for_hydration_and_no_wasm() {
     assert!(!html.contains("type=\"module\""), "{html}");
     let end = html.split("</main>").nth(1).unwrap();
     assert!(end.contains("document.body.dataset.hydrated = 'true';"), "{html}");
+    // Stripe.js is loaded (Stripe's fraud signals) without holding up the parser: no
+    // island here calls it.
+    assert!(stripe_js_tag(&html).contains(" async"), "{html}");
+}
+
+/// The `<script>` tag that loads Stripe.js on a page.
+fn stripe_js_tag(html: &str) -> &str {
+    let start = html.find("<script src=\"").expect("a script with a src");
+    let tag = &html[start..start + html[start..].find('>').unwrap()];
+    assert!(tag.contains("/v3/"), "{tag}");
+    tag
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checkout_loads_stripe_js_before_its_island_hydrates() {
+    let app = spawn_app().await;
+    app.call("cart/add", &[("product_id", "ceramic-mug"), ("quantity", "1")]).await;
+    let html = app.client.get(format!("{}/checkout", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("<leptos-island"), "{html}");
+    // Parser-blocking, before the module that hydrates the island: `Stripe` exists when
+    // the island calls it.
+    let tag = stripe_js_tag(&html);
+    assert!(!tag.contains("async") && !tag.contains("defer"), "{tag}");
+    let loader = html.find("type=\"module\"").expect("the island loader");
+    assert!(html.find(tag).unwrap() < loader, "{html}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
