@@ -91,7 +91,9 @@ pub enum StripeMode {
 pub struct StoreSettings {
     pub name: String,
     pub currency: Currency,
-    pub default_locale: String,
+    /// The language of a visitor whose browser asks for none the shop has, and of what
+    /// nobody reads in a language of their own (reconciliation's messages).
+    pub default_locale: crate::i18n::Locale,
     pub payment_element_layout: PaymentElementLayout,
     pub catalog_file: PathBuf,
     /// Business rule checked on the ConfirmationToken before charging.
@@ -250,7 +252,11 @@ impl Config {
         let store = StoreSettings {
             name: env("STORE_NAME").or(store_file.name).unwrap_or_else(|| "Storefront".into()),
             currency: Currency::parse(&currency_text).map_err(|error| bad("store.currency", error.to_string()))?,
-            default_locale: env("STORE_DEFAULT_LOCALE").or(store_file.default_locale).unwrap_or_else(|| "en".into()),
+            default_locale: match env("STORE_DEFAULT_LOCALE").or(store_file.default_locale) {
+                None => crate::i18n::Locale::default(),
+                Some(tag) => crate::i18n::Locale::parse(&tag)
+                    .ok_or_else(|| bad("store.default-locale", format!("`{tag}` is not a language the shop has: `en` or `fr`")))?,
+            },
             payment_element_layout: match layout_text.as_str() {
                 "accordion" => PaymentElementLayout::Accordion,
                 "tabs" => PaymentElementLayout::Tabs,
@@ -570,6 +576,19 @@ mod tests {
         assert!(error.problem.contains("colour"), "{}", error.problem);
         let error = load("", &[("LEPTOS_SITE_ADDR", "localhost")]).unwrap_err();
         assert_eq!(error.setting, "LEPTOS_SITE_ADDR");
+        // A language the shop does not have is refused, not quietly taken for English.
+        let error = load("", &[("STORE_DEFAULT_LOCALE", "de")]).unwrap_err();
+        assert_eq!(error.setting, "store.default-locale");
+        assert!(error.problem.contains("`de`"), "{}", error.problem);
+        let error = load("[store]\ndefault-locale = \"fre\"\n", &[]).unwrap_err();
+        assert_eq!(error.setting, "store.default-locale");
+    }
+
+    #[test]
+    fn the_default_language_is_a_tag_the_shop_has() {
+        assert_eq!(load("", &[]).unwrap().store.default_locale, crate::i18n::Locale::En);
+        assert_eq!(load("", &[("STORE_DEFAULT_LOCALE", "fr-CA")]).unwrap().store.default_locale, crate::i18n::Locale::Fr);
+        assert_eq!(load("[store]\ndefault-locale = \"fr\"\n", &[]).unwrap().store.default_locale, crate::i18n::Locale::Fr);
     }
 
     #[test]

@@ -116,13 +116,7 @@ impl Mailer {
             }
         };
         let host = public_url.split("://").nth(1).unwrap_or("localhost").split(['/', ':']).next().unwrap_or("localhost").to_owned();
-        Ok(Mailer {
-            transport,
-            settings,
-            public_url: public_url.to_owned(),
-            host,
-            default_locale: Locale::parse(&config.store.default_locale).unwrap_or_default(),
-        })
+        Ok(Mailer { transport, settings, public_url: public_url.to_owned(), host, default_locale: config.store.default_locale })
     }
 
     /// Where messages go, for the start-up log.

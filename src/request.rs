@@ -41,7 +41,7 @@ pub struct Reading {
 impl Reading {
     pub fn of(state: &AppState) -> Reading {
         Reading {
-            default_locale: Locale::parse(&state.config.store.default_locale).unwrap_or_default(),
+            default_locale: state.config.store.default_locale,
             trust_forwarded_for: state.config.trust_forwarded_for,
             secure: state.is_https(),
         }

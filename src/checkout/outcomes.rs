@@ -110,7 +110,7 @@ pub async fn resolve_unknown_attempts(state: &AppState, cutoff: i64) -> usize {
         }
     };
     // Nobody reads the messages made here: the shop's language will do.
-    let locale = Locale::parse(&state.config.store.default_locale).unwrap_or_default();
+    let locale = state.config.store.default_locale;
     let mut resolved = 0;
     for attempt in attempts {
         let Some(body) = attempt.request_body.clone().map(FormBody::recorded) else { continue };
@@ -140,7 +140,7 @@ pub async fn abandon_stale_authentications(state: &AppState, cutoff: i64) -> usi
             return 0;
         }
     };
-    let locale = Locale::parse(&state.config.store.default_locale).unwrap_or_default();
+    let locale = state.config.store.default_locale;
     let mut settled = 0;
     for attempt in &attempts {
         match abandon(state, locale, attempt).await {
