@@ -25,8 +25,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-/// The process entry point: configuration, logging, runtime, serve.
-pub fn main() -> ExitCode {
+/// The process entry point: configuration, logging, runtime, serve. `built` runs once
+/// the application is built, on the thread that built it, before it serves.
+pub fn main(built: fn()) -> ExitCode {
     init_tracing();
     let mut config = match Config::load() {
         Ok(config) => config,
@@ -52,6 +53,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         let app = Application::build(config).await?;
+        built();
         tracing::info!("storefront listening on http://{}", app.addr());
         app.run_until_stopped().await.context("the server stopped with an error")
     });
