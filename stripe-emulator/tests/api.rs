@@ -2237,14 +2237,17 @@ async fn a_first_invoice_unpaid_for_23_hours_expires_the_subscription() {
         async move { stripe.get(&format!("/v1/subscriptions/{id}?expand[]=latest_invoice")).await.body }
     };
     // The emulator's clock is the wall clock moved on: the test's own requests take wall
-    // time too, so it stops short of the 23 hours by more than they can take.
+    // time too, so it stops short of the 23 hours by more than they can take. The two
+    // subscriptions may have been made in different seconds: the first is checked short
+    // of its 23 hours, then the clock goes past the last one's.
     const SHORT: i64 = 10;
     let now = stripe.control("/_emulator/clock", json!({ "advance_seconds": 0 })).await.body["now"].as_i64().unwrap();
-    let created = declined["created"].as_i64().unwrap();
-    stripe.control("/_emulator/clock", json!({ "advance_seconds": created + 23 * 3_600 - SHORT - now })).await;
+    let first = declined["created"].as_i64().unwrap();
+    let last = challenged["created"].as_i64().unwrap();
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": first + 23 * 3_600 - SHORT - now })).await;
     assert_eq!(status(&declined).await["status"], "incomplete", "23 hours are not up yet");
 
-    stripe.control("/_emulator/clock", json!({ "advance_seconds": SHORT })).await;
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": SHORT + (last - first) })).await;
     for subscription in [&declined, &challenged] {
         let expired = status(subscription).await;
         assert_eq!(expired["status"], "incomplete_expired", "{expired}");
