@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { healthy as healthyOr } from './common.mjs';
 import { chromium } from 'playwright-core';
-import { pageLoads, pageTable } from './pages.mjs';
+import { HYDRATED, pageLoads, pageTable } from './pages.mjs';
 
 const require = createRequire(import.meta.url);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -462,20 +462,13 @@ async function pageWeightAndHydration(browser, up) {
       wire,
     }));
     const sum = (key) => files.filter((f) => f.counted).reduce((a, f) => a + f[key], 0);
-    results[name] = { weight: { files, raw: sum('raw'), gzip: sum('gzip'), wire: sum('wire') }, times: [], ownTimes: [] };
+    results[name] = { weight: { files, raw: sum('raw'), gzip: sum('gzip'), wire: sum('wire') }, times: [], ownTimes: [], firstVisitTimes: [] };
   }
   process.stderr.write(`${up.map(({ name }) => name).join(' and ')}: ${HYDRATION_RUNS} cold checkouts each, interleaved\n`);
   for (let i = 0; i < HYDRATION_RUNS; i++) {
     for (const { name, server, prepared } of i % 2 ? [...up].reverse() : up) {
       const run = await checkoutContext(browser, server, prepared.checkoutCookie);
-      await run.addInitScript(() => {
-        new MutationObserver((_, observer) => {
-          if (document.body?.dataset.hydrated === 'true') {
-            window.__hydratedAt = performance.now();
-            observer.disconnect();
-          }
-        }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-hydrated'] });
-      });
+      await run.addInitScript(HYDRATED);
       const tab = await run.newPage();
       await tab.goto(`${server.url}/checkout`);
       await tab.waitForFunction(() => window.__hydratedAt !== undefined);
@@ -488,6 +481,17 @@ async function pageWeightAndHydration(browser, up) {
       results[name].times.push(hydrated);
       results[name].ownTimes.push(hydrated - firstRequest);
       await run.close();
+      // The shopper's first checkout: from the cart, in a context that has loaded it
+      // (the renderer up, the cart's files cached), the checkout's own files not.
+      const visit = await checkoutContext(browser, server, prepared.checkoutCookie);
+      const from = await visit.newPage();
+      await from.goto(`${server.url}/cart`);
+      await from.waitForLoadState('networkidle');
+      await visit.addInitScript(HYDRATED);
+      await from.goto(`${server.url}/checkout`);
+      await from.waitForFunction(() => window.__hydratedAt !== undefined);
+      results[name].firstVisitTimes.push(await from.evaluate(() => window.__hydratedAt));
+      await visit.close();
     }
   }
   const median = (values) => {
@@ -497,6 +501,7 @@ async function pageWeightAndHydration(browser, up) {
   for (const result of Object.values(results)) {
     result.hydratedMs = median(result.times);
     result.ownMs = median(result.ownTimes);
+    result.firstVisitMs = median(result.firstVisitTimes);
   }
   return results;
 }
@@ -660,7 +665,7 @@ async function main() {
   }
   await stop(emulator);
 
-  const none = { weight: { gzip: NaN, raw: NaN }, hydratedMs: NaN, ownMs: NaN };
+  const none = { weight: { gzip: NaN, raw: NaN }, hydratedMs: NaN, ownMs: NaN, firstVisitMs: NaN };
   const s = results.scenarios.storefront ?? none;
   const r = results.scenarios.reference ?? none;
   const scenarios = ['GET /', 'GET /checkout', 'confirm payment', 'webhook ingest', 'webhook 50% duplicates'];
@@ -672,9 +677,9 @@ async function main() {
       .filter((name) => set[name]?.errors)
       .map((name) => `${who}: ${name}, ${Object.entries(set[name].errorKinds ?? {}).map(([kind, n]) => `${n} ${kind}`).join(', ')}`),
   );
-  const pagesOut = `\n### Whole page loads in headless Chromium (${PAGE_RUNS} loads of each; the checkout's 4G run: ${Math.max(3, Math.floor(PAGE_RUNS / 2))})\n\nCold: a new browser context, cache disabled. Warm: cache on, connections kept alive, each load a navigation from another page. 4G: 9 Mbit/s down, 1.5 up, 60 ms round trip, cold. "hydrated" is \`data-hydrated\` (the reference sets it from an inline script at the end of each page, its interactive point). Requests and KB: what reached the network, every origin (Stripe.js included), KB as transferred.\n\n${pageTable(results.scenarios.storefront?.pages ?? {}, results.scenarios.reference?.pages)}\n`;
+  const pagesOut = `\n### Whole page loads in headless Chromium (${PAGE_RUNS} loads of each; the checkout's 4G run: ${Math.max(3, Math.floor(PAGE_RUNS / 2))})\n\nCold: a new browser context, cache disabled. First visit: a new context loads the cart, then goes to the checkout (the cart's files cached, the checkout's own not). Warm: cache on, connections kept alive, each load a navigation from another page. 4G: 9 Mbit/s down, 1.5 up, 60 ms round trip, cold. "hydrated" is \`data-hydrated\` (the reference sets it from an inline script at the end of each page, its interactive point). Requests and KB: what reached the network, every origin (Stripe.js included), KB as transferred.\n\n${pageTable(results.scenarios.storefront?.pages ?? {}, results.scenarios.reference?.pages)}\n`;
   const kb = (bytes) => (bytes / 1024).toFixed(1);
-  const weightOut = `\nCheckout page, first-party transfer (HTML + JS + wasm + CSS): storefront ${kb(s.weight.gzip)} KB gzipped, ${kb(s.weight.wire)} KB as sent to Chromium (${s.weight.wire} bytes), ${kb(s.weight.raw)} KB raw; reference ${kb(r.weight.gzip)} KB gzipped, ${kb(r.weight.wire)} KB as sent, ${kb(r.weight.raw)} KB raw (KB: 1,024 bytes).\nNavigation to hydrated in headless Chromium (median of ${HYDRATION_RUNS} cold loads each, the two servers' loads interleaved): storefront ${s.hydratedMs.toFixed(0)} ms, reference ${r.hydratedMs.toFixed(0)} ms (${(s.hydratedMs / r.hydratedMs).toFixed(2)}×); from the page's first request for a file of its own to hydrated: storefront ${s.ownMs.toFixed(0)} ms, reference ${r.ownMs.toFixed(0)} ms (${(s.ownMs / r.ownMs).toFixed(2)}×).\n`;
+  const weightOut = `\nCheckout page, first-party transfer (HTML + JS + wasm + CSS): storefront ${kb(s.weight.gzip)} KB gzipped, ${kb(s.weight.wire)} KB as sent to Chromium (${s.weight.wire} bytes), ${kb(s.weight.raw)} KB raw; reference ${kb(r.weight.gzip)} KB gzipped, ${kb(r.weight.wire)} KB as sent, ${kb(r.weight.raw)} KB raw (KB: 1,024 bytes).\nNavigation to hydrated in headless Chromium (median of ${HYDRATION_RUNS} cold loads each, the two servers' loads interleaved): storefront ${s.hydratedMs.toFixed(0)} ms, reference ${r.hydratedMs.toFixed(0)} ms (${(s.hydratedMs / r.hydratedMs).toFixed(2)}×); from the page's first request for a file of its own to hydrated: storefront ${s.ownMs.toFixed(0)} ms, reference ${r.ownMs.toFixed(0)} ms (${(s.ownMs / r.ownMs).toFixed(2)}×); a first visit, from the cart (the renderer up, the cart's files cached, the checkout's own not; interleaved the same way): storefront ${s.firstVisitMs.toFixed(0)} ms, reference ${r.firstVisitMs.toFixed(0)} ms (${(s.firstVisitMs / r.firstVisitMs).toFixed(2)}×).\n`;
   if (PAGES_ONLY) {
     const out = `\n## make bench, page loads only (BENCH_PAGES_ONLY=1) — ${results.date}\n\nMachine: ${machine}.\n${weightOut}${pagesOut}`;
     process.stdout.write(out);
