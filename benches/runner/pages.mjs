@@ -72,12 +72,19 @@ function summary(samples) {
   };
 }
 
-async function context(browser, origin, cookie) {
+/** A page in a fresh context holding the shopper's `cookie`, with its DevTools session's
+ * network log on: `cache: false` disables the HTTP cache, `network` emulates conditions. */
+async function freshPage(browser, origin, cookie, { cache = true, network } = {}) {
   const ctx = await browser.newContext();
   const [name, ...value] = cookie.split('=');
   await ctx.addCookies([{ name, value: value.join('='), url: origin }]);
   await ctx.addInitScript(HYDRATED);
-  return ctx;
+  const page = await ctx.newPage();
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('Network.enable');
+  if (!cache) await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+  if (network) await cdp.send('Network.emulateNetworkConditions', network);
+  return { ctx, page, cdp };
 }
 
 /** `runs` loads of each of `paths` on `origin` (with the shopper's `cookie`): cold, warm, and the checkout from the cart and throttled. */
@@ -87,18 +94,11 @@ export async function pageLoads(browser, origin, cookie, paths, runs) {
     const url = `${origin}${path}`;
     const cold = [];
     for (let i = 0; i < runs; i++) {
-      const ctx = await context(browser, origin, cookie);
-      const page = await ctx.newPage();
-      const cdp = await ctx.newCDPSession(page);
-      await cdp.send('Network.enable');
-      await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+      const { ctx, page, cdp } = await freshPage(browser, origin, cookie, { cache: false });
       cold.push(await measure(page, cdp, url));
       await ctx.close();
     }
-    const ctx = await context(browser, origin, cookie);
-    const page = await ctx.newPage();
-    const cdp = await ctx.newCDPSession(page);
-    await cdp.send('Network.enable');
+    const { ctx, page, cdp } = await freshPage(browser, origin, cookie);
     await measure(page, cdp, url); // fills the cache
     const warm = [];
     for (let i = 0; i < runs; i++) {
@@ -112,10 +112,7 @@ export async function pageLoads(browser, origin, cookie, paths, runs) {
   if (checkout) {
     const first = [];
     for (let i = 0; i < runs; i++) {
-      const ctx = await context(browser, origin, cookie);
-      const page = await ctx.newPage();
-      const cdp = await ctx.newCDPSession(page);
-      await cdp.send('Network.enable');
+      const { ctx, page, cdp } = await freshPage(browser, origin, cookie);
       await page.goto(`${origin}/cart`, { waitUntil: 'load' });
       await page.waitForLoadState('networkidle');
       first.push(await measure(page, cdp, `${origin}${checkout[1]}`));
@@ -124,12 +121,7 @@ export async function pageLoads(browser, origin, cookie, paths, runs) {
     results.checkout['first visit'] = summary(first);
     const throttled = [];
     for (let i = 0; i < Math.max(3, Math.floor(runs / 2)); i++) {
-      const ctx = await context(browser, origin, cookie);
-      const page = await ctx.newPage();
-      const cdp = await ctx.newCDPSession(page);
-      await cdp.send('Network.enable');
-      await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
-      await cdp.send('Network.emulateNetworkConditions', FOUR_G);
+      const { ctx, page, cdp } = await freshPage(browser, origin, cookie, { cache: false, network: FOUR_G });
       throttled.push(await measure(page, cdp, `${origin}${checkout[1]}`));
       await ctx.close();
     }
