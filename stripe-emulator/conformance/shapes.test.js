@@ -372,6 +372,36 @@ test('every object and event the flow produces type-checks against the SDK at ev
   keep('Stripe.Invoice', 'uncollectible invoice paid', await api('POST', `/v1/invoices/${uncollectible.latest_invoice.id}/pay`, { payment_method: another.id, expand: ['payments'] }));
   assert.equal((await api('GET', `/v1/subscriptions/${writtenOff.subscription.id}`)).status, 'active');
   await control('/_emulator/billing_settings', { retries_spent: 'cancel' });
+  // A trial set to pause when it ends with no card (flexible billing mode, the
+  // default): paused at its end; resumed on the payment's success, it stays paused
+  // while its invoice cannot be charged, and is active once the invoice is paid.
+  const cardless = await api('POST', '/v1/customers', { email: 'paused@example.com' });
+  const pausing = await api('POST', '/v1/subscriptions', {
+    customer: cardless.id,
+    items: [{ price_data: monthly }],
+    payment_behavior: 'default_incomplete',
+    trial_period_days: 2,
+    trial_settings: { end_behavior: { missing_payment_method: 'pause' } },
+  });
+  assert.equal(pausing.billing_mode.type, 'flexible');
+  await control('/_emulator/clock', { advance_seconds: 3 * 24 * 3600 });
+  const paused = await api('GET', `/v1/subscriptions/${pausing.id}`);
+  assert.equal(paused.status, 'paused');
+  assert.equal(paused.status_details.paused.subscription.type, 'trial_end_without_payment_method');
+  keep('Stripe.Subscription', 'subscription paused at the end of its trial', paused);
+  const resuming = await api('POST', `/v1/subscriptions/${pausing.id}/resume`, {
+    billing_cycle_anchor: { type: 'now' },
+    payment_behavior: 'resume_on_payment_success',
+    expand: ['latest_invoice'],
+  });
+  assert.equal(resuming.status, 'paused');
+  assert.equal(resuming.latest_invoice.status, 'open');
+  keep('Stripe.Subscription', 'subscription resuming on payment success, unpaid (expanded invoice)', resuming);
+  const card = await api('POST', '/v1/payment_methods/pm_card_visa/attach', { customer: cardless.id });
+  await api('POST', `/v1/invoices/${resuming.latest_invoice.id}/pay`, { payment_method: card.id });
+  const resumed = await api('GET', `/v1/subscriptions/${pausing.id}`);
+  assert.equal(resumed.status, 'active');
+  keep('Stripe.Subscription', 'subscription resumed', resumed);
 
   keep('Stripe.Refund', 'refund failed', await until(`/v1/refunds/${bounced.id}`, (refund) => refund.status === 'failed'));
 
@@ -409,6 +439,8 @@ test('every object and event the flow produces type-checks against the SDK at ev
     'invoice.payment_action_required',
     'invoice.marked_uncollectible',
     'customer.subscription.trial_will_end',
+    'customer.subscription.paused',
+    'customer.subscription.resumed',
   ]) {
     assert.ok(kinds.has(kind), `the flow emitted ${kind}`);
   }

@@ -2132,6 +2132,91 @@ async fn trial_with_a_card(stripe: &Stripe, days: u32) -> Value {
     created.body
 }
 
+#[tokio::test]
+async fn subscriptions_are_flexible_unless_asked_to_be_classic() {
+    let stripe = emulator().await;
+    let flexible = new_subscription(&stripe, &[]).await.body;
+    assert_eq!(flexible["billing_mode"]["type"], "flexible", "{flexible}");
+    assert_eq!(flexible["billing_mode"]["flexible"]["proration_discounts"], "included");
+    assert_eq!(flexible["billing_mode"]["updated_at"], flexible["created"]);
+    let itemized =
+        new_subscription(&stripe, &[("billing_mode[type]", "flexible"), ("billing_mode[flexible][proration_discounts]", "itemized")]).await;
+    assert_eq!(itemized.body["billing_mode"]["flexible"]["proration_discounts"], "itemized", "{}", itemized.body);
+    let classic = new_subscription(&stripe, &[("billing_mode[type]", "classic")]).await.body;
+    assert_eq!(
+        (classic["billing_mode"]["type"].as_str(), &classic["billing_mode"]["flexible"]),
+        (Some("classic"), &Value::Null),
+        "{classic}"
+    );
+    for (refused, param) in [
+        (vec![("billing_mode[type]", "elastic")], "billing_mode[type]"),
+        (vec![("billing_mode[type]", "classic"), ("billing_mode[flexible][proration_discounts]", "itemized")], "billing_mode[flexible]"),
+        (vec![("billing_mode[flexible][proration_discounts]", "itemized")], "billing_mode[type]"),
+    ] {
+        let reply = new_subscription(&stripe, &refused).await;
+        assert_eq!((reply.status, reply.body["error"]["param"].as_str()), (400, Some(param)), "{refused:?}: {}", reply.body);
+    }
+}
+
+/// A trial set to pause when it ends with no card (`missing_payment_method=pause`):
+/// paused at its end, nothing invoiced, until resumed; resumed, it starts a new period
+/// at once, whose invoice is charged (and, with no card still, fails: `past_due`).
+#[tokio::test]
+async fn a_trial_that_ends_without_a_card_pauses_and_resumes_into_a_new_period() {
+    let stripe = emulator().await;
+    let created = new_subscription(&stripe, &[("trial_period_days", "7")]).await.body;
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(created["trial_settings"]["end_behavior"]["missing_payment_method"], "create_invoice");
+    let refused = stripe.post(&format!("/v1/subscriptions/{id}/resume"), &[]).await;
+    assert_eq!(refused.status, 400, "only a paused one resumes: {}", refused.body);
+    let set = stripe.post(&format!("/v1/subscriptions/{id}"), &[("trial_settings[end_behavior][missing_payment_method]", "pause")]).await;
+    assert_eq!(set.body["trial_settings"]["end_behavior"]["missing_payment_method"], "pause", "{}", set.body);
+    let cancel =
+        stripe.post(&format!("/v1/subscriptions/{id}"), &[("trial_settings[end_behavior][missing_payment_method]", "cancel")]).await;
+    assert_eq!(cancel.status, 400, "not emulated, and said so: {}", cancel.body);
+    let invoices = || async { stripe.get(&format!("/v1/invoices?subscription={id}")).await.body["data"].as_array().unwrap().len() };
+    assert_eq!(invoices().await, 1, "the trial's own invoice");
+
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 8 * 86_400 })).await;
+    let paused = stripe.get(&format!("/v1/subscriptions/{id}")).await.body;
+    assert_eq!(paused["status"], "paused", "{paused}");
+    let details = &paused["status_details"]["paused"];
+    assert_eq!(
+        (details["type"].as_str(), details["subscription"]["type"].as_str()),
+        (Some("subscription"), Some("trial_end_without_payment_method"))
+    );
+    assert_eq!(details["transitioned_at"], created["trial_end"]);
+    let told = stripe.get("/v1/events?type=customer.subscription.paused").await.body;
+    assert_eq!(told["data"][0]["data"]["object"]["id"], id, "{told}");
+    let updated = stripe.get("/v1/events?type=customer.subscription.updated&limit=1").await.body;
+    assert_eq!(updated["data"][0]["data"]["previous_attributes"]["status"], "trialing", "{updated}");
+    // Paused, it neither renews nor invoices, however long.
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 62 * 86_400 })).await;
+    assert_eq!(stripe.get(&format!("/v1/subscriptions/{id}")).await.body["status"], "paused");
+    assert_eq!(invoices().await, 1);
+
+    for (param, value) in [("billing_cycle_anchor[type]", "unchanged"), ("billing_cycle_anchor", "now"), ("payment_behavior", "later")] {
+        let refused = stripe.post(&format!("/v1/subscriptions/{id}/resume"), &[(param, value)]).await;
+        assert_eq!((refused.status, refused.body["error"]["param"].as_str()), (400, Some(param)), "{}", refused.body);
+    }
+    let resumed = stripe
+        .post(&format!("/v1/subscriptions/{id}/resume"), &[("billing_cycle_anchor[type]", "now"), ("expand[]", "latest_invoice")])
+        .await;
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
+    let resumed = resumed.body;
+    let now = resumed["billing_cycle_anchor"].as_i64().unwrap();
+    assert!(resumed.get("status_details").is_none(), "{resumed}");
+    assert_eq!(resumed["items"]["data"][0]["current_period_start"].as_i64(), Some(now));
+    let invoice = &resumed["latest_invoice"];
+    assert_eq!(
+        (invoice["billing_reason"].as_str(), invoice["amount_due"].as_i64(), invoice["status"].as_str()),
+        (Some("subscription_update"), Some(2400), Some("open"))
+    );
+    // No card to charge: active for an instant, then past due, as a renewal that fails.
+    assert_eq!(resumed["status"], "past_due", "{resumed}");
+    assert_eq!(stripe.get("/v1/events?type=customer.subscription.resumed").await.body["data"][0]["data"]["object"]["id"], id);
+}
+
 /// After its trial, `subscription` (its latest invoice expanded) was charged for its
 /// first month (2 × 12.00 EUR), on an invoice billed for `reason`, the month from `start`.
 fn assert_first_period_charged(subscription: &Value, reason: &str, start: i64) {

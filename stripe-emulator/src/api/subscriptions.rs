@@ -135,6 +135,8 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         Some(end) => checked_trial_end(end, now)?.filter(|end| *end > now),
         None => (trial_days > 0).then(|| now + trial_days * 86_400),
     };
+    let billing_mode = billing_mode(params, now)?;
+    let missing_payment_method = missing_payment_method(params)?.unwrap_or_else(|| "create_invoice".to_owned());
     let id = new_id("sub");
     let period_end = trial_end.unwrap_or_else(|| add_interval(now, &recurring, 1));
     let items: Vec<Value> = prices
@@ -166,7 +168,7 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         "automatic_tax": { "disabled_reason": null, "enabled": false, "liability": null },
         "billing_cycle_anchor": trial_end.unwrap_or(now),
         "billing_cycle_anchor_config": null,
-        "billing_mode": { "flexible": null, "type": "classic" },
+        "billing_mode": billing_mode,
         "billing_schedules": [],
         "billing_thresholds": null,
         "cancel_at": null,
@@ -204,7 +206,7 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         "test_clock": null,
         "transfer_data": null,
         "trial_end": trial_end,
-        "trial_settings": { "end_behavior": { "billing_cycle_anchor": null, "missing_payment_method": "create_invoice" } },
+        "trial_settings": { "end_behavior": { "billing_cycle_anchor": null, "missing_payment_method": missing_payment_method } },
         "trial_start": trial_end.map(|_| now),
     });
     merge_metadata(&mut subscription, params)?;
@@ -225,6 +227,52 @@ pub fn create(ctx: &mut Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     ctx.account.put(subscription.clone());
     tell_trials_ending(ctx);
     ctx.expand(subscription, params)
+}
+
+/// `billing_mode` as created: `flexible` unless the caller asks for `classic` ("If no
+/// value is passed, the default is `flexible`", since API version 2025-09-30.clover),
+/// with `proration_discounts` `included` unless asked to be `itemized` (the emulator
+/// makes no prorations, so neither changes an invoice).
+fn billing_mode(params: &Params, now: i64) -> Result<Value, ApiError> {
+    let Some(mode) = params.object("billing_mode")? else {
+        return Ok(json!({ "flexible": { "proration_discounts": "included" }, "type": "flexible", "updated_at": now }));
+    };
+    let kind = one_of_at(&mode, "type", "billing_mode[type]", &["classic", "flexible"])?
+        .ok_or_else(|| ApiError::missing_param("billing_mode[type]"))?;
+    let flexible = mode.object("flexible")?;
+    if kind == "classic" {
+        if flexible.is_some() {
+            return Err(ApiError::invalid_param(
+                "billing_mode[flexible]",
+                "billing_mode[flexible] can only be set when billing_mode[type] is flexible.",
+            ));
+        }
+        return Ok(json!({ "flexible": null, "type": "classic", "updated_at": now }));
+    }
+    let discounts = match flexible {
+        Some(flexible) => {
+            one_of_at(&flexible, "proration_discounts", "billing_mode[flexible][proration_discounts]", &["included", "itemized"])?
+        }
+        None => None,
+    };
+    Ok(json!({ "flexible": { "proration_discounts": discounts.as_deref().unwrap_or("included") }, "type": "flexible", "updated_at": now }))
+}
+
+/// `trial_settings[end_behavior][missing_payment_method]`, if given: what a trial that
+/// ends with no payment method to charge does: `create_invoice` (the default: the
+/// subscription becomes `past_due`, its invoice open) or `pause` (it becomes `paused`,
+/// invoicing nothing until it is resumed). `cancel` is not emulated.
+fn missing_payment_method(params: &Params) -> Result<Option<String>, ApiError> {
+    const PATH: &str = "trial_settings[end_behavior][missing_payment_method]";
+    let Some(settings) = params.object("trial_settings")? else { return Ok(None) };
+    let Some(end) = settings.object("end_behavior")? else { return Err(ApiError::missing_param("trial_settings[end_behavior]")) };
+    match one_of_at(&end, "missing_payment_method", PATH, &["cancel", "create_invoice", "pause"])? {
+        Some(value) if value == "cancel" => {
+            Err(ApiError::invalid_param(PATH, "The emulator does not emulate missing_payment_method=cancel: use create_invoice or pause."))
+        }
+        Some(value) => Ok(Some(value)),
+        None => Err(ApiError::missing_param(PATH)),
+    }
 }
 
 /// The longest trial Stripe takes (`trial_period_days`), two years.
@@ -464,11 +512,20 @@ pub(super) fn settled(ctx: &mut Ctx<'_>, invoice: &Value, method: Option<&str>) 
     let mut previous = json!({});
     // Paying the most recent invoice makes it active again ("to move the subscription
     // to `active`, pay the most recent invoice"); an older one paid changes nothing.
-    if ["incomplete", "past_due", "unpaid"].contains(&subscription["status"].as_str().unwrap_or_default())
+    // A paused one resumed on the payment's success (its resumption invoice) too.
+    let resumed = subscription["status"] == "paused";
+    if ["incomplete", "past_due", "unpaid", "paused"].contains(&subscription["status"].as_str().unwrap_or_default())
         && subscription["latest_invoice"] == invoice["id"]
     {
         previous["status"] = subscription["status"].clone();
         subscription["status"] = json!("active");
+        if let Some(details) = subscription.as_object_mut().and_then(|fields| fields.remove("status_details")) {
+            previous["status_details"] = details;
+        }
+        if resumed {
+            ctx.account.put(subscription.clone());
+            ctx.emit("customer.subscription.resumed", &subscription, None);
+        }
     }
     // `on_subscription`: each successful payment makes its method the default (an
     // overdue invoice paid with a new card moves the renewals to that card).
@@ -657,6 +714,13 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
         if items != subscription["items"] {
             previous["items"] = subscription["items"].clone();
             subscription["items"] = items;
+        }
+    }
+    if let Some(behavior) = missing_payment_method(params)? {
+        let settings = &mut subscription["trial_settings"];
+        if settings["end_behavior"]["missing_payment_method"] != behavior.as_str() {
+            previous["trial_settings"] = settings.clone();
+            settings["end_behavior"]["missing_payment_method"] = json!(behavior);
         }
     }
     if let Some(pm) = params.str("default_payment_method")? {
@@ -969,6 +1033,17 @@ fn renew_one(ctx: &mut Ctx<'_>, mut subscription: Value, reason: &str, changed: 
         end(ctx, subscription, "cancellation_requested", None);
         return;
     }
+    // A trial that ends with no card to charge, set to pause then: paused, nothing
+    // invoiced, the period left where the trial ended.
+    if subscription["status"] == "trialing"
+        && subscription["trial_settings"]["end_behavior"]["missing_payment_method"] == "pause"
+        && let Some(customer) = subscription["customer"].as_str().and_then(|id| ctx.account.get(id)).cloned()
+        && default_method(ctx, &subscription, &customer).is_none()
+    {
+        let at = period_end(&subscription).as_i64().unwrap_or_else(|| ctx.now());
+        pause(ctx, subscription, "trial_end_without_payment_method", at, changed);
+        return;
+    }
     let start = period_end(&subscription).as_i64().unwrap_or_default();
     let anchor = subscription["billing_cycle_anchor"].as_i64().unwrap_or(start);
     let recurring = subscription["items"]["data"][0]["price"]["recurring"].clone();
@@ -1019,4 +1094,98 @@ fn renew_one(ctx: &mut Ctx<'_>, mut subscription: Value, reason: &str, changed: 
         }
         None => intent_failed(ctx, &intent),
     }
+}
+
+/// Puts `subscription` in the `paused` status for `why` (`status_details.paused`), as
+/// of `at`: "A paused subscription doesn't advance to a new billing period or generate
+/// invoices until it resumes." `changed`: what changed with it, for
+/// `customer.subscription.updated`.
+fn pause(ctx: &mut Ctx<'_>, mut subscription: Value, why: &str, at: i64, changed: Value) {
+    let mut previous = changed;
+    previous["status"] = subscription["status"].take();
+    subscription["status"] = json!("paused");
+    subscription["status_details"] =
+        json!({ "paused": { "subscription": { "type": why }, "transitioned_at": at, "type": "subscription" } });
+    ctx.account.put(subscription.clone());
+    ctx.emit("customer.subscription.paused", &subscription, None);
+    ctx.emit("customer.subscription.updated", &subscription, Some(previous));
+}
+
+/// `POST /v1/subscriptions/{id}/resume`: a `paused` subscription starts a new period
+/// now (`billing_cycle_anchor[type]=now`, the default; `unchanged`, with its
+/// prorations, is not emulated), invoiced at once (`subscription_update`) and charged
+/// to its default payment method. With `payment_behavior=resume_on_payment_attempt`
+/// (the default) it is `active` at once, and `past_due` if that charge fails; with
+/// `resume_on_payment_success` it stays `paused` until the invoice is paid.
+/// <https://docs.stripe.com/api/subscriptions/resume>
+pub fn resume(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    let mut subscription = ctx.account.get_kind("subscription", id).cloned().ok_or_else(|| ApiError::no_such("subscription", id))?;
+    if let Some(anchor) = params.object("billing_cycle_anchor")? {
+        let kind = one_of_at(&anchor, "type", "billing_cycle_anchor[type]", &["now", "unchanged"])?
+            .ok_or_else(|| ApiError::missing_param("billing_cycle_anchor[type]"))?;
+        if kind == "unchanged" {
+            return Err(ApiError::invalid_param(
+                "billing_cycle_anchor[type]",
+                "The emulator resumes subscriptions with billing_cycle_anchor[type]=now only: the prorations of an unchanged anchor are not emulated.",
+            ));
+        }
+    } else if params.get("billing_cycle_anchor").is_some() {
+        return Err(ApiError::invalid_param("billing_cycle_anchor", "Invalid hash"));
+    }
+    let on_success = one_of(params, "payment_behavior", &["resume_on_payment_attempt", "resume_on_payment_success"])?.as_deref()
+        == Some("resume_on_payment_success");
+    one_of(params, "proration_behavior", &["always_invoice", "create_prorations", "none"])?;
+    params.int("proration_date")?;
+    if subscription["status"] != "paused" {
+        return Err(ApiError::invalid(format!(
+            "Only a paused subscription can be resumed; this one's status is {}.",
+            subscription["status"].as_str().unwrap_or_default()
+        )));
+    }
+    let customer = ctx
+        .account
+        .get(subscription["customer"].as_str().unwrap_or_default())
+        .cloned()
+        .ok_or_else(|| ApiError::invalid("The subscription's customer no longer exists."))?;
+    let now = ctx.now();
+    let recurring = subscription["items"]["data"][0]["price"]["recurring"].clone();
+    let end_at = add_interval(now, &recurring, 1);
+    let mut previous = json!({ "billing_cycle_anchor": subscription["billing_cycle_anchor"], "items": subscription["items"], "latest_invoice": subscription["latest_invoice"] });
+    subscription["billing_cycle_anchor"] = json!(now);
+    if let Some(items) = subscription["items"]["data"].as_array_mut() {
+        for item in items {
+            item["current_period_start"] = json!(now);
+            item["current_period_end"] = json!(end_at);
+        }
+    }
+    if !on_success {
+        previous["status"] = subscription["status"].take();
+        previous["status_details"] = subscription["status_details"].take();
+        subscription["status"] = json!("active");
+        if let Some(fields) = subscription.as_object_mut() {
+            fields.remove("status_details");
+        }
+    }
+    ctx.account.put(subscription.clone());
+    let invoice = open_invoice(ctx, &subscription, &customer, "subscription_update", (now, now))?;
+    subscription["latest_invoice"] = invoice["id"].clone();
+    ctx.account.put(subscription.clone());
+    if !on_success {
+        ctx.emit("customer.subscription.resumed", &subscription, None);
+    }
+    ctx.emit("customer.subscription.updated", &subscription, Some(previous));
+    if invoice["status"] == "open"
+        && let Some(intent) = intent_of(ctx, &invoice)
+    {
+        match default_method(ctx, &subscription, &customer) {
+            // Declines are the intent's outcome (and the invoice's, through its hooks).
+            Some(pm) => {
+                let _ = intents::confirm(ctx, intent, pm, Confirmation { off_session: true, error_on_requires_action: false });
+            }
+            None => intent_failed(ctx, &intent),
+        }
+    }
+    let subscription = ctx.account.get_kind("subscription", id).cloned().ok_or_else(|| ApiError::no_such("subscription", id))?;
+    ctx.expand(subscription, params)
 }
