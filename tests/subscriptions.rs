@@ -354,6 +354,20 @@ impl Shop {
         trial
     }
 
+    /// A new account (`email`) whose free trial of the tea ended without a card, the shop
+    /// having set it to pause then: paused at Stripe, and so recorded. Its id.
+    async fn paused_trial(&self, email: &str) -> String {
+        let id = self.trial_without_a_card(email).await.id;
+        let set = self
+            .stripe(Method::POST, &format!("/v1/subscriptions/{id}"), &[("trial_settings[end_behavior][missing_payment_method]", "pause")])
+            .await;
+        assert_eq!(set["trial_settings"]["end_behavior"]["missing_payment_method"], "pause", "{set}");
+        self.advance_clock(15).await;
+        self.delivered("customer.subscription.paused").await;
+        assert_eq!(self.only_subscription().await.state.status, "paused");
+        id
+    }
+
     /// Waits until the storefront has answered every webhook of `kind` sent so far.
     async fn delivered(&self, kind: &str) {
         support::wait_delivered(&self.stripe, kind).await;
@@ -1834,6 +1848,48 @@ async fn a_free_trial_without_a_card_says_so_and_canceled_ends_with_nothing_char
     assert!(reminder.last_error.as_deref().is_some_and(|why| why.contains("nothing charged")), "{outbox:?}");
     shop.advance_clock(3).await;
     shop.delivered("customer.subscription.deleted").await;
+    assert_eq!(shop.only_subscription().await.state.status, "canceled");
+    assert!(shop.charged().await.is_empty(), "nothing was charged");
+}
+
+/// A free trial whose card was not kept, which the shop set to pause if it ends without
+/// one (Stripe's `trial_settings[end_behavior][missing_payment_method]=pause`): at its
+/// end it is `paused`, nothing charged. The account page says so and offers to end it;
+/// the checkout does not sell it a second time meanwhile. Resumed by the shop (its new
+/// period's invoice, with no card to charge, fails), the page asks for the payment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trial_paused_for_want_of_a_card_is_shown_paused_until_the_shop_resumes_it() {
+    let shop = shop().await;
+    let id = shop.paused_trial("trial-paused@example.com").await;
+    assert!(shop.charged().await.is_empty(), "nothing was charged");
+    let account = shop.page("/account").await;
+    assert!(account.contains("Paused: nothing is charged until the shop resumes it"), "{account}");
+    assert!(!account.contains("First charge on") && !account.contains("Renews on"), "{account}");
+    assert!(account.contains("data-testid=\"end-subscription\""), "{account}");
+    // Not sold a second time while it is paused.
+    let (status, cart) = shop.add("tea-club").await;
+    assert_eq!(status, 200, "{cart}");
+    let page = shop.page("/checkout").await;
+    assert!(page.contains("data-testid=\"already-subscribed\"") && page.contains("and it is paused"), "{page}");
+
+    // Resumed by the shop: a new period from now, whose invoice finds no card.
+    let resumed = shop.stripe(Method::POST, &format!("/v1/subscriptions/{id}/resume"), &[]).await;
+    assert_eq!(resumed["status"], "past_due", "{resumed}");
+    shop.delivered("customer.subscription.resumed").await;
+    shop.delivered("invoice.payment_failed").await;
+    assert_eq!(shop.only_subscription().await.state.status, "past_due");
+    let account = shop.page("/account").await;
+    assert!(account.contains("pay-overdue-add-card") && !account.contains("data-testid=\"end-subscription\""), "{account}");
+}
+
+/// A paused subscription is on hold: its subscriber can end it now, from the account page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_subscription_is_ended_now_from_the_account_page() {
+    let shop = shop().await;
+    let id = shop.paused_trial("trial-paused-ends@example.com").await;
+    let (status, body) = shop.api("account/subscription/end", &[("subscription", &id)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(shop.stripe(Method::GET, &format!("/v1/subscriptions/{id}"), &[]).await["status"], "canceled");
     assert_eq!(shop.only_subscription().await.state.status, "canceled");
     assert!(shop.charged().await.is_empty(), "nothing was charged");
 }

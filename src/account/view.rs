@@ -241,8 +241,8 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
                     </ActionForm>
                 }
             });
-            // On hold (`unpaid`): pay its renewal above to resume it, or end it now.
-            let end_form = (subscription.status == "unpaid").then(|| {
+            // On hold (`unpaid`: pay its renewal above to resume it; or `paused`): or end it now.
+            let end_form = matches!(subscription.status.as_str(), "unpaid" | "paused").then(|| {
                 let (id, named) = (subscription.id.clone(), crate::i18n::fill(t.end_named_subscription(), &[&label]));
                 view! {
                     <ActionForm action=end_now>

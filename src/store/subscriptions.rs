@@ -454,7 +454,7 @@ impl Store {
         self.read(move |tx| {
             Ok(records(
                 tx,
-                "s.account_id = $1 AND s.product_id = $2 AND s.status IN ('active', 'past_due', 'trialing', 'unpaid', 'incomplete')
+                "s.account_id = $1 AND s.product_id = $2 AND s.status IN ('active', 'past_due', 'trialing', 'unpaid', 'paused', 'incomplete')
                  ORDER BY CASE WHEN s.status = 'incomplete' THEN 1 ELSE 0 END, s.created_at DESC LIMIT 1",
                 &[&account, &product],
             )?

@@ -60,8 +60,8 @@ pub async fn set_renewal_card(subscription: String, payment_method: String) -> R
     super::changes::set_renewal_card(&state, &request, subscription.trim(), payment_method.trim()).await
 }
 
-/// Ends the signed-in shopper's subscription now, when it is on hold (`unpaid`): the
-/// renewal Stripe gave up on is not charged, and nothing more is billed.
+/// Ends the signed-in shopper's subscription now, when it is on hold (`unpaid`, or
+/// `paused`): the renewal Stripe gave up on is not charged, and nothing more is billed.
 #[server(endpoint = "account/subscription/end", output = crate::error::JsonReply)]
 pub async fn end_subscription(subscription: String) -> Result<(), AppError> {
     let (state, request) = crate::request::edge()?;

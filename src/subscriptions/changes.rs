@@ -26,15 +26,16 @@ pub async fn set_cancel_at_period_end(state: &AppState, request: &Request, id: &
     Ok(())
 }
 
-/// Ends the signed-in shopper's subscription now, if it is on hold (`unpaid`): a
+/// Ends the signed-in shopper's subscription now, if it is on hold: `unpaid` (a
 /// subscriber who will not pay its renewal to resume it stops it, rather than leave it
-/// billing drafts every period. Stripe stops collecting its invoices, and its
+/// billing drafts every period) or `paused` (one the shop, or its trial's end without a
+/// card, paused: it bills nothing, and the subscriber need not wait for it to resume). Stripe stops collecting its invoices, and its
 /// `customer.subscription.deleted` tells the subscriber it ended. Any other subscription
 /// is canceled at its period's end instead ([`set_cancel_at_period_end`]).
 pub async fn end_on_hold(state: &AppState, request: &Request, id: &str) -> Result<(), AppError> {
     let (_, id, record) = own_subscription(state, request, id).await?;
     match record.state.status.as_str() {
-        "unpaid" => {}
+        "unpaid" | "paused" => {}
         status if SubscriptionState { status: status.to_owned(), ..record.state }.is_live() => {
             return Err(AppError::invalid(request.texts().end_only_on_hold()));
         }

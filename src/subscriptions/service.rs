@@ -241,11 +241,13 @@ pub async fn cannot_subscribe(state: &AppState, request: &Request, account_id: &
 
 /// Why the cart's `line` cannot be bought while `open` is the account's subscription to
 /// it, if that is so: it is billed each period already, or it is `unpaid` (to be resumed
-/// by paying its renewal, not bought a second time).
+/// by paying its renewal, not bought a second time) or `paused` (to be resumed by the
+/// shop).
 fn already_subscribed(request: &Request, open: &SubscriptionRecord, line: &CartLine) -> Option<String> {
     let t = request.texts();
     let words = match open.state.status.as_str() {
         "unpaid" => t.already_subscribed_overdue(),
+        "paused" => t.already_subscribed_paused(),
         _ if open.state.is_live() => t.already_subscribed(),
         _ => return None,
     };

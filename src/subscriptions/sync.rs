@@ -96,6 +96,8 @@ pub async fn on_event(state: &AppState, event_type: &str, object: &serde_json::V
         "customer.subscription.created"
         | "customer.subscription.updated"
         | "customer.subscription.deleted"
+        | "customer.subscription.paused"
+        | "customer.subscription.resumed"
         | "customer.subscription.trial_will_end" => object["id"].as_str(),
         "invoice.paid" | "invoice.payment_failed" => invoice_subscription(object),
         _ => None,
