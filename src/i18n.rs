@@ -525,14 +525,14 @@ catalogue! {
     next_payment_attempt_on: "Next payment attempt on {0}", "Prochaine tentative de paiement le {0}";
     subscription_expired: "Expired", "Expiré";
     subscription_unpaid: "On hold: its renewal could not be charged. Pay it to resume the subscription", "En attente : son renouvellement n'a pas pu être débité. Payez-le pour reprendre l'abonnement";
-    subscription_paused: "Paused: nothing is charged until the shop resumes it", "Suspendu : rien n'est débité tant que la boutique ne l'a pas repris";
+    subscription_paused: "Paused: nothing is charged until it resumes", "Suspendu : rien n'est débité tant qu'il n'a pas repris";
     no_such_subscription: "There is no such subscription in your account.", "Cet abonnement n'existe pas dans votre compte.";
     subscription_ended: "This subscription has ended: it can no longer be changed.", "Cet abonnement a pris fin : il ne peut plus être modifié.";
     subscription_in_progress: "This subscription is being paid in another window: check your account in a moment.", "Cet abonnement est en cours de paiement dans une autre fenêtre : consultez votre compte dans un instant.";
     already_subscribed: "You already subscribe to “{0}”. Change its quantity or cancel it from your account.",
         "Vous êtes déjà abonné à «\u{a0}{0}\u{a0}». Modifiez sa quantité ou résiliez l'abonnement depuis votre compte.";
-    already_subscribed_paused: "You already subscribe to “{0}”, and it is paused: the shop resumes it, or you can end it from your account.",
-        "Vous êtes déjà abonné à «\u{a0}{0}\u{a0}», et il est suspendu : la boutique le reprendra, ou vous pouvez y mettre fin depuis votre compte.";
+    already_subscribed_paused: "You already subscribe to “{0}”, and it is paused: resume it, or end it, from your account.",
+        "Vous êtes déjà abonné à «\u{a0}{0}\u{a0}», et il est suspendu : reprenez-le, ou mettez-y fin, depuis votre compte.";
     already_subscribed_overdue: "You already subscribe to “{0}”, and its renewal is overdue: pay it from your account to resume it.",
         "Vous êtes déjà abonné à «\u{a0}{0}\u{a0}», et son renouvellement est en retard : payez-le depuis votre compte pour le reprendre.";
     first_payment_processing: "Your first payment for “{0}” is still being processed (a bank debit takes a few days): see it in your account.",
@@ -542,6 +542,10 @@ catalogue! {
     pay_overdue_now: "Pay now", "Payer maintenant";
     paying_overdue: "Paying…", "Paiement…";
     add_card_to_pay_overdue: "Add a card below, then pay the overdue renewal with it here.", "Ajoutez une carte ci-dessous, puis payez ici le renouvellement en retard avec elle.";
+    resume_with: "Resume it now, charging this period and the next ones to", "Le reprendre maintenant, en débitant cette période et les suivantes sur";
+    resume_now: "Resume and pay", "Reprendre et payer";
+    resuming: "Resuming…", "Reprise…";
+    add_card_to_resume: "Add a card below, then resume it here with that card.", "Ajoutez une carte ci-dessous, puis reprenez-le ici avec elle.";
     nothing_overdue: "This subscription has nothing left to pay.", "Cet abonnement n'a plus rien à payer.";
     pay_form_expired: "This form has expired: reload the page and pay again.", "Ce formulaire a expiré : rechargez la page et payez à nouveau.";
     overdue_needs_authentication: "Your bank wants you to confirm this payment, which needs JavaScript: turn it on and pay again, or choose another card.", "Votre banque veut que vous confirmiez ce paiement, ce qui demande JavaScript : activez-le et payez à nouveau, ou choisissez une autre carte.";

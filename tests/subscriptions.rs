@@ -368,6 +368,14 @@ impl Shop {
         id
     }
 
+    /// Saves Stripe's test card `card` to the customer of subscription `id`, as the
+    /// account page's add-card form does: the saved card's id.
+    async fn card_for(&self, id: &str, card: &str) -> String {
+        let customer = self.stripe(Method::GET, &format!("/v1/subscriptions/{id}"), &[]).await["customer"].as_str().unwrap().to_owned();
+        let added = self.stripe(Method::POST, &format!("/v1/payment_methods/{card}/attach"), &[("customer", &customer)]).await;
+        added["id"].as_str().expect("a saved card").to_owned()
+    }
+
     /// Waits until the storefront has answered every webhook of `kind` sent so far.
     async fn delivered(&self, kind: &str) {
         support::wait_delivered(&self.stripe, kind).await;
@@ -1855,15 +1863,19 @@ async fn a_free_trial_without_a_card_says_so_and_canceled_ends_with_nothing_char
 /// A free trial whose card was not kept, which the shop set to pause if it ends without
 /// one (Stripe's `trial_settings[end_behavior][missing_payment_method]=pause`): at its
 /// end it is `paused`, nothing charged. The account page says so and offers to end it;
-/// the checkout does not sell it a second time meanwhile. Resumed by the shop (its new
-/// period's invoice, with no card to charge, fails), the page asks for the payment.
+/// the checkout does not sell it a second time meanwhile. Resumed by the shop (with
+/// Stripe's default `payment_behavior`, nothing is charged in the request: it stays
+/// paused, its new period's invoice open), the page asks for a card, and the subscriber
+/// pays that invoice with one: active.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_trial_paused_for_want_of_a_card_is_shown_paused_until_the_shop_resumes_it() {
+async fn a_trial_paused_for_want_of_a_card_and_resumed_by_the_shop_is_paid_by_its_subscriber() {
     let shop = shop().await;
     let id = shop.paused_trial("trial-paused@example.com").await;
     assert!(shop.charged().await.is_empty(), "nothing was charged");
     let account = shop.page("/account").await;
-    assert!(account.contains("Paused: nothing is charged until the shop resumes it"), "{account}");
+    assert!(account.contains("Paused: nothing is charged until it resumes"), "{account}");
+    // With no saved card, the page says how to resume it.
+    assert!(account.contains("Add a card below, then resume it here with that card."), "{account}");
     assert!(!account.contains("First charge on") && !account.contains("Renews on"), "{account}");
     assert!(account.contains("data-testid=\"end-subscription\""), "{account}");
     // Not sold a second time while it is paused.
@@ -1872,14 +1884,140 @@ async fn a_trial_paused_for_want_of_a_card_is_shown_paused_until_the_shop_resume
     let page = shop.page("/checkout").await;
     assert!(page.contains("data-testid=\"already-subscribed\"") && page.contains("and it is paused"), "{page}");
 
-    // Resumed by the shop: a new period from now, whose invoice finds no card.
-    let resumed = shop.stripe(Method::POST, &format!("/v1/subscriptions/{id}/resume"), &[]).await;
-    assert_eq!(resumed["status"], "past_due", "{resumed}");
-    shop.delivered("customer.subscription.resumed").await;
-    shop.delivered("invoice.payment_failed").await;
-    assert_eq!(shop.only_subscription().await.state.status, "past_due");
+    // Resumed by the shop: a new period from now, its invoice open, nothing charged.
+    let resumed = shop.stripe(Method::POST, &format!("/v1/subscriptions/{id}/resume"), &[("expand[]", "latest_invoice")]).await;
+    assert_eq!((resumed["status"].as_str(), resumed["latest_invoice"]["status"].as_str()), (Some("paused"), Some("open")), "{resumed}");
+    shop.delivered("customer.subscription.updated").await;
+    assert_eq!(shop.only_subscription().await.state.status, "paused");
     let account = shop.page("/account").await;
-    assert!(account.contains("pay-overdue-add-card") && !account.contains("data-testid=\"end-subscription\""), "{account}");
+    assert!(account.contains("pay-overdue-add-card") && account.contains("data-testid=\"end-subscription\""), "{account}");
+    // A card added, the subscriber pays that invoice (not a second new period): active.
+    let card = shop.card_for(&id, "pm_card_visa").await;
+    let account = shop.page("/account").await;
+    let (status, paid) = shop.pay_overdue(&account, &id, &card, None).await;
+    assert_eq!((status, &paid), (200, &json!("Paid")));
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+    let invoices = shop.stripe(Method::GET, &format!("/v1/invoices?subscription={id}"), &[]).await;
+    let updates: Vec<_> = invoices["data"].as_array().unwrap().iter().filter(|i| i["billing_reason"] == "subscription_update").collect();
+    assert_eq!((updates.len(), updates[0]["id"].as_str()), (1, resumed["latest_invoice"]["id"].as_str()), "{invoices}");
+    assert_eq!(shop.charged().await.len(), 1);
+    shop.delivered("customer.subscription.resumed").await;
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+}
+
+/// A card added to a paused subscription's account: the account page offers to resume it
+/// with that card, which starts a new period now and charges it. Active again, that
+/// period's invoice is an order, and its renewals are charged to the card.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_subscription_is_resumed_by_its_subscriber_with_a_card_they_add() {
+    let shop = shop().await;
+    let id = shop.paused_trial("trial-paused-resumes@example.com").await;
+    let card = shop.card_for(&id, "pm_card_visa").await;
+    let account = shop.page("/account").await;
+    assert!(account.contains("data-testid=\"pay-overdue-form\"") && account.contains("Resume and pay"), "{account}");
+    assert!(account.contains("data-testid=\"end-subscription\""), "it can still be ended instead: {account}");
+
+    // A plain form: resumed, its new period charged off session.
+    let (status, paid) = shop.pay_overdue(&account, &id, &card, None).await;
+    assert_eq!((status, &paid), (200, &json!("Paid")));
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+    let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{id}?expand[]=latest_invoice"), &[]).await;
+    assert_eq!((at_stripe["status"].as_str(), at_stripe["default_payment_method"].as_str()), (Some("active"), Some(card.as_str())));
+    let invoice = &at_stripe["latest_invoice"];
+    assert_eq!((invoice["billing_reason"].as_str(), invoice["status"].as_str()), (Some("subscription_update"), Some("paid")), "{invoice}");
+    assert_eq!(shop.charged().await, vec![invoice["amount_paid"].as_i64().unwrap()], "one charge: the new period");
+    let now = shop.page("/account").await;
+    assert!(now.contains("Renews on") && !now.contains("pay-overdue-form"), "{now}");
+    assert!(!now.contains("data-testid=\"end-subscription\""), "{now}");
+    // The new period is an order, confirmed once, also when its webhooks arrive.
+    shop.delivered("customer.subscription.resumed").await;
+    shop.delivered("invoice.paid").await;
+    let (orders, confirmations) = shop.invoice_orders(&id).await;
+    assert!(orders[0].is_some(), "the new period's invoice is an order: {orders:?}");
+    assert_eq!(confirmations, orders.iter().flatten().count());
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+    // The same form sent again charges nothing more.
+    let (status, again) = shop.pay_overdue(&account, &id, &card, None).await;
+    assert_eq!(status, 400, "{again}");
+    assert!(again.to_string().contains("nothing left to pay"), "{again}");
+    assert_eq!(shop.charged().await.len(), 1);
+}
+
+/// A paused subscription resumed with a card that is declined stays paused, nothing
+/// charged, and the shopper is told why. Another card then pays that same new period:
+/// one invoice, not a second resumption.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_subscription_resumed_with_a_declined_card_stays_paused_until_another_card_pays() {
+    let shop = shop().await;
+    let id = shop.paused_trial("trial-paused-declined@example.com").await;
+    let declining = shop.card_for(&id, "pm_card_chargeCustomerFail").await;
+    let account = shop.page("/account").await;
+    let (status, declined) = shop.pay_overdue(&account, &id, &declining, None).await;
+    assert_eq!(status, 402, "{declined}");
+    assert!(declined.to_string().contains("declined"), "{declined}");
+    assert_eq!(shop.only_subscription().await.state.status, "paused");
+    assert!(shop.charged().await.is_empty());
+    let account = shop.page("/account").await;
+    assert!(account.contains("Paused: nothing is charged until it resumes") && account.contains("pay-overdue-form"), "{account}");
+
+    let good = shop.card_for(&id, "pm_card_mastercard").await;
+    let (status, paid) = shop.pay_overdue(&account, &id, &good, None).await;
+    assert_eq!((status, &paid), (200, &json!("Paid")));
+    shop.delivered("customer.subscription.resumed").await;
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+    let invoices = shop.stripe(Method::GET, &format!("/v1/invoices?subscription={id}"), &[]).await;
+    let updates: Vec<_> = invoices["data"].as_array().unwrap().iter().filter(|i| i["billing_reason"] == "subscription_update").collect();
+    assert_eq!(updates.len(), 1, "one new period, paid by the second card: {invoices}");
+    assert_eq!(updates[0]["status"], "paid");
+    assert_eq!(shop.charged().await.len(), 1);
+}
+
+/// Resuming with a card whose bank wants 3-D Secure: a plain form is told it needs
+/// JavaScript; the island gets the new period's PaymentIntent to authenticate, and once
+/// the shopper has, the subscription is active.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_subscription_resumed_with_a_card_that_wants_3_d_secure_is_authenticated_by_the_shopper() {
+    let shop = shop().await;
+    let id = shop.paused_trial("trial-paused-3ds@example.com").await;
+    let card = shop.card_for(&id, "pm_card_authenticationRequired").await;
+    let account = shop.page("/account").await;
+    let (status, refused) = shop.pay_overdue(&account, &id, &card, None).await;
+    assert_eq!(status, 402, "{refused}");
+    assert!(refused.to_string().contains("needs JavaScript"), "{refused}");
+    assert_eq!(shop.only_subscription().await.state.status, "paused");
+    let (status, reply) = shop.pay_overdue(&account, &id, &card, Some(1)).await;
+    assert_eq!(status, 200, "{reply}");
+    let secret = reply["Authenticate"]["client_secret"].as_str().expect("the PaymentIntent's client secret").to_owned();
+    shop.answer_challenge(&secret, "complete").await;
+    let (status, now) = shop.api("account/subscription/refresh", &[("subscription", &id)]).await;
+    assert_eq!((status, now.as_str()), (200, Some("active")));
+    assert_eq!(shop.charged().await.len(), 1);
+}
+
+/// The same, from the island first (a browser with JavaScript, as most are): the
+/// resumption's charge waits for the bank, the shopper fails the challenge (still paused,
+/// nothing charged), then passes it on a second try.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_subscription_resumed_from_the_island_asks_for_3_d_secure_until_it_is_passed() {
+    let shop = shop().await;
+    let id = shop.paused_trial("trial-paused-island@example.com").await;
+    let card = shop.card_for(&id, "pm_card_authenticationRequired").await;
+    let account = shop.page("/account").await;
+    let (status, reply) = shop.pay_overdue(&account, &id, &card, Some(1)).await;
+    assert_eq!(status, 200, "{reply}");
+    let secret = reply["Authenticate"]["client_secret"].as_str().expect("the PaymentIntent's client secret").to_owned();
+    shop.answer_challenge(&secret, "fail").await;
+    let (status, now) = shop.api("account/subscription/refresh", &[("subscription", &id)]).await;
+    assert_eq!((status, now.as_str()), (200, Some("paused")));
+    assert!(shop.charged().await.is_empty());
+    let (status, reply) = shop.pay_overdue(&account, &id, &card, Some(2)).await;
+    assert_eq!((status, reply["Authenticate"]["client_secret"].as_str()), (200, Some(secret.as_str())), "{reply}");
+    shop.answer_challenge(&secret, "complete").await;
+    let (status, now) = shop.api("account/subscription/refresh", &[("subscription", &id)]).await;
+    assert_eq!((status, now.as_str()), (200, Some("active")));
+    let invoices = shop.stripe(Method::GET, &format!("/v1/invoices?subscription={id}"), &[]).await;
+    let updates = invoices["data"].as_array().unwrap().iter().filter(|i| i["billing_reason"] == "subscription_update").count();
+    assert_eq!((updates, shop.charged().await.len()), (1, 1), "{invoices}");
 }
 
 /// A paused subscription is on hold: its subscriber can end it now, from the account page.

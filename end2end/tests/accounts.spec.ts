@@ -1,4 +1,4 @@
-import { test, expect, loseFirstReply, pageOfItsOwn, PASSWORD, signUp, typeAddress, uniqueEmail } from './fixtures';
+import { test, expect, loseFirstReply, pageOfItsOwn, PASSWORD, signUp, typeAddress, typeCardDetails, uniqueEmail } from './fixtures';
 import type { Page } from '@playwright/test';
 import { VARIANTS } from '../global-setup';
 
@@ -17,19 +17,10 @@ async function mugInCart(page: Page, gotoHydrated: (path: string) => Promise<voi
 
 const paymentFrame = (page: Page) => page.frameLocator('[data-testid="payment-element"] iframe');
 
-async function typeCard(page: Page, number: string) {
-  const frame = paymentFrame(page);
-  await frame.locator('[name="number"]').fill(number);
-  await frame.locator('[name="expiry"]').fill('12 / 34');
-  await frame.locator('[name="cvc"]').fill('123');
-  await frame.locator('[name="country"]').selectOption('US');
-  await frame.locator('[name="postalCode"]').fill('10001');
-}
-
 /** Pays for the cart with a new card, ticking "save". */
 async function payAndSave(page: Page, number: string) {
   await typeAddress(page);
-  await typeCard(page, number);
+  await typeCardDetails(page, number);
   await paymentFrame(page).locator('[name="save"]').check();
   await page.getByTestId('pay-button').click();
   await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
@@ -109,7 +100,7 @@ test('a card is added in setup mode through 3-D Secure', async ({ page, gotoHydr
   await signUp(page, gotoHydrated, uniqueEmail('setup'));
   await expect(page.getByTestId('no-saved-cards')).toBeVisible();
   await expect(page.getByTestId('add-card-button')).toBeEnabled();
-  await typeCard(page, '4000002500003155');
+  await typeCardDetails(page, '4000002500003155');
   await page.getByTestId('add-card-button').click();
   await page.locator('#test-source-authorize-3ds').click();
   await expect(page.getByTestId('setup-result')).toHaveText('Your card was saved.');
@@ -128,7 +119,7 @@ test('a card whose saving reply is lost is asked for again, and saved once', asy
   const { page, gotoHydrated } = await pageOfItsOwn(context);
   await signUp(page, gotoHydrated, uniqueEmail('lost-setup'));
   await expect(page.getByTestId('add-card-button')).toBeEnabled();
-  await typeCard(page, '4242424242424242');
+  await typeCardDetails(page, '4242424242424242');
   // The first setup reaches the server, which saves the card; its reply is then lost.
   const setups = await loseFirstReply(page, '**/api/account/confirm-setup');
   await page.getByTestId('add-card-button').click();
@@ -209,7 +200,7 @@ test.describe('CVC re-collection and Stripe faults (own storefront)', () => {
     try {
       await mugInCart(page, gotoHydrated);
       await typeAddress(page);
-      await typeCard(page, '4242424242424242');
+      await typeCardDetails(page, '4242424242424242');
       await expect(paymentFrame(page).locator('[name="save"]')).toBeHidden();
       await page.getByTestId('pay-button').click();
       await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
@@ -225,7 +216,7 @@ test.describe('legacy createPaymentMethod path (own storefront)', () => {
   test('a card pays through createPaymentMethod, confirmed with the PaymentMethod', async ({ page, gotoHydrated }) => {
     await mugInCart(page, gotoHydrated);
     await typeAddress(page);
-    await typeCard(page, '4242424242424242');
+    await typeCardDetails(page, '4242424242424242');
     await page.getByTestId('pay-button').click();
     await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');
     const intentId = new URL(page.url()).searchParams.get('payment_intent');
@@ -241,7 +232,7 @@ test.describe('legacy createPaymentMethod path (own storefront)', () => {
   test('3-D Secure on the legacy path is handled with handleNextAction', async ({ page, gotoHydrated }) => {
     await mugInCart(page, gotoHydrated);
     await typeAddress(page);
-    await typeCard(page, '4000002500003155');
+    await typeCardDetails(page, '4000002500003155');
     await page.getByTestId('pay-button').click();
     await page.locator('#test-source-authorize-3ds').click();
     await expect(page.getByTestId('payment-result')).toHaveAttribute('data-status', 'succeeded');

@@ -100,6 +100,11 @@ export async function typeAddress(page: Page) {
 /** Fills Stripe's Address and Payment Elements (the emulator's stand-in) with a test card. */
 export async function typeCard(page: Page, number: string) {
   await typeAddress(page);
+  await typeCardDetails(page, number);
+}
+
+/** Fills the Payment Element alone (the add-card form has no Address Element) with a test card. */
+export async function typeCardDetails(page: Page, number: string) {
   const frame = page.frameLocator('[data-testid="payment-element"] iframe');
   await frame.locator('[name="number"]').fill(number);
   await frame.locator('[name="expiry"]').fill('12 / 34');

@@ -1,4 +1,4 @@
-import { test, expect, loseFirstReply, pageOfItsOwn, signUp, typeCard, uniqueEmail, payAfterAnotherTabChangesTheCart, seriousViolations } from './fixtures';
+import { test, expect, loseFirstReply, pageOfItsOwn, signUp, typeCard, typeCardDetails, uniqueEmail, payAfterAnotherTabChangesTheCart, seriousViolations } from './fixtures';
 import type { Locator, Page } from '@playwright/test';
 import { VARIANTS } from '../global-setup';
 
@@ -190,6 +190,55 @@ test.describe('a free trial', () => {
     await expect(row.getByTestId('subscription-status')).toHaveText('Free trial');
     await expect(row.getByTestId('subscription-period')).toContainText('First charge on');
   });
+
+  test('that ended without a card and was paused is resumed from the account page with a card added there, through 3-D Secure', async ({ page, gotoHydrated }) => {
+    await signUp(page, gotoHydrated, uniqueEmail('trial-paused'));
+    await gotoHydrated('/');
+    await page.getByTestId('add-to-cart-tea-club').click();
+    await expect(page.getByTestId('cart-count')).toHaveText('1');
+    await gotoHydrated('/checkout');
+    await expect(page.getByTestId('pay-button')).toBeEnabled();
+    // The bank wants 3-D Secure to keep the card, and the shopper fails it: the trial
+    // starts all the same, with no card for its end.
+    await typeCard(page, '4000002500003155');
+    await page.getByTestId('pay-button').click();
+    await page.locator('#test-source-fail-3ds').click();
+    await expect(page).toHaveURL(/\/checkout\/complete\?setup_intent=seti_/);
+    await gotoHydrated('/account');
+    const row = page.locator('[data-testid^="subscription-sub_"]');
+    await expect(row).toHaveAttribute('data-status', 'trialing');
+    const id = (await row.getAttribute('data-testid'))!.replace('subscription-', '');
+    // The shop's account pauses a trial that ends without a card; the merchant ends
+    // this one now.
+    const emulator = VARIANTS.free.emulator;
+    await stripeAt(emulator, 'POST', `/v1/subscriptions/${id}`, { 'trial_settings[end_behavior][missing_payment_method]': 'pause' });
+    await stripeAt(emulator, 'POST', `/v1/subscriptions/${id}`, { trial_end: 'now' });
+    await expect(async () => {
+      await page.reload();
+      await expect(row).toHaveAttribute('data-status', 'paused', { timeout: 1_000 });
+    }).toPass();
+    await expect(row.getByTestId('subscription-status')).toHaveText('Paused: nothing is charged until it resumes');
+    await expect(row.getByTestId('pay-overdue-add-card')).toContainText('then resume it here');
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+
+    // A card added on this page (its bank wants 3-D Secure for every payment): the page
+    // loads again, offering to resume with it.
+    await expect(page.getByTestId('add-card-button')).toBeEnabled();
+    await typeCardDetails(page, '4000002760003184');
+    await page.getByTestId('add-card-button').click();
+    await page.locator('#test-source-authorize-3ds').click();
+    await expect(row.getByTestId('pay-overdue')).toHaveText('Resume and pay');
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+    expect(await seriousViolations(page), 'the account page, a paused subscription to resume').toEqual([]);
+    // Resumed: a new period from now, its charge confirmed with the bank.
+    await row.getByTestId('pay-overdue').click();
+    await page.locator('#test-source-authorize-3ds').click();
+    await expect(row).toHaveAttribute('data-status', 'active');
+    await expect(row.getByTestId('pay-overdue-form')).toHaveCount(0);
+    await expect(row.getByTestId('subscription-period')).toContainText('Renews on');
+    const resumed = await stripeAt(emulator, 'GET', `/v1/subscriptions/${id}?expand[]=latest_invoice`);
+    expect([resumed.status, resumed.latest_invoice.billing_reason, resumed.latest_invoice.status]).toEqual(['active', 'subscription_update', 'paid']);
+  });
 });
 
 test('a shopper subscribes through 3-D Secure, and the same subscription again is sent to their account', async ({ page, gotoHydrated }) => {
@@ -259,7 +308,12 @@ test.describe('a checkout whose cart changed in another tab', () => {
 
 /** A call to this variant's emulator (any test key will do). */
 async function stripe(method: string, path: string, form: Record<string, string> = {}) {
-  const response = await fetch(`${VARIANTS.subscriptions.emulator}${path}`, {
+  return stripeAt(VARIANTS.subscriptions.emulator, method, path, form);
+}
+
+/** The same, at the emulator whose base URL is `emulator`. */
+async function stripeAt(emulator: string, method: string, path: string, form: Record<string, string> = {}) {
+  const response = await fetch(`${emulator}${path}`, {
     method,
     headers: { authorization: 'Bearer sk_test_e2e', 'content-type': 'application/x-www-form-urlencoded' },
     body: method === 'GET' ? undefined : new URLSearchParams(form).toString(),

@@ -69,7 +69,7 @@ pub async fn summary(
                 name: terms.name.clone(),
                 quantity: terms.quantity,
                 id: record.id,
-                pay_attempt: crate::subscriptions::is_overdue(&record.state.status).then(|| crate::session::random_id("overdue")),
+                pay_attempt: crate::subscriptions::awaits_payment(&record.state.status).then(|| crate::session::random_id("overdue")),
                 status: record.state.status,
                 cancellation_reason: record.state.cancellation_reason,
                 period_end: record.state.current_period_end,

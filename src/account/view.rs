@@ -11,7 +11,7 @@ use crate::stripe_js::Stripe;
 use crate::stripe_js::{ConfirmationTokenParams, ElementsOptions, PaymentMethodData};
 use crate::subscriptions::{
     AccountSubscription, CancelSubscription, EndSubscription, OverduePayment, PayOverdueSubscription, ResumeSubscription, SetRenewalCard,
-    SetSubscriptionQuantity, is_overdue, pay_overdue_subscription, refresh_subscription,
+    SetSubscriptionQuantity, awaits_payment, pay_overdue_subscription, refresh_subscription,
 };
 use crate::ui::{ActionError, MountedPaymentElement, failure, mount_payment_element};
 use leptos::prelude::*;
@@ -186,11 +186,15 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
             let retry = subscription.next_payment_attempt.map(|at| crate::i18n::fill(t.next_payment_attempt_on(), &[&locale.date(at)]));
             let period: Vec<String> = [retry, renewal, end].into_iter().flatten().collect();
             let period = (changeable && !period.is_empty()).then(|| period.join(" · "));
+            // An overdue renewal to pay, or a paused subscription to resume by paying
+            // a new period.
+            let paused = subscription.status == "paused";
             let overdue = subscription.pay_attempt.clone().map(|attempt| {
                 if saved.is_empty() {
-                    return view! { <p class="hint" data-testid="pay-overdue-add-card">{t.add_card_to_pay_overdue()}</p> }.into_any();
+                    let hint = if paused { t.add_card_to_resume() } else { t.add_card_to_pay_overdue() };
+                    return view! { <p class="hint" data-testid="pay-overdue-add-card">{hint}</p> }.into_any();
                 }
-                view! { <PayOverdue subscription=subscription.id.clone() attempt cards=saved.clone() publishable_key=publishable_key.clone()/> }
+                view! { <PayOverdue subscription=subscription.id.clone() attempt resume=paused cards=saved.clone() publishable_key=publishable_key.clone()/> }
                     .into_any()
             });
             // How many each renewal brings, while it renews.
@@ -241,7 +245,8 @@ fn Subscriptions(subscriptions: Vec<AccountSubscription>, saved: Vec<SavedMethod
                     </ActionForm>
                 }
             });
-            // On hold (`unpaid`: pay its renewal above to resume it; or `paused`): or end it now.
+            // On hold (`unpaid`: pay its renewal above to resume it; `paused`: resume it
+            // above by paying a new period): or end it now.
             let end_form = matches!(subscription.status.as_str(), "unpaid" | "paused").then(|| {
                 let (id, named) = (subscription.id.clone(), crate::i18n::fill(t.end_named_subscription(), &[&label]));
                 view! {
@@ -333,7 +338,8 @@ fn SubscriptionButton(
     }
 }
 
-/// An overdue subscription's "pay the overdue renewal with [card]" form ([`is_overdue`]). A plain form
+/// An overdue subscription's "pay the overdue renewal with [card]" form, or a paused
+/// one's "resume it, charging [card]" (`resume`) ([`awaits_payment`]). A plain form
 /// (`attempt` is its nonce): without JavaScript the server pays off session, as a
 /// renewal is. Hydrated, the island sends it itself, saying that the browser can
 /// authenticate: a bank that wants 3-D Secure for the payment gets it
@@ -342,7 +348,13 @@ fn SubscriptionButton(
 /// does not arrive, or "nothing left to pay", is checked with Stripe the same way.
 #[cfg_attr(feature = "split-islands", island(lazy))]
 #[cfg_attr(not(feature = "split-islands"), island)]
-fn PayOverdue(subscription: String, attempt: String, cards: Vec<SavedMethod>, publishable_key: Option<String>) -> impl IntoView {
+fn PayOverdue(
+    subscription: String,
+    attempt: String,
+    resume: bool,
+    cards: Vec<SavedMethod>,
+    publishable_key: Option<String>,
+) -> impl IntoView {
     let locale = crate::i18n::use_locale();
     let t = locale.texts();
     let busy = RwSignal::new(false);
@@ -378,7 +390,7 @@ fn PayOverdue(subscription: String, attempt: String, cards: Vec<SavedMethod>, pu
                     // Stripe now says so, and the page loads again to show it.
                     Err(failure) => {
                         return match refresh_subscription(subscription).await {
-                            Ok(status) if !is_overdue(&status) => Ok(()),
+                            Ok(status) if !awaits_payment(&status) => Ok(()),
                             _ => Err(failure.message(locale)),
                         };
                     }
@@ -391,7 +403,7 @@ fn PayOverdue(subscription: String, attempt: String, cards: Vec<SavedMethod>, pu
                 let status = refresh_subscription(subscription).await.ok();
                 match authenticated {
                     Ok(done) if done == "succeeded" || done == "processing" => Ok(()),
-                    _ if status.as_deref().is_some_and(|status| !is_overdue(status)) => Ok(()),
+                    _ if status.as_deref().is_some_and(|status| !awaits_payment(status)) => Ok(()),
                     Ok(_) => Err(t.overdue_not_authenticated().to_owned()),
                     Err(failure) => Err(failure.message),
                 }
@@ -413,11 +425,19 @@ fn PayOverdue(subscription: String, attempt: String, cards: Vec<SavedMethod>, pu
         <form class="pay-overdue" data-testid="pay-overdue-form" action=PayOverdueSubscription::url() method="post" on:submit=on_submit>
             <input type="hidden" name="subscription" value=form.0/>
             <input type="hidden" name="attempt" value=form.1/>
-            <label>{t.pay_overdue_with()} " " <select name="payment_method" data-testid="pay-overdue-card" node_ref=card>{options}</select></label>
+            <label>
+                {if resume { t.resume_with() } else { t.pay_overdue_with() }} " "
+                <select name="payment_method" data-testid="pay-overdue-card" node_ref=card>{options}</select>
+            </label>
             " "
             <button type="submit" class="primary" data-testid="pay-overdue" disabled=move || busy.get() aria-busy=move || busy.get().to_string()>
                 {move || busy.get().then(|| view! { <span class="spinner" aria-hidden="true"></span> })}
-                {move || if busy.get() { t.paying_overdue() } else { t.pay_overdue_now() }}
+                {move || match (busy.get(), resume) {
+                    (true, true) => t.resuming(),
+                    (true, false) => t.paying_overdue(),
+                    (false, true) => t.resume_now(),
+                    (false, false) => t.pay_overdue_now(),
+                }}
             </button>
             <p class="error" role="alert" aria-live="assertive">{move || error.get()}</p>
         </form>

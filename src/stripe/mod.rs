@@ -270,6 +270,16 @@ impl Client {
         self.update_subscription(id, &format!("default_payment_method={payment_method}"), idempotency_key).await
     }
 
+    /// Resumes a `paused` subscription: a new period starts now, its invoice charged at
+    /// once to the subscription's default payment method. It stays `paused` until that
+    /// invoice is paid (`resume_on_payment_success`), so that a declined card leaves it
+    /// as it was, with the invoice open to be paid. The reply as `retrieve_subscription`'s.
+    /// <https://docs.stripe.com/api/subscriptions/resume>
+    pub async fn resume_subscription(&self, id: &SubscriptionId, idempotency_key: &str) -> Result<Subscription, Error> {
+        let body = "billing_cycle_anchor%5Btype%5D=now&payment_behavior=resume_on_payment_success&expand%5B0%5D=latest_invoice.payments";
+        self.request(Method::POST, &format!("/v1/subscriptions/{id}/resume"), Some(body.to_owned()), Some(idempotency_key)).await
+    }
+
     /// `POST /v1/subscriptions/{id}` with `params` (form-encoded), the reply with its
     /// latest invoice and that invoice's payments expanded, as `retrieve_subscription`'s.
     async fn update_subscription(&self, id: &SubscriptionId, params: &str, idempotency_key: &str) -> Result<Subscription, Error> {

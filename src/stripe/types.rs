@@ -91,7 +91,7 @@ pub struct Address {
 }
 
 /// <https://docs.stripe.com/api/payment_intents/object#payment_intent_object-last_payment_error>
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct LastPaymentError {
     #[serde(rename = "type")]
     pub kind: Option<String>,

@@ -13,7 +13,7 @@ use crate::session;
 use crate::state::AppState;
 use crate::store::{AccountRecord, SubscriptionRecord, SubscriptionState};
 use crate::stripe::ids::{CustomerId, InvoiceId, PaymentMethodId, SubscriptionId};
-use crate::stripe::types::{Expandable, PaymentIntentStatus, Subscription};
+use crate::stripe::types::{Expandable, PaymentIntentStatus, Subscription, SubscriptionStatus};
 
 /// Cancels the signed-in shopper's subscription at its period's end, or undoes that.
 pub async fn set_cancel_at_period_end(state: &AppState, request: &Request, id: &str, cancel: bool) -> Result<(), AppError> {
@@ -169,7 +169,8 @@ async fn ended_meanwhile(state: &AppState, request: &Request, id: &SubscriptionI
 /// ([`super::is_overdue`]: `past_due`, or `unpaid`, whose latest invoice may be a draft,
 /// finalized first) now with
 /// one of their saved cards, which the subscription's renewals are charged to from
-/// then on (Stripe does not retry an old card that a shopper replaced).
+/// then on (Stripe does not retry an old card that a shopper replaced). A `paused` one
+/// is resumed, its new period charged to that card ([`resume_paused`]).
 ///
 /// `on_session`: the shopper's browser can authenticate (the account page's island
 /// says so). The invoice is then paid with the customer present (`off_session=false`),
@@ -190,7 +191,7 @@ pub async fn pay_overdue(
     let t = request.texts();
     let no_card = || AppError::NotFound(t.no_such_card().into());
     let (account, id, record) = own_subscription(state, request, id).await?;
-    if !super::is_overdue(&record.state.status) {
+    if !super::awaits_payment(&record.state.status) {
         return Err(AppError::invalid(t.nothing_overdue()));
     }
     if attempt.is_empty() || attempt.len() > 64 || !attempt.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
@@ -247,6 +248,13 @@ pub async fn pay_overdue(
                 Err(error) => return Err(AppError::from(error)),
             }
         }
+        // Paused, with nothing open: resumed, its new period charged to the card.
+        _ if subscription.status == SubscriptionStatus::Paused => match resume_paused(state, request, &id, &key("resume")).await? {
+            None => return Ok(OverduePayment::Paid),
+            // Its bank wants the shopper: paid on session below, where it can ask.
+            Some(invoice) if on_session => invoice,
+            Some(_) => return Err(AppError::Declined { message: t.overdue_needs_authentication().to_owned(), decline_code: None }),
+        },
         // Paid meanwhile (a renewal retried, another tab): nothing to charge.
         _ => {
             refresh(state, &id).await?;
@@ -288,12 +296,62 @@ pub async fn pay_overdue(
     Ok(OverduePayment::Paid)
 }
 
+/// Resumes the signed-in shopper's paused subscription `id`, whose card is set: a new
+/// period starts now, charged at once, off session as a renewal is. It stays paused
+/// until that charge succeeds, so a declined card changes nothing but leaves the
+/// period's invoice open, which the next try ([`pay_overdue`]) pays rather than
+/// resuming again. `None` once resumed; the open invoice if the card's bank wants the
+/// shopper to authenticate the charge; declined, why.
+async fn resume_paused(state: &AppState, request: &Request, id: &SubscriptionId, key: &str) -> Result<Option<InvoiceId>, AppError> {
+    let stripe = &state.payments.stripe;
+    let resumed = match stripe.resume_subscription(id, key).await {
+        Ok(resumed) => resumed,
+        // Resumed by the shop, or ended, meanwhile: said as it is now.
+        Err(crate::stripe::Error::Api(api)) if api.status == 400 => {
+            tracing::info!(subscription = %id, message = %api.message, "Stripe would not resume a paused subscription");
+            return Err(no_longer_overdue(state, request, id).await?);
+        }
+        Err(error) => return Err(AppError::from(error)),
+    };
+    refresh(state, id).await?;
+    if resumed.status != SubscriptionStatus::Paused {
+        tracing::info!(subscription = %id, status = resumed.status.as_str(), "a paused subscription was resumed by its subscriber");
+        return Ok(None);
+    }
+    // Still paused: its new period's charge was declined, or waits for the bank.
+    let (invoice, intent) = match &resumed.latest_invoice {
+        Some(Expandable::Object(invoice)) => (invoice.id.clone(), invoice.payment_intent()),
+        _ => {
+            tracing::error!(subscription = %id, "a paused subscription resumed without its new period's invoice");
+            return Err(AppError::Internal);
+        }
+    };
+    let Some(intent) = intent else {
+        tracing::error!(subscription = %id, invoice = %invoice, "a paused subscription resumed with no payment to show for it");
+        return Err(AppError::Internal);
+    };
+    let intent = stripe.retrieve_payment_intent(&intent).await?;
+    let error = intent.last_payment_error.unwrap_or_default();
+    let why = error.decline_code.as_deref().or(error.code.as_deref());
+    if intent.status == PaymentIntentStatus::RequiresAction || why == Some("authentication_required") {
+        tracing::info!(subscription = %id, invoice = %invoice, "resuming a paused subscription needs the shopper's 3-D Secure");
+        return Ok(Some(invoice));
+    }
+    tracing::info!(subscription = %id, code = ?error.code, decline_code = ?error.decline_code, "resuming a paused subscription was declined");
+    let message = request.locale.decline(
+        error.decline_code.as_deref(),
+        error.code.as_deref(),
+        error.message.as_deref().unwrap_or("Your card was declined."),
+    );
+    Err(AppError::Declined { message, decline_code: error.decline_code })
+}
+
 /// Why Stripe refused to go on with an overdue payment of `id`, once the subscription is
 /// read again and recorded: nothing is overdue any more (paid, voided or ended
 /// meanwhile); still overdue, the refusal was unexpected.
 async fn no_longer_overdue(state: &AppState, request: &Request, id: &SubscriptionId) -> Result<AppError, AppError> {
     refresh(state, id).await?;
-    let overdue = state.store.subscription(id.as_str()).await?.is_some_and(|record| super::is_overdue(&record.state.status));
+    let overdue = state.store.subscription(id.as_str()).await?.is_some_and(|record| super::awaits_payment(&record.state.status));
     if overdue {
         tracing::error!(subscription = %id, "Stripe refused to go on with a renewal that is still overdue");
         return Ok(AppError::Internal);

@@ -31,15 +31,16 @@ pub struct AccountSubscription {
     pub next_payment_attempt: Option<i64>,
     /// Whether a renewal is still to come (`SubscriptionState::renews`).
     pub renews: bool,
-    /// For a `past_due` subscription, the nonce of the form that pays it: part of the
-    /// payment's idempotency key, so that a form sent twice pays once.
+    /// For a subscription the shopper can pay to go on ([`awaits_payment`]), the nonce of
+    /// the form that pays it: part of the payment's idempotency key, so that a form sent
+    /// twice pays once.
     pub pay_attempt: Option<String>,
 }
 
-/// What paying an overdue renewal came to.
+/// What paying an overdue renewal (or resuming a paused subscription) came to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OverduePayment {
-    /// Paid: the subscription is active again.
+    /// Paid: the subscription is active again (resumed, if it was paused).
     Paid,
     /// The card's bank wants the shopper to confirm the payment (3-D Secure): the
     /// client secret of the invoice's PaymentIntent, for `stripe.handleNextAction`.
@@ -51,6 +52,13 @@ pub enum OverduePayment {
 /// the retries; paying its latest invoice makes it active again).
 pub fn is_overdue(status: &str) -> bool {
     matches!(status, "past_due" | "unpaid")
+}
+
+/// Whether a subscription with Stripe's `status` waits for the shopper to pay: overdue
+/// ([`is_overdue`]), or `paused` (its trial ended without a card, or the shop paused
+/// it), which paying a new period resumes.
+pub fn awaits_payment(status: &str) -> bool {
+    is_overdue(status) || status == "paused"
 }
 
 impl AccountSubscription {

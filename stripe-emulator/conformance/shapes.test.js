@@ -373,8 +373,9 @@ test('every object and event the flow produces type-checks against the SDK at ev
   assert.equal((await api('GET', `/v1/subscriptions/${writtenOff.subscription.id}`)).status, 'active');
   await control('/_emulator/billing_settings', { retries_spent: 'cancel' });
   // A trial set to pause when it ends with no card (flexible billing mode, the
-  // default): paused at its end; resumed on the payment's success, it stays paused
-  // while its invoice cannot be charged, and is active once the invoice is paid.
+  // default): paused at its end; resumed (on the payment's attempt, the default), its
+  // resumption invoice is finalized and not charged: it stays paused until that invoice
+  // is paid, and is active then.
   const cardless = await api('POST', '/v1/customers', { email: 'paused@example.com' });
   const pausing = await api('POST', '/v1/subscriptions', {
     customer: cardless.id,
@@ -391,12 +392,11 @@ test('every object and event the flow produces type-checks against the SDK at ev
   keep('Stripe.Subscription', 'subscription paused at the end of its trial', paused);
   const resuming = await api('POST', `/v1/subscriptions/${pausing.id}/resume`, {
     billing_cycle_anchor: { type: 'now' },
-    payment_behavior: 'resume_on_payment_success',
     expand: ['latest_invoice'],
   });
   assert.equal(resuming.status, 'paused');
   assert.equal(resuming.latest_invoice.status, 'open');
-  keep('Stripe.Subscription', 'subscription resuming on payment success, unpaid (expanded invoice)', resuming);
+  keep('Stripe.Subscription', 'subscription resuming, its invoice not yet paid (expanded invoice)', resuming);
   const card = await api('POST', '/v1/payment_methods/pm_card_visa/attach', { customer: cardless.id });
   await api('POST', `/v1/invoices/${resuming.latest_invoice.id}/pay`, { payment_method: card.id });
   const resumed = await api('GET', `/v1/subscriptions/${pausing.id}`);

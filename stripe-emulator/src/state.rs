@@ -43,6 +43,10 @@ pub struct Account {
     /// Subscriptions already told that their trial ends soon
     /// (`customer.subscription.trial_will_end`, sent once).
     pub trials_told: std::collections::HashSet<String>,
+    /// Resumption invoices of subscriptions resumed with
+    /// `payment_behavior=resume_on_payment_attempt`: a failed payment of one makes its
+    /// subscription `past_due`, and is not retried.
+    pub resumed_on_attempt: std::collections::HashSet<String>,
     /// Customer sessions (they have no id: the client secret names them).
     pub customer_sessions: Vec<Value>,
     /// Events, oldest first.

@@ -2159,8 +2159,10 @@ async fn subscriptions_are_flexible_unless_asked_to_be_classic() {
 }
 
 /// A trial set to pause when it ends with no card (`missing_payment_method=pause`):
-/// paused at its end, nothing invoiced, until resumed; resumed, it starts a new period
-/// at once, whose invoice is charged (and, with no card still, fails: `past_due`).
+/// paused at its end, nothing invoiced, until resumed. Resumed with the default
+/// `payment_behavior` (`resume_on_payment_attempt`), it starts a new period whose
+/// invoice is finalized and not charged: it stays `paused` until a payment is attempted
+/// (Pay invoice), and that attempt failing makes it `past_due`, with no retry.
 #[tokio::test]
 async fn a_trial_that_ends_without_a_card_pauses_and_resumes_into_a_new_period() {
     let stripe = emulator().await;
@@ -2205,16 +2207,78 @@ async fn a_trial_that_ends_without_a_card_pauses_and_resumes_into_a_new_period()
     assert_eq!(resumed.status, 200, "{}", resumed.body);
     let resumed = resumed.body;
     let now = resumed["billing_cycle_anchor"].as_i64().unwrap();
-    assert!(resumed.get("status_details").is_none(), "{resumed}");
     assert_eq!(resumed["items"]["data"][0]["current_period_start"].as_i64(), Some(now));
     let invoice = &resumed["latest_invoice"];
     assert_eq!(
         (invoice["billing_reason"].as_str(), invoice["amount_due"].as_i64(), invoice["status"].as_str()),
         (Some("subscription_update"), Some(2400), Some("open"))
     );
-    // No card to charge: active for an instant, then past due, as a renewal that fails.
-    assert_eq!(resumed["status"], "past_due", "{resumed}");
+    // No payment attempted in the request: still paused, the invoice unpaid and untried.
+    assert_eq!(resumed["status"], "paused", "{resumed}");
+    assert_eq!((invoice["attempt_count"].as_i64(), &invoice["next_payment_attempt"]), (Some(0), &Value::Null), "{invoice}");
+    assert!(stripe.event_types().await.iter().all(|t| t != "customer.subscription.resumed"));
+    // The attempt, with a card that declines: past due (resumed), and no retry to come.
+    let customer = resumed["customer"].as_str().unwrap();
+    let card = stripe.post("/v1/payment_methods/pm_card_chargeCustomerFail/attach", &[("customer", customer)]).await.body;
+    let invoice_id = invoice["id"].as_str().unwrap();
+    let declined = stripe.post(&format!("/v1/invoices/{invoice_id}/pay"), &[("payment_method", card["id"].as_str().unwrap())]).await;
+    assert_eq!(declined.status, 402, "{}", declined.body);
+    let subscription = stripe.get(&format!("/v1/subscriptions/{id}")).await.body;
+    assert_eq!(subscription["status"], "past_due", "{subscription}");
+    assert!(subscription.get("status_details").is_none(), "{subscription}");
     assert_eq!(stripe.get("/v1/events?type=customer.subscription.resumed").await.body["data"][0]["data"]["object"]["id"], id);
+    let invoice = stripe.get(&format!("/v1/invoices/{invoice_id}")).await.body;
+    assert_eq!((invoice["status"].as_str(), &invoice["next_payment_attempt"]), (Some("open"), &Value::Null), "{invoice}");
+}
+
+/// Resumed with `payment_behavior=resume_on_payment_success`: refused without a default
+/// payment method to charge, or in classic billing mode; with a card that declines, the
+/// request's attempt fails and the subscription stays `paused` (the invoice retried as
+/// a renewal's); paid, it is `active` and resumed.
+#[tokio::test]
+async fn a_subscription_resumed_on_the_payments_success_stays_paused_until_it_is_paid() {
+    let stripe = emulator().await;
+    let on_success = [("payment_behavior", "resume_on_payment_success"), ("expand[]", "latest_invoice")];
+    let (classic, customer) = paused_trial(&stripe, &[("billing_mode[type]", "classic")]).await;
+    stripe.post("/v1/payment_methods/pm_card_visa/attach", &[("customer", customer.as_str())]).await;
+    let refused = stripe.post(&format!("/v1/subscriptions/{classic}/resume"), &on_success).await;
+    assert_eq!((refused.status, refused.body["error"]["param"].as_str()), (400, Some("payment_behavior")), "{}", refused.body);
+
+    let (id, customer) = paused_trial(&stripe, &[]).await;
+    let refused = stripe.post(&format!("/v1/subscriptions/{id}/resume"), &on_success).await;
+    assert_eq!((refused.status, refused.body["error"]["param"].as_str()), (400, Some("payment_behavior")), "no card: {}", refused.body);
+    let invoices = stripe.get(&format!("/v1/invoices?subscription={id}")).await.body;
+    assert_eq!(invoices["data"].as_array().unwrap().len(), 1, "refused, nothing invoiced: {invoices}");
+    let declining = stripe.post("/v1/payment_methods/pm_card_chargeCustomerFail/attach", &[("customer", customer.as_str())]).await.body;
+    let set = stripe.post(&format!("/v1/subscriptions/{id}"), &[("default_payment_method", declining["id"].as_str().unwrap())]).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let resuming = stripe.post(&format!("/v1/subscriptions/{id}/resume"), &on_success).await;
+    assert_eq!(resuming.status, 200, "{}", resuming.body);
+    let invoice = &resuming.body["latest_invoice"];
+    assert_eq!(resuming.body["status"], "paused", "{}", resuming.body);
+    assert_eq!((invoice["status"].as_str(), invoice["attempt_count"].as_i64()), (Some("open"), Some(1)), "{invoice}");
+    assert!(invoice["next_payment_attempt"].as_i64().is_some(), "retried: {invoice}");
+    assert!(stripe.event_types().await.iter().all(|t| t != "customer.subscription.resumed"));
+
+    let good = stripe.post("/v1/payment_methods/pm_card_visa/attach", &[("customer", customer.as_str())]).await.body;
+    let invoice_id = invoice["id"].as_str().unwrap();
+    let paid = stripe.post(&format!("/v1/invoices/{invoice_id}/pay"), &[("payment_method", good["id"].as_str().unwrap())]).await;
+    assert_eq!((paid.status, paid.body["status"].as_str()), (200, Some("paid")), "{}", paid.body);
+    let subscription = stripe.get(&format!("/v1/subscriptions/{id}")).await.body;
+    assert_eq!(subscription["status"], "active", "{subscription}");
+    assert!(subscription.get("status_details").is_none(), "{subscription}");
+    assert_eq!(stripe.get("/v1/events?type=customer.subscription.resumed").await.body["data"][0]["data"]["object"]["id"], id);
+}
+
+/// A subscription (`extra` its creation's further parameters) whose trial the merchant
+/// ended at once with no card, set to pause then: paused. Its id and customer.
+async fn paused_trial(stripe: &Stripe, extra: &[(&str, &str)]) -> (String, String) {
+    let trial = [("trial_period_days", "7"), ("trial_settings[end_behavior][missing_payment_method]", "pause")];
+    let created = new_subscription(stripe, &[&trial[..], extra].concat()).await.body;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let ended = stripe.post(&format!("/v1/subscriptions/{id}"), &[("trial_end", "now")]).await.body;
+    assert_eq!(ended["status"], "paused", "{ended}");
+    (id, created["customer"].as_str().unwrap().to_owned())
 }
 
 /// After its trial, `subscription` (its latest invoice expanded) was charged for its

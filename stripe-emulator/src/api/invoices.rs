@@ -227,13 +227,29 @@ pub(super) fn retry_at(invoice: &Value, attempt: i64) -> Option<i64> {
 /// shopper can try another method.)
 pub fn intent_failed(ctx: &mut Ctx<'_>, intent: &Value) {
     let Some(mut invoice) = invoice_of(ctx, intent) else { return };
-    if invoice["attempt_count"].as_i64().unwrap_or(0) == 0 {
+    // A resumption invoice whose subscription resumes on the payment's attempt is not
+    // retried.
+    let resumed_on_attempt = ctx.account.resumed_on_attempt.contains(invoice["id"].as_str().unwrap_or_default());
+    if invoice["attempt_count"].as_i64().unwrap_or(0) == 0 && !resumed_on_attempt {
         invoice["next_payment_attempt"] = json!(retry_at(&invoice, 1));
     }
     count_first_attempt(&mut invoice);
     ctx.account.put(invoice.clone());
     ctx.emit("invoice.payment_failed", &invoice, None);
     let Some(mut subscription) = subscription_of(ctx, &invoice) else { return };
+    // Resumed on the payment's attempt: the attempt failed, so it is `past_due` (it
+    // "doesn't automatically revert to `paused`").
+    if resumed_on_attempt && subscription["status"] == "paused" && subscription["latest_invoice"] == invoice["id"] {
+        let mut previous = json!({ "status": "paused" });
+        if let Some(details) = subscription.as_object_mut().and_then(|fields| fields.remove("status_details")) {
+            previous["status_details"] = details;
+        }
+        subscription["status"] = json!("past_due");
+        ctx.account.put(subscription.clone());
+        ctx.emit("customer.subscription.resumed", &subscription, None);
+        ctx.emit("customer.subscription.updated", &subscription, Some(previous));
+        return;
+    }
     // Any invoice but the first (whose failure leaves the subscription `incomplete`): a
     // renewal, or one an update started (a trial ended now).
     if invoice["billing_reason"] != "subscription_create" && subscription["status"] == "active" {
@@ -368,8 +384,9 @@ pub fn finalize_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<
 /// itself, but it can still be paid; `status_details` gives the reason `user_forgiven`
 /// ("marked uncollectible by the user", in Stripe's changelog of 2026-09-30). A
 /// `past_due` subscription whose latest invoice it is becomes `active` again, as Stripe's
-/// support describes it (forgiven, the debt no longer holds the subscription back). Any
-/// other invoice is refused (the emulator's wording).
+/// support describes it (forgiven, the debt no longer holds the subscription back), and
+/// so does a `paused` one whose resumption invoice it is. Any other invoice is refused
+/// (the emulator's wording).
 pub fn mark_uncollectible_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
     let mut invoice = ctx.account.get_kind("invoice", id).cloned().ok_or_else(|| ApiError::no_such("invoice", id))?;
@@ -382,12 +399,21 @@ pub fn mark_uncollectible_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) 
     invoice["next_payment_attempt"] = Value::Null;
     ctx.account.put(invoice.clone());
     ctx.emit("invoice.marked_uncollectible", &invoice, None);
-    if let Some(mut subscription) =
-        subscription_of(ctx, &invoice).filter(|sub| sub["status"] == "past_due" && sub["latest_invoice"] == invoice["id"])
+    // A paused one whose resumption invoice it is resumes too ("The subscription becomes
+    // `active` once the invoice is paid or marked uncollectible").
+    if let Some(mut subscription) = subscription_of(ctx, &invoice)
+        .filter(|sub| (sub["status"] == "past_due" || sub["status"] == "paused") && sub["latest_invoice"] == invoice["id"])
     {
+        let mut previous = json!({ "status": subscription["status"].take() });
         subscription["status"] = json!("active");
+        if let Some(details) = subscription.as_object_mut().and_then(|fields| fields.remove("status_details")) {
+            previous["status_details"] = details;
+        }
         ctx.account.put(subscription.clone());
-        ctx.emit("customer.subscription.updated", &subscription, Some(json!({ "status": "past_due" })));
+        if previous["status"] == "paused" {
+            ctx.emit("customer.subscription.resumed", &subscription, None);
+        }
+        ctx.emit("customer.subscription.updated", &subscription, Some(previous));
     }
     ctx.expand(invoice, params)
 }

@@ -1113,10 +1113,20 @@ fn pause(ctx: &mut Ctx<'_>, mut subscription: Value, why: &str, at: i64, changed
 
 /// `POST /v1/subscriptions/{id}/resume`: a `paused` subscription starts a new period
 /// now (`billing_cycle_anchor[type]=now`, the default; `unchanged`, with its
-/// prorations, is not emulated), invoiced at once (`subscription_update`) and charged
-/// to its default payment method. With `payment_behavior=resume_on_payment_attempt`
-/// (the default) it is `active` at once, and `past_due` if that charge fails; with
-/// `resume_on_payment_success` it stays `paused` until the invoice is paid.
+/// prorations, is not emulated), whose resumption invoice is finalized at once. It
+/// stays `paused` until that invoice is paid (then `active`, and
+/// `customer.subscription.resumed`) or marked uncollectible. How its payment goes is
+/// `payment_behavior` (<https://docs.stripe.com/billing/subscriptions/pause>, "Payment
+/// behavior"):
+/// - `resume_on_payment_attempt`, the default: no payment is attempted in the request
+///   ("Collect payment with the Pay invoice endpoint"); if an attempt fails the
+///   subscription is `past_due` ("doesn't automatically revert to `paused`"), and the
+///   invoice is not retried.
+/// - `resume_on_payment_success` (flexible billing mode only): the request charges the
+///   invoice to the subscription's (or customer's) default payment method, and without
+///   one is refused; if that fails the subscription stays `paused`, and the invoice is
+///   retried as a renewal's is.
+///
 /// <https://docs.stripe.com/api/subscriptions/resume>
 pub fn resume(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
     ctx.secret_only()?;
@@ -1148,10 +1158,22 @@ pub fn resume(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
         .get(subscription["customer"].as_str().unwrap_or_default())
         .cloned()
         .ok_or_else(|| ApiError::invalid("The subscription's customer no longer exists."))?;
+    if on_success && subscription["billing_mode"]["type"] == "classic" {
+        return Err(ApiError::invalid_param(
+            "payment_behavior",
+            "payment_behavior=resume_on_payment_success is only available for subscriptions that use flexible billing mode.",
+        ));
+    }
+    if on_success && default_method(ctx, &subscription, &customer).is_none() {
+        return Err(ApiError::invalid_param(
+            "payment_behavior",
+            "This subscription's customer has no default payment method to attempt payment with: with payment_behavior=resume_on_payment_success, the resume request attempts payment. Set a default payment method first, or resume with resume_on_payment_attempt and collect payment with the Pay invoice endpoint.",
+        ));
+    }
     let now = ctx.now();
     let recurring = subscription["items"]["data"][0]["price"]["recurring"].clone();
     let end_at = add_interval(now, &recurring, 1);
-    let mut previous = json!({ "billing_cycle_anchor": subscription["billing_cycle_anchor"], "items": subscription["items"], "latest_invoice": subscription["latest_invoice"] });
+    let previous = json!({ "billing_cycle_anchor": subscription["billing_cycle_anchor"], "items": subscription["items"], "latest_invoice": subscription["latest_invoice"] });
     subscription["billing_cycle_anchor"] = json!(now);
     if let Some(items) = subscription["items"]["data"].as_array_mut() {
         for item in items {
@@ -1159,31 +1181,25 @@ pub fn resume(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
             item["current_period_end"] = json!(end_at);
         }
     }
-    if !on_success {
-        previous["status"] = subscription["status"].take();
-        previous["status_details"] = subscription["status_details"].take();
-        subscription["status"] = json!("active");
-        if let Some(fields) = subscription.as_object_mut() {
-            fields.remove("status_details");
-        }
-    }
     ctx.account.put(subscription.clone());
-    let invoice = open_invoice(ctx, &subscription, &customer, "subscription_update", (now, now))?;
+    let mut invoice = open_invoice(ctx, &subscription, &customer, "subscription_update", (now, now))?;
     subscription["latest_invoice"] = invoice["id"].clone();
     ctx.account.put(subscription.clone());
-    if !on_success {
-        ctx.emit("customer.subscription.resumed", &subscription, None);
-    }
     ctx.emit("customer.subscription.updated", &subscription, Some(previous));
-    if invoice["status"] == "open"
-        && let Some(intent) = intent_of(ctx, &invoice)
-    {
-        match default_method(ctx, &subscription, &customer) {
-            // Declines are the intent's outcome (and the invoice's, through its hooks).
-            Some(pm) => {
+    if invoice["status"] == "paid" {
+        // Nothing to pay (the customer's credit covered it): resumed at once.
+        settled(ctx, &invoice, None);
+    } else if invoice["status"] == "open" {
+        if on_success {
+            if let (Some(intent), Some(pm)) = (intent_of(ctx, &invoice), default_method(ctx, &subscription, &customer)) {
+                // Declines are the intent's outcome (and the invoice's, through its hooks).
                 let _ = intents::confirm(ctx, intent, pm, Confirmation { off_session: true, error_on_requires_action: false });
             }
-            None => intent_failed(ctx, &intent),
+        } else {
+            // Paid only when asked to (Pay invoice), and never retried.
+            invoice["auto_advance"] = json!(false);
+            ctx.account.put(invoice.clone());
+            ctx.account.resumed_on_attempt.insert(invoice["id"].as_str().unwrap_or_default().to_owned());
         }
     }
     let subscription = ctx.account.get_kind("subscription", id).cloned().ok_or_else(|| ApiError::no_such("subscription", id))?;
