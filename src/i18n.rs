@@ -295,6 +295,11 @@ catalogue! {
     mail_subscription_on_hold_subject: "Your subscription is on hold", "Votre abonnement est en attente";
     mail_subscription_on_hold_body: "Your subscription ({0}) is on hold: its renewal could not be charged, so it will not be charged or renewed until that renewal is paid. To resume it, pay the renewal from your account, with a card your bank accepts.",
         "Votre abonnement ({0}) est en attente : son renouvellement n'a pas pu être débité, il ne sera donc ni débité ni renouvelé tant que ce renouvellement n'est pas payé. Pour le reprendre, payez le renouvellement depuis votre compte, avec une carte que votre banque accepte.";
+    mail_subscription_paused_subject: "Your subscription is paused", "Votre abonnement est suspendu";
+    mail_trial_paused_body: "Your free trial ({0}) has ended, and there was no card to charge, so your subscription is paused: nothing is charged or sent. To go on, resume it from your account with a card; or end it there.",
+        "Votre essai gratuit ({0}) est terminé, sans carte à débiter : votre abonnement est donc suspendu, rien n'est débité ni envoyé. Pour continuer, reprenez-le depuis votre compte avec une carte ; ou mettez-y fin.";
+    mail_subscription_paused_body: "Your subscription ({0}) is paused: nothing is charged or sent until it resumes. You can resume it from your account with a card, or end it there.",
+        "Votre abonnement ({0}) est suspendu : rien n'est débité ni envoyé tant qu'il n'a pas repris. Vous pouvez le reprendre depuis votre compte avec une carte, ou y mettre fin.";
     mail_renewal_failed_subject: "Your subscription could not be renewed", "Votre abonnement n'a pas pu être renouvelé";
     mail_renewal_failed_body: "Your bank did not accept the payment for the renewal of your subscription ({0}). Nothing was charged: pay it from your account, where your bank can ask you to confirm it, or with another card.",
         "Votre banque n'a pas accepté le paiement du renouvellement de votre abonnement ({0}). Rien n'a été débité : payez-le depuis votre compte, où votre banque peut vous demander de le confirmer, ou avec une autre carte.";

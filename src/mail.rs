@@ -14,8 +14,8 @@ use crate::money::{Currency, Money};
 use crate::session;
 use crate::state::AppState;
 use crate::store::{
-    DueMessage, OrderRecord, RENEWAL_FAILED, RefundStatus, SUBSCRIPTION_ENDED, SUBSCRIPTION_ON_HOLD, StoreError, SubscriptionRecord,
-    TRIAL_ENDING,
+    DueMessage, OrderRecord, RENEWAL_FAILED, RefundStatus, SUBSCRIPTION_ENDED, SUBSCRIPTION_ON_HOLD, SUBSCRIPTION_PAUSED, StoreError,
+    SubscriptionRecord, TRIAL_ENDING,
 };
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -212,6 +212,15 @@ impl Mailer {
                 None => Err(Sent::Never("the subscription is gone".into())),
             });
         }
+        if let Some(about) = message.kind.strip_prefix(SUBSCRIPTION_PAUSED) {
+            // Resumed or ended meanwhile: nothing to say any more.
+            let subscription = about.split('.').next().unwrap_or_default();
+            return Ok(match state.store.subscription(subscription).await? {
+                Some(record) if record.state.status == "paused" => Ok((order, Detail::Subscription(Box::new(record)))),
+                Some(_) => Err(Sent::Nowhere("the subscription was resumed, or ended, meanwhile")),
+                None => Err(Sent::Never("the subscription is gone".into())),
+            });
+        }
         if let Some(subscription) = message.kind.strip_prefix(SUBSCRIPTION_ENDED) {
             return Ok(match state.store.subscription(subscription).await? {
                 Some(record) if record.state.status == "canceled" => Ok((order, Detail::Subscription(Box::new(record)))),
@@ -316,6 +325,18 @@ impl Mailer {
                 let body = fill(t.mail_subscription_on_hold_body(), &[&subscribed_to(subscription, order)]);
                 let (text, html) = short_note(&body, &account, t.your_account());
                 (t.mail_subscription_on_hold_subject().to_owned(), text, html)
+            }
+            kind if kind.starts_with(SUBSCRIPTION_PAUSED) => {
+                let Detail::Subscription(subscription) = detail else { return Err("the subscription is unknown".into()) };
+                let account = format!("{}/account", self.public_url);
+                // A free trial that ended with no card to charge says so; any other pause
+                // (the shop's) is said as one.
+                let body = match kind.rsplit('.').next() {
+                    Some("trial_end_without_payment_method") => t.mail_trial_paused_body(),
+                    _ => t.mail_subscription_paused_body(),
+                };
+                let (text, html) = short_note(&fill(body, &[&subscribed_to(subscription, order)]), &account, t.your_account());
+                (t.mail_subscription_paused_subject().to_owned(), text, html)
             }
             kind if kind.starts_with(SUBSCRIPTION_ENDED) => {
                 let Detail::Subscription(subscription) = detail else { return Err("the subscription is unknown".into()) };

@@ -39,8 +39,8 @@ pub use outbox::{DueMessage, OutboxEntry};
 pub use refunds::{RefundEffect, RefundRecord, RefundReport, RefundStatus, Refunds};
 pub use sessions::{CartAdd, CartContents, VisitRecord};
 pub use subscriptions::{
-    InvoiceEffect, ItemTerms, NewSubscription, PaidInvoice, RENEWAL_FAILED, SUBSCRIPTION_ENDED, SUBSCRIPTION_ON_HOLD, SubscriptionRecord,
-    SubscriptionState, SubscriptionTerms, TRIAL_ENDING,
+    InvoiceEffect, ItemTerms, NewSubscription, PaidInvoice, RENEWAL_FAILED, SUBSCRIPTION_ENDED, SUBSCRIPTION_ON_HOLD, SUBSCRIPTION_PAUSED,
+    SubscriptionRecord, SubscriptionState, SubscriptionTerms, TRIAL_ENDING,
 };
 
 /// A database fault. Its text is for the log, never for the browser.

@@ -2020,6 +2020,52 @@ async fn a_paused_subscription_resumed_from_the_island_asks_for_3_d_secure_until
     assert_eq!((updates, shop.charged().await.len()), (1, 1), "{invoices}");
 }
 
+/// A trial paused for want of a card is told to the subscriber by email, once: nothing
+/// is charged meanwhile, and the account page resumes it with a card.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trial_paused_for_want_of_a_card_is_told_to_the_subscriber_by_email() {
+    let shop = shop().await;
+    let id = shop.paused_trial("trial-paused-told@example.com").await;
+    let first_order = shop.invoice_orders(&id).await.0.into_iter().flatten().next().expect("the trial's order");
+    let told = shop.sent_to_subscriber(&first_order, "subscription_paused.").await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].ends_with(".trial_end_without_payment_method"), "{told:?}");
+    let email = support::readable(&shop.written_email(&first_order, &told[0]).expect("the email, written to MAIL_DIR"));
+    assert!(
+        email.contains("Subject: Your subscription is paused") && email.contains("Your free trial (1 × Tea of the month) has ended"),
+        "{email}"
+    );
+    assert!(email.contains("resume it from your account with a card") && email.contains("/account"), "{email}");
+    // The same event again tells nothing more.
+    let event = shop.stripe(Method::GET, "/v1/events?type=customer.subscription.paused", &[]).await;
+    let url = format!("{}/_emulator/events/{}/resend", shop.stripe, event["data"][0]["id"].as_str().unwrap());
+    assert!(support::client().post(url).send().await.unwrap().status().is_success());
+    shop.delivered("customer.subscription.paused").await;
+    assert_eq!(shop.sent_to_subscriber(&first_order, "subscription_paused.").await, told);
+}
+
+/// A pause whose email could not go out before the subscriber resumed the subscription
+/// is not told: it would say what is no longer so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_resumed_before_its_email_goes_out_is_not_told() {
+    let nobody = support::net::free_port();
+    let smtp = format!("smtp://127.0.0.1:{nobody}");
+    let shop = Shop::start(&[("ADMIN_TOKEN", ADMIN), ("SMTP_URL", smtp.as_str()), ("MAIL_RETRY_SECS", "1")]).await;
+    let id = shop.paused_trial("trial-paused-resumed-first@example.com").await;
+    let first_order = shop.invoice_orders(&id).await.0.into_iter().flatten().next().expect("the trial's order");
+    let paused_email = || async {
+        let outbox = shop.store.outbox_for(&first_order).await.unwrap();
+        outbox.into_iter().find(|m| m.kind.starts_with("subscription_paused."))
+    };
+    let tried = support::poll_until(100, paused_email, |m| m.as_ref().is_some_and(|m| m.last_error.is_some())).await.unwrap();
+    assert_eq!(tried.status, "waiting", "{tried:?}");
+    let card = shop.card_for(&id, "pm_card_visa").await;
+    let (status, paid) = shop.pay_overdue(&shop.page("/account").await, &id, &card, None).await;
+    assert_eq!((status, &paid), (200, &json!("Paid")));
+    let dropped = support::poll_until(300, paused_email, |m| m.as_ref().is_some_and(|m| m.status != "waiting")).await.unwrap();
+    assert_eq!((dropped.status, dropped.last_error.as_deref()), ("failed", Some("the subscription was resumed, or ended, meanwhile")));
+}
+
 /// A paused subscription is on hold: its subscriber can end it now, from the account page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_subscription_is_ended_now_from_the_account_page() {

@@ -161,6 +161,12 @@ pub const SUBSCRIPTION_ENDED: &str = "subscription_ended.";
 /// renewal given up on.
 pub const SUBSCRIPTION_ON_HOLD: &str = "subscription_on_hold.";
 
+/// The kind of the outbox's message telling a subscriber that a subscription is
+/// `paused` (Stripe's `customer.subscription.paused`: its free trial ended without a card,
+/// or the shop paused it): `subscription_paused.{sub_…}.{transitioned_at}.{why}`, once
+/// per pause, `why` being Stripe's `status_details.paused.subscription.type`.
+pub const SUBSCRIPTION_PAUSED: &str = "subscription_paused.";
+
 /// How long before a free trial's end Stripe sends `customer.subscription.trial_will_end`
 /// ("three days before"; at once for a shorter trial).
 const TRIAL_ENDING_NOTICE_SECS: i64 = 3 * 86_400;
@@ -623,6 +629,15 @@ impl Store {
     pub async fn queue_subscription_on_hold(&self, subscription_id: &str, invoice_id: &str, now: i64) -> Result<bool, StoreError> {
         let kind = format!("{SUBSCRIPTION_ON_HOLD}{subscription_id}.{invoice_id}");
         let body = format!("The subscription {subscription_id} is on hold until its renewal {invoice_id} is paid.");
+        self.queue_subscription_note(subscription_id, kind, body, now).await
+    }
+
+    /// Queues the email that tells a subscriber their subscription was paused at
+    /// `paused_at` (`why`: Stripe's reason, such as `trial_end_without_payment_method`),
+    /// once per pause ([`SUBSCRIPTION_PAUSED`]), as [`Store::queue_renewal_failed`] does.
+    pub async fn queue_subscription_paused(&self, subscription_id: &str, paused_at: i64, why: &str, now: i64) -> Result<bool, StoreError> {
+        let kind = format!("{SUBSCRIPTION_PAUSED}{subscription_id}.{paused_at}.{why}");
+        let body = format!("The subscription {subscription_id} is paused.");
         self.queue_subscription_note(subscription_id, kind, body, now).await
     }
 

@@ -90,7 +90,7 @@ async fn record_invoice(state: &AppState, invoice: &Invoice) -> Result<Option<St
 /// A webhook about a subscription or one of its invoices: what Stripe says now is
 /// read and kept (so events in any order, or twice, leave the newest state), a paid
 /// invoice becomes an order, and a renewal that failed, a free trial about to end, a
-/// subscription put on hold or one that ended is told to the subscriber. Returns what was done, for the log.
+/// subscription put on hold, paused or ended is told to the subscriber. Returns what was done, for the log.
 pub async fn on_event(state: &AppState, event_type: &str, object: &serde_json::Value) -> Result<&'static str, AppError> {
     let subscription = match event_type {
         "customer.subscription.created"
@@ -138,6 +138,17 @@ pub async fn on_event(state: &AppState, event_type: &str, object: &serde_json::V
         && state.store.queue_subscription_on_hold(id.as_str(), invoice.as_str(), session::now()).await?
     {
         return Ok("subscription on hold; the subscriber is told");
+    }
+    // Paused (its free trial ended without a card, or the shop paused it): the
+    // subscriber is told, once per pause, that nothing is charged meanwhile and how to
+    // resume it.
+    if event_type == "customer.subscription.paused"
+        && let Some(paused_at) = object["status_details"]["paused"]["transitioned_at"].as_i64()
+        && let why = object["status_details"]["paused"]["subscription"]["type"].as_str().unwrap_or("unknown")
+        && why.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        && state.store.queue_subscription_paused(id.as_str(), paused_at, why, session::now()).await?
+    {
+        return Ok("subscription paused; the subscriber is told");
     }
     // Ended (at the period's end the subscriber chose, by the merchant, or after
     // renewals Stripe could not charge): the subscriber is told, once, that nothing more
