@@ -203,20 +203,12 @@ impl Mailer {
                 None => Err(Sent::Never("the subscription is gone".into())),
             });
         }
-        if let Some(about) = message.kind.strip_prefix(SUBSCRIPTION_ON_HOLD) {
-            // Resumed (paid) or ended meanwhile: nothing to say any more.
+        // On hold (`unpaid`) or paused: resumed or ended meanwhile, nothing to say any more.
+        for (prefix, status) in [(SUBSCRIPTION_ON_HOLD, "unpaid"), (SUBSCRIPTION_PAUSED, "paused")] {
+            let Some(about) = message.kind.strip_prefix(prefix) else { continue };
             let subscription = about.split('.').next().unwrap_or_default();
             return Ok(match state.store.subscription(subscription).await? {
-                Some(record) if record.state.status == "unpaid" => Ok((order, Detail::Subscription(Box::new(record)))),
-                Some(_) => Err(Sent::Nowhere("the subscription was resumed, or ended, meanwhile")),
-                None => Err(Sent::Never("the subscription is gone".into())),
-            });
-        }
-        if let Some(about) = message.kind.strip_prefix(SUBSCRIPTION_PAUSED) {
-            // Resumed or ended meanwhile: nothing to say any more.
-            let subscription = about.split('.').next().unwrap_or_default();
-            return Ok(match state.store.subscription(subscription).await? {
-                Some(record) if record.state.status == "paused" => Ok((order, Detail::Subscription(Box::new(record)))),
+                Some(record) if record.state.status == status => Ok((order, Detail::Subscription(Box::new(record)))),
                 Some(_) => Err(Sent::Nowhere("the subscription was resumed, or ended, meanwhile")),
                 None => Err(Sent::Never("the subscription is gone".into())),
             });
