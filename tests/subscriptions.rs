@@ -1994,6 +1994,42 @@ async fn a_paused_subscription_resumed_with_a_card_that_wants_3_d_secure_is_auth
     assert_eq!(shop.charged().await.len(), 1);
 }
 
+/// Stripe may tell a resumption's decline as the request's error (402) rather than in
+/// its reply: the shop reads the subscription again and says the same as for a reply
+/// (declined: still paused; the bank wanting 3-D Secure: the island authenticates it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumption_declined_as_the_requests_error_is_said_as_a_reply_would_be() {
+    let shop = shop().await;
+    let id = shop.paused_trial("trial-paused-402@example.com").await;
+    let declining = shop.card_for(&id, "pm_card_chargeCustomerFail").await;
+    let resume = format!("/v1/subscriptions/{id}/resume");
+    shop.control("faults", json!({ "path": resume, "method": "POST", "phase": "after", "status": 402 })).await;
+    let account = shop.page("/account").await;
+    let (status, declined) = shop.pay_overdue(&account, &id, &declining, None).await;
+    assert!(shop.faults_used().await, "the resumption was answered with a 402");
+    assert_eq!(status, 402, "{declined}");
+    assert!(declined.to_string().contains("declined"), "{declined}");
+    assert_eq!(shop.only_subscription().await.state.status, "paused");
+}
+
+/// The same, the card's bank wanting 3-D Secure, from the island.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumption_told_as_the_requests_error_to_need_3_d_secure_is_authenticated_from_the_island() {
+    let shop = shop().await;
+    let id = shop.paused_trial("trial-paused-402-3ds@example.com").await;
+    let card = shop.card_for(&id, "pm_card_authenticationRequired").await;
+    let resume = format!("/v1/subscriptions/{id}/resume");
+    shop.control("faults", json!({ "path": resume, "method": "POST", "phase": "after", "status": 402 })).await;
+    let account = shop.page("/account").await;
+    let (status, reply) = shop.pay_overdue(&account, &id, &card, Some(1)).await;
+    assert!(shop.faults_used().await, "the resumption was answered with a 402");
+    assert_eq!(status, 200, "{reply}");
+    let secret = reply["Authenticate"]["client_secret"].as_str().expect("the PaymentIntent's client secret").to_owned();
+    shop.answer_challenge(&secret, "complete").await;
+    let (status, now) = shop.api("account/subscription/refresh", &[("subscription", &id)]).await;
+    assert_eq!((status, now.as_str()), (200, Some("active")));
+}
+
 /// The same, from the island first (a browser with JavaScript, as most are): the
 /// resumption's charge waits for the bank, the shopper fails the challenge (still paused,
 /// nothing charged), then passes it on a second try.

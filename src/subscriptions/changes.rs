@@ -306,6 +306,12 @@ async fn resume_paused(state: &AppState, request: &Request, id: &SubscriptionId,
     let stripe = &state.payments.stripe;
     let resumed = match stripe.resume_subscription(id, key).await {
         Ok(resumed) => resumed,
+        // A decline told as the request's error rather than in its reply: what became
+        // of the subscription and its resumption invoice is read again, and said below.
+        Err(crate::stripe::Error::Api(api)) if api.status == 402 => {
+            tracing::info!(subscription = %id, code = ?api.code, "Stripe answered a resumption with a decline");
+            stripe.retrieve_subscription(id).await?
+        }
         // Resumed by the shop, or ended, meanwhile: said as it is now.
         Err(crate::stripe::Error::Api(api)) if api.status == 400 => {
             tracing::info!(subscription = %id, message = %api.message, "Stripe would not resume a paused subscription");
@@ -320,9 +326,9 @@ async fn resume_paused(state: &AppState, request: &Request, id: &SubscriptionId,
     }
     // Still paused: its new period's charge was declined, or waits for the bank.
     let (invoice, intent) = match &resumed.latest_invoice {
-        Some(Expandable::Object(invoice)) => (invoice.id.clone(), invoice.payment_intent()),
+        Some(Expandable::Object(invoice)) if invoice.awaits_payment() => (invoice.id.clone(), invoice.payment_intent()),
         _ => {
-            tracing::error!(subscription = %id, "a paused subscription resumed without its new period's invoice");
+            tracing::error!(subscription = %id, "a paused subscription resumed without a new period's invoice to pay");
             return Err(AppError::Internal);
         }
     };
