@@ -2056,6 +2056,35 @@ async fn a_paused_subscription_resumed_from_the_island_asks_for_3_d_secure_until
     assert_eq!((updates, shop.charged().await.len()), (1, 1), "{invoices}");
 }
 
+/// The shop's resumption, on the payment's attempt, lapses unpaid after 23 hours: its
+/// invoice void, the subscription still paused. The subscriber then resumes it afresh:
+/// a new period, charged once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumption_that_lapsed_unpaid_is_resumed_afresh_by_the_subscriber() {
+    let shop = shop().await;
+    let id = shop.paused_trial("trial-paused-lapsed@example.com").await;
+    let resumed = shop.stripe(Method::POST, &format!("/v1/subscriptions/{id}/resume"), &[("expand[]", "latest_invoice")]).await;
+    let lapsed = resumed["latest_invoice"]["id"].as_str().unwrap().to_owned();
+    shop.advance_clock(1).await;
+    assert_eq!(shop.stripe(Method::GET, &format!("/v1/invoices/{lapsed}"), &[]).await["status"], "void");
+    assert_eq!(shop.only_subscription().await.state.status, "paused");
+    let card = shop.card_for(&id, "pm_card_visa").await;
+    let (status, paid) = shop.pay_overdue(&shop.page("/account").await, &id, &card, None).await;
+    assert_eq!((status, &paid), (200, &json!("Paid")));
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+    let invoices = shop.stripe(Method::GET, &format!("/v1/invoices?subscription={id}"), &[]).await;
+    let mut updates: Vec<_> = invoices["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["billing_reason"] == "subscription_update")
+        .map(|i| i["status"].as_str().unwrap().to_owned())
+        .collect();
+    updates.sort();
+    assert_eq!(updates, ["paid", "void"], "{invoices}");
+    assert_eq!(shop.charged().await.len(), 1);
+}
+
 /// A trial paused for want of a card is told to the subscriber by email, once: nothing
 /// is charged meanwhile, and the account page resumes it with a card.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -43,10 +43,9 @@ pub struct Account {
     /// Subscriptions already told that their trial ends soon
     /// (`customer.subscription.trial_will_end`, sent once).
     pub trials_told: std::collections::HashSet<String>,
-    /// Resumption invoices of subscriptions resumed with
-    /// `payment_behavior=resume_on_payment_attempt`: a failed payment of one makes its
-    /// subscription `past_due`, and is not retried.
-    pub resumed_on_attempt: std::collections::HashSet<String>,
+    /// Resumption invoices of paused subscriptions (`POST /v1/subscriptions/{id}/resume`),
+    /// by invoice id, and how they were resumed.
+    pub resumptions: HashMap<String, Resumption>,
     /// Customer sessions (they have no id: the client secret names them).
     pub customer_sessions: Vec<Value>,
     /// Events, oldest first.
@@ -55,6 +54,18 @@ pub struct Account {
     pub clock_offset: i64,
     /// The account's subscription settings (`/_emulator/billing_settings`).
     pub billing: BillingSettings,
+}
+
+/// How a paused subscription was resumed, kept for its resumption invoice.
+#[derive(Debug, Clone, Copy)]
+pub struct Resumption {
+    /// `payment_behavior=resume_on_payment_attempt`: a failed payment makes the
+    /// subscription `past_due`, and is not retried.
+    pub on_attempt: bool,
+    /// When the resumption, still unpaid, lapses: its invoice is voided and the
+    /// subscription stays `paused` (23 hours on the payment's attempt, a year on its
+    /// success).
+    pub expires_at: i64,
 }
 
 /// The Dashboard's settings for subscriptions that the emulator follows.

@@ -2270,6 +2270,40 @@ async fn a_subscription_resumed_on_the_payments_success_stays_paused_until_it_is
     assert_eq!(stripe.get("/v1/events?type=customer.subscription.resumed").await.body["data"][0]["data"]["object"]["id"], id);
 }
 
+/// A resumption whose invoice goes unpaid lapses ("Pending update expiration time"): 23
+/// hours after a resume on the payment's attempt, a year after one on its success (whose
+/// retries, once spent, end nothing). Its invoice is voided, and the subscription stays
+/// paused, to be resumed again.
+#[tokio::test]
+async fn an_unpaid_resumption_lapses_and_leaves_the_subscription_paused() {
+    let stripe = emulator().await;
+    let day = 86_400;
+    let (id, customer) = paused_trial(&stripe, &[]).await;
+    let resuming = stripe.post(&format!("/v1/subscriptions/{id}/resume"), &[("expand[]", "latest_invoice")]).await.body;
+    let invoice = resuming["latest_invoice"]["id"].as_str().unwrap().to_owned();
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 22 * 3_600 })).await;
+    assert_eq!(stripe.get(&format!("/v1/invoices/{invoice}")).await.body["status"], "open", "not yet");
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 2 * 3_600 })).await;
+    assert_eq!(stripe.get(&format!("/v1/invoices/{invoice}")).await.body["status"], "void");
+    let subscription = stripe.get(&format!("/v1/subscriptions/{id}")).await.body;
+    assert_eq!((subscription["status"].as_str(), subscription["latest_invoice"].as_str()), (Some("paused"), Some(invoice.as_str())));
+
+    // Again, on the payment's success, with a card that declines: retried for two weeks,
+    // then left paused with the invoice open, until a year has passed.
+    let declining = stripe.post("/v1/payment_methods/pm_card_chargeCustomerFail/attach", &[("customer", customer.as_str())]).await.body;
+    stripe.post(&format!("/v1/subscriptions/{id}"), &[("default_payment_method", declining["id"].as_str().unwrap())]).await;
+    let on_success = [("payment_behavior", "resume_on_payment_success"), ("expand[]", "latest_invoice")];
+    let resuming = stripe.post(&format!("/v1/subscriptions/{id}/resume"), &on_success).await.body;
+    let invoice = resuming["latest_invoice"]["id"].as_str().unwrap().to_owned();
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 20 * day })).await;
+    let retried = stripe.get(&format!("/v1/invoices/{invoice}")).await.body;
+    assert_eq!((retried["status"].as_str(), retried["attempt_count"].as_i64()), (Some("open"), Some(9)), "{retried}");
+    assert_eq!(stripe.get(&format!("/v1/subscriptions/{id}")).await.body["status"], "paused", "its spent retries end nothing");
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 346 * day })).await;
+    assert_eq!(stripe.get(&format!("/v1/invoices/{invoice}")).await.body["status"], "void");
+    assert_eq!(stripe.get(&format!("/v1/subscriptions/{id}")).await.body["status"], "paused");
+}
+
 /// A subscription (`extra` its creation's further parameters) whose trial the merchant
 /// ended at once with no card, set to pause then: paused. Its id and customer.
 async fn paused_trial(stripe: &Stripe, extra: &[(&str, &str)]) -> (String, String) {

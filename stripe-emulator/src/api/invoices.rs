@@ -229,7 +229,8 @@ pub fn intent_failed(ctx: &mut Ctx<'_>, intent: &Value) {
     let Some(mut invoice) = invoice_of(ctx, intent) else { return };
     // A resumption invoice whose subscription resumes on the payment's attempt is not
     // retried.
-    let resumed_on_attempt = ctx.account.resumed_on_attempt.contains(invoice["id"].as_str().unwrap_or_default());
+    let resumed_on_attempt =
+        ctx.account.resumptions.get(invoice["id"].as_str().unwrap_or_default()).is_some_and(|resumption| resumption.on_attempt);
     if invoice["attempt_count"].as_i64().unwrap_or(0) == 0 && !resumed_on_attempt {
         invoice["next_payment_attempt"] = json!(retry_at(&invoice, 1));
     }

@@ -22,7 +22,7 @@ use super::setup_intents;
 use super::{Ctx, list_object, merge_metadata, page, products};
 use crate::error::ApiError;
 use crate::form::{Param, Params};
-use crate::state::{RetriesSpent, new_id};
+use crate::state::{Resumption, RetriesSpent, new_id};
 use serde_json::{Value, json};
 
 /// Statuses a subscription can still change from.
@@ -872,6 +872,7 @@ fn end(ctx: &mut Ctx<'_>, mut subscription: Value, reason: &str, comment: Option
 /// moved by several periods renews once per period.
 pub fn renew(ctx: &mut Ctx<'_>) {
     expire_incomplete(ctx);
+    expire_resumptions(ctx);
     tell_trials_ending(ctx);
     let now = ctx.now();
     // One thing at a time, the earliest first: a renewal that fails is retried before
@@ -942,7 +943,10 @@ fn retry(ctx: &mut Ctx<'_>, mut invoice: Value) {
         ctx.account.put(invoice.clone());
         ctx.emit("invoice.marked_uncollectible", &invoice, None);
     }
-    let Some(mut subscription) = subscription_of(ctx, &invoice).filter(live) else { return };
+    // A paused subscription whose resumption invoice this was is not resumed: it stays
+    // paused, the invoice open until its resumption lapses (the account's setting is
+    // what becomes of a subscription whose renewal went unpaid).
+    let Some(mut subscription) = subscription_of(ctx, &invoice).filter(live).filter(|sub| sub["status"] != "paused") else { return };
     match ctx.account.billing.retries_spent {
         RetriesSpent::Cancel => {
             end(ctx, subscription, "payment_failed", None);
@@ -987,6 +991,29 @@ fn expire_incomplete(ctx: &mut Ctx<'_>) {
         subscription["ended_at"] = json!(now);
         ctx.account.put(subscription.clone());
         ctx.emit("customer.subscription.updated", &subscription, Some(previous));
+    }
+}
+
+/// How long a resumption waits for its invoice to be paid: "Pending update expiration
+/// time", 23 hours after the resume request on the payment's attempt, and a year on its
+/// success (<https://docs.stripe.com/billing/subscriptions/pause>).
+const RESUMPTION_ON_ATTEMPT_LASTS_SECS: i64 = 23 * 3_600;
+const RESUMPTION_ON_SUCCESS_LASTS_SECS: i64 = 365 * 86_400;
+
+/// Each resumption whose invoice is still unpaid when it lapses: "The resumption invoice
+/// will void automatically if not paid by the expiration date" (Stripe's resume
+/// reference), and the subscription stays `paused`. One already resumed (`past_due`
+/// after a failed attempt) has nothing pending.
+fn expire_resumptions(ctx: &mut Ctx<'_>) {
+    let now = ctx.now();
+    let lapsed: Vec<String> =
+        ctx.account.resumptions.iter().filter(|(_, resumption)| resumption.expires_at <= now).map(|(id, _)| id.clone()).collect();
+    for id in lapsed {
+        ctx.account.resumptions.remove(&id);
+        let Some(invoice) = ctx.account.get_kind("invoice", &id).filter(|invoice| invoice["status"] == "open").cloned() else { continue };
+        if subscription_of(ctx, &invoice).is_some_and(|sub| sub["status"] == "paused" && sub["latest_invoice"] == invoice["id"]) {
+            void(ctx, invoice);
+        }
     }
 }
 
@@ -1190,6 +1217,9 @@ pub fn resume(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
         // Nothing to pay (the customer's credit covered it): resumed at once.
         settled(ctx, &invoice, None);
     } else if invoice["status"] == "open" {
+        let lasts = if on_success { RESUMPTION_ON_SUCCESS_LASTS_SECS } else { RESUMPTION_ON_ATTEMPT_LASTS_SECS };
+        let resumption = Resumption { on_attempt: !on_success, expires_at: now + lasts };
+        ctx.account.resumptions.insert(invoice["id"].as_str().unwrap_or_default().to_owned(), resumption);
         if on_success {
             if let (Some(intent), Some(pm)) = (intent_of(ctx, &invoice), default_method(ctx, &subscription, &customer)) {
                 // Declines are the intent's outcome (and the invoice's, through its hooks).
@@ -1199,7 +1229,6 @@ pub fn resume(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, Api
             // Paid only when asked to (Pay invoice), and never retried.
             invoice["auto_advance"] = json!(false);
             ctx.account.put(invoice.clone());
-            ctx.account.resumed_on_attempt.insert(invoice["id"].as_str().unwrap_or_default().to_owned());
         }
     }
     let subscription = ctx.account.get_kind("subscription", id).cloned().ok_or_else(|| ApiError::no_such("subscription", id))?;
