@@ -2085,6 +2085,37 @@ async fn a_resumption_that_lapsed_unpaid_is_resumed_afresh_by_the_subscriber() {
     assert_eq!(shop.charged().await.len(), 1);
 }
 
+/// The shop pauses a subscription (Stripe's pause endpoint, with no credit for the
+/// period's unused time): the subscriber is told by email, the account page shows it
+/// paused, and the subscriber resumes it with the card it had: a new period, charged
+/// at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_the_shop_paused_is_told_and_resumed_by_its_subscriber() {
+    let shop = shop().await;
+    let id = shop.subscribed("paused-by-the-shop@example.com").await.id;
+    let form = [("bill_for[unused_time_from][type]", "none")];
+    let paused = shop.stripe(Method::POST, &format!("/v1/subscriptions/{id}/pause"), &form).await;
+    assert_eq!(paused["status"], "paused", "{paused}");
+    shop.delivered("customer.subscription.paused").await;
+    assert_eq!(shop.only_subscription().await.state.status, "paused");
+    let first_order = shop.invoice_orders(&id).await.0.into_iter().flatten().next().expect("the first order");
+    let told = shop.sent_to_subscriber(&first_order, "subscription_paused.").await;
+    assert!(told.len() == 1 && told[0].ends_with(".pause_requested"), "{told:?}");
+    let email = support::readable(&shop.written_email(&first_order, &told[0]).expect("the email, written to MAIL_DIR"));
+    assert!(
+        email.contains("Your subscription (1 × Coffee beans, monthly) is paused: nothing is charged or sent until it resumes"),
+        "{email}"
+    );
+
+    let account = shop.page("/account").await;
+    assert!(account.contains("Paused: nothing is charged until it resumes") && account.contains("Resume and pay"), "{account}");
+    let card = paused["default_payment_method"].as_str().expect("the card it had").to_owned();
+    let (status, resumed) = shop.pay_overdue(&account, &id, &card, None).await;
+    assert_eq!((status, &resumed), (200, &json!("Paid")));
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+    assert_eq!(shop.charged().await.len(), 2, "the first period, then the new one");
+}
+
 /// A trial paused for want of a card is told to the subscriber by email, once: nothing
 /// is charged meanwhile, and the account page resumes it with a card.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

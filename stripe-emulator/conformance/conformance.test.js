@@ -407,6 +407,23 @@ test('payment collection paused in the Dashboard: renewals are invoiced, none ch
   assert.equal(unpaused.pause_collection, null);
 });
 
+test('a subscription paused through the SDK invoices nothing, and resumed on the payment\'s success is charged for a new period', async () => {
+  const { subscription, intentId } = await incompleteSubscription('pause-endpoint@example.com');
+  await confirmFirstPayment(intentId, 'pm_card_visa');
+  await assert.rejects(stripe.subscriptions.pause(subscription.id), /bill_for\[unused_time_from\]\[type\]/);
+  const paused = await stripe.subscriptions.pause(subscription.id, { bill_for: { unused_time_from: { type: 'none' } } });
+  assert.deepEqual([paused.status, paused.status_details?.paused?.subscription?.type], ['paused', 'pause_requested']);
+  await control('/_emulator/clock', { advance_seconds: 40 * 24 * 3600 });
+  assert.equal((await stripe.invoices.list({ subscription: subscription.id })).data.length, 1, 'nothing invoiced while paused');
+  const resumed = await stripe.subscriptions.resume(subscription.id, {
+    billing_cycle_anchor: { type: 'now' },
+    payment_behavior: 'resume_on_payment_success',
+    expand: ['latest_invoice'],
+  });
+  const invoice = /** @type {Stripe.Invoice} */ (resumed.latest_invoice);
+  assert.deepEqual([resumed.status, invoice.billing_reason, invoice.status], ['active', 'subscription_update', 'paid']);
+});
+
 test("a customer's credit balance pays invoices before any card: nothing charged while it lasts", async () => {
   const { subscription, intentId } = await incompleteSubscription('credit@example.com');
   await confirmFirstPayment(intentId, 'pm_card_visa');

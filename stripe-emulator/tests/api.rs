@@ -2304,6 +2304,66 @@ async fn an_unpaid_resumption_lapses_and_leaves_the_subscription_paused() {
     assert_eq!(stripe.get(&format!("/v1/subscriptions/{id}")).await.body["status"], "paused");
 }
 
+/// The pause endpoint: refused for what Stripe cannot pause (a trial, classic billing
+/// mode, a paused one) and, in the emulator, without `bill_for[unused_time_from]=none`
+/// (the default credits unused time, a proration); paused, the subscription's period
+/// ends now, it invoices nothing however long, and an invoice from before the pause,
+/// paid, leaves it paused. Resumed, a new period is invoiced.
+#[tokio::test]
+async fn the_merchant_pauses_a_subscription_which_invoices_nothing_until_resumed() {
+    let stripe = emulator().await;
+    let (subscription, _, confirmed) = subscribe(&stripe, "pm_card_visa").await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+    let id = subscription["id"].as_str().unwrap();
+    let path = format!("/v1/subscriptions/{id}/pause");
+    let no_credit = ("bill_for[unused_time_from][type]", "none");
+    let refused = stripe.post(&path, &[]).await;
+    assert_eq!(
+        (refused.status, refused.body["error"]["param"].as_str()),
+        (400, Some("bill_for[unused_time_from][type]")),
+        "{}",
+        refused.body
+    );
+    let refused = stripe.post(&path, &[no_credit, ("type", "collection")]).await;
+    assert_eq!((refused.status, refused.body["error"]["param"].as_str()), (400, Some("type")), "{}", refused.body);
+    let (trial, _) = paused_trial(&stripe, &[]).await;
+    let refused = stripe.post(&format!("/v1/subscriptions/{trial}/pause"), &[no_credit]).await;
+    assert_eq!(refused.status, 400, "already paused: {}", refused.body);
+    let trialing = new_subscription(&stripe, &[("trial_period_days", "7")]).await.body;
+    let refused = stripe.post(&format!("/v1/subscriptions/{}/pause", trialing["id"].as_str().unwrap()), &[no_credit]).await;
+    assert_eq!(refused.status, 400, "in a trial: {}", refused.body);
+
+    let paused = stripe.post(&path, &[no_credit, ("invoicing_behavior", "invoice")]).await;
+    assert_eq!(paused.status, 200, "{}", paused.body);
+    let paused = paused.body;
+    let now = paused["status_details"]["paused"]["transitioned_at"].as_i64().unwrap();
+    assert_eq!(
+        (paused["status"].as_str(), paused["status_details"]["paused"]["subscription"]["type"].as_str()),
+        (Some("paused"), Some("pause_requested"))
+    );
+    assert_eq!(paused["items"]["data"][0]["current_period_end"].as_i64(), Some(now), "its period ends now");
+    assert_eq!(stripe.get("/v1/events?type=customer.subscription.paused").await.body["data"][0]["data"]["object"]["id"], id);
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 70 * 86_400 })).await;
+    let invoices = stripe.get(&format!("/v1/invoices?subscription={id}")).await.body;
+    assert_eq!(invoices["data"].as_array().unwrap().len(), 1, "nothing invoiced while paused: {invoices}");
+    let resumed = stripe.post(&format!("/v1/subscriptions/{id}/resume"), &[("payment_behavior", "resume_on_payment_success")]).await.body;
+    assert_eq!(resumed["status"], "active", "{resumed}");
+
+    // A past-due one paused: its overdue renewal, paid, leaves it paused.
+    let customer = resumed["customer"].as_str().unwrap();
+    let declining = stripe.post("/v1/payment_methods/pm_card_chargeCustomerFail/attach", &[("customer", customer)]).await.body;
+    stripe.post(&format!("/v1/subscriptions/{id}"), &[("default_payment_method", declining["id"].as_str().unwrap())]).await;
+    stripe.control("/_emulator/clock", json!({ "advance_seconds": 32 * 86_400 })).await;
+    let overdue = stripe.get(&format!("/v1/subscriptions/{id}")).await.body;
+    assert_eq!(overdue["status"], "past_due", "{overdue}");
+    assert_eq!(stripe.post(&path, &[no_credit]).await.body["status"], "paused");
+    let good = stripe.post("/v1/payment_methods/pm_card_visa/attach", &[("customer", customer)]).await.body;
+    let invoice = overdue["latest_invoice"].as_str().unwrap();
+    let paid = stripe.post(&format!("/v1/invoices/{invoice}/pay"), &[("payment_method", good["id"].as_str().unwrap())]).await;
+    assert_eq!((paid.status, paid.body["status"].as_str()), (200, Some("paid")), "{}", paid.body);
+    assert_eq!(stripe.get(&format!("/v1/subscriptions/{id}")).await.body["status"], "paused", "paid, still paused");
+}
+
 /// A subscription (`extra` its creation's further parameters) whose trial the merchant
 /// ended at once with no card, set to pause then: paused. Its id and customer.
 async fn paused_trial(stripe: &Stripe, extra: &[(&str, &str)]) -> (String, String) {

@@ -402,8 +402,9 @@ pub fn mark_uncollectible_invoice(ctx: &mut Ctx<'_>, id: &str, params: &Params) 
     ctx.emit("invoice.marked_uncollectible", &invoice, None);
     // A paused one whose resumption invoice it is resumes too ("The subscription becomes
     // `active` once the invoice is paid or marked uncollectible").
+    let resumption = ctx.account.resumptions.contains_key(invoice["id"].as_str().unwrap_or_default());
     if let Some(mut subscription) = subscription_of(ctx, &invoice)
-        .filter(|sub| (sub["status"] == "past_due" || sub["status"] == "paused") && sub["latest_invoice"] == invoice["id"])
+        .filter(|sub| (sub["status"] == "past_due" || (sub["status"] == "paused" && resumption)) && sub["latest_invoice"] == invoice["id"])
     {
         let mut previous = json!({ "status": subscription["status"].take() });
         subscription["status"] = json!("active");

@@ -228,6 +228,7 @@ fn route(ctx: &mut Ctx<'_>, method: &Method, path: &str, params: &Params) -> Res
         ["subscriptions", id] if get => retrieve(ctx, "subscription", id, params),
         ["subscriptions", id] if post => subscriptions::update(ctx, id, params),
         ["subscriptions", id] if delete => subscriptions::cancel(ctx, id, params),
+        ["subscriptions", id, "pause"] if post => subscriptions::pause_now(ctx, id, params),
         ["subscriptions", id, "resume"] if post => subscriptions::resume(ctx, id, params),
         ["invoices"] if get => invoices::list_invoices(ctx, params),
         ["invoices", id] if get => retrieve(ctx, "invoice", id, params),

@@ -306,6 +306,12 @@ pub const ROUTES: &[Route] = &[
     ),
     route(
         "POST",
+        "subscriptions/{id}/pause",
+        "SubscriptionPauseParams",
+        &[&[top(&["bill_for.outstanding_usage_through.type", "bill_for.unused_time_from.type", "invoicing_behavior", "type", "expand"])]],
+    ),
+    route(
+        "POST",
         "subscriptions/{id}/resume",
         "SubscriptionResumeParams",
         &[&[top(&["billing_cycle_anchor.type", "payment_behavior", "proration_behavior", "proration_date", "expand"])]],

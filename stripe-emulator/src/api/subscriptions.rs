@@ -512,10 +512,14 @@ pub(super) fn settled(ctx: &mut Ctx<'_>, invoice: &Value, method: Option<&str>) 
     let mut previous = json!({});
     // Paying the most recent invoice makes it active again ("to move the subscription
     // to `active`, pay the most recent invoice"); an older one paid changes nothing.
-    // A paused one resumed on the payment's success (its resumption invoice) too.
+    // A paused one resumes when its resumption invoice is paid; an invoice from before
+    // the pause, paid, leaves it paused ("existing subscription invoices advance without
+    // affecting the paused status").
     let resumed = subscription["status"] == "paused";
+    let resumption = ctx.account.resumptions.contains_key(invoice["id"].as_str().unwrap_or_default());
     if ["incomplete", "past_due", "unpaid", "paused"].contains(&subscription["status"].as_str().unwrap_or_default())
         && subscription["latest_invoice"] == invoice["id"]
+        && (!resumed || resumption)
     {
         previous["status"] = subscription["status"].clone();
         subscription["status"] = json!("active");
@@ -1136,6 +1140,64 @@ fn pause(ctx: &mut Ctx<'_>, mut subscription: Value, why: &str, at: i64, changed
     ctx.account.put(subscription.clone());
     ctx.emit("customer.subscription.paused", &subscription, None);
     ctx.emit("customer.subscription.updated", &subscription, Some(previous));
+}
+
+/// `POST /v1/subscriptions/{id}/pause` (the Dashboard's "Pause subscription"): an
+/// `active`, `past_due` or `unpaid` subscription in flexible billing mode, not in a
+/// trial, is `paused` now (`status_details.paused.subscription.type` `pause_requested`),
+/// its items' `current_period_end` moved to now, `customer.subscription.paused` and
+/// `.updated`; it invoices nothing until resumed, and its open invoices go on as before.
+/// Credit for the period's unused time (`bill_for[unused_time_from]`, `now` by default)
+/// needs prorations, which the emulator does not make: it is refused unless `none`.
+/// <https://docs.stripe.com/api/subscriptions/pause>,
+/// <https://docs.stripe.com/billing/subscriptions/pause>
+pub fn pause_now(ctx: &mut Ctx<'_>, id: &str, params: &Params) -> Result<Value, ApiError> {
+    ctx.secret_only()?;
+    let mut subscription = ctx.account.get_kind("subscription", id).cloned().ok_or_else(|| ApiError::no_such("subscription", id))?;
+    one_of(params, "type", &["subscription"])?;
+    one_of(params, "invoicing_behavior", &["invoice", "pending_invoice_item"])?;
+    let bill_for = params.object("bill_for")?;
+    if bill_for.is_none() && params.get("bill_for").is_some() {
+        return Err(ApiError::invalid_param("bill_for", "Invalid hash"));
+    }
+    let unused = match &bill_for {
+        Some(bill_for) => {
+            let usage = bill_for.object("outstanding_usage_through")?;
+            if let Some(usage) = usage {
+                one_of_at(&usage, "type", "bill_for[outstanding_usage_through][type]", &["none", "now"])?;
+            }
+            match bill_for.object("unused_time_from")? {
+                Some(unused) => {
+                    one_of_at(&unused, "type", "bill_for[unused_time_from][type]", &["item_current_period_start", "none", "now"])?
+                }
+                None => None,
+            }
+        }
+        None => None,
+    };
+    if unused.as_deref() != Some("none") {
+        return Err(ApiError::invalid_param(
+            "bill_for[unused_time_from][type]",
+            "The emulator pauses subscriptions with bill_for[unused_time_from][type]=none only: the credit for unused time (the default, now) is a proration, which the emulator does not make.",
+        ));
+    }
+    let status = subscription["status"].as_str().unwrap_or_default().to_owned();
+    if !["active", "past_due", "unpaid"].contains(&status.as_str()) {
+        return Err(ApiError::invalid(format!("A subscription with status `{status}` cannot be paused.")));
+    }
+    if subscription["billing_mode"]["type"] == "classic" {
+        return Err(ApiError::invalid("Only subscriptions that use flexible billing mode can be paused."));
+    }
+    let now = ctx.now();
+    let previous = json!({ "items": subscription["items"] });
+    if let Some(items) = subscription["items"]["data"].as_array_mut() {
+        for item in items {
+            item["current_period_end"] = json!(now);
+        }
+    }
+    pause(ctx, subscription.clone(), "pause_requested", now, previous);
+    subscription = ctx.account.get_kind("subscription", id).cloned().ok_or_else(|| ApiError::no_such("subscription", id))?;
+    ctx.expand(subscription, params)
 }
 
 /// `POST /v1/subscriptions/{id}/resume`: a `paused` subscription starts a new period
