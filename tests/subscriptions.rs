@@ -2012,6 +2012,35 @@ async fn a_resumption_declined_as_the_requests_error_is_said_as_a_reply_would_be
     assert_eq!(shop.only_subscription().await.state.status, "paused");
 }
 
+/// Stripe refuses to resume on the payment's success when it finds no default payment
+/// method to charge (its guide ties that to the customer; the shop sets the card on the
+/// subscription): the shop then resumes on the payment's attempt and pays the new
+/// period's invoice with the card. Paid once, active.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumption_refused_on_the_payments_success_is_made_on_its_attempt_and_paid_with_the_card() {
+    let shop = shop().await;
+    let id = shop.paused_trial("trial-paused-400@example.com").await;
+    let card = shop.card_for(&id, "pm_card_visa").await;
+    let resume = format!("/v1/subscriptions/{id}/resume");
+    shop.control("faults", json!({ "path": resume, "method": "POST", "status": 400 })).await;
+    let (status, paid) = shop.pay_overdue(&shop.page("/account").await, &id, &card, None).await;
+    assert!(shop.faults_used().await, "the first resumption was refused");
+    assert_eq!((status, &paid), (200, &json!("Paid")));
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+    let url = format!("{}/_emulator/requests?path={resume}", shop.stripe);
+    let log: Value = support::client().get(url).send().await.unwrap().json().await.unwrap();
+    let tries: Vec<_> =
+        log["data"].as_array().unwrap().iter().map(|r| (r["status"].clone(), r["params"]["payment_behavior"].clone())).collect();
+    assert_eq!(
+        tries,
+        [(json!(400), Value::Null), (json!(200), json!("resume_on_payment_attempt"))],
+        "the refused one, then on the attempt: {log}"
+    );
+    let invoices = shop.stripe(Method::GET, &format!("/v1/invoices?subscription={id}"), &[]).await;
+    let updates = invoices["data"].as_array().unwrap().iter().filter(|i| i["billing_reason"] == "subscription_update").count();
+    assert_eq!((updates, shop.charged().await.len()), (1, 1), "{invoices}");
+}
+
 /// The same, the card's bank wanting 3-D Secure, from the island.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resumption_told_as_the_requests_error_to_need_3_d_secure_is_authenticated_from_the_island() {

@@ -270,14 +270,19 @@ impl Client {
         self.update_subscription(id, &format!("default_payment_method={payment_method}"), idempotency_key).await
     }
 
-    /// Resumes a `paused` subscription: a new period starts now, its invoice charged at
-    /// once to the subscription's default payment method. It stays `paused` until that
-    /// invoice is paid (`resume_on_payment_success`), so that a declined card leaves it
-    /// as it was, with the invoice open to be paid. The reply as `retrieve_subscription`'s.
-    /// <https://docs.stripe.com/api/subscriptions/resume>
-    pub async fn resume_subscription(&self, id: &SubscriptionId, idempotency_key: &str) -> Result<Subscription, Error> {
-        let body = "billing_cycle_anchor%5Btype%5D=now&payment_behavior=resume_on_payment_success&expand%5B0%5D=latest_invoice.payments";
-        self.request(Method::POST, &format!("/v1/subscriptions/{id}/resume"), Some(body.to_owned()), Some(idempotency_key)).await
+    /// Resumes a `paused` subscription: a new period starts now, its resumption invoice
+    /// finalized at once, and the subscription stays `paused` until that invoice is paid.
+    /// `on_success` (`resume_on_payment_success`): the request charges the invoice to the
+    /// default payment method, and a decline leaves it paused, the invoice open.
+    /// Otherwise (`resume_on_payment_attempt`) nothing is charged in the request: the
+    /// invoice is for Pay invoice, and a declined attempt makes it `past_due`. The reply
+    /// as `retrieve_subscription`'s.
+    /// <https://docs.stripe.com/api/subscriptions/resume>,
+    /// <https://docs.stripe.com/billing/subscriptions/pause> ("Payment behavior")
+    pub async fn resume_subscription(&self, id: &SubscriptionId, on_success: bool, idempotency_key: &str) -> Result<Subscription, Error> {
+        let behavior = if on_success { "resume_on_payment_success" } else { "resume_on_payment_attempt" };
+        let body = format!("billing_cycle_anchor%5Btype%5D=now&payment_behavior={behavior}&expand%5B0%5D=latest_invoice.payments");
+        self.request(Method::POST, &format!("/v1/subscriptions/{id}/resume"), Some(body), Some(idempotency_key)).await
     }
 
     /// `POST /v1/subscriptions/{id}` with `params` (form-encoded), the reply with its

@@ -249,11 +249,14 @@ pub async fn pay_overdue(
             }
         }
         // Paused, with nothing open: resumed, its new period charged to the card.
-        _ if subscription.status == SubscriptionStatus::Paused => match resume_paused(state, request, &id, &key("resume")).await? {
-            None => return Ok(OverduePayment::Paid),
+        _ if subscription.status == SubscriptionStatus::Paused => match resume_paused(state, request, &id, &key).await? {
+            Resumption::Paid => return Ok(OverduePayment::Paid),
             // Its bank wants the shopper: paid on session below, where it can ask.
-            Some(invoice) if on_session => invoice,
-            Some(_) => return Err(AppError::Declined { message: t.overdue_needs_authentication().to_owned(), decline_code: None }),
+            Resumption::Authenticate(invoice) if on_session => invoice,
+            Resumption::Authenticate(_) => {
+                return Err(AppError::Declined { message: t.overdue_needs_authentication().to_owned(), decline_code: None });
+            }
+            Resumption::ToPay(invoice) => invoice,
         },
         // Paid meanwhile (a renewal retried, another tab): nothing to charge.
         _ => {
@@ -296,15 +299,37 @@ pub async fn pay_overdue(
     Ok(OverduePayment::Paid)
 }
 
+/// What resuming a paused subscription came to.
+enum Resumption {
+    /// Resumed: its new period paid.
+    Paid,
+    /// Its new period's invoice, whose charge the card's bank wants the shopper to
+    /// authenticate.
+    Authenticate(InvoiceId),
+    /// Its new period's invoice, not charged yet: paid with the card below.
+    ToPay(InvoiceId),
+}
+
 /// Resumes the signed-in shopper's paused subscription `id`, whose card is set: a new
-/// period starts now, charged at once, off session as a renewal is. It stays paused
+/// period starts now, charged at once, off session as a renewal is
+/// (`resume_on_payment_success`, which Stripe's pause guide recommends). It stays paused
 /// until that charge succeeds, so a declined card changes nothing but leaves the
-/// period's invoice open, which the next try ([`pay_overdue`]) pays rather than
-/// resuming again. `None` once resumed; the open invoice if the card's bank wants the
-/// shopper to authenticate the charge; declined, why.
-async fn resume_paused(state: &AppState, request: &Request, id: &SubscriptionId, key: &str) -> Result<Option<InvoiceId>, AppError> {
+/// period's invoice open, which the next try ([`pay_overdue`]) pays rather than resuming
+/// again. Declined, why; a bank that wants the shopper, the invoice to authenticate.
+///
+/// Stripe refuses `resume_on_payment_success` when it has no default payment method to
+/// charge ("Otherwise, Stripe returns an error"), which its guide ties to the customer,
+/// where the shop sets the card on the subscription. Refused so, with the subscription
+/// still paused and nothing invoiced, it is resumed on the payment's attempt instead,
+/// and its invoice is paid with the card (`key`s: the form's).
+async fn resume_paused(
+    state: &AppState,
+    request: &Request,
+    id: &SubscriptionId,
+    key: &(dyn Fn(&str) -> String + Sync),
+) -> Result<Resumption, AppError> {
     let stripe = &state.payments.stripe;
-    let resumed = match stripe.resume_subscription(id, key).await {
+    let resumed = match stripe.resume_subscription(id, true, &key("resume")).await {
         Ok(resumed) => resumed,
         // A decline told as the request's error rather than in its reply: what became
         // of the subscription and its resumption invoice is read again, and said below.
@@ -312,17 +337,36 @@ async fn resume_paused(state: &AppState, request: &Request, id: &SubscriptionId,
             tracing::info!(subscription = %id, code = ?api.code, "Stripe answered a resumption with a decline");
             stripe.retrieve_subscription(id).await?
         }
-        // Resumed by the shop, or ended, meanwhile: said as it is now.
         Err(crate::stripe::Error::Api(api)) if api.status == 400 => {
-            tracing::info!(subscription = %id, message = %api.message, "Stripe would not resume a paused subscription");
-            return Err(no_longer_overdue(state, request, id).await?);
+            let now = stripe.retrieve_subscription(id).await?;
+            let nothing_to_pay = !matches!(&now.latest_invoice, Some(Expandable::Object(invoice)) if invoice.awaits_payment());
+            if now.status != SubscriptionStatus::Paused || !nothing_to_pay {
+                // Resumed by the shop, or ended, meanwhile: said as it is now.
+                tracing::info!(subscription = %id, message = %api.message, "Stripe would not resume a paused subscription");
+                return Err(no_longer_overdue(state, request, id).await?);
+            }
+            tracing::info!(subscription = %id, message = %api.message, "Stripe would not resume on the payment's success; resuming on its attempt");
+            let resumed = match stripe.resume_subscription(id, false, &key("resume-on-attempt")).await {
+                Ok(resumed) => resumed,
+                Err(crate::stripe::Error::Api(api)) if api.status == 400 => {
+                    tracing::info!(subscription = %id, message = %api.message, "Stripe would not resume a paused subscription");
+                    return Err(no_longer_overdue(state, request, id).await?);
+                }
+                Err(error) => return Err(AppError::from(error)),
+            };
+            refresh(state, id).await?;
+            return Ok(match resumed.latest_invoice {
+                Some(Expandable::Object(invoice)) if invoice.awaits_payment() => Resumption::ToPay(invoice.id),
+                // Nothing to pay (the customer's credit covered it): resumed.
+                _ => Resumption::Paid,
+            });
         }
         Err(error) => return Err(AppError::from(error)),
     };
     refresh(state, id).await?;
     if resumed.status != SubscriptionStatus::Paused {
         tracing::info!(subscription = %id, status = resumed.status.as_str(), "a paused subscription was resumed by its subscriber");
-        return Ok(None);
+        return Ok(Resumption::Paid);
     }
     // Still paused: its new period's charge was declined, or waits for the bank.
     let (invoice, intent) = match &resumed.latest_invoice {
@@ -341,7 +385,7 @@ async fn resume_paused(state: &AppState, request: &Request, id: &SubscriptionId,
     let why = error.decline_code.as_deref().or(error.code.as_deref());
     if intent.status == PaymentIntentStatus::RequiresAction || why == Some("authentication_required") {
         tracing::info!(subscription = %id, invoice = %invoice, "resuming a paused subscription needs the shopper's 3-D Secure");
-        return Ok(Some(invoice));
+        return Ok(Resumption::Authenticate(invoice));
     }
     tracing::info!(subscription = %id, code = ?error.code, decline_code = ?error.decline_code, "resuming a paused subscription was declined");
     let message = request.locale.decline(
