@@ -368,6 +368,72 @@ impl Shop {
         id
     }
 
+    /// A paused trial ([`Shop::paused_trial`], `email`) with Stripe's test card `card`
+    /// saved to its customer: the subscription's id and the card's.
+    async fn paused_with_card(&self, email: &str, card: &str) -> (String, String) {
+        let id = self.paused_trial(email).await;
+        let card = self.card_for(&id, card).await;
+        (id, card)
+    }
+
+    /// Pays to resume subscription `id` (paused or overdue) with the saved `card` from the
+    /// account page as it is now, as a plain form does: paid, and active again.
+    async fn pays_to_resume(&self, id: &str, card: &str) {
+        let (status, paid) = self.pay_overdue(&self.page("/account").await, id, card, None).await;
+        assert_eq!((status, &paid), (200, &json!("Paid")));
+        assert_eq!(self.only_subscription().await.state.status, "active");
+    }
+
+    /// The statuses of subscription `id`'s invoices for a new period (Stripe's
+    /// `subscription_update`: a resumption's), sorted, and how many payments succeeded.
+    async fn new_periods(&self, id: &str) -> (Vec<String>, usize) {
+        let invoices = self.stripe(Method::GET, &format!("/v1/invoices?subscription={id}"), &[]).await;
+        let resumptions = invoices["data"].as_array().unwrap().iter().filter(|i| i["billing_reason"] == "subscription_update");
+        let mut statuses: Vec<String> = resumptions.map(|i| i["status"].as_str().unwrap().to_owned()).collect();
+        statuses.sort();
+        (statuses, self.charged().await.len())
+    }
+
+    /// Subscription `id` was resumed with one new period, paid (`charged`: the payments
+    /// that succeeded in all), and stays active once Stripe's
+    /// `customer.subscription.resumed` has reached the shop.
+    async fn resumed_once(&self, id: &str, charged: usize) {
+        assert_eq!(self.new_periods(id).await, (vec!["paid".to_owned()], charged));
+        self.delivered("customer.subscription.resumed").await;
+        assert_eq!(self.only_subscription().await.state.status, "active");
+    }
+
+    /// The island's `n`th try from the account page (`page`) at paying for subscription
+    /// `id` with `card`, whose bank wants 3-D Secure: the challenge is answered with
+    /// `result` (`complete` or `fail`). The PaymentIntent's client secret, and the
+    /// subscription's status as the shop then reads it again.
+    async fn authenticates(&self, page: &str, id: &str, card: &str, n: u32, result: &str) -> (String, String) {
+        let (status, reply) = self.pay_overdue(page, id, card, Some(n)).await;
+        assert_eq!(status, 200, "{reply}");
+        let secret = reply["Authenticate"]["client_secret"].as_str().expect("the PaymentIntent's client secret").to_owned();
+        self.answer_challenge(&secret, result).await;
+        let (status, now) = self.api("account/subscription/refresh", &[("subscription", id)]).await;
+        assert_eq!(status, 200, "{now}");
+        (secret, now.as_str().expect("a status").to_owned())
+    }
+
+    /// Stripe answers the shop's next resumption of subscription `id` with `status`:
+    /// after doing it (a reply told as an error), or refusing it before.
+    async fn next_resumption_answered(&self, id: &str, status: u16, after: bool) {
+        let phase = if after { "after" } else { "before" };
+        let path = format!("/v1/subscriptions/{id}/resume");
+        self.control("faults", json!({ "path": path, "method": "POST", "phase": phase, "status": status })).await;
+    }
+
+    /// The email of `kind` (a prefix) sent about subscription `id`, with its first order:
+    /// the kinds sent, and the first one as the shopper reads it.
+    async fn subscriber_email(&self, id: &str, kind: &str) -> (Vec<String>, String) {
+        let first_order = self.invoice_orders(id).await.0.into_iter().flatten().next().expect("the first order");
+        let told = self.sent_to_subscriber(&first_order, kind).await;
+        let email = support::readable(&self.written_email(&first_order, &told[0]).expect("the email, written to MAIL_DIR"));
+        (told, email)
+    }
+
     /// Saves Stripe's test card `card` to the customer of subscription `id`, as the
     /// account page's add-card form does: the saved card's id.
     async fn card_for(&self, id: &str, card: &str) -> String {
@@ -1892,17 +1958,10 @@ async fn a_trial_paused_for_want_of_a_card_and_resumed_by_the_shop_is_paid_by_it
     let account = shop.page("/account").await;
     assert!(account.contains("pay-overdue-add-card") && account.contains("data-testid=\"end-subscription\""), "{account}");
     // A card added, the subscriber pays that invoice (not a second new period): active.
-    let card = shop.card_for(&id, "pm_card_visa").await;
-    let account = shop.page("/account").await;
-    let (status, paid) = shop.pay_overdue(&account, &id, &card, None).await;
-    assert_eq!((status, &paid), (200, &json!("Paid")));
-    assert_eq!(shop.only_subscription().await.state.status, "active");
-    let invoices = shop.stripe(Method::GET, &format!("/v1/invoices?subscription={id}"), &[]).await;
-    let updates: Vec<_> = invoices["data"].as_array().unwrap().iter().filter(|i| i["billing_reason"] == "subscription_update").collect();
-    assert_eq!((updates.len(), updates[0]["id"].as_str()), (1, resumed["latest_invoice"]["id"].as_str()), "{invoices}");
-    assert_eq!(shop.charged().await.len(), 1);
-    shop.delivered("customer.subscription.resumed").await;
-    assert_eq!(shop.only_subscription().await.state.status, "active");
+    shop.pays_to_resume(&id, &shop.card_for(&id, "pm_card_visa").await).await;
+    let invoice = resumed["latest_invoice"]["id"].as_str().unwrap();
+    assert_eq!(shop.stripe(Method::GET, &format!("/v1/invoices/{invoice}"), &[]).await["status"], "paid");
+    shop.resumed_once(&id, 1).await;
 }
 
 /// A card added to a paused subscription's account: the account page offers to resume it
@@ -1911,8 +1970,7 @@ async fn a_trial_paused_for_want_of_a_card_and_resumed_by_the_shop_is_paid_by_it
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_subscription_is_resumed_by_its_subscriber_with_a_card_they_add() {
     let shop = shop().await;
-    let id = shop.paused_trial("trial-paused-resumes@example.com").await;
-    let card = shop.card_for(&id, "pm_card_visa").await;
+    let (id, card) = shop.paused_with_card("trial-paused-resumes@example.com", "pm_card_visa").await;
     let account = shop.page("/account").await;
     assert!(account.contains("data-testid=\"pay-overdue-form\"") && account.contains("Resume and pay"), "{account}");
     assert!(account.contains("data-testid=\"end-subscription\""), "it can still be ended instead: {account}");
@@ -1949,8 +2007,7 @@ async fn a_paused_subscription_is_resumed_by_its_subscriber_with_a_card_they_add
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_subscription_resumed_with_a_declined_card_stays_paused_until_another_card_pays() {
     let shop = shop().await;
-    let id = shop.paused_trial("trial-paused-declined@example.com").await;
-    let declining = shop.card_for(&id, "pm_card_chargeCustomerFail").await;
+    let (id, declining) = shop.paused_with_card("trial-paused-declined@example.com", "pm_card_chargeCustomerFail").await;
     let account = shop.page("/account").await;
     let (status, declined) = shop.pay_overdue(&account, &id, &declining, None).await;
     assert_eq!(status, 402, "{declined}");
@@ -1960,16 +2017,9 @@ async fn a_paused_subscription_resumed_with_a_declined_card_stays_paused_until_a
     let account = shop.page("/account").await;
     assert!(account.contains("Paused: nothing is charged until it resumes") && account.contains("pay-overdue-form"), "{account}");
 
-    let good = shop.card_for(&id, "pm_card_mastercard").await;
-    let (status, paid) = shop.pay_overdue(&account, &id, &good, None).await;
-    assert_eq!((status, &paid), (200, &json!("Paid")));
-    shop.delivered("customer.subscription.resumed").await;
-    assert_eq!(shop.only_subscription().await.state.status, "active");
-    let invoices = shop.stripe(Method::GET, &format!("/v1/invoices?subscription={id}"), &[]).await;
-    let updates: Vec<_> = invoices["data"].as_array().unwrap().iter().filter(|i| i["billing_reason"] == "subscription_update").collect();
-    assert_eq!(updates.len(), 1, "one new period, paid by the second card: {invoices}");
-    assert_eq!(updates[0]["status"], "paid");
-    assert_eq!(shop.charged().await.len(), 1);
+    shop.pays_to_resume(&id, &shop.card_for(&id, "pm_card_mastercard").await).await;
+    // One new period, paid by the second card.
+    shop.resumed_once(&id, 1).await;
 }
 
 /// Resuming with a card whose bank wants 3-D Secure: a plain form is told it needs
@@ -1978,20 +2028,14 @@ async fn a_paused_subscription_resumed_with_a_declined_card_stays_paused_until_a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_subscription_resumed_with_a_card_that_wants_3_d_secure_is_authenticated_by_the_shopper() {
     let shop = shop().await;
-    let id = shop.paused_trial("trial-paused-3ds@example.com").await;
-    let card = shop.card_for(&id, "pm_card_authenticationRequired").await;
+    let (id, card) = shop.paused_with_card("trial-paused-3ds@example.com", "pm_card_authenticationRequired").await;
     let account = shop.page("/account").await;
     let (status, refused) = shop.pay_overdue(&account, &id, &card, None).await;
     assert_eq!(status, 402, "{refused}");
     assert!(refused.to_string().contains("needs JavaScript"), "{refused}");
     assert_eq!(shop.only_subscription().await.state.status, "paused");
-    let (status, reply) = shop.pay_overdue(&account, &id, &card, Some(1)).await;
-    assert_eq!(status, 200, "{reply}");
-    let secret = reply["Authenticate"]["client_secret"].as_str().expect("the PaymentIntent's client secret").to_owned();
-    shop.answer_challenge(&secret, "complete").await;
-    let (status, now) = shop.api("account/subscription/refresh", &[("subscription", &id)]).await;
-    assert_eq!((status, now.as_str()), (200, Some("active")));
-    assert_eq!(shop.charged().await.len(), 1);
+    assert_eq!(shop.authenticates(&account, &id, &card, 1, "complete").await.1, "active");
+    shop.resumed_once(&id, 1).await;
 }
 
 /// Stripe may tell a resumption's decline as the request's error (402) rather than in
@@ -2000,10 +2044,8 @@ async fn a_paused_subscription_resumed_with_a_card_that_wants_3_d_secure_is_auth
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resumption_declined_as_the_requests_error_is_said_as_a_reply_would_be() {
     let shop = shop().await;
-    let id = shop.paused_trial("trial-paused-402@example.com").await;
-    let declining = shop.card_for(&id, "pm_card_chargeCustomerFail").await;
-    let resume = format!("/v1/subscriptions/{id}/resume");
-    shop.control("faults", json!({ "path": resume, "method": "POST", "phase": "after", "status": 402 })).await;
+    let (id, declining) = shop.paused_with_card("trial-paused-402@example.com", "pm_card_chargeCustomerFail").await;
+    shop.next_resumption_answered(&id, 402, true).await;
     let account = shop.page("/account").await;
     let (status, declined) = shop.pay_overdue(&account, &id, &declining, None).await;
     assert!(shop.faults_used().await, "the resumption was answered with a 402");
@@ -2019,15 +2061,11 @@ async fn a_resumption_declined_as_the_requests_error_is_said_as_a_reply_would_be
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resumption_refused_on_the_payments_success_is_made_on_its_attempt_and_paid_with_the_card() {
     let shop = shop().await;
-    let id = shop.paused_trial("trial-paused-400@example.com").await;
-    let card = shop.card_for(&id, "pm_card_visa").await;
-    let resume = format!("/v1/subscriptions/{id}/resume");
-    shop.control("faults", json!({ "path": resume, "method": "POST", "status": 400 })).await;
-    let (status, paid) = shop.pay_overdue(&shop.page("/account").await, &id, &card, None).await;
+    let (id, card) = shop.paused_with_card("trial-paused-400@example.com", "pm_card_visa").await;
+    shop.next_resumption_answered(&id, 400, false).await;
+    shop.pays_to_resume(&id, &card).await;
     assert!(shop.faults_used().await, "the first resumption was refused");
-    assert_eq!((status, &paid), (200, &json!("Paid")));
-    assert_eq!(shop.only_subscription().await.state.status, "active");
-    let url = format!("{}/_emulator/requests?path={resume}", shop.stripe);
+    let url = format!("{}/_emulator/requests?path=/v1/subscriptions/{id}/resume", shop.stripe);
     let log: Value = support::client().get(url).send().await.unwrap().json().await.unwrap();
     let tries: Vec<_> =
         log["data"].as_array().unwrap().iter().map(|r| (r["status"].clone(), r["params"]["payment_behavior"].clone())).collect();
@@ -2036,27 +2074,18 @@ async fn a_resumption_refused_on_the_payments_success_is_made_on_its_attempt_and
         [(json!(400), Value::Null), (json!(200), json!("resume_on_payment_attempt"))],
         "the refused one, then on the attempt: {log}"
     );
-    let invoices = shop.stripe(Method::GET, &format!("/v1/invoices?subscription={id}"), &[]).await;
-    let updates = invoices["data"].as_array().unwrap().iter().filter(|i| i["billing_reason"] == "subscription_update").count();
-    assert_eq!((updates, shop.charged().await.len()), (1, 1), "{invoices}");
+    shop.resumed_once(&id, 1).await;
 }
 
 /// The same, the card's bank wanting 3-D Secure, from the island.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resumption_told_as_the_requests_error_to_need_3_d_secure_is_authenticated_from_the_island() {
     let shop = shop().await;
-    let id = shop.paused_trial("trial-paused-402-3ds@example.com").await;
-    let card = shop.card_for(&id, "pm_card_authenticationRequired").await;
-    let resume = format!("/v1/subscriptions/{id}/resume");
-    shop.control("faults", json!({ "path": resume, "method": "POST", "phase": "after", "status": 402 })).await;
-    let account = shop.page("/account").await;
-    let (status, reply) = shop.pay_overdue(&account, &id, &card, Some(1)).await;
+    let (id, card) = shop.paused_with_card("trial-paused-402-3ds@example.com", "pm_card_authenticationRequired").await;
+    shop.next_resumption_answered(&id, 402, true).await;
+    let (_, now) = shop.authenticates(&shop.page("/account").await, &id, &card, 1, "complete").await;
     assert!(shop.faults_used().await, "the resumption was answered with a 402");
-    assert_eq!(status, 200, "{reply}");
-    let secret = reply["Authenticate"]["client_secret"].as_str().expect("the PaymentIntent's client secret").to_owned();
-    shop.answer_challenge(&secret, "complete").await;
-    let (status, now) = shop.api("account/subscription/refresh", &[("subscription", &id)]).await;
-    assert_eq!((status, now.as_str()), (200, Some("active")));
+    assert_eq!(now, "active");
 }
 
 /// The same, from the island first (a browser with JavaScript, as most are): the
@@ -2065,24 +2094,14 @@ async fn a_resumption_told_as_the_requests_error_to_need_3_d_secure_is_authentic
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_subscription_resumed_from_the_island_asks_for_3_d_secure_until_it_is_passed() {
     let shop = shop().await;
-    let id = shop.paused_trial("trial-paused-island@example.com").await;
-    let card = shop.card_for(&id, "pm_card_authenticationRequired").await;
+    let (id, card) = shop.paused_with_card("trial-paused-island@example.com", "pm_card_authenticationRequired").await;
     let account = shop.page("/account").await;
-    let (status, reply) = shop.pay_overdue(&account, &id, &card, Some(1)).await;
-    assert_eq!(status, 200, "{reply}");
-    let secret = reply["Authenticate"]["client_secret"].as_str().expect("the PaymentIntent's client secret").to_owned();
-    shop.answer_challenge(&secret, "fail").await;
-    let (status, now) = shop.api("account/subscription/refresh", &[("subscription", &id)]).await;
-    assert_eq!((status, now.as_str()), (200, Some("paused")));
+    let (first, now) = shop.authenticates(&account, &id, &card, 1, "fail").await;
+    assert_eq!(now, "paused");
     assert!(shop.charged().await.is_empty());
-    let (status, reply) = shop.pay_overdue(&account, &id, &card, Some(2)).await;
-    assert_eq!((status, reply["Authenticate"]["client_secret"].as_str()), (200, Some(secret.as_str())), "{reply}");
-    shop.answer_challenge(&secret, "complete").await;
-    let (status, now) = shop.api("account/subscription/refresh", &[("subscription", &id)]).await;
-    assert_eq!((status, now.as_str()), (200, Some("active")));
-    let invoices = shop.stripe(Method::GET, &format!("/v1/invoices?subscription={id}"), &[]).await;
-    let updates = invoices["data"].as_array().unwrap().iter().filter(|i| i["billing_reason"] == "subscription_update").count();
-    assert_eq!((updates, shop.charged().await.len()), (1, 1), "{invoices}");
+    let (again, now) = shop.authenticates(&account, &id, &card, 2, "complete").await;
+    assert_eq!((again, now.as_str()), (first, "active"), "the same payment, authenticated this time");
+    shop.resumed_once(&id, 1).await;
 }
 
 /// The shop's resumption, on the payment's attempt, lapses unpaid after 23 hours: its
@@ -2097,21 +2116,8 @@ async fn a_resumption_that_lapsed_unpaid_is_resumed_afresh_by_the_subscriber() {
     shop.advance_clock(1).await;
     assert_eq!(shop.stripe(Method::GET, &format!("/v1/invoices/{lapsed}"), &[]).await["status"], "void");
     assert_eq!(shop.only_subscription().await.state.status, "paused");
-    let card = shop.card_for(&id, "pm_card_visa").await;
-    let (status, paid) = shop.pay_overdue(&shop.page("/account").await, &id, &card, None).await;
-    assert_eq!((status, &paid), (200, &json!("Paid")));
-    assert_eq!(shop.only_subscription().await.state.status, "active");
-    let invoices = shop.stripe(Method::GET, &format!("/v1/invoices?subscription={id}"), &[]).await;
-    let mut updates: Vec<_> = invoices["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["billing_reason"] == "subscription_update")
-        .map(|i| i["status"].as_str().unwrap().to_owned())
-        .collect();
-    updates.sort();
-    assert_eq!(updates, ["paid", "void"], "{invoices}");
-    assert_eq!(shop.charged().await.len(), 1);
+    shop.pays_to_resume(&id, &shop.card_for(&id, "pm_card_visa").await).await;
+    assert_eq!(shop.new_periods(&id).await, (vec!["paid".to_owned(), "void".to_owned()], 1));
 }
 
 /// The shop pauses a subscription (Stripe's pause endpoint, with no credit for the
@@ -2127,10 +2133,8 @@ async fn a_subscription_the_shop_paused_is_told_and_resumed_by_its_subscriber() 
     assert_eq!(paused["status"], "paused", "{paused}");
     shop.delivered("customer.subscription.paused").await;
     assert_eq!(shop.only_subscription().await.state.status, "paused");
-    let first_order = shop.invoice_orders(&id).await.0.into_iter().flatten().next().expect("the first order");
-    let told = shop.sent_to_subscriber(&first_order, "subscription_paused.").await;
+    let (told, email) = shop.subscriber_email(&id, "subscription_paused.").await;
     assert!(told.len() == 1 && told[0].ends_with(".pause_requested"), "{told:?}");
-    let email = support::readable(&shop.written_email(&first_order, &told[0]).expect("the email, written to MAIL_DIR"));
     assert!(
         email.contains("Your subscription (1 × Coffee beans, monthly) is paused: nothing is charged or sent until it resumes"),
         "{email}"
@@ -2138,11 +2142,9 @@ async fn a_subscription_the_shop_paused_is_told_and_resumed_by_its_subscriber() 
 
     let account = shop.page("/account").await;
     assert!(account.contains("Paused: nothing is charged until it resumes") && account.contains("Resume and pay"), "{account}");
-    let card = paused["default_payment_method"].as_str().expect("the card it had").to_owned();
-    let (status, resumed) = shop.pay_overdue(&account, &id, &card, None).await;
-    assert_eq!((status, &resumed), (200, &json!("Paid")));
-    assert_eq!(shop.only_subscription().await.state.status, "active");
-    assert_eq!(shop.charged().await.len(), 2, "the first period, then the new one");
+    shop.pays_to_resume(&id, paused["default_payment_method"].as_str().expect("the card it had")).await;
+    // The first period's payment, then the new one's.
+    shop.resumed_once(&id, 2).await;
 }
 
 /// A trial paused for want of a card is told to the subscriber by email, once: nothing
@@ -2151,11 +2153,8 @@ async fn a_subscription_the_shop_paused_is_told_and_resumed_by_its_subscriber() 
 async fn a_trial_paused_for_want_of_a_card_is_told_to_the_subscriber_by_email() {
     let shop = shop().await;
     let id = shop.paused_trial("trial-paused-told@example.com").await;
-    let first_order = shop.invoice_orders(&id).await.0.into_iter().flatten().next().expect("the trial's order");
-    let told = shop.sent_to_subscriber(&first_order, "subscription_paused.").await;
-    assert_eq!(told.len(), 1, "{told:?}");
-    assert!(told[0].ends_with(".trial_end_without_payment_method"), "{told:?}");
-    let email = support::readable(&shop.written_email(&first_order, &told[0]).expect("the email, written to MAIL_DIR"));
+    let (told, email) = shop.subscriber_email(&id, "subscription_paused.").await;
+    assert!(told.len() == 1 && told[0].ends_with(".trial_end_without_payment_method"), "{told:?}");
     assert!(
         email.contains("Subject: Your subscription is paused") && email.contains("Your free trial (1 × Tea of the month) has ended"),
         "{email}"
@@ -2166,7 +2165,7 @@ async fn a_trial_paused_for_want_of_a_card_is_told_to_the_subscriber_by_email() 
     let url = format!("{}/_emulator/events/{}/resend", shop.stripe, event["data"][0]["id"].as_str().unwrap());
     assert!(support::client().post(url).send().await.unwrap().status().is_success());
     shop.delivered("customer.subscription.paused").await;
-    assert_eq!(shop.sent_to_subscriber(&first_order, "subscription_paused.").await, told);
+    assert_eq!(shop.subscriber_email(&id, "subscription_paused.").await.0, told);
 }
 
 /// A pause whose email could not go out before the subscriber resumed the subscription
@@ -2184,9 +2183,7 @@ async fn a_pause_resumed_before_its_email_goes_out_is_not_told() {
     };
     let tried = support::poll_until(100, paused_email, |m| m.as_ref().is_some_and(|m| m.last_error.is_some())).await.unwrap();
     assert_eq!(tried.status, "waiting", "{tried:?}");
-    let card = shop.card_for(&id, "pm_card_visa").await;
-    let (status, paid) = shop.pay_overdue(&shop.page("/account").await, &id, &card, None).await;
-    assert_eq!((status, &paid), (200, &json!("Paid")));
+    shop.pays_to_resume(&id, &shop.card_for(&id, "pm_card_visa").await).await;
     let dropped = support::poll_until(300, paused_email, |m| m.as_ref().is_some_and(|m| m.status != "waiting")).await.unwrap();
     assert_eq!((dropped.status, dropped.last_error.as_deref()), ("failed", Some("the subscription was resumed, or ended, meanwhile")));
 }

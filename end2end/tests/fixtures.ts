@@ -177,6 +177,24 @@ export async function signUp(page: Page, gotoHydrated: (path: string) => Promise
   await expect(page.getByTestId('signed-in-as')).toContainText(email);
 }
 
+/**
+ * The subscription `product` alone in the cart, at the checkout: signed up first as
+ * `email` when given (a guest otherwise), the catalog showing `shows` for it if given.
+ */
+export async function subscriptionAtCheckout(
+  page: Page,
+  gotoHydrated: (path: string) => Promise<void>,
+  product: string,
+  { email, shows }: { email?: string; shows?: string } = {},
+) {
+  if (email) await signUp(page, gotoHydrated, email);
+  await gotoHydrated('/');
+  if (shows) await expect(page.getByTestId(`product-${product}`)).toContainText(shows);
+  await page.getByTestId(`add-to-cart-${product}`).click();
+  await expect(page.getByTestId('cart-count')).toHaveText('1');
+  await gotoHydrated('/checkout');
+}
+
 export { expect };
 
 /** axe's violations of serious or critical impact on the page as it is now. */

@@ -1,5 +1,5 @@
 import type { Locator, Page } from '@playwright/test';
-import { test, expect, typeCard, signUp, uniqueEmail } from './fixtures';
+import { test, expect, typeCard, subscriptionAtCheckout, uniqueEmail } from './fixtures';
 import { VARIANTS } from '../global-setup';
 
 // The README's pictures: catalog, checkout, the 3-D Secure challenge, the order
@@ -69,11 +69,7 @@ test.describe('a subscriber', () => {
   test.use({ baseURL: VARIANTS.free.url, locale: 'en-GB' });
 
   test('screenshots of the account page with a subscription and a saved card', async ({ page, gotoHydrated }) => {
-    await signUp(page, gotoHydrated, uniqueEmail('screenshot-subscriber'));
-    await gotoHydrated('/');
-    await page.getByTestId('add-to-cart-coffee-beans').click();
-    await expect(page.getByTestId('cart-count')).toHaveText('1');
-    await gotoHydrated('/checkout');
+    await subscriptionAtCheckout(page, gotoHydrated, 'coffee-beans', { email: uniqueEmail('screenshot-subscriber') });
     await expect(page.getByTestId('pay-button')).toBeEnabled();
     await typeCard(page, '4242424242424242');
     await page.getByTestId('pay-button').click();

@@ -1,4 +1,4 @@
-import { test, expect, loseFirstReply, pageOfItsOwn, signUp, typeCard, typeCardDetails, uniqueEmail, payAfterAnotherTabChangesTheCart, seriousViolations } from './fixtures';
+import { test, expect, loseFirstReply, pageOfItsOwn, subscriptionAtCheckout, typeCard, typeCardDetails, uniqueEmail, payAfterAnotherTabChangesTheCart, seriousViolations } from './fixtures';
 import type { Locator, Page } from '@playwright/test';
 import { VARIANTS } from '../global-setup';
 
@@ -16,12 +16,7 @@ test.describe.configure({ mode: 'default' });
 /** The coffee beans subscription in the cart, at checkout, ready to pay; signed up first
  * as `email` when given (a guest otherwise). */
 async function beansAtCheckout(page: Page, gotoHydrated: (path: string) => Promise<void>, email?: string) {
-  if (email) await signUp(page, gotoHydrated, email);
-  await gotoHydrated('/');
-  await expect(page.getByTestId('product-coffee-beans')).toContainText('€12.00 / month');
-  await page.getByTestId('add-to-cart-coffee-beans').click();
-  await expect(page.getByTestId('cart-count')).toHaveText('1');
-  await gotoHydrated('/checkout');
+  await subscriptionAtCheckout(page, gotoHydrated, 'coffee-beans', { email, shows: '€12.00 / month' });
 }
 
 /** A new account (`who`) at the subscription's checkout, Pay clicked with `card`. */
@@ -166,12 +161,8 @@ test.describe('a free trial', () => {
   test.use({ baseURL: VARIANTS.free.url });
 
   test('is subscribed to with nothing charged today, lands on the order, and the account page says when the first charge comes', async ({ page, gotoHydrated }) => {
-    await signUp(page, gotoHydrated, uniqueEmail('trial'));
-    await gotoHydrated('/');
-    await expect(page.getByTestId('product-tea-club')).toContainText('First 14 days free for new subscribers');
-    await page.getByTestId('add-to-cart-tea-club').click();
-    await expect(page.getByTestId('cart-count')).toHaveText('1');
-    await gotoHydrated('/checkout');
+    const shows = 'First 14 days free for new subscribers';
+    await subscriptionAtCheckout(page, gotoHydrated, 'tea-club', { email: uniqueEmail('trial'), shows });
     await expect(page.getByTestId('discount-line')).toContainText('First 14 days free');
     await expect(page.getByTestId('order-total')).toHaveText('€0.00');
     await expect(page.getByTestId('subscription-terms')).toContainText('the first 14 days are free, then €9.50 / month');
@@ -192,11 +183,7 @@ test.describe('a free trial', () => {
   });
 
   test('that ended without a card and was paused is resumed from the account page with a card added there, through 3-D Secure', async ({ page, gotoHydrated }) => {
-    await signUp(page, gotoHydrated, uniqueEmail('trial-paused'));
-    await gotoHydrated('/');
-    await page.getByTestId('add-to-cart-tea-club').click();
-    await expect(page.getByTestId('cart-count')).toHaveText('1');
-    await gotoHydrated('/checkout');
+    await subscriptionAtCheckout(page, gotoHydrated, 'tea-club', { email: uniqueEmail('trial-paused') });
     await expect(page.getByTestId('pay-button')).toBeEnabled();
     // The bank wants 3-D Secure to keep the card, and the shopper fails it: the trial
     // starts all the same, with no card for its end.
