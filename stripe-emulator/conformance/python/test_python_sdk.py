@@ -383,6 +383,36 @@ class PythonSdk(unittest.TestCase):
         self.assertEqual((paid.status, paid.amount_paid), ("paid", 900))
         self.assertEqual(self.stripe.v1.subscriptions.retrieve(subscription.id).status, "active")
 
+    def test_a_trial_paused_for_want_of_a_card_is_resumed_on_the_payments_attempt_and_active_once_paid(self):
+        subscription = self.subscribe(
+            "Tea of the month", 950, trial_period_days=14, trial_settings={"end_behavior": {"missing_payment_method": "pause"}}
+        )
+        paused = self.stripe.v1.subscriptions.update(subscription.id, params={"trial_end": "now"})
+        self.assertEqual((paused.status, paused.status_details.paused.subscription.type), ("paused", "trial_end_without_payment_method"))
+        told = self.stripe.v1.events.list(params={"type": "customer.subscription.paused"})
+        self.assertIn(subscription.id, [event.data.object.id for event in told.data])
+        self.control("/_emulator/clock", {"advance_seconds": 40 * 86_400})
+        invoices = self.stripe.v1.invoices.list(params={"subscription": subscription.id})
+        self.assertEqual([invoice.billing_reason for invoice in invoices.data], ["subscription_create"], "nothing invoiced while paused")
+
+        # Resumed on the payment's attempt (the default): nothing is charged in the request,
+        # and the subscription stays paused until its resumption invoice is paid.
+        resumed = self.stripe.v1.subscriptions.resume(
+            subscription.id, params={"billing_cycle_anchor": {"type": "now"}, "expand": ["latest_invoice"]}
+        )
+        invoice = resumed.latest_invoice
+        self.assertEqual((resumed.status, invoice.billing_reason, invoice.status), ("paused", "subscription_update", "open"))
+        self.assertEqual((invoice.amount_due, invoice.amount_paid, invoice.auto_advance), (950, 0, False))
+
+        card = self.stripe.v1.payment_methods.attach("pm_card_visa", params={"customer": subscription.customer})
+        paid = self.stripe.v1.invoices.pay(invoice.id, params={"payment_method": card.id})
+        self.assertEqual((paid.status, paid.amount_paid), ("paid", 950))
+        active = self.stripe.v1.subscriptions.retrieve(subscription.id)
+        self.assertEqual(active.status, "active")
+        self.assertNotIn("status_details", active, "said only while paused (optional in the SDK's types)")
+        told = self.stripe.v1.events.list(params={"type": "customer.subscription.resumed"})
+        self.assertIn(subscription.id, [event.data.object.id for event in told.data])
+
 
 if __name__ == "__main__":
     unittest.main()
