@@ -2147,6 +2147,25 @@ async fn a_subscription_the_shop_paused_is_told_and_resumed_by_its_subscriber() 
     shop.resumed_once(&id, 2).await;
 }
 
+/// A renewal overdue when the shop paused the subscription is not what "Resume and pay"
+/// pays: that would leave it paused. The click resumes it, its new period charged to the
+/// card; the old invoice stays Stripe's to retry, as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overdue_subscription_the_shop_paused_is_resumed_by_its_subscriber_its_old_invoice_left_to_stripe() {
+    let shop = shop().await;
+    let (subscription, card) = shop.past_due_with_another_card("overdue-then-paused@example.com").await;
+    let id = subscription.id;
+    let overdue = shop.stripe(Method::GET, &format!("/v1/subscriptions/{id}"), &[]).await["latest_invoice"].as_str().unwrap().to_owned();
+    let form = [("bill_for[unused_time_from][type]", "none")];
+    assert_eq!(shop.stripe(Method::POST, &format!("/v1/subscriptions/{id}/pause"), &form).await["status"], "paused");
+    support::poll_until(200, || shop.only_subscription(), |kept| kept.state.status == "paused").await;
+
+    shop.pays_to_resume(&id, &card).await;
+    // The first period's payment, then the new one's; the overdue renewal still open.
+    shop.resumed_once(&id, 2).await;
+    assert_eq!(shop.stripe(Method::GET, &format!("/v1/invoices/{overdue}"), &[]).await["status"], "open");
+}
+
 /// A trial paused for want of a card is told to the subscriber by email, once: nothing
 /// is charged meanwhile, and the account page resumes it with a card.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

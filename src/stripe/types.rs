@@ -531,8 +531,24 @@ pub struct Subscription {
     /// Why it ended, or is set to end.
     #[serde(default)]
     pub cancellation_details: Option<CancellationDetails>,
+    /// When and why it was paused (only while it is).
+    #[serde(default)]
+    pub status_details: Option<StatusDetails>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+}
+
+/// <https://docs.stripe.com/api/subscriptions/object#subscription_object-status_details>
+#[derive(Debug, Clone, Deserialize)]
+pub struct StatusDetails {
+    pub paused: Paused,
+}
+
+/// <https://docs.stripe.com/api/subscriptions/object#subscription_object-status_details-paused>
+#[derive(Debug, Clone, Deserialize)]
+pub struct Paused {
+    /// When it was paused.
+    pub transitioned_at: i64,
 }
 
 /// <https://docs.stripe.com/api/subscriptions/object#subscription_object-cancellation_details>
@@ -547,6 +563,24 @@ impl Subscription {
     /// When the current period ends (the next renewal, or the end).
     pub fn current_period_end(&self) -> Option<i64> {
         self.items.data.iter().map(|item| item.current_period_end).min()
+    }
+
+    /// A paused subscription's resumption invoice, still to be paid (a resume whose
+    /// charge was declined, or one the merchant made): its open latest invoice for a new
+    /// period (`subscription_update`), made since the pause. An invoice from before the
+    /// pause is not one: paying it leaves the subscription paused.
+    pub fn resumption_to_pay(&self) -> Option<&InvoiceId> {
+        let paused_at = self.status_details.as_ref()?.paused.transitioned_at;
+        match self.latest_invoice.as_ref()? {
+            Expandable::Object(invoice)
+                if invoice.awaits_payment()
+                    && invoice.billing_reason.as_deref() == Some("subscription_update")
+                    && invoice.created >= paused_at =>
+            {
+                Some(&invoice.id)
+            }
+            _ => None,
+        }
     }
 
     /// The id of the card its renewals are charged to, if one is set on it.
@@ -590,6 +624,7 @@ pub struct Invoice {
     /// After discounts, before the customer's credit (`amount_due` is after it).
     pub total: i64,
     pub currency: String,
+    pub created: i64,
     /// `subscription_create`, `subscription_cycle`, …
     pub billing_reason: Option<String>,
     pub parent: Option<InvoiceParent>,
@@ -663,7 +698,33 @@ pub struct InvoicePriceDetails {
 
 #[cfg(test)]
 mod tests {
-    use super::NextAction;
+    use super::{NextAction, Subscription};
+    use serde_json::json;
+
+    /// A paused subscription whose latest invoice is `invoice` (its `billing_reason`,
+    /// `status` and `created`), paused at 1,000.
+    fn paused_with(billing_reason: &str, status: &str, created: i64) -> Subscription {
+        let invoice = json!({
+            "id": "in_1", "status": status, "amount_paid": 0, "total": 1200, "currency": "eur", "created": created,
+            "billing_reason": billing_reason, "lines": { "data": [], "has_more": false },
+        });
+        serde_json::from_value(json!({
+            "id": "sub_1", "status": "paused", "customer": "cus_1", "cancel_at_period_end": false,
+            "items": { "data": [], "has_more": false }, "latest_invoice": invoice,
+            "status_details": { "paused": { "transitioned_at": 1_000, "type": "subscription" } },
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_an_open_invoice_for_a_new_period_made_since_the_pause_is_a_resumptions() {
+        let resumption = |reason, status, created| paused_with(reason, status, created).resumption_to_pay().is_some();
+        assert!(resumption("subscription_update", "open", 1_000) && resumption("subscription_update", "uncollectible", 2_000));
+        // A renewal overdue before the pause, even one for a period the merchant started.
+        assert!(!resumption("subscription_cycle", "open", 2_000) && !resumption("subscription_update", "open", 999));
+        // Paid, or voided once it lapsed.
+        assert!(!resumption("subscription_update", "paid", 2_000) && !resumption("subscription_update", "void", 2_000));
+    }
 
     #[test]
     fn only_3d_secure_and_redirects_are_the_shoppers_to_finish_now() {

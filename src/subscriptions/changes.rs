@@ -228,6 +228,21 @@ pub async fn pay_overdue(
         Err(error) => return Err(AppError::from(error)),
     };
     let invoice = match &subscription.latest_invoice {
+        // Paused: its resumption's invoice if one is open (a resume declined, or the
+        // shop's); else resumed now, its new period charged to the card. An invoice from
+        // before the pause stays Stripe's to retry: paying it would leave it paused.
+        _ if subscription.status == SubscriptionStatus::Paused => match subscription.resumption_to_pay() {
+            Some(invoice) => invoice.clone(),
+            None => match resume_paused(state, request, &id, &key).await? {
+                Resumption::Paid => return Ok(OverduePayment::Paid),
+                // Its bank wants the shopper: paid on session below, where it can ask.
+                Resumption::Authenticate(invoice) if on_session => invoice,
+                Resumption::Authenticate(_) => {
+                    return Err(AppError::Declined { message: t.overdue_needs_authentication().to_owned(), decline_code: None });
+                }
+                Resumption::ToPay(invoice) => invoice,
+            },
+        },
         Some(Expandable::Object(invoice)) if invoice.awaits_payment() => invoice.id.clone(),
         // An `unpaid` subscription's renewal, a draft Stripe does not advance by itself:
         // finalized to be paid (paying the latest invoice makes the subscription active).
@@ -248,16 +263,6 @@ pub async fn pay_overdue(
                 Err(error) => return Err(AppError::from(error)),
             }
         }
-        // Paused, with nothing open: resumed, its new period charged to the card.
-        _ if subscription.status == SubscriptionStatus::Paused => match resume_paused(state, request, &id, &key).await? {
-            Resumption::Paid => return Ok(OverduePayment::Paid),
-            // Its bank wants the shopper: paid on session below, where it can ask.
-            Resumption::Authenticate(invoice) if on_session => invoice,
-            Resumption::Authenticate(_) => {
-                return Err(AppError::Declined { message: t.overdue_needs_authentication().to_owned(), decline_code: None });
-            }
-            Resumption::ToPay(invoice) => invoice,
-        },
         // Paid meanwhile (a renewal retried, another tab): nothing to charge.
         _ => {
             refresh(state, &id).await?;
@@ -339,8 +344,7 @@ async fn resume_paused(
         }
         Err(crate::stripe::Error::Api(api)) if api.status == 400 => {
             let now = stripe.retrieve_subscription(id).await?;
-            let nothing_to_pay = !matches!(&now.latest_invoice, Some(Expandable::Object(invoice)) if invoice.awaits_payment());
-            if now.status != SubscriptionStatus::Paused || !nothing_to_pay {
+            if now.status != SubscriptionStatus::Paused || now.resumption_to_pay().is_some() {
                 // Resumed by the shop, or ended, meanwhile: said as it is now.
                 tracing::info!(subscription = %id, message = %api.message, "Stripe would not resume a paused subscription");
                 return Err(no_longer_overdue(state, request, id).await?);
