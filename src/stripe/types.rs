@@ -541,7 +541,9 @@ pub struct Subscription {
 /// <https://docs.stripe.com/api/subscriptions/object#subscription_object-status_details>
 #[derive(Debug, Clone, Deserialize)]
 pub struct StatusDetails {
-    pub paused: Paused,
+    /// (Optional here: another status's details would not fail the whole subscription.)
+    #[serde(default)]
+    pub paused: Option<Paused>,
 }
 
 /// <https://docs.stripe.com/api/subscriptions/object#subscription_object-status_details-paused>
@@ -570,7 +572,7 @@ impl Subscription {
     /// period (`subscription_update`), made since the pause. An invoice from before the
     /// pause is not one: paying it leaves the subscription paused.
     pub fn resumption_to_pay(&self) -> Option<&InvoiceId> {
-        let paused_at = self.status_details.as_ref()?.paused.transitioned_at;
+        let paused_at = self.status_details.as_ref()?.paused.as_ref()?.transitioned_at;
         match self.latest_invoice.as_ref()? {
             Expandable::Object(invoice)
                 if invoice.awaits_payment()
@@ -714,6 +716,18 @@ mod tests {
             "status_details": { "paused": { "transitioned_at": 1_000, "type": "subscription" } },
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn details_of_another_status_leave_a_subscription_readable() {
+        let mut subscription = json!({
+            "id": "sub_1", "status": "active", "customer": "cus_1", "cancel_at_period_end": false,
+            "items": { "data": [], "has_more": false }, "status_details": { "someday": { "at": 1 } },
+        });
+        let read: Subscription = serde_json::from_value(subscription.clone()).unwrap();
+        assert!(read.resumption_to_pay().is_none());
+        subscription["status_details"] = json!(null);
+        assert!(serde_json::from_value::<Subscription>(subscription).unwrap().status_details.is_none());
     }
 
     #[test]
