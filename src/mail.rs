@@ -178,12 +178,13 @@ impl Mailer {
         };
         if let Some(about) = message.kind.strip_prefix(RENEWAL_FAILED) {
             // Paid meanwhile (from the account page, or Stripe's retry): nothing to say.
+            // Paused meanwhile: that has a message of its own.
             let subscription = about.split('.').next().unwrap_or_default();
             return Ok(match state.store.subscription(subscription).await? {
                 Some(record) if crate::subscriptions::is_overdue(&record.state.status) => {
                     Ok((order, Detail::Subscription(Box::new(record))))
                 }
-                _ => Err(Sent::Nowhere("the renewal was paid, or the subscription ended, meanwhile")),
+                _ => Err(Sent::Nowhere("the renewal was paid, or the subscription paused or ended, meanwhile")),
             });
         }
         if let Some(about) = message.kind.strip_prefix(TRIAL_ENDING) {

@@ -1662,7 +1662,7 @@ async fn a_renewal_paid_before_its_email_goes_out_is_not_told_as_failed() {
     let dropped = support::poll_until(300, renewal_email, |m| m.as_ref().is_some_and(|m| m.status != "waiting")).await.unwrap();
     assert_eq!(
         (dropped.status, dropped.last_error.as_deref()),
-        ("failed", Some("the renewal was paid, or the subscription ended, meanwhile"))
+        ("failed", Some("the renewal was paid, or the subscription paused or ended, meanwhile"))
     );
 }
 
