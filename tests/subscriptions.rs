@@ -149,9 +149,23 @@ impl Shop {
         card: &str,
         phase: &str,
     ) -> tokio::task::JoinHandle<(u16, Value)> {
+        let change = format!("/v1/subscriptions/{subscription}");
+        self.paying_overdue_while_held(subscription, card, &change, phase, 1500).await
+    }
+
+    /// Pays `subscription`'s overdue renewal with the saved `card` from the account page,
+    /// in the background, Stripe holding the shop's first request to `path` for
+    /// `delay_ms`, before (`phase`) or after doing it; returns once it has reached Stripe.
+    async fn paying_overdue_while_held(
+        &self,
+        subscription: &str,
+        card: &str,
+        path: &str,
+        phase: &str,
+        delay_ms: u64,
+    ) -> tokio::task::JoinHandle<(u16, Value)> {
         let page = self.page("/account").await;
-        let path = format!("/v1/subscriptions/{subscription}");
-        self.control("faults", json!({ "path": path, "method": "POST", "phase": phase, "delay_ms": 1500 })).await;
+        self.control("faults", json!({ "path": path, "method": "POST", "phase": phase, "delay_ms": delay_ms })).await;
         let paying = tokio::spawn({
             let (shopper, base, subscription, card) = (self.shopper.clone(), self.base.clone(), subscription.to_owned(), card.to_owned());
             let nonce = attempt_nonce(&page).to_owned();
@@ -160,7 +174,7 @@ impl Shop {
                 api_as(&shopper, &base, "account/subscription/pay", &form).await
             }
         });
-        assert!(self.faults_used().await, "the card's change never reached Stripe");
+        assert!(self.faults_used().await, "{path} never reached Stripe");
         paying
     }
 
@@ -2022,6 +2036,31 @@ async fn a_paused_subscription_resumed_with_a_declined_card_stays_paused_until_a
     shop.resumed_once(&id, 1).await;
 }
 
+/// Two tabs click "Resume and pay" at once, Stripe still busy with the first when the
+/// second's resumption arrives, and the card is declined: one new period, its invoice
+/// open, nothing charged (Stripe gives the second click the first's reply). Another card
+/// then pays that invoice: a second open one would be charged by Stripe's retries later,
+/// for the same period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tabs_resuming_a_paused_subscription_at_once_make_one_new_period() {
+    let shop = shop().await;
+    let (id, declining) = shop.paused_with_card("trial-paused-two-tabs@example.com", "pm_card_chargeCustomerFail").await;
+    // Under the shop's retries of a 409 (0.5 s, then 0.5–1 s more): the second tab's
+    // resumption waits for the first one's reply rather than failing.
+    let resumption = format!("/v1/subscriptions/{id}/resume");
+    let first_tab = shop.paying_overdue_while_held(&id, &declining, &resumption, "before", 700).await;
+    let second_tab = shop.pay_overdue(&shop.page("/account").await, &id, &declining, None).await;
+    for (status, declined) in [first_tab.await.unwrap(), second_tab] {
+        assert_eq!(status, 402, "{declined}");
+        assert!(declined.to_string().contains("declined"), "{declined}");
+    }
+    assert_eq!(shop.new_periods(&id).await, (vec!["open".to_owned()], 0));
+    assert_eq!(shop.only_subscription().await.state.status, "paused");
+
+    shop.pays_to_resume(&id, &shop.card_for(&id, "pm_card_mastercard").await).await;
+    shop.resumed_once(&id, 1).await;
+}
+
 /// Resuming with a card whose bank wants 3-D Secure: a plain form is told it needs
 /// JavaScript; the island gets the new period's PaymentIntent to authenticate, and once
 /// the shopper has, the subscription is active.
@@ -2074,6 +2113,25 @@ async fn a_resumption_refused_on_the_payments_success_is_made_on_its_attempt_and
         [(json!(400), Value::Null), (json!(200), json!("resume_on_payment_attempt"))],
         "the refused one, then on the attempt: {log}"
     );
+    shop.resumed_once(&id, 1).await;
+}
+
+/// Stripe made the resumption (declined, its invoice open) but the shop was told a 400:
+/// the shop reads the subscription again and charges that invoice to the card, rather
+/// than resuming again or failing. Declined again, the shopper is told so; another card
+/// then pays that same new period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumption_refused_after_stripe_made_it_pays_the_invoice_it_made() {
+    let shop = shop().await;
+    let (id, declining) = shop.paused_with_card("trial-paused-400-after@example.com", "pm_card_chargeCustomerFail").await;
+    shop.next_resumption_answered(&id, 400, true).await;
+    let (status, declined) = shop.pay_overdue(&shop.page("/account").await, &id, &declining, None).await;
+    assert!(shop.faults_used().await, "the resumption was answered with a 400");
+    assert_eq!(status, 402, "{declined}");
+    assert!(declined.to_string().contains("declined"), "{declined}");
+    assert_eq!(shop.new_periods(&id).await, (vec!["open".to_owned()], 0));
+
+    shop.pays_to_resume(&id, &shop.card_for(&id, "pm_card_mastercard").await).await;
     shop.resumed_once(&id, 1).await;
 }
 

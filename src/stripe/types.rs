@@ -585,6 +585,14 @@ impl Subscription {
         }
     }
 
+    /// The id of its latest invoice, if it has one.
+    pub fn latest_invoice_id(&self) -> Option<&str> {
+        match self.latest_invoice.as_ref()? {
+            Expandable::Id(id) => Some(id),
+            Expandable::Object(invoice) => Some(invoice.id.as_str()),
+        }
+    }
+
     /// The id of the card its renewals are charged to, if one is set on it.
     pub fn renewal_card(&self) -> Option<&str> {
         match self.default_payment_method.as_ref()? {

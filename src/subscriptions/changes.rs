@@ -233,15 +233,24 @@ pub async fn pay_overdue(
         // before the pause stays Stripe's to retry: paying it would leave it paused.
         _ if subscription.status == SubscriptionStatus::Paused => match subscription.resumption_to_pay() {
             Some(invoice) => invoice.clone(),
-            None => match resume_paused(state, request, &id, &key).await? {
-                Resumption::Paid => return Ok(OverduePayment::Paid),
-                // Its bank wants the shopper: paid on session below, where it can ask.
-                Resumption::Authenticate(invoice) if on_session => invoice,
-                Resumption::Authenticate(_) => {
-                    return Err(AppError::Declined { message: t.overdue_needs_authentication().to_owned(), decline_code: None });
+            None => {
+                // One resumption per paused state, whichever tab or card asks: keyed by
+                // the subscription and the invoice it had last, so that two tabs' clicks
+                // at once make one new period (Stripe gives the second the first's reply,
+                // a 409 meanwhile), and a resumption whose invoice lapsed unpaid is made
+                // afresh. Without an invoice, the form's.
+                let since = subscription.latest_invoice_id().map_or_else(|| format!("{attempt}-{method}"), str::to_owned);
+                let key = |step: &str| format!("{step}-{id}-{since}");
+                match resume_paused(state, request, &id, &key).await? {
+                    Resumption::Paid => return Ok(OverduePayment::Paid),
+                    // Its bank wants the shopper: paid on session below, where it can ask.
+                    Resumption::Authenticate(invoice) if on_session => invoice,
+                    Resumption::Authenticate(_) => {
+                        return Err(AppError::Declined { message: t.overdue_needs_authentication().to_owned(), decline_code: None });
+                    }
+                    Resumption::ToPay(invoice) => invoice,
                 }
-                Resumption::ToPay(invoice) => invoice,
-            },
+            }
         },
         Some(Expandable::Object(invoice)) if invoice.awaits_payment() => invoice.id.clone(),
         // An `unpaid` subscription's renewal, a draft Stripe does not advance by itself:
@@ -326,7 +335,8 @@ enum Resumption {
 /// charge ("Otherwise, Stripe returns an error"), which its guide ties to the customer,
 /// where the shop sets the card on the subscription. Refused so, with the subscription
 /// still paused and nothing invoiced, it is resumed on the payment's attempt instead,
-/// and its invoice is paid with the card (`key`s: the form's).
+/// and its invoice is paid with the card. `key`s: one resumption per paused state
+/// ([`pay_overdue`]'s).
 async fn resume_paused(
     state: &AppState,
     request: &Request,
@@ -344,7 +354,14 @@ async fn resume_paused(
         }
         Err(crate::stripe::Error::Api(api)) if api.status == 400 => {
             let now = stripe.retrieve_subscription(id).await?;
-            if now.status != SubscriptionStatus::Paused || now.resumption_to_pay().is_some() {
+            if let Some(invoice) = now.resumption_to_pay() {
+                // Resumed on the payment's attempt meanwhile (by the shop, or this
+                // click's first try in another tab): that new period is what to pay.
+                tracing::info!(subscription = %id, message = %api.message, "a paused subscription's resumption is open already");
+                refresh(state, id).await?;
+                return Ok(Resumption::ToPay(invoice.clone()));
+            }
+            if now.status != SubscriptionStatus::Paused {
                 // Resumed by the shop, or ended, meanwhile: said as it is now.
                 tracing::info!(subscription = %id, message = %api.message, "Stripe would not resume a paused subscription");
                 return Err(no_longer_overdue(state, request, id).await?);
