@@ -1432,6 +1432,37 @@ async fn an_unpaid_subscription_is_resumed_by_paying_its_latest_renewal() {
     assert!(account.contains("data-status=\"active\"") && !account.contains("data-testid=\"pay-overdue-form\""), "{account}");
 }
 
+/// Two tabs pay an on-hold subscription's draft at once: the second read it a draft and
+/// finalizes it after the first did, while the first's payment is still under way. The
+/// second is given the first's finalized invoice (the same idempotency key) and pays it,
+/// rather than failing (a 500); the first is then told there is nothing left to pay.
+/// Charged once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tabs_paying_an_on_hold_subscriptions_draft_at_once_charge_it_once() {
+    let shop = shop().await;
+    let (subscription, customer, _) = shop.on_hold("on-hold-two-tabs@example.com").await;
+    let id = subscription.id.as_str();
+    shop.advance_clock(17).await;
+    let draft = shop.stripe(Method::GET, &format!("/v1/subscriptions/{id}"), &[]).await["latest_invoice"].as_str().unwrap().to_owned();
+    let added = shop.stripe(Method::POST, "/v1/payment_methods/pm_card_mastercard/attach", &[("customer", customer.as_str())]).await;
+    let card = added["id"].as_str().unwrap();
+    let charged_before = shop.charged().await.len();
+    // The second tab's change of card is made, its reply (the draft) held for a second...
+    let second_tab = shop.paying_overdue_while_held(id, card, &format!("/v1/subscriptions/{id}"), "after", 1000).await;
+    // ...while the first tab's goes through, finalizes the draft, and is slow to pay it.
+    let first_tab = shop.paying_overdue_while_held(id, card, &format!("/v1/invoices/{draft}/pay"), "before", 2000).await;
+    // One pays (the second, unless this machine took a second over the first's steps)...
+    let mut answers = [first_tab.await.unwrap(), second_tab.await.unwrap()];
+    answers.sort_by_key(|(status, _)| *status);
+    let [paid, told] = answers;
+    assert_eq!(paid, (200, json!("Paid")));
+    // ...and the other is told the renewal is paid.
+    assert_eq!(told.0, 400, "{told:?}");
+    assert!(told.1.to_string().contains("nothing left to pay"), "{told:?}");
+    assert_eq!(shop.charged().await.len(), charged_before + 1, "charged once");
+    assert_eq!(shop.only_subscription().await.state.status, "active");
+}
+
 /// The merchant's settings also mark the renewal Stripe gave up on uncollectible (the
 /// Dashboard's "mark the invoice as uncollectible"). Such an invoice can still be paid,
 /// and paying it, the latest, resumes the subscription; the shop no longer says there is

@@ -255,8 +255,11 @@ pub async fn pay_overdue(
         Some(Expandable::Object(invoice)) if invoice.awaits_payment() => invoice.id.clone(),
         // An `unpaid` subscription's renewal, a draft Stripe does not advance by itself:
         // finalized to be paid (paying the latest invoice makes the subscription active).
+        // Keyed by the invoice, not the form: a tab that read it a draft after another
+        // finalized it is given the invoice as finalized, and pays it (or is told it is
+        // paid), rather than being refused.
         Some(Expandable::Object(invoice)) if invoice.status.as_deref() == Some("draft") => {
-            match state.payments.stripe.finalize_invoice(&invoice.id, &key("finalize")).await {
+            match state.payments.stripe.finalize_invoice(&invoice.id, &format!("finalize-{}", invoice.id)).await {
                 // The customer's credit paid it as it was finalized: resumed, nothing charged.
                 Ok(finalized) if finalized.status.as_deref() == Some("paid") => {
                     refresh(state, &id).await?;
