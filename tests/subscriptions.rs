@@ -276,6 +276,16 @@ impl Shop {
         (subscription, customer, card)
     }
 
+    /// Subscription `id`, on hold, a period on: its renewal is a draft, nothing charged
+    /// and nothing retried. That draft, as Stripe has it.
+    async fn draft_renewal(&self, id: &str) -> Value {
+        self.advance_clock(17).await;
+        let at_stripe = self.stripe(Method::GET, &format!("/v1/subscriptions/{id}?expand[]=latest_invoice"), &[]).await;
+        let draft = at_stripe["latest_invoice"].clone();
+        assert_eq!((at_stripe["status"].as_str(), draft["status"].as_str()), (Some("unpaid"), Some("draft")), "{at_stripe}");
+        draft
+    }
+
     /// A subscription gone `past_due` (its card declined), its customer having saved a
     /// Mastercard since: the subscription and that card's id.
     async fn past_due_with_another_card(&self, email: &str) -> (SubscriptionRecord, String) {
@@ -1388,13 +1398,9 @@ async fn a_renewal_never_paid_ends_the_subscription_and_the_subscriber_is_told_w
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unpaid_subscription_is_resumed_by_paying_its_latest_renewal() {
     let shop = shop().await;
-    let (subscription, customer, _) = shop.on_hold("on-hold@example.com").await;
+    let subscription = shop.on_hold("on-hold@example.com").await.0;
     let id = subscription.id.as_str();
-    // A period on, its renewal is a draft: nothing charged, nothing retried.
-    shop.advance_clock(17).await;
-    let at_stripe = shop.stripe(Method::GET, &format!("/v1/subscriptions/{id}?expand[]=latest_invoice"), &[]).await;
-    let draft = at_stripe["latest_invoice"].clone();
-    assert_eq!((at_stripe["status"].as_str(), draft["status"].as_str()), (Some("unpaid"), Some("draft")), "{at_stripe}");
+    let draft = shop.draft_renewal(id).await;
     support::wait_all_delivered(&shop.stripe).await;
     let account = shop.page("/account").await;
     assert!(account.contains("data-status=\"unpaid\"") && account.contains("On hold: its renewal could not be charged"), "{account}");
@@ -1416,9 +1422,8 @@ async fn an_unpaid_subscription_is_resumed_by_paying_its_latest_renewal() {
     assert_eq!(status, 400, "{refused}");
     assert!(refused.to_string().contains("its renewal is overdue: pay it from your account"), "{refused}");
 
-    let added = shop.stripe(Method::POST, "/v1/payment_methods/pm_card_mastercard/attach", &[("customer", customer.as_str())]).await;
-    let card = added["id"].as_str().unwrap();
-    let (status, paid) = shop.pay_overdue(&account, id, card, None).await;
+    let card = shop.card_for(id, "pm_card_mastercard").await;
+    let (status, paid) = shop.pay_overdue(&account, id, &card, None).await;
     assert_eq!((status, &paid), (200, &json!("Paid")));
     let invoice = shop.stripe(Method::GET, &format!("/v1/invoices/{}", draft["id"].as_str().unwrap()), &[]).await;
     assert_eq!((invoice["status"].as_str(), invoice["amount_paid"].as_i64()), (Some("paid"), draft["amount_due"].as_i64()));
@@ -1440,12 +1445,11 @@ async fn an_unpaid_subscription_is_resumed_by_paying_its_latest_renewal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_tabs_paying_an_on_hold_subscriptions_draft_at_once_charge_it_once() {
     let shop = shop().await;
-    let (subscription, customer, _) = shop.on_hold("on-hold-two-tabs@example.com").await;
+    let subscription = shop.on_hold("on-hold-two-tabs@example.com").await.0;
     let id = subscription.id.as_str();
-    shop.advance_clock(17).await;
-    let draft = shop.stripe(Method::GET, &format!("/v1/subscriptions/{id}"), &[]).await["latest_invoice"].as_str().unwrap().to_owned();
-    let added = shop.stripe(Method::POST, "/v1/payment_methods/pm_card_mastercard/attach", &[("customer", customer.as_str())]).await;
-    let card = added["id"].as_str().unwrap();
+    let draft = shop.draft_renewal(id).await["id"].as_str().unwrap().to_owned();
+    let card = shop.card_for(id, "pm_card_mastercard").await;
+    let card = card.as_str();
     let charged_before = shop.charged().await.len();
     // The second tab's change of card is made, its reply (the draft) held for a second...
     let second_tab = shop.paying_overdue_while_held(id, card, &format!("/v1/subscriptions/{id}"), "after", 1000).await;
